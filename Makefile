@@ -1,0 +1,50 @@
+# Annolake developer entry points. Every target creates or updates the one virtualenv in .venv/.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | sha256sum | cut -c1-16)
+CDK := npx --yes aws-cdk@2.1148.0
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: up test synth deploy bench lint layer venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml sdk/pyproject.toml
+	@command -v node >/dev/null || { echo "Node.js is required (aws-cdk-lib runs on it): apt-get install nodejs"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[infra,local,dev]" -e ./sdk
+	rm -f $(VENV)/.installed-* && touch $@
+
+## make up: the whole platform locally (API + web on :8000, AWS emulator on :4566)
+up: venv
+	$(PY) -m infra.local
+
+## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e)
+test: venv
+	$(PY) -m pytest -q
+
+## make synth: CDK templates into cdk.out, with the dependency layer built by pip (no Docker)
+synth: venv
+	$(PY) -m infra.app
+
+## make deploy: build the layer, synth, and deploy every stack to the AWS account in your environment
+deploy: venv
+	$(CDK) deploy --all $(if $(STAGE),-c stage=$(STAGE),)
+
+## make bench: benchmarks (tables of side-by-side figures), not part of make test
+bench: venv
+	$(PY) -m tests.bench
+
+## make lint: ruff on the code, cfn-lint on freshly synthesized templates
+lint: venv
+	$(PY) -m ruff check .
+	ANNOLAKE_SKIP_BUNDLING=1 CDK_OUTDIR=cdk.out.lint $(PY) -m infra.app
+	$(VENV)/bin/cfn-lint cdk.out.lint/*.template.json
+	rm -rf cdk.out.lint
+
+clean:
+	rm -rf $(VENV) cdk.out layers/build .pytest_cache .ruff_cache

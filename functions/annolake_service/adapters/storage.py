@@ -1,0 +1,132 @@
+"""S3 access: object bytes, canonical media keys, short-lived presigned URLs.
+
+Media bucket layout (keys are built only here):
+  projects/<project>/files/<file id>/original.<ext>   the ingested original
+  projects/<project>/files/<file id>/thumb.jpg        256 px JPEG thumbnail
+  quarantine/<project>/<dataset>/<name>               rejected originals, kept for inspection
+  uploads/<project>/<dataset>/<upload id>/<name>      presigned POST target (expires after a day)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from annolake_service.adapters.aws_clients import client
+
+
+class ObjectMissing(LookupError):
+    pass
+
+
+class ObjectTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class TransientError(Exception):
+    """A retryable storage failure; the state machine retries this error name with backoff."""
+
+
+def original_key(project_id: str, file_id: str, extension: str) -> str:
+    return f"projects/{project_id}/files/{file_id}/original.{extension}"
+
+
+def thumbnail_key(project_id: str, file_id: str) -> str:
+    return f"projects/{project_id}/files/{file_id}/thumb.jpg"
+
+
+def quarantine_key(project_id: str, dataset_name: str, relative_path: str) -> str:
+    return f"quarantine/{project_id}/{dataset_name}/{relative_path}"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+
+
+def read_object(bucket: str, key: str, *, max_bytes: int) -> StoredObject:
+    """Read an object whole; one larger than ``max_bytes`` is refused before its body is read."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    size = response.get("ContentLength", 0)
+    if size > max_bytes:
+        response["Body"].close()
+        raise ObjectTooLarge(size)
+    return StoredObject(
+        body=response["Body"].read(),
+        content_type=response.get("ContentType", ""),
+        etag=response.get("ETag", "").strip('"'),
+    )
+
+
+def read_optional_json_bytes(bucket: str, key: str, *, max_bytes: int) -> bytes | None:
+    try:
+        return read_object(bucket, key, max_bytes=max_bytes).body
+    except ObjectMissing:
+        return None
+
+
+def write_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
+    try:
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except ClientError as error:
+        raise TransientError(f"writing s3://{bucket}/{key} failed: {error}") from error
+
+
+def copy_object(source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+    try:
+        client("s3").copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{source_bucket}/{source_key} does not exist") from None
+        raise TransientError(f"copying s3://{source_bucket}/{source_key} failed: {error}") from error
+
+
+def delete_object(bucket: str, key: str) -> None:
+    client("s3").delete_object(Bucket=bucket, Key=key)
+
+
+def bucket_answers(bucket: str) -> bool:
+    try:
+        client("s3").head_bucket(Bucket=bucket)
+    except ClientError:
+        return False
+    return True
+
+
+def presigned_get_url(bucket: str, key: str, expires_in: int) -> str:
+    return client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+    )
+
+
+def upload_key(project_id: str, dataset_name: str, upload_id: str, file_name: str) -> str:
+    return f"uploads/{project_id}/{dataset_name}/{upload_id}/{file_name}"
+
+
+def presigned_post(bucket: str, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+    """A browser/SDK form upload of exactly this key, with size and content-type conditions."""
+    return client("s3").generate_presigned_post(
+        Bucket=bucket,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, max_bytes],
+        ],
+        ExpiresIn=expires_in,
+    )

@@ -1,0 +1,719 @@
+"""Repositories over the single DynamoDB table. Keys are built only here.
+
+Every key starts with the project (tenant isolation); every function takes the project id.
+
+| item                 | PK                            | SK                       | GSI1PK / GSI1SK                  |
+|----------------------|-------------------------------|--------------------------|----------------------------------|
+| project              | P#<project>                   | PROJECT                  | PROJECTS / <project>             |
+| member               | P#<project>                   | MEMBER#<principal>       | PRINCIPAL#<principal> / P#<proj> |
+| api key              | KEY#<client id>               | KEY                      | P#<project>#KEYS / <created>     |
+| dataset              | P#<project>                   | DATASET#<name>           |                                  |
+| label schema         | P#<project>                   | SCHEMA                   |                                  |
+| upload               | P#<project>                   | UPLOAD#<upload id>       |                                  |
+| file                 | P#<project>#F#<file id>       | FILE                     |                                  |
+| annotation version   | P#<project>#F#<file id>       | ANN#v<version:08d>       |                                  |
+| dataset membership   | P#<project>#D#<dataset>#S<n>  | <created>#<file id>      | P#<project>#F#<file id> / D#<ds> |
+
+Access patterns
+- project settings, members, datasets, schema: one query/get on ``P#<project>``.
+- projects of a user: GSI1 ``PRINCIPAL#user:<name>``; a project's API keys: GSI1 ``P#<p>#KEYS``.
+- an API key by ``client_id``: one get (every API-key request).
+- a dataset's files, newest first: a key query on each of ``DATASET_SHARDS`` partitions, merged
+  by sort key (``<created>#<file id>``); the cursor holds the last sort key. Sharding by a hash of
+  the file id spreads a bulk import's writes; a dataset listing is never a scan.
+- a file's datasets: GSI1 ``P#<p>#F#<file>``; its annotation history: query ``ANN#`` on its PK.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import heapq
+import json
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from annolake_service.adapters.models import (
+    AnnotationVersionItem,
+    ApiKeyItem,
+    DatasetItem,
+    DatasetMemberItem,
+    FileItem,
+    MemberItem,
+    ProjectItem,
+    SchemaItem,
+    UploadItem,
+    bind,
+)
+from annolake_service.domain.entities import Dataset, FileRecord, Project
+from annolake_service.domain.roles import Role
+from annolake_service.shared.settings import get_settings
+
+DATASET_SHARDS = 8
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class VersionConflict(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _project_pk(project_id: str) -> str:
+    return f"P#{project_id}"
+
+
+def _file_pk(project_id: str, file_id: str) -> str:
+    return f"P#{project_id}#F#{file_id}"
+
+
+def _shard_pk(project_id: str, dataset_id: str, shard: int) -> str:
+    return f"P#{project_id}#D#{dataset_id}#S{shard}"
+
+
+def _shard_of(file_id: str) -> int:
+    return zlib.crc32(file_id.encode()) % DATASET_SHARDS
+
+
+def _connection() -> Any:
+    bind()
+    return FileItem._get_connection().connection
+
+
+def _cancelled_by_condition(exc: TransactWriteError) -> bool:
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or []))
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def table_answers() -> bool:
+    bind()
+    settings = get_settings()
+    try:
+        Connection(region=settings.aws_region, host=settings.aws_endpoint_url).describe_table(settings.table_name)
+    except Exception:  # noqa: BLE001 - health reports any failure as "not answering"
+        return False
+    return True
+
+
+# --- projects and members -----------------------------------------------------------------
+
+
+def _project(item: ProjectItem) -> Project:
+    return Project(project_id=item.project_id, name=item.name, created_at=item.created_at, created_by=item.created_by)
+
+
+def _member_item(project_id: str, principal_id: str, role: Role) -> MemberItem:
+    return MemberItem(
+        PK=_project_pk(project_id),
+        SK=f"MEMBER#{principal_id}",
+        kind="member",
+        GSI1PK=f"PRINCIPAL#{principal_id}",
+        GSI1SK=_project_pk(project_id),
+        project_id=project_id,
+        principal_id=principal_id,
+        role=role.value,
+        added_at=_now(),
+    )
+
+
+def create_project(project: Project, *, admin_principal: str) -> None:
+    """Create the project and its first admin in one transaction; fails if the id is taken."""
+    item = ProjectItem(
+        PK=_project_pk(project.project_id),
+        SK="PROJECT",
+        kind="project",
+        GSI1PK="PROJECTS",
+        GSI1SK=project.project_id,
+        project_id=project.project_id,
+        name=project.name,
+        created_by=project.created_by,
+        created_at=project.created_at,
+    )
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(item, condition=ProjectItem.PK.does_not_exist())
+            tx.save(_member_item(project.project_id, admin_principal, Role.ADMIN))
+    except TransactWriteError as exc:
+        if _cancelled_by_condition(exc):
+            raise AlreadyExists(project.project_id) from exc
+        raise
+
+
+def get_project(project_id: str) -> Project | None:
+    bind()
+    try:
+        return _project(ProjectItem.get(_project_pk(project_id), "PROJECT"))
+    except ProjectItem.DoesNotExist:
+        return None
+
+
+def rename_project(project_id: str, name: str) -> None:
+    bind()
+    ProjectItem(PK=_project_pk(project_id), SK="PROJECT").update(
+        actions=[ProjectItem.name.set(name)], condition=ProjectItem.PK.exists()
+    )
+
+
+def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
+    bind()
+    memberships = list(MemberItem.gsi1.query(f"PRINCIPAL#{principal_id}"))
+    result = []
+    for member in memberships:
+        project = get_project(member.project_id)
+        if project is not None:
+            result.append((project, Role(member.role)))
+    return result
+
+
+def put_member(project_id: str, principal_id: str, role: Role) -> None:
+    bind()
+    _member_item(project_id, principal_id, role).save()
+
+
+def list_members(project_id: str) -> list[tuple[str, Role]]:
+    bind()
+    return [
+        (m.principal_id, Role(m.role))
+        for m in MemberItem.query(_project_pk(project_id), MemberItem.SK.startswith("MEMBER#"))
+    ]
+
+
+def get_member_role(project_id: str, principal_id: str) -> Role | None:
+    bind()
+    try:
+        return Role(MemberItem.get(_project_pk(project_id), f"MEMBER#{principal_id}").role)
+    except MemberItem.DoesNotExist:
+        return None
+
+
+def remove_member(project_id: str, principal_id: str) -> bool:
+    bind()
+    try:
+        MemberItem(PK=_project_pk(project_id), SK=f"MEMBER#{principal_id}").delete(condition=MemberItem.PK.exists())
+    except Exception:  # noqa: BLE001 - pynamodb raises DeleteError on a failed condition
+        return False
+    return True
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+class StoredApiKey(BaseModel):
+    project_id: str
+    client_id: str
+    secret_hash: str
+    role: Role
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _stored_key(item: ApiKeyItem) -> StoredApiKey:
+    return StoredApiKey(
+        project_id=item.project_id,
+        client_id=item.client_id,
+        secret_hash=item.secret_hash,
+        role=Role(item.role),
+        name=item.name,
+        created_at=item.created_at,
+        revoked_at=item.revoked_at,
+        last_used_at=item.last_used_at,
+    )
+
+
+def save_api_key(project_id: str, client_id: str, secret_hash: str, role: Role, name: str) -> None:
+    """Store the key (hash only) and its membership in one transaction."""
+    created = _now()
+    key = ApiKeyItem(
+        PK=f"KEY#{client_id}",
+        SK="KEY",
+        kind="api_key",
+        GSI1PK=f"P#{project_id}#KEYS",
+        GSI1SK=created.isoformat(),
+        project_id=project_id,
+        client_id=client_id,
+        secret_hash=secret_hash,
+        role=role.value,
+        name=name,
+        created_at=created,
+    )
+    with TransactWrite(connection=_connection()) as tx:
+        tx.save(key, condition=ApiKeyItem.PK.does_not_exist())
+        tx.save(_member_item(project_id, f"key:{client_id}", role))
+
+
+def get_api_key(client_id: str) -> StoredApiKey | None:
+    bind()
+    try:
+        return _stored_key(ApiKeyItem.get(f"KEY#{client_id}", "KEY"))
+    except ApiKeyItem.DoesNotExist:
+        return None
+
+
+def list_api_keys(project_id: str) -> list[StoredApiKey]:
+    bind()
+    return [_stored_key(i) for i in ApiKeyItem.gsi1.query(f"P#{project_id}#KEYS")]
+
+
+def mark_api_key_used(client_id: str, when: datetime) -> None:
+    """Record last use; conditional so a deleted key is not resurrected by a late write."""
+    bind()
+    with contextlib.suppress(UpdateError):
+        ApiKeyItem(PK=f"KEY#{client_id}", SK="KEY").update(
+            actions=[ApiKeyItem.last_used_at.set(when)], condition=ApiKeyItem.PK.exists()
+        )
+
+
+def revoke_api_key(project_id: str, client_id: str, when: datetime) -> bool:
+    bind()
+    try:
+        ApiKeyItem(PK=f"KEY#{client_id}", SK="KEY").update(
+            actions=[ApiKeyItem.revoked_at.set(when)],
+            condition=ApiKeyItem.PK.exists() & (ApiKeyItem.project_id == project_id),
+        )
+    except UpdateError:
+        return False
+    remove_member(project_id, f"key:{client_id}")
+    return True
+
+
+# --- datasets and schema ------------------------------------------------------------------
+
+
+def _dataset(item: DatasetItem) -> Dataset:
+    return Dataset(
+        project_id=item.project_id,
+        dataset_id=item.dataset_id,
+        name=item.name,
+        description=item.description,
+        created_at=item.created_at,
+    )
+
+
+def create_dataset(dataset: Dataset) -> None:
+    bind()
+    try:
+        DatasetItem(
+            PK=_project_pk(dataset.project_id),
+            SK=f"DATASET#{dataset.name}",
+            kind="dataset",
+            project_id=dataset.project_id,
+            dataset_id=dataset.dataset_id,
+            name=dataset.name,
+            description=dataset.description,
+            created_at=dataset.created_at,
+        ).save(condition=DatasetItem.PK.does_not_exist())
+    except PutError as exc:
+        raise AlreadyExists(dataset.name) from exc
+
+
+def get_dataset(project_id: str, name: str) -> Dataset | None:
+    bind()
+    try:
+        return _dataset(DatasetItem.get(_project_pk(project_id), f"DATASET#{name}"))
+    except DatasetItem.DoesNotExist:
+        return None
+
+
+def list_datasets(project_id: str) -> list[Dataset]:
+    bind()
+    return [_dataset(i) for i in DatasetItem.query(_project_pk(project_id), DatasetItem.SK.startswith("DATASET#"))]
+
+
+def get_schema(project_id: str) -> tuple[dict[str, Any], int]:
+    """The schema document and its version (0 when never saved)."""
+    bind()
+    try:
+        item = SchemaItem.get(_project_pk(project_id), "SCHEMA")
+    except SchemaItem.DoesNotExist:
+        return {"labels": [], "attribute_groups": []}, 0
+    return item.document, int(item.version)
+
+
+def save_schema(project_id: str, document: dict[str, Any], *, expected_version: int) -> int:
+    """Replace the schema if it is still at ``expected_version``; raise VersionConflict if not."""
+    bind()
+    item = SchemaItem(PK=_project_pk(project_id), SK="SCHEMA", kind="schema", project_id=project_id, document=document)
+    if expected_version:
+        item.version = expected_version
+    try:
+        item.save()
+    except PutError as exc:
+        _, current = get_schema(project_id)
+        raise VersionConflict(current) from exc
+    return int(item.version)
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _file_record(item: FileItem) -> FileRecord:
+    return FileRecord(
+        project_id=item.project_id,
+        file_id=item.file_id,
+        original_name=item.original_name,
+        media_type=item.media_type,
+        mime_type=item.mime_type,
+        status=item.status,  # type: ignore[arg-type]
+        status_reason=item.status_reason,
+        width=int(item.width) if item.width is not None else None,
+        height=int(item.height) if item.height is not None else None,
+        size_bytes=int(item.size_bytes) if item.size_bytes is not None else None,
+        content_hash=item.content_hash,
+        original_key=item.original_key,
+        thumbnail_key=item.thumbnail_key,
+        metadata=item.file_metadata or {},
+        label_counts={k: int(v) for k, v in (item.label_counts or {}).items()},
+        annotation_version=int(item.annotation_version or 0),
+        created_at=item.created_at,
+        deleted_at=item.deleted_at,
+    )
+
+
+def _file_item(record: FileRecord, annotation_version: int) -> FileItem:
+    return FileItem(
+        PK=_file_pk(record.project_id, record.file_id),
+        SK="FILE",
+        kind="file",
+        project_id=record.project_id,
+        file_id=record.file_id,
+        original_name=record.original_name,
+        media_type=record.media_type,
+        mime_type=record.mime_type,
+        status=record.status,
+        status_reason=record.status_reason,
+        width=record.width,
+        height=record.height,
+        size_bytes=record.size_bytes,
+        content_hash=record.content_hash,
+        original_key=record.original_key,
+        thumbnail_key=record.thumbnail_key,
+        file_metadata=record.metadata,
+        label_counts=record.label_counts,
+        annotation_version=annotation_version,
+        created_at=record.created_at,
+    )
+
+
+def _membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
+    return DatasetMemberItem(
+        PK=_shard_pk(record.project_id, dataset_id, _shard_of(record.file_id)),
+        SK=f"{record.created_at.isoformat()}#{record.file_id}",
+        kind="dataset_member",
+        GSI1PK=_file_pk(record.project_id, record.file_id),
+        GSI1SK=f"D#{dataset_id}",
+        project_id=record.project_id,
+        dataset_id=dataset_id,
+        file_id=record.file_id,
+        status=record.status,
+    )
+
+
+def _version_item(
+    project_id: str,
+    file_id: str,
+    version: int,
+    instances: list,
+    deleted: list,
+    author: str,
+    source: str,
+    when: datetime,
+) -> AnnotationVersionItem:
+    return AnnotationVersionItem(
+        PK=_file_pk(project_id, file_id),
+        SK=f"ANN#v{version:08d}",
+        kind="annotation_version",
+        project_id=project_id,
+        file_id=file_id,
+        version=version,
+        instance_list=json.loads(json.dumps(instances)),
+        deleted=json.loads(json.dumps(deleted)),
+        created_by=author,
+        source=source,
+        created_at=when,
+    )
+
+
+def get_file(project_id: str, file_id: str) -> FileRecord | None:
+    bind()
+    try:
+        return _file_record(FileItem.get(_file_pk(project_id, file_id), "FILE"))
+    except FileItem.DoesNotExist:
+        return None
+
+
+def get_files(project_id: str, file_ids: list[str]) -> dict[str, FileRecord]:
+    bind()
+    keys = [(_file_pk(project_id, fid), "FILE") for fid in dict.fromkeys(file_ids)]
+    return {item.file_id: _file_record(item) for item in FileItem.batch_get(keys)}
+
+
+def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[dict[str, Any]], created_by: str) -> bool:
+    """Write a ready file, its dataset membership and its first annotation version atomically.
+
+    Conditional on the file not existing yet (natural key: project + content hash), so a
+    redelivered event or the same content dropped again writes nothing. Returns False then.
+    """
+    membership = _membership_item(record, dataset_id)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(_file_item(record, 1 if instance_list else 0), condition=FileItem.PK.does_not_exist())
+            tx.save(membership)
+            if instance_list:
+                tx.save(
+                    _version_item(
+                        record.project_id, record.file_id, 1, instance_list, [], created_by, "import", record.created_at
+                    ),
+                    condition=AnnotationVersionItem.PK.does_not_exist(),
+                )
+    except TransactWriteError as exc:
+        if not _cancelled_by_condition(exc):
+            raise
+        add_to_dataset(record.project_id, record.file_id, dataset_id)
+        return False
+    return True
+
+
+def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
+    """Store a quarantined file with its reason (a redelivery rewrites the same item)."""
+    bind()
+    item = _file_item(record, 0)
+    item.save(condition=FileItem.PK.does_not_exist() | (FileItem.status == "quarantined"))
+    _membership_item(record, dataset_id).save()
+
+
+def _memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
+    bind()
+    return list(DatasetMemberItem.gsi1.query(_file_pk(project_id, file_id), DatasetMemberItem.GSI1SK.startswith("D#")))
+
+
+def add_to_dataset(project_id: str, file_id: str, dataset_id: str) -> None:
+    """Mirror: the same file (same annotations) listed in another dataset. Idempotent."""
+    record = get_file(project_id, file_id)
+    if record is None:
+        raise LookupError(file_id)
+    if any(m.dataset_id == dataset_id for m in _memberships_of(project_id, file_id)):
+        return
+    _membership_item(record, dataset_id).save()
+
+
+def remove_from_dataset(project_id: str, file_id: str, dataset_id: str) -> bool:
+    removed = False
+    for membership in _memberships_of(project_id, file_id):
+        if membership.dataset_id == dataset_id:
+            membership.delete()
+            removed = True
+    return removed
+
+
+def datasets_of_file(project_id: str, file_id: str) -> list[str]:
+    return [m.dataset_id for m in _memberships_of(project_id, file_id)]
+
+
+def soft_delete_file(project_id: str, file_id: str, when: datetime) -> bool:
+    """Hide the file everywhere; its item, media and annotation history are kept."""
+    bind()
+    try:
+        FileItem(PK=_file_pk(project_id, file_id), SK="FILE").update(
+            actions=[FileItem.deleted_at.set(when)],
+            condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist(),
+        )
+    except UpdateError:
+        return False
+    for membership in _memberships_of(project_id, file_id):
+        membership.update(actions=[DatasetMemberItem.status.set("deleted")])
+    return True
+
+
+def update_file_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> bool:
+    bind()
+    try:
+        FileItem(PK=_file_pk(project_id, file_id), SK="FILE").update(
+            actions=[FileItem.file_metadata.set(metadata)],
+            condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist(),
+        )
+    except UpdateError:
+        return False
+    return True
+
+
+def _encode_cursor(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(sort_key.encode()).decode()
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor("the cursor is not one this API returned; start again without a cursor") from None
+
+
+def _shard_stream(project_id: str, dataset_id: str, shard: int, after: str | None, status: str | None) -> Iterator:
+    condition = after > DatasetMemberItem.SK if after else None
+    filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
+    return DatasetMemberItem.query(
+        _shard_pk(project_id, dataset_id, shard),
+        range_key_condition=condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        page_size=100,
+    )
+
+
+def list_dataset_file_ids(
+    project_id: str, dataset_id: str, *, limit: int, cursor: str | None = None, status: str | None = None
+) -> tuple[list[str], str | None]:
+    """A page of the dataset's file ids, newest first, and the cursor of the next page (or None)."""
+    bind()
+    after = _decode_cursor(cursor) if cursor else None
+    streams = [_shard_stream(project_id, dataset_id, s, after, status) for s in range(DATASET_SHARDS)]
+    merged = heapq.merge(*streams, key=lambda m: m.SK, reverse=True)
+    page = []
+    for membership in merged:
+        page.append(membership)
+        if len(page) == limit + 1:
+            break
+    next_cursor = _encode_cursor(page[limit - 1].SK) if len(page) > limit else None
+    return [m.file_id for m in page[:limit]], next_cursor
+
+
+def count_dataset_files(project_id: str, dataset_id: str, status: str | None = None) -> int:
+    bind()
+    total = 0
+    for shard in range(DATASET_SHARDS):
+        filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
+        total += DatasetMemberItem.count(_shard_pk(project_id, dataset_id, shard), filter_condition=filter_condition)
+    return total
+
+
+# --- annotations --------------------------------------------------------------------------
+
+
+def get_annotation_version(project_id: str, file_id: str, version: int) -> tuple[list[dict], list[dict]]:
+    if version == 0:
+        return [], []
+    bind()
+    item = AnnotationVersionItem.get(_file_pk(project_id, file_id), f"ANN#v{version:08d}")
+    return item.instance_list, item.deleted
+
+
+def save_annotation_version(
+    project_id: str,
+    file_id: str,
+    *,
+    expected_version: int,
+    instances: list[dict[str, Any]],
+    deleted: list[dict[str, Any]],
+    label_counts: dict[str, int],
+    author: str,
+    source: str,
+) -> int:
+    """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile."""
+    version = expected_version + 1
+    file_key = FileItem(PK=_file_pk(project_id, file_id), SK="FILE")
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(
+                file_key,
+                actions=[FileItem.annotation_version.set(version), FileItem.label_counts.set(label_counts)],
+                condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
+            )
+            tx.save(
+                _version_item(project_id, file_id, version, instances, deleted, author, source, _now()),
+                condition=AnnotationVersionItem.PK.does_not_exist(),
+            )
+    except TransactWriteError as exc:
+        if not _cancelled_by_condition(exc):
+            raise
+        current = get_file(project_id, file_id)
+        raise VersionConflict(current.annotation_version if current else 0) from exc
+    return version
+
+
+def annotation_history(project_id: str, file_id: str) -> list[dict[str, Any]]:
+    bind()
+    return [
+        {
+            "version": int(item.version),
+            "created_by": item.created_by,
+            "created_at": item.created_at.isoformat(),
+            "source": item.source,
+            "instance_list": item.instance_list,
+            "deleted": item.deleted,
+        }
+        for item in AnnotationVersionItem.query(
+            _file_pk(project_id, file_id), AnnotationVersionItem.SK.startswith("ANN#")
+        )
+    ]
+
+
+# --- uploads ------------------------------------------------------------------------------
+
+
+def create_upload(
+    project_id: str, upload_id: str, dataset_name: str, file_name: str, created_by: str, ttl: int
+) -> None:
+    bind()
+    UploadItem(
+        PK=_project_pk(project_id),
+        SK=f"UPLOAD#{upload_id}",
+        kind="upload",
+        project_id=project_id,
+        upload_id=upload_id,
+        dataset_name=dataset_name,
+        file_name=file_name,
+        created_by=created_by,
+        created_at=_now(),
+        ttl=ttl,
+    ).save(condition=UploadItem.PK.does_not_exist())
+
+
+def finish_upload(project_id: str, upload_id: str, *, status: str, file_id: str, reason: str | None = None) -> None:
+    bind()
+    with contextlib.suppress(UpdateError):
+        UploadItem(PK=_project_pk(project_id), SK=f"UPLOAD#{upload_id}").update(
+            actions=[
+                UploadItem.status.set(status),
+                UploadItem.file_id.set(file_id),
+                UploadItem.status_reason.set(reason),
+            ],
+            condition=UploadItem.PK.exists(),
+        )
+
+
+def get_upload(project_id: str, upload_id: str) -> dict[str, Any] | None:
+    bind()
+    try:
+        item = UploadItem.get(_project_pk(project_id), f"UPLOAD#{upload_id}")
+    except UploadItem.DoesNotExist:
+        return None
+    return {
+        "upload_id": item.upload_id,
+        "dataset": item.dataset_name,
+        "file_name": item.file_name,
+        "status": item.status,
+        "status_reason": item.status_reason,
+        "file_id": item.file_id,
+        "created_at": item.created_at.isoformat(),
+    }

@@ -1,0 +1,47 @@
+"""The FastAPI application: the API Lambda wraps it with Mangum; ``make up`` serves it with uvicorn."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from annolake_service import __version__
+from annolake_service.api.routers import health
+from annolake_service.shared.errors import AnnolakeError
+
+API_PREFIX = "/api/v1"
+
+
+def _error(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message, "details": details or {}}}
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Annolake API",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.include_router(health.router, prefix=API_PREFIX)
+
+    @app.exception_handler(AnnolakeError)
+    async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=exc.to_body())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in exc.errors()]
+        return _error(422, "invalid_request", "the request does not match the API schema", {"problems": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    return app

@@ -1,0 +1,1 @@
+"""Pure domain logic: entities, rules, query language. No boto3, no PynamoDB, no FastAPI."""

@@ -1,0 +1,150 @@
+"""Annotation instances in the Diffgram packet shape, validated against the image they sit on.
+
+``{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 128, "y_max": 128}``;
+polygon/line/point carry ``"points": [{"x": .., "y": ..}]``; a ``tag`` labels the whole file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    x: float
+    y: float
+
+
+class _Instance(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(default=None, description="instance version id, as last read; absent when new")
+    name: str = Field(min_length=1, description="label name")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    source: Literal["human", "model"] = "human"
+    model_name: str | None = None
+    score: float | None = Field(default=None, ge=0, le=1)
+
+
+class BoxInstance(_Instance):
+    type: Literal["box"]
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoxInstance:
+        if self.x_min > self.x_max or self.y_min > self.y_max:
+            raise ValueError("box needs x_min <= x_max and y_min <= y_max")
+        return self
+
+
+class _PointsInstance(_Instance):
+    points: list[Point]
+    min_points: ClassVar[int] = 1
+
+    @model_validator(mode="after")
+    def _enough(self) -> _PointsInstance:
+        if len(self.points) < self.min_points:
+            raise ValueError(f"{self.type} needs at least {self.min_points} points")  # type: ignore[attr-defined]
+        return self
+
+
+class PolygonInstance(_PointsInstance):
+    type: Literal["polygon"]
+    min_points: ClassVar[int] = 3
+
+
+class LineInstance(_PointsInstance):
+    type: Literal["line"]
+    min_points: ClassVar[int] = 2
+
+
+class PointInstance(_PointsInstance):
+    type: Literal["point"]
+    min_points: ClassVar[int] = 1
+
+
+class TagInstance(_Instance):
+    """A whole-file class (``"type": "tag"``)."""
+
+    type: Literal["tag"]
+
+
+class EllipseInstance(_Instance):
+    type: Literal["ellipse"]
+    center_x: float
+    center_y: float
+    width: float = Field(gt=0)
+    height: float = Field(gt=0)
+    angle: float = 0.0
+
+
+class KeypointsInstance(_PointsInstance):
+    """Named points of one object (e.g. a skeleton); ``points`` may carry a ``name`` each."""
+
+    type: Literal["keypoints"]
+    min_points: ClassVar[int] = 1
+
+
+class GlobalInstance(_Instance):
+    """File-level attributes (``"type": "global"``); its ``name`` is conventionally ``"global"``."""
+
+    type: Literal["global"]
+    name: str = "global"
+
+
+GEOMETRY_TYPES = ("box", "polygon", "line", "point", "ellipse", "keypoints")
+
+Instance = Annotated[
+    BoxInstance
+    | PolygonInstance
+    | LineInstance
+    | PointInstance
+    | TagInstance
+    | EllipseInstance
+    | KeypointsInstance
+    | GlobalInstance,
+    Field(discriminator="type"),
+]
+_instance_list = TypeAdapter(list[Instance])
+
+
+class InvalidInstances(ValueError):
+    """The instance list cannot be stored; the message lists each problem with its index."""
+
+
+def _outside(instance: Any, width: int, height: int) -> bool:
+    if isinstance(instance, BoxInstance):
+        xs, ys = (instance.x_min, instance.x_max), (instance.y_min, instance.y_max)
+    elif isinstance(instance, _PointsInstance):
+        xs = tuple(p.x for p in instance.points)
+        ys = tuple(p.y for p in instance.points)
+    elif isinstance(instance, EllipseInstance):
+        xs, ys = (instance.center_x,), (instance.center_y,)
+    else:
+        return False
+    return min(xs) < 0 or min(ys) < 0 or max(xs) > width or max(ys) > height
+
+
+def parse_instance_list(raw: Any, *, width: int, height: int) -> list[Any]:
+    """Validate a packet's ``instance_list`` for an image of ``width`` x ``height``."""
+    try:
+        instances = _instance_list.validate_python(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"instance {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise InvalidInstances(problems) from None
+    outside = [i for i, inst in enumerate(instances) if _outside(inst, width, height)]
+    if outside:
+        raise InvalidInstances(f"instances {outside} lie outside the {width}x{height} image; clip them to the image")
+    return instances
+
+
+def label_counts(instances: list[Any]) -> dict[str, int]:
+    """Live instance count per label name: the per-file summary that queries filter on."""
+    return dict(Counter(inst.name for inst in instances if inst.type != "global"))

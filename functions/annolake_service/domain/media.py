@@ -1,0 +1,135 @@
+"""Inspect uploaded media: sniff the type from content, enforce limits, measure, thumbnail.
+
+Pure: bytes in, facts out. Pillow decodes; nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Formats Pillow decodes that we accept as images, with the MIME type we store.
+IMAGE_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 100_000_000
+THUMBNAIL_SIZE = (256, 256)
+
+# Leading bytes of media kinds we recognise but do not support yet, so the reason names them.
+_OTHER_KINDS = (
+    (b"\x00\x00\x00", b"ftyp", "video (MP4/MOV)"),
+    (b"\x1aE\xdf\xa3", None, "video (Matroska/WebM)"),
+    (b"RIFF", b"AVI ", "video (AVI)"),
+    (b"ID3", None, "audio (MP3)"),
+    (b"RIFF", b"WAVE", "audio (WAV)"),
+    (b"fLaC", None, "audio (FLAC)"),
+    (b"%PDF", None, "document (PDF)"),
+)
+
+
+class MediaRejected(Exception):
+    """The media can never be ingested as it is; the message is the quarantine reason."""
+
+
+class EmptyMedia(MediaRejected):
+    pass
+
+
+class MediaTooLarge(MediaRejected):
+    pass
+
+
+class UnsupportedMedia(MediaRejected):
+    pass
+
+
+class CorruptMedia(MediaRejected):
+    pass
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    media_type: str  # "image"
+    mime_type: str
+    extension: str
+    width: int  # after EXIF orientation
+    height: int
+    size_bytes: int
+    content_hash: str  # sha256 hex of the original bytes
+    thumbnail_jpeg: bytes
+
+
+def _describe_unknown(data: bytes) -> str:
+    head = data[:16]
+    for prefix, marker, kind in _OTHER_KINDS:
+        if head.startswith(prefix) and (marker is None or marker in head):
+            return f"{kind} is not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in data[:512]):
+        return "text files are not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+    return "not a recognised image: upload JPEG, PNG, WebP, GIF, BMP or TIFF files"
+
+
+def inspect_image(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> MediaFacts:
+    """Validate and measure an image; raise a ``MediaRejected`` subclass naming the problem."""
+    if not data:
+        raise EmptyMedia("the file is empty (0 bytes)")
+    if len(data) > max_bytes:
+        raise MediaTooLarge(f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or ""
+            if fmt not in IMAGE_FORMATS:
+                raise UnsupportedMedia(f"image format {fmt or 'unknown'} is not supported")
+            if image.width * image.height > max_pixels:
+                raise MediaTooLarge(
+                    f"the image is {image.width}x{image.height} pixels; the limit is {max_pixels} pixels"
+                )
+            image.load()
+    except UnidentifiedImageError:
+        raise UnsupportedMedia(_describe_unknown(data)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaTooLarge(f"refused as a decompression bomb: {exc}") from None
+    except MediaRejected:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptMedia(f"the image could not be decoded ({exc}); it is truncated or damaged") from None
+
+    oriented = ImageOps.exif_transpose(image)
+    thumb = oriented.convert("RGB")
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=85)
+    return MediaFacts(
+        media_type="image",
+        mime_type=IMAGE_FORMATS[fmt],
+        extension="jpg" if fmt == "JPEG" else fmt.lower(),
+        width=oriented.width,
+        height=oriented.height,
+        size_bytes=len(data),
+        content_hash=hashlib.sha256(data).hexdigest(),
+        thumbnail_jpeg=buffer.getvalue(),
+    )
+
+
+def file_id_for_content(project_id: str, content_hash: str) -> str:
+    """Natural key of an ingested file: the same bytes in one project are one file."""
+    return hashlib.sha256(f"{project_id}:{content_hash}".encode()).hexdigest()[:32]
+
+
+def file_id_for_rejected(project_id: str, dataset_name: str, relative_path: str) -> str:
+    """Key of a quarantined arrival, stable per location so redelivery does not duplicate it."""
+    return "q" + hashlib.sha256(f"{project_id}:{dataset_name}:{relative_path}".encode()).hexdigest()[:31]

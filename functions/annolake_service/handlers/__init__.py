@@ -1,0 +1,1 @@
+"""Thin entry points for non-HTTP events: parse the event, call one service function, return."""

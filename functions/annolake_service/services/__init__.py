@@ -1,0 +1,1 @@
+"""Application services: one function per use case, composing pure domain rules with adapters."""

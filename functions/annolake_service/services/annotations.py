@@ -1,0 +1,145 @@
+"""Annotation use cases: read, save a new version (optimistic), read history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import store
+from annolake_service.domain import annotations as versions
+from annolake_service.domain.instances import InvalidInstances, label_counts, parse_instance_list
+from annolake_service.domain.schema import Schema, did_you_mean
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+
+
+def _live_file(project_id: str, file_id: str):
+    record = store.get_file(project_id, file_id)
+    if record is None or record.deleted_at is not None:
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+    if record.status != "ready":
+        raise Conflict(f"file {file_id!r} is {record.status} ({record.status_reason}); it cannot be annotated")
+    return record
+
+
+def validate_instances(
+    project_id: str, raw: Any, *, width: int, height: int, create_labels: bool
+) -> list[dict[str, Any]]:
+    """Geometry, label names and attribute values checked against the image and the project schema."""
+    try:
+        instances = parse_instance_list(raw, width=width, height=height)
+    except InvalidInstances as exc:
+        raise BadRequest(str(exc)) from None
+    schema, _ = schema_service.get_schema(project_id)
+    used = {i.name for i in instances if i.type != "global"}
+    unknown = schema.unknown_labels(used)
+    if unknown and create_labels:
+        schema = schema_service.add_labels(project_id, unknown)
+    elif unknown:
+        hints = {name: did_you_mean(name, schema.label_names).strip(" ()") for name in unknown}
+        raise BadRequest(
+            f"unknown labels {unknown}: add them to the schema first, or pass create_labels=true",
+            details={"unknown_labels": unknown, "suggestions": {k: v for k, v in hints.items() if v}},
+        )
+    problems = _attribute_problems(schema, instances)
+    if problems:
+        raise BadRequest("invalid attributes: " + "; ".join(problems), details={"problems": problems})
+    return [i.model_dump(exclude_none=True) for i in instances]
+
+
+def _attribute_problems(schema: Schema, instances: list[Any]) -> list[str]:
+    problems = []
+    for index, instance in enumerate(instances):
+        label = None if instance.type == "global" else instance.name
+        if not instance.attributes and not any(g.required and g.applies_to(label) for g in schema.attribute_groups):
+            continue
+        problems += [f"instance {index}: {p}" for p in schema.attribute_problems(label, instance.attributes)]
+    return problems
+
+
+def get_annotations(project_id: str, file_id: str) -> dict[str, Any]:
+    record = store.get_file(project_id, file_id)
+    if record is None or record.deleted_at is not None:
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+    instances, _ = store.get_annotation_version(project_id, file_id, record.annotation_version)
+    return {"file_id": file_id, "version": record.annotation_version, "instance_list": instances}
+
+
+def save_annotations(
+    project_id: str,
+    file_id: str,
+    *,
+    expected_version: int,
+    instance_list: list[dict[str, Any]],
+    author: str,
+    source: str = "human",
+    create_labels: bool = False,
+) -> dict[str, Any]:
+    record = _live_file(project_id, file_id)
+    incoming = validate_instances(
+        project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=create_labels
+    )
+    current_instances, _ = store.get_annotation_version(project_id, file_id, record.annotation_version)
+    try:
+        change = versions.apply_save(
+            current_version=record.annotation_version,
+            current_instances=current_instances,
+            expected_version=expected_version,
+            incoming=incoming,
+            author=author,
+            now=datetime.now(UTC),
+        )
+    except versions.StaleVersion as exc:
+        raise _stale(project_id, file_id, exc.expected, exc.current) from None
+    except versions.UnknownInstance as exc:
+        raise BadRequest(str(exc)) from None
+    counts = label_counts(parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0))
+    try:
+        store.save_annotation_version(
+            project_id,
+            file_id,
+            expected_version=expected_version,
+            instances=change.instance_list,
+            deleted=change.deleted,
+            label_counts=counts,
+            author=author,
+            source=source,
+        )
+    except store.VersionConflict as exc:
+        raise _stale(project_id, file_id, expected_version, exc.current) from None
+    return {
+        "file_id": file_id,
+        "version": change.version,
+        "instance_list": change.instance_list,
+        "changes": {
+            "created": change.created,
+            "updated": change.updated,
+            "deleted": len(change.deleted),
+            "unchanged": change.unchanged,
+        },
+    }
+
+
+def _stale(project_id: str, file_id: str, expected: int, current: int) -> Conflict:
+    history = store.annotation_history(project_id, file_id)
+    last = history[-1] if history else {}
+    return Conflict(
+        f"the annotations of {file_id} changed since version {expected}: now version {current}"
+        f"{' by ' + last['created_by'] if last else ''}; reload and apply your edits again",
+        details={
+            "current_version": current,
+            "changed_by": last.get("created_by"),
+            "changed_at": last.get("created_at"),
+        },
+    )
+
+
+def history(project_id: str, file_id: str, *, instance_root_id: str | None = None) -> list[dict[str, Any]]:
+    if store.get_file(project_id, file_id) is None:
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+    file_versions = store.annotation_history(project_id, file_id)
+    if instance_root_id is None:
+        return file_versions
+    return versions.instance_history(
+        [(v["version"], v["instance_list"], v["deleted"]) for v in file_versions], instance_root_id
+    )

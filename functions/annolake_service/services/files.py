@@ -1,0 +1,110 @@
+"""File use cases: list a dataset page, read one file with short-lived URLs, edit, transfer, delete."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from annolake_service.adapters import storage, store
+from annolake_service.domain.entities import FileRecord
+from annolake_service.services.projects import get_dataset
+from annolake_service.shared.errors import BadRequest, NotFound
+from annolake_service.shared.settings import get_settings
+
+MAX_PAGE = 1000
+
+
+def _urls(record: FileRecord) -> dict[str, str | None]:
+    """Presigned GETs minted per response, never stored (DESIGN §7)."""
+    settings = get_settings()
+    ttl = settings.presign_ttl_seconds
+
+    def sign(key: str | None) -> str | None:
+        return storage.presigned_get_url(settings.media_bucket, key, ttl) if key else None
+
+    return {"media_url": sign(record.original_key), "thumbnail_url": sign(record.thumbnail_key)}
+
+
+def describe(record: FileRecord, *, with_urls: bool = True) -> dict[str, Any]:
+    body = record.model_dump(mode="json", exclude={"original_key", "thumbnail_key"})
+    if with_urls and record.status == "ready":
+        body.update(_urls(record))
+    return body
+
+
+def get_file(project_id: str, file_id: str) -> FileRecord:
+    record = store.get_file(project_id, file_id)
+    if record is None or record.deleted_at is not None:
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+    return record
+
+
+def list_files(
+    project_id: str, dataset_name: str, *, limit: int, cursor: str | None, status: str | None
+) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
+    dataset = get_dataset(project_id, dataset_name)
+    try:
+        file_ids, next_cursor = store.list_dataset_file_ids(
+            project_id, dataset.dataset_id, limit=limit, cursor=cursor, status=status
+        )
+    except store.InvalidCursor as exc:
+        raise BadRequest(str(exc)) from None
+    records = store.get_files(project_id, file_ids)
+    files = [describe(records[fid]) for fid in file_ids if fid in records]
+    return {"dataset": dataset.name, "files": files, "cursor": next_cursor}
+
+
+def count_files(project_id: str, dataset_name: str, status: str | None = None) -> int:
+    dataset = get_dataset(project_id, dataset_name)
+    return store.count_dataset_files(project_id, dataset.dataset_id, status)
+
+
+def update_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> FileRecord:
+    if not store.update_file_metadata(project_id, file_id, metadata):
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+    return get_file(project_id, file_id)
+
+
+def delete_file(project_id: str, file_id: str) -> None:
+    if not store.soft_delete_file(project_id, file_id, datetime.now(UTC)):
+        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
+
+
+def transfer(
+    project_id: str,
+    file_ids: list[str],
+    *,
+    mode: Literal["mirror", "move", "copy"],
+    target_dataset: str,
+    source_dataset: str | None,
+    author: str,
+) -> list[str]:
+    """mirror: the same file also listed in the target; move: mirror then leave the source;
+    copy: a new file sharing the media, with an independent copy of the current annotations."""
+    target = get_dataset(project_id, target_dataset)
+    source = get_dataset(project_id, source_dataset) if source_dataset else None
+    if mode == "move" and source is None:
+        raise BadRequest("move needs source_dataset (the dataset the files leave)")
+    result = []
+    for file_id in file_ids:
+        record = get_file(project_id, file_id)
+        if mode == "copy":
+            result.append(_copy(record, target.dataset_id, author))
+            continue
+        store.add_to_dataset(project_id, file_id, target.dataset_id)
+        if mode == "move":
+            store.remove_from_dataset(project_id, file_id, source.dataset_id)  # type: ignore[union-attr]
+        result.append(file_id)
+    return result
+
+
+def _copy(record: FileRecord, dataset_id: str, author: str) -> str:
+    instances, _ = store.get_annotation_version(record.project_id, record.file_id, record.annotation_version)
+    copy = record.model_copy(
+        update={"file_id": f"c{secrets.token_hex(15)}", "created_at": datetime.now(UTC), "annotation_version": 0}
+    )
+    store.register_file(copy, dataset_id=dataset_id, instance_list=instances, created_by=author)
+    return copy.file_id

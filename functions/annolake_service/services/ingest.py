@@ -1,0 +1,170 @@
+"""The ingest use cases run by the ingest state machine's steps.
+
+Step payloads carry S3 keys and small facts, never media bytes (the 256 KiB payload limit).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import storage, store
+from annolake_service.domain import media
+from annolake_service.domain.annotations import initial_instances
+from annolake_service.domain.entities import Dataset, FileRecord
+from annolake_service.domain.instances import InvalidInstances, label_counts, parse_instance_list
+from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
+from annolake_service.services import projects
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
+
+MAX_SIDECAR_BYTES = 5 * 1024 * 1024
+
+
+class ProjectMissing(Exception):
+    """The object names a project that does not exist; nothing can be recorded under it."""
+
+
+def _ensure_dataset(project_id: str, name: str) -> Dataset:
+    """A folder in the drop bucket is a dataset: the first file dropped into it creates it."""
+    if store.get_project(project_id) is None:
+        raise ProjectMissing(f"project {project_id!r} does not exist; create it first or drop into an existing project")
+    return projects.ensure_dataset(project_id, name)
+
+
+def process_media(bucket: str, key: str) -> dict[str, Any]:
+    """Inspect the arrived object and store original + thumbnail under the file's canonical keys."""
+    arrived = parse_object_key(key)
+    settings = get_settings()
+    try:
+        stored = storage.read_object(bucket, key, max_bytes=media.DEFAULT_MAX_BYTES)
+    except storage.ObjectTooLarge as exc:
+        raise media.MediaTooLarge(
+            f"the file is {exc.size} bytes; the limit is {media.DEFAULT_MAX_BYTES} bytes"
+        ) from None
+    facts = media.inspect_image(stored.body)
+    file_id = media.file_id_for_content(arrived.project_id, facts.content_hash)
+    original = storage.original_key(arrived.project_id, file_id, facts.extension)
+    thumbnail = storage.thumbnail_key(arrived.project_id, file_id)
+    storage.copy_object(bucket, key, settings.media_bucket, original)
+    storage.write_object(settings.media_bucket, thumbnail, facts.thumbnail_jpeg, "image/jpeg")
+    return {
+        "file_id": file_id,
+        "mime_type": facts.mime_type,
+        "width": facts.width,
+        "height": facts.height,
+        "size_bytes": facts.size_bytes,
+        "content_hash": facts.content_hash,
+        "original_key": original,
+        "thumbnail_key": thumbnail,
+    }
+
+
+def _read_sidecar(bucket: str, key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict]:
+    """Pre-labels and metadata from ``<name>.json`` beside the image, if there is one."""
+    raw = storage.read_optional_json_bytes(bucket, sidecar_key_for(key), max_bytes=MAX_SIDECAR_BYTES)
+    if raw is None:
+        return [], {}
+    try:
+        packet = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInstances(f"sidecar {sidecar_key_for(key)} is not valid JSON: {exc}") from None
+    if isinstance(packet, list):
+        packet = {"instance_list": packet}
+    if not isinstance(packet, dict):
+        raise InvalidInstances(f"sidecar {sidecar_key_for(key)} must be an object with an instance_list")
+    instances = parse_instance_list(packet.get("instance_list", []), width=width, height=height)
+    metadata = packet.get("metadata") or {}
+    return [i.model_dump(exclude_none=True) for i in instances], metadata
+
+
+def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """Record the ready file (conditional write on its natural key) with its pre-labels."""
+    arrived = parse_object_key(key)
+    dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
+    instance_list, metadata = _read_sidecar(bucket, key, facts["width"], facts["height"])
+    counts = label_counts(parse_instance_list(instance_list, width=facts["width"], height=facts["height"]))
+    if counts:  # pre-labels are never dropped: labels they name join the schema
+        schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
+    author = f"ingest:{arrived.source}"
+    now = datetime.now(UTC)
+    record = FileRecord(
+        project_id=arrived.project_id,
+        file_id=facts["file_id"],
+        original_name=arrived.original_name,
+        mime_type=facts["mime_type"],
+        status="ready",
+        width=facts["width"],
+        height=facts["height"],
+        size_bytes=facts["size_bytes"],
+        content_hash=facts["content_hash"],
+        original_key=facts["original_key"],
+        thumbnail_key=facts["thumbnail_key"],
+        metadata=metadata,
+        label_counts=counts,
+        created_at=now,
+    )
+    created = store.register_file(
+        record,
+        dataset_id=dataset.dataset_id,
+        instance_list=initial_instances(instance_list, author=author, now=now),
+        created_by=author,
+    )
+    _finish_upload(arrived, status="ready", file_id=record.file_id)
+    _remove_arrival(bucket, key)
+    logger.info("file registered", extra={"file_id": record.file_id, "new": created, "key": key})
+    return {"file_id": record.file_id, "dataset_id": dataset.dataset_id, "created": created}
+
+
+def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
+    if arrived.upload_id:
+        store.finish_upload(arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason)
+
+
+def _remove_arrival(bucket: str, key: str) -> None:
+    """The media now lives at its canonical key; the drop/upload copy and sidecar go."""
+    storage.delete_object(bucket, key)
+    sidecar = sidecar_key_for(key)
+    if sidecar != key:
+        storage.delete_object(bucket, sidecar)
+
+
+def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
+    """Keep a rejected original under the quarantine prefix and record why, on the file."""
+    reason = _reason_from_error(error)
+    arrived = parse_object_key(key)
+    settings = get_settings()
+    target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    try:
+        storage.copy_object(bucket, key, settings.media_bucket, target)
+    except storage.ObjectMissing:
+        target = None  # a redelivered event whose object was already moved
+    dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
+    record = FileRecord(
+        project_id=arrived.project_id,
+        file_id=media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path),
+        original_name=arrived.original_name,
+        status="quarantined",
+        status_reason=reason,
+        original_key=target,
+        created_at=datetime.now(UTC),
+    )
+    store.record_quarantine(record, dataset_id=dataset.dataset_id)
+    _finish_upload(arrived, status="quarantined", file_id=record.file_id, reason=reason)
+    if target:
+        storage.delete_object(bucket, key)
+    logger.warning("file quarantined", extra={"key": key, "reason": reason})
+    return {"file_id": record.file_id, "reason": reason}
+
+
+def _reason_from_error(error: dict[str, Any]) -> str:
+    """Step Functions hands us ``{"Error": name, "Cause": json of the Lambda error}``."""
+    cause = error.get("Cause", "")
+    try:
+        message = json.loads(cause).get("errorMessage", cause)
+    except (json.JSONDecodeError, AttributeError):
+        message = cause
+    name = error.get("Error", "Error")
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,140 @@
+"""Project setup use cases: projects, members and roles, API keys, datasets."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+from annolake_service.adapters import store
+from annolake_service.domain.api_keys import IssuedKey, issue_key
+from annolake_service.domain.entities import Dataset, Project
+from annolake_service.domain.object_keys import SLUG
+from annolake_service.domain.roles import Role
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
+
+
+def user_principal(username: str) -> str:
+    return f"user:{username}"
+
+
+def create_project(project_id: str, name: str, *, creator: str) -> Project:
+    """Create a project whose first admin is ``creator`` (a principal id such as ``user:alice``)."""
+    if not SLUG.match(project_id):
+        raise BadRequest(
+            f"project id {project_id!r} must be 2-63 lowercase letters, digits or '-', starting alphanumeric"
+        )
+    project = Project(project_id=project_id, name=name, created_at=datetime.now(UTC), created_by=creator)
+    try:
+        store.create_project(project, admin_principal=creator)
+    except store.AlreadyExists:
+        raise Conflict(f"project {project_id!r} already exists; choose another id") from None
+    return project
+
+
+def get_project(project_id: str) -> Project:
+    project = store.get_project(project_id)
+    if project is None:
+        raise NotFound(f"project {project_id!r} not found")
+    return project
+
+
+def rename_project(project_id: str, name: str) -> Project:
+    store.rename_project(project_id, name)
+    return get_project(project_id)
+
+
+def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
+    return store.projects_of(principal_id)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def _admins(project_id: str) -> list[str]:
+    return [p for p, role in store.list_members(project_id) if role is Role.ADMIN]
+
+
+def set_member_role(project_id: str, principal_id: str, role: Role) -> None:
+    if not principal_id.startswith("user:"):
+        raise BadRequest("members are users ('user:<username>'); API keys get their role when issued")
+    if role is not Role.ADMIN and _admins(project_id) == [principal_id]:
+        raise Conflict(f"{principal_id} is the last admin of {project_id!r}; make someone else admin first")
+    store.put_member(project_id, principal_id, role)
+
+
+def remove_member(project_id: str, principal_id: str) -> None:
+    if _admins(project_id) == [principal_id]:
+        raise Conflict(f"{principal_id} is the last admin of {project_id!r}; make someone else admin first")
+    if not store.remove_member(project_id, principal_id):
+        raise NotFound(f"{principal_id} is not a member of {project_id!r}")
+
+
+def list_members(project_id: str) -> list[tuple[str, Role]]:
+    return store.list_members(project_id)
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def issue_api_key(project_id: str, *, role: Role, name: str) -> IssuedKey:
+    """Create a key; the returned secret is shown once and only its hash is stored."""
+    issued = issue_key()
+    store.save_api_key(project_id, issued.client_id, issued.secret_hash, role, name)
+    return issued
+
+
+def list_api_keys(project_id: str) -> list[store.StoredApiKey]:
+    return store.list_api_keys(project_id)
+
+
+def revoke_api_key(project_id: str, client_id: str) -> None:
+    if not store.revoke_api_key(project_id, client_id, datetime.now(UTC)):
+        raise NotFound(f"API key {client_id!r} not found in project {project_id!r}")
+
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+def create_dataset(project_id: str, name: str, description: str = "") -> Dataset:
+    if not DATASET_NAME.match(name):
+        raise BadRequest(
+            f"dataset name {name!r} must be 1-128 letters, digits, spaces, '.', '_' or '-', starting alphanumeric"
+        )
+    dataset = Dataset(
+        project_id=project_id,
+        dataset_id=f"ds_{secrets.token_hex(6)}",
+        name=name,
+        description=description,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        store.create_dataset(dataset)
+    except store.AlreadyExists:
+        raise Conflict(f"dataset {name!r} already exists in project {project_id!r}") from None
+    return dataset
+
+
+def get_dataset(project_id: str, name: str) -> Dataset:
+    dataset = store.get_dataset(project_id, name)
+    if dataset is None:
+        names = [d.name for d in store.list_datasets(project_id)]
+        raise NotFound(f"dataset {name!r} not found in project {project_id!r}", details={"datasets": names})
+    return dataset
+
+
+def ensure_dataset(project_id: str, name: str) -> Dataset:
+    """Get or create (a drop-folder folder or an upload target names its dataset)."""
+    existing = store.get_dataset(project_id, name)
+    if existing is not None:
+        return existing
+    try:
+        return create_dataset(project_id, name)
+    except Conflict:
+        return get_dataset(project_id, name)
+
+
+def list_datasets(project_id: str) -> list[Dataset]:
+    return store.list_datasets(project_id)

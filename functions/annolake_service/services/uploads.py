@@ -1,0 +1,51 @@
+"""Direct uploads: a presigned POST into the uploads prefix, which then flows into ingest."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from annolake_service.adapters import storage, store
+from annolake_service.domain import media
+from annolake_service.services.projects import ensure_dataset
+from annolake_service.shared.errors import BadRequest, NotFound
+from annolake_service.shared.settings import get_settings
+
+UPLOAD_URL_SECONDS = 900
+ACCEPTED_CONTENT_TYPES = frozenset(media.IMAGE_FORMATS.values())
+
+
+def request_upload(
+    project_id: str, *, dataset_name: str, file_name: str, content_type: str, size_bytes: int, author: str
+) -> dict[str, Any]:
+    if content_type not in ACCEPTED_CONTENT_TYPES:
+        raise BadRequest(
+            f"content type {content_type!r} is not accepted; upload one of {sorted(ACCEPTED_CONTENT_TYPES)} "
+            "(video, audio and text are not supported yet)"
+        )
+    if not 0 < size_bytes <= media.DEFAULT_MAX_BYTES:
+        raise BadRequest(f"size_bytes must be between 1 and {media.DEFAULT_MAX_BYTES} (got {size_bytes})")
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or name in (".", ".."):
+        raise BadRequest(f"file name {file_name!r} is empty once its directories are removed")
+    dataset = ensure_dataset(project_id, dataset_name)
+    upload_id = f"up_{secrets.token_hex(8)}"
+    settings = get_settings()
+    key = storage.upload_key(project_id, dataset.name, upload_id, name)
+    store.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
+    post = storage.presigned_post(
+        settings.media_bucket,
+        key,
+        content_type=content_type,
+        max_bytes=min(size_bytes, media.DEFAULT_MAX_BYTES),
+        expires_in=UPLOAD_URL_SECONDS,
+    )
+    return {"upload_id": upload_id, "url": post["url"], "fields": post["fields"], "expires_in": UPLOAD_URL_SECONDS}
+
+
+def get_upload(project_id: str, upload_id: str) -> dict[str, Any]:
+    upload = store.get_upload(project_id, upload_id)
+    if upload is None:
+        raise NotFound(f"upload {upload_id!r} not found in project {project_id!r}")
+    return upload

@@ -1,0 +1,47 @@
+"""Runtime settings: the Lambda environment turned into one typed object.
+
+The environment variable names below are a contract with ``infra/`` (which sets them on every
+function) and with the local runtime (which resolves them from the synthesized template). A
+variable that means the same thing has the same name and value on every function.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    stage: str = Field(default="local", description="STAGE: deployment stage name")
+    table_name: str = Field(default="", description="TABLE_NAME: the single-table DynamoDB store")
+    idempotency_table_name: str = Field(default="", description="IDEMPOTENCY_TABLE_NAME")
+    media_bucket: str = Field(default="", description="MEDIA_BUCKET: originals, thumbnails, exports")
+    drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
+    ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
+    user_pool_id: str = Field(default="", description="USER_POOL_ID: Cognito pool for JWT checks")
+    user_pool_client_id: str = Field(default="", description="USER_POOL_CLIENT_ID: the SPA client")
+    aws_region: str = Field(default="us-east-1", description="AWS_REGION")
+    aws_endpoint_url: str | None = Field(
+        default=None, description="AWS_ENDPOINT_URL: set only by the local runtime (the emulator)"
+    )
+    presign_ttl_seconds: int = Field(default=900, description="PRESIGN_TTL_SECONDS: URL lifetime")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper()) not in (None, "")}
+        return cls.model_validate(values)
+
+    @property
+    def cognito_issuer(self) -> str:
+        """Issuer of the pool's tokens; the emulator serves the same paths as Cognito."""
+        if self.aws_endpoint_url:
+            return f"{self.aws_endpoint_url.rstrip('/')}/{self.user_pool_id}"
+        return f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.user_pool_id}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

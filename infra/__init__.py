@@ -1,0 +1,1 @@
+"""Annolake infrastructure: the CDK app and the local runtime that stands its template up."""

@@ -1,0 +1,1 @@
+"""CDK constructs, one per concern: tables, storage, identity, functions, API, ingest, monitoring."""

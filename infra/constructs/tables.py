@@ -1,0 +1,55 @@
+"""DynamoDB: the single table every repository writes to, and the Powertools idempotency table."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from infra.config import StageConfig
+
+_S = dynamodb.AttributeType.STRING
+
+
+def _key(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=_S)
+
+
+class Tables(Construct):
+    """``table``: PK/SK with GSI1 and GSI2 (keys built only in the adapters); ``idempotency_table``: id."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(scope, construct_id)
+        common = {
+            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=config.point_in_time_recovery
+            ),
+            "deletion_protection": config.deletion_protection,
+            "removal_policy": config.removal_policy,
+        }
+        self.table = dynamodb.Table(
+            self, "Main", partition_key=_key("PK"), sort_key=_key("SK"), time_to_live_attribute="ttl", **common
+        )
+        for index in ("GSI1", "GSI2"):
+            self.table.add_global_secondary_index(
+                index_name=index,
+                partition_key=_key(f"{index}PK"),
+                sort_key=_key(f"{index}SK"),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        # Attribute names are the defaults of Powertools' DynamoDBPersistenceLayer.
+        self.idempotency_table = dynamodb.Table(
+            self, "Idempotency", partition_key=_key("id"), time_to_live_attribute="expiration", **common
+        )
+        if not config.point_in_time_recovery:
+            NagSuppressions.add_resource_suppressions(
+                [self.table, self.idempotency_table],
+                [
+                    {
+                        "id": "AwsSolutions-DDB3",
+                        "reason": f"Stage {config.name} holds disposable data; point-in-time recovery is "
+                        "enabled by the stage config where data matters (prod).",
+                    }
+                ],
+            )

@@ -1,0 +1,1 @@
+"""Local runtime: the synthesized CDK template on a moto emulator (``python -m infra.local``)."""

@@ -1,0 +1,63 @@
+"""The AWS emulator: moto's server on one port, in this process, with our two behaviours added.
+
+- Lambda invocations run the handlers in-process (``lambda_runtime``), not in Docker.
+- Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
+Step Functions executions run on moto's ASL engine (``execute_state_machine``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from infra.local import lambda_runtime
+from infra.local.presign_guard import PresignGuard
+
+# Credentials clients of the local emulator use (also written to credentials.json).
+LOCAL_ACCESS_KEY_ID = "test"
+LOCAL_SECRET_ACCESS_KEY = "test"  # noqa: S105 - the emulator's documented fixed credentials
+
+
+class Emulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        # moto's ASL engine calls Lambda through boto3 at localhost:MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        lambda_runtime.install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = PresignGuard(
+            DomainDispatcherApplication(create_backend_app),
+            {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY},
+        )
+        try:
+            self._server = make_server(self.host, self.port, app, threaded=True)
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot listen on {self.endpoint_url} ({exc.strerror}): is another `make up` running? "
+                "Stop it, or set ANNOLAKE_EMULATOR_PORT to a free port."
+            ) from None
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        lambda_runtime.uninstall()

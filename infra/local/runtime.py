@@ -1,0 +1,202 @@
+"""``python -m infra.local`` (``make up``): the whole platform on this machine.
+
+synth (cached) -> emulator on :4566 -> provision the synthesized template -> restore saved state
+or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ctrl-C, save state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.local.assembly import REPO_ROOT, synthesize
+from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
+from infra.local.intrinsics import REGION
+from infra.local.provisioner import Deployment, Provisioner
+from infra.local.state_store import Inventory, StateStore
+
+log = logging.getLogger("annolake.local")
+
+
+def home_directory() -> Path:
+    return Path(os.environ.get("ANNOLAKE_HOME") or REPO_ROOT / ".annolake").resolve()
+
+
+def inventory_of(deployment: Deployment) -> Inventory:
+    def by_type(resource_type: str) -> dict[str, str]:
+        return {
+            f"{stack}/{logical_id}": created.ref
+            for stack, resources in deployment.resources.items()
+            for logical_id, created in resources.items()
+            if created.type == resource_type
+        }
+
+    return Inventory(
+        tables=by_type("AWS::DynamoDB::Table"),
+        buckets=by_type("AWS::S3::Bucket"),
+        user_pools=by_type("AWS::Cognito::UserPool"),
+    )
+
+
+def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w") as handle:
+        json.dump(payload, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    path.chmod(0o600)
+
+
+class LocalPlatform:
+    def __init__(self, home: Path, *, emulator_port: int, api_port: int, snapshot_seconds: float) -> None:
+        self.home = home
+        self.api_port = api_port
+        self.api_url = f"http://127.0.0.1:{api_port}"
+        self.emulator = Emulator(port=emulator_port)
+        self.snapshot_seconds = snapshot_seconds
+        self.session = boto3.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=REGION
+        )
+        self.state = StateStore(home / "state")
+        self._stop = threading.Event()
+        self.deployment: Deployment | None = None
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        assembly = synthesize(self.home, log=log.info)
+        self.emulator.start()
+        self.deployment = Provisioner(self.session, self.emulator.endpoint_url).deploy(assembly)
+        self._enter_function_environment(self.deployment)
+        inventory = inventory_of(self.deployment)
+        if self.state.exists():
+            stats = self.state.restore(self.session, self.emulator.endpoint_url, inventory)
+            log.info("restored saved state: %s", stats)
+        else:
+            self._seed()
+            self.state.snapshot(self.session, self.emulator.endpoint_url, inventory)
+        threading.Thread(target=self._snapshot_periodically, args=(inventory,), name="snapshots", daemon=True).start()
+        log.info("platform ready in %.1f s", time.monotonic() - started)
+
+    def _enter_function_environment(self, deployment: Deployment) -> None:
+        """All handlers share this process: give it their (identical) resolved environment."""
+        os.environ.update(deployment.merged_environment())
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.emulator.endpoint_url,
+                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+            }
+        )
+        code_dir = str(deployment.function_code[deployment.api_function])
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+
+    def _seed(self) -> None:
+        from infra.local.seed import seed_demo
+
+        env = self.deployment.api_environment
+        s3 = self.session.client("s3", endpoint_url=self.emulator.endpoint_url)
+        cognito = self.session.client("cognito-idp", endpoint_url=self.emulator.endpoint_url)
+        log.info("first run: seeding the demo project")
+        demo = seed_demo(s3=s3, cognito=cognito, user_pool_id=env["USER_POOL_ID"], drop_bucket=env["DROP_BUCKET"])
+        write_json_atomically(
+            self.home / "credentials.json",
+            {
+                "host": self.api_url,
+                "project": demo.project,
+                "client_id": demo.client_id,
+                "client_secret": demo.client_secret,
+                "aws_endpoint_url": self.emulator.endpoint_url,
+                "drop_bucket": env["DROP_BUCKET"],
+                "username": demo.username,
+                "password": demo.password,
+                "aws_access_key_id": LOCAL_ACCESS_KEY_ID,
+                "aws_secret_access_key": LOCAL_SECRET_ACCESS_KEY,
+                "aws_region": REGION,
+                "user_pool_id": env["USER_POOL_ID"],
+                "user_pool_client_id": env["USER_POOL_CLIENT_ID"],
+            },
+        )
+
+    def refresh_credentials(self) -> None:
+        """Ids that change per start (the emulator's user pool) are rewritten on every start."""
+        path = self.home / "credentials.json"
+        if not path.exists():
+            return
+        credentials = json.loads(path.read_text())
+        env = self.deployment.api_environment
+        credentials.update(
+            host=self.api_url,
+            aws_endpoint_url=self.emulator.endpoint_url,
+            drop_bucket=env["DROP_BUCKET"],
+            user_pool_id=env["USER_POOL_ID"],
+            user_pool_client_id=env["USER_POOL_CLIENT_ID"],
+        )
+        write_json_atomically(path, credentials)
+
+    def _snapshot_periodically(self, inventory: Inventory) -> None:
+        while not self._stop.wait(self.snapshot_seconds):
+            try:
+                self.state.snapshot(self.session, self.emulator.endpoint_url, inventory)
+            except Exception:  # noqa: BLE001 - keep serving; the next snapshot retries
+                log.exception("periodic snapshot failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.deployment is not None:
+            stats = self.state.snapshot(self.session, self.emulator.endpoint_url, inventory_of(self.deployment))
+            log.info("state saved to %s: %s", self.state_path, stats)
+        self.emulator.stop()
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state"
+
+    def web_app(self) -> Any:
+        from annolake_service.api.app import create_app
+        from fastapi.staticfiles import StaticFiles
+
+        app = create_app()
+        dist = REPO_ROOT / "web" / "dist"
+        if dist.is_dir():
+            app.mount("/", StaticFiles(directory=dist, html=True), name="web")
+        return app
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    platform = LocalPlatform(
+        home_directory(),
+        emulator_port=int(os.environ.get("ANNOLAKE_EMULATOR_PORT", "4566")),
+        api_port=int(os.environ.get("ANNOLAKE_API_PORT", "8000")),
+        snapshot_seconds=float(os.environ.get("ANNOLAKE_SNAPSHOT_SECONDS", "30")),
+    )
+    try:
+        platform.start()
+        platform.refresh_credentials()
+        server = uvicorn.Server(
+            uvicorn.Config(platform.web_app(), host="127.0.0.1", port=platform.api_port, log_level="warning")
+        )
+        print(
+            f"Annolake is up: API and web UI {platform.api_url} (health: {platform.api_url}/api/v1/health), "
+            f"AWS emulator {platform.emulator.endpoint_url}, credentials {platform.home / 'credentials.json'}. "
+            "Ctrl-C stops and saves state.",
+            flush=True,
+        )
+        server.run()
+    finally:
+        platform.stop()

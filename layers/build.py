@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Build the Lambda dependency layer without Docker.
+
+Reads ``[project].dependencies`` from the repository's pyproject.toml and lets pip fetch the wheels built
+for the Lambda runtime (CPython 3.12 on arm64) instead of this machine's interpreter. The result is cached
+in ``layers/build/<digest>/python`` (git-ignored), so a second build with the same dependencies is a copy
+and needs no network.
+
+    python layers/build.py --target DIR     # DIR receives the packages (the layer's python/ directory)
+    python layers/build.py --print-digest   # the cache key, also the layer asset's hash
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+LAYERS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = LAYERS_DIR.parent
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+CACHE_DIR = LAYERS_DIR / "build"
+
+# The Lambda python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34), so wheels tagged manylinux2014
+# (glibc 2.17) and manylinux_2_28 both load there; pip prefers them in the order given.
+PIP_TARGET_OPTIONS = (
+    "--platform", "manylinux2014_aarch64",
+    "--platform", "manylinux_2_28_aarch64",
+    "--implementation", "cp",
+    "--python-version", "3.12",
+    "--only-binary=:all:",
+)
+
+
+def dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+    with pyproject.open("rb") as handle:
+        return list(tomllib.load(handle)["project"]["dependencies"])
+
+
+def dependency_digest(deps: list[str] | None = None) -> str:
+    """sha256 of the dependency list and the pip target options: what the built layer depends on."""
+    deps = dependencies() if deps is None else deps
+    return hashlib.sha256("\n".join([*deps, *PIP_TARGET_OPTIONS]).encode()).hexdigest()
+
+
+def _pip_install(deps: list[str], destination: Path) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install",
+        *PIP_TARGET_OPTIONS,
+        "--target", str(destination),
+        "--no-compile",  # bytecode of this machine's interpreter is useless to the 3.12 runtime
+        "--disable-pip-version-check",
+        "--quiet",
+        *deps,
+    ]
+    print(f"layers/build.py: pip install {' '.join(deps)}", file=sys.stderr)
+    subprocess.run(command, check=True)  # noqa: S603 - this interpreter's pip with our pinned requirements
+
+
+def cached_build(deps: list[str] | None = None) -> Path:
+    """The layer's ``python/`` directory for ``deps``, built on first use."""
+    deps = dependencies() if deps is None else deps
+    cached = CACHE_DIR / dependency_digest(deps) / "python"
+    if cached.is_dir():
+        return cached
+    staging = CACHE_DIR / f".{dependency_digest(deps)}.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _pip_install(deps, staging / "python")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            (staging / "python").rename(cached)  # atomic: an interrupted build never looks complete
+        except OSError:
+            if not cached.is_dir():  # else a concurrent build finished first; its result is the same
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return cached
+
+
+def build(target: Path) -> Path:
+    cached = cached_build()
+    shutil.copytree(cached, target, dirs_exist_ok=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--target", type=Path, help="directory that receives the installed packages")
+    action.add_argument("--print-digest", action="store_true", help="print the cache key and exit")
+    args = parser.parse_args(argv)
+    if args.print_digest:
+        print(dependency_digest())
+        return 0
+    build(args.target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""A pooled HTTP client for the Annolake API (urllib3: keep-alive, retries with backoff)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import urllib3
+from urllib3.util import Retry
+
+API_PREFIX = "/api/v1"
+
+
+class AnnolakeAPIError(RuntimeError):
+    """An error answer from the API, with its code, message and details."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidRequest(AnnolakeAPIError):
+    """400/422: the request is wrong; the message says what to change."""
+
+
+class AuthenticationError(AnnolakeAPIError):
+    """401: missing, wrong or revoked credentials."""
+
+
+class PermissionDenied(AnnolakeAPIError):
+    """403: authenticated, but the role does not allow this action."""
+
+
+class NotFound(AnnolakeAPIError):
+    """404."""
+
+
+class VersionConflict(AnnolakeAPIError):
+    """409: someone saved first; ``details`` carries the current version. Reload and retry."""
+
+
+_ERRORS = {
+    400: InvalidRequest,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: VersionConflict,
+    422: InvalidRequest,
+}
+
+
+class ApiClient:
+    def __init__(self, host: str, client_id: str, client_secret: str, *, timeout: float = 30.0) -> None:
+        self.base_url = host.rstrip("/") + API_PREFIX
+        self._headers = urllib3.make_headers(basic_auth=f"{client_id}:{client_secret}")
+        self._headers["Accept"] = "application/json"
+        retry = Retry(
+            total=5,
+            backoff_factor=0.2,
+            status_forcelist=(429, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+        )
+        self._pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=timeout), maxsize=16)
+
+    def request(self, method: str, path: str, *, body: Any = None, fields: dict[str, Any] | None = None) -> Any:
+        headers = dict(self._headers)
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        response = self._pool.request(
+            method, self.base_url + path, body=payload, fields=fields, headers=headers, redirect=False
+        )
+        data = json.loads(response.data) if response.data else None
+        if response.status >= 400:
+            error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+            raise _ERRORS.get(response.status, AnnolakeAPIError)(
+                response.status,
+                error.get("code", "http_error"),
+                error.get("message", response.data.decode(errors="replace")[:500]),
+                error.get("details"),
+            )
+        return data
+
+    def get(self, path: str, **fields: Any) -> Any:
+        return self.request("GET", path, fields={k: v for k, v in fields.items() if v is not None} or None)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, body=body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body=body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def post_form(self, url: str, fields: dict[str, Any]) -> int:
+        """A multipart form POST to a presigned S3 URL (no API credentials sent)."""
+        response = self._pool.request("POST", url, fields=fields, retries=False)
+        if response.status >= 300:
+            raise InvalidRequest(response.status, "upload_refused", response.data.decode(errors="replace")[:1000])
+        return response.status

@@ -1,0 +1,121 @@
+"""Files: upload, read, and save annotations with optimistic locking."""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from annolake.project import Project
+
+
+class IngestFailed(RuntimeError):
+    """The upload arrived but was quarantined; the message is the reason."""
+
+
+class File:
+    def __init__(self, project: Project, data: dict[str, Any]) -> None:
+        self.project = project
+        self._data = data
+        self._annotations: dict[str, Any] | None = None
+
+    id = property(lambda self: self._data["file_id"])
+    name = property(lambda self: self._data["original_name"])
+    width = property(lambda self: self._data.get("width"))
+    height = property(lambda self: self._data.get("height"))
+    status = property(lambda self: self._data["status"])
+    metadata = property(lambda self: self._data.get("metadata", {}))
+
+    @property
+    def _path(self) -> str:
+        return f"{self.project._path}/files/{self.id}"
+
+    def refresh(self) -> File:
+        self._data = self.project.client.get(self._path)
+        self._annotations = None
+        return self
+
+    @property
+    def annotation_version(self) -> int:
+        return self._load_annotations()["version"]
+
+    @property
+    def instance_list(self) -> list[dict[str, Any]]:
+        return self._load_annotations()["instance_list"]
+
+    def _load_annotations(self) -> dict[str, Any]:
+        if self._annotations is None:
+            self._annotations = self.project.client.get(f"{self._path}/annotations")
+        return self._annotations
+
+    def update(self, instance_list: list[dict[str, Any]], *, create_labels: bool = False) -> File:
+        """Save ``instance_list`` as a new version, based on the version this object last read.
+
+        Raises ``VersionConflict`` (409) if someone saved in between: ``refresh()`` and retry.
+        """
+        saved = self.project.client.put(
+            f"{self._path}/annotations",
+            {"version": self.annotation_version, "instance_list": instance_list, "create_labels": create_labels},
+        )
+        self._annotations = {"version": saved["version"], "instance_list": saved["instance_list"]}
+        return self
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.project.client.get(f"{self._path}/annotations/history")["history"]
+
+    def set_metadata(self, metadata: dict[str, Any]) -> File:
+        self._data = self.project.client.patch(self._path, {"metadata": metadata})
+        return self
+
+    def delete(self) -> None:
+        self.project.client.delete(self._path)
+
+    def __repr__(self) -> str:
+        return f"File({self.id!r}, {self.name!r}, {self.status})"
+
+
+class Files:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def get_by_id(self, file_id: str) -> File:
+        return File(self.project, self.project.client.get(f"{self.project._path}/files/{file_id}"))
+
+    def from_local(
+        self,
+        path: str | Path,
+        directory: str = "default",
+        instance_list: list[dict[str, Any]] | None = None,
+        *,
+        create_labels: bool = False,
+        wait_s: float = 120.0,
+    ) -> File:
+        """Upload a local image (presigned POST straight to S3), wait for ingest, attach instances."""
+        path = Path(path)
+        body = path.read_bytes()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        upload = self.project.client.post(
+            f"{self.project._path}/uploads",
+            {"dataset": directory, "file_name": path.name, "content_type": content_type, "size_bytes": len(body)},
+        )
+        self.project.client.post_form(upload["url"], {**upload["fields"], "file": (path.name, body, content_type)})
+        file = self._wait_for_upload(upload["upload_id"], wait_s)
+        if instance_list:
+            file.update(instance_list, create_labels=create_labels)
+        return file
+
+    def _wait_for_upload(self, upload_id: str, wait_s: float) -> File:
+        deadline = time.monotonic() + wait_s
+        delay = 0.1
+        while True:
+            upload = self.project.client.get(f"{self.project._path}/uploads/{upload_id}")
+            if upload["status"] == "ready":
+                return self.get_by_id(upload["file_id"])
+            if upload["status"] == "quarantined":
+                raise IngestFailed(f"{upload['file_name']} was quarantined: {upload['status_reason']}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"upload {upload_id} was not ingested within {wait_s:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,54 @@
+"""``Project``: the SDK's entry point, one per Annolake project. No network until first used."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from annolake.client import ApiClient
+from annolake.credentials import resolve_credentials
+from annolake.directory import Directories
+from annolake.file import Files
+
+
+class Project:
+    def __init__(
+        self,
+        project_string_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        credentials = resolve_credentials(
+            host=host, project=project_string_id, client_id=client_id, client_secret=client_secret
+        )
+        self.project_string_id = credentials.project
+        self.host = credentials.host
+        self.client = ApiClient(credentials.host, credentials.client_id, credentials.client_secret)
+        self.directory = Directories(self)
+        self.file = Files(self)
+
+    @property
+    def _path(self) -> str:
+        return f"/projects/{quote(self.project_string_id, safe='')}"
+
+    def health(self) -> dict[str, Any]:
+        """The deployment's version and whether its tables and buckets answer."""
+        return self.client.get("/health")
+
+    def info(self) -> dict[str, Any]:
+        return self.client.get(self._path)
+
+    def get_label_schema(self) -> dict[str, Any]:
+        """Labels and attribute groups, with the schema ``version``."""
+        return self.client.get(f"{self._path}/schema")
+
+    def label_new(self, label: dict[str, Any]) -> dict[str, Any]:
+        """Add a label (``{"name": "car", "colour": "#ff0000"}``); an existing name is returned as is."""
+        return self.client.post(f"{self._path}/labels", label)
+
+    def attribute_group_new(self, group: dict[str, Any]) -> dict[str, Any]:
+        return self.client.post(f"{self._path}/attribute-groups", group)
+
+    def __repr__(self) -> str:
+        return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -1,0 +1,62 @@
+"""``make bench``: side-by-side figures, printed as a table. Not timed tests: nothing asserts here."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cold_import_ms(module: str, runs: int = 7) -> float:
+    """Median self-reported import time of ``module`` in fresh interpreters (python -X importtime)."""
+    samples = []
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'functions'}:{REPO}"}
+    for _ in range(runs):
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        last = [line for line in result.stderr.splitlines() if line.rstrip().endswith(f"| {module}")][-1]
+        samples.append(int(last.split("|")[1]) / 1000)
+    return statistics.median(samples)
+
+
+def _synth_seconds() -> float:
+    with tempfile.TemporaryDirectory() as out:
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": out,
+            "ANNOLAKE_SKIP_BUNDLING": "1",
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        }
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO, env=env, check=True, capture_output=True)  # noqa: S603
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    rows = []
+    handler = _cold_import_ms("annolake_service.api.handler")
+    floor = _cold_import_ms("fastapi")
+    rows.append(("API Lambda handler module, cold import", f"{handler:.0f} ms", "target <= 300 ms"))
+    rows.append(("  of which: bare `import fastapi`", f"{floor:.0f} ms", f"{handler / floor:.2f}x handler/fastapi"))
+    rows.append(("CDK synth, all stacks (bundling skipped)", f"{_synth_seconds():.1f} s", ""))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark'.ljust(width)}  {'value':>10}  note")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)}  {value:>10}  {note}")
+
+
+if __name__ == "__main__":
+    main()

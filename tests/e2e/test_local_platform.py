@@ -1,0 +1,215 @@
+"""``make up`` as a new user meets it: health, credentials, the drop folder, presigned URLs, restart.
+
+Tests in this module run in order against one platform; the last one restarts it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+import urllib3
+from botocore.config import Config
+from PIL import Image
+
+from tests.e2e.conftest import start_platform
+
+CREDENTIAL_KEYS = {
+    "host",
+    "project",
+    "client_id",
+    "client_secret",
+    "aws_endpoint_url",
+    "drop_bucket",
+    "username",
+    "password",
+}
+
+
+def _aws_env(platform) -> dict[str, str]:
+    creds = platform.credentials
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": creds["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": creds["aws_secret_access_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def _aws_cli(platform, *args: str) -> dict | str:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "awscli", "--endpoint-url", platform.emulator_url, *args],
+        capture_output=True,
+        text=True,
+        env=_aws_env(platform),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return result.stdout
+
+
+def _clients(platform):
+    creds = platform.credentials
+    session = boto3.Session(
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name="us-east-1",
+    )
+    return {s: session.client(s, endpoint_url=platform.emulator_url) for s in ("s3", "stepfunctions", "dynamodb")}
+
+
+def _jpeg(colour=(10, 200, 30), size=(80, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _ingest_machine(platform) -> str:
+    machines = _aws_cli(platform, "stepfunctions", "list-state-machines")["stateMachines"]
+    ingest = [m["stateMachineArn"] for m in machines if "ingest" in m["name"].lower()]
+    assert len(ingest) == 1, machines
+    return ingest[0]
+
+
+def _wait_for_new_execution(platform, machine_arn: str, known: set[str], timeout=60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine_arn)
+        for execution in executions["executions"]:
+            if execution["executionArn"] not in known and execution["status"] != "RUNNING":
+                return execution
+        time.sleep(0.5)
+    raise AssertionError("no new ingest execution finished")
+
+
+def _file_items(platform) -> list[dict]:
+    ddb = _clients(platform)["dynamodb"]
+    table = [t for t in ddb.list_tables()["TableNames"] if "idempotency" not in t.lower()]
+    items = []
+    for name in table:
+        paginator = ddb.get_paginator("scan")
+        for page in paginator.paginate(TableName=name):
+            items += [i for i in page["Items"] if i.get("kind", {}).get("S") == "file"]
+    return items
+
+
+def test_health_and_credentials(platform):
+    http = urllib3.PoolManager()
+    response = http.request("GET", f"{platform.api_url}/api/v1/health")
+    body = json.loads(response.data)
+    assert response.status == 200 and body["status"] == "ok"
+    assert body["checks"] == {"table": True, "media_bucket": True, "drop_bucket": True}
+    assert body["version"]
+    creds = platform.credentials
+    assert creds.keys() >= CREDENTIAL_KEYS
+    assert creds["project"] == "demo" and creds["host"] == platform.api_url
+    assert oct((platform.home / "credentials.json").stat().st_mode)[-3:] == "600"
+
+
+def test_sdk_connects_with_the_written_credentials(platform, monkeypatch):
+    from annolake import Project
+
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    project = Project()
+    assert project.project_string_id == "demo"
+    assert project.health()["status"] == "ok"
+
+
+def test_demo_seed_went_through_ingest(platform):
+    files = _file_items(platform)
+    assert len(files) == 24
+    assert all(f["status"]["S"] == "ready" for f in files)
+    assert any(int(f["label_counts"]["M"].get("car", {"N": "0"})["N"]) > 0 for f in files)
+
+
+def test_drop_with_the_aws_cli_runs_the_ingest_state_machine(platform, tmp_path):
+    machine = _ingest_machine(platform)
+    known = {
+        e["executionArn"]
+        for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)["executions"]
+    }
+    image = tmp_path / "img.jpg"
+    image.write_bytes(_jpeg())
+    drop = platform.credentials["drop_bucket"]
+    _aws_cli(platform, "s3", "cp", str(image), f"s3://{drop}/demo/default/img.jpg")
+    execution = _wait_for_new_execution(platform, machine, known)
+    assert execution["status"] == "SUCCEEDED"
+    history = _aws_cli(
+        platform, "stepfunctions", "get-execution-history", "--execution-arn", execution["executionArn"]
+    )["events"]
+    succeeded = [e["stateExitedEventDetails"]["name"] for e in history if e["type"] == "TaskStateExited"]
+    assert succeeded == ["ProcessMedia", "RegisterFile"]
+    files = [f for f in _file_items(platform) if f["original_name"]["S"] == "img.jpg"]
+    assert len(files) == 1 and files[0]["status"]["S"] == "ready"
+    assert files[0]["width"]["N"] == "80" and files[0]["height"]["N"] == "60"
+
+
+def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
+    s3 = _clients(platform)["s3"]
+    machine = _ingest_machine(platform)
+    known = {
+        e["executionArn"]
+        for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)["executions"]
+    }
+    s3.put_object(
+        Bucket=platform.credentials["drop_bucket"],
+        Key="demo/default/broken photo.jpg",
+        Body=_jpeg(size=(300, 200))[:200],
+    )
+    execution = _wait_for_new_execution(platform, machine, known)
+    assert execution["status"] == "SUCCEEDED"
+    files = [f for f in _file_items(platform) if f["original_name"]["S"] == "broken photo.jpg"]
+    assert len(files) == 1 and files[0]["status"]["S"] == "quarantined"
+    assert "truncated or damaged" in files[0]["status_reason"]["S"]
+
+
+def test_presigned_urls_are_checked_like_s3(platform):
+    s3 = _clients(platform)["s3"]
+    drop = platform.credentials["drop_bucket"]
+    s3.put_object(Bucket=drop, Key="notes/readme.txt", Body=b"hello")
+    http = urllib3.PoolManager()
+    fresh = s3.generate_presigned_url("get_object", Params={"Bucket": drop, "Key": "notes/readme.txt"}, ExpiresIn=60)
+    assert http.request("GET", fresh).status == 200
+    for signature_version in ("s3v4", "s3"):  # botocore picks SigV2 for custom endpoints unless told
+        signer = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+            "s3", endpoint_url=platform.emulator_url, config=Config(signature_version=signature_version)
+        )
+        short = signer.generate_presigned_url(
+            "get_object", Params={"Bucket": drop, "Key": "notes/readme.txt"}, ExpiresIn=1
+        )
+        time.sleep(2.1)
+        response = http.request("GET", short)
+        assert response.status == 403 and b"expired" in response.data.lower(), (signature_version, response.data)
+    tampered = fresh.replace("readme.txt", "other.txt")
+    assert http.request("GET", tampered).status == 403
+
+
+def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):
+    before = {f["file_id"]["S"] for f in _file_items(platform)}
+    creds = platform.credentials
+    assert platform.stop() == 0
+    assert "state saved" in platform.log()
+    again = start_platform(platform.home, *ports)
+    try:
+        assert {f["file_id"]["S"] for f in _file_items(again)} == before
+        assert "seeding" not in again.log()
+        assert again.credentials["client_secret"] == creds["client_secret"]
+        from annolake import Project
+
+        project = Project(creds["project"], creds["client_id"], creds["client_secret"], again.api_url)
+        assert project.health()["status"] == "ok"
+        print(f"warm restart to healthy: {again.started_in_s:.1f}s")
+    finally:
+        assert again.stop() == 0
+
+
+pytestmark = pytest.mark.slow

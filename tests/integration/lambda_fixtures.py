@@ -1,0 +1,26 @@
+"""Handlers invoked through moto by tests/integration/test_lambda_hook.py."""
+
+from collections import Counter
+
+calls: Counter[str] = Counter()
+
+
+class TransientError(Exception):
+    pass
+
+
+def echo(event, context):
+    calls["echo"] += 1
+    return {"echo": event, "function": context.function_name, "remaining_ms": context.get_remaining_time_in_millis()}
+
+
+def flaky(event, context):
+    """Fails with a retryable error twice, then succeeds."""
+    calls["flaky"] += 1
+    if calls["flaky"] <= 2:
+        raise TransientError("storage hiccup")
+    return {"attempt": calls["flaky"]}
+
+
+def broken(event, context):
+    raise ValueError("cannot handle this input")

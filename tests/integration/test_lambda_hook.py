@@ -1,0 +1,114 @@
+"""The in-process Lambda hook: moto must call our runner (not Docker) from invokes and Step Functions.
+
+If a moto upgrade renames or bypasses ``LambdaFunction._invoke_lambda``, these tests fail.
+"""
+
+import io
+import json
+import socket
+import time
+import zipfile
+
+import boto3
+import pytest
+
+from infra.local import lambda_runtime
+from infra.local.emulator import Emulator
+from tests.integration import lambda_fixtures
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    emu = Emulator(port=_free_port())
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(emulator):
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "stepfunctions")}
+    role = clients["iam"].create_role(RoleName="hook-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("unused.py", "")
+    for name in ("echo", "flaky", "broken"):
+        clients["lambda"].create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"tests.integration.lambda_fixtures.{name}",
+            Code={"ZipFile": buffer.getvalue()},
+            Timeout=30,
+        )
+    clients["role"] = role
+    return clients
+
+
+def test_invoke_runs_the_handler_in_process(aws):
+    before = lambda_runtime.invocations["echo"]
+    response = aws["lambda"].invoke(FunctionName="echo", Payload=json.dumps({"hello": "world"}))
+    payload = json.loads(response["Payload"].read())
+    assert payload["echo"] == {"hello": "world"} and payload["function"] == "echo"
+    assert 0 < payload["remaining_ms"] <= 30_000
+    assert lambda_runtime.invocations["echo"] == before + 1
+
+
+def test_handler_errors_surface_as_function_errors(aws):
+    response = aws["lambda"].invoke(FunctionName="broken", Payload=b"{}")
+    assert "FunctionError" in response
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "ValueError" and "cannot handle" in error["errorMessage"]
+
+
+def _wait(sfn, arn, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sfn.describe_execution(executionArn=arn)
+        if status["status"] != "RUNNING":
+            return status
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_step_functions_task_retries_on_the_python_error_name_then_catches(aws):
+    definition = {
+        "StartAt": "Flaky",
+        "States": {
+            "Flaky": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "OutputPath": "$.Payload",
+                "Parameters": {"FunctionName": "flaky", "Payload.$": "$"},
+                "Retry": [
+                    {"ErrorEquals": ["TransientError"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1}
+                ],
+                "Next": "Broken",
+            },
+            "Broken": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "broken", "Payload.$": "$"},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Handled"}],
+                "End": True,
+            },
+            "Handled": {"Type": "Succeed"},
+        },
+    }
+    sfn = aws["stepfunctions"]
+    machine = sfn.create_state_machine(name="hook-retry", definition=json.dumps(definition), roleArn=aws["role"])
+    lambda_fixtures.calls["flaky"] = 0
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+    result = _wait(sfn, execution["executionArn"])
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["attempt"] == 3 and lambda_fixtures.calls["flaky"] == 3
+    assert output["error"]["Error"] == "ValueError"
+    assert "cannot handle" in json.loads(output["error"]["Cause"])["errorMessage"]
