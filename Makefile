@@ -8,7 +8,7 @@ CDK := npx --yes aws-cdk@2.1148.0
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: up test synth deploy bench lint layer venv clean
+.PHONY: up test synth deploy bench lint openapi venv clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ lint: venv
 	ANNOLAKE_SKIP_BUNDLING=1 CDK_OUTDIR=cdk.out.lint $(PY) -m infra.app
 	$(VENV)/bin/cfn-lint cdk.out.lint/*.template.json
 	rm -rf cdk.out.lint
+
+## make openapi: regenerate the committed OpenAPI document (a test fails when it drifts)
+openapi: venv
+	PYTHONPATH=functions $(PY) -m annolake_service.api.openapi > web/openapi.json
 
 clean:
 	rm -rf $(VENV) cdk.out layers/build .pytest_cache .ruff_cache

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import aws_cognito as cognito
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.nag import acknowledge
 
 
 class Identity(Construct):
@@ -42,18 +42,15 @@ class Identity(Construct):
             disable_o_auth=True,
             prevent_user_existence_errors=True,
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.user_pool,
-            [
-                {
-                    "id": "AwsSolutions-COG2",
-                    "reason": "MFA is optional (TOTP) by product decision: annotator accounts are created by "
-                    "project admins, and each user can turn TOTP on.",
-                },
-                {
-                    "id": "AwsSolutions-COG8",
-                    "reason": "The Essentials feature plan is enough: the pool has no self sign-up, so the "
-                    "Plus plan's threat protection against sign-up and credential abuse is not worth its price.",
-                },
-            ],
+            "COG2",
+            "MFA is optional (TOTP) by product decision: accounts are created by project admins, and each "
+            "user can turn TOTP on.",
+        )
+        acknowledge(
+            self.user_pool,
+            "COG8",
+            "The Essentials feature plan is enough: with no self sign-up, the Plus plan's threat protection "
+            "against sign-up and credential abuse does not justify its price.",
         )

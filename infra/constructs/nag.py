@@ -1,49 +1,68 @@
-"""Helpers to name cdk-nag findings exactly (``applies_to``) instead of suppressing a rule wholesale.
+"""Acknowledging cdk-nag findings exactly, never a rule wholesale.
 
-cdk-nag flattens a policy resource such as ``{"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket12", "Arn"]}, "/*"]]}``
-into ``Resource::<Bucket12.Arn>/*``; these functions build the same strings from the constructs.
+cdk-nag 3 runs as a CDK policy-validation plugin; a finding is acknowledged with
+``Validations.of(construct).acknowledge(...)`` on the construct or an ancestor, by rule id, or by
+``RuleId[FindingId]`` for rules with several findings per resource (IAM4/IAM5: the managed policy or the
+wildcard). cdk-nag flattens a policy resource such as
+``{"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket12", "Arn"]}, "/*"]]}`` into ``Resource::<Bucket12.Arn>/*``;
+the functions below build the same names from the constructs' tokens.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
-from aws_cdk import CfnElement, Stack
-from cdk_nag import NagSuppressions
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
-# Wildcard actions of the L2 grant methods (their expansion is fixed by aws-cdk-lib).
+# Wildcard actions that the L2 grant methods expand to (fixed by aws-cdk-lib).
 S3_READ_ACTIONS = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*")
 S3_WRITE_ACTIONS = ("Action::s3:DeleteObject*", "Action::s3:Abort*")
 S3_DELETE_ACTIONS = ("Action::s3:DeleteObject*",)
 
 
-def logical_id(construct: IConstruct) -> str:
-    """The logical id of the CloudFormation resource behind ``construct`` (an L2 or an L1)."""
-    element = construct if isinstance(construct, CfnElement) else construct.node.default_child
-    if not isinstance(element, CfnElement):
-        raise TypeError(f"{construct.node.path} has no CloudFormation resource")
-    return Stack.of(element).get_logical_id(element)
+def acknowledge(scope: IConstruct, rule: str, reason: str, findings: Iterable[str] = ()) -> None:
+    """Acknowledge ``rule`` on ``scope`` and below: only the named ``findings`` when given."""
+    ids = [f"AwsSolutions-{rule}[{finding}]" for finding in sorted(set(findings))] or [f"AwsSolutions-{rule}"]
+    Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in ids))
 
 
-def arn_of(construct: IConstruct) -> str:
-    return f"<{logical_id(construct)}.Arn>"
+def flat_name(scope: IConstruct, value: str) -> str:
+    """cdk-nag's flat name of a token such as a resource ARN, resolved in ``scope``'s stack: ``<Bucket12.Arn>``."""
+    return _flatten(Stack.of(scope).resolve(value))
 
 
-def objects_of(bucket: IConstruct) -> str:
-    """cdk-nag's name for the ``<bucket arn>/*`` resource of an S3 object grant."""
-    return f"Resource::{arn_of(bucket)}/*"
+def _flatten(node: Any) -> str:
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and len(node) == 1:
+        ((function, arg),) = node.items()
+        if function == "Fn::Join":
+            return arg[0].join(_flatten(item) for item in arg[1])
+        if function == "Fn::GetAtt":
+            return f"<{_flatten(arg[0])}.{_flatten(arg[1])}>"
+        if function == "Ref":
+            return f"<{_flatten(arg)}>"
+        if function in ("Fn::Sub", "Fn::ImportValue"):
+            return _flatten(arg)
+    return json.dumps(node, separators=(",", ":"))
 
 
-def indexes_of(table: IConstruct) -> str:
-    """cdk-nag's name for the ``<table arn>/index/*`` resource of a DynamoDB data grant."""
-    return f"Resource::{arn_of(table)}/index/*"
+def objects_of(bucket: s3.IBucket) -> str:
+    """The finding of an S3 object grant's ``<bucket arn>/*`` resource."""
+    return f"Resource::{flat_name(bucket, bucket.bucket_arn)}/*"
 
 
-def suppress_iam5(principal: IConstruct, applies_to: Iterable[str], reason: str) -> None:
-    """Suppress exactly the wildcard findings ``applies_to`` on the principal's policies."""
-    NagSuppressions.add_resource_suppressions(
-        principal,
-        [{"id": "AwsSolutions-IAM5", "reason": reason, "applies_to": sorted(set(applies_to))}],
-        apply_to_children=True,
-    )
+def indexes_of(table: dynamodb.ITable) -> str:
+    """The finding of a DynamoDB data grant's ``<table arn>/index/*`` resource."""
+    return f"Resource::{flat_name(table, table.table_arn)}/index/*"
+
+
+def versions_of(function: lambda_.IFunction) -> str:
+    """The finding of a Lambda invoke grant's ``<function arn>:*`` resource (its versions and aliases)."""
+    return f"Resource::{flat_name(function, function.function_arn)}:*"

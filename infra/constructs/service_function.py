@@ -17,10 +17,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.constructs.dependency_layer import ARCHITECTURE, RUNTIME
+from infra.constructs.nag import acknowledge
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
@@ -84,25 +84,16 @@ class ServiceFunction(Construct):
             environment={**defaults.environment, **(environment or {})},
             **function_props,
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.function,
-            [
-                {
-                    "id": "AwsSolutions-L1",
-                    "reason": "Python 3.12 on purpose: the dependency layer is built for cp312 "
-                    "(layers/build.py); the runtime moves together with the layer build.",
-                }
-            ],
+            "L1",
+            "Python 3.12 on purpose: the dependency layer is built for cp312 (layers/build.py); the runtime "
+            "moves together with the layer build.",
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
-                    "which support no resource-level permissions.",
-                    "applies_to": ["Resource::*"],
-                }
-            ],
-            apply_to_children=True,
+            "IAM5",
+            "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support "
+            "no resource-level permissions.",
+            findings=["Resource::*"],
         )

@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.nag import acknowledge
 
 UPLOADS_PREFIX = "uploads/"
 ACCESS_LOG_RETENTION = Duration.days(365)
@@ -27,15 +27,11 @@ class Storage(Construct):
             "AccessLogsBucket",
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.access_logs_bucket,
-            [
-                {
-                    "id": "AwsSolutions-S1",
-                    "reason": "This is the server access log target of the other buckets; logging it to "
-                    "itself would log its own log deliveries without end.",
-                }
-            ],
+            "S1",
+            "This is the server access log target of the other buckets; logging it to itself would log "
+            "its own log deliveries without end.",
         )
         self.media_bucket = self._bucket(
             "MediaBucket",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.constructs.nag import acknowledge
 
 _S = dynamodb.AttributeType.STRING
 
@@ -43,13 +43,9 @@ class Tables(Construct):
             self, "Idempotency", partition_key=_key("id"), time_to_live_attribute="expiration", **common
         )
         if not config.point_in_time_recovery:
-            NagSuppressions.add_resource_suppressions(
-                [self.table, self.idempotency_table],
-                [
-                    {
-                        "id": "AwsSolutions-DDB3",
-                        "reason": f"Stage {config.name} holds disposable data; point-in-time recovery is "
-                        "enabled by the stage config where data matters (prod).",
-                    }
-                ],
+            acknowledge(
+                self,
+                "DDB3",
+                f"Stage {config.name} holds disposable data; point-in-time recovery is enabled by the stage "
+                "config where data matters (prod).",
             )

@@ -364,6 +364,13 @@ def save_schema(project_id: str, document: dict[str, Any], *, expected_version: 
 # --- files --------------------------------------------------------------------------------
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    """A raw ``MapAttribute`` read back from the table is not a dict; written ones are."""
+    if value is None:
+        return {}
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+
+
 def _file_record(item: FileItem) -> FileRecord:
     return FileRecord(
         project_id=item.project_id,
@@ -380,7 +387,7 @@ def _file_record(item: FileItem) -> FileRecord:
         original_key=item.original_key,
         thumbnail_key=item.thumbnail_key,
         metadata=item.file_metadata or {},
-        label_counts={k: int(v) for k, v in (item.label_counts or {}).items()},
+        label_counts={k: int(v) for k, v in _as_dict(item.label_counts).items()},
         annotation_version=int(item.annotation_version or 0),
         created_at=item.created_at,
         deleted_at=item.deleted_at,
@@ -555,7 +562,7 @@ def update_file_metadata(project_id: str, file_id: str, metadata: dict[str, Any]
 
 
 def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps({"after": sort_key}).encode()).decode()
 
 
 class InvalidCursor(ValueError):
@@ -564,8 +571,9 @@ class InvalidCursor(ValueError):
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
+        decoded = json.loads(base64.b64decode(cursor.encode(), altchars=b"-_", validate=True))
+        return str(decoded["after"])
+    except (ValueError, KeyError, TypeError):
         raise InvalidCursor("the cursor is not one this API returned; start again without a cursor") from None
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from annolake_service import __version__
-from annolake_service.api.routers import health
+from annolake_service.api.routers import annotations, datasets, health, projects, schema, uploads
 from annolake_service.shared.errors import AnnolakeError
 
 API_PREFIX = "/api/v1"
@@ -28,7 +28,8 @@ def create_app() -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
-    app.include_router(health.router, prefix=API_PREFIX)
+    for router in (health.router, projects.router, datasets.router, schema.router, annotations.router, uploads.router):
+        app.include_router(router, prefix=API_PREFIX)
 
     @app.exception_handler(AnnolakeError)
     async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:

@@ -36,10 +36,19 @@ class Settings(BaseModel):
 
     @property
     def cognito_issuer(self) -> str:
-        """Issuer of the pool's tokens; the emulator serves the same paths as Cognito."""
+        """The ``iss`` of the pool's tokens: Cognito's URL everywhere (the emulator, moto, issues the same).
+
+        The region is the pool id's prefix (``us-east-1_AbC…``), which is where the pool lives.
+        """
+        region = self.user_pool_id.split("_", 1)[0] if "_" in self.user_pool_id else self.aws_region
+        return f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def cognito_jwks_url(self) -> str:
+        """Where the pool's public signing keys are: Cognito's well-known URL, or the emulator's copy of it."""
         if self.aws_endpoint_url:
-            return f"{self.aws_endpoint_url.rstrip('/')}/{self.user_pool_id}"
-        return f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.user_pool_id}"
+            return f"{self.aws_endpoint_url.rstrip('/')}/{self.user_pool_id}/.well-known/jwks.json"
+        return f"{self.cognito_issuer}/.well-known/jwks.json"
 
 
 @lru_cache(maxsize=1)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from annolake_service.api.deps import ProjectAccess, require
-from annolake_service.domain.permissions import Action, can
+from annolake_service.domain.permissions import Action
 from annolake_service.services import annotations
-from annolake_service.shared.errors import Forbidden
 
 router = APIRouter(tags=["annotations"])
 F = "/projects/{project_string_id}/files/{file_id}/annotations"
@@ -33,8 +32,8 @@ def get_annotations(
 def save_annotations(
     file_id: str, body: AnnotationSave, access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_WRITE))]
 ) -> dict[str, Any]:
-    if body.create_labels and not can(access.role, Action.SCHEMA_WRITE):
-        raise Forbidden(f"role {access.role} cannot add labels (create_labels); ask an editor or admin")
+    if body.create_labels:
+        access.ensure(Action.SCHEMA_WRITE)
     return annotations.save_annotations(
         access.project_id,
         file_id,

@@ -1,0 +1,127 @@
+"""The HTTP API: every ``/api/*`` request goes to one Lambda running the FastAPI app (Mangum).
+
+There is no gateway authorizer on purpose: the app authenticates each request itself, with a Cognito JWT
+verified against the user pool's JWKS or with a project API key (client id + secret), because API keys
+are project-scoped records in DynamoDB that a JWT authorizer cannot check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        table: dynamodb.ITable,
+        idempotency_table: dynamodb.ITable,
+        media_bucket: s3.IBucket,
+        drop_bucket: s3.IBucket,
+        ingest_state_machine: sfn.IStateMachine,
+        rate_limit: int = 200,
+        burst_limit: int = 400,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = ServiceFunction(
+            self,
+            "Handler",
+            defaults=defaults,
+            handler="annolake_service.api.handler.handler",
+            description="api: the FastAPI app behind the HTTP API",
+            memory_size=1024,
+            timeout=Duration.seconds(29),  # API Gateway's integration timeout
+            environment={"INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn},
+        )
+        function = self.handler.function
+        table.grant_read_write_data(function)
+        idempotency_table.grant_read_write_data(function)
+        media_bucket.grant_read_write(function)
+        drop_bucket.grant_read(function)
+        ingest_state_machine.grant_start_execution(function)
+        nag.acknowledge(
+            self.handler.role,
+            "IAM5",
+            "Item access to the single table and its GSIs (keys are data), and S3 object grants on the media "
+            "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
+            "run time.",
+            findings=[
+                *nag.S3_READ_ACTIONS,
+                *nag.S3_WRITE_ACTIONS,
+                nag.objects_of(media_bucket),
+                nag.objects_of(drop_bucket),
+                nag.indexes_of(table),
+            ],
+        )
+
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            description="Annolake API (/api/*)",
+            create_default_stage=False,
+        )
+        self.http_api.add_routes(
+            path="/api/{proxy+}",
+            methods=[apigwv2.HttpMethod.ANY],
+            integration=HttpLambdaIntegration(
+                "Lambda", function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
+            ),
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
+            access_log_settings=_AccessLogSettings(self.access_logs),
+        )
+        nag.acknowledge(
+            self.http_api,
+            "APIG4",
+            "Authentication happens in the app: Cognito JWTs verified against the user pool's JWKS, or "
+            "project API keys stored in DynamoDB, which a gateway authorizer cannot check.",
+        )
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    """``apigwv2.IAccessLogSettings``: JSON lines into ``log_group``."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self.destination = apigwv2.LogGroupLogDestination(log_group)
+        self.format = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))

@@ -1,0 +1,182 @@
+"""Ingest: S3 object-created events -> trigger function -> one ingest state machine execution per file.
+
+    ProcessMedia -> RegisterFile -> Ingested
+          \\____________\\____(any error)____> QuarantineFile -> Quarantined
+
+Executions carry keys only (``{"bucket", "key", "size", "etag", "source"}``); each step's result lands
+beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+
+UPLOADS_PREFIX = "uploads/"
+STEP_TIMEOUT = Duration.seconds(60)
+RETRIED_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Annolake.TransientError",
+]
+
+
+class Ingest(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        stage: str,
+        table: dynamodb.ITable,
+        media_bucket: s3.IBucket,
+        drop_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._defaults = defaults
+        self.process = self._step("Process", "process_handler", "ingest: inspect media, store original + thumbnail")
+        self.register = self._step("Register", "register_handler", "ingest: record the file and its pre-labels")
+        self.quarantine = self._step("Quarantine", "quarantine_handler", "ingest: keep a rejected file and why")
+        self._grant_steps(table, media_bucket, drop_bucket)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            # The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's size-limited
+            # CloudWatch Logs resource policy with one statement per log group.
+            log_group_name=f"/aws/vendedlogs/states/annolake-{stage}-ingest",
+            retention=defaults.log_retention,
+            removal_policy=defaults.removal_policy,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="Annolake ingest: one execution per arrived file",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            # EXPRESS: one short execution per file at S3-event volume; Standard would bill per transition.
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            timeout=Duration.minutes(5),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        self._acknowledge_state_machine_role()
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.trigger = ServiceFunction(
+            self,
+            "Trigger",
+            defaults=defaults,
+            handler="annolake_service.handlers.object_created.handler",
+            description="ingest: S3 object created -> start the ingest state machine",
+            timeout=Duration.seconds(30),
+            environment={"INGEST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            retry_attempts=2,
+            dead_letter_queue=self.dead_letter_queue,
+        )
+        self.state_machine.grant_start_execution(self.trigger.function)
+        destination = s3n.LambdaDestination(self.trigger.function)
+        drop_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, destination)
+        media_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=UPLOADS_PREFIX)
+        )
+
+    def _step(self, construct_id: str, handler: str, description: str) -> ServiceFunction:
+        return ServiceFunction(
+            self,
+            construct_id,
+            defaults=self._defaults,
+            handler=f"annolake_service.handlers.ingest.{handler}",
+            description=description,
+            memory_size=1024,
+            timeout=STEP_TIMEOUT,
+        )
+
+    def _grant_steps(self, table: dynamodb.ITable, media: s3.IBucket, drop: s3.IBucket) -> None:
+        """What each handler does (services/ingest.py), and nothing more.
+
+        process reads the arrival (drop bucket, or uploads/ in the media bucket) and writes the original
+        and thumbnail to the media bucket; register reads the sidecar beside the arrival, records the file
+        and deletes the arrival; quarantine copies the arrival under quarantine/, records it, deletes it.
+        """
+        process, register, quarantine = (f.function for f in (self.process, self.register, self.quarantine))
+        drop.grant_read(process)
+        media.grant_read_write(process)
+        table.grant_read_write_data(register)
+        for bucket in (drop, media):
+            bucket.grant_read(register)
+            bucket.grant_delete(register)
+        table.grant_read_write_data(quarantine)
+        drop.grant_read_write(quarantine)
+        media.grant_read_write(quarantine)
+
+        objects = (nag.objects_of(media), nag.objects_of(drop))
+        nag.acknowledge(
+            self.process.role,
+            "IAM5",
+            "S3 object grants on the drop and media buckets: the object keys are chosen by users and the "
+            "ingest, so they are known only at run time.",
+            findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects],
+        )
+        for step in (self.register, self.quarantine):
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "Item access to the single table and its GSIs (keys are data), and S3 object grants on the "
+                "drop and media buckets whose keys are known only at run time.",
+                findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(table)],
+            )
+
+    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state_id,
+            lambda_function=step.function,
+            payload_response_only=True,
+            result_path=result_path,
+            retry_on_service_exceptions=False,  # replaced by the one retrier below
+        )
+        task.add_retry(
+            errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
+        )
+        return task
+
+    def _definition(self) -> sfn.IChainable:
+        quarantine = self._invoke("QuarantineFile", self.quarantine, "$.quarantine").next(
+            # A quarantined file is a recorded, handled outcome, not a failed execution.
+            sfn.Succeed(self, "Quarantined")
+        )
+        process = self._invoke("ProcessMedia", self.process, "$.media")
+        register = self._invoke("RegisterFile", self.register, "$.file")
+        for task in (process, register):
+            task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")
+        return process.next(register).next(sfn.Succeed(self, "Ingested"))
+
+    def _acknowledge_state_machine_role(self) -> None:
+        steps = (self.process, self.register, self.quarantine)
+        nag.acknowledge(
+            self.state_machine.role,
+            "IAM5",
+            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
+            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
+            "resource-level permissions.",
+            findings=["Resource::*", *(nag.versions_of(step.function) for step in steps)],
+        )

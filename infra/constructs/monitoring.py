@@ -1,0 +1,70 @@
+"""Alarms on what needs a person: API errors, failed ingest executions, S3 events the trigger gave up on."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+PERIOD = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_function: lambda_.IFunction,
+        ingest_state_machine: sfn.IStateMachine,
+        trigger_dead_letter_queue: sqs.IQueue,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # No KMS key: alarm notifications carry alarm metadata only, and CloudWatch cannot publish to a topic
+        # encrypted with the AWS-managed SNS key (it would need a customer-managed key and its key policy).
+        self.topic = sns.Topic(self, "AlarmTopic", display_name="Annolake alarms", enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        self.alarms = [
+            api_function.metric_errors(period=PERIOD).create_alarm(
+                self,
+                "ApiErrors",
+                alarm_description="The API function raised errors (unhandled exceptions, timeouts).",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            ingest_state_machine.metric_failed(period=PERIOD).create_alarm(
+                self,
+                "IngestExecutionsFailed",
+                alarm_description="Ingest executions failed (a quarantined file is not a failure).",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ).create_alarm(
+                self,
+                "TriggerDeadLetters",
+                alarm_description="S3 object-created events the trigger function could not handle after "
+                "its retries; the files were not ingested. Redrive them from the dead-letter queue.",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        action = cw_actions.SnsAction(self.topic)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(action)

@@ -1,0 +1,249 @@
+"""The core API end to end in-process: FastAPI app + real service code over moto (DynamoDB, S3, Cognito)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+
+import boto3
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from tests.integration.auth_fixtures import auth_world  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("auth_world")
+
+
+def _jpeg(size=(64, 48), colour=(10, 120, 200)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world(auth_world, monkeypatch_module):  # noqa: F811
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    s3 = session.client("s3", endpoint_url=auth_world.endpoint)
+    suffix = uuid.uuid4().hex[:8]
+    media, drop = f"media-{suffix}", f"drop-{suffix}"
+    s3.create_bucket(Bucket=media)
+    s3.create_bucket(Bucket=drop)
+    monkeypatch_module.setenv("MEDIA_BUCKET", media)
+    monkeypatch_module.setenv("DROP_BUCKET", drop)
+    from tests.integration.auth_fixtures import reset_service_caches
+
+    reset_service_caches()
+    from annolake_service.api.app import create_app
+    from annolake_service.domain.roles import Role
+    from annolake_service.services import projects
+
+    projects.create_project("alpha", "Alpha", creator="user:owner")
+    projects.create_project("beta", "Beta", creator="user:owner")
+    keys = {role: projects.issue_api_key("alpha", role=role, name=role.value) for role in Role}
+    beta_key = projects.issue_api_key("beta", role=Role.ADMIN, name="beta admin")
+    client = TestClient(create_app())
+    return {"client": client, "s3": s3, "drop": drop, "media": media, "keys": keys, "beta_key": beta_key}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def _auth(key) -> dict[str, str]:
+    token = base64.b64encode(f"{key.client_id}:{key.client_secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _admin(world):
+    from annolake_service.domain.roles import Role
+
+    return _auth(world["keys"][Role.ADMIN])
+
+
+def _ingest(world, name: str, data: bytes, dataset: str = "train") -> str:
+    """Run the real ingest steps (what the state machine calls) for an object in the drop bucket."""
+    from annolake_service.services import ingest
+
+    key = f"alpha/{dataset}/{name}"
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=data)
+    facts = ingest.process_media(world["drop"], key)
+    return ingest.register_file(world["drop"], key, facts)["file_id"]
+
+
+def test_datasets_labels_and_schema(world):
+    c, h = world["client"], _admin(world)
+    assert c.post("/api/v1/projects/alpha/datasets", json={"name": "train"}, headers=h).status_code == 201
+    again = c.post("/api/v1/projects/alpha/datasets", json={"name": "train"}, headers=h)
+    assert again.status_code == 409 and "already exists" in again.json()["error"]["message"]
+    assert c.post("/api/v1/projects/alpha/labels", json={"name": "car"}, headers=h).status_code == 201
+    assert c.post("/api/v1/projects/alpha/labels", json={"name": "pedestrian", "colour": "#ff0000"}, headers=h)
+    group = {"name": "occluded", "kind": "radio", "options": ["no", "yes"], "label_names": ["car"]}
+    assert c.post("/api/v1/projects/alpha/attribute-groups", json=group, headers=h).status_code == 201
+    schema = c.get("/api/v1/projects/alpha/schema", headers=h).json()
+    assert [label["name"] for label in schema["labels"]] == ["car", "pedestrian"] and schema["version"] == 3
+    stale = c.put("/api/v1/projects/alpha/schema", json={**schema, "version": 1}, headers=h)
+    assert stale.status_code == 409 and stale.json()["error"]["details"]["current_version"] == 3
+    names = [d["name"] for d in c.get("/api/v1/projects/alpha/datasets", headers=h).json()["datasets"]]
+    assert names == ["train"]
+
+
+def test_annotations_are_versioned_with_optimistic_locking(world):
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "a.jpg", _jpeg())
+    url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
+    assert c.get(url, headers=h).json() == {"file_id": file_id, "version": 0, "instance_list": []}
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40,
+           "attributes": {"occluded": "no"}}
+    first = c.put(url, json={"version": 0, "instance_list": [box]}, headers=h)
+    assert first.status_code == 200, first.text
+    saved = first.json()["instance_list"][0]
+    assert first.json()["version"] == 1 and saved["root_id"] == saved["id"]
+    moved = {**saved, "x_max": 35}
+    second = c.put(url, json={"version": 1, "instance_list": [moved]}, headers=h)
+    assert second.json()["version"] == 2 and second.json()["changes"]["updated"] == 1
+    edited = second.json()["instance_list"][0]
+    assert edited["previous_id"] == saved["id"] and edited["root_id"] == saved["id"] and edited["version"] == 2
+
+    stale = c.put(url, json={"version": 1, "instance_list": []}, headers=h)
+    assert stale.status_code == 409
+    error = stale.json()["error"]
+    assert error["details"]["current_version"] == 2 and error["details"]["changed_by"].startswith("key:")
+    assert c.get(url, headers=h).json()["version"] == 2  # nothing overwritten
+
+    assert c.put(url, json={"version": 2, "instance_list": []}, headers=h).json()["changes"]["deleted"] == 1
+    history = c.get(url + "/history", headers=h).json()["history"]
+    assert [v["version"] for v in history] == [1, 2, 3]
+    assert history[2]["deleted"][0]["root_id"] == saved["id"]
+    lineage = c.get(url + "/history", params={"instance_root_id": saved["id"]}, headers=h).json()["history"]
+    assert [i["version"] for i in lineage] == [1, 2, 2] and "deleted_at" in lineage[-1]
+    record = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert record["annotation_version"] == 3 and record["label_counts"] == {}
+
+
+@pytest.mark.parametrize(
+    "instance, status, words",
+    [
+        ({"type": "box", "name": "truck", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}, 400, "unknown labels"),
+        ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 500, "y_max": 5}, 400, "outside"),
+        ({"type": "box", "name": "car", "x_min": 9, "y_min": 1, "x_max": 5, "y_max": 5}, 400, "x_min <= x_max"),
+        ({"type": "polygon", "name": "car", "points": [{"x": 1, "y": 1}]}, 400, "at least 3"),
+        ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5,
+          "attributes": {"occluded": "maybe"}}, 400, "must be one of"),
+        ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5,
+          "attributes": {"ocluded": "no"}}, 400, "did you mean 'occluded'"),
+    ],
+)
+def test_bad_instances_get_4xx_naming_the_problem(world, instance, status, words):
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "bad-input.jpg", _jpeg(colour=(1, 2, 3)))
+    response = c.put(f"/api/v1/projects/alpha/files/{file_id}/annotations",
+                     json={"version": 0, "instance_list": [instance]}, headers=h)
+    assert response.status_code == status and words in response.json()["error"]["message"], response.text
+
+
+def test_unknown_labels_can_be_created_on_request(world):
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "create.jpg", _jpeg(colour=(9, 9, 9)))
+    truck = {"type": "box", "name": "truck", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}
+    response = c.put(f"/api/v1/projects/alpha/files/{file_id}/annotations",
+                     json={"version": 0, "instance_list": [truck], "create_labels": True}, headers=h)
+    assert response.status_code == 200
+    assert "truck" in [label["name"] for label in c.get("/api/v1/projects/alpha/labels", headers=h).json()["labels"]]
+
+
+def test_roles_and_tenancy(world):
+    from annolake_service.domain.roles import Role
+
+    c = world["client"]
+    viewer = _auth(world["keys"][Role.VIEWER])
+    assert c.get("/api/v1/projects/alpha/datasets", headers=viewer).status_code == 200
+    denied = c.post("/api/v1/projects/alpha/datasets", json={"name": "nope"}, headers=viewer)
+    assert denied.status_code == 403 and "viewer" in denied.json()["error"]["message"]
+    annotator = _auth(world["keys"][Role.ANNOTATOR])
+    assert c.post("/api/v1/projects/alpha/api-keys", json={"name": "x"}, headers=annotator).status_code == 403
+    other = c.get("/api/v1/projects/alpha/datasets", headers=_auth(world["beta_key"]))
+    assert other.status_code == 403
+    assert c.get("/api/v1/projects/alpha/datasets").status_code == 401
+
+    created = c.post("/api/v1/projects/alpha/api-keys", json={"name": "temp", "role": "viewer"}, headers=_admin(world))
+    key = created.json()
+    temp = {"Authorization": "Basic " + base64.b64encode(f"{key['client_id']}:{key['client_secret']}".encode()).decode()}
+    assert c.get("/api/v1/projects/alpha/datasets", headers=temp).status_code == 200
+    listed = c.get("/api/v1/projects/alpha/api-keys", headers=_admin(world)).json()["api_keys"]
+    assert all("secret" not in str(k.keys()) for k in listed)
+    assert c.delete(f"/api/v1/projects/alpha/api-keys/{key['client_id']}", headers=_admin(world)).status_code == 204
+    revoked = c.get("/api/v1/projects/alpha/datasets", headers=temp)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+
+
+def test_file_listing_pages_without_duplicates_and_filters_quarantined(world):
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    ids = {_ingest(world, f"p{i}.jpg", _jpeg(size=(40 + i, 30)), dataset="paged") for i in range(23)}
+    world["s3"].put_object(Bucket=world["drop"], Key="alpha/paged/broken.jpg", Body=b"\xff\xd8broken")
+    ingest.quarantine(world["drop"], "alpha/paged/broken.jpg",
+                      {"Error": "CorruptMedia", "Cause": '{"errorMessage": "truncated"}'})
+    seen, cursor = [], None
+    while True:
+        page = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"limit": 10, "cursor": cursor},
+                     headers=h).json()
+        seen += [f["file_id"] for f in page["files"] if f["status"] == "ready"]
+        assert all(f["thumbnail_url"].startswith("http") for f in page["files"] if f["status"] == "ready")
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 23 and set(seen) == ids
+    quarantined = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"status": "quarantined"},
+                        headers=h).json()["files"]
+    assert [f["original_name"] for f in quarantined] == ["broken.jpg"]
+    assert "truncated" in quarantined[0]["status_reason"]
+    bad = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"cursor": "%%%"}, headers=h)
+    assert bad.status_code == 400
+
+
+def test_metadata_transfer_and_soft_delete(world):
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "move-me.jpg", _jpeg(colour=(50, 50, 50)), dataset="src")
+    c.post("/api/v1/projects/alpha/datasets", json={"name": "dst"}, headers=h)
+    patched = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": {"camera": "front"}}, headers=h)
+    assert patched.json()["metadata"] == {"camera": "front"}
+    mirror = c.post("/api/v1/projects/alpha/files/transfer",
+                    json={"file_ids": [file_id], "mode": "mirror", "target_dataset": "dst"}, headers=h)
+    assert mirror.json()["file_ids"] == [file_id]
+
+    def listed(ds):
+        return [f["file_id"] for f in c.get(f"/api/v1/projects/alpha/datasets/{ds}/files", headers=h).json()["files"]]
+
+    assert file_id in listed("src") and file_id in listed("dst")
+    copy = c.post("/api/v1/projects/alpha/files/transfer",
+                  json={"file_ids": [file_id], "mode": "copy", "target_dataset": "dst"}, headers=h).json()
+    assert copy["file_ids"][0] != file_id and copy["file_ids"][0] in listed("dst")
+    assert c.delete(f"/api/v1/projects/alpha/files/{file_id}", headers=h).status_code == 204
+    assert file_id not in listed("src") and file_id not in listed("dst")
+    assert c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"dataset": "up", "file_name": "v.mp4", "content_type": "video/mp4", "size_bytes": 10}, "not supported yet"),
+        ({"dataset": "up", "file_name": "big.jpg", "content_type": "image/jpeg", "size_bytes": 10**10}, "size_bytes"),
+    ],
+)
+def test_uploads_refuse_unsupported_types_and_sizes(world, body, words):
+    response = world["client"].post("/api/v1/projects/alpha/uploads", json=body, headers=_admin(world))
+    assert response.status_code == 400 and words in response.json()["error"]["message"]
+
+
+def test_upload_returns_a_presigned_post_for_the_uploads_prefix(world):
+    body = {"dataset": "up", "file_name": "dir/cat.jpg", "content_type": "image/jpeg", "size_bytes": 1000}
+    upload = world["client"].post("/api/v1/projects/alpha/uploads", json=body, headers=_admin(world)).json()
+    assert upload["fields"]["key"].startswith("uploads/alpha/up/") and upload["fields"]["key"].endswith("/cat.jpg")
+    assert "policy" in upload["fields"]
+    status = world["client"].get(f"/api/v1/projects/alpha/uploads/{upload['upload_id']}", headers=_admin(world))
+    assert status.json()["status"] == "pending"
