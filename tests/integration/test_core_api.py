@@ -96,8 +96,15 @@ def test_annotations_are_versioned_with_optimistic_locking(world):
     file_id = _ingest(world, "a.jpg", _jpeg())
     url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
     assert c.get(url, headers=h).json() == {"file_id": file_id, "version": 0, "instance_list": []}
-    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40,
-           "attributes": {"occluded": "no"}}
+    box = {
+        "type": "box",
+        "name": "car",
+        "x_min": 1,
+        "y_min": 2,
+        "x_max": 30,
+        "y_max": 40,
+        "attributes": {"occluded": "no"},
+    }
     first = c.put(url, json={"version": 0, "instance_list": [box]}, headers=h)
     assert first.status_code == 200, first.text
     saved = first.json()["instance_list"][0]
@@ -131,17 +138,42 @@ def test_annotations_are_versioned_with_optimistic_locking(world):
         ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 500, "y_max": 5}, 400, "outside"),
         ({"type": "box", "name": "car", "x_min": 9, "y_min": 1, "x_max": 5, "y_max": 5}, 400, "x_min <= x_max"),
         ({"type": "polygon", "name": "car", "points": [{"x": 1, "y": 1}]}, 400, "at least 3"),
-        ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5,
-          "attributes": {"occluded": "maybe"}}, 400, "must be one of"),
-        ({"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5,
-          "attributes": {"ocluded": "no"}}, 400, "did you mean 'occluded'"),
+        (
+            {
+                "type": "box",
+                "name": "car",
+                "x_min": 1,
+                "y_min": 1,
+                "x_max": 5,
+                "y_max": 5,
+                "attributes": {"occluded": "maybe"},
+            },
+            400,
+            "must be one of",
+        ),
+        (
+            {
+                "type": "box",
+                "name": "car",
+                "x_min": 1,
+                "y_min": 1,
+                "x_max": 5,
+                "y_max": 5,
+                "attributes": {"ocluded": "no"},
+            },
+            400,
+            "did you mean 'occluded'",
+        ),
     ],
 )
 def test_bad_instances_get_4xx_naming_the_problem(world, instance, status, words):
     c, h = world["client"], _admin(world)
     file_id = _ingest(world, "bad-input.jpg", _jpeg(colour=(1, 2, 3)))
-    response = c.put(f"/api/v1/projects/alpha/files/{file_id}/annotations",
-                     json={"version": 0, "instance_list": [instance]}, headers=h)
+    response = c.put(
+        f"/api/v1/projects/alpha/files/{file_id}/annotations",
+        json={"version": 0, "instance_list": [instance]},
+        headers=h,
+    )
     assert response.status_code == status and words in response.json()["error"]["message"], response.text
 
 
@@ -149,8 +181,11 @@ def test_unknown_labels_can_be_created_on_request(world):
     c, h = world["client"], _admin(world)
     file_id = _ingest(world, "create.jpg", _jpeg(colour=(9, 9, 9)))
     truck = {"type": "box", "name": "truck", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}
-    response = c.put(f"/api/v1/projects/alpha/files/{file_id}/annotations",
-                     json={"version": 0, "instance_list": [truck], "create_labels": True}, headers=h)
+    response = c.put(
+        f"/api/v1/projects/alpha/files/{file_id}/annotations",
+        json={"version": 0, "instance_list": [truck], "create_labels": True},
+        headers=h,
+    )
     assert response.status_code == 200
     assert "truck" in [label["name"] for label in c.get("/api/v1/projects/alpha/labels", headers=h).json()["labels"]]
 
@@ -171,7 +206,9 @@ def test_roles_and_tenancy(world):
 
     created = c.post("/api/v1/projects/alpha/api-keys", json={"name": "temp", "role": "viewer"}, headers=_admin(world))
     key = created.json()
-    temp = {"Authorization": "Basic " + base64.b64encode(f"{key['client_id']}:{key['client_secret']}".encode()).decode()}
+    temp = {
+        "Authorization": "Basic " + base64.b64encode(f"{key['client_id']}:{key['client_secret']}".encode()).decode()
+    }
     assert c.get("/api/v1/projects/alpha/datasets", headers=temp).status_code == 200
     listed = c.get("/api/v1/projects/alpha/api-keys", headers=_admin(world)).json()["api_keys"]
     assert all("secret" not in str(k.keys()) for k in listed)
@@ -186,20 +223,23 @@ def test_file_listing_pages_without_duplicates_and_filters_quarantined(world):
     c, h = world["client"], _admin(world)
     ids = {_ingest(world, f"p{i}.jpg", _jpeg(size=(40 + i, 30)), dataset="paged") for i in range(23)}
     world["s3"].put_object(Bucket=world["drop"], Key="alpha/paged/broken.jpg", Body=b"\xff\xd8broken")
-    ingest.quarantine(world["drop"], "alpha/paged/broken.jpg",
-                      {"Error": "CorruptMedia", "Cause": '{"errorMessage": "truncated"}'})
+    ingest.quarantine(
+        world["drop"], "alpha/paged/broken.jpg", {"Error": "CorruptMedia", "Cause": '{"errorMessage": "truncated"}'}
+    )
     seen, cursor = [], None
     while True:
-        page = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"limit": 10, "cursor": cursor},
-                     headers=h).json()
+        page = c.get(
+            "/api/v1/projects/alpha/datasets/paged/files", params={"limit": 10, "cursor": cursor}, headers=h
+        ).json()
         seen += [f["file_id"] for f in page["files"] if f["status"] == "ready"]
         assert all(f["thumbnail_url"].startswith("http") for f in page["files"] if f["status"] == "ready")
         cursor = page["cursor"]
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 23 and set(seen) == ids
-    quarantined = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"status": "quarantined"},
-                        headers=h).json()["files"]
+    quarantined = c.get(
+        "/api/v1/projects/alpha/datasets/paged/files", params={"status": "quarantined"}, headers=h
+    ).json()["files"]
     assert [f["original_name"] for f in quarantined] == ["broken.jpg"]
     assert "truncated" in quarantined[0]["status_reason"]
     bad = c.get("/api/v1/projects/alpha/datasets/paged/files", params={"cursor": "%%%"}, headers=h)
@@ -212,16 +252,22 @@ def test_metadata_transfer_and_soft_delete(world):
     c.post("/api/v1/projects/alpha/datasets", json={"name": "dst"}, headers=h)
     patched = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": {"camera": "front"}}, headers=h)
     assert patched.json()["metadata"] == {"camera": "front"}
-    mirror = c.post("/api/v1/projects/alpha/files/transfer",
-                    json={"file_ids": [file_id], "mode": "mirror", "target_dataset": "dst"}, headers=h)
+    mirror = c.post(
+        "/api/v1/projects/alpha/files/transfer",
+        json={"file_ids": [file_id], "mode": "mirror", "target_dataset": "dst"},
+        headers=h,
+    )
     assert mirror.json()["file_ids"] == [file_id]
 
     def listed(ds):
         return [f["file_id"] for f in c.get(f"/api/v1/projects/alpha/datasets/{ds}/files", headers=h).json()["files"]]
 
     assert file_id in listed("src") and file_id in listed("dst")
-    copy = c.post("/api/v1/projects/alpha/files/transfer",
-                  json={"file_ids": [file_id], "mode": "copy", "target_dataset": "dst"}, headers=h).json()
+    copy = c.post(
+        "/api/v1/projects/alpha/files/transfer",
+        json={"file_ids": [file_id], "mode": "copy", "target_dataset": "dst"},
+        headers=h,
+    ).json()
     assert copy["file_ids"][0] != file_id and copy["file_ids"][0] in listed("dst")
     assert c.delete(f"/api/v1/projects/alpha/files/{file_id}", headers=h).status_code == 204
     assert file_id not in listed("src") and file_id not in listed("dst")

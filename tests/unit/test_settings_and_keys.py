@@ -15,8 +15,9 @@ def test_settings_read_the_contract_variables():
     assert (settings.table_name, settings.media_bucket, settings.drop_bucket) == ("t", "m", "d")
     assert settings.presign_ttl_seconds == 60
     assert settings.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x"
-    local = Settings.from_env({"USER_POOL_ID": "p", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"})
-    assert local.cognito_issuer == "http://127.0.0.1:4566/p"
+    local = Settings.from_env({"USER_POOL_ID": "us-east-1_p", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"})
+    assert local.cognito_issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_p"  # moto issues this
+    assert local.cognito_jwks_url == "http://127.0.0.1:4566/us-east-1_p/.well-known/jwks.json"
 
 
 def test_api_key_secret_is_stored_hashed_and_verifies():
