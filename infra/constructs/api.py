@@ -79,9 +79,9 @@ class Api(Construct):
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
-                nag.objects_of(media_bucket),
-                nag.objects_of(drop_bucket),
-                nag.indexes_of(table),
+                nag.objects_of(self, media_bucket),
+                nag.objects_of(self, drop_bucket),
+                nag.indexes_of(self, table),
             ],
         )
 
@@ -123,5 +123,12 @@ class _AccessLogSettings:
     """``apigwv2.IAccessLogSettings``: JSON lines into ``log_group``."""
 
     def __init__(self, log_group: logs.ILogGroup) -> None:
-        self.destination = apigwv2.LogGroupLogDestination(log_group)
-        self.format = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))
+        self._log_group = log_group
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return apigwv2.LogGroupLogDestination(self._log_group)
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))

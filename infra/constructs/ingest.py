@@ -128,7 +128,7 @@ class Ingest(Construct):
         drop.grant_read_write(quarantine)
         media.grant_read_write(quarantine)
 
-        objects = (nag.objects_of(media), nag.objects_of(drop))
+        objects = (nag.objects_of(self, media), nag.objects_of(self, drop))
         nag.acknowledge(
             self.process.role,
             "IAM5",
@@ -142,7 +142,7 @@ class Ingest(Construct):
                 "IAM5",
                 "Item access to the single table and its GSIs (keys are data), and S3 object grants on the "
                 "drop and media buckets whose keys are known only at run time.",
-                findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(table)],
+                findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(self, table)],
             )
 
     def _invoke(self, state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:
@@ -178,5 +178,5 @@ class Ingest(Construct):
             "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
             "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
             "resource-level permissions.",
-            findings=["Resource::*", *(nag.versions_of(step.function) for step in steps)],
+            findings=["Resource::*", *(nag.versions_of(self, step.function) for step in steps)],
         )

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Reference, Stack, Tokenization, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -33,8 +33,19 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, findings: Iterable[st
 
 
 def flat_name(scope: IConstruct, value: str) -> str:
-    """cdk-nag's flat name of a token such as a resource ARN, resolved in ``scope``'s stack: ``<Bucket12.Arn>``."""
-    return _flatten(Stack.of(scope).resolve(value))
+    """cdk-nag's flat name of ``value`` (a token such as an ARN) as used in ``scope``'s stack.
+
+    Same stack: ``<Bucket12.Arn>``. From another stack the template imports it, and cdk-nag (which reads
+    the synthesized templates) names the import: ``Annolake-dev-Data:ExportsOutputFnGetAttBucket12Arn34``.
+    ``export_value`` returns that very import (CDK creates each export once, whoever asks).
+    """
+    stack = Stack.of(scope)
+    token = Tokenization.reverse(value)
+    if isinstance(token, Reference):
+        producer = Stack.of(token.target)
+        if producer.node.path != stack.node.path:
+            value = producer.export_value(value)
+    return _flatten(stack.resolve(value))
 
 
 def _flatten(node: Any) -> str:
@@ -53,16 +64,16 @@ def _flatten(node: Any) -> str:
     return json.dumps(node, separators=(",", ":"))
 
 
-def objects_of(bucket: s3.IBucket) -> str:
-    """The finding of an S3 object grant's ``<bucket arn>/*`` resource."""
-    return f"Resource::{flat_name(bucket, bucket.bucket_arn)}/*"
+def objects_of(grantee: IConstruct, bucket: s3.IBucket) -> str:
+    """The finding of an S3 object grant's ``<bucket arn>/*`` resource in ``grantee``'s policy."""
+    return f"Resource::{flat_name(grantee, bucket.bucket_arn)}/*"
 
 
-def indexes_of(table: dynamodb.ITable) -> str:
-    """The finding of a DynamoDB data grant's ``<table arn>/index/*`` resource."""
-    return f"Resource::{flat_name(table, table.table_arn)}/index/*"
+def indexes_of(grantee: IConstruct, table: dynamodb.ITable) -> str:
+    """The finding of a DynamoDB data grant's ``<table arn>/index/*`` resource in ``grantee``'s policy."""
+    return f"Resource::{flat_name(grantee, table.table_arn)}/index/*"
 
 
-def versions_of(function: lambda_.IFunction) -> str:
-    """The finding of a Lambda invoke grant's ``<function arn>:*`` resource (its versions and aliases)."""
-    return f"Resource::{flat_name(function, function.function_arn)}:*"
+def versions_of(grantee: IConstruct, function: lambda_.IFunction) -> str:
+    """The finding of a Lambda invoke grant's ``<function arn>:*`` resource (versions and aliases)."""
+    return f"Resource::{flat_name(grantee, function.function_arn)}:*"

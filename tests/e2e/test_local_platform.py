@@ -193,6 +193,37 @@ def test_presigned_urls_are_checked_like_s3(platform):
     assert http.request("GET", tampered).status == 403
 
 
+def test_sdk_upload_annotate_and_conflict(platform, monkeypatch, tmp_path):
+    from annolake import PermissionDenied, Project, VersionConflict
+
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    project = Project()
+    dataset = project.directory.new("sdk-uploads")
+    assert "sdk-uploads" in [d.name for d in project.directory.list()]
+    project.label_new({"name": "cone", "colour": "#ff8800"})
+    image = tmp_path / "cone shot.jpg"
+    image.write_bytes(_jpeg(colour=(250, 120, 0), size=(120, 90)))
+    box = {"type": "box", "name": "cone", "x_min": 10, "y_min": 10, "x_max": 60, "y_max": 80}
+    file = project.file.from_local(image, directory=dataset.name, instance_list=[box])
+    assert (file.status, file.width, file.height, file.name) == ("ready", 120, 90, "cone shot.jpg")
+    assert file.annotation_version == 1 and file.instance_list[0]["name"] == "cone"
+
+    stale = project.file.get_by_id(file.id)
+    stale.instance_list  # read version 1
+    file.update([{**file.instance_list[0], "x_max": 70}])
+    with pytest.raises(VersionConflict) as conflict:
+        stale.update([])
+    assert conflict.value.details["current_version"] == 2
+    assert [v["version"] for v in file.history()] == [1, 2]
+    assert [f.id for f in dataset.files()] == [file.id]
+
+    viewer_key = project.client.post(f"{project._path}/api-keys", {"name": "ro", "role": "viewer"})
+    viewer = Project("demo", viewer_key["client_id"], viewer_key["client_secret"], platform.api_url)
+    assert viewer.directory.get("sdk-uploads").file_count() == 1
+    with pytest.raises(PermissionDenied):
+        viewer.directory.new("not-allowed")
+
+
 def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):
     before = {f["file_id"]["S"] for f in _file_items(platform)}
     creds = platform.credentials

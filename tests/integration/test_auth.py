@@ -163,9 +163,15 @@ def test_wrong_secret_and_unknown_key_are_401(client: TestClient, world: dict[st
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Basic not-base64!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic ", "Token abc"],
+    [
+        "Basic not-base64!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic ",
+        "Basic caf\u00e9".encode("latin-1"),
+        "Token abc",
+    ],
 )
-def test_malformed_credentials_are_401(client: TestClient, authorization: str):
+def test_malformed_credentials_are_401(client: TestClient, authorization: str | bytes):
     response = client.get(f"{PROBE}/whoami", headers={"Authorization": authorization})
     assert_error(response, 401, "unauthorized")
 

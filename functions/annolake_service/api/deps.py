@@ -17,7 +17,6 @@ Routes read like the spec::
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,7 +140,7 @@ def principal_from_credentials(scheme: str, credentials: str) -> Principal:
 def _api_key_principal(credentials: str) -> Principal:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
         decoded = ""
     client_id, _, secret = decoded.partition(":")
     if not client_id or not secret:

@@ -1,0 +1,110 @@
+"""The compute stack: functions, the HTTP API, the ingest state machine and its S3 triggers, alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.api import Api
+from infra.constructs.dependency_layer import DependencyLayer
+from infra.constructs.ingest import Ingest
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.service_function import FunctionDefaults, service_code
+from infra.stacks.data_stack import DataStack
+
+# CDK's singleton that applies bucket notifications (Custom::S3BucketNotifications); its id is fixed.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+def common_environment(data: DataStack) -> dict[str, str]:
+    """The environment every function gets (``annolake_service.shared.settings`` reads it).
+
+    One name means one value on every function: the local runtime runs all handlers in one process
+    with the functions' environments merged.
+    """
+    return {
+        "TABLE_NAME": data.tables.table.table_name,
+        "IDEMPOTENCY_TABLE_NAME": data.tables.idempotency_table.table_name,
+        "MEDIA_BUCKET": data.storage.media_bucket.bucket_name,
+        "DROP_BUCKET": data.storage.drop_bucket.bucket_name,
+        "USER_POOL_ID": data.identity.user_pool.user_pool_id,
+        "USER_POOL_CLIENT_ID": data.identity.client.user_pool_client_id,
+        "STAGE": data.config.name,
+        "POWERTOOLS_SERVICE_NAME": "annolake",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class AppStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, data: DataStack, **kwargs: Any) -> None:
+        config = data.config
+        super().__init__(scope, construct_id, description=f"Annolake {config.name}: API, ingest, alarms", **kwargs)
+        layer = DependencyLayer(self, "DependencyLayer", removal_policy=config.removal_policy)
+        defaults = FunctionDefaults(
+            code=service_code(),
+            layer=layer.layer,
+            environment=common_environment(data),
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        # Imported by attributes rather than used directly: their notifications (and CDK's handler that
+        # applies them) then live in this stack, so the data stack never references app resources.
+        media_bucket, drop_bucket = (
+            s3.Bucket.from_bucket_attributes(
+                self, f"{bucket.node.id}Ref", bucket_name=bucket.bucket_name, bucket_arn=bucket.bucket_arn
+            )
+            for bucket in (data.storage.media_bucket, data.storage.drop_bucket)
+        )
+        self.ingest = Ingest(
+            self,
+            "Ingest",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+            drop_bucket=drop_bucket,
+        )
+        self.api = Api(
+            self,
+            "Api",
+            defaults=defaults,
+            table=data.tables.table,
+            idempotency_table=data.tables.idempotency_table,
+            media_bucket=media_bucket,
+            drop_bucket=drop_bucket,
+            ingest_state_machine=self.ingest.state_machine,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            api_function=self.api.handler.function,
+            ingest_state_machine=self.ingest.state_machine,
+            trigger_dead_letter_queue=self.ingest.dead_letter_queue,
+            alarm_email=config.alarm_email,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="Base URL of the API (routes under /api/v1)")
+        CfnOutput(self, "IngestStateMachineArn", value=self.ingest.state_machine.state_machine_arn)
+        self._acknowledge_notifications_handler()
+
+    def _acknowledge_notifications_handler(self) -> None:
+        handler = self.node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is None:
+            return
+        nag.acknowledge(
+            handler,
+            "IAM4",
+            "CDK's own BucketNotificationsHandler singleton (not configurable) uses the AWS-managed basic "
+            "execution role for its logs.",
+            findings=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+        )
+        nag.acknowledge(
+            handler,
+            "IAM5",
+            "CDK's own BucketNotificationsHandler singleton calls s3:PutBucketNotification, granted by CDK on "
+            "all buckets; it runs only during deployments.",
+            findings=["Resource::*"],
+        )
