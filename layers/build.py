@@ -55,6 +55,7 @@ def _pip_install(deps: list[str], destination: Path) -> None:
         "--target", str(destination),
         "--no-compile",  # bytecode of this machine's interpreter is useless to the 3.12 runtime
         "--disable-pip-version-check",
+        "--no-warn-conflicts",  # the target is its own environment; this machine's packages do not matter
         "--quiet",
         *deps,
     ]

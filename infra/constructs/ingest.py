@@ -21,8 +21,8 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.storage import UPLOADS_PREFIX
 
-UPLOADS_PREFIX = "uploads/"
 STEP_TIMEOUT = Duration.seconds(60)
 RETRIED_ERRORS = [
     "Lambda.ServiceException",
@@ -154,9 +154,7 @@ class Ingest(Construct):
             result_path=result_path,
             retry_on_service_exceptions=False,  # replaced by the one retrier below
         )
-        task.add_retry(
-            errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
-        )
+        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         return task
 
     def _definition(self) -> sfn.IChainable:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import threading
 import time
 import traceback
@@ -21,6 +22,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
 _lock = threading.Lock()
 _original = LambdaFunction._invoke_lambda
@@ -67,6 +69,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     try:
         result = _resolve(self.handler)(event, context)
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
+        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc)
         error = {
             "errorType": type(exc).__name__,
             "errorMessage": str(exc),

@@ -103,7 +103,7 @@ from werkzeug.formparser import parse_form_data
 from werkzeug.http import parse_options_header
 from werkzeug.wsgi import ClosingIterator
 
-log = logging.getLogger("annolake.local.presign_guard")
+log = logging.getLogger("local-runtime.presign_guard")
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -127,6 +127,24 @@ _SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 )
 
+# -- presigned POST (form uploads) --
+MAX_POST_BODY_BYTES = 5 * 1024**3  # S3's largest single upload, PUT or POST: 5 GiB
+MAX_POST_PRE_DATA_BYTES = 20480  # S3: the form data and boundaries, the file excluded, "cannot exceed 20KB"
+_FORM_FIELD_MAX_BYTES = 1024 * 1024  # werkzeug's bound on a text part held in memory (max_form_memory_size)
+_FORM_MAX_PARTS = 1000
+_SPOOL_MEMORY_BYTES = 1024 * 1024  # a form body up to this size is buffered in memory, a larger one on disk
+_READ_CHUNK_BYTES = 64 * 1024
+_FORM_BODY_KEY = "annolake.presign_guard.form_body"  # environ key of the buffered body, closed after the response
+_SIGV4_POST_FIELDS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "Policy")
+_SIGV2_POST_FIELDS = ("AWSAccessKeyId", "Signature", "Policy")
+# Form fields a POST policy need not name (besides ``x-ignore-*``), by signature version.
+_POST_UNCOVERED_FIELDS = {
+    4: frozenset({"x-amz-signature", "policy", "file"}),
+    2: frozenset({"awsaccesskeyid", "signature", "policy", "file"}),
+}
+_POLICY_EXPIRATION = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z")
+_CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -148,7 +166,7 @@ class Rejection:
         return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
-_STATUS_TEXT = {400: "400 Bad Request", 403: "403 Forbidden"}
+_STATUS_TEXT = {400: "400 Bad Request", 403: "403 Forbidden", 411: "411 Length Required"}
 
 
 class _FixedTimestamp:
@@ -202,10 +220,11 @@ class _FixedExpiresHmacV1QueryAuth(HmacV1QueryAuth):
 
 
 class PresignGuard:
-    """WSGI middleware: 403 for expired, tampered or unknown-key presigned URLs; everything else to ``app``.
+    """WSGI middleware: 403 for expired, tampered or unknown-key presigned URLs and POST policies; the rest to ``app``.
 
     ``credentials`` maps access key id to secret access key; it is read on every request, so a mutable
     mapping may gain keys later. ``clock`` returns the current epoch time (tests may replace it).
+    ``max_form_body_bytes`` bounds the body of a form upload the guard buffers (S3's 5 GiB by default).
     """
 
     def __init__(
@@ -215,16 +234,31 @@ class PresignGuard:
         *,
         clock: Callable[[], float] = time.time,
         max_clock_skew: float = 900.0,
+        max_form_body_bytes: int = MAX_POST_BODY_BYTES,
     ) -> None:
         self.app = app
         self._credentials = credentials
         self._clock = clock
         self._max_clock_skew = max_clock_skew
+        self._max_form_body_bytes = max_form_body_bytes
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        rejection = self.inspect(environ)
+        try:
+            rejection = self.inspect(environ)
+        except BaseException:
+            _close_form_body(environ)
+            raise
+        form_body: IO[bytes] | None = environ.pop(_FORM_BODY_KEY, None)
         if rejection is None:
-            return self.app(environ, start_response)
+            if form_body is None:
+                return self.app(environ, start_response)
+            try:
+                return ClosingIterator(self.app(environ, start_response), form_body.close)
+            except BaseException:
+                form_body.close()
+                raise
+        if form_body is not None:
+            form_body.close()
         log.info(
             "refused presigned %s %s: %s (%s)",
             environ.get("REQUEST_METHOD"),
@@ -248,7 +282,12 @@ class PresignGuard:
     # -- checks ---------------------------------------------------------------------------------------------
 
     def inspect(self, environ: WSGIEnviron) -> Rejection | None:
-        """The reason to refuse this request, or None to pass it to the wrapped app."""
+        """The reason to refuse this request, or None to pass it to the wrapped app.
+
+        For a form upload (a multipart ``POST`` to a bucket) this buffers the body: ``environ['wsgi.input']``
+        becomes the buffer, rewound, with ``CONTENT_LENGTH`` its size, and ``__call__`` closes it after the
+        response (a caller of ``inspect`` alone may close ``environ['wsgi.input']``).
+        """
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "OPTIONS":
             return None
@@ -258,6 +297,10 @@ class PresignGuard:
         # SigV2 S3 query auth; ``SignatureVersion`` marks the (non-S3) SigV2 query APIs, not presigned URLs.
         sigv2 = not sigv4 and {"AWSAccessKeyId", "Signature"} <= names and "SignatureVersion" not in names
         if not (sigv4 or sigv2):
+            if method == "POST":
+                bucket = _form_upload_bucket(environ)
+                if bucket is not None:
+                    return self._check_form_upload(environ, bucket)
             return None
         if environ.get("HTTP_AUTHORIZATION"):
             return Rejection(
@@ -470,6 +513,466 @@ class PresignGuard:
                 if hmac.compare_digest(signature.encode(), provided.encode("utf-8", "replace")):
                     return True
         return False
+
+    # -- presigned POST (form uploads) ----------------------------------------------------------------------
+
+    def _check_form_upload(self, environ: WSGIEnviron, bucket: str) -> Rejection | None:
+        body = self._buffer_form_body(environ)
+        if isinstance(body, Rejection):
+            return body
+        form = _parse_form(environ.get("CONTENT_TYPE", ""), body, int(environ["CONTENT_LENGTH"]))
+        if isinstance(form, Rejection):
+            return form
+        return self._check_form(form, bucket)
+
+    def _buffer_form_body(self, environ: WSGIEnviron) -> IO[bytes] | Rejection:
+        """Read the request body into a spooled temporary file, which then replaces the socket as the app's input."""
+        limit = self._max_form_body_bytes
+        length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
+        until_eof = bool(environ.get("wsgi.input_terminated"))  # chunked: the server ends the stream
+        if not until_eof and not length_text.isdigit():
+            return Rejection(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        expected = None if until_eof else int(length_text)
+        if expected is not None and expected > limit:
+            return _entity_too_large(expected, limit)
+        # It outlives this call: __call__ closes it after the response, or at once on a rejection.
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES, mode="w+b")  # noqa: SIM115
+        environ[_FORM_BODY_KEY] = body
+        stream = environ["wsgi.input"]
+        size = 0
+        while expected is None or size < expected:
+            want = _READ_CHUNK_BYTES if expected is None else min(_READ_CHUNK_BYTES, expected - size)
+            chunk = stream.read(want)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                return _entity_too_large(size, limit)
+            body.write(chunk)
+        if expected is not None and size < expected:
+            return Rejection(
+                400,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            )
+        body.seek(0)
+        environ["wsgi.input"] = body
+        environ["CONTENT_LENGTH"] = str(size)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ.pop("wsgi.input_terminated", None)
+        return body
+
+    def _check_form(self, form: _Form, bucket: str) -> Rejection | None:
+        names = {name.lower() for name, _ in form.fields}
+        if names & {"x-amz-algorithm", "x-amz-credential", "x-amz-signature"}:
+            version = 4
+        elif names & {"awsaccesskeyid", "signature"}:
+            version = 2
+        elif "policy" in names:
+            # A policy without a signature authenticates nobody: S3 takes the upload as anonymous, and the
+            # buckets here are not publicly writable.
+            return Rejection(403, "AccessDenied", "Access Denied")
+        else:
+            return None  # an anonymous upload, no policy: moto's to decide
+        for name in _SIGV4_POST_FIELDS if version == 4 else _SIGV2_POST_FIELDS:
+            if not form.get(name):
+                return _missing_form_field(name)
+        if not form.get("key"):
+            return _missing_form_field("key")
+        if form.file_count != 1:
+            return Rejection(
+                400,
+                "InvalidArgument",
+                "POST requires exactly one file upload per request.",
+                {"ArgumentName": "file", "ArgumentValue": str(form.file_count)},
+            )
+        policy_text = form.get("policy") or ""
+        rejection = (
+            self._check_post_sigv4(form, policy_text) if version == 4 else self._check_post_sigv2(form, policy_text)
+        )
+        if rejection is not None:
+            return rejection
+
+        decoded = _decode_policy(policy_text)
+        if isinstance(decoded, Rejection):
+            return decoded
+        expiration, conditions = decoded
+        now = self._clock()
+        if now > expiration:
+            return Rejection(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+        values = form.expanded_values()
+        for condition in conditions:
+            rejection = condition.check(values, bucket, form.file_size)
+            if rejection is not None:
+                return rejection
+        covered = {condition.field for condition in conditions if condition.field}
+        uncovered = _POST_UNCOVERED_FIELDS[version]
+        extra: list[str] = []
+        for name, _ in form.fields:
+            lower = name.lower()
+            if lower in covered or lower in uncovered or lower.startswith("x-ignore-") or name in extra:
+                continue
+            extra.append(name)
+        if extra:
+            return Rejection(
+                403, "AccessDenied", f"Invalid according to Policy: Extra input fields: {', '.join(extra)}"
+            )
+        return None
+
+    def _check_post_sigv4(self, form: _Form, policy_text: str) -> Rejection | None:
+        algorithm = form.get("x-amz-algorithm") or ""
+        if algorithm != SIGV4_ALGORITHM:
+            return _invalid_form_argument(
+                "X-Amz-Algorithm", algorithm, f'X-Amz-Algorithm only supports "{SIGV4_ALGORITHM}"'
+            )
+        credential = form.get("x-amz-credential") or ""
+        scope = credential.split("/")
+        problem = None
+        if len(scope) != 5 or not scope[2]:
+            problem = f"the Credential is mal-formed; {_CREDENTIAL_FORMAT}"
+        elif not scope[0]:
+            problem = "a non-empty Access Key (AKID) must be provided in the credential."
+        elif not re.fullmatch(r"[0-9]{8}", scope[1]):
+            problem = (
+                f'incorrect date format "{scope[1]}". This date in the credential must be in the format "yyyyMMdd".'
+            )
+        elif scope[3] != "s3":
+            problem = f'incorrect service "{scope[3]}". This endpoint belongs to "s3".'
+        elif scope[4] != "aws4_request":
+            problem = f'incorrect terminal "{scope[4]}". This endpoint uses "aws4_request".'
+        if problem is not None:
+            return _invalid_form_argument(
+                "X-Amz-Credential", credential, f"Error parsing the X-Amz-Credential parameter; {problem}"
+            )
+        access_key, day, region, service, _ = scope
+        date = form.get("x-amz-date") or ""
+        try:
+            time.strptime(date, SIGV4_TIMESTAMP)
+        except ValueError:
+            # S3's wording, typo included.
+            return _invalid_form_argument("X-Amz-Date", date, "X-Amz-Date must be formated via ISO8601 Long format")
+        secret = self._credentials.get(access_key)
+        if secret is None:
+            return _unknown_access_key(access_key)
+        # botocore's POST presigner signs the base64 policy with the SigV4 key of the credential scope; its
+        # ``signature`` reads only the day of ``context['timestamp']`` (for the key), so the scope's day goes there.
+        signer = S3SigV4PostAuth(Credentials(access_key, secret), service, region)
+        request = AWSRequest(method="POST")
+        request.context["timestamp"] = f"{day}T000000Z"
+        expected: str = signer.signature(policy_text, request)
+        return _post_signature_mismatch(access_key, policy_text, expected, form.get("x-amz-signature") or "")
+
+    def _check_post_sigv2(self, form: _Form, policy_text: str) -> Rejection | None:
+        access_key = form.get("awsaccesskeyid") or ""
+        secret = self._credentials.get(access_key)
+        if secret is None:
+            return _unknown_access_key(access_key)
+        # botocore's SigV2 POST presigner: base64(HMAC-SHA1(secret, base64 policy)).
+        expected: str = HmacV1PostAuth(Credentials(access_key, secret)).sign_string(policy_text)
+        return _post_signature_mismatch(access_key, policy_text, expected, form.get("signature") or "")
+
+
+# -- presigned POST: the form and the policy ----------------------------------------------------------------
+
+
+@dataclass
+class _Form:
+    """A parsed upload form: its fields (the ``file`` part excepted) and the ``file`` part's size and name."""
+
+    fields: list[tuple[str, str]]  # (name as sent, value), in the form's order
+    file_count: int
+    file_size: int
+    filename: str | None  # the file part's file name without its path; None when the part gave none
+
+    def get(self, name: str) -> str | None:
+        """The field's value (names are case-insensitive; repeated fields' values joined by commas, as S3 does)."""
+        values = [value for field_name, value in self.fields if field_name.lower() == name.lower()]
+        return ",".join(values) if values else None
+
+    def expanded_values(self) -> dict[str, str]:
+        """Lowercase field name to value, ``${filename}`` replaced by the file's name: what conditions see."""
+        values: dict[str, str] = {}
+        for name, _ in self.fields:
+            value = self.get(name) or ""
+            if self.filename is not None:
+                value = value.replace("${filename}", self.filename)
+            values[name.lower()] = value
+        return values
+
+
+@dataclass(frozen=True)
+class _PolicyCondition:
+    """One condition of a POST policy, checked against the form."""
+
+    operation: str  # "eq", "starts-with" or "content-length-range"
+    text: str  # the condition as S3 quotes it in errors
+    field: str | None = None  # lowercase field name of eq/starts-with; None when the policy's name lacks "$"
+    value: str = ""
+    low: int | None = None  # content-length-range bounds; None when not a number (never met)
+    high: int | None = None
+
+    def check(self, values: Mapping[str, str], bucket: str, file_size: int) -> Rejection | None:
+        if self.operation == "content-length-range":
+            if self.low is None or self.high is None:
+                return self._failed()
+            if file_size > self.high:
+                return Rejection(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                    {"ProposedSize": str(file_size), "MaxSizeAllowed": str(self.high)},
+                )
+            if file_size < self.low:
+                return Rejection(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                    {"ProposedSize": str(file_size), "MinSizeAllowed": str(self.low)},
+                )
+            return None
+        if self.field is None:
+            return self._failed()
+        if self.field == "bucket":
+            # The bucket the form is posted to; a ``bucket`` field, when sent, must agree too.
+            actual = [bucket] + ([values["bucket"]] if "bucket" in values else [])
+        elif self.field in values:
+            actual = [values[self.field]]
+        else:
+            return self._failed()  # a condition on a field the form lacks fails, even starts-with ""
+        if all(self._matches(value) for value in actual):
+            return None
+        return self._failed()
+
+    def _matches(self, actual: str) -> bool:
+        if self.operation == "eq":
+            return actual == self.value
+        if self.field == "content-type":  # a Content-Type list passes when every item does
+            return all(item.strip().startswith(self.value) for item in actual.split(","))
+        return actual.startswith(self.value)
+
+    def _failed(self) -> Rejection:
+        return Rejection(403, "AccessDenied", f"Invalid according to Policy: Policy Condition failed: {self.text}")
+
+
+def _form_upload_bucket(environ: WSGIEnviron) -> str | None:
+    """The bucket of a browser form upload (a multipart POST to the bucket, no Authorization header), or None."""
+    if environ.get("HTTP_AUTHORIZATION"):
+        return None
+    mimetype, _ = parse_options_header(environ.get("CONTENT_TYPE", ""))
+    if mimetype != "multipart/form-data":
+        return None
+    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
+    virtual = _virtual_host_bucket(_host(environ))
+    if virtual is not None:
+        return virtual if path in ("", "/") else None
+    bucket = path.removeprefix("/").removesuffix("/")  # path style: /<bucket> or /<bucket>/
+    return bucket if bucket and "/" not in bucket else None
+
+
+def _parse_form(content_type: str, body: IO[bytes], size: int) -> _Form | Rejection:
+    """Parse the buffered body with werkzeug's form parser (and rewind it for the app)."""
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(size), "wsgi.input": body}
+    try:
+        _, form, files = parse_form_data(
+            environ, silent=False, max_form_memory_size=_FORM_FIELD_MAX_BYTES, max_form_parts=_FORM_MAX_PARTS
+        )
+    except RequestEntityTooLarge:
+        return _pre_data_too_large()
+    except ValueError:
+        return Rejection(
+            400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data."
+        )
+    finally:
+        body.seek(0)
+    try:
+        fields: list[tuple[str, str]] = []
+        file_sizes: list[int] = []
+        filename: str | None = None
+        other_files: list[tuple[str, FileStorage]] = []
+        for name, value in form.items(multi=True):
+            if name.lower() == "file":  # a file part without a file name: a text part
+                file_sizes.append(len(value.encode("utf-8")))
+            else:
+                fields.append((name, value))
+        for name, storage in files.items(multi=True):
+            if name.lower() == "file":
+                file_sizes.append(_stream_size(storage.stream))
+                if storage.filename is not None:
+                    # S3 keeps the text after the last slash or backslash of the name the client gave.
+                    filename = re.split(r"[/\\]", storage.filename)[-1]
+            else:
+                other_files.append((name, storage))  # any other part is a field, file name or not
+        if size - sum(file_sizes) > MAX_POST_PRE_DATA_BYTES:
+            return _pre_data_too_large()
+        for name, storage in other_files:
+            fields.append((name, storage.stream.read().decode("utf-8", "replace")))
+        return _Form(fields, len(file_sizes), file_sizes[0] if len(file_sizes) == 1 else 0, filename)
+    finally:
+        for _, storage in files.items(multi=True):
+            storage.close()
+
+
+def _decode_policy(text: str) -> tuple[float, list[_PolicyCondition]] | Rejection:
+    """The policy's expiration (epoch seconds) and conditions, or 400 ``InvalidPolicyDocument``."""
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_json_constant)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return _invalid_policy("Invalid JSON.")
+    if not isinstance(document, dict):
+        return _invalid_policy("Invalid JSON.")
+    for key in document:
+        if key not in ("expiration", "conditions"):  # keys are case-sensitive
+            return _invalid_policy(f"Unexpected: '{key.lower()}'")
+    if "expiration" not in document:
+        return _invalid_policy("Policy missing expiration.")
+    if "conditions" not in document:
+        return _invalid_policy("Policy missing conditions.")
+    expiration = _policy_expiration(document["expiration"])
+    if expiration is None:
+        return _invalid_policy(f"Invalid 'expiration' value: '{document['expiration']}'")
+    if not isinstance(document["conditions"], list):
+        return _invalid_policy("Invalid 'conditions' value: must be a List.")
+    conditions: list[_PolicyCondition] = []
+    for item in document["conditions"]:
+        condition = _policy_condition(item)
+        if isinstance(condition, str):
+            return _invalid_policy(condition)
+        conditions.append(condition)
+    return expiration, conditions
+
+
+def _policy_condition(item: object) -> _PolicyCondition | str:
+    """A condition of the policy, or what is wrong with it."""
+    if isinstance(item, dict):
+        if len(item) != 1:
+            return "Invalid Simple-Condition: Simple-Conditions must have exactly one property specified."
+        ((name, value),) = item.items()
+        if not isinstance(value, str):
+            return "Invalid Simple-Condition: value must be a string."
+        return _PolicyCondition("eq", _quote_condition(["eq", f"${name}", value]), name.lower(), value)
+    if not isinstance(item, list):
+        return "Invalid condition test: must be a List or Object."
+    if not item:
+        return "Invalid Condition: missing operation identifier."
+    operation = item[0]
+    if not isinstance(operation, str):
+        return "Invalid JSON."
+    kind = operation.lower()  # operators are case-insensitive
+    if kind not in ("eq", "starts-with", "content-length-range"):
+        return f"Invalid Condition: unknown operation '{operation}'."
+    if len(item) != 3:
+        return f"Invalid {operation}: wrong number of arguments."
+    text = _quote_condition(item)
+    if kind == "content-length-range":
+        bounds: list[int | None] = []
+        for bound in item[1:]:
+            if isinstance(bound, int) and not isinstance(bound, bool):
+                if bound < 0:
+                    return f"Invalid {operation}: the bounds must not be negative."
+                bounds.append(bound)
+            elif isinstance(bound, str):
+                bounds.append(int(bound) if re.fullmatch(r"[0-9]+", bound) else None)
+            else:
+                return "Invalid JSON."
+        return _PolicyCondition(kind, text, low=bounds[0], high=bounds[1])
+    name, value = item[1], item[2]
+    if not isinstance(name, str) or not isinstance(value, str):
+        return "Invalid JSON."
+    return _PolicyCondition(kind, text, name[1:].lower() if name.startswith("$") else None, value)
+
+
+def _policy_expiration(value: object) -> float | None:
+    """An ISO 8601 UTC time (``2030-01-01T12:00:00Z``, optionally with fractional seconds) as epoch seconds."""
+    match = _POLICY_EXPIRATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    try:
+        moment = datetime(*(int(part) for part in match.groups()[:6]), tzinfo=UTC)  # type: ignore[misc]
+    except ValueError:
+        return None
+    return moment.timestamp() + float(match.group(7) or 0)
+
+
+def _quote_condition(condition: list[Any]) -> str:
+    return json.dumps(condition, ensure_ascii=False)
+
+
+def _reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _stream_size(stream: IO[bytes]) -> int:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def _close_form_body(environ: WSGIEnviron) -> None:
+    body = environ.pop(_FORM_BODY_KEY, None)
+    if body is not None:
+        body.close()
+
+
+def _missing_form_field(name: str) -> Rejection:
+    return _invalid_form_argument(
+        name,
+        "",
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
+    )
+
+
+def _invalid_form_argument(name: str, value: str, message: str) -> Rejection:
+    return Rejection(400, "InvalidArgument", message, {"ArgumentName": name, "ArgumentValue": value})
+
+
+def _invalid_policy(message: str) -> Rejection:
+    return Rejection(400, "InvalidPolicyDocument", f"Invalid Policy: {message}")
+
+
+def _unknown_access_key(access_key: str) -> Rejection:
+    return Rejection(
+        403,
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+        {"AWSAccessKeyId": access_key},
+    )
+
+
+def _post_signature_mismatch(access_key: str, policy_text: str, expected: str, provided: str) -> Rejection | None:
+    if hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace")):
+        return None
+    return Rejection(
+        403,
+        "SignatureDoesNotMatch",
+        _SIGNATURE_MISMATCH,
+        {
+            "AWSAccessKeyId": access_key,
+            "StringToSign": policy_text,
+            "SignatureProvided": provided,
+            "StringToSignBytes": " ".join(f"{byte:02x}" for byte in policy_text.encode()),
+        },
+    )
+
+
+def _entity_too_large(size: int, limit: int) -> Rejection:
+    return Rejection(
+        400,
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size",
+        {"ProposedSize": str(size), "MaxSizeAllowed": str(limit)},
+    )
+
+
+def _pre_data_too_large() -> Rejection:
+    # S3's code and wording (sic).
+    return Rejection(
+        400,
+        "MaxPostPreDataLengthExceeded",
+        "Your POST request fields preceeding the upload file was too large.",
+        {"MaxPostPreDataLengthBytes": str(MAX_POST_PRE_DATA_BYTES)},
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------------------------

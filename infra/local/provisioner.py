@@ -261,16 +261,8 @@ def _bucket(ctx: _Context) -> Created:
     s3 = ctx.client("s3")
     s3.create_bucket(Bucket=name)
     if p.get("CorsConfiguration"):
-        rules = []
-        for rule in p["CorsConfiguration"]["CorsRules"]:
-            converted = {
-                k: v
-                for k, v in rule.items()
-                if k in ("AllowedMethods", "AllowedOrigins", "AllowedHeaders", "ExposedHeaders")
-            }
-            if "MaxAge" in rule:
-                converted["MaxAgeSeconds"] = rule["MaxAge"]
-            rules.append(converted)
+        renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
+        rules = [{renamed.get(k, k): v for k, v in rule.items()} for rule in p["CorsConfiguration"]["CorsRules"]]
         s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
     if p.get("PublicAccessBlockConfiguration"):
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])

@@ -6,6 +6,7 @@ or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ct
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
 from infra.local.state_store import Inventory, StateStore
 
-log = logging.getLogger("annolake.local")
+log = logging.getLogger("local-runtime")
 
 
 def home_directory() -> Path:
@@ -179,6 +180,8 @@ def main() -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("botocore", "pynamodb", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     platform = LocalPlatform(
         home_directory(),
         emulator_port=int(os.environ.get("ANNOLAKE_EMULATOR_PORT", "4566")),
@@ -197,6 +200,7 @@ def main() -> None:
             "Ctrl-C stops and saves state.",
             flush=True,
         )
-        server.run()
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
+            server.run()
     finally:
         platform.stop()

@@ -76,7 +76,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-log = logging.getLogger("annolake.local.state")
+log = logging.getLogger("local-runtime.state")
 
 FORMAT = "annolake-local-state"
 VERSION = 1

@@ -101,10 +101,3 @@ class AppStack(Stack):
             "execution role for its logs.",
             findings=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
         )
-        nag.acknowledge(
-            handler,
-            "IAM5",
-            "CDK's own BucketNotificationsHandler singleton calls s3:PutBucketNotification, granted by CDK on "
-            "all buckets; it runs only during deployments.",
-            findings=["Resource::*"],
-        )

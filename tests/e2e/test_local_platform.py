@@ -228,7 +228,7 @@ def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):
     before = {f["file_id"]["S"] for f in _file_items(platform)}
     creds = platform.credentials
     assert platform.stop() == 0
-    assert "state saved" in platform.log()
+    assert "state saved" in platform.log(), platform.log()[-3000:]
     again = start_platform(platform.home, *ports)
     try:
         assert {f["file_id"]["S"] for f in _file_items(again)} == before

@@ -18,10 +18,10 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
         if (
             arn := start_ingest_for(
                 bucket=record.s3.bucket.name,
-                raw_key=record.s3.get_object.raw_key,
+                raw_key=record.s3.get_object.key,  # as S3 sends it: URL-encoded, `+` for spaces
                 size=record.s3.get_object.size or 0,
-                etag=record.s3.get_object.etag or "",
-                sequencer=record.s3.get_object.sequencer or "",
+                etag=record.s3.get_object.etag,
+                sequencer=record.s3.get_object.get("sequencer", ""),
             )
         )
     ]

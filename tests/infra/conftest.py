@@ -1,0 +1,92 @@
+"""Synthesize the CDK app once per stage per session (bundling skipped) and share the results.
+
+Validation failures (cdk-nag) do not abort the synth here, so ``test_nag`` can list them from the
+validation report instead of every test erroring at the fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk import App, Stack  # noqa: E402 - after the jsii banner switch
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.app import build_app, stack_names  # noqa: E402
+
+STAGE_CONTEXT: dict[str, dict[str, Any]] = {
+    "dev": {},
+    "local": {},
+    "prod": {"domain_name": "annolake.example.com", "alarm_email": "ops@example.com"},
+}
+DOMAIN_ORIGIN = "https://annolake.example.com"
+
+
+@dataclass
+class Synth:
+    stage: str
+    app: App
+    outdir: Path
+    stacks: dict[str, Stack]  # "data" / "app"
+    templates: dict[str, Template]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.templates["data"].to_json()
+
+    @property
+    def app_template(self) -> dict[str, Any]:
+        return self.templates["app"].to_json()
+
+    def template_file(self, kind: str) -> Path:
+        return self.outdir / f"{self.stacks[kind].stack_name}.template.json"
+
+    def validation_report(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synth_stage(tmp_path_factory: pytest.TempPathFactory):
+    cache: dict[str, Synth] = {}
+
+    def get(stage: str) -> Synth:
+        if stage not in cache:
+            outdir = tmp_path_factory.mktemp(f"cdk-{stage}")
+            context = {
+                "aws:cdk:bundling-stacks": [],
+                "stage": stage,
+                "@aws-cdk/core:failSynthOnValidationErrors": False,
+                **STAGE_CONTEXT[stage],
+            }
+            app = build_app(context, outdir=str(outdir))
+            app.synth()
+            names = stack_names(stage)
+            stacks = {kind: app.node.find_child(name) for kind, name in names.items()}
+            templates = {kind: Template.from_stack(stack) for kind, stack in stacks.items()}
+            cache[stage] = Synth(stage, app, outdir, stacks, templates)
+        return cache[stage]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def dev(synth_stage) -> Synth:
+    return synth_stage("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(synth_stage) -> Synth:
+    return synth_stage("prod")
+
+
+@pytest.fixture(scope="session")
+def local(synth_stage) -> Synth:
+    return synth_stage("local")

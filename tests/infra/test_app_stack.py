@@ -1,0 +1,365 @@
+"""The app stack: functions, HTTP API, ingest (notifications + state machine), alarms, IAM grants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.infra.templates import intrinsic, one, resources, state_machine_definition
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+API = "annolake_service.api.handler.handler"
+TRIGGER = "annolake_service.handlers.object_created.handler"
+PROCESS = "annolake_service.handlers.ingest.process_handler"
+REGISTER = "annolake_service.handlers.ingest.register_handler"
+QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
+SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE}
+COMMON_ENV = {
+    "TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "MEDIA_BUCKET",
+    "DROP_BUCKET",
+    "USER_POOL_ID",
+    "USER_POOL_CLIENT_ID",
+    "STAGE",
+    "POWERTOOLS_SERVICE_NAME",
+    "LOG_LEVEL",
+}
+RETRIED = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Annolake.TransientError",
+]
+
+
+def service_functions(template: dict) -> dict[str, tuple[str, dict]]:
+    """handler -> (logical id, properties) of the functions running ``functions/``."""
+    found = {
+        r["Properties"]["Handler"]: (lid, r["Properties"])
+        for lid, r in resources(template, "AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler", "").startswith("annolake_service.")
+    }
+    assert set(found) == SERVICE_HANDLERS
+    return found
+
+
+def role_statements(template: dict, function_props: dict) -> list[dict]:
+    role_id = function_props["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statements: list[dict]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        found.update([value] if isinstance(value, str) else value)
+    return found
+
+
+def import_of(data_template: dict, value: dict) -> dict:
+    """The data-stack output value behind an ``Fn::ImportValue`` of the app stack."""
+    name = value["Fn::ImportValue"]
+    (output,) = [o for o in data_template["Outputs"].values() if o.get("Export", {}).get("Name") == name]
+    return output["Value"]
+
+
+# --- functions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stage", "retention"), [("dev", 14), ("local", 7), ("prod", 365)])
+def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, stage, retention):
+    template = synth_stage(stage).app_template
+    layer_id, _ = one(template, "AWS::Lambda::LayerVersion")
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    for handler, (_, props) in service_functions(template).items():
+        assert props["Runtime"] == "python3.12", handler
+        assert props["Architectures"] == ["arm64"], handler
+        assert props["TracingConfig"] == {"Mode": "Active"}, handler
+        assert props["Layers"] == [{"Ref": layer_id}], handler
+        log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[log_group]["Properties"]["RetentionInDays"] == retention, handler
+
+
+def test_one_code_asset_for_all_functions(dev):
+    keys = {props["Code"]["S3Key"] for _, props in service_functions(dev.app_template).values()}
+    assert len(keys) == 1
+
+
+def test_handlers_exist_in_the_code_asset(dev):
+    for handler in service_functions(dev.app_template):
+        module, function = handler.rsplit(".", 1)
+        source = REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")
+        assert source.is_file(), f"{handler}: {source} is missing"
+        text = source.read_text()
+        assert f"def {function}(" in text or f"{function} =" in text, f"{handler}: no {function} in {source}"
+
+
+def test_function_sizes(dev):
+    functions = service_functions(dev.app_template)
+    assert functions[API][1]["MemorySize"] == 1024
+    assert functions[API][1]["Timeout"] == 29
+    for handler in (PROCESS, REGISTER, QUARANTINE):
+        assert functions[handler][1]["Timeout"] == 60
+    assert functions[PROCESS][1]["MemorySize"] == 1024
+
+
+def test_dependency_layer(dev):
+    _, layer = one(dev.app_template, "AWS::Lambda::LayerVersion")
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+# --- environment contract ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "local", "prod"])
+def test_a_variable_has_one_value_on_every_function(synth_stage, stage):
+    values: dict[str, set[str]] = {}
+    for _, r in resources(synth_stage(stage).app_template, "AWS::Lambda::Function").items():
+        for name, value in r["Properties"].get("Environment", {}).get("Variables", {}).items():
+            values.setdefault(name, set()).add(json.dumps(value, sort_keys=True))
+    conflicting = {name: found for name, found in values.items() if len(found) > 1}
+    assert not conflicting
+
+
+def test_every_function_has_the_common_environment(dev):
+    for handler, (_, props) in service_functions(dev.app_template).items():
+        env = props["Environment"]["Variables"]
+        assert set(env) >= COMMON_ENV, handler
+        assert env["STAGE"] == "dev"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "annolake"
+        assert env["LOG_LEVEL"] == "INFO"
+
+
+def test_state_machine_arn_only_where_executions_start(dev):
+    sm_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine")
+    for handler, (_, props) in service_functions(dev.app_template).items():
+        env = props["Environment"]["Variables"]
+        if handler in (API, TRIGGER):
+            assert env["INGEST_STATE_MACHINE_ARN"] == {"Ref": sm_id}
+        else:
+            assert "INGEST_STATE_MACHINE_ARN" not in env, handler
+
+
+def test_environment_points_at_the_data_stack_resources(dev):
+    env = service_functions(dev.app_template)[API][1]["Environment"]["Variables"]
+    expected = {
+        "TABLE_NAME": ("AWS::DynamoDB::Table", "TablesMain"),
+        "IDEMPOTENCY_TABLE_NAME": ("AWS::DynamoDB::Table", "TablesIdempotency"),
+        "MEDIA_BUCKET": ("AWS::S3::Bucket", "StorageMediaBucket"),
+        "DROP_BUCKET": ("AWS::S3::Bucket", "StorageDropBucket"),
+        "USER_POOL_ID": ("AWS::Cognito::UserPool", "Identity"),
+        "USER_POOL_CLIENT_ID": ("AWS::Cognito::UserPoolClient", "Identity"),
+    }
+    for name, (resource_type, prefix) in expected.items():
+        logical_id, _ = one(dev.data, resource_type, prefix)
+        assert import_of(dev.data, env[name]) == {"Ref": logical_id}, name
+
+
+# --- HTTP API ---------------------------------------------------------------------------------
+
+
+def test_http_api_routes_everything_under_api_to_the_function(dev):
+    template = dev.app_template
+    api_fn, _ = service_functions(template)[API]
+    api_id, api = one(template, "AWS::ApiGatewayV2::Api")
+    assert api["Properties"]["ProtocolType"] == "HTTP"
+    (route,) = resources(template, "AWS::ApiGatewayV2::Route").values()
+    assert route["Properties"]["RouteKey"] == "ANY /api/{proxy+}"
+    assert route["Properties"].get("AuthorizationType", "NONE") == "NONE"  # the app authenticates
+    integration_id, integration = one(template, "AWS::ApiGatewayV2::Integration")
+    assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
+    assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [api_fn, "Arn"]}
+    permissions = [
+        p["Properties"]
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [api_fn, "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["apigateway.amazonaws.com"]
+    assert api_id
+
+
+def test_default_stage_logs_access_and_throttles(dev):
+    _, stage = one(dev.app_template, "AWS::ApiGatewayV2::Stage")
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    log_group = props["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert dev.app_template["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert "$context.requestId" in props["AccessLogSettings"]["Format"]
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert props["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+
+
+def test_api_url_is_an_output(dev):
+    assert "ApiUrl" in dev.app_template["Outputs"]
+
+
+# --- ingest -----------------------------------------------------------------------------------
+
+
+def test_notifications_on_both_buckets_live_in_the_app_stack(dev):
+    assert not resources(dev.data, "Custom::S3BucketNotifications")
+    trigger, _ = service_functions(dev.app_template)[TRIGGER]
+    by_bucket = {}
+    for notification in resources(dev.app_template, "Custom::S3BucketNotifications").values():
+        props = notification["Properties"]
+        bucket = import_of(dev.data, props["BucketName"])["Ref"]
+        (config,) = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+        assert config["Events"] == ["s3:ObjectCreated:*"]
+        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [trigger, "Arn"]}
+        by_bucket[bucket] = config.get("Filter")
+    media, _ = one(dev.data, "AWS::S3::Bucket", "StorageMediaBucket")
+    drop, _ = one(dev.data, "AWS::S3::Bucket", "StorageDropBucket")
+    assert by_bucket == {
+        drop: None,
+        media: {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+    }
+
+
+def test_trigger_retries_twice_then_dead_letters(dev):
+    template = dev.app_template
+    trigger, props = service_functions(template)[TRIGGER]
+    (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["FunctionName"] == {"Ref": trigger}
+    assert config["Properties"]["MaximumRetryAttempts"] == 2
+    queue_id = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+    queue = template["Resources"][queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (policy,) = [
+        p
+        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+def test_ingest_state_machine_is_express_logged_and_traced(dev):
+    _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine")
+    props = machine["Properties"]
+    assert props["StateMachineType"] == "EXPRESS"
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    log_group = props["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    assert dev.app_template["Resources"][log_group["Fn::GetAtt"][0]]["Type"] == "AWS::Logs::LogGroup"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_ingest_definition(dev):
+    template = dev.app_template
+    functions = {lid: handler for handler, (lid, _) in service_functions(template).items()}
+    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    states = state_machine_definition(machine)["States"]
+    assert state_machine_definition(machine)["StartAt"] == "ProcessMedia"
+    assert set(states) == {"ProcessMedia", "RegisterFile", "Ingested", "QuarantineFile", "Quarantined"}
+
+    expected = {
+        "ProcessMedia": (PROCESS, "$.media", "RegisterFile"),
+        "RegisterFile": (REGISTER, "$.file", "Ingested"),
+        "QuarantineFile": (QUARANTINE, "$.quarantine", "Quarantined"),
+    }
+    for name, (handler, result_path, following) in expected.items():
+        state = states[name]
+        assert state["Type"] == "Task"
+        assert "Parameters" not in state  # payload_response_only: the function gets the state input
+        assert functions[intrinsic(state["Resource"])["Fn::GetAtt"][0]] == handler
+        assert state["ResultPath"] == result_path
+        assert state["Next"] == following
+        assert state["Retry"] == [{"ErrorEquals": RETRIED, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}]
+    for name in ("ProcessMedia", "RegisterFile"):
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "QuarantineFile"}
+        ]
+    assert "Catch" not in states["QuarantineFile"]
+    assert states["Ingested"] == {"Type": "Succeed"}
+    assert states["Quarantined"] == {"Type": "Succeed"}
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+
+def test_only_api_and_trigger_start_ingest_executions(dev):
+    template = dev.app_template
+    functions = service_functions(template)
+    starters = {
+        h for h, (_, props) in functions.items() if "states:StartExecution" in actions(role_statements(template, props))
+    }
+    assert starters == {API, TRIGGER}
+
+
+def test_grants_follow_what_each_handler_does(dev):
+    template = dev.app_template
+    granted = {h: actions(role_statements(template, props)) for h, (_, props) in service_functions(template).items()}
+    dynamodb_writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert granted[TRIGGER] == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sqs:SendMessage",
+        "states:StartExecution",
+    }
+    assert not dynamodb_writes & granted[PROCESS]
+    assert {"s3:PutObject", "s3:GetObject*"} <= granted[PROCESS]
+    for handler in (REGISTER, QUARANTINE, API):
+        assert dynamodb_writes <= granted[handler], handler
+    assert "s3:DeleteObject*" in granted[REGISTER]
+
+
+def test_roles_use_no_managed_policies_except_cdks_notification_handler(dev):
+    with_managed = [
+        lid
+        for lid, r in resources(dev.app_template, "AWS::IAM::Role").items()
+        if r["Properties"].get("ManagedPolicyArns")
+    ]
+    assert [lid for lid in with_managed if not lid.startswith("BucketNotificationsHandler")] == []
+
+
+# --- monitoring -------------------------------------------------------------------------------
+
+
+def test_alarms_notify_the_topic(dev):
+    template = dev.app_template
+    topic_id, _ = one(template, "AWS::SNS::Topic")
+    api_fn, _ = service_functions(template)[API]
+    sm_id, _ = one(template, "AWS::StepFunctions::StateMachine")
+    alarms = {
+        r["Properties"]["MetricName"]: r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {"Errors", "ExecutionsFailed", "ApproximateNumberOfMessagesVisible"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": api_fn}}]
+    assert alarms["ExecutionsFailed"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": sm_id}}]
+    dlq = alarms["ApproximateNumberOfMessagesVisible"]
+    assert dlq["Namespace"] == "AWS/SQS"
+    assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_alarm_topic_requires_ssl(dev):
+    _, policy = one(dev.app_template, "AWS::SNS::TopicPolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+    )
+
+
+def test_email_subscription_only_with_alarm_email(dev, prod):
+    assert not resources(dev.app_template, "AWS::SNS::Subscription")
+    (subscription,) = resources(prod.app_template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "ops@example.com"
