@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | sha256sum | cut -c1-16)
 CDK := npx --yes aws-cdk@2.1148.0
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: up test synth deploy bench lint openapi venv clean
@@ -37,7 +37,7 @@ deploy: venv
 
 ## make bench: benchmarks (tables of side-by-side figures), not part of make test
 bench: venv
-	$(PY) -m tests.bench
+	PYTHONPATH=functions:. $(PY) -m tests.bench
 
 ## make lint: ruff on the code, cfn-lint on freshly synthesized templates
 lint: venv

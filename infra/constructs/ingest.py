@@ -29,7 +29,7 @@ RETRIED_ERRORS = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "Annolake.TransientError",
+    "TransientError",  # adapters.storage.TransientError: the Lambda error name is the class name
 ]
 
 
@@ -129,20 +129,21 @@ class Ingest(Construct):
         media.grant_read_write(quarantine)
 
         objects = (nag.objects_of(self, media), nag.objects_of(self, drop))
+        s3_reason = (
+            "S3 object grants on the drop and media buckets: users and the ingest choose object keys at run time"
+        )
         nag.acknowledge(
             self.process.role,
             "IAM5",
-            "S3 object grants on the drop and media buckets: the object keys are chosen by users and the "
-            "ingest, so they are known only at run time.",
+            f"{s3_reason}.",
             findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects],
         )
-        for step in (self.register, self.quarantine):
+        for step, s3_actions in ((self.register, nag.S3_DELETE_ACTIONS), (self.quarantine, nag.S3_WRITE_ACTIONS)):
             nag.acknowledge(
                 step.role,
                 "IAM5",
-                "Item access to the single table and its GSIs (keys are data), and S3 object grants on the "
-                "drop and media buckets whose keys are known only at run time.",
-                findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(self, table)],
+                f"{s3_reason}; DynamoDB data grant on the single table covers its GSIs (<table arn>/index/*).",
+                findings=[*nag.S3_READ_ACTIONS, *s3_actions, *objects, nag.indexes_of(self, table)],
             )
 
     def _invoke(self, state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:

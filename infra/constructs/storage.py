@@ -13,7 +13,6 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.nag import acknowledge
 
 UPLOADS_PREFIX = "uploads/"
 ACCESS_LOG_RETENTION = Duration.days(365)
@@ -26,12 +25,6 @@ class Storage(Construct):
         self.access_logs_bucket = self._bucket(
             "AccessLogsBucket",
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
-        )
-        acknowledge(
-            self.access_logs_bucket,
-            "S1",
-            "This is the server access log target of the other buckets; logging it to itself would log "
-            "its own log deliveries without end.",
         )
         self.media_bucket = self._bucket(
             "MediaBucket",

@@ -66,7 +66,7 @@ def synthesize(home: Path, *, log=print) -> CloudAssembly:
         "CDK_OUTDIR": str(tmp),
         "ANNOLAKE_STAGE": LOCAL_STAGE,
         "ANNOLAKE_SKIP_BUNDLING": "1",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "infra.app"], cwd=REPO_ROOT, env=env, capture_output=True, text=True

@@ -37,7 +37,7 @@ def _synth_seconds() -> float:
             **os.environ,
             "CDK_OUTDIR": out,
             "ANNOLAKE_SKIP_BUNDLING": "1",
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         }
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO, env=env, check=True, capture_output=True)  # noqa: S603
@@ -52,6 +52,9 @@ def main() -> None:
     rows.append(("API Lambda handler module, cold import", f"{handler:.0f} ms", "target <= 300 ms"))
     rows.append(("  of which: bare `import fastapi`", f"{floor:.0f} ms", f"{handler / floor:.2f}x handler/fastapi"))
     rows.append(("CDK synth, all stacks (bundling skipped)", f"{_synth_seconds():.1f} s", ""))
+    from tests.bench import api_latency
+
+    rows += api_latency.run()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'value':>10}  note")
     for name, value, note in rows:

@@ -32,7 +32,7 @@ RETRIED = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "Annolake.TransientError",
+    "TransientError",
 ]
 
 
