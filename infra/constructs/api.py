@@ -13,6 +13,7 @@ import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -50,6 +51,7 @@ class Api(Construct):
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
+        user_pool: cognito.IUserPool,
         rate_limit: int = 200,
         burst_limit: int = 400,
     ) -> None:
@@ -70,6 +72,7 @@ class Api(Construct):
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
         ingest_state_machine.grant_start_execution(function)
+        user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         nag.acknowledge(
             self.handler.role,
             "IAM5",

@@ -77,6 +77,7 @@ class AppStack(Stack):
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
             ingest_state_machine=self.ingest.state_machine,
+            user_pool=data.identity.user_pool,
         )
         self.monitoring = Monitoring(
             self,

@@ -293,3 +293,25 @@ def test_upload_returns_a_presigned_post_for_the_uploads_prefix(world):
     assert "policy" in upload["fields"]
     status = world["client"].get(f"/api/v1/projects/alpha/uploads/{upload['upload_id']}", headers=_admin(world))
     assert status.json()["status"] == "pending"
+
+
+def test_members_invite_change_role_and_last_admin_guard(world, auth_world):
+    c, h = world["client"], _admin(world)
+    invited = c.post(
+        "/api/v1/projects/alpha/members",
+        json={"username": "carol", "email": "carol@example.com", "role": "annotator"},
+        headers=h,
+    )
+    assert invited.status_code == 201 and invited.json()["invited"] is True
+    assert auth_world.cognito.admin_get_user(UserPoolId=auth_world.pool_id, Username="carol")["Username"] == "carol"
+    members = dict(
+        (m["principal_id"], m["role"]) for m in c.get("/api/v1/projects/alpha/members", headers=h).json()["members"]
+    )
+    assert members["user:carol"] == "annotator" and members["user:owner"] == "admin"
+    unknown = c.post("/api/v1/projects/alpha/members", json={"username": "nobody", "role": "viewer"}, headers=h)
+    assert unknown.status_code == 400 and "email" in unknown.json()["error"]["message"]
+    assert c.patch("/api/v1/projects/alpha/members/user:carol", json={"role": "reviewer"}, headers=h).status_code == 200
+    demote = c.patch("/api/v1/projects/alpha/members/user:owner", json={"role": "viewer"}, headers=h)
+    assert demote.status_code == 409 and "last admin" in demote.json()["error"]["message"]
+    assert c.delete("/api/v1/projects/alpha/members/user:carol", headers=h).status_code == 204
+    assert "user:carol" not in str(c.get("/api/v1/projects/alpha/members", headers=h).json())

@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from annolake_service.adapters import store
+from annolake_service.adapters import identity, store
 from annolake_service.domain.api_keys import IssuedKey, issue_key
 from annolake_service.domain.entities import Dataset, Project
 from annolake_service.domain.object_keys import SLUG
@@ -54,7 +54,8 @@ def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
 
 
 def _admins(project_id: str) -> list[str]:
-    return [p for p, role in store.list_members(project_id) if role is Role.ADMIN]
+    """Admin users (API keys do not count: a project must keep a person who can manage it)."""
+    return [p for p, role in store.list_members(project_id) if role is Role.ADMIN and p.startswith("user:")]
 
 
 def set_member_role(project_id: str, principal_id: str, role: Role) -> None:
@@ -63,6 +64,16 @@ def set_member_role(project_id: str, principal_id: str, role: Role) -> None:
     if role is not Role.ADMIN and _admins(project_id) == [principal_id]:
         raise Conflict(f"{principal_id} is the last admin of {project_id!r}; make someone else admin first")
     store.put_member(project_id, principal_id, role)
+
+
+def invite_member(project_id: str, *, username: str, email: str | None, role: Role) -> bool:
+    """Add a user as a member, creating (and e-mailing) the Cognito user when new. True if invited."""
+    try:
+        created = identity.ensure_user(username, email)
+    except LookupError:
+        raise BadRequest(f"user {username!r} does not exist yet; pass their email to invite them") from None
+    set_member_role(project_id, user_principal(username), role)
+    return created
 
 
 def remove_member(project_id: str, principal_id: str) -> None:

@@ -26,8 +26,9 @@ class ProjectUpdate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class MemberSet(BaseModel):
-    principal_id: str = Field(description="'user:<username>'")
+class MemberInvite(BaseModel):
+    username: str = Field(min_length=1, max_length=128)
+    email: str | None = Field(default=None, description="needed when the user does not exist yet: they get an invite")
     role: Role
 
 
@@ -78,11 +79,11 @@ def list_members(access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_
 
 
 @router.post(P + "/members", status_code=status.HTTP_201_CREATED)
-def add_member(
-    body: MemberSet, access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_MANAGE))]
+def invite_member(
+    body: MemberInvite, access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_MANAGE))]
 ) -> dict[str, Any]:
-    projects.set_member_role(access.project_id, body.principal_id, body.role)
-    return {"principal_id": body.principal_id, "role": body.role}
+    invited = projects.invite_member(access.project_id, username=body.username, email=body.email, role=body.role)
+    return {"principal_id": projects.user_principal(body.username), "role": body.role, "invited": invited}
 
 
 @router.patch(P + "/members/{principal_id}")
