@@ -295,7 +295,7 @@ def test_upload_returns_a_presigned_post_for_the_uploads_prefix(world):
     assert status.json()["status"] == "pending"
 
 
-def test_members_invite_change_role_and_last_admin_guard(world, auth_world):
+def test_members_invite_change_role_and_last_admin_guard(world, auth_world):  # noqa: F811
     c, h = world["client"], _admin(world)
     invited = c.post(
         "/api/v1/projects/alpha/members",
