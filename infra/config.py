@@ -29,6 +29,7 @@ class StageConfig:
     cors_allowed_origins: tuple[str, ...]
     domain_name: str | None = None
     alarm_email: str | None = None
+    allow_private_urls: bool = False  # from_url may fetch from private/loopback hosts (the local stage only)
 
 
 def _dev(domain_origins: tuple[str, ...]) -> dict:
@@ -42,7 +43,7 @@ def _dev(domain_origins: tuple[str, ...]) -> dict:
 
 
 def _local(domain_origins: tuple[str, ...]) -> dict:
-    return {**_dev(domain_origins), "log_retention": logs.RetentionDays.ONE_WEEK}
+    return {**_dev(domain_origins), "log_retention": logs.RetentionDays.ONE_WEEK, "allow_private_urls": True}
 
 
 def _prod(domain_origins: tuple[str, ...]) -> dict:

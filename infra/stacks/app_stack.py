@@ -36,6 +36,8 @@ def common_environment(data: DataStack) -> dict[str, str]:
         "STAGE": data.config.name,
         "POWERTOOLS_SERVICE_NAME": "annolake",
         "LOG_LEVEL": "INFO",
+        # from_url downloads refuse private/loopback/link-local hosts unless the stage allows them (local only)
+        "ALLOW_PRIVATE_URLS": "true" if data.config.allow_private_urls else "false",
     }
 
 

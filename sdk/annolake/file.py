@@ -106,6 +106,28 @@ class Files:
             file.update(instance_list, create_labels=create_labels)
         return file
 
+    def from_url(
+        self,
+        url: str,
+        directory: str = "default",
+        instance_list: list[dict[str, Any]] | None = None,
+        *,
+        create_labels: bool = False,
+        wait_s: float = 120.0,
+    ) -> File:
+        """The server downloads ``url`` (public http(s) hosts only) and ingests it; returns the ready file."""
+        body = {"url": url, "dataset": directory, "instance_list": instance_list, "create_labels": create_labels}
+        upload = self.project.client.post(f"{self.project._path}/files/from_url", body)
+        return self._wait_for_upload(upload["upload_id"], wait_s)
+
+    def from_packet(
+        self, packet: dict[str, Any], directory: str = "default", *, create_labels: bool = False, wait_s: float = 120.0
+    ) -> File:
+        """Diffgram's packet: ``{"media": {"url": ..., "type": "image"}, "instance_list": [...]}``."""
+        body = {**packet, "dataset": packet.get("dataset", directory), "create_labels": create_labels}
+        upload = self.project.client.post(f"{self.project._path}/files/from_packet", body)
+        return self._wait_for_upload(upload["upload_id"], wait_s)
+
     def _wait_for_upload(self, upload_id: str, wait_s: float) -> File:
         deadline = time.monotonic() + wait_s
         delay = 0.1

@@ -73,6 +73,12 @@ def _jpeg(colour=(10, 200, 30), size=(80, 60)) -> bytes:
     return buffer.getvalue()
 
 
+def _png(size=(80, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (30, 30, 220)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _ingest_machine(platform) -> str:
     machines = _aws_cli(platform, "stepfunctions", "list-state-machines")["stateMachines"]
     ingest = [m["stateMachineArn"] for m in machines if "ingest" in m["name"].lower()]
@@ -222,6 +228,30 @@ def test_sdk_upload_annotate_and_conflict(platform, monkeypatch, tmp_path):
     assert viewer.directory.get("sdk-uploads").file_count() == 1
     with pytest.raises(PermissionDenied):
         viewer.directory.new("not-allowed")
+
+
+def test_sdk_from_url_and_packet(platform, monkeypatch, tmp_path):
+    """The local stage lets from_url fetch loopback hosts (the cloud stages refuse them)."""
+    import functools
+    import http.server
+    import threading
+
+    from annolake import Project
+
+    (tmp_path / "bike.png").write_bytes(_png(size=(100, 80)))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/bike.png"
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    project = Project()
+    box = {"type": "box", "name": "bicycle", "x_min": 5, "y_min": 5, "x_max": 50, "y_max": 60}
+    file = project.file.from_url(url, directory="web", instance_list=[box])
+    assert (file.status, file.name, file.width, file.height) == ("ready", "bike.png", 100, 80)
+    assert [i["name"] for i in file.instance_list] == ["bicycle"]
+    same = project.file.from_packet({"media": {"url": url, "type": "image"}, "instance_list": []}, directory="web")
+    assert same.id == file.id  # same bytes in the same project: one file
+    server.shutdown()
 
 
 def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):

@@ -315,3 +315,91 @@ def test_members_invite_change_role_and_last_admin_guard(world, auth_world):  # 
     assert demote.status_code == 409 and "last admin" in demote.json()["error"]["message"]
     assert c.delete("/api/v1/projects/alpha/members/user:carol", headers=h).status_code == 204
     assert "user:carol" not in str(c.get("/api/v1/projects/alpha/members", headers=h).json())
+
+
+@pytest.fixture(scope="module")
+def image_server():
+    """A loopback HTTP server with an image, a text file and a redirect (what from_url fetches)."""
+    import http.server
+    import threading
+
+    image = _jpeg(size=(90, 70), colour=(200, 10, 10))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path == "/cat.jpg":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(image)))
+                self.end_headers()
+                self.wfile.write(image)
+            elif self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/cat.jpg")
+                self.end_headers()
+            elif self.path == "/notes.txt":
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"just some text")
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_from_url_refuses_loopback_hosts_outside_the_local_stage(world, image_server):
+    response = world["client"].post(
+        "/api/v1/projects/alpha/files/from_url", json={"url": f"{image_server}/cat.jpg"}, headers=_admin(world)
+    )
+    assert response.status_code == 400 and "only public hosts" in response.json()["error"]["message"]
+
+
+def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, monkeypatch):
+    from tests.integration.auth_fixtures import reset_service_caches
+
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    reset_service_caches()
+    c, h = world["client"], _admin(world)
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 80, "y_max": 60}
+    accepted = c.post(
+        "/api/v1/projects/alpha/files/from_url",
+        json={"url": f"{image_server}/moved", "dataset": "web", "instance_list": [box]},
+        headers=h,
+    )
+    assert accepted.status_code == 202, accepted.text
+    upload = accepted.json()
+    assert upload["status"] == "pending" and upload["file_name"] == "cat.jpg"
+    keys = [
+        o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["media"], Prefix="uploads/alpha/web/")["Contents"]
+    ]
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["cat.jpg", "cat.json"]
+
+    packet = {
+        "media": {"url": f"{image_server}/cat.jpg", "type": "image"},
+        "dataset": "web",
+        "instance_list": [{**box, "name": "tram"}],
+    }
+    unknown = c.post("/api/v1/projects/alpha/files/from_packet", json=packet, headers=h)
+    assert unknown.status_code == 400 and "tram" in unknown.json()["error"]["message"]
+    outside = c.post(
+        "/api/v1/projects/alpha/files/from_packet", json={**packet, "instance_list": [{**box, "x_max": 500}]}, headers=h
+    )
+    assert outside.status_code == 400 and "outside the 90x70 image" in outside.json()["error"]["message"]
+    video = c.post(
+        "/api/v1/projects/alpha/files/from_packet",
+        json={**packet, "media": {"url": packet["media"]["url"], "type": "video"}},
+        headers=h,
+    )
+    assert video.status_code == 400 and "not supported yet" in video.json()["error"]["message"]
+    for path, words in (("/notes.txt", "text files are not supported"), ("/missing.jpg", "HTTP 404")):
+        bad = c.post("/api/v1/projects/alpha/files/from_url", json={"url": image_server + path}, headers=h)
+        assert bad.status_code == 400 and words in bad.json()["error"]["message"], bad.text
+    monkeypatch.delenv("ALLOW_PRIVATE_URLS")
+    reset_service_caches()

@@ -33,9 +33,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AnnolakeError)
     async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status_code, content=exc.to_body(), headers=getattr(exc, "headers", None)
-        )
+        return JSONResponse(status_code=exc.status_code, content=exc.to_body(), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import posixpath
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from annolake_service.adapters import storage, store
+from annolake_service.adapters import storage, store, web_fetch
 from annolake_service.domain import media
+from annolake_service.domain.object_keys import sidecar_key_for
+from annolake_service.services import annotations
 from annolake_service.services.projects import ensure_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -49,3 +54,46 @@ def get_upload(project_id: str, upload_id: str) -> dict[str, Any]:
     if upload is None:
         raise NotFound(f"upload {upload_id!r} not found in project {project_id!r}")
     return upload
+
+
+def import_from_url(
+    project_id: str,
+    *,
+    dataset_name: str,
+    url: str,
+    instance_list: list[dict[str, Any]] | None,
+    create_labels: bool,
+    author: str,
+    media_type: str = "image",
+) -> dict[str, Any]:
+    """Download ``url`` (limits, public hosts only), check its pre-labels, then hand it to ingest.
+
+    The media and its sidecar go to the uploads prefix, so from here on it is an ordinary upload:
+    the same S3 notification, state machine and idempotent registration. Poll ``get_upload``.
+    """
+    if media_type != "image":
+        raise BadRequest(f"media type {media_type!r} is not supported yet; only images can be imported")
+    settings = get_settings()
+    try:
+        fetched = web_fetch.fetch(url, max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls)
+        facts = media.inspect_image(fetched.body)
+    except (web_fetch.UrlRefused, web_fetch.FetchFailed, media.MediaRejected) as exc:
+        raise BadRequest(f"cannot import {url}: {exc}") from None
+    instances = []
+    if instance_list:
+        instances = annotations.validate_instances(
+            project_id, instance_list, width=facts.width, height=facts.height, create_labels=create_labels
+        )
+    dataset = ensure_dataset(project_id, dataset_name)
+    upload_id = f"up_{secrets.token_hex(8)}"
+    stem = posixpath.splitext(posixpath.basename(urlsplit(fetched.final_url).path))[0] or "download"
+    name = f"{stem[:100]}.{facts.extension}"
+    store.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
+    key = storage.upload_key(project_id, dataset.name, upload_id, name)
+    if instances:  # the sidecar goes first: the image's arrival starts the ingest that reads it
+        sidecar = {"instance_list": instances, "metadata": {"source_url": url}}
+        storage.write_object(
+            settings.media_bucket, sidecar_key_for(key), json.dumps(sidecar).encode(), "application/json"
+        )
+    storage.write_object(settings.media_bucket, key, fetched.body, facts.mime_type)
+    return get_upload(project_id, upload_id)

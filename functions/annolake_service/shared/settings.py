@@ -26,6 +26,9 @@ class Settings(BaseModel):
     aws_endpoint_url: str | None = Field(
         default=None, description="AWS_ENDPOINT_URL: set only by the local runtime (the emulator)"
     )
+    allow_private_urls: bool = Field(
+        default=False, description="ALLOW_PRIVATE_URLS: from_url may fetch private/loopback hosts (local stage)"
+    )
     presign_ttl_seconds: int = Field(default=900, description="PRESIGN_TTL_SECONDS: URL lifetime")
 
     @classmethod

@@ -36,6 +36,66 @@ def request_upload(
     )
 
 
+class UrlImport(BaseModel):
+    url: str = Field(description="http(s) URL of an image on a public host")
+    dataset: str = "default"
+    instance_list: list[dict[str, Any]] | None = Field(default=None, description="pre-labels (packet shape)")
+    create_labels: bool = False
+
+
+class PacketMedia(BaseModel):
+    url: str
+    type: str = "image"
+
+
+class Packet(BaseModel):
+    """Diffgram's packet: ``{"media": {"url", "type"}, "instance_list": [...]}``."""
+
+    media: PacketMedia
+    instance_list: list[dict[str, Any]] = Field(default_factory=list)
+    dataset: str = "default"
+    create_labels: bool = False
+
+
+def _import(access: ProjectAccess, *, url: str, dataset: str, instances, create_labels: bool, media_type: str):
+    if create_labels:
+        access.ensure(Action.SCHEMA_WRITE)
+    return uploads.import_from_url(
+        access.project_id,
+        dataset_name=dataset,
+        url=url,
+        instance_list=instances,
+        create_labels=create_labels,
+        author=access.principal.principal_id,
+        media_type=media_type,
+    )
+
+
+@router.post(P + "/files/from_url", status_code=status.HTTP_202_ACCEPTED)
+def from_url(body: UrlImport, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPLOAD))]) -> dict:
+    """Download the URL now, ingest it asynchronously: poll ``GET /uploads/{upload_id}``."""
+    return _import(
+        access,
+        url=body.url,
+        dataset=body.dataset,
+        instances=body.instance_list,
+        create_labels=body.create_labels,
+        media_type="image",
+    )
+
+
+@router.post(P + "/files/from_packet", status_code=status.HTTP_202_ACCEPTED)
+def from_packet(body: Packet, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPLOAD))]) -> dict:
+    return _import(
+        access,
+        url=body.media.url,
+        dataset=body.dataset,
+        instances=body.instance_list,
+        create_labels=body.create_labels,
+        media_type=body.media.type,
+    )
+
+
 @router.get(P + "/uploads/{upload_id}")
 def get_upload(upload_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict:
     return uploads.get_upload(access.project_id, upload_id)
