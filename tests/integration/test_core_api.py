@@ -114,6 +114,8 @@ def test_annotations_are_versioned_with_optimistic_locking(world):
     assert second.json()["version"] == 2 and second.json()["changes"]["updated"] == 1
     edited = second.json()["instance_list"][0]
     assert edited["previous_id"] == saved["id"] and edited["root_id"] == saved["id"] and edited["version"] == 2
+    summary = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert summary["label_counts"] == {"car": 1} and summary["attribute_values"] == {"occluded": ["no"]}
 
     stale = c.put(url, json={"version": 1, "instance_list": []}, headers=h)
     assert stale.status_code == 409
@@ -128,7 +130,7 @@ def test_annotations_are_versioned_with_optimistic_locking(world):
     lineage = c.get(url + "/history", params={"instance_root_id": saved["id"]}, headers=h).json()["history"]
     assert [i["version"] for i in lineage] == [1, 2, 2] and "deleted_at" in lineage[-1]
     record = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
-    assert record["annotation_version"] == 3 and record["label_counts"] == {}
+    assert record["annotation_version"] == 3 and record["label_counts"] == {} and record["attribute_values"] == {}
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,7 @@ class FileItem(Item):
     thumbnail_key = UnicodeAttribute(null=True)
     file_metadata = JSONAttribute(default=dict)
     label_counts = MapAttribute(default=dict)
+    attribute_summary = MapAttribute(attr_name="attribute_values", default=dict)  # pynamodb reserves the name
     annotation_version = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     deleted_at = UTCDateTimeAttribute(null=True)

@@ -388,6 +388,7 @@ def _file_record(item: FileItem) -> FileRecord:
         thumbnail_key=item.thumbnail_key,
         metadata=item.file_metadata or {},
         label_counts={k: int(v) for k, v in _as_dict(item.label_counts).items()},
+        attribute_values=_as_dict(item.attribute_summary),
         annotation_version=int(item.annotation_version or 0),
         created_at=item.created_at,
         deleted_at=item.deleted_at,
@@ -414,6 +415,7 @@ def _file_item(record: FileRecord, annotation_version: int) -> FileItem:
         thumbnail_key=record.thumbnail_key,
         file_metadata=record.metadata,
         label_counts=record.label_counts,
+        attribute_summary=record.attribute_values,
         annotation_version=annotation_version,
         created_at=record.created_at,
     )
@@ -634,6 +636,7 @@ def save_annotation_version(
     instances: list[dict[str, Any]],
     deleted: list[dict[str, Any]],
     label_counts: dict[str, int],
+    attribute_values: dict[str, list[Any]],
     author: str,
     source: str,
 ) -> int:
@@ -644,7 +647,11 @@ def save_annotation_version(
         with TransactWrite(connection=_connection()) as tx:
             tx.update(
                 file_key,
-                actions=[FileItem.annotation_version.set(version), FileItem.label_counts.set(label_counts)],
+                actions=[
+                    FileItem.annotation_version.set(version),
+                    FileItem.label_counts.set(label_counts),
+                    FileItem.attribute_summary.set(attribute_values),
+                ],
                 condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
             )
             tx.save(

@@ -49,6 +49,7 @@ class FileRecord(BaseModel):
     thumbnail_key: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     label_counts: dict[str, int] = Field(default_factory=dict)
+    attribute_values: dict[str, list[Any]] = Field(default_factory=dict)
     annotation_version: int = 0
     created_at: datetime
     deleted_at: datetime | None = None

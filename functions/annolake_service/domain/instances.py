@@ -145,6 +145,23 @@ def parse_instance_list(raw: Any, *, width: int, height: int) -> list[Any]:
     return instances
 
 
+def attribute_values(instances: list[Any]) -> dict[str, list[Any]]:
+    """Distinct attribute values per group across the file (instances and file-level), for queries.
+
+    A list (multi-select, or a tree path such as ``["vehicle", "car"]``) contributes each element,
+    so a query for ``car`` matches every file with a car at any depth.
+    """
+    found: dict[str, set] = {}
+    for inst in instances:
+        for group, value in inst.attributes.items():
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, bool):
+                    v = str(v).lower()
+                if isinstance(v, str | int | float):
+                    found.setdefault(group, set()).add(v)
+    return {group: sorted(vs, key=lambda x: (isinstance(x, str), x)) for group, vs in found.items()}
+
+
 def label_counts(instances: list[Any]) -> dict[str, int]:
     """Live instance count per label name: the per-file summary that queries filter on."""
     return dict(Counter(inst.name for inst in instances if inst.type != "global"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from annolake_service.adapters import store
 from annolake_service.domain import annotations as versions
-from annolake_service.domain.instances import InvalidInstances, label_counts, parse_instance_list
+from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
@@ -93,7 +93,7 @@ def save_annotations(
         raise _stale(project_id, file_id, exc.expected, exc.current) from None
     except versions.UnknownInstance as exc:
         raise BadRequest(str(exc)) from None
-    counts = label_counts(parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0))
+    live = parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0)
     try:
         store.save_annotation_version(
             project_id,
@@ -101,7 +101,8 @@ def save_annotations(
             expected_version=expected_version,
             instances=change.instance_list,
             deleted=change.deleted,
-            label_counts=counts,
+            label_counts=label_counts(live),
+            attribute_values=attribute_values(live),
             author=author,
             source=source,
         )

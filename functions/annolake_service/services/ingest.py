@@ -13,7 +13,7 @@ from annolake_service.adapters import storage, store
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
-from annolake_service.domain.instances import InvalidInstances, label_counts, parse_instance_list
+from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
 from annolake_service.services import projects
 from annolake_service.services import schema as schema_service
@@ -85,7 +85,8 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     arrived = parse_object_key(key)
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
     instance_list, metadata = _read_sidecar(bucket, key, facts["width"], facts["height"])
-    counts = label_counts(parse_instance_list(instance_list, width=facts["width"], height=facts["height"]))
+    parsed = parse_instance_list(instance_list, width=facts["width"], height=facts["height"])
+    counts = label_counts(parsed)
     if counts:  # pre-labels are never dropped: labels they name join the schema
         schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
     author = f"ingest:{arrived.source}"
@@ -104,6 +105,7 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         thumbnail_key=facts["thumbnail_key"],
         metadata=metadata,
         label_counts=counts,
+        attribute_values=attribute_values(parsed),
         created_at=now,
     )
     created = store.register_file(
