@@ -51,6 +51,7 @@ class Api(Construct):
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
+        import_state_machine: sfn.IStateMachine,
         user_pool: cognito.IUserPool,
         rate_limit: int = 200,
         burst_limit: int = 400,
@@ -64,7 +65,10 @@ class Api(Construct):
             description="api: the FastAPI app behind the HTTP API",
             memory_size=1024,
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
-            environment={"INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn},
+            environment={
+                "INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn,
+                "IMPORT_STATE_MACHINE_ARN": import_state_machine.state_machine_arn,
+            },
         )
         function = self.handler.function
         table.grant_read_write_data(function)
@@ -72,6 +76,7 @@ class Api(Construct):
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
         ingest_state_machine.grant_start_execution(function)
+        import_state_machine.grant_start_execution(function)
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         nag.acknowledge(
             self.handler.role,

@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.api import Api
 from infra.constructs.dependency_layer import DependencyLayer
+from infra.constructs.imports import Imports
 from infra.constructs.ingest import Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.service_function import FunctionDefaults, service_code
@@ -70,6 +71,14 @@ class AppStack(Stack):
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
         )
+        self.imports = Imports(
+            self,
+            "Imports",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+        )
         self.api = Api(
             self,
             "Api",
@@ -79,6 +88,7 @@ class AppStack(Stack):
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
             ingest_state_machine=self.ingest.state_machine,
+            import_state_machine=self.imports.state_machine,
             user_pool=data.identity.user_pool,
         )
         self.monitoring = Monitoring(

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from annolake.project import Project
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
 class IngestFailed(RuntimeError):
     """The upload arrived but was quarantined; the message is the reason."""
 
@@ -79,6 +82,14 @@ class File:
 class Files:
     def __init__(self, project: Project) -> None:
         self.project = project
+
+    def from_directory(
+        self, path: str | Path, directory: str = "default", *, workers: int = 8, progress: bool = True
+    ) -> tuple[list[File], list[tuple[Path, str]]]:
+        """Upload every image under ``path`` in parallel with a progress bar; returns (files, failures)."""
+        from annolake.bulk import from_directory
+
+        return from_directory(self.project, path, directory, workers=workers, progress=progress)
 
     def get_by_id(self, file_id: str) -> File:
         return File(self.project, self.project.client.get(f"{self.project._path}/files/{file_id}"))

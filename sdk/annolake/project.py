@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +50,22 @@ class Project:
 
     def attribute_group_new(self, group: dict[str, Any]) -> dict[str, Any]:
         return self.client.post(f"{self._path}/attribute-groups", group)
+
+    def import_coco(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
+        """Import a COCO JSON (boxes, polygons) with its images as one job; returns the finished job."""
+        from annolake.bulk import import_coco
+
+        return import_coco(self, path, directory, **options)
+
+    def import_yolo(self, folder: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
+        from annolake.bulk import import_yolo
+
+        return import_yolo(self, folder, directory, **options)
+
+    def import_jsonl(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
+        from annolake.bulk import import_jsonl
+
+        return import_jsonl(self, path, directory, **options)
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -159,6 +159,33 @@ def test_drop_with_the_aws_cli_runs_the_ingest_state_machine(platform, tmp_path)
     assert files[0]["width"]["N"] == "80" and files[0]["height"]["N"] == "60"
 
 
+def test_replayed_s3_events_create_no_duplicates(platform):
+    """S3 delivers at least once: replaying the img.jpg event 3x leaves one file and no spurious records."""
+    lam = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "lambda", endpoint_url=platform.emulator_url
+    )
+    trigger = next(f["FunctionName"] for f in lam.list_functions()["Functions"] if "ingesttrigger" in f["FunctionName"])
+    drop = platform.credentials["drop_bucket"]
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": drop, "arn": f"arn:aws:s3:::{drop}"},
+                    "object": {"key": "demo/default/img.jpg", "size": 1000, "eTag": "replayed", "sequencer": "01"},
+                },
+            }
+        ]
+    }
+    for _ in range(3):
+        response = lam.invoke(FunctionName=trigger, Payload=json.dumps(event).encode())
+        assert "FunctionError" not in response
+    time.sleep(3)
+    files = [f for f in _file_items(platform) if f["original_name"]["S"] == "img.jpg"]
+    assert len(files) == 1 and files[0]["status"]["S"] == "ready"
+
+
 def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
     s3 = _clients(platform)["s3"]
     machine = _ingest_machine(platform)
@@ -252,6 +279,40 @@ def test_sdk_from_url_and_packet(platform, monkeypatch, tmp_path):
     same = project.file.from_packet({"media": {"url": url, "type": "image"}, "instance_list": []}, directory="web")
     assert same.id == file.id  # same bytes in the same project: one file
     server.shutdown()
+
+
+def test_sdk_coco_import_and_cli_upload(platform, monkeypatch, tmp_path):
+    from annolake import Project
+    from annolake.cli import main as cli
+
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    project = Project()
+    images, annotations = [], []
+    (tmp_path / "coco" / "images").mkdir(parents=True)
+    for i in range(30):
+        (tmp_path / "coco" / "images" / f"{i:03d}.jpg").write_bytes(_jpeg(colour=(i * 8, 40, 90), size=(64 + i, 48)))
+        images.append({"id": i, "file_name": f"{i:03d}.jpg"})
+        annotations += [
+            {"id": len(annotations), "image_id": i, "category_id": 1, "bbox": [k * 5, 2, 4, 6]} for k in range(3)
+        ]
+    coco = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "forklift"}]}
+    (tmp_path / "coco" / "instances.json").write_text(json.dumps(coco))
+    job = project.import_coco(tmp_path / "coco" / "instances.json", "warehouse", progress=False)
+    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", 30, 30, 0)
+    files = list(project.directory.get("warehouse").files())
+    assert len(files) == 30
+    first = next(f for f in files if f.name == "000.jpg")
+    assert sorted(b["x_min"] for b in first.instance_list) == [0.0, 5.0, 10.0]
+
+    upload_dir = tmp_path / "to-upload"
+    upload_dir.mkdir()
+    for i in range(4):
+        (upload_dir / f"u{i}.JPG").write_bytes(_jpeg(colour=(10, i * 50, 10), size=(33 + i, 20)))
+    (upload_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff nope")
+    assert cli(["upload", str(upload_dir), "--directory", "cli-upload"]) == 1  # one failure is reported
+    assert project.directory.get("cli-upload").file_count() == 5
+    ready = [f for f in project.directory.get("cli-upload").files() if f.status == "ready"]
+    assert len(ready) == 4
 
 
 def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):

@@ -15,7 +15,8 @@ TRIGGER = "annolake_service.handlers.object_created.handler"
 PROCESS = "annolake_service.handlers.ingest.process_handler"
 REGISTER = "annolake_service.handlers.ingest.register_handler"
 QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
-SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE}
+IMPORT_STEPS = {f"annolake_service.handlers.imports.{step}_handler" for step in ("plan", "chunk", "finish", "fail")}
+SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS}
 COMMON_ENV = {
     "TABLE_NAME",
     "IDEMPOTENCY_TABLE_NAME",
@@ -26,6 +27,7 @@ COMMON_ENV = {
     "STAGE",
     "POWERTOOLS_SERVICE_NAME",
     "LOG_LEVEL",
+    "ALLOW_PRIVATE_URLS",
 }
 RETRIED = [
     "Lambda.ServiceException",
@@ -141,7 +143,7 @@ def test_every_function_has_the_common_environment(dev):
 
 
 def test_state_machine_arn_only_where_executions_start(dev):
-    sm_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine")
+    sm_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
     for handler, (_, props) in service_functions(dev.app_template).items():
         env = props["Environment"]["Variables"]
         if handler in (API, TRIGGER):
@@ -250,7 +252,7 @@ def test_trigger_retries_twice_then_dead_letters(dev):
 
 
 def test_ingest_state_machine_is_express_logged_and_traced(dev):
-    _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine")
+    _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
     props = machine["Properties"]
     assert props["StateMachineType"] == "EXPRESS"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
@@ -262,7 +264,7 @@ def test_ingest_state_machine_is_express_logged_and_traced(dev):
 def test_ingest_definition(dev):
     template = dev.app_template
     functions = {lid: handler for handler, (lid, _) in service_functions(template).items()}
-    _, machine = one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
     states = state_machine_definition(machine)["States"]
     assert state_machine_definition(machine)["StartAt"] == "ProcessMedia"
     assert set(states) == {"ProcessMedia", "RegisterFile", "Ingested", "QuarantineFile", "Quarantined"}
@@ -336,7 +338,7 @@ def test_alarms_notify_the_topic(dev):
     template = dev.app_template
     topic_id, _ = one(template, "AWS::SNS::Topic")
     api_fn, _ = service_functions(template)[API]
-    sm_id, _ = one(template, "AWS::StepFunctions::StateMachine")
+    sm_id, _ = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
     alarms = {
         r["Properties"]["MetricName"]: r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()
     }
@@ -363,3 +365,29 @@ def test_email_subscription_only_with_alarm_email(dev, prod):
     (subscription,) = resources(prod.app_template, "AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "ops@example.com"
+
+
+# --- bulk imports ---------------------------------------------------------------------------------
+
+
+def test_import_job_is_a_standard_machine_mapping_chunks_with_retries_and_a_failure_path(dev):
+    sm_id, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Imports")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    definition = state_machine_definition(machine)
+    assert definition["StartAt"] == "PlanImport"
+    states = definition["States"]
+    chunks = states["ImportChunks"]
+    assert chunks["Type"] == "Map" and chunks["ItemsPath"] == "$.plan.chunks" and chunks["MaxConcurrency"] == 4
+    chunk_task = chunks["ItemProcessor"]["States"]["ImportChunk"]
+    assert chunk_task["Retry"][0]["ErrorEquals"] == RETRIED
+    for name in ("PlanImport", "ImportChunks", "FinishImport"):
+        assert states[name]["Catch"][0]["Next"] == "FailImport", name
+    assert states["FailImport"]["Next"] == "ImportFailed" and states["ImportFailed"]["Type"] == "Fail"
+    api_env = service_functions(dev.app_template)[API][1]["Environment"]["Variables"]
+    assert api_env["IMPORT_STATE_MACHINE_ARN"] == {"Ref": sm_id}
+
+
+@pytest.mark.parametrize(("stage", "allowed"), [("dev", "false"), ("prod", "false"), ("local", "true")])
+def test_only_the_local_stage_lets_from_url_reach_private_hosts(synth_stage, stage, allowed):
+    for handler, (_, props) in service_functions(synth_stage(stage).app_template).items():
+        assert props["Environment"]["Variables"]["ALLOW_PRIVATE_URLS"] == allowed, handler

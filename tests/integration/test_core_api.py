@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import uuid
 
 import boto3
@@ -405,3 +406,94 @@ def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, 
         assert bad.status_code == 400 and words in bad.json()["error"]["message"], bad.text
     monkeypatch.delenv("ALLOW_PRIVATE_URLS")
     reset_service_caches()
+
+
+def _coco_dataset(count: int, boxes_per_image: int) -> tuple[dict, dict[str, bytes]]:
+    images, annotations, media = [], [], {}
+    for i in range(count):
+        name = f"img/{i:04d}.jpg"
+        media[name] = _jpeg(size=(60 + i, 50), colour=(i * 7 % 255, 90, 160))
+        images.append({"id": i + 1, "file_name": name, "width": 60 + i, "height": 50})
+        for b in range(boxes_per_image):
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": i + 1, "category_id": 1 + b % 2, "bbox": [b, b, 10, 12]}
+            )
+    document = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "bus"}, {"id": 2, "name": "lorry"}],
+    }
+    return document, media
+
+
+def _run_import_job(world, import_id: str) -> None:
+    """What the import state machine does: plan, the Map over chunks, finish."""
+    from annolake_service.services import imports
+
+    planned = imports.plan("alpha", import_id)
+    for chunk in planned["chunks"]:
+        imports.import_chunk("alpha", import_id, chunk["chunk_key"])
+    imports.finish("alpha", import_id)
+
+
+def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world):
+    c, h = world["client"], _admin(world)
+    document, media = _coco_dataset(count=60, boxes_per_image=3)
+    document["images"].append({"id": 999, "file_name": "img/missing.jpg"})
+    media["img/0059.jpg"] = b"not an image at all"
+    job = c.post(
+        "/api/v1/projects/alpha/imports", json={"format": "coco", "dataset": "coco", "create_labels": True}, headers=h
+    ).json()
+    assert job["status"] == "created" and job["media_upload"]["fields"]["key"].endswith("/media/${filename}")
+    prefix = f"imports/alpha/{job['import_id']}/"
+    world["s3"].put_object(Bucket=world["media"], Key=prefix + "manifest", Body=json.dumps(document).encode())
+    for name, body in media.items():
+        world["s3"].put_object(Bucket=world["media"], Key=prefix + "media/" + name, Body=body)
+
+    _run_import_job(world, job["import_id"])
+    progress = c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()
+    assert (progress["status"], progress["total"], progress["done"], progress["failed"]) == (
+        "completed_with_errors",
+        61,
+        59,
+        2,
+    )
+    reasons = {f["name"]: f["reason"] for f in progress["failures"]}
+    assert "was not uploaded" in reasons["missing.jpg"] and "not supported yet" in reasons["0059.jpg"]
+    files = c.get("/api/v1/projects/alpha/datasets/coco/files", params={"limit": 100}, headers=h).json()["files"]
+    assert len(files) == 59 and all(sum(f["label_counts"].values()) == 3 for f in files)
+    one = next(f for f in files if f["original_name"] == "0000.jpg")
+    boxes = c.get(f"/api/v1/projects/alpha/files/{one['file_id']}/annotations", headers=h).json()["instance_list"]
+    assert sorted((b["name"], b["x_min"], b["x_max"]) for b in boxes) == [
+        ("bus", 0.0, 10.0),
+        ("bus", 2.0, 12.0),
+        ("lorry", 1.0, 11.0),
+    ]
+
+    _run_import_job(world, job["import_id"])  # re-drive: same outcome, no new files
+    again = c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()
+    assert (again["done"], again["failed"]) == (59, 2)
+    assert (
+        len(c.get("/api/v1/projects/alpha/datasets/coco/files", params={"limit": 100}, headers=h).json()["files"]) == 59
+    )
+
+
+def test_import_with_unknown_labels_fails_as_a_whole_with_the_reason(world):
+    from annolake_service.services import imports
+
+    c, h = world["client"], _admin(world)
+    document, media = _coco_dataset(count=2, boxes_per_image=1)
+    document["categories"] = [{"id": 1, "name": "zeppelin"}, {"id": 2, "name": "bus"}]
+    job = c.post("/api/v1/projects/alpha/imports", json={"format": "coco", "dataset": "coco2"}, headers=h).json()
+    prefix = f"imports/alpha/{job['import_id']}/"
+    world["s3"].put_object(Bucket=world["media"], Key=prefix + "manifest", Body=json.dumps(document).encode())
+    with pytest.raises(imports.ImportRejected, match="zeppelin"):
+        imports.plan("alpha", job["import_id"])
+    imports.fail(
+        "alpha",
+        job["import_id"],
+        {"Error": "ImportRejected", "Cause": json.dumps({"errorMessage": "labels not in the schema"})},
+    )
+    assert c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()["status"] == "failed"
+    bad = c.post("/api/v1/projects/alpha/imports", json={"format": "pascal"}, headers=h)
+    assert bad.status_code == 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     MapAttribute,
     NumberAttribute,
@@ -139,6 +140,36 @@ class UploadItem(Item):
     ttl = NumberAttribute(null=True)
 
 
+class ImportJobItem(Item):
+    """A bulk import: its source, progress counters (updated atomically) and outcome."""
+
+    project_id = UnicodeAttribute()
+    import_id = UnicodeAttribute()
+    format = UnicodeAttribute()
+    dataset_name = UnicodeAttribute()
+    create_labels = BooleanAttribute(default=False)
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    total = NumberAttribute(default=0)
+    done = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+
+
+class ImportOutcomeItem(Item):
+    """What happened to one item of an import; written once, so counters count each item once."""
+
+    project_id = UnicodeAttribute()
+    import_id = UnicodeAttribute()
+    item_index = NumberAttribute()
+    name = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # "done" | "failed"
+    file_id = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -149,6 +180,8 @@ MODELS: tuple[type[Item], ...] = (
     DatasetMemberItem,
     AnnotationVersionItem,
     UploadItem,
+    ImportJobItem,
+    ImportOutcomeItem,
 )
 
 

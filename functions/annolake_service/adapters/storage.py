@@ -130,3 +130,25 @@ def presigned_post(bucket: str, key: str, *, content_type: str, max_bytes: int, 
         ],
         ExpiresIn=expires_in,
     )
+
+
+def import_prefix(project_id: str, import_id: str) -> str:
+    return f"imports/{project_id}/{import_id}/"
+
+
+def list_keys(bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    paginator = client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys += [obj["Key"] for obj in page.get("Contents", [])]
+    return keys
+
+
+def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_in: int) -> dict[str, Any]:
+    """One form policy for any key under ``prefix`` (many files, one API call): S3 ``starts-with``."""
+    return client("s3").generate_presigned_post(
+        Bucket=bucket,
+        Key=prefix + "${filename}",
+        Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )

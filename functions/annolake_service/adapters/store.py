@@ -46,6 +46,8 @@ from annolake_service.adapters.models import (
     DatasetItem,
     DatasetMemberItem,
     FileItem,
+    ImportJobItem,
+    ImportOutcomeItem,
     MemberItem,
     ProjectItem,
     SchemaItem,
@@ -732,3 +734,119 @@ def get_upload(project_id: str, upload_id: str) -> dict[str, Any] | None:
         "file_id": item.file_id,
         "created_at": item.created_at.isoformat(),
     }
+
+
+# --- bulk imports -------------------------------------------------------------------------
+#   import job: P#<project> / IMPORT#<id>;  its item outcomes: P#<project>#IMPORT#<id> / ITEM#<index:08d>
+
+
+def _import_body(item: ImportJobItem) -> dict[str, Any]:
+    return {
+        "import_id": item.import_id,
+        "format": item.format,
+        "dataset": item.dataset_name,
+        "create_labels": bool(item.create_labels),
+        "status": item.status,
+        "status_reason": item.status_reason,
+        "total": int(item.total or 0),
+        "done": int(item.done or 0),
+        "failed": int(item.failed or 0),
+        "created_by": item.created_by,
+        "created_at": item.created_at.isoformat(),
+        "finished_at": item.finished_at.isoformat() if item.finished_at else None,
+    }
+
+
+def create_import(
+    project_id: str, import_id: str, fmt: str, dataset_name: str, create_labels: bool, author: str
+) -> None:
+    bind()
+    ImportJobItem(
+        PK=_project_pk(project_id),
+        SK=f"IMPORT#{import_id}",
+        kind="import",
+        project_id=project_id,
+        import_id=import_id,
+        format=fmt,
+        dataset_name=dataset_name,
+        create_labels=create_labels,
+        status="created",
+        created_by=author,
+        created_at=_now(),
+    ).save(condition=ImportJobItem.PK.does_not_exist())
+
+
+def get_import(project_id: str, import_id: str) -> dict[str, Any] | None:
+    bind()
+    try:
+        return _import_body(ImportJobItem.get(_project_pk(project_id), f"IMPORT#{import_id}"))
+    except ImportJobItem.DoesNotExist:
+        return None
+
+
+def mark_import(
+    project_id: str,
+    import_id: str,
+    *,
+    status: str,
+    total: int | None = None,
+    reason: str | None = None,
+    reset_counters: bool = False,
+    finished: bool = False,
+) -> None:
+    bind()
+    item = ImportJobItem(PK=_project_pk(project_id), SK=f"IMPORT#{import_id}")
+    actions = [ImportJobItem.status.set(status), ImportJobItem.status_reason.set(reason)]
+    if total is not None:
+        actions.append(ImportJobItem.total.set(total))
+    if reset_counters:
+        actions += [ImportJobItem.done.set(0), ImportJobItem.failed.set(0)]
+    actions.append(ImportJobItem.finished_at.set(_now() if finished else None))
+    item.update(actions=actions, condition=ImportJobItem.PK.exists())
+
+
+def record_import_outcome(
+    project_id: str, import_id: str, index: int, name: str, *, file_id: str | None, reason: str | None
+) -> bool:
+    """Record one item's outcome and bump the matching counter, once per item (retries are no-ops)."""
+    failed = reason is not None
+    outcome = ImportOutcomeItem(
+        PK=f"P#{project_id}#IMPORT#{import_id}",
+        SK=f"ITEM#{index:08d}",
+        kind="import_outcome",
+        project_id=project_id,
+        import_id=import_id,
+        item_index=index,
+        name=name,
+        outcome="failed" if failed else "done",
+        file_id=file_id,
+        reason=reason[:1000] if reason else None,
+    )
+    counter = ImportJobItem.failed if failed else ImportJobItem.done
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(outcome, condition=ImportOutcomeItem.PK.does_not_exist())
+            tx.update(ImportJobItem(PK=_project_pk(project_id), SK=f"IMPORT#{import_id}"), actions=[counter.add(1)])
+    except TransactWriteError as exc:
+        if _cancelled_by_condition(exc):
+            return False
+        raise
+    return True
+
+
+def clear_import_outcomes(project_id: str, import_id: str) -> None:
+    bind()
+    with ImportOutcomeItem.batch_write() as batch:
+        for item in ImportOutcomeItem.query(f"P#{project_id}#IMPORT#{import_id}"):
+            batch.delete(item)
+
+
+def import_failures(project_id: str, import_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    bind()
+    failures = ImportOutcomeItem.query(
+        f"P#{project_id}#IMPORT#{import_id}", filter_condition=ImportOutcomeItem.outcome == "failed"
+    )
+    return [
+        {"index": int(i.item_index), "name": i.name, "reason": i.reason}
+        for _, i in zip(range(limit), failures, strict=False)
+    ]

@@ -50,16 +50,7 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
     thumbnail = storage.thumbnail_key(arrived.project_id, file_id)
     storage.copy_object(bucket, key, settings.media_bucket, original)
     storage.write_object(settings.media_bucket, thumbnail, facts.thumbnail_jpeg, "image/jpeg")
-    return {
-        "file_id": file_id,
-        "mime_type": facts.mime_type,
-        "width": facts.width,
-        "height": facts.height,
-        "size_bytes": facts.size_bytes,
-        "content_hash": facts.content_hash,
-        "original_key": original,
-        "thumbnail_key": thumbnail,
-    }
+    return _facts_payload(file_id, facts, original, thumbnail)
 
 
 def _read_sidecar(bucket: str, key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict]:
@@ -81,20 +72,68 @@ def _read_sidecar(bucket: str, key: str, width: int, height: int) -> tuple[list[
 
 
 def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """Record the ready file (conditional write on its natural key) with its pre-labels."""
+    """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels."""
     arrived = parse_object_key(key)
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
     instance_list, metadata = _read_sidecar(bucket, key, facts["width"], facts["height"])
+    schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
+    created = record_ready_file(
+        arrived.project_id,
+        dataset.dataset_id,
+        name=arrived.original_name,
+        facts=facts,
+        instance_list=instance_list,
+        metadata=metadata,
+        author=f"ingest:{arrived.source}",
+    )
+    _finish_upload(arrived, status="ready", file_id=facts["file_id"])
+    _remove_arrival(bucket, key)
+    logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
+    return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
+
+
+def store_media(project_id: str, body: bytes) -> dict[str, Any]:
+    """Inspect bytes and write original + thumbnail under the file's canonical keys (imports, URLs)."""
+    facts = media.inspect_image(body)
+    file_id = media.file_id_for_content(project_id, facts.content_hash)
+    original = storage.original_key(project_id, file_id, facts.extension)
+    thumbnail = storage.thumbnail_key(project_id, file_id)
+    media_bucket = get_settings().media_bucket
+    storage.write_object(media_bucket, original, body, facts.mime_type)
+    storage.write_object(media_bucket, thumbnail, facts.thumbnail_jpeg, "image/jpeg")
+    return _facts_payload(file_id, facts, original, thumbnail)
+
+
+def _facts_payload(file_id: str, facts: media.MediaFacts, original: str, thumbnail: str) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "mime_type": facts.mime_type,
+        "width": facts.width,
+        "height": facts.height,
+        "size_bytes": facts.size_bytes,
+        "content_hash": facts.content_hash,
+        "original_key": original,
+        "thumbnail_key": thumbnail,
+    }
+
+
+def record_ready_file(
+    project_id: str,
+    dataset_id: str,
+    *,
+    name: str,
+    facts: dict[str, Any],
+    instance_list: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    author: str,
+) -> bool:
+    """Register a stored, validated file with version 1 of its pre-labels; False if it already existed."""
     parsed = parse_instance_list(instance_list, width=facts["width"], height=facts["height"])
-    counts = label_counts(parsed)
-    if counts:  # pre-labels are never dropped: labels they name join the schema
-        schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
-    author = f"ingest:{arrived.source}"
     now = datetime.now(UTC)
     record = FileRecord(
-        project_id=arrived.project_id,
+        project_id=project_id,
         file_id=facts["file_id"],
-        original_name=arrived.original_name,
+        original_name=name,
         mime_type=facts["mime_type"],
         status="ready",
         width=facts["width"],
@@ -104,20 +143,16 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         original_key=facts["original_key"],
         thumbnail_key=facts["thumbnail_key"],
         metadata=metadata,
-        label_counts=counts,
+        label_counts=label_counts(parsed),
         attribute_values=attribute_values(parsed),
         created_at=now,
     )
-    created = store.register_file(
+    return store.register_file(
         record,
-        dataset_id=dataset.dataset_id,
+        dataset_id=dataset_id,
         instance_list=initial_instances(instance_list, author=author, now=now),
         created_by=author,
     )
-    _finish_upload(arrived, status="ready", file_id=record.file_id)
-    _remove_arrival(bucket, key)
-    logger.info("file registered", extra={"file_id": record.file_id, "new": created, "key": key})
-    return {"file_id": record.file_id, "dataset_id": dataset.dataset_id, "created": created}
 
 
 def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
@@ -135,7 +170,11 @@ def _remove_arrival(bucket: str, key: str) -> None:
 
 def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
     """Keep a rejected original under the quarantine prefix and record why, on the file."""
-    reason = _reason_from_error(error)
+    reason = reason_from_error(error)
+    if error.get("Error") == "ObjectMissing":
+        # A redelivered event whose object was already ingested (and moved) or deleted: nothing to keep.
+        logger.info("arrival already handled", extra={"key": key, "reason": reason})
+        return {"skipped": reason}
     arrived = parse_object_key(key)
     settings = get_settings()
     target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
@@ -161,7 +200,7 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
     return {"file_id": record.file_id, "reason": reason}
 
 
-def _reason_from_error(error: dict[str, Any]) -> str:
+def reason_from_error(error: dict[str, Any]) -> str:
     """Step Functions hands us ``{"Error": name, "Cause": json of the Lambda error}``."""
     cause = error.get("Cause", "")
     try:

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     media_bucket: str = Field(default="", description="MEDIA_BUCKET: originals, thumbnails, exports")
     drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
+    import_state_machine_arn: str = Field(default="", description="IMPORT_STATE_MACHINE_ARN")
     user_pool_id: str = Field(default="", description="USER_POOL_ID: Cognito pool for JWT checks")
     user_pool_client_id: str = Field(default="", description="USER_POOL_CLIENT_ID: the SPA client")
     aws_region: str = Field(default="us-east-1", description="AWS_REGION")

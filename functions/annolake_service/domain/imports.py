@@ -1,0 +1,202 @@
+"""Bulk import formats turned into import items: COCO JSON, YOLO folders, JSONL of packets.
+
+Pure parsing. An item names its media (a path under the import's media prefix, or a URL) and its
+instances in the packet shape. YOLO boxes are normalized to the image size, which is only known
+once the image is read, so YOLO items carry ``yolo_boxes`` that ``resolve_instances`` converts.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+
+FORMATS = ("coco", "yolo", "jsonl")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+class ImportFormatError(ValueError):
+    """The manifest cannot be read as the declared format; the message says where and why."""
+
+
+@dataclass
+class ImportItem:
+    index: int
+    name: str
+    media_path: str | None = None  # relative to the import's media prefix
+    media_url: str | None = None
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    yolo_boxes: list[tuple[str, float, float, float, float]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # known up front (e.g. an unsupported mask encoding)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImportItem:
+        data = dict(data)
+        data["yolo_boxes"] = [tuple(b) for b in data.get("yolo_boxes", [])]
+        return cls(**data)
+
+
+@dataclass
+class ParsedImport:
+    items: list[ImportItem]
+    label_names: list[str]
+
+
+# --- COCO -------------------------------------------------------------------------------------
+
+
+def parse_coco(text: str) -> ParsedImport:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"the COCO file is not JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise ImportFormatError("a COCO file is an object with an 'images' list (and 'annotations', 'categories')")
+    categories = {c["id"]: c["name"] for c in document.get("categories", []) if "id" in c and "name" in c}
+    items: dict[Any, ImportItem] = {}
+    for index, image in enumerate(document["images"]):
+        if "id" not in image or not (image.get("file_name") or image.get("coco_url") or image.get("url")):
+            raise ImportFormatError(f"images[{index}] needs an 'id' and a 'file_name' (or 'coco_url')")
+        file_name = image.get("file_name") or posixpath.basename(image.get("coco_url") or image["url"])
+        items[image["id"]] = ImportItem(
+            index=index,
+            name=posixpath.basename(file_name),
+            media_path=file_name if image.get("file_name") else None,
+            media_url=image.get("coco_url") or image.get("url") or image.get("flickr_url"),
+            metadata={"coco_image_id": image["id"]},
+        )
+    for index, annotation in enumerate(document.get("annotations", [])):
+        item = items.get(annotation.get("image_id"))
+        if item is None:
+            raise ImportFormatError(
+                f"annotations[{index}] refers to image_id {annotation.get('image_id')!r}, which is not in 'images'"
+            )
+        label = categories.get(annotation.get("category_id"))
+        if label is None:
+            raise ImportFormatError(
+                f"annotations[{index}] has category_id {annotation.get('category_id')!r}, which is not in 'categories'"
+            )
+        item.instances.extend(_coco_instances(annotation, label, item))
+    return ParsedImport(items=list(items.values()), label_names=sorted(set(categories.values())))
+
+
+def _coco_instances(annotation: dict[str, Any], label: str, item: ImportItem) -> list[dict[str, Any]]:
+    instances = []
+    segmentation = annotation.get("segmentation")
+    if isinstance(segmentation, list) and segmentation:
+        for polygon in segmentation:
+            points = [{"x": polygon[i], "y": polygon[i + 1]} for i in range(0, len(polygon) - 1, 2)]
+            if len(points) >= 3:
+                instances.append({"type": "polygon", "name": label, "points": points})
+    elif isinstance(segmentation, dict):
+        item.problem = item.problem or "RLE segmentation masks are not supported yet; export polygons instead"
+    bbox = annotation.get("bbox")
+    if bbox and len(bbox) == 4:
+        x, y, w, h = (float(v) for v in bbox)
+        instances.append({"type": "box", "name": label, "x_min": x, "y_min": y, "x_max": x + w, "y_max": y + h})
+    return instances
+
+
+# --- YOLO -------------------------------------------------------------------------------------
+
+
+def parse_yolo_names(text: str) -> list[str]:
+    """Class names from a data.yaml (``names:`` list or index map) or a classes.txt / obj.names."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ImportFormatError(f"the YOLO names file is not YAML or text: {exc}") from None
+    if isinstance(document, dict) and "names" in document:
+        names = document["names"]
+        if isinstance(names, dict):
+            return [str(names[k]) for k in sorted(names, key=int)]
+        return [str(n) for n in names]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ImportFormatError("the YOLO names file lists no classes")
+    return lines
+
+
+def parse_yolo(names_text: str, files: list[str], read_label: Any) -> ParsedImport:
+    """Pair ``images/…/x.jpg`` with ``labels/…/x.txt``; ``read_label(path) -> str`` reads one label file."""
+    names = parse_yolo_names(names_text)
+    labels = {posixpath.splitext(_after(p, "labels/"))[0]: p for p in files if p.endswith(".txt") and "labels/" in p}
+    images = sorted(p for p in files if p.lower().endswith(IMAGE_SUFFIXES))
+    items = []
+    for index, image in enumerate(images):
+        item = ImportItem(index=index, name=posixpath.basename(image), media_path=image)
+        label_path = labels.get(posixpath.splitext(_after(image, "images/"))[0])
+        if label_path:
+            for line_no, line in enumerate(read_label(label_path).splitlines(), start=1):
+                parts = line.split()
+                if not parts:
+                    continue
+                try:
+                    cls, cx, cy, w, h = int(parts[0]), *(float(v) for v in parts[1:5])
+                    item.yolo_boxes.append((names[cls], cx, cy, w, h))
+                except (ValueError, IndexError):
+                    item.problem = f"{label_path} line {line_no} is not '<class> <cx> <cy> <w> <h>' with a known class"
+                    break
+        items.append(item)
+    if not items:
+        raise ImportFormatError("no images found: a YOLO folder has images/ (and labels/ with one .txt per image)")
+    return ParsedImport(items=items, label_names=names)
+
+
+def _after(path: str, marker: str) -> str:
+    return path.split(marker, 1)[1] if marker in path else posixpath.basename(path)
+
+
+def resolve_instances(item: ImportItem, width: int, height: int) -> list[dict[str, Any]]:
+    """The item's instances in pixels (YOLO's normalized centre boxes converted, clipped to the image)."""
+    instances = list(item.instances)
+    for label, cx, cy, w, h in item.yolo_boxes:
+        x_min, x_max = max(0.0, (cx - w / 2) * width), min(float(width), (cx + w / 2) * width)
+        y_min, y_max = max(0.0, (cy - h / 2) * height), min(float(height), (cy + h / 2) * height)
+        instances.append({"type": "box", "name": label, "x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max})
+    return instances
+
+
+# --- JSONL of packets ---------------------------------------------------------------------------
+
+
+def parse_jsonl(text: str) -> ParsedImport:
+    items, labels = [], set()
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            packet = json.loads(line)
+            media = packet["media"]
+            path, url = media.get("path"), media.get("url")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise ImportFormatError(
+                f'line {line_no} is not a packet: {{"media": {{"url" or "path"}}, "instance_list": [...]}}'
+            ) from None
+        if not (path or url):
+            raise ImportFormatError(f"line {line_no}: media needs a 'url' or a 'path'")
+        instances = packet.get("instance_list") or []
+        labels.update(i.get("name") for i in instances if isinstance(i, dict) and i.get("type") != "global")
+        items.append(
+            ImportItem(
+                index=len(items),
+                name=posixpath.basename(path or url.split("?")[0]) or f"item-{line_no}",
+                media_path=path,
+                media_url=url,
+                instances=instances,
+                metadata=packet.get("metadata") or {},
+                problem=None
+                if media.get("type", "image") == "image"
+                else f"media type {media.get('type')!r} is not supported yet",
+            )
+        )
+    if not items:
+        raise ImportFormatError("the JSONL file has no packets")
+    return ParsedImport(items=items, label_names=sorted(n for n in labels if n))

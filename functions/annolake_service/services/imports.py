@@ -1,0 +1,199 @@
+"""Bulk imports (COCO, YOLO, JSONL of packets) run as a Step Functions job with a Map over chunks.
+
+1. ``create_import``: a job record plus presigned POSTs for the manifest and for the media files
+   (any key under the job's ``media/`` prefix).
+2. ``start_import``: the state machine runs ``plan`` (parse the manifest, settle labels, write item
+   chunks to S3), a Map of ``import_chunk`` over the chunks, then ``finish``.
+3. Progress (total / done / failed, per-item reasons) is read with ``get_import``. Each item's outcome
+   is written once, and files are registered by natural key, so a re-driven job adds no duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from annolake_service.adapters import storage, store, web_fetch, workflows
+from annolake_service.domain import imports as formats
+from annolake_service.domain import media
+from annolake_service.domain.instances import InvalidInstances, parse_instance_list
+from annolake_service.services import ingest, projects
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
+
+CHUNK_SIZE = 50
+UPLOAD_SECONDS = 3600
+MANIFEST = "manifest"
+
+
+class ImportRejected(Exception):
+    """The whole import cannot run (bad manifest, unknown labels); the message says why."""
+
+
+def _prefix(project_id: str, import_id: str) -> str:
+    return storage.import_prefix(project_id, import_id)
+
+
+def create_import(project_id: str, *, fmt: str, dataset_name: str, create_labels: bool, author: str) -> dict:
+    if fmt not in formats.FORMATS:
+        raise BadRequest(f"format {fmt!r} is not one of {list(formats.FORMATS)}")
+    projects.ensure_dataset(project_id, dataset_name)
+    import_id = f"im_{secrets.token_hex(8)}"
+    store.create_import(project_id, import_id, fmt, dataset_name, create_labels, author)
+    bucket, prefix = get_settings().media_bucket, _prefix(project_id, import_id)
+    return {
+        **get_import(project_id, import_id),
+        "manifest_upload": storage.presigned_post(
+            bucket,
+            prefix + MANIFEST,
+            content_type="application/octet-stream",
+            max_bytes=media.DEFAULT_MAX_BYTES * 4,
+            expires_in=UPLOAD_SECONDS,
+        ),
+        "media_upload": storage.presigned_prefix_post(
+            bucket, prefix + "media/", max_bytes=media.DEFAULT_MAX_BYTES, expires_in=UPLOAD_SECONDS
+        ),
+    }
+
+
+def get_import(project_id: str, import_id: str) -> dict[str, Any]:
+    job = store.get_import(project_id, import_id)
+    if job is None:
+        raise NotFound(f"import {import_id!r} not found in project {project_id!r}")
+    return {**job, "failures": store.import_failures(project_id, import_id)}
+
+
+def start_import(project_id: str, import_id: str) -> dict[str, Any]:
+    """Start (or re-drive) the job; items already imported are not duplicated."""
+    job = get_import(project_id, import_id)
+    if job["status"] in ("queued", "running"):
+        raise Conflict(f"import {import_id} is already {job['status']}")
+    manifest_key = _prefix(project_id, import_id) + MANIFEST
+    if not storage.list_keys(get_settings().media_bucket, manifest_key):
+        raise BadRequest("upload the manifest first (the manifest_upload form of the import)")
+    store.mark_import(project_id, import_id, status="queued")
+    attempt = secrets.token_hex(4)
+    workflows.start_import(
+        {"project_id": project_id, "import_id": import_id}, name=f"{project_id}-{import_id}-{attempt}"
+    )
+    return get_import(project_id, import_id)
+
+
+# --- state machine steps ----------------------------------------------------------------------
+
+
+def plan(project_id: str, import_id: str) -> dict[str, Any]:
+    job = get_import(project_id, import_id)
+    bucket, prefix = get_settings().media_bucket, _prefix(project_id, import_id)
+    manifest = storage.read_object(bucket, prefix + MANIFEST, max_bytes=media.DEFAULT_MAX_BYTES * 4).body
+    try:
+        text = manifest.decode("utf-8-sig")
+        parsed = _parse(job["format"], text, bucket, prefix)
+    except (UnicodeDecodeError, formats.ImportFormatError) as exc:
+        raise ImportRejected(f"the {job['format']} manifest cannot be read: {exc}") from None
+    schema, _ = schema_service.get_schema(project_id)
+    unknown = schema.unknown_labels(set(parsed.label_names))
+    if unknown and job["create_labels"]:
+        schema_service.add_labels(project_id, unknown)
+    elif unknown:
+        raise ImportRejected(f"the manifest uses labels not in the schema: {unknown}; add them or set create_labels")
+    store.clear_import_outcomes(project_id, import_id)
+    chunks = []
+    for start in range(0, len(parsed.items), CHUNK_SIZE):
+        key = f"{prefix}items/{start // CHUNK_SIZE:05d}.json"
+        payload = [item.to_json() for item in parsed.items[start : start + CHUNK_SIZE]]
+        storage.write_object(bucket, key, json.dumps(payload).encode(), "application/json")
+        chunks.append({"project_id": project_id, "import_id": import_id, "chunk_key": key})
+    store.mark_import(project_id, import_id, status="running", total=len(parsed.items), reset_counters=True)
+    return {"project_id": project_id, "import_id": import_id, "chunks": chunks}
+
+
+def _parse(fmt: str, text: str, bucket: str, prefix: str) -> formats.ParsedImport:
+    if fmt == "coco":
+        return formats.parse_coco(text)
+    if fmt == "jsonl":
+        return formats.parse_jsonl(text)
+    media_prefix = prefix + "media/"
+    files = [key[len(media_prefix) :] for key in storage.list_keys(bucket, media_prefix)]
+
+    def read_label(path: str) -> str:
+        return storage.read_object(bucket, media_prefix + path, max_bytes=10 * 1024 * 1024).body.decode()
+
+    return formats.parse_yolo(text, files, read_label)
+
+
+def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, int]:
+    """Import each item of one chunk; an item's failure is recorded and never stops the others."""
+    settings = get_settings()
+    job = get_import(project_id, import_id)
+    dataset = projects.get_dataset(project_id, job["dataset"])
+    items = json.loads(storage.read_object(settings.media_bucket, chunk_key, max_bytes=64 * 1024 * 1024).body)
+    tally = {"done": 0, "failed": 0}
+    for raw in items:
+        item = formats.ImportItem.from_json(raw)
+        try:
+            file_id = _import_item(project_id, import_id, dataset.dataset_id, item)
+            reason = None
+        except (
+            media.MediaRejected,
+            InvalidInstances,
+            storage.ObjectMissing,
+            storage.ObjectTooLarge,
+            web_fetch.FetchFailed,
+            web_fetch.UrlRefused,
+            ValueError,
+        ) as exc:
+            file_id, reason = None, f"{type(exc).__name__}: {exc}"
+        store.record_import_outcome(project_id, import_id, item.index, item.name, file_id=file_id, reason=reason)
+        tally["failed" if reason else "done"] += 1
+    logger.info("import chunk done", extra={"import_id": import_id, "chunk": chunk_key, **tally})
+    return tally
+
+
+def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats.ImportItem) -> str:
+    if item.problem:
+        raise ValueError(item.problem)
+    settings = get_settings()
+    if item.media_path:
+        key = _prefix(project_id, import_id) + "media/" + item.media_path
+        try:
+            body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
+        except storage.ObjectMissing:
+            if not item.media_url:
+                raise storage.ObjectMissing(f"{item.media_path} was not uploaded with the import") from None
+            body = web_fetch.fetch(
+                item.media_url, max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
+            ).body
+    else:
+        body = web_fetch.fetch(
+            item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
+        ).body
+    facts = ingest.store_media(project_id, body)
+    instances = formats.resolve_instances(item, facts["width"], facts["height"])
+    validated = parse_instance_list(instances, width=facts["width"], height=facts["height"])
+    ingest.record_ready_file(
+        project_id,
+        dataset_id,
+        name=item.name,
+        facts=facts,
+        instance_list=[i.model_dump(exclude_none=True) for i in validated],
+        metadata=item.metadata,
+        author=f"import:{import_id}",
+    )
+    return facts["file_id"]
+
+
+def finish(project_id: str, import_id: str) -> dict[str, Any]:
+    job = get_import(project_id, import_id)
+    status = "completed_with_errors" if job["failed"] else "completed"
+    store.mark_import(project_id, import_id, status=status, finished=True)
+    return {"status": status, "total": job["total"], "done": job["done"], "failed": job["failed"]}
+
+
+def fail(project_id: str, import_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    reason = ingest.reason_from_error(error)
+    store.mark_import(project_id, import_id, status="failed", reason=reason, finished=True)
+    return {"status": "failed", "reason": reason}

@@ -1,0 +1,133 @@
+"""Bulk imports: a Standard state machine (a job may run for many minutes) with a Map over item chunks.
+
+    PlanImport -> ImportChunks (Map, 4 at a time: ImportChunk) -> FinishImport -> Imported
+          \\___________\\______(any error)_____> FailImport -> ImportFailed
+
+Payloads carry keys only: the plan writes item chunks to S3 and passes their keys to the Map.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.ingest import RETRIED_ERRORS
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+
+CHUNK_CONCURRENCY = 4
+
+
+class Imports(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        stage: str,
+        table: dynamodb.ITable,
+        media_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._defaults = defaults
+        self.plan = self._step("Plan", "plan_handler", "import: parse the manifest into item chunks", 5)
+        self.chunk = self._step("Chunk", "chunk_handler", "import: store and register one chunk of items", 15)
+        self.finish = self._step("Finish", "finish_handler", "import: record the outcome", 1)
+        self.fail = self._step("Fail", "fail_handler", "import: record why the job failed", 1)
+        steps = (self.plan, self.chunk, self.finish, self.fail)
+        for step in steps:
+            table.grant_read_write_data(step.function)
+        for step in (self.plan, self.chunk):
+            media_bucket.grant_read_write(step.function)
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "S3 object grants on the media bucket's import prefix (keys chosen by the uploader at run time); "
+                "the DynamoDB data grant on the single table covers its GSIs.",
+                findings=[
+                    *nag.S3_READ_ACTIONS,
+                    *nag.S3_WRITE_ACTIONS,
+                    nag.objects_of(self, media_bucket),
+                    nag.indexes_of(self, table),
+                ],
+            )
+        for step in (self.finish, self.fail):
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "The DynamoDB data grant on the single table covers its GSIs.",
+                findings=[nag.indexes_of(self, table)],
+            )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/annolake-{stage}-import",
+            retention=defaults.log_retention,
+            removal_policy=defaults.removal_policy,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="Annolake bulk import: COCO, YOLO or JSONL, one execution per import job",
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(12),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        nag.acknowledge(
+            self.state_machine.role,
+            "IAM5",
+            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
+            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
+            "resource-level permissions.",
+            findings=["Resource::*", *(nag.versions_of(self, step.function) for step in steps)],
+        )
+
+    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
+        return ServiceFunction(
+            self,
+            construct_id,
+            defaults=self._defaults,
+            handler=f"annolake_service.handlers.imports.{handler}",
+            description=description,
+            memory_size=1024,
+            timeout=Duration.minutes(minutes),
+        )
+
+    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state_id,
+            lambda_function=step.function,
+            payload_response_only=True,
+            result_path=result_path if result_path else sfn.JsonPath.DISCARD,
+            retry_on_service_exceptions=False,
+        )
+        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        return task
+
+    def _definition(self) -> sfn.IChainable:
+        failed = self._invoke("FailImport", self.fail, "$.failure").next(
+            sfn.Fail(self, "ImportFailed", error="ImportFailed", cause="see the import's status_reason")
+        )
+        plan = self._invoke("PlanImport", self.plan, "$.plan")
+        chunks = sfn.Map(
+            self,
+            "ImportChunks",
+            items_path="$.plan.chunks",
+            max_concurrency=CHUNK_CONCURRENCY,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        chunks.item_processor(self._invoke("ImportChunk", self.chunk, None))
+        finish = self._invoke("FinishImport", self.finish, "$.outcome")
+        for state in (plan, chunks, finish):
+            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        return plan.next(chunks).next(finish).next(sfn.Succeed(self, "Imported"))

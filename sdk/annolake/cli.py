@@ -1,0 +1,59 @@
+"""``annolake``: the command line. Connection as for ``Project()`` (env or .annolake/credentials.json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from annolake.client import AnnolakeAPIError
+from annolake.credentials import CredentialsNotFound
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="annolake", description="Annolake command line")
+    parser.add_argument("--project", help="project id (default: from the environment or credentials.json)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    upload = commands.add_parser("upload", help="upload every image under a directory")
+    upload.add_argument("path")
+    upload.add_argument("--directory", default="default", help="dataset name")
+    upload.add_argument("--workers", type=int, default=8)
+    imp = commands.add_parser("import", help="import a COCO file, a YOLO folder or a JSONL of packets")
+    imp.add_argument("format", choices=["coco", "yolo", "jsonl"])
+    imp.add_argument("path")
+    imp.add_argument("--directory", default="default", help="dataset name")
+    imp.add_argument("--images", help="COCO: folder of the images (default: beside the JSON)")
+    imp.add_argument("--no-create-labels", action="store_true", help="fail on labels missing from the schema")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from annolake.project import Project
+
+    try:
+        project = Project(args.project)
+        if args.command == "upload":
+            files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
+            for path, reason in failures:
+                print(f"failed: {path}: {reason}", file=sys.stderr)
+            print(f"{len(files)} files ready in {args.directory}, {len(failures)} failed")
+            return 1 if failures else 0
+        options = {"create_labels": not args.no_create_labels}
+        if args.format == "coco":
+            job = project.import_coco(args.path, args.directory, images=args.images, **options)
+        elif args.format == "yolo":
+            job = project.import_yolo(args.path, args.directory, **options)
+        else:
+            job = project.import_jsonl(args.path, args.directory, **options)
+        print(json.dumps({k: job[k] for k in ("import_id", "status", "total", "done", "failed")}))
+        for failure in job.get("failures", []):
+            print(f"failed: item {failure['index']} {failure['name']}: {failure['reason']}", file=sys.stderr)
+        return 0 if job["status"] == "completed" else 1
+    except (AnnolakeAPIError, CredentialsNotFound, FileNotFoundError, RuntimeError) as exc:
+        print(f"annolake: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
