@@ -497,3 +497,21 @@ def test_import_with_unknown_labels_fails_as_a_whole_with_the_reason(world):
     assert c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()["status"] == "failed"
     bad = c.post("/api/v1/projects/alpha/imports", json={"format": "pascal"}, headers=h)
     assert bad.status_code == 422
+
+
+def test_a_sidecar_arriving_after_its_image_is_attached(world):
+    from urllib.parse import quote_plus
+
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "late arrival.jpg", _jpeg(size=(70, 40), colour=(3, 3, 90)))
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}
+    for key in ("alpha/train/late arrival.json", "alpha/train/not-yet.json"):
+        world["s3"].put_object(Bucket=world["drop"], Key=key, Body=json.dumps({"instance_list": [box]}).encode())
+        assert start_ingest_for(bucket=world["drop"], raw_key=quote_plus(key), size=1, etag="e", sequencer="s") is None
+    annotations = c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()
+    assert annotations["version"] == 1 and annotations["instance_list"][0]["name"] == "car"
+    left = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/train/")["Contents"]]
+    assert "alpha/train/late arrival.json" not in left  # attached, then removed
+    assert "alpha/train/not-yet.json" in left  # waits for its image's ingest

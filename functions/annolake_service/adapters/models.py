@@ -170,6 +170,13 @@ class ImportOutcomeItem(Item):
     reason = UnicodeAttribute(null=True)
 
 
+class ArrivalItem(Item):
+    """Which file a drop-folder path became (so a sidecar arriving after its image can find it)."""
+
+    project_id = UnicodeAttribute()
+    file_id = UnicodeAttribute()
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -182,6 +189,7 @@ MODELS: tuple[type[Item], ...] = (
     UploadItem,
     ImportJobItem,
     ImportOutcomeItem,
+    ArrivalItem,
 )
 
 

@@ -43,6 +43,7 @@ from pynamodb.transactions import TransactWrite
 from annolake_service.adapters.models import (
     AnnotationVersionItem,
     ApiKeyItem,
+    ArrivalItem,
     DatasetItem,
     DatasetMemberItem,
     FileItem,
@@ -850,3 +851,26 @@ def import_failures(project_id: str, import_id: str, limit: int = 100) -> list[d
         {"index": int(i.item_index), "name": i.name, "reason": i.reason}
         for _, i in zip(range(limit), failures, strict=False)
     ]
+
+
+# --- arrivals: drop path -> file (late sidecars) ------------------------------------------
+#   P#<project>#ARRIVAL / <dataset>/<path without extension>
+
+
+def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str) -> None:
+    bind()
+    ArrivalItem(
+        PK=f"P#{project_id}#ARRIVAL",
+        SK=f"{dataset_name}/{path_stem}",
+        kind="arrival",
+        project_id=project_id,
+        file_id=file_id,
+    ).save()
+
+
+def arrival_file_id(project_id: str, dataset_name: str, path_stem: str) -> str | None:
+    bind()
+    try:
+        return ArrivalItem.get(f"P#{project_id}#ARRIVAL", f"{dataset_name}/{path_stem}").file_id
+    except ArrivalItem.DoesNotExist:
+        return None

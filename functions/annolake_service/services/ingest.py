@@ -6,6 +6,7 @@ Step payloads carry S3 keys and small facts, never media bytes (the 256 KiB payl
 from __future__ import annotations
 
 import json
+import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
-from annolake_service.services import projects
+from annolake_service.services import annotations, projects
 from annolake_service.services import schema as schema_service
+from annolake_service.shared.errors import Conflict
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
@@ -53,19 +55,19 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
     return _facts_payload(file_id, facts, original, thumbnail)
 
 
-def _read_sidecar(bucket: str, key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict]:
-    """Pre-labels and metadata from ``<name>.json`` beside the image, if there is one."""
-    raw = storage.read_optional_json_bytes(bucket, sidecar_key_for(key), max_bytes=MAX_SIDECAR_BYTES)
+def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict]:
+    """Pre-labels and metadata from a sidecar ``<name>.json`` (none: empty)."""
+    raw = storage.read_optional_json_bytes(bucket, sidecar_key, max_bytes=MAX_SIDECAR_BYTES)
     if raw is None:
         return [], {}
     try:
         packet = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InvalidInstances(f"sidecar {sidecar_key_for(key)} is not valid JSON: {exc}") from None
+        raise InvalidInstances(f"sidecar {sidecar_key} is not valid JSON: {exc}") from None
     if isinstance(packet, list):
         packet = {"instance_list": packet}
     if not isinstance(packet, dict):
-        raise InvalidInstances(f"sidecar {sidecar_key_for(key)} must be an object with an instance_list")
+        raise InvalidInstances(f"sidecar {sidecar_key} must be an object with an instance_list")
     instances = parse_instance_list(packet.get("instance_list", []), width=width, height=height)
     metadata = packet.get("metadata") or {}
     return [i.model_dump(exclude_none=True) for i in instances], metadata
@@ -75,7 +77,7 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels."""
     arrived = parse_object_key(key)
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
-    instance_list, metadata = _read_sidecar(bucket, key, facts["width"], facts["height"])
+    instance_list, metadata = _read_sidecar(bucket, sidecar_key_for(key), facts["width"], facts["height"])
     schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
     created = record_ready_file(
         arrived.project_id,
@@ -87,6 +89,9 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         author=f"ingest:{arrived.source}",
     )
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
+    store.record_arrival(
+        arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], facts["file_id"]
+    )
     _remove_arrival(bucket, key)
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
@@ -153,6 +158,38 @@ def record_ready_file(
         instance_list=initial_instances(instance_list, author=author, now=now),
         created_by=author,
     )
+
+
+def attach_late_sidecar(bucket: str, key: str) -> str | None:
+    """A sidecar that arrives after its image: its instances become the file's first annotation version.
+
+    Returns the file id it was attached to, or None when the image has not been ingested yet (the
+    image's ingest will read the sidecar then) or the file already has annotations (never overwritten).
+    """
+    arrived = parse_object_key(key)
+    stem = posixpath.splitext(arrived.relative_path)[0]
+    file_id = store.arrival_file_id(arrived.project_id, arrived.dataset_name, stem)
+    if file_id is None:
+        return None
+    record = store.get_file(arrived.project_id, file_id)
+    if record is None or record.annotation_version:
+        storage.delete_object(bucket, key)
+        return None
+    instance_list, _ = _read_sidecar(bucket, key, record.width or 0, record.height or 0)
+    try:
+        annotations.save_annotations(
+            arrived.project_id,
+            file_id,
+            expected_version=0,
+            instance_list=instance_list,
+            author=f"ingest:{arrived.source}",
+            source="import",
+            create_labels=True,
+        )
+    except Conflict:
+        return None  # annotated in the meantime: a person's work wins over a late pre-label
+    storage.delete_object(bucket, key)
+    return file_id
 
 
 def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
