@@ -29,10 +29,14 @@ CACHE_DIR = LAYERS_DIR / "build"
 # The Lambda python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34), so wheels tagged manylinux2014
 # (glibc 2.17) and manylinux_2_28 both load there; pip prefers them in the order given.
 PIP_TARGET_OPTIONS = (
-    "--platform", "manylinux2014_aarch64",
-    "--platform", "manylinux_2_28_aarch64",
-    "--implementation", "cp",
-    "--python-version", "3.12",
+    "--platform",
+    "manylinux2014_aarch64",
+    "--platform",
+    "manylinux_2_28_aarch64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
     "--only-binary=:all:",
 )
 
@@ -50,9 +54,13 @@ def dependency_digest(deps: list[str] | None = None) -> str:
 
 def _pip_install(deps: list[str], destination: Path) -> None:
     command = [
-        sys.executable, "-m", "pip", "install",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
         *PIP_TARGET_OPTIONS,
-        "--target", str(destination),
+        "--target",
+        str(destination),
         "--no-compile",  # bytecode of this machine's interpreter is useless to the 3.12 runtime
         "--disable-pip-version-check",
         "--no-warn-conflicts",  # the target is its own environment; this machine's packages do not matter

@@ -2,6 +2,8 @@
 
 - Lambda invocations run the handlers in-process (``lambda_runtime``), not in Docker.
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
+- DynamoDB writes are serialized: moto's transactions snapshot the whole table (deepcopy) and are not
+  safe against concurrent writes, which the threaded server and parallel workflow steps produce.
 Step Functions executions run on moto's ASL engine (``execute_state_machine``).
 """
 
@@ -23,6 +25,26 @@ LOCAL_ACCESS_KEY_ID = "test"
 LOCAL_SECRET_ACCESS_KEY = "test"  # noqa: S105 - the emulator's documented fixed credentials
 
 
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_dynamodb_lock = threading.RLock()
+
+
+def _serialize_dynamodb_writes() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_serialized", False):
+            continue
+
+        def serialized(self, *args, _method=method, **kwargs):
+            with _dynamodb_lock:
+                return _method(self, *args, **kwargs)
+
+        serialized._serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
+
+
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         self.host = host
@@ -39,6 +61,7 @@ class Emulator:
         os.environ["MOTO_PORT"] = str(self.port)
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_runtime.install()
+        _serialize_dynamodb_writes()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = PresignGuard(
             DomainDispatcherApplication(create_backend_app),

@@ -55,6 +55,9 @@ def main() -> None:
     from tests.bench import api_latency
 
     rows += api_latency.run()
+    from tests.bench import ingest_rate
+
+    rows += ingest_rate.run()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'value':>10}  note")
     for name, value, note in rows:

@@ -41,9 +41,9 @@ class RunningPlatform:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = 120) -> int:
         self.process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        return self.process.wait(timeout=60)
+        return self.process.wait(timeout=timeout)
 
 
 def start_platform(home: Path, api_port: int, emulator_port: int, timeout_s: float = 300) -> RunningPlatform:

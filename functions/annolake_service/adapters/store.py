@@ -809,7 +809,12 @@ def mark_import(
 def record_import_outcome(
     project_id: str, import_id: str, index: int, name: str, *, file_id: str | None, reason: str | None
 ) -> bool:
-    """Record one item's outcome and bump the matching counter, once per item (retries are no-ops)."""
+    """Record one item's outcome once (retries are no-ops) and bump the live progress counter.
+
+    Not one transaction: parallel chunk workers would conflict on the job item. The counters are
+    progress for people to watch; ``recount_import`` makes them exact from the outcomes at the end.
+    """
+    bind()
     failed = reason is not None
     outcome = ImportOutcomeItem(
         PK=f"P#{project_id}#IMPORT#{import_id}",
@@ -823,16 +828,27 @@ def record_import_outcome(
         file_id=file_id,
         reason=reason[:1000] if reason else None,
     )
-    counter = ImportJobItem.failed if failed else ImportJobItem.done
     try:
-        with TransactWrite(connection=_connection()) as tx:
-            tx.save(outcome, condition=ImportOutcomeItem.PK.does_not_exist())
-            tx.update(ImportJobItem(PK=_project_pk(project_id), SK=f"IMPORT#{import_id}"), actions=[counter.add(1)])
-    except TransactWriteError as exc:
-        if _cancelled_by_condition(exc):
+        outcome.save(condition=ImportOutcomeItem.PK.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
+    counter = ImportJobItem.failed if failed else ImportJobItem.done
+    ImportJobItem(PK=_project_pk(project_id), SK=f"IMPORT#{import_id}").update(actions=[counter.add(1)])
     return True
+
+
+def recount_import(project_id: str, import_id: str) -> tuple[int, int]:
+    """Set the job's done/failed counters from its recorded outcomes; returns (done, failed)."""
+    bind()
+    pk = f"P#{project_id}#IMPORT#{import_id}"
+    failed = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "failed")
+    done = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "done")
+    ImportJobItem(PK=_project_pk(project_id), SK=f"IMPORT#{import_id}").update(
+        actions=[ImportJobItem.done.set(done), ImportJobItem.failed.set(failed)]
+    )
+    return done, failed
 
 
 def clear_import_outcomes(project_id: str, import_id: str) -> None:

@@ -187,10 +187,10 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
 
 
 def finish(project_id: str, import_id: str) -> dict[str, Any]:
-    job = get_import(project_id, import_id)
-    status = "completed_with_errors" if job["failed"] else "completed"
+    done, failed = store.recount_import(project_id, import_id)
+    status = "completed_with_errors" if failed else "completed"
     store.mark_import(project_id, import_id, status=status, finished=True)
-    return {"status": status, "total": job["total"], "done": job["done"], "failed": job["failed"]}
+    return {"status": status, "done": done, "failed": failed}
 
 
 def fail(project_id: str, import_id: str, error: dict[str, Any]) -> dict[str, Any]:
