@@ -515,3 +515,94 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     left = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/train/")["Contents"]]
     assert "alpha/train/late arrival.json" not in left  # attached, then removed
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
+
+
+def _annotate(world, file_id: str, instances: list[dict]) -> None:
+    c, h = world["client"], _admin(world)
+    url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
+    version = c.get(url, headers=h).json()["version"]
+    saved = c.put(url, json={"version": version, "instance_list": instances}, headers=h)
+    assert saved.status_code == 200, saved.text
+
+
+def _boxes(label: str, count: int) -> list[dict]:
+    return [{"type": "box", "name": label, "x_min": 1, "y_min": 1, "x_max": 5 + i, "y_max": 5} for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def sliced(world):
+    """A dataset of 12 files: file i has i % 5 cars and i % 2 pedestrians; metadata.weather alternates."""
+    c, h = world["client"], _admin(world)
+    for label in ("car", "pedestrian"):
+        c.post("/api/v1/projects/alpha/labels", json={"name": label}, headers=h)
+    ids = []
+    for i in range(12):
+        file_id = _ingest(world, f"s{i}.jpg", _jpeg(size=(60 + i, 40)), dataset="sliced")
+        _annotate(world, file_id, _boxes("car", i % 5) + _boxes("pedestrian", i % 2))
+        c.patch(
+            f"/api/v1/projects/alpha/files/{file_id}",
+            json={"metadata": {"weather": "rain" if i % 3 == 0 else "sun"}},
+            headers=h,
+        )
+        ids.append(file_id)
+    return ids
+
+
+def _expected(ids: list[str], keep) -> set[str]:
+    return {file_id for i, file_id in enumerate(ids) if keep(i)}
+
+
+@pytest.mark.parametrize(
+    ("query", "keep"),
+    [
+        ("labels.car > 3 and labels.pedestrian >= 1", lambda i: i % 5 > 3 and i % 2 >= 1),
+        ("labels.car = 0", lambda i: i % 5 == 0),  # a file without the label counts 0
+        ("2 <= labels.car", lambda i: i % 5 >= 2),  # the field on either side
+        ("not (labels.car >= 1 or labels.pedestrian = 1)", lambda i: i % 5 == 0 and i % 2 == 0),
+        ('file.metadata.weather = "rain" and labels.car in [1, 2]', lambda i: i % 3 == 0 and i % 5 in (1, 2)),
+        ("file.width >= 66", lambda i: 60 + i >= 66),
+    ],
+)
+def test_query_counts_and_pages_the_matching_files(world, sliced, query, keep):
+    c, h = world["client"], _admin(world)
+    expected = _expected(sliced, keep)
+    answer = c.get("/api/v1/projects/alpha/datasets/sliced/query", params={"q": query, "limit": 2}, headers=h)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["count"] == len(expected)
+    assert {f["file_id"] for f in body["files"]} <= expected and len(body["files"]) == min(2, len(expected))
+    seen, cursor = [], None
+    while True:
+        params = {"query": query, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = c.get("/api/v1/projects/alpha/datasets/sliced/files", params=params, headers=h).json()
+        seen += [f["file_id"] for f in page["files"]]
+        if not (cursor := page["cursor"]):
+            break
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+
+
+def test_query_follows_annotation_edits(world, sliced):
+    c, h = world["client"], _admin(world)
+    query = {"q": "labels.car >= 4"}
+    before = c.get("/api/v1/projects/alpha/datasets/sliced/query", params=query, headers=h).json()["count"]
+    _annotate(world, sliced[0], _boxes("car", 4))
+    after = c.get("/api/v1/projects/alpha/datasets/sliced/query", params=query, headers=h).json()
+    assert after["count"] == before + 1 and sliced[0] in {f["file_id"] for f in after["files"]}
+    _annotate(world, sliced[0], [])
+    assert c.get("/api/v1/projects/alpha/datasets/sliced/query", params=query, headers=h).json()["count"] == before
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("labels.car >", ["column 13", "expected a number", "ends there"]),
+        ("labels.cars > 3", ["unknown label", "did you mean", "car"]),
+        ("labels.car > 3 andd labels.pedestrian >= 1", ["column 16", "expected 'and'", "andd"]),
+    ],
+)
+def test_bad_queries_get_400_naming_the_position_or_a_suggestion(world, sliced, query, words):
+    c, h = world["client"], _admin(world)
+    answer = c.get("/api/v1/projects/alpha/datasets/sliced/query", params={"q": query}, headers=h)
+    assert answer.status_code == 400
+    message = json.dumps(answer.json()["error"]).lower()
+    assert all(word in message for word in words), message

@@ -108,10 +108,19 @@ class FileItem(Item):
 
 
 class DatasetMemberItem(_IndexedItem):
+    """A file's place in a dataset, carrying a copy of the file's summary so slice queries filter here."""
+
     project_id = UnicodeAttribute()
     dataset_id = UnicodeAttribute()
     file_id = UnicodeAttribute()
     status = UnicodeAttribute(default="ready")
+    original_name = UnicodeAttribute(null=True)
+    media_type = UnicodeAttribute(null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+    label_counts = MapAttribute(default=dict)
+    attribute_summary = MapAttribute(attr_name="attribute_values", default=dict)
 
 
 class AnnotationVersionItem(Item):

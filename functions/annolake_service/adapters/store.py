@@ -40,6 +40,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from annolake_service.adapters.aws_clients import client
 from annolake_service.adapters.models import (
     AnnotationVersionItem,
     ApiKeyItem,
@@ -435,6 +436,13 @@ def _membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
         dataset_id=dataset_id,
         file_id=record.file_id,
         status=record.status,
+        original_name=record.original_name,
+        media_type=record.media_type,
+        width=record.width,
+        height=record.height,
+        created_at=record.created_at,
+        label_counts=record.label_counts,
+        attribute_summary=record.attribute_values,
     )
 
 
@@ -611,6 +619,64 @@ def list_dataset_file_ids(
     return [m.file_id for m in page[:limit]], next_cursor
 
 
+def iter_dataset_members(
+    project_id: str, dataset_id: str, *, after: str | None, dynamo_filter: dict[str, Any] | None
+) -> Iterator[tuple[str, str]]:
+    """(sort key, file id) of the dataset's live files, newest first, filtered in DynamoDB.
+
+    ``dynamo_filter`` is a query plan's ``FilterExpression``/names/values over the summary copy on
+    the membership items. Shards are read lazily and merged, so a caller can stop at any point.
+    """
+    bind()
+    dynamodb = client("dynamodb")
+    table = get_settings().table_name
+
+    def shard(number: int) -> Iterator[tuple[str, str]]:
+        names = {"#pk": "PK", "#st": "status"}
+        values: dict[str, Any] = {":pk": {"S": _shard_pk(project_id, dataset_id, number)}, ":deleted": {"S": "deleted"}}
+        key_condition = "#pk = :pk"
+        if after:
+            names["#sk"], values[":after"] = "SK", {"S": after}
+            key_condition += " AND #sk < :after"
+        expression = "NOT (#st = :deleted)"
+        if dynamo_filter:
+            expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
+            names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
+            values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression=key_condition,
+            FilterExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            ProjectionExpression="SK, file_id",
+        )
+        for page in pages:
+            for item in page["Items"]:
+                yield item["SK"]["S"], item["file_id"]["S"]
+
+    yield from heapq.merge(*(shard(n) for n in range(DATASET_SHARDS)), key=lambda pair: pair[0], reverse=True)
+
+
+def _grouped(expression: str) -> str:
+    """``expression`` in parentheses, unless it already is one group (DynamoDB refuses redundant ones)."""
+    depth = 0
+    for position, char in enumerate(expression):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and position < len(expression) - 1:
+            return f"({expression})"
+    return expression if expression.startswith("(") else f"({expression})"
+
+
+def decode_cursor(cursor: str) -> str:
+    return _decode_cursor(cursor)
+
+
+def encode_cursor(sort_key: str) -> str:
+    return _encode_cursor(sort_key)
+
+
 def count_dataset_files(project_id: str, dataset_id: str, status: str | None = None) -> int:
     bind()
     total = 0
@@ -666,6 +732,13 @@ def save_annotation_version(
             raise
         current = get_file(project_id, file_id)
         raise VersionConflict(current.annotation_version if current else 0) from exc
+    for membership in _memberships_of(project_id, file_id):  # the copies slice queries filter on
+        membership.update(
+            actions=[
+                DatasetMemberItem.label_counts.set(label_counts),
+                DatasetMemberItem.attribute_summary.set(attribute_values),
+            ]
+        )
     return version
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
-from annolake_service.services import files, projects
+from annolake_service.services import files, projects, slices
 
 router = APIRouter(tags=["datasets", "files"])
 P = "/projects/{project_string_id}"
@@ -63,8 +64,27 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 100,
     cursor: str | None = None,
     status: Literal["ready", "quarantined", "processing"] | None = None,
+    query: Annotated[
+        str | None, Query(description="slice query, e.g. labels.car > 3 and labels.pedestrian >= 1")
+    ] = None,
 ) -> dict[str, Any]:
+    if query:
+        if status:
+            query = f"({query}) and file.status = {json.dumps(status)}"
+        return slices.query_files(access.project_id, dataset_name, query, limit=limit, cursor=cursor)
     return files.list_files(access.project_id, dataset_name, limit=limit, cursor=cursor, status=status)
+
+
+@router.get(P + "/datasets/{dataset_name}/query")
+def query_dataset(
+    dataset_name: str,
+    q: Annotated[str, Query(description="slice query (DESIGN §6)")],
+    access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))],
+    limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 20,
+) -> dict[str, Any]:
+    """How many files match, and the first page of them."""
+    page = slices.query_files(access.project_id, dataset_name, q, limit=limit, cursor=None)
+    return {"count": slices.count_files(access.project_id, dataset_name, q), **page}
 
 
 @router.get(P + "/files/{file_id}")
