@@ -15,6 +15,8 @@ from constructs import Construct
 from infra.config import StageConfig
 
 UPLOADS_PREFIX = "uploads/"
+SLICES_PREFIX = "slices/"
+SLICE_RETENTION = Duration.days(7)  # how long a frozen slice (a training run's file order) can be streamed
 ACCESS_LOG_RETENTION = Duration.days(365)
 
 
@@ -34,6 +36,7 @@ class Storage(Construct):
             lifecycle_rules=[
                 # Presigned-POST targets: ingest moves them under projects/ within minutes; leftovers go.
                 s3.LifecycleRule(id="expire-uploads", prefix=UPLOADS_PREFIX, expiration=Duration.days(1)),
+                s3.LifecycleRule(id="expire-slices", prefix=SLICES_PREFIX, expiration=SLICE_RETENTION),
                 s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),

@@ -24,7 +24,21 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--directory", default="default", help="dataset name")
     imp.add_argument("--images", help="COCO: folder of the images (default: beside the JSON)")
     imp.add_argument("--no-create-labels", action="store_true", help="fail on labels missing from the schema")
+    query = commands.add_parser("query", help="count the files matching a query and print the first ones")
+    query.add_argument("query", help='e.g. "labels.car > 3 and labels.pedestrian >= 1"')
+    query.add_argument("--directory", default="default", help="dataset name")
+    query.add_argument("--limit", type=int, default=10, help="rows to print")
     return parser
+
+
+def _print_query(project: object, args: argparse.Namespace) -> int:
+    answer = project.directory.get(args.directory).query(args.query, limit=args.limit)
+    print(f"{answer['count']} files match {args.query!r} in {args.directory}")
+    for file in answer["files"]:
+        counts = ", ".join(f"{name}={n}" for name, n in sorted(file.get("label_counts", {}).items()))
+        size = f"{file.get('width')}x{file.get('height')}"
+        print(f"{file['file_id']}  {file['original_name']}  {size}  {file['status']}  {counts}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         project = Project(args.project)
+        if args.command == "query":
+            return _print_query(project, args)
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import urllib3
@@ -54,6 +55,7 @@ _ERRORS = {
 
 class ApiClient:
     def __init__(self, host: str, client_id: str, client_secret: str, *, timeout: float = 30.0) -> None:
+        self._arguments = (host, client_id, client_secret, timeout)  # to rebuild the pool after unpickling
         self.base_url = host.rstrip("/") + API_PREFIX
         self._headers = urllib3.make_headers(basic_auth=f"{client_id}:{client_secret}")
         self._headers["Accept"] = "application/json"
@@ -64,8 +66,18 @@ class ApiClient:
             allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
         )
         self._pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=timeout), maxsize=16)
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"arguments": self._arguments}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        host, client_id, client_secret, timeout = state["arguments"]
+        self.__init__(host, client_id, client_secret, timeout=timeout)
 
     def request(self, method: str, path: str, *, body: Any = None, fields: dict[str, Any] | None = None) -> Any:
+        if os.getpid() != self._pid:  # a forked DataLoader worker must not share the parent's sockets
+            self.__setstate__(self.__getstate__())
         headers = dict(self._headers)
         payload = None
         if body is not None:

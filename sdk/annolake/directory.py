@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from annolake.file import File
+from annolake.slices import Slice
 
 if TYPE_CHECKING:
     from annolake.project import Project
@@ -19,6 +20,7 @@ class Dataset:
         self.dataset_id: str = data["dataset_id"]
         self.description: str = data.get("description", "")
         self._data = data
+        self._slice: Slice | None = None
 
     @property
     def _path(self) -> str:
@@ -37,6 +39,37 @@ class Dataset:
             cursor = page["cursor"]
             if not cursor:
                 return
+
+    # -- samples: the dataset's ready files as one slice, frozen on first use ----------------------------
+    @property
+    def _all(self) -> Slice:
+        if self._slice is None:
+            self._slice = Slice(self.project, self.name)
+        return self._slice
+
+    def __len__(self) -> int:
+        """Ready files, in the order frozen on first use (``file_count()`` counts every file, now)."""
+        return len(self._all)
+
+    def __getitem__(self, index: int) -> dict:
+        return self._all[index]
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self._all)
+
+    def slice(self, query: str) -> Slice:
+        """The files matching a query (``labels.car > 3 and labels.pedestrian >= 1``), frozen on first use."""
+        return Slice(self.project, self.name, query)
+
+    def query(self, query: str, limit: int = 20) -> dict:
+        """How many files match, and the first ``limit`` of them (nothing frozen)."""
+        return self.project.client.get(f"{self._path}/query", q=query, limit=limit)
+
+    def to_pytorch(self, **options: object) -> object:
+        return self._all.to_pytorch(**options)
+
+    def to_tensorflow(self, **options: object) -> object:
+        return self._all.to_tensorflow(**options)
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r})"

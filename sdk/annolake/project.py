@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +20,12 @@ class Project:
         client_id: str | None = None,
         client_secret: str | None = None,
         host: str | None = None,
+        debug: bool = False,
     ) -> None:
+        """``debug=True`` (as in the Diffgram SDK) logs every HTTP request at DEBUG level."""
+        if debug:
+            logging.basicConfig()
+            logging.getLogger("urllib3").setLevel(logging.DEBUG)
         credentials = resolve_credentials(
             host=host, project=project_string_id, client_id=client_id, client_secret=client_secret
         )

@@ -44,20 +44,30 @@ def _synth_seconds() -> float:
         return time.perf_counter() - started
 
 
-def main() -> None:
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    rows = []
+def _basics() -> list[tuple[str, str, str]]:
     handler = _cold_import_ms("annolake_service.api.handler")
     floor = _cold_import_ms("fastapi")
-    rows.append(("API Lambda handler module, cold import", f"{handler:.0f} ms", "target <= 300 ms"))
-    rows.append(("  of which: bare `import fastapi`", f"{floor:.0f} ms", f"{handler / floor:.2f}x handler/fastapi"))
-    rows.append(("CDK synth, all stacks (bundling skipped)", f"{_synth_seconds():.1f} s", ""))
-    from tests.bench import api_latency
+    return [
+        ("API Lambda handler module, cold import", f"{handler:.0f} ms", "target <= 300 ms"),
+        ("  of which: bare `import fastapi`", f"{floor:.0f} ms", f"{handler / floor:.2f}x handler/fastapi"),
+        ("CDK synth, all stacks (bundling skipped)", f"{_synth_seconds():.1f} s", ""),
+    ]
 
-    rows += api_latency.run()
-    from tests.bench import ingest_rate
 
-    rows += ingest_rate.run()
+def main() -> None:
+    """``python -m tests.bench [basics api_latency ingest_rate streaming]`` (default: all)."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    from tests.bench import api_latency, ingest_rate, streaming
+
+    suites = {
+        "basics": _basics,
+        "api_latency": api_latency.run,
+        "ingest_rate": ingest_rate.run,
+        "streaming": streaming.run,
+    }
+    rows = []
+    for name in sys.argv[1:] or list(suites):
+        rows += suites[name]()
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark'.ljust(width)}  {'value':>10}  note")
     for name, value, note in rows:

@@ -137,6 +137,45 @@ def test_demo_seed_went_through_ingest(platform):
     assert any(int(f["label_counts"]["M"].get("car", {"N": "0"})["N"]) > 0 for f in files)
 
 
+SEED_STREAMING_EXAMPLE = """
+from annolake import Project
+
+project = Project(project_string_id="demo", client_id="{client_id}", client_secret="{client_secret}", host="{host}")
+default_dataset = project.directory.get(name="default")
+print("len", len(default_dataset))
+print("sample7", default_dataset[7]["file"]["name"], default_dataset[7]["image"].shape)
+sliced_dataset = default_dataset.slice("labels.car > 3 and labels.pedestrian >= 1")
+print("sliced", len(sliced_dataset))
+pytorch_dataset = sliced_dataset.to_pytorch()
+print("torch", len(pytorch_dataset), sorted(pytorch_dataset[0]))
+tf_dataset = sliced_dataset.to_tensorflow()
+print("tf", sum(1 for _ in tf_dataset), tf_dataset.element_spec["boxes"].shape)
+"""
+
+
+def test_the_seed_streaming_example_runs_against_make_up(platform, tmp_path):
+    creds = platform.credentials
+    script = tmp_path / "streaming_example.py"
+    script.write_text(SEED_STREAMING_EXAMPLE.format(**creds))
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=_aws_env(platform)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    files = [f for f in _file_items(platform) if f["status"]["S"] == "ready"]
+
+    def count(f, label):
+        return int(f["label_counts"]["M"].get(label, {"N": "0"})["N"])
+
+    matching = [f for f in files if count(f, "car") > 3 and count(f, "pedestrian") >= 1]
+    assert int(lines["len"]) == len(files) == 24  # this runs before the other tests add files
+    assert lines["sample7"].startswith("scene-") and lines["sample7"].endswith(", 3)")
+    assert int(lines["sliced"]) == len(matching) > 0
+    assert lines["torch"].startswith(f"{len(matching)} [")
+    assert "'image'" in lines["torch"] and "'x_min_list'" in lines["torch"]
+    assert lines["tf"].startswith(f"{len(matching)} ")
+
+
 def test_drop_with_the_aws_cli_runs_the_ingest_state_machine(platform, tmp_path):
     machine = _ingest_machine(platform)
     known = {

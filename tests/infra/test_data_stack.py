@@ -104,6 +104,8 @@ def test_media_bucket_lifecycle(dev):
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     uploads = [r for r in rules if r.get("Prefix") == "uploads/"]
     assert uploads == [{"Id": "expire-uploads", "Prefix": "uploads/", "ExpirationInDays": 1, "Status": "Enabled"}]
+    slices = [r for r in rules if r.get("Prefix") == "slices/"]
+    assert slices == [{"Id": "expire-slices", "Prefix": "slices/", "ExpirationInDays": 7, "Status": "Enabled"}]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
     assert len(aborts) == 1 and "Prefix" not in aborts[0]
     assert aborts[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}

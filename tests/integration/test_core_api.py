@@ -606,3 +606,75 @@ def test_bad_queries_get_400_naming_the_position_or_a_suggestion(world, sliced, 
     assert answer.status_code == 400
     message = json.dumps(answer.json()["error"]).lower()
     assert all(word in message for word in words), message
+
+
+def test_a_frozen_slice_pages_by_offset_and_cursor_with_fresh_urls(world, sliced):
+    import urllib3
+
+    c, h = world["client"], _admin(world)
+    made = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={"query": "labels.car >= 2"}, headers=h)
+    assert made.status_code == 201, made.text
+    frozen = made.json()
+    expected = _expected(sliced, lambda i: i % 5 >= 2)
+    assert frozen["count"] == len(expected) and frozen["query"] == "labels.car >= 2" and frozen["dataset"] == "sliced"
+    url = f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items"
+    by_offset = [c.get(url, params={"offset": o, "limit": 2}, headers=h).json() for o in range(0, frozen["count"], 2)]
+    order = [item["file"]["id"] for page in by_offset for item in page["items"]]
+    assert set(order) == expected and len(order) == len(expected)
+    assert [item["index"] for page in by_offset for item in page["items"]] == list(range(len(order)))
+    # the order is frozen: an annotation edit that takes a file out of the query does not move anything
+    _annotate(world, order[0], [])
+    walked, cursor = [], None
+    while True:
+        page = c.get(url, params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=h).json()
+        walked += page["items"]
+        if not (cursor := page["cursor"]):
+            break
+    assert [item["file"]["id"] for item in walked] == order
+    assert walked[0]["instance_list"] == [] and walked[1]["annotation_version"] >= 1
+    boxes = [i for i in walked[1]["instance_list"] if i["type"] == "box"]
+    assert len(boxes) == sum(1 for i in walked[1]["instance_list"]) and {b["name"] for b in boxes} <= {
+        "car",
+        "pedestrian",
+    }
+    fetched = urllib3.request("GET", walked[1]["media_url"])
+    assert fetched.status == 200 and fetched.data[:2] == b"\xff\xd8"
+    assert walked[1]["file"]["width"] == Image.open(io.BytesIO(fetched.data)).width
+    described = c.get(f"/api/v1/projects/alpha/slices/{frozen['slice_id']}", headers=h).json()
+    assert described["count"] == frozen["count"] and described["expires_at"] > described["created_at"]
+    past_end = c.get(url, params={"offset": 500}, headers=h).json()
+    assert past_end["items"] == [] and past_end["cursor"] is None and past_end["count"] == frozen["count"]
+    _annotate(world, order[0], _boxes("car", 2))
+
+
+def test_slice_pages_write_nothing_and_are_scoped_to_the_project(world, sliced):
+    from annolake_service.domain.roles import Role
+
+    c, h = world["client"], _admin(world)
+    viewer = _auth(world["keys"][Role.VIEWER])
+    frozen = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={}, headers=viewer).json()
+    assert frozen["count"] == 12  # no query: every ready file
+    table = boto3.client(
+        "dynamodb",
+        endpoint_url=world["s3"].meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    from annolake_service.shared.settings import get_settings
+
+    def snapshot():
+        return table.scan(TableName=get_settings().table_name)["Items"]
+
+    before = snapshot()
+    page = c.get(f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items", params={"limit": 12}, headers=viewer)
+    assert page.status_code == 200 and len(page.json()["items"]) == 12
+    assert snapshot() == before
+    elsewhere = c.get(f"/api/v1/projects/beta/slices/{frozen['slice_id']}/items", headers=_auth(world["beta_key"]))
+    assert elsewhere.status_code == 404 and "create a new one" in elsewhere.json()["error"]["message"]
+    too_long = c.get(
+        f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items", params={"url_expires_in": 10**6}, headers=h
+    )
+    assert too_long.status_code == 400 and "url_expires_in" in too_long.json()["error"]["message"]
+    bad = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={"query": "labels.cars > 1"}, headers=h)
+    assert bad.status_code == 400 and "did you mean" in bad.json()["error"]["message"].lower()

@@ -5,6 +5,7 @@ Media bucket layout (keys are built only here):
   projects/<project>/files/<file id>/thumb.jpg        256 px JPEG thumbnail
   quarantine/<project>/<dataset>/<name>               rejected originals, kept for inspection
   uploads/<project>/<dataset>/<upload id>/<name>      presigned POST target (expires after a day)
+  slices/<project>/<slice id>                         a frozen slice: fixed-width file ids (expire after a week)
 """
 
 from __future__ import annotations
@@ -152,3 +153,46 @@ def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_i
         Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes]],
         ExpiresIn=expires_in,
     )
+
+
+SLICE_RECORD = 33  # a file id padded to 32 characters, and a newline
+SLICES_PREFIX = "slices/"
+
+
+def slice_key(project_id: str, slice_id: str) -> str:
+    return f"{SLICES_PREFIX}{project_id}/{slice_id}"
+
+
+def write_slice(bucket: str, key: str, file_ids: list[str], metadata: dict[str, str]) -> None:
+    """Store an ordered list of file ids as fixed-width records, so any page is one ranged GET."""
+    width = SLICE_RECORD - 1
+    if any(len(file_id) > width for file_id in file_ids):
+        raise ValueError(f"file ids longer than {width} characters cannot be stored in a slice")
+    body = "".join(f"{file_id:<{width}}\n" for file_id in file_ids).encode()
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/plain", Metadata=metadata)
+
+
+@dataclass(frozen=True)
+class SliceRange:
+    file_ids: list[str]
+    count: int
+    metadata: dict[str, str]
+
+
+def read_slice(bucket: str, key: str, offset: int, limit: int) -> SliceRange:
+    """Records ``offset .. offset+limit`` of a stored slice, its total count and metadata (one request)."""
+    s3 = client("s3")
+    first, last = offset * SLICE_RECORD, (offset + limit) * SLICE_RECORD - 1
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        if error.response.get("Error", {}).get("Code") != "InvalidRange":
+            raise
+        head = s3.head_object(Bucket=bucket, Key=key)  # past the end, or an empty slice
+        return SliceRange([], head["ContentLength"] // SLICE_RECORD, head.get("Metadata", {}))
+    total = int(response["ContentRange"].rsplit("/", 1)[1])
+    body = response["Body"].read().decode()
+    file_ids = [body[i : i + SLICE_RECORD].strip() for i in range(0, len(body), SLICE_RECORD)]
+    return SliceRange(file_ids, total // SLICE_RECORD, response.get("Metadata", {}))

@@ -511,6 +511,28 @@ def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[di
     return True
 
 
+def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str]]) -> None:
+    """Batch-write ``(record, dataset id, instance list, author)`` of files known to be new.
+
+    For seeding and benchmarks at scale: no transaction and no duplicate check per file (what
+    ``register_file`` guarantees), so the caller must know the content hashes are new to the project.
+    """
+    bind()
+    for model in (FileItem, DatasetMemberItem, AnnotationVersionItem):
+        with model.batch_write() as batch:
+            for record, dataset_id, instances, author in entries:
+                if model is FileItem:
+                    batch.save(_file_item(record, 1 if instances else 0))
+                elif model is DatasetMemberItem:
+                    batch.save(_membership_item(record, dataset_id))
+                elif instances:
+                    batch.save(
+                        _version_item(
+                            record.project_id, record.file_id, 1, instances, [], author, "import", record.created_at
+                        )
+                    )
+
+
 def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
     """Store a quarantined file with its reason (a redelivery rewrites the same item)."""
     bind()
@@ -695,6 +717,16 @@ def get_annotation_version(project_id: str, file_id: str, version: int) -> tuple
     bind()
     item = AnnotationVersionItem.get(_file_pk(project_id, file_id), f"ANN#v{version:08d}")
     return item.instance_list, item.deleted
+
+
+def current_instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """The instance list of each file at the given annotation version (one batch read for a page of files)."""
+    bind()
+    lists: dict[str, list[dict[str, Any]]] = {file_id: [] for file_id in versions}
+    keys = [(_file_pk(project_id, fid), f"ANN#v{v:08d}") for fid, v in versions.items() if v > 0]
+    for item in AnnotationVersionItem.batch_get(keys):
+        lists[item.file_id] = item.instance_list
+    return lists
 
 
 def save_annotation_version(

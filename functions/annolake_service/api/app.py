@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from annolake_service import __version__
-from annolake_service.api.routers import annotations, datasets, health, imports, projects, schema, uploads
+from annolake_service.api.routers import annotations, datasets, health, imports, projects, schema, slices, uploads
 from annolake_service.shared.errors import AnnolakeError
 
 API_PREFIX = "/api/v1"
@@ -28,7 +28,7 @@ def create_app() -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
-    routers = (health, projects, datasets, schema, annotations, uploads, imports)
+    routers = (health, projects, datasets, slices, schema, annotations, uploads, imports)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
 

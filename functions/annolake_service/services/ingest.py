@@ -122,20 +122,11 @@ def _facts_payload(file_id: str, facts: media.MediaFacts, original: str, thumbna
     }
 
 
-def record_ready_file(
-    project_id: str,
-    dataset_id: str,
-    *,
-    name: str,
-    facts: dict[str, Any],
-    instance_list: list[dict[str, Any]],
-    metadata: dict[str, Any],
-    author: str,
-) -> bool:
-    """Register a stored, validated file with version 1 of its pre-labels; False if it already existed."""
+def _ready_record(
+    project_id: str, *, name: str, facts: dict[str, Any], instance_list: list[dict[str, Any]], metadata: dict[str, Any]
+) -> FileRecord:
     parsed = parse_instance_list(instance_list, width=facts["width"], height=facts["height"])
-    now = datetime.now(UTC)
-    record = FileRecord(
+    return FileRecord(
         project_id=project_id,
         file_id=facts["file_id"],
         original_name=name,
@@ -150,14 +141,47 @@ def record_ready_file(
         metadata=metadata,
         label_counts=label_counts(parsed),
         attribute_values=attribute_values(parsed),
-        created_at=now,
+        created_at=datetime.now(UTC),
     )
+
+
+def record_ready_file(
+    project_id: str,
+    dataset_id: str,
+    *,
+    name: str,
+    facts: dict[str, Any],
+    instance_list: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    author: str,
+) -> bool:
+    """Register a stored, validated file with version 1 of its pre-labels; False if it already existed."""
+    record = _ready_record(project_id, name=name, facts=facts, instance_list=instance_list, metadata=metadata)
     return store.register_file(
         record,
         dataset_id=dataset_id,
-        instance_list=initial_instances(instance_list, author=author, now=now),
+        instance_list=initial_instances(instance_list, author=author, now=record.created_at),
         created_by=author,
     )
+
+
+def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any]], *, author: str) -> None:
+    """Register many stored files known to be new in one batch (seeding, benchmarks): see ``store.put_new_files``.
+
+    Each of ``files`` has ``name``, ``facts`` (as ``process_media`` returns), ``instance_list``, ``metadata``.
+    """
+    entries = []
+    for file in files:
+        record = _ready_record(
+            project_id,
+            name=file["name"],
+            facts=file["facts"],
+            instance_list=file["instance_list"],
+            metadata=file.get("metadata", {}),
+        )
+        instances = initial_instances(file["instance_list"], author=author, now=record.created_at)
+        entries.append((record, dataset_id, instances, author))
+    store.put_new_files(entries)
 
 
 def attach_late_sidecar(bucket: str, key: str) -> str | None:

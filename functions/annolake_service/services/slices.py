@@ -1,20 +1,33 @@
-"""Slices: a dataset filtered by a query, read page by page (predicates pushed down to DynamoDB)."""
+"""Slices: a dataset filtered by a query, read page by page (predicates pushed down to DynamoDB).
+
+A *frozen* slice is the ordered list of matching file ids written once to the media bucket
+(``storage.write_slice``), so every rank and worker of a training run reads the same order; its
+pages are then read by ``(slice id, offset, limit)`` with one ranged GET and two batch reads, and
+carry presigned URLs minted for that response only. Reading a page writes nothing.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from annolake_service.adapters import store
+from annolake_service.adapters import storage, store
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
 from annolake_service.services.projects import get_dataset
-from annolake_service.shared.errors import BadRequest
+from annolake_service.shared.errors import BadRequest, NotFound
+from annolake_service.shared.settings import get_settings
 
 _BATCH = 100
+SLICE_LIFETIME = timedelta(days=7)  # the media bucket's lifecycle rule on slices/ (infra/constructs/storage.py)
+MAX_STREAM_PAGE = 500
 
 
 def compile_query(project_id: str, text: str) -> q.Plan:
@@ -71,3 +84,147 @@ def count_files(project_id: str, dataset_name: str, text: str) -> int:
     plan = compile_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
     return sum(1 for _ in _matches(project_id, dataset.dataset_id, plan, None))
+
+
+# --- frozen slices and their stream pages ----------------------------------------------------------
+
+
+def _ready_plan(project_id: str, text: str | None) -> q.Plan:
+    """The query's plan restricted to ready files (only they have media to stream)."""
+    if text:
+        compile_query(project_id, text)  # errors point into the caller's text, not the composed one
+        return compile_query(project_id, f'({text}) and file.status = "ready"')
+    return compile_query(project_id, 'file.status = "ready"')
+
+
+def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan) -> Iterator[str]:
+    if plan.residual is None:  # everything was pushed down: the memberships alone decide
+        dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
+        for _, file_id in store.iter_dataset_members(project_id, dataset_id, after=None, dynamo_filter=dynamo_filter):
+            yield file_id
+        return
+    for _, record in _matches(project_id, dataset_id, plan, None):
+        yield record.file_id
+
+
+def _slice_body(slice_id: str, found: storage.SliceRange) -> dict[str, Any]:
+    created = datetime.fromisoformat(found.metadata["created-at"])
+    return {
+        "slice_id": slice_id,
+        "dataset": found.metadata.get("dataset", ""),
+        "query": base64.urlsafe_b64decode(found.metadata.get("query", "")).decode() or None,
+        "count": found.count,
+        "created_at": created.isoformat(),
+        "expires_at": (created + SLICE_LIFETIME).isoformat(),
+    }
+
+
+def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:
+    """Evaluate the query once and store the ordered list of matching ready files; returns its description."""
+    plan = _ready_plan(project_id, text)
+    dataset = get_dataset(project_id, dataset_name)
+    file_ids = list(_matching_ids(project_id, dataset.dataset_id, plan))
+    slice_id = f"sl_{secrets.token_hex(12)}"
+    metadata = {
+        "dataset": dataset.name,
+        "query": base64.urlsafe_b64encode((text or "").encode()).decode(),  # S3 metadata is ASCII only
+        "created-at": datetime.now(UTC).isoformat(),
+    }
+    settings = get_settings()
+    storage.write_slice(settings.media_bucket, storage.slice_key(project_id, slice_id), file_ids, metadata)
+    return _slice_body(slice_id, storage.SliceRange([], len(file_ids), metadata))
+
+
+def _stored_slice(project_id: str, slice_id: str, offset: int, limit: int) -> storage.SliceRange:
+    if not slice_id.startswith("sl_") or not slice_id[3:].isalnum():
+        raise NotFound(f"slice {slice_id!r} not found; create one with POST .../datasets/<name>/slices")
+    key = storage.slice_key(project_id, slice_id)
+    try:
+        return storage.read_slice(get_settings().media_bucket, key, offset, limit)
+    except storage.ObjectMissing:
+        raise NotFound(
+            f"slice {slice_id!r} not found in project {project_id!r} (slices expire after "
+            f"{SLICE_LIFETIME.days} days); create a new one with POST .../datasets/<name>/slices"
+        ) from None
+
+
+def describe_slice(project_id: str, slice_id: str) -> dict[str, Any]:
+    return _slice_body(slice_id, _stored_slice(project_id, slice_id, 0, 1))
+
+
+def encode_page_cursor(slice_id: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"slice": slice_id, "offset": offset}).encode()).decode()
+
+
+def decode_page_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        decoded = json.loads(base64.b64decode(cursor.encode(), altchars=b"-_", validate=True))
+        return str(decoded["slice"]), int(decoded["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("the cursor is not one this API returned; ask for the page by offset instead") from None
+
+
+def _stream_item(index: int, record: FileRecord | None, file_id: str, instances: list, ttl: int) -> dict[str, Any]:
+    if record is None or record.deleted_at is not None or record.status != "ready":
+        return {"index": index, "file": {"id": file_id, "status": "deleted"}, "instance_list": [], "media_url": None}
+    bucket = get_settings().media_bucket
+    return {
+        "index": index,
+        "file": {
+            "id": record.file_id,
+            "name": record.original_name,
+            "media_type": record.media_type,
+            "mime_type": record.mime_type,
+            "width": record.width,
+            "height": record.height,
+            "size_bytes": record.size_bytes,
+            "content_hash": record.content_hash,
+            "metadata": record.metadata,
+            "created_at": record.created_at.isoformat(),
+            "status": record.status,
+        },
+        "annotation_version": record.annotation_version,
+        "instance_list": instances,
+        "media_url": storage.presigned_get_url(bucket, record.original_key, ttl) if record.original_key else None,
+        "thumbnail_url": storage.presigned_get_url(bucket, record.thumbnail_key, ttl) if record.thumbnail_key else None,
+    }
+
+
+def slice_page(
+    project_id: str,
+    slice_id: str,
+    *,
+    offset: int,
+    limit: int,
+    cursor: str | None = None,
+    url_expires_in: int | None = None,
+) -> dict[str, Any]:
+    """Items ``offset .. offset+limit`` of a frozen slice with their annotations and fresh presigned URLs."""
+    if cursor:
+        cursor_slice, offset = decode_page_cursor(cursor)
+        if cursor_slice != slice_id:
+            raise BadRequest("the cursor belongs to another slice; use the cursor of this slice's pages")
+    if offset < 0 or not 1 <= limit <= MAX_STREAM_PAGE:
+        raise BadRequest(f"offset must be ≥ 0 and limit between 1 and {MAX_STREAM_PAGE}")
+    longest = get_settings().presign_ttl_seconds
+    ttl = url_expires_in or longest
+    if not 1 <= ttl <= longest:
+        raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
+    found = _stored_slice(project_id, slice_id, offset, limit)
+    records = store.get_files(project_id, found.file_ids)
+    versions = {fid: r.annotation_version for fid, r in records.items() if r.deleted_at is None}
+    instance_lists = store.current_instance_lists(project_id, versions)
+    items = [
+        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), ttl)
+        for i, fid in enumerate(found.file_ids)
+    ]
+    following = offset + len(items)
+    more = following < found.count
+    return {
+        **_slice_body(slice_id, found),
+        "offset": offset,
+        "items": items,
+        "next_offset": following if more else None,
+        "cursor": encode_page_cursor(slice_id, following) if more else None,
+        "url_expires_in": ttl,
+    }

@@ -1,0 +1,53 @@
+"""A stream page item + its media bytes → the sample dict of DESIGN §5 (lists aligned per box)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def decode_image(data: bytes) -> Any:
+    """H×W×3 uint8 numpy array (RGB)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def build_sample(item: dict[str, Any], data: bytes, label_ids: dict[str, int], *, decode: bool) -> dict[str, Any]:
+    """``label_ids``: label name → class index (its position in the project's schema; -1 if since removed)."""
+    instances = item.get("instance_list", [])
+    boxes = [i for i in instances if i.get("type") == "box"]
+
+    def shaped(kind: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "label_name": i["name"],
+                "label_id": label_ids.get(i["name"], -1),
+                "points": [(p["x"], p["y"]) for p in i.get("points", [])],
+            }
+            for i in instances
+            if i.get("type") == kind
+        ]
+
+    globals_ = [i for i in instances if i.get("type") == "global"]
+    sample: dict[str, Any] = {
+        "file": {k: item["file"].get(k) for k in ("id", "name", "width", "height", "metadata", "content_hash")},
+        "instance_list": instances,
+        "x_min_list": [b["x_min"] for b in boxes],
+        "y_min_list": [b["y_min"] for b in boxes],
+        "x_max_list": [b["x_max"] for b in boxes],
+        "y_max_list": [b["y_max"] for b in boxes],
+        "label_id_list": [label_ids.get(b["name"], -1) for b in boxes],
+        "label_name_list": [b["name"] for b in boxes],
+        "polygon_list": shaped("polygon"),
+        "point_list": shaped("point"),
+        "tags": [i["name"] for i in instances if i.get("type") == "tag"],
+        "global_attributes": dict(globals_[0].get("attributes", {})) if globals_ else {},
+    }
+    if decode:
+        sample["image"] = decode_image(data)
+    else:
+        sample["image_bytes"] = data
+    return sample

@@ -1,0 +1,67 @@
+"""TensorFlow input pipeline over a frozen slice (``pip install 'annolake[tensorflow]'``; imported lazily).
+
+Each element: ``image`` (H×W×3 uint8, decoded), ``boxes`` (N×4 float32, x_min/y_min/x_max/y_max),
+``label_ids`` (N int32), ``label_names`` (N string), ``file_id``. N differs per image, so batch with
+``batch_size=`` here (``ragged_batch``: boxes and labels become ``tf.RaggedTensor``) or your own
+``ragged_batch``/``padded_batch``. Samples come from the same reader as PyTorch streaming: pages of
+presigned URLs, parallel downloads ahead of the consumer, a byte-bounded cache, refresh on expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from annolake.ordering import EpochOrder
+from annolake.slices import Slice, StreamOptions
+
+OUTPUT_SIGNATURE = {
+    "image": tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8),
+    "boxes": tf.TensorSpec(shape=(None, 4), dtype=tf.float32),
+    "label_ids": tf.TensorSpec(shape=(None,), dtype=tf.int32),
+    "label_names": tf.TensorSpec(shape=(None,), dtype=tf.string),
+    "file_id": tf.TensorSpec(shape=(), dtype=tf.string),
+}
+
+
+def _element(sample: dict[str, Any]) -> dict[str, Any]:
+    boxes = np.array(
+        list(zip(sample["x_min_list"], sample["y_min_list"], sample["x_max_list"], sample["y_max_list"], strict=True)),
+        dtype=np.float32,
+    ).reshape(-1, 4)
+    return {
+        "image": sample["image"],
+        "boxes": boxes,
+        "label_ids": np.array(sample["label_id_list"], dtype=np.int32),
+        "label_names": np.array(sample["label_name_list"], dtype=object).astype(bytes),
+        "file_id": sample["file"]["id"],
+    }
+
+
+def slice_to_tensorflow(
+    slice_: Slice,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    epoch: int = 0,
+    batch_size: int | None = None,
+    shard: tuple[int, int] = (0, 1),
+    **options: Any,
+) -> tf.data.Dataset:
+    """``shard=(index, count)`` reads only this host's part (the same split as PyTorch ranks)."""
+    stream = StreamOptions(**{**options, "decode": True})
+    index, count = shard
+
+    def generate() -> Iterator[dict[str, Any]]:
+        order = EpochOrder(count=len(slice_), block_size=stream.page_size, seed=seed, epoch=epoch, shuffle=shuffle)
+        with slice_.reader(stream) as reader:
+            for sample in reader.samples(order.offsets_for(index, count), skip_unavailable=True):
+                yield _element(sample)
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=OUTPUT_SIGNATURE)
+    if batch_size:
+        dataset = dataset.ragged_batch(batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)

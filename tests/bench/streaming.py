@@ -1,0 +1,158 @@
+"""Streaming a 10,000-file slice into PyTorch on the local platform, against the limits that bound it.
+
+Starts ``python -m infra.local`` (what ``make up`` runs) on free ports, seeds 10,000 synthetic 256×256
+JPEGs with boxes through the service's code into its emulator, then, on the same data and in one run:
+
+(a) the SDK: ``to_pytorch(streaming=True)`` into ``DataLoader(num_workers=2)``, bytes-only and decoded;
+(b) the limit: raw parallel GETs of the same presigned URLs, as many at once as (a) had in flight;
+(c) a one-request-per-sample sequential reader, as Diffgram's SDK does (file API call, then its URL);
+plus time to first batch, and the query count + first page latency on the 10,000-file dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import urllib3
+
+from tests.e2e.conftest import free_port, start_platform
+
+COUNT = int(os.environ.get("ANNOLAKE_BENCH_STREAM_FILES", "10000"))
+WORKERS, CONCURRENCY, BATCH = 2, 16, 32
+SEQUENTIAL_SAMPLES = 300
+
+
+def _configure_service_for(platform) -> None:
+    """Point this process's service code at the running platform's emulator, table and media bucket."""
+    creds = platform.credentials
+    session = boto3.Session(
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name=creds["aws_region"],
+    )
+    endpoint = creds["aws_endpoint_url"]
+    tables = session.client("dynamodb", endpoint_url=endpoint).list_tables()["TableNames"]
+    buckets = [b["Name"] for b in session.client("s3", endpoint_url=endpoint).list_buckets()["Buckets"]]
+    os.environ.update(
+        TABLE_NAME=next(t for t in tables if "idempotency" not in t.lower()),
+        MEDIA_BUCKET=next(b for b in buckets if "media" in b.lower()),
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID=creds["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=creds["aws_secret_access_key"],
+        AWS_REGION=creds["aws_region"],
+        AWS_DEFAULT_REGION=creds["aws_region"],
+    )
+
+
+def _loader_rate(sliced, *, decode: bool) -> tuple[float, float, int]:
+    """(samples/s, seconds to the first batch, samples) through a DataLoader with 2 workers."""
+    from annolake.torch_data import SliceLoader
+
+    dataset = sliced.to_pytorch(streaming=True, decode=decode, concurrency=CONCURRENCY, seed=1)
+    started = time.perf_counter()
+    first_batch, samples = None, 0
+    for batch in SliceLoader(dataset, batch_size=BATCH, num_workers=WORKERS):
+        samples += len(batch["index"])
+        first_batch = first_batch or time.perf_counter() - started
+    return samples / (time.perf_counter() - started), first_batch or 0.0, samples
+
+
+def _raw_rate(urls: list[str]) -> float:
+    http = urllib3.PoolManager(maxsize=WORKERS * CONCURRENCY, block=True)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS * CONCURRENCY) as pool:
+        sizes = list(pool.map(lambda url: len(http.request("GET", url).data), urls))
+    assert all(sizes)
+    return len(urls) / (time.perf_counter() - started)
+
+
+def _sequential_rate(project, file_ids: list[str]) -> float:
+    """One API request per sample for its URL, then the media: no batching, no prefetch."""
+    http = urllib3.PoolManager()
+    started = time.perf_counter()
+    for file_id in file_ids:
+        url = project.client.get(f"{project._path}/files/{file_id}")["media_url"]
+        assert http.request("GET", url).status == 200
+    return len(file_ids) / (time.perf_counter() - started)
+
+
+def run() -> list[tuple[str, str, str]]:
+    from annolake import Project
+    from annolake.slices import Slice
+
+    from tests.support import slice_data
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = start_platform(Path(tmp) / "home", free_port(), free_port())
+        try:
+            _configure_service_for(platform)
+            started = time.perf_counter()
+            slice_data.seed_dataset("demo", "stream-bench", COUNT, size=(256, 256))
+            rows.append(
+                (f"seed {COUNT} 256x256 JPEGs with boxes (bench setup)", f"{time.perf_counter() - started:.0f} s", "")
+            )
+            creds = platform.credentials
+            project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+            dataset = project.directory.get("stream-bench")
+            query = "labels.car >= 0"  # the whole dataset, through the query path
+            latencies = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                answer = dataset.query("labels.car > 3 and labels.pedestrian >= 1", limit=20)
+                latencies.append(time.perf_counter() - t0)
+            rows.append(
+                (
+                    f"query count + first page, {COUNT} files ({answer['count']} match)",
+                    f"{statistics.median(latencies) * 1000:.0f} ms",
+                    "median of 5",
+                )
+            )
+            t0 = time.perf_counter()
+            sliced = Slice(project, "stream-bench", query).freeze()
+            rows.append((f"freeze a slice of {len(sliced)} files", f"{(time.perf_counter() - t0) * 1000:.0f} ms", ""))
+            urls = [
+                item["media_url"] for offset in range(0, len(sliced), 500) for item in sliced.page(offset, 500)["items"]
+            ]
+            raw = _raw_rate(urls)
+            bytes_rate, bytes_first, n = _loader_rate(sliced, decode=False)
+            decoded_rate, decoded_first, _ = _loader_rate(sliced, decode=True)
+            sequential = _sequential_rate(
+                project, [f["file_id"] for f in dataset.query(query, limit=SEQUENTIAL_SAMPLES)["files"]]
+            )
+            rows += [
+                (
+                    "(b) raw parallel GET of the presigned URLs",
+                    f"{raw:.0f} samples/s",
+                    f"{WORKERS * CONCURRENCY} in flight",
+                ),
+                (
+                    "(a) SDK streaming, bytes only, DataLoader(2)",
+                    f"{bytes_rate:.0f} samples/s",
+                    f"{bytes_rate / raw:.2f}x (b), goal >= 0.9x",
+                ),
+                (
+                    "(a) SDK streaming, decoded, DataLoader(2)",
+                    f"{decoded_rate:.0f} samples/s",
+                    f"{decoded_rate / raw:.2f}x (b)",
+                ),
+                (
+                    "(c) one request per sample, sequential",
+                    f"{sequential:.0f} samples/s",
+                    f"(a) bytes = {bytes_rate / sequential:.1f}x (c), goal >= 10x",
+                ),
+                (
+                    f"time to first batch of {BATCH}, bytes / decoded",
+                    f"{bytes_first:.2f} s / {decoded_first:.2f} s",
+                    f"{n} samples per epoch",
+                ),
+            ]
+        finally:
+            platform.stop(timeout=600)
+    return rows

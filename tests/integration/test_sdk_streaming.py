@@ -1,0 +1,233 @@
+"""The SDK streams a slice into PyTorch and TensorFlow: the real API (uvicorn) over moto behind PresignGuard.
+
+A 1,000-file dataset is seeded once; the guard refuses presigned URLs past their expiry, as S3 does.
+The samples' file ids are checked against what the seeding formula says a query selects.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import uvicorn
+
+from infra.local.presign_guard import PresignGuard
+from tests.integration.auth_fixtures import create_single_table, reset_service_caches
+from tests.support import slice_data
+
+COUNT = 1000
+torch = pytest.importorskip("torch")
+
+
+@dataclass
+class Stack:
+    host: str
+    client_id: str
+    client_secret: str
+    file_ids: list[str]
+
+    def project(self):
+        from annolake import Project
+
+        return Project("stream", client_id=self.client_id, client_secret=self.client_secret, host=self.host)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
+    guard = PresignGuard(new_moto_app(), {"test": "test"})
+    with serve_wsgi(guard) as endpoint, pytest.MonkeyPatch.context() as env:
+        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        suffix = uuid.uuid4().hex[:8]
+        table, media = f"annolake-stream-{suffix}", f"media-stream-{suffix}"
+        create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
+        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
+        for name, value in {
+            "TABLE_NAME": table,
+            "MEDIA_BUCKET": media,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            env.setenv(name, value)
+        reset_service_caches()
+        from annolake_service.api.app import create_app
+        from annolake_service.domain.roles import Role
+        from annolake_service.services import projects
+
+        projects.create_project("stream", "Stream", creator="user:owner")
+        key = projects.issue_api_key("stream", role=Role.VIEWER, name="trainer")
+        file_ids = slice_data.seed_dataset("stream", "big", COUNT)
+        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=_free_port(), log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        try:
+            yield Stack(f"http://127.0.0.1:{server.config.port}", key.client_id, key.client_secret, file_ids)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            reset_service_caches()
+
+
+def _matching(stack: Stack, keep) -> set[str]:
+    return {file_id for i, file_id in enumerate(stack.file_ids) if keep(i)}
+
+
+def test_the_seed_streaming_example_runs(stack):
+    """DESIGN §5 / the seed's example: len, dataset[7], a slice, to_pytorch(), to_tensorflow()."""
+    from annolake.torch_data import detection_collate
+    from torch.utils.data import DataLoader
+
+    project = stack.project()
+    dataset = project.directory.get("big")
+    assert len(dataset) == COUNT
+    sample = dataset[7]
+    assert sample["image"].shape == (48, 64, 3) and str(sample["image"].dtype) == "uint8"
+    i = stack.file_ids.index(sample["file"]["id"])
+    assert sample["file"]["metadata"] == {"i": i} and sample["file"]["width"] == 64
+    assert sample["label_name_list"] == ["car"] * slice_data.cars(i) + ["pedestrian"] * slice_data.pedestrians(i)
+    lengths = {len(sample[k]) for k in ("x_min_list", "y_min_list", "x_max_list", "y_max_list", "label_id_list")}
+    assert lengths == {len(sample["label_name_list"])}
+    assert set(sample["label_id_list"]) <= {0, 1}
+
+    sliced = dataset.slice("labels.car > 3 and labels.pedestrian >= 1")
+    expected = _matching(stack, lambda i: slice_data.cars(i) > 3 and slice_data.pedestrians(i) >= 1)
+    assert len(sliced) == len(expected)
+    loader = DataLoader(sliced.to_pytorch(), batch_size=8, num_workers=2, collate_fn=detection_collate)
+    seen = []
+    for batch in loader:
+        seen += [f["id"] for f in batch["files"]]
+        assert all(b.shape[1] == 4 and len(b) == len(lab) for b, lab in zip(batch["boxes"], batch["labels"]))
+        assert all(
+            len(b) == 4 + slice_data.pedestrians(stack.file_ids.index(f["id"]))
+            for b, f in zip(batch["boxes"], batch["files"])
+        )
+    assert sorted(seen) == sorted(expected)
+
+    tf_dataset = sliced.to_tensorflow(batch_size=4)
+    first = next(iter(tf_dataset))
+    assert first["image"].shape[0] == 4 and first["boxes"].shape.rank == 3
+    rows = [stack.file_ids.index(f.decode()) for f in first["file_id"].numpy()]
+    assert [len(b) for b in first["boxes"].to_list()] == [4 + slice_data.pedestrians(i) for i in rows]
+    assert tf_dataset.element_spec["boxes"].ragged_rank == 1
+    assert sum(int(b["file_id"].shape[0]) for b in tf_dataset) == len(expected)
+
+
+def _epoch(stack: Stack, rank: int, world: int, epoch: int, **options) -> list[str]:
+    from annolake.slices import Slice
+    from annolake.torch_data import SliceLoader
+
+    sliced = Slice(stack.project(), "big", "labels.car >= 0", slice_id=options.pop("slice_id"))
+    dataset = sliced.to_pytorch(streaming=True, rank=rank, world_size=world, seed=7, decode=False, **options)
+    dataset.set_epoch(epoch)
+    loader = SliceLoader(dataset, batch_size=16, num_workers=2)
+    return [f["id"] for batch in loader for f in batch["files"]]
+
+
+def test_two_ranks_with_two_workers_each_yield_every_file_once_per_epoch(stack):
+    frozen = stack.project().directory.get("big").slice("labels.car >= 0").slice_id
+    epochs = []
+    for epoch in (0, 1):
+        ranks = [_epoch(stack, rank, 2, epoch, slice_id=frozen) for rank in (0, 1)]
+        everything = ranks[0] + ranks[1]
+        assert Counter(everything).most_common(1)[0][1] == 1  # no duplicates
+        assert set(everything) == set(stack.file_ids)  # no gaps
+        assert abs(len(ranks[0]) - len(ranks[1])) <= 100  # one page at most
+        epochs.append(ranks[0])
+    assert epochs[0] != epochs[1]  # reshuffled per epoch
+
+
+def test_resuming_from_a_state_dict_yields_exactly_the_remaining_samples(stack):
+    from annolake.torch_data import SliceLoader
+
+    sliced = stack.project().directory.get("big").slice("labels.pedestrian >= 0").freeze()
+    dataset = sliced.to_pytorch(streaming=True, seed=3, decode=False)
+    loader = SliceLoader(dataset, batch_size=20, num_workers=2)
+    seen = []
+    for batch in loader:
+        seen += [f["id"] for f in batch["files"]]
+        if len(seen) >= 300:
+            break
+    state = loader.state_dict()
+    assert len(seen) == 300 and state["slice_id"] == sliced.slice_id
+
+    def rest(world: int, workers: int) -> list[str]:
+        out = []
+        for rank in range(world):
+            resumed = sliced.to_pytorch(streaming=True, rank=rank, world_size=world, decode=False)
+            resumed.load_state_dict(state)
+            out += [
+                f["id"] for batch in SliceLoader(resumed, batch_size=7, num_workers=workers) for f in batch["files"]
+            ]
+        return out
+
+    for world, workers in ((1, 2), (3, 1)):  # the same shape, and another world size and worker count
+        remaining = rest(world, workers)
+        assert len(remaining) == len(set(remaining)) == COUNT - 300
+        assert set(remaining) | set(seen) == set(stack.file_ids)
+
+
+def test_urls_expiring_mid_epoch_are_refreshed_without_losing_a_sample(stack):
+    sliced = stack.project().directory.get("big").slice("labels.car >= 1")
+    expected = _matching(stack, lambda i: slice_data.cars(i) >= 1)
+    dataset = sliced.to_pytorch(streaming=True, url_expires_in=3, decode=False, page_size=50, concurrency=4)
+    seen = []
+    for sample in dataset:
+        seen.append(sample["file"]["id"])
+        if len(seen) == 120:
+            time.sleep(4)  # a slow training step: every URL of the pages already read has expired
+    assert sorted(seen) == sorted(expected)
+    assert dataset.reader.refreshes >= 1
+
+
+def test_map_style_dataset_under_a_distributed_sampler(stack):
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    dataset = stack.project().directory.get("big").slice("labels.car = 0").to_pytorch(decode=False)
+    expected = _matching(stack, lambda i: slice_data.cars(i) == 0)
+    seen = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(dataset, num_replicas=2, rank=rank, shuffle=True, seed=1, drop_last=True)
+        loader = DataLoader(dataset, batch_size=10, sampler=sampler, num_workers=2, collate_fn=lambda b: b)
+        seen += [s["file"]["id"] for batch in loader for s in batch]
+    assert len(seen) == len(set(seen)) and set(seen) <= expected and len(expected) - len(seen) <= 1
+
+
+def test_bad_queries_and_the_cli(stack, monkeypatch, capsys):
+    from annolake import InvalidRequest
+    from annolake.cli import main as cli
+
+    dataset = stack.project().directory.get("big")
+    with pytest.raises(InvalidRequest, match="column 13"):
+        len(dataset.slice("labels.car >"))
+    with pytest.raises(InvalidRequest, match="(?i)did you mean"):
+        dataset.query("labels.cars > 3")
+    for name, value in {
+        "ANNOLAKE_HOST": stack.host,
+        "ANNOLAKE_PROJECT": "stream",
+        "ANNOLAKE_CLIENT_ID": stack.client_id,
+        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli(["query", "labels.car = 4 and labels.pedestrian = 2", "--directory", "big", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    expected = _matching(stack, lambda i: slice_data.cars(i) == 4 and slice_data.pedestrians(i) == 2)
+    assert f"{len(expected)} files match" in out and len([line for line in out.splitlines() if "img_" in line]) == 3
+    assert cli(["query", "labels.car >", "--directory", "big"]) == 2
+    assert "column 13" in capsys.readouterr().err
