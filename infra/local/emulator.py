@@ -4,11 +4,14 @@
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
 - DynamoDB writes are serialized: moto's transactions snapshot the whole table (deepcopy) and are not
   safe against concurrent writes, which the threaded server and parallel workflow steps produce.
+- DynamoDB queries on a table's own key read only the partition asked for: moto sorts the whole table
+  on every query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does.
 Step Functions executions run on moto's ASL engine (``execute_state_machine``).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -45,6 +48,47 @@ def _serialize_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, serialized)
 
 
+_query_partition = threading.local()
+
+
+def index_base_table_queries() -> None:
+    """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
+
+    moto's ``Table.query`` filters ``all_items()`` (every item, sorted) by hash key; while it runs for
+    a base-table query, ``all_items`` returns just that partition, sorted the same way.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_partitioned", False):
+        return
+    whole_table, query = Table.all_items, Table.query
+    signature = inspect.signature(query)
+
+    def all_items(self: Table) -> list:
+        scope = getattr(_query_partition, "scope", None)
+        if scope is None or scope[0] is not self:
+            return whole_table(self)
+        if scope[1] not in self.items:
+            return []
+        partition = self.items[scope[1]]
+        items = list(partition.values()) if self.range_key_attr else [partition]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def partitioned_query(self: Table, *args: object, **kwargs: object) -> object:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key = bound.arguments.get("hash_key")
+        if bound.arguments.get("index_name") or hash_key is None:
+            return query(self, *args, **kwargs)
+        _query_partition.scope = (self, hash_key)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _query_partition.scope = None
+
+    partitioned_query._partitioned = True  # type: ignore[attr-defined]
+    Table.all_items, Table.query = all_items, partitioned_query
+
+
 class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         self.host = host
@@ -62,6 +106,7 @@ class Emulator:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_runtime.install()
         _serialize_dynamodb_writes()
+        index_base_table_queries()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = PresignGuard(
             DomainDispatcherApplication(create_backend_app),

@@ -46,14 +46,16 @@ class RunningPlatform:
         return self.process.wait(timeout=timeout)
 
 
-def start_platform(home: Path, api_port: int, emulator_port: int, timeout_s: float = 300) -> RunningPlatform:
+def start_platform(
+    home: Path, api_port: int, emulator_port: int, timeout_s: float = 300, snapshot_seconds: float = 5
+) -> RunningPlatform:
     log_path = home.parent / f"{home.name}-{time.time_ns()}.log"
     env = {
         **os.environ,
         "ANNOLAKE_HOME": str(home),
         "ANNOLAKE_API_PORT": str(api_port),
         "ANNOLAKE_EMULATOR_PORT": str(emulator_port),
-        "ANNOLAKE_SNAPSHOT_SECONDS": "5",
+        "ANNOLAKE_SNAPSHOT_SECONDS": str(snapshot_seconds),
     }
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)

@@ -12,6 +12,8 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from infra.local.emulator import index_base_table_queries
+
 REGION = "us-east-1"
 
 
@@ -30,6 +32,8 @@ def serving(app: Callable[..., Any]) -> Iterator[str]:
 
 
 def moto_wsgi_app() -> DomainDispatcherApplication:
+    """moto with the local emulator's partitioned DynamoDB queries (``make up`` runs the same engine)."""
+    index_base_table_queries()
     return DomainDispatcherApplication(create_backend_app)
 
 

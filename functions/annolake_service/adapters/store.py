@@ -612,7 +612,9 @@ def _decode_cursor(cursor: str) -> str:
         raise InvalidCursor("the cursor is not one this API returned; start again without a cursor") from None
 
 
-def _shard_stream(project_id: str, dataset_id: str, shard: int, after: str | None, status: str | None) -> Iterator:
+def _shard_stream(
+    project_id: str, dataset_id: str, shard: int, after: str | None, status: str | None, page_size: int
+) -> Iterator:
     condition = after > DatasetMemberItem.SK if after else None
     filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
     return DatasetMemberItem.query(
@@ -620,7 +622,8 @@ def _shard_stream(project_id: str, dataset_id: str, shard: int, after: str | Non
         range_key_condition=condition,
         filter_condition=filter_condition,
         scan_index_forward=False,
-        page_size=100,
+        page_size=page_size,
+        attributes_to_get=["SK", "file_id"],  # the summary copy stays in the table
     )
 
 
@@ -630,7 +633,8 @@ def list_dataset_file_ids(
     """A page of the dataset's file ids, newest first, and the cursor of the next page (or None)."""
     bind()
     after = _decode_cursor(cursor) if cursor else None
-    streams = [_shard_stream(project_id, dataset_id, s, after, status) for s in range(DATASET_SHARDS)]
+    page_size = min(limit + 1, 100)  # a shard never has to give more than the page holds
+    streams = [_shard_stream(project_id, dataset_id, s, after, status, page_size) for s in range(DATASET_SHARDS)]
     merged = heapq.merge(*streams, key=lambda m: m.SK, reverse=True)
     page = []
     for membership in merged:

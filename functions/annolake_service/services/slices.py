@@ -83,7 +83,7 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
 def count_files(project_id: str, dataset_name: str, text: str) -> int:
     plan = compile_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    return sum(1 for _ in _matches(project_id, dataset.dataset_id, plan, None))
+    return sum(1 for _ in _matching_ids(project_id, dataset.dataset_id, plan))
 
 
 # --- frozen slices and their stream pages ----------------------------------------------------------
