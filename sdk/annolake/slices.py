@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from annolake.project import Project
 
 MIB = 1 << 20
+PAGES_AHEAD = 2  # pages requested ahead of the one being downloaded, in parallel
 _URL_ATTEMPTS = 4  # a URL refused with 403 is re-minted (its page read again) up to 3 times
 
 
@@ -197,7 +198,7 @@ class SliceReader:
             if block in self._pages or block in self._pending_pages:
                 return
             if self._page_executor is None:
-                self._page_executor = ThreadPoolExecutor(1, thread_name_prefix="annolake-pages")
+                self._page_executor = ThreadPoolExecutor(PAGES_AHEAD, thread_name_prefix="annolake-pages")
             self._pending_pages[block] = self._page_executor.submit(self._load_page, block)
 
     def page_items(self, block: int) -> list[dict[str, Any]]:
@@ -209,7 +210,7 @@ class SliceReader:
         items = pending.result() if pending is not None else self._load_page(block)
         with self._lock:
             self._pages[block] = items
-            while len(self._pages) > 8:  # pages in flight are few; this bounds the metadata held
+            while len(self._pages) > 4 * PAGES_AHEAD:  # bounds the metadata held; pages in use are few
                 self._pages.popitem(last=False)
         return items
 
@@ -267,21 +268,21 @@ class SliceReader:
     def samples(self, offsets: Iterable[int], *, skip_unavailable: bool = False) -> Iterator[dict[str, Any]]:
         """Samples in the order of ``offsets``, downloaded ``prefetch`` ahead on the thread pool.
 
-        Pages are read in the order the offsets need them, the next one while the current is consumed.
+        Pages are read in the order the offsets need them, ``PAGES_AHEAD`` of them while the current is consumed.
         """
         self.slice.label_ids  # noqa: B018 - read once here, not from every download thread
         offsets = list(offsets)
         size = self.options.page_size
         blocks = list(dict.fromkeys(offset // size for offset in offsets))
-        following = dict(zip(blocks, blocks[1:], strict=False))
+        upcoming = {block: blocks[i + 1 : i + 1 + PAGES_AHEAD] for i, block in enumerate(blocks)}
         window: deque[Future] = deque()
         last_block = None
         for offset in offsets:
             block = offset // size
             if block != last_block:
                 self.page_items(block)  # in this thread: a page is needed before its items' downloads
-                if block in following:
-                    self.prefetch_page(following[block])
+                for ahead in upcoming[block]:
+                    self.prefetch_page(ahead)
                 last_block = block
             window.append(self.executor.submit(self._sample, offset))
             if len(window) >= self.options.prefetch:
