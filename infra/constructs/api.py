@@ -15,6 +15,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,7 +23,9 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.workflow import Workflow
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -52,6 +55,9 @@ class Api(Construct):
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
         import_state_machine: sfn.IStateMachine,
+        workflow: Workflow,
+        events: DomainEvents,
+        webhook_secrets_arn: str,
         user_pool: cognito.IUserPool,
         rate_limit: int = 200,
         burst_limit: int = 400,
@@ -68,6 +74,8 @@ class Api(Construct):
             environment={
                 "INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn,
                 "IMPORT_STATE_MACHINE_ARN": import_state_machine.state_machine_arn,
+                "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
+                "LAUNCH_STATE_MACHINE_ARN": workflow.launch_arn,
             },
         )
         function = self.handler.function
@@ -78,6 +86,16 @@ class Api(Construct):
         ingest_state_machine.grant_start_execution(function)
         import_state_machine.grant_start_execution(function)
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
+        workflow.launch_state_machine.grant_start_execution(function)
+        workflow.review_state_machine.grant_start_execution(function)  # re-drive
+        workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
+        events.grant_publish(function)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
+                resources=[webhook_secrets_arn],
+            )
+        )
         nag.acknowledge(
             self.handler.role,
             "IAM5",
@@ -90,6 +108,7 @@ class Api(Construct):
                 nag.objects_of(self, media_bucket),
                 nag.objects_of(self, drop_bucket),
                 nag.indexes_of(self, table),
+                f"Resource::{nag.flat_name(self, webhook_secrets_arn)}",
             ],
         )
 

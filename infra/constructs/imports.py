@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.events import DomainEvents
 from infra.constructs.ingest import RETRIED_ERRORS
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 
@@ -33,6 +34,7 @@ class Imports(Construct):
         stage: str,
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
+        events: DomainEvents,
     ) -> None:
         super().__init__(scope, construct_id)
         self._defaults = defaults
@@ -43,6 +45,7 @@ class Imports(Construct):
         steps = (self.plan, self.chunk, self.finish, self.fail)
         for step in steps:
             table.grant_read_write_data(step.function)
+        events.grant_publish(self.chunk.function)  # file_ingested
         for step in (self.plan, self.chunk):
             media_bucket.grant_read_write(step.function)
             nag.acknowledge(

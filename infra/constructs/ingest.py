@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.storage import UPLOADS_PREFIX
 
@@ -44,6 +45,7 @@ class Ingest(Construct):
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
+        events: DomainEvents,
     ) -> None:
         super().__init__(scope, construct_id)
         self._defaults = defaults
@@ -51,6 +53,7 @@ class Ingest(Construct):
         self.register = self._step("Register", "register_handler", "ingest: record the file and its pre-labels")
         self.quarantine = self._step("Quarantine", "quarantine_handler", "ingest: keep a rejected file and why")
         self._grant_steps(table, media_bucket, drop_bucket)
+        events.grant_publish(self.register.function)  # file_ingested
 
         self.log_group = logs.LogGroup(
             self,

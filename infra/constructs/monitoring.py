@@ -25,6 +25,8 @@ class Monitoring(Construct):
         api_function: lambda_.IFunction,
         ingest_state_machine: sfn.IStateMachine,
         trigger_dead_letter_queue: sqs.IQueue,
+        workflow_state_machines: list[sfn.IStateMachine],
+        event_dead_letter_queues: list[sqs.IQueue],
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -81,6 +83,32 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]
+        for machine in workflow_state_machines:
+            self.alarms.append(
+                machine.metric_failed(period=PERIOD).create_alarm(
+                    self,
+                    f"{machine.node.id}Failed",
+                    alarm_description="Workflow executions failed after their retries; the job's files show why. "
+                    "Re-drive them with POST /jobs/{id}/redrive once the cause is fixed.",
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        for queue in event_dead_letter_queues:
+            self.alarms.append(
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum").create_alarm(
+                    self,
+                    f"{queue.node.id}Alarm",
+                    alarm_description="Domain events a consumer could not handle after its retries (new files not "
+                    "given to jobs, or webhook deliveries). Redrive them from the dead-letter queue.",
+                    threshold=0,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
         action = cw_actions.SnsAction(self.topic)
         for alarm in self.alarms:
             alarm.add_alarm_action(action)

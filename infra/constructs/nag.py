@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from aws_cdk import Acknowledgment, Reference, Stack, Tokenization, Validations
+from aws_cdk import Acknowledgment, Reference, Stack, Token, Tokenization, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -40,12 +40,21 @@ def flat_name(scope: IConstruct, value: str) -> str:
     ``export_value`` returns that very import (CDK creates each export once, whoever asks).
     """
     stack = Stack.of(scope)
-    token = Tokenization.reverse(value)
+    token = Tokenization.reverse(value) if Token.is_unresolved(value) and _single_token(value) else None
     if isinstance(token, Reference):
         producer = Stack.of(token.target)
         if producer.node.path != stack.node.path:
             value = producer.export_value(value)
     return _flatten(stack.resolve(value))
+
+
+def _single_token(value: str) -> bool:
+    """An ARN such as ``arn:${Token[Partition]}:…/webhooks/*`` is a concatenation, not one token."""
+    try:
+        Tokenization.reverse_complete_string(value)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _flatten(node: Any) -> str:

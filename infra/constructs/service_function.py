@@ -9,7 +9,7 @@ grants its handler needs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class FunctionDefaults:
     environment: Mapping[str, str]
     log_retention: logs.RetentionDays
     removal_policy: RemovalPolicy
+
+    def with_environment(self, extra: Mapping[str, str]) -> FunctionDefaults:
+        return replace(self, environment={**self.environment, **extra})
 
 
 def service_code() -> lambda_.Code:

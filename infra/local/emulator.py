@@ -1,6 +1,8 @@
 """The AWS emulator: moto's server on one port, in this process, with our two behaviours added.
 
 - Lambda invocations run the handlers in-process (``lambda_runtime``), not in Docker.
+- SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
+  dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
 - DynamoDB writes are serialized: moto's transactions snapshot the whole table (deepcopy) and are not
   safe against concurrent writes, which the threaded server and parallel workflow steps produce.
@@ -20,7 +22,7 @@ from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.local import lambda_runtime
+from infra.local import event_sources, lambda_runtime
 from infra.local.presign_guard import PresignGuard
 
 # Credentials clients of the local emulator use (also written to credentials.json).
@@ -105,6 +107,7 @@ class Emulator:
         os.environ["MOTO_PORT"] = str(self.port)
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_runtime.install()
+        event_sources.install()
         _serialize_dynamodb_writes()
         index_base_table_queries()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -129,3 +132,4 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
         lambda_runtime.uninstall()
+        event_sources.uninstall()

@@ -401,9 +401,49 @@ def _user_pool_client(ctx: _Context) -> Created:
 
 
 def _queue(ctx: _Context) -> Created:
+    p = ctx.properties
     name = ctx.name("QueueName", limit=80)
-    url = ctx.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    attributes = {k: str(p[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in p}
+    if p.get("RedrivePolicy"):
+        attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
+    url = ctx.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     return ctx.created(url, Arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}", QueueName=name, QueueUrl=url)
+
+
+def _event_bus(ctx: _Context) -> Created:
+    name = ctx.name("Name", limit=256)
+    arn = ctx.client("events").create_event_bus(Name=name)["EventBusArn"]
+    return ctx.created(name, Arn=arn, Name=name)
+
+
+def _rule(ctx: _Context) -> Created:
+    p = ctx.properties
+    name = ctx.name("Name", limit=64)
+    bus = p.get("EventBusName", "default")
+    events = ctx.client("events")
+    arn = events.put_rule(
+        Name=name,
+        EventBusName=bus,
+        EventPattern=json.dumps(p["EventPattern"]),
+        State=p.get("State", "ENABLED"),
+        Description=p.get("Description", ""),
+    )["RuleArn"]
+    targets = [{k: v for k, v in t.items() if k in ("Id", "Arn", "Input", "InputPath")} for t in p.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+    return ctx.created(name, Arn=arn)
+
+
+def _event_source_mapping(ctx: _Context) -> Created:
+    """SQS -> function; delivered by ``infra.local.event_sources`` as Lambda's poller would."""
+    p = ctx.properties
+    mapping = ctx.client("lambda").create_event_source_mapping(
+        EventSourceArn=p["EventSourceArn"],
+        FunctionName=p["FunctionName"],
+        BatchSize=int(p.get("BatchSize", 10)),
+        FunctionResponseTypes=p.get("FunctionResponseTypes", []),
+    )
+    return ctx.created(mapping["UUID"])
 
 
 def _topic(ctx: _Context) -> Created:
@@ -431,6 +471,9 @@ _CREATORS: dict[str, Callable[[_Context], Created]] = {
     "AWS::Cognito::UserPool": _user_pool,
     "AWS::Cognito::UserPoolClient": _user_pool_client,
     "AWS::SQS::Queue": _queue,
+    "AWS::Events::EventBus": _event_bus,
+    "AWS::Events::Rule": _rule,
+    "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::SNS::Topic": _topic,
     "AWS::Logs::LogGroup": _log_group,
 }

@@ -11,14 +11,21 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.api import Api
 from infra.constructs.dependency_layer import DependencyLayer
+from infra.constructs.events import DomainEvents
 from infra.constructs.imports import Imports
 from infra.constructs.ingest import Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.service_function import FunctionDefaults, service_code
+from infra.constructs.webhooks import Webhooks
+from infra.constructs.workflow import Workflow
 from infra.stacks.data_stack import DataStack
 
 # CDK's singleton that applies bucket notifications (Custom::S3BucketNotifications); its id is fixed.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+def secret_prefix(stage: str) -> str:
+    return f"annolake/{stage}"
 
 
 def common_environment(data: DataStack) -> dict[str, str]:
@@ -35,6 +42,7 @@ def common_environment(data: DataStack) -> dict[str, str]:
         "USER_POOL_ID": data.identity.user_pool.user_pool_id,
         "USER_POOL_CLIENT_ID": data.identity.client.user_pool_client_id,
         "STAGE": data.config.name,
+        "SECRET_PREFIX": secret_prefix(data.config.name),
         "POWERTOOLS_SERVICE_NAME": "annolake",
         "LOG_LEVEL": "INFO",
         # from_url downloads refuse private/loopback/link-local hosts unless the stage allows them (local only)
@@ -62,6 +70,8 @@ class AppStack(Stack):
             )
             for bucket in (data.storage.media_bucket, data.storage.drop_bucket)
         )
+        self.events = DomainEvents(self, "Events", stage=config.name)
+        defaults = defaults.with_environment({"EVENT_BUS_NAME": self.events.bus.event_bus_name})
         self.ingest = Ingest(
             self,
             "Ingest",
@@ -70,6 +80,7 @@ class AppStack(Stack):
             table=data.tables.table,
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
+            events=self.events,
         )
         self.imports = Imports(
             self,
@@ -78,6 +89,24 @@ class AppStack(Stack):
             stage=config.name,
             table=data.tables.table,
             media_bucket=media_bucket,
+            events=self.events,
+        )
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+            events=self.events,
+        )
+        self.webhooks = Webhooks(
+            self,
+            "Webhooks",
+            defaults=defaults,
+            table=data.tables.table,
+            events=self.events,
+            secret_prefix=secret_prefix(config.name),
         )
         self.api = Api(
             self,
@@ -89,6 +118,9 @@ class AppStack(Stack):
             drop_bucket=drop_bucket,
             ingest_state_machine=self.ingest.state_machine,
             import_state_machine=self.imports.state_machine,
+            workflow=self.workflow,
+            events=self.events,
+            webhook_secrets_arn=self.webhooks.secrets_arn,
             user_pool=data.identity.user_pool,
         )
         self.monitoring = Monitoring(
@@ -97,10 +129,14 @@ class AppStack(Stack):
             api_function=self.api.handler.function,
             ingest_state_machine=self.ingest.state_machine,
             trigger_dead_letter_queue=self.ingest.dead_letter_queue,
+            workflow_state_machines=[self.workflow.review_state_machine, self.workflow.launch_state_machine],
+            event_dead_letter_queues=self.events.dead_letter_queues,
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="Base URL of the API (routes under /api/v1)")
         CfnOutput(self, "IngestStateMachineArn", value=self.ingest.state_machine.state_machine_arn)
+        CfnOutput(self, "ReviewStateMachineArn", value=self.workflow.review_state_machine.state_machine_arn)
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         self._acknowledge_notifications_handler()
 
     def _acknowledge_notifications_handler(self) -> None:

@@ -13,6 +13,8 @@ from annolake.credentials import Credentials, CredentialsNotFound
 from annolake.directory import Dataset
 from annolake.file import File, IngestFailed
 from annolake.project import Project
+from annolake.webhooks import verify_webhook
+from annolake.workflow import Job, Task
 
 __all__ = [
     "AnnolakeAPIError",
@@ -24,9 +26,12 @@ __all__ = [
     "File",
     "IngestFailed",
     "InvalidRequest",
+    "Job",
     "NotFound",
     "PermissionDenied",
     "Project",
+    "Task",
     "VersionConflict",
+    "verify_webhook",
 ]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ from annolake.client import ApiClient
 from annolake.credentials import resolve_credentials
 from annolake.directory import Directories
 from annolake.file import Files
+from annolake.workflow import Jobs, Tasks, Webhooks
 
 
 class Project:
@@ -34,6 +35,9 @@ class Project:
         self.client = ApiClient(credentials.host, credentials.client_id, credentials.client_secret)
         self.directory = Directories(self)
         self.file = Files(self)
+        self.job = Jobs(self)
+        self.task = Tasks(self)
+        self.webhook = Webhooks(self)
 
     @property
     def _path(self) -> str:

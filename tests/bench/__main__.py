@@ -55,15 +55,16 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate streaming]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate streaming workflow]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    from tests.bench import api_latency, ingest_rate, streaming
+    from tests.bench import api_latency, ingest_rate, streaming, workflow
 
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
         "ingest_rate": ingest_rate.run,
         "streaming": streaming.run,
+        "workflow": workflow.run,
     }
     rows = []
     for name in sys.argv[1:] or list(suites):

@@ -16,7 +16,23 @@ PROCESS = "annolake_service.handlers.ingest.process_handler"
 REGISTER = "annolake_service.handlers.ingest.register_handler"
 QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
 IMPORT_STEPS = {f"annolake_service.handlers.imports.{step}_handler" for step in ("plan", "chunk", "finish", "fail")}
-SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS}
+WORKFLOW_STEPS = {
+    f"annolake_service.handlers.workflow.{step}_handler"
+    for step in (
+        "prepare",
+        "open_task",
+        "consolidate",
+        "complete",
+        "fail",
+        "plan_launch",
+        "launch_chunk",
+        "finish_launch",
+        "fail_launch",
+        "file_ingested",
+    )
+}
+WEBHOOKS = "annolake_service.handlers.webhooks.handler"
+SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS}
 COMMON_ENV = {
     "TABLE_NAME",
     "IDEMPOTENCY_TABLE_NAME",
@@ -28,6 +44,8 @@ COMMON_ENV = {
     "POWERTOOLS_SERVICE_NAME",
     "LOG_LEVEL",
     "ALLOW_PRIVATE_URLS",
+    "SECRET_PREFIX",
+    "EVENT_BUS_NAME",
 }
 RETRIED = [
     "Lambda.ServiceException",
@@ -294,13 +312,38 @@ def test_ingest_definition(dev):
 # --- IAM --------------------------------------------------------------------------------------
 
 
-def test_only_api_and_trigger_start_ingest_executions(dev):
+def _started_machines(template: dict, props: dict) -> set[str]:
+    """What a function may start: state machine logical ids (Ref) or names (ARNs built from fixed names)."""
+    started = set()
+    for statement in role_statements(template, props):
+        value = statement["Action"]
+        if "states:StartExecution" not in ([value] if isinstance(value, str) else value):
+            continue
+        resource = statement["Resource"]
+        for item in resource if isinstance(resource, list) else [resource]:
+            if "Ref" in item:
+                named = resources(template, "AWS::StepFunctions::StateMachine")[item["Ref"]]["Properties"]
+                started.add(named.get("StateMachineName", item["Ref"]))
+            else:
+                started.add(json.dumps(item).split("stateMachine:")[-1].split('"')[0])
+    return started
+
+
+def test_who_starts_which_state_machine(dev):
     template = dev.app_template
     functions = service_functions(template)
-    starters = {
-        h for h, (_, props) in functions.items() if "states:StartExecution" in actions(role_statements(template, props))
+    ingest_id, _ = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
+    import_id, _ = one(template, "AWS::StepFunctions::StateMachine", "ImportsStateMachine")
+    starters = {h: _started_machines(template, props) for h, (_, props) in functions.items()}
+    assert {h for h, machines in starters.items() if ingest_id in machines} == {API, TRIGGER}
+    assert {h for h, machines in starters.items() if import_id in machines} == {API}
+    review = {h for h, machines in starters.items() if "annolake-dev-review" in machines}
+    assert review == {
+        API,  # re-drive
+        "annolake_service.handlers.workflow.launch_chunk_handler",
+        "annolake_service.handlers.workflow.file_ingested_handler",
     }
-    assert starters == {API, TRIGGER}
+    assert {h for h, machines in starters.items() if "annolake-dev-launch" in machines} == {API}
 
 
 def test_grants_follow_what_each_handler_does(dev):
@@ -340,18 +383,24 @@ def test_alarms_notify_the_topic(dev):
     template = dev.app_template
     topic_id, _ = one(template, "AWS::SNS::Topic")
     api_fn, _ = service_functions(template)[API]
-    sm_id, _ = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
-    alarms = {
-        r["Properties"]["MetricName"]: r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()
+    alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
+    by_metric: dict[str, list[dict]] = {}
+    for alarm in alarms:
+        by_metric.setdefault(alarm["Properties"]["MetricName"], []).append(alarm["Properties"])
+    assert set(by_metric) == {"Errors", "ExecutionsFailed", "ApproximateNumberOfMessagesVisible"}
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    assert [a["Dimensions"] for a in by_metric["Errors"]] == [[{"Name": "FunctionName", "Value": {"Ref": api_fn}}]]
+    machines = {lid for lid in resources(template, "AWS::StepFunctions::StateMachine")} - {
+        one(template, "AWS::StepFunctions::StateMachine", "Imports")[0]
     }
-    assert set(alarms) == {"Errors", "ExecutionsFailed", "ApproximateNumberOfMessagesVisible"}
-    for alarm in alarms.values():
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": api_fn}}]
-    assert alarms["ExecutionsFailed"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": sm_id}}]
-    dlq = alarms["ApproximateNumberOfMessagesVisible"]
-    assert dlq["Namespace"] == "AWS/SQS"
-    assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+    watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
+    assert watched == machines  # ingest, review, launch (a failed import is reported on the import itself)
+    dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
+    assert len(dead_letter_queues) == 3  # the S3 trigger's, and one per domain-event consumer
+    for dlq in dead_letter_queues:
+        assert dlq["Namespace"] == "AWS/SQS"
+        assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_alarm_topic_requires_ssl(dev):

@@ -34,6 +34,9 @@ APP_TYPES = {
     "AWS::SNS::Topic",
     "AWS::SNS::TopicPolicy",
     "AWS::CloudWatch::Alarm",
+    "AWS::Events::EventBus",
+    "AWS::Events::Rule",
+    "AWS::Lambda::EventSourceMapping",
 }
 # Intrinsics the local runtime's resolver does not implement.
 UNSUPPORTED_INTRINSICS = ("Fn::If", "Fn::GetStackOutput", "Fn::FindInMap", "Fn::GetAZs", "Fn::Cidr", "Fn::Transform")

@@ -28,6 +28,15 @@ class Gsi1(GlobalSecondaryIndex):
     GSI1SK = UnicodeAttribute(range_key=True)
 
 
+class Gsi2(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "GSI2"
+        projection = AllProjection()
+
+    GSI2PK = UnicodeAttribute(hash_key=True)
+    GSI2SK = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     class Meta:
         table_name = "unset"
@@ -131,6 +140,7 @@ class AnnotationVersionItem(Item):
     deleted = JSONAttribute(default=list)
     created_by = UnicodeAttribute()
     source = UnicodeAttribute()
+    task_id = UnicodeAttribute(null=True)  # the workflow task whose submission this version is
     created_at = UTCDateTimeAttribute()
 
 
@@ -179,6 +189,98 @@ class ImportOutcomeItem(Item):
     reason = UnicodeAttribute(null=True)
 
 
+class JobItem(Item):
+    """A labelling job: its settings (``spec``, a ``domain.workflow.JobSpec``), status and launch progress."""
+
+    project_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    spec = JSONAttribute()
+    dataset_ids = JSONAttribute(default=list)
+    status = UnicodeAttribute()
+    launch_status = UnicodeAttribute(default="not_launched")  # not_launched | launching | launched
+    files_total = NumberAttribute(default=0)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    launched_at = UTCDateTimeAttribute(null=True)
+    completed_at = UTCDateTimeAttribute(null=True)
+
+
+class TaskItem(_IndexedItem):
+    """One unit of work; ``task_token`` (the workflow's callback token) never leaves the adapters/services."""
+
+    project_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    task_id = UnicodeAttribute()
+    file_id = UnicodeAttribute()
+    task_kind = UnicodeAttribute()  # annotate | review (``kind`` is the item type, as on every item)
+    slot = NumberAttribute(default=0)
+    round = NumberAttribute(default=0)
+    status = UnicodeAttribute()
+    distinct_annotators = BooleanAttribute(default=False)
+    assignee = UnicodeAttribute(null=True)
+    reserved_for = UnicodeAttribute(null=True)
+    excluded = JSONAttribute(default=list)
+    authors = JSONAttribute(default=list)
+    comment = UnicodeAttribute(null=True)
+    task_token = UnicodeAttribute(null=True)
+    claim_seq = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    claimed_at = UTCDateTimeAttribute(null=True)
+    lease_expires_at = UTCDateTimeAttribute(null=True)
+    submitted_at = UTCDateTimeAttribute(null=True)
+    submission = JSONAttribute(null=True)  # an annotate task's instance list (consensus slots keep theirs here)
+    result = JSONAttribute(null=True)  # what was decided: annotation version, review decision and comment
+    GSI2PK = UnicodeAttribute(null=True)
+    GSI2SK = UnicodeAttribute(null=True)
+    queue = Gsi2()
+
+
+class JobFileItem(Item):
+    """A file's progress through one job (one workflow execution per file and job)."""
+
+    project_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    file_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # annotating | reviewing | complete | failed
+    execution_arn = UnicodeAttribute(null=True)
+    agreement = NumberAttribute(null=True)
+    per_annotator = JSONAttribute(null=True)  # consensus: how much each annotator agreed with the result
+    failure = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+
+
+class AnnotatorMarkItem(Item):
+    """Marks that a person holds a consensus slot of a file in a job: one slot per person per file."""
+
+    task_id = UnicodeAttribute()
+
+
+class WebhookItem(Item):
+    project_id = UnicodeAttribute()
+    webhook_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = JSONAttribute()
+    description = UnicodeAttribute(default="")
+    secret_ref = UnicodeAttribute()  # where the signing secret is kept (Secrets Manager ARN), never the secret
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class WebhookFailureItem(Item):
+    """A delivery that kept failing (the webhook dead-letter list), with what the receiver last said."""
+
+    project_id = UnicodeAttribute()
+    webhook_id = UnicodeAttribute()
+    delivery_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    event = JSONAttribute()
+    attempts = NumberAttribute()
+    last_error = UnicodeAttribute()
+    failed_at = UTCDateTimeAttribute()
+    ttl = NumberAttribute(null=True)
+
+
 class ArrivalItem(Item):
     """Which file a drop-folder path became (so a sidecar arriving after its image can find it)."""
 
@@ -199,6 +301,12 @@ MODELS: tuple[type[Item], ...] = (
     ImportJobItem,
     ImportOutcomeItem,
     ArrivalItem,
+    JobItem,
+    TaskItem,
+    JobFileItem,
+    AnnotatorMarkItem,
+    WebhookItem,
+    WebhookFailureItem,
 )
 
 

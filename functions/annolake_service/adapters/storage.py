@@ -137,6 +137,10 @@ def import_prefix(project_id: str, import_id: str) -> str:
     return f"imports/{project_id}/{import_id}/"
 
 
+def job_prefix(project_id: str, job_id: str) -> str:
+    return f"jobs/{project_id}/{job_id}/"
+
+
 def list_keys(bucket: str, prefix: str) -> list[str]:
     keys: list[str] = []
     paginator = client("s3").get_paginator("list_objects_v2")

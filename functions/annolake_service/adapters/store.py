@@ -32,6 +32,7 @@ import heapq
 import json
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,19 @@ DATASET_SHARDS = 8
 
 class AlreadyExists(Exception):
     pass
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item changed (someone else got there first)."""
+
+
+@dataclass(frozen=True)
+class TransactionUpdate:
+    """A conditional update to make inside another repository call's transaction."""
+
+    item: Any
+    actions: list[Any]
+    condition: Any
 
 
 class VersionConflict(Exception):
@@ -744,8 +758,14 @@ def save_annotation_version(
     attribute_values: dict[str, list[Any]],
     author: str,
     source: str,
+    task_id: str | None = None,
+    alongside: TransactionUpdate | None = None,
 ) -> int:
-    """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile."""
+    """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile.
+
+    ``alongside`` is one more conditional update in the same transaction (a workflow task marked submitted
+    with the version it produced): both happen or neither; ConditionFailed if only its condition failed.
+    """
     version = expected_version + 1
     file_key = FileItem(PK=_file_pk(project_id, file_id), SK="FILE")
     try:
@@ -759,13 +779,22 @@ def save_annotation_version(
                 ],
                 condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
             )
-            tx.save(
-                _version_item(project_id, file_id, version, instances, deleted, author, source, _now()),
-                condition=AnnotationVersionItem.PK.does_not_exist(),
-            )
+            version_item = _version_item(project_id, file_id, version, instances, deleted, author, source, _now())
+            version_item.task_id = task_id
+            tx.save(version_item, condition=AnnotationVersionItem.PK.does_not_exist())
+            if alongside is not None:
+                tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
     except TransactWriteError as exc:
         if not _cancelled_by_condition(exc):
             raise
+        reasons = exc.cancellation_reasons or []
+        if (
+            alongside is not None
+            and len(reasons) > 2
+            and reasons[2] is not None
+            and reasons[2].code == ("ConditionalCheckFailed")
+        ):
+            raise ConditionFailed("the update made alongside the annotations no longer holds") from exc
         current = get_file(project_id, file_id)
         raise VersionConflict(current.annotation_version if current else 0) from exc
     for membership in _memberships_of(project_id, file_id):  # the copies slice queries filter on
@@ -786,6 +815,7 @@ def annotation_history(project_id: str, file_id: str) -> list[dict[str, Any]]:
             "created_by": item.created_by,
             "created_at": item.created_at.isoformat(),
             "source": item.source,
+            "task_id": item.task_id,
             "instance_list": item.instance_list,
             "deleted": item.deleted,
         }

@@ -63,3 +63,55 @@ def fetch(url: str, *, max_bytes: int, allow_private: bool) -> Fetched:
 
 
 __all__ = ["FetchFailed", "Fetched", "UrlRefused", "fetch"]
+
+
+class DeliveryFailed(Exception):
+    """A POST that did not succeed after its retries; the message is what the receiver last said."""
+
+    def __init__(self, message: str, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+_RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def post_json(
+    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, attempts: int, backoff_seconds: float
+) -> int:
+    """POST ``body`` with retries and exponential backoff (urllib3's ``Retry``); the final status, or DeliveryFailed.
+
+    Connection errors and 408/425/429/5xx are retried; redirects are not followed (a webhook URL must answer
+    itself). The receiver's address is checked against the URL policy before sending.
+    """
+    try:
+        scheme, host = check_url(url)
+        port = urlsplit(url).port or (443 if scheme == "https" else 80)
+        check_addresses(host, _resolve(host, port), allow_private=allow_private)
+    except (FetchFailed, UrlRefused) as exc:
+        raise DeliveryFailed(str(exc), 0) from None
+    retry = urllib3.Retry(
+        total=attempts - 1,
+        backoff_factor=backoff_seconds,
+        status_forcelist=_RETRIED_STATUSES,
+        allowed_methods=None,  # POST too: deliveries carry an id, receivers deduplicate on it
+        redirect=False,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    try:
+        response = _pool.request(
+            "POST", url, body=body, headers={"Content-Type": "application/json", **headers}, retries=retry
+        )
+    except urllib3.exceptions.MaxRetryError as exc:
+        raise DeliveryFailed(f"could not reach {url}: {exc.reason}", attempts) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise DeliveryFailed(f"could not deliver to {url}: {exc}", attempts) from None
+    tries = len(response.retries.history) + 1 if response.retries else 1
+    if not 200 <= response.status < 300:
+        text = response.data[:300].decode("utf-8", "replace")
+        raise DeliveryFailed(f"{url} answered HTTP {response.status}: {text}", tries)
+    return response.status
+
+
+__all__ += ["DeliveryFailed", "post_json"]

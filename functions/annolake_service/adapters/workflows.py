@@ -32,3 +32,46 @@ def start_import(payload: dict[str, Any], *, name: str) -> str:
         stateMachineArn=get_settings().import_state_machine_arn, name=name[:80], input=json.dumps(payload)
     )
     return response["executionArn"]
+
+
+def _execution_name(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
+
+
+def start_review(payload: dict[str, Any], *, job_id: str, file_id: str, attempt: str = "") -> str | None:
+    """Start the file's review workflow in the job; None if it was already started (names are unique)."""
+    sfn = client("stepfunctions")
+    try:
+        response = sfn.start_execution(
+            stateMachineArn=get_settings().review_state_machine_arn,
+            name=_execution_name("review", job_id, file_id, attempt),
+            input=json.dumps(payload),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return None
+    return response["executionArn"]
+
+
+def start_launch(payload: dict[str, Any], *, job_id: str, attempt: str) -> str:
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=get_settings().launch_state_machine_arn,
+        name=_execution_name("launch", job_id, attempt),
+        input=json.dumps(payload),
+    )
+    return response["executionArn"]
+
+
+class TaskTokenGone(Exception):
+    """The workflow no longer waits on this token (it already got the result, or was stopped)."""
+
+
+def send_task_success(token: str, output: dict[str, Any]) -> None:
+    sfn = client("stepfunctions")
+    try:
+        sfn.send_task_success(taskToken=token, output=json.dumps(output))
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist) as exc:
+        raise TaskTokenGone(str(exc)) from exc
+
+
+def execution_status(execution_arn: str) -> str:
+    return client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]

@@ -8,7 +8,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from annolake_service import __version__
-from annolake_service.api.routers import annotations, datasets, health, imports, projects, schema, slices, uploads
+from annolake_service.api.routers import (
+    annotations,
+    datasets,
+    health,
+    imports,
+    jobs,
+    projects,
+    schema,
+    slices,
+    tasks,
+    uploads,
+    webhooks,
+)
 from annolake_service.shared.errors import AnnolakeError
 
 API_PREFIX = "/api/v1"
@@ -28,7 +40,7 @@ def create_app() -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
-    routers = (health, projects, datasets, slices, schema, annotations, uploads, imports)
+    routers = (health, projects, datasets, slices, schema, annotations, uploads, imports, jobs, tasks, webhooks)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
 

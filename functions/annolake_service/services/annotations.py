@@ -13,7 +13,7 @@ from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 
 
-def _live_file(project_id: str, file_id: str):
+def live_file(project_id: str, file_id: str):
     record = store.get_file(project_id, file_id)
     if record is None or record.deleted_at is not None:
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
@@ -74,8 +74,11 @@ def save_annotations(
     author: str,
     source: str = "human",
     create_labels: bool = False,
+    task_id: str | None = None,
+    alongside: store.TransactionUpdate | None = None,
 ) -> dict[str, Any]:
-    record = _live_file(project_id, file_id)
+    """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write."""
+    record = live_file(project_id, file_id)
     incoming = validate_instances(
         project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=create_labels
     )
@@ -105,6 +108,8 @@ def save_annotations(
             attribute_values=attribute_values(live),
             author=author,
             source=source,
+            task_id=task_id,
+            alongside=alongside,
         )
     except store.VersionConflict as exc:
         raise _stale(project_id, file_id, expected_version, exc.current) from None

@@ -10,7 +10,7 @@ import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import storage, store
+from annolake_service.adapters import events, storage, store
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
@@ -157,12 +157,15 @@ def record_ready_file(
 ) -> bool:
     """Register a stored, validated file with version 1 of its pre-labels; False if it already existed."""
     record = _ready_record(project_id, name=name, facts=facts, instance_list=instance_list, metadata=metadata)
-    return store.register_file(
+    created = store.register_file(
         record,
         dataset_id=dataset_id,
         instance_list=initial_instances(instance_list, author=author, now=record.created_at),
         created_by=author,
     )
+    # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
+    events.publish("file_ingested", project_id, {"dataset_id": dataset_id, "file_id": record.file_id, "name": name})
+    return created
 
 
 def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any]], *, author: str) -> None:

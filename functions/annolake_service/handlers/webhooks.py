@@ -1,0 +1,24 @@
+"""Webhook delivery: an SQS batch of domain events (from the EventBridge rule) -> signed POSTs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from annolake_service.services import webhooks
+from annolake_service.shared.observability import logger
+
+_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _deliver(record: SQSRecord) -> list[dict[str, Any]]:
+    return webhooks.deliver(json.loads(record.body))
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=_deliver, processor=_processor, context=context)

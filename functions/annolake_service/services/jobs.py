@@ -1,0 +1,312 @@
+"""Job use cases: create, change, launch (a Step Functions job with a Map over chunks of files), watch
+datasets for new files, complete, and report statistics."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import events, storage, store, workflows
+from annolake_service.adapters import workflow_store as wstore
+from annolake_service.domain.permissions import Action, can
+from annolake_service.domain.schema import did_you_mean
+from annolake_service.domain.workflow import (
+    Job,
+    JobSpec,
+    JobStatus,
+    TaskKind,
+    TaskStatus,
+    rejection_rate,
+    status_change_allowed,
+)
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
+
+LAUNCH_CHUNK = 200  # file ids per Map item of the launch job
+_EDITABLE_WHEN_LIVE = frozenset({"name", "instructions", "task_timeout_seconds", "review_rate", "agreement_threshold"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_job(project_id: str, job_id: str) -> Job:
+    job = wstore.get_job(project_id, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id!r} not found in project {project_id!r}")
+    return job
+
+
+def list_jobs(project_id: str) -> list[Job]:
+    return sorted(wstore.list_jobs(project_id), key=lambda j: j.created_at, reverse=True)
+
+
+def _check_people(project_id: str, principals: list[str], action: Action, what: str) -> None:
+    problems = []
+    for principal in principals:
+        role = store.get_member_role(project_id, principal)
+        if role is None:
+            problems.append(f"{principal} is not a member of {project_id!r}")
+        elif not can(role, action):
+            problems.append(f"{principal} is {role.value}, which may not {action.value}")
+    if problems:
+        raise BadRequest(f"{what}: " + "; ".join(problems), details={"problems": problems})
+
+
+def _check_spec(project_id: str, spec: JobSpec) -> list[str]:
+    """Validate names against the project; returns the datasets' ids."""
+    dataset_ids = []
+    for name in spec.datasets:
+        dataset = store.get_dataset(project_id, name)
+        if dataset is None:
+            names = [d.name for d in store.list_datasets(project_id)]
+            raise BadRequest(
+                f"dataset {name!r} does not exist in {project_id!r}{did_you_mean(name, names)}",
+                details={"datasets": names},
+            )
+        dataset_ids.append(dataset.dataset_id)
+    schema, _ = schema_service.get_schema(project_id)
+    known = [label.name for label in schema.labels]
+    unknown = [n for n in spec.label_names if n not in known]
+    if unknown:
+        hints = "; ".join(f"{n!r}{did_you_mean(n, known)}" for n in unknown)
+        raise BadRequest(f"labels not in the project's schema: {hints}", details={"unknown_labels": unknown})
+    _check_people(project_id, spec.annotators, Action.TASK_ANNOTATE, "annotators")
+    _check_people(project_id, spec.reviewers, Action.TASK_REVIEW, "reviewers")
+    return dataset_ids
+
+
+def create_job(project_id: str, spec: JobSpec, *, author: str) -> Job:
+    job = Job(
+        project_id=project_id,
+        job_id=f"job_{secrets.token_hex(5)}",
+        spec=spec,
+        dataset_ids=_check_spec(project_id, spec),
+        status=JobStatus.DRAFT,
+        created_by=author,
+        created_at=_now(),
+    )
+    wstore.create_job(job)
+    return job
+
+
+def update_job(project_id: str, job_id: str, *, changes: dict[str, Any], status: JobStatus | None) -> Job:
+    """Settings change freely in a draft; once launched, only the name, instructions, timeout and review
+    settings (new values apply to tasks created from then on). Status: pause, resume, archive."""
+    job = get_job(project_id, job_id)
+    if changes:
+        if job.status is not JobStatus.DRAFT and set(changes) - _EDITABLE_WHEN_LIVE:
+            fixed = sorted(set(changes) - _EDITABLE_WHEN_LIVE)
+            raise Conflict(f"job {job_id} is {job.status.value}: {fixed} can only change while it is a draft")
+        try:
+            spec = JobSpec.model_validate({**job.spec.model_dump(), **changes})
+        except ValueError as exc:
+            raise BadRequest(f"invalid job settings: {exc}") from None
+        dataset_ids = _check_spec(project_id, spec)
+        if dataset_ids != job.dataset_ids and job.status is not JobStatus.DRAFT:
+            raise Conflict("the datasets of a launched job cannot change; create another job")
+        if not wstore.update_job(project_id, job_id, spec=spec, expect_status={job.status}):
+            raise Conflict(f"job {job_id} changed meanwhile; reload it")
+    if status is not None and status is not job.status:
+        if not status_change_allowed(job.status, status):
+            hint = " (launch it to make it active)" if job.status is JobStatus.DRAFT else ""
+            raise Conflict(f"a {job.status.value} job cannot become {status.value}{hint}")
+        if not wstore.update_job(project_id, job_id, status=status, expect_status={job.status}):
+            raise Conflict(f"job {job_id} changed meanwhile; reload it")
+    return get_job(project_id, job_id)
+
+
+def launch(project_id: str, job_id: str) -> Job:
+    """Make a draft job active and start its launch workflow, which gives every file a review workflow."""
+    job = get_job(project_id, job_id)
+    if job.status is not JobStatus.DRAFT:
+        raise Conflict(f"job {job_id} is already {job.status.value}; only a draft can be launched")
+    if not wstore.update_job(
+        project_id,
+        job_id,
+        status=JobStatus.ACTIVE,
+        expect_status={JobStatus.DRAFT},
+        launch_status="launching",
+        launched_at=_now(),
+    ):
+        raise Conflict(f"job {job_id} was launched meanwhile")
+    workflows.start_launch({"project_id": project_id, "job_id": job_id}, job_id=job_id, attempt="1")
+    return get_job(project_id, job_id)
+
+
+# --- files entering a job -----------------------------------------------------------------
+
+
+def start_file(job: Job, file_id: str) -> bool:
+    """Give one file of the job its review workflow (once). True if it is new to the job."""
+    now = _now()
+    new = wstore.put_job_file(job.project_id, job.job_id, file_id, now)
+    if new:
+        wstore.add_job_files(job.project_id, job.job_id, 1)
+    else:
+        existing = wstore.get_job_file(job.project_id, job.job_id, file_id)
+        if existing and existing["execution_arn"]:
+            return False  # already running (or done): a replayed event or a re-driven launch
+    arn = workflows.start_review(
+        {"project_id": job.project_id, "job_id": job.job_id, "file_id": file_id}, job_id=job.job_id, file_id=file_id
+    )
+    if arn:
+        wstore.update_job_file(job.project_id, job.job_id, file_id, execution_arn=arn)
+    if new and job.status is JobStatus.COMPLETE:
+        # A new file in a watched dataset reopens a completed job.
+        wstore.update_job(job.project_id, job.job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+    return new
+
+
+def file_arrived(project_id: str, dataset_id: str, file_id: str) -> int:
+    """A ready file entered a dataset (``file_ingested``): jobs that sync that dataset get it. Returns how many."""
+    started = 0
+    for job in wstore.list_jobs(project_id):
+        watching = job.spec.mode == "sync" and dataset_id in job.dataset_ids
+        if watching and job.launch_status != "not_launched" and job.status is not JobStatus.ARCHIVED:
+            started += start_file(job, file_id)
+    return started
+
+
+def plan_launch(project_id: str, job_id: str) -> dict[str, Any]:
+    """Write the job's current files as chunks for the launch Map (payloads carry keys, not ids)."""
+    job = get_job(project_id, job_id)
+    file_ids: list[str] = []
+    for dataset_id in job.dataset_ids:
+        cursor = None
+        while True:
+            page, cursor = store.list_dataset_file_ids(
+                project_id, dataset_id, limit=1000, cursor=cursor, status="ready"
+            )
+            file_ids.extend(page)
+            if not cursor:
+                break
+    file_ids = list(dict.fromkeys(file_ids))
+    bucket = get_settings().media_bucket
+    chunks = []
+    for number, start in enumerate(range(0, len(file_ids), LAUNCH_CHUNK)):
+        key = f"{storage.job_prefix(project_id, job_id)}launch/chunk-{number:05d}.json"
+        storage.write_object(
+            bucket, key, json.dumps(file_ids[start : start + LAUNCH_CHUNK]).encode(), "application/json"
+        )
+        chunks.append(key)
+    return {"chunks": chunks, "total": len(file_ids)}
+
+
+def launch_chunk(project_id: str, job_id: str, chunk_key: str) -> dict[str, int]:
+    job = get_job(project_id, job_id)
+    body = storage.read_object(get_settings().media_bucket, chunk_key, max_bytes=10_000_000).body
+    started = sum(start_file(job, file_id) for file_id in json.loads(body))
+    return {"started": started}
+
+
+def finish_launch(project_id: str, job_id: str) -> dict[str, Any]:
+    wstore.update_job(project_id, job_id, launch_status="launched")
+    check_completion(project_id, job_id)
+    return {"status": get_job(project_id, job_id).status.value}
+
+
+def fail_launch(project_id: str, job_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    logger.error("job launch failed", extra={"project_id": project_id, "job_id": job_id, "error": error})
+    wstore.update_job(project_id, job_id, launch_status="launched")
+    return {"recorded": True}
+
+
+def redrive(project_id: str, job_id: str) -> dict[str, Any]:
+    """Start a new review workflow for every file whose workflow failed (its reason is kept until then)."""
+    job = get_job(project_id, job_id)
+    restarted = []
+    for job_file in wstore.job_files(project_id, job_id):
+        if job_file["status"] != "failed":
+            continue
+        file_id = job_file["file_id"]
+        arn = workflows.start_review(
+            {"project_id": project_id, "job_id": job_id, "file_id": file_id},
+            job_id=job_id,
+            file_id=file_id,
+            attempt=f"redrive-{_now().timestamp()}",
+        )
+        wstore.update_job_file(project_id, job_id, file_id, status="annotating", execution_arn=arn)
+        restarted.append(file_id)
+    if restarted and job.status is JobStatus.COMPLETE:
+        wstore.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+    return {"restarted": restarted}
+
+
+def check_completion(project_id: str, job_id: str) -> bool:
+    """Complete an active, fully launched job whose files are all done (an exact count, not the counters)."""
+    job = get_job(project_id, job_id)
+    if job.status is not JobStatus.ACTIVE or job.launch_status != "launched":
+        return False
+    if job.spec.mode == "sync" and job.files_total == 0:
+        return False  # a sync job over empty datasets waits for files
+    if wstore.count_unfinished_job_files(project_id, job_id):
+        return False
+    if wstore.update_job(
+        project_id, job_id, status=JobStatus.COMPLETE, expect_status={JobStatus.ACTIVE}, completed_at=_now()
+    ):
+        events.publish("job_completed", project_id, {"job_id": job_id, "name": job.spec.name, "files": job.files_total})
+        return True
+    return False
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def stats(project_id: str, job_id: str) -> dict[str, Any]:
+    job = get_job(project_id, job_id)
+    by_kind: dict[str, dict[str, int]] = {k.value: defaultdict(int) for k in TaskKind}
+    annotators: dict[str, dict[str, float]] = defaultdict(lambda: {"submitted": 0, "seconds": 0.0})
+    reviewers: dict[str, dict[str, int]] = defaultdict(lambda: {"approved": 0, "changes_requested": 0})
+    for task in wstore.job_tasks(project_id, job_id):
+        by_kind[task.kind.value][task.status.value] += 1
+        if task.status is not TaskStatus.SUBMITTED or task.assignee is None:
+            continue
+        if task.kind is TaskKind.ANNOTATE:
+            person = annotators[task.assignee]
+            person["submitted"] += 1
+            if task.claimed_at and task.submitted_at:
+                person["seconds"] += (task.submitted_at - task.claimed_at).total_seconds()
+        else:
+            decision = (task.result or {}).get("decision", "approve")
+            reviewers[task.assignee]["approved" if decision == "approve" else "changes_requested"] += 1
+    files: dict[str, int] = defaultdict(int)
+    agreements = []
+    for job_file in wstore.job_files(project_id, job_id):
+        files[job_file["status"]] += 1
+        if job_file["agreement"] is not None:
+            agreements.append(job_file["agreement"])
+    approved = sum(r["approved"] for r in reviewers.values())
+    rejected = sum(r["changes_requested"] for r in reviewers.values())
+    return {
+        "job_id": job_id,
+        "status": job.status.value,
+        "files": {"total": sum(files.values()), **files},
+        "tasks": {kind: dict(counts) for kind, counts in by_kind.items()},
+        "annotators": [
+            {
+                "principal": who,
+                "submitted": int(p["submitted"]),
+                "time_spent_seconds": round(p["seconds"], 1),
+                "mean_seconds_per_task": round(p["seconds"] / p["submitted"], 1) if p["submitted"] else None,
+            }
+            for who, p in sorted(annotators.items())
+        ],
+        "reviewers": [{"principal": who, **r} for who, r in sorted(reviewers.items())],
+        "review": {
+            "reviewed": approved + rejected,
+            "approved": approved,
+            "changes_requested": rejected,
+            "rejection_rate": rejection_rate(approved, rejected),
+        },
+        "consensus": {
+            "files": len(agreements),
+            "mean_agreement": round(sum(agreements) / len(agreements), 4) if agreements else None,
+            "min_agreement": min(agreements) if agreements else None,
+        },
+    }

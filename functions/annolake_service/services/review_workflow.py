@@ -1,0 +1,182 @@
+"""The steps of the review state machine (one Standard execution per file in a job).
+
+    Prepare -> Annotate (Map over consensus slots, each waits on a task token) -> Consolidate
+      -> [review needed?] Review (waits) -> approve: Complete
+                                       \\-> request changes: Rework (waits, same annotator) -> Review ...
+
+Every step's input and output is a small state of keys (``project_id, job_id, file_id, round, authors``).
+``open_task`` runs with the execution's task token and stores it in the task's item; the execution then
+waits until ``services.tasks`` submits or reviews that task.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from annolake_service.adapters import events
+from annolake_service.adapters import workflow_store as wstore
+from annolake_service.domain.consolidation import consolidate as merge
+from annolake_service.domain.workflow import (
+    Task,
+    TaskKind,
+    TaskStatus,
+    least_loaded,
+    needs_review,
+    review_sampled,
+    task_id,
+)
+from annolake_service.services import annotations, jobs, tasks
+from annolake_service.shared.errors import Conflict
+from annolake_service.shared.observability import logger
+
+CONSENSUS_AUTHOR = "workflow:consensus"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _state(project_id: str, job_id: str, file_id: str, round_: int, authors: list[str]) -> dict[str, Any]:
+    return {"project_id": project_id, "job_id": job_id, "file_id": file_id, "round": round_, "authors": authors}
+
+
+def prepare(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
+    job = jobs.get_job(project_id, job_id)
+    return {**_state(project_id, job_id, file_id, 0, []), "slots": list(range(job.spec.consensus))}
+
+
+def open_task(
+    project_id: str,
+    job_id: str,
+    file_id: str,
+    *,
+    kind: TaskKind,
+    token: str,
+    round_: int,
+    slot: int = 0,
+    authors: list[str] | None = None,
+    send_back_to: str | None = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Create the task the execution now waits on (a retried step refreshes the token of the same task)."""
+    job = jobs.get_job(project_id, job_id)
+    now = _now()
+    hold = timedelta(seconds=job.spec.task_timeout_seconds)
+    authors = authors or []
+    reserved_for: str | None = None
+    excluded: list[str] = []
+    if kind is TaskKind.REVIEW:
+        excluded = authors
+        load = {r: wstore.open_load(project_id, job_id, r, TaskKind.REVIEW) for r in job.spec.reviewers}
+        reserved_for = least_loaded(job.spec.reviewers, load, excluded=authors)
+    elif send_back_to:
+        reserved_for = send_back_to  # changes requested: back to the annotator who made them
+    task = Task(
+        project_id=project_id,
+        job_id=job_id,
+        task_id=task_id(job_id, file_id, kind, round_, slot),
+        file_id=file_id,
+        kind=kind,
+        slot=slot,
+        round=round_,
+        status=TaskStatus.RESERVED if reserved_for else TaskStatus.AVAILABLE,
+        distinct_annotators=kind is TaskKind.ANNOTATE and round_ == 0 and job.spec.consensus > 1,
+        reserved_for=reserved_for,
+        excluded=excluded,
+        authors=authors,
+        comment=comment,
+        created_at=now,
+        task_token=token,
+    )
+    existing = wstore.create_task(task, claimable_at=now + hold if reserved_for else now)
+    wstore.update_job_file(project_id, job_id, file_id, status="reviewing" if kind is TaskKind.REVIEW else "annotating")
+    if existing is not None and existing.status is TaskStatus.SUBMITTED:
+        # A re-driven or retried step: the work was already done, so the result is handed over at once.
+        tasks.hand_over_result(existing.model_copy(update={"task_token": token}))
+    if existing is None:
+        events.publish(
+            "task_created",
+            project_id,
+            {
+                "job_id": job_id,
+                "task_id": task.task_id,
+                "file_id": file_id,
+                "kind": kind.value,
+                "round": round_,
+                "reserved_for": reserved_for,
+            },
+        )
+    return {"task_id": task.task_id, "created": existing is None}
+
+
+def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict[str, Any]]) -> dict[str, Any]:
+    """After the annotate slots: merge them (consensus > 1), then decide whether the file is reviewed."""
+    job = jobs.get_job(project_id, job_id)
+    authors = sorted({a["annotator"] for a in annotated})
+    agreement = None
+    if job.spec.consensus > 1:
+        slots = sorted(
+            (
+                t
+                for t in wstore.job_tasks(project_id, job_id)
+                if t.file_id == file_id
+                and t.kind is TaskKind.ANNOTATE
+                and t.round == 0
+                and t.status is TaskStatus.SUBMITTED
+            ),
+            key=lambda t: t.slot,
+        )
+        merged = merge([t.submission or [] for t in slots])
+        agreement = merged.agreement
+        _save_consensus(project_id, file_id, merged.instance_list)
+        wstore.update_job_file(
+            project_id,
+            job_id,
+            file_id,
+            agreement=agreement,
+            per_annotator={str(t.assignee): score for t, score in zip(slots, merged.per_annotator, strict=True)},
+        )
+    review = needs_review(
+        sampled=review_sampled(job_id, file_id, job.spec.review_rate),
+        consensus=job.spec.consensus,
+        agreement=agreement,
+        agreement_threshold=job.spec.agreement_threshold,
+    )
+    return {**_state(project_id, job_id, file_id, 0, authors), "review": review, "agreement": agreement}
+
+
+def _save_consensus(project_id: str, file_id: str, instance_list: list[dict[str, Any]]) -> None:
+    for _ in range(5):
+        current = annotations.get_annotations(project_id, file_id)["version"]
+        try:
+            annotations.save_annotations(
+                project_id,
+                file_id,
+                expected_version=current,
+                instance_list=instance_list,
+                author=CONSENSUS_AUTHOR,
+                source="consensus",
+            )
+            return
+        except Conflict:
+            continue  # someone saved meanwhile: consolidate over the newest version
+    raise RuntimeError(f"could not save the consensus of {file_id}: the file kept changing")
+
+
+def complete(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
+    if wstore.update_job_file(
+        project_id, job_id, file_id, status="complete", completed_at=_now(), unless_status="complete"
+    ):
+        events.publish("task_completed", project_id, {"job_id": job_id, "file_id": file_id})
+    job_completed = jobs.check_completion(project_id, job_id)
+    return {"file_id": file_id, "job_completed": job_completed}
+
+
+def fail(project_id: str, job_id: str, file_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    """A step kept failing: record why on the file's progress and take its open tasks out of the queues."""
+    reason = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
+    logger.error("review workflow failed", extra={"job_id": job_id, "file_id": file_id, "reason": reason})
+    wstore.update_job_file(project_id, job_id, file_id, status="failed", failure=reason)
+    wstore.cancel_open_tasks(project_id, job_id, file_id)
+    return {"recorded": True}

@@ -1,0 +1,345 @@
+"""Task use cases people drive: take the next task, read it, submit it, review it, give it back.
+
+Submitting or reviewing a task hands its result to the file's review workflow (``send_task_success`` with
+the token kept in the task's item); the workflow then opens the next task or completes the file.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import events, store, workflows
+from annolake_service.adapters import workflow_store as wstore
+from annolake_service.domain.permissions import Action, can
+from annolake_service.domain.roles import Role
+from annolake_service.domain.workflow import (
+    Job,
+    ReviewDecision,
+    Task,
+    TaskKind,
+    TaskStatus,
+    hands_out_tasks,
+    job_of_task,
+    lease_end,
+    may_take,
+)
+from annolake_service.services import annotations, files, jobs
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.observability import logger
+
+QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load(project_id: str, task_id: str) -> Task:
+    job_id = job_of_task(task_id)
+    task = wstore.get_task(project_id, job_id, task_id) if job_id else None
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found in project {project_id!r}")
+    return task
+
+
+# --- next ---------------------------------------------------------------------------------
+
+
+def next_task(
+    project_id: str, caller: str, role: Role, *, job_id: str | None = None, kind: TaskKind | None = None
+) -> Task | None:
+    """The caller's task in progress (its lease renewed), else a newly claimed one, else None."""
+    candidates = [jobs.get_job(project_id, job_id)] if job_id is not None else jobs.list_jobs(project_id)
+    working = {j.job_id: j for j in candidates if hands_out_tasks(j.status)}
+    kinds = [kind] if kind else [TaskKind.REVIEW, TaskKind.ANNOTATE]  # reviews first: they finish files
+    can_review = can(role, Action.TASK_REVIEW)
+    now = _now()
+
+    for held in wstore.open_tasks_of(project_id, caller):
+        job = working.get(held.job_id)
+        if job is None or held.kind not in kinds:
+            continue
+        try:
+            return _claim(held, job, caller, now)
+        except store.ConditionFailed:
+            continue  # taken over at this very moment: look further
+
+    for wanted in kinds:
+        for job in sorted(working.values(), key=lambda j: j.created_at):
+            allowed = may_take(
+                kind=wanted,
+                caller=caller,
+                excluded=(),
+                annotators=job.spec.annotators,
+                reviewers=job.spec.reviewers,
+                caller_can_review=can_review,
+            )
+            if not allowed:
+                continue
+            window = wstore.claimable(project_id, job.job_id, wanted, now, QUEUE_WINDOW)
+            random.shuffle(window)
+            for task in window:
+                if caller in task.excluded:
+                    continue
+                try:
+                    return _claim(task, job, caller, now)
+                except store.ConditionFailed:
+                    continue
+    return None
+
+
+def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
+    wstore.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
+    claimed = wstore.get_task(task.project_id, task.job_id, task.task_id)
+    assert claimed is not None  # noqa: S101 - just written
+    return claimed
+
+
+# --- reading a task -----------------------------------------------------------------------
+
+
+def detail(project_id: str, task_id: str) -> dict[str, Any]:
+    """What the person working the task needs: the task, the job's instructions and labels, the file with
+    short-lived URLs, its current annotations; for a review, each annotator's submission as well."""
+    task = load(project_id, task_id)
+    job = jobs.get_job(project_id, task.job_id)
+    record = files.get_file(project_id, task.file_id)
+    current = annotations.get_annotations(project_id, task.file_id)
+    body: dict[str, Any] = {
+        "task": public(task),
+        "job": {
+            "job_id": job.job_id,
+            "name": job.spec.name,
+            "instructions": job.spec.instructions,
+            "label_names": job.spec.label_names,
+            "consensus": job.spec.consensus,
+        },
+        "file": files.describe(record),
+        "version": current["version"],
+        "instance_list": current["instance_list"],
+        "submissions": [],
+        "agreement": None,
+    }
+    if task.kind is TaskKind.REVIEW or job.spec.consensus > 1:
+        body["submissions"] = [
+            {"task_id": t.task_id, "annotator": t.assignee, "round": t.round, "instance_list": t.submission or []}
+            for t in wstore.job_tasks(project_id, task.job_id)
+            if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
+        ]
+        job_file = wstore.get_job_file(project_id, task.job_id, task.file_id)
+        body["agreement"] = job_file["agreement"] if job_file else None
+    return body
+
+
+def public(task: Task) -> dict[str, Any]:
+    """A task as the API shows it: no token, no stored submission (``detail`` lists those)."""
+    return task.model_dump(mode="json", exclude={"submission"})
+
+
+# --- finishing a task ---------------------------------------------------------------------
+
+
+def _held_by(task: Task, caller: str, job: Job) -> Task:
+    """The task as held by ``caller`` (a reservation for them is claimed now); Conflict otherwise."""
+    if task.status is TaskStatus.RESERVED and task.reserved_for == caller:
+        return _claim(task, job, caller, _now())
+    if task.status is TaskStatus.IN_PROGRESS and task.assignee == caller:
+        return task
+    if task.status is TaskStatus.CANCELLED:
+        raise Conflict(f"task {task.task_id} was cancelled")
+    if task.assignee and task.assignee != caller:
+        raise Conflict(
+            f"task {task.task_id} is held by {task.assignee} (a claim that runs past the job's task timeout "
+            "is handed on to the next person who asks)",
+            details={"assignee": task.assignee},
+        )
+    raise Conflict(f"task {task.task_id} is not yours: take it with POST /tasks/next first")
+
+
+def _resume(task: Task, output: dict[str, Any]) -> None:
+    """Hand the result to the waiting workflow; a token already used (a repeated submit) is fine."""
+    if not task.task_token:
+        raise Conflict(f"task {task.task_id} has no workflow waiting on it")
+    try:
+        workflows.send_task_success(task.task_token, output)
+    except workflows.TaskTokenGone:
+        logger.info("workflow no longer waits on this task", extra={"task_id": task.task_id})
+
+
+def _state(task: Task) -> dict[str, Any]:
+    return {
+        "project_id": task.project_id,
+        "job_id": task.job_id,
+        "file_id": task.file_id,
+        "round": task.round,
+        "task_id": task.task_id,
+    }
+
+
+def submit(
+    project_id: str, task_id: str, caller: str, instance_list: list[dict[str, Any]], *, version: int | None = None
+) -> dict[str, Any]:
+    """Save an annotate task's work (once) and move the file's workflow on."""
+    task = load(project_id, task_id)
+    if task.kind is not TaskKind.ANNOTATE:
+        raise BadRequest(f"task {task_id} is a review: answer it with POST /tasks/{task_id}/review")
+    if task.status is TaskStatus.SUBMITTED:
+        if task.assignee != caller:
+            raise Conflict(f"task {task_id} was already submitted by {task.assignee}")
+        _resume(task, _annotated_output(task, caller))
+        return {"task": public(task), "already_submitted": True, "version": (task.result or {}).get("version")}
+    job = jobs.get_job(project_id, task.job_id)
+    task = _held_by(task, caller, job)
+    now = _now()
+    if task.distinct_annotators:
+        # One of several consensus slots: the work is kept on the task; the workflow consolidates the slots.
+        record = annotations.live_file(project_id, task.file_id)
+        checked = annotations.validate_instances(
+            project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
+        )
+        try:
+            wstore.submit(task, caller, now=now, result={"version": None}, submission=checked)
+        except store.ConditionFailed:
+            raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
+        saved_version = None
+    else:
+        if version is None:
+            version = annotations.get_annotations(project_id, task.file_id)["version"]
+        update = wstore.submission_update(
+            task, caller, now=now, result={"version": version + 1}, submission=instance_list
+        )
+        try:
+            saved = annotations.save_annotations(
+                project_id,
+                task.file_id,
+                expected_version=version,
+                instance_list=instance_list,
+                author=caller,
+                task_id=task_id,
+                alongside=update,
+            )
+        except store.ConditionFailed:
+            raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
+        saved_version = saved["version"]
+    submitted = wstore.get_task(project_id, task.job_id, task_id)
+    assert submitted is not None  # noqa: S101
+    _resume(submitted, _annotated_output(submitted, caller))
+    events.publish(
+        "task_submitted",
+        project_id,
+        {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "annotator": caller, "kind": "annotate"},
+    )
+    return {"task": public(submitted), "already_submitted": False, "version": saved_version}
+
+
+def hand_over_result(task: Task) -> None:
+    """Resume the workflow with a submitted task's recorded outcome (for steps that run again)."""
+    if task.kind is TaskKind.REVIEW:
+        _resume(task, _reviewed_output(task))
+    else:
+        _resume(task, _annotated_output(task, str(task.assignee)))
+
+
+def _annotated_output(task: Task, annotator: str) -> dict[str, Any]:
+    return {**_state(task), "annotator": annotator, "authors": sorted({*task.authors, annotator})}
+
+
+def review(
+    project_id: str,
+    task_id: str,
+    caller: str,
+    decision: ReviewDecision,
+    *,
+    comment: str = "",
+    send_back_to: str | None = None,
+) -> dict[str, Any]:
+    """Approve the file's annotations, or send them back with a comment to the annotator who made them."""
+    task = load(project_id, task_id)
+    if task.kind is not TaskKind.REVIEW:
+        raise BadRequest(f"task {task_id} is an annotation task: submit it with POST /tasks/{task_id}/submit")
+    if decision == "request_changes" and not comment.strip():
+        raise BadRequest("requesting changes needs a comment that tells the annotator what to fix")
+    if caller in task.excluded:
+        raise Conflict("you annotated this file: someone else must review it")
+    if task.status is TaskStatus.SUBMITTED:
+        if task.assignee != caller:
+            raise Conflict(f"task {task_id} was already reviewed by {task.assignee}")
+        _resume(task, _reviewed_output(task))
+        return {"task": public(task), "already_submitted": True}
+    job = jobs.get_job(project_id, task.job_id)
+    task = _held_by(task, caller, job)
+    annotator = None
+    if decision == "request_changes":
+        annotator = send_back_to or _rework_annotator(task)
+        if annotator not in task.authors:
+            raise BadRequest(f"{annotator} did not annotate this file; send it back to one of {task.authors}")
+    result = {"decision": decision, "comment": comment.strip() or None, "send_back_to": annotator}
+    try:
+        wstore.submit(task, caller, now=_now(), result=result)
+    except store.ConditionFailed:
+        raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
+    reviewed = wstore.get_task(project_id, task.job_id, task_id)
+    assert reviewed is not None  # noqa: S101
+    _resume(reviewed, _reviewed_output(reviewed))
+    event = "review_approved" if decision == "approve" else "changes_requested"
+    events.publish(
+        event,
+        project_id,
+        {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "reviewer": caller, **result},
+    )
+    return {"task": public(reviewed), "already_submitted": False}
+
+
+def _rework_annotator(task: Task) -> str:
+    """Whose work goes back: the latest round's annotator, or with consensus the one who agreed least."""
+    submitted = [
+        t
+        for t in wstore.job_tasks(task.project_id, task.job_id)
+        if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
+    ]
+    if not submitted:
+        raise Conflict("no submitted annotation task to send back")
+    latest = max(t.round for t in submitted)
+    candidates = [t for t in submitted if t.round == latest]
+    job_file = wstore.get_job_file(task.project_id, task.job_id, task.file_id) or {}
+    scores = job_file.get("per_annotator") or {}
+    chosen = min(candidates, key=lambda t: (scores.get(t.assignee, 1.0), t.slot))
+    return str(chosen.assignee)
+
+
+def _reviewed_output(task: Task) -> dict[str, Any]:
+    result = task.result or {}
+    return {
+        **_state(task),
+        "authors": task.authors,
+        "decision": result.get("decision"),
+        "comment": result.get("comment"),
+        "send_back_to": result.get("send_back_to"),
+        "next_round": task.round + 1,
+    }
+
+
+def release(project_id: str, task_id: str, caller: str) -> dict[str, Any]:
+    task = load(project_id, task_id)
+    if task.assignee != caller or task.status not in (TaskStatus.IN_PROGRESS, TaskStatus.RESERVED):
+        raise Conflict(f"task {task_id} is not held by you")
+    try:
+        wstore.release(task, caller, now=_now())
+    except store.ConditionFailed:
+        raise Conflict(f"task {task_id} changed meanwhile") from None
+    return {"task": public(load(project_id, task_id))}
+
+
+def list_tasks(
+    project_id: str, job_id: str, *, status: str | None, kind: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    jobs.get_job(project_id, job_id)
+    try:
+        page, next_cursor = wstore.page_job_tasks(
+            project_id, job_id, status=status, kind=kind, limit=limit, cursor=cursor
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return {"tasks": [public(t) for t in page], "cursor": next_cursor}

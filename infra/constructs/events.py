@@ -1,0 +1,70 @@
+"""Domain events: one EventBridge bus; each consumer gets a rule -> SQS queue (with a dead-letter queue) -> Lambda.
+
+The queue between the rule and the function buffers bursts (a bulk import emits one ``file_ingested`` per
+file), gives SQS's retries with partial batch responses, and keeps what still fails in a dead-letter queue
+that an alarm watches, instead of EventBridge's fire-and-forget invoke.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs import nag
+
+SOURCE = "annolake"  # adapters/events.py publishes with this source
+
+
+class DomainEvents(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"annolake-{stage}")
+        self.dead_letter_queues: list[sqs.Queue] = []
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        self.bus.grant_put_events_to(grantee)
+
+    def subscribe(
+        self,
+        construct_id: str,
+        function: lambda_.Function,
+        *,
+        detail_types: list[str] | None = None,
+        batch_size: int = 10,
+    ) -> sqs.Queue:
+        """Deliver the bus's events (of ``detail_types``, or all) to ``function`` through a queue."""
+        dead_letters = sqs.Queue(
+            self,
+            f"{construct_id}DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        nag.acknowledge(dead_letters, "SQS3", "This queue is itself the dead-letter queue of the consumer's queue.")
+        queue = sqs.Queue(
+            self,
+            f"{construct_id}Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS's guidance: at least six times the function's timeout, so retries do not overlap an invocation.
+            visibility_timeout=Duration.seconds(6 * function.timeout.to_seconds()) if function.timeout else None,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dead_letters),
+        )
+        pattern = events.EventPattern(source=[SOURCE], detail_type=detail_types) if detail_types else None
+        rule = events.Rule(
+            self,
+            f"{construct_id}Rule",
+            event_bus=self.bus,
+            event_pattern=pattern or events.EventPattern(source=[SOURCE]),
+            description=f"{construct_id}: {', '.join(detail_types) if detail_types else 'every domain event'}",
+        )
+        rule.add_target(targets.SqsQueue(queue))
+        function.add_event_source(sources.SqsEventSource(queue, batch_size=batch_size, report_batch_item_failures=True))
+        self.dead_letter_queues.append(dead_letters)
+        return queue

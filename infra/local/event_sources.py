@@ -1,0 +1,101 @@
+"""SQS -> Lambda event source mappings, run the way Lambda's poller runs them.
+
+moto invokes a mapped function inside ``SendMessage`` itself, one message per invocation, and ignores
+partial batch responses. So an ``events:PutEvents`` from an API request would wait for webhook deliveries,
+and a failed record would vanish. Here the batch goes to a worker thread instead (the sender returns at
+once), the function gets the whole batch, records it reports as failed (``batchItemFailures``, or all of
+them on a function error) are retried with a short backoff, and after the queue's ``maxReceiveCount`` they
+go to its dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility
+timeout, so development does not wait minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from moto.awslambda.models import LambdaBackend
+
+log = logging.getLogger("local-runtime.event-sources")
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+_original = LambdaBackend.send_sqs_batch
+_workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqs-poller")
+
+
+def _record(message: Any, queue_arn: str, region: str, receive_count: int) -> dict[str, Any]:
+    return {
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(time.time() * 1000))},
+        "messageAttributes": {},
+        "md5OfBody": message.body_md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def _queue_of(queue_arn: str, account_id: str, region: str) -> Any:
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends[account_id][region]
+    return next(q for q in backend.queues.values() if q.queue_arn == queue_arn), backend
+
+
+def _failed_ids(payload: bytes | str | None, function_error: bool, batch: list[Any]) -> set[str]:
+    if function_error:
+        return {m.id for m in batch}
+    try:
+        response = json.loads(payload or b"null")
+    except (TypeError, ValueError):
+        return set()
+    failures = response.get("batchItemFailures", []) if isinstance(response, dict) else []
+    return {f["itemIdentifier"] for f in failures if isinstance(f, dict) and "itemIdentifier" in f}
+
+
+def _deliver(backend: LambdaBackend, function_arn: str, messages: list[Any], queue_arn: str) -> None:
+    queue, sqs = _queue_of(queue_arn, backend.account_id, backend.region_name)
+    redrive = queue.redrive_policy or {}
+    max_receives = int(redrive.get("maxReceiveCount") or len(RETRY_DELAYS_S) + 1)
+    pending = list(messages)
+    for attempt in range(1, max_receives + 1):
+        headers: dict[str, Any] = {}
+        event = {"Records": [_record(m, queue_arn, backend.region_name, attempt) for m in pending]}
+        try:
+            payload = backend.invoke(
+                function_name=function_arn, qualifier=None, body=json.dumps(event), headers={}, response_headers=headers
+            )
+        except Exception:  # noqa: BLE001 - an invocation that cannot run fails the whole batch
+            log.exception("invoking %s for %s failed", function_arn, queue_arn)
+            payload, headers = None, {"x-amz-function-error": "Unhandled"}
+        failed = _failed_ids(payload, "x-amz-function-error" in headers, pending)
+        pending = [m for m in pending if m.id in failed]
+        if not pending:
+            return
+        if attempt < max_receives:
+            time.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
+    target = redrive.get("deadLetterTargetArn")
+    for message in pending:
+        if target:
+            dead_letters, _ = _queue_of(target, backend.account_id, backend.region_name)
+            sqs.send_message(dead_letters.name, message.body)
+        log.warning("message %s from %s failed %d times; moved to %s", message.id, queue_arn, max_receives, target)
+
+
+def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any, queue_arn: str) -> bool:
+    batch = list(messages)
+    if batch:
+        _workers.submit(_deliver, self, function_arn, batch, queue_arn)
+    return True  # the messages are now this poller's: moto deletes them from the queue
+
+
+def install() -> None:
+    LambdaBackend.send_sqs_batch = _send_sqs_batch_async  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    LambdaBackend.send_sqs_batch = _original  # type: ignore[method-assign]

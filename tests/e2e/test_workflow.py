@@ -1,0 +1,232 @@
+"""Human workflow against ``make up``: jobs watching datasets, tasks on Step Functions task tokens, consensus,
+review with changes requested, concurrent ``next``, timeouts, signed webhooks and their dead-letter list.
+
+Everything goes through the SDK and the S3 drop folder, as a user would; the state machines run on the
+emulator's ASL engine with the real handlers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import free_port, start_platform
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    platform = start_platform(tmp_path_factory.mktemp("workflow-home"), free_port(), free_port())
+    yield platform
+    if platform.process.poll() is None:
+        platform.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(running):
+    from annolake import Project
+
+    creds = running.credentials
+    return Project(creds["project"], creds["client_id"], creds["client_secret"], running.api_url)
+
+
+def _as(running, admin, name: str, role: str):
+    from annolake import Project
+
+    key = admin.client.post(f"{admin._path}/api-keys", {"name": name, "role": role})
+    return Project(admin.project_string_id, key["client_id"], key["client_secret"], running.api_url), key["client_id"]
+
+
+def _aws(running, service: str):
+    creds = running.credentials
+    return boto3.client(
+        service,
+        endpoint_url=running.emulator_url,
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name="us-east-1",
+    )
+
+
+def _drop_images(running, dataset: str, count: int, prefix: str) -> None:
+    s3 = _aws(running, "s3")
+    for i in range(count):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64 + i, 48), (i * 20 % 255, 90, 160)).save(buffer, format="JPEG")
+        s3.put_object(
+            Bucket=running.credentials["drop_bucket"],
+            Key=f"demo/{dataset}/{prefix}-{i:02d}.jpg",
+            Body=buffer.getvalue(),
+        )
+
+
+def _wait(predicate, timeout: float = 90, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks", _Receiver.received
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def webhooks(admin, receiver):
+    url, received = receiver
+    live = admin.webhook.new(url, ["task_created", "task_submitted", "changes_requested", "job_completed"])
+    down = admin.webhook.new(f"http://127.0.0.1:{free_port()}/nobody-home", ["job_completed"])
+    return {"live": live, "down": down, "received": received}
+
+
+def test_job_with_consensus_and_review_runs_to_completion(running, admin, webhooks):
+    admin.directory.new("inbox")
+    ann1, ann1_id = _as(running, admin, "ann1", "annotator")
+    ann2, ann2_id = _as(running, admin, "ann2", "annotator")
+    rev, rev_id = _as(running, admin, "rev", "reviewer")
+    job = admin.job.new(
+        name="inbox labelling",
+        directories=["inbox"],
+        members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
+        review_rate=1.0,
+        consensus=2,
+    ).launch()
+    assert job.status == "active"
+
+    _drop_images(running, "inbox", 10, "street")
+    annotate = _wait(
+        lambda: len(t := job.tasks(kind="annotate")) == 20 and t, what="20 annotation tasks from 10 dropped images"
+    )
+    assert Counter(t.file_id for t in annotate) == {fid: 2 for fid in {t.file_id for t in annotate}}
+
+    worked: Counter[str] = Counter()
+    for who, project in (("ann1", ann1), ("ann2", ann2)):
+        while (task := project.task.next(job)) is not None:
+            assert task.kind == "annotate"
+            boxes = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max": 20}]
+            task.load().submit(boxes)
+            worked[who] += 1
+    assert worked == {"ann1": 10, "ann2": 10}  # each file once per annotator: consensus slots go to different people
+
+    reviewed, sent_back = 0, None
+    while reviewed < 10:
+        task = _wait(lambda: rev.task.next(job), what="a review task")
+        assert task.kind == "review"
+        detail = task.load().detail
+        assert {s["annotator"] for s in detail["submissions"]} == {f"key:{ann1_id}", f"key:{ann2_id}"}
+        assert detail["agreement"] == 1.0  # both drew the same box
+        if sent_back is None:
+            sent_back = task.file_id
+            task.review("request_changes", comment="the car is bigger than that")
+        else:
+            task.review("approve")
+        reviewed += 1
+
+    rework = _wait(lambda: ann1.task.next(job) or ann2.task.next(job), what="the task sent back")
+    assert (rework.file_id, rework.comment, rework.data["round"]) == (sent_back, "the car is bigger than that", 1)
+    rework.load().submit([{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 60, "y_max": 40}])
+    again = _wait(lambda: rev.task.next(job), what="the second review")
+    assert again.file_id == sent_back
+    again.review("approve")
+
+    done = _wait(lambda: job.refresh().status == "complete" and job, what="the job to complete")
+    stats = done.stats()
+    assert stats["files"] == {"total": 10, "complete": 10}
+    assert stats["review"] == {"reviewed": 11, "approved": 10, "changes_requested": 1, "rejection_rate": 1 / 11}
+    assert {a["submitted"] for a in stats["annotators"]} == {10, 11}
+    assert stats["consensus"]["files"] == 10
+
+    sfn = _aws(running, "stepfunctions")
+    (review_machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-review")]
+    ours = [
+        e
+        for e in sfn.list_executions(stateMachineArn=review_machine["stateMachineArn"])["executions"]
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["job_id"] == job.id
+    ]
+    assert len(ours) == 10 and {e["status"] for e in ours} == {"SUCCEEDED"}
+
+    fixed = admin.file.get_by_id(sent_back)  # the reworked file carries the annotator's fix as its latest version
+    assert [b["x_max"] for b in fixed.instance_list] == [60]
+    assert fixed.history()[-1]["created_by"] in {f"key:{ann1_id}", f"key:{ann2_id}"}
+
+
+def test_twenty_concurrent_next_calls_never_hand_out_a_task_twice(running, admin):
+    job = admin.job.new(name="crowd", directories=["default"], mode="copy_once").launch()
+    _wait(lambda: len(job.tasks(kind="annotate")) == 24, what="a task per demo file")
+    people = [_as(running, admin, f"crowd{i}", "annotator")[0] for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        handed = list(pool.map(lambda p: p.task.next(job), people))
+    ids = [t.id for t in handed if t is not None]
+    assert len(ids) == 20 and len(set(ids)) == 20
+    assert {t.data["assignee"] for t in handed} == {f"key:{p.client._arguments[1]}" for p in people}
+
+
+def test_a_task_past_its_timeout_goes_to_someone_else(running, admin):
+    admin.directory.new("single")
+    _drop_images(running, "single", 1, "lonely")
+    _wait(lambda: admin.directory.get("single").file_count() == 1, what="the file to be ingested")
+    job = admin.job.new(name="slow", directories=["single"], task_timeout_seconds=2).launch()
+    first, _ = _as(running, admin, "slowpoke", "annotator")
+    second, second_id = _as(running, admin, "eager", "annotator")
+    held = _wait(lambda: first.task.next(job), what="the task")
+    assert second.task.next(job) is None  # held: nobody else gets it
+    time.sleep(2.5)
+    taken = second.task.next(job)
+    assert taken is not None and taken.id == held.id and taken.data["assignee"] == f"key:{second_id}"
+
+    from annolake import VersionConflict
+
+    with pytest.raises(VersionConflict, match="held by"):
+        held.submit([])
+    outcome = taken.submit([])
+    assert outcome["already_submitted"] is False
+    assert taken.submit([])["already_submitted"] is True  # a repeated submit is not applied twice
+
+
+def test_signed_webhooks_arrive_and_undeliverable_ones_are_listed(running, admin, webhooks):
+    from annolake import verify_webhook
+
+    received = _wait(lambda: len(webhooks["received"]) >= 5 and webhooks["received"], what="webhook deliveries")
+    secret = webhooks["live"]["secret"]
+    kinds = set()
+    for headers, body in received:
+        assert verify_webhook(body, headers, secret), headers
+        assert not verify_webhook(body + b" ", headers, secret)
+        kinds.add(json.loads(body)["type"])
+    assert {"task_created", "task_submitted", "changes_requested", "job_completed"} <= kinds
+
+    down_id = webhooks["down"]["webhook"]["webhook_id"]
+    failures = _wait(lambda: admin.webhook.failures(down_id), timeout=60, what="a failed delivery on the list")
+    assert failures[0]["event_type"] == "job_completed"
+    assert failures[0]["attempts"] == 4  # retried with backoff before it was listed
+    assert "could not reach" in failures[0]["last_error"] and "nobody-home" in failures[0]["last_error"]
