@@ -8,7 +8,7 @@ CDK := npx --yes aws-cdk@2.1148.0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: up test synth deploy bench lint openapi venv clean
+.PHONY: up test synth deploy bench lint openapi venv clean web web-deps web-client
 
 venv: $(STAMP)
 
@@ -20,19 +20,20 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## make up: the whole platform locally (API + web on :8000, AWS emulator on :4566)
-up: venv
+up: venv web
 	$(PY) -m infra.local
 
-## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e)
-test: venv
+## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e, browser,
+## the web UI's Vitest tests); builds web/dist first, as the browser tests use it
+test: venv web
 	$(PY) -m pytest -q
 
 ## make synth: CDK templates into cdk.out, with the dependency layer built by pip (no Docker)
-synth: venv
+synth: venv web
 	$(PY) -m infra.app
 
 ## make deploy: build the layer, synth, and deploy every stack to the AWS account in your environment
-deploy: venv
+deploy: venv web
 	$(CDK) deploy --all $(if $(STAGE),-c stage=$(STAGE),)
 
 ## make bench: benchmarks (tables of side-by-side figures), not part of make test
@@ -46,9 +47,21 @@ lint: venv
 	$(VENV)/bin/cfn-lint cdk.out.lint/*.template.json
 	rm -rf cdk.out.lint
 
-## make openapi: regenerate the committed OpenAPI document (a test fails when it drifts)
-openapi: venv
+## make openapi: regenerate the committed OpenAPI document and the web UI's client (tests fail when they drift)
+openapi: venv web-deps
 	PYTHONPATH=functions $(PY) -m annolake_service.api.openapi > web/openapi.json
+	cd web && npm run --silent client
+
+## make web-client: regenerate the web UI's typed API client (web/src/api/schema.d.ts) from web/openapi.json
+web-client: web-deps
+	cd web && npm run --silent client
+
+## make web: build the web UI into web/dist when its sources changed (npm ci when package-lock.json changed)
+web: venv
+	$(PY) -m infra.local.web_build build
+
+web-deps: venv
+	$(PY) -m infra.local.web_build deps
 
 clean:
-	rm -rf $(VENV) cdk.out layers/build .pytest_cache .ruff_cache
+	rm -rf $(VENV) cdk.out layers/build .pytest_cache .ruff_cache web/dist web/node_modules

@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from infra.local import event_sources, lambda_runtime
+from infra.local.cors import CognitoCors
 from infra.local.presign_guard import PresignGuard
 
 # Credentials clients of the local emulator use (also written to credentials.json).
@@ -92,9 +93,10 @@ def index_base_table_queries() -> None:
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, web_origins: tuple[str, ...] = ()) -> None:
         self.host = host
         self.port = port
+        self.web_origins = web_origins  # the web UI's origins: they may call Cognito from the browser (cors.py)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -115,6 +117,7 @@ class Emulator:
             DomainDispatcherApplication(create_backend_app),
             {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY},
         )
+        app = CognitoCors(app, self.web_origins)
         try:
             self._server = make_server(self.host, self.port, app, threaded=True)
         except OSError as exc:

@@ -42,6 +42,11 @@ NOT_EMULATED = {
     "AWS::KMS::Alias": "objects are not encrypted at rest locally",
     "AWS::Cognito::UserPoolDomain": "hosted UI domains do not exist locally",
     "AWS::S3::BucketPolicy": "the emulator does not enforce bucket policies; presigned URLs are checked",
+    "AWS::CloudFront::Distribution": "uvicorn serves web/dist and the API on one origin, 127.0.0.1:8000",
+    "AWS::CloudFront::OriginAccessControl": "uvicorn reads web/dist from disk, not from the site bucket",
+    "AWS::CloudFront::Function": "uvicorn answers client-side routes with index.html by the same rule",
+    "AWS::CloudFront::ResponseHeadersPolicy": "security headers are a CloudFront feature (the UI is plain HTTP here)",
+    "Custom::CDKBucketDeployment": "uvicorn serves web/dist as built and writes config.json for the emulator",
 }
 
 

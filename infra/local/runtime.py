@@ -23,8 +23,11 @@ from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, E
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
 from infra.local.state_store import Inventory, StateStore
+from infra.local.web import web_ui_app
+from infra.web_contract import runtime_config
 
 log = logging.getLogger("local-runtime")
+WEB_DIST = REPO_ROOT / "web" / "dist"
 
 
 def home_directory() -> Path:
@@ -62,7 +65,8 @@ class LocalPlatform:
         self.home = home
         self.api_port = api_port
         self.api_url = f"http://127.0.0.1:{api_port}"
-        self.emulator = Emulator(port=emulator_port)
+        self.web_origins = (self.api_url, f"http://localhost:{api_port}")
+        self.emulator = Emulator(port=emulator_port, web_origins=self.web_origins)
         self.snapshot_seconds = snapshot_seconds
         self.session = boto3.Session(
             aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=REGION
@@ -77,6 +81,7 @@ class LocalPlatform:
         assembly = synthesize(self.home, log=log.info)
         self.emulator.start()
         self.deployment = Provisioner(self.session, self.emulator.endpoint_url).deploy(assembly)
+        self._allow_web_origins(self.deployment)
         self._enter_function_environment(self.deployment)
         inventory = inventory_of(self.deployment)
         if self.state.exists():
@@ -103,6 +108,22 @@ class LocalPlatform:
         code_dir = str(deployment.function_code[deployment.api_function])
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
+
+    def _allow_web_origins(self, deployment: Deployment) -> None:
+        """Browser uploads need the bucket's CORS rules to name the UI's origin; the local stage names port 8000.
+
+        When ``ANNOLAKE_API_PORT`` moves the UI elsewhere, the emulator's copies of those rules get its origin too.
+        """
+        s3 = self.session.client("s3", endpoint_url=self.emulator.endpoint_url)
+        for bucket in deployment.of_type("AWS::S3::Bucket"):
+            try:
+                rules = s3.get_bucket_cors(Bucket=bucket.ref)["CORSRules"]
+            except s3.exceptions.ClientError:
+                continue  # no CORS rules: the bucket is not for browsers
+            for rule in rules:
+                missing = [o for o in self.web_origins if o not in rule.get("AllowedOrigins", [])]
+                rule["AllowedOrigins"] = [*rule.get("AllowedOrigins", []), *missing]
+            s3.put_bucket_cors(Bucket=bucket.ref, CORSConfiguration={"CORSRules": rules})
 
     def _seed(self) -> None:
         from infra.local.seed import seed_demo
@@ -165,14 +186,22 @@ class LocalPlatform:
     def state_path(self) -> Path:
         return self.home / "state"
 
+    def web_config(self) -> dict[str, Any]:
+        """The web UI's ``config.json``: the keys the web stack deploys, pointing at the emulator."""
+        env = self.deployment.api_environment
+        return runtime_config(
+            region=REGION,
+            user_pool_id=env["USER_POOL_ID"],
+            user_pool_client_id=env["USER_POOL_CLIENT_ID"],
+            cognito_endpoint=self.emulator.endpoint_url,
+            stage="local",
+        )
+
     def web_app(self) -> Any:
         from annolake_service.api.app import create_app
-        from fastapi.staticfiles import StaticFiles
 
         app = create_app()
-        dist = REPO_ROOT / "web" / "dist"
-        if dist.is_dir():
-            app.mount("/", StaticFiles(directory=dist, html=True), name="web")
+        app.mount("/", web_ui_app(WEB_DIST, self.web_config()), name="web")
         return app
 
 

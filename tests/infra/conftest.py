@@ -1,7 +1,8 @@
 """Synthesize the CDK app once per stage per session (bundling skipped) and share the results.
 
 Validation failures (cdk-nag) do not abort the synth here, so ``test_nag`` can list them from the
-validation report instead of every test erroring at the fixture.
+validation report instead of every test erroring at the fixture. The web stack deploys a small built
+site made here (``web_dist``), so the templates do not depend on whether ``web/dist`` was built.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk import App, Stack  # noqa: E402 - after the jsii banner switch
 from aws_cdk.assertions import Template  # noqa: E402
 
-from infra.app import build_app, stack_names  # noqa: E402
+from infra.app import WEB_DIST_CONTEXT, build_app, stack_names  # noqa: E402
 
 STAGE_CONTEXT: dict[str, dict[str, Any]] = {
     "dev": {},
@@ -34,7 +35,7 @@ class Synth:
     stage: str
     app: App
     outdir: Path
-    stacks: dict[str, Stack]  # "data" / "app"
+    stacks: dict[str, Stack]  # "data" / "app" / "web"
     templates: dict[str, Template]
 
     @property
@@ -45,6 +46,10 @@ class Synth:
     def app_template(self) -> dict[str, Any]:
         return self.templates["app"].to_json()
 
+    @property
+    def web(self) -> dict[str, Any]:
+        return self.templates["web"].to_json()
+
     def template_file(self, kind: str) -> Path:
         return self.outdir / f"{self.stacks[kind].stack_name}.template.json"
 
@@ -52,8 +57,24 @@ class Synth:
         return json.loads((self.outdir / "validation-report.json").read_text())
 
 
+def make_web_dist(directory: Path) -> Path:
+    """A built site as Vite lays it out: index.html, hashed files under assets/, a public file."""
+    (directory / "assets").mkdir(parents=True, exist_ok=True)
+    (directory / "index.html").write_text(
+        '<!doctype html><script type="module" src="/assets/index-abc123.js"></script>'
+    )
+    (directory / "assets" / "index-abc123.js").write_text("console.log('annolake');")
+    (directory / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    return directory
+
+
 @pytest.fixture(scope="session")
-def synth_stage(tmp_path_factory: pytest.TempPathFactory):
+def web_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_web_dist(tmp_path_factory.mktemp("web-dist"))
+
+
+@pytest.fixture(scope="session")
+def synth_stage(tmp_path_factory: pytest.TempPathFactory, web_dist: Path):
     cache: dict[str, Synth] = {}
 
     def get(stage: str) -> Synth:
@@ -63,6 +84,7 @@ def synth_stage(tmp_path_factory: pytest.TempPathFactory):
                 "aws:cdk:bundling-stacks": [],
                 "stage": stage,
                 "@aws-cdk/core:failSynthOnValidationErrors": False,
+                WEB_DIST_CONTEXT: str(web_dist),
                 **STAGE_CONTEXT[stage],
             }
             app = build_app(context, outdir=str(outdir))

@@ -16,6 +16,7 @@ def test_main_synthesizes_the_stage_from_the_environment(monkeypatch, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
         "Annolake-local-App.template.json",
         "Annolake-local-Data.template.json",
+        "Annolake-local-Web.template.json",
     ]
     # Bundling skipped: the layer asset points at the source folder; pip never ran.
     assets = json.loads((tmp_path / "Annolake-local-App.assets.json").read_text())["files"]

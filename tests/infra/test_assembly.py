@@ -38,6 +38,20 @@ APP_TYPES = {
     "AWS::Events::Rule",
     "AWS::Lambda::EventSourceMapping",
 }
+WEB_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
+    "AWS::CloudFront::Distribution",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::CloudFront::ResponseHeadersPolicy",
+    "AWS::CloudFront::Function",
+    "Custom::CDKBucketDeployment",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::Logs::LogGroup",
+}
 # Intrinsics the local runtime's resolver does not implement.
 UNSUPPORTED_INTRINSICS = ("Fn::If", "Fn::GetStackOutput", "Fn::FindInMap", "Fn::GetAZs", "Fn::Cidr", "Fn::Transform")
 
@@ -47,13 +61,14 @@ def test_stacks_are_named_for_the_stage_and_app_follows_data(synth_stage, stage)
     synth = synth_stage(stage)
     manifest = json.loads((synth.outdir / "manifest.json").read_text())
     stacks = {k: v for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"}
-    assert set(stacks) == {f"Annolake-{stage}-Data", f"Annolake-{stage}-App"}
+    assert set(stacks) == {f"Annolake-{stage}-Data", f"Annolake-{stage}-App", f"Annolake-{stage}-Web"}
 
     def stack_dependencies(name: str) -> set[str]:
         return set(stacks[name].get("dependencies", [])) & set(stacks)
 
     assert stack_dependencies(f"Annolake-{stage}-App") == {f"Annolake-{stage}-Data"}
     assert stack_dependencies(f"Annolake-{stage}-Data") == set()
+    assert stack_dependencies(f"Annolake-{stage}-Web") == {f"Annolake-{stage}-Data", f"Annolake-{stage}-App"}
 
 
 @pytest.mark.parametrize("stage", ["dev", "local", "prod"])
@@ -62,12 +77,13 @@ def test_resource_types(synth_stage, stage):
     subscription = {"AWS::SNS::Subscription"} if stage == "prod" else set()
     assert {r["Type"] for r in synth.data["Resources"].values()} == DATA_TYPES
     assert {r["Type"] for r in synth.app_template["Resources"].values()} == APP_TYPES | subscription
+    assert {r["Type"] for r in synth.web["Resources"].values()} == WEB_TYPES
 
 
 @pytest.mark.parametrize("stage", ["dev", "local", "prod"])
 def test_templates_use_only_intrinsics_the_local_runtime_resolves(synth_stage, stage):
     synth = synth_stage(stage)
-    for kind in ("data", "app"):
+    for kind in ("data", "app", "web"):
         text = synth.template_file(kind).read_text()
         assert not [fn for fn in UNSUPPORTED_INTRINSICS if f'"{fn}"' in text], kind
         assert "Conditions" not in json.loads(text), kind

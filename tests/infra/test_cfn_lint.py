@@ -15,7 +15,7 @@ CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 @pytest.mark.parametrize("stage", ["dev", "local", "prod"])
 def test_cfn_lint_has_no_errors(synth_stage, stage):
     synth = synth_stage(stage)
-    templates = sorted(str(synth.template_file(kind)) for kind in ("data", "app"))
+    templates = sorted(str(synth.template_file(kind)) for kind in ("data", "app", "web"))
     result = subprocess.run(
         [str(CFN_LINT), "--format", "json", *templates], capture_output=True, text=True, check=False
     )

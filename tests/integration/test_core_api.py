@@ -678,3 +678,43 @@ def test_slice_pages_write_nothing_and_are_scoped_to_the_project(world, sliced):
     assert too_long.status_code == 400 and "url_expires_in" in too_long.json()["error"]["message"]
     bad = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={"query": "labels.cars > 1"}, headers=h)
     assert bad.status_code == 400 and "did you mean" in bad.json()["error"]["message"].lower()
+
+
+def _listed_label_counts(c, h, query: str | None = None) -> tuple[int, dict[str, tuple[int, int]]]:
+    """(files, {label: (files with it, instances)}) summed over the file listing, page by page."""
+    files, found, cursor = 0, {}, None
+    while True:
+        params = {"limit": 5, **({"cursor": cursor} if cursor else {}), **({"query": query} if query else {})}
+        page = c.get("/api/v1/projects/alpha/datasets/sliced/files", params=params, headers=h).json()
+        for f in page["files"]:
+            files += 1
+            for name, count in f["label_counts"].items():
+                with_it, total = found.get(name, (0, 0))
+                found[name] = (with_it + (count > 0), total + count)
+        if not (cursor := page["cursor"]):
+            return files, found
+
+
+@pytest.mark.parametrize("query", [None, "labels.pedestrian >= 1", 'file.metadata.weather = "rain"'])
+def test_label_counts_per_dataset_and_per_query(world, sliced, query):
+    """Counts per label agree with the files listed (pushed down to DynamoDB, or evaluated in Python)."""
+    c, h = world["client"], _admin(world)
+    answer = c.get(
+        "/api/v1/projects/alpha/datasets/sliced/label-counts", params={"query": query} if query else {}, headers=h
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    files, listed = _listed_label_counts(c, h, query)
+    assert body["files"] == files and files > 0
+    counts = {label["name"]: (label["files"], label["instances"]) for label in body["labels"]}
+    assert {name: value for name, value in counts.items() if value != (0, 0)} == {
+        name: value for name, value in listed.items() if value != (0, 0)
+    }
+    assert counts["car"][1] > 0
+    assert all(label["colour"].startswith("#") for label in body["labels"] if label["name"] in ("car", "pedestrian"))
+
+
+def test_label_counts_of_a_bad_query_name_its_position(world, sliced):
+    c, h = world["client"], _admin(world)
+    bad = c.get("/api/v1/projects/alpha/datasets/sliced/label-counts", params={"query": "labels.car >"}, headers=h)
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["column"] == 13

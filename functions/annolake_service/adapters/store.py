@@ -726,6 +726,38 @@ def count_dataset_files(project_id: str, dataset_id: str, status: str | None = N
     return total
 
 
+def iter_dataset_label_counts(
+    project_id: str, dataset_id: str, *, dynamo_filter: dict[str, Any] | None
+) -> Iterator[dict[str, int]]:
+    """The label counts of each live file of the dataset that passes ``dynamo_filter`` (a query plan's filter).
+
+    Reads only the summary copies on the membership items (``label_counts``), shard by shard, unordered.
+    """
+    bind()
+    dynamodb = client("dynamodb")
+    table = get_settings().table_name
+    for shard in range(DATASET_SHARDS):
+        names = {"#pk": "PK", "#st": "status", "#lc": "label_counts"}
+        values: dict[str, Any] = {":pk": {"S": _shard_pk(project_id, dataset_id, shard)}, ":deleted": {"S": "deleted"}}
+        expression = "NOT (#st = :deleted)"
+        if dynamo_filter:
+            expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
+            names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
+            values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="#pk = :pk",
+            FilterExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ProjectionExpression="#lc",
+        )
+        for page in pages:
+            for item in page["Items"]:
+                counts = item.get("label_counts", {}).get("M", {})
+                yield {name: int(value["N"]) for name, value in counts.items()}
+
+
 # --- annotations --------------------------------------------------------------------------
 
 

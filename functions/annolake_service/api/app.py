@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from annolake_service import __version__
 from annolake_service.api.routers import (
     annotations,
+    dataset_stats,
     datasets,
     health,
     imports,
@@ -41,6 +42,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     routers = (health, projects, datasets, slices, schema, annotations, uploads, imports, jobs, tasks, webhooks)
+    routers += (dataset_stats,)  # read-only summaries for the web UI
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
 

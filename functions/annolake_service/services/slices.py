@@ -57,6 +57,12 @@ def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) 
             yield sort_key, record
 
 
+def iter_matching(project_id: str, dataset_name: str, plan: q.Plan) -> Iterator[FileRecord]:
+    """Every live file of the dataset that matches a compiled query, newest first."""
+    dataset = get_dataset(project_id, dataset_name)
+    return (record for _, record in _matches(project_id, dataset.dataset_id, plan, None))
+
+
 def _mentions_datasets(plan: q.Plan) -> bool:
     return "dataset." in q.format_query(plan.residual) if plan.residual is not None else False
 

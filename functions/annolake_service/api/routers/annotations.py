@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
 from annolake_service.services import annotations
@@ -21,14 +22,14 @@ class AnnotationSave(BaseModel):
     create_labels: bool = Field(default=False, description="add unknown label names to the schema")
 
 
-@router.get(F)
+@router.get(F, response_model=views.AnnotationsView)
 def get_annotations(
     file_id: str, access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_READ))]
 ) -> dict[str, Any]:
     return annotations.get_annotations(access.project_id, file_id)
 
 
-@router.put(F)
+@router.put(F, response_model=views.AnnotationsSaved)
 def save_annotations(
     file_id: str, body: AnnotationSave, access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_WRITE))]
 ) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def save_annotations(
     )
 
 
-@router.get(F + "/history")
+@router.get(F + "/history", response_model=views.AnnotationHistory)
 def annotation_history(
     file_id: str,
     access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_READ))],

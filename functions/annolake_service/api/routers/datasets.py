@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
 from annolake_service.services import files, projects, slices
@@ -36,19 +37,19 @@ def _dataset_body(dataset: Any) -> dict[str, Any]:
     return dataset.model_dump(mode="json", exclude={"project_id"})
 
 
-@router.get(P + "/datasets")
+@router.get(P + "/datasets", response_model=views.DatasetList)
 def list_datasets(access: Annotated[ProjectAccess, Depends(require(Action.DATASET_READ))]) -> dict[str, Any]:
     return {"datasets": [_dataset_body(d) for d in projects.list_datasets(access.project_id)]}
 
 
-@router.post(P + "/datasets", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/datasets", status_code=status.HTTP_201_CREATED, response_model=views.DatasetView)
 def create_dataset(
     body: DatasetCreate, access: Annotated[ProjectAccess, Depends(require(Action.DATASET_WRITE))]
 ) -> dict[str, Any]:
     return _dataset_body(projects.create_dataset(access.project_id, body.name, body.description))
 
 
-@router.get(P + "/datasets/{dataset_name}")
+@router.get(P + "/datasets/{dataset_name}", response_model=views.DatasetDetail)
 def get_dataset(
     dataset_name: str, access: Annotated[ProjectAccess, Depends(require(Action.DATASET_READ))]
 ) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def get_dataset(
     return body
 
 
-@router.get(P + "/datasets/{dataset_name}/files")
+@router.get(P + "/datasets/{dataset_name}/files", response_model=views.FilePage)
 def list_files(
     dataset_name: str,
     access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))],
@@ -75,7 +76,7 @@ def list_files(
     return files.list_files(access.project_id, dataset_name, limit=limit, cursor=cursor, status=status)
 
 
-@router.get(P + "/datasets/{dataset_name}/query")
+@router.get(P + "/datasets/{dataset_name}/query", response_model=views.QueryResult)
 def query_dataset(
     dataset_name: str,
     q: Annotated[str, Query(description="slice query (DESIGN §6)")],
@@ -87,12 +88,12 @@ def query_dataset(
     return {"count": slices.count_files(access.project_id, dataset_name, q), **page}
 
 
-@router.get(P + "/files/{file_id}")
+@router.get(P + "/files/{file_id}", response_model=views.FileView)
 def get_file(file_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict[str, Any]:
     return files.describe(files.get_file(access.project_id, file_id))
 
 
-@router.patch(P + "/files/{file_id}")
+@router.patch(P + "/files/{file_id}", response_model=views.FileView)
 def update_file(
     file_id: str, body: MetadataUpdate, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPDATE))]
 ) -> dict[str, Any]:

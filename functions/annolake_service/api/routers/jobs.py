@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.api.routers.tasks import TaskView
 from annolake_service.domain.permissions import Action
@@ -110,7 +111,7 @@ def redrive_job(
     return jobs.redrive(access.project_id, job_id)
 
 
-@router.get(P + "/{job_id}/stats")
+@router.get(P + "/{job_id}/stats", response_model=views.JobStats)
 def job_stats(job_id: str, access: Annotated[ProjectAccess, Depends(require(Action.JOB_READ))]) -> dict[str, Any]:
     """Files and tasks by status, per-annotator work and time, review rejection rate, consensus agreement."""
     return jobs.stats(access.project_id, job_id)

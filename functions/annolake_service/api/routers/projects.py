@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import Principal, ProjectAccess, authenticate, require
 from annolake_service.domain.permissions import Action
 from annolake_service.domain.roles import Role
@@ -48,12 +49,12 @@ def _project_body(project: Any, role: Role | None = None) -> dict[str, Any]:
     return body
 
 
-@router.get("/projects")
+@router.get("/projects", response_model=views.ProjectList)
 def list_projects(principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     return {"projects": [_project_body(p, r) for p, r in projects.projects_of(principal.principal_id)]}
 
 
-@router.post("/projects", status_code=status.HTTP_201_CREATED)
+@router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=views.ProjectView)
 def create_project(body: ProjectCreate, principal: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     if not principal.principal_id.startswith("user:"):
         raise Forbidden("API keys belong to one project; sign in as a user to create projects")
@@ -61,24 +62,24 @@ def create_project(body: ProjectCreate, principal: Annotated[Principal, Depends(
     return _project_body(project, Role.ADMIN)
 
 
-@router.get(P)
+@router.get(P, response_model=views.ProjectView)
 def get_project(access: Annotated[ProjectAccess, Depends(require(Action.PROJECT_READ))]) -> dict[str, Any]:
     return _project_body(projects.get_project(access.project_id), access.role)
 
 
-@router.patch(P)
+@router.patch(P, response_model=views.ProjectView)
 def update_project(
     body: ProjectUpdate, access: Annotated[ProjectAccess, Depends(require(Action.PROJECT_UPDATE))]
 ) -> dict[str, Any]:
     return _project_body(projects.rename_project(access.project_id, body.name), access.role)
 
 
-@router.get(P + "/members")
+@router.get(P + "/members", response_model=views.MemberList)
 def list_members(access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_READ))]) -> dict[str, Any]:
     return {"members": [{"principal_id": p, "role": r} for p, r in projects.list_members(access.project_id)]}
 
 
-@router.post(P + "/members", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/members", status_code=status.HTTP_201_CREATED, response_model=views.MemberInvited)
 def invite_member(
     body: MemberInvite, access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_MANAGE))]
 ) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def invite_member(
     return {"principal_id": projects.user_principal(body.username), "role": body.role, "invited": invited}
 
 
-@router.patch(P + "/members/{principal_id}")
+@router.patch(P + "/members/{principal_id}", response_model=views.MemberView)
 def change_role(
     principal_id: str, body: RoleChange, access: Annotated[ProjectAccess, Depends(require(Action.MEMBER_MANAGE))]
 ) -> dict[str, Any]:
@@ -99,13 +100,13 @@ def remove_member(principal_id: str, access: Annotated[ProjectAccess, Depends(re
     projects.remove_member(access.project_id, principal_id)
 
 
-@router.get(P + "/api-keys")
+@router.get(P + "/api-keys", response_model=views.ApiKeyList)
 def list_api_keys(access: Annotated[ProjectAccess, Depends(require(Action.API_KEY_MANAGE))]) -> dict[str, Any]:
     keys = projects.list_api_keys(access.project_id)
     return {"api_keys": [k.model_dump(mode="json", exclude={"secret_hash"}) for k in keys]}
 
 
-@router.post(P + "/api-keys", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/api-keys", status_code=status.HTTP_201_CREATED, response_model=views.ApiKeyIssued)
 def create_api_key(
     body: ApiKeyCreate, access: Annotated[ProjectAccess, Depends(require(Action.API_KEY_MANAGE))]
 ) -> dict[str, Any]:

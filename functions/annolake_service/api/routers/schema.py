@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
 from annolake_service.domain.schema import AttributeGroup, LabelSpec, Schema
@@ -28,32 +29,32 @@ def _body(schema: Schema, version: int) -> dict[str, Any]:
     return {"version": version, **schema.model_dump()}
 
 
-@router.get(P + "/schema")
+@router.get(P + "/schema", response_model=views.SchemaView)
 def get_schema(access: Annotated[ProjectAccess, Depends(require(Action.SCHEMA_READ))]) -> dict[str, Any]:
     return _body(*schema_service.get_schema(access.project_id))
 
 
-@router.put(P + "/schema")
+@router.put(P + "/schema", response_model=views.SchemaView)
 def save_schema(body: SchemaSave, access: Annotated[ProjectAccess, Depends(require(Action.SCHEMA_WRITE))]) -> dict:
     schema = Schema(labels=body.labels, attribute_groups=body.attribute_groups)
     version = schema_service.save_schema(access.project_id, schema, expected_version=body.version)
     return _body(schema, version)
 
 
-@router.get(P + "/labels")
+@router.get(P + "/labels", response_model=views.LabelList)
 def list_labels(access: Annotated[ProjectAccess, Depends(require(Action.SCHEMA_READ))]) -> dict[str, Any]:
     schema, _ = schema_service.get_schema(access.project_id)
     return {"labels": [label.model_dump() for label in schema.labels]}
 
 
-@router.post(P + "/labels", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/labels", status_code=status.HTTP_201_CREATED, response_model=LabelSpec)
 def create_label(body: LabelCreate, access: Annotated[ProjectAccess, Depends(require(Action.SCHEMA_WRITE))]) -> dict:
     schema = schema_service.add_labels(access.project_id, [body.name], colour=body.colour)
     label = next(label for label in schema.labels if label.name == body.name)
     return label.model_dump()
 
 
-@router.post(P + "/attribute-groups", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/attribute-groups", status_code=status.HTTP_201_CREATED, response_model=views.SchemaView)
 def create_attribute_group(
     body: AttributeGroup, access: Annotated[ProjectAccess, Depends(require(Action.SCHEMA_WRITE))]
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
 from annolake_service.domain.workflow import TaskKind, TaskStatus
@@ -72,11 +73,11 @@ class TaskOutcome(BaseModel):
 
 class TaskDetail(BaseModel):
     task: TaskView
-    job: dict[str, Any]
-    file: dict[str, Any]
+    job: views.TaskJobSummary
+    file: views.FileView
     version: int
     instance_list: list[dict[str, Any]]
-    submissions: list[dict[str, Any]]
+    submissions: list[views.AnnotatorSubmission]
     agreement: float | None
 
 

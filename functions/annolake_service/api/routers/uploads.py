@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from annolake_service.api import views
 from annolake_service.api.deps import ProjectAccess, require
 from annolake_service.domain.permissions import Action
 from annolake_service.services import uploads
@@ -22,7 +23,7 @@ class UploadRequest(BaseModel):
     size_bytes: int = Field(description="exact size; S3 refuses a larger body")
 
 
-@router.post(P + "/uploads", status_code=status.HTTP_201_CREATED)
+@router.post(P + "/uploads", status_code=status.HTTP_201_CREATED, response_model=views.UploadTicket)
 def request_upload(
     body: UploadRequest, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPLOAD))]
 ) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _import(access: ProjectAccess, *, url: str, dataset: str, instances, create_
     )
 
 
-@router.post(P + "/files/from_url", status_code=status.HTTP_202_ACCEPTED)
+@router.post(P + "/files/from_url", status_code=status.HTTP_202_ACCEPTED, response_model=views.UploadView)
 def from_url(body: UrlImport, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPLOAD))]) -> dict:
     """Download the URL now, ingest it asynchronously: poll ``GET /uploads/{upload_id}``."""
     return _import(
@@ -84,7 +85,7 @@ def from_url(body: UrlImport, access: Annotated[ProjectAccess, Depends(require(A
     )
 
 
-@router.post(P + "/files/from_packet", status_code=status.HTTP_202_ACCEPTED)
+@router.post(P + "/files/from_packet", status_code=status.HTTP_202_ACCEPTED, response_model=views.UploadView)
 def from_packet(body: Packet, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPLOAD))]) -> dict:
     return _import(
         access,
@@ -96,6 +97,6 @@ def from_packet(body: Packet, access: Annotated[ProjectAccess, Depends(require(A
     )
 
 
-@router.get(P + "/uploads/{upload_id}")
+@router.get(P + "/uploads/{upload_id}", response_model=views.UploadView)
 def get_upload(upload_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict:
     return uploads.get_upload(access.project_id, upload_id)

@@ -1,0 +1,526 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against a real ``python -m infra.local``.
+
+The flow of issue 8's "Done when", as a new user would go: sign in as the demo user, create a label, upload
+two images (and a file that is refused) and see them ready, query in the explorer (and see a bad query's
+position), draw a box and a polygon and save, reload and see them, meet a save conflict, then the human
+workflow with two people: a job is launched, the annotator pulls tasks and submits them, the reviewer requests
+changes with a comment, the annotator sees the comment and fixes the work, the reviewer approves.
+
+Each step writes a screenshot under ``test-results/web-ui/`` (git-ignored) and asserts on what is on screen;
+any console error or uncaught page error fails the test, except the HTTP errors a step provokes on purpose.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+import urllib3
+from PIL import Image, ImageDraw
+
+from tests.e2e.conftest import REPO, RunningPlatform, free_port, start_platform
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = REPO / "test-results" / "web-ui"
+VIEWPORT = {"width": 1280, "height": 800}
+REVIEWER = "rita"
+REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
+LABEL = "cone"
+DATASET = "uploads"
+TIMEOUT_MS = 30_000
+
+
+def _require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Debian's Chromium is required at {CHROMIUM} for the browser tests: `apt-get install chromium` "
+            "(.ci/run installs it). Playwright's own browser download is not used."
+        )
+    if not (REPO / "web" / "dist" / "index.html").exists():
+        pytest.fail("web/dist is not built: run `make web` (`make test` builds it first)")
+
+
+@dataclass
+class Person:
+    """One browser context (one person), its console watched."""
+
+    name: str
+    page: object
+    problems: list[str] = field(default_factory=list)
+    allowed: list[tuple[str, str]] = field(default_factory=list)  # (status, URL part) a step expects
+
+    def watch(self) -> None:
+        def on_console(message) -> None:
+            if message.type != "error":
+                return
+            url = message.location.get("url", "") if message.location else ""
+            text = message.text
+            if any(status in text and part in url for status, part in self.allowed):
+                return
+            self.problems.append(f"console error ({self.name}): {text} at {url}")
+
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error ({self.name}): {error}"))
+
+    @contextmanager
+    def expecting_http_error(self, status: int, url_part: str) -> Iterator[None]:
+        entry = (f"status of {status}", url_part)
+        self.allowed.append(entry)
+        try:
+            yield
+        finally:
+            self.allowed.remove(entry)
+
+    def shot(self, name: str) -> Path:
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def assert_clean(self) -> None:
+        assert not self.problems, "\n".join(self.problems)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory) -> Iterator[RunningPlatform]:
+    _require_browser()
+    running = start_platform(tmp_path_factory.mktemp("web-ui-home"), free_port(), free_port())
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _person(browser, platform: RunningPlatform, name: str) -> Iterator[Person]:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    person = Person(name, context.new_page())
+    person.watch()
+    yield person
+    context.close()
+    person.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def admin(browser, platform) -> Iterator[Person]:
+    yield from _person(browser, platform, "admin")
+
+
+@pytest.fixture(scope="module")
+def reviewer(browser, platform) -> Iterator[Person]:
+    yield from _person(browser, platform, REVIEWER)
+
+
+@pytest.fixture(autouse=True)
+def _no_console_errors(request):
+    yield
+    for name in ("admin", "reviewer"):
+        if name in request.fixturenames:
+            person = request.getfixturevalue(name)
+            problems, person.problems[:] = list(person.problems), []
+            assert not problems, "\n".join(problems)
+
+
+def _png(colour: tuple[int, int, int], size=(320, 240)) -> bytes:
+    image = Image.new("RGB", size, (200, 210, 220))
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(150, 60), (120, 200), (180, 200)], fill=colour)  # a traffic cone
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _api(platform: RunningPlatform, method: str, path: str, body: dict | None = None) -> dict:
+    creds = platform.credentials
+    token = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+    answer = urllib3.request(
+        method,
+        f"{platform.api_url}/api/v1/projects/{creds['project']}{path}",
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        body=json.dumps(body).encode() if body is not None else None,
+    )
+    assert answer.status < 300, answer.data
+    return json.loads(answer.data) if answer.data else {}
+
+
+def _sign_in(person: Person, username: str, password: str, path: str = "/") -> None:
+    from playwright.sync_api import expect
+
+    page = person.page
+    page.goto(path)
+    expect(page.get_by_role("heading", name="Sign in to Annolake")).to_be_visible()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Signed in as")).to_have_text(username)
+
+
+def _draw_box(page, at: tuple[float, float], size: tuple[float, float]) -> None:
+    canvas = page.get_by_role("application", name="Image canvas").bounding_box()
+    x, y = canvas["x"] + at[0], canvas["y"] + at[1]
+    page.keyboard.press("b")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + size[0] / 2, y + size[1] / 2, steps=4)
+    page.mouse.move(x + size[0], y + size[1], steps=4)
+    page.mouse.up()
+
+
+def _draw_polygon(page, points: list[tuple[float, float]]) -> None:
+    canvas = page.get_by_role("application", name="Image canvas").bounding_box()
+    page.keyboard.press("p")
+    for px, py in points:
+        page.mouse.click(canvas["x"] + px, canvas["y"] + py)
+    page.keyboard.press("Enter")
+
+
+# --- the flow -------------------------------------------------------------------------------------------------
+
+
+def test_sign_in_as_the_demo_user(platform, admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto("/p/demo/datasets")
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    creds = platform.credentials
+    page.get_by_label("Username").fill(creds["username"])
+    page.get_by_label("Password").fill("not the password")
+    with admin.expecting_http_error(400, platform.emulator_url):  # Cognito's NotAuthorizedException
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_have_text("Incorrect username or password.")
+        admin.shot("01-sign-in-refused")
+    page.get_by_label("Password").fill(creds["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/p/demo/datasets$"))  # back where the link pointed
+    expect(page.get_by_label("Signed in as")).to_have_text(creds["username"])
+    expect(page.get_by_role("link", name="default", exact=True)).to_be_visible()
+    admin.shot("02-signed-in-datasets")
+    page.goto("/")
+    expect(page.get_by_role("cell", name="Demo", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="admin", exact=True)).to_be_visible()
+
+
+def test_create_a_label_in_the_schema_editor(admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("link", name="Demo").click()
+    page.get_by_role("link", name="Label schema").click()
+    expect(page.get_by_role("heading", name="Label schema")).to_be_visible()
+    expect(page.get_by_role("cell", name="traffic light", exact=True)).to_be_visible()  # the demo's labels
+    form = page.get_by_role("form", name="Add label")
+    form.get_by_label("New label").fill(LABEL)
+    form.get_by_role("button", name="Add label").click()
+    expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    page.get_by_role("button", name="Save schema").click()
+    expect(page.get_by_role("status").filter(has_text="Saved (version")).to_be_visible()
+    admin.shot("03-label-created")
+    page.reload()
+    expect(page.get_by_role("cell", name=LABEL, exact=True)).to_be_visible()
+
+
+def test_upload_two_images_and_see_them_ready(admin, tmp_path):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("link", name="Datasets").click()
+    form = page.get_by_role("form", name="Create dataset")
+    form.get_by_label("Name").fill(DATASET)
+    form.get_by_role("button", name="Create dataset").click()
+    page.get_by_role("link", name=f"Upload to {DATASET}").click()
+    expect(page.get_by_role("heading", name=f"Upload to {DATASET}")).to_be_visible()
+    files = []
+    for name, colour in (("cone-a.png", (255, 120, 0)), ("cone-b.png", (240, 80, 20))):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(_png(colour))
+    (tmp_path / "notes.txt").write_text("not an image")
+    with admin.expecting_http_error(400, "/uploads"):
+        page.get_by_label("Files to upload").set_input_files([*files, tmp_path / "notes.txt"])
+        uploads = page.get_by_role("list", name="Uploads")
+        expect(uploads.get_by_role("listitem", name="cone-a.png")).to_contain_text("Ready")
+        expect(uploads.get_by_role("listitem", name="cone-b.png")).to_contain_text("Ready")
+        refused = uploads.get_by_role("listitem", name="notes.txt")
+        expect(refused).to_contain_text("Failed")
+        expect(refused).to_contain_text("is not accepted")
+    expect(page.get_by_text("2 of 3 ready")).to_be_visible()
+    admin.shot("04-uploaded")
+
+
+def test_query_the_explorer(admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("link", name="Datasets").click()
+    page.get_by_role("link", name="default", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="24 files")).to_be_visible()
+    grid = page.get_by_role("list", name="Files")
+    expect(grid.get_by_role("img", name="scene-000.jpg")).to_be_visible()
+    expect(page.get_by_role("heading", name="Files per label")).to_be_visible()
+    admin.shot("05-explorer")
+    # thumbnails, not originals
+    src = grid.get_by_role("img").first.get_attribute("src")
+    assert "thumb" in src and "/original" not in src
+
+    query = page.get_by_role("combobox", name="Query")
+    query.click()
+    query.press_sequentially("labels.traf")
+    suggestion = page.get_by_role("option", name=re.compile("traffic light"))
+    expect(suggestion).to_be_visible()
+    admin.shot("06-query-autocompletion")
+    suggestion.click()
+    expect(query).to_have_value('labels."traffic light" ')
+    query.press_sequentially(">= 1")
+    chart = page.get_by_role("complementary", name="Files per label")
+    expected = int(
+        re.search(
+            r"(\d+) files", chart.get_by_role("button", name=re.compile("^traffic light:")).get_attribute("aria-label")
+        ).group(1)
+    )
+    page.get_by_role("button", name="Run query").click()
+    expect(page.get_by_role("status").filter(has_text=f"{expected} files match")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?q=labels"))
+    expect(grid.get_by_role("listitem")).to_have_count(expected)
+    admin.shot("07-query-results")
+
+    with admin.expecting_http_error(400, "/datasets/default/"):
+        query.fill("labels.car > 3 andd labels.pedestrian >= 1")
+        page.get_by_role("button", name="Run query").click()
+        error = page.get_by_role("alert").filter(has_text="column 16")
+        expect(error).to_be_visible()
+        expect(error.locator("mark")).to_have_text("andd")
+        expect(query).to_have_attribute("aria-invalid", "true")
+        admin.shot("08-query-error-position")
+
+
+def test_draw_a_box_and_a_polygon_save_and_reload(admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/datasets/{DATASET}")
+    page.get_by_role("img", name="cone-a.png").click()
+    expect(page.get_by_role("heading", name="cone-a.png")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="version 0")).to_be_visible()
+    page.get_by_role("combobox", name="Label").select_option(LABEL)
+    _draw_box(page, (380, 150), (120, 300))
+    _draw_polygon(page, [(460, 160), (380, 470), (540, 470)])
+    instances = page.get_by_role("list", name="Instances")
+    expect(instances.get_by_role("button", name=f"box {LABEL}", exact=True)).to_be_visible()
+    expect(instances.get_by_role("button", name=f"polygon {LABEL} (3 points)", exact=True)).to_be_visible()
+    # undo / redo the polygon
+    page.keyboard.press("Control+z")
+    expect(instances.get_by_role("button", name=re.compile("^polygon"))).to_have_count(0)
+    page.keyboard.press("Control+Shift+z")
+    expect(instances.get_by_role("button", name=re.compile("^polygon"))).to_have_count(1)
+    expect(page.get_by_role("status").filter(has_text="unsaved changes")).to_be_visible()
+    admin.shot("09-drawn")
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog.get_by_role("cell", name=re.compile("Draw polygons"))).to_be_visible()
+    admin.shot("10-shortcuts-help")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 1 · saved")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="version 1")).to_be_visible()
+    instances = page.get_by_role("list", name="Instances")
+    expect(instances.get_by_role("button", name=f"box {LABEL}", exact=True)).to_be_visible()
+    expect(instances.get_by_role("button", name=f"polygon {LABEL} (3 points)", exact=True)).to_be_visible()
+    admin.shot("11-reloaded")
+    page.get_by_role("button", name="History").click()
+    expect(page.get_by_role("button", name="Version 1")).to_be_visible()
+
+
+def test_the_explorer_finds_the_new_label(admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/datasets/{DATASET}?q=labels.{LABEL}%20%3E%3D%201")
+    expect(page.get_by_role("status").filter(has_text="1 file match")).to_be_visible()
+    grid = page.get_by_role("list", name="Files")
+    expect(grid.get_by_role("img", name="cone-a.png")).to_be_visible()
+    expect(grid.get_by_role("img", name="cone-b.png")).to_have_count(0)
+    chart = page.get_by_role("complementary", name="Files per label")
+    expect(chart.get_by_role("button", name=f"{LABEL}: 1 files, 2 instances")).to_be_visible()
+    admin.shot("12-query-new-label")
+
+
+def test_a_conflicting_save_shows_who_changed_it_and_reloads(platform, admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("img", name="cone-a.png").click()
+    expect(page.get_by_role("status").filter(has_text="version 1")).to_be_visible()
+    file_id = page.url.split("/files/")[1].split("?")[0]
+    current = _api(platform, "GET", f"/files/{file_id}/annotations")
+    point = {"type": "point", "name": LABEL, "points": [{"x": 10, "y": 10}]}
+    _api(
+        platform,
+        "PUT",
+        f"/files/{file_id}/annotations",
+        {"version": 1, "instance_list": [*current["instance_list"], point]},
+    )
+    _draw_box(page, (100, 100), (60, 60))
+    with admin.expecting_http_error(409, "/annotations"):
+        page.get_by_role("button", name="Save").click()
+        dialog = page.get_by_role("dialog", name="Someone else saved this file")
+        expect(dialog).to_contain_text(f"key:{platform.credentials['client_id']} saved version 2")
+        admin.shot("13-save-conflict")
+    dialog.get_by_role("button", name="Reload their version").click()
+    expect(page.get_by_role("status").filter(has_text="version 2")).to_be_visible()
+    expect(
+        page.get_by_role("list", name="Instances").get_by_role("button", name=f"point {LABEL}", exact=True)
+    ).to_be_visible()
+
+
+def test_workflow_label_review_request_changes_fix_approve(platform, admin, reviewer):
+    from playwright.sync_api import expect
+
+    # the reviewer: a user of the pool (created as an admin would), added to the project in the UI
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=platform.emulator_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    pool = platform.credentials["user_pool_id"]
+    cognito.admin_create_user(UserPoolId=pool, Username=REVIEWER, MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=pool, Username=REVIEWER, Password=REVIEWER_PASSWORD, Permanent=True)
+    page = admin.page
+    page.get_by_role("link", name="Settings").click()
+    invite = page.get_by_role("form", name="Invite member")
+    invite.get_by_label("Username").fill(REVIEWER)
+    invite.get_by_label("Role").select_option("reviewer")
+    invite.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("combobox", name=f"Role of user:{REVIEWER}")).to_have_value("reviewer")
+    admin.shot("14-settings-members")
+
+    # a job on the uploaded images, every file reviewed
+    page.get_by_role("link", name="Jobs").click()
+    form = page.get_by_role("form", name="Create job")
+    form.get_by_label("Name", exact=True).fill("Cones")
+    form.get_by_label("Instructions for annotators").fill("Box every cone.")
+    form.get_by_role("checkbox", name=DATASET).check()
+    form.get_by_label("Files reviewed (%)").fill("100")
+    form.get_by_role("button", name="Create job").click()
+    expect(page.get_by_role("heading", name=re.compile("Cones"))).to_contain_text("draft")
+    page.get_by_role("button", name="Launch").click()
+    expect(page.get_by_role("heading", name=re.compile("Cones"))).to_contain_text("active")
+    expect(page.get_by_role("table", name="Files by status")).to_contain_text("annotating")
+    admin.shot("15-job-launched")
+
+    # the annotator works both tasks: submit moves on to the next one
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_role("button", name="Start labelling").click()
+    names = []
+    for round_ in range(2):
+        expect(page.get_by_role("heading", name=re.compile(r"^Label: cone-[ab]\.png"))).to_be_visible()
+        names.append(page.get_by_role("heading", name=re.compile(r"^Label: ")).inner_text())
+        expect(page.get_by_text("Box every cone.")).to_be_visible()
+        page.get_by_role("combobox", name="Label").select_option(LABEL)
+        _draw_box(page, (300 + 40 * round_, 200), (150, 250))
+        admin.shot(f"16-task-{round_ + 1}-labelled")
+        page.get_by_role("button", name="Submit").click()
+        if round_ == 0:
+            expect(page.get_by_role("heading", name=re.compile(r"^Label: "))).not_to_have_text(names[0])
+    expect(page.get_by_role("status").filter(has_text="No more tasks for you right now")).to_be_visible()
+    assert sorted(names) == ["Label: cone-a.png", "Label: cone-b.png"]
+    admin.shot("17-queue-empty")
+
+    # the reviewer asks for changes on the first file, approves the second
+    rpage = reviewer.page
+    _sign_in(reviewer, REVIEWER, REVIEWER_PASSWORD, "/p/demo/tasks")
+    rpage.get_by_role("button", name="Start reviewing").click()
+    expect(rpage.get_by_role("heading", name=re.compile(r"^Review: "))).to_be_visible()
+    first_review = rpage.get_by_role("heading", name=re.compile(r"^Review: ")).inner_text()
+    expect(rpage.get_by_text("Work of admin.")).to_be_visible()
+    expect(
+        rpage.get_by_role("list", name="Instances").get_by_role("button", name=re.compile(f"^box {LABEL}"))
+    ).not_to_have_count(0)
+    expect(rpage.get_by_role("button", name="Request changes")).to_be_disabled()  # needs a comment
+    rpage.get_by_label("Comment for the annotator").fill("The box is too loose: fit it to the cone.")
+    reviewer.shot("18-review-request-changes")
+    rpage.get_by_role("button", name="Request changes").click()
+    expect(rpage.get_by_role("heading", name=re.compile(r"^Review: "))).not_to_have_text(first_review)
+    rpage.get_by_role("button", name="Approve").click()
+    expect(rpage.get_by_role("status").filter(has_text="No more reviews for you right now")).to_be_visible()
+
+    # the annotator gets the file back with the comment, fixes it, submits
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_role("button", name="Start labelling").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Label: "))).to_have_text(
+        first_review.replace("Review", "Label")
+    )
+    comment = page.get_by_role("alert").filter(has_text="Changes requested by the reviewer")
+    expect(comment).to_contain_text("The box is too loose: fit it to the cone.")
+    instances = page.get_by_role("list", name="Instances")
+    instances.get_by_role("button", name=re.compile(f"^Delete box {LABEL}")).first.click()
+    page.get_by_role("combobox", name="Label").select_option(LABEL)
+    _draw_box(page, (350, 180), (90, 200))
+    admin.shot("19-rework-with-comment")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("status").filter(has_text="No more tasks for you right now")).to_be_visible()
+
+    # the reviewer approves the fix
+    rpage.get_by_role("button", name="Start reviewing").click()
+    expect(rpage.get_by_role("heading", name=re.compile(r"^Review: "))).to_have_text(first_review)
+    reviewer.shot("20-review-approve")
+    rpage.get_by_role("button", name="Approve").click()
+    expect(rpage.get_by_role("status").filter(has_text="No more reviews for you right now")).to_be_visible()
+
+    # the job page: both files complete, the annotator's work and the review counted
+    page.get_by_role("link", name="Jobs").click()
+    page.get_by_role("link", name="Cones").click()
+    by_status = page.get_by_role("table", name="Files by status")
+    expect(by_status.get_by_role("row", name="complete 2")).to_be_visible(timeout=60_000)
+    annotators = page.get_by_role("table", name="Per annotator")
+    expect(annotators).to_contain_text("user:admin")
+    expect(page.get_by_text("Rejection rate")).to_be_visible()
+    expect(page.locator("dd").filter(has_text="33%")).to_be_visible()  # 1 of 3 reviews asked for changes
+    admin.shot("21-job-stats")
+
+
+def test_sign_out(admin):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Annolake")).to_be_visible()
+    page.goto("/p/demo/datasets")
+    expect(page).to_have_url(re.compile(r"/signin"))  # the session is gone, a reload does not bring it back
+    admin.shot("22-signed-out")

@@ -1,0 +1,243 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type DragEvent, useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { Link, useParams } from "react-router";
+
+import { call } from "../api/client";
+import { ErrorNotice, Loading, PageTitle, errorMessage, formatBytes, formatDate } from "../components/common";
+import { useApi } from "../services";
+import { FINISHED, type UploadItem, type UploadPhase, contentTypeOf, postForm, sleep } from "../upload/uploader";
+
+const PARALLEL = 3;
+const POLL_MS = 800;
+const POLL_LIMIT_MS = 180_000;
+
+type Action =
+  | { type: "add"; files: File[] }
+  | { type: "update"; key: string; change: Partial<UploadItem> }
+  | { type: "clear" };
+
+let counter = 0;
+
+function reducer(items: UploadItem[], action: Action): UploadItem[] {
+  switch (action.type) {
+    case "add":
+      return [
+        ...items,
+        ...action.files.map((file) => ({
+          key: `u${(counter += 1)}`,
+          file,
+          phase: "queued" as UploadPhase,
+          progress: 0,
+          message: null,
+          uploadId: null,
+          fileId: null,
+        })),
+      ];
+    case "update":
+      return items.map((item) => (item.key === action.key ? { ...item, ...action.change } : item));
+    case "clear":
+      return items.filter((item) => !FINISHED.has(item.phase));
+  }
+}
+
+const PHASE_TEXT: Record<UploadPhase, string> = {
+  queued: "Waiting",
+  requesting: "Preparing",
+  uploading: "Uploading",
+  processing: "Processing",
+  ready: "Ready",
+  quarantined: "Quarantined",
+  failed: "Failed",
+};
+
+export function DatasetUpload() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const params = useParams();
+  const project = params.project ?? "";
+  const dataset = params.dataset ?? "";
+  const [items, dispatch] = useReducer(reducer, []);
+  const [dragging, setDragging] = useState(false);
+  const running = useRef(new Set<string>());
+  const input = useRef<HTMLInputElement>(null);
+
+  const upload = useCallback(
+    async (item: UploadItem) => {
+      const update = (change: Partial<UploadItem>) => dispatch({ type: "update", key: item.key, change });
+      try {
+        update({ phase: "requesting" });
+        const path = { project_string_id: project };
+        const ticket = await call(
+          api.POST("/api/v1/projects/{project_string_id}/uploads", {
+            params: { path },
+            body: {
+              dataset,
+              file_name: item.file.name,
+              content_type: contentTypeOf(item.file.name, item.file.type),
+              size_bytes: item.file.size,
+            },
+          }),
+        );
+        update({ phase: "uploading", uploadId: ticket.upload_id });
+        await postForm(ticket.url, ticket.fields, item.file, (progress) => update({ progress }));
+        update({ phase: "processing" });
+        const deadline = Date.now() + POLL_LIMIT_MS;
+        while (Date.now() < deadline) {
+          const state = await call(
+            api.GET("/api/v1/projects/{project_string_id}/uploads/{upload_id}", {
+              params: { path: { ...path, upload_id: ticket.upload_id } },
+            }),
+          );
+          if (state.status === "ready" || state.status === "quarantined") {
+            update({ phase: state.status, fileId: state.file_id, message: state.status_reason });
+            return;
+          }
+          await sleep(POLL_MS);
+        }
+        update({ phase: "failed", message: "uploaded, but ingest did not finish in time; check the dataset later" });
+      } catch (error) {
+        update({ phase: "failed", message: errorMessage(error) });
+      }
+    },
+    [api, project, dataset],
+  );
+
+  useEffect(() => {
+    const active = items.filter((item) => running.current.has(item.key) && !FINISHED.has(item.phase)).length;
+    const waiting = items.filter((item) => item.phase === "queued" && !running.current.has(item.key));
+    for (const item of waiting.slice(0, Math.max(0, PARALLEL - active))) {
+      running.current.add(item.key);
+      void upload(item).finally(() => {
+        void queryClient.invalidateQueries({ queryKey: ["files", project, dataset] });
+        void queryClient.invalidateQueries({ queryKey: ["quarantined", project, dataset] });
+      });
+    }
+  }, [items, upload, queryClient, project, dataset]);
+
+  function add(files: FileList | null) {
+    if (files && files.length > 0) {
+      dispatch({ type: "add", files: Array.from(files) });
+    }
+  }
+
+  function onDrop(event: DragEvent) {
+    event.preventDefault();
+    setDragging(false);
+    add(event.dataTransfer.files);
+  }
+
+  const done = items.filter((item) => item.phase === "ready").length;
+
+  return (
+    <section>
+      <PageTitle
+        actions={<Link to={`/p/${project}/datasets/${encodeURIComponent(dataset)}`}>Explore {dataset}</Link>}
+      >
+        Upload to {dataset}
+      </PageTitle>
+      <div
+        className={`dropzone${dragging ? " dragging" : ""}`}
+        onDragOver={(event) => {
+          event.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+        aria-label="Drop images here"
+      >
+        <p>Drop images here, as many as you like, or</p>
+        <button type="button" className="primary" onClick={() => input.current?.click()}>
+          Choose files
+        </button>
+        <input
+          ref={input}
+          type="file"
+          multiple
+          accept="image/*"
+          className="sr-only"
+          aria-label="Files to upload"
+          onChange={(event) => {
+            add(event.target.files);
+            event.target.value = "";
+          }}
+        />
+        <p className="hint">JPEG, PNG, GIF, WebP, BMP or TIFF, up to 50 MB each.</p>
+      </div>
+      {items.length > 0 ? (
+        <div className="uploads">
+          <div className="uploads-head">
+            <span role="status">
+              {done} of {items.length} ready
+            </span>
+            <button type="button" onClick={() => dispatch({ type: "clear" })}>
+              Clear finished
+            </button>
+          </div>
+          <ul aria-label="Uploads">
+            {items.map((item) => (
+              <li key={item.key} className={`upload ${item.phase}`} aria-label={item.file.name}>
+                <span className="name">{item.file.name}</span>
+                <span className="size">{formatBytes(item.file.size)}</span>
+                <progress
+                  max={1}
+                  value={item.phase === "uploading" ? item.progress : FINISHED.has(item.phase) ? 1 : undefined}
+                  aria-label={`Progress of ${item.file.name}`}
+                />
+                <span className="phase">{PHASE_TEXT[item.phase]}</span>
+                {item.message ? <span className="message">{item.message}</span> : null}
+                {item.phase === "ready" && item.fileId ? (
+                  <Link to={`/p/${project}/files/${item.fileId}`}>Open</Link>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      <Quarantined project={project} dataset={dataset} />
+    </section>
+  );
+}
+
+function Quarantined({ project, dataset }: { project: string; dataset: string }) {
+  const api = useApi();
+  const files = useQuery({
+    queryKey: ["quarantined", project, dataset],
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
+          params: {
+            path: { project_string_id: project, dataset_name: dataset },
+            query: { status: "quarantined", limit: 200 },
+          },
+        }),
+      ),
+  });
+  return (
+    <section aria-labelledby="quarantine-title">
+      <h2 id="quarantine-title">Quarantined files</h2>
+      {files.isPending ? <Loading what="quarantined files" /> : null}
+      <ErrorNotice error={files.error} />
+      {files.data && files.data.files.length === 0 ? <p>None: every file of this dataset was accepted.</p> : null}
+      {files.data && files.data.files.length > 0 ? (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>File</th>
+              <th>Reason</th>
+              <th>Arrived</th>
+            </tr>
+          </thead>
+          <tbody>
+            {files.data.files.map((file) => (
+              <tr key={file.file_id}>
+                <td>{file.original_name}</td>
+                <td>{file.status_reason}</td>
+                <td>{formatDate(file.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,258 @@
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+
+import { ApiError, call } from "../api/client";
+import type { FileView, LabelCounts } from "../api/types";
+import { ErrorNotice, Loading, PageTitle } from "../components/common";
+import { type Vocabulary, quoteName } from "../query/complete";
+import { QueryBar } from "../query/QueryBar";
+import { useApi } from "../services";
+
+const PAGE = 100;
+const TILE_WIDTH = 176;
+const ROW_HEIGHT = 196;
+
+export function Explorer() {
+  const api = useApi();
+  const params = useParams();
+  const project = params.project ?? "";
+  const dataset = params.dataset ?? "";
+  const [search, setSearch] = useSearchParams();
+  const q = search.get("q") ?? "";
+  const path = { project_string_id: project, dataset_name: dataset };
+
+  const schema = useQuery({
+    queryKey: ["schema", project],
+    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
+  });
+  const datasets = useQuery({
+    queryKey: ["datasets", project],
+    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/datasets", { params: { path } })),
+  });
+  const vocabulary: Vocabulary = useMemo(
+    () => ({
+      labels: schema.data?.labels.map((label) => label.name) ?? [],
+      attributes:
+        schema.data?.attribute_groups.map((group) => ({ name: group.name, kind: group.kind, options: group.options ?? [] })) ??
+        [],
+      datasets: datasets.data?.datasets.map((d) => d.name) ?? [],
+    }),
+    [schema.data, datasets.data],
+  );
+
+  const count = useQuery({
+    queryKey: ["count", project, dataset, q],
+    queryFn: async () =>
+      q
+        ? (
+            await call(
+              api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/query", {
+                params: { path, query: { q, limit: 1 } },
+              }),
+            )
+          ).count
+        : (await call(api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}", { params: { path } })))
+            .file_count,
+  });
+  const labelCounts = useQuery({
+    queryKey: ["label-counts", project, dataset, q],
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/label-counts", {
+          params: { path, query: q ? { query: q } : {} },
+        }),
+      ),
+  });
+  const files = useInfiniteQuery({
+    queryKey: ["files", project, dataset, q],
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
+          params: {
+            path,
+            query: { limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}), ...(q ? { query: q } : {}) },
+          },
+        }),
+      ),
+    getNextPageParam: (page) => page.cursor ?? null,
+    // presigned thumbnail URLs expire; pages older than this are fetched again
+    staleTime: 5 * 60_000,
+  });
+  const all = useMemo(() => files.data?.pages.flatMap((page) => page.files) ?? [], [files.data]);
+  const queryError = count.error instanceof ApiError && count.error.code === "invalid_query" ? count.error : null;
+
+  function runQuery(next: string) {
+    setSearch(next ? { q: next } : {});
+  }
+
+  return (
+    <section className="explorer">
+      <PageTitle
+        actions={
+          <>
+            <Link to={`/p/${project}/datasets/${encodeURIComponent(dataset)}/upload`}>Upload files</Link>
+          </>
+        }
+      >
+        {dataset}
+      </PageTitle>
+      <QueryBar value={q} vocabulary={vocabulary} error={queryError} onSubmit={runQuery} />
+      {!queryError ? <ErrorNotice error={count.error ?? files.error} /> : null}
+      <div className="explorer-body">
+        <div className="explorer-main">
+          <p className="result-count" role="status" aria-live="polite">
+            {count.data === undefined
+              ? count.isPending
+                ? "Counting…"
+                : ""
+              : `${count.data.toLocaleString()} ${count.data === 1 ? "file" : "files"}${q ? " match" : ""}`}
+          </p>
+          {files.isPending && !queryError ? <Loading what="files" /> : null}
+          {!queryError && files.data ? (
+            <ThumbnailGrid
+              files={all}
+              project={project}
+              dataset={dataset}
+              query={q}
+              hasMore={files.hasNextPage}
+              loadingMore={files.isFetchingNextPage}
+              loadMore={() => void files.fetchNextPage()}
+            />
+          ) : null}
+        </div>
+        <LabelChart counts={labelCounts.data} onPick={(name) => runQuery(`labels.${quoteName(name)} >= 1`)} />
+      </div>
+    </section>
+  );
+}
+
+function ThumbnailGrid({
+  files,
+  project,
+  dataset,
+  query,
+  hasMore,
+  loadingMore,
+  loadMore,
+}: {
+  files: FileView[];
+  project: string;
+  dataset: string;
+  query: string;
+  hasMore: boolean;
+  loadingMore: boolean;
+  loadMore: () => void;
+}) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(1000);
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) {
+      return;
+    }
+    const observer = new ResizeObserver(([entry]) => entry && setWidth(entry.contentRect.width));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  const columns = Math.max(1, Math.floor(width / TILE_WIDTH));
+  const rows = Math.ceil(files.length / columns);
+  const virtualizer = useVirtualizer({
+    count: rows + (hasMore ? 1 : 0),
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 4,
+  });
+  const items = virtualizer.getVirtualItems();
+  const lastIndex = items[items.length - 1]?.index ?? 0;
+  useEffect(() => {
+    if (hasMore && !loadingMore && lastIndex >= rows - 2) {
+      loadMore();
+    }
+  }, [hasMore, loadingMore, lastIndex, rows, loadMore]);
+  const link = (file: FileView) => {
+    const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}) });
+    return `/p/${project}/files/${file.file_id}?${back.toString()}`;
+  };
+
+  if (files.length === 0) {
+    return <p className="empty">No files{query ? " match this query" : " in this dataset yet"}.</p>;
+  }
+  return (
+    <div ref={scroller} className="grid-scroller" aria-label="Files" role="list" tabIndex={0}>
+      <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+        {items.map((row) => {
+          const start = row.index * columns;
+          const rowFiles = files.slice(start, start + columns);
+          return (
+            <div
+              key={row.key}
+              className="grid-row"
+              style={{ transform: `translateY(${row.start}px)`, height: ROW_HEIGHT }}
+            >
+              {row.index >= rows ? (
+                <p className="loading" role="status">
+                  Loading more…
+                </p>
+              ) : (
+                rowFiles.map((file) => (
+                  <Link key={file.file_id} to={link(file)} className={`tile ${file.status}`} role="listitem">
+                    {file.thumbnail_url ? (
+                      <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
+                    ) : (
+                      <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
+                    )}
+                    <span className="tile-name">{file.original_name}</span>
+                    <span className="tile-labels">
+                      {Object.entries(file.label_counts)
+                        .filter(([, n]) => n > 0)
+                        .map(([name, n]) => `${name} ${n}`)
+                        .join(" · ")}
+                    </span>
+                  </Link>
+                ))
+              )}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+function LabelChart({ counts, onPick }: { counts: LabelCounts | undefined; onPick: (label: string) => void }) {
+  if (!counts) {
+    return <aside className="label-chart" aria-label="Files per label" />;
+  }
+  const max = Math.max(1, ...counts.labels.map((label) => label.files));
+  return (
+    <aside className="label-chart" aria-labelledby="label-chart-title">
+      <h2 id="label-chart-title">Files per label</h2>
+      <p className="hint">
+        of {counts.files.toLocaleString()} {counts.query ? "matching " : ""}files; click to query
+      </p>
+      <ul>
+        {counts.labels.map((label) => (
+          <li key={label.name}>
+            <button
+              type="button"
+              onClick={() => onPick(label.name)}
+              aria-label={`${label.name}: ${label.files} files, ${label.instances} instances`}
+            >
+              <span className="bar-label">{label.name}</span>
+              <span className="bar-track">
+                <span
+                  className="bar"
+                  style={{ width: `${(100 * label.files) / max}%`, background: label.colour ?? "#888" }}
+                />
+              </span>
+              <span className="bar-value">{label.files.toLocaleString()}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </aside>
+  );
+}

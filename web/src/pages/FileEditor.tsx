@@ -1,0 +1,208 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+
+import { ApiError, call } from "../api/client";
+import type { AnnotationsView, AnnotationVersionView } from "../api/types";
+import { Dialog, ErrorNotice, Loading, formatDate } from "../components/common";
+import { Editor } from "../editor/Editor";
+import { type Shape, fromPacket, toPacket } from "../editor/instances";
+import { useApi } from "../services";
+
+/** The file's versions (the history route also answers per-instance history, which has another shape). */
+function versionsOf(history: unknown[] | undefined): AnnotationVersionView[] {
+  return (history ?? []).filter(
+    (entry): entry is AnnotationVersionView =>
+      typeof entry === "object" &&
+      entry !== null &&
+      "created_by" in entry &&
+      "instance_list" in entry &&
+      Array.isArray((entry as AnnotationVersionView).instance_list),
+  );
+}
+
+export function FileEditor() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const params = useParams();
+  const project = params.project ?? "";
+  const fileId = params.fileId ?? "";
+  const [search] = useSearchParams();
+  const path = { project_string_id: project, file_id: fileId };
+  const [dirty, setDirty] = useState(false);
+  const [conflict, setConflict] = useState<ApiError | null>(null);
+  const [showHistory, setShowHistory] = useState(false);
+  const [viewing, setViewing] = useState<AnnotationVersionView | null>(null);
+
+  const file = useQuery({
+    queryKey: ["file", project, fileId],
+    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}", { params: { path } })),
+    staleTime: 5 * 60_000,
+  });
+  const schema = useQuery({
+    queryKey: ["schema", project],
+    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
+  });
+  const annotations = useQuery({
+    queryKey: ["annotations", project, fileId],
+    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}/annotations", { params: { path } })),
+    staleTime: Infinity, // reloaded only on purpose: never under someone's edits
+  });
+  const history = useQuery({
+    queryKey: ["annotation-history", project, fileId],
+    queryFn: () =>
+      call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}/annotations/history", { params: { path } })),
+    enabled: showHistory,
+  });
+  const save = useMutation({
+    mutationFn: (shapes: Shape[]) =>
+      call(
+        api.PUT("/api/v1/projects/{project_string_id}/files/{file_id}/annotations", {
+          params: { path },
+          body: { version: annotations.data?.version ?? 0, instance_list: shapes.map(toPacket) },
+        }),
+      ),
+    onSuccess: (saved) => {
+      const view: AnnotationsView = { file_id: saved.file_id, version: saved.version, instance_list: saved.instance_list };
+      queryClient.setQueryData(["annotations", project, fileId], view);
+      void queryClient.invalidateQueries({ queryKey: ["annotation-history", project, fileId] });
+      void queryClient.invalidateQueries({ queryKey: ["label-counts", project] });
+      void queryClient.invalidateQueries({ queryKey: ["files", project] });
+    },
+    onError: (error) => {
+      if (error instanceof ApiError && error.status === 409) {
+        setConflict(error);
+      }
+    },
+  });
+
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
+  const initial = useMemo(() => annotations.data?.instance_list.map((i) => fromPacket(i)) ?? [], [annotations.data]);
+  const viewed = useMemo(() => viewing?.instance_list.map((i) => fromPacket(i)) ?? [], [viewing]);
+  const onChange = useCallback((_: Shape[], isDirty: boolean) => setDirty(isDirty), []);
+
+  async function reload() {
+    setConflict(null);
+    save.reset();
+    await queryClient.refetchQueries({ queryKey: ["annotations", project, fileId] });
+  }
+
+  const dataset = search.get("dataset");
+  const back = dataset
+    ? `/p/${project}/datasets/${encodeURIComponent(dataset)}${search.get("q") ? `?q=${encodeURIComponent(search.get("q") ?? "")}` : ""}`
+    : `/p/${project}/datasets`;
+
+  if (file.isPending || schema.isPending || annotations.isPending) {
+    return <Loading what="the file" />;
+  }
+  if (file.error || schema.error || annotations.error) {
+    return <ErrorNotice error={file.error ?? schema.error ?? annotations.error} />;
+  }
+  const record = file.data;
+  const size = { width: record.width ?? 0, height: record.height ?? 0 };
+  return (
+    <section className="file-editor">
+      <div className="editor-head">
+        <Link to={back}>← Back to {dataset ?? "datasets"}</Link>
+        <h1>{record.original_name}</h1>
+        <span className="meta">
+          {size.width}×{size.height} ·{" "}
+          <span role="status" aria-live="polite">
+            {viewing
+              ? `viewing version ${viewing.version} (read-only)`
+              : `version ${annotations.data.version}${dirty ? " · unsaved changes" : save.isSuccess ? " · saved" : ""}`}
+          </span>
+        </span>
+        <button type="button" onClick={() => setShowHistory((s) => !s)} aria-expanded={showHistory}>
+          History
+        </button>
+      </div>
+      {save.error && !(save.error instanceof ApiError && save.error.status === 409) ? (
+        <ErrorNotice error={save.error} title="Not saved" />
+      ) : null}
+      <div className="file-editor-body">
+        {viewing ? (
+          <Editor
+            imageUrl={record.media_url}
+            imageSize={size}
+            labels={schema.data.labels}
+            attributeGroups={schema.data.attribute_groups}
+            initial={viewed}
+            resetKey={`history-${viewing.version}`}
+            readOnly
+            extraActions={
+              <button type="button" onClick={() => setViewing(null)}>
+                Back to the current version
+              </button>
+            }
+          />
+        ) : (
+          <Editor
+            imageUrl={record.media_url}
+            imageSize={size}
+            labels={schema.data.labels}
+            attributeGroups={schema.data.attribute_groups}
+            initial={initial}
+            resetKey={`current-${annotations.data.version}-${annotations.dataUpdatedAt}`}
+            onChange={onChange}
+            primary={{ label: "Save", busy: save.isPending, run: (shapes) => save.mutate(shapes) }}
+          />
+        )}
+        {showHistory ? (
+          <aside className="history" aria-labelledby="history-title">
+            <h2 id="history-title">History</h2>
+            {history.isPending ? <Loading what="history" /> : null}
+            <ErrorNotice error={history.error} />
+            <ol reversed>
+              {versionsOf(history.data?.history)
+                .reverse()
+                .map((entry) => (
+                  <li key={entry.version}>
+                    <button
+                      type="button"
+                      className="link"
+                      aria-pressed={viewing?.version === entry.version}
+                      onClick={() => setViewing(entry.version === annotations.data.version ? null : entry)}
+                    >
+                      Version {entry.version}
+                    </button>
+                    <span className="hint">
+                      {entry.created_by} · {formatDate(entry.created_at)} · {entry.source} ·{" "}
+                      {entry.instance_list.length} instances
+                      {entry.deleted.length ? `, ${entry.deleted.length} removed` : ""}
+                    </span>
+                  </li>
+                ))}
+            </ol>
+          </aside>
+        ) : null}
+      </div>
+      <Dialog title="Someone else saved this file" open={conflict !== null} onClose={() => setConflict(null)}>
+        {conflict ? (
+          <div className="conflict">
+            <p>
+              {String(conflict.details.changed_by ?? "Someone")} saved version {String(conflict.details.current_version ?? "?")}
+              {conflict.details.changed_at ? ` at ${formatDate(String(conflict.details.changed_at))}` : ""} while you were
+              editing version {annotations.data.version}. Your changes were not saved.
+            </p>
+            <p>Reload to see their version; your unsaved edits will be discarded.</p>
+            <div className="actions">
+              <button type="button" className="primary" onClick={() => void reload()}>
+                Reload their version
+              </button>
+              <button type="button" onClick={() => setConflict(null)}>
+                Keep my edits for now
+              </button>
+            </div>
+          </div>
+        ) : null}
+      </Dialog>
+    </section>
+  );
+}
