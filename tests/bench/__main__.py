@@ -55,9 +55,9 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate streaming workflow]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate streaming workflow web_explorer]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    from tests.bench import api_latency, ingest_rate, streaming, workflow
+    from tests.bench import api_latency, ingest_rate, streaming, web_explorer, workflow
 
     suites = {
         "basics": _basics,
@@ -65,6 +65,7 @@ def main() -> None:
         "ingest_rate": ingest_rate.run,
         "streaming": streaming.run,
         "workflow": workflow.run,
+        "web_explorer": web_explorer.run,
     }
     rows = []
     for name in sys.argv[1:] or list(suites):

@@ -13,6 +13,7 @@ import { useApi } from "../services";
 const PAGE = 100;
 const TILE_WIDTH = 176;
 const ROW_HEIGHT = 196;
+const PREFETCH_ROWS = 8; // fetch the next page while this many rows are still ahead (about two screens)
 
 export function Explorer() {
   const api = useApi();
@@ -56,15 +57,6 @@ export function Explorer() {
         : (await call(api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}", { params: { path } })))
             .file_count,
   });
-  const labelCounts = useQuery({
-    queryKey: ["label-counts", project, dataset, q],
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/label-counts", {
-          params: { path, query: q ? { query: q } : {} },
-        }),
-      ),
-  });
   const files = useInfiniteQuery({
     queryKey: ["files", project, dataset, q],
     initialPageParam: null as string | null,
@@ -80,6 +72,18 @@ export function Explorer() {
     getNextPageParam: (page) => page.cursor ?? null,
     // presigned thumbnail URLs expire; pages older than this are fetched again
     staleTime: 5 * 60_000,
+  });
+  // The chart reads every file's summary: it waits for the first page of thumbnails, so on a large
+  // dataset it does not compete with what the person sees first.
+  const labelCounts = useQuery({
+    queryKey: ["label-counts", project, dataset, q],
+    enabled: files.isSuccess,
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/label-counts", {
+          params: { path, query: q ? { query: q } : {} },
+        }),
+      ),
   });
   const all = useMemo(() => files.data?.pages.flatMap((page) => page.files) ?? [], [files.data]);
   const queryError = count.error instanceof ApiError && count.error.code === "invalid_query" ? count.error : null;
@@ -168,7 +172,7 @@ function ThumbnailGrid({
   const items = virtualizer.getVirtualItems();
   const lastIndex = items[items.length - 1]?.index ?? 0;
   useEffect(() => {
-    if (hasMore && !loadingMore && lastIndex >= rows - 2) {
+    if (hasMore && !loadingMore && lastIndex >= rows - PREFETCH_ROWS) {
       loadMore();
     }
   }, [hasMore, loadingMore, lastIndex, rows, loadMore]);
@@ -224,7 +228,14 @@ function ThumbnailGrid({
 
 function LabelChart({ counts, onPick }: { counts: LabelCounts | undefined; onPick: (label: string) => void }) {
   if (!counts) {
-    return <aside className="label-chart" aria-label="Files per label" />;
+    return (
+      <aside className="label-chart" aria-label="Files per label">
+        <h2>Files per label</h2>
+        <p className="hint" role="status">
+          Counting…
+        </p>
+      </aside>
+    );
   }
   const max = Math.max(1, ...counts.labels.map((label) => label.files));
   return (

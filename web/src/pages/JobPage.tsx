@@ -36,6 +36,7 @@ export function JobPage() {
     queryKey: ["job-stats", project, jobId],
     queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/jobs/{job_id}/stats", { params: { path } })),
     refetchInterval: active ? 5000 : false,
+    staleTime: 0,
   });
   const tasks = useQuery({
     queryKey: ["job-tasks", project, jobId, kind],
@@ -46,6 +47,7 @@ export function JobPage() {
         }),
       ),
     refetchInterval: active ? 5000 : false,
+    staleTime: 0,
   });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["job", project, jobId] });
   const launch = useMutation({
@@ -199,7 +201,7 @@ export function JobPage() {
       )}
 
       <h2>Tasks</h2>
-      <label>
+      <label className="inline">
         Kind{" "}
         <select value={kind} onChange={(e) => setKind(e.target.value as TaskKind | "")}>
           <option value="">all</option>

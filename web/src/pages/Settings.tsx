@@ -446,7 +446,7 @@ function Webhooks({ project }: { project: string }) {
         <fieldset className="events">
           <legend>Events</legend>
           {EVENTS.map((event) => (
-            <label key={event} className="check">
+            <label key={event} className="check" title={EVENT_NAMES[event]}>
               <input
                 type="checkbox"
                 checked={events.includes(event)}
