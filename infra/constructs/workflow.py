@@ -66,6 +66,12 @@ class Workflow(Construct):
         self.launch_name = f"annolake-{stage}-launch"
         self.review_arn = state_machine_arn(self, self.review_name)
         self.launch_arn = state_machine_arn(self, self.launch_name)
+        self.review_executions_arn = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.review_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         env = {"REVIEW_STATE_MACHINE_ARN": self.review_arn}
 
         self.prepare = self._step("Prepare", "prepare_handler", "review: a file enters a job")
