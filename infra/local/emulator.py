@@ -145,6 +145,47 @@ def two_phase_transactions() -> None:
     DynamoDBBackend.transact_write_items = _transact_write_items
 
 
+_ENGINE_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def reuse_step_functions_clients() -> None:
+    """moto's ASL engine builds a new boto3 client for every task it runs (tens of ms each, and a new
+    connection); give it one pooled client per region and service instead (clients are thread-safe)."""
+    import importlib
+    from functools import lru_cache
+
+    import boto3
+    from botocore.config import Config
+
+    @lru_cache(maxsize=64)
+    def pooled(region: str, service: str) -> object:
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{os.environ.get('MOTO_PORT', '5000')}",
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",  # noqa: S106 - the engine's fixed credentials, as moto sets them
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                read_timeout=99999999,
+                max_pool_connections=64,
+            ),
+        )
+
+    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
+        return pooled(region, service)
+
+    for name in _ENGINE_MODULES:
+        importlib.import_module(name).boto_client_for = boto_client_for
+
+
 _query_partition = threading.local()
 
 
@@ -221,6 +262,7 @@ class Emulator:
         lambda_runtime.install()
         event_sources.install()
         two_phase_transactions()
+        reuse_step_functions_clients()
         _serialize_dynamodb_writes()
         index_base_table_queries()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
