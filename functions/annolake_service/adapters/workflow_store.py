@@ -40,12 +40,8 @@ from annolake_service.adapters.models import (
     WebhookItem,
     bind,
 )
-from annolake_service.adapters.store import ConditionFailed, TransactionUpdate, _connection
+from annolake_service.adapters.store import ConditionFailed, TransactionUpdate, _connection, _project_pk
 from annolake_service.domain.workflow import Job, JobSpec, JobStatus, Task, TaskKind, TaskStatus
-
-
-def _project_pk(project_id: str) -> str:
-    return f"P#{project_id}"
 
 
 def _job_pk(project_id: str, job_id: str) -> str:
