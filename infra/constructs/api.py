@@ -88,6 +88,10 @@ class Api(Construct):
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         workflow.launch_state_machine.grant_start_execution(function)
         workflow.review_state_machine.grant_start_execution(function)  # re-drive
+        # Is a file's workflow still waiting? (services.jobs.resume_file)
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[workflow.review_executions_arn])
+        )
         workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
         events.grant_publish(function)
         function.add_to_role_policy(
@@ -101,7 +105,8 @@ class Api(Construct):
             "IAM5",
             "Item access to the single table and its GSIs (keys are data), and S3 object grants on the media "
             "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
-            "run time.",
+            "run time; webhook secrets created at run time under one name prefix; the executions of the review "
+            "state machine (one per file, named at run time).",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
@@ -109,6 +114,7 @@ class Api(Construct):
                 nag.objects_of(self, drop_bucket),
                 nag.indexes_of(self, table),
                 f"Resource::{nag.flat_name(self, webhook_secrets_arn)}",
+                f"Resource::{nag.flat_name(self, workflow.review_executions_arn)}",
             ],
         )
 

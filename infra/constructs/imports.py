@@ -18,8 +18,8 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
-from infra.constructs.ingest import RETRIED_ERRORS
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
 
 CHUNK_CONCURRENCY = 4
 
@@ -85,14 +85,7 @@ class Imports(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             tracing_enabled=True,
         )
-        nag.acknowledge(
-            self.state_machine.role,
-            "IAM5",
-            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
-            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
-            "resource-level permissions.",
-            findings=["Resource::*", *(nag.versions_of(self, step.function) for step in steps)],
-        )
+        acknowledge_state_machine_role(self, self.state_machine, steps)
 
     def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
         return ServiceFunction(
@@ -106,16 +99,8 @@ class Imports(Construct):
         )
 
     def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self,
-            state_id,
-            lambda_function=step.function,
-            payload_response_only=True,
-            result_path=result_path if result_path else sfn.JsonPath.DISCARD,
-            retry_on_service_exceptions=False,
-        )
-        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        return task
+        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
+        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
 
     def _definition(self) -> sfn.IChainable:
         failed = self._invoke("FailImport", self.fail, "$.failure").next(

@@ -22,16 +22,10 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
 from infra.constructs.storage import UPLOADS_PREFIX
 
 STEP_TIMEOUT = Duration.seconds(60)
-RETRIED_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "TransientError",  # adapters.storage.TransientError: the Lambda error name is the class name
-]
 
 
 class Ingest(Construct):
@@ -168,16 +162,7 @@ class Ingest(Construct):
             )
 
     def _invoke(self, state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self,
-            state_id,
-            lambda_function=step.function,
-            payload_response_only=True,
-            result_path=result_path,
-            retry_on_service_exceptions=False,  # replaced by the one retrier below
-        )
-        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        return task
+        return lambda_step(self, state_id, step, payload_response_only=True, result_path=result_path)
 
     def _definition(self) -> sfn.IChainable:
         quarantine = self._invoke("QuarantineFile", self.quarantine, "$.quarantine").next(
@@ -191,12 +176,4 @@ class Ingest(Construct):
         return process.next(register).next(sfn.Succeed(self, "Ingested"))
 
     def _acknowledge_state_machine_role(self) -> None:
-        steps = (self.process, self.register, self.quarantine)
-        nag.acknowledge(
-            self.state_machine.role,
-            "IAM5",
-            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
-            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
-            "resource-level permissions.",
-            findings=["Resource::*", *(nag.versions_of(self, step.function) for step in steps)],
-        )
+        acknowledge_state_machine_role(self, self.state_machine, (self.process, self.register, self.quarantine))

@@ -52,63 +52,65 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
         self.alarms = [
-            api_function.metric_errors(period=PERIOD).create_alarm(
-                self,
+            self._any(
+                api_function.metric_errors(period=PERIOD),
                 "ApiErrors",
-                alarm_description="The API function raised errors (unhandled exceptions, timeouts).",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The API function raised errors (unhandled exceptions, timeouts).",
             ),
-            ingest_state_machine.metric_failed(period=PERIOD).create_alarm(
-                self,
+            self._any(
+                ingest_state_machine.metric_failed(period=PERIOD),
                 "IngestExecutionsFailed",
-                alarm_description="Ingest executions failed (a quarantined file is not a failure).",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "Ingest executions failed (a quarantined file is not a failure).",
             ),
-            trigger_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=PERIOD, statistic="Maximum"
-            ).create_alarm(
-                self,
+            self._any_visible(
+                trigger_dead_letter_queue,
                 "TriggerDeadLetters",
-                alarm_description="S3 object-created events the trigger function could not handle after "
-                "its retries; the files were not ingested. Redrive them from the dead-letter queue.",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "S3 object-created events the trigger function could not handle after its retries; the files "
+                "were not ingested. Redrive them from the dead-letter queue.",
             ),
         ]
-        for machine in workflow_state_machines:
-            self.alarms.append(
-                machine.metric_failed(period=PERIOD).create_alarm(
-                    self,
-                    f"{machine.node.id}Failed",
-                    alarm_description="Workflow executions failed after their retries; the job's files show why. "
-                    "Re-drive them with POST /jobs/{id}/redrive once the cause is fixed.",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+        self.alarms += [
+            self._any(
+                machine.metric_failed(period=PERIOD),
+                f"{machine.node.id}Failed",
+                "Workflow executions failed after their retries; the job's files show why. Re-drive them with "
+                "POST /jobs/{id}/redrive once the cause is fixed.",
             )
-        for queue in event_dead_letter_queues:
-            self.alarms.append(
-                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum").create_alarm(
-                    self,
-                    f"{queue.node.id}Alarm",
-                    alarm_description="Domain events a consumer could not handle after its retries (new files not "
-                    "given to jobs, or webhook deliveries). Redrive them from the dead-letter queue.",
-                    threshold=0,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+            for machine in workflow_state_machines
+        ]
+        self.alarms += [
+            self._any_visible(
+                queue,
+                f"{queue.node.id}Alarm",
+                "Domain events a consumer could not handle after its retries (new files not given to jobs, or "
+                "webhook deliveries). Redrive them from the dead-letter queue.",
             )
+            for queue in event_dead_letter_queues
+        ]
         action = cw_actions.SnsAction(self.topic)
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
+
+    def _any(self, metric: cloudwatch.IMetric, construct_id: str, description: str) -> cloudwatch.Alarm:
+        """An alarm as soon as the metric counts one in a period."""
+        return metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _any_visible(self, queue: sqs.IQueue, construct_id: str, description: str) -> cloudwatch.Alarm:
+        """An alarm as soon as a (dead-letter) queue holds a message."""
+        return queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum").create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

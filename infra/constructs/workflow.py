@@ -30,8 +30,8 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
-from infra.constructs.ingest import RETRIED_ERRORS
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
 
 LAUNCH_CONCURRENCY = 4
 _STATE = {
@@ -66,6 +66,12 @@ class Workflow(Construct):
         self.launch_name = f"annolake-{stage}-launch"
         self.review_arn = state_machine_arn(self, self.review_name)
         self.launch_arn = state_machine_arn(self, self.launch_name)
+        self.review_executions_arn = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.review_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         env = {"REVIEW_STATE_MACHINE_ARN": self.review_arn}
 
         self.prepare = self._step("Prepare", "prepare_handler", "review: a file enters a job")
@@ -175,14 +181,7 @@ class Workflow(Construct):
             tracing_enabled=True,
         )
         steps = self.review_steps if construct_id == "Review" else self.launch_steps
-        nag.acknowledge(
-            machine.role,
-            "IAM5",
-            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
-            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
-            "resource-level permissions.",
-            findings=["Resource::*", *(nag.versions_of(self, s.function) for s in steps)],
-        )
+        acknowledge_state_machine_role(self, machine, steps)
         return machine
 
     @property
@@ -194,11 +193,7 @@ class Workflow(Construct):
         return (self.plan_launch, self.launch_chunk, self.finish_launch, self.fail_launch)
 
     def _invoke(self, state_id: str, step: ServiceFunction, **props) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self, state_id, lambda_function=step.function, retry_on_service_exceptions=False, **props
-        )
-        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        return task
+        return lambda_step(self, state_id, step, **props)
 
     def _wait_for_task(self, state_id: str, kind: str, fields: dict) -> tasks.LambdaInvoke:
         """OpenTask with the execution's token; the state's result is what submit/review hands back."""

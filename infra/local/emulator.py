@@ -4,15 +4,18 @@
 - SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
   dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
-- DynamoDB writes are serialized: moto's transactions snapshot the whole table (deepcopy) and are not
-  safe against concurrent writes, which the threaded server and parallel workflow steps produce.
+- DynamoDB writes are serialized (moto's are not safe against the concurrent writes the threaded server
+  and parallel workflow steps produce), and transactions check every condition before writing and copy
+  only the items they touch (moto deep-copies the whole table per transaction item).
 - DynamoDB queries on a table's own key read only the partition asked for: moto sorts the whole table
-  on every query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does.
+  on every query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index
+  queries still look at every item (moto keeps no index), but no longer sort the whole table first.
 Step Functions executions run on moto's ASL engine (``execute_state_machine``).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import os
@@ -51,6 +54,139 @@ def _serialize_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, serialized)
 
 
+def _key_of(table: object, op_type: str, op: dict) -> dict:
+    if op_type != "Put":
+        return op["Key"]
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _transact_write_items(self, transact_items: list[dict]) -> None:
+    """All-or-nothing ``TransactWriteItems`` that copies only the items it touches.
+
+    moto deep-copies each table a transaction names, once per item, to roll back: O(table) per write, which
+    made every file registration and task claim cost more as the table grew. Here (under the emulator's
+    write lock, so nothing interleaves) every condition is checked first against the current items; only if
+    all hold are the writes applied, and an error while applying puts back the copies of the touched items.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    operations, seen, errors, failed = [], set(), [], False
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        table = self.get_table(op["TableName"])
+        key = _key_of(table, op_type, op)
+        identity = (op["TableName"], str(dict(sorted(key.items()))))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        current = self.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        if condition is not None and not get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            returned = (
+                current.to_json()["Attributes"]
+                if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                else None
+            )
+            errors.append(("ConditionalCheckFailed", "The conditional request failed", returned))
+            failed = True
+            continue
+        errors.append((None, None, None))
+        operations.append((op_type, op, key, copy.deepcopy(current)))
+    if failed:
+        raise TransactionCanceledException(errors)
+    applied = []
+    try:
+        for op_type, op, key, before in operations:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(
+                    op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
+                )
+            elif op_type == "Delete":
+                self.delete_item(op["TableName"], key)
+            elif op_type == "Update":
+                self.update_item(
+                    op["TableName"],
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            applied.append((op["TableName"], key, before))
+    except Exception:
+        for table_name, key, before in reversed(applied):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+        raise
+
+
+def two_phase_transactions() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+_ENGINE_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def reuse_step_functions_clients() -> None:
+    """moto's ASL engine builds a new boto3 client for every task it runs (tens of ms each, and a new
+    connection); give it one pooled client per region and service instead (clients are thread-safe)."""
+    import importlib
+    from functools import lru_cache
+
+    import boto3
+    from botocore.config import Config
+
+    @lru_cache(maxsize=64)
+    def pooled(region: str, service: str) -> object:
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{os.environ.get('MOTO_PORT', '5000')}",
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",  # noqa: S106 - the engine's fixed credentials, as moto sets them
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                read_timeout=99999999,
+                max_pool_connections=64,
+            ),
+        )
+
+    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
+        return pooled(region, service)
+
+    for name in _ENGINE_MODULES:
+        importlib.import_module(name).boto_client_for = boto_client_for
+
+
 _query_partition = threading.local()
 
 
@@ -71,6 +207,14 @@ def index_base_table_queries() -> None:
         scope = getattr(_query_partition, "scope", None)
         if scope is None or scope[0] is not self:
             return whole_table(self)
+        if scope[2] is not None:  # an index query: only items with its hash key values (moto sorts them after)
+            wanted = scope[2]
+            return [
+                item
+                for partition in self.items.values()
+                for item in (partition.values() if self.range_key_attr else [partition])
+                if all(name in item.attrs and item.attrs[name] == value for name, value in wanted)
+            ]
         if scope[1] not in self.items:
             return []
         partition = self.items[scope[1]]
@@ -80,9 +224,18 @@ def index_base_table_queries() -> None:
     def partitioned_query(self: Table, *args: object, **kwargs: object) -> object:
         bound = signature.bind(self, *args, **kwargs)
         hash_key = bound.arguments.get("hash_key")
-        if bound.arguments.get("index_name") or hash_key is None:
+        if bound.arguments.get("index_name"):
+            conditions = bound.arguments.get("hash_key_conditions")
+            if not conditions:
+                return query(self, *args, **kwargs)
+            _query_partition.scope = (self, None, list(conditions))
+            try:
+                return query(self, *args, **kwargs)
+            finally:
+                _query_partition.scope = None
+        if hash_key is None:
             return query(self, *args, **kwargs)
-        _query_partition.scope = (self, hash_key)
+        _query_partition.scope = (self, hash_key, None)
         try:
             return query(self, *args, **kwargs)
         finally:
@@ -110,6 +263,8 @@ class Emulator:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_runtime.install()
         event_sources.install()
+        two_phase_transactions()
+        reuse_step_functions_clients()
         _serialize_dynamodb_writes()
         index_base_table_queries()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

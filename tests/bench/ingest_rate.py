@@ -63,7 +63,7 @@ def _count(http, platform, dataset: str, auth: dict, status: str | None = None) 
 def run() -> list[tuple[str, str, str]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        platform = start_platform(Path(tmp) / "home", free_port(), free_port())
+        platform = start_platform(Path(tmp) / "home", free_port(), free_port(), snapshot_seconds=30)  # make up's
         try:
             creds = platform.credentials
             session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")

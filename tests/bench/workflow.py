@@ -21,7 +21,7 @@ from tests.e2e.conftest import free_port, start_platform
 
 ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
-FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "1500"))
+FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
 
 

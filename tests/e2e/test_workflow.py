@@ -24,9 +24,12 @@ from tests.e2e.conftest import free_port, start_platform
 pytestmark = pytest.mark.slow
 
 
+PORTS = (free_port(), free_port())
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    platform = start_platform(tmp_path_factory.mktemp("workflow-home"), free_port(), free_port())
+    platform = start_platform(tmp_path_factory.mktemp("workflow-home"), *PORTS)
     yield platform
     if platform.process.poll() is None:
         platform.stop()
@@ -230,3 +233,54 @@ def test_signed_webhooks_arrive_and_undeliverable_ones_are_listed(running, admin
     assert failures[0]["event_type"] == "job_completed"
     assert failures[0]["attempts"] == 4  # retried with backoff before it was listed
     assert "could not reach" in failures[0]["last_error"] and "nobody-home" in failures[0]["last_error"]
+
+
+def test_bad_job_settings_and_wrong_task_calls_get_clear_errors(running, admin):
+    from annolake import InvalidRequest, PermissionDenied, VersionConflict
+
+    with pytest.raises(InvalidRequest, match="dataset 'defualt' does not exist.*did you mean 'default'"):
+        admin.job.new(name="typo", directories=["defualt"])
+    with pytest.raises(InvalidRequest, match="labels not in the project's schema: 'cra'"):
+        admin.job.new(name="typo", directories=["default"], label_names=["cra"])
+    with pytest.raises(InvalidRequest, match="user:stranger is not a member"):
+        admin.job.new(name="who", directories=["default"], members=["stranger"])
+    with pytest.raises(InvalidRequest, match="consensus 2 needs at least 2 annotators"):
+        admin.job.new(name="few", directories=["default"], members=["admin"], consensus=2)
+    viewer, _ = _as(running, admin, "watcher", "viewer")
+    with pytest.raises(PermissionDenied, match="may not job.manage"):
+        viewer.job.new(name="nope", directories=["default"])
+    with pytest.raises(PermissionDenied, match="may not task.annotate"):
+        viewer.task.next()
+    draft = admin.job.new(name="draft", directories=["default"])
+    with pytest.raises(VersionConflict, match="launch it to make it active"):
+        draft.update(status="active")
+    paused = admin.job.new(name="paused", directories=["default"], mode="copy_once").launch().update(status="paused")
+    assert paused.status == "paused"
+    annotator, _ = _as(running, admin, "idle", "annotator")
+    assert annotator.task.next(paused) is None  # a paused job hands out nothing
+    with pytest.raises(VersionConflict, match="only a draft can be launched"):
+        paused.launch()
+
+
+def test_work_in_flight_survives_a_restart_of_the_platform(running, admin):
+    """Step Functions executions are not kept across a restart of ``make up``; tasks are. Submitting a task
+    whose workflow is gone resumes the file's workflow, which hands over the work already done."""
+    admin.directory.new("restart")
+    _drop_images(running, "restart", 2, "again")
+    _wait(lambda: admin.directory.get("restart").file_count() == 2, what="the files to be ingested")
+    job = admin.job.new(name="across restarts", directories=["restart"]).launch()
+    worker, _ = _as(running, admin, "night-shift", "annotator")
+    held = _wait(lambda: worker.task.next(job), what="a task")
+    assert running.stop() == 0
+
+    again = start_platform(running.home, *PORTS)
+    try:
+        held.load().submit([{"type": "tag", "name": "car"}])
+        second = _wait(lambda: worker.task.next(job), what="the other task")
+        assert second.id != held.id
+        second.load().submit([])
+        done = _wait(lambda: job.refresh().status == "complete" and job, timeout=60, what="the job to complete")
+        assert done.stats()["files"] == {"total": 2, "complete": 2}
+        assert worker.task.next(job) is None
+    finally:
+        assert again.stop() == 0

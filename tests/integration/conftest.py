@@ -12,7 +12,7 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from infra.local.emulator import index_base_table_queries
+from infra.local.emulator import index_base_table_queries, two_phase_transactions
 
 REGION = "us-east-1"
 
@@ -32,8 +32,9 @@ def serving(app: Callable[..., Any]) -> Iterator[str]:
 
 
 def moto_wsgi_app() -> DomainDispatcherApplication:
-    """moto with the local emulator's partitioned DynamoDB queries (``make up`` runs the same engine)."""
+    """moto with the local emulator's DynamoDB queries and transactions (``make up`` runs the same engine)."""
     index_base_table_queries()
+    two_phase_transactions()
     return DomainDispatcherApplication(create_backend_app)
 
 

@@ -199,6 +199,7 @@ class JobItem(Item):
     status = UnicodeAttribute()
     launch_status = UnicodeAttribute(default="not_launched")  # not_launched | launching | launched
     files_total = NumberAttribute(default=0)
+    files_done = NumberAttribute(default=0)
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     launched_at = UTCDateTimeAttribute(null=True)

@@ -40,12 +40,8 @@ from annolake_service.adapters.models import (
     WebhookItem,
     bind,
 )
-from annolake_service.adapters.store import ConditionFailed, TransactionUpdate, _connection
+from annolake_service.adapters.store import ConditionFailed, TransactionUpdate, _connection, _project_pk
 from annolake_service.domain.workflow import Job, JobSpec, JobStatus, Task, TaskKind, TaskStatus
-
-
-def _project_pk(project_id: str) -> str:
-    return f"P#{project_id}"
 
 
 def _job_pk(project_id: str, job_id: str) -> str:
@@ -153,6 +149,14 @@ def update_job(
 def add_job_files(project_id: str, job_id: str, count: int) -> None:
     bind()
     JobItem(PK=_project_pk(project_id), SK=f"JOB#{job_id}").update(actions=[JobItem.files_total.add(count)])
+
+
+def count_job_file_done(project_id: str, job_id: str) -> tuple[int, int]:
+    """Count one more file done; returns (done, total) as the counters now stand (a hint, not an exact count)."""
+    bind()
+    item = JobItem(PK=_project_pk(project_id), SK=f"JOB#{job_id}")
+    item.update(actions=[JobItem.files_done.add(1)])
+    return int(item.files_done or 0), int(item.files_total or 0)
 
 
 # --- a file's progress in a job -----------------------------------------------------------
@@ -405,19 +409,22 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
     condition = (TaskItem.claim_seq == task.claim_seq) & TaskItem.status.is_in(
         TaskStatus.AVAILABLE.value, TaskStatus.RESERVED.value, TaskStatus.IN_PROGRESS.value
     )
+    if not task.distinct_annotators:
+        try:
+            _key(task).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            raise ConditionFailed(f"task {task.task_id} was claimed by someone else") from exc
+        return
     try:
         with TransactWrite(connection=_connection()) as tx:
             tx.update(_key(task), actions=actions, condition=condition)
-            if task.distinct_annotators:
-                mark = AnnotatorMarkItem(
-                    PK=_job_pk(task.project_id, task.job_id),
-                    SK=f"M#{task.file_id}#{principal}",
-                    kind="annotator_mark",
-                    task_id=task.task_id,
-                )
-                tx.save(
-                    mark, condition=AnnotatorMarkItem.PK.does_not_exist() | (AnnotatorMarkItem.task_id == task.task_id)
-                )
+            mark = AnnotatorMarkItem(
+                PK=_job_pk(task.project_id, task.job_id),
+                SK=f"M#{task.file_id}#{principal}",
+                kind="annotator_mark",
+                task_id=task.task_id,
+            )
+            tx.save(mark, condition=AnnotatorMarkItem.PK.does_not_exist() | (AnnotatorMarkItem.task_id == task.task_id))
     except TransactWriteError as exc:
         raise ConditionFailed(f"task {task.task_id} was claimed by someone else") from exc
 

@@ -73,5 +73,10 @@ def send_task_success(token: str, output: dict[str, Any]) -> None:
         raise TaskTokenGone(str(exc)) from exc
 
 
-def execution_status(execution_arn: str) -> str:
-    return client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+def execution_status(execution_arn: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, …; None if the execution does not exist (any more)."""
+    sfn = client("stepfunctions")
+    try:
+        return sfn.describe_execution(executionArn=execution_arn)["status"]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None

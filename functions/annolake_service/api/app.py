@@ -53,7 +53,10 @@ def create_app() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in exc.errors()]
-        return _error(422, "invalid_request", "the request does not match the API schema", {"problems": problems})
+        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        return _error(
+            422, "invalid_request", f"the request does not match the API schema: {listed}", {"problems": problems}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

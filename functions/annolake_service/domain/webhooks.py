@@ -16,27 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from annolake_service.domain.workflow import EVENT_TYPES
+from annolake_service.domain.workflow import EVENT_TYPES, EventType
 
 SIGNATURE_HEADER = "Annolake-Signature"
 TIMESTAMP_HEADER = "Annolake-Timestamp"
 EVENT_HEADER = "Annolake-Event"
 DELIVERY_HEADER = "Annolake-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
-
-EventType = Literal[
-    "file_ingested",
-    "task_created",
-    "task_submitted",
-    "review_approved",
-    "changes_requested",
-    "task_completed",
-    "job_completed",
-]
 
 
 class WebhookSpec(BaseModel):

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -51,7 +51,7 @@ WorkflowMode = Literal["sync", "copy_once"]
 ReviewDecision = Literal["approve", "request_changes"]
 
 #: Events the platform publishes (EventBridge detail-type) and webhooks can subscribe to.
-EVENT_TYPES = (
+EventType = Literal[
     "file_ingested",
     "task_created",
     "task_submitted",
@@ -59,7 +59,8 @@ EVENT_TYPES = (
     "changes_requested",
     "task_completed",
     "job_completed",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 _PRINCIPAL = re.compile(r"^(user|key):[A-Za-z0-9@._+-]{1,128}$")
 _BARE_USER = re.compile(r"^[A-Za-z0-9@._+-]{1,128}$")

@@ -235,7 +235,29 @@ def redrive(project_id: str, job_id: str) -> dict[str, Any]:
         restarted.append(file_id)
     if restarted and job.status is JobStatus.COMPLETE:
         wstore.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+    check_completion(project_id, job_id)  # also settles a job whose completion was missed
     return {"restarted": restarted}
+
+
+def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
+    """Start a file's workflow again when the execution that waited on its tasks is gone (stopped by hand, or
+    not kept across a restart of the local platform). The new execution re-opens the same tasks (their ids
+    are deterministic) and hands over at once the results of those already done. Returns the new execution."""
+    job_file = wstore.get_job_file(project_id, job_id, file_id)
+    if job_file is None or job_file["status"] in ("complete", "failed"):
+        return None  # done, or waiting for an explicit re-drive
+    if job_file["execution_arn"] and workflows.execution_status(job_file["execution_arn"]) == "RUNNING":
+        return None
+    arn = workflows.start_review(
+        {"project_id": project_id, "job_id": job_id, "file_id": file_id},
+        job_id=job_id,
+        file_id=file_id,
+        attempt=f"resume-{_now().timestamp()}",
+    )
+    if arn:
+        wstore.update_job_file(project_id, job_id, file_id, execution_arn=arn)
+    logger.warning("resumed a file's workflow", extra={"job_id": job_id, "file_id": file_id, "execution": arn})
+    return arn
 
 
 def check_completion(project_id: str, job_id: str) -> bool:

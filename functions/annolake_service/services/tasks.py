@@ -165,7 +165,9 @@ def _resume(task: Task, output: dict[str, Any]) -> None:
     try:
         workflows.send_task_success(task.task_token, output)
     except workflows.TaskTokenGone:
-        logger.info("workflow no longer waits on this task", extra={"task_id": task.task_id})
+        # A repeated submit (the workflow moved on) or a workflow that is gone: resume_file tells them apart.
+        resumed = jobs.resume_file(task.project_id, task.job_id, task.file_id)
+        logger.info("workflow no longer waits on this task", extra={"task_id": task.task_id, "resumed": resumed})
 
 
 def _state(task: Task) -> dict[str, Any]:
