@@ -202,20 +202,22 @@ function ThumbnailGrid({
                 </p>
               ) : (
                 rowFiles.map((file) => (
-                  <Link key={file.file_id} to={link(file)} className={`tile ${file.status}`} role="listitem">
-                    {file.thumbnail_url ? (
-                      <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
-                    ) : (
-                      <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
-                    )}
-                    <span className="tile-name">{file.original_name}</span>
-                    <span className="tile-labels">
-                      {Object.entries(file.label_counts)
-                        .filter(([, n]) => n > 0)
-                        .map(([name, n]) => `${name} ${n}`)
-                        .join(" · ")}
-                    </span>
-                  </Link>
+                  <div key={file.file_id} role="listitem" className="tile-item">
+                    <Link to={link(file)} className={`tile ${file.status}`}>
+                      {file.thumbnail_url ? (
+                        <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
+                      ) : (
+                        <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
+                      )}
+                      <span className="tile-name">{file.original_name}</span>
+                      <span className="tile-labels">
+                        {Object.entries(file.label_counts)
+                          .filter(([, n]) => n > 0)
+                          .map(([name, n]) => `${name} ${n}`)
+                          .join(" · ")}
+                      </span>
+                    </Link>
+                  </div>
                 ))
               )}
             </div>

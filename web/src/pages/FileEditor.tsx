@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useBlocker, useParams, useSearchParams } from "react-router";
 
 import { ApiError, call } from "../api/client";
 import type { AnnotationsView, AnnotationVersionView } from "../api/types";
@@ -76,6 +76,13 @@ export function FileEditor() {
     },
   });
 
+  // Unsaved edits: ask before leaving, inside the app (router) and out of it (reload, close, another site).
+  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && currentLocation.pathname !== nextLocation.pathname);
+  useEffect(() => {
+    if (blocker.state !== "blocked") return;
+    if (window.confirm("Leave this file? Your unsaved changes will be lost.")) blocker.proceed();
+    else blocker.reset();
+  }, [blocker]);
   useEffect(() => {
     if (!dirty) return;
     const warn = (event: BeforeUnloadEvent) => event.preventDefault();

@@ -1,4 +1,4 @@
-import { type FormEvent, type KeyboardEvent, useEffect, useId, useMemo, useRef, useState } from "react";
+import { type FormEvent, type KeyboardEvent, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import { ApiError } from "../api/client";
 import { type Completion, type Vocabulary, complete, offsetOf } from "./complete";
@@ -54,6 +54,16 @@ export function QueryBar({ value, vocabulary, error, onSubmit }: QueryBarProps) 
     }
   }, [located]);
 
+  // The caret goes after the accepted suggestion before the next key press is handled (a layout effect runs
+  // right after React commits the new text, before the browser dispatches further input).
+  const caretAfterAccept = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    if (caretAfterAccept.current !== null && input.current) {
+      input.current.setSelectionRange(caretAfterAccept.current, caretAfterAccept.current);
+      caretAfterAccept.current = null;
+    }
+  }, [text]);
+
   function suggest(nextText: string, cursor: number) {
     const next = complete(nextText, cursor, vocabulary);
     setCompletion(next.options.length > 0 ? next : null);
@@ -70,11 +80,9 @@ export function QueryBar({ value, vocabulary, error, onSubmit }: QueryBarProps) 
     const insert = option.apply + space;
     const finalText = text.slice(0, completion.from) + insert + rest;
     const caret = completion.from + insert.length;
+    caretAfterAccept.current = caret;
     setText(finalText);
-    requestAnimationFrame(() => {
-      input.current?.setSelectionRange(caret, caret);
-      suggest(finalText, caret);
-    });
+    suggest(finalText, caret);
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLInputElement>) {
