@@ -127,7 +127,11 @@ export function Explorer() {
             />
           ) : null}
         </div>
-        <LabelChart counts={labelCounts.data} onPick={(name) => runQuery(`labels.${quoteName(name)} >= 1`)} />
+        <LabelChart
+          counts={labelCounts.data}
+          counting={labelCounts.isPending && !files.isError}
+          onPick={(name) => runQuery(`labels.${quoteName(name)} >= 1`)}
+        />
       </div>
     </section>
   );
@@ -228,14 +232,24 @@ function ThumbnailGrid({
   );
 }
 
-function LabelChart({ counts, onPick }: { counts: LabelCounts | undefined; onPick: (label: string) => void }) {
+function LabelChart({
+  counts,
+  counting,
+  onPick,
+}: {
+  counts: LabelCounts | undefined;
+  counting: boolean;
+  onPick: (label: string) => void;
+}) {
   if (!counts) {
     return (
       <aside className="label-chart" aria-label="Files per label">
         <h2>Files per label</h2>
-        <p className="hint" role="status">
-          Counting…
-        </p>
+        {counting ? (
+          <p className="hint" role="status">
+            Counting…
+          </p>
+        ) : null}
       </aside>
     );
   }
