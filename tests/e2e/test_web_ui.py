@@ -4,7 +4,8 @@ The flow of issue 8's "Done when", as a new user would go: sign in as the demo u
 two images (and a file that is refused) and see them ready, query in the explorer (and see a bad query's
 position), draw a box and a polygon and save, reload and see them, meet a save conflict, then the human
 workflow with two people: a job is launched, the annotator pulls tasks and submits them, the reviewer requests
-changes with a comment, the annotator sees the comment and fixes the work, the reviewer approves.
+changes with a comment, the annotator sees the comment and fixes the work, the reviewer approves; and a
+consensus review, where the reviewer compares each annotator's version with the consolidated result.
 
 Each step writes a screenshot under ``test-results/web-ui/`` (git-ignored) and asserts on what is on screen;
 any console error or uncaught page error fails the test, except the HTTP errors a step provokes on purpose.
@@ -163,9 +164,12 @@ def _png(colour: tuple[int, int, int], size=(320, 240)) -> bytes:
     return buffer.getvalue()
 
 
-def _api(platform: RunningPlatform, method: str, path: str, body: dict | None = None) -> dict:
+def _api(platform: RunningPlatform, method: str, path: str, body: dict | None = None, key: dict | None = None) -> dict:
     creds = platform.credentials
-    token = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+    client_id, secret = (
+        (key["client_id"], key["client_secret"]) if key else (creds["client_id"], creds["client_secret"])
+    )
+    token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     answer = urllib3.request(
         method,
         f"{platform.api_url}/api/v1/projects/{creds['project']}{path}",
@@ -267,9 +271,25 @@ def test_upload_two_images_and_see_them_ready(admin, tmp_path):
     for name, colour in (("cone-a.png", (255, 120, 0)), ("cone-b.png", (240, 80, 20))):
         files.append(tmp_path / name)
         files[-1].write_bytes(_png(colour))
-    (tmp_path / "notes.txt").write_text("not an image")
     with admin.expecting_http_error(400, "/uploads"):
-        page.get_by_label("Files to upload").set_input_files([*files, tmp_path / "notes.txt"])
+        # two files dropped at once on the drop zone (the browser's own drop event), one chosen with the button
+        dropped = page.evaluate_handle(
+            """(files) => {
+                const transfer = new DataTransfer();
+                for (const [name, type, b64] of files) {
+                    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                    transfer.items.add(new File([bytes], name, { type }));
+                }
+                return transfer;
+            }""",
+            [
+                ["cone-a.png", "image/png", base64.b64encode(files[0].read_bytes()).decode()],
+                ["notes.txt", "text/plain", base64.b64encode(b"not an image").decode()],
+            ],
+        )
+        page.locator(".dropzone").dispatch_event("dragover", {"dataTransfer": dropped})
+        page.locator(".dropzone").dispatch_event("drop", {"dataTransfer": dropped})
+        page.get_by_label("Files to upload").set_input_files(files[1])
         uploads = page.get_by_role("list", name="Uploads")
         expect(uploads.get_by_role("listitem", name="cone-a.png")).to_contain_text("Ready")
         expect(uploads.get_by_role("listitem", name="cone-b.png")).to_contain_text("Ready")
@@ -515,6 +535,62 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     admin.shot("21-job-stats")
 
 
+def test_consensus_review_shows_each_annotator_and_the_consolidated_result(platform, admin, tmp_path):
+    """Two annotators (API keys, through the API) label one file; the reviewer compares their versions."""
+    from annolake import Project
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    image = tmp_path / "pair.png"
+    image.write_bytes(_png((250, 140, 0)))
+    Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url).file.from_local(
+        image, directory="pairs"
+    )
+    keys = [_api(platform, "POST", "/api-keys", {"name": f"annotator {i}", "role": "annotator"}) for i in (1, 2)]
+    job = _api(
+        platform,
+        "POST",
+        "/jobs",
+        {
+            "name": "Pairs",
+            "datasets": ["pairs"],
+            "consensus": 2,
+            "review_rate": 1.0,
+            "annotators": [k["client_id"] for k in keys],
+        },
+    )
+    _api(platform, "POST", f"/jobs/{job['job_id']}/launch")
+    for index, key in enumerate(keys):
+        task = None
+        for _ in range(100):
+            task = _api(platform, "POST", "/tasks/next", {"job_id": job["job_id"], "kind": "annotate"}, key=key)["task"]
+            if task:
+                break
+            admin.page.wait_for_timeout(200)
+        assert task, "the consensus job made no task"
+        box = {"type": "box", "name": LABEL, "x_min": 140 + 10 * index, "y_min": 60, "x_max": 182, "y_max": 200}
+        _api(platform, "POST", f"/tasks/{task['task_id']}/submit", {"instance_list": [box]}, key=key)
+
+    page = admin.page
+    page.goto("/p/demo/tasks")
+    page.get_by_role("combobox", name="Job").select_option(label="Pairs")
+    for _ in range(50):
+        page.get_by_role("button", name="Start reviewing").click()
+        heading = page.get_by_role("heading", name="Review: pair.png")
+        waiting = page.get_by_text("No reviews are waiting for you.")
+        expect(heading.or_(waiting)).to_be_visible()
+        if heading.is_visible():
+            break
+        page.wait_for_timeout(300)
+    expect(page.get_by_text(re.compile(r"The consolidated result of 2 annotators \(agreement \d+%\)"))).to_be_visible()
+    compare = page.get_by_role("complementary", name="Instances and attributes")
+    for key in keys:
+        expect(compare.get_by_role("checkbox", name=re.compile(f"key:{key['client_id']}"))).to_be_checked()
+    admin.shot("22-consensus-review")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status").filter(has_text="No more reviews for you right now")).to_be_visible()
+
+
 def test_sign_out(admin):
     from playwright.sync_api import expect
 
@@ -523,4 +599,4 @@ def test_sign_out(admin):
     expect(page.get_by_role("heading", name="Sign in to Annolake")).to_be_visible()
     page.goto("/p/demo/datasets")
     expect(page).to_have_url(re.compile(r"/signin"))  # the session is gone, a reload does not bring it back
-    admin.shot("22-signed-out")
+    admin.shot("23-signed-out")

@@ -690,7 +690,9 @@ export function Editor({
           ) : null}
           <section aria-labelledby="tags-title">
             <h2 id="tags-title">Tags</h2>
-            {tags.length === 0 ? <p className="hint">No tags. “Tag file” (T) adds the current label.</p> : null}
+            {tags.length === 0 ? (
+              <p className="hint">{readOnly ? "No tags." : "No tags. “Tag file” (T) adds the current label."}</p>
+            ) : null}
             <ul className="tags">
               {tags.map((tag) => (
                 <li key={tag.key}>
