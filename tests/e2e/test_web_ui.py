@@ -591,6 +591,36 @@ def test_consensus_review_shows_each_annotator_and_the_consolidated_result(platf
     expect(page.get_by_role("status").filter(has_text="No more reviews for you right now")).to_be_visible()
 
 
+def test_bulk_import_progress_and_failed_items_on_the_dataset_page(platform, admin, tmp_path):
+    from annolake import Project
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    sdk = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    (tmp_path / "good.png").write_bytes(_png((20, 200, 60)))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG this is not a picture")
+    coco = {
+        "images": [{"id": 1, "file_name": "good.png"}, {"id": 2, "file_name": "broken.png"}],
+        "categories": [{"id": 1, "name": "cone"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60]}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    job = sdk.import_coco(tmp_path / "coco.json", directory=DATASET, progress=False)
+    assert (job["done"], job["failed"]) == (1, 1)
+
+    page = admin.page
+    page.goto(f"/p/{creds['project']}/datasets")
+    page.get_by_role("link", name=f"Upload to {DATASET}").click()
+    imports = page.get_by_role("region", name="Imports")
+    row = imports.get_by_role("row").filter(has_text=job["import_id"])
+    expect(row).to_contain_text("completed_with_errors")
+    expect(row.get_by_role("progressbar")).to_have_attribute("value", "2")
+    row.get_by_role("button", name="1 failed: show reasons").click()
+    failures = page.get_by_label(f"failed items of import {job['import_id']}")
+    expect(failures.get_by_role("row").filter(has_text="broken.png")).to_contain_text("not")
+    admin.shot("22b-import-progress")
+
+
 def test_sign_out(admin):
     from playwright.sync_api import expect
 

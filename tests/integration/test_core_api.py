@@ -495,6 +495,10 @@ def test_import_with_unknown_labels_fails_as_a_whole_with_the_reason(world):
         {"Error": "ImportRejected", "Cause": json.dumps({"errorMessage": "labels not in the schema"})},
     )
     assert c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()["status"] == "failed"
+    listed = c.get("/api/v1/projects/alpha/imports", params={"dataset": "coco2"}, headers=h).json()["imports"]
+    assert [(i["import_id"], i["status"]) for i in listed] == [(job["import_id"], "failed")]
+    everything = c.get("/api/v1/projects/alpha/imports", headers=h).json()["imports"]
+    assert len(everything) >= 2 and everything == sorted(everything, key=lambda i: i["created_at"], reverse=True)
     bad = c.post("/api/v1/projects/alpha/imports", json={"format": "pascal"}, headers=h)
     assert bad.status_code == 422
 

@@ -956,6 +956,16 @@ def get_import(project_id: str, import_id: str) -> dict[str, Any] | None:
         return None
 
 
+def list_imports(project_id: str, dataset_name: str | None = None) -> list[dict[str, Any]]:
+    """The project's imports, newest first (optionally those into one dataset)."""
+    bind()
+    condition = ImportJobItem.dataset_name == dataset_name if dataset_name else None
+    items = ImportJobItem.query(
+        _project_pk(project_id), ImportJobItem.SK.startswith("IMPORT#"), filter_condition=condition
+    )
+    return sorted((_import_body(i) for i in items), key=lambda body: body["created_at"], reverse=True)
+
+
 def mark_import(
     project_id: str,
     import_id: str,

@@ -66,6 +66,11 @@ def get_import(project_id: str, import_id: str) -> dict[str, Any]:
     return {**job, "failures": store.import_failures(project_id, import_id)}
 
 
+def list_imports(project_id: str, dataset_name: str | None = None) -> list[dict[str, Any]]:
+    """Imports with their progress (total / done / failed); ``get_import`` adds the per-item failures."""
+    return store.list_imports(project_id, dataset_name)
+
+
 def start_import(project_id: str, import_id: str) -> dict[str, Any]:
     """Start (or re-drive) the job; items already imported are not duplicated."""
     job = get_import(project_id, import_id)

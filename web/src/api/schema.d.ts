@@ -336,7 +336,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Imports
+         * @description Imports of the project (or into one dataset), newest first, with their progress.
+         */
+        get: operations["list_imports_api_v1_projects__project_string_id__imports_get"];
         put?: never;
         /**
          * Create Import
@@ -1199,6 +1203,91 @@ export interface components {
              * @enum {string}
              */
             format: "coco" | "yolo" | "jsonl";
+        };
+        /** ImportDetail */
+        ImportDetail: {
+            /** Create Labels */
+            create_labels: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Done */
+            done: number;
+            /** Failed */
+            failed: number;
+            /**
+             * Failures
+             * @description items that failed, with why (the first 100)
+             */
+            failures: components["schemas"]["ImportFailure"][];
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Import Id */
+            import_id: string;
+            /**
+             * Status
+             * @description created, queued, running, completed or failed
+             */
+            status: string;
+            /** Status Reason */
+            status_reason: string | null;
+            /** Total */
+            total: number;
+        };
+        /** ImportFailure */
+        ImportFailure: {
+            /** Index */
+            index: number;
+            /** Name */
+            name: string;
+            /** Reason */
+            reason: string | null;
+        };
+        /** ImportList */
+        ImportList: {
+            /** Imports */
+            imports: components["schemas"]["ImportProgress"][];
+        };
+        /** ImportProgress */
+        ImportProgress: {
+            /** Create Labels */
+            create_labels: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Done */
+            done: number;
+            /** Failed */
+            failed: number;
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Import Id */
+            import_id: string;
+            /**
+             * Status
+             * @description created, queued, running, completed or failed
+             */
+            status: string;
+            /** Status Reason */
+            status_reason: string | null;
+            /** Total */
+            total: number;
         };
         /** JobList */
         JobList: {
@@ -2817,6 +2906,40 @@ export interface operations {
             };
         };
     };
+    list_imports_api_v1_projects__project_string_id__imports_get: {
+        parameters: {
+            query?: {
+                dataset?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     create_import_api_v1_projects__project_string_id__imports_post: {
         parameters: {
             query?: never;
@@ -2874,9 +2997,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportDetail"];
                 };
             };
             /** @description Validation Error */

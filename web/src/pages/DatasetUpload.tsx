@@ -194,7 +194,125 @@ export function DatasetUpload() {
         </div>
       ) : null}
       <Quarantined project={project} dataset={dataset} />
+      <Imports project={project} dataset={dataset} />
     </section>
+  );
+}
+
+const IMPORT_POLL_MS = 2000;
+const IMPORT_RUNNING = new Set(["queued", "running"]);
+
+/** Bulk imports (COCO, YOLO, JSONL) into this dataset: progress while they run, and why items failed. */
+function Imports({ project, dataset }: { project: string; dataset: string }) {
+  const api = useApi();
+  const list = useQuery({
+    queryKey: ["imports", project, dataset],
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/imports", {
+          params: { path: { project_string_id: project }, query: { dataset } },
+        }),
+      ),
+    refetchInterval: (query) =>
+      query.state.data?.imports.some((job) => IMPORT_RUNNING.has(job.status)) ? IMPORT_POLL_MS : false,
+  });
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <section aria-labelledby="imports-title">
+      <h2 id="imports-title">Imports</h2>
+      {list.isPending ? <Loading what="imports" /> : null}
+      <ErrorNotice error={list.error} />
+      {list.data && list.data.imports.length === 0 ? (
+        <p>No bulk imports into this dataset yet (the SDK and CLI start them: annolake import coco FILE).</p>
+      ) : null}
+      {list.data && list.data.imports.length > 0 ? (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Import</th>
+              <th>Status</th>
+              <th>Progress</th>
+              <th>Failed</th>
+              <th>Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.imports.map((job) => (
+              <tr key={job.import_id}>
+                <td>
+                  {job.format.toUpperCase()} <code>{job.import_id}</code>
+                </td>
+                <td>
+                  {job.status}
+                  {job.status_reason ? <span className="message"> — {job.status_reason}</span> : null}
+                </td>
+                <td>
+                  <progress
+                    max={Math.max(job.total, 1)}
+                    value={job.done + job.failed}
+                    aria-label={`import ${job.import_id}: ${job.done + job.failed} of ${job.total} items`}
+                  />{" "}
+                  {job.done + job.failed} / {job.total}
+                </td>
+                <td>
+                  {job.failed > 0 ? (
+                    <button
+                      type="button"
+                      className="link"
+                      aria-expanded={open === job.import_id}
+                      onClick={() => setOpen(open === job.import_id ? null : job.import_id)}
+                    >
+                      {job.failed} failed: {open === job.import_id ? "hide" : "show"} reasons
+                    </button>
+                  ) : (
+                    "0"
+                  )}
+                </td>
+                <td>{formatDate(job.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {open ? <ImportFailures project={project} importId={open} /> : null}
+    </section>
+  );
+}
+
+function ImportFailures({ project, importId }: { project: string; importId: string }) {
+  const api = useApi();
+  const detail = useQuery({
+    queryKey: ["import", project, importId],
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/projects/{project_string_id}/imports/{import_id}", {
+          params: { path: { project_string_id: project, import_id: importId } },
+        }),
+      ),
+  });
+  return (
+    <div aria-label={`failed items of import ${importId}`}>
+      {detail.isPending ? <Loading what="failed items" /> : null}
+      <ErrorNotice error={detail.error} />
+      {detail.data ? (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Item</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {detail.data.failures.map((failure) => (
+              <tr key={failure.index}>
+                <td>{failure.name}</td>
+                <td>{failure.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
   );
 }
 

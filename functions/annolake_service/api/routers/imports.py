@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
@@ -13,6 +14,35 @@ from annolake_service.services import imports
 
 router = APIRouter(tags=["imports"])
 P = "/projects/{project_string_id}/imports"
+
+
+class ImportProgress(BaseModel):
+    import_id: str
+    format: str
+    dataset: str
+    create_labels: bool
+    status: str = Field(description="created, queued, running, completed or failed")
+    status_reason: str | None
+    total: int
+    done: int
+    failed: int
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ImportFailure(BaseModel):
+    index: int
+    name: str
+    reason: str | None
+
+
+class ImportDetail(ImportProgress):
+    failures: list[ImportFailure] = Field(description="items that failed, with why (the first 100)")
+
+
+class ImportList(BaseModel):
+    imports: list[ImportProgress]
 
 
 class ImportCreate(BaseModel):
@@ -41,6 +71,14 @@ def start_import(import_id: str, access: Annotated[ProjectAccess, Depends(requir
     return imports.start_import(access.project_id, import_id)
 
 
+@router.get(P)
+def list_imports(
+    access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))], dataset: str | None = None
+) -> ImportList:
+    """Imports of the project (or into one dataset), newest first, with their progress."""
+    return ImportList(imports=[ImportProgress(**i) for i in imports.list_imports(access.project_id, dataset)])
+
+
 @router.get(P + "/{import_id}")
-def get_import(import_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict[str, Any]:
-    return imports.get_import(access.project_id, import_id)
+def get_import(import_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> ImportDetail:
+    return ImportDetail(**imports.get_import(access.project_id, import_id))
