@@ -659,6 +659,47 @@ def list_dataset_file_ids(
     return [m.file_id for m in page[:limit]], next_cursor
 
 
+def _live_members(
+    project_id: str,
+    dataset_id: str,
+    shard: int,
+    *,
+    after: str | None,
+    dynamo_filter: dict[str, Any] | None,
+    projection: dict[str, str],
+) -> Iterator[dict[str, Any]]:
+    """Raw membership items of one shard (newest first) that are live and pass ``dynamo_filter``.
+
+    ``projection`` maps expression names to the attributes to read (``{"#lc": "label_counts"}``).
+    """
+    names = {"#pk": "PK", "#st": "status", **projection}
+    values: dict[str, Any] = {":pk": {"S": _shard_pk(project_id, dataset_id, shard)}, ":deleted": {"S": "deleted"}}
+    key_condition = "#pk = :pk"
+    if after:
+        names["#sk"], values[":after"] = "SK", {"S": after}
+        key_condition += " AND #sk < :after"
+    expression = "NOT (#st = :deleted)"
+    if dynamo_filter:
+        expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
+        names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
+        values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
+    pages = (
+        client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=get_settings().table_name,
+            KeyConditionExpression=key_condition,
+            FilterExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            ProjectionExpression=", ".join(projection),
+        )
+    )
+    for page in pages:
+        yield from page["Items"]
+
+
 def iter_dataset_members(
     project_id: str, dataset_id: str, *, after: str | None, dynamo_filter: dict[str, Any] | None
 ) -> Iterator[tuple[str, str]]:
@@ -668,33 +709,13 @@ def iter_dataset_members(
     the membership items. Shards are read lazily and merged, so a caller can stop at any point.
     """
     bind()
-    dynamodb = client("dynamodb")
-    table = get_settings().table_name
+    projection = {"#sortkey": "SK", "#fid": "file_id"}
 
     def shard(number: int) -> Iterator[tuple[str, str]]:
-        names = {"#pk": "PK", "#st": "status"}
-        values: dict[str, Any] = {":pk": {"S": _shard_pk(project_id, dataset_id, number)}, ":deleted": {"S": "deleted"}}
-        key_condition = "#pk = :pk"
-        if after:
-            names["#sk"], values[":after"] = "SK", {"S": after}
-            key_condition += " AND #sk < :after"
-        expression = "NOT (#st = :deleted)"
-        if dynamo_filter:
-            expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
-            names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
-            values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
-        pages = dynamodb.get_paginator("query").paginate(
-            TableName=table,
-            KeyConditionExpression=key_condition,
-            FilterExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-            ProjectionExpression="SK, file_id",
-        )
-        for page in pages:
-            for item in page["Items"]:
-                yield item["SK"]["S"], item["file_id"]["S"]
+        for item in _live_members(
+            project_id, dataset_id, number, after=after, dynamo_filter=dynamo_filter, projection=projection
+        ):
+            yield item["SK"]["S"], item["file_id"]["S"]
 
     yield from heapq.merge(*(shard(n) for n in range(DATASET_SHARDS)), key=lambda pair: pair[0], reverse=True)
 
@@ -734,28 +755,12 @@ def iter_dataset_label_counts(
     Reads only the summary copies on the membership items (``label_counts``), shard by shard, unordered.
     """
     bind()
-    dynamodb = client("dynamodb")
-    table = get_settings().table_name
     for shard in range(DATASET_SHARDS):
-        names = {"#pk": "PK", "#st": "status", "#lc": "label_counts"}
-        values: dict[str, Any] = {":pk": {"S": _shard_pk(project_id, dataset_id, shard)}, ":deleted": {"S": "deleted"}}
-        expression = "NOT (#st = :deleted)"
-        if dynamo_filter:
-            expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
-            names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
-            values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
-        pages = dynamodb.get_paginator("query").paginate(
-            TableName=table,
-            KeyConditionExpression="#pk = :pk",
-            FilterExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ProjectionExpression="#lc",
-        )
-        for page in pages:
-            for item in page["Items"]:
-                counts = item.get("label_counts", {}).get("M", {})
-                yield {name: int(value["N"]) for name, value in counts.items()}
+        for item in _live_members(
+            project_id, dataset_id, shard, after=None, dynamo_filter=dynamo_filter, projection={"#lc": "label_counts"}
+        ):
+            counts = item.get("label_counts", {}).get("M", {})
+            yield {name: int(value["N"]) for name, value in counts.items()}
 
 
 # --- annotations --------------------------------------------------------------------------
