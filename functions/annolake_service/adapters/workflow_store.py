@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,17 @@ def _assignee_pk(project_id: str, principal: str) -> str:
 def stamp(moment: datetime) -> str:
     """A sortable UTC timestamp with a fixed width (queue sort keys compare as strings)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _applied(write: Callable[[], object]) -> bool:
+    """Run a conditional write; False (not an error) when its condition does not hold."""
+    try:
+        write()
+    except (PutError, UpdateError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -137,13 +148,8 @@ def update_job(
     condition = JobItem.PK.exists()
     if expect_status:
         condition &= JobItem.status.is_in(*(s.value for s in expect_status))
-    try:
-        JobItem(PK=_project_pk(project_id), SK=f"JOB#{job_id}").update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    item = JobItem(PK=_project_pk(project_id), SK=f"JOB#{job_id}")
+    return _applied(lambda: item.update(actions=actions, condition=condition))
 
 
 def add_job_files(project_id: str, job_id: str, count: int) -> None:
@@ -165,22 +171,17 @@ def count_job_file_done(project_id: str, job_id: str) -> tuple[int, int]:
 def put_job_file(project_id: str, job_id: str, file_id: str, now: datetime) -> bool:
     """Record that the file is in the job (once); False if it already was."""
     bind()
-    try:
-        JobFileItem(
-            PK=_job_pk(project_id, job_id),
-            SK=f"F#{file_id}",
-            kind="job_file",
-            project_id=project_id,
-            job_id=job_id,
-            file_id=file_id,
-            status="annotating",
-            created_at=now,
-        ).save(condition=JobFileItem.PK.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    item = JobFileItem(
+        PK=_job_pk(project_id, job_id),
+        SK=f"F#{file_id}",
+        kind="job_file",
+        project_id=project_id,
+        job_id=job_id,
+        file_id=file_id,
+        status="annotating",
+        created_at=now,
+    )
+    return _applied(lambda: item.save(condition=JobFileItem.PK.does_not_exist()))
 
 
 def get_job_file(project_id: str, job_id: str, file_id: str) -> dict[str, Any] | None:
@@ -236,13 +237,8 @@ def update_job_file(
     condition = JobFileItem.PK.exists()
     if unless_status is not None:
         condition &= JobFileItem.status != unless_status
-    try:
-        JobFileItem(PK=_job_pk(project_id, job_id), SK=f"F#{file_id}").update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    item = JobFileItem(PK=_job_pk(project_id, job_id), SK=f"F#{file_id}")
+    return _applied(lambda: item.update(actions=actions, condition=condition))
 
 
 def job_files(project_id: str, job_id: str) -> Iterator[dict[str, Any]]:
