@@ -1,0 +1,102 @@
+"""Calls the platform process makes to its own emulator are answered in-process, and answered the same.
+
+The handlers run in the emulator's process (lambda_runtime); their boto3 calls skip the socket
+(infra/local/in_process.py). These tests compare what a client in that process sees with what a
+client over HTTP sees, on the requests whose encoding is easiest to get wrong.
+"""
+
+import socket
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.local import in_process
+from infra.local.emulator import Emulator
+
+AWKWARD_KEYS = ["plain.jpg", "with space/a b.JPG", "plus+sign/c+d.jpg", "unicodé/ñ.png", "q?x=1&y=2#frag.jpg"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _session() -> boto3.Session:
+    return boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    # A session created before the emulator starts has no in-process handler: its calls use the server.
+    over_http = _session()
+    emu = Emulator(port=_free_port())
+    emu.start()
+    yield emu, over_http, in_process._installed[0]
+    emu.stop()
+
+
+def test_s3_objects_round_trip_in_process_as_over_http(emulator):
+    emu, over_http, dispatch = emulator
+    local = _session().client("s3", endpoint_url=emu.endpoint_url)
+    remote = over_http.client("s3", endpoint_url=emu.endpoint_url)
+    local.create_bucket(Bucket="in-process")
+    before = dispatch.answered
+    body = bytes(range(256)) * 64
+    for key in AWKWARD_KEYS:
+        local.put_object(Bucket="in-process", Key=key, Body=body, Metadata={"source": "test"})
+    assert dispatch.answered >= before + len(AWKWARD_KEYS)  # the calls above never left the process
+
+    listed = sorted(o["Key"] for o in local.list_objects_v2(Bucket="in-process")["Contents"])
+    assert listed == sorted(AWKWARD_KEYS)
+    assert sorted(o["Key"] for o in remote.list_objects_v2(Bucket="in-process")["Contents"]) == listed
+    for key in AWKWARD_KEYS:
+        assert remote.get_object(Bucket="in-process", Key=key)["Body"].read() == body
+        got = local.get_object(Bucket="in-process", Key=key, Range="bytes=10-19")
+        assert got["Body"].read() == body[10:20] and got["Metadata"] == {"source": "test"}
+
+
+def test_errors_come_back_as_the_service_errors(emulator):
+    emu, _, _ = emulator
+    s3 = _session().client("s3", endpoint_url=emu.endpoint_url)
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket="in-process-none", Key="x")
+    assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
+    dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
+    dynamodb.create_table(
+        TableName="in-process",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="in-process", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    with pytest.raises(ClientError) as conflict:
+        dynamodb.put_item(
+            TableName="in-process", Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)"
+        )
+    assert conflict.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert dynamodb.get_item(TableName="in-process", Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "1"}
+
+
+def test_presigned_urls_still_checked(emulator):
+    """Presigned URLs are fetched by other programs over HTTP; tampering is refused there as before."""
+    import urllib3
+
+    emu, _, _ = emulator
+    s3 = _session().client("s3", endpoint_url=emu.endpoint_url)
+    s3.create_bucket(Bucket="in-process-urls")
+    s3.put_object(Bucket="in-process-urls", Key="k.jpg", Body=b"abc")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "in-process-urls", "Key": "k.jpg"}, ExpiresIn=60)
+    http = urllib3.PoolManager()
+    assert http.request("GET", url).data == b"abc"
+    assert http.request("GET", url.replace("k.jpg", "other.jpg")).status == 403
+
+
+def test_other_endpoints_are_left_to_the_network(emulator):
+    _, _, dispatch = emulator
+    s3 = _session().client("s3", endpoint_url=f"http://127.0.0.1:{_free_port()}")
+    with pytest.raises(Exception) as refused:  # nothing listens there: the request really went out
+        s3.list_buckets()
+    assert "Could not connect" in str(refused.value)
+    assert dispatch.enabled
