@@ -17,11 +17,14 @@ Step Functions executions run on moto's ASL engine (``execute_state_machine``).
 
 from __future__ import annotations
 
+import base64
 import copy
 import inspect
+import json
 import logging
 import os
 import threading
+from datetime import datetime
 
 from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -266,6 +269,56 @@ def fast_backend_access() -> None:
     BackendDict.__getitem__ = __getitem__  # type: ignore[method-assign]
 
 
+# DynamoDB's data-plane answers: items and keys in DynamoDB JSON, nothing the generic serializer reshapes.
+_DYNAMODB_ITEM_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    }
+)
+
+
+def _dynamodb_wire(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _dynamodb_wire(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_dynamodb_wire(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value
+
+
+def plain_dynamodb_item_answers() -> None:
+    """moto serializes every answer by walking the operation's output shape attribute by attribute: 40% of the
+    CPU a page of 100 items costs. DynamoDB's item operations answer with the item maps as moto already holds
+    them (DynamoDB JSON), so they are written with ``json.dumps`` (binary values base64, as on the wire);
+    errors and every other operation keep moto's serializer."""
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+    if getattr(original, "_plain", False):
+        return
+
+    def execute_result(self: DynamoResult, context: object) -> tuple[int, dict[str, str], str]:
+        if context.operation_model.name not in _DYNAMODB_ITEM_ACTIONS or not isinstance(self.result, dict):
+            return original(self, context)
+        body = json.dumps(_dynamodb_wire(self.result), separators=(",", ":"))
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    execute_result._plain = True  # type: ignore[attr-defined]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 def memoize_backend_lookup(dispatcher: DomainDispatcherApplication) -> None:
     """moto resolves the service of every request by listing its own package directory; the answer per host never
     changes, and the lookup runs under the dispatcher's one lock."""
@@ -303,6 +356,7 @@ class Emulator:
         _serialize_dynamodb_writes()
         index_base_table_queries()
         fast_backend_access()
+        plain_dynamodb_item_answers()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         memoize_backend_lookup(dispatcher)

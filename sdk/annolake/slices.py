@@ -85,13 +85,24 @@ class Slice:
             self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
         return self._label_ids
 
-    def page(self, offset: int, limit: int, *, url_expires_in: int | None = None) -> dict[str, Any]:
-        """One stream page: ``items`` (file, instance_list, media_url, thumbnail_url), ``count``, ``cursor``."""
+    def page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        url_expires_in: int | None = None,
+        urls: tuple[str, ...] = ("media", "thumbnail"),
+    ) -> dict[str, Any]:
+        """One stream page: ``items`` (file, instance_list, media_url, thumbnail_url), ``count``, ``cursor``.
+
+        ``urls`` names the presigned URLs the items carry (the others are None): streaming asks for media only.
+        """
         return self.project.client.get(
             f"{self.project._path}/slices/{self.slice_id}/items",
             offset=offset,
             limit=limit,
             url_expires_in=url_expires_in,
+            urls=",".join(urls),
         )
 
     # -- samples ---------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ class SliceReader:
     # -- pages -------------------------------------------------------------------------------------
     def _load_page(self, block: int) -> list[dict[str, Any]]:
         size = self.options.page_size
-        page = self.slice.page(block * size, size, url_expires_in=self.options.url_expires_in)
+        page = self.slice.page(block * size, size, url_expires_in=self.options.url_expires_in, urls=("media",))
         self.page_requests += 1
         return page["items"]
 

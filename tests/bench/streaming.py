@@ -64,8 +64,8 @@ class RehostedSlice(Slice):
         super().__init__(slice_.project, slice_.dataset, slice_.query, slice_id=slice_.slice_id)
         self.media_host = media_host
 
-    def page(self, offset: int, limit: int, *, url_expires_in: int | None = None) -> dict:
-        page = super().page(offset, limit, url_expires_in=url_expires_in)
+    def page(self, offset: int, limit: int, **options: object) -> dict:
+        page = super().page(offset, limit, **options)
         for item in page["items"]:
             item["media_url"] = _rehost(item["media_url"], self.media_host)
         return page

@@ -680,6 +680,16 @@ def test_slice_pages_write_nothing_and_are_scoped_to_the_project(world, sliced):
         f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items", params={"url_expires_in": 10**6}, headers=h
     )
     assert too_long.status_code == 400 and "url_expires_in" in too_long.json()["error"]["message"]
+    items_url = f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items"
+    both = c.get(items_url, params={"limit": 2}, headers=viewer).json()["items"]
+    assert all(item["media_url"] and item["thumbnail_url"] for item in both)  # both by default
+    media_only = c.get(items_url, params={"limit": 2, "urls": "media"}, headers=viewer).json()["items"]
+    assert all(item["media_url"] and item["thumbnail_url"] is None for item in media_only)
+    assert [item["file"] for item in media_only] == [item["file"] for item in both]
+    thumbs = c.get(items_url, params={"limit": 2, "urls": "thumbnail"}, headers=viewer).json()["items"]
+    assert all(item["media_url"] is None and item["thumbnail_url"] for item in thumbs)
+    unknown = c.get(items_url, params={"urls": "media,previews"}, headers=viewer)
+    assert unknown.status_code == 400 and "unknown: previews" in unknown.json()["error"]["message"]
     bad = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={"query": "labels.cars > 1"}, headers=h)
     assert bad.status_code == 400 and "did you mean" in bad.json()["error"]["message"].lower()
 

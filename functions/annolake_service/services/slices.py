@@ -28,6 +28,7 @@ from annolake_service.shared.settings import get_settings
 _BATCH = 100
 SLICE_LIFETIME = timedelta(days=7)  # the media bucket's lifecycle rule on slices/ (infra/constructs/storage.py)
 MAX_STREAM_PAGE = 500
+URL_KINDS = ("media", "thumbnail")  # the presigned URLs a stream item can carry
 
 
 def compile_query(project_id: str, text: str) -> q.Plan:
@@ -170,10 +171,28 @@ def decode_page_cursor(cursor: str) -> tuple[str, int]:
         raise BadRequest("the cursor is not one this API returned; ask for the page by offset instead") from None
 
 
-def _stream_item(index: int, record: FileRecord | None, file_id: str, instances: list, ttl: int) -> dict[str, Any]:
+def parse_url_kinds(text: str) -> frozenset[str]:
+    """``"media,thumbnail"`` → the kinds of URL a page's items carry (minting them is most of a page's cost)."""
+    kinds = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(kinds - set(URL_KINDS))
+    if unknown or not kinds:
+        raise BadRequest(
+            f"urls must name one or more of {', '.join(URL_KINDS)} separated by commas"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return kinds
+
+
+def _stream_item(
+    index: int, record: FileRecord | None, file_id: str, instances: list, ttl: int, url_kinds: frozenset[str]
+) -> dict[str, Any]:
     if record is None or record.deleted_at is not None or record.status != "ready":
         return {"index": index, "file": {"id": file_id, "status": "deleted"}, "instance_list": [], "media_url": None}
     bucket = get_settings().media_bucket
+
+    def url(kind: str, key: str | None) -> str | None:
+        return storage.presigned_get_url(bucket, key, ttl) if key and kind in url_kinds else None
+
     return {
         "index": index,
         "file": {
@@ -191,8 +210,8 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
         },
         "annotation_version": record.annotation_version,
         "instance_list": instances,
-        "media_url": storage.presigned_get_url(bucket, record.original_key, ttl) if record.original_key else None,
-        "thumbnail_url": storage.presigned_get_url(bucket, record.thumbnail_key, ttl) if record.thumbnail_key else None,
+        "media_url": url("media", record.original_key),
+        "thumbnail_url": url("thumbnail", record.thumbnail_key),
     }
 
 
@@ -204,8 +223,10 @@ def slice_page(
     limit: int,
     cursor: str | None = None,
     url_expires_in: int | None = None,
+    url_kinds: frozenset[str] = frozenset(URL_KINDS),
 ) -> dict[str, Any]:
-    """Items ``offset .. offset+limit`` of a frozen slice with their annotations and fresh presigned URLs."""
+    """Items ``offset .. offset+limit`` of a frozen slice with their annotations and fresh presigned URLs
+    (those of ``url_kinds``; the others are null)."""
     if cursor:
         cursor_slice, offset = decode_page_cursor(cursor)
         if cursor_slice != slice_id:
@@ -221,7 +242,7 @@ def slice_page(
     versions = {fid: r.annotation_version for fid, r in records.items() if r.deleted_at is None}
     instance_lists = store.current_instance_lists(project_id, versions)
     items = [
-        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), ttl)
+        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), ttl, url_kinds)
         for i, fid in enumerate(found.file_ids)
     ]
     following = offset + len(items)

@@ -3639,6 +3639,8 @@ export interface operations {
                 cursor?: string | null;
                 /** @description seconds the presigned URLs live */
                 url_expires_in?: number | null;
+                /** @description the presigned URLs each item carries: media, thumbnail, or both (comma-separated) */
+                urls?: string;
             };
             header?: never;
             path: {

@@ -40,8 +40,17 @@ def slice_items(
     limit: Annotated[int, Query(ge=1, le=slices.MAX_STREAM_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="the previous page's cursor (instead of offset)")] = None,
     url_expires_in: Annotated[int | None, Query(ge=1, description="seconds the presigned URLs live")] = None,
+    urls: Annotated[
+        str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
+    ] = "media,thumbnail",
 ) -> dict[str, Any]:
     """A stream page: items with file metadata, annotations and presigned media/thumbnail URLs."""
     return slices.slice_page(
-        access.project_id, slice_id, offset=offset, limit=limit, cursor=cursor, url_expires_in=url_expires_in
+        access.project_id,
+        slice_id,
+        offset=offset,
+        limit=limit,
+        cursor=cursor,
+        url_expires_in=url_expires_in,
+        url_kinds=slices.parse_url_kinds(urls),
     )
