@@ -319,6 +319,17 @@ def plain_dynamodb_item_answers() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+def reuse_parsed_json_paths() -> None:
+    """moto's EventBridge input transformer builds a new JSONPath parser (a yacc table) for every path of every
+    event it delivers; a parsed path is immutable, so one per distinct path text serves them all."""
+    from functools import lru_cache
+
+    import jsonpath_ng.ext
+
+    if not hasattr(jsonpath_ng.ext.parse, "cache_info"):
+        jsonpath_ng.ext.parse = lru_cache(maxsize=1024)(jsonpath_ng.ext.parse)
+
+
 def memoize_backend_lookup(dispatcher: DomainDispatcherApplication) -> None:
     """moto resolves the service of every request by listing its own package directory; the answer per host never
     changes, and the lookup runs under the dispatcher's one lock."""
@@ -357,6 +368,7 @@ class Emulator:
         index_base_table_queries()
         fast_backend_access()
         plain_dynamodb_item_answers()
+        reuse_parsed_json_paths()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         memoize_backend_lookup(dispatcher)

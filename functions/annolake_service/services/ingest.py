@@ -55,11 +55,11 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
     return _facts_payload(file_id, facts, original, thumbnail)
 
 
-def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict]:
-    """Pre-labels and metadata from a sidecar ``<name>.json`` (none: empty)."""
+def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict, bool]:
+    """Pre-labels and metadata from a sidecar ``<name>.json``, and whether there was one (none: empty)."""
     raw = storage.read_optional_json_bytes(bucket, sidecar_key, max_bytes=MAX_SIDECAR_BYTES)
     if raw is None:
-        return [], {}
+        return [], {}, False
     try:
         packet = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -70,15 +70,17 @@ def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tup
         raise InvalidInstances(f"sidecar {sidecar_key} must be an object with an instance_list")
     instances = parse_instance_list(packet.get("instance_list", []), width=width, height=height)
     metadata = packet.get("metadata") or {}
-    return [i.model_dump(exclude_none=True) for i in instances], metadata
+    return [i.model_dump(exclude_none=True) for i in instances], metadata, True
 
 
 def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels."""
     arrived = parse_object_key(key)
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
-    instance_list, metadata = _read_sidecar(bucket, sidecar_key_for(key), facts["width"], facts["height"])
-    schema_service.add_labels(arrived.project_id, [i["name"] for i in instance_list if i["type"] != "global"])
+    sidecar = sidecar_key_for(key)
+    instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"])
+    if label_names := [i["name"] for i in instance_list if i["type"] != "global"]:
+        schema_service.add_labels(arrived.project_id, label_names)
     created = record_ready_file(
         arrived.project_id,
         dataset.dataset_id,
@@ -92,7 +94,7 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     store.record_arrival(
         arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], facts["file_id"]
     )
-    _remove_arrival(bucket, key)
+    _remove_arrival(bucket, key, sidecar if had_sidecar else None)
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
 
@@ -202,7 +204,7 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
     if record is None or record.annotation_version:
         storage.delete_object(bucket, key)
         return None
-    instance_list, _ = _read_sidecar(bucket, key, record.width or 0, record.height or 0)
+    instance_list, _, _ = _read_sidecar(bucket, key, record.width or 0, record.height or 0)
     try:
         annotations.save_annotations(
             arrived.project_id,
@@ -224,11 +226,13 @@ def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason:
         store.finish_upload(arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason)
 
 
-def _remove_arrival(bucket: str, key: str) -> None:
-    """The media now lives at its canonical key; the drop/upload copy and sidecar go."""
+def _remove_arrival(bucket: str, key: str, sidecar: str | None) -> None:
+    """The media now lives at its canonical key; the drop/upload copy and the sidecar that was applied go.
+
+    A sidecar that was not there when the file was registered is left alone: if it arrives later, its own
+    event attaches it (``attach_late_sidecar``)."""
     storage.delete_object(bucket, key)
-    sidecar = sidecar_key_for(key)
-    if sidecar != key:
+    if sidecar is not None and sidecar != key:
         storage.delete_object(bucket, sidecar)
 
 
