@@ -4,8 +4,8 @@
 - SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
   dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
-- DynamoDB writes are serialized (moto's are not safe against the concurrent writes the threaded server
-  and parallel workflow steps produce), and transactions check every condition before writing and copy
+- DynamoDB operations are serialized (moto's are not safe against concurrent writes, nor a query against a
+  write that removes an index attribute mid-sort), and transactions check every condition before writing and copy
   only the items they touch (moto deep-copies the whole table per transaction item).
 - DynamoDB queries on a table's own key read only the partition asked for: moto sorts the whole table
   on every query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index
@@ -39,14 +39,17 @@ LOCAL_ACCESS_KEY_ID = "test"
 LOCAL_SECRET_ACCESS_KEY = "test"  # noqa: S105 - the emulator's documented fixed credentials
 
 
-_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_DYNAMODB_OPERATIONS = (
+    *("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"),
+    *("get_item", "query", "scan"),  # reads copy and sort live items: a concurrent write changes them underneath
+)
 _dynamodb_lock = threading.RLock()
 
 
-def _serialize_dynamodb_writes() -> None:
+def _serialize_dynamodb_operations() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    for name in _DYNAMODB_WRITES:
+    for name in _DYNAMODB_OPERATIONS:
         method = getattr(DynamoDBBackend, name)
         if getattr(method, "_serialized", False):
             continue
@@ -364,7 +367,7 @@ class Emulator:
         event_sources.install()
         two_phase_transactions()
         reuse_step_functions_clients()
-        _serialize_dynamodb_writes()
+        _serialize_dynamodb_operations()
         index_base_table_queries()
         fast_backend_access()
         plain_dynamodb_item_answers()

@@ -43,7 +43,9 @@ def _body_bytes(body: Any) -> bytes:
         return bytes(body)
     if isinstance(body, str):
         return body.encode()
-    return body.read()
+    if hasattr(body, "read"):
+        return body.read()
+    return b"".join(body)  # an iterable of chunks (sent with Transfer-Encoding: chunked over HTTP)
 
 
 class InProcessDispatch:

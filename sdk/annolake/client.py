@@ -86,7 +86,14 @@ class ApiClient:
         response = self._pool.request(
             method, self.base_url + path, body=payload, fields=fields, headers=headers, redirect=False
         )
-        data = json.loads(response.data) if response.data else None
+        try:
+            data = json.loads(response.data) if response.data else None
+        except ValueError:  # not JSON: a proxy's or the server's own plain-text error page
+            if response.status < 400:
+                raise AnnolakeAPIError(
+                    response.status, "invalid_response", f"{method} {path} answered {response.status} without JSON"
+                ) from None
+            data = None
         if response.status >= 400:
             error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
             raise _ERRORS.get(response.status, AnnolakeAPIError)(

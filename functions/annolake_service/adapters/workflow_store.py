@@ -402,8 +402,12 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
         TaskItem.GSI1SK.set(_open_index(task.project_id, task.job_id, task.kind.value, task.task_id)),
         TaskItem.GSI2SK.set(f"{stamp(lease_until)}#{task.task_id}"),
     ]
-    condition = (TaskItem.claim_seq == task.claim_seq) & TaskItem.status.is_in(
-        TaskStatus.AVAILABLE.value, TaskStatus.RESERVED.value, TaskStatus.IN_PROGRESS.value
+    # A task in progress goes only to its holder (renewal) or, once the lease ran out, to anyone: the condition
+    # states it, so a read that raced a claim can never hand the task to a second person.
+    held_by_caller_or_lapsed = (TaskItem.assignee == principal) | (TaskItem.lease_expires_at < now)
+    condition = (TaskItem.claim_seq == task.claim_seq) & (
+        TaskItem.status.is_in(TaskStatus.AVAILABLE.value, TaskStatus.RESERVED.value)
+        | ((TaskItem.status == TaskStatus.IN_PROGRESS.value) & held_by_caller_or_lapsed)
     )
     if not task.distinct_annotators:
         try:
