@@ -12,7 +12,7 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from infra.local.emulator import index_base_table_queries, two_phase_transactions
+from infra.local.moto_patches import index_base_table_queries, two_phase_transactions
 
 REGION = "us-east-1"
 

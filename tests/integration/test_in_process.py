@@ -11,7 +11,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local import in_process
 from infra.local.emulator import Emulator
 
 AWKWARD_KEYS = ["plain.jpg", "with space/a b.JPG", "plus+sign/c+d.jpg", "unicodé/ñ.png", "q?x=1&y=2#frag.jpg"]
@@ -33,7 +32,7 @@ def emulator():
     over_http = _session()
     emu = Emulator(port=_free_port())
     emu.start()
-    yield emu, over_http, in_process._installed[0]
+    yield emu, over_http, emu.in_process
     emu.stop()
 
 

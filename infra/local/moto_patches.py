@@ -1,0 +1,361 @@
+"""What the local emulator changes in moto when it starts: safety under threads, and speed.
+
+Each change is installed once per process by ``install()`` (``replace`` marks what it installed, so a second
+``Emulator`` in the same process changes nothing twice); results are unchanged, only cost and thread safety.
+
+- DynamoDB operations are serialized: moto's are not safe against concurrent writes, nor a read against a
+  write (a query sorting items while an update removes an index attribute; a GetItem serialized while the
+  item changes, so reads return copies taken under the lock).
+- Transactions check every condition before writing and copy only the items they touch (moto deep-copies
+  the whole table per transaction item).
+- Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
+  query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
+  look at every item (moto keeps no index), but no longer sort the whole table first.
+- The Step Functions engine reuses one client per service; per-account backends are read straight from their
+  dict; DynamoDB item answers skip the generic shape serializer; EventBridge reuses parsed JSONPaths; the
+  service lookup per request is memoized.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import inspect
+import json
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+_MARK = "_annolake_patches"
+
+
+def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) -> None:
+    """Set ``owner.name`` to ``make(current)`` unless the patch named ``patch`` is already there."""
+    current = getattr(owner, name)
+    installed = getattr(current, _MARK, frozenset())
+    if patch in installed:
+        return
+    replacement = make(current)
+    setattr(replacement, _MARK, installed | {patch})
+    setattr(owner, name, replacement)
+
+
+def install() -> None:
+    two_phase_transactions()
+    serialize_dynamodb_operations()
+    index_base_table_queries()
+    reuse_step_functions_clients()
+    fast_backend_access()
+    plain_dynamodb_item_answers()
+    reuse_parsed_json_paths()
+
+
+_DYNAMODB_OPERATIONS = (
+    *("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"),
+    *("query", "scan"),  # moto copies their results (under the lock, now)
+)
+_dynamodb_lock = threading.RLock()
+
+
+def serialize_dynamodb_operations() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+        def under_lock(self: object, *args: object, **kwargs: object) -> object:
+            with _dynamodb_lock:
+                return method(self, *args, **kwargs)
+
+        return under_lock
+
+    def copied(method: Callable[..., Any]) -> Callable[..., Any]:
+        def read_copy(self: object, *args: object, **kwargs: object) -> object:
+            with _dynamodb_lock:
+                return copy.deepcopy(method(self, *args, **kwargs))
+
+        return read_copy
+
+    for name in _DYNAMODB_OPERATIONS:
+        replace(DynamoDBBackend, name, "serialized", serialized)
+    replace(DynamoDBBackend, "get_item", "serialized", copied)  # moto hands out the live item
+
+
+def _key_of(table: object, op_type: str, op: dict) -> dict:
+    if op_type != "Put":
+        return op["Key"]
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _transact_write_items(self, transact_items: list[dict]) -> None:
+    """All-or-nothing ``TransactWriteItems`` that copies only the items it touches.
+
+    moto deep-copies each table a transaction names, once per item, to roll back: O(table) per write, which
+    made every file registration and task claim cost more as the table grew. Here (under the emulator's
+    write lock, so nothing interleaves) every condition is checked first against the current items; only if
+    all hold are the writes applied, and an error while applying puts back the copies of the touched items.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    operations, seen, errors, failed = [], set(), [], False
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        table = self.get_table(op["TableName"])
+        key = _key_of(table, op_type, op)
+        identity = (op["TableName"], str(dict(sorted(key.items()))))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        current = self.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        if condition is not None and not get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            returned = (
+                current.to_json()["Attributes"]
+                if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                else None
+            )
+            errors.append(("ConditionalCheckFailed", "The conditional request failed", returned))
+            failed = True
+            continue
+        errors.append((None, None, None))
+        operations.append((op_type, op, key, copy.deepcopy(current)))
+    if failed:
+        raise TransactionCanceledException(errors)
+    applied = []
+    try:
+        for op_type, op, key, before in operations:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(
+                    op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
+                )
+            elif op_type == "Delete":
+                self.delete_item(op["TableName"], key)
+            elif op_type == "Update":
+                self.update_item(
+                    op["TableName"],
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            applied.append((op["TableName"], key, before))
+    except Exception:
+        for table_name, key, before in reversed(applied):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+        raise
+
+
+def two_phase_transactions() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    replace(DynamoDBBackend, "transact_write_items", "two-phase", lambda _: _transact_write_items)
+
+
+_ENGINE_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def reuse_step_functions_clients() -> None:
+    """moto's ASL engine builds a new boto3 client for every task it runs (tens of ms each, and a new
+    connection); give it one pooled client per region and service instead (clients are thread-safe)."""
+    import importlib
+    from functools import lru_cache
+
+    import boto3
+    from botocore.config import Config
+
+    @lru_cache(maxsize=64)
+    def pooled(region: str, service: str) -> object:
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{os.environ.get('MOTO_PORT', '5000')}",
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",  # noqa: S106 - the engine's fixed credentials, as moto sets them
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                read_timeout=99999999,
+                max_pool_connections=64,
+            ),
+        )
+
+    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
+        return pooled(region, service)
+
+    for name in _ENGINE_MODULES:
+        replace(importlib.import_module(name), "boto_client_for", "pooled-clients", lambda _: boto_client_for)
+
+
+_query_partition = threading.local()
+
+
+def index_base_table_queries() -> None:
+    """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
+
+    moto's ``Table.query`` filters ``all_items()`` (every item, sorted) by hash key; while it runs for
+    a base-table query, ``all_items`` returns just that partition, sorted the same way.
+    """
+    from moto.dynamodb.models.table import Table
+
+    def all_items(whole_table: Callable[[Table], list]) -> Callable[[Table], list]:
+        def partition_items(self: Table) -> list:
+            scope = getattr(_query_partition, "scope", None)
+            if scope is None or scope[0] is not self:
+                return whole_table(self)
+            if scope[2] is not None:  # an index query: only items with its hash key values (moto sorts them)
+                wanted = scope[2]
+                return [
+                    item
+                    for partition in self.items.values()
+                    for item in (partition.values() if self.range_key_attr else [partition])
+                    if all(name in item.attrs and item.attrs[name] == value for name, value in wanted)
+                ]
+            if scope[1] not in self.items:
+                return []
+            partition = self.items[scope[1]]
+            items = list(partition.values()) if self.range_key_attr else [partition]
+            return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+        return partition_items
+
+    def query(whole_query: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(whole_query)
+
+        def partitioned_query(self: Table, *args: object, **kwargs: object) -> object:
+            bound = signature.bind(self, *args, **kwargs)
+            if bound.arguments.get("index_name"):
+                conditions = bound.arguments.get("hash_key_conditions")
+                scope = (self, None, list(conditions)) if conditions else None
+            else:
+                hash_key = bound.arguments.get("hash_key")
+                scope = (self, hash_key, None) if hash_key is not None else None
+            _query_partition.scope = scope
+            try:
+                return whole_query(self, *args, **kwargs)
+            finally:
+                _query_partition.scope = None
+
+        return partitioned_query
+
+    replace(Table, "all_items", "partitioned", all_items)
+    replace(Table, "query", "partitioned", query)
+
+
+def fast_backend_access() -> None:
+    """moto looks up a service's per-account backend several times per request, each time under one global
+    lock and after scanning a list of every backend in use with a Python ``__eq__`` per entry (a quarter of
+    the emulator's CPU at ingest). Once an account's backend exists it is returned straight from the dict;
+    only its creation takes moto's path (a reset empties the dicts, so the next access creates it again)."""
+    from moto.core.base_backend import BackendDict
+
+    def getitem(original: Callable[[BackendDict, str], Any]) -> Callable[[BackendDict, str], Any]:
+        def __getitem__(self: BackendDict, account_id: str) -> Any:
+            backend = dict.get(self, account_id)
+            return backend if backend is not None else original(self, account_id)
+
+        return __getitem__
+
+    replace(BackendDict, "__getitem__", "fast", getitem)
+
+
+# DynamoDB's data-plane answers: items and keys in DynamoDB JSON, nothing the generic serializer reshapes.
+_DYNAMODB_ITEM_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    }
+)
+
+
+def _dynamodb_wire(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _dynamodb_wire(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_dynamodb_wire(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value
+
+
+def plain_dynamodb_item_answers() -> None:
+    """moto serializes every answer by walking the operation's output shape attribute by attribute: 40% of the
+    CPU a page of 100 items costs. DynamoDB's item operations answer with the item maps as moto already holds
+    them (DynamoDB JSON), so they are written with ``json.dumps`` (binary values base64, as on the wire);
+    errors and every other operation keep moto's serializer."""
+    from moto.dynamodb.responses import DynamoResult
+
+    def plain(original: Callable[..., Any]) -> Callable[..., Any]:
+        def execute_result(self: DynamoResult, context: Any) -> tuple[int, dict[str, str], str]:
+            if context.operation_model.name not in _DYNAMODB_ITEM_ACTIONS or not isinstance(self.result, dict):
+                return original(self, context)
+            body = json.dumps(_dynamodb_wire(self.result), separators=(",", ":"))
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+        return execute_result
+
+    replace(DynamoResult, "execute_result", "plain-json", plain)
+
+
+def reuse_parsed_json_paths() -> None:
+    """moto's EventBridge input transformer builds a new JSONPath parser (a yacc table) for every path of every
+    event it delivers; a parsed path is immutable, so one per distinct path text serves them all."""
+    from functools import lru_cache
+
+    import jsonpath_ng.ext
+
+    replace(jsonpath_ng.ext, "parse", "cached", lru_cache(maxsize=1024))
+
+
+def memoize_backend_lookup(dispatcher: Any) -> None:
+    """moto resolves the service of every request by listing its own package directory; the answer per host
+    never changes, and the lookup runs under the dispatcher's one lock."""
+
+    def memoized(lookup: Callable[[str | None], Any]) -> Callable[[str | None], Any]:
+        known: dict[str | None, Any] = {}
+
+        def get_backend_for_host(host: str | None) -> Any:
+            if host not in known:
+                known[host] = lookup(host)
+            return known[host]
+
+        return get_backend_for_host
+
+    replace(dispatcher, "get_backend_for_host", "memoized", memoized)
