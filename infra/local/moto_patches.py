@@ -11,6 +11,7 @@ Each change is installed once per process by ``install()`` (``replace`` marks wh
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
   look at every item (moto keeps no index), but no longer sort the whole table first.
+- State machine definitions parse safely in parallel (moto's parser shared one scope stack).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer; EventBridge reuses parsed JSONPaths; the
   service lookup per request is memoized.
@@ -43,6 +44,7 @@ def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) ->
 
 
 def install() -> None:
+    thread_safe_state_machine_parsing()
     two_phase_transactions()
     serialize_dynamodb_operations()
     index_base_table_queries()
@@ -165,6 +167,22 @@ def _transact_write_items(self, transact_items: list[dict]) -> None:
             else:
                 self.put_item(table_name, before.to_json()["Attributes"])
         raise
+
+
+def thread_safe_state_machine_parsing() -> None:
+    """moto's ASL preprocessor keeps its query-language scope stack in a class attribute, shared by every parse:
+    two executions starting at once corrupt each other's stack, and one of them dies in its worker thread before
+    its first state (a dropped file that never becomes ready). Each preprocessor gets its own stack."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    def own_scopes(init: Callable[..., None]) -> Callable[..., None]:
+        def __init__(self: Preprocessor, *args: object, **kwargs: object) -> None:
+            init(self, *args, **kwargs)
+            self._query_language_per_scope = []
+
+        return __init__
+
+    replace(Preprocessor, "__init__", "own-scopes", own_scopes)
 
 
 def two_phase_transactions() -> None:
