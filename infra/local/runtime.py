@@ -2,6 +2,12 @@
 
 synth (cached) -> emulator on :4566 -> provision the synthesized template -> restore saved state
 or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ctrl-C, save state.
+
+The API runs in its own worker processes (``ANNOLAKE_API_WORKERS``, default 2), as the API Lambda runs apart
+from S3 and DynamoDB in the cloud: its CPU (FastAPI, validation, presigning, botocore) is then not taken
+from the emulator process, which serves every S3 and DynamoDB call and runs every other Lambda under one
+GIL. Workers reach the emulator over HTTP; uvicorn's supervisor restarts one that dies. ``0`` serves the
+API inside the platform process instead (one process to debug).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -28,6 +35,8 @@ from infra.web_contract import runtime_config
 
 log = logging.getLogger("local-runtime")
 WEB_DIST = REPO_ROOT / "web" / "dist"
+API_WORKERS_VARIABLE = "ANNOLAKE_API_WORKERS"
+WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed from the platform to API workers
 
 
 def home_directory() -> Path:
@@ -197,17 +206,77 @@ class LocalPlatform:
             stage="local",
         )
 
-    def web_app(self) -> Any:
-        from annolake_service.api.app import create_app
 
-        app = create_app()
-        app.mount("/", web_ui_app(WEB_DIST, self.web_config()), name="web")
-        return app
+def api_and_web_app(web_config: dict[str, Any]) -> Any:
+    """The API under ``/api/v1`` and the web UI beside it, as CloudFront serves them in the cloud."""
+    from annolake_service.api.app import create_app
+
+    app = create_app()
+    app.mount("/", web_ui_app(WEB_DIST, web_config), name="web")
+    return app
+
+
+def api_worker_app() -> Any:
+    """The app of one API worker process (uvicorn's factory): its environment came from the platform."""
+    return api_and_web_app(json.loads(os.environ[WEB_CONFIG_VARIABLE]))
+
+
+def api_worker_count() -> int:
+    raw = os.environ.get(API_WORKERS_VARIABLE, "2")
+    if not raw.isdigit():
+        raise SystemExit(f"{API_WORKERS_VARIABLE}={raw!r}: give a number of API processes (0 = inside this one)")
+    return int(raw)
+
+
+def listening_socket(port: int) -> socket.socket:
+    """The API's TCP socket, listening already: connections wait in its backlog until uvicorn accepts them.
+
+    Made with ``IPPROTO_TCP`` rather than uvicorn's ``bind_socket``: asyncio sets ``TCP_NODELAY`` only on
+    connections of a socket whose ``proto`` says TCP, and without it every small answer waited ~40 ms for
+    the client's delayed ACK (Nagle), an 8x slower API.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"cannot listen on http://127.0.0.1:{port} ({exc.strerror}): is another `make up` running? "
+            "Stop it, or set ANNOLAKE_API_PORT to a free port."
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)  # the API workers serve it
+    return sock
+
+
+def serve_api(platform: LocalPlatform, workers: int) -> None:
+    """Serve API + web UI until Ctrl-C: in ``workers`` processes, or in this one when ``workers`` is 0."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    options = {"host": "127.0.0.1", "port": platform.api_port, "log_level": "warning"}
+    if workers == 0:
+        config = uvicorn.Config(api_and_web_app(platform.web_config()), **options)
+    else:
+        # Workers are spawned: they inherit this environment (table names, the emulator's endpoint) and sys.path.
+        os.environ[WEB_CONFIG_VARIABLE] = json.dumps(platform.web_config())
+        config = uvicorn.Config("infra.local.runtime:api_worker_app", factory=True, workers=workers, **options)
+    listening = listening_socket(platform.api_port)
+    print(
+        f"Annolake is up: API and web UI {platform.api_url} (health: {platform.api_url}/api/v1/health), "
+        f"AWS emulator {platform.emulator.endpoint_url}, credentials {platform.home / 'credentials.json'}. "
+        f"API processes: {workers or 'this one'}. Ctrl-C stops and saves state.",
+        flush=True,
+    )
+    if workers == 0:
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
+            uvicorn.Server(config).run(sockets=[listening])
+    else:
+        Multiprocess(config, sockets=[listening]).run()
 
 
 def main() -> None:
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "pynamodb", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -217,19 +286,10 @@ def main() -> None:
         api_port=int(os.environ.get("ANNOLAKE_API_PORT", "8000")),
         snapshot_seconds=float(os.environ.get("ANNOLAKE_SNAPSHOT_SECONDS", "30")),
     )
+    workers = api_worker_count()
     try:
         platform.start()
         platform.refresh_credentials()
-        server = uvicorn.Server(
-            uvicorn.Config(platform.web_app(), host="127.0.0.1", port=platform.api_port, log_level="warning")
-        )
-        print(
-            f"Annolake is up: API and web UI {platform.api_url} (health: {platform.api_url}/api/v1/health), "
-            f"AWS emulator {platform.emulator.endpoint_url}, credentials {platform.home / 'credentials.json'}. "
-            "Ctrl-C stops and saves state.",
-            flush=True,
-        )
-        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
-            server.run()
+        serve_api(platform, workers)
     finally:
         platform.stop()

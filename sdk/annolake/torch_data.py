@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
@@ -187,23 +188,42 @@ def _batch_length(batch: Any) -> int:
 
 
 def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Images (C×H×W uint8 tensors, sizes may differ) and per-image box/label tensors, torchvision style."""
+    """Images (C×H×W uint8 tensors, sizes may differ) and per-image box/label tensors, torchvision style.
 
-    def image(sample: dict[str, Any]) -> Any:
-        if "image" in sample:
-            return torch.from_numpy(sample["image"].copy()).permute(2, 0, 1)
-        return sample["image_bytes"]
-
+    The images of a batch are views of one buffer, its boxes of one tensor and its labels of another. A
+    ``DataLoader`` worker hands every tensor storage to the main process through a shared-memory segment
+    and a file descriptor of its own: one storage per sample capped a loader at ~1,400 samples/s; three
+    per batch cost next to nothing. Bytes-only samples keep their ``bytes``.
+    """
+    counts = [len(s["x_min_list"]) for s in batch]
+    corners = [
+        corner
+        for s in batch
+        for corner in zip(s["x_min_list"], s["y_min_list"], s["x_max_list"], s["y_max_list"], strict=True)
+    ]
+    boxes = torch.tensor(corners, dtype=torch.float32).reshape(-1, 4)
+    labels = torch.tensor([label for s in batch for label in s["label_id_list"]], dtype=torch.int64)
     return {
-        "images": [image(s) for s in batch],
-        "boxes": [
-            torch.tensor(
-                list(zip(s["x_min_list"], s["y_min_list"], s["x_max_list"], s["y_max_list"], strict=True)),
-                dtype=torch.float32,
-            ).reshape(-1, 4)
-            for s in batch
-        ],
-        "labels": [torch.tensor(s["label_id_list"], dtype=torch.int64) for s in batch],
+        "images": _images(batch),
+        "boxes": list(boxes.split(counts)),
+        "labels": list(labels.split(counts)),
         "files": [s["file"] for s in batch],
         "index": [s["index"] for s in batch],
     }
+
+
+def _images(batch: list[dict[str, Any]]) -> list[Any]:
+    """C×H×W views of one buffer holding every decoded image of the batch (H×W×C arrays of one dtype)."""
+    if "image" not in batch[0]:
+        return [s["image_bytes"] for s in batch]
+    arrays = [numpy.asarray(s["image"]) for s in batch]
+    if len({a.dtype for a in arrays}) > 1:  # a transform made them differ: a tensor each
+        return [torch.from_numpy(a.copy()).permute(2, 0, 1) for a in arrays]
+    buffer = torch.from_numpy(numpy.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype))
+    flat = buffer.numpy()
+    images, start = [], 0
+    for array in arrays:
+        flat[start : start + array.size].reshape(array.shape)[...] = array  # also a flip's view, or read-only
+        images.append(buffer[start : start + array.size].view(array.shape).permute(2, 0, 1))
+        start += array.size
+    return images

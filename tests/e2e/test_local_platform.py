@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -128,6 +129,30 @@ def test_sdk_connects_with_the_written_credentials(platform, monkeypatch):
     project = Project()
     assert project.project_string_id == "demo"
     assert project.health()["status"] == "ok"
+
+
+def _api_workers(platform) -> set[int]:
+    """The platform's spawned API worker processes (not multiprocessing's resource tracker)."""
+    tasks = Path(f"/proc/{platform.process.pid}/task")
+    children = {int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()}
+    return {child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()}
+
+
+def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(platform):
+    """An API crash must not take the emulator (and the data in it) down; the worker comes back."""
+    from annolake import Project
+
+    creds = platform.credentials
+    project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    workers = _api_workers(platform)
+    assert len(workers) == 2, workers
+    os.kill(workers.pop(), 9)
+    deadline = time.monotonic() + 60
+    while len(_api_workers(platform)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_api_workers(platform)) == 2 and workers < _api_workers(platform)
+    for _ in range(6):  # both workers answer, with the data the emulator kept
+        assert len(project.directory.get("default")) == 24
 
 
 def test_demo_seed_went_through_ingest(platform):

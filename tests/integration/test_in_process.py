@@ -99,3 +99,63 @@ def test_other_endpoints_are_left_to_the_network(emulator):
         s3.list_buckets()
     assert "Could not connect" in str(refused.value)
     assert dispatch.enabled
+
+
+def test_dynamodb_item_answers_keep_every_attribute_type(emulator):
+    """The emulator writes DynamoDB's item answers itself (moto_patches.plain_dynamodb_item_answers)."""
+    emu, over_http, _ = emulator
+    item = {
+        "pk": {"S": "typed"},
+        "s": {"S": 'ünïcode "quoted"'},
+        "n": {"N": "-12.5"},
+        "b": {"B": b"\x00\xffbinary"},
+        "t": {"BOOL": True},
+        "nil": {"NULL": True},
+        "m": {"M": {"inner": {"L": [{"N": "1"}, {"S": "x"}, {"B": b"\x01"}]}}},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x02", b"\x03"]},
+    }
+    for session in (_session(), over_http):
+        dynamodb = session.client("dynamodb", endpoint_url=emu.endpoint_url)
+        if "typed" not in dynamodb.list_tables()["TableNames"]:
+            dynamodb.create_table(
+                TableName="typed",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        dynamodb.put_item(TableName="typed", Item=item)
+        key = {"pk": {"S": "typed"}}
+
+        def normalized(answer: dict) -> dict:
+            return {
+                k: ({t: sorted(v) for t, v in value.items()} if k in {"ss", "ns", "bs"} else value)
+                for k, value in answer.items()
+            }
+
+        expected = normalized(item)
+        assert normalized(dynamodb.get_item(TableName="typed", Key=key)["Item"]) == expected
+        batch = dynamodb.batch_get_item(RequestItems={"typed": {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL")
+        assert [normalized(i) for i in batch["Responses"]["typed"]] == [expected]
+        assert batch["UnprocessedKeys"] == {}
+        query = dynamodb.query(
+            TableName="typed",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "typed"}},
+            ProjectionExpression="b, m.inner",
+            ReturnConsumedCapacity="TOTAL",
+        )
+        assert query["Items"] == [{"b": item["b"], "m": item["m"]}] and query["Count"] == 1
+        assert query["ConsumedCapacity"]["TableName"] == "typed"
+        assert [normalized(i) for i in dynamodb.scan(TableName="typed")["Items"]] == [expected]
+        updated = dynamodb.update_item(
+            TableName="typed",
+            Key=key,
+            UpdateExpression="SET b = :b",
+            ExpressionAttributeValues={":b": {"B": b"\x04"}},
+            ReturnValues="ALL_OLD",
+        )
+        assert updated["Attributes"]["b"] == item["b"]
+        assert dynamodb.get_item(TableName="typed", Key=key, ProjectionExpression="b")["Item"] == {"b": {"B": b"\x04"}}
+        assert dynamodb.describe_table(TableName="typed")["Table"]["KeySchema"][0]["AttributeName"] == "pk"
