@@ -89,6 +89,37 @@ def _matching(stack: Stack, keep) -> set[str]:
     return {file_id for i, file_id in enumerate(stack.file_ids) if keep(i)}
 
 
+def test_page_urls_are_the_urls_botocore_presigns(stack):
+    """Stream pages sign their URLs in bulk (``storage.presigned_get_urls``): the same URL as botocore's
+    ``generate_presigned_url`` but for the time and signature, and S3's check (the guard) accepts it."""
+    import os
+    from urllib.parse import parse_qsl, urlsplit
+
+    import urllib3
+    from annolake_service.adapters import storage
+
+    bucket = os.environ["MEDIA_BUCKET"]
+    keys = ["projects/p/files/f/original.jpg", "with space/a+b ü 東京 (1).JPG", "tilde~/x=1&y;z.png"]
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    def unsigned(url: str) -> tuple:
+        parts = urlsplit(url)
+        query = {k: v for k, v in parse_qsl(parts.query) if k not in {"X-Amz-Date", "X-Amz-Signature"}}
+        return parts.scheme, parts.netloc, parts.path, query
+
+    urls = storage.presigned_get_urls(bucket, keys, 120)
+    expected = [storage.presigned_get_url(bucket, key, 120) for key in keys]
+    assert [unsigned(url) for url in urls] == [unsigned(url) for url in expected]
+    assert dict(parse_qsl(urlsplit(urls[0]).query))["X-Amz-Expires"] == "120"
+    http = urllib3.PoolManager()
+    assert [http.request("GET", url).data for url in urls] == [key.encode() for key in keys]
+    tampered = urls[0].replace("original.jpg", "original.JPG")
+    assert http.request("GET", tampered).status == 403
+    assert storage.presigned_get_urls(bucket, [], 120) == []
+
+
 def test_the_seed_streaming_example_runs(stack):
     """DESIGN §5 / the seed's example: len, dataset[7], a slice, to_pytorch(), to_tensorflow()."""
     from annolake.torch_data import detection_collate

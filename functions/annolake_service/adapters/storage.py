@@ -13,9 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
+from botocore.utils import percent_encode
 
-from annolake_service.adapters.aws_clients import client
+from annolake_service.adapters.aws_clients import client, credentials
+from annolake_service.shared.settings import get_settings
 
 
 class ObjectMissing(LookupError):
@@ -113,6 +117,30 @@ def presigned_get_url(bucket: str, key: str, expires_in: int) -> str:
     return client("s3").generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
     )
+
+
+_REFERENCE_KEY = "reference-key"
+
+
+def presigned_get_urls(bucket: str, keys: list[str], expires_in: int) -> list[str]:
+    """Presigned GETs for many keys of one bucket, as ``generate_presigned_url`` makes them, ~3x cheaper.
+
+    botocore resolves its endpoint rules anew for each URL (the object key is one of the rules' inputs, so
+    their cache never hits): half the API's CPU for a page of stream items. Here the bucket's endpoint is
+    resolved once, by presigning a reference key, and every key is signed on that base with botocore's
+    own SigV4 query signer, its path encoded as botocore encodes it.
+    """
+    if not keys:
+        return []
+    reference = presigned_get_url(bucket, _REFERENCE_KEY, expires_in).partition("?")[0]
+    base = reference.removesuffix(_REFERENCE_KEY)
+    signer = S3SigV4QueryAuth(credentials().get_frozen_credentials(), "s3", get_settings().aws_region, expires_in)
+    urls = []
+    for key in keys:
+        request = AWSRequest(method="GET", url=base + percent_encode(key, safe="/~"))
+        signer.add_auth(request)
+        urls.append(request.prepare().url)
+    return urls
 
 
 def upload_key(project_id: str, dataset_name: str, upload_id: str, file_name: str) -> str:

@@ -183,16 +183,26 @@ def parse_url_kinds(text: str) -> frozenset[str]:
     return kinds
 
 
-def _stream_item(
-    index: int, record: FileRecord | None, file_id: str, instances: list, ttl: int, url_kinds: frozenset[str]
-) -> dict[str, Any]:
-    if record is None or record.deleted_at is not None or record.status != "ready":
+def _page_urls(records: list[FileRecord | None], ttl: int, url_kinds: frozenset[str]) -> dict[str, str]:
+    """Fresh presigned GETs by object key, for the media/thumbnails of a page's live files."""
+    wanted = [("media", "original_key"), ("thumbnail", "thumbnail_key")]
+    keys = [
+        key
+        for record in records
+        if _is_live(record)
+        for kind, attribute in wanted
+        if kind in url_kinds and (key := getattr(record, attribute))
+    ]
+    return dict(zip(keys, storage.presigned_get_urls(get_settings().media_bucket, keys, ttl), strict=True))
+
+
+def _is_live(record: FileRecord | None) -> bool:
+    return record is not None and record.deleted_at is None and record.status == "ready"
+
+
+def _stream_item(index: int, record: FileRecord | None, file_id: str, instances: list, urls: dict[str, str]) -> dict:
+    if not _is_live(record):
         return {"index": index, "file": {"id": file_id, "status": "deleted"}, "instance_list": [], "media_url": None}
-    bucket = get_settings().media_bucket
-
-    def url(kind: str, key: str | None) -> str | None:
-        return storage.presigned_get_url(bucket, key, ttl) if key and kind in url_kinds else None
-
     return {
         "index": index,
         "file": {
@@ -210,8 +220,8 @@ def _stream_item(
         },
         "annotation_version": record.annotation_version,
         "instance_list": instances,
-        "media_url": url("media", record.original_key),
-        "thumbnail_url": url("thumbnail", record.thumbnail_key),
+        "media_url": urls.get(record.original_key),
+        "thumbnail_url": urls.get(record.thumbnail_key),
     }
 
 
@@ -241,8 +251,9 @@ def slice_page(
     records = store.get_files(project_id, found.file_ids)
     versions = {fid: r.annotation_version for fid, r in records.items() if r.deleted_at is None}
     instance_lists = store.current_instance_lists(project_id, versions)
+    urls = _page_urls([records.get(fid) for fid in found.file_ids], ttl, url_kinds)
     items = [
-        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), ttl, url_kinds)
+        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), urls)
         for i, fid in enumerate(found.file_ids)
     ]
     following = offset + len(items)
