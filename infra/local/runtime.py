@@ -269,11 +269,14 @@ def serve_api(platform: LocalPlatform, workers: int) -> None:
         f"API processes: {workers or 'this one'}. Ctrl-C stops and saves state.",
         flush=True,
     )
-    if workers == 0:
-        with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
-            uvicorn.Server(config).run(sockets=[listening])
-    else:
-        Multiprocess(config, sockets=[listening]).run()
+    try:
+        if workers == 0:
+            with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
+                uvicorn.Server(config).run(sockets=[listening])
+        else:
+            Multiprocess(config, sockets=[listening]).run()
+    finally:
+        listening.close()  # the port is free while state is saved
 
 
 def main() -> None:
