@@ -8,6 +8,7 @@ Each change is installed once per process by ``install()`` (``replace`` marks wh
   item changes, so it returns a snapshot of the attribute map taken under the lock).
 - Transactions check every condition before writing and copy only the items they touch (moto deep-copies
   the whole table per transaction item).
+- Queries copy the items they answer after filtering and projecting, not every item read before.
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
   look at every item (moto keeps no index), but no longer sort the whole table first.
@@ -51,6 +52,7 @@ def install() -> None:
     reuse_step_functions_clients()
     fast_backend_access()
     plain_dynamodb_item_answers()
+    copy_query_results_after_filtering()
     reuse_parsed_json_paths()
 
 
@@ -387,6 +389,45 @@ def plain_dynamodb_item_answers() -> None:
 
     replace(DynamoResult, "__init__", "raw-result", keep_result)
     replace(DynamoResult, "execute_result", "plain-json", plain)
+
+
+_copy_later = threading.local()
+
+
+class _CopiesInTableModule:
+    """Stands for the ``copy`` module inside moto's ``table.py``: while a query runs with copies deferred, its
+    one deep copy (of every item read) is a list copy; everything else is ``copy`` itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict | None = None) -> Any:
+        if getattr(_copy_later, "active", False) and isinstance(value, list):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
+def copy_query_results_after_filtering() -> None:
+    """moto's ``Table.query`` deep-copies every item it read, then filters and projects: half of the emulator's
+    time for a query over a 10,000-file dataset whose filter keeps one file in eight. The filter and the
+    projections only read the stored items (under the DynamoDB lock), so the copy is made afterwards, of the
+    items answered; they are still copies, so a later write cannot change an answer being written."""
+    from moto.dynamodb.models import table as table_module
+
+    def copying_answers(query: Callable[..., Any]) -> Callable[..., Any]:
+        def query_then_copy(self: object, *args: object, **kwargs: object) -> Any:
+            _copy_later.active = True
+            try:
+                results, scanned_count, last_evaluated_key = query(self, *args, **kwargs)
+            finally:
+                _copy_later.active = False
+            return copy.deepcopy(results), scanned_count, last_evaluated_key
+
+        return query_then_copy
+
+    replace(table_module, "copy", "copy-later", lambda _: _CopiesInTableModule())
+    replace(table_module.Table, "query", "copy-later", copying_answers)
 
 
 def reuse_parsed_json_paths() -> None:

@@ -12,7 +12,11 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from infra.local.moto_patches import index_base_table_queries, two_phase_transactions
+from infra.local.moto_patches import (
+    copy_query_results_after_filtering,
+    index_base_table_queries,
+    two_phase_transactions,
+)
 
 REGION = "us-east-1"
 
@@ -34,6 +38,7 @@ def serving(app: Callable[..., Any]) -> Iterator[str]:
 def moto_wsgi_app() -> DomainDispatcherApplication:
     """moto with the local emulator's DynamoDB queries and transactions (``make up`` runs the same engine)."""
     index_base_table_queries()
+    copy_query_results_after_filtering()
     two_phase_transactions()
     return DomainDispatcherApplication(create_backend_app)
 

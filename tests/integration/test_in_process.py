@@ -159,3 +159,54 @@ def test_dynamodb_item_answers_keep_every_attribute_type(emulator):
         assert updated["Attributes"]["b"] == item["b"]
         assert dynamodb.get_item(TableName="typed", Key=key, ProjectionExpression="b")["Item"] == {"b": {"B": b"\x04"}}
         assert dynamodb.describe_table(TableName="typed")["Table"]["KeySchema"][0]["AttributeName"] == "pk"
+
+
+def test_queries_filter_and_project_without_touching_the_stored_items(emulator):
+    """Queries copy what they answer after filtering (moto_patches.copy_query_results_after_filtering)."""
+    emu, _, _ = emulator
+    dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
+    dynamodb.create_table(
+        TableName="filtered",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(12):
+        item = {"pk": {"S": "p"}, "sk": {"S": f"{i:02d}"}, "kind": {"S": "file"}, "n": {"N": str(i)}}
+        item["counts"] = {"M": {"car": {"N": str(i % 4)}}}
+        dynamodb.put_item(TableName="filtered", Item=item)
+    answer = dynamodb.query(
+        TableName="filtered",
+        KeyConditionExpression="pk = :p",
+        FilterExpression="counts.car >= :two",
+        ProjectionExpression="sk, counts",
+        ExpressionAttributeValues={":p": {"S": "p"}, ":two": {"N": "2"}},
+    )
+    assert [i["sk"]["S"] for i in answer["Items"]] == ["02", "03", "06", "07", "10", "11"]
+    assert answer["ScannedCount"] == 12 and all(set(i) == {"sk", "counts"} for i in answer["Items"])
+    by_index = dynamodb.query(
+        TableName="filtered",
+        IndexName="by-kind",
+        KeyConditionExpression="kind = :k",
+        ExpressionAttributeValues={":k": {"S": "file"}},
+    )
+    assert len(by_index["Items"]) == 12 and all(set(i) == {"pk", "sk", "kind"} for i in by_index["Items"])
+    stored = dynamodb.get_item(TableName="filtered", Key={"pk": {"S": "p"}, "sk": {"S": "03"}})["Item"]
+    assert stored == {
+        "pk": {"S": "p"},
+        "sk": {"S": "03"},
+        "kind": {"S": "file"},
+        "n": {"N": "3"},
+        "counts": {"M": {"car": {"N": "3"}}},
+    }
