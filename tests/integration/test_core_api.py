@@ -732,3 +732,21 @@ def test_label_counts_of_a_bad_query_name_its_position(world, sliced):
     c, h = world["client"], _admin(world)
     bad = c.get("/api/v1/projects/alpha/datasets/sliced/label-counts", params={"query": "labels.car >"}, headers=h)
     assert bad.status_code == 400 and bad.json()["error"]["details"]["column"] == 13
+
+
+def test_health_reports_each_store_and_503_when_one_is_missing(world, monkeypatch):
+    from annolake_service.shared.settings import get_settings
+
+    answer = world["client"].get("/api/v1/health")
+    assert answer.status_code == 200
+    assert answer.json()["checks"] == {"table": True, "media_bucket": True, "drop_bucket": True}
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    monkeypatch.setenv("DROP_BUCKET", "no-such-bucket")
+    get_settings.cache_clear()
+    try:
+        answer = world["client"].get("/api/v1/health")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert answer.status_code == 503 and answer.json()["status"] == "degraded"
+    assert answer.json()["checks"] == {"table": False, "media_bucket": True, "drop_bucket": False}

@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -120,10 +119,8 @@ def _cancelled_by_condition(exc: TransactWriteError) -> bool:
 
 
 def table_answers() -> bool:
-    bind()
-    settings = get_settings()
     try:
-        Connection(region=settings.aws_region, host=settings.aws_endpoint_url).describe_table(settings.table_name)
+        client("dynamodb").describe_table(TableName=get_settings().table_name)
     except Exception:  # noqa: BLE001 - health reports any failure as "not answering"
         return False
     return True
