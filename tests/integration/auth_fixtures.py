@@ -30,6 +30,7 @@ def reset_service_caches() -> None:
     get_settings.cache_clear()
     models.bind.cache_clear()
     aws_clients.client.cache_clear()
+    aws_clients.session.cache_clear()  # its credentials too
     jwks.clear_cache()
     for model in models.MODELS:
         model._connection = None  # pynamodb keeps one connection per model, bound to the old endpoint

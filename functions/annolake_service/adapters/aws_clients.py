@@ -18,19 +18,20 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_vers
 
 
 @cache
-def _session() -> botocore.session.Session:
+def session() -> botocore.session.Session:
+    """One botocore session per process: its credentials are resolved once, then refreshed by botocore."""
     return botocore.session.get_session()
 
 
 def credentials() -> Any:
     """The credentials the clients sign with (refreshed by botocore when they are temporary)."""
-    return _session().get_credentials()
+    return session().get_credentials()
 
 
 @cache
 def client(service: str) -> Any:
     settings = get_settings()
-    return _session().create_client(
+    return session().create_client(
         service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
