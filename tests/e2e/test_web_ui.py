@@ -192,6 +192,22 @@ def _sign_in(person: Person, username: str, password: str, path: str = "/") -> N
     expect(page.get_by_label("Signed in as")).to_have_text(username)
 
 
+def _start_work(page, button: str, heading: re.Pattern[str] | str) -> None:
+    """Press "Start labelling"/"Start reviewing" until the task is there: a job's workflow opens tasks
+    asynchronously (after a launch, a submit or a review), and the queue says so until they are open."""
+    from playwright.sync_api import expect
+
+    task = page.get_by_role("heading", name=heading)
+    waiting = page.get_by_text(re.compile(r"^No (labelling tasks|reviews) are waiting for you\."))
+    for _ in range(60):
+        page.get_by_role("button", name=button).click()
+        expect(task.or_(waiting)).to_be_visible()
+        if task.is_visible():
+            return
+        page.wait_for_timeout(500)
+    expect(task).to_be_visible()
+
+
 def _draw_box(page, at: tuple[float, float], size: tuple[float, float]) -> None:
     canvas = page.get_by_role("application", name="Image canvas").bounding_box()
     x, y = canvas["x"] + at[0], canvas["y"] + at[1]
@@ -462,11 +478,14 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     page.get_by_role("button", name="Launch").click()
     expect(page.get_by_role("heading", name=re.compile("Cones"))).to_contain_text("active")
     expect(page.get_by_role("table", name="Files by status")).to_contain_text("annotating")
+    # each file's review execution opens its annotate task a moment after the file shows "annotating"
+    tasks = page.get_by_role("table", name="Tasks by kind and status")
+    expect(tasks.get_by_role("row", name=re.compile(r"^annotate 2 "))).to_be_visible(timeout=30_000)
     admin.shot("15-job-launched")
 
     # the annotator works both tasks: submit moves on to the next one
     page.get_by_role("link", name="Tasks").click()
-    page.get_by_role("button", name="Start labelling").click()
+    _start_work(page, "Start labelling", re.compile(r"^Label: cone-[ab]\.png"))
     names = []
     for round_ in range(2):
         expect(page.get_by_role("heading", name=re.compile(r"^Label: cone-[ab]\.png"))).to_be_visible()
@@ -485,8 +504,7 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     # the reviewer asks for changes on the first file, approves the second
     rpage = reviewer.page
     _sign_in(reviewer, REVIEWER, REVIEWER_PASSWORD, "/p/demo/tasks")
-    rpage.get_by_role("button", name="Start reviewing").click()
-    expect(rpage.get_by_role("heading", name=re.compile(r"^Review: "))).to_be_visible()
+    _start_work(rpage, "Start reviewing", re.compile(r"^Review: "))
     first_review = rpage.get_by_role("heading", name=re.compile(r"^Review: ")).inner_text()
     expect(rpage.get_by_text("Work of admin.")).to_be_visible()
     expect(
@@ -502,10 +520,7 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
 
     # the annotator gets the file back with the comment, fixes it, submits
     page.get_by_role("link", name="Tasks").click()
-    page.get_by_role("button", name="Start labelling").click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Label: "))).to_have_text(
-        first_review.replace("Review", "Label")
-    )
+    _start_work(page, "Start labelling", first_review.replace("Review", "Label"))
     comment = page.get_by_role("alert").filter(has_text="Changes requested by the reviewer")
     expect(comment).to_contain_text("The box is too loose: fit it to the cone.")
     instances = page.get_by_role("list", name="Instances")
@@ -517,8 +532,7 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     expect(page.get_by_role("status").filter(has_text="No more tasks for you right now")).to_be_visible()
 
     # the reviewer approves the fix
-    rpage.get_by_role("button", name="Start reviewing").click()
-    expect(rpage.get_by_role("heading", name=re.compile(r"^Review: "))).to_have_text(first_review)
+    _start_work(rpage, "Start reviewing", first_review)
     reviewer.shot("20-review-approve")
     rpage.get_by_role("button", name="Approve").click()
     expect(rpage.get_by_role("status").filter(has_text="No more reviews for you right now")).to_be_visible()
