@@ -210,3 +210,52 @@ def test_queries_filter_and_project_without_touching_the_stored_items(emulator):
         "n": {"N": "3"},
         "counts": {"M": {"car": {"N": "3"}}},
     }
+
+
+def test_answers_carry_their_request_id_in_header_and_xml_body(emulator):
+    """JSON answers skip moto's scan for ``<RequestId>``; XML answers still get the id, the header's."""
+    emu, over_http, _ = emulator
+    sqs = over_http.client("sqs", endpoint_url=emu.endpoint_url)
+    dynamodb = over_http.client("dynamodb", endpoint_url=emu.endpoint_url)
+    sts = over_http.client("sts", endpoint_url=emu.endpoint_url)
+    json_answer = dynamodb.list_tables()["ResponseMetadata"]
+    assert json_answer["RequestId"] and json_answer["HTTPHeaders"]["x-amzn-requestid"] == json_answer["RequestId"]
+    ids = set()
+    for answer in (sts.get_caller_identity(), sts.get_caller_identity(), sqs.create_queue(QueueName="request-ids")):
+        xml_answer = answer["ResponseMetadata"]  # botocore reads RequestId from the XML body here
+        assert xml_answer["RequestId"] == xml_answer["HTTPHeaders"]["x-amzn-requestid"]
+        ids.add(xml_answer["RequestId"])
+    assert len(ids) == 3
+
+
+def test_batch_reads_see_updates_and_keep_the_16_mib_answer_limit(emulator):
+    """A read snapshot's size is computed once; the live item's is not, so an update shows in the next read."""
+    emu, over_http, _ = emulator
+    dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
+    dynamodb.create_table(
+        TableName="batch-sizes",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    big = "x" * 390_000
+    for i in range(45):  # 45 × ~390 KB > 16 MiB: one BatchGetItem cannot answer them all
+        dynamodb.put_item(TableName="batch-sizes", Item={"PK": {"S": f"k{i}"}, "body": {"S": big}})
+    keys = [{"PK": {"S": f"k{i}"}} for i in range(45)]
+    answer = dynamodb.batch_get_item(RequestItems={"batch-sizes": {"Keys": keys}})
+    answered = answer["Responses"]["batch-sizes"]
+    unprocessed = answer["UnprocessedKeys"]["batch-sizes"]["Keys"]
+    assert 0 < len(answered) < 45 and len(answered) + len(unprocessed) == 45
+    assert sum(len(item["body"]["S"]) for item in answered) <= 16 * 1024 * 1024
+
+    dynamodb.update_item(
+        TableName="batch-sizes",
+        Key={"PK": {"S": "k0"}},
+        UpdateExpression="SET body = :small",
+        ExpressionAttributeValues={":small": {"S": "small"}},
+    )
+    for _ in range(2):  # read twice: a size remembered from the first read must not leak into the second
+        again = dynamodb.batch_get_item(RequestItems={"batch-sizes": {"Keys": keys[:1]}})["Responses"]["batch-sizes"]
+        assert again == [{"PK": {"S": "k0"}, "body": {"S": "small"}}]
+    remote = over_http.client("dynamodb", endpoint_url=emu.endpoint_url)
+    assert remote.get_item(TableName="batch-sizes", Key=keys[0])["Item"]["body"] == {"S": "small"}
