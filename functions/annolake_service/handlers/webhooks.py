@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -15,10 +16,11 @@ from annolake_service.shared.observability import logger
 _processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def _deliver(record: SQSRecord) -> list[dict[str, Any]]:
-    return webhooks.deliver(json.loads(record.body))
-
-
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=_deliver, processor=_processor, context=context)
+    subscriptions = functools.cache(webhooks.subscriptions)  # each project's webhooks read once per batch
+
+    def deliver(record: SQSRecord) -> list[dict[str, Any]]:
+        return webhooks.deliver(json.loads(record.body), subscriptions)
+
+    return process_partial_response(event=event, record_handler=deliver, processor=_processor, context=context)

@@ -5,6 +5,7 @@ Each step parses its input and calls one service function.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -78,12 +79,14 @@ def fail_launch_handler(event: dict[str, Any], context: LambdaContext) -> dict[s
 _arrivals = BatchProcessor(event_type=EventType.SQS)
 
 
-def _file_arrived(record: SQSRecord) -> int:
-    detail = json.loads(record.body)["detail"]  # the EventBridge event the rule put on the queue
-    return jobs.file_arrived(detail["project_id"], detail["dataset_id"], detail["file_id"])
-
-
 @logger.inject_lambda_context
 def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SQS batch of ``file_ingested`` events; failed records are retried by SQS (partial batch response)."""
-    return process_partial_response(event=event, record_handler=_file_arrived, processor=_arrivals, context=context)
+    project_jobs = functools.cache(jobs.list_jobs)  # each project's jobs read once per batch
+
+    def file_arrived(record: SQSRecord) -> int:
+        detail = json.loads(record.body)["detail"]  # the EventBridge event the rule put on the queue
+        project_id = detail["project_id"]
+        return jobs.file_arrived(project_id, detail["dataset_id"], detail["file_id"], project_jobs(project_id))
+
+    return process_partial_response(event=event, record_handler=file_arrived, processor=_arrivals, context=context)

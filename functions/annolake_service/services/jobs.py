@@ -163,10 +163,12 @@ def start_file(job: Job, file_id: str) -> bool:
     return new
 
 
-def file_arrived(project_id: str, dataset_id: str, file_id: str) -> int:
-    """A ready file entered a dataset (``file_ingested``): jobs that sync that dataset get it. Returns how many."""
+def file_arrived(project_id: str, dataset_id: str, file_id: str, project_jobs: list[Job] | None = None) -> int:
+    """A ready file entered a dataset (``file_ingested``): jobs that sync that dataset get it. Returns how many.
+
+    ``project_jobs``: the project's jobs when the caller already read them (one read per event batch)."""
     started = 0
-    for job in wstore.list_jobs(project_id):
+    for job in wstore.list_jobs(project_id) if project_jobs is None else project_jobs:
         watching = job.spec.mode == "sync" and dataset_id in job.dataset_ids
         if watching and job.launch_status != "not_launched" and job.status is not JobStatus.ARCHIVED:
             started += start_file(job, file_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,8 +91,17 @@ def redeliver(project_id: str, webhook_id: str, failure_id: str) -> dict[str, An
 # --- delivery -----------------------------------------------------------------------------
 
 
-def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Deliver one EventBridge event (``detail-type``, ``detail``, ``id``) to the subscriptions that want it."""
+def subscriptions(project_id: str) -> list[dict[str, Any]]:
+    """A project's webhooks as delivery reads them (with their secret references)."""
+    return wstore.list_webhooks(project_id)
+
+
+def deliver(
+    event: dict[str, Any], read_subscriptions: Callable[[str], list[dict[str, Any]]] = subscriptions
+) -> list[dict[str, Any]]:
+    """Deliver one EventBridge event (``detail-type``, ``detail``, ``id``) to the subscriptions that want it.
+
+    ``read_subscriptions`` reads a project's webhooks (a batch's handler passes one that reads each project once)."""
     event_type = event.get("detail-type", "")
     detail = event.get("detail") or {}
     project_id = detail.get("project_id")
@@ -100,7 +110,7 @@ def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     body = {"id": event.get("id"), "type": event_type, "project_id": project_id, "data": detail}
     outcomes = []
-    for webhook in wstore.list_webhooks(project_id):
+    for webhook in read_subscriptions(project_id):
         if rules.wants(webhook["events"], event_type):
             delivery_id = f"{event.get('id') or secrets.token_hex(8)}:{webhook['webhook_id']}"
             outcomes.append(_deliver_one(project_id, webhook, body, delivery_id))
