@@ -26,6 +26,16 @@ def _session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
 
 
+def _create_keyed_table(dynamodb, name: str, key: str = "pk") -> None:  # noqa: ANN001 - a boto3 client
+    """An on-demand table keyed by one string attribute."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture(scope="module")
 def emulator():
     # A session created before the emulator starts has no in-process handler: its calls use the server.
@@ -63,12 +73,7 @@ def test_errors_come_back_as_the_service_errors(emulator):
         s3.get_object(Bucket="in-process-none", Key="x")
     assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
     dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
-    dynamodb.create_table(
-        TableName="in-process",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_keyed_table(dynamodb, "in-process")
     dynamodb.put_item(TableName="in-process", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
     with pytest.raises(ClientError) as conflict:
         dynamodb.put_item(
@@ -119,12 +124,7 @@ def test_dynamodb_item_answers_keep_every_attribute_type(emulator):
     for session in (_session(), over_http):
         dynamodb = session.client("dynamodb", endpoint_url=emu.endpoint_url)
         if "typed" not in dynamodb.list_tables()["TableNames"]:
-            dynamodb.create_table(
-                TableName="typed",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            _create_keyed_table(dynamodb, "typed")
         dynamodb.put_item(TableName="typed", Item=item)
         key = {"pk": {"S": "typed"}}
 
@@ -232,12 +232,7 @@ def test_batch_reads_see_updates_and_keep_the_16_mib_answer_limit(emulator):
     """A read snapshot's size is computed once; the live item's is not, so an update shows in the next read."""
     emu, over_http, _ = emulator
     dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
-    dynamodb.create_table(
-        TableName="batch-sizes",
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_keyed_table(dynamodb, "batch-sizes", key="PK")
     big = "x" * 390_000
     for i in range(45):  # 45 × ~390 KB > 16 MiB: one BatchGetItem cannot answer them all
         dynamodb.put_item(TableName="batch-sizes", Item={"PK": {"S": f"k{i}"}, "body": {"S": big}})
