@@ -262,3 +262,21 @@ def test_bad_queries_and_the_cli(stack, monkeypatch, capsys):
     assert f"{len(expected)} files match" in out and len([line for line in out.splitlines() if "img_" in line]) == 3
     assert cli(["query", "labels.car >", "--directory", "big"]) == 2
     assert "column 13" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pages_ahead", [1, 3])
+def test_pages_ahead_are_requested_while_the_first_is_downloaded(stack, pages_ahead):
+    from annolake.slices import StreamOptions
+
+    sliced = stack.project().directory.get("big").slice("labels.car >= 0")
+    options = StreamOptions(page_size=20, pages_ahead=pages_ahead, concurrency=2, prefetch=4, decode=False)
+    with sliced.reader(options) as reader:
+        samples = reader.samples(range(200))
+        first = next(samples)
+        assert first["index"] == 0
+        with reader._lock:
+            asked = set(reader._pages) | set(reader._pending_pages)
+        assert asked == set(range(1 + pages_ahead))  # the first page and exactly the next ones, nothing more
+        assert sorted(s["index"] for s in samples) == list(range(1, 200))
+    with pytest.raises(ValueError, match="pages_ahead must be >= 1"):
+        StreamOptions(pages_ahead=0)
