@@ -12,7 +12,8 @@ Each change is installed once per process by ``install()`` (``replace`` marks wh
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
   look at every item (moto keeps no index), but no longer sort the whole table first.
-- State machine definitions parse safely in parallel (moto's parser shared one scope stack).
+- State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
+  definition's text is parsed once, not at the start of every execution.
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
   JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
@@ -48,6 +49,7 @@ def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) ->
 
 def install() -> None:
     thread_safe_state_machine_parsing()
+    parse_each_state_machine_once()
     two_phase_transactions()
     serialize_dynamodb_operations()
     index_base_table_queries()
@@ -220,6 +222,28 @@ def thread_safe_state_machine_parsing() -> None:
         return __init__
 
     replace(Preprocessor, "__init__", "own-scopes", own_scopes)
+
+
+def parse_each_state_machine_once() -> None:
+    """moto's engine parses the state machine's definition with the ANTLR runtime (pure Python) at the start of
+    every execution: ~4 ms of the emulator's one GIL per ingested file, the most expensive step of its Express
+    execution. The parse tree of a definition text never changes and nothing writes to it, so each text is
+    parsed once; every execution still builds its own evaluation components from the tree (they keep
+    per-execution state), as moto does after parsing. Definitions that fail to parse are not remembered."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parse = AmazonStateLanguageParser.parse
+    if "tree-once" in getattr(parse, _MARK, frozenset()):
+        return
+    tree_of = functools.lru_cache(maxsize=256)(lambda definition: parse(definition)[1])
+
+    def parse_with_known_tree(definition: str) -> tuple[Any, Any]:
+        tree = tree_of(definition)
+        return Preprocessor().visit(tree), tree
+
+    setattr(parse_with_known_tree, _MARK, getattr(parse, _MARK, frozenset()) | {"tree-once"})
+    AmazonStateLanguageParser.parse = staticmethod(parse_with_known_tree)  # type: ignore[method-assign]
 
 
 def two_phase_transactions() -> None:

@@ -3,6 +3,8 @@
 import json
 import types
 
+import pytest
+
 from infra.local.moto_patches import replace
 
 
@@ -47,3 +49,33 @@ def test_state_machines_still_parse():
     }
     program, _ = AmazonStateLanguageParser.parse(json.dumps(definition))
     assert program is not None
+
+
+def test_a_definition_text_is_parsed_once_and_each_execution_gets_its_own_components():
+    """moto parsed the definition at the start of every execution (~4 ms of the emulator's GIL per ingested file)."""
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+
+    from infra.local import moto_patches
+
+    moto_patches.parse_each_state_machine_once()
+    moto_patches.parse_each_state_machine_once()  # a second emulator in the process: still one layer
+    definition = json.dumps(
+        {"StartAt": "Mark", "States": {"Mark": {"Type": "Pass", "Result": {"parsed": "once"}, "End": True}}}
+    )
+    parses = []
+    state_machine_rule = ASLParser.state_machine
+    ASLParser.state_machine = lambda self: parses.append(1) or state_machine_rule(self)
+    try:
+        first_program, first_tree = AmazonStateLanguageParser.parse(definition)
+        second_program, second_tree = AmazonStateLanguageParser.parse(definition)
+        other_program, _ = AmazonStateLanguageParser.parse(definition.replace("once", "again"))
+        for _ in range(2):  # a broken definition is refused every time, not remembered
+            with pytest.raises(ASLParserException):
+                AmazonStateLanguageParser.parse('{"StartAt": "Missing", "States": ')
+    finally:
+        ASLParser.state_machine = state_machine_rule
+    assert len(parses) == 4  # the definition, the other one, the broken one twice
+    assert second_tree is first_tree
+    assert second_program is not first_program
+    assert type(second_program) is type(first_program) is type(other_program)
