@@ -4,6 +4,7 @@
 - SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
   dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
 - Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
+- Chosen calls fail on request, as AWS fails them (``faults``: ``/_annolake/faults``), to try failure paths.
 - moto is made safe under threads and faster where the platform leans on it (``moto_patches``).
 - Calls this process makes to the emulator (handlers, the Step Functions engine, the poller) are answered
   in-process, without a socket (``in_process``).
@@ -22,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from infra.local import event_sources, in_process, lambda_runtime, moto_patches
 from infra.local.cors import CognitoCors
+from infra.local.faults import FaultInjection
 from infra.local.presign_guard import PresignGuard
 
 # Credentials clients of the local emulator use (also written to credentials.json).
@@ -54,6 +56,7 @@ class Emulator:
         moto_patches.memoize_backend_lookup(dispatcher)
         app = PresignGuard(dispatcher, {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY})
         app = CognitoCors(app, self.web_origins)
+        app = FaultInjection(app)
         try:
             self._server = make_server(self.host, self.port, app, threaded=True)
         except OSError as exc:

@@ -13,7 +13,9 @@ Each change is installed once per process by ``install()`` (``replace`` marks wh
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
   look at every item (moto keeps no index), but no longer sort the whole table first.
 - State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
-  definition's text is parsed once, not at the start of every execution.
+  definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
+  itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
+- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event.
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
   JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
@@ -50,6 +52,8 @@ def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) ->
 def install() -> None:
     thread_safe_state_machine_parsing()
     parse_each_state_machine_once()
+    name_lambda_service_errors_as_step_functions_does()
+    s3_events_carry_a_sequencer()
     two_phase_transactions()
     serialize_dynamodb_operations()
     index_base_table_queries()
@@ -244,6 +248,56 @@ def parse_each_state_machine_once() -> None:
 
     setattr(parse_with_known_tree, _MARK, getattr(parse, _MARK, frozenset()) | {"tree-once"})
     AmazonStateLanguageParser.parse = staticmethod(parse_with_known_tree)  # type: ignore[method-assign]
+
+
+def name_lambda_service_errors_as_step_functions_does() -> None:
+    """When the invocation of a task's Lambda function itself fails (throttled, a Lambda service error), Step
+    Functions names the error ``Lambda.<code>`` (``Lambda.TooManyRequestsException``): what the states' Retry
+    policies match. moto does so for ``arn:aws:states:::lambda:invoke`` tasks but names it ``Exception`` for
+    tasks whose Resource is the function's ARN (CDK's ``payload_response_only``), so nothing was retried."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    def named(from_error: Callable[..., Any]) -> Callable[..., Any]:
+        def _from_error(self: StateTaskLambda, env: Any, ex: Exception) -> Any:
+            failure = from_error(self, env, ex)
+            if isinstance(ex, ClientError):
+                error = f"Lambda.{ex.response['Error']['Code']}"
+                failure.error_name = CustomErrorName(error)
+                failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = error
+            return failure
+
+        return _from_error
+
+    replace(StateTaskLambda, "_from_error", "lambda-error-names", named)
+
+
+def s3_events_carry_a_sequencer() -> None:
+    """An S3 event record's ``sequencer`` orders the events of one key and tells a new PUT of the same bytes
+    from a redelivery of the old event. moto's records to Lambda have none, so dropping a file again under its
+    key (the re-drive after an outage quarantined it) was taken for the first event delivered twice."""
+    import itertools
+    import time
+
+    from moto.s3 import notifications
+
+    issued = itertools.count(1)
+    lock = threading.Lock()
+
+    def sequenced(get_event: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def _get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+            event = get_event(event_name, bucket, key, notification_id)
+            with lock:  # one per event (the key object a PUT made, and the event's name), increasing
+                per_event = key.__dict__.setdefault("_annolake_sequencers", {})
+                sequencer = per_event.setdefault(event_name, f"{time.time_ns():016X}{next(issued):08X}")
+            for record in event["Records"]:
+                record["s3"]["object"]["sequencer"] = sequencer
+            return event
+
+        return _get_s3_event
+
+    replace(notifications, "_get_s3_event", "sequencer", sequenced)
 
 
 def two_phase_transactions() -> None:

@@ -26,10 +26,19 @@ class File:
 
     id = property(lambda self: self._data["file_id"])
     name = property(lambda self: self._data["original_name"])
-    width = property(lambda self: self._data.get("width"))
+    width = property(lambda self: self._data.get("width"))  # after EXIF orientation
     height = property(lambda self: self._data.get("height"))
-    status = property(lambda self: self._data["status"])
+    status = property(lambda self: self._data["status"])  # ready | quarantined | deleted
+    status_reason = property(lambda self: self._data.get("status_reason"), doc="why a quarantined file was refused")
+    mime_type = property(lambda self: self._data.get("mime_type"))
+    size_bytes = property(lambda self: self._data.get("size_bytes"))
+    content_hash = property(lambda self: self._data.get("content_hash"), doc="sha256 of the original bytes")
+    label_counts = property(lambda self: self._data.get("label_counts", {}))
+    created_at = property(lambda self: self._data.get("created_at"))
     metadata = property(lambda self: self._data.get("metadata", {}))
+    # Presigned GETs minted when this record was read; they expire (``refresh()`` mints new ones).
+    media_url = property(lambda self: self._data.get("media_url"))
+    thumbnail_url = property(lambda self: self._data.get("thumbnail_url"))
 
     @property
     def _path(self) -> str:
@@ -76,7 +85,8 @@ class File:
         self.project.client.delete(self._path)
 
     def __repr__(self) -> str:
-        return f"File({self.id!r}, {self.name!r}, {self.status})"
+        reason = f": {self.status_reason}" if self.status_reason else ""
+        return f"File({self.id!r}, {self.name!r}, {self.status}{reason})"
 
 
 class Files:

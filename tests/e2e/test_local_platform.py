@@ -5,6 +5,7 @@ Tests in this module run in order against one platform; the last one restarts it
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -65,7 +66,8 @@ def _clients(platform):
         aws_secret_access_key=creds["aws_secret_access_key"],
         region_name="us-east-1",
     )
-    return {s: session.client(s, endpoint_url=platform.emulator_url) for s in ("s3", "stepfunctions", "dynamodb")}
+    services = ("s3", "stepfunctions", "dynamodb", "lambda")
+    return {s: session.client(s, endpoint_url=platform.emulator_url) for s in services}
 
 
 def _jpeg(colour=(10, 200, 30), size=(80, 60)) -> bytes:
@@ -345,28 +347,46 @@ def test_sdk_from_url_and_packet(platform, monkeypatch, tmp_path):
     server.shutdown()
 
 
-def test_sdk_coco_import_and_cli_upload(platform, monkeypatch, tmp_path):
+def test_sdk_coco_import_of_500_images_and_3000_boxes_and_cli_upload(platform, monkeypatch, tmp_path):
+    """Issue 5's COCO scenario at its size: 500 images / 3,000 boxes import completely, the SDK reads back the same
+    boxes; then `annolake upload` of a folder with one broken file."""
     from annolake import Project
     from annolake.cli import main as cli
 
     monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
     project = Project()
-    images, annotations = [], []
+    names = ["forklift", "pallet", "person"]
+    images, annotations, expected = [], [], {}
     (tmp_path / "coco" / "images").mkdir(parents=True)
-    for i in range(30):
-        (tmp_path / "coco" / "images" / f"{i:03d}.jpg").write_bytes(_jpeg(colour=(i * 8, 40, 90), size=(64 + i, 48)))
-        images.append({"id": i, "file_name": f"{i:03d}.jpg"})
-        annotations += [
-            {"id": len(annotations), "image_id": i, "category_id": 1, "bbox": [k * 5, 2, 4, 6]} for k in range(3)
-        ]
-    coco = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "forklift"}]}
+    for i in range(500):
+        name = f"{i:03d}.jpg"
+        (tmp_path / "coco" / "images" / name).write_bytes(
+            _jpeg(colour=(i * 8 % 256, 40 + i // 32, 90), size=(64 + i % 50, 48))
+        )
+        images.append({"id": i, "file_name": name})
+        boxes = [(1 + k % 3, [k * 5 + i % 7, 2 + k, 4 + i % 3, 6]) for k in range(6)]
+        annotations += [{"id": len(annotations), "image_id": i, "category_id": c, "bbox": b} for c, b in boxes]
+        expected[name] = sorted((names[c - 1], x, y, x + w, y + h) for c, (x, y, w, h) in boxes)
+    categories = [{"id": n + 1, "name": label} for n, label in enumerate(names)]
+    coco = {"images": images, "annotations": annotations, "categories": categories}
     (tmp_path / "coco" / "instances.json").write_text(json.dumps(coco))
-    job = project.import_coco(tmp_path / "coco" / "instances.json", "warehouse", progress=False)
-    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", 30, 30, 0)
-    files = list(project.directory.get("warehouse").files())
-    assert len(files) == 30
-    first = next(f for f in files if f.name == "000.jpg")
-    assert sorted(b["x_min"] for b in first.instance_list) == [0.0, 5.0, 10.0]
+    job = project.import_coco(tmp_path / "coco" / "instances.json", "warehouse", progress=False, create_labels=True)
+    assert (job["status"], job["total"], job["done"], job["failed"]) == ("completed", 500, 500, 0)
+    assert len(annotations) == 3000
+    read_back = {
+        sample["file"]["name"]: sorted(
+            zip(
+                sample["label_name_list"],
+                sample["x_min_list"],
+                sample["y_min_list"],
+                sample["x_max_list"],
+                sample["y_max_list"],
+                strict=True,
+            )
+        )
+        for sample in project.directory.get("warehouse")
+    }
+    assert read_back == expected
 
     upload_dir = tmp_path / "to-upload"
     upload_dir.mkdir()
@@ -377,6 +397,143 @@ def test_sdk_coco_import_and_cli_upload(platform, monkeypatch, tmp_path):
     assert project.directory.get("cli-upload").file_count() == 5
     ready = [f for f in project.directory.get("cli-upload").files() if f.status == "ready"]
     assert len(ready) == 4
+
+
+def _drop_folder(root: Path) -> dict[str, tuple[int, int]]:
+    """200 images (.jpg, .JPG, .jpeg, a PNG, one without extension, one EXIF-rotated, some in a sub folder), 5
+    corrupt, 1 empty, 1 text file, and a sidecar for img-005. Returns each image's name → (width, height)."""
+    expected = {}
+    for i in range(200):
+        suffix = {0: ".JPG", 1: ".jpeg"}.get(i % 10, ".jpg")
+        suffix = {2: "", 3: ".png"}.get(i, suffix)
+        name, size = f"img-{i:03d}{suffix}", (40 + i, 30 + i % 7)
+        buffer = io.BytesIO()
+        image = Image.new("RGB", size, (i, 255 - i, (7 * i) % 256))
+        if i == 3:
+            image.save(buffer, format="PNG")
+        elif i == 4:  # stored landscape, shown portrait: EXIF orientation 6 (rotate 90°)
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            image.save(buffer, format="JPEG", exif=exif)
+            size = size[::-1]
+        else:
+            image.save(buffer, format="JPEG")
+        folder = root / "night" if i >= 150 else root
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(buffer.getvalue())
+        expected[name] = size
+    for k in range(5):
+        (root / f"corrupt-{k}.jpg").write_bytes(_jpeg(size=(300, 200))[: 200 + 40 * k])
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.txt").write_text("camera log, not an image\n")
+    sidecar = {
+        "instance_list": [{"type": "box", "name": "cone", "x_min": 2, "y_min": 3, "x_max": 30, "y_max": 25}],
+        "metadata": {"camera": "front"},
+    }
+    (root / "img-005.json").write_text(json.dumps(sidecar))
+    return expected
+
+
+def test_a_recursive_cli_drop_of_200_images_and_bad_files(platform, monkeypatch, tmp_path):
+    """Issue 5's first scenario as a user runs it: `aws s3 cp --recursive` of a folder into the drop bucket."""
+    from annolake import NotFound, Project
+
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    expected = _drop_folder(tmp_path / "street")
+    drop = platform.credentials["drop_bucket"]
+    _aws_cli(platform, "s3", "cp", "--recursive", "--quiet", str(tmp_path / "street"), f"s3://{drop}/demo/street/")
+
+    project = Project()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        with contextlib.suppress(NotFound):
+            if project.directory.get("street").file_count() >= 207:
+                break
+        time.sleep(1)
+    files = list(project.directory.get("street").files())
+    ready = {f.name: f for f in files if f.status == "ready"}
+    assert {name: (f.width, f.height) for name, f in ready.items()} == expected
+    assert ready["img-003.png"].mime_type == "image/png" and ready["img-002"].mime_type == "image/jpeg"
+
+    http = urllib3.PoolManager()
+    for name in ("img-000.JPG", "img-004.jpg", "img-199.jpg"):
+        thumbnail = http.request("GET", ready[name].thumbnail_url)
+        assert thumbnail.status == 200
+        with Image.open(io.BytesIO(thumbnail.data)) as shown:
+            assert shown.format == "JPEG" and shown.size == expected[name]  # small images keep their size
+    assert ready["img-004.jpg"].width < ready["img-004.jpg"].height  # turned by its EXIF orientation
+
+    quarantined = {f.name: f.status_reason for f in project.directory.get("street").files(status="quarantined")}
+    assert sorted(quarantined) == [*(f"corrupt-{k}.jpg" for k in range(5)), "empty.jpg", "notes.txt"]
+    assert all("truncated or damaged" in quarantined[f"corrupt-{k}.jpg"] for k in range(5))
+    assert "empty" in quarantined["empty.jpg"] and "text files are not supported" in quarantined["notes.txt"]
+    assert len(files) == 207
+
+    with_sidecar = ready["img-005.jpg"]
+    assert [(i["name"], i["x_max"]) for i in with_sidecar.instance_list] == [("cone", 30.0)]
+    assert with_sidecar.metadata == {"camera": "front"}
+    assert all(not f.label_counts for name, f in ready.items() if name != "img-005.jpg")
+    left = _clients(platform)["s3"].list_objects_v2(Bucket=drop, Prefix="demo/street/").get("Contents", [])
+    assert left == []  # every arrival moved to the media bucket or to quarantine/, the sidecar applied
+
+
+def _history(platform, execution: dict) -> list[dict]:
+    return _aws_cli(platform, "stepfunctions", "get-execution-history", "--execution-arn", execution["executionArn"])[
+        "events"
+    ]
+
+
+def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined_then_redriven(platform, monkeypatch):
+    """Issue 5's failure scenario on the real ingest state machine, with Lambda throttling the ProcessMedia step
+    (the emulator's fault rules, infra/local/faults.py): once → retried, ready; every time → quarantined with the
+    error after the retries; dropped again once the throttling is over → ready, one file."""
+    clients, http = _clients(platform), urllib3.PoolManager()
+    faults = f"{platform.emulator_url}/_annolake/faults"
+    functions = clients["lambda"].list_functions()["Functions"]
+    process = next(f["FunctionName"] for f in functions if "ingestprocess" in f["FunctionName"].lower())
+    throttled = {"method": "POST", "path_contains": process, "status": 429, "code": "TooManyRequestsException"}
+    machine, drop = _ingest_machine(platform), platform.credentials["drop_bucket"]
+
+    def drop_and_wait(key: str, body: bytes) -> tuple[list[str], list[str]]:
+        """The errors of the execution's failed task attempts, and the states it left successfully."""
+        known = {
+            e["executionArn"]
+            for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)[
+                "executions"
+            ]
+        }
+        clients["s3"].put_object(Bucket=drop, Key=key, Body=body)
+        execution = _wait_for_new_execution(platform, machine, known, timeout=120)
+        assert execution["status"] == "SUCCEEDED"  # a quarantine is a handled outcome, not a failed execution
+        history = _history(platform, execution)
+        failed = [e["lambdaFunctionFailedEventDetails"] for e in history if e["type"] == "LambdaFunctionFailed"]
+        exited = [e["stateExitedEventDetails"]["name"] for e in history if e["type"] == "TaskStateExited"]
+        return [f["error"] for f in failed], exited
+
+    assert http.request("POST", faults, body=json.dumps({**throttled, "times": 1})).status == 201
+    failures, steps = drop_and_wait("demo/faults/once.jpg", _jpeg(colour=(1, 2, 3), size=(91, 61)))
+    assert failures == ["Lambda.TooManyRequestsException"] and steps == ["ProcessMedia", "RegisterFile"]
+
+    assert http.request("POST", faults, body=json.dumps(throttled)).status == 201
+    outage = _jpeg(colour=(4, 5, 6), size=(93, 63))
+    failures, steps = drop_and_wait("demo/faults/always.jpg", outage)
+    assert failures == ["Lambda.TooManyRequestsException"] * 4  # the first try and 3 retries (2, 4, 8 s apart)
+    assert steps[-1] == "QuarantineFile" and "RegisterFile" not in steps
+    rules = json.loads(http.request("GET", faults).data)["rules"]
+    assert [(r["times"], r["fired"]) for r in rules] == [(1, 1), (None, 4)]
+    assert http.request("DELETE", faults).status == 200
+
+    by_name = {f["original_name"]["S"]: f for f in _file_items(platform) if f.get("deleted_at") is None}
+    assert by_name["once.jpg"]["status"]["S"] == "ready" and by_name["always.jpg"]["status"]["S"] == "quarantined"
+    assert by_name["always.jpg"]["status_reason"]["S"].startswith("Lambda.TooManyRequestsException: ")
+
+    failures, steps = drop_and_wait("demo/faults/always.jpg", outage)  # the re-drive, the outage over
+    assert (failures, steps) == ([], ["ProcessMedia", "RegisterFile"])
+    from annolake import Project
+
+    monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
+    listed = [(f.name, f.status) for f in Project().directory.get("faults").files()]
+    assert sorted(listed) == [("always.jpg", "ready"), ("once.jpg", "ready")]
 
 
 def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):

@@ -521,6 +521,66 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
 
 
+def test_a_sidecar_landing_while_its_image_registers_is_attached(world, monkeypatch):
+    """`aws s3 cp --recursive` puts img.jpg, then img.json a moment later: the sidecar's event can run after the
+    image's ingest looked for a sidecar and before it recorded the arrival. One of the two must attach it."""
+    from urllib.parse import quote_plus
+
+    from annolake_service.adapters import store
+    from annolake_service.services import ingest
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    image_key, sidecar_key = "alpha/train/racing.jpg", "alpha/train/racing.json"
+    box = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
+    sidecar = json.dumps({"instance_list": [box], "metadata": {"camera": "front"}}).encode()
+    record_arrival = store.record_arrival
+
+    def sidecar_lands_first(*args):  # the interleaving, made certain: the real calls, in the racing order
+        world["s3"].put_object(Bucket=world["drop"], Key=sidecar_key, Body=sidecar)
+        start_ingest_for(bucket=world["drop"], raw_key=quote_plus(sidecar_key), size=1, etag="e", sequencer="s")
+        return record_arrival(*args)
+
+    monkeypatch.setattr(store, "record_arrival", sidecar_lands_first)
+    world["s3"].put_object(Bucket=world["drop"], Key=image_key, Body=_jpeg(size=(72, 40), colour=(200, 9, 9)))
+    file_id = ingest.register_file(world["drop"], image_key, ingest.process_media(world["drop"], image_key))["file_id"]
+
+    annotations = c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()
+    assert annotations["version"] == 1 and [i["x_max"] for i in annotations["instance_list"]] == [30.0]
+    described = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert described["metadata"] == {"camera": "front"}
+    left = [
+        o["Key"]
+        for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/train/racing").get("Contents", [])
+    ]
+    assert left == []  # the image moved to the media bucket, the sidecar applied and removed
+
+
+def test_a_refused_path_dropped_again_is_ingested_and_its_refusal_leaves_the_listing(world):
+    """Re-driving a drop (after an outage that outlasted the retries, or with a repaired copy) yields one file."""
+    from annolake_service.domain.media import MediaRejected
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    key = "alpha/redrive/scan 1.jpg"
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=_jpeg(size=(90, 60))[:150])
+    with pytest.raises(MediaRejected) as refused:  # what the ProcessMedia step raises; the Catch quarantines
+        ingest.process_media(world["drop"], key)
+    error = {"Error": type(refused.value).__name__, "Cause": json.dumps({"errorMessage": str(refused.value)})}
+    ingest.quarantine(world["drop"], key, error)
+    listed = c.get("/api/v1/projects/alpha/datasets/redrive/files", headers=h).json()["files"]
+    assert [(f["original_name"], f["status"]) for f in listed] == [("scan 1.jpg", "quarantined")]
+
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=_jpeg(size=(90, 60)))
+    ingest.register_file(world["drop"], key, ingest.process_media(world["drop"], key))
+    listed = c.get("/api/v1/projects/alpha/datasets/redrive/files", headers=h).json()["files"]
+    assert [(f["original_name"], f["status"], f["width"]) for f in listed] == [("scan 1.jpg", "ready", 90)]
+    quarantined = c.get("/api/v1/projects/alpha/datasets/redrive/files?status=quarantined", headers=h).json()
+    assert quarantined["files"] == []
+    kept = world["s3"].list_objects_v2(Bucket=world["media"], Prefix="quarantine/alpha/redrive/")["Contents"]
+    assert [o["Key"] for o in kept] == ["quarantine/alpha/redrive/scan 1.jpg"]  # the refused original stays
+
+
 def _annotate(world, file_id: str, instances: list[dict]) -> None:
     c, h = world["client"], _admin(world)
     url = f"/api/v1/projects/alpha/files/{file_id}/annotations"

@@ -79,3 +79,26 @@ def test_a_definition_text_is_parsed_once_and_each_execution_gets_its_own_compon
     assert second_tree is first_tree
     assert second_program is not first_program
     assert type(second_program) is type(first_program) is type(other_program)
+
+
+def test_s3_events_carry_a_sequencer_that_tells_a_new_put_from_a_redelivery():
+    """The ingest names its execution after bucket/key/etag/sequencer: the same bytes PUT again must be a new event."""
+    from moto.s3 import notifications
+    from moto.s3.models import FakeKey
+
+    from infra.local import moto_patches
+
+    moto_patches.s3_events_carry_a_sequencer()
+    bucket = types.SimpleNamespace(name="drop", arn="arn:aws:s3:::drop", region_name="us-east-1")
+
+    def sequencer(key, event="s3:ObjectCreated:Put", notification="lambda"):
+        event = notifications._get_s3_event(event, bucket, key, notification)
+        return event["Records"][0]["s3"]["object"]["sequencer"]
+
+    first, again = (
+        FakeKey("demo/default/a.jpg", b"same bytes", account_id="123456789012", region_name="us-east-1")
+        for _ in range(2)
+    )
+    assert sequencer(first) == sequencer(first, notification="queue")  # one event, every destination
+    assert sequencer(first) < sequencer(again)  # the second PUT of the same bytes: a later, different event
+    assert sequencer(first, "s3:ObjectRemoved:Delete") not in (sequencer(first), sequencer(again))

@@ -1056,15 +1056,16 @@ def import_failures(project_id: str, import_id: str, limit: int = 100) -> list[d
 #   P#<project>#ARRIVAL / <dataset>/<path without extension>
 
 
-def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str) -> None:
+def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str) -> str | None:
+    """Point a drop-folder path at the file it became; returns the file it led to before, if any."""
     bind()
-    ArrivalItem(
-        PK=f"P#{project_id}#ARRIVAL",
-        SK=f"{dataset_name}/{path_stem}",
-        kind="arrival",
-        project_id=project_id,
-        file_id=file_id,
-    ).save()
+    key = (f"P#{project_id}#ARRIVAL", f"{dataset_name}/{path_stem}")
+    item = ArrivalItem(PK=key[0], SK=key[1], kind="arrival", project_id=project_id, file_id=file_id)
+    attributes = {name: value for name, value in item.serialize().items() if name not in ("PK", "SK")}
+    answer = ArrivalItem._get_connection().put_item(  # a plain put that also answers what it replaced
+        key[0], range_key=key[1], attributes=attributes, return_values="ALL_OLD"
+    )
+    return answer.get("Attributes", {}).get("file_id", {}).get("S")
 
 
 def arrival_file_id(project_id: str, dataset_name: str, path_stem: str) -> str | None:

@@ -91,9 +91,18 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         author=f"ingest:{arrived.source}",
     )
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
-    store.record_arrival(
+    before = store.record_arrival(
         arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], facts["file_id"]
     )
+    if before == media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path):
+        # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
+        # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
+        store.soft_delete_file(arrived.project_id, before, datetime.now(UTC))
+    if not had_sidecar:
+        # A sidecar put just after its image (`aws s3 cp --recursive` sends img.jpg, then img.json) can land
+        # after the read above while its own event ran before the arrival was recorded, and so found no image
+        # to attach to. Now that its event would find the arrival, look once more: one of the two attaches it.
+        _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"])
     _remove_arrival(bucket, key, sidecar if had_sidecar else None)
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
@@ -192,8 +201,9 @@ def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any
 def attach_late_sidecar(bucket: str, key: str) -> str | None:
     """A sidecar that arrives after its image: its instances become the file's first annotation version.
 
-    Returns the file id it was attached to, or None when the image has not been ingested yet (the
-    image's ingest will read the sidecar then) or the file already has annotations (never overwritten).
+    Returns the file id it was attached to, or None when the image has not recorded its arrival yet (the
+    image's ingest reads the sidecar then, see ``register_file``) or the file already has annotations
+    (never overwritten).
     """
     arrived = parse_object_key(key)
     stem = posixpath.splitext(arrived.relative_path)[0]
@@ -201,10 +211,22 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
     if file_id is None:
         return None
     record = store.get_file(arrived.project_id, file_id)
-    if record is None or record.annotation_version:
+    if record is None or record.status != "ready":
+        return None  # its image was refused: the sidecar waits for the image's next drop
+    if record.annotation_version:
         storage.delete_object(bucket, key)
         return None
-    instance_list, _, _ = _read_sidecar(bucket, key, record.width or 0, record.height or 0)
+    return _apply_sidecar(bucket, key, arrived, file_id, record.width or 0, record.height or 0)
+
+
+def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, width: int, height: int) -> str | None:
+    """Save a sidecar read after its file was registered as version 1, merge its metadata, remove it.
+
+    Both the sidecar's own event and its image's ingest may get here for one sidecar: the save expects
+    version 0, so only one of them applies it."""
+    instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
+    if not found:
+        return None  # none, or the other side applied and removed it already
     try:
         annotations.save_annotations(
             arrived.project_id,
@@ -217,6 +239,9 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
         )
     except Conflict:
         return None  # annotated in the meantime: a person's work wins over a late pre-label
+    record = store.get_file(arrived.project_id, file_id)
+    if metadata and record is not None and {**metadata, **record.metadata} != record.metadata:
+        store.update_file_metadata(arrived.project_id, file_id, {**metadata, **record.metadata})  # theirs win
     storage.delete_object(bucket, key)
     return file_id
 
@@ -261,6 +286,7 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
         created_at=datetime.now(UTC),
     )
     store.record_quarantine(record, dataset_id=dataset.dataset_id)
+    store.record_arrival(arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], record.file_id)
     _finish_upload(arrived, status="quarantined", file_id=record.file_id, reason=reason)
     if target:
         storage.delete_object(bucket, key)
