@@ -28,7 +28,7 @@ class File:
     name = property(lambda self: self._data["original_name"])
     width = property(lambda self: self._data.get("width"))  # after EXIF orientation
     height = property(lambda self: self._data.get("height"))
-    status = property(lambda self: self._data["status"])  # ready | quarantined | deleted
+    status = property(lambda self: self._data["status"])  # processing | ready | quarantined
     status_reason = property(lambda self: self._data.get("status_reason"), doc="why a quarantined file was refused")
     mime_type = property(lambda self: self._data.get("mime_type"))
     size_bytes = property(lambda self: self._data.get("size_bytes"))
