@@ -104,24 +104,29 @@ def _is_s3(environ: dict[str, Any]) -> bool:
 
 
 def _error_answer(rule: dict[str, Any], s3: bool, start_response: Callable[..., Any]) -> Iterable[bytes]:
-    status = f"{rule['status']} {HTTPStatus(rule['status']).phrase}"
     if s3:
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<Error><Code>{escape(rule['code'])}</Code><Message>{escape(rule['message'])}</Message></Error>"
         ).encode()
-        start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
-        return [body]
+        return _answer(start_response, rule["status"], body, "application/xml")
     body = json.dumps({"__type": rule["code"], "message": rule["message"]}).encode()
-    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", rule["code"])]
-    start_response(status, [*headers, ("Content-Length", str(len(body)))])
-    return [body]
+    return _answer(start_response, rule["status"], body, "application/json", [("x-amzn-ErrorType", rule["code"])])
 
 
 def _json(start_response: Callable[..., Any], status: int, payload: dict[str, Any]) -> Iterable[bytes]:
-    body = json.dumps(payload).encode()
+    return _answer(start_response, status, json.dumps(payload).encode(), "application/json")
+
+
+def _answer(
+    start_response: Callable[..., Any],
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: list[tuple[str, str]] | None = None,
+) -> Iterable[bytes]:
     start_response(
         f"{status} {HTTPStatus(status).phrase}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        [("Content-Type", content_type), *(headers or []), ("Content-Length", str(len(body)))],
     )
     return [body]

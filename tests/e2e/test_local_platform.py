@@ -89,6 +89,11 @@ def _ingest_machine(platform) -> str:
     return ingest[0]
 
 
+def _executions(platform, machine_arn: str) -> set[str]:
+    listed = _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine_arn)
+    return {e["executionArn"] for e in listed["executions"]}
+
+
 def _wait_for_new_execution(platform, machine_arn: str, known: set[str], timeout=60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,10 +210,7 @@ def test_the_seed_streaming_example_runs_against_make_up(platform, tmp_path):
 
 def test_drop_with_the_aws_cli_runs_the_ingest_state_machine(platform, tmp_path):
     machine = _ingest_machine(platform)
-    known = {
-        e["executionArn"]
-        for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)["executions"]
-    }
+    known = _executions(platform, machine)
     image = tmp_path / "img.jpg"
     image.write_bytes(_jpeg())
     drop = platform.credentials["drop_bucket"]
@@ -255,10 +257,7 @@ def test_replayed_s3_events_create_no_duplicates(platform):
 def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
     s3 = _clients(platform)["s3"]
     machine = _ingest_machine(platform)
-    known = {
-        e["executionArn"]
-        for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)["executions"]
-    }
+    known = _executions(platform, machine)
     s3.put_object(
         Bucket=platform.credentials["drop_bucket"],
         Key="demo/default/broken photo.jpg",
@@ -496,12 +495,7 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
 
     def drop_and_wait(key: str, body: bytes) -> tuple[list[str], list[str]]:
         """The errors of the execution's failed task attempts, and the states it left successfully."""
-        known = {
-            e["executionArn"]
-            for e in _aws_cli(platform, "stepfunctions", "list-executions", "--state-machine-arn", machine)[
-                "executions"
-            ]
-        }
+        known = _executions(platform, machine)
         clients["s3"].put_object(Bucket=drop, Key=key, Body=body)
         execution = _wait_for_new_execution(platform, machine, known, timeout=120)
         assert execution["status"] == "SUCCEEDED"  # a quarantine is a handled outcome, not a failed execution
