@@ -3,6 +3,7 @@ import { type DragEvent, useCallback, useEffect, useReducer, useRef, useState } 
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, errorMessage, formatBytes, formatDate } from "../components/common";
 import { useApi } from "../services";
 import { FINISHED, type UploadItem, type UploadPhase, contentTypeOf, postForm, sleep } from "../upload/uploader";
@@ -108,8 +109,8 @@ export function DatasetUpload() {
     for (const item of waiting.slice(0, Math.max(0, PARALLEL - active))) {
       running.current.add(item.key);
       void upload(item).finally(() => {
-        void queryClient.invalidateQueries({ queryKey: ["files", project, dataset] });
-        void queryClient.invalidateQueries({ queryKey: ["quarantined", project, dataset] });
+        void refreshAfterWrite(queryClient, ["files", project, dataset]);
+        void refreshAfterWrite(queryClient, ["quarantined", project, dataset]);
       });
     }
   }, [items, upload, queryClient, project, dataset]);

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
 import { useApi } from "../services";
 
@@ -28,7 +29,7 @@ export function Datasets() {
     onSuccess: async () => {
       setName("");
       setDescription("");
-      await queryClient.invalidateQueries({ queryKey: ["datasets", project] });
+      await refreshAfterWrite(queryClient, ["datasets", project]);
     },
   });
 

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useBlocker, useParams, useSearchParams } from "react-router";
 
 import { ApiError, call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import type { AnnotationsView, AnnotationVersionView } from "../api/types";
 import { Dialog, ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor } from "../editor/Editor";
@@ -65,9 +66,9 @@ export function FileEditor() {
     onSuccess: (saved) => {
       const view: AnnotationsView = { file_id: saved.file_id, version: saved.version, instance_list: saved.instance_list };
       queryClient.setQueryData(["annotations", project, fileId], view);
-      void queryClient.invalidateQueries({ queryKey: ["annotation-history", project, fileId] });
-      void queryClient.invalidateQueries({ queryKey: ["label-counts", project] });
-      void queryClient.invalidateQueries({ queryKey: ["files", project] });
+      void refreshAfterWrite(queryClient, ["annotation-history", project, fileId]);
+      void refreshAfterWrite(queryClient, ["label-counts", project]);
+      void refreshAfterWrite(queryClient, ["files", project]);
     },
     onError: (error) => {
       if (error instanceof ApiError && error.status === 409) {

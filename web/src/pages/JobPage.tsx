@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import type { TaskKind } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
 import { useApi } from "../services";
@@ -49,7 +50,7 @@ export function JobPage() {
     refetchInterval: active ? 5000 : false,
     staleTime: 0,
   });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ["job", project, jobId] });
+  const refresh = () => refreshAfterWrite(queryClient, ["job", project, jobId]);
   const launch = useMutation({
     mutationFn: () => call(api.POST("/api/v1/projects/{project_string_id}/jobs/{job_id}/launch", { params: { path } })),
     onSuccess: refresh,

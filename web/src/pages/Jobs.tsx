@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import type { JobSpec } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
 import { useApi } from "../services";
@@ -60,7 +61,7 @@ export function Jobs() {
         }),
       ),
     onSuccess: async (job) => {
-      await queryClient.invalidateQueries({ queryKey: ["jobs", project] });
+      await refreshAfterWrite(queryClient, ["jobs", project]);
       navigate(`/p/${project}/jobs/${job.job_id}`);
     },
   });

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
 import { useApi } from "../services";
 
@@ -16,7 +17,7 @@ export function Projects() {
   const create = useMutation({
     mutationFn: () => call(api.POST("/api/v1/projects", { body: { project_string_id: id.trim(), name: name.trim() } })),
     onSuccess: async (project) => {
-      await queryClient.invalidateQueries({ queryKey: ["projects"] });
+      await refreshAfterWrite(queryClient, ["projects"]);
       navigate(`/p/${project.project_string_id}/datasets`);
     },
   });

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import { useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import type { components } from "../api/schema";
 import type { ApiKeyIssued, Role, WebhookCreated } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
@@ -50,7 +51,7 @@ function Members({ project }: { project: string }) {
     queryKey: key,
     queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/members", { params: { path } })),
   });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: key });
+  const refresh = () => refreshAfterWrite(queryClient, key);
   const change = useMutation({
     mutationFn: ({ principal, role }: { principal: string; role: Role }) =>
       call(
@@ -216,7 +217,7 @@ function ApiKeys({ project }: { project: string }) {
     onSuccess: (result) => {
       setIssued(result);
       setName("");
-      void queryClient.invalidateQueries({ queryKey: key });
+      void refreshAfterWrite(queryClient, key);
     },
   });
   const revoke = useMutation({
@@ -226,7 +227,7 @@ function ApiKeys({ project }: { project: string }) {
           params: { path: { ...path, client_id: clientId } },
         }),
       ),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: key }),
+    onSettled: () => refreshAfterWrite(queryClient, key),
   });
 
   return (
@@ -340,7 +341,7 @@ function Webhooks({ project }: { project: string }) {
       setCreated(result);
       setUrl("");
       setDescription("");
-      void queryClient.invalidateQueries({ queryKey: key });
+      void refreshAfterWrite(queryClient, key);
     },
   });
   const remove = useMutation({
@@ -350,7 +351,7 @@ function Webhooks({ project }: { project: string }) {
           params: { path: { ...path, webhook_id: id } },
         }),
       ),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: key }),
+    onSettled: () => refreshAfterWrite(queryClient, key),
   });
   const failures = useQuery({
     queryKey: ["webhook-failures", project, failuresOf],

@@ -3,6 +3,7 @@ import { type ReactNode, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { call } from "../api/client";
+import { refreshAfterWrite } from "../api/refresh";
 import type { TaskDetail } from "../api/types";
 import { ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor, type Layer } from "../editor/Editor";
@@ -55,7 +56,7 @@ function useMoveOn(project: string, detail: TaskDetail) {
         { jobId: detail.task.job_id, kind: detail.task.kind },
         {
           onSuccess: ({ task }) => {
-            void queryClient.invalidateQueries({ queryKey: ["job-stats", project, detail.task.job_id] });
+            void refreshAfterWrite(queryClient, ["job-stats", project, detail.task.job_id]);
             if (task && task.task_id !== detail.task.task_id) navigate(`/p/${project}/tasks/${task.task_id}`);
             else navigate(`/p/${project}/tasks?done=${detail.task.kind}`);
           },
