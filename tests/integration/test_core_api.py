@@ -581,6 +581,43 @@ def test_a_refused_path_dropped_again_is_ingested_and_its_refusal_leaves_the_lis
     assert [o["Key"] for o in kept] == ["quarantine/alpha/redrive/scan 1.jpg"]  # the refused original stays
 
 
+def test_paths_sharing_a_stem_keep_their_sidecar_and_refusals_apart(world):
+    """notes.jpg, a refused notes.txt and a late notes.json in one folder: the refusal neither hides the image from
+    its sidecar nor lingers once a refused path of that stem is ingested."""
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+
+    def refuse(key: str, body: bytes) -> None:
+        world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)
+        with pytest.raises(Exception) as refused:  # what the ProcessMedia step raises; the Catch quarantines
+            ingest.process_media(world["drop"], key)
+        error = {"Error": type(refused.value).__name__, "Cause": json.dumps({"errorMessage": str(refused.value)})}
+        ingest.quarantine(world["drop"], key, error)
+
+    def ingested(key: str, body: bytes) -> str:
+        world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)
+        return ingest.register_file(world["drop"], key, ingest.process_media(world["drop"], key))["file_id"]
+
+    image_id = ingested("alpha/stems/notes.jpg", _jpeg(size=(64, 32)))
+    refuse("alpha/stems/notes.txt", b"shopping list")
+    refuse("alpha/stems/notes.png", _jpeg(size=(64, 32), colour=(7, 7, 7))[:60])
+    sidecar_key = "alpha/stems/notes.json"
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}
+    world["s3"].put_object(Bucket=world["drop"], Key=sidecar_key, Body=json.dumps([box]).encode())
+    assert ingest.attach_late_sidecar(world["drop"], sidecar_key) == image_id
+    annotations = c.get(f"/api/v1/projects/alpha/files/{image_id}/annotations", headers=h).json()
+    assert [i["x_max"] for i in annotations["instance_list"]] == [9.0]
+
+    ingested("alpha/stems/notes.png", _jpeg(size=(64, 32), colour=(7, 7, 7)))  # the repaired copy
+    listed = c.get("/api/v1/projects/alpha/datasets/stems/files", headers=h).json()["files"]
+    assert sorted((f["original_name"], f["status"]) for f in listed) == [
+        ("notes.jpg", "ready"),
+        ("notes.png", "ready"),
+        ("notes.txt", "quarantined"),
+    ]
+
+
 def _annotate(world, file_id: str, instances: list[dict]) -> None:
     c, h = world["client"], _admin(world)
     url = f"/api/v1/projects/alpha/files/{file_id}/annotations"

@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -283,10 +284,16 @@ class WebhookFailureItem(Item):
 
 
 class ArrivalItem(Item):
-    """Which file a drop-folder path became (so a sidecar arriving after its image can find it)."""
+    """What the drop-folder paths of one stem (``folder/name`` without extension) became.
+
+    ``file_id`` is the ready file a sidecar ``name.json`` arriving after its image attaches to; ``refused``
+    holds the quarantine records of paths under the stem that were refused (``name.txt`` next to ``name.jpg``),
+    so a refusal never hides the stem's image from its sidecar, and a refused path that is ingested later
+    retires its refusal."""
 
     project_id = UnicodeAttribute()
-    file_id = UnicodeAttribute()
+    file_id = UnicodeAttribute(null=True)
+    refused = UnicodeSetAttribute(null=True)
 
 
 MODELS: tuple[type[Item], ...] = (

@@ -1056,21 +1056,46 @@ def import_failures(project_id: str, import_id: str, limit: int = 100) -> list[d
 #   P#<project>#ARRIVAL / <dataset>/<path without extension>
 
 
-def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str) -> str | None:
-    """Point a drop-folder path at the file it became; returns the file it led to before, if any."""
+def _arrival_key(project_id: str, dataset_name: str, path_stem: str) -> tuple[str, str]:
+    return f"P#{project_id}#ARRIVAL", f"{dataset_name}/{path_stem}"
+
+
+def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str) -> bool:
+    """Point a path's stem at the ready file it became and retire the path's refusal (quarantine record
+    ``refused_id``) if it had one; returns whether it had. One write, which also answers what it replaced."""
     bind()
-    key = (f"P#{project_id}#ARRIVAL", f"{dataset_name}/{path_stem}")
-    item = ArrivalItem(PK=key[0], SK=key[1], kind="arrival", project_id=project_id, file_id=file_id)
-    attributes = {name: value for name, value in item.serialize().items() if name not in ("PK", "SK")}
-    answer = ArrivalItem._get_connection().put_item(  # a plain put that also answers what it replaced
-        key[0], range_key=key[1], attributes=attributes, return_values="ALL_OLD"
+    answer = ArrivalItem._get_connection().update_item(
+        *_arrival_key(project_id, dataset_name, path_stem),
+        actions=[
+            ArrivalItem.kind.set("arrival"),
+            ArrivalItem.project_id.set(project_id),
+            ArrivalItem.file_id.set(file_id),
+            ArrivalItem.refused.delete({refused_id}),
+        ],
+        return_values="UPDATED_OLD",
     )
-    return answer.get("Attributes", {}).get("file_id", {}).get("S")
+    before = answer.get("Attributes", {})
+    # Arrivals recorded before refusals had a set of their own named the refused record as file_id.
+    return refused_id in before.get("refused", {}).get("SS", ()) or before.get("file_id", {}).get("S") == refused_id
+
+
+def record_refused_arrival(project_id: str, dataset_name: str, path_stem: str, refused_id: str) -> None:
+    """Note a refused path under this stem, leaving the stem's ready file (its sidecar's target) as it is."""
+    bind()
+    ArrivalItem._get_connection().update_item(
+        *_arrival_key(project_id, dataset_name, path_stem),
+        actions=[
+            ArrivalItem.kind.set("arrival"),
+            ArrivalItem.project_id.set(project_id),
+            ArrivalItem.refused.add({refused_id}),
+        ],
+    )
 
 
 def arrival_file_id(project_id: str, dataset_name: str, path_stem: str) -> str | None:
+    """The ready file a path stem became, if one did."""
     bind()
     try:
-        return ArrivalItem.get(f"P#{project_id}#ARRIVAL", f"{dataset_name}/{path_stem}").file_id
+        return ArrivalItem.get(*_arrival_key(project_id, dataset_name, path_stem)).file_id
     except ArrivalItem.DoesNotExist:
         return None

@@ -91,13 +91,11 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         author=f"ingest:{arrived.source}",
     )
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
-    before = store.record_arrival(
-        arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], facts["file_id"]
-    )
-    if before == media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path):
+    refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    if store.record_arrival(arrived.project_id, dataset.name, _stem(arrived), facts["file_id"], refused_id):
         # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
         # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
-        store.soft_delete_file(arrived.project_id, before, datetime.now(UTC))
+        store.soft_delete_file(arrived.project_id, refused_id, datetime.now(UTC))
     if not had_sidecar:
         # A sidecar put just after its image (`aws s3 cp --recursive` sends img.jpg, then img.json) can land
         # after the read above while its own event ran before the arrival was recorded, and so found no image
@@ -201,18 +199,17 @@ def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any
 def attach_late_sidecar(bucket: str, key: str) -> str | None:
     """A sidecar that arrives after its image: its instances become the file's first annotation version.
 
-    Returns the file id it was attached to, or None when the image has not recorded its arrival yet (the
-    image's ingest reads the sidecar then, see ``register_file``) or the file already has annotations
-    (never overwritten).
+    Returns the file id it was attached to, or None when no image of its stem is ready yet (the sidecar
+    waits: the image's ingest reads it, see ``register_file``) or the file already has annotations (never
+    overwritten).
     """
     arrived = parse_object_key(key)
-    stem = posixpath.splitext(arrived.relative_path)[0]
-    file_id = store.arrival_file_id(arrived.project_id, arrived.dataset_name, stem)
+    file_id = store.arrival_file_id(arrived.project_id, arrived.dataset_name, _stem(arrived))
     if file_id is None:
         return None
     record = store.get_file(arrived.project_id, file_id)
     if record is None or record.status != "ready":
-        return None  # its image was refused: the sidecar waits for the image's next drop
+        return None  # removed since, or refused (as arrivals recorded before refusals were kept apart say)
     if record.annotation_version:
         storage.delete_object(bucket, key)
         return None
@@ -244,6 +241,11 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         store.update_file_metadata(arrived.project_id, file_id, {**metadata, **record.metadata})  # theirs win
     storage.delete_object(bucket, key)
     return file_id
+
+
+def _stem(arrived: ArrivedObject) -> str:
+    """The path without its extension: what an image and its sidecar ``<name>.json`` share."""
+    return posixpath.splitext(arrived.relative_path)[0]
 
 
 def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
@@ -286,7 +288,7 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
         created_at=datetime.now(UTC),
     )
     store.record_quarantine(record, dataset_id=dataset.dataset_id)
-    store.record_arrival(arrived.project_id, dataset.name, posixpath.splitext(arrived.relative_path)[0], record.file_id)
+    store.record_refused_arrival(arrived.project_id, dataset.name, _stem(arrived), record.file_id)
     _finish_upload(arrived, status="quarantined", file_id=record.file_id, reason=reason)
     if target:
         storage.delete_object(bucket, key)
