@@ -14,7 +14,8 @@ Two stricter references are printed beside them: the raw GETs from threads of on
 
 The emulator is one Python process serving the API, DynamoDB and S3, so (a) and (b) there measure it
 as much as the client. (a) and (b) are run again with the media URLs re-hosted on a fast static server
-(``static_server``; pages still come from the API): that measures the client.
+(``static_server``; pages still come from the API): that measures the client. (c) is run there too: its
+per-sample API call still goes to the API, only its GET is served fast.
 """
 
 from __future__ import annotations
@@ -121,19 +122,24 @@ class RawGets(IterableDataset):
             yield from pool.map(lambda url: http.request("GET", url).data, share)
 
 
+def _media_url(project, file_id: str, media_host: str | None) -> str:  # noqa: ANN001
+    """(c)'s per-sample API call: the file, with its presigned media URL (re-hosted when ``media_host`` is set)."""
+    url = project.client.get(f"{project._path}/files/{file_id}")["media_url"]
+    return _rehost(url, media_host) if media_host else url
+
+
 class OneRequestPerSample(Dataset):
     """(c): Diffgram's SDK pattern — each sample is a file API call for its URL, then the GET."""
 
-    def __init__(self, project, file_ids: list[str]) -> None:  # noqa: ANN001
-        self.project, self.file_ids, self._http = project, file_ids, None
+    def __init__(self, project, file_ids: list[str], media_host: str | None = None) -> None:  # noqa: ANN001
+        self.project, self.file_ids, self.media_host, self._http = project, file_ids, media_host, None
 
     def __len__(self) -> int:
         return len(self.file_ids)
 
     def __getitem__(self, index: int) -> bytes:
         self._http = self._http or urllib3.PoolManager()
-        url = self.project.client.get(f"{self.project._path}/files/{self.file_ids[index]}")["media_url"]
-        return self._http.request("GET", url).data
+        return self._http.request("GET", _media_url(self.project, self.file_ids[index], self.media_host)).data
 
 
 def _dataloader_rate(dataset: Dataset | IterableDataset) -> float:
@@ -153,13 +159,12 @@ def _raw_rate(urls: list[str]) -> tuple[float, list[bytes]]:
     return len(urls) / (time.perf_counter() - started), bodies
 
 
-def _sequential_rate(project, file_ids: list[str]) -> float:
+def _sequential_rate(project, file_ids: list[str], media_host: str | None = None) -> float:
     """One API request per sample for its URL, then the media: no batching, no prefetch."""
     http = urllib3.PoolManager()
     started = time.perf_counter()
     for file_id in file_ids:
-        url = project.client.get(f"{project._path}/files/{file_id}")["media_url"]
-        assert http.request("GET", url).status == 200
+        assert http.request("GET", _media_url(project, file_id, media_host)).status == 200
     return len(file_ids) / (time.perf_counter() - started)
 
 
@@ -203,10 +208,9 @@ def run() -> list[tuple[str, str, str]]:
             raw = _dataloader_rate(RawGets(urls))
             bytes_rate, bytes_first, n = _loader_rate(sliced, decode=False)
             decoded_rate, decoded_first, _ = _loader_rate(sliced, decode=True)
-            one_by_one = _dataloader_rate(
-                OneRequestPerSample(project, [item["file"]["id"] for item in items[:ONE_BY_ONE_SAMPLES]])
-            )
-            sequential = _sequential_rate(project, [item["file"]["id"] for item in items[:SEQUENTIAL_SAMPLES]])
+            one_by_one_ids = [item["file"]["id"] for item in items[:ONE_BY_ONE_SAMPLES]]
+            one_by_one = _dataloader_rate(OneRequestPerSample(project, one_by_one_ids))
+            sequential = _sequential_rate(project, one_by_one_ids[:SEQUENTIAL_SAMPLES])
             server, static_host = _serve_static(urls, bodies, Path(tmp) / "static")
             try:
                 static_urls = [_rehost(url, static_host) for url in urls]
@@ -214,6 +218,8 @@ def run() -> list[tuple[str, str, str]]:
                 static_raw = _dataloader_rate(RawGets(static_urls))
                 static_bytes, _, _ = _loader_rate(RehostedSlice(sliced, static_host), decode=False)
                 static_decoded, _, _ = _loader_rate(RehostedSlice(sliced, static_host), decode=True)
+                static_one_by_one = _dataloader_rate(OneRequestPerSample(project, one_by_one_ids, static_host))
+                static_sequential = _sequential_rate(project, one_by_one_ids[:SEQUENTIAL_SAMPLES], static_host)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -255,6 +261,16 @@ def run() -> list[tuple[str, str, str]]:
                     "static server: (a) SDK streaming, decoded",
                     f"{static_decoded:.0f} samples/s",
                     f"{static_decoded / static_raw:.2f}x (b)",
+                ),
+                (
+                    "static server: (c) one request per sample (API call + GET)",
+                    f"{static_one_by_one:.0f} samples/s",
+                    f"(a) bytes = {static_bytes / static_one_by_one:.1f}x (c), goal >= 10x",
+                ),
+                (
+                    "static server: (c) fully sequential, one process",
+                    f"{static_sequential:.0f} samples/s",
+                    f"(a) bytes = {static_bytes / static_sequential:.1f}x this",
                 ),
                 (
                     "static server: raw GET from 32 threads, no DataLoader",
