@@ -635,6 +635,49 @@ def test_bulk_import_progress_and_failed_items_on_the_dataset_page(platform, adm
     admin.shot("22b-import-progress")
 
 
+def test_a_member_added_while_the_members_table_loads_shows_in_it(platform, admin):
+    """The table's first read reaches the API before the invite and answers after it: the table must not keep
+    that stale answer (it used to, until a reload)."""
+    from playwright.sync_api import expect
+
+    newcomer = "mo"
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=platform.emulator_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    cognito.admin_create_user(
+        UserPoolId=platform.credentials["user_pool_id"], Username=newcomer, MessageAction="SUPPRESS"
+    )
+    page = admin.page
+    held = []  # (route, the API's answer from before the invite)
+
+    def hold_the_first_read(route) -> None:
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.fallback()
+
+    members = "**/api/v1/projects/demo/members"
+    page.route(members, hold_the_first_read)
+    try:
+        page.goto("/p/demo/settings")
+        while not held:
+            page.wait_for_timeout(50)
+        invite = page.get_by_role("form", name="Invite member")
+        invite.get_by_label("Username").fill(newcomer)
+        invite.get_by_role("button", name="Add member").click()
+        expect(page.get_by_role("status").filter(has_text=f"user:{newcomer} is now annotator")).to_be_visible()
+        route, stale_answer = held[0]
+        route.fulfill(response=stale_answer)
+        expect(page.get_by_role("combobox", name=f"Role of user:{newcomer}")).to_have_value("annotator")
+    finally:
+        page.unroute(members)
+    admin.shot("22c-member-added-while-loading")
+
+
 def test_sign_out(admin):
     from playwright.sync_api import expect
 
