@@ -230,6 +230,21 @@ def _draw_polygon(page, points: list[tuple[float, float]]) -> None:
 # --- the flow -------------------------------------------------------------------------------------------------
 
 
+def _create_pool_user(platform: RunningPlatform, username: str, password: str | None = None) -> None:
+    """A user of the emulator's pool, created as an admin would (not yet a member of any project)."""
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=platform.emulator_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    pool = platform.credentials["user_pool_id"]
+    cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    if password:
+        cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+
+
 def test_sign_in_as_the_demo_user(platform, admin):
     from playwright.sync_api import expect
 
@@ -447,16 +462,7 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     from playwright.sync_api import expect
 
     # the reviewer: a user of the pool (created as an admin would), added to the project in the UI
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=platform.emulator_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    pool = platform.credentials["user_pool_id"]
-    cognito.admin_create_user(UserPoolId=pool, Username=REVIEWER, MessageAction="SUPPRESS")
-    cognito.admin_set_user_password(UserPoolId=pool, Username=REVIEWER, Password=REVIEWER_PASSWORD, Permanent=True)
+    _create_pool_user(platform, REVIEWER, REVIEWER_PASSWORD)
     page = admin.page
     page.get_by_role("link", name="Settings").click()
     invite = page.get_by_role("form", name="Invite member")
@@ -641,16 +647,7 @@ def test_a_member_added_while_the_members_table_loads_shows_in_it(platform, admi
     from playwright.sync_api import expect
 
     newcomer = "mo"
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=platform.emulator_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    cognito.admin_create_user(
-        UserPoolId=platform.credentials["user_pool_id"], Username=newcomer, MessageAction="SUPPRESS"
-    )
+    _create_pool_user(platform, newcomer)
     page = admin.page
     held = []  # (route, the API's answer from before the invite)
 
