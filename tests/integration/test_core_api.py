@@ -581,6 +581,23 @@ def test_a_refused_path_dropped_again_is_ingested_and_its_refusal_leaves_the_lis
     assert [o["Key"] for o in kept] == ["quarantine/alpha/redrive/scan 1.jpg"]  # the refused original stays
 
 
+def test_an_annotation_too_large_to_store_is_refused_with_the_limit_and_nothing_changes(world):
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "dense.jpg", _jpeg(size=(500, 400), colour=(3, 4, 5)))
+    url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
+    outline = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
+    polygons = [{"type": "polygon", "name": "car", "points": outline} for _ in range(40)]
+
+    refused = c.put(url, json={"version": 0, "instance_list": polygons}, headers=h)
+
+    assert refused.status_code == 400, refused.text  # was a 500: the store refused the item
+    message = refused.json()["error"]["message"]
+    assert "at most 350 KB" in message and "fewer polygon points" in message
+    assert c.get(url, headers=h).json()["version"] == 0
+    saved = c.put(url, json={"version": 0, "instance_list": polygons[:30]}, headers=h)
+    assert saved.status_code == 200 and saved.json()["version"] == 1
+
+
 def test_paths_sharing_a_stem_keep_their_sidecar_and_refusals_apart(world):
     """notes.jpg, a refused notes.txt and a late notes.json in one folder: the refusal neither hides the image from
     its sidecar nor lingers once a refused path of that stem is ingested."""

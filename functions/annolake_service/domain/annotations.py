@@ -11,12 +11,18 @@ version is a conflict (the API answers 409 with the current version).
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from annolake_service.domain.instances import InvalidInstances
+
 _BOOKKEEPING = {"id", "root_id", "previous_id", "version", "created_by", "created_at", "deleted_by", "deleted_at"}
+# A version is stored as one DynamoDB item (400 KB at most, keys and bookkeeping included): its live and
+# removed instances, as JSON, get this much of it.
+MAX_VERSION_BYTES = 350 * 1024
 
 
 class StaleVersion(Exception):
@@ -28,6 +34,10 @@ class StaleVersion(Exception):
 
 class UnknownInstance(ValueError):
     pass
+
+
+class AnnotationTooLarge(InvalidInstances):
+    """A version that would not fit in its stored item; the message says what to change."""
 
 
 def new_instance_id() -> str:
@@ -113,7 +123,26 @@ def apply_save(
     change.deleted = [
         {**inst, "deleted_by": author, "deleted_at": stamp} for inst_id, inst in live.items() if inst_id not in kept
     ]
+    _check_fits(change)
     return change
+
+
+def _check_fits(change: AnnotationChange) -> None:
+    kept, removed = len(json.dumps(change.instance_list)), len(json.dumps(change.deleted))  # as stored
+    if kept + removed <= MAX_VERSION_BYTES:
+        return
+    limit = f"one annotation version holds at most {MAX_VERSION_BYTES // 1024} KB of instances"
+    if kept > MAX_VERSION_BYTES:
+        raise AnnotationTooLarge(
+            f"the {len(change.instance_list)} instances come to {kept // 1024} KB once stored; {limit}: "
+            "use fewer polygon points or fewer instances"
+        )
+    raise AnnotationTooLarge(
+        f"this save comes to {(kept + removed) // 1024} KB once stored: a version keeps the "
+        f"{len(change.deleted)} instances it removes ({removed // 1024} KB) beside the "
+        f"{len(change.instance_list)} it holds ({kept // 1024} KB); {limit}: remove instances in one save "
+        "and add the new ones in the next"
+    )
 
 
 def initial_instances(instances: list[dict[str, Any]], *, author: str, now: datetime) -> list[dict[str, Any]]:

@@ -94,7 +94,7 @@ def save_annotations(
         )
     except versions.StaleVersion as exc:
         raise _stale(project_id, file_id, exc.expected, exc.current) from None
-    except versions.UnknownInstance as exc:
+    except (versions.UnknownInstance, versions.AnnotationTooLarge) as exc:
         raise BadRequest(str(exc)) from None
     live = parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0)
     try:
