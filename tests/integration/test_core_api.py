@@ -598,6 +598,27 @@ def test_an_annotation_too_large_to_store_is_refused_with_the_limit_and_nothing_
     assert saved.status_code == 200 and saved.json()["version"] == 1
 
 
+def test_a_sidecar_too_large_to_store_quarantines_its_image_with_the_reason(world):
+    from annolake_service.domain.annotations import AnnotationTooLarge
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    key = "alpha/dense/aerial.jpg"
+    outline = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
+    sidecar = {"instance_list": [{"type": "polygon", "name": "field", "points": outline}] * 40}
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=_jpeg(size=(500, 400), colour=(9, 8, 7)))
+    world["s3"].put_object(Bucket=world["drop"], Key="alpha/dense/aerial.json", Body=json.dumps(sidecar).encode())
+    with pytest.raises(
+        AnnotationTooLarge
+    ) as refused:  # what RegisterFile raises; the state machine's Catch quarantines
+        ingest.register_file(world["drop"], key, ingest.process_media(world["drop"], key))
+    error = {"Error": type(refused.value).__name__, "Cause": json.dumps({"errorMessage": str(refused.value)})}
+    ingest.quarantine(world["drop"], key, error)
+    listed = c.get("/api/v1/projects/alpha/datasets/dense/files?status=quarantined", headers=h).json()["files"]
+    assert [f["original_name"] for f in listed] == ["aerial.jpg"]
+    assert "at most 350 KB" in listed[0]["status_reason"]
+
+
 def test_paths_sharing_a_stem_keep_their_sidecar_and_refusals_apart(world):
     """notes.jpg, a refused notes.txt and a late notes.json in one folder: the refusal neither hides the image from
     its sidecar nor lingers once a refused path of that stem is ingested."""
