@@ -29,7 +29,10 @@ class File:
     width = property(lambda self: self._data.get("width"))  # after EXIF orientation
     height = property(lambda self: self._data.get("height"))
     status = property(lambda self: self._data["status"])  # processing | ready | quarantined
-    status_reason = property(lambda self: self._data.get("status_reason"), doc="why a quarantined file was refused")
+    status_reason = property(
+        lambda self: self._data.get("status_reason"),
+        doc="why a quarantined file was refused, or a note on a ready one (a sidecar it refused)",
+    )
     mime_type = property(lambda self: self._data.get("mime_type"))
     size_bytes = property(lambda self: self._data.get("size_bytes"))
     content_hash = property(lambda self: self._data.get("content_hash"), doc="sha256 of the original bytes")

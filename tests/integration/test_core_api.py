@@ -521,6 +521,29 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
 
 
+def test_a_late_sidecar_that_cannot_be_attached_is_kept_aside_and_named_on_its_ready_file(world):
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "late-bad.jpg", _jpeg(size=(40, 30), colour=(50, 60, 70)), dataset="late")
+    key = "alpha/late/late-bad.json"
+    outside = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 90, "y_max": 9}  # the image is 40 wide
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=json.dumps([outside]).encode())
+
+    assert ingest.attach_late_sidecar(world["drop"], key) is None  # no error for S3 to retry forever
+
+    described = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert described["status"] == "ready" and described["annotation_version"] == 0
+    assert described["status_reason"].startswith("sidecar late-bad.json was not attached: ")
+    assert (
+        "outside" in described["status_reason"] and "quarantine/alpha/late/late-bad.json" in described["status_reason"]
+    )
+    kept = world["s3"].get_object(Bucket=world["media"], Key="quarantine/alpha/late/late-bad.json")["Body"].read()
+    assert json.loads(kept) == [outside]
+    left = world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/late/").get("Contents", [])
+    assert left == []
+
+
 def test_a_sidecar_landing_while_its_image_registers_is_attached(world, monkeypatch):
     """`aws s3 cp --recursive` puts img.jpg, then img.json a moment later: the sidecar's event can run after the
     image's ingest looked for a sidecar and before it recorded the arrival. One of the two must attach it."""

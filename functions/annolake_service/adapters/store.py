@@ -596,15 +596,24 @@ def soft_delete_file(project_id: str, file_id: str, when: datetime) -> bool:
 
 
 def update_file_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> bool:
+    return _update_live_file(project_id, file_id, [FileItem.file_metadata.set(metadata)])
+
+
+def _update_live_file(project_id: str, file_id: str, actions: list) -> bool:
+    """False when the file does not exist or was deleted."""
     bind()
     try:
         FileItem(PK=_file_pk(project_id, file_id), SK="FILE").update(
-            actions=[FileItem.file_metadata.set(metadata)],
-            condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist(),
+            actions=actions, condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist()
         )
     except UpdateError:
         return False
     return True
+
+
+def set_file_status_reason(project_id: str, file_id: str, reason: str) -> bool:
+    """A note on a live file (for a ready one: what went wrong around it, e.g. a sidecar that was refused)."""
+    return _update_live_file(project_id, file_id, [FileItem.status_reason.set(reason)])
 
 
 def _encode_cursor(sort_key: str) -> str:

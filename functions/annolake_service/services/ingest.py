@@ -18,7 +18,7 @@ from annolake_service.domain.instances import InvalidInstances, attribute_values
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
 from annolake_service.services import annotations, projects
 from annolake_service.services import schema as schema_service
-from annolake_service.shared.errors import Conflict
+from annolake_service.shared.errors import BadRequest, Conflict
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
@@ -221,10 +221,10 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
 
     Both the sidecar's own event and its image's ingest may get here for one sidecar: the save expects
     version 0, so only one of them applies it."""
-    instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
-    if not found:
-        return None  # none, or the other side applied and removed it already
     try:
+        instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
+        if not found:
+            return None  # none, or the other side applied and removed it already
         annotations.save_annotations(
             arrived.project_id,
             file_id,
@@ -236,11 +236,28 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         )
     except Conflict:
         return None  # annotated in the meantime: a person's work wins over a late pre-label
+    except (InvalidInstances, BadRequest) as exc:
+        _refuse_late_sidecar(bucket, key, arrived, file_id, str(exc))
+        return None
     record = store.get_file(arrived.project_id, file_id)
     if metadata and record is not None and {**metadata, **record.metadata} != record.metadata:
         store.update_file_metadata(arrived.project_id, file_id, {**metadata, **record.metadata})  # theirs win
     storage.delete_object(bucket, key)
     return file_id
+
+
+def _refuse_late_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, problem: str) -> None:
+    """A sidecar that reached its file after the file was ready, and cannot be attached: the file stays ready,
+    the sidecar is kept under quarantine/ and the file's ``status_reason`` says why (the API and SDK show it)."""
+    target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    try:
+        storage.copy_object(bucket, key, get_settings().media_bucket, target)
+    except storage.ObjectMissing:
+        return  # handled by the other event that read it
+    reason = f"sidecar {posixpath.basename(key)} was not attached: {problem}; it is kept at {target}"
+    store.set_file_status_reason(arrived.project_id, file_id, reason)
+    storage.delete_object(bucket, key)
+    logger.warning("late sidecar refused", extra={"key": key, "file_id": file_id, "reason": problem})
 
 
 def _stem(arrived: ArrivedObject) -> str:
