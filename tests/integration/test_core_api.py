@@ -809,6 +809,49 @@ def test_a_frozen_slice_pages_by_offset_and_cursor_with_fresh_urls(world, sliced
     _annotate(world, order[0], _boxes("car", 2))
 
 
+def test_stream_items_carry_the_current_annotations_small_large_and_stored_before_carrying(world):
+    """A file item carries its current instances when small, so a page is one read; large ones, and files stored
+    before items carried them, are read from their version. Each item must match the annotations API."""
+    from annolake_service.shared.settings import get_settings
+
+    c, h = world["client"], _admin(world)
+    small = _ingest(world, "small.jpg", _jpeg(size=(500, 400), colour=(1, 1, 1)), dataset="carried")
+    large = _ingest(world, "large.jpg", _jpeg(size=(500, 400), colour=(2, 2, 2)), dataset="carried")
+    legacy = _ingest(world, "legacy.jpg", _jpeg(size=(500, 400), colour=(3, 3, 3)), dataset="carried")
+    outline = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
+    _annotate(world, small, _boxes("car", 3))
+    _annotate(world, large, [{"type": "polygon", "name": "car", "points": outline}] * 10)  # ~100 KB
+    _annotate(world, legacy, _boxes("pedestrian", 2))
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=world["s3"].meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    dynamodb.update_item(  # as items written before they carried instances are
+        TableName=get_settings().table_name,
+        Key={"PK": {"S": f"P#alpha#F#{legacy}"}, "SK": {"S": "FILE"}},
+        UpdateExpression="REMOVE current_instances",
+    )
+
+    def streamed() -> dict[str, list]:
+        frozen = c.post("/api/v1/projects/alpha/datasets/carried/slices", json={}, headers=h).json()
+        page = c.get(f"/api/v1/projects/alpha/slices/{frozen['slice_id']}/items", headers=h).json()
+        return {item["file"]["id"]: item["instance_list"] for item in page["items"]}
+
+    def current(file_id: str) -> list:
+        return c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()["instance_list"]
+
+    items = streamed()
+    assert items == {fid: current(fid) for fid in (small, large, legacy)}
+    assert [len(items[fid]) for fid in (small, large, legacy)] == [3, 10, 2]
+    _annotate(world, large, _boxes("car", 1))  # small now: carried from here on
+    _annotate(world, legacy, [])
+    items = streamed()
+    assert items[large] == current(large) and len(items[large]) == 1 and items[legacy] == []
+
+
 def test_slice_pages_write_nothing_and_are_scoped_to_the_project(world, sliced):
     from annolake_service.domain.roles import Role
 

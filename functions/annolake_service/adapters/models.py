@@ -113,6 +113,9 @@ class FileItem(Item):
     label_counts = MapAttribute(default=dict)
     attribute_summary = MapAttribute(attr_name="attribute_values", default=dict)  # pynamodb reserves the name
     annotation_version = NumberAttribute(default=0)
+    # The live instances of version ``annotation_version`` when small (see store.CARRIED_INSTANCE_BYTES), so a
+    # page of files with their annotations is one read; otherwise null and read from the version item.
+    current_instances = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     deleted_at = UTCDateTimeAttribute(null=True)
 

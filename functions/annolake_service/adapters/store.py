@@ -38,6 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.aws_clients import client
@@ -410,7 +411,17 @@ def _file_record(item: FileItem) -> FileRecord:
     )
 
 
-def _file_item(record: FileRecord, annotation_version: int) -> FileItem:
+# A file item carries its current instances up to this size as JSON; larger ones stay in their version item
+# alone (the file item must also fit DynamoDB's 400 KB with the file's metadata).
+CARRIED_INSTANCE_BYTES = 64 * 1024
+
+
+def _carried(instances: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    return instances if len(json.dumps(instances)) <= CARRIED_INSTANCE_BYTES else None
+
+
+def _file_item(record: FileRecord, instances: list[dict[str, Any]]) -> FileItem:
+    """A new file's item; ``instances`` are its version 1 (none: version 0)."""
     return FileItem(
         PK=_file_pk(record.project_id, record.file_id),
         SK="FILE",
@@ -431,7 +442,8 @@ def _file_item(record: FileRecord, annotation_version: int) -> FileItem:
         file_metadata=record.metadata,
         label_counts=record.label_counts,
         attribute_summary=record.attribute_values,
-        annotation_version=annotation_version,
+        annotation_version=1 if instances else 0,
+        current_instances=_carried(instances) if instances else None,
         created_at=record.created_at,
     )
 
@@ -505,7 +517,7 @@ def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[di
     membership = _membership_item(record, dataset_id)
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.save(_file_item(record, 1 if instance_list else 0), condition=FileItem.PK.does_not_exist())
+            tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())
             tx.save(membership)
             if instance_list:
                 tx.save(
@@ -533,7 +545,7 @@ def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str
         with model.batch_write() as batch:
             for record, dataset_id, instances, author in entries:
                 if model is FileItem:
-                    batch.save(_file_item(record, 1 if instances else 0))
+                    batch.save(_file_item(record, instances))
                 elif model is DatasetMemberItem:
                     batch.save(_membership_item(record, dataset_id))
                 elif instances:
@@ -547,7 +559,7 @@ def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str
 def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
     """Store a quarantined file with its reason (a redelivery rewrites the same item)."""
     bind()
-    item = _file_item(record, 0)
+    item = _file_item(record, [])
     item.save(condition=FileItem.PK.does_not_exist() | (FileItem.status == "quarantined"))
     _membership_item(record, dataset_id).save()
 
@@ -780,6 +792,23 @@ def get_annotation_version(project_id: str, file_id: str, version: int) -> tuple
     return item.instance_list, item.deleted
 
 
+def get_files_with_instances(
+    project_id: str, file_ids: list[str]
+) -> dict[str, tuple[FileRecord, list[dict[str, Any]]]]:
+    """Files with the live instances of their current annotation version: one batch read, plus one for the
+    files whose instances are too large to be carried on their item."""
+    bind()
+    keys = [(_file_pk(project_id, fid), "FILE") for fid in dict.fromkeys(file_ids)]
+    items = {item.file_id: item for item in FileItem.batch_get(keys)}
+    uncarried = {
+        fid: int(item.annotation_version)
+        for fid, item in items.items()
+        if item.current_instances is None and item.annotation_version and item.deleted_at is None
+    }
+    read = current_instance_lists(project_id, uncarried) if uncarried else {}
+    return {fid: (_file_record(item), read.get(fid, item.current_instances or [])) for fid, item in items.items()}
+
+
 def current_instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     """The instance list of each file at the given annotation version (one batch read for a page of files)."""
     bind()
@@ -788,6 +817,11 @@ def current_instance_lists(project_id: str, versions: dict[str, int]) -> dict[st
     for item in AnnotationVersionItem.batch_get(keys):
         lists[item.file_id] = item.instance_list
     return lists
+
+
+def _carried_action(instances: list[dict[str, Any]]) -> Action:
+    carried = _carried(instances)
+    return FileItem.current_instances.remove() if carried is None else FileItem.current_instances.set(carried)
 
 
 def save_annotation_version(
@@ -819,6 +853,7 @@ def save_annotation_version(
                     FileItem.annotation_version.set(version),
                     FileItem.label_counts.set(label_counts),
                     FileItem.attribute_summary.set(attribute_values),
+                    _carried_action(instances),
                 ],
                 condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
             )

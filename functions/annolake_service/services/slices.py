@@ -248,12 +248,11 @@ def slice_page(
     if not 1 <= ttl <= longest:
         raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
     found = _stored_slice(project_id, slice_id, offset, limit)
-    records = store.get_files(project_id, found.file_ids)
-    versions = {fid: r.annotation_version for fid, r in records.items() if r.deleted_at is None}
-    instance_lists = store.current_instance_lists(project_id, versions)
+    files = store.get_files_with_instances(project_id, found.file_ids)
+    records = {fid: record for fid, (record, _) in files.items()}
     urls = _page_urls([records.get(fid) for fid in found.file_ids], ttl, url_kinds)
     items = [
-        _stream_item(offset + i, records.get(fid), fid, instance_lists.get(fid, []), urls)
+        _stream_item(offset + i, records.get(fid), fid, files[fid][1] if fid in files else [], urls)
         for i, fid in enumerate(found.file_ids)
     ]
     following = offset + len(items)
