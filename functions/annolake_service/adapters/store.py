@@ -22,6 +22,9 @@ Access patterns
   by sort key (``<created>#<file id>``); the cursor holds the last sort key. Sharding by a hash of
   the file id spreads a bulk import's writes; a dataset listing is never a scan.
 - a file's datasets: GSI1 ``P#<p>#F#<file>``; its annotation history: query ``ANN#`` on its PK.
+- a page of files with their current annotations (stream pages): one batch get of the file items, which
+  carry their current instances up to ``CARRIED_INSTANCE_BYTES`` (written in the same transaction as the
+  version); only files with larger annotations need a second batch get of their version items.
 """
 
 from __future__ import annotations
