@@ -65,6 +65,17 @@ def _admin(world):
     return _auth(world["keys"][Role.ADMIN])
 
 
+def _dynamodb(world):
+    """A DynamoDB client of the emulator the world runs on, to look at (or age) the stored items directly."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=world["s3"].meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
 def _ingest(world, name: str, data: bytes, dataset: str = "train") -> str:
     """Run the real ingest steps (what the state machine calls) for an object in the drop bucket."""
     from annolake_service.services import ingest
@@ -822,13 +833,7 @@ def test_stream_items_carry_the_current_annotations_small_large_and_stored_befor
     _annotate(world, small, _boxes("car", 3))
     _annotate(world, large, [{"type": "polygon", "name": "car", "points": outline}] * 10)  # ~100 KB
     _annotate(world, legacy, _boxes("pedestrian", 2))
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=world["s3"].meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    dynamodb = _dynamodb(world)
     dynamodb.update_item(  # as items written before they carried instances are
         TableName=get_settings().table_name,
         Key={"PK": {"S": f"P#alpha#F#{legacy}"}, "SK": {"S": "FILE"}},
@@ -859,13 +864,7 @@ def test_slice_pages_write_nothing_and_are_scoped_to_the_project(world, sliced):
     viewer = _auth(world["keys"][Role.VIEWER])
     frozen = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={}, headers=viewer).json()
     assert frozen["count"] == 12  # no query: every ready file
-    table = boto3.client(
-        "dynamodb",
-        endpoint_url=world["s3"].meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    table = _dynamodb(world)
     from annolake_service.shared.settings import get_settings
 
     def snapshot():
