@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import uuid
@@ -448,10 +449,13 @@ def _run_import_job(world, import_id: str) -> None:
 
 
 def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world):
+    from annolake_service.domain.media import file_id_for_content
+
     c, h = world["client"], _admin(world)
     document, media = _coco_dataset(count=60, boxes_per_image=3)
     document["images"].append({"id": 999, "file_name": "img/missing.jpg"})
     media["img/0059.jpg"] = b"not an image at all"
+    document["annotations"].append({"id": 9999, "image_id": 59, "category_id": 1, "bbox": [100, 1, 30, 5]})  # 118 wide
     job = c.post(
         "/api/v1/projects/alpha/imports", json={"format": "coco", "dataset": "coco", "create_labels": True}, headers=h
     ).json()
@@ -466,13 +470,17 @@ def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world
     assert (progress["status"], progress["total"], progress["done"], progress["failed"]) == (
         "completed_with_errors",
         61,
-        59,
-        2,
+        58,
+        3,
     )
     reasons = {f["name"]: f["reason"] for f in progress["failures"]}
     assert "was not uploaded" in reasons["missing.jpg"] and "not supported yet" in reasons["0059.jpg"]
+    assert "outside the 118x50 image" in reasons["0058.jpg"]
+    refused_id = file_id_for_content("alpha", hashlib.sha256(media["img/0058.jpg"]).hexdigest())
+    stored = world["s3"].list_objects_v2(Bucket=world["media"], Prefix=f"projects/alpha/files/{refused_id}/")
+    assert stored["KeyCount"] == 0  # its media is not kept for a file that was never recorded
     files = c.get("/api/v1/projects/alpha/datasets/coco/files", params={"limit": 100}, headers=h).json()["files"]
-    assert len(files) == 59 and all(sum(f["label_counts"].values()) == 3 for f in files)
+    assert len(files) == 58 and all(sum(f["label_counts"].values()) == 3 for f in files)
     one = next(f for f in files if f["original_name"] == "0000.jpg")
     boxes = c.get(f"/api/v1/projects/alpha/files/{one['file_id']}/annotations", headers=h).json()["instance_list"]
     assert sorted((b["name"], b["x_min"], b["x_max"]) for b in boxes) == [
@@ -483,9 +491,9 @@ def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world
 
     _run_import_job(world, job["import_id"])  # re-drive: same outcome, no new files
     again = c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()
-    assert (again["done"], again["failed"]) == (59, 2)
+    assert (again["done"], again["failed"]) == (58, 3)
     assert (
-        len(c.get("/api/v1/projects/alpha/datasets/coco/files", params={"limit": 100}, headers=h).json()["files"]) == 59
+        len(c.get("/api/v1/projects/alpha/datasets/coco/files", params={"limit": 100}, headers=h).json()["files"]) == 58
     )
 
 

@@ -176,9 +176,10 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
         body = web_fetch.fetch(
             item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
         ).body
-    facts = ingest.store_media(project_id, body)
-    instances = formats.resolve_instances(item, facts["width"], facts["height"])
-    validated = parse_instance_list(instances, width=facts["width"], height=facts["height"])
+    inspected = media.inspect_image(body)
+    instances = formats.resolve_instances(item, inspected.width, inspected.height)
+    validated = parse_instance_list(instances, width=inspected.width, height=inspected.height)
+    facts = ingest.store_media(project_id, body, inspected)  # only once the pre-labels fit the image
     ingest.record_ready_file(
         project_id,
         dataset_id,

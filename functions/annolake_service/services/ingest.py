@@ -106,9 +106,10 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
 
 
-def store_media(project_id: str, body: bytes) -> dict[str, Any]:
-    """Inspect bytes and write original + thumbnail under the file's canonical keys (imports, URLs)."""
-    facts = media.inspect_image(body)
+def store_media(project_id: str, body: bytes, facts: media.MediaFacts | None = None) -> dict[str, Any]:
+    """Write original + thumbnail under the file's canonical keys (imports, URLs); ``facts``: the bytes'
+    inspection when the caller already made it (to check pre-labels against the image before storing)."""
+    facts = facts or media.inspect_image(body)
     file_id = media.file_id_for_content(project_id, facts.content_hash)
     original = storage.original_key(project_id, file_id, facts.extension)
     thumbnail = storage.thumbnail_key(project_id, file_id)
