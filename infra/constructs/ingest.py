@@ -23,7 +23,7 @@ from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
-from infra.constructs.storage import UPLOADS_PREFIX
+from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
 
 STEP_TIMEOUT = Duration.seconds(60)
 
@@ -95,16 +95,18 @@ class Ingest(Construct):
         for bucket in (drop_bucket, media_bucket):
             bucket.grant_read(self.trigger.function)
             bucket.grant_delete(self.trigger.function)
+        media_bucket.grant_put(self.trigger.function, QUARANTINE_PREFIX + "*")  # a sidecar that cannot be attached
         nag.acknowledge(
             self.trigger.role,
             "IAM5",
-            "Late sidecars: S3 object reads/deletes on keys users choose at run time; the DynamoDB data grant on "
-            "the single table covers its GSIs.",
+            "Late sidecars: S3 object reads/deletes on keys users choose at run time, writes only under quarantine/; "
+            "the DynamoDB data grant on the single table covers its GSIs.",
             findings=[
                 *nag.S3_READ_ACTIONS,
-                *nag.S3_DELETE_ACTIONS,
+                *nag.S3_WRITE_ACTIONS,
                 nag.objects_of(self, media_bucket),
                 nag.objects_of(self, drop_bucket),
+                nag.objects_of(self, media_bucket, QUARANTINE_PREFIX),
                 nag.indexes_of(self, table),
             ],
         )
@@ -139,6 +141,7 @@ class Ingest(Construct):
         for bucket in (drop, media):
             bucket.grant_read(register)
             bucket.grant_delete(register)
+        media.grant_put(register, QUARANTINE_PREFIX + "*")  # a sidecar that landed during registration, refused
         table.grant_read_write_data(quarantine)
         drop.grant_read_write(quarantine)
         media.grant_read_write(quarantine)
@@ -153,12 +156,13 @@ class Ingest(Construct):
             f"{s3_reason}.",
             findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects],
         )
-        for step, s3_actions in ((self.register, nag.S3_DELETE_ACTIONS), (self.quarantine, nag.S3_WRITE_ACTIONS)):
+        refused_sidecars = nag.objects_of(self, media, QUARANTINE_PREFIX)  # register's only S3 writes
+        for step, granted in ((self.register, (refused_sidecars,)), (self.quarantine, ())):
             nag.acknowledge(
                 step.role,
                 "IAM5",
                 f"{s3_reason}; DynamoDB data grant on the single table covers its GSIs (<table arn>/index/*).",
-                findings=[*nag.S3_READ_ACTIONS, *s3_actions, *objects, nag.indexes_of(self, table)],
+                findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, *granted, nag.indexes_of(self, table)],
             )
 
     def _invoke(self, state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:

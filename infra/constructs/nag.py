@@ -73,9 +73,9 @@ def _flatten(node: Any) -> str:
     return json.dumps(node, separators=(",", ":"))
 
 
-def objects_of(grantee: IConstruct, bucket: s3.IBucket) -> str:
-    """The finding of an S3 object grant's ``<bucket arn>/*`` resource in ``grantee``'s policy."""
-    return f"Resource::{flat_name(grantee, bucket.bucket_arn)}/*"
+def objects_of(grantee: IConstruct, bucket: s3.IBucket, prefix: str = "") -> str:
+    """The finding of an S3 object grant's ``<bucket arn>/<prefix>*`` resource in ``grantee``'s policy."""
+    return f"Resource::{flat_name(grantee, bucket.bucket_arn)}/{prefix}*"
 
 
 def indexes_of(grantee: IConstruct, table: dynamodb.ITable) -> str:

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.config import StageConfig
 
 UPLOADS_PREFIX = "uploads/"
+QUARANTINE_PREFIX = "quarantine/"  # refused originals and sidecars, kept with their reason (services/ingest.py)
 SLICES_PREFIX = "slices/"
 SLICE_RETENTION = Duration.days(7)  # how long a frozen slice (a training run's file order) can be streamed
 ACCESS_LOG_RETENTION = Duration.days(365)

@@ -346,6 +346,10 @@ def test_who_starts_which_state_machine(dev):
     assert {h for h, machines in starters.items() if "annolake-dev-launch" in machines} == {API}
 
 
+def _puts(statement: dict) -> bool:
+    return "s3:PutObject" in actions([statement])
+
+
 def test_grants_follow_what_each_handler_does(dev):
     template = dev.app_template
     granted = {h: actions(role_statements(template, props)) for h, (_, props) in service_functions(template).items()}
@@ -359,7 +363,12 @@ def test_grants_follow_what_each_handler_does(dev):
         "s3:DeleteObject*",  # late sidecars are attached by the trigger, then removed
         "dynamodb:UpdateItem",
     } <= granted[TRIGGER]
-    assert "s3:PutObject" not in granted[TRIGGER]
+    for handler in (TRIGGER, REGISTER):  # they write only refused sidecars, under quarantine/ of the media bucket
+        puts = [st for st in role_statements(template, service_functions(template)[handler][1]) if _puts(st)]
+        resources_put = [
+            r for st in puts for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+        ]
+        assert resources_put and all(json.dumps(r).endswith('"/quarantine/*"]]}') for r in resources_put), handler
     assert not dynamodb_writes & granted[PROCESS]
     assert {"s3:PutObject", "s3:GetObject*"} <= granted[PROCESS]
     for handler in (REGISTER, QUARANTINE, API):
