@@ -797,15 +797,7 @@ def get_annotation_version(project_id: str, file_id: str, version: int) -> tuple
 
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]] | None:
     """A file with the live instances of its current annotation version (one read when its item carries them)."""
-    bind()
-    try:
-        item = FileItem.get(_file_pk(project_id, file_id), "FILE")
-    except FileItem.DoesNotExist:
-        return None
-    if item.current_instances is not None or not item.annotation_version:
-        return _file_record(item), item.current_instances or []
-    instances, _ = get_annotation_version(project_id, file_id, int(item.annotation_version))
-    return _file_record(item), instances
+    return get_files_with_instances(project_id, [file_id]).get(file_id)
 
 
 def get_files_with_instances(
