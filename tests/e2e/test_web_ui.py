@@ -230,15 +230,20 @@ def _draw_polygon(page, points: list[tuple[float, float]]) -> None:
 # --- the flow -------------------------------------------------------------------------------------------------
 
 
-def _create_pool_user(platform: RunningPlatform, username: str, password: str | None = None) -> None:
-    """A user of the emulator's pool, created as an admin would (not yet a member of any project)."""
-    cognito = boto3.client(
-        "cognito-idp",
+def _emulator_client(platform: RunningPlatform, service: str):  # noqa: ANN202
+    creds = platform.credentials
+    return boto3.client(
+        service,
         endpoint_url=platform.emulator_url,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
     )
+
+
+def _create_pool_user(platform: RunningPlatform, username: str, password: str | None = None) -> None:
+    """A user of the emulator's pool, created as an admin would (not yet a member of any project)."""
+    cognito = _emulator_client(platform, "cognito-idp")
     pool = platform.credentials["user_pool_id"]
     cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
     if password:
@@ -673,6 +678,46 @@ def test_a_member_added_while_the_members_table_loads_shows_in_it(platform, admi
     finally:
         page.unroute(members)
     admin.shot("22c-member-added-while-loading")
+
+
+def test_the_editor_says_why_a_late_sidecar_was_not_attached(platform, admin):
+    """A sidecar dropped after its image, with a box outside it: the file stays ready and its page says why."""
+    import time
+
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    s3 = _emulator_client(platform, "s3")
+    folder = f"{creds['project']}/drops"
+    s3.put_object(Bucket=creds["drop_bucket"], Key=f"{folder}/kerb.png", Body=_png((90, 90, 200)))
+
+    def file_named(name: str, until) -> dict:  # noqa: ANN001
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = _api(platform, "GET", "/datasets/drops/files") if _dataset_exists(platform, "drops") else {}
+            found = next((f for f in listed.get("files", []) if f["original_name"] == name), None)
+            if found is not None and until(found):
+                return found
+            time.sleep(0.25)
+        raise AssertionError(f"{name} did not reach the expected state in 60 s")
+
+    ready = file_named("kerb.png", lambda f: f["status"] == "ready")
+    outside = {"type": "box", "name": LABEL, "x_min": 10, "y_min": 10, "x_max": 900, "y_max": 50}  # 320 wide
+    s3.put_object(Bucket=creds["drop_bucket"], Key=f"{folder}/kerb.json", Body=json.dumps([outside]).encode())
+    noted = file_named("kerb.png", lambda f: f["status_reason"] is not None)
+    assert noted["file_id"] == ready["file_id"] and noted["status"] == "ready"
+
+    page = admin.page
+    page.goto(f"/p/{creds['project']}/files/{ready['file_id']}?dataset=drops")
+    note = page.get_by_role("note", name="Ingest note")
+    expect(note).to_contain_text("sidecar kerb.json was not attached")
+    expect(note).to_contain_text("outside the 320x240 image")
+    expect(page.get_by_role("status").filter(has_text="version 0")).to_be_visible()
+    admin.shot("22d-refused-sidecar-note")
+
+
+def _dataset_exists(platform: RunningPlatform, name: str) -> bool:
+    return any(d["name"] == name for d in _api(platform, "GET", "/datasets")["datasets"])
 
 
 def test_sign_out(admin):

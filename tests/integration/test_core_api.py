@@ -289,6 +289,24 @@ def test_metadata_transfer_and_soft_delete(world):
     assert c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).status_code == 404
 
 
+def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_its_own(world):
+    from annolake_service.adapters import store
+    from pynamodb.exceptions import UpdateError
+
+    c, h = world["client"], _admin(world)
+    file_id = _ingest(world, "noted.jpg", _jpeg(colour=(120, 30, 200)))
+    fits = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": {"notes": "n" * 60_000}}, headers=h)
+    assert fits.status_code == 200 and len(fits.json()["metadata"]["notes"]) == 60_000
+    huge = {"notes": "x" * 500_000}
+    refused = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": huge}, headers=h)
+    assert refused.status_code == 400  # it was a 404 "file not found": the store's failure was read as "no such file"
+    message = refused.json()["error"]["message"]
+    assert "488 KB" in message and "at most 64 KB" in message and "in your own store" in message
+    assert len(c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["metadata"]["notes"]) == 60_000
+    with pytest.raises(UpdateError):  # a write DynamoDB refuses is an error, not "the file does not exist"
+        store.update_file_metadata("alpha", file_id, huge)
+
+
 @pytest.mark.parametrize(
     "body, words",
     [
@@ -497,6 +515,42 @@ def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world
     )
 
 
+def test_import_items_whose_labels_or_metadata_cannot_be_stored_fail_and_keep_no_media(world):
+    from annolake_service.domain.media import file_id_for_content
+
+    c, h = world["client"], _admin(world)
+    outline = [{"x": i % 60, "y": i * 7 % 40} for i in range(400)]
+    items = {
+        "fine.jpg": {"metadata": {"site": "north"}},
+        "dense.jpg": {"instance_list": [{"type": "polygon", "name": "field", "points": outline}] * 40},
+        "wordy.jpg": {"metadata": {"notes": "w" * 70_000}},
+        "odd.jpg": {"metadata": "north"},
+    }
+    media = {name: _jpeg(size=(64, 48), colour=(i * 40, 9, 9)) for i, name in enumerate(items)}
+    job = c.post(
+        "/api/v1/projects/alpha/imports", json={"format": "jsonl", "dataset": "jl", "create_labels": True}, headers=h
+    ).json()
+    prefix = f"imports/alpha/{job['import_id']}/"
+    manifest = "\n".join(json.dumps({"media": {"path": name}, **packet}) for name, packet in items.items())
+    world["s3"].put_object(Bucket=world["media"], Key=prefix + "manifest", Body=manifest.encode())
+    for name, body in media.items():
+        world["s3"].put_object(Bucket=world["media"], Key=prefix + "media/" + name, Body=body)
+
+    _run_import_job(world, job["import_id"])
+    progress = c.get(f"/api/v1/projects/alpha/imports/{job['import_id']}", headers=h).json()
+    assert (progress["done"], progress["failed"]) == (1, 3)
+    reasons = {f["name"]: f["reason"] for f in progress["failures"]}
+    assert "at most 350 KB" in reasons["dense.jpg"]
+    assert "the metadata of wordy.jpg comes to 68 KB as JSON" in reasons["wordy.jpg"]
+    assert "must be a JSON object" in reasons["odd.jpg"]
+    for name in ("dense.jpg", "wordy.jpg", "odd.jpg"):
+        refused_id = file_id_for_content("alpha", hashlib.sha256(media[name]).hexdigest())
+        stored = world["s3"].list_objects_v2(Bucket=world["media"], Prefix=f"projects/alpha/files/{refused_id}/")
+        assert stored["KeyCount"] == 0, name  # nothing is stored for an item that is refused
+    [fine] = c.get("/api/v1/projects/alpha/datasets/jl/files", headers=h).json()["files"]
+    assert fine["original_name"] == "fine.jpg" and fine["metadata"] == {"site": "north"}
+
+
 def test_import_with_unknown_labels_fails_as_a_whole_with_the_reason(world):
     from annolake_service.services import imports
 
@@ -540,25 +594,31 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
 
 
-def test_a_late_sidecar_that_cannot_be_attached_is_kept_aside_and_named_on_its_ready_file(world):
+@pytest.mark.parametrize(
+    "sidecar, words",
+    [
+        ([{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 90, "y_max": 9}], "outside"),  # 40 wide
+        ({"instance_list": [], "metadata": ["front", "camera"]}, "must be a JSON object of names to values, not list"),
+        ({"metadata": {"notes": "x" * 70_000}}, "holds at most 64 KB"),
+    ],
+    ids=["box-outside", "metadata-not-object", "metadata-too-large"],
+)
+def test_a_late_sidecar_that_cannot_be_attached_is_kept_aside_and_named_on_its_ready_file(world, sidecar, words):
     from annolake_service.services import ingest
 
     c, h = world["client"], _admin(world)
     file_id = _ingest(world, "late-bad.jpg", _jpeg(size=(40, 30), colour=(50, 60, 70)), dataset="late")
     key = "alpha/late/late-bad.json"
-    outside = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 90, "y_max": 9}  # the image is 40 wide
-    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=json.dumps([outside]).encode())
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=json.dumps(sidecar).encode())
 
     assert ingest.attach_late_sidecar(world["drop"], key) is None  # no error for S3 to retry forever
 
     described = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
-    assert described["status"] == "ready" and described["annotation_version"] == 0
+    assert described["status"] == "ready" and described["annotation_version"] == 0 and described["metadata"] == {}
     assert described["status_reason"].startswith("sidecar late-bad.json was not attached: ")
-    assert (
-        "outside" in described["status_reason"] and "quarantine/alpha/late/late-bad.json" in described["status_reason"]
-    )
+    assert words in described["status_reason"] and "quarantine/alpha/late/late-bad.json" in described["status_reason"]
     kept = world["s3"].get_object(Bucket=world["media"], Key="quarantine/alpha/late/late-bad.json")["Body"].read()
-    assert json.loads(kept) == [outside]
+    assert json.loads(kept) == sidecar
     left = world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/late/").get("Contents", [])
     assert left == []
 
@@ -640,25 +700,37 @@ def test_an_annotation_too_large_to_store_is_refused_with_the_limit_and_nothing_
     assert saved.status_code == 200 and saved.json()["version"] == 1
 
 
-def test_a_sidecar_too_large_to_store_quarantines_its_image_with_the_reason(world):
-    from annolake_service.domain.annotations import AnnotationTooLarge
+_OUTLINE = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
+
+
+@pytest.mark.parametrize(
+    "sidecar, error, words",
+    [
+        (
+            {"instance_list": [{"type": "polygon", "name": "field", "points": _OUTLINE}] * 40},
+            "AnnotationTooLarge",
+            "at most 350 KB",
+        ),
+        ({"metadata": {"survey": "s" * 80_000}}, "InvalidMetadata", "aerial.json comes to 78 KB as JSON"),
+    ],
+    ids=["instances", "metadata"],
+)
+def test_a_sidecar_too_large_to_store_quarantines_its_image_with_the_reason(world, sidecar, error, words):
     from annolake_service.services import ingest
 
     c, h = world["client"], _admin(world)
-    key = "alpha/dense/aerial.jpg"
-    outline = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
-    sidecar = {"instance_list": [{"type": "polygon", "name": "field", "points": outline}] * 40}
+    dataset = f"dense-{error.lower()}"
+    key = f"alpha/{dataset}/aerial.jpg"
     world["s3"].put_object(Bucket=world["drop"], Key=key, Body=_jpeg(size=(500, 400), colour=(9, 8, 7)))
-    world["s3"].put_object(Bucket=world["drop"], Key="alpha/dense/aerial.json", Body=json.dumps(sidecar).encode())
-    with pytest.raises(
-        AnnotationTooLarge
-    ) as refused:  # what RegisterFile raises; the state machine's Catch quarantines
+    world["s3"].put_object(Bucket=world["drop"], Key=f"alpha/{dataset}/aerial.json", Body=json.dumps(sidecar).encode())
+    with pytest.raises(ValueError) as refused:  # what RegisterFile raises; the state machine's Catch quarantines
         ingest.register_file(world["drop"], key, ingest.process_media(world["drop"], key))
-    error = {"Error": type(refused.value).__name__, "Cause": json.dumps({"errorMessage": str(refused.value)})}
-    ingest.quarantine(world["drop"], key, error)
-    listed = c.get("/api/v1/projects/alpha/datasets/dense/files?status=quarantined", headers=h).json()["files"]
+    assert type(refused.value).__name__ == error
+    caught = {"Error": type(refused.value).__name__, "Cause": json.dumps({"errorMessage": str(refused.value)})}
+    ingest.quarantine(world["drop"], key, caught)
+    listed = c.get(f"/api/v1/projects/alpha/datasets/{dataset}/files?status=quarantined", headers=h).json()["files"]
     assert [f["original_name"] for f in listed] == ["aerial.jpg"]
-    assert "at most 350 KB" in listed[0]["status_reason"]
+    assert words in listed[0]["status_reason"]
 
 
 def test_paths_sharing_a_stem_keep_their_sidecar_and_refusals_apart(world):

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -330,3 +331,14 @@ def bind() -> None:
         model.Meta.region = settings.aws_region
         model.Meta.host = settings.aws_endpoint_url
         model.Meta.max_retry_attempts = 5
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    """Whether a conditional write was refused by its condition. Any other failure (throttling, an item
+    too large, a service error) says nothing of the item's state: callers re-raise it."""
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def cancelled_by_condition(exc: TransactWriteError) -> bool:
+    """Whether a transaction was cancelled because one of its conditions did not hold."""
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or []))

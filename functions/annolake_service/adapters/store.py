@@ -59,6 +59,8 @@ from annolake_service.adapters.models import (
     SchemaItem,
     UploadItem,
     bind,
+    cancelled_by_condition,
+    condition_failed,
 )
 from annolake_service.domain.entities import Dataset, FileRecord, Project
 from annolake_service.domain.roles import Role
@@ -115,10 +117,6 @@ def _connection() -> Any:
     return FileItem._get_connection().connection
 
 
-def _cancelled_by_condition(exc: TransactWriteError) -> bool:
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or []))
-
-
 # --- health -------------------------------------------------------------------------------
 
 
@@ -169,7 +167,7 @@ def create_project(project: Project, *, admin_principal: str) -> None:
             tx.save(item, condition=ProjectItem.PK.does_not_exist())
             tx.save(_member_item(project.project_id, admin_principal, Role.ADMIN))
     except TransactWriteError as exc:
-        if _cancelled_by_condition(exc):
+        if cancelled_by_condition(exc):
             raise AlreadyExists(project.project_id) from exc
         raise
 
@@ -307,7 +305,9 @@ def revoke_api_key(project_id: str, client_id: str, when: datetime) -> bool:
             actions=[ApiKeyItem.revoked_at.set(when)],
             condition=ApiKeyItem.PK.exists() & (ApiKeyItem.project_id == project_id),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False
     remove_member(project_id, f"key:{client_id}")
     return True
@@ -340,6 +340,8 @@ def create_dataset(dataset: Dataset) -> None:
             created_at=dataset.created_at,
         ).save(condition=DatasetItem.PK.does_not_exist())
     except PutError as exc:
+        if not condition_failed(exc):
+            raise
         raise AlreadyExists(dataset.name) from exc
 
 
@@ -375,6 +377,8 @@ def save_schema(project_id: str, document: dict[str, Any], *, expected_version: 
     try:
         item.save()
     except PutError as exc:
+        if not condition_failed(exc):
+            raise
         _, current = get_schema(project_id)
         raise VersionConflict(current) from exc
     return int(item.version)
@@ -530,7 +534,7 @@ def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[di
                     condition=AnnotationVersionItem.PK.does_not_exist(),
                 )
     except TransactWriteError as exc:
-        if not _cancelled_by_condition(exc):
+        if not cancelled_by_condition(exc):
             raise
         add_to_dataset(record.project_id, record.file_id, dataset_id)
         return False
@@ -603,7 +607,9 @@ def soft_delete_file(project_id: str, file_id: str, when: datetime) -> bool:
             actions=[FileItem.deleted_at.set(when)],
             condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist(),
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False
     for membership in _memberships_of(project_id, file_id):
         membership.update(actions=[DatasetMemberItem.status.set("deleted")])
@@ -621,7 +627,9 @@ def _update_live_file(project_id: str, file_id: str, actions: list) -> bool:
         FileItem(PK=_file_pk(project_id, file_id), SK="FILE").update(
             actions=actions, condition=FileItem.PK.exists() & FileItem.deleted_at.does_not_exist()
         )
-    except UpdateError:
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         return False
     return True
 
@@ -871,7 +879,7 @@ def save_annotation_version(
             if alongside is not None:
                 tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
     except TransactWriteError as exc:
-        if not _cancelled_by_condition(exc):
+        if not cancelled_by_condition(exc):
             raise
         reasons = exc.cancellation_reasons or []
         if (
@@ -1066,7 +1074,7 @@ def record_import_outcome(
     try:
         outcome.save(condition=ImportOutcomeItem.PK.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     counter = ImportJobItem.failed if failed else ImportJobItem.done

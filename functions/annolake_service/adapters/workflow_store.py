@@ -39,6 +39,8 @@ from annolake_service.adapters.models import (
     WebhookFailureItem,
     WebhookItem,
     bind,
+    cancelled_by_condition,
+    condition_failed,
 )
 from annolake_service.adapters.store import ConditionFailed, TransactionUpdate, _connection, _project_pk
 from annolake_service.domain.workflow import Job, JobSpec, JobStatus, Task, TaskKind, TaskStatus
@@ -66,7 +68,7 @@ def _applied(write: Callable[[], object]) -> bool:
     try:
         write()
     except (PutError, UpdateError) as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -331,7 +333,7 @@ def create_task(task: Task, claimable_at: datetime) -> Task | None:
     try:
         item.save(condition=TaskItem.PK.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
     else:
         return None
@@ -413,6 +415,8 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
         try:
             _key(task).update(actions=actions, condition=condition)
         except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
             raise ConditionFailed(f"task {task.task_id} was claimed by someone else") from exc
         return
     try:
@@ -426,6 +430,8 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
             )
             tx.save(mark, condition=AnnotatorMarkItem.PK.does_not_exist() | (AnnotatorMarkItem.task_id == task.task_id))
     except TransactWriteError as exc:
+        if not cancelled_by_condition(exc):
+            raise
         raise ConditionFailed(f"task {task.task_id} was claimed by someone else") from exc
 
 
@@ -475,6 +481,8 @@ def submit(
     try:
         update.item.update(actions=update.actions, condition=update.condition)
     except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         raise ConditionFailed(f"task {task.task_id} is no longer held by {principal}") from exc
 
 
@@ -494,6 +502,8 @@ def release(task: Task, principal: str, *, now: datetime) -> None:
     try:
         _key(task).update(actions=actions, condition=condition)
     except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
         raise ConditionFailed(f"task {task.task_id} is no longer held by {principal}") from exc
 
 

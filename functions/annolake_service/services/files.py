@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from annolake_service.adapters import storage, store
 from annolake_service.domain.entities import FileRecord
+from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -63,6 +64,10 @@ def count_files(project_id: str, dataset_name: str, status: str | None = None) -
 
 
 def update_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> FileRecord:
+    try:
+        checked_metadata(metadata)
+    except InvalidMetadata as exc:
+        raise BadRequest(str(exc)) from None
     if not store.update_file_metadata(project_id, file_id, metadata):
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
     return get_file(project_id, file_id)

@@ -17,7 +17,8 @@ from typing import Any
 from annolake_service.adapters import storage, store, web_fetch, workflows
 from annolake_service.domain import imports as formats
 from annolake_service.domain import media
-from annolake_service.domain.instances import InvalidInstances, parse_instance_list
+from annolake_service.domain.file_metadata import InvalidMetadata
+from annolake_service.domain.instances import InvalidInstances
 from annolake_service.services import ingest, projects
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
@@ -145,6 +146,7 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
         except (
             media.MediaRejected,
             InvalidInstances,
+            InvalidMetadata,
             storage.ObjectMissing,
             storage.ObjectTooLarge,
             web_fetch.FetchFailed,
@@ -177,18 +179,16 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
             item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
         ).body
     inspected = media.inspect_image(body)
-    instances = formats.resolve_instances(item, inspected.width, inspected.height)
-    validated = parse_instance_list(instances, width=inspected.width, height=inspected.height)
-    facts = ingest.store_media(project_id, body, inspected)  # only once the pre-labels fit the image
-    ingest.record_ready_file(
-        project_id,
-        dataset_id,
-        name=item.name,
-        facts=facts,
-        instance_list=[i.model_dump(exclude_none=True) for i in validated],
-        metadata=item.metadata,
+    labels = ingest.first_labels(
+        formats.resolve_instances(item, inspected.width, inspected.height),
+        item.metadata,
+        width=inspected.width,
+        height=inspected.height,
         author=f"import:{import_id}",
+        source=item.name,
     )
+    facts = ingest.store_media(project_id, body, inspected)  # only once its pre-labels and metadata can be stored
+    ingest.record_ready_file(project_id, dataset_id, name=item.name, facts=facts, labels=labels)
     return facts["file_id"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from annolake_service.adapters import events, storage, store
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
+from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
 from annolake_service.services import annotations, projects
@@ -69,7 +71,7 @@ def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tup
     if not isinstance(packet, dict):
         raise InvalidInstances(f"sidecar {sidecar_key} must be an object with an instance_list")
     instances = parse_instance_list(packet.get("instance_list", []), width=width, height=height)
-    metadata = packet.get("metadata") or {}
+    metadata = checked_metadata(packet.get("metadata") or {}, source=f"the metadata of sidecar {sidecar_key}")
     return [i.model_dump(exclude_none=True) for i in instances], metadata, True
 
 
@@ -79,17 +81,18 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
     sidecar = sidecar_key_for(key)
     instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"])
+    labels = first_labels(
+        instance_list,
+        metadata,
+        width=facts["width"],
+        height=facts["height"],
+        author=f"ingest:{arrived.source}",
+        source=f"sidecar {posixpath.basename(sidecar)}",
+    )
     if label_names := [i["name"] for i in instance_list if i["type"] != "global"]:
         schema_service.add_labels(arrived.project_id, label_names)
-    created = record_ready_file(
-        arrived.project_id,
-        dataset.dataset_id,
-        name=arrived.original_name,
-        facts=facts,
-        instance_list=instance_list,
-        metadata=metadata,
-        author=f"ingest:{arrived.source}",
-    )
+    name = arrived.original_name
+    created = record_ready_file(arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels)
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
     if store.record_arrival(arrived.project_id, dataset.name, _stem(arrived), facts["file_id"], refused_id):
@@ -132,10 +135,37 @@ def _facts_payload(file_id: str, facts: media.MediaFacts, original: str, thumbna
     }
 
 
-def _ready_record(
-    project_id: str, *, name: str, facts: dict[str, Any], instance_list: list[dict[str, Any]], metadata: dict[str, Any]
-) -> FileRecord:
-    parsed = parse_instance_list(instance_list, width=facts["width"], height=facts["height"])
+@dataclass(frozen=True)
+class FirstLabels:
+    """A new file's version-1 pre-labels and metadata, checked before any of its media is stored."""
+
+    instance_list: list[dict[str, Any]]  # with version bookkeeping, as stored
+    label_counts: dict[str, int]
+    attribute_values: dict[str, list[Any]]
+    metadata: dict[str, Any]
+    author: str
+    created_at: datetime
+
+
+def first_labels(
+    instance_list: list[dict[str, Any]], metadata: Any, *, width: int, height: int, author: str, source: str
+) -> FirstLabels:
+    """Validate pre-labels against the image and metadata as stored; raises InvalidInstances (incl. too large)
+    or InvalidMetadata, whose messages name ``source``'s problem."""
+    parsed = parse_instance_list(instance_list, width=width, height=height)
+    checked = checked_metadata(metadata, source=f"the metadata of {source}")
+    now = datetime.now(UTC)
+    return FirstLabels(
+        instance_list=initial_instances([i.model_dump(exclude_none=True) for i in parsed], author=author, now=now),
+        label_counts=label_counts(parsed),
+        attribute_values=attribute_values(parsed),
+        metadata=checked,
+        author=author,
+        created_at=now,
+    )
+
+
+def _ready_record(project_id: str, *, name: str, facts: dict[str, Any], labels: FirstLabels) -> FileRecord:
     return FileRecord(
         project_id=project_id,
         file_id=facts["file_id"],
@@ -148,30 +178,20 @@ def _ready_record(
         content_hash=facts["content_hash"],
         original_key=facts["original_key"],
         thumbnail_key=facts["thumbnail_key"],
-        metadata=metadata,
-        label_counts=label_counts(parsed),
-        attribute_values=attribute_values(parsed),
-        created_at=datetime.now(UTC),
+        metadata=labels.metadata,
+        label_counts=labels.label_counts,
+        attribute_values=labels.attribute_values,
+        created_at=labels.created_at,
     )
 
 
 def record_ready_file(
-    project_id: str,
-    dataset_id: str,
-    *,
-    name: str,
-    facts: dict[str, Any],
-    instance_list: list[dict[str, Any]],
-    metadata: dict[str, Any],
-    author: str,
+    project_id: str, dataset_id: str, *, name: str, facts: dict[str, Any], labels: FirstLabels
 ) -> bool:
-    """Register a stored, validated file with version 1 of its pre-labels; False if it already existed."""
-    record = _ready_record(project_id, name=name, facts=facts, instance_list=instance_list, metadata=metadata)
+    """Register a stored file with version 1 of its pre-labels; False if it already existed."""
+    record = _ready_record(project_id, name=name, facts=facts, labels=labels)
     created = store.register_file(
-        record,
-        dataset_id=dataset_id,
-        instance_list=initial_instances(instance_list, author=author, now=record.created_at),
-        created_by=author,
+        record, dataset_id=dataset_id, instance_list=labels.instance_list, created_by=labels.author
     )
     # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
     events.publish("file_ingested", project_id, {"dataset_id": dataset_id, "file_id": record.file_id, "name": name})
@@ -185,15 +205,17 @@ def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any
     """
     entries = []
     for file in files:
-        record = _ready_record(
-            project_id,
-            name=file["name"],
-            facts=file["facts"],
-            instance_list=file["instance_list"],
-            metadata=file.get("metadata", {}),
+        facts = file["facts"]
+        labels = first_labels(
+            file["instance_list"],
+            file.get("metadata", {}),
+            width=facts["width"],
+            height=facts["height"],
+            author=author,
+            source=file["name"],
         )
-        instances = initial_instances(file["instance_list"], author=author, now=record.created_at)
-        entries.append((record, dataset_id, instances, author))
+        record = _ready_record(project_id, name=file["name"], facts=facts, labels=labels)
+        entries.append((record, dataset_id, labels.instance_list, author))
     store.put_new_files(entries)
 
 
@@ -226,6 +248,10 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
         if not found:
             return None  # none, or the other side applied and removed it already
+        record = store.get_file(arrived.project_id, file_id)
+        current = record.metadata if record is not None else {}
+        sidecar = posixpath.basename(key)
+        merged = checked_metadata({**metadata, **current}, source=f"the file's metadata with {sidecar}'s")
         annotations.save_annotations(
             arrived.project_id,
             file_id,
@@ -237,12 +263,11 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         )
     except Conflict:
         return None  # annotated in the meantime: a person's work wins over a late pre-label
-    except (InvalidInstances, BadRequest) as exc:
+    except (InvalidInstances, InvalidMetadata, BadRequest) as exc:
         _refuse_late_sidecar(bucket, key, arrived, file_id, str(exc))
         return None
-    record = store.get_file(arrived.project_id, file_id)
-    if metadata and record is not None and {**metadata, **record.metadata} != record.metadata:
-        store.update_file_metadata(arrived.project_id, file_id, {**metadata, **record.metadata})  # theirs win
+    if merged != current:
+        store.update_file_metadata(arrived.project_id, file_id, merged)  # the file's own keys win
     storage.delete_object(bucket, key)
     return file_id
 

@@ -131,6 +131,12 @@ export function FileEditor() {
           History
         </button>
       </div>
+      {record.status_reason ? (
+        // A ready file can carry a note from its ingest: e.g. a sidecar that arrived late and was refused.
+        <p className="notice warn" role="note" aria-label="Ingest note">
+          {record.status_reason}
+        </p>
+      ) : null}
       {save.error && !(save.error instanceof ApiError && save.error.status === 409) ? (
         <ErrorNotice error={save.error} title="Not saved" />
       ) : null}
