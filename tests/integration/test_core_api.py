@@ -295,14 +295,14 @@ def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_it
 
     c, h = world["client"], _admin(world)
     file_id = _ingest(world, "noted.jpg", _jpeg(colour=(120, 30, 200)))
-    fits = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": {"notes": "n" * 60_000}}, headers=h)
-    assert fits.status_code == 200 and len(fits.json()["metadata"]["notes"]) == 60_000
+    fits = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": {"notes": "n" * 30_000}}, headers=h)
+    assert fits.status_code == 200 and len(fits.json()["metadata"]["notes"]) == 30_000
     huge = {"notes": "x" * 500_000}
     refused = c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": huge}, headers=h)
     assert refused.status_code == 400  # it was a 404 "file not found": the store's failure was read as "no such file"
     message = refused.json()["error"]["message"]
-    assert "488 KB" in message and "at most 64 KB" in message and "in your own store" in message
-    assert len(c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["metadata"]["notes"]) == 60_000
+    assert "488 KB" in message and "at most 32 KB" in message and "in your own store" in message
+    assert len(c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["metadata"]["notes"]) == 30_000
     with pytest.raises(UpdateError):  # a write DynamoDB refuses is an error, not "the file does not exist"
         store.update_file_metadata("alpha", file_id, huge)
 
@@ -523,7 +523,7 @@ def test_import_items_whose_labels_or_metadata_cannot_be_stored_fail_and_keep_no
     items = {
         "fine.jpg": {"metadata": {"site": "north"}},
         "dense.jpg": {"instance_list": [{"type": "polygon", "name": "field", "points": outline}] * 40},
-        "wordy.jpg": {"metadata": {"notes": "w" * 70_000}},
+        "wordy.jpg": {"metadata": {"notes": "w" * 40_000}},
         "odd.jpg": {"metadata": "north"},
     }
     media = {name: _jpeg(size=(64, 48), colour=(i * 40, 9, 9)) for i, name in enumerate(items)}
@@ -541,7 +541,7 @@ def test_import_items_whose_labels_or_metadata_cannot_be_stored_fail_and_keep_no
     assert (progress["done"], progress["failed"]) == (1, 3)
     reasons = {f["name"]: f["reason"] for f in progress["failures"]}
     assert "at most 350 KB" in reasons["dense.jpg"]
-    assert "the metadata of wordy.jpg comes to 68 KB as JSON" in reasons["wordy.jpg"]
+    assert "the metadata of wordy.jpg comes to 39 KB as JSON" in reasons["wordy.jpg"]
     assert "must be a JSON object" in reasons["odd.jpg"]
     for name in ("dense.jpg", "wordy.jpg", "odd.jpg"):
         refused_id = file_id_for_content("alpha", hashlib.sha256(media[name]).hexdigest())
@@ -594,12 +594,39 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
 
 
+def test_the_largest_metadata_and_annotation_version_fit_on_one_file_together(world):
+    """A file's item holds its metadata beside its summary of attribute values, which free text can fill
+    to almost the size of a whole version: both at their limits must still be stored (not a 500)."""
+    from annolake_service.domain.annotations import MAX_VERSION_BYTES
+    from annolake_service.domain.file_metadata import MAX_METADATA_BYTES
+
+    c, h = world["client"], _admin(world)
+    group = {"name": "transcript", "kind": "text", "label_names": ["sign"]}
+    assert c.post("/api/v1/projects/alpha/labels", json={"name": "sign"}, headers=h).status_code == 201
+    assert c.post("/api/v1/projects/alpha/attribute-groups", json=group, headers=h).status_code == 201
+    file_id = _ingest(world, "signs.jpg", _jpeg(size=(90, 60), colour=(10, 200, 120)), dataset="signs")
+    metadata = {"notes": "m" * (MAX_METADATA_BYTES - 20)}
+    assert c.patch(f"/api/v1/projects/alpha/files/{file_id}", json={"metadata": metadata}, headers=h).status_code == 200
+    text = (MAX_VERSION_BYTES - 5_000) // 10
+    signs = [
+        {"type": "box", "name": "sign", "x_min": i, "y_min": 1, "x_max": i + 5, "y_max": 9,
+         "attributes": {"transcript": f"{i:02d}" + "t" * text}}
+        for i in range(10)
+    ]  # fmt: skip
+    saved = c.put(
+        f"/api/v1/projects/alpha/files/{file_id}/annotations", json={"version": 0, "instance_list": signs}, headers=h
+    )
+    assert saved.status_code == 200, saved.text
+    described = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert described["annotation_version"] == 1 and described["metadata"] == metadata
+
+
 @pytest.mark.parametrize(
     "sidecar, words",
     [
         ([{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 90, "y_max": 9}], "outside"),  # 40 wide
         ({"instance_list": [], "metadata": ["front", "camera"]}, "must be a JSON object of names to values, not list"),
-        ({"metadata": {"notes": "x" * 70_000}}, "holds at most 64 KB"),
+        ({"metadata": {"notes": "x" * 40_000}}, "holds at most 32 KB"),
     ],
     ids=["box-outside", "metadata-not-object", "metadata-too-large"],
 )
@@ -711,7 +738,7 @@ _OUTLINE = [{"x": i % 400, "y": i * 7 % 300} for i in range(400)]
             "AnnotationTooLarge",
             "at most 350 KB",
         ),
-        ({"metadata": {"survey": "s" * 80_000}}, "InvalidMetadata", "aerial.json comes to 78 KB as JSON"),
+        ({"metadata": {"survey": "s" * 40_000}}, "InvalidMetadata", "aerial.json comes to 39 KB as JSON"),
     ],
     ids=["instances", "metadata"],
 )

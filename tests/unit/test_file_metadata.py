@@ -22,7 +22,7 @@ def test_metadata_up_to_the_limit_is_kept_as_given():
 @pytest.mark.parametrize("char", ["a", "é"])
 def test_one_byte_over_the_limit_is_refused_counting_utf8_bytes(char):
     over = _of_size(MAX_METADATA_BYTES + 2, char)  # 2: a multiple of both widths
-    with pytest.raises(InvalidMetadata, match=r"the metadata of cam\.jpg comes to 64 KB as JSON; .* at most 64 KB"):
+    with pytest.raises(InvalidMetadata, match=r"the metadata of cam\.jpg comes to 32 KB as JSON; .* at most 32 KB"):
         checked_metadata(over, source="the metadata of cam.jpg")
 
 

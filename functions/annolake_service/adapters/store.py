@@ -941,8 +941,10 @@ def create_upload(
 
 
 def finish_upload(project_id: str, upload_id: str, *, status: str, file_id: str, reason: str | None = None) -> None:
+    """Record the upload's outcome; one whose record has expired (TTL) is left alone. Any other failure is raised,
+    so the step is retried rather than leaving the upload "pending" beside its ready file."""
     bind()
-    with contextlib.suppress(UpdateError):
+    try:
         UploadItem(PK=_project_pk(project_id), SK=f"UPLOAD#{upload_id}").update(
             actions=[
                 UploadItem.status.set(status),
@@ -951,6 +953,9 @@ def finish_upload(project_id: str, upload_id: str, *, status: str, file_id: str,
             ],
             condition=UploadItem.PK.exists(),
         )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
 
 
 def get_upload(project_id: str, upload_id: str) -> dict[str, Any] | None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_METADATA_BYTES = 64 * 1024
+# The file's item also holds its summary of attribute values, which a version of up to 350 KB of instances
+# (annotations.MAX_VERSION_BYTES) can fill to almost that size: 350 + 32 KB and the other fields stay within
+# DynamoDB's 400 KB.
+MAX_METADATA_BYTES = 32 * 1024
 
 
 class InvalidMetadata(ValueError):
