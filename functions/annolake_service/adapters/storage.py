@@ -139,7 +139,7 @@ def presigned_get_urls(bucket: str, keys: list[str], expires_in: int) -> list[st
     for key in keys:
         request = AWSRequest(method="GET", url=base + percent_encode(key, safe="/~"))
         signer.add_auth(request)
-        urls.append(request.prepare().url)
+        urls.append(request.url)  # what prepare() would give: the request has no params to add
     return urls
 
 
