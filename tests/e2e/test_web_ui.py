@@ -680,8 +680,9 @@ def test_a_member_added_while_the_members_table_loads_shows_in_it(platform, admi
     admin.shot("22c-member-added-while-loading")
 
 
-def test_the_editor_says_why_a_late_sidecar_was_not_attached(platform, admin):
-    """A sidecar dropped after its image, with a box outside it: the file stays ready and its page says why."""
+def test_the_editor_says_why_a_late_sidecar_was_not_attached_and_shows_metadata(platform, admin):
+    """A sidecar dropped after its image, with a box outside it: the file stays ready and its page says why.
+    The page also lists the file's metadata (what ``file.metadata.<key>`` queries match)."""
     import time
 
     from playwright.sync_api import expect
@@ -707,12 +708,17 @@ def test_the_editor_says_why_a_late_sidecar_was_not_attached(platform, admin):
     noted = file_named("kerb.png", lambda f: f["status_reason"] is not None)
     assert noted["file_id"] == ready["file_id"] and noted["status"] == "ready"
 
+    _api(platform, "PATCH", f"/files/{ready['file_id']}", {"metadata": {"camera": "kerb-2", "lux": 310}})
+
     page = admin.page
     page.goto(f"/p/{creds['project']}/files/{ready['file_id']}?dataset=drops")
     note = page.get_by_role("note", name="Ingest note")
     expect(note).to_contain_text("sidecar kerb.json was not attached")
     expect(note).to_contain_text("outside the 320x240 image")
     expect(page.get_by_role("status").filter(has_text="version 0")).to_be_visible()
+    page.get_by_text("Metadata (2)").click()
+    metadata = page.get_by_label("Metadata", exact=True)
+    expect(metadata.get_by_role("definition")).to_have_text(["kerb-2", "310"])
     admin.shot("22d-refused-sidecar-note")
 
 

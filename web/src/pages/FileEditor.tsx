@@ -137,6 +137,7 @@ export function FileEditor() {
           {record.status_reason}
         </p>
       ) : null}
+      <FileMetadata metadata={record.metadata} />
       {save.error && !(save.error instanceof ApiError && save.error.status === 409) ? (
         <ErrorNotice error={save.error} title="Not saved" />
       ) : null}
@@ -218,5 +219,26 @@ export function FileEditor() {
         ) : null}
       </Dialog>
     </section>
+  );
+}
+
+/** The file's user metadata (what `file.metadata.<key>` queries match), read-only, folded by default. */
+function FileMetadata({ metadata }: { metadata: Record<string, unknown> }) {
+  const entries = Object.entries(metadata);
+  if (entries.length === 0) {
+    return null;
+  }
+  return (
+    <details className="file-metadata">
+      <summary>Metadata ({entries.length})</summary>
+      <dl aria-label="Metadata">
+        {entries.map(([key, value]) => (
+          <div key={key}>
+            <dt>{key}</dt>
+            <dd>{typeof value === "string" ? value : JSON.stringify(value)}</dd>
+          </div>
+        ))}
+      </dl>
+    </details>
   );
 }
