@@ -795,14 +795,6 @@ def iter_dataset_label_counts(
 # --- annotations --------------------------------------------------------------------------
 
 
-def get_annotation_version(project_id: str, file_id: str, version: int) -> tuple[list[dict], list[dict]]:
-    if version == 0:
-        return [], []
-    bind()
-    item = AnnotationVersionItem.get(_file_pk(project_id, file_id), f"ANN#v{version:08d}")
-    return item.instance_list, item.deleted
-
-
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]] | None:
     """A file with the live instances of its current annotation version (one read when its item carries them)."""
     return get_files_with_instances(project_id, [file_id]).get(file_id)
@@ -821,11 +813,11 @@ def get_files_with_instances(
         for fid, item in items.items()
         if item.current_instances is None and item.annotation_version and item.deleted_at is None
     }
-    read = current_instance_lists(project_id, uncarried) if uncarried else {}
+    read = _current_instance_lists(project_id, uncarried) if uncarried else {}
     return {fid: (_file_record(item), read.get(fid, item.current_instances or [])) for fid, item in items.items()}
 
 
-def current_instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+def _current_instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     """The instance list of each file at the given annotation version (one batch read for a page of files)."""
     bind()
     lists: dict[str, list[dict[str, Any]]] = {file_id: [] for file_id in versions}

@@ -10,30 +10,19 @@ from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import FileRecord
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
+from annolake_service.services import files
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 
 
 def live_file(project_id: str, file_id: str) -> FileRecord:
-    return _ready(_found(project_id, file_id, store.get_file(project_id, file_id)))
-
-
-def _found(project_id: str, file_id: str, record: FileRecord | None) -> FileRecord:
-    if record is None or record.deleted_at is not None:
-        raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
-    return record
+    return _ready(files.get_file(project_id, file_id))
 
 
 def _ready(record: FileRecord) -> FileRecord:
     if record.status != "ready":
         raise Conflict(f"file {record.file_id!r} is {record.status} ({record.status_reason}); it cannot be annotated")
     return record
-
-
-def _with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]]:
-    """A live file with its current instances (one read when its item carries them)."""
-    found = store.get_file_with_instances(project_id, file_id)
-    return _found(project_id, file_id, found[0] if found else None), found[1] if found else []
 
 
 def validate_instances(
@@ -72,7 +61,7 @@ def _attribute_problems(schema: Schema, instances: list[Any]) -> list[str]:
 
 
 def get_annotations(project_id: str, file_id: str) -> dict[str, Any]:
-    record, instances = _with_instances(project_id, file_id)
+    record, instances = files.get_file_with_instances(project_id, file_id)
     return {"file_id": file_id, "version": record.annotation_version, "instance_list": instances}
 
 
@@ -89,7 +78,7 @@ def save_annotations(
     alongside: store.TransactionUpdate | None = None,
 ) -> dict[str, Any]:
     """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write."""
-    record, current_instances = _with_instances(project_id, file_id)
+    record, current_instances = files.get_file_with_instances(project_id, file_id)
     _ready(record)
     incoming = validate_instances(
         project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=create_labels

@@ -35,7 +35,16 @@ def describe(record: FileRecord, *, with_urls: bool = True) -> dict[str, Any]:
 
 
 def get_file(project_id: str, file_id: str) -> FileRecord:
-    record = store.get_file(project_id, file_id)
+    return _live(project_id, file_id, store.get_file(project_id, file_id))
+
+
+def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]]:
+    """A live file with the instances of its current annotation version (one read when its item carries them)."""
+    found = store.get_file_with_instances(project_id, file_id)
+    return _live(project_id, file_id, found[0] if found else None), found[1] if found else []
+
+
+def _live(project_id: str, file_id: str, record: FileRecord | None) -> FileRecord:
     if record is None or record.deleted_at is not None:
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
     return record
@@ -95,10 +104,10 @@ def transfer(
         raise BadRequest("move needs source_dataset (the dataset the files leave)")
     result = []
     for file_id in file_ids:
-        record = get_file(project_id, file_id)
         if mode == "copy":
-            result.append(_copy(record, target.dataset_id, author))
+            result.append(_copy(*get_file_with_instances(project_id, file_id), target.dataset_id, author))
             continue
+        get_file(project_id, file_id)
         store.add_to_dataset(project_id, file_id, target.dataset_id)
         if mode == "move":
             store.remove_from_dataset(project_id, file_id, source.dataset_id)  # type: ignore[union-attr]
@@ -106,8 +115,7 @@ def transfer(
     return result
 
 
-def _copy(record: FileRecord, dataset_id: str, author: str) -> str:
-    instances, _ = store.get_annotation_version(record.project_id, record.file_id, record.annotation_version)
+def _copy(record: FileRecord, instances: list[dict[str, Any]], dataset_id: str, author: str) -> str:
     copy = record.model_copy(
         update={"file_id": f"c{secrets.token_hex(15)}", "created_at": datetime.now(UTC), "annotation_version": 0}
     )

@@ -249,11 +249,10 @@ def slice_page(
         raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
     found = _stored_slice(project_id, slice_id, offset, limit)
     files = store.get_files_with_instances(project_id, found.file_ids)
-    records = {fid: record for fid, (record, _) in files.items()}
-    urls = _page_urls([records.get(fid) for fid in found.file_ids], ttl, url_kinds)
+    listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
+    urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
     items = [
-        _stream_item(offset + i, records.get(fid), fid, files[fid][1] if fid in files else [], urls)
-        for i, fid in enumerate(found.file_ids)
+        _stream_item(offset + i, record, fid, instances, urls) for i, (fid, record, instances) in enumerate(listed)
     ]
     following = offset + len(items)
     more = following < found.count
