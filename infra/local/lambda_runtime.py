@@ -3,7 +3,7 @@
 moto's ``LambdaFunction._invoke_lambda`` normally starts a Docker container. We replace it with a
 call of the real handler, imported from the function's code asset in ``cdk.out`` (put on
 ``sys.path`` by the runtime), so Step Functions tasks, S3 notifications and direct invokes all run
-the code that would be deployed. moto is pinned in pyproject.toml; tests/integration asserts that
+the code that would be deployed. moto is pinned in pyproject.toml; tests/local/test_lambda_hook.py asserts that
 this hook is what runs, so an upgrade that renames the method fails loudly.
 """
 

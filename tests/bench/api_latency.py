@@ -56,7 +56,7 @@ def run() -> list[tuple[str, str, str]]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    from tests.integration.auth_fixtures import create_single_table
+    from tests.support.auth import create_single_table
 
     create_single_table(session.client("dynamodb", endpoint_url=endpoint), "bench")
     s3 = session.client("s3", endpoint_url=endpoint)

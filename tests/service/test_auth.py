@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from starlette.testclient import TestClient
 
-from tests.integration.auth_fixtures import AuthWorld, auth_world, emulator_signing_key, now, resign
+from tests.support.auth import AuthWorld, auth_world, emulator_signing_key, now, resign
 
 __all__ = ["auth_world", "emulator_signing_key"]  # fixtures used by name below
 

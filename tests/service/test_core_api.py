@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from tests.integration.auth_fixtures import auth_world  # noqa: F401 - fixture
+from tests.support.auth import auth_world  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("auth_world")
 
@@ -34,7 +34,7 @@ def world(auth_world, monkeypatch_module):  # noqa: F811
     s3.create_bucket(Bucket=drop)
     monkeypatch_module.setenv("MEDIA_BUCKET", media)
     monkeypatch_module.setenv("DROP_BUCKET", drop)
-    from tests.integration.auth_fixtures import reset_service_caches
+    from tests.support.auth import reset_service_caches
 
     reset_service_caches()
     from annolake_service.api.app import create_app
@@ -395,7 +395,7 @@ def test_from_url_refuses_loopback_hosts_outside_the_local_stage(world, image_se
 
 
 def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, monkeypatch):
-    from tests.integration.auth_fixtures import reset_service_caches
+    from tests.support.auth import reset_service_caches
 
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     reset_service_caches()

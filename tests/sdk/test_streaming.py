@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from infra.local.presign_guard import PresignGuard
-from tests.integration.auth_fixtures import create_single_table, reset_service_caches
+from tests.support.auth import create_single_table, reset_service_caches
 from tests.support import slice_data
 
 COUNT = 1000

@@ -1,4 +1,4 @@
-"""Handlers invoked through moto by tests/integration/test_lambda_hook.py."""
+"""Handlers invoked through moto by tests/local/test_lambda_hook.py."""
 
 from collections import Counter
 

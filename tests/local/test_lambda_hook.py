@@ -14,7 +14,7 @@ import pytest
 
 from infra.local import lambda_runtime
 from infra.local.emulator import Emulator
-from tests.integration import lambda_fixtures
+from tests.support import lambda_fixtures
 
 
 def _free_port() -> int:
@@ -44,7 +44,7 @@ def aws(emulator):
             FunctionName=name,
             Runtime="python3.12",
             Role=role,
-            Handler=f"tests.integration.lambda_fixtures.{name}",
+            Handler=f"tests.support.lambda_fixtures.{name}",
             Code={"ZipFile": buffer.getvalue()},
             Timeout=30,
         )
