@@ -23,8 +23,14 @@ def test_upload_key():
     )
 
 
-@pytest.mark.parametrize("key", ["demo/img.jpg", "Demo!/x/y.jpg", "uploads/demo/x/y.jpg"])
-def test_keys_without_a_dataset_folder_are_rejected_with_the_layout(key):
+def test_a_drop_at_the_project_top_level_goes_to_its_default_dataset():
+    arrived = parse_object_key("demo/img.jpg")
+    assert (arrived.project_id, arrived.dataset_name, arrived.relative_path) == ("demo", "default", "img.jpg")
+    assert parse_object_key("demo/img.json").is_sidecar
+
+
+@pytest.mark.parametrize("key", ["img.jpg", "demo/", "Demo!/x/y.jpg", "uploads/demo/x/y.jpg"])
+def test_keys_without_a_project_or_dataset_are_rejected_with_the_layout(key):
     with pytest.raises(ObjectKeyRejected, match="must|project id"):
         parse_object_key(key)
 

@@ -51,6 +51,19 @@ def test_job_spec_normalizes_and_checks_consensus():
         JobSpec(name="j", datasets=["a"], review_rate=1.5)
 
 
+@pytest.mark.parametrize("names", [[" "], ["a", "  "], [""]])
+def test_a_blank_dataset_name_is_refused_not_stripped_into_an_empty_job(names):
+    # Stripping a blank name after the length check used to leave ``datasets == []``: accepted on write,
+    # refused by every later read of the job.
+    with pytest.raises(ValidationError, match="datasets may not contain a blank name"):
+        JobSpec(name="j", datasets=names)
+    with pytest.raises(ValidationError, match="label_names may not contain a blank name"):
+        JobSpec(name="j", datasets=["a"], label_names=names)
+    stored = JobSpec(name="j", datasets=["a"]).model_dump()
+    with pytest.raises(ValidationError):
+        JobSpec.model_validate({**stored, "datasets": names})
+
+
 def test_status_changes():
     allowed = {(a, b) for a in JobStatus for b in JobStatus if status_change_allowed(a, b) and a != b}
     assert allowed == {

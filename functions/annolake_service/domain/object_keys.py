@@ -1,6 +1,6 @@
 """Where an arriving object belongs, read from its S3 key.
 
-Drop folder:  ``<project>/<dataset>/<any/path/name.ext>``
+Drop folder:  ``<project>/<dataset>/<any/path/name.ext>``; ``<project>/<name.ext>`` goes to the dataset ``default``
 Uploads:      ``uploads/<project>/<dataset>/<upload id>/<name.ext>`` (presigned POST target)
 A ``<name>.json`` beside an image is that image's sidecar of pre-labels, not a file of its own.
 """
@@ -14,6 +14,7 @@ from urllib.parse import unquote_plus
 
 UPLOADS_PREFIX = "uploads/"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+DEFAULT_DATASET = "default"
 
 
 class ObjectKeyRejected(ValueError):
@@ -51,11 +52,14 @@ def parse_object_key(key: str) -> ArrivedObject:
         project_id, dataset_name, relative = parts[0], parts[1], "/".join(parts[3:])
         upload_id = parts[2]
     else:
-        if len(parts) < 3 or not parts[-1]:
+        if len(parts) < 2 or not parts[-1]:
             raise ObjectKeyRejected(
-                f"drop key {key!r} must be <project>/<dataset>/<name>: put files inside a dataset folder"
+                f"drop key {key!r} must be <project>/<dataset>/<name>: put files inside a project's dataset folder"
             )
-        project_id, dataset_name, relative = parts[0], parts[1], "/".join(parts[2:])
+        if len(parts) == 2:  # dropped at the project's top level: its default dataset, never left unseen
+            project_id, dataset_name, relative = parts[0], DEFAULT_DATASET, parts[1]
+        else:
+            project_id, dataset_name, relative = parts[0], parts[1], "/".join(parts[2:])
     if not SLUG.match(project_id):
         raise ObjectKeyRejected(f"{project_id!r} is not a project id (lowercase letters, digits, '-')")
     if not dataset_name:

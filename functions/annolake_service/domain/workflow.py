@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 
 class JobStatus(StrEnum):
@@ -100,8 +100,12 @@ class JobSpec(BaseModel):
 
     @field_validator("datasets", "label_names")
     @classmethod
-    def _unique(cls, names: list[str]) -> list[str]:
-        return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    def _unique(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        # Checked after stripping: the length bounds above saw the names as sent, so a blank name would
+        # otherwise pass them and be stored as an empty list that no later read accepts.
+        if any(not n.strip() for n in names):
+            raise ValueError(f"{info.field_name} may not contain a blank name: remove it or name a real one")
+        return list(dict.fromkeys(n.strip() for n in names))
 
     @model_validator(mode="after")
     def _enough_annotators(self) -> JobSpec:
