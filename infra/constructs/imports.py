@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -19,7 +18,7 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 
 CHUNK_CONCURRENCY = 4
 
@@ -68,24 +67,18 @@ class Imports(Construct):
                 findings=[nag.indexes_of(self, table)],
             )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/annolake-{stage}-import",
-            retention=defaults.log_retention,
-            removal_policy=defaults.removal_policy,
-        )
-        self.state_machine = sfn.StateMachine(
+        machine = LoggedStateMachine(
             self,
             "StateMachine",
+            defaults=defaults,
+            log_name=f"annolake-{stage}-import",
             comment="Annolake bulk import: COCO, YOLO or JSONL, one execution per import job",
-            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            definition=self._definition(),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(12),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            steps=steps,
         )
-        acknowledge_state_machine_role(self, self.state_machine, steps)
+        self.log_group, self.state_machine = machine.log_group, machine.state_machine
 
     def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
         return ServiceFunction(

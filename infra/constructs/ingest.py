@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
@@ -22,7 +21,7 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
 
 STEP_TIMEOUT = Duration.seconds(60)
@@ -49,27 +48,20 @@ class Ingest(Construct):
         self._grant_steps(table, media_bucket, drop_bucket)
         events.grant_publish(self.register.function)  # file_ingested
 
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            # The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's size-limited
-            # CloudWatch Logs resource policy with one statement per log group.
-            log_group_name=f"/aws/vendedlogs/states/annolake-{stage}-ingest",
-            retention=defaults.log_retention,
-            removal_policy=defaults.removal_policy,
-        )
-        self.state_machine = sfn.StateMachine(
+        machine = LoggedStateMachine(
             self,
             "StateMachine",
+            defaults=defaults,
+            log_name=f"annolake-{stage}-ingest",
             comment="Annolake ingest: one execution per arrived file",
-            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            definition=self._definition(),
             # EXPRESS: one short execution per file at S3-event volume; Standard would bill per transition.
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+            include_execution_data=True,
+            steps=(self.process, self.register, self.quarantine),
         )
-        self._acknowledge_state_machine_role()
+        self.log_group, self.state_machine = machine.log_group, machine.state_machine
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -178,6 +170,3 @@ class Ingest(Construct):
         for task in (process, register):
             task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")
         return process.next(register).next(sfn.Succeed(self, "Ingested"))
-
-    def _acknowledge_state_machine_role(self) -> None:
-        acknowledge_state_machine_role(self, self.state_machine, (self.process, self.register, self.quarantine))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -25,8 +27,8 @@ class Monitoring(Construct):
         api_function: lambda_.IFunction,
         ingest_state_machine: sfn.IStateMachine,
         trigger_dead_letter_queue: sqs.IQueue,
-        workflow_state_machines: list[sfn.IStateMachine],
-        event_dead_letter_queues: list[sqs.IQueue],
+        workflow_state_machines: dict[str, sfn.IStateMachine],  # by the name their alarms start with
+        event_dead_letter_queues: Sequence[sqs.IQueue],
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -72,11 +74,11 @@ class Monitoring(Construct):
         self.alarms += [
             self._any(
                 machine.metric_failed(period=PERIOD),
-                f"{machine.node.id}Failed",
+                f"{name}Failed",
                 "Workflow executions failed after their retries; the job's files show why. Re-drive them with "
                 "POST /jobs/{id}/redrive once the cause is fixed.",
             )
-            for machine in workflow_state_machines
+            for name, machine in workflow_state_machines.items()
         ]
         self.alarms += [
             self._any_visible(
@@ -91,7 +93,7 @@ class Monitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
 
-    def _any(self, metric: cloudwatch.IMetric, construct_id: str, description: str) -> cloudwatch.Alarm:
+    def _any(self, metric: cloudwatch.Metric, construct_id: str, description: str) -> cloudwatch.Alarm:
         """An alarm as soon as the metric counts one in a period."""
         return metric.create_alarm(
             self,

@@ -1,4 +1,4 @@
-"""DynamoDB: the single table every repository writes to, and the Powertools idempotency table."""
+"""DynamoDB: the single table every repository writes to."""
 
 from __future__ import annotations
 
@@ -16,20 +16,22 @@ def _key(name: str) -> dynamodb.Attribute:
 
 
 class Tables(Construct):
-    """``table``: PK/SK with GSI1 and GSI2 (keys built only in the adapters); ``idempotency_table``: id."""
+    """``table``: PK/SK with GSI1 and GSI2 (keys built only in the adapters)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
-        common = {
-            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
-            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+        self.table = dynamodb.Table(
+            self,
+            "Main",
+            partition_key=_key("PK"),
+            sort_key=_key("SK"),
+            time_to_live_attribute="ttl",
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=config.point_in_time_recovery
             ),
-            "deletion_protection": config.deletion_protection,
-            "removal_policy": config.removal_policy,
-        }
-        self.table = dynamodb.Table(
-            self, "Main", partition_key=_key("PK"), sort_key=_key("SK"), time_to_live_attribute="ttl", **common
+            deletion_protection=config.deletion_protection,
+            removal_policy=config.removal_policy,
         )
         for index in ("GSI1", "GSI2"):
             self.table.add_global_secondary_index(
@@ -38,10 +40,6 @@ class Tables(Construct):
                 sort_key=_key(f"{index}SK"),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
-        # Attribute names are the defaults of Powertools' DynamoDBPersistenceLayer.
-        self.idempotency_table = dynamodb.Table(
-            self, "Idempotency", partition_key=_key("id"), time_to_live_attribute="expiration", **common
-        )
         if not config.point_in_time_recovery:
             acknowledge(
                 self,

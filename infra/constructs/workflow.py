@@ -22,7 +22,6 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -31,7 +30,7 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.steps import acknowledge_state_machine_role, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 
 LAUNCH_CONCURRENCY = 4
 _STATE = {
@@ -163,26 +162,18 @@ class Workflow(Construct):
     def _state_machine(
         self, construct_id: str, name: str, stage: str, definition: sfn.IChainable, comment: str
     ) -> sfn.StateMachine:
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            log_group_name=f"/aws/vendedlogs/states/{name}",
-            retention=self._defaults.log_retention,
-            removal_policy=self._defaults.removal_policy,
-        )
-        machine = sfn.StateMachine(
+        return LoggedStateMachine(
             self,
             f"{construct_id}StateMachine",
+            defaults=self._defaults,
+            log_name=name,
+            log_group_id=f"{construct_id}Logs",
             state_machine_name=name,
             comment=f"Annolake {stage} {construct_id.lower()}: {comment}",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            definition=definition,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
-        )
-        steps = self.review_steps if construct_id == "Review" else self.launch_steps
-        acknowledge_state_machine_role(self, machine, steps)
-        return machine
+            steps=self.review_steps if construct_id == "Review" else self.launch_steps,
+        ).state_machine
 
     @property
     def review_steps(self) -> tuple[ServiceFunction, ...]:

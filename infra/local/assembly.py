@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,8 +54,25 @@ class CloudAssembly:
     stacks: list[StackTemplate]  # in deployment order
 
 
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """One synth at a time per home: processes sharing it (test sessions, ``make up``) take turns."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def synthesize(home: Path, *, log=print) -> CloudAssembly:
     """Return the local-stage assembly, re-running ``infra.app`` only when its sources changed."""
+    with _exclusive(home / ".synth.lock"):
+        return _synthesize(home, log)
+
+
+def _synthesize(home: Path, log) -> CloudAssembly:
     digest = source_hash()
     out = home / "cdk.out"
     stamp = out / ".annolake-source-hash"
@@ -66,7 +86,6 @@ def synthesize(home: Path, *, log=print) -> CloudAssembly:
         "CDK_OUTDIR": str(tmp),
         "ANNOLAKE_STAGE": LOCAL_STAGE,
         "ANNOLAKE_SKIP_BUNDLING": "1",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "infra.app"], cwd=REPO_ROOT, env=env, capture_output=True, text=True

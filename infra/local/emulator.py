@@ -3,7 +3,7 @@
 - Lambda invocations run the handlers in-process (``lambda_runtime``), not in Docker.
 - SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
   dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
-- Presigned URLs that are expired or tampered get 403 (``presign_guard``), as on S3.
+- Presigned URLs that are expired or tampered get 403 (``presign``), as on S3.
 - Chosen calls fail on request, as AWS fails them (``faults``: ``/_annolake/faults``), to try failure paths.
 - moto is made safe under threads and faster where the platform leans on it (``moto_patches``).
 - Calls this process makes to the emulator (handlers, the Step Functions engine, the poller) are answered
@@ -24,7 +24,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.local import event_sources, in_process, lambda_runtime, moto_patches
 from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
-from infra.local.presign_guard import PresignGuard
+from infra.local.presign import PresignGuard
+from infra.local.presign.environ import WSGIApp
 
 # Credentials clients of the local emulator use (also written to credentials.json).
 LOCAL_ACCESS_KEY_ID = "test"
@@ -39,6 +40,7 @@ class Emulator:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.in_process: in_process.InProcessDispatch | None = None  # answers this process's own calls
+        self._moto_settings: tuple[str | None, bool] | None = None  # what start() changed, put back by stop()
 
     @property
     def endpoint_url(self) -> str:
@@ -46,15 +48,17 @@ class Emulator:
 
     def start(self) -> None:
         # moto's ASL engine calls Lambda through boto3 at localhost:MOTO_PORT.
+        stepfunctions = default_user_config["stepfunctions"]
+        self._moto_settings = (os.environ.get("MOTO_PORT"), stepfunctions["execute_state_machine"])
         os.environ["MOTO_PORT"] = str(self.port)
-        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        stepfunctions["execute_state_machine"] = True
         lambda_runtime.install()
         event_sources.install()
         moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         moto_patches.memoize_backend_lookup(dispatcher)
-        app = PresignGuard(dispatcher, {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY})
+        app: WSGIApp = PresignGuard(dispatcher, {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY})
         app = CognitoCors(app, self.web_origins)
         app = FaultInjection(app)
         try:
@@ -77,3 +81,11 @@ class Emulator:
             self._thread.join(timeout=5)
         lambda_runtime.uninstall()
         event_sources.uninstall()
+        if self._moto_settings is not None:  # another emulator or moto in this process runs as before
+            port, execute = self._moto_settings
+            default_user_config["stepfunctions"]["execute_state_machine"] = execute
+            if port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = port
+            self._moto_settings = None

@@ -234,9 +234,9 @@ def _api_function(assembly: CloudAssembly, resources: dict[str, dict[str, Create
 # --- creators ---------------------------------------------------------------------------------
 
 
-def _table(ctx: _Context) -> Created:
-    p = ctx.properties
-    name = ctx.name("TableName", limit=255)
+def create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """An ``AWS::DynamoDB::Table`` of the template (resolved ``properties``) named ``name``: its description."""
+    p = properties
     request: dict[str, Any] = {
         "TableName": name,
         "KeySchema": p["KeySchema"],
@@ -250,13 +250,18 @@ def _table(ctx: _Context) -> Created:
         ]
     if p.get("StreamSpecification"):
         request["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
-    ddb = ctx.client("dynamodb")
-    description = ddb.create_table(**request)["TableDescription"]
+    description: dict[str, Any] = dynamodb.create_table(**request)["TableDescription"]
     ttl = p.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
-        ddb.update_time_to_live(
+        dynamodb.update_time_to_live(
             TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
         )
+    return description
+
+
+def _table(ctx: _Context) -> Created:
+    name = ctx.name("TableName", limit=255)
+    description = create_table(ctx.client("dynamodb"), name, ctx.properties)
     return ctx.created(name, Arn=description["TableArn"], StreamArn=description.get("LatestStreamArn", ""))
 
 
@@ -408,7 +413,9 @@ def _user_pool_client(ctx: _Context) -> Created:
 def _queue(ctx: _Context) -> Created:
     p = ctx.properties
     name = ctx.name("QueueName", limit=80)
-    attributes = {k: str(p[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in p}
+    attributes: dict[str, str] = {
+        k: str(p[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in p
+    }
     if p.get("RedrivePolicy"):
         attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
     url = ctx.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

@@ -29,7 +29,7 @@ from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
-from infra.local.state_store import Inventory, StateStore
+from infra.local.state import Inventory, StateStore
 from infra.local.web import web_ui_app
 from infra.web_contract import runtime_config
 
@@ -137,7 +137,7 @@ class LocalPlatform:
     def _seed(self) -> None:
         from infra.local.seed import seed_demo
 
-        env = self.deployment.api_environment
+        env = self._api_environment
         s3 = self.session.client("s3", endpoint_url=self.emulator.endpoint_url)
         cognito = self.session.client("cognito-idp", endpoint_url=self.emulator.endpoint_url)
         log.info("first run: seeding the demo project")
@@ -167,7 +167,7 @@ class LocalPlatform:
         if not path.exists():
             return
         credentials = json.loads(path.read_text())
-        env = self.deployment.api_environment
+        env = self._api_environment
         credentials.update(
             host=self.api_url,
             aws_endpoint_url=self.emulator.endpoint_url,
@@ -192,12 +192,17 @@ class LocalPlatform:
         self.emulator.stop()
 
     @property
+    def _api_environment(self) -> dict[str, str]:
+        assert self.deployment is not None, "the platform is not started"
+        return self.deployment.api_environment
+
+    @property
     def state_path(self) -> Path:
         return self.home / "state"
 
     def web_config(self) -> dict[str, Any]:
         """The web UI's ``config.json``: the keys the web stack deploys, pointing at the emulator."""
-        env = self.deployment.api_environment
+        env = self._api_environment
         return runtime_config(
             region=REGION,
             user_pool_id=env["USER_POOL_ID"],
@@ -255,13 +260,20 @@ def serve_api(platform: LocalPlatform, workers: int) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    options = {"host": "127.0.0.1", "port": platform.api_port, "log_level": "warning"}
+    host, port, log_level = "127.0.0.1", platform.api_port, "warning"
     if workers == 0:
-        config = uvicorn.Config(api_and_web_app(platform.web_config()), **options)
+        config = uvicorn.Config(api_and_web_app(platform.web_config()), host=host, port=port, log_level=log_level)
     else:
         # Workers are spawned: they inherit this environment (table names, the emulator's endpoint) and sys.path.
         os.environ[WEB_CONFIG_VARIABLE] = json.dumps(platform.web_config())
-        config = uvicorn.Config("infra.local.runtime:api_worker_app", factory=True, workers=workers, **options)
+        config = uvicorn.Config(
+            "infra.local.runtime:api_worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+        )
     listening = listening_socket(platform.api_port)
     print(
         f"Annolake is up: API and web UI {platform.api_url} (health: {platform.api_url}/api/v1/health), "

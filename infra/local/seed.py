@@ -75,7 +75,7 @@ def demo_scene(index: int) -> tuple[bytes, list[dict[str, Any]]]:
 
 def seed_demo(*, s3: Any, cognito: Any, user_pool_id: str, drop_bucket: str, timeout_s: float = 180) -> DemoCredentials:
     # Imported here: the service package reads its settings from the environment set by the runtime.
-    from annolake_service.adapters import store
+    from annolake_service.adapters.dynamo import datasets as dataset_repo
     from annolake_service.domain.roles import Role
     from annolake_service.domain.schema import AttributeGroup, LabelSpec, Schema
     from annolake_service.services import projects
@@ -112,7 +112,7 @@ def seed_demo(*, s3: Any, cognito: Any, user_pool_id: str, drop_bucket: str, tim
         s3.put_object(Bucket=drop_bucket, Key=f"{stem}.jpg", Body=jpeg, ContentType="image/jpeg")
 
     deadline = time.monotonic() + timeout_s
-    while store.count_dataset_files(DEMO_PROJECT, dataset.dataset_id) < DEMO_IMAGE_COUNT:
+    while dataset_repo.count_dataset_files(DEMO_PROJECT, dataset.dataset_id) < DEMO_IMAGE_COUNT:
         if time.monotonic() > deadline:
             raise RuntimeError("the demo images were dropped but not all were ingested in time")
         time.sleep(0.2)

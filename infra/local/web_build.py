@@ -1,17 +1,20 @@
 """Build the web UI (``web/dist``) only when its sources changed: ``python -m infra.local.web_build``.
 
 ``make up``, ``make test``, ``make synth`` and ``make deploy`` run it first. Node.js and npm come from the
-machine; ``npm ci`` runs when ``package-lock.json`` changed since the last install, ``npm run build`` (type check
-+ Vite) when a source changed since the last build. Both are recorded by a hash of their inputs.
+virtualenv (``infra.nodejs``); ``npm ci`` runs when ``package-lock.json`` changed since the last install,
+``npm run build`` (type check + Vite) when a source changed since the last build. Both are recorded by a hash
+of their inputs. ``client`` regenerates the typed API client from ``web/openapi.json`` (``npm run client``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from infra import nodejs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB = REPO_ROOT / "web"
@@ -39,10 +42,9 @@ def source_hash() -> str:
 
 
 def _npm(*args: str) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SystemExit("npm is required to build the web UI (apt-get install nodejs npm)")
-    subprocess.run([npm, *args], cwd=WEB, check=True)  # noqa: S603 - npm from PATH, fixed arguments
+    environ = dict(os.environ)
+    nodejs.put_first_on_path(environ)  # npm and the packages' scripts run on the virtualenv's node
+    subprocess.run([*nodejs.command("npm"), *args], cwd=WEB, env=environ, check=True)  # noqa: S603
 
 
 def ensure_dependencies() -> bool:
@@ -72,8 +74,11 @@ def main(argv: list[str]) -> int:
         print("web: npm ci" if ensure_dependencies() else "web: node_modules up to date")
     elif what == "build":
         print("web: built web/dist" if ensure_built() else "web: web/dist up to date")
+    elif what == "client":
+        ensure_dependencies()
+        _npm("run", "--silent", "client")  # web/src/api/schema.d.ts from web/openapi.json
     else:
-        print(f"usage: python -m infra.local.web_build [deps|build], not {what!r}", file=sys.stderr)
+        print(f"usage: python -m infra.local.web_build [deps|build|client], not {what!r}", file=sys.stderr)
         return 2
     return 0
 

@@ -36,7 +36,6 @@ def common_environment(data: DataStack) -> dict[str, str]:
     """
     return {
         "TABLE_NAME": data.tables.table.table_name,
-        "IDEMPOTENCY_TABLE_NAME": data.tables.idempotency_table.table_name,
         "MEDIA_BUCKET": data.storage.media_bucket.bucket_name,
         "DROP_BUCKET": data.storage.drop_bucket.bucket_name,
         "USER_POOL_ID": data.identity.user_pool.user_pool_id,
@@ -113,7 +112,6 @@ class AppStack(Stack):
             "Api",
             defaults=defaults,
             table=data.tables.table,
-            idempotency_table=data.tables.idempotency_table,
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
             ingest_state_machine=self.ingest.state_machine,
@@ -129,7 +127,10 @@ class AppStack(Stack):
             api_function=self.api.handler.function,
             ingest_state_machine=self.ingest.state_machine,
             trigger_dead_letter_queue=self.ingest.dead_letter_queue,
-            workflow_state_machines=[self.workflow.review_state_machine, self.workflow.launch_state_machine],
+            workflow_state_machines={
+                "ReviewStateMachine": self.workflow.review_state_machine,
+                "LaunchStateMachine": self.workflow.launch_state_machine,
+            },
             event_dead_letter_queues=self.events.dead_letter_queues,
             alarm_email=config.alarm_email,
         )

@@ -23,7 +23,6 @@ class DataStack(Stack):
 
         outputs = {
             "TableName": self.tables.table.table_name,
-            "IdempotencyTableName": self.tables.idempotency_table.table_name,
             "MediaBucketName": self.storage.media_bucket.bucket_name,
             "DropBucketName": self.storage.drop_bucket.bucket_name,
             "UserPoolId": self.identity.user_pool.user_pool_id,

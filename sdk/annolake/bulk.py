@@ -1,4 +1,4 @@
-"""Many files at once: a directory of images, or a COCO / YOLO / JSONL dataset imported as one job."""
+"""A COCO / YOLO / JSONL dataset imported as one server-side job (``project.import_coco`` and friends)."""
 
 from __future__ import annotations
 
@@ -7,64 +7,32 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
-from annolake.file import IMAGE_SUFFIXES, File, IngestFailed
+from annolake._scope import Scope
+from annolake.errors import ImportFailed
+from annolake.file import IMAGE_SUFFIXES
 
-if TYPE_CHECKING:
-    from annolake.project import Project
+__all__ = ["ImportFailed", "Importer", "import_coco", "import_jsonl", "import_yolo"]
 
 DEFAULT_WORKERS = 8
-
-
-class ImportFailed(RuntimeError):
-    """The import job failed as a whole (bad manifest, unknown labels); ``job`` has the details."""
-
-    def __init__(self, job: dict[str, Any]) -> None:
-        super().__init__(f"import {job['import_id']} failed: {job.get('status_reason')}")
-        self.job = job
-
-
-def _images_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def from_directory(
-    project: Project, path: str | Path, directory: str, *, workers: int = DEFAULT_WORKERS, progress: bool = True
-) -> tuple[list[File], list[tuple[Path, str]]]:
-    """Upload every image under ``path`` in parallel; returns (ready files, [(path, reason)] of failures)."""
-    paths = _images_under(Path(path))
-    ready: list[File] = []
-    failed: list[tuple[Path, str]] = []
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(paths), unit="file", desc=f"uploading to {directory}", disable=not progress) as bar,
-    ):
-        futures = {pool.submit(project.file.from_local, p, directory): p for p in paths}
-        for future in as_completed(futures):
-            try:
-                ready.append(future.result())
-            except (IngestFailed, OSError, RuntimeError) as exc:
-                failed.append((futures[future], str(exc)))
-            bar.update(1)
-    return ready, failed
 
 
 class Importer:
     """Runs one import job: upload the manifest and media, start, follow the progress."""
 
-    def __init__(self, project: Project, fmt: str, directory: str, create_labels: bool) -> None:
-        self.project = project
-        self.job = project.client.post(
-            f"{project._path}/imports", {"format": fmt, "dataset": directory, "create_labels": create_labels}
+    def __init__(self, scope: Scope, fmt: str, directory: str, create_labels: bool) -> None:
+        self.scope = scope
+        self.job = scope.api.post(
+            f"{scope.path}/imports", {"format": fmt, "dataset": directory, "create_labels": create_labels}
         )
         self.import_id = self.job["import_id"]
 
     def upload_manifest(self, body: bytes) -> None:
         form = self.job["manifest_upload"]
-        self.project.client.post_form(form["url"], {**form["fields"], "file": ("manifest", body)})
+        self.scope.api.post_form(form["url"], {**form["fields"], "file": ("manifest", body)})
 
     def upload_media(self, files: Iterable[tuple[str, Path]], *, workers: int, progress: bool) -> None:
         """``files``: (key under the import's media prefix, local path)."""
@@ -75,7 +43,7 @@ class Importer:
         def send(item: tuple[str, Path]) -> None:
             relative, local = item
             fields = {**form["fields"], "key": prefix + relative, "file": (local.name, local.read_bytes())}
-            self.project.client.post_form(form["url"], fields)
+            self.scope.api.post_form(form["url"], fields)
 
         with (
             ThreadPoolExecutor(max_workers=workers) as pool,
@@ -86,15 +54,15 @@ class Importer:
                 bar.update(1)
 
     def run(self, *, progress: bool, wait_s: float) -> dict[str, Any]:
-        path = f"{self.project._path}/imports/{self.import_id}"
-        job = self.project.client.post(f"{path}/start", {})
+        path = f"{self.scope.path}/imports/{self.import_id}"
+        job = self.scope.api.post(f"{path}/start", {})
         deadline = time.monotonic() + wait_s
         with tqdm(total=job.get("total") or None, unit="item", desc="importing", disable=not progress) as bar:
             while job["status"] in ("queued", "running"):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"import {self.import_id} still {job['status']} after {wait_s:.0f}s")
                 time.sleep(0.5)
-                job = self.project.client.get(path)
+                job = self.scope.api.get(path)
                 bar.total = job["total"] or bar.total
                 bar.n = job["done"] + job["failed"]
                 bar.refresh()
@@ -104,7 +72,7 @@ class Importer:
 
 
 def import_coco(
-    project: Project,
+    scope: Scope,
     path: str | Path,
     directory: str,
     *,
@@ -118,7 +86,7 @@ def import_coco(
     path = Path(path)
     document = json.loads(path.read_text())
     root = Path(images) if images else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
-    importer = Importer(project, "coco", directory, create_labels)
+    importer = Importer(scope, "coco", directory, create_labels)
     importer.upload_manifest(path.read_bytes())
     local = [(img["file_name"], root / img["file_name"]) for img in document.get("images", []) if img.get("file_name")]
     importer.upload_media([(rel, p) for rel, p in local if p.is_file()], workers=workers, progress=progress)
@@ -126,7 +94,7 @@ def import_coco(
 
 
 def import_yolo(
-    project: Project,
+    scope: Scope,
     folder: str | Path,
     directory: str,
     *,
@@ -142,7 +110,7 @@ def import_yolo(
     )
     if names is None:
         raise FileNotFoundError(f"{folder} has no data.yaml, classes.txt or obj.names naming the classes")
-    importer = Importer(project, "yolo", directory, create_labels)
+    importer = Importer(scope, "yolo", directory, create_labels)
     importer.upload_manifest(names.read_bytes())
     files = [
         p
@@ -154,7 +122,7 @@ def import_yolo(
 
 
 def import_jsonl(
-    project: Project,
+    scope: Scope,
     path: str | Path,
     directory: str,
     *,
@@ -167,7 +135,7 @@ def import_jsonl(
     """Import a JSONL of packets; a packet's ``media.path`` is read under ``media_root`` (default: beside it)."""
     path = Path(path)
     root = Path(media_root) if media_root else path.parent
-    importer = Importer(project, "jsonl", directory, create_labels)
+    importer = Importer(scope, "jsonl", directory, create_labels)
     importer.upload_manifest(path.read_bytes())
     relative = [json.loads(line)["media"].get("path") for line in path.read_text().splitlines() if line.strip()]
     local = [(rel, root / rel) for rel in relative if rel and (root / rel).is_file()]

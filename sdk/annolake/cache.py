@@ -107,7 +107,7 @@ class ByteCache:
                 return True
             if not self._disk_enabled:
                 return False
-            name = _entry_name(key)  # type: ignore[arg-type]
+            name = _entry_name(key)
             if name in self._disk:
                 return True
         return os.path.isfile(self._path(name))  # written by another process since this one indexed

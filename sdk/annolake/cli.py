@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from annolake.client import AnnolakeAPIError
-from annolake.credentials import CredentialsNotFound
+from annolake.errors import AnnolakeAPIError, CredentialsNotFound
+from annolake.project import Project
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_query(project: object, args: argparse.Namespace) -> int:
+def _print_query(project: Project, args: argparse.Namespace) -> int:
     answer = project.directory.get(args.directory).query(args.query, limit=args.limit)
     print(f"{answer['count']} files match {args.query!r} in {args.directory}")
     for file in answer["files"]:
@@ -43,8 +43,6 @@ def _print_query(project: object, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from annolake.project import Project
-
     try:
         project = Project(args.project)
         if args.command == "query":

@@ -9,52 +9,38 @@ from typing import Any
 import urllib3
 from urllib3.util import Retry
 
+from annolake.errors import (
+    STATUS_ERRORS,
+    AnnolakeAPIError,
+    AuthenticationError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    VersionConflict,
+)
+
+# The errors were defined here once; importing them from ``annolake.client`` still works.
+__all__ = [
+    "API_PREFIX",
+    "AnnolakeAPIError",
+    "ApiClient",
+    "AuthenticationError",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "VersionConflict",
+]
+
 API_PREFIX = "/api/v1"
 
 
-class AnnolakeAPIError(RuntimeError):
-    """An error answer from the API, with its code, message and details."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or {}
-
-
-class InvalidRequest(AnnolakeAPIError):
-    """400/422: the request is wrong; the message says what to change."""
-
-
-class AuthenticationError(AnnolakeAPIError):
-    """401: missing, wrong or revoked credentials."""
-
-
-class PermissionDenied(AnnolakeAPIError):
-    """403: authenticated, but the role does not allow this action."""
-
-
-class NotFound(AnnolakeAPIError):
-    """404."""
-
-
-class VersionConflict(AnnolakeAPIError):
-    """409: someone saved first; ``details`` carries the current version. Reload and retry."""
-
-
-_ERRORS = {
-    400: InvalidRequest,
-    401: AuthenticationError,
-    403: PermissionDenied,
-    404: NotFound,
-    409: VersionConflict,
-    422: InvalidRequest,
-}
-
-
 class ApiClient:
+    """Authenticated JSON calls to one Annolake deployment; picklable (a copy opens its own connections)."""
+
     def __init__(self, host: str, client_id: str, client_secret: str, *, timeout: float = 30.0) -> None:
+        self._connect(host, client_id, client_secret, timeout)
+
+    def _connect(self, host: str, client_id: str, client_secret: str, timeout: float) -> None:
         self._arguments = (host, client_id, client_secret, timeout)  # to rebuild the pool after unpickling
         self.base_url = host.rstrip("/") + API_PREFIX
         self._headers = urllib3.make_headers(basic_auth=f"{client_id}:{client_secret}")
@@ -72,8 +58,7 @@ class ApiClient:
         return {"arguments": self._arguments}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        host, client_id, client_secret, timeout = state["arguments"]
-        self.__init__(host, client_id, client_secret, timeout=timeout)
+        self._connect(*state["arguments"])
 
     def request(self, method: str, path: str, *, body: Any = None, fields: dict[str, Any] | None = None) -> Any:
         if os.getpid() != self._pid:  # a forked DataLoader worker must not share the parent's sockets
@@ -96,7 +81,7 @@ class ApiClient:
             data = None
         if response.status >= 400:
             error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            raise _ERRORS.get(response.status, AnnolakeAPIError)(
+            raise STATUS_ERRORS.get(response.status, AnnolakeAPIError)(
                 response.status,
                 error.get("code", "http_error"),
                 error.get("message", response.data.decode(errors="replace")[:500]),

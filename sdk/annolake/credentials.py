@@ -11,13 +11,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from annolake.errors import CredentialsNotFound
 
-class CredentialsNotFound(RuntimeError):
-    pass
+__all__ = ["Credentials", "CredentialsNotFound", "resolve_credentials"]
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """Where and as whom to connect: the API host, the project id and an API key (id and secret)."""
+
     host: str
     project: str
     client_id: str

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from annolake._scope import Scope, scope_of
 from annolake.file import File
 from annolake.slices import Slice
 
-if TYPE_CHECKING:
-    from annolake.project import Project
-
 
 class Dataset:
-    def __init__(self, project: Project, data: dict[str, Any]) -> None:
-        self.project = project
+    """A named set of files in a project (Diffgram's "directory"), and its ready files as samples.
+
+    ``len(ds)``, ``ds[7]`` and ``for sample in ds`` read the ready files in an order frozen on first use;
+    ``ds.slice(query)`` narrows them; ``ds.to_pytorch()`` / ``ds.to_tensorflow()`` stream them.
+    """
+
+    def __init__(self, scope: Any, data: dict[str, Any]) -> None:
+        self.scope: Scope = scope_of(scope)
         self.name: str = data["name"]
         self.dataset_id: str = data["dataset_id"]
         self.description: str = data.get("description", "")
@@ -23,19 +27,24 @@ class Dataset:
         self._slice: Slice | None = None
 
     @property
+    def project(self) -> Any:
+        """The ``Project`` this dataset was read through (None if made from a bare ``Scope``)."""
+        return self.scope.owner
+
+    @property
     def _path(self) -> str:
-        return f"{self.project._path}/datasets/{quote(self.name, safe='')}"
+        return f"{self.scope.path}/datasets/{quote(self.name, safe='')}"
 
     def file_count(self) -> int:
-        return self.project.client.get(self._path)["file_count"]
+        return self.scope.api.get(self._path)["file_count"]
 
     def files(self, *, status: str | None = None, page_size: int = 100) -> Iterator[File]:
         """Every file of the dataset, newest first, page by page (cursor pagination)."""
         cursor = None
         while True:
-            page = self.project.client.get(f"{self._path}/files", limit=page_size, cursor=cursor, status=status)
+            page = self.scope.api.get(f"{self._path}/files", limit=page_size, cursor=cursor, status=status)
             for data in page["files"]:
-                yield File(self.project, data)
+                yield File(self.scope, data)
             cursor = page["cursor"]
             if not cursor:
                 return
@@ -44,7 +53,7 @@ class Dataset:
     @property
     def _all(self) -> Slice:
         if self._slice is None:
-            self._slice = Slice(self.project, self.name)
+            self._slice = Slice(self.scope, self.name)
         return self._slice
 
     def __len__(self) -> int:
@@ -59,16 +68,18 @@ class Dataset:
 
     def slice(self, query: str) -> Slice:
         """The files matching a query (``labels.car > 3 and labels.pedestrian >= 1``), frozen on first use."""
-        return Slice(self.project, self.name, query)
+        return Slice(self.scope, self.name, query)
 
     def query(self, query: str, limit: int = 20) -> dict:
         """How many files match, and the first ``limit`` of them (nothing frozen)."""
-        return self.project.client.get(f"{self._path}/query", q=query, limit=limit)
+        return self.scope.api.get(f"{self._path}/query", q=query, limit=limit)
 
-    def to_pytorch(self, **options: object) -> object:
+    def to_pytorch(self, **options: Any) -> Any:
+        """The ready files as a PyTorch dataset (see ``Slice.to_pytorch``)."""
         return self._all.to_pytorch(**options)
 
-    def to_tensorflow(self, **options: object) -> object:
+    def to_tensorflow(self, **options: Any) -> Any:
+        """The ready files as a ``tf.data.Dataset`` (see ``Slice.to_tensorflow``)."""
         return self._all.to_tensorflow(**options)
 
     def __repr__(self) -> str:
@@ -76,15 +87,17 @@ class Dataset:
 
 
 class Directories:
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    """``project.directory``: get, create and list datasets."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope: Scope = scope_of(scope)
 
     def get(self, name: str) -> Dataset:
-        return Dataset(self.project, self.project.client.get(f"{self.project._path}/datasets/{quote(name, safe='')}"))
+        return Dataset(self.scope, self.scope.api.get(f"{self.scope.path}/datasets/{quote(name, safe='')}"))
 
     def new(self, name: str, description: str = "") -> Dataset:
-        data = self.project.client.post(f"{self.project._path}/datasets", {"name": name, "description": description})
-        return Dataset(self.project, data)
+        data = self.scope.api.post(f"{self.scope.path}/datasets", {"name": name, "description": description})
+        return Dataset(self.scope, data)
 
     def list(self) -> list[Dataset]:
-        return [Dataset(self.project, d) for d in self.project.client.get(f"{self.project._path}/datasets")["datasets"]]
+        return [Dataset(self.scope, d) for d in self.scope.api.get(f"{self.scope.path}/datasets")["datasets"]]

@@ -9,27 +9,12 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 
-from annolake.client import AnnolakeAPIError
+from annolake.errors import FetchError, UrlExpired
 
-
-class FetchError(AnnolakeAPIError):
-    """A media download failed: a non-2xx answer after retries (``status``), or no answer (``status`` 0)."""
-
-    def __init__(self, url: str, status: int, reason: str, *, code: str = "fetch_failed") -> None:
-        super().__init__(status, code, reason)
-        self.url = url
-        self.args = (f"GET {_redact(url)} failed: {reason}",)
-
-
-class UrlExpired(FetchError):
-    """403 from storage: the presigned URL expired or was refused. Ask the API for a new one and retry."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url, 403, "HTTP 403: the presigned URL expired or was refused", code="url_expired")
+__all__ = ["Downloader", "FetchError", "UrlExpired"]
 
 
 class Downloader:
@@ -114,8 +99,3 @@ class Downloader:
             raise FetchError(url, response.status, f"HTTP {response.status}: {body}")
         return response.data
 
-
-def _redact(url: str) -> str:
-    """The URL without query or fragment: a presigned URL's signature is a credential."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path

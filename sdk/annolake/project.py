@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from annolake import bulk
+from annolake._scope import Scope
 from annolake.client import ApiClient
 from annolake.credentials import resolve_credentials
 from annolake.directory import Directories
@@ -15,6 +16,14 @@ from annolake.workflow import Jobs, Tasks, Webhooks
 
 
 class Project:
+    """One project on one Annolake deployment: its datasets, files, labels, jobs, tasks and webhooks.
+
+    ``Project()`` takes its connection from the arguments, else the ``ANNOLAKE_*`` environment variables,
+    else a credentials.json. Resources hang off it as in Diffgram's SDK: ``project.directory``,
+    ``project.file``, ``project.job``, ``project.task``, ``project.webhook``. Picklable: a copy (in a
+    DataLoader worker, say) opens its own connections.
+    """
+
     def __init__(
         self,
         project_string_id: str | None = None,
@@ -30,18 +39,30 @@ class Project:
         credentials = resolve_credentials(
             host=host, project=project_string_id, client_id=client_id, client_secret=client_secret
         )
-        self.project_string_id = credentials.project
-        self.host = credentials.host
-        self.client = ApiClient(credentials.host, credentials.client_id, credentials.client_secret)
-        self.directory = Directories(self)
-        self.file = Files(self)
-        self.job = Jobs(self)
-        self.task = Tasks(self)
-        self.webhook = Webhooks(self)
+        api = ApiClient(credentials.host, credentials.client_id, credentials.client_secret)
+        self._connect(Scope(api, credentials.project, credentials.host, owner=self))
+
+    def _connect(self, scope: Scope) -> None:
+        self.scope = scope
+        self.project_string_id = scope.project
+        self.host = scope.host
+        self.client = scope.api
+        self.directory = Directories(scope)
+        self.file = Files(scope)
+        self.job = Jobs(scope)
+        self.task = Tasks(scope)
+        self.webhook = Webhooks(scope)
+        self._name_to_file_id: dict[str, int] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"api": self.client, "project": self.project_string_id, "host": self.host}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._connect(Scope(state["api"], state["project"], state["host"], owner=self))
 
     @property
     def _path(self) -> str:
-        return f"/projects/{quote(self.project_string_id, safe='')}"
+        return self.scope.path
 
     def health(self) -> dict[str, Any]:
         """The deployment's version and whether its tables and buckets answer."""
@@ -54,6 +75,23 @@ class Project:
         """Labels and attribute groups, with the schema ``version``."""
         return self.client.get(f"{self._path}/schema")
 
+    def get_label_file_dict(self, use_session: bool = True) -> dict[str, int]:
+        """Label name → label id, as Diffgram's SDK returns it; also kept as ``name_to_file_id``.
+
+        The id is the label's position in the schema, the number samples carry in ``label_id_list``.
+        ``use_session`` is accepted for compatibility and changes nothing.
+        """
+        labels = self.get_label_schema()["labels"]
+        self._name_to_file_id = {label["name"]: index for index, label in enumerate(labels)}
+        return self._name_to_file_id
+
+    @property
+    def name_to_file_id(self) -> dict[str, int]:
+        """Label name → label id (see ``get_label_file_dict``), read from the API on first use."""
+        if self._name_to_file_id is None:
+            return self.get_label_file_dict()
+        return self._name_to_file_id
+
     def label_new(self, label: dict[str, Any]) -> dict[str, Any]:
         """Add a label (``{"name": "car", "colour": "#ff0000"}``); an existing name is returned as is."""
         return self.client.post(f"{self._path}/labels", label)
@@ -63,19 +101,15 @@ class Project:
 
     def import_coco(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
         """Import a COCO JSON (boxes, polygons) with its images as one job; returns the finished job."""
-        from annolake.bulk import import_coco
-
-        return import_coco(self, path, directory, **options)
+        return bulk.import_coco(self.scope, path, directory, **options)
 
     def import_yolo(self, folder: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
-        from annolake.bulk import import_yolo
-
-        return import_yolo(self, folder, directory, **options)
+        """Import a YOLO folder (images/, labels/, data.yaml) as one job; returns the finished job."""
+        return bulk.import_yolo(self.scope, folder, directory, **options)
 
     def import_jsonl(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
-        from annolake.bulk import import_jsonl
-
-        return import_jsonl(self, path, directory, **options)
+        """Import a JSONL of Diffgram packets as one job; returns the finished job."""
+        return bulk.import_jsonl(self.scope, path, directory, **options)
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -1,9 +1,31 @@
-"""A stream page item + its media bytes → the sample dict of DESIGN §5 (lists aligned per box)."""
+"""A stream page item + its media bytes → a sample dict (lists aligned per box).
+
+A sample: ``image`` (H×W×3 uint8) or ``image_bytes``, ``file`` (id, name, width, height, metadata,
+content_hash), ``instance_list``, the per-box lists ``x_min_list`` … ``label_id_list``, ``label_name_list``,
+``polygon_list``, ``point_list``, ``tags``, ``global_attributes``; the reader adds ``index`` (the position in
+the slice) and ``diffgram_file`` (a ``SampleFile``).
+"""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    """A sample's file as Diffgram's SDK hands it to transforms (``sample["diffgram_file"]``).
+
+    ``id`` is an int, as Diffgram's file ids are (transforms put it in ``torch.tensor([...])``): the sample's
+    index in the slice's frozen order, so it is unique within the slice and the same in every worker and rank.
+    ``file_id`` is the Annolake file id. ``client`` is the ``Project`` the slice came from (Diffgram calls its
+    project object the client). Picklable, so transforms run in DataLoader worker processes.
+    """
+
+    id: int
+    file_id: str
+    client: Any = None
 
 
 def decode_image(data: bytes) -> Any:

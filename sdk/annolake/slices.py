@@ -1,63 +1,34 @@
-"""Slices: a frozen, ordered query result over a dataset, read as pages and samples (DESIGN §7).
+"""``Slice``: a frozen, ordered query result over a dataset, read as pages and samples.
 
-``Slice`` is cheap to make and to pickle; the server freezes it (one ordered list of file ids) on first
-use, so every rank and DataLoader worker that unpickles it reads the same list. ``SliceReader`` turns
-slice offsets into samples: pages of items with presigned URLs (fetched once per block, the next block
-prefetched), media bytes from a byte-bounded cache or a pooled parallel download with bounded
-prefetch, a page refresh when a URL has expired (403), and the sample dict of DESIGN §5.
+A slice is cheap to make and to pickle; the server freezes it (one ordered list of file ids) on first use,
+so every rank and DataLoader worker that unpickles it reads the same list. Samples are read by a
+``SliceReader`` (``annolake.reader``); ``to_pytorch()`` and ``to_tensorflow()`` import their framework only
+when called.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
-from annolake.samples import build_sample
+from annolake._scope import Scope, scope_of
+from annolake.errors import FileUnavailable
+from annolake.reader import MIB, SliceReader, StreamOptions
 
-if TYPE_CHECKING:
-    from annolake.project import Project
-
-MIB = 1 << 20
-_URL_ATTEMPTS = 4  # a URL refused with 403 is re-minted (its page read again) up to 3 times
-
-
-class FileUnavailable(LookupError):
-    """The slice lists a file that was deleted after the slice was frozen."""
-
-
-@dataclass
-class StreamOptions:
-    """How samples are read. Defaults suit a laptop; raise ``concurrency`` on a fast network."""
-
-    page_size: int = 100  # items per API page, and the block of the epoch shuffle
-    # Pages requested ahead of the one being downloaded, in parallel: with fast storage the loader waits on
-    # page latency (~50 ms locally, more through API Gateway), and 2 → 4 → 8 ahead gave 1.5k → 1.8k → 1.9k
-    # samples/s from a static server into DataLoader(num_workers=2) (tests/bench/streaming.py, 2 cores).
-    pages_ahead: int = 4
-    concurrency: int = 16  # parallel media downloads per process (DataLoader worker)
-    prefetch: int = 64  # samples downloaded ahead of the consumer, at most
-    memory_cache_bytes: int = 256 * MIB
-    disk_cache_dir: str | None = None
-    disk_cache_bytes: int = 0
-    url_expires_in: int | None = None  # presigned URL lifetime asked of the API (None: its maximum)
-    decode: bool = True  # False: samples carry ``image_bytes`` instead of a decoded ``image``
-    retries: int = 4
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.pages_ahead < 1:
-            raise ValueError(f"pages_ahead must be >= 1 (pages read while one is downloaded), not {self.pages_ahead}")
+# ``StreamOptions``, ``SliceReader`` and ``FileUnavailable`` were defined here once; these imports still work.
+__all__ = ["MIB", "FileUnavailable", "Slice", "SliceReader", "StreamOptions"]
 
 
 class Slice:
-    def __init__(self, project: Project, dataset: str, query: str | None = None, *, slice_id: str | None = None):
-        self.project = project
+    """The files of ``dataset`` that match ``query`` (all ready files if None), in one frozen order.
+
+    ``len(s)``, ``s[i]`` and ``for sample in s`` read samples; ``to_pytorch()`` / ``to_tensorflow()`` make
+    framework datasets. ``Slice(project, "default", "labels.car > 3", slice_id=...)`` reopens a frozen one.
+    """
+
+    def __init__(self, scope: Any, dataset: str, query: str | None = None, *, slice_id: str | None = None):
+        self.scope: Scope = scope_of(scope)
         self.dataset = dataset
         self.query = query
         self._slice_id = slice_id
@@ -65,12 +36,17 @@ class Slice:
         self._label_ids: dict[str, int] | None = None
         self._reader: SliceReader | None = None
 
+    @property
+    def project(self) -> Any:
+        """The ``Project`` this slice was made from (None if made from a bare ``Scope``)."""
+        return self.scope.owner
+
     # -- freezing -------------------------------------------------------------------------------
     def freeze(self) -> Slice:
         """Ask the server to freeze the query's result now (otherwise done on first use)."""
         if self._slice_id is None:
-            body = self.project.client.post(
-                f"{self.project._path}/datasets/{quote(self.dataset, safe='')}/slices", {"query": self.query}
+            body = self.scope.api.post(
+                f"{self.scope.path}/datasets/{quote(self.dataset, safe='')}/slices", {"query": self.query}
             )
             self._slice_id, self._count = body["slice_id"], body["count"]
         return self
@@ -81,14 +57,14 @@ class Slice:
 
     def __len__(self) -> int:
         if self._count is None:
-            self._count = self.project.client.get(f"{self.project._path}/slices/{self.slice_id}")["count"]
+            self._count = self.scope.api.get(f"{self.scope.path}/slices/{self.slice_id}")["count"]
         return self._count
 
     @property
     def label_ids(self) -> dict[str, int]:
         """Label name → class index: the label's position in the project's schema (stable; labels are appended)."""
         if self._label_ids is None:
-            labels = self.project.get_label_schema()["labels"]
+            labels = self.scope.api.get(f"{self.scope.path}/schema")["labels"]
             self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
         return self._label_ids
 
@@ -104,8 +80,8 @@ class Slice:
 
         ``urls`` names the presigned URLs the items carry (the others are None): streaming asks for media only.
         """
-        return self.project.client.get(
-            f"{self.project._path}/slices/{self.slice_id}/items",
+        return self.scope.api.get(
+            f"{self.scope.path}/slices/{self.slice_id}/items",
             offset=offset,
             limit=limit,
             url_expires_in=url_expires_in,
@@ -131,7 +107,7 @@ class Slice:
     def slice(self, query: str) -> Slice:
         """A narrower slice of the same dataset (the queries are combined with ``and``)."""
         combined = f"({self.query}) and ({query})" if self.query else query
-        return Slice(self.project, self.dataset, combined)
+        return Slice(self.scope, self.dataset, combined)
 
     def to_pytorch(self, *, streaming: bool = False, transform: Any = None, **options: Any) -> Any:
         """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``."""
@@ -159,160 +135,3 @@ class Slice:
 
 def _stream_options(options: dict[str, Any]) -> dict[str, Any]:
     return {"options": StreamOptions(**options)} if options else {}
-
-
-class SliceReader:
-    """Turns slice offsets into samples; one per process (it holds a connection pool and threads)."""
-
-    def __init__(self, slice_: Slice, options: StreamOptions) -> None:
-        from annolake.cache import ByteCache
-        from annolake.fetch import Downloader
-
-        self.slice = slice_
-        self.options = options
-        self.cache = ByteCache(
-            memory_bytes=options.memory_cache_bytes,
-            disk_dir=options.disk_cache_dir,
-            disk_bytes=options.disk_cache_bytes,
-        )
-        self.downloader = Downloader(concurrency=options.concurrency, retries=options.retries)
-        self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self._refreshed_at: dict[int, float] = {}
-        self._pending_pages: dict[int, Future] = {}
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._page_executor: ThreadPoolExecutor | None = None  # apart, so downloads never wait behind a page
-        self.page_requests = 0
-        self.refreshes = 0
-
-    def __enter__(self) -> SliceReader:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        for executor in (self._executor, self._page_executor):
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-        self._executor = self._page_executor = None
-        self.downloader.close()
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="annolake-media")
-        return self._executor
-
-    # -- pages -------------------------------------------------------------------------------------
-    def _load_page(self, block: int) -> list[dict[str, Any]]:
-        size = self.options.page_size
-        page = self.slice.page(block * size, size, url_expires_in=self.options.url_expires_in, urls=("media",))
-        self.page_requests += 1
-        return page["items"]
-
-    def prefetch_page(self, block: int) -> None:
-        with self._lock:
-            if block in self._pages or block in self._pending_pages:
-                return
-            if self._page_executor is None:
-                self._page_executor = ThreadPoolExecutor(self.options.pages_ahead, thread_name_prefix="annolake-pages")
-            self._pending_pages[block] = self._page_executor.submit(self._load_page, block)
-
-    def page_items(self, block: int) -> list[dict[str, Any]]:
-        with self._lock:
-            if block in self._pages:
-                self._pages.move_to_end(block)
-                return self._pages[block]
-            pending = self._pending_pages.pop(block, None)
-        items = pending.result() if pending is not None else self._load_page(block)
-        with self._lock:
-            self._pages[block] = items
-            while len(self._pages) > 4 * self.options.pages_ahead:  # bounds the metadata held; few are in use
-                self._pages.popitem(last=False)
-        return items
-
-    def item(self, offset: int) -> dict[str, Any]:
-        block, position = divmod(offset, self.options.page_size)
-        return self.page_items(block)[position]
-
-    def _refreshed_url(self, offset: int, stale_url: str) -> str:
-        """A new presigned URL for an item whose URL was refused: its page is asked for again (once)."""
-        block, position = divmod(offset, self.options.page_size)
-        with self._lock:
-            current = self._pages.get(block)
-            just_now = time.monotonic() - self._refreshed_at.get(block, -1e9) < 1.0
-            if current is not None and current[position]["media_url"] != stale_url and just_now:
-                return current[position]["media_url"]  # another thread refreshed this page a moment ago
-        items = self._load_page(block)
-        with self._lock:
-            self.refreshes += 1
-            self._pages[block] = items
-            self._refreshed_at[block] = time.monotonic()
-        return items[position]["media_url"]
-
-    # -- bytes and samples ---------------------------------------------------------------------------
-    def _bytes(self, offset: int, item: dict[str, Any]) -> bytes:
-        from annolake.fetch import UrlExpired
-
-        if item.get("media_url") is None:
-            raise FileUnavailable(f"file {item['file']['id']} at position {offset} was deleted after the slice froze")
-        key = (item["file"]["id"], item["file"].get("content_hash") or "")
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        url = item["media_url"]
-        for attempt in range(_URL_ATTEMPTS):
-            try:
-                data = self.downloader.fetch(url)
-                break
-            except UrlExpired:
-                if attempt == _URL_ATTEMPTS - 1:
-                    raise
-                url = self._refreshed_url(offset, url)
-        self.cache.put(key, data)
-        return data
-
-    def _sample(self, offset: int) -> dict[str, Any]:
-        item = self.item(offset)
-        data = self._bytes(offset, item)
-        sample = build_sample(item, data, self.slice.label_ids, decode=self.options.decode)
-        sample["index"] = offset
-        return sample
-
-    def sample(self, offset: int) -> dict[str, Any]:
-        return self._sample(offset)
-
-    def samples(self, offsets: Iterable[int], *, skip_unavailable: bool = False) -> Iterator[dict[str, Any]]:
-        """Samples in the order of ``offsets``, downloaded ``prefetch`` ahead on the thread pool.
-
-        Pages are read in the order the offsets need them, ``pages_ahead`` of them while the current is consumed.
-        """
-        self.slice.label_ids  # noqa: B018 - read once here, not from every download thread
-        offsets = list(offsets)
-        size = self.options.page_size
-        blocks = list(dict.fromkeys(offset // size for offset in offsets))
-        ahead = self.options.pages_ahead
-        upcoming = {block: blocks[i + 1 : i + 1 + ahead] for i, block in enumerate(blocks)}
-        window: deque[Future] = deque()
-        last_block = None
-        for offset in offsets:
-            block = offset // size
-            if block != last_block:
-                self.page_items(block)  # in this thread: a page is needed before its items' downloads
-                for ahead in upcoming[block]:
-                    self.prefetch_page(ahead)
-                last_block = block
-            window.append(self.executor.submit(self._sample, offset))
-            if len(window) >= self.options.prefetch:
-                yield from _result(window.popleft(), skip_unavailable)
-        while window:
-            yield from _result(window.popleft(), skip_unavailable)
-
-
-def _result(future: Future, skip_unavailable: bool) -> Iterator[dict[str, Any]]:
-    try:
-        yield future.result()
-    except FileUnavailable:
-        if not skip_unavailable:
-            raise

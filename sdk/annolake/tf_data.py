@@ -5,6 +5,9 @@ Each element: ``image`` (H×W×3 uint8, decoded), ``boxes`` (N×4 float32, x_min
 ``batch_size=`` here (``ragged_batch``: boxes and labels become ``tf.RaggedTensor``) or your own
 ``ragged_batch``/``padded_batch``. Samples come from the same reader as PyTorch streaming: pages of
 presigned URLs, parallel downloads ahead of the consumer, a byte-bounded cache, refresh on expiry.
+
+The dataset declares its cardinality (the samples of this shard, or its batches), so ``len(dataset)`` and
+Keras progress bars show totals and Keras does not warn that the input ran out of data.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from annolake.ordering import EpochOrder
-from annolake.slices import Slice, StreamOptions
+from annolake.reader import SliceSource, StreamOptions
 
 OUTPUT_SIGNATURE = {
     "image": tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8),
@@ -42,26 +45,34 @@ def _element(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 def slice_to_tensorflow(
-    slice_: Slice,
+    slice_: SliceSource,
     *,
     shuffle: bool = False,
     seed: int = 0,
     epoch: int = 0,
     batch_size: int | None = None,
     shard: tuple[int, int] = (0, 1),
+    skip_unavailable: bool = False,
     **options: Any,
 ) -> tf.data.Dataset:
-    """``shard=(index, count)`` reads only this host's part (the same split as PyTorch ranks)."""
+    """``shard=(index, count)`` reads only this host's part (the same split as PyTorch ranks).
+
+    A file deleted after the slice froze raises ``FileUnavailable``, so the declared cardinality holds;
+    ``skip_unavailable=True`` skips such files instead and leaves the cardinality unknown.
+    """
     stream = StreamOptions(**{**options, "decode": True})
     index, count = shard
+    order = EpochOrder(count=len(slice_), block_size=stream.page_size, seed=seed, epoch=epoch, shuffle=shuffle)
+    offsets = order.offsets_for(index, count)
 
     def generate() -> Iterator[dict[str, Any]]:
-        order = EpochOrder(count=len(slice_), block_size=stream.page_size, seed=seed, epoch=epoch, shuffle=shuffle)
         with slice_.reader(stream) as reader:
-            for sample in reader.samples(order.offsets_for(index, count), skip_unavailable=True):
+            for sample in reader.samples(offsets, skip_unavailable=skip_unavailable):
                 yield _element(sample)
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=OUTPUT_SIGNATURE)
+    if not skip_unavailable:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(offsets)))
     if batch_size:
         dataset = dataset.ragged_batch(batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)

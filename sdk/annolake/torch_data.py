@@ -21,13 +21,13 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from annolake.ordering import EpochOrder
-from annolake.slices import Slice, SliceReader, StreamOptions
+from annolake.reader import SliceReader, SliceSource, StreamOptions
 
 
 class _ReaderOwner:
     """A reader per process: created on first use, dropped when pickled into a worker."""
 
-    slice: Slice
+    slice: SliceSource
     options: StreamOptions
     _reader: SliceReader | None
     _reader_pid: int = 0
@@ -43,7 +43,11 @@ class _ReaderOwner:
 
 
 class SliceDataset(_ReaderOwner, Dataset):
-    def __init__(self, slice_: Slice, *, transform: Callable | None = None, options: StreamOptions | None = None):
+    """A map-style dataset over a frozen slice: ``len`` and ``[i]`` (sample ``i`` of the frozen order)."""
+
+    def __init__(
+        self, slice_: SliceSource, *, transform: Callable | None = None, options: StreamOptions | None = None
+    ) -> None:
         self.slice = slice_
         self.transform = transform
         self.options = options or StreamOptions()
@@ -65,7 +69,7 @@ class StreamingSliceDataset(_ReaderOwner, IterableDataset):
 
     def __init__(
         self,
-        slice_: Slice,
+        slice_: SliceSource,
         *,
         transform: Callable | None = None,
         shuffle: bool = True,
@@ -167,19 +171,20 @@ class SliceLoader(DataLoader):
         if num_workers > 0:
             kwargs.setdefault("persistent_workers", False)
         super().__init__(dataset, batch_size=batch_size, num_workers=num_workers, **kwargs)
+        self.stream = dataset
         self.samples_seen = 0
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         self.samples_seen = 0
         for batch in super().__iter__():
             self.samples_seen += _batch_length(batch)
             yield batch
 
     def state_dict(self) -> dict[str, Any]:
-        return self.dataset.state_dict(self.samples_seen)
+        return self.stream.state_dict(self.samples_seen)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.dataset.load_state_dict(state)
+        self.stream.load_state_dict(state)
 
 
 def _batch_length(batch: Any) -> int:

@@ -13,12 +13,12 @@ job.stats()
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from annolake.project import Project
+from annolake._scope import Scope, scope_of
 
 
 def _split_members(members: list[Any] | None) -> tuple[list[str], list[str]]:
@@ -39,8 +39,18 @@ def _split_members(members: list[Any] | None) -> tuple[list[str], list[str]]:
 
 @dataclass
 class Job:
-    project: Project = field(repr=False)
+    """A labelling job: settings, status, its tasks and statistics (``project.job.new(...)`` makes one)."""
+
+    scope: Scope = field(repr=False)
     data: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.scope = scope_of(self.scope)
+
+    @property
+    def project(self) -> Any:
+        """The ``Project`` this job was read through (None if made from a bare ``Scope``)."""
+        return self.scope.owner
 
     @property
     def id(self) -> str:
@@ -52,43 +62,45 @@ class Job:
 
     @property
     def _path(self) -> str:
-        return f"{self.project._path}/jobs/{quote(self.id, safe='')}"
+        return f"{self.scope.path}/jobs/{quote(self.id, safe='')}"
 
     def refresh(self) -> Job:
-        self.data = self.project.client.get(self._path)
+        self.data = self.scope.api.get(self._path)
         return self
 
     def launch(self) -> Job:
         """Start the job: every file of its datasets (and, with ``sync``, every new one) gets its tasks."""
-        self.data = self.project.client.post(f"{self._path}/launch", {})
+        self.data = self.scope.api.post(f"{self._path}/launch", {})
         return self
 
     def update(self, **changes: Any) -> Job:
         """Change settings or status (``status="paused"``, ``"active"``, ``"archived"``)."""
-        self.data = self.project.client.patch(self._path, changes)
+        self.data = self.scope.api.patch(self._path, changes)
         return self
 
     def stats(self) -> dict[str, Any]:
-        return self.project.client.get(f"{self._path}/stats")
+        return self.scope.api.get(f"{self._path}/stats")
 
     def tasks(self, *, status: str | None = None, kind: str | None = None) -> list[Task]:
         found: list[Task] = []
         cursor = None
         while True:
-            page = self.project.client.get(f"{self._path}/tasks", status=status, kind=kind, cursor=cursor, limit=500)
-            found += [Task(self.project, t) for t in page["tasks"]]
+            page = self.scope.api.get(f"{self._path}/tasks", status=status, kind=kind, cursor=cursor, limit=500)
+            found += [Task(self.scope, t) for t in page["tasks"]]
             cursor = page["cursor"]
             if not cursor:
                 return found
 
     def redrive(self) -> list[str]:
         """Restart the workflows of files whose workflow failed; returns their file ids."""
-        return self.project.client.post(f"{self._path}/redrive", {})["restarted"]
+        return self.scope.api.post(f"{self._path}/redrive", {})["restarted"]
 
 
 class Jobs:
-    def __init__(self, project: Project) -> None:
-        self._project = project
+    """``project.job``: create, get and list jobs."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope: Scope = scope_of(scope)
 
     def new(
         self,
@@ -121,20 +133,30 @@ class Jobs:
             "task_timeout_seconds": task_timeout_seconds,
             "agreement_threshold": agreement_threshold,
         }
-        return Job(self._project, self._project.client.post(f"{self._project._path}/jobs", body))
+        return Job(self.scope, self.scope.api.post(f"{self.scope.path}/jobs", body))
 
     def get(self, job_id: str) -> Job:
-        return Job(self._project, self._project.client.get(f"{self._project._path}/jobs/{quote(job_id, safe='')}"))
+        return Job(self.scope, self.scope.api.get(f"{self.scope.path}/jobs/{quote(job_id, safe='')}"))
 
     def list(self) -> list[Job]:
-        return [Job(self._project, j) for j in self._project.client.get(f"{self._project._path}/jobs")["jobs"]]
+        return [Job(self.scope, j) for j in self.scope.api.get(f"{self.scope.path}/jobs")["jobs"]]
 
 
 @dataclass
 class Task:
-    project: Project = field(repr=False)
+    """One unit of work on one file: annotate (``submit``) or review (``review``); ``load()`` fetches its detail."""
+
+    scope: Scope = field(repr=False)
     data: dict[str, Any]
     detail: dict[str, Any] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.scope = scope_of(self.scope)
+
+    @property
+    def project(self) -> Any:
+        """The ``Project`` this task was read through (None if made from a bare ``Scope``)."""
+        return self.scope.owner
 
     @property
     def id(self) -> str:
@@ -155,11 +177,11 @@ class Task:
 
     @property
     def _path(self) -> str:
-        return f"{self.project._path}/tasks/{quote(self.id, safe='')}"
+        return f"{self.scope.path}/tasks/{quote(self.id, safe='')}"
 
     def load(self) -> Task:
         """Fetch the file (with short-lived URLs), its current annotations and, for reviews, the submissions."""
-        self.detail = self.project.client.get(self._path)
+        self.detail = self.scope.api.get(self._path)
         self.data = self.detail["task"]
         return self
 
@@ -178,60 +200,64 @@ class Task:
     def submit(self, instance_list: list[dict[str, Any]]) -> dict[str, Any]:
         """Save your work on an annotate task (against the version you loaded); a repeat is not applied twice."""
         version = self.detail["version"] if self.detail else None
-        outcome = self.project.client.post(f"{self._path}/submit", {"instance_list": instance_list, "version": version})
+        outcome = self.scope.api.post(f"{self._path}/submit", {"instance_list": instance_list, "version": version})
         self.data = outcome["task"]
         return outcome
 
     def review(self, decision: str, comment: str = "", *, send_back_to: str | None = None) -> dict[str, Any]:
         """``"approve"`` or ``"request_changes"`` (with a comment for the annotator)."""
         body = {"decision": decision, "comment": comment, "send_back_to": send_back_to}
-        outcome = self.project.client.post(f"{self._path}/review", body)
+        outcome = self.scope.api.post(f"{self._path}/review", body)
         self.data = outcome["task"]
         return outcome
 
     def release(self) -> None:
         """Give the task back to the queue."""
-        self.data = self.project.client.post(f"{self._path}/release", {})["task"]
+        self.data = self.scope.api.post(f"{self._path}/release", {})["task"]
 
 
 class Tasks:
-    def __init__(self, project: Project) -> None:
-        self._project = project
+    """``project.task``: your next task, or one by id."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope: Scope = scope_of(scope)
 
     def next(self, job: Job | str | None = None, *, kind: str | None = None) -> Task | None:
         """Your task in progress, else the next available one (of ``job``, or of every active job), else None."""
         job_id = job.id if isinstance(job, Job) else job
-        answer = self._project.client.post(f"{self._project._path}/tasks/next", {"job_id": job_id, "kind": kind})
-        return Task(self._project, answer["task"]) if answer["task"] else None
+        answer = self.scope.api.post(f"{self.scope.path}/tasks/next", {"job_id": job_id, "kind": kind})
+        return Task(self.scope, answer["task"]) if answer["task"] else None
 
     def get(self, task_id: str) -> Task:
-        return Task(self._project, {"task_id": task_id}).load()
+        return Task(self.scope, {"task_id": task_id}).load()
 
 
 class Webhooks:
-    def __init__(self, project: Project) -> None:
-        self._project = project
+    """``project.webhook``: subscriptions to events, and their failed deliveries."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope: Scope = scope_of(scope)
 
     @property
     def _path(self) -> str:
-        return f"{self._project._path}/webhooks"
+        return f"{self.scope.path}/webhooks"
 
     def new(self, url: str, events: list[str], *, secret: str | None = None, description: str = "") -> dict[str, Any]:
         """Subscribe ``url``; the answer carries the signing ``secret`` (shown this once)."""
         body = {"url": url, "events": events, "secret": secret, "description": description}
-        return self._project.client.post(self._path, body)
+        return self.scope.api.post(self._path, body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self._project.client.get(self._path)["webhooks"]
+        return self.scope.api.get(self._path)["webhooks"]
 
     def delete(self, webhook_id: str) -> None:
-        self._project.client.delete(f"{self._path}/{quote(webhook_id, safe='')}")
+        self.scope.api.delete(f"{self._path}/{quote(webhook_id, safe='')}")
 
-    def failures(self, webhook_id: str) -> list[dict[str, Any]]:
+    def failures(self, webhook_id: str) -> builtins.list[dict[str, Any]]:  # ``list`` is the method above
         """Deliveries that failed after their retries, with the receiver's last answer."""
-        return self._project.client.get(f"{self._path}/{quote(webhook_id, safe='')}/failures")["failures"]
+        return self.scope.api.get(f"{self._path}/{quote(webhook_id, safe='')}/failures")["failures"]
 
     def redeliver(self, webhook_id: str, failure_id: str) -> dict[str, Any]:
-        return self._project.client.post(
+        return self.scope.api.post(
             f"{self._path}/{quote(webhook_id, safe='')}/failures/{quote(failure_id, safe='')}/redeliver", {}
         )

@@ -1,4 +1,10 @@
-"""A real ``python -m infra.local`` (what ``make up`` runs) on free ports with its own home."""
+"""A real ``python -m infra.local`` (what ``make up`` runs) on free ports with its own home.
+
+``platform``: one platform for the whole session, shared by the modules of this package (a start costs
+30-60 s). Their tests only add data under names of their own, so they do not see each other's: the seed
+checks of ``test_local_platform`` (24 demo files in the table) still count on running first, as they do in
+file order. ``own_platform``: a second one, for the tests that kill its API workers or restart it.
+"""
 
 from __future__ import annotations
 
@@ -81,19 +87,41 @@ def start_platform(
     raise AssertionError(f"health never answered 200 within {timeout_s}s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="package")
-def platform_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("annolake-home")
-
-
-@pytest.fixture(scope="package")
-def ports() -> tuple[int, int]:
-    return free_port(), free_port()
-
-
-@pytest.fixture(scope="package")
-def platform(platform_home, ports) -> Iterator[RunningPlatform]:
-    running = start_platform(platform_home, *ports)
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory) -> Iterator[RunningPlatform]:
+    running = start_platform(tmp_path_factory.mktemp("annolake-home"), free_port(), free_port())
     yield running
     if running.process.poll() is None:
         running.stop()
+
+
+@dataclass
+class OwnPlatform:
+    """A platform apart from the shared one, for tests that crash or restart it: its home and ports stay the
+    same across restarts, and it is started (again, from its saved state) when a test asks for it."""
+
+    home: Path
+    ports: tuple[int, int]
+    current: RunningPlatform | None = None
+
+    def running(self) -> RunningPlatform:
+        if self.current is None or self.current.process.poll() is not None:
+            self.current = start_platform(self.home, *self.ports)
+        return self.current
+
+    def start_again(self) -> RunningPlatform:
+        """Start it after a test stopped it (a warm start: the home keeps the state Ctrl-C saved)."""
+        assert self.current is None or self.current.process.poll() is not None, "stop it first"
+        self.current = start_platform(self.home, *self.ports)
+        return self.current
+
+    def close(self) -> None:
+        if self.current is not None and self.current.process.poll() is None:
+            self.current.stop()
+
+
+@pytest.fixture(scope="session")
+def own_platform(tmp_path_factory) -> Iterator[OwnPlatform]:
+    own = OwnPlatform(tmp_path_factory.mktemp("annolake-own-home"), (free_port(), free_port()))
+    yield own
+    own.close()

@@ -1,6 +1,7 @@
 """``make up`` as a new user meets it: health, credentials, the drop folder, presigned URLs, restart.
 
-Tests in this module run in order against one platform; the last one restarts it.
+Tests in this module run in order against the session's shared platform; the ones that kill an API worker
+or restart the platform use a platform of their own (``own_platform``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import pytest
 import urllib3
 from botocore.config import Config
 from PIL import Image
-
-from tests.e2e.conftest import start_platform
 
 CREDENTIAL_KEYS = {
     "host",
@@ -145,10 +144,11 @@ def _api_workers(platform) -> set[int]:
     return {child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()}
 
 
-def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(platform):
+def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_platform):
     """An API crash must not take the emulator (and the data in it) down; the worker comes back."""
     from annolake import Project
 
+    platform = own_platform.running()
     creds = platform.credentials
     project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
     workers = _api_workers(platform)
@@ -214,7 +214,7 @@ def test_drop_with_the_aws_cli_runs_the_ingest_state_machine(platform, tmp_path)
     image = tmp_path / "img.jpg"
     image.write_bytes(_jpeg())
     drop = platform.credentials["drop_bucket"]
-    _aws_cli(platform, "s3", "cp", str(image), f"s3://{drop}/demo/default/img.jpg")
+    _aws_cli(platform, "s3", "cp", str(image), f"s3://{drop}/demo/cli-drops/img.jpg")
     execution = _wait_for_new_execution(platform, machine, known)
     assert execution["status"] == "SUCCEEDED"
     history = _aws_cli(
@@ -241,7 +241,7 @@ def test_replayed_s3_events_create_no_duplicates(platform):
                 "eventName": "ObjectCreated:Put",
                 "s3": {
                     "bucket": {"name": drop, "arn": f"arn:aws:s3:::{drop}"},
-                    "object": {"key": "demo/default/img.jpg", "size": 1000, "eTag": "replayed", "sequencer": "01"},
+                    "object": {"key": "demo/cli-drops/img.jpg", "size": 1000, "eTag": "replayed", "sequencer": "01"},
                 },
             }
         ]
@@ -260,7 +260,7 @@ def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
     known = _executions(platform, machine)
     s3.put_object(
         Bucket=platform.credentials["drop_bucket"],
-        Key="demo/default/broken photo.jpg",
+        Key="demo/cli-drops/broken photo.jpg",
         Body=_jpeg(size=(300, 200))[:200],
     )
     execution = _wait_for_new_execution(platform, machine, known)
@@ -530,12 +530,13 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
     assert sorted(listed) == [("always.jpg", "ready"), ("once.jpg", "ready")]
 
 
-def test_ctrl_c_saves_state_and_a_restart_restores_it(platform, ports):
+def test_ctrl_c_saves_state_and_a_restart_restores_it(own_platform):
+    platform = own_platform.running()
     before = {f["file_id"]["S"] for f in _file_items(platform)}
     creds = platform.credentials
     assert platform.stop() == 0
     assert "state saved" in platform.log(), platform.log()[-3000:]
-    again = start_platform(platform.home, *ports)
+    again = own_platform.start_again()
     try:
         assert {f["file_id"]["S"] for f in _file_items(again)} == before
         assert "seeding" not in again.log()

@@ -28,7 +28,7 @@ import pytest
 import urllib3
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import REPO, RunningPlatform, free_port, start_platform
+from tests.e2e.conftest import REPO, RunningPlatform
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ SHOTS = REPO / "test-results" / "web-ui"
 VIEWPORT = {"width": 1280, "height": 800}
 REVIEWER = "rita"
 REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
-LABEL = "cone"
+LABEL = "barrier"  # a label of its own: the shared platform's other tests add "cone"
 DATASET = "uploads"
 TIMEOUT_MS = 30_000
 
@@ -98,15 +98,6 @@ class Person:
 
     def assert_clean(self) -> None:
         assert not self.problems, "\n".join(self.problems)
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory) -> Iterator[RunningPlatform]:
-    _require_browser()
-    running = start_platform(tmp_path_factory.mktemp("web-ui-home"), free_port(), free_port())
-    yield running
-    if running.process.poll() is None:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -482,7 +473,7 @@ def test_workflow_label_review_request_changes_fix_approve(platform, admin, revi
     form = page.get_by_role("form", name="Create job")
     form.get_by_label("Name", exact=True).fill("Cones")
     form.get_by_label("Instructions for annotators").fill("Box every cone.")
-    form.get_by_role("checkbox", name=DATASET).check()
+    form.get_by_role("checkbox", name=DATASET, exact=True).check()  # the shared platform has "sdk-uploads" too
     form.get_by_label("Files reviewed (%)").fill("100")
     form.get_by_role("button", name="Create job").click()
     expect(page.get_by_role("heading", name=re.compile("Cones"))).to_contain_text("draft")
@@ -626,7 +617,7 @@ def test_bulk_import_progress_and_failed_items_on_the_dataset_page(platform, adm
     (tmp_path / "broken.png").write_bytes(b"\x89PNG this is not a picture")
     coco = {
         "images": [{"id": 1, "file_name": "good.png"}, {"id": 2, "file_name": "broken.png"}],
-        "categories": [{"id": 1, "name": "cone"}],
+        "categories": [{"id": 1, "name": LABEL}],
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60]}],
     }
     (tmp_path / "coco.json").write_text(json.dumps(coco))

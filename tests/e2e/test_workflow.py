@@ -19,28 +19,27 @@ import boto3
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import free_port, start_platform
+from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
 
-PORTS = (free_port(), free_port())
-
-
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    platform = start_platform(tmp_path_factory.mktemp("workflow-home"), *PORTS)
-    yield platform
-    if platform.process.poll() is None:
-        platform.stop()
+def running(platform):
+    """The session's shared platform (the restart test below uses one of its own)."""
+    return platform
 
 
-@pytest.fixture(scope="module")
-def admin(running):
+def _admin_of(running):
     from annolake import Project
 
     creds = running.credentials
     return Project(creds["project"], creds["client_id"], creds["client_secret"], running.api_url)
+
+
+@pytest.fixture(scope="module")
+def admin(running):
+    return _admin_of(running)
 
 
 def _as(running, admin, name: str, role: str):
@@ -262,9 +261,11 @@ def test_bad_job_settings_and_wrong_task_calls_get_clear_errors(running, admin):
         paused.launch()
 
 
-def test_work_in_flight_survives_a_restart_of_the_platform(running, admin):
+def test_work_in_flight_survives_a_restart_of_the_platform(own_platform):
     """Step Functions executions are not kept across a restart of ``make up``; tasks are. Submitting a task
     whose workflow is gone resumes the file's workflow, which hands over the work already done."""
+    running = own_platform.running()
+    admin = _admin_of(running)
     admin.directory.new("restart")
     _drop_images(running, "restart", 2, "again")
     _wait(lambda: admin.directory.get("restart").file_count() == 2, what="the files to be ingested")
@@ -273,7 +274,7 @@ def test_work_in_flight_survives_a_restart_of_the_platform(running, admin):
     held = _wait(lambda: worker.task.next(job), what="a task")
     assert running.stop() == 0
 
-    again = start_platform(running.home, *PORTS)
+    again = own_platform.start_again()
     try:
         held.load().submit([{"type": "tag", "name": "car"}])
         second = _wait(lambda: worker.task.next(job), what="the other task")

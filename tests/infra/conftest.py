@@ -8,19 +8,15 @@ site made here (``web_dist``), so the templates do not depend on whether ``web/d
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-from aws_cdk import App, Stack  # noqa: E402 - after the jsii banner switch
-from aws_cdk.assertions import Template  # noqa: E402
-
-from infra.app import WEB_DIST_CONTEXT, build_app, stack_names  # noqa: E402
+from infra.app import WEB_DIST_CONTEXT, build_app, stack_names
 
 STAGE_CONTEXT: dict[str, dict[str, Any]] = {
     "dev": {},

@@ -35,7 +35,6 @@ WEBHOOKS = "annolake_service.handlers.webhooks.handler"
 SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS}
 COMMON_ENV = {
     "TABLE_NAME",
-    "IDEMPOTENCY_TABLE_NAME",
     "MEDIA_BUCKET",
     "DROP_BUCKET",
     "USER_POOL_ID",
@@ -174,7 +173,6 @@ def test_environment_points_at_the_data_stack_resources(dev):
     env = service_functions(dev.app_template)[API][1]["Environment"]["Variables"]
     expected = {
         "TABLE_NAME": ("AWS::DynamoDB::Table", "TablesMain"),
-        "IDEMPOTENCY_TABLE_NAME": ("AWS::DynamoDB::Table", "TablesIdempotency"),
         "MEDIA_BUCKET": ("AWS::S3::Bucket", "StorageMediaBucket"),
         "DROP_BUCKET": ("AWS::S3::Bucket", "StorageDropBucket"),
         "USER_POOL_ID": ("AWS::Cognito::UserPool", "Identity"),

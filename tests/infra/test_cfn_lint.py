@@ -12,6 +12,7 @@ import pytest
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
+@pytest.mark.slow  # a cfn-lint process per stage, ~3.5 s each
 @pytest.mark.parametrize("stage", ["dev", "local", "prod"])
 def test_cfn_lint_has_no_errors(synth_stage, stage):
     synth = synth_stage(stage)

@@ -1,4 +1,4 @@
-"""The data stack: single table, idempotency table, buckets, user pool."""
+"""The data stack: the single table, buckets, user pool."""
 
 from __future__ import annotations
 
@@ -29,19 +29,10 @@ def test_single_table_keys_indexes_and_ttl(dev):
         assert gsi["Projection"] == {"ProjectionType": "ALL"}
 
 
-def test_idempotency_table_matches_powertools_defaults(dev):
-    _, table = one(dev.data, "AWS::DynamoDB::Table", "TablesIdempotency")
-    props = table["Properties"]
-    assert _keys(props) == {"id": "HASH"}
-    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": STRING}]
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
-
-
 @pytest.mark.parametrize(("stage", "protected"), [("dev", False), ("local", False), ("prod", True)])
 def test_tables_follow_the_stage(synth_stage, stage, protected):
     tables = resources(synth_stage(stage).data, "AWS::DynamoDB::Table")
-    assert len(tables) == 2
+    assert len(tables) == 1  # the single table: nothing else is stored in DynamoDB
     for table in tables.values():
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": protected}

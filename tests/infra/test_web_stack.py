@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra import app as infra_app
+from infra import nodejs
 from infra.app import WEB_DIST_CONTEXT, build_app
 from infra.constructs.web import SPA_ROUTES_FUNCTION
 from infra.web_contract import ASSETS_CACHE, NO_CACHE
@@ -113,7 +113,6 @@ def test_pages_are_cached_and_client_routes_fall_back_to_index_html(web):
     assert config["Logging"]["Prefix"] == "cloudfront/"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js runs the CloudFront function")
 @pytest.mark.parametrize(
     ("uri", "served"),
     [
@@ -128,7 +127,7 @@ def test_pages_are_cached_and_client_routes_fall_back_to_index_html(web):
 )
 def test_the_spa_function_keeps_files_and_rewrites_routes(uri, served):
     script = SPA_ROUTES_FUNCTION + f"\nconsole.log(handler({{request: {{uri: {json.dumps(uri)}}}}}).uri);"
-    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    result = subprocess.run([*nodejs.command("node"), "-e", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == served
 
 

@@ -97,6 +97,7 @@ def test_presigned_urls_still_checked(emulator):
     assert http.request("GET", url.replace("k.jpg", "other.jpg")).status == 403
 
 
+@pytest.mark.slow  # waits for botocore to give up connecting, ~4 s
 def test_other_endpoints_are_left_to_the_network(emulator):
     _, _, dispatch = emulator
     s3 = _session().client("s3", endpoint_url=f"http://127.0.0.1:{_free_port()}")

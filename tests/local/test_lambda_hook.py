@@ -78,6 +78,7 @@ def _wait(sfn, arn, timeout=30):
     raise AssertionError("execution did not finish")
 
 
+@pytest.mark.slow  # waits out the retry intervals (2 s) on the ASL engine
 def test_step_functions_task_retries_on_the_python_error_name_then_catches(aws):
     definition = {
         "StartAt": "Flaky",

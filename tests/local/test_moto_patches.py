@@ -102,3 +102,26 @@ def test_s3_events_carry_a_sequencer_that_tells_a_new_put_from_a_redelivery():
     assert sequencer(first) == sequencer(first, notification="queue")  # one event, every destination
     assert sequencer(first) < sequencer(again)  # the second PUT of the same bytes: a later, different event
     assert sequencer(first, "s3:ObjectRemoved:Delete") not in (sequencer(first), sequencer(again))
+
+
+def test_patches_refuse_a_moto_release_they_were_not_written_against(monkeypatch):
+    from infra.local.moto_patches import MOTO_VERSION, MotoVersionError, patching, require_moto_version
+
+    require_moto_version()  # the installed moto is the pinned one
+    with pytest.raises(MotoVersionError, match=f"written against moto {MOTO_VERSION}, but moto 9.9.9 is installed"):
+        require_moto_version("9.9.9")
+    monkeypatch.setattr(patching, "_installed_moto", lambda: "9.9.9")
+    owner = types.SimpleNamespace(call=lambda: "moto")
+    with pytest.raises(MotoVersionError):
+        replace(owner, "call", "any", lambda inner: inner)
+    assert owner.call() == "moto"  # nothing was replaced
+
+
+def test_the_pinned_moto_is_the_one_the_patches_name():
+    import re
+    from pathlib import Path
+
+    from infra.local.moto_patches import MOTO_VERSION
+
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert re.search(r'"moto\[server\]==([^"]+)"', pyproject).group(1) == MOTO_VERSION

@@ -1,6 +1,7 @@
 """StateStore against a real moto server: snapshot, reset the emulator, re-provision under new names, restore.
 
-These tests reset the whole in-process moto (POST /moto-api/reset) before provisioning.
+These tests reset the whole in-process moto (POST /moto-api/reset, the ``reset_moto`` fixture) before
+provisioning; the session's provisioned template is provisioned again after them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import logging
 import os
 import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +24,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import Binary
 
-from infra.local import state_store
-from infra.local.state_store import Inventory, SnapshotStats, StateStore, StateStoreError
+from infra.local.state import Inventory, SnapshotStats, StateStore, StateStoreError, files, moto_backends, snapshot
 
 TABLE = "Data/ItemsTable"
 BUCKET = "Data/MediaBucket"
@@ -57,26 +56,21 @@ OBJECTS: dict[str, dict[str, Any]] = {
 class Env:
     endpoint: str
     session: boto3.Session
+    reset: Callable[[], None]  # empties moto
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint)
 
 
 @pytest.fixture
-def env(moto_endpoint: str, aws_session: boto3.Session) -> Env:
-    reset_moto(moto_endpoint)
-    return Env(moto_endpoint, aws_session)
+def env(moto_endpoint: str, aws_session: boto3.Session, reset_moto: Callable[[], None]) -> Env:
+    reset_moto()
+    return Env(moto_endpoint, aws_session, reset_moto)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> StateStore:
     return StateStore(tmp_path / "state")
-
-
-def reset_moto(endpoint: str) -> None:
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
 
 
 # -- provisioning (what the runtime's provisioner does from the template, under per-start names) --------------
@@ -271,7 +265,7 @@ def test_snapshot_reset_reprovision_restore(env: Env, store: StateStore, count_c
     assert count_calls["Scan"] >= 2  # the 1.2 MB table took more than one page
     assert store.exists() and (store.home / "state.json").stat().st_mode & 0o777 == 0o600
 
-    reset_moto(env.endpoint)
+    env.reset()
     assert env.client("dynamodb").list_tables()["TableNames"] == []
 
     second = provision(env, "second")
@@ -334,10 +328,10 @@ def test_restore_does_not_fire_stream_triggers(env: Env, store: StateStore) -> N
     inventory = provision(env, "streams")
     env.client("dynamodb").put_item(TableName=inventory.tables[TABLE], Item={"PK": {"S": "a"}, "SK": {"S": "b"}})
     store.snapshot(env.session, env.endpoint, inventory)
-    reset_moto(env.endpoint)
+    env.reset()
     target = provision(env, "streams2")
 
-    moto_table = state_store._moto_table("us-east-1", target.tables[TABLE])
+    moto_table = moto_backends.moto_table("us-east-1", target.tables[TABLE])
     trigger = "arn:aws:lambda:us-east-1:123456789012:function:on-change"
     # what CreateEventSourceMapping leaves there (moto runs stream triggers without Docker only through this)
     moto_table.lambda_event_source_mappings[trigger] = SimpleNamespace(event_source_arn=moto_table.latest_stream_label)
@@ -438,12 +432,12 @@ def test_crash_mid_write_keeps_the_previous_state(env: Env, store: StateStore) -
             raise OSError("simulated crash")
         real_replace(src, dst)
 
-    with mock.patch.object(state_store.os, "replace", crash_on_manifest), pytest.raises(OSError, match="simulated"):
+    with mock.patch.object(files.os, "replace", crash_on_manifest), pytest.raises(OSError, match="simulated"):
         store.snapshot(env.session, env.endpoint, inventory)
     assert (store.home / "state.json").read_bytes() == manifest  # untouched
     assert len(blobs(store)) == 2  # the old blob was not collected; the new one is an orphan for now
 
-    reset_moto(env.endpoint)
+    env.reset()
     target = provision(env, "crash2")
     assert store.restore(env.session, env.endpoint, target).objects == 1
     assert s3.get_object(Bucket=target.buckets[BUCKET], Key="v.txt")["Body"].read() == b"version 1"
@@ -486,7 +480,7 @@ def test_resources_missing_from_the_inventory_are_skipped_and_kept(
     env.client("s3").put_object(Bucket=inventory.buckets[EXTRA_BUCKET], Key="old.txt", Body=b"old data")
     store.snapshot(env.session, env.endpoint, inventory)
 
-    reset_moto(env.endpoint)
+    env.reset()
     full = provision(env, "template-v2")
     without_exports = Inventory(tables=full.tables, buckets={BUCKET: full.buckets[BUCKET]}, user_pools=full.user_pools)
     with caplog.at_level(logging.WARNING, logger="annolake.local.state"):
@@ -496,7 +490,7 @@ def test_resources_missing_from_the_inventory_are_skipped_and_kept(
 
     # a snapshot under the edited template carries the missing bucket's data over, blobs included
     store.snapshot(env.session, env.endpoint, without_exports)
-    reset_moto(env.endpoint)
+    env.reset()
     reverted = provision(env, "template-v3")
     store.restore(env.session, env.endpoint, reverted)
     body = env.client("s3").get_object(Bucket=reverted.buckets[EXTRA_BUCKET], Key="old.txt")["Body"].read()
@@ -506,19 +500,19 @@ def test_resources_missing_from_the_inventory_are_skipped_and_kept(
 def test_snapshots_never_interleave(env: Env, store: StateStore) -> None:
     inventory = provision(env, "lock")
     active, overlaps = [0], []
-    real = StateStore._snapshot_table
+    real = snapshot.snapshot_table
 
-    def slow(self: StateStore, *args: Any) -> Any:
+    def slow(*args: Any) -> Any:
         active[0] += 1
         overlaps.append(active[0])
         time.sleep(0.05)
         try:
-            return real(self, *args)
+            return real(*args)
         finally:
             active[0] -= 1
 
     results: list[SnapshotStats] = []
-    with mock.patch.object(StateStore, "_snapshot_table", slow):
+    with mock.patch.object(snapshot, "snapshot_table", slow):
         threads = [
             threading.Thread(target=lambda: results.append(store.snapshot(env.session, env.endpoint, inventory)))
             for _ in range(3)

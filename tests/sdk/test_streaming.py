@@ -6,83 +6,27 @@ The samples' file ids are checked against what the seeding formula says a query 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import boto3
 import pytest
-import uvicorn
 
-from infra.local.presign_guard import PresignGuard
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.sdk.api_stack import Stack, api_stack
 from tests.support import slice_data
 
 COUNT = 1000
 torch = pytest.importorskip("torch")
-
-
-@dataclass
-class Stack:
-    host: str
-    client_id: str
-    client_secret: str
-    file_ids: list[str]
-
-    def project(self):
-        from annolake import Project
-
-        return Project("stream", client_id=self.client_id, client_secret=self.client_secret, host=self.host)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.slow  # the module's stack seeds 1,000 files (~20 s) and its epochs run worker processes
 
 
 @pytest.fixture(scope="module")
 def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
-    guard = PresignGuard(new_moto_app(), {"test": "test"})
-    with serve_wsgi(guard) as endpoint, pytest.MonkeyPatch.context() as env:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        suffix = uuid.uuid4().hex[:8]
-        table, media = f"annolake-stream-{suffix}", f"media-stream-{suffix}"
-        create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
-        for name, value in {
-            "TABLE_NAME": table,
-            "MEDIA_BUCKET": media,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        reset_service_caches()
-        from annolake_service.api.app import create_app
-        from annolake_service.domain.roles import Role
-        from annolake_service.services import projects
-
-        projects.create_project("stream", "Stream", creator="user:owner")
-        key = projects.issue_api_key("stream", role=Role.VIEWER, name="trainer")
-        file_ids = slice_data.seed_dataset("stream", "big", COUNT)
-        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=_free_port(), log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            yield Stack(f"http://127.0.0.1:{server.config.port}", key.client_id, key.client_secret, file_ids)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            reset_service_caches()
+    with api_stack(
+        serve_wsgi, new_moto_app, "stream", lambda project: slice_data.seed_dataset(project, "big", COUNT)
+    ) as running:
+        yield running
 
 
 def _matching(stack: Stack, keep) -> set[str]:
@@ -121,7 +65,7 @@ def test_page_urls_are_the_urls_botocore_presigns(stack):
 
 
 def test_the_seed_streaming_example_runs(stack):
-    """DESIGN §5 / the seed's example: len, dataset[7], a slice, to_pytorch(), to_tensorflow()."""
+    """The seed document's example: len, dataset[7], a slice, to_pytorch(), to_tensorflow()."""
     from annolake.torch_data import detection_collate
     from torch.utils.data import DataLoader
 
@@ -157,7 +101,16 @@ def test_the_seed_streaming_example_runs(stack):
     rows = [stack.file_ids.index(f.decode()) for f in first["file_id"].numpy()]
     assert [len(b) for b in first["boxes"].to_list()] == [4 + slice_data.pedestrians(i) for i in rows]
     assert tf_dataset.element_spec["boxes"].ragged_rank == 1
-    assert sum(int(b["file_id"].shape[0]) for b in tf_dataset) == len(expected)
+    batches = list(tf_dataset)
+    assert sum(int(b["file_id"].shape[0]) for b in batches) == len(expected)
+    # The cardinality is declared (Keras shows totals, and does not warn that the input ran out of data).
+    assert len(tf_dataset) == len(batches) == -(-len(expected) // 4)
+    unbatched = sliced.to_tensorflow()
+    assert len(unbatched) == len(expected)
+    half = sliced.to_tensorflow(shard=(1, 2))
+    assert len(half) == len(list(half)) < len(expected)
+    tf = pytest.importorskip("tensorflow")
+    assert tf.data.experimental.cardinality(sliced.to_tensorflow(skip_unavailable=True)) == tf.data.UNKNOWN_CARDINALITY
 
 
 def _epoch(stack: Stack, rank: int, world: int, epoch: int, **options) -> list[str]:

@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 import jwt
 import pytest
-from annolake_service.adapters import store
+from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.api import deps
 from annolake_service.api.app import API_PREFIX, create_app
 from annolake_service.api.deps import Principal, ProjectAccess, authenticate, require
 from annolake_service.domain.permissions import Action
 from annolake_service.domain.roles import Role
-from annolake_service.services import projects
+from annolake_service.services import access, projects
 from annolake_service.shared.settings import Settings, get_settings
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
@@ -152,7 +152,7 @@ def test_api_key_of_each_role_is_allowed_or_denied_per_matrix(
 def test_api_key_use_is_recorded(client: TestClient, world: dict[str, Any]):
     key = world["keys"][Role.VIEWER]
     assert call(client, "datasets", basic(key.client_id, key.client_secret)).status_code == 200
-    assert store.get_api_key(key.client_id).last_used_at is not None
+    assert project_repo.get_api_key(key.client_id).last_used_at is not None
 
 
 def test_wrong_secret_and_unknown_key_are_401(client: TestClient, world: dict[str, Any]):
@@ -180,7 +180,7 @@ def test_revoked_key_is_401(client: TestClient, world: dict[str, Any]):
     issued = projects.issue_api_key(ALPHA, role=Role.EDITOR, name="short-lived")
     headers = basic(issued.client_id, issued.client_secret)
     assert call(client, "files", headers).status_code == 200
-    assert store.revoke_api_key(ALPHA, issued.client_id, datetime.now(UTC))
+    assert project_repo.revoke_api_key(ALPHA, issued.client_id, datetime.now(UTC))
     assert_error(call(client, "files", headers), 401, "unauthorized", f"API key {issued.client_id} was revoked")
 
 
@@ -243,9 +243,9 @@ def test_token_signed_with_a_key_outside_the_jwks_is_401(client: TestClient, ali
 
 def test_expiry_is_enforced_with_a_small_leeway(client: TestClient, alice: dict[str, str], emulator_signing_key):
     key = emulator_signing_key.key
-    expired = resign(alice["IdToken"], key, iat=now() - 3600, exp=now() - deps.LEEWAY_SECONDS - 30)
+    expired = resign(alice["IdToken"], key, iat=now() - 3600, exp=now() - access.LEEWAY_SECONDS - 30)
     assert_error(call(client, "datasets", bearer(expired)), 401, "unauthorized", "expired")
-    just_expired = resign(alice["AccessToken"], key, exp=now() - deps.LEEWAY_SECONDS // 2)
+    just_expired = resign(alice["AccessToken"], key, exp=now() - access.LEEWAY_SECONDS // 2)
     assert call(client, "datasets", bearer(just_expired)).status_code == 200
     still_valid = resign(alice["IdToken"], key, exp=now() + 600)  # the emulator's key: the resigning itself is fine
     assert call(client, "datasets", bearer(still_valid)).status_code == 200
@@ -281,8 +281,8 @@ def test_tokens_of_another_client_or_pool_are_401(client: TestClient, auth_world
 
 def test_unreachable_jwks_is_503_not_401(alice: dict[str, str]):
     settings = get_settings().model_copy(update={"aws_endpoint_url": "http://127.0.0.1:9"})
-    with pytest.raises(deps.IdentityProviderUnavailable) as raised:
-        deps.verify_user_token(alice["IdToken"], settings)
+    with pytest.raises(access.IdentityProviderUnavailable) as raised:
+        access.verify_user_token(alice["IdToken"], settings)
     assert raised.value.status_code == 503
 
 

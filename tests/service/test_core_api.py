@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import uuid
 
 import boto3
@@ -290,7 +291,7 @@ def test_metadata_transfer_and_soft_delete(world):
 
 
 def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_its_own(world):
-    from annolake_service.adapters import store
+    from annolake_service.adapters.dynamo import files as file_repo
     from pynamodb.exceptions import UpdateError
 
     c, h = world["client"], _admin(world)
@@ -304,7 +305,7 @@ def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_it
     assert "488 KB" in message and "at most 32 KB" in message and "in your own store" in message
     assert len(c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["metadata"]["notes"]) == 30_000
     with pytest.raises(UpdateError):  # a write DynamoDB refuses is an error, not "the file does not exist"
-        store.update_file_metadata("alpha", file_id, huge)
+        file_repo.update_file_metadata("alpha", file_id, huge)
 
 
 @pytest.mark.parametrize(
@@ -466,6 +467,7 @@ def _run_import_job(world, import_id: str) -> None:
     imports.finish("alpha", import_id)
 
 
+@pytest.mark.slow  # a full COCO import, ~11 s
 def test_coco_import_job_counts_every_item_and_redrives_without_duplicates(world):
     from annolake_service.domain.media import file_id_for_content
 
@@ -655,7 +657,7 @@ def test_a_sidecar_landing_while_its_image_registers_is_attached(world, monkeypa
     image's ingest looked for a sidecar and before it recorded the arrival. One of the two must attach it."""
     from urllib.parse import quote_plus
 
-    from annolake_service.adapters import store
+    from annolake_service.adapters.dynamo import arrivals as arrival_repo
     from annolake_service.services import ingest
     from annolake_service.services.arrivals import start_ingest_for
 
@@ -663,14 +665,14 @@ def test_a_sidecar_landing_while_its_image_registers_is_attached(world, monkeypa
     image_key, sidecar_key = "alpha/train/racing.jpg", "alpha/train/racing.json"
     box = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
     sidecar = json.dumps({"instance_list": [box], "metadata": {"camera": "front"}}).encode()
-    record_arrival = store.record_arrival
+    record_arrival = arrival_repo.record_arrival
 
     def sidecar_lands_first(*args):  # the interleaving, made certain: the real calls, in the racing order
         world["s3"].put_object(Bucket=world["drop"], Key=sidecar_key, Body=sidecar)
         start_ingest_for(bucket=world["drop"], raw_key=quote_plus(sidecar_key), size=1, etag="e", sequencer="s")
         return record_arrival(*args)
 
-    monkeypatch.setattr(store, "record_arrival", sidecar_lands_first)
+    monkeypatch.setattr(arrival_repo, "record_arrival", sidecar_lands_first)
     world["s3"].put_object(Bucket=world["drop"], Key=image_key, Body=_jpeg(size=(72, 40), colour=(200, 9, 9)))
     file_id = ingest.register_file(world["drop"], image_key, ingest.process_media(world["drop"], image_key))["file_id"]
 
@@ -1057,3 +1059,37 @@ def test_health_reports_each_store_and_503_when_one_is_missing(world, monkeypatc
         get_settings.cache_clear()
     assert answer.status_code == 503 and answer.json()["status"] == "degraded"
     assert answer.json()["checks"] == {"table": False, "media_bucket": True, "drop_bucket": False}
+
+
+def test_a_blank_dataset_name_is_refused_and_a_job_stored_invalid_is_reported_not_a_broken_list(world):
+    c, h = world["client"], _admin(world)
+    jobs_url = "/api/v1/projects/alpha/jobs"
+    c.post("/api/v1/projects/alpha/datasets", json={"name": "jobs-blank"}, headers=h)
+    refused = c.post(jobs_url, json={"name": "x", "datasets": [" "]}, headers=h)
+    assert refused.status_code in (400, 422) and "blank name" in refused.text, refused.text
+    job = c.post(jobs_url, json={"name": "ok", "datasets": ["jobs-blank"]}, headers=h)
+    assert job.status_code == 201, job.text
+    job_id = job.json()["job_id"]
+    patched = c.patch(f"{jobs_url}/{job_id}", json={"datasets": [" "]}, headers=h)
+    assert patched.status_code == 400 and "blank name" in patched.text, patched.text
+    assert c.get(f"{jobs_url}/{job_id}", headers=h).json()["datasets"] == ["jobs-blank"]
+
+    # A record written before the rule existed: its settings no longer validate.
+    from annolake_service.adapters.dynamo import keys
+
+    stored = json.loads(json.dumps(job.json()))
+    spec = {k: stored[k] for k in ("name", "instructions", "label_names", "mode", "annotators", "reviewers")}
+    spec |= {"datasets": [], "review_rate": 0.0, "consensus": 1, "task_timeout_seconds": 3600}
+    _dynamodb(world).update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"PK": {"S": keys.project_pk("alpha")}, "SK": {"S": keys.job_sk(job_id)}},
+        UpdateExpression="SET spec = :s",
+        ExpressionAttributeValues={":s": {"S": json.dumps(spec)}},
+    )
+    listing = c.get(jobs_url, headers=h)
+    assert listing.status_code == 200, listing.text
+    assert job_id not in [j["job_id"] for j in listing.json()["jobs"]]
+    [unreadable] = [u for u in listing.json()["unreadable"] if u["id"] == job_id]
+    assert unreadable["kind"] == "job" and "datasets" in unreadable["reason"]
+    one = c.get(f"{jobs_url}/{job_id}", headers=h)
+    assert one.status_code == 409 and one.json()["error"]["code"] == "stored_record_invalid", one.text

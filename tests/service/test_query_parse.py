@@ -41,7 +41,7 @@ def lc(name: str, op: str, n: float) -> Compare:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        # DESIGN §6 and Diffgram's own examples
+        # the documented examples (docs/query.md) and Diffgram's own
         ('labels."traffic light" >= 1', lc("traffic light", ">=", 1)),
         ("labels.apple > 3 and labels.orange < 2", And((lc("apple", ">", 3), lc("orange", "<", 2)))),
         ('attributes.colour = "red"', Compare(AttributeValues("colour"), "=", "red")),

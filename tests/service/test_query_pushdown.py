@@ -258,6 +258,7 @@ queries = st.recursive(
 )
 
 
+@pytest.mark.slow  # 120 generated queries against brute force, ~7 s; the examples below stay fast
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=queries)
 def test_filter_and_residual_select_what_brute_force_selects(store: Store, node: Node) -> None:

@@ -1,25 +1,34 @@
 """Fixtures for the auth tests: the single table and a Cognito pool on moto, the service configured for them.
 
-``auth_world`` (module scope) creates, on the session's moto server, the table as infra declares it (PK/SK,
-GSI1, GSI2), a user pool with a public web client (and a second client, for "issued to another client"),
-and users; it sets the service's environment variables before its settings are read and clears the
-service's caches on the way in and out, so the settings of other modules do not leak in or out.
+``auth_world`` (module scope) uses the user pool and web client of the session's provisioned template
+(``local_stack``), adds a second client to the pool (for "issued to another client") and a second pool, and
+creates a table of its own for the module's data, defined as the synthesized template defines the single
+table (``create_single_table``). It sets the service's environment variables before its settings are read
+and clears the service's caches on the way in and out, so the settings of other modules do not leak in or out.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import jwt
 import pytest
-from annolake_service.adapters import aws_clients, jwks, models
+from annolake_service.adapters import aws_clients, jwks
+from annolake_service.adapters.dynamo import items, table
 from annolake_service.shared.settings import get_settings
 from moto.utilities.utils import load_resource
+
+from infra.local.assembly import REPO_ROOT, CloudAssembly, synthesize
+from infra.local.provisioner import create_table
+
+if TYPE_CHECKING:
+    from tests.conftest import LocalStack
 
 PASSWORD = "Correct-Horse-Battery-9!"  # noqa: S105
 AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
@@ -28,34 +37,33 @@ AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALL
 def reset_service_caches() -> None:
     """Forget settings, table binding, AWS clients and key sets, so the next call reads the environment again."""
     get_settings.cache_clear()
-    models.bind.cache_clear()
+    table.bind.cache_clear()
     aws_clients.client.cache_clear()
     aws_clients.session.cache_clear()  # its credentials too
     jwks.clear_cache()
-    for model in models.MODELS:
+    for model in items.MODELS:
         model._connection = None  # pynamodb keeps one connection per model, bound to the old endpoint
 
 
+SYNTH_HOME = REPO_ROOT / ".annolake" / "tests"  # the tests' own synth cache, apart from `make up`'s
+
+
+@functools.cache
+def local_assembly() -> CloudAssembly:
+    """The local stage's cloud assembly, synthesized when infra/ or functions/ changed since the last run."""
+    return synthesize(SYNTH_HOME)
+
+
 def create_single_table(dynamodb: Any, name: str) -> None:
-    """The table as ``infra/constructs/tables.py`` declares it."""
-    strings = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"]
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in strings],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": f"{index}PK", "KeyType": "HASH"},
-                    {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in ("GSI1", "GSI2")
-        ],
-    )
+    """A table named ``name`` defined as the synthesized template defines the single table (keys, GSIs, TTL),
+    created by the provisioner ``make up`` runs."""
+    (properties,) = [
+        resource["Properties"]
+        for stack in local_assembly().stacks
+        for resource in stack.resources.values()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+    ]
+    create_table(dynamodb, name, properties)
     dynamodb.get_waiter("table_exists").wait(TableName=name)
 
 
@@ -96,13 +104,13 @@ def _pool_with_client(cognito: Any, name: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def auth_world(moto_endpoint: str) -> Iterator[AuthWorld]:
+def auth_world(moto_endpoint: str, local_stack: LocalStack) -> Iterator[AuthWorld]:
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     suffix = uuid.uuid4().hex[:8]
     table_name = f"annolake-auth-{suffix}"
     create_single_table(session.client("dynamodb", endpoint_url=moto_endpoint), table_name)
     cognito = session.client("cognito-idp", endpoint_url=moto_endpoint)
-    pool_id, client_id = _pool_with_client(cognito, f"annolake-{suffix}")
+    pool_id, client_id = local_stack.user_pool_id, local_stack.web_client_id
     other_client_id = cognito.create_user_pool_client(
         UserPoolId=pool_id, ClientName="other", ExplicitAuthFlows=AUTH_FLOWS, GenerateSecret=False
     )["UserPoolClient"]["ClientId"]
@@ -136,6 +144,15 @@ def auth_world(moto_endpoint: str) -> Iterator[AuthWorld]:
             yield world
         finally:
             reset_service_caches()
+            _forget_the_modules_users(cognito, pool_id, other_client_id)
+
+
+def _forget_the_modules_users(cognito: Any, pool_id: str, other_client_id: str) -> None:
+    """The session's pool as the module found it: no users (the modules' usernames may repeat), one client."""
+    for page in cognito.get_paginator("list_users").paginate(UserPoolId=pool_id):
+        for user in page["Users"]:
+            cognito.admin_delete_user(UserPoolId=pool_id, Username=user["Username"])
+    cognito.delete_user_pool_client(UserPoolId=pool_id, ClientId=other_client_id)
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ def test_generated_client_matches_openapi_json(tmp_path):
     )
 
 
+@pytest.mark.slow  # a full tsc run, ~13 s
 def test_typescript_type_checks():
     result = _run(_tool("tsc"), "-p", "tsconfig.json")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,7 +29,7 @@ _pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, re
 
 def _resolve(host: str, port: int) -> list[str]:
     try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
     except socket.gaierror as exc:
         raise FetchFailed(f"cannot resolve {host}: {exc.strerror}") from None
 

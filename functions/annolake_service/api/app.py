@@ -8,13 +8,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from annolake_service import __version__
+from annolake_service.api.routers import annotations as annotation_routes
 from annolake_service.api.routers import (
-    annotations,
-    dataset_stats,
+    api_keys,
     datasets,
+    files,
     health,
     imports,
     jobs,
+    members,
     projects,
     schema,
     slices,
@@ -41,8 +43,22 @@ def create_app() -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
-    routers = (health, projects, datasets, slices, schema, annotations, uploads, imports, jobs, tasks, webhooks)
-    routers += (dataset_stats,)  # read-only summaries for the web UI
+    routers = (
+        health,
+        projects,
+        members,
+        api_keys,
+        datasets,
+        files,
+        annotation_routes,
+        slices,
+        schema,
+        uploads,
+        imports,
+        jobs,
+        tasks,
+        webhooks,
+    )
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -1,4 +1,5 @@
-"""Entities as the domain sees them (pydantic). Storage shapes live in ``adapters/``."""
+"""Entities as the domain sees them (pydantic). Storage shapes live in ``adapters/dynamo``; the API's response
+shapes are made from these by the services."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from annolake_service.domain.roles import Role
+
+
+class UnreadableRecord(BaseModel):
+    """A stored record that today's rules no longer accept: reported beside a listing, never a failed listing."""
+
+    kind: str
+    id: str
+    reason: str
 
 FileStatus = Literal["processing", "ready", "quarantined"]
 
@@ -53,3 +62,116 @@ class FileRecord(BaseModel):
     annotation_version: int = 0
     created_at: datetime
     deleted_at: datetime | None = None
+
+
+class ApiKey(BaseModel):
+    """An issued API key as stored: the secret's hash only."""
+
+    project_id: str
+    client_id: str
+    secret_hash: str
+    role: Role
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class AnnotationVersion(BaseModel):
+    """One saved version of a file's annotations, with the instances the save removed."""
+
+    project_id: str
+    file_id: str
+    version: int
+    instance_list: list[dict[str, Any]]
+    deleted: list[dict[str, Any]] = Field(default_factory=list)
+    created_by: str
+    source: str
+    task_id: str | None = None  # the workflow task whose submission this version is
+    created_at: datetime
+
+
+class Upload(BaseModel):
+    """A presigned upload and, once ingested, the file it became."""
+
+    project_id: str
+    upload_id: str
+    dataset: str  # the dataset's name
+    file_name: str
+    status: str = "pending"
+    status_reason: str | None = None
+    file_id: str | None = None
+    created_by: str
+    created_at: datetime
+
+
+class ImportJob(BaseModel):
+    """A bulk import: its source, progress counters and outcome."""
+
+    project_id: str
+    import_id: str
+    format: str
+    dataset: str  # the dataset's name
+    create_labels: bool = False
+    status: str
+    status_reason: str | None = None
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class ImportOutcome(BaseModel):
+    """What happened to one item of an import."""
+
+    index: int
+    name: str
+    outcome: Literal["done", "failed"]
+    file_id: str | None = None
+    reason: str | None = None
+
+
+JobFileStatus = Literal["annotating", "reviewing", "complete", "failed"]
+
+
+class JobFile(BaseModel):
+    """A file's progress through one job (one review workflow execution per file and job)."""
+
+    project_id: str
+    job_id: str
+    file_id: str
+    status: JobFileStatus
+    execution_arn: str | None = None
+    agreement: float | None = None
+    per_annotator: dict[str, float] = Field(default_factory=dict)  # consensus: each annotator's agreement
+    failure: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class Webhook(BaseModel):
+    """A subscription; ``secret_ref`` says where its signing secret is kept, never the secret."""
+
+    project_id: str
+    webhook_id: str
+    url: str
+    events: list[str]
+    description: str = ""
+    secret_ref: str
+    created_by: str
+    created_at: datetime
+
+
+class WebhookFailure(BaseModel):
+    """A delivery that kept failing (the webhook's dead-letter list), with what the receiver last said."""
+
+    webhook_id: str
+    failure_id: str
+    delivery_id: str
+    event_type: str
+    event: dict[str, Any]
+    attempts: int
+    last_error: str
+    failed_at: datetime

@@ -88,7 +88,7 @@ def parse_coco(text: str) -> ParsedImport:
 
 
 def _coco_instances(annotation: dict[str, Any], label: str, item: ImportItem) -> list[dict[str, Any]]:
-    instances = []
+    instances: list[dict[str, Any]] = []
     segmentation = annotation.get("segmentation")
     if isinstance(segmentation, list) and segmentation:
         for polygon in segmentation:
@@ -168,7 +168,8 @@ def resolve_instances(item: ImportItem, width: int, height: int) -> list[dict[st
 
 
 def parse_jsonl(text: str) -> ParsedImport:
-    items, labels = [], set()
+    items: list[ImportItem] = []
+    labels: set[str | None] = set()
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -120,6 +120,8 @@ class InvalidInstances(ValueError):
 
 
 def _outside(instance: Any, width: int, height: int) -> bool:
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
     if isinstance(instance, BoxInstance):
         xs, ys = (instance.x_min, instance.x_max), (instance.y_min, instance.y_max)
     elif isinstance(instance, _PointsInstance):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal
 
@@ -110,6 +111,6 @@ class Schema(BaseModel):
         return problems
 
 
-def did_you_mean(name: str, candidates: set[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     hint = difflib.get_close_matches(name, sorted(candidates), n=1)
     return f" (did you mean {hint[0]!r}?)" if hint else ""

@@ -21,7 +21,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
                 raw_key=record.s3.get_object.key,  # as S3 sends it: URL-encoded, `+` for spaces
                 size=record.s3.get_object.size or 0,
                 etag=record.s3.get_object.etag,
-                sequencer=record.s3.get_object.get("sequencer", ""),
+                sequencer=record.s3.get_object.get("sequencer") or "",
             )
         )
     ]

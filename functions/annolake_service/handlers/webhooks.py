@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,7 +18,7 @@ _processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     subscriptions = functools.cache(webhooks.subscriptions)  # each project's webhooks read once per batch
 
     def deliver(record: SQSRecord) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -80,7 +81,7 @@ _arrivals = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context
-def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS batch of ``file_ingested`` events; failed records are retried by SQS (partial batch response)."""
     project_jobs = functools.cache(jobs.list_jobs)  # each project's jobs read once per batch
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import store
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo.conditions import TransactionUpdate, VersionConflict
 from annolake_service.domain import annotations as versions
-from annolake_service.domain.entities import FileRecord
+from annolake_service.domain.entities import AnnotationVersion, FileRecord
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
 from annolake_service.services import files
@@ -75,7 +76,7 @@ def save_annotations(
     source: str = "human",
     create_labels: bool = False,
     task_id: str | None = None,
-    alongside: store.TransactionUpdate | None = None,
+    alongside: TransactionUpdate | None = None,
 ) -> dict[str, Any]:
     """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write."""
     record, current_instances = files.get_file_with_instances(project_id, file_id)
@@ -98,7 +99,7 @@ def save_annotations(
         raise BadRequest(str(exc)) from None
     live = parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0)
     try:
-        store.save_annotation_version(
+        file_repo.save_annotation_version(
             project_id,
             file_id,
             expected_version=expected_version,
@@ -111,7 +112,7 @@ def save_annotations(
             task_id=task_id,
             alongside=alongside,
         )
-    except store.VersionConflict as exc:
+    except VersionConflict as exc:
         raise _stale(project_id, file_id, expected_version, exc.current) from None
     return {
         "file_id": file_id,
@@ -127,25 +128,35 @@ def save_annotations(
 
 
 def _stale(project_id: str, file_id: str, expected: int, current: int) -> Conflict:
-    history = store.annotation_history(project_id, file_id)
-    last = history[-1] if history else {}
+    history = file_repo.annotation_history(project_id, file_id)
+    last = history[-1] if history else None
     return Conflict(
         f"the annotations of {file_id} changed since version {expected}: now version {current}"
-        f"{' by ' + last['created_by'] if last else ''}; reload and apply your edits again",
+        f"{' by ' + last.created_by if last else ''}; reload and apply your edits again",
         details={
             "current_version": current,
-            "changed_by": last.get("created_by"),
-            "changed_at": last.get("created_at"),
+            "changed_by": last.created_by if last else None,
+            "changed_at": last.created_at.isoformat() if last else None,
         },
     )
 
 
+def _version_body(version: AnnotationVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "created_by": version.created_by,
+        "created_at": version.created_at.isoformat(),
+        "source": version.source,
+        "task_id": version.task_id,
+        "instance_list": version.instance_list,
+        "deleted": version.deleted,
+    }
+
+
 def history(project_id: str, file_id: str, *, instance_root_id: str | None = None) -> list[dict[str, Any]]:
-    if store.get_file(project_id, file_id) is None:
+    if file_repo.get_file(project_id, file_id) is None:
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
-    file_versions = store.annotation_history(project_id, file_id)
+    file_versions = file_repo.annotation_history(project_id, file_id)
     if instance_root_id is None:
-        return file_versions
-    return versions.instance_history(
-        [(v["version"], v["instance_list"], v["deleted"]) for v in file_versions], instance_root_id
-    )
+        return [_version_body(v) for v in file_versions]
+    return versions.instance_history([(v.version, v.instance_list, v.deleted) for v in file_versions], instance_root_id)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from annolake_service.adapters import store
+from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.services import schema as schema_service
 from annolake_service.services import slices
 from annolake_service.services.projects import get_dataset
@@ -23,7 +23,7 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
     per_file: Iterable[dict[str, int]]
     if plan is None or plan.residual is None:
         dynamo_filter = plan.filter.as_kwargs() if plan is not None and plan.filter else None
-        per_file = store.iter_dataset_label_counts(project_id, dataset.dataset_id, dynamo_filter=dynamo_filter)
+        per_file = dataset_repo.iter_dataset_label_counts(project_id, dataset.dataset_id, dynamo_filter=dynamo_filter)
     else:
         per_file = (record.label_counts for record in slices.iter_matching(project_id, dataset_name, plan))
     files = 0

@@ -6,7 +6,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from annolake_service.adapters import storage, store
+from annolake_service.adapters import storage
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.entities import FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.services.projects import get_dataset
@@ -17,7 +20,7 @@ MAX_PAGE = 1000
 
 
 def _urls(record: FileRecord) -> dict[str, str | None]:
-    """Presigned GETs minted per response, never stored (DESIGN §7)."""
+    """Presigned GETs minted per response, never stored."""
     settings = get_settings()
     ttl = settings.presign_ttl_seconds
 
@@ -35,12 +38,12 @@ def describe(record: FileRecord, *, with_urls: bool = True) -> dict[str, Any]:
 
 
 def get_file(project_id: str, file_id: str) -> FileRecord:
-    return _live(project_id, file_id, store.get_file(project_id, file_id))
+    return _live(project_id, file_id, file_repo.get_file(project_id, file_id))
 
 
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]]:
     """A live file with the instances of its current annotation version (one read when its item carries them)."""
-    found = store.get_file_with_instances(project_id, file_id)
+    found = file_repo.get_file_with_instances(project_id, file_id)
     return _live(project_id, file_id, found[0] if found else None), found[1] if found else []
 
 
@@ -57,19 +60,19 @@ def list_files(
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     dataset = get_dataset(project_id, dataset_name)
     try:
-        file_ids, next_cursor = store.list_dataset_file_ids(
+        file_ids, next_cursor = dataset_repo.list_dataset_file_ids(
             project_id, dataset.dataset_id, limit=limit, cursor=cursor, status=status
         )
-    except store.InvalidCursor as exc:
+    except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    records = store.get_files(project_id, file_ids)
+    records = file_repo.get_files(project_id, file_ids)
     files = [describe(records[fid]) for fid in file_ids if fid in records]
     return {"dataset": dataset.name, "files": files, "cursor": next_cursor}
 
 
 def count_files(project_id: str, dataset_name: str, status: str | None = None) -> int:
     dataset = get_dataset(project_id, dataset_name)
-    return store.count_dataset_files(project_id, dataset.dataset_id, status)
+    return dataset_repo.count_dataset_files(project_id, dataset.dataset_id, status)
 
 
 def update_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> FileRecord:
@@ -77,13 +80,13 @@ def update_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> 
         checked_metadata(metadata)
     except InvalidMetadata as exc:
         raise BadRequest(str(exc)) from None
-    if not store.update_file_metadata(project_id, file_id, metadata):
+    if not file_repo.update_file_metadata(project_id, file_id, metadata):
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
     return get_file(project_id, file_id)
 
 
 def delete_file(project_id: str, file_id: str) -> None:
-    if not store.soft_delete_file(project_id, file_id, datetime.now(UTC)):
+    if not file_repo.soft_delete_file(project_id, file_id, datetime.now(UTC)):
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
 
 
@@ -107,10 +110,9 @@ def transfer(
         if mode == "copy":
             result.append(_copy(*get_file_with_instances(project_id, file_id), target.dataset_id, author))
             continue
-        get_file(project_id, file_id)
-        store.add_to_dataset(project_id, file_id, target.dataset_id)
+        dataset_repo.add_file(get_file(project_id, file_id), target.dataset_id)
         if mode == "move":
-            store.remove_from_dataset(project_id, file_id, source.dataset_id)  # type: ignore[union-attr]
+            dataset_repo.remove_file(project_id, file_id, source.dataset_id)  # type: ignore[union-attr]
         result.append(file_id)
     return result
 
@@ -119,5 +121,5 @@ def _copy(record: FileRecord, instances: list[dict[str, Any]], dataset_id: str, 
     copy = record.model_copy(
         update={"file_id": f"c{secrets.token_hex(15)}", "created_at": datetime.now(UTC), "annotation_version": 0}
     )
-    store.register_file(copy, dataset_id=dataset_id, instance_list=instances, created_by=author)
+    file_repo.register_file(copy, dataset_id=dataset_id, instance_list=instances, created_by=author)
     return copy.file_id

@@ -14,9 +14,11 @@ import json
 import secrets
 from typing import Any
 
-from annolake_service.adapters import storage, store, web_fetch, workflows
+from annolake_service.adapters import storage, web_fetch, workflows
+from annolake_service.adapters.dynamo import imports as import_repo
 from annolake_service.domain import imports as formats
 from annolake_service.domain import media
+from annolake_service.domain.entities import ImportJob
 from annolake_service.domain.file_metadata import InvalidMetadata
 from annolake_service.domain.instances import InvalidInstances
 from annolake_service.services import ingest, projects
@@ -43,7 +45,7 @@ def create_import(project_id: str, *, fmt: str, dataset_name: str, create_labels
         raise BadRequest(f"format {fmt!r} is not one of {list(formats.FORMATS)}")
     projects.ensure_dataset(project_id, dataset_name)
     import_id = f"im_{secrets.token_hex(8)}"
-    store.create_import(project_id, import_id, fmt, dataset_name, create_labels, author)
+    import_repo.create_import(project_id, import_id, fmt, dataset_name, create_labels, author)
     bucket, prefix = get_settings().media_bucket, _prefix(project_id, import_id)
     return {
         **get_import(project_id, import_id),
@@ -60,16 +62,34 @@ def create_import(project_id: str, *, fmt: str, dataset_name: str, create_labels
     }
 
 
+def _progress(job: ImportJob) -> dict[str, Any]:
+    return {
+        "import_id": job.import_id,
+        "format": job.format,
+        "dataset": job.dataset,
+        "create_labels": job.create_labels,
+        "status": job.status,
+        "status_reason": job.status_reason,
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
 def get_import(project_id: str, import_id: str) -> dict[str, Any]:
-    job = store.get_import(project_id, import_id)
+    job = import_repo.get_import(project_id, import_id)
     if job is None:
         raise NotFound(f"import {import_id!r} not found in project {project_id!r}")
-    return {**job, "failures": store.import_failures(project_id, import_id)}
+    failures = import_repo.import_failures(project_id, import_id)
+    return {**_progress(job), "failures": [{"index": f.index, "name": f.name, "reason": f.reason} for f in failures]}
 
 
 def list_imports(project_id: str, dataset_name: str | None = None) -> list[dict[str, Any]]:
     """Imports with their progress (total / done / failed); ``get_import`` adds the per-item failures."""
-    return store.list_imports(project_id, dataset_name)
+    return [_progress(job) for job in import_repo.list_imports(project_id, dataset_name)]
 
 
 def start_import(project_id: str, import_id: str) -> dict[str, Any]:
@@ -80,7 +100,7 @@ def start_import(project_id: str, import_id: str) -> dict[str, Any]:
     manifest_key = _prefix(project_id, import_id) + MANIFEST
     if not storage.list_keys(get_settings().media_bucket, manifest_key):
         raise BadRequest("upload the manifest first (the manifest_upload form of the import)")
-    store.mark_import(project_id, import_id, status="queued")
+    import_repo.mark_import(project_id, import_id, status="queued")
     attempt = secrets.token_hex(4)
     workflows.start_import(
         {"project_id": project_id, "import_id": import_id}, name=f"{project_id}-{import_id}-{attempt}"
@@ -106,14 +126,14 @@ def plan(project_id: str, import_id: str) -> dict[str, Any]:
         schema_service.add_labels(project_id, unknown)
     elif unknown:
         raise ImportRejected(f"the manifest uses labels not in the schema: {unknown}; add them or set create_labels")
-    store.clear_import_outcomes(project_id, import_id)
+    import_repo.clear_import_outcomes(project_id, import_id)
     chunks = []
     for start in range(0, len(parsed.items), CHUNK_SIZE):
         key = f"{prefix}items/{start // CHUNK_SIZE:05d}.json"
         payload = [item.to_json() for item in parsed.items[start : start + CHUNK_SIZE]]
         storage.write_object(bucket, key, json.dumps(payload).encode(), "application/json")
         chunks.append({"project_id": project_id, "import_id": import_id, "chunk_key": key})
-    store.mark_import(project_id, import_id, status="running", total=len(parsed.items), reset_counters=True)
+    import_repo.mark_import(project_id, import_id, status="running", total=len(parsed.items), reset_counters=True)
     return {"project_id": project_id, "import_id": import_id, "chunks": chunks}
 
 
@@ -154,7 +174,7 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
             ValueError,
         ) as exc:
             file_id, reason = None, f"{type(exc).__name__}: {exc}"
-        store.record_import_outcome(project_id, import_id, item.index, item.name, file_id=file_id, reason=reason)
+        import_repo.record_import_outcome(project_id, import_id, item.index, item.name, file_id=file_id, reason=reason)
         tally["failed" if reason else "done"] += 1
     logger.info("import chunk done", extra={"import_id": import_id, "chunk": chunk_key, **tally})
     return tally
@@ -193,13 +213,13 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
 
 
 def finish(project_id: str, import_id: str) -> dict[str, Any]:
-    done, failed = store.recount_import(project_id, import_id)
+    done, failed = import_repo.recount_import(project_id, import_id)
     status = "completed_with_errors" if failed else "completed"
-    store.mark_import(project_id, import_id, status=status, finished=True)
+    import_repo.mark_import(project_id, import_id, status=status, finished=True)
     return {"status": status, "done": done, "failed": failed}
 
 
 def fail(project_id: str, import_id: str, error: dict[str, Any]) -> dict[str, Any]:
     reason = ingest.reason_from_error(error)
-    store.mark_import(project_id, import_id, status="failed", reason=reason, finished=True)
+    import_repo.mark_import(project_id, import_id, status="failed", reason=reason, finished=True)
     return {"status": "failed", "reason": reason}

@@ -11,14 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import events, storage, store
+from annolake_service.adapters import events, storage
+from annolake_service.adapters.dynamo import arrivals as arrival_repo
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo import projects as project_repo
+from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
-from annolake_service.services import annotations, projects
+from annolake_service.services import annotations as annotation_service
+from annolake_service.services import projects
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict
 from annolake_service.shared.observability import logger
@@ -33,7 +38,7 @@ class ProjectMissing(Exception):
 
 def _ensure_dataset(project_id: str, name: str) -> Dataset:
     """A folder in the drop bucket is a dataset: the first file dropped into it creates it."""
-    if store.get_project(project_id) is None:
+    if project_repo.get_project(project_id) is None:
         raise ProjectMissing(f"project {project_id!r} does not exist; create it first or drop into an existing project")
     return projects.ensure_dataset(project_id, name)
 
@@ -95,10 +100,10 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     created = record_ready_file(arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels)
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
-    if store.record_arrival(arrived.project_id, dataset.name, _stem(arrived), facts["file_id"], refused_id):
+    if arrival_repo.record_arrival(arrived.project_id, dataset.name, _stem(arrived), facts["file_id"], refused_id):
         # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
         # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
-        store.soft_delete_file(arrived.project_id, refused_id, datetime.now(UTC))
+        file_repo.soft_delete_file(arrived.project_id, refused_id, datetime.now(UTC))
     if not had_sidecar:
         # A sidecar put just after its image (`aws s3 cp --recursive` sends img.jpg, then img.json) can land
         # after the read above while its own event ran before the arrival was recorded, and so found no image
@@ -190,7 +195,7 @@ def record_ready_file(
 ) -> bool:
     """Register a stored file with version 1 of its pre-labels; False if it already existed."""
     record = _ready_record(project_id, name=name, facts=facts, labels=labels)
-    created = store.register_file(
+    created = file_repo.register_file(
         record, dataset_id=dataset_id, instance_list=labels.instance_list, created_by=labels.author
     )
     # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
@@ -199,7 +204,7 @@ def record_ready_file(
 
 
 def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any]], *, author: str) -> None:
-    """Register many stored files known to be new in one batch (seeding, benchmarks): see ``store.put_new_files``.
+    """Register many stored files known to be new in one batch (seeding, benchmarks): see ``file_repo.put_new_files``.
 
     Each of ``files`` has ``name``, ``facts`` (as ``process_media`` returns), ``instance_list``, ``metadata``.
     """
@@ -216,7 +221,7 @@ def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any
         )
         record = _ready_record(project_id, name=file["name"], facts=facts, labels=labels)
         entries.append((record, dataset_id, labels.instance_list, author))
-    store.put_new_files(entries)
+    file_repo.put_new_files(entries)
 
 
 def attach_late_sidecar(bucket: str, key: str) -> str | None:
@@ -227,10 +232,10 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
     overwritten).
     """
     arrived = parse_object_key(key)
-    file_id = store.arrival_file_id(arrived.project_id, arrived.dataset_name, _stem(arrived))
+    file_id = arrival_repo.arrival_file_id(arrived.project_id, arrived.dataset_name, _stem(arrived))
     if file_id is None:
         return None
-    record = store.get_file(arrived.project_id, file_id)
+    record = file_repo.get_file(arrived.project_id, file_id)
     if record is None or record.status != "ready":
         return None  # removed since, or refused (as arrivals recorded before refusals were kept apart say)
     if record.annotation_version:
@@ -248,11 +253,11 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
         if not found:
             return None  # none, or the other side applied and removed it already
-        record = store.get_file(arrived.project_id, file_id)
+        record = file_repo.get_file(arrived.project_id, file_id)
         current = record.metadata if record is not None else {}
         sidecar = posixpath.basename(key)
         merged = checked_metadata({**metadata, **current}, source=f"the file's metadata with {sidecar}'s")
-        annotations.save_annotations(
+        annotation_service.save_annotations(
             arrived.project_id,
             file_id,
             expected_version=0,
@@ -267,7 +272,7 @@ def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, 
         _refuse_late_sidecar(bucket, key, arrived, file_id, str(exc))
         return None
     if merged != current:
-        store.update_file_metadata(arrived.project_id, file_id, merged)  # the file's own keys win
+        file_repo.update_file_metadata(arrived.project_id, file_id, merged)  # the file's own keys win
     storage.delete_object(bucket, key)
     return file_id
 
@@ -281,7 +286,7 @@ def _refuse_late_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id:
     except storage.ObjectMissing:
         return  # handled by the other event that read it
     reason = f"sidecar {posixpath.basename(key)} was not attached: {problem}; it is kept at {target}"
-    store.set_file_status_reason(arrived.project_id, file_id, reason)
+    file_repo.set_file_status_reason(arrived.project_id, file_id, reason)
     storage.delete_object(bucket, key)
     logger.warning("late sidecar refused", extra={"key": key, "file_id": file_id, "reason": problem})
 
@@ -293,7 +298,7 @@ def _stem(arrived: ArrivedObject) -> str:
 
 def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
     if arrived.upload_id:
-        store.finish_upload(arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason)
+        upload_repo.finish_upload(arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason)
 
 
 def _remove_arrival(bucket: str, key: str, sidecar: str | None) -> None:
@@ -315,9 +320,10 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": reason}
     arrived = parse_object_key(key)
     settings = get_settings()
-    target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    quarantine_key = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    target: str | None = quarantine_key
     try:
-        storage.copy_object(bucket, key, settings.media_bucket, target)
+        storage.copy_object(bucket, key, settings.media_bucket, quarantine_key)
     except storage.ObjectMissing:
         target = None  # a redelivered event whose object was already moved
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
@@ -330,8 +336,8 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
         original_key=target,
         created_at=datetime.now(UTC),
     )
-    store.record_quarantine(record, dataset_id=dataset.dataset_id)
-    store.record_refused_arrival(arrived.project_id, dataset.name, _stem(arrived), record.file_id)
+    file_repo.record_quarantine(record, dataset_id=dataset.dataset_id)
+    arrival_repo.record_refused_arrival(arrived.project_id, dataset.name, _stem(arrived), record.file_id)
     _finish_upload(arrived, status="quarantined", file_id=record.file_id, reason=reason)
     if target:
         storage.delete_object(bucket, key)

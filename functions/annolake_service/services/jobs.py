@@ -9,8 +9,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import events, storage, store, workflows
-from annolake_service.adapters import workflow_store as wstore
+from annolake_service.adapters import events, storage, workflows
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo import jobs as job_repo
+from annolake_service.adapters.dynamo import projects as project_repo
+from annolake_service.adapters.dynamo import tasks as task_repo
+from annolake_service.domain.entities import UnreadableRecord
 from annolake_service.domain.permissions import Action, can
 from annolake_service.domain.schema import did_you_mean
 from annolake_service.domain.workflow import (
@@ -36,20 +40,29 @@ def _now() -> datetime:
 
 
 def get_job(project_id: str, job_id: str) -> Job:
-    job = wstore.get_job(project_id, job_id)
+    job = job_repo.get_job(project_id, job_id)
     if job is None:
         raise NotFound(f"job {job_id!r} not found in project {project_id!r}")
     return job
 
 
 def list_jobs(project_id: str) -> list[Job]:
-    return sorted(wstore.list_jobs(project_id), key=lambda j: j.created_at, reverse=True)
+    """Newest first; a job whose stored record no longer validates is left out (``listing`` reports it)."""
+    return listing(project_id)[0]
+
+
+def listing(project_id: str) -> tuple[list[Job], list[UnreadableRecord]]:
+    """The readable jobs, newest first, and the records that could not be read, each with its reason."""
+    readable, unreadable = job_repo.list_jobs(project_id)
+    for record in unreadable:
+        logger.error("stored job does not validate", extra={"project_id": project_id, **record.model_dump()})
+    return sorted(readable, key=lambda j: j.created_at, reverse=True), unreadable
 
 
 def _check_people(project_id: str, principals: list[str], action: Action, what: str) -> None:
     problems = []
     for principal in principals:
-        role = store.get_member_role(project_id, principal)
+        role = project_repo.get_member_role(project_id, principal)
         if role is None:
             problems.append(f"{principal} is not a member of {project_id!r}")
         elif not can(role, action):
@@ -62,9 +75,9 @@ def _check_spec(project_id: str, spec: JobSpec) -> list[str]:
     """Validate names against the project; returns the datasets' ids."""
     dataset_ids = []
     for name in spec.datasets:
-        dataset = store.get_dataset(project_id, name)
+        dataset = dataset_repo.get_dataset(project_id, name)
         if dataset is None:
-            names = [d.name for d in store.list_datasets(project_id)]
+            names = [d.name for d in dataset_repo.list_datasets(project_id)]
             raise BadRequest(
                 f"dataset {name!r} does not exist in {project_id!r}{did_you_mean(name, names)}",
                 details={"datasets": names},
@@ -91,7 +104,7 @@ def create_job(project_id: str, spec: JobSpec, *, author: str) -> Job:
         created_by=author,
         created_at=_now(),
     )
-    wstore.create_job(job)
+    job_repo.create_job(job)
     return job
 
 
@@ -110,13 +123,13 @@ def update_job(project_id: str, job_id: str, *, changes: dict[str, Any], status:
         dataset_ids = _check_spec(project_id, spec)
         if dataset_ids != job.dataset_ids and job.status is not JobStatus.DRAFT:
             raise Conflict("the datasets of a launched job cannot change; create another job")
-        if not wstore.update_job(project_id, job_id, spec=spec, expect_status={job.status}):
+        if not job_repo.update_job(project_id, job_id, spec=spec, expect_status={job.status}):
             raise Conflict(f"job {job_id} changed meanwhile; reload it")
     if status is not None and status is not job.status:
         if not status_change_allowed(job.status, status):
             hint = " (launch it to make it active)" if job.status is JobStatus.DRAFT else ""
             raise Conflict(f"a {job.status.value} job cannot become {status.value}{hint}")
-        if not wstore.update_job(project_id, job_id, status=status, expect_status={job.status}):
+        if not job_repo.update_job(project_id, job_id, status=status, expect_status={job.status}):
             raise Conflict(f"job {job_id} changed meanwhile; reload it")
     return get_job(project_id, job_id)
 
@@ -126,7 +139,7 @@ def launch(project_id: str, job_id: str) -> Job:
     job = get_job(project_id, job_id)
     if job.status is not JobStatus.DRAFT:
         raise Conflict(f"job {job_id} is already {job.status.value}; only a draft can be launched")
-    if not wstore.update_job(
+    if not job_repo.update_job(
         project_id,
         job_id,
         status=JobStatus.ACTIVE,
@@ -145,21 +158,21 @@ def launch(project_id: str, job_id: str) -> Job:
 def start_file(job: Job, file_id: str) -> bool:
     """Give one file of the job its review workflow (once). True if it is new to the job."""
     now = _now()
-    new = wstore.put_job_file(job.project_id, job.job_id, file_id, now)
+    new = job_repo.put_job_file(job.project_id, job.job_id, file_id, now)
     if new:
-        wstore.add_job_files(job.project_id, job.job_id, 1)
+        job_repo.add_job_files(job.project_id, job.job_id, 1)
     else:
-        existing = wstore.get_job_file(job.project_id, job.job_id, file_id)
-        if existing and existing["execution_arn"]:
+        existing = job_repo.get_job_file(job.project_id, job.job_id, file_id)
+        if existing and existing.execution_arn:
             return False  # already running (or done): a replayed event or a re-driven launch
     arn = workflows.start_review(
         {"project_id": job.project_id, "job_id": job.job_id, "file_id": file_id}, job_id=job.job_id, file_id=file_id
     )
     if arn:
-        wstore.update_job_file(job.project_id, job.job_id, file_id, execution_arn=arn)
+        job_repo.update_job_file(job.project_id, job.job_id, file_id, execution_arn=arn)
     if new and job.status is JobStatus.COMPLETE:
         # A new file in a watched dataset reopens a completed job.
-        wstore.update_job(job.project_id, job.job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+        job_repo.update_job(job.project_id, job.job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
     return new
 
 
@@ -168,7 +181,7 @@ def file_arrived(project_id: str, dataset_id: str, file_id: str, project_jobs: l
 
     ``project_jobs``: the project's jobs when the caller already read them (one read per event batch)."""
     started = 0
-    for job in wstore.list_jobs(project_id) if project_jobs is None else project_jobs:
+    for job in list_jobs(project_id) if project_jobs is None else project_jobs:
         watching = job.spec.mode == "sync" and dataset_id in job.dataset_ids
         if watching and job.launch_status != "not_launched" and job.status is not JobStatus.ARCHIVED:
             started += start_file(job, file_id)
@@ -182,7 +195,7 @@ def plan_launch(project_id: str, job_id: str) -> dict[str, Any]:
     for dataset_id in job.dataset_ids:
         cursor = None
         while True:
-            page, cursor = store.list_dataset_file_ids(
+            page, cursor = dataset_repo.list_dataset_file_ids(
                 project_id, dataset_id, limit=1000, cursor=cursor, status="ready"
             )
             file_ids.extend(page)
@@ -208,14 +221,14 @@ def launch_chunk(project_id: str, job_id: str, chunk_key: str) -> dict[str, int]
 
 
 def finish_launch(project_id: str, job_id: str) -> dict[str, Any]:
-    wstore.update_job(project_id, job_id, launch_status="launched")
+    job_repo.update_job(project_id, job_id, launch_status="launched")
     check_completion(project_id, job_id)
     return {"status": get_job(project_id, job_id).status.value}
 
 
 def fail_launch(project_id: str, job_id: str, error: dict[str, Any]) -> dict[str, Any]:
     logger.error("job launch failed", extra={"project_id": project_id, "job_id": job_id, "error": error})
-    wstore.update_job(project_id, job_id, launch_status="launched")
+    job_repo.update_job(project_id, job_id, launch_status="launched")
     return {"recorded": True}
 
 
@@ -223,20 +236,20 @@ def redrive(project_id: str, job_id: str) -> dict[str, Any]:
     """Start a new review workflow for every file whose workflow failed (its reason is kept until then)."""
     job = get_job(project_id, job_id)
     restarted = []
-    for job_file in wstore.job_files(project_id, job_id):
-        if job_file["status"] != "failed":
+    for job_file in job_repo.job_files(project_id, job_id):
+        if job_file.status != "failed":
             continue
-        file_id = job_file["file_id"]
+        file_id = job_file.file_id
         arn = workflows.start_review(
             {"project_id": project_id, "job_id": job_id, "file_id": file_id},
             job_id=job_id,
             file_id=file_id,
             attempt=f"redrive-{_now().timestamp()}",
         )
-        wstore.update_job_file(project_id, job_id, file_id, status="annotating", execution_arn=arn)
+        job_repo.update_job_file(project_id, job_id, file_id, status="annotating", execution_arn=arn)
         restarted.append(file_id)
     if restarted and job.status is JobStatus.COMPLETE:
-        wstore.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+        job_repo.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
     check_completion(project_id, job_id)  # also settles a job whose completion was missed
     return {"restarted": restarted}
 
@@ -245,10 +258,10 @@ def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
     """Start a file's workflow again when the execution that waited on its tasks is gone (stopped by hand, or
     not kept across a restart of the local platform). The new execution re-opens the same tasks (their ids
     are deterministic) and hands over at once the results of those already done. Returns the new execution."""
-    job_file = wstore.get_job_file(project_id, job_id, file_id)
-    if job_file is None or job_file["status"] in ("complete", "failed"):
+    job_file = job_repo.get_job_file(project_id, job_id, file_id)
+    if job_file is None or job_file.status in ("complete", "failed"):
         return None  # done, or waiting for an explicit re-drive
-    if job_file["execution_arn"] and workflows.execution_status(job_file["execution_arn"]) == "RUNNING":
+    if job_file.execution_arn and workflows.execution_status(job_file.execution_arn) == "RUNNING":
         return None
     arn = workflows.start_review(
         {"project_id": project_id, "job_id": job_id, "file_id": file_id},
@@ -257,7 +270,7 @@ def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
         attempt=f"resume-{_now().timestamp()}",
     )
     if arn:
-        wstore.update_job_file(project_id, job_id, file_id, execution_arn=arn)
+        job_repo.update_job_file(project_id, job_id, file_id, execution_arn=arn)
     logger.warning("resumed a file's workflow", extra={"job_id": job_id, "file_id": file_id, "execution": arn})
     return arn
 
@@ -269,9 +282,9 @@ def check_completion(project_id: str, job_id: str) -> bool:
         return False
     if job.spec.mode == "sync" and job.files_total == 0:
         return False  # a sync job over empty datasets waits for files
-    if wstore.count_unfinished_job_files(project_id, job_id):
+    if job_repo.count_unfinished_job_files(project_id, job_id):
         return False
-    if wstore.update_job(
+    if job_repo.update_job(
         project_id, job_id, status=JobStatus.COMPLETE, expect_status={JobStatus.ACTIVE}, completed_at=_now()
     ):
         events.publish("job_completed", project_id, {"job_id": job_id, "name": job.spec.name, "files": job.files_total})
@@ -287,7 +300,7 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
     by_kind: dict[str, dict[str, int]] = {k.value: defaultdict(int) for k in TaskKind}
     annotators: dict[str, dict[str, float]] = defaultdict(lambda: {"submitted": 0, "seconds": 0.0})
     reviewers: dict[str, dict[str, int]] = defaultdict(lambda: {"approved": 0, "changes_requested": 0})
-    for task in wstore.job_tasks(project_id, job_id):
+    for task in task_repo.job_tasks(project_id, job_id):
         by_kind[task.kind.value][task.status.value] += 1
         if task.status is not TaskStatus.SUBMITTED or task.assignee is None:
             continue
@@ -301,10 +314,10 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
             reviewers[task.assignee]["approved" if decision == "approve" else "changes_requested"] += 1
     files: dict[str, int] = defaultdict(int)
     agreements = []
-    for job_file in wstore.job_files(project_id, job_id):
-        files[job_file["status"]] += 1
-        if job_file["agreement"] is not None:
-            agreements.append(job_file["agreement"])
+    for job_file in job_repo.job_files(project_id, job_id):
+        files[job_file.status] += 1
+        if job_file.agreement is not None:
+            agreements.append(job_file.agreement)
     approved = sum(r["approved"] for r in reviewers.values())
     rejected = sum(r["changes_requested"] for r in reviewers.values())
     return {

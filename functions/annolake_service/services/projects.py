@@ -6,9 +6,12 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from annolake_service.adapters import identity, store
+from annolake_service.adapters import identity
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo import projects as project_repo
+from annolake_service.adapters.dynamo.conditions import AlreadyExists
 from annolake_service.domain.api_keys import IssuedKey, issue_key
-from annolake_service.domain.entities import Dataset, Project
+from annolake_service.domain.entities import ApiKey, Dataset, Project
 from annolake_service.domain.object_keys import SLUG
 from annolake_service.domain.roles import Role
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
@@ -28,26 +31,26 @@ def create_project(project_id: str, name: str, *, creator: str) -> Project:
         )
     project = Project(project_id=project_id, name=name, created_at=datetime.now(UTC), created_by=creator)
     try:
-        store.create_project(project, admin_principal=creator)
-    except store.AlreadyExists:
+        project_repo.create_project(project, admin_principal=creator)
+    except AlreadyExists:
         raise Conflict(f"project {project_id!r} already exists; choose another id") from None
     return project
 
 
 def get_project(project_id: str) -> Project:
-    project = store.get_project(project_id)
+    project = project_repo.get_project(project_id)
     if project is None:
         raise NotFound(f"project {project_id!r} not found")
     return project
 
 
 def rename_project(project_id: str, name: str) -> Project:
-    store.rename_project(project_id, name)
+    project_repo.rename_project(project_id, name)
     return get_project(project_id)
 
 
 def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
-    return store.projects_of(principal_id)
+    return project_repo.projects_of(principal_id)
 
 
 # --- members ------------------------------------------------------------------------------
@@ -55,7 +58,7 @@ def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
 
 def _admins(project_id: str) -> list[str]:
     """Admin users (API keys do not count: a project must keep a person who can manage it)."""
-    return [p for p, role in store.list_members(project_id) if role is Role.ADMIN and p.startswith("user:")]
+    return [p for p, role in project_repo.list_members(project_id) if role is Role.ADMIN and p.startswith("user:")]
 
 
 def set_member_role(project_id: str, principal_id: str, role: Role) -> None:
@@ -63,7 +66,7 @@ def set_member_role(project_id: str, principal_id: str, role: Role) -> None:
         raise BadRequest("members are users ('user:<username>'); API keys get their role when issued")
     if role is not Role.ADMIN and _admins(project_id) == [principal_id]:
         raise Conflict(f"{principal_id} is the last admin of {project_id!r}; make someone else admin first")
-    store.put_member(project_id, principal_id, role)
+    project_repo.put_member(project_id, principal_id, role)
 
 
 def invite_member(project_id: str, *, username: str, email: str | None, role: Role) -> bool:
@@ -79,12 +82,12 @@ def invite_member(project_id: str, *, username: str, email: str | None, role: Ro
 def remove_member(project_id: str, principal_id: str) -> None:
     if _admins(project_id) == [principal_id]:
         raise Conflict(f"{principal_id} is the last admin of {project_id!r}; make someone else admin first")
-    if not store.remove_member(project_id, principal_id):
+    if not project_repo.remove_member(project_id, principal_id):
         raise NotFound(f"{principal_id} is not a member of {project_id!r}")
 
 
 def list_members(project_id: str) -> list[tuple[str, Role]]:
-    return store.list_members(project_id)
+    return project_repo.list_members(project_id)
 
 
 # --- API keys -----------------------------------------------------------------------------
@@ -93,16 +96,30 @@ def list_members(project_id: str) -> list[tuple[str, Role]]:
 def issue_api_key(project_id: str, *, role: Role, name: str) -> IssuedKey:
     """Create a key; the returned secret is shown once and only its hash is stored."""
     issued = issue_key()
-    store.save_api_key(project_id, issued.client_id, issued.secret_hash, role, name)
+    project_repo.save_api_key(project_id, issued.client_id, issued.secret_hash, role, name)
     return issued
 
 
-def list_api_keys(project_id: str) -> list[store.StoredApiKey]:
-    return store.list_api_keys(project_id)
+def list_api_keys(project_id: str) -> list[ApiKey]:
+    return project_repo.list_api_keys(project_id)
+
+
+def api_key(client_id: str) -> ApiKey | None:
+    """An API key as stored (hash only), to check a request's credentials."""
+    return project_repo.get_api_key(client_id)
+
+
+def record_api_key_use(client_id: str, when: datetime) -> None:
+    project_repo.mark_api_key_used(client_id, when)
+
+
+def member_role(project_id: str, principal_id: str) -> Role | None:
+    """The principal's role in the project; None when not a member (or no such project)."""
+    return project_repo.get_member_role(project_id, principal_id)
 
 
 def revoke_api_key(project_id: str, client_id: str) -> None:
-    if not store.revoke_api_key(project_id, client_id, datetime.now(UTC)):
+    if not project_repo.revoke_api_key(project_id, client_id, datetime.now(UTC)):
         raise NotFound(f"API key {client_id!r} not found in project {project_id!r}")
 
 
@@ -122,23 +139,23 @@ def create_dataset(project_id: str, name: str, description: str = "") -> Dataset
         created_at=datetime.now(UTC),
     )
     try:
-        store.create_dataset(dataset)
-    except store.AlreadyExists:
+        dataset_repo.create_dataset(dataset)
+    except AlreadyExists:
         raise Conflict(f"dataset {name!r} already exists in project {project_id!r}") from None
     return dataset
 
 
 def get_dataset(project_id: str, name: str) -> Dataset:
-    dataset = store.get_dataset(project_id, name)
+    dataset = dataset_repo.get_dataset(project_id, name)
     if dataset is None:
-        names = [d.name for d in store.list_datasets(project_id)]
+        names = [d.name for d in dataset_repo.list_datasets(project_id)]
         raise NotFound(f"dataset {name!r} not found in project {project_id!r}", details={"datasets": names})
     return dataset
 
 
 def ensure_dataset(project_id: str, name: str) -> Dataset:
     """Get or create (a drop-folder folder or an upload target names its dataset)."""
-    existing = store.get_dataset(project_id, name)
+    existing = dataset_repo.get_dataset(project_id, name)
     if existing is not None:
         return existing
     try:
@@ -148,4 +165,4 @@ def ensure_dataset(project_id: str, name: str) -> Dataset:
 
 
 def list_datasets(project_id: str) -> list[Dataset]:
-    return store.list_datasets(project_id)
+    return dataset_repo.list_datasets(project_id)

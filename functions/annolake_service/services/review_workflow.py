@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from annolake_service.adapters import events
-from annolake_service.adapters import workflow_store as wstore
+from annolake_service.adapters.dynamo import jobs as job_repo
+from annolake_service.adapters.dynamo import tasks as task_repo
 from annolake_service.domain.consolidation import consolidate as merge
 from annolake_service.domain.workflow import (
     Task,
@@ -26,7 +27,8 @@ from annolake_service.domain.workflow import (
     review_sampled,
     task_id,
 )
-from annolake_service.services import annotations, jobs, tasks
+from annolake_service.services import annotations as annotation_service
+from annolake_service.services import jobs, tasks
 from annolake_service.shared.errors import Conflict
 from annolake_service.shared.observability import logger
 
@@ -68,7 +70,7 @@ def open_task(
     excluded: list[str] = []
     if kind is TaskKind.REVIEW:
         excluded = authors
-        load = {r: wstore.open_load(project_id, job_id, r, TaskKind.REVIEW) for r in job.spec.reviewers}
+        load = {r: task_repo.open_load(project_id, job_id, r, TaskKind.REVIEW) for r in job.spec.reviewers}
         reserved_for = least_loaded(job.spec.reviewers, load, excluded=authors)
     elif send_back_to:
         reserved_for = send_back_to  # changes requested: back to the annotator who made them
@@ -89,8 +91,9 @@ def open_task(
         created_at=now,
         task_token=token,
     )
-    existing = wstore.create_task(task, claimable_at=now + hold if reserved_for else now)
-    wstore.update_job_file(project_id, job_id, file_id, status="reviewing" if kind is TaskKind.REVIEW else "annotating")
+    existing = task_repo.create_task(task, claimable_at=now + hold if reserved_for else now)
+    progress = "reviewing" if kind is TaskKind.REVIEW else "annotating"
+    job_repo.update_job_file(project_id, job_id, file_id, status=progress)
     if existing is not None and existing.status is TaskStatus.SUBMITTED:
         # A re-driven or retried step: the work was already done, so the result is handed over at once.
         tasks.hand_over_result(existing.model_copy(update={"task_token": token}))
@@ -119,7 +122,7 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
         slots = sorted(
             (
                 t
-                for t in wstore.job_tasks(project_id, job_id)
+                for t in task_repo.job_tasks(project_id, job_id)
                 if t.file_id == file_id
                 and t.kind is TaskKind.ANNOTATE
                 and t.round == 0
@@ -130,7 +133,7 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
         merged = merge([t.submission or [] for t in slots])
         agreement = merged.agreement
         _save_consensus(project_id, file_id, merged.instance_list)
-        wstore.update_job_file(
+        job_repo.update_job_file(
             project_id,
             job_id,
             file_id,
@@ -148,9 +151,9 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
 
 def _save_consensus(project_id: str, file_id: str, instance_list: list[dict[str, Any]]) -> None:
     for _ in range(5):
-        current = annotations.get_annotations(project_id, file_id)["version"]
+        current = annotation_service.get_annotations(project_id, file_id)["version"]
         try:
-            annotations.save_annotations(
+            annotation_service.save_annotations(
                 project_id,
                 file_id,
                 expected_version=current,
@@ -166,11 +169,11 @@ def _save_consensus(project_id: str, file_id: str, instance_list: list[dict[str,
 
 def complete(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
     job_completed = False
-    if wstore.update_job_file(
+    if job_repo.update_job_file(
         project_id, job_id, file_id, status="complete", completed_at=_now(), unless_status="complete"
     ):
         events.publish("task_completed", project_id, {"job_id": job_id, "file_id": file_id})
-        done, total = wstore.count_job_file_done(project_id, job_id)
+        done, total = job_repo.count_job_file_done(project_id, job_id)
         if done >= total:  # the counters say it may be the last file: check exactly (O(files), so only then)
             job_completed = jobs.check_completion(project_id, job_id)
     return {"file_id": file_id, "job_completed": job_completed}
@@ -180,6 +183,6 @@ def fail(project_id: str, job_id: str, file_id: str, error: dict[str, Any]) -> d
     """A step kept failing: record why on the file's progress and take its open tasks out of the queues."""
     reason = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
     logger.error("review workflow failed", extra={"job_id": job_id, "file_id": file_id, "reason": reason})
-    wstore.update_job_file(project_id, job_id, file_id, status="failed", failure=reason)
-    wstore.cancel_open_tasks(project_id, job_id, file_id)
+    job_repo.update_job_file(project_id, job_id, file_id, status="failed", failure=reason)
+    task_repo.cancel_open_tasks(project_id, job_id, file_id)
     return {"recorded": True}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from annolake_service.adapters import store
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo.conditions import VersionConflict
 from annolake_service.domain.schema import AttributeGroup, LabelSpec, Schema
 from annolake_service.shared.errors import BadRequest, Conflict
 
@@ -10,7 +11,7 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 
 
 def get_schema(project_id: str) -> tuple[Schema, int]:
-    document, version = store.get_schema(project_id)
+    document, version = dataset_repo.get_schema(project_id)
     return Schema.model_validate(document), version
 
 
@@ -26,8 +27,8 @@ def save_schema(project_id: str, schema: Schema, *, expected_version: int) -> in
     if unknown:
         raise BadRequest(f"attribute groups refer to labels that are not in the schema: {unknown}")
     try:
-        return store.save_schema(project_id, schema.model_dump(), expected_version=expected_version)
-    except store.VersionConflict as exc:
+        return dataset_repo.save_schema(project_id, schema.model_dump(), expected_version=expected_version)
+    except VersionConflict as exc:
         raise Conflict(
             f"the schema changed since version {expected_version}; reload it (now version {exc.current})",
             details={"current_version": exc.current},

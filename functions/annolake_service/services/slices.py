@@ -9,14 +9,16 @@ carry presigned URLs minted for that response only. Reading a page writes nothin
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, TypeGuard
 
-from annolake_service.adapters import storage, store
+from annolake_service.adapters import storage
+from annolake_service.adapters.dynamo import cursors
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
 from annolake_service.services import schema as schema_service
@@ -42,16 +44,16 @@ def compile_query(project_id: str, text: str) -> q.Plan:
 def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) -> Iterator[tuple[str, FileRecord]]:
     """(sort key, record) of the matching files in listing order, the residual evaluated in batches."""
     dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
-    members = store.iter_dataset_members(project_id, dataset_id, after=after, dynamo_filter=dynamo_filter)
-    datasets = {d.dataset_id: d.name for d in store.list_datasets(project_id)} if plan.residual else {}
+    members = dataset_repo.iter_dataset_members(project_id, dataset_id, after=after, dynamo_filter=dynamo_filter)
+    datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
     while batch := list(islice(members, _BATCH)):
-        records = store.get_files(project_id, [file_id for _, file_id in batch])
+        records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
         for sort_key, file_id in batch:
             record = records.get(file_id)
             if record is None or record.deleted_at is not None:
                 continue
             if plan.residual is not None:
-                ids = store.datasets_of_file(project_id, file_id) if _mentions_datasets(plan) else [dataset_id]
+                ids = dataset_repo.datasets_of_file(project_id, file_id) if _mentions_datasets(plan) else [dataset_id]
                 view = q.FileView.from_record(record, [datasets.get(i, "") for i in ids], ids)
                 if not plan.matches(view):
                     continue
@@ -74,11 +76,12 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
     plan = compile_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
     try:
-        after = store.decode_cursor(cursor) if cursor else None
-    except store.InvalidCursor as exc:
+        after = dataset_repo.decode_position(project_id, dataset.dataset_id, cursor) if cursor else None
+    except cursors.InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
     page = list(islice(_matches(project_id, dataset.dataset_id, plan, after), limit + 1))
-    next_cursor = store.encode_cursor(page[limit - 1][0]) if len(page) > limit else None
+    last = page[limit - 1][0] if len(page) > limit else None
+    next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if last else None
     return {
         "dataset": dataset.name,
         "query": text,
@@ -107,7 +110,9 @@ def _ready_plan(project_id: str, text: str | None) -> q.Plan:
 def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan) -> Iterator[str]:
     if plan.residual is None:  # everything was pushed down: the memberships alone decide
         dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
-        for _, file_id in store.iter_dataset_members(project_id, dataset_id, after=None, dynamo_filter=dynamo_filter):
+        for _, file_id in dataset_repo.iter_dataset_members(
+            project_id, dataset_id, after=None, dynamo_filter=dynamo_filter
+        ):
             yield file_id
         return
     for _, record in _matches(project_id, dataset_id, plan, None):
@@ -159,16 +164,26 @@ def describe_slice(project_id: str, slice_id: str) -> dict[str, Any]:
     return _slice_body(slice_id, _stored_slice(project_id, slice_id, 0, 1))
 
 
-def encode_page_cursor(slice_id: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"slice": slice_id, "offset": offset}).encode()).decode()
+def _pages_listing(project_id: str, slice_id: str) -> str:
+    return f"slice-pages:{project_id}/{slice_id}"
 
 
-def decode_page_cursor(cursor: str) -> tuple[str, int]:
+def encode_page_cursor(project_id: str, slice_id: str, offset: int) -> str:
+    return cursors.encode(_pages_listing(project_id, slice_id), offset)
+
+
+def decode_page_cursor(project_id: str, slice_id: str, cursor: str) -> int:
+    """The offset a page cursor of this slice continues at; BadRequest for any other cursor."""
     try:
-        decoded = json.loads(base64.b64decode(cursor.encode(), altchars=b"-_", validate=True))
-        return str(decoded["slice"]), int(decoded["offset"])
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest("the cursor is not one this API returned; ask for the page by offset instead") from None
+        offset = cursors.decode(_pages_listing(project_id, slice_id), cursor)
+    except cursors.InvalidCursor:
+        offset = None
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise BadRequest(
+            "the cursor is not one of this slice's pages; use the cursor of this slice's previous page, "
+            "or ask for the page by offset instead"
+        )
+    return offset
 
 
 def parse_url_kinds(text: str) -> frozenset[str]:
@@ -196,7 +211,7 @@ def _page_urls(records: list[FileRecord | None], ttl: int, url_kinds: frozenset[
     return dict(zip(keys, storage.presigned_get_urls(get_settings().media_bucket, keys, ttl), strict=True))
 
 
-def _is_live(record: FileRecord | None) -> bool:
+def _is_live(record: FileRecord | None) -> TypeGuard[FileRecord]:
     return record is not None and record.deleted_at is None and record.status == "ready"
 
 
@@ -220,8 +235,8 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
         },
         "annotation_version": record.annotation_version,
         "instance_list": instances,
-        "media_url": urls.get(record.original_key),
-        "thumbnail_url": urls.get(record.thumbnail_key),
+        "media_url": urls.get(record.original_key) if record.original_key else None,
+        "thumbnail_url": urls.get(record.thumbnail_key) if record.thumbnail_key else None,
     }
 
 
@@ -238,9 +253,7 @@ def slice_page(
     """Items ``offset .. offset+limit`` of a frozen slice with their annotations and fresh presigned URLs
     (those of ``url_kinds``; the others are null)."""
     if cursor:
-        cursor_slice, offset = decode_page_cursor(cursor)
-        if cursor_slice != slice_id:
-            raise BadRequest("the cursor belongs to another slice; use the cursor of this slice's pages")
+        offset = decode_page_cursor(project_id, slice_id, cursor)
     if offset < 0 or not 1 <= limit <= MAX_STREAM_PAGE:
         raise BadRequest(f"offset must be ≥ 0 and limit between 1 and {MAX_STREAM_PAGE}")
     longest = get_settings().presign_ttl_seconds
@@ -248,7 +261,7 @@ def slice_page(
     if not 1 <= ttl <= longest:
         raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
     found = _stored_slice(project_id, slice_id, offset, limit)
-    files = store.get_files_with_instances(project_id, found.file_ids)
+    files = file_repo.get_files_with_instances(project_id, found.file_ids)
     listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
     urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
     items = [
@@ -261,6 +274,6 @@ def slice_page(
         "offset": offset,
         "items": items,
         "next_offset": following if more else None,
-        "cursor": encode_page_cursor(slice_id, following) if more else None,
+        "cursor": encode_page_cursor(project_id, slice_id, following) if more else None,
         "url_expires_in": ttl,
     }

@@ -10,8 +10,11 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import events, store, workflows
-from annolake_service.adapters import workflow_store as wstore
+from annolake_service.adapters import events, workflows
+from annolake_service.adapters.dynamo import jobs as job_repo
+from annolake_service.adapters.dynamo import tasks as task_repo
+from annolake_service.adapters.dynamo.conditions import ConditionFailed
+from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.permissions import Action, can
 from annolake_service.domain.roles import Role
 from annolake_service.domain.workflow import (
@@ -25,7 +28,8 @@ from annolake_service.domain.workflow import (
     lease_end,
     may_take,
 )
-from annolake_service.services import annotations, files, jobs
+from annolake_service.services import annotations as annotation_service
+from annolake_service.services import files, jobs
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
 
@@ -38,7 +42,7 @@ def _now() -> datetime:
 
 def load(project_id: str, task_id: str) -> Task:
     job_id = job_of_task(task_id)
-    task = wstore.get_task(project_id, job_id, task_id) if job_id else None
+    task = task_repo.get_task(project_id, job_id, task_id) if job_id else None
     if task is None:
         raise NotFound(f"task {task_id!r} not found in project {project_id!r}")
     return task
@@ -57,13 +61,13 @@ def next_task(
     can_review = can(role, Action.TASK_REVIEW)
     now = _now()
 
-    for held in wstore.open_tasks_of(project_id, caller):
+    for held in task_repo.open_tasks_of(project_id, caller):
         job = working.get(held.job_id)
         if job is None or held.kind not in kinds:
             continue
         try:
             return _claim(held, job, caller, now)
-        except store.ConditionFailed:
+        except ConditionFailed:
             continue  # taken over at this very moment: look further
 
     for wanted in kinds:
@@ -78,21 +82,21 @@ def next_task(
             )
             if not allowed:
                 continue
-            window = wstore.claimable(project_id, job.job_id, wanted, now, QUEUE_WINDOW)
+            window = task_repo.claimable(project_id, job.job_id, wanted, now, QUEUE_WINDOW)
             random.shuffle(window)
             for task in window:
                 if caller in task.excluded:
                     continue
                 try:
                     return _claim(task, job, caller, now)
-                except store.ConditionFailed:
+                except ConditionFailed:
                     continue
     return None
 
 
 def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
-    wstore.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
-    claimed = wstore.get_task(task.project_id, task.job_id, task.task_id)
+    task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
+    claimed = task_repo.get_task(task.project_id, task.job_id, task.task_id)
     assert claimed is not None  # noqa: S101 - just written
     return claimed
 
@@ -106,7 +110,7 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
     task = load(project_id, task_id)
     job = jobs.get_job(project_id, task.job_id)
     record = files.get_file(project_id, task.file_id)
-    current = annotations.get_annotations(project_id, task.file_id)
+    current = annotation_service.get_annotations(project_id, task.file_id)
     body: dict[str, Any] = {
         "task": public(task),
         "job": {
@@ -125,11 +129,11 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
     if task.kind is TaskKind.REVIEW or job.spec.consensus > 1:
         body["submissions"] = [
             {"task_id": t.task_id, "annotator": t.assignee, "round": t.round, "instance_list": t.submission or []}
-            for t in wstore.job_tasks(project_id, task.job_id)
+            for t in task_repo.job_tasks(project_id, task.job_id)
             if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
         ]
-        job_file = wstore.get_job_file(project_id, task.job_id, task.file_id)
-        body["agreement"] = job_file["agreement"] if job_file else None
+        job_file = job_repo.get_job_file(project_id, task.job_id, task.file_id)
+        body["agreement"] = job_file.agreement if job_file else None
     return body
 
 
@@ -197,23 +201,23 @@ def submit(
     now = _now()
     if task.distinct_annotators:
         # One of several consensus slots: the work is kept on the task; the workflow consolidates the slots.
-        record = annotations.live_file(project_id, task.file_id)
-        checked = annotations.validate_instances(
+        record = annotation_service.live_file(project_id, task.file_id)
+        checked = annotation_service.validate_instances(
             project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
         )
         try:
-            wstore.submit(task, caller, now=now, result={"version": None}, submission=checked)
-        except store.ConditionFailed:
+            task_repo.submit(task, caller, now=now, result={"version": None}, submission=checked)
+        except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = None
     else:
         if version is None:
-            version = annotations.get_annotations(project_id, task.file_id)["version"]
-        update = wstore.submission_update(
+            version = annotation_service.get_annotations(project_id, task.file_id)["version"]
+        update = task_repo.submission_update(
             task, caller, now=now, result={"version": version + 1}, submission=instance_list
         )
         try:
-            saved = annotations.save_annotations(
+            saved = annotation_service.save_annotations(
                 project_id,
                 task.file_id,
                 expected_version=version,
@@ -222,10 +226,10 @@ def submit(
                 task_id=task_id,
                 alongside=update,
             )
-        except store.ConditionFailed:
+        except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = saved["version"]
-    submitted = wstore.get_task(project_id, task.job_id, task_id)
+    submitted = task_repo.get_task(project_id, task.job_id, task_id)
     assert submitted is not None  # noqa: S101
     _resume(submitted, _annotated_output(submitted, caller))
     events.publish(
@@ -279,10 +283,10 @@ def review(
             raise BadRequest(f"{annotator} did not annotate this file; send it back to one of {task.authors}")
     result = {"decision": decision, "comment": comment.strip() or None, "send_back_to": annotator}
     try:
-        wstore.submit(task, caller, now=_now(), result=result)
-    except store.ConditionFailed:
+        task_repo.submit(task, caller, now=_now(), result=result)
+    except ConditionFailed:
         raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
-    reviewed = wstore.get_task(project_id, task.job_id, task_id)
+    reviewed = task_repo.get_task(project_id, task.job_id, task_id)
     assert reviewed is not None  # noqa: S101
     _resume(reviewed, _reviewed_output(reviewed))
     event = "review_approved" if decision == "approve" else "changes_requested"
@@ -298,16 +302,16 @@ def _rework_annotator(task: Task) -> str:
     """Whose work goes back: the latest round's annotator, or with consensus the one who agreed least."""
     submitted = [
         t
-        for t in wstore.job_tasks(task.project_id, task.job_id)
+        for t in task_repo.job_tasks(task.project_id, task.job_id)
         if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
     ]
     if not submitted:
         raise Conflict("no submitted annotation task to send back")
     latest = max(t.round for t in submitted)
     candidates = [t for t in submitted if t.round == latest]
-    job_file = wstore.get_job_file(task.project_id, task.job_id, task.file_id) or {}
-    scores = job_file.get("per_annotator") or {}
-    chosen = min(candidates, key=lambda t: (scores.get(t.assignee, 1.0), t.slot))
+    job_file = job_repo.get_job_file(task.project_id, task.job_id, task.file_id)
+    scores = job_file.per_annotator if job_file else {}
+    chosen = min(candidates, key=lambda t: (scores.get(t.assignee, 1.0) if t.assignee else 1.0, t.slot))
     return str(chosen.assignee)
 
 
@@ -328,8 +332,8 @@ def release(project_id: str, task_id: str, caller: str) -> dict[str, Any]:
     if task.assignee != caller or task.status not in (TaskStatus.IN_PROGRESS, TaskStatus.RESERVED):
         raise Conflict(f"task {task_id} is not held by you")
     try:
-        wstore.release(task, caller, now=_now())
-    except store.ConditionFailed:
+        task_repo.release(task, caller, now=_now())
+    except ConditionFailed:
         raise Conflict(f"task {task_id} changed meanwhile") from None
     return {"task": public(load(project_id, task_id))}
 
@@ -339,9 +343,9 @@ def list_tasks(
 ) -> dict[str, Any]:
     jobs.get_job(project_id, job_id)
     try:
-        page, next_cursor = wstore.page_job_tasks(
+        page, next_cursor = task_repo.page_job_tasks(
             project_id, job_id, status=status, kind=kind, limit=limit, cursor=cursor
         )
-    except ValueError as exc:
+    except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
     return {"tasks": [public(t) for t in page], "cursor": next_cursor}

@@ -9,10 +9,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from annolake_service.adapters import storage, store, web_fetch
+from annolake_service.adapters import storage, web_fetch
+from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.domain import media
 from annolake_service.domain.object_keys import sidecar_key_for
-from annolake_service.services import annotations
+from annolake_service.services import annotations as annotation_service
 from annolake_service.services.projects import ensure_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -38,7 +39,7 @@ def request_upload(
     upload_id = f"up_{secrets.token_hex(8)}"
     settings = get_settings()
     key = storage.upload_key(project_id, dataset.name, upload_id, name)
-    store.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
+    upload_repo.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
     post = storage.presigned_post(
         settings.media_bucket,
         key,
@@ -50,10 +51,18 @@ def request_upload(
 
 
 def get_upload(project_id: str, upload_id: str) -> dict[str, Any]:
-    upload = store.get_upload(project_id, upload_id)
+    upload = upload_repo.get_upload(project_id, upload_id)
     if upload is None:
         raise NotFound(f"upload {upload_id!r} not found in project {project_id!r}")
-    return upload
+    return {
+        "upload_id": upload.upload_id,
+        "dataset": upload.dataset,
+        "file_name": upload.file_name,
+        "status": upload.status,
+        "status_reason": upload.status_reason,
+        "file_id": upload.file_id,
+        "created_at": upload.created_at.isoformat(),
+    }
 
 
 def import_from_url(
@@ -81,14 +90,14 @@ def import_from_url(
         raise BadRequest(f"cannot import {url}: {exc}") from None
     instances = []
     if instance_list:
-        instances = annotations.validate_instances(
+        instances = annotation_service.validate_instances(
             project_id, instance_list, width=facts.width, height=facts.height, create_labels=create_labels
         )
     dataset = ensure_dataset(project_id, dataset_name)
     upload_id = f"up_{secrets.token_hex(8)}"
     stem = posixpath.splitext(posixpath.basename(urlsplit(fetched.final_url).path))[0] or "download"
     name = f"{stem[:100]}.{facts.extension}"
-    store.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
+    upload_repo.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
     key = storage.upload_key(project_id, dataset.name, upload_id, name)
     if instances:  # the sidecar goes first: the image's arrival starts the ingest that reads it
         sidecar = {"instance_list": instances, "metadata": {"source_url": url}}

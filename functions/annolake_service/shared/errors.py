@@ -38,6 +38,13 @@ class NotFound(AnnolakeError):
     code = "not_found"
 
 
+class StoredRecordInvalid(AnnolakeError):
+    """A stored record no longer passes the checks its writes pass (written before a rule existed)."""
+
+    status_code = 409
+    code = "stored_record_invalid"
+
+
 class Conflict(AnnolakeError):
     status_code = 409
     code = "conflict"

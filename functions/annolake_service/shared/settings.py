@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     stage: str = Field(default="local", description="STAGE: deployment stage name")
     table_name: str = Field(default="", description="TABLE_NAME: the single-table DynamoDB store")
-    idempotency_table_name: str = Field(default="", description="IDEMPOTENCY_TABLE_NAME")
     media_bucket: str = Field(default="", description="MEDIA_BUCKET: originals, thumbnails, exports")
     drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health */
+        /**
+         * Health
+         * @description Unauthenticated: 200 when every check passes, 503 (same body) when one fails.
+         */
         get: operations["health_api_v1_health_get"];
         put?: never;
         post?: never;
@@ -28,10 +31,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Projects */
+        /**
+         * List Projects
+         * @description The projects the signed-in user is a member of, with their role in each.
+         */
         get: operations["list_projects_api_v1_projects_get"];
         put?: never;
-        /** Create Project */
+        /**
+         * Create Project
+         * @description Users only (an API key belongs to one project); the creator becomes the project's admin.
+         */
         post: operations["create_project_api_v1_projects_post"];
         delete?: never;
         options?: never;
@@ -151,7 +160,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Files */
+        /**
+         * List Files
+         * @description A page of the dataset's files, newest first; with ``query``, only those matching it (a bad query is a 400).
+         */
         get: operations["list_files_api_v1_projects__project_string_id__datasets__dataset_name__files_get"];
         put?: never;
         post?: never;
@@ -230,7 +242,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** From Packet */
+        /**
+         * From Packet
+         * @description Like ``from_url``, with the media and its pre-labels in one packet.
+         */
         post: operations["from_packet_api_v1_projects__project_string_id__files_from_packet_post"];
         delete?: never;
         options?: never;
@@ -267,7 +282,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Transfer Files */
+        /**
+         * Transfer Files
+         * @description mirror: also list the files in the target; move: mirror, then leave the source; copy: new files sharing
+         *     the media, with a copy of the current annotations.
+         */
         post: operations["transfer_files_api_v1_projects__project_string_id__files_transfer_post"];
         delete?: never;
         options?: never;
@@ -303,7 +322,10 @@ export interface paths {
         };
         /** Get Annotations */
         get: operations["get_annotations_api_v1_projects__project_string_id__files__file_id__annotations_get"];
-        /** Save Annotations */
+        /**
+         * Save Annotations
+         * @description Replace the live instances; 409 when ``version`` is not the current one (someone saved meanwhile).
+         */
         put: operations["save_annotations_api_v1_projects__project_string_id__files__file_id__annotations_put"];
         post?: never;
         delete?: never;
@@ -380,7 +402,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start Import */
+        /**
+         * Start Import
+         * @description Start the import once its manifest is uploaded, or re-drive a finished one (nothing is imported twice).
+         */
         post: operations["start_import_api_v1_projects__project_string_id__imports__import_id__start_post"];
         delete?: never;
         options?: never;
@@ -398,7 +423,10 @@ export interface paths {
         /** List Jobs */
         get: operations["list_jobs_api_v1_projects__project_string_id__jobs_get"];
         put?: never;
-        /** Create Job */
+        /**
+         * Create Job
+         * @description A draft job over the named datasets; launch it to create its tasks.
+         */
         post: operations["create_job_api_v1_projects__project_string_id__jobs_post"];
         delete?: never;
         options?: never;
@@ -413,14 +441,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Job */
+        /**
+         * Get Job
+         * @description 409 ``stored_record_invalid`` when the job's stored settings no longer pass today's checks.
+         */
         get: operations["get_job_api_v1_projects__project_string_id__jobs__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Update Job */
+        /**
+         * Update Job
+         * @description 409 when a setting fixed at launch changes, the status cannot follow, or the job changed meanwhile.
+         */
         patch: operations["update_job_api_v1_projects__project_string_id__jobs__job_id__patch"];
         trace?: never;
     };
@@ -511,7 +545,10 @@ export interface paths {
         /** List Labels */
         get: operations["list_labels_api_v1_projects__project_string_id__labels_get"];
         put?: never;
-        /** Create Label */
+        /**
+         * Create Label
+         * @description Add a label to the schema (an existing name is left as it is).
+         */
         post: operations["create_label_api_v1_projects__project_string_id__labels_post"];
         delete?: never;
         options?: never;
@@ -529,7 +566,10 @@ export interface paths {
         /** List Members */
         get: operations["list_members_api_v1_projects__project_string_id__members_get"];
         put?: never;
-        /** Invite Member */
+        /**
+         * Invite Member
+         * @description Add a user with a role; a user who does not exist yet is created and emailed an invitation.
+         */
         post: operations["invite_member_api_v1_projects__project_string_id__members_post"];
         delete?: never;
         options?: never;
@@ -547,11 +587,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove Member */
+        /**
+         * Remove Member
+         * @description 409 when it would leave the project without an admin.
+         */
         delete: operations["remove_member_api_v1_projects__project_string_id__members__principal_id__delete"];
         options?: never;
         head?: never;
-        /** Change Role */
+        /**
+         * Change Role
+         * @description 409 when it would leave the project without an admin.
+         */
         patch: operations["change_role_api_v1_projects__project_string_id__members__principal_id__patch"];
         trace?: never;
     };
@@ -564,7 +610,10 @@ export interface paths {
         };
         /** Get Schema */
         get: operations["get_schema_api_v1_projects__project_string_id__schema_get"];
-        /** Save Schema */
+        /**
+         * Save Schema
+         * @description Replace the labels and attribute groups; 409 when ``version`` is not the current one.
+         */
         put: operations["save_schema_api_v1_projects__project_string_id__schema_put"];
         post?: never;
         delete?: never;
@@ -599,7 +648,8 @@ export interface paths {
         };
         /**
          * Slice Items
-         * @description A stream page: items with file metadata, annotations and presigned media/thumbnail URLs.
+         * @description A stream page: items with file metadata, annotations and presigned media/thumbnail URLs minted for this
+         *     response. Deleted files keep their place (``file.status`` = ``deleted``) so indices stay stable.
          */
         get: operations["slice_items_api_v1_projects__project_string_id__slices__slice_id__items_get"];
         put?: never;
@@ -637,7 +687,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Task */
+        /**
+         * Get Task
+         * @description The task, its job's instructions and labels, the file with fresh URLs and its current annotations.
+         */
         get: operations["get_task_api_v1_projects__project_string_id__tasks__task_id__get"];
         put?: never;
         post?: never;
@@ -693,7 +746,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Submit Task */
+        /**
+         * Submit Task
+         * @description 409 when the task is not yours (any more) or ``version`` is stale; a repeated submit applies nothing twice.
+         */
         post: operations["submit_task_api_v1_projects__project_string_id__tasks__task_id__submit_post"];
         delete?: never;
         options?: never;
@@ -710,7 +766,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Request Upload */
+        /**
+         * Request Upload
+         * @description A presigned POST for one file; once S3 has it, the file is ingested (poll the upload for the outcome).
+         */
         post: operations["request_upload_api_v1_projects__project_string_id__uploads_post"];
         delete?: never;
         options?: never;
@@ -745,7 +804,10 @@ export interface paths {
         /** List Webhooks */
         get: operations["list_webhooks_api_v1_projects__project_string_id__webhooks_get"];
         put?: never;
-        /** Create Webhook */
+        /**
+         * Create Webhook
+         * @description Subscribe a URL to events; deliveries are signed with the returned secret (shown this once).
+         */
         post: operations["create_webhook_api_v1_projects__project_string_id__webhooks_post"];
         delete?: never;
         options?: never;
@@ -799,7 +861,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Redeliver */
+        /**
+         * Redeliver
+         * @description Try the delivery again now: ``status`` when it was delivered, ``error`` (and listed again) when not.
+         */
         post: operations["redeliver_api_v1_projects__project_string_id__webhooks__webhook_id__failures__failure_id__redeliver_post"];
         delete?: never;
         options?: never;
@@ -811,8 +876,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AnnotationChanges */
-        AnnotationChanges: {
+        /** AnnotationChangesPublic */
+        AnnotationChangesPublic: {
             /** Created */
             created: number;
             /** Deleted */
@@ -822,41 +887,20 @@ export interface components {
             /** Updated */
             updated: number;
         };
-        /** AnnotationHistory */
-        AnnotationHistory: {
+        /** AnnotationHistoryPublic */
+        AnnotationHistoryPublic: {
             /** File Id */
             file_id: string;
             /**
              * History
              * @description the file's versions, oldest first; with instance_root_id, every version of that instance
              */
-            history: components["schemas"]["AnnotationVersionView"][] | {
+            history: components["schemas"]["AnnotationVersionPublic"][] | {
                 [key: string]: unknown;
             }[];
         };
-        /** AnnotationSave */
-        AnnotationSave: {
-            /**
-             * Create Labels
-             * @description add unknown label names to the schema
-             * @default false
-             */
-            create_labels?: boolean;
-            /**
-             * Instance List
-             * @description the full list (Diffgram packet shape)
-             */
-            instance_list: {
-                [key: string]: unknown;
-            }[];
-            /**
-             * Version
-             * @description the annotation version you last read; a stale one gets 409
-             */
-            version: number;
-        };
-        /** AnnotationVersionView */
-        AnnotationVersionView: {
+        /** AnnotationVersionPublic */
+        AnnotationVersionPublic: {
             /**
              * Created At
              * Format: date-time
@@ -879,14 +923,13 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AnnotationsSaved */
-        AnnotationsSaved: {
-            changes: components["schemas"]["AnnotationChanges"];
+        /** AnnotationsPublic */
+        AnnotationsPublic: {
             /** File Id */
             file_id: string;
             /**
              * Instance List
-             * @description the live instances (Diffgram packet shape)
+             * @description the live instances (packet shape)
              */
             instance_list: {
                 [key: string]: unknown;
@@ -894,13 +937,14 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AnnotationsView */
-        AnnotationsView: {
+        /** AnnotationsSavedPublic */
+        AnnotationsSavedPublic: {
+            changes: components["schemas"]["AnnotationChangesPublic"];
             /** File Id */
             file_id: string;
             /**
              * Instance List
-             * @description the live instances (Diffgram packet shape)
+             * @description the live instances (packet shape)
              */
             instance_list: {
                 [key: string]: unknown;
@@ -908,8 +952,29 @@ export interface components {
             /** Version */
             version: number;
         };
-        /** AnnotatorStats */
-        AnnotatorStats: {
+        /** AnnotationsUpdate */
+        AnnotationsUpdate: {
+            /**
+             * Create Labels
+             * @description add unknown label names to the schema
+             * @default false
+             */
+            create_labels?: boolean;
+            /**
+             * Instance List
+             * @description the full list (packet shape)
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Version
+             * @description the annotation version you last read; a stale one gets 409
+             */
+            version: number;
+        };
+        /** AnnotatorStatsPublic */
+        AnnotatorStatsPublic: {
             /** Mean Seconds Per Task */
             mean_seconds_per_task: number | null;
             /** Principal */
@@ -919,8 +984,8 @@ export interface components {
             /** Time Spent Seconds */
             time_spent_seconds: number;
         };
-        /** AnnotatorSubmission */
-        AnnotatorSubmission: {
+        /** AnnotatorSubmissionPublic */
+        AnnotatorSubmissionPublic: {
             /** Annotator */
             annotator: string | null;
             /** Instance List */
@@ -939,8 +1004,8 @@ export interface components {
             /** @default editor */
             role?: components["schemas"]["Role"];
         };
-        /** ApiKeyIssued */
-        ApiKeyIssued: {
+        /** ApiKeyIssuedPublic */
+        ApiKeyIssuedPublic: {
             /** Client Id */
             client_id: string;
             /**
@@ -954,13 +1019,11 @@ export interface components {
             note: string;
             role: components["schemas"]["Role"];
         };
-        /** ApiKeyList */
-        ApiKeyList: {
-            /** Api Keys */
-            api_keys: components["schemas"]["ApiKeyView"][];
-        };
-        /** ApiKeyView */
-        ApiKeyView: {
+        /**
+         * ApiKeyPublic
+         * @description A key as listed: never its secret.
+         */
+        ApiKeyPublic: {
             /** Client Id */
             client_id: string;
             /**
@@ -977,6 +1040,11 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
             role: components["schemas"]["Role"];
+        };
+        /** ApiKeysPublic */
+        ApiKeysPublic: {
+            /** Api Keys */
+            api_keys: components["schemas"]["ApiKeyPublic"][];
         };
         /** AttributeGroup */
         AttributeGroup: {
@@ -1007,8 +1075,8 @@ export interface components {
              */
             scope?: "label" | "global";
         };
-        /** ConsensusStats */
-        ConsensusStats: {
+        /** ConsensusStatsPublic */
+        ConsensusStatsPublic: {
             /**
              * Files
              * @description files whose consensus was computed
@@ -1029,8 +1097,8 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** DatasetDetail */
-        DatasetDetail: {
+        /** DatasetDetailPublic */
+        DatasetDetailPublic: {
             /**
              * Created At
              * Format: date-time
@@ -1045,13 +1113,8 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** DatasetList */
-        DatasetList: {
-            /** Datasets */
-            datasets: components["schemas"]["DatasetView"][];
-        };
-        /** DatasetView */
-        DatasetView: {
+        /** DatasetPublic */
+        DatasetPublic: {
             /**
              * Created At
              * Format: date-time
@@ -1064,8 +1127,67 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** FailedDelivery */
-        FailedDelivery: {
+        /** DatasetsPublic */
+        DatasetsPublic: {
+            /** Datasets */
+            datasets: components["schemas"]["DatasetPublic"][];
+        };
+        /** DeletedFilePublic */
+        DeletedFilePublic: {
+            /** Id */
+            id: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "deleted";
+        };
+        /**
+         * DeletedStreamItemPublic
+         * @description A file deleted since the slice was frozen: its place is kept so indices stay stable.
+         */
+        DeletedStreamItemPublic: {
+            file: components["schemas"]["DeletedFilePublic"];
+            /** Index */
+            index: number;
+            /** Instance List */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /** Media Url */
+            media_url: null;
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            /**
+             * Code
+             * @description machine-readable, e.g. not_found, conflict, invalid_request
+             */
+            code: string;
+            /**
+             * Details
+             * @description structured context, e.g. the allowed roles or the invalid fields
+             */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Message
+             * @description what went wrong and what to do about it
+             */
+            message: string;
+        };
+        /** ErrorPublic */
+        ErrorPublic: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        /** FailedDeliveriesPublic */
+        FailedDeliveriesPublic: {
+            /** Failures */
+            failures: components["schemas"]["FailedDeliveryPublic"][];
+        };
+        /** FailedDeliveryPublic */
+        FailedDeliveryPublic: {
             /** Attempts */
             attempts: number;
             /** Delivery Id */
@@ -1086,11 +1208,6 @@ export interface components {
             /** Last Error */
             last_error: string;
         };
-        /** FailureList */
-        FailureList: {
-            /** Failures */
-            failures: components["schemas"]["FailedDelivery"][];
-        };
         /** FilePage */
         FilePage: {
             /**
@@ -1101,15 +1218,15 @@ export interface components {
             /** Dataset */
             dataset: string;
             /** Files */
-            files: components["schemas"]["FileView"][];
+            files: components["schemas"]["FilePublic"][];
             /**
              * Query
              * @description the query, when the listing was filtered by one
              */
             query?: string | null;
         };
-        /** FileView */
-        FileView: {
+        /** FilePublic */
+        FilePublic: {
             /** Annotation Version */
             annotation_version: number;
             /** Attribute Values */
@@ -1167,13 +1284,69 @@ export interface components {
             /** Width */
             width: number | null;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** FileQueryPage */
+        FileQueryPage: {
+            /**
+             * Count
+             * @description how many files match in all
+             */
+            count: number;
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor: string | null;
+            /** Dataset */
+            dataset: string;
+            /** Files */
+            files: components["schemas"]["FilePublic"][];
+            /**
+             * Query
+             * @description the query, when the listing was filtered by one
+             */
+            query?: string | null;
         };
-        /** HealthReport */
-        HealthReport: {
+        /** FileTransferCreate */
+        FileTransferCreate: {
+            /** File Ids */
+            file_ids: string[];
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "mirror" | "move" | "copy";
+            /** Source Dataset */
+            source_dataset?: string | null;
+            /** Target Dataset */
+            target_dataset: string;
+        };
+        /** FileTransferPublic */
+        FileTransferPublic: {
+            /**
+             * File Ids
+             * @description the files in the target: the same ids (mirror, move) or the copies' ids
+             */
+            file_ids: string[];
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "mirror" | "move" | "copy";
+            /** Target Dataset */
+            target_dataset: string;
+        };
+        /** FileUpdate */
+        FileUpdate: {
+            /**
+             * Metadata
+             * @description replaces the file's user metadata (a JSON object)
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+        };
+        /** HealthPublic */
+        HealthPublic: {
             /** Checks */
             checks: {
                 [key: string]: boolean;
@@ -1204,8 +1377,8 @@ export interface components {
              */
             format: "coco" | "yolo" | "jsonl";
         };
-        /** ImportDetail */
-        ImportDetail: {
+        /** ImportCreatedPublic */
+        ImportCreatedPublic: {
             /** Create Labels */
             create_labels: boolean;
             /**
@@ -1225,7 +1398,49 @@ export interface components {
              * Failures
              * @description items that failed, with why (the first 100)
              */
-            failures: components["schemas"]["ImportFailure"][];
+            failures: components["schemas"]["ImportFailurePublic"][];
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Import Id */
+            import_id: string;
+            /** @description form for the COCO JSON / YOLO names / JSONL manifest */
+            manifest_upload: components["schemas"]["PresignedPostPublic"];
+            /** @description form for any key under the import's media prefix: put the path (e.g. images/0001.jpg) in place of ${filename} in its 'key' field */
+            media_upload: components["schemas"]["PresignedPostPublic"];
+            /**
+             * Status
+             * @description created, queued, running, completed or failed
+             */
+            status: string;
+            /** Status Reason */
+            status_reason: string | null;
+            /** Total */
+            total: number;
+        };
+        /** ImportDetailPublic */
+        ImportDetailPublic: {
+            /** Create Labels */
+            create_labels: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Done */
+            done: number;
+            /** Failed */
+            failed: number;
+            /**
+             * Failures
+             * @description items that failed, with why (the first 100)
+             */
+            failures: components["schemas"]["ImportFailurePublic"][];
             /** Finished At */
             finished_at: string | null;
             /** Format */
@@ -1242,8 +1457,8 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** ImportFailure */
-        ImportFailure: {
+        /** ImportFailurePublic */
+        ImportFailurePublic: {
             /** Index */
             index: number;
             /** Name */
@@ -1251,13 +1466,8 @@ export interface components {
             /** Reason */
             reason: string | null;
         };
-        /** ImportList */
-        ImportList: {
-            /** Imports */
-            imports: components["schemas"]["ImportProgress"][];
-        };
-        /** ImportProgress */
-        ImportProgress: {
+        /** ImportPublic */
+        ImportPublic: {
             /** Create Labels */
             create_labels: boolean;
             /**
@@ -1289,10 +1499,64 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** JobList */
-        JobList: {
-            /** Jobs */
-            jobs: components["schemas"]["JobView"][];
+        /** ImportsPublic */
+        ImportsPublic: {
+            /** Imports */
+            imports: components["schemas"]["ImportPublic"][];
+        };
+        /** JobPublic */
+        JobPublic: {
+            /** Agreement Threshold */
+            agreement_threshold: number;
+            /** Annotators */
+            annotators: string[];
+            /** Completed At */
+            completed_at: string | null;
+            /** Consensus */
+            consensus: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Datasets */
+            datasets: string[];
+            /** Files Total */
+            files_total: number;
+            /** Instructions */
+            instructions: string;
+            /** Job Id */
+            job_id: string;
+            /** Label Names */
+            label_names: string[];
+            /** Launch Status */
+            launch_status: string;
+            /** Launched At */
+            launched_at: string | null;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "sync" | "copy_once";
+            /** Name */
+            name: string;
+            /** Review Rate */
+            review_rate: number;
+            /** Reviewers */
+            reviewers: string[];
+            status: components["schemas"]["JobStatus"];
+            /** Task Timeout Seconds */
+            task_timeout_seconds: number;
+        };
+        /** JobRedrivePublic */
+        JobRedrivePublic: {
+            /**
+             * Restarted
+             * @description the files whose review workflow was started again
+             */
+            restarted: string[];
         };
         /**
          * JobSpec
@@ -1357,11 +1621,11 @@ export interface components {
              */
             task_timeout_seconds?: number;
         };
-        /** JobStats */
-        JobStats: {
+        /** JobStatsPublic */
+        JobStatsPublic: {
             /** Annotators */
-            annotators: components["schemas"]["AnnotatorStats"][];
-            consensus: components["schemas"]["ConsensusStats"];
+            annotators: components["schemas"]["AnnotatorStatsPublic"][];
+            consensus: components["schemas"]["ConsensusStatsPublic"];
             /**
              * Files
              * @description 'total' and the number of files in each workflow status
@@ -1371,9 +1635,9 @@ export interface components {
             };
             /** Job Id */
             job_id: string;
-            review: components["schemas"]["ReviewStats"];
+            review: components["schemas"]["ReviewStatsPublic"];
             /** Reviewers */
-            reviewers: components["schemas"]["ReviewerStats"][];
+            reviewers: components["schemas"]["ReviewerStatsPublic"][];
             /** Status */
             status: string;
             /**
@@ -1424,54 +1688,18 @@ export interface components {
             /** Task Timeout Seconds */
             task_timeout_seconds?: number | null;
         };
-        /** JobView */
-        JobView: {
-            /** Agreement Threshold */
-            agreement_threshold: number;
-            /** Annotators */
-            annotators: string[];
-            /** Completed At */
-            completed_at: string | null;
-            /** Consensus */
-            consensus: number;
+        /** JobsPublic */
+        JobsPublic: {
+            /** Jobs */
+            jobs: components["schemas"]["JobPublic"][];
             /**
-             * Created At
-             * Format: date-time
+             * Unreadable
+             * @description jobs whose stored record no longer validates, each with the reason
              */
-            created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Datasets */
-            datasets: string[];
-            /** Files Total */
-            files_total: number;
-            /** Instructions */
-            instructions: string;
-            /** Job Id */
-            job_id: string;
-            /** Label Names */
-            label_names: string[];
-            /** Launch Status */
-            launch_status: string;
-            /** Launched At */
-            launched_at: string | null;
-            /**
-             * Mode
-             * @enum {string}
-             */
-            mode: "sync" | "copy_once";
-            /** Name */
-            name: string;
-            /** Review Rate */
-            review_rate: number;
-            /** Reviewers */
-            reviewers: string[];
-            status: components["schemas"]["JobStatus"];
-            /** Task Timeout Seconds */
-            task_timeout_seconds: number;
+            unreadable?: components["schemas"]["UnreadableRecord"][];
         };
-        /** LabelCount */
-        LabelCount: {
+        /** LabelCountPublic */
+        LabelCountPublic: {
             /**
              * Colour
              * @description the schema's colour; null for a name no longer in the schema
@@ -1490,8 +1718,8 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** LabelCounts */
-        LabelCounts: {
+        /** LabelCountsPublic */
+        LabelCountsPublic: {
             /** Dataset */
             dataset: string;
             /**
@@ -1500,7 +1728,7 @@ export interface components {
              */
             files: number;
             /** Labels */
-            labels: components["schemas"]["LabelCount"][];
+            labels: components["schemas"]["LabelCountPublic"][];
             /** Query */
             query: string | null;
         };
@@ -1510,11 +1738,6 @@ export interface components {
             colour?: string | null;
             /** Name */
             name: string;
-        };
-        /** LabelList */
-        LabelList: {
-            /** Labels */
-            labels: components["schemas"]["LabelSpec"][];
         };
         /** LabelSpec */
         LabelSpec: {
@@ -1526,8 +1749,13 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** MemberInvite */
-        MemberInvite: {
+        /** LabelsPublic */
+        LabelsPublic: {
+            /** Labels */
+            labels: components["schemas"]["LabelSpec"][];
+        };
+        /** MemberCreate */
+        MemberCreate: {
             /**
              * Email
              * @description needed when the user does not exist yet: they get an invite
@@ -1537,8 +1765,8 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** MemberInvited */
-        MemberInvited: {
+        /** MemberInvitedPublic */
+        MemberInvitedPublic: {
             /**
              * Invited
              * @description true when the user was created and sent an invitation
@@ -1551,13 +1779,8 @@ export interface components {
             principal_id: string;
             role: components["schemas"]["Role"];
         };
-        /** MemberList */
-        MemberList: {
-            /** Members */
-            members: components["schemas"]["MemberView"][];
-        };
-        /** MemberView */
-        MemberView: {
+        /** MemberPublic */
+        MemberPublic: {
             /**
              * Principal Id
              * @description 'user:<username>' or 'key:<client_id>'
@@ -1565,36 +1788,35 @@ export interface components {
             principal_id: string;
             role: components["schemas"]["Role"];
         };
-        /** MetadataUpdate */
-        MetadataUpdate: {
-            /**
-             * Metadata
-             * @description replaces the file's user metadata (a JSON object)
-             */
-            metadata: {
-                [key: string]: unknown;
-            };
+        /** MemberUpdate */
+        MemberUpdate: {
+            role: components["schemas"]["Role"];
         };
-        /** NextRequest */
-        NextRequest: {
-            /**
-             * Job Id
-             * @description only this job; default: every active job
-             */
-            job_id?: string | null;
-            /** @description only this kind; default: reviews first, then annotation */
-            kind?: components["schemas"]["TaskKind"] | null;
+        /** MembersPublic */
+        MembersPublic: {
+            /** Members */
+            members: components["schemas"]["MemberPublic"][];
         };
-        /** NextTask */
-        NextTask: {
+        /** NextTaskPublic */
+        NextTaskPublic: {
             /** @description null when there is nothing for you right now */
-            task: components["schemas"]["TaskView"] | null;
+            task: components["schemas"]["TaskPublic"] | null;
+        };
+        /** PacketMedia */
+        PacketMedia: {
+            /**
+             * Type
+             * @default image
+             */
+            type?: string;
+            /** Url */
+            url: string;
         };
         /**
-         * Packet
-         * @description Diffgram's packet: ``{"media": {"url", "type"}, "instance_list": [...]}``.
+         * PacketUploadCreate
+         * @description A packet: ``{"media": {"url", "type"}, "instance_list": [...]}``.
          */
-        Packet: {
+        PacketUploadCreate: {
             /**
              * Create Labels
              * @default false
@@ -1611,13 +1833,15 @@ export interface components {
             }[];
             media: components["schemas"]["PacketMedia"];
         };
-        /** PacketMedia */
-        PacketMedia: {
-            /**
-             * Type
-             * @default image
-             */
-            type?: string;
+        /**
+         * PresignedPostPublic
+         * @description An S3 form upload: POST ``fields`` then the file (as the last field, ``file``) to ``url``.
+         */
+        PresignedPostPublic: {
+            /** Fields */
+            fields: {
+                [key: string]: string;
+            };
             /** Url */
             url: string;
         };
@@ -1631,18 +1855,8 @@ export interface components {
              */
             project_string_id: string;
         };
-        /** ProjectList */
-        ProjectList: {
-            /** Projects */
-            projects: components["schemas"]["ProjectView"][];
-        };
-        /** ProjectUpdate */
-        ProjectUpdate: {
-            /** Name */
-            name: string;
-        };
-        /** ProjectView */
-        ProjectView: {
+        /** ProjectPublic */
+        ProjectPublic: {
             /**
              * Created At
              * Format: date-time
@@ -1655,49 +1869,38 @@ export interface components {
             /** @description the caller's role in the project */
             role: components["schemas"]["Role"];
         };
-        /** QueryResult */
-        QueryResult: {
-            /**
-             * Count
-             * @description how many files match in all
-             */
-            count: number;
-            /**
-             * Cursor
-             * @description pass as ?cursor= for the next page; null on the last
-             */
-            cursor: string | null;
-            /** Dataset */
-            dataset: string;
-            /** Files */
-            files: components["schemas"]["FileView"][];
-            /**
-             * Query
-             * @description the query, when the listing was filtered by one
-             */
-            query?: string | null;
+        /** ProjectUpdate */
+        ProjectUpdate: {
+            /** Name */
+            name: string;
         };
-        /** ReviewAnswer */
-        ReviewAnswer: {
-            /**
-             * Comment
-             * @description required when requesting changes
-             * @default
-             */
-            comment?: string;
-            /**
-             * Decision
-             * @enum {string}
-             */
-            decision: "approve" | "request_changes";
-            /**
-             * Send Back To
-             * @description with consensus: which annotator fixes it (default: the one who agreed least)
-             */
-            send_back_to?: string | null;
+        /** ProjectsPublic */
+        ProjectsPublic: {
+            /** Projects */
+            projects: components["schemas"]["ProjectPublic"][];
         };
-        /** ReviewStats */
-        ReviewStats: {
+        /**
+         * RedeliveryPublic
+         * @description The outcome of one more delivery attempt: the receiver's status, or the error (the failure is listed again).
+         */
+        RedeliveryPublic: {
+            /** Delivered */
+            delivered: boolean;
+            /**
+             * Error
+             * @description why it failed again (not delivered)
+             */
+            error?: string | null;
+            /**
+             * Status
+             * @description the receiver's HTTP status (delivered)
+             */
+            status?: number | null;
+            /** Webhook Id */
+            webhook_id: string;
+        };
+        /** ReviewStatsPublic */
+        ReviewStatsPublic: {
             /** Approved */
             approved: number;
             /** Changes Requested */
@@ -1707,8 +1910,8 @@ export interface components {
             /** Reviewed */
             reviewed: number;
         };
-        /** ReviewerStats */
-        ReviewerStats: {
+        /** ReviewerStatsPublic */
+        ReviewerStatsPublic: {
             /** Approved */
             approved: number;
             /** Changes Requested */
@@ -1721,12 +1924,17 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "editor" | "reviewer" | "annotator" | "viewer";
-        /** RoleChange */
-        RoleChange: {
-            role: components["schemas"]["Role"];
+        /** SchemaPublic */
+        SchemaPublic: {
+            /** Attribute Groups */
+            attribute_groups: components["schemas"]["AttributeGroup"][];
+            /** Labels */
+            labels: components["schemas"]["LabelSpec"][];
+            /** Version */
+            version: number;
         };
-        /** SchemaSave */
-        SchemaSave: {
+        /** SchemaUpdate */
+        SchemaUpdate: {
             /** Attribute Groups */
             attribute_groups?: components["schemas"]["AttributeGroup"][];
             /** Labels */
@@ -1737,15 +1945,6 @@ export interface components {
              */
             version: number;
         };
-        /** SchemaView */
-        SchemaView: {
-            /** Attribute Groups */
-            attribute_groups: components["schemas"]["AttributeGroup"][];
-            /** Labels */
-            labels: components["schemas"]["LabelSpec"][];
-            /** Version */
-            version: number;
-        };
         /** SliceCreate */
         SliceCreate: {
             /**
@@ -1754,39 +1953,179 @@ export interface components {
              */
             query?: string | null;
         };
-        /** Submission */
-        Submission: {
+        /** SlicePublic */
+        SlicePublic: {
+            /**
+             * Count
+             * @description files in the slice
+             */
+            count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description when the slice is deleted; freeze a new one after
+             */
+            expires_at: string;
+            /**
+             * Query
+             * @description the query the slice was frozen with; null for every ready file
+             */
+            query: string | null;
+            /** Slice Id */
+            slice_id: string;
+        };
+        /** StreamFilePublic */
+        StreamFilePublic: {
+            /**
+             * Content Hash
+             * @description with the id, the key a client caches the media under
+             */
+            content_hash: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: string;
+            /** Media Type */
+            media_type: string;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Mime Type */
+            mime_type: string;
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "ready" | "quarantined";
+            /** Width */
+            width: number | null;
+        };
+        /**
+         * StreamItemPublic
+         * @description A live file of the slice with its annotations and this page's presigned URLs.
+         */
+        StreamItemPublic: {
+            /** Annotation Version */
+            annotation_version: number;
+            file: components["schemas"]["StreamFilePublic"];
+            /**
+             * Index
+             * @description position in the slice
+             */
+            index: number;
             /**
              * Instance List
-             * @description the file's full instance list (packet shape)
+             * @description the live instances (packet shape)
              */
             instance_list: {
                 [key: string]: unknown;
             }[];
             /**
-             * Version
-             * @description the annotation version you started from; a stale one gets 409
+             * Media Url
+             * @description presigned GET of the original; null unless asked for with urls
              */
-            version?: number | null;
+            media_url: string | null;
+            /**
+             * Thumbnail Url
+             * @description presigned GET of the thumbnail; null unless asked for with urls
+             */
+            thumbnail_url: string | null;
         };
-        /** TaskDetail */
-        TaskDetail: {
+        /** StreamPage */
+        StreamPage: {
+            /**
+             * Count
+             * @description files in the slice
+             */
+            count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page (instead of offset); null on the last
+             */
+            cursor: string | null;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description when the slice is deleted; freeze a new one after
+             */
+            expires_at: string;
+            /** Items */
+            items: (components["schemas"]["StreamItemPublic"] | components["schemas"]["DeletedStreamItemPublic"])[];
+            /**
+             * Next Offset
+             * @description offset of the next page; null on the last
+             */
+            next_offset: number | null;
+            /**
+             * Offset
+             * @description index of the first item
+             */
+            offset: number;
+            /**
+             * Query
+             * @description the query the slice was frozen with; null for every ready file
+             */
+            query: string | null;
+            /** Slice Id */
+            slice_id: string;
+            /**
+             * Url Expires In
+             * @description seconds the page's presigned URLs live
+             */
+            url_expires_in: number;
+        };
+        /** TaskClaim */
+        TaskClaim: {
+            /**
+             * Job Id
+             * @description only this job; default: every active job
+             */
+            job_id?: string | null;
+            /** @description only this kind; default: reviews first, then annotation */
+            kind?: components["schemas"]["TaskKind"] | null;
+        };
+        /** TaskDetailPublic */
+        TaskDetailPublic: {
             /** Agreement */
             agreement: number | null;
-            file: components["schemas"]["FileView"];
+            file: components["schemas"]["FilePublic"];
             /** Instance List */
             instance_list: {
                 [key: string]: unknown;
             }[];
-            job: components["schemas"]["TaskJobSummary"];
+            job: components["schemas"]["TaskJobSummaryPublic"];
             /** Submissions */
-            submissions: components["schemas"]["AnnotatorSubmission"][];
-            task: components["schemas"]["TaskView"];
+            submissions: components["schemas"]["AnnotatorSubmissionPublic"][];
+            task: components["schemas"]["TaskPublic"];
             /** Version */
             version: number;
         };
-        /** TaskJobSummary */
-        TaskJobSummary: {
+        /** TaskJobSummaryPublic */
+        TaskJobSummaryPublic: {
             /** Consensus */
             consensus: number;
             /** Instructions */
@@ -1803,14 +2142,14 @@ export interface components {
          * @enum {string}
          */
         TaskKind: "annotate" | "review";
-        /** TaskOutcome */
-        TaskOutcome: {
+        /** TaskOutcomePublic */
+        TaskOutcomePublic: {
             /**
              * Already Submitted
              * @description true when this repeated an earlier submit (nothing applied twice)
              */
             already_submitted: boolean;
-            task: components["schemas"]["TaskView"];
+            task: components["schemas"]["TaskPublic"];
             /** Version */
             version?: number | null;
         };
@@ -1819,15 +2158,10 @@ export interface components {
             /** Cursor */
             cursor: string | null;
             /** Tasks */
-            tasks: components["schemas"]["TaskView"][];
+            tasks: components["schemas"]["TaskPublic"][];
         };
-        /**
-         * TaskStatus
-         * @enum {string}
-         */
-        TaskStatus: "available" | "reserved" | "in_progress" | "submitted" | "cancelled";
-        /** TaskView */
-        TaskView: {
+        /** TaskPublic */
+        TaskPublic: {
             /** Assignee */
             assignee: string | null;
             /** Authors */
@@ -1875,22 +2209,59 @@ export interface components {
             /** Task Id */
             task_id: string;
         };
-        /** Transfer */
-        Transfer: {
-            /** File Ids */
-            file_ids: string[];
+        /** TaskReview */
+        TaskReview: {
             /**
-             * Mode
+             * Comment
+             * @description required when requesting changes
+             * @default
+             */
+            comment?: string;
+            /**
+             * Decision
              * @enum {string}
              */
-            mode: "mirror" | "move" | "copy";
-            /** Source Dataset */
-            source_dataset?: string | null;
-            /** Target Dataset */
-            target_dataset: string;
+            decision: "approve" | "request_changes";
+            /**
+             * Send Back To
+             * @description with consensus: which annotator fixes it (default: the one who agreed least)
+             */
+            send_back_to?: string | null;
         };
-        /** UploadRequest */
-        UploadRequest: {
+        /**
+         * TaskStatus
+         * @enum {string}
+         */
+        TaskStatus: "available" | "reserved" | "in_progress" | "submitted" | "cancelled";
+        /** TaskSubmission */
+        TaskSubmission: {
+            /**
+             * Instance List
+             * @description the file's full instance list (packet shape)
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Version
+             * @description the annotation version you started from; a stale one gets 409
+             */
+            version?: number | null;
+        };
+        /**
+         * UnreadableRecord
+         * @description A stored record that today's rules no longer accept: reported beside a listing, never a failed listing.
+         */
+        UnreadableRecord: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Reason */
+            reason: string;
+        };
+        /** UploadCreate */
+        UploadCreate: {
             /**
              * Content Type
              * @description e.g. image/jpeg
@@ -1909,27 +2280,8 @@ export interface components {
              */
             size_bytes: number;
         };
-        /** UploadTicket */
-        UploadTicket: {
-            /** Expires In */
-            expires_in: number;
-            /**
-             * Fields
-             * @description form fields to send before the file
-             */
-            fields: {
-                [key: string]: string;
-            };
-            /** Upload Id */
-            upload_id: string;
-            /**
-             * Url
-             * @description POST the form here
-             */
-            url: string;
-        };
-        /** UploadView */
-        UploadView: {
+        /** UploadPublic */
+        UploadPublic: {
             /**
              * Created At
              * Format: date-time
@@ -1951,8 +2303,27 @@ export interface components {
             /** Upload Id */
             upload_id: string;
         };
-        /** UrlImport */
-        UrlImport: {
+        /** UploadTicketPublic */
+        UploadTicketPublic: {
+            /** Expires In */
+            expires_in: number;
+            /**
+             * Fields
+             * @description form fields to send before the file
+             */
+            fields: {
+                [key: string]: string;
+            };
+            /** Upload Id */
+            upload_id: string;
+            /**
+             * Url
+             * @description POST the form here
+             */
+            url: string;
+        };
+        /** UrlUploadCreate */
+        UrlUploadCreate: {
             /**
              * Create Labels
              * @default false
@@ -1976,32 +2347,32 @@ export interface components {
              */
             url: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
-        /** WebhookCreated */
-        WebhookCreated: {
+        /** WebhookCreatedPublic */
+        WebhookCreatedPublic: {
             /**
              * Secret
              * @description the signing secret, shown this once
              */
             secret: string;
-            webhook: components["schemas"]["WebhookView"];
+            webhook: components["schemas"]["WebhookPublic"];
         };
-        /** WebhookList */
-        WebhookList: {
-            /** Webhooks */
-            webhooks: components["schemas"]["WebhookView"][];
+        /** WebhookPublic */
+        WebhookPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Events */
+            events: string[];
+            /** Url */
+            url: string;
+            /** Webhook Id */
+            webhook_id: string;
         };
         /** WebhookSpec */
         WebhookSpec: {
@@ -2026,23 +2397,10 @@ export interface components {
              */
             url: string;
         };
-        /** WebhookView */
-        WebhookView: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Description */
-            description: string;
-            /** Events */
-            events: string[];
-            /** Url */
-            url: string;
-            /** Webhook Id */
-            webhook_id: string;
+        /** WebhooksPublic */
+        WebhooksPublic: {
+            /** Webhooks */
+            webhooks: components["schemas"]["WebhookPublic"][];
         };
     };
     responses: never;
@@ -2068,16 +2426,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthReport"];
+                    "application/json": components["schemas"]["HealthPublic"];
                 };
             };
-            /** @description Service Unavailable */
+            /** @description The table or a bucket does not answer */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthReport"];
+                    "application/json": components["schemas"]["HealthPublic"];
                 };
             };
         };
@@ -2097,7 +2455,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectList"];
+                    "application/json": components["schemas"]["ProjectsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2121,16 +2497,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectView"];
+                    "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2153,16 +2574,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectView"];
+                    "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2189,16 +2646,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectView"];
+                    "application/json": components["schemas"]["ProjectPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2221,16 +2714,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyList"];
+                    "application/json": components["schemas"]["ApiKeysPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2257,16 +2786,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyIssued"];
+                    "application/json": components["schemas"]["ApiKeyIssuedPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2291,13 +2856,49 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2324,16 +2925,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SchemaView"];
+                    "application/json": components["schemas"]["SchemaPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2356,16 +3011,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DatasetList"];
+                    "application/json": components["schemas"]["DatasetsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2392,16 +3083,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DatasetView"];
+                    "application/json": components["schemas"]["DatasetPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2425,16 +3170,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DatasetDetail"];
+                    "application/json": components["schemas"]["DatasetDetailPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2467,13 +3248,58 @@ export interface operations {
                     "application/json": components["schemas"]["FilePage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2500,16 +3326,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LabelCounts"];
+                    "application/json": components["schemas"]["LabelCountsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2517,7 +3388,7 @@ export interface operations {
     query_dataset_api_v1_projects__project_string_id__datasets__dataset_name__query_get: {
         parameters: {
             query: {
-                /** @description slice query (DESIGN §6) */
+                /** @description slice query, e.g. labels.car > 3 and labels.pedestrian >= 1 */
                 q: string;
                 limit?: number;
             };
@@ -2537,16 +3408,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["QueryResult"];
+                    "application/json": components["schemas"]["FileQueryPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2574,18 +3490,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SlicePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2602,7 +3561,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Packet"];
+                "application/json": components["schemas"]["PacketUploadCreate"];
             };
         };
         responses: {
@@ -2612,16 +3571,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadView"];
+                    "application/json": components["schemas"]["UploadPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2638,7 +3642,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UrlImport"];
+                "application/json": components["schemas"]["UrlUploadCreate"];
             };
         };
         responses: {
@@ -2648,16 +3652,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadView"];
+                    "application/json": components["schemas"]["UploadPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2674,7 +3723,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Transfer"];
+                "application/json": components["schemas"]["FileTransferCreate"];
             };
         };
         responses: {
@@ -2684,18 +3733,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["FileTransferPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2719,16 +3811,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FileView"];
+                    "application/json": components["schemas"]["FilePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2753,13 +3881,49 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2777,7 +3941,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MetadataUpdate"];
+                "application/json": components["schemas"]["FileUpdate"];
             };
         };
         responses: {
@@ -2787,16 +3951,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FileView"];
+                    "application/json": components["schemas"]["FilePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2820,16 +4029,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnnotationsView"];
+                    "application/json": components["schemas"]["AnnotationsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2847,7 +4092,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AnnotationSave"];
+                "application/json": components["schemas"]["AnnotationsUpdate"];
             };
         };
         responses: {
@@ -2857,16 +4102,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnnotationsSaved"];
+                    "application/json": components["schemas"]["AnnotationsSavedPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2892,16 +4191,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AnnotationHistory"];
+                    "application/json": components["schemas"]["AnnotationHistoryPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2926,16 +4261,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportList"];
+                    "application/json": components["schemas"]["ImportsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2962,18 +4333,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportCreatedPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -2997,16 +4411,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportDetail"];
+                    "application/json": components["schemas"]["ImportDetailPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3030,18 +4480,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ImportDetailPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3064,16 +4566,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobList"];
+                    "application/json": components["schemas"]["JobsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3100,16 +4638,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobView"];
+                    "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3133,16 +4716,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobView"];
+                    "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3170,16 +4798,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobView"];
+                    "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3203,16 +4885,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobView"];
+                    "application/json": components["schemas"]["JobPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3236,18 +4972,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string[];
-                    };
+                    "application/json": components["schemas"]["JobRedrivePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3271,16 +5050,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobStats"];
+                    "application/json": components["schemas"]["JobStatsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3312,13 +5136,67 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3341,16 +5219,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LabelList"];
+                    "application/json": components["schemas"]["LabelsPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3380,13 +5294,67 @@ export interface operations {
                     "application/json": components["schemas"]["LabelSpec"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3409,16 +5377,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MemberList"];
+                    "application/json": components["schemas"]["MembersPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3435,7 +5439,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MemberInvite"];
+                "application/json": components["schemas"]["MemberCreate"];
             };
         };
         responses: {
@@ -3445,16 +5449,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MemberInvited"];
+                    "application/json": components["schemas"]["MemberInvitedPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3479,13 +5528,58 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3503,7 +5597,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RoleChange"];
+                "application/json": components["schemas"]["MemberUpdate"];
             };
         };
         responses: {
@@ -3513,16 +5607,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MemberView"];
+                    "application/json": components["schemas"]["MemberPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3545,16 +5693,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SchemaView"];
+                    "application/json": components["schemas"]["SchemaPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3571,7 +5755,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SchemaSave"];
+                "application/json": components["schemas"]["SchemaUpdate"];
             };
         };
         responses: {
@@ -3581,16 +5765,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SchemaView"];
+                    "application/json": components["schemas"]["SchemaPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3614,18 +5852,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SlicePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3658,18 +5930,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StreamPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3686,7 +6001,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NextRequest"];
+                "application/json": components["schemas"]["TaskClaim"];
             };
         };
         responses: {
@@ -3696,16 +6011,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NextTask"];
+                    "application/json": components["schemas"]["NextTaskPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3729,16 +6080,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TaskDetail"];
+                    "application/json": components["schemas"]["TaskDetailPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3762,16 +6149,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NextTask"];
+                    "application/json": components["schemas"]["NextTaskPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3789,7 +6221,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReviewAnswer"];
+                "application/json": components["schemas"]["TaskReview"];
             };
         };
         responses: {
@@ -3799,16 +6231,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TaskOutcome"];
+                    "application/json": components["schemas"]["TaskOutcomePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3826,7 +6312,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Submission"];
+                "application/json": components["schemas"]["TaskSubmission"];
             };
         };
         responses: {
@@ -3836,16 +6322,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TaskOutcome"];
+                    "application/json": components["schemas"]["TaskOutcomePublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3862,7 +6402,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UploadRequest"];
+                "application/json": components["schemas"]["UploadCreate"];
             };
         };
         responses: {
@@ -3872,16 +6412,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadTicket"];
+                    "application/json": components["schemas"]["UploadTicketPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3905,16 +6490,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UploadView"];
+                    "application/json": components["schemas"]["UploadPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3937,16 +6558,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookList"];
+                    "application/json": components["schemas"]["WebhooksPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -3973,16 +6630,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookCreated"];
+                    "application/json": components["schemas"]["WebhookCreatedPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -4007,13 +6709,49 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -4037,16 +6775,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FailureList"];
+                    "application/json": components["schemas"]["FailedDeliveriesPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };
@@ -4071,18 +6845,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RedeliveryPublic"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
         };

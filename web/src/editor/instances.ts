@@ -1,6 +1,6 @@
 /**
  * The editor's model of an instance, converted from and to the API's instances (the Diffgram packet shape,
- * DESIGN.md §5; the API carries them as JSON objects). What the editor does not change is kept as it came
+ * docs/design.md#instances; the API carries them as JSON objects). What the editor does not change is kept as it came
  * (ids, model scores, the server's version bookkeeping), so the server sees untouched instances as unchanged.
  */
 import type { PacketInstance } from "../api/types";

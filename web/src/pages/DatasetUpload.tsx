@@ -1,10 +1,11 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { type DragEvent, useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, errorMessage, formatBytes, formatDate } from "../components/common";
+import { useImport, useImports, useQuarantinedFiles } from "../hooks/files";
+import { keys } from "../hooks/keys";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 import { FINISHED, type UploadItem, type UploadPhase, contentTypeOf, postForm, sleep } from "../upload/uploader";
 
@@ -53,7 +54,7 @@ const PHASE_TEXT: Record<UploadPhase, string> = {
 
 export function DatasetUpload() {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const params = useParams();
   const project = params.project ?? "";
   const dataset = params.dataset ?? "";
@@ -109,11 +110,11 @@ export function DatasetUpload() {
     for (const item of waiting.slice(0, Math.max(0, PARALLEL - active))) {
       running.current.add(item.key);
       void upload(item).finally(() => {
-        void refreshAfterWrite(queryClient, ["files", project, dataset]);
-        void refreshAfterWrite(queryClient, ["quarantined", project, dataset]);
+        void refresh(keys.files(project, dataset));
+        void refresh(keys.quarantined(project, dataset));
       });
     }
-  }, [items, upload, queryClient, project, dataset]);
+  }, [items, upload, refresh, project, dataset]);
 
   function add(files: FileList | null) {
     if (files && files.length > 0) {
@@ -200,23 +201,9 @@ export function DatasetUpload() {
   );
 }
 
-const IMPORT_POLL_MS = 2000;
-const IMPORT_RUNNING = new Set(["queued", "running"]);
-
 /** Bulk imports (COCO, YOLO, JSONL) into this dataset: progress while they run, and why items failed. */
 function Imports({ project, dataset }: { project: string; dataset: string }) {
-  const api = useApi();
-  const list = useQuery({
-    queryKey: ["imports", project, dataset],
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/imports", {
-          params: { path: { project_string_id: project }, query: { dataset } },
-        }),
-      ),
-    refetchInterval: (query) =>
-      query.state.data?.imports.some((job) => IMPORT_RUNNING.has(job.status)) ? IMPORT_POLL_MS : false,
-  });
+  const list = useImports(project, dataset);
   const [open, setOpen] = useState<string | null>(null);
   return (
     <section aria-labelledby="imports-title">
@@ -281,16 +268,7 @@ function Imports({ project, dataset }: { project: string; dataset: string }) {
 }
 
 function ImportFailures({ project, importId }: { project: string; importId: string }) {
-  const api = useApi();
-  const detail = useQuery({
-    queryKey: ["import", project, importId],
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/imports/{import_id}", {
-          params: { path: { project_string_id: project, import_id: importId } },
-        }),
-      ),
-  });
+  const detail = useImport(project, importId);
   return (
     <div aria-label={`failed items of import ${importId}`}>
       {detail.isPending ? <Loading what="failed items" /> : null}
@@ -318,19 +296,7 @@ function ImportFailures({ project, importId }: { project: string; importId: stri
 }
 
 function Quarantined({ project, dataset }: { project: string; dataset: string }) {
-  const api = useApi();
-  const files = useQuery({
-    queryKey: ["quarantined", project, dataset],
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
-          params: {
-            path: { project_string_id: project, dataset_name: dataset },
-            query: { status: "quarantined", limit: 200 },
-          },
-        }),
-      ),
-  });
+  const files = useQuarantinedFiles(project, dataset);
   return (
     <section aria-labelledby="quarantine-title">
       <h2 id="quarantine-title">Quarantined files</h2>

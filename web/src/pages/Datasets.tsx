@@ -1,21 +1,20 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
+import { keys } from "../hooks/keys";
+import { useDatasets } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 export function Datasets() {
   const api = useApi();
   const project = useParams().project ?? "";
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const path = { project_string_id: project };
-  const datasets = useQuery({
-    queryKey: ["datasets", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/datasets", { params: { path } })),
-  });
+  const datasets = useDatasets(project);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const create = useMutation({
@@ -29,7 +28,7 @@ export function Datasets() {
     onSuccess: async () => {
       setName("");
       setDescription("");
-      await refreshAfterWrite(queryClient, ["datasets", project]);
+      await refresh(keys.datasets(project));
     },
   });
 

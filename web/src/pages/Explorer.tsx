@@ -1,37 +1,28 @@
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 
-import { ApiError, call } from "../api/client";
+import { ApiError } from "../api/client";
 import type { FileView, LabelCounts } from "../api/types";
 import { ErrorNotice, Loading, PageTitle } from "../components/common";
+import { useFileCount, useFilePages, useLabelCounts } from "../hooks/files";
+import { useDatasets, useSchema } from "../hooks/project";
 import { type Vocabulary, quoteName } from "../query/complete";
 import { QueryBar } from "../query/QueryBar";
-import { useApi } from "../services";
 
-const PAGE = 100;
 const TILE_WIDTH = 176;
 const ROW_HEIGHT = 196;
 const PREFETCH_ROWS = 8; // fetch the next page while this many rows are still ahead (about two screens)
 
 export function Explorer() {
-  const api = useApi();
   const params = useParams();
   const project = params.project ?? "";
   const dataset = params.dataset ?? "";
   const [search, setSearch] = useSearchParams();
   const q = search.get("q") ?? "";
-  const path = { project_string_id: project, dataset_name: dataset };
 
-  const schema = useQuery({
-    queryKey: ["schema", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
-  });
-  const datasets = useQuery({
-    queryKey: ["datasets", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/datasets", { params: { path } })),
-  });
+  const schema = useSchema(project);
+  const datasets = useDatasets(project);
   const vocabulary: Vocabulary = useMemo(
     () => ({
       labels: schema.data?.labels.map((label) => label.name) ?? [],
@@ -43,48 +34,11 @@ export function Explorer() {
     [schema.data, datasets.data],
   );
 
-  const count = useQuery({
-    queryKey: ["count", project, dataset, q],
-    queryFn: async () =>
-      q
-        ? (
-            await call(
-              api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/query", {
-                params: { path, query: { q, limit: 1 } },
-              }),
-            )
-          ).count
-        : (await call(api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}", { params: { path } })))
-            .file_count,
-  });
-  const files = useInfiniteQuery({
-    queryKey: ["files", project, dataset, q],
-    initialPageParam: null as string | null,
-    queryFn: ({ pageParam }) =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
-          params: {
-            path,
-            query: { limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}), ...(q ? { query: q } : {}) },
-          },
-        }),
-      ),
-    getNextPageParam: (page) => page.cursor ?? null,
-    // presigned thumbnail URLs expire; pages older than this are fetched again
-    staleTime: 5 * 60_000,
-  });
+  const count = useFileCount(project, dataset, q);
+  const files = useFilePages(project, dataset, q);
   // The chart reads every file's summary: it waits for the first page of thumbnails, so on a large
   // dataset it does not compete with what the person sees first.
-  const labelCounts = useQuery({
-    queryKey: ["label-counts", project, dataset, q],
-    enabled: files.isSuccess,
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/label-counts", {
-          params: { path, query: q ? { query: q } : {} },
-        }),
-      ),
-  });
+  const labelCounts = useLabelCounts(project, dataset, q, files.isSuccess);
   const all = useMemo(() => files.data?.pages.flatMap((page) => page.files) ?? [], [files.data]);
   const queryError = count.error instanceof ApiError && count.error.code === "invalid_query" ? count.error : null;
 

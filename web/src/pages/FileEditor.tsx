@@ -1,13 +1,16 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useBlocker, useParams, useSearchParams } from "react-router";
 
 import { ApiError, call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import type { AnnotationsView, AnnotationVersionView } from "../api/types";
 import { Dialog, ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor } from "../editor/Editor";
 import { type Shape, fromPacket, toPacket } from "../editor/instances";
+import { useAnnotationHistory, useAnnotations, useFile } from "../hooks/files";
+import { keys } from "../hooks/keys";
+import { useSchema } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 /** The file's versions (the history route also answers per-instance history, which has another shape). */
@@ -25,6 +28,7 @@ function versionsOf(history: unknown[] | undefined): AnnotationVersionView[] {
 export function FileEditor() {
   const api = useApi();
   const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const params = useParams();
   const project = params.project ?? "";
   const fileId = params.fileId ?? "";
@@ -35,26 +39,10 @@ export function FileEditor() {
   const [showHistory, setShowHistory] = useState(false);
   const [viewing, setViewing] = useState<AnnotationVersionView | null>(null);
 
-  const file = useQuery({
-    queryKey: ["file", project, fileId],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}", { params: { path } })),
-    staleTime: 5 * 60_000,
-  });
-  const schema = useQuery({
-    queryKey: ["schema", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
-  });
-  const annotations = useQuery({
-    queryKey: ["annotations", project, fileId],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}/annotations", { params: { path } })),
-    staleTime: Infinity, // reloaded only on purpose: never under someone's edits
-  });
-  const history = useQuery({
-    queryKey: ["annotation-history", project, fileId],
-    queryFn: () =>
-      call(api.GET("/api/v1/projects/{project_string_id}/files/{file_id}/annotations/history", { params: { path } })),
-    enabled: showHistory,
-  });
+  const file = useFile(project, fileId);
+  const schema = useSchema(project);
+  const annotations = useAnnotations(project, fileId);
+  const history = useAnnotationHistory(project, fileId, showHistory);
   const save = useMutation({
     mutationFn: (shapes: Shape[]) =>
       call(
@@ -65,10 +53,10 @@ export function FileEditor() {
       ),
     onSuccess: (saved) => {
       const view: AnnotationsView = { file_id: saved.file_id, version: saved.version, instance_list: saved.instance_list };
-      queryClient.setQueryData(["annotations", project, fileId], view);
-      void refreshAfterWrite(queryClient, ["annotation-history", project, fileId]);
-      void refreshAfterWrite(queryClient, ["label-counts", project]);
-      void refreshAfterWrite(queryClient, ["files", project]);
+      queryClient.setQueryData(keys.annotations(project, fileId), view);
+      void refresh(keys.annotationHistory(project, fileId));
+      void refresh(keys.labelCounts(project));
+      void refresh(keys.files(project));
     },
     onError: (error) => {
       if (error instanceof ApiError && error.status === 409) {
@@ -98,7 +86,7 @@ export function FileEditor() {
   async function reload() {
     setConflict(null);
     save.reset();
-    await queryClient.refetchQueries({ queryKey: ["annotations", project, fileId] });
+    await queryClient.refetchQueries({ queryKey: keys.annotations(project, fileId) });
   }
 
   const dataset = search.get("dataset");

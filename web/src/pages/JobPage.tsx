@@ -1,11 +1,13 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import type { TaskKind } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
+import { useJob, useJobStats, useJobTasks } from "../hooks/jobs";
+import { keys } from "../hooks/keys";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 const FILE_STATUS_ORDER = ["annotating", "reviewing", "complete", "failed"];
@@ -22,43 +24,25 @@ function percent(value: number | null | undefined): string {
 
 export function JobPage() {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const params = useParams();
   const project = params.project ?? "";
   const jobId = params.jobId ?? "";
   const path = { project_string_id: project, job_id: jobId };
   const [kind, setKind] = useState<TaskKind | "">("");
-  const job = useQuery({
-    queryKey: ["job", project, jobId],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/jobs/{job_id}", { params: { path } })),
-  });
+  const job = useJob(project, jobId);
   const active = job.data?.status === "active";
-  const stats = useQuery({
-    queryKey: ["job-stats", project, jobId],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/jobs/{job_id}/stats", { params: { path } })),
-    refetchInterval: active ? 5000 : false,
-    staleTime: 0,
-  });
-  const tasks = useQuery({
-    queryKey: ["job-tasks", project, jobId, kind],
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/jobs/{job_id}/tasks", {
-          params: { path, query: { limit: 100, ...(kind ? { kind } : {}) } },
-        }),
-      ),
-    refetchInterval: active ? 5000 : false,
-    staleTime: 0,
-  });
-  const refresh = () => refreshAfterWrite(queryClient, ["job", project, jobId]);
+  const stats = useJobStats(project, jobId, active);
+  const tasks = useJobTasks(project, jobId, kind, active);
+  const refreshJob = () => refresh(keys.job(project, jobId));
   const launch = useMutation({
     mutationFn: () => call(api.POST("/api/v1/projects/{project_string_id}/jobs/{job_id}/launch", { params: { path } })),
-    onSuccess: refresh,
+    onSuccess: refreshJob,
   });
   const setStatus = useMutation({
     mutationFn: (status: "active" | "paused" | "archived") =>
       call(api.PATCH("/api/v1/projects/{project_string_id}/jobs/{job_id}", { params: { path }, body: { status } })),
-    onSuccess: refresh,
+    onSuccess: refreshJob,
   });
 
   if (job.isPending) return <Loading what="the job" />;

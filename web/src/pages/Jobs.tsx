@@ -1,11 +1,14 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import type { JobSpec } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
+import { useJobs } from "../hooks/jobs";
+import { keys } from "../hooks/keys";
+import { useDatasets, useSchema } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 function names(text: string): string[] {
@@ -17,22 +20,12 @@ function names(text: string): string[] {
 
 export function Jobs() {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const navigate = useNavigate();
   const project = useParams().project ?? "";
-  const path = { project_string_id: project };
-  const jobs = useQuery({
-    queryKey: ["jobs", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/jobs", { params: { path } })),
-  });
-  const datasets = useQuery({
-    queryKey: ["datasets", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/datasets", { params: { path } })),
-  });
-  const schema = useQuery({
-    queryKey: ["schema", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
-  });
+  const jobs = useJobs(project);
+  const datasets = useDatasets(project);
+  const schema = useSchema(project);
   const [name, setName] = useState("");
   const [instructions, setInstructions] = useState("");
   const [chosenDatasets, setChosenDatasets] = useState<string[]>([]);
@@ -46,7 +39,7 @@ export function Jobs() {
     mutationFn: () =>
       call(
         api.POST("/api/v1/projects/{project_string_id}/jobs", {
-          params: { path },
+          params: { path: { project_string_id: project } },
           body: {
             name: name.trim(),
             instructions,
@@ -61,7 +54,7 @@ export function Jobs() {
         }),
       ),
     onSuccess: async (job) => {
-      await refreshAfterWrite(queryClient, ["jobs", project]);
+      await refresh(keys.jobs(project));
       navigate(`/p/${project}/jobs/${job.job_id}`);
     },
   });

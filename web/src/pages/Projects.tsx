@@ -1,23 +1,25 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
+import { keys } from "../hooks/keys";
+import { useProjects } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 export function Projects() {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const navigate = useNavigate();
-  const projects = useQuery({ queryKey: ["projects"], queryFn: () => call(api.GET("/api/v1/projects")) });
+  const projects = useProjects();
   const [id, setId] = useState("");
   const [name, setName] = useState("");
   const create = useMutation({
     mutationFn: () => call(api.POST("/api/v1/projects", { body: { project_string_id: id.trim(), name: name.trim() } })),
     onSuccess: async (project) => {
-      await refreshAfterWrite(queryClient, ["projects"]);
+      await refresh(keys.projects());
       navigate(`/p/${project.project_string_id}/datasets`);
     },
   });

@@ -1,10 +1,12 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useState } from "react";
 import { useParams } from "react-router";
 
 import { call } from "../api/client";
 import type { AttributeGroup, LabelSpec, SchemaView } from "../api/types";
 import { ErrorNotice, Loading, PageTitle } from "../components/common";
+import { keys } from "../hooks/keys";
+import { useSchema } from "../hooks/project";
 import { useApi } from "../services";
 
 const KINDS: AttributeGroup["kind"][] = ["select", "multi_select", "radio", "text", "number", "date", "tree"];
@@ -24,11 +26,7 @@ export function SchemaEditor() {
   const api = useApi();
   const queryClient = useQueryClient();
   const project = useParams().project ?? "";
-  const path = { project_string_id: project };
-  const schema = useQuery({
-    queryKey: ["schema", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
-  });
+  const schema = useSchema(project);
   const [draft, setDraft] = useState<SchemaView | null>(null);
   const [newLabel, setNewLabel] = useState("");
   const [newColour, setNewColour] = useState(PALETTE[0] ?? "#1f77b4");
@@ -37,8 +35,8 @@ export function SchemaEditor() {
   }, [schema.data]);
   const save = useMutation({
     mutationFn: (body: SchemaView) =>
-      call(api.PUT("/api/v1/projects/{project_string_id}/schema", { params: { path }, body })),
-    onSuccess: (saved) => queryClient.setQueryData(["schema", project], saved),
+      call(api.PUT("/api/v1/projects/{project_string_id}/schema", { params: { path: { project_string_id: project } }, body })),
+    onSuccess: (saved) => queryClient.setQueryData(keys.schema(project), saved),
   });
 
   if (schema.isPending || !draft) {

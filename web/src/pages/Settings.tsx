@@ -1,12 +1,14 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import type { components } from "../api/schema";
 import type { ApiKeyIssued, Role, WebhookCreated } from "../api/types";
 import { ErrorNotice, Loading, PageTitle, formatDate } from "../components/common";
+import { keys } from "../hooks/keys";
+import { useApiKeys, useMembers, useWebhookFailures, useWebhooks } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
 // Records over the generated union types: the compiler insists on every role and event the API has.
@@ -44,14 +46,10 @@ export function Settings() {
 
 function Members({ project }: { project: string }) {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const reread = useRefresh();
   const path = { project_string_id: project };
-  const key = ["members", project];
-  const members = useQuery({
-    queryKey: key,
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/members", { params: { path } })),
-  });
-  const refresh = () => refreshAfterWrite(queryClient, key);
+  const members = useMembers(project);
+  const refresh = () => reread(keys.members(project));
   const change = useMutation({
     mutationFn: ({ principal, role }: { principal: string; role: Role }) =>
       call(
@@ -201,13 +199,10 @@ function SecretOnce({ title, secret, onDone }: { title: string; secret: string; 
 
 function ApiKeys({ project }: { project: string }) {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const reread = useRefresh();
   const path = { project_string_id: project };
-  const key = ["api-keys", project];
-  const keys = useQuery({
-    queryKey: key,
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/api-keys", { params: { path } })),
-  });
+  const refresh = () => reread(keys.apiKeys(project));
+  const apiKeys = useApiKeys(project);
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("editor");
   const [issued, setIssued] = useState<ApiKeyIssued | null>(null);
@@ -217,7 +212,7 @@ function ApiKeys({ project }: { project: string }) {
     onSuccess: (result) => {
       setIssued(result);
       setName("");
-      void refreshAfterWrite(queryClient, key);
+      void refresh();
     },
   });
   const revoke = useMutation({
@@ -227,15 +222,15 @@ function ApiKeys({ project }: { project: string }) {
           params: { path: { ...path, client_id: clientId } },
         }),
       ),
-    onSettled: () => refreshAfterWrite(queryClient, key),
+    onSettled: refresh,
   });
 
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
       <p className="hint">For the SDK and scripts: HTTP Basic with the client id and secret.</p>
-      {keys.isPending ? <Loading what="API keys" /> : null}
-      <ErrorNotice error={keys.error ?? revoke.error} />
+      {apiKeys.isPending ? <Loading what="API keys" /> : null}
+      <ErrorNotice error={apiKeys.error ?? revoke.error} />
       {issued ? (
         <SecretOnce
           title={`Secret of ${issued.name} (${issued.client_id}).`}
@@ -243,7 +238,7 @@ function ApiKeys({ project }: { project: string }) {
           onDone={() => setIssued(null)}
         />
       ) : null}
-      {keys.data ? (
+      {apiKeys.data ? (
         <table className="table">
           <thead>
             <tr>
@@ -258,7 +253,7 @@ function ApiKeys({ project }: { project: string }) {
             </tr>
           </thead>
           <tbody>
-            {keys.data.api_keys.map((k) => (
+            {apiKeys.data.api_keys.map((k) => (
               <tr key={k.client_id} className={k.revoked_at ? "revoked" : undefined}>
                 <td>{k.name}</td>
                 <td>
@@ -317,13 +312,10 @@ function ApiKeys({ project }: { project: string }) {
 
 function Webhooks({ project }: { project: string }) {
   const api = useApi();
-  const queryClient = useQueryClient();
+  const reread = useRefresh();
   const path = { project_string_id: project };
-  const key = ["webhooks", project];
-  const hooks = useQuery({
-    queryKey: key,
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/webhooks", { params: { path } })),
-  });
+  const refresh = () => reread(keys.webhooks(project));
+  const hooks = useWebhooks(project);
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
   const [events, setEvents] = useState<EventType[]>(["task_completed"]);
@@ -341,7 +333,7 @@ function Webhooks({ project }: { project: string }) {
       setCreated(result);
       setUrl("");
       setDescription("");
-      void refreshAfterWrite(queryClient, key);
+      void refresh();
     },
   });
   const remove = useMutation({
@@ -351,18 +343,9 @@ function Webhooks({ project }: { project: string }) {
           params: { path: { ...path, webhook_id: id } },
         }),
       ),
-    onSettled: () => refreshAfterWrite(queryClient, key),
+    onSettled: refresh,
   });
-  const failures = useQuery({
-    queryKey: ["webhook-failures", project, failuresOf],
-    enabled: failuresOf !== null,
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/projects/{project_string_id}/webhooks/{webhook_id}/failures", {
-          params: { path: { ...path, webhook_id: failuresOf ?? "" } },
-        }),
-      ),
-  });
+  const failures = useWebhookFailures(project, failuresOf);
 
   return (
     <section aria-labelledby="webhooks-title">

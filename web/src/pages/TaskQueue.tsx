@@ -1,38 +1,17 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router";
 
-import { call } from "../api/client";
 import type { TaskKind } from "../api/types";
 import { ErrorNotice, PageTitle } from "../components/common";
-import { useApi } from "../services";
-
-/** Pull the caller's next task (their task in progress first) and open it. */
-export function useNextTask(project: string) {
-  const api = useApi();
-  return useMutation({
-    mutationFn: ({ jobId, kind }: { jobId: string | null; kind: TaskKind | null }) =>
-      call(
-        api.POST("/api/v1/projects/{project_string_id}/tasks/next", {
-          params: { path: { project_string_id: project } },
-          body: { job_id: jobId, kind },
-        }),
-      ),
-  });
-}
+import { useJobs, useNextTask } from "../hooks/jobs";
 
 export function TaskQueue() {
-  const api = useApi();
   const navigate = useNavigate();
   const project = useParams().project ?? "";
   const [search] = useSearchParams();
   const [jobId, setJobId] = useState<string>(search.get("job") ?? "");
   const [empty, setEmpty] = useState<TaskKind | null>(null);
-  const jobs = useQuery({
-    queryKey: ["jobs", project],
-    queryFn: () =>
-      call(api.GET("/api/v1/projects/{project_string_id}/jobs", { params: { path: { project_string_id: project } } })),
-  });
+  const jobs = useJobs(project);
   const next = useNextTask(project);
   const done = search.get("done");
 

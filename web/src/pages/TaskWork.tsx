@@ -1,33 +1,24 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { type ReactNode, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { call } from "../api/client";
-import { refreshAfterWrite } from "../api/refresh";
 import type { TaskDetail } from "../api/types";
 import { ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor, type Layer } from "../editor/Editor";
 import { type Shape, fromPacket, toPacket } from "../editor/instances";
+import { useNextTask, useTask } from "../hooks/jobs";
+import { keys } from "../hooks/keys";
+import { useSchema } from "../hooks/project";
+import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
-import { useNextTask } from "./TaskQueue";
 
 /** A task: the editor in task mode (annotate: submit moves on to the next task) or the review screen. */
 export function TaskWork() {
-  const api = useApi();
   const params = useParams();
   const project = params.project ?? "";
-  const taskId = params.taskId ?? "";
-  const path = { project_string_id: project };
-  const detail = useQuery({
-    queryKey: ["task", project, taskId],
-    queryFn: () =>
-      call(api.GET("/api/v1/projects/{project_string_id}/tasks/{task_id}", { params: { path: { ...path, task_id: taskId } } })),
-    staleTime: Infinity,
-  });
-  const schema = useQuery({
-    queryKey: ["schema", project],
-    queryFn: () => call(api.GET("/api/v1/projects/{project_string_id}/schema", { params: { path } })),
-  });
+  const detail = useTask(project, params.taskId ?? "");
+  const schema = useSchema(project);
   if (detail.isPending || schema.isPending) return <Loading what="the task" />;
   if (detail.error || schema.error) return <ErrorNotice error={detail.error ?? schema.error} />;
   const labels = detail.data.job.label_names.length
@@ -46,7 +37,7 @@ interface WorkProps {
 
 function useMoveOn(project: string, detail: TaskDetail) {
   const navigate = useNavigate();
-  const queryClient = useQueryClient();
+  const refresh = useRefresh();
   const next = useNextTask(project);
   return {
     pending: next.isPending,
@@ -56,7 +47,7 @@ function useMoveOn(project: string, detail: TaskDetail) {
         { jobId: detail.task.job_id, kind: detail.task.kind },
         {
           onSuccess: ({ task }) => {
-            void refreshAfterWrite(queryClient, ["job-stats", project, detail.task.job_id]);
+            void refresh(keys.jobStats(project, detail.task.job_id));
             if (task && task.task_id !== detail.task.task_id) navigate(`/p/${project}/tasks/${task.task_id}`);
             else navigate(`/p/${project}/tasks?done=${detail.task.kind}`);
           },

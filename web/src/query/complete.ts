@@ -1,5 +1,5 @@
 /**
- * Autocompletion for the query language (DESIGN.md §6; the server's grammar is
+ * Autocompletion for the query language (docs/query.md; the server's grammar is
  * functions/annolake_service/domain/query/grammar.py): which fields, label and attribute names, operators,
  * values and keywords may come at the cursor, and what text they replace. Pure: the query bar renders it.
  */

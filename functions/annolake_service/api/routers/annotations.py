@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
-
-from annolake_service.api import views
-from annolake_service.api.deps import ProjectAccess, require
+from annolake_service.api.deps import PROJECT_PATH, CanReadAnnotations, CanWriteAnnotations
+from annolake_service.api.models.annotations import (
+    AnnotationHistoryPublic,
+    AnnotationsPublic,
+    AnnotationsSavedPublic,
+    AnnotationsUpdate,
+)
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.domain.permissions import Action
-from annolake_service.services import annotations
+from annolake_service.services import annotations as annotation_service
 
-router = APIRouter(tags=["annotations"])
-F = "/projects/{project_string_id}/files/{file_id}/annotations"
-
-
-class AnnotationSave(BaseModel):
-    version: int = Field(ge=0, description="the annotation version you last read; a stale one gets 409")
-    instance_list: list[dict[str, Any]] = Field(description="the full list (Diffgram packet shape)")
-    create_labels: bool = Field(default=False, description="add unknown label names to the schema")
+router = APIRouter(
+    prefix=f"{PROJECT_PATH}/files/{{file_id}}/annotations", tags=["annotations"], responses=PROJECT_ERRORS
+)
 
 
-@router.get(F, response_model=views.AnnotationsView)
-def get_annotations(
-    file_id: str, access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_READ))]
-) -> dict[str, Any]:
-    return annotations.get_annotations(access.project_id, file_id)
+@router.get("")
+def get_annotations(file_id: str, access: CanReadAnnotations) -> AnnotationsPublic:
+    return AnnotationsPublic.model_validate(annotation_service.get_annotations(access.project_id, file_id))
 
 
-@router.put(F, response_model=views.AnnotationsSaved)
-def save_annotations(
-    file_id: str, body: AnnotationSave, access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_WRITE))]
-) -> dict[str, Any]:
+@router.put("", responses=error_responses(400, 409))
+def save_annotations(file_id: str, body: AnnotationsUpdate, access: CanWriteAnnotations) -> AnnotationsSavedPublic:
+    """Replace the live instances; 409 when ``version`` is not the current one (someone saved meanwhile)."""
     if body.create_labels:
         access.ensure(Action.SCHEMA_WRITE)
-    return annotations.save_annotations(
+    saved = annotation_service.save_annotations(
         access.project_id,
         file_id,
         expected_version=body.version,
@@ -43,15 +38,12 @@ def save_annotations(
         author=access.principal.principal_id,
         create_labels=body.create_labels,
     )
+    return AnnotationsSavedPublic.model_validate(saved)
 
 
-@router.get(F + "/history", response_model=views.AnnotationHistory)
+@router.get("/history")
 def annotation_history(
-    file_id: str,
-    access: Annotated[ProjectAccess, Depends(require(Action.ANNOTATION_READ))],
-    instance_root_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "file_id": file_id,
-        "history": annotations.history(access.project_id, file_id, instance_root_id=instance_root_id),
-    }
+    file_id: str, access: CanReadAnnotations, instance_root_id: str | None = None
+) -> AnnotationHistoryPublic:
+    history = annotation_service.history(access.project_id, file_id, instance_root_id=instance_root_id)
+    return AnnotationHistoryPublic.model_validate({"file_id": file_id, "history": history})

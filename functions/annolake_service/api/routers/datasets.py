@@ -1,120 +1,90 @@
-"""Datasets and their files."""
+"""Datasets: list, create, read; a dataset's files (optionally filtered by a slice query), counts and slices."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
 
-from annolake_service.api import views
-from annolake_service.api.deps import ProjectAccess, require
-from annolake_service.domain.permissions import Action
-from annolake_service.services import files, projects, slices
+from annolake_service.api.deps import PROJECT_PATH, CanReadDatasets, CanReadFiles, CanWriteDatasets
+from annolake_service.api.models.datasets import (
+    DatasetCreate,
+    DatasetDetailPublic,
+    DatasetPublic,
+    DatasetsPublic,
+    LabelCountsPublic,
+)
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.files import FilePage, FileQueryPage
+from annolake_service.api.models.slices import SliceCreate, SlicePublic
+from annolake_service.services import dataset_stats, files, projects, slices
 
-router = APIRouter(tags=["datasets", "files"])
-P = "/projects/{project_string_id}"
+router = APIRouter(prefix=f"{PROJECT_PATH}/datasets", tags=["datasets"], responses=PROJECT_ERRORS)
 
-
-class DatasetCreate(BaseModel):
-    name: str
-    description: str = ""
-
-
-class MetadataUpdate(BaseModel):
-    metadata: dict[str, Any] = Field(description="replaces the file's user metadata (a JSON object)")
-
-
-class Transfer(BaseModel):
-    file_ids: list[str] = Field(min_length=1, max_length=500)
-    mode: Literal["mirror", "move", "copy"]
-    target_dataset: str
-    source_dataset: str | None = None
+QUERY_EXAMPLE = "slice query, e.g. labels.car > 3 and labels.pedestrian >= 1"
 
 
-def _dataset_body(dataset: Any) -> dict[str, Any]:
-    return dataset.model_dump(mode="json", exclude={"project_id"})
+@router.get("")
+def list_datasets(access: CanReadDatasets) -> DatasetsPublic:
+    return DatasetsPublic.of(projects.list_datasets(access.project_id))
 
 
-@router.get(P + "/datasets", response_model=views.DatasetList)
-def list_datasets(access: Annotated[ProjectAccess, Depends(require(Action.DATASET_READ))]) -> dict[str, Any]:
-    return {"datasets": [_dataset_body(d) for d in projects.list_datasets(access.project_id)]}
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))
+def create_dataset(body: DatasetCreate, access: CanWriteDatasets) -> DatasetPublic:
+    return DatasetPublic.model_validate(projects.create_dataset(access.project_id, body.name, body.description))
 
 
-@router.post(P + "/datasets", status_code=status.HTTP_201_CREATED, response_model=views.DatasetView)
-def create_dataset(
-    body: DatasetCreate, access: Annotated[ProjectAccess, Depends(require(Action.DATASET_WRITE))]
-) -> dict[str, Any]:
-    return _dataset_body(projects.create_dataset(access.project_id, body.name, body.description))
+@router.get("/{dataset_name}")
+def get_dataset(dataset_name: str, access: CanReadDatasets) -> DatasetDetailPublic:
+    dataset = projects.get_dataset(access.project_id, dataset_name)
+    return DatasetDetailPublic.of(dataset, files.count_files(access.project_id, dataset_name))
 
 
-@router.get(P + "/datasets/{dataset_name}", response_model=views.DatasetDetail)
-def get_dataset(
-    dataset_name: str, access: Annotated[ProjectAccess, Depends(require(Action.DATASET_READ))]
-) -> dict[str, Any]:
-    body = _dataset_body(projects.get_dataset(access.project_id, dataset_name))
-    body["file_count"] = files.count_files(access.project_id, dataset_name)
-    return body
-
-
-@router.get(P + "/datasets/{dataset_name}/files", response_model=views.FilePage)
+@router.get("/{dataset_name}/files", tags=["files"], responses=error_responses(400))
 def list_files(
     dataset_name: str,
-    access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))],
+    access: CanReadFiles,
     limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 100,
     cursor: str | None = None,
     status: Literal["ready", "quarantined", "processing"] | None = None,
-    query: Annotated[
-        str | None, Query(description="slice query, e.g. labels.car > 3 and labels.pedestrian >= 1")
-    ] = None,
-) -> dict[str, Any]:
+    query: Annotated[str | None, Query(description=QUERY_EXAMPLE)] = None,
+) -> FilePage:
+    """A page of the dataset's files, newest first; with ``query``, only those matching it (a bad query is a 400)."""
     if query:
         if status:
             query = f"({query}) and file.status = {json.dumps(status)}"
-        return slices.query_files(access.project_id, dataset_name, query, limit=limit, cursor=cursor)
-    return files.list_files(access.project_id, dataset_name, limit=limit, cursor=cursor, status=status)
+        page = slices.query_files(access.project_id, dataset_name, query, limit=limit, cursor=cursor)
+    else:
+        page = files.list_files(access.project_id, dataset_name, limit=limit, cursor=cursor, status=status)
+    return FilePage.model_validate(page)
 
 
-@router.get(P + "/datasets/{dataset_name}/query", response_model=views.QueryResult)
+@router.get("/{dataset_name}/query", tags=["files"], responses=error_responses(400))
 def query_dataset(
     dataset_name: str,
-    q: Annotated[str, Query(description="slice query (DESIGN §6)")],
-    access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))],
+    q: Annotated[str, Query(description=QUERY_EXAMPLE)],
+    access: CanReadFiles,
     limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 20,
-) -> dict[str, Any]:
+) -> FileQueryPage:
     """How many files match, and the first page of them."""
     page = slices.query_files(access.project_id, dataset_name, q, limit=limit, cursor=None)
-    return {"count": slices.count_files(access.project_id, dataset_name, q), **page}
+    return FileQueryPage.model_validate({"count": slices.count_files(access.project_id, dataset_name, q), **page})
 
 
-@router.get(P + "/files/{file_id}", response_model=views.FileView)
-def get_file(file_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict[str, Any]:
-    return files.describe(files.get_file(access.project_id, file_id))
+@router.get("/{dataset_name}/label-counts", responses=error_responses(400))
+def label_counts(
+    dataset_name: str,
+    access: CanReadFiles,
+    query: Annotated[str | None, Query(description="count only the files matching this slice query")] = None,
+) -> LabelCountsPublic:
+    """Per label, how many files carry it and how many instances there are (a bad query is a 400)."""
+    return LabelCountsPublic.model_validate(dataset_stats.label_counts(access.project_id, dataset_name, query or None))
 
 
-@router.patch(P + "/files/{file_id}", response_model=views.FileView)
-def update_file(
-    file_id: str, body: MetadataUpdate, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPDATE))]
-) -> dict[str, Any]:
-    return files.describe(files.update_metadata(access.project_id, file_id, body.metadata))
-
-
-@router.delete(P + "/files/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_file(file_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_DELETE))]) -> None:
-    files.delete_file(access.project_id, file_id)
-
-
-@router.post(P + "/files/transfer")
-def transfer_files(
-    body: Transfer, access: Annotated[ProjectAccess, Depends(require(Action.FILE_UPDATE))]
-) -> dict[str, Any]:
-    file_ids = files.transfer(
-        access.project_id,
-        body.file_ids,
-        mode=body.mode,
-        target_dataset=body.target_dataset,
-        source_dataset=body.source_dataset,
-        author=access.principal.principal_id,
-    )
-    return {"mode": body.mode, "target_dataset": body.target_dataset, "file_ids": file_ids}
+@router.post(
+    "/{dataset_name}/slices", status_code=status.HTTP_201_CREATED, tags=["slices"], responses=error_responses(400)
+)
+def create_slice(dataset_name: str, body: SliceCreate, access: CanReadFiles) -> SlicePublic:
+    """Freeze the ready files matching the query into one ordered list that every rank and worker reads."""
+    return SlicePublic.model_validate(slices.freeze_slice(access.project_id, dataset_name, body.query))

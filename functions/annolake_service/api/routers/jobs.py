@@ -2,125 +2,75 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
 
-from annolake_service.api import views
-from annolake_service.api.deps import ProjectAccess, require
-from annolake_service.api.routers.tasks import TaskView
-from annolake_service.domain.permissions import Action
-from annolake_service.domain.workflow import Job, JobSpec, JobStatus, TaskKind, TaskStatus
+from annolake_service.api.deps import PROJECT_PATH, CanManageJobs, CanReadJobs
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.jobs import (
+    JobCreate,
+    JobPublic,
+    JobRedrivePublic,
+    JobsPublic,
+    JobStatsPublic,
+    JobUpdate,
+)
+from annolake_service.api.models.tasks import TaskPage
+from annolake_service.domain.workflow import JobStatus, TaskKind, TaskStatus
 from annolake_service.services import jobs, tasks
 
-router = APIRouter(tags=["jobs"])
-P = "/projects/{project_string_id}/jobs"
+router = APIRouter(prefix=f"{PROJECT_PATH}/jobs", tags=["jobs"], responses=PROJECT_ERRORS)
 
 
-class JobView(BaseModel):
-    job_id: str
-    name: str
-    instructions: str
-    label_names: list[str]
-    datasets: list[str]
-    mode: Literal["sync", "copy_once"]
-    annotators: list[str]
-    reviewers: list[str]
-    review_rate: float
-    consensus: int
-    task_timeout_seconds: int
-    agreement_threshold: float
-    status: JobStatus
-    launch_status: str
-    files_total: int
-    created_by: str
-    created_at: datetime
-    launched_at: datetime | None
-    completed_at: datetime | None
-
-    @classmethod
-    def of(cls, job: Job) -> JobView:
-        return cls(**job.spec.model_dump(), **job.model_dump(exclude={"spec", "project_id", "dataset_ids"}))
+@router.get("")
+def list_jobs(access: CanReadJobs) -> JobsPublic:
+    readable, unreadable = jobs.listing(access.project_id)
+    return JobsPublic(jobs=[JobPublic.of(job) for job in readable], unreadable=unreadable)
 
 
-class JobList(BaseModel):
-    jobs: list[JobView]
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
+def create_job(body: JobCreate, access: CanManageJobs) -> JobPublic:
+    """A draft job over the named datasets; launch it to create its tasks."""
+    return JobPublic.of(jobs.create_job(access.project_id, body, author=access.principal.principal_id))
 
 
-class JobUpdate(BaseModel):
-    """Any job setting (only name, instructions, timeout and review settings once launched) and/or a status."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    instructions: str | None = Field(default=None, max_length=20_000)
-    label_names: list[str] | None = None
-    datasets: list[str] | None = None
-    mode: Literal["sync", "copy_once"] | None = None
-    annotators: list[str] | None = None
-    reviewers: list[str] | None = None
-    review_rate: float | None = Field(default=None, ge=0, le=1)
-    consensus: int | None = Field(default=None, ge=1, le=5)
-    task_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
-    agreement_threshold: float | None = Field(default=None, ge=0, le=1)
-    status: Literal["active", "paused", "archived"] | None = Field(
-        default=None, description="pause / resume / archive (a draft becomes active by launching)"
-    )
+@router.get("/{job_id}", responses=error_responses(409))
+def get_job(job_id: str, access: CanReadJobs) -> JobPublic:
+    """409 ``stored_record_invalid`` when the job's stored settings no longer pass today's checks."""
+    return JobPublic.of(jobs.get_job(access.project_id, job_id))
 
 
-class TaskPage(BaseModel):
-    tasks: list[TaskView]
-    cursor: str | None
-
-
-@router.get(P)
-def list_jobs(access: Annotated[ProjectAccess, Depends(require(Action.JOB_READ))]) -> JobList:
-    return JobList(jobs=[JobView.of(j) for j in jobs.list_jobs(access.project_id)])
-
-
-@router.post(P, status_code=status.HTTP_201_CREATED)
-def create_job(body: JobSpec, access: Annotated[ProjectAccess, Depends(require(Action.JOB_MANAGE))]) -> JobView:
-    return JobView.of(jobs.create_job(access.project_id, body, author=access.principal.principal_id))
-
-
-@router.get(P + "/{job_id}")
-def get_job(job_id: str, access: Annotated[ProjectAccess, Depends(require(Action.JOB_READ))]) -> JobView:
-    return JobView.of(jobs.get_job(access.project_id, job_id))
-
-
-@router.patch(P + "/{job_id}")
-def update_job(
-    job_id: str, body: JobUpdate, access: Annotated[ProjectAccess, Depends(require(Action.JOB_MANAGE))]
-) -> JobView:
+@router.patch("/{job_id}", responses=error_responses(400, 409))
+def update_job(job_id: str, body: JobUpdate, access: CanManageJobs) -> JobPublic:
+    """409 when a setting fixed at launch changes, the status cannot follow, or the job changed meanwhile."""
     changes = body.model_dump(exclude_unset=True, exclude={"status"})
     new_status = JobStatus(body.status) if body.status else None
-    return JobView.of(jobs.update_job(access.project_id, job_id, changes=changes, status=new_status))
+    return JobPublic.of(jobs.update_job(access.project_id, job_id, changes=changes, status=new_status))
 
 
-@router.post(P + "/{job_id}/launch", status_code=status.HTTP_202_ACCEPTED)
-def launch_job(job_id: str, access: Annotated[ProjectAccess, Depends(require(Action.JOB_MANAGE))]) -> JobView:
+@router.post("/{job_id}/launch", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(400, 409))
+def launch_job(job_id: str, access: CanManageJobs) -> JobPublic:
     """Active at once; every file of the job's datasets gets its review workflow (a Step Functions Map)."""
-    return JobView.of(jobs.launch(access.project_id, job_id))
+    return JobPublic.of(jobs.launch(access.project_id, job_id))
 
 
-@router.post(P + "/{job_id}/redrive", status_code=status.HTTP_202_ACCEPTED)
-def redrive_job(
-    job_id: str, access: Annotated[ProjectAccess, Depends(require(Action.JOB_MANAGE))]
-) -> dict[str, list[str]]:
+@router.post("/{job_id}/redrive", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409))
+def redrive_job(job_id: str, access: CanManageJobs) -> JobRedrivePublic:
     """Restart the review workflow of every file whose workflow failed."""
-    return jobs.redrive(access.project_id, job_id)
+    return JobRedrivePublic.model_validate(jobs.redrive(access.project_id, job_id))
 
 
-@router.get(P + "/{job_id}/stats", response_model=views.JobStats)
-def job_stats(job_id: str, access: Annotated[ProjectAccess, Depends(require(Action.JOB_READ))]) -> dict[str, Any]:
+@router.get("/{job_id}/stats", responses=error_responses(409))
+def job_stats(job_id: str, access: CanReadJobs) -> JobStatsPublic:
     """Files and tasks by status, per-annotator work and time, review rejection rate, consensus agreement."""
-    return jobs.stats(access.project_id, job_id)
+    return JobStatsPublic.model_validate(jobs.stats(access.project_id, job_id))
 
 
-@router.get(P + "/{job_id}/tasks")
+@router.get("/{job_id}/tasks", tags=["tasks"], responses=error_responses(400, 409))
 def list_job_tasks(
     job_id: str,
-    access: Annotated[ProjectAccess, Depends(require(Action.JOB_READ))],
+    access: CanReadJobs,
     status: TaskStatus | None = None,
     kind: TaskKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -134,4 +84,4 @@ def list_job_tasks(
         limit=limit,
         cursor=cursor,
     )
-    return TaskPage(tasks=[TaskView(**t) for t in page["tasks"]], cursor=page["cursor"])
+    return TaskPage.model_validate(page)

@@ -1,41 +1,31 @@
-"""Frozen slices of a dataset and their stream pages (DESIGN §7)."""
+"""Frozen slices and their stream pages (the SDK's datasets read them page by page).
+
+A slice is created from its dataset (``POST .../datasets/{dataset_name}/slices``, in the datasets router).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query
 
-from annolake_service.api.deps import ProjectAccess, require
-from annolake_service.domain.permissions import Action
+from annolake_service.api.deps import PROJECT_PATH, CanReadFiles
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.slices import SlicePublic, StreamPage
 from annolake_service.services import slices
 
-router = APIRouter(tags=["slices"])
-P = "/projects/{project_string_id}"
+router = APIRouter(prefix=f"{PROJECT_PATH}/slices", tags=["slices"], responses=PROJECT_ERRORS)
 
 
-class SliceCreate(BaseModel):
-    query: str | None = Field(default=None, description="slice query; none for every ready file of the dataset")
+@router.get("/{slice_id}")
+def get_slice(slice_id: str, access: CanReadFiles) -> SlicePublic:
+    return SlicePublic.model_validate(slices.describe_slice(access.project_id, slice_id))
 
 
-@router.post(P + "/datasets/{dataset_name}/slices", status_code=status.HTTP_201_CREATED)
-def create_slice(
-    dataset_name: str, body: SliceCreate, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]
-) -> dict[str, Any]:
-    """Freeze the ready files matching the query into one ordered list that every rank and worker reads."""
-    return slices.freeze_slice(access.project_id, dataset_name, body.query)
-
-
-@router.get(P + "/slices/{slice_id}")
-def get_slice(slice_id: str, access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))]) -> dict[str, Any]:
-    return slices.describe_slice(access.project_id, slice_id)
-
-
-@router.get(P + "/slices/{slice_id}/items")
+@router.get("/{slice_id}/items", response_model=StreamPage, responses=error_responses(400))
 def slice_items(
     slice_id: str,
-    access: Annotated[ProjectAccess, Depends(require(Action.FILE_READ))],
+    access: CanReadFiles,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=slices.MAX_STREAM_PAGE)] = 100,
     cursor: Annotated[str | None, Query(description="the previous page's cursor (instead of offset)")] = None,
@@ -44,7 +34,8 @@ def slice_items(
         str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
     ] = "media,thumbnail",
 ) -> dict[str, Any]:
-    """A stream page: items with file metadata, annotations and presigned media/thumbnail URLs."""
+    """A stream page: items with file metadata, annotations and presigned media/thumbnail URLs minted for this
+    response. Deleted files keep their place (``file.status`` = ``deleted``) so indices stay stable."""
     return slices.slice_page(
         access.project_id,
         slice_id,

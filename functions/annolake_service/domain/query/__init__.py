@@ -1,4 +1,4 @@
-"""The slice query language (DESIGN §6): parse, check names, evaluate, and push down to DynamoDB.
+"""The slice query language (see docs/query.md): parse, check names, evaluate, and push down to DynamoDB.
 
 ``parse_query(text)`` gives a typed AST (``nodes``); ``check_query`` checks label and attribute names
 against the schema; ``evaluate(node, FileView)`` is the reference semantics; ``plan(node)`` splits a

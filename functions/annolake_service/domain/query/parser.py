@@ -26,7 +26,6 @@ from annolake_service.domain.query.nodes import (
     DatasetRef,
     Field,
     FileField,
-    FileFieldName,
     InList,
     LabelCount,
     Metadata,
@@ -173,7 +172,8 @@ def _syntax_error(text: str, e: UnexpectedInput) -> QuerySyntaxError:
         found_text: str | None = None if e.token.type == "$END" else str(e.token)
         expected = set(e.expected)
     elif isinstance(e, UnexpectedCharacters):
-        offset = e.pos_in_stream
+        # lark declares pos_in_stream as None on the base class; UnexpectedCharacters sets the lexer position.
+        offset = cast(int, e.pos_in_stream)
         found_text = text[offset:].split(None, 1)[0][:20] if text[offset:].strip() else text[offset]
         expected = set(e.allowed or ())
     else:
@@ -377,7 +377,7 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
             _type_error("file.metadata needs a key, e.g. file.metadata.camera", root_token)
         return Metadata(tuple(names[1:]), pos)
     if names[0] in FILE_FIELDS and len(names) == 1:
-        return FileField(cast(FileFieldName, names[0]), pos)
+        return FileField(names[0], pos)
     valid = (*FILE_FIELDS, "metadata")
     _name_error(
         f"unknown field file.{'.'.join(names)}: the fields of a file are {', '.join(FILE_FIELDS)} and metadata.<key>",

@@ -264,6 +264,7 @@ def _render_in(node: InList, b: _Builder) -> str:
     f = node.field
     values = list({(type(v), v): v for v in node.values}.values())
     direct = isinstance(f, LabelCount) or (isinstance(f, FileField) and f.name != "created")
+    direct_values: list[Value]
     if isinstance(f, FileField) and f.name == "created":
         direct_values = [v for v in values if isinstance(v, datetime)]
         parts = [_render_compare(f, "=", v, b) for v in values if not isinstance(v, datetime)]
@@ -272,7 +273,11 @@ def _render_in(node: InList, b: _Builder) -> str:
     else:
         direct_values, parts = [], [_render_compare(f, "=", v, b) for v in values]
     if direct_values:
-        path = b.path(LABEL_COUNTS, f.name) if isinstance(f, LabelCount) else b.path(FILE_ATTRIBUTES[f.name])
+        if isinstance(f, LabelCount):
+            path = b.path(LABEL_COUNTS, f.name)
+        else:
+            assert isinstance(f, FileField)  # only file fields and label counts collect direct values
+            path = b.path(FILE_ATTRIBUTES[f.name])
         for start in range(0, len(direct_values), MAX_IN_VALUES):
             chunk = direct_values[start : start + MAX_IN_VALUES]
             parts.append(f"{path} IN ({', '.join(b.value(v) for v in chunk)})")

@@ -1,0 +1,324 @@
+"""Datasets, the project's label schema, and dataset memberships (a file's place in a dataset).
+
+A membership carries a copy of its file's summary (``_summary``) so dataset listings and slice queries filter
+on the memberships alone; the file repository keeps the copies current when the file changes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from annolake_service.adapters.aws_clients import client
+from annolake_service.adapters.dynamo import cursors, keys
+from annolake_service.adapters.dynamo.conditions import AlreadyExists, VersionConflict, applied
+from annolake_service.adapters.dynamo.items import DatasetItem, DatasetMemberItem, SchemaItem
+from annolake_service.adapters.dynamo.table import bind
+from annolake_service.domain.entities import Dataset, FileRecord
+from annolake_service.shared.settings import get_settings
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+def _dataset(item: DatasetItem) -> Dataset:
+    return Dataset(
+        project_id=item.project_id,
+        dataset_id=item.dataset_id,
+        name=item.name,
+        description=item.description,
+        created_at=item.created_at,
+    )
+
+
+def create_dataset(dataset: Dataset) -> None:
+    """AlreadyExists when the project has a dataset of that name."""
+    bind()
+    item = DatasetItem(
+        PK=keys.project_pk(dataset.project_id),
+        SK=keys.dataset_sk(dataset.name),
+        kind=DatasetItem.KIND,
+        project_id=dataset.project_id,
+        dataset_id=dataset.dataset_id,
+        name=dataset.name,
+        description=dataset.description,
+        created_at=dataset.created_at,
+    )
+    if not applied(lambda: item.save(condition=DatasetItem.PK.does_not_exist())):
+        raise AlreadyExists(dataset.name)
+
+
+def get_dataset(project_id: str, name: str) -> Dataset | None:
+    bind()
+    try:
+        return _dataset(DatasetItem.get(keys.project_pk(project_id), keys.dataset_sk(name)))
+    except DatasetItem.DoesNotExist:
+        return None
+
+
+def list_datasets(project_id: str) -> list[Dataset]:
+    bind()
+    found = DatasetItem.query(keys.project_pk(project_id), DatasetItem.SK.startswith(keys.DATASET_PREFIX))
+    return [_dataset(i) for i in found]
+
+
+# --- label schema -------------------------------------------------------------------------
+
+
+def get_schema(project_id: str) -> tuple[dict[str, Any], int]:
+    """The schema document and its version (0 when never saved)."""
+    bind()
+    try:
+        item = SchemaItem.get(keys.project_pk(project_id), keys.SCHEMA_SK)
+    except SchemaItem.DoesNotExist:
+        return {"labels": [], "attribute_groups": []}, 0
+    return item.document, int(item.version)
+
+
+def save_schema(project_id: str, document: dict[str, Any], *, expected_version: int) -> int:
+    """Replace the schema if it is still at ``expected_version``; VersionConflict if not."""
+    bind()
+    item = SchemaItem(
+        PK=keys.project_pk(project_id),
+        SK=keys.SCHEMA_SK,
+        kind=SchemaItem.KIND,
+        project_id=project_id,
+        document=document,
+    )
+    if expected_version:
+        item.version = expected_version
+    if not applied(item.save):  # the version attribute makes the save conditional
+        _, current = get_schema(project_id)
+        raise VersionConflict(current)
+    return int(item.version)
+
+
+# --- memberships ----------------------------------------------------------------------------
+
+
+def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
+    """The file's membership of a dataset, with the copy of its summary."""
+    return DatasetMemberItem(
+        PK=keys.shard_pk(record.project_id, dataset_id, keys.shard_of(record.file_id)),
+        SK=keys.dataset_member_sk(record.created_at, record.file_id),
+        kind=DatasetMemberItem.KIND,
+        GSI1PK=keys.file_pk(record.project_id, record.file_id),
+        GSI1SK=keys.dataset_index_sk(dataset_id),
+        project_id=record.project_id,
+        dataset_id=dataset_id,
+        file_id=record.file_id,
+        status=record.status,
+        original_name=record.original_name,
+        media_type=record.media_type,
+        width=record.width,
+        height=record.height,
+        created_at=record.created_at,
+        label_counts=record.label_counts,
+        attribute_summary=record.attribute_values,
+    )
+
+
+def _memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
+    bind()
+    return list(
+        DatasetMemberItem.gsi1.query(
+            keys.file_pk(project_id, file_id), DatasetMemberItem.GSI1SK.startswith(keys.DATASET_INDEX_PREFIX)
+        )
+    )
+
+
+def add_file(record: FileRecord, dataset_id: str) -> None:
+    """List the file (the same file, same annotations) in the dataset too. Idempotent."""
+    if any(m.dataset_id == dataset_id for m in _memberships_of(record.project_id, record.file_id)):
+        return
+    membership_item(record, dataset_id).save()
+
+
+def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:
+    """Take the file out of the dataset; False when it was not in it."""
+    removed = False
+    for membership in _memberships_of(project_id, file_id):
+        if membership.dataset_id == dataset_id:
+            membership.delete()
+            removed = True
+    return removed
+
+
+def datasets_of_file(project_id: str, file_id: str) -> list[str]:
+    return [m.dataset_id for m in _memberships_of(project_id, file_id)]
+
+
+def update_summaries(project_id: str, file_id: str, *, label_counts: dict[str, int], attribute_values: dict) -> None:
+    """Copy a file's new annotation summary onto its memberships (what slice queries filter on)."""
+    _update_memberships(
+        project_id,
+        file_id,
+        [DatasetMemberItem.label_counts.set(label_counts), DatasetMemberItem.attribute_summary.set(attribute_values)],
+    )
+
+
+def mark_deleted(project_id: str, file_id: str) -> None:
+    """Hide a deleted file from its datasets' listings."""
+    _update_memberships(project_id, file_id, [DatasetMemberItem.status.set("deleted")])
+
+
+def _update_memberships(project_id: str, file_id: str, actions: list[Action]) -> None:
+    for membership in _memberships_of(project_id, file_id):
+        membership.update(actions=actions)
+
+
+# --- listing a dataset ----------------------------------------------------------------------
+
+
+def _files_listing(project_id: str, dataset_id: str) -> str:
+    return f"dataset-files:{project_id}/{dataset_id}"
+
+
+def encode_position(project_id: str, dataset_id: str, sort_key: str) -> str:
+    """The cursor of the page after the membership with ``sort_key`` (as ``iter_dataset_members`` yields it)."""
+    return cursors.encode(_files_listing(project_id, dataset_id), sort_key)
+
+
+def decode_position(project_id: str, dataset_id: str, cursor: str) -> str:
+    """The membership sort key ``cursor`` continues after; InvalidCursor if it is not one of this dataset's."""
+    position = cursors.decode(_files_listing(project_id, dataset_id), cursor)
+    if not isinstance(position, str):
+        raise cursors.InvalidCursor
+    return position
+
+
+def _shard_stream(
+    project_id: str, dataset_id: str, shard: int, after: str | None, status: str | None, page_size: int
+) -> Iterator[DatasetMemberItem]:
+    condition = after > DatasetMemberItem.SK if after else None
+    filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
+    return DatasetMemberItem.query(
+        keys.shard_pk(project_id, dataset_id, shard),
+        range_key_condition=condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        page_size=page_size,
+        attributes_to_get=["SK", "file_id"],  # the summary copy stays in the table
+    )
+
+
+def list_dataset_file_ids(
+    project_id: str, dataset_id: str, *, limit: int, cursor: str | None = None, status: str | None = None
+) -> tuple[list[str], str | None]:
+    """A page of the dataset's file ids, newest first, and the cursor of the next page (or None).
+
+    InvalidCursor when ``cursor`` is not one this listing returned."""
+    bind()
+    after = decode_position(project_id, dataset_id, cursor) if cursor else None
+    page_size = min(limit + 1, 100)  # a shard never has to give more than the page holds
+    streams = [_shard_stream(project_id, dataset_id, s, after, status, page_size) for s in range(keys.DATASET_SHARDS)]
+    page = []
+    for membership in heapq.merge(*streams, key=lambda m: m.SK, reverse=True):
+        page.append(membership)
+        if len(page) == limit + 1:
+            break
+    next_cursor = encode_position(project_id, dataset_id, page[limit - 1].SK) if len(page) > limit else None
+    return [m.file_id for m in page[:limit]], next_cursor
+
+
+def _live_members(
+    project_id: str,
+    dataset_id: str,
+    shard: int,
+    *,
+    after: str | None,
+    dynamo_filter: dict[str, Any] | None,
+    projection: dict[str, str],
+) -> Iterator[dict[str, Any]]:
+    """Raw membership items of one shard (newest first) that are live and pass ``dynamo_filter``.
+
+    ``projection`` maps expression names to the attributes to read (``{"#lc": "label_counts"}``).
+    """
+    names = {"#pk": "PK", "#st": "status", **projection}
+    values: dict[str, Any] = {
+        ":pk": {"S": keys.shard_pk(project_id, dataset_id, shard)},
+        ":deleted": {"S": "deleted"},
+    }
+    key_condition = "#pk = :pk"
+    if after:
+        names["#sk"], values[":after"] = "SK", {"S": after}
+        key_condition += " AND #sk < :after"
+    expression = "NOT (#st = :deleted)"
+    if dynamo_filter:
+        expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
+        names.update(dynamo_filter.get("ExpressionAttributeNames", {}))
+        values.update(dynamo_filter.get("ExpressionAttributeValues", {}))
+    pages = (
+        client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=get_settings().table_name,
+            KeyConditionExpression=key_condition,
+            FilterExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            ProjectionExpression=", ".join(projection),
+        )
+    )
+    for page in pages:
+        yield from page["Items"]
+
+
+def _grouped(expression: str) -> str:
+    """``expression`` in parentheses, unless it already is one group (DynamoDB refuses redundant ones)."""
+    depth = 0
+    for position, char in enumerate(expression):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and position < len(expression) - 1:
+            return f"({expression})"
+    return expression if expression.startswith("(") else f"({expression})"
+
+
+def iter_dataset_members(
+    project_id: str, dataset_id: str, *, after: str | None, dynamo_filter: dict[str, Any] | None
+) -> Iterator[tuple[str, str]]:
+    """(sort key, file id) of the dataset's live files, newest first, filtered in DynamoDB.
+
+    ``dynamo_filter`` is a query plan's ``FilterExpression``/names/values over the summary copy on the
+    memberships. Shards are read lazily and merged, so a caller can stop at any point.
+    """
+    bind()
+    projection = {"#sortkey": "SK", "#fid": "file_id"}
+
+    def shard(number: int) -> Iterator[tuple[str, str]]:
+        for item in _live_members(
+            project_id, dataset_id, number, after=after, dynamo_filter=dynamo_filter, projection=projection
+        ):
+            yield item["SK"]["S"], item["file_id"]["S"]
+
+    yield from heapq.merge(*(shard(n) for n in range(keys.DATASET_SHARDS)), key=lambda pair: pair[0], reverse=True)
+
+
+def count_dataset_files(project_id: str, dataset_id: str, status: str | None = None) -> int:
+    bind()
+    total = 0
+    filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
+    for shard in range(keys.DATASET_SHARDS):
+        total += DatasetMemberItem.count(
+            keys.shard_pk(project_id, dataset_id, shard), filter_condition=filter_condition
+        )
+    return total
+
+
+def iter_dataset_label_counts(
+    project_id: str, dataset_id: str, *, dynamo_filter: dict[str, Any] | None
+) -> Iterator[dict[str, int]]:
+    """The label counts of each live file of the dataset that passes ``dynamo_filter`` (a query plan's filter).
+
+    Reads only the summary copies on the memberships (``label_counts``), shard by shard, unordered.
+    """
+    bind()
+    for shard in range(keys.DATASET_SHARDS):
+        for item in _live_members(
+            project_id, dataset_id, shard, after=None, dynamo_filter=dynamo_filter, projection={"#lc": "label_counts"}
+        ):
+            counts = item.get("label_counts", {}).get("M", {})
+            yield {name: int(value["N"]) for name, value in counts.items()}

@@ -1,0 +1,294 @@
+"""Files and their annotation versions.
+
+A file's item and the domain ``FileRecord`` map onto each other here and nowhere else (``_file_item`` /
+``_file_record``); its memberships' summary copies are made by ``datasets.membership_item``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from annolake_service.adapters.dynamo import datasets, keys
+from annolake_service.adapters.dynamo.conditions import (
+    ConditionFailed,
+    TransactionUpdate,
+    VersionConflict,
+    applied,
+    refused_writes,
+)
+from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem
+from annolake_service.adapters.dynamo.table import bind, connection
+from annolake_service.domain.entities import AnnotationVersion, FileRecord
+
+# A file item carries its current instances up to this size as JSON; larger ones stay in their version item
+# alone (the file item must also fit DynamoDB's 400 KB with the file's metadata).
+CARRIED_INSTANCE_BYTES = 64 * 1024
+
+# FileRecord fields stored under another attribute name (pynamodb reserves ``attribute_values``).
+_ATTRIBUTE_OF = {"metadata": "file_metadata", "attribute_values": "attribute_summary"}
+
+
+def _plain(value: Any) -> Any:
+    """A raw ``MapAttribute`` read back from the table is not a dict; written ones are."""
+    return value.as_dict() if hasattr(value, "as_dict") else value
+
+
+def _file_record(item: FileItem) -> FileRecord:
+    values = {name: _plain(getattr(item, _ATTRIBUTE_OF.get(name, name))) for name in FileRecord.model_fields}
+    return FileRecord.model_validate({name: value for name, value in values.items() if value is not None})
+
+
+def _file_item(record: FileRecord, instances: list[dict[str, Any]]) -> FileItem:
+    """A new file's item; ``instances`` are its version 1 (none: version 0)."""
+    values = {_ATTRIBUTE_OF.get(name, name): getattr(record, name) for name in FileRecord.model_fields}
+    values["annotation_version"] = 1 if instances else 0
+    values["current_instances"] = _carried(instances) if instances else None
+    return FileItem(PK=keys.file_pk(record.project_id, record.file_id), SK=keys.FILE_SK, kind=FileItem.KIND, **values)
+
+
+def _carried(instances: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    return instances if len(json.dumps(instances)) <= CARRIED_INSTANCE_BYTES else None
+
+
+def _version_item(version: AnnotationVersion) -> AnnotationVersionItem:
+    return AnnotationVersionItem(
+        PK=keys.file_pk(version.project_id, version.file_id),
+        SK=keys.version_sk(version.version),
+        kind=AnnotationVersionItem.KIND,
+        **version.model_dump(),
+    )
+
+
+def _first_version(record: FileRecord, instances: list[dict[str, Any]], author: str) -> AnnotationVersion:
+    return AnnotationVersion(
+        project_id=record.project_id,
+        file_id=record.file_id,
+        version=1,
+        instance_list=instances,
+        created_by=author,
+        source="import",
+        created_at=record.created_at,
+    )
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def get_file(project_id: str, file_id: str) -> FileRecord | None:
+    bind()
+    try:
+        return _file_record(FileItem.get(keys.file_pk(project_id, file_id), keys.FILE_SK))
+    except FileItem.DoesNotExist:
+        return None
+
+
+def get_files(project_id: str, file_ids: list[str]) -> dict[str, FileRecord]:
+    bind()
+    wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
+    return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted)}
+
+
+def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]] | None:
+    """A file with the live instances of its current annotation version (one read when its item carries them)."""
+    return get_files_with_instances(project_id, [file_id]).get(file_id)
+
+
+def get_files_with_instances(
+    project_id: str, file_ids: list[str]
+) -> dict[str, tuple[FileRecord, list[dict[str, Any]]]]:
+    """Files with the live instances of their current annotation version: one batch read, plus one for the
+    files whose instances are too large to be carried on their item."""
+    bind()
+    wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
+    items = {item.file_id: item for item in FileItem.batch_get(wanted)}
+    uncarried = {
+        fid: int(item.annotation_version)
+        for fid, item in items.items()
+        if item.current_instances is None and item.annotation_version and item.deleted_at is None
+    }
+    read = _instance_lists(project_id, uncarried) if uncarried else {}
+    return {fid: (_file_record(item), read.get(fid, item.current_instances or [])) for fid, item in items.items()}
+
+
+def _instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """The instance list of each file at the given annotation version (one batch read for a page of files)."""
+    lists: dict[str, list[dict[str, Any]]] = {file_id: [] for file_id in versions}
+    wanted = [(keys.file_pk(project_id, fid), keys.version_sk(v)) for fid, v in versions.items() if v > 0]
+    for item in AnnotationVersionItem.batch_get(wanted):
+        lists[item.file_id] = item.instance_list
+    return lists
+
+
+def annotation_history(project_id: str, file_id: str) -> list[AnnotationVersion]:
+    """Every saved version of the file's annotations, oldest first."""
+    bind()
+    found = AnnotationVersionItem.query(
+        keys.file_pk(project_id, file_id), AnnotationVersionItem.SK.startswith(keys.VERSION_PREFIX)
+    )
+    return [
+        AnnotationVersion(
+            project_id=item.project_id,
+            file_id=item.file_id,
+            version=int(item.version),
+            instance_list=item.instance_list,
+            deleted=item.deleted or [],
+            created_by=item.created_by,
+            source=item.source,
+            task_id=item.task_id,
+            created_at=item.created_at,
+        )
+        for item in found
+    ]
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[dict[str, Any]], created_by: str) -> bool:
+    """Write a ready file, its dataset membership and its first annotation version atomically.
+
+    Conditional on the file not existing yet (natural key: project + content hash), so a redelivered event or
+    the same content dropped again writes nothing but lists the existing file in the dataset. False then.
+    """
+
+    def write() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())
+            tx.save(datasets.membership_item(record, dataset_id))
+            if instance_list:
+                tx.save(
+                    _version_item(_first_version(record, instance_list, created_by)),
+                    condition=AnnotationVersionItem.PK.does_not_exist(),
+                )
+
+    if applied(write):
+        return True
+    add_to_dataset(record.project_id, record.file_id, dataset_id)
+    return False
+
+
+def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str]]) -> None:
+    """Batch-write ``(record, dataset id, instance list, author)`` of files known to be new.
+
+    For seeding and benchmarks at scale: no transaction and no duplicate check per file (what ``register_file``
+    guarantees), so the caller must know the content hashes are new to the project.
+    """
+    bind()
+    with FileItem.batch_write() as batch:
+        for record, _, instances, _ in entries:
+            batch.save(_file_item(record, instances))
+    with DatasetMemberItem.batch_write() as batch:
+        for record, dataset_id, _, _ in entries:
+            batch.save(datasets.membership_item(record, dataset_id))
+    with AnnotationVersionItem.batch_write() as batch:
+        for record, _, instances, author in entries:
+            if instances:
+                batch.save(_version_item(_first_version(record, instances, author)))
+
+
+def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
+    """Store a quarantined file with its reason (a redelivery rewrites the same item)."""
+    bind()
+    _file_item(record, []).save(condition=FileItem.PK.does_not_exist() | (FileItem.status == "quarantined"))
+    datasets.membership_item(record, dataset_id).save()
+
+
+def add_to_dataset(project_id: str, file_id: str, dataset_id: str) -> None:
+    """List the file in another dataset too (a mirror: the same file, the same annotations). Idempotent;
+    LookupError when there is no such file."""
+    record = get_file(project_id, file_id)
+    if record is None:
+        raise LookupError(file_id)
+    datasets.add_file(record, dataset_id)
+
+
+def soft_delete_file(project_id: str, file_id: str, when: datetime) -> bool:
+    """Hide the file everywhere; its item, media and annotation history are kept. False if already gone."""
+    bind()
+    item = FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK)
+    condition = FileItem.PK.exists() & FileItem.deleted_at.does_not_exist()
+    if not applied(lambda: item.update(actions=[FileItem.deleted_at.set(when)], condition=condition)):
+        return False
+    datasets.mark_deleted(project_id, file_id)
+    return True
+
+
+def update_file_metadata(project_id: str, file_id: str, metadata: dict[str, Any]) -> bool:
+    return _update_live_file(project_id, file_id, [FileItem.file_metadata.set(metadata)])
+
+
+def set_file_status_reason(project_id: str, file_id: str, reason: str) -> bool:
+    """A note on a live file (for a ready one: what went wrong around it, e.g. a sidecar that was refused)."""
+    return _update_live_file(project_id, file_id, [FileItem.status_reason.set(reason)])
+
+
+def _update_live_file(project_id: str, file_id: str, actions: list[Action]) -> bool:
+    """False when the file does not exist or was deleted."""
+    bind()
+    item = FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK)
+    condition = FileItem.PK.exists() & FileItem.deleted_at.does_not_exist()
+    return applied(lambda: item.update(actions=actions, condition=condition))
+
+
+def save_annotation_version(
+    project_id: str,
+    file_id: str,
+    *,
+    expected_version: int,
+    instances: list[dict[str, Any]],
+    deleted: list[dict[str, Any]],
+    label_counts: dict[str, int],
+    attribute_values: dict[str, list[Any]],
+    author: str,
+    source: str,
+    task_id: str | None = None,
+    alongside: TransactionUpdate | None = None,
+) -> int:
+    """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile.
+
+    ``alongside`` is one more conditional update in the same transaction (a workflow task marked submitted
+    with the version it produced): both happen or neither; ConditionFailed if only its condition failed.
+    """
+    version = AnnotationVersion(
+        project_id=project_id,
+        file_id=file_id,
+        version=expected_version + 1,
+        instance_list=json.loads(json.dumps(instances)),
+        deleted=json.loads(json.dumps(deleted)),
+        created_by=author,
+        source=source,
+        task_id=task_id,
+        created_at=datetime.now(UTC),
+    )
+    carried = _carried(instances)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(
+                FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK),
+                actions=[
+                    FileItem.annotation_version.set(version.version),
+                    FileItem.label_counts.set(label_counts),
+                    FileItem.attribute_summary.set(attribute_values),
+                    FileItem.current_instances.remove() if carried is None else FileItem.current_instances.set(carried),
+                ],
+                condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
+            )
+            tx.save(_version_item(version), condition=AnnotationVersionItem.PK.does_not_exist())
+            if alongside is not None:
+                tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
+    except TransactWriteError as exc:
+        refused = refused_writes(exc)
+        if not refused:
+            raise
+        if alongside is not None and 2 in refused:
+            raise ConditionFailed("the update made alongside the annotations no longer holds") from exc
+        current = get_file(project_id, file_id)
+        raise VersionConflict(current.annotation_version if current else 0) from exc
+    datasets.update_summaries(project_id, file_id, label_counts=label_counts, attribute_values=attribute_values)
+    return version.version

@@ -1,0 +1,153 @@
+"""Bulk import jobs and the outcome of each of their items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.expressions.update import Action
+
+from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo.conditions import applied
+from annolake_service.adapters.dynamo.items import ImportJobItem, ImportOutcomeItem
+from annolake_service.adapters.dynamo.table import bind
+from annolake_service.domain.entities import ImportJob, ImportOutcome
+
+
+def _import_job(item: ImportJobItem) -> ImportJob:
+    return ImportJob(
+        project_id=item.project_id,
+        import_id=item.import_id,
+        format=item.format,
+        dataset=item.dataset_name,
+        create_labels=bool(item.create_labels),
+        status=item.status,
+        status_reason=item.status_reason,
+        total=int(item.total or 0),
+        done=int(item.done or 0),
+        failed=int(item.failed or 0),
+        created_by=item.created_by,
+        created_at=item.created_at,
+        finished_at=item.finished_at,
+    )
+
+
+def _job_key(project_id: str, import_id: str) -> ImportJobItem:
+    return ImportJobItem(PK=keys.project_pk(project_id), SK=keys.import_sk(import_id))
+
+
+def create_import(
+    project_id: str, import_id: str, fmt: str, dataset_name: str, create_labels: bool, author: str
+) -> None:
+    bind()
+    ImportJobItem(
+        PK=keys.project_pk(project_id),
+        SK=keys.import_sk(import_id),
+        kind=ImportJobItem.KIND,
+        project_id=project_id,
+        import_id=import_id,
+        format=fmt,
+        dataset_name=dataset_name,
+        create_labels=create_labels,
+        status="created",
+        created_by=author,
+        created_at=datetime.now(UTC),
+    ).save(condition=ImportJobItem.PK.does_not_exist())
+
+
+def get_import(project_id: str, import_id: str) -> ImportJob | None:
+    bind()
+    try:
+        return _import_job(ImportJobItem.get(keys.project_pk(project_id), keys.import_sk(import_id)))
+    except ImportJobItem.DoesNotExist:
+        return None
+
+
+def list_imports(project_id: str, dataset_name: str | None = None) -> list[ImportJob]:
+    """The project's imports, newest first (optionally those into one dataset)."""
+    bind()
+    condition = ImportJobItem.dataset_name == dataset_name if dataset_name else None
+    items = ImportJobItem.query(
+        keys.project_pk(project_id), ImportJobItem.SK.startswith(keys.IMPORT_PREFIX), filter_condition=condition
+    )
+    return sorted((_import_job(i) for i in items), key=lambda job: job.created_at, reverse=True)
+
+
+def mark_import(
+    project_id: str,
+    import_id: str,
+    *,
+    status: str,
+    total: int | None = None,
+    reason: str | None = None,
+    reset_counters: bool = False,
+    finished: bool = False,
+) -> None:
+    bind()
+    actions: list[Action] = [
+        ImportJobItem.status.set(status),
+        ImportJobItem.status_reason.set(reason),  # type: ignore[arg-type]  # pynamodb's stub omits None, which removes the attribute
+    ]
+    if total is not None:
+        actions.append(ImportJobItem.total.set(total))
+    if reset_counters:
+        actions += [ImportJobItem.done.set(0), ImportJobItem.failed.set(0)]
+    actions.append(ImportJobItem.finished_at.set(datetime.now(UTC) if finished else None))  # type: ignore[arg-type]  # pynamodb's stub omits None, which removes the attribute
+    _job_key(project_id, import_id).update(actions=actions, condition=ImportJobItem.PK.exists())
+
+
+def record_import_outcome(
+    project_id: str, import_id: str, index: int, name: str, *, file_id: str | None, reason: str | None
+) -> bool:
+    """Record one item's outcome once (retries are no-ops, False) and bump the live progress counter.
+
+    Not one transaction: parallel chunk workers would conflict on the job item. The counters are progress for
+    people to watch; ``recount_import`` makes them exact from the outcomes at the end.
+    """
+    bind()
+    failed = reason is not None
+    outcome = ImportOutcomeItem(
+        PK=keys.import_outcomes_pk(project_id, import_id),
+        SK=keys.import_outcome_sk(index),
+        kind=ImportOutcomeItem.KIND,
+        project_id=project_id,
+        import_id=import_id,
+        item_index=index,
+        name=name,
+        outcome="failed" if failed else "done",
+        file_id=file_id,
+        reason=reason[:1000] if reason else None,
+    )
+    if not applied(lambda: outcome.save(condition=ImportOutcomeItem.PK.does_not_exist())):
+        return False
+    counter = ImportJobItem.failed if failed else ImportJobItem.done
+    _job_key(project_id, import_id).update(actions=[counter.add(1)])
+    return True
+
+
+def recount_import(project_id: str, import_id: str) -> tuple[int, int]:
+    """Set the job's done/failed counters from its recorded outcomes; returns (done, failed)."""
+    bind()
+    pk = keys.import_outcomes_pk(project_id, import_id)
+    failed = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "failed")
+    done = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "done")
+    _job_key(project_id, import_id).update(actions=[ImportJobItem.done.set(done), ImportJobItem.failed.set(failed)])
+    return done, failed
+
+
+def clear_import_outcomes(project_id: str, import_id: str) -> None:
+    bind()
+    with ImportOutcomeItem.batch_write() as batch:
+        for item in ImportOutcomeItem.query(keys.import_outcomes_pk(project_id, import_id)):
+            batch.delete(item)
+
+
+def import_failures(project_id: str, import_id: str, limit: int = 100) -> list[ImportOutcome]:
+    """The first ``limit`` items that failed, in manifest order."""
+    bind()
+    failures = ImportOutcomeItem.query(
+        keys.import_outcomes_pk(project_id, import_id), filter_condition=ImportOutcomeItem.outcome == "failed"
+    )
+    return [
+        ImportOutcome(index=int(i.item_index), name=i.name, outcome="failed", file_id=i.file_id, reason=i.reason)
+        for _, i in zip(range(limit), failures, strict=False)
+    ]

@@ -1,0 +1,48 @@
+"""A file's annotations: the live instance list, a save against the version last read, and the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AnnotationsUpdate(BaseModel):
+    version: int = Field(ge=0, description="the annotation version you last read; a stale one gets 409")
+    instance_list: list[dict[str, Any]] = Field(description="the full list (packet shape)")
+    create_labels: bool = Field(default=False, description="add unknown label names to the schema")
+
+
+class AnnotationsPublic(BaseModel):
+    file_id: str
+    version: int
+    instance_list: list[dict[str, Any]] = Field(description="the live instances (packet shape)")
+
+
+class AnnotationChangesPublic(BaseModel):
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+class AnnotationsSavedPublic(AnnotationsPublic):
+    changes: AnnotationChangesPublic
+
+
+class AnnotationVersionPublic(BaseModel):
+    version: int
+    created_by: str
+    created_at: datetime
+    source: str
+    task_id: str | None
+    instance_list: list[dict[str, Any]]
+    deleted: list[dict[str, Any]]
+
+
+class AnnotationHistoryPublic(BaseModel):
+    file_id: str
+    history: list[AnnotationVersionPublic] | list[dict[str, Any]] = Field(
+        description="the file's versions, oldest first; with instance_root_id, every version of that instance"
+    )

@@ -1,0 +1,60 @@
+"""Files: one file's description (with fresh presigned URLs), pages of a dataset's files, moves between datasets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from annolake_service.domain.entities import FileStatus
+
+
+class FilePublic(BaseModel):
+    project_id: str
+    file_id: str
+    original_name: str
+    media_type: str
+    mime_type: str
+    status: FileStatus
+    status_reason: str | None
+    width: int | None
+    height: int | None
+    size_bytes: int | None
+    content_hash: str | None
+    metadata: dict[str, Any]
+    label_counts: dict[str, int]
+    attribute_values: dict[str, list[Any]]
+    annotation_version: int
+    created_at: datetime
+    deleted_at: datetime | None
+    media_url: str | None = Field(default=None, description="presigned GET of the original (ready files)")
+    thumbnail_url: str | None = Field(default=None, description="presigned GET of the thumbnail (ready files)")
+
+
+class FilePage(BaseModel):
+    dataset: str
+    files: list[FilePublic]
+    cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+    query: str | None = Field(default=None, description="the query, when the listing was filtered by one")
+
+
+class FileQueryPage(FilePage):
+    count: int = Field(description="how many files match in all")
+
+
+class FileUpdate(BaseModel):
+    metadata: dict[str, Any] = Field(description="replaces the file's user metadata (a JSON object)")
+
+
+class FileTransferCreate(BaseModel):
+    file_ids: list[str] = Field(min_length=1, max_length=500)
+    mode: Literal["mirror", "move", "copy"]
+    target_dataset: str
+    source_dataset: str | None = None
+
+
+class FileTransferPublic(BaseModel):
+    mode: Literal["mirror", "move", "copy"]
+    target_dataset: str
+    file_ids: list[str] = Field(description="the files in the target: the same ids (mirror, move) or the copies' ids")

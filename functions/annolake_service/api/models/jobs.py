@@ -1,0 +1,107 @@
+"""Labelling jobs: settings, lifecycle, and statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from annolake_service.domain.entities import UnreadableRecord
+from annolake_service.domain.workflow import Job, JobStatus
+from annolake_service.domain.workflow import JobSpec as JobCreate  # the spec a job is created from
+
+__all__ = ["JobCreate", "JobPublic", "JobRedrivePublic", "JobStatsPublic", "JobUpdate", "JobsPublic"]
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    name: str
+    instructions: str
+    label_names: list[str]
+    datasets: list[str]
+    mode: Literal["sync", "copy_once"]
+    annotators: list[str]
+    reviewers: list[str]
+    review_rate: float
+    consensus: int
+    task_timeout_seconds: int
+    agreement_threshold: float
+    status: JobStatus
+    launch_status: str
+    files_total: int
+    created_by: str
+    created_at: datetime
+    launched_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobPublic:
+        return cls(**job.spec.model_dump(), **job.model_dump(exclude={"spec", "project_id", "dataset_ids"}))
+
+
+class JobsPublic(BaseModel):
+    jobs: list[JobPublic]
+    unreadable: list[UnreadableRecord] = Field(
+        default_factory=list, description="jobs whose stored record no longer validates, each with the reason"
+    )
+
+
+class JobUpdate(BaseModel):
+    """Any job setting (only name, instructions, timeout and review settings once launched) and/or a status."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    instructions: str | None = Field(default=None, max_length=20_000)
+    label_names: list[str] | None = None
+    datasets: list[str] | None = None
+    mode: Literal["sync", "copy_once"] | None = None
+    annotators: list[str] | None = None
+    reviewers: list[str] | None = None
+    review_rate: float | None = Field(default=None, ge=0, le=1)
+    consensus: int | None = Field(default=None, ge=1, le=5)
+    task_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    agreement_threshold: float | None = Field(default=None, ge=0, le=1)
+    status: Literal["active", "paused", "archived"] | None = Field(
+        default=None, description="pause / resume / archive (a draft becomes active by launching)"
+    )
+
+
+class JobRedrivePublic(BaseModel):
+    restarted: list[str] = Field(description="the files whose review workflow was started again")
+
+
+class AnnotatorStatsPublic(BaseModel):
+    principal: str
+    submitted: int
+    time_spent_seconds: float
+    mean_seconds_per_task: float | None
+
+
+class ReviewerStatsPublic(BaseModel):
+    principal: str
+    approved: int
+    changes_requested: int
+
+
+class ReviewStatsPublic(BaseModel):
+    reviewed: int
+    approved: int
+    changes_requested: int
+    rejection_rate: float | None
+
+
+class ConsensusStatsPublic(BaseModel):
+    files: int = Field(description="files whose consensus was computed")
+    mean_agreement: float | None
+    min_agreement: float | None
+
+
+class JobStatsPublic(BaseModel):
+    job_id: str
+    status: str
+    files: dict[str, int] = Field(description="'total' and the number of files in each workflow status")
+    tasks: dict[str, dict[str, int]] = Field(description="per task kind, the number of tasks in each status")
+    annotators: list[AnnotatorStatsPublic]
+    reviewers: list[ReviewerStatsPublic]
+    review: ReviewStatsPublic
+    consensus: ConsensusStatsPublic

@@ -1,0 +1,101 @@
+"""A state machine whose steps are Lambda functions: logged, traced, its steps retried on transient errors.
+
+``lambda_step`` builds each step's state with the one retry policy; ``LoggedStateMachine`` gives the machine
+its log group (under ``/aws/vendedlogs/states/``, which keeps Step Functions from growing the account's
+size-limited CloudWatch Logs resource policy with one statement per log group), full execution logging,
+X-Ray tracing, and its role, whose step grants are acknowledged to cdk-nag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+
+LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
+RETRIED_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",  # adapters.storage.TransientError: the Lambda error name is the class name
+]
+
+
+def lambda_step(scope: Construct, state_id: str, step: ServiceFunction, **props: Any) -> tasks.LambdaInvoke:
+    """A LambdaInvoke state retried on transient errors (2 s, x2 backoff, 3 attempts) and nothing else."""
+    task = tasks.LambdaInvoke(
+        scope,
+        state_id,
+        lambda_function=step.function,
+        retry_on_service_exceptions=False,  # replaced by the one retrier below
+        **props,
+    )
+    task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+    return task
+
+
+class LoggedStateMachine(Construct):
+    """The state machine ``definition`` (built with ``lambda_step`` over ``steps``), logged to its own log group.
+
+    The machine keeps the construct's id as its own (it is the hidden ``Default`` child) and the log group is
+    created beside the construct as ``log_group_id``: the logical ids of both stay those they had before this
+    construct existed, so a deployed stack does not replace its named log groups and state machines.
+    ``include_execution_data``: log states' input and output too (they hold keys only, never user content).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        log_name: str,
+        definition: sfn.IChainable,
+        state_machine_type: sfn.StateMachineType,
+        comment: str,
+        steps: Iterable[ServiceFunction],
+        state_machine_name: str | None = None,
+        timeout: Duration | None = None,
+        include_execution_data: bool = False,
+        log_group_id: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            scope,
+            log_group_id or f"{construct_id}Logs",
+            log_group_name=f"{LOG_GROUP_PREFIX}{log_name}",
+            retention=defaults.log_retention,
+            removal_policy=defaults.removal_policy,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Default",
+            state_machine_name=state_machine_name,
+            comment=comment,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=state_machine_type,
+            timeout=timeout,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=include_execution_data
+            ),
+            tracing_enabled=True,
+        )
+        self.role: iam.IRole = self.state_machine.role
+        nag.acknowledge(
+            self.role,
+            "IAM5",
+            "lambda:InvokeFunction on <function arn>:* lets the tasks invoke published versions of the step "
+            "functions (LambdaInvoke's grant); CloudWatch Logs delivery and X-Ray actions support no "
+            "resource-level permissions.",
+            findings=["Resource::*", *(nag.versions_of(scope, step.function) for step in steps)],
+        )

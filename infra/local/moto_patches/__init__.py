@@ -1,0 +1,77 @@
+"""What the local emulator changes in moto when it starts: safety under threads, and speed.
+
+Each change is installed once per process by ``install()`` (``patching.replace`` marks what it installed, so a
+second ``Emulator`` in the same process changes nothing twice); results are unchanged, only cost and thread
+safety. Every patch refuses to install on a moto release other than ``MOTO_VERSION`` (``patching``).
+
+- DynamoDB operations are serialized: moto's are not safe against concurrent writes, nor a read against a
+  write (a query sorting items while an update removes an index attribute; a GetItem serialized while the
+  item changes, so it returns a snapshot of the attribute map taken under the lock).
+- Transactions check every condition before writing and copy only the items they touch (moto deep-copies
+  the whole table per transaction item).
+- Queries copy the items they answer after filtering and projecting, not every item read before.
+- Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
+  query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries still
+  look at every item (moto keeps no index), but no longer sort the whole table first.
+- State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
+  definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
+  itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
+- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event.
+- The Step Functions engine reuses one client per service; per-account backends are read straight from their
+  dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
+  JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
+  per request is memoized.
+"""
+
+from __future__ import annotations
+
+from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answers
+from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operations
+from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
+from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
+from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
+from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
+from infra.local.moto_patches.request_path import (
+    fast_backend_access,
+    memoize_backend_lookup,
+    request_ids_only_where_xml_has_them,
+)
+from infra.local.moto_patches.step_functions import (
+    name_lambda_service_errors_as_step_functions_does,
+    parse_each_state_machine_once,
+    reuse_step_functions_clients,
+    thread_safe_state_machine_parsing,
+)
+
+__all__ = [
+    "MOTO_VERSION",
+    "MotoVersionError",
+    "copy_query_results_after_filtering",
+    "index_base_table_queries",
+    "install",
+    "memoize_backend_lookup",
+    "parse_each_state_machine_once",
+    "replace",
+    "require_moto_version",
+    "s3_events_carry_a_sequencer",
+    "thread_safe_state_machine_parsing",
+    "two_phase_transactions",
+]
+
+
+def install() -> None:
+    """Every change above (``memoize_backend_lookup`` aside: it patches one dispatcher, given by the emulator)."""
+    require_moto_version()
+    thread_safe_state_machine_parsing()
+    parse_each_state_machine_once()
+    name_lambda_service_errors_as_step_functions_does()
+    s3_events_carry_a_sequencer()
+    two_phase_transactions()
+    serialize_dynamodb_operations()
+    index_base_table_queries()
+    reuse_step_functions_clients()
+    fast_backend_access()
+    plain_dynamodb_item_answers()
+    copy_query_results_after_filtering()
+    reuse_parsed_json_paths()
+    request_ids_only_where_xml_has_them()

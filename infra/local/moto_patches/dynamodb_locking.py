@@ -1,0 +1,71 @@
+"""DynamoDB under threads: one operation at a time, and reads that answer a snapshot of the item."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.moto_patches.patching import replace
+
+_DYNAMODB_OPERATIONS = (
+    *("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"),
+    *("query", "scan"),  # moto copies their results (under the lock, now)
+)
+_dynamodb_lock = threading.RLock()
+
+
+def serialize_dynamodb_operations() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+        def under_lock(self: object, *args: object, **kwargs: object) -> object:
+            with _dynamodb_lock:
+                return method(self, *args, **kwargs)
+
+        return under_lock
+
+    def copied(method: Callable[..., Any]) -> Callable[..., Any]:
+        def read_snapshot(self: object, *args: object, **kwargs: object) -> object:
+            with _dynamodb_lock:
+                return _snapshot(method(self, *args, **kwargs))
+
+        return read_snapshot
+
+    for name in _DYNAMODB_OPERATIONS:
+        replace(DynamoDBBackend, name, "serialized", serialized)
+    replace(DynamoDBBackend, "get_item", "serialized", copied)  # moto hands out the live item
+    replace(Item, "size", "snapshot-size", sized_once)
+
+
+def sized_once(size: Callable[[Any], int]) -> Callable[[Any], int]:
+    """A snapshot is never changed, so its size is computed once: BatchGetItem asks twice per item (16 MB
+    check, then the running total), a tenth of the emulator's time for a stream page. Live items, which
+    updates change in place, are measured every time as before."""
+
+    def size_of(self: Any) -> int:
+        if not self.__dict__.get("_annolake_snapshot"):
+            return size(self)
+        known = self.__dict__.get("_annolake_size")
+        if known is None:
+            known = self._annolake_size = size(self)
+        return known
+
+    return size_of
+
+
+def _snapshot(item: Any) -> Any:
+    """The item with its own attribute map: a write that sets or removes attributes meanwhile (what the
+    platform's updates do) leaves it as read. Values are shared: 4 µs a read, against 41 µs for a deep copy."""
+    if item is None:
+        return None
+    snapshot = copy.copy(item)
+    attrs_type: type[dict[str, Any]] = type(item.attrs)  # moto's LimitedSizeDict
+    attrs = attrs_type.__new__(attrs_type)
+    dict.update(attrs, item.attrs)  # not through LimitedSizeDict's per-key size check: it was checked on write
+    snapshot.attrs = attrs
+    snapshot._annolake_snapshot = True
+    snapshot._annolake_size = None
+    return snapshot

@@ -1,0 +1,114 @@
+"""moto's Step Functions engine: parsing safe under threads and done once per definition, Lambda errors named
+as Step Functions names them, one pooled client per service."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.moto_patches.patching import MARK, replace, require_moto_version
+
+
+def thread_safe_state_machine_parsing() -> None:
+    """moto's ASL preprocessor keeps its query-language scope stack in a class attribute, shared by every parse:
+    two executions starting at once corrupt each other's stack, and one of them dies in its worker thread before
+    its first state (a dropped file that never becomes ready). Each preprocessor gets its own stack."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    def own_scopes(init: Callable[..., None]) -> Callable[..., None]:
+        def __init__(self: Preprocessor, *args: object, **kwargs: object) -> None:
+            init(self, *args, **kwargs)
+            self._query_language_per_scope = []
+
+        return __init__
+
+    replace(Preprocessor, "__init__", "own-scopes", own_scopes)
+
+
+def parse_each_state_machine_once() -> None:
+    """moto's engine parses the state machine's definition with the ANTLR runtime (pure Python) at the start of
+    every execution: ~4 ms of the emulator's one GIL per ingested file, the most expensive step of its Express
+    execution. The parse tree of a definition text never changes and nothing writes to it, so each text is
+    parsed once; every execution still builds its own evaluation components from the tree (they keep
+    per-execution state), as moto does after parsing. Definitions that fail to parse are not remembered."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    require_moto_version()
+    parse = AmazonStateLanguageParser.parse
+    if "tree-once" in getattr(parse, MARK, frozenset()):
+        return
+    tree_of = functools.lru_cache(maxsize=256)(lambda definition: parse(definition)[1])
+
+    def parse_with_known_tree(definition: str) -> tuple[Any, Any]:
+        tree = tree_of(definition)
+        return Preprocessor().visit(tree), tree
+
+    setattr(parse_with_known_tree, MARK, getattr(parse, MARK, frozenset()) | {"tree-once"})
+    AmazonStateLanguageParser.parse = staticmethod(parse_with_known_tree)  # type: ignore[method-assign]
+
+
+def name_lambda_service_errors_as_step_functions_does() -> None:
+    """When the invocation of a task's Lambda function itself fails (throttled, a Lambda service error), Step
+    Functions names the error ``Lambda.<code>`` (``Lambda.TooManyRequestsException``): what the states' Retry
+    policies match. moto does so for ``arn:aws:states:::lambda:invoke`` tasks but names it ``Exception`` for
+    tasks whose Resource is the function's ARN (CDK's ``payload_response_only``), so nothing was retried."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    def named(from_error: Callable[..., Any]) -> Callable[..., Any]:
+        def _from_error(self: StateTaskLambda, env: Any, ex: Exception) -> Any:
+            failure = from_error(self, env, ex)
+            if isinstance(ex, ClientError):
+                error = f"Lambda.{ex.response['Error']['Code']}"
+                failure.error_name = CustomErrorName(error)
+                failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = error
+            return failure
+
+        return _from_error
+
+    replace(StateTaskLambda, "_from_error", "lambda-error-names", named)
+
+
+_ENGINE_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+)
+
+
+def reuse_step_functions_clients() -> None:
+    """moto's ASL engine builds a new boto3 client for every task it runs (tens of ms each, and a new
+    connection); give it one pooled client per region and service instead (clients are thread-safe)."""
+    import importlib
+    from functools import lru_cache
+
+    import boto3
+    from botocore.config import Config
+
+    @lru_cache(maxsize=64)
+    def pooled(region: str, service: str) -> object:
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{os.environ.get('MOTO_PORT', '5000')}",
+            aws_access_key_id="ak",
+            aws_secret_access_key="sk",  # noqa: S106 - the engine's fixed credentials, as moto sets them
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                read_timeout=99999999,
+                max_pool_connections=64,
+            ),
+        )
+
+    def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
+        return pooled(region, service)
+
+    for name in _ENGINE_MODULES:
+        replace(importlib.import_module(name), "boto_client_for", "pooled-clients", lambda _: boto_client_for)

@@ -1,0 +1,105 @@
+"""Every error the SDK raises, in one place (all exported by ``annolake``).
+
+``AnnolakeError`` is the base of them all. API answers of 4xx/5xx are ``AnnolakeAPIError`` subclasses chosen by
+status; media downloads fail with ``FetchError``. Each class also keeps the built-in base it had before
+(``RuntimeError``, ``LookupError``), so existing ``except`` clauses still catch it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class AnnolakeError(Exception):
+    """Base class of every error raised by the SDK."""
+
+
+class CredentialsNotFound(AnnolakeError, RuntimeError):
+    """No host, project or API key was given, and none was found in the environment or a credentials.json."""
+
+
+class AnnolakeAPIError(AnnolakeError, RuntimeError):
+    """An error answer from the API, with its ``status``, ``code``, ``message`` and ``details``."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidRequest(AnnolakeAPIError):
+    """400/422: the request is wrong; the message says what to change."""
+
+
+class AuthenticationError(AnnolakeAPIError):
+    """401: missing, wrong or revoked credentials."""
+
+
+class PermissionDenied(AnnolakeAPIError):
+    """403: authenticated, but the role does not allow this action."""
+
+
+class NotFound(AnnolakeAPIError):
+    """404: no such project, dataset, file, job, task or slice."""
+
+
+class VersionConflict(AnnolakeAPIError):
+    """409: someone saved first. ``current_version`` is the version now stored; refresh, reapply, save again."""
+
+    @property
+    def current_version(self) -> int | None:
+        return self.details.get("current_version")
+
+
+STATUS_ERRORS: dict[int, type[AnnolakeAPIError]] = {
+    400: InvalidRequest,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: VersionConflict,
+    422: InvalidRequest,
+}
+
+
+class FetchError(AnnolakeAPIError):
+    """A media download failed: a non-2xx answer after retries (``status``), or no answer (``status`` 0).
+
+    The message names the URL without its query string, which carries the signature.
+    """
+
+    def __init__(self, url: str, status: int, reason: str, *, code: str = "fetch_failed") -> None:
+        super().__init__(status, code, reason)
+        self.url = url
+        self.args = (f"GET {redact_url(url)} failed: {reason}",)
+
+
+class UrlExpired(FetchError):
+    """403 from storage: the presigned URL expired or was refused. Ask the API for a new one and retry."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, 403, "HTTP 403: the presigned URL expired or was refused", code="url_expired")
+
+
+class IngestFailed(AnnolakeError, RuntimeError):
+    """The upload arrived but was quarantined; the message is the reason."""
+
+
+class ImportFailed(AnnolakeError, RuntimeError):
+    """The import job failed as a whole (bad manifest, unknown labels); ``job`` has the details."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        super().__init__(f"import {job['import_id']} failed: {job.get('status_reason')}")
+        self.job = job
+
+
+class FileUnavailable(AnnolakeError, LookupError):
+    """The slice lists a file that was deleted after the slice was frozen."""
+
+
+def redact_url(url: str) -> str:
+    """The URL without query or fragment: a presigned URL's signature is a credential."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path

@@ -1,0 +1,398 @@
+"""The job, task, review and webhook services called in-process over moto, the test standing in for the
+state machines: it runs the review workflow's steps (``review_workflow.prepare/open_task/consolidate/complete``)
+for each execution the services started, as the review state machine would, with task tokens of its own.
+
+moto records the executions the services start and accepts task tokens without running anything, so what is
+checked here is the services' own bookkeeping: who holds which task, leases, re-drives, review rounds and the
+webhook failure list. ``tests/e2e/test_workflow.py`` runs the same flows on the real state machines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support import slice_data
+from tests.support.auth import create_single_table, reset_service_caches
+
+PROJECT = "flow"
+OWNER = "user:owner"
+BOX = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max": 20}
+WAITING_MACHINE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
+
+
+class OneDynamoDBCallAtATime:
+    """WSGI middleware: DynamoDB requests are answered one at a time, as DynamoDB applies each conditional
+    write atomically (plain moto checks a condition and writes without a lock, so concurrent claims could
+    both pass it there)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+@dataclass
+class Flow:
+    sfn: Any
+    review_machine: str
+
+
+@pytest.fixture(scope="module")
+def flow(serve_wsgi, new_moto_app) -> Iterator[Flow]:
+    """A table, a media bucket and two state machines on a moto of this module's own; the service set up for
+    them, a project with an owner, and the service's caches cleared on the way in and out."""
+    with serve_wsgi(OneDynamoDBCallAtATime(new_moto_app())) as endpoint, pytest.MonkeyPatch.context() as env:
+        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        suffix = uuid.uuid4().hex[:8]
+        table, media = f"annolake-flow-{suffix}", f"media-flow-{suffix}"
+        create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
+        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
+        sfn = session.client("stepfunctions", endpoint_url=endpoint)
+        role = "arn:aws:iam::123456789012:role/annolake-flow"
+        machines = {
+            kind: sfn.create_state_machine(name=f"{kind}-{suffix}", definition=WAITING_MACHINE, roleArn=role)[
+                "stateMachineArn"
+            ]
+            for kind in ("review", "launch")
+        }
+        for name, value in {
+            "TABLE_NAME": table,
+            "MEDIA_BUCKET": media,
+            "REVIEW_STATE_MACHINE_ARN": machines["review"],
+            "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
+            "SECRET_PREFIX": f"annolake/flow-{suffix}",
+            "ALLOW_PRIVATE_URLS": "true",  # the webhook receiver listens on 127.0.0.1
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            env.setenv(name, value)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
+            env.delenv(name, raising=False)
+        reset_service_caches()
+        from annolake_service.services import projects
+
+        projects.create_project(PROJECT, "Flow", creator=OWNER)
+        try:
+            yield Flow(sfn, machines["review"])
+        finally:
+            reset_service_caches()
+
+
+# --- the test as the state machines -------------------------------------------------------
+
+
+_IMAGES = itertools.count(0, 1000)  # each dataset its own images: the same bytes in a project are one file
+
+
+def _launched(dataset: str, files: int, **spec: Any):
+    """A job over a new dataset of ``files`` new files, launched, its launch workflow's steps run."""
+    from annolake_service.domain.workflow import JobSpec
+    from annolake_service.services import jobs
+
+    slice_data.seed_dataset(PROJECT, dataset, files, start=next(_IMAGES))
+    job = jobs.create_job(PROJECT, JobSpec(name=dataset, datasets=[dataset], **spec), author=OWNER)
+    job = jobs.launch(PROJECT, job.job_id)
+    plan = jobs.plan_launch(PROJECT, job.job_id)
+    assert plan["total"] == files
+    for chunk in plan["chunks"]:
+        jobs.launch_chunk(PROJECT, job.job_id, chunk)
+    jobs.finish_launch(PROJECT, job.job_id)
+    return jobs.get_job(PROJECT, job.job_id)
+
+
+def _review_inputs(flow: Flow, job_id: str) -> list[dict[str, Any]]:
+    """The inputs of the review executions the services started for ``job_id`` (oldest first)."""
+    pages = flow.sfn.get_paginator("list_executions").paginate(stateMachineArn=flow.review_machine)
+    arns = [e["executionArn"] for page in pages for e in page["executions"]]
+    inputs = [json.loads(flow.sfn.describe_execution(executionArn=arn)["input"]) for arn in arns]
+    return [i for i in inputs if i["job_id"] == job_id][::-1]
+
+
+def _open(job_id: str, file_id: str, kind: str, round_: int = 0, slot: int = 0, **task: Any) -> dict[str, Any]:
+    from annolake_service.domain.workflow import TaskKind
+    from annolake_service.services import review_workflow
+
+    return review_workflow.open_task(
+        PROJECT,
+        job_id,
+        file_id,
+        kind=TaskKind(kind),
+        token=f"token-{uuid.uuid4().hex}",
+        round_=round_,
+        slot=slot,
+        **task,
+    )
+
+
+def _start_reviews(payloads: list[dict[str, Any]]) -> list[str]:
+    """Each execution's first steps: prepare, then one annotate task per consensus slot. Returns the task ids."""
+    from annolake_service.services import review_workflow
+
+    opened = []
+    for payload in payloads:
+        state = review_workflow.prepare(**payload)
+        opened += [_open(payload["job_id"], payload["file_id"], "annotate", slot=s)["task_id"] for s in state["slots"]]
+    return opened
+
+
+def _next(person: str, job_id: str, role: str = "annotator"):
+    """``POST /tasks/next`` for the job: the caller's task in progress, else a newly claimed one, else None."""
+    from annolake_service.domain.roles import Role
+    from annolake_service.services import tasks
+
+    return tasks.next_task(PROJECT, person, Role(role), job_id=job_id)
+
+
+def _job_tasks(job_id: str) -> list[dict[str, Any]]:
+    from annolake_service.services import tasks
+
+    return tasks.list_tasks(PROJECT, job_id, status=None, kind=None, limit=500, cursor=None)["tasks"]
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+def test_concurrent_next_calls_hand_out_every_task_once(flow):
+    from annolake_service.services import tasks
+
+    job = _launched("crowd", 8, mode="copy_once")
+    opened = _start_reviews(_review_inputs(flow, job.job_id))
+    assert len(opened) == 8
+    people = [f"user:crowd{i:02d}" for i in range(12)]
+    start = threading.Barrier(len(people))
+
+    def take(person: str):
+        start.wait()
+        return _next(person, job.job_id)
+
+    with ThreadPoolExecutor(max_workers=len(people)) as pool:
+        handed = dict(zip(people, pool.map(take, people), strict=True))
+    given = {person: task for person, task in handed.items() if task is not None}
+    ids = [task.task_id for task in given.values()]
+    assert len(ids) == 8 and set(ids) == set(opened)  # every task handed out, none twice; 4 people got none
+    assert {person: task.assignee for person, task in given.items()} == {person: person for person in given}
+    stored = [tasks.load(PROJECT, task_id) for task_id in ids]
+    assert {(t.task_id, t.assignee, t.status.value) for t in stored} == {
+        (task.task_id, person, "in_progress") for person, task in given.items()
+    }
+    person, held = next(iter(given.items()))
+    again = _next(person, job.job_id)  # asking again: the task in progress, its lease renewed, not a second one
+    assert again.task_id == held.task_id and again.lease_expires_at > held.lease_expires_at
+
+
+def test_a_claim_past_its_lease_goes_to_someone_else_and_the_old_holder_cannot_submit(flow):
+    from annolake_service.services import annotations, tasks
+    from annolake_service.shared.errors import Conflict
+
+    job = _launched("lease", 1, task_timeout_seconds=1)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    held = _next("user:slowpoke", job.job_id)
+    assert held is not None and held.assignee == "user:slowpoke"
+    assert _next("user:eager", job.job_id) is None  # within the lease nobody else gets it
+    time.sleep(1.2)
+    taken = _next("user:eager", job.job_id)
+    assert taken is not None and taken.task_id == held.task_id and taken.assignee == "user:eager"
+    assert taken.claim_seq > held.claim_seq
+
+    with pytest.raises(Conflict, match="is held by user:eager"):
+        tasks.submit(PROJECT, held.task_id, "user:slowpoke", [BOX])
+    seeded = annotations.get_annotations(PROJECT, held.file_id)["version"]
+    outcome = tasks.submit(PROJECT, taken.task_id, "user:eager", [BOX])
+    assert (outcome["already_submitted"], outcome["task"]["status"]) == (False, "submitted")
+    assert outcome["version"] == seeded + 1
+    assert tasks.submit(PROJECT, taken.task_id, "user:eager", [BOX])["already_submitted"] is True
+    with pytest.raises(Conflict, match="already submitted by user:eager"):
+        tasks.submit(PROJECT, held.task_id, "user:slowpoke", [])
+    saved = annotations.get_annotations(PROJECT, held.file_id)
+    assert saved["version"] == seeded + 1 and [i["name"] for i in saved["instance_list"]] == ["car"]
+
+
+# --- re-drive -----------------------------------------------------------------------------
+
+
+def test_redriving_twice_restarts_each_failed_file_once_and_duplicates_no_task(flow):
+    from annolake_service.services import jobs, review_workflow, tasks
+
+    job = _launched("redrive", 3)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    files = sorted(t["file_id"] for t in _job_tasks(job.job_id))
+    failing = files[0]
+    review_workflow.fail(PROJECT, job.job_id, failing, {"Error": "States.Timeout", "Cause": "nobody came"})
+    assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 3, "annotating": 2, "failed": 1}
+    (cancelled,) = [t for t in _job_tasks(job.job_id) if t["file_id"] == failing]
+    assert cancelled["status"] == "cancelled"
+
+    executions = len(_review_inputs(flow, job.job_id))
+    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": [failing]}
+    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": []}  # nothing failed any more: nothing restarted
+    restarted = _review_inputs(flow, job.job_id)[executions:]
+    assert [r["file_id"] for r in restarted] == [failing]
+
+    _start_reviews(restarted)
+    _start_reviews(restarted)  # a retried step opens the same task again
+    listed = _job_tasks(job.job_id)
+    assert Counter(t["file_id"] for t in listed) == dict.fromkeys(files, 1)
+    assert tasks.load(PROJECT, cancelled["task_id"]).status.value == "available"  # back in the queue
+    assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 3, "annotating": 3}
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flow):
+    from annolake_service.domain.roles import Role
+    from annolake_service.services import annotations, jobs, projects, review_workflow, tasks
+    from annolake_service.shared.errors import BadRequest, Conflict
+
+    annotator, reviewer = "user:ann1", "user:rita"
+    projects.set_member_role(PROJECT, annotator, Role.ANNOTATOR)
+    projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
+    job = _launched("review", 2, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
+    _start_reviews(_review_inputs(flow, job.job_id))
+
+    reviews = {}
+    while (task := _next(annotator, job.job_id)) is not None:
+        tasks.submit(PROJECT, task.task_id, annotator, [BOX])
+        after = review_workflow.consolidate(PROJECT, job.job_id, task.file_id, [{"annotator": annotator}])
+        assert after["review"] is True and after["authors"] == [annotator]
+        opened = _open(job.job_id, task.file_id, "review", authors=after["authors"])
+        reviews[task.file_id] = opened["task_id"]
+    assert len(reviews) == 2
+    approved, sent_back = list(reviews)
+    assert tasks.load(PROJECT, reviews[approved]).reserved_for == reviewer
+    assert _next(annotator, job.job_id) is None  # the annotator has no review to take
+
+    first = _next(reviewer, job.job_id, "reviewer")
+    assert (first.kind.value, first.file_id) == ("review", approved)
+    with pytest.raises(BadRequest, match="needs a comment"):
+        tasks.review(PROJECT, first.task_id, reviewer, "request_changes")
+    assert tasks.review(PROJECT, first.task_id, reviewer, "approve")["task"]["result"]["decision"] == "approve"
+    assert review_workflow.complete(PROJECT, job.job_id, approved)["job_completed"] is False
+
+    second = _next(reviewer, job.job_id, "reviewer")
+    assert second.file_id == sent_back
+    answer = tasks.review(PROJECT, second.task_id, reviewer, "request_changes", comment="  the car is bigger ")
+    assert answer["task"]["result"] == {
+        "decision": "request_changes",
+        "comment": "the car is bigger",
+        "send_back_to": annotator,
+    }
+    assert tasks.review(PROJECT, second.task_id, reviewer, "request_changes", comment="again")["already_submitted"]
+    with pytest.raises(Conflict, match="already reviewed by user:rita"):
+        tasks.review(PROJECT, second.task_id, "user:other", "approve")
+
+    rework_opened = _open(
+        job.job_id, sent_back, "annotate", round_=1, send_back_to=annotator, comment="the car is bigger"
+    )
+    assert _next("user:ann2", job.job_id) is None  # reserved for the annotator who made the work
+    rework = _next(annotator, job.job_id)
+    assert (rework.task_id, rework.round, rework.comment) == (rework_opened["task_id"], 1, "the car is bigger")
+    reviewed_version = annotations.get_annotations(PROJECT, sent_back)["version"]
+    tasks.submit(PROJECT, rework.task_id, annotator, [{**BOX, "x_max": 60}])
+    _open(job.job_id, sent_back, "review", round_=1, authors=[annotator])
+    final = _next(reviewer, job.job_id, "reviewer")
+    assert (final.file_id, final.round) == (sent_back, 1)
+    tasks.review(PROJECT, final.task_id, reviewer, "approve")
+    assert review_workflow.complete(PROJECT, job.job_id, sent_back)["job_completed"] is True
+
+    stats = jobs.stats(PROJECT, job.job_id)
+    assert stats["status"] == "complete" and stats["files"] == {"total": 2, "complete": 2}
+    assert stats["review"] == {"reviewed": 3, "approved": 2, "changes_requested": 1, "rejection_rate": 1 / 3}
+    fixed = annotations.get_annotations(PROJECT, sent_back)
+    assert fixed["version"] == reviewed_version + 1 and [b["x_max"] for b in fixed["instance_list"]] == [60]
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    url: str
+    failing: bool = True
+    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP receiver on 127.0.0.1 that answers 503 while ``failing``, 204 after; it keeps what it got."""
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            status = 503 if state.failing else 204
+            state.received.append((dict(self.headers), body, status))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_port}/hooks"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_failed_webhook_delivery_is_listed_then_redelivered(flow, receiver):
+    from annolake_service.domain import webhooks as rules
+    from annolake_service.services import webhooks
+    from annolake_service.shared.errors import NotFound
+
+    created = webhooks.create(PROJECT, rules.WebhookSpec(url=receiver.url, events=["job_completed"]), author=OWNER)
+    webhook_id, secret = created["webhook"]["webhook_id"], created["secret"]
+    detail = {"project_id": PROJECT, "job_id": "job_x", "name": "done", "files": 2}
+    event = {"id": "evt-1", "detail-type": "job_completed", "detail": detail}
+
+    (outcome,) = webhooks.deliver(event)
+    assert (outcome["webhook_id"], outcome["delivered"]) == (webhook_id, False)
+    assert [status for _, _, status in receiver.received] == [503] * webhooks.DELIVERY_ATTEMPTS
+    (failure,) = webhooks.failures(PROJECT, webhook_id)
+    assert (failure["event_type"], failure["attempts"], failure["delivery_id"]) == (
+        "job_completed",
+        webhooks.DELIVERY_ATTEMPTS,
+        f"evt-1:{webhook_id}",
+    )
+    assert "answered HTTP 503" in failure["last_error"]
+    assert webhooks.deliver({**event, "detail-type": "task_created"}) == []  # not subscribed: nothing sent
+
+    receiver.failing = False
+    again = webhooks.redeliver(PROJECT, webhook_id, failure["failure_id"])
+    assert again == {"webhook_id": webhook_id, "delivered": True, "status": 204}
+    assert webhooks.failures(PROJECT, webhook_id) == []
+    headers, body, status = receiver.received[-1]
+    assert status == 204 and len(receiver.received) == webhooks.DELIVERY_ATTEMPTS + 1
+    assert json.loads(body) == {"id": "evt-1", "type": "job_completed", "project_id": PROJECT, "data": detail}
+    assert headers[rules.DELIVERY_HEADER] == f"evt-1:{webhook_id}"
+    timestamp = int(headers[rules.TIMESTAMP_HEADER])
+    assert rules.verify_signature(secret, timestamp, body, headers[rules.SIGNATURE_HEADER], now=int(time.time()))
+    with pytest.raises(NotFound):
+        webhooks.redeliver(PROJECT, webhook_id, failure["failure_id"])  # delivered: off the list
