@@ -29,11 +29,11 @@ test: venv web check
 	$(PY) -m pytest -q
 
 ## make test-fast: the suite without the tests marked slow (no platform, no browser, no cfn-lint or extra synths,
-## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; about a minute
+## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; ~80 s
 test-fast: venv web-deps
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/e2e
 
-## make test-e2e: a real `python -m infra.local` shared by the platform, workflow and browser tests (~10 min)
+## make test-e2e: a real `python -m infra.local` shared by the platform, workflow and browser tests (~5 min)
 test-e2e: venv web
 	$(PY) -m pytest -q tests/e2e
 

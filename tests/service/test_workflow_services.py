@@ -362,11 +362,12 @@ def receiver() -> Iterator[Receiver]:
         thread.join(timeout=5)
 
 
-def test_a_failed_webhook_delivery_is_listed_then_redelivered(flow, receiver):
+def test_a_failed_webhook_delivery_is_listed_then_redelivered(flow, receiver, monkeypatch):
     from annolake_service.domain import webhooks as rules
     from annolake_service.services import webhooks
     from annolake_service.shared.errors import NotFound
 
+    monkeypatch.setattr(webhooks, "BACKOFF_SECONDS", 0)  # every attempt is made; the 3 s between them are not waited
     created = webhooks.create(PROJECT, rules.WebhookSpec(url=receiver.url, events=["job_completed"]), author=OWNER)
     webhook_id, secret = created["webhook"]["webhook_id"], created["secret"]
     detail = {"project_id": PROJECT, "job_id": "job_x", "name": "done", "files": 2}
