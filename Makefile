@@ -29,7 +29,7 @@ test: venv web check
 	$(PY) -m pytest -q
 
 ## make test-fast: the suite without the tests marked slow (no platform, no browser, no cfn-lint or extra synths,
-## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; ~80 s
+## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; 80-100 s on 2 cores
 test-fast: venv web-deps
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/e2e
 
