@@ -29,9 +29,10 @@ test: venv web check
 	$(PY) -m pytest -q
 
 ## make test-fast: the suite without the tests marked slow (no platform, no browser, no cfn-lint or extra synths,
-## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; 80-100 s on 2 cores
+## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; in two worker
+## processes (pytest-xdist), about 70 s on 2 cores
 test-fast: venv web-deps
-	$(PY) -m pytest -q -m "not slow" --ignore=tests/e2e
+	$(PY) -m pytest -q -n 2 -m "not slow" --ignore=tests/e2e
 
 ## make test-e2e: a real `python -m infra.local` shared by the platform, workflow and browser tests (~5 min)
 test-e2e: venv web
