@@ -113,10 +113,19 @@ class SliceReader:
 
     # -- pages -------------------------------------------------------------------------------------
     def _load_page(self, block: int) -> list[dict[str, Any]]:
+        """The items of block ``block`` (``page_size`` offsets). The API may end a page early to keep its answer
+        small (files with large annotations); the rest of the block is then asked for from where it stopped."""
         size = self.options.page_size
-        page = self.slice.page(block * size, size, url_expires_in=self.options.url_expires_in, urls=("media",))
-        self.page_requests += 1
-        return page["items"]
+        start, end = block * size, min(block * size + size, len(self.slice))
+        items: list[dict[str, Any]] = []
+        while start + len(items) < end:
+            at = start + len(items)
+            page = self.slice.page(at, end - at, url_expires_in=self.options.url_expires_in, urls=("media",))
+            self.page_requests += 1
+            if not page["items"]:
+                raise RuntimeError(f"slice {self.slice.slice_id} returned no items at offset {at} of {end}")
+            items.extend(page["items"])
+        return items
 
     def prefetch_page(self, block: int) -> None:
         with self._lock:

@@ -1093,3 +1093,35 @@ def test_a_blank_dataset_name_is_refused_and_a_job_stored_invalid_is_reported_no
     assert unreadable["kind"] == "job" and "datasets" in unreadable["reason"]
     one = c.get(f"{jobs_url}/{job_id}", headers=h)
     assert one.status_code == 409 and one.json()["error"]["code"] == "stored_record_invalid", one.text
+
+
+def test_a_stream_page_ends_early_at_its_byte_budget_and_its_cursor_carries_on(world, sliced, monkeypatch):
+    from tests.support.auth import reset_service_caches
+
+    c, h = world["client"], _admin(world)
+    frozen = c.post("/api/v1/projects/alpha/datasets/sliced/slices", json={"query": "file.width >= 0"}, headers=h)
+    url = f"/api/v1/projects/alpha/slices/{frozen.json()['slice_id']}/items"
+    whole = c.get(url, params={"limit": 12}, headers=h).json()
+    sizes = [len(json.dumps(item)) for item in whole["items"]]
+    assert len(sizes) == 12 and whole["cursor"] is None
+    budget = sum(sizes[:3]) + 5  # three items fit, a fourth does not
+    monkeypatch.setenv("PAGE_MAX_BYTES", str(budget))
+    reset_service_caches()
+    try:
+        walked, cursor, lengths = [], None, []
+        while True:
+            page = c.get(url, params={"limit": 12, **({"cursor": cursor} if cursor else {})}, headers=h).json()
+            walked += page["items"]
+            lengths.append(len(page["items"]))
+            used = sum(len(json.dumps(item)) + 1 for item in page["items"])
+            assert used <= budget or len(page["items"]) == 1, (used, budget)
+            if not (cursor := page["cursor"]):
+                break
+        assert lengths[0] == 3 and len(lengths) > 3
+        assert [item["index"] for item in walked] == list(range(12))
+        assert [item["file"]["id"] for item in walked] == [item["file"]["id"] for item in whole["items"]]
+        one = c.get(url, params={"offset": 0, "limit": 12}, headers=h).json()
+        assert len(one["items"]) == 3 and one["next_offset"] == 3
+    finally:
+        monkeypatch.delenv("PAGE_MAX_BYTES")
+        reset_service_caches()

@@ -9,6 +9,7 @@ carry presigned URLs minted for that response only. Reading a page writes nothin
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -240,6 +241,17 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
     }
 
 
+def _within_bytes(items: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The leading items whose JSON fits ``budget`` bytes (at least one): a page of files with large annotations
+    ends early and its cursor carries on, so no answer outgrows what a Lambda function may return."""
+    used = 0
+    for count, item in enumerate(items):
+        used += len(json.dumps(item, default=str)) + 1
+        if used > budget and count > 0:
+            return items[:count]
+    return items
+
+
 def slice_page(
     project_id: str,
     slice_id: str,
@@ -264,9 +276,10 @@ def slice_page(
     files = file_repo.get_files_with_instances(project_id, found.file_ids)
     listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
     urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
-    items = [
-        _stream_item(offset + i, record, fid, instances, urls) for i, (fid, record, instances) in enumerate(listed)
-    ]
+    items = _within_bytes(
+        [_stream_item(offset + i, record, fid, instances, urls) for i, (fid, record, instances) in enumerate(listed)],
+        get_settings().page_max_bytes,
+    )
     following = offset + len(items)
     more = following < found.count
     return {

@@ -34,6 +34,11 @@ class Settings(BaseModel):
         default=False, description="ALLOW_PRIVATE_URLS: from_url may fetch private/loopback hosts (local stage)"
     )
     presign_ttl_seconds: int = Field(default=900, description="PRESIGN_TTL_SECONDS: URL lifetime")
+    page_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1,
+        description="PAGE_MAX_BYTES: a stream page's items stop here, under Lambda's 6 MB response limit",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
