@@ -9,7 +9,7 @@ NODE_BIN = $(shell $(PY) -c 'from infra.nodejs import bin_dir; print(bin_dir())'
 CDK = env PATH="$(NODE_BIN):$$PATH" node $(NODE_BIN)/../lib/node_modules/npm/bin/npx-cli.js --yes aws-cdk@2.1148.0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: up check test test-fast test-e2e synth deploy bench lint openapi venv clean web web-deps web-client
+.PHONY: up check fuzz test test-fast test-e2e synth deploy bench lint openapi venv clean web web-deps web-client
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ test-fast: venv web-deps
 ## make test-e2e: a real `python -m infra.local` shared by the platform, workflow and browser tests (~5 min)
 test-e2e: venv web
 	$(PY) -m pytest -q tests/e2e
+
+## make fuzz: the generated API requests at 100 examples per operation (make test runs 10)
+fuzz: venv
+	ANNOLAKE_FUZZ_EXAMPLES=100 $(PY) -m pytest -q -p no:logging tests/service/test_api_fuzz.py
 
 ## make synth: CDK templates into cdk.out, with the dependency layer built by pip (no Docker)
 synth: venv web

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from annolake_service import __version__
 from annolake_service.api.routers import annotations as annotation_routes
@@ -61,6 +63,17 @@ def create_app() -> FastAPI:
     )
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
+    # Each path's methods, for the Allow header of a 405 (Starlette names only the first route's). A literal
+    # segment outranks a parameter: /files/transfer is not /files/{file_id}.
+    methods_by_path = [
+        (compile_path(context.path)[0], context.path.count("{"), frozenset(context.methods or ()))
+        for context in iter_route_contexts(app.routes)
+    ]
+
+    def allowed_methods(path: str) -> str:
+        matching = [(params, methods) for pattern, params, methods in methods_by_path if pattern.match(path)]
+        fewest = min((params for params, _ in matching), default=0)
+        return ", ".join(sorted({m for params, methods in matching if params == fewest for m in methods}))
 
     @app.exception_handler(AnnolakeError)
     async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:
@@ -75,8 +88,13 @@ def create_app() -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's own: a body that is not JSON, which no operation accepts
+            return _error(422, "invalid_request", f"the request does not match the API schema: {exc.detail}")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        answer = _error(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 405:
+            answer.headers["Allow"] = allowed_methods(request.url.path)
+        return answer
 
     return app

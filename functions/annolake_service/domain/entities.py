@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 
 from annolake_service.domain.roles import Role
 
+#: A dataset's name: also a folder of the drop bucket, so no '/'.
+DATASET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$"
+
 
 class UnreadableRecord(BaseModel):
     """A stored record that today's rules no longer accept: reported beside a listing, never a failed listing."""

@@ -11,12 +11,12 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo.conditions import AlreadyExists
 from annolake_service.domain.api_keys import IssuedKey, issue_key
-from annolake_service.domain.entities import ApiKey, Dataset, Project
+from annolake_service.domain.entities import DATASET_NAME_PATTERN, ApiKey, Dataset, Project
 from annolake_service.domain.object_keys import SLUG
 from annolake_service.domain.roles import Role
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 
-DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
+DATASET_NAME = re.compile(DATASET_NAME_PATTERN)
 
 
 def user_principal(username: str) -> str:

@@ -1094,7 +1094,10 @@ export interface components {
              * @default
              */
             description?: string;
-            /** Name */
+            /**
+             * Name
+             * @description 1-128 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit
+             */
             name: string;
         };
         /** DatasetDetailPublic */

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 class AnnotationsUpdate(BaseModel):
     version: int = Field(ge=0, description="the annotation version you last read; a stale one gets 409")
     instance_list: list[dict[str, Any]] = Field(description="the full list (packet shape)")
-    create_labels: bool = Field(default=False, description="add unknown label names to the schema")
+    create_labels: bool = Field(default=False, strict=True, description="add unknown label names to the schema")
 
 
 class AnnotationsPublic(BaseModel):

@@ -6,11 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from annolake_service.domain.entities import Dataset
+from annolake_service.domain.entities import DATASET_NAME_PATTERN, Dataset
 
 
 class DatasetCreate(BaseModel):
-    name: str
+    name: str = Field(
+        pattern=DATASET_NAME_PATTERN,
+        description="1-128 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit",
+    )
     description: str = ""
 
 

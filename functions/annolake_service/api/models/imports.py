@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 class ImportCreate(BaseModel):
     format: Literal["coco", "yolo", "jsonl"]
     dataset: str = "default"
-    create_labels: bool = Field(default=False, description="add the manifest's unknown labels to the schema")
+    create_labels: bool = Field(
+        default=False, strict=True, description="add the manifest's unknown labels to the schema"
+    )
 
 
 class ImportPublic(BaseModel):

@@ -8,7 +8,7 @@ from annolake_service.domain.schema import AttributeGroup, LabelSpec, Schema
 
 
 class SchemaUpdate(Schema):
-    version: int = Field(ge=0, description="the schema version you last read; a stale one gets 409")
+    version: int = Field(ge=0, strict=True, description="the schema version you last read; a stale one gets 409")
 
 
 class SchemaPublic(BaseModel):

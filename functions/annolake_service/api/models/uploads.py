@@ -26,7 +26,7 @@ class UrlUploadCreate(BaseModel):
     url: str = Field(description="http(s) URL of an image on a public host")
     dataset: str = "default"
     instance_list: list[dict[str, Any]] | None = Field(default=None, description="pre-labels (packet shape)")
-    create_labels: bool = False
+    create_labels: bool = Field(default=False, strict=True)
 
 
 class PacketMedia(BaseModel):
@@ -40,7 +40,7 @@ class PacketUploadCreate(BaseModel):
     media: PacketMedia
     instance_list: list[dict[str, Any]] = Field(default_factory=list)
     dataset: str = "default"
-    create_labels: bool = False
+    create_labels: bool = Field(default=False, strict=True)
 
 
 class UploadPublic(BaseModel):
