@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
     methods_by_path = [
         (compile_path(context.path)[0], context.path.count("{"), frozenset(context.methods or ()))
         for context in iter_route_contexts(app.routes)
+        if context.path is not None
     ]
 
     def allowed_methods(path: str) -> str:
