@@ -210,3 +210,13 @@ def test_the_stream_page_route_validates_against_the_page_model():
     assert items_route.response_model is StreamPage
     items = DOCUMENT["components"]["schemas"]["StreamPage"]["properties"]["items"]["items"]
     assert {ref["$ref"].rsplit("/", 1)[1] for ref in items["oneOf"]} == {"StreamItemPublic", "DeletedStreamItemPublic"}
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_last():
+    from starlette.testclient import TestClient
+
+    client = TestClient(APP)
+    refused = client.get(f"{API_PREFIX}/projects/p/imports", params=[("dataset", "a"), ("dataset", "b")])
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"] == {"repeated": ["dataset"]}
+    assert client.get(f"{API_PREFIX}/projects/p/imports", params={"dataset": "a"}).status_code == 401  # on to auth

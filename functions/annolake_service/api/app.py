@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qsl
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,6 +32,26 @@ from annolake_service.api.routers import (
 from annolake_service.shared.errors import AnnolakeError
 
 API_PREFIX = "/api/v1"
+
+
+class OneValuePerQueryParameter:
+    """Every query parameter of the API takes one value: a repeated one is refused (422), not read as its last."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("query_string") and scope["path"].startswith(API_PREFIX):
+            names = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                message = (
+                    f"the request does not match the API schema: query parameter(s) {', '.join(repeated)} "
+                    "given more than once; give each once"
+                )
+                await _error(422, "invalid_request", message, {"repeated": repeated})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _error(status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
@@ -75,6 +98,8 @@ def create_app() -> FastAPI:
         matching = [(params, methods) for pattern, params, methods in methods_by_path if pattern.match(path)]
         fewest = min((params for params, _ in matching), default=0)
         return ", ".join(sorted({m for params, methods in matching if params == fewest for m in methods}))
+
+    app.add_middleware(OneValuePerQueryParameter)
 
     @app.exception_handler(AnnolakeError)
     async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:
