@@ -39,7 +39,9 @@ def generate(path: Path, files: int) -> None:
     labels = ",\n".join(_label_sql(p, name) for p, name in enumerate(LABELS))
     sql = f"""
     COPY (
-      SELECT printf('f%08d', i) AS file_id, 1::BIGINT AS seq, FALSE AS deleted,
+      SELECT printf('f%08d', i) AS file_id, '' AS seq, FALSE AS deleted,
+             strftime(TIMESTAMP '2026-01-01' + to_microseconds(i * 1000), '%Y-%m-%dT%H:%M:%S.%f+00:00')
+               || '#' || printf('f%08d', i) AS position,
              'img_' || i || '.jpg' AS name, 'image' AS type, 'ready' AS status,
              640::BIGINT AS width, 480::BIGINT AS height,
              TIMESTAMP '2026-01-01' + to_microseconds(i * 1000) AS created,

@@ -32,7 +32,13 @@ class Files:
         original = random_files()
         base_labels = tuple(label for label in LABELS if label != "bus")  # "bus" arrives with the delta
         base_rows = [
-            index_row(file_id, dataclasses.replace(view, label_counts=_without(view, "bus")), seq=1, labels=base_labels)
+            index_row(
+                file_id,
+                dataclasses.replace(view, label_counts=_without(view, "bus")),
+                position=_position(file_id, view),
+                seq=None,
+                labels=base_labels,
+            )
             for file_id, view in original.items()
         ]
         write_index_file(base_rows, directory / "base.parquet")
@@ -44,20 +50,27 @@ class Files:
         for file_id in ids[::5]:  # re-written with the new label and a new status
             view = dataclasses.replace(original[file_id], status="ready")
             self.views[file_id] = view
-            delta_rows.append(index_row(file_id, view, seq=2, labels=tuple(LABELS)))
+            delta_rows.append(index_row(file_id, view, position=_position(file_id, view), seq=2, labels=tuple(LABELS)))
         for file_id in ids[1::7]:  # left the dataset
             del self.views[file_id]
             delta_rows.append(tombstone(file_id, seq=3))
-        stale = ids[2]  # an older row in the delta loses to the base's newer one
-        delta_rows.append(index_row(stale, dataclasses.replace(original[stale], name="stale"), seq=0))
+        stale = ids[2]  # an older change in the delta loses to a newer one in another delta
+        delta_rows.append(index_row(stale, original[stale], position=_position(stale, original[stale]), seq=5))
+        gone = dataclasses.replace(original[stale], name="stale")
+        delta_rows.append(index_row(stale, gone, position=_position(stale, gone), seq=4))
         added = dataclasses.replace(original[ids[3]], name="added.jpg", created=datetime(2026, 3, 1, tzinfo=UTC))
         self.views["f999"] = added
-        delta_rows.append(index_row("f999", added, seq=1, labels=tuple(LABELS)))
+        delta_rows.append(index_row("f999", added, position=_position("f999", added), seq=1, labels=tuple(LABELS)))
         write_index_file(delta_rows, directory / "delta-0001.parquet")
         self.index = ColumnarIndex([directory / "base.parquet", directory / "delta-0001.parquet"])
 
     def brute_force(self, node: Node | None) -> set[str]:
         return {file_id for file_id, view in self.views.items() if node is None or evaluate(node, view)}
+
+
+def _position(file_id: str, view: FileView) -> str:
+    """As the dataset listing's sort key: creation time, then file id."""
+    return f"{view.created.isoformat()}#{file_id}"
 
 
 def _without(view: FileView, label: str) -> dict[str, int]:
@@ -110,7 +123,7 @@ def test_the_delta_wins_and_tombstones_remove(files: Files) -> None:
 
 def test_pages_are_newest_first_and_carry_on(files: Files) -> None:
     node = parse_query("labels.car >= 0")
-    expected = sorted(files.views.items(), key=lambda kv: (kv[1].created, kv[0]), reverse=True)
+    expected = sorted(files.views.items(), key=lambda kv: _position(kv[0], kv[1]), reverse=True)
     seen: list[str] = []
     after = None
     while True:
@@ -119,15 +132,22 @@ def test_pages_are_newest_first_and_carry_on(files: Files) -> None:
         if not page.file_ids:
             break
         seen += page.file_ids
-        after = page.last
+        after = page.positions[-1]
     assert seen == [file_id for file_id, _ in expected]
 
 
 def test_label_chart_sums_the_matching_files(files: Files) -> None:
     node = parse_query('file.status = "ready"')
     matching = [v for v in files.views.values() if evaluate(node, v)]
-    expected = {label: sum(v.label_counts.get(label, 0) for v in matching) for label in LABELS}
-    assert files.index.label_counts(node) == expected
+    expected = {
+        label: (
+            sum(1 for v in matching if v.label_counts.get(label, 0) > 0),
+            sum(v.label_counts.get(label, 0) for v in matching),
+        )
+        for label in LABELS
+    }
+    chart = files.index.label_counts(node)
+    assert chart.files == len(matching) and chart.labels == expected
 
 
 def test_compaction_keeps_the_live_rows(files: Files, tmp_path: Path) -> None:

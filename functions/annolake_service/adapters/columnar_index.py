@@ -13,31 +13,37 @@ import json
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from annolake_service.domain.query.index_rows import column_type
+from annolake_service.domain.query.index_rows import BASE_COLUMNS, column_type
 from annolake_service.domain.query.nodes import Node
 from annolake_service.domain.query.sql import LABEL_PREFIX, quote_identifier, quote_text, to_sql
 
 
 @dataclass(frozen=True)
 class IndexPage:
-    """Matching file ids, newest first (by creation time, then id), and the count of every match."""
+    """Matching file ids in listing order (``position`` descending: newest first) and the count of every match."""
 
     count: int
     file_ids: list[str]
-    last: tuple[datetime, str] | None
-    """The position of the last id (the keyset cursor of the next page), or None when the page is empty."""
+    positions: list[str]
+    """Each id's position in the listing (a cursor continues after one)."""
+
+
+@dataclass(frozen=True)
+class LabelChart:
+    files: int
+    labels: dict[str, tuple[int, int]]
+    """Per label: (files that have it, instances)."""
 
 
 def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
     """Write rows (``domain/query/index_rows.py``) as one Parquet file; returns the number of rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns: dict[str, str] = {}
+    columns: dict[str, str] = dict(BASE_COLUMNS)  # an empty file still has every column
     count = 0
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=path.parent, delete=False) as spool:
         for row in rows:
@@ -52,8 +58,6 @@ def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
         with duckdb.connect() as db:
             struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
             source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
-            if count == 0:
-                source = f"(SELECT * FROM {source} LIMIT 0)"
             db.execute(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
     finally:
         spool_path.unlink(missing_ok=True)
@@ -97,40 +101,36 @@ class ColumnarIndex:
         assert row is not None
         return int(row[0])
 
-    def page(
-        self, query: Node | None = None, *, limit: int = 100, after: tuple[datetime, str] | None = None
-    ) -> IndexPage:
-        """One page of matches in listing order (newest first) after the ``after`` position, and the total count."""
+    def page(self, query: Node | None = None, *, limit: int = 100, after: str | None = None) -> IndexPage:
+        """One page of matches in listing order after the ``after`` position, and the count of all matches."""
         where, params = self._where(query)
-        keyset, keyset_params = "TRUE", []
-        if after is not None:
-            keyset, keyset_params = "(created, file_id) < (?, ?)", [after[0], after[1]]
+        keyset, keyset_params = ("position < ?", [after]) if after is not None else ("TRUE", [])
         sql = (
-            f"{self._live}, matches AS (SELECT file_id, created FROM live WHERE {where}) "
-            f"SELECT file_id, created, (SELECT count(*) FROM matches) FROM matches WHERE {keyset} "
-            "ORDER BY created DESC, file_id DESC LIMIT ?"
+            f"{self._live}, matches AS (SELECT file_id, position FROM live WHERE {where}) "
+            f"SELECT file_id, position, (SELECT count(*) FROM matches) FROM matches WHERE {keyset} "
+            "ORDER BY position DESC LIMIT ?"
         )
         rows = self._db.execute(sql, [*params, *keyset_params, limit]).fetchall()
         count = int(rows[0][2]) if rows else self.count(query)
-        last = (rows[-1][1], rows[-1][0]) if rows else None
-        return IndexPage(count=count, file_ids=[r[0] for r in rows], last=last)
+        return IndexPage(count=count, file_ids=[r[0] for r in rows], positions=[r[1] for r in rows])
 
-    def file_ids(self, query: Node | None = None) -> list[str]:
-        """Every matching file id, sorted (what freezing a slice or a snapshot needs)."""
+    def file_ids(self, query: Node | None = None, *, listing_order: bool = False) -> list[str]:
+        """Every matching file id, sorted by id or in listing order (what freezing a slice needs)."""
         where, params = self._where(query)
-        sql = f"{self._live} SELECT file_id FROM live WHERE {where} ORDER BY file_id"
+        order = "position DESC" if listing_order else "file_id"
+        sql = f"{self._live} SELECT file_id FROM live WHERE {where} ORDER BY {order}"
         return [row[0] for row in self._db.execute(sql, params).fetchall()]
 
-    def label_counts(self, query: Node | None = None) -> dict[str, int]:
-        """Per label: the instances in the matching files (the explorer's label chart)."""
+    def label_counts(self, query: Node | None = None) -> LabelChart:
+        """How many files match, and per label the matching files that have it and its instances in them."""
         labels = self.labels()
-        if not labels:
-            return {}
         where, params = self._where(query)
-        sums = ", ".join(f"COALESCE(sum({quote_identifier(LABEL_PREFIX + name)}), 0)" for name in labels)
-        row = self._db.execute(f"{self._live} SELECT {sums} FROM live WHERE {where}", params).fetchone()
+        columns = [quote_identifier(LABEL_PREFIX + name) for name in labels]
+        sums = "".join(f", count(*) FILTER ({c} > 0), COALESCE(sum({c}), 0)" for c in columns)
+        row = self._db.execute(f"{self._live} SELECT count(*){sums} FROM live WHERE {where}", params).fetchone()
         assert row is not None
-        return {name: int(total) for name, total in zip(labels, row, strict=True)}
+        per_label = {name: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, name in enumerate(labels)}
+        return LabelChart(files=int(row[0]), labels=per_label)
 
     def compact(self, path: Path) -> int:
         """Write the live rows as one new base file; returns its row count. The caller swaps the file list."""

@@ -338,6 +338,21 @@ class ArrivalItem(Item):
     refused = UnicodeSetAttribute(null=True)
 
 
+class QueryIndexItem(Item):
+    """The manifest of a dataset's columnar query index; ``version`` makes a compaction's swap conditional."""
+
+    KIND: ClassVar[str] = "query_index"
+
+    project_id = UnicodeAttribute()
+    dataset_id = UnicodeAttribute()
+    base_key = UnicodeAttribute()
+    folded_keys = JSONAttribute(default=list)
+    retired_keys = JSONAttribute(default=list)
+    built_at = UTCDateTimeAttribute()
+    compacted_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -357,4 +372,5 @@ MODELS: tuple[type[Item], ...] = (
     AnnotatorMarkItem,
     WebhookItem,
     WebhookFailureItem,
+    QueryIndexItem,
 )

@@ -1,7 +1,9 @@
 """``index_row``: one file as a row of its dataset's columnar index (the columns ``sql.to_sql`` reads).
 
-Rows carry ``file_id``, ``seq`` (a number that grows with every change of the file, so the newest row of a
-file wins when base and delta files overlap) and ``deleted`` (a tombstone: the file left the dataset).
+Rows carry ``file_id``, ``position`` (the file's place in the dataset's listing, newest first: the sort key
+the listing's cursors hold), ``seq`` (text that sorts after every earlier change of the file: the change's
+stream sequence number, zero-padded; a row read straight from the table has the lowest, ``""``) and
+``deleted`` (a tombstone: the file left the dataset). The newest row of a file wins wherever it appears.
 Attribute values are split by kind as ``evaluate`` compares them: text (booleans as "true"/"false") and
 numbers; values of other kinds can never match and are left out.
 """
@@ -14,9 +16,11 @@ from typing import Any
 from annolake_service.domain.query.evaluator import FileView, _as_attribute_literal, _kind
 from annolake_service.domain.query.sql import attribute_columns, label_column
 
+SEQ_WIDTH = 48
 BASE_COLUMNS: dict[str, str] = {
     "file_id": "VARCHAR",
-    "seq": "BIGINT",
+    "position": "VARCHAR",
+    "seq": "VARCHAR",
     "deleted": "BOOLEAN",
     "name": "VARCHAR",
     "type": "VARCHAR",
@@ -42,11 +46,23 @@ def column_type(column: str) -> str:
     return "VARCHAR[]"
 
 
-def index_row(file_id: str, view: FileView, *, seq: int, labels: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The row of a live file. ``labels`` are the schema's labels: each gets its column, 0 when absent."""
+def seq_text(sequence_number: int | str) -> str:
+    """A change's sequence number as text that sorts as the number does."""
+    text = str(sequence_number)
+    if not text.isdigit() or len(text) > SEQ_WIDTH:
+        raise ValueError(f"a sequence number is at most {SEQ_WIDTH} digits, not {text!r}")
+    return text.zfill(SEQ_WIDTH)
+
+
+def index_row(
+    file_id: str, view: FileView, *, position: str, seq: int | str | None, labels: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The row of a live file (``seq`` None: read from the table, not from a change). ``labels`` are the
+    schema's labels: each gets its column, 0 when absent."""
     row: dict[str, Any] = {
         "file_id": file_id,
-        "seq": seq,
+        "position": position,
+        "seq": "" if seq is None else seq_text(seq),
         "deleted": False,
         "name": view.name,
         "type": view.type,
@@ -68,6 +84,6 @@ def index_row(file_id: str, view: FileView, *, seq: int, labels: tuple[str, ...]
     return row
 
 
-def tombstone(file_id: str, *, seq: int) -> dict[str, Any]:
+def tombstone(file_id: str, *, seq: int | str) -> dict[str, Any]:
     """The row that removes a file from the index (deleted, or no longer in the dataset)."""
-    return {"file_id": file_id, "seq": seq, "deleted": True}
+    return {"file_id": file_id, "seq": seq_text(seq), "deleted": True}
