@@ -3,7 +3,7 @@
 - Lambda invocations run the handlers in-process (``lambda_runtime``), not in Docker.
 - SQS event source mappings deliver batches on worker threads, with partial-batch retries and the queue's
   dead-letter queue (``event_sources``), instead of inside the sender's ``SendMessage``.
-- Presigned URLs that are expired or tampered get 403 (``presign``), as on S3.
+- Presigned URLs that are expired or tampered, and S3 requests without credentials, get 403 (``presign``), as on S3.
 - Chosen calls fail on request, as AWS fails them (``faults``: ``/_annolake/faults``), to try failure paths.
 - moto is made safe under threads and faster where the platform leans on it (``moto_patches``).
 - Calls this process makes to the emulator (handlers, the Step Functions engine, the poller) are answered
@@ -24,7 +24,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.local import event_sources, in_process, lambda_runtime, moto_patches, stream_sources
 from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
-from infra.local.presign import PresignGuard
+from infra.local.presign import PresignGuard, s3_requests_of
 from infra.local.presign.environ import WSGIApp
 
 # Credentials clients of the local emulator use (also written to credentials.json).
@@ -59,7 +59,8 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         moto_patches.memoize_backend_lookup(dispatcher)
-        app: WSGIApp = PresignGuard(dispatcher, {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY})
+        credentials = {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}
+        app: WSGIApp = PresignGuard(dispatcher, credentials, is_s3=s3_requests_of(dispatcher))
         app = CognitoCors(app, self.web_origins)
         app = FaultInjection(app)
         try:

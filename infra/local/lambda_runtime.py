@@ -22,6 +22,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from infra.local.cloud_limits import within_function_timeout
+
 log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
 _lock = threading.Lock()
@@ -69,11 +71,14 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     with _lock:
         invocations[self.function_name] += 1
     try:
-        result = _resolve(self.handler)(event, context)
+        handler = _resolve(self.handler)
+        result = within_function_timeout(
+            lambda: handler(event, context), context.timeout_seconds, context.aws_request_id
+        )
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
         log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc, exc_info=True)
         error = {
-            "errorType": type(exc).__name__,
+            "errorType": getattr(exc, "error_type", type(exc).__name__),
             "errorMessage": str(exc),
             "stackTrace": traceback.format_exception(exc),
         }

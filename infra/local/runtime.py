@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 
 from infra.local.assembly import REPO_ROOT, synthesize
-from infra.local.cloud_limits import LambdaResponseLimit
+from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
@@ -215,12 +215,12 @@ class LocalPlatform:
 
 def api_and_web_app(web_config: dict[str, Any]) -> Any:
     """The API under ``/api/v1`` and the web UI beside it, as CloudFront serves them in the cloud, with the
-    size limit of a Lambda answer."""
+    size limit of a Lambda answer and API Gateway's integration timeout."""
     from annolake_service.api.app import create_app
 
     app = create_app()
     app.mount("/", web_ui_app(WEB_DIST, web_config), name="web")
-    return LambdaResponseLimit(app)
+    return IntegrationTimeout(LambdaResponseLimit(app))
 
 
 def api_worker_app() -> Any:

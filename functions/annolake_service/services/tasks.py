@@ -34,6 +34,7 @@ from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
 
 QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
+QUEUE_READS = 8  # windows read per job and kind when others keep taking every task of the one read
 
 
 def _now() -> datetime:
@@ -82,15 +83,31 @@ def next_task(
             )
             if not allowed:
                 continue
-            window = task_repo.claimable(project_id, job.job_id, wanted, now, QUEUE_WINDOW)
-            random.shuffle(window)
-            for task in window:
-                if caller in task.excluded:
-                    continue
-                try:
-                    return _claim(task, job, caller, now)
-                except ConditionFailed:
-                    continue
+            claimed = _claim_from_queue(job, wanted, caller, now)
+            if claimed is not None:
+                return claimed
+    return None
+
+
+def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> Task | None:
+    """A task of the job's queue for ``caller``, or None when none is left for them.
+
+    Claims race over a shuffled window of the queue's head. When others took every task of the window
+    meanwhile, those tasks have left the queue, so the next read shows the ones behind them: stopping
+    there would tell the caller there is nothing while tasks wait.
+    """
+    tried: set[str] = set()
+    for _ in range(QUEUE_READS):
+        window = task_repo.claimable(job.project_id, job.job_id, kind, now, QUEUE_WINDOW)
+        candidates = [t for t in window if t.task_id not in tried and caller not in t.excluded]
+        if not candidates:
+            return None
+        random.shuffle(candidates)
+        for task in candidates:
+            try:
+                return _claim(task, job, caller, now)
+            except ConditionFailed:
+                tried.add(task.task_id)
     return None
 
 

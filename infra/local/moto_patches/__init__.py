@@ -16,6 +16,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
   definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
   itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
+  A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
+  with ``States.DataLimitExceeded``; exactly 256 KB passes.
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event.
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
@@ -40,6 +42,7 @@ from infra.local.moto_patches.step_functions import (
     name_lambda_service_errors_as_step_functions_does,
     parse_each_state_machine_once,
     reuse_step_functions_clients,
+    step_functions_payload_limit,
     thread_safe_state_machine_parsing,
 )
 
@@ -65,6 +68,7 @@ def install() -> None:
     thread_safe_state_machine_parsing()
     parse_each_state_machine_once()
     name_lambda_service_errors_as_step_functions_does()
+    step_functions_payload_limit()
     s3_events_carry_a_sequencer()
     two_phase_transactions()
     serialize_dynamodb_operations()

@@ -1,9 +1,10 @@
 """moto's Step Functions engine: parsing safe under threads and done once per definition, Lambda errors named
-as Step Functions names them, one pooled client per service."""
+as Step Functions names them, one pooled client per service, the 256 KB payload limit as Step Functions has it."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -112,3 +113,87 @@ def reuse_step_functions_clients() -> None:
 
     for name in _ENGINE_MODULES:
         replace(importlib.import_module(name), "boto_client_for", "pooled-clients", lambda _: boto_client_for)
+
+
+MAX_PAYLOAD_BYTES = 256 * 1024  # Step Functions' largest input or output of a state, task or execution
+_QUOTA_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+)
+
+
+def step_functions_payload_limit() -> None:
+    """Step Functions fails a state whose input or output is over 256 KB with ``States.DataLimitExceeded``: its
+    input as it enters (an execution's input is its first state's) and once Parameters made it, and its output.
+
+    moto checks outputs and task results only, refuses exactly 256 KB (``<``), which Step Functions allows, and
+    measures JSON with spaces after separators.
+    Here a state's input is checked as it enters and a task's input once its Parameters are evaluated (the
+    Lambda payload, the service call's parameters), and exactly 256 KB passes.
+    """
+    import importlib
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    def within_limit(value: Any) -> bool:
+        """The value's size as compact JSON in UTF-8 (moto measured a string value without its quotes)."""
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return len(text.encode("utf-8")) <= MAX_PAYLOAD_BYTES
+
+    for name in _QUOTA_MODULES:
+        replace(importlib.import_module(name), "is_within_size_quota", "payload-limit", lambda _: within_limit)
+
+    def refuse_input(state: Any, env: Any, value: Any) -> None:
+        if not within_limit(value):
+            raise _data_limit_exceeded(
+                env,
+                f"The state/task '{state.name}' has an input of more than {MAX_PAYLOAD_BYTES} bytes, Step "
+                "Functions' limit for the input or output of a state: pass a reference (an S3 key) instead",
+            )
+
+    def checked_input(eval_state_input: Callable[..., None]) -> Callable[..., None]:
+        def _eval_state_input(self: Any, env: Any) -> None:
+            eval_state_input(self, env)
+            refuse_input(self, env, env.stack[-1])
+
+        return _eval_state_input
+
+    def checked_parameters(eval_parameters: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def _eval_parameters(self: Any, env: Any) -> dict[str, Any]:
+            parameters = eval_parameters(self, env)
+            refuse_input(self, env, parameters["Payload"] if isinstance(self, StateTaskLambda) else parameters)
+            return parameters
+
+        return _eval_parameters
+
+    replace(CommonStateField, "_eval_state_input", "payload-limit", checked_input)
+    replace(StateTask, "_eval_parameters", "payload-limit", checked_parameters)
+    replace(StateTaskLambda, "_eval_parameters", "payload-limit", checked_parameters)
+
+
+def _data_limit_exceeded(env: Any, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    error = StatesErrorNameType.StatesStatesDataLimitExceeded
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one kind of details, as moto gives it
+                executionFailedEventDetails=ExecutionFailedEventDetails(error=error.to_name(), cause=cause)
+            ),
+        )
+    )

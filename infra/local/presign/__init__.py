@@ -10,6 +10,8 @@ What is checked
     - the parameters are complete and well formed (else 400 ``AuthorizationQueryParametersError``);
     - ``X-Amz-Expires`` is at most 604800 s (one week);
     - the access key is one of ``credentials`` (else 403 ``InvalidAccessKeyId``);
+    - ``X-Amz-SignedHeaders`` is canonical, includes ``host`` and every header it lists was sent (else 403
+      ``SignatureDoesNotMatch``);
     - the signature matches (else 403 ``SignatureDoesNotMatch``, with the canonical request and string to sign
       in the body, as S3 does, to help debugging);
     - the URL has not expired: ``X-Amz-Date + X-Amz-Expires >= now`` (else 403 ``AccessDenied``,
@@ -54,13 +56,20 @@ Presigned POST (browser form uploads, ``generate_presigned_post``)
   fields after the ``file`` part, while the guard (and moto) see them, so they are checked too; the region of
   the credential is not compared with the bucket's.
 
-Not checked (passed through): requests carrying an ``Authorization`` header (moto handles those), form POSTs
-with neither a policy nor auth fields (anonymous uploads), CORS preflight ``OPTIONS`` requests (S3 does not
-authenticate them either). A request carrying both an ``Authorization`` header and query-string auth is
-refused with 400 ``InvalidArgument``, as S3 does ("Only one auth mechanism allowed").
+Anonymous requests (no ``Authorization`` header, no query or form authentication): with ``is_s3`` given
+(the emulator gives ``s3_requests_of(dispatcher)``), those moto would answer as S3 are refused with 403
+``AccessDenied``, as S3 refuses them on buckets that block public access; moto would list, write and delete
+for them, so a presigned URL stripped of its signature would otherwise reach any object. Without ``is_s3``
+they pass through.
+
+Not checked (passed through): requests carrying an ``Authorization`` header (moto handles those), CORS
+preflight ``OPTIONS`` requests (S3 does not authenticate them either). A request carrying both an
+``Authorization`` header and query-string auth is refused with 400 ``InvalidArgument``, as S3 does ("Only one
+auth mechanism allowed").
 """
 
 from infra.local.presign.guard import PresignGuard
 from infra.local.presign.rejection import Rejection
+from infra.local.presign.services import s3_requests_of
 
-__all__ = ["PresignGuard", "Rejection"]
+__all__ = ["PresignGuard", "Rejection", "s3_requests_of"]

@@ -21,6 +21,7 @@ from infra.local.presign.form import Form
 from infra.local.presign.policy import decode_policy
 from infra.local.presign.query_auth import SIGV4_ALGORITHM
 from infra.local.presign.rejection import (
+    ANONYMOUS_REFUSED,
     Rejection,
     invalid_form_argument,
     missing_form_field,
@@ -39,9 +40,17 @@ _CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_reques
 
 
 def check_form(
-    form: Form, bucket: str, credentials: Mapping[str, str], clock: Callable[[], float]
+    form: Form,
+    bucket: str,
+    credentials: Mapping[str, str],
+    clock: Callable[[], float],
+    *,
+    refuse_anonymous: bool = False,
 ) -> Rejection | None:
-    """The reason to refuse this upload form posted to ``bucket``, or None to let it through."""
+    """The reason to refuse this upload form posted to ``bucket``, or None to let it through.
+
+    A form with neither a policy nor a signature is anonymous: refused when ``refuse_anonymous``, else passed.
+    """
     names = {name.lower() for name, _ in form.fields}
     if names & {"x-amz-algorithm", "x-amz-credential", "x-amz-signature"}:
         version = 4
@@ -50,9 +59,9 @@ def check_form(
     elif "policy" in names:
         # A policy without a signature authenticates nobody: S3 takes the upload as anonymous, and the
         # buckets here are not publicly writable.
-        return Rejection(403, "AccessDenied", "Access Denied")
+        return ANONYMOUS_REFUSED
     else:
-        return None  # an anonymous upload, no policy: moto's to decide
+        return ANONYMOUS_REFUSED if refuse_anonymous else None
     for name in _SIGV4_POST_FIELDS if version == 4 else _SIGV2_POST_FIELDS:
         if not form.get(name):
             return missing_form_field(name)

@@ -22,7 +22,7 @@ from infra.local.presign.form import (
 )
 from infra.local.presign.form_auth import check_form
 from infra.local.presign.query_auth import check_sigv2, check_sigv4
-from infra.local.presign.rejection import Rejection
+from infra.local.presign.rejection import ANONYMOUS_REFUSED, Rejection
 
 log = logging.getLogger("local-runtime.presign_guard")
 
@@ -33,6 +33,9 @@ class PresignGuard:
     ``credentials`` maps access key id to secret access key; it is read on every request, so a mutable
     mapping may gain keys later. ``clock`` returns the current epoch time (tests may replace it).
     ``max_form_body_bytes`` bounds the body of a form upload the guard buffers (S3's 5 GiB by default).
+    ``is_s3``, when given, tells which requests the wrapped app answers as S3: those that carry no credentials
+    at all (no Authorization header, no query or form authentication) are refused with 403 ``AccessDenied``,
+    as S3 refuses them on buckets that block public access (moto would list, write and delete for them).
     """
 
     def __init__(
@@ -43,8 +46,10 @@ class PresignGuard:
         clock: Callable[[], float] = time.time,
         max_clock_skew: float = 900.0,
         max_form_body_bytes: int = MAX_POST_BODY_BYTES,
+        is_s3: Callable[[WSGIEnviron], bool] | None = None,
     ) -> None:
         self.app = app
+        self._is_s3 = is_s3
         self._credentials = credentials
         self._clock = clock
         self._max_clock_skew = max_clock_skew
@@ -107,6 +112,8 @@ class PresignGuard:
                 bucket = form_upload_bucket(environ)
                 if bucket is not None:
                     return self._check_form_upload(environ, bucket)
+            if not environ.get("HTTP_AUTHORIZATION") and self._anonymous_s3(environ):
+                return ANONYMOUS_REFUSED
             return None
         if environ.get("HTTP_AUTHORIZATION"):
             return Rejection(
@@ -127,4 +134,9 @@ class PresignGuard:
         form = parse_form(environ.get("CONTENT_TYPE", ""), body, int(environ["CONTENT_LENGTH"]))
         if isinstance(form, Rejection):
             return form
-        return check_form(form, bucket, self._credentials, self._clock)
+        return check_form(
+            form, bucket, self._credentials, self._clock, refuse_anonymous=self._anonymous_s3(environ)
+        )
+
+    def _anonymous_s3(self, environ: WSGIEnviron) -> bool:
+        return self._is_s3 is not None and self._is_s3(environ)

@@ -91,6 +91,14 @@ def check_sigv4(
         return unknown_access_key(access_key)
 
     provided = params["X-Amz-Signature"]
+    unsigned = _signed_headers_problem(environ, params["X-Amz-SignedHeaders"])
+    if unsigned:
+        return Rejection(
+            403,
+            "SignatureDoesNotMatch",
+            f"{SIGNATURE_MISMATCH} ({unsigned})",
+            {"AWSAccessKeyId": access_key, "SignatureProvided": provided},
+        )
     expected, context = _sigv4_signature(environ, method, query, params, secret, region, service, expires)
     if not hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace")):
         return Rejection(
@@ -125,6 +133,18 @@ def check_sigv4(
             {"X-Amz-Date": params["X-Amz-Date"], "ServerTime": request.iso(now)},
         )
     return None
+
+
+def _signed_headers_problem(environ: WSGIEnviron, signed_headers: str) -> str | None:
+    """What is wrong with ``X-Amz-SignedHeaders``, or None: S3 signs exactly the headers it lists, so each must
+    be sent, ``host`` among them, and the list is canonical (lower case, sorted, each once)."""
+    names = signed_headers.split(";")
+    if names != sorted(set(names)) or any(name != name.strip().lower() or not name for name in names):
+        return f"X-Amz-SignedHeaders {signed_headers!r} is not a sorted list of lower-case header names"
+    if "host" not in names:
+        return "X-Amz-SignedHeaders must include host"
+    missing = [name for name in names if name != "host" and request.header(environ, name) is None]
+    return f"signed headers not sent: {', '.join(missing)}" if missing else None
 
 
 def _sigv4_signature(

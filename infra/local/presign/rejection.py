@@ -36,6 +36,10 @@ class Rejection:
         return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
+# What S3 answers a request without credentials on a bucket that is not public (Block Public Access).
+ANONYMOUS_REFUSED = Rejection(403, "AccessDenied", "Access Denied")
+
+
 def query_error(message: str) -> Rejection:
     return Rejection(400, "AuthorizationQueryParametersError", message)
 
