@@ -202,6 +202,7 @@ class ImportJobItem(Item):
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
 
 
 class ImportOutcomeItem(Item):
