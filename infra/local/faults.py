@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -183,14 +184,18 @@ def _is_s3(environ: dict[str, Any]) -> bool:
 
 
 def _error_answer(rule: dict[str, Any], s3: bool, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The error as the service writes it, with the request id every AWS answer carries (clients read it)."""
+    request_id = uuid.uuid4().hex.upper()
     if s3:
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(rule['code'])}</Code><Message>{escape(rule['message'])}</Message></Error>"
+            f"<Error><Code>{escape(rule['code'])}</Code><Message>{escape(rule['message'])}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
         ).encode()
-        return _answer(start_response, rule["status"], body, "application/xml")
+        return _answer(start_response, rule["status"], body, "application/xml", [("x-amz-request-id", request_id)])
     body = json.dumps({"__type": rule["code"], "message": rule["message"]}).encode()
-    return _answer(start_response, rule["status"], body, "application/json", [("x-amzn-ErrorType", rule["code"])])
+    headers = [("x-amzn-ErrorType", rule["code"]), ("x-amzn-RequestId", request_id)]
+    return _answer(start_response, rule["status"], body, "application/json", headers)
 
 
 def _json(start_response: Callable[..., Any], status: int, payload: dict[str, Any]) -> Iterable[bytes]:

@@ -39,6 +39,7 @@ def test_json_services_get_their_error_type_and_a_rule_without_times_fires_until
     for _ in range(3):
         answer = client.post("/2015-03-31/functions/annolake-IngestProcess/invocations")
         assert answer.status_code == 429 and answer.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+        assert len(answer.headers["x-amzn-RequestId"]) == 32  # botocore and the Step Functions engine read it
         assert json.loads(answer.data)["__type"] == "TooManyRequestsException"
     assert json.loads(client.delete(FAULTS_PATH).data) == {"rules": []}
     assert client.post("/2015-03-31/functions/annolake-IngestProcess/invocations").data == b"served"
