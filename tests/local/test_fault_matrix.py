@@ -591,7 +591,8 @@ class Review(Scenario):
         versions = []
         for f in listed:
             history = c.get(f"/api/v1/projects/{project}/files/{f['file_id']}/annotations/history", headers=headers)
-            versions.append([(v["version"], v["created_by"], v["source"], len(v["instance_list"])) for v in history.json()["history"]])
+            kept = history.json()["history"]
+            versions.append([(v["version"], v["created_by"], v["source"], len(v["instance_list"])) for v in kept])
         visible = (
             {k: job[k] for k in ("status", "launch_status", "launch_failure", "files_total")},
             {k: stats[k] for k in ("status", "files", "tasks", "review")},
