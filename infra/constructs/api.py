@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
@@ -78,6 +78,12 @@ class Api(Construct):
             },
         )
         function = self.handler.function
+        import_executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{import_state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         table.grant_read_write_data(function)
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
@@ -86,9 +92,12 @@ class Api(Construct):
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         workflow.launch_state_machine.grant_start_execution(function)
         workflow.review_state_machine.grant_start_execution(function)  # re-drive
-        # Is a file's workflow still waiting? (services.jobs.resume_file)
+        # Is a file's workflow still waiting (services.jobs.resume_file)? Did a launch or an import end unrecorded?
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[workflow.review_executions_arn])
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[workflow.review_executions_arn, workflow.launch_executions_arn, import_executions],
+            )
         )
         workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
         events.grant_publish(function)
@@ -104,7 +113,7 @@ class Api(Construct):
             "Item access to the single table and its GSIs (keys are data), and S3 object grants on the media "
             "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
             "run time; webhook secrets created at run time under one name prefix; the executions of the review "
-            "state machine (one per file, named at run time).",
+            "launch and import state machines (one per file, launch or import run, named at run time).",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
@@ -113,6 +122,8 @@ class Api(Construct):
                 nag.indexes_of(self, table),
                 f"Resource::{nag.flat_name(self, webhook_secrets_arn)}",
                 f"Resource::{nag.flat_name(self, workflow.review_executions_arn)}",
+                f"Resource::{nag.flat_name(self, workflow.launch_executions_arn)}",
+                f"Resource::{nag.flat_name(self, import_executions)}",
             ],
         )
 

@@ -27,7 +27,7 @@ RETRIED_ERRORS = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "TransientError",  # adapters.storage.TransientError: the Lambda error name is the class name
+    "TransientError",  # adapters.aws_clients.TransientError: the Lambda error name is the class name
 ]
 
 

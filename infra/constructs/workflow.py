@@ -65,11 +65,14 @@ class Workflow(Construct):
         self.launch_name = f"annolake-{stage}-launch"
         self.review_arn = state_machine_arn(self, self.review_name)
         self.launch_arn = state_machine_arn(self, self.launch_name)
-        self.review_executions_arn = Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{self.review_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        self.review_executions_arn, self.launch_executions_arn = (
+            Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name in (self.review_name, self.launch_name)
         )
         env = {"REVIEW_STATE_MACHINE_ARN": self.review_arn}
 

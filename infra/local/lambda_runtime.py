@@ -17,6 +17,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ from infra.local.cloud_limits import within_function_timeout
 
 log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
+# The function whose handler runs in this thread: its AWS calls, answered in-process in the same thread, are
+# told apart by it (the emulator's fault rules can target one function's calls).
+running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
 _lock = threading.Lock()
 _original = LambdaFunction._invoke_lambda
 
@@ -70,6 +74,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     )
     with _lock:
         invocations[self.function_name] += 1
+    running = running_function.set(self.function_name)
     try:
         handler = _resolve(self.handler)
         result = within_function_timeout(
@@ -83,6 +88,8 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
             "stackTrace": traceback.format_exception(exc),
         }
         return json.dumps(error), True, "".join(error["stackTrace"])
+    finally:
+        running_function.reset(running)
     return json.dumps(result), False, ""
 
 

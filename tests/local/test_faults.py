@@ -7,6 +7,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from infra.local.faults import FAULTS_PATH, FaultInjection
+from infra.local.lambda_runtime import running_function
 
 
 def _service(environ, start_response):
@@ -38,6 +39,7 @@ def test_json_services_get_their_error_type_and_a_rule_without_times_fires_until
     for _ in range(3):
         answer = client.post("/2015-03-31/functions/annolake-IngestProcess/invocations")
         assert answer.status_code == 429 and answer.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+        assert len(answer.headers["x-amzn-RequestId"]) == 32  # botocore and the Step Functions engine read it
         assert json.loads(answer.data)["__type"] == "TooManyRequestsException"
     assert json.loads(client.delete(FAULTS_PATH).data) == {"rules": []}
     assert client.post("/2015-03-31/functions/annolake-IngestProcess/invocations").data == b"served"
@@ -46,7 +48,9 @@ def test_json_services_get_their_error_type_and_a_rule_without_times_fires_until
 @pytest.mark.parametrize(
     ("rule", "words"),
     [
-        ({"method": "PUT", "path_contains": "x"}, "needs method, path_contains and code"),
+        ({"method": "PUT", "path_contains": "x"}, "needs a code"),
+        ({"code": "SlowDown"}, "and what it matches"),
+        ({"operation": "PutObject", "code": "SlowDown"}, "is service:Operation"),
         ({"method": "PUT", "path_contains": "x", "code": "SlowDown", "status": 200}, "not an error status"),
         ({"method": "PUT", "path_contains": "x", "code": "SlowDown", "key": "x"}, "unknown rule fields ['key']"),
     ],
@@ -55,3 +59,38 @@ def test_a_bad_rule_is_refused_naming_the_problem(client, rule, words):
     answer = client.post(FAULTS_PATH, json=rule)
     assert answer.status_code == 400 and words in json.loads(answer.data)["error"]
     assert json.loads(client.get(FAULTS_PATH).data)["rules"] == []
+
+
+DYNAMODB_AUTH = S3_AUTH.replace("/s3/", "/dynamodb/")
+
+
+def test_a_rule_on_an_operation_of_one_function_leaves_other_functions_and_operations_alone(client):
+    rule = {"operation": "dynamodb:PutItem", "function": "IngestRegister", "status": 500, "code": "InternalServerError"}
+    assert client.post(FAULTS_PATH, json=rule).status_code == 201
+
+    def put_item(target="DynamoDB_20120810.PutItem"):
+        return client.post("/", headers={"Authorization": DYNAMODB_AUTH, "X-Amz-Target": target})
+
+    assert put_item().data == b"served"  # no function running in this thread: a client over the socket
+    token = running_function.set("annolake-local-app-IngestRegister1234")
+    try:
+        failed = put_item()
+        assert failed.status_code == 500 and json.loads(failed.data)["__type"] == "InternalServerError"
+        assert put_item("DynamoDB_20120810.UpdateItem").data == b"served"
+        copy = client.put("/media/k.jpg", headers={"Authorization": S3_AUTH, "X-Amz-Copy-Source": "drop/k.jpg"})
+        assert copy.data == b"served"
+    finally:
+        running_function.reset(token)
+    token = running_function.set("annolake-local-app-IngestQuarantine99")
+    try:
+        assert put_item().data == b"served"
+    finally:
+        running_function.reset(token)
+    calls = json.loads(client.get(FAULTS_PATH).data)["calls"]
+    assert {(c["function"][-14:], c["operation"], c["count"]) for c in calls} == {
+        ("IngestRegister1234"[-14:], "dynamodb:PutItem", 1),
+        ("IngestRegister1234"[-14:], "dynamodb:UpdateItem", 1),
+        ("IngestRegister1234"[-14:], "s3:CopyObject", 1),
+        ("IngestQuarantine99"[-14:], "dynamodb:PutItem", 1),
+    }
+    assert client.delete(FAULTS_PATH).status_code == 200 and json.loads(client.get(FAULTS_PATH).data)["calls"] == []

@@ -244,8 +244,9 @@ def test_redriving_twice_restarts_each_failed_file_once_and_duplicates_no_task(f
     assert cancelled["status"] == "cancelled"
 
     executions = len(_review_inputs(flow, job.job_id))
-    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": [failing]}
-    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": []}  # nothing failed any more: nothing restarted
+    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": [failing], "relaunched": False}
+    # nothing failed any more: nothing restarted
+    assert jobs.redrive(PROJECT, job.job_id) == {"restarted": [], "relaunched": False}
     restarted = _review_inputs(flow, job.job_id)[executions:]
     assert [r["file_id"] for r in restarted] == [failing]
 

@@ -11,8 +11,55 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from annolake_service.shared.settings import get_settings
+
+
+class TransientError(Exception):
+    """An AWS call that failed after botocore's own retries and may succeed later: the state machines retry
+    their steps on this error name (``infra/constructs/state_machine.py``), and the steps are idempotent."""
+
+
+# Error codes AWS gives for a call that may succeed when made again (throttling, a service's own failure).
+RETRYABLE_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "SlowDown",
+        "ThrottledException",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "TransactionInProgressException",
+    }
+)
+
+
+def described(error: Exception) -> Exception:
+    """``error`` as a step should end with: an AWS failure that may pass is a ``TransientError`` (the state
+    machines retry it), and every AWS failure names the service's code and message (PynamoDB's own messages
+    say only which call failed), so the reason a step records tells a person what happened."""
+    cause = getattr(error, "cause", None) if isinstance(error, PynamoDBException) else error
+    if not isinstance(cause, ClientError | BotoCoreError):
+        return error
+    if isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code", "")
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        retryable = code in RETRYABLE_CODES or status >= 500
+    else:
+        code, retryable = type(cause).__name__, True  # no answer at all: a connection that failed
+    message = str(error) if cause is error else f"{error}: {cause}"
+    if retryable:
+        return TransientError(message)
+    return error if cause is error else type(error)(message, cause)
+
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
 

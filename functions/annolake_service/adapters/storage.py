@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 from botocore.utils import percent_encode
 
-from annolake_service.adapters.aws_clients import client, credentials
+from annolake_service.adapters.aws_clients import TransientError, client, credentials
 from annolake_service.shared.settings import get_settings
 
 
@@ -33,10 +33,6 @@ class ObjectTooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.size = size
-
-
-class TransientError(Exception):
-    """A retryable storage failure; the state machine retries this error name with backoff."""
 
 
 def original_key(project_id: str, file_id: str, extension: str) -> str:
@@ -105,7 +101,10 @@ def copy_object(source_bucket: str, source_key: str, bucket: str, key: str) -> N
 
 
 def delete_object(bucket: str, key: str) -> None:
-    client("s3").delete_object(Bucket=bucket, Key=key)
+    try:
+        client("s3").delete_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        raise TransientError(f"deleting s3://{bucket}/{key} failed: {error}") from error
 
 
 def bucket_answers(bucket: str) -> bool:

@@ -75,8 +75,16 @@ def send_task_success(token: str, output: dict[str, Any]) -> None:
 
 def execution_status(execution_arn: str) -> str | None:
     """RUNNING, SUCCEEDED, FAILED, …; None if the execution does not exist (any more)."""
+    ended = execution_end(execution_arn)
+    return None if ended is None else ended[0]
+
+
+def execution_end(execution_arn: str) -> tuple[str, str] | None:
+    """The execution's status and, when it failed, its error and cause; None if it does not exist (any more)."""
     sfn = client("stepfunctions")
     try:
-        return sfn.describe_execution(executionArn=execution_arn)["status"]
+        described = sfn.describe_execution(executionArn=execution_arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         return None
+    error = ": ".join(part for part in (described.get("error"), described.get("cause")) if part)
+    return described["status"], error

@@ -124,6 +124,7 @@ class ImportJob(BaseModel):
     created_by: str
     created_at: datetime
     finished_at: datetime | None = None
+    execution_arn: str | None = None  # the run started last: its end tells a failure that could not be recorded
 
 
 class ImportOutcome(BaseModel):

@@ -159,7 +159,9 @@ class Job(BaseModel):
     spec: JobSpec
     dataset_ids: list[str] = Field(default_factory=list, description="the ids of spec.datasets, resolved once")
     status: JobStatus
-    launch_status: Literal["not_launched", "launching", "launched"] = "not_launched"
+    launch_status: Literal["not_launched", "launching", "launched", "failed"] = "not_launched"
+    launch_failure: str | None = None  # why the launch failed (re-driven with POST /jobs/{id}/redrive)
+    launch_execution: str | None = None  # the launch run started last
     files_total: int = 0
     created_by: str
     created_at: datetime

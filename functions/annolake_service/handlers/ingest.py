@@ -7,19 +7,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from annolake_service.services import ingest
+from annolake_service.services.steps import step
 from annolake_service.shared.observability import logger
 
 
 @logger.inject_lambda_context
+@step
 def process_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return ingest.process_media(event["bucket"], event["key"])
 
 
 @logger.inject_lambda_context
+@step
 def register_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return ingest.register_file(event["bucket"], event["key"], event["media"])
 
 
 @logger.inject_lambda_context
+@step
 def quarantine_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return ingest.quarantine(event["bucket"], event["key"], event.get("error") or {})

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from annolake_service.domain.workflow import TaskKind
 from annolake_service.services import jobs, review_workflow
+from annolake_service.services.steps import step
 from annolake_service.shared.observability import logger
 
 
@@ -24,11 +25,13 @@ def _keys(event: dict[str, Any]) -> tuple[str, str, str]:
 
 
 @logger.inject_lambda_context
+@step
 def prepare_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return review_workflow.prepare(*_keys(event))
 
 
 @logger.inject_lambda_context
+@step
 def open_task_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return review_workflow.open_task(
         *_keys(event),
@@ -43,36 +46,43 @@ def open_task_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 
 
 @logger.inject_lambda_context
+@step
 def consolidate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return review_workflow.consolidate(*_keys(event), event.get("annotated") or [])
 
 
 @logger.inject_lambda_context
+@step
 def complete_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return review_workflow.complete(*_keys(event))
 
 
 @logger.inject_lambda_context
+@step
 def fail_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return review_workflow.fail(*_keys(event), event.get("error") or {})
 
 
 @logger.inject_lambda_context
+@step
 def plan_launch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return jobs.plan_launch(event["project_id"], event["job_id"])
 
 
 @logger.inject_lambda_context
+@step
 def launch_chunk_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return jobs.launch_chunk(event["project_id"], event["job_id"], event["chunk_key"])
 
 
 @logger.inject_lambda_context
+@step
 def finish_launch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return jobs.finish_launch(event["project_id"], event["job_id"])
 
 
 @logger.inject_lambda_context
+@step
 def fail_launch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return jobs.fail_launch(event["project_id"], event["job_id"], event.get("error") or {})
 

@@ -79,32 +79,70 @@ def _progress(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def get_import(project_id: str, import_id: str) -> dict[str, Any]:
+def _load(project_id: str, import_id: str) -> ImportJob:
     job = import_repo.get_import(project_id, import_id)
     if job is None:
         raise NotFound(f"import {import_id!r} not found in project {project_id!r}")
+    return job
+
+
+def get_import(project_id: str, import_id: str) -> dict[str, Any]:
+    job = _settled(_load(project_id, import_id))
     failures = import_repo.import_failures(project_id, import_id)
     return {**_progress(job), "failures": [{"index": f.index, "name": f.name, "reason": f.reason} for f in failures]}
 
 
 def list_imports(project_id: str, dataset_name: str | None = None) -> list[dict[str, Any]]:
     """Imports with their progress (total / done / failed); ``get_import`` adds the per-item failures."""
-    return [_progress(job) for job in import_repo.list_imports(project_id, dataset_name)]
+    return [_progress(_settled(job)) for job in import_repo.list_imports(project_id, dataset_name)]
+
+
+_LIVE = {"queued", "running"}
+
+
+def _settled(job: ImportJob) -> ImportJob:
+    """An import whose run ended without recording its end (its failure step failed too, or the run was stopped)
+    is failed with the run's own error, so it shows why and can be started again."""
+    if job.status not in _LIVE or not job.execution_arn:
+        return job
+    ended = workflows.execution_end(job.execution_arn)
+    if ended is not None and ended[0] == "RUNNING":
+        return job
+    status, error = ended or ("gone", "")
+    reason = f"the import's run ended ({status}) without recording its outcome: {error or 'no error given'}"
+    if import_repo.mark_import(
+        job.project_id,
+        job.import_id,
+        status="failed",
+        reason=reason,
+        finished=True,
+        expect=(job.status, job.execution_arn),
+    ):
+        logger.error("import run ended unrecorded", extra={"import_id": job.import_id, "reason": reason})
+    return import_repo.get_import(job.project_id, job.import_id) or job
 
 
 def start_import(project_id: str, import_id: str) -> dict[str, Any]:
     """Start (or re-drive) the job; items already imported are not duplicated."""
     job = get_import(project_id, import_id)
-    if job["status"] in ("queued", "running"):
+    if job["status"] in _LIVE:
         raise Conflict(f"import {import_id} is already {job['status']}")
     manifest_key = _prefix(project_id, import_id) + MANIFEST
     if not storage.list_keys(get_settings().media_bucket, manifest_key):
         raise BadRequest("upload the manifest first (the manifest_upload form of the import)")
-    import_repo.mark_import(project_id, import_id, status="queued")
+    if not import_repo.mark_import(project_id, import_id, status="queued", execution_arn="", unless_status=_LIVE):
+        raise Conflict(f"import {import_id} was started meanwhile")
     attempt = secrets.token_hex(4)
-    workflows.start_import(
-        {"project_id": project_id, "import_id": import_id}, name=f"{project_id}-{import_id}-{attempt}"
-    )
+    try:
+        arn = workflows.start_import(
+            {"project_id": project_id, "import_id": import_id}, name=f"{project_id}-{import_id}-{attempt}"
+        )
+    except Exception as exc:
+        import_repo.mark_import(
+            project_id, import_id, status="failed", reason=f"the import could not start, try again: {exc}"
+        )
+        raise
+    import_repo.set_import_execution(project_id, import_id, arn)
     return get_import(project_id, import_id)
 
 
@@ -112,7 +150,7 @@ def start_import(project_id: str, import_id: str) -> dict[str, Any]:
 
 
 def plan(project_id: str, import_id: str) -> dict[str, Any]:
-    job = get_import(project_id, import_id)
+    job = _progress(_load(project_id, import_id))
     bucket, prefix = get_settings().media_bucket, _prefix(project_id, import_id)
     manifest = storage.read_object(bucket, prefix + MANIFEST, max_bytes=media.DEFAULT_MAX_BYTES * 4).body
     try:
@@ -154,8 +192,7 @@ def _parse(fmt: str, text: str, bucket: str, prefix: str) -> formats.ParsedImpor
 def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, int]:
     """Import each item of one chunk; an item's failure is recorded and never stops the others."""
     settings = get_settings()
-    job = get_import(project_id, import_id)
-    dataset = projects.get_dataset(project_id, job["dataset"])
+    dataset = projects.get_dataset(project_id, _load(project_id, import_id).dataset)
     items = json.loads(storage.read_object(settings.media_bucket, chunk_key, max_bytes=64 * 1024 * 1024).body)
     tally = {"done": 0, "failed": 0}
     for raw in items:

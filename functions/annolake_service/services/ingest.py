@@ -199,7 +199,8 @@ def record_ready_file(
         record, dataset_id=dataset_id, instance_list=labels.instance_list, created_by=labels.author
     )
     # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
-    events.publish("file_ingested", project_id, {"dataset_id": dataset_id, "file_id": record.file_id, "name": name})
+    detail = {"dataset_id": dataset_id, "file_id": record.file_id, "name": name}
+    events.publish("file_ingested", project_id, detail, required=True)
     return created
 
 

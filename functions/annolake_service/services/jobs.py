@@ -148,8 +148,13 @@ def launch(project_id: str, job_id: str) -> Job:
         launched_at=_now(),
     ):
         raise Conflict(f"job {job_id} was launched meanwhile")
-    workflows.start_launch({"project_id": project_id, "job_id": job_id}, job_id=job_id, attempt="1")
+    _start_launch(project_id, job_id, attempt="1")
     return get_job(project_id, job_id)
+
+
+def _start_launch(project_id: str, job_id: str, *, attempt: str) -> None:
+    arn = workflows.start_launch({"project_id": project_id, "job_id": job_id}, job_id=job_id, attempt=attempt)
+    job_repo.update_job(project_id, job_id, launch_execution=arn)
 
 
 # --- files entering a job -----------------------------------------------------------------
@@ -227,17 +232,48 @@ def finish_launch(project_id: str, job_id: str) -> dict[str, Any]:
 
 
 def fail_launch(project_id: str, job_id: str, error: dict[str, Any]) -> dict[str, Any]:
-    logger.error("job launch failed", extra={"project_id": project_id, "job_id": job_id, "error": error})
-    job_repo.update_job(project_id, job_id, launch_status="launched")
+    """A launch step kept failing: some files may have no workflow yet. The job says why; a re-drive launches
+    it again (files that have their workflow keep it)."""
+    reason = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
+    logger.error("job launch failed", extra={"project_id": project_id, "job_id": job_id, "reason": reason})
+    job_repo.update_job(project_id, job_id, launch_status="failed", launch_failure=reason)
     return {"recorded": True}
 
 
-def redrive(project_id: str, job_id: str) -> dict[str, Any]:
-    """Start a new review workflow for every file whose workflow failed (its reason is kept until then)."""
+def describe_job(project_id: str, job_id: str) -> Job:
+    """The job as its readers see it: a launch whose run ended without recording its end (its failure step
+    failed too, or it was stopped) is failed with the run's own error, so it shows why and can be re-driven."""
     job = get_job(project_id, job_id)
+    if job.launch_status != "launching" or not job.launch_execution:
+        return job
+    ended = workflows.execution_end(job.launch_execution)
+    if ended is not None and ended[0] == "RUNNING":
+        return job
+    status, error = ended or ("gone", "")
+    reason = f"the launch's run ended ({status}) without recording its outcome: {error or 'no error given'}"
+    job_repo.update_job(
+        project_id, job_id, launch_status="failed", launch_failure=reason, expect_launch=job.launch_execution
+    )
+    return get_job(project_id, job_id)
+
+
+def _ended_unrecorded(execution_arn: str | None) -> bool:
+    """A run that is over though its record says otherwise (its failure step failed too, or it was stopped)."""
+    return bool(execution_arn) and workflows.execution_status(str(execution_arn)) != "RUNNING"
+
+
+def redrive(project_id: str, job_id: str) -> dict[str, Any]:
+    """Launch the job again if its launch failed, and start a new review workflow for every file whose workflow
+    failed (its reason is kept until then) or ended without recording how."""
+    job = get_job(project_id, job_id)
+    relaunched = describe_job(project_id, job_id).launch_status == "failed"
+    if relaunched:
+        job_repo.update_job(project_id, job_id, launch_status="launching")
+        _start_launch(project_id, job_id, attempt=f"redrive-{_now().timestamp()}")
     restarted = []
     for job_file in job_repo.job_files(project_id, job_id):
-        if job_file.status != "failed":
+        unrecorded = job_file.status not in ("failed", "complete") and _ended_unrecorded(job_file.execution_arn)
+        if job_file.status != "failed" and not unrecorded:
             continue
         file_id = job_file.file_id
         arn = workflows.start_review(
@@ -251,7 +287,7 @@ def redrive(project_id: str, job_id: str) -> dict[str, Any]:
     if restarted and job.status is JobStatus.COMPLETE:
         job_repo.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
     check_completion(project_id, job_id)  # also settles a job whose completion was missed
-    return {"restarted": restarted}
+    return {"restarted": restarted, "relaunched": relaunched}
 
 
 def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
@@ -314,8 +350,11 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
             reviewers[task.assignee]["approved" if decision == "approve" else "changes_requested"] += 1
     files: dict[str, int] = defaultdict(int)
     agreements = []
+    failures = []
     for job_file in job_repo.job_files(project_id, job_id):
         files[job_file.status] += 1
+        if job_file.status == "failed":
+            failures.append({"file_id": job_file.file_id, "reason": job_file.failure or "no reason recorded"})
         if job_file.agreement is not None:
             agreements.append(job_file.agreement)
     approved = sum(r["approved"] for r in reviewers.values())
@@ -324,6 +363,7 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
         "job_id": job_id,
         "status": job.status.value,
         "files": {"total": sum(files.values()), **files},
+        "failures": failures[:100],
         "tasks": {kind: dict(counts) for kind, counts in by_kind.items()},
         "annotators": [
             {

@@ -120,7 +120,7 @@ def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
     )
 
 
-def _memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
+def memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
     bind()
     return list(
         DatasetMemberItem.gsi1.query(
@@ -148,7 +148,7 @@ def membership_is_live(project_id: str, dataset_id: str, position: str) -> bool:
 
 def add_file(record: FileRecord, dataset_id: str) -> None:
     """List the file (the same file, same annotations) in the dataset too. Idempotent."""
-    if any(m.dataset_id == dataset_id for m in _memberships_of(record.project_id, record.file_id)):
+    if any(m.dataset_id == dataset_id for m in memberships_of(record.project_id, record.file_id)):
         return
     membership_item(record, dataset_id).save()
 
@@ -156,7 +156,7 @@ def add_file(record: FileRecord, dataset_id: str) -> None:
 def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:
     """Take the file out of the dataset; False when it was not in it."""
     removed = False
-    for membership in _memberships_of(project_id, file_id):
+    for membership in memberships_of(project_id, file_id):
         if membership.dataset_id == dataset_id:
             membership.delete()
             removed = True
@@ -164,7 +164,7 @@ def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:
 
 
 def datasets_of_file(project_id: str, file_id: str) -> list[str]:
-    return [m.dataset_id for m in _memberships_of(project_id, file_id)]
+    return [m.dataset_id for m in memberships_of(project_id, file_id)]
 
 
 def update_summaries(project_id: str, file_id: str, *, label_counts: dict[str, int], attribute_values: dict) -> None:
@@ -182,7 +182,7 @@ def mark_deleted(project_id: str, file_id: str) -> None:
 
 
 def _update_memberships(project_id: str, file_id: str, actions: list[Action]) -> None:
-    for membership in _memberships_of(project_id, file_id):
+    for membership in memberships_of(project_id, file_id):
         membership.update(actions=actions)
 
 

@@ -193,8 +193,13 @@ def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str
 
 
 def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
-    """Store a quarantined file with its reason (a redelivery rewrites the same item)."""
+    """Store a quarantined file with its reason. A redelivery, a retried step or the path quarantined again
+    rewrites the same items: the file item (its id is the path's) and its one membership of the dataset, whose
+    sort key keeps the time the path was first quarantined (a new one would list the file twice)."""
     bind()
+    earlier = [m for m in datasets.memberships_of(record.project_id, record.file_id) if m.dataset_id == dataset_id]
+    if earlier:
+        record = record.model_copy(update={"created_at": earlier[0].created_at})
     _file_item(record, []).save(condition=FileItem.PK.does_not_exist() | (FileItem.status == "quarantined"))
     datasets.membership_item(record, dataset_id).save()
 

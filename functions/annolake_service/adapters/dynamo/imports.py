@@ -28,6 +28,7 @@ def _import_job(item: ImportJobItem) -> ImportJob:
         created_by=item.created_by,
         created_at=item.created_at,
         finished_at=item.finished_at,
+        execution_arn=item.execution_arn,
     )
 
 
@@ -81,7 +82,12 @@ def mark_import(
     reason: str | None = None,
     reset_counters: bool = False,
     finished: bool = False,
-) -> None:
+    execution_arn: str | None = None,
+    unless_status: set[str] | None = None,
+    expect: tuple[str, str] | None = None,
+) -> bool:
+    """Set the import's status (and what goes with it); False when ``unless_status`` names its status, or it
+    is not ``expect`` (a status and an execution)."""
     bind()
     actions: list[Action] = [
         ImportJobItem.status.set(status),
@@ -92,7 +98,21 @@ def mark_import(
     if reset_counters:
         actions += [ImportJobItem.done.set(0), ImportJobItem.failed.set(0)]
     actions.append(ImportJobItem.finished_at.set(datetime.now(UTC) if finished else None))  # type: ignore[arg-type]  # pynamodb's stub omits None, which removes the attribute
-    _job_key(project_id, import_id).update(actions=actions, condition=ImportJobItem.PK.exists())
+    if execution_arn is not None:
+        actions.append(ImportJobItem.execution_arn.set(execution_arn))
+    condition = ImportJobItem.PK.exists()
+    if unless_status:
+        condition &= ~ImportJobItem.status.is_in(*unless_status)
+    if expect is not None:
+        condition &= (ImportJobItem.status == expect[0]) & (ImportJobItem.execution_arn == expect[1])
+    return applied(lambda: _job_key(project_id, import_id).update(actions=actions, condition=condition))
+
+
+def set_import_execution(project_id: str, import_id: str, execution_arn: str) -> None:
+    bind()
+    _job_key(project_id, import_id).update(
+        actions=[ImportJobItem.execution_arn.set(execution_arn)], condition=ImportJobItem.PK.exists()
+    )
 
 
 def record_import_outcome(

@@ -202,6 +202,7 @@ class ImportJobItem(Item):
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
 
 
 class ImportOutcomeItem(Item):
@@ -228,7 +229,9 @@ class JobItem(Item):
     spec = JSONAttribute()
     dataset_ids = JSONAttribute(default=list)
     status = UnicodeAttribute()
-    launch_status = UnicodeAttribute(default="not_launched")  # not_launched | launching | launched
+    launch_status = UnicodeAttribute(default="not_launched")  # not_launched | launching | launched | failed
+    launch_failure = UnicodeAttribute(null=True)
+    launch_execution = UnicodeAttribute(null=True)
     files_total = NumberAttribute(default=0)
     files_done = NumberAttribute(default=0)
     created_by = UnicodeAttribute()

@@ -39,6 +39,8 @@ def _validated_job(item: JobItem) -> Job:
         dataset_ids=list(item.dataset_ids or []),
         status=JobStatus(item.status),
         launch_status=item.launch_status,
+        launch_failure=item.launch_failure,
+        launch_execution=item.launch_execution,
         files_total=int(item.files_total or 0),
         created_by=item.created_by,
         created_at=item.created_at,
@@ -97,10 +99,14 @@ def update_job(
     status: JobStatus | None = None,
     expect_status: set[JobStatus] | None = None,
     launch_status: str | None = None,
+    launch_failure: str | None = None,
+    launch_execution: str | None = None,
     launched_at: datetime | None = None,
     completed_at: datetime | None = None,
+    expect_launch: str | None = None,
 ) -> bool:
-    """Change a job if it is (still) in one of ``expect_status``; False when it is not."""
+    """Change a job if it is (still) in one of ``expect_status`` (and its launch run is ``expect_launch``);
+    False when it is not."""
     bind()
     actions: list[Action] = []
     if spec is not None:
@@ -109,6 +115,9 @@ def update_job(
         actions.append(JobItem.status.set(status.value))
     if launch_status is not None:
         actions.append(JobItem.launch_status.set(launch_status))
+        actions.append(JobItem.launch_failure.set(launch_failure))  # type: ignore[arg-type]  # None removes it
+    if launch_execution is not None:
+        actions.append(JobItem.launch_execution.set(launch_execution))
     if launched_at is not None:
         actions.append(JobItem.launched_at.set(launched_at))
     if status is not None:
@@ -116,6 +125,8 @@ def update_job(
     condition = JobItem.PK.exists()
     if expect_status:
         condition &= JobItem.status.is_in(*(s.value for s in expect_status))
+    if expect_launch is not None:
+        condition &= JobItem.launch_execution == expect_launch
     item = _job_key(project_id, job_id)
     return applied(lambda: item.update(actions=actions, condition=condition))
 

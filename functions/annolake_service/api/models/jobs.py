@@ -28,7 +28,8 @@ class JobPublic(BaseModel):
     task_timeout_seconds: int
     agreement_threshold: float
     status: JobStatus
-    launch_status: str
+    launch_status: str = Field(description="not_launched, launching, launched or failed")
+    launch_failure: str | None = Field(default=None, description="why the launch failed; POST …/redrive launches again")
     files_total: int
     created_by: str
     created_at: datetime
@@ -37,7 +38,8 @@ class JobPublic(BaseModel):
 
     @classmethod
     def of(cls, job: Job) -> JobPublic:
-        return cls(**job.spec.model_dump(), **job.model_dump(exclude={"spec", "project_id", "dataset_ids"}))
+        internal = {"spec", "project_id", "dataset_ids", "launch_execution"}
+        return cls(**job.spec.model_dump(), **job.model_dump(exclude=internal))
 
 
 class JobsPublic(BaseModel):
@@ -68,6 +70,12 @@ class JobUpdate(BaseModel):
 
 class JobRedrivePublic(BaseModel):
     restarted: list[str] = Field(description="the files whose review workflow was started again")
+    relaunched: bool = Field(default=False, description="whether the job's failed launch was started again")
+
+
+class JobFileFailurePublic(BaseModel):
+    file_id: str
+    reason: str
 
 
 class AnnotatorStatsPublic(BaseModel):
@@ -100,6 +108,9 @@ class JobStatsPublic(BaseModel):
     job_id: str
     status: str
     files: dict[str, int] = Field(description="'total' and the number of files in each workflow status")
+    failures: list[JobFileFailurePublic] = Field(
+        default_factory=list, description="files whose workflow failed, with why (the first 100); POST …/redrive"
+    )
     tasks: dict[str, dict[str, int]] = Field(description="per task kind, the number of tasks in each status")
     annotators: list[AnnotatorStatsPublic]
     reviewers: list[ReviewerStatsPublic]

@@ -38,7 +38,7 @@ def create_job(body: JobCreate, access: CanManageJobs) -> JobPublic:
 @router.get("/{job_id}", responses=error_responses(409))
 def get_job(job_id: str, access: CanReadJobs) -> JobPublic:
     """409 ``stored_record_invalid`` when the job's stored settings no longer pass today's checks."""
-    return JobPublic.of(jobs.get_job(access.project_id, job_id))
+    return JobPublic.of(jobs.describe_job(access.project_id, job_id))
 
 
 @router.patch("/{job_id}", responses=error_responses(400, 409))
