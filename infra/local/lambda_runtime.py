@@ -22,6 +22,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from infra.local.iam_audit.recorder import acting_as
+
 log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
 _lock = threading.Lock()
@@ -69,7 +71,8 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     with _lock:
         invocations[self.function_name] += 1
     try:
-        result = _resolve(self.handler)(event, context)
+        with acting_as(self.role):  # its AWS calls are its role's (infra/local/iam_audit)
+            result = _resolve(self.handler)(event, context)
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
         log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc)
         error = {
