@@ -38,9 +38,10 @@ test-fast: venv web-deps
 test-e2e: venv web
 	$(PY) -m pytest -q tests/e2e
 
-## make fuzz: the generated API requests at 100 examples per operation (make test runs 10)
+## make fuzz: the generated API requests at 100 examples per operation and 200 linked scenarios (make test runs
+## 10 and 12)
 fuzz: venv
-	ANNOLAKE_FUZZ_EXAMPLES=100 $(PY) -m pytest -q -p no:logging tests/service/test_api_fuzz.py
+	ANNOLAKE_FUZZ_EXAMPLES=100 ANNOLAKE_FUZZ_SEQUENCES=200 $(PY) -m pytest -q -p no:logging tests/service/test_api_fuzz.py
 
 ## make synth: CDK templates into cdk.out, with the dependency layer built by pip (no Docker)
 synth: venv web

@@ -45,7 +45,7 @@ def flat_name(scope: IConstruct, value: str) -> str:
         producer = Stack.of(token.target)
         if producer.node.path != stack.node.path:
             value = producer.export_value(value)
-    return _flatten(stack.resolve(value))
+    return flatten(stack.resolve(value))
 
 
 def _single_token(value: str) -> bool:
@@ -57,19 +57,20 @@ def _single_token(value: str) -> bool:
     return True
 
 
-def _flatten(node: Any) -> str:
+def flatten(node: Any) -> str:
+    """cdk-nag's flat name of a template value (``Resource::<Bucket12.Arn>/*``'s part after ``::``)."""
     if isinstance(node, str):
         return node.replace("${", "<").replace("}", ">")
     if isinstance(node, dict) and len(node) == 1:
         ((function, arg),) = node.items()
         if function == "Fn::Join":
-            return arg[0].join(_flatten(item) for item in arg[1])
+            return arg[0].join(flatten(item) for item in arg[1])
         if function == "Fn::GetAtt":
-            return f"<{_flatten(arg[0])}.{_flatten(arg[1])}>"
+            return f"<{flatten(arg[0])}.{flatten(arg[1])}>"
         if function == "Ref":
-            return f"<{_flatten(arg)}>"
+            return f"<{flatten(arg)}>"
         if function in ("Fn::Sub", "Fn::ImportValue"):
-            return _flatten(arg)
+            return flatten(arg)
     return json.dumps(node, separators=(",", ":"))
 
 

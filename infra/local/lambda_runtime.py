@@ -24,6 +24,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 
 from infra.local.cloud_limits import within_function_timeout
+from infra.local.iam_audit.recorder import acting_as
 
 log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
@@ -77,9 +78,10 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     running = running_function.set(self.function_name)
     try:
         handler = _resolve(self.handler)
-        result = within_function_timeout(
-            lambda: handler(event, context), context.timeout_seconds, context.aws_request_id
-        )
+        with acting_as(self.role):  # its AWS calls are its role's (infra/local/iam_audit); copied to the thread
+            result = within_function_timeout(
+                lambda: handler(event, context), context.timeout_seconds, context.aws_request_id
+            )
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
         log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc, exc_info=True)
         error = {

@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from infra.local import iam_audit
 from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
@@ -91,6 +92,8 @@ class LocalPlatform:
         assembly = synthesize(self.home, log=log.info)
         self.emulator.start()
         self.deployment = Provisioner(self.session, self.emulator.endpoint_url).deploy(assembly)
+        if (audit := iam_audit.audit_directory()) is not None:
+            iam_audit.record_platform(audit, self.deployment, assembly.directory)
         self._allow_web_origins(self.deployment)
         self._enter_function_environment(self.deployment)
         inventory = inventory_of(self.deployment)
@@ -220,7 +223,7 @@ def api_and_web_app(web_config: dict[str, Any]) -> Any:
 
     app = create_app()
     app.mount("/", web_ui_app(WEB_DIST, web_config), name="web")
-    return IntegrationTimeout(LambdaResponseLimit(app))
+    return IntegrationTimeout(LambdaResponseLimit(iam_audit.record_api(app)))
 
 
 def api_worker_app() -> Any:

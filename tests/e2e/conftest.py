@@ -53,7 +53,12 @@ class RunningPlatform:
 
 
 def start_platform(
-    home: Path, api_port: int, emulator_port: int, timeout_s: float = 300, snapshot_seconds: float = 5
+    home: Path,
+    api_port: int,
+    emulator_port: int,
+    timeout_s: float = 300,
+    snapshot_seconds: float = 5,
+    environment: dict[str, str] | None = None,
 ) -> RunningPlatform:
     log_path = home.parent / f"{home.name}-{time.time_ns()}.log"
     env = {
@@ -62,6 +67,7 @@ def start_platform(
         "ANNOLAKE_API_PORT": str(api_port),
         "ANNOLAKE_EMULATOR_PORT": str(emulator_port),
         "ANNOLAKE_SNAPSHOT_SECONDS": str(snapshot_seconds),
+        **(environment or {}),
     }
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
@@ -87,12 +93,25 @@ def start_platform(
     raise AssertionError(f"health never answered 200 within {timeout_s}s:\n{log_path.read_text()}")
 
 
+def iam_audit_directory(running: RunningPlatform) -> Path:
+    """Where the shared platform records its functions' AWS calls (checked by test_iam_grants.py, run last)."""
+    return running.home / "iam-audit"
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory) -> Iterator[RunningPlatform]:
-    running = start_platform(tmp_path_factory.mktemp("annolake-home"), free_port(), free_port())
+    home = tmp_path_factory.mktemp("annolake-home")
+    audit = {"ANNOLAKE_IAM_AUDIT": str(home / "iam-audit")}
+    running = start_platform(home, free_port(), free_port(), environment=audit)
     yield running
     if running.process.poll() is None:
         running.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The IAM check reads what every other test made the shared platform do: it runs after them."""
+    last = [item for item in items if item.path.name == "test_iam_grants.py" and item.path.parent.name == "e2e"]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @dataclass

@@ -24,3 +24,18 @@ def flaky(event, context):
 
 def broken(event, context):
     raise ValueError("cannot handle this input")
+
+
+def store(event, context):
+    """Writes ``event["key"]`` to ``event["bucket"]`` on the emulator at ``event["endpoint"]``."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=event["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    s3.put_object(Bucket=event["bucket"], Key=event["key"], Body=b"stored")
+    return {"stored": event["key"]}

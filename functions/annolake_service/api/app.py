@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from annolake_service import __version__
+from annolake_service.api.openapi import with_links
 from annolake_service.api.routers import annotations as annotation_routes
 from annolake_service.api.routers import (
     api_keys,
@@ -100,6 +101,7 @@ def create_app() -> FastAPI:
         return ", ".join(sorted({m for params, methods in matching if params == fewest for m in methods}))
 
     app.add_middleware(OneValuePerQueryParameter)
+    app.openapi = lambda: with_links(FastAPI.openapi(app))  # type: ignore[method-assign]
 
     @app.exception_handler(AnnolakeError)
     async def _annolake_error(_: Request, exc: AnnolakeError) -> JSONResponse:
