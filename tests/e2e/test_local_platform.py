@@ -530,6 +530,58 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
     assert sorted(listed) == [("always.jpg", "ready"), ("once.jpg", "ready")]
 
 
+def test_kill_9_mid_burst_loses_no_acknowledged_write(own_platform, tmp_path):
+    """Annotation saves, presigned uploads and dataset creations on threads; ``kill -9`` in the middle; after a
+    restart over the same home every acknowledged write is there and every uploaded file got ingested.
+    ``ANNOLAKE_CRASH_ROUNDS=20`` repeats the kill and restart (outside CI)."""
+    from annolake import Project
+
+    from tests.e2e.crash_burst import Burst, check_after_restart, kill_hard, noise_jpeg
+
+    platform = own_platform.running()
+    creds = platform.credentials
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    dataset = project.directory.new(f"crash-{time.time_ns()}").name
+    files = []
+    for n in range(3):
+        image = tmp_path / f"target-{n}.jpg"
+        image.write_bytes(noise_jpeg(seed=n))
+        files.append(project.file.from_local(image, directory=dataset))
+    for round_number in range(int(os.environ.get("ANNOLAKE_CRASH_ROUNDS", "1"))):
+        burst = Burst(project, [project.file.get_by_id(f.id) for f in files], dataset)
+        burst.start()
+        burst.wait_for(writes=30, timeout_s=60)  # then kill it in the middle of what follows
+        kill_hard(platform.process.pid)
+        platform.process.wait(timeout=30)
+        burst.join()
+        platform = own_platform.start_again()
+        project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+        checked = check_after_restart(project, burst.acknowledged)
+        dead_letters = _dead_letter_messages(platform)
+        assert not dead_letters, f"messages dead-lettered after the restart: {dead_letters}"
+        restart_s = platform.started_in_s
+        print(f"crash round {round_number + 1}: {checked} acknowledged writes all present; restart {restart_s:.1f}s")
+
+
+def _dead_letter_messages(platform) -> dict[str, int]:
+    creds = platform.credentials
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=platform.emulator_url,
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name="us-east-1",
+    )
+    counts = {}
+    for url in sqs.list_queues().get("QueueUrls", []):
+        if "dead" in url.lower() or "dlq" in url.lower():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+            if count:
+                counts[url] = count
+    return counts
+
+
 def test_ctrl_c_saves_state_and_a_restart_restores_it(own_platform):
     platform = own_platform.running()
     before = {f["file_id"]["S"] for f in _file_items(platform)}
