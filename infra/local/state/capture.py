@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.local.state.blobs import BlobBuffer, BlobStore
+from infra.local.state.dynamodb_json import encode_model_item
 from infra.local.state.journal import Journal
 from infra.local.state.model import Inventory
 
@@ -148,9 +149,8 @@ class Capture:
                 if table not in backend.tables:
                     continue  # the table went away: nothing to keep
                 item = backend.get_item(table, key)
-                entries.append(
-                    {"t": "item", "table": logical, "key": key, "item": item.to_json()["Attributes"] if item else None}
-                )
+                state = encode_model_item(item.to_json()["Attributes"]) if item else None
+                entries.append({"t": "item", "table": logical, "key": encode_model_item(key), "item": state})
         return entries
 
     def _objects(self, frame: Frame) -> list[dict[str, Any]]:
