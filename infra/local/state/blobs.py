@@ -45,7 +45,9 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         final = self.path / digest
         if final.exists():
-            return digest
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(final)  # young again: garbage collection leaves it to the object that names it now
+                return digest
         tmp = self.path / f".incoming-{uuid.uuid4().hex}.tmp"
         try:
             descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

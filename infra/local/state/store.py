@@ -67,7 +67,8 @@ class StateStore:
             if self.files.write_manifest(payload):
                 tally.bytes_written += len(payload)
                 tally.manifest_written = True
-            tally.blobs_deleted = self.files.collect_garbage(manifest)
+            # never the body of an object the emulator holds (its blob may be newer than this snapshot)
+            tally.blobs_deleted = self.blobs.collect_garbage(referenced_blobs(manifest), min_age_s=0)
             self._previous_snapshot_started = started_wall
             stats = tally.stats(started)
             log.debug("snapshot: %s", stats)
