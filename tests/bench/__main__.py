@@ -55,14 +55,16 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate streaming workflow web_explorer]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate local_store streaming workflow web_explorer]``
+    (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    from tests.bench import api_latency, ingest_rate, streaming, web_explorer, workflow
+    from tests.bench import api_latency, ingest_rate, local_store, streaming, web_explorer, workflow
 
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
         "ingest_rate": ingest_rate.run,
+        "local_store": local_store.run,
         "streaming": streaming.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,

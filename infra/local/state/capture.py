@@ -233,7 +233,7 @@ def pool_state(pool: Any) -> dict[str, Any]:
             }.items()
             if v is not None
         }
-        for g in pool.groups.values()
+        for g in list(pool.groups.values())
     ]
     users = []
     for user in list(pool.users.values()):
@@ -246,7 +246,7 @@ def pool_state(pool: Any) -> dict[str, Any]:
                 "enabled": user.enabled,
                 "status": user.status,
                 "password": user.password,
-                "groups": sorted(g.group_name for g in user.groups),
+                "groups": sorted(g.group_name for g in list(user.groups)),
             }
         )
     return {"physical_id": pool.id, "groups": groups, "users": users}
