@@ -5,6 +5,11 @@ call of the real handler, imported from the function's code asset in ``cdk.out``
 ``sys.path`` by the runtime), so Step Functions tasks, S3 notifications and direct invokes all run
 the code that would be deployed. moto is pinned in pyproject.toml; tests/local/test_lambda_hook.py asserts that
 this hook is what runs, so an upgrade that renames the method fails loudly.
+
+Handlers named by ``run_in_workers`` (the media work: decode, orient, hash, thumbnail) run in a pool of worker
+processes instead, as they would in their own Lambda sandboxes: their CPU does not take the emulator's
+interpreter lock, and a burst waits in the pool's queue rather than thrashing one interpreter. A worker calls
+the emulator over HTTP (its calls are journaled like any client's) and ends when the platform process does.
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import multiprocessing
+import os
+import sys
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +35,8 @@ log = logging.getLogger("local-runtime.lambda")
 invocations: Counter[str] = Counter()  # function name -> in-process invocations
 _lock = threading.Lock()
 _original = LambdaFunction._invoke_lambda
+_workers: ProcessPoolExecutor | None = None
+_worker_handlers: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -68,17 +79,62 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     )
     with _lock:
         invocations[self.function_name] += 1
+    pool = _workers
+    if pool is not None and self.handler in _worker_handlers:
+        payload, error = pool.submit(_run, self.handler, event, context).result()
+    else:
+        payload, error = _run(self.handler, event, context)
+    if error is not None:
+        kind, message = error["errorType"], error["errorMessage"]
+        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, kind, message)
+        return json.dumps(error), True, "".join(error["stackTrace"])
+    return payload, False, ""
+
+
+def _run(handler: str | None, event: Any, context: LocalContext) -> tuple[str, dict[str, Any] | None]:
+    """(the JSON answer, or the error as the Lambda runtime reports it); in this process or a worker."""
     try:
-        result = _resolve(self.handler)(event, context)
+        return json.dumps(_resolve(handler)(event, context)), None
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
-        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc)
-        error = {
+        return "", {
             "errorType": type(exc).__name__,
             "errorMessage": str(exc),
             "stackTrace": traceback.format_exception(exc),
         }
-        return json.dumps(error), True, "".join(error["stackTrace"])
-    return json.dumps(result), False, ""
+
+
+def run_in_workers(handlers: set[str], workers: int) -> None:
+    """Run ``handlers`` (``module.function``) in ``workers`` spawned processes, which inherit this process's
+    environment and ``sys.path`` as they are when each starts (so call it once they are the functions')."""
+    global _workers, _worker_handlers
+    stop_workers()
+    if workers <= 0 or not handlers:
+        return
+    _workers = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), list(sys.path)),
+    )
+    _worker_handlers = frozenset(handlers)
+
+
+def _start_worker(platform_pid: int, path: list[str]) -> None:
+    sys.path[:] = path
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != platform_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_workers() -> None:
+    global _workers, _worker_handlers
+    pool, _workers, _worker_handlers = _workers, None, frozenset()
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def install() -> None:
@@ -87,4 +143,5 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    stop_workers()
     LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]

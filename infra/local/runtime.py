@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from infra.local import event_sources
+from infra.local import event_sources, lambda_runtime
 from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.cloud_limits import LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
@@ -41,6 +41,8 @@ WEB_DIST = REPO_ROOT / "web" / "dist"
 API_WORKERS_VARIABLE = "ANNOLAKE_API_WORKERS"
 WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed from the platform to API workers
 PLATFORM_PID_VARIABLE = "ANNOLAKE_PLATFORM_PID"  # API workers end when this process does
+MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0: in this process
+MEDIA_HANDLERS = {"annolake_service.handlers.ingest.process_handler"}  # decode, orient, hash, thumbnail
 DURABLE_VARIABLE = "ANNOLAKE_DURABLE"  # 0: the journal is written but not fsynced (a power cut may lose writes)
 
 
@@ -161,6 +163,7 @@ class LocalPlatform:
         code_dir = str(deployment.function_code[deployment.api_function])
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
+        lambda_runtime.run_in_workers(MEDIA_HANDLERS, media_worker_count())
 
     def _allow_web_origins(self, deployment: Deployment) -> None:
         """Browser uploads need the bucket's CORS rules to name the UI's origin; the local stage names port 8000.
@@ -288,6 +291,13 @@ def _end_with_the_platform(platform_pid: int) -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != platform_pid:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def media_worker_count() -> int:
+    raw = os.environ.get(MEDIA_WORKERS_VARIABLE, "2")
+    if not raw.isdigit():
+        raise SystemExit(f"{MEDIA_WORKERS_VARIABLE}={raw!r}: give a number of media processes (0 = inside this one)")
+    return int(raw)
 
 
 def api_worker_count() -> int:
