@@ -8,6 +8,8 @@ platform process, and what durability costs an annotation save.
 - Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each API worker.
 - Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
   and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
+- The second platform also ingests 200 of the 640x480 files with ``ANNOLAKE_MEDIA_WORKERS=0`` (the media
+  handler in the platform's own interpreter), beside the first one's default (2 worker processes).
 
 ``BENCH_SMALL`` / ``BENCH_LARGE`` / ``BENCH_SAVES`` change the counts (defaults 1000 / 50 / 200).
 """
@@ -156,16 +158,17 @@ def _saves(platform: RunningPlatform) -> tuple[float, float]:
     return statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.99) - 1] * 1000
 
 
-def _platform(tmp: str, name: str, durable: bool) -> RunningPlatform:
-    previous = os.environ.get("ANNOLAKE_DURABLE")
-    os.environ["ANNOLAKE_DURABLE"] = "1" if durable else "0"
+def _platform(tmp: str, name: str, **settings: str) -> RunningPlatform:
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         return start_platform(Path(tmp) / name, free_port(), free_port(), snapshot_seconds=30)
     finally:
-        if previous is None:
-            os.environ.pop("ANNOLAKE_DURABLE", None)
-        else:
-            os.environ["ANNOLAKE_DURABLE"] = previous
+        for variable, value in previous.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
 def run() -> list[tuple[str, str, str]]:
@@ -174,7 +177,7 @@ def run() -> list[tuple[str, str, str]]:
     large = [noise_jpeg(4000, 3000, seed=100_000 + n, grain=2, quality=80) for n in range(LARGE)]
     media_gb = (sum(map(len, small)) + sum(map(len, large))) / 2**30
     with tempfile.TemporaryDirectory() as tmp:
-        platform = _platform(tmp, "durable", durable=True)
+        platform = _platform(tmp, "durable", ANNOLAKE_DURABLE="1", ANNOLAKE_MEDIA_WORKERS="2")
         try:
             p50, p99 = _saves(platform)
             rows.append((f"annotation save, {SAVES} sequential, journal fsynced", f"{p50:.0f} ms", f"p99 {p99:.0f} ms"))
@@ -206,9 +209,17 @@ def run() -> list[tuple[str, str, str]]:
                 )
         finally:
             platform.stop(timeout=600)
-        platform = _platform(tmp, "not-durable", durable=False)
+        platform = _platform(tmp, "not-durable", ANNOLAKE_DURABLE="0", ANNOLAKE_MEDIA_WORKERS="0")
         try:
             p50_off, p99_off = _saves(platform)
+            in_process = _ingest(platform, small[:200], "bench-in-process")
+            rows.append(
+                (
+                    f"ingest to ready, {len(small[:200])} x 640x480, media handler in the platform process",
+                    f"{in_process:.1f} files/s",
+                    "ANNOLAKE_MEDIA_WORKERS=0 (journal not fsynced)",
+                )
+            )
             rows.append(
                 (
                     f"annotation save, {SAVES} sequential, ANNOLAKE_DURABLE=0",
