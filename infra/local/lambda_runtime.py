@@ -18,7 +18,6 @@ import importlib
 import json
 import logging
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ import traceback
 import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,12 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         invocations[self.function_name] += 1
     pool = _workers
     if pool is not None and self.handler in _worker_handlers:
-        payload, error = pool.submit(_run, self.handler, event, context).result()
+        try:
+            payload, error = pool.submit(_run, self.handler, event, context).result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool; this one runs here
+            log.warning("a media worker process died; starting new ones")
+            _replace_broken(pool)
+            payload, error = _run(self.handler, event, context)
     else:
         payload, error = _run(self.handler, event, context)
     if error is not None:
@@ -110,24 +115,34 @@ def run_in_workers(handlers: set[str], workers: int) -> None:
     stop_workers()
     if workers <= 0 or not handlers:
         return
-    _workers = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(os.getpid(), list(sys.path)),
-    )
+    _workers = _new_pool(workers)
     _worker_handlers = frozenset(handlers)
 
 
-def _start_worker(platform_pid: int, path: list[str]) -> None:
-    sys.path[:] = path
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(list(sys.path),),
+    )
+    pool.annolake_workers = workers  # type: ignore[attr-defined]
+    return pool
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != platform_pid:
-            os.kill(os.getpid(), signal.SIGTERM)
+
+def _start_worker(path: list[str]) -> None:
+    """A worker waits for work on a pipe from the platform: when the platform dies, the pipe ends and so does
+    the worker. (Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker ends, and the pool
+    starts workers from whichever thread submits.)"""
+    sys.path[:] = path
+
+
+def _replace_broken(broken: ProcessPoolExecutor) -> None:
+    global _workers
+    with _lock:
+        if _workers is broken:
+            _workers = _new_pool(broken.annolake_workers)  # type: ignore[attr-defined]
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 def stop_workers() -> None:
