@@ -8,6 +8,8 @@
 - moto is made safe under threads and faster where the platform leans on it (``moto_patches``).
 - Calls this process makes to the emulator (handlers, the Step Functions engine, the poller) are answered
   in-process, without a socket (``in_process``).
+- Every request that reaches moto passes the ``recorder`` (``state.capture``), which journals what it changed
+  once the platform's state store arms it; given a ``BlobStore``, S3 bodies live in its files, not in memory.
 Step Functions executions run on moto's ASL engine (``execute_state_machine``).
 """
 
@@ -26,6 +28,8 @@ from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
 from infra.local.presign import PresignGuard, s3_requests_of
 from infra.local.presign.environ import WSGIApp
+from infra.local.state import blobs
+from infra.local.state.capture import Recorder
 
 # Credentials clients of the local emulator use (also written to credentials.json).
 LOCAL_ACCESS_KEY_ID = "test"
@@ -33,13 +37,21 @@ LOCAL_SECRET_ACCESS_KEY = "test"  # noqa: S105 - the emulator's documented fixed
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, web_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        web_origins: tuple[str, ...] = (),
+        blob_store: blobs.BlobStore | None = None,
+    ) -> None:
         self.host = host
+        self.blob_store = blob_store
         self.port = port
         self.web_origins = web_origins  # the web UI's origins: they may call Cognito from the browser (cors.py)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.in_process: in_process.InProcessDispatch | None = None  # answers this process's own calls
+        self.recorder: Recorder | None = None
         self._moto_settings: tuple[str | None, bool] | None = None  # what start() changed, put back by stop()
 
     @property
@@ -56,11 +68,14 @@ class Emulator:
         event_sources.install()
         stream_sources.install()
         moto_patches.install()
+        if self.blob_store is not None:
+            blobs.install(self.blob_store)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         moto_patches.memoize_backend_lookup(dispatcher)
+        self.recorder = Recorder(dispatcher)
         credentials = {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}
-        app: WSGIApp = PresignGuard(dispatcher, credentials, is_s3=s3_requests_of(dispatcher))
+        app: WSGIApp = PresignGuard(self.recorder, credentials, is_s3=s3_requests_of(dispatcher))
         app = CognitoCors(app, self.web_origins)
         app = FaultInjection(app)
         try:
@@ -84,6 +99,8 @@ class Emulator:
         lambda_runtime.uninstall()
         event_sources.uninstall()
         stream_sources.uninstall()
+        if self.blob_store is not None:
+            blobs.uninstall()
         if self._moto_settings is not None:  # another emulator or moto in this process runs as before
             port, execute = self._moto_settings
             default_user_config["stepfunctions"]["execute_state_machine"] = execute

@@ -7,12 +7,16 @@ once), the function gets the whole batch, records it reports as failed (``batchI
 them on a function error) are retried with a short backoff, and after the queue's ``maxReceiveCount`` they
 go to its dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility
 timeout, so development does not wait minutes.
+
+While the platform starts (``hold`` .. ``release``), batches wait: nothing is delivered before the saved state
+is back, so no handler runs against half-restored data and no message is dead-lettered because of it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +27,8 @@ log = logging.getLogger("local-runtime.event-sources")
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 _original = LambdaBackend.send_sqs_batch
 _workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqs-poller")
+_held: list[tuple[Any, ...]] | None = None  # batches that arrived while held
+_held_lock = threading.Lock()
 
 
 def _record(message: Any, queue_arn: str, region: str, receive_count: int) -> dict[str, Any]:
@@ -89,12 +95,34 @@ def _deliver(backend: LambdaBackend, function_arn: str, messages: list[Any], que
 def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any, queue_arn: str) -> bool:
     batch = list(messages)
     if batch:
+        with _held_lock:
+            if _held is not None:
+                _held.append((self, function_arn, batch, queue_arn))
+                return True
         _workers.submit(_deliver, self, function_arn, batch, queue_arn)
     return True  # the messages are now this poller's: moto deletes them from the queue
 
 
 def install() -> None:
     LambdaBackend.send_sqs_batch = _send_sqs_batch_async  # type: ignore[method-assign]
+
+
+def hold() -> None:
+    """Keep batches from now on until ``release``."""
+    global _held
+    with _held_lock:
+        if _held is None:
+            _held = []
+
+
+def release() -> int:
+    """Deliver the batches kept since ``hold``, and every later one at once; returns how many were kept."""
+    global _held
+    with _held_lock:
+        kept, _held = _held or [], None
+    for batch in kept:
+        _workers.submit(_deliver, *batch)
+    return len(kept)
 
 
 def uninstall() -> None:

@@ -5,6 +5,11 @@ call of the real handler, imported from the function's code asset in ``cdk.out``
 ``sys.path`` by the runtime), so Step Functions tasks, S3 notifications and direct invokes all run
 the code that would be deployed. moto is pinned in pyproject.toml; tests/local/test_lambda_hook.py asserts that
 this hook is what runs, so an upgrade that renames the method fails loudly.
+
+Handlers named by ``run_in_workers`` (the media work: decode, orient, hash, thumbnail) run in a pool of worker
+processes instead, as they would in their own Lambda sandboxes: their CPU does not take the emulator's
+interpreter lock, and a burst waits in the pool's queue rather than thrashing one interpreter. A worker calls
+the emulator over HTTP (its calls are journaled like any client's) and ends when the platform process does.
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import multiprocessing
+import sys
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +42,8 @@ invocations: Counter[str] = Counter()  # function name -> in-process invocations
 running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
 _lock = threading.Lock()
 _original = LambdaFunction._invoke_lambda
+_workers: ProcessPoolExecutor | None = None
+_worker_handlers: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -77,22 +88,105 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
         invocations[self.function_name] += 1
     running = running_function.set(self.function_name)
     try:
-        handler = _resolve(self.handler)
         with acting_as(self.role):  # its AWS calls are its role's (infra/local/iam_audit); copied to the thread
-            result = within_function_timeout(
-                lambda: handler(event, context), context.timeout_seconds, context.aws_request_id
+            payload, error = within_function_timeout(
+                lambda: _dispatch(self.handler, self.role, event, context),
+                context.timeout_seconds,
+                context.aws_request_id,
             )
-    except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
-        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc, exc_info=True)
-        error = {
-            "errorType": getattr(exc, "error_type", type(exc).__name__),
-            "errorMessage": str(exc),
-            "stackTrace": traceback.format_exception(exc),
-        }
-        return json.dumps(error), True, "".join(error["stackTrace"])
+    except Exception as exc:  # noqa: BLE001 - the function ran past its timeout: reported as Lambda reports it
+        payload, error = "", _error(exc)
     finally:
         running_function.reset(running)
-    return json.dumps(result), False, ""
+    if error is not None:
+        kind, message = error["errorType"], error["errorMessage"]
+        log.warning(
+            "%s (%s) failed: %s: %s\n%s", self.function_name, self.handler, kind, message, "".join(error["stackTrace"])
+        )
+        return json.dumps(error), True, "".join(error["stackTrace"])
+    return payload, False, ""
+
+
+def _dispatch(
+    handler: str | None, role: str | None, event: Any, context: LocalContext
+) -> tuple[str, dict[str, Any] | None]:
+    """Run the handler in a media worker process when it is one of theirs, else in this thread."""
+    pool = _workers
+    if pool is not None and handler in _worker_handlers:
+        try:
+            return pool.submit(_run, handler, event, context, role).result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool; this one runs here
+            log.warning("a media worker process died; starting new ones")
+            _replace_broken(pool)
+    return _run(handler, event, context, role)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": getattr(exc, "error_type", type(exc).__name__),
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc),
+    }
+
+
+def _run(
+    handler: str | None, event: Any, context: LocalContext, role: str | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """(the JSON answer, or the error as the Lambda runtime reports it); in this process or a worker."""
+    try:
+        with acting_as(role):  # in a worker, its calls are recorded by that process (infra/local/iam_audit)
+            return json.dumps(_resolve(handler)(event, context)), None
+    except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
+        return "", _error(exc)
+
+
+def run_in_workers(handlers: set[str], workers: int) -> None:
+    """Run ``handlers`` (``module.function``) in ``workers`` spawned processes, which inherit this process's
+    environment and ``sys.path`` as they are when each starts (so call it once they are the functions')."""
+    global _workers, _worker_handlers
+    stop_workers()
+    if workers <= 0 or not handlers:
+        return
+    _workers = _new_pool(workers)
+    _worker_handlers = frozenset(handlers)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(list(sys.path),),
+    )
+    pool.annolake_workers = workers  # type: ignore[attr-defined]
+    return pool
+
+
+def _start_worker(path: list[str]) -> None:
+    """A worker waits for work on a pipe from the platform: when the platform dies, the pipe ends and so does
+    the worker. (Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker ends, and the pool
+    starts workers from whichever thread submits.)"""
+    sys.path[:] = path
+    from infra.local import iam_audit  # the audit, when on, records this worker's calls too
+
+    directory = iam_audit.audit_directory()
+    if directory is not None:
+        iam_audit.install(directory)
+
+
+def _replace_broken(broken: ProcessPoolExecutor) -> None:
+    global _workers
+    with _lock:
+        if _workers is broken:
+            _workers = _new_pool(broken.annolake_workers)  # type: ignore[attr-defined]
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def stop_workers() -> None:
+    global _workers, _worker_handlers
+    pool, _workers, _worker_handlers = _workers, None, frozenset()
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def install() -> None:
@@ -101,4 +195,5 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    stop_workers()
     LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]

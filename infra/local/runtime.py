@@ -1,7 +1,8 @@
 """``python -m infra.local`` (``make up``): the whole platform on this machine.
 
-synth (cached) -> emulator on :4566 -> provision the synthesized template -> restore saved state
-or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ctrl-C, save state.
+synth (cached) -> emulator on :4566 -> provision the synthesized template -> recover the saved state
+(checkpoint + journal) or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ctrl-C,
+a last checkpoint. Every change acknowledged in between is in the journal first (``state``).
 
 The API runs in its own worker processes (``ANNOLAKE_API_WORKERS``, default 2), as the API Lambda runs apart
 from S3 and DynamoDB in the cloud: its CPU (FastAPI, validation, presigning, botocore) is then not taken
@@ -25,13 +26,13 @@ from typing import Any
 
 import boto3
 
-from infra.local import iam_audit
+from infra.local import event_sources, iam_audit, lambda_runtime
 from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
-from infra.local.state import Inventory, StateStore
+from infra.local.state import Inventory, StateStore, capture
 from infra.local.web import web_ui_app
 from infra.web_contract import runtime_config
 
@@ -39,6 +40,10 @@ log = logging.getLogger("local-runtime")
 WEB_DIST = REPO_ROOT / "web" / "dist"
 API_WORKERS_VARIABLE = "ANNOLAKE_API_WORKERS"
 WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed from the platform to API workers
+PLATFORM_PID_VARIABLE = "ANNOLAKE_PLATFORM_PID"  # API workers end when this process does
+MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0: in this process
+MEDIA_HANDLERS = {"annolake_service.handlers.ingest.process_handler"}  # decode, orient, hash, thumbnail
+DURABLE_VARIABLE = "ANNOLAKE_DURABLE"  # 0: the journal is written but not fsynced (a power cut may lose writes)
 
 
 def home_directory() -> Path:
@@ -72,24 +77,30 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
 
 
 class LocalPlatform:
-    def __init__(self, home: Path, *, emulator_port: int, api_port: int, snapshot_seconds: float) -> None:
+    def __init__(
+        self, home: Path, *, emulator_port: int, api_port: int, snapshot_seconds: float, durable: bool = True
+    ) -> None:
         self.home = home
         self.api_port = api_port
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.web_origins = (self.api_url, f"http://localhost:{api_port}")
-        self.emulator = Emulator(port=emulator_port, web_origins=self.web_origins)
-        self.snapshot_seconds = snapshot_seconds
+        self.state = StateStore(home / "state")
+        self.emulator = Emulator(port=emulator_port, web_origins=self.web_origins, blob_store=self.state.blobs)
+        self.snapshot_seconds = snapshot_seconds  # how often the journal is folded into the checkpoint
+        self.durable = durable
         self.session = boto3.Session(
             aws_access_key_id=LOCAL_ACCESS_KEY_ID, aws_secret_access_key=LOCAL_SECRET_ACCESS_KEY, region_name=REGION
         )
-        self.state = StateStore(home / "state")
         self._stop = threading.Event()
         self.deployment: Deployment | None = None
 
     def start(self) -> None:
+        """Everything up, in an order where nothing runs against half-restored data: SQS deliveries wait
+        until the state is back and journaled, and dropped files left unprocessed are ingested after."""
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         assembly = synthesize(self.home, log=log.info)
+        event_sources.hold()
         self.emulator.start()
         self.deployment = Provisioner(self.session, self.emulator.endpoint_url).deploy(assembly)
         if (audit := iam_audit.audit_directory()) is not None:
@@ -97,14 +108,47 @@ class LocalPlatform:
         self._allow_web_origins(self.deployment)
         self._enter_function_environment(self.deployment)
         inventory = inventory_of(self.deployment)
-        if self.state.exists():
-            stats = self.state.restore(self.session, self.emulator.endpoint_url, inventory)
+        recovering = self.state.has_saved_data()
+        if recovering:
+            stats = self.state.recover(self.session, self.emulator.endpoint_url, inventory)
             log.info("restored saved state: %s", stats)
-        else:
+        self._journal(inventory)
+        if not recovering:
             self._seed()
-            self.state.snapshot(self.session, self.emulator.endpoint_url, inventory)
-        threading.Thread(target=self._snapshot_periodically, args=(inventory,), name="snapshots", daemon=True).start()
+        event_sources.release()
+        if recovering:
+            threading.Thread(target=self._ingest_left_over_drops, args=(inventory,), daemon=True).start()
+        threading.Thread(target=self._checkpoint_periodically, name="checkpoints", daemon=True).start()
         log.info("platform ready in %.1f s", time.monotonic() - started)
+
+    def _journal(self, inventory: Inventory) -> None:
+        recording = self.state.start_journal(inventory, durable=self.durable)
+        capture.install_hooks(recording)
+        assert self.emulator.recorder is not None
+        self.emulator.recorder.capture = recording
+
+    def _ingest_left_over_drops(self, inventory: Inventory) -> None:
+        """Objects still waiting in a bucket with notifications (the drop bucket, uploads) had their ingest
+        cut short by the stop (its Step Functions execution did not survive it): notify them again."""
+        from moto.s3 import notifications
+        from moto.s3.models import s3_backends
+
+        sent = 0
+        for account in list(s3_backends.keys()):
+            backend = s3_backends[account]["aws"]
+            for bucket_name in inventory.buckets.values():
+                bucket = backend.buckets.get(bucket_name)
+                if bucket is None or not bucket.notification_configuration:
+                    continue
+                configured = bucket.notification_configuration
+                targets = [*configured.cloud_function, *configured.queue, *configured.topic]
+                event = notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT
+                for key in list(bucket.keys.values()):
+                    if any(target.matches(event, key.name) for target in targets):
+                        notifications.send_event(account, event, bucket, key)
+                        sent += 1
+        if sent:
+            log.info("%d objects left waiting for ingest at the last stop were notified again", sent)
 
     def _enter_function_environment(self, deployment: Deployment) -> None:
         """All handlers share this process: give it their (identical) resolved environment."""
@@ -121,6 +165,7 @@ class LocalPlatform:
         code_dir = str(deployment.function_code[deployment.api_function])
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
+        lambda_runtime.run_in_workers(MEDIA_HANDLERS, media_worker_count())
 
     def _allow_web_origins(self, deployment: Deployment) -> None:
         """Browser uploads need the bucket's CORS rules to name the UI's origin; the local stage names port 8000.
@@ -181,18 +226,21 @@ class LocalPlatform:
         )
         write_json_atomically(path, credentials)
 
-    def _snapshot_periodically(self, inventory: Inventory) -> None:
+    def _checkpoint_periodically(self) -> None:
         while not self._stop.wait(self.snapshot_seconds):
             try:
-                self.state.snapshot(self.session, self.emulator.endpoint_url, inventory)
-            except Exception:  # noqa: BLE001 - keep serving; the next snapshot retries
-                log.exception("periodic snapshot failed")
+                self.state.checkpoint()
+            except Exception:  # noqa: BLE001 - keep serving; the journal keeps everything meanwhile
+                log.exception("periodic checkpoint failed")
 
     def stop(self) -> None:
         self._stop.set()
-        if self.deployment is not None:
-            stats = self.state.snapshot(self.session, self.emulator.endpoint_url, inventory_of(self.deployment))
-            log.info("state saved to %s: %s", self.state_path, stats)
+        if self.emulator.recorder is not None:
+            self.emulator.recorder.capture = None
+        capture.uninstall_hooks()
+        if self.state.journal is not None:
+            self.state.close()
+            log.info("state saved to %s", self.state_path)
         self.emulator.stop()
 
     @property
@@ -228,7 +276,30 @@ def api_and_web_app(web_config: dict[str, Any]) -> Any:
 
 def api_worker_app() -> Any:
     """The app of one API worker process (uvicorn's factory): its environment came from the platform."""
+    _end_with_the_platform(int(os.environ[PLATFORM_PID_VARIABLE]))
     return api_and_web_app(json.loads(os.environ[WEB_CONFIG_VARIABLE]))
+
+
+def _end_with_the_platform(platform_pid: int) -> None:
+    """A worker gets SIGTERM when the platform process dies, even by ``kill -9`` (Linux): otherwise it kept
+    the API port, and the next ``make up`` could not listen on it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != platform_pid:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def media_worker_count() -> int:
+    raw = os.environ.get(MEDIA_WORKERS_VARIABLE, "2")
+    if not raw.isdigit():
+        raise SystemExit(f"{MEDIA_WORKERS_VARIABLE}={raw!r}: give a number of media processes (0 = inside this one)")
+    return int(raw)
 
 
 def api_worker_count() -> int:
@@ -271,6 +342,7 @@ def serve_api(platform: LocalPlatform, workers: int) -> None:
     else:
         # Workers are spawned: they inherit this environment (table names, the emulator's endpoint) and sys.path.
         os.environ[WEB_CONFIG_VARIABLE] = json.dumps(platform.web_config())
+        os.environ[PLATFORM_PID_VARIABLE] = str(os.getpid())
         config = uvicorn.Config(
             "infra.local.runtime:api_worker_app",
             factory=True,
@@ -305,6 +377,7 @@ def main() -> None:
         emulator_port=int(os.environ.get("ANNOLAKE_EMULATOR_PORT", "4566")),
         api_port=int(os.environ.get("ANNOLAKE_API_PORT", "8000")),
         snapshot_seconds=float(os.environ.get("ANNOLAKE_SNAPSHOT_SECONDS", "30")),
+        durable=os.environ.get(DURABLE_VARIABLE, "1") != "0",
     )
     workers = api_worker_count()
     try:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -528,6 +529,93 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
     monkeypatch.setenv("ANNOLAKE_CREDENTIALS", str(platform.home / "credentials.json"))
     listed = [(f.name, f.status) for f in Project().directory.get("faults").files()]
     assert sorted(listed) == [("always.jpg", "ready"), ("once.jpg", "ready")]
+
+
+def _memory_mb(pid: int) -> tuple[int, int]:
+    """(resident, peak resident) of a process, in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident memory from /proc")
+def test_a_burst_of_real_sized_photos_leaves_bodies_on_disk_not_in_memory(platform):
+    """150 photo-sized JPEGs (640x480 noise, ~220 kB: they do not compress) dropped at once are all ingested, and
+    the platform's peak resident memory grows by far less than their bytes would cost in memory (moto kept
+    every body under 5 MB in memory, and such a burst cost ~80x the bodies)."""
+    from tests.e2e.crash_burst import noise_jpeg
+
+    count = 150
+    s3 = _clients(platform)["s3"]
+    drop = platform.credentials["drop_bucket"]
+    bodies = [noise_jpeg(640, 480, seed=n) for n in range(count)]
+    assert min(map(len, bodies)) > 150_000
+    rss_before, peak_before = _memory_mb(platform.process.pid)
+    prefix = f"demo/photos-{time.time_ns()}/"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=drop, Key=f"{prefix}p{n:04d}.jpg", Body=bodies[n]), range(count)))
+    deadline = time.monotonic() + 180
+    while s3.list_objects_v2(Bucket=drop, Prefix=prefix).get("KeyCount", 0) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert s3.list_objects_v2(Bucket=drop, Prefix=prefix).get("KeyCount", 0) == 0, "the burst was not ingested"
+    rss_after, peak_after = _memory_mb(platform.process.pid)
+    body_mb = sum(map(len, bodies)) / 2**20
+    blobs = platform.home / "state" / "blobs"
+    assert sum(p.stat().st_size for p in blobs.iterdir()) > sum(map(len, bodies))  # originals, thumbnails
+    figures = f"resident {rss_before} -> {rss_after} MB, peak {peak_before} -> {peak_after} MB"
+    print(f"{count} photos ({body_mb:.0f} MB): {figures}")
+    assert peak_after - peak_before < 250 and rss_after - rss_before < 250, figures
+
+
+def test_kill_9_mid_burst_loses_no_acknowledged_write(own_platform, tmp_path):
+    """Annotation saves, presigned uploads and dataset creations on threads; ``kill -9`` in the middle; after a
+    restart over the same home every acknowledged write is there and every uploaded file got ingested.
+    ``ANNOLAKE_CRASH_ROUNDS=20`` repeats the kill and restart (outside CI)."""
+    from annolake import Project
+
+    from tests.e2e.crash_burst import Burst, check_after_restart, kill_hard, noise_jpeg
+
+    platform = own_platform.running()
+    creds = platform.credentials
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    dataset = project.directory.new(f"crash-{time.time_ns()}").name
+    files = []
+    for n in range(3):
+        image = tmp_path / f"target-{n}.jpg"
+        image.write_bytes(noise_jpeg(seed=n))
+        files.append(project.file.from_local(image, directory=dataset))
+    for round_number in range(int(os.environ.get("ANNOLAKE_CRASH_ROUNDS", "1"))):
+        burst = Burst(project, [project.file.get_by_id(f.id) for f in files], dataset)
+        burst.start()
+        burst.wait_for(writes=30, timeout_s=60)  # then kill it in the middle of what follows
+        kill_hard(platform.process.pid)
+        platform.process.wait(timeout=30)
+        burst.join()
+        platform = own_platform.start_again()
+        project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+        checked = check_after_restart(project, burst.acknowledged)
+        dead_letters = _dead_letter_messages(platform)
+        assert not dead_letters, f"messages dead-lettered after the restart: {dead_letters}"
+        restart_s = platform.started_in_s
+        print(f"crash round {round_number + 1}: {checked} acknowledged writes all present; restart {restart_s:.1f}s")
+
+
+def _dead_letter_messages(platform) -> dict[str, int]:
+    creds = platform.credentials
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=platform.emulator_url,
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name="us-east-1",
+    )
+    counts = {}
+    for url in sqs.list_queues().get("QueueUrls", []):
+        if "dead" in url.lower() or "dlq" in url.lower():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+            if count:
+                counts[url] = count
+    return counts
 
 
 def test_ctrl_c_saves_state_and_a_restart_restores_it(own_platform):

@@ -22,10 +22,23 @@ from unittest import mock
 
 import boto3
 import pytest
+import urllib3
 from boto3.dynamodb.types import Binary
 
 from infra.local import stream_sources
-from infra.local.state import Inventory, SnapshotStats, StateStore, StateStoreError, files, moto_backends, snapshot
+from infra.local.state import (
+    Inventory,
+    SnapshotStats,
+    StateStore,
+    StateStoreError,
+    capture,
+    files,
+    moto_backends,
+    snapshot,
+)
+from infra.local.state import blobs as blob_bodies
+from infra.local.state import journal as journal_module
+from infra.local.state.capture import Recorder
 
 TABLE = "Data/ItemsTable"
 BUCKET = "Data/MediaBucket"
@@ -529,3 +542,167 @@ def test_snapshots_never_interleave(env: Env, store: StateStore) -> None:
             thread.join(10)
     assert len(results) == 3 and max(overlaps) == 1
     assert str(results[0]).startswith("0 items, 0 objects, 0 users")
+
+
+# -- the journal: every acknowledged change, replayed over the last checkpoint ---------------------------------
+
+
+@dataclass
+class Journaled:
+    env: Env  # its endpoint is moto behind the recorder
+    store: StateStore
+    recorder: Recorder
+
+    def arm(self, inventory: Inventory) -> None:
+        recording = self.store.start_journal(inventory)
+        capture.install_hooks(recording)
+        self.recorder.capture = recording
+
+    def crash(self) -> None:
+        """What ``kill -9`` leaves: the journal as written, nothing closed or checkpointed."""
+        self.recorder.capture = None
+        capture.uninstall_hooks()
+        assert self.store.journal is not None
+        self.store.journal = None  # its descriptor dies with the "process"
+
+
+@pytest.fixture
+def journaled(env: Env, tmp_path: Path, serve_wsgi: Any, new_moto_app: Any) -> Iterator[Journaled]:
+    store = StateStore(tmp_path / "state")
+    recorder = Recorder(new_moto_app())
+    blob_bodies.install(store.blobs)
+    try:
+        with serve_wsgi(recorder) as endpoint:
+            yield Journaled(Env(endpoint, env.session, env.reset), store, recorder)
+    finally:
+        recorder.capture = None
+        capture.uninstall_hooks()
+        blob_bodies.uninstall()
+
+
+def other_writes(env: Env, inventory: Inventory) -> None:
+    """Every other way the platform changes data: updates, deletes, transactions, copies, multipart, POST."""
+    dynamodb, s3 = env.client("dynamodb"), env.client("s3")
+    table, bucket = inventory.tables[TABLE], inventory.buckets[BUCKET]
+    key = {"PK": {"S": "PROJECT#demo#ITEM#000"}, "SK": {"S": "ITEM"}}
+    dynamodb.update_item(
+        TableName=table, Key=key, UpdateExpression="SET n = n + :one", ExpressionAttributeValues={":one": {"N": "1"}}
+    )
+    dynamodb.delete_item(TableName=table, Key={"PK": {"S": "PROJECT#demo#ITEM#001"}, "SK": {"S": "ITEM"}})
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"PK": {"S": "TX#1"}, "SK": {"S": "A"}, "v": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": {"PK": {"S": "PROJECT#demo#ITEM#002"}, "SK": {"S": "ITEM"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"PK": {"S": "PROJECT#demo#ITEM#003"}, "SK": {"S": "ITEM"}},
+                    "UpdateExpression": "REMOVE #pad",
+                    "ExpressionAttributeNames": {"#pad": "pad"},
+                }
+            },
+        ]
+    )
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):  # refused: changes nothing
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"PK": {"S": "TX#2"}, "SK": {"S": "A"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": key,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+    s3.copy_object(Bucket=bucket, Key="copied/hello.txt", CopySource={"Bucket": bucket, "Key": "hello.txt"})
+    s3.delete_object(Bucket=bucket, Key="bin/all-bytes.bin")
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "empty/"}, {"Key": "copy-of-hello.txt"}]})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="multi/part.bin", ContentType="application/x-parts")
+    parts = []
+    for number, fill in ((1, b"a"), (2, b"b")):
+        body = fill * (5 * 1024 * 1024 if number == 1 else 1000)
+        etag = s3.upload_part(
+            Bucket=bucket, Key="multi/part.bin", UploadId=upload["UploadId"], PartNumber=number, Body=body
+        )["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="multi/part.bin", UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    post = s3.generate_presigned_post(Bucket=bucket, Key="posted/${filename}", ExpiresIn=60)
+    answer = urllib3.request(
+        "POST", post["url"], fields={**post["fields"], "file": ("form.jpg", b"posted bytes", "image/jpeg")}
+    )
+    assert answer.status in (200, 201, 204), answer.data
+    cognito = env.client("cognito-idp")
+    cognito.admin_update_user_attributes(
+        UserPoolId=inventory.user_pools[POOL], Username="carol", UserAttributes=[{"Name": "name", "Value": "Carol"}]
+    )
+    cognito.admin_delete_user(UserPoolId=inventory.user_pools[POOL], Username="bob")
+
+
+def emulator_state(env: Env, inventory: Inventory) -> dict[str, Any]:
+    s3, cognito = env.client("s3"), env.client("cognito-idp")
+    objects = {}
+    for logical, bucket in inventory.buckets.items():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for listed in page.get("Contents", []):
+                got = s3.get_object(Bucket=bucket, Key=listed["Key"])
+                objects[(logical, listed["Key"])] = (got["Body"].read(), got["ContentType"], got["Metadata"])
+    users = {}
+    for logical, pool in inventory.user_pools.items():
+        for user in cognito.list_users(UserPoolId=pool)["Users"]:
+            attributes = {a["Name"]: a["Value"] for a in user["Attributes"]}
+            users[(logical, user["Username"])] = (attributes, user["Enabled"], user["UserStatus"])
+    return {"items": scan_all(env, inventory.tables[TABLE]), "objects": objects, "users": users}
+
+
+def test_journal_replays_every_acknowledged_change_over_the_checkpoint(journaled: Journaled) -> None:
+    env, store = journaled.env, journaled.store
+    first = provision(env, "journal-first")
+    journaled.arm(first)
+    write_data(env, first)
+    assert store.checkpoint() > 0  # half of the changes are in the checkpoint, the rest only in the journal
+    other_writes(env, first)
+    before = emulator_state(env, first)
+    assert ("Data/MediaBucket", "posted/form.jpg") in before["objects"]
+    assert before["objects"][("Data/MediaBucket", "multi/part.bin")][0][:1] == b"a"
+    journaled.crash()
+    journal = max(store.journal_path.iterdir())
+    with journal.open("ab") as handle:  # the torn record of a request that was never answered
+        handle.write(b"\x40\x00\x00\x00\x12\x34\x56\x78{\"t\": \"item\", \"tab")
+
+    env.reset()
+    second = provision(env, "journal-second")
+    again = StateStore(store.home)
+    stats = again.recover(env.session, env.endpoint, second)
+    assert stats.skipped == ()
+    assert emulator_state(env, second) == before
+    assert "AccessToken" in sign_in(env, second.user_pools[POOL], "alice", PASSWORD)["AuthenticationResult"]
+    # the recovered state is the checkpoint now: the journal it came from is gone
+    assert not list(again.journal_path.iterdir())
+    assert json.loads(again.manifest_path.read_text())["journal_through"] >= 1
+
+
+def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path: Path) -> None:
+    written = journal_module.Journal(tmp_path / "journal")
+    written.open(0)
+    barrier = threading.Barrier(16)
+
+    def writer(n: int) -> None:
+        barrier.wait()
+        for i in range(20):
+            written.commit(written.append([{"t": "item", "n": n, "i": i}]))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written.close()
+    records = list(journal_module.read_segment(journal_module.segment_path(tmp_path / "journal", 0)))
+    assert len(records) == 320
+    assert written.fsyncs < 320  # each fsync covered every record written by then
+    for n in range(16):  # each writer's records in its order
+        assert [r[0]["i"] for r in records if r[0]["n"] == n] == list(range(20))

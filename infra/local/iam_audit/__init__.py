@@ -21,7 +21,7 @@ from infra.local.iam_audit.recorder import (
 )
 from infra.local.provisioner import Deployment
 
-__all__ = ["AUDIT_VARIABLE", "acting_as", "audit_directory", "record_platform", "record_api"]
+__all__ = ["AUDIT_VARIABLE", "acting_as", "audit_directory", "install", "record_platform", "record_api"]
 
 
 def audit_directory() -> Path | None:

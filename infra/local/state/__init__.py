@@ -14,26 +14,28 @@ What is kept
     password, and ``sub``; and the pools' groups and memberships.
 
 What is not kept
-  - Step Functions executions and their history, including executions in flight when the process stops;
+  - Step Functions executions and their history, including executions in flight when the process stops (the
+    runtime notifies objects left in notified buckets again, so their ingest runs again);
     Lambda invocations in flight; SQS messages; CloudWatch logs and metrics; EventBridge events.
   - S3 object versions other than the current one, object tags and ACLs, multipart uploads in progress;
-    original ETags and LastModified dates (restored objects get new ones).
+    original ETags and LastModified dates when restored through the API (restored in this process, they stay).
   - Cognito tokens and sessions (everybody signs in again), MFA settings, refresh tokens.
   - Anything about the resources themselves: they come from the template on every start.
 
-Durability and the crash window
-  A snapshot is taken periodically and on a clean shutdown (``runtime.LocalPlatform``). Changes made since the
-  last completed snapshot are lost if the process is killed (SIGKILL, power loss, a crash). A snapshot is not a
-  point-in-time copy: tables, buckets and pools are read one after the other while the platform keeps serving,
-  so a snapshot taken during writes can hold an item written after an object it refers to was read (the next
-  snapshot catches up). A snapshot that fails half-way leaves the previous one intact:
+Durability (``runtime.LocalPlatform``)
+  Every change to the kept data is journaled before the emulator acknowledges it (``capture``, ``journal``: one
+  record per request, appended and fsynced with group commit); on start the checkpoint with the journal replayed
+  over it is written into the new resources (``StateStore.recover``), and the journal is folded into the
+  checkpoint periodically and on a clean shutdown (``StateStore.checkpoint``). S3 bodies live in
+  ``home/blobs/<sha256>`` from the moment moto stores them (``blobs``), and the checkpoint and journal name them
+  by digest. ``StateStore.snapshot`` (a full read of the emulator through its API) remains for an emulator
+  that is not in this process.
 
-  - object bodies are stored content-addressed in ``home/blobs/<sha256>``, each written once (temporary file,
-    fsync, rename) and never rewritten; an unchanged object (same logical bucket, key, ETag and size as in the
-    previous manifest) is not downloaded again;
-  - the manifest ``home/state.json`` is written to ``state.json.tmp``, fsynced and renamed over the old one
-    (``os.replace``), then the directory is fsynced; a leftover ``state.json.tmp`` from a crash is ignored;
-  - blobs that the new manifest no longer references are deleted only after it is in place.
+  Files: the checkpoint ``home/state.json`` is written to ``state.json.tmp``, fsynced and renamed over the old
+  one, then the directory is fsynced; it records the last journal segment it holds (``journal_through``), so
+  segments are deleted only after it is in place, and a crash in between replays nothing twice. Blobs are
+  written once (temporary file, fsync, rename) and deleted only when neither the checkpoint nor a live object
+  names them.
 
 Passwords
   Cognito does not return passwords through its API. The local runtime runs moto in this same process, so

@@ -39,3 +39,26 @@ def _decode_value(value: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "L":
         return {"L": [_decode_value(v) for v in content]}
     return {kind: content}
+
+
+def encode_model_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """moto's ``Item.to_json()`` attributes as ``encode_item`` writes them: it base64-encodes a top-level B
+    but leaves bytes in sets, lists and maps."""
+    return {name: _encode_model_value(value) for name, value in item.items()}
+
+
+def _encode_model_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    ((kind, content),) = value.items()
+    if kind == "B":
+        return {"B": _text(content)}
+    if kind == "BS":
+        return {"BS": [_text(b) for b in content]}
+    if kind == "M":
+        return {"M": {k: _encode_model_value(v) for k, v in content.items()}}
+    if kind == "L":
+        return {"L": [_encode_model_value(v) for v in content]}
+    return {kind: content}
+
+
+def _text(content: Any) -> str:
+    return base64.b64encode(content).decode("ascii") if isinstance(content, bytes | bytearray) else content

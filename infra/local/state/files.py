@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,17 +99,6 @@ class StateFiles:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-    def collect_garbage(self, manifest: Mapping[str, Any]) -> int:
-        """Delete the blobs ``manifest`` does not reference; returns how many."""
-        referenced = {obj["sha256"] for bucket in manifest["buckets"].values() for obj in bucket["objects"]}
-        deleted = 0
-        for path in self.blobs_path.iterdir():
-            if path.name not in referenced:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                    deleted += 1
-        return deleted
 
 
 def _fsync_directory(path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from infra.local.state.aws import OBJECT_HEADERS, Clients, naming
+from infra.local.state.blobs import BlobBuffer, BlobStore
 from infra.local.state.dynamodb_json import decode_item
 from infra.local.state.files import StateFiles
 from infra.local.state.model import StateStoreError, Tally
@@ -134,3 +136,49 @@ def _notifications_off(s3: Any, bucket: str) -> Iterator[None]:
         yield
     finally:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
+
+
+def restore_bucket_in_process(
+    blobs: BlobStore, logical_id: str, bucket: str, objects: list[dict[str, Any]], tally: Tally
+) -> bool:
+    """Put the saved objects straight into moto's bucket, each pointing at its blob (nothing is read or
+    copied, no notification is sent); False when moto is not in this process or keeps bodies in memory."""
+    try:
+        from moto.s3.models import s3_backends
+    except ImportError:
+        return False
+    backend = next(
+        (s3_backends[a]["aws"] for a in list(s3_backends.keys()) if bucket in s3_backends[a]["aws"].buckets), None
+    )
+    if backend is None:
+        return False
+    for entry in objects:
+        if not blobs.file(entry["sha256"]).is_file():
+            log.error("restore of s3://%s/%s: its saved body is missing; skipped", bucket, entry["key"])
+            tally.skipped.append(f"object {logical_id}/{entry['key']}")
+            continue
+        key = backend.put_object(bucket, entry["key"], b"", disable_notification=True)
+        if not isinstance(key._value_buffer, BlobBuffer):
+            backend.delete_object(bucket, entry["key"])
+            return False
+        key._value_buffer.adopt(entry["sha256"], entry["size"])
+        key.contentsize = entry["size"]
+        key._etag = (entry.get("etag") or "").strip('"') or None
+        metadata = {f"x-amz-meta-{name}": value for name, value in entry.get("metadata", {}).items()}
+        if entry.get("content_type"):
+            metadata["Content-Type"] = entry["content_type"]
+        metadata.update({_HEADER_NAMES[name]: entry[name] for name in OBJECT_HEADERS if entry.get(name)})
+        key.set_metadata(metadata)
+        if entry.get("last_modified"):
+            with contextlib.suppress(ValueError):
+                key.last_modified = datetime.datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=None)
+        tally.objects += 1
+    return True
+
+
+_HEADER_NAMES = {
+    "CacheControl": "Cache-Control",
+    "ContentDisposition": "Content-Disposition",
+    "ContentEncoding": "Content-Encoding",
+    "ContentLanguage": "Content-Language",
+}

@@ -1,0 +1,213 @@
+"""S3 object bodies on disk: moto's objects keep their bytes in content-addressed files, not in memory.
+
+moto's ``FakeKey`` holds its body in a ``tempfile.SpooledTemporaryFile`` that stays in memory up to ~5 MB:
+every object of a bucket in the platform's resident memory. ``install`` gives moto's S3 models a
+``tempfile`` whose ``SpooledTemporaryFile`` is a ``BlobBuffer`` instead: the body is written once to
+``blobs/<sha256>`` (temporary file, fsync, rename) and read from there on demand. The same files are the
+checkpoint's and the journal's bodies, so recording a write names the object's digest and copies nothing.
+
+A blob is deleted only by ``collect_garbage``, when no live object, checkpoint or journal names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class BlobStore:
+    """``blobs/<sha256>`` files, and how many live moto objects hold each one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._live: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def file(self, digest: str) -> Path:
+        return self.path / digest
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (durably, bar the directory entry: see ``sync_directory``); returns its sha256."""
+        digest = hashlib.sha256(data).hexdigest()
+        final = self.path / digest
+        if final.exists():
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(final)  # young again: garbage collection leaves it to the object that names it now
+                return digest
+        tmp = self.path / f".incoming-{uuid.uuid4().hex}.tmp"
+        try:
+            descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return digest
+
+    def sync_directory(self) -> None:
+        """Make the renames of blobs written so far durable (the journal calls it before its fsync)."""
+        with contextlib.suppress(OSError):
+            descriptor = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+    def retain(self, digest: str) -> None:
+        with self._lock:
+            self._live[digest] += 1
+
+    def release(self, digest: str) -> None:
+        with self._lock:
+            self._live[digest] -= 1
+            if self._live[digest] <= 0:
+                del self._live[digest]
+
+    def live(self) -> set[str]:
+        with self._lock:
+            return set(self._live)
+
+    def collect_garbage(self, referenced: Iterable[str], min_age_s: float = 60.0) -> int:
+        """Delete blobs that neither ``referenced`` nor a live object names, and older than ``min_age_s``."""
+        keep = set(referenced) | self.live()
+        deleted = 0
+        horizon = time.time() - min_age_s
+        for path in self.path.iterdir():
+            name = path.name
+            if name in keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime > horizon:
+                    continue  # being written, or written just before its object was made
+                if name in self.live():
+                    continue
+                path.unlink()
+                deleted += 1
+        return deleted
+
+
+class BlobBuffer:
+    """The file-like body of one moto object, kept in ``store`` (what ``FakeKey`` calls: seek, truncate,
+    write, read, tell, close). moto writes a body whole, after ``seek(0)`` and ``truncate()``."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self.digest: str | None = None
+        self.size = 0
+        self._position = 0
+        self.closed = False
+
+    def _set(self, digest: str | None, size: int) -> None:
+        if digest is not None:
+            self._store.retain(digest)
+        if self.digest is not None:
+            self._store.release(self.digest)
+        self.digest, self.size = digest, size
+
+    def adopt(self, digest: str, size: int) -> None:
+        """Point at a blob already in the store (a restored object)."""
+        self._set(digest, size)
+
+    def _all(self) -> bytes:
+        if self.digest is None:
+            return b""
+        return self._store.file(self.digest).read_bytes()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._check_open()
+        base = {0: 0, 1: self._position, 2: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def truncate(self, size: int | None = None) -> int:
+        self._check_open()
+        size = self._position if size is None else size
+        if size == 0:
+            self._set(None, 0)
+        elif size < self.size:
+            data = self._all()[:size]
+            self._set(self._store.put(data), len(data))
+        return size
+
+    def write(self, data: Any) -> int:
+        self._check_open()
+        data = bytes(data)
+        if self._position == 0 and data and self.size <= len(data):
+            body = data
+        else:
+            current = self._all()
+            current = current + b"\0" * max(0, self._position - len(current))
+            body = current[: self._position] + data + current[self._position + len(data) :]
+        self._set(self._store.put(body), len(body))
+        self._position += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        if self.digest is None or self._position >= self.size:
+            return b""
+        with self._store.file(self.digest).open("rb") as handle:
+            handle.seek(self._position)
+            data = handle.read(-1 if size is None or size < 0 else size)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._set(None, 0)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class _TempfileForMoto:
+    """What ``moto.s3.models`` sees as ``tempfile``: its spooled files are ``BlobBuffer``s."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+
+    def SpooledTemporaryFile(self, *_: Any, **__: Any) -> BlobBuffer:  # noqa: N802 - tempfile's name
+        return BlobBuffer(self._store)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(tempfile, name)
+
+
+def install(store: BlobStore) -> None:
+    """Objects moto creates from now on keep their bodies in ``store``."""
+    import moto.s3.models
+
+    store.prepare()
+    moto.s3.models.tempfile = _TempfileForMoto(store)  # type: ignore[assignment]
+
+
+def uninstall() -> None:
+    import moto.s3.models
+
+    moto.s3.models.tempfile = tempfile

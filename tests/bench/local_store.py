@@ -1,0 +1,234 @@
+"""The local platform as a store: ingest of real-sized photos against the bare work per file, the memory of every
+platform process, and what durability costs an annotation save.
+
+- Ingest: ``SMALL`` 640x480 and ``LARGE`` 4000x3000 noise JPEGs (they do not compress) dropped at once, timed to
+  the last one ready, against a bare script on the same machine and emulator doing only the necessary work per
+  file: read the dropped object, ``media.inspect_image`` (decode, orient, hash, thumbnail), copy the original,
+  put the thumbnail, put one record (``WORKERS`` threads, in this process).
+- Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each API worker.
+- Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
+  and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
+- The second platform also ingests 200 of the 640x480 files with ``ANNOLAKE_MEDIA_WORKERS=0`` (the media
+  handler in the platform's own interpreter), beside the first one's default (2 worker processes).
+
+``BENCH_SMALL`` / ``BENCH_LARGE`` / ``BENCH_SAVES`` change the counts (defaults 1000 / 50 / 200).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+from botocore.config import Config
+from PIL import Image
+
+from tests.e2e.conftest import RunningPlatform, free_port, start_platform
+
+SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
+LARGE = int(os.environ.get("BENCH_LARGE", "50"))
+SAVES = int(os.environ.get("BENCH_SAVES", "200"))
+WORKERS = 8
+
+
+def noise_jpeg(width: int, height: int, seed: int, *, grain: int = 1, quality: int = 85) -> bytes:
+    """Random pixels (``grain`` x ``grain`` blocks, upscaled): nothing for JPEG to compress away."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (height // grain, width // grain, 3), dtype=np.uint8))
+    if grain > 1:
+        image = image.resize((width, height), Image.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _s3(platform: RunningPlatform) -> Any:
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    return session.client(
+        "s3", endpoint_url=platform.emulator_url, config=Config(max_pool_connections=WORKERS * 2)
+    ), session.client("dynamodb", endpoint_url=platform.emulator_url)
+
+
+def _bare(platform: RunningPlatform, bodies: list[bytes], label: str) -> float:
+    """Files per second of the necessary work alone, against the same emulator."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
+    from annolake_service.domain import media
+
+    s3, dynamodb = _s3(platform)
+    source, target, table = f"bare-src-{label}", f"bare-media-{label}", f"bare-records-{label}"
+    s3.create_bucket(Bucket=source)
+    s3.create_bucket(Bucket=target)
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=source, Key=f"f{n}.jpg", Body=bodies[n]), range(len(bodies))))
+
+    def work(n: int) -> None:
+        body = s3.get_object(Bucket=source, Key=f"f{n}.jpg")["Body"].read()
+        facts = media.inspect_image(body)
+        s3.copy_object(Bucket=target, Key=f"o/{facts.content_hash}", CopySource={"Bucket": source, "Key": f"f{n}.jpg"})
+        s3.put_object(Bucket=target, Key=f"t/{facts.content_hash}", Body=facts.thumbnail_jpeg)
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": facts.content_hash},
+                "width": {"N": str(facts.width)},
+                "height": {"N": str(facts.height)},
+                "size": {"N": str(len(body))},
+            },
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(work, range(len(bodies))))
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def _ingest(platform: RunningPlatform, bodies: list[bytes], dataset: str) -> float:
+    """Files per second from the first drop to the last file out of the drop bucket (ready or quarantined)."""
+    s3, _ = _s3(platform)
+    drop = platform.credentials["drop_bucket"]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(
+            pool.map(
+                lambda n: s3.put_object(Bucket=drop, Key=f"demo/{dataset}/p{n:05d}.jpg", Body=bodies[n]),
+                range(len(bodies)),
+            )
+        )
+    while s3.list_objects_v2(Bucket=drop, Prefix=f"demo/{dataset}/").get("KeyCount", 0):
+        time.sleep(0.25)
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def _ready(platform: RunningPlatform, dataset: str) -> int:
+    from annolake import Project
+
+    creds = platform.credentials
+    project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    return sum(1 for _ in project.directory.get(dataset).files(status="ready"))
+
+
+def _saves(platform: RunningPlatform) -> tuple[float, float]:
+    from annolake import Project
+
+    creds = platform.credentials
+    project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    file = next(iter(project.directory.get("default").files()))
+    file = project.file.get_by_id(file.id)
+    latencies = []
+    for n in range(SAVES):
+        box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 10 + n % 50, "y_max": 20}
+        started = time.perf_counter()
+        file.update([box], create_labels=True)
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    return statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.99) - 1] * 1000
+
+
+def _platform(tmp: str, name: str, **settings: str) -> RunningPlatform:
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        return start_platform(Path(tmp) / name, free_port(), free_port(), snapshot_seconds=30)
+    finally:
+        for variable, value in previous.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+
+
+def run() -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    small = [noise_jpeg(640, 480, seed=n) for n in range(SMALL)]
+    large = [noise_jpeg(4000, 3000, seed=100_000 + n, grain=2, quality=80) for n in range(LARGE)]
+    media_gb = (sum(map(len, small)) + sum(map(len, large))) / 2**30
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = _platform(tmp, "durable", ANNOLAKE_DURABLE="1", ANNOLAKE_MEDIA_WORKERS="2")
+        try:
+            p50, p99 = _saves(platform)
+            rows.append((f"annotation save, {SAVES} sequential, journal fsynced", f"{p50:.0f} ms", f"p99 {p99:.0f} ms"))
+            before = {pid: _memory(pid) for pid in [platform.process.pid, *_children(platform.process.pid)]}
+            for label, bodies in (("640x480", small), ("4000x3000", large)):
+                if not bodies:
+                    continue
+                sizes = f"{min(map(len, bodies)) // 1024}-{max(map(len, bodies)) // 1024} kB"
+                ingest = _ingest(platform, bodies, f"bench-{label}")
+                ready = _ready(platform, f"bench-{label}")
+                bare = _bare(platform, bodies, label.replace("x", "-"))
+                rows.append(
+                    (
+                        f"ingest to ready, {len(bodies)} x {label} noise JPEG ({sizes})",
+                        f"{ingest:.1f} files/s",
+                        f"{ready} ready; bare work {bare:.1f} files/s; {ingest / bare:.2f}x (goal >= 0.5x)",
+                    )
+                )
+            for pid, (rss_before, _) in before.items():
+                rss, peak = _memory(pid)
+                role = "platform" if pid == platform.process.pid else "API worker"
+                rows.append(
+                    (
+                        f"{role} {pid}: resident at start -> end, peak",
+                        f"{peak} MB",
+                        f"{rss_before} -> {rss} MB; {(peak - rss_before) / max(media_gb, 1e-9):.0f} MB peak growth "
+                        f"per GB of media ({media_gb:.2f} GB)",
+                    )
+                )
+        finally:
+            platform.stop(timeout=600)
+        platform = _platform(tmp, "not-durable", ANNOLAKE_DURABLE="0", ANNOLAKE_MEDIA_WORKERS="0")
+        try:
+            p50_off, p99_off = _saves(platform)
+            in_process = _ingest(platform, small[:200], "bench-in-process")
+            rows.append(
+                (
+                    f"ingest to ready, {len(small[:200])} x 640x480, media handler in the platform process",
+                    f"{in_process:.1f} files/s",
+                    "ANNOLAKE_MEDIA_WORKERS=0 (journal not fsynced)",
+                )
+            )
+            rows.append(
+                (
+                    f"annotation save, {SAVES} sequential, ANNOLAKE_DURABLE=0",
+                    f"{p50_off:.0f} ms",
+                    f"p99 {p99_off:.0f} ms; durable/not: p50 {p50 / p50_off:.2f}x, "
+                    f"p99 {p99 / p99_off:.2f}x (goal <= 1.3x)",
+                )
+            )
+        finally:
+            platform.stop(timeout=600)
+    print(json.dumps({"media_gb": round(media_gb, 3)}))
+    return rows
