@@ -24,6 +24,7 @@ from annolake.errors import (
     ImportFailed,
     IngestFailed,
     InvalidRequest,
+    MediaMismatch,
     NotFound,
     PermissionDenied,
     UrlExpired,
@@ -34,6 +35,7 @@ from annolake.project import Project
 from annolake.reader import SliceReader, StreamOptions
 from annolake.samples import SampleFile
 from annolake.slices import Slice
+from annolake.snapshots import Snapshot, Snapshots
 from annolake.webhooks import verify_webhook
 from annolake.workflow import Job, Jobs, Task, Tasks, Webhooks
 
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidRequest",
     "Job",
     "Jobs",
+    "MediaMismatch",
     "NotFound",
     "PermissionDenied",
     "Project",
@@ -67,6 +70,8 @@ __all__ = [
     "Scope",
     "Slice",
     "SliceReader",
+    "Snapshot",
+    "Snapshots",
     "StreamOptions",
     "Task",
     "Tasks",

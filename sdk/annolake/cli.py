@@ -28,7 +28,37 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query", help='e.g. "labels.car > 3 and labels.pedestrian >= 1"')
     query.add_argument("--directory", default="default", help="dataset name")
     query.add_argument("--limit", type=int, default=10, help="rows to print")
+    snapshot = commands.add_parser("snapshot", help="take, list or compare snapshots")
+    actions = snapshot.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="pin the ready files of a dataset (matching a query)")
+    create.add_argument("name")
+    create.add_argument("--directory", default="default", help="dataset name")
+    create.add_argument("--query", help='e.g. "labels.car >= 1" (default: every ready file)')
+    actions.add_parser("list", help="every snapshot of the project")
+    show = actions.add_parser("show", help="a snapshot's lineage record (JSON)")
+    show.add_argument("ref", help="name or digest")
+    compare = actions.add_parser("diff", help="what changed from snapshot A to snapshot B")
+    compare.add_argument("a", help="name or digest")
+    compare.add_argument("b", help="name or digest")
     return parser
+
+
+def _snapshot(project: Project, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query)
+        print(f"{snap.name}  {snap.digest}  {len(snap)} files")
+    elif args.action == "list":
+        for snap in project.snapshot.list():
+            print(f"{snap.name}  {snap.digest}  {len(snap)} files  {snap.dataset}  {snap.query or ''}")
+    elif args.action == "show":
+        print(json.dumps(project.snapshot.get(args.ref).lineage(), indent=2))
+    else:
+        change = project.snapshot.get(args.a).diff(args.b)
+        print(f"added {change['added']}  removed {change['removed']}  changed {change['changed']}")
+        for label, delta in change["label_deltas"].items():
+            print(f"{label}: {delta['total']:+d} (added {delta['added']:+d}, removed {delta['removed']:+d}, "
+                  f"changed {delta['changed']:+d})")
+    return 0
 
 
 def _print_query(project: Project, args: argparse.Namespace) -> int:
@@ -47,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         project = Project(args.project)
         if args.command == "query":
             return _print_query(project, args)
+        if args.command == "snapshot":
+            return _snapshot(project, args)
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:

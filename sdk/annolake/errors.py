@@ -99,6 +99,19 @@ class FileUnavailable(AnnolakeError, LookupError):
     """The slice lists a file that was deleted after the slice was frozen."""
 
 
+class MediaMismatch(AnnolakeError, ValueError):
+    """Downloaded media whose sha256 is not the one pinned (a snapshot's manifest, or the file's record)."""
+
+    def __init__(self, file_id: str, name: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"file {file_id} ({name}): the media's sha256 is {actual}, not the pinned {expected}; "
+            "the stored object was changed or corrupted: restore it or take a new snapshot"
+        )
+        self.file_id = file_id
+        self.expected = expected
+        self.actual = actual
+
+
 def redact_url(url: str) -> str:
     """The URL without query or fragment: a presigned URL's signature is a credential."""
     parts = urlsplit(url)

@@ -12,6 +12,7 @@ from annolake.client import ApiClient
 from annolake.credentials import resolve_credentials
 from annolake.directory import Directories
 from annolake.file import Files
+from annolake.snapshots import Snapshots
 from annolake.workflow import Jobs, Tasks, Webhooks
 
 
@@ -20,8 +21,8 @@ class Project:
 
     ``Project()`` takes its connection from the arguments, else the ``ANNOLAKE_*`` environment variables,
     else a credentials.json. Resources hang off it as in Diffgram's SDK: ``project.directory``,
-    ``project.file``, ``project.job``, ``project.task``, ``project.webhook``. Picklable: a copy (in a
-    DataLoader worker, say) opens its own connections.
+    ``project.file``, ``project.job``, ``project.task``, ``project.webhook``, ``project.snapshot``. Picklable:
+    a copy (in a DataLoader worker, say) opens its own connections.
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class Project:
         self.job = Jobs(scope)
         self.task = Tasks(scope)
         self.webhook = Webhooks(scope)
+        self.snapshot = Snapshots(scope)
         self._name_to_file_id: dict[str, int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:

@@ -6,10 +6,13 @@ Media bucket layout (keys are built only here):
   quarantine/<project>/<dataset>/<name>               rejected originals, kept for inspection
   uploads/<project>/<dataset>/<upload id>/<name>      presigned POST target (expires after a day)
   slices/<project>/<slice id>                         a frozen slice: fixed-width file ids (expire after a week)
+  snapshots/<project>/<digest>/manifest.jsonl         a snapshot's manifest (kept while the project lives)
+  snapshots/<project>/<digest>/index                  the same entries, fixed width, for ranged page reads
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,3 +231,52 @@ def read_slice(bucket: str, key: str, offset: int, limit: int) -> SliceRange:
     body = response["Body"].read().decode()
     file_ids = [body[i : i + SLICE_RECORD].strip() for i in range(0, len(body), SLICE_RECORD)]
     return SliceRange(file_ids, total // SLICE_RECORD, response.get("Metadata", {}))
+
+
+SNAPSHOTS_PREFIX = "snapshots/"
+
+
+def snapshot_manifest_key(project_id: str, digest: str) -> str:
+    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/manifest.jsonl"
+
+
+def snapshot_index_key(project_id: str, digest: str) -> str:
+    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/index"
+
+
+def object_exists(bucket: str, key: str) -> bool:
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            return False
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    return True
+
+
+def read_range(bucket: str, key: str, first: int, last: int) -> bytes:
+    """Bytes ``first ..= last`` of an object (fewer at its end; none past it)."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        if error.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b""
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    return response["Body"].read()
+
+
+def iter_object_lines(bucket: str, key: str) -> Iterator[bytes]:
+    """An object's lines as its body streams in (memory holds one chunk, not the object)."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    body = response["Body"]
+    try:
+        yield from body.iter_lines(chunk_size=1 << 16, keepends=True)
+    finally:
+        body.close()

@@ -338,6 +338,25 @@ class ArrivalItem(Item):
     refused = UnicodeSetAttribute(null=True)
 
 
+class SnapshotItem(_IndexedItem):
+    """A named snapshot: where its manifest is (by digest) and what it holds; never updated once written."""
+
+    KIND: ClassVar[str] = "snapshot"
+
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    dataset_name = UnicodeAttribute()
+    # not ``query`` / ``count``: those are pynamodb's class methods
+    query_text = UnicodeAttribute(attr_name="query", null=True)
+    schema_version = NumberAttribute()
+    file_count = NumberAttribute(attr_name="count")
+    label_histogram = JSONAttribute(default=dict)
+    manifest_bytes = NumberAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -357,4 +376,5 @@ MODELS: tuple[type[Item], ...] = (
     AnnotatorMarkItem,
     WebhookItem,
     WebhookFailureItem,
+    SnapshotItem,
 )

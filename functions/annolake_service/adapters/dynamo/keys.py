@@ -20,6 +20,7 @@
 | annotator_mark     | P#<p>#J#<job>           | M#<file>#<who>       |                                          |
 | webhook            | P#<p>                   | WEBHOOK#<webhook>    |                                          |
 | webhook_failure    | P#<p>#WEBHOOK#<webhook> | FAIL#<at>#<delivery> |                                          |
+| snapshot           | P#<p>                   | SNAPSHOT#<name>      | P#<p>#SNAPSHOTS / <digest>#<name>        |
 
 A task also has a GSI2 key while it is open, its job's queue for its kind:
 
@@ -49,6 +50,8 @@ Access patterns
   annotations need a second batch get of their version items.
 - ``next`` task: the caller's open tasks (GSI1 ``P#<p>#A#<who>``, ``open#``), then the job's queue (GSI2,
   sort key up to now). A claim is a conditional write on the task's ``claim_seq``.
+- a snapshot by name: one get; by digest (or a prefix of it): GSI1 ``P#<p>#SNAPSHOTS`` ``begins_with`` the digest.
+  Its manifest is an S3 object named by the digest, so names of the same content share one manifest.
 - a job's tasks, files and stats: one key query on ``P#<p>#J#<job>``; a reviewer's load: count of GSI1
   ``open#<job>#review#``.
 """
@@ -72,6 +75,7 @@ UPLOAD_PREFIX = "UPLOAD#"
 IMPORT_PREFIX = "IMPORT#"
 JOB_PREFIX = "JOB#"
 WEBHOOK_PREFIX = "WEBHOOK#"
+SNAPSHOT_PREFIX = "SNAPSHOT#"
 VERSION_PREFIX = "ANN#"
 DATASET_INDEX_PREFIX = "D#"
 TASK_PREFIX = "T#"
@@ -232,3 +236,18 @@ def failure_id(failed_at: datetime, delivery_id: str) -> str:
 
 def failure_sk(failure_id_: str) -> str:
     return f"{FAILURE_PREFIX}{failure_id_}"
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+def snapshot_sk(name: str) -> str:
+    return f"{SNAPSHOT_PREFIX}{name}"
+
+
+def snapshots_index_pk(project_id: str) -> str:
+    return f"P#{project_id}#SNAPSHOTS"
+
+
+def snapshot_index_sk(digest: str, name: str) -> str:
+    return f"{digest}#{name}"
