@@ -183,3 +183,17 @@ def test_verifying_media_names_the_file_whose_bytes_changed(stack, history):
     with pytest.raises(MediaMismatch, match=f"file {victim} \\(img_000005.jpg\\)"):
         list(v1.to_pytorch(streaming=True, verify_media=1.0))
     assert len(list(v1.to_pytorch(streaming=True))) == SEEDED  # unchecked, the changed bytes go through
+
+
+def test_bad_names_queries_and_datasets_are_refused_with_what_to_change(stack):
+    from annolake import InvalidRequest
+
+    dataset = stack.project().directory.get("default")
+    with pytest.raises(InvalidRequest, match="name") as bad_name:
+        dataset.snapshot("has/slash")
+    assert bad_name.value.status == 422
+    with pytest.raises(InvalidRequest, match="did you mean") as bad_query:
+        dataset.snapshot("typo", query="labels.cra >= 1")
+    assert bad_query.value.code == "invalid_query"
+    with pytest.raises(NotFound, match="nowhere"):
+        stack.project().snapshot.new("x", directory="nowhere")
