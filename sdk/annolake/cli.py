@@ -40,7 +40,25 @@ def _parser() -> argparse.ArgumentParser:
     compare = actions.add_parser("diff", help="what changed from snapshot A to snapshot B")
     compare.add_argument("a", help="name or digest")
     compare.add_argument("b", help="name or digest")
+    export = commands.add_parser("export", help="export a snapshot, or a dataset's query, to a folder")
+    export.add_argument("format", choices=["coco", "yolo", "voc", "sagemaker", "jsonl"])
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--snapshot", help="name or digest of the snapshot")
+    source.add_argument("--directory", help="dataset name (a snapshot of it is taken first)")
+    export.add_argument("--query", help="with --directory: only the files matching it")
+    export.add_argument("--out", required=True, help="folder to write the export into")
+    export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
     return parser
+
+
+def _export(project: Project, args: argparse.Namespace) -> int:
+    options = {"path": args.out, "media": not args.no_media}
+    if args.snapshot:
+        job = project.snapshot.get(args.snapshot).export(args.format, **options)
+    else:
+        job = project.export(args.format, directory=args.directory, query=args.query, **options)
+    print(json.dumps({k: job[k] for k in ("export_id", "snapshot", "format", "size_bytes", "sha256")}))
+    return 0
 
 
 def _snapshot(project: Project, args: argparse.Namespace) -> int:
@@ -79,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return _print_query(project, args)
         if args.command == "snapshot":
             return _snapshot(project, args)
+        if args.command == "export":
+            return _export(project, args)
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:
@@ -96,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for failure in job.get("failures", []):
             print(f"failed: item {failure['index']} {failure['name']}: {failure['reason']}", file=sys.stderr)
         return 0 if job["status"] == "completed" else 1
-    except (AnnolakeAPIError, CredentialsNotFound, FileNotFoundError, RuntimeError) as exc:
+    except (AnnolakeAPIError, CredentialsNotFound, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"annolake: {exc}", file=sys.stderr)
         return 2
 

@@ -95,6 +95,14 @@ class ImportFailed(AnnolakeError, RuntimeError):
         self.job = job
 
 
+class ExportFailed(AnnolakeError, RuntimeError):
+    """The export's run failed; ``export`` has the details (``status_reason``). Asking again re-drives it."""
+
+    def __init__(self, export: dict[str, Any]) -> None:
+        super().__init__(f"export {export['export_id']} failed: {export.get('status_reason')}")
+        self.export = export
+
+
 class FileUnavailable(AnnolakeError, LookupError):
     """The slice lists a file that was deleted after the slice was frozen."""
 

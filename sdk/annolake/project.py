@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,20 @@ class Project:
     def import_jsonl(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
         """Import a JSONL of Diffgram packets as one job; returns the finished job."""
         return bulk.import_jsonl(self.scope, path, directory, **options)
+
+    def export(
+        self,
+        format: str,  # noqa: A002 - the name users pass
+        directory: str = "default",
+        query: str | None = None,
+        path: str | Path | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Export the ready files of ``directory`` matching ``query``: a snapshot is taken first (named
+        ``export-<UTC time>``; unchanged data shares the digest, so its export is reused), then
+        ``Snapshot.export``."""
+        name = "export-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        return self.snapshot.new(name, directory=directory, query=query).export(format, path, **options)
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -8,12 +8,23 @@ record to log with a training run.
 
 from __future__ import annotations
 
+import tarfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import urllib3
+from tqdm.auto import tqdm
+
 from annolake._scope import Scope, scope_of
+from annolake.errors import ExportFailed, FetchError
 from annolake.reader import SliceReader, StreamOptions
+
+EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
+# where each format's folder wants the images (None: the output refers to them by S3 URI)
+_IMAGES_DIR = {"coco": "images", "yolo": "images", "voc": "JPEGImages", "sagemaker": None, "jsonl": "images"}
 
 
 class Snapshot:
@@ -67,9 +78,7 @@ class Snapshot:
         """From this snapshot to ``other``: ``added``, ``removed``, ``changed`` (counts), their first ``limit``
         file ids (``added_ids``, ...) and ``label_deltas`` (per label: instances in other minus in this)."""
         ref = other.digest if isinstance(other, Snapshot) else other
-        return self.scope.api.get(
-            f"{self.scope.path}/snapshots/{self.digest}/diff/{quote(ref, safe='')}", limit=limit
-        )
+        return self.scope.api.get(f"{self.scope.path}/snapshots/{self.digest}/diff/{quote(ref, safe='')}", limit=limit)
 
     def page(
         self,
@@ -118,6 +127,59 @@ class Snapshot:
 
         return tf_data.slice_to_tensorflow(self, **options)
 
+    # -- exports -------------------------------------------------------------------------------------
+    def export(
+        self,
+        format: str,  # noqa: A002 - the name users pass
+        path: str | Path | None = None,
+        *,
+        media: bool = True,
+        progress: bool = True,
+        wait_s: float = 3600.0,
+    ) -> dict[str, Any]:
+        """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
+        ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
+
+        The same snapshot content and format are exported once: asking again returns the first export.
+        Returns the export (``download_url`` while it lasts, ``sha256``, ``size_bytes``); ``ExportFailed`` if it
+        failed (asking again re-drives it)."""
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
+        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", {"format": format})
+        deadline = time.monotonic() + wait_s
+        with tqdm(
+            total=job["pages_total"] or None, unit="page", desc=f"exporting {format}", disable=not progress
+        ) as bar:
+            while job["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"export {job['export_id']} still {job['status']} after {wait_s:.0f}s")
+                time.sleep(0.5)
+                job = self.scope.api.get(f"{self.scope.path}/exports/{job['export_id']}")
+                bar.total = job["pages_total"] or bar.total
+                bar.n = job["pages_done"]
+                bar.refresh()
+        if job["status"] != "completed":
+            raise ExportFailed(job)
+        if path is not None:
+            self._unpack(job, Path(path), media=media, progress=progress)
+        return job
+
+    def _unpack(self, job: dict[str, Any], folder: Path, *, media: bool, progress: bool) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / job["file_name"]
+        _download(job["download_url"], target)
+        if target.suffix == ".tar":
+            with tarfile.open(target) as archive:
+                archive.extractall(folder, filter="data")
+            target.unlink()
+        images = _IMAGES_DIR[job["format"]]
+        if media and images:
+            (folder / images).mkdir(exist_ok=True)
+            with self.reader(StreamOptions(decode=False)) as reader:
+                samples = reader.samples(range(len(self)))
+                for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
+                    (folder / images / sample["file"]["name"]).write_bytes(sample["image_bytes"])
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_reader"] = None
@@ -145,3 +207,16 @@ class Snapshots:
 
     def list(self) -> list[Snapshot]:
         return [Snapshot(self.scope, d) for d in self.scope.api.get(f"{self.scope.path}/snapshots")["snapshots"]]
+
+
+def _download(url: str, target: Path) -> None:
+    """Stream a presigned GET into ``target`` (never whole in memory)."""
+    response = urllib3.request("GET", url, preload_content=False, retries=urllib3.Retry(4, backoff_factor=0.5))
+    try:
+        if response.status != 200:
+            raise FetchError(url, response.status, f"HTTP {response.status}")
+        with target.open("wb") as out:
+            for chunk in response.stream(1 << 20):
+                out.write(chunk)
+    finally:
+        response.release_conn()

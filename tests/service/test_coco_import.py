@@ -8,34 +8,19 @@ objects and an EXIF-turned photo are imported, and no image fails.
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Iterator
 
-import boto3
 import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
 from tests.sdk.api_stack import Stack, api_stack
-from tests.support import coco_fixture
+from tests.support import coco_fixture, import_steps
 
 
 def _import(stack: Stack, document: dict, media: dict[str, bytes], dataset: str) -> dict:
-    from annolake_service.services import imports
-
-    job = imports.create_import(stack.project_id, fmt="coco", dataset_name=dataset, create_labels=True, author="t")
-    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
-    bucket, prefix = os.environ["MEDIA_BUCKET"], f"imports/{stack.project_id}/{job['import_id']}/"
-    s3.put_object(Bucket=bucket, Key=prefix + "manifest", Body=json.dumps(document).encode())
-    for name, body in media.items():
-        s3.put_object(Bucket=bucket, Key=prefix + "media/" + name, Body=body)
-    planned = imports.plan(stack.project_id, job["import_id"])
-    for chunk in planned["chunks"]:
-        imports.import_chunk(stack.project_id, job["import_id"], chunk["chunk_key"])
-    imports.finish(stack.project_id, job["import_id"])
-    return imports.get_import(stack.project_id, job["import_id"])
+    return import_steps.run_coco_import(stack.project_id, dataset, document, media)
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ BUILT: dict[str, tuple[str, str]] = {
     "webhook": (keys.project_pk("p1"), keys.webhook_sk("wh_1")),
     "webhook_failure": (keys.webhook_failures_pk("p1", "wh_1"), keys.failure_sk(keys.failure_id(WHEN, "ev:wh_1"))),
     "snapshot": (keys.project_pk("p1"), keys.snapshot_sk("v1")),
+    "export": (keys.project_pk("p1"), keys.export_sk("ex_1")),
 }
 BUILT_GSI1: dict[str, tuple[str, str]] = {
     "project": (keys.PROJECTS_INDEX_PK, "p1"),

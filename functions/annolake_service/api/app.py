@@ -17,6 +17,7 @@ from annolake_service.api.routers import annotations as annotation_routes
 from annolake_service.api.routers import (
     api_keys,
     datasets,
+    exports,
     files,
     health,
     imports,
@@ -79,6 +80,7 @@ def create_app() -> FastAPI:
         annotation_routes,
         slices,
         snapshots,
+        exports,
         schema,
         uploads,
         imports,

@@ -145,6 +145,14 @@ def _pins(project_id: str, digest: str, offset: int, limit: int) -> list[snap.Pi
     return snap.parse_index(body)
 
 
+def pinned_files(
+    project_id: str, snapshot: snap.Snapshot, offset: int, limit: int
+) -> tuple[list[snap.Pin], dict[str, tuple[FileRecord, list[dict[str, Any]]]]]:
+    """Entries ``offset .. offset+limit`` of the snapshot, and their files with the pinned instances by id."""
+    pins = _pins(project_id, snapshot.digest, offset, limit) if offset < snapshot.count else []
+    return pins, file_repo.get_files_at_versions(project_id, {pin.file_id: pin.version for pin in pins})
+
+
 def _item(index: int, pin: snap.Pin, found: tuple[FileRecord, list] | None, urls: dict[str, str]) -> dict[str, Any]:
     record, instances = found if found else (None, [])
     if record is None or record.status != "ready" or not record.original_key:
@@ -202,8 +210,7 @@ def snapshot_page(
     ttl = url_expires_in or longest
     if not 1 <= ttl <= longest:
         raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
-    pins = _pins(project_id, snapshot.digest, offset, limit) if offset < snapshot.count else []
-    found = file_repo.get_files_at_versions(project_id, {pin.file_id: pin.version for pin in pins})
+    pins, found = pinned_files(project_id, snapshot, offset, limit)
     wanted = [("media", "original_key"), ("thumbnail", "thumbnail_key")]
     keys = [
         key

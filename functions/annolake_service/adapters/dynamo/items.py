@@ -357,6 +357,28 @@ class SnapshotItem(_IndexedItem):
     created_at = UTCDateTimeAttribute()
 
 
+class ExportItem(Item):
+    """An export of a snapshot in one format: its progress and where its output is once assembled."""
+
+    KIND: ClassVar[str] = "export"
+
+    project_id = UnicodeAttribute()
+    export_id = UnicodeAttribute()
+    snapshot_name = UnicodeAttribute()
+    snapshot_digest = UnicodeAttribute()
+    format = UnicodeAttribute()
+    options = JSONAttribute(default=dict)
+    status = UnicodeAttribute()  # queued | running | completed | failed
+    status_reason = UnicodeAttribute(null=True)
+    pages_total = NumberAttribute(default=0)
+    size_bytes = NumberAttribute(null=True)
+    sha256 = UnicodeAttribute(null=True)
+    attempt = NumberAttribute(default=0)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -377,4 +399,5 @@ MODELS: tuple[type[Item], ...] = (
     WebhookItem,
     WebhookFailureItem,
     SnapshotItem,
+    ExportItem,
 )

@@ -21,6 +21,7 @@
 | webhook            | P#<p>                   | WEBHOOK#<webhook>    |                                          |
 | webhook_failure    | P#<p>#WEBHOOK#<webhook> | FAIL#<at>#<delivery> |                                          |
 | snapshot           | P#<p>                   | SNAPSHOT#<name>      | P#<p>#SNAPSHOTS / <digest>#<name>        |
+| export             | P#<p>                   | EXPORT#<export>      |                                          |
 
 A task also has a GSI2 key while it is open, its job's queue for its kind:
 
@@ -52,6 +53,8 @@ Access patterns
   sort key up to now). A claim is a conditional write on the task's ``claim_seq``.
 - a snapshot by name: one get; by digest (or a prefix of it): GSI1 ``P#<p>#SNAPSHOTS`` ``begins_with`` the digest.
   Its manifest is an S3 object named by the digest, so names of the same content share one manifest.
+- an export: one get; its id is derived from the snapshot digest, format and options, so asking for the same
+  export again finds the first.
 - a job's tasks, files and stats: one key query on ``P#<p>#J#<job>``; a reviewer's load: count of GSI1
   ``open#<job>#review#``.
 """
@@ -76,6 +79,7 @@ IMPORT_PREFIX = "IMPORT#"
 JOB_PREFIX = "JOB#"
 WEBHOOK_PREFIX = "WEBHOOK#"
 SNAPSHOT_PREFIX = "SNAPSHOT#"
+EXPORT_PREFIX = "EXPORT#"
 VERSION_PREFIX = "ANN#"
 DATASET_INDEX_PREFIX = "D#"
 TASK_PREFIX = "T#"
@@ -251,3 +255,7 @@ def snapshots_index_pk(project_id: str) -> str:
 
 def snapshot_index_sk(digest: str, name: str) -> str:
     return f"{digest}#{name}"
+
+
+def export_sk(export_id: str) -> str:
+    return f"{EXPORT_PREFIX}{export_id}"

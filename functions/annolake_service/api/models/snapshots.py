@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, Field
 
 from annolake_service.api.models.slices import IsoTimestamp, StreamItem
@@ -69,3 +71,33 @@ class SnapshotDiff(BaseModel):
     changed_ids: list[str]
     label_deltas: dict[str, LabelDelta] = Field(description="per label, instances in b minus instances in a")
     schema_changed: bool
+
+
+class ExportCreate(BaseModel):
+    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl"]
+    options: dict[str, Any] = Field(default_factory=dict, description="none yet; reserved per format")
+
+
+class ExportPublic(BaseModel):
+    export_id: str = Field(
+        description="derived from the snapshot digest, format and options: the same ask, the same id"
+    )
+    snapshot: str
+    digest: str
+    format: str
+    options: dict[str, Any]
+    status: Literal["queued", "running", "completed", "failed"]
+    status_reason: str | None
+    pages_total: int = Field(description="pages of up to 500 files the export is rendered in")
+    pages_done: int
+    file_name: str = Field(description="the output's name: annotations.json, yolo.tar, voc.tar, ...")
+    size_bytes: int | None
+    sha256: str | None = Field(description="of the output; the same snapshot, format and options give the same")
+    created_by: str
+    created_at: IsoTimestamp
+    finished_at: IsoTimestamp | None
+    download_url: str | None = Field(description="presigned GET of the output, once completed; short-lived")
+
+
+class ExportsPublic(BaseModel):
+    exports: list[ExportPublic]
