@@ -256,6 +256,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Exports */
+        get: operations["list_exports_api_v1_projects__project_string_id__exports_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Export
+         * @description Status and progress; once completed, a presigned download URL minted for this answer.
+         */
+        get: operations["get_export_api_v1_projects__project_string_id__exports__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/from_packet": {
         parameters: {
             query?: never;
@@ -734,6 +771,27 @@ export interface paths {
         get: operations["diff_snapshots_api_v1_projects__project_string_id__snapshots__snapshot_ref__diff__other_ref__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Export
+         * @description Export the snapshot in a format. 202 when a run started (a new export, or a failed one re-driven); 200 with
+         *     the existing export when the same snapshot content was already exported (or is being) in this format.
+         */
+        post: operations["create_export_api_v1_projects__project_string_id__snapshots__snapshot_ref__exports_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1283,6 +1341,84 @@ export interface components {
         /** ErrorPublic */
         ErrorPublic: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** ExportCreate */
+        ExportCreate: {
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl";
+            /**
+             * Options
+             * @description none yet; reserved per format
+             */
+            options?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ExportPublic */
+        ExportPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Digest */
+            digest: string;
+            /**
+             * Download Url
+             * @description presigned GET of the output, once completed; short-lived
+             */
+            download_url: string | null;
+            /**
+             * Export Id
+             * @description derived from the snapshot digest, format and options: the same ask, the same id
+             */
+            export_id: string;
+            /**
+             * File Name
+             * @description the output's name: annotations.json, yolo.tar, voc.tar, ...
+             */
+            file_name: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Pages Done */
+            pages_done: number;
+            /**
+             * Pages Total
+             * @description pages of up to 500 files the export is rendered in
+             */
+            pages_total: number;
+            /**
+             * Sha256
+             * @description of the output; the same snapshot, format and options give the same
+             */
+            sha256: string | null;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /** Snapshot */
+            snapshot: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed";
+            /** Status Reason */
+            status_reason: string | null;
+        };
+        /** ExportsPublic */
+        ExportsPublic: {
+            /** Exports */
+            exports: components["schemas"]["ExportPublic"][];
         };
         /** FailedDeliveriesPublic */
         FailedDeliveriesPublic: {
@@ -3939,6 +4075,143 @@ export interface operations {
             };
         };
     };
+    list_exports_api_v1_projects__project_string_id__exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_export_api_v1_projects__project_string_id__exports__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     from_packet_api_v1_projects__project_string_id__files_from_packet_post: {
         parameters: {
             query?: never;
@@ -6549,6 +6822,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotDiff"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_export_api_v1_projects__project_string_id__snapshots__snapshot_ref__exports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
