@@ -48,6 +48,9 @@ def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
         pytest.MonkeyPatch.context() as patch,
     ):
         patch.setattr(workflows, "start_export", _run_export_steps)
+        from annolake_service.services import projects
+
+        projects.create_project(ROUND_TRIP, "Round trips", creator="user:owner")
         yield running
 
 
@@ -59,6 +62,20 @@ def _content(instances: list[dict]) -> list[dict]:
 
 def _by_name(stack: Stack, dataset: str) -> dict[str, list[dict]]:
     return {f.name: _content(f.instance_list) for f in stack.project().directory.get(dataset).files()}
+
+
+ROUND_TRIP = "exports-again"  # imports of exports go to another project: a file's id comes from its bytes, so the
+# same images imported in the same project would be the files already there, with their annotations
+
+
+def _imported(dataset: str) -> dict[str, list[dict]]:
+    """Instances by file name of a dataset of the round-trip project, read through the services."""
+    from annolake_service.services import files
+
+    listed = files.list_files(ROUND_TRIP, dataset, limit=1000, cursor=None, status=None)["files"]
+    return {
+        f["original_name"]: _content(files.get_file_with_instances(ROUND_TRIP, f["file_id"])[1]) for f in listed
+    }
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +117,9 @@ def test_coco_export_loads_in_pycocotools_and_imports_back_identically(stack, so
 
     document = json.loads((tmp_path / "annotations.json").read_text())
     media = import_steps.folder_files(tmp_path / "images")
-    again = import_steps.run_coco_import(stack.project_id, "coco-again", document, media)
+    again = import_steps.run_coco_import(ROUND_TRIP, "coco-again", document, media)
     assert (again["done"], again["failed"]) == (5, 0)
-    assert _by_name(stack, "coco-again") == source["instances"]
+    assert _imported("coco-again") == source["instances"]
 
 
 def test_the_same_export_is_reused_with_the_same_bytes(stack, source, tmp_path):
@@ -123,9 +140,9 @@ def test_jsonl_export_is_lossless_through_the_jsonl_import(stack, source, tmp_pa
     lines = (tmp_path / "annolake.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 5 and all(json.loads(line)["annolake"]["annotation_version"] >= 0 for line in lines)
     media = {f"images/{n}": b for n, b in import_steps.folder_files(tmp_path / "images").items()}
-    job = import_steps.run_import(stack.project_id, "jsonl", "jsonl-again", "\n".join(lines).encode(), media)
+    job = import_steps.run_import(ROUND_TRIP, "jsonl", "jsonl-again", "\n".join(lines).encode(), media)
     assert (job["done"], job["failed"]) == (5, 0)
-    assert _by_name(stack, "jsonl-again") == source["instances"]
+    assert _imported("jsonl-again") == source["instances"]
 
 
 def test_yolo_export_has_a_label_file_per_image_and_imports_back(stack, tmp_path):
@@ -150,9 +167,9 @@ def test_yolo_export_has_a_label_file_per_image_and_imports_back(stack, tmp_path
     assert (out / "labels" / "frame_0.txt").read_text() == ""  # a background image keeps its empty file
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"frame_{i}.jpg" for i in range(4)]
     exported = import_steps.folder_files(out)
-    job = import_steps.run_import(stack.project_id, "yolo", "yolo-again", exported["data.yaml"], exported)
+    job = import_steps.run_import(ROUND_TRIP, "yolo", "yolo-again", exported["data.yaml"], exported)
     assert (job["done"], job["failed"]) == (4, 0)
-    assert _rounded(_by_name(stack, "yolo-again")) == _rounded(_by_name(stack, "yolo-src"))
+    assert _rounded(_imported("yolo-again")) == _rounded(_by_name(stack, "yolo-src"))
 
 
 def _rounded(by_name: dict[str, list[dict]]) -> dict[str, list[dict]]:
@@ -190,3 +207,25 @@ def test_an_unknown_format_or_snapshot_is_refused(stack, source):
         api.post(f"/projects/{stack.project_id}/snapshots/source-v1/exports", {"format": "parquet"})
     with pytest.raises(NotFound):
         api.post(f"/projects/{stack.project_id}/snapshots/nope/exports", {"format": "coco"})
+
+
+def test_a_failed_export_records_why_and_asking_again_re_drives_it(stack, source):
+    import os
+
+    import boto3
+    from annolake import ExportFailed
+    from annolake_service.adapters import storage
+
+    snap = source["snapshot"]
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    bucket, index = os.environ["MEDIA_BUCKET"], storage.snapshot_index_key(stack.project_id, snap.digest)
+    kept = s3.get_object(Bucket=bucket, Key=index)["Body"].read()
+    s3.delete_object(Bucket=bucket, Key=index)  # every page step now fails
+    try:
+        with pytest.raises(ExportFailed, match="index does not exist") as failed:
+            snap.export("yolo", progress=False)
+    finally:
+        s3.put_object(Bucket=bucket, Key=index, Body=kept)
+    assert failed.value.export["status"] == "failed"
+    again = snap.export("yolo", progress=False)  # the same export, run again
+    assert again["export_id"] == failed.value.export["export_id"] and again["status"] == "completed"
