@@ -19,6 +19,7 @@ from pycocotools.coco import COCO
 
 from tests.sdk.api_stack import Stack, api_stack
 from tests.support import coco_fixture, import_steps
+from tests.support.auth import reset_service_caches
 
 BOOKKEEPING = {"id", "root_id", "previous_id", "version", "created_by", "created_at"}
 
@@ -48,6 +49,8 @@ def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
         pytest.MonkeyPatch.context() as patch,
     ):
         patch.setattr(workflows, "start_export", _run_export_steps)
+        patch.setenv("EXPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:exports")
+        reset_service_caches()
         from annolake_service.services import projects
 
         projects.create_project(ROUND_TRIP, "Round trips", creator="user:owner")

@@ -22,7 +22,7 @@ from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
 from annolake_service.services import schema as schema_service
 from annolake_service.services import snapshots
-from annolake_service.shared.errors import BadRequest, NotFound
+from annolake_service.shared.errors import BadRequest, NotFound, ServiceUnavailable
 from annolake_service.shared.settings import get_settings
 
 PAGE_FILES = 500
@@ -81,6 +81,11 @@ def create_export(
     if options:
         raise BadRequest(f"format {fmt!r} takes no options; got {sorted(options)}")
     snapshot = snapshots.find(project_id, snapshot_ref)
+    if not get_settings().export_state_machine_arn:
+        raise ServiceUnavailable(
+            "exports are not set up on this deployment (EXPORT_STATE_MACHINE_ARN is empty): deploy the app stack, "
+            "which declares the export state machine"
+        )
     export_id = formats.export_id(project_id, snapshot.digest, fmt, {})
     job = ExportJob(
         project_id=project_id,
@@ -100,10 +105,16 @@ def create_export(
         if attempt_or_none is None:  # queued, running or completed: the same export, reused
             return _public(_job(project_id, export_id)), False
         attempt = attempt_or_none
-    workflows.start_export(
-        {"project_id": project_id, "export_id": export_id},
-        name=f"{export_id}-{attempt}-{secrets.token_hex(3)}",
-    )
+    try:
+        workflows.start_export(
+            {"project_id": project_id, "export_id": export_id},
+            name=f"{export_id}-{attempt}-{secrets.token_hex(3)}",
+        )
+    except Exception as exc:
+        # recorded as failed, so that asking again re-drives it instead of finding it "queued" for ever
+        reason = f"the export could not be started: {type(exc).__name__}: {exc}"
+        export_repo.mark_export(project_id, export_id, status="failed", status_reason=reason[:1000])
+        raise
     return _public(_job(project_id, export_id)), True
 
 

@@ -4001,6 +4001,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The name already holds this very content: that snapshot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -6897,6 +6906,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description This export exists (done, or running): it is reused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {

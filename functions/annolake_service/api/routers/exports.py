@@ -12,7 +12,14 @@ from annolake_service.services import exports
 router = APIRouter(prefix=PROJECT_PATH, tags=["exports"], responses=PROJECT_ERRORS)
 
 
-@router.post("/snapshots/{snapshot_ref}/exports", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(400))
+@router.post(
+    "/snapshots/{snapshot_ref}/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"model": ExportPublic, "description": "This export exists (done, or running): it is reused"},
+        **error_responses(400),
+    },
+)
 def create_export(snapshot_ref: str, body: ExportCreate, access: CanCreateExports, response: Response) -> ExportPublic:
     """Export the snapshot in a format. 202 when a run started (a new export, or a failed one re-driven); 200 with
     the existing export when the same snapshot content was already exported (or is being) in this format."""

@@ -21,7 +21,12 @@ router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ER
 
 
 @router.post(
-    "/datasets/{dataset_name}/snapshots", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409)
+    "/datasets/{dataset_name}/snapshots",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": SnapshotPublic, "description": "The name already holds this very content: that snapshot"},
+        **error_responses(400, 409),
+    },
 )
 def create_snapshot(
     dataset_name: str, body: SnapshotCreate, access: CanCreateExports, response: Response
