@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo.conditions import applied
 from annolake_service.adapters.dynamo.items import ExportItem
@@ -20,7 +22,7 @@ def _job(item: ExportItem) -> ExportJob:
         snapshot_digest=item.snapshot_digest,
         format=item.format,
         options=item.options or {},
-        status=item.status,  # type: ignore[arg-type]
+        status=item.status,
         status_reason=item.status_reason,
         pages_total=int(item.pages_total or 0),
         size_bytes=int(item.size_bytes) if item.size_bytes is not None else None,
@@ -62,7 +64,11 @@ def restart_export(project_id: str, export_id: str, *, from_status: str) -> int 
     """Queue a failed export again (a re-drive); the new attempt number, or None if it was not ``from_status``."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
-    actions = [ExportItem.status.set("queued"), ExportItem.attempt.add(1), ExportItem.status_reason.remove()]
+    actions: list[Action] = [
+        ExportItem.status.set("queued"),
+        ExportItem.attempt.add(1),
+        ExportItem.status_reason.remove(),
+    ]
     if not applied(lambda: item.update(actions=actions, condition=ExportItem.status == from_status)):
         return None
     return int(item.attempt)
@@ -74,7 +80,7 @@ def mark_export(
     """Set the status and any of ``pages_total``, ``size_bytes``, ``sha256``, ``status_reason``."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
-    actions = [ExportItem.status.set(status)]
+    actions: list[Action] = [ExportItem.status.set(status)]
     for name, value in facts.items():
         actions.append(getattr(ExportItem, name).set(value))
     if finished_at is not None:
