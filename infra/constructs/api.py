@@ -54,6 +54,7 @@ class Api(Construct):
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
         import_state_machine: sfn.IStateMachine,
+        export_state_machine: sfn.IStateMachine,
         workflow: Workflow,
         events: DomainEvents,
         webhook_secrets_arn: str,
@@ -73,6 +74,7 @@ class Api(Construct):
             environment={
                 "INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn,
                 "IMPORT_STATE_MACHINE_ARN": import_state_machine.state_machine_arn,
+                "EXPORT_STATE_MACHINE_ARN": export_state_machine.state_machine_arn,
                 "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
                 "LAUNCH_STATE_MACHINE_ARN": workflow.launch_arn,
             },
@@ -89,6 +91,7 @@ class Api(Construct):
         drop_bucket.grant_read(function)
         ingest_state_machine.grant_start_execution(function)
         import_state_machine.grant_start_execution(function)
+        export_state_machine.grant_start_execution(function)
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         workflow.launch_state_machine.grant_start_execution(function)
         workflow.review_state_machine.grant_start_execution(function)  # re-drive

@@ -12,6 +12,7 @@ from infra.constructs import nag
 from infra.constructs.api import Api
 from infra.constructs.dependency_layer import DependencyLayer
 from infra.constructs.events import DomainEvents
+from infra.constructs.exports import Exports
 from infra.constructs.imports import Imports
 from infra.constructs.ingest import Ingest
 from infra.constructs.monitoring import Monitoring
@@ -91,6 +92,14 @@ class AppStack(Stack):
             media_bucket=media_bucket,
             events=self.events,
         )
+        self.exports = Exports(
+            self,
+            "Exports",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
@@ -120,6 +129,7 @@ class AppStack(Stack):
             drop_bucket=drop_bucket,
             ingest_state_machine=self.ingest.state_machine,
             import_state_machine=self.imports.state_machine,
+            export_state_machine=self.exports.state_machine,
             workflow=self.workflow,
             events=self.events,
             webhook_secrets_arn=self.webhooks.secrets_arn,

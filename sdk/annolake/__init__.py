@@ -19,11 +19,13 @@ from annolake.errors import (
     AnnolakeError,
     AuthenticationError,
     CredentialsNotFound,
+    ExportFailed,
     FetchError,
     FileUnavailable,
     ImportFailed,
     IngestFailed,
     InvalidRequest,
+    MediaMismatch,
     NotFound,
     PermissionDenied,
     UrlExpired,
@@ -34,6 +36,7 @@ from annolake.project import Project
 from annolake.reader import SliceReader, StreamOptions
 from annolake.samples import SampleFile
 from annolake.slices import Slice
+from annolake.snapshots import Snapshot, Snapshots
 from annolake.webhooks import verify_webhook
 from annolake.workflow import Job, Jobs, Task, Tasks, Webhooks
 
@@ -51,6 +54,7 @@ __all__ = [
     "CredentialsNotFound",
     "Dataset",
     "Directories",
+    "ExportFailed",
     "FetchError",
     "File",
     "FileUnavailable",
@@ -60,6 +64,7 @@ __all__ = [
     "InvalidRequest",
     "Job",
     "Jobs",
+    "MediaMismatch",
     "NotFound",
     "PermissionDenied",
     "Project",
@@ -67,6 +72,8 @@ __all__ = [
     "Scope",
     "Slice",
     "SliceReader",
+    "Snapshot",
+    "Snapshots",
     "StreamOptions",
     "Task",
     "Tasks",

@@ -28,7 +28,55 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query", help='e.g. "labels.car > 3 and labels.pedestrian >= 1"')
     query.add_argument("--directory", default="default", help="dataset name")
     query.add_argument("--limit", type=int, default=10, help="rows to print")
+    snapshot = commands.add_parser("snapshot", help="take, list or compare snapshots")
+    actions = snapshot.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="pin the ready files of a dataset (matching a query)")
+    create.add_argument("name")
+    create.add_argument("--directory", default="default", help="dataset name")
+    create.add_argument("--query", help='e.g. "labels.car >= 1" (default: every ready file)')
+    actions.add_parser("list", help="every snapshot of the project")
+    show = actions.add_parser("show", help="a snapshot's lineage record (JSON)")
+    show.add_argument("ref", help="name or digest")
+    compare = actions.add_parser("diff", help="what changed from snapshot A to snapshot B")
+    compare.add_argument("a", help="name or digest")
+    compare.add_argument("b", help="name or digest")
+    export = commands.add_parser("export", help="export a snapshot, or a dataset's query, to a folder")
+    export.add_argument("format", choices=["coco", "yolo", "voc", "sagemaker", "jsonl"])
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--snapshot", help="name or digest of the snapshot")
+    source.add_argument("--directory", help="dataset name (a snapshot of it is taken first)")
+    export.add_argument("--query", help="with --directory: only the files matching it")
+    export.add_argument("--out", required=True, help="folder to write the export into")
+    export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
     return parser
+
+
+def _export(project: Project, args: argparse.Namespace) -> int:
+    options = {"path": args.out, "media": not args.no_media}
+    if args.snapshot:
+        job = project.snapshot.get(args.snapshot).export(args.format, **options)
+    else:
+        job = project.export(args.format, directory=args.directory, query=args.query, **options)
+    print(json.dumps({k: job[k] for k in ("export_id", "snapshot", "format", "size_bytes", "sha256")}))
+    return 0
+
+
+def _snapshot(project: Project, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query)
+        print(f"{snap.name}  {snap.digest}  {len(snap)} files")
+    elif args.action == "list":
+        for snap in project.snapshot.list():
+            print(f"{snap.name}  {snap.digest}  {len(snap)} files  {snap.dataset}  {snap.query or ''}")
+    elif args.action == "show":
+        print(json.dumps(project.snapshot.get(args.ref).lineage(), indent=2))
+    else:
+        change = project.snapshot.get(args.a).diff(args.b)
+        print(f"added {change['added']}  removed {change['removed']}  changed {change['changed']}")
+        for label, delta in change["label_deltas"].items():
+            print(f"{label}: {delta['total']:+d} (added {delta['added']:+d}, removed {delta['removed']:+d}, "
+                  f"changed {delta['changed']:+d})")
+    return 0
 
 
 def _print_query(project: Project, args: argparse.Namespace) -> int:
@@ -47,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         project = Project(args.project)
         if args.command == "query":
             return _print_query(project, args)
+        if args.command == "snapshot":
+            return _snapshot(project, args)
+        if args.command == "export":
+            return _export(project, args)
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:
@@ -64,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for failure in job.get("failures", []):
             print(f"failed: item {failure['index']} {failure['name']}: {failure['reason']}", file=sys.stderr)
         return 0 if job["status"] == "completed" else 1
-    except (AnnolakeAPIError, CredentialsNotFound, FileNotFoundError, RuntimeError) as exc:
+    except (AnnolakeAPIError, CredentialsNotFound, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"annolake: {exc}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from annolake._scope import Scope, scope_of
 from annolake.file import File
 from annolake.slices import Slice
+from annolake.snapshots import Snapshot, Snapshots
 
 
 class Dataset:
@@ -69,6 +70,11 @@ class Dataset:
     def slice(self, query: str) -> Slice:
         """The files matching a query (``labels.car > 3 and labels.pedestrian >= 1``), frozen on first use."""
         return Slice(self.scope, self.name, query)
+
+    def snapshot(self, name: str, query: str | None = None) -> Snapshot:
+        """Pin the ready files matching ``query`` (all if None) at their current annotation versions, for good;
+        see ``annolake.snapshots``."""
+        return Snapshots(self.scope).new(name, directory=self.name, query=query)
 
     def query(self, query: str, limit: int = 20) -> dict:
         """How many files match, and the first ``limit`` of them (nothing frozen)."""

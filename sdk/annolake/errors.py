@@ -95,8 +95,29 @@ class ImportFailed(AnnolakeError, RuntimeError):
         self.job = job
 
 
+class ExportFailed(AnnolakeError, RuntimeError):
+    """The export's run failed; ``export`` has the details (``status_reason``). Asking again re-drives it."""
+
+    def __init__(self, export: dict[str, Any]) -> None:
+        super().__init__(f"export {export['export_id']} failed: {export.get('status_reason')}")
+        self.export = export
+
+
 class FileUnavailable(AnnolakeError, LookupError):
     """The slice lists a file that was deleted after the slice was frozen."""
+
+
+class MediaMismatch(AnnolakeError, ValueError):
+    """Downloaded media whose sha256 is not the one pinned (a snapshot's manifest, or the file's record)."""
+
+    def __init__(self, file_id: str, name: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"file {file_id} ({name}): the media's sha256 is {actual}, not the pinned {expected}; "
+            "the stored object was changed or corrupted: restore it or take a new snapshot"
+        )
+        self.file_id = file_id
+        self.expected = expected
+        self.actual = actual
 
 
 def redact_url(url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from annolake.client import ApiClient
 from annolake.credentials import resolve_credentials
 from annolake.directory import Directories
 from annolake.file import Files
+from annolake.snapshots import Snapshots
 from annolake.workflow import Jobs, Tasks, Webhooks
 
 
@@ -20,8 +22,8 @@ class Project:
 
     ``Project()`` takes its connection from the arguments, else the ``ANNOLAKE_*`` environment variables,
     else a credentials.json. Resources hang off it as in Diffgram's SDK: ``project.directory``,
-    ``project.file``, ``project.job``, ``project.task``, ``project.webhook``. Picklable: a copy (in a
-    DataLoader worker, say) opens its own connections.
+    ``project.file``, ``project.job``, ``project.task``, ``project.webhook``, ``project.snapshot``. Picklable:
+    a copy (in a DataLoader worker, say) opens its own connections.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Project:
         self.job = Jobs(scope)
         self.task = Tasks(scope)
         self.webhook = Webhooks(scope)
+        self.snapshot = Snapshots(scope)
         self._name_to_file_id: dict[str, int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -110,6 +113,20 @@ class Project:
     def import_jsonl(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
         """Import a JSONL of Diffgram packets as one job; returns the finished job."""
         return bulk.import_jsonl(self.scope, path, directory, **options)
+
+    def export(
+        self,
+        format: str,  # noqa: A002 - the name users pass
+        directory: str = "default",
+        query: str | None = None,
+        path: str | Path | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Export the ready files of ``directory`` matching ``query``: a snapshot is taken first (named
+        ``export-<UTC time>``; unchanged data shares the digest, so its export is reused), then
+        ``Snapshot.export``."""
+        name = "export-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        return self.snapshot.new(name, directory=directory, query=query).export(format, path, **options)
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -9,6 +9,7 @@ PyTorch and TensorFlow adapters depend on this module, not on ``annolake.slices`
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict, deque
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from annolake._scope import Scope
 from annolake.cache import ByteCache
-from annolake.errors import FileUnavailable, UrlExpired
+from annolake.errors import FileUnavailable, MediaMismatch, UrlExpired
 from annolake.fetch import Downloader
 from annolake.samples import SampleFile, build_sample
 
@@ -44,11 +45,16 @@ class StreamOptions:
     url_expires_in: int | None = None  # presigned URL lifetime asked of the API (None: its maximum)
     decode: bool = True  # False: samples carry ``image_bytes`` instead of a decoded ``image``
     retries: int = 4
+    # Share of downloads whose sha256 is checked against the pinned hash (1.0 all, 0 none); which files are
+    # checked depends on their id only, so every epoch and worker checks the same ones.
+    verify_media: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.pages_ahead < 1:
             raise ValueError(f"pages_ahead must be >= 1 (pages read while one is downloaded), not {self.pages_ahead}")
+        if not 0.0 <= self.verify_media <= 1.0:
+            raise ValueError(f"verify_media is the share of files checked, from 0 to 1, not {self.verify_media}")
 
 
 class SliceSource(Protocol):
@@ -184,6 +190,11 @@ class SliceReader:
                 if attempt == _URL_ATTEMPTS - 1:
                     raise
                 url = self._refreshed_url(offset, url)
+        if _checked(item["file"]["id"], self.options.verify_media):
+            expected = item["file"].get("content_hash") or ""
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected:
+                raise MediaMismatch(item["file"]["id"], item["file"].get("name", ""), expected, actual)
         self.cache.put(key, data)
         return data
 
@@ -223,6 +234,12 @@ class SliceReader:
                 yield from _result(window.popleft(), skip_unavailable)
         while window:
             yield from _result(window.popleft(), skip_unavailable)
+
+
+def _checked(file_id: str, share: float) -> bool:
+    if share <= 0:
+        return False
+    return share >= 1 or int(hashlib.sha256(file_id.encode()).hexdigest()[:8], 16) < share * 0x100000000
 
 
 def _result(future: Future, skip_unavailable: bool) -> Iterator[dict[str, Any]]:

@@ -31,10 +31,11 @@ class SampleFile:
 def decode_image(data: bytes) -> Any:
     """H×W×3 uint8 numpy array (RGB)."""
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
+        # as shown: the width, height and coordinates of files are those after the EXIF orientation
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
 def build_sample(item: dict[str, Any], data: bytes, label_ids: dict[str, int], *, decode: bool) -> dict[str, Any]:

@@ -31,9 +31,21 @@ WORKFLOW_STEPS = {
         "file_ingested",
     )
 }
+EXPORT_STEPS = {f"annolake_service.handlers.exports.{step}_handler" for step in ("plan", "page", "assemble", "fail")}
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
 QUERY_INDEX = "annolake_service.handlers.query_index.handler"
-SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS, QUERY_INDEX}
+SERVICE_HANDLERS = {
+    API,
+    TRIGGER,
+    PROCESS,
+    REGISTER,
+    QUARANTINE,
+    *IMPORT_STEPS,
+    *EXPORT_STEPS,
+    *WORKFLOW_STEPS,
+    WEBHOOKS,
+    QUERY_INDEX,
+}
 COMMON_ENV = {
     "TABLE_NAME",
     "MEDIA_BUCKET",
@@ -430,10 +442,11 @@ def test_alarms_notify_the_topic(dev):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     assert [a["Dimensions"] for a in by_metric["Errors"]] == [[{"Name": "FunctionName", "Value": {"Ref": api_fn}}]]
     machines = {lid for lid in resources(template, "AWS::StepFunctions::StateMachine")} - {
-        one(template, "AWS::StepFunctions::StateMachine", "Imports")[0]
+        one(template, "AWS::StepFunctions::StateMachine", "Imports")[0],
+        one(template, "AWS::StepFunctions::StateMachine", "Exports")[0],
     }
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
-    assert watched == machines  # ingest, review, launch (a failed import is reported on the import itself)
+    assert watched == machines  # ingest, review, launch (a failed import or export is reported on itself)
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
     assert len(dead_letter_queues) == 4  # the S3 trigger's, one per domain-event consumer, the index updater's
     for dlq in dead_letter_queues:
@@ -474,6 +487,37 @@ def test_import_job_is_a_standard_machine_mapping_chunks_with_retries_and_a_fail
     assert states["FailImport"]["Next"] == "ImportFailed" and states["ImportFailed"]["Type"] == "Fail"
     api_env = service_functions(dev.app_template)[API][1]["Environment"]["Variables"]
     assert api_env["IMPORT_STATE_MACHINE_ARN"] == {"Ref": sm_id}
+
+
+def test_export_is_a_standard_machine_mapping_pages_with_grants_limited_to_its_prefixes(dev):
+    template = dev.app_template
+    sm_id, machine = one(template, "AWS::StepFunctions::StateMachine", "Exports")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    definition = state_machine_definition(machine)
+    states = definition["States"]
+    assert definition["StartAt"] == "PlanExport"
+    pages = states["ExportPages"]
+    assert pages["Type"] == "Map" and pages["ItemsPath"] == "$.plan.pages" and pages["MaxConcurrency"] == 4
+    assert pages["ItemProcessor"]["States"]["ExportPage"]["Retry"][0]["ErrorEquals"] == RETRIED
+    for name in ("PlanExport", "ExportPages", "AssembleExport"):
+        assert states[name]["Catch"][0]["Next"] == "FailExport", name
+    functions = service_functions(template)
+    assert functions[API][1]["Environment"]["Variables"]["EXPORT_STATE_MACHINE_ARN"] == {"Ref": sm_id}
+    starters = {h for h, (_, props) in functions.items() if sm_id in _started_machines(template, props)}
+    assert starters == {API}
+    page = "annolake_service.handlers.exports.page_handler"
+    statements = role_statements(template, functions[page][1])
+    s3_resources = [
+        json.dumps(r)
+        for st in statements
+        if any(a.startswith("s3:") for a in actions([st]))
+        for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+    ]
+    objects = [r for r in s3_resources if r.startswith('{"Fn::Join"')]  # the rest: the bucket itself (listing)
+    assert objects and all(r.endswith('"/snapshots/*"]]}') or r.endswith('"/exports/*"]]}') for r in objects)
+    puts = [st for st in statements if _puts(st)]
+    assert puts and all(json.dumps(st["Resource"]).endswith('"/exports/*"]]}') for st in puts)
+    assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions(statements)
 
 
 @pytest.mark.parametrize(("stage", "allowed"), [("dev", "false"), ("prod", "false"), ("local", "true")])

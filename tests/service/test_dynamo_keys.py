@@ -37,6 +37,8 @@ BUILT: dict[str, tuple[str, str]] = {
     "webhook": (keys.project_pk("p1"), keys.webhook_sk("wh_1")),
     "webhook_failure": (keys.webhook_failures_pk("p1", "wh_1"), keys.failure_sk(keys.failure_id(WHEN, "ev:wh_1"))),
     "query_index": (keys.project_pk("p1"), keys.query_index_sk("ds_1")),
+    "snapshot": (keys.project_pk("p1"), keys.snapshot_sk("v1")),
+    "export": (keys.project_pk("p1"), keys.export_sk("ex_1")),
 }
 BUILT_GSI1: dict[str, tuple[str, str]] = {
     "project": (keys.PROJECTS_INDEX_PK, "p1"),
@@ -44,6 +46,7 @@ BUILT_GSI1: dict[str, tuple[str, str]] = {
     "api_key": (keys.project_keys_index_pk("p1"), WHEN.isoformat()),
     "dataset_member": (keys.file_pk("p1", "f1"), keys.dataset_index_sk("ds_1")),
     "task": (keys.assignee_index_pk("p1", "user:ann"), keys.open_index_sk("job_1", "annotate", "job_1.abc")),
+    "snapshot": (keys.snapshots_index_pk("p1"), keys.snapshot_index_sk("ab12", "v1")),
 }
 
 

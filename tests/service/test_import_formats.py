@@ -20,7 +20,20 @@ COCO = {
     "annotations": [
         {"id": 10, "image_id": 1, "category_id": 3, "bbox": [10, 20, 30, 40]},
         {"id": 11, "image_id": 1, "category_id": 4, "bbox": [1, 2, 3, 4], "segmentation": [[1, 2, 4, 2, 4, 6, 1, 6]]},
-        {"id": 12, "image_id": 2, "category_id": 3, "segmentation": {"counts": "abc", "size": [1, 1]}},
+        {
+            "id": 12,
+            "image_id": 2,
+            "category_id": 3,
+            "iscrowd": 1,
+            "segmentation": {"counts": [0, 2, 4], "size": [2, 3]},
+        },
+        {
+            "id": 13,
+            "image_id": 2,
+            "category_id": 4,
+            "bbox": [0, 0, 1, 1],
+            "segmentation": {"counts": "?!", "size": [2, 3]},
+        },
     ],
 }
 
@@ -39,8 +52,28 @@ def test_coco_boxes_polygons_and_urls():
         "y_max": 60.0,
     }
     assert one.instances[1]["type"] == "polygon" and len(one.instances[1]["points"]) == 4
-    assert two.media_url == "https://example.com/two.jpg"
-    assert "RLE" in two.problem
+    assert len(one.instances) == 2  # a polygon's box is derived from it, not a second object
+    assert two.media_url == "https://example.com/two.jpg" and two.problem is None
+    crowd, unreadable = two.instances
+    assert crowd == {
+        "type": "box",
+        "name": "car",
+        "x_min": 0.0,  # column-major runs: 0 off, 2 on (the first column), 4 off
+        "y_min": 0.0,
+        "x_max": 1.0,
+        "y_max": 2.0,
+        "mask": {"size": [2, 3], "counts": crowd["mask"]["counts"]},
+        "iscrowd": True,
+    }
+    assert unreadable == {  # the annotation's own box, flagged, when its mask cannot be read
+        "type": "box",
+        "name": "traffic light",
+        "x_min": 0.0,
+        "y_min": 0.0,
+        "x_max": 1.0,
+        "y_max": 1.0,
+        "iscrowd": True,
+    }
 
 
 @pytest.mark.parametrize(

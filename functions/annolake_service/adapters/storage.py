@@ -8,10 +8,15 @@ Media bucket layout (keys are built only here):
   slices/<project>/<slice id>                         a frozen slice: fixed-width file ids (expire after a week)
   index/<project>/<dataset>/base-<token>.parquet       a dataset's columnar query index: its base file
   index/<project>/<dataset>/delta-<seq>-<token>.parquet  and the changes written since (seq: the newest change)
+  snapshots/<project>/<digest>/manifest.jsonl         a snapshot's manifest (kept while the project lives)
+  snapshots/<project>/<digest>/index                  the same entries, fixed width, for ranged page reads
+  exports/<project>/<export id>/parts/<fragment>/<page>  one page of an export, rendered (kept for re-drives)
+  exports/<project>/<export id>/<file name>           the assembled export
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,3 +274,96 @@ def read_slice(bucket: str, key: str, offset: int, limit: int) -> SliceRange:
     body = response["Body"].read().decode()
     file_ids = [body[i : i + SLICE_RECORD].strip() for i in range(0, len(body), SLICE_RECORD)]
     return SliceRange(file_ids, total // SLICE_RECORD, response.get("Metadata", {}))
+
+
+SNAPSHOTS_PREFIX = "snapshots/"
+
+
+def snapshot_manifest_key(project_id: str, digest: str) -> str:
+    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/manifest.jsonl"
+
+
+def snapshot_index_key(project_id: str, digest: str) -> str:
+    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/index"
+
+
+def object_exists(bucket: str, key: str) -> bool:
+    try:
+        client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            return False
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    return True
+
+
+def read_range(bucket: str, key: str, first: int, last: int) -> bytes:
+    """Bytes ``first ..= last`` of an object (fewer at its end; none past it)."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        if error.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b""
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    return response["Body"].read()
+
+
+def iter_object_lines(bucket: str, key: str) -> Iterator[bytes]:
+    """An object's lines as its body streams in (memory holds one chunk, not the object)."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    body = response["Body"]
+    try:
+        yield from body.iter_lines(chunk_size=1 << 16, keepends=True)
+    finally:
+        body.close()
+
+
+def export_part_key(project_id: str, export_id: str, fragment: str, page: int) -> str:
+    return f"exports/{project_id}/{export_id}/parts/{fragment}/{page:06d}"
+
+
+def export_parts_prefix(project_id: str, export_id: str) -> str:
+    return f"exports/{project_id}/{export_id}/parts/"
+
+
+def export_key(project_id: str, export_id: str, file_name: str) -> str:
+    return f"exports/{project_id}/{export_id}/{file_name}"
+
+
+MULTIPART_MIN = 8 * 1024 * 1024  # S3 parts are 5 MiB at least (but the last); these are 8
+
+
+def write_multipart(bucket: str, key: str, chunks: Iterable[bytes], content_type: str) -> int:
+    """Upload the concatenation of ``chunks`` as one object by multipart upload, holding one part in memory at a
+    time; returns its size. An upload that fails is aborted (no parts are left behind)."""
+    s3 = client("s3")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+    parts: list[dict[str, Any]] = []
+    buffer, size = bytearray(), 0
+
+    def send(data: bytes) -> None:
+        number = len(parts) + 1
+        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=data)["ETag"]
+        parts.append({"ETag": etag, "PartNumber": number})
+
+    try:
+        for chunk in chunks:
+            buffer += chunk
+            size += len(chunk)
+            if len(buffer) >= MULTIPART_MIN:
+                send(bytes(buffer))
+                buffer.clear()
+        if buffer or not parts:
+            send(bytes(buffer))
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+    except Exception:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        raise
+    return size

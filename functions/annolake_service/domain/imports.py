@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from annolake_service.domain import rle
+
 FORMATS = ("coco", "yolo", "jsonl")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -83,25 +85,53 @@ def parse_coco(text: str) -> ParsedImport:
             raise ImportFormatError(
                 f"annotations[{index}] has category_id {annotation.get('category_id')!r}, which is not in 'categories'"
             )
-        item.instances.extend(_coco_instances(annotation, label, item))
+        instance = _coco_instance(annotation, label)
+        if instance is not None:
+            item.instances.append(instance)
     return ParsedImport(items=list(items.values()), label_names=sorted(set(categories.values())))
 
 
-def _coco_instances(annotation: dict[str, Any], label: str, item: ImportItem) -> list[dict[str, Any]]:
-    instances: list[dict[str, Any]] = []
+def _coco_instance(annotation: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """One COCO object as one instance: its polygon (every part of it), else its mask as a crowd box, else its box.
+
+    The box of a polygon is derived from its points, so it is not kept as a second instance. A mask that cannot
+    be read leaves the object's box (flagged ``iscrowd``) rather than failing the image.
+    """
     segmentation = annotation.get("segmentation")
-    if isinstance(segmentation, list) and segmentation:
-        for polygon in segmentation:
-            points = [{"x": polygon[i], "y": polygon[i + 1]} for i in range(0, len(polygon) - 1, 2)]
-            if len(points) >= 3:
-                instances.append({"type": "polygon", "name": label, "points": points})
-    elif isinstance(segmentation, dict):
-        item.problem = item.problem or "RLE segmentation masks are not supported yet; export polygons instead"
-    bbox = annotation.get("bbox")
-    if bbox and len(bbox) == 4:
-        x, y, w, h = (float(v) for v in bbox)
-        instances.append({"type": "box", "name": label, "x_min": x, "y_min": y, "x_max": x + w, "y_max": y + h})
-    return instances
+    crowd = bool(annotation.get("iscrowd"))
+    if isinstance(segmentation, list) and segmentation and not crowd:
+        rings = [
+            [{"x": float(ring[i]), "y": float(ring[i + 1])} for i in range(0, len(ring) - 1, 2)]
+            for ring in segmentation
+            if isinstance(ring, list) and len(ring) >= 6
+        ]
+        if rings:
+            polygon: dict[str, Any] = {"type": "polygon", "name": label, "points": rings[0]}
+            if len(rings) > 1:
+                polygon["parts"] = rings[1:]
+            return polygon
+    box = _coco_box(annotation.get("bbox"), label)
+    if isinstance(segmentation, dict):
+        try:
+            mask = rle.compressed(segmentation)
+        except rle.InvalidMask:
+            mask = None
+        if mask is not None:
+            x_min, y_min, x_max, y_max = rle.bbox(mask)
+            box = {"type": "box", "name": label, "x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max}
+            box["mask"] = mask
+        if box is not None:
+            box["iscrowd"] = True
+    elif box is not None and crowd:
+        box["iscrowd"] = True
+    return box
+
+
+def _coco_box(bbox: Any, label: str) -> dict[str, Any] | None:
+    if not (isinstance(bbox, list) and len(bbox) == 4):
+        return None
+    x, y, w, h = (float(v) for v in bbox)
+    return {"type": "box", "name": label, "x_min": x, "y_min": y, "x_max": x + w, "y_max": y + h}
 
 
 # --- YOLO -------------------------------------------------------------------------------------
@@ -155,13 +185,44 @@ def _after(path: str, marker: str) -> str:
 
 
 def resolve_instances(item: ImportItem, width: int, height: int) -> list[dict[str, Any]]:
-    """The item's instances in pixels (YOLO's normalized centre boxes converted, clipped to the image)."""
-    instances = list(item.instances)
+    """The item's instances in pixels, clipped to the image (YOLO's normalized centre boxes converted; a COCO
+    box's edge a rounding error outside the image moved onto it). A mask of another size than the image is
+    left out; its box stays."""
+    instances = [_fitted(instance, width, height) for instance in item.instances]
     for label, cx, cy, w, h in item.yolo_boxes:
         x_min, x_max = max(0.0, (cx - w / 2) * width), min(float(width), (cx + w / 2) * width)
         y_min, y_max = max(0.0, (cy - h / 2) * height), min(float(height), (cy + h / 2) * height)
         instances.append({"type": "box", "name": label, "x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max})
     return instances
+
+
+def _fitted(instance: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    fitted = dict(instance)
+
+    def clip(value: Any, limit: int) -> Any:
+        """Up to one pixel outside (a rounding error) onto the edge; further out stays, and is refused."""
+        if isinstance(value, int | float) and -1 <= value <= limit + 1:
+            return min(max(value, 0.0), float(limit)) if (value < 0 or value > limit) else value
+        return value
+
+    for key, limit in (("x_min", width), ("x_max", width), ("y_min", height), ("y_max", height)):
+        if key in fitted:
+            fitted[key] = clip(fitted[key], limit)
+    for key in ("points", "parts"):
+        if key == "points" and isinstance(fitted.get(key), list):
+            fitted[key] = [_clip_point(p, clip, width, height) for p in fitted[key]]
+        elif key == "parts" and isinstance(fitted.get(key), list):
+            fitted[key] = [[_clip_point(p, clip, width, height) for p in ring] for ring in fitted[key]]
+    mask = fitted.get("mask")
+    if isinstance(mask, dict) and list(mask.get("size", [])) != [height, width]:
+        del fitted["mask"]
+    return fitted
+
+
+def _clip_point(point: Any, clip: Any, width: int, height: int) -> Any:
+    if not isinstance(point, dict):
+        return point
+    return {**point, "x": clip(point.get("x"), width), "y": clip(point.get("y"), height)}
 
 
 # --- JSONL of packets ---------------------------------------------------------------------------

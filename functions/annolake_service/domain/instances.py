@@ -30,12 +30,21 @@ class _Instance(BaseModel):
     score: float | None = Field(default=None, ge=0, le=1)
 
 
+class RleMask(BaseModel):
+    """A COCO run-length mask in compressed form (``domain/rle.py``), the size of the image."""
+
+    size: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] = Field(description="[height, width]")
+    counts: str = Field(min_length=1)
+
+
 class BoxInstance(_Instance):
     type: Literal["box"]
     x_min: float
     y_min: float
     x_max: float
     y_max: float
+    iscrowd: bool | None = Field(default=None, description="a crowd region (COCO iscrowd); its mask, if kept")
+    mask: RleMask | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> BoxInstance:
@@ -56,8 +65,11 @@ class _PointsInstance(_Instance):
 
 
 class PolygonInstance(_PointsInstance):
+    """One object; ``parts`` are its further rings when it is in several pieces (an occluded car)."""
+
     type: Literal["polygon"]
     min_points: ClassVar[int] = 3
+    parts: list[Annotated[list[Point], Field(min_length=3)]] | None = None
 
 
 class LineInstance(_PointsInstance):
@@ -125,13 +137,18 @@ def _outside(instance: Any, width: int, height: int) -> bool:
     if isinstance(instance, BoxInstance):
         xs, ys = (instance.x_min, instance.x_max), (instance.y_min, instance.y_max)
     elif isinstance(instance, _PointsInstance):
-        xs = tuple(p.x for p in instance.points)
-        ys = tuple(p.y for p in instance.points)
+        points = [*instance.points, *(p for part in getattr(instance, "parts", None) or [] for p in part)]
+        xs = tuple(p.x for p in points)
+        ys = tuple(p.y for p in points)
     elif isinstance(instance, EllipseInstance):
         xs, ys = (instance.center_x,), (instance.center_y,)
     else:
         return False
     return min(xs) < 0 or min(ys) < 0 or max(xs) > width or max(ys) > height
+
+
+def _misfit(box: BoxInstance, width: int, height: int) -> bool:
+    return box.mask is not None and tuple(box.mask.size) != (height, width)
 
 
 def parse_instance_list(raw: Any, *, width: int, height: int) -> list[Any]:
@@ -144,6 +161,9 @@ def parse_instance_list(raw: Any, *, width: int, height: int) -> list[Any]:
     outside = [i for i, inst in enumerate(instances) if _outside(inst, width, height)]
     if outside:
         raise InvalidInstances(f"instances {outside} lie outside the {width}x{height} image; clip them to the image")
+    misfit = [i for i, inst in enumerate(instances) if isinstance(inst, BoxInstance) and _misfit(inst, width, height)]
+    if misfit:
+        raise InvalidInstances(f"the masks of instances {misfit} are not the size of the {width}x{height} image")
     return instances
 
 

@@ -48,3 +48,10 @@ class StoredRecordInvalid(AnnolakeError):
 class Conflict(AnnolakeError):
     status_code = 409
     code = "conflict"
+
+
+class ServiceUnavailable(AnnolakeError):
+    """Something this request needs is not set up or not answering; the message says what."""
+
+    status_code = 503
+    code = "unavailable"

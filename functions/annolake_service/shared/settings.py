@@ -21,6 +21,7 @@ class Settings(BaseModel):
     drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
     import_state_machine_arn: str = Field(default="", description="IMPORT_STATE_MACHINE_ARN")
+    export_state_machine_arn: str = Field(default="", description="EXPORT_STATE_MACHINE_ARN: a snapshot's export")
     review_state_machine_arn: str = Field(default="", description="REVIEW_STATE_MACHINE_ARN: one per file in a job")
     launch_state_machine_arn: str = Field(default="", description="LAUNCH_STATE_MACHINE_ARN: a job's launch")
     event_bus_name: str = Field(default="", description="EVENT_BUS_NAME: domain events (EventBridge)")

@@ -233,6 +233,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/datasets/{dataset_name}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Snapshot
+         * @description Pin the dataset's ready files matching the query: each file's media sha256 and annotation version.
+         *
+         *     201 when taken now; 200 with the existing snapshot when the name already holds the same content; 409 when the
+         *     name holds other content (snapshots are immutable).
+         */
+        post: operations["create_snapshot_api_v1_projects__project_string_id__datasets__dataset_name__snapshots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Exports */
+        get: operations["list_exports_api_v1_projects__project_string_id__exports_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/exports/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Export
+         * @description Status and progress; once completed, a presigned download URL minted for this answer.
+         */
+        get: operations["get_export_api_v1_projects__project_string_id__exports__export_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/from_packet": {
         parameters: {
             query?: never;
@@ -652,6 +712,104 @@ export interface paths {
          *     response. Deleted files keep their place (``file.status`` = ``deleted``) so indices stay stable.
          */
         get: operations["slice_items_api_v1_projects__project_string_id__slices__slice_id__items_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Snapshots */
+        get: operations["list_snapshots_api_v1_projects__project_string_id__snapshots_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Snapshot
+         * @description A snapshot by name, or by its digest or a unique prefix of it (at least 8 hex digits).
+         */
+        get: operations["get_snapshot_api_v1_projects__project_string_id__snapshots__snapshot_ref__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}/diff/{other_ref}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff Snapshots
+         * @description What changed from this snapshot to the other: added, removed and changed files, per-label deltas.
+         */
+        get: operations["diff_snapshots_api_v1_projects__project_string_id__snapshots__snapshot_ref__diff__other_ref__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Export
+         * @description Export the snapshot in a format. 202 when a run started (a new export, or a failed one re-driven); 200 with
+         *     the existing export when the same snapshot content was already exported (or is being) in this format.
+         */
+        post: operations["create_export_api_v1_projects__project_string_id__snapshots__snapshot_ref__exports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snapshot Items
+         * @description A stream page: the pinned annotation version of each file (whatever was saved since) and presigned URLs.
+         */
+        get: operations["snapshot_items_api_v1_projects__project_string_id__snapshots__snapshot_ref__items_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1183,6 +1341,84 @@ export interface components {
         /** ErrorPublic */
         ErrorPublic: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** ExportCreate */
+        ExportCreate: {
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl";
+            /**
+             * Options
+             * @description none yet; reserved per format
+             */
+            options?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ExportPublic */
+        ExportPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Digest */
+            digest: string;
+            /**
+             * Download Url
+             * @description presigned GET of the output, once completed; short-lived
+             */
+            download_url: string | null;
+            /**
+             * Export Id
+             * @description derived from the snapshot digest, format and options: the same ask, the same id
+             */
+            export_id: string;
+            /**
+             * File Name
+             * @description the output's name: annotations.json, yolo.tar, voc.tar, ...
+             */
+            file_name: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Format */
+            format: string;
+            /** Options */
+            options: {
+                [key: string]: unknown;
+            };
+            /** Pages Done */
+            pages_done: number;
+            /**
+             * Pages Total
+             * @description pages of up to 500 files the export is rendered in
+             */
+            pages_total: number;
+            /**
+             * Sha256
+             * @description of the output; the same snapshot, format and options give the same
+             */
+            sha256: string | null;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /** Snapshot */
+            snapshot: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed";
+            /** Status Reason */
+            status_reason: string | null;
+        };
+        /** ExportsPublic */
+        ExportsPublic: {
+            /** Exports */
+            exports: components["schemas"]["ExportPublic"][];
         };
         /** FailedDeliveriesPublic */
         FailedDeliveriesPublic: {
@@ -1747,6 +1983,26 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** LabelDelta */
+        LabelDelta: {
+            /**
+             * Added
+             * @description instances on files only in b
+             */
+            added: number;
+            /**
+             * Changed
+             * @description instances in b minus in a, on files in both whose version changed
+             */
+            changed: number;
+            /**
+             * Removed
+             * @description minus the instances on files only in a
+             */
+            removed: number;
+            /** Total */
+            total: number;
+        };
         /** LabelSpec */
         LabelSpec: {
             /**
@@ -1756,6 +2012,16 @@ export interface components {
             colour?: string;
             /** Name */
             name: string;
+        };
+        /** LabelTally */
+        LabelTally: {
+            /**
+             * Files
+             * @description files with at least one instance of the label
+             */
+            files: number;
+            /** Instances */
+            instances: number;
         };
         /** LabelsPublic */
         LabelsPublic: {
@@ -2010,6 +2276,172 @@ export interface components {
             query: string | null;
             /** Slice Id */
             slice_id: string;
+        };
+        /** SnapshotCreate */
+        SnapshotCreate: {
+            /**
+             * Name
+             * @description 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit; never reused
+             */
+            name: string;
+            /**
+             * Query
+             * @description slice query; none for every ready file of the dataset
+             */
+            query?: string | null;
+        };
+        /** SnapshotDiff */
+        SnapshotDiff: {
+            a: components["schemas"]["SnapshotPublic"];
+            /**
+             * Added
+             * @description files in b only
+             */
+            added: number;
+            /**
+             * Added Ids
+             * @description the first `limit` added file ids, in file id order
+             */
+            added_ids: string[];
+            b: components["schemas"]["SnapshotPublic"];
+            /**
+             * Changed
+             * @description files in both whose annotation version or media differ
+             */
+            changed: number;
+            /** Changed Ids */
+            changed_ids: string[];
+            /**
+             * Label Deltas
+             * @description per label, instances in b minus instances in a
+             */
+            label_deltas: {
+                [key: string]: components["schemas"]["LabelDelta"];
+            };
+            /**
+             * Removed
+             * @description files in a only
+             */
+            removed: number;
+            /** Removed Ids */
+            removed_ids: string[];
+            /** Schema Changed */
+            schema_changed: boolean;
+            /** Unchanged */
+            unchanged: number;
+        };
+        /**
+         * SnapshotPage
+         * @description A stream page of a snapshot: its files in file id order, each with the pinned annotation version.
+         */
+        SnapshotPage: {
+            /**
+             * Count
+             * @description files pinned
+             */
+            count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page (instead of offset); null on the last
+             */
+            cursor: string | null;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Digest
+             * @description sha256 of the manifest: the same files at the same versions give the same one
+             */
+            digest: string;
+            /** Items */
+            items: (components["schemas"]["StreamItemPublic"] | components["schemas"]["DeletedStreamItemPublic"])[];
+            /**
+             * Label Histogram
+             * @description per label name, over the pinned versions
+             */
+            label_histogram: {
+                [key: string]: components["schemas"]["LabelTally"];
+            };
+            /** Manifest Bytes */
+            manifest_bytes: number;
+            /** Name */
+            name: string;
+            /**
+             * Next Offset
+             * @description offset of the next page; null on the last
+             */
+            next_offset: number | null;
+            /**
+             * Offset
+             * @description index of the first item
+             */
+            offset: number;
+            /** Query */
+            query: string | null;
+            /**
+             * Schema Version
+             * @description the label schema's version when the snapshot was taken
+             */
+            schema_version: number;
+            /**
+             * Url Expires In
+             * @description seconds the page's presigned URLs live
+             */
+            url_expires_in: number;
+        };
+        /**
+         * SnapshotPublic
+         * @description A snapshot and its lineage record (name, digest, label histogram): what to log with a training run.
+         */
+        SnapshotPublic: {
+            /**
+             * Count
+             * @description files pinned
+             */
+            count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /**
+             * Digest
+             * @description sha256 of the manifest: the same files at the same versions give the same one
+             */
+            digest: string;
+            /**
+             * Label Histogram
+             * @description per label name, over the pinned versions
+             */
+            label_histogram: {
+                [key: string]: components["schemas"]["LabelTally"];
+            };
+            /** Manifest Bytes */
+            manifest_bytes: number;
+            /** Name */
+            name: string;
+            /** Query */
+            query: string | null;
+            /**
+             * Schema Version
+             * @description the label schema's version when the snapshot was taken
+             */
+            schema_version: number;
+        };
+        /** SnapshotsPublic */
+        SnapshotsPublic: {
+            /** Snapshots */
+            snapshots: components["schemas"]["SnapshotPublic"][];
         };
         /** StreamFilePublic */
         StreamFilePublic: {
@@ -3530,6 +3962,243 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_snapshot_api_v1_projects__project_string_id__datasets__dataset_name__snapshots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_name: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnapshotCreate"];
+            };
+        };
+        responses: {
+            /** @description The name already holds this very content: that snapshot */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_exports_api_v1_projects__project_string_id__exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_export_api_v1_projects__project_string_id__exports__export_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -5961,6 +6630,412 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StreamPage"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_snapshots_api_v1_projects__project_string_id__snapshots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_snapshot_api_v1_projects__project_string_id__snapshots__snapshot_ref__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    diff_snapshots_api_v1_projects__project_string_id__snapshots__snapshot_ref__diff__other_ref__get: {
+        parameters: {
+            query?: {
+                /** @description file ids listed per kind */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                other_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotDiff"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    create_export_api_v1_projects__project_string_id__snapshots__snapshot_ref__exports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportCreate"];
+            };
+        };
+        responses: {
+            /** @description This export exists (done, or running): it is reused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    snapshot_items_api_v1_projects__project_string_id__snapshots__snapshot_ref__items_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+                /** @description the previous page's cursor (instead of offset) */
+                cursor?: string | null;
+                /** @description seconds the presigned URLs live */
+                url_expires_in?: number | null;
+                /** @description the presigned URLs each item carries: media, thumbnail, or both (comma-separated) */
+                urls?: string;
+            };
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPage"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

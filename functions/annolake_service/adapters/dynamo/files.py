@@ -116,6 +116,23 @@ def get_files_with_instances(
     return {fid: (_file_record(item), read.get(fid, item.current_instances or [])) for fid, item in items.items()}
 
 
+def get_files_at_versions(
+    project_id: str, versions: dict[str, int]
+) -> dict[str, tuple[FileRecord, list[dict[str, Any]]]]:
+    """Files (deleted ones too) with the live instances of the given annotation version of each: the file items,
+    then one batch read of the version items for the files not at that version (or not carrying it)."""
+    bind()
+    wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in versions]
+    items = {item.file_id: item for item in FileItem.batch_get(wanted)}
+    carried = {
+        fid: item.current_instances
+        for fid, item in items.items()
+        if int(item.annotation_version) == versions[fid] and item.current_instances is not None
+    }
+    read = _instance_lists(project_id, {fid: versions[fid] for fid in items if fid not in carried})
+    return {fid: (_file_record(item), carried.get(fid) or read.get(fid, [])) for fid, item in items.items()}
+
+
 def _instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     """The instance list of each file at the given annotation version (one batch read for a page of files)."""
     lists: dict[str, list[dict[str, Any]]] = {file_id: [] for file_id in versions}

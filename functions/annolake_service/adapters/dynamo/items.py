@@ -354,6 +354,45 @@ class QueryIndexItem(Item):
     built_at = UTCDateTimeAttribute()
     compacted_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+class SnapshotItem(_IndexedItem):
+    """A named snapshot: where its manifest is (by digest) and what it holds; never updated once written."""
+
+    KIND: ClassVar[str] = "snapshot"
+
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    digest = UnicodeAttribute()
+    dataset_name = UnicodeAttribute()
+    # not ``query`` / ``count``: those are pynamodb's class methods
+    query_text = UnicodeAttribute(attr_name="query", null=True)
+    schema_version = NumberAttribute()
+    file_count = NumberAttribute(attr_name="count")
+    label_histogram = JSONAttribute(default=dict)
+    manifest_bytes = NumberAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ExportItem(Item):
+    """An export of a snapshot in one format: its progress and where its output is once assembled."""
+
+    KIND: ClassVar[str] = "export"
+
+    project_id = UnicodeAttribute()
+    export_id = UnicodeAttribute()
+    snapshot_name = UnicodeAttribute()
+    snapshot_digest = UnicodeAttribute()
+    format = UnicodeAttribute()
+    options = JSONAttribute(default=dict)
+    status = UnicodeAttribute()  # queued | running | completed | failed
+    status_reason = UnicodeAttribute(null=True)
+    pages_total = NumberAttribute(default=0)
+    size_bytes = NumberAttribute(null=True)
+    sha256 = UnicodeAttribute(null=True)
+    attempt = NumberAttribute(default=0)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
 
 
 MODELS: tuple[type[Item], ...] = (
@@ -376,4 +415,6 @@ MODELS: tuple[type[Item], ...] = (
     WebhookItem,
     WebhookFailureItem,
     QueryIndexItem,
+    SnapshotItem,
+    ExportItem,
 )

@@ -21,6 +21,8 @@
 | webhook            | P#<p>                   | WEBHOOK#<webhook>    |                                          |
 | webhook_failure    | P#<p>#WEBHOOK#<webhook> | FAIL#<at>#<delivery> |                                          |
 | query_index        | P#<p>                   | INDEX#<dataset>      |                                          |
+| snapshot           | P#<p>                   | SNAPSHOT#<name>      | P#<p>#SNAPSHOTS / <digest>#<name>        |
+| export             | P#<p>                   | EXPORT#<export>      |                                          |
 
 A task also has a GSI2 key while it is open, its job's queue for its kind:
 
@@ -52,6 +54,10 @@ Access patterns
   annotations need a second batch get of their version items.
 - ``next`` task: the caller's open tasks (GSI1 ``P#<p>#A#<who>``, ``open#``), then the job's queue (GSI2,
   sort key up to now). A claim is a conditional write on the task's ``claim_seq``.
+- a snapshot by name: one get; by digest (or a prefix of it): GSI1 ``P#<p>#SNAPSHOTS`` ``begins_with`` the digest.
+  Its manifest is an S3 object named by the digest, so names of the same content share one manifest.
+- an export: one get; its id is derived from the snapshot digest, format and options, so asking for the same
+  export again finds the first.
 - a job's tasks, files and stats: one key query on ``P#<p>#J#<job>``; a reviewer's load: count of GSI1
   ``open#<job>#review#``.
 """
@@ -76,6 +82,8 @@ IMPORT_PREFIX = "IMPORT#"
 JOB_PREFIX = "JOB#"
 WEBHOOK_PREFIX = "WEBHOOK#"
 QUERY_INDEX_PREFIX = "INDEX#"
+SNAPSHOT_PREFIX = "SNAPSHOT#"
+EXPORT_PREFIX = "EXPORT#"
 VERSION_PREFIX = "ANN#"
 DATASET_INDEX_PREFIX = "D#"
 TASK_PREFIX = "T#"
@@ -257,3 +265,22 @@ def failure_id(failed_at: datetime, delivery_id: str) -> str:
 
 def failure_sk(failure_id_: str) -> str:
     return f"{FAILURE_PREFIX}{failure_id_}"
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+
+def snapshot_sk(name: str) -> str:
+    return f"{SNAPSHOT_PREFIX}{name}"
+
+
+def snapshots_index_pk(project_id: str) -> str:
+    return f"P#{project_id}#SNAPSHOTS"
+
+
+def snapshot_index_sk(digest: str, name: str) -> str:
+    return f"{digest}#{name}"
+
+
+def export_sk(export_id: str) -> str:
+    return f"{EXPORT_PREFIX}{export_id}"

@@ -1,0 +1,88 @@
+"""Exports of snapshots: one item each, keyed by an id derived from the snapshot, format and options."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo.conditions import applied
+from annolake_service.adapters.dynamo.items import ExportItem
+from annolake_service.adapters.dynamo.table import bind
+from annolake_service.domain.exports import ExportJob
+
+
+def _job(item: ExportItem) -> ExportJob:
+    return ExportJob(
+        project_id=item.project_id,
+        export_id=item.export_id,
+        snapshot_name=item.snapshot_name,
+        snapshot_digest=item.snapshot_digest,
+        format=item.format,
+        options=item.options or {},
+        status=item.status,
+        status_reason=item.status_reason,
+        pages_total=int(item.pages_total or 0),
+        size_bytes=int(item.size_bytes) if item.size_bytes is not None else None,
+        sha256=item.sha256,
+        attempt=int(item.attempt or 0),
+        created_by=item.created_by,
+        created_at=item.created_at,
+        finished_at=item.finished_at,
+    )
+
+
+def create_export(job: ExportJob) -> bool:
+    """Write a new export; False when one with that id exists (the same export was asked for before)."""
+    bind()
+    item = ExportItem(
+        PK=keys.project_pk(job.project_id),
+        SK=keys.export_sk(job.export_id),
+        kind=ExportItem.KIND,
+        **job.model_dump(),
+    )
+    return applied(lambda: item.save(condition=ExportItem.PK.does_not_exist()))
+
+
+def get_export(project_id: str, export_id: str) -> ExportJob | None:
+    bind()
+    try:
+        return _job(ExportItem.get(keys.project_pk(project_id), keys.export_sk(export_id)))
+    except ExportItem.DoesNotExist:
+        return None
+
+
+def list_exports(project_id: str) -> list[ExportJob]:
+    bind()
+    found = ExportItem.query(keys.project_pk(project_id), ExportItem.SK.startswith(keys.EXPORT_PREFIX))
+    return [_job(item) for item in found]
+
+
+def restart_export(project_id: str, export_id: str, *, from_status: str) -> int | None:
+    """Queue a failed export again (a re-drive); the new attempt number, or None if it was not ``from_status``."""
+    bind()
+    item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
+    actions: list[Action] = [
+        ExportItem.status.set("queued"),
+        ExportItem.attempt.add(1),
+        ExportItem.status_reason.remove(),
+    ]
+    if not applied(lambda: item.update(actions=actions, condition=ExportItem.status == from_status)):
+        return None
+    return int(item.attempt)
+
+
+def mark_export(
+    project_id: str, export_id: str, *, status: str, finished_at: datetime | None = None, **facts: Any
+) -> None:
+    """Set the status and any of ``pages_total``, ``size_bytes``, ``sha256``, ``status_reason``."""
+    bind()
+    item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
+    actions: list[Action] = [ExportItem.status.set(status)]
+    for name, value in facts.items():
+        actions.append(getattr(ExportItem, name).set(value))
+    if finished_at is not None:
+        actions.append(ExportItem.finished_at.set(finished_at))
+    item.update(actions=actions, condition=ExportItem.PK.exists())

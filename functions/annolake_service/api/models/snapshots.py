@@ -1,0 +1,103 @@
+"""Snapshots: taking one, its description and lineage, its stream pages and the diff of two."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from annolake_service.api.models.slices import IsoTimestamp, StreamItem
+from annolake_service.domain.snapshots import NAME_PATTERN
+
+
+class SnapshotCreate(BaseModel):
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="1-100 letters, digits, '.', '_' or '-', starting with a letter or digit; never reused",
+    )
+    query: str | None = Field(default=None, description="slice query; none for every ready file of the dataset")
+
+
+class LabelTally(BaseModel):
+    files: int = Field(description="files with at least one instance of the label")
+    instances: int
+
+
+class SnapshotPublic(BaseModel):
+    """A snapshot and its lineage record (name, digest, label histogram): what to log with a training run."""
+
+    name: str
+    digest: str = Field(description="sha256 of the manifest: the same files at the same versions give the same one")
+    dataset: str
+    query: str | None
+    schema_version: int = Field(description="the label schema's version when the snapshot was taken")
+    count: int = Field(description="files pinned")
+    label_histogram: dict[str, LabelTally] = Field(description="per label name, over the pinned versions")
+    manifest_bytes: int
+    created_by: str
+    created_at: IsoTimestamp
+
+
+class SnapshotsPublic(BaseModel):
+    snapshots: list[SnapshotPublic]
+
+
+class SnapshotPage(SnapshotPublic):
+    """A stream page of a snapshot: its files in file id order, each with the pinned annotation version."""
+
+    offset: int = Field(description="index of the first item")
+    items: list[StreamItem]
+    next_offset: int | None = Field(description="offset of the next page; null on the last")
+    cursor: str | None = Field(description="pass as ?cursor= for the next page (instead of offset); null on the last")
+    url_expires_in: int = Field(description="seconds the page's presigned URLs live")
+
+
+class LabelDelta(BaseModel):
+    added: int = Field(description="instances on files only in b")
+    removed: int = Field(description="minus the instances on files only in a")
+    changed: int = Field(description="instances in b minus in a, on files in both whose version changed")
+    total: int
+
+
+class SnapshotDiff(BaseModel):
+    a: SnapshotPublic
+    b: SnapshotPublic
+    added: int = Field(description="files in b only")
+    removed: int = Field(description="files in a only")
+    changed: int = Field(description="files in both whose annotation version or media differ")
+    unchanged: int
+    added_ids: list[str] = Field(description="the first `limit` added file ids, in file id order")
+    removed_ids: list[str]
+    changed_ids: list[str]
+    label_deltas: dict[str, LabelDelta] = Field(description="per label, instances in b minus instances in a")
+    schema_changed: bool
+
+
+class ExportCreate(BaseModel):
+    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl"]
+    options: dict[str, Any] = Field(default_factory=dict, description="none yet; reserved per format")
+
+
+class ExportPublic(BaseModel):
+    export_id: str = Field(
+        description="derived from the snapshot digest, format and options: the same ask, the same id"
+    )
+    snapshot: str
+    digest: str
+    format: str
+    options: dict[str, Any]
+    status: Literal["queued", "running", "completed", "failed"]
+    status_reason: str | None
+    pages_total: int = Field(description="pages of up to 500 files the export is rendered in")
+    pages_done: int
+    file_name: str = Field(description="the output's name: annotations.json, yolo.tar, voc.tar, ...")
+    size_bytes: int | None
+    sha256: str | None = Field(description="of the output; the same snapshot, format and options give the same")
+    created_by: str
+    created_at: IsoTimestamp
+    finished_at: IsoTimestamp | None
+    download_url: str | None = Field(description="presigned GET of the output, once completed; short-lived")
+
+
+class ExportsPublic(BaseModel):
+    exports: list[ExportPublic]

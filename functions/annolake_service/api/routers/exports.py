@@ -1,0 +1,42 @@
+"""Exports of snapshots: start (or reuse) one, follow its progress, download it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.snapshots import ExportCreate, ExportPublic, ExportsPublic
+from annolake_service.services import exports
+
+router = APIRouter(prefix=PROJECT_PATH, tags=["exports"], responses=PROJECT_ERRORS)
+
+
+@router.post(
+    "/snapshots/{snapshot_ref}/exports",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"model": ExportPublic, "description": "This export exists (done, or running): it is reused"},
+        **error_responses(400),
+    },
+)
+def create_export(snapshot_ref: str, body: ExportCreate, access: CanCreateExports, response: Response) -> ExportPublic:
+    """Export the snapshot in a format. 202 when a run started (a new export, or a failed one re-driven); 200 with
+    the existing export when the same snapshot content was already exported (or is being) in this format."""
+    found, started = exports.create_export(
+        access.project_id, snapshot_ref, body.format, body.options, author=access.principal.principal_id
+    )
+    if not started:
+        response.status_code = status.HTTP_200_OK
+    return ExportPublic.model_validate(found)
+
+
+@router.get("/exports")
+def list_exports(access: CanReadFiles) -> ExportsPublic:
+    return ExportsPublic.model_validate({"exports": exports.list_exports(access.project_id)})
+
+
+@router.get("/exports/{export_id}")
+def get_export(export_id: str, access: CanReadFiles) -> ExportPublic:
+    """Status and progress; once completed, a presigned download URL minted for this answer."""
+    return ExportPublic.model_validate(exports.describe(access.project_id, export_id))

@@ -1,0 +1,89 @@
+"""Snapshots: take one from a dataset (and a query), list, describe, stream its pinned versions, diff two."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.snapshots import (
+    SnapshotCreate,
+    SnapshotDiff,
+    SnapshotPage,
+    SnapshotPublic,
+    SnapshotsPublic,
+)
+from annolake_service.services import slices, snapshots
+
+router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ERRORS)
+
+
+@router.post(
+    "/datasets/{dataset_name}/snapshots",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": SnapshotPublic, "description": "The name already holds this very content: that snapshot"},
+        **error_responses(400, 409),
+    },
+)
+def create_snapshot(
+    dataset_name: str, body: SnapshotCreate, access: CanCreateExports, response: Response
+) -> SnapshotPublic:
+    """Pin the dataset's ready files matching the query: each file's media sha256 and annotation version.
+
+    201 when taken now; 200 with the existing snapshot when the name already holds the same content; 409 when the
+    name holds other content (snapshots are immutable)."""
+    body_out, created = snapshots.create_snapshot(
+        access.project_id, dataset_name, body.name, body.query, author=access.principal.principal_id
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return SnapshotPublic.model_validate(body_out)
+
+
+@router.get("/snapshots")
+def list_snapshots(access: CanReadFiles) -> SnapshotsPublic:
+    return SnapshotsPublic.model_validate({"snapshots": snapshots.list_snapshots(access.project_id)})
+
+
+@router.get("/snapshots/{snapshot_ref}", responses=error_responses(400))
+def get_snapshot(snapshot_ref: str, access: CanReadFiles) -> SnapshotPublic:
+    """A snapshot by name, or by its digest or a unique prefix of it (at least 8 hex digits)."""
+    return SnapshotPublic.model_validate(snapshots.describe(access.project_id, snapshot_ref))
+
+
+@router.get("/snapshots/{snapshot_ref}/items", response_model=SnapshotPage, responses=error_responses(400))
+def snapshot_items(
+    snapshot_ref: str,
+    access: CanReadFiles,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=slices.MAX_STREAM_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(description="the previous page's cursor (instead of offset)")] = None,
+    url_expires_in: Annotated[int | None, Query(ge=1, description="seconds the presigned URLs live")] = None,
+    urls: Annotated[
+        str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
+    ] = "media,thumbnail",
+) -> dict[str, Any]:
+    """A stream page: the pinned annotation version of each file (whatever was saved since) and presigned URLs."""
+    return snapshots.snapshot_page(
+        access.project_id,
+        snapshot_ref,
+        offset=offset,
+        limit=limit,
+        cursor=cursor,
+        url_expires_in=url_expires_in,
+        url_kinds=slices.parse_url_kinds(urls),
+    )
+
+
+@router.get("/snapshots/{snapshot_ref}/diff/{other_ref}", responses=error_responses(400))
+def diff_snapshots(
+    snapshot_ref: str,
+    other_ref: str,
+    access: CanReadFiles,
+    limit: Annotated[int, Query(ge=0, le=snapshots.MAX_DIFF_IDS, description="file ids listed per kind")] = 1000,
+) -> SnapshotDiff:
+    """What changed from this snapshot to the other: added, removed and changed files, per-label deltas."""
+    return SnapshotDiff.model_validate(snapshots.diff(access.project_id, snapshot_ref, other_ref, limit=limit))

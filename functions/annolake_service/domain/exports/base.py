@@ -1,0 +1,166 @@
+"""What every export format is given, and how its pages' fragments are put together."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+ExportStatus = Literal["queued", "running", "completed", "failed"]
+
+
+class ExportJob(BaseModel):
+    """An export of one snapshot in one format with its options; its id is derived from all three."""
+
+    project_id: str
+    export_id: str
+    snapshot_name: str
+    snapshot_digest: str
+    format: str
+    options: dict[str, Any] = {}
+    status: ExportStatus
+    status_reason: str | None = None
+    pages_total: int = 0
+    size_bytes: int | None = None
+    sha256: str | None = None
+    attempt: int = 0
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+def export_id(project_id: str, digest: str, fmt: str, options: dict[str, Any]) -> str:
+    """The same snapshot content, format and options are the same export."""
+    canonical = json.dumps([project_id, digest, fmt, options], sort_keys=True, separators=(",", ":"))
+    return "ex_" + hashlib.sha256(canonical.encode()).hexdigest()[:29]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One pinned file of the snapshot: its facts and the instances of its pinned annotation version."""
+
+    index: int  # position in the snapshot (file id order), from 0
+    file_id: str
+    name: str
+    width: int
+    height: int
+    content_hash: str
+    annotation_version: int
+    media_uri: str  # s3://bucket/key of the original
+    metadata: dict[str, Any] = field(default_factory=dict)
+    mime_type: str = ""
+    instances: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def image_path(self) -> str:
+        """Where the image sits in an export folder, relative to it."""
+        return f"images/{self.name}"
+
+    @property
+    def stem(self) -> str:
+        return posixpath.splitext(self.name)[0]
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """The snapshot-wide facts a page needs: label names in schema order (their ids), the snapshot itself."""
+
+    labels: list[str]
+    snapshot_name: str
+    snapshot_digest: str
+    dataset: str
+    created_at: str  # the snapshot's, so the output does not depend on when it was exported
+
+    def label_index(self, name: str) -> int | None:
+        try:
+            return self.labels.index(name)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """``render_page(files, context) -> {fragment: bytes}``; the output is, for each fragment in ``fragments``
+    order: ``head(fragment)`` (the first only: ``head``), every page's bytes joined by ``joiner``, then the
+    fragment's ``between`` text, and after the last ``tail``."""
+
+    name: str
+    file_name: str
+    content_type: str
+    fragments: tuple[str, ...]
+    render_page: Callable[[list[ExportFile], ExportContext], dict[str, bytes]]
+    head: Callable[[ExportContext], bytes]
+    between: Callable[[str, ExportContext], bytes] = lambda fragment, context: b""
+    tail: Callable[[ExportContext], bytes] = lambda context: b""
+    joiner: bytes = b""
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+
+def register(fmt: ExportFormat) -> ExportFormat:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def format_named(name: str) -> ExportFormat:
+    """The format of that name; ValueError naming the formats there are."""
+    if name not in FORMATS:
+        raise ValueError(f"export format {name!r} is not one of {sorted(FORMATS)}")
+    return FORMATS[name]
+
+
+def assemble(
+    fmt: ExportFormat, context: ExportContext, pages: int, fragment_of: Callable[[str, int], bytes]
+) -> Iterator[bytes]:
+    """The output's bytes in order: ``fragment_of(fragment, page)`` reads one page's fragment (held one at a
+    time, so memory does not grow with the export)."""
+    yield fmt.head(context)
+    for fragment in fmt.fragments:
+        first = True
+        for page in range(pages):
+            data = fragment_of(fragment, page)
+            if not data:
+                continue
+            if not first:
+                yield fmt.joiner
+            first = False
+            yield data
+        yield fmt.between(fragment, context)
+    yield fmt.tail(context)
+
+
+# --- deterministic tar members (YOLO and VOC are folders: a tar of them) -----------------------------
+
+
+def tar_members(members: list[tuple[str, bytes]]) -> bytes:
+    """Tar headers and data of ``members`` without the end-of-archive blocks (pages are concatenated)."""
+    buffer = io.BytesIO()
+    archive = tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 - never closed
+    for path, data in members:
+        info = tarfile.TarInfo(path)
+        info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = len(data), 0, 0o644, 0, 0, "", ""
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+TAR_END = b"\0" * 1024  # two zero blocks end a tar archive
+
+
+def box_of(instance: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """``(x_min, y_min, x_max, y_max)`` of a box, or of every point of a polygon (all its parts) or keypoints."""
+    if instance.get("type") == "box":
+        return instance["x_min"], instance["y_min"], instance["x_max"], instance["y_max"]
+    points = [*instance.get("points", []), *(p for part in instance.get("parts") or [] for p in part)]
+    if instance.get("type") in ("polygon", "keypoints", "line") and points:
+        xs, ys = [p["x"] for p in points], [p["y"] for p in points]
+        return min(xs), min(ys), max(xs), max(ys)
+    return None

@@ -1,0 +1,49 @@
+"""Annolake's own JSON Lines, lossless: one packet per file (``media.path``, the pinned ``instance_list`` as
+stored, with attributes, sources, model names, scores and each instance's version bookkeeping, ``metadata``)
+and an ``annolake`` record (file id, content hash, annotation version, size, source URI). It imports back with
+``annolake import jsonl`` (instance ids are new there; everything a user edits is kept).
+"""
+
+from __future__ import annotations
+
+import json
+
+from annolake_service.domain.exports.base import ExportContext, ExportFile, ExportFormat, register
+
+
+def packet(file: ExportFile) -> dict:
+    return {
+        "media": {"path": file.image_path, "type": "image"},
+        "instance_list": file.instances,
+        "metadata": file.metadata,
+        "annolake": {
+            "file_id": file.file_id,
+            "name": file.name,
+            "content_hash": file.content_hash,
+            "annotation_version": file.annotation_version,
+            "width": file.width,
+            "height": file.height,
+            "source_uri": file.media_uri,
+        },
+    }
+
+
+def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
+    return {
+        "lines": b"".join(
+            json.dumps(packet(f), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            for f in files
+        )
+    }
+
+
+JSONL = register(
+    ExportFormat(
+        name="jsonl",
+        file_name="annolake.jsonl",
+        content_type="application/jsonl",
+        fragments=("lines",),
+        render_page=_page,
+        head=lambda context: b"",
+    )
+)

@@ -1,0 +1,61 @@
+"""Ultralytics YOLO detection: ``data.yaml``, ``labels/<stem>.txt`` for every image (empty when it has no
+objects), ``images/<name>`` beside them (the media, fetched by the SDK). Class ids are schema positions.
+
+Boxes only: a polygon (all its parts) or keypoints become their bounding box; crowd regions are boxes too;
+tags, attributes, scores and masks are left out. Coordinates are normalized centre boxes with 6 decimals.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from annolake_service.domain.exports.base import (
+    TAR_END,
+    ExportContext,
+    ExportFile,
+    ExportFormat,
+    box_of,
+    register,
+    tar_members,
+)
+
+
+def label_lines(file: ExportFile, context: ExportContext) -> str:
+    lines = []
+    for instance in file.instances:
+        label = context.label_index(instance.get("name", ""))
+        bounds = box_of(instance)
+        if label is None or bounds is None or not (file.width and file.height):
+            continue
+        x_min, y_min, x_max, y_max = bounds
+        cx, cy = (x_min + x_max) / 2 / file.width, (y_min + y_max) / 2 / file.height
+        w, h = (x_max - x_min) / file.width, (y_max - y_min) / file.height
+        lines.append(f"{label} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    return "".join(lines)
+
+
+def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
+    return {"members": tar_members([(f"labels/{f.stem}.txt", label_lines(f, context).encode()) for f in files])}
+
+
+def data_yaml(context: ExportContext) -> bytes:
+    document = {
+        "path": ".",
+        "train": "images",
+        "val": "images",
+        "names": dict(enumerate(context.labels)),
+    }
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
+
+
+YOLO = register(
+    ExportFormat(
+        name="yolo",
+        file_name="yolo.tar",
+        content_type="application/x-tar",
+        fragments=("members",),
+        render_page=_page,
+        head=lambda context: tar_members([("data.yaml", data_yaml(context))]),
+        tail=lambda context: TAR_END,
+    )
+)

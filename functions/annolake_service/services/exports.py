@@ -1,0 +1,222 @@
+"""Exports of a snapshot (COCO, YOLO, VOC, SageMaker Ground Truth, JSONL), run by the export state machine.
+
+1. ``create_export``: the export's id comes from the snapshot digest, format and options, so asking again
+   returns the same export (done: its output at once); a failed one is re-driven.
+2. The state machine: ``plan`` (how many pages), a Map of ``export_page`` (one page of the snapshot rendered
+   into part objects, 500 files at a time), then ``assemble`` (the parts streamed in page order into one
+   object by multipart upload: memory holds one part, whatever the size). Any failure: ``fail``.
+3. ``describe``: status, pages rendered of the total, and a short-lived download URL once completed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import storage, workflows
+from annolake_service.adapters.dynamo import exports as export_repo
+from annolake_service.domain import exports as formats
+from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
+from annolake_service.services import schema as schema_service
+from annolake_service.services import snapshots
+from annolake_service.shared.errors import BadRequest, NotFound, ServiceUnavailable
+from annolake_service.shared.settings import get_settings
+
+PAGE_FILES = 500
+
+
+def _public(job: ExportJob, *, with_url: bool = True) -> dict[str, Any]:
+    fmt = formats.format_named(job.format)
+    settings = get_settings()
+    body: dict[str, Any] = {
+        "export_id": job.export_id,
+        "snapshot": job.snapshot_name,
+        "digest": job.snapshot_digest,
+        "format": job.format,
+        "options": job.options,
+        "status": job.status,
+        "status_reason": job.status_reason,
+        "pages_total": job.pages_total,
+        "pages_done": job.pages_total if job.status == "completed" else _pages_done(job),
+        "file_name": fmt.file_name,
+        "size_bytes": job.size_bytes,
+        "sha256": job.sha256,
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "download_url": None,
+    }
+    if with_url and job.status == "completed":
+        key = storage.export_key(job.project_id, job.export_id, fmt.file_name)
+        body["download_url"] = storage.presigned_get_url(settings.media_bucket, key, settings.presign_ttl_seconds)
+    return body
+
+
+def _pages_done(job: ExportJob) -> int:
+    if job.status not in ("running", "failed") or not job.pages_total:
+        return 0
+    fragment = formats.format_named(job.format).fragments[0]
+    prefix = storage.export_parts_prefix(job.project_id, job.export_id) + fragment + "/"
+    return len(storage.list_keys(get_settings().media_bucket, prefix))
+
+
+def _job(project_id: str, export_id: str) -> ExportJob:
+    job = export_repo.get_export(project_id, export_id)
+    if job is None:
+        raise NotFound(f"export {export_id!r} not found in project {project_id!r}")
+    return job
+
+
+def create_export(
+    project_id: str, snapshot_ref: str, fmt: str, options: dict[str, Any] | None, *, author: str
+) -> tuple[dict[str, Any], bool]:
+    """(the export, whether an execution was started now)."""
+    try:
+        formats.format_named(fmt)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if options:
+        raise BadRequest(f"format {fmt!r} takes no options; got {sorted(options)}")
+    snapshot = snapshots.find(project_id, snapshot_ref)
+    if not get_settings().export_state_machine_arn:
+        raise ServiceUnavailable(
+            "exports are not set up on this deployment (EXPORT_STATE_MACHINE_ARN is empty): deploy the app stack, "
+            "which declares the export state machine"
+        )
+    export_id = formats.export_id(project_id, snapshot.digest, fmt, {})
+    job = ExportJob(
+        project_id=project_id,
+        export_id=export_id,
+        snapshot_name=snapshot.name,
+        snapshot_digest=snapshot.digest,
+        format=fmt,
+        options={},
+        status="queued",
+        created_by=author,
+        created_at=datetime.now(UTC),
+    )
+    if export_repo.create_export(job):
+        attempt = 0
+    else:
+        attempt_or_none = export_repo.restart_export(project_id, export_id, from_status="failed")
+        if attempt_or_none is None:  # queued, running or completed: the same export, reused
+            return _public(_job(project_id, export_id)), False
+        attempt = attempt_or_none
+    try:
+        workflows.start_export(
+            {"project_id": project_id, "export_id": export_id},
+            name=f"{export_id}-{attempt}-{secrets.token_hex(3)}",
+        )
+    except Exception as exc:
+        # recorded as failed, so that asking again re-drives it instead of finding it "queued" for ever
+        reason = f"the export could not be started: {type(exc).__name__}: {exc}"
+        export_repo.mark_export(project_id, export_id, status="failed", status_reason=reason[:1000])
+        raise
+    return _public(_job(project_id, export_id)), True
+
+
+def describe(project_id: str, export_id: str) -> dict[str, Any]:
+    return _public(_job(project_id, export_id))
+
+
+def list_exports(project_id: str) -> list[dict[str, Any]]:
+    return [_public(job, with_url=False) for job in export_repo.list_exports(project_id)]
+
+
+# --- state machine steps -------------------------------------------------------------------------
+
+
+def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportContext:
+    schema, _ = schema_service.get_schema(job.project_id)
+    return ExportContext(
+        labels=list(schema.label_names),
+        snapshot_name=job.snapshot_name,
+        snapshot_digest=job.snapshot_digest,
+        dataset=dataset,
+        created_at=snapshot_created_at,
+    )
+
+
+def _snapshot(job: ExportJob) -> Any:
+    return snapshots.find(job.project_id, job.snapshot_digest)
+
+
+def plan(project_id: str, export_id: str) -> dict[str, Any]:
+    job = _job(project_id, export_id)
+    snapshot = _snapshot(job)
+    pages = -(-snapshot.count // PAGE_FILES)
+    export_repo.mark_export(project_id, export_id, status="running", pages_total=pages)
+    return {"pages": [{"project_id": project_id, "export_id": export_id, "page": n} for n in range(pages)]}
+
+
+def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
+    """Render one page of the snapshot into its part objects (rewritten with the same bytes on a re-drive)."""
+    job = _job(project_id, export_id)
+    snapshot = _snapshot(job)
+    pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
+    bucket = get_settings().media_bucket
+    files = []
+    for index, pin in enumerate(pins, start=page * PAGE_FILES):
+        record, instances = found[pin.file_id]  # a pinned file is never deleted for good
+        files.append(
+            ExportFile(
+                index=index,
+                file_id=pin.file_id,
+                name=record.original_name,
+                width=record.width or 0,
+                height=record.height or 0,
+                content_hash=pin.sha256,
+                annotation_version=pin.version,
+                media_uri=f"s3://{bucket}/{record.original_key}",
+                metadata=record.metadata,
+                mime_type=record.mime_type,
+                instances=instances,
+            )
+        )
+    fmt = formats.format_named(job.format)
+    rendered = fmt.render_page(files, _context(job, snapshot.created_at.isoformat(), snapshot.dataset))
+    for fragment, data in rendered.items():
+        key = storage.export_part_key(project_id, export_id, fragment, page)
+        storage.write_object(bucket, key, data, "application/octet-stream")
+    return {"page": page, "files": len(files)}
+
+
+def assemble(project_id: str, export_id: str) -> dict[str, Any]:
+    """The parts, in page order, into the one output object; records its size and sha256."""
+    job = _job(project_id, export_id)
+    snapshot = _snapshot(job)
+    fmt = formats.format_named(job.format)
+    bucket = get_settings().media_bucket
+    digest = hashlib.sha256()
+
+    def part(fragment: str, page: int) -> bytes:
+        key = storage.export_part_key(project_id, export_id, fragment, page)
+        return storage.read_object(bucket, key, max_bytes=1 << 30).body
+
+    def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            digest.update(chunk)
+            yield chunk
+
+    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
+    chunks = hashed(formats.assemble(fmt, context, job.pages_total, part))
+    key = storage.export_key(project_id, export_id, fmt.file_name)
+    size = storage.write_multipart(bucket, key, chunks, fmt.content_type)
+    export_repo.mark_export(
+        project_id,
+        export_id,
+        status="completed",
+        size_bytes=size,
+        sha256=digest.hexdigest(),
+        finished_at=datetime.now(UTC),
+    )
+    return {"size_bytes": size, "sha256": digest.hexdigest()}
+
+
+def fail(project_id: str, export_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    cause = str(error.get("Cause") or error.get("Error") or "the export failed")[:1000]
+    export_repo.mark_export(project_id, export_id, status="failed", status_reason=cause, finished_at=datetime.now(UTC))
+    return {"status": "failed", "reason": cause}

@@ -1,0 +1,127 @@
+"""Exports of snapshots: a Standard state machine with a Map over pages of the snapshot's manifest.
+
+    PlanExport -> ExportPages (Map, 4 at a time: ExportPage) -> AssembleExport -> Exported
+          \\___________\\_______(any error)________> FailExport -> ExportFailed
+
+Payloads carry ids and page numbers only: each page is rendered into part objects under the export's prefix,
+and the assemble step streams them in order into one object by multipart upload.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.state_machine import LoggedStateMachine, lambda_step
+
+PAGE_CONCURRENCY = 4
+SNAPSHOTS_PREFIX = "snapshots/"
+EXPORTS_PREFIX = "exports/"
+
+
+class Exports(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        stage: str,
+        table: dynamodb.ITable,
+        media_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._defaults = defaults
+        self.plan = self._step("Plan", "plan_handler", "export: count the snapshot's pages", 1)
+        self.page = self._step("Page", "page_handler", "export: render one page of a snapshot", 5)
+        self.assemble = self._step("Assemble", "assemble_handler", "export: join the pages into one object", 15)
+        self.fail = self._step("Fail", "fail_handler", "export: record why the export failed", 1)
+        for step in (self.plan, self.assemble, self.fail):
+            table.grant_read_write_data(step.function)
+        table.grant_read_data(self.page.function)
+        media_bucket.grant_read(self.page.function, SNAPSHOTS_PREFIX + "*")
+        media_bucket.grant_put(self.page.function, EXPORTS_PREFIX + "*")
+        media_bucket.grant_read_write(self.assemble.function, EXPORTS_PREFIX + "*")
+        nag.acknowledge(
+            self.page.role,
+            "IAM5",
+            "Reads the snapshot manifests and writes export parts, under their prefixes only (object keys are "
+            "named by digests and export ids at run time); the DynamoDB read grant covers the table's GSIs.",
+            findings=[
+                *nag.S3_READ_ACTIONS,
+                "Action::s3:Abort*",
+                nag.objects_of(self, media_bucket, SNAPSHOTS_PREFIX),
+                nag.objects_of(self, media_bucket, EXPORTS_PREFIX),
+                nag.indexes_of(self, table),
+            ],
+        )
+        nag.acknowledge(
+            self.assemble.role,
+            "IAM5",
+            "Reads export parts and writes the assembled export (multipart) under the exports prefix only; the "
+            "DynamoDB data grant on the single table covers its GSIs.",
+            findings=[
+                *nag.S3_READ_ACTIONS,
+                *nag.S3_WRITE_ACTIONS,
+                nag.objects_of(self, media_bucket, EXPORTS_PREFIX),
+                nag.indexes_of(self, table),
+            ],
+        )
+        for step in (self.plan, self.fail):
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "The DynamoDB data grant on the single table covers its GSIs.",
+                findings=[nag.indexes_of(self, table)],
+            )
+        machine = LoggedStateMachine(
+            self,
+            "StateMachine",
+            defaults=defaults,
+            log_name=f"annolake-{stage}-export",
+            comment="Annolake export: one snapshot in one format, one execution per export (re-drives start anew)",
+            definition=self._definition(),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(12),
+            steps=(self.plan, self.page, self.assemble, self.fail),
+        )
+        self.log_group, self.state_machine = machine.log_group, machine.state_machine
+
+    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
+        return ServiceFunction(
+            self,
+            construct_id,
+            defaults=self._defaults,
+            handler=f"annolake_service.handlers.exports.{handler}",
+            description=description,
+            memory_size=1024,
+            timeout=Duration.minutes(minutes),
+        )
+
+    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
+        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
+        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
+
+    def _definition(self) -> sfn.IChainable:
+        failed = self._invoke("FailExport", self.fail, "$.failure").next(
+            sfn.Fail(self, "ExportFailed", error="ExportFailed", cause="see the export's status_reason")
+        )
+        plan = self._invoke("PlanExport", self.plan, "$.plan")
+        pages = sfn.Map(
+            self,
+            "ExportPages",
+            items_path="$.plan.pages",
+            max_concurrency=PAGE_CONCURRENCY,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        pages.item_processor(self._invoke("ExportPage", self.page, None))
+        assemble = self._invoke("AssembleExport", self.assemble, "$.outcome")
+        for state in (plan, pages, assemble):
+            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        return plan.next(pages).next(assemble).next(sfn.Succeed(self, "Exported"))

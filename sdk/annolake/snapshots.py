@@ -1,0 +1,222 @@
+"""``Snapshot``: an immutable, named set of files pinned at their annotation versions, streamed like a slice.
+
+``dataset.snapshot("v1", query=...)`` takes one; ``project.snapshot.get("v1")`` (or its digest) finds it again,
+on another machine, a year later, and ``to_pytorch()`` / ``to_tensorflow()`` stream exactly the pinned
+versions whatever was saved since. ``snap.diff(other)`` says what changed; ``snap.lineage()`` is the small
+record to log with a training run.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+from annolake._scope import Scope, scope_of
+from annolake.errors import ExportFailed, FetchError
+from annolake.reader import SliceReader, StreamOptions
+
+EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
+# where each format's folder wants the images (None: the output refers to them by S3 URI)
+_IMAGES_DIR = {"coco": "images", "yolo": "images", "voc": "JPEGImages", "sagemaker": None, "jsonl": "images"}
+
+
+class Snapshot:
+    """One snapshot: ``name``, ``digest``, ``len(snap)``, ``snap[i]``, iteration, ``to_pytorch()``, ``diff()``.
+
+    Files are in file id order. Streaming options are those of ``Slice.to_pytorch`` plus ``verify_media``: the
+    share of downloads whose sha256 is checked against the manifest (``1.0`` all); a mismatch raises
+    ``MediaMismatch`` naming the file.
+    """
+
+    def __init__(self, scope: Any, data: dict[str, Any]) -> None:
+        self.scope: Scope = scope_of(scope)
+        self._data = data
+        self.name: str = data["name"]
+        self.digest: str = data["digest"]
+        self.dataset: str = data["dataset"]
+        self.query: str | None = data.get("query")
+        self.schema_version: int = data["schema_version"]
+        self.label_histogram: dict[str, dict[str, int]] = data["label_histogram"]
+        self.created_at: str = data["created_at"]
+        self._label_ids: dict[str, int] | None = None
+        self._reader: SliceReader | None = None
+
+    @property
+    def project(self) -> Any:
+        return self.scope.owner
+
+    @property
+    def slice_id(self) -> str:
+        """What a streaming state is tied to: the digest (the same content is the same order)."""
+        return self.digest
+
+    def __len__(self) -> int:
+        return int(self._data["count"])
+
+    @property
+    def label_ids(self) -> dict[str, int]:
+        """Label name → class index: the label's position in the project's schema (labels are only appended)."""
+        if self._label_ids is None:
+            labels = self.scope.api.get(f"{self.scope.path}/schema")["labels"]
+            self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
+        return self._label_ids
+
+    def lineage(self) -> dict[str, Any]:
+        """Name, digest, dataset, query, schema version, count and label histogram: log it with a training run
+        (``mlflow.log_dict(snap.lineage(), "data.json")``, ``wandb.config.update(snap.lineage())``)."""
+        keys = ("name", "digest", "dataset", "query", "schema_version", "count", "label_histogram", "created_at")
+        return {key: self._data[key] for key in keys}
+
+    def diff(self, other: Snapshot | str, *, limit: int = 1000) -> dict[str, Any]:
+        """From this snapshot to ``other``: ``added``, ``removed``, ``changed`` (counts), their first ``limit``
+        file ids (``added_ids``, ...) and ``label_deltas`` (per label: instances in other minus in this)."""
+        ref = other.digest if isinstance(other, Snapshot) else other
+        return self.scope.api.get(f"{self.scope.path}/snapshots/{self.digest}/diff/{quote(ref, safe='')}", limit=limit)
+
+    def page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        url_expires_in: int | None = None,
+        urls: tuple[str, ...] = ("media", "thumbnail"),
+    ) -> dict[str, Any]:
+        """One stream page: ``items`` with the pinned ``instance_list`` and fresh presigned URLs."""
+        return self.scope.api.get(
+            f"{self.scope.path}/snapshots/{self.digest}/items",
+            offset=offset,
+            limit=limit,
+            url_expires_in=url_expires_in,
+            urls=",".join(urls),
+        )
+
+    # -- samples ---------------------------------------------------------------------------------
+    def reader(self, options: StreamOptions | None = None) -> SliceReader:
+        return SliceReader(self, options or StreamOptions())
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for a snapshot of {len(self)} files")
+        if self._reader is None:
+            self._reader = self.reader()
+        return self._reader.sample(index % len(self))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self.reader() as reader:
+            yield from reader.samples(range(len(self)))
+
+    def to_pytorch(self, *, streaming: bool = False, transform: Any = None, **options: Any) -> Any:
+        """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``."""
+        from annolake import torch_data
+
+        if streaming:
+            return torch_data.StreamingSliceDataset(self, transform=transform, **options)
+        stream = {"options": StreamOptions(**options)} if options else {}
+        return torch_data.SliceDataset(self, transform=transform, **stream)
+
+    def to_tensorflow(self, **options: Any) -> Any:
+        """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``)."""
+        from annolake import tf_data
+
+        return tf_data.slice_to_tensorflow(self, **options)
+
+    # -- exports -------------------------------------------------------------------------------------
+    def export(
+        self,
+        format: str,  # noqa: A002 - the name users pass
+        path: str | Path | None = None,
+        *,
+        media: bool = True,
+        progress: bool = True,
+        wait_s: float = 3600.0,
+    ) -> dict[str, Any]:
+        """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
+        ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
+
+        The same snapshot content and format are exported once: asking again returns the first export.
+        Returns the export (``download_url`` while it lasts, ``sha256``, ``size_bytes``); ``ExportFailed`` if it
+        failed (asking again re-drives it)."""
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
+        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", {"format": format})
+        deadline = time.monotonic() + wait_s
+        with tqdm(
+            total=job["pages_total"] or None, unit="page", desc=f"exporting {format}", disable=not progress
+        ) as bar:
+            while job["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"export {job['export_id']} still {job['status']} after {wait_s:.0f}s")
+                time.sleep(0.5)
+                job = self.scope.api.get(f"{self.scope.path}/exports/{job['export_id']}")
+                bar.total = job["pages_total"] or bar.total
+                bar.n = job["pages_done"]
+                bar.refresh()
+        if job["status"] != "completed":
+            raise ExportFailed(job)
+        if path is not None:
+            self._unpack(job, Path(path), media=media, progress=progress)
+        return job
+
+    def _unpack(self, job: dict[str, Any], folder: Path, *, media: bool, progress: bool) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / job["file_name"]
+        _download(job["download_url"], target)
+        if target.suffix == ".tar":
+            with tarfile.open(target) as archive:
+                archive.extractall(folder, filter="data")
+            target.unlink()
+        images = _IMAGES_DIR[job["format"]]
+        if media and images:
+            (folder / images).mkdir(exist_ok=True)
+            with self.reader(StreamOptions(decode=False)) as reader:
+                samples = reader.samples(range(len(self)))
+                for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
+                    (folder / images / sample["file"]["name"]).write_bytes(sample["image_bytes"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_reader"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"Snapshot({self.name!r}, digest={self.digest[:12]!r}, files={len(self)})"
+
+
+class Snapshots:
+    """``project.snapshot``: take, get (by name or digest) and list snapshots."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope: Scope = scope_of(scope)
+
+    def new(self, name: str, *, directory: str = "default", query: str | None = None) -> Snapshot:
+        """Pin the ready files of ``directory`` matching ``query``; the same name with the same content returns
+        the existing snapshot, with other content it is refused (names are never reused)."""
+        path = f"{self.scope.path}/datasets/{quote(directory, safe='')}/snapshots"
+        return Snapshot(self.scope, self.scope.api.post(path, {"name": name, "query": query}))
+
+    def get(self, name_or_digest: str) -> Snapshot:
+        """By name, or by the digest or a unique prefix of it (8 hex digits at least)."""
+        return Snapshot(self.scope, self.scope.api.get(f"{self.scope.path}/snapshots/{quote(name_or_digest, safe='')}"))
+
+    def list(self) -> list[Snapshot]:
+        return [Snapshot(self.scope, d) for d in self.scope.api.get(f"{self.scope.path}/snapshots")["snapshots"]]
+
+
+def _download(url: str, target: Path) -> None:
+    """Stream a presigned GET into ``target`` (never whole in memory)."""
+    response = urllib3.request("GET", url, preload_content=False, retries=urllib3.Retry(4, backoff_factor=0.5))
+    try:
+        if response.status != 200:
+            raise FetchError(url, response.status, f"HTTP {response.status}")
+        with target.open("wb") as out:
+            for chunk in response.stream(1 << 20):
+                out.write(chunk)
+    finally:
+        response.release_conn()

@@ -1,0 +1,234 @@
+"""Exports of snapshots through the SDK and the real API over moto, and round trips through Annolake's imports.
+
+The export state machine's steps (plan, each page, assemble, or fail) run in-process in the order its
+definition runs them, started where the API starts an execution. The outputs are read by their usual readers
+(pycocotools, the YOLO and JSONL imports, ElementTree for VOC, JSON for the Ground Truth manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from xml.etree import ElementTree as ET
+
+import pytest
+from pycocotools.coco import COCO
+
+from tests.sdk.api_stack import Stack, api_stack
+from tests.support import coco_fixture, import_steps
+from tests.support.auth import reset_service_caches
+
+BOOKKEEPING = {"id", "root_id", "previous_id", "version", "created_by", "created_at"}
+
+
+def _run_export_steps(payload: dict, *, name: str) -> str:
+    """What the export state machine does with its input: PlanExport, the ExportPages Map, AssembleExport; any
+    error goes to FailExport."""
+    from annolake_service.services import exports
+
+    project_id, export_id = payload["project_id"], payload["export_id"]
+    try:
+        plan = exports.plan(project_id, export_id)
+        for page in plan["pages"]:
+            exports.export_page(project_id, export_id, page["page"])
+        exports.assemble(project_id, export_id)
+    except Exception as exc:  # noqa: BLE001 - the definition catches States.ALL
+        exports.fail(project_id, export_id, {"Error": type(exc).__name__, "Cause": str(exc)})
+    return f"arn:test:execution:{name}"
+
+
+@pytest.fixture(scope="module")
+def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
+    from annolake_service.adapters import workflows
+
+    with (
+        api_stack(serve_wsgi, new_moto_app, "exports", lambda project: [], role="editor") as running,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(workflows, "start_export", _run_export_steps)
+        patch.setenv("EXPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:exports")
+        reset_service_caches()
+        from annolake_service.services import projects
+
+        projects.create_project(ROUND_TRIP, "Round trips", creator="user:owner")
+        yield running
+
+
+def _content(instances: list[dict]) -> list[dict]:
+    """What a user edits of each instance, in a stable order."""
+    kept = [{k: v for k, v in i.items() if k not in BOOKKEEPING} for i in instances]
+    return sorted(kept, key=lambda i: json.dumps(i, sort_keys=True))
+
+
+def _by_name(stack: Stack, dataset: str) -> dict[str, list[dict]]:
+    return {f.name: _content(f.instance_list) for f in stack.project().directory.get(dataset).files()}
+
+
+ROUND_TRIP = "exports-again"  # imports of exports go to another project: a file's id comes from its bytes, so the
+# same images imported in the same project would be the files already there, with their annotations
+
+
+def _imported(dataset: str) -> dict[str, list[dict]]:
+    """Instances by file name of a dataset of the round-trip project, read through the services."""
+    from annolake_service.services import files
+
+    listed = files.list_files(ROUND_TRIP, dataset, limit=1000, cursor=None, status=None)["files"]
+    return {
+        f["original_name"]: _content(files.get_file_with_instances(ROUND_TRIP, f["file_id"])[1]) for f in listed
+    }
+
+
+@pytest.fixture(scope="module")
+def source(stack: Stack) -> dict:
+    document, media = coco_fixture.coco_document()
+    job = import_steps.run_coco_import(stack.project_id, "source", document, media)
+    assert (job["done"], job["failed"]) == (5, 0)
+    snap = stack.project().directory.get("source").snapshot("source-v1")
+    return {"snapshot": snap, "media": media, "instances": _by_name(stack, "source")}
+
+
+def test_coco_export_loads_in_pycocotools_and_imports_back_identically(stack, source, tmp_path):
+    job = source["snapshot"].export("coco", tmp_path, progress=False)
+    assert job["status"] == "completed" and job["file_name"] == "annotations.json"
+    coco = COCO(str(tmp_path / "annotations.json"))
+    names = [coco.cats[i]["name"] for i in sorted(coco.cats)]
+    assert sorted(coco.cats) == list(range(1, len(names) + 1))  # ids from 1, in schema order
+    assert {c: n for c, n in Counter(coco.cats[a["category_id"]]["name"] for a in coco.anns.values()).items()} == {
+        "car": 2,
+        "person": 2,
+        "dog": 1,
+        "toothbrush": 1,
+    }
+    images = {i["file_name"]: i for i in coco.imgs.values()}
+    assert set(images) == set(coco_fixture.OBJECTS) and (
+        images["rotated.jpg"]["width"],
+        images["rotated.jpg"]["height"],
+    ) == (64, 96)
+    [crowd] = [a for a in coco.anns.values() if a["iscrowd"]]
+    assert int(coco.annToMask(crowd).sum()) == 3300 and crowd["area"] == 3300
+    [car] = [
+        a
+        for a in coco.anns.values()
+        if a["image_id"] == images["000000000139.jpg"]["id"] and a["category_id"] == names.index("car") + 1
+    ]
+    assert len(car["segmentation"]) == 2  # one object in two parts
+    for name, data in source["media"].items():
+        assert (tmp_path / "images" / name).read_bytes() == data  # the media beside it, byte for byte
+
+    document = json.loads((tmp_path / "annotations.json").read_text())
+    media = import_steps.folder_files(tmp_path / "images")
+    again = import_steps.run_coco_import(ROUND_TRIP, "coco-again", document, media)
+    assert (again["done"], again["failed"]) == (5, 0)
+    assert _imported("coco-again") == source["instances"]
+
+
+def test_the_same_export_is_reused_with_the_same_bytes(stack, source, tmp_path):
+    first = source["snapshot"].export("coco", progress=False)
+    second = source["snapshot"].export("coco", progress=False)
+    assert second["export_id"] == first["export_id"] and second["sha256"] == first["sha256"]
+    with urllib.request.urlopen(second["download_url"]) as answer:  # noqa: S310 - a presigned URL of the test stack
+        body = answer.read()
+    assert hashlib.sha256(body).hexdigest() == first["sha256"] and len(body) == first["size_bytes"]
+    # another snapshot of the same data has the same digest, hence the same export
+    again = stack.project().directory.get("source").snapshot("source-again")
+    assert again.digest == source["snapshot"].digest
+    assert again.export("coco", progress=False)["export_id"] == first["export_id"]
+
+
+def test_jsonl_export_is_lossless_through_the_jsonl_import(stack, source, tmp_path):
+    source["snapshot"].export("jsonl", tmp_path, progress=False)
+    lines = (tmp_path / "annolake.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 5 and all(json.loads(line)["annolake"]["annotation_version"] >= 0 for line in lines)
+    media = {f"images/{n}": b for n, b in import_steps.folder_files(tmp_path / "images").items()}
+    job = import_steps.run_import(ROUND_TRIP, "jsonl", "jsonl-again", "\n".join(lines).encode(), media)
+    assert (job["done"], job["failed"]) == (5, 0)
+    assert _imported("jsonl-again") == source["instances"]
+
+
+def test_yolo_export_has_a_label_file_per_image_and_imports_back(stack, tmp_path):
+    from tests.support import slice_data
+
+    folder = tmp_path / "yolo-source"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    (folder / "data.yaml").write_text("names: [car, pedestrian]\n")
+    for i in range(4):
+        (folder / "images" / f"frame_{i}.jpg").write_bytes(slice_data.jpeg(100 + i, size=(80, 60)))
+        boxes = "".join(f"{i % 2} 0.{3 + k}00000 0.500000 0.200000 0.250000\n" for k in range(i))
+        (folder / "labels" / f"frame_{i}.txt").write_text(boxes)  # frame_0 has none
+    files = import_steps.folder_files(folder)
+    job = import_steps.run_import(stack.project_id, "yolo", "yolo-src", files["data.yaml"], files)
+    assert (job["done"], job["failed"]) == (4, 0)
+    snap = stack.project().directory.get("yolo-src").snapshot("yolo-v1")
+
+    out = tmp_path / "yolo-out"
+    snap.export("yolo", out, progress=False)
+    assert sorted(p.name for p in (out / "labels").iterdir()) == [f"frame_{i}.txt" for i in range(4)]
+    assert (out / "labels" / "frame_0.txt").read_text() == ""  # a background image keeps its empty file
+    assert sorted(p.name for p in (out / "images").iterdir()) == [f"frame_{i}.jpg" for i in range(4)]
+    exported = import_steps.folder_files(out)
+    job = import_steps.run_import(ROUND_TRIP, "yolo", "yolo-again", exported["data.yaml"], exported)
+    assert (job["done"], job["failed"]) == (4, 0)
+    assert _rounded(_imported("yolo-again")) == _rounded(_by_name(stack, "yolo-src"))
+
+
+def _rounded(by_name: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """YOLO keeps 6 decimals of the image size: equal to a thousandth of a pixel here."""
+    return {
+        name: [{k: round(v, 3) if isinstance(v, float) else v for k, v in i.items()} for i in instances]
+        for name, instances in by_name.items()
+    }
+
+
+def test_voc_and_ground_truth_manifest_exports(stack, source, tmp_path):
+    source["snapshot"].export("voc", tmp_path / "voc", progress=False)
+    xml_files = sorted((tmp_path / "voc" / "Annotations").iterdir())
+    assert len(xml_files) == 5 and (tmp_path / "voc" / "JPEGImages" / "rotated.jpg").exists()
+    objects = Counter(o.findtext("name") for f in xml_files for o in ET.parse(f).getroot().iter("object"))
+    assert objects == {"car": 2, "person": 2, "dog": 1, "toothbrush": 1}
+    rotated = ET.parse(tmp_path / "voc" / "Annotations" / "rotated.xml").getroot()
+    assert (rotated.findtext("size/width"), rotated.findtext("size/height")) == ("64", "96")
+
+    source["snapshot"].export("sagemaker", tmp_path / "gt", progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "gt" / "output.manifest").read_text().splitlines()]
+    assert len(lines) == 5 and all(line["source-ref"].startswith("s3://") for line in lines)
+    metadata = lines[0]["bounding-box-metadata"]
+    assert metadata["type"] == "groundtruth/object-detection" and "car" in metadata["class-map"].values()
+    assert sum(len(line["bounding-box"]["annotations"]) for line in lines) == 6
+
+
+def test_an_unknown_format_or_snapshot_is_refused(stack, source):
+    from annolake import InvalidRequest, NotFound
+
+    with pytest.raises(ValueError, match="format must be one of"):
+        source["snapshot"].export("parquet")
+    api = stack.project().client
+    with pytest.raises(InvalidRequest):
+        api.post(f"/projects/{stack.project_id}/snapshots/source-v1/exports", {"format": "parquet"})
+    with pytest.raises(NotFound):
+        api.post(f"/projects/{stack.project_id}/snapshots/nope/exports", {"format": "coco"})
+
+
+def test_a_failed_export_records_why_and_asking_again_re_drives_it(stack, source):
+    import os
+
+    import boto3
+    from annolake import ExportFailed
+    from annolake_service.adapters import storage
+
+    snap = source["snapshot"]
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    bucket, index = os.environ["MEDIA_BUCKET"], storage.snapshot_index_key(stack.project_id, snap.digest)
+    kept = s3.get_object(Bucket=bucket, Key=index)["Body"].read()
+    s3.delete_object(Bucket=bucket, Key=index)  # every page step now fails
+    try:
+        with pytest.raises(ExportFailed, match="index does not exist") as failed:
+            snap.export("yolo", progress=False)
+    finally:
+        s3.put_object(Bucket=bucket, Key=index, Body=kept)
+    assert failed.value.export["status"] == "failed"
+    again = snap.export("yolo", progress=False)  # the same export, run again
+    assert again["export_id"] == failed.value.export["export_id"] and again["status"] == "completed"
