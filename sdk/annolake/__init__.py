@@ -30,6 +30,7 @@ from annolake.errors import (
     VersionConflict,
 )
 from annolake.file import File, Files
+from annolake.models import Model, Models, PredictionRun, RunFailed
 from annolake.project import Project
 from annolake.reader import SliceReader, StreamOptions
 from annolake.samples import SampleFile
@@ -60,9 +61,13 @@ __all__ = [
     "InvalidRequest",
     "Job",
     "Jobs",
+    "Model",
+    "Models",
     "NotFound",
     "PermissionDenied",
+    "PredictionRun",
     "Project",
+    "RunFailed",
     "SampleFile",
     "Scope",
     "Slice",

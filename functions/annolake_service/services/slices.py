@@ -22,6 +22,7 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
+from annolake_service.services import models as model_service
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
 from annolake_service.services.projects import get_dataset
@@ -38,8 +39,25 @@ def compile_query(project_id: str, text: str) -> q.Plan:
     """Parse and check against the schema; errors are 400s with the position and a suggestion."""
     node = q.parse_query(text)
     schema, _ = schema_service.get_schema(project_id)
-    q.check_query(node, label_names=schema.label_names, attribute_groups={g.name for g in schema.attribute_groups})
+    refs = _prediction_refs(node)
+    q.check_query(
+        node,
+        label_names=schema.label_names,
+        attribute_groups={g.name for g in schema.attribute_groups},
+        model_names=model_service.model_names(project_id) if refs else None,
+    )
     return q.plan(node)
+
+
+def _prediction_refs(node: q.Node | None) -> set[str]:
+    """The models (or run ids) a query's ``predictions.<ref>`` fields name."""
+    if node is None:
+        return set()
+    return {
+        part.field.model
+        for part in q.walk(node)
+        if isinstance(part, q.Compare | q.InList) and isinstance(part.field, q.Predicted)
+    }
 
 
 def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) -> Iterator[tuple[str, FileRecord]]:
@@ -47,15 +65,19 @@ def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) 
     dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
     members = dataset_repo.iter_dataset_members(project_id, dataset_id, after=after, dynamo_filter=dynamo_filter)
     datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
+    refs = _prediction_refs(plan.residual)
     while batch := list(islice(members, _BATCH)):
         records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
+        predicted = model_service.summaries_for_query(project_id, refs, list(records)) if refs else {}
         for sort_key, file_id in batch:
             record = records.get(file_id)
             if record is None or record.deleted_at is not None:
                 continue
             if plan.residual is not None:
                 ids = dataset_repo.datasets_of_file(project_id, file_id) if _mentions_datasets(plan) else [dataset_id]
-                view = q.FileView.from_record(record, [datasets.get(i, "") for i in ids], ids)
+                view = q.FileView.from_record(
+                    record, [datasets.get(i, "") for i in ids], ids, predicted.get(file_id)
+                )
                 if not plan.matches(view):
                     continue
             yield sort_key, record
