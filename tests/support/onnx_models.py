@@ -49,7 +49,12 @@ def yolo_detector(size: int = 64) -> bytes:
     scores of car and pedestrian. Boxes 0 and 2 overlap (IoU ≈ 0.72): NMS keeps one."""
     boxes = BOXES_64 * (size / 64)
     cxcywh = np.stack(
-        [(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]]
+        [
+            (boxes[:, 0] + boxes[:, 2]) / 2,
+            (boxes[:, 1] + boxes[:, 3]) / 2,
+            boxes[:, 2] - boxes[:, 0],
+            boxes[:, 3] - boxes[:, 1],
+        ]
     )[None].astype(np.float32)
     nodes: list = []
     inits = [numpy_helper.from_array(cxcywh, "boxes")]
