@@ -26,11 +26,12 @@ from annolake.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    RunFailed,
     UrlExpired,
     VersionConflict,
 )
 from annolake.file import File, Files
-from annolake.models import Model, Models, PredictionRun, RunFailed
+from annolake.models import Model, Models, PredictionRun
 from annolake.project import Project
 from annolake.reader import SliceReader, StreamOptions
 from annolake.samples import SampleFile

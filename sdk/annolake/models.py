@@ -11,19 +11,11 @@ from urllib.parse import quote
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake._scope import Scope
-from annolake.errors import AnnolakeError
+from annolake.errors import RunFailed
 
 __all__ = ["Model", "Models", "PredictionRun", "RunFailed"]
 
 ACTIVE = ("queued", "running")
-
-
-class RunFailed(AnnolakeError, RuntimeError):
-    """The prediction run failed as a whole or was cancelled; ``run`` has the details."""
-
-    def __init__(self, run: dict[str, Any]) -> None:
-        super().__init__(f"prediction run {run['run_id']} {run['status']}: {run.get('status_reason')}")
-        self.run = run
 
 
 class Models:

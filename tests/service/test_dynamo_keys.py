@@ -36,6 +36,10 @@ BUILT: dict[str, tuple[str, str]] = {
     "annotator_mark": (keys.job_pk("p1", "job_1"), keys.annotator_mark_sk("f1", "user:ann")),
     "webhook": (keys.project_pk("p1"), keys.webhook_sk("wh_1")),
     "webhook_failure": (keys.webhook_failures_pk("p1", "wh_1"), keys.failure_sk(keys.failure_id(WHEN, "ev:wh_1"))),
+    "model": (keys.project_pk("p1"), keys.model_sk("det")),
+    "model_version": (keys.model_versions_pk("p1", "det"), keys.model_version_sk(2)),
+    "prediction_run": (keys.project_pk("p1"), keys.run_sk("pr_1")),
+    "prediction": (keys.run_pk("p1", "pr_1"), keys.prediction_sk("f1")),
 }
 BUILT_GSI1: dict[str, tuple[str, str]] = {
     "project": (keys.PROJECTS_INDEX_PK, "p1"),

@@ -11,8 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from annolake import InvalidRequest
-from annolake.models import RunFailed
+from annolake import InvalidRequest, RunFailed
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
