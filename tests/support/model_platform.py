@@ -63,7 +63,7 @@ class ModelPlatform:
         return Project(self.project_id, client_id=self.client_id, client_secret=self.client_secret, host=self.host)
 
     def seed(self, dataset: str, colours: list[tuple[int, int, int]], *, size=(64, 64), start: int = 0) -> list[str]:
-        """One file per colour (human boxes: two cars on red files, two pedestrians on green ones); returns their ids."""
+        """One file per colour (human boxes: two cars on red files, two pedestrians on green ones); their ids."""
         from annolake_service.services import ingest, projects
 
         target = projects.ensure_dataset(self.project_id, dataset)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from annolake_service.adapters import model_function, storage, workflows
 from annolake_service.adapters.dynamo import files as file_repo
