@@ -110,7 +110,7 @@ class Model:
 
 class PredictionRun:
     """A prediction run: ``status()``, ``wait()``, ``cancel()``, ``redrive()``, ``predictions()``,
-    ``evaluate()``, ``evaluation_files()`` and ``select()``."""
+    ``evaluate()``, ``evaluation_files()``, ``send_to_review()`` and ``select()``."""
 
     def __init__(self, scope: Scope, run: dict[str, Any]) -> None:
         self.scope = scope
@@ -171,6 +171,11 @@ class PredictionRun:
     def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first."""
         return self.scope.api.get(f"{self._path}/evaluation/files", offset=offset, limit=limit)["files"]
+
+    def send_to_review(self, top: int) -> dict[str, Any]:
+        """Open a job, every file reviewed, over the ``top`` most disagreeing files of the last evaluation;
+        ``{"job_id", "dataset", "file_ids"}``."""
+        return self.scope.api.post(f"{self._path}/review", {"top": top})
 
     def select(self, k: int, strategy: str = "least_confidence", *, seed: int = 0) -> list[str]:
         """The ids of the ``k`` most uncertain unlabelled files (the same ones for the same seed)."""

@@ -226,6 +226,28 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
     assert report["mean_ap"] == pytest.approx(evaluator.stats[0], abs=1e-6)
     assert 0 < report["mean_ap"] < 1
 
+    sent = run.send_to_review(top=5)
+    assert sent["file_ids"] == [f["file_id"] for f in files[:3]]  # the two others agree: nothing to review
+    _wait_for_tasks(platform.project_id, sent["job_id"], 3)
+    job = project.client.get(f"{project._path}/jobs/{sent['job_id']}")
+    assert job["review_rate"] == 1.0 and job["datasets"] == [f"review-{run.run_id}"]
+
+
+def _wait_for_tasks(project_id, job_id, count, timeout=60):
+    """Until the job's launch has opened ``count`` annotate tasks (its executions run in the background)."""
+    import time
+
+    from annolake_service.services import tasks
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        opened = tasks.list_tasks(project_id, job_id, status=None, kind=None, limit=100, cursor=None)["tasks"]
+        if len(opened) >= count:
+            assert {t["kind"] for t in opened} == {"annotate"}
+            return opened
+        time.sleep(0.5)
+    raise AssertionError(f"the job opened {len(opened)} tasks, not {count}")
+
 
 def _coco_inputs(project, run, ids):
     """COCO ground truth from the API's current annotations and detections from the API's predictions."""

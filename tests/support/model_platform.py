@@ -99,19 +99,20 @@ def human_boxes(colour: tuple[int, int, int], size: tuple[int, int]) -> list[dic
     return boxes
 
 
-def _execute_state_machine(local_stack, endpoint: str, arn: str, config: dict) -> None:
+def _execute_state_machines(local_stack, endpoint: str, arns: list[str], config: dict) -> None:
     """moto keeps the state machines it runs (``execute_state_machine``) apart from those it only records, where
-    ``local_stack`` created them: the prediction state machine is created again, as provisioned, among the former."""
+    ``local_stack`` created them: the ones used here are created again, as provisioned, among the former."""
     sfn = local_stack.session.client("stepfunctions", endpoint_url=endpoint)
     config["execute_state_machine"] = False
-    described = sfn.describe_state_machine(stateMachineArn=arn)
+    described = [sfn.describe_state_machine(stateMachineArn=arn) for arn in arns]
     config["execute_state_machine"] = True
-    try:
-        sfn.create_state_machine(
-            name=described["name"], definition=described["definition"], roleArn=described["roleArn"], type="STANDARD"
-        )
-    except sfn.exceptions.StateMachineAlreadyExists:
-        sfn.update_state_machine(stateMachineArn=arn, definition=described["definition"])
+    for arn, machine in zip(arns, described, strict=True):
+        try:
+            sfn.create_state_machine(
+                name=machine["name"], definition=machine["definition"], roleArn=machine["roleArn"], type="STANDARD"
+            )
+        except sfn.exceptions.StateMachineAlreadyExists:
+            sfn.update_state_machine(stateMachineArn=arn, definition=machine["definition"])
 
 
 @contextlib.contextmanager
@@ -132,7 +133,8 @@ def model_platform(local_stack, moto_endpoint: str, project_id: str) -> Iterator
             env.setenv(name, value)
         for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
             env.delenv(name, raising=False)
-        _execute_state_machine(local_stack, moto_endpoint, os.environ["PREDICT_STATE_MACHINE_ARN"], config)
+        machines = ("PREDICT_STATE_MACHINE_ARN", "LAUNCH_STATE_MACHINE_ARN", "REVIEW_STATE_MACHINE_ARN")
+        _execute_state_machines(local_stack, moto_endpoint, [os.environ[name] for name in machines], config)
         moto_patches.install()
         _forget_pooled_engine_clients()
         lambda_runtime.install()

@@ -23,7 +23,8 @@ from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import predictions as rules
 from annolake_service.domain.predictions import FilePrediction, PredictionRun
-from annolake_service.services import ingest, slices
+from annolake_service.domain.workflow import JobSpec
+from annolake_service.services import files, ingest, jobs, projects, slices
 from annolake_service.services import models as model_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
@@ -269,6 +270,29 @@ def evaluation_files(project_id: str, run_id: str, *, offset: int, limit: int) -
         "offset": offset,
         "files": body["files"][offset : offset + limit],
     }
+
+
+def send_to_review(project_id: str, run_id: str, *, top: int, author: str) -> dict[str, Any]:
+    """A job over the ``top`` most disagreeing files of the run's last evaluation, every file reviewed: the files are
+    listed in the dataset ``review-<run id>`` (the same files, not copies) and the job is launched."""
+    if top < 1:
+        raise BadRequest("top must be at least 1")
+    ranked = evaluation_files(project_id, run_id, offset=0, limit=top)["files"]
+    chosen = [f["file_id"] for f in ranked if f["disagreement"] > 0]
+    if not chosen:
+        raise Conflict(f"run {run_id}'s evaluation found no file where the model and the humans disagree")
+    dataset = f"review-{run_id}"
+    projects.ensure_dataset(project_id, dataset)
+    files.transfer(project_id, chosen, mode="mirror", target_dataset=dataset, source_dataset=None, author=author)
+    spec = JobSpec(
+        name=f"review {run_id}: {len(chosen)} most disagreeing files",
+        instructions=f"The model's run {run_id} disagrees most with the annotations of these files: check them.",
+        datasets=[dataset],
+        mode="copy_once",
+        review_rate=1.0,
+    )
+    job = jobs.launch(project_id, jobs.create_job(project_id, spec, author=author).job_id)
+    return {"run_id": run_id, "job_id": job.job_id, "dataset": dataset, "file_ids": chosen}
 
 
 def select(project_id: str, run_id: str, *, k: int, strategy: str, seed: int) -> dict[str, Any]:

@@ -828,6 +828,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send To Review
+         * @description Open a job, every file reviewed, over the ``top`` files the last evaluation found most disagreeing.
+         */
+        post: operations["send_to_review_api_v1_projects__project_string_id__runs__run_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/runs/{run_id}/select": {
         parameters: {
             query?: never;
@@ -2532,6 +2552,34 @@ export interface components {
             status?: number | null;
             /** Webhook Id */
             webhook_id: string;
+        };
+        /** ReviewJobPublic */
+        ReviewJobPublic: {
+            /**
+             * Dataset
+             * @description review-<run id>: the chosen files, listed (not copied)
+             */
+            dataset: string;
+            /**
+             * File Ids
+             * @description most disagreeing first; files without disagreement are left out
+             */
+            file_ids: string[];
+            /**
+             * Job Id
+             * @description the launched job: each file annotated (from its current version) and reviewed
+             */
+            job_id: string;
+            /** Run Id */
+            run_id: string;
+        };
+        /** ReviewRequest */
+        ReviewRequest: {
+            /**
+             * Top
+             * @description how many of the most disagreeing files
+             */
+            top: number;
         };
         /** ReviewStatsPublic */
         ReviewStatsPublic: {
@@ -7436,6 +7484,97 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetailPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    send_to_review_api_v1_projects__project_string_id__runs__run_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewJobPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */

@@ -171,3 +171,14 @@ class SelectionPublic(BaseModel):
     seed: int
     candidates: int = Field(description="the run's unlabelled files it chose from")
     files: list[SelectedFilePublic]
+
+
+class ReviewRequest(BaseModel):
+    top: int = Field(ge=1, le=10000, description="how many of the most disagreeing files")
+
+
+class ReviewJobPublic(BaseModel):
+    run_id: str
+    job_id: str = Field(description="the launched job: each file annotated (from its current version) and reviewed")
+    dataset: str = Field(description="review-<run id>: the chosen files, listed (not copied)")
+    file_ids: list[str] = Field(description="most disagreeing first; files without disagreement are left out")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from annolake_service.api.deps import PROJECT_PATH, CanReadFiles, CanRunAutomation
+from annolake_service.api.deps import PROJECT_PATH, CanManageJobs, CanReadFiles, CanRunAutomation
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.ml_models import (
     EvaluateRequest,
@@ -20,6 +20,8 @@ from annolake_service.api.models.ml_models import (
     ModelVersionPublic,
     PredictionPublic,
     PredictionsPublic,
+    ReviewJobPublic,
+    ReviewRequest,
     RunCreate,
     RunDetailPublic,
     RunsPublic,
@@ -136,3 +138,10 @@ def select_files(run_id: str, body: SelectRequest, access: CanRunAutomation) -> 
     return SelectionPublic.model_validate(
         predictions.select(access.project_id, run_id, k=body.k, strategy=body.strategy, seed=body.seed)
     )
+
+
+@router.post("/runs/{run_id}/review", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 404, 409))
+def send_to_review(run_id: str, body: ReviewRequest, access: CanManageJobs) -> ReviewJobPublic:
+    """Open a job, every file reviewed, over the ``top`` files the last evaluation found most disagreeing."""
+    sent = predictions.send_to_review(access.project_id, run_id, top=body.top, author=access.principal.principal_id)
+    return ReviewJobPublic.model_validate(sent)
