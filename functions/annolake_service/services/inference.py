@@ -25,6 +25,7 @@ from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
 READ_ATTEMPTS = 3
+PROGRESS_EVERY = 5  # files between two updates of the run's live counters
 
 
 def check_model_file(project_id: str, name: str, version: int) -> dict[str, Any]:
@@ -101,6 +102,7 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
     records = file_repo.get_files(project_id, [f for f in file_ids if f not in done])
     provenance = {"source": "model", "model": run.model_name, "version": run.model_version, "run": run_id}
     tally = {"done": 0, "failed": 0, "skipped": len(done)}
+    unreported = {"done": 0, "failed": 0}
     for file_id in file_ids:
         if file_id in done:
             continue
@@ -115,7 +117,7 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
             instances, probabilities = predict_image(session, version, body, run.threshold, provenance)
         except (storage.ObjectMissing, storage.ObjectTooLarge, inference.ImageUnreadable) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        prediction_repo.record_prediction(
+        written = prediction_repo.record_prediction(
             project_id,
             run_id,
             file_id,
@@ -125,6 +127,13 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
             reason=reason,
         )
         tally["failed" if reason else "done"] += 1
+        if written:
+            unreported["failed" if reason else "done"] += 1
+        if sum(unreported.values()) >= PROGRESS_EVERY:
+            prediction_repo.add_progress(project_id, run_id, **unreported)
+            unreported = {"done": 0, "failed": 0}
+    if sum(unreported.values()):
+        prediction_repo.add_progress(project_id, run_id, **unreported)
     logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
     return tally
 

@@ -133,10 +133,12 @@ def start_run(
 
 
 def _start_execution(project_id: str, run_id: str) -> None:
+    """Queued before the execution starts: its first step may run before ``start_execution`` returns."""
+    prediction_repo.mark_run(project_id, run_id, status="queued")
     arn = workflows.start_predictions(
         {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
     )
-    prediction_repo.mark_run(project_id, run_id, status="queued", execution_arn=arn)
+    prediction_repo.set_execution(project_id, run_id, arn)
 
 
 def cancel(project_id: str, run_id: str) -> dict[str, Any]:
@@ -187,8 +189,11 @@ def plan(project_id: str, run_id: str) -> dict[str, Any]:
 def finish(project_id: str, run_id: str) -> dict[str, Any]:
     done, failed = prediction_repo.recount(project_id, run_id)
     status = "completed_with_errors" if failed else "completed"
-    if prediction_repo.mark_run(project_id, run_id, status=status, finished=True, unless_status=("cancelled",)):
-        model_repo.set_latest_run(project_id, get_run(project_id, run_id).model_name, run_id)
+    run = get_run(project_id, run_id)
+    if run.status == "cancelled":
+        return {"status": run.status, "done": done, "failed": failed}
+    model_repo.set_latest_run(project_id, run.model_name, run_id)  # before the run reads as finished
+    prediction_repo.mark_run(project_id, run_id, status=status, finished=True, unless_status=("cancelled",))
     return {"status": status, "done": done, "failed": failed}
 
 

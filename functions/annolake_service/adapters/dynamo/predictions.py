@@ -124,6 +124,12 @@ def mark_run(
     return applied(lambda: _run_key(project_id, run_id).update(actions=actions, condition=condition))
 
 
+def set_execution(project_id: str, run_id: str, execution_arn: str) -> None:
+    """The run's current execution (cancel stops it); its status is the steps' to set."""
+    bind()
+    _run_key(project_id, run_id).update(actions=[PredictionRunItem.execution_arn.set(execution_arn)])
+
+
 def record_prediction(
     project_id: str,
     run_id: str,
@@ -137,7 +143,7 @@ def record_prediction(
     """Record one file's outcome in the run once; a failed outcome may be replaced by a later attempt.
 
     A done prediction is never written again (False): re-drives and retried chunks add no duplicates. The live
-    counters are progress for people to watch; ``recount`` makes them exact at the end.
+    counters (``add_progress``) are progress for people to watch; ``recount`` makes them exact at the end.
     """
     bind()
     failed = reason is not None
@@ -156,11 +162,14 @@ def record_prediction(
         predicted_at=datetime.now(UTC),
     )
     replaceable = PredictionItem.PK.does_not_exist() | (PredictionItem.outcome == "failed")
-    if not applied(lambda: item.save(condition=replaceable)):
-        return False
-    counter = PredictionRunItem.failed if failed else PredictionRunItem.done
-    _run_key(project_id, run_id).update(actions=[counter.add(1)])
-    return True
+    return applied(lambda: item.save(condition=replaceable))
+
+
+def add_progress(project_id: str, run_id: str, *, done: int, failed: int) -> None:
+    """Bump the live counters by what a chunk recorded since its last report (one write for several files)."""
+    bind()
+    actions: list[Action] = [PredictionRunItem.done.add(done), PredictionRunItem.failed.add(failed)]
+    _run_key(project_id, run_id).update(actions=actions)
 
 
 def done_file_ids(project_id: str, run_id: str) -> set[str]:
