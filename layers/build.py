@@ -6,8 +6,13 @@ for the Lambda runtime (CPython 3.12 on arm64) instead of this machine's interpr
 in ``layers/build/<digest>/python`` (git-ignored), so a second build with the same dependencies is a copy
 and needs no network.
 
+``--layer model`` builds the model layer instead: ``[project.optional-dependencies].model`` (onnxruntime,
+numpy, pycocotools), given only to the model function, whose dependency layer it joins (the two together
+stay under Lambda's 250 MB unzipped).
+
     python layers/build.py --target DIR     # DIR receives the packages (the layer's python/ directory)
     python layers/build.py --print-digest   # the cache key, also the layer asset's hash
+    python layers/build.py --layer model --target DIR
 """
 
 from __future__ import annotations
@@ -41,14 +46,21 @@ PIP_TARGET_OPTIONS = (
 )
 
 
-def dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+LAYERS = ("dependencies", "model")
+
+
+def dependencies(pyproject: Path = PYPROJECT, layer: str = "dependencies") -> list[str]:
+    """The requirements of ``layer``: the project's dependencies, or its ``model`` extra."""
     with pyproject.open("rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
+        project = tomllib.load(handle)["project"]
+    if layer == "dependencies":
+        return list(project["dependencies"])
+    return list(project["optional-dependencies"][layer])
 
 
-def dependency_digest(deps: list[str] | None = None) -> str:
+def dependency_digest(deps: list[str] | None = None, layer: str = "dependencies") -> str:
     """sha256 of the dependency list and the pip target options: what the built layer depends on."""
-    deps = dependencies() if deps is None else deps
+    deps = dependencies(layer=layer) if deps is None else deps
     return hashlib.sha256("\n".join([*deps, *PIP_TARGET_OPTIONS]).encode()).hexdigest()
 
 
@@ -71,9 +83,9 @@ def _pip_install(deps: list[str], destination: Path) -> None:
     subprocess.run(command, check=True)  # noqa: S603 - this interpreter's pip with our pinned requirements
 
 
-def cached_build(deps: list[str] | None = None) -> Path:
+def cached_build(deps: list[str] | None = None, layer: str = "dependencies") -> Path:
     """The layer's ``python/`` directory for ``deps``, built on first use."""
-    deps = dependencies() if deps is None else deps
+    deps = dependencies(layer=layer) if deps is None else deps
     cached = CACHE_DIR / dependency_digest(deps) / "python"
     if cached.is_dir():
         return cached
@@ -92,8 +104,8 @@ def cached_build(deps: list[str] | None = None) -> Path:
     return cached
 
 
-def build(target: Path) -> Path:
-    cached = cached_build()
+def build(target: Path, layer: str = "dependencies") -> Path:
+    cached = cached_build(layer=layer)
     shutil.copytree(cached, target, dirs_exist_ok=True)
     return target
 
@@ -103,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--target", type=Path, help="directory that receives the installed packages")
     action.add_argument("--print-digest", action="store_true", help="print the cache key and exit")
+    parser.add_argument("--layer", choices=LAYERS, default="dependencies", help="which layer (default: dependencies)")
     args = parser.parse_args(argv)
     if args.print_digest:
-        print(dependency_digest())
+        print(dependency_digest(layer=args.layer))
         return 0
-    build(args.target)
+    build(args.target, args.layer)
     return 0
 
 

@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
+from infra.constructs.predictions import Predictions
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.workflow import Workflow
 
@@ -53,9 +54,10 @@ class Api(Construct):
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
         ingest_state_machine: sfn.IStateMachine,
-        import_state_machine: sfn.IStateMachine,
+        import_state_machine: sfn.StateMachine,
         export_state_machine: sfn.IStateMachine,
         workflow: Workflow,
+        predictions: Predictions,
         events: DomainEvents,
         webhook_secrets_arn: str,
         user_pool: cognito.IUserPool,
@@ -77,6 +79,8 @@ class Api(Construct):
                 "EXPORT_STATE_MACHINE_ARN": export_state_machine.state_machine_arn,
                 "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
                 "LAUNCH_STATE_MACHINE_ARN": workflow.launch_arn,
+                "PREDICT_STATE_MACHINE_ARN": predictions.state_machine.state_machine_arn,
+                "MODEL_FUNCTION_NAME": predictions.model.function.function_name,
             },
         )
         function = self.handler.function
@@ -104,6 +108,11 @@ class Api(Construct):
         )
         workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
         events.grant_publish(function)
+        predictions.state_machine.grant_start_execution(function)  # runs and re-drives
+        function.add_to_role_policy(  # cancel a run
+            iam.PolicyStatement(actions=["states:StopExecution"], resources=[predictions.executions_arn])
+        )
+        predictions.model.function.grant_invoke(function)  # check a model file, evaluate a run
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
@@ -116,7 +125,8 @@ class Api(Construct):
             "Item access to the single table and its GSIs (keys are data), and S3 object grants on the media "
             "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
             "run time; webhook secrets created at run time under one name prefix; the executions of the review "
-            "launch and import state machines (one per file, launch or import run, named at run time).",
+            "launch and import state machines (one per file, launch or import run, named at run time) and of the "
+            "prediction state machine (cancel); published versions of the model function (its invoke grant).",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
@@ -127,6 +137,8 @@ class Api(Construct):
                 f"Resource::{nag.flat_name(self, workflow.review_executions_arn)}",
                 f"Resource::{nag.flat_name(self, workflow.launch_executions_arn)}",
                 f"Resource::{nag.flat_name(self, import_executions)}",
+                f"Resource::{nag.flat_name(self, predictions.executions_arn)}",
+                nag.versions_of(self, predictions.model.function),
             ],
         )
 

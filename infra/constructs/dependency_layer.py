@@ -41,23 +41,38 @@ def _build_module() -> ModuleType:
 class PipLocalBundling:
     """Runs ``layers/build.py --target <output_dir>/python`` (Lambda layers load from ``python/``)."""
 
+    def __init__(self, layer: str = "dependencies") -> None:
+        self.layer = layer
+
     def try_bundle(self, output_dir: str, options: Any) -> bool:
         command = [sys.executable, str(BUILD_SCRIPT), "--target", str(Path(output_dir) / "python")]
+        if self.layer != "dependencies":
+            command += ["--layer", self.layer]
         subprocess.run(command, check=True)  # noqa: S603 - our own build script with this interpreter
         return True
 
 
 class DependencyLayer(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy) -> None:
+    """``layer``: ``dependencies`` (every function's) or ``model`` (onnxruntime, numpy, pycocotools)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
+        layer: str = "dependencies",
+        description: str = "Annolake third-party Python dependencies (pyproject.toml [project].dependencies)",
+    ) -> None:
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(
             str(LAYERS_DIR),
             asset_hash_type=cdk.AssetHashType.CUSTOM,
-            asset_hash=_build_module().dependency_digest(),
+            asset_hash=_build_module().dependency_digest(layer=layer),
             bundling=cdk.BundlingOptions(
                 # Never pulled: local bundling always succeeds or raises, so Docker is not used.
                 image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
-                local=PipLocalBundling(),  # type: ignore[arg-type]  # jsii passes the options as one struct, unlike its stub
+                local=PipLocalBundling(layer),  # type: ignore[arg-type]  # jsii passes the options as one struct, unlike its stub
             ),
         )
         self.layer = lambda_.LayerVersion(
@@ -66,6 +81,6 @@ class DependencyLayer(Construct):
             code=code,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description="Annolake third-party Python dependencies (pyproject.toml [project].dependencies)",
+            description=description,
             removal_policy=removal_policy,
         )

@@ -8,7 +8,7 @@ grants its handler needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class ServiceFunction(Construct):
         memory_size: int = 512,
         timeout: Duration = Duration.seconds(30),
         environment: Mapping[str, str] | None = None,
+        extra_layers: Sequence[lambda_.ILayerVersion] = (),
         **function_props: Any,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -77,7 +78,7 @@ class ServiceFunction(Construct):
             architecture=ARCHITECTURE,
             handler=handler,
             code=defaults.code,
-            layers=[defaults.layer],
+            layers=[defaults.layer, *extra_layers],
             description=description,
             memory_size=memory_size,
             timeout=timeout,

@@ -162,6 +162,7 @@ def _parsed_rule(body: bytes) -> dict[str, Any]:
     if not 400 <= status <= 599:
         raise ValueError(f"status {status} is not an error status (400-599)")
     times = given.get("times")
+
     def text(field: str) -> str | None:
         return None if given.get(field) is None else str(given[field])
 

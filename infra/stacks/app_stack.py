@@ -16,6 +16,7 @@ from infra.constructs.exports import Exports
 from infra.constructs.imports import Imports
 from infra.constructs.ingest import Ingest
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.predictions import Predictions
 from infra.constructs.query_index import QueryIndex
 from infra.constructs.service_function import FunctionDefaults, service_code
 from infra.constructs.webhooks import Webhooks
@@ -109,6 +110,15 @@ class AppStack(Stack):
             media_bucket=media_bucket,
             events=self.events,
         )
+        self.predictions = Predictions(
+            self,
+            "Predictions",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+            removal_policy=config.removal_policy,
+        )
         self.webhooks = Webhooks(
             self,
             "Webhooks",
@@ -131,6 +141,7 @@ class AppStack(Stack):
             import_state_machine=self.imports.state_machine,
             export_state_machine=self.exports.state_machine,
             workflow=self.workflow,
+            predictions=self.predictions,
             events=self.events,
             webhook_secrets_arn=self.webhooks.secrets_arn,
             user_pool=data.identity.user_pool,
@@ -144,6 +155,7 @@ class AppStack(Stack):
             workflow_state_machines={
                 "ReviewStateMachine": self.workflow.review_state_machine,
                 "LaunchStateMachine": self.workflow.launch_state_machine,
+                "PredictStateMachine": self.predictions.state_machine,
             },
             event_dead_letter_queues=[*self.events.dead_letter_queues, self.query_index.dead_letter_queue],
             alarm_email=config.alarm_email,

@@ -28,10 +28,12 @@ from annolake.errors import (
     MediaMismatch,
     NotFound,
     PermissionDenied,
+    RunFailed,
     UrlExpired,
     VersionConflict,
 )
 from annolake.file import File, Files
+from annolake.models import Model, Models, PredictionRun
 from annolake.project import Project
 from annolake.reader import SliceReader, StreamOptions
 from annolake.samples import SampleFile
@@ -65,9 +67,13 @@ __all__ = [
     "Job",
     "Jobs",
     "MediaMismatch",
+    "Model",
+    "Models",
     "NotFound",
     "PermissionDenied",
+    "PredictionRun",
     "Project",
+    "RunFailed",
     "SampleFile",
     "Scope",
     "Slice",

@@ -103,6 +103,14 @@ class ExportFailed(AnnolakeError, RuntimeError):
         self.export = export
 
 
+class RunFailed(AnnolakeError, RuntimeError):
+    """A prediction run failed as a whole or was cancelled; ``run`` has the details."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        super().__init__(f"prediction run {run['run_id']} {run['status']}: {run.get('status_reason')}")
+        self.run = run
+
+
 class FileUnavailable(AnnolakeError, LookupError):
     """The slice lists a file that was deleted after the slice was frozen."""
 

@@ -13,6 +13,7 @@ from annolake.client import ApiClient
 from annolake.credentials import resolve_credentials
 from annolake.directory import Directories
 from annolake.file import Files
+from annolake.models import Models
 from annolake.snapshots import Snapshots
 from annolake.workflow import Jobs, Tasks, Webhooks
 
@@ -55,6 +56,7 @@ class Project:
         self.task = Tasks(scope)
         self.webhook = Webhooks(scope)
         self.snapshot = Snapshots(scope)
+        self.model = Models(scope)
         self._name_to_file_id: dict[str, int] | None = None
 
     def __getstate__(self) -> dict[str, Any]:

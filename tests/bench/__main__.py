@@ -55,10 +55,19 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate local_store query_index streaming workflow
-    web_explorer]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_index streaming
+    workflow web_explorer]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    from tests.bench import api_latency, ingest_rate, local_store, query_index, streaming, web_explorer, workflow
+    from tests.bench import (
+        api_latency,
+        ingest_rate,
+        local_store,
+        predictions,
+        query_index,
+        streaming,
+        web_explorer,
+        workflow,
+    )
 
     suites = {
         "basics": _basics,
@@ -69,6 +78,7 @@ def main() -> None:
         "streaming": streaming.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
+        "predictions": predictions.run,
     }
     rows = []
     for name in sys.argv[1:] or list(suites):

@@ -39,6 +39,10 @@ BUILT: dict[str, tuple[str, str]] = {
     "query_index": (keys.project_pk("p1"), keys.query_index_sk("ds_1")),
     "snapshot": (keys.project_pk("p1"), keys.snapshot_sk("v1")),
     "export": (keys.project_pk("p1"), keys.export_sk("ex_1")),
+    "model": (keys.project_pk("p1"), keys.model_sk("det")),
+    "model_version": (keys.model_versions_pk("p1", "det"), keys.model_version_sk(2)),
+    "prediction_run": (keys.project_pk("p1"), keys.run_sk("pr_1")),
+    "prediction": (keys.run_pk("p1", "pr_1"), keys.prediction_sk("f1")),
 }
 BUILT_GSI1: dict[str, tuple[str, str]] = {
     "project": (keys.PROJECTS_INDEX_PK, "p1"),

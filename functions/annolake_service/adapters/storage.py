@@ -176,6 +176,14 @@ def job_prefix(project_id: str, job_id: str) -> str:
     return f"jobs/{project_id}/{job_id}/"
 
 
+def model_key(project_id: str, model_name: str, version: int) -> str:
+    return f"models/{project_id}/{model_name}/v{version}/model.onnx"
+
+
+def run_prefix(project_id: str, run_id: str) -> str:
+    return f"runs/{project_id}/{run_id}/"
+
+
 def list_keys(bucket: str, prefix: str) -> list[str]:
     keys: list[str] = []
     paginator = client("s3").get_paginator("list_objects_v2")

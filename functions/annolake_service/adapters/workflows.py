@@ -68,6 +68,24 @@ def start_launch(payload: dict[str, Any], *, job_id: str, attempt: str) -> str:
     return response["executionArn"]
 
 
+def start_predictions(payload: dict[str, Any], *, run_id: str, attempt: str) -> str:
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=get_settings().predict_state_machine_arn,
+        name=_execution_name("predict", run_id, attempt),
+        input=json.dumps(payload),
+    )
+    return response["executionArn"]
+
+
+def stop_execution(execution_arn: str, *, cause: str) -> None:
+    """Stop a running execution; one that already ended (or never existed) is left as it is."""
+    sfn = client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn, error="Cancelled", cause=cause[:32000])
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return
+
+
 class TaskTokenGone(Exception):
     """The workflow no longer waits on this token (it already got the result, or was stopped)."""
 

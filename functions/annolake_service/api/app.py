@@ -24,6 +24,7 @@ from annolake_service.api.routers import (
     imports,
     jobs,
     members,
+    models,
     projects,
     schema,
     slices,
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
         jobs,
         tasks,
         webhooks,
+        models,
     )
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)

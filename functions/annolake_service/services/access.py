@@ -36,6 +36,7 @@ HOW_TO_AUTHENTICATE = (
     "or 'Authorization: Bearer <token>' with a Cognito ID or access token"
 )
 
+
 class AuthenticationFailed(Unauthorized):
     """401 with the challenge of RFC 9110 §11.6.1, for a handler that renders ``headers``."""
 

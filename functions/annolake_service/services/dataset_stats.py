@@ -24,7 +24,7 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
     files = 0
     with_label: Counter[str] = Counter()
     instances: Counter[str] = Counter()
-    indexed = query_index.open_index(project_id, dataset.dataset_id)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
     if indexed is not None:
         with indexed.index as index:
             chart = index.label_counts(node)

@@ -36,8 +36,9 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo import query_indexes as manifest_repo
 from annolake_service.domain.entities import FileRecord, IndexManifest
-from annolake_service.domain.query import FileView
+from annolake_service.domain.query import FileView, Node
 from annolake_service.domain.query.index_rows import index_row, seq_text, tombstone
+from annolake_service.domain.query.sql import indexed
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
@@ -257,9 +258,10 @@ def _cached(bucket: str, key: str) -> Path:
     return path
 
 
-def open_index(project_id: str, dataset_id: str) -> IndexedView | None:
-    """The dataset's index for a query, or None while it has none (or the settings say not to use it)."""
-    if get_settings().query_engine == "table":
+def open_index(project_id: str, dataset_id: str, query: Node | None = None) -> IndexedView | None:
+    """The dataset's index for ``query``, or None: while the dataset has none, when the query names fields the
+    index does not hold (predictions), or when the settings say not to use it."""
+    if get_settings().query_engine == "table" or not indexed(query):
         return None
     for _ in range(3):  # a compaction may retire a file between reading the manifest and fetching it
         manifest = manifest_repo.get_manifest(project_id, dataset_id)

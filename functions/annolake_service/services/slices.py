@@ -22,6 +22,7 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
+from annolake_service.services import models as model_service
 from annolake_service.services import query_index
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
@@ -39,7 +40,13 @@ def checked_query(project_id: str, text: str) -> q.Node:
     """Parse and check against the schema; errors are 400s with the position and a suggestion."""
     node = q.parse_query(text)
     schema, _ = schema_service.get_schema(project_id)
-    q.check_query(node, label_names=schema.label_names, attribute_groups={g.name for g in schema.attribute_groups})
+    refs = _prediction_refs(node)
+    q.check_query(
+        node,
+        label_names=schema.label_names,
+        attribute_groups={g.name for g in schema.attribute_groups},
+        model_names=model_service.model_names(project_id) if refs else None,
+    )
     return node
 
 
@@ -48,20 +55,33 @@ def compile_query(project_id: str, text: str) -> q.Plan:
     return q.plan(checked_query(project_id, text))
 
 
+def _prediction_refs(node: q.Node | None) -> set[str]:
+    """The models (or run ids) a query's ``predictions.<ref>`` fields name."""
+    if node is None:
+        return set()
+    return {
+        part.field.model
+        for part in q.walk(node)
+        if isinstance(part, q.Compare | q.InList) and isinstance(part.field, q.Predicted)
+    }
+
+
 def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) -> Iterator[tuple[str, FileRecord]]:
     """(sort key, record) of the matching files in listing order, the residual evaluated in batches."""
     dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
     members = dataset_repo.iter_dataset_members(project_id, dataset_id, after=after, dynamo_filter=dynamo_filter)
     datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
+    refs = _prediction_refs(plan.residual)
     while batch := list(islice(members, _BATCH)):
         records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
+        predicted = model_service.summaries_for_query(project_id, refs, list(records)) if refs else {}
         for sort_key, file_id in batch:
             record = records.get(file_id)
             if record is None or record.deleted_at is not None:
                 continue
             if plan.residual is not None:
                 ids = dataset_repo.datasets_of_file(project_id, file_id) if _mentions_datasets(plan) else [dataset_id]
-                view = q.FileView.from_record(record, [datasets.get(i, "") for i in ids], ids)
+                view = q.FileView.from_record(record, [datasets.get(i, "") for i in ids], ids, predicted.get(file_id))
                 if not plan.matches(view):
                     continue
             yield sort_key, record
@@ -90,7 +110,7 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
         after = dataset_repo.decode_position(project_id, dataset.dataset_id, cursor) if cursor else None
     except cursors.InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    indexed = query_index.open_index(project_id, dataset.dataset_id)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
     page: list[tuple[str, FileRecord | None]]
     if indexed is None:
         page = list(islice(_matches(project_id, dataset.dataset_id, q.plan(node), after), limit + 1))
@@ -117,7 +137,7 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
 def count_files(project_id: str, dataset_name: str, text: str) -> int:
     node = checked_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    indexed = query_index.open_index(project_id, dataset.dataset_id)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
     if indexed is not None:
         with indexed.index as index:
             return index.count(node)
@@ -163,7 +183,7 @@ def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[s
     """Evaluate the query once and store the ordered list of matching ready files; returns its description."""
     node = _ready_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    indexed = query_index.open_index(project_id, dataset.dataset_id)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
     if indexed is None:
         file_ids = list(_matching_ids(project_id, dataset.dataset_id, q.plan(node)))
     else:

@@ -24,6 +24,10 @@ class Settings(BaseModel):
     export_state_machine_arn: str = Field(default="", description="EXPORT_STATE_MACHINE_ARN: a snapshot's export")
     review_state_machine_arn: str = Field(default="", description="REVIEW_STATE_MACHINE_ARN: one per file in a job")
     launch_state_machine_arn: str = Field(default="", description="LAUNCH_STATE_MACHINE_ARN: a job's launch")
+    predict_state_machine_arn: str = Field(default="", description="PREDICT_STATE_MACHINE_ARN: prediction runs")
+    model_function_name: str = Field(
+        default="", description="MODEL_FUNCTION_NAME: the function with onnxruntime (model checks, evaluation)"
+    )
     event_bus_name: str = Field(default="", description="EVENT_BUS_NAME: domain events (EventBridge)")
     secret_prefix: str = Field(default="annolake/local", description="SECRET_PREFIX: Secrets Manager names")
     user_pool_id: str = Field(default="", description="USER_POOL_ID: Cognito pool for JWT checks")

@@ -17,8 +17,6 @@ def two_phase_transactions() -> None:
     replace(DynamoDBBackend, "transact_write_items", "two-phase", lambda _: _transact_write_items)
 
 
-
-
 def _key_of(table: Table, op_type: str, op: dict) -> dict:
     if op_type != "Put":
         return op["Key"]

@@ -134,9 +134,7 @@ class PresignGuard:
         form = parse_form(environ.get("CONTENT_TYPE", ""), body, int(environ["CONTENT_LENGTH"]))
         if isinstance(form, Rejection):
             return form
-        return check_form(
-            form, bucket, self._credentials, self._clock, refuse_anonymous=self._anonymous_s3(environ)
-        )
+        return check_form(form, bucket, self._credentials, self._clock, refuse_anonymous=self._anonymous_s3(environ))
 
     def _anonymous_s3(self, environ: WSGIEnviron) -> bool:
         return self._is_s3 is not None and self._is_s3(environ)

@@ -193,11 +193,7 @@ class Capture:
                 for name, value in metadata.items()
                 if name.lower().startswith("x-amz-meta-")
             },
-            **{
-                field: headers[header]
-                for field, header in _OBJECT_HEADERS.items()
-                if headers.get(header)
-            },
+            **{field: headers[header] for field, header in _OBJECT_HEADERS.items() if headers.get(header)},
         }
 
     def _pools(self, frame: Frame) -> list[dict[str, Any]]:

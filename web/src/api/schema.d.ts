@@ -661,6 +661,273 @@ export interface paths {
         patch: operations["change_role_api_v1_projects__project_string_id__members__principal_id__patch"];
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Models */
+        get: operations["list_models_api_v1_projects__project_string_id__models_get"];
+        put?: never;
+        /**
+         * Register Model
+         * @description A new version of a model: classes matched to the project's labels by name (unmatched ones are refused
+         *     with their names unless mapped or ignored). Upload the ONNX file with ``upload``, then check it.
+         */
+        post: operations["register_model_api_v1_projects__project_string_id__models_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Model */
+        get: operations["get_model_api_v1_projects__project_string_id__models__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/models/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Run
+         * @description Freeze the slice and predict each of its files with the model (a Step Functions execution).
+         */
+        post: operations["start_run_api_v1_projects__project_string_id__models__name__runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/models/{name}/versions/{version}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Model
+         * @description Load the uploaded file with onnxruntime; its inputs and outputs must fit the declared format.
+         */
+        post: operations["check_model_api_v1_projects__project_string_id__models__name__versions__version__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Runs */
+        get: operations["list_runs_api_v1_projects__project_string_id__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description Progress: done, failed, pending, items per second and an ETA; the failed files with why.
+         */
+        get: operations["get_run_api_v1_projects__project_string_id__runs__run_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel Run */
+        post: operations["cancel_run_api_v1_projects__project_string_id__runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate Run
+         * @description The run against the current human annotations: COCOeval AP per class and mAP, TP/FP/FN per file.
+         */
+        post: operations["evaluate_run_api_v1_projects__project_string_id__runs__run_id__evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/evaluation/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Files
+         * @description The last evaluation's files, most disagreeing first.
+         */
+        get: operations["evaluation_files_api_v1_projects__project_string_id__runs__run_id__evaluation_files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Predictions */
+        get: operations["list_predictions_api_v1_projects__project_string_id__runs__run_id__predictions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/predictions/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Prediction */
+        get: operations["get_prediction_api_v1_projects__project_string_id__runs__run_id__predictions__file_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redrive Run
+         * @description Run again what is missing or failed; files already predicted are not predicted twice.
+         */
+        post: operations["redrive_run_api_v1_projects__project_string_id__runs__run_id__redrive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send To Review
+         * @description Open a job, every file reviewed, over the ``top`` files the last evaluation found most disagreeing.
+         */
+        post: operations["send_to_review_api_v1_projects__project_string_id__runs__run_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/select": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Select Files
+         * @description The k most uncertain unlabelled files of the run (the same files for the same seed).
+         */
+        post: operations["select_files_api_v1_projects__project_string_id__runs__run_id__select_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/schema": {
         parameters: {
             query?: never;
@@ -1342,6 +1609,66 @@ export interface components {
         ErrorPublic: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** EvaluateRequest */
+        EvaluateRequest: {
+            /**
+             * Fn Weight
+             * @description how much a human box the model missed counts
+             * @default 0.5
+             */
+            fn_weight?: number;
+            /**
+             * Iou
+             * @default 0.5
+             */
+            iou?: number;
+            /**
+             * Score Threshold
+             * @description for TP/FP/FN (the run's if unset)
+             */
+            score_threshold?: number | null;
+        };
+        /** EvaluationFilesPublic */
+        EvaluationFilesPublic: {
+            /** File Count */
+            file_count: number;
+            /** Files */
+            files: components["schemas"]["FileEvaluationPublic"][];
+            /** Iou */
+            iou: number;
+            /** Offset */
+            offset: number;
+            /** Run Id */
+            run_id: string;
+        };
+        /** EvaluationPublic */
+        EvaluationPublic: {
+            /** File Count */
+            file_count: number;
+            /** Fn Weight */
+            fn_weight: number;
+            /** Iou */
+            iou: number;
+            /**
+             * Mean Ap
+             * @description COCOeval bbox AP at this IoU, over classes with human boxes
+             */
+            mean_ap: number | null;
+            /** Per Class Ap */
+            per_class_ap: {
+                [key: string]: number | null;
+            };
+            /** Run Id */
+            run_id: string;
+            /** Score Threshold */
+            score_threshold: number;
+            /** Seconds */
+            seconds: number;
+            /** Totals */
+            totals: {
+                [key: string]: number;
+            };
+        };
         /** ExportCreate */
         ExportCreate: {
             /**
@@ -1446,6 +1773,25 @@ export interface components {
             failure_id: string;
             /** Last Error */
             last_error: string;
+        };
+        /** FileEvaluationPublic */
+        FileEvaluationPublic: {
+            /** Disagreement */
+            disagreement: number;
+            /** Errors */
+            errors: {
+                [key: string]: unknown;
+            }[];
+            /** File Id */
+            file_id: string;
+            /** Fn */
+            fn: number;
+            /** Fp */
+            fp: number;
+            /** Mismatches */
+            mismatches: number;
+            /** Tp */
+            tp: number;
         };
         /** FilePage */
         FilePage: {
@@ -1747,6 +2093,13 @@ export interface components {
             /** Imports */
             imports: components["schemas"]["ImportPublic"][];
         };
+        /** JobFileFailurePublic */
+        JobFileFailurePublic: {
+            /** File Id */
+            file_id: string;
+            /** Reason */
+            reason: string;
+        };
         /** JobPublic */
         JobPublic: {
             /** Agreement Threshold */
@@ -1774,7 +2127,15 @@ export interface components {
             job_id: string;
             /** Label Names */
             label_names: string[];
-            /** Launch Status */
+            /**
+             * Launch Failure
+             * @description why the launch failed; POST …/redrive launches again
+             */
+            launch_failure?: string | null;
+            /**
+             * Launch Status
+             * @description not_launched, launching, launched or failed
+             */
             launch_status: string;
             /** Launched At */
             launched_at: string | null;
@@ -1795,6 +2156,12 @@ export interface components {
         };
         /** JobRedrivePublic */
         JobRedrivePublic: {
+            /**
+             * Relaunched
+             * @description whether the job's failed launch was started again
+             * @default false
+             */
+            relaunched?: boolean;
             /**
              * Restarted
              * @description the files whose review workflow was started again
@@ -1869,6 +2236,11 @@ export interface components {
             /** Annotators */
             annotators: components["schemas"]["AnnotatorStatsPublic"][];
             consensus: components["schemas"]["ConsensusStatsPublic"];
+            /**
+             * Failures
+             * @description files whose workflow failed, with why (the first 100); POST …/redrive
+             */
+            failures?: components["schemas"]["JobFileFailurePublic"][];
             /**
              * Files
              * @description 'total' and the number of files in each workflow status
@@ -2071,10 +2443,275 @@ export interface components {
             /** Members */
             members: components["schemas"]["MemberPublic"][];
         };
+        /**
+         * ModelCreate
+         * @description A new version of the model ``name`` (created with version 1).
+         */
+        ModelCreate: {
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "yolo" | "torchvision" | "classifier";
+            /**
+             * Host
+             * @default onnx
+             * @constant
+             */
+            host?: "onnx";
+            /**
+             * Ignore
+             * @description model classes whose predictions are dropped
+             */
+            ignore?: string[];
+            /**
+             * Input Size
+             * @default 640
+             */
+            input_size?: number;
+            /**
+             * Label Map
+             * @description model class → project label
+             */
+            label_map?: {
+                [key: string]: string;
+            };
+            /** Labels */
+            labels: string[];
+            /**
+             * Max Detections
+             * @default 300
+             */
+            max_detections?: number;
+            /**
+             * Name
+             * @description the model's name, used in queries
+             */
+            name: string;
+            /**
+             * Nms Iou
+             * @default 0.45
+             */
+            nms_iou?: number;
+            normalisation?: components["schemas"]["Normalisation"];
+            /**
+             * Outputs
+             * @description classifier outputs
+             * @default logits
+             * @enum {string}
+             */
+            outputs?: "logits" | "probabilities";
+            /**
+             * Score Threshold
+             * @default 0.25
+             */
+            score_threshold?: number;
+        };
+        /** ModelDetailPublic */
+        ModelDetailPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Latest Run
+             * @description the newest finished run: what predictions.<model> reads
+             */
+            latest_run: string | null;
+            /** Latest Version */
+            latest_version: number;
+            /** Name */
+            name: string;
+            /** Versions */
+            versions: components["schemas"]["ModelVersionPublic"][];
+        };
+        /** ModelPublic */
+        ModelPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Latest Run
+             * @description the newest finished run: what predictions.<model> reads
+             */
+            latest_run: string | null;
+            /** Latest Version */
+            latest_version: number;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ModelSpec
+         * @description What one version of a model declares: its classes (in output order) and its pre/post-processing.
+         */
+        ModelSpec: {
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "yolo" | "torchvision" | "classifier";
+            /**
+             * Host
+             * @default onnx
+             * @constant
+             */
+            host?: "onnx";
+            /**
+             * Ignore
+             * @description model classes whose predictions are dropped
+             */
+            ignore?: string[];
+            /**
+             * Input Size
+             * @default 640
+             */
+            input_size?: number;
+            /**
+             * Label Map
+             * @description model class → project label
+             */
+            label_map?: {
+                [key: string]: string;
+            };
+            /** Labels */
+            labels: string[];
+            /**
+             * Max Detections
+             * @default 300
+             */
+            max_detections?: number;
+            /**
+             * Nms Iou
+             * @default 0.45
+             */
+            nms_iou?: number;
+            normalisation?: components["schemas"]["Normalisation"];
+            /**
+             * Outputs
+             * @description classifier outputs
+             * @default logits
+             * @enum {string}
+             */
+            outputs?: "logits" | "probabilities";
+            /**
+             * Score Threshold
+             * @default 0.25
+             */
+            score_threshold?: number;
+        };
+        /** ModelVersionCreatedPublic */
+        ModelVersionCreatedPublic: {
+            /**
+             * Class Labels
+             * @description the project label of each class by output index
+             */
+            class_labels: (string | null)[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Name */
+            name: string;
+            signature: components["schemas"]["SignaturePublic"] | null;
+            spec: components["schemas"]["ModelSpec"];
+            /**
+             * Status
+             * @description awaiting_upload until the file is uploaded and checked; rejected says why in status_reason
+             * @enum {string}
+             */
+            status: "awaiting_upload" | "ready" | "rejected";
+            /** Status Reason */
+            status_reason: string | null;
+            /** @description form for the ONNX file; then POST …/versions/{version}/check */
+            upload: components["schemas"]["PresignedPostPublic"];
+            /** Version */
+            version: number;
+        };
+        /** ModelVersionPublic */
+        ModelVersionPublic: {
+            /**
+             * Class Labels
+             * @description the project label of each class by output index
+             */
+            class_labels: (string | null)[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Name */
+            name: string;
+            signature: components["schemas"]["SignaturePublic"] | null;
+            spec: components["schemas"]["ModelSpec"];
+            /**
+             * Status
+             * @description awaiting_upload until the file is uploaded and checked; rejected says why in status_reason
+             * @enum {string}
+             */
+            status: "awaiting_upload" | "ready" | "rejected";
+            /** Status Reason */
+            status_reason: string | null;
+            /** Version */
+            version: number;
+        };
+        /** ModelsPublic */
+        ModelsPublic: {
+            /** Models */
+            models: components["schemas"]["ModelPublic"][];
+        };
         /** NextTaskPublic */
         NextTaskPublic: {
             /** @description null when there is nothing for you right now */
             task: components["schemas"]["TaskPublic"] | null;
+        };
+        /**
+         * Normalisation
+         * @description ``pixel / scale``, then ``(x - mean) / std`` per channel (RGB).
+         */
+        Normalisation: {
+            /**
+             * Mean
+             * @default [
+             *       0,
+             *       0,
+             *       0
+             *     ]
+             */
+            mean?: [
+                number,
+                number,
+                number
+            ];
+            /**
+             * Scale
+             * @default 255
+             */
+            scale?: number;
+            /**
+             * Std
+             * @default [
+             *       1,
+             *       1,
+             *       1
+             *     ]
+             */
+            std?: [
+                number,
+                number,
+                number
+            ];
         };
         /** PacketMedia */
         PacketMedia: {
@@ -2106,6 +2743,46 @@ export interface components {
                 [key: string]: unknown;
             }[];
             media: components["schemas"]["PacketMedia"];
+        };
+        /** PredictionPublic */
+        PredictionPublic: {
+            /** File Id */
+            file_id: string;
+            /**
+             * Instance List
+             * @description instances with score, model, version and run
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "done" | "failed";
+            /**
+             * Predicted At
+             * Format: date-time
+             */
+            predicted_at: string;
+            /** Reason */
+            reason: string | null;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Summary
+             * @description label → count and min_score
+             */
+            summary: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+        };
+        /** PredictionsPublic */
+        PredictionsPublic: {
+            /** Predictions */
+            predictions: components["schemas"]["PredictionPublic"][];
         };
         /**
          * PresignedPostPublic
@@ -2195,6 +2872,34 @@ export interface components {
             /** Webhook Id */
             webhook_id: string;
         };
+        /** ReviewJobPublic */
+        ReviewJobPublic: {
+            /**
+             * Dataset
+             * @description review-<run id>: the chosen files, listed (not copied)
+             */
+            dataset: string;
+            /**
+             * File Ids
+             * @description most disagreeing first; files without disagreement are left out
+             */
+            file_ids: string[];
+            /**
+             * Job Id
+             * @description the launched job: each file annotated (from its current version) and reviewed
+             */
+            job_id: string;
+            /** Run Id */
+            run_id: string;
+        };
+        /** ReviewRequest */
+        ReviewRequest: {
+            /**
+             * Top
+             * @description how many of the most disagreeing files
+             */
+            top: number;
+        };
         /** ReviewStatsPublic */
         ReviewStatsPublic: {
             /** Approved */
@@ -2220,6 +2925,140 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "editor" | "reviewer" | "annotator" | "viewer";
+        /** RunCreate */
+        RunCreate: {
+            /**
+             * Dataset
+             * @default default
+             */
+            dataset?: string;
+            /**
+             * Query
+             * @description a slice query; the run predicts its ready files
+             */
+            query?: string | null;
+            /**
+             * Threshold
+             * @description score threshold (the model's if unset)
+             */
+            threshold?: number | null;
+            /**
+             * Version
+             * @description the model version (the newest if unset)
+             */
+            version?: number | null;
+        };
+        /** RunDetailPublic */
+        RunDetailPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Done */
+            done: number;
+            /** Eta Seconds */
+            eta_seconds: number | null;
+            /** Failed */
+            failed: number;
+            /**
+             * Failures
+             * @description files that failed, with why (the first 100)
+             */
+            failures: components["schemas"]["RunFailurePublic"][];
+            /** Finished At */
+            finished_at: string | null;
+            /** Items Per Second */
+            items_per_second: number | null;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Pending */
+            pending: number;
+            /** Query */
+            query: string | null;
+            /** Run Id */
+            run_id: string;
+            /** Slice Id */
+            slice_id: string;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @description queued, running, completed, completed_with_errors, failed or cancelled
+             */
+            status: string;
+            /** Status Reason */
+            status_reason: string | null;
+            /** Threshold */
+            threshold: number;
+            /** Total */
+            total: number;
+        };
+        /** RunFailurePublic */
+        RunFailurePublic: {
+            /** File Id */
+            file_id: string;
+            /** Reason */
+            reason: string | null;
+        };
+        /** RunPublic */
+        RunPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Done */
+            done: number;
+            /** Eta Seconds */
+            eta_seconds: number | null;
+            /** Failed */
+            failed: number;
+            /** Finished At */
+            finished_at: string | null;
+            /** Items Per Second */
+            items_per_second: number | null;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Pending */
+            pending: number;
+            /** Query */
+            query: string | null;
+            /** Run Id */
+            run_id: string;
+            /** Slice Id */
+            slice_id: string;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @description queued, running, completed, completed_with_errors, failed or cancelled
+             */
+            status: string;
+            /** Status Reason */
+            status_reason: string | null;
+            /** Threshold */
+            threshold: number;
+            /** Total */
+            total: number;
+        };
+        /** RunsPublic */
+        RunsPublic: {
+            /** Runs */
+            runs: components["schemas"]["RunPublic"][];
+        };
         /** SchemaPublic */
         SchemaPublic: {
             /** Attribute Groups */
@@ -2240,6 +3079,52 @@ export interface components {
              * @description the schema version you last read; a stale one gets 409
              */
             version: number;
+        };
+        /** SelectRequest */
+        SelectRequest: {
+            /** K */
+            k: number;
+            /**
+             * Seed
+             * @default 0
+             */
+            seed?: number;
+            /**
+             * Strategy
+             * @default least_confidence
+             * @enum {string}
+             */
+            strategy?: "least_confidence" | "margin" | "entropy";
+        };
+        /** SelectedFilePublic */
+        SelectedFilePublic: {
+            /** File Id */
+            file_id: string;
+            /** Uncertainty */
+            uncertainty: number;
+        };
+        /** SelectionPublic */
+        SelectionPublic: {
+            /**
+             * Candidates
+             * @description the run's unlabelled files it chose from
+             */
+            candidates: number;
+            /** Files */
+            files: components["schemas"]["SelectedFilePublic"][];
+            /** Run Id */
+            run_id: string;
+            /** Seed */
+            seed: number;
+            /** Strategy */
+            strategy: string;
+        };
+        /** SignaturePublic */
+        SignaturePublic: {
+            /** Inputs */
+            inputs: components["schemas"]["TensorPublic"][];
+            /** Outputs */
+            outputs: components["schemas"]["TensorPublic"][];
         };
         /** SliceCreate */
         SliceCreate: {
@@ -2709,6 +3594,15 @@ export interface components {
              * @description the annotation version you started from; a stale one gets 409
              */
             version?: number | null;
+        };
+        /** TensorPublic */
+        TensorPublic: {
+            /** Name */
+            name: string;
+            /** Shape */
+            shape: (number | string | null)[];
+            /** Type */
+            type: string;
         };
         /**
          * UnreadableRecord
@@ -6347,6 +7241,1175 @@ export interface operations {
             };
             /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_models_api_v1_projects__project_string_id__models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    register_model_api_v1_projects__project_string_id__models_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionCreatedPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_model_api_v1_projects__project_string_id__models__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDetailPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    start_run_api_v1_projects__project_string_id__models__name__runs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetailPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    check_model_api_v1_projects__project_string_id__models__name__versions__version__check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: number;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_runs_api_v1_projects__project_string_id__runs_get: {
+        parameters: {
+            query?: {
+                model?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_run_api_v1_projects__project_string_id__runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetailPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    cancel_run_api_v1_projects__project_string_id__runs__run_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetailPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    evaluate_run_api_v1_projects__project_string_id__runs__run_id__evaluate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    evaluation_files_api_v1_projects__project_string_id__runs__run_id__evaluation_files_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationFilesPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_predictions_api_v1_projects__project_string_id__runs__run_id__predictions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionsPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_prediction_api_v1_projects__project_string_id__runs__run_id__predictions__file_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                file_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    redrive_run_api_v1_projects__project_string_id__runs__run_id__redrive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDetailPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    send_to_review_api_v1_projects__project_string_id__runs__run_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewJobPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    select_files_api_v1_projects__project_string_id__runs__run_id__select_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelectionPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -131,7 +131,7 @@ def memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
 
 def memberships_of_file(project_id: str, file_id: str) -> dict[str, str]:
     """The datasets the file is listed in (a deleted file is in none), each with its position (sort key) there."""
-    return {m.dataset_id: m.SK for m in _memberships_of(project_id, file_id) if m.status != "deleted"}
+    return {m.dataset_id: m.SK for m in memberships_of(project_id, file_id) if m.status != "deleted"}
 
 
 def membership_is_live(project_id: str, dataset_id: str, position: str) -> bool:

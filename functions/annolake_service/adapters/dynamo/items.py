@@ -354,6 +354,8 @@ class QueryIndexItem(Item):
     built_at = UTCDateTimeAttribute()
     compacted_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+
+
 class SnapshotItem(_IndexedItem):
     """A named snapshot: where its manifest is (by digest) and what it holds; never updated once written."""
 
@@ -369,6 +371,19 @@ class SnapshotItem(_IndexedItem):
     file_count = NumberAttribute(attr_name="count")
     label_histogram = JSONAttribute(default=dict)
     manifest_bytes = NumberAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ModelItem(Item):
+    """A registered model: its name, newest version and the run its name means in queries."""
+
+    KIND: ClassVar[str] = "model"
+
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    latest_version = NumberAttribute(default=0)
+    latest_run = UnicodeAttribute(null=True)  # the newest run that finished: what predictions.<model> reads
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 
@@ -395,6 +410,65 @@ class ExportItem(Item):
     finished_at = UTCDateTimeAttribute(null=True)
 
 
+class ModelVersionItem(Item):
+    """One version of a model: what it declares, its classes' project labels and whether its file checked out."""
+
+    KIND: ClassVar[str] = "model_version"
+
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    version = NumberAttribute()
+    spec = JSONAttribute()
+    class_labels = JSONAttribute()
+    status = UnicodeAttribute()  # awaiting_upload | ready | rejected
+    status_reason = UnicodeAttribute(null=True)
+    object_key = UnicodeAttribute()
+    signature = JSONAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class PredictionRunItem(Item):
+    """A prediction run over a frozen slice: progress counters (updated atomically) and outcome."""
+
+    KIND: ClassVar[str] = "prediction_run"
+
+    project_id = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    model_name = UnicodeAttribute()
+    model_version = NumberAttribute()
+    dataset_name = UnicodeAttribute()
+    query_text = UnicodeAttribute(attr_name="query", null=True)  # Model.query is the query method
+    threshold = NumberAttribute()
+    slice_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    total = NumberAttribute(default=0)
+    done = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    execution_arn = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+
+
+class PredictionItem(Item):
+    """One file's outcome in a run, written once: its predicted instances and their summary, or why it failed."""
+
+    KIND: ClassVar[str] = "prediction"
+
+    project_id = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    file_id = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # "done" | "failed"
+    instances = JSONAttribute(default=list)
+    summary = JSONAttribute(default=dict)
+    probabilities = JSONAttribute(null=True)  # a classifier's class distribution (active learning)
+    reason = UnicodeAttribute(null=True)
+    predicted_at = UTCDateTimeAttribute()
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -417,4 +491,8 @@ MODELS: tuple[type[Item], ...] = (
     QueryIndexItem,
     SnapshotItem,
     ExportItem,
+    ModelItem,
+    ModelVersionItem,
+    PredictionRunItem,
+    PredictionItem,
 )

@@ -23,6 +23,10 @@
 | query_index        | P#<p>                   | INDEX#<dataset>      |                                          |
 | snapshot           | P#<p>                   | SNAPSHOT#<name>      | P#<p>#SNAPSHOTS / <digest>#<name>        |
 | export             | P#<p>                   | EXPORT#<export>      |                                          |
+| model              | P#<p>                   | MODEL#<model>        |                                          |
+| model_version      | P#<p>#MODEL#<model>     | V#<version>          |                                          |
+| prediction_run     | P#<p>                   | RUN#<run>            |                                          |
+| prediction         | P#<p>#RUN#<run>         | F#<file>             |                                          |
 
 A task also has a GSI2 key while it is open, its job's queue for its kind:
 
@@ -38,10 +42,14 @@ Notes on the table
   again when a claim's lease or a reservation ends).
 - ``query_index`` is the manifest of a dataset's columnar query index (its base file in the media bucket and
   the delta files folded into it), replaced by a conditional write on its version.
+- A ``prediction`` is one file's outcome in a prediction run (its instances, or why it failed), written once per
+  run and file; predictions are never annotation versions.
 - ``annotator_mark`` records that a person holds a consensus slot of a file in a job (one slot per person).
 
 Access patterns
-- project settings, members, datasets, schema, uploads, imports, jobs, webhooks: a query or get on ``P#<p>``.
+- project settings, members, datasets, schema, uploads, imports, jobs, webhooks, models, prediction runs: a query
+  or get on ``P#<p>``; a model's versions: a query on ``P#<p>#MODEL#<model>``.
+- a run's predictions: a query on ``P#<p>#RUN#<run>``; some files' predictions in a run: one batch get.
 - projects of a user: GSI1 ``PRINCIPAL#user:<name>``; a project's API keys: GSI1 ``P#<p>#KEYS``.
 - an API key by ``client_id``: one get (every API-key request).
 - a dataset's files, newest first: a key query on each of ``DATASET_SHARDS`` partitions, merged by sort key
@@ -284,3 +292,31 @@ def snapshot_index_sk(digest: str, name: str) -> str:
 
 def export_sk(export_id: str) -> str:
     return f"{EXPORT_PREFIX}{export_id}"
+# --- models and prediction runs ------------------------------------------------------------------
+
+MODEL_PREFIX = "MODEL#"
+RUN_PREFIX = "RUN#"
+
+
+def model_sk(name: str) -> str:
+    return f"{MODEL_PREFIX}{name}"
+
+
+def model_versions_pk(project_id: str, name: str) -> str:
+    return f"P#{project_id}#MODEL#{name}"
+
+
+def model_version_sk(version: int) -> str:
+    return f"V#{version:08d}"
+
+
+def run_sk(run_id: str) -> str:
+    return f"{RUN_PREFIX}{run_id}"
+
+
+def run_pk(project_id: str, run_id: str) -> str:
+    return f"P#{project_id}#RUN#{run_id}"
+
+
+def prediction_sk(file_id: str) -> str:
+    return f"F#{file_id}"

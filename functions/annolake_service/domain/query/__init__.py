@@ -29,6 +29,10 @@ field                       meaning of ``=``/``==``, ``!=``, ``< <= > >=``, ``in
                             missing key or another kind matches only ``!=`` / ``not in``; a list
                             behaves like an attribute set. Dates compare as their ISO strings.
 ``dataset.name``/``id``     whether the file is in that dataset: ``=``, ``!=``, ``in``, ``not in``.
+``predictions.<m>.<label>`` how many instances of the label model ``m``'s latest finished run (or the
+                            run ``m`` when it is a run id, ``pr_…``) predicted on the file; 0 when none.
+``… .<label>.score``        the file's lowest score for the label in that run; a file without such a
+                            prediction has no score and matches only ``!=`` / ``not in``.
 ==========================  =========================================================================
 
 ``!=`` is always the negation of ``=``, and ``not in`` of ``in``. Literals: integers and decimals
@@ -55,8 +59,10 @@ from annolake_service.domain.query.nodes import (
     Not,
     Or,
     Position,
+    Predicted,
     Value,
     format_query,
+    walk,
 )
 from annolake_service.domain.query.parser import parse_query
 from annolake_service.domain.query.pushdown import DynamoFilter, Plan, plan
@@ -79,6 +85,7 @@ __all__ = [
     "Or",
     "Plan",
     "Position",
+    "Predicted",
     "QueryError",
     "QueryNameError",
     "QuerySyntaxError",
@@ -89,4 +96,5 @@ __all__ = [
     "format_query",
     "parse_query",
     "plan",
+    "walk",
 ]

@@ -6,7 +6,17 @@ import difflib
 from collections.abc import Collection
 
 from annolake_service.domain.query.errors import QueryNameError
-from annolake_service.domain.query.nodes import AttributeValues, Compare, InList, LabelCount, Node, walk
+from annolake_service.domain.query.nodes import (
+    AttributeValues,
+    Compare,
+    InList,
+    LabelCount,
+    Node,
+    Predicted,
+    walk,
+)
+
+RUN_ID_PREFIX = "pr_"  # predictions.<run id>: a run, rather than a model's latest run
 
 
 def suggest(name: str, candidates: Collection[str]) -> str | None:
@@ -19,8 +29,15 @@ def suggest(name: str, candidates: Collection[str]) -> str | None:
     return hint[0] if hint else None
 
 
-def check_query(node: Node, *, label_names: Collection[str], attribute_groups: Collection[str]) -> None:
-    """Raise ``QueryNameError`` for the first unknown label or attribute group (in the query's order)."""
+def check_query(
+    node: Node,
+    *,
+    label_names: Collection[str],
+    attribute_groups: Collection[str],
+    model_names: Collection[str] | None = None,
+) -> None:
+    """Raise ``QueryNameError`` for the first unknown label, attribute group or model (in the query's order);
+    models are checked only when ``model_names`` is given."""
     for part in walk(node):
         if not isinstance(part, Compare | InList):
             continue
@@ -29,9 +46,15 @@ def check_query(node: Node, *, label_names: Collection[str], attribute_groups: C
             _unknown("label", field.name, label_names, field)
         if isinstance(field, AttributeValues) and field.group not in attribute_groups:
             _unknown("attribute group", field.group, attribute_groups, field)
+        if isinstance(field, Predicted):
+            if field.label not in label_names:
+                _unknown("label", field.label, label_names, field)
+            is_run = field.model.startswith(RUN_ID_PREFIX)
+            if model_names is not None and not is_run and field.model not in model_names:
+                _unknown("model", field.model, model_names, field)
 
 
-def _unknown(kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues) -> None:
+def _unknown(kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues | Predicted) -> None:
     suggestion = suggest(name, known)
     message = f"unknown {kind} {name!r}"
     if field.pos is not None:

@@ -22,6 +22,7 @@ from annolake_service.domain.query.nodes import (
     Node,
     Not,
     Or,
+    Predicted,
     Value,
     format_datetime,
 )
@@ -52,6 +53,8 @@ class FileView:
     attribute_values: Mapping[str, list[Any]] = field(default_factory=dict)
     dataset_names: frozenset[str] = frozenset()
     dataset_ids: frozenset[str] = frozenset()
+    #: ``predictions.<ref>``: ref (a model name or run id) → label → {"count": n, "min_score": s}
+    predictions: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.created.tzinfo is None:
@@ -59,7 +62,11 @@ class FileView:
 
     @classmethod
     def from_record(
-        cls, record: FileRecord, dataset_names: Iterable[str] = (), dataset_ids: Iterable[str] = ()
+        cls,
+        record: FileRecord,
+        dataset_names: Iterable[str] = (),
+        dataset_ids: Iterable[str] = (),
+        predictions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     ) -> FileView:
         """The view of a stored file, given the names and ids of the datasets it belongs to."""
         return cls(
@@ -74,6 +81,7 @@ class FileView:
             attribute_values=record.attribute_values,
             dataset_names=frozenset(dataset_names),
             dataset_ids=frozenset(dataset_ids),
+            predictions=predictions or {},
         )
 
 
@@ -103,6 +111,11 @@ def _compare(field: Field, op: CompareOp, value: Value, view: FileView) -> bool:
         if isinstance(found, list):
             return _any_of(found, op, literal)
         return _scalar(found, op, literal)
+    if isinstance(field, Predicted):
+        entry = view.predictions.get(field.model, {}).get(field.label)
+        if field.score:
+            return _scalar(entry["min_score"] if entry else _MISSING, op, value)
+        return OPS[op](int(entry["count"]) if entry else 0, value)
     if isinstance(field, DatasetRef):
         names = view.dataset_names if field.by == "name" else view.dataset_ids
         return (value in names) == (op == "=")

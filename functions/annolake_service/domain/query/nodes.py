@@ -77,7 +77,19 @@ class DatasetRef:
     pos: Position | None = field(default=None, compare=False, repr=False)
 
 
-Field: TypeAlias = LabelCount | AttributeValues | FileField | Metadata | DatasetRef
+@dataclass(frozen=True)
+class Predicted:
+    """``predictions.<model>.<label>``: how many of the label the model's latest finished run predicted on the
+    file (0 when none); with ``.score`` (``score=True``): the file's lowest score for the label (missing when
+    none). ``model`` may also be a run id (``pr_…``): that run's predictions."""
+
+    model: str
+    label: str
+    score: bool = False
+    pos: Position | None = field(default=None, compare=False, repr=False)
+
+
+Field: TypeAlias = LabelCount | AttributeValues | FileField | Metadata | DatasetRef | Predicted
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,8 @@ def format_field(f: Field) -> str:
         return f"file.{f.name}"
     if isinstance(f, Metadata):
         return "file.metadata." + ".".join(format_name(key) for key in f.path)
+    if isinstance(f, Predicted):
+        return f"predictions.{format_name(f.model)}.{format_name(f.label)}" + (".score" if f.score else "")
     return f"dataset.{f.by}"
 
 

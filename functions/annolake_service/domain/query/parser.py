@@ -33,6 +33,7 @@ from annolake_service.domain.query.nodes import (
     Not,
     Or,
     Position,
+    Predicted,
     Value,
     format_field,
     format_value,
@@ -40,7 +41,7 @@ from annolake_service.domain.query.nodes import (
 
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 64
-ROOTS = ("labels", "attributes", "file", "dataset")
+ROOTS = ("labels", "attributes", "file", "dataset", "predictions")
 _FLIPPED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
@@ -277,6 +278,11 @@ def _coerce(field: Field, op: CompareOp, value: Value, token: Token) -> Value:
         if not _is_number(value):
             _type_error(f"{name} is a count of instances, so compare it with a number, not {_describe(value)}", token)
         return value
+    if isinstance(field, Predicted):
+        if not _is_number(value):
+            what = "a score between 0 and 1" if field.score else "a count of predicted instances"
+            _type_error(f"{name} is {what}, so compare it with a number, not {_describe(value)}", token)
+        return value
     if isinstance(field, AttributeValues | Metadata):
         if isinstance(value, datetime) and isinstance(field, AttributeValues):
             _type_error(f"attribute values hold dates (2026-01-31), not date-times; got {_describe(value)}", token)
@@ -347,12 +353,20 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
     names = [_segment(t) for t in segment_tokens]
     if root not in ROOTS:
         _name_error(
-            f"unknown field {root!r}: a field starts with labels., attributes., file. or dataset.",
+            f"unknown field {root!r}: a field starts with labels., attributes., file., dataset. or predictions.",
             root,
             "field",
             ROOTS,
             root_token,
         )
+    if root == "predictions":
+        if len(names) not in (2, 3) or (len(names) == 3 and names[2] != "score"):
+            _type_error(
+                "a predictions field is predictions.<model>.<label> (a count) or predictions.<model>.<label>.score "
+                f"(the file's lowest score for the label), not predictions.{'.'.join(names)}",
+                root_token,
+            )
+        return Predicted(names[0], names[1], len(names) == 3, _pos(segment_tokens[1]))
     if root in ("labels", "attributes"):
         if len(names) > 1:
             _type_error(

@@ -35,6 +35,7 @@ from annolake_service.domain.query.evaluator import _as_attribute_literal, _as_m
 from annolake_service.domain.query.nodes import (
     And,
     AttributeValues,
+    Compare,
     CompareOp,
     DatasetRef,
     Field,
@@ -46,6 +47,7 @@ from annolake_service.domain.query.nodes import (
     Not,
     Or,
     Value,
+    walk,
 )
 
 LABEL_PREFIX = "label:"
@@ -85,6 +87,16 @@ class SqlPredicate:
 
     text: str
     params: list[Any] = field(default_factory=list)
+
+
+_INDEXED_FIELDS = (LabelCount, AttributeValues, FileField, Metadata, DatasetRef)
+
+
+def indexed(node: Node | None) -> bool:
+    """Whether every field the query names is in the index (predictions and evaluations are not)."""
+    return node is None or all(
+        isinstance(part.field, _INDEXED_FIELDS) for part in walk(node) if isinstance(part, Compare | InList)
+    )
 
 
 def to_sql(node: Node, columns: Collection[str]) -> SqlPredicate:
@@ -132,6 +144,8 @@ class _Compiler:
                 return _FALSE
             column = "dataset_names" if field.by == "name" else "dataset_ids"
             return f"COALESCE(list_contains({column}, {self.bind(value)}), FALSE)"
+        if not isinstance(field, FileField):
+            raise ValueError(f"{type(field).__name__} is not in the index (see ``indexed``)")
         return self.file_field(field, op, value)
 
     def label(self, name: str, op: CompareOp, value: Value) -> str:
@@ -210,6 +224,7 @@ __all__ = [
     "LABEL_PREFIX",
     "SqlPredicate",
     "attribute_columns",
+    "indexed",
     "json_pointer",
     "label_column",
     "quote_identifier",

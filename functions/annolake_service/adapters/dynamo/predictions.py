@@ -1,0 +1,220 @@
+"""Prediction runs and each file's prediction in a run (written once per run and file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.expressions.update import Action
+
+from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo.conditions import applied
+from annolake_service.adapters.dynamo.items import PredictionItem, PredictionRunItem
+from annolake_service.adapters.dynamo.table import bind
+from annolake_service.domain.predictions import FilePrediction, PredictionRun
+
+_BATCH_GET = 100
+
+
+def _run(item: PredictionRunItem) -> PredictionRun:
+    return PredictionRun(
+        project_id=item.project_id,
+        run_id=item.run_id,
+        model_name=item.model_name,
+        model_version=int(item.model_version),
+        dataset=item.dataset_name,
+        query=item.query_text,
+        threshold=float(item.threshold),
+        slice_id=item.slice_id,
+        status=item.status,
+        status_reason=item.status_reason,
+        total=int(item.total or 0),
+        done=int(item.done or 0),
+        failed=int(item.failed or 0),
+        execution_arn=item.execution_arn,
+        created_by=item.created_by,
+        created_at=item.created_at,
+        started_at=item.started_at,
+        finished_at=item.finished_at,
+    )
+
+
+def _prediction(item: PredictionItem) -> FilePrediction:
+    return FilePrediction(
+        run_id=item.run_id,
+        file_id=item.file_id,
+        outcome=item.outcome,
+        instances=item.instances or [],
+        summary=item.summary or {},
+        probabilities=item.probabilities,
+        reason=item.reason,
+        predicted_at=item.predicted_at,
+    )
+
+
+def _run_key(project_id: str, run_id: str) -> PredictionRunItem:
+    return PredictionRunItem(PK=keys.project_pk(project_id), SK=keys.run_sk(run_id))
+
+
+def create_run(run: PredictionRun) -> None:
+    bind()
+    PredictionRunItem(
+        PK=keys.project_pk(run.project_id),
+        SK=keys.run_sk(run.run_id),
+        kind=PredictionRunItem.KIND,
+        project_id=run.project_id,
+        run_id=run.run_id,
+        model_name=run.model_name,
+        model_version=run.model_version,
+        dataset_name=run.dataset,
+        query_text=run.query,
+        threshold=run.threshold,
+        slice_id=run.slice_id,
+        status=run.status,
+        total=run.total,
+        created_by=run.created_by,
+        created_at=run.created_at,
+    ).save(condition=PredictionRunItem.PK.does_not_exist())
+
+
+def get_run(project_id: str, run_id: str) -> PredictionRun | None:
+    bind()
+    try:
+        return _run(PredictionRunItem.get(keys.project_pk(project_id), keys.run_sk(run_id)))
+    except PredictionRunItem.DoesNotExist:
+        return None
+
+
+def list_runs(project_id: str, model_name: str | None = None) -> list[PredictionRun]:
+    """The project's runs (optionally of one model), newest first."""
+    bind()
+    condition = PredictionRunItem.model_name == model_name if model_name else None
+    items = PredictionRunItem.query(
+        keys.project_pk(project_id), PredictionRunItem.SK.startswith(keys.RUN_PREFIX), filter_condition=condition
+    )
+    return sorted((_run(i) for i in items), key=lambda run: run.created_at, reverse=True)
+
+
+def mark_run(
+    project_id: str,
+    run_id: str,
+    *,
+    status: str,
+    reason: str | None = None,
+    execution_arn: str | None = None,
+    started: bool = False,
+    finished: bool = False,
+    unless_status: tuple[str, ...] = (),
+) -> bool:
+    """Set the run's status; False (nothing written) when its status is one of ``unless_status``."""
+    bind()
+    actions: list[Action] = [
+        PredictionRunItem.status.set(status),
+        PredictionRunItem.status_reason.set(reason),  # type: ignore[arg-type]  # None removes the attribute
+        PredictionRunItem.finished_at.set(datetime.now(UTC) if finished else None),  # type: ignore[arg-type]
+    ]
+    if execution_arn is not None:
+        actions.append(PredictionRunItem.execution_arn.set(execution_arn))
+    if started:
+        actions.append(PredictionRunItem.started_at.set(datetime.now(UTC)))
+    condition = PredictionRunItem.PK.exists()
+    for refused in unless_status:
+        condition &= PredictionRunItem.status != refused
+    return applied(lambda: _run_key(project_id, run_id).update(actions=actions, condition=condition))
+
+
+def set_execution(project_id: str, run_id: str, execution_arn: str) -> None:
+    """The run's current execution (cancel stops it); its status is the steps' to set."""
+    bind()
+    _run_key(project_id, run_id).update(actions=[PredictionRunItem.execution_arn.set(execution_arn)])
+
+
+def record_prediction(
+    project_id: str,
+    run_id: str,
+    file_id: str,
+    *,
+    instances: list[dict[str, Any]],
+    summary: dict[str, Any],
+    probabilities: list[float] | None,
+    reason: str | None,
+) -> bool:
+    """Record one file's outcome in the run once; a failed outcome may be replaced by a later attempt.
+
+    A done prediction is never written again (False): re-drives and retried chunks add no duplicates. The live
+    counters (``add_progress``) are progress for people to watch; ``recount`` makes them exact at the end.
+    """
+    bind()
+    failed = reason is not None
+    item = PredictionItem(
+        PK=keys.run_pk(project_id, run_id),
+        SK=keys.prediction_sk(file_id),
+        kind=PredictionItem.KIND,
+        project_id=project_id,
+        run_id=run_id,
+        file_id=file_id,
+        outcome="failed" if failed else "done",
+        instances=instances,
+        summary=summary,
+        probabilities=probabilities,
+        reason=reason[:1000] if reason else None,
+        predicted_at=datetime.now(UTC),
+    )
+    replaceable = PredictionItem.PK.does_not_exist() | (PredictionItem.outcome == "failed")
+    return applied(lambda: item.save(condition=replaceable))
+
+
+def add_progress(project_id: str, run_id: str, *, done: int, failed: int) -> None:
+    """Bump the live counters by what a chunk recorded since its last report (one write for several files)."""
+    bind()
+    actions: list[Action] = [PredictionRunItem.done.add(done), PredictionRunItem.failed.add(failed)]
+    _run_key(project_id, run_id).update(actions=actions)
+
+
+def done_file_ids(project_id: str, run_id: str) -> set[str]:
+    bind()
+    items = PredictionItem.query(
+        keys.run_pk(project_id, run_id),
+        filter_condition=PredictionItem.outcome == "done",
+        attributes_to_get=["file_id"],
+    )
+    return {i.file_id for i in items}
+
+
+def reset_counters(project_id: str, run_id: str, total: int) -> None:
+    bind()
+    _run_key(project_id, run_id).update(
+        actions=[PredictionRunItem.total.set(total), PredictionRunItem.done.set(0), PredictionRunItem.failed.set(0)]
+    )
+
+
+def recount(project_id: str, run_id: str) -> tuple[int, int]:
+    """Set the run's done/failed counters from its recorded predictions; returns (done, failed)."""
+    bind()
+    pk = keys.run_pk(project_id, run_id)
+    failed = PredictionItem.count(pk, filter_condition=PredictionItem.outcome == "failed")
+    done = PredictionItem.count(pk, filter_condition=PredictionItem.outcome == "done")
+    _run_key(project_id, run_id).update(
+        actions=[PredictionRunItem.done.set(done), PredictionRunItem.failed.set(failed)]
+    )
+    return done, failed
+
+
+def iter_predictions(project_id: str, run_id: str, outcome: str | None = None) -> Iterator[FilePrediction]:
+    bind()
+    condition = PredictionItem.outcome == outcome if outcome else None
+    for item in PredictionItem.query(keys.run_pk(project_id, run_id), filter_condition=condition):
+        yield _prediction(item)
+
+
+def get_predictions(project_id: str, run_id: str, file_ids: list[str]) -> dict[str, FilePrediction]:
+    """The run's predictions of these files (those it has), by file id."""
+    bind()
+    found: dict[str, FilePrediction] = {}
+    pk = keys.run_pk(project_id, run_id)
+    for start in range(0, len(file_ids), _BATCH_GET):
+        batch = [(pk, keys.prediction_sk(f)) for f in dict.fromkeys(file_ids[start : start + _BATCH_GET])]
+        for item in PredictionItem.batch_get(batch):
+            found[item.file_id] = _prediction(item)
+    return found

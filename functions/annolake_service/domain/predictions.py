@@ -1,0 +1,117 @@
+"""The prediction layer: per-file summaries the query language reads, and uncertainty for active learning.
+
+Predictions never enter human annotation versions. Each run writes one record per file (its instances,
+each with ``score``, ``name`` (the label), ``model``, ``version`` and ``run``) and a summary:
+``{label: {"count": n, "min_score": s}}``. In queries, ``predictions.<model>.<label>`` is ``count`` (0 when
+the file has no prediction of the label) and ``predictions.<model>.<label>.score`` is ``min_score``, the
+file's lowest score for that label: ``… .score < 0.4`` finds files with at least one doubtful prediction of
+it. A file with no prediction of the label has no score, and a score comparison never holds for it
+(``!=`` included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Strategy = Literal["least_confidence", "margin", "entropy"]
+STRATEGIES: tuple[Strategy, ...] = ("least_confidence", "margin", "entropy")
+RUN_ID_PREFIX = "pr_"
+
+
+def summarize(instances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """``{label: {"count": n, "min_score": lowest score}}`` over a file's predicted instances."""
+    summary: dict[str, dict[str, float]] = {}
+    for instance in instances:
+        name, score = instance["name"], float(instance.get("score", 1.0))
+        entry = summary.setdefault(name, {"count": 0, "min_score": score})
+        entry["count"] += 1
+        entry["min_score"] = min(entry["min_score"], score)
+    return summary
+
+
+# --- uncertainty ------------------------------------------------------------------------------------
+
+
+def _distribution_uncertainty(probabilities: Sequence[float], strategy: Strategy) -> float:
+    """How unsure one probability distribution is, in [0, 1] (higher: less sure)."""
+    ordered = sorted((max(0.0, float(p)) for p in probabilities), reverse=True)
+    total = sum(ordered) or 1.0
+    ordered = [p / total for p in ordered]
+    if strategy == "least_confidence":
+        return 1.0 - ordered[0]
+    if strategy == "margin":
+        second = ordered[1] if len(ordered) > 1 else 0.0
+        return 1.0 - (ordered[0] - second)
+    entropy = -sum(p * math.log(p) for p in ordered if p > 0)
+    return entropy / math.log(len(ordered)) if len(ordered) > 1 else 0.0
+
+
+def file_uncertainty(
+    instances: Sequence[Mapping[str, Any]], probabilities: Sequence[float] | None, strategy: Strategy
+) -> float:
+    """A file's uncertainty under ``strategy``.
+
+    A classifier's file has its class distribution (``probabilities``). A detector's file is as uncertain as
+    its least certain detection, each detection's score ``s`` read as the distribution ``[s, 1 - s]``
+    (is there such an object or not); a file with no detection scores 0 (nothing to doubt).
+    """
+    if probabilities:
+        return _distribution_uncertainty(probabilities, strategy)
+    scores = [float(i["score"]) for i in instances if "score" in i]
+    return max((_distribution_uncertainty([s, 1.0 - s], strategy) for s in scores), default=0.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    file_id: str
+    uncertainty: float
+
+
+def select(candidates: Iterable[Candidate], k: int, seed: int) -> list[Candidate]:
+    """The ``k`` most uncertain candidates; ties broken by a hash of (seed, file id), so the same seed
+    gives the same files and another seed may order equals differently."""
+
+    def tie(file_id: str) -> str:
+        return hashlib.sha256(f"{seed}:{file_id}".encode()).hexdigest()
+
+    ranked = sorted(candidates, key=lambda c: (-round(c.uncertainty, 12), tie(c.file_id)))
+    return ranked[:k]
+
+
+class PredictionRun(BaseModel):
+    project_id: str
+    run_id: str
+    model_name: str
+    model_version: int
+    dataset: str
+    query: str | None
+    threshold: float
+    slice_id: str
+    status: str  # created | queued | running | completed | completed_with_errors | failed | cancelled
+    status_reason: str | None
+    total: int
+    done: int
+    failed: int
+    execution_arn: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class FilePrediction(BaseModel):
+    run_id: str
+    file_id: str
+    outcome: Literal["done", "failed"]
+    instances: list[dict[str, Any]]
+    summary: dict[str, dict[str, float]]
+    probabilities: list[float] | None
+    reason: str | None
+    predicted_at: datetime

@@ -1,0 +1,197 @@
+"""What runs in the model function (onnxruntime, numpy, pycocotools in its own layer): checking a model file,
+predicting one chunk of a run's files, and evaluating a run against the human annotations.
+
+The API never imports this module; it calls the model function (``adapters.model_function``) or starts the
+prediction state machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from annolake_service.adapters import onnx_runtime, storage
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo import models as model_repo
+from annolake_service.adapters.dynamo import predictions as prediction_repo
+from annolake_service.domain import evaluation, inference
+from annolake_service.domain.models import GraphMismatch, ModelVersion, check_signature
+from annolake_service.domain.predictions import summarize
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
+
+READ_ATTEMPTS = 3
+PROGRESS_EVERY = 5  # files between two updates of the run's live counters
+
+
+def check_model_file(project_id: str, name: str, version: int) -> dict[str, Any]:
+    """``{"problem": None | why, "signature": inputs/outputs}`` of the uploaded file of a version."""
+    found = model_repo.get_version(project_id, name, version)
+    if found is None:
+        return {"problem": f"model {name!r} has no version {version}", "signature": None}
+    body = storage.read_object(get_settings().media_bucket, found.object_key, max_bytes=200 * 1024 * 1024).body
+    try:
+        session = onnx_runtime.session_from_bytes(body)
+    except onnx_runtime.ModelUnreadable as exc:
+        return {"problem": str(exc), "signature": None}
+    inputs, outputs = onnx_runtime.signature(session)
+    described = {
+        "inputs": [{"name": t.name, "shape": list(t.shape), "type": t.type} for t in inputs],
+        "outputs": [{"name": t.name, "shape": list(t.shape), "type": t.type} for t in outputs],
+    }
+    try:
+        check_signature(found.spec, inputs, outputs)
+    except GraphMismatch as exc:
+        return {"problem": str(exc), "signature": described}
+    return {"problem": None, "signature": described}
+
+
+def predict_image(
+    session: Any, version: ModelVersion, body: bytes, threshold: float, provenance: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[float] | None]:
+    """One image's instances (and a classifier's class distribution)."""
+    spec = version.spec
+    rgb = inference.decode_rgb(body)
+    square, box = inference.letterbox(rgb, spec.input_size)
+    tensor = inference.normalise(square, spec)
+    input_name = session.get_inputs()[0].name
+    if spec.format == "torchvision" and len(session.get_inputs()[0].shape) == 3:
+        tensor = tensor[0]
+    outputs = session.run(None, {input_name: tensor})
+    if spec.format == "yolo":
+        found = inference.decode_yolo(outputs[0], spec, box, threshold)
+        return inference.detection_instances(found, version.class_labels, provenance), None
+    if spec.format == "torchvision":
+        boxes, labels, scores = (np.asarray(o) for o in outputs)
+        found = inference.decode_torchvision(boxes, labels.astype(np.int64), scores, spec, box, threshold)
+        return inference.detection_instances(found, version.class_labels, provenance), None
+    probabilities = inference.class_probabilities(outputs[0], spec)
+    tags = inference.tag_instances(probabilities, version.class_labels, threshold, provenance)
+    return tags, [round(float(p), 6) for p in probabilities]
+
+
+def _read_media(key: str) -> bytes:
+    """The image bytes, retried with backoff on transient storage errors."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return storage.read_object(get_settings().media_bucket, key, max_bytes=100 * 1024 * 1024).body
+        except storage.TransientError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int]:
+    """Predict each file of one chunk not yet done in the run; a file that cannot be read fails alone."""
+    run = prediction_repo.get_run(project_id, run_id)
+    if run is None or run.status == "cancelled":
+        return {"done": 0, "failed": 0, "skipped": 0}
+    version = model_repo.get_version(project_id, run.model_name, run.model_version)
+    assert version is not None, "a run is only started for a ready version"
+    file_ids: list[str] = json.loads(
+        storage.read_object(get_settings().media_bucket, chunk_key, max_bytes=16 * 1024 * 1024).body
+    )
+    recorded = prediction_repo.get_predictions(project_id, run_id, file_ids)
+    done = {file_id for file_id, p in recorded.items() if p.outcome == "done"}
+    session = onnx_runtime.session(version.object_key)
+    records = file_repo.get_files(project_id, [f for f in file_ids if f not in done])
+    provenance = {"source": "model", "model": run.model_name, "version": run.model_version, "run": run_id}
+    tally = {"done": 0, "failed": 0, "skipped": len(done)}
+    unreported = {"done": 0, "failed": 0}
+    for file_id in file_ids:
+        if file_id in done:
+            continue
+        record = records.get(file_id)
+        instances: list[dict[str, Any]] = []
+        probabilities = None
+        reason = None
+        try:
+            if record is None or record.deleted_at is not None or not record.original_key:
+                raise storage.ObjectMissing("the file was deleted or has no media")
+            body = _read_media(record.original_key)
+            instances, probabilities = predict_image(session, version, body, run.threshold, provenance)
+        except (storage.ObjectMissing, storage.ObjectTooLarge, inference.ImageUnreadable) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        written = prediction_repo.record_prediction(
+            project_id,
+            run_id,
+            file_id,
+            instances=instances,
+            summary=summarize(instances),
+            probabilities=probabilities,
+            reason=reason,
+        )
+        tally["failed" if reason else "done"] += 1
+        if written:
+            unreported["failed" if reason else "done"] += 1
+        if sum(unreported.values()) >= PROGRESS_EVERY:
+            prediction_repo.add_progress(project_id, run_id, **unreported)
+            unreported = {"done": 0, "failed": 0}
+    if sum(unreported.values()):
+        prediction_repo.add_progress(project_id, run_id, **unreported)
+    logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
+    return tally
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+
+def evaluation_key(project_id: str, run_id: str) -> str:
+    return storage.run_prefix(project_id, run_id) + "evaluation.json"
+
+
+def evaluate_run(
+    project_id: str, run_id: str, *, iou: float, score_threshold: float, fn_weight: float
+) -> dict[str, Any]:
+    """Evaluate the run's detections against the files' current human boxes; the full report goes to S3."""
+    started = time.perf_counter()
+    predicted: dict[str, list[evaluation.Box]] = {}
+    for prediction in prediction_repo.iter_predictions(project_id, run_id, outcome="done"):
+        predicted[prediction.file_id] = evaluation.boxes_of(prediction.instances)
+    humans: dict[str, list[evaluation.Box]] = {}
+    ids = list(predicted)
+    for start in range(0, len(ids), 100):
+        for file_id, (_, instances) in file_repo.get_files_with_instances(project_id, ids[start : start + 100]).items():
+            humans[file_id] = evaluation.boxes_of([i for i in instances if i.get("source") != "model"])
+    schema, _ = schema_service.get_schema(project_id)
+    report = evaluation.evaluate_run(
+        predicted,
+        humans,
+        list(schema.label_names),
+        iou_threshold=iou,
+        score_threshold=score_threshold,
+        fn_weight=fn_weight,
+    )
+    files = sorted(report.files, key=lambda f: (-f.disagreement, f.file_id))
+    body = {
+        "run_id": run_id,
+        "iou": iou,
+        "score_threshold": score_threshold,
+        "fn_weight": fn_weight,
+        "mean_ap": report.mean_ap,
+        "per_class_ap": report.per_class_ap,
+        "totals": report.totals,
+        "file_count": len(files),
+        "seconds": round(time.perf_counter() - started, 3),
+        "files": [
+            {
+                "file_id": f.file_id,
+                "tp": f.tp,
+                "fp": f.fp,
+                "fn": f.fn,
+                "mismatches": f.mismatches,
+                "disagreement": round(f.disagreement, 6),
+                "errors": f.errors,
+            }
+            for f in files
+        ],
+    }
+    storage.write_object(
+        get_settings().media_bucket, evaluation_key(project_id, run_id), json.dumps(body).encode(), "application/json"
+    )
+    return {key: value for key, value in body.items() if key != "files"}

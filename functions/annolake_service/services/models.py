@@ -1,0 +1,167 @@
+"""Registering models: a version declares its classes and processing, its ONNX file is uploaded by presigned
+POST, then checked by the model function (onnxruntime loads it and its inputs/outputs must fit the format).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annolake_service.adapters import model_function, storage
+from annolake_service.adapters.dynamo import models as model_repo
+from annolake_service.adapters.dynamo import predictions as prediction_repo
+from annolake_service.domain.models import (
+    MAX_MODEL_BYTES,
+    MODEL_NAME,
+    MODEL_NAME_PATTERN,
+    LabelsUnmatched,
+    ModelSpec,
+    ModelVersion,
+    RegisteredModel,
+    class_labels,
+)
+from annolake_service.domain.predictions import RUN_ID_PREFIX
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.settings import get_settings
+
+UPLOAD_SECONDS = 3600
+
+
+def describe_version(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "status": version.status,
+        "status_reason": version.status_reason,
+        "spec": version.spec.model_dump(mode="json"),
+        "class_labels": version.class_labels,
+        "signature": version.signature,
+        "created_by": version.created_by,
+        "created_at": version.created_at.isoformat(),
+    }
+
+
+def describe_model(model: RegisteredModel, versions: list[ModelVersion]) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "latest_version": model.latest_version,
+        "latest_run": model.latest_run,
+        "created_by": model.created_by,
+        "created_at": model.created_at.isoformat(),
+        "versions": [describe_version(v) for v in versions],
+    }
+
+
+def register_version(project_id: str, name: str, spec: ModelSpec, *, author: str) -> dict[str, Any]:
+    """A new version awaiting its file: refused when a class matches no project label (named in the error)."""
+    if not MODEL_NAME.fullmatch(name):
+        raise BadRequest(
+            f"model name {name!r} must match {MODEL_NAME_PATTERN} (a letter, then letters, digits, _ or -)"
+        )
+    schema, _ = schema_service.get_schema(project_id)
+    try:
+        labels = class_labels(spec, schema.label_names)
+    except LabelsUnmatched as exc:
+        raise BadRequest(str(exc), details={"unmatched": exc.names}) from None
+    for _attempt in range(3):
+        try:
+            version = model_repo.add_version(
+                project_id,
+                name,
+                spec=spec,
+                class_labels=labels,
+                object_key_for=lambda number: storage.model_key(project_id, name, number),
+                author=author,
+            )
+            break
+        except model_repo.VersionRaced:
+            continue
+    else:
+        raise Conflict(f"model {name!r} is being registered by someone else at the same time; try again")
+    upload = storage.presigned_post(
+        get_settings().media_bucket,
+        version.object_key,
+        content_type="application/octet-stream",
+        max_bytes=MAX_MODEL_BYTES,
+        expires_in=UPLOAD_SECONDS,
+    )
+    return {**describe_version(version), "upload": upload}
+
+
+def get_version(project_id: str, name: str, version: int | None = None) -> ModelVersion:
+    """The version (default: the newest), or NotFound naming what exists."""
+    model = model_repo.get_model(project_id, name)
+    if model is None:
+        known = sorted(m.name for m in model_repo.list_models(project_id))
+        raise NotFound(f"model {name!r} not found in project {project_id!r}; registered models: {known}")
+    number = version or model.latest_version
+    found = model_repo.get_version(project_id, name, number)
+    if found is None:
+        raise NotFound(f"model {name!r} has no version {number} (its newest is {model.latest_version})")
+    return found
+
+
+def ready_version(project_id: str, name: str, version: int | None = None) -> ModelVersion:
+    found = get_version(project_id, name, version)
+    if found.status != "ready":
+        hint = "upload its file and check it (POST …/check)" if found.status == "awaiting_upload" else "register a new"
+        raise Conflict(
+            f"model {name!r} version {found.version} is {found.status}"
+            + (f" ({found.status_reason})" if found.status_reason else "")
+            + f"; {hint} version"
+        )
+    return found
+
+
+def check_version(project_id: str, name: str, version: int) -> dict[str, Any]:
+    """Have the model function load the uploaded file and compare its graph with the declared format."""
+    found = get_version(project_id, name, version)
+    if found.status == "ready":
+        return describe_version(found)
+    if not storage.list_keys(get_settings().media_bucket, found.object_key):
+        raise BadRequest(f"upload the ONNX file first (the upload form of model {name!r} version {version})")
+    result = model_function.invoke({"action": "check", "project_id": project_id, "name": name, "version": version})
+    if result["problem"]:
+        model_repo.set_version_status(
+            project_id, name, version, status="rejected", reason=result["problem"], signature=result["signature"]
+        )
+        raise BadRequest(
+            f"model {name!r} version {version} does not fit format {found.spec.format!r}: {result['problem']}",
+            details={"signature": result["signature"]},
+        )
+    model_repo.set_version_status(project_id, name, version, status="ready", reason=None, signature=result["signature"])
+    return describe_version(get_version(project_id, name, version))
+
+
+def list_models(project_id: str) -> list[dict[str, Any]]:
+    return [describe_model(m, []) for m in model_repo.list_models(project_id)]
+
+
+def get_model(project_id: str, name: str) -> dict[str, Any]:
+    model = model_repo.get_model(project_id, name)
+    if model is None:
+        raise NotFound(f"model {name!r} not found in project {project_id!r}")
+    return describe_model(model, model_repo.list_versions(project_id, name))
+
+
+def model_names(project_id: str) -> set[str]:
+    return {m.name for m in model_repo.list_models(project_id)}
+
+
+def summaries_for_query(project_id: str, refs: set[str], file_ids: list[str]) -> dict[str, dict[str, dict]]:
+    """``{file id: {ref: summary}}`` for the ``predictions.<ref>`` a query names: a model's latest finished
+    run, or a run id. A model with no finished run yet gives every file an empty summary."""
+    runs: dict[str, str | None] = {}
+    for ref in refs:
+        if ref.startswith(RUN_ID_PREFIX):
+            runs[ref] = ref
+        else:
+            model = model_repo.get_model(project_id, ref)
+            runs[ref] = model.latest_run if model else None
+    out: dict[str, dict[str, dict]] = {file_id: {} for file_id in file_ids}
+    for ref, run_id in runs.items():
+        found = prediction_repo.get_predictions(project_id, run_id, file_ids) if run_id else {}
+        for file_id in file_ids:
+            prediction = found.get(file_id)
+            out[file_id][ref] = prediction.summary if prediction else {}
+    return out

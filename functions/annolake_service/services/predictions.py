@@ -1,0 +1,328 @@
+"""Prediction runs: a model version over a frozen slice, run by a Standard state machine with a Map over chunks.
+
+1. ``start_run`` freezes the slice (``slices.freeze_slice``), records the run and starts an execution.
+2. ``plan`` writes the slice's file ids in chunks under the run's prefix (once: a re-drive reuses them) and
+   hands their keys to the Map; ``inference.predict_chunk`` (the model function) predicts each chunk.
+3. ``finish`` counts the outcomes and makes the run what ``predictions.<model>`` means in queries.
+
+Each file is predicted once per run: a done prediction is never written again, so a retried chunk or a
+re-drive (``redrive``: a new execution over the same chunks) adds no duplicates and predicts only what is
+missing or failed. ``cancel`` stops the execution; chunks that already started skip their remaining work.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from annolake_service.adapters import model_function, storage, workflows
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo import models as model_repo
+from annolake_service.adapters.dynamo import predictions as prediction_repo
+from annolake_service.domain import predictions as rules
+from annolake_service.domain.predictions import FilePrediction, PredictionRun
+from annolake_service.domain.workflow import JobSpec
+from annolake_service.services import files, ingest, jobs, projects, slices
+from annolake_service.services import models as model_service
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.settings import get_settings
+
+CHUNK_SIZE = 25
+ACTIVE = ("queued", "running")
+FINISHED = ("completed", "completed_with_errors", "failed", "cancelled")
+
+
+def _chunks_prefix(project_id: str, run_id: str) -> str:
+    return storage.run_prefix(project_id, run_id) + "chunks/"
+
+
+def progress(run: PredictionRun) -> dict[str, Any]:
+    """The run as the API shows it, with pending, items per second and an ETA while it runs."""
+    pending = max(0, run.total - run.done - run.failed)
+    rate = None
+    eta = None
+    if run.started_at is not None:
+        end = run.finished_at or datetime.now(UTC)
+        elapsed = (end - run.started_at).total_seconds()
+        if elapsed > 0 and run.done + run.failed:
+            rate = round((run.done + run.failed) / elapsed, 3)
+            eta = round(pending / rate, 1) if run.status in ACTIVE else 0.0
+    return {
+        "run_id": run.run_id,
+        "model": run.model_name,
+        "model_version": run.model_version,
+        "dataset": run.dataset,
+        "query": run.query,
+        "threshold": run.threshold,
+        "slice_id": run.slice_id,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "total": run.total,
+        "done": run.done,
+        "failed": run.failed,
+        "pending": pending,
+        "items_per_second": rate,
+        "eta_seconds": eta,
+        "created_by": run.created_by,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def get_run(project_id: str, run_id: str) -> PredictionRun:
+    run = prediction_repo.get_run(project_id, run_id)
+    if run is None:
+        raise NotFound(f"prediction run {run_id!r} not found in project {project_id!r}")
+    return run
+
+
+def describe_run(project_id: str, run_id: str) -> dict[str, Any]:
+    failures = [
+        {"file_id": p.file_id, "reason": p.reason}
+        for _, p in zip(
+            range(100), prediction_repo.iter_predictions(project_id, run_id, outcome="failed"), strict=False
+        )
+    ]
+    return {**progress(get_run(project_id, run_id)), "failures": failures}
+
+
+def list_runs(project_id: str, model_name: str | None = None) -> list[dict[str, Any]]:
+    return [progress(run) for run in prediction_repo.list_runs(project_id, model_name)]
+
+
+def start_run(
+    project_id: str,
+    model_name: str,
+    *,
+    dataset: str,
+    query: str | None,
+    threshold: float | None,
+    version: int | None,
+    author: str,
+) -> dict[str, Any]:
+    found = model_service.ready_version(project_id, model_name, version)
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise BadRequest("threshold must be between 0 and 1")
+    frozen = slices.freeze_slice(project_id, dataset, query)
+    run = PredictionRun(
+        project_id=project_id,
+        run_id=f"{rules.RUN_ID_PREFIX}{secrets.token_hex(8)}",
+        model_name=model_name,
+        model_version=found.version,
+        dataset=frozen["dataset"],
+        query=query,
+        threshold=found.spec.score_threshold if threshold is None else threshold,
+        slice_id=frozen["slice_id"],
+        status="queued",
+        status_reason=None,
+        total=frozen["count"],
+        done=0,
+        failed=0,
+        execution_arn=None,
+        created_by=author,
+        created_at=datetime.now(UTC),
+        started_at=None,
+        finished_at=None,
+    )
+    prediction_repo.create_run(run)
+    _start_execution(project_id, run.run_id)
+    return describe_run(project_id, run.run_id)
+
+
+def _start_execution(project_id: str, run_id: str) -> None:
+    """Queued before the execution starts: its first step may run before ``start_execution`` returns."""
+    prediction_repo.mark_run(project_id, run_id, status="queued")
+    arn = workflows.start_predictions(
+        {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
+    )
+    prediction_repo.set_execution(project_id, run_id, arn)
+
+
+def cancel(project_id: str, run_id: str) -> dict[str, Any]:
+    run = get_run(project_id, run_id)
+    if run.status not in ACTIVE:
+        raise Conflict(f"run {run_id} is {run.status}, not running; nothing to cancel")
+    prediction_repo.mark_run(project_id, run_id, status="cancelled", reason="cancelled by the user", finished=True)
+    if run.execution_arn:
+        workflows.stop_execution(run.execution_arn, cause="cancelled by the user")
+    prediction_repo.recount(project_id, run_id)
+    return describe_run(project_id, run_id)
+
+
+def redrive(project_id: str, run_id: str) -> dict[str, Any]:
+    """A new execution over the run's chunks: files already predicted are skipped, failed ones tried again."""
+    run = get_run(project_id, run_id)
+    if run.status in ACTIVE:
+        raise Conflict(f"run {run_id} is already {run.status}")
+    _start_execution(project_id, run_id)
+    return describe_run(project_id, run_id)
+
+
+# --- state machine steps ------------------------------------------------------------------------------
+
+
+def plan(project_id: str, run_id: str) -> dict[str, Any]:
+    run = get_run(project_id, run_id)
+    bucket, prefix = get_settings().media_bucket, _chunks_prefix(project_id, run_id)
+    keys = sorted(storage.list_keys(bucket, prefix))
+    if not keys:  # the first execution: copy the frozen slice into chunks the run keeps
+        total = run.total
+        for start in range(0, total, CHUNK_SIZE):
+            found = storage.read_slice(
+                bucket, storage.slice_key(project_id, run.slice_id), start, min(CHUNK_SIZE, total - start)
+            )
+            key = f"{prefix}{start // CHUNK_SIZE:05d}.json"
+            storage.write_object(bucket, key, json.dumps(found.file_ids).encode(), "application/json")
+            keys.append(key)
+    done, failed = prediction_repo.recount(project_id, run_id)
+    prediction_repo.mark_run(project_id, run_id, status="running", started=True, unless_status=("cancelled",))
+    return {
+        "chunks": [{"project_id": project_id, "run_id": run_id, "chunk_key": key} for key in keys],
+        "done": done,
+        "failed": failed,
+    }
+
+
+def finish(project_id: str, run_id: str) -> dict[str, Any]:
+    done, failed = prediction_repo.recount(project_id, run_id)
+    status = "completed_with_errors" if failed else "completed"
+    run = get_run(project_id, run_id)
+    if run.status == "cancelled":
+        return {"status": run.status, "done": done, "failed": failed}
+    model_repo.set_latest_run(project_id, run.model_name, run_id)  # before the run reads as finished
+    prediction_repo.mark_run(project_id, run_id, status=status, finished=True, unless_status=("cancelled",))
+    return {"status": status, "done": done, "failed": failed}
+
+
+def fail(project_id: str, run_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    reason = ingest.reason_from_error(error)
+    prediction_repo.recount(project_id, run_id)
+    prediction_repo.mark_run(
+        project_id, run_id, status="failed", reason=reason, finished=True, unless_status=("cancelled",)
+    )
+    return {"status": "failed", "reason": reason}
+
+
+# --- reading predictions ---------------------------------------------------------------------------------
+
+
+def file_predictions(project_id: str, run_id: str, file_id: str) -> dict[str, Any]:
+    get_run(project_id, run_id)
+    found = prediction_repo.get_predictions(project_id, run_id, [file_id]).get(file_id)
+    if found is None:
+        raise NotFound(f"run {run_id} has no prediction for file {file_id!r}")
+    return _describe_prediction(found)
+
+
+def _describe_prediction(p: FilePrediction) -> dict[str, Any]:
+    return {
+        "run_id": p.run_id,
+        "file_id": p.file_id,
+        "outcome": p.outcome,
+        "instance_list": p.instances,
+        "summary": p.summary,
+        "reason": p.reason,
+        "predicted_at": p.predicted_at.isoformat(),
+    }
+
+
+def predictions_page(project_id: str, run_id: str, *, limit: int) -> list[dict[str, Any]]:
+    get_run(project_id, run_id)
+    return [
+        _describe_prediction(p)
+        for _, p in zip(range(limit), prediction_repo.iter_predictions(project_id, run_id), strict=False)
+    ]
+
+
+# --- evaluation and active learning ---------------------------------------------------------------------
+
+
+def evaluate(
+    project_id: str, run_id: str, *, iou: float, score_threshold: float | None, fn_weight: float
+) -> dict[str, Any]:
+    run = get_run(project_id, run_id)
+    if run.status not in ("completed", "completed_with_errors", "cancelled"):
+        raise Conflict(f"run {run_id} is {run.status}; evaluate it once it has finished")
+    if not 0 < iou <= 1 or not 0 <= fn_weight <= 1:
+        raise BadRequest("iou must be in (0, 1] and fn_weight in [0, 1]")
+    return model_function.invoke(
+        {
+            "action": "evaluate",
+            "project_id": project_id,
+            "run_id": run_id,
+            "iou": iou,
+            "score_threshold": run.threshold if score_threshold is None else score_threshold,
+            "fn_weight": fn_weight,
+        }
+    )
+
+
+def evaluation_files(project_id: str, run_id: str, *, offset: int, limit: int) -> dict[str, Any]:
+    """Per-file results of the last evaluation, most disagreeing first."""
+    get_run(project_id, run_id)
+    key = storage.run_prefix(project_id, run_id) + "evaluation.json"
+    try:
+        body = json.loads(storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body)
+    except storage.ObjectMissing:
+        raise NotFound(f"run {run_id} has not been evaluated yet; POST …/runs/{run_id}/evaluate first") from None
+    return {
+        "run_id": run_id,
+        "iou": body["iou"],
+        "file_count": body["file_count"],
+        "offset": offset,
+        "files": body["files"][offset : offset + limit],
+    }
+
+
+def send_to_review(project_id: str, run_id: str, *, top: int, author: str) -> dict[str, Any]:
+    """A job over the ``top`` most disagreeing files of the run's last evaluation, every file reviewed: the files are
+    listed in the dataset ``review-<run id>`` (the same files, not copies) and the job is launched."""
+    if top < 1:
+        raise BadRequest("top must be at least 1")
+    ranked = evaluation_files(project_id, run_id, offset=0, limit=top)["files"]
+    chosen = [f["file_id"] for f in ranked if f["disagreement"] > 0]
+    if not chosen:
+        raise Conflict(f"run {run_id}'s evaluation found no file where the model and the humans disagree")
+    dataset = f"review-{run_id}"
+    projects.ensure_dataset(project_id, dataset)
+    files.transfer(project_id, chosen, mode="mirror", target_dataset=dataset, source_dataset=None, author=author)
+    spec = JobSpec(
+        name=f"review {run_id}: {len(chosen)} most disagreeing files",
+        instructions=f"The model's run {run_id} disagrees most with the annotations of these files: check them.",
+        datasets=[dataset],
+        mode="copy_once",
+        review_rate=1.0,
+    )
+    job = jobs.launch(project_id, jobs.create_job(project_id, spec, author=author).job_id)
+    return {"run_id": run_id, "job_id": job.job_id, "dataset": dataset, "file_ids": chosen}
+
+
+def select(project_id: str, run_id: str, *, k: int, strategy: str, seed: int) -> dict[str, Any]:
+    """The ``k`` most uncertain files of the run that have no human annotation yet."""
+    if strategy not in rules.STRATEGIES:
+        raise BadRequest(f"strategy must be one of {list(rules.STRATEGIES)}, not {strategy!r}")
+    if k < 1:
+        raise BadRequest("k must be at least 1")
+    get_run(project_id, run_id)
+    predictions = list(prediction_repo.iter_predictions(project_id, run_id, outcome="done"))
+    unlabelled = set()
+    ids = [p.file_id for p in predictions]
+    for start in range(0, len(ids), 100):
+        records = file_repo.get_files(project_id, ids[start : start + 100])
+        unlabelled |= {fid for fid, r in records.items() if r.deleted_at is None and not any(r.label_counts.values())}
+    candidates = [
+        rules.Candidate(p.file_id, rules.file_uncertainty(p.instances, p.probabilities, strategy))
+        for p in predictions
+        if p.file_id in unlabelled
+    ]
+    chosen = rules.select(candidates, k, seed)
+    return {
+        "run_id": run_id,
+        "strategy": strategy,
+        "seed": seed,
+        "candidates": len(candidates),
+        "files": [{"file_id": c.file_id, "uncertainty": round(c.uncertainty, 6)} for c in chosen],
+    }

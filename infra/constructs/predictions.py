@@ -1,0 +1,143 @@
+"""Prediction runs: the model function (onnxruntime in a layer of its own) and a Standard state machine.
+
+    PlanPredictions -> PredictChunks (Map, 4 at a time: PredictChunk on the model function) -> FinishPredictions
+          \\___________\\______(any error)_____> FailPredictions -> PredictionsFailed
+
+Payloads carry keys only: the plan writes the run's file ids in chunks to S3 and passes their keys to the
+Map. The model function also answers the API synchronously (check an uploaded model, evaluate a run).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.constructs.dependency_layer import DependencyLayer
+from infra.constructs.service_function import FunctionDefaults, ServiceFunction
+from infra.constructs.state_machine import LoggedStateMachine, lambda_step
+
+CHUNK_CONCURRENCY = 4
+HANDLERS = "annolake_service.handlers.predict"
+
+
+class Predictions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: FunctionDefaults,
+        stage: str,
+        table: dynamodb.ITable,
+        media_bucket: s3.IBucket,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._defaults = defaults
+        self.state_machine_name = f"annolake-{stage}-predict"
+        self.executions_arn = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.model_layer = DependencyLayer(
+            self,
+            "ModelLayer",
+            removal_policy=removal_policy,
+            layer="model",
+            description="Annolake model runtime: onnxruntime (CPU), numpy, pycocotools",
+        ).layer
+        self.model = ServiceFunction(
+            self,
+            "Model",
+            defaults=defaults,
+            handler=f"{HANDLERS}.model_handler",
+            description="models: check an ONNX model, predict a chunk of a run, evaluate a run",
+            memory_size=3008,
+            timeout=Duration.minutes(15),
+            extra_layers=[self.model_layer],
+        )
+        self.plan = self._step("Plan", "plan_handler", "predictions: write the run's chunks", 5)
+        self.finish = self._step("Finish", "finish_handler", "predictions: record the outcome", 1)
+        self.fail = self._step("Fail", "fail_handler", "predictions: record why the run failed", 1)
+        steps = (self.plan, self.model, self.finish, self.fail)
+        for step in steps:
+            table.grant_read_write_data(step.function)
+        media_bucket.grant_read_write(self.plan.function, "slices/*")
+        media_bucket.grant_read_write(self.plan.function, "runs/*")
+        media_bucket.grant_read(self.model.function)  # models/, originals, run chunks
+        media_bucket.grant_write(self.model.function, "runs/*")  # evaluation reports
+        for step in (self.plan, self.model):
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "S3 object grants on the media bucket (model files, originals, run chunks under runs/, frozen "
+                "slices under slices/: keys made at run time); the DynamoDB data grant covers the table's GSIs.",
+                findings=[
+                    *nag.S3_READ_ACTIONS,
+                    *nag.S3_WRITE_ACTIONS,
+                    nag.objects_of(self, media_bucket),
+                    nag.objects_of(self, media_bucket, "runs/"),
+                    nag.objects_of(self, media_bucket, "slices/"),
+                    nag.indexes_of(self, table),
+                ],
+            )
+        for step in (self.finish, self.fail):
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                "The DynamoDB data grant on the single table covers its GSIs.",
+                findings=[nag.indexes_of(self, table)],
+            )
+        machine = LoggedStateMachine(
+            self,
+            "StateMachine",
+            defaults=defaults,
+            log_name=f"annolake-{stage}-predict",
+            state_machine_name=self.state_machine_name,
+            comment="Annolake prediction runs: one execution per run (or re-drive) of a model over a frozen slice",
+            definition=self._definition(),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(24),
+            steps=steps,
+        )
+        self.log_group, self.state_machine = machine.log_group, machine.state_machine
+
+    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
+        return ServiceFunction(
+            self,
+            construct_id,
+            defaults=self._defaults,
+            handler=f"{HANDLERS}.{handler}",
+            description=description,
+            memory_size=512,
+            timeout=Duration.minutes(minutes),
+        )
+
+    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
+        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
+        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
+
+    def _definition(self) -> sfn.IChainable:
+        failed = self._invoke("FailPredictions", self.fail, "$.failure").next(
+            sfn.Fail(self, "PredictionsFailed", error="PredictionsFailed", cause="see the run's status_reason")
+        )
+        plan = self._invoke("PlanPredictions", self.plan, "$.plan")
+        chunks = sfn.Map(
+            self,
+            "PredictChunks",
+            items_path="$.plan.chunks",
+            max_concurrency=CHUNK_CONCURRENCY,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        chunks.item_processor(self._invoke("PredictChunk", self.model, None))
+        finish = self._invoke("FinishPredictions", self.finish, "$.outcome")
+        for state in (plan, chunks, finish):
+            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+        return plan.next(chunks).next(finish).next(sfn.Succeed(self, "Predicted"))

@@ -1,0 +1,186 @@
+"""Models in the loop: register an ONNX model, predict a dataset or slice, follow the run, evaluate it against
+the human annotations and pick the most uncertain unlabelled files (``project.model``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+from annolake._scope import Scope
+from annolake.errors import RunFailed
+
+__all__ = ["Model", "Models", "PredictionRun", "RunFailed"]
+
+ACTIVE = ("queued", "running")
+
+
+class Models:
+    """``project.model``: ``new`` registers a version, ``get`` and ``list`` read what is registered."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def new(
+        self,
+        name: str,
+        *,
+        path: str | Path,
+        host: str = "onnx",
+        format: str,  # noqa: A002 - the contract's name
+        labels: list[str],
+        label_map: dict[str, str] | None = None,
+        ignore: list[str] | None = None,
+        input_size: int = 640,
+        normalisation: dict[str, Any] | None = None,
+        score_threshold: float = 0.25,
+        nms_iou: float = 0.45,
+        **options: Any,
+    ) -> Model:
+        """Register a new version of ``name`` from the ONNX file at ``path``: the classes in ``labels`` (output
+        order) must be project labels (or be mapped with ``label_map`` / dropped with ``ignore``), and the
+        graph's inputs and outputs must fit ``format`` ("yolo", "torchvision" or "classifier")."""
+        body: dict[str, Any] = {
+            "name": name,
+            "host": host,
+            "format": format,
+            "labels": labels,
+            "label_map": label_map or {},
+            "ignore": ignore or [],
+            "input_size": input_size,
+            "score_threshold": score_threshold,
+            "nms_iou": nms_iou,
+            **options,
+        }
+        if normalisation is not None:
+            body["normalisation"] = normalisation
+        created = self.scope.api.post(f"{self.scope.path}/models", body)
+        form = created["upload"]
+        self.scope.api.post_form(form["url"], {**form["fields"], "file": ("model.onnx", Path(path).read_bytes())})
+        version = self.scope.api.post(
+            f"{self.scope.path}/models/{quote(name, safe='')}/versions/{created['version']}/check", {}
+        )
+        return Model(self.scope, name, version)
+
+    def get(self, name: str) -> Model:
+        found = self.scope.api.get(f"{self.scope.path}/models/{quote(name, safe='')}")
+        newest = max(found["versions"], key=lambda v: v["version"]) if found["versions"] else None
+        return Model(self.scope, name, newest)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.scope.api.get(f"{self.scope.path}/models")["models"]
+
+
+class Model:
+    """One registered model; ``version`` is the version this object was made from (the newest by default)."""
+
+    def __init__(self, scope: Scope, name: str, version: dict[str, Any] | None) -> None:
+        self.scope = scope
+        self.name = name
+        self.info = version or {}
+        self.version: int | None = self.info.get("version")
+
+    def predict(
+        self,
+        directory: str | Any = "default",
+        *,
+        query: str | None = None,
+        threshold: float | None = None,
+        version: int | None = None,
+    ) -> PredictionRun:
+        """Start a run over the ready files of a dataset (a name, a ``Dataset`` or a ``Slice``) matching ``query``."""
+        dataset = getattr(directory, "name", None) or getattr(directory, "dataset", None) or directory
+        query = query if query is not None else getattr(directory, "query", None)
+        run = self.scope.api.post(
+            f"{self.scope.path}/models/{quote(self.name, safe='')}/runs",
+            {"dataset": dataset, "query": query, "threshold": threshold, "version": version or self.version},
+        )
+        return PredictionRun(self.scope, run)
+
+    def runs(self) -> list[PredictionRun]:
+        listed = self.scope.api.get(f"{self.scope.path}/runs", model=self.name)["runs"]
+        return [PredictionRun(self.scope, run) for run in listed]
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, version={self.version})"
+
+
+class PredictionRun:
+    """A prediction run: ``status()``, ``wait()``, ``cancel()``, ``redrive()``, ``predictions()``,
+    ``evaluate()``, ``evaluation_files()``, ``send_to_review()`` and ``select()``."""
+
+    def __init__(self, scope: Scope, run: dict[str, Any]) -> None:
+        self.scope = scope
+        self.run_id: str = run["run_id"]
+        self.last = run
+
+    @property
+    def _path(self) -> str:
+        return f"{self.scope.path}/runs/{quote(self.run_id, safe='')}"
+
+    def status(self) -> dict[str, Any]:
+        """done / failed / pending, items per second, ETA, and the failed files with why."""
+        self.last = self.scope.api.get(self._path)
+        return self.last
+
+    def wait(self, *, progress: bool = True, timeout: float = 3600, poll_s: float = 0.5) -> dict[str, Any]:
+        """Until the run ends, with a progress bar; raises ``RunFailed`` if it failed or was cancelled."""
+        run = self.status()
+        deadline = time.monotonic() + timeout
+        with tqdm(
+            total=run["total"] or None, unit="file", desc=f"predicting {run['model']}", disable=not progress
+        ) as bar:
+            while run["status"] in ACTIVE:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"run {self.run_id} still {run['status']} after {timeout:.0f}s")
+                time.sleep(poll_s)
+                run = self.status()
+                bar.total = run["total"] or bar.total
+                bar.n = run["done"] + run["failed"]
+                bar.set_postfix(failed=run["failed"], rate=run["items_per_second"], eta=run["eta_seconds"])
+                bar.refresh()
+        if run["status"] in ("failed", "cancelled"):
+            raise RunFailed(run)
+        return run
+
+    def cancel(self) -> dict[str, Any]:
+        self.last = self.scope.api.post(f"{self._path}/cancel", {})
+        return self.last
+
+    def redrive(self) -> dict[str, Any]:
+        """Predict what is missing or failed; files already predicted are not predicted again."""
+        self.last = self.scope.api.post(f"{self._path}/redrive", {})
+        return self.last
+
+    def predictions(self, file_id: str | None = None, *, limit: int = 1000) -> Any:
+        """One file's predictions (its instances with scores), or the run's first ``limit``."""
+        if file_id is not None:
+            return self.scope.api.get(f"{self._path}/predictions/{quote(file_id, safe='')}")
+        return self.scope.api.get(f"{self._path}/predictions", limit=limit)["predictions"]
+
+    def evaluate(
+        self, iou: float = 0.5, *, score_threshold: float | None = None, fn_weight: float = 0.5
+    ) -> dict[str, Any]:
+        """mAP and per-class AP (COCOeval at ``iou``), totals; per-file results with ``evaluation_files``."""
+        body = {"iou": iou, "score_threshold": score_threshold, "fn_weight": fn_weight}
+        return self.scope.api.post(f"{self._path}/evaluate", body)
+
+    def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first."""
+        return self.scope.api.get(f"{self._path}/evaluation/files", offset=offset, limit=limit)["files"]
+
+    def send_to_review(self, top: int) -> dict[str, Any]:
+        """Open a job, every file reviewed, over the ``top`` most disagreeing files of the last evaluation;
+        ``{"job_id", "dataset", "file_ids"}``."""
+        return self.scope.api.post(f"{self._path}/review", {"top": top})
+
+    def select(self, k: int, strategy: str = "least_confidence", *, seed: int = 0) -> list[str]:
+        """The ids of the ``k`` most uncertain unlabelled files (the same ones for the same seed)."""
+        body = {"k": k, "strategy": strategy, "seed": seed}
+        return [f["file_id"] for f in self.scope.api.post(f"{self._path}/select", body)["files"]]
+
+    def __repr__(self) -> str:
+        return f"PredictionRun({self.run_id!r}, status={self.last.get('status')!r})"

@@ -1,0 +1,317 @@
+"""Models in the loop against the synthesized template: registration through the API (presigned POST upload,
+the model function's onnxruntime check), prediction runs on the real state machine (moto's ASL engine calling
+the handlers in this process), the prediction layer in queries, COCOeval evaluation and selection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+from annolake import InvalidRequest, RunFailed
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from tests.support import onnx_models
+from tests.support.model_platform import GREEN, RED, model_platform, unique_project
+
+DETECTOR = {"format": "yolo", "labels": ["car", "pedestrian"], "input_size": 64, "score_threshold": 0.3}
+
+
+@pytest.fixture(scope="module")
+def platform(local_stack, moto_endpoint, tmp_path_factory):
+    with model_platform(local_stack, moto_endpoint, unique_project("models")) as running:
+        folder = tmp_path_factory.mktemp("onnx")
+        for name, body in {
+            "yolo.onnx": onnx_models.yolo_detector(64),
+            "classifier.onnx": onnx_models.classifier(32),
+            "torchvision.onnx": onnx_models.torchvision_detector(),
+        }.items():
+            (folder / name).write_bytes(body)
+        running.models = folder  # type: ignore[attr-defined]
+        yield running
+
+
+@pytest.fixture(scope="module")
+def project(platform):
+    return platform.project()
+
+
+@pytest.fixture(scope="module")
+def detector(platform, project):
+    return project.model.new("det", path=platform.models / "yolo.onnx", **DETECTOR)
+
+
+def _human_versions(project, file_ids):
+    """Each file's whole annotation history as the API returns it, serialized."""
+    return {
+        fid: json.dumps(project.client.get(f"{project._path}/files/{fid}/annotations/history"), sort_keys=True)
+        for fid in file_ids
+    }
+
+
+# --- registration ----------------------------------------------------------------------------------------
+
+
+def test_classes_without_a_project_label_are_refused_by_name(platform, project):
+    with pytest.raises(InvalidRequest) as refused:
+        project.model.new(
+            "coco", path=platform.models / "yolo.onnx", format="yolo", labels=["car", "bicycle"], input_size=64
+        )
+    assert "bicycle" in str(refused.value) and refused.value.details["unmatched"] == ["bicycle"]
+    mapped = project.model.new(
+        "coco",
+        path=platform.models / "yolo.onnx",
+        format="yolo",
+        labels=["car", "bicycle"],
+        label_map={"bicycle": "truck"},
+        input_size=64,
+    )
+    assert mapped.info["status"] == "ready" and mapped.info["class_labels"] == ["car", "truck"]
+    ignored = project.model.new(
+        "coco",
+        path=platform.models / "yolo.onnx",
+        format="yolo",
+        labels=["car", "bicycle"],
+        ignore=["bicycle"],
+        input_size=64,
+    )
+    assert ignored.version == 2 and ignored.info["class_labels"] == ["car", None]
+
+
+def test_a_graph_that_does_not_fit_its_declared_format_is_rejected_saying_what_it_has(platform, project):
+    with pytest.raises(InvalidRequest) as refused:
+        project.model.new(
+            "wrong", path=platform.models / "classifier.onnx", format="yolo", labels=["car"], input_size=32
+        )
+    message = str(refused.value)
+    assert "1×(4+C)×N" in message and "logits [1, 2]" in message
+    assert project.model.get("wrong").info["status"] == "rejected"
+    with pytest.raises(InvalidRequest, match="cannot load the file as an ONNX model"):
+        broken = platform.models / "broken.onnx"
+        broken.write_bytes(b"not a protobuf at all")
+        project.model.new("broken", path=broken, format="classifier", labels=["car"], input_size=32)
+    torchvision = project.model.new(
+        "tv",
+        path=platform.models / "torchvision.onnx",
+        format="torchvision",
+        labels=["car", "pedestrian"],
+        input_size=64,
+    )
+    assert torchvision.info["signature"]["outputs"][1]["type"] == "tensor(int64)"
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+
+def test_a_run_predicts_every_file_a_corrupt_one_fails_alone_and_human_versions_stay_as_they_were(
+    platform, project, detector
+):
+    from annolake_service.adapters import storage
+    from annolake_service.adapters.dynamo import files as file_repo
+    from annolake_service.shared.settings import get_settings
+
+    colours = [RED, GREEN] * 6
+    ids = platform.seed("street", colours)
+    corrupt = platform.seed("street", [RED], start=100)[0]
+    record = file_repo.get_file(platform.project_id, corrupt)
+    storage.write_object(get_settings().media_bucket, record.original_key, b"\x89PNG\r\n\x1a\n broken", "image/png")
+    before = _human_versions(project, [*ids, corrupt])
+
+    run = detector.predict("street", threshold=0.3)
+    final = run.wait(progress=False, timeout=120)
+
+    assert final["status"] == "completed_with_errors", final
+    assert (final["total"], final["done"], final["failed"], final["pending"]) == (13, 12, 1, 0)
+    assert final["items_per_second"] > 0
+    [failure] = final["failures"]
+    assert failure["file_id"] == corrupt and "ImageUnreadable" in failure["reason"]
+    for fid, colour in zip(ids, colours, strict=True):
+        predicted = run.predictions(fid)
+        labels = {i["name"] for i in predicted["instance_list"]}
+        assert labels == {"car" if colour == RED else "pedestrian"}
+        assert len(predicted["instance_list"]) == 2  # three boxes, two of them one object after NMS
+        for instance in predicted["instance_list"]:
+            assert instance["score"] > 0.9
+            assert (instance["model"], instance["version"], instance["run"]) == ("det", detector.version, run.run_id)
+    assert _human_versions(project, [*ids, corrupt]) == before
+
+    street = project.directory.get("street")
+    reds = {fid for fid, c in zip(ids, colours, strict=True) if c == RED}
+    assert {s["file"]["id"] for s in street.slice("predictions.det.car >= 2")} == reds
+    assert {s["file"]["id"] for s in street.slice(f"predictions.{run.run_id}.pedestrian = 2")} == set(ids) - reds
+    assert not list(street.slice("predictions.det.car.score < 0.9"))
+    assert {s["file"]["id"] for s in street.slice("predictions.det.car.score > 0.9")} == reds
+    with pytest.raises(InvalidRequest, match="unknown model 'dett'.*did you mean 'det'"):
+        list(street.slice("predictions.dett.car > 0"))
+
+
+def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform, project, detector):
+    from annolake_service.adapters import storage
+    from annolake_service.adapters.dynamo import files as file_repo
+    from annolake_service.adapters.dynamo import predictions as prediction_repo
+    from annolake_service.shared.settings import get_settings
+
+    ids = platform.seed("redrive", [RED, GREEN] * 30, start=1000)
+    fixed_later = ids[7]
+    record = file_repo.get_file(platform.project_id, fixed_later)
+    bucket = get_settings().media_bucket
+    good = storage.read_object(bucket, record.original_key, max_bytes=10**6).body
+    storage.write_object(bucket, record.original_key, b"truncated", "image/png")
+
+    run = detector.predict("redrive")
+    with contextlib.suppress(Exception):
+        run.cancel()  # stops the execution wherever it is (it may have finished already)
+    with contextlib.suppress(RunFailed):
+        run.wait(progress=False, timeout=120)
+    first = {p.file_id: p for p in prediction_repo.iter_predictions(platform.project_id, run.run_id)}
+
+    storage.write_object(bucket, record.original_key, good, "image/png")
+    run.redrive()
+    final = run.wait(progress=False, timeout=120)
+
+    assert (final["status"], final["done"], final["failed"]) == ("completed", 60, 0)
+    after = {p.file_id: p for p in prediction_repo.iter_predictions(platform.project_id, run.run_id)}
+    assert sorted(after) == sorted(ids)  # one prediction per file
+    for fid, prediction in first.items():
+        if prediction.outcome == "done":  # predicted once: the re-drive did not touch it
+            assert after[fid].predicted_at == prediction.predicted_at
+    assert after[fixed_later].outcome == "done"
+
+
+# --- evaluation and selection -----------------------------------------------------------------------------
+
+
+def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(platform, project, detector):
+    from annolake_service.services import annotations
+
+    colours = [RED, GREEN] * 10
+    ids = platform.seed("eval", colours, start=2000)
+    damaged = ids[:3]  # one of the two human boxes removed (1 and 2), or given the other label (0)
+    for n, fid in enumerate(damaged):
+        current = project.client.get(f"{project._path}/files/{fid}/annotations")
+        instances = current["instance_list"]
+        if n == 0:
+            instances[0]["name"] = "pedestrian" if instances[0]["name"] == "car" else "car"
+        else:
+            instances = instances[1:]
+        annotations.save_annotations(
+            platform.project_id, fid, instance_list=instances, expected_version=current["version"], author="user:owner"
+        )
+    run = detector.predict("eval")
+    run.wait(progress=False, timeout=120)
+
+    report = run.evaluate(iou=0.5)
+    files = run.evaluation_files(limit=100)
+
+    assert {f["file_id"] for f in files[:3]} == set(damaged)
+    assert all(f["disagreement"] == 0 for f in files[3:])
+    by_id = {f["file_id"]: f for f in files}
+    assert by_id[damaged[0]]["mismatches"] == 1 and by_id[damaged[1]]["fp"] == 1
+    assert report["totals"] == {"tp": 37, "fp": 3, "fn": 1}
+
+    truth, found = _coco_inputs(project, run, ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = truth
+        gt.createIndex()
+        evaluator = COCOeval(gt, gt.loadRes(found), "bbox")
+        evaluator.params.iouThrs = np.array([0.5])
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    assert report["mean_ap"] == pytest.approx(evaluator.stats[0], abs=1e-6)
+    assert 0 < report["mean_ap"] < 1
+
+    sent = run.send_to_review(top=5)
+    assert sent["file_ids"] == [f["file_id"] for f in files[:3]]  # the two others agree: nothing to review
+    _wait_for_tasks(platform.project_id, sent["job_id"], 3)
+    job = project.client.get(f"{project._path}/jobs/{sent['job_id']}")
+    assert job["review_rate"] == 1.0 and job["datasets"] == [f"review-{run.run_id}"]
+
+
+def _wait_for_tasks(project_id, job_id, count, timeout=60):
+    """Until the job's launch has opened ``count`` annotate tasks (its executions run in the background)."""
+    import time
+
+    from annolake_service.services import tasks
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        opened = tasks.list_tasks(project_id, job_id, status=None, kind=None, limit=100, cursor=None)["tasks"]
+        if len(opened) >= count:
+            assert {t["kind"] for t in opened} == {"annotate"}
+            return opened
+        time.sleep(0.5)
+    raise AssertionError(f"the job opened {len(opened)} tasks, not {count}")
+
+
+def _coco_inputs(project, run, ids):
+    """COCO ground truth from the API's current annotations and detections from the API's predictions."""
+    labels = {"car": 1, "pedestrian": 2, "truck": 3}
+    images = {fid: n + 1 for n, fid in enumerate(sorted(ids))}
+    truth = {"images": [{"id": i} for i in images.values()], "categories": [{"id": i} for i in labels.values()]}
+    truth["annotations"] = []
+    found = []
+    for fid in ids:
+        for box in project.client.get(f"{project._path}/files/{fid}/annotations")["instance_list"]:
+            w, h = box["x_max"] - box["x_min"], box["y_max"] - box["y_min"]
+            truth["annotations"].append(
+                {
+                    "id": len(truth["annotations"]) + 1,
+                    "image_id": images[fid],
+                    "category_id": labels[box["name"]],
+                    "bbox": [box["x_min"], box["y_min"], w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+        for box in run.predictions(fid)["instance_list"]:
+            found.append(
+                {
+                    "image_id": images[fid],
+                    "category_id": labels[box["name"]],
+                    "bbox": [box["x_min"], box["y_min"], box["x_max"] - box["x_min"], box["y_max"] - box["y_min"]],
+                    "score": box["score"],
+                }
+            )
+    return truth, found
+
+
+def test_select_returns_k_unlabelled_files_the_same_for_the_same_seed(platform, project):
+    from annolake_service.services import ingest, projects
+
+    classifier = project.model.new(
+        "cls",
+        path=platform.models / "classifier.onnx",
+        format="classifier",
+        labels=["car", "pedestrian"],
+        input_size=32,
+    )
+    labelled = platform.seed("pool", [RED] * 5, start=3000)
+    dataset = projects.ensure_dataset(platform.project_id, "pool")
+    shades = [(128 + n, 128 - n, 0) for n in range(0, 60, 2)]  # from unsure (grey) to surer (reddish)
+    facts = [
+        ingest.store_media(platform.project_id, onnx_models.png(32, 32, c, marker=4000 + n))
+        for n, c in enumerate(shades)
+    ]
+    ingest.record_new_files(
+        platform.project_id,
+        dataset.dataset_id,
+        [{"name": f"u{n}.png", "facts": f, "instance_list": [], "metadata": {}} for n, f in enumerate(facts)],
+        author="seed",
+    )
+    unlabelled = [f["file_id"] for f in facts]
+    run = classifier.predict("pool")
+    run.wait(progress=False, timeout=120)
+
+    picked = run.select(k=20, strategy="least_confidence", seed=7)
+    assert len(picked) == 20 and len(set(picked)) == 20
+    assert set(picked) <= set(unlabelled) and not set(picked) & set(labelled)
+    assert run.select(k=20, strategy="least_confidence", seed=7) == picked
+    assert set(picked) == set(unlabelled[:20])  # the greyest are the least certain
+    for strategy in ("margin", "entropy"):
+        assert set(run.select(k=20, strategy=strategy, seed=1)) == set(unlabelled[:20])
