@@ -92,11 +92,11 @@ def reuse_step_functions_clients() -> None:
     from botocore.config import Config
 
     @lru_cache(maxsize=64)
-    def pooled(region: str, service: str) -> object:
+    def pooled(region: str, service: str, port: str) -> object:
         return boto3.client(
             service_name=service,
             region_name=region,
-            endpoint_url=f"http://localhost:{os.environ.get('MOTO_PORT', '5000')}",
+            endpoint_url=f"http://localhost:{port}",
             aws_access_key_id="ak",
             aws_secret_access_key="sk",  # noqa: S106 - the engine's fixed credentials, as moto sets them
             config=Config(
@@ -108,7 +108,7 @@ def reuse_step_functions_clients() -> None:
         )
 
     def boto_client_for(region: str, service: str, state_credentials: object = None) -> object:
-        return pooled(region, service)
+        return pooled(region, service, os.environ.get("MOTO_PORT", "5000"))  # a later emulator: a new client
 
     for name in _ENGINE_MODULES:
         replace(importlib.import_module(name), "boto_client_for", "pooled-clients", lambda _: boto_client_for)
