@@ -39,7 +39,7 @@ test-e2e: venv web
 	$(PY) -m pytest -q tests/e2e
 
 ## make fuzz: the generated API requests at 100 examples per operation and 200 linked scenarios (make test runs
-## 10 and 12)
+## 10 and 20)
 fuzz: venv
 	ANNOLAKE_FUZZ_EXAMPLES=100 ANNOLAKE_FUZZ_SEQUENCES=200 $(PY) -m pytest -q -p no:logging tests/service/test_api_fuzz.py
 

@@ -8,6 +8,7 @@ platform do; grants no call used are listed as a warning (the tests may not exer
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import pytest
@@ -28,6 +29,15 @@ def test_every_call_the_platform_made_is_granted_to_its_role_and_no_more(platfor
     exercised = {grants.roles[c.principal].name for c in recording.calls}
     assert grants.roles[grants.api_role].name in exercised and any("ingest" in n for n in exercised)
     print(f"\nIAM audit: {report.calls} distinct calls by {report.principals} roles, all granted")
+
+    # The check is not vacuous: without its grant, the ingest trigger's StartExecution calls are refused.
+    (trigger,) = [arn for arn, role in grants.roles.items() if any("ingesttrigger" in w for w in role.assumed_by)]
+    narrowed = copy.deepcopy(grants)
+    for policy in narrowed.roles[trigger].policies:
+        statements = policy.document["Statement"]
+        statements[:] = [s for s in statements if s["Action"] != "states:StartExecution"]
+    refused = evaluate(narrowed, recording).missing
+    assert refused and all("ingesttrigger" in m and "states:StartExecution" in m for m in refused)
     if report.unused:
         warnings.warn(f"IAM grants no test used:\n{report.unused_text()}", stacklevel=1)
     if report.idle:

@@ -35,7 +35,7 @@ PROJECT = "fuzz"
 APP = create_app()
 SCHEMA = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
 EXAMPLES = int(os.environ.get("ANNOLAKE_FUZZ_EXAMPLES", "10"))
-SEQUENCES = int(os.environ.get("ANNOLAKE_FUZZ_SEQUENCES", "12"))  # stateful scenarios; `make fuzz`: 200
+SEQUENCES = int(os.environ.get("ANNOLAKE_FUZZ_SEQUENCES", "20"))  # stateful scenarios; `make fuzz`: 200
 
 
 @pytest.fixture(scope="module")

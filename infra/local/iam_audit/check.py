@@ -95,9 +95,9 @@ def _policy(document: dict[str, Any]) -> IAMPolicy:
     return IAMPolicy(json.dumps(document))
 
 
-def allowed(role: Role, action: str, resource: str) -> bool:
-    """Identity-based evaluation of the role's policies: some statement allows, none denies."""
-    results = [_policy(p.document).is_action_permitted(action, resource) for p in role.policies]
+def _allowed_by(policies: list[IAMPolicy], action: str, resource: str) -> bool:
+    """Identity-based evaluation of a role's policies: some statement allows, none denies."""
+    results = [policy.is_action_permitted(action, resource) for policy in policies]
     return PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
 
 
@@ -108,6 +108,7 @@ def _listed(value: Any) -> list[str]:
 def evaluate(grants: Grants, recording: Recording) -> Report:
     missing, errors = [], []
     used: dict[str, set[Call]] = defaultdict(set)
+    policies = {arn: [_policy(p.document) for p in role.policies] for arn, role in grants.roles.items()}
     for principal, message in sorted(recording.no_rule):
         name = grants.roles[principal].name if principal in grants.roles else principal
         errors.append(f"{name}: {message}")
@@ -124,7 +125,7 @@ def evaluate(grants: Grants, recording: Recording) -> Report:
                 continue
             resource = recording.task_tokens[token]
         used[call.principal].add(Call(call.principal, call.action, resource))
-        if not allowed(role, call.action, resource):
+        if not _allowed_by(policies[call.principal], call.action, resource):
             missing.append(
                 f"{role.name} calls {call.action} on {resource}, which its role {role.logical_id} "
                 f"({role.stack}) does not allow: grant it in infra/constructs/"
@@ -157,23 +158,18 @@ def _unused_grants(role: Role, calls: set[Call]) -> list[str]:
             if statement["Effect"] != "Allow":
                 continue
             resources = _listed(statement["Resource"])
-            unused = [
-                action
-                for action in _listed(statement["Action"])
-                if not (action.startswith(SERVICE_SIDE_PREFIXES) or action in SERVICE_SIDE_ACTIONS)
-                and not any(_grants(action, resources, call) for call in calls)
-            ]
+            unused = []
+            for action in _listed(statement["Action"]):
+                if action.startswith(SERVICE_SIDE_PREFIXES) or action in SERVICE_SIDE_ACTIONS:
+                    continue
+                grant = _policy({"Statement": [{"Effect": "Allow", "Action": action, "Resource": resources}]})
+                permitted = (grant.is_action_permitted(c.action, c.resource) for c in calls)
+                if PermissionResult.PERMITTED not in permitted:
+                    unused.append(action)
             if unused:
                 short = sorted({r.rsplit(":", 1)[-1] for r in resources})
                 never.append(f"{', '.join(unused)} on {', '.join(short)}")
     return never
-
-
-def _grants(action: str, resources: list[str], call: Call) -> bool:
-    statement = {"Effect": "Allow", "Action": action, "Resource": resources}
-    return IAMPolicy(json.dumps({"Statement": [statement]})).is_action_permitted(call.action, call.resource) == (
-        PermissionResult.PERMITTED
-    )
 
 
 # --- wildcards and cdk-nag ------------------------------------------------------------------------
