@@ -9,7 +9,6 @@ carry presigned URLs minted for that response only. Reading a page writes nothin
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
+from annolake_service.services import page_bytes
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
 from annolake_service.services.projects import get_dataset
@@ -81,14 +81,11 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
     except cursors.InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
     page = list(islice(_matches(project_id, dataset.dataset_id, plan, after), limit + 1))
-    last = page[limit - 1][0] if len(page) > limit else None
+    files = [describe(record) for _, record in page[:limit]]
+    kept = page_bytes.fitting(files)
+    last = page[kept - 1][0] if kept < len(files) or len(page) > limit else None
     next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if last else None
-    return {
-        "dataset": dataset.name,
-        "query": text,
-        "files": [describe(record) for _, record in page[:limit]],
-        "cursor": next_cursor,
-    }
+    return {"dataset": dataset.name, "query": text, "files": files[:kept], "cursor": next_cursor}
 
 
 def count_files(project_id: str, dataset_name: str, text: str) -> int:
@@ -241,17 +238,6 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
     }
 
 
-def _within_bytes(items: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """The leading items whose JSON fits ``budget`` bytes (at least one): a page of files with large annotations
-    ends early and its cursor carries on, so no answer outgrows what a Lambda function may return."""
-    used = 0
-    for count, item in enumerate(items):
-        used += len(json.dumps(item, default=str)) + 1
-        if used > budget and count > 0:
-            return items[:count]
-    return items
-
-
 def slice_page(
     project_id: str,
     slice_id: str,
@@ -276,10 +262,8 @@ def slice_page(
     files = file_repo.get_files_with_instances(project_id, found.file_ids)
     listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
     urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
-    items = _within_bytes(
-        [_stream_item(offset + i, record, fid, instances, urls) for i, (fid, record, instances) in enumerate(listed)],
-        get_settings().page_max_bytes,
-    )
+    items = [_stream_item(offset + i, rec, fid, instances, urls) for i, (fid, rec, instances) in enumerate(listed)]
+    items = items[: page_bytes.fitting(items)]
     following = offset + len(items)
     more = following < found.count
     return {
