@@ -96,7 +96,15 @@ class File:
         return self
 
     def history(self) -> list[dict[str, Any]]:
-        return self.scope.api.get(f"{self._path}/annotations/history")["history"]
+        """Every saved version, oldest first (read page by page: a page of large versions ends early)."""
+        versions: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.scope.api.get(f"{self._path}/annotations/history", cursor=cursor)
+            versions += page["history"]
+            cursor = page.get("cursor")
+            if not cursor:
+                return versions
 
     def set_metadata(self, metadata: dict[str, Any]) -> File:
         self._data = self.scope.api.patch(self._path, {"metadata": metadata})

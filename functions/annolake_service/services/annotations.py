@@ -7,11 +7,12 @@ from typing import Any
 
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo.conditions import TransactionUpdate, VersionConflict
+from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
-from annolake_service.services import files
+from annolake_service.services import files, page_bytes
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 
@@ -128,8 +129,7 @@ def save_annotations(
 
 
 def _stale(project_id: str, file_id: str, expected: int, current: int) -> Conflict:
-    history = file_repo.annotation_history(project_id, file_id)
-    last = history[-1] if history else None
+    last = next(file_repo.iter_annotation_versions(project_id, file_id, newest_first=True), None)
     return Conflict(
         f"the annotations of {file_id} changed since version {expected}: now version {current}"
         f"{' by ' + last.created_by if last else ''}; reload and apply your edits again",
@@ -153,10 +153,27 @@ def _version_body(version: AnnotationVersion) -> dict[str, Any]:
     }
 
 
-def history(project_id: str, file_id: str, *, instance_root_id: str | None = None) -> list[dict[str, Any]]:
+def history(
+    project_id: str, file_id: str, *, instance_root_id: str | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    """A page of the file's versions, oldest first (or of one instance's versions), and the cursor of the next:
+    a page ends at ``PAGE_MAX_BYTES``, since versions of up to 350 KB each add up past what Lambda may return."""
     if file_repo.get_file(project_id, file_id) is None:
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
-    file_versions = file_repo.annotation_history(project_id, file_id)
+    try:
+        after = file_repo.decode_history_position(project_id, file_id, instance_root_id, cursor) if cursor else 0
+    except InvalidCursor as exc:
+        raise BadRequest(str(exc)) from None
     if instance_root_id is None:
-        return [_version_body(v) for v in file_versions]
-    return versions.instance_history([(v.version, v.instance_list, v.deleted) for v in file_versions], instance_root_id)
+        bodies = (_version_body(v) for v in file_repo.iter_annotation_versions(project_id, file_id, after=after))
+        page, more = page_bytes.take(bodies)
+        position = page[-1]["version"] if page else after
+    else:
+        file_versions = file_repo.annotation_history(project_id, file_id)
+        entries = versions.instance_history(
+            [(v.version, v.instance_list, v.deleted) for v in file_versions], instance_root_id
+        )
+        page, more = page_bytes.take(entries[after:])
+        position = after + len(page)
+    next_cursor = file_repo.encode_history_position(project_id, file_id, instance_root_id, position) if more else None
+    return {"file_id": file_id, "history": page, "cursor": next_cursor}

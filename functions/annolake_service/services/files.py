@@ -12,6 +12,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.entities import FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
+from annolake_service.services import page_bytes
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -60,14 +61,20 @@ def list_files(
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     dataset = get_dataset(project_id, dataset_name)
     try:
-        file_ids, next_cursor = dataset_repo.list_dataset_file_ids(
+        members, more = dataset_repo.list_dataset_members(
             project_id, dataset.dataset_id, limit=limit, cursor=cursor, status=status
         )
     except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    records = file_repo.get_files(project_id, file_ids)
-    files = [describe(records[fid]) for fid in file_ids if fid in records]
-    return {"dataset": dataset.name, "files": files, "cursor": next_cursor}
+    records = file_repo.get_files(project_id, [file_id for file_id, _ in members])
+    listed = [(describe(records[file_id]), sort_key) for file_id, sort_key in members if file_id in records]
+    kept = page_bytes.fitting([body for body, _ in listed])
+    if kept < len(listed):  # cut at its byte budget: carry on after the last file it holds
+        more, last = True, listed[kept - 1][1]
+    else:
+        last = members[-1][1] if members else ""
+    next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if more else None
+    return {"dataset": dataset.name, "files": [body for body, _ in listed[:kept]], "cursor": next_cursor}
 
 
 def count_files(project_id: str, dataset_name: str, status: str | None = None) -> int:

@@ -9,7 +9,6 @@ carry presigned URLs minted for that response only. Reading a page writes nothin
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
 from annolake_service.services import models as model_service
-from annolake_service.services import query_index
+from annolake_service.services import page_bytes, query_index
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
 from annolake_service.services.projects import get_dataset
@@ -123,15 +122,15 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
             (position, records.get(file_id)) for position, file_id in zip(found.positions, found.file_ids, strict=True)
         ]
         engine = indexed.describe()
-    last = page[limit - 1][0] if len(page) > limit else None
+    live = [(position, record) for position, record in page[:limit] if _is_live(record)]
+    files = [describe(record) for _, record in live]
+    kept = page_bytes.fitting(files)
+    if kept < len(files):  # the page is full in bytes: carry on after the last file it holds
+        last: str | None = live[kept - 1][0]
+    else:
+        last = page[limit - 1][0] if len(page) > limit else None
     next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if last else None
-    return {
-        "dataset": dataset.name,
-        "query": text,
-        "files": [describe(record) for _, record in page[:limit] if _is_live(record)],
-        "cursor": next_cursor,
-        "engine": engine,
-    }
+    return {"dataset": dataset.name, "query": text, "files": files[:kept], "cursor": next_cursor, "engine": engine}
 
 
 def count_files(project_id: str, dataset_name: str, text: str) -> int:
@@ -293,17 +292,6 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
     }
 
 
-def _within_bytes(items: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """The leading items whose JSON fits ``budget`` bytes (at least one): a page of files with large annotations
-    ends early and its cursor carries on, so no answer outgrows what a Lambda function may return."""
-    used = 0
-    for count, item in enumerate(items):
-        used += len(json.dumps(item, default=str)) + 1
-        if used > budget and count > 0:
-            return items[:count]
-    return items
-
-
 def slice_page(
     project_id: str,
     slice_id: str,
@@ -328,10 +316,8 @@ def slice_page(
     files = file_repo.get_files_with_instances(project_id, found.file_ids)
     listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
     urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
-    items = _within_bytes(
-        [_stream_item(offset + i, record, fid, instances, urls) for i, (fid, record, instances) in enumerate(listed)],
-        get_settings().page_max_bytes,
-    )
+    items = [_stream_item(offset + i, rec, fid, instances, urls) for i, (fid, rec, instances) in enumerate(listed)]
+    items = items[: page_bytes.fitting(items)]
     following = offset + len(items)
     more = following < found.count
     return {

@@ -43,7 +43,7 @@ class Settings(BaseModel):
     page_max_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1,
-        description="PAGE_MAX_BYTES: a stream page's items stop here, under Lambda's 6 MB response limit",
+        description="PAGE_MAX_BYTES: a page's items stop here, under Lambda's 6 MB response limit",
     )
 
     query_engine: Literal["auto", "table"] = Field(

@@ -401,7 +401,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Annotation History */
+        /**
+         * Annotation History
+         * @description The file's versions, oldest first, a page at a time: a page ends early when its versions are large, so
+         *     follow ``cursor`` until it is null.
+         */
         get: operations["annotation_history_api_v1_projects__project_string_id__files__file_id__annotations_history_get"];
         put?: never;
         post?: never;
@@ -1314,6 +1318,11 @@ export interface components {
         };
         /** AnnotationHistoryPublic */
         AnnotationHistoryPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last (a page ends at its bytes)
+             */
+            cursor?: string | null;
             /** File Id */
             file_id: string;
             /**
@@ -5767,6 +5776,8 @@ export interface operations {
         parameters: {
             query?: {
                 instance_root_id?: string | null;
+                /** @description the previous page's cursor */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -5785,6 +5796,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationHistoryPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */

@@ -227,6 +227,18 @@ def list_dataset_file_ids(
     """A page of the dataset's file ids, newest first, and the cursor of the next page (or None).
 
     InvalidCursor when ``cursor`` is not one this listing returned."""
+    members, more = list_dataset_members(project_id, dataset_id, limit=limit, cursor=cursor, status=status)
+    next_cursor = encode_position(project_id, dataset_id, members[-1][1]) if more else None
+    return [file_id for file_id, _ in members], next_cursor
+
+
+def list_dataset_members(
+    project_id: str, dataset_id: str, *, limit: int, cursor: str | None = None, status: str | None = None
+) -> tuple[list[tuple[str, str]], bool]:
+    """A page of the dataset's (file id, sort key) pairs, newest first, and whether more follow; a page cut
+    short continues after a pair with ``encode_position(..., sort_key)``.
+
+    InvalidCursor when ``cursor`` is not one this listing returned."""
     bind()
     after = decode_position(project_id, dataset_id, cursor) if cursor else None
     page_size = min(limit + 1, 100)  # a shard never has to give more than the page holds
@@ -236,8 +248,7 @@ def list_dataset_file_ids(
         page.append(membership)
         if len(page) == limit + 1:
             break
-    next_cursor = encode_position(project_id, dataset_id, page[limit - 1].SK) if len(page) > limit else None
-    return [m.file_id for m in page[:limit]], next_cursor
+    return [(m.file_id, m.SK) for m in page[:limit]], len(page) > limit
 
 
 def _live_members(

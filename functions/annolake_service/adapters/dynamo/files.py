@@ -7,6 +7,7 @@ A file's item and the domain ``FileRecord`` map onto each other here and nowhere
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from annolake_service.adapters.dynamo import datasets, keys
+from annolake_service.adapters.dynamo import cursors, datasets, keys
 from annolake_service.adapters.dynamo.conditions import (
     ConditionFailed,
     TransactionUpdate,
@@ -144,12 +145,40 @@ def _instance_lists(project_id: str, versions: dict[str, int]) -> dict[str, list
 
 def annotation_history(project_id: str, file_id: str) -> list[AnnotationVersion]:
     """Every saved version of the file's annotations, oldest first."""
+    return list(iter_annotation_versions(project_id, file_id))
+
+
+def _history_listing(project_id: str, file_id: str, instance_root_id: str | None) -> str:
+    view = f"#instance:{instance_root_id}" if instance_root_id is not None else ""
+    return f"annotation-history:{project_id}/{file_id}{view}"
+
+
+def encode_history_position(project_id: str, file_id: str, instance_root_id: str | None, position: int) -> str:
+    """The cursor of the history page after ``position`` (a version, or an instance history's offset)."""
+    return cursors.encode(_history_listing(project_id, file_id, instance_root_id), position)
+
+
+def decode_history_position(project_id: str, file_id: str, instance_root_id: str | None, cursor: str) -> int:
+    """The position ``cursor`` continues after; InvalidCursor if it is not one of this history's."""
+    position = cursors.decode(_history_listing(project_id, file_id, instance_root_id), cursor)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise cursors.InvalidCursor
+    return position
+
+
+def iter_annotation_versions(
+    project_id: str, file_id: str, *, after: int = 0, newest_first: bool = False
+) -> Iterator[AnnotationVersion]:
+    """The file's saved versions after version ``after``, oldest first (or newest first), read page by page as
+    they are consumed."""
     bind()
     found = AnnotationVersionItem.query(
-        keys.file_pk(project_id, file_id), AnnotationVersionItem.SK.startswith(keys.VERSION_PREFIX)
+        keys.file_pk(project_id, file_id),
+        AnnotationVersionItem.SK.between(keys.version_sk(after + 1), keys.version_sk(keys.MAX_VERSION)),
+        scan_index_forward=not newest_first,
     )
-    return [
-        AnnotationVersion(
+    for item in found:
+        yield AnnotationVersion(
             project_id=item.project_id,
             file_id=item.file_id,
             version=int(item.version),
@@ -160,8 +189,6 @@ def annotation_history(project_id: str, file_id: str) -> list[AnnotationVersion]
             task_id=item.task_id,
             created_at=item.created_at,
         )
-        for item in found
-    ]
 
 
 # --- writing ------------------------------------------------------------------------------

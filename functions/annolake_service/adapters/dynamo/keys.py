@@ -162,6 +162,9 @@ def file_pk(project_id: str, file_id: str) -> str:
     return f"P#{project_id}#F#{file_id}"
 
 
+MAX_VERSION = 99_999_999  # the largest version ``version_sk`` orders correctly
+
+
 def version_sk(version: int) -> str:
     return f"{VERSION_PREFIX}v{version:08d}"
 

@@ -46,3 +46,6 @@ class AnnotationHistoryPublic(BaseModel):
     history: list[AnnotationVersionPublic] | list[dict[str, Any]] = Field(
         description="the file's versions, oldest first; with instance_root_id, every version of that instance"
     )
+    cursor: str | None = Field(
+        default=None, description="pass as ?cursor= for the next page; null on the last (a page ends at its bytes)"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from annolake_service.api.deps import PROJECT_PATH, CanReadAnnotations, CanWriteAnnotations
 from annolake_service.api.models.annotations import (
@@ -41,9 +43,14 @@ def save_annotations(file_id: str, body: AnnotationsUpdate, access: CanWriteAnno
     return AnnotationsSavedPublic.model_validate(saved)
 
 
-@router.get("/history")
+@router.get("/history", responses=error_responses(400))
 def annotation_history(
-    file_id: str, access: CanReadAnnotations, instance_root_id: str | None = None
+    file_id: str,
+    access: CanReadAnnotations,
+    instance_root_id: str | None = None,
+    cursor: Annotated[str | None, Query(description="the previous page's cursor")] = None,
 ) -> AnnotationHistoryPublic:
-    history = annotation_service.history(access.project_id, file_id, instance_root_id=instance_root_id)
-    return AnnotationHistoryPublic.model_validate({"file_id": file_id, "history": history})
+    """The file's versions, oldest first, a page at a time: a page ends early when its versions are large, so
+    follow ``cursor`` until it is null."""
+    history = annotation_service.history(access.project_id, file_id, instance_root_id=instance_root_id, cursor=cursor)
+    return AnnotationHistoryPublic.model_validate(history)
