@@ -1507,6 +1507,13 @@ export interface components {
             /** Imports */
             imports: components["schemas"]["ImportPublic"][];
         };
+        /** JobFileFailurePublic */
+        JobFileFailurePublic: {
+            /** File Id */
+            file_id: string;
+            /** Reason */
+            reason: string;
+        };
         /** JobPublic */
         JobPublic: {
             /** Agreement Threshold */
@@ -1534,7 +1541,15 @@ export interface components {
             job_id: string;
             /** Label Names */
             label_names: string[];
-            /** Launch Status */
+            /**
+             * Launch Failure
+             * @description why the launch failed; POST …/redrive launches again
+             */
+            launch_failure?: string | null;
+            /**
+             * Launch Status
+             * @description not_launched, launching, launched or failed
+             */
             launch_status: string;
             /** Launched At */
             launched_at: string | null;
@@ -1555,6 +1570,12 @@ export interface components {
         };
         /** JobRedrivePublic */
         JobRedrivePublic: {
+            /**
+             * Relaunched
+             * @description whether the job's failed launch was started again
+             * @default false
+             */
+            relaunched?: boolean;
             /**
              * Restarted
              * @description the files whose review workflow was started again
@@ -1629,6 +1650,11 @@ export interface components {
             /** Annotators */
             annotators: components["schemas"]["AnnotatorStatsPublic"][];
             consensus: components["schemas"]["ConsensusStatsPublic"];
+            /**
+             * Failures
+             * @description files whose workflow failed, with why (the first 100); POST …/redrive
+             */
+            failures?: components["schemas"]["JobFileFailurePublic"][];
             /**
              * Files
              * @description 'total' and the number of files in each workflow status
