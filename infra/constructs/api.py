@@ -84,10 +84,11 @@ class Api(Construct):
             },
         )
         function = self.handler.function
+        import_machine = Stack.of(self).split_arn(import_state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME)
         import_executions = Stack.of(self).format_arn(
             service="states",
             resource="execution",
-            resource_name=f"{import_state_machine.state_machine_name}:*",
+            resource_name=f"{import_machine.resource_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         table.grant_read_write_data(function)
