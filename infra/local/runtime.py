@@ -41,7 +41,7 @@ WEB_DIST = REPO_ROOT / "web" / "dist"
 API_WORKERS_VARIABLE = "ANNOLAKE_API_WORKERS"
 WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed from the platform to API workers
 PLATFORM_PID_VARIABLE = "ANNOLAKE_PLATFORM_PID"  # API workers end when this process does
-MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0: in this process
+MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0 (default): this one
 MEDIA_HANDLERS = {"annolake_service.handlers.ingest.process_handler"}  # decode, orient, hash, thumbnail
 DURABLE_VARIABLE = "ANNOLAKE_DURABLE"  # 0: the journal is written but not fsynced (a power cut may lose writes)
 
@@ -296,7 +296,7 @@ def _end_with_the_platform(platform_pid: int) -> None:
 
 
 def media_worker_count() -> int:
-    raw = os.environ.get(MEDIA_WORKERS_VARIABLE, "2")
+    raw = os.environ.get(MEDIA_WORKERS_VARIABLE, "0")
     if not raw.isdigit():
         raise SystemExit(f"{MEDIA_WORKERS_VARIABLE}={raw!r}: give a number of media processes (0 = inside this one)")
     return int(raw)

@@ -8,8 +8,8 @@ platform process, and what durability costs an annotation save.
 - Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each API worker.
 - Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
   and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
-- The second platform also ingests 200 of the 640x480 files with ``ANNOLAKE_MEDIA_WORKERS=0`` (the media
-  handler in the platform's own interpreter), beside the first one's default (2 worker processes).
+- The first platform runs the media handler in 2 worker processes (``ANNOLAKE_MEDIA_WORKERS=2``); the second
+  also ingests 200 of the 640x480 files with it in the platform's own interpreter (the default, 0).
 
 ``BENCH_SMALL`` / ``BENCH_LARGE`` / ``BENCH_SAVES`` change the counts (defaults 1000 / 50 / 200).
 """
@@ -171,8 +171,16 @@ def _platform(tmp: str, name: str, **settings: str) -> RunningPlatform:
                 os.environ[variable] = value
 
 
+class _Rows(list):
+    """Rows, each also printed as soon as it is measured (a long run shows its figures as it goes)."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(" | ".join(row), flush=True)
+        super().append(row)
+
+
 def run() -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str]] = _Rows()
     small = [noise_jpeg(640, 480, seed=n) for n in range(SMALL)]
     large = [noise_jpeg(4000, 3000, seed=100_000 + n, grain=2, quality=80) for n in range(LARGE)]
     media_gb = (sum(map(len, small)) + sum(map(len, large))) / 2**30
