@@ -55,8 +55,8 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_index streaming
-    workflow web_explorer]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_index snapshots
+    streaming workflow web_explorer]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -64,6 +64,7 @@ def main() -> None:
         local_store,
         predictions,
         query_index,
+        snapshots,
         streaming,
         web_explorer,
         workflow,
@@ -76,6 +77,7 @@ def main() -> None:
         "local_store": local_store.run,
         "query_index": query_index.run,
         "streaming": streaming.run,
+        "snapshots": snapshots.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
         "predictions": predictions.run,

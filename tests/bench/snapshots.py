@@ -1,0 +1,90 @@
+"""Snapshots, diffs and exports on the local platform: how long they take, how large a manifest is, and whether
+an export step's memory grows with the snapshot.
+
+Starts ``python -m infra.local`` (what ``make up`` runs), seeds ``ANNOLAKE_BENCH_SNAPSHOT_FILES`` (2,000)
+labelled JPEGs through the service's code, then through the SDK: a snapshot of them all and of a fifth
+(timed; manifest size per file), 1% of files re-annotated and a second snapshot, the diff of the two, and an
+export in each format through the export state machine (timed end to end: plan, pages, multipart assembly,
+on the emulator's Step Functions). Last, the export steps are run again in this process under tracemalloc on
+the fifth and on the whole, to compare their peak memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from tests.bench.streaming import _configure_service_for
+from tests.e2e.conftest import free_port, start_platform
+from tests.support import slice_data
+
+COUNT = int(os.environ.get("ANNOLAKE_BENCH_SNAPSHOT_FILES", "2000"))
+FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
+
+
+def _timed(call):  # noqa: ANN001, ANN202
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def _peaks(project_id: str, export_id: str) -> tuple[int, int]:
+    """Peak traced memory (bytes) of one page step and of the assembly, run here on the stored export."""
+    from annolake_service.services import exports
+
+    tracemalloc.start()
+    exports.export_page(project_id, export_id, 0)
+    page_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    exports.assemble(project_id, export_id)
+    assemble_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return page_peak, assemble_peak
+
+
+def run() -> list[tuple[str, str, str]]:
+    from annolake import Project
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as home:
+        platform = start_platform(Path(home) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
+        try:
+            _configure_service_for(platform)
+            from tests.support.auth import reset_service_caches
+
+            reset_service_caches()
+            creds = platform.credentials
+            project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+            file_ids = slice_data.seed_dataset(creds["project"], "bench-snap", COUNT)
+            dataset = project.directory.get("bench-snap")
+            whole, seconds = _timed(lambda: dataset.snapshot("bench-all"))
+            rows.append((f"snapshot of {COUNT:,} files", f"{seconds:.2f} s", f"{COUNT / seconds:,.0f} files/s"))
+            rows.append(("  manifest size", f"{whole._data['manifest_bytes'] / COUNT:.0f} B/file", ""))
+            fifth, _ = _timed(lambda: dataset.snapshot("bench-fifth", query="labels.car = 1"))
+
+            edited = file_ids[: max(COUNT // 100, 1)]
+            for file_id in edited:
+                project.file.get_by_id(file_id).update([])
+            second = dataset.snapshot("bench-all-2")
+            change, seconds = _timed(lambda: whole.diff(second))
+            assert change["changed"] == len(edited), change
+            rows.append((f"diff of two {COUNT:,}-file snapshots", f"{seconds:.2f} s", f"{len(edited)} changed"))
+
+            for fmt in FORMATS:
+                job, seconds = _timed(lambda fmt=fmt: whole.export(fmt, progress=False, wait_s=1800))
+                size = job["size_bytes"] / 1024
+                rows.append((f"export {fmt}, {COUNT:,} files (state machine)", f"{seconds:.1f} s", f"{size:,.0f} KiB"))
+
+            _peaks(creds["project"], fifth.export("coco", progress=False, wait_s=1800)["export_id"])  # warm-up:
+            # the first run also traces what is loaded once per process (botocore models, imports)
+            for name, snap in (("a fifth", fifth), ("all", whole)):
+                job = snap.export("coco", progress=False, wait_s=1800)
+                page_peak, assemble_peak = _peaks(creds["project"], job["export_id"])
+                note = f"{len(snap):,} files; assembly peak {assemble_peak / 2**20:.1f} MiB"
+                rows.append((f"export step peak memory, {name}: one page", f"{page_peak / 2**20:.1f} MiB", note))
+        finally:
+            platform.stop(timeout=600)
+    return rows
