@@ -32,7 +32,10 @@ WORKFLOW_STEPS = {
     )
 }
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
-SERVICE_HANDLERS = {API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS}
+PREDICT_STEPS = {f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "model", "finish", "fail")}
+SERVICE_HANDLERS = {
+    API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS, *PREDICT_STEPS
+}  # fmt: skip
 COMMON_ENV = {
     "TABLE_NAME",
     "MEDIA_BUCKET",
@@ -97,13 +100,15 @@ def import_of(data_template: dict, value: dict) -> dict:
 @pytest.mark.parametrize(("stage", "retention"), [("dev", 14), ("local", 7), ("prod", 365)])
 def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, stage, retention):
     template = synth_stage(stage).app_template
-    layer_id, _ = one(template, "AWS::Lambda::LayerVersion")
+    layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "DependencyLayer")
+    model_layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "PredictionsModelLayer")
     log_groups = resources(template, "AWS::Logs::LogGroup")
     for handler, (_, props) in service_functions(template).items():
         assert props["Runtime"] == "python3.12", handler
         assert props["Architectures"] == ["arm64"], handler
         assert props["TracingConfig"] == {"Mode": "Active"}, handler
-        assert props["Layers"] == [{"Ref": layer_id}], handler
+        extra = [{"Ref": model_layer_id}] if handler == "annolake_service.handlers.predict.model_handler" else []
+        assert props["Layers"] == [{"Ref": layer_id}, *extra], handler
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == retention, handler
 
@@ -132,7 +137,7 @@ def test_function_sizes(dev):
 
 
 def test_dependency_layer(dev):
-    _, layer = one(dev.app_template, "AWS::Lambda::LayerVersion")
+    _, layer = one(dev.app_template, "AWS::Lambda::LayerVersion", "DependencyLayer")
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
@@ -402,7 +407,7 @@ def test_alarms_notify_the_topic(dev):
         one(template, "AWS::StepFunctions::StateMachine", "Imports")[0]
     }
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
-    assert watched == machines  # ingest, review, launch (a failed import is reported on the import itself)
+    assert watched == machines  # ingest, review, launch, predict (a failed import is reported on the import itself)
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
     assert len(dead_letter_queues) == 3  # the S3 trigger's, and one per domain-event consumer
     for dlq in dead_letter_queues:
