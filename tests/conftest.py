@@ -16,6 +16,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from infra import nodejs
+from infra.local import stream_sources
 from infra.local.moto_patches import (
     copy_query_results_after_filtering,
     index_base_table_queries,
@@ -47,6 +48,7 @@ def moto_wsgi_app() -> DomainDispatcherApplication:
     index_base_table_queries()
     copy_query_results_after_filtering()
     two_phase_transactions()
+    stream_sources.install()  # a write never waits for the functions mapped to the table's stream
     return DomainDispatcherApplication(create_backend_app)
 
 

@@ -21,7 +21,7 @@ from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.local import event_sources, in_process, lambda_runtime, moto_patches
+from infra.local import event_sources, in_process, lambda_runtime, moto_patches, stream_sources
 from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
 from infra.local.presign import PresignGuard
@@ -54,6 +54,7 @@ class Emulator:
         stepfunctions["execute_state_machine"] = True
         lambda_runtime.install()
         event_sources.install()
+        stream_sources.install()
         moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
@@ -81,6 +82,7 @@ class Emulator:
             self._thread.join(timeout=5)
         lambda_runtime.uninstall()
         event_sources.uninstall()
+        stream_sources.uninstall()
         if self._moto_settings is not None:  # another emulator or moto in this process runs as before
             port, execute = self._moto_settings
             default_user_config["stepfunctions"]["execute_state_machine"] = execute

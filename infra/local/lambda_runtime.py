@@ -71,7 +71,7 @@ def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bo
     try:
         result = _resolve(self.handler)(event, context)
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
-        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc)
+        log.warning("%s (%s) failed: %s: %s", self.function_name, self.handler, type(exc).__name__, exc, exc_info=True)
         error = {
             "errorType": type(exc).__name__,
             "errorMessage": str(exc),

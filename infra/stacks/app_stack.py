@@ -16,6 +16,7 @@ from infra.constructs.imports import Imports
 from infra.constructs.ingest import Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.predictions import Predictions
+from infra.constructs.query_index import QueryIndex
 from infra.constructs.service_function import FunctionDefaults, service_code
 from infra.constructs.webhooks import Webhooks
 from infra.constructs.workflow import Workflow
@@ -117,6 +118,9 @@ class AppStack(Stack):
             events=self.events,
             secret_prefix=secret_prefix(config.name),
         )
+        self.query_index = QueryIndex(
+            self, "QueryIndex", defaults=defaults, table=data.tables.table, media_bucket=media_bucket
+        )
         self.api = Api(
             self,
             "Api",
@@ -143,7 +147,7 @@ class AppStack(Stack):
                 "LaunchStateMachine": self.workflow.launch_state_machine,
                 "PredictStateMachine": self.predictions.state_machine,
             },
-            event_dead_letter_queues=self.events.dead_letter_queues,
+            event_dead_letter_queues=[*self.events.dead_letter_queues, self.query_index.dead_letter_queue],
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="Base URL of the API (routes under /api/v1)")

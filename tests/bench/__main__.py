@@ -55,15 +55,16 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate streaming workflow web_explorer predictions]``
-    (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate query_index streaming workflow web_explorer
+    predictions]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    from tests.bench import api_latency, ingest_rate, predictions, streaming, web_explorer, workflow
+    from tests.bench import api_latency, ingest_rate, predictions, query_index, streaming, web_explorer, workflow
 
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
         "ingest_rate": ingest_rate.run,
+        "query_index": query_index.run,
         "streaming": streaming.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,

@@ -33,8 +33,9 @@ WORKFLOW_STEPS = {
 }
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
 PREDICT_STEPS = {f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "model", "finish", "fail")}
+QUERY_INDEX = "annolake_service.handlers.query_index.handler"
 SERVICE_HANDLERS = {
-    API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS, *PREDICT_STEPS
+    API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS, QUERY_INDEX, *PREDICT_STEPS
 }  # fmt: skip
 COMMON_ENV = {
     "TABLE_NAME",
@@ -272,6 +273,36 @@ def test_trigger_retries_twice_then_dead_letters(dev):
     )
 
 
+def test_the_query_index_updater_reads_the_tables_key_stream_and_writes_only_index_files(dev):
+    template = dev.app_template
+    (table,) = resources(dev.data, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    updater, props = service_functions(template)[QUERY_INDEX]
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": updater}
+    ]
+    assert import_of(dev.data, mapping["EventSourceArn"]) == {
+        "Fn::GetAtt": [one(dev.data, "AWS::DynamoDB::Table")[0], "StreamArn"]
+    }
+    assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
+    queue_arn = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    assert template["Resources"][queue_arn["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+    statements = role_statements(template, props)
+    assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= actions(statements)
+    s3_resources = [
+        json.dumps(r)
+        for st in statements
+        if any(
+            str(a).startswith("s3:") and a != "s3:GetBucket*" and a != "s3:List*"
+            for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+        )
+        for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+    ]
+    assert s3_resources and all(r.endswith('"/index/*"]]}') for r in s3_resources if "Join" in r), s3_resources
+
+
 def test_ingest_state_machine_is_express_logged_and_traced(dev):
     _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
     props = machine["Properties"]
@@ -409,7 +440,7 @@ def test_alarms_notify_the_topic(dev):
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
     assert watched == machines  # ingest, review, launch, predict (a failed import is reported on the import itself)
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
-    assert len(dead_letter_queues) == 3  # the S3 trigger's, and one per domain-event consumer
+    assert len(dead_letter_queues) == 4  # the S3 trigger's, one per domain-event consumer, the index updater's
     for dlq in dead_letter_queues:
         assert dlq["Namespace"] == "AWS/SQS"
         assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)

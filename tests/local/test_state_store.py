@@ -24,6 +24,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import Binary
 
+from infra.local import stream_sources
 from infra.local.state import Inventory, SnapshotStats, StateStore, StateStoreError, files, moto_backends, snapshot
 
 TABLE = "Data/ItemsTable"
@@ -335,11 +336,16 @@ def test_restore_does_not_fire_stream_triggers(env: Env, store: StateStore) -> N
     trigger = "arn:aws:lambda:us-east-1:123456789012:function:on-change"
     # what CreateEventSourceMapping leaves there (moto runs stream triggers without Docker only through this)
     moto_table.lambda_event_source_mappings[trigger] = SimpleNamespace(event_source_arn=moto_table.latest_stream_label)
-    with mock.patch("moto.awslambda.models.LambdaBackend.send_dynamodb_items", return_value="ok") as send:
-        store.restore(env.session, env.endpoint, target)
-        assert send.call_count == 0
-        assert list(moto_table.lambda_event_source_mappings) == [trigger]  # re-attached
-        env.client("dynamodb").put_item(TableName=target.tables[TABLE], Item={"PK": {"S": "new"}, "SK": {"S": "x"}})
+    stream_sources.uninstall()  # moto's own stream trigger path; the emulator's delivery reads the same mappings
+    try:
+        with mock.patch("moto.awslambda.models.LambdaBackend.send_dynamodb_items", return_value="ok") as send:
+            store.restore(env.session, env.endpoint, target)
+            assert send.call_count == 0
+            assert list(moto_table.lambda_event_source_mappings) == [trigger]  # re-attached
+            item = {"PK": {"S": "new"}, "SK": {"S": "x"}}
+            env.client("dynamodb").put_item(TableName=target.tables[TABLE], Item=item)
+    finally:
+        stream_sources.install()
     assert send.call_count == 1
     records = send.call_args.args[1]
     assert [r.to_json()["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["new"]  # not the restored item

@@ -40,6 +40,7 @@ BUILT: dict[str, tuple[str, str]] = {
     "model_version": (keys.model_versions_pk("p1", "det"), keys.model_version_sk(2)),
     "prediction_run": (keys.project_pk("p1"), keys.run_sk("pr_1")),
     "prediction": (keys.run_pk("p1", "pr_1"), keys.prediction_sk("f1")),
+    "query_index": (keys.project_pk("p1"), keys.query_index_sk("ds_1")),
 }
 BUILT_GSI1: dict[str, tuple[str, str]] = {
     "project": (keys.PROJECTS_INDEX_PK, "p1"),
@@ -160,3 +161,12 @@ def test_a_tampered_or_foreign_cursor_is_refused_with_the_one_error(tamper):
     with pytest.raises(cursors.InvalidCursor) as refused:
         cursors.decode("dataset-files:p1/ds_1", tamper(cursor))
     assert isinstance(refused.value, ValueError)
+
+
+def test_stream_keys_name_their_file_or_dataset_and_nothing_else():
+    assert keys.parse_file_pk(keys.file_pk("p1", "f1")) == ("p1", "f1")
+    assert keys.parse_shard_pk(keys.shard_pk("p1", "ds_1", 5)) == ("p1", "ds_1")
+    for other in (keys.project_pk("p1"), keys.job_pk("p1", "job_1"), keys.webhook_failures_pk("p1", "wh_1")):
+        assert keys.parse_file_pk(other) is None and keys.parse_shard_pk(other) is None
+    assert keys.parse_file_pk(keys.shard_pk("p1", "ds_1", 5)) is None
+    assert keys.parse_shard_pk(keys.file_pk("p1", "f1")) is None

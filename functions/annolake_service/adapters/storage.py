@@ -6,11 +6,14 @@ Media bucket layout (keys are built only here):
   quarantine/<project>/<dataset>/<name>               rejected originals, kept for inspection
   uploads/<project>/<dataset>/<upload id>/<name>      presigned POST target (expires after a day)
   slices/<project>/<slice id>                         a frozen slice: fixed-width file ids (expire after a week)
+  index/<project>/<dataset>/base-<token>.parquet       a dataset's columnar query index: its base file
+  index/<project>/<dataset>/delta-<seq>-<token>.parquet  and the changes written since (seq: the newest change)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.auth import S3SigV4QueryAuth
@@ -193,6 +196,45 @@ def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_i
         Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes]],
         ExpiresIn=expires_in,
     )
+
+
+def index_prefix(project_id: str, dataset_id: str) -> str:
+    return f"index/{project_id}/{dataset_id}/"
+
+
+def index_base_key(project_id: str, dataset_id: str, token: str) -> str:
+    return f"{index_prefix(project_id, dataset_id)}base-{token}.parquet"
+
+
+def index_delta_key(project_id: str, dataset_id: str, seq: str, token: str) -> str:
+    return f"{index_prefix(project_id, dataset_id)}delta-{seq}-{token}.parquet"
+
+
+def is_index_delta(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith("delta-")
+
+
+def download_file(bucket: str, key: str, path: Path) -> None:
+    """Copy an object to a local file (written beside it first, then renamed: a reader never sees half)."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    with partial.open("wb") as out:
+        for chunk in response["Body"].iter_chunks(1 << 20):
+            out.write(chunk)
+    partial.replace(path)
+
+
+def upload_file(bucket: str, key: str, path: Path, content_type: str) -> None:
+    try:
+        with path.open("rb") as body:
+            client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except ClientError as error:
+        raise TransientError(f"writing s3://{bucket}/{key} failed: {error}") from error
 
 
 SLICE_RECORD = 33  # a file id padded to 32 characters, and a newline

@@ -178,3 +178,20 @@ class WebhookFailure(BaseModel):
     attempts: int
     last_error: str
     failed_at: datetime
+
+
+class IndexManifest(BaseModel):
+    """A dataset's columnar query index: its base file and the delta files already folded into it.
+
+    The index is the base plus every delta under the dataset's prefix not in ``folded_keys``; ``retired_keys``
+    (the files the previous compaction replaced) are deleted by the next one, so a reader holding the
+    previous manifest still finds its files."""
+
+    project_id: str
+    dataset_id: str
+    base_key: str
+    folded_keys: list[str] = Field(default_factory=list)
+    retired_keys: list[str] = Field(default_factory=list)
+    built_at: datetime
+    compacted_at: datetime
+    version: int | None = None

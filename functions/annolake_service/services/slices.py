@@ -23,6 +23,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
 from annolake_service.domain.entities import FileRecord
 from annolake_service.services import models as model_service
+from annolake_service.services import query_index
 from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe
 from annolake_service.services.projects import get_dataset
@@ -35,7 +36,7 @@ MAX_STREAM_PAGE = 500
 URL_KINDS = ("media", "thumbnail")  # the presigned URLs a stream item can carry
 
 
-def compile_query(project_id: str, text: str) -> q.Plan:
+def checked_query(project_id: str, text: str) -> q.Node:
     """Parse and check against the schema; errors are 400s with the position and a suggestion."""
     node = q.parse_query(text)
     schema, _ = schema_service.get_schema(project_id)
@@ -46,7 +47,19 @@ def compile_query(project_id: str, text: str) -> q.Plan:
         attribute_groups={g.name for g in schema.attribute_groups},
         model_names=model_service.model_names(project_id) if refs else None,
     )
-    return q.plan(node)
+    return node
+
+
+def compile_query(project_id: str, text: str) -> q.Plan:
+    """The query split into what DynamoDB filters and what Python evaluates (the table engine)."""
+    return q.plan(checked_query(project_id, text))
+
+
+def open_index(project_id: str, dataset_id: str, node: q.Node | None) -> query_index.IndexedView | None:
+    """The dataset's columnar index, unless the query reads predictions (which only the table engine joins)."""
+    if _prediction_refs(node):
+        return None
+    return query_index.open_index(project_id, dataset_id)
 
 
 def _prediction_refs(node: q.Node | None) -> set[str]:
@@ -94,40 +107,61 @@ def _mentions_datasets(plan: q.Plan) -> bool:
 
 
 def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of the matching files in listing order, from the dataset's columnar index when it has one.
+
+    Both engines hand out the same cursors (a position in the listing), so a listing may start on one and
+    finish on the other. A file the index still lists after it was deleted is left out of the page."""
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
-    plan = compile_query(project_id, text)
+    node = checked_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
     try:
         after = dataset_repo.decode_position(project_id, dataset.dataset_id, cursor) if cursor else None
     except cursors.InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    page = list(islice(_matches(project_id, dataset.dataset_id, plan, after), limit + 1))
+    indexed = open_index(project_id, dataset.dataset_id, node)
+    page: list[tuple[str, FileRecord | None]]
+    if indexed is None:
+        page = list(islice(_matches(project_id, dataset.dataset_id, q.plan(node), after), limit + 1))
+        engine = query_index.TABLE_ENGINE
+    else:
+        with indexed.index as index:
+            found = index.page(node, limit=limit + 1, after=after)
+        records = file_repo.get_files(project_id, found.file_ids)
+        page = [
+            (position, records.get(file_id)) for position, file_id in zip(found.positions, found.file_ids, strict=True)
+        ]
+        engine = indexed.describe()
     last = page[limit - 1][0] if len(page) > limit else None
     next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if last else None
     return {
         "dataset": dataset.name,
         "query": text,
-        "files": [describe(record) for _, record in page[:limit]],
+        "files": [describe(record) for _, record in page[:limit] if _is_live(record)],
         "cursor": next_cursor,
+        "engine": engine,
     }
 
 
 def count_files(project_id: str, dataset_name: str, text: str) -> int:
-    plan = compile_query(project_id, text)
+    node = checked_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    return sum(1 for _ in _matching_ids(project_id, dataset.dataset_id, plan))
+    indexed = open_index(project_id, dataset.dataset_id, node)
+    if indexed is not None:
+        with indexed.index as index:
+            return index.count(node)
+    return sum(1 for _ in _matching_ids(project_id, dataset.dataset_id, q.plan(node)))
 
 
 # --- frozen slices and their stream pages ----------------------------------------------------------
 
 
-def _ready_plan(project_id: str, text: str | None) -> q.Plan:
-    """The query's plan restricted to ready files (only they have media to stream)."""
+def _ready_query(project_id: str, text: str | None) -> q.Node:
+    """The query restricted to ready files (only they have media to stream)."""
     if text:
-        compile_query(project_id, text)  # errors point into the caller's text, not the composed one
-        return compile_query(project_id, f'({text}) and file.status = "ready"')
-    return compile_query(project_id, 'file.status = "ready"')
+        checked_query(project_id, text)  # errors point into the caller's text, not the composed one
+        return checked_query(project_id, f'({text}) and file.status = "ready"')
+    return checked_query(project_id, 'file.status = "ready"')
 
 
 def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan) -> Iterator[str]:
@@ -156,9 +190,14 @@ def _slice_body(slice_id: str, found: storage.SliceRange) -> dict[str, Any]:
 
 def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:
     """Evaluate the query once and store the ordered list of matching ready files; returns its description."""
-    plan = _ready_plan(project_id, text)
+    node = _ready_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    file_ids = list(_matching_ids(project_id, dataset.dataset_id, plan))
+    indexed = open_index(project_id, dataset.dataset_id, node)
+    if indexed is None:
+        file_ids = list(_matching_ids(project_id, dataset.dataset_id, q.plan(node)))
+    else:
+        with indexed.index as index:
+            file_ids = index.file_ids(node, listing_order=True)
     slice_id = f"sl_{secrets.token_hex(12)}"
     metadata = {
         "dataset": dataset.name,

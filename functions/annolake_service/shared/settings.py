@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +43,14 @@ class Settings(BaseModel):
         default=5 * 1024 * 1024,
         ge=1,
         description="PAGE_MAX_BYTES: a stream page's items stop here, under Lambda's 6 MB response limit",
+    )
+
+    query_engine: Literal["auto", "table"] = Field(
+        default="auto",
+        description="QUERY_ENGINE: auto (a dataset's columnar index once it is built) or table (always DynamoDB)",
+    )
+    index_compact_after: int = Field(
+        default=16, ge=1, description="INDEX_COMPACT_AFTER: delta files that make the index updater compact"
     )
 
     @classmethod

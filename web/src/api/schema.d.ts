@@ -1566,6 +1566,8 @@ export interface components {
             cursor: string | null;
             /** Dataset */
             dataset: string;
+            /** @description which engine answered the query, if any */
+            engine?: components["schemas"]["QueryEnginePublic"] | null;
             /** Files */
             files: components["schemas"]["FilePublic"][];
             /**
@@ -1647,6 +1649,8 @@ export interface components {
             cursor: string | null;
             /** Dataset */
             dataset: string;
+            /** @description which engine answered the query, if any */
+            engine?: components["schemas"]["QueryEnginePublic"] | null;
             /** Files */
             files: components["schemas"]["FilePublic"][];
             /**
@@ -2071,6 +2075,7 @@ export interface components {
         LabelCountsPublic: {
             /** Dataset */
             dataset: string;
+            engine: components["schemas"]["QueryEnginePublic"];
             /**
              * Files
              * @description files counted (those matching the query, if any)
@@ -2532,6 +2537,28 @@ export interface components {
         ProjectsPublic: {
             /** Projects */
             projects: components["schemas"]["ProjectPublic"][];
+        };
+        /**
+         * QueryEnginePublic
+         * @description Which engine answered a query: the dataset's columnar index, or the table while the index is built.
+         */
+        QueryEnginePublic: {
+            /**
+             * Compacted At
+             * @description when the index's base file was last rewritten
+             */
+            compacted_at: string | null;
+            /**
+             * Deltas
+             * @description change files read on top of the index's base file
+             */
+            deltas: number;
+            /**
+             * Name
+             * @description index: the dataset's columnar index (seconds behind the latest writes); table: DynamoDB
+             * @enum {string}
+             */
+            name: "index" | "table";
         };
         /**
          * RedeliveryPublic

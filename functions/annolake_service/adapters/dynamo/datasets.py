@@ -129,6 +129,23 @@ def _memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
     )
 
 
+def memberships_of_file(project_id: str, file_id: str) -> dict[str, str]:
+    """The datasets the file is listed in (a deleted file is in none), each with its position (sort key) there."""
+    return {m.dataset_id: m.SK for m in _memberships_of(project_id, file_id) if m.status != "deleted"}
+
+
+def membership_is_live(project_id: str, dataset_id: str, position: str) -> bool:
+    """Whether the file at ``position`` (a membership's sort key) is listed in the dataset now (a strong read)."""
+    bind()
+    file_id = position.rsplit("#", 1)[-1]
+    pk = keys.shard_pk(project_id, dataset_id, keys.shard_of(file_id))
+    try:
+        item = DatasetMemberItem.get(pk, position, consistent_read=True, attributes_to_get=["status"])
+    except DatasetMemberItem.DoesNotExist:
+        return False
+    return item.status != "deleted"
+
+
 def add_file(record: FileRecord, dataset_id: str) -> None:
     """List the file (the same file, same annotations) in the dataset too. Idempotent."""
     if any(m.dataset_id == dataset_id for m in _memberships_of(record.project_id, record.file_id)):

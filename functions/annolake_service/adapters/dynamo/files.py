@@ -80,18 +80,18 @@ def _first_version(record: FileRecord, instances: list[dict[str, Any]], author: 
 # --- reading ------------------------------------------------------------------------------
 
 
-def get_file(project_id: str, file_id: str) -> FileRecord | None:
+def get_file(project_id: str, file_id: str, *, consistent: bool = False) -> FileRecord | None:
     bind()
     try:
-        return _file_record(FileItem.get(keys.file_pk(project_id, file_id), keys.FILE_SK))
+        return _file_record(FileItem.get(keys.file_pk(project_id, file_id), keys.FILE_SK, consistent_read=consistent))
     except FileItem.DoesNotExist:
         return None
 
 
-def get_files(project_id: str, file_ids: list[str]) -> dict[str, FileRecord]:
+def get_files(project_id: str, file_ids: list[str], *, consistent: bool = False) -> dict[str, FileRecord]:
     bind()
     wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
-    return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted)}
+    return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted, consistent_read=consistent)}
 
 
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]] | None:

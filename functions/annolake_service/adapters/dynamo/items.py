@@ -410,6 +410,21 @@ class PredictionItem(Item):
     predicted_at = UTCDateTimeAttribute()
 
 
+class QueryIndexItem(Item):
+    """The manifest of a dataset's columnar query index; ``version`` makes a compaction's swap conditional."""
+
+    KIND: ClassVar[str] = "query_index"
+
+    project_id = UnicodeAttribute()
+    dataset_id = UnicodeAttribute()
+    base_key = UnicodeAttribute()
+    folded_keys = JSONAttribute(default=list)
+    retired_keys = JSONAttribute(default=list)
+    built_at = UTCDateTimeAttribute()
+    compacted_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
 MODELS: tuple[type[Item], ...] = (
     ProjectItem,
     MemberItem,
@@ -433,4 +448,5 @@ MODELS: tuple[type[Item], ...] = (
     ModelVersionItem,
     PredictionRunItem,
     PredictionItem,
+    QueryIndexItem,
 )

@@ -24,6 +24,7 @@
 | model_version      | P#<p>#MODEL#<model>     | V#<version>          |                                          |
 | prediction_run     | P#<p>                   | RUN#<run>            |                                          |
 | prediction         | P#<p>#RUN#<run>         | F#<file>             |                                          |
+| query_index        | P#<p>                   | INDEX#<dataset>      |                                          |
 
 A task also has a GSI2 key while it is open, its job's queue for its kind:
 
@@ -39,6 +40,8 @@ Notes on the table
   again when a claim's lease or a reservation ends).
 - A ``prediction`` is one file's outcome in a prediction run (its instances, or why it failed), written once per
   run and file; predictions are never annotation versions.
+- ``query_index`` is the manifest of a dataset's columnar query index (its base file in the media bucket and
+  the delta files folded into it), replaced by a conditional write on its version.
 - ``annotator_mark`` records that a person holds a consensus slot of a file in a job (one slot per person).
 
 Access patterns
@@ -80,6 +83,7 @@ UPLOAD_PREFIX = "UPLOAD#"
 IMPORT_PREFIX = "IMPORT#"
 JOB_PREFIX = "JOB#"
 WEBHOOK_PREFIX = "WEBHOOK#"
+QUERY_INDEX_PREFIX = "INDEX#"
 VERSION_PREFIX = "ANN#"
 DATASET_INDEX_PREFIX = "D#"
 TASK_PREFIX = "T#"
@@ -168,6 +172,27 @@ def dataset_member_sk(created_at: datetime, file_id: str) -> str:
 
 def dataset_index_sk(dataset_id: str) -> str:
     return f"{DATASET_INDEX_PREFIX}{dataset_id}"
+
+
+def query_index_sk(dataset_id: str) -> str:
+    return f"{QUERY_INDEX_PREFIX}{dataset_id}"
+
+
+def parse_file_pk(pk: str) -> tuple[str, str] | None:
+    """(project, file) of a file's partition key, or None for any other partition."""
+    head, _, file_id = pk.partition("#F#")
+    if not head.startswith("P#") or not file_id or "#" in file_id:
+        return None
+    return head.removeprefix("P#"), file_id
+
+
+def parse_shard_pk(pk: str) -> tuple[str, str] | None:
+    """(project, dataset) of a dataset membership shard's partition key, or None for any other partition."""
+    head, _, rest = pk.partition("#D#")
+    dataset_id, _, shard = rest.rpartition("#S")
+    if not head.startswith("P#") or not dataset_id or not shard.isdigit():
+        return None
+    return head.removeprefix("P#"), dataset_id
 
 
 # --- jobs, tasks, job files ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from annolake_service.api.models.files import QueryEnginePublic
 from annolake_service.domain.entities import DATASET_NAME_PATTERN, Dataset
 
 
@@ -54,3 +55,4 @@ class LabelCountsPublic(BaseModel):
     query: str | None
     files: int = Field(description="files counted (those matching the query, if any)")
     labels: list[LabelCountPublic]
+    engine: QueryEnginePublic

@@ -32,11 +32,22 @@ class FilePublic(BaseModel):
     thumbnail_url: str | None = Field(default=None, description="presigned GET of the thumbnail (ready files)")
 
 
+class QueryEnginePublic(BaseModel):
+    """Which engine answered a query: the dataset's columnar index, or the table while the index is built."""
+
+    name: Literal["index", "table"] = Field(
+        description="index: the dataset's columnar index (seconds behind the latest writes); table: DynamoDB"
+    )
+    compacted_at: datetime | None = Field(description="when the index's base file was last rewritten")
+    deltas: int = Field(description="change files read on top of the index's base file")
+
+
 class FilePage(BaseModel):
     dataset: str
     files: list[FilePublic]
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
     query: str | None = Field(default=None, description="the query, when the listing was filtered by one")
+    engine: QueryEnginePublic | None = Field(default=None, description="which engine answered the query, if any")
 
 
 class FileQueryPage(FilePage):

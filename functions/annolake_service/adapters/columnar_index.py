@@ -1,0 +1,151 @@
+"""A dataset's columnar index on disk, read and written with DuckDB (embedded; nothing is downloaded).
+
+An index is a list of Parquet files: a base and the delta files written since it. A file's newest row
+(highest ``seq``) wins wherever it appears, and a tombstone row removes it; ``compact`` folds them into one
+base. Files written at different times may have different label and attribute columns (a label added to
+the schema later): they are read by column name, and a column a file lacks reads as NULL, which the
+predicates of ``domain/query/sql.py`` take as 0 or the empty set.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from annolake_service.domain.query.index_rows import BASE_COLUMNS, column_type
+from annolake_service.domain.query.nodes import Node
+from annolake_service.domain.query.sql import LABEL_PREFIX, quote_identifier, quote_text, to_sql
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    """Matching file ids in listing order (``position`` descending: newest first) and the count of every match."""
+
+    count: int
+    file_ids: list[str]
+    positions: list[str]
+    """Each id's position in the listing (a cursor continues after one)."""
+
+
+@dataclass(frozen=True)
+class LabelChart:
+    files: int
+    labels: dict[str, tuple[int, int]]
+    """Per label: (files that have it, instances)."""
+
+
+def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
+    """Write rows (``domain/query/index_rows.py``) as one Parquet file; returns the number of rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, str] = dict(BASE_COLUMNS)  # an empty file still has every column
+    count = 0
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=path.parent, delete=False) as spool:
+        for row in rows:
+            for column in row:
+                if column not in columns:
+                    columns[column] = column_type(column)
+            spool.write(json.dumps(row, separators=(",", ":"), default=str))
+            spool.write("\n")
+            count += 1
+    spool_path = Path(spool.name)
+    try:
+        with duckdb.connect() as db:
+            struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
+            source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
+            db.execute(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
+    finally:
+        spool_path.unlink(missing_ok=True)
+    return count
+
+
+class ColumnarIndex:
+    """Queries over the live rows of a set of index files (base first, deltas after, any order works)."""
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        if not files:
+            raise ValueError("an index has at least one file (write an empty base for an empty dataset)")
+        self.files = list(files)
+        self._db = duckdb.connect()
+        listing = "[" + ", ".join(quote_text(str(f)) for f in self.files) + "]"
+        self._rows = f"read_parquet({listing}, union_by_name=true)"
+        self.columns = [row[0] for row in self._db.execute(f"DESCRIBE SELECT * FROM {self._rows}").fetchall()]
+        live = "SELECT * EXCLUDE (deleted) FROM rows WHERE NOT deleted"
+        if len(self.files) > 1:
+            live = (
+                "SELECT * EXCLUDE (deleted) FROM rows "
+                "QUALIFY row_number() OVER (PARTITION BY file_id ORDER BY seq DESC) = 1 AND NOT deleted"
+            )
+        self._live = f"WITH rows AS (SELECT * FROM {self._rows}), live AS ({live})"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ColumnarIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def labels(self) -> list[str]:
+        return [c.removeprefix(LABEL_PREFIX) for c in self.columns if c.startswith(LABEL_PREFIX)]
+
+    def count(self, query: Node | None = None) -> int:
+        where, params = self._where(query)
+        row = self._db.execute(f"{self._live} SELECT count(*) FROM live WHERE {where}", params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def page(self, query: Node | None = None, *, limit: int = 100, after: str | None = None) -> IndexPage:
+        """One page of matches in listing order after the ``after`` position, and the count of all matches."""
+        where, params = self._where(query)
+        keyset, keyset_params = ("position < ?", [after]) if after is not None else ("TRUE", [])
+        sql = (
+            f"{self._live}, matches AS (SELECT file_id, position FROM live WHERE {where}) "
+            f"SELECT file_id, position, (SELECT count(*) FROM matches) FROM matches WHERE {keyset} "
+            "ORDER BY position DESC LIMIT ?"
+        )
+        rows = self._db.execute(sql, [*params, *keyset_params, limit]).fetchall()
+        count = int(rows[0][2]) if rows else self.count(query)
+        return IndexPage(count=count, file_ids=[r[0] for r in rows], positions=[r[1] for r in rows])
+
+    def file_ids(self, query: Node | None = None, *, listing_order: bool = False) -> list[str]:
+        """Every matching file id, sorted by id or in listing order (what freezing a slice needs)."""
+        where, params = self._where(query)
+        order = "position DESC" if listing_order else "file_id"
+        sql = f"{self._live} SELECT file_id FROM live WHERE {where} ORDER BY {order}"
+        return [row[0] for row in self._db.execute(sql, params).fetchall()]
+
+    def label_counts(self, query: Node | None = None) -> LabelChart:
+        """How many files match, and per label the matching files that have it and its instances in them."""
+        labels = self.labels()
+        where, params = self._where(query)
+        columns = [quote_identifier(LABEL_PREFIX + name) for name in labels]
+        sums = "".join(f", count(*) FILTER ({c} > 0), COALESCE(sum({c}), 0)" for c in columns)
+        row = self._db.execute(f"{self._live} SELECT count(*){sums} FROM live WHERE {where}", params).fetchone()
+        assert row is not None
+        per_label = {name: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, name in enumerate(labels)}
+        return LabelChart(files=int(row[0]), labels=per_label)
+
+    def compact(self, path: Path) -> int:
+        """Write the live rows as one new base file; returns its row count. The caller swaps the file list."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sql = (
+            f"COPY ({self._live} SELECT *, FALSE AS deleted FROM live ORDER BY file_id) "
+            f"TO {quote_text(str(path))} (FORMAT parquet)"
+        )
+        self._db.execute(sql)
+        row = self._db.execute(f"SELECT count(*) FROM read_parquet({quote_text(str(path))})").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _where(self, query: Node | None) -> tuple[str, list[Any]]:
+        if query is None:
+            return "TRUE", []
+        predicate = to_sql(query, self.columns)
+        return predicate.text, predicate.params

@@ -1,0 +1,275 @@
+"""Each dataset's columnar query index: kept current from the table's change stream, compacted, read by queries.
+
+The index of a dataset is Parquet in the media bucket (``storage.index_*``): a base file and the delta files
+written since, one row per file (``domain/query/index_rows.py``). Its manifest (``adapters/dynamo/
+query_indexes.py``) names the base and the deltas already folded into it.
+
+- ``apply_changes`` runs on every batch of the stream (keys only). It does not trust the order or the
+  content of records: for each file it reads the file and its memberships *now* (strong reads) and writes
+  what it read, stamped with the batch's newest sequence number. So a file's newest delta row always
+  reflects a state at least as new as its last change, whatever order batches land in, and a replayed batch
+  writes the same rows again (idempotent).
+- ``build`` reads a dataset whole from the table into a base (its rows stamped lowest, so any delta wins) when
+  a dataset has no index yet; ``compact`` folds the deltas into a new base with DuckDB (no table reads). Both
+  swap the manifest with a conditional write, so two compactions never both win; the files a swap replaces
+  are deleted by the next one, so a reader holding the previous manifest still finds them.
+- ``open_index`` gives a query the base plus every delta not folded (downloaded once per warm container).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from annolake_service.adapters import storage
+from annolake_service.adapters.columnar_index import ColumnarIndex, write_index_file
+from annolake_service.adapters.dynamo import datasets as dataset_repo
+from annolake_service.adapters.dynamo import files as file_repo
+from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo import query_indexes as manifest_repo
+from annolake_service.domain.entities import FileRecord, IndexManifest
+from annolake_service.domain.query import FileView
+from annolake_service.domain.query.index_rows import index_row, seq_text, tombstone
+from annolake_service.services import schema as schema_service
+from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
+
+CACHE_DIR = Path(tempfile.gettempdir()) / "annolake-index"
+_BATCH = 100
+PARQUET = "application/vnd.apache.parquet"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A stream record's meaning: a file (and, for a membership, the dataset and position) changed."""
+
+    project_id: str
+    file_id: str
+    seq: str
+    dataset_id: str | None = None
+    position: str | None = None
+
+
+def change_of(keys_image: dict[str, Any], sequence_number: str) -> Change | None:
+    """The change a stream record's keys (DynamoDB JSON) stand for, or None for items no index holds."""
+    pk, sk = keys_image.get("PK", {}).get("S", ""), keys_image.get("SK", {}).get("S", "")
+    seq = seq_text(sequence_number)
+    if sk == keys.FILE_SK and (file := keys.parse_file_pk(pk)) is not None:
+        return Change(project_id=file[0], file_id=file[1], seq=seq)
+    if (shard := keys.parse_shard_pk(pk)) is not None and "#" in sk:
+        return Change(project_id=shard[0], file_id=sk.rsplit("#", 1)[-1], seq=seq, dataset_id=shard[1], position=sk)
+    return None
+
+
+@dataclass(frozen=True)
+class IndexedView:
+    """An opened index and what a response says about it."""
+
+    index: ColumnarIndex
+    manifest: IndexManifest
+    deltas: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "index", "compacted_at": self.manifest.compacted_at, "deltas": self.deltas}
+
+
+TABLE_ENGINE = {"name": "table", "compacted_at": None, "deltas": 0}
+
+
+# --- writing --------------------------------------------------------------------------------------------------
+
+
+def _dataset_names(project_id: str) -> dict[str, str]:
+    return {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)}
+
+
+def _label_names(project_id: str) -> tuple[str, ...]:
+    schema, _ = schema_service.get_schema(project_id)
+    return tuple(label.name for label in schema.labels)
+
+
+def _view(record: FileRecord, datasets: Iterable[str], names: dict[str, str]) -> FileView:
+    ids = sorted(datasets)
+    return FileView.from_record(record, [names.get(i, "") for i in ids], ids)
+
+
+def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
+    """Write one delta file per dataset the changes touch; returns those (project, dataset) pairs."""
+    by_file: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    for change in changes:
+        by_file[(change.project_id, change.file_id)].append(change)
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    newest: dict[tuple[str, str], str] = {}
+    projects: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}
+    for (project_id, file_id), file_changes in by_file.items():
+        if project_id not in projects:
+            projects[project_id] = (_dataset_names(project_id), _label_names(project_id))
+        names, labels = projects[project_id]
+        seq = max(c.seq for c in file_changes)
+        record = file_repo.get_file(project_id, file_id, consistent=True)
+        listed = dataset_repo.memberships_of_file(project_id, file_id)
+        for change in file_changes:  # the index on memberships may lag: the changed ones are read strongly
+            if change.dataset_id is None or change.position is None:
+                continue
+            if dataset_repo.membership_is_live(project_id, change.dataset_id, change.position):
+                listed[change.dataset_id] = change.position
+            else:
+                listed.pop(change.dataset_id, None)
+        touched = set(listed) | {c.dataset_id for c in file_changes if c.dataset_id}
+        live = record is not None and record.deleted_at is None
+        for dataset_id in touched:
+            target = (project_id, dataset_id)
+            newest[target] = max(seq, newest.get(target, ""))
+            if live and dataset_id in listed:
+                assert record is not None
+                view = _view(record, listed, names)
+                rows[target].append(index_row(file_id, view, position=listed[dataset_id], seq=seq, labels=labels))
+            else:
+                rows[target].append(tombstone(file_id, seq=seq))
+    bucket = get_settings().media_bucket
+    for (project_id, dataset_id), dataset_rows in rows.items():
+        key = storage.index_delta_key(project_id, dataset_id, newest[(project_id, dataset_id)], secrets.token_hex(6))
+        _upload_rows(bucket, key, dataset_rows)
+    return sorted(rows)
+
+
+def _upload_rows(bucket: str, key: str, rows: Iterable[dict[str, Any]]) -> int:
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "rows.parquet"
+        count = write_index_file(rows, path)
+        storage.upload_file(bucket, key, path, PARQUET)
+    return count
+
+
+def _delta_keys(project_id: str, dataset_id: str, manifest: IndexManifest | None) -> list[str]:
+    skip = set(manifest.folded_keys) | set(manifest.retired_keys) if manifest else set()
+    found = storage.list_keys(get_settings().media_bucket, storage.index_prefix(project_id, dataset_id))
+    return sorted(k for k in found if storage.is_index_delta(k) and k not in skip)
+
+
+def _members(project_id: str, dataset_id: str) -> Iterator[tuple[str, str]]:
+    return dataset_repo.iter_dataset_members(project_id, dataset_id, after=None, dynamo_filter=None)
+
+
+def build(project_id: str, dataset_id: str) -> IndexManifest | None:
+    """Read the dataset whole into a new base (when it has no index yet); None if another build won."""
+    started = datetime.now(UTC)
+    folded = _delta_keys(project_id, dataset_id, None)  # listed before the reads: their changes are in them
+    names, labels = _dataset_names(project_id), _label_names(project_id)
+    datasets_of: dict[str, list[str]] = defaultdict(list)
+    for other in names:
+        for _, file_id in _members(project_id, other):
+            datasets_of[file_id].append(other)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        members = _members(project_id, dataset_id)
+        while batch := list(islice(members, _BATCH)):
+            records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
+            for position, file_id in batch:
+                record = records.get(file_id)
+                if record is not None and record.deleted_at is None:
+                    view = _view(record, datasets_of.get(file_id, [dataset_id]), names)
+                    yield index_row(file_id, view, position=position, seq=None, labels=labels)
+
+    bucket = get_settings().media_bucket
+    base_key = storage.index_base_key(project_id, dataset_id, secrets.token_hex(8))
+    count = _upload_rows(bucket, base_key, rows())
+    manifest = IndexManifest(
+        project_id=project_id,
+        dataset_id=dataset_id,
+        base_key=base_key,
+        folded_keys=folded,
+        built_at=started,
+        compacted_at=started,
+    )
+    if not manifest_repo.save_manifest(manifest):
+        storage.delete_object(bucket, base_key)
+        return None
+    logger.info("query index built", extra={"project": project_id, "dataset": dataset_id, "files": count})
+    return manifest
+
+
+def compact(project_id: str, dataset_id: str) -> IndexManifest | None:
+    """Fold the deltas into a new base (building the index first if it has none); None if nothing changed."""
+    manifest = manifest_repo.get_manifest(project_id, dataset_id)
+    if manifest is None:
+        return build(project_id, dataset_id)
+    deltas = _delta_keys(project_id, dataset_id, manifest)
+    if not deltas:
+        return None
+    bucket = get_settings().media_bucket
+    paths = [_cached(bucket, key) for key in [manifest.base_key, *deltas]]
+    base_key = storage.index_base_key(project_id, dataset_id, secrets.token_hex(8))
+    with tempfile.TemporaryDirectory() as work, ColumnarIndex(paths) as index:
+        path = Path(work) / "base.parquet"
+        index.compact(path)
+        storage.upload_file(bucket, base_key, path, PARQUET)
+    replaced = manifest.model_copy(
+        update={
+            "base_key": base_key,
+            "folded_keys": deltas,
+            "retired_keys": [manifest.base_key, *manifest.folded_keys],
+            "compacted_at": datetime.now(UTC),
+        }
+    )
+    if not manifest_repo.save_manifest(replaced):
+        storage.delete_object(bucket, base_key)
+        return None
+    for key in manifest.retired_keys:  # replaced one compaction ago: no reader holds them any more
+        storage.delete_object(bucket, key)
+    return replaced
+
+
+def maintain(targets: Iterable[tuple[str, str]]) -> None:
+    """After deltas were written: build indexes that do not exist yet, compact those with many deltas."""
+    limit = get_settings().index_compact_after
+    for project_id, dataset_id in targets:
+        manifest = manifest_repo.get_manifest(project_id, dataset_id)
+        if manifest is None or len(_delta_keys(project_id, dataset_id, manifest)) >= limit:
+            compact(project_id, dataset_id)
+
+
+def drop(project_id: str, dataset_id: str) -> None:
+    """Forget a dataset's index (its files are deleted); the next change or compaction builds a new one."""
+    bucket = get_settings().media_bucket
+    for key in storage.list_keys(bucket, storage.index_prefix(project_id, dataset_id)):
+        storage.delete_object(bucket, key)
+    manifest_repo.delete_manifest(project_id, dataset_id)
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+
+def _cached(bucket: str, key: str) -> Path:
+    """A local copy of an index file; index files are never rewritten, so a copy by key stays right."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".parquet")
+    if not path.exists():
+        storage.download_file(bucket, key, path)
+    return path
+
+
+def open_index(project_id: str, dataset_id: str) -> IndexedView | None:
+    """The dataset's index for a query, or None while it has none (or the settings say not to use it)."""
+    if get_settings().query_engine == "table":
+        return None
+    for _ in range(3):  # a compaction may retire a file between reading the manifest and fetching it
+        manifest = manifest_repo.get_manifest(project_id, dataset_id)
+        if manifest is None:
+            return None
+        deltas = _delta_keys(project_id, dataset_id, manifest)
+        bucket = get_settings().media_bucket
+        try:
+            paths = [_cached(bucket, key) for key in [manifest.base_key, *deltas]]
+        except storage.ObjectMissing:
+            continue
+        return IndexedView(ColumnarIndex(paths), manifest, len(deltas))
+    return None
