@@ -32,7 +32,10 @@ WORKFLOW_STEPS = {
     )
 }
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
-PREDICT_STEPS = {f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "model", "finish", "fail")}
+PREDICT_STEPS = {
+    *(f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "finish", "fail")),
+    "annolake_service.handlers.model.handler",
+}
 QUERY_INDEX = "annolake_service.handlers.query_index.handler"
 SERVICE_HANDLERS = {
     API, TRIGGER, PROCESS, REGISTER, QUARANTINE, *IMPORT_STEPS, *WORKFLOW_STEPS, WEBHOOKS, QUERY_INDEX, *PREDICT_STEPS
@@ -108,8 +111,8 @@ def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, s
         assert props["Runtime"] == "python3.12", handler
         assert props["Architectures"] == ["arm64"], handler
         assert props["TracingConfig"] == {"Mode": "Active"}, handler
-        extra = [{"Ref": model_layer_id}] if handler == "annolake_service.handlers.predict.model_handler" else []
-        assert props["Layers"] == [{"Ref": layer_id}, *extra], handler
+        model = handler == "annolake_service.handlers.model.handler"  # the model layer alone (its own build)
+        assert props["Layers"] == [{"Ref": model_layer_id if model else layer_id}], handler
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == retention, handler
 

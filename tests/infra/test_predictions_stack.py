@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.infra.templates import one, resources, state_machine_definition
 from tests.infra.test_app_stack import API, role_statements, service_functions
 
-MODEL = "annolake_service.handlers.predict.model_handler"
+MODEL = "annolake_service.handlers.model.handler"
 
 
 def test_only_the_model_function_gets_the_model_layer(dev):
@@ -17,6 +17,42 @@ def test_only_the_model_function_gets_the_model_layer(dev):
     holders = [h for h, (_, props) in functions.items() if {"Ref": model_layer} in props["Layers"]]
     assert holders == [MODEL]
     assert functions[MODEL][1]["MemorySize"] == 3008 and functions[MODEL][1]["Timeout"] == 900
+
+
+def test_the_model_function_imports_nothing_its_layer_leaves_out():
+    """Its layer is built without the API's and the query index's packages (layers/build.py), so its handler
+    must import without them."""
+    import subprocess
+    import sys
+
+    from tests.infra.test_app_stack import REPO_ROOT
+
+    build = _layer_build()
+    blocked = sorted(build.NOT_IN_MODEL_LAYER | {"jwt", "starlette"})
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {blocked!r}: raise ImportError('not in the model layer: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import annolake_service.handlers.model\n"
+    )
+    env = {"PYTHONPATH": str(REPO_ROOT / "functions"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    model_deps = " ".join(build.dependencies(layer="model"))
+    assert "onnxruntime" in model_deps and "pydantic" in model_deps and "duckdb" not in model_deps
+
+
+def _layer_build():
+    import importlib.util
+
+    from infra.constructs.dependency_layer import BUILD_SCRIPT
+
+    spec = importlib.util.spec_from_file_location("layer_build_for_model", BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_state_machine_maps_the_chunks_onto_the_model_function(dev):
