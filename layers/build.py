@@ -6,9 +6,9 @@ for the Lambda runtime (CPython 3.12 on arm64) instead of this machine's interpr
 in ``layers/build/<digest>/python`` (git-ignored), so a second build with the same dependencies is a copy
 and needs no network.
 
-``--layer model`` builds the model layer instead: ``[project.optional-dependencies].model`` (onnxruntime,
-numpy, pycocotools), given only to the model function, whose dependency layer it joins (the two together
-stay under Lambda's 250 MB unzipped).
+``--layer model`` builds the model layer instead, the model function's only layer: the dependencies it
+imports (not the API's web stack nor the query index) and ``[project.optional-dependencies].model``
+(onnxruntime, numpy, pycocotools), under Lambda's 250 MB unzipped.
 
     python layers/build.py --target DIR     # DIR receives the packages (the layer's python/ directory)
     python layers/build.py --print-digest   # the cache key, also the layer asset's hash
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,15 +48,24 @@ PIP_TARGET_OPTIONS = (
 
 
 LAYERS = ("dependencies", "model")
+# What the model function never imports (the API's web stack, tokens, the query language and its index): left
+# out of the model layer, which is that function's only layer, so it stays under Lambda's 250 MB.
+NOT_IN_MODEL_LAYER = frozenset({"fastapi", "mangum", "pyjwt", "lark", "duckdb"})
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[=<>!~\[; ]", requirement, maxsplit=1)[0].lower()
 
 
 def dependencies(pyproject: Path = PYPROJECT, layer: str = "dependencies") -> list[str]:
-    """The requirements of ``layer``: the project's dependencies, or its ``model`` extra."""
+    """The requirements of ``layer``: the project's dependencies; or, for ``model``, those the model function
+    imports plus the ``model`` extra (onnxruntime, numpy, pycocotools)."""
     with pyproject.open("rb") as handle:
         project = tomllib.load(handle)["project"]
     if layer == "dependencies":
         return list(project["dependencies"])
-    return list(project["optional-dependencies"][layer])
+    kept = [d for d in project["dependencies"] if _name(d) not in NOT_IN_MODEL_LAYER]
+    return kept + list(project["optional-dependencies"][layer])
 
 
 def dependency_digest(deps: list[str] | None = None, layer: str = "dependencies") -> str:

@@ -51,17 +51,17 @@ class Predictions(Construct):
             "ModelLayer",
             removal_policy=removal_policy,
             layer="model",
-            description="Annolake model runtime: onnxruntime (CPU), numpy, pycocotools",
+            description="Annolake model function: onnxruntime (CPU), numpy, pycocotools and the service's dependencies",
         ).layer
         self.model = ServiceFunction(
             self,
             "Model",
             defaults=defaults,
-            handler=f"{HANDLERS}.model_handler",
+            handler="annolake_service.handlers.model.handler",
             description="models: check an ONNX model, predict a chunk of a run, evaluate a run",
             memory_size=3008,
             timeout=Duration.minutes(15),
-            extra_layers=[self.model_layer],
+            layers=[self.model_layer],  # its only layer: the model runtime and what the function imports
         )
         self.plan = self._step("Plan", "plan_handler", "predictions: write the run's chunks", 5)
         self.finish = self._step("Finish", "finish_handler", "predictions: record the outcome", 1)

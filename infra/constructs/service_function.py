@@ -57,7 +57,7 @@ class ServiceFunction(Construct):
         memory_size: int = 512,
         timeout: Duration = Duration.seconds(30),
         environment: Mapping[str, str] | None = None,
-        extra_layers: Sequence[lambda_.ILayerVersion] = (),
+        layers: Sequence[lambda_.ILayerVersion] | None = None,
         **function_props: Any,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -78,7 +78,7 @@ class ServiceFunction(Construct):
             architecture=ARCHITECTURE,
             handler=handler,
             code=defaults.code,
-            layers=[defaults.layer, *extra_layers],
+            layers=list(layers) if layers is not None else [defaults.layer],  # the dependency layer by default
             description=description,
             memory_size=memory_size,
             timeout=timeout,

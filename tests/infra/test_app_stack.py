@@ -33,6 +33,10 @@ WORKFLOW_STEPS = {
 }
 EXPORT_STEPS = {f"annolake_service.handlers.exports.{step}_handler" for step in ("plan", "page", "assemble", "fail")}
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
+PREDICT_STEPS = {
+    *(f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "finish", "fail")),
+    "annolake_service.handlers.model.handler",
+}
 QUERY_INDEX = "annolake_service.handlers.query_index.handler"
 SERVICE_HANDLERS = {
     API,
@@ -45,6 +49,7 @@ SERVICE_HANDLERS = {
     *WORKFLOW_STEPS,
     WEBHOOKS,
     QUERY_INDEX,
+    *PREDICT_STEPS,
 }
 COMMON_ENV = {
     "TABLE_NAME",
@@ -110,13 +115,15 @@ def import_of(data_template: dict, value: dict) -> dict:
 @pytest.mark.parametrize(("stage", "retention"), [("dev", 14), ("local", 7), ("prod", 365)])
 def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, stage, retention):
     template = synth_stage(stage).app_template
-    layer_id, _ = one(template, "AWS::Lambda::LayerVersion")
+    layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "DependencyLayer")
+    model_layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "PredictionsModelLayer")
     log_groups = resources(template, "AWS::Logs::LogGroup")
     for handler, (_, props) in service_functions(template).items():
         assert props["Runtime"] == "python3.12", handler
         assert props["Architectures"] == ["arm64"], handler
         assert props["TracingConfig"] == {"Mode": "Active"}, handler
-        assert props["Layers"] == [{"Ref": layer_id}], handler
+        model = handler == "annolake_service.handlers.model.handler"  # the model layer alone (its own build)
+        assert props["Layers"] == [{"Ref": model_layer_id if model else layer_id}], handler
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == retention, handler
 
@@ -145,7 +152,7 @@ def test_function_sizes(dev):
 
 
 def test_dependency_layer(dev):
-    _, layer = one(dev.app_template, "AWS::Lambda::LayerVersion")
+    _, layer = one(dev.app_template, "AWS::Lambda::LayerVersion", "DependencyLayer")
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
@@ -446,7 +453,7 @@ def test_alarms_notify_the_topic(dev):
         one(template, "AWS::StepFunctions::StateMachine", "Exports")[0],
     }
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
-    assert watched == machines  # ingest, review, launch (a failed import or export is reported on itself)
+    assert watched == machines  # ingest, review, launch, predict (a failed import or export is reported on itself)
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
     assert len(dead_letter_queues) == 4  # the S3 trigger's, one per domain-event consumer, the index updater's
     for dlq in dead_letter_queues:

@@ -25,7 +25,15 @@ from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
 READ_ATTEMPTS = 3
-PROGRESS_EVERY = 5  # files between two updates of the run's live counters
+WRITE_EVERY = 10  # files recorded per batch write (and per update of the run's live counters)
+
+
+def _flush(project_id: str, run_id: str, outcomes: list[prediction_repo.Outcome]) -> None:
+    if not outcomes:
+        return
+    prediction_repo.record_predictions(project_id, run_id, outcomes)
+    failed = sum(1 for o in outcomes if o.reason)
+    prediction_repo.add_progress(project_id, run_id, done=len(outcomes) - failed, failed=failed)
 
 
 def check_model_file(project_id: str, name: str, version: int) -> dict[str, Any]:
@@ -102,7 +110,7 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
     records = file_repo.get_files(project_id, [f for f in file_ids if f not in done])
     provenance = {"source": "model", "model": run.model_name, "version": run.model_version, "run": run_id}
     tally = {"done": 0, "failed": 0, "skipped": len(done)}
-    unreported = {"done": 0, "failed": 0}
+    pending: list[prediction_repo.Outcome] = []
     for file_id in file_ids:
         if file_id in done:
             continue
@@ -117,23 +125,12 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
             instances, probabilities = predict_image(session, version, body, run.threshold, provenance)
         except (storage.ObjectMissing, storage.ObjectTooLarge, inference.ImageUnreadable) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        written = prediction_repo.record_prediction(
-            project_id,
-            run_id,
-            file_id,
-            instances=instances,
-            summary=summarize(instances),
-            probabilities=probabilities,
-            reason=reason,
-        )
+        pending.append(prediction_repo.Outcome(file_id, instances, summarize(instances), probabilities, reason))
         tally["failed" if reason else "done"] += 1
-        if written:
-            unreported["failed" if reason else "done"] += 1
-        if sum(unreported.values()) >= PROGRESS_EVERY:
-            prediction_repo.add_progress(project_id, run_id, **unreported)
-            unreported = {"done": 0, "failed": 0}
-    if sum(unreported.values()):
-        prediction_repo.add_progress(project_id, run_id, **unreported)
+        if len(pending) >= WRITE_EVERY:
+            _flush(project_id, run_id, pending)
+            pending = []
+    _flush(project_id, run_id, pending)
     logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
     return tally
 

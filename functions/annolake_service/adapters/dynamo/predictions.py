@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,43 +131,49 @@ def set_execution(project_id: str, run_id: str, execution_arn: str) -> None:
     _run_key(project_id, run_id).update(actions=[PredictionRunItem.execution_arn.set(execution_arn)])
 
 
-def record_prediction(
-    project_id: str,
-    run_id: str,
-    file_id: str,
-    *,
-    instances: list[dict[str, Any]],
-    summary: dict[str, Any],
-    probabilities: list[float] | None,
-    reason: str | None,
-) -> bool:
-    """Record one file's outcome in the run once; a failed outcome may be replaced by a later attempt.
+@dataclass(frozen=True)
+class Outcome:
+    """One file's outcome, to record: its instances, summary and class distribution, or why it failed."""
 
-    A done prediction is never written again (False): re-drives and retried chunks add no duplicates. The live
-    counters (``add_progress``) are progress for people to watch; ``recount`` makes them exact at the end.
+    file_id: str
+    instances: list[dict[str, Any]]
+    summary: dict[str, Any]
+    probabilities: list[float] | None
+    reason: str | None
+
+
+def record_predictions(project_id: str, run_id: str, outcomes: list[Outcome]) -> None:
+    """Write the outcomes of files not yet done in the run, in batches (one request per 25 files).
+
+    Keyed by run and file, so a file has one prediction per run however often it is written. The caller passes
+    only files it found not done (``get_predictions``), and a run's chunks never run twice at once (a re-drive
+    is refused while the run is active), so a done prediction is not written again.
     """
     bind()
-    failed = reason is not None
-    item = PredictionItem(
-        PK=keys.run_pk(project_id, run_id),
-        SK=keys.prediction_sk(file_id),
-        kind=PredictionItem.KIND,
-        project_id=project_id,
-        run_id=run_id,
-        file_id=file_id,
-        outcome="failed" if failed else "done",
-        instances=instances,
-        summary=summary,
-        probabilities=probabilities,
-        reason=reason[:1000] if reason else None,
-        predicted_at=datetime.now(UTC),
-    )
-    replaceable = PredictionItem.PK.does_not_exist() | (PredictionItem.outcome == "failed")
-    return applied(lambda: item.save(condition=replaceable))
+    now = datetime.now(UTC)
+    with PredictionItem.batch_write() as batch:
+        for o in outcomes:
+            batch.save(
+                PredictionItem(
+                    PK=keys.run_pk(project_id, run_id),
+                    SK=keys.prediction_sk(o.file_id),
+                    kind=PredictionItem.KIND,
+                    project_id=project_id,
+                    run_id=run_id,
+                    file_id=o.file_id,
+                    outcome="failed" if o.reason else "done",
+                    instances=o.instances,
+                    summary=o.summary,
+                    probabilities=o.probabilities,
+                    reason=o.reason[:1000] if o.reason else None,
+                    predicted_at=now,
+                )
+            )
 
 
 def add_progress(project_id: str, run_id: str, *, done: int, failed: int) -> None:
-    """Bump the live counters by what a chunk recorded since its last report (one write for several files)."""
+    """Bump the live counters by what a chunk recorded (one write for several files); ``recount`` makes them exact
+    at the end."""
     bind()
     actions: list[Action] = [PredictionRunItem.done.add(done), PredictionRunItem.failed.add(failed)]
     _run_key(project_id, run_id).update(actions=actions)
