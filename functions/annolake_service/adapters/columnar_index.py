@@ -14,13 +14,21 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from annolake_service.domain.query.index_rows import BASE_COLUMNS, column_type
 from annolake_service.domain.query.nodes import Node
 from annolake_service.domain.query.sql import LABEL_PREFIX, quote_identifier, quote_text, to_sql
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory database. DuckDB is imported here, by the requests that query, not at every cold start."""
+    import duckdb
+
+    return duckdb.connect()
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
             count += 1
     spool_path = Path(spool.name)
     try:
-        with duckdb.connect() as db:
+        with _connect() as db:
             struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
             source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
             db.execute(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
@@ -71,7 +79,7 @@ class ColumnarIndex:
         if not files:
             raise ValueError("an index has at least one file (write an empty base for an empty dataset)")
         self.files = list(files)
-        self._db = duckdb.connect()
+        self._db = _connect()
         listing = "[" + ", ".join(quote_text(str(f)) for f in self.files) + "]"
         self._rows = f"read_parquet({listing}, union_by_name=true)"
         self.columns = [row[0] for row in self._db.execute(f"DESCRIBE SELECT * FROM {self._rows}").fetchall()]

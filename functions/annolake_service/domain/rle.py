@@ -7,13 +7,20 @@ A mask is stored compressed, as COCO writes crowd annotations in its result file
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
-
-from pycocotools import mask as coco_mask
 
 
 class InvalidMask(ValueError):
     """A segmentation that is not a COCO RLE mask of the image; the message says what is wrong."""
+
+
+@cache
+def _coco_mask() -> Any:
+    """pycocotools (and numpy) load when a mask is first read, not with every module that may read one."""
+    from pycocotools import mask
+
+    return mask
 
 
 def compressed(segmentation: Any) -> dict[str, Any]:
@@ -27,7 +34,7 @@ def compressed(segmentation: Any) -> dict[str, Any]:
     if isinstance(counts, list):
         if not all(isinstance(c, int) and c >= 0 for c in counts) or sum(counts) != height * width:
             raise InvalidMask(f"uncompressed RLE counts must be run lengths adding up to {height}x{width} pixels")
-        rle = coco_mask.frPyObjects({"size": size, "counts": counts}, height, width)
+        rle = _coco_mask().frPyObjects({"size": size, "counts": counts}, height, width)
     elif isinstance(counts, str) and counts:
         runs = _runs(counts)
         if runs is None or any(r < 0 for r in runs) or sum(runs) != height * width:
@@ -36,7 +43,7 @@ def compressed(segmentation: Any) -> dict[str, Any]:
     else:
         raise InvalidMask("RLE counts are a list of run lengths or a compressed string")
     try:
-        area = int(coco_mask.area(rle))
+        area = int(_coco_mask().area(rle))
     except ValueError as exc:
         raise InvalidMask(f"the RLE counts cannot be decoded: {exc}") from None
     if area == 0:
@@ -75,14 +82,14 @@ def _rle(mask: dict[str, Any]) -> dict[str, Any]:
 
 def bbox(mask: dict[str, Any]) -> tuple[float, float, float, float]:
     """``(x_min, y_min, x_max, y_max)`` of the mask's pixels."""
-    x, y, w, h = (float(v) for v in coco_mask.toBbox(_rle(mask)))
+    x, y, w, h = (float(v) for v in _coco_mask().toBbox(_rle(mask)))
     return x, y, x + w, y + h
 
 
 def area(mask: dict[str, Any]) -> int:
-    return int(coco_mask.area(_rle(mask)))
+    return int(_coco_mask().area(_rle(mask)))
 
 
 def polygon_area(rings: list[list[float]], height: int, width: int) -> int:
     """Pixels covered by a polygon of one or more rings (flat ``[x0, y0, x1, y1, …]``), as COCO measures it."""
-    return int(coco_mask.area(coco_mask.merge(coco_mask.frPyObjects(rings, height, width))))
+    return int(_coco_mask().area(_coco_mask().merge(_coco_mask().frPyObjects(rings, height, width))))
