@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -44,10 +46,23 @@ def admin(auth_world: AuthWorld) -> dict[str, str]:
         "s3", endpoint_url=auth_world.endpoint
     )
     buckets = {"MEDIA_BUCKET": "fuzz-media", "DROP_BUCKET": "fuzz-drop"}
+    # Exports answer 503 on a deployment without their state machine; here they start a machine that does nothing.
+    noop = boto3.client(
+        "stepfunctions",
+        endpoint_url=auth_world.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106
+    ).create_state_machine(
+        name=f"fuzz-noop-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/fuzz",
+    )["stateMachineArn"]
     with pytest.MonkeyPatch.context() as env:
         for name, bucket in buckets.items():
             s3.create_bucket(Bucket=bucket)
             env.setenv(name, bucket)
+        env.setenv("EXPORT_STATE_MACHINE_ARN", noop)
         reset_service_caches()
         projects.create_project(PROJECT, "Fuzz", creator="user:owner")
         key = projects.issue_api_key(PROJECT, role=Role.ADMIN, name="fuzz")

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 from botocore.handlers import BUILTIN_HANDLERS
 
 from infra.local.iam_audit.requests import Access, NoRule, accesses, presigned_post
@@ -121,6 +122,7 @@ def install(directory: Path) -> Recorder:
         # last: after botocore's own handler that adds generate_presigned_post to S3 clients
         BUILTIN_HANDLERS.append((event, getattr(recorder, method)))
     _installed.append(recorder)
+    boto3.DEFAULT_SESSION = None  # ``boto3.client`` then builds a session with the handlers, not an older one
     return recorder
 
 
@@ -132,6 +134,7 @@ def uninstall() -> None:
             handler = (event, getattr(recorder, method))
             if handler in BUILTIN_HANDLERS:
                 BUILTIN_HANDLERS.remove(handler)
+        boto3.DEFAULT_SESSION = None
 
 
 def installed() -> Recorder | None:
