@@ -32,6 +32,7 @@ from botocore.config import Config
 from PIL import Image
 
 from tests.e2e.conftest import RunningPlatform, free_port, start_platform
+from tests.support.processes import children_of
 
 SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
 LARGE = int(os.environ.get("BENCH_LARGE", "50"))
@@ -54,18 +55,6 @@ def _memory(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) in MB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
 
 
 def _s3(platform: RunningPlatform) -> Any:
@@ -189,7 +178,7 @@ def run() -> list[tuple[str, str, str]]:
         try:
             p50, p99 = _saves(platform)
             rows.append((f"annotation save, {SAVES} sequential, journal fsynced", f"{p50:.0f} ms", f"p99 {p99:.0f} ms"))
-            before = {pid: _memory(pid) for pid in [platform.process.pid, *_children(platform.process.pid)]}
+            before = {pid: _memory(pid) for pid in [platform.process.pid, *children_of(platform.process.pid)]}
             for label, bodies in (("640x480", small), ("4000x3000", large)):
                 if not bodies:
                     continue

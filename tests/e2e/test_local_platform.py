@@ -22,6 +22,8 @@ import urllib3
 from botocore.config import Config
 from PIL import Image
 
+from tests.support.processes import children_of, command_line
+
 CREDENTIAL_KEYS = {
     "host",
     "project",
@@ -140,9 +142,7 @@ def test_sdk_connects_with_the_written_credentials(platform, monkeypatch):
 
 def _api_workers(platform) -> set[int]:
     """The platform's spawned API worker processes (not multiprocessing's resource tracker)."""
-    tasks = Path(f"/proc/{platform.process.pid}/task")
-    children = {int(child) for task in tasks.iterdir() for child in (task / "children").read_text().split()}
-    return {child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()}
+    return {child for child in children_of(platform.process.pid) if b"spawn_main" in command_line(child)}
 
 
 def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_platform):

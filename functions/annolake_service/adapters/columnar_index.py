@@ -103,6 +103,11 @@ class ColumnarIndex:
     def labels(self) -> list[str]:
         return [c.removeprefix(LABEL_PREFIX) for c in self.columns if c.startswith(LABEL_PREFIX)]
 
+    def newest_position(self) -> str | None:
+        """The newest listing position any row holds (files listed later are not in the index yet)."""
+        row = self._db.execute(f"SELECT max(position) FROM {self._rows}").fetchone()
+        return None if row is None else row[0]
+
     def count(self, query: Node | None = None) -> int:
         where, params = self._where(query)
         row = self._db.execute(f"{self._live} SELECT count(*) FROM live WHERE {where}", params).fetchone()

@@ -45,6 +45,22 @@ class Dataset(BaseModel):
     created_at: datetime
 
 
+class VideoFacts(BaseModel):
+    """What probing a video found (frame-exact: ``frame_count`` is the number of decoded frames).
+
+    A frame's index is its position in decoding order after sorting by presentation time; its timestamp (in
+    seconds from the container's start) is listed in the object at ``timestamps_key``, so variable frame
+    rates and a non-zero ``start_s`` round-trip exactly. ``frames_prefix`` is where the frames are stored."""
+
+    frame_count: int = Field(ge=1)
+    fps: float = Field(gt=0, description="average frames per second (frame_count / duration)")
+    duration_s: float = Field(ge=0)
+    start_s: float = 0.0
+    codec: str = ""
+    timestamps_key: str | None = None
+    frames_prefix: str | None = None
+
+
 class FileRecord(BaseModel):
     project_id: str
     file_id: str
@@ -59,6 +75,7 @@ class FileRecord(BaseModel):
     content_hash: str | None = None
     original_key: str | None = None
     thumbnail_key: str | None = None
+    video: VideoFacts | None = Field(default=None, description="set when media_type is video")
     metadata: dict[str, Any] = Field(default_factory=dict)
     label_counts: dict[str, int] = Field(default_factory=dict)
     attribute_values: dict[str, list[Any]] = Field(default_factory=dict)

@@ -65,10 +65,14 @@ def _prediction_refs(node: q.Node | None) -> set[str]:
     }
 
 
-def _matches(project_id: str, dataset_id: str, plan: q.Plan, after: str | None) -> Iterator[tuple[str, FileRecord]]:
+def _matches(
+    project_id: str, dataset_id: str, plan: q.Plan, after: str | None, newer_than: str | None = None
+) -> Iterator[tuple[str, FileRecord]]:
     """(sort key, record) of the matching files in listing order, the residual evaluated in batches."""
     dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
-    members = dataset_repo.iter_dataset_members(project_id, dataset_id, after=after, dynamo_filter=dynamo_filter)
+    members = dataset_repo.iter_dataset_members(
+        project_id, dataset_id, after=after, dynamo_filter=dynamo_filter, newer_than=newer_than
+    )
     datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
     refs = _prediction_refs(plan.residual)
     while batch := list(islice(members, _BATCH)):
@@ -154,15 +158,15 @@ def _ready_query(project_id: str, text: str | None) -> q.Node:
     return checked_query(project_id, 'file.status = "ready"')
 
 
-def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan) -> Iterator[str]:
+def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan, newer_than: str | None = None) -> Iterator[str]:
     if plan.residual is None:  # everything was pushed down: the memberships alone decide
         dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
         for _, file_id in dataset_repo.iter_dataset_members(
-            project_id, dataset_id, after=None, dynamo_filter=dynamo_filter
+            project_id, dataset_id, after=None, dynamo_filter=dynamo_filter, newer_than=newer_than
         ):
             yield file_id
         return
-    for _, record in _matches(project_id, dataset_id, plan, None):
+    for _, record in _matches(project_id, dataset_id, plan, None, newer_than):
         yield record.file_id
 
 
@@ -179,15 +183,23 @@ def _slice_body(slice_id: str, found: storage.SliceRange) -> dict[str, Any]:
 
 
 def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:
-    """Evaluate the query once and store the ordered list of matching ready files; returns its description."""
+    """Evaluate the query once and store the ordered list of matching ready files; returns its description.
+
+    From the index, the files listed after its newest row are read from the table too (a key query per
+    shard), so a freeze right after an ingest holds the new files although the index may not yet."""
     node = _ready_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
+    plan = q.plan(node)
     indexed = query_index.open_index(project_id, dataset.dataset_id, node)
     if indexed is None:
-        file_ids = list(_matching_ids(project_id, dataset.dataset_id, q.plan(node)))
+        file_ids = list(_matching_ids(project_id, dataset.dataset_id, plan))
     else:
         with indexed.index as index:
             file_ids = index.file_ids(node, listing_order=True)
+            newest = index.newest_position()
+        tail = list(_matching_ids(project_id, dataset.dataset_id, plan, newer_than=newest))
+        known = set(tail)
+        file_ids = tail + [file_id for file_id in file_ids if file_id not in known]
     slice_id = f"sl_{secrets.token_hex(12)}"
     metadata = {
         "dataset": dataset.name,

@@ -259,6 +259,7 @@ def _live_members(
     after: str | None,
     dynamo_filter: dict[str, Any] | None,
     projection: dict[str, str],
+    newer_than: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Raw membership items of one shard (newest first) that are live and pass ``dynamo_filter``.
 
@@ -273,6 +274,9 @@ def _live_members(
     if after:
         names["#sk"], values[":after"] = "SK", {"S": after}
         key_condition += " AND #sk < :after"
+    elif newer_than:
+        names["#sk"], values[":newer"] = "SK", {"S": newer_than}
+        key_condition += " AND #sk > :newer"
     expression = "NOT (#st = :deleted)"
     if dynamo_filter:
         expression = f"{_grouped(dynamo_filter['FilterExpression'])} AND {expression}"
@@ -306,19 +310,31 @@ def _grouped(expression: str) -> str:
 
 
 def iter_dataset_members(
-    project_id: str, dataset_id: str, *, after: str | None, dynamo_filter: dict[str, Any] | None
+    project_id: str,
+    dataset_id: str,
+    *,
+    after: str | None,
+    dynamo_filter: dict[str, Any] | None,
+    newer_than: str | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(sort key, file id) of the dataset's live files, newest first, filtered in DynamoDB.
 
     ``dynamo_filter`` is a query plan's ``FilterExpression``/names/values over the summary copy on the
-    memberships. Shards are read lazily and merged, so a caller can stop at any point.
+    memberships. Shards are read lazily and merged, so a caller can stop at any point. ``after`` starts
+    past a position (older files); ``newer_than`` keeps only files listed after a position (newer ones).
     """
     bind()
     projection = {"#sortkey": "SK", "#fid": "file_id"}
 
     def shard(number: int) -> Iterator[tuple[str, str]]:
         for item in _live_members(
-            project_id, dataset_id, number, after=after, dynamo_filter=dynamo_filter, projection=projection
+            project_id,
+            dataset_id,
+            number,
+            after=after,
+            dynamo_filter=dynamo_filter,
+            projection=projection,
+            newer_than=newer_than,
         ):
             yield item["SK"]["S"], item["file_id"]["S"]
 
