@@ -74,8 +74,10 @@ def _snapshot(project: Project, args: argparse.Namespace) -> int:
         change = project.snapshot.get(args.a).diff(args.b)
         print(f"added {change['added']}  removed {change['removed']}  changed {change['changed']}")
         for label, delta in change["label_deltas"].items():
-            print(f"{label}: {delta['total']:+d} (added {delta['added']:+d}, removed {delta['removed']:+d}, "
-                  f"changed {delta['changed']:+d})")
+            print(
+                f"{label}: {delta['total']:+d} (added {delta['added']:+d}, removed {delta['removed']:+d}, "
+                f"changed {delta['changed']:+d})"
+            )
     return 0
 
 

@@ -98,4 +98,3 @@ class Downloader:
             body = response.data[:200].decode(errors="replace")
             raise FetchError(url, response.status, f"HTTP {response.status}: {body}")
         return response.data
-

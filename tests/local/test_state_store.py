@@ -671,7 +671,7 @@ def test_journal_replays_every_acknowledged_change_over_the_checkpoint(journaled
     journaled.crash()
     journal = max(store.journal_path.iterdir())
     with journal.open("ab") as handle:  # the torn record of a request that was never answered
-        handle.write(b"\x40\x00\x00\x00\x12\x34\x56\x78{\"t\": \"item\", \"tab")
+        handle.write(b'\x40\x00\x00\x00\x12\x34\x56\x78{"t": "item", "tab')
 
     env.reset()
     second = provision(env, "journal-second")

@@ -76,9 +76,7 @@ def _imported(dataset: str) -> dict[str, list[dict]]:
     from annolake_service.services import files
 
     listed = files.list_files(ROUND_TRIP, dataset, limit=1000, cursor=None, status=None)["files"]
-    return {
-        f["original_name"]: _content(files.get_file_with_instances(ROUND_TRIP, f["file_id"])[1]) for f in listed
-    }
+    return {f["original_name"]: _content(files.get_file_with_instances(ROUND_TRIP, f["file_id"])[1]) for f in listed}
 
 
 @pytest.fixture(scope="module")

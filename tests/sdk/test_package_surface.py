@@ -20,9 +20,7 @@ import pytest
 
 PACKAGE = Path(annolake.__file__).parent
 SDK = PACKAGE.parent
-MODULES = sorted(
-    "annolake" if path.name == "__init__.py" else f"annolake.{path.stem}" for path in PACKAGE.glob("*.py")
-)
+MODULES = sorted("annolake" if path.name == "__init__.py" else f"annolake.{path.stem}" for path in PACKAGE.glob("*.py"))
 FRAMEWORK_MODULES = {"annolake.torch_data": "torch", "annolake.tf_data": "tensorflow"}
 
 

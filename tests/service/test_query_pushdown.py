@@ -108,8 +108,6 @@ def store(moto_endpoint: str) -> Iterator[Store]:
     client.delete_table(TableName=table)
 
 
-
-
 @pytest.mark.slow  # 120 generated queries against brute force, ~7 s; the examples below stay fast
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=queries)

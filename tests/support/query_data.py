@@ -161,4 +161,3 @@ queries = st.recursive(
     ),
     max_leaves=8,
 )
-

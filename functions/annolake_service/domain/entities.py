@@ -21,6 +21,7 @@ class UnreadableRecord(BaseModel):
     id: str
     reason: str
 
+
 FileStatus = Literal["processing", "ready", "quarantined"]
 
 

@@ -295,6 +295,8 @@ def snapshot_index_sk(digest: str, name: str) -> str:
 
 def export_sk(export_id: str) -> str:
     return f"{EXPORT_PREFIX}{export_id}"
+
+
 # --- models and prediction runs ------------------------------------------------------------------
 
 MODEL_PREFIX = "MODEL#"

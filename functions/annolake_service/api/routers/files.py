@@ -77,9 +77,7 @@ def _import(
     return UploadPublic.model_validate(upload)
 
 
-@router.post(
-    "/from_url", status_code=status.HTTP_202_ACCEPTED, tags=["uploads"], responses=error_responses(400)
-)
+@router.post("/from_url", status_code=status.HTTP_202_ACCEPTED, tags=["uploads"], responses=error_responses(400))
 def from_url(body: UrlUploadCreate, access: CanUploadFiles) -> UploadPublic:
     """Download the URL now, ingest it asynchronously: poll ``GET /uploads/{upload_id}``."""
     return _import(
@@ -92,9 +90,7 @@ def from_url(body: UrlUploadCreate, access: CanUploadFiles) -> UploadPublic:
     )
 
 
-@router.post(
-    "/from_packet", status_code=status.HTTP_202_ACCEPTED, tags=["uploads"], responses=error_responses(400)
-)
+@router.post("/from_packet", status_code=status.HTTP_202_ACCEPTED, tags=["uploads"], responses=error_responses(400))
 def from_packet(body: PacketUploadCreate, access: CanUploadFiles) -> UploadPublic:
     """Like ``from_url``, with the media and its pre-labels in one packet."""
     return _import(
