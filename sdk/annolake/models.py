@@ -159,7 +159,7 @@ class PredictionRun:
             unit="file",
             desc=f"predicting {run['model']}",
             disable=not progress,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} · {postfix}",
         ) as bar:
             _draw(bar, run)
             while run["status"] in ACTIVE:
