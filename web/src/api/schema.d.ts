@@ -1594,6 +1594,29 @@ export interface components {
             /** Media Url */
             media_url: null;
         };
+        /**
+         * DraftPublic
+         * @description A pre-labelled job's draft: the run's predictions of the file the annotator starts from. Send the ones you
+         *     keep back with their ``prediction`` (changed or not); the saved version records each as ``accepted`` or
+         *     ``edited``. Nothing is stored until you submit.
+         */
+        DraftPublic: {
+            /**
+             * Instance List
+             * @description instances with source 'model' and prediction {run, index, model, version, score}
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /** Min Score */
+            min_score: number | null;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Run Id */
+            run_id: string;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -2148,6 +2171,8 @@ export interface components {
             launch_status: string;
             /** Launched At */
             launched_at: string | null;
+            /** Min Score */
+            min_score?: number | null;
             /**
              * Mode
              * @enum {string}
@@ -2155,6 +2180,11 @@ export interface components {
             mode: "sync" | "copy_once";
             /** Name */
             name: string;
+            /**
+             * Prelabel
+             * @description the prediction run annotate tasks start from
+             */
+            prelabel?: string | null;
             /** Review Rate */
             review_rate: number;
             /** Reviewers */
@@ -2215,6 +2245,11 @@ export interface components {
              */
             label_names?: string[];
             /**
+             * Min Score
+             * @description with prelabel: only predictions scoring this or more (default: all)
+             */
+            min_score?: number | null;
+            /**
              * Mode
              * @description sync: existing and new files; copy_once: existing only
              * @default sync
@@ -2223,6 +2258,11 @@ export interface components {
             mode?: "sync" | "copy_once";
             /** Name */
             name: string;
+            /**
+             * Prelabel
+             * @description a completed prediction run: annotate tasks start from its predictions as a draft
+             */
+            prelabel?: string | null;
             /**
              * Review Rate
              * @description share of files sampled for review
@@ -2259,6 +2299,11 @@ export interface components {
             };
             /** Job Id */
             job_id: string;
+            /**
+             * Prelabel
+             * @description per model, acceptance and edit rates of its pre-labelling drafts
+             */
+            prelabel?: components["schemas"]["PrelabelStatsPublic"][];
             review: components["schemas"]["ReviewStatsPublic"];
             /** Reviewers */
             reviewers: components["schemas"]["ReviewerStatsPublic"][];
@@ -2296,10 +2341,17 @@ export interface components {
             instructions?: string | null;
             /** Label Names */
             label_names?: string[] | null;
+            /** Min Score */
+            min_score?: number | null;
             /** Mode */
             mode?: ("sync" | "copy_once") | null;
             /** Name */
             name?: string | null;
+            /**
+             * Prelabel
+             * @description while a draft: the prediction run to pre-label from
+             */
+            prelabel?: string | null;
             /** Review Rate */
             review_rate?: number | null;
             /** Reviewers */
@@ -2682,6 +2734,8 @@ export interface components {
         };
         /** NextTaskPublic */
         NextTaskPublic: {
+            /** @description the task's draft when its job pre-labels */
+            draft?: components["schemas"]["DraftPublic"] | null;
             /** @description null when there is nothing for you right now */
             task: components["schemas"]["TaskPublic"] | null;
         };
@@ -2792,6 +2846,60 @@ export interface components {
         PredictionsPublic: {
             /** Predictions */
             predictions: components["schemas"]["PredictionPublic"][];
+        };
+        /**
+         * PrelabelStatsPublic
+         * @description What annotators did with one model's drafts (submitted first-round tasks of a pre-labelled job).
+         */
+        PrelabelStatsPublic: {
+            /**
+             * Acceptance Rate
+             * @description accepted / offered
+             */
+            acceptance_rate: number | null;
+            /**
+             * Accepted
+             * @description kept unchanged (label and geometry)
+             */
+            accepted: number;
+            /**
+             * Deleted
+             * @description left out of the save
+             */
+            deleted: number;
+            /**
+             * Deletion Rate
+             * @description deleted / offered
+             */
+            deletion_rate: number | null;
+            /**
+             * Drawn
+             * @description instances drawn by hand in those tasks
+             */
+            drawn: number;
+            /**
+             * Edit Rate
+             * @description edited / offered
+             */
+            edit_rate: number | null;
+            /**
+             * Edited
+             * @description kept, with the label or geometry changed
+             */
+            edited: number;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /**
+             * Offered
+             * @description predictions shown as drafts
+             */
+            offered: number;
+            /** Run */
+            run: string;
+            /** Tasks */
+            tasks: number;
         };
         /**
          * PresignedPostPublic
@@ -3468,6 +3576,8 @@ export interface components {
         TaskDetailPublic: {
             /** Agreement */
             agreement: number | null;
+            /** @description with a pre-labelling job, the predictions this task starts from (not yet saved) */
+            draft?: components["schemas"]["DraftPublic"] | null;
             file: components["schemas"]["FilePublic"];
             /** Instance List */
             instance_list: {
