@@ -188,11 +188,33 @@ class PredictionRun:
         return self.scope.api.get(f"{self._path}/predictions", limit=limit)["predictions"]
 
     def evaluate(
-        self, iou: float = 0.5, *, score_threshold: float | None = None, fn_weight: float = 0.5
+        self,
+        iou: float = 0.5,
+        *,
+        score_threshold: float | None = None,
+        fn_weight: float = 0.5,
+        wait: bool = True,
+        timeout: float = 3600,
+        poll_s: float = 0.5,
     ) -> dict[str, Any]:
-        """mAP and per-class AP (COCOeval at ``iou``), totals; per-file results with ``evaluation_files``."""
+        """mAP and per-class AP (COCOeval at ``iou``), totals; per-file results with ``evaluation_files``. The
+        evaluation runs on the platform (a step of the prediction state machine); ``wait=False`` returns at
+        once (``evaluation()`` follows it). Raises ``RunFailed`` if it failed."""
         body = {"iou": iou, "score_threshold": score_threshold, "fn_weight": fn_weight}
-        return self.scope.api.post(f"{self._path}/evaluate", body)
+        report = self.scope.api.post(f"{self._path}/evaluate", body)
+        deadline = time.monotonic() + timeout
+        while wait and report["status"] == "running":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the evaluation of {self.run_id} still runs after {timeout:.0f}s")
+            time.sleep(poll_s)
+            report = self.evaluation()
+        if report["status"] == "failed":
+            raise RunFailed({"run_id": self.run_id, "status": "evaluation failed", "status_reason": report["reason"]})
+        return report
+
+    def evaluation(self) -> dict[str, Any]:
+        """The last evaluation requested: ``status`` running, completed (with its summary) or failed (``reason``)."""
+        return self.scope.api.get(f"{self._path}/evaluation")
 
     def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first."""

@@ -809,9 +809,30 @@ export interface paths {
         put?: never;
         /**
          * Evaluate Run
-         * @description The run against the current human annotations: COCOeval AP per class and mAP, TP/FP/FN per file.
+         * @description Start evaluating the run against the current human annotations (COCOeval AP per class and mAP, TP/FP/FN
+         *     per file) as a step of the prediction state machine; follow it with GET …/evaluation.
          */
         post: operations["evaluate_run_api_v1_projects__project_string_id__runs__run_id__evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Status
+         * @description The last evaluation requested: running, completed (with mAP, per-class AP, totals) or failed (with why).
+         */
+        get: operations["evaluation_status_api_v1_projects__project_string_id__runs__run_id__evaluation_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1675,31 +1696,46 @@ export interface components {
         };
         /** EvaluationPublic */
         EvaluationPublic: {
+            /** Evaluation Id */
+            evaluation_id: string;
             /** File Count */
-            file_count: number;
+            file_count?: number | null;
             /** Fn Weight */
             fn_weight: number;
             /** Iou */
             iou: number;
             /**
              * Mean Ap
-             * @description COCOeval bbox AP at this IoU, over classes with human boxes
+             * @description COCOeval bbox AP at this IoU, over classes with human boxes (once completed)
              */
-            mean_ap: number | null;
+            mean_ap?: number | null;
             /** Per Class Ap */
-            per_class_ap: {
+            per_class_ap?: {
                 [key: string]: number | null;
-            };
+            } | null;
+            /**
+             * Reason
+             * @description why it failed
+             */
+            reason?: string | null;
             /** Run Id */
             run_id: string;
             /** Score Threshold */
             score_threshold: number;
-            /** Seconds */
-            seconds: number;
+            /**
+             * Seconds
+             * @description how long the evaluation step took
+             */
+            seconds?: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "completed" | "failed";
             /** Totals */
-            totals: {
+            totals?: {
                 [key: string]: number;
-            };
+            } | null;
         };
         /** ExportCreate */
         ExportCreate: {
@@ -8030,7 +8066,7 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8076,6 +8112,75 @@ export interface operations {
             };
             /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    evaluation_status_api_v1_projects__project_string_id__runs__run_id__evaluation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
