@@ -232,6 +232,7 @@ def submit(
         checked = annotation_service.validate_instances(
             project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
         )
+        checked = prelabels.stamp(project_id, task.file_id, checked)  # a bad prediction named fails now, not later
         try:
             task_repo.submit(task, caller, now=now, result={"version": None}, submission=checked)
         except ConditionFailed:
