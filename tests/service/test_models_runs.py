@@ -329,3 +329,24 @@ def test_select_returns_k_unlabelled_files_the_same_for_the_same_seed(platform, 
     assert set(picked) == set(unlabelled[:20])  # the greyest are the least certain
     for strategy in ("margin", "entropy"):
         assert set(run.select(k=20, strategy=strategy, seed=1)) == set(unlabelled[:20])
+
+
+def test_an_evaluation_whose_step_fails_reads_as_failed_with_the_steps_error(platform, project, detector, monkeypatch):
+    from annolake_service.adapters import storage
+
+    platform.seed("eval-fails", [RED, GREEN], start=5000)
+    run = detector.predict("eval-fails")
+    run.wait(progress=False, timeout=120)
+    write = storage.write_object
+
+    def refuse_reports(bucket, key, body, content_type):
+        if key.endswith("/evaluation.json"):
+            raise PermissionError("AccessDenied: the report cannot be written")
+        return write(bucket, key, body, content_type)
+
+    monkeypatch.setattr(storage, "write_object", refuse_reports)  # the model function runs in this process
+    with pytest.raises(RunFailed, match="PermissionError.*the report cannot be written"):
+        run.evaluate(iou=0.5)
+    failed = run.evaluation()
+    assert failed["status"] == "failed" and "ended (FAILED) without a result" in failed["reason"]
+    assert failed["mean_ap"] is None
