@@ -104,7 +104,12 @@ class Api(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution"],
-                resources=[workflow.review_executions_arn, workflow.launch_executions_arn, import_executions],
+                resources=[
+                    workflow.review_executions_arn,
+                    workflow.launch_executions_arn,
+                    import_executions,
+                    predictions.executions_arn,  # an evaluation that failed: its error
+                ],
             )
         )
         workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
@@ -113,7 +118,7 @@ class Api(Construct):
         function.add_to_role_policy(  # cancel a run
             iam.PolicyStatement(actions=["states:StopExecution"], resources=[predictions.executions_arn])
         )
-        predictions.model.function.grant_invoke(function)  # check a model file, evaluate a run
+        predictions.model.function.grant_invoke(function)  # check a model file
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],

@@ -1,10 +1,14 @@
 """Prediction runs: the model function (onnxruntime in a layer of its own) and a Standard state machine.
 
-    PlanPredictions -> PredictChunks (Map, 4 at a time: PredictChunk on the model function) -> FinishPredictions
-          \\___________\\______(any error)_____> FailPredictions -> PredictionsFailed
+    RunOrEvaluate -> PlanPredictions -> PredictChunks (Map, 4 at a time: PredictChunk on the model function)
+          |                -> FinishPredictions
+          |      \\___________\\______(any error)_____> FailPredictions -> PredictionsFailed
+          \\-- action "evaluate" --> EvaluateRun (the model function) -> Evaluated
 
 Payloads carry keys only: the plan writes the run's file ids in chunks to S3 and passes their keys to the
-Map. The model function also answers the API synchronously (check an uploaded model, evaluate a run).
+Map. An evaluation runs in the same machine (up to the function's 15 minutes, not the API's 29 s); the API
+reads its outcome from S3 or, when it failed, from the execution. The model function also answers the API
+synchronously to check an uploaded model.
 """
 
 from __future__ import annotations
@@ -140,4 +144,9 @@ class Predictions(Construct):
         finish = self._invoke("FinishPredictions", self.finish, "$.outcome")
         for state in (plan, chunks, finish):
             state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        return plan.next(chunks).next(finish).next(sfn.Succeed(self, "Predicted"))
+        evaluate = self._invoke("EvaluateRun", self.model, "$.evaluation").next(sfn.Succeed(self, "Evaluated"))
+        predict = plan.next(chunks).next(finish).next(sfn.Succeed(self, "Predicted"))
+        wanted = sfn.Condition.and_(
+            sfn.Condition.is_present("$.action"), sfn.Condition.string_equals("$.action", "evaluate")
+        )
+        return sfn.Choice(self, "RunOrEvaluate").when(wanted, evaluate).otherwise(predict)

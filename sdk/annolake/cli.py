@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from annolake.errors import AnnolakeAPIError, CredentialsNotFound
+from annolake.errors import AnnolakeAPIError, CredentialsNotFound, RunFailed
+from annolake.models import describe_progress
 from annolake.project import Project
 
 
@@ -48,7 +50,73 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--query", help="with --directory: only the files matching it")
     export.add_argument("--out", required=True, help="folder to write the export into")
     export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
+    predict = commands.add_parser(
+        "predict",
+        help="predict a dataset with a registered model and follow the run; or a run's status, cancel, re-drive",
+        description="Exit status: 0 when the run completed, 1 when it failed, was cancelled or some files failed.",
+    )
+    predict.add_argument("model", nargs="?", help="the registered model's name (starts a run)")
+    predict.add_argument("--directory", default="default", help="dataset name")
+    predict.add_argument("--query", help='only the files matching it, e.g. "labels.car = 0"')
+    predict.add_argument(
+        "--threshold", type=float, help="keep predictions scoring at least this (default: the model's)"
+    )
+    predict.add_argument("--version", type=int, help="model version (default: the newest)")
+    predict.add_argument("--no-wait", action="store_true", help="print the run's id and return at once")
+    predict.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to follow the run (default: a day)")
+    on_run = predict.add_mutually_exclusive_group()
+    on_run.add_argument("--status", metavar="RUN", help="print a run's progress and its failed files")
+    on_run.add_argument("--wait", metavar="RUN", help="follow a run already started until it ends")
+    on_run.add_argument("--cancel", metavar="RUN", help="stop a run (what was predicted stays)")
+    on_run.add_argument("--redrive", metavar="RUN", help="predict what a run is missing or failed, and follow it")
     return parser
+
+
+def _predict(project: Project, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    existing = args.status or args.wait or args.cancel or args.redrive
+    if bool(args.model) == bool(existing):
+        parser.error("predict: name a model to start a run, or give one of --status, --wait, --cancel, --redrive RUN")
+    if args.model:
+        run = project.model.get(args.model).predict(
+            args.directory, query=args.query, threshold=args.threshold, version=args.version
+        )
+        print(
+            f"{run.run_id} started: {args.model} v{run.last['model_version']} over {run.last['total']} files "
+            f"of {run.last['dataset']}",
+            file=sys.stderr,
+        )
+        if args.no_wait:
+            print(run.run_id)
+            return 0
+    else:
+        run = project.model.run(existing)
+        if args.cancel:
+            run.cancel()
+        elif args.redrive:
+            run.redrive()
+        if args.status or args.cancel:
+            return _report_run(run.last)
+    try:
+        run.wait(timeout=args.timeout)
+    except RunFailed as failed:
+        return _report_run(failed.run)
+    except KeyboardInterrupt:
+        print(
+            f"\n{run.run_id} goes on: follow it with `annolake predict --wait {run.run_id}`, "
+            f"stop it with `--cancel {run.run_id}`",
+            file=sys.stderr,
+        )
+        return 130
+    return _report_run(run.status())
+
+
+def _report_run(run: dict[str, Any]) -> int:
+    """The run's state on stdout and its failed files on stderr; the exit status of the command."""
+    reason = f" ({run['status_reason']})" if run.get("status_reason") else ""
+    print(f"{run['run_id']} {run['status']}{reason}: {describe_progress(run)} of {run['total']}")
+    for failure in run.get("failures", []):
+        print(f"failed: {failure['file_id']}: {failure['reason']}", file=sys.stderr)
+    return 0 if run["status"] in ("queued", "running", "completed") else 1
 
 
 def _export(project: Project, args: argparse.Namespace) -> int:
@@ -92,9 +160,12 @@ def _print_query(project: Project, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         project = Project(args.project)
+        if args.command == "predict":
+            return _predict(project, args, parser)
         if args.command == "query":
             return _print_query(project, args)
         if args.command == "snapshot":

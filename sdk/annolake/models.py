@@ -13,7 +13,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 from annolake._scope import Scope
 from annolake.errors import RunFailed
 
-__all__ = ["Model", "Models", "PredictionRun", "RunFailed"]
+__all__ = ["Model", "Models", "PredictionRun", "RunFailed", "describe_progress"]
 
 ACTIVE = ("queued", "running")
 
@@ -73,6 +73,12 @@ class Models:
     def list(self) -> list[dict[str, Any]]:
         return self.scope.api.get(f"{self.scope.path}/models")["models"]
 
+    def run(self, run_id: str) -> PredictionRun:
+        """A prediction run by id (``pr_…``), its progress read now."""
+        run = PredictionRun(self.scope, {"run_id": run_id})
+        run.status()
+        return run
+
 
 class Model:
     """One registered model; ``version`` is the version this object was made from (the newest by default)."""
@@ -108,6 +114,23 @@ class Model:
         return f"Model({self.name!r}, version={self.version})"
 
 
+def describe_progress(run: dict[str, Any]) -> str:
+    """``12 done, 1 failed, 7 pending · 4.2 files/s · ETA 2 s``: a run's progress on one line."""
+    parts = [f"{run['done']} done, {run['failed']} failed, {run['pending']} pending"]
+    if run.get("items_per_second"):
+        parts.append(f"{run['items_per_second']:.1f} files/s")
+    if run["status"] in ACTIVE and run.get("eta_seconds") is not None:
+        parts.append(f"ETA {run['eta_seconds']:.0f} s")
+    return " · ".join(parts)
+
+
+def _draw(bar: Any, run: dict[str, Any]) -> None:
+    bar.total = run["total"] or bar.total
+    bar.n = run["done"] + run["failed"]
+    bar.set_postfix_str(describe_progress(run), refresh=False)
+    bar.refresh()
+
+
 class PredictionRun:
     """A prediction run: ``status()``, ``wait()``, ``cancel()``, ``redrive()``, ``predictions()``,
     ``evaluate()``, ``evaluation_files()``, ``send_to_review()`` and ``select()``."""
@@ -127,21 +150,24 @@ class PredictionRun:
         return self.last
 
     def wait(self, *, progress: bool = True, timeout: float = 3600, poll_s: float = 0.5) -> dict[str, Any]:
-        """Until the run ends, with a progress bar; raises ``RunFailed`` if it failed or was cancelled."""
+        """Until the run ends, with a progress bar (done / failed / pending, files per second and ETA as the
+        API computes them); raises ``RunFailed`` if it failed or was cancelled."""
         run = self.status()
         deadline = time.monotonic() + timeout
         with tqdm(
-            total=run["total"] or None, unit="file", desc=f"predicting {run['model']}", disable=not progress
+            total=run["total"] or None,
+            unit="file",
+            desc=f"predicting {run['model']}",
+            disable=not progress,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} · {postfix}",
         ) as bar:
+            _draw(bar, run)
             while run["status"] in ACTIVE:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"run {self.run_id} still {run['status']} after {timeout:.0f}s")
                 time.sleep(poll_s)
                 run = self.status()
-                bar.total = run["total"] or bar.total
-                bar.n = run["done"] + run["failed"]
-                bar.set_postfix(failed=run["failed"], rate=run["items_per_second"], eta=run["eta_seconds"])
-                bar.refresh()
+                _draw(bar, run)
         if run["status"] in ("failed", "cancelled"):
             raise RunFailed(run)
         return run
@@ -162,11 +188,33 @@ class PredictionRun:
         return self.scope.api.get(f"{self._path}/predictions", limit=limit)["predictions"]
 
     def evaluate(
-        self, iou: float = 0.5, *, score_threshold: float | None = None, fn_weight: float = 0.5
+        self,
+        iou: float = 0.5,
+        *,
+        score_threshold: float | None = None,
+        fn_weight: float = 0.5,
+        wait: bool = True,
+        timeout: float = 3600,
+        poll_s: float = 0.5,
     ) -> dict[str, Any]:
-        """mAP and per-class AP (COCOeval at ``iou``), totals; per-file results with ``evaluation_files``."""
+        """mAP and per-class AP (COCOeval at ``iou``), totals; per-file results with ``evaluation_files``. The
+        evaluation runs on the platform (a step of the prediction state machine); ``wait=False`` returns at
+        once (``evaluation()`` follows it). Raises ``RunFailed`` if it failed."""
         body = {"iou": iou, "score_threshold": score_threshold, "fn_weight": fn_weight}
-        return self.scope.api.post(f"{self._path}/evaluate", body)
+        report = self.scope.api.post(f"{self._path}/evaluate", body)
+        deadline = time.monotonic() + timeout
+        while wait and report["status"] == "running":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the evaluation of {self.run_id} still runs after {timeout:.0f}s")
+            time.sleep(poll_s)
+            report = self.evaluation()
+        if report["status"] == "failed":
+            raise RunFailed({"run_id": self.run_id, "status": "evaluation failed", "status_reason": report["reason"]})
+        return report
+
+    def evaluation(self) -> dict[str, Any]:
+        """The last evaluation requested: ``status`` running, completed (with its summary) or failed (``reason``)."""
+        return self.scope.api.get(f"{self._path}/evaluation")
 
     def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first."""

@@ -6,6 +6,9 @@ job = project.job.new(name="street", directories=["default"], review_rate=0.2, c
 job.launch()
 task = project.task.next()            # None when there is nothing for you
 task.submit(task.instance_list)       # annotate tasks
+# pre-labelled from a prediction run: tasks start from its predictions scoring 0.5 or more
+job = project.job.new(name="street", directories=["default"], prelabel=run, min_score=0.5)
+task.submit(task.instance_list + task.draft)   # accept the draft (changed ones are recorded as edited)
 task.review("request_changes", comment="the bus is missing")   # review tasks
 job.stats()
 ```
@@ -117,8 +120,11 @@ class Jobs:
         task_timeout_seconds: int = 3600,
         mode: str = "sync",
         agreement_threshold: float = 0.5,
+        prelabel: Any = None,
+        min_score: float | None = None,
     ) -> Job:
-        """A draft job over ``directories`` (dataset names); ``launch()`` starts it."""
+        """A draft job over ``directories`` (dataset names); ``launch()`` starts it. ``prelabel``: a completed
+        prediction run (or its id) whose predictions scoring ``min_score`` or more start each annotate task."""
         from_members, reviewers_from_members = _split_members(members)
         body = {
             "name": name,
@@ -132,6 +138,8 @@ class Jobs:
             "consensus": consensus,
             "task_timeout_seconds": task_timeout_seconds,
             "agreement_threshold": agreement_threshold,
+            "prelabel": getattr(prelabel, "run_id", prelabel),
+            "min_score": min_score,
         }
         return Job(self.scope, self.scope.api.post(f"{self.scope.path}/jobs", body))
 
@@ -190,6 +198,14 @@ class Task:
         if self.detail is None:
             self.load()
         return self.detail["instance_list"]  # type: ignore[index]
+
+    @property
+    def draft(self) -> list[dict[str, Any]]:
+        """In a pre-labelled job, the model's predictions this task starts from (``[]`` otherwise); nothing is
+        saved until you submit. Submit those you keep with their ``prediction``, changed or not."""
+        if self.detail is None:
+            self.load()
+        return ((self.detail or {}).get("draft") or {}).get("instance_list", [])
 
     @property
     def version(self) -> int:

@@ -55,12 +55,20 @@ def _layer_build():
     return module
 
 
+def model_id_of(template):
+    return service_functions(template)[MODEL][0]
+
+
 def test_the_state_machine_maps_the_chunks_onto_the_model_function(dev):
     template = dev.app_template
     _, machine = one(template, "AWS::StepFunctions::StateMachine", "PredictionsStateMachine")
     assert machine["Properties"]["StateMachineType"] == "STANDARD"
     definition = state_machine_definition(machine)
-    assert definition["StartAt"] == "PlanPredictions"
+    assert definition["StartAt"] == "RunOrEvaluate"
+    [evaluate] = definition["States"]["RunOrEvaluate"]["Choices"]
+    assert evaluate["Next"] == "EvaluateRun" and definition["States"]["RunOrEvaluate"]["Default"] == "PlanPredictions"
+    evaluation = definition["States"]["EvaluateRun"]
+    assert model_id_of(template) in evaluation["Resource"] and evaluation["Retry"][0]["MaxAttempts"] == 3
     chunks = definition["States"]["PredictChunks"]
     assert chunks["Type"] == "Map" and chunks["ItemsPath"] == "$.plan.chunks" and chunks["MaxConcurrency"] == 4
     chunk = chunks["ItemProcessor"]["States"]["PredictChunk"]

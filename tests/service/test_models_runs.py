@@ -204,7 +204,12 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
     run = detector.predict("eval")
     run.wait(progress=False, timeout=120)
 
-    report = run.evaluate(iou=0.5)
+    started = project.client.post(f"{project._path}/runs/{run.run_id}/evaluate", {"iou": 0.5})
+    assert started["status"] in ("running", "completed") and started["evaluation_id"].startswith("ev_")
+    report = run.evaluate(iou=0.5)  # a second one, followed to its end
+    assert report["status"] == "completed" and report["evaluation_id"] != started["evaluation_id"]
+    assert run.evaluation() == report
+    assert _evaluation_execution_status(platform.project_id, run.run_id) == "SUCCEEDED"  # a state machine step
     files = run.evaluation_files(limit=100)
 
     assert {f["file_id"] for f in files[:3]} == set(damaged)
@@ -231,6 +236,15 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
     _wait_for_tasks(platform.project_id, sent["job_id"], 3)
     job = project.client.get(f"{project._path}/jobs/{sent['job_id']}")
     assert job["review_rate"] == 1.0 and job["datasets"] == [f"review-{run.run_id}"]
+
+
+def _evaluation_execution_status(project_id, run_id):
+    from annolake_service.adapters import storage, workflows
+    from annolake_service.shared.settings import get_settings
+
+    key = storage.run_prefix(project_id, run_id) + "evaluation-request.json"
+    request = json.loads(storage.read_object(get_settings().media_bucket, key, max_bytes=10**6).body)
+    return workflows.execution_end(request["execution_arn"])[0]
 
 
 def _wait_for_tasks(project_id, job_id, count, timeout=60):
@@ -315,3 +329,24 @@ def test_select_returns_k_unlabelled_files_the_same_for_the_same_seed(platform, 
     assert set(picked) == set(unlabelled[:20])  # the greyest are the least certain
     for strategy in ("margin", "entropy"):
         assert set(run.select(k=20, strategy=strategy, seed=1)) == set(unlabelled[:20])
+
+
+def test_an_evaluation_whose_step_fails_reads_as_failed_with_the_steps_error(platform, project, detector, monkeypatch):
+    from annolake_service.adapters import storage
+
+    platform.seed("eval-fails", [RED, GREEN], start=5000)
+    run = detector.predict("eval-fails")
+    run.wait(progress=False, timeout=120)
+    write = storage.write_object
+
+    def refuse_reports(bucket, key, body, content_type):
+        if key.endswith("/evaluation.json"):
+            raise PermissionError("AccessDenied: the report cannot be written")
+        return write(bucket, key, body, content_type)
+
+    monkeypatch.setattr(storage, "write_object", refuse_reports)  # the model function runs in this process
+    with pytest.raises(RunFailed, match="PermissionError.*the report cannot be written"):
+        run.evaluate(iou=0.5)
+    failed = run.evaluation()
+    assert failed["status"] == "failed" and "ended (FAILED) without a result" in failed["reason"]
+    assert failed["mean_ap"] is None

@@ -2,6 +2,11 @@
 
 ``{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 128, "y_max": 128}``;
 polygon/line/point carry ``"points": [{"x": .., "y": ..}]``; a ``tag`` labels the whole file.
+
+``source`` says where an instance's label and geometry come from: ``human`` (drawn by hand), ``model``
+(a model's output nobody checked), ``accepted`` (a model's prediction a person kept unchanged) or ``edited``
+(one a person changed). The last two carry the ``prediction`` they started as; the server sets them when it
+saves, by comparing the instance with that prediction (``domain/prelabels.py``), so a client cannot claim them.
 """
 
 from __future__ import annotations
@@ -19,15 +24,42 @@ class Point(BaseModel):
     y: float
 
 
+Source = Literal["human", "model", "accepted", "edited"]
+CHECKED_SOURCES = ("accepted", "edited")  # set by the server from the instance's ``prediction``
+
+
+class PredictionRef(BaseModel):
+    """The prediction a pre-labelled instance started as: the ``index``-th instance of ``run``'s prediction of
+    the file. A draft sends ``run`` and ``index``; the server fills in the rest from the run when it saves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: str = Field(min_length=1)
+    index: int = Field(ge=0)
+    model: str | None = None
+    version: int | None = None
+    score: float | None = Field(default=None, ge=0, le=1)
+
+
 class _Instance(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str | None = Field(default=None, description="instance version id, as last read; absent when new")
     name: str = Field(min_length=1, description="label name")
     attributes: dict[str, Any] = Field(default_factory=dict)
-    source: Literal["human", "model"] = "human"
+    source: Source = "human"
+    prediction: PredictionRef | None = None
     model_name: str | None = None
     score: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _checked_source_has_its_prediction(self) -> _Instance:
+        if self.source in CHECKED_SOURCES and self.prediction is None:
+            raise ValueError(
+                f"source {self.source!r} is set by the server for an instance that started as a prediction: "
+                "send the draft instance with its 'prediction' ({'run', 'index'}), or give source 'human'"
+            )
+        return self
 
 
 class RleMask(BaseModel):

@@ -23,6 +23,10 @@ from pydantic import BaseModel
 Strategy = Literal["least_confidence", "margin", "entropy"]
 STRATEGIES: tuple[Strategy, ...] = ("least_confidence", "margin", "entropy")
 RUN_ID_PREFIX = "pr_"
+# Under the run's prefix: what the last evaluation request asked (written by the API), and the summary of the
+# evaluation that finished last (written by the evaluation step); equal ``evaluation_id``: that request is done.
+EVALUATION_REQUEST = "evaluation-request.json"
+EVALUATION_SUMMARY = "evaluation-summary.json"
 
 
 def summarize(instances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:

@@ -92,6 +92,12 @@ class JobSpec(BaseModel):
     agreement_threshold: float = Field(
         default=0.5, ge=0, le=1, description="with consensus > 1, files agreed on less than this are always reviewed"
     )
+    prelabel: str | None = Field(
+        default=None, description="a completed prediction run: annotate tasks start from its predictions as a draft"
+    )
+    min_score: float | None = Field(
+        default=None, ge=0, le=1, description="with prelabel: only predictions scoring this or more (default: all)"
+    )
 
     @field_validator("annotators", "reviewers")
     @classmethod
@@ -106,6 +112,17 @@ class JobSpec(BaseModel):
         if any(not n.strip() for n in names):
             raise ValueError(f"{info.field_name} may not contain a blank name: remove it or name a real one")
         return list(dict.fromkeys(n.strip() for n in names))
+
+    @model_validator(mode="after")
+    def _prelabel_alone(self) -> JobSpec:
+        if self.min_score is not None and self.prelabel is None:
+            raise ValueError("min_score applies to pre-labelling: give prelabel (a prediction run id) as well")
+        if self.prelabel is not None and self.consensus > 1:
+            raise ValueError(
+                "prelabel needs consensus 1: annotators shown the same draft do not label independently, so their "
+                "agreement would measure the model, not them"
+            )
+        return self
 
     @model_validator(mode="after")
     def _enough_annotators(self) -> JobSpec:

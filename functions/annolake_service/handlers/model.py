@@ -1,5 +1,5 @@
-"""The model function: the prediction Map's chunk step, and the API's synchronous calls (check a model file,
-evaluate a run).
+"""The model function: the prediction state machine's chunk and evaluation steps, and the API's synchronous
+check of a model file.
 
 Its layer is the model layer alone (layers/build.py: onnxruntime, numpy, pycocotools and the service's
 dependencies but the API's and the query index's), so this module imports only ``services.inference``.
@@ -27,5 +27,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             iou=float(event["iou"]),
             score_threshold=float(event["score_threshold"]),
             fn_weight=float(event["fn_weight"]),
+            evaluation_id=event.get("evaluation_id"),
         )
     return inference.predict_chunk(event["project_id"], event["run_id"], event["chunk_key"])

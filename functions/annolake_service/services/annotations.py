@@ -12,7 +12,7 @@ from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
-from annolake_service.services import files, page_bytes
+from annolake_service.services import files, page_bytes, prelabels
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 
@@ -85,6 +85,7 @@ def save_annotations(
     incoming = validate_instances(
         project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=create_labels
     )
+    incoming = prelabels.stamp(project_id, file_id, incoming)
     try:
         change = versions.apply_save(
             current_version=record.annotation_version,

@@ -19,7 +19,7 @@ from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import evaluation, inference
 from annolake_service.domain.models import GraphMismatch, ModelVersion, check_signature
-from annolake_service.domain.predictions import summarize
+from annolake_service.domain.predictions import EVALUATION_SUMMARY, summarize
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
@@ -143,9 +143,16 @@ def evaluation_key(project_id: str, run_id: str) -> str:
 
 
 def evaluate_run(
-    project_id: str, run_id: str, *, iou: float, score_threshold: float, fn_weight: float
+    project_id: str,
+    run_id: str,
+    *,
+    iou: float,
+    score_threshold: float,
+    fn_weight: float,
+    evaluation_id: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the run's detections against the files' current human boxes; the full report goes to S3."""
+    """Evaluate the run's detections against the files' current human boxes: the full report, then its summary
+    (which tells the API that evaluation ``evaluation_id`` is done), go to S3."""
     started = time.perf_counter()
     predicted: dict[str, list[evaluation.Box]] = {}
     for prediction in prediction_repo.iter_predictions(project_id, run_id, outcome="done"):
@@ -188,7 +195,9 @@ def evaluate_run(
             for f in files
         ],
     }
-    storage.write_object(
-        get_settings().media_bucket, evaluation_key(project_id, run_id), json.dumps(body).encode(), "application/json"
-    )
-    return {key: value for key, value in body.items() if key != "files"}
+    bucket = get_settings().media_bucket
+    storage.write_object(bucket, evaluation_key(project_id, run_id), json.dumps(body).encode(), "application/json")
+    summary = {"evaluation_id": evaluation_id, **{key: value for key, value in body.items() if key != "files"}}
+    key = storage.run_prefix(project_id, run_id) + EVALUATION_SUMMARY
+    storage.write_object(bucket, key, json.dumps(summary).encode(), "application/json")
+    return summary

@@ -16,6 +16,7 @@ from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import tasks as task_repo
 from annolake_service.domain.entities import UnreadableRecord
 from annolake_service.domain.permissions import Action, can
+from annolake_service.domain.prelabels import rates
 from annolake_service.domain.schema import did_you_mean
 from annolake_service.domain.workflow import (
     Job,
@@ -26,6 +27,7 @@ from annolake_service.domain.workflow import (
     rejection_rate,
     status_change_allowed,
 )
+from annolake_service.services import prelabels
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
@@ -91,6 +93,8 @@ def _check_spec(project_id: str, spec: JobSpec) -> list[str]:
         raise BadRequest(f"labels not in the project's schema: {hints}", details={"unknown_labels": unknown})
     _check_people(project_id, spec.annotators, Action.TASK_ANNOTATE, "annotators")
     _check_people(project_id, spec.reviewers, Action.TASK_REVIEW, "reviewers")
+    if spec.prelabel is not None:
+        prelabels.check_run(project_id, spec.prelabel)
     return dataset_ids
 
 
@@ -336,11 +340,13 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
     by_kind: dict[str, dict[str, int]] = {k.value: defaultdict(int) for k in TaskKind}
     annotators: dict[str, dict[str, float]] = defaultdict(lambda: {"submitted": 0, "seconds": 0.0})
     reviewers: dict[str, dict[str, int]] = defaultdict(lambda: {"approved": 0, "changes_requested": 0})
+    drafts: dict[tuple[str, int, str], dict[str, int]] = {}
     for task in task_repo.job_tasks(project_id, job_id):
         by_kind[task.kind.value][task.status.value] += 1
         if task.status is not TaskStatus.SUBMITTED or task.assignee is None:
             continue
         if task.kind is TaskKind.ANNOTATE:
+            _add_draft_outcome(drafts, (task.result or {}).get("prelabel"))
             person = annotators[task.assignee]
             person["submitted"] += 1
             if task.claimed_at and task.submitted_at:
@@ -386,4 +392,22 @@ def stats(project_id: str, job_id: str) -> dict[str, Any]:
             "mean_agreement": round(sum(agreements) / len(agreements), 4) if agreements else None,
             "min_agreement": min(agreements) if agreements else None,
         },
+        "prelabel": [
+            {"model": model, "model_version": version, "run": run, **counts, **rates(counts)}
+            for (model, version, run), counts in sorted(drafts.items())
+        ],
     }
+
+
+_DRAFT_COUNTS = ("tasks", "offered", "accepted", "edited", "deleted", "drawn")
+
+
+def _add_draft_outcome(drafts: dict[tuple[str, int, str], dict[str, int]], outcome: dict[str, Any] | None) -> None:
+    """Sum what annotators did with their drafts, per model (a task's ``result.prelabel``)."""
+    if not outcome:
+        return
+    key = (outcome["model"], outcome["model_version"], outcome["run"])
+    totals = drafts.setdefault(key, dict.fromkeys(_DRAFT_COUNTS, 0))
+    totals["tasks"] += 1
+    for name in _DRAFT_COUNTS[1:]:
+        totals[name] += outcome.get(name, 0)

@@ -17,7 +17,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import model_function, storage, workflows
+from annolake_service.adapters import storage, workflows
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
@@ -241,23 +241,71 @@ def predictions_page(project_id: str, run_id: str, *, limit: int) -> list[dict[s
 
 
 def evaluate(
-    project_id: str, run_id: str, *, iou: float, score_threshold: float | None, fn_weight: float
+    project_id: str, run_id: str, *, iou: float, score_threshold: float | None, fn_weight: float, author: str
 ) -> dict[str, Any]:
+    """Start an evaluation: a step of the prediction state machine (the model function, up to 15 minutes),
+    so a large run does not outlast the API's 29 s. ``evaluation_status`` follows it."""
     run = get_run(project_id, run_id)
     if run.status not in ("completed", "completed_with_errors", "cancelled"):
         raise Conflict(f"run {run_id} is {run.status}; evaluate it once it has finished")
     if not 0 < iou <= 1 or not 0 <= fn_weight <= 1:
         raise BadRequest("iou must be in (0, 1] and fn_weight in [0, 1]")
-    return model_function.invoke(
-        {
-            "action": "evaluate",
-            "project_id": project_id,
-            "run_id": run_id,
-            "iou": iou,
-            "score_threshold": run.threshold if score_threshold is None else score_threshold,
-            "fn_weight": fn_weight,
-        }
-    )
+    evaluation_id = f"ev_{secrets.token_hex(6)}"
+    request = {
+        "project_id": project_id,
+        "run_id": run_id,
+        "evaluation_id": evaluation_id,
+        "iou": iou,
+        "score_threshold": run.threshold if score_threshold is None else score_threshold,
+        "fn_weight": fn_weight,
+    }
+    key = storage.run_prefix(project_id, run_id) + rules.EVALUATION_REQUEST
+    record = {**request, "execution_arn": None, "requested_by": author, "requested_at": datetime.now(UTC).isoformat()}
+    _write_json(key, record)  # before the execution starts: it may finish before start_execution returns
+    try:
+        arn = workflows.start_predictions(
+            {"action": "evaluate", **request}, run_id=run_id, attempt=f"evaluate-{evaluation_id}"
+        )
+    except Exception as exc:
+        _write_json(key, {**record, "start_error": f"{type(exc).__name__}: {exc}"[:2000]})
+        raise
+    _write_json(key, {**record, "execution_arn": arn})
+    return evaluation_status(project_id, run_id)
+
+
+def _write_json(key: str, body: dict[str, Any]) -> None:
+    storage.write_object(get_settings().media_bucket, key, json.dumps(body).encode(), "application/json")
+
+
+def _read_json(key: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(storage.read_object(get_settings().media_bucket, key, max_bytes=1024 * 1024).body)
+    except storage.ObjectMissing:
+        return None
+
+
+def evaluation_status(project_id: str, run_id: str) -> dict[str, Any]:
+    """The last evaluation requested: ``running``, ``completed`` with its summary, or ``failed`` with why
+    (its execution ended without a summary: the step's error after its retries)."""
+    get_run(project_id, run_id)
+    prefix = storage.run_prefix(project_id, run_id)
+    request = _read_json(prefix + rules.EVALUATION_REQUEST)
+    if request is None:
+        raise NotFound(f"run {run_id} has not been evaluated yet; POST …/runs/{run_id}/evaluate first")
+    asked = {k: request[k] for k in ("run_id", "evaluation_id", "iou", "score_threshold", "fn_weight")}
+    summary = _read_json(prefix + rules.EVALUATION_SUMMARY)
+    if summary is not None and summary.get("evaluation_id") == request["evaluation_id"]:
+        return {**summary, **asked, "status": "completed", "reason": None}
+    if request.get("start_error"):
+        return {**asked, "status": "failed", "reason": f"the evaluation did not start: {request['start_error']}"}
+    if request["execution_arn"] is None:
+        return {**asked, "status": "running", "reason": None}  # starting
+    ended = workflows.execution_end(request["execution_arn"])
+    if ended is not None and ended[0] == "RUNNING":
+        return {**asked, "status": "running", "reason": None}
+    status, error = ended or ("gone", "")
+    reason = f"the evaluation's execution ended ({status}) without a result: {error or 'no error given'}"
+    return {**asked, "status": "failed", "reason": reason}
 
 
 def evaluation_files(project_id: str, run_id: str, *, offset: int, limit: int) -> dict[str, Any]:

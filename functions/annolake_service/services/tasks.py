@@ -29,7 +29,7 @@ from annolake_service.domain.workflow import (
     may_take,
 )
 from annolake_service.services import annotations as annotation_service
-from annolake_service.services import files, jobs
+from annolake_service.services import files, jobs, prelabels
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
 
@@ -140,6 +140,7 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
         "file": files.describe(record),
         "version": current["version"],
         "instance_list": current["instance_list"],
+        "draft": prelabels.draft(job, task, current["instance_list"]),
         "submissions": [],
         "agreement": None,
     }
@@ -152,6 +153,15 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
         job_file = job_repo.get_job_file(project_id, task.job_id, task.file_id)
         body["agreement"] = job_file.agreement if job_file else None
     return body
+
+
+def draft_of(task: Task) -> dict[str, Any] | None:
+    """A pre-labelled job's draft for the task (None for other tasks); not stored until the annotator saves."""
+    job = jobs.get_job(task.project_id, task.job_id)
+    if job.spec.prelabel is None:
+        return None
+    current = annotation_service.get_annotations(task.project_id, task.file_id)["instance_list"]
+    return prelabels.draft(job, task, current)
 
 
 def public(task: Task) -> dict[str, Any]:
@@ -222,17 +232,22 @@ def submit(
         checked = annotation_service.validate_instances(
             project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
         )
+        checked = prelabels.stamp(project_id, task.file_id, checked)  # a bad prediction named fails now, not later
         try:
             task_repo.submit(task, caller, now=now, result={"version": None}, submission=checked)
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = None
     else:
-        if version is None:
-            version = annotation_service.get_annotations(project_id, task.file_id)["version"]
-        update = task_repo.submission_update(
-            task, caller, now=now, result={"version": version + 1}, submission=instance_list
-        )
+        current = None
+        if version is None or job.spec.prelabel is not None:
+            current = annotation_service.get_annotations(project_id, task.file_id)
+            version = current["version"] if version is None else version
+        result: dict[str, Any] = {"version": version + 1}
+        offered = prelabels.draft(job, task, current["instance_list"]) if current else None
+        if offered is not None:
+            result["prelabel"] = prelabels.outcome(offered, _stamped(project_id, task.file_id, instance_list))
+        update = task_repo.submission_update(task, caller, now=now, result=result, submission=instance_list)
         try:
             saved = annotation_service.save_annotations(
                 project_id,
@@ -255,6 +270,15 @@ def submit(
         {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "annotator": caller, "kind": "annotate"},
     )
     return {"task": public(submitted), "already_submitted": False, "version": saved_version}
+
+
+def _stamped(project_id: str, file_id: str, instance_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The instances as the save will store them (checked, sources set), to tell what became of a draft."""
+    record = annotation_service.live_file(project_id, file_id)
+    checked = annotation_service.validate_instances(
+        project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
+    )
+    return prelabels.stamp(project_id, file_id, checked)
 
 
 def hand_over_result(task: Task) -> None:

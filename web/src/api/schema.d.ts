@@ -809,9 +809,30 @@ export interface paths {
         put?: never;
         /**
          * Evaluate Run
-         * @description The run against the current human annotations: COCOeval AP per class and mAP, TP/FP/FN per file.
+         * @description Start evaluating the run against the current human annotations (COCOeval AP per class and mAP, TP/FP/FN
+         *     per file) as a step of the prediction state machine; follow it with GET …/evaluation.
          */
         post: operations["evaluate_run_api_v1_projects__project_string_id__runs__run_id__evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/runs/{run_id}/evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation Status
+         * @description The last evaluation requested: running, completed (with mAP, per-class AP, totals) or failed (with why).
+         */
+        get: operations["evaluation_status_api_v1_projects__project_string_id__runs__run_id__evaluation_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1594,6 +1615,29 @@ export interface components {
             /** Media Url */
             media_url: null;
         };
+        /**
+         * DraftPublic
+         * @description A pre-labelled job's draft: the run's predictions of the file the annotator starts from. Send the ones you
+         *     keep back with their ``prediction`` (changed or not); the saved version records each as ``accepted`` or
+         *     ``edited``. Nothing is stored until you submit.
+         */
+        DraftPublic: {
+            /**
+             * Instance List
+             * @description instances with source 'model' and prediction {run, index, model, version, score}
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /** Min Score */
+            min_score: number | null;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /** Run Id */
+            run_id: string;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -1652,31 +1696,46 @@ export interface components {
         };
         /** EvaluationPublic */
         EvaluationPublic: {
+            /** Evaluation Id */
+            evaluation_id: string;
             /** File Count */
-            file_count: number;
+            file_count?: number | null;
             /** Fn Weight */
             fn_weight: number;
             /** Iou */
             iou: number;
             /**
              * Mean Ap
-             * @description COCOeval bbox AP at this IoU, over classes with human boxes
+             * @description COCOeval bbox AP at this IoU, over classes with human boxes (once completed)
              */
-            mean_ap: number | null;
+            mean_ap?: number | null;
             /** Per Class Ap */
-            per_class_ap: {
+            per_class_ap?: {
                 [key: string]: number | null;
-            };
+            } | null;
+            /**
+             * Reason
+             * @description why it failed
+             */
+            reason?: string | null;
             /** Run Id */
             run_id: string;
             /** Score Threshold */
             score_threshold: number;
-            /** Seconds */
-            seconds: number;
+            /**
+             * Seconds
+             * @description how long the evaluation step took
+             */
+            seconds?: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "completed" | "failed";
             /** Totals */
-            totals: {
+            totals?: {
                 [key: string]: number;
-            };
+            } | null;
         };
         /** ExportCreate */
         ExportCreate: {
@@ -2148,6 +2207,8 @@ export interface components {
             launch_status: string;
             /** Launched At */
             launched_at: string | null;
+            /** Min Score */
+            min_score?: number | null;
             /**
              * Mode
              * @enum {string}
@@ -2155,6 +2216,11 @@ export interface components {
             mode: "sync" | "copy_once";
             /** Name */
             name: string;
+            /**
+             * Prelabel
+             * @description the prediction run annotate tasks start from
+             */
+            prelabel?: string | null;
             /** Review Rate */
             review_rate: number;
             /** Reviewers */
@@ -2215,6 +2281,11 @@ export interface components {
              */
             label_names?: string[];
             /**
+             * Min Score
+             * @description with prelabel: only predictions scoring this or more (default: all)
+             */
+            min_score?: number | null;
+            /**
              * Mode
              * @description sync: existing and new files; copy_once: existing only
              * @default sync
@@ -2223,6 +2294,11 @@ export interface components {
             mode?: "sync" | "copy_once";
             /** Name */
             name: string;
+            /**
+             * Prelabel
+             * @description a completed prediction run: annotate tasks start from its predictions as a draft
+             */
+            prelabel?: string | null;
             /**
              * Review Rate
              * @description share of files sampled for review
@@ -2259,6 +2335,11 @@ export interface components {
             };
             /** Job Id */
             job_id: string;
+            /**
+             * Prelabel
+             * @description per model, acceptance and edit rates of its pre-labelling drafts
+             */
+            prelabel?: components["schemas"]["PrelabelStatsPublic"][];
             review: components["schemas"]["ReviewStatsPublic"];
             /** Reviewers */
             reviewers: components["schemas"]["ReviewerStatsPublic"][];
@@ -2296,10 +2377,17 @@ export interface components {
             instructions?: string | null;
             /** Label Names */
             label_names?: string[] | null;
+            /** Min Score */
+            min_score?: number | null;
             /** Mode */
             mode?: ("sync" | "copy_once") | null;
             /** Name */
             name?: string | null;
+            /**
+             * Prelabel
+             * @description while a draft: the prediction run to pre-label from
+             */
+            prelabel?: string | null;
             /** Review Rate */
             review_rate?: number | null;
             /** Reviewers */
@@ -2682,6 +2770,8 @@ export interface components {
         };
         /** NextTaskPublic */
         NextTaskPublic: {
+            /** @description the task's draft when its job pre-labels */
+            draft?: components["schemas"]["DraftPublic"] | null;
             /** @description null when there is nothing for you right now */
             task: components["schemas"]["TaskPublic"] | null;
         };
@@ -2792,6 +2882,60 @@ export interface components {
         PredictionsPublic: {
             /** Predictions */
             predictions: components["schemas"]["PredictionPublic"][];
+        };
+        /**
+         * PrelabelStatsPublic
+         * @description What annotators did with one model's drafts (submitted first-round tasks of a pre-labelled job).
+         */
+        PrelabelStatsPublic: {
+            /**
+             * Acceptance Rate
+             * @description accepted / offered
+             */
+            acceptance_rate: number | null;
+            /**
+             * Accepted
+             * @description kept unchanged (label and geometry)
+             */
+            accepted: number;
+            /**
+             * Deleted
+             * @description left out of the save
+             */
+            deleted: number;
+            /**
+             * Deletion Rate
+             * @description deleted / offered
+             */
+            deletion_rate: number | null;
+            /**
+             * Drawn
+             * @description instances drawn by hand in those tasks
+             */
+            drawn: number;
+            /**
+             * Edit Rate
+             * @description edited / offered
+             */
+            edit_rate: number | null;
+            /**
+             * Edited
+             * @description kept, with the label or geometry changed
+             */
+            edited: number;
+            /** Model */
+            model: string;
+            /** Model Version */
+            model_version: number;
+            /**
+             * Offered
+             * @description predictions shown as drafts
+             */
+            offered: number;
+            /** Run */
+            run: string;
+            /** Tasks */
+            tasks: number;
         };
         /**
          * PresignedPostPublic
@@ -3468,6 +3612,8 @@ export interface components {
         TaskDetailPublic: {
             /** Agreement */
             agreement: number | null;
+            /** @description with a pre-labelling job, the predictions this task starts from (not yet saved) */
+            draft?: components["schemas"]["DraftPublic"] | null;
             file: components["schemas"]["FilePublic"];
             /** Instance List */
             instance_list: {
@@ -7920,7 +8066,7 @@ export interface operations {
         };
         responses: {
             /** @description Successful Response */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7966,6 +8112,75 @@ export interface operations {
             };
             /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    evaluation_status_api_v1_projects__project_string_id__runs__run_id__evaluation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -27,6 +27,8 @@ class JobPublic(BaseModel):
     consensus: int
     task_timeout_seconds: int
     agreement_threshold: float
+    prelabel: str | None = Field(default=None, description="the prediction run annotate tasks start from")
+    min_score: float | None = None
     status: JobStatus
     launch_status: str = Field(description="not_launched, launching, launched or failed")
     launch_failure: str | None = Field(default=None, description="why the launch failed; POST …/redrive launches again")
@@ -63,6 +65,8 @@ class JobUpdate(BaseModel):
     consensus: int | None = Field(default=None, ge=1, le=5)
     task_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     agreement_threshold: float | None = Field(default=None, ge=0, le=1)
+    prelabel: str | None = Field(default=None, description="while a draft: the prediction run to pre-label from")
+    min_score: float | None = Field(default=None, ge=0, le=1)
     status: Literal["active", "paused", "archived"] | None = Field(
         default=None, description="pause / resume / archive (a draft becomes active by launching)"
     )
@@ -104,6 +108,23 @@ class ConsensusStatsPublic(BaseModel):
     min_agreement: float | None
 
 
+class PrelabelStatsPublic(BaseModel):
+    """What annotators did with one model's drafts (submitted first-round tasks of a pre-labelled job)."""
+
+    model: str
+    model_version: int
+    run: str
+    tasks: int
+    offered: int = Field(description="predictions shown as drafts")
+    accepted: int = Field(description="kept unchanged (label and geometry)")
+    edited: int = Field(description="kept, with the label or geometry changed")
+    deleted: int = Field(description="left out of the save")
+    drawn: int = Field(description="instances drawn by hand in those tasks")
+    acceptance_rate: float | None = Field(description="accepted / offered")
+    edit_rate: float | None = Field(description="edited / offered")
+    deletion_rate: float | None = Field(description="deleted / offered")
+
+
 class JobStatsPublic(BaseModel):
     job_id: str
     status: str
@@ -116,3 +137,6 @@ class JobStatsPublic(BaseModel):
     reviewers: list[ReviewerStatsPublic]
     review: ReviewStatsPublic
     consensus: ConsensusStatsPublic
+    prelabel: list[PrelabelStatsPublic] = Field(
+        default_factory=list, description="per model, acceptance and edit rates of its pre-labelling drafts"
+    )

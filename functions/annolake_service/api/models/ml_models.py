@@ -126,14 +126,19 @@ class EvaluateRequest(BaseModel):
 
 class EvaluationPublic(BaseModel):
     run_id: str
+    evaluation_id: str
+    status: Literal["running", "completed", "failed"]
+    reason: str | None = Field(default=None, description="why it failed")
     iou: float
     score_threshold: float
     fn_weight: float
-    mean_ap: float | None = Field(description="COCOeval bbox AP at this IoU, over classes with human boxes")
-    per_class_ap: dict[str, float | None]
-    totals: dict[str, int]
-    file_count: int
-    seconds: float
+    mean_ap: float | None = Field(
+        default=None, description="COCOeval bbox AP at this IoU, over classes with human boxes (once completed)"
+    )
+    per_class_ap: dict[str, float | None] | None = None
+    totals: dict[str, int] | None = None
+    file_count: int | None = None
+    seconds: float | None = Field(default=None, description="how long the evaluation step took")
 
 
 class FileEvaluationPublic(BaseModel):

@@ -44,8 +44,23 @@ class TaskClaim(BaseModel):
     kind: TaskKind | None = Field(default=None, description="only this kind; default: reviews first, then annotation")
 
 
+class DraftPublic(BaseModel):
+    """A pre-labelled job's draft: the run's predictions of the file the annotator starts from. Send the ones you
+    keep back with their ``prediction`` (changed or not); the saved version records each as ``accepted`` or
+    ``edited``. Nothing is stored until you submit."""
+
+    run_id: str
+    model: str
+    model_version: int
+    min_score: float | None
+    instance_list: list[dict[str, Any]] = Field(
+        description="instances with source 'model' and prediction {run, index, model, version, score}"
+    )
+
+
 class NextTaskPublic(BaseModel):
     task: TaskPublic | None = Field(description="null when there is nothing for you right now")
+    draft: DraftPublic | None = Field(default=None, description="the task's draft when its job pre-labels")
 
 
 class TaskSubmission(BaseModel):
@@ -90,5 +105,8 @@ class TaskDetailPublic(BaseModel):
     file: FilePublic
     version: int
     instance_list: list[dict[str, Any]]
+    draft: DraftPublic | None = Field(
+        default=None, description="with a pre-labelling job, the predictions this task starts from (not yet saved)"
+    )
     submissions: list[AnnotatorSubmissionPublic]
     agreement: float | None

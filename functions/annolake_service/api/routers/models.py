@@ -110,13 +110,25 @@ def get_prediction(run_id: str, file_id: str, access: CanReadFiles) -> Predictio
     return PredictionPublic.model_validate(predictions.file_predictions(access.project_id, run_id, file_id))
 
 
-@router.post("/runs/{run_id}/evaluate", responses=error_responses(400, 409))
+@router.post("/runs/{run_id}/evaluate", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(400, 409))
 def evaluate_run(run_id: str, body: EvaluateRequest, access: CanRunAutomation) -> EvaluationPublic:
-    """The run against the current human annotations: COCOeval AP per class and mAP, TP/FP/FN per file."""
+    """Start evaluating the run against the current human annotations (COCOeval AP per class and mAP, TP/FP/FN
+    per file) as a step of the prediction state machine; follow it with GET …/evaluation."""
     report = predictions.evaluate(
-        access.project_id, run_id, iou=body.iou, score_threshold=body.score_threshold, fn_weight=body.fn_weight
+        access.project_id,
+        run_id,
+        iou=body.iou,
+        score_threshold=body.score_threshold,
+        fn_weight=body.fn_weight,
+        author=access.principal.principal_id,
     )
     return EvaluationPublic.model_validate(report)
+
+
+@router.get("/runs/{run_id}/evaluation")
+def evaluation_status(run_id: str, access: CanReadFiles) -> EvaluationPublic:
+    """The last evaluation requested: running, completed (with mAP, per-class AP, totals) or failed (with why)."""
+    return EvaluationPublic.model_validate(predictions.evaluation_status(access.project_id, run_id))
 
 
 @router.get("/runs/{run_id}/evaluation/files")

@@ -26,7 +26,9 @@ def next_task(body: TaskClaim, access: CanAnnotateTasks) -> NextTaskPublic:
     task = tasks.next_task(
         access.project_id, access.principal.principal_id, access.role, job_id=body.job_id, kind=body.kind
     )
-    return NextTaskPublic(task=TaskPublic.model_validate(tasks.public(task)) if task else None)
+    if task is None:
+        return NextTaskPublic(task=None)
+    return NextTaskPublic(task=TaskPublic.model_validate(tasks.public(task)), draft=tasks.draft_of(task))
 
 
 @router.get("/{task_id}")
