@@ -311,7 +311,7 @@ def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_it
 @pytest.mark.parametrize(
     "body, words",
     [
-        ({"dataset": "up", "file_name": "v.mp4", "content_type": "video/mp4", "size_bytes": 10}, "not supported yet"),
+        ({"dataset": "up", "file_name": "s.mp3", "content_type": "audio/mpeg", "size_bytes": 10}, "not supported yet"),
         ({"dataset": "up", "file_name": "big.jpg", "content_type": "image/jpeg", "size_bytes": 10**10}, "size_bytes"),
     ],
 )

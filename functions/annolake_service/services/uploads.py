@@ -19,7 +19,7 @@ from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
 
 UPLOAD_URL_SECONDS = 900
-ACCEPTED_CONTENT_TYPES = frozenset(media.IMAGE_FORMATS.values())
+ACCEPTED_CONTENT_TYPES = frozenset(media.IMAGE_FORMATS.values()) | media.VIDEO_MIME_TYPES
 
 
 def request_upload(
@@ -28,23 +28,24 @@ def request_upload(
     if content_type not in ACCEPTED_CONTENT_TYPES:
         raise BadRequest(
             f"content type {content_type!r} is not accepted; upload one of {sorted(ACCEPTED_CONTENT_TYPES)} "
-            "(video, audio and text are not supported yet)"
+            "(audio and text are not supported yet)"
         )
-    if not 0 < size_bytes <= media.DEFAULT_MAX_BYTES:
-        raise BadRequest(f"size_bytes must be between 1 and {media.DEFAULT_MAX_BYTES} (got {size_bytes})")
+    settings = get_settings()
+    limit = settings.video_max_bytes if content_type in media.VIDEO_MIME_TYPES else media.DEFAULT_MAX_BYTES
+    if not 0 < size_bytes <= limit:
+        raise BadRequest(f"size_bytes must be between 1 and {limit} for {content_type} (got {size_bytes})")
     name = file_name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name or name in (".", ".."):
         raise BadRequest(f"file name {file_name!r} is empty once its directories are removed")
     dataset = ensure_dataset(project_id, dataset_name)
     upload_id = f"up_{secrets.token_hex(8)}"
-    settings = get_settings()
     key = storage.upload_key(project_id, dataset.name, upload_id, name)
     upload_repo.create_upload(project_id, upload_id, dataset.name, name, author, ttl=int(time.time()) + 7 * 86400)
     post = storage.presigned_post(
         settings.media_bucket,
         key,
         content_type=content_type,
-        max_bytes=min(size_bytes, media.DEFAULT_MAX_BYTES),
+        max_bytes=min(size_bytes, limit),
         expires_in=UPLOAD_URL_SECONDS,
     )
     return {"upload_id": upload_id, "url": post["url"], "fields": post["fields"], "expires_in": UPLOAD_URL_SECONDS}
