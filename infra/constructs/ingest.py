@@ -65,7 +65,7 @@ class Ingest(Construct):
             defaults=defaults,
             handler="annolake_service.handlers.video.process_handler",
             description="ingest: probe and decode a video, store its frames, poster and timestamps",
-            memory_size=3008,  # decoding and JPEG encoding run on every vCPU this buys
+            memory_size=10240,  # 6 vCPUs: the decoder's threads and the JPEG encoders run on all of them
             timeout=VIDEO_STEP_TIMEOUT,
             ephemeral_storage_size=Size.gibibytes(4),  # the downloaded original (VIDEO_MAX_BYTES: 2 GiB)
             layers=[self.video_layer],  # its only layer

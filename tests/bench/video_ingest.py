@@ -1,6 +1,6 @@
 """Video ingest: time and storage per minute of 1080p video, against PyAV decoding the same clip alone.
 
-A synthetic 1080p30 H.264 clip (a moving textured gradient, ``CLIP_SECONDS`` long) is made with PyAV; the figures
+A synthetic 1080p30 H.264 clip (CRF 23, a textured scene panning, ``CLIP_SECONDS`` long) is made with PyAV; the figures
 are scaled to one minute. "ingest" is the video step's work without S3 (``probe_video``: decode, every frame to
 JPEG, chunks packed, poster); the chunk uploads run beside it in threads on Lambda. "decode only" is the
 physical limit: PyAV decoding every frame and nothing else. Run: ``python -m tests.bench.video_ingest``.
@@ -56,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clip.mp4"
         started = time.perf_counter()
-        make_video(path, frames=int(CLIP_SECONDS * RATE), rate=RATE, size=(1920, 1080), patterned=False)
+        make_video(path, frames=int(CLIP_SECONDS * RATE), rate=RATE, size=(1920, 1080), patterned=False, crf=23)
         made = time.perf_counter() - started
         source = path.stat().st_size
         frames, decode_s = _decode_only(path)

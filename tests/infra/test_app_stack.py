@@ -155,6 +155,9 @@ def test_function_sizes(dev):
     for handler in (PROCESS, REGISTER, QUARANTINE):
         assert functions[handler][1]["Timeout"] == 60
     assert functions[PROCESS][1]["MemorySize"] == 1024
+    video = functions[VIDEO][1]
+    assert video["Timeout"] == 240  # inside the EXPRESS execution's 300 s, with time left to register or quarantine
+    assert video["MemorySize"] == 10240 and video["EphemeralStorage"] == {"Size": 4096}
 
 
 def test_dependency_layer(dev):

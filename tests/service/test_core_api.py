@@ -431,7 +431,7 @@ def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, 
         json={**packet, "media": {"url": packet["media"]["url"], "type": "video"}},
         headers=h,
     )
-    assert video.status_code == 400 and "not supported yet" in video.json()["error"]["message"]
+    assert video.status_code == 400 and "it is not a video" in video.json()["error"]["message"]
     for path, words in (("/notes.txt", "text files are not supported"), ("/missing.jpg", "HTTP 404")):
         bad = c.post("/api/v1/projects/alpha/files/from_url", json={"url": image_server + path}, headers=h)
         assert bad.status_code == 400 and words in bad.json()["error"]["message"], bad.text

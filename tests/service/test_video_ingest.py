@@ -221,3 +221,65 @@ def test_a_presigned_video_upload_ingests_and_frames_of_an_image_are_refused(wor
     image_id = _run_ingest(world, _drop(world, tmp_path, "still.jpg", buffer.getvalue(), "stills"))["file"]["file_id"]
     refused = c.get(f"/api/v1/projects/alpha/files/{image_id}/frames/0", headers=h)
     assert refused.status_code == 400 and "is not a video" in refused.json()["error"]["message"]
+
+
+def test_a_video_the_step_has_no_time_left_for_is_refused_and_leaves_nothing(world, tmp_path):
+    """The step stops before its timeout would cut it off with frames half-written."""
+    from annolake_service.domain import media
+    from annolake_service.services import ingest, video_ingest
+
+    data = make_video(tmp_path / "slow.mp4", frames=FRAMES + 5).read_bytes()
+    key = _drop(world, tmp_path, "slow.mp4", data, "slow")
+    with pytest.raises(media.MediaTooLarge) as refused:
+        video_ingest.process_video(world["drop"], key, seconds_left=video_ingest.CLEANUP_MARGIN_S)
+    assert "did not finish decoding" in str(refused.value) and "shorter clips" in str(refused.value)
+    error = {"Error": "MediaTooLarge", "Cause": json.dumps({"errorMessage": str(refused.value)})}
+    assert "shorter clips" in ingest.quarantine(world["drop"], key, error)["reason"]
+    import hashlib
+
+    assert _media_keys(world, media.file_id_for_content("alpha", hashlib.sha256(data).hexdigest())) == []
+
+
+def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, monkeypatch):
+    """from_url hands a video to the same state machine (the uploads prefix); pre-labels for it are refused."""
+    import http.server
+    import threading
+
+    from annolake_service.services import ingest, video_ingest
+
+    from tests.support.auth import reset_service_caches
+
+    data = make_video(tmp_path / "web.webm", frames=9).read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    reset_service_caches()
+    try:
+        c, h = world["client"], _admin(world)
+        url = f"http://127.0.0.1:{server.server_port}/clips/web.webm"
+        box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}
+        labelled = c.post("/api/v1/projects/alpha/files/from_url", json={"url": url, "instance_list": [box]}, headers=h)
+        assert labelled.status_code == 400 and "pre-labels of a video" in labelled.json()["error"]["message"]
+        upload = c.post("/api/v1/projects/alpha/files/from_url", json={"url": url, "dataset": "web"}, headers=h)
+        assert upload.status_code == 202, upload.text
+        listed = world["s3"].list_objects_v2(Bucket=world["media"], Prefix="uploads/alpha/web/")["Contents"]
+        [key] = [o["Key"] for o in listed if o["Key"].endswith("/web.webm")]
+        assert ingest.process_media(world["media"], key)["media_type"] == "video"
+        registered = ingest.register_file(world["media"], key, video_ingest.process_video(world["media"], key))
+        described = c.get(f"/api/v1/projects/alpha/files/{registered['file_id']}", headers=h).json()
+        assert described["mime_type"] == "video/webm" and described["video"]["frame_count"] == 9
+    finally:
+        server.shutdown()
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS", raising=False)
+        reset_service_caches()

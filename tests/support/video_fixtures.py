@@ -44,6 +44,7 @@ def make_video(
     start_s: Fraction = Fraction(0),
     intervals_ms: Sequence[int] | None = None,
     patterned: bool = True,
+    crf: int = 18,
 ) -> Path:
     """Encode ``frames`` frames at ``rate`` (or, given ``intervals_ms``, with those gaps between frames: a variable
     frame rate), the first presented at ``start_s``. The container follows the file's extension."""
@@ -55,7 +56,7 @@ def make_video(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = time_base
         if CODECS[suffix] == "libx264":
-            stream.codec_context.options = {"preset": "ultrafast", "crf": "18", "bf": "0"}
+            stream.codec_context.options = {"preset": "ultrafast", "crf": str(crf), "bf": "0"}
         start = int(start_s / time_base)
         pts = start
         for number in range(frames):
@@ -73,7 +74,8 @@ def make_video(
 def _noise(number: int, width: int, height: int) -> np.ndarray:
     """A textured scene panning 4 px a frame: closer to camera footage than flat bars (for storage figures)."""
     y, x = np.mgrid[0:height, 0:width]
-    texture = np.random.default_rng(0).integers(0, 48, size=(height, width), dtype=np.int64)
+    coarse = np.random.default_rng(0).integers(0, 48, size=(height // 8 + 1, width // 8 + 1), dtype=np.int64)
+    texture = coarse.repeat(8, axis=0).repeat(8, axis=1)[:height, :width]
     scene = ((x // 3 + y // 5) % 200 + texture) % 256
     channel = np.roll(scene, number * 4, axis=1).astype(np.uint8)
     return np.stack([channel, channel[:, ::-1], np.roll(channel, number * 2, axis=0)], axis=2)

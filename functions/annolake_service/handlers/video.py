@@ -14,4 +14,5 @@ from annolake_service.shared.observability import logger
 @logger.inject_lambda_context
 @step
 def process_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return video_ingest.process_video(event["bucket"], event["key"])
+    seconds_left = context.get_remaining_time_in_millis() / 1000
+    return video_ingest.process_video(event["bucket"], event["key"], seconds_left=seconds_left)

@@ -7,6 +7,7 @@ original behind; the step's error is the quarantine reason (the state machine's 
 from __future__ import annotations
 
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
 UPLOAD_THREADS = 8  # chunk uploads run beside the decoding
+CLEANUP_MARGIN_S = 20.0  # what is kept back from the step's time to remove a refused video's objects
 
 
 def limits() -> probe.VideoLimits:
@@ -33,8 +35,12 @@ def limits() -> probe.VideoLimits:
     )
 
 
-def process_video(bucket: str, key: str) -> dict[str, Any]:
-    """Store the arrived video's original, poster, per-frame timestamps and frames; its facts for RegisterFile."""
+def process_video(bucket: str, key: str, *, seconds_left: float | None = None) -> dict[str, Any]:
+    """Store the arrived video's original, poster, per-frame timestamps and frames; its facts for RegisterFile.
+
+    ``seconds_left``: the step's remaining time. A video still decoding when it nearly runs out is refused (and
+    its objects removed) rather than cut off by the timeout with its frames half-written."""
+    deadline = time.monotonic() + seconds_left - CLEANUP_MARGIN_S if seconds_left is not None else None
     arrived = parse_object_key(key)
     project_id = arrived.project_id
     bounds = limits()
@@ -52,7 +58,7 @@ def process_video(bucket: str, key: str) -> dict[str, Any]:
         known = file_repo.get_file(project_id, file_id)
         if known is not None and known.status == "ready" and known.video is not None:
             return _payload(known)  # the same bytes were ingested before: their frames are stored
-        return _store(bucket, key, path, kind, project_id, file_id, content_hash, bounds)
+        return _store(bucket, key, path, kind, project_id, file_id, content_hash, bounds, deadline)
 
 
 def _store(
@@ -64,6 +70,7 @@ def _store(
     file_id: str,
     content_hash: str,
     bounds: probe.VideoLimits,
+    deadline: float | None,
 ) -> dict[str, Any]:
     media_bucket = get_settings().media_bucket
     frames_prefix = storage.frames_prefix(project_id, file_id)
@@ -73,6 +80,11 @@ def _store(
     with ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="frames") as pool:
 
         def on_chunk(number: int, body: bytes) -> None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise media.MediaTooLarge(
+                    f"the video did not finish decoding in the time the ingest step has (stopped at frame "
+                    f"{number * probe.chunks.CHUNK_FRAMES}); cut it into shorter clips"
+                )
             chunk_key = storage.frame_chunk_key(frames_prefix, number)
             written.append(chunk_key)
             uploads.append(pool.submit(storage.write_object, media_bucket, chunk_key, body, "application/octet-stream"))

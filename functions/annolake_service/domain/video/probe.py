@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -60,6 +62,12 @@ def _jpeg(image: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     return buffer.getvalue()
 
 
+def _frame_jpeg(frame: av.VideoFrame) -> bytes:
+    """Colour conversion and JPEG encoding, the bulk of the work: both release the GIL, so frames encode in
+    parallel threads while the decoder runs on."""
+    return _jpeg(frame.to_image())
+
+
 def _poster(image: Image.Image) -> bytes:
     poster = image.copy()
     poster.thumbnail(POSTER_SIZE)
@@ -106,33 +114,39 @@ def probe_video(
             _check_declared(stream, container, limits)
             time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, av.time_base)
             pts: list[int] = []
-            pending: list[bytes] = []
+            pending: list[Future[bytes]] = []
             chunk_count = 0
             poster: bytes | None = None
             packets = 0
-            for packet in container.demux(stream):
-                if packet.size:
-                    packets += 1
-                for frame in packet.decode():
-                    if frame.pts is None:
-                        raise CorruptMedia(f"frame {len(pts)} has no presentation timestamp")
-                    if pts and frame.pts <= pts[-1]:
-                        raise CorruptMedia(
-                            f"frame {len(pts)} is presented at or before frame {len(pts) - 1} (timestamps out of order)"
-                        )
-                    if (frame.pts - (pts[0] if pts else frame.pts)) * time_base > limits.max_duration_s:
-                        raise MediaTooLarge(f"the video lasts over {limits.max_duration_s:.0f} s, the limit")
-                    image = frame.to_image()
-                    if poster is None or (len(pts) and (frame.pts - pts[0]) * time_base <= POSTER_AT_S):
-                        poster = _poster(image)
-                    pts.append(frame.pts)
-                    pending.append(_jpeg(image))
-                    if len(pending) == chunk_frames:
-                        on_chunk(chunk_count, chunks.pack(pending))
-                        chunk_count, pending = chunk_count + 1, []
-            if pending:
-                on_chunk(chunk_count, chunks.pack(pending))
-                chunk_count += 1
+            with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="jpeg") as encoder:
+
+                def flush() -> None:
+                    nonlocal chunk_count, pending
+                    on_chunk(chunk_count, chunks.pack([done.result() for done in pending]))
+                    chunk_count, pending = chunk_count + 1, []
+
+                for packet in container.demux(stream):
+                    if packet.size:
+                        packets += 1
+                    for frame in packet.decode():
+                        if frame.pts is None:
+                            raise CorruptMedia(f"frame {len(pts)} has no presentation timestamp")
+                        if pts and frame.pts <= pts[-1]:
+                            raise CorruptMedia(
+                                f"frame {len(pts)} is presented at or before frame {len(pts) - 1} "
+                                "(timestamps out of order)"
+                            )
+                        since_start = (frame.pts - (pts[0] if pts else frame.pts)) * time_base
+                        if since_start > limits.max_duration_s:
+                            raise MediaTooLarge(f"the video lasts over {limits.max_duration_s:.0f} s, the limit")
+                        if poster is None or since_start <= POSTER_AT_S:
+                            poster = _poster(frame.to_image())
+                        pts.append(frame.pts)
+                        pending.append(encoder.submit(_frame_jpeg, frame))
+                        if len(pending) == chunk_frames:
+                            flush()
+                if pending:
+                    flush()
             declared = stream.frames
             matroska_end = (
                 Fraction(container.duration, av.time_base)
