@@ -6,6 +6,9 @@ for the Lambda runtime (CPython 3.12 on arm64) instead of this machine's interpr
 in ``layers/build/<digest>/python`` (git-ignored), so a second build with the same dependencies is a copy
 and needs no network.
 
+``--layer video`` builds the video step's layer the same way, with ``[project.optional-dependencies].video``
+(PyAV, FFmpeg's libraries in its wheel).
+
 ``--layer model`` builds the model layer instead, the model function's only layer: the dependencies it
 imports (not the API's web stack nor the query index) and ``[project.optional-dependencies].model``
 (onnxruntime, numpy, pycocotools), under Lambda's 250 MB unzipped.
@@ -47,10 +50,13 @@ PIP_TARGET_OPTIONS = (
 )
 
 
-LAYERS = ("dependencies", "model")
+LAYERS = ("dependencies", "model", "video")
 # What the model function never imports (the API's web stack, tokens, the query language and its index): left
 # out of the model layer, which is that function's only layer, so it stays under Lambda's 250 MB.
 NOT_IN_MODEL_LAYER = frozenset({"fastapi", "mangum", "pyjwt", "lark", "duckdb"})
+# The video step decodes and stores frames: no COCO masks (pycocotools and its numpy, 55 MB), so PyAV's
+# FFmpeg libraries fit beside the rest under the 250 MB.
+NOT_IN_VIDEO_LAYER = NOT_IN_MODEL_LAYER | {"pycocotools"}
 
 
 def _name(requirement: str) -> str:
@@ -58,13 +64,15 @@ def _name(requirement: str) -> str:
 
 
 def dependencies(pyproject: Path = PYPROJECT, layer: str = "dependencies") -> list[str]:
-    """The requirements of ``layer``: the project's dependencies; or, for ``model``, those the model function
-    imports plus the ``model`` extra (onnxruntime, numpy, pycocotools)."""
+    """The requirements of ``layer``: the project's dependencies; or, for ``model`` (``video``), those the model
+    function (the video step) imports plus the ``model`` extra (onnxruntime, numpy, pycocotools) (the ``video``
+    extra: PyAV)."""
     with pyproject.open("rb") as handle:
         project = tomllib.load(handle)["project"]
     if layer == "dependencies":
         return list(project["dependencies"])
-    kept = [d for d in project["dependencies"] if _name(d) not in NOT_IN_MODEL_LAYER]
+    left_out = NOT_IN_VIDEO_LAYER if layer == "video" else NOT_IN_MODEL_LAYER
+    kept = [d for d in project["dependencies"] if _name(d) not in left_out]
     return kept + list(project["optional-dependencies"][layer])
 
 

@@ -1,7 +1,11 @@
 """Ingest: S3 object-created events -> trigger function -> one ingest state machine execution per file.
 
-    ProcessMedia -> RegisterFile -> Ingested
-          \\____________\\____(any error)____> QuarantineFile -> Quarantined
+    ProcessMedia -> IsVideo? -(video)-> ProcessVideo -> RegisterFile -> Ingested
+          \\            \\-(image)-------------------/       |
+           \\____________\\____________\\____(any error)____> QuarantineFile -> Quarantined
+
+ProcessMedia reads an image whole; a video it only recognises (its first bytes) and hands to ProcessVideo, the
+one function with PyAV in its layer, which decodes it and stores its frames, poster and timestamps.
 
 Executions carry keys only (``{"bucket", "key", "size", "etag", "source"}``); each step's result lands
 beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
@@ -9,7 +13,7 @@ beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Size
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -19,12 +23,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.dependency_layer import DependencyLayer
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
 
 STEP_TIMEOUT = Duration.seconds(60)
+# Under the EXPRESS execution's 5 minutes, with time left for RegisterFile (or QuarantineFile).
+VIDEO_STEP_TIMEOUT = Duration.seconds(240)
 
 
 class Ingest(Construct):
@@ -45,6 +52,24 @@ class Ingest(Construct):
         self.process = self._step("Process", "process_handler", "ingest: inspect media, store original + thumbnail")
         self.register = self._step("Register", "register_handler", "ingest: record the file and its pre-labels")
         self.quarantine = self._step("Quarantine", "quarantine_handler", "ingest: keep a rejected file and why")
+        self.video_layer = DependencyLayer(
+            self,
+            "VideoLayer",
+            removal_policy=defaults.removal_policy,
+            layer="video",
+            description="Annolake video step: PyAV (FFmpeg's libraries in its wheel) and the service's dependencies",
+        ).layer
+        self.video = ServiceFunction(
+            self,
+            "Video",
+            defaults=defaults,
+            handler="annolake_service.handlers.video.process_handler",
+            description="ingest: probe and decode a video, store its frames, poster and timestamps",
+            memory_size=10240,  # 6 vCPUs: the decoder's threads and the JPEG encoders run on all of them
+            timeout=VIDEO_STEP_TIMEOUT,
+            ephemeral_storage_size=Size.gibibytes(4),  # the downloaded original (VIDEO_MAX_BYTES: 2 GiB)
+            layers=[self.video_layer],  # its only layer
+        )
         self._grant_steps(table, media_bucket, drop_bucket)
         events.grant_publish(self.register.function)  # file_ingested
 
@@ -59,7 +84,7 @@ class Ingest(Construct):
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
             include_execution_data=True,
-            steps=(self.process, self.register, self.quarantine),
+            steps=(self.process, self.video, self.register, self.quarantine),
         )
         self.log_group, self.state_machine = machine.log_group, machine.state_machine
 
@@ -127,8 +152,12 @@ class Ingest(Construct):
         and deletes the arrival; quarantine copies the arrival under quarantine/, records it, deletes it.
         """
         process, register, quarantine = (f.function for f in (self.process, self.register, self.quarantine))
-        drop.grant_read(process)
-        media.grant_read_write(process)
+        video = self.video.function
+        for function in (process, video):
+            drop.grant_read(function)
+            media.grant_read_write(function)
+        media.grant_delete(video)  # a refused video's frames, never left half-written
+        table.grant_read_data(video)  # the same bytes ingested before: their frames are reused
         table.grant_read_write_data(register)
         for bucket in (drop, media):
             bucket.grant_read(register)
@@ -148,6 +177,12 @@ class Ingest(Construct):
             f"{s3_reason}.",
             findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects],
         )
+        nag.acknowledge(
+            self.video.role,
+            "IAM5",
+            f"{s3_reason}; DynamoDB read grant on the single table covers its GSIs (<table arn>/index/*).",
+            findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(self, table)],
+        )
         refused_sidecars = nag.objects_of(self, media, QUARANTINE_PREFIX)  # register's only S3 writes
         for step, granted in ((self.register, (refused_sidecars,)), (self.quarantine, ())):
             nag.acknowledge(
@@ -166,7 +201,12 @@ class Ingest(Construct):
             sfn.Succeed(self, "Quarantined")
         )
         process = self._invoke("ProcessMedia", self.process, "$.media")
+        video = self._invoke("ProcessVideo", self.video, "$.media")
         register = self._invoke("RegisterFile", self.register, "$.file")
-        for task in (process, register):
+        for task in (process, video, register):
             task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")
-        return process.next(register).next(sfn.Succeed(self, "Ingested"))
+        register.next(sfn.Succeed(self, "Ingested"))
+        is_video = sfn.Condition.and_(
+            sfn.Condition.is_present("$.media.media_type"), sfn.Condition.string_equals("$.media.media_type", "video")
+        )
+        return process.next(sfn.Choice(self, "IsVideo").when(is_video, video.next(register)).otherwise(register))

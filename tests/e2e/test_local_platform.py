@@ -271,6 +271,35 @@ def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
     assert "truncated or damaged" in files[0]["status_reason"]["S"]
 
 
+def test_a_dropped_video_takes_the_video_step_and_a_cut_one_is_quarantined(platform, tmp_path):
+    """The ingest state machine as synthesized: IsVideo routes an MP4 to ProcessVideo (PyAV), then RegisterFile."""
+    from tests.support.video_fixtures import decoded_frames, make_video
+
+    s3, drop = _clients(platform)["s3"], platform.credentials["drop_bucket"]
+    machine = _ingest_machine(platform)
+    clip = make_video(tmp_path / "clip.mp4", frames=45)
+    known = _executions(platform, machine)
+    s3.put_object(Bucket=drop, Key="demo/videos/clip.mp4", Body=clip.read_bytes())
+    execution = _wait_for_new_execution(platform, machine, known, timeout=120)
+    assert execution["status"] == "SUCCEEDED"
+    history = _aws_cli(
+        platform, "stepfunctions", "get-execution-history", "--execution-arn", execution["executionArn"]
+    )["events"]
+    succeeded = [e["stateExitedEventDetails"]["name"] for e in history if e["type"] == "TaskStateExited"]
+    assert succeeded == ["ProcessMedia", "ProcessVideo", "RegisterFile"]
+    [item] = [f for f in _file_items(platform) if f["original_name"]["S"] == "clip.mp4"]
+    assert item["status"]["S"] == "ready" and item["media_type"]["S"] == "video"
+    assert json.loads(item["video"]["S"])["frame_count"] == len(decoded_frames(clip)) == 45
+
+    cut = make_video(tmp_path / "cut.mkv", frames=45).read_bytes()
+    known = _executions(platform, machine)
+    s3.put_object(Bucket=drop, Key="demo/videos/cut.mkv", Body=cut[: len(cut) * 4 // 5])
+    assert _wait_for_new_execution(platform, machine, known, timeout=120)["status"] == "SUCCEEDED"
+    [refused] = [f for f in _file_items(platform) if f["original_name"]["S"] == "cut.mkv"]
+    assert refused["status"]["S"] == "quarantined"
+    assert "the Matroska file is truncated" in refused["status_reason"]["S"]
+
+
 def test_presigned_urls_are_checked_like_s3(platform):
     s3 = _clients(platform)["s3"]
     drop = platform.credentials["drop_bucket"]

@@ -15,6 +15,7 @@ TRIGGER = "annolake_service.handlers.object_created.handler"
 PROCESS = "annolake_service.handlers.ingest.process_handler"
 REGISTER = "annolake_service.handlers.ingest.register_handler"
 QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
+VIDEO = "annolake_service.handlers.video.process_handler"
 IMPORT_STEPS = {f"annolake_service.handlers.imports.{step}_handler" for step in ("plan", "chunk", "finish", "fail")}
 WORKFLOW_STEPS = {
     f"annolake_service.handlers.workflow.{step}_handler"
@@ -42,6 +43,7 @@ SERVICE_HANDLERS = {
     API,
     TRIGGER,
     PROCESS,
+    VIDEO,
     REGISTER,
     QUARANTINE,
     *IMPORT_STEPS,
@@ -117,13 +119,17 @@ def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, s
     template = synth_stage(stage).app_template
     layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "DependencyLayer")
     model_layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "PredictionsModelLayer")
+    video_layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "IngestVideoLayer")
+    own_layers = {
+        "annolake_service.handlers.model.handler": model_layer_id,  # the model layer alone (its own build)
+        "annolake_service.handlers.video.process_handler": video_layer_id,  # PyAV: the video step alone
+    }
     log_groups = resources(template, "AWS::Logs::LogGroup")
     for handler, (_, props) in service_functions(template).items():
         assert props["Runtime"] == "python3.12", handler
         assert props["Architectures"] == ["arm64"], handler
         assert props["TracingConfig"] == {"Mode": "Active"}, handler
-        model = handler == "annolake_service.handlers.model.handler"  # the model layer alone (its own build)
-        assert props["Layers"] == [{"Ref": model_layer_id if model else layer_id}], handler
+        assert props["Layers"] == [{"Ref": own_layers.get(handler, layer_id)}], handler
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == retention, handler
 
@@ -149,6 +155,9 @@ def test_function_sizes(dev):
     for handler in (PROCESS, REGISTER, QUARANTINE):
         assert functions[handler][1]["Timeout"] == 60
     assert functions[PROCESS][1]["MemorySize"] == 1024
+    video = functions[VIDEO][1]
+    assert video["Timeout"] == 240  # inside the EXPRESS execution's 300 s, with time left to register or quarantine
+    assert video["MemorySize"] == 10240 and video["EphemeralStorage"] == {"Size": 4096}
 
 
 def test_dependency_layer(dev):
@@ -333,10 +342,25 @@ def test_ingest_definition(dev):
     _, machine = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
     states = state_machine_definition(machine)["States"]
     assert state_machine_definition(machine)["StartAt"] == "ProcessMedia"
-    assert set(states) == {"ProcessMedia", "RegisterFile", "Ingested", "QuarantineFile", "Quarantined"}
+    assert set(states) == {
+        "ProcessMedia",
+        "IsVideo",
+        "ProcessVideo",
+        "RegisterFile",
+        "Ingested",
+        "QuarantineFile",
+        "Quarantined",
+    }
+    # A video (ProcessMedia recognises it by its first bytes) goes to the video step; an image straight on.
+    choice = states["IsVideo"]
+    assert choice["Type"] == "Choice" and choice["Default"] == "RegisterFile"
+    [rule] = choice["Choices"]
+    assert rule["Next"] == "ProcessVideo"
+    assert {"Variable": "$.media.media_type", "StringEquals": "video"} in rule["And"]
 
     expected = {
-        "ProcessMedia": (PROCESS, "$.media", "RegisterFile"),
+        "ProcessMedia": (PROCESS, "$.media", "IsVideo"),
+        "ProcessVideo": (VIDEO, "$.media", "RegisterFile"),
         "RegisterFile": (REGISTER, "$.file", "Ingested"),
         "QuarantineFile": (QUARANTINE, "$.quarantine", "Quarantined"),
     }
@@ -348,7 +372,7 @@ def test_ingest_definition(dev):
         assert state["ResultPath"] == result_path
         assert state["Next"] == following
         assert state["Retry"] == [{"ErrorEquals": RETRIED, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}]
-    for name in ("ProcessMedia", "RegisterFile"):
+    for name in ("ProcessMedia", "ProcessVideo", "RegisterFile"):
         assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "QuarantineFile"}
         ]

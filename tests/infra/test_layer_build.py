@@ -85,3 +85,10 @@ def test_local_bundling_runs_the_build_script(monkeypatch, tmp_path):
     assert PipLocalBundling().try_bundle(str(tmp_path), None) is True
     (command,) = commands
     assert command[1:] == [str(BUILD_SCRIPT), "--target", str(tmp_path / "python")]
+
+
+def test_the_video_layer_holds_pyav_and_leaves_out_what_the_video_step_never_imports(build):
+    names = {build._name(d) for d in build.dependencies(layer="video")}
+    assert "av" in names and "pynamodb" in names and "pillow" in names
+    assert not names & {"fastapi", "mangum", "duckdb", "lark", "pycocotools", "onnxruntime"}
+    assert build.dependency_digest(layer="video") != build.dependency_digest(layer="model")

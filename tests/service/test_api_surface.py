@@ -45,7 +45,10 @@ def test_the_surface_is_the_documented_one():
 def test_every_route_declares_a_response_model_or_answers_no_content():
     untyped = []
     for path, methods, context in _api_routes():
-        if context.response_model is None and context.status_code != 204:
+        binary = any(
+            media != "application/json" for media in getattr(context, "responses", {}).get(200, {}).get("content", {})
+        )  # a video frame's JPEG: its documented 200 names the media type instead of a model
+        if context.response_model is None and context.status_code != 204 and not binary:
             untyped.append(f"{sorted(methods)} {path}")
     assert untyped == []
 

@@ -311,7 +311,7 @@ def test_metadata_beyond_its_limit_is_refused_with_the_fix_and_the_file_keeps_it
 @pytest.mark.parametrize(
     "body, words",
     [
-        ({"dataset": "up", "file_name": "v.mp4", "content_type": "video/mp4", "size_bytes": 10}, "not supported yet"),
+        ({"dataset": "up", "file_name": "s.mp3", "content_type": "audio/mpeg", "size_bytes": 10}, "not supported yet"),
         ({"dataset": "up", "file_name": "big.jpg", "content_type": "image/jpeg", "size_bytes": 10**10}, "size_bytes"),
     ],
 )
@@ -431,7 +431,7 @@ def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, 
         json={**packet, "media": {"url": packet["media"]["url"], "type": "video"}},
         headers=h,
     )
-    assert video.status_code == 400 and "not supported yet" in video.json()["error"]["message"]
+    assert video.status_code == 400 and "it is not a video" in video.json()["error"]["message"]
     for path, words in (("/notes.txt", "text files are not supported"), ("/missing.jpg", "HTTP 404")):
         bad = c.post("/api/v1/projects/alpha/files/from_url", json={"url": image_server + path}, headers=h)
         assert bad.status_code == 400 and words in bad.json()["error"]["message"], bad.text

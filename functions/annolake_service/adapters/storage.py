@@ -2,7 +2,9 @@
 
 Media bucket layout (keys are built only here):
   projects/<project>/files/<file id>/original.<ext>   the ingested original
-  projects/<project>/files/<file id>/thumb.jpg        256 px JPEG thumbnail
+  projects/<project>/files/<file id>/thumb.jpg        256 px JPEG thumbnail (a video's: its poster)
+  projects/<project>/files/<file id>/timestamps.json  a video's per-frame presentation timestamps
+  projects/<project>/files/<file id>/frames/<chunk>   a video's frames as JPEG, 32 to an object (domain/video/chunks)
   quarantine/<project>/<dataset>/<name>               rejected originals, kept for inspection
   uploads/<project>/<dataset>/<upload id>/<name>      presigned POST target (expires after a day)
   slices/<project>/<slice id>                         a frozen slice: fixed-width file ids (expire after a week)
@@ -16,7 +18,7 @@ Media bucket layout (keys are built only here):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,22 @@ def original_key(project_id: str, file_id: str, extension: str) -> str:
 
 def thumbnail_key(project_id: str, file_id: str) -> str:
     return f"projects/{project_id}/files/{file_id}/thumb.jpg"
+
+
+def file_prefix(project_id: str, file_id: str) -> str:
+    return f"projects/{project_id}/files/{file_id}/"
+
+
+def timestamps_key(project_id: str, file_id: str) -> str:
+    return f"projects/{project_id}/files/{file_id}/timestamps.json"
+
+
+def frames_prefix(project_id: str, file_id: str) -> str:
+    return f"projects/{project_id}/files/{file_id}/frames/"
+
+
+def frame_chunk_key(frames_prefix: str, chunk: int) -> str:
+    return f"{frames_prefix}{chunk:06d}"
 
 
 def quarantine_key(project_id: str, dataset_name: str, relative_path: str) -> str:
@@ -80,6 +98,39 @@ def read_object(bucket: str, key: str, *, max_bytes: int) -> StoredObject:
         content_type=response.get("ContentType", ""),
         etag=response.get("ETag", "").strip('"'),
     )
+
+
+def read_object_unless(
+    bucket: str, key: str, *, max_bytes: int, head_bytes: int, diverted: Callable[[bytes], bool]
+) -> tuple[bytes, StoredObject | None]:
+    """``read_object``, except that an object whose first ``head_bytes`` satisfy ``diverted`` is not read further
+    nor refused for its size: (its head, None). One request either way."""
+    try:
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+    body = response["Body"]
+    head = body.read(head_bytes)
+    if diverted(head):
+        body.close()
+        return head, None
+    size = response.get("ContentLength", 0)
+    if size > max_bytes:
+        body.close()
+        raise ObjectTooLarge(size)
+    whole = head + body.read()
+    return head, StoredObject(whole, response.get("ContentType", ""), response.get("ETag", "").strip('"'))
+
+
+def object_size(bucket: str, key: str) -> int:
+    try:
+        return int(client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as error:
+        if _is_missing(error):
+            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
 
 
 def read_optional_json_bytes(bucket: str, key: str, *, max_bytes: int) -> bytes | None:

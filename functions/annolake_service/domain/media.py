@@ -24,17 +24,50 @@ IMAGE_FORMATS = {
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 THUMBNAIL_SIZE = (256, 256)
+_OR_VIDEOS = " or videos (MP4, MOV, WebM, MKV)"
 
 # Leading bytes of media kinds we recognise but do not support yet, so the reason names them.
 _OTHER_KINDS = (
-    (b"\x00\x00\x00", b"ftyp", "video (MP4/MOV)"),
-    (b"\x1aE\xdf\xa3", None, "video (Matroska/WebM)"),
     (b"RIFF", b"AVI ", "video (AVI)"),
     (b"ID3", None, "audio (MP3)"),
     (b"RIFF", b"WAVE", "audio (WAV)"),
     (b"fLaC", None, "audio (FLAC)"),
     (b"%PDF", None, "document (PDF)"),
 )
+
+
+@dataclass(frozen=True)
+class VideoKind:
+    """A video container recognised from its leading bytes (decoding it is ``domain.video.probe``'s job)."""
+
+    label: str  # for reasons: "MP4", "MOV", "WebM", "Matroska"
+    mime_type: str
+    extension: str
+
+
+VIDEO_MIME_TYPES = frozenset({"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"})
+VIDEO_HEAD_BYTES = 64
+_QUICKTIME_BRANDS = (b"qt  ",)
+_EBML_MAGIC = b"\x1aE\xdf\xa3"
+
+
+def sniff_video(head: bytes) -> VideoKind | None:
+    """The video container of a file from its first ``VIDEO_HEAD_BYTES`` bytes; None when it is not one.
+
+    ISO base media files (MP4, MOV) start with a box whose type is ``ftyp``, its major brand telling QuickTime
+    from MP4; Matroska and WebM start with the EBML magic and name their DocType soon after."""
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _QUICKTIME_BRANDS:
+            return VideoKind("MOV", "video/quicktime", "mov")
+        if brand.startswith((b"M4A", b"M4B", b"M4P")):
+            return None  # audio in an MP4 container
+        return VideoKind("MP4", "video/mp4", "mp4")
+    if head.startswith(_EBML_MAGIC):
+        if b"webm" in head:
+            return VideoKind("WebM", "video/webm", "webm")
+        return VideoKind("Matroska", "video/x-matroska", "mkv")
+    return None
 
 
 class MediaRejected(Exception):
@@ -73,10 +106,10 @@ def _describe_unknown(data: bytes) -> str:
     head = data[:16]
     for prefix, marker, kind in _OTHER_KINDS:
         if head.startswith(prefix) and (marker is None or marker in head):
-            return f"{kind} is not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+            return f"{kind} is not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF){_OR_VIDEOS}"
     if all(32 <= b < 127 or b in (9, 10, 13) for b in data[:512]):
-        return "text files are not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF)"
-    return "not a recognised image: upload JPEG, PNG, WebP, GIF, BMP or TIFF files"
+        return f"text files are not supported yet; upload images (JPEG, PNG, WebP, GIF, BMP, TIFF){_OR_VIDEOS}"
+    return f"not a recognised image: upload JPEG, PNG, WebP, GIF, BMP or TIFF files{_OR_VIDEOS}"
 
 
 def inspect_image(

@@ -35,6 +35,11 @@ def describe(record: FileRecord, *, with_urls: bool = True) -> dict[str, Any]:
     body = record.model_dump(mode="json", exclude={"original_key", "thumbnail_key"})
     if with_urls and record.status == "ready":
         body.update(_urls(record))
+        if record.video is not None and record.video.timestamps_key:
+            settings = get_settings()
+            body["video"]["timestamps_url"] = storage.presigned_get_url(
+                settings.media_bucket, record.video.timestamps_key, settings.presign_ttl_seconds
+            )
     return body
 
 

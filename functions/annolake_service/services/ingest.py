@@ -48,11 +48,21 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
     arrived = parse_object_key(key)
     settings = get_settings()
     try:
-        stored = storage.read_object(bucket, key, max_bytes=media.DEFAULT_MAX_BYTES)
+        head, stored = storage.read_object_unless(
+            bucket,
+            key,
+            max_bytes=media.DEFAULT_MAX_BYTES,
+            head_bytes=media.VIDEO_HEAD_BYTES,
+            diverted=lambda head: media.sniff_video(head) is not None,
+        )
     except storage.ObjectTooLarge as exc:
         raise media.MediaTooLarge(
             f"the file is {exc.size} bytes; the limit is {media.DEFAULT_MAX_BYTES} bytes"
         ) from None
+    if stored is None:
+        # A video: the state machine routes it to the video step (PyAV in its own layer), which stores it.
+        kind = media.sniff_video(head)
+        return {"media_type": "video", "mime_type": kind.mime_type if kind else ""}
     facts = media.inspect_image(stored.body)
     file_id = media.file_id_for_content(arrived.project_id, facts.content_hash)
     original = storage.original_key(arrived.project_id, file_id, facts.extension)
@@ -130,6 +140,7 @@ def store_media(project_id: str, body: bytes, facts: media.MediaFacts | None = N
 def _facts_payload(file_id: str, facts: media.MediaFacts, original: str, thumbnail: str) -> dict[str, Any]:
     return {
         "file_id": file_id,
+        "media_type": facts.media_type,
         "mime_type": facts.mime_type,
         "width": facts.width,
         "height": facts.height,
@@ -175,6 +186,7 @@ def _ready_record(project_id: str, *, name: str, facts: dict[str, Any], labels: 
         project_id=project_id,
         file_id=facts["file_id"],
         original_name=name,
+        media_type=facts.get("media_type", "image"),
         mime_type=facts["mime_type"],
         status="ready",
         width=facts["width"],
@@ -183,6 +195,7 @@ def _ready_record(project_id: str, *, name: str, facts: dict[str, Any], labels: 
         content_hash=facts["content_hash"],
         original_key=facts["original_key"],
         thumbnail_key=facts["thumbnail_key"],
+        video=facts.get("video"),
         metadata=labels.metadata,
         label_counts=labels.label_counts,
         attribute_values=labels.attribute_values,

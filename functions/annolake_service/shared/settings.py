@@ -54,6 +54,20 @@ class Settings(BaseModel):
         default=16, ge=1, description="INDEX_COMPACT_AFTER: delta files that make the index updater compact"
     )
 
+    video_max_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="VIDEO_MAX_BYTES: the largest video ingested (bytes)"
+    )
+    video_max_duration_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="VIDEO_MAX_DURATION_S: the longest video ingested (seconds); 1080p decodes and stores within "
+        "the ingest step's 4 minutes up to about this long",
+    )
+    video_max_width: int = Field(default=3840, ge=1, description="VIDEO_MAX_WIDTH: the widest video ingested (pixels)")
+    video_max_height: int = Field(
+        default=2160, ge=1, description="VIDEO_MAX_HEIGHT: the tallest video ingested (pixels)"
+    )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

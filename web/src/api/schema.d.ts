@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/frames/{frame}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Frame
+         * @description Frame ``frame`` of a video as JPEG (its time: the video's timestamps_url lists every frame's).
+         */
+        get: operations["get_frame_api_v1_projects__project_string_id__files__file_id__frames__frame__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/imports": {
         parameters: {
             query?: never;
@@ -1936,6 +1956,8 @@ export interface components {
              * @description presigned GET of the thumbnail (ready files)
              */
             thumbnail_url?: string | null;
+            /** @description set when media_type is video */
+            video?: components["schemas"]["VideoPublic"] | null;
             /** Width */
             width: number | null;
         };
@@ -3857,6 +3879,36 @@ export interface components {
              * @description http(s) URL of an image on a public host
              */
             url: string;
+        };
+        /**
+         * VideoPublic
+         * @description A video's frame-exact facts. Frame ``n`` (0-based, presentation order) is at ``GET .../frames/{n}``.
+         */
+        VideoPublic: {
+            /** Codec */
+            codec: string;
+            /** Duration S */
+            duration_s: number;
+            /**
+             * Fps
+             * @description average frames per second (variable frame rates: see timestamps_url)
+             */
+            fps: number;
+            /**
+             * Frame Count
+             * @description frames PyAV decodes from the file
+             */
+            frame_count: number;
+            /**
+             * Start S
+             * @description the first frame's presentation time from the container's zero
+             */
+            start_s: number;
+            /**
+             * Timestamps Url
+             * @description presigned GET of every frame's presentation timestamp: {time_base, pts, seconds}
+             */
+            timestamps_url?: string | null;
         };
         /** WebhookCreatedPublic */
         WebhookCreatedPublic: {
@@ -5942,6 +5994,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationHistoryPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    get_frame_api_v1_projects__project_string_id__files__file_id__frames__frame__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description 0-based, presentation order */
+                frame: number;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the frame as JPEG */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

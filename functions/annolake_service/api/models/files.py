@@ -10,6 +10,20 @@ from pydantic import BaseModel, Field
 from annolake_service.domain.entities import FileStatus
 
 
+class VideoPublic(BaseModel):
+    """A video's frame-exact facts. Frame ``n`` (0-based, presentation order) is at ``GET .../frames/{n}``."""
+
+    frame_count: int = Field(description="frames PyAV decodes from the file")
+    fps: float = Field(description="average frames per second (variable frame rates: see timestamps_url)")
+    duration_s: float
+    start_s: float = Field(description="the first frame's presentation time from the container's zero")
+    codec: str
+    timestamps_url: str | None = Field(
+        default=None,
+        description="presigned GET of every frame's presentation timestamp: {time_base, pts, seconds}",
+    )
+
+
 class FilePublic(BaseModel):
     project_id: str
     file_id: str
@@ -22,6 +36,7 @@ class FilePublic(BaseModel):
     height: int | None
     size_bytes: int | None
     content_hash: str | None
+    video: VideoPublic | None = Field(default=None, description="set when media_type is video")
     metadata: dict[str, Any]
     label_counts: dict[str, int]
     attribute_values: dict[str, list[Any]]

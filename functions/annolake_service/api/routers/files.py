@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, Response, status
 
 from annolake_service.api.deps import (
     PROJECT_PATH,
@@ -19,7 +19,7 @@ from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.files import FilePublic, FileTransferCreate, FileTransferPublic, FileUpdate
 from annolake_service.api.models.uploads import PacketUploadCreate, UploadPublic, UrlUploadCreate
 from annolake_service.domain.permissions import Action
-from annolake_service.services import files, uploads
+from annolake_service.services import files, uploads, video_frames
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/files", tags=["files"], responses=PROJECT_ERRORS)
 
@@ -27,6 +27,19 @@ router = APIRouter(prefix=f"{PROJECT_PATH}/files", tags=["files"], responses=PRO
 @router.get("/{file_id}")
 def get_file(file_id: str, access: CanReadFiles) -> FilePublic:
     return FilePublic.model_validate(files.describe(files.get_file(access.project_id, file_id)))
+
+
+@router.get(
+    "/{file_id}/frames/{frame}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "the frame as JPEG"}, **error_responses(400)},
+)
+def get_frame(
+    file_id: str, access: CanReadFiles, frame: int = Path(ge=0, description="0-based, presentation order")
+) -> Response:
+    """Frame ``frame`` of a video as JPEG (its time: the video's timestamps_url lists every frame's)."""
+    body = video_frames.frame_jpeg(access.project_id, file_id, frame)
+    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.patch("/{file_id}", responses=error_responses(400))

@@ -1,0 +1,78 @@
+"""Video ingest: time and storage per minute of 1080p video, against PyAV decoding the same clip alone.
+
+A synthetic 1080p30 H.264 clip (CRF 23, a textured scene panning, ``CLIP_SECONDS`` long) is made with PyAV; the figures
+are scaled to one minute. "ingest" is the video step's work without S3 (``probe_video``: decode, every frame to
+JPEG, chunks packed, poster); the chunk uploads run beside it in threads on Lambda. "decode only" is the
+physical limit: PyAV decoding every frame and nothing else. Run: ``python -m tests.bench.video_ingest``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
+
+from annolake_service.domain import media  # noqa: E402
+from annolake_service.domain.video import probe  # noqa: E402
+
+from tests.support.video_fixtures import make_video  # noqa: E402
+
+CLIP_SECONDS = int(os.environ.get("CLIP_SECONDS", "10"))
+RATE = Fraction(30)
+
+
+def _decode_only(path: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = sum(1 for _ in container.decode(stream))
+    return frames, time.perf_counter() - started
+
+
+def _ingest(path: Path) -> tuple[probe.ProbedVideo, int, float]:
+    stored = 0
+
+    def on_chunk(number: int, body: bytes) -> None:
+        nonlocal stored
+        stored += len(body)
+
+    kind = media.sniff_video(path.read_bytes()[: media.VIDEO_HEAD_BYTES])
+    assert kind is not None
+    limits = probe.VideoLimits(max_bytes=2**40, max_duration_s=3600, max_width=3840, max_height=2160)
+    started = time.perf_counter()
+    probed = probe.probe_video(path, kind, limits=limits, on_chunk=on_chunk)
+    return probed, stored, time.perf_counter() - started
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        started = time.perf_counter()
+        make_video(path, frames=int(CLIP_SECONDS * RATE), rate=RATE, size=(1920, 1080), patterned=False, crf=23)
+        made = time.perf_counter() - started
+        source = path.stat().st_size
+        frames, decode_s = _decode_only(path)
+        probed, stored, ingest_s = _ingest(path)
+        assert probed.timeline.frame_count == frames
+        per_minute = 60 / CLIP_SECONDS
+        print(f"clip: {CLIP_SECONDS} s of 1920x1080 at {float(RATE):g} fps, {frames} frames (made in {made:.1f} s)")
+        print(f"cpus: {os.cpu_count()}  PyAV {av.__version__}")
+        print(f"{'':28}{'per clip':>12}{'per minute':>14}")
+        print(f"{'decode only (limit), s':28}{decode_s:>12.2f}{decode_s * per_minute:>14.1f}")
+        print(f"{'ingest (decode+JPEG), s':28}{ingest_s:>12.2f}{ingest_s * per_minute:>14.1f}")
+        print(f"{'source H.264, MB':28}{source / 1e6:>12.1f}{source / 1e6 * per_minute:>14.1f}")
+        print(f"{'frame chunks (JPEG q85), MB':28}{stored / 1e6:>12.1f}{stored / 1e6 * per_minute:>14.1f}")
+        print(f"{'per frame, KB':28}{stored / frames / 1e3:>12.1f}")
+        print(f"ingest / decode: {ingest_s / decode_s:.1f}x; stored / source: {stored / source:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

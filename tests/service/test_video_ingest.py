@@ -1,0 +1,285 @@
+"""Video ingest end to end in-process: the ingest steps the state machine runs (ProcessMedia, then ProcessVideo
+for a video, RegisterFile; QuarantineFile on a refusal) over moto, with videos made by PyAV at test time, and
+the API reading the results back."""
+
+# ruff: noqa: F811 - the world fixture, imported from test_core_api, is every test's parameter
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.service.test_core_api import _admin, monkeypatch_module, world  # noqa: F401 - fixtures
+from tests.support.auth import auth_world  # noqa: F401 - fixture
+from tests.support.video_fixtures import decoded_frames, make_video, read_pattern
+
+pytest.importorskip("av")
+pytestmark = pytest.mark.usefixtures("auth_world")
+
+CASES = {
+    "constant-30.mp4": {"rate": Fraction(30)},
+    "ntsc-29.97.mov": {"rate": Fraction(30000, 1001)},
+    "variable-rate.mkv": {"intervals_ms": [33, 17, 50, 40, 100]},
+    "starts-at-2.5s.webm": {"start_s": Fraction(5, 2)},
+}
+FRAMES = 70  # three chunks of 32: the last one short
+
+
+def _run_ingest(world, key: str) -> dict:
+    """What the ingest state machine does with an arrival: its steps in order, its Catch into QuarantineFile."""
+    from annolake_service.services import ingest, video_ingest
+
+    try:
+        media = ingest.process_media(world["drop"], key)
+        if media.get("media_type") == "video":  # the IsVideo choice
+            media = video_ingest.process_video(world["drop"], key)
+        return {"file": ingest.register_file(world["drop"], key, media)}
+    except Exception as refused:  # noqa: BLE001 - States.ALL
+        error = {"Error": type(refused).__name__, "Cause": json.dumps({"errorMessage": str(refused)})}
+        return {"quarantine": ingest.quarantine(world["drop"], key, error)}
+
+
+def _drop(world, tmp_path: Path, name: str, body: bytes, dataset: str = "clips") -> str:
+    key = f"alpha/{dataset}/{name}"
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)
+    return key
+
+
+def _media_keys(world, file_id: str) -> list[str]:
+    listed = world["s3"].list_objects_v2(Bucket=world["media"], Prefix=f"projects/alpha/files/{file_id}/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_video_ingests_frame_exact_and_its_frames_come_back_through_the_api(world, tmp_path, name):
+    from annolake_service.domain.video.timeline import Timeline
+
+    c, h = world["client"], _admin(world)
+    path = make_video(tmp_path / name, frames=FRAMES, **CASES[name])
+    reference = decoded_frames(path)  # what PyAV itself decodes
+    outcome = _run_ingest(world, _drop(world, tmp_path, name, path.read_bytes()))
+    file_id = outcome["file"]["file_id"]
+
+    described = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()
+    assert described["media_type"] == "video" and described["status"] == "ready"
+    assert (described["width"], described["height"]) == (128, 48)
+    video = described["video"]
+    assert video["frame_count"] == len(reference) == FRAMES
+    first_pts, time_base = reference[0]
+    assert video["start_s"] == float(first_pts * time_base)
+    with urllib.request.urlopen(video["timestamps_url"]) as response:
+        timeline = Timeline.from_json(response.read())
+    assert list(timeline.pts) == [pts for pts, _ in reference] and timeline.time_base == time_base
+    for frame in range(timeline.frame_count):
+        assert timeline.index_at(timeline.seconds(frame)) == frame
+    assert video["fps"] == pytest.approx(timeline.fps) and timeline.fps > 0
+    if "rate" in CASES[name]:
+        assert video["fps"] == pytest.approx(float(CASES[name]["rate"]), rel=1e-3)
+    if "start_s" in CASES[name]:
+        assert video["start_s"] == pytest.approx(2.5)
+
+    for frame in (0, 1, 31, 32, 45, FRAMES - 1):
+        answer = c.get(f"/api/v1/projects/alpha/files/{file_id}/frames/{frame}", headers=h)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+        assert read_pattern(np.asarray(Image.open(io.BytesIO(answer.content)).convert("RGB"))) == frame
+    past = c.get(f"/api/v1/projects/alpha/files/{file_id}/frames/{FRAMES}", headers=h)
+    assert past.status_code == 404 and f"frames 0 to {FRAMES - 1}" in past.json()["error"]["message"]
+    with urllib.request.urlopen(described["thumbnail_url"]) as response:
+        assert Image.open(io.BytesIO(response.read())).format == "JPEG"
+
+
+def test_variable_rate_timestamps_map_to_the_frame_shown(world, tmp_path):
+    from annolake_service.domain.video.timeline import Timeline
+
+    path = make_video(tmp_path / "vfr.mkv", frames=10, intervals_ms=[33, 17, 50, 40, 100])
+    file_id = _run_ingest(world, _drop(world, tmp_path, "vfr.mkv", path.read_bytes(), "vfr"))["file"]["file_id"]
+    described = world["client"].get(f"/api/v1/projects/alpha/files/{file_id}", headers=_admin(world)).json()
+    with urllib.request.urlopen(described["video"]["timestamps_url"]) as response:
+        timeline = Timeline.from_json(response.read())
+    assert [round(timeline.seconds(i), 3) for i in range(4)] == [0.0, 0.033, 0.05, 0.1]
+    assert timeline.index_at(0.049) == 1 and timeline.index_at(0.051) == 2  # between frames: the one still shown
+
+
+def _truncated_mkv(tmp_path: Path) -> bytes:
+    data = make_video(tmp_path / "cut.mkv", frames=FRAMES).read_bytes()
+    return data[: int(len(data) * 0.9)]
+
+
+def _faststart_mp4_cut(tmp_path: Path) -> bytes:
+    """An MP4 with its index first (as streaming servers write it), cut off in transfer."""
+    import av
+
+    source = make_video(tmp_path / "source.mp4", frames=FRAMES)
+    target = tmp_path / "fast.mp4"
+    with av.open(str(source)) as inp, av.open(str(target), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = target.read_bytes()
+    return data[: int(len(data) * 0.7)]
+
+
+@pytest.mark.parametrize(
+    "name, body, words",
+    [
+        ("cut.mkv", _truncated_mkv, "the Matroska file is truncated"),
+        ("cut.mp4", _faststart_mp4_cut, f"the MP4 file is truncated: its index lists {FRAMES} frames"),
+        ("damaged.mov", lambda tmp: b"\x00\x00\x00\x14ftypqt  " + bytes(range(256)) * 40, "MOV file could not be"),
+        ("moov-lost.mp4", lambda tmp: make_video(tmp / "m.mp4", frames=FRAMES).read_bytes()[:3000], "MP4 file"),
+    ],
+)
+def test_a_corrupt_or_truncated_video_is_quarantined_with_its_reason_and_leaves_nothing(
+    world, tmp_path, name, body, words
+):
+    from annolake_service.domain import media
+
+    c, h = world["client"], _admin(world)
+    data = body(tmp_path)
+    dataset = "broken-" + name.replace(".", "-")
+    outcome = _run_ingest(world, _drop(world, tmp_path, name, data, dataset))
+    assert "quarantine" in outcome, outcome
+    assert words in outcome["quarantine"]["reason"]
+    listed = c.get(f"/api/v1/projects/alpha/datasets/{dataset}/files?status=quarantined", headers=h).json()["files"]
+    assert [(f["original_name"], f["status"]) for f in listed] == [(name, "quarantined")]
+    assert words in listed[0]["status_reason"]
+    assert c.get(f"/api/v1/projects/alpha/datasets/{dataset}/files", headers=h).json()["files"] == listed
+    import hashlib
+
+    never = media.file_id_for_content("alpha", hashlib.sha256(data).hexdigest())
+    assert _media_keys(world, never) == []  # no frames, poster or original of the refused video
+
+
+def test_a_video_over_the_limits_is_quarantined_naming_the_limit(world, tmp_path, monkeypatch):
+    from tests.support.auth import reset_service_caches
+
+    path = make_video(tmp_path / "long.mp4", frames=FRAMES + 3)  # bytes not ingested before (those are reused)
+    monkeypatch.setenv("VIDEO_MAX_DURATION_S", "1")
+    reset_service_caches()
+    try:
+        outcome = _run_ingest(world, _drop(world, tmp_path, "long.mp4", path.read_bytes(), "limits"))
+        assert "the limit is 1 s" in outcome["quarantine"]["reason"]
+        monkeypatch.setenv("VIDEO_MAX_DURATION_S", "600")
+        monkeypatch.setenv("VIDEO_MAX_WIDTH", "100")
+        reset_service_caches()
+        outcome = _run_ingest(world, _drop(world, tmp_path, "wide.mp4", path.read_bytes(), "limits"))
+        assert "the video is 128x48 pixels; the limit is 100x2160" in outcome["quarantine"]["reason"]
+    finally:
+        monkeypatch.delenv("VIDEO_MAX_DURATION_S", raising=False)
+        monkeypatch.delenv("VIDEO_MAX_WIDTH", raising=False)
+        reset_service_caches()
+
+
+def test_the_same_video_dropped_twice_is_one_file_and_its_frames_stay(world, tmp_path):
+    c, h = world["client"], _admin(world)
+    data = make_video(tmp_path / "again.mp4", frames=40).read_bytes()
+    first = _run_ingest(world, _drop(world, tmp_path, "again.mp4", data, "twice"))["file"]
+    keys = _media_keys(world, first["file_id"])
+    second = _run_ingest(world, _drop(world, tmp_path, "copy.mp4", data, "twice"))["file"]
+    assert second["file_id"] == first["file_id"] and not second["created"]
+    assert _media_keys(world, first["file_id"]) == keys
+    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == [
+        "000000",
+        "000001",
+        "original.mp4",
+        "thumb.jpg",
+        "timestamps.json",
+    ]
+    image = c.get(f"/api/v1/projects/alpha/files/{first['file_id']}/frames/39", headers=h)
+    assert read_pattern(np.asarray(Image.open(io.BytesIO(image.content)).convert("RGB"))) == 39
+
+
+def test_a_presigned_video_upload_ingests_and_frames_of_an_image_are_refused(world, tmp_path):
+    c, h = world["client"], _admin(world)
+    data = make_video(tmp_path / "clip.mp4", frames=12).read_bytes()
+    body = {"dataset": "up", "file_name": "clip.mp4", "content_type": "video/mp4", "size_bytes": len(data)}
+    upload = c.post("/api/v1/projects/alpha/uploads", json=body, headers=h)
+    assert upload.status_code == 201, upload.text
+    # The presigned POST's target in the media bucket: the same state machine ingests it (S3 notification).
+    key = upload.json()["fields"]["key"]
+    world["s3"].put_object(Bucket=world["media"], Key=key, Body=data)
+    from annolake_service.services import ingest, video_ingest
+
+    assert ingest.process_media(world["media"], key)["media_type"] == "video"
+    facts = video_ingest.process_video(world["media"], key)
+    registered = ingest.register_file(world["media"], key, facts)
+    status = c.get(f"/api/v1/projects/alpha/uploads/{upload.json()['upload_id']}", headers=h).json()
+    assert status["status"] == "ready" and status["file_id"] == registered["file_id"]
+    assert (
+        c.get(f"/api/v1/projects/alpha/files/{registered['file_id']}", headers=h).json()["video"]["frame_count"] == 12
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(buffer, format="JPEG")
+    image_id = _run_ingest(world, _drop(world, tmp_path, "still.jpg", buffer.getvalue(), "stills"))["file"]["file_id"]
+    refused = c.get(f"/api/v1/projects/alpha/files/{image_id}/frames/0", headers=h)
+    assert refused.status_code == 400 and "is not a video" in refused.json()["error"]["message"]
+
+
+def test_a_video_the_step_has_no_time_left_for_is_refused_and_leaves_nothing(world, tmp_path):
+    """The step stops before its timeout would cut it off with frames half-written."""
+    from annolake_service.domain import media
+    from annolake_service.services import ingest, video_ingest
+
+    data = make_video(tmp_path / "slow.mp4", frames=FRAMES + 5).read_bytes()
+    key = _drop(world, tmp_path, "slow.mp4", data, "slow")
+    with pytest.raises(media.MediaTooLarge) as refused:
+        video_ingest.process_video(world["drop"], key, seconds_left=video_ingest.CLEANUP_MARGIN_S)
+    assert "did not finish decoding" in str(refused.value) and "shorter clips" in str(refused.value)
+    error = {"Error": "MediaTooLarge", "Cause": json.dumps({"errorMessage": str(refused.value)})}
+    assert "shorter clips" in ingest.quarantine(world["drop"], key, error)["reason"]
+    import hashlib
+
+    assert _media_keys(world, media.file_id_for_content("alpha", hashlib.sha256(data).hexdigest())) == []
+
+
+def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, monkeypatch):
+    """from_url hands a video to the same state machine (the uploads prefix); pre-labels for it are refused."""
+    import http.server
+    import threading
+
+    from annolake_service.services import ingest, video_ingest
+
+    from tests.support.auth import reset_service_caches
+
+    data = make_video(tmp_path / "web.webm", frames=9).read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    reset_service_caches()
+    try:
+        c, h = world["client"], _admin(world)
+        url = f"http://127.0.0.1:{server.server_port}/clips/web.webm"
+        box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5}
+        labelled = c.post("/api/v1/projects/alpha/files/from_url", json={"url": url, "instance_list": [box]}, headers=h)
+        assert labelled.status_code == 400 and "pre-labels of a video" in labelled.json()["error"]["message"]
+        upload = c.post("/api/v1/projects/alpha/files/from_url", json={"url": url, "dataset": "web"}, headers=h)
+        assert upload.status_code == 202, upload.text
+        listed = world["s3"].list_objects_v2(Bucket=world["media"], Prefix="uploads/alpha/web/")["Contents"]
+        [key] = [o["Key"] for o in listed if o["Key"].endswith("/web.webm")]
+        assert ingest.process_media(world["media"], key)["media_type"] == "video"
+        registered = ingest.register_file(world["media"], key, video_ingest.process_video(world["media"], key))
+        described = c.get(f"/api/v1/projects/alpha/files/{registered['file_id']}", headers=h).json()
+        assert described["mime_type"] == "video/webm" and described["video"]["frame_count"] == 9
+    finally:
+        server.shutdown()
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS", raising=False)
+        reset_service_caches()
