@@ -16,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[infra,local,dev,model]" -e ./sdk
+	$(PY) -m pip install --quiet -e ".[infra,local,dev,model,video]" -e ./sdk
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## make up: the whole platform locally (API + web on :8000, AWS emulator on :4566)
