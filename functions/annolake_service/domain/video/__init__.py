@@ -1,0 +1,1 @@
+"""Video annotations: interpolating tracks between keyframes, and what one frame shows."""
