@@ -67,10 +67,12 @@ def _attribute_problems(schema: Schema, instances: list[Any]) -> list[str]:
     for index, instance in enumerate(instances):
         label = None if instance.type == "global" else instance.name
         if instance.type == "track":  # each keyframe: the track's attributes with the frame's over them
+            frames_of: dict[str, list[int]] = {}
             for key in instance.keyframes:
                 merged = {**instance.attributes, **key.attributes}
-                found = schema.attribute_problems(label, merged) if merged or _requires(schema, label) else []
-                problems += [f"instance {index} (frame {key.frame}): {p}" for p in found]
+                for problem in schema.attribute_problems(label, merged) if merged or _requires(schema, label) else []:
+                    frames_of.setdefault(problem, []).append(key.frame)
+            problems += [f"instance {index} (keyframes {frames}): {p}" for p, frames in frames_of.items()]
             continue
         if not instance.attributes and not _requires(schema, label):
             continue

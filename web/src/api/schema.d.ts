@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/frames/{frame}/annotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Frame Annotations
+         * @description The video's annotations on one frame; save edits as tracks with PUT /files/{file_id}/annotations.
+         */
+        get: operations["frame_annotations_api_v1_projects__project_string_id__files__file_id__frames__frame__annotations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/imports": {
         parameters: {
             query?: never;
@@ -1942,6 +1962,27 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             };
+        };
+        /** FrameAnnotationsPublic */
+        FrameAnnotationsPublic: {
+            /** File Id */
+            file_id: string;
+            /**
+             * Frame
+             * @description the frame, from 0
+             */
+            frame: number;
+            /** Frame Count */
+            frame_count: number;
+            /**
+             * Instance List
+             * @description what the frame shows: each visible track as a shape (type box, polygon or point) with track_id, track_instance_id, keyframe, interpolated and occluded; the frame tags covering it; the whole-video tags
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /** Version */
+            version: number;
         };
         /** HealthPublic */
         HealthPublic: {
@@ -5796,6 +5837,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationHistoryPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    frame_annotations_api_v1_projects__project_string_id__files__file_id__frames__frame__annotations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description the frame, from 0 */
+                frame: number;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrameAnnotationsPublic"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

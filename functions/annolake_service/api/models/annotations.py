@@ -49,3 +49,13 @@ class AnnotationHistoryPublic(BaseModel):
     cursor: str | None = Field(
         default=None, description="pass as ?cursor= for the next page; null on the last (a page ends at its bytes)"
     )
+
+
+class FrameAnnotationsPublic(AnnotationsPublic):
+    frame: int = Field(description="the frame, from 0")
+    frame_count: int
+    instance_list: list[dict[str, Any]] = Field(
+        description="what the frame shows: each visible track as a shape (type box, polygon or point) with "
+        "track_id, track_instance_id, keyframe, interpolated and occluded; the frame tags covering it; the "
+        "whole-video tags"
+    )

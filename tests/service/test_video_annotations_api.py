@@ -1,0 +1,169 @@
+"""Video annotations over the API, on the synthesized template (``local_stack``): tracks saved as annotation
+versions (a 409 for a save against a stale version), a frame's annotations with interpolated shapes, and queries
+that find a video by the labels of its tracks, from the table and from the columnar index.
+
+The video's file record is written through the repository (ingesting video is another module's work): a
+``media_type="video"`` record with its ``VideoFacts``, as ingest stores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.model_platform import model_platform, unique_project
+
+FRAMES = 1000
+START, END = (10.0, 20.0, 50.0, 80.0), (110.0, 40.0, 170.0, 120.0)
+
+
+@pytest.fixture(scope="module")
+def platform(local_stack, moto_endpoint):
+    with model_platform(local_stack, moto_endpoint, unique_project("video")) as running:
+        yield running
+
+
+def _video(project_id: str, dataset: str, frame_count: int = FRAMES) -> str:
+    from annolake_service.adapters.dynamo import files as file_repo
+    from annolake_service.domain.entities import FileRecord, VideoFacts
+    from annolake_service.domain.media import file_id_for_content
+    from annolake_service.services import projects
+
+    target = projects.ensure_dataset(project_id, dataset)
+    digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+    file_id = file_id_for_content(project_id, digest)
+    record = FileRecord(
+        project_id=project_id,
+        file_id=file_id,
+        original_name=f"clip-{digest[:6]}.mp4",
+        media_type="video",
+        mime_type="video/mp4",
+        status="ready",
+        width=640,
+        height=480,
+        size_bytes=1234,
+        content_hash=digest,
+        video=VideoFacts(frame_count=frame_count, fps=30.0, duration_s=frame_count / 30, codec="h264"),
+        created_at=datetime.now(UTC),
+    )
+    assert file_repo.register_file(record, dataset_id=target.dataset_id, instance_list=[], created_by="test")
+    return file_id
+
+
+def _track(track_id: int, name: str, keyframes: list[tuple[int, tuple[float, ...]]], **more) -> dict:
+    keys = [{"frame": f, **dict(zip(("x_min", "y_min", "x_max", "y_max"), box, strict=True))} for f, box in keyframes]
+    if name == "person" and len(keys) == 2 and keys[1]["frame"] == 100:
+        keys[1]["attributes"] = {"pose": "walking"}
+    return {"type": "track", "name": name, "track_id": track_id, "shape": "box", "keyframes": keys, **more}
+
+
+def test_a_track_saved_on_a_video_is_interpolated_on_every_frame_between_its_keyframes(platform):
+    from annolake_service.domain.schema import AttributeGroup
+    from annolake_service.services import schema
+
+    schema.add_labels(platform.project_id, ["person"])
+    for group in ("role", "pose"):
+        schema.add_attribute_group(platform.project_id, AttributeGroup(name=group, kind="text", label_names=["person"]))
+    project = platform.project()
+    file_id = _video(platform.project_id, "clips")
+    path = f"{project._path}/files/{file_id}"
+    with pytest.raises(Exception, match=r"instance 0 \(keyframes \[0, 100\]\): attribute 'mood' does not apply") as bad:
+        project.client.put(
+            f"{path}/annotations",
+            {"version": 0, "instance_list": [_track(7, "person", [(0, START), (100, END)], attributes={"mood": "x"})]},
+        )
+    assert bad.value.status == 400
+    saved = project.client.put(
+        f"{path}/annotations",
+        {
+            "version": 0,
+            "create_labels": True,
+            "instance_list": [
+                _track(7, "person", [(0, START), (100, END)], attributes={"role": "pedestrian"}),
+                # per-frame attributes hold from their keyframe to the next
+                {"type": "frame_tag", "name": "blurry", "frame_start": 40, "frame_end": 60},
+            ],
+        },
+    )
+    assert saved["version"] == 1 and saved["changes"]["created"] == 2
+    record = project.client.get(f"{path}")
+    assert record["label_counts"] == {"person": 1, "blurry": 1}
+
+    for frame in range(101):
+        shown = project.client.get(f"{path}/frames/{frame}/annotations")
+        assert shown["version"] == 1 and shown["frame"] == frame and shown["frame_count"] == FRAMES
+        boxes = [i for i in shown["instance_list"] if i["type"] == "box"]
+        assert len(boxes) == 1 and boxes[0]["track_id"] == 7 and boxes[0]["name"] == "person"
+        expected = [a + (b - a) * frame / 100 for a, b in zip(START, END, strict=True)]
+        got = [boxes[0][k] for k in ("x_min", "y_min", "x_max", "y_max")]
+        assert got == pytest.approx(expected, abs=1e-9), frame
+        assert boxes[0]["interpolated"] is (0 < frame < 100)
+        pose = {"pose": "walking"} if frame == 100 else {}
+        assert boxes[0]["attributes"] == {"role": "pedestrian", **pose}
+        tags = [i["name"] for i in shown["instance_list"] if i["type"] == "frame_tag"]
+        assert tags == (["blurry"] if 40 <= frame <= 60 else [])
+
+    with pytest.raises(Exception, match=r"frame 1000 is not in the video: its frames are 0\.\.999") as refused:
+        project.client.get(f"{path}/frames/{FRAMES}/annotations")
+    assert refused.value.status == 400
+
+
+def test_a_save_against_a_stale_version_of_a_video_is_refused_with_409_and_nothing_is_lost(platform):
+    from annolake import VersionConflict
+
+    project = platform.project()
+    file_id = _video(platform.project_id, "clips")
+    path = f"{project._path}/files/{file_id}/annotations"
+    first = _track(1, "car", [(0, START), (50, END)])
+    project.client.put(path, {"version": 0, "instance_list": [first]})
+    with pytest.raises(VersionConflict) as stale:  # a second editor who also read version 0
+        project.client.put(path, {"version": 0, "instance_list": [_track(2, "truck", [(3, START)])]})
+    assert stale.value.current_version == 1 and "reload and apply your edits again" in stale.value.message
+    current = project.client.get(path)
+    assert [(i["type"], i["track_id"], i["name"]) for i in current["instance_list"]] == [("track", 1, "car")]
+
+    edited = {**current["instance_list"][0], "keyframes": [*current["instance_list"][0]["keyframes"][:1]]}
+    project.client.put(path, {"version": 1, "instance_list": [edited]})
+    history = project.client.get(f"{path}/history", instance_root_id=edited["root_id"])["history"]
+    assert [len(h["keyframes"]) for h in history] == [2, 1]  # each version of the track, oldest first
+
+    with pytest.raises(Exception, match="past the video's last frame 999") as beyond:
+        project.client.put(path, {"version": 2, "instance_list": [_track(1, "car", [(0, START), (1200, END)])]})
+    assert beyond.value.status == 400
+
+
+def test_a_video_whose_only_person_is_on_frame_900_is_found_by_its_track_from_the_table_and_the_index(platform):
+    project = platform.project()
+    dataset = "videos-" + uuid.uuid4().hex[:6]
+    late, empty = _video(platform.project_id, dataset), _video(platform.project_id, dataset)
+    files = f"{project._path}/files"
+    project.client.put(
+        f"{files}/{late}/annotations",
+        {
+            "version": 0,
+            "create_labels": True,
+            "instance_list": [_track(1, "person", [(900, START), (901, START)], attributes={})],
+        },
+    )
+    project.client.put(f"{files}/{empty}/annotations", {"version": 0, "instance_list": []})
+    path = f"{project._path}/datasets/{dataset}/query"
+    from annolake_service.services import query_index
+
+    settings = query_index.get_settings()
+    with pytest.MonkeyPatch.context() as patch:  # what a deployment with query_engine "table" answers
+        patch.setattr(query_index, "get_settings", lambda: settings.model_copy(update={"query_engine": "table"}))
+        answer = project.client.get(path, q="labels.person >= 1", limit=10)
+    assert answer["engine"]["name"] == "table" and [f["file_id"] for f in answer["files"]] == [late]
+    deadline = time.monotonic() + 60
+    while (answer := project.client.get(path, q="labels.person >= 1", limit=10))["engine"]["name"] != "index":
+        assert time.monotonic() < deadline, f"the columnar index never answered: {answer['engine']}"
+        time.sleep(0.2)
+    assert [f["file_id"] for f in answer["files"]] == [late]
+    assert project.client.get(path, q="labels.person = 0", limit=10)["files"][0]["file_id"] == empty
+    on_frame = project.client.get(f"{files}/{late}/frames/900/annotations")["instance_list"]
+    assert [(i["type"], i["name"], i["keyframe"]) for i in on_frame] == [("box", "person", True)]
+    assert project.client.get(f"{files}/{late}/frames/899/annotations")["instance_list"] == []
