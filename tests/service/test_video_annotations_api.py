@@ -8,14 +8,13 @@ The video's file record is written through the repository (ingesting video is an
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
 from tests.support.model_platform import model_platform, unique_project
+from tests.support.video_records import register_video
 
 FRAMES = 1000
 START, END = (10.0, 20.0, 50.0, 80.0), (110.0, 40.0, 170.0, 120.0)
@@ -28,30 +27,7 @@ def platform(local_stack, moto_endpoint):
 
 
 def _video(project_id: str, dataset: str, frame_count: int = FRAMES) -> str:
-    from annolake_service.adapters.dynamo import files as file_repo
-    from annolake_service.domain.entities import FileRecord, VideoFacts
-    from annolake_service.domain.media import file_id_for_content
-    from annolake_service.services import projects
-
-    target = projects.ensure_dataset(project_id, dataset)
-    digest = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
-    file_id = file_id_for_content(project_id, digest)
-    record = FileRecord(
-        project_id=project_id,
-        file_id=file_id,
-        original_name=f"clip-{digest[:6]}.mp4",
-        media_type="video",
-        mime_type="video/mp4",
-        status="ready",
-        width=640,
-        height=480,
-        size_bytes=1234,
-        content_hash=digest,
-        video=VideoFacts(frame_count=frame_count, fps=30.0, duration_s=frame_count / 30, codec="h264"),
-        created_at=datetime.now(UTC),
-    )
-    assert file_repo.register_file(record, dataset_id=target.dataset_id, instance_list=[], created_by="test")
-    return file_id
+    return register_video(project_id, dataset, frame_count=frame_count)
 
 
 def _track(track_id: int, name: str, keyframes: list[tuple[int, tuple[float, ...]]], **more) -> dict:

@@ -1702,9 +1702,10 @@ export interface components {
         ExportCreate: {
             /**
              * Format
+             * @description cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame
              * @enum {string}
              */
-            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl";
+            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot";
             /**
              * Options
              * @description none yet; reserved per format

@@ -8,6 +8,9 @@ alone. A track's own attributes are declared ``mutable`` False on its label, the
 attribute used both ways is per-keyframe); CVAT holds attribute values as text, so they are written and read
 back as text. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
 Coordinates are written as Python's shortest round-trip decimal, so a re-import is exact.
+
+As an export format (``cvat_video``): a tar with ``<stem>/annotations.xml`` for each video of the snapshot
+(images are left out), every frame of every track written.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from annolake_service.domain.exports.base import (
+    TAR_END,
+    ExportContext,
+    ExportFile,
+    ExportFormat,
+    register,
+    tar_members,
+)
 from annolake_service.domain.video.interpolation import BOX_FIELDS, states
 
 _ELEMENT = {"box": "box", "polygon": "polygon", "point": "points"}
@@ -141,6 +152,28 @@ def write_cvat_video(video: CvatVideo, *, keyframes_only: bool = False) -> bytes
                 _sub(element, "attribute", _text(value), name=name)
     ET.indent(root, space="  ")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
+    members = []
+    for file in files:
+        if file.is_video:
+            video = CvatVideo(file.name, file.width, file.height, file.frame_count or 0, context.labels, file.instances)
+            members.append((f"{file.stem}/annotations.xml", write_cvat_video(video)))
+    return {"members": tar_members(members)}
+
+
+CVAT_VIDEO = register(
+    ExportFormat(
+        name="cvat_video",
+        file_name="cvat_video.tar",
+        content_type="application/x-tar",
+        fragments=("members",),
+        render_page=_page,
+        head=lambda context: b"",
+        tail=lambda context: TAR_END,
+    )
+)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
