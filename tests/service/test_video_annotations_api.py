@@ -8,6 +8,7 @@ The video's file record is written through the repository (ingesting video is an
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -143,3 +144,46 @@ def test_a_video_whose_only_person_is_on_frame_900_is_found_by_its_track_from_th
     on_frame = project.client.get(f"{files}/{late}/frames/900/annotations")["instance_list"]
     assert [(i["type"], i["name"], i["keyframe"]) for i in on_frame] == [("box", "person", True)]
     assert project.client.get(f"{files}/{late}/frames/899/annotations")["instance_list"] == []
+
+
+def test_a_cvat_for_video_document_put_on_a_video_gives_it_the_same_tracks(platform):
+    from annolake_service.domain.exports.cvat_video import CvatVideo, write_cvat_video
+
+    project = platform.project()
+    files = f"{project._path}/files"
+    source, target = _video(platform.project_id, "clips"), _video(platform.project_id, "clips")
+    polygon = {
+        "type": "track",
+        "name": "truck",
+        "track_id": 2,
+        "shape": "polygon",
+        "keyframes": [
+            {"frame": 10, "points": [{"x": 0, "y": 0}, {"x": 9, "y": 0}, {"x": 9, "y": 9}]},
+            {"frame": 30, "points": [{"x": 5, "y": 5}, {"x": 20, "y": 5}, {"x": 20, "y": 20}, {"x": 5, "y": 20}]},
+        ],
+    }
+    tracks = [_track(4, "car", [(0, START), (100, END)], attributes={}), polygon]
+    saved = project.client.put(f"{files}/{source}/annotations", {"version": 0, "instance_list": tracks})
+    xml = write_cvat_video(CvatVideo("clip.mp4", 640, 480, FRAMES, ["car", "truck"], saved["instance_list"]))
+
+    wrong = _video(platform.project_id, "clips", frame_count=FRAMES - 1)
+    with pytest.raises(Exception, match="the XML is for a video of 1000 frames; this video has 999") as refused:
+        project.client.put(f"{files}/{wrong}/annotations/cvat-video", {"version": 0, "document": xml.decode()})
+    assert refused.value.status == 400
+
+    imported = project.client.put(f"{files}/{target}/annotations/cvat-video", {"version": 0, "document": xml.decode()})
+    assert imported["version"] == 1 and imported["changes"]["created"] == 2
+    assert _edited(project.client.get(f"{files}/{target}/annotations")["instance_list"]) == _edited(
+        saved["instance_list"]
+    )
+    from annolake import VersionConflict
+
+    with pytest.raises(VersionConflict):
+        project.client.put(f"{files}/{target}/annotations/cvat-video", {"version": 0, "document": xml.decode()})
+
+
+def _edited(instances: list[dict]) -> list[dict]:
+    """What a user edits of each track (no version bookkeeping), numbers as floats, by track id."""
+    bookkeeping = {"id", "root_id", "previous_id", "version", "created_by", "created_at"}
+    kept = [{k: v for k, v in i.items() if k not in bookkeeping} for i in instances]
+    return sorted(json.loads(json.dumps(kept), parse_int=float), key=lambda i: i["track_id"])

@@ -10,6 +10,7 @@ from annolake_service.adapters.dynamo.conditions import TransactionUpdate, Versi
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
+from annolake_service.domain.exports.cvat_video import CvatVideoError, read_cvat_video
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
 from annolake_service.services import files, page_bytes
@@ -156,6 +157,34 @@ def save_annotations(
             "unchanged": change.unchanged,
         },
     }
+
+
+def import_cvat_video(
+    project_id: str, file_id: str, *, document: str, expected_version: int, author: str, create_labels: bool
+) -> dict[str, Any]:
+    """Replace a video's annotations with the tracks and frame tags of a CVAT for video XML document."""
+    record = live_file(project_id, file_id)
+    frame_count = frame_count_of(record)
+    if frame_count is None:
+        raise BadRequest(f"file {file_id!r} is an image; CVAT for video annotations go on a video")
+    try:
+        video = read_cvat_video(document)
+    except CvatVideoError as exc:
+        raise BadRequest(f"cannot read the CVAT for video XML: {exc}") from None
+    if video.frame_count != frame_count:
+        raise BadRequest(
+            f"the XML is for a video of {video.frame_count} frames; this video has {frame_count}: "
+            "export it from the CVAT task of this video"
+        )
+    return save_annotations(
+        project_id,
+        file_id,
+        expected_version=expected_version,
+        instance_list=video.instances,
+        author=author,
+        source="import",
+        create_labels=create_labels,
+    )
 
 
 def _stale(project_id: str, file_id: str, expected: int, current: int) -> Conflict:

@@ -394,6 +394,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/annotations/cvat-video": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Import Cvat Video
+         * @description Replace a video's annotations with the tracks of a CVAT for video 1.1 XML document (as exported by CVAT
+         *     or by the ``cvat_video`` export); 409 when ``version`` is not the current one.
+         */
+        put: operations["import_cvat_video_api_v1_projects__project_string_id__files__file_id__annotations_cvat_video_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/{file_id}/annotations/history": {
         parameters: {
             query?: never;
@@ -1540,6 +1561,25 @@ export interface components {
             mean_agreement: number | null;
             /** Min Agreement */
             min_agreement: number | null;
+        };
+        /** CvatVideoImport */
+        CvatVideoImport: {
+            /**
+             * Create Labels
+             * @description add unknown label names to the schema
+             * @default false
+             */
+            create_labels?: boolean;
+            /**
+             * Document
+             * @description a CVAT for video 1.1 XML document (annotations.xml)
+             */
+            document: string;
+            /**
+             * Version
+             * @description the annotation version you last read; a stale one gets 409
+             */
+            version: number;
         };
         /** DatasetCreate */
         DatasetCreate: {
@@ -5737,6 +5777,97 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["AnnotationsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnotationsSavedPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    import_cvat_video_api_v1_projects__project_string_id__files__file_id__annotations_cvat_video_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CvatVideoImport"];
             };
         };
         responses: {

@@ -14,6 +14,12 @@ class AnnotationsUpdate(BaseModel):
     create_labels: bool = Field(default=False, strict=True, description="add unknown label names to the schema")
 
 
+class CvatVideoImport(BaseModel):
+    version: int = Field(ge=0, description="the annotation version you last read; a stale one gets 409")
+    document: str = Field(min_length=1, description="a CVAT for video 1.1 XML document (annotations.xml)")
+    create_labels: bool = Field(default=False, strict=True, description="add unknown label names to the schema")
+
+
 class AnnotationsPublic(BaseModel):
     file_id: str
     version: int
