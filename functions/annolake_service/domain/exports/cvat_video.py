@@ -7,7 +7,8 @@ ones with ``keyframe="0"``), from ``domain/video/interpolation.py``; ``keyframes
 alone. A track's own attributes are declared ``mutable`` False on its label, the per-keyframe ones True (an
 attribute used both ways is per-keyframe); CVAT holds attribute values as text, so they are written and read
 back as text. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
-Coordinates are written as Python's shortest round-trip decimal, so a re-import is exact.
+Keyframe coordinates are written as Python's shortest round-trip decimal, so a re-import is exact; interpolated
+frames get 2 decimals, as CVAT writes them.
 
 As an export format (``cvat_video``): a tar with ``<stem>/annotations.xml`` for each video of the snapshot
 (images are left out), every frame of every track written.
@@ -16,9 +17,11 @@ As an export format (``cvat_video``): a tar with ``<stem>/annotations.xml`` for 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
 
 from annolake_service.domain.exports.base import (
     TAR_END,
@@ -56,12 +59,12 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _number(value: float) -> str:
-    return repr(float(value))
+def _number(value: float, exact: bool = True) -> str:
+    return repr(float(value)) if exact else f"{value:.2f}"
 
 
-def _points(points: list[dict[str, float]]) -> str:
-    return ";".join(f"{_number(p['x'])},{_number(p['y'])}" for p in points)
+def _points(points: list[dict[str, float]], exact: bool = True) -> str:
+    return ";".join(f"{_number(p['x'], exact)},{_number(p['y'], exact)}" for p in points)
 
 
 def _sub(parent: ET.Element, tag: str, text: Any = None, **attrib: str) -> ET.Element:
@@ -86,8 +89,9 @@ def _label_attributes(instances: list[dict[str, Any]]) -> dict[str, dict[str, bo
     return found
 
 
-def _meta(root: ET.Element, video: CvatVideo, attributes: dict[str, dict[str, bool]]) -> None:
-    task = _sub(_sub(root, "meta"), "task")
+def _meta(video: CvatVideo, attributes: dict[str, dict[str, bool]]) -> ET.Element:
+    meta = ET.Element("meta")
+    task = _sub(meta, "task")
     _sub(task, "name", video.name)
     _sub(task, "size", video.frame_count)
     _sub(task, "mode", "interpolation")
@@ -108,50 +112,59 @@ def _meta(root: ET.Element, video: CvatVideo, attributes: dict[str, dict[str, bo
     size = _sub(task, "original_size")
     _sub(size, "width", video.width)
     _sub(size, "height", video.height)
+    return meta
 
 
-def _shape(track_element: ET.Element, shape: str, state: dict[str, Any]) -> None:
-    attrib = {
-        "frame": str(state["frame"]),
-        "keyframe": "1" if state["keyframe"] else "0",
-        "outside": "1" if state["outside"] else "0",
-        "occluded": "1" if state["occluded"] else "0",
-        "z_order": "0",
-    }
-    if shape == "box":
-        attrib.update(zip(("xtl", "ytl", "xbr", "ybr"), (_number(state[f]) for f in BOX_FIELDS), strict=True))
+def _element(tag: str, attrib: str, attributes: dict[str, Any], indent: str) -> str:
+    """One shape or tag element as text, ``attrib`` its XML attributes already written (a track has a shape on
+    every frame: a tree of them for a long video would take many times the memory and time)."""
+    if not attributes:
+        return f"{indent}<{tag} {attrib} />\n"
+    inner = "".join(
+        f"{indent}  <attribute name={quoteattr(name)}>{escape(_text(value))}</attribute>\n"
+        for name, value in attributes.items()
+    )
+    return f"{indent}<{tag} {attrib}>\n{inner}{indent}</{tag}>\n"
+
+
+def _shape(shape: str, state: dict[str, Any]) -> str:
+    exact = state["keyframe"]  # what a re-import reads; interpolated frames get CVAT's 2 decimals
+    flags = (
+        f'frame="{state["frame"]}" keyframe="{int(state["keyframe"])}" outside="{int(state["outside"])}" '
+        f'occluded="{int(state["occluded"])}"'
+    )
+    if shape == "box":  # numbers need no escaping
+        x0, y0, x1, y1 = (_number(state[f], exact) for f in BOX_FIELDS)
+        geometry = f'xtl="{x0}" ytl="{y0}" xbr="{x1}" ybr="{y1}"'
     else:
-        attrib["points"] = _points(state["points"])
-    element = _sub(track_element, _ELEMENT[shape], **attrib)
-    for name, value in state["attributes"].items():
-        _sub(element, "attribute", _text(value), name=name)
+        geometry = f'points="{_points(state["points"], exact)}"'
+    return _element(_ELEMENT[shape], f'{flags} {geometry} z_order="0"', state["attributes"], "    ")
+
+
+def _document(video: CvatVideo, keyframes_only: bool) -> Iterator[str]:
+    yield '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+    meta = _meta(video, _label_attributes([i for i in video.instances if i["type"] in ("track", "frame_tag")]))
+    ET.indent(meta, space="  ", level=1)
+    yield "  " + ET.tostring(meta, encoding="unicode") + "\n"
+    tracks = sorted((i for i in video.instances if i["type"] == "track"), key=lambda t: t["track_id"])
+    for track in tracks:
+        source = "auto" if track.get("source") == "model" else "manual"
+        yield f'  <track id="{track["track_id"]}" label={quoteattr(track["name"])} source="{source}">\n'
+        for state in states(track, video.frame_count):
+            if state["keyframe"] or not keyframes_only:
+                yield _shape(track["shape"], state)
+        yield "  </track>\n"
+    for tag in (i for i in video.instances if i["type"] == "frame_tag"):
+        last = tag["frame_start"] if tag.get("frame_end") is None else tag["frame_end"]
+        for frame in range(tag["frame_start"], last + 1):
+            attrib = f'frame="{frame}" label={quoteattr(tag["name"])} source="manual"'
+            yield _element("tag", attrib, tag.get("attributes", {}), "  ")
+    yield "</annotations>\n"
 
 
 def write_cvat_video(video: CvatVideo, *, keyframes_only: bool = False) -> bytes:
     """The XML document of ``video`` (its ``instances`` as stored: tracks and frame tags)."""
-    root = ET.Element("annotations")
-    _sub(root, "version", "1.1")
-    _meta(root, video, _label_attributes([i for i in video.instances if i["type"] in ("track", "frame_tag")]))
-    tracks = sorted((i for i in video.instances if i["type"] == "track"), key=lambda t: t["track_id"])
-    for track in tracks:
-        element = _sub(
-            root,
-            "track",
-            id=str(track["track_id"]),
-            label=track["name"],
-            source="auto" if track.get("source") == "model" else "manual",
-        )
-        for state in states(track, video.frame_count):
-            if state["keyframe"] or not keyframes_only:
-                _shape(element, track["shape"], state)
-    for tag in (i for i in video.instances if i["type"] == "frame_tag"):
-        last = tag["frame_start"] if tag.get("frame_end") is None else tag["frame_end"]
-        for frame in range(tag["frame_start"], last + 1):
-            element = _sub(root, "tag", frame=str(frame), label=tag["name"], source="manual")
-            for name, value in tag.get("attributes", {}).items():
-                _sub(element, "attribute", _text(value), name=name)
-    ET.indent(root, space="  ")
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+    return "".join(_document(video, keyframes_only)).encode()
 
 
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:

@@ -116,8 +116,11 @@ def _state(track: Mapping[str, Any], key: Mapping[str, Any], frame: int, geometr
 def state_at(track: Mapping[str, Any], frame: int) -> dict[str, Any] | None:
     """The track on ``frame`` (outside keyframes included, with ``outside: true``), or None where it has no
     shape: before its first keyframe and after an outside keyframe until the next one."""
+    return _state_at(track, [k["frame"] for k in track["keyframes"]], frame)
+
+
+def _state_at(track: Mapping[str, Any], frames: list[int], frame: int) -> dict[str, Any] | None:
     keys = track["keyframes"]
-    frames = [k["frame"] for k in keys]
     i = bisect_right(frames, frame) - 1
     if i < 0:
         return None
@@ -142,7 +145,8 @@ def shape_at(track: Mapping[str, Any], frame: int) -> dict[str, Any] | None:
 
 def states(track: Mapping[str, Any], frame_count: int) -> Iterator[dict[str, Any]]:
     """Every frame's state from the first keyframe to the video's last frame (``state_at`` where not None)."""
-    for frame in range(track["keyframes"][0]["frame"], frame_count):
-        state = state_at(track, frame)
+    frames = [k["frame"] for k in track["keyframes"]]
+    for frame in range(frames[0], frame_count):
+        state = _state_at(track, frames, frame)
         if state is not None:
             yield state
