@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", help="name or digest")
     compare.add_argument("b", help="name or digest")
     export = commands.add_parser("export", help="export a snapshot, or a dataset's query, to a folder")
-    export.add_argument("format", choices=["coco", "yolo", "voc", "sagemaker", "jsonl"])
+    export.add_argument("format", choices=["coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot"])
     source = export.add_mutually_exclusive_group(required=True)
     source.add_argument("--snapshot", help="name or digest of the snapshot")
     source.add_argument("--directory", help="dataset name (a snapshot of it is taken first)")

@@ -22,9 +22,17 @@ from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError
 from annolake.reader import SliceReader, StreamOptions
 
-EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
+EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
 # where each format's folder wants the images (None: the output refers to them by S3 URI)
-_IMAGES_DIR = {"coco": "images", "yolo": "images", "voc": "JPEGImages", "sagemaker": None, "jsonl": "images"}
+_IMAGES_DIR = {
+    "coco": "images",
+    "yolo": "images",
+    "voc": "JPEGImages",
+    "sagemaker": None,
+    "jsonl": "images",
+    "cvat_video": None,  # the videos stay where they are: their frames are not exported
+    "mot": None,
+}
 
 
 class Snapshot:

@@ -230,3 +230,47 @@ def test_a_failed_export_records_why_and_asking_again_re_drives_it(stack, source
     assert failed.value.export["status"] == "failed"
     again = snap.export("yolo", progress=False)  # the same export, run again
     assert again["export_id"] == failed.value.export["export_id"] and again["status"] == "completed"
+
+
+def test_cvat_video_and_mot_exports_hold_each_video_s_tracks_and_the_xml_imports_back(stack, tmp_path):
+    from annolake_service.domain.exports.cvat_video import read_cvat_video
+    from annolake_service.domain.instances import parse_instance_list
+    from annolake_service.services import annotations, schema
+
+    from tests.support.video_records import register_video
+
+    schema.add_labels(stack.project_id, ["person"])
+    video = register_video(stack.project_id, "videos", frame_count=120, name="street.mp4")
+    track = {
+        "type": "track",
+        "name": "person",
+        "track_id": 5,
+        "shape": "box",
+        "keyframes": [
+            {"frame": 0, "x_min": 10.0, "y_min": 20.0, "x_max": 50.0, "y_max": 80.0},
+            {"frame": 100, "x_min": 110.0, "y_min": 40.0, "x_max": 170.0, "y_max": 120.0},
+            {"frame": 110, "x_min": 110.0, "y_min": 40.0, "x_max": 170.0, "y_max": 120.0, "outside": True},
+        ],
+    }
+    saved = annotations.save_annotations(
+        stack.project_id, video, expected_version=0, instance_list=[track], author="user:test"
+    )
+    snap = stack.project().directory.get("videos").snapshot("videos-v1")
+
+    job = snap.export("cvat_video", tmp_path / "cvat", progress=False)
+    assert job["status"] == "completed" and job["file_name"] == "cvat_video.tar"
+    back = read_cvat_video((tmp_path / "cvat" / "street" / "annotations.xml").read_bytes())
+
+    def stored(instances: list[dict]) -> list[dict]:
+        parsed = parse_instance_list(_content(instances), width=640, height=480, frame_count=120)
+        return [i.model_dump(exclude_none=True) for i in parsed]
+
+    assert back.frame_count == 120 and stored(back.instances) == stored(saved["instance_list"])  # the same track
+
+    snap.export("mot", tmp_path / "mot", progress=False)
+    gt = (tmp_path / "mot" / "street" / "gt" / "gt.txt").read_text().splitlines()
+    labels = (tmp_path / "mot" / "street" / "gt" / "labels.txt").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in gt] == list(range(1, 111))  # frames 0..109, then outside
+    assert all(line.split(",")[1] == "5" and labels[int(line.split(",")[7]) - 1] == "person" for line in gt)
+    assert gt[50].split(",")[2:6] == ["60.00", "30.00", "50.00", "70.00"]  # frame 50: halfway, 50 x 70
+    assert "seqLength=120" in (tmp_path / "mot" / "street" / "seqinfo.ini").read_text()

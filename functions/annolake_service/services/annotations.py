@@ -10,6 +10,7 @@ from annolake_service.adapters.dynamo.conditions import TransactionUpdate, Versi
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
+from annolake_service.domain.exports.cvat_video import CvatVideoError, read_cvat_video
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
 from annolake_service.services import files, page_bytes, prelabels
@@ -27,12 +28,22 @@ def _ready(record: FileRecord) -> FileRecord:
     return record
 
 
+def frame_count_of(record: FileRecord) -> int | None:
+    """A video's frame count (its annotations are tracks and frame tags), None for an image."""
+    if record.media_type != "video":
+        return None
+    if record.video is None:
+        raise Conflict(f"video {record.file_id!r} has no probed frames; ingest it again before annotating it")
+    return record.video.frame_count
+
+
 def validate_instances(
-    project_id: str, raw: Any, *, width: int, height: int, create_labels: bool
+    project_id: str, raw: Any, *, width: int, height: int, create_labels: bool, frame_count: int | None = None
 ) -> list[dict[str, Any]]:
-    """Geometry, label names and attribute values checked against the image and the project schema."""
+    """Geometry, label names and attribute values checked against the image (or the video's frames, given
+    ``frame_count``) and the project schema."""
     try:
-        instances = parse_instance_list(raw, width=width, height=height)
+        instances = parse_instance_list(raw, width=width, height=height, frame_count=frame_count)
     except InvalidInstances as exc:
         raise BadRequest(str(exc)) from None
     schema, _ = schema_service.get_schema(project_id)
@@ -56,10 +67,22 @@ def _attribute_problems(schema: Schema, instances: list[Any]) -> list[str]:
     problems = []
     for index, instance in enumerate(instances):
         label = None if instance.type == "global" else instance.name
-        if not instance.attributes and not any(g.required and g.applies_to(label) for g in schema.attribute_groups):
+        if instance.type == "track":  # each keyframe: the track's attributes with the frame's over them
+            frames_of: dict[str, list[int]] = {}
+            for key in instance.keyframes:
+                merged = {**instance.attributes, **key.attributes}
+                for problem in schema.attribute_problems(label, merged) if merged or _requires(schema, label) else []:
+                    frames_of.setdefault(problem, []).append(key.frame)
+            problems += [f"instance {index} (keyframes {frames}): {p}" for p, frames in frames_of.items()]
+            continue
+        if not instance.attributes and not _requires(schema, label):
             continue
         problems += [f"instance {index}: {p}" for p in schema.attribute_problems(label, instance.attributes)]
     return problems
+
+
+def _requires(schema: Schema, label: str | None) -> bool:
+    return any(g.required and g.applies_to(label) for g in schema.attribute_groups)
 
 
 def get_annotations(project_id: str, file_id: str) -> dict[str, Any]:
@@ -82,8 +105,14 @@ def save_annotations(
     """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write."""
     record, current_instances = files.get_file_with_instances(project_id, file_id)
     _ready(record)
+    frame_count = frame_count_of(record)
     incoming = validate_instances(
-        project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=create_labels
+        project_id,
+        instance_list,
+        width=record.width or 0,
+        height=record.height or 0,
+        create_labels=create_labels,
+        frame_count=frame_count,
     )
     incoming = prelabels.stamp(project_id, file_id, incoming)
     try:
@@ -99,7 +128,9 @@ def save_annotations(
         raise _stale(project_id, file_id, exc.expected, exc.current) from None
     except (versions.UnknownInstance, versions.AnnotationTooLarge) as exc:
         raise BadRequest(str(exc)) from None
-    live = parse_instance_list(change.instance_list, width=record.width or 0, height=record.height or 0)
+    live = parse_instance_list(
+        change.instance_list, width=record.width or 0, height=record.height or 0, frame_count=frame_count
+    )
     try:
         file_repo.save_annotation_version(
             project_id,
@@ -127,6 +158,34 @@ def save_annotations(
             "unchanged": change.unchanged,
         },
     }
+
+
+def import_cvat_video(
+    project_id: str, file_id: str, *, document: str, expected_version: int, author: str, create_labels: bool
+) -> dict[str, Any]:
+    """Replace a video's annotations with the tracks and frame tags of a CVAT for video XML document."""
+    record = live_file(project_id, file_id)
+    frame_count = frame_count_of(record)
+    if frame_count is None:
+        raise BadRequest(f"file {file_id!r} is an image; CVAT for video annotations go on a video")
+    try:
+        video = read_cvat_video(document)
+    except CvatVideoError as exc:
+        raise BadRequest(f"cannot read the CVAT for video XML: {exc}") from None
+    if video.frame_count != frame_count:
+        raise BadRequest(
+            f"the XML is for a video of {video.frame_count} frames; this video has {frame_count}: "
+            "export it from the CVAT task of this video"
+        )
+    return save_annotations(
+        project_id,
+        file_id,
+        expected_version=expected_version,
+        instance_list=video.instances,
+        author=author,
+        source="import",
+        create_labels=create_labels,
+    )
 
 
 def _stale(project_id: str, file_id: str, expected: int, current: int) -> Conflict:

@@ -174,6 +174,9 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
                 metadata=record.metadata,
                 mime_type=record.mime_type,
                 instances=instances,
+                media_type=record.media_type,
+                frame_count=record.video.frame_count if record.video else None,
+                fps=record.video.fps if record.video else None,
             )
         )
     fmt = formats.format_named(job.format)

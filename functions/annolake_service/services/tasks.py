@@ -230,7 +230,12 @@ def submit(
         # One of several consensus slots: the work is kept on the task; the workflow consolidates the slots.
         record = annotation_service.live_file(project_id, task.file_id)
         checked = annotation_service.validate_instances(
-            project_id, instance_list, width=record.width or 0, height=record.height or 0, create_labels=False
+            project_id,
+            instance_list,
+            width=record.width or 0,
+            height=record.height or 0,
+            create_labels=False,
+            frame_count=annotation_service.frame_count_of(record),
         )
         checked = prelabels.stamp(project_id, task.file_id, checked)  # a bad prediction named fails now, not later
         try:

@@ -394,6 +394,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/annotations/cvat-video": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Import Cvat Video
+         * @description Replace a video's annotations with the tracks of a CVAT for video 1.1 XML document (as exported by CVAT
+         *     or by the ``cvat_video`` export); 409 when ``version`` is not the current one.
+         */
+        put: operations["import_cvat_video_api_v1_projects__project_string_id__files__file_id__annotations_cvat_video_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/{file_id}/annotations/history": {
         parameters: {
             query?: never;
@@ -427,6 +448,26 @@ export interface paths {
          * @description Frame ``frame`` of a video as JPEG (its time: the video's timestamps_url lists every frame's).
          */
         get: operations["get_frame_api_v1_projects__project_string_id__files__file_id__frames__frame__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/frames/{frame}/annotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Frame Annotations
+         * @description The video's annotations on one frame; save edits as tracks with PUT /files/{file_id}/annotations.
+         */
+        get: operations["frame_annotations_api_v1_projects__project_string_id__files__file_id__frames__frame__annotations_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1562,6 +1603,25 @@ export interface components {
             /** Min Agreement */
             min_agreement: number | null;
         };
+        /** CvatVideoImport */
+        CvatVideoImport: {
+            /**
+             * Create Labels
+             * @description add unknown label names to the schema
+             * @default false
+             */
+            create_labels?: boolean;
+            /**
+             * Document
+             * @description a CVAT for video 1.1 XML document (annotations.xml)
+             */
+            document: string;
+            /**
+             * Version
+             * @description the annotation version you last read; a stale one gets 409
+             */
+            version: number;
+        };
         /** DatasetCreate */
         DatasetCreate: {
             /**
@@ -1761,9 +1821,10 @@ export interface components {
         ExportCreate: {
             /**
              * Format
+             * @description cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame
              * @enum {string}
              */
-            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl";
+            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot";
             /**
              * Options
              * @description none yet; reserved per format
@@ -2023,6 +2084,27 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             };
+        };
+        /** FrameAnnotationsPublic */
+        FrameAnnotationsPublic: {
+            /** File Id */
+            file_id: string;
+            /**
+             * Frame
+             * @description the frame, from 0
+             */
+            frame: number;
+            /** Frame Count */
+            frame_count: number;
+            /**
+             * Instance List
+             * @description what the frame shows: each visible track as a shape (type box, polygon or point) with track_id, track_instance_id, keyframe, interpolated and occluded; the frame tags covering it; the whole-video tags
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+            /** Version */
+            version: number;
         };
         /** HealthPublic */
         HealthPublic: {
@@ -5970,6 +6052,97 @@ export interface operations {
             };
         };
     };
+    import_cvat_video_api_v1_projects__project_string_id__files__file_id__annotations_cvat_video_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CvatVideoImport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnotationsSavedPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     annotation_history_api_v1_projects__project_string_id__files__file_id__annotations_history_get: {
         parameters: {
             query?: {
@@ -6074,6 +6247,86 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": unknown;
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    frame_annotations_api_v1_projects__project_string_id__files__file_id__frames__frame__annotations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description the frame, from 0 */
+                frame: number;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrameAnnotationsPublic"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

@@ -14,6 +14,12 @@ class AnnotationsUpdate(BaseModel):
     create_labels: bool = Field(default=False, strict=True, description="add unknown label names to the schema")
 
 
+class CvatVideoImport(BaseModel):
+    version: int = Field(ge=0, description="the annotation version you last read; a stale one gets 409")
+    document: str = Field(min_length=1, description="a CVAT for video 1.1 XML document (annotations.xml)")
+    create_labels: bool = Field(default=False, strict=True, description="add unknown label names to the schema")
+
+
 class AnnotationsPublic(BaseModel):
     file_id: str
     version: int
@@ -48,4 +54,14 @@ class AnnotationHistoryPublic(BaseModel):
     )
     cursor: str | None = Field(
         default=None, description="pass as ?cursor= for the next page; null on the last (a page ends at its bytes)"
+    )
+
+
+class FrameAnnotationsPublic(AnnotationsPublic):
+    frame: int = Field(description="the frame, from 0")
+    frame_count: int
+    instance_list: list[dict[str, Any]] = Field(
+        description="what the frame shows: each visible track as a shape (type box, polygon or point) with "
+        "track_id, track_instance_id, keyframe, interpolated and occluded; the frame tags covering it; the "
+        "whole-video tags"
     )

@@ -74,7 +74,9 @@ class SnapshotDiff(BaseModel):
 
 
 class ExportCreate(BaseModel):
-    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl"]
+    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot"] = Field(
+        description="cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="none yet; reserved per format")
 
 

@@ -12,6 +12,7 @@ from annolake_service.api.models.annotations import (
     AnnotationsPublic,
     AnnotationsSavedPublic,
     AnnotationsUpdate,
+    CvatVideoImport,
 )
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.domain.permissions import Action
@@ -37,6 +38,23 @@ def save_annotations(file_id: str, body: AnnotationsUpdate, access: CanWriteAnno
         file_id,
         expected_version=body.version,
         instance_list=body.instance_list,
+        author=access.principal.principal_id,
+        create_labels=body.create_labels,
+    )
+    return AnnotationsSavedPublic.model_validate(saved)
+
+
+@router.put("/cvat-video", responses=error_responses(400, 409))
+def import_cvat_video(file_id: str, body: CvatVideoImport, access: CanWriteAnnotations) -> AnnotationsSavedPublic:
+    """Replace a video's annotations with the tracks of a CVAT for video 1.1 XML document (as exported by CVAT
+    or by the ``cvat_video`` export); 409 when ``version`` is not the current one."""
+    if body.create_labels:
+        access.ensure(Action.SCHEMA_WRITE)
+    saved = annotation_service.import_cvat_video(
+        access.project_id,
+        file_id,
+        document=body.document,
+        expected_version=body.version,
         author=access.principal.principal_id,
         create_labels=body.create_labels,
     )

@@ -58,6 +58,13 @@ class ExportFile:
     metadata: dict[str, Any] = field(default_factory=dict)
     mime_type: str = ""
     instances: list[dict[str, Any]] = field(default_factory=list)
+    media_type: str = "image"
+    frame_count: int | None = None  # a video's (its VideoFacts)
+    fps: float | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type == "video" and self.frame_count is not None
 
     @property
     def image_path(self) -> str:
