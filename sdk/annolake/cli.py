@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--query", help="with --directory: only the files matching it")
     export.add_argument("--out", required=True, help="folder to write the export into")
     export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
+    cancel = commands.add_parser("export-cancel", help="stop a running export (its partial output is removed)")
+    cancel.add_argument("export_id", help="the export's id (printed by `annolake export`, or GET .../exports)")
     return parser
 
 
@@ -63,7 +65,8 @@ def _export(project: Project, args: argparse.Namespace) -> int:
 
 def _snapshot(project: Project, args: argparse.Namespace) -> int:
     if args.action == "create":
-        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query)
+        # a large snapshot is built on the server: a progress bar (on stderr) until it is ready
+        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query, progress=True)
         print(f"{snap.name}  {snap.digest}  {len(snap)} files")
     elif args.action == "list":
         for snap in project.snapshot.list():
@@ -101,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             return _snapshot(project, args)
         if args.command == "export":
             return _export(project, args)
+        if args.command == "export-cancel":
+            job = project.cancel_export(args.export_id)
+            print(json.dumps({k: job[k] for k in ("export_id", "status", "pages_done", "pages_total")}))
+            return 0
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:
