@@ -56,6 +56,7 @@ class Api(Construct):
         ingest_state_machine: sfn.IStateMachine,
         import_state_machine: sfn.StateMachine,
         export_state_machine: sfn.IStateMachine,
+        snapshot_state_machine: sfn.IStateMachine,
         workflow: Workflow,
         predictions: Predictions,
         events: DomainEvents,
@@ -77,6 +78,7 @@ class Api(Construct):
                 "INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn,
                 "IMPORT_STATE_MACHINE_ARN": import_state_machine.state_machine_arn,
                 "EXPORT_STATE_MACHINE_ARN": export_state_machine.state_machine_arn,
+                "SNAPSHOT_STATE_MACHINE_ARN": snapshot_state_machine.state_machine_arn,
                 "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
                 "LAUNCH_STATE_MACHINE_ARN": workflow.launch_arn,
                 "PREDICT_STATE_MACHINE_ARN": predictions.state_machine.state_machine_arn,
@@ -84,19 +86,15 @@ class Api(Construct):
             },
         )
         function = self.handler.function
-        import_machine = Stack.of(self).split_arn(import_state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME)
-        import_executions = Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{import_machine.resource_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        import_executions = self._executions_of(import_state_machine)
+        export_executions = self._executions_of(export_state_machine)
         table.grant_read_write_data(function)
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
         ingest_state_machine.grant_start_execution(function)
         import_state_machine.grant_start_execution(function)
         export_state_machine.grant_start_execution(function)
+        snapshot_state_machine.grant_start_execution(function)  # large snapshots
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         workflow.launch_state_machine.grant_start_execution(function)
         workflow.review_state_machine.grant_start_execution(function)  # re-drive
@@ -115,8 +113,10 @@ class Api(Construct):
         workflow.review_state_machine.grant_task_response(function)  # submit / review hand results back
         events.grant_publish(function)
         predictions.state_machine.grant_start_execution(function)  # runs and re-drives
-        function.add_to_role_policy(  # cancel a run
-            iam.PolicyStatement(actions=["states:StopExecution"], resources=[predictions.executions_arn])
+        function.add_to_role_policy(  # cancel a run or an export
+            iam.PolicyStatement(
+                actions=["states:StopExecution"], resources=[predictions.executions_arn, export_executions]
+            )
         )
         predictions.model.function.grant_invoke(function)  # check a model file
         function.add_to_role_policy(
@@ -132,7 +132,8 @@ class Api(Construct):
             "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
             "run time; webhook secrets created at run time under one name prefix; the executions of the review "
             "launch and import state machines (one per file, launch or import run, named at run time) and of the "
-            "prediction state machine (cancel); published versions of the model function (its invoke grant).",
+            "prediction and export state machines (cancel); published versions of the model function (its "
+            "invoke grant).",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
@@ -143,6 +144,7 @@ class Api(Construct):
                 f"Resource::{nag.flat_name(self, workflow.review_executions_arn)}",
                 f"Resource::{nag.flat_name(self, workflow.launch_executions_arn)}",
                 f"Resource::{nag.flat_name(self, import_executions)}",
+                f"Resource::{nag.flat_name(self, export_executions)}",
                 f"Resource::{nag.flat_name(self, predictions.executions_arn)}",
                 nag.versions_of(self, predictions.model.function),
             ],
@@ -178,6 +180,13 @@ class Api(Construct):
             "APIG4",
             "Authentication happens in the app: Cognito JWTs verified against the user pool's JWKS, or "
             "project API keys stored in DynamoDB, which a gateway authorizer cannot check.",
+        )
+
+    def _executions_of(self, machine: sfn.IStateMachine) -> str:
+        """The ARN pattern of the machine's executions (named at run time)."""
+        name = Stack.of(self).split_arn(machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        return Stack.of(self).format_arn(
+            service="states", resource="execution", resource_name=f"{name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
 
 

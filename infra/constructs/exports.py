@@ -13,12 +13,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, MapJob, map_job
 
 PAGE_CONCURRENCY = 4
 SNAPSHOTS_PREFIX = "snapshots/"
@@ -104,24 +103,23 @@ class Exports(Construct):
             timeout=Duration.minutes(minutes),
         )
 
-    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
-        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
-        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
-
     def _definition(self) -> sfn.IChainable:
-        failed = self._invoke("FailExport", self.fail, "$.failure").next(
-            sfn.Fail(self, "ExportFailed", error="ExportFailed", cause="see the export's status_reason")
-        )
-        plan = self._invoke("PlanExport", self.plan, "$.plan")
-        pages = sfn.Map(
+        return map_job(
             self,
-            "ExportPages",
-            items_path="$.plan.pages",
+            MapJob(
+                plan="PlanExport",
+                map="ExportPages",
+                item="ExportPage",
+                finish="AssembleExport",
+                fail="FailExport",
+                failed="ExportFailed",
+                succeeded="Exported",
+                items="pages",
+            ),
+            plan=self.plan,
+            item=self.page,
+            finish=self.assemble,
+            fail=self.fail,
             max_concurrency=PAGE_CONCURRENCY,
-            result_path=sfn.JsonPath.DISCARD,
+            failed_cause="see the export's status_reason",
         )
-        pages.item_processor(self._invoke("ExportPage", self.page, None))
-        assemble = self._invoke("AssembleExport", self.assemble, "$.outcome")
-        for state in (plan, pages, assemble):
-            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        return plan.next(pages).next(assemble).next(sfn.Succeed(self, "Exported"))

@@ -12,13 +12,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, MapJob, map_job
 
 CHUNK_CONCURRENCY = 4
 
@@ -91,24 +90,22 @@ class Imports(Construct):
             timeout=Duration.minutes(minutes),
         )
 
-    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
-        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
-        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
-
     def _definition(self) -> sfn.IChainable:
-        failed = self._invoke("FailImport", self.fail, "$.failure").next(
-            sfn.Fail(self, "ImportFailed", error="ImportFailed", cause="see the import's status_reason")
-        )
-        plan = self._invoke("PlanImport", self.plan, "$.plan")
-        chunks = sfn.Map(
+        return map_job(
             self,
-            "ImportChunks",
-            items_path="$.plan.chunks",
+            MapJob(
+                plan="PlanImport",
+                map="ImportChunks",
+                item="ImportChunk",
+                finish="FinishImport",
+                fail="FailImport",
+                failed="ImportFailed",
+                succeeded="Imported",
+            ),
+            plan=self.plan,
+            item=self.chunk,
+            finish=self.finish,
+            fail=self.fail,
             max_concurrency=CHUNK_CONCURRENCY,
-            result_path=sfn.JsonPath.DISCARD,
+            failed_cause="see the import's status_reason",
         )
-        chunks.item_processor(self._invoke("ImportChunk", self.chunk, None))
-        finish = self._invoke("FinishImport", self.finish, "$.outcome")
-        for state in (plan, chunks, finish):
-            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        return plan.next(chunks).next(finish).next(sfn.Succeed(self, "Imported"))

@@ -17,13 +17,12 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.dependency_layer import DependencyLayer
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, lambda_step
+from infra.constructs.state_machine import LoggedStateMachine, MapJob, lambda_step, map_job
 
 CHUNK_CONCURRENCY = 4
 HANDLERS = "annolake_service.handlers.predict"
@@ -124,28 +123,28 @@ class Predictions(Construct):
             timeout=Duration.minutes(minutes),
         )
 
-    def _invoke(self, state_id: str, step: ServiceFunction, result_path: str | None) -> tasks.LambdaInvoke:
-        discard_or_path = result_path if result_path else sfn.JsonPath.DISCARD
-        return lambda_step(self, state_id, step, payload_response_only=True, result_path=discard_or_path)
-
     def _definition(self) -> sfn.IChainable:
-        failed = self._invoke("FailPredictions", self.fail, "$.failure").next(
-            sfn.Fail(self, "PredictionsFailed", error="PredictionsFailed", cause="see the run's status_reason")
-        )
-        plan = self._invoke("PlanPredictions", self.plan, "$.plan")
-        chunks = sfn.Map(
+        predict = map_job(
             self,
-            "PredictChunks",
-            items_path="$.plan.chunks",
+            MapJob(
+                plan="PlanPredictions",
+                map="PredictChunks",
+                item="PredictChunk",
+                finish="FinishPredictions",
+                fail="FailPredictions",
+                failed="PredictionsFailed",
+                succeeded="Predicted",
+            ),
+            plan=self.plan,
+            item=self.model,
+            finish=self.finish,
+            fail=self.fail,
             max_concurrency=CHUNK_CONCURRENCY,
-            result_path=sfn.JsonPath.DISCARD,
+            failed_cause="see the run's status_reason",
         )
-        chunks.item_processor(self._invoke("PredictChunk", self.model, None))
-        finish = self._invoke("FinishPredictions", self.finish, "$.outcome")
-        for state in (plan, chunks, finish):
-            state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        evaluate = self._invoke("EvaluateRun", self.model, "$.evaluation").next(sfn.Succeed(self, "Evaluated"))
-        predict = plan.next(chunks).next(finish).next(sfn.Succeed(self, "Predicted"))
+        evaluate = lambda_step(
+            self, "EvaluateRun", self.model, payload_response_only=True, result_path="$.evaluation"
+        ).next(sfn.Succeed(self, "Evaluated"))
         wanted = sfn.Condition.and_(
             sfn.Condition.is_present("$.action"), sfn.Condition.string_equals("$.action", "evaluate")
         )

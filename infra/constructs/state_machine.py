@@ -1,7 +1,8 @@
 """A state machine whose steps are Lambda functions: logged, traced, its steps retried on transient errors.
 
-``lambda_step`` builds each step's state with the one retry policy; ``LoggedStateMachine`` gives the machine
-its log group (under ``/aws/vendedlogs/states/``, which keeps Step Functions from growing the account's
+``lambda_step`` builds each step's state with the one retry policy; ``map_job`` the definition of the jobs run
+as plan -> Map -> finish / fail (imports, exports, snapshots, predictions); ``LoggedStateMachine`` gives the
+machine its log group (under ``/aws/vendedlogs/states/``, which keeps Step Functions from growing the account's
 size-limited CloudWatch Logs resource policy with one statement per log group), full execution logging,
 X-Ray tracing, and its role, whose step grants are acknowledged to cdk-nag.
 """
@@ -9,6 +10,7 @@ X-Ray tracing, and its role, whose step grants are acknowledged to cdk-nag.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration
@@ -99,3 +101,55 @@ class LoggedStateMachine(Construct):
             "resource-level permissions.",
             findings=["Resource::*", *(nag.versions_of(scope, step.function) for step in steps)],
         )
+
+
+@dataclass(frozen=True)
+class MapJob:
+    """The state ids of a job run as plan -> Map over the plan's items -> finish, with a failure path:
+
+        <plan> -> <map> (<item> on each of ``$.plan.<items>``) -> <finish> -> <succeeded>
+           \\________\\____________(any error)____________> <fail> -> <failed>
+
+    The plan's answer is kept at ``$.plan``, the finish's at ``$.outcome``, an error at ``$.error`` and the fail
+    step's answer at ``$.failure``; the Map's results are discarded (each item writes its own output)."""
+
+    plan: str
+    map: str
+    item: str
+    finish: str
+    fail: str
+    failed: str
+    succeeded: str
+    items: str = "chunks"
+
+
+def map_job(
+    scope: Construct,
+    ids: MapJob,
+    *,
+    plan: ServiceFunction,
+    item: ServiceFunction,
+    finish: ServiceFunction,
+    fail: ServiceFunction,
+    max_concurrency: int,
+    failed_cause: str,
+) -> sfn.IChainable:
+    """The definition ``ids`` names, its states made in ``scope`` (their ids are the ASL state names)."""
+
+    def invoke(state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:
+        return lambda_step(scope, state_id, step, payload_response_only=True, result_path=result_path)
+
+    failed = invoke(ids.fail, fail, "$.failure").next(sfn.Fail(scope, ids.failed, error=ids.failed, cause=failed_cause))
+    planned = invoke(ids.plan, plan, "$.plan")
+    mapped = sfn.Map(
+        scope,
+        ids.map,
+        items_path=f"$.plan.{ids.items}",
+        max_concurrency=max_concurrency,
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    mapped.item_processor(invoke(ids.item, item, sfn.JsonPath.DISCARD))
+    finished = invoke(ids.finish, finish, "$.outcome")
+    for state in (planned, mapped, finished):
+        state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
+    return planned.next(mapped).next(finished).next(sfn.Succeed(scope, ids.succeeded))

@@ -19,6 +19,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.predictions import Predictions
 from infra.constructs.query_index import QueryIndex
 from infra.constructs.service_function import FunctionDefaults, service_code
+from infra.constructs.snapshots import Snapshots
 from infra.constructs.webhooks import Webhooks
 from infra.constructs.workflow import Workflow
 from infra.stacks.data_stack import DataStack
@@ -101,6 +102,14 @@ class AppStack(Stack):
             table=data.tables.table,
             media_bucket=media_bucket,
         )
+        self.snapshots = Snapshots(
+            self,
+            "Snapshots",
+            defaults=defaults,
+            stage=config.name,
+            table=data.tables.table,
+            media_bucket=media_bucket,
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
@@ -140,6 +149,7 @@ class AppStack(Stack):
             ingest_state_machine=self.ingest.state_machine,
             import_state_machine=self.imports.state_machine,
             export_state_machine=self.exports.state_machine,
+            snapshot_state_machine=self.snapshots.state_machine,
             workflow=self.workflow,
             predictions=self.predictions,
             events=self.events,

@@ -29,6 +29,7 @@ from annolake.errors import (
     NotFound,
     PermissionDenied,
     RunFailed,
+    SnapshotFailed,
     UrlExpired,
     VersionConflict,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "Slice",
     "SliceReader",
     "Snapshot",
+    "SnapshotFailed",
     "Snapshots",
     "StreamOptions",
     "Task",

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     on_run.add_argument("--wait", metavar="RUN", help="follow a run already started until it ends")
     on_run.add_argument("--cancel", metavar="RUN", help="stop a run (what was predicted stays)")
     on_run.add_argument("--redrive", metavar="RUN", help="predict what a run is missing or failed, and follow it")
+    cancel = commands.add_parser("export-cancel", help="stop a running export (its partial output is removed)")
+    cancel.add_argument("export_id", help="the export's id (printed by `annolake export`, or GET .../exports)")
     return parser
 
 
@@ -131,7 +133,8 @@ def _export(project: Project, args: argparse.Namespace) -> int:
 
 def _snapshot(project: Project, args: argparse.Namespace) -> int:
     if args.action == "create":
-        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query)
+        # a large snapshot is built on the server: a progress bar (on stderr) until it is ready
+        snap = project.directory.get(args.directory).snapshot(args.name, query=args.query, progress=True)
         print(f"{snap.name}  {snap.digest}  {len(snap)} files")
     elif args.action == "list":
         for snap in project.snapshot.list():
@@ -172,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             return _snapshot(project, args)
         if args.command == "export":
             return _export(project, args)
+        if args.command == "export-cancel":
+            job = project.cancel_export(args.export_id)
+            print(json.dumps({k: job[k] for k in ("export_id", "status", "pages_done", "pages_total")}))
+            return 0
         if args.command == "upload":
             files, failures = project.file.from_directory(args.path, args.directory, workers=args.workers)
             for path, reason in failures:

@@ -71,10 +71,12 @@ class Dataset:
         """The files matching a query (``labels.car > 3 and labels.pedestrian >= 1``), frozen on first use."""
         return Slice(self.scope, self.name, query)
 
-    def snapshot(self, name: str, query: str | None = None) -> Snapshot:
+    def snapshot(
+        self, name: str, query: str | None = None, *, progress: bool = False, wait_s: float = 3600.0
+    ) -> Snapshot:
         """Pin the ready files matching ``query`` (all if None) at their current annotation versions, for good;
-        see ``annolake.snapshots``."""
-        return Snapshots(self.scope).new(name, directory=self.name, query=query)
+        a large one is built on the server and waited for. See ``annolake.snapshots``."""
+        return Snapshots(self.scope).new(name, directory=self.name, query=query, progress=progress, wait_s=wait_s)
 
     def query(self, query: str, limit: int = 20) -> dict:
         """How many files match, and the first ``limit`` of them (nothing frozen)."""

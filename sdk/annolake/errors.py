@@ -103,6 +103,14 @@ class ExportFailed(AnnolakeError, RuntimeError):
         self.export = export
 
 
+class SnapshotFailed(AnnolakeError, RuntimeError):
+    """Building the snapshot failed; ``snapshot`` has the details (``status_reason``). Taking it again retries."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        super().__init__(f"snapshot {snapshot['name']} failed: {snapshot.get('status_reason')}")
+        self.snapshot = snapshot
+
+
 class RunFailed(AnnolakeError, RuntimeError):
     """A prediction run failed as a whole or was cancelled; ``run`` has the details."""
 

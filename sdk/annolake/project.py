@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from annolake import bulk
 from annolake._scope import Scope
@@ -129,6 +130,11 @@ class Project:
         ``Snapshot.export``."""
         name = "export-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         return self.snapshot.new(name, directory=directory, query=query).export(format, path, **options)
+
+    def cancel_export(self, export_id: str) -> dict[str, Any]:
+        """Stop a queued or running export (its partial output is removed); the export, now ``cancelled``.
+        Asking for the same export again (``snap.export(format)``) starts it anew."""
+        return self.scope.api.post(f"{self.scope.path}/exports/{quote(export_id, safe='')}/cancel", {})
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -19,7 +19,7 @@ import urllib3
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake._scope import Scope, scope_of
-from annolake.errors import ExportFailed, FetchError
+from annolake.errors import ExportFailed, FetchError, SnapshotFailed
 from annolake.reader import SliceReader, StreamOptions
 
 EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
@@ -53,6 +53,7 @@ class Snapshot:
         self.schema_version: int = data["schema_version"]
         self.label_histogram: dict[str, dict[str, int]] = data["label_histogram"]
         self.created_at: str = data["created_at"]
+        self.status: str = data.get("status", "ready")
         self._label_ids: dict[str, int] | None = None
         self._reader: SliceReader | None = None
 
@@ -203,14 +204,40 @@ class Snapshots:
     def __init__(self, scope: Any) -> None:
         self.scope: Scope = scope_of(scope)
 
-    def new(self, name: str, *, directory: str = "default", query: str | None = None) -> Snapshot:
+    def new(
+        self,
+        name: str,
+        *,
+        directory: str = "default",
+        query: str | None = None,
+        progress: bool = False,
+        wait_s: float = 3600.0,
+    ) -> Snapshot:
         """Pin the ready files of ``directory`` matching ``query``; the same name with the same content returns
-        the existing snapshot, with other content it is refused (names are never reused)."""
+        the existing snapshot, with other content it is refused (names are never reused).
+
+        A large snapshot is built by a state machine on the server: this waits until it is ready (a progress bar
+        over its chunks with ``progress=True``), ``SnapshotFailed`` if the build failed, ``TimeoutError`` after
+        ``wait_s`` (it goes on building: ``project.snapshot.get(name)`` later)."""
         path = f"{self.scope.path}/datasets/{quote(directory, safe='')}/snapshots"
-        return Snapshot(self.scope, self.scope.api.post(path, {"name": name, "query": query}))
+        data = self.scope.api.post(path, {"name": name, "query": query})
+        deadline = time.monotonic() + wait_s
+        bar = tqdm(total=data["chunks_total"] or None, unit="chunk", desc=f"snapshot {name}", disable=not progress)
+        with bar:
+            while data["status"] == "pending":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"snapshot {name} still pending after {wait_s:.0f}s; get it later by name")
+                time.sleep(0.5)
+                data = self.scope.api.get(f"{self.scope.path}/snapshots/{quote(name, safe='')}")
+                bar.n = data["chunks_done"]
+                bar.refresh()
+        if data["status"] != "ready":
+            raise SnapshotFailed(data)
+        return Snapshot(self.scope, data)
 
     def get(self, name_or_digest: str) -> Snapshot:
-        """By name, or by the digest or a unique prefix of it (8 hex digits at least)."""
+        """By name, or by the digest or a unique prefix of it (8 hex digits at least); one being built, or whose
+        build failed, is returned as it is (``snap.status``)."""
         return Snapshot(self.scope, self.scope.api.get(f"{self.scope.path}/snapshots/{quote(name_or_digest, safe='')}"))
 
     def list(self) -> list[Snapshot]:

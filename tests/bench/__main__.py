@@ -56,7 +56,7 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_index snapshots
-    streaming workflow web_explorer]`` (default: all)."""
+    snapshots_large streaming workflow web_explorer]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -78,6 +78,7 @@ def main() -> None:
         "query_index": query_index.run,
         "streaming": streaming.run,
         "snapshots": snapshots.run,
+        "snapshots_large": snapshots.run_large,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
         "predictions": predictions.run,

@@ -7,6 +7,11 @@ labelled JPEGs through the service's code, then through the SDK: a snapshot of t
 export in each format through the export state machine (timed end to end: plan, pages, multipart assembly,
 on the emulator's Step Functions). Last, the export steps are run again in this process under tracemalloc on
 the fifth and on the whole, to compare their peak memory.
+
+``run_large`` (suite ``snapshots_large``): snapshots of ``ANNOLAKE_BENCH_LARGE_SNAPSHOTS`` (10,000 and 100,000)
+files seeded straight into the store (file records with labels, no media: a snapshot reads metadata only), taken
+through the SDK: the API request (it freezes the file list and starts the snapshot state machine) and the whole
+build (a Map over chunks on the emulator's Step Functions, then the manifest), timed apart.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tests.e2e.conftest import free_port, start_platform
 from tests.support import slice_data
 
 COUNT = int(os.environ.get("ANNOLAKE_BENCH_SNAPSHOT_FILES", "2000"))
+LARGE = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_LARGE_SNAPSHOTS", "10000,100000").split(","))
 FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
 
 
@@ -85,6 +91,68 @@ def run() -> list[tuple[str, str, str]]:
                 page_peak, assemble_peak = _peaks(creds["project"], job["export_id"])
                 note = f"{len(snap):,} files; assembly peak {assemble_peak / 2**20:.1f} MiB"
                 rows.append((f"export step peak memory, {name}: one page", f"{page_peak / 2**20:.1f} MiB", note))
+        finally:
+            platform.stop(timeout=600)
+    return rows
+
+
+def _seed_records(project_id: str, dataset_name: str, count: int, start: int) -> None:
+    """``count`` ready files with boxes, written as records only (no media): what a snapshot reads."""
+    import hashlib
+
+    from annolake_service.adapters import storage
+    from annolake_service.domain import media
+    from annolake_service.services import ingest, projects, schema
+
+    schema.add_labels(project_id, list(slice_data.LABELS))
+    dataset = projects.ensure_dataset(project_id, dataset_name)
+    for chunk_start in range(start, start + count, 500):
+        files = []
+        for i in range(chunk_start, min(start + count, chunk_start + 500)):
+            content_hash = hashlib.sha256(f"bench-large-{i}".encode()).hexdigest()
+            file_id = media.file_id_for_content(project_id, content_hash)
+            facts = {
+                "file_id": file_id,
+                "mime_type": "image/jpeg",
+                "width": 64,
+                "height": 48,
+                "size_bytes": 1000,
+                "content_hash": content_hash,
+                "original_key": storage.original_key(project_id, file_id, "jpg"),
+                "thumbnail_key": storage.thumbnail_key(project_id, file_id),
+            }
+            instances = slice_data.boxes(i, 64, 48)
+            files.append({"name": f"big_{i:07d}.jpg", "facts": facts, "instance_list": instances, "metadata": {}})
+        ingest.record_new_files(project_id, dataset.dataset_id, files, author="seed")
+
+
+def run_large() -> list[tuple[str, str, str]]:
+    from annolake import Project
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as home:
+        platform = start_platform(Path(home) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
+        try:
+            _configure_service_for(platform)
+            from tests.support.auth import reset_service_caches
+
+            reset_service_caches()
+            creds = platform.credentials
+            project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+            seeded = 0
+            for count in sorted(LARGE):
+                _, seconds = _timed(lambda c=count: _seed_records(creds["project"], "bench-large", c - seeded, seeded))
+                seeded = count
+                path = f"{project._path}/datasets/bench-large/snapshots"
+                answer, request = _timed(lambda c=count: project.client.post(path, {"name": f"large-{c}"}))
+                rows.append((f"snapshot of {count:,} files: API request", f"{request:.2f} s", answer["status"]))
+                snap, total = _timed(lambda c=count: project.directory.get("bench-large").snapshot(f"large-{c}"))
+                assert len(snap) == count, (len(snap), count)
+                total += request
+                note = f"{count / total:,.0f} files/s; {answer['chunks_total']} chunks (state machine)"
+                rows.append((f"snapshot of {count:,} files: until ready", f"{total:.1f} s", note))
+                size = snap._data["manifest_bytes"]
+                rows.append((f"  manifest of {count:,} files", f"{size / 2**20:.1f} MiB", f"{size / count:.0f} B/file"))
         finally:
             platform.stop(timeout=600)
     return rows

@@ -33,6 +33,9 @@ WORKFLOW_STEPS = {
     )
 }
 EXPORT_STEPS = {f"annolake_service.handlers.exports.{step}_handler" for step in ("plan", "page", "assemble", "fail")}
+SNAPSHOT_STEPS = {
+    f"annolake_service.handlers.snapshots.{step}_handler" for step in ("plan", "chunk", "finish", "fail")
+}
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
 PREDICT_STEPS = {
     *(f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "finish", "fail")),
@@ -48,6 +51,7 @@ SERVICE_HANDLERS = {
     QUARANTINE,
     *IMPORT_STEPS,
     *EXPORT_STEPS,
+    *SNAPSHOT_STEPS,
     *WORKFLOW_STEPS,
     WEBHOOKS,
     QUERY_INDEX,
@@ -475,9 +479,11 @@ def test_alarms_notify_the_topic(dev):
     machines = {lid for lid in resources(template, "AWS::StepFunctions::StateMachine")} - {
         one(template, "AWS::StepFunctions::StateMachine", "Imports")[0],
         one(template, "AWS::StepFunctions::StateMachine", "Exports")[0],
+        one(template, "AWS::StepFunctions::StateMachine", "Snapshots")[0],
     }
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["ExecutionsFailed"]}
-    assert watched == machines  # ingest, review, launch, predict (a failed import or export is reported on itself)
+    # ingest, review, launch, predict (a failed import, export or snapshot build is reported on itself)
+    assert watched == machines
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
     assert len(dead_letter_queues) == 4  # the S3 trigger's, one per domain-event consumer, the index updater's
     for dlq in dead_letter_queues:
@@ -549,6 +555,37 @@ def test_export_is_a_standard_machine_mapping_pages_with_grants_limited_to_its_p
     puts = [st for st in statements if _puts(st)]
     assert puts and all(json.dumps(st["Resource"]).endswith('"/exports/*"]]}') for st in puts)
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions(statements)
+
+
+def test_a_large_snapshot_is_built_by_a_standard_machine_mapping_chunks_within_the_snapshots_prefix(dev):
+    template = dev.app_template
+    sm_id, machine = one(template, "AWS::StepFunctions::StateMachine", "Snapshots")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    definition = state_machine_definition(machine)
+    states = definition["States"]
+    assert definition["StartAt"] == "PlanSnapshot"
+    chunks = states["SnapshotChunks"]
+    assert chunks["Type"] == "Map" and chunks["ItemsPath"] == "$.plan.chunks" and chunks["MaxConcurrency"] == 8
+    assert chunks["ItemProcessor"]["States"]["SnapshotChunk"]["Retry"][0]["ErrorEquals"] == RETRIED
+    for name in ("PlanSnapshot", "SnapshotChunks", "FinishSnapshot"):
+        assert states[name]["Catch"][0]["Next"] == "FailSnapshot", name
+    assert states["FailSnapshot"]["Next"] == "SnapshotFailed" and states["SnapshotFailed"]["Type"] == "Fail"
+    functions = service_functions(template)
+    assert functions[API][1]["Environment"]["Variables"]["SNAPSHOT_STATE_MACHINE_ARN"] == {"Ref": sm_id}
+    starters = {h for h, (_, props) in functions.items() if sm_id in _started_machines(template, props)}
+    assert starters == {API}
+    for step in ("chunk", "finish", "fail"):
+        statements = role_statements(template, functions[f"annolake_service.handlers.snapshots.{step}_handler"][1])
+        objects = [
+            json.dumps(r)
+            for st in statements
+            if any(a.startswith("s3:") for a in actions([st]))
+            for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+            if json.dumps(r).startswith('{"Fn::Join"')
+        ]
+        assert objects and all(r.endswith('"/snapshots/*"]]}') for r in objects), step
+    chunk_statements = role_statements(template, functions["annolake_service.handlers.snapshots.chunk_handler"][1])
+    assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions(chunk_statements)
 
 
 @pytest.mark.parametrize(("stage", "allowed"), [("dev", "false"), ("prod", "false"), ("local", "true")])

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import pytest
+from annolake import AnnolakeAPIError
 from pycocotools.coco import COCO
 
 from tests.sdk.api_stack import Stack, api_stack
@@ -274,3 +275,54 @@ def test_cvat_video_and_mot_exports_hold_each_video_s_tracks_and_the_xml_imports
     assert all(line.split(",")[1] == "5" and labels[int(line.split(",")[7]) - 1] == "person" for line in gt)
     assert gt[50].split(",")[2:6] == ["60.00", "30.00", "50.00", "70.00"]  # frame 50: halfway, 50 x 70
     assert "seqLength=120" in (tmp_path / "mot" / "street" / "seqinfo.ini").read_text()
+
+
+def _start_and_stop_after_the_first_page(payload: dict, *, name: str) -> str:
+    """An execution still running when the test cancels it: PlanExport and the first ExportPage have run."""
+    from annolake_service.services import exports
+
+    plan = exports.plan(payload["project_id"], payload["export_id"])
+    exports.export_page(payload["project_id"], payload["export_id"], plan["pages"][0]["page"])
+    return f"arn:aws:states:us-east-1:123456789012:execution:exports:{name}"
+
+
+def test_a_cancelled_export_stops_leaves_no_output_and_runs_anew_when_asked_again(stack, source, monkeypatch, capsys):
+    from annolake.cli import main as cli
+    from annolake_service.adapters import storage, workflows
+    from annolake_service.services import exports
+    from annolake_service.shared.settings import get_settings
+
+    snap = stack.project().directory.get("source").snapshot("source-cars", query="labels.car >= 1")
+    with monkeypatch.context() as patch:
+        patch.setattr(workflows, "start_export", _start_and_stop_after_the_first_page)
+        project = stack.project()
+        started = project.client.post(f"{project._path}/snapshots/{snap.digest}/exports", {"format": "voc"})
+    export_id = started["export_id"]
+    bucket, prefix = get_settings().media_bucket, storage.export_key(stack.project_id, export_id, "")
+    assert started["status"] == "running" and storage.list_keys(bucket, prefix)  # a page was written
+
+    for name, value in {
+        "ANNOLAKE_HOST": stack.host,
+        "ANNOLAKE_PROJECT": stack.project_id,
+        "ANNOLAKE_CLIENT_ID": stack.client_id,
+        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli(["export-cancel", export_id]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "cancelled"
+    assert not storage.list_keys(bucket, prefix)  # the partial output is gone
+    # a step already in flight when the execution stopped writes nothing more
+    assert exports.assemble(stack.project_id, export_id) == {"status": "cancelled"}
+    assert exports.export_page(stack.project_id, export_id, 0)["files"] == 0
+    assert not storage.list_keys(bucket, prefix)
+    described = stack.project().client.get(f"{stack.project()._path}/exports/{export_id}")
+    assert (described["status"], described["download_url"]) == ("cancelled", None)
+    with pytest.raises(AnnolakeAPIError) as refused:
+        stack.project().cancel_export(export_id)
+    assert refused.value.status == 409 and "cancelled" in str(refused.value)
+
+    again = snap.export("voc", progress=False)  # asked again: run anew, to the end
+    assert again["export_id"] == export_id and again["status"] == "completed"
+    with pytest.raises(AnnolakeAPIError) as finished:
+        stack.project().cancel_export(export_id)
+    assert finished.value.status == 409 and "completed" in str(finished.value)

@@ -116,7 +116,10 @@ def _execute_state_machines(local_stack, endpoint: str, arns: list[str], config:
 
 
 @contextlib.contextmanager
-def model_platform(local_stack, moto_endpoint: str, project_id: str) -> Iterator[ModelPlatform]:
+def model_platform(
+    local_stack, moto_endpoint: str, project_id: str, *, machines: tuple[str, ...] = ()
+) -> Iterator[ModelPlatform]:
+    """``machines``: the environment names of more state machines to execute (besides predict, launch, review)."""
     port = moto_endpoint.rsplit(":", 1)[1]
     config = default_user_config["stepfunctions"]
     executed = config["execute_state_machine"]
@@ -133,8 +136,14 @@ def model_platform(local_stack, moto_endpoint: str, project_id: str) -> Iterator
             env.setenv(name, value)
         for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
             env.delenv(name, raising=False)
-        machines = ("PREDICT_STATE_MACHINE_ARN", "LAUNCH_STATE_MACHINE_ARN", "REVIEW_STATE_MACHINE_ARN")
-        _execute_state_machines(local_stack, moto_endpoint, [os.environ[name] for name in machines], config)
+        executed_machines = (
+            "PREDICT_STATE_MACHINE_ARN",
+            "LAUNCH_STATE_MACHINE_ARN",
+            "REVIEW_STATE_MACHINE_ARN",
+            *machines,
+        )
+        arns = [os.environ[name] for name in executed_machines]
+        _execute_state_machines(local_stack, moto_endpoint, arns, config)
         moto_patches.install()
         _forget_pooled_engine_clients()
         lambda_runtime.install()

@@ -12,6 +12,7 @@ Media bucket layout (keys are built only here):
   index/<project>/<dataset>/delta-<seq>-<token>.parquet  and the changes written since (seq: the newest change)
   snapshots/<project>/<digest>/manifest.jsonl         a snapshot's manifest (kept while the project lives)
   snapshots/<project>/<digest>/index                  the same entries, fixed width, for ranged page reads
+  snapshots/<project>/builds/<build>/...              a snapshot's build: its sorted file list and chunk parts
   exports/<project>/<export id>/parts/<fragment>/<page>  one page of an export, rendered (kept for re-drives)
   exports/<project>/<export id>/<file name>           the assembled export
 """
@@ -344,6 +345,22 @@ def snapshot_manifest_key(project_id: str, digest: str) -> str:
 
 def snapshot_index_key(project_id: str, digest: str) -> str:
     return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/index"
+
+
+def snapshot_build_prefix(project_id: str, build_id: str) -> str:
+    """Where a snapshot's build keeps its sorted file list and the chunks' parts until the manifest is written."""
+    return f"{SNAPSHOTS_PREFIX}{project_id}/builds/{build_id}/"
+
+
+def delete_keys(bucket: str, keys: list[str]) -> None:
+    """Delete objects, 1000 a request (the most S3 takes)."""
+    s3 = client("s3")
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        try:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        except ClientError as error:
+            raise TransientError(f"deleting under s3://{bucket}/ failed: {error}") from error
 
 
 def object_exists(bucket: str, key: str) -> bool:

@@ -41,6 +41,13 @@ def start_export(payload: dict[str, Any], *, name: str) -> str:
     return response["executionArn"]
 
 
+def start_snapshot(payload: dict[str, Any], *, name: str) -> str:
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=get_settings().snapshot_state_machine_arn, name=name[:80], input=json.dumps(payload)
+    )
+    return response["executionArn"]
+
+
 def _execution_name(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 

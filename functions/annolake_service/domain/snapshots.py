@@ -34,8 +34,16 @@ VERSION_WIDTH = 10
 INDEX_RECORD = ID_WIDTH + 1 + HASH_WIDTH + 1 + VERSION_WIDTH + 1  # id, space, sha256, space, version, newline
 
 
+STATUSES = ("pending", "ready", "failed")
+
+
 class Snapshot(BaseModel):
-    """A named snapshot: its manifest is found by ``digest``; names of the same content share it."""
+    """A named snapshot: its manifest is found by ``digest``; names of the same content share it.
+
+    A snapshot too large to build within one request is ``pending`` (no digest yet) while the snapshot state
+    machine builds its manifest from ``chunks_total`` chunks of ``chunk_files`` files of its frozen file list,
+    then ``ready`` or ``failed`` (``status_reason``). ``build_id`` names the build's working objects.
+    """
 
     project_id: str
     name: str
@@ -48,6 +56,11 @@ class Snapshot(BaseModel):
     manifest_bytes: int
     created_by: str
     created_at: datetime
+    status: str = "ready"
+    status_reason: str | None = None
+    build_id: str | None = None
+    chunks_total: int = 0
+    chunk_files: int = 0
 
 
 class InvalidManifest(ValueError):
@@ -123,6 +136,17 @@ def label_histogram(entries: Iterable[ManifestEntry]) -> dict[str, dict[str, int
             if count > 0:
                 files[name] += 1
                 instances[name] += count
+    return {name: {"files": files[name], "instances": instances[name]} for name in sorted(instances)}
+
+
+def merge_histograms(parts: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """The ``label_histogram`` of the union of disjoint sets of entries, from theirs."""
+    files: Counter[str] = Counter()
+    instances: Counter[str] = Counter()
+    for part in parts:
+        for name, tally in part.items():
+            files[name] += tally["files"]
+            instances[name] += tally["instances"]
     return {name: {"files": files[name], "instances": instances[name]} for name in sorted(instances)}
 
 

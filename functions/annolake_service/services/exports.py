@@ -6,6 +6,8 @@
    into part objects, 500 files at a time), then ``assemble`` (the parts streamed in page order into one
    object by multipart upload: memory holds one part, whatever the size). Any failure: ``fail``.
 3. ``describe``: status, pages rendered of the total, and a short-lived download URL once completed.
+4. ``cancel``: a queued or running export is marked cancelled, its execution stopped and its partial output
+   removed; steps still in flight find it cancelled and write nothing more. Asking again re-drives it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
 from annolake_service.services import schema as schema_service
 from annolake_service.services import snapshots
-from annolake_service.shared.errors import BadRequest, NotFound, ServiceUnavailable
+from annolake_service.shared.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from annolake_service.shared.settings import get_settings
 
 PAGE_FILES = 500
+ACTIVE = ("queued", "running")
 
 
 def _public(job: ExportJob, *, with_url: bool = True) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def create_export(
         raise BadRequest(str(exc)) from None
     if options:
         raise BadRequest(f"format {fmt!r} takes no options; got {sorted(options)}")
-    snapshot = snapshots.find(project_id, snapshot_ref)
+    snapshot = snapshots.find_ready(project_id, snapshot_ref)
     if not get_settings().export_state_machine_arn:
         raise ServiceUnavailable(
             "exports are not set up on this deployment (EXPORT_STATE_MACHINE_ARN is empty): deploy the app stack, "
@@ -101,12 +104,12 @@ def create_export(
     if export_repo.create_export(job):
         attempt = 0
     else:
-        attempt_or_none = export_repo.restart_export(project_id, export_id, from_status="failed")
+        attempt_or_none = export_repo.restart_export(project_id, export_id, from_status=("failed", "cancelled"))
         if attempt_or_none is None:  # queued, running or completed: the same export, reused
             return _public(_job(project_id, export_id)), False
         attempt = attempt_or_none
     try:
-        workflows.start_export(
+        arn = workflows.start_export(
             {"project_id": project_id, "export_id": export_id},
             name=f"{export_id}-{attempt}-{secrets.token_hex(3)}",
         )
@@ -115,7 +118,31 @@ def create_export(
         reason = f"the export could not be started: {type(exc).__name__}: {exc}"
         export_repo.mark_export(project_id, export_id, status="failed", status_reason=reason[:1000])
         raise
+    export_repo.set_execution(project_id, export_id, arn)
     return _public(_job(project_id, export_id)), True
+
+
+def cancel(project_id: str, export_id: str) -> dict[str, Any]:
+    """Stop a queued or running export and remove what it wrote; 409 once it has finished."""
+    job = _job(project_id, export_id)
+    reason = "cancelled by the user"
+    now = datetime.now(UTC)
+    marked = job.status in ACTIVE and export_repo.mark_export(
+        project_id, export_id, status="cancelled", status_reason=reason, finished_at=now, only_from=ACTIVE
+    )
+    if not marked:
+        current = _job(project_id, export_id).status
+        raise Conflict(f"export {export_id} is {current}, not queued or running; nothing to cancel")
+    if job.execution_arn:
+        workflows.stop_execution(job.execution_arn, cause=reason)
+    _remove_output(project_id, export_id)
+    return _public(_job(project_id, export_id))
+
+
+def _remove_output(project_id: str, export_id: str) -> None:
+    bucket = get_settings().media_bucket
+    prefix = storage.export_key(project_id, export_id, "")
+    storage.delete_keys(bucket, storage.list_keys(bucket, prefix))
 
 
 def describe(project_id: str, export_id: str) -> dict[str, Any]:
@@ -148,13 +175,16 @@ def plan(project_id: str, export_id: str) -> dict[str, Any]:
     job = _job(project_id, export_id)
     snapshot = _snapshot(job)
     pages = -(-snapshot.count // PAGE_FILES)
-    export_repo.mark_export(project_id, export_id, status="running", pages_total=pages)
+    if not export_repo.mark_export(project_id, export_id, status="running", pages_total=pages, only_from=ACTIVE):
+        return {"pages": []}  # cancelled before it started: nothing to render
     return {"pages": [{"project_id": project_id, "export_id": export_id, "page": n} for n in range(pages)]}
 
 
 def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
     """Render one page of the snapshot into its part objects (rewritten with the same bytes on a re-drive)."""
     job = _job(project_id, export_id)
+    if job.status == "cancelled":
+        return {"page": page, "files": 0}
     snapshot = _snapshot(job)
     pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
     bucket = get_settings().media_bucket
@@ -190,6 +220,8 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
 def assemble(project_id: str, export_id: str) -> dict[str, Any]:
     """The parts, in page order, into the one output object; records its size and sha256."""
     job = _job(project_id, export_id)
+    if job.status == "cancelled":
+        return {"status": "cancelled"}
     snapshot = _snapshot(job)
     fmt = formats.format_named(job.format)
     bucket = get_settings().media_bucket
@@ -208,18 +240,26 @@ def assemble(project_id: str, export_id: str) -> dict[str, Any]:
     chunks = hashed(formats.assemble(fmt, context, job.pages_total, part))
     key = storage.export_key(project_id, export_id, fmt.file_name)
     size = storage.write_multipart(bucket, key, chunks, fmt.content_type)
-    export_repo.mark_export(
+    completed = export_repo.mark_export(
         project_id,
         export_id,
         status="completed",
         size_bytes=size,
         sha256=digest.hexdigest(),
         finished_at=datetime.now(UTC),
+        only_from=ACTIVE,
     )
+    if not completed:  # cancelled while it was assembled: its output goes too
+        _remove_output(project_id, export_id)
+        return {"status": "cancelled"}
     return {"size_bytes": size, "sha256": digest.hexdigest()}
 
 
 def fail(project_id: str, export_id: str, error: dict[str, Any]) -> dict[str, Any]:
     cause = str(error.get("Cause") or error.get("Error") or "the export failed")[:1000]
-    export_repo.mark_export(project_id, export_id, status="failed", status_reason=cause, finished_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    if not export_repo.mark_export(
+        project_id, export_id, status="failed", status_reason=cause, finished_at=now, only_from=ACTIVE
+    ):
+        return {"status": "cancelled"}
     return {"status": "failed", "reason": cause}

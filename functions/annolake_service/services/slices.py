@@ -182,8 +182,8 @@ def _slice_body(slice_id: str, found: storage.SliceRange) -> dict[str, Any]:
     }
 
 
-def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:
-    """Evaluate the query once and store the ordered list of matching ready files; returns its description.
+def matching_ready_ids(project_id: str, dataset_name: str, text: str | None) -> tuple[str, list[str]]:
+    """The dataset's name and the ids of its ready files matching the query, in listing order.
 
     From the index, the files listed after its newest row are read from the table too (a key query per
     shard), so a freeze right after an ingest holds the new files although the index may not yet."""
@@ -200,9 +200,15 @@ def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[s
         tail = list(_matching_ids(project_id, dataset.dataset_id, plan, newer_than=newest))
         known = set(tail)
         file_ids = tail + [file_id for file_id in file_ids if file_id not in known]
+    return dataset.name, file_ids
+
+
+def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:
+    """Evaluate the query once and store the ordered list of matching ready files; returns its description."""
+    dataset_name, file_ids = matching_ready_ids(project_id, dataset_name, text)
     slice_id = f"sl_{secrets.token_hex(12)}"
     metadata = {
-        "dataset": dataset.name,
+        "dataset": dataset_name,
         "query": base64.urlsafe_b64encode((text or "").encode()).decode(),  # S3 metadata is ASCII only
         "created-at": datetime.now(UTC).isoformat(),
     }

@@ -1,4 +1,4 @@
-"""Snapshots: take one (manifest + name), find one by name or digest, read its stream pages, diff two.
+"""Snapshots: find one by name or digest (``snapshot_builds`` takes them), read its stream pages, diff two.
 
 A snapshot pins each file's media hash and annotation version; its pages serve those versions whatever was
 saved since, and files deleted since (deletion is soft: the media and every version are kept) stay readable.
@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from annolake_service.adapters import storage
 from annolake_service.adapters.dynamo import cursors
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import snapshots as snapshot_repo
-from annolake_service.adapters.dynamo.conditions import AlreadyExists
 from annolake_service.domain import snapshots as snap
 from annolake_service.domain.entities import FileRecord
-from annolake_service.services import schema as schema_service
 from annolake_service.services import slices
-from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
@@ -28,7 +24,16 @@ MAX_DIFF_IDS = 10_000
 _NAME = re.compile(snap.NAME_PATTERN)
 
 
-def _public(snapshot: snap.Snapshot) -> dict[str, Any]:
+def _chunks_done(snapshot: snap.Snapshot) -> int:
+    """Chunks of a pending snapshot's build read so far (each writes its tally last)."""
+    if snapshot.status != "pending" or not snapshot.build_id:
+        return snapshot.chunks_total if snapshot.status == "ready" else 0
+    prefix = storage.snapshot_build_prefix(snapshot.project_id, snapshot.build_id) + "tally/"
+    return len(storage.list_keys(get_settings().media_bucket, prefix))
+
+
+def public(snapshot: snap.Snapshot) -> dict[str, Any]:
+    """The snapshot as the API shows it; while it is being built, with its progress."""
     return {
         "name": snapshot.name,
         "digest": snapshot.digest,
@@ -40,68 +45,11 @@ def _public(snapshot: snap.Snapshot) -> dict[str, Any]:
         "manifest_bytes": snapshot.manifest_bytes,
         "created_by": snapshot.created_by,
         "created_at": snapshot.created_at.isoformat(),
+        "status": snapshot.status,
+        "status_reason": snapshot.status_reason,
+        "chunks_total": snapshot.chunks_total,
+        "chunks_done": _chunks_done(snapshot),
     }
-
-
-def _entry(record: FileRecord) -> snap.ManifestEntry:
-    return snap.ManifestEntry(
-        record.file_id, record.content_hash or "", record.annotation_version, dict(record.label_counts)
-    )
-
-
-def create_snapshot(
-    project_id: str, dataset_name: str, name: str, query: str | None, *, author: str
-) -> tuple[dict[str, Any], bool]:
-    """Pin the ready files of the dataset matching ``query``; (description, whether it was created now).
-
-    Taking a snapshot again under its own name with the same content returns the existing one; a name is never
-    reused for other content (409).
-    """
-    if not _NAME.match(name):
-        raise BadRequest(
-            f"snapshot name {name!r} is not allowed: use 1 to 100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    text = query.strip() if query else None
-    if text:
-        slices.compile_query(project_id, text)  # errors point into the caller's text
-    plan = slices.compile_query(project_id, f'({text}) and file.status = "ready"' if text else 'file.status = "ready"')
-    dataset = get_dataset(project_id, dataset_name)
-    _, schema_version = schema_service.get_schema(project_id)
-    entries = snap.sorted_entries(_entry(r) for r in slices.iter_matching(project_id, dataset.name, plan))
-    manifest = snap.encode_manifest(snap.ManifestHeader(dataset.name, text, schema_version, len(entries)), entries)
-    digest = snap.digest(manifest)
-    bucket = get_settings().media_bucket
-    if not storage.object_exists(bucket, storage.snapshot_manifest_key(project_id, digest)):
-        # the index first: a manifest present means its index is too
-        index = b"".join(snap.index_record(entry) for entry in entries)
-        storage.write_object(bucket, storage.snapshot_index_key(project_id, digest), index, "text/plain")
-        storage.write_object(bucket, storage.snapshot_manifest_key(project_id, digest), manifest, "application/jsonl")
-    snapshot = snap.Snapshot(
-        project_id=project_id,
-        name=name,
-        digest=digest,
-        dataset=dataset.name,
-        query=text,
-        schema_version=schema_version,
-        count=len(entries),
-        label_histogram=snap.label_histogram(entries),
-        manifest_bytes=len(manifest),
-        created_by=author,
-        created_at=datetime.now(UTC),
-    )
-    try:
-        snapshot_repo.create_snapshot(snapshot)
-    except AlreadyExists:
-        existing = snapshot_repo.get_snapshot(project_id, name)
-        if existing is not None and existing.digest == digest:
-            return _public(existing), False
-        raise Conflict(
-            f"snapshot {name!r} already exists with other content (digest {existing.digest if existing else '?'}); "
-            "snapshots are immutable: take this one under a new name",
-            details={"digest": existing.digest if existing else None},
-        ) from None
-    return _public(snapshot), True
 
 
 def find(project_id: str, ref: str) -> snap.Snapshot:
@@ -124,12 +72,24 @@ def find(project_id: str, ref: str) -> snap.Snapshot:
     )
 
 
+def find_ready(project_id: str, ref: str) -> snap.Snapshot:
+    """A snapshot whose manifest is written; one still being built (or whose build failed) is a 409."""
+    found = find(project_id, ref)
+    if found.status != "ready":
+        detail = f": {found.status_reason}" if found.status_reason else ""
+        raise Conflict(
+            f"snapshot {found.name!r} is {found.status}{detail}; "
+            + ("wait until it is ready" if found.status == "pending" else "take it again")
+        )
+    return found
+
+
 def describe(project_id: str, ref: str) -> dict[str, Any]:
-    return _public(find(project_id, ref))
+    return public(find(project_id, ref))
 
 
 def list_snapshots(project_id: str) -> list[dict[str, Any]]:
-    return [_public(s) for s in snapshot_repo.list_snapshots(project_id)]
+    return [public(s) for s in snapshot_repo.list_snapshots(project_id)]
 
 
 # --- stream pages ------------------------------------------------------------------------------------
@@ -195,7 +155,7 @@ def snapshot_page(
     url_kinds: frozenset[str] = frozenset(slices.URL_KINDS),
 ) -> dict[str, Any]:
     """Entries ``offset .. offset+limit`` (file id order) with their pinned annotations and fresh presigned URLs."""
-    snapshot = find(project_id, ref)
+    snapshot = find_ready(project_id, ref)
     if cursor:
         try:
             position = cursors.decode(_pages_listing(project_id, snapshot.digest), cursor)
@@ -224,7 +184,7 @@ def snapshot_page(
     following = offset + len(items)
     more = following < snapshot.count
     return {
-        **_public(snapshot),
+        **public(snapshot),
         "offset": offset,
         "items": items,
         "next_offset": following if more else None,
@@ -248,11 +208,11 @@ def diff(project_id: str, a_ref: str, b_ref: str, *, limit: int) -> dict[str, An
     """What changed from snapshot ``a`` to ``b``: both manifests streamed and merged in file id order."""
     if not 0 <= limit <= MAX_DIFF_IDS:
         raise BadRequest(f"limit must be between 0 and {MAX_DIFF_IDS}")
-    a, b = find(project_id, a_ref), find(project_id, b_ref)
+    a, b = find_ready(project_id, a_ref), find_ready(project_id, b_ref)
     result = snap.diff(_entries(project_id, a), _entries(project_id, b), limit=limit)
     return {
-        "a": _public(a),
-        "b": _public(b),
+        "a": public(a),
+        "b": public(b),
         "added": result.added,
         "removed": result.removed,
         "changed": result.changed,

@@ -22,6 +22,17 @@ class Settings(BaseModel):
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
     import_state_machine_arn: str = Field(default="", description="IMPORT_STATE_MACHINE_ARN")
     export_state_machine_arn: str = Field(default="", description="EXPORT_STATE_MACHINE_ARN: a snapshot's export")
+    snapshot_state_machine_arn: str = Field(
+        default="", description="SNAPSHOT_STATE_MACHINE_ARN: builds snapshots too large for one request"
+    )
+    snapshot_inline_files: int = Field(
+        default=2000,
+        ge=0,
+        description="SNAPSHOT_INLINE_FILES: snapshots of up to this many files are built within the request",
+    )
+    snapshot_chunk_files: int = Field(
+        default=1000, ge=1, le=10000, description="SNAPSHOT_CHUNK_FILES: files read by one step of a snapshot's build"
+    )
     review_state_machine_arn: str = Field(default="", description="REVIEW_STATE_MACHINE_ARN: one per file in a job")
     launch_state_machine_arn: str = Field(default="", description="LAUNCH_STATE_MACHINE_ARN: a job's launch")
     predict_state_machine_arn: str = Field(default="", description="PREDICT_STATE_MACHINE_ARN: prediction runs")

@@ -246,8 +246,10 @@ export interface paths {
          * Create Snapshot
          * @description Pin the dataset's ready files matching the query: each file's media sha256 and annotation version.
          *
-         *     201 when taken now; 200 with the existing snapshot when the name already holds the same content; 409 when the
-         *     name holds other content (snapshots are immutable).
+         *     201 when taken now; 202 when it is too large to build within the request (``status`` pending: GET it until
+         *     it is ready or failed); 200 with the existing snapshot when the name already holds the same content (or is
+         *     being built from the same dataset and query); 409 when the name holds other content (snapshots are
+         *     immutable).
          */
         post: operations["create_snapshot_api_v1_projects__project_string_id__datasets__dataset_name__snapshots_post"];
         delete?: never;
@@ -287,6 +289,27 @@ export interface paths {
         get: operations["get_export_api_v1_projects__project_string_id__exports__export_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_string_id}/exports/{export_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Export
+         * @description Stop a queued or running export: its execution is stopped and its partial output removed (409 once it
+         *     has finished). Asking for the same export again re-drives it.
+         */
+        post: operations["cancel_export_api_v1_projects__project_string_id__exports__export_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1887,7 +1910,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "queued" | "running" | "completed" | "failed";
+            status: "queued" | "running" | "completed" | "failed" | "cancelled";
             /** Status Reason */
             status_reason: string | null;
         };
@@ -3478,8 +3501,18 @@ export interface components {
          */
         SnapshotPage: {
             /**
+             * Chunks Done
+             * @description chunks read so far
+             */
+            chunks_done: number;
+            /**
+             * Chunks Total
+             * @description chunks of the file list the build reads
+             */
+            chunks_total: number;
+            /**
              * Count
-             * @description files pinned
+             * @description files pinned (while pending: files matched when it was taken)
              */
             count: number;
             /**
@@ -3498,7 +3531,7 @@ export interface components {
             dataset: string;
             /**
              * Digest
-             * @description sha256 of the manifest: the same files at the same versions give the same one
+             * @description sha256 of the manifest: the same files at the same versions give the same one (empty until the snapshot is ready)
              */
             digest: string;
             /** Items */
@@ -3532,6 +3565,17 @@ export interface components {
              */
             schema_version: number;
             /**
+             * Status
+             * @description pending while the snapshot state machine builds a large snapshot's manifest
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "failed";
+            /**
+             * Status Reason
+             * @description why the build failed
+             */
+            status_reason: string | null;
+            /**
              * Url Expires In
              * @description seconds the page's presigned URLs live
              */
@@ -3543,8 +3587,18 @@ export interface components {
          */
         SnapshotPublic: {
             /**
+             * Chunks Done
+             * @description chunks read so far
+             */
+            chunks_done: number;
+            /**
+             * Chunks Total
+             * @description chunks of the file list the build reads
+             */
+            chunks_total: number;
+            /**
              * Count
-             * @description files pinned
+             * @description files pinned (while pending: files matched when it was taken)
              */
             count: number;
             /**
@@ -3558,7 +3612,7 @@ export interface components {
             dataset: string;
             /**
              * Digest
-             * @description sha256 of the manifest: the same files at the same versions give the same one
+             * @description sha256 of the manifest: the same files at the same versions give the same one (empty until the snapshot is ready)
              */
             digest: string;
             /**
@@ -3579,6 +3633,17 @@ export interface components {
              * @description the label schema's version when the snapshot was taken
              */
             schema_version: number;
+            /**
+             * Status
+             * @description pending while the snapshot state machine builds a large snapshot's manifest
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "failed";
+            /**
+             * Status Reason
+             * @description why the build failed
+             */
+            status_reason: string | null;
         };
         /** SnapshotsPublic */
         SnapshotsPublic: {
@@ -5229,6 +5294,15 @@ export interface operations {
                     "application/json": components["schemas"]["SnapshotPublic"];
                 };
             };
+            /** @description Too large for one request: pending while it is built */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPublic"];
+                };
+            };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
             400: {
                 headers: {
@@ -5404,6 +5478,84 @@ export interface operations {
             };
             /** @description The project (or a resource in it) does not exist, or the caller is not a member */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    cancel_export_api_v1_projects__project_string_id__exports__export_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

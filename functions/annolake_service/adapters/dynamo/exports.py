@@ -28,6 +28,7 @@ def _job(item: ExportItem) -> ExportJob:
         size_bytes=int(item.size_bytes) if item.size_bytes is not None else None,
         sha256=item.sha256,
         attempt=int(item.attempt or 0),
+        execution_arn=item.execution_arn,
         created_by=item.created_by,
         created_at=item.created_at,
         finished_at=item.finished_at,
@@ -60,8 +61,9 @@ def list_exports(project_id: str) -> list[ExportJob]:
     return [_job(item) for item in found]
 
 
-def restart_export(project_id: str, export_id: str, *, from_status: str) -> int | None:
-    """Queue a failed export again (a re-drive); the new attempt number, or None if it was not ``from_status``."""
+def restart_export(project_id: str, export_id: str, *, from_status: tuple[str, ...]) -> int | None:
+    """Queue a failed or cancelled export again (a re-drive); the new attempt number, or None if its status was
+    not one of ``from_status``."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
     actions: list[Action] = [
@@ -69,15 +71,22 @@ def restart_export(project_id: str, export_id: str, *, from_status: str) -> int 
         ExportItem.attempt.add(1),
         ExportItem.status_reason.remove(),
     ]
-    if not applied(lambda: item.update(actions=actions, condition=ExportItem.status == from_status)):
+    if not applied(lambda: item.update(actions=actions, condition=ExportItem.status.is_in(*from_status))):
         return None
     return int(item.attempt)
 
 
 def mark_export(
-    project_id: str, export_id: str, *, status: str, finished_at: datetime | None = None, **facts: Any
-) -> None:
-    """Set the status and any of ``pages_total``, ``size_bytes``, ``sha256``, ``status_reason``."""
+    project_id: str,
+    export_id: str,
+    *,
+    status: str,
+    finished_at: datetime | None = None,
+    only_from: tuple[str, ...] | None = None,
+    **facts: Any,
+) -> bool:
+    """Set the status and any of ``pages_total``, ``size_bytes``, ``sha256``, ``status_reason``,
+    ``execution_arn``; with ``only_from``, only if the status is one of those (whether it was)."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
     actions: list[Action] = [ExportItem.status.set(status)]
@@ -85,4 +94,16 @@ def mark_export(
         actions.append(getattr(ExportItem, name).set(value))
     if finished_at is not None:
         actions.append(ExportItem.finished_at.set(finished_at))
-    item.update(actions=actions, condition=ExportItem.PK.exists())
+    condition = ExportItem.PK.exists()
+    if only_from is not None:
+        condition = condition & ExportItem.status.is_in(*only_from)
+        return applied(lambda: item.update(actions=actions, condition=condition))
+    item.update(actions=actions, condition=condition)
+    return True
+
+
+def set_execution(project_id: str, export_id: str, execution_arn: str) -> None:
+    """The execution of the export's latest attempt: what cancelling it stops."""
+    bind()
+    item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
+    item.update(actions=[ExportItem.execution_arn.set(execution_arn)], condition=ExportItem.PK.exists())

@@ -358,7 +358,8 @@ class QueryIndexItem(Item):
 
 
 class SnapshotItem(_IndexedItem):
-    """A named snapshot: where its manifest is (by digest) and what it holds; never updated once written."""
+    """A named snapshot: where its manifest is (by digest) and what it holds. Written ``ready`` and never updated
+    again, or ``pending`` while the snapshot state machine builds it (then in GSI1 only once ready)."""
 
     KIND: ClassVar[str] = "snapshot"
 
@@ -374,6 +375,11 @@ class SnapshotItem(_IndexedItem):
     manifest_bytes = NumberAttribute()
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    status = UnicodeAttribute(null=True)  # pending | ready | failed; absent: ready (written before builds)
+    status_reason = UnicodeAttribute(null=True)
+    build_id = UnicodeAttribute(null=True)
+    chunks_total = NumberAttribute(null=True)
+    chunk_files = NumberAttribute(null=True)
 
 
 class ModelItem(Item):
@@ -400,9 +406,10 @@ class ExportItem(Item):
     snapshot_digest = UnicodeAttribute()
     format = UnicodeAttribute()
     options = JSONAttribute(default=dict)
-    status = UnicodeAttribute()  # queued | running | completed | failed
+    status = UnicodeAttribute()  # queued | running | completed | failed | cancelled
     status_reason = UnicodeAttribute(null=True)
     pages_total = NumberAttribute(default=0)
+    execution_arn = UnicodeAttribute(null=True)  # the latest attempt's (to stop it)
     size_bytes = NumberAttribute(null=True)
     sha256 = UnicodeAttribute(null=True)
     attempt = NumberAttribute(default=0)

@@ -27,15 +27,24 @@ class SnapshotPublic(BaseModel):
     """A snapshot and its lineage record (name, digest, label histogram): what to log with a training run."""
 
     name: str
-    digest: str = Field(description="sha256 of the manifest: the same files at the same versions give the same one")
+    digest: str = Field(
+        description="sha256 of the manifest: the same files at the same versions give the same one "
+        "(empty until the snapshot is ready)"
+    )
     dataset: str
     query: str | None
     schema_version: int = Field(description="the label schema's version when the snapshot was taken")
-    count: int = Field(description="files pinned")
+    count: int = Field(description="files pinned (while pending: files matched when it was taken)")
     label_histogram: dict[str, LabelTally] = Field(description="per label name, over the pinned versions")
     manifest_bytes: int
     created_by: str
     created_at: IsoTimestamp
+    status: Literal["pending", "ready", "failed"] = Field(
+        description="pending while the snapshot state machine builds a large snapshot's manifest"
+    )
+    status_reason: str | None = Field(description="why the build failed")
+    chunks_total: int = Field(description="chunks of the file list the build reads")
+    chunks_done: int = Field(description="chunks read so far")
 
 
 class SnapshotsPublic(BaseModel):
@@ -88,7 +97,7 @@ class ExportPublic(BaseModel):
     digest: str
     format: str
     options: dict[str, Any]
-    status: Literal["queued", "running", "completed", "failed"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
     status_reason: str | None
     pages_total: int = Field(description="pages of up to 500 files the export is rendered in")
     pages_done: int

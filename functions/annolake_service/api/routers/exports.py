@@ -1,4 +1,4 @@
-"""Exports of snapshots: start (or reuse) one, follow its progress, download it."""
+"""Exports of snapshots: start (or reuse) one, follow its progress, download it, cancel it."""
 
 from __future__ import annotations
 
@@ -40,3 +40,10 @@ def list_exports(access: CanReadFiles) -> ExportsPublic:
 def get_export(export_id: str, access: CanReadFiles) -> ExportPublic:
     """Status and progress; once completed, a presigned download URL minted for this answer."""
     return ExportPublic.model_validate(exports.describe(access.project_id, export_id))
+
+
+@router.post("/exports/{export_id}/cancel", responses=error_responses(409))
+def cancel_export(export_id: str, access: CanCreateExports) -> ExportPublic:
+    """Stop a queued or running export: its execution is stopped and its partial output removed (409 once it
+    has finished). Asking for the same export again re-drives it."""
+    return ExportPublic.model_validate(exports.cancel(access.project_id, export_id))

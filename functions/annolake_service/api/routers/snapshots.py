@@ -15,7 +15,7 @@ from annolake_service.api.models.snapshots import (
     SnapshotPublic,
     SnapshotsPublic,
 )
-from annolake_service.services import slices, snapshots
+from annolake_service.services import slices, snapshot_builds, snapshots
 
 router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ERRORS)
 
@@ -25,7 +25,8 @@ router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ER
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": SnapshotPublic, "description": "The name already holds this very content: that snapshot"},
-        **error_responses(400, 409),
+        202: {"model": SnapshotPublic, "description": "Too large for one request: pending while it is built"},
+        **error_responses(400, 409, 503),
     },
 )
 def create_snapshot(
@@ -33,13 +34,17 @@ def create_snapshot(
 ) -> SnapshotPublic:
     """Pin the dataset's ready files matching the query: each file's media sha256 and annotation version.
 
-    201 when taken now; 200 with the existing snapshot when the name already holds the same content; 409 when the
-    name holds other content (snapshots are immutable)."""
-    body_out, created = snapshots.create_snapshot(
+    201 when taken now; 202 when it is too large to build within the request (``status`` pending: GET it until
+    it is ready or failed); 200 with the existing snapshot when the name already holds the same content (or is
+    being built from the same dataset and query); 409 when the name holds other content (snapshots are
+    immutable)."""
+    body_out, created = snapshot_builds.create_snapshot(
         access.project_id, dataset_name, body.name, body.query, author=access.principal.principal_id
     )
     if not created:
         response.status_code = status.HTTP_200_OK
+    elif body_out["status"] == "pending":
+        response.status_code = status.HTTP_202_ACCEPTED
     return SnapshotPublic.model_validate(body_out)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-ExportStatus = Literal["queued", "running", "completed", "failed"]
+ExportStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
 class ExportJob(BaseModel):
@@ -32,6 +32,7 @@ class ExportJob(BaseModel):
     size_bytes: int | None = None
     sha256: str | None = None
     attempt: int = 0
+    execution_arn: str | None = None
     created_by: str
     created_at: datetime
     finished_at: datetime | None = None
