@@ -7,10 +7,11 @@ is only estimated from 100k, being linear). Every figure is the median of 5 runs
 includes reading the Parquet footers, as a cold Lambda would.
 
 ``service_rows`` compares the two engines through the service's own code on the same data: files written
-straight into a table on moto in this process (no media, ``ANNOLAKE_BENCH_TABLE_PATH_SIZES``: 10k and 100k),
-the index built from them, then count + first page with ``QUERY_ENGINE=table`` (DynamoDB filters over every
-membership) and on the index (warm: its files already in ``/tmp``). moto in-process is slower than DynamoDB,
-so the table figure is an upper bound; the ratio is the point.
+straight into a table on moto in this process, patched as the emulator runs it (no media;
+``ANNOLAKE_BENCH_TABLE_PATH_SIZES``: 10k and 100k), the index built from them, then count + first page with
+``QUERY_ENGINE=table`` (DynamoDB filters over every membership) and on the index (warm: its files already in
+``/tmp``). moto in-process is slower than DynamoDB, so the table figure is an upper bound; the ratio is the
+point.
 """
 
 from __future__ import annotations
@@ -102,8 +103,17 @@ def service_rows(sizes: tuple[int, ...] = TABLE_PATH_SIZES) -> list[tuple[str, s
     import boto3
     from moto import mock_aws
 
+    from infra.local.moto_patches import (
+        copy_query_results_after_filtering,
+        index_base_table_queries,
+        two_phase_transactions,
+    )
     from tests.bench.query_cost import _seed_table_only
     from tests.support.auth import create_single_table, reset_service_caches
+
+    index_base_table_queries()  # moto as the emulator runs it (`make up`, the service tests)
+    copy_query_results_after_filtering()
+    two_phase_transactions()
 
     rows: list[tuple[str, str, str]] = []
     variables = {
