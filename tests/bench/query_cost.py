@@ -302,7 +302,7 @@ def _stream_held() -> Iterator[None]:
     from infra.local import stream_sources
 
     deliver = stream_sources._Delivery._deliver
-    stream_sources._Delivery._deliver = lambda *_, **__: None  # type: ignore[method-assign,assignment]
+    stream_sources._Delivery._deliver = lambda *_, **__: None  # type: ignore[method-assign]
     try:
         yield
     finally:
