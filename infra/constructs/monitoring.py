@@ -1,4 +1,5 @@
-"""Alarms on what needs a person: API errors, failed ingest executions, S3 events the trigger gave up on."""
+"""Alarms on what needs a person: API errors, failed ingest executions, S3 events the trigger gave up on,
+failed scheduled runs."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Monitoring(Construct):
         trigger_dead_letter_queue: sqs.IQueue,
         workflow_state_machines: dict[str, sfn.IStateMachine],  # by the name their alarms start with
         event_dead_letter_queues: Sequence[sqs.IQueue],
+        scheduled_functions: dict[str, lambda_.IFunction],  # by the name their alarms start with
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -88,6 +90,14 @@ class Monitoring(Construct):
                 "webhook deliveries). Redrive them from the dead-letter queue.",
             )
             for queue in event_dead_letter_queues
+        ]
+        self.alarms += [
+            self._any(
+                function.metric_errors(period=PERIOD),
+                f"{name}Errors",
+                "A scheduled run failed (its log names what); the next run tries again.",
+            )
+            for name, function in scheduled_functions.items()
         ]
         action = cw_actions.SnsAction(self.topic)
         for alarm in self.alarms:

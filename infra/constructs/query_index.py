@@ -1,10 +1,14 @@
-"""The query index updater: the single table's change stream (keys only) -> delta files of each dataset's
-columnar index in the media bucket (``index/``), compacted by the same function once enough accumulate."""
+"""The query index's functions. The updater: the single table's change stream (keys only) -> delta files of each
+dataset's columnar index in the media bucket (``index/``), compacted by the same function once enough accumulate.
+The compactor: an EventBridge schedule folds the deltas of every index that has some (so a dataset that stops
+changing before it reaches that many is compacted too); its errors are alarmed (``monitoring.py``)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -15,6 +19,7 @@ from infra.constructs import nag
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 
 INDEX_PREFIX = "index/"
+COMPACTION_SCHEDULE = "rate(1 hour)"  # the emulator runs it too (infra/local/schedules.py)
 
 
 class QueryIndex(Construct):
@@ -66,6 +71,41 @@ class QueryIndex(Construct):
             "IAM5",
             "Item access to the single table and its GSIs (keys are data), and S3 object grants on the index "
             "files (one prefix, keys made at run time).",
+            findings=[
+                nag.indexes_of(self, table),
+                nag.objects_of(self, media_bucket, INDEX_PREFIX),
+                *nag.S3_READ_ACTIONS,
+                *nag.S3_WRITE_ACTIONS,
+            ],
+        )
+
+        self.compactor = ServiceFunction(
+            self,
+            "Compactor",
+            defaults=defaults,
+            handler="annolake_service.handlers.query_index.compact_handler",
+            description="query index: scheduled compaction of every index's delta files",
+            memory_size=1024,  # DuckDB compacts a dataset's index in memory
+            timeout=Duration.minutes(15),
+        )
+        compactor = self.compactor.function
+        # Lists projects (GSI1) and each project's manifests (key queries), replaces a manifest conditionally.
+        table.grant(compactor, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DescribeTable")
+        media_bucket.grant_read_write(compactor, f"{INDEX_PREFIX}*")
+        media_bucket.grant_delete(compactor, f"{INDEX_PREFIX}*")
+        self.schedule = events.Rule(
+            self,
+            "CompactionSchedule",
+            schedule=events.Schedule.expression(COMPACTION_SCHEDULE),
+            description="Compact every query index that has delta files",
+            # Runs that fail are alarmed and the next run retries, so Lambda's async retries are not needed.
+            targets=[targets.LambdaFunction(compactor, retry_attempts=0)],
+        )
+        nag.acknowledge(
+            self.compactor.role,
+            "IAM5",
+            "Key queries on the single table's GSI1 (the projects), and S3 object grants on the index files "
+            "(one prefix, keys made at run time).",
             findings=[
                 nag.indexes_of(self, table),
                 nag.objects_of(self, media_bucket, INDEX_PREFIX),

@@ -433,12 +433,15 @@ def _rule(ctx: _Context) -> Created:
     name = ctx.name("Name", limit=64)
     bus = p.get("EventBusName", "default")
     events = ctx.client("events")
+    trigger = {"EventPattern": json.dumps(p["EventPattern"])} if "EventPattern" in p else {}
+    if "ScheduleExpression" in p:  # run by infra.local.schedules, as EventBridge's scheduler would
+        trigger["ScheduleExpression"] = p["ScheduleExpression"]
     arn = events.put_rule(
         Name=name,
         EventBusName=bus,
-        EventPattern=json.dumps(p["EventPattern"]),
         State=p.get("State", "ENABLED"),
         Description=p.get("Description", ""),
+        **trigger,
     )["RuleArn"]
     targets = [{k: v for k, v in t.items() if k in ("Id", "Arn", "Input", "InputPath")} for t in p.get("Targets", [])]
     if targets:

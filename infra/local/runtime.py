@@ -1,7 +1,8 @@
 """``python -m infra.local`` (``make up``): the whole platform on this machine.
 
 synth (cached) -> emulator on :4566 -> provision the synthesized template -> recover the saved state
-(checkpoint + journal) or seed the demo -> credentials.json -> API + web UI on :8000 (uvicorn) -> on Ctrl-C,
+(checkpoint + journal) or seed the demo -> scheduled rules start firing (``schedules``) -> credentials.json ->
+API + web UI on :8000 (uvicorn) -> on Ctrl-C,
 a last checkpoint. Every change acknowledged in between is in the journal first (``state``).
 
 The API runs in its own worker processes (``ANNOLAKE_API_WORKERS``, default 2), as the API Lambda runs apart
@@ -32,6 +33,7 @@ from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
+from infra.local.schedules import Scheduler
 from infra.local.state import Inventory, StateStore, capture
 from infra.local.web import web_ui_app
 from infra.web_contract import runtime_config
@@ -93,6 +95,7 @@ class LocalPlatform:
         )
         self._stop = threading.Event()
         self.deployment: Deployment | None = None
+        self.scheduler: Scheduler | None = None
 
     def start(self) -> None:
         """Everything up, in an order where nothing runs against half-restored data: SQS deliveries wait
@@ -116,6 +119,8 @@ class LocalPlatform:
         if not recovering:
             self._seed()
         event_sources.release()
+        self.scheduler = Scheduler(self.session, self.emulator.endpoint_url, self.deployment)
+        self.scheduler.start()
         if recovering:
             threading.Thread(target=self._ingest_left_over_drops, args=(inventory,), daemon=True).start()
         threading.Thread(target=self._checkpoint_periodically, name="checkpoints", daemon=True).start()
@@ -235,6 +240,8 @@ class LocalPlatform:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.emulator.recorder is not None:
             self.emulator.recorder.capture = None
         capture.uninstall_hooks()

@@ -168,6 +168,7 @@ class AppStack(Stack):
                 "PredictStateMachine": self.predictions.state_machine,
             },
             event_dead_letter_queues=[*self.events.dead_letter_queues, self.query_index.dead_letter_queue],
+            scheduled_functions={"QueryIndexCompaction": self.query_index.compactor.function},
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=self.api.stage.url, description="Base URL of the API (routes under /api/v1)")

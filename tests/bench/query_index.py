@@ -5,10 +5,18 @@ counts, an attribute group, metadata and creation times. The reference is ``eval
 held in memory as ``FileView``s, the brute force the platform would otherwise do per query (at 1M files it
 is only estimated from 100k, being linear). Every figure is the median of 5 runs after one warm-up; "open"
 includes reading the Parquet footers, as a cold Lambda would.
+
+``service_rows`` compares the two engines through the service's own code on the same data: files written
+straight into a table on moto in this process, patched as the emulator runs it (no media;
+``ANNOLAKE_BENCH_TABLE_PATH_SIZES``: 10k and 100k), the index built from them, then count + first page with
+``QUERY_ENGINE=table`` (DynamoDB filters over every membership) and on the index (warm: its files already in
+``/tmp``). moto in-process is slower than DynamoDB, so the table figure is an upper bound; the ratio is the
+point.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -87,6 +95,87 @@ def _median_ms(action: Callable[[], Any], runs: int = 5) -> float:
     return statistics.median(samples)
 
 
+TABLE_PATH_SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_TABLE_PATH_SIZES", "10000,100000").split(","))
+SERVICE_QUERY = "labels.car >= 2 and labels.pedestrian >= 1"
+
+
+def service_rows(sizes: tuple[int, ...] = TABLE_PATH_SIZES) -> list[tuple[str, str, str]]:
+    import boto3
+    from moto import mock_aws
+
+    from infra.local.moto_patches import (
+        copy_query_results_after_filtering,
+        index_base_table_queries,
+        two_phase_transactions,
+    )
+    from tests.bench.query_cost import _seed_table_only
+    from tests.support.auth import create_single_table, reset_service_caches
+
+    index_base_table_queries()  # moto as the emulator runs it (`make up`, the service tests)
+    copy_query_results_after_filtering()
+    two_phase_transactions()
+
+    rows: list[tuple[str, str, str]] = []
+    variables = {
+        "TABLE_NAME": "bench-table",
+        "MEDIA_BUCKET": "bench-media",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in [*variables, "AWS_ENDPOINT_URL", "QUERY_ENGINE"]}
+    os.environ.update(variables)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with mock_aws():
+            reset_service_caches()
+            create_single_table(boto3.client("dynamodb", region_name="us-east-1"), "bench-table")
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-media")
+            from annolake_service.services import projects, query_index, schema, slices
+
+            for files in sizes:
+                project_id = f"bench-{files}"
+                projects.create_project(project_id, project_id, creator="user:bench")
+                schema.add_labels(project_id, ["car", "pedestrian"])
+                started = time.perf_counter()
+                dataset_id = _seed_table_only(project_id, "bulk", files)
+                seeded_s = time.perf_counter() - started
+                query_index.build(project_id, dataset_id)
+
+                def first_page(project_id: str = project_id) -> int:
+                    slices.query_files(project_id, "bulk", SERVICE_QUERY, limit=100, cursor=None)
+                    return slices.count_files(project_id, "bulk", SERVICE_QUERY)
+
+                timings, counts = {}, {}
+                for engine in ("table", "auto"):
+                    os.environ["QUERY_ENGINE"] = engine
+                    reset_service_caches()
+                    counts[engine] = first_page()
+                    timings[engine] = _median_ms(first_page, runs=3)
+                assert counts["table"] == counts["auto"], counts
+                tag = f"{files:>9,} files"
+                rows += [
+                    (
+                        f"table engine {tag}: count + first page",
+                        f"{timings['table']:.0f} ms",
+                        f"{counts['table']:,} match `{SERVICE_QUERY}`; moto in-process; seeded in {seeded_s:.0f} s",
+                    ),
+                    (
+                        f"index engine {tag}: count + first page",
+                        f"{timings['auto']:.0f} ms",
+                        f"same files; {timings['table'] / timings['auto']:.0f}x faster than the table",
+                    ),
+                ]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return rows
+
+
 def run() -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     query = parse_query(QUERY)
@@ -154,9 +243,11 @@ def run() -> list[tuple[str, str, str]]:
             index.close()
         estimate = reference_ms[100_000] * 10
         rows.append(("reference 1,000,000 files (x10 of 100k)", f"{estimate:.0f} ms", "linear estimate"))
-    return rows
+    return rows + service_rows()
 
 
 if __name__ == "__main__":
-    for row in run():
+    import sys
+
+    for row in service_rows() if sys.argv[1:] == ["service"] else run():
         print(*row, sep="  |  ")

@@ -42,6 +42,7 @@ PREDICT_STEPS = {
     "annolake_service.handlers.model.handler",
 }
 QUERY_INDEX = "annolake_service.handlers.query_index.handler"
+COMPACTOR = "annolake_service.handlers.query_index.compact_handler"
 SERVICE_HANDLERS = {
     API,
     TRIGGER,
@@ -55,6 +56,7 @@ SERVICE_HANDLERS = {
     *WORKFLOW_STEPS,
     WEBHOOKS,
     QUERY_INDEX,
+    COMPACTOR,
     *PREDICT_STEPS,
 }
 COMMON_ENV = {
@@ -330,6 +332,35 @@ def test_the_query_index_updater_reads_the_tables_key_stream_and_writes_only_ind
     assert s3_resources and all(r.endswith('"/index/*"]]}') for r in s3_resources if "Join" in r), s3_resources
 
 
+def test_a_schedule_compacts_the_query_indexes_with_grants_for_that_only(dev):
+    template = dev.app_template
+    compactor, props = service_functions(template)[COMPACTOR]
+    rules = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    (rule,) = rules
+    assert rule["State"] == "ENABLED" and rule["ScheduleExpression"].startswith("rate(")
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [compactor, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0  # a failed run is alarmed; the next one retries
+    permissions = [
+        p["Properties"]
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [compactor, "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
+    granted = actions(role_statements(template, props))
+    dynamodb = {a for a in granted if a.startswith("dynamodb:")}
+    assert dynamodb == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DescribeTable"}
+    assert not any(a.startswith(("dynamodb:GetRecords", "sqs:", "states:")) for a in granted)
+    writes = [st for st in role_statements(template, props) if _puts(st) or "s3:DeleteObject*" in actions([st])]
+    written = [r for st in writes for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    objects = [json.dumps(r) for r in written if "Fn::Join" in r]  # the bucket itself: for s3:List* only
+    assert objects and all(r.endswith('"/index/*"]]}') for r in objects), written
+
+
 def test_ingest_state_machine_is_express_logged_and_traced(dev):
     _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
     props = machine["Properties"]
@@ -475,7 +506,8 @@ def test_alarms_notify_the_topic(dev):
     assert set(by_metric) == {"Errors", "ExecutionsFailed", "ApproximateNumberOfMessagesVisible"}
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-    assert [a["Dimensions"] for a in by_metric["Errors"]] == [[{"Name": "FunctionName", "Value": {"Ref": api_fn}}]]
+    compactor, _ = service_functions(template)[COMPACTOR]
+    assert sorted(a["Dimensions"][0]["Value"]["Ref"] for a in by_metric["Errors"]) == sorted([api_fn, compactor])
     machines = {lid for lid in resources(template, "AWS::StepFunctions::StateMachine")} - {
         one(template, "AWS::StepFunctions::StateMachine", "Imports")[0],
         one(template, "AWS::StepFunctions::StateMachine", "Exports")[0],

@@ -34,6 +34,7 @@ from annolake_service.adapters.columnar_index import ColumnarIndex, write_index_
 from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import query_indexes as manifest_repo
 from annolake_service.domain.entities import FileRecord, IndexManifest
 from annolake_service.domain.query import FileView, Node
@@ -198,11 +199,12 @@ def build(project_id: str, dataset_id: str) -> IndexManifest | None:
     return manifest
 
 
-def compact(project_id: str, dataset_id: str) -> IndexManifest | None:
-    """Fold the deltas into a new base (building the index first if it has none); None if nothing changed."""
+def compact(project_id: str, dataset_id: str, *, build_missing: bool = True) -> IndexManifest | None:
+    """Fold the deltas into a new base (building the index first if it has none, unless ``build_missing`` is
+    off); None if nothing changed."""
     manifest = manifest_repo.get_manifest(project_id, dataset_id)
     if manifest is None:
-        return build(project_id, dataset_id)
+        return build(project_id, dataset_id) if build_missing else None
     deltas = _delta_keys(project_id, dataset_id, manifest)
     if not deltas:
         return None
@@ -236,6 +238,29 @@ def maintain(targets: Iterable[tuple[str, str]]) -> None:
         manifest = manifest_repo.get_manifest(project_id, dataset_id)
         if manifest is None or len(_delta_keys(project_id, dataset_id, manifest)) >= limit:
             compact(project_id, dataset_id)
+
+
+def compact_all() -> list[tuple[str, str]]:
+    """The scheduled compaction: fold the deltas of every index that has some; returns those compacted.
+
+    Finds the indexes by key queries (the projects on GSI1, then each project's ``INDEX#`` manifests) and
+    their deltas by one S3 listing each, so a run over idle indexes reads no table data and writes nothing.
+    An index dropped meanwhile is not built again here (its dataset's next change builds it). One failing
+    index does not stop the others; the run raises at the end, so the failure is counted and alarmed.
+    """
+    compacted, failed = [], []
+    for project_id in project_repo.project_ids():
+        for dataset_id in manifest_repo.indexed_datasets(project_id):
+            try:
+                if compact(project_id, dataset_id, build_missing=False) is not None:
+                    compacted.append((project_id, dataset_id))
+            except Exception:
+                logger.exception("query index compaction failed", extra={"project": project_id, "dataset": dataset_id})
+                failed.append((project_id, dataset_id))
+    logger.info("query indexes compacted", extra={"compacted": len(compacted), "failed": len(failed)})
+    if failed:
+        raise RuntimeError(f"compacting {len(failed)} query indexes failed (see the log): {failed[:10]}")
+    return compacted
 
 
 def drop(project_id: str, dataset_id: str) -> None:

@@ -62,6 +62,10 @@ Access patterns
   annotations need a second batch get of their version items.
 - ``next`` task: the caller's open tasks (GSI1 ``P#<p>#A#<who>``, ``open#``), then the job's queue (GSI2,
   sort key up to now). A claim is a conditional write on the task's ``claim_seq``.
+- every query index (the scheduled compaction): GSI1 ``PROJECTS`` for the project ids, then a key query
+  ``begins_with INDEX#`` on each ``P#<p>``; then one S3 listing per index finds its deltas. A run costs one
+  query per project plus one per 1 MB of manifests, and one LIST per index, whether or not anything changed;
+  no scan and no extra GSI (a sparse "has deltas" key would need a write per stream batch to keep up).
 - a snapshot by name: one get; by digest (or a prefix of it): GSI1 ``P#<p>#SNAPSHOTS`` ``begins_with`` the digest.
   Its manifest is an S3 object named by the digest, so names of the same content share one manifest.
 - an export: one get; its id is derived from the snapshot digest, format and options, so asking for the same

@@ -70,6 +70,13 @@ def rename_project(project_id: str, name: str) -> None:
     )
 
 
+def project_ids() -> list[str]:
+    """Every project's id: a key query on GSI1 ``PROJECTS`` (ids only; the scheduled index compaction)."""
+    bind()
+    query = ProjectItem.gsi1.query(keys.PROJECTS_INDEX_PK, attributes_to_get=["GSI1SK"])
+    return [item.GSI1SK for item in query if item.GSI1SK]
+
+
 def projects_of(principal_id: str) -> list[tuple[Project, Role]]:
     bind()
     result = []

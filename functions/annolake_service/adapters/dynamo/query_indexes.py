@@ -27,6 +27,17 @@ def get_manifest(project_id: str, dataset_id: str) -> IndexManifest | None:
     )
 
 
+def indexed_datasets(project_id: str) -> list[str]:
+    """The datasets of a project that have an index: a key query ``begins_with INDEX#`` on ``P#<p>``."""
+    bind()
+    query = QueryIndexItem.query(
+        keys.project_pk(project_id),
+        QueryIndexItem.SK.startswith(keys.QUERY_INDEX_PREFIX),
+        attributes_to_get=["dataset_id"],
+    )
+    return [item.dataset_id for item in query]
+
+
 def save_manifest(manifest: IndexManifest) -> bool:
     """Write the manifest if nobody replaced the one it was made from (``version``); False if somebody did."""
     bind()
