@@ -48,6 +48,7 @@ def _file_record(item: FileItem) -> FileRecord:
 def _file_item(record: FileRecord, instances: list[dict[str, Any]]) -> FileItem:
     """A new file's item; ``instances`` are its version 1 (none: version 0)."""
     values = {_ATTRIBUTE_OF.get(name, name): getattr(record, name) for name in FileRecord.model_fields}
+    values["video"] = record.video.model_dump(mode="json") if record.video else None
     values["annotation_version"] = 1 if instances else 0
     values["current_instances"] = _carried(instances) if instances else None
     return FileItem(PK=keys.file_pk(record.project_id, record.file_id), SK=keys.FILE_SK, kind=FileItem.KIND, **values)

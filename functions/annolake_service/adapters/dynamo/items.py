@@ -123,6 +123,7 @@ class FileItem(Item):
     content_hash = UnicodeAttribute(null=True)
     original_key = UnicodeAttribute(null=True)
     thumbnail_key = UnicodeAttribute(null=True)
+    video = JSONAttribute(null=True)  # VideoFacts of a video file
     file_metadata = JSONAttribute(default=dict)
     label_counts: MapAttribute[str, Any] = MapAttribute(default=dict)
     # pynamodb reserves the name attribute_values
