@@ -20,8 +20,8 @@ from annolake_service.adapters import storage, workflows
 from annolake_service.adapters.dynamo import exports as export_repo
 from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
+from annolake_service.services import ingest, snapshots
 from annolake_service.services import schema as schema_service
-from annolake_service.services import snapshots
 from annolake_service.shared.errors import BadRequest, NotFound, ServiceUnavailable
 from annolake_service.shared.settings import get_settings
 
@@ -101,21 +101,35 @@ def create_export(
     if export_repo.create_export(job):
         attempt = 0
     else:
-        attempt_or_none = export_repo.restart_export(project_id, export_id, from_status="failed")
+        attempt_or_none = _restart(_job(project_id, export_id))
         if attempt_or_none is None:  # queued, running or completed: the same export, reused
             return _public(_job(project_id, export_id)), False
         attempt = attempt_or_none
     try:
-        workflows.start_export(
+        arn = workflows.start_export(
             {"project_id": project_id, "export_id": export_id},
             name=f"{export_id}-{attempt}-{secrets.token_hex(3)}",
         )
+        export_repo.set_execution(project_id, export_id, arn)
     except Exception as exc:
         # recorded as failed, so that asking again re-drives it instead of finding it "queued" for ever
         reason = f"the export could not be started: {type(exc).__name__}: {exc}"
         export_repo.mark_export(project_id, export_id, status="failed", status_reason=reason[:1000])
         raise
     return _public(_job(project_id, export_id)), True
+
+
+def _restart(job: ExportJob) -> int | None:
+    """Re-drive a failed export, or one that reads as queued or running while its execution has ended (it failed
+    where the failure could not be recorded); the new attempt, or None when it is to be reused as it is."""
+    if job.status == "failed":
+        return export_repo.restart_export(job.project_id, job.export_id, from_status="failed")
+    ended = job.status in ("queued", "running") and bool(job.execution_arn)
+    if ended and workflows.execution_status(str(job.execution_arn)) != "RUNNING":
+        return export_repo.restart_export(
+            job.project_id, job.export_id, from_status=job.status, ended_execution=job.execution_arn
+        )
+    return None
 
 
 def describe(project_id: str, export_id: str) -> dict[str, Any]:
@@ -217,6 +231,6 @@ def assemble(project_id: str, export_id: str) -> dict[str, Any]:
 
 
 def fail(project_id: str, export_id: str, error: dict[str, Any]) -> dict[str, Any]:
-    cause = str(error.get("Cause") or error.get("Error") or "the export failed")[:1000]
+    cause = (ingest.reason_from_error(error) if error else "the export failed")[:1000]
     export_repo.mark_export(project_id, export_id, status="failed", status_reason=cause, finished_at=datetime.now(UTC))
     return {"status": "failed", "reason": cause}

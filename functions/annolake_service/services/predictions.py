@@ -135,9 +135,15 @@ def start_run(
 def _start_execution(project_id: str, run_id: str) -> None:
     """Queued before the execution starts: its first step may run before ``start_execution`` returns."""
     prediction_repo.mark_run(project_id, run_id, status="queued")
-    arn = workflows.start_predictions(
-        {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
-    )
+    try:
+        arn = workflows.start_predictions(
+            {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
+        )
+    except Exception as exc:
+        # recorded as failed, so that the run can be re-driven instead of reading "queued" for ever
+        reason = f"the run could not be started: {type(exc).__name__}: {exc}"
+        prediction_repo.mark_run(project_id, run_id, status="failed", reason=reason[:1000], finished=True)
+        raise
     prediction_repo.set_execution(project_id, run_id, arn)
 
 
@@ -152,10 +158,16 @@ def cancel(project_id: str, run_id: str) -> dict[str, Any]:
     return describe_run(project_id, run_id)
 
 
+def _execution_ended(run: PredictionRun) -> bool:
+    """The run reads as active, but the execution it last started has ended: it failed where its failure could
+    not be recorded (the step that records it could not run), so it may be re-driven."""
+    return bool(run.execution_arn) and workflows.execution_status(str(run.execution_arn)) != "RUNNING"
+
+
 def redrive(project_id: str, run_id: str) -> dict[str, Any]:
     """A new execution over the run's chunks: files already predicted are skipped, failed ones tried again."""
     run = get_run(project_id, run_id)
-    if run.status in ACTIVE:
+    if run.status in ACTIVE and not _execution_ended(run):
         raise Conflict(f"run {run_id} is already {run.status}")
     _start_execution(project_id, run_id)
     return describe_run(project_id, run_id)

@@ -28,6 +28,7 @@ def _job(item: ExportItem) -> ExportJob:
         size_bytes=int(item.size_bytes) if item.size_bytes is not None else None,
         sha256=item.sha256,
         attempt=int(item.attempt or 0),
+        execution_arn=item.execution_arn,
         created_by=item.created_by,
         created_at=item.created_at,
         finished_at=item.finished_at,
@@ -60,18 +61,32 @@ def list_exports(project_id: str) -> list[ExportJob]:
     return [_job(item) for item in found]
 
 
-def restart_export(project_id: str, export_id: str, *, from_status: str) -> int | None:
-    """Queue a failed export again (a re-drive); the new attempt number, or None if it was not ``from_status``."""
+def restart_export(
+    project_id: str, export_id: str, *, from_status: str, ended_execution: str | None = None
+) -> int | None:
+    """Queue the export again (a re-drive) if it is still ``from_status`` (and, for one that reads as active,
+    still on ``ended_execution``, the execution found ended): the new attempt number, or None (nothing written:
+    someone else re-drove it, or it is no longer what the caller saw)."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
     actions: list[Action] = [
         ExportItem.status.set("queued"),
         ExportItem.attempt.add(1),
         ExportItem.status_reason.remove(),
+        ExportItem.finished_at.remove(),
     ]
-    if not applied(lambda: item.update(actions=actions, condition=ExportItem.status == from_status)):
+    condition = ExportItem.status == from_status
+    if ended_execution is not None:
+        condition &= ExportItem.execution_arn == ended_execution
+    if not applied(lambda: item.update(actions=actions, condition=condition)):
         return None
     return int(item.attempt)
+
+
+def set_execution(project_id: str, export_id: str, execution_arn: str) -> None:
+    bind()
+    item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
+    item.update(actions=[ExportItem.execution_arn.set(execution_arn)], condition=ExportItem.PK.exists())
 
 
 def mark_export(

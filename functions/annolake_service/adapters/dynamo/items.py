@@ -406,6 +406,7 @@ class ExportItem(Item):
     size_bytes = NumberAttribute(null=True)
     sha256 = UnicodeAttribute(null=True)
     attempt = NumberAttribute(default=0)
+    execution_arn = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)

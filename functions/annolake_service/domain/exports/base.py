@@ -32,6 +32,7 @@ class ExportJob(BaseModel):
     size_bytes: int | None = None
     sha256: str | None = None
     attempt: int = 0
+    execution_arn: str | None = None  # the execution of the latest attempt
     created_by: str
     created_at: datetime
     finished_at: datetime | None = None
