@@ -484,7 +484,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Jobs */
+        /**
+         * List Jobs
+         * @description The project's jobs, newest first; records that no longer validate are listed apart with the reason.
+         */
         get: operations["list_jobs_api_v1_projects__project_string_id__jobs_get"];
         put?: never;
         /**
@@ -751,7 +754,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Runs */
+        /**
+         * List Runs
+         * @description The project's runs (or one model's), newest first.
+         */
         get: operations["list_runs_api_v1_projects__project_string_id__runs_get"];
         put?: never;
         post?: never;
@@ -845,7 +851,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Predictions */
+        /**
+         * List Predictions
+         * @description The run's predictions in file id order; a page ends at ``limit`` or at the byte limit, whichever first.
+         */
         get: operations["list_predictions_api_v1_projects__project_string_id__runs__run_id__predictions_get"];
         put?: never;
         post?: never;
@@ -1479,6 +1488,11 @@ export interface components {
         ApiKeysPublic: {
             /** Api Keys */
             api_keys: components["schemas"]["ApiKeyPublic"][];
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
         };
         /** AttributeGroup */
         AttributeGroup: {
@@ -1566,6 +1580,11 @@ export interface components {
         };
         /** DatasetsPublic */
         DatasetsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Datasets */
             datasets: components["schemas"]["DatasetPublic"][];
         };
@@ -1753,11 +1772,21 @@ export interface components {
         };
         /** ExportsPublic */
         ExportsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Exports */
             exports: components["schemas"]["ExportPublic"][];
         };
         /** FailedDeliveriesPublic */
         FailedDeliveriesPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Failures */
             failures: components["schemas"]["FailedDeliveryPublic"][];
         };
@@ -2099,6 +2128,11 @@ export interface components {
         };
         /** ImportsPublic */
         ImportsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Imports */
             imports: components["schemas"]["ImportPublic"][];
         };
@@ -2314,6 +2348,11 @@ export interface components {
         };
         /** JobsPublic */
         JobsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Jobs */
             jobs: components["schemas"]["JobPublic"][];
             /**
@@ -2449,6 +2488,11 @@ export interface components {
         };
         /** MembersPublic */
         MembersPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Members */
             members: components["schemas"]["MemberPublic"][];
         };
@@ -2677,6 +2721,11 @@ export interface components {
         };
         /** ModelsPublic */
         ModelsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Models */
             models: components["schemas"]["ModelPublic"][];
         };
@@ -2790,6 +2839,11 @@ export interface components {
         };
         /** PredictionsPublic */
         PredictionsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Predictions */
             predictions: components["schemas"]["PredictionPublic"][];
         };
@@ -2836,6 +2890,11 @@ export interface components {
         };
         /** ProjectsPublic */
         ProjectsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Projects */
             projects: components["schemas"]["ProjectPublic"][];
         };
@@ -3065,6 +3124,11 @@ export interface components {
         };
         /** RunsPublic */
         RunsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Runs */
             runs: components["schemas"]["RunPublic"][];
         };
@@ -3334,6 +3398,11 @@ export interface components {
         };
         /** SnapshotsPublic */
         SnapshotsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Snapshots */
             snapshots: components["schemas"]["SnapshotPublic"][];
         };
@@ -3764,6 +3833,11 @@ export interface components {
         };
         /** WebhooksPublic */
         WebhooksPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Webhooks */
             webhooks: components["schemas"]["WebhookPublic"][];
         };
@@ -3807,7 +3881,10 @@ export interface operations {
     };
     list_projects_api_v1_projects_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3823,8 +3900,26 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectsPublic"];
                 };
             };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description No valid API key or user token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4063,7 +4158,10 @@ export interface operations {
     };
     list_api_keys_api_v1_projects__project_string_id__api_keys_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -4080,6 +4178,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeysPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -4360,7 +4467,10 @@ export interface operations {
     };
     list_datasets_api_v1_projects__project_string_id__datasets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -4377,6 +4487,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DatasetsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -5016,7 +5135,10 @@ export interface operations {
     };
     list_exports_api_v1_projects__project_string_id__exports_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -5033,6 +5155,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExportsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -5858,6 +5989,8 @@ export interface operations {
         parameters: {
             query?: {
                 dataset?: string | null;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -5875,6 +6008,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -6163,7 +6305,10 @@ export interface operations {
     };
     list_jobs_api_v1_projects__project_string_id__jobs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -6180,6 +6325,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -6974,7 +7128,10 @@ export interface operations {
     };
     list_members_api_v1_projects__project_string_id__members_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -6991,6 +7148,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MembersPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -7290,7 +7456,10 @@ export interface operations {
     };
     list_models_api_v1_projects__project_string_id__models_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -7307,6 +7476,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -7689,6 +7867,8 @@ export interface operations {
         parameters: {
             query?: {
                 model?: string | null;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -7706,6 +7886,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -8069,6 +8258,8 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -8087,6 +8278,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -8773,7 +8973,10 @@ export interface operations {
     };
     list_snapshots_api_v1_projects__project_string_id__snapshots_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -8790,6 +8993,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -9730,7 +9942,10 @@ export interface operations {
     };
     list_webhooks_api_v1_projects__project_string_id__webhooks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -9747,6 +9962,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhooksPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -9946,7 +10170,10 @@ export interface operations {
     };
     list_failures_api_v1_projects__project_string_id__webhooks__webhook_id__failures_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 webhook_id: string;
@@ -9964,6 +10191,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FailedDeliveriesPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
