@@ -28,6 +28,10 @@ from annolake_service.shared.settings import get_settings
 PAGE_FILES = 500
 
 
+class ExportOutdated(Exception):
+    """A page's parts were rendered with another context than the one the export is assembled with."""
+
+
 def _public(job: ExportJob, *, with_url: bool = True) -> dict[str, Any]:
     fmt = formats.format_named(job.format)
     settings = get_settings()
@@ -59,7 +63,9 @@ def _pages_done(job: ExportJob) -> int:
     if job.status not in ("running", "failed") or not job.pages_total:
         return 0
     fragment = formats.format_named(job.format).fragments[0]
-    prefix = storage.export_parts_prefix(job.project_id, job.export_id) + fragment + "/"
+    snapshot = _snapshot(job)
+    rendering = _context(job, snapshot.created_at.isoformat(), snapshot.dataset).digest
+    prefix = storage.export_parts_prefix(job.project_id, job.export_id, rendering) + fragment + "/"
     return len(storage.list_keys(get_settings().media_bucket, prefix))
 
 
@@ -167,11 +173,18 @@ def plan(project_id: str, export_id: str) -> dict[str, Any]:
 
 
 def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
-    """Render one page of the snapshot into its part objects (rewritten with the same bytes on a re-drive)."""
+    """Render one page of the snapshot into its part objects. A page whose parts are all there, rendered with
+    the same context (an earlier attempt's), is not rendered again: a re-drive renders only what is missing."""
     job = _job(project_id, export_id)
     snapshot = _snapshot(job)
-    pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
+    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
+    fmt = formats.format_named(job.format)
     bucket = get_settings().media_bucket
+    keys = {f: storage.export_part_key(project_id, export_id, context.digest, f, page) for f in fmt.fragments}
+    present = set(storage.list_keys(bucket, storage.export_parts_prefix(project_id, export_id, context.digest)))
+    if set(keys.values()) <= present:
+        return {"page": page, "files": 0, "skipped": 1}
+    pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
     files = []
     for index, pin in enumerate(pins, start=page * PAGE_FILES):
         record, instances = found[pin.file_id]  # a pinned file is never deleted for good
@@ -190,12 +203,10 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
                 instances=instances,
             )
         )
-    fmt = formats.format_named(job.format)
-    rendered = fmt.render_page(files, _context(job, snapshot.created_at.isoformat(), snapshot.dataset))
+    rendered = fmt.render_page(files, context)
     for fragment, data in rendered.items():
-        key = storage.export_part_key(project_id, export_id, fragment, page)
-        storage.write_object(bucket, key, data, "application/octet-stream")
-    return {"page": page, "files": len(files)}
+        storage.write_object(bucket, keys[fragment], data, "application/octet-stream")
+    return {"page": page, "files": len(files), "skipped": 0}
 
 
 def assemble(project_id: str, export_id: str) -> dict[str, Any]:
@@ -206,16 +217,23 @@ def assemble(project_id: str, export_id: str) -> dict[str, Any]:
     bucket = get_settings().media_bucket
     digest = hashlib.sha256()
 
+    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
+
     def part(fragment: str, page: int) -> bytes:
-        key = storage.export_part_key(project_id, export_id, fragment, page)
-        return storage.read_object(bucket, key, max_bytes=1 << 30).body
+        key = storage.export_part_key(project_id, export_id, context.digest, fragment, page)
+        try:
+            return storage.read_object(bucket, key, max_bytes=1 << 30).body
+        except storage.ObjectMissing:
+            raise ExportOutdated(
+                f"page {page} of the export was rendered with another label schema (it changed while the export "
+                "ran); ask for the export again to render it with the current one"
+            ) from None
 
     def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             digest.update(chunk)
             yield chunk
 
-    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
     chunks = hashed(formats.assemble(fmt, context, job.pages_total, part))
     key = storage.export_key(project_id, export_id, fmt.file_name)
     size = storage.write_multipart(bucket, key, chunks, fmt.content_type)
