@@ -45,12 +45,13 @@ class Exports(Construct):
             table.grant_read_write_data(step.function)
         table.grant_read_data(self.page.function)
         media_bucket.grant_read(self.page.function, SNAPSHOTS_PREFIX + "*")
+        media_bucket.grant_read(self.page.function, EXPORTS_PREFIX + "*")  # the parts an earlier attempt left
         media_bucket.grant_put(self.page.function, EXPORTS_PREFIX + "*")
         media_bucket.grant_read_write(self.assemble.function, EXPORTS_PREFIX + "*")
         nag.acknowledge(
             self.page.role,
             "IAM5",
-            "Reads the snapshot manifests and writes export parts, under their prefixes only (object keys are "
+            "Reads the snapshot manifests, reads and writes export parts, under their prefixes only (object keys are "
             "named by digests and export ids at run time); the DynamoDB read grant covers the table's GSIs.",
             findings=[
                 *nag.S3_READ_ACTIONS,

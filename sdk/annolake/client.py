@@ -92,6 +92,17 @@ class ApiClient:
     def get(self, path: str, **fields: Any) -> Any:
         return self.request("GET", path, fields={k: v for k, v in fields.items() if v is not None} or None)
 
+    def get_all(self, path: str, key: str, **fields: Any) -> list[Any]:
+        """Every item of a listing: its pages (each bounded in bytes by the API) followed by their cursors."""
+        items: list[Any] = []
+        cursor = None
+        while True:
+            page = self.get(path, **fields, cursor=cursor)
+            items.extend(page[key])
+            cursor = page.get("cursor")
+            if not cursor:
+                return items
+
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body=body)
 

@@ -108,4 +108,4 @@ class Directories:
         return Dataset(self.scope, data)
 
     def list(self) -> list[Dataset]:
-        return [Dataset(self.scope, d) for d in self.scope.api.get(f"{self.scope.path}/datasets")["datasets"]]
+        return [Dataset(self.scope, d) for d in self.scope.api.get_all(f"{self.scope.path}/datasets", "datasets")]

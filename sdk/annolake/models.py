@@ -71,7 +71,7 @@ class Models:
         return Model(self.scope, name, newest)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.scope.api.get(f"{self.scope.path}/models")["models"]
+        return self.scope.api.get_all(f"{self.scope.path}/models", "models")
 
     def run(self, run_id: str) -> PredictionRun:
         """A prediction run by id (``pr_…``), its progress read now."""
@@ -107,7 +107,7 @@ class Model:
         return PredictionRun(self.scope, run)
 
     def runs(self) -> list[PredictionRun]:
-        listed = self.scope.api.get(f"{self.scope.path}/runs", model=self.name)["runs"]
+        listed = self.scope.api.get_all(f"{self.scope.path}/runs", "runs", model=self.name)
         return [PredictionRun(self.scope, run) for run in listed]
 
     def __repr__(self) -> str:
@@ -185,7 +185,14 @@ class PredictionRun:
         """One file's predictions (its instances with scores), or the run's first ``limit``."""
         if file_id is not None:
             return self.scope.api.get(f"{self._path}/predictions/{quote(file_id, safe='')}")
-        return self.scope.api.get(f"{self._path}/predictions", limit=limit)["predictions"]
+        found: list[Any] = []
+        cursor = None
+        while len(found) < limit:  # a page may end short of its limit at the API's byte bound
+            page = self.scope.api.get(f"{self._path}/predictions", limit=limit - len(found), cursor=cursor)
+            found += page["predictions"]
+            if not (cursor := page.get("cursor")):
+                break
+        return found
 
     def evaluate(
         self,

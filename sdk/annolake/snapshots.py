@@ -241,7 +241,7 @@ class Snapshots:
         return Snapshot(self.scope, self.scope.api.get(f"{self.scope.path}/snapshots/{quote(name_or_digest, safe='')}"))
 
     def list(self) -> list[Snapshot]:
-        return [Snapshot(self.scope, d) for d in self.scope.api.get(f"{self.scope.path}/snapshots")["snapshots"]]
+        return [Snapshot(self.scope, d) for d in self.scope.api.get_all(f"{self.scope.path}/snapshots", "snapshots")]
 
 
 def _download(url: str, target: Path) -> None:

@@ -147,7 +147,7 @@ class Jobs:
         return Job(self.scope, self.scope.api.get(f"{self.scope.path}/jobs/{quote(job_id, safe='')}"))
 
     def list(self) -> list[Job]:
-        return [Job(self.scope, j) for j in self.scope.api.get(f"{self.scope.path}/jobs")["jobs"]]
+        return [Job(self.scope, j) for j in self.scope.api.get_all(f"{self.scope.path}/jobs", "jobs")]
 
 
 @dataclass
@@ -264,14 +264,14 @@ class Webhooks:
         return self.scope.api.post(self._path, body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.scope.api.get(self._path)["webhooks"]
+        return self.scope.api.get_all(self._path, "webhooks")
 
     def delete(self, webhook_id: str) -> None:
         self.scope.api.delete(f"{self._path}/{quote(webhook_id, safe='')}")
 
     def failures(self, webhook_id: str) -> builtins.list[dict[str, Any]]:  # ``list`` is the method above
         """Deliveries that failed after their retries, with the receiver's last answer."""
-        return self.scope.api.get(f"{self._path}/{quote(webhook_id, safe='')}/failures")["failures"]
+        return self.scope.api.get_all(f"{self._path}/{quote(webhook_id, safe='')}/failures", "failures")
 
     def redeliver(self, webhook_id: str, failure_id: str) -> dict[str, Any]:
         return self.scope.api.post(

@@ -33,9 +33,7 @@ WORKFLOW_STEPS = {
     )
 }
 EXPORT_STEPS = {f"annolake_service.handlers.exports.{step}_handler" for step in ("plan", "page", "assemble", "fail")}
-SNAPSHOT_STEPS = {
-    f"annolake_service.handlers.snapshots.{step}_handler" for step in ("plan", "chunk", "finish", "fail")
-}
+SNAPSHOT_STEPS = {f"annolake_service.handlers.snapshots.{step}_handler" for step in ("plan", "chunk", "finish", "fail")}
 WEBHOOKS = "annolake_service.handlers.webhooks.handler"
 PREDICT_STEPS = {
     *(f"annolake_service.handlers.predict.{step}_handler" for step in ("plan", "finish", "fail")),

@@ -149,6 +149,31 @@ def test_a_run_predicts_every_file_a_corrupt_one_fails_alone_and_human_versions_
         list(street.slice("predictions.dett.car > 0"))
 
 
+def test_a_runs_predictions_come_in_pages_bounded_by_bytes_and_the_sdk_follows_them(platform, project, detector):
+    from tests.support.auth import reset_service_caches
+
+    ids = platform.seed("paged", [RED, GREEN] * 4, start=500)
+    run = detector.predict("paged")
+    assert run.wait(progress=False, timeout=120)["done"] == len(ids)
+    whole = project.client.get(f"{project._path}/runs/{run.run_id}/predictions", limit=1000)
+    assert whole["cursor"] is None and len(whole["predictions"]) == len(ids)
+    budget = 2 * max(len(json.dumps(p)) + 1 for p in whole["predictions"])  # two predictions a page, not three
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PAGE_MAX_BYTES", str(budget))
+        reset_service_caches()
+        pages, cursor = [], None
+        while True:
+            page = project.client.get(f"{project._path}/runs/{run.run_id}/predictions", limit=1000, cursor=cursor)
+            assert sum(len(json.dumps(p)) + 1 for p in page["predictions"]) <= budget
+            pages.append([p["file_id"] for p in page["predictions"]])
+            if not (cursor := page["cursor"]):
+                break
+        assert [p["file_id"] for p in run.predictions(limit=1000)] == sum(pages, [])
+        assert len(run.predictions(limit=3)) == 3  # short pages are followed up to the limit asked for
+    reset_service_caches()
+    assert sum(pages, []) == sorted(ids) and len(pages) >= 4 and max(map(len, pages)) == 2
+
+
 def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform, project, detector):
     from annolake_service.adapters import storage
     from annolake_service.adapters.dynamo import files as file_repo

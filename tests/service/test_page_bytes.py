@@ -109,3 +109,103 @@ def test_a_long_annotation_history_comes_in_pages_its_cursor_carries_on(world: d
     assert versions == list(range(1, version + 1)) and len(pages) > 2
     bad = client.get(f"{url}/history", params={"cursor": "not-a-cursor"}, headers=headers)
     assert bad.status_code == 400 and "cursor" in bad.json()["error"]["message"]
+
+
+def test_jobs_with_long_instructions_come_in_pages_newest_first(world: dict[str, Any]):
+    client, headers = world["client"], world["headers"]
+    assert client.post(f"/api/v1/projects/{PROJECT}/datasets", json={"name": "jobbed"}, headers=headers).is_success
+    made = []
+    for n in range(9):  # 20 000 characters of instructions each, the most a job may carry: four fit 100 KB
+        spec = {"name": f"job {n}", "instructions": f"{n}" + "i" * 19_999, "datasets": ["jobbed"]}
+        created = client.post(f"/api/v1/projects/{PROJECT}/jobs", json=spec, headers=headers)
+        assert created.status_code == 201, created.text
+        made.append(created.json()["job_id"])
+    pages = _walk(client, f"/api/v1/projects/{PROJECT}/jobs", headers, "jobs")
+    walked = [j["job_id"] for page in pages for j in page]
+    assert [j for j in walked if j in made] == made[::-1]  # each once, newest first, across the pages
+    assert len(pages) >= 3 and max(len(page) for page in pages) <= 4
+
+
+def test_datasets_with_long_descriptions_come_in_pages(world: dict[str, Any]):
+    client, headers = world["client"], world["headers"]
+    names = [f"described-{n}" for n in range(6)]
+    for name in names:
+        body = {"name": name, "description": name + " " + "d" * 40_000}
+        assert client.post(f"/api/v1/projects/{PROJECT}/datasets", json=body, headers=headers).status_code == 201
+    pages = _walk(client, f"/api/v1/projects/{PROJECT}/datasets", headers, "datasets")
+    walked = [d["name"] for page in pages for d in page]
+    assert [n for n in walked if n in names] == names and len(walked) == len(set(walked))
+    assert len(pages) >= 3
+
+
+LISTINGS = {  # every listing read whole, under /projects/{id}: its path and the key of its items
+    "members": "members",
+    "api-keys": "api_keys",
+    "datasets": "datasets",
+    "jobs": "jobs",
+    "imports": "imports",
+    "webhooks": "webhooks",
+    "exports": "exports",
+    "snapshots": "snapshots",
+    "models": "models",
+    "runs": "runs",
+}
+
+
+@pytest.fixture
+def one_item_a_page(world: dict[str, Any]) -> Iterator[None]:
+    """A budget of one byte: every page holds the one item a page always may."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PAGE_MAX_BYTES", "1")
+        reset_service_caches()
+        yield
+    reset_service_caches()
+
+
+def _one_by_one(client: TestClient, url: str, headers: dict[str, str], key: str) -> list[Any]:
+    items, cursor, seen = [], None, 0
+    while True:
+        answer = client.get(url, params={"cursor": cursor} if cursor else {}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()[key]
+        assert len(page) <= 1 and (page or not seen), page
+        items += page
+        seen += 1
+        if not (cursor := answer.json()["cursor"]):
+            return items
+
+
+@pytest.mark.parametrize("path", sorted(LISTINGS))
+def test_every_listing_read_whole_follows_its_cursor_to_each_item_once(world, one_item_a_page, path):
+    client, headers = world["client"], world["headers"]
+    from annolake_service.domain.roles import Role
+    from annolake_service.services import projects
+
+    if path == "members":
+        for n in range(3):
+            projects.set_member_role(PROJECT, f"user:member-{n}", Role.VIEWER)
+    if path == "api-keys":
+        for n in range(3):
+            projects.issue_api_key(PROJECT, role=Role.VIEWER, name=f"key {n}")
+    url = f"/api/v1/projects/{PROJECT}/{path}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PAGE_MAX_BYTES", str(10**9))
+        reset_service_caches()
+        whole = client.get(url, headers=headers).json()[LISTINGS[path]]
+    reset_service_caches()
+    assert len(whole) >= 1 or path in ("imports", "webhooks", "exports", "snapshots", "models", "runs")
+    assert _one_by_one(client, url, headers, LISTINGS[path]) == whole  # the same items, in the same order
+
+
+def test_a_listing_refuses_a_cursor_of_another_listing(world: dict[str, Any]):
+    client, headers = world["client"], world["headers"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PAGE_MAX_BYTES", "1")
+        reset_service_caches()
+        first = client.get(f"/api/v1/projects/{PROJECT}/members", headers=headers).json()
+        assert first["cursor"], first
+        crossed = client.get(
+            f"/api/v1/projects/{PROJECT}/datasets", params={"cursor": first["cursor"]}, headers=headers
+        )
+    reset_service_caches()
+    assert crossed.status_code == 400 and "cursor" in crossed.json()["error"]["message"]

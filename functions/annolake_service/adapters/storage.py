@@ -401,12 +401,13 @@ def iter_object_lines(bucket: str, key: str) -> Iterator[bytes]:
         body.close()
 
 
-def export_part_key(project_id: str, export_id: str, fragment: str, page: int) -> str:
-    return f"exports/{project_id}/{export_id}/parts/{fragment}/{page:06d}"
+def export_part_key(project_id: str, export_id: str, rendering: str, fragment: str, page: int) -> str:
+    """One page's fragment, under the digest of what it was rendered with (``rendering``)."""
+    return f"{export_parts_prefix(project_id, export_id, rendering)}{fragment}/{page:06d}"
 
 
-def export_parts_prefix(project_id: str, export_id: str) -> str:
-    return f"exports/{project_id}/{export_id}/parts/"
+def export_parts_prefix(project_id: str, export_id: str, rendering: str) -> str:
+    return f"exports/{project_id}/{export_id}/parts/{rendering}/"
 
 
 def export_key(project_id: str, export_id: str, file_name: str) -> str:

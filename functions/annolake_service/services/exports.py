@@ -22,13 +22,17 @@ from annolake_service.adapters import storage, workflows
 from annolake_service.adapters.dynamo import exports as export_repo
 from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
+from annolake_service.services import ingest, snapshots
 from annolake_service.services import schema as schema_service
-from annolake_service.services import snapshots
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from annolake_service.shared.settings import get_settings
 
 PAGE_FILES = 500
 ACTIVE = ("queued", "running")
+
+
+class ExportOutdated(Exception):
+    """A page's parts were rendered with another context than the one the export is assembled with."""
 
 
 def _public(job: ExportJob, *, with_url: bool = True) -> dict[str, Any]:
@@ -62,7 +66,9 @@ def _pages_done(job: ExportJob) -> int:
     if job.status not in ("running", "failed") or not job.pages_total:
         return 0
     fragment = formats.format_named(job.format).fragments[0]
-    prefix = storage.export_parts_prefix(job.project_id, job.export_id) + fragment + "/"
+    snapshot = _snapshot(job)
+    rendering = _context(job, snapshot.created_at.isoformat(), snapshot.dataset).digest
+    prefix = storage.export_parts_prefix(job.project_id, job.export_id, rendering) + fragment + "/"
     return len(storage.list_keys(get_settings().media_bucket, prefix))
 
 
@@ -104,7 +110,7 @@ def create_export(
     if export_repo.create_export(job):
         attempt = 0
     else:
-        attempt_or_none = export_repo.restart_export(project_id, export_id, from_status=("failed", "cancelled"))
+        attempt_or_none = _restart(_job(project_id, export_id))
         if attempt_or_none is None:  # queued, running or completed: the same export, reused
             return _public(_job(project_id, export_id)), False
         attempt = attempt_or_none
@@ -145,6 +151,19 @@ def _remove_output(project_id: str, export_id: str) -> None:
     storage.delete_keys(bucket, storage.list_keys(bucket, prefix))
 
 
+def _restart(job: ExportJob) -> int | None:
+    """Re-drive a failed or cancelled export, or one that reads as queued or running while its execution has
+    ended (it failed where the failure could not be recorded); the new attempt, or None to reuse it as it is."""
+    if job.status in ("failed", "cancelled"):
+        return export_repo.restart_export(job.project_id, job.export_id, from_status=("failed", "cancelled"))
+    ended = job.status in ACTIVE and bool(job.execution_arn)
+    if ended and workflows.execution_status(str(job.execution_arn)) != "RUNNING":
+        return export_repo.restart_export(
+            job.project_id, job.export_id, from_status=(job.status,), ended_execution=job.execution_arn
+        )
+    return None
+
+
 def describe(project_id: str, export_id: str) -> dict[str, Any]:
     return _public(_job(project_id, export_id))
 
@@ -181,13 +200,20 @@ def plan(project_id: str, export_id: str) -> dict[str, Any]:
 
 
 def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
-    """Render one page of the snapshot into its part objects (rewritten with the same bytes on a re-drive)."""
+    """Render one page of the snapshot into its part objects. A page whose parts are all there, rendered with
+    the same context (an earlier attempt's), is not rendered again: a re-drive renders only what is missing."""
     job = _job(project_id, export_id)
     if job.status == "cancelled":
         return {"page": page, "files": 0}
     snapshot = _snapshot(job)
-    pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
+    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
+    fmt = formats.format_named(job.format)
     bucket = get_settings().media_bucket
+    keys = {f: storage.export_part_key(project_id, export_id, context.digest, f, page) for f in fmt.fragments}
+    present = set(storage.list_keys(bucket, storage.export_parts_prefix(project_id, export_id, context.digest)))
+    if set(keys.values()) <= present:
+        return {"page": page, "files": 0, "skipped": 1}
+    pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
     files = []
     for index, pin in enumerate(pins, start=page * PAGE_FILES):
         record, instances = found[pin.file_id]  # a pinned file is never deleted for good
@@ -209,12 +235,10 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
                 fps=record.video.fps if record.video else None,
             )
         )
-    fmt = formats.format_named(job.format)
-    rendered = fmt.render_page(files, _context(job, snapshot.created_at.isoformat(), snapshot.dataset))
+    rendered = fmt.render_page(files, context)
     for fragment, data in rendered.items():
-        key = storage.export_part_key(project_id, export_id, fragment, page)
-        storage.write_object(bucket, key, data, "application/octet-stream")
-    return {"page": page, "files": len(files)}
+        storage.write_object(bucket, keys[fragment], data, "application/octet-stream")
+    return {"page": page, "files": len(files), "skipped": 0}
 
 
 def assemble(project_id: str, export_id: str) -> dict[str, Any]:
@@ -227,16 +251,23 @@ def assemble(project_id: str, export_id: str) -> dict[str, Any]:
     bucket = get_settings().media_bucket
     digest = hashlib.sha256()
 
+    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
+
     def part(fragment: str, page: int) -> bytes:
-        key = storage.export_part_key(project_id, export_id, fragment, page)
-        return storage.read_object(bucket, key, max_bytes=1 << 30).body
+        key = storage.export_part_key(project_id, export_id, context.digest, fragment, page)
+        try:
+            return storage.read_object(bucket, key, max_bytes=1 << 30).body
+        except storage.ObjectMissing:
+            raise ExportOutdated(
+                f"page {page} of the export was rendered with another label schema (it changed while the export "
+                "ran); ask for the export again to render it with the current one"
+            ) from None
 
     def hashed(chunks: Iterator[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
             digest.update(chunk)
             yield chunk
 
-    context = _context(job, snapshot.created_at.isoformat(), snapshot.dataset)
     chunks = hashed(formats.assemble(fmt, context, job.pages_total, part))
     key = storage.export_key(project_id, export_id, fmt.file_name)
     size = storage.write_multipart(bucket, key, chunks, fmt.content_type)
@@ -256,7 +287,7 @@ def assemble(project_id: str, export_id: str) -> dict[str, Any]:
 
 
 def fail(project_id: str, export_id: str, error: dict[str, Any]) -> dict[str, Any]:
-    cause = str(error.get("Cause") or error.get("Error") or "the export failed")[:1000]
+    cause = (ingest.reason_from_error(error) if error else "the export failed")[:1000]
     now = datetime.now(UTC)
     if not export_repo.mark_export(
         project_id, export_id, status="failed", status_reason=cause, finished_at=now, only_from=ACTIVE

@@ -12,6 +12,7 @@ missing or failed. ``cancel`` stops the execution; chunks that already started s
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import predictions as rules
 from annolake_service.domain.predictions import FilePrediction, PredictionRun
 from annolake_service.domain.workflow import JobSpec
-from annolake_service.services import files, ingest, jobs, projects, slices
+from annolake_service.services import files, ingest, jobs, page_bytes, projects, slices
 from annolake_service.services import models as model_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
@@ -135,9 +136,15 @@ def start_run(
 def _start_execution(project_id: str, run_id: str) -> None:
     """Queued before the execution starts: its first step may run before ``start_execution`` returns."""
     prediction_repo.mark_run(project_id, run_id, status="queued")
-    arn = workflows.start_predictions(
-        {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
-    )
+    try:
+        arn = workflows.start_predictions(
+            {"project_id": project_id, "run_id": run_id}, run_id=run_id, attempt=secrets.token_hex(4)
+        )
+    except Exception as exc:
+        # recorded as failed, so that the run can be re-driven instead of reading "queued" for ever
+        reason = f"the run could not be started: {type(exc).__name__}: {exc}"
+        prediction_repo.mark_run(project_id, run_id, status="failed", reason=reason[:1000], finished=True)
+        raise
     prediction_repo.set_execution(project_id, run_id, arn)
 
 
@@ -152,10 +159,16 @@ def cancel(project_id: str, run_id: str) -> dict[str, Any]:
     return describe_run(project_id, run_id)
 
 
+def _execution_ended(run: PredictionRun) -> bool:
+    """The run reads as active, but the execution it last started has ended: it failed where its failure could
+    not be recorded (the step that records it could not run), so it may be re-driven."""
+    return bool(run.execution_arn) and workflows.execution_status(str(run.execution_arn)) != "RUNNING"
+
+
 def redrive(project_id: str, run_id: str) -> dict[str, Any]:
     """A new execution over the run's chunks: files already predicted are skipped, failed ones tried again."""
     run = get_run(project_id, run_id)
-    if run.status in ACTIVE:
+    if run.status in ACTIVE and not _execution_ended(run):
         raise Conflict(f"run {run_id} is already {run.status}")
     _start_execution(project_id, run_id)
     return describe_run(project_id, run_id)
@@ -229,12 +242,17 @@ def _describe_prediction(p: FilePrediction) -> dict[str, Any]:
     }
 
 
-def predictions_page(project_id: str, run_id: str, *, limit: int) -> list[dict[str, Any]]:
+def predictions_page(project_id: str, run_id: str, *, limit: int, cursor: str | None = None) -> dict[str, Any]:
+    """Up to ``limit`` of the run's predictions in file id order, ending early at the page's byte budget (a file
+    may hold hundreds of detections), and the cursor of the next page."""
     get_run(project_id, run_id)
-    return [
-        _describe_prediction(p)
-        for _, p in zip(range(limit), prediction_repo.iter_predictions(project_id, run_id), strict=False)
-    ]
+    listing = f"predictions:{project_id}/{run_id}"
+    after = page_bytes.position_of(listing, cursor) if cursor else None
+    found = prediction_repo.iter_predictions(project_id, run_id, after_file_id=after)
+    page, more = page_bytes.take(_describe_prediction(p) for p in itertools.islice(found, limit + 1))
+    if len(page) > limit:
+        page, more = page[:limit], True
+    return {"predictions": page, "cursor": page_bytes.cursor_after(listing, page[-1]["file_id"]) if more else None}
 
 
 # --- evaluation and active learning ---------------------------------------------------------------------

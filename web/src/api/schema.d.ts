@@ -568,7 +568,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Jobs */
+        /**
+         * List Jobs
+         * @description The project's jobs, newest first; records that no longer validate are listed apart with the reason.
+         */
         get: operations["list_jobs_api_v1_projects__project_string_id__jobs_get"];
         put?: never;
         /**
@@ -835,7 +838,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Runs */
+        /**
+         * List Runs
+         * @description The project's runs (or one model's), newest first.
+         */
         get: operations["list_runs_api_v1_projects__project_string_id__runs_get"];
         put?: never;
         post?: never;
@@ -950,7 +956,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Predictions */
+        /**
+         * List Predictions
+         * @description The run's predictions in file id order; a page ends at ``limit`` or at the byte limit, whichever first.
+         */
         get: operations["list_predictions_api_v1_projects__project_string_id__runs__run_id__predictions_get"];
         put?: never;
         post?: never;
@@ -1584,6 +1593,11 @@ export interface components {
         ApiKeysPublic: {
             /** Api Keys */
             api_keys: components["schemas"]["ApiKeyPublic"][];
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
         };
         /** AttributeGroup */
         AttributeGroup: {
@@ -1690,6 +1704,11 @@ export interface components {
         };
         /** DatasetsPublic */
         DatasetsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Datasets */
             datasets: components["schemas"]["DatasetPublic"][];
         };
@@ -1916,11 +1935,21 @@ export interface components {
         };
         /** ExportsPublic */
         ExportsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Exports */
             exports: components["schemas"]["ExportPublic"][];
         };
         /** FailedDeliveriesPublic */
         FailedDeliveriesPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Failures */
             failures: components["schemas"]["FailedDeliveryPublic"][];
         };
@@ -2285,6 +2314,11 @@ export interface components {
         };
         /** ImportsPublic */
         ImportsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Imports */
             imports: components["schemas"]["ImportPublic"][];
         };
@@ -2529,6 +2563,11 @@ export interface components {
         };
         /** JobsPublic */
         JobsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Jobs */
             jobs: components["schemas"]["JobPublic"][];
             /**
@@ -2664,6 +2703,11 @@ export interface components {
         };
         /** MembersPublic */
         MembersPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Members */
             members: components["schemas"]["MemberPublic"][];
         };
@@ -2892,6 +2936,11 @@ export interface components {
         };
         /** ModelsPublic */
         ModelsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Models */
             models: components["schemas"]["ModelPublic"][];
         };
@@ -3007,6 +3056,11 @@ export interface components {
         };
         /** PredictionsPublic */
         PredictionsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Predictions */
             predictions: components["schemas"]["PredictionPublic"][];
         };
@@ -3107,6 +3161,11 @@ export interface components {
         };
         /** ProjectsPublic */
         ProjectsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Projects */
             projects: components["schemas"]["ProjectPublic"][];
         };
@@ -3336,6 +3395,11 @@ export interface components {
         };
         /** RunsPublic */
         RunsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Runs */
             runs: components["schemas"]["RunPublic"][];
         };
@@ -3647,6 +3711,11 @@ export interface components {
         };
         /** SnapshotsPublic */
         SnapshotsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Snapshots */
             snapshots: components["schemas"]["SnapshotPublic"][];
         };
@@ -4109,6 +4178,11 @@ export interface components {
         };
         /** WebhooksPublic */
         WebhooksPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Webhooks */
             webhooks: components["schemas"]["WebhookPublic"][];
         };
@@ -4152,7 +4226,10 @@ export interface operations {
     };
     list_projects_api_v1_projects_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4168,8 +4245,26 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectsPublic"];
                 };
             };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description No valid API key or user token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4408,7 +4503,10 @@ export interface operations {
     };
     list_api_keys_api_v1_projects__project_string_id__api_keys_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -4425,6 +4523,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeysPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -4705,7 +4812,10 @@ export interface operations {
     };
     list_datasets_api_v1_projects__project_string_id__datasets_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -4722,6 +4832,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DatasetsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -5370,7 +5489,10 @@ export interface operations {
     };
     list_exports_api_v1_projects__project_string_id__exports_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -5387,6 +5509,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExportsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -6541,6 +6672,8 @@ export interface operations {
         parameters: {
             query?: {
                 dataset?: string | null;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -6558,6 +6691,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -6846,7 +6988,10 @@ export interface operations {
     };
     list_jobs_api_v1_projects__project_string_id__jobs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -6863,6 +7008,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -7657,7 +7811,10 @@ export interface operations {
     };
     list_members_api_v1_projects__project_string_id__members_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -7674,6 +7831,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MembersPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -7973,7 +8139,10 @@ export interface operations {
     };
     list_models_api_v1_projects__project_string_id__models_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -7990,6 +8159,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -8372,6 +8550,8 @@ export interface operations {
         parameters: {
             query?: {
                 model?: string | null;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -8389,6 +8569,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -8821,6 +9010,8 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -8839,6 +9030,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -9525,7 +9725,10 @@ export interface operations {
     };
     list_snapshots_api_v1_projects__project_string_id__snapshots_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -9542,6 +9745,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotsPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -10482,7 +10694,10 @@ export interface operations {
     };
     list_webhooks_api_v1_projects__project_string_id__webhooks_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 /** @description The project's URL-safe id */
@@ -10499,6 +10714,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhooksPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -10698,7 +10922,10 @@ export interface operations {
     };
     list_failures_api_v1_projects__project_string_id__webhooks__webhook_id__failures_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 webhook_id: string;
@@ -10716,6 +10943,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FailedDeliveriesPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */

@@ -61,17 +61,24 @@ def list_exports(project_id: str) -> list[ExportJob]:
     return [_job(item) for item in found]
 
 
-def restart_export(project_id: str, export_id: str, *, from_status: tuple[str, ...]) -> int | None:
-    """Queue a failed or cancelled export again (a re-drive); the new attempt number, or None if its status was
-    not one of ``from_status``."""
+def restart_export(
+    project_id: str, export_id: str, *, from_status: tuple[str, ...], ended_execution: str | None = None
+) -> int | None:
+    """Queue the export again (a re-drive) if its status is still one of ``from_status`` (and, for one that reads
+    as active, still on ``ended_execution``, the execution found ended): the new attempt number, or None
+    (nothing written: someone else re-drove it, or it is no longer what the caller saw)."""
     bind()
     item = ExportItem(PK=keys.project_pk(project_id), SK=keys.export_sk(export_id))
     actions: list[Action] = [
         ExportItem.status.set("queued"),
         ExportItem.attempt.add(1),
         ExportItem.status_reason.remove(),
+        ExportItem.finished_at.remove(),
     ]
-    if not applied(lambda: item.update(actions=actions, condition=ExportItem.status.is_in(*from_status))):
+    condition = ExportItem.status.is_in(*from_status)
+    if ended_execution is not None:
+        condition &= ExportItem.execution_arn == ended_execution
+    if not applied(lambda: item.update(actions=actions, condition=condition)):
         return None
     return int(item.attempt)
 

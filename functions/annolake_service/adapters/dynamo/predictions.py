@@ -208,10 +208,14 @@ def recount(project_id: str, run_id: str) -> tuple[int, int]:
     return done, failed
 
 
-def iter_predictions(project_id: str, run_id: str, outcome: str | None = None) -> Iterator[FilePrediction]:
+def iter_predictions(
+    project_id: str, run_id: str, outcome: str | None = None, *, after_file_id: str | None = None
+) -> Iterator[FilePrediction]:
+    """The run's predictions in file id order (those after ``after_file_id``)."""
     bind()
     condition = PredictionItem.outcome == outcome if outcome else None
-    for item in PredictionItem.query(keys.run_pk(project_id, run_id), filter_condition=condition):
+    after = PredictionItem.SK > keys.prediction_sk(after_file_id) if after_file_id is not None else None  # noqa: SIM300
+    for item in PredictionItem.query(keys.run_pk(project_id, run_id), after, filter_condition=condition):
         yield _prediction(item)
 
 

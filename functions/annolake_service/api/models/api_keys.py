@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.roles import Role
 
 #: Said with every newly issued key.
@@ -34,6 +35,7 @@ class ApiKeyPublic(BaseModel):
 
 class ApiKeysPublic(BaseModel):
     api_keys: list[ApiKeyPublic]
+    cursor: NextCursor = None
 
     @classmethod
     def of(cls, keys: Iterable[object]) -> ApiKeysPublic:

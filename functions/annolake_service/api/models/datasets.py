@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from annolake_service.api.models.files import QueryEnginePublic
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.entities import DATASET_NAME_PATTERN, Dataset
 
 
@@ -29,6 +30,7 @@ class DatasetPublic(BaseModel):
 
 class DatasetsPublic(BaseModel):
     datasets: list[DatasetPublic]
+    cursor: NextCursor = None
 
     @classmethod
     def of(cls, datasets: list[Dataset]) -> DatasetsPublic:

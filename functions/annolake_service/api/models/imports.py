@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
+
 
 class ImportCreate(BaseModel):
     format: Literal["coco", "yolo", "jsonl"]
@@ -58,3 +60,4 @@ class ImportCreatedPublic(ImportDetailPublic):
 
 class ImportsPublic(BaseModel):
     imports: list[ImportPublic]
+    cursor: NextCursor = None

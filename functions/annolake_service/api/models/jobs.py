@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.entities import UnreadableRecord
 from annolake_service.domain.workflow import Job, JobStatus
 from annolake_service.domain.workflow import JobSpec as JobCreate  # the spec a job is created from
@@ -46,6 +47,7 @@ class JobPublic(BaseModel):
 
 class JobsPublic(BaseModel):
     jobs: list[JobPublic]
+    cursor: NextCursor = None
     unreadable: list[UnreadableRecord] = Field(
         default_factory=list, description="jobs whose stored record no longer validates, each with the reason"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.roles import Role
 
 
@@ -28,6 +29,7 @@ class MemberInvitedPublic(MemberPublic):
 
 class MembersPublic(BaseModel):
     members: list[MemberPublic]
+    cursor: NextCursor = None
 
     @classmethod
     def of(cls, members: list[tuple[str, Role]]) -> MembersPublic:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from annolake_service.api.models.imports import PresignedPostPublic
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.models import MODEL_NAME_PATTERN, ModelSpec
 
 
@@ -60,6 +61,7 @@ class ModelDetailPublic(ModelPublic):
 
 class ModelsPublic(BaseModel):
     models: list[ModelPublic]
+    cursor: NextCursor = None
 
 
 class RunCreate(BaseModel):
@@ -102,6 +104,7 @@ class RunDetailPublic(RunPublic):
 
 class RunsPublic(BaseModel):
     runs: list[RunPublic]
+    cursor: NextCursor = None
 
 
 class PredictionPublic(BaseModel):
@@ -116,6 +119,7 @@ class PredictionPublic(BaseModel):
 
 class PredictionsPublic(BaseModel):
     predictions: list[PredictionPublic]
+    cursor: NextCursor = None
 
 
 class EvaluateRequest(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.entities import Project
 from annolake_service.domain.roles import Role
 
@@ -32,3 +33,4 @@ class ProjectPublic(BaseModel):
 
 class ProjectsPublic(BaseModel):
     projects: list[ProjectPublic]
+    cursor: NextCursor = None

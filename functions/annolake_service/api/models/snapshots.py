@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.api.models.slices import IsoTimestamp, StreamItem
 from annolake_service.domain.snapshots import NAME_PATTERN
 
@@ -49,6 +50,7 @@ class SnapshotPublic(BaseModel):
 
 class SnapshotsPublic(BaseModel):
     snapshots: list[SnapshotPublic]
+    cursor: NextCursor = None
 
 
 class SnapshotPage(SnapshotPublic):
@@ -112,3 +114,4 @@ class ExportPublic(BaseModel):
 
 class ExportsPublic(BaseModel):
     exports: list[ExportPublic]
+    cursor: NextCursor = None

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.webhooks import WebhookSpec as WebhookCreate  # the spec a subscription is created from
 
 __all__ = [
@@ -36,6 +37,7 @@ class WebhookCreatedPublic(BaseModel):
 
 class WebhooksPublic(BaseModel):
     webhooks: list[WebhookPublic]
+    cursor: NextCursor = None
 
 
 class FailedDeliveryPublic(BaseModel):
@@ -50,6 +52,7 @@ class FailedDeliveryPublic(BaseModel):
 
 class FailedDeliveriesPublic(BaseModel):
     failures: list[FailedDeliveryPublic]
+    cursor: NextCursor = None
 
 
 class RedeliveryPublic(BaseModel):

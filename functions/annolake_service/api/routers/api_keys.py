@@ -6,15 +6,18 @@ from fastapi import APIRouter, status
 
 from annolake_service.api.deps import PROJECT_PATH, CanManageApiKeys
 from annolake_service.api.models.api_keys import SHOWN_ONCE, ApiKeyCreate, ApiKeyIssuedPublic, ApiKeysPublic
-from annolake_service.api.models.errors import PROJECT_ERRORS
+from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import projects
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/api-keys", tags=["api-keys"], responses=PROJECT_ERRORS)
 
 
-@router.get("")
-def list_api_keys(access: CanManageApiKeys) -> ApiKeysPublic:
-    return ApiKeysPublic.of(projects.list_api_keys(access.project_id))
+@router.get("", responses=error_responses(400))
+def list_api_keys(access: CanManageApiKeys, cursor: CursorQuery = None) -> ApiKeysPublic:
+    listed = ApiKeysPublic.of(projects.list_api_keys(access.project_id)).api_keys
+    page, next_cursor = page_of(f"api-keys:{access.project_id}", listed, cursor, lambda k: [k.client_id])
+    return ApiKeysPublic(api_keys=page, cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -18,6 +18,7 @@ from annolake_service.api.models.datasets import (
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.files import FilePage, FileQueryPage
 from annolake_service.api.models.slices import SliceCreate, SlicePublic
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import dataset_stats, files, projects, slices
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/datasets", tags=["datasets"], responses=PROJECT_ERRORS)
@@ -25,9 +26,11 @@ router = APIRouter(prefix=f"{PROJECT_PATH}/datasets", tags=["datasets"], respons
 QUERY_EXAMPLE = "slice query, e.g. labels.car > 3 and labels.pedestrian >= 1"
 
 
-@router.get("")
-def list_datasets(access: CanReadDatasets) -> DatasetsPublic:
-    return DatasetsPublic.of(projects.list_datasets(access.project_id))
+@router.get("", responses=error_responses(400))
+def list_datasets(access: CanReadDatasets, cursor: CursorQuery = None) -> DatasetsPublic:
+    listed = DatasetsPublic.of(projects.list_datasets(access.project_id)).datasets
+    page, next_cursor = page_of(f"datasets:{access.project_id}", listed, cursor, lambda d: [d.name])
+    return DatasetsPublic(datasets=page, cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.snapshots import ExportCreate, ExportPublic, ExportsPublic
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import exports
 
 router = APIRouter(prefix=PROJECT_PATH, tags=["exports"], responses=PROJECT_ERRORS)
@@ -31,9 +32,11 @@ def create_export(snapshot_ref: str, body: ExportCreate, access: CanCreateExport
     return ExportPublic.model_validate(found)
 
 
-@router.get("/exports")
-def list_exports(access: CanReadFiles) -> ExportsPublic:
-    return ExportsPublic.model_validate({"exports": exports.list_exports(access.project_id)})
+@router.get("/exports", responses=error_responses(400))
+def list_exports(access: CanReadFiles, cursor: CursorQuery = None) -> ExportsPublic:
+    listed = [ExportPublic.model_validate(e) for e in exports.list_exports(access.project_id)]
+    page, next_cursor = page_of(f"exports:{access.project_id}", listed, cursor, lambda e: [e.export_id])
+    return ExportsPublic(exports=page, cursor=next_cursor)
 
 
 @router.get("/exports/{export_id}")

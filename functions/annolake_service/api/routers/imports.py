@@ -10,8 +10,10 @@ from annolake_service.api.models.imports import (
     ImportCreate,
     ImportCreatedPublic,
     ImportDetailPublic,
+    ImportPublic,
     ImportsPublic,
 )
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.domain.permissions import Action
 from annolake_service.services import imports
 
@@ -40,10 +42,15 @@ def start_import(import_id: str, access: CanUploadFiles) -> ImportDetailPublic:
     return ImportDetailPublic.model_validate(imports.start_import(access.project_id, import_id))
 
 
-@router.get("")
-def list_imports(access: CanReadFiles, dataset: str | None = None) -> ImportsPublic:
+@router.get("", responses=error_responses(400))
+def list_imports(access: CanReadFiles, dataset: str | None = None, cursor: CursorQuery = None) -> ImportsPublic:
     """Imports of the project (or into one dataset), newest first, with their progress."""
-    return ImportsPublic.model_validate({"imports": imports.list_imports(access.project_id, dataset)})
+    listed = [ImportPublic.model_validate(i) for i in imports.list_imports(access.project_id, dataset)]
+    listing = f"imports:{access.project_id}/{dataset or ''}"
+    page, next_cursor = page_of(
+        listing, listed, cursor, lambda i: [i.created_at.isoformat(), i.import_id], descending=True
+    )
+    return ImportsPublic(imports=page, cursor=next_cursor)
 
 
 @router.get("/{import_id}")

@@ -17,16 +17,22 @@ from annolake_service.api.models.jobs import (
     JobUpdate,
 )
 from annolake_service.api.models.tasks import TaskPage
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.domain.workflow import JobStatus, TaskKind, TaskStatus
 from annolake_service.services import jobs, tasks
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/jobs", tags=["jobs"], responses=PROJECT_ERRORS)
 
 
-@router.get("")
-def list_jobs(access: CanReadJobs) -> JobsPublic:
+@router.get("", responses=error_responses(400))
+def list_jobs(access: CanReadJobs, cursor: CursorQuery = None) -> JobsPublic:
+    """The project's jobs, newest first; records that no longer validate are listed apart with the reason."""
     readable, unreadable = jobs.listing(access.project_id)
-    return JobsPublic(jobs=[JobPublic.of(job) for job in readable], unreadable=unreadable)
+    listed = [JobPublic.of(job) for job in readable]
+    page, next_cursor = page_of(
+        f"jobs:{access.project_id}", listed, cursor, lambda j: [j.created_at.isoformat(), j.job_id], descending=True
+    )
+    return JobsPublic(jobs=page, unreadable=unreadable if cursor is None else [], cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))

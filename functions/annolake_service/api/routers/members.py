@@ -13,14 +13,17 @@ from annolake_service.api.models.members import (
     MembersPublic,
     MemberUpdate,
 )
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import projects
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/members", tags=["members"], responses=PROJECT_ERRORS)
 
 
-@router.get("")
-def list_members(access: CanReadMembers) -> MembersPublic:
-    return MembersPublic.of(projects.list_members(access.project_id))
+@router.get("", responses=error_responses(400))
+def list_members(access: CanReadMembers, cursor: CursorQuery = None) -> MembersPublic:
+    listed = MembersPublic.of(projects.list_members(access.project_id)).members
+    page, next_cursor = page_of(f"members:{access.project_id}", listed, cursor, lambda m: [m.principal_id])
+    return MembersPublic(members=page, cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))

@@ -15,6 +15,7 @@ from annolake_service.api.models.ml_models import (
     EvaluationPublic,
     ModelCreate,
     ModelDetailPublic,
+    ModelPublic,
     ModelsPublic,
     ModelVersionCreatedPublic,
     ModelVersionPublic,
@@ -24,10 +25,12 @@ from annolake_service.api.models.ml_models import (
     ReviewRequest,
     RunCreate,
     RunDetailPublic,
+    RunPublic,
     RunsPublic,
     SelectionPublic,
     SelectRequest,
 )
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.domain.models import ModelSpec
 from annolake_service.services import models, predictions
 
@@ -49,9 +52,11 @@ def check_model(name: str, version: int, access: CanRunAutomation) -> ModelVersi
     return ModelVersionPublic.model_validate(models.check_version(access.project_id, name, version))
 
 
-@router.get("/models")
-def list_models(access: CanReadFiles) -> ModelsPublic:
-    return ModelsPublic.model_validate({"models": models.list_models(access.project_id)})
+@router.get("/models", responses=error_responses(400))
+def list_models(access: CanReadFiles, cursor: CursorQuery = None) -> ModelsPublic:
+    listed = [ModelPublic.model_validate(m) for m in models.list_models(access.project_id)]
+    page, next_cursor = page_of(f"models:{access.project_id}", listed, cursor, lambda m: [m.name])
+    return ModelsPublic(models=page, cursor=next_cursor)
 
 
 @router.get("/models/{name}")
@@ -74,9 +79,18 @@ def start_run(name: str, body: RunCreate, access: CanRunAutomation) -> RunDetail
     return RunDetailPublic.model_validate(started)
 
 
-@router.get("/runs")
-def list_runs(access: CanReadFiles, model: str | None = None) -> RunsPublic:
-    return RunsPublic.model_validate({"runs": predictions.list_runs(access.project_id, model)})
+@router.get("/runs", responses=error_responses(400))
+def list_runs(access: CanReadFiles, model: str | None = None, cursor: CursorQuery = None) -> RunsPublic:
+    """The project's runs (or one model's), newest first."""
+    listed = [RunPublic.model_validate(r) for r in predictions.list_runs(access.project_id, model)]
+    page, next_cursor = page_of(
+        f"runs:{access.project_id}/{model or ''}",
+        listed,
+        cursor,
+        lambda r: [r.created_at.isoformat(), r.run_id],
+        descending=True,
+    )
+    return RunsPublic(runs=page, cursor=next_cursor)
 
 
 @router.get("/runs/{run_id}")
@@ -96,13 +110,16 @@ def redrive_run(run_id: str, access: CanRunAutomation) -> RunDetailPublic:
     return RunDetailPublic.model_validate(predictions.redrive(access.project_id, run_id))
 
 
-@router.get("/runs/{run_id}/predictions")
+@router.get("/runs/{run_id}/predictions", responses=error_responses(400))
 def list_predictions(
-    run_id: str, access: CanReadFiles, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    run_id: str,
+    access: CanReadFiles,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> PredictionsPublic:
-    return PredictionsPublic.model_validate(
-        {"predictions": predictions.predictions_page(access.project_id, run_id, limit=limit)}
-    )
+    """The run's predictions in file id order; a page ends at ``limit`` or at the byte limit, whichever first."""
+    page = predictions.predictions_page(access.project_id, run_id, limit=limit, cursor=cursor)
+    return PredictionsPublic.model_validate(page)
 
 
 @router.get("/runs/{run_id}/predictions/{file_id}")

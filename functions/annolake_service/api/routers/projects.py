@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from annolake_service.api.deps import CanReadProject, CanUpdateProject, CurrentPrincipal
 from annolake_service.api.models.errors import AUTH_ERRORS, PROJECT_ERRORS, error_responses
 from annolake_service.api.models.projects import ProjectCreate, ProjectPublic, ProjectsPublic, ProjectUpdate
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.domain.roles import Role
 from annolake_service.services import projects
 from annolake_service.shared.errors import Forbidden
@@ -14,11 +15,13 @@ from annolake_service.shared.errors import Forbidden
 router = APIRouter(prefix="/projects", tags=["projects"], responses=AUTH_ERRORS)
 
 
-@router.get("")
-def list_projects(principal: CurrentPrincipal) -> ProjectsPublic:
+@router.get("", responses=error_responses(400, 422))
+def list_projects(principal: CurrentPrincipal, cursor: CursorQuery = None) -> ProjectsPublic:
     """The projects the signed-in user is a member of, with their role in each."""
-    pairs = projects.projects_of(principal.principal_id)
-    return ProjectsPublic(projects=[ProjectPublic.of(project, role) for project, role in pairs])
+    listed = [ProjectPublic.of(project, role) for project, role in projects.projects_of(principal.principal_id)]
+    listing = f"projects:{principal.principal_id}"
+    page, next_cursor = page_of(listing, listed, cursor, lambda p: [p.project_string_id])
+    return ProjectsPublic(projects=page, cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 403, 409, 422))

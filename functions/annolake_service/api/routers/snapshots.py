@@ -15,6 +15,7 @@ from annolake_service.api.models.snapshots import (
     SnapshotPublic,
     SnapshotsPublic,
 )
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import slices, snapshot_builds, snapshots
 
 router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ERRORS)
@@ -48,9 +49,11 @@ def create_snapshot(
     return SnapshotPublic.model_validate(body_out)
 
 
-@router.get("/snapshots")
-def list_snapshots(access: CanReadFiles) -> SnapshotsPublic:
-    return SnapshotsPublic.model_validate({"snapshots": snapshots.list_snapshots(access.project_id)})
+@router.get("/snapshots", responses=error_responses(400))
+def list_snapshots(access: CanReadFiles, cursor: CursorQuery = None) -> SnapshotsPublic:
+    listed = [SnapshotPublic.model_validate(s) for s in snapshots.list_snapshots(access.project_id)]
+    page, next_cursor = page_of(f"snapshots:{access.project_id}", listed, cursor, lambda s: [s.name])
+    return SnapshotsPublic(snapshots=page, cursor=next_cursor)
 
 
 @router.get("/snapshots/{snapshot_ref}", responses=error_responses(400))

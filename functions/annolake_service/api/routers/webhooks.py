@@ -8,19 +8,25 @@ from annolake_service.api.deps import PROJECT_PATH, CanManageWebhooks
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.webhooks import (
     FailedDeliveriesPublic,
+    FailedDeliveryPublic,
     RedeliveryPublic,
     WebhookCreate,
     WebhookCreatedPublic,
+    WebhookPublic,
     WebhooksPublic,
 )
+from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import webhooks
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/webhooks", tags=["webhooks"], responses=PROJECT_ERRORS)
 
 
-@router.get("")
-def list_webhooks(access: CanManageWebhooks) -> WebhooksPublic:
-    return WebhooksPublic.model_validate({"webhooks": webhooks.list_webhooks(access.project_id)})
+@router.get("", responses=error_responses(400))
+def list_webhooks(access: CanManageWebhooks, cursor: CursorQuery = None) -> WebhooksPublic:
+    listed = [WebhookPublic.model_validate(w) for w in webhooks.list_webhooks(access.project_id)]
+    listing = f"webhooks:{access.project_id}"
+    page, next_cursor = page_of(listing, listed, cursor, lambda w: [w.created_at.isoformat(), w.webhook_id])
+    return WebhooksPublic(webhooks=page, cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
@@ -36,10 +42,15 @@ def delete_webhook(webhook_id: str, access: CanManageWebhooks) -> None:
     webhooks.delete(access.project_id, webhook_id)
 
 
-@router.get("/{webhook_id}/failures")
-def list_failures(webhook_id: str, access: CanManageWebhooks) -> FailedDeliveriesPublic:
+@router.get("/{webhook_id}/failures", responses=error_responses(400))
+def list_failures(webhook_id: str, access: CanManageWebhooks, cursor: CursorQuery = None) -> FailedDeliveriesPublic:
     """Deliveries that failed after their retries (newest first), with the receiver's last answer."""
-    return FailedDeliveriesPublic.model_validate({"failures": webhooks.failures(access.project_id, webhook_id)})
+    listed = [FailedDeliveryPublic.model_validate(f) for f in webhooks.failures(access.project_id, webhook_id)]
+    listing = f"webhook-failures:{access.project_id}/{webhook_id}"
+    page, next_cursor = page_of(
+        listing, listed, cursor, lambda f: [f.failed_at.isoformat(), f.failure_id], descending=True
+    )
+    return FailedDeliveriesPublic(failures=page, cursor=next_cursor)
 
 
 @router.post("/{webhook_id}/failures/{failure_id}/redeliver", response_model_exclude_none=True)

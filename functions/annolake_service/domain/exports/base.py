@@ -87,6 +87,12 @@ class ExportContext:
     dataset: str
     created_at: str  # the snapshot's, so the output does not depend on when it was exported
 
+    @property
+    def digest(self) -> str:
+        """What a page is rendered with, as a name: pages rendered with the same context fit together."""
+        facts = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
+
     def label_index(self, name: str) -> int | None:
         try:
             return self.labels.index(name)
