@@ -84,6 +84,7 @@ def _machine_kind(logical_id: str) -> str:
         ("Launch", "launch"),
         ("Exports", "export"),
         ("Predictions", "predict"),
+        ("Snapshots", "snapshot"),
     )
     for marker, kind in markers:
         if logical_id.startswith(marker) or marker in logical_id:
@@ -127,7 +128,7 @@ def template_steps() -> list[Step]:
 
 
 STEPS = template_steps()
-COVERED = {"ingest", "import", "review", "launch", "export", "predict"}
+COVERED = {"ingest", "import", "review", "launch", "export", "predict", "snapshot"}
 # Machines whose steps are not failed on purpose yet; each is listed under "Not yet proven" in docs/reliability.md.
 NOT_YET: set[str] = set()
 
@@ -903,6 +904,93 @@ class Predict(Scenario):
         assert all(after[file_id] == p for file_id, p in before.items()), "a re-drive predicted a done file again"
 
 
+class SnapshotBuild(Scenario):
+    """Three files snapshotted by the snapshot state machine in two chunks (good), or a build whose plan cannot
+    run (bad: the snapshot fails). Re-driven as users re-drive one: taking the snapshot again."""
+
+    machine = "snapshot"
+    BOX = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
+
+    def flow_of(self, step: Step) -> str:
+        return "bad" if step.state == "FailSnapshot" else "good"
+
+    def background(self, flow: str) -> list[dict[str, Any]]:
+        if flow == "good":
+            return []
+        (plan,) = [s for s in STEPS if s.state == "PlanSnapshot"]
+        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[plan.function], **OUTAGE}]
+
+    def redriven(self, flow: str) -> str:
+        return "good"
+
+    @contextlib.contextmanager
+    def _built_by_the_machine(self) -> Iterator[None]:
+        from annolake_service.shared.settings import get_settings
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SNAPSHOT_INLINE_FILES", "0")
+            patch.setenv("SNAPSHOT_CHUNK_FILES", "2")  # three files: two chunks, so the Map runs twice
+            get_settings.cache_clear()
+            try:
+                yield
+            finally:
+                patch.undo()
+                get_settings.cache_clear()
+
+    def run(self, flow: str) -> tuple[str, dict[str, str]]:
+        from annolake_service.services import ingest, projects
+
+        with self.rig.faults_paused():
+            project, headers = self.rig.fresh_project("sn")
+            dataset = projects.ensure_dataset(project, "cars")
+            entries = []
+            for n, colour in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
+                facts = ingest.store_media(project, _jpeg(colour))
+                boxes = [{**self.BOX, "x_max": 30 - n}] if n != 1 else []
+                entries.append({"name": f"{n}.jpg", "facts": facts, "instance_list": boxes, "metadata": {}})
+            ingest.record_new_files(project, dataset.dataset_id, entries, author="test")
+        self._take(project, headers)
+        return project, headers
+
+    def _take(self, project: str, headers: dict[str, str]) -> None:
+        started = self.rig.started("snapshot")
+        with self._built_by_the_machine():
+            answer = self.rig.client.post(
+                f"/api/v1/projects/{project}/datasets/cars/snapshots", json={"name": "v1"}, headers=headers
+            )
+            assert answer.status_code == 202, answer.text
+            wait_until(lambda: self.rig.started("snapshot") > started, "the snapshot execution to start")
+            wait_until(lambda: not self.rig.executions("snapshot", "RUNNING"), "the snapshot execution to end")
+
+    def _snapshot(self, project: str, headers: dict[str, str]) -> dict[str, Any]:
+        answer = self.rig.client.get(f"/api/v1/projects/{project}/snapshots/v1", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def outcome(self, project: str, headers: dict[str, str]) -> Outcome:
+        found = self._snapshot(project, headers)
+        keep = ("status", "count", "label_histogram", "manifest_bytes", "chunks_total", "chunks_done")
+        shown = {k: found[k] for k in keep}  # the digest differs by project: file ids are the project's
+        reason = found["status_reason"] and re.sub(r"^\w+: ", "", found["status_reason"])
+        digest = found["digest"] or "<none>"
+        objects = [k.replace(digest, "<digest>") for k in self.rig.keys(self.rig.media, f"snapshots/{project}/")]
+        return Outcome((shown, reason), self.rig.items(project), _anonymous(objects, project))
+
+    def assert_recorded(self, project: str, headers: dict[str, str], step: Step, why: str) -> None:
+        found = self._snapshot(project, headers)
+        if step.state == "FailSnapshot":
+            # The step that records failures cannot run: the execution failed (alarmed), and taking the snapshot
+            # again finds its execution ended.
+            assert found["status"] == "pending", found
+            assert self.rig.executions("snapshot", "FAILED")
+            return
+        assert found["status"] == "failed" and why in found["status_reason"], found
+
+    def redrive(self, project: str, headers: dict[str, str], flow: str) -> None:
+        """The documented re-drive: take the same snapshot again (202: a build started)."""
+        self._take(project, headers)
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     "ingest": Ingest,
     "import": Import,
@@ -910,6 +998,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "launch": Launch,
     "export": Export,
     "predict": Predict,
+    "snapshot": SnapshotBuild,
 }
 
 

@@ -48,6 +48,12 @@ def start_snapshot(payload: dict[str, Any], *, name: str) -> str:
     return response["executionArn"]
 
 
+def snapshot_execution_arn(name: str) -> str:
+    """The ARN ``start_snapshot(..., name=name)`` gives its execution (execution ARNs are derived from names)."""
+    machine = get_settings().snapshot_state_machine_arn
+    return machine.replace(":stateMachine:", ":execution:", 1) + ":" + name[:80]
+
+
 def _execution_name(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 

@@ -23,7 +23,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from annolake_service.adapters import storage, workflows
@@ -40,6 +40,7 @@ from annolake_service.shared.settings import get_settings
 
 _NAME = re.compile(snap.NAME_PATTERN)
 BATCH_GET = 100  # keys in one DynamoDB BatchGetItem
+START_GRACE = timedelta(minutes=2)  # past API Gateway's 30 s: a request still starting the build is over
 
 
 def _files_key(project_id: str, build_id: str) -> str:
@@ -70,6 +71,11 @@ def create_snapshot(
         )
     text = query.strip() if query else None
     existing = snapshot_repo.get_snapshot(project_id, name)
+    if existing is not None and existing.status == "pending" and _build_ended(existing):
+        # its execution ended without recording how (the failure step could not run): recorded now, so that
+        # asking again re-drives it
+        fail(project_id, name, {"Error": "BuildEnded", "Cause": "the build ended without finishing; take it again"})
+        existing = snapshot_repo.get_snapshot(project_id, name)
     if existing is not None and existing.status == "pending":
         if (existing.dataset, existing.query) == (dataset_name, text):
             return public(existing), False  # asked again while it builds: the same build
@@ -118,11 +124,25 @@ def create_snapshot(
         _discard(snapshot)
         raise Conflict(f"snapshot {name!r} was taken meanwhile; get it, or take this one under a new name") from None
     try:
-        workflows.start_snapshot({"project_id": project_id, "name": name}, name=f"{build_id}-{name}")
+        workflows.start_snapshot({"project_id": project_id, "name": name}, name=_execution_name(snapshot))
     except Exception as exc:
         fail(project_id, name, {"Error": type(exc).__name__, "Cause": f"the build could not be started: {exc}"})
         raise
     return public(snapshot), True
+
+
+def _execution_name(snapshot: snap.Snapshot) -> str:
+    return f"{snapshot.build_id}-{snapshot.name}"
+
+
+def _build_ended(snapshot: snap.Snapshot) -> bool:
+    """Whether a pending snapshot's build execution has ended (or never started) although it reads pending."""
+    if not snapshot.build_id or not get_settings().snapshot_state_machine_arn:
+        return False
+    status = workflows.execution_status(workflows.snapshot_execution_arn(_execution_name(snapshot)))
+    if status is None:  # not started: ended only once the request that was starting it is long over
+        return datetime.now(UTC) - snapshot.created_at > START_GRACE
+    return status != "RUNNING"
 
 
 def _build_in_request(snapshot: snap.Snapshot, existing: snap.Snapshot | None) -> tuple[dict[str, Any], bool]:
