@@ -53,6 +53,7 @@ class Emulator:
         self.in_process: in_process.InProcessDispatch | None = None  # answers this process's own calls
         self.recorder: Recorder | None = None
         self._moto_settings: tuple[str | None, bool] | None = None  # what start() changed, put back by stop()
+        self._streams_were_delivered = False
 
     @property
     def endpoint_url(self) -> str:
@@ -66,6 +67,7 @@ class Emulator:
         stepfunctions["execute_state_machine"] = True
         lambda_runtime.install()
         event_sources.install()
+        self._streams_were_delivered = stream_sources.installed()  # by the test session's moto, say
         stream_sources.install()
         moto_patches.install()
         if self.blob_store is not None:
@@ -98,7 +100,8 @@ class Emulator:
             self._thread.join(timeout=5)
         lambda_runtime.uninstall()
         event_sources.uninstall()
-        stream_sources.uninstall()
+        if not self._streams_were_delivered:  # what was delivered before this emulator stays delivered
+            stream_sources.uninstall()
         if self.blob_store is not None:
             blobs.uninstall()
         if self._moto_settings is not None:  # another emulator or moto in this process runs as before

@@ -121,6 +121,10 @@ def _add(self: StreamShard, old: Any, new: Any) -> None:
         _delivery(self).add({**{k: v for k, v in as_json.items() if k != "dynamodb"}, "dynamodb": dynamodb})
 
 
+def installed() -> bool:
+    return StreamShard.add is _add
+
+
 def install() -> None:
     StreamShard.add = _add  # type: ignore[method-assign]
 

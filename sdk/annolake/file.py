@@ -41,6 +41,11 @@ class File:
         doc="why a quarantined file was refused, or a note on a ready one (a sidecar it refused)",
     )
     mime_type = property(lambda self: self._data.get("mime_type"))
+    media_type = property(lambda self: self._data.get("media_type", "image"), doc="image or video")
+    # A video's frame-exact facts (None on images): frames decoded, average frames per second, seconds.
+    frame_count = property(lambda self: (self._data.get("video") or {}).get("frame_count"))
+    fps = property(lambda self: (self._data.get("video") or {}).get("fps"))
+    duration_s = property(lambda self: (self._data.get("video") or {}).get("duration_s"))
     size_bytes = property(lambda self: self._data.get("size_bytes"))
     content_hash = property(lambda self: self._data.get("content_hash"), doc="sha256 of the original bytes")
     label_counts = property(lambda self: self._data.get("label_counts", {}))

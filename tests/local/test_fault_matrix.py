@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import json
 import os
 import re
 import socket
+import tempfile
 import time
 import types
 import urllib.request
@@ -35,6 +37,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -390,18 +393,30 @@ class Scenario:
         raise NotImplementedError
 
 
+@functools.cache
+def _clip() -> bytes:
+    """A short MP4 (two frame chunks), made once so every run drops the same bytes."""
+    from tests.support.video_fixtures import make_video
+
+    with tempfile.TemporaryDirectory() as work:
+        return make_video(Path(work) / "clip.mp4", frames=40).read_bytes()
+
+
 class Ingest(Scenario):
-    """Drop an image with its sidecar (good), or a file that is no image (bad: quarantined)."""
+    """Drop an image with its sidecar (good), a short video (video: its own step), or a file that is no image (bad:
+    quarantined)."""
 
     machine = "ingest"
     SIDECAR = {"instance_list": [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]}
 
     def flow_of(self, step: Step) -> str:
-        return "bad" if step.state == "QuarantineFile" else "good"
+        return {"QuarantineFile": "bad", "ProcessVideo": "video"}.get(step.state, "good")
 
     def _drop(self, project: str, flow: str) -> None:
         s3 = self.rig.aws("s3")
-        if flow == "good":
+        if flow == "video":
+            s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/clip.mp4", Body=_clip())
+        elif flow == "good":
             s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/a.json", Body=json.dumps(self.SIDECAR).encode())
             s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/a.jpg", Body=_jpeg((200, 30, 30)))
         else:

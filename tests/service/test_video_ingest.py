@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from annolake.file import File
 from PIL import Image
 
 from tests.service.test_core_api import _admin, monkeypatch_module, world  # noqa: F401 - fixtures
@@ -71,6 +72,9 @@ def test_a_video_ingests_frame_exact_and_its_frames_come_back_through_the_api(wo
     assert described["media_type"] == "video" and described["status"] == "ready"
     assert (described["width"], described["height"]) == (128, 48)
     video = described["video"]
+    sdk_file = File(None, described)  # what the SDK's file says of it
+    assert (sdk_file.media_type, sdk_file.frame_count) == ("video", FRAMES)
+    assert (sdk_file.fps, sdk_file.duration_s) == (video["fps"], video["duration_s"])
     assert video["frame_count"] == len(reference) == FRAMES
     first_pts, time_base = reference[0]
     assert video["start_s"] == float(first_pts * time_base)

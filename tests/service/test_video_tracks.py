@@ -32,6 +32,22 @@ def video(instances: list[dict], frame_count: int = 300) -> list:
 # --- validation ---------------------------------------------------------------------------------------------
 
 
+def test_a_track_may_say_its_shape_on_each_keyframe_as_the_sdk_documents():
+    keyframes = [
+        {"frame": 0, "type": "box", "x_min": 1, "y_min": 1, "x_max": 5, "y_max": 5, "outside": False},
+        {"frame": 10, "type": "box", "x_min": 3, "y_min": 3, "x_max": 9, "y_max": 9, "occluded": True},
+    ]
+    (parsed,) = video([{"type": "track", "name": "person", "track_id": 1, "keyframes": keyframes}])
+    assert parsed.shape == "box" and [k.type for k in parsed.keyframes] == ["box", "box"]
+    (shaped,) = video([track([box_key(0, 1, 1, 5, 5)])])
+    assert [k.type for k in shaped.keyframes] == ["box"]  # stored on every keyframe either way
+    mixed = [keyframes[0], {"frame": 4, "type": "point", "points": [{"x": 1, "y": 1}]}]
+    with pytest.raises(InvalidInstances, match="a track keeps one shape"):
+        video([{"type": "track", "name": "person", "track_id": 1, "keyframes": mixed}])
+    with pytest.raises(InvalidInstances, match="say what is drawn"):
+        video([{"type": "track", "name": "person", "track_id": 1, "keyframes": [box_key(0, 1, 1, 5, 5)]}])
+
+
 def test_a_track_counts_once_for_its_label_and_its_frame_attributes_are_queryable():
     person = track([box_key(0, 1, 1, 5, 5), box_key(250, 1, 1, 5, 5, attributes={"pose": "sitting"})])
     person["attributes"] = {"age": "adult"}

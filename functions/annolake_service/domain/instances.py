@@ -160,6 +160,9 @@ class Keyframe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     frame: int = Field(ge=0)
+    type: Literal["box", "polygon", "point"] | None = Field(
+        default=None, description="the shape drawn; the track's shape (stored on every keyframe)"
+    )
     outside: bool = False
     occluded: bool = False
     attributes: dict[str, Any] = Field(default_factory=dict, description="per-frame: hold until the next keyframe")
@@ -178,11 +181,27 @@ class TrackInstance(_Instance):
 
     type: Literal["track"]
     track_id: int = Field(ge=0, description="unique among the file's tracks; kept by exports (CVAT, MOT)")
-    shape: Literal["box", "polygon", "point"]
+    shape: Literal["box", "polygon", "point"] | None = Field(
+        default=None, description="box, polygon or point; absent: the keyframes' `type`"
+    )
     keyframes: list[Keyframe] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _keyframes(self) -> TrackInstance:
+        kinds = sorted({k.type for k in self.keyframes if k.type is not None})
+        if len(kinds) > 1 or (kinds and self.shape is not None and kinds != [self.shape]):
+            raise ValueError(
+                f"track {self.track_id}: its keyframes are {kinds}{f' on a {self.shape} track' if self.shape else ''}; "
+                "a track keeps one shape: draw another track for another shape"
+            )
+        if self.shape is None and not kinds:
+            raise ValueError(
+                f"track {self.track_id}: say what is drawn: `shape` (box, polygon or point) on the track, or "
+                "`type` on its keyframes"
+            )
+        self.shape = self.shape or kinds[0]
+        for keyframe in self.keyframes:
+            keyframe.type = self.shape
         frames = [k.frame for k in self.keyframes]
         if frames != sorted(set(frames)):
             raise ValueError(
