@@ -208,13 +208,18 @@ def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     boxes = torch.tensor(corners, dtype=torch.float32).reshape(-1, 4)
     labels = torch.tensor([label for s in batch for label in s["label_id_list"]], dtype=torch.int64)
-    return {
+    collated = {
         "images": _images(batch),
         "boxes": list(boxes.split(counts)),
         "labels": list(labels.split(counts)),
         "files": [s["file"] for s in batch],
         "index": [s["index"] for s in batch],
     }
+    if "frame" in batch[0]:  # frames mode: which frame of which video, and each box's track
+        collated["frames"] = [s["frame"] for s in batch]
+        tracks = torch.tensor([t for s in batch for t in s["track_id_list"]], dtype=torch.int64)
+        collated["track_ids"] = list(tracks.split(counts))
+    return collated
 
 
 def _images(batch: list[dict[str, Any]]) -> list[Any]:
