@@ -27,6 +27,7 @@ from annolake.samples import SampleFile, build_sample
 _CHUNK_MAGIC = b"ALFC"
 _CHUNK_FRAMES = 32  # frames per stored chunk (the API answers it as chunk_frames)
 _CHUNKS_KEPT = 16  # chunk windows held per process: consecutive frames, a few videos interleaved by the shuffle
+_INDEX_PAGE = 500  # the longest stream page the API answers
 
 
 class VideoFrames:
@@ -39,7 +40,7 @@ class VideoFrames:
         self.starts: list[int] = []  # the first frame number of each video
         total, offset, count = 0, 0, len(slice_)
         while offset < count:
-            page = slice_.page(offset, min(1000, count - offset), urls=("thumbnail",))
+            page = slice_.page(offset, min(_INDEX_PAGE, count - offset), urls=("thumbnail",))
             if not page["items"]:
                 break
             for item in page["items"]:

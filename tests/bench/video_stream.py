@@ -1,7 +1,8 @@
 """Frames of videos streamed into ``DataLoader(num_workers=2)``: ``to_pytorch(frames=True, streaming=True)``.
 Run: ``PYTHONPATH=sdk python -m tests.bench.video_stream``.
 
-``ANNOLAKE_BENCH_VIDEO_CLIPS`` videos (4) of ``ANNOLAKE_BENCH_VIDEO_FRAMES`` frames (300) each, 640x360 with a
+``ANNOLAKE_BENCH_VIDEO_CLIPS`` videos (4) of about ``ANNOLAKE_BENCH_VIDEO_FRAMES`` frames (300, 299, ...: the
+lengths differ so the contents, hence the file ids, do), 640x360 with a
 textured scene panning (camera-like JPEG sizes), made with PyAV, ingested by the ingest steps and given a box
 track each, served by the real API (uvicorn, in this process) over moto (in this process too, so the figure
 counts the emulator's time as well as the client's). Frames per second over one epoch, decoded (C×H×W uint8
@@ -34,11 +35,13 @@ def _seed(project_id: str) -> list[str]:
     ids = []
     with tempfile.TemporaryDirectory() as folder:
         for number in range(CLIPS):
-            path = make_video(Path(folder) / f"bench-{number}.mp4", frames=FRAMES, size=SIZE, patterned=False, crf=23)
+            path = make_video(
+                Path(folder) / f"bench-{number}.mp4", frames=FRAMES - number, size=SIZE, patterned=False, crf=23
+            )
             file_id = ingest_video(project_id, "clips", path)
             keys = [
                 {"frame": f, **dict(zip(("x_min", "y_min", "x_max", "y_max"), b, strict=True))}
-                for f, b in ((0, START), (FRAMES - 1, END))
+                for f, b in ((0, START), (FRAMES - number - 1, END))
             ]
             track = {"type": "track", "name": "car", "track_id": number, "shape": "box", "keyframes": keys}
             annotations.save_annotations(project_id, file_id, expected_version=0, instance_list=[track], author="b")
