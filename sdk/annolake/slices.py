@@ -110,17 +110,26 @@ class Slice:
         return Slice(self.scope, self.dataset, combined)
 
     def to_pytorch(
-        self, *, streaming: bool = False, frames: bool = False, transform: Any = None, **options: Any
+        self,
+        *,
+        streaming: bool = False,
+        frames: bool = False,
+        clip: int = 1,
+        transform: Any = None,
+        **options: Any,
     ) -> Any:
         """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``.
 
         ``frames=True``: one sample per frame of the slice's videos (images skipped), with the frame's
-        annotations, tracks interpolated, ``frame``, ``file_id`` and ``track_id_list`` (see ``video_frames``).
+        annotations, tracks interpolated, ``frame``, ``file_id`` and ``track_id_list`` (see ``video_frames``);
+        with ``clip=N`` as well, one sample per N consecutive frames of a video.
         """
         from annolake import torch_data
         from annolake.video_frames import VideoFrames
 
-        source: Any = VideoFrames(self.freeze()) if frames else self.freeze()
+        if clip != 1 and not frames:
+            raise ValueError("clip=N makes samples of N video frames: pass frames=True with it")
+        source: Any = VideoFrames(self.freeze(), clip=clip) if frames else self.freeze()
         if streaming:
             return torch_data.StreamingSliceDataset(source, transform=transform, **options)
         return torch_data.SliceDataset(source, transform=transform, **_stream_options(options))

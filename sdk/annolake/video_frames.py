@@ -31,10 +31,17 @@ _INDEX_PAGE = 500  # the longest stream page the API answers
 
 
 class VideoFrames:
-    """The frames of a slice's videos as one numbered sequence; picklable (its index is read once, here)."""
+    """The frames of a slice's videos as one numbered sequence; picklable (its index is read once, here).
 
-    def __init__(self, slice_: Any) -> None:
+    ``clip=N``: the sequence is of clips instead, N consecutive frames of one video each, starting at frames 0,
+    N, 2N, ... of every video (a video's last frames, fewer than N, are in no clip).
+    """
+
+    def __init__(self, slice_: Any, *, clip: int = 1) -> None:
+        if clip < 1:
+            raise ValueError(f"clip is the frames per sample, 1 or more, not {clip}")
         self.slice = slice_
+        self.clip = clip
         self.scope: Scope = slice_.scope
         self.videos: list[dict[str, Any]] = []  # the slice's videos in order: file (stream item file), offset
         self.starts: list[int] = []  # the first frame number of each video
@@ -48,7 +55,7 @@ class VideoFrames:
                 if file.get("media_type") == "video" and file.get("frame_count"):
                     self.videos.append({"file": file, "offset": item["index"]})
                     self.starts.append(total)
-                    total += file["frame_count"]
+                    total += file["frame_count"] // clip
             offset += len(page["items"])
         self._total = total
 
@@ -64,11 +71,11 @@ class VideoFrames:
         return self._total
 
     def locate(self, index: int) -> tuple[int, int]:
-        """(video number, frame in that video) of frame ``index`` of the sequence."""
+        """(video number, first frame in that video) of sample ``index`` of the sequence."""
         if not 0 <= index < self._total:
-            raise IndexError(f"frame index {index} out of range for {self._total} frames")
+            raise IndexError(f"sample index {index} out of range for {self._total} samples")
         video = bisect.bisect_right(self.starts, index) - 1
-        return video, index - self.starts[video]
+        return video, (index - self.starts[video]) * self.clip
 
     def page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self.slice.page(*args, **kwargs)
@@ -157,7 +164,16 @@ class FrameReader:
         return future.result()
 
     def sample(self, index: int) -> dict[str, Any]:
-        video, frame = self.frames.locate(index)
+        """A frame's sample; with ``clip=N``, ``clip`` (the N frames' samples), ``frame`` (the first) and the rest."""
+        video, first = self.frames.locate(index)
+        if self.frames.clip == 1:
+            return self._frame(index, video, first)
+        clip = [self._frame(index, video, frame) for frame in range(first, first + self.frames.clip)]
+        head = clip[0]
+        keys = ("file", "file_id", "frame", "index", "diffgram_file")
+        return {"clip": clip, "frame_list": [s["frame"] for s in clip], **{k: head[k] for k in keys}}
+
+    def _frame(self, index: int, video: int, frame: int) -> dict[str, Any]:
         chunk, position = divmod(frame, _CHUNK_FRAMES)
         annotated, jpegs = self.window(video, chunk)
         shown = annotated[position]

@@ -137,3 +137,30 @@ def test_the_map_style_frames_dataset_indexes_videos_then_frames_and_resumes(sta
         for f, n in zip(batch["files"], batch["frames"], strict=True)
     ]
     assert sorted(before + after) == sorted(_every_frame(stack))
+
+
+def test_clips_of_consecutive_frames_cover_each_video_once_with_the_servers_boxes(stack):
+    from annolake.torch_data import SliceLoader
+
+    project = stack.project()
+    clip = 16
+    dataset = _clips(stack).to_pytorch(frames=True, clip=clip, streaming=True, seed=5, page_size=2)
+    assert len(dataset) == sum(n // clip for n in LENGTHS)  # 4 + 2: each video's last frames, under 16, left out
+    expected = {video: _server_boxes(project, video, n) for video, n in zip(_videos(stack), LENGTHS, strict=True)}
+    starts = Counter()
+    for batch in SliceLoader(dataset, batch_size=2, num_workers=2):
+        for images, boxes, tracks, frames, file in zip(
+            batch["images"], batch["boxes"], batch["track_ids"], batch["frames"], batch["files"], strict=True
+        ):
+            assert tuple(images.shape) == (clip, 3, 48, 128) and images.dtype == torch.uint8
+            assert frames == list(range(frames[0], frames[0] + clip)) and frames[0] % clip == 0
+            starts[file["id"], frames[0]] += 1
+            for image, frame_boxes, frame_tracks, frame in zip(images, boxes, tracks, frames, strict=True):
+                assert read_pattern(image.permute(1, 2, 0).numpy()) == frame
+                want = expected[file["id"]][frame]
+                assert frame_tracks.tolist() == [t for t, _ in want]
+                assert frame_boxes.tolist() == [pytest.approx(b, abs=1e-4) for _, b in want]
+    everyone = [(v, s) for v, n in zip(_videos(stack), LENGTHS, strict=True) for s in range(0, n - clip + 1, clip)]
+    assert starts == Counter(everyone)
+    with pytest.raises(ValueError, match="pass frames=True"):
+        _clips(stack).to_pytorch(clip=4)
