@@ -109,14 +109,30 @@ class Slice:
         combined = f"({self.query}) and ({query})" if self.query else query
         return Slice(self.scope, self.dataset, combined)
 
-    def to_pytorch(self, *, streaming: bool = False, transform: Any = None, **options: Any) -> Any:
-        """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``."""
-        from annolake import torch_data
+    def to_pytorch(
+        self,
+        *,
+        streaming: bool = False,
+        frames: bool = False,
+        clip: int = 1,
+        transform: Any = None,
+        **options: Any,
+    ) -> Any:
+        """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``.
 
-        self.freeze()
+        ``frames=True``: one sample per frame of the slice's videos (images skipped), with the frame's
+        annotations, tracks interpolated, ``frame``, ``file_id`` and ``track_id_list`` (see ``video_frames``);
+        with ``clip=N`` as well, one sample per N consecutive frames of a video.
+        """
+        from annolake import torch_data
+        from annolake.video_frames import VideoFrames
+
+        if clip != 1 and not frames:
+            raise ValueError("clip=N makes samples of N video frames: pass frames=True with it")
+        source: Any = VideoFrames(self.freeze(), clip=clip) if frames else self.freeze()
         if streaming:
-            return torch_data.StreamingSliceDataset(self, transform=transform, **options)
-        return torch_data.SliceDataset(self, transform=transform, **_stream_options(options))
+            return torch_data.StreamingSliceDataset(source, transform=transform, **options)
+        return torch_data.SliceDataset(source, transform=transform, **_stream_options(options))
 
     def to_tensorflow(self, **options: Any) -> Any:
         """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``)."""

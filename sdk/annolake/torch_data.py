@@ -198,8 +198,11 @@ def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     The images of a batch are views of one buffer, its boxes of one tensor and its labels of another. A
     ``DataLoader`` worker hands every tensor storage to the main process through a shared-memory segment
     and a file descriptor of its own: one storage per sample capped a loader at ~1,400 samples/s; three
-    per batch cost next to nothing. Bytes-only samples keep their ``bytes``.
+    per batch cost next to nothing. Bytes-only samples keep their ``bytes``. Clips (``frames=True, clip=N``)
+    go to ``clip_collate``.
     """
+    if "clip" in batch[0]:
+        return clip_collate(batch)
     counts = [len(s["x_min_list"]) for s in batch]
     corners = [
         corner
@@ -208,10 +211,36 @@ def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     boxes = torch.tensor(corners, dtype=torch.float32).reshape(-1, 4)
     labels = torch.tensor([label for s in batch for label in s["label_id_list"]], dtype=torch.int64)
-    return {
+    collated = {
         "images": _images(batch),
         "boxes": list(boxes.split(counts)),
         "labels": list(labels.split(counts)),
+        "files": [s["file"] for s in batch],
+        "index": [s["index"] for s in batch],
+    }
+    if "frame" in batch[0]:  # frames mode: which frame of which video, and each box's track
+        collated["frames"] = [s["frame"] for s in batch]
+        tracks = torch.tensor([t for s in batch for t in s["track_id_list"]], dtype=torch.int64)
+        collated["track_ids"] = list(tracks.split(counts))
+    return collated
+
+
+def clip_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clips of N frames: ``images`` a T×C×H×W uint8 tensor per clip; ``boxes``, ``labels``, ``track_ids`` a list
+    per clip of one tensor per frame; ``frames`` the frame numbers of each clip; ``files`` and ``index``."""
+    flat = detection_collate([frame for sample in batch for frame in sample["clip"]])
+    length = len(batch[0]["clip"])
+
+    def grouped(values: list[Any]) -> list[list[Any]]:
+        return [values[i : i + length] for i in range(0, len(values), length)]
+
+    images = grouped(flat["images"])
+    return {
+        "images": [torch.stack(clip) if isinstance(clip[0], torch.Tensor) else clip for clip in images],
+        "boxes": grouped(flat["boxes"]),
+        "labels": grouped(flat["labels"]),
+        "track_ids": grouped(flat["track_ids"]),
+        "frames": [s["frame_list"] for s in batch],
         "files": [s["file"] for s in batch],
         "index": [s["index"] for s in batch],
     }

@@ -302,6 +302,7 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
             "metadata": record.metadata,
             "created_at": record.created_at.isoformat(),
             "status": record.status,
+            "frame_count": record.video.frame_count if record.video is not None else None,
         },
         "annotation_version": record.annotation_version,
         "instance_list": instances,

@@ -459,6 +459,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/files/{file_id}/frames": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Frame Range
+         * @description Frames ``start`` .. ``start+count-1`` of a video: each one's annotations, as /frames/{frame}/annotations
+         *     answers them, and presigned URLs of the chunks of JPEG frames that hold them (what the SDK's frames mode reads).
+         */
+        get: operations["frame_range_api_v1_projects__project_string_id__files__file_id__frames_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/{file_id}/frames/{frame}": {
         parameters: {
             query?: never;
@@ -2158,6 +2179,68 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** FrameChunkPublic */
+        FrameChunkPublic: {
+            /**
+             * Chunk
+             * @description the chunk's number: it holds frames first_frame .. first_frame+chunk_frames-1
+             */
+            chunk: number;
+            /** First Frame */
+            first_frame: number;
+            /**
+             * Url
+             * @description presigned GET of the chunk: 'ALFC', uint32 frame count n, n+1 uint32 byte offsets (little endian, from the chunk's start), then the frames' JPEGs back to back
+             */
+            url: string;
+        };
+        /** FrameOfRangePublic */
+        FrameOfRangePublic: {
+            /**
+             * Frame
+             * @description the frame, from 0
+             */
+            frame: number;
+            /**
+             * Instance List
+             * @description what the frame shows, as /frames/{frame}/annotations
+             */
+            instance_list: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * FrameRangePublic
+         * @description Frames of a video for a loader: their annotations (tracks interpolated) and the chunks holding them.
+         */
+        FrameRangePublic: {
+            /**
+             * Chunk Frames
+             * @description frames per chunk (the last chunk of a video may hold fewer)
+             */
+            chunk_frames: number;
+            /** Chunks */
+            chunks: components["schemas"]["FrameChunkPublic"][];
+            /** File Id */
+            file_id: string;
+            /** Fps */
+            fps: number;
+            /** Frame Count */
+            frame_count: number;
+            /** Frames */
+            frames: components["schemas"]["FrameOfRangePublic"][];
+            /** Height */
+            height: number | null;
+            /** Url Expires In */
+            url_expires_in: number;
+            /**
+             * Version
+             * @description the annotation version the shapes come from
+             */
+            version: number;
+            /** Width */
+            width: number | null;
+        };
         /** HealthPublic */
         HealthPublic: {
             /** Checks */
@@ -3731,6 +3814,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Frame Count
+             * @description a video's frames; null for an image
+             */
+            frame_count?: number | null;
             /** Height */
             height: number | null;
             /** Id */
@@ -6450,6 +6538,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnnotationHistoryPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    frame_range_api_v1_projects__project_string_id__files__file_id__frames_get: {
+        parameters: {
+            query?: {
+                /** @description the first frame, from 0 */
+                start?: number;
+                /** @description frames, clipped at the end */
+                count?: number;
+                /** @description seconds the presigned URLs live */
+                url_expires_in?: number | null;
+            };
+            header?: never;
+            path: {
+                file_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrameRangePublic"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

@@ -65,3 +65,32 @@ class FrameAnnotationsPublic(AnnotationsPublic):
         "track_id, track_instance_id, keyframe, interpolated and occluded; the frame tags covering it; the "
         "whole-video tags"
     )
+
+
+class FrameOfRangePublic(BaseModel):
+    frame: int = Field(description="the frame, from 0")
+    instance_list: list[dict[str, Any]] = Field(description="what the frame shows, as /frames/{frame}/annotations")
+
+
+class FrameChunkPublic(BaseModel):
+    chunk: int = Field(description="the chunk's number: it holds frames first_frame .. first_frame+chunk_frames-1")
+    first_frame: int
+    url: str = Field(
+        description="presigned GET of the chunk: 'ALFC', uint32 frame count n, n+1 uint32 byte offsets (little "
+        "endian, from the chunk's start), then the frames' JPEGs back to back"
+    )
+
+
+class FrameRangePublic(BaseModel):
+    """Frames of a video for a loader: their annotations (tracks interpolated) and the chunks holding them."""
+
+    file_id: str
+    version: int = Field(description="the annotation version the shapes come from")
+    frame_count: int
+    fps: float
+    width: int | None
+    height: int | None
+    chunk_frames: int = Field(description="frames per chunk (the last chunk of a video may hold fewer)")
+    frames: list[FrameOfRangePublic]
+    chunks: list[FrameChunkPublic]
+    url_expires_in: int

@@ -40,6 +40,7 @@ class StreamFilePublic(BaseModel):
     metadata: dict[str, Any]
     created_at: IsoTimestamp
     status: FileStatus
+    frame_count: int | None = Field(default=None, description="a video's frames; null for an image")
 
 
 class StreamItemPublic(BaseModel):
