@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from annolake._scope import Scope
 from annolake.file import File
 from PIL import Image
 
@@ -72,7 +73,7 @@ def test_a_video_ingests_frame_exact_and_its_frames_come_back_through_the_api(wo
     assert described["media_type"] == "video" and described["status"] == "ready"
     assert (described["width"], described["height"]) == (128, 48)
     video = described["video"]
-    sdk_file = File(None, described)  # what the SDK's file says of it
+    sdk_file = File(Scope(api=None, project="alpha"), described)  # type: ignore[arg-type]  # what the SDK says of it
     assert (sdk_file.media_type, sdk_file.frame_count) == ("video", FRAMES)
     assert (sdk_file.fps, sdk_file.duration_s) == (video["fps"], video["duration_s"])
     assert video["frame_count"] == len(reference) == FRAMES

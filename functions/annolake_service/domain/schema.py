@@ -32,9 +32,9 @@ class AttributeGroup(BaseModel):
     scope: Literal["label", "global"] = "label"
     label_names: list[str] = Field(default_factory=list)
     options: list[str] = Field(default_factory=list)
-    min: float | None = None
-    max: float | None = None
-    required: bool = False
+    min: float | None = Field(default=None, strict=True)  # strict: true/false or "3" are not numbers
+    max: float | None = Field(default=None, strict=True)
+    required: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _consistent(self) -> AttributeGroup:
