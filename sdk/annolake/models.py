@@ -224,8 +224,17 @@ class PredictionRun:
         return self.scope.api.get(f"{self._path}/evaluation")
 
     def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first."""
-        return self.scope.api.get(f"{self._path}/evaluation/files", offset=offset, limit=limit)["files"]
+        """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first: ``limit`` of them
+        from ``offset`` (fewer only at the end)."""
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while len(found) < limit:  # a page may end short of its limit at the API's byte bound
+            fields = {"cursor": cursor} if cursor else {"offset": offset}
+            page = self.scope.api.get(f"{self._path}/evaluation/files", limit=limit - len(found), **fields)
+            found += page["files"]
+            if not (cursor := page.get("cursor")):
+                break
+        return found
 
     def send_to_review(self, top: int) -> dict[str, Any]:
         """Open a job, every file reviewed, over the ``top`` most disagreeing files of the last evaluation;

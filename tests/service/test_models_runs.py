@@ -256,7 +256,14 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
     assert report["mean_ap"] == pytest.approx(evaluator.stats[0], abs=1e-6)
     assert 0 < report["mean_ap"] < 1
 
-    sent = run.send_to_review(top=5)
+    from tests.support.auth import reset_service_caches
+
+    with pytest.MonkeyPatch.context() as env:  # one file a page: the SDK follows the cursors up to its limit
+        env.setenv("PAGE_MAX_BYTES", "1")
+        reset_service_caches()
+        assert run.evaluation_files(limit=100) == files and run.evaluation_files(offset=2, limit=4) == files[2:6]
+        sent = run.send_to_review(top=5)  # the top files of the whole report, not of a page
+    reset_service_caches()
     assert sent["file_ids"] == [f["file_id"] for f in files[:3]]  # the two others agree: nothing to review
     _wait_for_tasks(platform.project_id, sent["job_id"], 3)
     job = project.client.get(f"{project._path}/jobs/{sent['job_id']}")

@@ -138,6 +138,157 @@ def test_datasets_with_long_descriptions_come_in_pages(world: dict[str, Any]):
     assert len(pages) >= 3
 
 
+def _sent_back_tasks(job_id: str, count: int) -> dict[str, str]:
+    """``count`` annotation tasks of the job, each sent back with a review comment of the most a comment may be
+    (5000 characters), stored as the review workflow stores them: their statuses by id, in listing order."""
+    from datetime import UTC, datetime
+
+    from annolake_service.adapters.dynamo import tasks as task_repo
+    from annolake_service.domain.workflow import Task, TaskKind, TaskStatus, task_id
+
+    now = datetime.now(UTC)
+    made = {}
+    for n in range(count):
+        file_id = f"file-{n:03d}"
+        task = Task(
+            project_id=PROJECT,
+            job_id=job_id,
+            task_id=task_id(job_id, file_id, TaskKind.ANNOTATE, 1, 0),
+            file_id=file_id,
+            kind=TaskKind.ANNOTATE,
+            round=1,
+            status=TaskStatus.AVAILABLE if n % 2 else TaskStatus.RESERVED,
+            reserved_for=None if n % 2 else "user:annotator",
+            comment=f"{n:03d} " + "c" * 4996,
+            created_at=now,
+        )
+        assert task_repo.create_task(task, claimable_at=now) is None
+        made[task.task_id] = task.status.value
+    return dict(sorted(made.items()))
+
+
+def test_a_jobs_tasks_with_long_comments_come_in_pages_its_cursor_carries_on(world: dict[str, Any]):
+    client, headers = world["client"], world["headers"]
+    assert client.post(f"/api/v1/projects/{PROJECT}/datasets", json={"name": "tasked"}, headers=headers).is_success
+    spec = {"name": "sent back", "datasets": ["tasked"]}
+    job_id = client.post(f"/api/v1/projects/{PROJECT}/jobs", json=spec, headers=headers).json()["job_id"]
+    made = _sent_back_tasks(job_id, 45)
+    url = f"/api/v1/projects/{PROJECT}/jobs/{job_id}/tasks"
+    pages = _walk(client, url, headers, "tasks", limit=500)
+    assert [t["task_id"] for page in pages for t in page] == list(made)  # each once, in order, across the pages
+    assert len(pages) >= 3 and max(len(page) for page in pages) < 20  # 5 KB each: under 20 fit 100 KB
+    reserved = _walk(client, url, headers, "tasks", limit=500, status="reserved")  # a filtered listing the same way
+    assert [t["task_id"] for page in reserved for t in page] == [
+        t for t, status in made.items() if status == "reserved"
+    ]
+    assert len(reserved) >= 2
+
+
+def _evaluated_run(files: int, errors_per_file: int) -> str:
+    """A completed run whose evaluation report (as the evaluation step stores it) has ``files`` files, each
+    with ``errors_per_file`` false positives (a crowded image the model saw boxes all over); its id."""
+    from datetime import UTC, datetime
+
+    from annolake_service.adapters import storage
+    from annolake_service.adapters.dynamo import predictions as prediction_repo
+    from annolake_service.domain.predictions import PredictionRun
+    from annolake_service.shared.settings import get_settings
+
+    run_id = f"pr_{uuid.uuid4().hex[:12]}"
+    now = datetime.now(UTC)
+    prediction_repo.create_run(
+        PredictionRun(
+            project_id=PROJECT,
+            run_id=run_id,
+            model_name="det",
+            model_version=1,
+            dataset="default",
+            query=None,
+            threshold=0.3,
+            slice_id="sl_unused",
+            status="completed",
+            status_reason=None,
+            total=files,
+            done=files,
+            failed=0,
+            execution_arn=None,
+            created_by="user:owner",
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+        )
+    )
+    errors = [
+        {"kind": "fp", "label": "car", "score": round(0.3 + k / (2 * errors_per_file), 6)}
+        for k in range(errors_per_file)
+    ]
+    listed = [
+        {
+            "file_id": f"f{n:05d}",
+            "tp": 0,
+            "fp": errors_per_file,
+            "fn": 0,
+            "mismatches": 0,
+            "disagreement": 0.99,
+            "errors": errors,
+        }
+        for n in range(files)
+    ]
+    report = {"run_id": run_id, "iou": 0.5, "file_count": files, "files": listed}
+    key = storage.run_prefix(PROJECT, run_id) + "evaluation.json"
+    storage.write_object(get_settings().media_bucket, key, json.dumps(report).encode(), "application/json")
+    return run_id
+
+
+def test_a_runs_evaluation_files_come_in_pages_by_offset_or_cursor(world: dict[str, Any]):
+    client, headers = world["client"], world["headers"]
+    run_id = _evaluated_run(files=40, errors_per_file=300)  # ~15 KB a file: six fit 100 KB
+    url = f"/api/v1/projects/{PROJECT}/runs/{run_id}/evaluation/files"
+    pages = _walk(client, url, headers, "files", limit=1000)
+    assert [f["file_id"] for page in pages for f in page] == [f"f{n:05d}" for n in range(40)]
+    assert len(pages) >= 6 and max(len(page) for page in pages) == 6
+    first = client.get(url, params={"limit": 1000}, headers=headers).json()
+    assert first["next_offset"] == 6 and first["offset"] == 0
+    by_offset = client.get(url, params={"limit": 1000, "offset": first["next_offset"]}, headers=headers).json()
+    by_cursor = client.get(url, params={"limit": 1000, "cursor": first["cursor"]}, headers=headers).json()
+    assert by_offset["files"] == by_cursor["files"] and by_cursor["offset"] == 6
+    last = client.get(url, params={"limit": 3, "offset": 37}, headers=headers).json()
+    assert len(last["files"]) == 3 and last["next_offset"] is None and last["cursor"] is None
+    crossed = client.get(
+        f"/api/v1/projects/{PROJECT}/jobs", params={"cursor": first["cursor"]}, headers=headers
+    )  # an evaluation cursor is no jobs cursor
+    assert crossed.status_code == 400 and "cursor" in crossed.json()["error"]["message"]
+
+
+def test_a_listing_over_six_megabytes_pages_instead_of_the_500_the_cloud_would_give(world: dict[str, Any]):
+    """The local runtime answers what Lambda refuses (over 6 MB) with a 500: a page of 1000 crowded files'
+    evaluations would be over it; with the default budget it comes in pages, each answered."""
+    from annolake_service.api.app import create_app
+
+    from infra.local.cloud_limits import LAMBDA_RESPONSE_BYTES, LambdaResponseLimit
+
+    run_id = _evaluated_run(files=1000, errors_per_file=170)  # ~7.5 KB a file
+    url = f"/api/v1/projects/{PROJECT}/runs/{run_id}/evaluation/files"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("PAGE_MAX_BYTES")  # the budget the service runs with
+        reset_service_caches()
+        limited = TestClient(LambdaResponseLimit(create_app()))
+        walked, sizes, cursor = [], [], None
+        while True:
+            answer = limited.get(
+                url, params={"limit": 1000, **({"cursor": cursor} if cursor else {})}, headers=world["headers"]
+            )
+            assert answer.status_code == 200, answer.text[:300]
+            sizes.append(len(answer.content))
+            walked += answer.json()["files"]
+            if not (cursor := answer.json()["cursor"]):
+                break
+    reset_service_caches()
+    assert sum(sizes) > LAMBDA_RESPONSE_BYTES and len(sizes) == 2  # one answer would have been refused
+    assert max(sizes) <= LAMBDA_RESPONSE_BYTES
+    assert [f["file_id"] for f in walked] == [f"f{n:05d}" for n in range(1000)]
+
+
 LISTINGS = {  # every listing read whole, under /projects/{id}: its path and the key of its items
     "members": "members",
     "api-keys": "api_keys",

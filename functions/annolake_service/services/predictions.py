@@ -326,21 +326,42 @@ def evaluation_status(project_id: str, run_id: str) -> dict[str, Any]:
     return {**asked, "status": "failed", "reason": reason}
 
 
-def evaluation_files(project_id: str, run_id: str, *, offset: int, limit: int) -> dict[str, Any]:
-    """Per-file results of the last evaluation, most disagreeing first."""
-    get_run(project_id, run_id)
-    key = storage.run_prefix(project_id, run_id) + "evaluation.json"
-    try:
-        body = json.loads(storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body)
-    except storage.ObjectMissing:
-        raise NotFound(f"run {run_id} has not been evaluated yet; POST …/runs/{run_id}/evaluate first") from None
+def evaluation_files(
+    project_id: str, run_id: str, *, offset: int, limit: int, cursor: str | None = None
+) -> dict[str, Any]:
+    """Per-file results of the last evaluation, most disagreeing first: ``limit`` of them from ``offset`` (or
+    where ``cursor`` carries on), fewer when their bytes reach the page's budget (a file's errors list each
+    disagreeing box, so a crowded image weighs a lot)."""
+    listing = f"evaluation-files:{project_id}/{run_id}"
+    if cursor:
+        offset = page_bytes.position_of(listing, cursor)
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise BadRequest("the cursor is not one of this run's evaluation pages; ask for the page by offset")
+    body = _evaluation_report(project_id, run_id)
+    files, _ = page_bytes.take(body["files"][offset : offset + limit])
+    following = offset + len(files)
+    more = following < len(body["files"])
     return {
         "run_id": run_id,
         "iou": body["iou"],
         "file_count": body["file_count"],
         "offset": offset,
-        "files": body["files"][offset : offset + limit],
+        "files": files,
+        "next_offset": following if more else None,
+        "cursor": page_bytes.cursor_after(listing, following) if more else None,
     }
+
+
+def _evaluation_report(project_id: str, run_id: str) -> dict[str, Any]:
+    """The last evaluation's full report (every file, most disagreeing first)."""
+    get_run(project_id, run_id)
+    key = storage.run_prefix(project_id, run_id) + "evaluation.json"
+    try:
+        body = storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body
+    except storage.ObjectMissing:
+        raise NotFound(f"run {run_id} has not been evaluated yet; POST …/runs/{run_id}/evaluate first") from None
+    report: dict[str, Any] = json.loads(body)
+    return report
 
 
 def send_to_review(project_id: str, run_id: str, *, top: int, author: str) -> dict[str, Any]:
@@ -348,7 +369,7 @@ def send_to_review(project_id: str, run_id: str, *, top: int, author: str) -> di
     listed in the dataset ``review-<run id>`` (the same files, not copies) and the job is launched."""
     if top < 1:
         raise BadRequest("top must be at least 1")
-    ranked = evaluation_files(project_id, run_id, offset=0, limit=top)["files"]
+    ranked = _evaluation_report(project_id, run_id)["files"][:top]
     chosen = [f["file_id"] for f in ranked if f["disagreement"] > 0]
     if not chosen:
         raise Conflict(f"run {run_id}'s evaluation found no file where the model and the humans disagree")

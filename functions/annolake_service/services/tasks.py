@@ -29,7 +29,7 @@ from annolake_service.domain.workflow import (
     may_take,
 )
 from annolake_service.services import annotations as annotation_service
-from annolake_service.services import files, jobs, prelabels
+from annolake_service.services import files, jobs, page_bytes, prelabels
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
 
@@ -394,4 +394,7 @@ def list_tasks(
         )
     except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    return {"tasks": [public(t) for t in page], "cursor": next_cursor}
+    bodies, cut = page_bytes.take(public(t) for t in page)
+    if cut:  # the page ends at its byte budget: the next one starts after the last task it holds
+        next_cursor = task_repo.cursor_after(page[len(bodies) - 1])
+    return {"tasks": bodies, "cursor": next_cursor}

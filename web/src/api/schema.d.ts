@@ -697,7 +697,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Job Tasks */
+        /**
+         * List Job Tasks
+         * @description The job's tasks in task id order; a page ends at ``limit`` or at the byte limit, whichever first.
+         */
         get: operations["list_job_tasks_api_v1_projects__project_string_id__jobs__job_id__tasks_get"];
         put?: never;
         post?: never;
@@ -959,7 +962,8 @@ export interface paths {
         };
         /**
          * Evaluation Files
-         * @description The last evaluation's files, most disagreeing first.
+         * @description The last evaluation's files, most disagreeing first; a page ends at ``limit`` or at the byte limit,
+         *     whichever first (``next_offset`` or ``cursor`` carries on).
          */
         get: operations["evaluation_files_api_v1_projects__project_string_id__runs__run_id__evaluation_files_get"];
         put?: never;
@@ -1826,12 +1830,22 @@ export interface components {
         };
         /** EvaluationFilesPublic */
         EvaluationFilesPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page (instead of offset); null on the last
+             */
+            cursor: string | null;
             /** File Count */
             file_count: number;
             /** Files */
             files: components["schemas"]["FileEvaluationPublic"][];
             /** Iou */
             iou: number;
+            /**
+             * Next Offset
+             * @description offset of the next page; null on the last
+             */
+            next_offset: number | null;
             /** Offset */
             offset: number;
             /** Run Id */
@@ -7738,6 +7752,7 @@ export interface operations {
                 status?: components["schemas"]["TaskStatus"] | null;
                 kind?: components["schemas"]["TaskKind"] | null;
                 limit?: number;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
                 cursor?: string | null;
             };
             header?: never;
@@ -9112,6 +9127,8 @@ export interface operations {
             query?: {
                 offset?: number;
                 limit?: number;
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -9130,6 +9147,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluationFilesPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */

@@ -303,3 +303,9 @@ def page_job_tasks(
     tasks = [_task(i) for i in results]
     following = results.last_evaluated_key
     return tasks, cursors.encode(_tasks_listing(project_id, job_id), following) if following else None
+
+
+def cursor_after(task: Task) -> str:
+    """The cursor of the page after ``task`` (a page cut short at its bytes carries on from its last task)."""
+    position = {"PK": {"S": keys.job_pk(task.project_id, task.job_id)}, "SK": {"S": keys.task_sk(task.task_id)}}
+    return cursors.encode(_tasks_listing(task.project_id, task.job_id), position)

@@ -161,6 +161,8 @@ class EvaluationFilesPublic(BaseModel):
     file_count: int
     offset: int
     files: list[FileEvaluationPublic]
+    next_offset: int | None = Field(description="offset of the next page; null on the last")
+    cursor: str | None = Field(description="pass as ?cursor= for the next page (instead of offset); null on the last")
 
 
 class SelectRequest(BaseModel):

@@ -80,8 +80,9 @@ def list_job_tasks(
     status: TaskStatus | None = None,
     kind: TaskKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: str | None = None,
+    cursor: CursorQuery = None,
 ) -> TaskPage:
+    """The job's tasks in task id order; a page ends at ``limit`` or at the byte limit, whichever first."""
     page = tasks.list_tasks(
         access.project_id,
         job_id,

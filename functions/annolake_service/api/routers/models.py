@@ -148,16 +148,18 @@ def evaluation_status(run_id: str, access: CanReadFiles) -> EvaluationPublic:
     return EvaluationPublic.model_validate(predictions.evaluation_status(access.project_id, run_id))
 
 
-@router.get("/runs/{run_id}/evaluation/files")
+@router.get("/runs/{run_id}/evaluation/files", responses=error_responses(400))
 def evaluation_files(
     run_id: str,
     access: CanReadFiles,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> EvaluationFilesPublic:
-    """The last evaluation's files, most disagreeing first."""
+    """The last evaluation's files, most disagreeing first; a page ends at ``limit`` or at the byte limit,
+    whichever first (``next_offset`` or ``cursor`` carries on)."""
     return EvaluationFilesPublic.model_validate(
-        predictions.evaluation_files(access.project_id, run_id, offset=offset, limit=limit)
+        predictions.evaluation_files(access.project_id, run_id, offset=offset, limit=limit, cursor=cursor)
     )
 
 
