@@ -340,3 +340,47 @@ def test_writers_adding_labels_at_once_lose_none(world: World) -> None:
     assert after["version"] - before["version"] == len(added) == 19  # one landed save per add: none lost
     assert sum(conflicts.values()) > 0, "the writers never met: the test proved nothing"
     print(f"\nlabels added {len(added)}, 409s {dict(conflicts)}")
+
+
+# --- two saves whose summary copies land out of order ------------------------------------------------------------
+
+
+def test_a_late_summary_copy_of_an_older_save_leaves_the_newest_versions_summary(world: World, monkeypatch) -> None:
+    """A save copies the file's label summary onto its memberships after its transaction: the first of two
+    consecutive saves is held there until the second has landed whole, then let go. Queries on the table
+    filter on those copies, so the newest version's summary must stay."""
+    from annolake_service.adapters.dynamo import datasets as dataset_repo
+
+    dataset = f"summary-{uuid.uuid4().hex[:6]}"
+    [file_id] = slice_data.seed_dataset(PROJECT, dataset, 1, start=next(_IMAGES))
+    url = f"/api/v1/projects/{PROJECT}/files/{file_id}/annotations"
+    read_at = world.client().get(url, headers=world.admin).json()["version"]
+    first_committed, second_landed = threading.Event(), threading.Event()
+    copy = dataset_repo.update_summaries
+
+    def held_copy(project_id: str, file_id_: str, **summary: Any) -> None:
+        if summary["version"] == read_at + 1:  # the first save: its version is in, its copy not yet
+            first_committed.set()
+            assert second_landed.wait(60), "the second save did not land"
+        copy(project_id, file_id_, **summary)
+
+    monkeypatch.setattr(dataset_repo, "update_summaries", held_copy)
+    cars = [_box(2 * k, 2, 4, "car") for k in range(3)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(
+            world.client().put, url, json={"version": read_at, "instance_list": cars}, headers=world.admin
+        )
+        assert first_committed.wait(60)
+        second = world.client().put(
+            url, json={"version": read_at + 1, "instance_list": [_box(1, 1, 5, "pedestrian")]}, headers=world.admin
+        )
+        second_landed.set()
+        assert first.result().status_code == 200 and second.status_code == 200, (first.result().text, second.text)
+
+    [membership] = dataset_repo.memberships_of(PROJECT, file_id)
+    assert membership.summary_version == read_at + 2 and membership.label_counts.as_dict() == {"pedestrian": 1}
+    files_url = f"/api/v1/projects/{PROJECT}/datasets/{dataset}/files"
+    for query, found in (("labels.pedestrian = 1", [file_id]), ("labels.car >= 1", [])):
+        listed = world.client().get(files_url, params={"query": query}, headers=world.admin)
+        assert listed.status_code == 200, listed.text
+        assert [f["file_id"] for f in listed.json()["files"]] == found, query

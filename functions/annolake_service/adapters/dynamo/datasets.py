@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from pynamodb.expressions.update import Action
@@ -117,6 +118,7 @@ def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
         created_at=record.created_at,
         label_counts=record.label_counts,
         attribute_summary=record.attribute_values,
+        summary_version=record.annotation_version,
     )
 
 
@@ -167,13 +169,23 @@ def datasets_of_file(project_id: str, file_id: str) -> list[str]:
     return [m.dataset_id for m in memberships_of(project_id, file_id)]
 
 
-def update_summaries(project_id: str, file_id: str, *, label_counts: dict[str, int], attribute_values: dict) -> None:
-    """Copy a file's new annotation summary onto its memberships (what slice queries filter on)."""
-    _update_memberships(
-        project_id,
-        file_id,
-        [DatasetMemberItem.label_counts.set(label_counts), DatasetMemberItem.attribute_summary.set(attribute_values)],
-    )
+def update_summaries(
+    project_id: str, file_id: str, *, version: int, label_counts: dict[str, int], attribute_values: dict
+) -> None:
+    """Copy the summary of a file's annotation ``version`` onto its memberships (what slice queries filter on).
+
+    The copy is written after the save's transaction, so two saves' copies can land in either order: each
+    membership takes a copy only over an older one, and the newest version's summary stays."""
+    actions: list[Action] = [
+        DatasetMemberItem.label_counts.set(label_counts),
+        DatasetMemberItem.attribute_summary.set(attribute_values),
+        DatasetMemberItem.summary_version.set(version),
+    ]
+    older = DatasetMemberItem.summary_version.does_not_exist() | (DatasetMemberItem.summary_version < version)
+    condition = DatasetMemberItem.PK.exists() & older
+    for membership in memberships_of(project_id, file_id):
+        # Not applied when a newer copy landed first (or the membership was removed meanwhile): nothing to write.
+        applied(partial(membership.update, actions=actions, condition=condition))
 
 
 def mark_deleted(project_id: str, file_id: str) -> None:

@@ -340,5 +340,7 @@ def save_annotation_version(
             raise ConditionFailed("the update made alongside the annotations no longer holds") from exc
         current = get_file(project_id, file_id)
         raise VersionConflict(current.annotation_version if current else 0) from exc
-    datasets.update_summaries(project_id, file_id, label_counts=label_counts, attribute_values=attribute_values)
+    datasets.update_summaries(
+        project_id, file_id, version=version.version, label_counts=label_counts, attribute_values=attribute_values
+    )
     return version.version

@@ -152,6 +152,7 @@ class DatasetMemberItem(_IndexedItem):
     created_at = UTCDateTimeAttribute(null=True)
     label_counts: MapAttribute[str, Any] = MapAttribute(default=dict)
     attribute_summary: MapAttribute[str, Any] = MapAttribute(attr_name="attribute_values", default=dict)
+    summary_version = NumberAttribute(null=True)  # the annotation version the summary copy was taken from
 
 
 class AnnotationVersionItem(Item):
