@@ -16,15 +16,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, MapJob, map_job
+from infra.constructs.service_function import FunctionDefaults
+from infra.constructs.state_machine import MapJob, MapJobConstruct, map_job
 
 PAGE_CONCURRENCY = 4
 SNAPSHOTS_PREFIX = "snapshots/"
 EXPORTS_PREFIX = "exports/"
+HANDLERS = "annolake_service.handlers.exports"
 
 
-class Exports(Construct):
+class Exports(MapJobConstruct):
     def __init__(
         self,
         scope: Construct,
@@ -35,12 +36,11 @@ class Exports(Construct):
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self._defaults = defaults
-        self.plan = self._step("Plan", "plan_handler", "export: count the snapshot's pages", 1)
-        self.page = self._step("Page", "page_handler", "export: render one page of a snapshot", 5)
-        self.assemble = self._step("Assemble", "assemble_handler", "export: join the pages into one object", 15)
-        self.fail = self._step("Fail", "fail_handler", "export: record why the export failed", 1)
+        super().__init__(scope, construct_id, defaults=defaults, handlers=HANDLERS, memory_size=1024)
+        self.plan = self.step("Plan", "plan_handler", "export: count the snapshot's pages", 1)
+        self.page = self.step("Page", "page_handler", "export: render one page of a snapshot", 5)
+        self.assemble = self.step("Assemble", "assemble_handler", "export: join the pages into one object", 15)
+        self.fail = self.step("Fail", "fail_handler", "export: record why the export failed", 1)
         for step in (self.plan, self.assemble, self.fail):
             table.grant_read_write_data(step.function)
         table.grant_read_data(self.page.function)
@@ -73,35 +73,13 @@ class Exports(Construct):
                 nag.indexes_of(self, table),
             ],
         )
-        for step in (self.plan, self.fail):
-            nag.acknowledge(
-                step.role,
-                "IAM5",
-                "The DynamoDB data grant on the single table covers its GSIs.",
-                findings=[nag.indexes_of(self, table)],
-            )
-        machine = LoggedStateMachine(
-            self,
-            "StateMachine",
-            defaults=defaults,
+        self.acknowledge_table_grant(table, self.plan, self.fail)
+        self.build_machine(
             log_name=f"annolake-{stage}-export",
             comment="Annolake export: one snapshot in one format, one execution per export (re-drives start anew)",
             definition=self._definition(),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(12),
             steps=(self.plan, self.page, self.assemble, self.fail),
-        )
-        self.log_group, self.state_machine = machine.log_group, machine.state_machine
-
-    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
-        return ServiceFunction(
-            self,
-            construct_id,
-            defaults=self._defaults,
-            handler=f"annolake_service.handlers.exports.{handler}",
-            description=description,
-            memory_size=1024,
-            timeout=Duration.minutes(minutes),
         )
 
     def _definition(self) -> sfn.IChainable:

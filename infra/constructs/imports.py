@@ -16,13 +16,14 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
-from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, MapJob, map_job
+from infra.constructs.service_function import FunctionDefaults
+from infra.constructs.state_machine import MapJob, MapJobConstruct, map_job
 
 CHUNK_CONCURRENCY = 4
+HANDLERS = "annolake_service.handlers.imports"
 
 
-class Imports(Construct):
+class Imports(MapJobConstruct):
     def __init__(
         self,
         scope: Construct,
@@ -34,12 +35,11 @@ class Imports(Construct):
         media_bucket: s3.IBucket,
         events: DomainEvents,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self._defaults = defaults
-        self.plan = self._step("Plan", "plan_handler", "import: parse the manifest into item chunks", 5)
-        self.chunk = self._step("Chunk", "chunk_handler", "import: store and register one chunk of items", 15)
-        self.finish = self._step("Finish", "finish_handler", "import: record the outcome", 1)
-        self.fail = self._step("Fail", "fail_handler", "import: record why the job failed", 1)
+        super().__init__(scope, construct_id, defaults=defaults, handlers=HANDLERS, memory_size=1024)
+        self.plan = self.step("Plan", "plan_handler", "import: parse the manifest into item chunks", 5)
+        self.chunk = self.step("Chunk", "chunk_handler", "import: store and register one chunk of items", 15)
+        self.finish = self.step("Finish", "finish_handler", "import: record the outcome", 1)
+        self.fail = self.step("Fail", "fail_handler", "import: record why the job failed", 1)
         steps = (self.plan, self.chunk, self.finish, self.fail)
         for step in steps:
             table.grant_read_write_data(step.function)
@@ -58,36 +58,13 @@ class Imports(Construct):
                     nag.indexes_of(self, table),
                 ],
             )
-        for step in (self.finish, self.fail):
-            nag.acknowledge(
-                step.role,
-                "IAM5",
-                "The DynamoDB data grant on the single table covers its GSIs.",
-                findings=[nag.indexes_of(self, table)],
-            )
-
-        machine = LoggedStateMachine(
-            self,
-            "StateMachine",
-            defaults=defaults,
+        self.acknowledge_table_grant(table, self.finish, self.fail)
+        self.build_machine(
             log_name=f"annolake-{stage}-import",
             comment="Annolake bulk import: COCO, YOLO or JSONL, one execution per import job",
             definition=self._definition(),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(12),
             steps=steps,
-        )
-        self.log_group, self.state_machine = machine.log_group, machine.state_machine
-
-    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
-        return ServiceFunction(
-            self,
-            construct_id,
-            defaults=self._defaults,
-            handler=f"annolake_service.handlers.imports.{handler}",
-            description=description,
-            memory_size=1024,
-            timeout=Duration.minutes(minutes),
         )
 
     def _definition(self) -> sfn.IChainable:

@@ -22,13 +22,13 @@ from constructs import Construct
 from infra.constructs import nag
 from infra.constructs.dependency_layer import DependencyLayer
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, MapJob, lambda_step, map_job
+from infra.constructs.state_machine import MapJob, MapJobConstruct, lambda_step, map_job
 
 CHUNK_CONCURRENCY = 4
 HANDLERS = "annolake_service.handlers.predict"
 
 
-class Predictions(Construct):
+class Predictions(MapJobConstruct):
     def __init__(
         self,
         scope: Construct,
@@ -40,8 +40,7 @@ class Predictions(Construct):
         media_bucket: s3.IBucket,
         removal_policy: RemovalPolicy,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self._defaults = defaults
+        super().__init__(scope, construct_id, defaults=defaults, handlers=HANDLERS, memory_size=512)
         self.state_machine_name = f"annolake-{stage}-predict"
         self.executions_arn = Stack.of(self).format_arn(
             service="states",
@@ -66,9 +65,9 @@ class Predictions(Construct):
             timeout=Duration.minutes(15),
             layers=[self.model_layer],  # its only layer: the model runtime and what the function imports
         )
-        self.plan = self._step("Plan", "plan_handler", "predictions: write the run's chunks", 5)
-        self.finish = self._step("Finish", "finish_handler", "predictions: record the outcome", 1)
-        self.fail = self._step("Fail", "fail_handler", "predictions: record why the run failed", 1)
+        self.plan = self.step("Plan", "plan_handler", "predictions: write the run's chunks", 5)
+        self.finish = self.step("Finish", "finish_handler", "predictions: record the outcome", 1)
+        self.fail = self.step("Fail", "fail_handler", "predictions: record why the run failed", 1)
         steps = (self.plan, self.model, self.finish, self.fail)
         for step in steps:
             table.grant_read_write_data(step.function)
@@ -91,36 +90,14 @@ class Predictions(Construct):
                     nag.indexes_of(self, table),
                 ],
             )
-        for step in (self.finish, self.fail):
-            nag.acknowledge(
-                step.role,
-                "IAM5",
-                "The DynamoDB data grant on the single table covers its GSIs.",
-                findings=[nag.indexes_of(self, table)],
-            )
-        machine = LoggedStateMachine(
-            self,
-            "StateMachine",
-            defaults=defaults,
+        self.acknowledge_table_grant(table, self.finish, self.fail)
+        self.build_machine(
             log_name=f"annolake-{stage}-predict",
             state_machine_name=self.state_machine_name,
             comment="Annolake prediction runs: one execution per run (or re-drive) of a model over a frozen slice",
             definition=self._definition(),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(24),
             steps=steps,
-        )
-        self.log_group, self.state_machine = machine.log_group, machine.state_machine
-
-    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
-        return ServiceFunction(
-            self,
-            construct_id,
-            defaults=self._defaults,
-            handler=f"{HANDLERS}.{handler}",
-            description=description,
-            memory_size=512,
-            timeout=Duration.minutes(minutes),
         )
 
     def _definition(self) -> sfn.IChainable:

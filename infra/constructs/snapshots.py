@@ -18,14 +18,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.constructs.service_function import FunctionDefaults, ServiceFunction
-from infra.constructs.state_machine import LoggedStateMachine, MapJob, map_job
+from infra.constructs.service_function import FunctionDefaults
+from infra.constructs.state_machine import MapJob, MapJobConstruct, map_job
 
 CHUNK_CONCURRENCY = 8
 SNAPSHOTS_PREFIX = "snapshots/"
+HANDLERS = "annolake_service.handlers.snapshots"
 
 
-class Snapshots(Construct):
+class Snapshots(MapJobConstruct):
     def __init__(
         self,
         scope: Construct,
@@ -36,12 +37,11 @@ class Snapshots(Construct):
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self._defaults = defaults
-        self.plan = self._step("Plan", "plan_handler", "snapshot: list the chunks of the frozen file list", 1)
-        self.chunk = self._step("Chunk", "chunk_handler", "snapshot: read one chunk's pinned versions", 5)
-        self.finish = self._step("Finish", "finish_handler", "snapshot: write the manifest and its index", 15)
-        self.fail = self._step("Fail", "fail_handler", "snapshot: record why the build failed", 1)
+        super().__init__(scope, construct_id, defaults=defaults, handlers=HANDLERS, memory_size=1024)
+        self.plan = self.step("Plan", "plan_handler", "snapshot: list the chunks of the frozen file list", 1)
+        self.chunk = self.step("Chunk", "chunk_handler", "snapshot: read one chunk's pinned versions", 5)
+        self.finish = self.step("Finish", "finish_handler", "snapshot: write the manifest and its index", 15)
+        self.fail = self.step("Fail", "fail_handler", "snapshot: record why the build failed", 1)
         table.grant_read_data(self.plan.function)
         table.grant_read_data(self.chunk.function)
         for step in (self.finish, self.fail):
@@ -75,34 +75,13 @@ class Snapshots(Construct):
                     nag.indexes_of(self, table),
                 ],
             )
-        nag.acknowledge(
-            self.plan.role,
-            "IAM5",
-            "The DynamoDB read grant on the single table covers its GSIs.",
-            findings=[nag.indexes_of(self, table)],
-        )
-        machine = LoggedStateMachine(
-            self,
-            "StateMachine",
-            defaults=defaults,
+        self.acknowledge_table_grant(table, self.plan, grant="read")
+        self.build_machine(
             log_name=f"annolake-{stage}-snapshot",
             comment="Annolake snapshot build: one execution per snapshot too large to build within a request",
             definition=self._definition(),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(6),
             steps=(self.plan, self.chunk, self.finish, self.fail),
-        )
-        self.log_group, self.state_machine = machine.log_group, machine.state_machine
-
-    def _step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
-        return ServiceFunction(
-            self,
-            construct_id,
-            defaults=self._defaults,
-            handler=f"annolake_service.handlers.snapshots.{handler}",
-            description=description,
-            memory_size=1024,
-            timeout=Duration.minutes(minutes),
         )
 
     def _definition(self) -> sfn.IChainable:

@@ -1,7 +1,8 @@
 """A state machine whose steps are Lambda functions: logged, traced, its steps retried on transient errors.
 
 ``lambda_step`` builds each step's state with the one retry policy; ``map_job`` the definition of the jobs run
-as plan -> Map -> finish / fail (imports, exports, snapshots, predictions); ``LoggedStateMachine`` gives the
+as plan -> Map -> finish / fail (imports, exports, snapshots, predictions), ``MapJobConstruct`` what their
+constructs declare alike; ``LoggedStateMachine`` gives the
 machine its log group (under ``/aws/vendedlogs/states/``, which keeps Step Functions from growing the account's
 size-limited CloudWatch Logs resource policy with one statement per log group), full execution logging,
 X-Ray tracing, and its role, whose step grants are acknowledged to cdk-nag.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -153,3 +155,63 @@ def map_job(
     for state in (planned, mapped, finished):
         state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
     return planned.next(mapped).next(finished).next(sfn.Succeed(scope, ids.succeeded))
+
+
+class MapJobConstruct(Construct):
+    """What every plan -> Map -> finish / fail job declares alike: its step functions (one handler module, one
+    memory size), the acknowledgement that a step's table grant covers the GSIs, and its logged Standard
+    state machine (``log_group``, ``state_machine``)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, defaults: FunctionDefaults, handlers: str, memory_size: int
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.defaults = defaults
+        self._handlers = handlers
+        self._memory_size = memory_size
+
+    def step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
+        """A step function running ``<handlers>.<handler>`` for at most ``minutes``."""
+        return ServiceFunction(
+            self,
+            construct_id,
+            defaults=self.defaults,
+            handler=f"{self._handlers}.{handler}",
+            description=description,
+            memory_size=self._memory_size,
+            timeout=Duration.minutes(minutes),
+        )
+
+    def acknowledge_table_grant(self, table: dynamodb.ITable, *steps: ServiceFunction, grant: str = "data") -> None:
+        """Steps whose only wildcard is the one their grant on ``table`` gives on its GSIs."""
+        for step in steps:
+            nag.acknowledge(
+                step.role,
+                "IAM5",
+                f"The DynamoDB {grant} grant on the single table covers its GSIs.",
+                findings=[nag.indexes_of(self, table)],
+            )
+
+    def build_machine(
+        self,
+        *,
+        log_name: str,
+        comment: str,
+        definition: sfn.IChainable,
+        timeout: Duration,
+        steps: Iterable[ServiceFunction],
+        state_machine_name: str | None = None,
+    ) -> None:
+        machine = LoggedStateMachine(
+            self,
+            "StateMachine",
+            defaults=self.defaults,
+            log_name=log_name,
+            state_machine_name=state_machine_name,
+            comment=comment,
+            definition=definition,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=timeout,
+            steps=steps,
+        )
+        self.log_group, self.state_machine = machine.log_group, machine.state_machine
