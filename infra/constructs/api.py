@@ -8,6 +8,7 @@ are project-scoped records in DynamoDB that a JWT authorizer cannot check.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import jsii
 from aws_cdk import ArnFormat, Duration, Stack
@@ -44,6 +45,10 @@ ACCESS_LOG_FORMAT = {
 
 
 class Api(Construct):
+    """The HTTP API and its function. ``started``: the state machines it starts, by the name of the variable
+    that gives it their ARN (``<NAME>_STATE_MACHINE_ARN``); the workflow's and predictions' machines it also
+    describes, stops or answers."""
+
     def __init__(
         self,
         scope: Construct,
@@ -53,10 +58,7 @@ class Api(Construct):
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
         drop_bucket: s3.IBucket,
-        ingest_state_machine: sfn.IStateMachine,
-        import_state_machine: sfn.StateMachine,
-        export_state_machine: sfn.IStateMachine,
-        snapshot_state_machine: sfn.IStateMachine,
+        started: Mapping[str, sfn.IStateMachine],
         workflow: Workflow,
         predictions: Predictions,
         events: DomainEvents,
@@ -75,10 +77,7 @@ class Api(Construct):
             memory_size=1024,
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
             environment={
-                "INGEST_STATE_MACHINE_ARN": ingest_state_machine.state_machine_arn,
-                "IMPORT_STATE_MACHINE_ARN": import_state_machine.state_machine_arn,
-                "EXPORT_STATE_MACHINE_ARN": export_state_machine.state_machine_arn,
-                "SNAPSHOT_STATE_MACHINE_ARN": snapshot_state_machine.state_machine_arn,
+                **{f"{name}_STATE_MACHINE_ARN": machine.state_machine_arn for name, machine in started.items()},
                 "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
                 "LAUNCH_STATE_MACHINE_ARN": workflow.launch_arn,
                 "PREDICT_STATE_MACHINE_ARN": predictions.state_machine.state_machine_arn,
@@ -86,15 +85,13 @@ class Api(Construct):
             },
         )
         function = self.handler.function
-        import_executions = self._executions_of(import_state_machine)
-        export_executions = self._executions_of(export_state_machine)
+        import_executions = self._executions_of(started["IMPORT"])
+        export_executions = self._executions_of(started["EXPORT"])
         table.grant_read_write_data(function)
         media_bucket.grant_read_write(function)
         drop_bucket.grant_read(function)
-        ingest_state_machine.grant_start_execution(function)
-        import_state_machine.grant_start_execution(function)
-        export_state_machine.grant_start_execution(function)
-        snapshot_state_machine.grant_start_execution(function)  # large snapshots
+        for machine in started.values():
+            machine.grant_start_execution(function)
         user_pool.grant(function, "cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser")  # member invites
         workflow.launch_state_machine.grant_start_execution(function)
         workflow.review_state_machine.grant_start_execution(function)  # re-drive

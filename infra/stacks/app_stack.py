@@ -75,59 +75,19 @@ class AppStack(Stack):
         )
         self.events = DomainEvents(self, "Events", stage=config.name)
         defaults = defaults.with_environment({"EVENT_BUS_NAME": self.events.bus.event_bus_name})
-        self.ingest = Ingest(
-            self,
-            "Ingest",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-            drop_bucket=drop_bucket,
-            events=self.events,
-        )
-        self.imports = Imports(
-            self,
-            "Imports",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-            events=self.events,
-        )
-        self.exports = Exports(
-            self,
-            "Exports",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-        )
-        self.snapshots = Snapshots(
-            self,
-            "Snapshots",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-        )
-        self.workflow = Workflow(
-            self,
-            "Workflow",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-            events=self.events,
-        )
-        self.predictions = Predictions(
-            self,
-            "Predictions",
-            defaults=defaults,
-            stage=config.name,
-            table=data.tables.table,
-            media_bucket=media_bucket,
-            removal_policy=config.removal_policy,
-        )
+        # what every job construct takes: its functions' defaults, the stage, the table and the media bucket
+        shared: dict[str, Any] = {
+            "defaults": defaults,
+            "stage": config.name,
+            "table": data.tables.table,
+            "media_bucket": media_bucket,
+        }
+        self.ingest = Ingest(self, "Ingest", **shared, drop_bucket=drop_bucket, events=self.events)
+        self.imports = Imports(self, "Imports", **shared, events=self.events)
+        self.exports = Exports(self, "Exports", **shared)
+        self.snapshots = Snapshots(self, "Snapshots", **shared)
+        self.workflow = Workflow(self, "Workflow", **shared, events=self.events)
+        self.predictions = Predictions(self, "Predictions", **shared, removal_policy=config.removal_policy)
         self.webhooks = Webhooks(
             self,
             "Webhooks",
@@ -146,10 +106,12 @@ class AppStack(Stack):
             table=data.tables.table,
             media_bucket=media_bucket,
             drop_bucket=drop_bucket,
-            ingest_state_machine=self.ingest.state_machine,
-            import_state_machine=self.imports.state_machine,
-            export_state_machine=self.exports.state_machine,
-            snapshot_state_machine=self.snapshots.state_machine,
+            started={
+                "INGEST": self.ingest.state_machine,
+                "IMPORT": self.imports.state_machine,
+                "EXPORT": self.exports.state_machine,
+                "SNAPSHOT": self.snapshots.state_machine,  # large snapshots
+            },
             workflow=self.workflow,
             predictions=self.predictions,
             events=self.events,
