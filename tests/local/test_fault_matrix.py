@@ -161,6 +161,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+CAR = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
+
+
 def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format="JPEG")
@@ -362,6 +365,7 @@ class Outcome:
 
 class Scenario:
     machine: str
+    FAILING: str | None = None  # the step whose outage takes the bad flow to the failure step, if one does
 
     def __init__(self, rig: Rig) -> None:
         self.rig = rig
@@ -371,12 +375,20 @@ class Scenario:
         return "good"
 
     def background(self, flow: str) -> list[dict[str, Any]]:
-        """Faults that make the flow (its failure path taken by another step's outage, say)."""
-        return []
+        """Faults that make the flow: the bad flow's is an outage of the ``FAILING`` step."""
+        if flow == "good" or self.FAILING is None:
+            return []
+        (failing,) = [s for s in STEPS if s.state == self.FAILING]
+        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[failing.function], **OUTAGE}]
 
     def redriven(self, flow: str) -> str:
-        """The flow whose fault-free outcome a re-drive, every fault cleared, ends in."""
-        return flow
+        """The flow whose fault-free outcome a re-drive, every fault cleared, ends in: the good one where an
+        outage made the bad flow (it is over too)."""
+        return "good" if self.FAILING else flow
+
+    def _input(self, execution: dict[str, Any]) -> str:
+        """An execution's input (which project, job or run it is for)."""
+        return self.rig.aws("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
 
     def run(self, flow: str) -> tuple[str, dict[str, str]]:
         """Start the flow in a fresh project and let it settle; returns the project and admin headers."""
@@ -463,16 +475,13 @@ class Ingest(Scenario):
             # The step that records refusals cannot run: the object stays where it was dropped, and the
             # execution's failure (the alarm on failed ingest executions) carries the error.
             assert self.rig.keys(self.rig.drop, f"{project}/") == [f"{project}/cars/b.jpg"]
-            failed = [e for e in self.rig.executions("ingest", "FAILED") if project in self._input_of(e)]
+            failed = [e for e in self.rig.executions("ingest", "FAILED") if project in self._input(e)]
             assert failed, "the ingest execution is not recorded as failed"
             return
         files = self._files(project, headers)
         quarantined = [f for f in files if f["status"] == "quarantined"]
         assert quarantined, f"no quarantine record after {why}: {files}"
         assert all(why in f["status_reason"] for f in quarantined), quarantined
-
-    def _input_of(self, execution: dict[str, Any]) -> str:
-        return self.rig.aws("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
 
     def redrive(self, project: str, headers: dict[str, str], flow: str) -> None:
         """The documented re-drive: drop the same path again (the outage over, or with a repaired copy)."""
@@ -488,7 +497,6 @@ class Import(Scenario):
     a manifest that is not JSONL (bad: the import fails)."""
 
     machine = "import"
-    BOX = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
 
     def flow_of(self, step: Step) -> str:
         return "bad" if step.state == "FailImport" else "good"
@@ -504,7 +512,7 @@ class Import(Scenario):
         s3 = self.rig.aws("s3")
         if flow == "good":
             lines = [
-                {"media": {"path": "one.jpg"}, "instance_list": [self.BOX]},
+                {"media": {"path": "one.jpg"}, "instance_list": [CAR]},
                 {"media": {"path": "two.jpg"}},
                 {"media": {"path": "never-uploaded.jpg"}},
             ]
@@ -555,19 +563,10 @@ class Review(Scenario):
     machine = "review"
     BOX = {"type": "box", "name": "car", "x_min": 3, "y_min": 3, "x_max": 25, "y_max": 18}
 
-    FAILING = "PrepareFile"  # the step whose outage takes the bad flow to the failure step
+    FAILING = "PrepareFile"
 
     def flow_of(self, step: Step) -> str:
         return "bad" if step.state in ("RecordFailure", "FailLaunchStep") else "good"
-
-    def background(self, flow: str) -> list[dict[str, Any]]:
-        if flow == "good":
-            return []
-        (failing,) = [s for s in STEPS if s.state == self.FAILING]
-        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[failing.function], **OUTAGE}]
-
-    def redriven(self, flow: str) -> str:
-        return "good"  # the outage that made it fail is over too
 
     def run(self, flow: str) -> tuple[str, dict[str, str]]:
         from annolake_service.services import ingest, projects
@@ -635,10 +634,6 @@ class Review(Scenario):
             time.sleep(0.05)
         raise AssertionError(f"the job {job_id} did not settle")
 
-    def _input(self, execution: dict[str, Any]) -> str:
-        sfn = self.rig.aws("stepfunctions")
-        return sfn.describe_execution(executionArn=execution["executionArn"])["input"]
-
     def outcome(self, project: str, headers: dict[str, str]) -> Outcome:
         c = self.rig.client
         job_id = self._job_id(project, headers)
@@ -687,25 +682,32 @@ class Launch(Review):
     FAILING = "PlanLaunchStep"
 
 
+def _three_cars(rig: Rig, prefix: str) -> tuple[str, dict[str, str]]:
+    """A fresh project whose dataset ``cars`` holds three coloured JPEGs: a car box of its own width on the first
+    and the last, none on the middle one. The project and its admin headers."""
+    from annolake_service.services import ingest, projects
+
+    project, headers = rig.fresh_project(prefix)
+    dataset = projects.ensure_dataset(project, "cars")
+    entries = []
+    for n, colour in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
+        facts = ingest.store_media(project, _jpeg(colour))
+        boxes = [{**CAR, "x_max": 30 - n}] if n != 1 else []
+        entries.append({"name": f"{n}.jpg", "facts": facts, "instance_list": boxes, "metadata": {}})
+    ingest.record_new_files(project, dataset.dataset_id, entries, author="test")
+    return project, headers
+
+
 class Export(Scenario):
     """Three files snapshotted and exported as COCO in two pages (good), or an export whose plan cannot run (bad:
     the export fails). Re-driven as users re-drive one: asking for the same export again."""
 
     machine = "export"
+    FAILING = "PlanExport"
     PAGE_FILES = 2  # three files: two pages, so the Map runs the page step twice
-    BOX = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
 
     def flow_of(self, step: Step) -> str:
         return "bad" if step.state == "FailExport" else "good"
-
-    def background(self, flow: str) -> list[dict[str, Any]]:
-        if flow == "good":
-            return []
-        (plan,) = [s for s in STEPS if s.state == "PlanExport"]
-        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[plan.function], **OUTAGE}]
-
-    def redriven(self, flow: str) -> str:
-        return "good"
 
     @contextlib.contextmanager
     def _paged(self) -> Iterator[None]:
@@ -716,17 +718,8 @@ class Export(Scenario):
             yield
 
     def run(self, flow: str) -> tuple[str, dict[str, str]]:
-        from annolake_service.services import ingest, projects
-
         with self.rig.faults_paused():
-            project, headers = self.rig.fresh_project("ex")
-            dataset = projects.ensure_dataset(project, "cars")
-            entries = []
-            for n, colour in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
-                facts = ingest.store_media(project, _jpeg(colour))
-                boxes = [{**self.BOX, "x_max": 30 - n}] if n != 1 else []
-                entries.append({"name": f"{n}.jpg", "facts": facts, "instance_list": boxes, "metadata": {}})
-            ingest.record_new_files(project, dataset.dataset_id, entries, author="test")
+            project, headers = _three_cars(self.rig, "ex")
             taken = self.rig.client.post(
                 f"/api/v1/projects/{project}/datasets/cars/snapshots", json={"name": "v1"}, headers=headers
             )
@@ -782,9 +775,6 @@ class Export(Scenario):
             return
         assert job["status"] == "failed" and why in job["status_reason"], job
 
-    def _input(self, execution: dict[str, Any]) -> str:
-        return self.rig.aws("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
-
     def redrive(self, project: str, headers: dict[str, str], flow: str) -> None:
         """The documented re-drive: ask for the same export again (202: a run started). Only the pages an
         earlier attempt did not leave whole are rendered."""
@@ -803,21 +793,13 @@ class Predict(Scenario):
     Re-driven with POST /runs/{id}/redrive, which predicts only the files not done yet."""
 
     machine = "predict"
+    FAILING = "PlanPredictions"
     CHUNK_SIZE = 2
     RED, GREEN = (230, 20, 20), (20, 230, 20)
     SPEC = {"format": "yolo", "labels": ["car", "pedestrian"], "input_size": 64, "score_threshold": 0.3}
 
     def flow_of(self, step: Step) -> str:
         return "bad" if step.state == "FailPredictions" else "good"
-
-    def background(self, flow: str) -> list[dict[str, Any]]:
-        if flow == "good":
-            return []
-        (plan,) = [s for s in STEPS if s.state == "PlanPredictions"]
-        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[plan.function], **OUTAGE}]
-
-    def redriven(self, flow: str) -> str:
-        return "good"
 
     @contextlib.contextmanager
     def _chunked(self) -> Iterator[None]:
@@ -903,9 +885,6 @@ class Predict(Scenario):
             return
         assert run["status"] == "failed" and why in run["status_reason"], run
 
-    def _input(self, execution: dict[str, Any]) -> str:
-        return self.rig.aws("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
-
     def redrive(self, project: str, headers: dict[str, str], flow: str) -> None:
         """POST /runs/{id}/redrive: a file predicted before is not predicted again."""
         run_id = self._run(project, headers)["run_id"]
@@ -924,19 +903,10 @@ class SnapshotBuild(Scenario):
     run (bad: the snapshot fails). Re-driven as users re-drive one: taking the snapshot again."""
 
     machine = "snapshot"
-    BOX = {"type": "box", "name": "car", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 20}
+    FAILING = "PlanSnapshot"
 
     def flow_of(self, step: Step) -> str:
         return "bad" if step.state == "FailSnapshot" else "good"
-
-    def background(self, flow: str) -> list[dict[str, Any]]:
-        if flow == "good":
-            return []
-        (plan,) = [s for s in STEPS if s.state == "PlanSnapshot"]
-        return [{"operation": "lambda:Invoke", "path_contains": self.rig.functions[plan.function], **OUTAGE}]
-
-    def redriven(self, flow: str) -> str:
-        return "good"
 
     @contextlib.contextmanager
     def _built_by_the_machine(self) -> Iterator[None]:
@@ -953,17 +923,8 @@ class SnapshotBuild(Scenario):
                 get_settings.cache_clear()
 
     def run(self, flow: str) -> tuple[str, dict[str, str]]:
-        from annolake_service.services import ingest, projects
-
         with self.rig.faults_paused():
-            project, headers = self.rig.fresh_project("sn")
-            dataset = projects.ensure_dataset(project, "cars")
-            entries = []
-            for n, colour in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
-                facts = ingest.store_media(project, _jpeg(colour))
-                boxes = [{**self.BOX, "x_max": 30 - n}] if n != 1 else []
-                entries.append({"name": f"{n}.jpg", "facts": facts, "instance_list": boxes, "metadata": {}})
-            ingest.record_new_files(project, dataset.dataset_id, entries, author="test")
+            project, headers = _three_cars(self.rig, "sn")
         self._take(project, headers)
         return project, headers
 
