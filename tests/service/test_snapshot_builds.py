@@ -41,7 +41,7 @@ def _build_objects(project_id: str) -> list[str]:
     from annolake_service.adapters import storage
     from annolake_service.shared.settings import get_settings
 
-    return storage.list_keys(get_settings().media_bucket, f"{storage.SNAPSHOTS_PREFIX}{project_id}/builds/")
+    return storage.list_keys(get_settings().media_bucket, storage.key_prefix("snapshots", project_id, "builds"))
 
 
 def test_a_large_snapshot_is_pending_at_once_then_ready_with_the_manifest_a_request_would_write(platform, monkeypatch):

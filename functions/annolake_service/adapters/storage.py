@@ -43,24 +43,29 @@ class ObjectTooLarge(Exception):
         self.size = size
 
 
+def key_prefix(area: str, project_id: str, *names: str) -> str:
+    """``<area>/<project>/<name>/…/``: where one kind of a project's objects lies (the layout above)."""
+    return "".join(f"{part}/" for part in (area, project_id, *names))
+
+
 def original_key(project_id: str, file_id: str, extension: str) -> str:
-    return f"projects/{project_id}/files/{file_id}/original.{extension}"
+    return f"{file_prefix(project_id, file_id)}original.{extension}"
 
 
 def thumbnail_key(project_id: str, file_id: str) -> str:
-    return f"projects/{project_id}/files/{file_id}/thumb.jpg"
+    return f"{file_prefix(project_id, file_id)}thumb.jpg"
 
 
 def file_prefix(project_id: str, file_id: str) -> str:
-    return f"projects/{project_id}/files/{file_id}/"
+    return key_prefix("projects", project_id, "files", file_id)
 
 
 def timestamps_key(project_id: str, file_id: str) -> str:
-    return f"projects/{project_id}/files/{file_id}/timestamps.json"
+    return f"{file_prefix(project_id, file_id)}timestamps.json"
 
 
 def frames_prefix(project_id: str, file_id: str) -> str:
-    return f"projects/{project_id}/files/{file_id}/frames/"
+    return f"{file_prefix(project_id, file_id)}frames/"
 
 
 def frame_chunk_key(frames_prefix: str, chunk: int) -> str:
@@ -68,7 +73,7 @@ def frame_chunk_key(frames_prefix: str, chunk: int) -> str:
 
 
 def quarantine_key(project_id: str, dataset_name: str, relative_path: str) -> str:
-    return f"quarantine/{project_id}/{dataset_name}/{relative_path}"
+    return key_prefix("quarantine", project_id, dataset_name) + relative_path
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def presigned_get_urls(bucket: str, keys: list[str], expires_in: int) -> list[st
 
 
 def upload_key(project_id: str, dataset_name: str, upload_id: str, file_name: str) -> str:
-    return f"uploads/{project_id}/{dataset_name}/{upload_id}/{file_name}"
+    return key_prefix("uploads", project_id, dataset_name, upload_id) + file_name
 
 
 def presigned_post(bucket: str, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
@@ -221,19 +226,19 @@ def presigned_post(bucket: str, key: str, *, content_type: str, max_bytes: int, 
 
 
 def import_prefix(project_id: str, import_id: str) -> str:
-    return f"imports/{project_id}/{import_id}/"
+    return key_prefix("imports", project_id, import_id)
 
 
 def job_prefix(project_id: str, job_id: str) -> str:
-    return f"jobs/{project_id}/{job_id}/"
+    return key_prefix("jobs", project_id, job_id)
 
 
 def model_key(project_id: str, model_name: str, version: int) -> str:
-    return f"models/{project_id}/{model_name}/v{version}/model.onnx"
+    return key_prefix("models", project_id, model_name, f"v{version}") + "model.onnx"
 
 
 def run_prefix(project_id: str, run_id: str) -> str:
-    return f"runs/{project_id}/{run_id}/"
+    return key_prefix("runs", project_id, run_id)
 
 
 def list_keys(bucket: str, prefix: str) -> list[str]:
@@ -255,7 +260,7 @@ def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_i
 
 
 def index_prefix(project_id: str, dataset_id: str) -> str:
-    return f"index/{project_id}/{dataset_id}/"
+    return key_prefix("index", project_id, dataset_id)
 
 
 def index_base_key(project_id: str, dataset_id: str, token: str) -> str:
@@ -294,11 +299,10 @@ def upload_file(bucket: str, key: str, path: Path, content_type: str) -> None:
 
 
 SLICE_RECORD = 33  # a file id padded to 32 characters, and a newline
-SLICES_PREFIX = "slices/"
 
 
 def slice_key(project_id: str, slice_id: str) -> str:
-    return f"{SLICES_PREFIX}{project_id}/{slice_id}"
+    return key_prefix("slices", project_id) + slice_id
 
 
 def write_slice(bucket: str, key: str, file_ids: list[str], metadata: dict[str, str]) -> None:
@@ -336,20 +340,17 @@ def read_slice(bucket: str, key: str, offset: int, limit: int) -> SliceRange:
     return SliceRange(file_ids, total // SLICE_RECORD, response.get("Metadata", {}))
 
 
-SNAPSHOTS_PREFIX = "snapshots/"
-
-
 def snapshot_manifest_key(project_id: str, digest: str) -> str:
-    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/manifest.jsonl"
+    return key_prefix("snapshots", project_id, digest) + "manifest.jsonl"
 
 
 def snapshot_index_key(project_id: str, digest: str) -> str:
-    return f"{SNAPSHOTS_PREFIX}{project_id}/{digest}/index"
+    return key_prefix("snapshots", project_id, digest) + "index"
 
 
 def snapshot_build_prefix(project_id: str, build_id: str) -> str:
     """Where a snapshot's build keeps its sorted file list and the chunks' parts until the manifest is written."""
-    return f"{SNAPSHOTS_PREFIX}{project_id}/builds/{build_id}/"
+    return key_prefix("snapshots", project_id, "builds", build_id)
 
 
 def delete_keys(bucket: str, keys: list[str]) -> None:
@@ -407,11 +408,11 @@ def export_part_key(project_id: str, export_id: str, rendering: str, fragment: s
 
 
 def export_parts_prefix(project_id: str, export_id: str, rendering: str) -> str:
-    return f"exports/{project_id}/{export_id}/parts/{rendering}/"
+    return key_prefix("exports", project_id, export_id, "parts", rendering)
 
 
 def export_key(project_id: str, export_id: str, file_name: str) -> str:
-    return f"exports/{project_id}/{export_id}/{file_name}"
+    return key_prefix("exports", project_id, export_id) + file_name
 
 
 MULTIPART_MIN = 8 * 1024 * 1024  # S3 parts are 5 MiB at least (but the last); these are 8
