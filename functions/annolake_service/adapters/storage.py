@@ -19,6 +19,7 @@ Media bucket layout (keys are built only here):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,14 +88,21 @@ def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
 
 
-def read_object(bucket: str, key: str, *, max_bytes: int) -> StoredObject:
-    """Read an object whole; one larger than ``max_bytes`` is refused before its body is read."""
+@contextlib.contextmanager
+def _read_errors(bucket: str, key: str) -> Iterator[None]:
+    """A read's refusal as the services tell it apart: ObjectMissing, or TransientError (a step retries it)."""
     try:
-        response = client("s3").get_object(Bucket=bucket, Key=key)
+        yield
     except ClientError as error:
         if _is_missing(error):
             raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
         raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
+
+
+def read_object(bucket: str, key: str, *, max_bytes: int) -> StoredObject:
+    """Read an object whole; one larger than ``max_bytes`` is refused before its body is read."""
+    with _read_errors(bucket, key):
+        response = client("s3").get_object(Bucket=bucket, Key=key)
     size = response.get("ContentLength", 0)
     if size > max_bytes:
         response["Body"].close()
@@ -111,12 +119,8 @@ def read_object_unless(
 ) -> tuple[bytes, StoredObject | None]:
     """``read_object``, except that an object whose first ``head_bytes`` satisfy ``diverted`` is not read further
     nor refused for its size: (its head, None). One request either way."""
-    try:
+    with _read_errors(bucket, key):
         response = client("s3").get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if _is_missing(error):
-            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
-        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
     body = response["Body"]
     head = body.read(head_bytes)
     if diverted(head):
@@ -131,12 +135,8 @@ def read_object_unless(
 
 
 def object_size(bucket: str, key: str) -> int:
-    try:
+    with _read_errors(bucket, key):
         return int(client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"])
-    except ClientError as error:
-        if _is_missing(error):
-            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
-        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
 
 
 def read_optional_json_bytes(bucket: str, key: str, *, max_bytes: int) -> bytes | None:
@@ -278,12 +278,8 @@ def is_index_delta(key: str) -> bool:
 def download_file(bucket: str, key: str, path: Path) -> None:
     """Copy an object to a local file (written beside it first, then renamed: a reader never sees half)."""
     partial = path.with_name(path.name + ".part")
-    try:
+    with _read_errors(bucket, key):
         response = client("s3").get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if _is_missing(error):
-            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
-        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
     with partial.open("wb") as out:
         for chunk in response["Body"].iter_chunks(1 << 20):
             out.write(chunk)
@@ -389,12 +385,8 @@ def read_range(bucket: str, key: str, first: int, last: int) -> bytes:
 
 def iter_object_lines(bucket: str, key: str) -> Iterator[bytes]:
     """An object's lines as its body streams in (memory holds one chunk, not the object)."""
-    try:
+    with _read_errors(bucket, key):
         response = client("s3").get_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if _is_missing(error):
-            raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
-        raise TransientError(f"reading s3://{bucket}/{key} failed: {error}") from error
     body = response["Body"]
     try:
         yield from body.iter_lines(chunk_size=1 << 16, keepends=True)
