@@ -191,3 +191,63 @@ def test_a_lambda_model_is_invoked_with_each_batch_and_predicts_every_file(platf
     final = gone.predict("fn").wait(progress=False, timeout=120)
     assert (final["status"], final["failed"]) == ("completed_with_errors", 4)
     assert all("ModelUnreachable: invoking" in f["reason"] and "gone" in f["reason"] for f in final["failures"])
+
+
+def _query(project, dataset: str, text: str, *, table: bool) -> tuple[str, set[str]]:
+    """(the engine that answered, the matching file ids) of a query through the API."""
+    from annolake_service.services import query_index
+
+    path = f"{project._path}/datasets/{dataset}/query"
+    if table:
+        settings = query_index.get_settings()
+        with pytest.MonkeyPatch.context() as patch:  # what a deployment with query_engine "table" answers
+            patch.setattr(query_index, "get_settings", lambda: settings.model_copy(update={"query_engine": "table"}))
+            answer = project.client.get(path, q=text, limit=100)
+    else:
+        answer = project.client.get(path, q=text, limit=100)
+    return answer["engine"]["name"], {f["file_id"] for f in answer["files"]}
+
+
+def test_eval_fields_select_files_by_their_evaluation_on_both_query_engines(platform, project):
+    import time
+
+    colours = [RED, GREEN, RED, GREEN, RED, GREEN]
+    ids = platform.seed("judged", colours, start=700)
+    files = f"{project._path}/files"
+    for fid in (ids[0], ids[3]):  # the person forgot every box: two confident false positives each
+        version = project.client.get(f"{files}/{fid}/annotations")["version"]
+        project.client.put(f"{files}/{fid}/annotations", {"version": version, "instance_list": []})
+    with ModelServer(hosted_model.predict, SECRET) as server:
+        model = project.model.new("judge", host="http", url=server.url, secret=SECRET, **HOSTED)
+        run = model.predict("judged")
+        assert run.wait(progress=False, timeout=120)["status"] == "completed"
+    run.evaluate(iou=0.5)
+    results = {f["file_id"]: f for f in run.evaluation_files()}
+    assert {fid: (r["tp"], r["fp"], r["fn"]) for fid, r in results.items()} == {
+        fid: (0, 2, 0) if fid in (ids[0], ids[3]) else (2, 0, 0) for fid in ids
+    }
+
+    def expected(predicate) -> set[str]:
+        return {fid for fid, r in results.items() if predicate(r)}
+
+    cases = {
+        f"eval.{run.run_id}.fp >= 1": expected(lambda r: r["fp"] >= 1),
+        "eval.judge.tp = 2": expected(lambda r: r["tp"] == 2),
+        f"eval.judge.disagreement > 0.5 and eval.{run.run_id}.fn = 0": expected(lambda r: r["disagreement"] > 0.5),
+        f"eval.judge.fp in [0, 1] and not eval.{run.run_id}.disagreement = 0": set(),
+        "eval.pr_0000000000000000.tp != 1": set(ids),  # a run never evaluated: no file has a value
+        "eval.pr_0000000000000000.tp < 1": set(),
+    }
+    assert cases[f"eval.{run.run_id}.fp >= 1"] == {ids[0], ids[3]}
+    for text, wanted in cases.items():
+        assert _query(project, "judged", text, table=True) == ("table", wanted), text
+    deadline = time.monotonic() + 60
+    while _query(project, "judged", "labels.car >= 0", table=False)[0] != "index":
+        assert time.monotonic() < deadline, "the columnar index never answered"
+        time.sleep(0.2)
+    for text, wanted in cases.items():
+        assert _query(project, "judged", text, table=False) == ("index", wanted), text
+    with pytest.raises(InvalidRequest, match="unknown model 'judgee'.*did you mean 'judge'"):
+        _query(project, "judged", "eval.judgee.tp > 0", table=False)
+    with pytest.raises(InvalidRequest, match="an eval field is eval.<run>.<metric>"):
+        _query(project, "judged", f"eval.{run.run_id}.recall > 0", table=False)

@@ -20,7 +20,7 @@ from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import evaluation, inference
 from annolake_service.domain.models import REMOTE_HOSTS, GraphMismatch, ModelVersion, check_signature
-from annolake_service.domain.predictions import EVALUATION_SUMMARY, summarize
+from annolake_service.domain.predictions import EVALUATION_FILES, EVALUATION_SUMMARY, summarize
 from annolake_service.services import remote_inference
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
@@ -151,7 +151,7 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
 
 
 def evaluation_key(project_id: str, run_id: str) -> str:
-    return storage.run_prefix(project_id, run_id) + "evaluation.json"
+    return storage.run_prefix(project_id, run_id) + EVALUATION_FILES
 
 
 def evaluate_run(

@@ -9,6 +9,7 @@ function may invoke).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,7 +28,7 @@ from annolake_service.domain.models import (
     RegisteredModel,
     class_labels,
 )
-from annolake_service.domain.predictions import RUN_ID_PREFIX
+from annolake_service.domain.predictions import EVALUATION_FILES, RUN_ID_PREFIX
 from annolake_service.domain.url_policy import UrlRefused, check_url
 from annolake_service.domain.webhooks import new_secret
 from annolake_service.services import schema as schema_service
@@ -201,16 +202,40 @@ def model_names(project_id: str) -> set[str]:
     return {m.name for m in model_repo.list_models(project_id)}
 
 
+def _run_of(project_id: str, ref: str) -> str | None:
+    """A query's run reference: a run id, or a model's latest finished run (None: it has none)."""
+    if ref.startswith(RUN_ID_PREFIX):
+        return ref
+    model = model_repo.get_model(project_id, ref)
+    return model.latest_run if model else None
+
+
+EVAL_METRICS = ("tp", "fp", "fn", "disagreement")
+
+
+def evaluations_for_query(project_id: str, refs: set[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{ref: {file id: {tp, fp, fn, disagreement}}}`` for the ``eval.<ref>`` a query names, from the per-file
+    results of the run's last finished evaluation (a run not evaluated yet holds no file)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for ref in refs:
+        run_id = _run_of(project_id, ref)
+        out[ref] = {}
+        if run_id is None:
+            continue
+        key = storage.run_prefix(project_id, run_id) + EVALUATION_FILES
+        try:
+            body = storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body
+        except storage.ObjectMissing:
+            continue
+        for entry in json.loads(body)["files"]:
+            out[ref][entry["file_id"]] = {metric: entry[metric] for metric in EVAL_METRICS}
+    return out
+
+
 def summaries_for_query(project_id: str, refs: set[str], file_ids: list[str]) -> dict[str, dict[str, dict]]:
     """``{file id: {ref: summary}}`` for the ``predictions.<ref>`` a query names: a model's latest finished
     run, or a run id. A model with no finished run yet gives every file an empty summary."""
-    runs: dict[str, str | None] = {}
-    for ref in refs:
-        if ref.startswith(RUN_ID_PREFIX):
-            runs[ref] = ref
-        else:
-            model = model_repo.get_model(project_id, ref)
-            runs[ref] = model.latest_run if model else None
+    runs = {ref: _run_of(project_id, ref) for ref in refs}
     out: dict[str, dict[str, dict]] = {file_id: {} for file_id in file_ids}
     for ref, run_id in runs.items():
         found = prediction_repo.get_predictions(project_id, run_id, file_ids) if run_id else {}

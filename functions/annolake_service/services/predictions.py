@@ -329,7 +329,7 @@ def evaluation_status(project_id: str, run_id: str) -> dict[str, Any]:
 def evaluation_files(project_id: str, run_id: str, *, offset: int, limit: int) -> dict[str, Any]:
     """Per-file results of the last evaluation, most disagreeing first."""
     get_run(project_id, run_id)
-    key = storage.run_prefix(project_id, run_id) + "evaluation.json"
+    key = storage.run_prefix(project_id, run_id) + rules.EVALUATION_FILES
     try:
         body = json.loads(storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body)
     except storage.ObjectMissing:
