@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from annolake_service.adapters import web_fetch
-from annolake_service.adapters.aws_clients import client
+from annolake_service.adapters.aws_clients import session
+from annolake_service.shared.settings import get_settings
 
 ATTEMPTS = 4
 BACKOFF_SECONDS = 1.0  # urllib3 sleeps 0 s, 2 s, 4 s between the attempts
@@ -45,10 +47,20 @@ def post_batch(url: str, body: bytes, headers: dict[str, str], *, allow_private:
     return _json(answer, url)
 
 
+def _lambda_client() -> Any:
+    """A Lambda client that waits as long for a batch as the HTTP host does (botocore's default is 60 s, after
+    which it would invoke the function again); throttling and transient errors are retried."""
+    settings = get_settings()
+    config = Config(read_timeout=READ_TIMEOUT_SECONDS, retries={"mode": "standard", "max_attempts": ATTEMPTS})
+    return session().create_client(
+        "lambda", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+    )
+
+
 def invoke_function(function_arn: str, body: bytes) -> Any:
-    """Invoke the function synchronously (boto3 retries throttling and transient errors); the decoded answer."""
+    """Invoke the function synchronously; the decoded answer."""
     try:
-        response = client("lambda").invoke(FunctionName=function_arn, InvocationType="RequestResponse", Payload=body)
+        response = _lambda_client().invoke(FunctionName=function_arn, InvocationType="RequestResponse", Payload=body)
     except (BotoCoreError, ClientError) as exc:
         raise HostFailed(f"invoking {function_arn} failed: {exc}") from None
     payload = _json(response["Payload"].read(), function_arn)

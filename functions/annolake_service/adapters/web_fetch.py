@@ -24,7 +24,8 @@ class Fetched:
     final_url: str
 
 
-_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=20))
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0
+_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT))
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -117,7 +118,7 @@ def post_for_answer(
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    timeout = urllib3.Timeout(connect=5, read=read_timeout) if read_timeout else None
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout or READ_TIMEOUT)
     try:
         response = _pool.request(
             "POST",
@@ -125,8 +126,8 @@ def post_for_answer(
             body=body,
             headers={"Content-Type": "application/json", **headers},
             retries=retry,
-            timeout=timeout,
             preload_content=False,
+            timeout=timeout,
         )
     except urllib3.exceptions.MaxRetryError as exc:
         raise DeliveryFailed(f"could not reach {url}: {exc.reason}", attempts) from None
