@@ -119,7 +119,7 @@ class Api(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
-                resources=[webhook_secrets_arn],
+                resources=[webhook_secrets_arn, predictions.model_secrets_arn],
             )
         )
         nag.acknowledge(
@@ -127,10 +127,10 @@ class Api(Construct):
             "IAM5",
             "Item access to the single table and its GSIs (keys are data), and S3 object grants on the media "
             "bucket (read/write: presigned URLs, exports) and drop bucket (read) whose keys are known only at "
-            "run time; webhook secrets created at run time under one name prefix; the executions of the review "
-            "launch and import state machines (one per file, launch or import run, named at run time) and of the "
-            "prediction and export state machines (cancel); published versions of the model function (its "
-            "invoke grant).",
+            "run time; webhook and hosted models' secrets, created at run time under a name prefix each; the "
+            "executions of the review launch and import state machines (one per file, launch or import run, "
+            "named at run time) and of the prediction and export state machines (cancel); published versions of "
+            "the model function (its invoke grant).",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 *nag.S3_WRITE_ACTIONS,
@@ -138,6 +138,7 @@ class Api(Construct):
                 nag.objects_of(self, drop_bucket),
                 nag.indexes_of(self, table),
                 f"Resource::{nag.flat_name(self, webhook_secrets_arn)}",
+                f"Resource::{nag.flat_name(self, predictions.model_secrets_arn)}",
                 f"Resource::{nag.flat_name(self, workflow.review_executions_arn)}",
                 f"Resource::{nag.flat_name(self, workflow.launch_executions_arn)}",
                 f"Resource::{nag.flat_name(self, import_executions)}",

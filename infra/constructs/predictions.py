@@ -6,7 +6,10 @@
           \\-- action "evaluate" --> EvaluateRun (the model function) -> Evaluated
 
 Payloads carry keys only: the plan writes the run's file ids in chunks to S3 and passes their keys to the
-Map. An evaluation runs in the same machine (up to the function's 15 minutes, not the API's 29 s); the API
+Map. A model the user hosts is called from the same chunk step: an HTTPS endpoint (signed with the version's
+secret, read from Secrets Manager under ``<SECRET_PREFIX>/models/``) or a Lambda function, which must be named
+with the stage's prefix (``annolake-<stage>-models-``): the one name pattern the model function may invoke.
+An evaluation runs in the same machine (up to the function's 15 minutes, not the API's 29 s); the API
 reads its outcome from S3 or, when it failed, from the execution. The model function also answers the API
 synchronously to check an uploaded model.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -39,6 +43,8 @@ class Predictions(MapJobConstruct):
         table: dynamodb.ITable,
         media_bucket: s3.IBucket,
         removal_policy: RemovalPolicy,
+        secret_prefix: str,
+        hosted_function_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id, defaults=defaults, handlers=HANDLERS, memory_size=512)
         self.state_machine_name = f"annolake-{stage}-predict"
@@ -64,6 +70,36 @@ class Predictions(MapJobConstruct):
             memory_size=3008,
             timeout=Duration.minutes(15),
             layers=[self.model_layer],  # its only layer: the model runtime and what the function imports
+        )
+        stack = Stack.of(self)
+        self.model_secrets_arn = stack.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{secret_prefix}/models/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.hosted_functions_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=f"{hosted_function_prefix}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.model.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[self.model_secrets_arn])
+        )
+        self.model.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.hosted_functions_arn])
+        )
+        nag.acknowledge(
+            self.model.role,
+            "IAM5",
+            "Models the user hosts: the signing secrets of http-hosted versions (created at run time under one name "
+            "prefix) and the functions of lambda-hosted ones (named by the user with the stage's prefix, the only "
+            "functions it may invoke).",
+            findings=[
+                f"Resource::{nag.flat_name(self, self.model_secrets_arn)}",
+                f"Resource::{nag.flat_name(self, self.hosted_functions_arn)}",
+            ],
         )
         self.plan = self.step("Plan", "plan_handler", "predictions: write the run's chunks", 5)
         self.finish = self.step("Finish", "finish_handler", "predictions: record the outcome", 1)

@@ -32,6 +32,11 @@ def secret_prefix(stage: str) -> str:
     return f"annolake/{stage}"
 
 
+def model_host_function_prefix(stage: str) -> str:
+    """The names of the functions lambda-hosted models may be (the model function may invoke only these)."""
+    return f"annolake-{stage}-models-"
+
+
 def common_environment(data: DataStack) -> dict[str, str]:
     """The environment every function gets (``annolake_service.shared.settings`` reads it).
 
@@ -46,6 +51,7 @@ def common_environment(data: DataStack) -> dict[str, str]:
         "USER_POOL_CLIENT_ID": data.identity.client.user_pool_client_id,
         "STAGE": data.config.name,
         "SECRET_PREFIX": secret_prefix(data.config.name),
+        "MODEL_HOST_FUNCTION_PREFIX": model_host_function_prefix(data.config.name),
         "POWERTOOLS_SERVICE_NAME": "annolake",
         "LOG_LEVEL": "INFO",
         # from_url downloads refuse private/loopback/link-local hosts unless the stage allows them (local only)
@@ -87,7 +93,14 @@ class AppStack(Stack):
         self.exports = Exports(self, "Exports", **shared)
         self.snapshots = Snapshots(self, "Snapshots", **shared)
         self.workflow = Workflow(self, "Workflow", **shared, events=self.events)
-        self.predictions = Predictions(self, "Predictions", **shared, removal_policy=config.removal_policy)
+        self.predictions = Predictions(
+            self,
+            "Predictions",
+            **shared,
+            removal_policy=config.removal_policy,
+            secret_prefix=secret_prefix(config.name),
+            hosted_function_prefix=model_host_function_prefix(config.name),
+        )
         self.webhooks = Webhooks(
             self,
             "Webhooks",

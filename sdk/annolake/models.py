@@ -28,9 +28,9 @@ class Models:
         self,
         name: str,
         *,
-        path: str | Path,
+        path: str | Path | None = None,
         host: str = "onnx",
-        format: str,  # noqa: A002 - the contract's name
+        format: str | None = None,  # noqa: A002 - the contract's name
         labels: list[str],
         label_map: dict[str, str] | None = None,
         ignore: list[str] | None = None,
@@ -38,27 +38,41 @@ class Models:
         normalisation: dict[str, Any] | None = None,
         score_threshold: float = 0.25,
         nms_iou: float = 0.45,
+        url: str | None = None,
+        secret: str | None = None,
+        function_arn: str | None = None,
         **options: Any,
     ) -> Model:
-        """Register a new version of ``name`` from the ONNX file at ``path``: the classes in ``labels`` (output
-        order) must be project labels (or be mapped with ``label_map`` / dropped with ``ignore``), and the
-        graph's inputs and outputs must fit ``format`` ("yolo", "torchvision" or "classifier")."""
+        """Register a new version of ``name``. The classes in ``labels`` (output order) must be project labels
+        (or be mapped with ``label_map`` / dropped with ``ignore``).
+
+        ``host="onnx"``: the ONNX file at ``path``, whose inputs and outputs must fit ``format`` ("yolo",
+        "torchvision" or "classifier"). ``host="http"``: the endpoint ``url`` answers batches (signed with
+        ``secret``, generated when not given: ``model.secret`` holds it, this once); ``host="lambda"``: the
+        function ``function_arn`` does (``annolake.model_server`` has both sides of the contract)."""
         body: dict[str, Any] = {
             "name": name,
             "host": host,
-            "format": format,
             "labels": labels,
             "label_map": label_map or {},
             "ignore": ignore or [],
-            "input_size": input_size,
             "score_threshold": score_threshold,
-            "nms_iou": nms_iou,
             **options,
         }
-        if normalisation is not None:
-            body["normalisation"] = normalisation
+        if host == "onnx":
+            if path is None or format is None:
+                raise ValueError('an onnx model needs path= (the ONNX file) and format= ("yolo", …)')
+            body.update(format=format, input_size=input_size, nms_iou=nms_iou)
+            if normalisation is not None:
+                body["normalisation"] = normalisation
+        else:
+            hosted = {"url": url, "secret": secret, "function_arn": function_arn}
+            body.update({key: value for key, value in hosted.items() if value is not None})
         created = self.scope.api.post(f"{self.scope.path}/models", body)
+        if host != "onnx":
+            return Model(self.scope, name, created)
         form = created["upload"]
+        assert path is not None
         self.scope.api.post_form(form["url"], {**form["fields"], "file": ("model.onnx", Path(path).read_bytes())})
         version = self.scope.api.post(
             f"{self.scope.path}/models/{quote(name, safe='')}/versions/{created['version']}/check", {}
@@ -88,6 +102,7 @@ class Model:
         self.name = name
         self.info = version or {}
         self.version: int | None = self.info.get("version")
+        self.secret: str | None = self.info.get("secret")  # an http model's signing secret, when just registered
 
     def predict(
         self,

@@ -102,3 +102,27 @@ def test_the_api_may_start_stop_and_call_only_these(dev):
     invoke = granted("lambda:InvokeFunction")
     assert invoke and all(model_id in str(r) for r in invoke)
     assert len(resources(template, "AWS::Lambda::LayerVersion")) == 3  # the dependencies, the model's, the video's
+
+
+def test_the_model_function_may_invoke_only_prefixed_functions_and_read_only_model_secrets(dev):
+    """A lambda-hosted model's function must be named ``annolake-<stage>-models-…``: the one name pattern the
+    model function's role may invoke; an http-hosted model's secret is read under the models' secret prefix."""
+    template = dev.app_template
+    statements = role_statements(template, service_functions(template)[MODEL][1])
+
+    def granted(action: str) -> str:
+        found = [
+            s["Resource"]
+            for s in statements
+            if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        ]
+        return str(found)
+
+    invoke = granted("lambda:InvokeFunction")
+    assert "function:annolake-dev-models-*" in invoke and invoke.count("Fn::Join") == 1
+    secrets = granted("secretsmanager:GetSecretValue")
+    assert "secret:annolake/dev/models/*" in secrets and "webhooks" not in secrets
+    api = str(role_statements(template, service_functions(template)[API][1]))
+    assert "secret:annolake/dev/models/*" in api and "lambda:InvokeFunction" in api
+    environment = str(template["Resources"])
+    assert "annolake-dev-models-" in environment  # MODEL_HOST_FUNCTION_PREFIX, as the service checks it

@@ -1,7 +1,8 @@
 """The columnar index (Parquet read by DuckDB) selects exactly what the reference evaluator selects.
 
 Random files (tests/support/query_data.py) are written as index rows into a base file and a delta file that
-re-writes some files, removes others and adds a label column the base does not have; hypothesis draws
+re-writes some files, removes others and adds a label column the base does not have, and their evaluation
+results (``eval.<run>.*``) are attached beside the index as the service attaches them; hypothesis draws
 queries from the AST, renders them to text and parses them back, and DuckDB's answer over base + delta is
 compared with brute force over the files as they now are.
 """
@@ -63,6 +64,12 @@ class Files:
         delta_rows.append(index_row("f999", added, position=_position("f999", added), seq=1, labels=tuple(LABELS)))
         write_index_file(delta_rows, directory / "delta-0001.parquet")
         self.index = ColumnarIndex([directory / "base.parquet", directory / "delta-0001.parquet"])
+        evaluations: dict[str, dict[str, dict[str, float]]] = {}
+        for file_id, view in self.views.items():
+            for ref, values in view.evaluations.items():
+                evaluations.setdefault(ref, {})[file_id] = values
+        evaluations.setdefault("pr_a1", {})["f404"] = {"tp": 1, "fp": 1, "fn": 1, "disagreement": 0.5}  # not indexed
+        self.index.attach_evaluations(evaluations)
 
     def brute_force(self, node: Node | None) -> set[str]:
         return {file_id for file_id, view in self.views.items() if node is None or evaluate(node, view)}
@@ -107,6 +114,8 @@ def test_duckdb_selects_what_the_evaluator_selects(files: Files, node: Node) -> 
         'file.metadata.tags = 7 or file.metadata.tags = "rain" or file.metadata.reviewed = true',
         'not (labels.car > 1 or file.metadata.camera.model = "X100") and file.metadata.camera.iso > 100',
         'dataset.name = "test set" and dataset.id != "ds-1"',
+        "eval.pr_a1.fp >= 1 or eval.det.disagreement > 0.5",
+        "eval.pr_a1.tp != 0 and not eval.det.fn in [0, 1] and eval.pr_none.fp != 1",
     ],
 )
 def test_examples_agree(files: Files, text: str) -> None:

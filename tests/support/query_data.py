@@ -7,6 +7,7 @@ operator and literal kind the language has is tried.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from annolake_service.domain.query import (
     AttributeValues,
     Compare,
     DatasetRef,
+    Evaluated,
     FileField,
     FileView,
     InList,
@@ -51,6 +53,8 @@ CREATED = [
     BASE + timedelta(days=2, hours=6, microseconds=250_000),
 ]
 DATASETS = {"train": "ds-1", "val": "ds-2", "test set": "ds-3"}
+EVALUATED = {"pr_a1": 0.7, "det": 0.5}  # eval.<ref>: the share of files its evaluation holds
+DISAGREEMENTS = [0.0, 0.25, 0.5, 0.999999, 1.0]
 FILE_COUNT = 72
 
 
@@ -89,9 +93,24 @@ def _random_file(rng: random.Random, index: int) -> tuple[str, FileView]:
     return f"f{index:03d}", view
 
 
+def _evaluations(rng: random.Random) -> dict[str, dict[str, float]]:
+    return {
+        ref: {
+            "tp": rng.randint(0, 3),
+            "fp": rng.randint(0, 2),
+            "fn": rng.randint(0, 2),
+            "disagreement": rng.choice(DISAGREEMENTS),
+        }
+        for ref, share in EVALUATED.items()
+        if rng.random() < share
+    }
+
+
 def random_files(seed: int = 20260131, count: int = FILE_COUNT) -> dict[str, FileView]:
     rng = random.Random(seed)
-    return dict(_random_file(rng, i) for i in range(count))
+    files = dict(_random_file(rng, i) for i in range(count))
+    evaluated = random.Random(seed + 1)  # its own stream: the files' other values stay as they were
+    return {file_id: dataclasses.replace(v, evaluations=_evaluations(evaluated)) for file_id, v in files.items()}
 
 
 ALL_OPS = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
@@ -115,7 +134,9 @@ def _ordered(value: Any) -> bool:
 @st.composite
 def comparison(draw: st.DrawFn) -> Node:
     kind = draw(
-        st.sampled_from(["label", "attribute", "name", "type", "size", "created", "status", "metadata", "dataset"])
+        st.sampled_from(
+            ["label", "attribute", "name", "type", "size", "created", "status", "metadata", "dataset", "eval"]
+        )
     )
     if kind == "label":
         field: Any = LabelCount(draw(st.sampled_from([*LABELS, "absent"])))
@@ -140,6 +161,11 @@ def comparison(draw: st.DrawFn) -> Node:
             draw(st.sampled_from([("camera", "model"), ("camera", "iso"), ("tags",), ("reviewed",), ("nope",)]))
         )
         values, ops = METADATA_LITERALS, ALL_OPS
+    elif kind == "eval":
+        field = Evaluated(
+            draw(st.sampled_from([*EVALUATED, "pr_none"])), draw(st.sampled_from(["tp", "fp", "fn", "disagreement"]))
+        )
+        values, ops = st.sampled_from([-1, 0, 1, 2, 3, 0.25, 0.5, 0.999999, 1.0, 2.5]), ALL_OPS
     else:
         by = draw(st.sampled_from(["name", "id"]))
         field = DatasetRef(by)

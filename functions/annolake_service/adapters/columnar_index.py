@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from annolake_service.domain.query.index_rows import BASE_COLUMNS, column_type
-from annolake_service.domain.query.nodes import Node
-from annolake_service.domain.query.sql import LABEL_PREFIX, quote_identifier, quote_text, to_sql
+from annolake_service.domain.query.nodes import EVAL_METRICS, Node
+from annolake_service.domain.query.sql import EVAL_TABLE, LABEL_PREFIX, quote_identifier, quote_text, to_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -90,6 +90,20 @@ class ColumnarIndex:
                 "QUALIFY row_number() OVER (PARTITION BY file_id ORDER BY seq DESC) = 1 AND NOT deleted"
             )
         self._live = f"WITH rows AS (SELECT * FROM {self._rows}), live AS ({live})"
+        metrics = ", ".join(f"{quote_identifier(m)} DOUBLE" for m in EVAL_METRICS)
+        self._db.execute(f"CREATE TEMP TABLE {EVAL_TABLE} (ref VARCHAR, file_id VARCHAR, {metrics})")
+
+    def attach_evaluations(self, evaluations: Mapping[str, Mapping[str, Mapping[str, float]]]) -> None:
+        """What ``eval.<ref>.<metric>`` reads: ``{ref: {file id: {metric: value}}}`` (a file left out has none)."""
+        rows = [
+            (ref, file_id, *(values.get(m) for m in EVAL_METRICS))
+            for ref, files in evaluations.items()
+            for file_id, values in files.items()
+        ]
+        self._db.execute(f"DELETE FROM {EVAL_TABLE}")
+        if rows:
+            marks = ", ".join("?" * (2 + len(EVAL_METRICS)))
+            self._db.executemany(f"INSERT INTO {EVAL_TABLE} VALUES ({marks})", rows)
 
     def close(self) -> None:
         self._db.close()

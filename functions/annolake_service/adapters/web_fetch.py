@@ -24,7 +24,8 @@ class Fetched:
     final_url: str
 
 
-_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=20))
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0
+_pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT))
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -84,6 +85,24 @@ def post_json(
     Connection errors and 408/425/429/5xx are retried; redirects are not followed (a webhook URL must answer
     itself). The receiver's address is checked against the URL policy before sending.
     """
+    status, _ = post_for_answer(
+        url, body, headers, allow_private=allow_private, attempts=attempts, backoff_seconds=backoff_seconds
+    )
+    return status
+
+
+def post_for_answer(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
+    attempts: int,
+    backoff_seconds: float,
+    read_timeout: float | None = None,
+    max_answer_bytes: int = 1024 * 1024,
+) -> tuple[int, bytes]:
+    """``post_json`` that also returns the answer's body (up to ``max_answer_bytes``; DeliveryFailed beyond)."""
     try:
         scheme, host = check_url(url)
         port = urlsplit(url).port or (443 if scheme == "https" else 80)
@@ -99,19 +118,35 @@ def post_json(
         raise_on_status=False,
         respect_retry_after_header=True,
     )
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout or READ_TIMEOUT)
     try:
         response = _pool.request(
-            "POST", url, body=body, headers={"Content-Type": "application/json", **headers}, retries=retry
+            "POST",
+            url,
+            body=body,
+            headers={"Content-Type": "application/json", **headers},
+            retries=retry,
+            preload_content=False,
+            timeout=timeout,
         )
     except urllib3.exceptions.MaxRetryError as exc:
         raise DeliveryFailed(f"could not reach {url}: {exc.reason}", attempts) from None
     except urllib3.exceptions.HTTPError as exc:
         raise DeliveryFailed(f"could not deliver to {url}: {exc}", attempts) from None
-    tries = len(response.retries.history) + 1 if response.retries else 1
+    try:
+        tries = len(response.retries.history) + 1 if response.retries else 1
+        try:
+            answer = response.read(max_answer_bytes + 1)
+        except urllib3.exceptions.HTTPError as exc:
+            raise DeliveryFailed(f"reading the answer of {url} failed: {exc}", tries) from None
+    finally:
+        response.release_conn()
     if not 200 <= response.status < 300:
-        text = response.data[:300].decode("utf-8", "replace")
+        text = answer[:300].decode("utf-8", "replace")
         raise DeliveryFailed(f"{url} answered HTTP {response.status}: {text}", tries)
-    return response.status
+    if len(answer) > max_answer_bytes:
+        raise DeliveryFailed(f"{url} answered more than {max_answer_bytes} bytes", tries)
+    return response.status, answer
 
 
-__all__ += ["DeliveryFailed", "post_json"]
+__all__ += ["DeliveryFailed", "post_for_answer", "post_json"]

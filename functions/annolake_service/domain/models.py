@@ -9,6 +9,9 @@ Formats (``host="onnx"``):
   outputs, boxes ``N×4`` (x_min, y_min, x_max, y_max in input pixels), labels ``N`` (integer class index),
   scores ``N``.
 - ``classifier``: input ``1×3×S×S``, one output ``1×C`` (logits, or probabilities when ``outputs`` says so).
+
+Hosts ``http`` (an HTTPS endpoint of the user's) and ``lambda`` (a Lambda function of the user's) run the model
+themselves and answer batches in the contract of ``domain/model_hosts.py``; they declare no format.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 ModelFormat = Literal["yolo", "torchvision", "classifier"]
-ModelHost = Literal["onnx"]
+ModelHost = Literal["onnx", "http", "lambda"]
+REMOTE_HOSTS = ("http", "lambda")
 MODEL_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 MAX_CLASSES = 1000
@@ -47,7 +51,13 @@ class ModelSpec(BaseModel):
     """What one version of a model declares: its classes (in output order) and its pre/post-processing."""
 
     host: ModelHost = "onnx"
-    format: ModelFormat
+    format: ModelFormat | None = Field(default=None, description="how an onnx host's graph is run (onnx only)")
+    url: str | None = Field(
+        default=None, min_length=8, max_length=2048, description="http host: the endpoint batches are POSTed to"
+    )
+    function_arn: str | None = Field(
+        default=None, max_length=256, description="lambda host: the function invoked with each batch"
+    )
     labels: list[str] = Field(min_length=1, max_length=MAX_CLASSES)
     label_map: dict[str, str] = Field(default_factory=dict, description="model class → project label")
     ignore: list[str] = Field(default_factory=list, description="model classes whose predictions are dropped")
@@ -60,6 +70,12 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
+        needs = {"onnx": "format", "http": "url", "lambda": "function_arn"}
+        if getattr(self, needs[self.host]) is None:
+            raise ValueError(f"a model with host {self.host!r} needs {needs[self.host]}")
+        stray_options = sorted(option for host, option in needs.items() if host != self.host and getattr(self, option))
+        if stray_options:
+            raise ValueError(f"{stray_options} do not apply to host {self.host!r}; leave them out")
         if len(set(self.labels)) != len(self.labels):
             repeated = sorted({name for name in self.labels if self.labels.count(name) > 1})
             raise ValueError(f"the model's classes must be distinct; repeated: {repeated}")

@@ -27,6 +27,7 @@ RUN_ID_PREFIX = "pr_"
 # evaluation that finished last (written by the evaluation step); equal ``evaluation_id``: that request is done.
 EVALUATION_REQUEST = "evaluation-request.json"
 EVALUATION_SUMMARY = "evaluation-summary.json"
+EVALUATION_FILES = "evaluation.json"  # the last evaluation's per-file results (what eval.<run>.* reads)
 
 
 def summarize(instances: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:

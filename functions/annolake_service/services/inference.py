@@ -1,5 +1,6 @@
 """What runs in the model function (onnxruntime, numpy, pycocotools in its own layer): checking a model file,
-predicting one chunk of a run's files, and evaluating a run against the human annotations.
+predicting one chunk of a run's files (with onnxruntime, or by a model the user hosts: ``remote_inference``),
+and evaluating a run against the human annotations.
 
 The API never imports this module; it calls the model function (``adapters.model_function``) or starts the
 prediction state machine.
@@ -18,8 +19,9 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import evaluation, inference
-from annolake_service.domain.models import GraphMismatch, ModelVersion, check_signature
-from annolake_service.domain.predictions import EVALUATION_SUMMARY, summarize
+from annolake_service.domain.models import REMOTE_HOSTS, GraphMismatch, ModelVersion, check_signature
+from annolake_service.domain.predictions import EVALUATION_FILES, EVALUATION_SUMMARY, summarize
+from annolake_service.services import remote_inference
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
@@ -106,10 +108,20 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
     )
     recorded = prediction_repo.get_predictions(project_id, run_id, file_ids)
     done = {file_id for file_id, p in recorded.items() if p.outcome == "done"}
-    session = onnx_runtime.session(version.object_key)
     records = file_repo.get_files(project_id, [f for f in file_ids if f not in done])
     provenance = {"source": "model", "model": run.model_name, "version": run.model_version, "run": run_id}
     tally = {"done": 0, "failed": 0, "skipped": len(done)}
+    if version.spec.host in REMOTE_HOSTS:
+        todo = [f for f in file_ids if f not in done]
+        answered = remote_inference.predict_files(run_id, version, todo, records, run.threshold, provenance)
+        outcomes = [prediction_repo.Outcome(f, i, summarize(i), None, reason) for f, i, reason in answered]
+        for start in range(0, len(outcomes), WRITE_EVERY):
+            _flush(project_id, run_id, outcomes[start : start + WRITE_EVERY])
+        tally["failed"] = sum(1 for o in outcomes if o.reason)
+        tally["done"] = len(outcomes) - tally["failed"]
+        logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
+        return tally
+    session = onnx_runtime.session(version.object_key)
     pending: list[prediction_repo.Outcome] = []
     for file_id in file_ids:
         if file_id in done:
@@ -139,7 +151,7 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
 
 
 def evaluation_key(project_id: str, run_id: str) -> str:
-    return storage.run_prefix(project_id, run_id) + "evaluation.json"
+    return storage.run_prefix(project_id, run_id) + EVALUATION_FILES
 
 
 def evaluate_run(

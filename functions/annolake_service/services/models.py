@@ -1,30 +1,44 @@
 """Registering models: a version declares its classes and processing, its ONNX file is uploaded by presigned
 POST, then checked by the model function (onnxruntime loads it and its inputs/outputs must fit the format).
+
+A model the user hosts (``http``: an endpoint; ``lambda``: a function) is ready at once: an ``http`` version's
+signing secret (given, or generated) is returned this once and kept in Secrets Manager, as webhooks' are; a
+``lambda`` version's function must be named with the deployment's prefix (the only functions the model
+function may invoke).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from annolake_service.adapters import model_function, storage
+from annolake_service.adapters import secrets as secret_store
 from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain.models import (
     MAX_MODEL_BYTES,
     MODEL_NAME,
     MODEL_NAME_PATTERN,
+    REMOTE_HOSTS,
     LabelsUnmatched,
     ModelSpec,
     ModelVersion,
     RegisteredModel,
     class_labels,
 )
-from annolake_service.domain.predictions import RUN_ID_PREFIX
+from annolake_service.domain.predictions import EVALUATION_FILES, RUN_ID_PREFIX
+from annolake_service.domain.url_policy import UrlRefused, check_url
+from annolake_service.domain.webhooks import new_secret
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
 UPLOAD_SECONDS = 3600
+FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[A-Za-z0-9_-]{1,64})(:[\w$-]+)?$"
+)
 
 
 def describe_version(version: ModelVersion) -> dict[str, Any]:
@@ -52,17 +66,50 @@ def describe_model(model: RegisteredModel, versions: list[ModelVersion]) -> dict
     }
 
 
-def register_version(project_id: str, name: str, spec: ModelSpec, *, author: str) -> dict[str, Any]:
-    """A new version awaiting its file: refused when a class matches no project label (named in the error)."""
+def _check_host(spec: ModelSpec) -> None:
+    """Refuse an http URL the platform would not call, or a function it may not invoke, naming the fix."""
+    settings = get_settings()
+    if spec.host == "http" and spec.url is not None:
+        try:
+            scheme, _ = check_url(spec.url)
+        except UrlRefused as exc:
+            raise BadRequest(f"model url: {exc}") from None
+        if scheme != "https" and not settings.allow_private_urls:
+            raise BadRequest(f"model url {spec.url!r} must use https")
+    if spec.host == "lambda" and spec.function_arn is not None:
+        matched = FUNCTION_ARN.fullmatch(spec.function_arn)
+        if matched is None:
+            raise BadRequest(
+                f"function_arn {spec.function_arn!r} is not a Lambda function ARN "
+                "(arn:aws:lambda:<region>:<account>:function:<name>)"
+            )
+        prefix = settings.model_host_function_prefix
+        if not matched["name"].startswith(prefix):
+            raise BadRequest(
+                f"function {matched['name']!r} cannot be invoked by the platform: a model's function must be "
+                f"named {prefix}<name> (the prefix its role may invoke); rename or alias it"
+            )
+
+
+def register_version(
+    project_id: str, name: str, spec: ModelSpec, *, author: str, secret: str | None = None
+) -> dict[str, Any]:
+    """A new version: refused when a class matches no project label (named in the error). An ONNX version
+    awaits its file (the answer carries the upload form); a hosted one is ready (an http one's secret is in the
+    answer, this once)."""
     if not MODEL_NAME.fullmatch(name):
         raise BadRequest(
             f"model name {name!r} must match {MODEL_NAME_PATTERN} (a letter, then letters, digits, _ or -)"
         )
+    if secret is not None and spec.host != "http":
+        raise BadRequest(f"secret applies to http hosts only, not {spec.host!r}; leave it out")
+    _check_host(spec)
     schema, _ = schema_service.get_schema(project_id)
     try:
         labels = class_labels(spec, schema.label_names)
     except LabelsUnmatched as exc:
         raise BadRequest(str(exc), details={"unmatched": exc.names}) from None
+    hosted = spec.host in REMOTE_HOSTS
     for _attempt in range(3):
         try:
             version = model_repo.add_version(
@@ -72,12 +119,19 @@ def register_version(project_id: str, name: str, spec: ModelSpec, *, author: str
                 class_labels=labels,
                 object_key_for=lambda number: storage.model_key(project_id, name, number),
                 author=author,
+                status="ready" if hosted else "awaiting_upload",
             )
             break
         except model_repo.VersionRaced:
             continue
     else:
         raise Conflict(f"model {name!r} is being registered by someone else at the same time; try again")
+    if spec.host == "http":
+        secret = secret or new_secret()
+        secret_store.store_secret(secret_store.model_secret_name(project_id, name, version.version), secret)
+        return {**describe_version(version), "upload": None, "secret": secret}
+    if hosted:
+        return {**describe_version(version), "upload": None, "secret": None}
     upload = storage.presigned_post(
         get_settings().media_bucket,
         version.object_key,
@@ -85,7 +139,7 @@ def register_version(project_id: str, name: str, spec: ModelSpec, *, author: str
         max_bytes=MAX_MODEL_BYTES,
         expires_in=UPLOAD_SECONDS,
     )
-    return {**describe_version(version), "upload": upload}
+    return {**describe_version(version), "upload": upload, "secret": None}
 
 
 def get_version(project_id: str, name: str, version: int | None = None) -> ModelVersion:
@@ -148,16 +202,40 @@ def model_names(project_id: str) -> set[str]:
     return {m.name for m in model_repo.list_models(project_id)}
 
 
+def _run_of(project_id: str, ref: str) -> str | None:
+    """A query's run reference: a run id, or a model's latest finished run (None: it has none)."""
+    if ref.startswith(RUN_ID_PREFIX):
+        return ref
+    model = model_repo.get_model(project_id, ref)
+    return model.latest_run if model else None
+
+
+EVAL_METRICS = ("tp", "fp", "fn", "disagreement")
+
+
+def evaluations_for_query(project_id: str, refs: set[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{ref: {file id: {tp, fp, fn, disagreement}}}`` for the ``eval.<ref>`` a query names, from the per-file
+    results of the run's last finished evaluation (a run not evaluated yet holds no file)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for ref in refs:
+        run_id = _run_of(project_id, ref)
+        out[ref] = {}
+        if run_id is None:
+            continue
+        key = storage.run_prefix(project_id, run_id) + EVALUATION_FILES
+        try:
+            body = storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body
+        except storage.ObjectMissing:
+            continue
+        for entry in json.loads(body)["files"]:
+            out[ref][entry["file_id"]] = {metric: entry[metric] for metric in EVAL_METRICS}
+    return out
+
+
 def summaries_for_query(project_id: str, refs: set[str], file_ids: list[str]) -> dict[str, dict[str, dict]]:
     """``{file id: {ref: summary}}`` for the ``predictions.<ref>`` a query names: a model's latest finished
     run, or a run id. A model with no finished run yet gives every file an empty summary."""
-    runs: dict[str, str | None] = {}
-    for ref in refs:
-        if ref.startswith(RUN_ID_PREFIX):
-            runs[ref] = ref
-        else:
-            model = model_repo.get_model(project_id, ref)
-            runs[ref] = model.latest_run if model else None
+    runs = {ref: _run_of(project_id, ref) for ref in refs}
     out: dict[str, dict[str, dict]] = {file_id: {} for file_id in file_ids}
     for ref, run_id in runs.items():
         found = prediction_repo.get_predictions(project_id, run_id, file_ids) if run_id else {}

@@ -355,7 +355,7 @@ def evaluation_files(
 def _evaluation_report(project_id: str, run_id: str) -> dict[str, Any]:
     """The last evaluation's full report (every file, most disagreeing first)."""
     get_run(project_id, run_id)
-    key = storage.run_prefix(project_id, run_id) + "evaluation.json"
+    key = storage.run_prefix(project_id, run_id) + rules.EVALUATION_FILES
     try:
         body = storage.read_object(get_settings().media_bucket, key, max_bytes=512 * 1024 * 1024).body
     except storage.ObjectMissing:

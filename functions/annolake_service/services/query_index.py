@@ -37,9 +37,10 @@ from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import query_indexes as manifest_repo
 from annolake_service.domain.entities import FileRecord, IndexManifest
-from annolake_service.domain.query import FileView, Node
+from annolake_service.domain.query import FileView, Node, evaluation_refs
 from annolake_service.domain.query.index_rows import index_row, seq_text, tombstone
 from annolake_service.domain.query.sql import indexed
+from annolake_service.services import models as model_service
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
@@ -285,7 +286,8 @@ def _cached(bucket: str, key: str) -> Path:
 
 def open_index(project_id: str, dataset_id: str, query: Node | None = None) -> IndexedView | None:
     """The dataset's index for ``query``, or None: while the dataset has none, when the query names fields the
-    index does not hold (predictions), or when the settings say not to use it."""
+    index does not hold (predictions), or when the settings say not to use it. The evaluations a query's
+    ``eval.<run>`` fields name are attached beside the index."""
     if get_settings().query_engine == "table" or not indexed(query):
         return None
     for _ in range(3):  # a compaction may retire a file between reading the manifest and fetching it
@@ -298,5 +300,9 @@ def open_index(project_id: str, dataset_id: str, query: Node | None = None) -> I
             paths = [_cached(bucket, key) for key in [manifest.base_key, *deltas]]
         except storage.ObjectMissing:
             continue
-        return IndexedView(ColumnarIndex(paths), manifest, len(deltas))
+        index = ColumnarIndex(paths)
+        refs = evaluation_refs(query)
+        if refs:
+            index.attach_evaluations(model_service.evaluations_for_query(project_id, refs))
+        return IndexedView(index, manifest, len(deltas))
     return None

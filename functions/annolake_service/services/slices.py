@@ -39,7 +39,7 @@ def checked_query(project_id: str, text: str) -> q.Node:
     """Parse and check against the schema; errors are 400s with the position and a suggestion."""
     node = q.parse_query(text)
     schema, _ = schema_service.get_schema(project_id)
-    refs = _prediction_refs(node)
+    refs = _prediction_refs(node) | q.evaluation_refs(node)
     q.check_query(
         node,
         label_names=schema.label_names,
@@ -75,6 +75,8 @@ def _matches(
     )
     datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
     refs = _prediction_refs(plan.residual)
+    evaluated = q.evaluation_refs(plan.residual)
+    evaluations = model_service.evaluations_for_query(project_id, evaluated) if evaluated else {}
     while batch := list(islice(members, _BATCH)):
         records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
         predicted = model_service.summaries_for_query(project_id, refs, list(records)) if refs else {}
@@ -84,7 +86,13 @@ def _matches(
                 continue
             if plan.residual is not None:
                 ids = dataset_repo.datasets_of_file(project_id, file_id) if _mentions_datasets(plan) else [dataset_id]
-                view = q.FileView.from_record(record, [datasets.get(i, "") for i in ids], ids, predicted.get(file_id))
+                view = q.FileView.from_record(
+                    record,
+                    [datasets.get(i, "") for i in ids],
+                    ids,
+                    predicted.get(file_id),
+                    {ref: files[file_id] for ref, files in evaluations.items() if file_id in files},
+                )
                 if not plan.matches(view):
                     continue
             yield sort_key, record

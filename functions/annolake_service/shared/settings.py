@@ -39,6 +39,11 @@ class Settings(BaseModel):
     model_function_name: str = Field(
         default="", description="MODEL_FUNCTION_NAME: the function with onnxruntime (model checks, evaluation)"
     )
+    model_host_function_prefix: str = Field(
+        default="annolake-local-models-",
+        description="MODEL_HOST_FUNCTION_PREFIX: the names a lambda-hosted model's function must start with (the "
+        "model function may invoke only those)",
+    )
     event_bus_name: str = Field(default="", description="EVENT_BUS_NAME: domain events (EventBridge)")
     secret_prefix: str = Field(default="annolake/local", description="SECRET_PREFIX: Secrets Manager names")
     user_pool_id: str = Field(default="", description="USER_POOL_ID: Cognito pool for JWT checks")

@@ -789,7 +789,8 @@ export interface paths {
         /**
          * Register Model
          * @description A new version of a model: classes matched to the project's labels by name (unmatched ones are refused
-         *     with their names unless mapped or ignored). Upload the ONNX file with ``upload``, then check it.
+         *     with their names unless mapped or ignored). An onnx version: upload the file with ``upload``, then check it;
+         *     an http or lambda version (a model the user hosts) is ready at once.
          */
         post: operations["register_model_api_v1_projects__project_string_id__models_post"];
         delete?: never;
@@ -2815,15 +2816,20 @@ export interface components {
         ModelCreate: {
             /**
              * Format
-             * @enum {string}
+             * @description how an onnx host's graph is run (onnx only)
              */
-            format: "yolo" | "torchvision" | "classifier";
+            format?: ("yolo" | "torchvision" | "classifier") | null;
+            /**
+             * Function Arn
+             * @description lambda host: the function invoked with each batch
+             */
+            function_arn?: string | null;
             /**
              * Host
              * @default onnx
-             * @constant
+             * @enum {string}
              */
-            host?: "onnx";
+            host?: "onnx" | "http" | "lambda";
             /**
              * Ignore
              * @description model classes whose predictions are dropped
@@ -2871,6 +2877,16 @@ export interface components {
              * @default 0.25
              */
             score_threshold?: number;
+            /**
+             * Secret
+             * @description http host: the batches' signing secret; generated (and shown once) if absent
+             */
+            secret?: string | null;
+            /**
+             * Url
+             * @description http host: the endpoint batches are POSTed to
+             */
+            url?: string | null;
         };
         /** ModelDetailPublic */
         ModelDetailPublic: {
@@ -2919,15 +2935,20 @@ export interface components {
         ModelSpec: {
             /**
              * Format
-             * @enum {string}
+             * @description how an onnx host's graph is run (onnx only)
              */
-            format: "yolo" | "torchvision" | "classifier";
+            format?: ("yolo" | "torchvision" | "classifier") | null;
+            /**
+             * Function Arn
+             * @description lambda host: the function invoked with each batch
+             */
+            function_arn?: string | null;
             /**
              * Host
              * @default onnx
-             * @constant
+             * @enum {string}
              */
-            host?: "onnx";
+            host?: "onnx" | "http" | "lambda";
             /**
              * Ignore
              * @description model classes whose predictions are dropped
@@ -2970,6 +2991,11 @@ export interface components {
              * @default 0.25
              */
             score_threshold?: number;
+            /**
+             * Url
+             * @description http host: the endpoint batches are POSTed to
+             */
+            url?: string | null;
         };
         /** ModelVersionCreatedPublic */
         ModelVersionCreatedPublic: {
@@ -2987,6 +3013,11 @@ export interface components {
             created_by: string;
             /** Name */
             name: string;
+            /**
+             * Secret
+             * @description http host: the signing secret of its batches, shown this once (other hosts: null)
+             */
+            secret: string | null;
             signature: components["schemas"]["SignaturePublic"] | null;
             spec: components["schemas"]["ModelSpec"];
             /**
@@ -2997,8 +3028,8 @@ export interface components {
             status: "awaiting_upload" | "ready" | "rejected";
             /** Status Reason */
             status_reason: string | null;
-            /** @description form for the ONNX file; then POST …/versions/{version}/check */
-            upload: components["schemas"]["PresignedPostPublic"];
+            /** @description onnx host: the form for the ONNX file; then POST …/versions/{version}/check (hosted: null) */
+            upload: components["schemas"]["PresignedPostPublic"] | null;
             /** Version */
             version: number;
         };

@@ -68,6 +68,7 @@ def add_version(
     class_labels: list[str | None],
     object_key_for: Any,
     author: str,
+    status: str = "awaiting_upload",
 ) -> ModelVersion:
     """Version ``latest + 1`` of the model (created with version 1), in one transaction with the model's counter."""
     bind()
@@ -83,7 +84,7 @@ def add_version(
         version=number,
         spec=spec.model_dump(mode="json"),
         class_labels=class_labels,
-        status="awaiting_upload",
+        status=status,
         object_key=object_key_for(number),
         created_by=author,
         created_at=now,

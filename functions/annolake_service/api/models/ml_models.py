@@ -16,6 +16,12 @@ class ModelCreate(ModelSpec):
     """A new version of the model ``name`` (created with version 1)."""
 
     name: str = Field(pattern=MODEL_NAME_PATTERN, description="the model's name, used in queries")
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="http host: the batches' signing secret; generated (and shown once) if absent",
+    )
 
 
 class TensorPublic(BaseModel):
@@ -44,7 +50,12 @@ class ModelVersionPublic(BaseModel):
 
 
 class ModelVersionCreatedPublic(ModelVersionPublic):
-    upload: PresignedPostPublic = Field(description="form for the ONNX file; then POST …/versions/{version}/check")
+    upload: PresignedPostPublic | None = Field(
+        description="onnx host: the form for the ONNX file; then POST …/versions/{version}/check (hosted: null)"
+    )
+    secret: str | None = Field(
+        description="http host: the signing secret of its batches, shown this once (other hosts: null)"
+    )
 
 
 class ModelPublic(BaseModel):

@@ -40,9 +40,12 @@ router = APIRouter(prefix=PROJECT_PATH, tags=["models"], responses=PROJECT_ERROR
 @router.post("/models", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409))
 def register_model(body: ModelCreate, access: CanRunAutomation) -> ModelVersionCreatedPublic:
     """A new version of a model: classes matched to the project's labels by name (unmatched ones are refused
-    with their names unless mapped or ignored). Upload the ONNX file with ``upload``, then check it."""
-    spec = ModelSpec.model_validate(body.model_dump(exclude={"name"}))
-    created = models.register_version(access.project_id, body.name, spec, author=access.principal.principal_id)
+    with their names unless mapped or ignored). An onnx version: upload the file with ``upload``, then check it;
+    an http or lambda version (a model the user hosts) is ready at once."""
+    spec = ModelSpec.model_validate(body.model_dump(exclude={"name", "secret"}))
+    created = models.register_version(
+        access.project_id, body.name, spec, author=access.principal.principal_id, secret=body.secret
+    )
     return ModelVersionCreatedPublic.model_validate(created)
 
 

@@ -33,6 +33,10 @@ field                       meaning of ``=``/``==``, ``!=``, ``< <= > >=``, ``in
                             run ``m`` when it is a run id, ``pr_…``) predicted on the file; 0 when none.
 ``… .<label>.score``        the file's lowest score for the label in that run; a file without such a
                             prediction has no score and matches only ``!=`` / ``not in``.
+``eval.<run>.<metric>``     the file's result in the last evaluation of the run (a run id, or a model
+                            name: its latest finished run): ``tp``, ``fp``, ``fn`` or
+                            ``disagreement`` (numbers); a file the evaluation does not hold matches
+                            only ``!=`` / ``not in``.
 ==========================  =========================================================================
 
 ``!=`` is always the negation of ``=``, and ``not in`` of ``in``. Literals: integers and decimals
@@ -50,6 +54,7 @@ from annolake_service.domain.query.nodes import (
     Compare,
     CompareOp,
     DatasetRef,
+    Evaluated,
     Field,
     FileField,
     InList,
@@ -61,6 +66,7 @@ from annolake_service.domain.query.nodes import (
     Position,
     Predicted,
     Value,
+    evaluation_refs,
     format_query,
     walk,
 )
@@ -74,6 +80,7 @@ __all__ = [
     "CompareOp",
     "DatasetRef",
     "DynamoFilter",
+    "Evaluated",
     "Field",
     "FileField",
     "FileView",
@@ -93,6 +100,7 @@ __all__ = [
     "Value",
     "check_query",
     "evaluate",
+    "evaluation_refs",
     "format_query",
     "parse_query",
     "plan",

@@ -9,6 +9,7 @@ from annolake_service.domain.query.errors import QueryNameError
 from annolake_service.domain.query.nodes import (
     AttributeValues,
     Compare,
+    Evaluated,
     InList,
     LabelCount,
     Node,
@@ -52,9 +53,15 @@ def check_query(
             is_run = field.model.startswith(RUN_ID_PREFIX)
             if model_names is not None and not is_run and field.model not in model_names:
                 _unknown("model", field.model, model_names, field)
+        if isinstance(field, Evaluated):
+            is_run = field.run.startswith(RUN_ID_PREFIX)
+            if model_names is not None and not is_run and field.run not in model_names:
+                _unknown("model", field.run, model_names, field)
 
 
-def _unknown(kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues | Predicted) -> None:
+def _unknown(
+    kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues | Predicted | Evaluated
+) -> None:
     suggestion = suggest(name, known)
     message = f"unknown {kind} {name!r}"
     if field.pos is not None:

@@ -14,6 +14,7 @@ from annolake_service.domain.query.nodes import (
     AttributeValues,
     CompareOp,
     DatasetRef,
+    Evaluated,
     Field,
     FileField,
     InList,
@@ -55,6 +56,8 @@ class FileView:
     dataset_ids: frozenset[str] = frozenset()
     #: ``predictions.<ref>``: ref (a model name or run id) → label → {"count": n, "min_score": s}
     predictions: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    #: ``eval.<ref>``: ref (a run id or model name) → metric → value, for the files its evaluation holds
+    evaluations: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.created.tzinfo is None:
@@ -67,6 +70,7 @@ class FileView:
         dataset_names: Iterable[str] = (),
         dataset_ids: Iterable[str] = (),
         predictions: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+        evaluations: Mapping[str, Mapping[str, float]] | None = None,
     ) -> FileView:
         """The view of a stored file, given the names and ids of the datasets it belongs to."""
         return cls(
@@ -82,6 +86,7 @@ class FileView:
             dataset_names=frozenset(dataset_names),
             dataset_ids=frozenset(dataset_ids),
             predictions=predictions or {},
+            evaluations=evaluations or {},
         )
 
 
@@ -116,6 +121,8 @@ def _compare(field: Field, op: CompareOp, value: Value, view: FileView) -> bool:
         if field.score:
             return _scalar(entry["min_score"] if entry else _MISSING, op, value)
         return OPS[op](int(entry["count"]) if entry else 0, value)
+    if isinstance(field, Evaluated):
+        return _scalar(view.evaluations.get(field.run, {}).get(field.metric, _MISSING), op, value)
     if isinstance(field, DatasetRef):
         names = view.dataset_names if field.by == "name" else view.dataset_ids
         return (value in names) == (op == "=")

@@ -89,7 +89,22 @@ class Predicted:
     pos: Position | None = field(default=None, compare=False, repr=False)
 
 
-Field: TypeAlias = LabelCount | AttributeValues | FileField | Metadata | DatasetRef | Predicted
+EvalMetric = Literal["tp", "fp", "fn", "disagreement"]
+EVAL_METRICS: tuple[EvalMetric, ...] = ("tp", "fp", "fn", "disagreement")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """``eval.<run>.<metric>``: the file's result in the last evaluation of a run (``pr_…``, or a model's latest
+    finished run): its true positives, false positives, false negatives or disagreement. A file the evaluation
+    does not hold has no value (only ``!=`` and ``not in`` match it)."""
+
+    run: str
+    metric: EvalMetric
+    pos: Position | None = field(default=None, compare=False, repr=False)
+
+
+Field: TypeAlias = LabelCount | AttributeValues | FileField | Metadata | DatasetRef | Predicted | Evaluated
 
 
 @dataclass(frozen=True)
@@ -189,6 +204,8 @@ def format_field(f: Field) -> str:
         return "file.metadata." + ".".join(format_name(key) for key in f.path)
     if isinstance(f, Predicted):
         return f"predictions.{format_name(f.model)}.{format_name(f.label)}" + (".score" if f.score else "")
+    if isinstance(f, Evaluated):
+        return f"eval.{format_name(f.run)}.{f.metric}"
     return f"dataset.{f.by}"
 
 
@@ -206,6 +223,17 @@ def format_query(node: Node) -> str:
     return joiner.join(
         f"({format_query(op)})" if isinstance(op, And | Or) else format_query(op) for op in node.operands
     )
+
+
+def evaluation_refs(node: Node | None) -> set[str]:
+    """The runs (or models) a query's ``eval.<ref>`` fields name."""
+    if node is None:
+        return set()
+    return {
+        part.field.run
+        for part in walk(node)
+        if isinstance(part, Compare | InList) and isinstance(part.field, Evaluated)
+    }
 
 
 def walk(node: Node) -> Iterator[Node]:

@@ -16,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from annolake_service.domain.query.errors import QueryError, QueryNameError, QuerySyntaxError, QueryTypeError
 from annolake_service.domain.query.grammar import GRAMMAR
 from annolake_service.domain.query.nodes import (
+    EVAL_METRICS,
     FILE_FIELDS,
     FILE_STATUSES,
     ORDERING_OPS,
@@ -24,6 +25,7 @@ from annolake_service.domain.query.nodes import (
     Compare,
     CompareOp,
     DatasetRef,
+    Evaluated,
     Field,
     FileField,
     InList,
@@ -41,7 +43,7 @@ from annolake_service.domain.query.nodes import (
 
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 64
-ROOTS = ("labels", "attributes", "file", "dataset", "predictions")
+ROOTS = ("labels", "attributes", "file", "dataset", "predictions", "eval")
 _FLIPPED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
@@ -283,6 +285,11 @@ def _coerce(field: Field, op: CompareOp, value: Value, token: Token) -> Value:
             what = "a score between 0 and 1" if field.score else "a count of predicted instances"
             _type_error(f"{name} is {what}, so compare it with a number, not {_describe(value)}", token)
         return value
+    if isinstance(field, Evaluated):
+        if not _is_number(value):
+            what = "a disagreement between 0 and 1" if field.metric == "disagreement" else "a count of boxes"
+            _type_error(f"{name} is {what}, so compare it with a number, not {_describe(value)}", token)
+        return value
     if isinstance(field, AttributeValues | Metadata):
         if isinstance(value, datetime) and isinstance(field, AttributeValues):
             _type_error(f"attribute values hold dates (2026-01-31), not date-times; got {_describe(value)}", token)
@@ -353,7 +360,7 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
     names = [_segment(t) for t in segment_tokens]
     if root not in ROOTS:
         _name_error(
-            f"unknown field {root!r}: a field starts with labels., attributes., file., dataset. or predictions.",
+            f"unknown field {root!r}: a field starts with labels., attributes., file., dataset., predictions. or eval.",
             root,
             "field",
             ROOTS,
@@ -367,6 +374,14 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
                 root_token,
             )
         return Predicted(names[0], names[1], len(names) == 3, _pos(segment_tokens[1]))
+    if root == "eval":
+        if len(names) != 2 or names[1] not in EVAL_METRICS:
+            _type_error(
+                f"an eval field is eval.<run>.<metric>, the metric one of {', '.join(EVAL_METRICS)}, "
+                f"not eval.{'.'.join(names)}",
+                root_token,
+            )
+        return Evaluated(names[0], cast(Any, names[1]), _pos(segment_tokens[0]))
     if root in ("labels", "attributes"):
         if len(names) > 1:
             _type_error(

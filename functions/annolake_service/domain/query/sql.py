@@ -17,6 +17,10 @@ column                                holds
 ``attr_num:<group>``                  text) and its numeric values (double), as lists
 ====================================  ==================================================================
 
+``eval.<run>.<metric>`` fields read the table ``eval_files`` (``ref``, ``file_id``, ``tp``, ``fp``, ``fn``,
+``disagreement``) that the index is given beside its files (``ColumnarIndex.attach_evaluations``): one row
+per file an evaluation holds; a file without one has no value.
+
 Every leaf is two-valued (``COALESCE(..., FALSE)``), so ``NOT`` negates it exactly, as in ``evaluate``.
 A label or attribute column the index does not have yet reads as 0 / the empty set, so a label added to
 the schema needs no rewrite of old index files. Values are bound as parameters; only column names and
@@ -38,6 +42,7 @@ from annolake_service.domain.query.nodes import (
     Compare,
     CompareOp,
     DatasetRef,
+    Evaluated,
     Field,
     FileField,
     InList,
@@ -89,11 +94,12 @@ class SqlPredicate:
     params: list[Any] = field(default_factory=list)
 
 
-_INDEXED_FIELDS = (LabelCount, AttributeValues, FileField, Metadata, DatasetRef)
+_INDEXED_FIELDS = (LabelCount, AttributeValues, FileField, Metadata, DatasetRef, Evaluated)
+EVAL_TABLE = "eval_files"
 
 
 def indexed(node: Node | None) -> bool:
-    """Whether every field the query names is in the index (predictions and evaluations are not)."""
+    """Whether every field the query names is in the index (predictions are not; evaluations are attached)."""
     return node is None or all(
         isinstance(part.field, _INDEXED_FIELDS) for part in walk(node) if isinstance(part, Compare | InList)
     )
@@ -139,6 +145,14 @@ class _Compiler:
             return self.attribute(field.group, op, _as_attribute_literal(value))
         if isinstance(field, Metadata):
             return self.metadata(field.path, op, _as_metadata_literal(value))
+        if isinstance(field, Evaluated):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return _FALSE
+            found = (  # the metric is one of EVAL_METRICS, quoted; the run and the value are bound
+                f"(SELECT e.{quote_identifier(field.metric)} FROM {EVAL_TABLE} e "  # noqa: S608
+                f"WHERE e.ref = {self.bind(field.run)} AND e.file_id = live.file_id)"
+            )
+            return f"COALESCE({found} {op} {self.bind(_number(value))}, FALSE)"
         if isinstance(field, DatasetRef):
             if not isinstance(value, str):
                 return _FALSE
@@ -221,6 +235,7 @@ def _number(value: int | float) -> int | float:
 __all__ = [
     "ATTRIBUTE_NUMBER_PREFIX",
     "ATTRIBUTE_TEXT_PREFIX",
+    "EVAL_TABLE",
     "LABEL_PREFIX",
     "SqlPredicate",
     "attribute_columns",
