@@ -225,11 +225,14 @@ class Snapshot:
             target.unlink()
         images = _IMAGES_DIR[job["format"]]
         if media and images:
-            (folder / images).mkdir(exist_ok=True)
+            subsets = _yolo_subsets(folder) if job["options"].get("split") else {}
             with self.reader(StreamOptions(decode=False)) as reader:
                 samples = reader.samples(range(len(self)))
                 for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
-                    (folder / images / sample["file"]["name"]).write_bytes(sample["image_bytes"])
+                    name = sample["file"]["name"]
+                    target = folder / images / subsets.get(Path(name).stem, "") / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(sample["image_bytes"])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -284,6 +287,12 @@ class Snapshots:
 
     def list(self) -> list[Snapshot]:
         return [Snapshot(self.scope, d) for d in self.scope.api.get_all(f"{self.scope.path}/snapshots", "snapshots")]
+
+
+def _yolo_subsets(folder: Path) -> dict[str, str]:
+    """Image stem → subset of a split YOLO export, from where the server put its label file
+    (``labels/<subset>/<stem>.txt``): the image goes beside it, under ``images/<subset>/``."""
+    return {label.stem: label.parent.name for label in (folder / "labels").glob("*/*.txt")}
 
 
 def _download(url: str, target: Path) -> None:
