@@ -118,7 +118,7 @@ class PackedShards:
 
     def samples(self, runs: Iterable[tuple[int, list[int]]], options: StreamOptions) -> Iterator[dict[str, Any]]:
         """Samples of ``(shard, positions)`` runs in that order: the next shard downloads while one is cut up, and
-        samples are built (decoded) on ``concurrency`` threads, ``prefetch`` ahead, yielded in order."""
+        decoded samples are built on ``concurrency`` threads, ``prefetch`` ahead, yielded in order."""
         runs = list(runs)
         self.snapshot.label_ids  # noqa: B018 - read once here, not from the threads
         with (
@@ -131,6 +131,9 @@ class PackedShards:
                 assert ahead is not None
                 data = ahead.result()
                 ahead = downloads.submit(self.fetch, runs[number + 1][0]) if number + 1 < len(runs) else None
+                if not options.decode:  # nothing to decode: building here beats handing to a thread (~15%)
+                    yield from (self.sample(data, position, options) for position in positions)
+                    continue
                 for position in positions:
                     window.append(builders.submit(self.sample, data, position, options))
                     if len(window) >= options.prefetch:

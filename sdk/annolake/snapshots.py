@@ -144,11 +144,13 @@ class Snapshot:
         stream = {"options": StreamOptions(**options)} if options else {}
         return torch_data.SliceDataset(self, transform=transform, **stream)
 
-    def to_tensorflow(self, **options: Any) -> Any:
-        """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``)."""
+    def to_tensorflow(self, *, packed: bool = False, shard_bytes: int | None = None, **options: Any) -> Any:
+        """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``); with
+        ``packed=True`` read from the packed shards (``pack(shard_bytes)``, made first if need be)."""
         from annolake import tf_data
 
-        return tf_data.slice_to_tensorflow(self, **options)
+        shards = self.packed_shards(shard_bytes) if packed else None
+        return tf_data.slice_to_tensorflow(self, packed=shards, **options)
 
     # -- exports -------------------------------------------------------------------------------------
     def pack(self, shard_bytes: int | None = None, *, progress: bool = False, wait_s: float = 3600.0) -> dict[str, Any]:

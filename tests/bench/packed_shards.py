@@ -11,7 +11,10 @@ batches of 32, bytes only (no decoding, so the figures are of reading, not of JP
     the shards are plain webdataset tars, so it reads them as they are;
 (d) the limit: each worker GETs its share of the shards whole and counts their samples (no parsing).
 
-Then (a) and (b) decoded, for scale. Nothing asserts; the numbers go in docs/snapshots.md.
+Every loader hands batches as lists (``collate_fn=list``: the samples as the reader made them, the SDK's dicts
+with parsed annotations, webdataset's (jpg bytes, parsed json) tuples), so the figures compare reading; then
+(b) with the SDK's ``detection_collate`` (tensors), and (a) and (b) decoded, for scale. Nothing asserts; the
+numbers go in docs/snapshots.md.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ WORKERS, BATCH = 2, 32
 def noise_jpeg(i: int) -> bytes:
     """Noise of a size drawn per ``i`` (30–100 KB as JPEG): it does not compress, like a photo's detail."""
     rng = np.random.default_rng(i)
-    width, height = int(rng.integers(150, 260)), int(rng.integers(110, 190))
+    width, height = int(rng.integers(220, 420)), int(rng.integers(165, 290))
     buffer = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)).save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
@@ -80,18 +83,22 @@ def _rate(loader) -> tuple[float, int]:  # noqa: ANN001
     return samples / (time.perf_counter() - started), samples
 
 
-def _sdk_rate(stream) -> tuple[float, int]:  # noqa: ANN001
+def _sdk_rate(stream, **loader) -> tuple[float, int]:  # noqa: ANN001, ANN003
     from annolake.torch_data import SliceLoader
 
-    return _rate(SliceLoader(stream, batch_size=BATCH, num_workers=WORKERS))
+    return _rate(SliceLoader(stream, batch_size=BATCH, num_workers=WORKERS, **loader))
 
 
 def _webdataset_rate(urls: list[str]) -> tuple[float, int]:
     import webdataset as wds
 
-    dataset = wds.WebDataset(
-        [f"pipe:curl -s -f '{url}'" for url in urls], shardshuffle=False, workersplitter=wds.split_by_worker
-    ).to_tuple("jpg", "json")
+    dataset = (
+        wds.WebDataset(
+            [f"pipe:curl -s -f '{url}'" for url in urls], shardshuffle=False, workersplitter=wds.split_by_worker
+        )
+        .decode()
+        .to_tuple("jpg", "json")
+    )  # decode(): the json parsed, the jpg left as bytes
     return _rate(DataLoader(dataset, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
 
 
@@ -144,8 +151,10 @@ def run() -> list[tuple[str, str, str]]:
                     f"export state machine on the emulator; index {job['size_bytes'] / COUNT:.0f} B a file",
                 )
             )
-            per_object, n = _sdk_rate(snap.to_pytorch(streaming=True, decode=False, seed=1))
-            packed, n_packed = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1))
+            per_object, n = _sdk_rate(snap.to_pytorch(streaming=True, decode=False, seed=1), collate_fn=list)
+            packed_stream = snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1)
+            packed, n_packed = _sdk_rate(packed_stream, collate_fn=list)
+            packed_tensors, _ = _sdk_rate(packed_stream)
             webdataset, n_wds = _webdataset_rate(shard_urls)
             limit, n_limit = _rate(
                 DataLoader(
@@ -158,7 +167,7 @@ def run() -> list[tuple[str, str, str]]:
             assert n == n_packed == n_wds == n_limit == COUNT, (n, n_packed, n_wds, n_limit)
             decoded_per_object, _ = _sdk_rate(snap.to_pytorch(streaming=True, seed=1))
             decoded_packed, _ = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, seed=1))
-            loader = f"DataLoader(num_workers={WORKERS}), bytes only"
+            loader = f"DataLoader(num_workers={WORKERS}), bytes only, collate_fn=list"
             rows += [
                 ("(a) per object: to_pytorch(streaming=True)", f"{per_object:.0f} samples/s", loader),
                 ("(b) packed: to_pytorch(packed=True)", f"{packed:.0f} samples/s", f"{packed / per_object:.1f}x (a)"),
@@ -172,6 +181,7 @@ def run() -> list[tuple[str, str, str]]:
                     f"{limit:.0f} samples/s",
                     f"(b) = {packed / limit:.2f}x (d)",
                 ),
+                ("(b) packed, detection_collate (tensors)", f"{packed_tensors:.0f} samples/s", "bytes only"),
                 (
                     "(a) decoded / (b) decoded",
                     f"{decoded_per_object:.0f} / {decoded_packed:.0f}",

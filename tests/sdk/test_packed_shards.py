@@ -163,6 +163,17 @@ def test_a_packed_epoch_resumes_on_another_worker_count_with_exactly_the_rest(sn
         other.load_state_dict(state)
 
 
+def test_to_tensorflow_reads_the_packed_shards_with_the_same_elements(snap):
+    packed = {e["file_id"]: e for e in snap.to_tensorflow(packed=True, shard_bytes=MIB).as_numpy_iterator()}
+    plain = {e["file_id"]: e for e in snap.to_tensorflow().as_numpy_iterator()}
+    assert len(packed) == FILES and sorted(packed) == sorted(plain)
+    for file_id, element in plain.items():
+        assert np.array_equal(packed[file_id]["boxes"], element["boxes"])
+        assert np.array_equal(packed[file_id]["image"], element["image"])
+    host = [e["file_id"] for e in snap.to_tensorflow(packed=True, shard_bytes=MIB, shard=(1, 2)).as_numpy_iterator()]
+    assert 0 < len(host) < FILES
+
+
 def test_bad_shard_sizes_are_refused_with_the_range(stack, snap):
     from annolake import InvalidRequest
 
@@ -194,3 +205,25 @@ def test_verify_media_names_the_file_whose_shard_bytes_changed(stack, snap):
         list(stream)
     unchecked = snap.to_pytorch(packed=True, shard_bytes=MIB, decode=False, shuffle=False)
     assert len(list(unchecked)) == FILES  # not checked: the changed bytes go through
+
+
+def test_a_pack_whose_original_changed_fails_naming_the_file_and_is_re_driven_once_restored(stack, snap):
+    """Last: it overwrites a stored original (then puts it back)."""
+    from annolake import ExportFailed
+    from annolake_service.adapters import storage
+    from annolake_service.adapters.dynamo import files as file_repo
+    from annolake_service.shared.settings import get_settings
+
+    item = snap.page(3, 1, urls=("media",))["items"][0]
+    record = file_repo.get_file(stack.project_id, item["file"]["id"])
+    bucket = get_settings().media_bucket
+    original = storage.read_object(bucket, record.original_key, max_bytes=1 << 30).body
+    storage.write_object(bucket, record.original_key, original[:-10] + b"\0" * 10, "image/jpeg")
+    try:
+        with pytest.raises(ExportFailed, match=f"file {item['file']['id']}.*sha256 the snapshot pinned") as failed:
+            snap.pack(shard_bytes=3 * MIB)
+    finally:
+        storage.write_object(bucket, record.original_key, original, "image/jpeg")
+    redriven = snap.pack(shard_bytes=3 * MIB)  # asking again re-drives it
+    assert redriven["export_id"] == failed.value.export["export_id"] and redriven["status"] == "completed"
+    assert len(list(snap.to_pytorch(packed=True, shard_bytes=3 * MIB, decode=False))) == FILES

@@ -218,9 +218,9 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
     if set(keys.values()) <= present:
         return {"page": page, "files": 0, "skipped": 1}
     if fmt.writes_objects:  # packed shards: the page step reads the originals and writes the shards itself
-        index = packs.pack_page(job, snapshot, page, PAGE_FILES)
-        storage.write_object(bucket, keys["index"], index, "application/octet-stream")
-        return {"page": page, "shards": index.count(b"\n"), "skipped": 0}
+        lines = packs.pack_page(job, snapshot, page, PAGE_FILES)
+        storage.write_object(bucket, keys["index"], lines, "application/octet-stream")
+        return {"page": page, "shards": lines.count(b"\n"), "skipped": 0}
     pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
     files = []
     for index, pin in enumerate(pins, start=page * PAGE_FILES):
