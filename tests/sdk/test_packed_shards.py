@@ -174,6 +174,27 @@ def test_to_tensorflow_reads_the_packed_shards_with_the_same_elements(snap):
     assert 0 < len(host) < FILES
 
 
+def test_the_cli_packs_a_snapshot_and_the_yolo_split_is_parsed(stack, snap, capsys, monkeypatch, tmp_path):
+    from annolake.cli import main as cli
+
+    for name, value in {
+        "ANNOLAKE_HOST": stack.host,
+        "ANNOLAKE_PROJECT": stack.project_id,
+        "ANNOLAKE_CLIENT_ID": stack.client_id,
+        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cli(["pack", "noise-v1", "--shard-bytes", str(MIB)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["export_id"] == snap.pack(shard_bytes=MIB)["export_id"]
+    assert printed["options"] == {"shard_bytes": MIB}
+    out = tmp_path / "yolo"
+    assert cli(["export", "yolo", "--snapshot", "noise-v1", "--out", str(out), "--split", "train=0.5", "val=0.5"]) == 0
+    assert len(list((out / "images").glob("*/*.jpg"))) == FILES == len(list((out / "labels").glob("*/*.txt")))
+    assert cli(["export", "yolo", "--snapshot", "noise-v1", "--out", str(out), "--split", "train:0.5"]) == 2
+    assert "SUBSET=SHARE pairs such as train=0.8, not 'train:0.5'" in capsys.readouterr().err
+
+
 def test_bad_shard_sizes_are_refused_with_the_range(stack, snap):
     from annolake import InvalidRequest
 
