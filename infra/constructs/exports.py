@@ -23,6 +23,7 @@ PAGE_CONCURRENCY = 4
 SNAPSHOTS_PREFIX = "snapshots/"
 EXPORTS_PREFIX = "exports/"
 HANDLERS = "annolake_service.handlers.exports"
+ORIGINALS = "projects/*/files/*/original.*"  # packed shards hold the originals (storage.original_key)
 
 
 class Exports(MapJobConstruct):
@@ -45,19 +46,22 @@ class Exports(MapJobConstruct):
             table.grant_read_write_data(step.function)
         table.grant_read_data(self.page.function)
         media_bucket.grant_read(self.page.function, SNAPSHOTS_PREFIX + "*")
+        media_bucket.grant_read(self.page.function, ORIGINALS)  # read, never written: packed shards copy them
         media_bucket.grant_read(self.page.function, EXPORTS_PREFIX + "*")  # the parts an earlier attempt left
         media_bucket.grant_put(self.page.function, EXPORTS_PREFIX + "*")
         media_bucket.grant_read_write(self.assemble.function, EXPORTS_PREFIX + "*")
         nag.acknowledge(
             self.page.role,
             "IAM5",
-            "Reads the snapshot manifests, reads and writes export parts, under their prefixes only (object keys are "
-            "named by digests and export ids at run time); the DynamoDB read grant covers the table's GSIs.",
+            "Reads the snapshot manifests and the originals (packed shards hold them), reads and writes export parts, "
+            "under their prefixes only (object keys are named by digests, file and export ids at run time); the "
+            "DynamoDB read grant covers the table's GSIs.",
             findings=[
                 *nag.S3_READ_ACTIONS,
                 "Action::s3:Abort*",
                 nag.objects_of(self, media_bucket, SNAPSHOTS_PREFIX),
                 nag.objects_of(self, media_bucket, EXPORTS_PREFIX),
+                nag.objects_of(self, media_bucket, ORIGINALS.removesuffix("*")),
                 nag.indexes_of(self, table),
             ],
         )

@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--query", help="with --directory: only the files matching it")
     export.add_argument("--out", required=True, help="folder to write the export into")
     export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
+    export.add_argument(
+        "--split",
+        metavar="SUBSET=SHARE",
+        nargs="+",
+        help="yolo: a train/val split by file id hash, e.g. --split train=0.8 val=0.2",
+    )
+    export.add_argument("--seed", type=int, default=0, help="with --split: which files land where")
+    pack = commands.add_parser("pack", help="pack a snapshot into tar shards for fast streaming (one GET a shard)")
+    pack.add_argument("snapshot", help="name or digest of the snapshot")
+    pack.add_argument("--shard-bytes", type=int, help="largest shard in bytes, 1 MiB to 1 GiB (default 64 MiB)")
     predict = commands.add_parser(
         "predict",
         help="predict a dataset with a registered model and follow the run; or a run's status, cancel, re-drive",
@@ -122,12 +132,32 @@ def _report_run(run: dict[str, Any]) -> int:
 
 
 def _export(project: Project, args: argparse.Namespace) -> int:
-    options = {"path": args.out, "media": not args.no_media}
+    options: dict[str, Any] = {"path": args.out, "media": not args.no_media}
+    if args.split:
+        options.update(split=_shares(args.split), seed=args.seed)
     if args.snapshot:
         job = project.snapshot.get(args.snapshot).export(args.format, **options)
     else:
         job = project.export(args.format, directory=args.directory, query=args.query, **options)
     print(json.dumps({k: job[k] for k in ("export_id", "snapshot", "format", "size_bytes", "sha256")}))
+    return 0
+
+
+def _shares(pairs: list[str]) -> dict[str, float]:
+    """``["train=0.8", "val=0.2"]`` → ``{"train": 0.8, "val": 0.2}``; ValueError naming a malformed one."""
+    shares = {}
+    for pair in pairs:
+        name, _, share = pair.partition("=")
+        try:
+            shares[name] = float(share)
+        except ValueError:
+            raise ValueError(f"--split takes SUBSET=SHARE pairs such as train=0.8, not {pair!r}") from None
+    return shares
+
+
+def _pack(project: Project, args: argparse.Namespace) -> int:
+    job = project.snapshot.get(args.snapshot).pack(args.shard_bytes, progress=True)
+    print(json.dumps({k: job[k] for k in ("export_id", "snapshot", "options", "size_bytes", "sha256")}))
     return 0
 
 
@@ -175,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return _snapshot(project, args)
         if args.command == "export":
             return _export(project, args)
+        if args.command == "pack":
+            return _pack(project, args)
         if args.command == "export-cancel":
             job = project.cancel_export(args.export_id)
             print(json.dumps({k: job[k] for k in ("export_id", "status", "pages_done", "pages_total")}))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import accumulate
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,19 @@ class EpochOrder:
     epoch: int = 0
     shuffle: bool = True
     consumed: dict[int, int] = field(default_factory=dict)
+    # blocks of these lengths instead (a packed snapshot's shards); ``count`` is then their sum
+    block_lengths: tuple[int, ...] = ()
 
     @property
     def block_count(self) -> int:
-        return -(-self.count // self.block_size)
+        return len(self.block_lengths) if self.block_lengths else -(-self.count // self.block_size)
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [0, *accumulate(self.block_lengths)]
+
+    def _block_start(self, block: int) -> int:
+        return self._starts[block] if self.block_lengths else block * self.block_size
 
     def _rng(self, *salt: int) -> random.Random:
         return random.Random(hash((self.seed, self.epoch, *salt)) if self.shuffle else 0)
@@ -44,11 +55,13 @@ class EpochOrder:
         return [b for b in order if self.consumed.get(b, 0) < self._block_length(b)]
 
     def _block_length(self, block: int) -> int:
+        if self.block_lengths:
+            return self.block_lengths[block]
         return min(self.block_size, self.count - block * self.block_size)
 
     def items(self, block: int) -> list[int]:
         """The slice offsets of a block still to deliver, in epoch order."""
-        start = block * self.block_size
+        start = self._block_start(block)
         offsets = list(range(start, start + self._block_length(block)))
         if self.shuffle:
             self._rng(block).shuffle(offsets)

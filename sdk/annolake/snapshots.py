@@ -121,22 +121,53 @@ class Snapshot:
         with self.reader() as reader:
             yield from reader.samples(range(len(self)))
 
-    def to_pytorch(self, *, streaming: bool = False, transform: Any = None, **options: Any) -> Any:
-        """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``."""
+    def to_pytorch(
+        self,
+        *,
+        streaming: bool = False,
+        packed: bool = False,
+        shard_bytes: int | None = None,
+        transform: Any = None,
+        **options: Any,
+    ) -> Any:
+        """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``.
+
+        ``packed=True`` (streaming): read from the snapshot's packed shards (``pack(shard_bytes)``, made first
+        if need be), one GET per shard, the same samples as the per-object stream."""
         from annolake import torch_data
 
+        if packed:
+            shards = self.packed_shards(shard_bytes)
+            return torch_data.StreamingShardDataset(self, shards, transform=transform, **options)
         if streaming:
             return torch_data.StreamingSliceDataset(self, transform=transform, **options)
         stream = {"options": StreamOptions(**options)} if options else {}
         return torch_data.SliceDataset(self, transform=transform, **stream)
 
-    def to_tensorflow(self, **options: Any) -> Any:
-        """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``)."""
+    def to_tensorflow(self, *, packed: bool = False, shard_bytes: int | None = None, **options: Any) -> Any:
+        """A ``tf.data.Dataset`` of decoded images with ragged boxes and labels (see ``tf_data``); with
+        ``packed=True`` read from the packed shards (``pack(shard_bytes)``, made first if need be)."""
         from annolake import tf_data
 
-        return tf_data.slice_to_tensorflow(self, **options)
+        shards = self.packed_shards(shard_bytes) if packed else None
+        return tf_data.slice_to_tensorflow(self, packed=shards, **options)
 
     # -- exports -------------------------------------------------------------------------------------
+    def pack(self, shard_bytes: int | None = None, *, progress: bool = False, wait_s: float = 3600.0) -> dict[str, Any]:
+        """Pack the snapshot into tar shards of media and pinned annotations on the server (the ``packed``
+        export; ``shard_bytes`` from 1 MiB to 1 GiB, 64 MiB by default) and wait for it. The same snapshot
+        content and shard size are packed once. Returns the export: ``download_url`` is the index
+        (``shards.jsonl``); ``ExportFailed`` if it failed (asking again re-drives it)."""
+        body = {} if shard_bytes is None else {"shard_bytes": shard_bytes}
+        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/pack", body)
+        return self._finished(job, progress=progress, wait_s=wait_s)
+
+    def packed_shards(self, shard_bytes: int | None = None) -> Any:
+        """The pack's index and shard reader (``annolake.shards.PackedShards``), packing first if need be."""
+        from annolake.shards import PackedShards
+
+        return PackedShards(self, self.pack(shard_bytes))
+
     def export(
         self,
         format: str,  # noqa: A002 - the name users pass
@@ -145,19 +176,34 @@ class Snapshot:
         media: bool = True,
         progress: bool = True,
         wait_s: float = 3600.0,
+        split: dict[str, float] | None = None,
+        seed: int = 0,
     ) -> dict[str, Any]:
         """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
         ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
+
+        ``split`` (YOLO): shares per subset, e.g. ``{"train": 0.8, "val": 0.2}``; each file goes to one by a hash
+        of its id and ``seed``, under ``images/<subset>/`` and ``labels/<subset>/``.
 
         The same snapshot content and format are exported once: asking again returns the first export.
         Returns the export (``download_url`` while it lasts, ``sha256``, ``size_bytes``); ``ExportFailed`` if it
         failed (asking again re-drives it)."""
         if format not in EXPORT_FORMATS:
             raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
-        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", {"format": format})
+        body: dict[str, Any] = {"format": format}
+        if split is not None:
+            body["options"] = {"split": split, "seed": seed}
+        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", body)
+        job = self._finished(job, progress=progress, wait_s=wait_s)
+        if path is not None:
+            self._unpack(job, Path(path), media=media, progress=progress)
+        return job
+
+    def _finished(self, job: dict[str, Any], *, progress: bool, wait_s: float) -> dict[str, Any]:
+        """Wait for an export to end; the completed export, or ``ExportFailed``."""
         deadline = time.monotonic() + wait_s
         with tqdm(
-            total=job["pages_total"] or None, unit="page", desc=f"exporting {format}", disable=not progress
+            total=job["pages_total"] or None, unit="page", desc=f"exporting {job['format']}", disable=not progress
         ) as bar:
             while job["status"] in ("queued", "running"):
                 if time.monotonic() > deadline:
@@ -169,8 +215,6 @@ class Snapshot:
                 bar.refresh()
         if job["status"] != "completed":
             raise ExportFailed(job)
-        if path is not None:
-            self._unpack(job, Path(path), media=media, progress=progress)
         return job
 
     def _unpack(self, job: dict[str, Any], folder: Path, *, media: bool, progress: bool) -> None:
@@ -183,11 +227,14 @@ class Snapshot:
             target.unlink()
         images = _IMAGES_DIR[job["format"]]
         if media and images:
-            (folder / images).mkdir(exist_ok=True)
+            subsets = _yolo_subsets(folder) if job["options"].get("split") else {}
             with self.reader(StreamOptions(decode=False)) as reader:
                 samples = reader.samples(range(len(self)))
                 for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
-                    (folder / images / sample["file"]["name"]).write_bytes(sample["image_bytes"])
+                    name = sample["file"]["name"]
+                    target = folder / images / subsets.get(Path(name).stem, "") / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(sample["image_bytes"])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -242,6 +289,12 @@ class Snapshots:
 
     def list(self) -> list[Snapshot]:
         return [Snapshot(self.scope, d) for d in self.scope.api.get_all(f"{self.scope.path}/snapshots", "snapshots")]
+
+
+def _yolo_subsets(folder: Path) -> dict[str, str]:
+    """Image stem → subset of a split YOLO export, from where the server put its label file
+    (``labels/<subset>/<stem>.txt``): the image goes beside it, under ``images/<subset>/``."""
+    return {label.stem: label.parent.name for label in (folder / "labels").glob("*/*.txt")}
 
 
 def _download(url: str, target: Path) -> None:

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from annolake.ordering import EpochOrder
 from annolake.reader import SliceSource, StreamOptions
+from annolake.shards import PackedShards
 
 OUTPUT_SIGNATURE = {
     "image": tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8),
@@ -53,19 +54,28 @@ def slice_to_tensorflow(
     batch_size: int | None = None,
     shard: tuple[int, int] = (0, 1),
     skip_unavailable: bool = False,
+    packed: PackedShards | None = None,
     **options: Any,
 ) -> tf.data.Dataset:
     """``shard=(index, count)`` reads only this host's part (the same split as PyTorch ranks).
 
     A file deleted after the slice froze raises ``FileUnavailable``, so the declared cardinality holds;
-    ``skip_unavailable=True`` skips such files instead and leaves the cardinality unknown.
+    ``skip_unavailable=True`` skips such files instead and leaves the cardinality unknown. ``packed``: read a
+    snapshot's packed shards instead, each shard a block of the order (``Snapshot.to_tensorflow(packed=True)``).
     """
     stream = StreamOptions(**{**options, "decode": True})
     index, count = shard
-    order = EpochOrder(count=len(slice_), block_size=stream.page_size, seed=seed, epoch=epoch, shuffle=shuffle)
+    if packed is not None:
+        order = EpochOrder(count=len(packed), block_lengths=packed.lengths, seed=seed, epoch=epoch, shuffle=shuffle)
+    else:
+        order = EpochOrder(count=len(slice_), block_size=stream.page_size, seed=seed, epoch=epoch, shuffle=shuffle)
     offsets = order.offsets_for(index, count)
 
     def generate() -> Iterator[dict[str, Any]]:
+        if packed is not None:
+            runs = [(block, order.items(block)) for block in order.blocks_for(index, count, 0, 1)]
+            yield from (_element(sample) for sample in packed.samples(runs, stream))
+            return
         with slice_.reader(stream) as reader:
             for sample in reader.samples(offsets, skip_unavailable=skip_unavailable):
                 yield _element(sample)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_in
 
 from annolake.ordering import EpochOrder
 from annolake.reader import SliceReader, SliceSource, StreamOptions
+from annolake.shards import PackedShards
 
 
 class _ReaderOwner:
@@ -160,6 +161,48 @@ class StreamingSliceDataset(_ReaderOwner, IterableDataset):
         self.options.page_size = state["page_size"]
         self._consumed = {int(block): count for block, count in state["consumed"].items()}
         self._yielded = 0
+
+
+class StreamingShardDataset(StreamingSliceDataset):
+    """A packed snapshot streamed shard by shard (``snap.to_pytorch(packed=True)``): the epoch order, the rank and
+    worker split and resume are those of ``StreamingSliceDataset`` with each shard a block (shards shuffled, then
+    the samples within each shard), and each worker downloads whole shards, one GET each."""
+
+    def __init__(self, snapshot: Any, shards: PackedShards, **kwargs: Any) -> None:
+        super().__init__(snapshot, **kwargs)
+        self.shards = shards
+
+    def _order(self) -> EpochOrder:
+        return EpochOrder(
+            count=len(self.shards),
+            block_lengths=self.shards.lengths,
+            seed=self.seed,
+            epoch=self.epoch,
+            shuffle=self.shuffle,
+            consumed=self._consumed,
+        )
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._yielded = 0
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker else (0, 1)
+        order = self._order()
+        blocks = order.blocks_for(self.rank, self.world_size, worker_id, workers)
+        runs = [(block, order.items(block)) for block in blocks]
+        for sample in self.shards.samples(runs, self.options):
+            self._yielded += 1
+            yield self.transform(sample) if self.transform else sample
+
+    def state_dict(self, samples_seen: int | None = None) -> dict[str, Any]:
+        return {**super().state_dict(samples_seen), "pack": self.shards.export_id}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("pack") != self.shards.export_id:
+            raise ValueError(
+                f"this state belongs to pack {state.get('pack')}, not {self.shards.export_id}: resume with the same "
+                "snapshot and shard_bytes (packed=True) so the shards are the same"
+            )
+        super().load_state_dict(state)
 
 
 class SliceLoader(DataLoader):

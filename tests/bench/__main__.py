@@ -55,13 +55,14 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_cost query_index
-    snapshots snapshots_large streaming workflow web_explorer]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_rate local_store packed_shards predictions query_cost
+    query_index snapshots snapshots_large streaming workflow web_explorer]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
         ingest_rate,
         local_store,
+        packed_shards,
         predictions,
         query_cost,
         query_index,
@@ -79,6 +80,7 @@ def main() -> None:
         "query_index": query_index.run,
         "query_cost": query_cost.run,
         "streaming": streaming.run,
+        "packed_shards": packed_shards.run,
         "snapshots": snapshots.run,
         "snapshots_large": snapshots.run_large,
         "workflow": workflow.run,

@@ -581,7 +581,8 @@ def test_export_is_a_standard_machine_mapping_pages_with_grants_limited_to_its_p
         for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
     ]
     objects = [r for r in s3_resources if r.startswith('{"Fn::Join"')]  # the rest: the bucket itself (listing)
-    assert objects and all(r.endswith('"/snapshots/*"]]}') or r.endswith('"/exports/*"]]}') for r in objects)
+    prefixes = ('"/snapshots/*"]]}', '"/exports/*"]]}', '"/projects/*/files/*/original.*"]]}')  # originals: packs
+    assert objects and all(r.endswith(prefixes) for r in objects)
     puts = [st for st in statements if _puts(st)]
     assert puts and all(json.dumps(st["Resource"]).endswith('"/exports/*"]]}') for st in puts)
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions(statements)

@@ -12,6 +12,7 @@ import json
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -172,6 +173,61 @@ def test_yolo_export_has_a_label_file_per_image_and_imports_back(stack, tmp_path
     job = import_steps.run_import(ROUND_TRIP, "yolo", "yolo-again", exported["data.yaml"], exported)
     assert (job["done"], job["failed"]) == (4, 0)
     assert _rounded(_imported("yolo-again")) == _rounded(_by_name(stack, "yolo-src"))
+
+
+def _ultralytics_label_path(image: str) -> str:
+    """Where Ultralytics looks for an image's labels: the last ``/images/`` becomes ``/labels/``, the extension
+    ``.txt`` (its ``img2label_paths`` rule)."""
+    head, tail = image.rsplit("/images/", 1)
+    return f"{head}/labels/{tail.rsplit('.', 1)[0]}.txt"
+
+
+def test_yolo_export_splits_train_and_val_by_file_id_in_ultralytics_layout(stack, tmp_path):
+    import yaml
+    from annolake import InvalidRequest
+
+    from tests.support import slice_data
+
+    folder = tmp_path / "split-source"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    (folder / "data.yaml").write_text("names: [car, pedestrian]\n")
+    for i in range(40):
+        (folder / "images" / f"shot_{i:02d}.jpg").write_bytes(slice_data.jpeg(300 + i, size=(80, 60)))
+        boxes = "".join(f"{k % 2} 0.{3 + k}00000 0.500000 0.200000 0.250000\n" for k in range(i % 3))
+        (folder / "labels" / f"shot_{i:02d}.txt").write_text(boxes)  # every third image a background
+    files = import_steps.folder_files(folder)
+    job = import_steps.run_import(stack.project_id, "yolo", "split-src", files["data.yaml"], files)
+    assert (job["done"], job["failed"]) == (40, 0)
+    snap = stack.project().directory.get("split-src").snapshot("split-v1")
+
+    out = tmp_path / "split-out"
+    split = {"train": 0.75, "val": 0.25}
+    first = snap.export("yolo", out, progress=False, split=split, seed=3)
+    document = yaml.safe_load((out / "data.yaml").read_text())
+    assert (document["train"], document["val"]) == ("images/train", "images/val")
+    names = document["names"]  # the project's labels by schema position
+    assert sorted(names) == list(range(len(names))) and {"car", "pedestrian"} <= set(names.values())
+    subsets = {s: sorted(p.name for p in (out / "images" / s).iterdir()) for s in ("train", "val")}
+    assert sorted(subsets["train"] + subsets["val"]) == [f"shot_{i:02d}.jpg" for i in range(40)]  # each once
+    assert 20 <= len(subsets["train"]) <= 38 and len(subsets["val"]) >= 2
+    for subset, names in subsets.items():
+        for name in names:
+            label = Path(_ultralytics_label_path(str(out / "images" / subset / name)))
+            assert label.exists(), label  # every image has its label file, beside it by Ultralytics' rule
+            i = int(name[5:7])
+            assert len(label.read_text().splitlines()) == i % 3  # empty for a background image
+    assert not list((out / "labels").glob("*.txt"))  # nothing outside the subsets
+
+    again = snap.export("yolo", progress=False, split=split, seed=3)
+    assert again["export_id"] == first["export_id"] and again["sha256"] == first["sha256"]
+    reseeded = snap.export("yolo", tmp_path / "reseeded", progress=False, split=split, seed=4)
+    assert reseeded["export_id"] != first["export_id"]
+    assert sorted(p.name for p in (tmp_path / "reseeded" / "images" / "val").iterdir()) != subsets["val"]
+    with pytest.raises(InvalidRequest, match="add up to 1"):
+        snap.export("yolo", progress=False, split={"train": 0.8, "val": 0.3})
+    with pytest.raises(InvalidRequest, match="train and val"):
+        snap.export("yolo", progress=False, split={"train": 0.5, "holdout": 0.5})
 
 
 def _rounded(by_name: dict[str, list[dict]]) -> dict[str, list[dict]]:

@@ -72,3 +72,31 @@ def test_epochs_and_seeds_shuffle_differently_and_reproducibly():
 
 def test_a_dataloader_takes_batches_from_its_workers_in_turn():
     assert _taken_per_worker([10, 3, 10], samples_seen=17, batch_size=4) == [8, 3, 6]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 40), min_size=0, max_size=30),
+    world=st.integers(1, 3),
+    workers=st.integers(1, 3),
+    batch=st.integers(1, 9),
+    fraction=st.floats(0, 1),
+    new_world=st.integers(1, 4),
+    new_workers=st.integers(1, 3),
+)
+def test_blocks_of_their_own_lengths_split_and_resume_exactly(
+    lengths, world, workers, batch, fraction, new_world, new_workers
+):
+    """Packed shards: each shard a block of its own length; every sample once, each block's items its own."""
+    count, lengths = sum(lengths), tuple(lengths)
+    order = EpochOrder(count=count, block_lengths=lengths, seed=4, epoch=1)
+    assert sorted(_all_offsets(order, world, workers)) == list(range(count))
+    starts = [sum(lengths[:b]) for b in range(len(lengths))]
+    for block, start in enumerate(starts):
+        assert sorted(order.items(block)) == list(range(start, start + lengths[block]))
+    per_rank = [_loader_stream(order, r, world, workers, batch) for r in range(world)]
+    seen_each = int(min(len(s) for s in per_rank) * fraction)
+    seen = [o for stream in per_rank for o in stream[:seen_each]]
+    consumed = order.consumption(seen_each, world, workers, batch)
+    resumed = EpochOrder(count=count, block_lengths=lengths, seed=4, epoch=1, consumed=consumed)
+    assert Counter(_all_offsets(resumed, new_world, new_workers) + seen) == Counter(range(count))

@@ -15,6 +15,7 @@ Media bucket layout (keys are built only here):
   snapshots/<project>/builds/<build>/...              a snapshot's build: its sorted file list and chunk parts
   exports/<project>/<export id>/parts/<fragment>/<page>  one page of an export, rendered (kept for re-drives)
   exports/<project>/<export id>/<file name>           the assembled export
+  exports/<project>/<export id>/shards/<name>.tar     a packed snapshot's shards (the export's output is their index)
 """
 
 from __future__ import annotations
@@ -405,6 +406,10 @@ def export_parts_prefix(project_id: str, export_id: str, rendering: str) -> str:
 
 def export_key(project_id: str, export_id: str, file_name: str) -> str:
     return key_prefix("exports", project_id, export_id) + file_name
+
+
+def export_shard_key(project_id: str, export_id: str, shard_name: str) -> str:
+    return f"exports/{project_id}/{export_id}/shards/{shard_name}"
 
 
 MULTIPART_MIN = 8 * 1024 * 1024  # S3 parts are 5 MiB at least (but the last); these are 8

@@ -22,7 +22,7 @@ from annolake_service.adapters import storage, workflows
 from annolake_service.adapters.dynamo import exports as export_repo
 from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
-from annolake_service.services import ingest, snapshots
+from annolake_service.services import ingest, packs, snapshots
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from annolake_service.shared.settings import get_settings
@@ -84,25 +84,23 @@ def create_export(
 ) -> tuple[dict[str, Any], bool]:
     """(the export, whether an execution was started now)."""
     try:
-        formats.format_named(fmt)
+        normalized = formats.format_named(fmt).options(dict(options or {}))
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    if options:
-        raise BadRequest(f"format {fmt!r} takes no options; got {sorted(options)}")
+        raise BadRequest(f"export format {fmt!r}: {exc}" if fmt in formats.FORMATS else str(exc)) from None
     snapshot = snapshots.find_ready(project_id, snapshot_ref)
     if not get_settings().export_state_machine_arn:
         raise ServiceUnavailable(
             "exports are not set up on this deployment (EXPORT_STATE_MACHINE_ARN is empty): deploy the app stack, "
             "which declares the export state machine"
         )
-    export_id = formats.export_id(project_id, snapshot.digest, fmt, {})
+    export_id = formats.export_id(project_id, snapshot.digest, fmt, normalized)
     job = ExportJob(
         project_id=project_id,
         export_id=export_id,
         snapshot_name=snapshot.name,
         snapshot_digest=snapshot.digest,
         format=fmt,
-        options={},
+        options=normalized,
         status="queued",
         created_by=author,
         created_at=datetime.now(UTC),
@@ -168,6 +166,11 @@ def describe(project_id: str, export_id: str) -> dict[str, Any]:
     return _public(_job(project_id, export_id))
 
 
+def shard_urls(project_id: str, export_id: str) -> dict[str, Any]:
+    """A completed pack's shards with presigned GETs (``services.packs``)."""
+    return packs.shard_urls(_job(project_id, export_id))
+
+
 def list_exports(project_id: str) -> list[dict[str, Any]]:
     return [_public(job, with_url=False) for job in export_repo.list_exports(project_id)]
 
@@ -183,6 +186,7 @@ def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportCo
         snapshot_digest=job.snapshot_digest,
         dataset=dataset,
         created_at=snapshot_created_at,
+        options=job.options,
     )
 
 
@@ -213,6 +217,10 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
     present = set(storage.list_keys(bucket, storage.export_parts_prefix(project_id, export_id, context.digest)))
     if set(keys.values()) <= present:
         return {"page": page, "files": 0, "skipped": 1}
+    if fmt.writes_objects:  # packed shards: the page step reads the originals and writes the shards itself
+        lines = packs.pack_page(job, snapshot, page, PAGE_FILES)
+        storage.write_object(bucket, keys["index"], lines, "application/octet-stream")
+        return {"page": page, "shards": lines.count(b"\n"), "skipped": 0}
     pins, found = snapshots.pinned_files(project_id, snapshot, page * PAGE_FILES, PAGE_FILES)
     files = []
     for index, pin in enumerate(pins, start=page * PAGE_FILES):

@@ -113,7 +113,10 @@ def pinned_files(
     return pins, file_repo.get_files_at_versions(project_id, {pin.file_id: pin.version for pin in pins})
 
 
-def _item(index: int, pin: snap.Pin, found: tuple[FileRecord, list] | None, urls: dict[str, str]) -> dict[str, Any]:
+def stream_item(
+    index: int, pin: snap.Pin, found: tuple[FileRecord, list] | None, urls: dict[str, str]
+) -> dict[str, Any]:
+    """One stream page item (what the SDK builds a sample from); packed shards hold it too, without URLs."""
     record, instances = found if found else (None, [])
     if record is None or record.status != "ready" or not record.original_key:
         return {
@@ -180,7 +183,7 @@ def snapshot_page(
     ]
     bucket = get_settings().media_bucket
     urls = dict(zip(keys, storage.presigned_get_urls(bucket, keys, ttl), strict=True))
-    items = [_item(offset + i, pin, found.get(pin.file_id), urls) for i, pin in enumerate(pins)]
+    items = [stream_item(offset + i, pin, found.get(pin.file_id), urls) for i, pin in enumerate(pins)]
     following = offset + len(items)
     more = following < snapshot.count
     return {

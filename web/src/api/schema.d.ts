@@ -316,6 +316,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/exports/{export_id}/shards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Shards
+         * @description A completed pack's shards with presigned GET URLs (409 while it runs; 404 for an export of another
+         *     format).
+         */
+        get: operations["export_shards_api_v1_projects__project_string_id__exports__export_id__shards_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/files/from_packet": {
         parameters: {
             query?: never;
@@ -1229,6 +1250,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/snapshots/{snapshot_ref}/pack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pack Snapshot
+         * @description Pack the snapshot into tar shards of media and pinned annotations (the ``packed`` export): 202 when a run
+         *     started, 200 with the existing pack of the same snapshot content and shard size.
+         */
+        post: operations["pack_snapshot_api_v1_projects__project_string_id__snapshots__snapshot_ref__pack_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/tasks/next": {
         parameters: {
             query?: never;
@@ -1899,13 +1941,13 @@ export interface components {
         ExportCreate: {
             /**
              * Format
-             * @description cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame
+             * @description cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame; packed: tar shards of media and annotations for fast streaming (also POST …/pack)
              * @enum {string}
              */
-            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot";
+            format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot" | "packed";
             /**
              * Options
-             * @description none yet; reserved per format
+             * @description yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); packed: {"shard_bytes": n}; the others take none
              */
             options?: {
                 [key: string]: unknown;
@@ -3116,6 +3158,14 @@ export interface components {
                 number
             ];
         };
+        /** PackCreate */
+        PackCreate: {
+            /**
+             * Shard Bytes
+             * @description largest shard, from 1 MiB to 1 GiB (64 MiB when left out); part of the pack's id
+             */
+            shard_bytes?: number | null;
+        };
         /** PacketMedia */
         PacketMedia: {
             /**
@@ -3590,6 +3640,28 @@ export interface components {
             seed: number;
             /** Strategy */
             strategy: string;
+        };
+        /** ShardPublic */
+        ShardPublic: {
+            /**
+             * Name
+             * @description as the index (the pack's shards.jsonl) names it
+             */
+            name: string;
+            /**
+             * Url
+             * @description presigned GET of the shard (a tar), short-lived
+             */
+            url: string;
+        };
+        /** ShardsPublic */
+        ShardsPublic: {
+            /** Export Id */
+            export_id: string;
+            /** Shards */
+            shards: components["schemas"]["ShardPublic"][];
+            /** Url Expires In */
+            url_expires_in: number;
         };
         /** SignaturePublic */
         SignaturePublic: {
@@ -5789,6 +5861,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    export_shards_api_v1_projects__project_string_id__exports__export_id__shards_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardsPublic"];
                 };
             };
             /** @description No valid API key or user token */
@@ -10313,6 +10463,97 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotPage"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    pack_snapshot_api_v1_projects__project_string_id__snapshots__snapshot_ref__pack_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                snapshot_ref: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PackCreate"];
+            };
+        };
+        responses: {
+            /** @description This pack exists (done, or running): it is reused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportPublic"];
                 };
             };
             /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */

@@ -85,10 +85,32 @@ class SnapshotDiff(BaseModel):
 
 
 class ExportCreate(BaseModel):
-    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot"] = Field(
-        description="cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame"
+    format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot", "packed"] = Field(
+        description="cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame; packed: "
+        "tar shards of media and annotations for fast streaming (also POST …/pack)"
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="none yet; reserved per format")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description='yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); '
+        'packed: {"shard_bytes": n}; the others take none',
+    )
+
+
+class PackCreate(BaseModel):
+    shard_bytes: int | None = Field(
+        default=None, description="largest shard, from 1 MiB to 1 GiB (64 MiB when left out); part of the pack's id"
+    )
+
+
+class ShardPublic(BaseModel):
+    name: str = Field(description="as the index (the pack's shards.jsonl) names it")
+    url: str = Field(description="presigned GET of the shard (a tar), short-lived")
+
+
+class ShardsPublic(BaseModel):
+    export_id: str
+    shards: list[ShardPublic]
+    url_expires_in: int
 
 
 class ExportPublic(BaseModel):

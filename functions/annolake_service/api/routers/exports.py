@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
-from annolake_service.api.models.snapshots import ExportCreate, ExportPublic, ExportsPublic
+from annolake_service.api.models.snapshots import ExportCreate, ExportPublic, ExportsPublic, PackCreate, ShardsPublic
 from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import exports
 
@@ -30,6 +30,33 @@ def create_export(snapshot_ref: str, body: ExportCreate, access: CanCreateExport
     if not started:
         response.status_code = status.HTTP_200_OK
     return ExportPublic.model_validate(found)
+
+
+@router.post(
+    "/snapshots/{snapshot_ref}/pack",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"model": ExportPublic, "description": "This pack exists (done, or running): it is reused"},
+        **error_responses(400),
+    },
+)
+def pack_snapshot(snapshot_ref: str, body: PackCreate, access: CanCreateExports, response: Response) -> ExportPublic:
+    """Pack the snapshot into tar shards of media and pinned annotations (the ``packed`` export): 202 when a run
+    started, 200 with the existing pack of the same snapshot content and shard size."""
+    options = {} if body.shard_bytes is None else {"shard_bytes": body.shard_bytes}
+    found, started = exports.create_export(
+        access.project_id, snapshot_ref, "packed", options, author=access.principal.principal_id
+    )
+    if not started:
+        response.status_code = status.HTTP_200_OK
+    return ExportPublic.model_validate(found)
+
+
+@router.get("/exports/{export_id}/shards", responses=error_responses(409))
+def export_shards(export_id: str, access: CanReadFiles) -> ShardsPublic:
+    """A completed pack's shards with presigned GET URLs (409 while it runs; 404 for an export of another
+    format)."""
+    return ShardsPublic.model_validate(exports.shard_urls(access.project_id, export_id))
 
 
 @router.get("/exports", responses=error_responses(400))

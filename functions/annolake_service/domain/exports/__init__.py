@@ -5,7 +5,7 @@ Each format is pure: ``render_page`` turns a page of ``ExportFile`` into named f
 on the time or on the order pages are rendered in, so the same snapshot, format and options give the same bytes.
 """
 
-from annolake_service.domain.exports import coco, cvat_video, jsonl, mot, sagemaker, voc, yolo
+from annolake_service.domain.exports import coco, cvat_video, jsonl, mot, packed, sagemaker, voc, yolo
 from annolake_service.domain.exports.base import (
     FORMATS,
     ExportContext,
@@ -17,8 +17,8 @@ from annolake_service.domain.exports.base import (
     format_named,
 )
 
-FORMAT_NAMES = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
-assert set(FORMATS) == set(FORMAT_NAMES), (coco, cvat_video, jsonl, mot, sagemaker, voc, yolo)
+FORMAT_NAMES = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot", "packed")
+assert set(FORMATS) == set(FORMAT_NAMES), (coco, cvat_video, jsonl, mot, packed, sagemaker, voc, yolo)
 
 __all__ = [
     "FORMATS",

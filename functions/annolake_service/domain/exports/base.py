@@ -86,6 +86,7 @@ class ExportContext:
     snapshot_digest: str
     dataset: str
     created_at: str  # the snapshot's, so the output does not depend on when it was exported
+    options: dict[str, Any] = field(default_factory=dict)  # the export's, normalized (part of its id)
 
     @property
     def digest(self) -> str:
@@ -98,6 +99,12 @@ class ExportContext:
             return self.labels.index(name)
         except ValueError:
             return None
+
+
+def _no_options(given: dict[str, Any]) -> dict[str, Any]:
+    if given:
+        raise ValueError(f"this format takes no options; got {sorted(given)}")
+    return {}
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,9 @@ class ExportFormat:
     between: Callable[[str, ExportContext], bytes] = lambda fragment, context: b""
     tail: Callable[[ExportContext], bytes] = lambda context: b""
     joiner: bytes = b""
+    # the options it takes, checked and with defaults filled in (ValueError naming the problem); none by default
+    options: Callable[[dict[str, Any]], dict[str, Any]] = _no_options
+    writes_objects: bool = False  # its pages write objects of their own (packed shards), not rendered parts
 
 
 FORMATS: dict[str, ExportFormat] = {}

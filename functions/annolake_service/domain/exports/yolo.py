@@ -3,9 +3,18 @@ objects), ``images/<name>`` beside them (the media, fetched by the SDK). Class i
 
 Boxes only: a polygon (all its parts) or keypoints become their bounding box; crowd regions are boxes too;
 tags, attributes, scores and masks are left out. Coordinates are normalized centre boxes with 6 decimals.
+
+With ``split`` (``{"train": 0.8, "val": 0.2}``, optionally ``test``) each file goes to one subset by a hash of
+its id and ``seed``: ``labels/<subset>/<stem>.txt``, ``images/<subset>/<name>``, and ``data.yaml`` names each
+subset's folder. A file's subset depends on its id, the seed and the shares only, so it stays in its subset when
+files are added to the dataset and the snapshot retaken.
 """
 
 from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
 
 import yaml
 
@@ -34,17 +43,66 @@ def label_lines(file: ExportFile, context: ExportContext) -> str:
     return "".join(lines)
 
 
+SUBSETS = ("train", "val", "test")  # the subsets Ultralytics' data.yaml names, in the order shares are laid out
+
+
+def normalized_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``{}`` (one folder), or ``{"split": {subset: share}, "seed": n}`` checked: train and val (test optional),
+    shares above 0 adding up to 1."""
+    unknown = sorted(set(options) - {"split", "seed"})
+    if unknown:
+        raise ValueError(f"yolo takes split and seed; got {unknown}")
+    split = options.get("split")
+    if split is None:
+        if "seed" in options:
+            raise ValueError("seed only applies with split, e.g. {'split': {'train': 0.8, 'val': 0.2}, 'seed': 0}")
+        return {}
+    example = "e.g. {'train': 0.8, 'val': 0.2}"
+    if not isinstance(split, dict) or not {"train", "val"} <= set(split) <= set(SUBSETS):
+        raise ValueError(f"split names train and val (and test, optionally) with shares, {example}; got {split!r}")
+    shares = {}
+    for subset in SUBSETS:
+        if subset in split:
+            share = split[subset]
+            if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+                raise ValueError(f"the share of {subset} must be a number between 0 and 1, not {share!r}")
+            shares[subset] = float(share)
+    if not math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9):
+        raise ValueError(f"the split's shares must add up to 1, not {sum(shares.values())} ({example})")
+    seed = options.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number, not {seed!r}")
+    return {"split": shares, "seed": seed}
+
+
+def subset_of(file_id: str, options: dict[str, Any]) -> str | None:
+    """The subset a file goes to (None without a split): where a hash of the seed and its id falls among the
+    shares laid end to end in ``SUBSETS`` order."""
+    split = options.get("split")
+    if not split:
+        return None
+    point = int(hashlib.sha256(f"{options['seed']}:{file_id}".encode()).hexdigest()[:16], 16) / 2**64
+    edge = 0.0
+    for subset in SUBSETS:
+        edge += split.get(subset, 0.0)
+        if point < edge:
+            return subset
+    return [s for s in SUBSETS if s in split][-1]  # a point past the last edge by rounding
+
+
+def label_path(file: ExportFile, context: ExportContext) -> str:
+    subset = subset_of(file.file_id, context.options)
+    return f"labels/{subset}/{file.stem}.txt" if subset else f"labels/{file.stem}.txt"
+
+
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
-    return {"members": tar_members([(f"labels/{f.stem}.txt", label_lines(f, context).encode()) for f in files])}
+    return {"members": tar_members([(label_path(f, context), label_lines(f, context).encode()) for f in files])}
 
 
 def data_yaml(context: ExportContext) -> bytes:
-    document = {
-        "path": ".",
-        "train": "images",
-        "val": "images",
-        "names": dict(enumerate(context.labels)),
-    }
+    split = context.options.get("split")
+    folders = {s: f"images/{s}" for s in SUBSETS if s in split} if split else {"train": "images", "val": "images"}
+    document = {"path": ".", **folders, "names": dict(enumerate(context.labels))}
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
 
 
@@ -57,5 +115,6 @@ YOLO = register(
         render_page=_page,
         head=lambda context: tar_members([("data.yaml", data_yaml(context))]),
         tail=lambda context: TAR_END,
+        options=normalized_options,
     )
 )
