@@ -2472,6 +2472,8 @@ export interface components {
             status: components["schemas"]["JobStatus"];
             /** Task Timeout Seconds */
             task_timeout_seconds: number;
+            /** @description videos are split into annotate tasks of these frames (null: a task per video) */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobRedrivePublic */
         JobRedrivePublic: {
@@ -2559,6 +2561,8 @@ export interface components {
              * @default 3600
              */
             task_timeout_seconds?: number;
+            /** @description split each video into annotate tasks of this many frames (default: one task per video) */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobStatsPublic */
         JobStatsPublic: {
@@ -2643,6 +2647,8 @@ export interface components {
             status?: ("active" | "paused" | "archived") | null;
             /** Task Timeout Seconds */
             task_timeout_seconds?: number | null;
+            /** @description while a draft: how videos are split */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobsPublic */
         JobsPublic: {
@@ -4014,6 +4020,16 @@ export interface components {
             excluded: string[];
             /** File Id */
             file_id: string;
+            /**
+             * Frame End
+             * @description a video segment task: its last frame (inclusive)
+             */
+            frame_end?: number | null;
+            /**
+             * Frame Start
+             * @description a video segment task: its first frame
+             */
+            frame_start?: number | null;
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["TaskKind"];
@@ -4029,7 +4045,10 @@ export interface components {
             } | null;
             /** Round */
             round: number;
-            /** Slot */
+            /**
+             * Slot
+             * @description the consensus slot, or a video segment task's segment number
+             */
             slot: number;
             status: components["schemas"]["TaskStatus"];
             /** Submitted At */
@@ -4065,7 +4084,7 @@ export interface components {
         TaskSubmission: {
             /**
              * Instance List
-             * @description the file's full instance list (packet shape)
+             * @description the file's full instance list (packet shape); a video segment task: its tracks and frame tags, merged into the file by its frames
              */
             instance_list: {
                 [key: string]: unknown;
@@ -4213,6 +4232,23 @@ export interface components {
              * @description presigned GET of every frame's presentation timestamp: {time_base, pts, seconds}
              */
             timestamps_url?: string | null;
+        };
+        /**
+         * VideoSegmenting
+         * @description How a job splits each video into annotate tasks.
+         */
+        VideoSegmenting: {
+            /**
+             * Frames
+             * @description frames per segment task
+             */
+            frames: number;
+            /**
+             * Overlap
+             * @description frames a segment shares with the next one
+             * @default 0
+             */
+            overlap?: number;
         };
         /** WebhookCreatedPublic */
         WebhookCreatedPublic: {

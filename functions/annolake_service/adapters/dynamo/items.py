@@ -253,6 +253,8 @@ class TaskItem(_IndexedItem):
     task_kind = UnicodeAttribute()  # annotate | review (``kind`` is the item type, as on every item)
     slot = NumberAttribute(default=0)
     round = NumberAttribute(default=0)
+    frame_start = NumberAttribute(null=True)  # a video segment task's frames
+    frame_end = NumberAttribute(null=True)
     status = UnicodeAttribute()
     distinct_annotators = BooleanAttribute(default=False)
     assignee = UnicodeAttribute(null=True)
