@@ -107,6 +107,8 @@ def test_duckdb_selects_what_the_evaluator_selects(files: Files, node: Node) -> 
         'file.metadata.tags = 7 or file.metadata.tags = "rain" or file.metadata.reviewed = true',
         'not (labels.car > 1 or file.metadata.camera.model = "X100") and file.metadata.camera.iso > 100',
         'dataset.name = "test set" and dataset.id != "ds-1"',
+        "frames.car >= 30 and labels.car >= 1",
+        "frames.absent = 0 or frames.bus < 100",
     ],
 )
 def test_examples_agree(files: Files, text: str) -> None:

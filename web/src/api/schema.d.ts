@@ -2053,6 +2053,13 @@ export interface components {
             deleted_at: string | null;
             /** File Id */
             file_id: string;
+            /**
+             * Frame Counts
+             * @description a video: per label, on how many frames it shows (frames.<label>)
+             */
+            frame_counts?: {
+                [key: string]: number;
+            };
             /** Height */
             height: number | null;
             /** Label Counts */

@@ -126,6 +126,7 @@ class FileItem(Item):
     video = JSONAttribute(null=True)  # VideoFacts of a video (frame count, fps, where its frames are)
     file_metadata = JSONAttribute(default=dict)
     label_counts: MapAttribute[str, Any] = MapAttribute(default=dict)
+    frame_counts: MapAttribute[str, Any] = MapAttribute(default=dict)  # a video's frames per label
     # pynamodb reserves the name attribute_values
     attribute_summary: MapAttribute[str, Any] = MapAttribute(attr_name="attribute_values", default=dict)
     annotation_version = NumberAttribute(default=0)

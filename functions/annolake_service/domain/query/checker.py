@@ -9,6 +9,7 @@ from annolake_service.domain.query.errors import QueryNameError
 from annolake_service.domain.query.nodes import (
     AttributeValues,
     Compare,
+    FrameCount,
     InList,
     LabelCount,
     Node,
@@ -42,7 +43,7 @@ def check_query(
         if not isinstance(part, Compare | InList):
             continue
         field = part.field
-        if isinstance(field, LabelCount) and field.name not in label_names:
+        if isinstance(field, LabelCount | FrameCount) and field.name not in label_names:
             _unknown("label", field.name, label_names, field)
         if isinstance(field, AttributeValues) and field.group not in attribute_groups:
             _unknown("attribute group", field.group, attribute_groups, field)
@@ -54,7 +55,9 @@ def check_query(
                 _unknown("model", field.model, model_names, field)
 
 
-def _unknown(kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues | Predicted) -> None:
+def _unknown(
+    kind: str, name: str, known: Collection[str], field: LabelCount | FrameCount | AttributeValues | Predicted
+) -> None:
     suggestion = suggest(name, known)
     message = f"unknown {kind} {name!r}"
     if field.pos is not None:
