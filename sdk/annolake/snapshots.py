@@ -8,6 +8,7 @@ record to log with a training run.
 
 from __future__ import annotations
 
+import json
 import tarfile
 import time
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError, SnapshotFailed
+from annolake.fetch import Downloader
 from annolake.reader import SliceReader, StreamOptions
+from annolake.video_frames import write_frames
 
 EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
 # where each format's folder wants the images (None: the output refers to them by S3 URI)
@@ -145,16 +148,23 @@ class Snapshot:
         media: bool = True,
         progress: bool = True,
         wait_s: float = 3600.0,
+        every_n_frames: int | None = None,
     ) -> dict[str, Any]:
         """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
         ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
 
         The same snapshot content and format are exported once: asking again returns the first export.
         Returns the export (``download_url`` while it lasts, ``sha256``, ``size_bytes``); ``ExportFailed`` if it
-        failed (asking again re-drives it)."""
+        failed (asking again re-drives it).
+
+        In ``coco`` and ``yolo`` a video is its frames, ``images/<stem>/<frame:06d>.jpg`` (the JPEGs stored at
+        ingest): the annotated ones (a track keyframed there), or with ``every_n_frames=N`` frames 0, N, 2N, ..."""
         if format not in EXPORT_FORMATS:
             raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
-        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", {"format": format})
+        body: dict[str, Any] = {"format": format}
+        if every_n_frames is not None:
+            body["options"] = {"every_n_frames": every_n_frames}
+        job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", body)
         deadline = time.monotonic() + wait_s
         with tqdm(
             total=job["pages_total"] or None, unit="page", desc=f"exporting {format}", disable=not progress
@@ -184,10 +194,28 @@ class Snapshot:
         images = _IMAGES_DIR[job["format"]]
         if media and images:
             (folder / images).mkdir(exist_ok=True)
+            videos = self._videos() if job["format"] in ("coco", "yolo") else {}
+            offsets = [n for n in range(len(self)) if n not in videos]
             with self.reader(StreamOptions(decode=False)) as reader:
-                samples = reader.samples(range(len(self)))
-                for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
+                samples = reader.samples(offsets)
+                for sample in tqdm(samples, total=len(offsets), unit="image", desc="images", disable=not progress):
                     (folder / images / sample["file"]["name"]).write_bytes(sample["image_bytes"])
+            if videos:
+                wanted = _frames_wanted(job["format"], folder, images, list(videos.values()))
+                with Downloader() as downloader:
+                    write_frames(self.scope, wanted, downloader)
+
+    def _videos(self) -> dict[int, dict[str, Any]]:
+        """The snapshot's videos by position: their stream file (``id``, ``name``)."""
+        found: dict[int, dict[str, Any]] = {}
+        offset = 0
+        while offset < len(self):
+            items = self.page(offset, min(500, len(self) - offset), urls=("thumbnail",))["items"]
+            if not items:
+                break
+            found |= {i["index"]: i["file"] for i in items if i["file"].get("media_type") == "video"}
+            offset += len(items)
+        return found
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -242,6 +270,24 @@ class Snapshots:
 
     def list(self) -> list[Snapshot]:
         return [Snapshot(self.scope, d) for d in self.scope.api.get_all(f"{self.scope.path}/snapshots", "snapshots")]
+
+
+def _frames_wanted(fmt: str, folder: Path, images: str, videos: list[dict[str, Any]]) -> dict[str, dict[int, Path]]:
+    """Which frames of which video an unpacked image export names (file id → frame → where its JPEG goes)."""
+    wanted: dict[str, dict[int, Path]] = {}
+    if fmt == "coco":
+        document = json.loads((folder / "annotations.json").read_text())
+        for image in document["images"]:
+            if "annolake_frame" in image:
+                target = folder / images / image["file_name"]
+                wanted.setdefault(image["annolake_file_id"], {})[image["annolake_frame"]] = target
+        return wanted
+    for video in videos:
+        stem = Path(video["name"]).stem
+        for label_file in sorted((folder / "labels" / stem).glob("*.txt")):
+            target = folder / images / stem / f"{label_file.stem}.jpg"
+            wanted.setdefault(video["id"], {})[int(label_file.stem)] = target
+    return wanted
 
 
 def _download(url: str, target: Path) -> None:

@@ -84,25 +84,24 @@ def create_export(
 ) -> tuple[dict[str, Any], bool]:
     """(the export, whether an execution was started now)."""
     try:
-        formats.format_named(fmt)
+        chosen = formats.format_named(fmt)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    if options:
-        raise BadRequest(f"format {fmt!r} takes no options; got {sorted(options)}")
+    options = _checked_options(chosen, options or {})
     snapshot = snapshots.find_ready(project_id, snapshot_ref)
     if not get_settings().export_state_machine_arn:
         raise ServiceUnavailable(
             "exports are not set up on this deployment (EXPORT_STATE_MACHINE_ARN is empty): deploy the app stack, "
             "which declares the export state machine"
         )
-    export_id = formats.export_id(project_id, snapshot.digest, fmt, {})
+    export_id = formats.export_id(project_id, snapshot.digest, fmt, options)
     job = ExportJob(
         project_id=project_id,
         export_id=export_id,
         snapshot_name=snapshot.name,
         snapshot_digest=snapshot.digest,
         format=fmt,
-        options={},
+        options=options,
         status="queued",
         created_by=author,
         created_at=datetime.now(UTC),
@@ -126,6 +125,26 @@ def create_export(
         raise
     export_repo.set_execution(project_id, export_id, arn)
     return _public(_job(project_id, export_id)), True
+
+
+MAX_EVERY_N_FRAMES = 100_000
+
+
+def _checked_options(fmt: formats.ExportFormat, options: dict[str, Any]) -> dict[str, Any]:
+    """The options as the export keeps them; 400 naming what the format takes."""
+    unknown = sorted(set(options) - fmt.options)
+    if unknown:
+        takes = f"takes only {sorted(fmt.options)}" if fmt.options else "takes no options"
+        raise BadRequest(f"format {fmt.name!r} {takes}; got {unknown}")
+    every = options.get("every_n_frames")
+    if every is not None and (
+        isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= MAX_EVERY_N_FRAMES
+    ):
+        raise BadRequest(
+            f"every_n_frames is a whole number of frames from 1 to {MAX_EVERY_N_FRAMES} (1: every frame), "
+            f"not {every!r}; leave it out to export a video's annotated frames"
+        )
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def cancel(project_id: str, export_id: str) -> dict[str, Any]:
@@ -183,6 +202,7 @@ def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportCo
         snapshot_digest=job.snapshot_digest,
         dataset=dataset,
         created_at=snapshot_created_at,
+        every_n_frames=job.options.get("every_n_frames"),
     )
 
 

@@ -1890,7 +1890,7 @@ export interface components {
             format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot";
             /**
              * Options
-             * @description none yet; reserved per format
+             * @description coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames)
              */
             options?: {
                 [key: string]: unknown;

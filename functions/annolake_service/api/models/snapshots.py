@@ -88,7 +88,10 @@ class ExportCreate(BaseModel):
     format: Literal["coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot"] = Field(
         description="cvat_video and mot: the snapshot's videos (a folder each), their tracks on every frame"
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="none yet; reserved per format")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames)",
+    )
 
 
 class ExportPublic(BaseModel):

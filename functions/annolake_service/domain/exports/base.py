@@ -86,11 +86,14 @@ class ExportContext:
     snapshot_digest: str
     dataset: str
     created_at: str  # the snapshot's, so the output does not depend on when it was exported
+    every_n_frames: int | None = None  # image formats: a video's every Nth frame (None: its annotated frames)
 
     @property
     def digest(self) -> str:
         """What a page is rendered with, as a name: pages rendered with the same context fit together."""
-        facts = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
+        facts: list[object] = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
+        if self.every_n_frames is not None:
+            facts.append(self.every_n_frames)
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
     def label_index(self, name: str) -> int | None:
@@ -115,6 +118,7 @@ class ExportFormat:
     between: Callable[[str, ExportContext], bytes] = lambda fragment, context: b""
     tail: Callable[[ExportContext], bytes] = lambda context: b""
     joiner: bytes = b""
+    options: frozenset[str] = frozenset()  # the options it takes (``every_n_frames``: image formats)
 
 
 FORMATS: dict[str, ExportFormat] = {}

@@ -3,6 +3,8 @@ objects), ``images/<name>`` beside them (the media, fetched by the SDK). Class i
 
 Boxes only: a polygon (all its parts) or keypoints become their bounding box; crowd regions are boxes too;
 tags, attributes, scores and masks are left out. Coordinates are normalized centre boxes with 6 decimals.
+A video is its frames (``video_frames``): ``labels/<stem>/<frame:06d>.txt`` per exported frame, the tracks on it
+as boxes, beside ``images/<stem>/<frame:06d>.jpg``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from annolake_service.domain.exports.base import (
     register,
     tar_members,
 )
+from annolake_service.domain.exports.video_frames import exported_frames, frame_name, frame_shapes
 
 
-def label_lines(file: ExportFile, context: ExportContext) -> str:
+def label_lines(file: ExportFile, context: ExportContext, instances: list[dict] | None = None) -> str:
+    """A label file's lines: ``instances`` (default: the file's) as normalized boxes."""
     lines = []
-    for instance in file.instances:
+    for instance in file.instances if instances is None else instances:
         label = context.label_index(instance.get("name", ""))
         bounds = box_of(instance)
         if label is None or bounds is None or not (file.width and file.height):
@@ -34,8 +38,17 @@ def label_lines(file: ExportFile, context: ExportContext) -> str:
     return "".join(lines)
 
 
+def _members(file: ExportFile, context: ExportContext) -> list[tuple[str, bytes]]:
+    if not file.is_video:
+        return [(f"labels/{file.stem}.txt", label_lines(file, context).encode())]
+    return [
+        (f"labels/{frame_name(file, frame)[:-4]}.txt", label_lines(file, context, frame_shapes(file, frame)).encode())
+        for frame in exported_frames(file, context.every_n_frames)
+    ]
+
+
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
-    return {"members": tar_members([(f"labels/{f.stem}.txt", label_lines(f, context).encode()) for f in files])}
+    return {"members": tar_members([member for file in files for member in _members(file, context)])}
 
 
 def data_yaml(context: ExportContext) -> bytes:
@@ -57,5 +70,6 @@ YOLO = register(
         render_page=_page,
         head=lambda context: tar_members([("data.yaml", data_yaml(context))]),
         tail=lambda context: TAR_END,
+        options=frozenset({"every_n_frames"}),
     )
 )
