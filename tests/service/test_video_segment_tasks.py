@@ -194,3 +194,30 @@ def test_the_api_takes_and_shows_video_segments_and_refuses_bad_ones(flow):  # n
     assert made.json()["video_segment"] == {"frames": 300, "overlap": 30}
     changed = client.patch(f"{url}/{made.json()['job_id']}", json={"video_segment": {"frames": 60}}, headers=headers)
     assert changed.status_code == 200 and changed.json()["video_segment"] == {"frames": 60, "overlap": 0}
+
+
+def test_segments_submitted_at_the_same_moment_all_land_without_losing_one_another(flow):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    from annolake_service.services import annotations, tasks
+
+    job, video, slots = _segmented_job("segment-race", 460)
+    assert slots[video] == [0, 1, 2, 3, 4]
+    annotate = _tasks_of(job.job_id, video)
+    people = [f"racer{n}" for n in range(len(annotate))]
+    for person, task in zip(people, annotate, strict=True):
+        _take(person, task.task_id)
+
+    def submit(number: int) -> int:
+        task = annotate[number]
+        start = task.frame_start + (10 if number else 0)  # past the overlap with the segment before
+        car = _track(1, (start, float(number)), (start + 50, float(number) + 1))  # every one calls its car 1
+        return tasks.submit(PROJECT, task.task_id, f"user:{people[number]}", [car], version=0)["version"]
+
+    with ThreadPoolExecutor(len(annotate)) as pool:
+        versions = sorted(pool.map(submit, range(len(annotate))))
+    assert versions == [1, 2, 3, 4, 5]  # each save rebased onto the ones before it, none refused
+    final = annotations.get_annotations(PROJECT, video)["instance_list"]
+    starts = sorted((t["keyframes"][0]["x_min"], t["keyframes"][0]["frame"]) for t in final)
+    assert starts == [(0.0, 0), (1.0, 100), (2.0, 190), (3.0, 280), (4.0, 370)]
+    assert sorted(t["track_id"] for t in final) == [1, 2, 3, 4, 5]  # renumbered as they landed
