@@ -183,6 +183,12 @@ class Task:
         return self.data["file_id"]
 
     @property
+    def frames(self) -> tuple[int, int] | None:
+        """A video segment task's first and last frames (inclusive); None for a task over a whole file."""
+        start, end = self.data.get("frame_start"), self.data.get("frame_end")
+        return None if start is None or end is None else (start, end)
+
+    @property
     def comment(self) -> str | None:
         """What the reviewer asked to change, on a task sent back."""
         return self.data.get("comment")

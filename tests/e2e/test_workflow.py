@@ -279,7 +279,7 @@ def test_a_video_is_annotated_and_reviewed_in_segments_on_the_state_machine(runn
     clip = make_video(tmp_path / "street.mp4", frames=70, size=(160, 96)).read_bytes()
     _aws(running, "s3").put_object(Bucket=running.credentials["drop_bucket"], Key="demo/clips/street.mp4", Body=clip)
     annotate = _wait(lambda: len(t := job.tasks(kind="annotate")) == 2 and t, timeout=180, what="a task per segment")
-    assert sorted((t.data["frame_start"], t.data["frame_end"]) for t in annotate) == [(0, 39), (30, 69)]
+    assert sorted(t.frames for t in annotate) == [(0, 39), (30, 69)]
 
     def car(track_id: int, *frames: int) -> dict:
         keys = [{"frame": f, "x_min": 10 + f, "y_min": 10, "x_max": 40 + f, "y_max": 50} for f in frames]
