@@ -4,7 +4,8 @@ their dataset.
 
 Review (Standard: executions wait for people, for days if need be)::
 
-    PrepareFile -> AnnotateSlots (Map over consensus slots: OpenAnnotateTask waits on a task token)
+    PrepareFile -> AnnotateSlots (Map over consensus slots, or a video's segments: OpenAnnotateTask waits on a
+                   task token; a segment sampled for review: OpenSegmentReviewTask, OpenSegmentReworkTask ...)
       -> ConsolidateSlots -> NeedsReview? no -> CompleteFile
                                       yes -> OpenReviewTask (waits) -> ReviewDecision? approve -> CompleteFile
                                                    changes requested -> OpenReworkTask (waits) -> OpenReviewTask
@@ -216,7 +217,9 @@ class Workflow(Construct):
             result_path="$.annotated",
         )
         slots.item_processor(
-            self._wait_for_task("OpenAnnotateTask", "annotate", {"slot": sfn.JsonPath.string_at("$.slot"), "round": 0})
+            self._wait_for_task(
+                "OpenAnnotateTask", "annotate", {"slot": sfn.JsonPath.string_at("$.slot"), "round": 0}
+            ).next(self._segment_review())
         )
         consolidate = self._invoke(
             "ConsolidateSlots",
@@ -258,6 +261,36 @@ class Workflow(Construct):
             .otherwise(complete)
         )
         return prepare.next(slots).next(consolidate).next(needs_review)
+
+    def _segment_review(self) -> sfn.IChainable:
+        """In an annotate slot: a video segment sampled for review is reviewed (and reworked) on its own."""
+        slot = {"slot": sfn.JsonPath.number_at("$.slot")}
+        review = self._wait_for_task(
+            "OpenSegmentReviewTask",
+            "review",
+            {**slot, "round": sfn.JsonPath.number_at("$.round"), "authors": sfn.JsonPath.list_at("$.authors")},
+        )
+        rework = self._wait_for_task(
+            "OpenSegmentReworkTask",
+            "annotate",
+            {
+                **slot,
+                "round": sfn.JsonPath.number_at("$.next_round"),
+                "authors": sfn.JsonPath.list_at("$.authors"),
+                "send_back_to": sfn.JsonPath.string_at("$.send_back_to"),
+                "comment": sfn.JsonPath.string_at("$.comment"),
+            },
+        )
+        done = sfn.Pass(self, "SlotDone")
+        decision = (
+            sfn.Choice(self, "SegmentReviewDecision")
+            .when(sfn.Condition.string_equals("$.decision", "request_changes"), rework.next(review))
+            .otherwise(done)
+        )
+        sampled = sfn.Condition.and_(
+            sfn.Condition.is_present("$.review"), sfn.Condition.boolean_equals("$.review", True)
+        )
+        return sfn.Choice(self, "SegmentSampled").when(sampled, review.next(decision)).otherwise(done)
 
     def _launch_definition(self) -> sfn.IChainable:
         job = {"project_id": sfn.JsonPath.string_at("$.project_id"), "job_id": sfn.JsonPath.string_at("$.job_id")}

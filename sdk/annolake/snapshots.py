@@ -8,6 +8,7 @@ record to log with a training run.
 
 from __future__ import annotations
 
+import json
 import tarfile
 import time
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError, SnapshotFailed
+from annolake.fetch import Downloader
 from annolake.reader import SliceReader, StreamOptions
+from annolake.video_frames import write_frames
 
 EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
 # where each format's folder wants the images (None: the output refers to them by S3 URI)
@@ -178,6 +181,7 @@ class Snapshot:
         wait_s: float = 3600.0,
         split: dict[str, float] | None = None,
         seed: int = 0,
+        every_n_frames: int | None = None,
     ) -> dict[str, Any]:
         """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
         ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
@@ -187,12 +191,20 @@ class Snapshot:
 
         The same snapshot content and format are exported once: asking again returns the first export.
         Returns the export (``download_url`` while it lasts, ``sha256``, ``size_bytes``); ``ExportFailed`` if it
-        failed (asking again re-drives it)."""
+        failed (asking again re-drives it).
+
+        In ``coco`` and ``yolo`` a video is its frames, ``images/<stem>/<frame:06d>.jpg`` (the JPEGs stored at
+        ingest): the annotated ones (a track keyframed there), or with ``every_n_frames=N`` frames 0, N, 2N, ..."""
         if format not in EXPORT_FORMATS:
             raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
         body: dict[str, Any] = {"format": format}
+        options: dict[str, Any] = {}
         if split is not None:
-            body["options"] = {"split": split, "seed": seed}
+            options |= {"split": split, "seed": seed}
+        if every_n_frames is not None:
+            options["every_n_frames"] = every_n_frames
+        if options:
+            body["options"] = options
         job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", body)
         job = self._finished(job, progress=progress, wait_s=wait_s)
         if path is not None:
@@ -228,13 +240,31 @@ class Snapshot:
         images = _IMAGES_DIR[job["format"]]
         if media and images:
             subsets = _yolo_subsets(folder) if job["options"].get("split") else {}
+            videos = self._videos() if job["format"] in ("coco", "yolo") else {}
+            offsets = [n for n in range(len(self)) if n not in videos]
             with self.reader(StreamOptions(decode=False)) as reader:
-                samples = reader.samples(range(len(self)))
-                for sample in tqdm(samples, total=len(self), unit="image", desc="images", disable=not progress):
+                samples = reader.samples(offsets)
+                for sample in tqdm(samples, total=len(offsets), unit="image", desc="images", disable=not progress):
                     name = sample["file"]["name"]
                     target = folder / images / subsets.get(Path(name).stem, "") / name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(sample["image_bytes"])
+            if videos:
+                wanted = _frames_wanted(job["format"], folder, images, list(videos.values()))
+                with Downloader() as downloader:
+                    write_frames(self.scope, wanted, downloader)
+
+    def _videos(self) -> dict[int, dict[str, Any]]:
+        """The snapshot's videos by position: their stream file (``id``, ``name``)."""
+        found: dict[int, dict[str, Any]] = {}
+        offset = 0
+        while offset < len(self):
+            items = self.page(offset, min(500, len(self) - offset), urls=("thumbnail",))["items"]
+            if not items:
+                break
+            found |= {i["index"]: i["file"] for i in items if i["file"].get("media_type") == "video"}
+            offset += len(items)
+        return found
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -295,6 +325,26 @@ def _yolo_subsets(folder: Path) -> dict[str, str]:
     """Image stem → subset of a split YOLO export, from where the server put its label file
     (``labels/<subset>/<stem>.txt``): the image goes beside it, under ``images/<subset>/``."""
     return {label.stem: label.parent.name for label in (folder / "labels").glob("*/*.txt")}
+
+
+def _frames_wanted(fmt: str, folder: Path, images: str, videos: list[dict[str, Any]]) -> dict[str, dict[int, Path]]:
+    """Which frames of which video an unpacked image export names (file id → frame → where its JPEG goes)."""
+    wanted: dict[str, dict[int, Path]] = {}
+    if fmt == "coco":
+        document = json.loads((folder / "annotations.json").read_text())
+        for image in document["images"]:
+            if "annolake_frame" in image:
+                target = folder / images / image["file_name"]
+                wanted.setdefault(image["annolake_file_id"], {})[image["annolake_frame"]] = target
+        return wanted
+    labels = folder / "labels"
+    for video in videos:
+        stem = Path(video["name"]).stem
+        # labels/<stem>/<frame>.txt, or labels/<subset>/<stem>/<frame>.txt in a split export
+        for label_file in sorted([*(labels / stem).glob("*.txt"), *labels.glob(f"*/{stem}/*.txt")]):
+            target = folder / images / label_file.parent.relative_to(labels) / f"{label_file.stem}.jpg"
+            wanted.setdefault(video["id"], {})[int(label_file.stem)] = target
+    return wanted
 
 
 def _download(url: str, target: Path) -> None:

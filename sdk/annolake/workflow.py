@@ -122,9 +122,11 @@ class Jobs:
         agreement_threshold: float = 0.5,
         prelabel: Any = None,
         min_score: float | None = None,
+        video_segment: dict[str, int] | None = None,
     ) -> Job:
         """A draft job over ``directories`` (dataset names); ``launch()`` starts it. ``prelabel``: a completed
-        prediction run (or its id) whose predictions scoring ``min_score`` or more start each annotate task."""
+        prediction run (or its id) whose predictions scoring ``min_score`` or more start each annotate task.
+        ``video_segment={"frames": N, "overlap": K}``: a task per N frames of each video (default: per video)."""
         from_members, reviewers_from_members = _split_members(members)
         body = {
             "name": name,
@@ -141,6 +143,8 @@ class Jobs:
             "prelabel": getattr(prelabel, "run_id", prelabel),
             "min_score": min_score,
         }
+        if video_segment is not None:
+            body["video_segment"] = video_segment
         return Job(self.scope, self.scope.api.post(f"{self.scope.path}/jobs", body))
 
     def get(self, job_id: str) -> Job:
@@ -177,6 +181,12 @@ class Task:
     @property
     def file_id(self) -> str:
         return self.data["file_id"]
+
+    @property
+    def frames(self) -> tuple[int, int] | None:
+        """A video segment task's first and last frames (inclusive); None for a task over a whole file."""
+        start, end = self.data.get("frame_start"), self.data.get("frame_end")
+        return None if start is None or end is None else (start, end)
 
     @property
     def comment(self) -> str | None:

@@ -261,6 +261,56 @@ def test_bad_job_settings_and_wrong_task_calls_get_clear_errors(running, admin):
         paused.launch()
 
 
+def test_a_video_is_annotated_and_reviewed_in_segments_on_the_state_machine(running, admin, tmp_path):
+    """The review machine's slots Map over a video's segments, each segment reviewed (and sent back) on its own."""
+    from tests.support.video_fixtures import make_video
+
+    admin.directory.new("clips")
+    ann1, ann1_id = _as(running, admin, "seg-ann1", "annotator")
+    ann2, ann2_id = _as(running, admin, "seg-ann2", "annotator")
+    rev, rev_id = _as(running, admin, "seg-rev", "reviewer")
+    job = admin.job.new(
+        name="clips in segments",
+        directories=["clips"],
+        members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
+        review_rate=1.0,
+        video_segment={"frames": 40, "overlap": 10},
+    ).launch()
+    clip = make_video(tmp_path / "street.mp4", frames=70, size=(160, 96)).read_bytes()
+    _aws(running, "s3").put_object(Bucket=running.credentials["drop_bucket"], Key="demo/clips/street.mp4", Body=clip)
+    annotate = _wait(lambda: len(t := job.tasks(kind="annotate")) == 2 and t, timeout=180, what="a task per segment")
+    assert sorted(t.frames for t in annotate) == [(0, 39), (30, 69)]
+
+    def car(track_id: int, *frames: int) -> dict:
+        keys = [{"frame": f, "x_min": 10 + f, "y_min": 10, "x_max": 40 + f, "y_max": 50} for f in frames]
+        return {"type": "track", "name": "car", "shape": "box", "track_id": track_id, "keyframes": keys}
+
+    first, second = (_wait(lambda p=p: p.task.next(job), what="a segment task").load() for p in (ann1, ann2))
+    by_start = {first.data["frame_start"]: first, second.data["frame_start"]: second}
+    by_start[0].submit([car(1, 0, 20)])
+    by_start[30].submit([car(1, 45, 60)])  # loaded at version 0 too: rebased, renumbered past the first car
+
+    reviews = [_wait(lambda: rev.task.next(job), what="a segment review").load()]
+    reviews[0].review("approve")
+    reviews.append(_wait(lambda: rev.task.next(job), what="the other segment review").load())
+    assert sorted(r.data["frame_start"] for r in reviews) == [0, 30]
+    later = reviews[1]
+    later.review("request_changes", comment="the car starts at frame 40")
+    rework = _wait(lambda: ann1.task.next(job) or ann2.task.next(job), what="the segment sent back").load()
+    assert (rework.data["frame_start"], rework.data["round"]) == (later.data["frame_start"], 1)
+    assert {t["track_id"] for t in rework.instance_list} >= {2 if rework.data["frame_start"] == 30 else 1}
+    rework.submit(rework.instance_list)
+    _wait(lambda: rev.task.next(job), what="the reworked segment's review").review("approve")
+
+    done = _wait(lambda: job.refresh().status == "complete" and job, what="the job to complete")
+    assert done.stats()["review"]["reviewed"] == 3
+    tracks = admin.file.get_by_id(annotate[0].file_id).instance_list
+    assert sorted((t["track_id"], [k["frame"] for k in t["keyframes"]]) for t in tracks) == [
+        (1, [0, 20]),
+        (2, [45, 60]),
+    ]
+
+
 def test_work_in_flight_survives_a_restart_of_the_platform(own_platform):
     """Step Functions executions are not kept across a restart of ``make up``; tasks are. Submitting a task
     whose workflow is gone resumes the file's workflow, which hands over the work already done."""

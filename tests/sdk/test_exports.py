@@ -382,3 +382,65 @@ def test_a_cancelled_export_stops_leaves_no_output_and_runs_anew_when_asked_agai
     with pytest.raises(AnnolakeAPIError) as finished:
         stack.project().cancel_export(export_id)
     assert finished.value.status == 409 and "completed" in str(finished.value)
+
+
+def test_coco_and_yolo_exports_of_a_video_hold_its_stored_frames_and_interpolated_boxes(stack, tmp_path):
+    import io
+
+    import numpy as np
+    import yaml
+    from annolake_service.services import video_frames
+    from PIL import Image
+
+    from tests.support import slice_data
+    from tests.support.video_fixtures import read_pattern
+    from tests.support.video_slice import END, START, seed_tracked_videos
+
+    pytest.importorskip("av")
+    (video,) = seed_tracked_videos(stack.project_id, "frame-export", [70])  # car keyed on frames 0 and 46
+    slice_data.seed_dataset(stack.project_id, "frame-export", 1, start=9100)
+    snap = stack.project().directory.get("frame-export").snapshot("frames-v1")
+
+    def box_at(frame: int) -> list[float]:
+        t = min(frame, 46) / 46
+        x0, y0, x1, y1 = (a + (b - a) * t for a, b in zip(START, END, strict=True))
+        return [x0, y0, x1 - x0, y1 - y0]
+
+    def stored_frame(path) -> int:
+        data = path.read_bytes()
+        assert data == video_frames.frame_jpeg(stack.project_id, video, int(path.stem))  # the stored bytes as they are
+        return read_pattern(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+
+    snap.export("coco", tmp_path / "annotated", progress=False)  # the frames drawn on: the two keyframes
+    coco = COCO(str(tmp_path / "annotated" / "annotations.json"))
+    frames = {i["file_name"]: i for i in coco.dataset["images"] if "annolake_frame" in i}
+    assert sorted(frames) == ["clip-0/000000.jpg", "clip-0/000046.jpg"]
+
+    job = snap.export("coco", tmp_path / "coco", progress=False, every_n_frames=10)
+    assert job["options"] == {"every_n_frames": 10}
+    coco = COCO(str(tmp_path / "coco" / "annotations.json"))
+    frames = {i["file_name"]: i for i in coco.dataset["images"] if "annolake_frame" in i}
+    assert sorted(frames) == [f"clip-0/{n:06d}.jpg" for n in range(0, 70, 10)]
+    assert len(coco.dataset["images"]) == 8  # and the image beside the video
+    for name, image in frames.items():
+        (annotation,) = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
+        assert annotation["bbox"] == pytest.approx(box_at(image["annolake_frame"]), abs=1e-9), name
+        assert coco.loadCats(annotation["category_id"])[0]["name"] == "car"
+        assert stored_frame(tmp_path / "coco" / "images" / name) == image["annolake_frame"]
+    assert len(list((tmp_path / "coco" / "images").glob("*.jpg"))) == 1  # the image; the video is its frames
+
+    snap.export("yolo", tmp_path / "yolo", progress=False, every_n_frames=30)
+    labels = sorted(p.name for p in (tmp_path / "yolo" / "labels" / "clip-0").iterdir())
+    assert labels == ["000000.txt", "000030.txt", "000060.txt"]
+    (line,) = (tmp_path / "yolo" / "labels" / "clip-0" / "000060.txt").read_text().splitlines()
+    x, y, w, h = box_at(60)
+    names = yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())["names"]
+    car = next(n for n, name in names.items() if name == "car")
+    assert line == f"{car} {(x + w / 2) / 128:.6f} {(y + h / 2) / 48:.6f} {w / 128:.6f} {h / 48:.6f}"
+    for name in ("000000", "000030", "000060"):
+        assert stored_frame(tmp_path / "yolo" / "images" / "clip-0" / f"{name}.jpg") == int(name)
+
+    with pytest.raises(AnnolakeAPIError, match=r"format 'voc' takes no options; got \['every_n_frames'\]"):
+        snap.export("voc", every_n_frames=5, progress=False)
+    with pytest.raises(AnnolakeAPIError, match="every_n_frames is a whole number of frames from 1"):
+        snap.export("coco", every_n_frames=0, progress=False)

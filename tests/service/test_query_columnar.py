@@ -116,6 +116,8 @@ def test_duckdb_selects_what_the_evaluator_selects(files: Files, node: Node) -> 
         'dataset.name = "test set" and dataset.id != "ds-1"',
         "eval.pr_a1.fp >= 1 or eval.det.disagreement > 0.5",
         "eval.pr_a1.tp != 0 and not eval.det.fn in [0, 1] and eval.pr_none.fp != 1",
+        "frames.car >= 30 and labels.car >= 1",
+        "frames.absent = 0 or frames.bus < 100",
     ],
 )
 def test_examples_agree(files: Files, text: str) -> None:

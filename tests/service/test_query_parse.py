@@ -350,7 +350,8 @@ def test_type_error_points_at_the_value():
         ('dataset.nme = "x"', "unknown field dataset.nme: use dataset.name or dataset.id", "name"),
         (
             "label.car > 1",
-            "unknown field 'label': a field starts with labels., attributes., file., dataset., predictions. or eval.",
+            "unknown field 'label': a field starts with labels., frames., attributes., file., dataset., predictions. "
+            "or eval.",
             "labels",
         ),
         ('atributes.x = "y"', "unknown field 'atributes'", "attributes"),

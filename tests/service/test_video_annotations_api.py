@@ -187,3 +187,41 @@ def _edited(instances: list[dict]) -> list[dict]:
     bookkeeping = {"id", "root_id", "previous_id", "version", "created_by", "created_at"}
     kept = [{k: v for k, v in i.items() if k not in bookkeeping} for i in instances]
     return sorted(json.loads(json.dumps(kept), parse_int=float), key=lambda i: i["track_id"])
+
+
+def test_frames_with_a_label_count_the_frames_its_tracks_show_on_from_the_table_and_the_index(platform):
+    project = platform.project()
+    dataset = "frames-" + uuid.uuid4().hex[:6]
+    long, short = _video(platform.project_id, dataset), _video(platform.project_id, dataset)
+    files = f"{project._path}/files"
+    gone = {"outside": True}
+    walking = _track(1, "person", [(0, START), (50, END), (100, END)])
+    walking["keyframes"][2] |= gone  # shows on frames 0..99
+    crossing = _track(2, "person", [(80, START), (120, END)])
+    crossing["keyframes"][1] |= gone  # 80..119: with the first, frames 0..119
+    project.client.put(
+        f"{files}/{long}/annotations", {"version": 0, "create_labels": True, "instance_list": [walking, crossing]}
+    )
+    brief = _track(1, "person", [(500, START), (509, END)])
+    brief["keyframes"][1] |= gone
+    project.client.put(f"{files}/{short}/annotations", {"version": 0, "instance_list": [brief]})
+    assert project.client.get(f"{files}/{long}")["frame_counts"] == {"person": 120}
+    assert project.client.get(f"{files}/{long}")["label_counts"] == {"person": 2}  # tracks, as before
+    assert project.client.get(f"{files}/{short}")["frame_counts"] == {"person": 9}
+
+    path = f"{project._path}/datasets/{dataset}/query"
+    expected = {"frames.person >= 30": [long], "frames.person < 30": [short], "frames.person = 120": [long]}
+    from annolake_service.services import query_index
+
+    settings = query_index.get_settings()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(query_index, "get_settings", lambda: settings.model_copy(update={"query_engine": "table"}))
+        for text, files_found in expected.items():
+            answer = project.client.get(path, q=text, limit=10)
+            assert answer["engine"]["name"] == "table" and [f["file_id"] for f in answer["files"]] == files_found
+    deadline = time.monotonic() + 60
+    while (answer := project.client.get(path, q="frames.person >= 30", limit=10))["engine"]["name"] != "index":
+        assert time.monotonic() < deadline, f"the columnar index never answered: {answer['engine']}"
+        time.sleep(0.2)
+    for text, files_found in expected.items():
+        assert [f["file_id"] for f in project.client.get(path, q=text, limit=10)["files"]] == files_found, text

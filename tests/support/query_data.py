@@ -20,6 +20,7 @@ from annolake_service.domain.query import (
     Evaluated,
     FileField,
     FileView,
+    FrameCount,
     InList,
     LabelCount,
     Metadata,
@@ -86,6 +87,7 @@ def _random_file(rng: random.Random, index: int) -> tuple[str, FileView]:
         status=rng.choice(STATUSES),
         metadata=metadata,
         label_counts=counts,
+        frame_counts=_frame_counts(index),
         attribute_values=attributes,
         dataset_names=frozenset(datasets),
         dataset_ids=frozenset(DATASETS[name] for name in datasets),
@@ -104,6 +106,13 @@ def _evaluations(rng: random.Random) -> dict[str, dict[str, float]]:
         for ref, share in EVALUATED.items()
         if rng.random() < share
     }
+
+
+def _frame_counts(index: int) -> dict[str, int]:
+    """A video's frames per label (``frames.<label>``), from a generator of its own so the other fields stay
+    what they were before videos were counted."""
+    rng = random.Random(f"frames-{index}")
+    return {name: rng.choice([1, 2, 30, 99, 100, 640, 3000]) for name in LABELS if rng.random() < 0.4}
 
 
 def random_files(seed: int = 20260131, count: int = FILE_COUNT) -> dict[str, FileView]:
@@ -135,11 +144,26 @@ def _ordered(value: Any) -> bool:
 def comparison(draw: st.DrawFn) -> Node:
     kind = draw(
         st.sampled_from(
-            ["label", "attribute", "name", "type", "size", "created", "status", "metadata", "dataset", "eval"]
+            [
+                "label",
+                "frames",
+                "attribute",
+                "name",
+                "type",
+                "size",
+                "created",
+                "status",
+                "metadata",
+                "dataset",
+                "eval",
+            ]
         )
     )
     if kind == "label":
         field: Any = LabelCount(draw(st.sampled_from([*LABELS, "absent"])))
+        values, ops = NUMBERS, ALL_OPS
+    elif kind == "frames":
+        field = FrameCount(draw(st.sampled_from([*LABELS, "absent"])))
         values, ops = NUMBERS, ALL_OPS
     elif kind == "attribute":
         field = AttributeValues(draw(st.sampled_from([*ATTRIBUTE_POOLS, "nothing"])))

@@ -79,6 +79,9 @@ class FileRecord(BaseModel):
     video: VideoFacts | None = Field(default=None, description="set when media_type is video")
     metadata: dict[str, Any] = Field(default_factory=dict)
     label_counts: dict[str, int] = Field(default_factory=dict)
+    frame_counts: dict[str, int] = Field(
+        default_factory=dict, description="a video: per label, the frames on which it shows (frames.<label>)"
+    )
     attribute_values: dict[str, list[Any]] = Field(default_factory=dict)
     annotation_version: int = 0
     created_at: datetime

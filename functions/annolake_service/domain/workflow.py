@@ -23,6 +23,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
+from annolake_service.domain.video.segments import Segment, VideoSegmenting
+
 
 class JobStatus(StrEnum):
     DRAFT = "draft"
@@ -98,6 +100,10 @@ class JobSpec(BaseModel):
     min_score: float | None = Field(
         default=None, ge=0, le=1, description="with prelabel: only predictions scoring this or more (default: all)"
     )
+    video_segment: VideoSegmenting | None = Field(
+        default=None,
+        description="split each video into annotate tasks of this many frames (default: one task per video)",
+    )
 
     @field_validator("annotators", "reviewers")
     @classmethod
@@ -121,6 +127,15 @@ class JobSpec(BaseModel):
             raise ValueError(
                 "prelabel needs consensus 1: annotators shown the same draft do not label independently, so their "
                 "agreement would measure the model, not them"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _segments_alone(self) -> JobSpec:
+        if self.video_segment is not None and self.consensus > 1:
+            raise ValueError(
+                "video_segment needs consensus 1: each segment is one annotator's part of the video's tracks; "
+                "for several annotators per video leave video_segment out"
             )
         return self
 
@@ -192,9 +207,11 @@ class Task(BaseModel):
     task_id: str
     file_id: str
     kind: TaskKind
-    slot: int = 0
+    slot: int = 0  # the consensus slot, or for a video segment task the segment's number
     round: int = 0
     status: TaskStatus
+    frame_start: int | None = None  # a video segment task: the first and last frames it covers
+    frame_end: int | None = None
     distinct_annotators: bool = False
     assignee: str | None = None
     reserved_for: str | None = None
@@ -215,14 +232,20 @@ class Task(BaseModel):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def segment(self) -> Segment | None:
+        return None if self.frame_start is None or self.frame_end is None else Segment(self.frame_start, self.frame_end)
 
-def review_sampled(job_id: str, file_id: str, review_rate: float) -> bool:
-    """A stable per-file draw: the same file in the same job is always sampled the same way."""
+
+def review_sampled(job_id: str, file_id: str, review_rate: float, segment: int | None = None) -> bool:
+    """A stable per-file (or per video segment) draw: the same file in the same job is always sampled the same
+    way."""
     if review_rate >= 1:
         return True
     if review_rate <= 0:
         return False
-    draw = int(hashlib.sha256(f"review|{job_id}|{file_id}".encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+    unit = file_id if segment is None else f"{file_id}|segment {segment}"
+    draw = int(hashlib.sha256(f"review|{job_id}|{unit}".encode()).hexdigest()[:8], 16) / 0x1_0000_0000
     return draw < review_rate
 
 

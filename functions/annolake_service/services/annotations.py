@@ -13,6 +13,7 @@ from annolake_service.domain.entities import AnnotationVersion, FileRecord
 from annolake_service.domain.exports.cvat_video import CvatVideoError, read_cvat_video
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
+from annolake_service.domain.video.visibility import frame_counts
 from annolake_service.services import files, page_bytes, prelabels
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
@@ -139,6 +140,7 @@ def save_annotations(
             instances=change.instance_list,
             deleted=change.deleted,
             label_counts=label_counts(live),
+            frame_counts=None if frame_count is None else frame_counts(live, frame_count),
             attribute_values=attribute_values(live),
             author=author,
             source=source,

@@ -18,7 +18,9 @@ from annolake_service.adapters import events
 from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo import tasks as task_repo
 from annolake_service.domain.consolidation import consolidate as merge
+from annolake_service.domain.video import segments as video_segments
 from annolake_service.domain.workflow import (
+    Job,
     Task,
     TaskKind,
     TaskStatus,
@@ -28,7 +30,7 @@ from annolake_service.domain.workflow import (
     task_id,
 )
 from annolake_service.services import annotations as annotation_service
-from annolake_service.services import jobs, tasks
+from annolake_service.services import files, jobs, tasks
 from annolake_service.shared.errors import Conflict
 from annolake_service.shared.observability import logger
 
@@ -44,8 +46,21 @@ def _state(project_id: str, job_id: str, file_id: str, round_: int, authors: lis
 
 
 def prepare(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
+    """The annotate slots: one per consensus annotator, or for a segmented video one per segment."""
     job = jobs.get_job(project_id, job_id)
-    return {**_state(project_id, job_id, file_id, 0, []), "slots": list(range(job.spec.consensus))}
+    segments = _segments(job, file_id)
+    slots = list(range(job.spec.consensus if segments is None else len(segments)))
+    return {**_state(project_id, job_id, file_id, 0, []), "slots": slots}
+
+
+def _segments(job: Job, file_id: str) -> list[video_segments.Segment] | None:
+    """The file's segments when the job splits videos and the file is one (None: one task for the file)."""
+    if job.spec.video_segment is None:
+        return None
+    record = files.get_file(job.project_id, file_id)
+    if record.media_type != "video" or record.video is None:
+        return None
+    return video_segments.plan(record.video.frame_count, job.spec.video_segment)
 
 
 def open_task(
@@ -74,6 +89,8 @@ def open_task(
         reserved_for = least_loaded(job.spec.reviewers, load, excluded=authors)
     elif send_back_to:
         reserved_for = send_back_to  # changes requested: back to the annotator who made them
+    segments = _segments(job, file_id)
+    segment = segments[slot] if segments is not None and slot < len(segments) else None
     task = Task(
         project_id=project_id,
         job_id=job_id,
@@ -82,6 +99,8 @@ def open_task(
         kind=kind,
         slot=slot,
         round=round_,
+        frame_start=segment.start if segment else None,
+        frame_end=segment.end if segment else None,
         status=TaskStatus.RESERVED if reserved_for else TaskStatus.AVAILABLE,
         distinct_annotators=kind is TaskKind.ANNOTATE and round_ == 0 and job.spec.consensus > 1,
         reserved_for=reserved_for,
@@ -114,9 +133,12 @@ def open_task(
 
 
 def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict[str, Any]]) -> dict[str, Any]:
-    """After the annotate slots: merge them (consensus > 1), then decide whether the file is reviewed."""
+    """After the annotate slots: merge them (consensus > 1), then decide whether the file is reviewed (a
+    segmented video's segments were each reviewed in their slot, as sampled)."""
     job = jobs.get_job(project_id, job_id)
-    authors = sorted({a["annotator"] for a in annotated})
+    authors = sorted({str(a["annotator"]) for a in annotated if a.get("annotator")} | _authors_of(annotated))
+    if any(a.get("frame_start") is not None for a in annotated):
+        return {**_state(project_id, job_id, file_id, 0, authors), "review": False, "agreement": None}
     agreement = None
     if job.spec.consensus > 1:
         slots = sorted(
@@ -147,6 +169,10 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
         agreement_threshold=job.spec.agreement_threshold,
     )
     return {**_state(project_id, job_id, file_id, 0, authors), "review": review, "agreement": agreement}
+
+
+def _authors_of(annotated: list[dict[str, Any]]) -> set[str]:
+    return {str(who) for a in annotated for who in a.get("authors") or []}
 
 
 def _save_consensus(project_id: str, file_id: str, instance_list: list[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from annolake_service.adapters.dynamo.conditions import ConditionFailed
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.permissions import Action, can
 from annolake_service.domain.roles import Role
+from annolake_service.domain.video import segments
 from annolake_service.domain.workflow import (
     Job,
     ReviewDecision,
@@ -27,9 +28,10 @@ from annolake_service.domain.workflow import (
     job_of_task,
     lease_end,
     may_take,
+    review_sampled,
 )
 from annolake_service.services import annotations as annotation_service
-from annolake_service.services import files, jobs, page_bytes, prelabels
+from annolake_service.services import files, jobs, page_bytes, prelabels, segment_saves
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
 
@@ -123,11 +125,14 @@ def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
 
 def detail(project_id: str, task_id: str) -> dict[str, Any]:
     """What the person working the task needs: the task, the job's instructions and labels, the file with
-    short-lived URLs, its current annotations; for a review, each annotator's submission as well."""
+    short-lived URLs, its current annotations (a video segment task: what its frames show); for a review, each
+    annotator's submission as well."""
     task = load(project_id, task_id)
     job = jobs.get_job(project_id, task.job_id)
     record = files.get_file(project_id, task.file_id)
     current = annotation_service.get_annotations(project_id, task.file_id)
+    if task.segment is not None:
+        current["instance_list"] = segments.view(current["instance_list"], task.segment)
     body: dict[str, Any] = {
         "task": public(task),
         "job": {
@@ -148,7 +153,10 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
         body["submissions"] = [
             {"task_id": t.task_id, "annotator": t.assignee, "round": t.round, "instance_list": t.submission or []}
             for t in task_repo.job_tasks(project_id, task.job_id)
-            if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
+            if t.file_id == task.file_id
+            and t.kind is TaskKind.ANNOTATE
+            and t.status is TaskStatus.SUBMITTED
+            and (task.segment is None or t.slot == task.slot)
         ]
         job_file = job_repo.get_job_file(project_id, task.job_id, task.file_id)
         body["agreement"] = job_file.agreement if job_file else None
@@ -202,13 +210,17 @@ def _resume(task: Task, output: dict[str, Any]) -> None:
 
 
 def _state(task: Task) -> dict[str, Any]:
-    return {
+    state = {
         "project_id": task.project_id,
         "job_id": task.job_id,
         "file_id": task.file_id,
         "round": task.round,
+        "slot": task.slot,
         "task_id": task.task_id,
     }
+    if task.segment is not None:
+        state |= {"frame_start": task.segment.start, "frame_end": task.segment.end}
+    return state
 
 
 def submit(
@@ -243,6 +255,23 @@ def submit(
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = None
+    elif task.segment is not None:
+        try:
+            saved = segment_saves.save(
+                project_id,
+                task.file_id,
+                task.segment,
+                instance_list=instance_list,
+                started_from=version,
+                author=caller,
+                task_id=task_id,
+                alongside=lambda new_version: task_repo.submission_update(
+                    task, caller, now=now, result={"version": new_version}, submission=instance_list
+                ),
+            )
+        except ConditionFailed:
+            raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
+        saved_version = saved["version"]
     else:
         current = None
         if version is None or job.spec.prelabel is not None:
@@ -295,7 +324,12 @@ def hand_over_result(task: Task) -> None:
 
 
 def _annotated_output(task: Task, annotator: str) -> dict[str, Any]:
-    return {**_state(task), "annotator": annotator, "authors": sorted({*task.authors, annotator})}
+    """What an annotate task hands its workflow; ``review``: a video segment sampled for its own review."""
+    review = False
+    if task.segment is not None:
+        rate = jobs.get_job(task.project_id, task.job_id).spec.review_rate
+        review = review_sampled(task.job_id, task.file_id, rate, segment=task.slot)
+    return {**_state(task), "annotator": annotator, "authors": sorted({*task.authors, annotator}), "review": review}
 
 
 def review(
@@ -349,7 +383,10 @@ def _rework_annotator(task: Task) -> str:
     submitted = [
         t
         for t in task_repo.job_tasks(task.project_id, task.job_id)
-        if t.file_id == task.file_id and t.kind is TaskKind.ANNOTATE and t.status is TaskStatus.SUBMITTED
+        if t.file_id == task.file_id
+        and t.kind is TaskKind.ANNOTATE
+        and t.status is TaskStatus.SUBMITTED
+        and (task.segment is None or t.slot == task.slot)  # a segment's review sends back that segment
     ]
     if not submitted:
         raise Conflict("no submitted annotation task to send back")

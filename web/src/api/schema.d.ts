@@ -1947,7 +1947,7 @@ export interface components {
             format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot" | "packed";
             /**
              * Options
-             * @description yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); packed: {"shard_bytes": n}; the others take none
+             * @description yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames); packed: {"shard_bytes": n}; the others take none
              */
             options?: {
                 [key: string]: unknown;
@@ -2110,6 +2110,13 @@ export interface components {
             deleted_at: string | null;
             /** File Id */
             file_id: string;
+            /**
+             * Frame Counts
+             * @description a video: per label, on how many frames it shows (frames.<label>)
+             */
+            frame_counts?: {
+                [key: string]: number;
+            };
             /** Height */
             height: number | null;
             /** Label Counts */
@@ -2529,6 +2536,8 @@ export interface components {
             status: components["schemas"]["JobStatus"];
             /** Task Timeout Seconds */
             task_timeout_seconds: number;
+            /** @description videos are split into annotate tasks of these frames (null: a task per video) */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobRedrivePublic */
         JobRedrivePublic: {
@@ -2616,6 +2625,8 @@ export interface components {
              * @default 3600
              */
             task_timeout_seconds?: number;
+            /** @description split each video into annotate tasks of this many frames (default: one task per video) */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobStatsPublic */
         JobStatsPublic: {
@@ -2700,6 +2711,8 @@ export interface components {
             status?: ("active" | "paused" | "archived") | null;
             /** Task Timeout Seconds */
             task_timeout_seconds?: number | null;
+            /** @description while a draft: how videos are split */
+            video_segment?: components["schemas"]["VideoSegmenting"] | null;
         };
         /** JobsPublic */
         JobsPublic: {
@@ -4131,6 +4144,16 @@ export interface components {
             excluded: string[];
             /** File Id */
             file_id: string;
+            /**
+             * Frame End
+             * @description a video segment task: its last frame (inclusive)
+             */
+            frame_end?: number | null;
+            /**
+             * Frame Start
+             * @description a video segment task: its first frame
+             */
+            frame_start?: number | null;
             /** Job Id */
             job_id: string;
             kind: components["schemas"]["TaskKind"];
@@ -4146,7 +4169,10 @@ export interface components {
             } | null;
             /** Round */
             round: number;
-            /** Slot */
+            /**
+             * Slot
+             * @description the consensus slot, or a video segment task's segment number
+             */
             slot: number;
             status: components["schemas"]["TaskStatus"];
             /** Submitted At */
@@ -4182,7 +4208,7 @@ export interface components {
         TaskSubmission: {
             /**
              * Instance List
-             * @description the file's full instance list (packet shape)
+             * @description the file's full instance list (packet shape); a video segment task: its tracks and frame tags, merged into the file by its frames
              */
             instance_list: {
                 [key: string]: unknown;
@@ -4330,6 +4356,23 @@ export interface components {
              * @description presigned GET of every frame's presentation timestamp: {time_base, pts, seconds}
              */
             timestamps_url?: string | null;
+        };
+        /**
+         * VideoSegmenting
+         * @description How a job splits each video into annotate tasks.
+         */
+        VideoSegmenting: {
+            /**
+             * Frames
+             * @description frames per segment task
+             */
+            frames: number;
+            /**
+             * Overlap
+             * @description frames a segment shares with the next one
+             * @default 0
+             */
+            overlap?: number;
         };
         /** WebhookCreatedPublic */
         WebhookCreatedPublic: {

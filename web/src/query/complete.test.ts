@@ -24,7 +24,7 @@ function apply(text: string, choice: string, cursor = text.length): string {
 
 describe("complete", () => {
   it("offers the field roots and 'not' at the start", () => {
-    expect(labels("")).toEqual(["labels.", "attributes.", "file.", "dataset.", "not"]);
+    expect(labels("")).toEqual(["labels.", "frames.", "attributes.", "file.", "dataset.", "not"]);
     expect(labels("la")).toEqual(["labels."]);
     expect(apply("la", "labels.")).toBe("labels.");
   });

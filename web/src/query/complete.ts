@@ -33,7 +33,7 @@ export interface Completion {
   options: Suggestion[];
 }
 
-export const ROOTS = ["labels", "attributes", "file", "dataset"] as const;
+export const ROOTS = ["labels", "frames", "attributes", "file", "dataset"] as const;
 export const FILE_FIELDS = ["name", "type", "width", "height", "created", "status", "metadata"] as const;
 const FILE_STATUSES = ["ready", "processing", "quarantined"];
 const DATASET_FIELDS = ["name", "id"];
@@ -146,7 +146,13 @@ function fieldOptions(vocabulary: Vocabulary, segments: string[]): Suggestion[] 
       label: `${r}.`,
       apply: `${r}.`,
       kind: "field",
-      detail: { labels: "count of a label", attributes: "attribute values", file: "file field", dataset: "dataset" }[r],
+      detail: {
+        labels: "count of a label",
+        frames: "video frames showing a label",
+        attributes: "attribute values",
+        file: "file field",
+        dataset: "dataset",
+      }[r],
     }));
   }
   if (rest.length > 1 && !(root === "file" && rest[0] === "metadata")) {
@@ -155,6 +161,7 @@ function fieldOptions(vocabulary: Vocabulary, segments: string[]): Suggestion[] 
   const head = `${root}.`;
   switch (root) {
     case "labels":
+    case "frames":
       return vocabulary.labels
         .filter((name) => startsWith(name, prefix))
         .map((name) => ({ label: name, apply: head + quoteName(name), kind: "label", detail: "label" }));

@@ -296,6 +296,7 @@ def save_annotation_version(
     label_counts: dict[str, int],
     attribute_values: dict[str, list[Any]],
     author: str,
+    frame_counts: dict[str, int] | None = None,
     source: str,
     task_id: str | None = None,
     alongside: TransactionUpdate | None = None,
@@ -324,6 +325,7 @@ def save_annotation_version(
                 actions=[
                     FileItem.annotation_version.set(version.version),
                     FileItem.label_counts.set(label_counts),
+                    FileItem.frame_counts.set(frame_counts or {}),
                     FileItem.attribute_summary.set(attribute_values),
                     FileItem.current_instances.remove() if carried is None else FileItem.current_instances.set(carried),
                 ],

@@ -126,6 +126,7 @@ class FileItem(Item):
     video = JSONAttribute(null=True)  # VideoFacts of a video (frame count, fps, where its frames are)
     file_metadata = JSONAttribute(default=dict)
     label_counts: MapAttribute[str, Any] = MapAttribute(default=dict)
+    frame_counts: MapAttribute[str, Any] = MapAttribute(default=dict)  # a video's frames per label
     # pynamodb reserves the name attribute_values
     attribute_summary: MapAttribute[str, Any] = MapAttribute(attr_name="attribute_values", default=dict)
     annotation_version = NumberAttribute(default=0)
@@ -254,6 +255,8 @@ class TaskItem(_IndexedItem):
     task_kind = UnicodeAttribute()  # annotate | review (``kind`` is the item type, as on every item)
     slot = NumberAttribute(default=0)
     round = NumberAttribute(default=0)
+    frame_start = NumberAttribute(null=True)  # a video segment task's frames
+    frame_end = NumberAttribute(null=True)
     status = UnicodeAttribute()
     distinct_annotators = BooleanAttribute(default=False)
     assignee = UnicodeAttribute(null=True)

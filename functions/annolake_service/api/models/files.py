@@ -39,6 +39,9 @@ class FilePublic(BaseModel):
     video: VideoPublic | None = Field(default=None, description="set when media_type is video")
     metadata: dict[str, Any]
     label_counts: dict[str, int]
+    frame_counts: dict[str, int] = Field(
+        default_factory=dict, description="a video: per label, on how many frames it shows (frames.<label>)"
+    )
     attribute_values: dict[str, list[Any]]
     annotation_version: int
     created_at: datetime

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from annolake_service.api.models.paging import NextCursor
 from annolake_service.domain.entities import UnreadableRecord
+from annolake_service.domain.video.segments import VideoSegmenting
 from annolake_service.domain.workflow import Job, JobStatus
 from annolake_service.domain.workflow import JobSpec as JobCreate  # the spec a job is created from
 
@@ -30,6 +31,9 @@ class JobPublic(BaseModel):
     agreement_threshold: float
     prelabel: str | None = Field(default=None, description="the prediction run annotate tasks start from")
     min_score: float | None = None
+    video_segment: VideoSegmenting | None = Field(
+        default=None, description="videos are split into annotate tasks of these frames (null: a task per video)"
+    )
     status: JobStatus
     launch_status: str = Field(description="not_launched, launching, launched or failed")
     launch_failure: str | None = Field(default=None, description="why the launch failed; POST …/redrive launches again")
@@ -69,6 +73,7 @@ class JobUpdate(BaseModel):
     agreement_threshold: float | None = Field(default=None, ge=0, le=1)
     prelabel: str | None = Field(default=None, description="while a draft: the prediction run to pre-label from")
     min_score: float | None = Field(default=None, ge=0, le=1)
+    video_segment: VideoSegmenting | None = Field(default=None, description="while a draft: how videos are split")
     status: Literal["active", "paused", "archived"] | None = Field(
         default=None, description="pause / resume / archive (a draft becomes active by launching)"
     )

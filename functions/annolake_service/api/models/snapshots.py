@@ -92,6 +92,7 @@ class ExportCreate(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description='yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); '
+        "coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames); "
         'packed: {"shard_bytes": n}; the others take none',
     )
 

@@ -16,8 +16,10 @@ class TaskPublic(BaseModel):
     job_id: str
     file_id: str
     kind: TaskKind
-    slot: int
+    slot: int = Field(description="the consensus slot, or a video segment task's segment number")
     round: int
+    frame_start: int | None = Field(default=None, description="a video segment task: its first frame")
+    frame_end: int | None = Field(default=None, description="a video segment task: its last frame (inclusive)")
     status: TaskStatus
     assignee: str | None
     reserved_for: str | None
@@ -64,7 +66,10 @@ class NextTaskPublic(BaseModel):
 
 
 class TaskSubmission(BaseModel):
-    instance_list: list[dict[str, Any]] = Field(description="the file's full instance list (packet shape)")
+    instance_list: list[dict[str, Any]] = Field(
+        description="the file's full instance list (packet shape); a video segment task: its tracks and frame tags, "
+        "merged into the file by its frames"
+    )
     version: int | None = Field(
         default=None, ge=0, description="the annotation version you started from; a stale one gets 409"
     )

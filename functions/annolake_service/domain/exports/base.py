@@ -89,9 +89,17 @@ class ExportContext:
     options: dict[str, Any] = field(default_factory=dict)  # the export's, normalized (part of its id)
 
     @property
+    def every_n_frames(self) -> int | None:
+        """Image formats: a video's every Nth frame (None: its annotated frames)."""
+        every: int | None = self.options.get("every_n_frames")
+        return every
+
+    @property
     def digest(self) -> str:
         """What a page is rendered with, as a name: pages rendered with the same context fit together."""
-        facts = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
+        facts: list[object] = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
+        if self.options:
+            facts.append(self.options)
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
     def label_index(self, name: str) -> int | None:

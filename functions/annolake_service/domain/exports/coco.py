@@ -3,7 +3,8 @@
 An object is one annotation: a box; a polygon with all its parts as one ``segmentation`` (bbox derived); a crowd
 box with its RLE mask (``iscrowd: 1``); keypoints. Tags, file-level attributes, lines, points and ellipses have
 no COCO form and are left out. Image ids are positions in the snapshot from 1; annotation ids
-``image_id * 100000 + n``.
+``image_id * 100000 + n``. A video is its frames (``video_frames``): one image per exported frame, named
+``<stem>/<frame:06d>.jpg``, with ``annolake_file_id`` and ``annolake_frame``, holding the tracks on it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from typing import Any
 
 from annolake_service.domain import rle
 from annolake_service.domain.exports.base import ExportContext, ExportFile, ExportFormat, box_of, register
+from annolake_service.domain.exports.video_frames import (
+    FRAME_IMAGE_IDS,
+    exported_frames,
+    frame_name,
+    frame_shapes,
+    frames_only,
+)
 
 ANNOTATIONS_PER_IMAGE = 100_000
 
@@ -57,28 +65,35 @@ def annotation(file: ExportFile, instance: dict[str, Any], image_id: int, n: int
     return body
 
 
+def _image(file: ExportFile, image_id: int, name: str, instances: list[dict], context: ExportContext) -> tuple:
+    image = {"id": image_id, "file_name": name, "width": file.width, "height": file.height}
+    image["annolake_file_id"] = file.file_id
+    annotations, n = [], 0
+    for instance in instances:
+        label = context.label_index(instance.get("name", ""))
+        if label is None:
+            continue
+        n += 1
+        found = annotation(file, instance, image_id, n, label + 1)
+        if found is not None:
+            annotations.append(found)
+    return image, annotations
+
+
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
     images, annotations = [], []
     for file in files:
-        image_id = file.index + 1
-        images.append(
-            {
-                "id": image_id,
-                "file_name": file.name,
-                "width": file.width,
-                "height": file.height,
-                "annolake_file_id": file.file_id,
-            }
-        )
-        n = 0
-        for instance in file.instances:
-            label = context.label_index(instance.get("name", ""))
-            if label is None:
-                continue
-            n += 1
-            found = annotation(file, instance, image_id, n, label + 1)
-            if found is not None:
-                annotations.append(found)
+        if file.is_video:
+            for frame in exported_frames(file, context.every_n_frames):
+                image_id = (file.index + 1) * FRAME_IMAGE_IDS + frame
+                shapes = frame_shapes(file, frame)
+                image, found = _image(file, image_id, frame_name(file, frame), shapes, context)
+                images.append({**image, "annolake_frame": frame})
+                annotations += found
+            continue
+        image, found = _image(file, file.index + 1, file.name, file.instances, context)
+        images.append(image)
+        annotations += found
     return {
         "images": b",".join(_json(i) for i in images),
         "annotations": b",".join(_json(a) for a in annotations),
@@ -109,5 +124,6 @@ COCO = register(
         head=_head,
         between=_between,
         joiner=b",",
+        options=frames_only,
     )
 )

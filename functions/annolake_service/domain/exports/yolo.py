@@ -8,6 +8,9 @@ With ``split`` (``{"train": 0.8, "val": 0.2}``, optionally ``test``) each file g
 its id and ``seed``: ``labels/<subset>/<stem>.txt``, ``images/<subset>/<name>``, and ``data.yaml`` names each
 subset's folder. A file's subset depends on its id, the seed and the shares only, so it stays in its subset when
 files are added to the dataset and the snapshot retaken.
+
+A video is its frames (``video_frames``): ``labels/[<subset>/]<stem>/<frame:06d>.txt`` per exported frame, the
+tracks on it as boxes, beside ``images/[<subset>/]<stem>/<frame:06d>.jpg``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from annolake_service.domain.exports.base import (
     register,
     tar_members,
 )
+from annolake_service.domain.exports.video_frames import exported_frames, frame_name, frame_options, frame_shapes
 
 
-def label_lines(file: ExportFile, context: ExportContext) -> str:
+def label_lines(file: ExportFile, context: ExportContext, instances: list[dict] | None = None) -> str:
+    """A label file's lines: ``instances`` (default: the file's) as normalized boxes."""
     lines = []
-    for instance in file.instances:
+    for instance in file.instances if instances is None else instances:
         label = context.label_index(instance.get("name", ""))
         bounds = box_of(instance)
         if label is None or bounds is None or not (file.width and file.height):
@@ -48,15 +53,16 @@ SUBSETS = ("train", "val", "test")  # the subsets Ultralytics' data.yaml names, 
 
 def normalized_options(options: dict[str, Any]) -> dict[str, Any]:
     """``{}`` (one folder), or ``{"split": {subset: share}, "seed": n}`` checked: train and val (test optional),
-    shares above 0 adding up to 1."""
+    shares above 0 adding up to 1; either with ``every_n_frames`` (videos)."""
+    frames, options = frame_options(options)
     unknown = sorted(set(options) - {"split", "seed"})
     if unknown:
-        raise ValueError(f"yolo takes split and seed; got {unknown}")
+        raise ValueError(f"yolo takes split, seed and every_n_frames; got {unknown}")
     split = options.get("split")
     if split is None:
         if "seed" in options:
             raise ValueError("seed only applies with split, e.g. {'split': {'train': 0.8, 'val': 0.2}, 'seed': 0}")
-        return {}
+        return frames
     example = "e.g. {'train': 0.8, 'val': 0.2}"
     if not isinstance(split, dict) or not {"train", "val"} <= set(split) <= set(SUBSETS):
         raise ValueError(f"split names train and val (and test, optionally) with shares, {example}; got {split!r}")
@@ -72,7 +78,7 @@ def normalized_options(options: dict[str, Any]) -> dict[str, Any]:
     seed = options.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be a whole number, not {seed!r}")
-    return {"split": shares, "seed": seed}
+    return {**frames, "split": shares, "seed": seed}
 
 
 def subset_of(file_id: str, options: dict[str, Any]) -> str | None:
@@ -90,13 +96,27 @@ def subset_of(file_id: str, options: dict[str, Any]) -> str | None:
     return [s for s in SUBSETS if s in split][-1]  # a point past the last edge by rounding
 
 
-def label_path(file: ExportFile, context: ExportContext) -> str:
+def label_path(file: ExportFile, context: ExportContext, stem: str | None = None) -> str:
+    """``labels/[<subset>/]<stem>.txt``; a video's frame passes its own stem (``<video>/<frame>``)."""
     subset = subset_of(file.file_id, context.options)
-    return f"labels/{subset}/{file.stem}.txt" if subset else f"labels/{file.stem}.txt"
+    name = stem or file.stem
+    return f"labels/{subset}/{name}.txt" if subset else f"labels/{name}.txt"
+
+
+def _members(file: ExportFile, context: ExportContext) -> list[tuple[str, bytes]]:
+    if not file.is_video:
+        return [(label_path(file, context), label_lines(file, context).encode())]
+    return [
+        (
+            label_path(file, context, frame_name(file, frame)[:-4]),
+            label_lines(file, context, frame_shapes(file, frame)).encode(),
+        )
+        for frame in exported_frames(file, context.every_n_frames)
+    ]
 
 
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
-    return {"members": tar_members([(label_path(f, context), label_lines(f, context).encode()) for f in files])}
+    return {"members": tar_members([member for file in files for member in _members(file, context)])}
 
 
 def data_yaml(context: ExportContext) -> bytes:

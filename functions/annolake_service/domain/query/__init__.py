@@ -11,6 +11,8 @@ field                       meaning of ``=``/``==``, ``!=``, ``< <= > >=``, ``in
 ==========================  =========================================================================
 ``labels.<name>``           the number of live instances of the label; a file without it counts 0.
                             Numbers only.
+``frames.<name>``           on how many frames of a video the label shows (a track not outside, a
+                            frame tag); 0 for an image or a video without it. Numbers only.
 ``attributes.<group>``      the file's set of values of the group (every element of a multi-select
                             or tree path). ``=`` contains, ``!=`` does not contain, ``in`` contains
                             any, ``not in`` contains none; an ordering holds if some value satisfies
@@ -57,6 +59,7 @@ from annolake_service.domain.query.nodes import (
     Evaluated,
     Field,
     FileField,
+    FrameCount,
     InList,
     LabelCount,
     Metadata,
@@ -85,6 +88,7 @@ __all__ = [
     "FileField",
     "FileView",
     "InList",
+    "FrameCount",
     "LabelCount",
     "Metadata",
     "Node",

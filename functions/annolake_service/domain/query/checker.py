@@ -10,6 +10,7 @@ from annolake_service.domain.query.nodes import (
     AttributeValues,
     Compare,
     Evaluated,
+    FrameCount,
     InList,
     LabelCount,
     Node,
@@ -43,7 +44,7 @@ def check_query(
         if not isinstance(part, Compare | InList):
             continue
         field = part.field
-        if isinstance(field, LabelCount) and field.name not in label_names:
+        if isinstance(field, LabelCount | FrameCount) and field.name not in label_names:
             _unknown("label", field.name, label_names, field)
         if isinstance(field, AttributeValues) and field.group not in attribute_groups:
             _unknown("attribute group", field.group, attribute_groups, field)
@@ -60,7 +61,10 @@ def check_query(
 
 
 def _unknown(
-    kind: str, name: str, known: Collection[str], field: LabelCount | AttributeValues | Predicted | Evaluated
+    kind: str,
+    name: str,
+    known: Collection[str],
+    field: LabelCount | FrameCount | AttributeValues | Predicted | Evaluated,
 ) -> None:
     suggestion = suggest(name, known)
     message = f"unknown {kind} {name!r}"

@@ -17,6 +17,7 @@ from annolake_service.domain.query.nodes import (
     Evaluated,
     Field,
     FileField,
+    FrameCount,
     InList,
     LabelCount,
     Metadata,
@@ -51,6 +52,7 @@ class FileView:
     status: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     label_counts: Mapping[str, int] = field(default_factory=dict)
+    frame_counts: Mapping[str, int] = field(default_factory=dict)  # a video's frames per label
     attribute_values: Mapping[str, list[Any]] = field(default_factory=dict)
     dataset_names: frozenset[str] = frozenset()
     dataset_ids: frozenset[str] = frozenset()
@@ -82,6 +84,7 @@ class FileView:
             status=record.status,
             metadata=record.metadata,
             label_counts=record.label_counts,
+            frame_counts=record.frame_counts,
             attribute_values=record.attribute_values,
             dataset_names=frozenset(dataset_names),
             dataset_ids=frozenset(dataset_ids),
@@ -107,6 +110,8 @@ def evaluate(node: Node, view: FileView) -> bool:
 def _compare(field: Field, op: CompareOp, value: Value, view: FileView) -> bool:
     if isinstance(field, LabelCount):
         return OPS[op](view.label_counts.get(field.name, 0), value)
+    if isinstance(field, FrameCount):
+        return OPS[op](view.frame_counts.get(field.name, 0), value)
     if isinstance(field, AttributeValues):
         values = [_as_attribute_literal(v) for v in view.attribute_values.get(field.group, ())]
         return _any_of(values, op, _as_attribute_literal(value))

@@ -14,7 +14,7 @@ from datetime import UTC
 from typing import Any
 
 from annolake_service.domain.query.evaluator import FileView, _as_attribute_literal, _kind
-from annolake_service.domain.query.sql import attribute_columns, label_column
+from annolake_service.domain.query.sql import attribute_columns, frames_column, label_column
 
 SEQ_WIDTH = 48
 BASE_COLUMNS: dict[str, str] = {
@@ -39,7 +39,7 @@ def column_type(column: str) -> str:
     """The DuckDB type of any index column (label and attribute columns included)."""
     if column in BASE_COLUMNS:
         return BASE_COLUMNS[column]
-    if column.startswith("label:"):
+    if column.startswith(("label:", "frames:")):
         return "BIGINT"
     if column.startswith("attr_num:"):
         return "DOUBLE[]"
@@ -76,6 +76,8 @@ def index_row(
     }
     for name in {*labels, *view.label_counts}:
         row[label_column(name)] = int(view.label_counts.get(name, 0))
+    for name, frames in view.frame_counts.items():
+        row[frames_column(name)] = int(frames)
     for group, values in view.attribute_values.items():
         text_column, number_column = attribute_columns(group)
         literals = [_as_attribute_literal(value) for value in values]

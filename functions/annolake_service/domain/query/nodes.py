@@ -46,6 +46,15 @@ class LabelCount:
 
 
 @dataclass(frozen=True)
+class FrameCount:
+    """``frames.<name>``: on how many frames of a video the label shows (a track not outside, or a frame tag);
+    0 for an image and for a video without it."""
+
+    name: str
+    pos: Position | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class AttributeValues:
     """``attributes.<group>``: the set of values of an attribute group on the file."""
 
@@ -104,7 +113,7 @@ class Evaluated:
     pos: Position | None = field(default=None, compare=False, repr=False)
 
 
-Field: TypeAlias = LabelCount | AttributeValues | FileField | Metadata | DatasetRef | Predicted | Evaluated
+Field: TypeAlias = LabelCount | FrameCount | AttributeValues | FileField | Metadata | DatasetRef | Predicted | Evaluated
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,8 @@ def format_value(value: Value) -> str:
 def format_field(f: Field) -> str:
     if isinstance(f, LabelCount):
         return f"labels.{format_name(f.name)}"
+    if isinstance(f, FrameCount):
+        return f"frames.{format_name(f.name)}"
     if isinstance(f, AttributeValues):
         return f"attributes.{format_name(f.group)}"
     if isinstance(f, FileField):

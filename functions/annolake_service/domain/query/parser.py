@@ -28,6 +28,7 @@ from annolake_service.domain.query.nodes import (
     Evaluated,
     Field,
     FileField,
+    FrameCount,
     InList,
     LabelCount,
     Metadata,
@@ -43,7 +44,7 @@ from annolake_service.domain.query.nodes import (
 
 MAX_QUERY_LENGTH = 10_000
 MAX_DEPTH = 64
-ROOTS = ("labels", "attributes", "file", "dataset", "predictions", "eval")
+ROOTS = ("labels", "frames", "attributes", "file", "dataset", "predictions", "eval")
 _FLIPPED: dict[str, CompareOp] = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
@@ -280,6 +281,12 @@ def _coerce(field: Field, op: CompareOp, value: Value, token: Token) -> Value:
         if not _is_number(value):
             _type_error(f"{name} is a count of instances, so compare it with a number, not {_describe(value)}", token)
         return value
+    if isinstance(field, FrameCount):
+        if not _is_number(value):
+            _type_error(
+                f"{name} is a count of video frames, so compare it with a number, not {_describe(value)}", token
+            )
+        return value
     if isinstance(field, Predicted):
         if not _is_number(value):
             what = "a score between 0 and 1" if field.score else "a count of predicted instances"
@@ -360,7 +367,8 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
     names = [_segment(t) for t in segment_tokens]
     if root not in ROOTS:
         _name_error(
-            f"unknown field {root!r}: a field starts with labels., attributes., file., dataset., predictions. or eval.",
+            f"unknown field {root!r}: a field starts with labels., frames., attributes., file., dataset., "
+            "predictions. or eval.",
             root,
             "field",
             ROOTS,
@@ -382,7 +390,7 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
                 root_token,
             )
         return Evaluated(names[0], cast(Any, names[1]), _pos(segment_tokens[0]))
-    if root in ("labels", "attributes"):
+    if root in ("labels", "frames", "attributes"):
         if len(names) > 1:
             _type_error(
                 f"{root}.{'.'.join(names)} has too many parts; quote a name that contains dots, "
@@ -390,6 +398,8 @@ def _field(root_token: Token, segment_tokens: list[Token]) -> Field:
                 root_token,
             )
         name_pos = _pos(segment_tokens[0])
+        if root == "frames":
+            return FrameCount(names[0], name_pos)
         return LabelCount(names[0], name_pos) if root == "labels" else AttributeValues(names[0], name_pos)
     if root == "dataset":
         if names not in (["name"], ["id"]):

@@ -13,6 +13,7 @@ column                                holds
 ``dataset_names``, ``dataset_ids``    the datasets the file is in (lists of text)
 ``label:<name>``                      live instances of the label (integer; 0 explicit, or the column
                                       absent from an older file of the index)
+``frames:<name>``                     a video's frames on which the label shows (integer; absent: 0)
 ``attr_str:<group>`` /                the group's text values (booleans as "true"/"false", dates as ISO
 ``attr_num:<group>``                  text) and its numeric values (double), as lists
 ====================================  ==================================================================
@@ -45,6 +46,7 @@ from annolake_service.domain.query.nodes import (
     Evaluated,
     Field,
     FileField,
+    FrameCount,
     InList,
     LabelCount,
     Metadata,
@@ -56,6 +58,7 @@ from annolake_service.domain.query.nodes import (
 )
 
 LABEL_PREFIX = "label:"
+FRAMES_PREFIX = "frames:"
 ATTRIBUTE_TEXT_PREFIX = "attr_str:"
 ATTRIBUTE_NUMBER_PREFIX = "attr_num:"
 _JSON_NUMBER_TYPES = "('UBIGINT', 'BIGINT', 'HUGEINT', 'DOUBLE')"
@@ -66,6 +69,11 @@ _TRUE = "TRUE"
 
 def label_column(name: str) -> str:
     return LABEL_PREFIX + name
+
+
+def frames_column(name: str) -> str:
+    """A video's frames per label (``frames.<name>``); absent from a file without the label, which reads 0."""
+    return FRAMES_PREFIX + name
 
 
 def attribute_columns(group: str) -> tuple[str, str]:
@@ -94,7 +102,7 @@ class SqlPredicate:
     params: list[Any] = field(default_factory=list)
 
 
-_INDEXED_FIELDS = (LabelCount, AttributeValues, FileField, Metadata, DatasetRef, Evaluated)
+_INDEXED_FIELDS = (LabelCount, FrameCount, AttributeValues, FileField, Metadata, DatasetRef, Evaluated)
 EVAL_TABLE = "eval_files"
 
 
@@ -140,7 +148,9 @@ class _Compiler:
         if op == "!=":
             return f"(NOT {self.compare(field, '=', value)})"
         if isinstance(field, LabelCount):
-            return self.label(field.name, op, value)
+            return self.count(label_column(field.name), op, value)
+        if isinstance(field, FrameCount):
+            return self.count(frames_column(field.name), op, value)
         if isinstance(field, AttributeValues):
             return self.attribute(field.group, op, _as_attribute_literal(value))
         if isinstance(field, Metadata):
@@ -162,12 +172,12 @@ class _Compiler:
             raise ValueError(f"{type(field).__name__} is not in the index (see ``indexed``)")
         return self.file_field(field, op, value)
 
-    def label(self, name: str, op: CompareOp, value: Value) -> str:
+    def count(self, column: str, op: CompareOp, value: Value) -> str:
+        """A count column (0 when the column or the value is missing) compared with a number."""
         if isinstance(value, bool):
             value = int(value)  # as ``evaluate`` compares a count with it: True == 1
         if not isinstance(value, int | float):
             return _FALSE
-        column = label_column(name)
         count = f"COALESCE({quote_identifier(column)}, 0)" if column in self.columns else "0"
         return f"({count} {op} {self.bind(_number(value))})"
 
@@ -236,11 +246,13 @@ __all__ = [
     "ATTRIBUTE_NUMBER_PREFIX",
     "ATTRIBUTE_TEXT_PREFIX",
     "EVAL_TABLE",
+    "FRAMES_PREFIX",
     "LABEL_PREFIX",
     "SqlPredicate",
     "attribute_columns",
     "indexed",
     "json_pointer",
+    "frames_column",
     "label_column",
     "quote_identifier",
     "to_sql",
