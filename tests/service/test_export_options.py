@@ -20,7 +20,14 @@ def test_options_are_checked_and_defaults_filled_so_the_same_ask_is_the_same_exp
         with pytest.raises(ValueError, match="shard_bytes must be a whole number of bytes from 1048576"):
             packed.normalized_options({"shard_bytes": bad})
     with pytest.raises(ValueError, match="takes no options"):
+        format_named("voc").options({"split": {"train": 1}})
+    with pytest.raises(ValueError, match="takes only every_n_frames"):
         format_named("coco").options({"split": {"train": 1}})
+    assert format_named("coco").options({"every_n_frames": None}) == {}
+    for bad in (0, True, 2.5, "10"):
+        with pytest.raises(ValueError, match="every_n_frames is a whole number of frames"):
+            format_named("coco").options({"every_n_frames": bad})
+    assert yolo.normalized_options({"every_n_frames": 10}) == {"every_n_frames": 10}
     assert yolo.normalized_options({}) == {}
     assert yolo.normalized_options({"split": {"val": 0.2, "train": 0.8}}) == {
         "split": {"train": 0.8, "val": 0.2},
@@ -33,7 +40,7 @@ def test_options_are_checked_and_defaults_filled_so_the_same_ask_is_the_same_exp
         ({"split": {"train": 1.2, "val": -0.2}}, "between 0 and 1"),
         ({"seed": 3}, "only applies with split"),
         ({"split": {"train": 0.5, "val": 0.5}, "seed": "a"}, "whole number"),
-        ({"folds": 5}, "split and seed"),
+        ({"folds": 5}, "split, seed and every_n_frames"),
     ):
         with pytest.raises(ValueError, match=message):
             yolo.normalized_options(bad)
