@@ -4,10 +4,9 @@
  * (`tests/golden/video_interpolation.json`), so the editor shows exactly what the API and the exports derive.
  */
 
-export interface Pt {
-  x: number;
-  y: number;
-}
+import type { Pt } from "../geometry";
+
+export type { Pt } from "../geometry";
 
 export type TrackShape = "box" | "polygon" | "point";
 
