@@ -56,7 +56,7 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency ingest_rate local_store predictions query_cost query_index
-    snapshots snapshots_large streaming workflow web_explorer]`` (default: all)."""
+    snapshots snapshots_large streaming workflow web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -68,6 +68,7 @@ def main() -> None:
         snapshots,
         streaming,
         web_explorer,
+        web_video,
         workflow,
     )
 
@@ -83,6 +84,7 @@ def main() -> None:
         "snapshots_large": snapshots.run_large,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
+        "web_video": web_video.run,
         "predictions": predictions.run,
     }
     rows = []

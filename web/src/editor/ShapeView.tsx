@@ -20,7 +20,7 @@ export function DraftBox({ a, b, colour }: { a: Pt; b: Pt; colour: string }) {
 /** A caption drawn by a shape (e.g. a video frame's "interpolated"), at its top-left corner. */
 function Note({ at, text, colour, size }: { at: Pt; text: string; colour: string; size: number }) {
   return (
-    <text className="shape-note" x={at.x} y={at.y - size * 0.3} fontSize={size} fill={colour}>
+    <text className="shape-note" x={at.x} y={at.y - size * 0.5} fontSize={size} fill={colour} strokeWidth={size * 0.25}>
       {text}
     </text>
   );

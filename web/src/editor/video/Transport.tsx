@@ -48,7 +48,8 @@ export function Transport({
           onChange={(e) => setTyped(e.target.value)}
           onBlur={seek}
           onKeyDown={(e) => {
-            if (e.key === "Enter") seek();
+            // seek, and hand the keys back to the editor's shortcuts
+            if (e.key === "Enter") e.currentTarget.blur();
           }}
         />
       </label>
