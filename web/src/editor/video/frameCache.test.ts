@@ -21,7 +21,12 @@ describe("the frame cache", () => {
   it("fetches the frame first, then a few ahead, a bounded number at once", async () => {
     const { asked, load, answer } = loader();
     const revoked: string[] = [];
-    const cache = new FrameCache(load, 100, { concurrency: 2, capacity: 3, toUrl: (b) => `u${b.size}-${asked.length}`, revoke: (u) => revoked.push(u) });
+    const cache = new FrameCache(load, 100, {
+      concurrency: 2,
+      capacity: 3,
+      toUrl: (b) => `u${b.size}-${asked.length}`,
+      revoke: (u) => revoked.push(u),
+    });
     cache.want(10, 4);
     expect(asked).toEqual([10, 11]);
     await answer(10);
