@@ -7,17 +7,22 @@ cache):
 - open: from navigating to the video's editor until frame 0 is on screen (median of 3);
 - step: 100 presses of "." (next frame), each waited for until its frame is on screen, where the editor has
   prefetched the frames ahead, side by side with 100 seeks to frames far apart (none prefetched);
-- playback: frames shown per second while playing for 3 s (the video has 30).
+- playback: frames shown per second while playing for 3 s (the video has 30);
+- for reference, the frames endpoint alone: one frame's GET, one request at a time, outside the browser.
 
 Run: ``python -m tests.bench web_video`` (or ``python -m tests.bench.web_video``).
 """
 
 from __future__ import annotations
 
+import base64
 import random
 import statistics
 import tempfile
+import time
 from pathlib import Path
+
+import urllib3
 
 from tests.bench.web_explorer import ARGS, CHROMIUM, VIEWPORT
 from tests.e2e.conftest import free_port, start_platform
@@ -90,6 +95,24 @@ def _open(browser, platform, state: dict, file_id: str):  # noqa: ANN202
     return context, page, opened
 
 
+def _frame_get_ms(platform, file_id: str, count: int = 50) -> float:
+    """Median ms of one GET of a frame (frames 150.. in turn, so none is cached), through the API key."""
+    creds = platform.credentials
+    token = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
+    http = urllib3.PoolManager()
+    samples = []
+    for frame in range(150, 150 + count):
+        started = time.perf_counter()
+        answer = http.request(
+            "GET",
+            f"{platform.api_url}/api/v1/projects/{creds['project']}/files/{file_id}/frames/{frame}",
+            headers={"Authorization": f"Basic {token}"},
+        )
+        assert answer.status == 200, answer.data
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
 def run() -> list[tuple[str, str, str]]:
     from annolake import Project
     from playwright.sync_api import sync_playwright
@@ -102,6 +125,7 @@ def run() -> list[tuple[str, str, str]]:
             video = make_square_video(Path(tmp) / "bench.mp4", frames=FRAMES, size=SIZE)
             project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
             file_id = project.file.from_local(video, directory="video-bench", wait_s=300).id
+            served = _frame_get_ms(platform, file_id)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
@@ -150,6 +174,11 @@ def run() -> list[tuple[str, str, str]]:
             "video editor: frames shown per second while playing",
             f"{fps:.0f} fps",
             "the video has 30; headless Chromium, no GPU",
+        ),
+        (
+            "frames endpoint: one frame's GET, one at a time (no browser)",
+            f"{served:.1f} ms",
+            f"median of 50; stepping costs {stepped / STEPS / served:.1f}x this a frame",
         ),
     ]
     return rows
