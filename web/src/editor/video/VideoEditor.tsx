@@ -111,8 +111,9 @@ export function VideoEditor(props: VideoEditorProps) {
   const colourOf = useCallback((name: string) => colours.get(name) ?? FALLBACK_COLOUR, [colours]);
   const tracks = tracksOf(state);
   const selectedTrack = findTrack(tracks, view.selected);
-  const hint =
-    !readOnly && view.tool !== "select" && selectedTrack
+  const hint = frames.error
+    ? `Frame ${frame} could not be loaded (${frames.error instanceof Error ? frames.error.message : "error"}); step or seek to try again`
+    : !readOnly && view.tool !== "select" && selectedTrack
       ? `Drawing sets track #${selectedTrack.track_id}'s keyframe on frame ${frame}; Escape, then draw, for a new track`
       : undefined;
 

@@ -51,4 +51,25 @@ describe("the frame cache", () => {
     await answer(48);
     expect(asked).toEqual([0, 48, 49]);
   });
+
+  it("records a failed frame and tries it again when it is asked for", async () => {
+    let fail = true;
+    const asked: number[] = [];
+    const load = (frame: number) => {
+      asked.push(frame);
+      return fail ? Promise.reject(new Error("503")) : Promise.resolve(new Blob(["x"]));
+    };
+    const cache = new FrameCache(load, 10, { toUrl: () => "u", revoke: () => undefined });
+    cache.want(2, 0);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(cache.error(2)).toBeInstanceOf(Error);
+    cache.want(1, 1); // frame 2 is only ahead here: not tried again
+    await new Promise((r) => setTimeout(r, 0));
+    expect(asked).toEqual([2, 1]);
+    fail = false;
+    cache.want(2, 0);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(cache.url(2)).toBe("u");
+    expect(cache.error(2)).toBeUndefined();
+  });
 });

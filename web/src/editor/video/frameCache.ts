@@ -52,9 +52,13 @@ export class FrameCache {
     return () => this.listeners.delete(listener);
   }
 
-  /** Frame `frame` first, then the `ahead` frames after it; what was queued for another frame is dropped. */
+  /**
+   * Frame `frame` first, then the `ahead` frames after it; what was queued for another frame is dropped. A
+   * frame that failed is tried again when it is the one asked for.
+   */
   want(frame: number, ahead: number): void {
     this.centre = frame;
+    this.failed.delete(frame);
     const last = Math.min(this.frameCount - 1, frame + ahead);
     this.queue = [];
     for (let n = frame; n <= last; n += 1) {
