@@ -56,7 +56,7 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency ingest_rate local_store packed_shards predictions query_cost
-    query_index snapshots snapshots_large streaming video_exports workflow web_explorer]`` (default: all)."""
+    query_index snapshots snapshots_large streaming video_exports workflow web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -70,6 +70,7 @@ def main() -> None:
         streaming,
         video_exports,
         web_explorer,
+        web_video,
         workflow,
     )
 
@@ -86,6 +87,7 @@ def main() -> None:
         "snapshots_large": snapshots.run_large,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
+        "web_video": web_video.run,
         "predictions": predictions.run,
         "video_exports": video_exports.run,
     }

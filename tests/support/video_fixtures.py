@@ -86,3 +86,28 @@ def decoded_frames(path: Path) -> list[tuple[int, Fraction]]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return [(frame.pts, Fraction(stream.time_base)) for frame in container.decode(stream)]
+
+
+def square_at(number: int, *, start: tuple[int, int] = (20, 60), step: tuple[int, int] = (2, 1)) -> tuple[int, int]:
+    """Where ``make_square_video``'s square's top-left corner is on frame ``number``."""
+    return start[0] + step[0] * number, start[1] + step[1] * number
+
+
+def make_square_video(
+    path: Path, *, frames: int = 120, size: tuple[int, int] = (320, 240), side: int = 60, rate: int = 30
+) -> Path:
+    """A grey scene with an orange ``side``-px square moving 2 px right and 1 px down a frame (``square_at``)."""
+    width, height = size
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"preset": "ultrafast", "crf": "23", "bf": "0"}
+        for number in range(frames):
+            picture = np.full((height, width, 3), 200, dtype=np.uint8)
+            x, y = square_at(number)
+            picture[max(0, y) : min(height, y + side), max(0, x) : min(width, x + side)] = (255, 120, 0)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

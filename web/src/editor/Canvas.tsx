@@ -1,7 +1,14 @@
 /** The stage: the image under the zoom/pan view, the comparison layers, the instances, and what is being drawn. */
+
+/** How a shape is set apart: dashed, with a caption (a video's interpolated shapes). */
+export interface ShapeMark {
+  dashed: boolean;
+  note: string;
+}
 import type { RefObject } from "react";
 
 import type { CanvasHandlers } from "./input";
+import type { Shape } from "./instances";
 import { DraftBox, ShapeView } from "./ShapeView";
 import { type ColourOf, layerColour } from "./palette";
 import { type EditorState, shapesOf } from "./state";
@@ -17,6 +24,8 @@ export function Canvas({
   stageRef,
   svgRef,
   handlers,
+  markOf,
+  hint,
 }: {
   state: EditorState;
   imageUrl: string | null | undefined;
@@ -27,6 +36,9 @@ export function Canvas({
   stageRef: RefObject<HTMLDivElement | null>;
   svgRef: RefObject<SVGSVGElement | null>;
   handlers: CanvasHandlers;
+  markOf?: (shape: Shape) => ShapeMark | undefined;
+  /** a line over the stage's foot, when nothing is being drawn */
+  hint?: string;
 }) {
   const { view, size, drag, draft, hover, tool, readOnly, selected, label } = state;
   const handleSize = 9 / view.scale;
@@ -66,16 +78,21 @@ export function Canvas({
                 ))}
               </g>
             ))}
-          {shapesOf(state).map((shape) => (
-            <ShapeView
-              key={shape.key}
-              shape={shape}
-              colour={colourOf(shape.name)}
-              selected={shape.key === selected}
-              editable={!readOnly && tool === "select"}
-              handleSize={handleSize}
-            />
-          ))}
+          {shapesOf(state).map((shape) => {
+            const mark = markOf?.(shape);
+            return (
+              <ShapeView
+                key={shape.key}
+                shape={shape}
+                colour={colourOf(shape.name)}
+                selected={shape.key === selected}
+                editable={!readOnly && tool === "select"}
+                handleSize={handleSize}
+                dashed={mark?.dashed}
+                note={mark?.note}
+              />
+            );
+          })}
           {drag?.kind === "box" ? <DraftBox a={drag.start} b={drag.current} colour={colourOf(label)} /> : null}
           {draft.length > 0 ? (
             <polyline
@@ -96,6 +113,8 @@ export function Canvas({
           {tool === "polygon" ? "Click the first point or press Enter to close the polygon" : "Press Enter to finish the line"}
           ; Escape cancels.
         </p>
+      ) : hint ? (
+        <p className="stage-hint">{hint}</p>
       ) : null}
     </div>
   );

@@ -17,7 +17,16 @@ export function DraftBox({ a, b, colour }: { a: Pt; b: Pt; colour: string }) {
   );
 }
 
-/** The data-* attributes name what a pointer lands on (input.ts reads them back). */
+/** A caption drawn by a shape (e.g. a video frame's "interpolated"), at its top-left corner. */
+function Note({ at, text, colour, size }: { at: Pt; text: string; colour: string; size: number }) {
+  return (
+    <text className="shape-note" x={at.x} y={at.y - size * 0.5} fontSize={size} fill={colour} strokeWidth={size * 0.25}>
+      {text}
+    </text>
+  );
+}
+
+/** The data-* attributes name what a pointer lands on (input.ts reads them back); `note` captions the shape. */
 export function ShapeView({
   shape,
   colour,
@@ -26,6 +35,7 @@ export function ShapeView({
   handleSize,
   dashed = false,
   layer,
+  note,
 }: {
   shape: Shape;
   colour: string;
@@ -34,6 +44,7 @@ export function ShapeView({
   handleSize: number;
   dashed?: boolean;
   layer?: string;
+  note?: string;
 }) {
   const common = {
     "data-shape": shape.key,
@@ -45,11 +56,13 @@ export function ShapeView({
     className: `shape ${shape.kind}${selected ? " selected" : ""}`,
   };
   const label = `${shape.kind} ${shape.name}`;
+  const first = shape.kind === "box" ? shape.points[0] : shape.points.reduce<Pt | undefined>((top, p) => (!top || p.y < top.y ? p : top), undefined);
+  const caption = note && first ? <Note at={first} text={note} colour={colour} size={handleSize * 1.4} /> : null;
   if (shape.kind === "box") {
     const [min, max] = shape.points as [Pt, Pt];
     const box: [Pt, Pt] = [min, max];
     return (
-      <g aria-label={label}>
+      <g aria-label={label} data-note={note}>
         <rect
           {...common}
           x={min.x}
@@ -76,6 +89,7 @@ export function ShapeView({
               );
             })
           : null}
+        {caption}
       </g>
     );
   }
@@ -84,7 +98,7 @@ export function ShapeView({
     const closed = shape.kind === "polygon";
     const edges = shape.points.map((p, i) => [p, shape.points[(i + 1) % shape.points.length] as Pt] as const);
     return (
-      <g aria-label={label}>
+      <g aria-label={label} data-note={note}>
         {closed ? (
           <polygon {...common} points={points} fill={colour} fillOpacity={selected ? 0.25 : 0.08} />
         ) : (
@@ -110,6 +124,7 @@ export function ShapeView({
               <circle key={i} className="vertex" data-shape={shape.key} data-vertex={i} cx={p.x} cy={p.y} r={handleSize / 2} />
             ))
           : null}
+        {caption}
       </g>
     );
   }
@@ -117,8 +132,9 @@ export function ShapeView({
     const p = shape.points[0];
     if (!p) return null;
     return (
-      <g aria-label={label}>
+      <g aria-label={label} data-note={note}>
         <circle {...common} cx={p.x} cy={p.y} r={handleSize * 0.6} fill={colour} fillOpacity={0.9} />
+        {caption}
       </g>
     );
   }

@@ -2,12 +2,12 @@
 import { Dialog } from "../components/common";
 import { SHORTCUTS } from "./shortcuts";
 
-export function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
+export function ShortcutsHelp({ open, onClose, video = false }: { open: boolean; onClose: () => void; video?: boolean }) {
   return (
     <Dialog title="Keyboard shortcuts" open={open} onClose={onClose}>
       <table className="shortcuts">
         <tbody>
-          {SHORTCUTS.map((s) => (
+          {SHORTCUTS.filter((s) => video || !s.video).map((s) => (
             <tr key={s.keys}>
               <th scope="row">
                 <kbd>{s.keys}</kbd>

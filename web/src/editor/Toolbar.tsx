@@ -26,6 +26,9 @@ export function Toolbar({
   onHelp,
   extraActions,
   primary,
+  tools = Object.keys(TOOL_NAMES) as Tool[],
+  canTag = true,
+  undoable,
 }: {
   state: EditorState;
   dispatch: Dispatch<EditorAction>;
@@ -34,12 +37,18 @@ export function Toolbar({
   onHelp: () => void;
   extraActions?: ReactNode;
   primary?: PrimaryAction;
+  /** the tools offered (a video has no lines) */
+  tools?: Tool[];
+  /** whether "Tag file" is offered */
+  canTag?: boolean;
+  /** where undo works on something else than the shapes (a video's tracks) */
+  undoable?: { undo: boolean; redo: boolean };
 }) {
   const { readOnly, tool, label, history, view } = state;
   return (
     <div className="toolbar" role="toolbar" aria-label="Annotation tools">
       <div className="group" role="group" aria-label="Tools">
-        {(Object.keys(TOOL_NAMES) as Tool[])
+        {tools
           .filter((t) => !readOnly || t === "select")
           .map((t) => (
             <button
@@ -67,20 +76,22 @@ export function Toolbar({
             </select>
           </label>
           <span className="swatch" style={{ background: colourOf(label) }} aria-hidden="true" />
-          <button type="button" onClick={() => dispatch({ type: "tag" })} title="Tag the file with this label (T)">
-            Tag file
-          </button>
+          {canTag ? (
+            <button type="button" onClick={() => dispatch({ type: "tag" })} title="Tag the file with this label (T)">
+              Tag file
+            </button>
+          ) : null}
         </div>
       ) : null}
       {!readOnly ? (
         <div className="group">
-          <button type="button" onClick={() => dispatch({ type: "undo" })} disabled={!canUndo(history)} title="Undo (Ctrl+Z)">
+          <button type="button" onClick={() => dispatch({ type: "undo" })} disabled={!(undoable?.undo ?? canUndo(history))} title="Undo (Ctrl+Z)">
             Undo
           </button>
           <button
             type="button"
             onClick={() => dispatch({ type: "redo" })}
-            disabled={!canRedo(history)}
+            disabled={!(undoable?.redo ?? canRedo(history))}
             title="Redo (Ctrl+Shift+Z)"
           >
             Redo

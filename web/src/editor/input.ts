@@ -25,7 +25,7 @@ export function typingIn(target: EventTarget | null): boolean {
   );
 }
 
-/** The reducer action of a shortcut; null for those the editor handles itself (save, help). */
+/** The reducer action of a shortcut; null for those the editor handles itself (save, help) and the video's. */
 export function actionFor(command: Command): EditorAction | null {
   switch (command.type) {
     case "tool":
@@ -48,6 +48,10 @@ export function actionFor(command: Command): EditorAction | null {
       return { type: command.type };
     case "save":
     case "help":
+    case "frame":
+    case "frame-edge":
+    case "play":
+    case "outside":
       return null;
   }
 }
@@ -58,6 +62,8 @@ interface Keys {
   save: (() => void) | null;
   setHelp: Dispatch<SetStateAction<boolean>>;
   setSpaceHeld: (held: boolean) => void;
+  /** the commands the image editor has no action for (the video editor's); true when handled */
+  other?: (command: Command) => boolean;
 }
 
 /** Listens to the window's key presses while the editor is shown. */
@@ -66,7 +72,7 @@ export function useShortcuts(keys: Keys): void {
   latest.current = keys;
   useEffect(() => {
     const listener = (event: KeyboardEvent) => {
-      const { dispatch, save, setHelp, setSpaceHeld } = latest.current;
+      const { dispatch, save, setHelp, setSpaceHeld, other } = latest.current;
       if (event.key === " " && !typingIn(event.target)) {
         setSpaceHeld(event.type === "keydown");
         event.preventDefault();
@@ -80,6 +86,7 @@ export function useShortcuts(keys: Keys): void {
       if (command.type === "cancel") setHelp(false);
       const action = actionFor(command);
       if (action) dispatch(action);
+      else if (command.type !== "save" && command.type !== "help" && !other?.(command)) return;
       event.preventDefault();
     };
     window.addEventListener("keydown", listener);

@@ -26,3 +26,14 @@ describe("shortcuts", () => {
     expect(press("x")).toBeNull();
   });
 });
+
+describe("video shortcuts", () => {
+  it("steps, jumps, plays and marks outside", () => {
+    expect(press(",")).toEqual({ type: "frame", delta: -1 });
+    expect(press(".")).toEqual({ type: "frame", delta: 1 });
+    expect(press(">", { shiftKey: true })).toEqual({ type: "frame", delta: 10 });
+    expect(press("End")).toEqual({ type: "frame-edge", last: true });
+    expect(press("K", { shiftKey: true })).toEqual({ type: "play" });
+    expect(press("h")).toEqual({ type: "outside" });
+  });
+});

@@ -16,7 +16,12 @@ export type Command =
   | { type: "fit" }
   | { type: "nudge"; dx: number; dy: number }
   | { type: "next-shape" }
-  | { type: "help" };
+  | { type: "help" }
+  /** videos: the frame `delta` away; the first or last frame; play or pause; the object leaves the view */
+  | { type: "frame"; delta: number }
+  | { type: "frame-edge"; last: boolean }
+  | { type: "play" }
+  | { type: "outside" };
 
 export interface KeyLike {
   key: string;
@@ -26,7 +31,8 @@ export interface KeyLike {
   altKey: boolean;
 }
 
-export const SHORTCUTS: { keys: string; description: string }[] = [
+/** `video`: only in the video editor. */
+export const SHORTCUTS: { keys: string; description: string; video?: true }[] = [
   { keys: "V", description: "Select and edit (drag shapes, handles and vertices; drag the image to pan)" },
   { keys: "B", description: "Draw boxes (drag)" },
   { keys: "P", description: "Draw polygons (click points; click the first point or press Enter to close)" },
@@ -45,6 +51,10 @@ export const SHORTCUTS: { keys: string; description: string }[] = [
   { keys: "+ / −", description: "Zoom in / out (also Ctrl + wheel, or pinch on a trackpad; scroll pans)" },
   { keys: "0", description: "Fit the image to the window" },
   { keys: "?", description: "Show or hide this help" },
+  { keys: ", / .", description: "Previous / next frame (< / >: 10 frames)", video: true },
+  { keys: "Home / End", description: "First / last frame", video: true },
+  { keys: "K", description: "Play or pause", video: true },
+  { keys: "H", description: "The selected object leaves the view on this frame (again: it is back)", video: true },
 ];
 
 const TOOLS: Record<string, Tool> = { v: "select", b: "box", p: "polygon", l: "line", o: "point" };
@@ -69,6 +79,22 @@ export function commandFor(event: KeyLike): Command | null {
   switch (key) {
     case "t":
       return { type: "tag" };
+    case ",":
+      return { type: "frame", delta: -1 };
+    case ".":
+      return { type: "frame", delta: 1 };
+    case "<":
+      return { type: "frame", delta: -10 };
+    case ">":
+      return { type: "frame", delta: 10 };
+    case "Home":
+      return { type: "frame-edge", last: false };
+    case "End":
+      return { type: "frame-edge", last: true };
+    case "k":
+      return { type: "play" };
+    case "h":
+      return { type: "outside" };
     case "Delete":
     case "Backspace":
       return { type: "delete" };

@@ -5,6 +5,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
 import type { FileView, LabelCounts } from "../api/types";
 import { ErrorNotice, Loading, PageTitle } from "../components/common";
+import { formatDuration } from "../editor/video/time";
 import { useFileCount, useFilePages, useLabelCounts } from "../hooks/files";
 import { useDatasets, useSchema } from "../hooks/project";
 import { type Vocabulary, quoteName } from "../query/complete";
@@ -162,11 +163,18 @@ function ThumbnailGrid({
                 rowFiles.map((file) => (
                   <div key={file.file_id} role="listitem" className="tile-item">
                     <Link to={link(file)} className={`tile ${file.status}`}>
-                      {file.thumbnail_url ? (
-                        <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
-                      ) : (
-                        <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
-                      )}
+                      <span className="tile-media">
+                        {file.thumbnail_url ? (
+                          <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
+                        ) : (
+                          <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
+                        )}
+                        {file.video ? (
+                          <span className="duration" aria-label={`Video, ${file.video.frame_count} frames`}>
+                            ▶ {formatDuration(file.video.duration_s)}
+                          </span>
+                        ) : null}
+                      </span>
                       <span className="tile-name">{file.original_name}</span>
                       <span className="tile-labels">
                         {Object.entries(file.label_counts)

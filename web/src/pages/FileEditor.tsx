@@ -3,10 +3,11 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useBlocker, useParams, useSearchParams } from "react-router";
 
 import { ApiError, call } from "../api/client";
-import type { AnnotationsView, AnnotationVersionView } from "../api/types";
+import type { AnnotationsView, AnnotationVersionView, PacketInstance } from "../api/types";
 import { Dialog, ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor } from "../editor/Editor";
 import { type Shape, fromPacket, toPacket } from "../editor/instances";
+import { VideoEditor } from "../editor/video/VideoEditor";
 import { useAnnotationHistory, useAnnotations, useFile } from "../hooks/files";
 import { keys } from "../hooks/keys";
 import { useSchema } from "../hooks/project";
@@ -44,11 +45,11 @@ export function FileEditor() {
   const annotations = useAnnotations(project, fileId);
   const history = useAnnotationHistory(project, fileId, showHistory);
   const save = useMutation({
-    mutationFn: (shapes: Shape[]) =>
+    mutationFn: (instances: PacketInstance[]) =>
       call(
         api.PUT("/api/v1/projects/{project_string_id}/files/{file_id}/annotations", {
           params: { path },
-          body: { version: annotations.data?.version ?? 0, instance_list: shapes.map(toPacket) },
+          body: { version: annotations.data?.version ?? 0, instance_list: instances },
         }),
       ),
     onSuccess: (saved) => {
@@ -82,6 +83,7 @@ export function FileEditor() {
   const initial = useMemo(() => annotations.data?.instance_list.map((i) => fromPacket(i)) ?? [], [annotations.data]);
   const viewed = useMemo(() => viewing?.instance_list.map((i) => fromPacket(i)) ?? [], [viewing]);
   const onChange = useCallback((_: Shape[], isDirty: boolean) => setDirty(isDirty), []);
+  const onVideoChange = useCallback((isDirty: boolean) => setDirty(isDirty), []);
 
   async function reload() {
     setConflict(null);
@@ -102,6 +104,7 @@ export function FileEditor() {
   }
   const record = file.data;
   const size = { width: record.width ?? 0, height: record.height ?? 0 };
+  const video = record.media_type === "video" && record.video ? record.video : null;
   return (
     <section className="file-editor">
       <div className="editor-head">
@@ -109,6 +112,7 @@ export function FileEditor() {
         <h1>{record.original_name}</h1>
         <span className="meta">
           {size.width}×{size.height} ·{" "}
+          {video ? `${video.frame_count} frames · ${video.fps.toFixed(2)} fps · ${video.duration_s.toFixed(1)} s · ` : null}
           <span role="status" aria-live="polite">
             {viewing
               ? `viewing version ${viewing.version} (read-only)`
@@ -130,7 +134,28 @@ export function FileEditor() {
         <ErrorNotice error={save.error} title="Not saved" />
       ) : null}
       <div className="file-editor-body">
-        {viewing ? (
+        {video ? (
+          <VideoEditor
+            project={project}
+            fileId={fileId}
+            frameCount={video.frame_count}
+            fps={video.fps}
+            size={size}
+            labels={schema.data.labels}
+            initial={viewing ? viewing.instance_list : annotations.data.instance_list}
+            resetKey={viewing ? `history-${viewing.version}` : `current-${annotations.data.version}-${annotations.dataUpdatedAt}`}
+            readOnly={viewing !== null}
+            onChange={viewing ? undefined : onVideoChange}
+            primary={viewing ? undefined : { label: "Save", busy: save.isPending, run: (instances) => save.mutate(instances) }}
+            extraActions={
+              viewing ? (
+                <button type="button" onClick={() => setViewing(null)}>
+                  Back to the current version
+                </button>
+              ) : undefined
+            }
+          />
+        ) : viewing ? (
           <Editor
             imageUrl={record.media_url}
             imageSize={size}
@@ -154,7 +179,7 @@ export function FileEditor() {
             initial={initial}
             resetKey={`current-${annotations.data.version}-${annotations.dataUpdatedAt}`}
             onChange={onChange}
-            primary={{ label: "Save", busy: save.isPending, run: (shapes) => save.mutate(shapes) }}
+            primary={{ label: "Save", busy: save.isPending, run: (shapes) => save.mutate(shapes.map(toPacket)) }}
           />
         )}
         {showHistory ? (

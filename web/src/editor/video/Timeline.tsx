@@ -1,0 +1,74 @@
+/** Each track's visible spans and keyframes along the video, with the current frame; a click seeks there. */
+import type { Dispatch, MouseEvent } from "react";
+
+import type { ColourOf } from "../palette";
+import type { Track } from "./interpolation";
+import { trackKey, visibleSpans } from "./tracks";
+import type { VideoAction } from "./videoReducer";
+
+function percent(frame: number, frameCount: number): string {
+  return `${(frame / Math.max(1, frameCount)) * 100}%`;
+}
+
+export function Timeline({
+  tracks,
+  frame,
+  frameCount,
+  selected,
+  colourOf,
+  dispatch,
+}: {
+  tracks: Track[];
+  frame: number;
+  frameCount: number;
+  selected: string | null;
+  colourOf: ColourOf;
+  dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
+}) {
+  const seekAt = (event: MouseEvent<HTMLDivElement>) => {
+    const rect = event.currentTarget.getBoundingClientRect();
+    const at = Math.floor(((event.clientX - rect.left) / rect.width) * frameCount);
+    dispatch({ type: "seek", frame: at });
+  };
+  return (
+    <div className="timeline" aria-label="Timeline">
+      <div className="timeline-row">
+        <span className="timeline-name">Frame {frame}</span>
+        <div className="timeline-bar ruler" onClick={seekAt} data-testid="timeline-ruler">
+          <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
+        </div>
+      </div>
+      {tracks.map((track) => {
+        const key = trackKey(track);
+        const colour = colourOf(track.name);
+        return (
+          <div key={key} className={`timeline-row${key === selected ? " selected" : ""}`} data-track={track.track_id}>
+            <button type="button" className="link timeline-name" onClick={() => dispatch({ type: "select", key })}>
+              #{track.track_id} {track.name}
+            </button>
+            <div className="timeline-bar" onClick={seekAt}>
+              {visibleSpans(track, frameCount).map(([a, b]) => (
+                <span
+                  key={a}
+                  className="timeline-span"
+                  data-span={`${a}-${b}`}
+                  style={{ left: percent(a, frameCount), width: percent(b - a + 1, frameCount), background: colour }}
+                />
+              ))}
+              {track.keyframes.map((k) => (
+                <span
+                  key={k.frame}
+                  className={`timeline-key${k.outside ? " outside" : ""}`}
+                  data-frame={k.frame}
+                  title={`keyframe ${k.frame}${k.outside ? " (outside)" : ""}`}
+                  style={{ left: percent(k.frame + 0.5, frameCount) }}
+                />
+              ))}
+              <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
+            </div>
+          </div>
+        );
+      })}
+    </div>
+  );
+}

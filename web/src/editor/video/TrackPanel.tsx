@@ -1,0 +1,92 @@
+/** The video editor's side panel: the tracks, and the selected one on the current frame (outside, occluded, keyframe). */
+import type { Dispatch } from "react";
+
+import type { ColourOf } from "../palette";
+import { type Track, stateAt } from "./interpolation";
+import { findTrack, trackKey } from "./tracks";
+import type { VideoAction } from "./videoReducer";
+
+function describeState(track: Track, frame: number): string {
+  const state = stateAt(track, frame);
+  if (!state) return track.keyframes[0] && frame < track.keyframes[0].frame ? "not started" : "outside";
+  if (state.outside) return "outside (keyframe)";
+  return `${state.keyframe ? "keyframe" : "interpolated"}${state.occluded ? ", occluded" : ""}`;
+}
+
+export function TrackPanel({
+  tracks,
+  frame,
+  selected,
+  readOnly,
+  colourOf,
+  dispatch,
+}: {
+  tracks: Track[];
+  frame: number;
+  selected: string | null;
+  readOnly: boolean;
+  colourOf: ColourOf;
+  dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
+}) {
+  const chosen = findTrack(tracks, selected);
+  const onKeyframe = chosen?.keyframes.some((k) => k.frame === frame) ?? false;
+  const visible = chosen ? stateAt(chosen, frame) : null;
+  return (
+    <aside className="side" aria-label="Tracks">
+      <section aria-labelledby="tracks-title">
+        <h2 id="tracks-title">Tracks ({tracks.length})</h2>
+        {tracks.length === 0 ? <p className="hint">None yet. Pick Box (B) and draw on a frame.</p> : null}
+        <ul className="instance-list" aria-label="Tracks">
+          {tracks.map((track) => {
+            const key = trackKey(track);
+            return (
+              <li key={key} className={key === selected ? "selected" : undefined}>
+                <span className="swatch" style={{ background: colourOf(track.name) }} aria-hidden="true" />
+                <button type="button" className="link" aria-pressed={key === selected} onClick={() => dispatch({ type: "select", key })}>
+                  #{track.track_id} {track.shape} {track.name} · {track.keyframes.length} keyframes
+                </button>
+                {!readOnly ? (
+                  <button
+                    type="button"
+                    className="icon"
+                    aria-label={`Delete track ${track.track_id}`}
+                    onClick={() => dispatch({ type: "remove-track", key })}
+                  >
+                    ×
+                  </button>
+                ) : null}
+              </li>
+            );
+          })}
+        </ul>
+      </section>
+      {chosen ? (
+        <section aria-labelledby="track-title">
+          <h2 id="track-title">
+            Track #{chosen.track_id} on frame {frame}
+          </h2>
+          <p role="status" aria-label="Track state">
+            {describeState(chosen, frame)}
+          </p>
+          {!readOnly ? (
+            <div className="actions">
+              <button type="button" onClick={() => dispatch({ type: "outside" })} disabled={!visible} title="H">
+                {visible?.outside ? "Back in view" : "Mark outside"}
+              </button>
+              <button type="button" onClick={() => dispatch({ type: "occluded" })} disabled={!visible || visible.outside}>
+                {visible?.occluded ? "Not occluded" : "Occluded"}
+              </button>
+              <button
+                type="button"
+                onClick={() => dispatch({ type: "remove-keyframe" })}
+                disabled={!onKeyframe || chosen.keyframes.length < 2}
+              >
+                Remove keyframe
+              </button>
+            </div>
+          ) : null}
+        </section>
+      ) : null}
+    </aside>
+  );
+}

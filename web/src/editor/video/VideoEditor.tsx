@@ -1,0 +1,171 @@
+/**
+ * The video editor: frame n of a video (from the frames endpoint, a few frames prefetched) under the image
+ * editor's canvas, tools and gestures, whose shapes on a frame are the tracks' (videoReducer.ts folds edits back
+ * into keyframes); playback, a timeline of tracks and keyframes, and the track list.
+ */
+import { type ReactNode, useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
+
+import type { LabelSpec, PacketInstance } from "../../api/types";
+import { Canvas, type ShapeMark } from "../Canvas";
+import { canRedo, canUndo } from "../history";
+import { useCanvasInput, useShortcuts } from "../input";
+import type { Shape } from "../instances";
+import { FALLBACK_COLOUR } from "../palette";
+import type { Command, Tool } from "../shortcuts";
+import { ShortcutsHelp } from "../ShortcutsHelp";
+import { Toolbar } from "../Toolbar";
+import { Timeline } from "./Timeline";
+import { findTrack } from "./tracks";
+import { TrackPanel } from "./TrackPanel";
+import { Transport } from "./Transport";
+import { useFrames } from "./useFrames";
+import { videoReducer } from "./videoReducer";
+import { createVideoState, instancesOf, isVideoDirty, tracksOf } from "./videoState";
+
+const VIDEO_TOOLS: Tool[] = ["select", "box", "polygon", "point"];
+
+function markOf(shape: Shape): ShapeMark {
+  const id = String(shape.source.track_id ?? "");
+  return shape.source.interpolated
+    ? { dashed: true, note: `#${id} interpolated` }
+    : { dashed: false, note: `#${id} keyframe` };
+}
+
+export interface VideoEditorProps {
+  project: string;
+  fileId: string;
+  frameCount: number;
+  fps: number;
+  size: { width: number; height: number };
+  labels: LabelSpec[];
+  /** the instances to start from; the editor starts over whenever `resetKey` changes */
+  initial: PacketInstance[];
+  resetKey: string;
+  readOnly?: boolean;
+  primary?: { label: string; busy: boolean; run: (instances: PacketInstance[]) => void };
+  extraActions?: ReactNode;
+  onChange?: (dirty: boolean) => void;
+}
+
+export function VideoEditor(props: VideoEditorProps) {
+  const { project, fileId, frameCount, fps, size, labels, initial, resetKey, readOnly = false, primary } = props;
+  const labelNames = useMemo(() => labels.map((l) => l.name), [labels]);
+  const [state, dispatch] = useReducer(
+    videoReducer,
+    { instances: initial, size, frameCount, readOnly, labels: labelNames },
+    createVideoState,
+  );
+  const [help, setHelp] = useState(false);
+  const [spaceHeld, setSpaceHeld] = useState(false);
+  const stage = useRef<HTMLDivElement>(null);
+  const svg = useRef<SVGSVGElement>(null);
+  const { frame, playing, view } = state;
+  const dirty = isVideoDirty(state);
+  const frames = useFrames(project, fileId, frameCount, frame, playing);
+
+  useEffect(() => {
+    dispatch({ type: "load", instances: initial, frameCount });
+  }, [resetKey]); // `initial` belongs to that key
+  const labelsKey = labelNames.join("\n");
+  useLayoutEffect(() => {
+    dispatch({ type: "configure", size, readOnly, labels: labelNames });
+  }, [size.width, size.height, readOnly, labelsKey]);
+  useEffect(() => props.onChange?.(dirty), [dirty, props.onChange]);
+  useEffect(() => {
+    const element = stage.current;
+    if (!element) return;
+    const observer = new ResizeObserver(([entry]) => {
+      const rect = entry?.contentRect;
+      if (rect) dispatch({ type: "viewport", viewport: { width: rect.width, height: rect.height } });
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
+  // Playback: the next frame once its time has come and it has arrived (a slow network slows playback down).
+  const nextReady = frames.ready(frame + 1);
+  useEffect(() => {
+    if (!playing) return;
+    const timer = window.setTimeout(() => {
+      if (nextReady || frame + 1 >= frameCount) dispatch({ type: "tick" });
+    }, 1000 / Math.min(60, Math.max(1, fps)));
+    return () => window.clearTimeout(timer);
+  }, [playing, frame, nextReady, frameCount, fps, frames.arrivals]);
+
+  const save = primary && !primary.busy ? () => primary.run(instancesOf(state)) : null;
+  const other = useCallback(
+    (command: Command) => {
+      if (command.type === "frame") dispatch({ type: "step", delta: command.delta });
+      else if (command.type === "frame-edge") dispatch({ type: "seek", frame: command.last ? frameCount - 1 : 0 });
+      else if (command.type === "play") dispatch({ type: "play" });
+      else if (command.type === "outside") dispatch({ type: "outside" });
+      else return false;
+      return true;
+    },
+    [frameCount],
+  );
+  useShortcuts({ dispatch, save, setHelp, setSpaceHeld, other });
+  const handlers = useCanvasInput(svg, dispatch, spaceHeld);
+
+  const colours = useMemo(() => new Map(labels.map((l) => [l.name, l.colour])), [labels]);
+  const colourOf = useCallback((name: string) => colours.get(name) ?? FALLBACK_COLOUR, [colours]);
+  const tracks = tracksOf(state);
+  const selectedTrack = findTrack(tracks, view.selected);
+  const hint = frames.error
+    ? `Frame ${frame} could not be loaded (${frames.error instanceof Error ? frames.error.message : "error"}); step or seek to try again`
+    : !readOnly && view.tool !== "select" && selectedTrack
+      ? `Drawing sets track #${selectedTrack.track_id}'s keyframe on frame ${frame}; Escape, then draw, for a new track`
+      : undefined;
+
+  return (
+    <div className="editor video-editor">
+      <Toolbar
+        state={view}
+        dispatch={dispatch}
+        labels={labels}
+        colourOf={colourOf}
+        onHelp={() => setHelp(true)}
+        extraActions={props.extraActions}
+        primary={primary && { label: primary.label, busy: primary.busy, run: () => save?.() }}
+        tools={VIDEO_TOOLS}
+        canTag={false}
+        undoable={{ undo: canUndo(state.tracks), redo: canRedo(state.tracks) }}
+      />
+      <div className="editor-body">
+        <div className="video-main" data-frame={frame} data-shown-frame={frames.shown ?? ""}>
+          <Canvas
+            state={view}
+            imageUrl={frames.url}
+            layers={[]}
+            visibleLayers={new Set()}
+            colourOf={colourOf}
+            spaceHeld={spaceHeld}
+            stageRef={stage}
+            svgRef={svg}
+            handlers={handlers}
+            markOf={markOf}
+            hint={hint}
+          />
+          <Transport frame={frame} frameCount={frameCount} fps={fps} playing={playing} dispatch={dispatch} />
+          <Timeline
+            tracks={tracks}
+            frame={frame}
+            frameCount={frameCount}
+            selected={view.selected}
+            colourOf={colourOf}
+            dispatch={dispatch}
+          />
+        </div>
+        <TrackPanel
+          tracks={tracks}
+          frame={frame}
+          selected={view.selected}
+          readOnly={readOnly}
+          colourOf={colourOf}
+          dispatch={dispatch}
+        />
+      </div>
+      <ShortcutsHelp open={help} onClose={() => setHelp(false)} video />
+    </div>
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * A video's instances in the editor: its tracks (the editable part) and everything else kept as it came (tags,
+ * frame tags, the file's attributes); and the pure edits of tracks: keyframes set from a shape drawn or moved on
+ * a frame, outside marks, removals, and each track's visible spans for the timeline.
+ */
+import type { PacketInstance } from "../../api/types";
+import type { Pt } from "../geometry";
+import { type Geometry, type Keyframe, type Track, type TrackShape, geometryOf, shapeAt, stateAt } from "./interpolation";
+
+export const TRACK_SHAPES: TrackShape[] = ["box", "polygon", "point"];
+
+export interface VideoInstances {
+  tracks: Track[];
+  /** the instances that are not tracks, sent back unchanged */
+  others: PacketInstance[];
+}
+
+function isTrackShape(value: unknown): value is TrackShape {
+  return typeof value === "string" && (TRACK_SHAPES as string[]).includes(value);
+}
+
+/** A stored track in the editor's form: `shape` named on the track (older documents name it per keyframe). */
+export function trackOf(instance: PacketInstance): Track | null {
+  if (instance.type !== "track" || !Array.isArray(instance.keyframes) || instance.keyframes.length === 0) return null;
+  const keyframes = instance.keyframes as Keyframe[];
+  const shape = isTrackShape(instance.shape) ? instance.shape : keyframes[0]?.type;
+  if (!isTrackShape(shape)) return null;
+  return { ...(instance as Track), shape, keyframes: [...keyframes].sort((a, b) => a.frame - b.frame) };
+}
+
+export function splitInstances(instances: PacketInstance[]): VideoInstances {
+  const tracks: Track[] = [];
+  const others: PacketInstance[] = [];
+  for (const instance of instances) {
+    const track = trackOf(instance);
+    if (track) tracks.push(track);
+    else others.push(instance);
+  }
+  return { tracks, others };
+}
+
+export function joinInstances({ tracks, others }: VideoInstances): PacketInstance[] {
+  return [...tracks, ...others] as PacketInstance[];
+}
+
+/** The editor's key of a track: stable across edits (its `track_id` is unique in the file). */
+export function trackKey(track: Track): string {
+  return `track-${track.track_id}`;
+}
+
+export function findTrack(tracks: Track[], key: string | null): Track | undefined {
+  return key === null ? undefined : tracks.find((t) => trackKey(t) === key);
+}
+
+/** A geometry from the editor's points: a box's two corners, or the vertices. */
+export function geometryFromPoints(shape: TrackShape, points: Pt[]): Geometry {
+  if (shape === "box") {
+    const [a, b] = points as [Pt, Pt];
+    return { x_min: a.x, y_min: a.y, x_max: b.x, y_max: b.y };
+  }
+  return { points: points.map((p) => ({ x: p.x, y: p.y })) };
+}
+
+export function pointsFromGeometry(shape: TrackShape, geometry: Geometry): Pt[] {
+  if (shape === "box") {
+    return [
+      { x: geometry.x_min ?? 0, y: geometry.y_min ?? 0 },
+      { x: geometry.x_max ?? 0, y: geometry.y_max ?? 0 },
+    ];
+  }
+  return (geometry.points ?? []).map((p) => ({ x: p.x, y: p.y }));
+}
+
+function withKeyframe(track: Track, keyframe: Keyframe): Track {
+  const kept = track.keyframes.filter((k) => k.frame !== keyframe.frame);
+  return { ...track, keyframes: [...kept, keyframe].sort((a, b) => a.frame - b.frame) };
+}
+
+function stripGeometry(keyframe: Keyframe): Keyframe {
+  const { x_min: _a, y_min: _b, x_max: _c, y_max: _d, points: _e, ...rest } = keyframe;
+  return rest;
+}
+
+/**
+ * The track with a visible keyframe on `frame` holding `geometry`: the keyframe there is reshaped (and made
+ * visible), or a new one made that carries the frame's occluded flag and attributes.
+ */
+export function setKeyframe(track: Track, frame: number, geometry: Geometry): Track {
+  const current = track.keyframes.find((k) => k.frame === frame);
+  if (current) return withKeyframe(track, { ...stripGeometry(current), ...geometry, frame, outside: false });
+  const state = stateAt(track, frame);
+  const before = track.keyframes.filter((k) => k.frame < frame).at(-1);
+  return withKeyframe(track, {
+    frame,
+    ...geometry,
+    outside: false,
+    occluded: state?.occluded ?? false,
+    ...(before?.attributes ? { attributes: before.attributes } : {}),
+  });
+}
+
+/** A new track, seen from `frame` on. */
+export function newTrack(tracks: Track[], name: string, shape: TrackShape, frame: number, geometry: Geometry): Track {
+  const trackId = tracks.reduce((most, t) => Math.max(most, t.track_id + 1), 1);
+  return {
+    type: "track",
+    name,
+    track_id: trackId,
+    shape,
+    attributes: {},
+    keyframes: [{ frame, ...geometry, outside: false, occluded: false }],
+  };
+}
+
+/**
+ * The object leaves the view on `frame` (an outside keyframe, holding the frame's shape), or, where it is
+ * already marked outside there, comes back (the mark removed).
+ */
+export function toggleOutside(track: Track, frame: number): Track {
+  const current = track.keyframes.find((k) => k.frame === frame);
+  if (current?.outside) {
+    const keyframes = track.keyframes.filter((k) => k.frame !== frame);
+    return keyframes.length > 0 ? { ...track, keyframes } : track;
+  }
+  const state = stateAt(track, frame);
+  if (!state) return track;
+  const geometry = geometryOf(track.shape, state);
+  return withKeyframe(track, { ...(current ?? { occluded: state.occluded }), ...geometry, frame, outside: true });
+}
+
+export function toggleOccluded(track: Track, frame: number): Track {
+  const state = shapeAt(track, frame);
+  if (!state) return track;
+  const current = track.keyframes.find((k) => k.frame === frame);
+  const keyframe = current ?? setKeyframe(track, frame, geometryOf(track.shape, state)).keyframes.find((k) => k.frame === frame);
+  return withKeyframe(track, { ...(keyframe as Keyframe), occluded: !state.occluded });
+}
+
+/** The track without its keyframe on `frame` (a track keeps at least one keyframe). */
+export function removeKeyframe(track: Track, frame: number): Track {
+  const keyframes = track.keyframes.filter((k) => k.frame !== frame);
+  return keyframes.length > 0 ? { ...track, keyframes } : track;
+}
+
+export function replaceTrack(tracks: Track[], track: Track): Track[] {
+  return tracks.map((t) => (t.track_id === track.track_id ? track : t));
+}
+
+/** The frame ranges (inclusive) where the track is visible, up to the video's last frame. */
+export function visibleSpans(track: Track, frameCount: number): [number, number][] {
+  const spans: [number, number][] = [];
+  const keys = track.keyframes;
+  keys.forEach((key, i) => {
+    if (key.outside || key.frame >= frameCount) return;
+    const next = keys[i + 1];
+    const end = next === undefined ? frameCount - 1 : next.outside ? next.frame - 1 : next.frame;
+    const last = spans.at(-1);
+    if (last && last[1] >= key.frame - 1) last[1] = Math.max(last[1], end);
+    else spans.push([key.frame, end]);
+  });
+  return spans;
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+
+import type { PacketInstance } from "../../api/types";
+import { canUndo } from "../history";
+import type { EditorAction } from "../reducer";
+import { shapesOf } from "../state";
+import { shapeAt } from "./interpolation";
+import { visibleSpans } from "./tracks";
+import { type VideoAction, videoReducer } from "./videoReducer";
+import { type VideoState, createVideoState, instancesOf, isVideoDirty, tracksOf } from "./videoState";
+
+const SIZE = { width: 320, height: 240 };
+
+function start(instances: PacketInstance[] = [], readOnly = false): VideoState {
+  return createVideoState({ instances, size: SIZE, frameCount: 120, readOnly, labels: ["car", "person"] });
+}
+
+function run(state: VideoState, ...actions: (EditorAction | VideoAction)[]): VideoState {
+  return actions.reduce(videoReducer, state);
+}
+
+type P = { x: number; y: number };
+
+function drag(state: VideoState, a: P, b: P, hit = {}): VideoState {
+  return run(
+    state,
+    { type: "pointer-down", at: a, hit, pan: false },
+    { type: "pointer-move", at: b },
+    { type: "pointer-up", at: b },
+  );
+}
+
+const TRACK = {
+  type: "track",
+  name: "car",
+  track_id: 4,
+  shape: "box",
+  attributes: {},
+  keyframes: [
+    { frame: 0, x_min: 10, y_min: 20, x_max: 50, y_max: 60 },
+    { frame: 100, x_min: 110, y_min: 20, x_max: 150, y_max: 60 },
+  ],
+} as PacketInstance;
+
+describe("drawing tracks on frames", () => {
+  it("draws a track on frame 0, adds a keyframe on frame 100 and interpolates between", () => {
+    let state = run(start(), { type: "tool", tool: "box" });
+    state = drag(state, { x: 10, y: 20 }, { x: 50, y: 60 });
+    expect(tracksOf(state)).toHaveLength(1);
+    const [track] = tracksOf(state);
+    expect(track).toMatchObject({ type: "track", name: "car", shape: "box", track_id: 1 });
+    expect(state.view.selected).toBe("track-1");
+    state = run(state, { type: "seek", frame: 100 });
+    state = drag(state, { x: 110, y: 40 }, { x: 150, y: 80 });
+    expect(tracksOf(state)).toHaveLength(1);
+    expect(tracksOf(state)[0]?.keyframes.map((k) => k.frame)).toEqual([0, 100]);
+    state = run(state, { type: "seek", frame: 50 });
+    const [shape] = shapesOf(state.view);
+    expect(shape?.points).toEqual([
+      { x: 60, y: 30 },
+      { x: 100, y: 70 },
+    ]);
+    expect(shape?.source.interpolated).toBe(true);
+    expect(isVideoDirty(state)).toBe(true);
+  });
+
+  it("draws a new track when none is selected (Escape deselects)", () => {
+    let state = run(start([TRACK]), { type: "select", key: "track-4" }, { type: "cancel" }, { type: "tool", tool: "box" });
+    state = drag(state, { x: 200, y: 100 }, { x: 250, y: 150 });
+    expect(tracksOf(state).map((t) => t.track_id)).toEqual([4, 5]);
+  });
+
+  it("moving an interpolated shape makes a keyframe there, as one undo step", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 50 });
+    expect(shapesOf(state.view)[0]?.points[0]).toEqual({ x: 60, y: 20 });
+    state = drag(state, { x: 70, y: 30 }, { x: 70, y: 50 }, { shape: "track-4" });
+    const track = tracksOf(state)[0];
+    expect(track?.keyframes.map((k) => k.frame)).toEqual([0, 50, 100]);
+    expect(track?.keyframes[1]).toMatchObject({ x_min: 60, y_min: 40, x_max: 100, y_max: 80, outside: false });
+    expect(shapeAt(track as never, 25)).toMatchObject({ y_min: 30, interpolated: true });
+    expect(shapesOf(state.view)[0]?.source.interpolated).toBe(false);
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)[0]?.keyframes).toHaveLength(2);
+    expect(canUndo(state.tracks)).toBe(false);
+  });
+
+  it("a drag in progress changes no track until it ends", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 50 });
+    state = run(state, { type: "pointer-down", at: { x: 70, y: 30 }, hit: { shape: "track-4" }, pan: false });
+    state = run(state, { type: "pointer-move", at: { x: 80, y: 30 } });
+    expect(tracksOf(state)[0]?.keyframes).toHaveLength(2);
+    expect(shapesOf(state.view)[0]?.points[0]).toEqual({ x: 70, y: 20 });
+  });
+
+  it("marks the object outside and back, and ends its visible span there", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 30 }, { type: "select", key: "track-4" }, { type: "outside" });
+    let track = tracksOf(state)[0];
+    expect(track?.keyframes.map((k) => [k.frame, Boolean(k.outside)])).toEqual([
+      [0, false],
+      [30, true],
+      [100, false],
+    ]);
+    expect(visibleSpans(track as never, 120)).toEqual([
+      [0, 29],
+      [100, 119],
+    ]);
+    expect(shapesOf(state.view)).toEqual([]);
+    state = run(state, { type: "outside" });
+    track = tracksOf(state)[0];
+    expect(track?.keyframes.map((k) => k.frame)).toEqual([0, 100]);
+  });
+
+  it("deleting the selected shape removes its track; saving keeps the other instances", () => {
+    const tag = { type: "tag", name: "night" } as PacketInstance;
+    const state = run(start([TRACK, tag]), { type: "seek", frame: 10 }, { type: "select", key: "track-4" }, { type: "delete" });
+    expect(tracksOf(state)).toEqual([]);
+    expect(instancesOf(state)).toEqual([tag]);
+  });
+
+  it("steps and seeks within the video, and playback stops on the last frame", () => {
+    let state = run(start(), { type: "step", delta: -1 });
+    expect(state.frame).toBe(0);
+    state = run(state, { type: "seek", frame: 500 });
+    expect(state.frame).toBe(119);
+    state = run(state, { type: "play" });
+    expect(state).toMatchObject({ frame: 0, playing: true });
+    state = run(state, { type: "tick" }, { type: "tick" });
+    expect(state.frame).toBe(2);
+    state = run(state, { type: "seek", frame: 119 }, { type: "tick" });
+    expect(state).toMatchObject({ frame: 119, playing: false });
+  });
+
+  it("a read-only video editor changes nothing", () => {
+    let state = run(start([TRACK], true), { type: "seek", frame: 50 });
+    state = drag(state, { x: 70, y: 30 }, { x: 70, y: 50 }, { shape: "track-4" });
+    state = run(state, { type: "select", key: "track-4" }, { type: "outside" }, { type: "delete" });
+    expect(tracksOf(state)).toBe(state.baseline);
+  });
+});

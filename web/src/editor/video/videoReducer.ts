@@ -1,0 +1,99 @@
+/**
+ * The video editor's reducer: frame navigation and playback, track edits (outside, occluded, keyframe and track
+ * removal, undo/redo over the tracks), and every image-editor action applied to the current frame, whose result
+ * is folded back into the tracks once a gesture ends. Pure.
+ */
+import type { PacketInstance } from "../../api/types";
+import { commit, createHistory, redo, undo } from "../history";
+import { type EditorAction, editorReducer } from "../reducer";
+import { shapesOf } from "../state";
+import { foldFrame } from "./frameView";
+import type { Track } from "./interpolation";
+import { findTrack, removeKeyframe, replaceTrack, splitInstances, toggleOccluded, toggleOutside } from "./tracks";
+import { type VideoState, clampFrame, project, tracksOf } from "./videoState";
+
+export type VideoAction =
+  | { type: "load"; instances: PacketInstance[]; frameCount: number }
+  | { type: "seek"; frame: number }
+  | { type: "step"; delta: number }
+  | { type: "play"; playing?: boolean }
+  /** the next frame while playing; playback stops on the last */
+  | { type: "tick" }
+  | { type: "outside"; key?: string }
+  | { type: "occluded"; key?: string }
+  | { type: "remove-keyframe"; key?: string }
+  | { type: "remove-track"; key: string };
+
+/** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here. */
+const IGNORED = new Set<EditorAction["type"]>(["tag", "attribute", "reset"]);
+
+function editTracks(state: VideoState, next: Track[]): VideoState {
+  if (next === tracksOf(state)) return state;
+  return project({ ...state, tracks: commit(state.tracks, next) });
+}
+
+function editTrack(state: VideoState, key: string | undefined, change: (track: Track) => Track): VideoState {
+  if (state.view.readOnly) return state;
+  const track = findTrack(tracksOf(state), key ?? state.view.selected);
+  if (!track) return state;
+  const changed = change(track);
+  return changed === track ? state : editTracks(state, replaceTrack(tracksOf(state), changed));
+}
+
+function onFrame(state: VideoState, frame: number): VideoState {
+  const target = clampFrame(state, frame);
+  return target === state.frame ? state : project({ ...state, frame: target });
+}
+
+function applyEditorAction(state: VideoState, action: EditorAction): VideoState {
+  if (IGNORED.has(action.type)) return state;
+  if (action.type === "tool" && action.tool === "line") return state;
+  if (action.type === "undo" || action.type === "redo") {
+    if (state.view.readOnly) return state;
+    const tracks = action.type === "undo" ? undo(state.tracks) : redo(state.tracks);
+    return project({ ...state, tracks });
+  }
+  const view = editorReducer(state.view, action);
+  const before = state.view.baseline; // the projection: the present is already changed while a drag is under way
+  const after = shapesOf(view);
+  if (view.drag !== null || after === before || view.readOnly) return { ...state, view };
+  const folded = foldFrame(tracksOf(state), state.frame, before, after, state.view.selected);
+  const next = editTracks({ ...state, view: { ...view, selected: folded.selected } }, folded.tracks);
+  return next.tracks === state.tracks ? project(next) : next;
+}
+
+export function videoReducer(state: VideoState, action: EditorAction | VideoAction): VideoState {
+  switch (action.type) {
+    case "load": {
+      const { tracks, others } = splitInstances(action.instances);
+      const loaded = { ...state, tracks: createHistory(tracks), baseline: tracks, others, frameCount: action.frameCount };
+      return project({ ...loaded, frame: clampFrame(loaded, state.frame), view: { ...state.view, selected: null } });
+    }
+    case "seek":
+      return onFrame(state, action.frame);
+    case "step":
+      return onFrame({ ...state, playing: false }, state.frame + action.delta);
+    case "play": {
+      const playing = action.playing ?? !state.playing;
+      // playing from the last frame starts over
+      return playing && state.frame >= state.frameCount - 1 ? onFrame({ ...state, playing }, 0) : { ...state, playing };
+    }
+    case "tick":
+      if (!state.playing) return state;
+      if (state.frame >= state.frameCount - 1) return { ...state, playing: false };
+      return onFrame(state, state.frame + 1);
+    case "outside":
+      return editTrack(state, action.key, (t) => toggleOutside(t, state.frame));
+    case "occluded":
+      return editTrack(state, action.key, (t) => toggleOccluded(t, state.frame));
+    case "remove-keyframe":
+      return editTrack(state, action.key, (t) => removeKeyframe(t, state.frame));
+    case "remove-track": {
+      if (state.view.readOnly) return state;
+      const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));
+      return next.view.selected === action.key ? { ...next, view: { ...next.view, selected: null } } : next;
+    }
+    default:
+      return applyEditorAction(state, action);
+  }
+}
