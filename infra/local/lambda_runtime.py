@@ -10,14 +10,21 @@ Handlers named by ``run_in_workers`` (the media work: decode, orient, hash, thum
 processes instead, as they would in their own Lambda sandboxes: their CPU does not take the emulator's
 interpreter lock, and a burst waits in the pool's queue rather than thrashing one interpreter. A worker calls
 the emulator over HTTP (its calls are journaled like any client's) and ends when the platform process does.
+
+Those handlers run at most N at once (the worker count, or this machine's CPU count when they run here): a burst
+of drops queues for a slot, as the Lambda service queues events beyond a function's concurrency, rather than
+decoding hundreds of photos at once (each a full-size bitmap in memory). The function's timeout starts when its
+invocation has a slot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -44,6 +51,7 @@ _lock = threading.Lock()
 _original = LambdaFunction._invoke_lambda
 _workers: ProcessPoolExecutor | None = None
 _worker_handlers: frozenset[str] = frozenset()
+_slots: threading.BoundedSemaphore | None = None  # how many of _worker_handlers' invocations run at once
 
 
 @dataclass
@@ -76,6 +84,12 @@ def _resolve(handler: str | None) -> Any:
 def _invoke_in_process(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
+    slots = _slots if self.handler in _worker_handlers else None
+    with slots if slots is not None else contextlib.nullcontext():  # queued for a slot before its clock starts
+        return _invoke_now(self, event)
+
+
+def _invoke_now(self: LambdaFunction, event: Any) -> tuple[str, bool, str]:
     context = LocalContext(
         function_name=self.function_name,
         memory_limit_in_mb=int(self.memory_size),
@@ -142,13 +156,16 @@ def _run(
 
 def run_in_workers(handlers: set[str], workers: int) -> None:
     """Run ``handlers`` (``module.function``) in ``workers`` spawned processes, which inherit this process's
-    environment and ``sys.path`` as they are when each starts (so call it once they are the functions')."""
-    global _workers, _worker_handlers
+    environment and ``sys.path`` as they are when each starts (so call it once they are the functions').
+    ``workers`` 0: they run in this process, at most one per CPU at once."""
+    global _workers, _worker_handlers, _slots
     stop_workers()
-    if workers <= 0 or not handlers:
+    if not handlers:
         return
-    _workers = _new_pool(workers)
+    _slots = threading.BoundedSemaphore(workers if workers > 0 else os.cpu_count() or 1)
     _worker_handlers = frozenset(handlers)
+    if workers > 0:
+        _workers = _new_pool(workers)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -183,8 +200,8 @@ def _replace_broken(broken: ProcessPoolExecutor) -> None:
 
 
 def stop_workers() -> None:
-    global _workers, _worker_handlers
-    pool, _workers, _worker_handlers = _workers, None, frozenset()
+    global _workers, _worker_handlers, _slots
+    pool, _workers, _worker_handlers, _slots = _workers, None, frozenset(), None
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
 

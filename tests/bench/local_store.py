@@ -57,6 +57,15 @@ def _memory(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far (a busy shared machine stretches wall time, less CPU)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _s3(platform: RunningPlatform) -> Any:
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     return session.client(
@@ -183,14 +192,18 @@ def run() -> list[tuple[str, str, str]]:
                 if not bodies:
                     continue
                 sizes = f"{min(map(len, bodies)) // 1024}-{max(map(len, bodies)) // 1024} kB"
+                processes = [platform.process.pid, *children_of(platform.process.pid)]
+                cpu_before = _cpu_seconds(processes)
                 ingest = _ingest(platform, bodies, f"bench-{label}")
+                cpu_ms = (_cpu_seconds(processes) - cpu_before) * 1000 / len(bodies)
                 ready = _ready(platform, f"bench-{label}")
                 bare = _bare(platform, bodies, label.replace("x", "-"))
                 rows.append(
                     (
                         f"ingest to ready, {len(bodies)} x {label} noise JPEG ({sizes})",
                         f"{ingest:.1f} files/s",
-                        f"{ready} ready; bare work {bare:.1f} files/s; {ingest / bare:.2f}x (goal >= 0.5x)",
+                        f"{ready} ready; bare work {bare:.1f} files/s; {ingest / bare:.2f}x (goal >= 0.5x); "
+                        f"platform processes' CPU {cpu_ms:.0f} ms per file",
                     )
                 )
             for pid, (rss_before, _) in before.items():

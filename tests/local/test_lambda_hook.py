@@ -39,7 +39,7 @@ def aws(emulator):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("unused.py", "")
-    for name in ("echo", "flaky", "broken"):
+    for name in ("echo", "flaky", "broken", "busy"):
         clients["lambda"].create_function(
             FunctionName=name,
             Runtime="python3.12",
@@ -59,6 +59,32 @@ def test_invoke_runs_the_handler_in_process(aws):
     assert payload["echo"] == {"hello": "world"} and payload["function"] == "echo"
     assert 0 < payload["remaining_ms"] <= 30_000
     assert lambda_runtime.invocations["echo"] == before + 1
+
+
+def test_a_burst_of_media_invocations_queues_for_a_slot_before_its_timeout_starts(aws, monkeypatch):
+    """The media handlers run at most one per CPU at once in the platform process (a burst of drops no longer
+    decodes hundreds of photos at once); an invocation waiting for a slot has not started its timeout yet."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(lambda_runtime.os, "cpu_count", lambda: 2)
+    lambda_runtime.run_in_workers({"tests.support.lambda_fixtures.busy"}, 0)
+    lambda_fixtures.busy_now.clear()
+    try:
+
+        def invoke(_: int) -> dict:
+            answer = aws["lambda"].invoke(FunctionName="busy", Payload=json.dumps({"seconds": 1.0}))
+            assert "FunctionError" not in answer
+            return json.loads(answer["Payload"].read())
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(invoke, range(6)))
+        # other functions are not held back
+        assert json.loads(aws["lambda"].invoke(FunctionName="echo", Payload=b"{}")["Payload"].read())["echo"] == {}
+    finally:
+        lambda_runtime.stop_workers()
+    assert lambda_fixtures.busy_now["most"] == 2
+    # the last two waited ~2 s for a slot; their 30 s started when they had one
+    assert min(answer["remaining_ms_at_start"] for answer in answers) > 29_000
 
 
 def test_handler_errors_surface_as_function_errors(aws):

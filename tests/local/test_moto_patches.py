@@ -1,5 +1,6 @@
 """The emulator's changes to moto stack and install once, however many emulators a process starts."""
 
+import io
 import json
 import types
 
@@ -125,3 +126,66 @@ def test_the_pinned_moto_is_the_one_the_patches_name():
 
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert re.search(r'"moto\[server\]==([^"]+)"', pyproject).group(1) == MOTO_VERSION
+
+
+def test_the_engine_parses_each_json_path_once_and_paths_still_read_and_write():
+    """moto built a JSONPath parser (its yacc tables) for every path of every state of every execution."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from infra.local import moto_patches
+
+    moto_patches.parse_each_json_path_once()
+    moto_patches.parse_each_json_path_once()  # a second emulator: still one layer
+    assert json_path.parse("$.media.width") is json_path.parse("$.media.width")
+    assert result_path.parse("$.media") is result_path.parse("$.media")
+    state = {"bucket": "drop", "media": {"width": 640, "tags": ["a", "b"]}}
+    assert json_path.extract_json("$.media.width", state) == 640
+    assert json_path.extract_json("$.media.tags[1]", state) == "b"
+    assert json_path.extract_json("$.media.tags[*]", state) == ["a", "b"]
+    with pytest.raises(json_path.NoSuchJsonPathError):
+        json_path.extract_json("$.missing", state)
+    # ResultPath writes beside the input with a shared, parsed-once path; neither input is changed
+    first = result_path.parse("$.file").update_or_create({"key": "a"}, {"id": 1})
+    second = result_path.parse("$.file").update_or_create({"key": "b"}, {"id": 2})
+    assert (first, second) == ({"key": "a", "file": {"id": 1}}, {"key": "b", "file": {"id": 2}})
+
+
+def test_action_names_are_listed_once_per_response_class_and_stay_the_same():
+    import moto.core.responses as responses
+    from moto.core.utils import method_names_from_class as listed
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+
+    from infra.local import moto_patches
+
+    moto_patches.action_names_once_per_class()
+    for clazz in (DynamoHandler, S3Response):
+        first = responses.method_names_from_class(clazz)
+        assert first == listed(clazz) and "put_item" in responses.method_names_from_class(DynamoHandler)
+        first.append("not_an_action")  # a caller changing its list changes no one else's
+        assert "not_an_action" not in responses.method_names_from_class(clazz)
+
+
+def test_request_bodies_read_as_before_without_the_debug_files_wrapper():
+    """Debug mode's ``files`` wrapper (a class made per request) is gone; bodies, forms and files read as before."""
+    from flask import Flask
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.datastructures import ImmutableMultiDict
+    from werkzeug.test import EnvironBuilder
+
+    from infra.local import moto_patches
+
+    moto_patches.no_debug_form_wrapper()
+    moto_patches.no_debug_form_wrapper()
+    app = Flask("moto")
+    app.debug = True  # as moto's backend apps run
+    body = json.dumps({"TableName": "t"}).encode()
+    with app.app_context():
+        json_body = EnvironBuilder(method="POST", data=body, content_type="application/x-amz-json-1.0")
+        request = BackendRequest(json_body.get_environ())
+        assert request.get_data() == body and request.data == body and not request.files
+        assert type(request.files) is ImmutableMultiDict  # not a per-request debug subclass
+        upload = {"key": "a.jpg", "file": (io.BytesIO(b"jpeg"), "a.jpg")}
+        form = BackendRequest(EnvironBuilder(method="POST", data=upload).get_environ())
+        assert form.form["key"] == "a.jpg" and form.files["file"].read() == b"jpeg"

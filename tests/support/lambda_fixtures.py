@@ -39,3 +39,21 @@ def store(event, context):
     )
     s3.put_object(Bucket=event["bucket"], Key=event["key"], Body=b"stored")
     return {"stored": event["key"]}
+
+
+_busy_lock = __import__("threading").Lock()
+busy_now = Counter()  # "running": invocations of busy() running now, "most": the most seen at once
+
+
+def busy(event, context):
+    """Holds its invocation for ``event["seconds"]``; records how many ran at once and the time it was given."""
+    import time
+
+    remaining_ms = context.get_remaining_time_in_millis()
+    with _busy_lock:
+        busy_now["running"] += 1
+        busy_now["most"] = max(busy_now["most"], busy_now["running"])
+    time.sleep(event["seconds"])
+    with _busy_lock:
+        busy_now["running"] -= 1
+    return {"remaining_ms_at_start": remaining_ms}

@@ -22,7 +22,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
   JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
-  per request is memoized.
+  per request is memoized; the engine parses each JSONPath text once; moto lists a response class's actions
+  once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ from infra.local.moto_patches.dynamodb_transactions import two_phase_transaction
 from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
+    action_names_once_per_class,
     fast_backend_access,
     memoize_backend_lookup,
+    no_debug_form_wrapper,
     request_ids_only_where_xml_has_them,
 )
 from infra.local.moto_patches.step_functions import (
     name_lambda_service_errors_as_step_functions_does,
+    parse_each_json_path_once,
     parse_each_state_machine_once,
     reuse_step_functions_clients,
     step_functions_payload_limit,
@@ -52,7 +56,10 @@ __all__ = [
     "copy_query_results_after_filtering",
     "index_base_table_queries",
     "install",
+    "action_names_once_per_class",
     "memoize_backend_lookup",
+    "no_debug_form_wrapper",
+    "parse_each_json_path_once",
     "parse_each_state_machine_once",
     "replace",
     "require_moto_version",
@@ -79,3 +86,6 @@ def install() -> None:
     copy_query_results_after_filtering()
     reuse_parsed_json_paths()
     request_ids_only_where_xml_has_them()
+    parse_each_json_path_once()
+    action_names_once_per_class()
+    no_debug_form_wrapper()

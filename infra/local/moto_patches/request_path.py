@@ -62,3 +62,40 @@ def memoize_backend_lookup(dispatcher: Any) -> None:
         return get_backend_for_host
 
     replace(dispatcher, "get_backend_for_host", "memoized", memoized)
+
+
+def action_names_once_per_class() -> None:
+    """moto lists a response class's methods with ``inspect.getmembers`` on every request, to see whether the
+    action is one of them (~2% of the emulator's time at ingest). A class's methods do not change while it
+    serves, so each class is listed once."""
+    import moto.core.responses as responses
+
+    def per_class(listed: Callable[[object], list[str]]) -> Callable[[object], list[str]]:
+        known: dict[object, list[str]] = {}
+
+        def method_names_from_class(clazz: object) -> list[str]:
+            names = known.get(clazz)
+            if names is None:
+                names = known[clazz] = listed(clazz)
+            return list(names)  # a copy: callers get a list of their own, as before
+
+        return method_names_from_class
+
+    replace(responses, "method_names_from_class", "per-class", per_class)
+
+
+def no_debug_form_wrapper() -> None:
+    """moto's Flask apps run in debug mode, where reading any request body that is not a multipart form swaps
+    in a new, dynamically made subclass of the (empty) ``files`` dict, only to word a ``KeyError`` on it
+    differently: a class built per request (~1.5% of the emulator's time). moto reads ``files`` only from
+    multipart forms, which never got the wrapper, so the wrapper is left out; nothing else of debug mode changes."""
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    def plain(_: Callable[[Any], None]) -> Callable[[Any], None]:
+        def _load_form_data(self: Any) -> None:
+            WerkzeugRequest._load_form_data(self)
+
+        return _load_form_data
+
+    replace(BackendRequest, "_load_form_data", "no-debug-files", plain)

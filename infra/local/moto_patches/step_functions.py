@@ -115,6 +115,23 @@ def reuse_step_functions_clients() -> None:
         replace(importlib.import_module(name), "boto_client_for", "pooled-clients", lambda _: boto_client_for)
 
 
+def parse_each_json_path_once() -> None:
+    """moto's engine builds a new JSONPath parser (reading its yacc tables) for every path it evaluates: each
+    task's ``ResultPath``, each ``$.field`` a Choice or Parameters reads, several per state of every execution
+    (~3% of the emulator's time at ingest). A parsed path is immutable (finding and updating values do not change
+    it), so each path text is parsed once and shared."""
+    import jsonpath_ng
+    import jsonpath_ng.ext
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    def cached(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+        return functools.lru_cache(maxsize=1024)(parse)
+
+    replace(json_path, "parse", "parsed-once", lambda _: cached(jsonpath_ng.ext.parse))  # the extended grammar
+    replace(result_path, "parse", "parsed-once", lambda _: cached(jsonpath_ng.parse))  # the base grammar
+
+
 MAX_PAYLOAD_BYTES = 256 * 1024  # Step Functions' largest input or output of a state, task or execution
 _QUOTA_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.state",
