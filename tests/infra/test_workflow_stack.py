@@ -97,11 +97,13 @@ def test_webhook_secrets_are_scoped_to_their_prefix(dev):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             for action in (a for a in actions if a.startswith("secretsmanager:")):
-                grants.setdefault(action, set()).add(str(statement["Resource"]))
+                listed = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                grants.setdefault(action, set()).update(str(r) for r in listed)
     assert set(grants) == {
         "secretsmanager:GetSecretValue",
         "secretsmanager:CreateSecret",
         "secretsmanager:DeleteSecret",
     }
-    for resources_ in grants.values():
-        assert all("secret:annolake/dev/webhooks/*" in r for r in resources_)
+    for resources_ in grants.values():  # webhook signing secrets, and those of the models users host
+        assert all(("secret:annolake/dev/webhooks/*" in r) != ("secret:annolake/dev/models/*" in r) for r in resources_)
+    assert any("secret:annolake/dev/models/*" in r for r in grants["secretsmanager:GetSecretValue"])

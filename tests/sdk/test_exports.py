@@ -440,7 +440,7 @@ def test_coco_and_yolo_exports_of_a_video_hold_its_stored_frames_and_interpolate
     for name in ("000000", "000030", "000060"):
         assert stored_frame(tmp_path / "yolo" / "images" / "clip-0" / f"{name}.jpg") == int(name)
 
-    with pytest.raises(AnnolakeAPIError, match=r"format 'voc' takes no options; got \['every_n_frames'\]"):
+    with pytest.raises(AnnolakeAPIError, match=r"format 'voc': this format takes no options; got \['every_n_frames'\]"):
         snap.export("voc", every_n_frames=5, progress=False)
     with pytest.raises(AnnolakeAPIError, match="every_n_frames is a whole number of frames from 1"):
         snap.export("coco", every_n_frames=0, progress=False)
