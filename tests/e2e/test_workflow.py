@@ -197,14 +197,24 @@ def test_a_task_past_its_timeout_goes_to_someone_else(running, admin):
     admin.directory.new("single")
     _drop_images(running, "single", 1, "lonely")
     _wait(lambda: admin.directory.get("single").file_count() == 1, what="the file to be ingested")
-    job = admin.job.new(name="slow", directories=["single"], task_timeout_seconds=2).launch()
+    lease_s = 10  # long enough that "nobody else gets it" is asked inside the lease on a loaded machine
+    job = admin.job.new(name="slow", directories=["single"], task_timeout_seconds=lease_s).launch()
     first, _ = _as(running, admin, "slowpoke", "annotator")
     second, second_id = _as(running, admin, "eager", "annotator")
-    held = _wait(lambda: first.task.next(job), what="the task")
-    assert second.task.next(job) is None  # held: nobody else gets it
-    time.sleep(2.5)
-    taken = second.task.next(job)
-    assert taken is not None and taken.id == held.id and taken.data["assignee"] == f"key:{second_id}"
+    deadline = time.monotonic() + 90
+    while True:  # the lease starts after ``asked``: the claim is made while the successful call runs
+        asked = time.monotonic()
+        held = first.task.next(job)
+        if held is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert held is not None, "the task never opened"
+    refused = second.task.next(job)
+    if time.monotonic() - asked < lease_s:  # answered inside the lease
+        assert refused is None  # held: nobody else gets it
+    taken = refused or _wait(lambda: second.task.next(job), timeout=60, what="the task once its lease has passed")
+    assert time.monotonic() - asked >= lease_s  # not handed out before the lease ran out
+    assert taken.id == held.id and taken.data["assignee"] == f"key:{second_id}"
 
     from annolake import VersionConflict
 
