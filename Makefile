@@ -26,7 +26,7 @@ up: venv web
 ## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e, browser,
 ## the web UI's Vitest tests); builds web/dist first, as the browser tests use it
 test: venv web check
-	$(PY) -m pytest -q --durations=30
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=30
 
 ## make test-fast: the suite without the tests marked slow (no platform, no browser, no cfn-lint or extra synths,
 ## no 1,000-file streaming stack): domain, services, SDK, local runtime, infra assertions; in two worker

@@ -140,3 +140,12 @@ def reset_moto(request: pytest.FixtureRequest, moto_endpoint: str) -> Iterator[C
     if resets and stack is not None:
         reset()
         stack.provision()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist's ``--dist loadgroup``: the browser and platform tests share one running platform, so
+    they run on one worker, in order; every other file runs whole on one worker (its module fixtures made once)."""
+    for item in items:
+        group = "e2e" if item.path.parent.name == "e2e" else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
