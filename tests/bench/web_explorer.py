@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.bench.streaming import _configure_service_for
 from tests.e2e.conftest import REPO, free_port, start_platform
@@ -141,6 +142,22 @@ def _tti(browser, platform, storage_state: dict, dataset: str) -> list[dict[str,
     return samples
 
 
+def signed_in(playwright, platform) -> tuple[Any, dict]:  # noqa: ANN001
+    """Chromium and the storage state of the platform's admin signed in through the web UI's own form."""
+    creds = platform.credentials
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
+    page = context.new_page()
+    page.goto("/signin")
+    page.get_by_label("Username").fill(creds["username"])
+    page.get_by_label("Password").fill(creds["password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Signed in as").wait_for()
+    state = context.storage_state()
+    context.close()
+    return browser, state
+
+
 def run() -> list[tuple[str, str, str]]:
     from playwright.sync_api import sync_playwright
 
@@ -158,18 +175,8 @@ def run() -> list[tuple[str, str, str]]:
             started = time.perf_counter()
             slice_data.seed_dataset("demo", DATASET, COUNT, size=(128, 96))
             rows.append((f"seed {COUNT} labelled images (bench setup)", f"{time.perf_counter() - started:.0f} s", ""))
-            creds = platform.credentials
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
-                page = context.new_page()
-                page.goto("/signin")
-                page.get_by_label("Username").fill(creds["username"])
-                page.get_by_label("Password").fill(creds["password"])
-                page.get_by_role("button", name="Sign in").click()
-                page.get_by_label("Signed in as").wait_for()
-                state = context.storage_state()
-                context.close()
+                browser, state = signed_in(playwright, platform)
                 small = _tti(browser, platform, state, "default")
                 large = _tti(browser, platform, state, DATASET)
                 context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url, storage_state=state)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import urllib3
 
-from tests.bench.web_explorer import ARGS, CHROMIUM, VIEWPORT
+from tests.bench.web_explorer import VIEWPORT, signed_in
 from tests.e2e.conftest import free_port, start_platform
 from tests.support.video_fixtures import make_square_video
 
@@ -127,16 +127,7 @@ def run() -> list[tuple[str, str, str]]:
             file_id = project.file.from_local(video, directory="video-bench", wait_s=300).id
             served = _frame_get_ms(platform, file_id)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
-                page = context.new_page()
-                page.goto("/signin")
-                page.get_by_label("Username").fill(creds["username"])
-                page.get_by_label("Password").fill(creds["password"])
-                page.get_by_role("button", name="Sign in").click()
-                page.get_by_label("Signed in as").wait_for()
-                state = context.storage_state()
-                context.close()
+                browser, state = signed_in(playwright, platform)
                 opens = []
                 for _ in range(RUNS):
                     context, page, opened = _open(browser, platform, state, file_id)

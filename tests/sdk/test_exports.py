@@ -7,6 +7,7 @@ definition runs them, started where the API starts an execution. The outputs are
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import urllib.request
@@ -42,17 +43,28 @@ def _run_export_steps(payload: dict, *, name: str) -> str:
     return f"arn:test:execution:{name}"
 
 
-@pytest.fixture(scope="module")
-def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
+@contextlib.contextmanager
+def exporting_stack(serve_wsgi, new_moto_app, project: str, *, page_files: int | None = None) -> Iterator[Stack]:  # noqa: ANN001
+    """The API over moto with an editor's key of ``project``, its exports run by ``_run_export_steps``
+    (``page_files`` cuts the export's pages smaller than the service's, so one export spans several)."""
     from annolake_service.adapters import workflows
+    from annolake_service.services import exports
 
     with (
-        api_stack(serve_wsgi, new_moto_app, "exports", lambda project: [], role="editor") as running,
+        api_stack(serve_wsgi, new_moto_app, project, lambda project: [], role="editor") as running,
         pytest.MonkeyPatch.context() as patch,
     ):
         patch.setattr(workflows, "start_export", _run_export_steps)
+        if page_files is not None:
+            patch.setattr(exports, "PAGE_FILES", page_files)
         patch.setenv("EXPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:exports")
         reset_service_caches()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
+    with exporting_stack(serve_wsgi, new_moto_app, "exports") as running:
         from annolake_service.services import projects
 
         projects.create_project(ROUND_TRIP, "Round trips", creator="user:owner")

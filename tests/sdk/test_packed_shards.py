@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.sdk.api_stack import Stack, api_stack
-from tests.sdk.test_exports import _run_export_steps
+from tests.sdk.api_stack import Stack
+from tests.sdk.test_exports import exporting_stack
 from tests.support import import_steps
-from tests.support.auth import reset_service_caches
 
 FILES = 30
 MIB = 1 << 20
@@ -38,17 +37,7 @@ def _noise_jpeg(i: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
-    from annolake_service.adapters import workflows
-    from annolake_service.services import exports
-
-    with (
-        api_stack(serve_wsgi, new_moto_app, "packs", lambda project: [], role="editor") as running,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        patch.setattr(workflows, "start_export", _run_export_steps)
-        patch.setattr(exports, "PAGE_FILES", 12)
-        patch.setenv("EXPORT_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:exports")
-        reset_service_caches()
+    with exporting_stack(serve_wsgi, new_moto_app, "packs", page_files=12) as running:
         yield running
 
 
