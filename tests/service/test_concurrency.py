@@ -384,3 +384,47 @@ def test_a_late_summary_copy_of_an_older_save_leaves_the_newest_versions_summary
         listed = world.client().get(files_url, params={"query": query}, headers=world.admin)
         assert listed.status_code == 200, listed.text
         assert [f["file_id"] for f in listed.json()["files"]] == found, query
+
+
+def test_a_file_mirrored_while_a_save_lands_is_listed_with_the_saved_summary(world: World, monkeypatch) -> None:
+    """A mirror reads the file, then writes its new membership. A save landing in between copies its summary
+    onto the memberships it finds, which do not include the new one yet: the mirrored listing must still end
+    with the saved version's summary, or queries on the target dataset miss the file."""
+    from annolake_service.adapters.dynamo import datasets as dataset_repo
+
+    source, target = (f"{name}-{uuid.uuid4().hex[:6]}" for name in ("mirror-src", "mirror-dst"))
+    [file_id] = slice_data.seed_dataset(PROJECT, source, 1, start=next(_IMAGES))
+    client = world.client()
+    assert client.post(f"/api/v1/projects/{PROJECT}/datasets", json={"name": target}, headers=world.admin).is_success
+    url = f"/api/v1/projects/{PROJECT}/files/{file_id}/annotations"
+    read_at = client.get(url, headers=world.admin).json()["version"]
+    add = dataset_repo.add_file
+
+    def add_after_a_save(record: Any, dataset_id: str) -> bool:
+        assert record.annotation_version == read_at  # the mirror read the file before the save
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the save lands whole, its summary copies included
+            saved = pool.submit(
+                world.client().put,
+                url,
+                json={"version": read_at, "instance_list": [_box(1, 1, 5, "pedestrian")]},
+                headers=world.admin,
+            ).result()
+        assert saved.status_code == 200, saved.text
+        return add(record, dataset_id)
+
+    monkeypatch.setattr(dataset_repo, "add_file", add_after_a_save)
+    mirrored = client.post(
+        f"/api/v1/projects/{PROJECT}/files/transfer",
+        json={"file_ids": [file_id], "mode": "mirror", "target_dataset": target},
+        headers=world.admin,
+    )
+    assert mirrored.status_code == 200, mirrored.text
+
+    memberships = {m.dataset_id: m for m in dataset_repo.memberships_of(PROJECT, file_id)}
+    assert {m.summary_version for m in memberships.values()} == {read_at + 1}
+    listed = client.get(
+        f"/api/v1/projects/{PROJECT}/datasets/{target}/files",
+        params={"query": "labels.pedestrian = 1"},
+        headers=world.admin,
+    )
+    assert [f["file_id"] for f in listed.json()["files"]] == [file_id], listed.text

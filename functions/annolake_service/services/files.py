@@ -122,7 +122,7 @@ def transfer(
         if mode == "copy":
             result.append(_copy(*get_file_with_instances(project_id, file_id), target.dataset_id, author))
             continue
-        dataset_repo.add_file(get_file(project_id, file_id), target.dataset_id)
+        file_repo.list_in_dataset(get_file(project_id, file_id), target.dataset_id)
         if mode == "move":
             dataset_repo.remove_file(project_id, file_id, source.dataset_id)  # type: ignore[union-attr]
         result.append(file_id)

@@ -148,11 +148,12 @@ def membership_is_live(project_id: str, dataset_id: str, position: str) -> bool:
     return item.status != "deleted"
 
 
-def add_file(record: FileRecord, dataset_id: str) -> None:
-    """List the file (the same file, same annotations) in the dataset too. Idempotent."""
+def add_file(record: FileRecord, dataset_id: str) -> bool:
+    """List the file (the same file, same annotations) in the dataset too. Idempotent: False when it was."""
     if any(m.dataset_id == dataset_id for m in memberships_of(record.project_id, record.file_id)):
-        return
+        return False
     membership_item(record, dataset_id).save()
+    return True
 
 
 def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:

@@ -255,7 +255,26 @@ def add_to_dataset(project_id: str, file_id: str, dataset_id: str) -> None:
     record = get_file(project_id, file_id)
     if record is None:
         raise LookupError(file_id)
-    datasets.add_file(record, dataset_id)
+    list_in_dataset(record, dataset_id)
+
+
+def list_in_dataset(record: FileRecord, dataset_id: str) -> None:
+    """List the file read as ``record`` in the dataset too, with the summary of its newest annotation version.
+
+    A save that committed after ``record`` was read may have copied its summary onto the file's memberships
+    before this one existed: the file is read again (strongly) once the membership is written, and a newer
+    version's summary copied over (only ever over an older copy)."""
+    if not datasets.add_file(record, dataset_id):
+        return
+    latest = get_file(record.project_id, record.file_id, consistent=True)
+    if latest is not None and latest.annotation_version > record.annotation_version:
+        datasets.update_summaries(
+            record.project_id,
+            record.file_id,
+            version=latest.annotation_version,
+            label_counts=latest.label_counts,
+            attribute_values=latest.attribute_values,
+        )
 
 
 def soft_delete_file(project_id: str, file_id: str, when: datetime) -> bool:
