@@ -38,11 +38,13 @@ export function Timeline({
   };
   const outside = isWholeVideo(range, frameCount) ? null : (
     <>
-      <span className="timeline-off" style={{ left: 0, width: percent(range.first, frameCount) }} />
-      <span
-        className="timeline-off"
-        style={{ left: percent(range.last + 1, frameCount), width: percent(frameCount - range.last - 1, frameCount) }}
-      />
+      {range.first > 0 ? <span className="timeline-off" style={{ left: 0, width: percent(range.first, frameCount) }} /> : null}
+      {range.last < frameCount - 1 ? (
+        <span
+          className="timeline-off"
+          style={{ left: percent(range.last + 1, frameCount), width: percent(frameCount - range.last - 1, frameCount) }}
+        />
+      ) : null}
     </>
   );
   return (
