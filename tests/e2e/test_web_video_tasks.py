@@ -2,10 +2,10 @@
 
 A job over a 120-frame video (made at test time with PyAV) in segments of 80 frames overlapping by 20 (frames
 0-79 and 60-119), every segment reviewed. The demo user's annotate task opens the video editor on its
-segment's frames only (a seek past them stops on the last); a box drawn on two frames makes a track,
-submitted through the task (the server merges it by frames), and the other segment's task then shows that
-track. A second user reviews: the timeline shows the track and its keyframes read-only, the reviewer steps
-and plays, and approves both segments.
+segment's frames only (a seek past them stops on the last); a box drawn on two frames makes a track, given
+an attribute (fixed for the track) and submitted through the task (the server merges it by frames), and the
+other segment's task then shows that track. A second user reviews: the timeline shows the track and its
+keyframes read-only, the reviewer steps and plays, and approves both segments.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ SHOTS = REPO / "test-results" / "web-video-tasks"
 DATASET = "web-video-tasks"
 JOB = "Squares"
 LABEL = "car"  # a demo label
+PAINT = "paint"  # an attribute of cars' tracks, of this module's own
 FRAMES = 120
 REVIEWER = "vera"  # a user of her own: test_web_ui's reviewer is "rita"
 REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
@@ -38,14 +39,15 @@ def reviewer(browser, platform, shots) -> Iterator[Person]:
 
 @pytest.fixture(scope="module")
 def job(platform: RunningPlatform, tmp_path_factory) -> dict:
-    """The square video, uploaded and ready; a reviewer in the project; the job over it launched (through the SDK,
-    whose client waits longer than a bare request on a loaded machine)."""
+    """The square video, uploaded and ready; a track attribute for cars; a reviewer in the project; the job over
+    it launched (through the SDK, whose client waits longer than a bare request on a loaded machine)."""
     from annolake import Project
 
     creds = platform.credentials
     path = make_square_video(tmp_path_factory.mktemp("video") / "square.mp4", frames=FRAMES)
     project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
     file = project.file.from_local(path, directory=DATASET, wait_s=300)
+    project.attribute_group_new({"name": PAINT, "kind": "select", "label_names": [LABEL], "options": ["red", "blue"]})
     _create_pool_user(platform, REVIEWER, REVIEWER_PASSWORD)
     project.client.post(f"{project._path}/members", {"username": REVIEWER, "role": "reviewer"})
     job = project.job.new(JOB, [DATASET], review_rate=1.0, video_segment={"frames": 80, "overlap": 20}).launch()
@@ -105,6 +107,7 @@ def test_annotate_segments_in_the_video_editor_and_submit(platform, admin, job):
     expect(tracks.get_by_role("button", name=re.compile(rf"^#1 box {LABEL} · 2 keyframes"))).to_be_visible()
     expect(page.locator('.timeline-row[data-track="1"] .timeline-key')).to_have_count(2)
     expect(page.locator('.timeline-row[data-track="1"] .timeline-off')).to_have_count(1)  # the other frames
+    page.get_by_label(PAINT).select_option("red")
     admin.shot("01-segment-labelled")
 
     # submit: saved through the task (merged by frames) and on to the other segment, which shows the track
@@ -121,6 +124,7 @@ def test_annotate_segments_in_the_video_editor_and_submit(platform, admin, job):
     project = job["project"]
     saved = project.client.get(f"{project._path}/files/{job['file_id']}/annotations")
     [track] = [i for i in saved["instance_list"] if i.get("type") == "track"]
+    assert track["attributes"] == {PAINT: "red"}, track
     assert [k["frame"] for k in track["keyframes"] if not k.get("outside")][:2] == list(keys), track
     middle = (keys[0] + keys[1]) // 2
     served = project.client.get(f"{project._path}/files/{job['file_id']}/frames/{middle}/annotations")
@@ -153,10 +157,14 @@ def test_review_shows_the_track_on_the_timeline_and_approves(platform, reviewer,
         expect(row.locator(".timeline-key")).not_to_have_count(0)
         expect(page.get_by_role("button", name="Submit")).to_have_count(0)
         expect(page.get_by_role("button", name="Delete track 1")).to_have_count(0)
+        tracks = page.get_by_role("list", name="Tracks")
+        tracks.get_by_role("button", name=re.compile(rf"^#1 box {LABEL}")).click()
+        expect(page.get_by_label(PAINT)).to_have_value("red")
+        expect(page.get_by_label(PAINT)).to_be_disabled()
         page.keyboard.press("b")
         x, y = square_at(first)
         _drag(page, (x + 100, y), (x + 150, y + 40))
-        expect(page.get_by_role("list", name="Tracks").get_by_role("listitem")).to_have_count(1)
+        expect(tracks.get_by_role("listitem")).to_have_count(1)
         # the reviewer steps and plays
         page.keyboard.press(".")
         _on_frame(page, first + 1)

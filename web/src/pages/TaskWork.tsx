@@ -78,6 +78,7 @@ function TaskEditor({
         fps={video.fps}
         size={size}
         labels={labels}
+        attributeGroups={attributeGroups}
         initial={detail.instance_list}
         resetKey={resetKey}
         readOnly={readOnly}

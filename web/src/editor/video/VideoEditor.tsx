@@ -6,7 +6,7 @@
  */
 import { type ReactNode, useCallback, useEffect, useMemo, useReducer } from "react";
 
-import type { LabelSpec, PacketInstance } from "../../api/types";
+import type { AttributeGroup, LabelSpec, PacketInstance } from "../../api/types";
 import { Canvas, type ShapeMark } from "../Canvas";
 import { canRedo, canUndo } from "../history";
 import type { Shape } from "../instances";
@@ -39,6 +39,8 @@ export interface VideoEditorProps {
   fps: number;
   size: { width: number; height: number };
   labels: LabelSpec[];
+  /** the schema's attribute groups: a track's (fixed for the track) are edited in the side panel */
+  attributeGroups?: AttributeGroup[];
   /** the instances to start from; the editor starts over whenever `resetKey` changes */
   initial: PacketInstance[];
   resetKey: string;
@@ -159,6 +161,7 @@ export function VideoEditor(props: VideoEditorProps) {
           frame={frame}
           selected={view.selected}
           readOnly={readOnly}
+          attributeGroups={props.attributeGroups ?? []}
           colourOf={colourOf}
           dispatch={dispatch}
         />

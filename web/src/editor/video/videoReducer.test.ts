@@ -169,4 +169,21 @@ describe("drawing tracks on frames", () => {
     expect(state.range).toEqual({ first: 0, last: 119 });
     expect(state.frame).toBe(0);
   });
+
+  it("sets and clears a track's attribute, for the whole track, as an undo step; read-only changes nothing", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 50 }, { type: "select", key: "track-4" });
+    state = run(state, { type: "track-attribute", group: "colour", value: "red" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
+    expect(shapesOf(state.view)[0]?.attributes).toEqual({ colour: "red" }); // the frame shows it too
+    expect(instancesOf(state)[0]).toMatchObject({ type: "track", attributes: { colour: "red" } });
+    expect(isVideoDirty(state)).toBe(true);
+    const same = run(state, { type: "track-attribute", group: "colour", value: "red" });
+    expect(same.tracks).toBe(state.tracks);
+    state = run(state, { type: "track-attribute", key: "track-4", group: "colour", value: "" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({});
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
+    const locked = run(start([TRACK], true), { type: "track-attribute", key: "track-4", group: "colour", value: "red" });
+    expect(tracksOf(locked)).toBe(locked.baseline);
+  });
 });

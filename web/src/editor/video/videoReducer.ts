@@ -10,7 +10,15 @@ import { shapesOf } from "../state";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
 import { type FrameRange, frameRange, sameRange } from "./segment";
-import { findTrack, removeKeyframe, replaceTrack, splitInstances, toggleOccluded, toggleOutside } from "./tracks";
+import {
+  findTrack,
+  removeKeyframe,
+  replaceTrack,
+  setTrackAttribute,
+  splitInstances,
+  toggleOccluded,
+  toggleOutside,
+} from "./tracks";
 import { type VideoState, clampFrame, project, tracksOf } from "./videoState";
 
 export type VideoAction =
@@ -24,7 +32,9 @@ export type VideoAction =
   | { type: "outside"; key?: string }
   | { type: "occluded"; key?: string }
   | { type: "remove-keyframe"; key?: string }
-  | { type: "remove-track"; key: string };
+  | { type: "remove-track"; key: string }
+  /** a track's attribute (fixed for the whole track; empty removes it) */
+  | { type: "track-attribute"; key?: string; group: string; value: unknown };
 
 /** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here. */
 const IGNORED = new Set<EditorAction["type"]>(["tag", "attribute", "reset"]);
@@ -94,6 +104,8 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
       return editTrack(state, action.key, (t) => toggleOccluded(t, state.frame));
     case "remove-keyframe":
       return editTrack(state, action.key, (t) => removeKeyframe(t, state.frame));
+    case "track-attribute":
+      return editTrack(state, action.key, (t) => setTrackAttribute(t, action.group, action.value));
     case "remove-track": {
       if (state.view.readOnly) return state;
       const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));
