@@ -240,7 +240,7 @@ function Review({ project, detail, labels, attributeGroups }: WorkProps) {
         {consensus
           ? `The consolidated result of ${detail.submissions.length} annotators (agreement ${
               detail.agreement === null ? "—" : `${Math.round(detail.agreement * 100)}%`
-            }); tick an annotator under Compare to see their version.`
+            })${videoOf(detail) ? "." : "; tick an annotator under Compare to see their version."}`
           : `Work of ${authors || "the annotator"}.`}
       </p>
       <ErrorNotice error={review.error ?? moveOn.error} title="Not sent" />
