@@ -28,6 +28,7 @@ JOB = "Squares"
 LABEL = "car"  # a demo label
 PAINT = "paint"  # an attribute of cars' tracks, of this module's own
 FRAMES = 120
+SIDE = 50  # not test_web_video's 60: another video, not the same content under another name
 REVIEWER = "vera"  # a user of her own: test_web_ui's reviewer is "rita"
 REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
 
@@ -44,9 +45,10 @@ def job(platform: RunningPlatform, tmp_path_factory) -> dict:
     from annolake import Project
 
     creds = platform.credentials
-    path = make_square_video(tmp_path_factory.mktemp("video") / "square.mp4", frames=FRAMES)
+    path = make_square_video(tmp_path_factory.mktemp("video") / "square.mp4", frames=FRAMES, side=SIDE)
     project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
     file = project.file.from_local(path, directory=DATASET, wait_s=300)
+    assert project.client.get(f"{project._path}/files/{file.id}/annotations")["instance_list"] == []
     project.attribute_group_new({"name": PAINT, "kind": "select", "label_names": [LABEL], "options": ["red", "blue"]})
     _create_pool_user(platform, REVIEWER, REVIEWER_PASSWORD)
     project.client.post(f"{project._path}/members", {"username": REVIEWER, "role": "reviewer"})
@@ -100,9 +102,9 @@ def test_annotate_segments_in_the_video_editor_and_submit(platform, admin, job):
     for frame in keys:
         _seek(page, frame)
         x, y = square_at(frame)
-        _drag(page, (x, y), (x + 60, y + 60))
+        _drag(page, (x, y), (x + SIDE, y + SIDE))
         drawn = _box_on_screen(page, "#1 keyframe")
-        assert _close(drawn, {"x_min": x, "y_min": y, "x_max": x + 60, "y_max": y + 60}, 1.5), drawn
+        assert _close(drawn, {"x_min": x, "y_min": y, "x_max": x + SIDE, "y_max": y + SIDE}, 1.5), drawn
     tracks = page.get_by_role("list", name="Tracks")
     expect(tracks.get_by_role("button", name=re.compile(rf"^#1 box {LABEL} · 2 keyframes"))).to_be_visible()
     expect(page.locator('.timeline-row[data-track="1"] .timeline-key')).to_have_count(2)
