@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
@@ -181,7 +182,7 @@ class Person:
     """One browser context (one person), its console watched."""
 
     name: str
-    page: object
+    page: Any  # a Playwright Page (imported only where the browser tests run)
     shots: Path
     problems: list[str] = field(default_factory=list)
     allowed: list[tuple[str, str]] = field(default_factory=list)  # (status, URL part) a step expects
