@@ -4,20 +4,26 @@
 30-60 s). Their tests only add data under names of their own, so they do not see each other's: the seed
 checks of ``test_local_platform`` (24 demo files in the table) still count on running first, as they do in
 file order. ``own_platform``: a second one, for the tests that kill its API workers or restart it.
+
+The browser tests' ``browser`` (Debian's Chromium through Playwright) and ``admin`` (the demo user's browser
+context, its console watched) are here too; each such module names its screenshot folder in ``SHOTS``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
@@ -144,3 +150,120 @@ def own_platform(tmp_path_factory) -> Iterator[OwnPlatform]:
     own = OwnPlatform(tmp_path_factory.mktemp("annolake-own-home"), (free_port(), free_port()))
     yield own
     own.close()
+
+
+# The browser tests.
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+TIMEOUT_MS = 30_000
+
+
+def require_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Debian's Chromium is required at {CHROMIUM} for the browser tests: `apt-get install chromium` "
+            "(.ci/run installs it). Playwright's own browser download is not used."
+        )
+    if not (REPO / "web" / "dist" / "index.html").exists():
+        pytest.fail("web/dist is not built: run `make web` (`make test` builds it first)")
+
+
+@dataclass
+class Person:
+    """One browser context (one person), its console watched."""
+
+    name: str
+    page: Any  # a Playwright Page (imported only where the browser tests run)
+    shots: Path
+    problems: list[str] = field(default_factory=list)
+    allowed: list[tuple[str, str]] = field(default_factory=list)  # (status, URL part) a step expects
+
+    def watch(self) -> None:
+        def on_console(message) -> None:
+            if message.type != "error":
+                return
+            url = message.location.get("url", "") if message.location else ""
+            text = message.text
+            if any(status in text and part in url for status, part in self.allowed):
+                return
+            self.problems.append(f"console error ({self.name}): {text} at {url}")
+
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error ({self.name}): {error}"))
+
+    @contextmanager
+    def expecting_http_error(self, status: int, url_part: str) -> Iterator[None]:
+        entry = (f"status of {status}", url_part)
+        self.allowed.append(entry)
+        try:
+            yield
+        finally:
+            self.allowed.remove(entry)
+
+    def shot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def assert_clean(self) -> None:
+        assert not self.problems, "\n".join(self.problems)
+
+
+def person_in(browser, platform: RunningPlatform, name: str, shots: Path) -> Iterator[Person]:
+    """A fixture's body: a person's browser context, closed (and its console checked) at the end."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    person = Person(name, context.new_page(), shots)
+    person.watch()
+    yield person
+    context.close()
+    person.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def shots(request) -> Path:
+    """The module's screenshot folder (its ``SHOTS``, git-ignored), emptied."""
+    folder: Path = request.module.SHOTS
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def admin(browser, platform, shots) -> Iterator[Person]:
+    yield from person_in(browser, platform, "admin", shots)
+
+
+@pytest.fixture(autouse=True)
+def _no_console_errors(request):
+    """A browser test fails on any console error or uncaught page error of the people it used."""
+    yield
+    for name in ("admin", "reviewer"):
+        if name in request.fixturenames:
+            person = request.getfixturevalue(name)
+            if isinstance(person, Person):  # other modules have an "admin" of their own
+                problems, person.problems[:] = list(person.problems), []
+                assert not problems, "\n".join(problems)

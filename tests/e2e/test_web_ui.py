@@ -17,133 +17,27 @@ import base64
 import io
 import json
 import re
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import boto3
 import pytest
 import urllib3
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import REPO, RunningPlatform
+from tests.e2e.conftest import REPO, Person, RunningPlatform, person_in
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = REPO / "test-results" / "web-ui"
-VIEWPORT = {"width": 1280, "height": 800}
 REVIEWER = "rita"
 REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
 LABEL = "barrier"  # a label of its own: the shared platform's other tests add "cone"
 DATASET = "uploads"
-TIMEOUT_MS = 30_000
-
-
-def _require_browser() -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Debian's Chromium is required at {CHROMIUM} for the browser tests: `apt-get install chromium` "
-            "(.ci/run installs it). Playwright's own browser download is not used."
-        )
-    if not (REPO / "web" / "dist" / "index.html").exists():
-        pytest.fail("web/dist is not built: run `make web` (`make test` builds it first)")
-
-
-@dataclass
-class Person:
-    """One browser context (one person), its console watched."""
-
-    name: str
-    page: object
-    problems: list[str] = field(default_factory=list)
-    allowed: list[tuple[str, str]] = field(default_factory=list)  # (status, URL part) a step expects
-
-    def watch(self) -> None:
-        def on_console(message) -> None:
-            if message.type != "error":
-                return
-            url = message.location.get("url", "") if message.location else ""
-            text = message.text
-            if any(status in text and part in url for status, part in self.allowed):
-                return
-            self.problems.append(f"console error ({self.name}): {text} at {url}")
-
-        self.page.on("console", on_console)
-        self.page.on("pageerror", lambda error: self.problems.append(f"page error ({self.name}): {error}"))
-
-    @contextmanager
-    def expecting_http_error(self, status: int, url_part: str) -> Iterator[None]:
-        entry = (f"status of {status}", url_part)
-        self.allowed.append(entry)
-        try:
-            yield
-        finally:
-            self.allowed.remove(entry)
-
-    def shot(self, name: str) -> Path:
-        path = SHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path))
-        return path
-
-    def assert_clean(self) -> None:
-        assert not self.problems, "\n".join(self.problems)
 
 
 @pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _person(browser, platform: RunningPlatform, name: str) -> Iterator[Person]:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
-    context.set_default_timeout(TIMEOUT_MS)
-    person = Person(name, context.new_page())
-    person.watch()
-    yield person
-    context.close()
-    person.assert_clean()
-
-
-@pytest.fixture(scope="module")
-def admin(browser, platform) -> Iterator[Person]:
-    yield from _person(browser, platform, "admin")
-
-
-@pytest.fixture(scope="module")
-def reviewer(browser, platform) -> Iterator[Person]:
-    yield from _person(browser, platform, REVIEWER)
-
-
-@pytest.fixture(autouse=True)
-def _no_console_errors(request):
-    yield
-    for name in ("admin", "reviewer"):
-        if name in request.fixturenames:
-            person = request.getfixturevalue(name)
-            problems, person.problems[:] = list(person.problems), []
-            assert not problems, "\n".join(problems)
+def reviewer(browser, platform, shots) -> Iterator[Person]:
+    yield from person_in(browser, platform, REVIEWER, shots)
 
 
 def _png(colour: tuple[int, int, int], size=(320, 240)) -> bytes:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.conftest import REPO, RunningPlatform
-from tests.e2e.test_web_ui import CHROMIUM, CHROMIUM_ARGS, Person, _api, _person, _require_browser, _sign_in
+from tests.e2e.test_web_ui import _api, _sign_in
 from tests.support.video_fixtures import make_square_video, square_at
 
 pytestmark = pytest.mark.slow
@@ -26,24 +24,6 @@ SHOTS = REPO / "test-results" / "web-video"
 DATASET = "web-videos"
 LABEL = "car"  # a demo label
 FRAMES = 120
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def admin(browser, platform) -> Iterator[Person]:
-    yield from _person(browser, platform, "admin")
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +36,6 @@ def video(platform: RunningPlatform, tmp_path_factory) -> dict:
     project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
     file = project.file.from_local(path, directory=DATASET, wait_s=300)
     return _api(platform, "GET", f"/files/{file.id}")
-
-
-def _shot(person: Person, name: str) -> None:
-    person.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _image_box(page) -> dict:
@@ -124,7 +100,7 @@ def test_video_in_the_explorer_with_its_poster_and_duration(platform, admin, vid
     poster = tile.get_by_role("img", name="square.mp4")
     expect(poster).to_have_js_property("complete", True)
     assert poster.evaluate("img => img.naturalWidth") > 0
-    _shot(admin, "01-explorer-video")
+    admin.shot("01-explorer-video")
 
 
 def test_step_seek_draw_a_track_interpolate_save_and_reload(platform, admin, video):
@@ -165,7 +141,7 @@ def test_step_seek_draw_a_track_interpolate_save_and_reload(platform, admin, vid
     last = _box_on_screen(page, "#1 keyframe")
     assert _close(last, {"x_min": x, "y_min": y, "x_max": x + 60, "y_max": y + 60}, 2.5), last
     expect(page.locator('.timeline-row[data-track="1"] .timeline-key')).to_have_count(2)
-    _shot(admin, "02-keyframe-100")
+    admin.shot("02-keyframe-100")
 
     # frame 50: the box is interpolated (dashed, captioned) halfway between the keyframes
     _seek(page, 50)
@@ -174,7 +150,7 @@ def test_step_seek_draw_a_track_interpolate_save_and_reload(platform, admin, vid
     assert _close(middle, halfway, 1e-6), (middle, halfway)
     assert page.locator('.video-main g[data-note="#1 interpolated"] rect.shape').get_attribute("stroke-dasharray")
     expect(page.get_by_role("status", name="Track state")).to_have_text("interpolated")
-    _shot(admin, "03-interpolated-50")
+    admin.shot("03-interpolated-50")
 
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="version 1 · saved")).to_be_visible()
@@ -183,7 +159,7 @@ def test_step_seek_draw_a_track_interpolate_save_and_reload(platform, admin, vid
     _seek(page, 50)
     again = _box_on_screen(page, "#1 interpolated")
     assert _close(again, middle, 1e-6), (again, middle)
-    _shot(admin, "04-reloaded-50")
+    admin.shot("04-reloaded-50")
 
     # the server interpolates the saved track to the same box
     served = _api(platform, "GET", f"/files/{video['file_id']}/frames/50/annotations")

@@ -4,20 +4,19 @@
  * (reducer.ts, over state.ts and pointer.ts); input.ts turns key, wheel and pointer events into its actions;
  * the components here draw it.
  */
-import { type ReactNode, useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useMemo, useReducer, useState } from "react";
 
 import type { AttributeGroup, LabelSpec } from "../api/types";
 import { Canvas } from "./Canvas";
 import type { Size } from "./geometry";
-import { useCanvasInput, useShortcuts } from "./input";
 import type { Shape } from "./instances";
-import { FALLBACK_COLOUR } from "./palette";
 import { editorReducer } from "./reducer";
 import { ShortcutsHelp } from "./ShortcutsHelp";
 import { SidePanel } from "./SidePanel";
 import { createEditorState, isDirty, shapesOf } from "./state";
 import { Toolbar } from "./Toolbar";
 import type { Layer, PrimaryAction } from "./types";
+import { useEditorShell } from "./useEditorShell";
 
 export type { Layer, PrimaryAction } from "./types";
 
@@ -56,50 +55,25 @@ export function Editor({
     { initial, size: imageSize, readOnly, labels: labelNames },
     createEditorState,
   );
-  const [help, setHelp] = useState(false);
-  const [spaceHeld, setSpaceHeld] = useState(false);
   const [visibleLayers, setVisibleLayers] = useState<Set<string>>(() => new Set(layers.map((l) => l.id)));
-  const stage = useRef<HTMLDivElement>(null);
-  const svg = useRef<SVGSVGElement>(null);
   const shapes = shapesOf(state);
   const dirty = isDirty(state);
+  const { help, setHelp, spaceHeld, stage, svg, handlers, colourOf } = useEditorShell({
+    dispatch,
+    labels,
+    labelNames,
+    size: imageSize,
+    readOnly,
+    save: primary && !primary.busy ? () => primary.run(shapes) : null,
+  });
 
   // Start over when the caller loads another version.
   useEffect(() => {
     dispatch({ type: "reset", initial });
   }, [resetKey]); // `initial` belongs to that key: a new array for the same key must not discard edits
 
-  // The props the reducer works with, before the browser paints (and so before any input) with new ones.
-  const { width, height } = imageSize;
-  const labelsKey = labelNames.join("\n");
-  useLayoutEffect(() => {
-    dispatch({ type: "configure", size: { width, height }, readOnly, labels: labelNames });
-  }, [width, height, readOnly, labelsKey]); // the names, not the array: callers may pass a new one each render
-
   useEffect(() => onChange?.(shapes, dirty), [shapes, dirty, onChange]);
 
-  // The viewport's size (the reducer fits the image once both sizes are known).
-  useEffect(() => {
-    const element = stage.current;
-    if (!element) return;
-    const observer = new ResizeObserver(([entry]) => {
-      const rect = entry?.contentRect;
-      if (rect) dispatch({ type: "viewport", viewport: { width: rect.width, height: rect.height } });
-    });
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
-
-  useShortcuts({
-    dispatch,
-    save: primary && !primary.busy ? () => primary.run(shapes) : null,
-    setHelp,
-    setSpaceHeld,
-  });
-  const handlers = useCanvasInput(svg, dispatch, spaceHeld);
-
-  const colours = useMemo(() => new Map(labels.map((l) => [l.name, l.colour])), [labels]);
-  const colourOf = useCallback((name: string) => colours.get(name) ?? FALLBACK_COLOUR, [colours]);
   const showLayer = useCallback((id: string, shown: boolean) => {
     setVisibleLayers((visible) => {
       const next = new Set(visible);

@@ -118,3 +118,11 @@ export function describe(shape: Shape): string {
       return `${String(shape.source.type)} ${shape.name}`;
   }
 }
+
+/** Attributes with one group's value set, or removed when the value is empty (nothing chosen or typed). */
+export function withAttribute(attributes: Record<string, unknown>, group: string, value: unknown): Record<string, unknown> {
+  const next = { ...attributes };
+  if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) delete next[group];
+  else next[group] = value;
+  return next;
+}

@@ -5,7 +5,7 @@
  */
 import { type Pt, type Size, fit, pan, translate, zoomAt } from "./geometry";
 import { createHistory, redo, undo } from "./history";
-import { type Shape, DRAWN_KINDS, newShape } from "./instances";
+import { type Shape, DRAWN_KINDS, newShape, withAttribute } from "./instances";
 import { type Hit, doubleClick, pointerDown, pointerMove, pointerUp } from "./pointer";
 import type { Tool } from "./shortcuts";
 import { type EditorState, edit, finishDraft, remove, selectedShape, shapesOf, withShape } from "./state";
@@ -49,12 +49,7 @@ function chooseLabel(state: EditorState, name: string): EditorState {
 }
 
 function setAttribute(state: EditorState, key: string | null, group: string, value: unknown): EditorState {
-  const apply = (s: Shape): Shape => {
-    const attributes = { ...s.attributes };
-    if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) delete attributes[group];
-    else attributes[group] = value;
-    return { ...s, attributes };
-  };
+  const apply = (s: Shape): Shape => ({ ...s, attributes: withAttribute(s.attributes, group, value) });
   const shapes = shapesOf(state);
   const target = key ?? shapes.find((s) => s.kind === "global")?.key;
   if (target === undefined) {

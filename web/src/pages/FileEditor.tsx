@@ -142,6 +142,7 @@ export function FileEditor() {
             fps={video.fps}
             size={size}
             labels={schema.data.labels}
+            attributeGroups={schema.data.attribute_groups}
             initial={viewing ? viewing.instance_list : annotations.data.instance_list}
             resetKey={viewing ? `history-${viewing.version}` : `current-${annotations.data.version}-${annotations.dataUpdatedAt}`}
             readOnly={viewing !== null}

@@ -3,17 +3,21 @@ import { type ReactNode, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
 import { call } from "../api/client";
-import type { TaskDetail } from "../api/types";
+import type { PacketInstance, TaskDetail } from "../api/types";
 import { ErrorNotice, Loading, formatDate } from "../components/common";
 import { Editor, type Layer } from "../editor/Editor";
-import { type Shape, fromPacket, toPacket } from "../editor/instances";
+import { fromPacket, toPacket } from "../editor/instances";
+import { VideoEditor } from "../editor/video/VideoEditor";
 import { useNextTask, useTask } from "../hooks/jobs";
 import { keys } from "../hooks/keys";
 import { useSchema } from "../hooks/project";
 import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
 
-/** A task: the editor in task mode (annotate: submit moves on to the next task) or the review screen. */
+/**
+ * A task: the editor in task mode (annotate: submit moves on to the next task) or the review screen; the video
+ * editor for a video, on a segment task's frames only.
+ */
 export function TaskWork() {
   const params = useParams();
   const project = params.project ?? "";
@@ -33,6 +37,69 @@ interface WorkProps {
   detail: TaskDetail;
   labels: Parameters<typeof Editor>[0]["labels"];
   attributeGroups: Parameters<typeof Editor>[0]["attributeGroups"];
+}
+
+/** A segment task's frames (inclusive); null for a task over a whole file. */
+function segmentOf(task: TaskDetail["task"]): { start: number; end: number } | null {
+  const { frame_start: start, frame_end: end } = task;
+  return start === null || start === undefined || end === null || end === undefined ? null : { start, end };
+}
+
+/** The video of a task over one (null for an image), with a segment task's frames. */
+function videoOf(detail: TaskDetail) {
+  const { file, task } = detail;
+  return file.media_type === "video" && file.video ? { ...file.video, segment: segmentOf(task) } : null;
+}
+
+/** The task's editor: the image editor, or the video editor for a video (no comparison layers there). */
+function TaskEditor({
+  project,
+  detail,
+  labels,
+  attributeGroups,
+  readOnly,
+  layers,
+  primary,
+}: WorkProps & {
+  readOnly: boolean;
+  layers?: Layer[];
+  primary?: { label: string; busy: boolean; run: (instances: PacketInstance[]) => void };
+}) {
+  const initial = useMemo(() => detail.instance_list.map((i) => fromPacket(i)), [detail]);
+  const resetKey = `${detail.task.task_id}-${detail.version}`;
+  const size = { width: detail.file.width ?? 0, height: detail.file.height ?? 0 };
+  const video = videoOf(detail);
+  if (video) {
+    return (
+      <VideoEditor
+        project={project}
+        fileId={detail.file.file_id}
+        frameCount={video.frame_count}
+        fps={video.fps}
+        size={size}
+        labels={labels}
+        attributeGroups={attributeGroups}
+        initial={detail.instance_list}
+        resetKey={resetKey}
+        readOnly={readOnly}
+        segment={video.segment}
+        primary={primary}
+      />
+    );
+  }
+  return (
+    <Editor
+      imageUrl={detail.file.media_url}
+      imageSize={size}
+      labels={labels}
+      attributeGroups={attributeGroups}
+      initial={initial}
+      resetKey={resetKey}
+      readOnly={readOnly}
+      layers={layers}
+      primary={primary && { ...primary, run: (shapes) => primary.run(shapes.map(toPacket)) }}
+    />
+  );
 }
 
 function useMoveOn(project: string, detail: TaskDetail) {
@@ -58,6 +125,7 @@ function useMoveOn(project: string, detail: TaskDetail) {
 
 function TaskHeader({ detail, children }: { detail: TaskDetail; children?: ReactNode }) {
   const { task, job, file } = detail;
+  const segment = segmentOf(task);
   return (
     <div className="task-head">
       <div>
@@ -66,6 +134,7 @@ function TaskHeader({ detail, children }: { detail: TaskDetail; children?: React
         </h1>
         <p className="hint">
           Job {job.name} · task {task.task_id} · round {task.round + 1}
+          {segment ? ` · frames ${segment.start}–${segment.end}` : ""}
           {task.claimed_at ? ` · claimed ${formatDate(task.claimed_at)}` : ""}
           {task.lease_expires_at ? ` · held until ${formatDate(task.lease_expires_at)}` : ""}
         </p>
@@ -80,14 +149,13 @@ function Annotate({ project, detail, labels, attributeGroups }: WorkProps) {
   const api = useApi();
   const navigate = useNavigate();
   const moveOn = useMoveOn(project, detail);
-  const initial = useMemo(() => detail.instance_list.map((i) => fromPacket(i)), [detail]);
   const finished = detail.task.status === "submitted" || detail.task.status === "cancelled";
   const submit = useMutation({
-    mutationFn: (shapes: Shape[]) =>
+    mutationFn: (instances: PacketInstance[]) =>
       call(
         api.POST("/api/v1/projects/{project_string_id}/tasks/{task_id}/submit", {
           params: { path: { project_string_id: project, task_id: detail.task.task_id } },
-          body: { instance_list: shapes.map(toPacket), version: detail.version },
+          body: { instance_list: instances, version: detail.version },
         }),
       ),
     onSuccess: () => moveOn.go(),
@@ -121,18 +189,16 @@ function Annotate({ project, detail, labels, attributeGroups }: WorkProps) {
         </p>
       ) : null}
       <ErrorNotice error={submit.error ?? release.error ?? moveOn.error} title="Not submitted" />
-      <Editor
-        imageUrl={detail.file.media_url}
-        imageSize={{ width: detail.file.width ?? 0, height: detail.file.height ?? 0 }}
+      <TaskEditor
+        project={project}
+        detail={detail}
         labels={labels}
         attributeGroups={attributeGroups}
-        initial={initial}
-        resetKey={`${detail.task.task_id}-${detail.version}`}
         readOnly={finished}
         primary={
           finished
             ? undefined
-            : { label: "Submit", busy: submit.isPending || moveOn.pending, run: (shapes) => submit.mutate(shapes) }
+            : { label: "Submit", busy: submit.isPending || moveOn.pending, run: (instances) => submit.mutate(instances) }
         }
       />
     </section>
@@ -143,7 +209,6 @@ function Review({ project, detail, labels, attributeGroups }: WorkProps) {
   const api = useApi();
   const moveOn = useMoveOn(project, detail);
   const [comment, setComment] = useState("");
-  const initial = useMemo(() => detail.instance_list.map((i) => fromPacket(i)), [detail]);
   const consensus = detail.job.consensus > 1;
   const layers: Layer[] = useMemo(
     () =>
@@ -175,18 +240,16 @@ function Review({ project, detail, labels, attributeGroups }: WorkProps) {
         {consensus
           ? `The consolidated result of ${detail.submissions.length} annotators (agreement ${
               detail.agreement === null ? "—" : `${Math.round(detail.agreement * 100)}%`
-            }); tick an annotator under Compare to see their version.`
+            })${videoOf(detail) ? "." : "; tick an annotator under Compare to see their version."}`
           : `Work of ${authors || "the annotator"}.`}
       </p>
       <ErrorNotice error={review.error ?? moveOn.error} title="Not sent" />
       <div className="review-layout">
-        <Editor
-          imageUrl={detail.file.media_url}
-          imageSize={{ width: detail.file.width ?? 0, height: detail.file.height ?? 0 }}
+        <TaskEditor
+          project={project}
+          detail={detail}
           labels={labels}
           attributeGroups={attributeGroups}
-          initial={initial}
-          resetKey={`${detail.task.task_id}-${detail.version}`}
           readOnly
           layers={layers}
         />

@@ -1,8 +1,12 @@
-/** Each track's visible spans and keyframes along the video, with the current frame; a click seeks there. */
+/**
+ * Each track's visible spans and keyframes along the video, with the current frame; a click seeks there. Outside
+ * a segment task's frames the bars are greyed (a click there goes to the segment's nearest frame).
+ */
 import type { Dispatch, MouseEvent } from "react";
 
 import type { ColourOf } from "../palette";
 import type { Track } from "./interpolation";
+import { type FrameRange, isWholeVideo } from "./segment";
 import { trackKey, visibleSpans } from "./tracks";
 import type { VideoAction } from "./videoReducer";
 
@@ -14,6 +18,7 @@ export function Timeline({
   tracks,
   frame,
   frameCount,
+  range,
   selected,
   colourOf,
   dispatch,
@@ -21,6 +26,7 @@ export function Timeline({
   tracks: Track[];
   frame: number;
   frameCount: number;
+  range: FrameRange;
   selected: string | null;
   colourOf: ColourOf;
   dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
@@ -30,11 +36,23 @@ export function Timeline({
     const at = Math.floor(((event.clientX - rect.left) / rect.width) * frameCount);
     dispatch({ type: "seek", frame: at });
   };
+  const outside = isWholeVideo(range, frameCount) ? null : (
+    <>
+      {range.first > 0 ? <span className="timeline-off" style={{ left: 0, width: percent(range.first, frameCount) }} /> : null}
+      {range.last < frameCount - 1 ? (
+        <span
+          className="timeline-off"
+          style={{ left: percent(range.last + 1, frameCount), width: percent(frameCount - range.last - 1, frameCount) }}
+        />
+      ) : null}
+    </>
+  );
   return (
     <div className="timeline" aria-label="Timeline">
       <div className="timeline-row">
         <span className="timeline-name">Frame {frame}</span>
         <div className="timeline-bar ruler" onClick={seekAt} data-testid="timeline-ruler">
+          {outside}
           <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
         </div>
       </div>
@@ -47,6 +65,7 @@ export function Timeline({
               #{track.track_id} {track.name}
             </button>
             <div className="timeline-bar" onClick={seekAt}>
+              {outside}
               {visibleSpans(track, frameCount).map(([a, b]) => (
                 <span
                   key={a}

@@ -1,6 +1,11 @@
-/** The video editor's side panel: the tracks, and the selected one on the current frame (outside, occluded, keyframe). */
+/**
+ * The video editor's side panel: the tracks, the selected one on the current frame (outside, occluded, keyframe)
+ * and its attributes (fixed for the track).
+ */
 import type { Dispatch } from "react";
 
+import type { AttributeGroup } from "../../api/types";
+import { AttributeField } from "../AttributeField";
 import type { ColourOf } from "../palette";
 import { type Track, stateAt } from "./interpolation";
 import { findTrack, trackKey } from "./tracks";
@@ -18,6 +23,7 @@ export function TrackPanel({
   frame,
   selected,
   readOnly,
+  attributeGroups,
   colourOf,
   dispatch,
 }: {
@@ -25,12 +31,17 @@ export function TrackPanel({
   frame: number;
   selected: string | null;
   readOnly: boolean;
+  /** the schema's groups: those of the selected track's label are edited here */
+  attributeGroups: AttributeGroup[];
   colourOf: ColourOf;
   dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
 }) {
   const chosen = findTrack(tracks, selected);
   const onKeyframe = chosen?.keyframes.some((k) => k.frame === frame) ?? false;
   const visible = chosen ? stateAt(chosen, frame) : null;
+  const groups = chosen
+    ? attributeGroups.filter((g) => g.scope !== "global" && (!g.label_names?.length || g.label_names.includes(chosen.name)))
+    : [];
   return (
     <aside className="side" aria-label="Tracks">
       <section aria-labelledby="tracks-title">
@@ -85,6 +96,20 @@ export function TrackPanel({
               </button>
             </div>
           ) : null}
+        </section>
+      ) : null}
+      {chosen && groups.length > 0 ? (
+        <section aria-labelledby="track-attributes-title">
+          <h2 id="track-attributes-title">Attributes of track #{chosen.track_id}</h2>
+          {groups.map((group) => (
+            <AttributeField
+              key={`${trackKey(chosen)}:${group.name}`}
+              group={group}
+              value={chosen.attributes?.[group.name]}
+              disabled={readOnly}
+              onChange={(value) => dispatch({ type: "track-attribute", key: trackKey(chosen), group: group.name, value })}
+            />
+          ))}
         </section>
       ) : null}
     </aside>

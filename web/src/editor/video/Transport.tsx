@@ -1,18 +1,21 @@
-/** Playback controls: play/pause, step, the frame number (type one to seek), and the time. */
+/** Playback controls: play/pause, step, the frame number (type one to seek), the time, and a segment's frames. */
 import { type Dispatch, useEffect, useState } from "react";
 
+import { type FrameRange, isWholeVideo } from "./segment";
 import { formatDuration } from "./time";
 import type { VideoAction } from "./videoReducer";
 
 export function Transport({
   frame,
   frameCount,
+  range,
   fps,
   playing,
   dispatch,
 }: {
   frame: number;
   frameCount: number;
+  range: FrameRange;
   fps: number;
   playing: boolean;
   dispatch: Dispatch<VideoAction>;
@@ -42,8 +45,8 @@ export function Transport({
         <input
           type="number"
           aria-label="Frame"
-          min={0}
-          max={frameCount - 1}
+          min={range.first}
+          max={range.last}
           value={typed}
           onChange={(e) => setTyped(e.target.value)}
           onBlur={seek}
@@ -56,6 +59,11 @@ export function Transport({
       <span className="hint">
         of {frameCount} · {formatDuration(seconds)} / {formatDuration(total)}
       </span>
+      {isWholeVideo(range, frameCount) ? null : (
+        <span className="segment-frames" role="note" aria-label="Segment">
+          Segment: frames {range.first}–{range.last}
+        </span>
+      )}
     </div>
   );
 }

@@ -1,19 +1,20 @@
 /**
  * The video editor: frame n of a video (from the frames endpoint, a few frames prefetched) under the image
  * editor's canvas, tools and gestures, whose shapes on a frame are the tracks' (videoReducer.ts folds edits back
- * into keyframes); playback, a timeline of tracks and keyframes, and the track list.
+ * into keyframes); playback, a timeline of tracks and keyframes, and the track list. A segment task's editor
+ * stays on the segment's frames.
  */
-import { type ReactNode, useCallback, useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useMemo, useReducer } from "react";
 
-import type { LabelSpec, PacketInstance } from "../../api/types";
+import type { AttributeGroup, LabelSpec, PacketInstance } from "../../api/types";
 import { Canvas, type ShapeMark } from "../Canvas";
 import { canRedo, canUndo } from "../history";
-import { useCanvasInput, useShortcuts } from "../input";
 import type { Shape } from "../instances";
-import { FALLBACK_COLOUR } from "../palette";
 import type { Command, Tool } from "../shortcuts";
 import { ShortcutsHelp } from "../ShortcutsHelp";
 import { Toolbar } from "../Toolbar";
+import { useEditorShell } from "../useEditorShell";
+import { frameRange } from "./segment";
 import { Timeline } from "./Timeline";
 import { findTrack } from "./tracks";
 import { TrackPanel } from "./TrackPanel";
@@ -38,6 +39,8 @@ export interface VideoEditorProps {
   fps: number;
   size: { width: number; height: number };
   labels: LabelSpec[];
+  /** the schema's attribute groups: a track's (fixed for the track) are edited in the side panel */
+  attributeGroups?: AttributeGroup[];
   /** the instances to start from; the editor starts over whenever `resetKey` changes */
   initial: PacketInstance[];
   resetKey: string;
@@ -45,54 +48,38 @@ export interface VideoEditorProps {
   primary?: { label: string; busy: boolean; run: (instances: PacketInstance[]) => void };
   extraActions?: ReactNode;
   onChange?: (dirty: boolean) => void;
+  /** a segment task's frames (inclusive): the editor shows and edits only these */
+  segment?: { start: number; end: number } | null;
 }
 
 export function VideoEditor(props: VideoEditorProps) {
-  const { project, fileId, frameCount, fps, size, labels, initial, resetKey, readOnly = false, primary } = props;
+  const { project, fileId, frameCount, fps, size, labels, initial, resetKey, readOnly = false, primary, segment } = props;
   const labelNames = useMemo(() => labels.map((l) => l.name), [labels]);
+  const range = useMemo(() => frameRange(frameCount, segment), [frameCount, segment?.start, segment?.end]);
   const [state, dispatch] = useReducer(
     videoReducer,
-    { instances: initial, size, frameCount, readOnly, labels: labelNames },
+    { instances: initial, size, frameCount, range, readOnly, labels: labelNames },
     createVideoState,
   );
-  const [help, setHelp] = useState(false);
-  const [spaceHeld, setSpaceHeld] = useState(false);
-  const stage = useRef<HTMLDivElement>(null);
-  const svg = useRef<SVGSVGElement>(null);
   const { frame, playing, view } = state;
   const dirty = isVideoDirty(state);
   const frames = useFrames(project, fileId, frameCount, frame, playing);
 
   useEffect(() => {
-    dispatch({ type: "load", instances: initial, frameCount });
-  }, [resetKey]); // `initial` belongs to that key
-  const labelsKey = labelNames.join("\n");
-  useLayoutEffect(() => {
-    dispatch({ type: "configure", size, readOnly, labels: labelNames });
-  }, [size.width, size.height, readOnly, labelsKey]);
+    dispatch({ type: "load", instances: initial, frameCount, range });
+  }, [resetKey]); // `initial` (and the range) belong to that key
   useEffect(() => props.onChange?.(dirty), [dirty, props.onChange]);
-  useEffect(() => {
-    const element = stage.current;
-    if (!element) return;
-    const observer = new ResizeObserver(([entry]) => {
-      const rect = entry?.contentRect;
-      if (rect) dispatch({ type: "viewport", viewport: { width: rect.width, height: rect.height } });
-    });
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
 
   // Playback: the next frame once its time has come and it has arrived (a slow network slows playback down).
   const nextReady = frames.ready(frame + 1);
   useEffect(() => {
     if (!playing) return;
     const timer = window.setTimeout(() => {
-      if (nextReady || frame + 1 >= frameCount) dispatch({ type: "tick" });
+      if (nextReady || frame >= state.range.last) dispatch({ type: "tick" });
     }, 1000 / Math.min(60, Math.max(1, fps)));
     return () => window.clearTimeout(timer);
-  }, [playing, frame, nextReady, frameCount, fps, frames.arrivals]);
+  }, [playing, frame, nextReady, state.range.last, fps, frames.arrivals]);
 
-  const save = primary && !primary.busy ? () => primary.run(instancesOf(state)) : null;
   const other = useCallback(
     (command: Command) => {
       if (command.type === "frame") dispatch({ type: "step", delta: command.delta });
@@ -104,11 +91,16 @@ export function VideoEditor(props: VideoEditorProps) {
     },
     [frameCount],
   );
-  useShortcuts({ dispatch, save, setHelp, setSpaceHeld, other });
-  const handlers = useCanvasInput(svg, dispatch, spaceHeld);
-
-  const colours = useMemo(() => new Map(labels.map((l) => [l.name, l.colour])), [labels]);
-  const colourOf = useCallback((name: string) => colours.get(name) ?? FALLBACK_COLOUR, [colours]);
+  const save = primary && !primary.busy ? () => primary.run(instancesOf(state)) : null;
+  const { help, setHelp, spaceHeld, stage, svg, handlers, colourOf } = useEditorShell({
+    dispatch,
+    labels,
+    labelNames,
+    size,
+    readOnly,
+    save,
+    other,
+  });
   const tracks = tracksOf(state);
   const selectedTrack = findTrack(tracks, view.selected);
   const hint = frames.error
@@ -146,11 +138,19 @@ export function VideoEditor(props: VideoEditorProps) {
             markOf={markOf}
             hint={hint}
           />
-          <Transport frame={frame} frameCount={frameCount} fps={fps} playing={playing} dispatch={dispatch} />
+          <Transport
+            frame={frame}
+            frameCount={frameCount}
+            range={state.range}
+            fps={fps}
+            playing={playing}
+            dispatch={dispatch}
+          />
           <Timeline
             tracks={tracks}
             frame={frame}
             frameCount={frameCount}
+            range={state.range}
             selected={view.selected}
             colourOf={colourOf}
             dispatch={dispatch}
@@ -161,6 +161,7 @@ export function VideoEditor(props: VideoEditorProps) {
           frame={frame}
           selected={view.selected}
           readOnly={readOnly}
+          attributeGroups={props.attributeGroups ?? []}
           colourOf={colourOf}
           dispatch={dispatch}
         />

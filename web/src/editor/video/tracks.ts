@@ -5,6 +5,7 @@
  */
 import type { PacketInstance } from "../../api/types";
 import type { Pt } from "../geometry";
+import { withAttribute } from "../instances";
 import { type Geometry, type Keyframe, type Track, type TrackShape, geometryOf, shapeAt, stateAt } from "./interpolation";
 
 export const TRACK_SHAPES: TrackShape[] = ["box", "polygon", "point"];
@@ -140,6 +141,13 @@ export function toggleOccluded(track: Track, frame: number): Track {
 export function removeKeyframe(track: Track, frame: number): Track {
   const keyframes = track.keyframes.filter((k) => k.frame !== frame);
   return keyframes.length > 0 ? { ...track, keyframes } : track;
+}
+
+/** The track with one of its attributes (fixed for the whole track) set, or removed when empty. */
+export function setTrackAttribute(track: Track, group: string, value: unknown): Track {
+  const attributes = withAttribute(track.attributes ?? {}, group, value);
+  const same = JSON.stringify(attributes[group]) === JSON.stringify(track.attributes?.[group]);
+  return same ? track : { ...track, attributes };
 }
 
 export function replaceTrack(tracks: Track[], track: Track): Track[] {

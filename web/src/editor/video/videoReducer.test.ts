@@ -11,8 +11,8 @@ import { type VideoState, createVideoState, instancesOf, isVideoDirty, tracksOf 
 
 const SIZE = { width: 320, height: 240 };
 
-function start(instances: PacketInstance[] = [], readOnly = false): VideoState {
-  return createVideoState({ instances, size: SIZE, frameCount: 120, readOnly, labels: ["car", "person"] });
+function start(instances: PacketInstance[] = [], readOnly = false, range?: { first: number; last: number }): VideoState {
+  return createVideoState({ instances, size: SIZE, frameCount: 120, range, readOnly, labels: ["car", "person"] });
 }
 
 function run(state: VideoState, ...actions: (EditorAction | VideoAction)[]): VideoState {
@@ -135,5 +135,55 @@ describe("drawing tracks on frames", () => {
     state = drag(state, { x: 70, y: 30 }, { x: 70, y: 50 }, { shape: "track-4" });
     state = run(state, { type: "select", key: "track-4" }, { type: "outside" }, { type: "delete" });
     expect(tracksOf(state)).toBe(state.baseline);
+  });
+
+  it("a segment's editor starts on its first frame and stays on its frames", () => {
+    let state = start([TRACK], false, { first: 40, last: 79 });
+    expect(state.frame).toBe(40);
+    expect(shapesOf(state.view)[0]?.source.interpolated).toBe(true);
+    state = run(state, { type: "seek", frame: 0 });
+    expect(state.frame).toBe(40);
+    state = run(state, { type: "step", delta: -1 });
+    expect(state.frame).toBe(40);
+    state = run(state, { type: "seek", frame: 100 });
+    expect(state.frame).toBe(79);
+    state = run(state, { type: "play" });
+    expect(state).toMatchObject({ frame: 40, playing: true });
+    state = run(state, { type: "seek", frame: 78 }, { type: "tick" }, { type: "tick" });
+    expect(state).toMatchObject({ frame: 79, playing: false });
+  });
+
+  it("a keyframe drawn in a segment keeps the keyframes outside it, which the server merges by frames", () => {
+    let state = run(start([TRACK], false, { first: 40, last: 79 }), { type: "seek", frame: 60 });
+    state = drag(state, { x: 90, y: 30 }, { x: 90, y: 50 }, { shape: "track-4" });
+    expect(tracksOf(state)[0]?.keyframes.map((k) => k.frame)).toEqual([0, 60, 100]);
+  });
+
+  it("loading another segment starts on its first frame; reloading the same one keeps the frame", () => {
+    let state = run(start([TRACK], false, { first: 40, last: 79 }), { type: "seek", frame: 50 });
+    state = run(state, { type: "load", instances: [TRACK], frameCount: 120, range: { first: 40, last: 79 } });
+    expect(state.frame).toBe(50);
+    state = run(state, { type: "load", instances: [TRACK], frameCount: 120, range: { first: 70, last: 119 } });
+    expect(state.frame).toBe(70);
+    state = run(state, { type: "load", instances: [TRACK], frameCount: 120 });
+    expect(state.range).toEqual({ first: 0, last: 119 });
+    expect(state.frame).toBe(0);
+  });
+
+  it("sets and clears a track's attribute, for the whole track, as an undo step; read-only changes nothing", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 50 }, { type: "select", key: "track-4" });
+    state = run(state, { type: "track-attribute", group: "colour", value: "red" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
+    expect(shapesOf(state.view)[0]?.attributes).toEqual({ colour: "red" }); // the frame shows it too
+    expect(instancesOf(state)[0]).toMatchObject({ type: "track", attributes: { colour: "red" } });
+    expect(isVideoDirty(state)).toBe(true);
+    const same = run(state, { type: "track-attribute", group: "colour", value: "red" });
+    expect(same.tracks).toBe(state.tracks);
+    state = run(state, { type: "track-attribute", key: "track-4", group: "colour", value: "" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({});
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
+    const locked = run(start([TRACK], true), { type: "track-attribute", key: "track-4", group: "colour", value: "red" });
+    expect(tracksOf(locked)).toBe(locked.baseline);
   });
 });

@@ -9,20 +9,32 @@ import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
-import { findTrack, removeKeyframe, replaceTrack, splitInstances, toggleOccluded, toggleOutside } from "./tracks";
+import { type FrameRange, frameRange, sameRange } from "./segment";
+import {
+  findTrack,
+  removeKeyframe,
+  replaceTrack,
+  setTrackAttribute,
+  splitInstances,
+  toggleOccluded,
+  toggleOutside,
+} from "./tracks";
 import { type VideoState, clampFrame, project, tracksOf } from "./videoState";
 
 export type VideoAction =
-  | { type: "load"; instances: PacketInstance[]; frameCount: number }
+  /** another version, or another task: a new range starts on its first frame */
+  | { type: "load"; instances: PacketInstance[]; frameCount: number; range?: FrameRange }
   | { type: "seek"; frame: number }
   | { type: "step"; delta: number }
   | { type: "play"; playing?: boolean }
-  /** the next frame while playing; playback stops on the last */
+  /** the next frame while playing; playback stops on the range's last */
   | { type: "tick" }
   | { type: "outside"; key?: string }
   | { type: "occluded"; key?: string }
   | { type: "remove-keyframe"; key?: string }
-  | { type: "remove-track"; key: string };
+  | { type: "remove-track"; key: string }
+  /** a track's attribute (fixed for the whole track; empty removes it) */
+  | { type: "track-attribute"; key?: string; group: string; value: unknown };
 
 /** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here. */
 const IGNORED = new Set<EditorAction["type"]>(["tag", "attribute", "reset"]);
@@ -66,8 +78,10 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
   switch (action.type) {
     case "load": {
       const { tracks, others } = splitInstances(action.instances);
-      const loaded = { ...state, tracks: createHistory(tracks), baseline: tracks, others, frameCount: action.frameCount };
-      return project({ ...loaded, frame: clampFrame(loaded, state.frame), view: { ...state.view, selected: null } });
+      const range = action.range ?? frameRange(action.frameCount);
+      const frame = sameRange(range, state.range) ? state.frame : range.first;
+      const loaded = { ...state, tracks: createHistory(tracks), baseline: tracks, others, frameCount: action.frameCount, range };
+      return project({ ...loaded, frame: clampFrame(loaded, frame), playing: false, view: { ...state.view, selected: null } });
     }
     case "seek":
       return onFrame(state, action.frame);
@@ -76,11 +90,13 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
     case "play": {
       const playing = action.playing ?? !state.playing;
       // playing from the last frame starts over
-      return playing && state.frame >= state.frameCount - 1 ? onFrame({ ...state, playing }, 0) : { ...state, playing };
+      return playing && state.frame >= state.range.last
+        ? onFrame({ ...state, playing }, state.range.first)
+        : { ...state, playing };
     }
     case "tick":
       if (!state.playing) return state;
-      if (state.frame >= state.frameCount - 1) return { ...state, playing: false };
+      if (state.frame >= state.range.last) return { ...state, playing: false };
       return onFrame(state, state.frame + 1);
     case "outside":
       return editTrack(state, action.key, (t) => toggleOutside(t, state.frame));
@@ -88,6 +104,8 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
       return editTrack(state, action.key, (t) => toggleOccluded(t, state.frame));
     case "remove-keyframe":
       return editTrack(state, action.key, (t) => removeKeyframe(t, state.frame));
+    case "track-attribute":
+      return editTrack(state, action.key, (t) => setTrackAttribute(t, action.group, action.value));
     case "remove-track": {
       if (state.view.readOnly) return state;
       const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));

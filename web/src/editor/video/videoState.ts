@@ -1,6 +1,6 @@
 /**
  * The video editor's state (no React): the tracks with their undo history, the other instances, the frame shown,
- * playback, and the current frame as an image-editor state (`view`: zoom, pan, tool, label, selection, the drag
+ * playback within the frames worked on (a segment task's, or all), and the current frame as an image-editor state (`view`: zoom, pan, tool, label, selection, the drag
  * under way, and the tracks' shapes on this frame).
  */
 import type { PacketInstance } from "../../api/types";
@@ -9,6 +9,7 @@ import { type History, createHistory } from "../history";
 import { type EditorState, createEditorState } from "../state";
 import type { Track } from "./interpolation";
 import { shapesOnFrame } from "./frameView";
+import { type FrameRange, clampToRange, frameRange } from "./segment";
 import { joinInstances, splitInstances } from "./tracks";
 
 export interface VideoState {
@@ -18,6 +19,8 @@ export interface VideoState {
   others: PacketInstance[];
   frame: number;
   frameCount: number;
+  /** the frames that can be shown and edited: a segment task's, or the whole video */
+  range: FrameRange;
   playing: boolean;
   view: EditorState;
 }
@@ -26,14 +29,27 @@ export interface VideoSetup {
   instances: PacketInstance[];
   size: Size;
   frameCount: number;
+  /** default: the whole video */
+  range?: FrameRange;
   readOnly: boolean;
   labels: string[];
 }
 
-export function createVideoState({ instances, size, frameCount, readOnly, labels }: VideoSetup): VideoState {
+export function createVideoState(setup: VideoSetup): VideoState {
+  const { instances, size, frameCount, readOnly, labels } = setup;
+  const range = setup.range ?? frameRange(frameCount);
   const { tracks, others } = splitInstances(instances);
-  const view = createEditorState({ initial: shapesOnFrame(tracks, 0), size, readOnly, labels });
-  return { tracks: createHistory(tracks), baseline: tracks, others, frame: 0, frameCount, playing: false, view };
+  const view = createEditorState({ initial: shapesOnFrame(tracks, range.first), size, readOnly, labels });
+  return {
+    tracks: createHistory(tracks),
+    baseline: tracks,
+    others,
+    frame: range.first,
+    frameCount,
+    range,
+    playing: false,
+    view,
+  };
 }
 
 export function tracksOf(state: VideoState): Track[] {
@@ -50,7 +66,7 @@ export function instancesOf(state: VideoState): PacketInstance[] {
 }
 
 export function clampFrame(state: VideoState, frame: number): number {
-  return Math.max(0, Math.min(state.frameCount - 1, Math.round(frame)));
+  return clampToRange(state.range, frame);
 }
 
 /** The view with the tracks' shapes on the state's frame (a fresh shape history: undo is over the tracks). */
