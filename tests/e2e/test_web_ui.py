@@ -60,6 +60,7 @@ def _api(platform: RunningPlatform, method: str, path: str, body: dict | None = 
         f"{platform.api_url}/api/v1/projects/{creds['project']}{path}",
         headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
         body=json.dumps(body).encode() if body is not None else None,
+        timeout=urllib3.Timeout(connect=10, read=120),  # a loaded machine answers slowly, not wrongly
     )
     assert answer.status < 300, answer.data
     return json.loads(answer.data) if answer.data else {}
