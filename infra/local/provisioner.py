@@ -46,6 +46,9 @@ NOT_EMULATED = {
     "AWS::CloudFront::OriginAccessControl": "uvicorn reads web/dist from disk, not from the site bucket",
     "AWS::CloudFront::Function": "uvicorn answers client-side routes with index.html by the same rule",
     "AWS::CloudFront::ResponseHeadersPolicy": "security headers are a CloudFront feature (the UI is plain HTTP here)",
+    "AWS::Glue::Database": "locally the embedded engine answers every index query, engine=athena too",
+    "AWS::Glue::Table": "locally the embedded engine answers every index query, engine=athena too",
+    "AWS::Athena::WorkGroup": "locally the embedded engine answers every index query, engine=athena too",
     "Custom::CDKBucketDeployment": "uvicorn serves web/dist as built and writes config.json for the emulator",
 }
 
