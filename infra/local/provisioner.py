@@ -28,6 +28,8 @@ NOT_EMULATED = {
     "AWS::CDK::Metadata": "CDK bookkeeping",
     "AWS::Lambda::LayerVersion": "dependencies come from the local .venv, where handlers run in-process",
     "AWS::Lambda::Permission": "the emulator does not enforce resource policies",
+    "AWS::Lambda::Version": "handlers run in-process from functions/ (no versions, no SnapStart snapshots)",
+    "AWS::Lambda::Alias": "handlers run in-process from functions/ (no versions, no SnapStart snapshots)",
     "AWS::Lambda::EventInvokeConfig": "async retries and destinations are a Lambda service feature",
     "AWS::SQS::QueuePolicy": "the emulator does not enforce resource policies",
     "AWS::SNS::TopicPolicy": "the emulator does not enforce resource policies",
