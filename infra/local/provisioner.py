@@ -222,13 +222,15 @@ def _creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _api_function(assembly: CloudAssembly, resources: dict[str, dict[str, Created]]) -> str:
-    """The function behind the HTTP API's Lambda integration."""
+    """The function behind the HTTP API's Lambda integration (through its alias: the SnapStart version)."""
     for stack in assembly.stacks:
         for logical_id, resource in stack.resources.items():
             if resource["Type"] != "AWS::ApiGatewayV2::Integration":
                 continue
             targets = references(resource["Properties"].get("IntegrationUri"))
-            for target in targets:
+            for alias in [t for t in targets if stack.resources.get(t, {}).get("Type") == "AWS::Lambda::Alias"]:
+                targets |= references(stack.resources[alias]["Properties"].get("FunctionName"))
+            for target in sorted(targets):
                 item = resources[stack.name].get(target)
                 if item and item.type == "AWS::Lambda::Function":
                     return item.ref

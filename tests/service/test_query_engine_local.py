@@ -30,7 +30,7 @@ def test_engine_athena_is_answered_by_the_embedded_engine_locally(platform):
     assert auto["engine"]["runner"] == "duckdb" and auto["engine"].get("note") is None
 
     asked = project.client.get(f"{path}/query", q="labels.car >= 1", limit=1, engine="athena")
-    assert asked["count"] == 2 and [f["id"] for f in asked["files"]] == [f["id"] for f in auto["files"]]
+    assert asked["count"] == 2 and [f["file_id"] for f in asked["files"]] == [f["file_id"] for f in auto["files"]]
     assert asked["engine"]["name"] == "index" and asked["engine"]["runner"] == "duckdb"
     assert "locally" in asked["engine"]["note"]
 
