@@ -17,6 +17,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -76,6 +77,9 @@ class Api(Construct):
             description="api: the FastAPI app behind the HTTP API",
             memory_size=1024,
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
+            # Cold starts resume from a snapshot of the initialized app (the imports of FastAPI, pydantic and the
+            # routes) instead of importing it; only published versions snapshot, so the API calls the alias.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             environment={
                 **{f"{name}_STATE_MACHINE_ARN": machine.state_machine_arn for name, machine in started.items()},
                 "REVIEW_STATE_MACHINE_ARN": workflow.review_arn,
@@ -85,6 +89,13 @@ class Api(Construct):
             },
         )
         function = self.handler.function
+        self.alias = lambda_.Alias(
+            self,
+            "Live",
+            alias_name="live",
+            version=function.current_version,
+            description="the API's published version (SnapStart snapshots published versions only)",
+        )
         import_executions = self._executions_of(started["IMPORT"])
         export_executions = self._executions_of(started["EXPORT"])
         table.grant_read_write_data(function)
@@ -158,7 +169,7 @@ class Api(Construct):
             path="/api/{proxy+}",
             methods=[apigwv2.HttpMethod.ANY],
             integration=HttpLambdaIntegration(
-                "Lambda", function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
+                "Lambda", self.alias, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0
             ),
         )
         self.access_logs = logs.LogGroup(

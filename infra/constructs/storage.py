@@ -17,6 +17,7 @@ from infra.config import StageConfig
 UPLOADS_PREFIX = "uploads/"
 QUARANTINE_PREFIX = "quarantine/"  # refused originals and sidecars, kept with their reason (services/ingest.py)
 SLICES_PREFIX = "slices/"
+ATHENA_RESULTS_PREFIX = "athena-results/"  # the query index's Athena workgroup writes results here (a day)
 SLICE_RETENTION = Duration.days(7)  # how long a frozen slice (a training run's file order) can be streamed
 ACCESS_LOG_RETENTION = Duration.days(365)
 
@@ -38,6 +39,7 @@ class Storage(Construct):
                 # Presigned-POST targets: ingest moves them under projects/ within minutes; leftovers go.
                 s3.LifecycleRule(id="expire-uploads", prefix=UPLOADS_PREFIX, expiration=Duration.days(1)),
                 s3.LifecycleRule(id="expire-slices", prefix=SLICES_PREFIX, expiration=SLICE_RETENTION),
+                s3.LifecycleRule(id="expire-athena-results", prefix=ATHENA_RESULTS_PREFIX, expiration=Duration.days(1)),
                 s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),

@@ -28,6 +28,8 @@ NOT_EMULATED = {
     "AWS::CDK::Metadata": "CDK bookkeeping",
     "AWS::Lambda::LayerVersion": "dependencies come from the local .venv, where handlers run in-process",
     "AWS::Lambda::Permission": "the emulator does not enforce resource policies",
+    "AWS::Lambda::Version": "handlers run in-process from functions/ (no versions, no SnapStart snapshots)",
+    "AWS::Lambda::Alias": "handlers run in-process from functions/ (no versions, no SnapStart snapshots)",
     "AWS::Lambda::EventInvokeConfig": "async retries and destinations are a Lambda service feature",
     "AWS::SQS::QueuePolicy": "the emulator does not enforce resource policies",
     "AWS::SNS::TopicPolicy": "the emulator does not enforce resource policies",
@@ -46,6 +48,9 @@ NOT_EMULATED = {
     "AWS::CloudFront::OriginAccessControl": "uvicorn reads web/dist from disk, not from the site bucket",
     "AWS::CloudFront::Function": "uvicorn answers client-side routes with index.html by the same rule",
     "AWS::CloudFront::ResponseHeadersPolicy": "security headers are a CloudFront feature (the UI is plain HTTP here)",
+    "AWS::Glue::Database": "locally the embedded engine answers every index query, engine=athena too",
+    "AWS::Glue::Table": "locally the embedded engine answers every index query, engine=athena too",
+    "AWS::Athena::WorkGroup": "locally the embedded engine answers every index query, engine=athena too",
     "Custom::CDKBucketDeployment": "uvicorn serves web/dist as built and writes config.json for the emulator",
 }
 
@@ -217,13 +222,15 @@ def _creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _api_function(assembly: CloudAssembly, resources: dict[str, dict[str, Created]]) -> str:
-    """The function behind the HTTP API's Lambda integration."""
+    """The function behind the HTTP API's Lambda integration (through its alias: the SnapStart version)."""
     for stack in assembly.stacks:
         for logical_id, resource in stack.resources.items():
             if resource["Type"] != "AWS::ApiGatewayV2::Integration":
                 continue
             targets = references(resource["Properties"].get("IntegrationUri"))
-            for target in targets:
+            for alias in [t for t in targets if stack.resources.get(t, {}).get("Type") == "AWS::Lambda::Alias"]:
+                targets |= references(stack.resources[alias]["Properties"].get("FunctionName"))
+            for target in sorted(targets):
                 item = resources[stack.name].get(target)
                 if item and item.type == "AWS::Lambda::Function":
                     return item.ref

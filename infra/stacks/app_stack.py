@@ -110,7 +110,7 @@ class AppStack(Stack):
             secret_prefix=secret_prefix(config.name),
         )
         self.query_index = QueryIndex(
-            self, "QueryIndex", defaults=defaults, table=data.tables.table, media_bucket=media_bucket
+            self, "QueryIndex", defaults=defaults, stage=config.name, table=data.tables.table, media_bucket=media_bucket
         )
         self.api = Api(
             self,
@@ -131,6 +131,7 @@ class AppStack(Stack):
             webhook_secrets_arn=self.webhooks.secrets_arn,
             user_pool=data.identity.user_pool,
         )
+        self.query_index.grant_athena(self.api.handler.function)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

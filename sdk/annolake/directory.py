@@ -78,9 +78,10 @@ class Dataset:
         a large one is built on the server and waited for. See ``annolake.snapshots``."""
         return Snapshots(self.scope).new(name, directory=self.name, query=query, progress=progress, wait_s=wait_s)
 
-    def query(self, query: str, limit: int = 20) -> dict:
-        """How many files match, and the first ``limit`` of them (nothing frozen)."""
-        return self.scope.api.get(f"{self._path}/query", q=query, limit=limit)
+    def query(self, query: str, limit: int = 20, *, engine: str = "auto") -> dict:
+        """How many files match, and the first ``limit`` of them (nothing frozen). ``engine``: ``auto`` (Athena for
+        a very large dataset), ``embedded`` or ``athena``; the answer's ``engine`` says which ran it."""
+        return self.scope.api.get(f"{self._path}/query", q=query, limit=limit, engine=engine)
 
     def to_pytorch(self, **options: Any) -> Any:
         """The ready files as a PyTorch dataset (see ``Slice.to_pytorch``)."""

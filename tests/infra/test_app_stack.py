@@ -222,6 +222,8 @@ def test_environment_points_at_the_data_stack_resources(dev):
 def test_http_api_routes_everything_under_api_to_the_function(dev):
     template = dev.app_template
     api_fn, _ = service_functions(template)[API]
+    alias_id, alias = one(template, "AWS::Lambda::Alias")  # its published version (SnapStart)
+    assert alias["Properties"]["FunctionName"] == {"Ref": api_fn}
     api_id, api = one(template, "AWS::ApiGatewayV2::Api")
     assert api["Properties"]["ProtocolType"] == "HTTP"
     (route,) = resources(template, "AWS::ApiGatewayV2::Route").values()
@@ -231,11 +233,11 @@ def test_http_api_routes_everything_under_api_to_the_function(dev):
     assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
-    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [api_fn, "Arn"]}
+    assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_id}
     permissions = [
         p["Properties"]
         for p in resources(template, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [api_fn, "Arn"]}
+        if p["Properties"]["FunctionName"] == {"Ref": alias_id}
     ]
     assert [p["Principal"] for p in permissions] == ["apigateway.amazonaws.com"]
     assert api_id

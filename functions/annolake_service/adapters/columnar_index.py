@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from annolake_service.domain.query.index_rows import BASE_COLUMNS, column_type
+from annolake_service.domain.query.index_sql import IndexStatements, chart_of
 from annolake_service.domain.query.nodes import EVAL_METRICS, Node
-from annolake_service.domain.query.sql import EVAL_TABLE, LABEL_PREFIX, quote_identifier, quote_text, to_sql
+from annolake_service.domain.query.sql import EVAL_TABLE, LABEL_PREFIX, SqlPredicate, quote_identifier, quote_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,13 +84,7 @@ class ColumnarIndex:
         listing = "[" + ", ".join(quote_text(str(f)) for f in self.files) + "]"
         self._rows = f"read_parquet({listing}, union_by_name=true)"
         self.columns = [row[0] for row in self._db.execute(f"DESCRIBE SELECT * FROM {self._rows}").fetchall()]
-        live = "SELECT * EXCLUDE (deleted) FROM rows WHERE NOT deleted"
-        if len(self.files) > 1:
-            live = (
-                "SELECT * EXCLUDE (deleted) FROM rows "
-                "QUALIFY row_number() OVER (PARTITION BY file_id ORDER BY seq DESC) = 1 AND NOT deleted"
-            )
-        self._live = f"WITH rows AS (SELECT * FROM {self._rows}), live AS ({live})"
+        self.statements = IndexStatements(self._rows, self.columns, "duckdb", single_file=len(self.files) == 1)
         metrics = ", ".join(f"{quote_identifier(m)} DOUBLE" for m in EVAL_METRICS)
         self._db.execute(f"CREATE TEMP TABLE {EVAL_TABLE} (ref VARCHAR, file_id VARCHAR, {metrics})")
 
@@ -119,51 +114,39 @@ class ColumnarIndex:
 
     def newest_position(self) -> str | None:
         """The newest listing position any row holds (files listed later are not in the index yet)."""
-        row = self._db.execute(f"SELECT max(position) FROM {self._rows}").fetchone()
+        row = self._fetch_one(self.statements.newest_position())
         return None if row is None else row[0]
 
     def count(self, query: Node | None = None) -> int:
-        where, params = self._where(query)
-        row = self._db.execute(f"{self._live} SELECT count(*) FROM live WHERE {where}", params).fetchone()
+        row = self._fetch_one(self.statements.count(query))
         assert row is not None
         return int(row[0])
 
     def page(self, query: Node | None = None, *, limit: int = 100, after: str | None = None) -> IndexPage:
         """One page of matches in listing order after the ``after`` position, and the count of all matches."""
-        where, params = self._where(query)
-        keyset, keyset_params = ("position < ?", [after]) if after is not None else ("TRUE", [])
-        sql = (
-            f"{self._live}, matches AS (SELECT file_id, position FROM live WHERE {where}) "
-            f"SELECT file_id, position, (SELECT count(*) FROM matches) FROM matches WHERE {keyset} "
-            "ORDER BY position DESC LIMIT ?"
-        )
-        rows = self._db.execute(sql, [*params, *keyset_params, limit]).fetchall()
+        statement = self.statements.page(query, limit=limit, after=after)
+        rows = self._db.execute(statement.text, statement.params).fetchall()
         count = int(rows[0][2]) if rows else self.count(query)
         return IndexPage(count=count, file_ids=[r[0] for r in rows], positions=[r[1] for r in rows])
 
     def file_ids(self, query: Node | None = None, *, listing_order: bool = False) -> list[str]:
         """Every matching file id, sorted by id or in listing order (what freezing a slice needs)."""
-        where, params = self._where(query)
-        order = "position DESC" if listing_order else "file_id"
-        sql = f"{self._live} SELECT file_id FROM live WHERE {where} ORDER BY {order}"
-        return [row[0] for row in self._db.execute(sql, params).fetchall()]
+        statement = self.statements.file_ids(query, listing_order=listing_order)
+        return [row[0] for row in self._db.execute(statement.text, statement.params).fetchall()]
 
     def label_counts(self, query: Node | None = None) -> LabelChart:
         """How many files match, and per label the matching files that have it and its instances in them."""
         labels = self.labels()
-        where, params = self._where(query)
-        columns = [quote_identifier(LABEL_PREFIX + name) for name in labels]
-        sums = "".join(f", count(*) FILTER ({c} > 0), COALESCE(sum({c}), 0)" for c in columns)
-        row = self._db.execute(f"{self._live} SELECT count(*){sums} FROM live WHERE {where}", params).fetchone()
+        row = self._fetch_one(self.statements.label_counts(query, labels))
         assert row is not None
-        per_label = {name: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, name in enumerate(labels)}
-        return LabelChart(files=int(row[0]), labels=per_label)
+        files, per_label = chart_of(row, labels)
+        return LabelChart(files=files, labels=per_label)
 
     def compact(self, path: Path) -> int:
         """Write the live rows as one new base file; returns its row count. The caller swaps the file list."""
         path.parent.mkdir(parents=True, exist_ok=True)
         sql = (
-            f"COPY ({self._live} SELECT *, FALSE AS deleted FROM live ORDER BY file_id) "
+            f"COPY ({self.statements.prefix} SELECT * EXCLUDE (deleted), FALSE AS deleted FROM live ORDER BY file_id) "
             f"TO {quote_text(str(path))} (FORMAT parquet)"
         )
         self._db.execute(sql)
@@ -171,8 +154,5 @@ class ColumnarIndex:
         assert row is not None
         return int(row[0])
 
-    def _where(self, query: Node | None) -> tuple[str, list[Any]]:
-        if query is None:
-            return "TRUE", []
-        predicate = to_sql(query, self.columns)
-        return predicate.text, predicate.params
+    def _fetch_one(self, statement: SqlPredicate) -> tuple[Any, ...] | None:
+        return self._db.execute(statement.text, statement.params).fetchone()

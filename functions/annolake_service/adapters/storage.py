@@ -243,11 +243,16 @@ def run_prefix(project_id: str, run_id: str) -> str:
 
 
 def list_keys(bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
+    return list(list_sizes(bucket, prefix))
+
+
+def list_sizes(bucket: str, prefix: str) -> dict[str, int]:
+    """Every key under ``prefix`` and its size in bytes, in key order."""
+    sizes: dict[str, int] = {}
     paginator = client("s3").get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        keys += [obj["Key"] for obj in page.get("Contents", [])]
-    return keys
+        sizes.update((obj["Key"], int(obj.get("Size", 0))) for obj in page.get("Contents", []))
+    return sizes
 
 
 def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_in: int) -> dict[str, Any]:

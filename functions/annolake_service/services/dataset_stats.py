@@ -13,7 +13,9 @@ from annolake_service.services import schema as schema_service
 from annolake_service.services.projects import get_dataset
 
 
-def label_counts(project_id: str, dataset_name: str, query: str | None = None) -> dict[str, Any]:
+def label_counts(
+    project_id: str, dataset_name: str, query: str | None = None, *, engine: query_index.EngineChoice = "auto"
+) -> dict[str, Any]:
     """Per label: how many files have at least one live instance of it, and how many instances in all.
 
     Every label of the schema is listed (in schema order, zeros included), then any other label name
@@ -24,7 +26,7 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
     files = 0
     with_label: Counter[str] = Counter()
     instances: Counter[str] = Counter()
-    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node, engine=engine)
     if indexed is not None:
         with indexed.index as index:
             chart = index.label_counts(node)
@@ -32,7 +34,7 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
         for name, (having, total) in chart.labels.items():
             if total > 0:
                 with_label[name], instances[name] = having, total
-        engine = indexed.describe()
+        answered = indexed.describe()
     else:
         plan = q.plan(node) if node is not None else None
         per_file: Iterable[dict[str, int]]
@@ -49,7 +51,7 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
                 if count > 0:
                     with_label[name] += 1
                     instances[name] += count
-        engine = query_index.TABLE_ENGINE
+        answered = query_index.TABLE_ENGINE
     schema, _ = schema_service.get_schema(project_id)
     colours = {label.name: label.colour for label in schema.labels}
     names = [label.name for label in schema.labels] + sorted(set(instances) - set(colours))
@@ -61,5 +63,5 @@ def label_counts(project_id: str, dataset_name: str, query: str | None = None) -
             {"name": name, "colour": colours.get(name), "files": with_label[name], "instances": instances[name]}
             for name in names
         ],
-        "engine": engine,
+        "engine": answered,
     }

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from annolake_service.adapters import storage
+from annolake_service.adapters.athena_index import AthenaIndex, AthenaTarget
 from annolake_service.adapters.columnar_index import ColumnarIndex, write_index_file
 from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
@@ -39,7 +40,7 @@ from annolake_service.adapters.dynamo import query_indexes as manifest_repo
 from annolake_service.domain.entities import FileRecord, IndexManifest
 from annolake_service.domain.query import FileView, Node, evaluation_refs
 from annolake_service.domain.query.index_rows import index_row, seq_text, tombstone
-from annolake_service.domain.query.sql import indexed
+from annolake_service.domain.query.sql import athena_supports, indexed, referenced_columns
 from annolake_service.services import models as model_service
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.observability import logger
@@ -72,16 +73,23 @@ def change_of(keys_image: dict[str, Any], sequence_number: str) -> Change | None
     return None
 
 
+EngineChoice = Literal["auto", "embedded", "athena"]
+"""What a request asks for: ``auto`` (Athena for an index past ``ATHENA_MIN_INDEX_BYTES``), or one engine."""
+
+
 @dataclass(frozen=True)
 class IndexedView:
     """An opened index and what a response says about it."""
 
-    index: ColumnarIndex
+    index: ColumnarIndex | AthenaIndex
     manifest: IndexManifest
     deltas: int
+    note: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": "index", "compacted_at": self.manifest.compacted_at, "deltas": self.deltas}
+        runner = "athena" if isinstance(self.index, AthenaIndex) else "duckdb"
+        described = {"name": "index", "compacted_at": self.manifest.compacted_at, "deltas": self.deltas}
+        return {**described, "runner": runner, **({"note": self.note} if self.note else {})}
 
 
 TABLE_ENGINE = {"name": "table", "compacted_at": None, "deltas": 0}
@@ -152,9 +160,12 @@ def _upload_rows(bucket: str, key: str, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def _delta_keys(project_id: str, dataset_id: str, manifest: IndexManifest | None) -> list[str]:
+def _delta_keys(
+    project_id: str, dataset_id: str, manifest: IndexManifest | None, found: Iterable[str] | None = None
+) -> list[str]:
     skip = set(manifest.folded_keys) | set(manifest.retired_keys) if manifest else set()
-    found = storage.list_keys(get_settings().media_bucket, storage.index_prefix(project_id, dataset_id))
+    if found is None:
+        found = storage.list_keys(get_settings().media_bucket, storage.index_prefix(project_id, dataset_id))
     return sorted(k for k in found if storage.is_index_delta(k) and k not in skip)
 
 
@@ -284,25 +295,67 @@ def _cached(bucket: str, key: str) -> Path:
     return path
 
 
-def open_index(project_id: str, dataset_id: str, query: Node | None = None) -> IndexedView | None:
+def choose_runner(engine: EngineChoice, index_bytes: int, query: Node | None) -> tuple[str, str | None]:
+    """``("athena" | "duckdb", note)``: Athena when asked, or on ``auto`` for an index of at least
+    ``ATHENA_MIN_INDEX_BYTES``; the embedded engine where Athena cannot answer (stage local, no workgroup, a query
+    it does not read), with a note saying why when Athena was asked for."""
+    settings = get_settings()
+    if engine == "embedded" or (engine == "auto" and index_bytes < settings.athena_min_index_bytes):
+        return "duckdb", None
+    if settings.stage == "local" or not settings.athena_workgroup:
+        refusal = "Athena is not used locally (stage local)"
+    elif not athena_supports(query):
+        refusal = "Athena does not read eval.* fields or metadata keys holding a double quote or backslash"
+    else:
+        return "athena", None
+    return "duckdb", f"{refusal}; the embedded engine (DuckDB) answered the same SQL" if engine == "athena" else None
+
+
+def _athena_index(project_id: str, dataset_id: str, keys: list[str], query: Node | None) -> AthenaIndex:
+    settings = get_settings()
+    target = AthenaTarget(settings.athena_database, settings.athena_table, settings.athena_workgroup)
+    return AthenaIndex(
+        target,
+        bucket=settings.media_bucket,
+        project_id=project_id,
+        dataset_id=dataset_id,
+        keys=keys,
+        labels=_label_names(project_id),
+        query_columns=referenced_columns(query),
+    )
+
+
+def open_index(
+    project_id: str, dataset_id: str, query: Node | None = None, *, engine: EngineChoice = "auto"
+) -> IndexedView | None:
     """The dataset's index for ``query``, or None: while the dataset has none, when the query names fields the
     index does not hold (predictions), or when the settings say not to use it. The evaluations a query's
-    ``eval.<run>`` fields name are attached beside the index."""
-    if get_settings().query_engine == "table" or not indexed(query):
+    ``eval.<run>`` fields name are attached beside the index.
+
+    Athena answers when asked (``engine``) or, on ``auto``, when the index's files add up to
+    ``ATHENA_MIN_INDEX_BYTES``; where it cannot (locally, or a query it does not read), the embedded engine
+    answers and the view's note says why."""
+    settings = get_settings()
+    if settings.query_engine == "table" or not indexed(query):
         return None
     for _ in range(3):  # a compaction may retire a file between reading the manifest and fetching it
         manifest = manifest_repo.get_manifest(project_id, dataset_id)
         if manifest is None:
             return None
-        deltas = _delta_keys(project_id, dataset_id, manifest)
-        bucket = get_settings().media_bucket
+        bucket = settings.media_bucket
+        sizes = storage.list_sizes(bucket, storage.index_prefix(project_id, dataset_id))
+        deltas = _delta_keys(project_id, dataset_id, manifest, sizes)
+        keys = [manifest.base_key, *deltas]
+        runner, note = choose_runner(engine, sum(sizes.get(key, 0) for key in keys), query)
+        if runner == "athena":
+            return IndexedView(_athena_index(project_id, dataset_id, keys, query), manifest, len(deltas))
         try:
-            paths = [_cached(bucket, key) for key in [manifest.base_key, *deltas]]
+            paths = [_cached(bucket, key) for key in keys]
         except storage.ObjectMissing:
             continue
         index = ColumnarIndex(paths)
         refs = evaluation_refs(query)
         if refs:
             index.attach_evaluations(model_service.evaluations_for_query(project_id, refs))
-        return IndexedView(index, manifest, len(deltas))
+        return IndexedView(index, manifest, len(deltas), note)
     return None

@@ -108,8 +108,17 @@ def _mentions_datasets(plan: q.Plan) -> bool:
     return "dataset." in q.format_query(plan.residual) if plan.residual is not None else False
 
 
-def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """A page of the matching files in listing order, from the dataset's columnar index when it has one.
+def query_files(
+    project_id: str,
+    dataset_name: str,
+    text: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    engine: query_index.EngineChoice = "auto",
+) -> dict[str, Any]:
+    """A page of the matching files in listing order, from the dataset's columnar index when it has one (then
+    with ``count``, every match; ``engine`` asks for Athena or the embedded engine, see ``open_index``).
 
     Both engines hand out the same cursors (a position in the listing), so a listing may start on one and
     finish on the other. A file the index still lists after it was deleted is left out of the page."""
@@ -121,11 +130,12 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
         after = dataset_repo.decode_position(project_id, dataset.dataset_id, cursor) if cursor else None
     except cursors.InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
-    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node, engine=engine)
     page: list[tuple[str, FileRecord | None]]
+    counted: dict[str, int] = {}
     if indexed is None:
         page = list(islice(_matches(project_id, dataset.dataset_id, q.plan(node), after), limit + 1))
-        engine = query_index.TABLE_ENGINE
+        answered = query_index.TABLE_ENGINE
     else:
         with indexed.index as index:
             found = index.page(node, limit=limit + 1, after=after)
@@ -133,7 +143,8 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
         page = [
             (position, records.get(file_id)) for position, file_id in zip(found.positions, found.file_ids, strict=True)
         ]
-        engine = indexed.describe()
+        answered = indexed.describe()
+        counted = {"count": found.count}
     live = [(position, record) for position, record in page[:limit] if _is_live(record)]
     files = [describe(record) for _, record in live]
     kept = page_bytes.fitting(files)
@@ -142,13 +153,20 @@ def query_files(project_id: str, dataset_name: str, text: str, *, limit: int, cu
     else:
         last = page[limit - 1][0] if len(page) > limit else None
     next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if last else None
-    return {"dataset": dataset.name, "query": text, "files": files[:kept], "cursor": next_cursor, "engine": engine}
+    return {
+        "dataset": dataset.name,
+        "query": text,
+        "files": files[:kept],
+        "cursor": next_cursor,
+        "engine": answered,
+        **counted,
+    }
 
 
-def count_files(project_id: str, dataset_name: str, text: str) -> int:
+def count_files(project_id: str, dataset_name: str, text: str, *, engine: query_index.EngineChoice = "auto") -> int:
     node = checked_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
-    indexed = query_index.open_index(project_id, dataset.dataset_id, node)
+    indexed = query_index.open_index(project_id, dataset.dataset_id, node, engine=engine)
     if indexed is not None:
         with indexed.index as index:
             return index.count(node)

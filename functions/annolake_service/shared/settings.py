@@ -66,6 +66,17 @@ class Settings(BaseModel):
         default="auto",
         description="QUERY_ENGINE: auto (a dataset's columnar index once it is built) or table (always DynamoDB)",
     )
+    athena_workgroup: str = Field(
+        default="", description="ATHENA_WORKGROUP: runs index queries on Athena (empty: the embedded engine only)"
+    )
+    athena_database: str = Field(default="", description="ATHENA_DATABASE: the Glue database of the index table")
+    athena_table: str = Field(default="", description="ATHENA_TABLE: the Glue table over every dataset's index")
+    athena_min_index_bytes: int = Field(
+        default=2_000_000_000,
+        ge=0,
+        description="ATHENA_MIN_INDEX_BYTES: a dataset whose index (base + deltas) is at least this large is queried "
+        "on Athena: fetching more into a cold API function (~100 MB/s) would not fit API Gateway's 30 s",
+    )
     index_compact_after: int = Field(
         default=16, ge=1, description="INDEX_COMPACT_AFTER: delta files that make the index updater compact"
     )

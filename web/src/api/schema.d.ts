@@ -3381,6 +3381,16 @@ export interface components {
              * @enum {string}
              */
             name: "index" | "table";
+            /**
+             * Note
+             * @description why another engine than the one asked for answered (engine=athena locally)
+             */
+            note?: string | null;
+            /**
+             * Runner
+             * @description what ran the index's SQL: duckdb (embedded in the API function) or athena (large datasets, or engine=athena); null for the table
+             */
+            runner?: ("duckdb" | "athena") | null;
         };
         /**
          * RedeliveryPublic
@@ -5386,6 +5396,8 @@ export interface operations {
             query?: {
                 /** @description count only the files matching this slice query */
                 query?: string | null;
+                /** @description what runs the query on the dataset's columnar index: auto (Athena past ATHENA_MIN_INDEX_BYTES, else the embedded engine), embedded, or athena (locally the embedded engine answers; the response's engine says so) */
+                engine?: "auto" | "embedded" | "athena";
             };
             header?: never;
             path: {
@@ -5468,6 +5480,8 @@ export interface operations {
                 /** @description slice query, e.g. labels.car > 3 and labels.pedestrian >= 1 */
                 q: string;
                 limit?: number;
+                /** @description what runs the query on the dataset's columnar index: auto (Athena past ATHENA_MIN_INDEX_BYTES, else the embedded engine), embedded, or athena (locally the embedded engine answers; the response's engine says so) */
+                engine?: "auto" | "embedded" | "athena";
             };
             header?: never;
             path: {

@@ -58,6 +58,14 @@ class QueryEnginePublic(BaseModel):
     )
     compacted_at: datetime | None = Field(description="when the index's base file was last rewritten")
     deltas: int = Field(description="change files read on top of the index's base file")
+    runner: Literal["duckdb", "athena"] | None = Field(
+        default=None,
+        description="what ran the index's SQL: duckdb (embedded in the API function) or athena (large datasets, "
+        "or engine=athena); null for the table",
+    )
+    note: str | None = Field(
+        default=None, description="why another engine than the one asked for answered (engine=athena locally)"
+    )
 
 
 class FilePage(BaseModel):

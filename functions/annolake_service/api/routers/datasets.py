@@ -20,10 +20,15 @@ from annolake_service.api.models.files import FilePage, FileQueryPage
 from annolake_service.api.models.slices import SliceCreate, SlicePublic
 from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import dataset_stats, files, projects, slices
+from annolake_service.services.query_index import EngineChoice
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/datasets", tags=["datasets"], responses=PROJECT_ERRORS)
 
 QUERY_EXAMPLE = "slice query, e.g. labels.car > 3 and labels.pedestrian >= 1"
+ENGINE_HELP = (
+    "what runs the query on the dataset's columnar index: auto (Athena past ATHENA_MIN_INDEX_BYTES, else the "
+    "embedded engine), embedded, or athena (locally the embedded engine answers; the response's engine says so)"
+)
 
 
 @router.get("", responses=error_responses(400))
@@ -69,10 +74,13 @@ def query_dataset(
     q: Annotated[str, Query(description=QUERY_EXAMPLE)],
     access: CanReadFiles,
     limit: Annotated[int, Query(ge=1, le=files.MAX_PAGE)] = 20,
+    engine: Annotated[EngineChoice, Query(description=ENGINE_HELP)] = "auto",
 ) -> FileQueryPage:
     """How many files match, and the first page of them."""
-    page = slices.query_files(access.project_id, dataset_name, q, limit=limit, cursor=None)
-    return FileQueryPage.model_validate({"count": slices.count_files(access.project_id, dataset_name, q), **page})
+    page = slices.query_files(access.project_id, dataset_name, q, limit=limit, cursor=None, engine=engine)
+    if "count" not in page:  # the table engine pages without counting
+        page["count"] = slices.count_files(access.project_id, dataset_name, q, engine=engine)
+    return FileQueryPage.model_validate(page)
 
 
 @router.get("/{dataset_name}/label-counts", responses=error_responses(400))
@@ -80,9 +88,11 @@ def label_counts(
     dataset_name: str,
     access: CanReadFiles,
     query: Annotated[str | None, Query(description="count only the files matching this slice query")] = None,
+    engine: Annotated[EngineChoice, Query(description=ENGINE_HELP)] = "auto",
 ) -> LabelCountsPublic:
     """Per label, how many files carry it and how many instances there are (a bad query is a 400)."""
-    return LabelCountsPublic.model_validate(dataset_stats.label_counts(access.project_id, dataset_name, query or None))
+    counts = dataset_stats.label_counts(access.project_id, dataset_name, query or None, engine=engine)
+    return LabelCountsPublic.model_validate(counts)
 
 
 @router.post(
