@@ -323,3 +323,31 @@ def test_per_class_cap_takes_the_most_uncertain_of_each_class_deterministically(
     assert chosen == [c.file_id for c in rules.select(list(reversed(candidates)), 8, seed=3, per_class_cap=3)]
     assert len(rules.select(candidates, 50, seed=3, per_class_cap=2)) == 6  # the classes run out before k
     assert [c.file_id for c in rules.select(candidates, 5, seed=3)] == [f"car{n}" for n in range(5)]
+
+
+def test_a_chunk_reads_its_images_ahead_in_order_in_the_callers_context_and_a_bad_read_fails_alone():
+    import contextvars
+    import threading
+
+    from annolake_service.services import inference
+
+    principal = contextvars.ContextVar("principal", default=None)
+    principal.set("model-function-role")  # what the local runtime's IAM audit knows the calls by
+    started, lock = [], threading.Lock()
+
+    def read(record):
+        with lock:
+            started.append(record)
+        if record == "f7":
+            raise OSError("unreadable")
+        return f"{record}:{principal.get()}".encode()
+
+    files = [(f"f{n}", f"f{n}") for n in range(30)]
+    for n, (file_id, future) in enumerate(inference._read_ahead(files, read)):
+        assert file_id == f"f{n}" and len(started) <= n + inference.READ_AHEAD + 1  # a bounded window
+        if n == 7:
+            with pytest.raises(OSError, match="unreadable"):
+                future.result()
+        else:
+            assert future.result() == f"f{n}:model-function-role".encode()
+    assert sorted(started, key=lambda f: int(f[1:])) == [f for f, _ in files]
