@@ -256,9 +256,14 @@ class PredictionRun:
         ``{"job_id", "dataset", "file_ids"}``."""
         return self.scope.api.post(f"{self._path}/review", {"top": top})
 
-    def select(self, k: int, strategy: str = "least_confidence", *, seed: int = 0) -> list[str]:
-        """The ids of the ``k`` most uncertain unlabelled files (the same ones for the same seed)."""
-        body = {"k": k, "strategy": strategy, "seed": seed}
+    def select(
+        self, k: int, strategy: str = "least_confidence", *, seed: int = 0, per_class_cap: int | None = None
+    ) -> list[str]:
+        """The ids of the ``k`` most uncertain unlabelled files (the same ones for the same seed); with
+        ``per_class_cap``, at most that many per class (the label of a file's least certain prediction)."""
+        body: dict[str, Any] = {"k": k, "strategy": strategy, "seed": seed}
+        if per_class_cap is not None:
+            body["per_class_cap"] = per_class_cap
         return [f["file_id"] for f in self.scope.api.post(f"{self._path}/select", body)["files"]]
 
     def __repr__(self) -> str:

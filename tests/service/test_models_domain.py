@@ -303,3 +303,51 @@ def test_summaries_count_labels_and_keep_the_lowest_score():
         [{"name": "car", "score": 0.9}, {"name": "car", "score": 0.4}, {"name": "tag", "score": 1}]
     )
     assert summary == {"car": {"count": 2, "min_score": 0.4}, "tag": {"count": 1, "min_score": 1.0}}
+
+
+def test_a_files_class_is_the_label_of_its_least_certain_prediction():
+    boxes = [{"name": "car", "score": 0.95}, {"name": "pedestrian", "score": 0.55}, {"name": "truck", "score": 0.8}]
+    assert rules.file_uncertainty_and_class(boxes, None, "least_confidence") == (pytest.approx(0.45), "pedestrian")
+    tags = [{"name": "car", "score": 0.3}, {"name": "truck", "score": 0.6}]
+    assert rules.file_uncertainty_and_class(tags, [0.3, 0.6, 0.1], "margin")[1] == "truck"  # the most probable
+    assert rules.file_uncertainty_and_class([], None, "entropy") == (0.0, None)
+
+
+def test_per_class_cap_takes_the_most_uncertain_of_each_class_deterministically():
+    candidates = [rules.Candidate(f"car{n}", 0.9 - n / 100, "car") for n in range(10)]
+    candidates += [rules.Candidate(f"ped{n}", 0.5 - n / 100, "pedestrian") for n in range(10)]
+    candidates += [rules.Candidate(f"none{n}", 0.0, None) for n in range(10)]
+    chosen = [c.file_id for c in rules.select(candidates, 8, seed=3, per_class_cap=3)]
+    assert chosen[:6] == ["car0", "car1", "car2", "ped0", "ped1", "ped2"]
+    assert len(chosen) == 8 and all(c.startswith("none") for c in chosen[6:])
+    assert chosen == [c.file_id for c in rules.select(list(reversed(candidates)), 8, seed=3, per_class_cap=3)]
+    assert len(rules.select(candidates, 50, seed=3, per_class_cap=2)) == 6  # the classes run out before k
+    assert [c.file_id for c in rules.select(candidates, 5, seed=3)] == [f"car{n}" for n in range(5)]
+
+
+def test_a_chunk_reads_its_images_ahead_in_order_in_the_callers_context_and_a_bad_read_fails_alone():
+    import contextvars
+    import threading
+
+    from annolake_service.services import inference
+
+    principal = contextvars.ContextVar("principal", default=None)
+    principal.set("model-function-role")  # what the local runtime's IAM audit knows the calls by
+    started, lock = [], threading.Lock()
+
+    def read(record):
+        with lock:
+            started.append(record)
+        if record == "f7":
+            raise OSError("unreadable")
+        return f"{record}:{principal.get()}".encode()
+
+    files = [(f"f{n}", f"f{n}") for n in range(30)]
+    for n, (file_id, future) in enumerate(inference._read_ahead(files, read)):
+        assert file_id == f"f{n}" and len(started) <= n + inference.READ_AHEAD + 1  # a bounded window
+        if n == 7:
+            with pytest.raises(OSError, match="unreadable"):
+                future.result()
+        else:
+            assert future.result() == f"f{n}:model-function-role".encode()
+    assert sorted(started, key=lambda f: int(f[1:])) == [f for f, _ in files]

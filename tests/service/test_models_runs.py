@@ -362,6 +362,26 @@ def test_select_returns_k_unlabelled_files_the_same_for_the_same_seed(platform, 
     for strategy in ("margin", "entropy"):
         assert set(run.select(k=20, strategy=strategy, seed=1)) == set(unlabelled[:20])
 
+    # per_class_cap: at most N per class (the file's most probable class), the most uncertain of each class
+    answer = run.scope.api.post(f"{run._path}/select", {"k": 20, "per_class_cap": 3, "seed": 7})
+    classes = {}
+    for fid in unlabelled:
+        tags = run.predictions(fid)["instance_list"]
+        classes[fid] = max(tags, key=lambda t: t["score"])["name"]
+    chosen = {}
+    for picked_file in answer["files"]:
+        assert picked_file["label"] == classes[picked_file["file_id"]]
+        chosen.setdefault(picked_file["label"], []).append(picked_file["file_id"])
+    assert chosen and all(len(ids) == 3 for ids in chosen.values())
+    assert len(answer["files"]) == 3 * len(set(classes.values()))  # fewer than k: the classes ran out
+    ranking = [f["file_id"] for f in run.scope.api.post(f"{run._path}/select", {"k": 1000, "seed": 7})["files"]]
+    for label, ids in chosen.items():
+        assert ids == [fid for fid in ranking if classes[fid] == label][:3]  # the class's most uncertain, in order
+    capped = run.select(k=20, seed=7, per_class_cap=3)
+    assert capped == [f["file_id"] for f in answer["files"]] == run.select(k=20, seed=7, per_class_cap=3)
+    with pytest.raises(InvalidRequest, match="per_class_cap"):
+        run.select(k=20, per_class_cap=0)
+
 
 def test_an_evaluation_whose_step_fails_reads_as_failed_with_the_steps_error(platform, project, detector, monkeypatch):
     from annolake_service.adapters import storage

@@ -8,8 +8,11 @@ Annolake's yolo post-processing (threshold, NMS, letterbox inverse) applies as i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -104,3 +107,21 @@ def train_and_export(steps: int = 300, seed: int = 0) -> bytes:
         opset_version=17,
     )
     return buffer.getvalue()
+
+
+def cached_train_and_export(steps: int = 300, seed: int = 0) -> tuple[bytes, bool]:
+    """``train_and_export``, kept in the temp folder under a hash of this module's code and the arguments, so a
+    second bench run reuses it; (the ONNX bytes, whether they came from the cache)."""
+    import torch
+
+    code = Path(__file__).read_bytes()
+    digest = hashlib.sha256(code + f"{steps}:{seed}:{torch.__version__}".encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / "annolake-trained-detector" / f"{digest}.onnx"
+    if path.exists():
+        return path.read_bytes(), True
+    body = train_and_export(steps=steps, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(body)
+    partial.replace(path)
+    return body, False

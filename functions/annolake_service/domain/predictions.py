@@ -67,27 +67,55 @@ def file_uncertainty(
     its least certain detection, each detection's score ``s`` read as the distribution ``[s, 1 - s]``
     (is there such an object or not); a file with no detection scores 0 (nothing to doubt).
     """
+    return file_uncertainty_and_class(instances, probabilities, strategy)[0]
+
+
+def file_uncertainty_and_class(
+    instances: Sequence[Mapping[str, Any]], probabilities: Sequence[float] | None, strategy: Strategy
+) -> tuple[float, str | None]:
+    """``file_uncertainty`` and the file's class for ``per_class_cap``: the label of its least certain
+    prediction (a detector's least certain detection, the lower score among equally uncertain ones, then the
+    label's name; a classifier's best tag, the most probable class). None for a file with no prediction."""
     if probabilities:
-        return _distribution_uncertainty(probabilities, strategy)
-    scores = [float(i["score"]) for i in instances if "score" in i]
-    return max((_distribution_uncertainty([s, 1.0 - s], strategy) for s in scores), default=0.0)
+        tags = [i for i in instances if "score" in i]
+        best = min(tags, key=lambda i: (-float(i["score"]), str(i.get("name", ""))), default=None)
+        return _distribution_uncertainty(probabilities, strategy), best.get("name") if best else None
+    scores = [(float(i["score"]), i.get("name")) for i in instances if "score" in i]
+    scored = [(_distribution_uncertainty([s, 1.0 - s], strategy), s, name) for s, name in scores]
+    if not scored:
+        return 0.0, None
+    uncertainty, _, label = min(scored, key=lambda s: (-round(s[0], 12), s[1], str(s[2] or "")))
+    return uncertainty, label
 
 
 @dataclass(frozen=True)
 class Candidate:
     file_id: str
     uncertainty: float
+    label: str | None = None  # the file's class (``file_uncertainty_and_class``)
 
 
-def select(candidates: Iterable[Candidate], k: int, seed: int) -> list[Candidate]:
+def select(candidates: Iterable[Candidate], k: int, seed: int, per_class_cap: int | None = None) -> list[Candidate]:
     """The ``k`` most uncertain candidates; ties broken by a hash of (seed, file id), so the same seed
-    gives the same files and another seed may order equals differently."""
+    gives the same files and another seed may order equals differently. With ``per_class_cap``, at most that
+    many of each class (files with no prediction are one class of their own), going down the same ranking, so
+    fewer than ``k`` come back when the classes run out."""
 
     def tie(file_id: str) -> str:
         return hashlib.sha256(f"{seed}:{file_id}".encode()).hexdigest()
 
     ranked = sorted(candidates, key=lambda c: (-round(c.uncertainty, 12), tie(c.file_id)))
-    return ranked[:k]
+    if per_class_cap is None:
+        return ranked[:k]
+    chosen: list[Candidate] = []
+    taken: dict[str | None, int] = {}
+    for candidate in ranked:
+        if len(chosen) == k:
+            break
+        if taken.get(candidate.label, 0) < per_class_cap:
+            taken[candidate.label] = taken.get(candidate.label, 0) + 1
+            chosen.append(candidate)
+    return chosen
 
 
 class PredictionRun(BaseModel):

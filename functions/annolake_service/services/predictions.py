@@ -81,13 +81,12 @@ def get_run(project_id: str, run_id: str) -> PredictionRun:
 
 
 def describe_run(project_id: str, run_id: str) -> dict[str, Any]:
-    failures = [
-        {"file_id": p.file_id, "reason": p.reason}
-        for _, p in zip(
-            range(100), prediction_repo.iter_predictions(project_id, run_id, outcome="failed"), strict=False
-        )
-    ]
-    return {**progress(get_run(project_id, run_id)), "failures": failures}
+    """The run's progress and its first 100 failures. The failures are read only when the live counter has
+    some: the read filters the run's whole partition, and a run is polled while its chunks write to it."""
+    run = get_run(project_id, run_id)
+    failed = prediction_repo.iter_predictions(project_id, run_id, outcome="failed") if run.failed else iter(())
+    failures = [{"file_id": p.file_id, "reason": p.reason} for _, p in zip(range(100), failed, strict=False)]
+    return {**progress(run), "failures": failures}
 
 
 def list_runs(project_id: str, model_name: str | None = None) -> list[dict[str, Any]]:
@@ -387,12 +386,17 @@ def send_to_review(project_id: str, run_id: str, *, top: int, author: str) -> di
     return {"run_id": run_id, "job_id": job.job_id, "dataset": dataset, "file_ids": chosen}
 
 
-def select(project_id: str, run_id: str, *, k: int, strategy: str, seed: int) -> dict[str, Any]:
-    """The ``k`` most uncertain files of the run that have no human annotation yet."""
+def select(
+    project_id: str, run_id: str, *, k: int, strategy: str, seed: int, per_class_cap: int | None = None
+) -> dict[str, Any]:
+    """The ``k`` most uncertain files of the run that have no human annotation yet (at most ``per_class_cap``
+    of each class: the label of the file's least certain prediction)."""
     if strategy not in rules.STRATEGIES:
         raise BadRequest(f"strategy must be one of {list(rules.STRATEGIES)}, not {strategy!r}")
     if k < 1:
         raise BadRequest("k must be at least 1")
+    if per_class_cap is not None and per_class_cap < 1:
+        raise BadRequest("per_class_cap must be at least 1 (or left out for no cap)")
     get_run(project_id, run_id)
     predictions = list(prediction_repo.iter_predictions(project_id, run_id, outcome="done"))
     unlabelled = set()
@@ -401,15 +405,16 @@ def select(project_id: str, run_id: str, *, k: int, strategy: str, seed: int) ->
         records = file_repo.get_files(project_id, ids[start : start + 100])
         unlabelled |= {fid for fid, r in records.items() if r.deleted_at is None and not any(r.label_counts.values())}
     candidates = [
-        rules.Candidate(p.file_id, rules.file_uncertainty(p.instances, p.probabilities, strategy))
+        rules.Candidate(p.file_id, *rules.file_uncertainty_and_class(p.instances, p.probabilities, strategy))
         for p in predictions
         if p.file_id in unlabelled
     ]
-    chosen = rules.select(candidates, k, seed)
+    chosen = rules.select(candidates, k, seed, per_class_cap)
     return {
         "run_id": run_id,
         "strategy": strategy,
         "seed": seed,
+        "per_class_cap": per_class_cap,
         "candidates": len(candidates),
-        "files": [{"file_id": c.file_id, "uncertainty": round(c.uncertainty, 6)} for c in chosen],
+        "files": [{"file_id": c.file_id, "uncertainty": round(c.uncertainty, 6), "label": c.label} for c in chosen],
     }

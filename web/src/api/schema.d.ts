@@ -3630,6 +3630,11 @@ export interface components {
             /** K */
             k: number;
             /**
+             * Per Class Cap
+             * @description at most this many files per class (the label of the file's least certain prediction; files without a prediction are one class); fewer than k come back when the classes run out
+             */
+            per_class_cap?: number | null;
+            /**
              * Seed
              * @default 0
              */
@@ -3645,6 +3650,11 @@ export interface components {
         SelectedFilePublic: {
             /** File Id */
             file_id: string;
+            /**
+             * Label
+             * @description the file's class: the label of its least certain prediction (null: none)
+             */
+            label?: string | null;
             /** Uncertainty */
             uncertainty: number;
         };
@@ -3657,6 +3667,8 @@ export interface components {
             candidates: number;
             /** Files */
             files: components["schemas"]["SelectedFilePublic"][];
+            /** Per Class Cap */
+            per_class_cap?: number | null;
             /** Run Id */
             run_id: string;
             /** Seed */

@@ -180,17 +180,27 @@ class SelectRequest(BaseModel):
     k: int = Field(ge=1, le=10000)
     strategy: Literal["least_confidence", "margin", "entropy"] = "least_confidence"
     seed: int = 0
+    per_class_cap: int | None = Field(
+        default=None,
+        ge=1,
+        description="at most this many files per class (the label of the file's least certain prediction; "
+        "files without a prediction are one class); fewer than k come back when the classes run out",
+    )
 
 
 class SelectedFilePublic(BaseModel):
     file_id: str
     uncertainty: float
+    label: str | None = Field(
+        default=None, description="the file's class: the label of its least certain prediction (null: none)"
+    )
 
 
 class SelectionPublic(BaseModel):
     run_id: str
     strategy: str
     seed: int
+    per_class_cap: int | None = None
     candidates: int = Field(description="the run's unlabelled files it chose from")
     files: list[SelectedFilePublic]
 

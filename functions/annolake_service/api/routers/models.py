@@ -170,7 +170,14 @@ def evaluation_files(
 def select_files(run_id: str, body: SelectRequest, access: CanRunAutomation) -> SelectionPublic:
     """The k most uncertain unlabelled files of the run (the same files for the same seed)."""
     return SelectionPublic.model_validate(
-        predictions.select(access.project_id, run_id, k=body.k, strategy=body.strategy, seed=body.seed)
+        predictions.select(
+            access.project_id,
+            run_id,
+            k=body.k,
+            strategy=body.strategy,
+            seed=body.seed,
+            per_class_cap=body.per_class_cap,
+        )
     )
 
 
