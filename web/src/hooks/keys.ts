@@ -42,4 +42,6 @@ export const keys = {
   snapshot: (project: string, ref: string) => ["snapshot", project, ref],
   snapshotDiff: (project: string, a: string, b: string) => ["snapshot-diff", project, a, b],
   exports: (project: string) => ["exports", project],
+  /** one export with its download URL (under the list: re-reading the list re-reads it) */
+  export: (project: string, exportId: string) => ["exports", project, exportId],
 } satisfies Record<string, (...args: never[]) => QueryKey>;

@@ -45,7 +45,7 @@ async function readySnapshot(api: ApiClient, project: string, name: string) {
 function DownloadLink({ project, job }: { project: string; job: ExportRow }) {
   const api = useApi();
   const found = useQuery({
-    queryKey: [...keys.exports(project), job.export_id],
+    queryKey: keys.export(project, job.export_id),
     queryFn: () =>
       call(
         api.GET("/api/v1/projects/{project_string_id}/exports/{export_id}", {
