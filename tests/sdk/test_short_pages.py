@@ -19,7 +19,11 @@ from tests.support.auth import reset_service_caches
 @pytest.fixture(scope="module")
 def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
     with api_stack(
-        serve_wsgi, new_moto_app, "short-pages", lambda project: slice_data.seed_dataset(project, "default", 7)
+        serve_wsgi,
+        new_moto_app,
+        "short-pages",
+        lambda project: slice_data.seed_dataset(project, "default", 7),
+        role="editor",  # an editor may take the snapshot
     ) as running:
         yield running
 
@@ -47,3 +51,26 @@ def test_every_sample_arrives_once_in_order_when_each_page_holds_one_item(stack,
         reset_service_caches()
     assert samples == whole
     assert requests == 7  # one request per item: each block of 3 was asked for until it was whole
+
+
+def test_a_snapshot_streams_every_pinned_sample_when_each_page_holds_one_item(stack, monkeypatch):
+    project = stack.project()
+    snap = project.directory.get("default").snapshot("short-pages")
+    options = StreamOptions(page_size=3)
+    with snap.reader(options) as reader:
+        whole = [(s["index"], s["file"]["id"], len(s["instance_list"])) for s in reader.samples(range(len(snap)))]
+    assert [index for index, _, _ in whole] == list(range(7))
+
+    monkeypatch.setenv("PAGE_MAX_BYTES", "1")  # every snapshot page ends after its first item
+    reset_service_caches()
+    try:
+        first = snap.page(0, 7)
+        with snap.reader(options) as reader:
+            samples = [(s["index"], s["file"]["id"], len(s["instance_list"])) for s in reader.samples(range(7))]
+            requests = reader.page_requests
+    finally:
+        monkeypatch.delenv("PAGE_MAX_BYTES")
+        reset_service_caches()
+    assert len(first["items"]) == 1 and first["next_offset"] == 1 and first["cursor"]
+    assert samples == whole
+    assert requests == 7

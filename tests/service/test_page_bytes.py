@@ -360,3 +360,65 @@ def test_a_listing_refuses_a_cursor_of_another_listing(world: dict[str, Any]):
         )
     reset_service_caches()
     assert crossed.status_code == 400 and "cursor" in crossed.json()["error"]["message"]
+
+
+def _snapshot_of_large_annotations(dataset: str, files: int, start: int) -> list[str]:
+    """``files`` files each pinned with a 1500-point polygon (~40 KB of JSON), snapshotted as ``dataset``; their
+    ids in file id order (the snapshot's order)."""
+    from annolake_service.services import ingest, projects, snapshot_builds
+
+    outline = next(polygon_versions(1))
+    made = projects.ensure_dataset(PROJECT, dataset)
+    facts = [ingest.store_media(PROJECT, slice_data.jpeg(i)) for i in range(start, start + files)]
+    ingest.record_new_files(
+        PROJECT,
+        made.dataset_id,
+        [{"name": f"big_{n:04d}.jpg", "facts": f, "instance_list": outline} for n, f in enumerate(facts)],
+        author="seed",
+    )
+    taken, _ = snapshot_builds.create_snapshot(PROJECT, dataset, dataset, None, author="user:owner")
+    assert taken["status"] == "ready" and taken["count"] == files
+    return sorted(f["file_id"] for f in facts)
+
+
+def test_a_snapshots_stream_page_of_large_annotations_ends_at_its_bytes_and_its_cursor_carries_on(world):
+    client, headers = world["client"], world["headers"]
+    file_ids = _snapshot_of_large_annotations("pinned-heavy", 7, start=82_000)
+    url = f"/api/v1/projects/{PROJECT}/snapshots/pinned-heavy/items"
+    first = client.get(url, params={"limit": 500}, headers=headers).json()
+    assert len(first["items"]) == 2 and first["next_offset"] == 2  # two 40 KB versions fit 100 KB, not three
+    by_offset = client.get(url, params={"limit": 500, "offset": 2}, headers=headers).json()
+    by_cursor = client.get(url, params={"limit": 500, "cursor": first["cursor"]}, headers=headers).json()
+    assert by_offset["items"] == by_cursor["items"] and by_cursor["offset"] == 2
+    pages = _walk(client, url, headers, "items", limit=500)
+    walked = [item["file"]["id"] for page in pages for item in page]
+    assert walked == file_ids and len(pages) == 4
+    assert all(len(i["instance_list"][0]["points"]) == 1500 for page in pages for i in page)
+
+
+def test_a_snapshot_page_over_six_megabytes_is_cut_instead_of_refused(world: dict[str, Any]):
+    """240 files of 30 KB pinned versions (as answered) are 7 MB in one page of 500: the local runtime would answer
+    500 as Lambda refuses it; with the default budget the page ends under it and the cursor carries on."""
+    from annolake_service.api.app import create_app
+
+    from infra.local.cloud_limits import LAMBDA_RESPONSE_BYTES, LambdaResponseLimit
+
+    file_ids = _snapshot_of_large_annotations("pinned-crowd", 240, start=83_000)
+    url = f"/api/v1/projects/{PROJECT}/snapshots/pinned-crowd/items"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("PAGE_MAX_BYTES")  # the budget the service runs with
+        reset_service_caches()
+        limited = TestClient(LambdaResponseLimit(create_app()))
+        walked, sizes, cursor = [], [], None
+        while True:
+            params = {"limit": 500, "urls": "media", **({"cursor": cursor} if cursor else {})}
+            answer = limited.get(url, params=params, headers=world["headers"])
+            assert answer.status_code == 200, answer.text[:300]
+            sizes.append(len(answer.content))
+            walked += [item["file"]["id"] for item in answer.json()["items"]]
+            if not (cursor := answer.json()["cursor"]):
+                break
+    reset_service_caches()
+    assert sum(sizes) > LAMBDA_RESPONSE_BYTES and len(sizes) == 2  # one answer would have been refused
+    assert max(sizes) <= LAMBDA_RESPONSE_BYTES
+    assert walked == file_ids

@@ -16,7 +16,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import snapshots as snapshot_repo
 from annolake_service.domain import snapshots as snap
 from annolake_service.domain.entities import FileRecord
-from annolake_service.services import slices
+from annolake_service.services import page_bytes, slices
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
@@ -157,7 +157,8 @@ def snapshot_page(
     url_expires_in: int | None = None,
     url_kinds: frozenset[str] = frozenset(slices.URL_KINDS),
 ) -> dict[str, Any]:
-    """Entries ``offset .. offset+limit`` (file id order) with their pinned annotations and fresh presigned URLs."""
+    """Entries ``offset .. offset+limit`` (file id order) with their pinned annotations and fresh presigned URLs;
+    a page ends early at ``PAGE_MAX_BYTES`` of items (pinned versions may be large) and its cursor carries on."""
     snapshot = find_ready(project_id, ref)
     if cursor:
         try:
@@ -184,6 +185,7 @@ def snapshot_page(
     bucket = get_settings().media_bucket
     urls = dict(zip(keys, storage.presigned_get_urls(bucket, keys, ttl), strict=True))
     items = [stream_item(offset + i, pin, found.get(pin.file_id), urls) for i, pin in enumerate(pins)]
+    items = items[: page_bytes.fitting(items)]  # full in bytes: the cursor carries on after the last item held
     following = offset + len(items)
     more = following < snapshot.count
     return {

@@ -6,6 +6,8 @@ const PROJECT_LINKS = [
   { to: "datasets", label: "Datasets" },
   { to: "tasks", label: "Tasks" },
   { to: "jobs", label: "Jobs" },
+  { to: "snapshots", label: "Snapshots" },
+  { to: "exports", label: "Exports" },
   { to: "schema", label: "Label schema" },
   { to: "settings", label: "Settings" },
 ];

@@ -37,4 +37,11 @@ export const keys = {
   jobStats: (project: string, jobId: string) => ["job-stats", project, jobId],
   jobTasks: (project: string, jobId: string, kind: string) => ["job-tasks", project, jobId, kind],
   task: (project: string, taskId: string) => ["task", project, taskId],
+
+  snapshots: (project: string) => ["snapshots", project],
+  snapshot: (project: string, ref: string) => ["snapshot", project, ref],
+  snapshotDiff: (project: string, a: string, b: string) => ["snapshot-diff", project, a, b],
+  exports: (project: string) => ["exports", project],
+  /** one export with its download URL (under the list: re-reading the list re-reads it) */
+  export: (project: string, exportId: string) => ["exports", project, exportId],
 } satisfies Record<string, (...args: never[]) => QueryKey>;
