@@ -40,6 +40,8 @@ export const router = createBrowserRouter([
           { path: "/p/:project/settings", lazy: page(() => import("./pages/Settings"), "Settings") },
           { path: "/p/:project/jobs", lazy: page(() => import("./pages/Jobs"), "Jobs") },
           { path: "/p/:project/jobs/:jobId", lazy: page(() => import("./pages/JobPage"), "JobPage") },
+          { path: "/p/:project/models", lazy: page(() => import("./pages/Models"), "Models") },
+          { path: "/p/:project/runs/:runId", lazy: page(() => import("./pages/Run"), "Run") },
           { path: "/p/:project/tasks", lazy: page(() => import("./pages/TaskQueue"), "TaskQueue") },
           { path: "/p/:project/tasks/:taskId", lazy: page(() => import("./pages/TaskWork"), "TaskWork") },
           { path: "*", element: <NotFound /> },

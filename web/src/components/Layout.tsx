@@ -6,6 +6,7 @@ const PROJECT_LINKS = [
   { to: "datasets", label: "Datasets" },
   { to: "tasks", label: "Tasks" },
   { to: "jobs", label: "Jobs" },
+  { to: "models", label: "Models" },
   { to: "schema", label: "Label schema" },
   { to: "settings", label: "Settings" },
 ];

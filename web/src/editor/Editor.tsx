@@ -59,6 +59,15 @@ export function Editor({
   const [help, setHelp] = useState(false);
   const [spaceHeld, setSpaceHeld] = useState(false);
   const [visibleLayers, setVisibleLayers] = useState<Set<string>>(() => new Set(layers.map((l) => l.id)));
+  // A layer given later (e.g. predictions read after the editor opened) shows, as those given at first do.
+  const seenLayers = useRef(new Set(layers.map((l) => l.id)));
+  const layerIds = layers.map((l) => l.id).join("\n");
+  useEffect(() => {
+    const added = layers.map((l) => l.id).filter((id) => !seenLayers.current.has(id));
+    if (added.length === 0) return;
+    added.forEach((id) => seenLayers.current.add(id));
+    setVisibleLayers((visible) => new Set([...visible, ...added]));
+  }, [layerIds]); // the ids, not the array: callers may pass a new one each render
   const stage = useRef<HTMLDivElement>(null);
   const svg = useRef<SVGSVGElement>(null);
   const shapes = shapesOf(state);
