@@ -22,8 +22,8 @@ export function ApChart({ perClass }: { perClass: Record<string, number | null |
           <text x={LABEL_W - 6} y={ROW / 2 + 4} textAnchor="end">
             {bar.label}
           </text>
-          <rect x={LABEL_W} y={3} width={BAR_W} height={ROW - 6} className="track" />
-          <rect x={LABEL_W} y={3} width={bar.length} height={ROW - 6} className="bar" />
+          <rect x={LABEL_W} y={3} width={BAR_W} height={ROW - 6} className="ap-track" />
+          <rect x={LABEL_W} y={3} width={bar.length} height={ROW - 6} className="ap-bar" />
           <text x={LABEL_W + BAR_W + 6} y={ROW / 2 + 4}>
             {bar.value === null ? "no AP" : bar.value.toFixed(3)}
           </text>

@@ -28,7 +28,7 @@ export function usePredictionOverlay(project: string, fileId: string): { control
     <div className="prediction-overlay" role="group" aria-label="Model predictions">
       <label>
         Predictions{" "}
-        <select value={model} onChange={(e) => setModel(e.target.value)}>
+        <select aria-label="Predictions of model" value={model} onChange={(e) => setModel(e.target.value)}>
           <option value="">none</option>
           {withRuns.map((m) => (
             <option key={m.name} value={m.name}>
