@@ -189,6 +189,7 @@ function EvaluationReport({ project, runId, evaluation }: { project: string; run
 
 function DisagreementList({ project, runId, evaluationId }: { project: string; runId: string; evaluationId: string }) {
   const api = useApi();
+  const refresh = useRefresh();
   const [offset, setOffset] = useState(0);
   const [top, setTop] = useState(10);
   const files = useEvaluationFiles(project, runId, offset, FILES_PAGE, evaluationId);
@@ -200,6 +201,7 @@ function DisagreementList({ project, runId, evaluationId }: { project: string; r
           body: { top },
         }),
       ),
+    onSuccess: () => Promise.all([refresh(keys.jobs(project)), refresh(keys.datasets(project))]),
   });
   return (
     <>
