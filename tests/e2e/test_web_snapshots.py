@@ -10,16 +10,14 @@ bytes behind its download link load in pycocotools with the snapshot's images an
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import urllib3
 from PIL import Image
 
 from tests.e2e.conftest import REPO, RunningPlatform
-from tests.e2e.test_web_ui import CHROMIUM, CHROMIUM_ARGS, Person, _person, _require_browser, _sign_in
+from tests.e2e.test_web_ui import _sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -30,24 +28,6 @@ EXPORT_TIMEOUT_MS = 300_000
 
 def _box(name: str, k: int) -> dict:
     return {"type": "box", "name": name, "x_min": 4 + 20 * k, "y_min": 6, "x_max": 18 + 20 * k, "y_max": 30}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def admin(browser, platform) -> Iterator[Person]:
-    yield from _person(browser, platform, "admin")
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +46,6 @@ def seeded(platform: RunningPlatform, tmp_path_factory) -> dict:
         file.update([_box("car", n) for n in range(k + 1)] + [_box("pedestrian", 5)])
         files.append(file)
     return {"project": project, "files": files}
-
-
-def _shot(person: Person, name: str) -> None:
-    person.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _take_snapshot(page, name: str) -> None:
@@ -101,7 +77,7 @@ def test_snapshots_diff_and_a_coco_export_in_the_browser(platform, admin, seeded
     row = page.get_by_role("table", name="Snapshots").get_by_role("row", name=re.compile(r"^web-v1 "))
     expect(row).to_contain_text(f"dataset: {DATASET}")
     expect(row.get_by_role("cell").nth(2)).to_have_text("3")
-    _shot(admin, "01-snapshot-listed")
+    admin.shot("01-snapshot-listed")
 
     edited = seeded["files"][0].refresh()  # one car becomes four, the pedestrian goes
     edited.update([_box("car", n) for n in range(4)])
@@ -114,7 +90,7 @@ def test_snapshots_diff_and_a_coco_export_in_the_browser(platform, admin, seeded
     deltas = page.get_by_role("table", name="Label deltas")
     expect(deltas.get_by_role("row", name=re.compile(r"^car 0 0 \+3 \+3$"))).to_be_visible()
     expect(deltas.get_by_role("row", name=re.compile(r"^pedestrian 0 0 -1 -1$"))).to_be_visible()
-    _shot(admin, "02-diff")
+    admin.shot("02-diff")
 
     page.get_by_role("link", name="All snapshots").click()
     page.get_by_role("link", name="web-v2").click()
@@ -129,7 +105,7 @@ def test_snapshots_diff_and_a_coco_export_in_the_browser(platform, admin, seeded
     link = row.get_by_role("link", name="Download annotations.json")
     expect(link).to_be_visible(timeout=EXPORT_TIMEOUT_MS)  # the list is read again while it runs
     expect(row).to_contain_text("completed")
-    _shot(admin, "03-export-done")
+    admin.shot("03-export-done")
 
     answer = urllib3.request("GET", link.get_attribute("href"))
     assert answer.status == 200
@@ -155,4 +131,4 @@ def test_an_option_the_format_refuses_is_shown_as_the_api_gives_it(platform, adm
     with admin.expecting_http_error(400, "/exports"):
         form.get_by_role("button", name="Start export").click()
         expect(form.get_by_role("alert")).to_contain_text("the split's shares must add up to 1")
-    _shot(admin, "04-refused-option")
+    admin.shot("04-refused-option")

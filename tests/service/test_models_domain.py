@@ -257,6 +257,48 @@ def test_the_files_with_removed_human_boxes_rank_first_by_disagreement():
     assert set(report.per_class_ap) == set(labels)
 
 
+def test_precision_recall_curves_average_to_each_classs_ap_and_fall_as_recall_grows():
+    """The curves are COCOeval's interpolated precision at its recall thresholds: their mean is the class's AP,
+    precision never rises with recall, and a class the model finds perfectly is precise up to full recall."""
+    rng = random.Random(5)
+    human, predicted = {}, {}
+    for n in range(60):
+        fid = f"f{n:03d}"
+        human[fid] = [evaluation.Box("car", 10, 10, 50, 50), evaluation.Box("truck", 100, 100, 160, 150)]
+        found = [evaluation.Box("car", 10, 10, 50, 51, score=rng.uniform(0.5, 0.99))]  # every car, exactly
+        if rng.random() < 0.7:  # most trucks, plus confident boxes where there is none
+            found.append(evaluation.Box("truck", 101, 100, 160, 150, score=rng.uniform(0.3, 0.9)))
+        if rng.random() < 0.4:
+            found.append(evaluation.Box("truck", 300, 300, 340, 340, score=rng.uniform(0.3, 0.95)))
+        predicted[fid] = found
+    report = evaluation.evaluate_run(predicted, human, ["car", "truck", "bus"], iou_threshold=0.5)
+
+    assert set(report.pr_curves) == {"car", "truck"}  # no human bus: no AP, no curve
+    for label, curve in report.pr_curves.items():
+        recalls = [r for r, _ in curve]
+        precisions = [p for _, p in curve]
+        assert recalls == sorted(recalls) and recalls[0] == 0 and recalls[-1] == 1 and len(curve) == 101
+        assert all(a >= b for a, b in zip(precisions, precisions[1:], strict=False))
+        assert np.mean(precisions) == pytest.approx(report.per_class_ap[label], abs=1e-5)
+    assert all(p == 1 for _, p in report.pr_curves["car"])
+    truck = dict(report.pr_curves["truck"])
+    assert 0 < truck[0.5] < 1 and truck[1.0] == 0  # about 70% of the trucks found: none at full recall
+
+
+def test_per_annotator_disagreement_counts_the_files_each_person_last_saved():
+    files = [
+        evaluation.FileEvaluation("a", disagreement=0.9),
+        evaluation.FileEvaluation("b", disagreement=0.0),
+        evaluation.FileEvaluation("c", disagreement=0.5),
+        evaluation.FileEvaluation("d", disagreement=0.3),
+    ]
+    rates = evaluation.annotator_disagreement(files, {"a": "ann", "b": "ann", "c": "bob"})
+    assert rates == {
+        "ann": {"files": 2, "disagreeing": 1, "rate": 0.5, "mean_disagreement": 0.45},
+        "bob": {"files": 1, "disagreeing": 1, "rate": 1.0, "mean_disagreement": 0.5},
+    }  # d: nobody annotated it, left out
+
+
 def test_disagreement_is_zero_when_prediction_and_human_agree_and_grows_with_confidence():
     human = [evaluation.Box("car", 0, 0, 10, 10)]
     agree = evaluation.evaluate_file(

@@ -255,6 +255,21 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
         evaluator.summarize()
     assert report["mean_ap"] == pytest.approx(evaluator.stats[0], abs=1e-6)
     assert 0 < report["mean_ap"] < 1
+    for label, cat_id in (("car", 1), ("pedestrian", 2)):  # COCOeval's precision at its recall thresholds
+        expected = evaluator.eval["precision"][0, :, cat_id - 1, 0, -1]
+        curve = report["pr_curves"][label]
+        assert [p for _, p in curve] == pytest.approx(list(expected), abs=1e-6)
+        assert [r for r, _ in curve] == pytest.approx(list(evaluator.params.recThrs), abs=1e-4)
+    # the three damaged files were saved last by user:owner, the others by the seed: per annotator
+    assert report["annotators"] == {
+        "seed": {"files": 17, "disagreeing": 0, "rate": 0.0, "mean_disagreement": 0.0},
+        "user:owner": {
+            "files": 3,
+            "disagreeing": 3,
+            "rate": 1.0,
+            "mean_disagreement": pytest.approx(sum(f["disagreement"] for f in files[:3]) / 3, abs=1e-6),
+        },
+    }
 
     from tests.support.auth import reset_service_caches
 

@@ -126,6 +126,7 @@ class Report:
     mean_ap: float | None
     per_class_ap: dict[str, float | None]
     files: list[FileEvaluation]
+    pr_curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -138,8 +139,10 @@ class Report:
 
 def coco_average_precision(
     predicted: Mapping[str, Sequence[Box]], human: Mapping[str, Sequence[Box]], labels: Sequence[str], iou: float
-) -> tuple[float | None, dict[str, float | None]]:
-    """COCOeval bbox AP at one IoU threshold: (mAP over classes with human boxes, AP per class)."""
+) -> tuple[float | None, dict[str, float | None], dict[str, list[tuple[float, float]]]]:
+    """COCOeval bbox AP at one IoU threshold: (mAP over classes with human boxes, AP per class, and each such
+    class's precision-recall curve as (recall, precision) at COCOeval's 101 recall thresholds, whose mean is
+    its AP)."""
     category = {name: index + 1 for index, name in enumerate(labels)}
     image_ids = {file_id: index + 1 for index, file_id in enumerate(sorted(set(human) | set(predicted)))}
     annotations: list[dict[str, Any]] = []
@@ -168,7 +171,7 @@ def coco_average_precision(
         if box.label in category
     ]
     if not annotations:
-        return None, dict.fromkeys(labels)
+        return None, dict.fromkeys(labels), {}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         truth = COCO()
         truth.dataset = {
@@ -187,12 +190,37 @@ def coco_average_precision(
         evaluator.accumulate()
         evaluator.summarize()
     precision = evaluator.eval["precision"]  # T×R×K×A×M: one IoU, all areas, the largest maxDets
+    recalls = evaluator.params.recThrs
     per_class: dict[str, float | None] = {}
+    curves: dict[str, list[tuple[float, float]]] = {}
     for name, cat_id in category.items():
         values = precision[0, :, cat_id - 1, 0, -1]
-        values = values[values > -1]
-        per_class[name] = float(values.mean()) if values.size else None
-    return float(evaluator.stats[0]) if evaluator.stats[0] > -1 else None, per_class
+        kept = values > -1  # -1: the class has no human box
+        per_class[name] = float(values[kept].mean()) if kept.any() else None
+        if kept.any():
+            points = zip(recalls[kept], values[kept], strict=True)
+            curves[name] = [(round(float(r), 4), round(float(p), 6)) for r, p in points]
+    return float(evaluator.stats[0]) if evaluator.stats[0] > -1 else None, per_class, curves
+
+
+def annotator_disagreement(files: Sequence[FileEvaluation], authors: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Per author of the files' current human annotations (``authors``: file id → author; files nobody
+    annotated are left out): how many of their files were evaluated, how many disagree with the model, the
+    share that do (``rate``) and the mean disagreement."""
+    grouped: dict[str, list[float]] = {}
+    for f in files:
+        author = authors.get(f.file_id)
+        if author is not None:
+            grouped.setdefault(author, []).append(f.disagreement)
+    return {
+        author: {
+            "files": len(values),
+            "disagreeing": sum(1 for v in values if v > 0),
+            "rate": round(sum(1 for v in values if v > 0) / len(values), 6),
+            "mean_disagreement": round(float(np.mean(values)), 6),
+        }
+        for author, values in sorted(grouped.items())
+    }
 
 
 def evaluate_run(
@@ -205,7 +233,7 @@ def evaluate_run(
     fn_weight: float = 0.5,
 ) -> Report:
     """Every file that was predicted, against its human boxes."""
-    mean_ap, per_class = coco_average_precision(predicted, human, labels, iou_threshold)
+    mean_ap, per_class, curves = coco_average_precision(predicted, human, labels, iou_threshold)
     files = [
         evaluate_file(
             file_id,
@@ -217,4 +245,4 @@ def evaluate_run(
         )
         for file_id in sorted(predicted)
     ]
-    return Report(iou_threshold, mean_ap, per_class, files)
+    return Report(iou_threshold, mean_ap, per_class, files, curves)

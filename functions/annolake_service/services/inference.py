@@ -192,10 +192,16 @@ def evaluate_run(
     for prediction in prediction_repo.iter_predictions(project_id, run_id, outcome="done"):
         predicted[prediction.file_id] = evaluation.boxes_of(prediction.instances)
     humans: dict[str, list[evaluation.Box]] = {}
+    authors: dict[str, str] = {}
     ids = list(predicted)
     for start in range(0, len(ids), 100):
-        for file_id, (_, instances) in file_repo.get_files_with_instances(project_id, ids[start : start + 100]).items():
+        versions: dict[str, int] = {}
+        for file_id, (record, instances) in file_repo.get_files_with_instances(
+            project_id, ids[start : start + 100]
+        ).items():
             humans[file_id] = evaluation.boxes_of([i for i in instances if i.get("source") != "model"])
+            versions[file_id] = record.annotation_version
+        authors.update(file_repo.version_authors(project_id, versions))
     schema, _ = schema_service.get_schema(project_id)
     report = evaluation.evaluate_run(
         predicted,
@@ -214,6 +220,8 @@ def evaluate_run(
         "mean_ap": report.mean_ap,
         "per_class_ap": report.per_class_ap,
         "totals": report.totals,
+        "pr_curves": report.pr_curves,
+        "annotators": evaluation.annotator_disagreement(files, authors),
         "file_count": len(files),
         "seconds": round(time.perf_counter() - started, 3),
         "files": [

@@ -1589,6 +1589,17 @@ export interface components {
              */
             version: number;
         };
+        /** AnnotatorDisagreementPublic */
+        AnnotatorDisagreementPublic: {
+            /** Disagreeing */
+            disagreeing: number;
+            /** Files */
+            files: number;
+            /** Mean Disagreement */
+            mean_disagreement: number;
+            /** Rate */
+            rate: number;
+        };
         /** AnnotatorStatsPublic */
         AnnotatorStatsPublic: {
             /** Mean Seconds Per Task */
@@ -1896,6 +1907,13 @@ export interface components {
         };
         /** EvaluationPublic */
         EvaluationPublic: {
+            /**
+             * Annotators
+             * @description per author of the files' current human annotations: files evaluated, files disagreeing with the model, their share (rate) and the mean disagreement
+             */
+            annotators?: {
+                [key: string]: components["schemas"]["AnnotatorDisagreementPublic"];
+            } | null;
             /** Evaluation Id */
             evaluation_id: string;
             /** File Count */
@@ -1912,6 +1930,16 @@ export interface components {
             /** Per Class Ap */
             per_class_ap?: {
                 [key: string]: number | null;
+            } | null;
+            /**
+             * Pr Curves
+             * @description per class with human boxes: (recall, precision) at COCOeval's 101 recall thresholds (interpolated precision; their mean is the class's AP)
+             */
+            pr_curves?: {
+                [key: string]: [
+                    number,
+                    number
+                ][];
             } | null;
             /**
              * Reason

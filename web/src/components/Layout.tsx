@@ -8,6 +8,7 @@ const PROJECT_LINKS = [
   { to: "jobs", label: "Jobs" },
   { to: "snapshots", label: "Snapshots" },
   { to: "exports", label: "Exports" },
+  { to: "models", label: "Models" },
   { to: "schema", label: "Label schema" },
   { to: "settings", label: "Settings" },
 ];

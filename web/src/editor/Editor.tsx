@@ -4,7 +4,7 @@
  * (reducer.ts, over state.ts and pointer.ts); input.ts turns key, wheel and pointer events into its actions;
  * the components here draw it.
  */
-import { type ReactNode, useCallback, useEffect, useMemo, useReducer, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 
 import type { AttributeGroup, LabelSpec } from "../api/types";
 import { Canvas } from "./Canvas";
@@ -56,6 +56,15 @@ export function Editor({
     createEditorState,
   );
   const [visibleLayers, setVisibleLayers] = useState<Set<string>>(() => new Set(layers.map((l) => l.id)));
+  // A layer given later (e.g. predictions read after the editor opened) shows, as those given at first do.
+  const seenLayers = useRef(new Set(layers.map((l) => l.id)));
+  const layerIds = layers.map((l) => l.id).join("\n");
+  useEffect(() => {
+    const added = layers.map((l) => l.id).filter((id) => !seenLayers.current.has(id));
+    if (added.length === 0) return;
+    added.forEach((id) => seenLayers.current.add(id));
+    setVisibleLayers((visible) => new Set([...visible, ...added]));
+  }, [layerIds]); // the ids, not the array: callers may pass a new one each render
   const shapes = shapesOf(state);
   const dirty = isDirty(state);
   const { help, setHelp, spaceHeld, stage, svg, handlers, colourOf } = useEditorShell({

@@ -20,6 +20,14 @@ export const keys = {
   webhooks: (project: string) => ["webhooks", project],
   webhookFailures: (project: string, webhookId: string | null) => ["webhook-failures", project, webhookId],
 
+  models: (project: string) => ["models", project],
+  /** the project's runs; one run, its evaluation and its files sit under the run's own key */
+  runs: (project: string) => ["runs", project],
+  run: (project: string, runId: string) => ["run", project, runId],
+  evaluation: (project: string, runId: string) => ["run", project, runId, "evaluation"],
+  evaluationFiles: (project: string, runId: string, offset: number) => ["run", project, runId, "evaluation-files", offset],
+  prediction: (project: string, runId: string, fileId: string) => ["prediction", project, runId, fileId],
+
   /** a dataset's (or a query's) file count */
   fileCount: (project: string, dataset: string, q: string) => ["count", project, dataset, q],
   /** the explorer's pages of files */

@@ -12,6 +12,7 @@ import { useAnnotationHistory, useAnnotations, useFile } from "../hooks/files";
 import { keys } from "../hooks/keys";
 import { useSchema } from "../hooks/project";
 import { useRefresh } from "../hooks/refresh";
+import { usePredictionOverlay } from "../models/PredictionOverlay";
 import { useApi } from "../services";
 
 /** The file's versions (the history route also answers per-instance history, which has another shape). */
@@ -44,6 +45,7 @@ export function FileEditor() {
   const schema = useSchema(project);
   const annotations = useAnnotations(project, fileId);
   const history = useAnnotationHistory(project, fileId, showHistory);
+  const overlay = usePredictionOverlay(project, fileId);
   const save = useMutation({
     mutationFn: (instances: PacketInstance[]) =>
       call(
@@ -133,6 +135,7 @@ export function FileEditor() {
       {save.error && !(save.error instanceof ApiError && save.error.status === 409) ? (
         <ErrorNotice error={save.error} title="Not saved" />
       ) : null}
+      {video ? null : overlay.controls}
       <div className="file-editor-body">
         {video ? (
           <VideoEditor
@@ -179,6 +182,7 @@ export function FileEditor() {
             attributeGroups={schema.data.attribute_groups}
             initial={initial}
             resetKey={`current-${annotations.data.version}-${annotations.dataUpdatedAt}`}
+            layers={overlay.layers}
             onChange={onChange}
             primary={{ label: "Save", busy: save.isPending, run: (shapes) => save.mutate(shapes.map(toPacket)) }}
           />

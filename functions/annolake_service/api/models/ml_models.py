@@ -139,6 +139,13 @@ class EvaluateRequest(BaseModel):
     fn_weight: float = Field(default=0.5, ge=0, le=1, description="how much a human box the model missed counts")
 
 
+class AnnotatorDisagreementPublic(BaseModel):
+    files: int
+    disagreeing: int
+    rate: float
+    mean_disagreement: float
+
+
 class EvaluationPublic(BaseModel):
     run_id: str
     evaluation_id: str
@@ -152,6 +159,16 @@ class EvaluationPublic(BaseModel):
     )
     per_class_ap: dict[str, float | None] | None = None
     totals: dict[str, int] | None = None
+    pr_curves: dict[str, list[tuple[float, float]]] | None = Field(
+        default=None,
+        description="per class with human boxes: (recall, precision) at COCOeval's 101 recall thresholds "
+        "(interpolated precision; their mean is the class's AP)",
+    )
+    annotators: dict[str, AnnotatorDisagreementPublic] | None = Field(
+        default=None,
+        description="per author of the files' current human annotations: files evaluated, files disagreeing "
+        "with the model, their share (rate) and the mean disagreement",
+    )
     file_count: int | None = None
     seconds: float | None = Field(default=None, description="how long the evaluation step took")
 

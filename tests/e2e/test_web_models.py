@@ -1,0 +1,144 @@
+"""Models in the loop in a real browser (Debian's Chromium through Playwright) against a real ``python -m infra.local``.
+
+A tiny YOLO-format ONNX model made at test time (``tests/support/onnx_models.py``: its class scores come from
+the image's colour) is registered through the SDK and predicts four images whose human boxes were uploaded
+with them, one of them missing a box the model finds; the run is evaluated. In the browser: the models page
+lists the model and the finished run, the run page shows the mAP and the AP chart the service computed, the
+precision-recall curves and the file the human got wrong at the top of the disagreement list (human boxes
+solid, the model's dashed); a second evaluation at another IoU is started from the page; the file editor
+overlays the model's predictions dashed, and the score slider hides them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import REPO, RunningPlatform
+from tests.e2e.test_web_ui import _sign_in
+from tests.support import onnx_models
+from tests.support.model_platform import GREEN, RED, human_boxes
+
+pytestmark = pytest.mark.slow
+
+SHOTS = REPO / "test-results" / "web-models"
+DATASET = "web-models"
+MODEL = "webdet"
+SIZE = (128, 128)
+
+
+@pytest.fixture(scope="module")
+def evaluated(platform: RunningPlatform, tmp_path_factory) -> dict:
+    """Four files (the first missing one of its two human cars), the model, its finished run, evaluated."""
+    from annolake import Project
+
+    creds = platform.credentials
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    folder = tmp_path_factory.mktemp("web-models")
+    files = []
+    for n, colour in enumerate([RED, GREEN, RED, GREEN]):
+        path = folder / f"scene_{n}.png"
+        path.write_bytes(onnx_models.png(*SIZE, colour, marker=9000 + n))
+        boxes = human_boxes(colour, SIZE)
+        files.append(project.file.from_local(path, directory=DATASET, instance_list=boxes[1:] if n == 0 else boxes))
+    model_path = folder / "det.onnx"
+    model_path.write_bytes(onnx_models.yolo_detector(64))
+    model = project.model.new(
+        MODEL, path=model_path, format="yolo", labels=["car", "pedestrian"], input_size=64, score_threshold=0.3
+    )
+    run = model.predict(DATASET)
+    run.wait(progress=False, timeout=240)
+    report = run.evaluate(iou=0.5)
+    assert report["status"] == "completed", report
+    return {
+        "project": creds["project"],
+        "run": run.run_id,
+        "report": report,
+        "damaged": files[0].id,
+        "predicted": len(run.predictions(files[0].id)["instance_list"]),
+    }
+
+
+def test_the_models_page_lists_the_model_and_its_finished_run(platform, admin, evaluated):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    creds = platform.credentials
+    _sign_in(admin, creds["username"], creds["password"], f"/p/{evaluated['project']}/models")
+    expect(page.get_by_role("link", name="Models")).to_have_attribute("aria-current", "page")
+    models = page.get_by_role("table", name="Models")
+    expect(models.locator(f'tr[data-model="{MODEL}"]')).to_contain_text("yolo")
+    expect(models.locator(f'tr[data-model="{MODEL}"]')).to_contain_text("ready")
+    row = page.get_by_role("table", name="Runs").locator(f'tr[data-run="{evaluated["run"]}"]')
+    expect(row).to_contain_text("completed")
+    expect(row.get_by_role("img", name="4 done, 0 failed, 0 pending of 4")).to_be_visible()
+    expect(row.get_by_role("button", name="Re-drive")).to_have_count(0)  # nothing missing or failed
+    admin.shot("01-models")
+    row.get_by_role("link", name=evaluated["run"]).click()
+    expect(page).to_have_url(re.compile(rf"/runs/{evaluated['run']}$"))
+
+
+def test_the_run_page_shows_the_evaluation_and_the_file_the_human_got_wrong_first(admin, evaluated):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    report = evaluated["report"]
+    expect(page.locator('[data-metric="map"]')).to_have_text(f"{report['mean_ap']:.3f}")
+    chart = page.locator("svg.ap-chart")
+    for label, ap in report["per_class_ap"].items():
+        expect(chart.locator(f'g[data-class="{label}"]')).to_contain_text("no AP" if ap is None else f"{ap:.3f}")
+    curves = page.locator("figure.pr-chart path.curve")
+    expect(curves).to_have_count(len(report["pr_curves"]))
+    expect(page.get_by_role("table", name="Disagreement per annotator").locator("tbody tr")).to_have_count(
+        len(report["annotators"])
+    )
+
+    listed = page.get_by_role("list", name="Files by disagreement").locator("li")
+    expect(listed).to_have_count(4)
+    first = listed.first
+    expect(first).to_have_attribute("data-file", evaluated["damaged"])
+    assert float(first.locator(".disagreement").get_attribute("data-disagreement")) > 0.5
+    for other in range(1, 4):
+        expect(listed.nth(other).locator(".disagreement")).to_have_text("0.00")
+    thumb = first.locator("svg.detection-thumb")
+    expect(thumb.locator('rect[data-side="human"]')).to_have_count(1)
+    expect(thumb.locator('rect[data-side="prediction"]')).to_have_count(evaluated["predicted"])
+    expect(thumb.locator('rect[data-side="prediction"]').first).to_have_attribute("stroke-dasharray", "4 3")
+    admin.shot("02-run-evaluation")
+
+    page.get_by_label("IoU threshold").fill("0.7")  # another evaluation, started here and followed
+    page.get_by_role("button", name="Evaluate again").click()
+    expect(page.get_by_text("mAP @ IoU 0.7")).to_be_visible(timeout=120_000)
+    expect(listed.first).to_have_attribute("data-file", evaluated["damaged"])
+
+
+def test_the_file_editor_overlays_the_predictions_dashed_and_the_slider_hides_them(admin, evaluated):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.get_by_role("list", name="Files by disagreement").locator("li").first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"/files/{evaluated['damaged']}$"))
+    predicted = page.locator(f'rect.shape[data-layer="model:{MODEL}"]')
+    expect(page.get_by_role("application", name="Image canvas")).to_be_visible()
+    expect(predicted).to_have_count(0)  # off until a model is chosen
+
+    page.get_by_role("combobox", name="Predictions of model").select_option(label=f"{MODEL} (run {evaluated['run']})")
+    count = evaluated["predicted"]
+    expect(predicted).to_have_count(count)
+    expect(predicted.first).to_have_attribute("stroke-dasharray", "6 4")
+    expect(page.locator("rect.shape:not([data-layer])")).to_have_count(1)  # the human's one box, editable
+    overlay = page.get_by_role("group", name="Model predictions")
+    shown = overlay.locator('.hint[role="status"]')
+    expect(shown).to_have_text(f"{count} of {count} shown, dashed")
+    admin.shot("03-editor-overlay")
+
+    slider = page.get_by_label("Min score")
+    slider.focus()
+    page.keyboard.press("End")  # score 1: every prediction scores below it
+    expect(overlay.locator("output")).to_have_text("1.00")
+    expect(predicted).to_have_count(0)
+    expect(shown).to_have_text(f"0 of {count} shown, dashed")
+    page.keyboard.press("Home")
+    expect(predicted).to_have_count(count)
+    admin.shot("04-editor-overlay-hidden")

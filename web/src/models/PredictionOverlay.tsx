@@ -1,0 +1,68 @@
+/** The file editor's prediction overlay: a model's latest finished run on this file, as a read-only dashed layer,
+ * with a score slider that hides the predictions below it. */
+import { type ReactNode, useMemo, useState } from "react";
+
+import { ErrorNotice } from "../components/common";
+import type { Layer } from "../editor/types";
+import { useModels, usePrediction } from "../hooks/models";
+import { predictionLayer } from "./overlay";
+
+export function usePredictionOverlay(project: string, fileId: string): { controls: ReactNode; layers: Layer[] } {
+  const models = useModels(project);
+  const [model, setModel] = useState("");
+  const [minScore, setMinScore] = useState(0);
+  const chosen = models.data?.find((m) => m.name === model) ?? null;
+  const runId = chosen?.latest_run ?? null;
+  const prediction = usePrediction(project, runId, fileId);
+  const layers = useMemo(
+    () => (chosen && prediction.data ? [predictionLayer(chosen.name, prediction.data, minScore)] : []),
+    [chosen, prediction.data, minScore],
+  );
+  const withRuns = models.data?.filter((m) => m.latest_run) ?? [];
+  if (!models.data || withRuns.length === 0) {
+    return { controls: <ErrorNotice error={models.error} />, layers: [] };
+  }
+  const shown = layers[0]?.shapes.length ?? 0;
+  const all = prediction.data?.instance_list.length ?? 0;
+  const controls = (
+    <div className="prediction-overlay" role="group" aria-label="Model predictions">
+      <label>
+        Predictions{" "}
+        <select aria-label="Predictions of model" value={model} onChange={(e) => setModel(e.target.value)}>
+          <option value="">none</option>
+          {withRuns.map((m) => (
+            <option key={m.name} value={m.name}>
+              {m.name} (run {m.latest_run})
+            </option>
+          ))}
+        </select>
+      </label>
+      {chosen ? (
+        <>
+          <label>
+            Min score{" "}
+            <input
+              type="range"
+              min={0}
+              max={1}
+              step={0.05}
+              value={minScore}
+              onChange={(e) => setMinScore(Number(e.target.value))}
+              aria-valuetext={minScore.toFixed(2)}
+            />{" "}
+            <output>{minScore.toFixed(2)}</output>
+          </label>
+          <span className="hint" role="status">
+            {prediction.isPending
+              ? "Loading predictions…"
+              : prediction.data === null
+                ? "this file was not in the run"
+                : `${shown} of ${all} shown, dashed`}
+          </span>
+        </>
+      ) : null}
+      <ErrorNotice error={prediction.error} />
+    </div>
+  );
+  return { controls, layers };
+}
