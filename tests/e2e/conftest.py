@@ -59,7 +59,9 @@ def start_platform(
     timeout_s: float = 300,
     snapshot_seconds: float = 5,
     environment: dict[str, str] | None = None,
+    module: str = "infra.local",
 ) -> RunningPlatform:
+    """``module``: what runs as ``python -m`` (``infra.local``; a bench may wrap it to count what it does)."""
     log_path = home.parent / f"{home.name}-{time.time_ns()}.log"
     env = {
         **os.environ,
@@ -74,7 +76,7 @@ def start_platform(
     started = time.monotonic()
     handle = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "infra.local"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
+        [sys.executable, "-m", module], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     api_url = f"http://127.0.0.1:{api_port}"
     http = urllib3.PoolManager(retries=False, timeout=2)
