@@ -93,6 +93,8 @@ def run() -> list[tuple[str, str, str]]:
             started = time.perf_counter()
             slice_data.seed_dataset(creds["project"], "bench-restart", FILES)
             seeded_s = time.perf_counter() - started
+            # A fresh client: the API closes connections idle for seconds, and a POST on one is not retried.
+            project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
             project.directory.new("bench-restart-jobs")
             for n in range(WEBHOOKS):
                 project.webhook.new(f"http://127.0.0.1:{server.server_port}/hook-{n}", EVENT_TYPES)
@@ -119,9 +121,12 @@ def run() -> list[tuple[str, str, str]]:
         try:
             time.sleep(15)  # whatever a restart would redeliver has time to arrive
             _quiet(5)
-            files = sum(1 for _ in Project(
-                creds["project"], creds["client_id"], creds["client_secret"], platform.api_url
-            ).directory.get("bench-restart").files())
+            files = sum(
+                1
+                for _ in Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+                .directory.get("bench-restart")
+                .files()
+            )
             depths = _dead_letters(platform)
         finally:
             platform.stop(timeout=600)
