@@ -74,18 +74,16 @@ def _enqueue(backend: LambdaBackend, function_arn: str, messages: list[Any], que
 
 
 def _drain(backend: LambdaBackend, function_arn: str, queue_arn: str, lane: _Lane) -> None:
-    """Deliver the lane's next batch; then queue behind the other mappings' batches for the one after, so a
-    busy mapping does not keep the workers from the others."""
-    with _lanes_lock:
-        batch, lane.waiting = lane.waiting[: lane.batch_size], lane.waiting[lane.batch_size :]
-        if not batch:
-            lane.running -= 1
-            return
-    try:
-        _deliver(backend, function_arn, batch, queue_arn)
-    except Exception:  # noqa: BLE001 - the lane goes on with its next batch
-        log.exception("delivering a batch of %s to %s failed", queue_arn, function_arn)
-    _workers.submit(_drain, backend, function_arn, queue_arn, lane)
+    while True:
+        with _lanes_lock:
+            batch, lane.waiting = lane.waiting[: lane.batch_size], lane.waiting[lane.batch_size :]
+            if not batch:
+                lane.running -= 1
+                return
+        try:
+            _deliver(backend, function_arn, batch, queue_arn)
+        except Exception:  # noqa: BLE001 - the lane goes on with its next batch
+            log.exception("delivering a batch of %s to %s failed", queue_arn, function_arn)
 
 
 def _record(message: Any, queue_arn: str, region: str, receive_count: int) -> dict[str, Any]:
