@@ -8,11 +8,6 @@ them on a function error) are retried with a short backoff, and after the queue'
 go to its dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility
 timeout, so development does not wait minutes.
 
-Messages that arrive while a mapping's batches are being delivered wait in its lane and go out together, up
-to the mapping's batch size, as Lambda's poller takes what the queue holds when it polls: a burst of events
-reaches the consumer in a few batches, not one invocation per message (moto hands over one message per
-``SendMessage``). At most ``LANE_WORKERS`` batches of one mapping run at once.
-
 While the platform starts (``hold`` .. ``release``), batches wait: nothing is delivered before the saved state
 is back, so no handler runs against half-restored data and no message is dead-lettered because of it.
 """
@@ -34,56 +29,6 @@ _original = LambdaBackend.send_sqs_batch
 _workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqs-poller")
 _held: list[tuple[Any, ...]] | None = None  # batches that arrived while held
 _held_lock = threading.Lock()
-LANE_WORKERS = 2
-
-
-class _Lane:
-    """One mapping's (function, queue) messages waiting for a batch, and how many of its batches are running."""
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-        self.waiting: list[Any] = []
-        self.running = 0
-
-
-_lanes: dict[tuple[str, str], _Lane] = {}
-_lanes_lock = threading.Lock()
-
-
-def _batch_size(backend: LambdaBackend, function_arn: str, queue_arn: str) -> int:
-    queue, _ = _queue_of(queue_arn, backend.account_id, backend.region_name)
-    mapping = queue.lambda_event_source_mappings.get(function_arn)
-    return int(getattr(mapping, "batch_size", None) or 10)
-
-
-def _enqueue(backend: LambdaBackend, function_arn: str, messages: list[Any], queue_arn: str) -> None:
-    """Put the messages in their mapping's lane; start a batch unless enough of its batches run already."""
-    key = (function_arn, queue_arn)
-    with _lanes_lock:
-        lane = _lanes.get(key)
-    if lane is None:
-        size = _batch_size(backend, function_arn, queue_arn)  # outside the lock: it reads moto's queues
-        with _lanes_lock:
-            lane = _lanes.setdefault(key, _Lane(size))
-    with _lanes_lock:
-        lane.waiting.extend(messages)
-        if lane.running >= LANE_WORKERS:
-            return  # a running batch's worker takes them next
-        lane.running += 1
-    _workers.submit(_drain, backend, function_arn, queue_arn, lane)
-
-
-def _drain(backend: LambdaBackend, function_arn: str, queue_arn: str, lane: _Lane) -> None:
-    while True:
-        with _lanes_lock:
-            batch, lane.waiting = lane.waiting[: lane.batch_size], lane.waiting[lane.batch_size :]
-            if not batch:
-                lane.running -= 1
-                return
-        try:
-            _deliver(backend, function_arn, batch, queue_arn)
-        except Exception:  # noqa: BLE001 - the lane goes on with its next batch
-            log.exception("delivering a batch of %s to %s failed", queue_arn, function_arn)
 
 
 def _record(message: Any, queue_arn: str, region: str, receive_count: int) -> dict[str, Any]:
@@ -154,7 +99,7 @@ def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any,
             if _held is not None:
                 _held.append((self, function_arn, batch, queue_arn))
                 return True
-        _enqueue(self, function_arn, batch, queue_arn)
+        _workers.submit(_deliver, self, function_arn, batch, queue_arn)
     return True  # the messages are now this poller's: moto deletes them from the queue
 
 
@@ -176,11 +121,9 @@ def release() -> int:
     with _held_lock:
         kept, _held = _held or [], None
     for batch in kept:
-        _enqueue(*batch)
+        _workers.submit(_deliver, *batch)
     return len(kept)
 
 
 def uninstall() -> None:
     LambdaBackend.send_sqs_batch = _original  # type: ignore[method-assign]
-    with _lanes_lock:
-        _lanes.clear()  # a later emulator's moto has queues of its own

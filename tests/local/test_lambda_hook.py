@@ -34,13 +34,12 @@ def emulator():
 @pytest.fixture(scope="module")
 def aws(emulator):
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    services = ("lambda", "iam", "stepfunctions", "sqs")
-    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in services}
+    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "stepfunctions")}
     role = clients["iam"].create_role(RoleName="hook-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("unused.py", "")
-    for name in ("echo", "flaky", "broken", "busy", "queue_consumer"):
+    for name in ("echo", "flaky", "broken", "busy"):
         clients["lambda"].create_function(
             FunctionName=name,
             Runtime="python3.12",
@@ -140,30 +139,3 @@ def test_step_functions_task_retries_on_the_python_error_name_then_catches(aws):
     assert output["attempt"] == 3 and lambda_fixtures.calls["flaky"] == 3
     assert output["error"]["Error"] == "ValueError"
     assert "cannot handle" in json.loads(output["error"]["Cause"])["errorMessage"]
-
-
-def test_a_burst_of_queue_messages_reaches_its_consumer_in_batches_each_message_once(aws):
-    """As Lambda's poller takes what the queue holds: messages sent while the consumer is busy wait and go out
-    together, never more than the mapping's batch size at once, none lost, none twice, none dead-lettered."""
-    sqs = aws["sqs"]
-    dead_letters = sqs.create_queue(QueueName="burst-dead-letters")["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 5})
-    queue = sqs.create_queue(QueueName="burst", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws["lambda"].create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="queue_consumer", BatchSize=4)
-    lambda_fixtures.queue_batches.clear()
-    lambda_fixtures.queue_gate.clear()
-    sent = [f"event-{n}" for n in range(20)]
-    for body in sent:
-        sqs.send_message(QueueUrl=queue, MessageBody=body)
-    lambda_fixtures.queue_gate.set()  # the consumer was busy with the first batches while the rest arrived
-    deadline = time.monotonic() + 60
-    while sum(map(len, lambda_fixtures.queue_batches)) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)  # nothing more comes
-    delivered = [body for batch in lambda_fixtures.queue_batches for body in batch]
-    assert sorted(delivered) == sorted(sent)
-    assert max(map(len, lambda_fixtures.queue_batches)) == 4
-    assert len(lambda_fixtures.queue_batches) <= 2 + 18 // 4 + 1  # two ran at once, the 18 others batched
-    assert sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10).get("Messages", []) == []

@@ -57,14 +57,3 @@ def busy(event, context):
     with _busy_lock:
         busy_now["running"] -= 1
     return {"remaining_ms_at_start": remaining_ms}
-
-
-queue_batches: list[list[str]] = []  # the message bodies of each batch queue_consumer() was given
-queue_gate = __import__("threading").Event()  # queue_consumer() holds each batch until this is set
-
-
-def queue_consumer(event, context):
-    """An SQS consumer: records each batch, after ``queue_gate`` opens."""
-    queue_gate.wait(30)
-    queue_batches.append([record["body"] for record in event["Records"]])
-    return {"batchItemFailures": []}
