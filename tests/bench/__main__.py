@@ -55,17 +55,20 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_rate local_store packed_shards predictions query_cost
-    query_index snapshots snapshots_large streaming video_exports workflow web_explorer web_video]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency ingest_calls ingest_rate local_store packed_shards predictions
+    query_cost query_index restart snapshots snapshots_large streaming video_exports workflow web_explorer web_video]``
+    (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
+        ingest_calls,
         ingest_rate,
         local_store,
         packed_shards,
         predictions,
         query_cost,
         query_index,
+        restart,
         snapshots,
         streaming,
         video_exports,
@@ -77,12 +80,14 @@ def main() -> None:
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
+        "ingest_calls": ingest_calls.run,
         "ingest_rate": ingest_rate.run,
         "local_store": local_store.run,
         "query_index": query_index.run,
         "query_cost": query_cost.run,
         "streaming": streaming.run,
         "packed_shards": packed_shards.run,
+        "restart": restart.run,
         "snapshots": snapshots.run,
         "snapshots_large": snapshots.run_large,
         "workflow": workflow.run,

@@ -62,10 +62,16 @@ def start_platform(
     home: Path,
     api_port: int,
     emulator_port: int,
-    timeout_s: float = 300,
+    timeout_s: float | None = None,
     snapshot_seconds: float = 5,
     environment: dict[str, str] | None = None,
+    module: str = "infra.local",
 ) -> RunningPlatform:
+    """``module``: what runs as ``python -m`` (``infra.local``; a bench may wrap it to count what it does).
+    ``timeout_s``: how long it may take to answer health (``ANNOLAKE_START_TIMEOUT_S``, 300 s: more on a busy
+    machine, where synthesizing the app alone can take minutes)."""
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("ANNOLAKE_START_TIMEOUT_S", "300"))
     log_path = home.parent / f"{home.name}-{time.time_ns()}.log"
     env = {
         **os.environ,
@@ -80,7 +86,7 @@ def start_platform(
     started = time.monotonic()
     handle = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "infra.local"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
+        [sys.executable, "-m", module], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     api_url = f"http://127.0.0.1:{api_port}"
     http = urllib3.PoolManager(retries=False, timeout=2)

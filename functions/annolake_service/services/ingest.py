@@ -13,6 +13,7 @@ from typing import Any
 
 from annolake_service.adapters import events, storage
 from annolake_service.adapters.dynamo import arrivals as arrival_repo
+from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import uploads as upload_repo
@@ -37,7 +38,10 @@ class ProjectMissing(Exception):
 
 
 def _ensure_dataset(project_id: str, name: str) -> Dataset:
-    """A folder in the drop bucket is a dataset: the first file dropped into it creates it."""
+    """A folder in the drop bucket is a dataset: the first file dropped into it creates it (a dataset that
+    exists vouches for its project: projects are never deleted, so only a new one needs the project read)."""
+    if (existing := dataset_repo.get_dataset(project_id, name)) is not None:
+        return existing
     if project_repo.get_project(project_id) is None:
         raise ProjectMissing(f"project {project_id!r} does not exist; create it first or drop into an existing project")
     return projects.ensure_dataset(project_id, name)
@@ -110,14 +114,17 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     created = record_ready_file(arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels)
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
-    if arrival_repo.record_arrival(arrived.project_id, dataset.name, _stem(arrived), facts["file_id"], refused_id):
+    stem = _stem(arrived)
+    arrival = arrival_repo.record_arrival(arrived.project_id, dataset.name, stem, facts["file_id"], refused_id)
+    if arrival.was_refused:
         # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
         # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
         file_repo.soft_delete_file(arrived.project_id, refused_id, datetime.now(UTC))
-    if not had_sidecar:
+    if not had_sidecar and arrival.sidecar_waiting:
         # A sidecar put just after its image (`aws s3 cp --recursive` sends img.jpg, then img.json) can land
         # after the read above while its own event ran before the arrival was recorded, and so found no image
-        # to attach to. Now that its event would find the arrival, look once more: one of the two attaches it.
+        # to attach to; its event left a mark, which the arrival's write answered. Look once more: one of the
+        # two attaches it (a sidecar event after the arrival's write finds the file itself).
         _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"])
     _remove_arrival(bucket, key, sidecar if had_sidecar else None)
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
@@ -246,7 +253,7 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
     overwritten).
     """
     arrived = parse_object_key(key)
-    file_id = arrival_repo.arrival_file_id(arrived.project_id, arrived.dataset_name, _stem(arrived))
+    file_id = arrival_repo.sidecar_arrived(arrived.project_id, arrived.dataset_name, _stem(arrived))
     if file_id is None:
         return None
     record = file_repo.get_file(arrived.project_id, file_id)

@@ -5,7 +5,7 @@ written since, one row per file (``domain/query/index_rows.py``). Its manifest (
 query_indexes.py``) names the base and the deltas already folded into it.
 
 - ``apply_changes`` runs on every batch of the stream (keys only). It does not trust the order or the
-  content of records: for each file it reads the file and its memberships *now* (strong reads) and writes
+  content of records: for each file it reads the file and its memberships *now* (strong batch reads) and writes
   what it read, stamped with the batch's newest sequence number. So a file's newest delta row always
   reflects a state at least as new as its last change, whatever order batches land in, and a replayed batch
   writes the same rows again (idempotent).
@@ -120,17 +120,18 @@ def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
     rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     newest: dict[tuple[str, str], str] = {}
     projects: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}
+    read = _strong_reads(by_file)
     for (project_id, file_id), file_changes in by_file.items():
         if project_id not in projects:
             projects[project_id] = (_dataset_names(project_id), _label_names(project_id))
         names, labels = projects[project_id]
         seq = max(c.seq for c in file_changes)
-        record = file_repo.get_file(project_id, file_id, consistent=True)
+        record, live_places = read[project_id][0].get(file_id), read[project_id][1]
         listed = dataset_repo.memberships_of_file(project_id, file_id)
         for change in file_changes:  # the index on memberships may lag: the changed ones are read strongly
             if change.dataset_id is None or change.position is None:
                 continue
-            if dataset_repo.membership_is_live(project_id, change.dataset_id, change.position):
+            if (change.dataset_id, change.position) in live_places:
                 listed[change.dataset_id] = change.position
             else:
                 listed.pop(change.dataset_id, None)
@@ -150,6 +151,25 @@ def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
         key = storage.index_delta_key(project_id, dataset_id, newest[(project_id, dataset_id)], secrets.token_hex(6))
         _upload_rows(bucket, key, dataset_rows)
     return sorted(rows)
+
+
+def _strong_reads(
+    by_file: dict[tuple[str, str], list[Change]],
+) -> dict[str, tuple[dict[str, FileRecord], set[tuple[str, str]]]]:
+    """Per project: the changed files as they are now and which changed memberships are live, each read strongly
+    in batches (a batch's reads cost a few calls, not two per file)."""
+    files: dict[str, list[str]] = defaultdict(list)
+    places: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (project_id, file_id), file_changes in by_file.items():
+        files[project_id].append(file_id)
+        places[project_id] += [(c.dataset_id, c.position) for c in file_changes if c.dataset_id and c.position]
+    return {
+        project_id: (
+            file_repo.get_files(project_id, file_ids, consistent=True),
+            dataset_repo.live_memberships(project_id, places[project_id]),
+        )
+        for project_id, file_ids in files.items()
+    }
 
 
 def _upload_rows(bucket: str, key: str, rows: Iterable[dict[str, Any]]) -> int:

@@ -2,18 +2,33 @@
 
 A sidecar ``name.json`` arriving after its image attaches to the stem's ready file; refused paths under the stem
 are kept apart, so a refusal never hides the stem's image from its sidecar.
+
+A sidecar whose stem has no ready file yet leaves a mark (``sidecar_waiting``) in the same write that looks for
+the file, and recording the image's arrival takes the mark off and answers whether it was there: one of the two
+writes comes second and sees the other, so the image's ingest looks for its sidecar again only when one came.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo.items import ArrivalItem
 from annolake_service.adapters.dynamo.table import bind
 
 
-def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str) -> bool:
-    """Point a path's stem at the ready file it became and retire the path's refusal (quarantine record
-    ``refused_id``) if it had one; returns whether it had. One write, which also answers what it replaced."""
+@dataclass(frozen=True)
+class Arrival:
+    """What recording an image's arrival replaced."""
+
+    was_refused: bool  # the path had been quarantined before
+    sidecar_waiting: bool  # a sidecar of the stem came while the stem had no ready file
+
+
+def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str) -> Arrival:
+    """Point a path's stem at the ready file it became, retire the path's refusal (quarantine record
+    ``refused_id``) if it had one and take off a waiting sidecar's mark. One write, which also answers what it
+    replaced."""
     bind()
     answer = ArrivalItem._get_connection().update_item(
         *keys.arrival_key(project_id, dataset_name, path_stem),
@@ -22,12 +37,14 @@ def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: 
             ArrivalItem.project_id.set(project_id),
             ArrivalItem.file_id.set(file_id),
             ArrivalItem.refused.delete({refused_id}),
+            ArrivalItem.sidecar_waiting.remove(),
         ],
         return_values="UPDATED_OLD",
     )
     before = answer.get("Attributes", {})
     # Arrivals recorded before refusals had a set of their own named the refused record as file_id.
-    return refused_id in before.get("refused", {}).get("SS", ()) or before.get("file_id", {}).get("S") == refused_id
+    refused = refused_id in before.get("refused", {}).get("SS", ()) or before.get("file_id", {}).get("S") == refused_id
+    return Arrival(was_refused=refused, sidecar_waiting="sidecar_waiting" in before)
 
 
 def record_refused_arrival(project_id: str, dataset_name: str, path_stem: str, refused_id: str) -> None:
@@ -43,10 +60,17 @@ def record_refused_arrival(project_id: str, dataset_name: str, path_stem: str, r
     )
 
 
-def arrival_file_id(project_id: str, dataset_name: str, path_stem: str) -> str | None:
-    """The ready file a path stem became, if one did."""
+def sidecar_arrived(project_id: str, dataset_name: str, path_stem: str) -> str | None:
+    """The ready file a path stem became, if one did; the stem is marked as having a sidecar waiting either way
+    (one write: the image's ``record_arrival`` then knows to look for it)."""
     bind()
-    try:
-        return ArrivalItem.get(*keys.arrival_key(project_id, dataset_name, path_stem)).file_id
-    except ArrivalItem.DoesNotExist:
-        return None
+    answer = ArrivalItem._get_connection().update_item(
+        *keys.arrival_key(project_id, dataset_name, path_stem),
+        actions=[
+            ArrivalItem.kind.set(ArrivalItem.KIND),
+            ArrivalItem.project_id.set(project_id),
+            ArrivalItem.sidecar_waiting.set(True),
+        ],
+        return_values="ALL_NEW",
+    )
+    return answer.get("Attributes", {}).get("file_id", {}).get("S")

@@ -7,7 +7,7 @@ on the memberships alone; the file repository keeps the copies current when the 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -136,16 +136,18 @@ def memberships_of_file(project_id: str, file_id: str) -> dict[str, str]:
     return {m.dataset_id: m.SK for m in memberships_of(project_id, file_id) if m.status != "deleted"}
 
 
-def membership_is_live(project_id: str, dataset_id: str, position: str) -> bool:
-    """Whether the file at ``position`` (a membership's sort key) is listed in the dataset now (a strong read)."""
+def live_memberships(project_id: str, places: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (dataset id, position) places (a membership's sort key) list their file now: strong batch
+    reads."""
     bind()
-    file_id = position.rsplit("#", 1)[-1]
-    pk = keys.shard_pk(project_id, dataset_id, keys.shard_of(file_id))
-    try:
-        item = DatasetMemberItem.get(pk, position, consistent_read=True, attributes_to_get=["status"])
-    except DatasetMemberItem.DoesNotExist:
-        return False
-    return item.status != "deleted"
+    wanted = {
+        (keys.shard_pk(project_id, dataset_id, keys.shard_of(position.rsplit("#", 1)[-1])), position): dataset_id
+        for dataset_id, position in places
+    }
+    if not wanted:
+        return set()
+    found = DatasetMemberItem.batch_get(list(wanted), consistent_read=True, attributes_to_get=["PK", "SK", "status"])
+    return {(wanted[(item.PK, item.SK)], item.SK) for item in found if item.status != "deleted"}
 
 
 def add_file(record: FileRecord, dataset_id: str) -> bool:

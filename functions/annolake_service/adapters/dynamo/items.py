@@ -337,13 +337,15 @@ class ArrivalItem(Item):
     ``file_id`` is the ready file a sidecar ``name.json`` arriving after its image attaches to; ``refused``
     holds the quarantine records of paths under the stem that were refused (``name.txt`` next to ``name.jpg``),
     so a refusal never hides the stem's image from its sidecar, and a refused path that is ingested later
-    retires its refusal."""
+    retires its refusal. ``sidecar_waiting``: a sidecar came while the stem had no ready file (its image's
+    ingest then looks for it once more)."""
 
     KIND: ClassVar[str] = "arrival"
 
     project_id = UnicodeAttribute()
     file_id = UnicodeAttribute(null=True)
     refused = UnicodeSetAttribute(null=True)
+    sidecar_waiting = BooleanAttribute(null=True)
 
 
 class QueryIndexItem(Item):

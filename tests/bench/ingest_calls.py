@@ -1,0 +1,125 @@
+"""What one ingested file costs the emulator, call by call: the AWS calls the platform makes per dropped photo.
+
+Runs the local platform (``python -m tests.bench.ingest_calls``: ``infra.local`` with every request counted, not
+only the handlers' own), drops ``WARM`` photos so that the dataset and schema exist, clears the counts, drops
+``COUNT`` more and waits until every one is ready and the platform is quiet. The calls are split by who made them:
+a Lambda handler (by function), or the platform itself (the Step Functions engine, the event-source pollers).
+Polling calls (``sqs:ReceiveMessage`` and the like) depend on time, not on files: they are shown apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import urllib3
+
+from tests.bench.local_store import WORKERS, _s3, noise_jpeg
+from tests.e2e.conftest import free_port, start_platform
+
+COUNT = int(os.environ.get("BENCH_CALLS_FILES", "40"))
+WARM = 5
+POLLING = {"sqs:ReceiveMessage", "sqs:GetQueueAttributes"}
+PLATFORM = "(platform)"  # a call made in the platform's process outside any handler: the engine, a poller
+
+
+def _calls(emulator_url: str) -> Counter[tuple[str, str]]:
+    answer = json.loads(urllib3.PoolManager().request("GET", f"{emulator_url}/_annolake/faults").data)
+    return Counter({(c["function"], c["operation"]): c["count"] for c in answer["calls"]})
+
+
+def _drop(s3: Any, bucket: str, dataset: str, bodies: list[bytes], first: int) -> None:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(
+            pool.map(
+                lambda n: s3.put_object(Bucket=bucket, Key=f"demo/{dataset}/p{first + n:05d}.jpg", Body=bodies[n]),
+                range(len(bodies)),
+            )
+        )
+
+
+def _settle(s3: Any, emulator_url: str, bucket: str, dataset: str) -> None:
+    """Until the drop folder is empty and no call but polling was made for 3 s."""
+    while s3.list_objects_v2(Bucket=bucket, Prefix=f"demo/{dataset}/").get("KeyCount", 0):
+        time.sleep(0.25)
+    last, quiet_since = None, time.monotonic()
+    while time.monotonic() - quiet_since < 3:
+        time.sleep(0.5)
+        seen = {k: n for k, n in _calls(emulator_url).items() if k[1] not in POLLING}
+        if seen != last:
+            last, quiet_since = seen, time.monotonic()
+
+
+def measure(count: int = COUNT) -> Counter[tuple[str, str]]:
+    """Calls made for ``count`` dropped 640x480 photos, by (caller, operation)."""
+    bodies = [noise_jpeg(640, 480, seed=n) for n in range(WARM + count)]
+    with tempfile.TemporaryDirectory() as tmp:
+        platform = start_platform(
+            Path(tmp) / "home",
+            free_port(),
+            free_port(),
+            snapshot_seconds=30,
+            timeout_s=900,
+            module="tests.bench.ingest_calls",
+        )
+        try:
+            s3, _ = _s3(platform)
+            drop = platform.credentials["drop_bucket"]
+            _drop(s3, drop, "calls", bodies[:WARM], 0)
+            _settle(s3, platform.emulator_url, drop, "calls")
+            urllib3.PoolManager().request("DELETE", f"{platform.emulator_url}/_annolake/faults")
+            _drop(s3, drop, "calls", bodies[WARM:], WARM)
+            _settle(s3, platform.emulator_url, drop, "calls")
+            return _calls(platform.emulator_url)
+        finally:
+            platform.stop(timeout=600)
+
+
+def table(calls: Counter[tuple[str, str]], count: int) -> list[tuple[str, str, str]]:
+    rows = []
+    per_file = [(k, n) for k, n in calls.items() if k[1] not in POLLING and k[0] != "(client)"]
+    for (caller, operation), n in sorted(per_file, key=lambda kn: (kn[0][0], -kn[1])):
+        rows.append((f"  {caller}: {operation}", f"{n / count:.2f}", "calls per file"))
+    total = sum(n for _, n in per_file) / count
+    rows.append((f"AWS calls per ingested file ({count} x 640x480), all callers", f"{total:.1f}", "bare work: 4"))
+    polling = sum(n for k, n in calls.items() if k[1] in POLLING)
+    rows.append(("  polling calls in that time (not per file)", f"{polling}", ", ".join(sorted(POLLING))))
+    return rows
+
+
+def run() -> list[tuple[str, str, str]]:
+    return table(measure(), COUNT)
+
+
+def _count_every_call() -> None:
+    """Count the platform's own calls outside handlers too (the faults endpoint counts only the handlers')."""
+    from infra.local import faults
+    from infra.local.lambda_runtime import running_function
+
+    counted = faults.FaultInjection.__call__
+    lock = threading.Lock()
+
+    def call(self: faults.FaultInjection, environ: dict[str, Any], start_response: Any) -> Any:
+        if running_function.get() is None and environ.get("PATH_INFO") != faults.FAULTS_PATH:
+            operation = faults.request_operation(environ)
+            if operation is not None:
+                caller = PLATFORM if environ.get("REMOTE_PORT") == 0 else "(client)"
+                with lock:
+                    self.calls[(caller, operation)] += 1
+        return counted(self, environ, start_response)
+
+    faults.FaultInjection.__call__ = call  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    _count_every_call()
+    from infra.local.runtime import main
+
+    main()
