@@ -74,10 +74,17 @@ class Settings(BaseModel):
         default=2 * 1024**3, ge=1, description="VIDEO_MAX_BYTES: the largest video ingested (bytes)"
     )
     video_max_duration_s: float = Field(
-        default=180.0,
+        default=3600.0,
         gt=0,
-        description="VIDEO_MAX_DURATION_S: the longest video ingested (seconds); 1080p decodes and stores within "
-        "the ingest step's 4 minutes up to about this long",
+        description="VIDEO_MAX_DURATION_S: the longest video ingested (seconds); its frames are extracted in "
+        "segments decoded side by side (VIDEO_SEGMENT_FRAMES), so length costs steps, not one step's time",
+    )
+    video_segment_frames: int = Field(
+        default=1920,
+        ge=32,
+        multiple_of=32,
+        description="VIDEO_SEGMENT_FRAMES: frames one video extraction step decodes (a multiple of the 32-frame "
+        "chunk; 1920 is 64 s at 30 fps, about a minute of the step's time at 1080p)",
     )
     video_max_width: int = Field(default=3840, ge=1, description="VIDEO_MAX_WIDTH: the widest video ingested (pixels)")
     video_max_height: int = Field(
