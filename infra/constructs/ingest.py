@@ -51,6 +51,7 @@ class Ingest(Construct):
         self.process = self._step("Process", "process_handler", "ingest: inspect media, store original + thumbnail")
         self.register = self._step("Register", "register_handler", "ingest: record the file and its pre-labels")
         self.quarantine = self._step("Quarantine", "quarantine_handler", "ingest: keep a rejected file and why")
+        self.hand_over = self._step("HandOver", "hand_over_video_handler", "ingest: start a video's own ingest")
         self.video = VideoIngest(
             self,
             "Video",
@@ -75,10 +76,13 @@ class Ingest(Construct):
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
             include_execution_data=True,
-            steps=(self.process, self.register, self.quarantine),
+            steps=(self.process, self.hand_over, self.register, self.quarantine),
         )
         self.log_group, self.state_machine = machine.log_group, machine.state_machine
-        self.video.state_machine.grant_start_execution(self.state_machine)
+        self.hand_over.function.add_environment(
+            "VIDEO_INGEST_STATE_MACHINE_ARN", self.video.state_machine.state_machine_arn
+        )
+        self.video.state_machine.grant_start_execution(self.hand_over.function)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -183,16 +187,7 @@ class Ingest(Construct):
             sfn.Succeed(self, "Quarantined")
         )
         process = self._invoke("ProcessMedia", self.process, "$.media")
-        video = tasks.StepFunctionsStartExecution(
-            self,
-            "StartVideoIngest",
-            state_machine=self.video.state_machine,
-            input=sfn.TaskInput.from_json_path_at("$"),  # the arrival (keys only): its steps read bucket and key
-            integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,  # started, not waited for
-            result_selector={"execution_arn": sfn.JsonPath.string_at("$.ExecutionArn")},
-            result_path="$.video",
-        )
-        video.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        video = self._invoke("StartVideoIngest", self.hand_over, "$.video")  # started, not waited for
         register = self._invoke("RegisterFile", self.register, "$.file")
         for task in (process, video, register):
             task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")

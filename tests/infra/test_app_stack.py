@@ -15,6 +15,7 @@ TRIGGER = "annolake_service.handlers.object_created.handler"
 PROCESS = "annolake_service.handlers.ingest.process_handler"
 REGISTER = "annolake_service.handlers.ingest.register_handler"
 QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
+HAND_OVER = "annolake_service.handlers.ingest.hand_over_video_handler"
 VIDEO_PROBE, VIDEO_SEGMENT, VIDEO_FINISH, VIDEO_DISCARD = (
     f"annolake_service.handlers.video.{step}_handler" for step in ("probe", "segment", "finish", "discard")
 )
@@ -48,6 +49,7 @@ SERVICE_HANDLERS = {
     API,
     TRIGGER,
     PROCESS,
+    HAND_OVER,
     *VIDEO_STEPS,
     REGISTER,
     QUARANTINE,
@@ -159,7 +161,7 @@ def test_function_sizes(dev):
     functions = service_functions(dev.app_template)
     assert functions[API][1]["MemorySize"] == 1024
     assert functions[API][1]["Timeout"] == 29
-    for handler in (PROCESS, REGISTER, QUARANTINE):
+    for handler in (PROCESS, HAND_OVER, REGISTER, QUARANTINE):
         assert functions[handler][1]["Timeout"] == 60
     assert functions[PROCESS][1]["MemorySize"] == 1024
     for handler, timeout in ((VIDEO_PROBE, 300), (VIDEO_SEGMENT, 900)):  # the decoders: a segment may take minutes
@@ -206,6 +208,10 @@ def test_state_machine_arn_only_where_executions_start(dev):
             assert env["INGEST_STATE_MACHINE_ARN"] == {"Ref": sm_id}
         else:
             assert "INGEST_STATE_MACHINE_ARN" not in env, handler
+    video_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
+    for handler, (_, props) in service_functions(dev.app_template).items():
+        env = props["Environment"]["Variables"]
+        assert env.get("VIDEO_INGEST_STATE_MACHINE_ARN") == ({"Ref": video_id} if handler == HAND_OVER else None)
 
 
 def test_environment_points_at_the_data_stack_resources(dev):
@@ -397,16 +403,12 @@ def test_ingest_definition(dev):
     [rule] = choice["Choices"]
     assert rule["Next"] == "StartVideoIngest"
     assert {"Variable": "$.media.media_type", "StringEquals": "video"} in rule["And"]
-    video_id, _ = one(template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
-    start = states["StartVideoIngest"]
-    # Started and not waited for (no .sync): the video machine registers or quarantines the file itself.
-    assert start["Resource"].endswith(":states:::states:startExecution")
-    assert intrinsic(start["Parameters"]["StateMachineArn"]) == {"Ref": video_id}
-    assert start["Parameters"]["Input.$"] == "$" and start["Next"] == "HandedToVideoIngest"
+    # The hand-over starts the video machine and does not wait: it registers or quarantines the file itself.
     assert states["HandedToVideoIngest"] == {"Type": "Succeed"}
 
     expected = {
         "ProcessMedia": (PROCESS, "$.media", "IsVideo"),
+        "StartVideoIngest": (HAND_OVER, "$.video", "HandedToVideoIngest"),
         "RegisterFile": (REGISTER, "$.file", "Ingested"),
         "QuarantineFile": (QUARANTINE, "$.quarantine", "Quarantined"),
     }
@@ -456,7 +458,7 @@ def test_who_starts_which_state_machine(dev):
     assert {h for h, machines in starters.items() if ingest_id in machines} == {API, TRIGGER}
     assert {h for h, machines in starters.items() if import_id in machines} == {API}
     video_id, _ = one(template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
-    assert not {h for h, machines in starters.items() if video_id in machines}  # the ingest machine starts it
+    assert {h for h, machines in starters.items() if video_id in machines} == {HAND_OVER}
     review = {h for h, machines in starters.items() if "annolake-dev-review" in machines}
     assert review == {
         API,  # re-drive

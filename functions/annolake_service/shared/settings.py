@@ -20,6 +20,9 @@ class Settings(BaseModel):
     media_bucket: str = Field(default="", description="MEDIA_BUCKET: originals, thumbnails, exports")
     drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
+    video_ingest_state_machine_arn: str = Field(
+        default="", description="VIDEO_INGEST_STATE_MACHINE_ARN: extracts a video's frames in segments"
+    )
     import_state_machine_arn: str = Field(default="", description="IMPORT_STATE_MACHINE_ARN")
     export_state_machine_arn: str = Field(default="", description="EXPORT_STATE_MACHINE_ARN: a snapshot's export")
     snapshot_state_machine_arn: str = Field(
