@@ -1,11 +1,12 @@
 """Ingest: S3 object-created events -> trigger function -> one ingest state machine execution per file.
 
-    ProcessMedia -> IsVideo? -(video)-> ProcessVideo -> RegisterFile -> Ingested
-          \\            \\-(image)-------------------/       |
+    ProcessMedia -> IsVideo? -(video)-> StartVideoIngest -> HandedToVideoIngest
+          \\            \\-(image)-> RegisterFile -> Ingested
            \\____________\\____________\\____(any error)____> QuarantineFile -> Quarantined
 
-ProcessMedia reads an image whole; a video it only recognises (its first bytes) and hands to ProcessVideo, the
-one function with PyAV in its layer, which decodes it and stores its frames, poster and timestamps.
+ProcessMedia reads an image whole; a video it only recognises (its first bytes) and hands to the video ingest
+state machine (``video_ingest.py``: Standard, its frames extracted in segments side by side), which registers
+or quarantines it in its turn.
 
 Executions carry keys only (``{"bucket", "key", "size", "etag", "source"}``); each step's result lands
 beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
@@ -13,7 +14,7 @@ beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Size
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -23,15 +24,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.constructs.dependency_layer import DependencyLayer
 from infra.constructs.events import DomainEvents
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
+from infra.constructs.video_ingest import VideoIngest
 
 STEP_TIMEOUT = Duration.seconds(60)
-# Under the EXPRESS execution's 5 minutes, with time left for RegisterFile (or QuarantineFile).
-VIDEO_STEP_TIMEOUT = Duration.seconds(240)
 
 
 class Ingest(Construct):
@@ -52,23 +51,16 @@ class Ingest(Construct):
         self.process = self._step("Process", "process_handler", "ingest: inspect media, store original + thumbnail")
         self.register = self._step("Register", "register_handler", "ingest: record the file and its pre-labels")
         self.quarantine = self._step("Quarantine", "quarantine_handler", "ingest: keep a rejected file and why")
-        self.video_layer = DependencyLayer(
-            self,
-            "VideoLayer",
-            removal_policy=defaults.removal_policy,
-            layer="video",
-            description="Annolake video step: PyAV (FFmpeg's libraries in its wheel) and the service's dependencies",
-        ).layer
-        self.video = ServiceFunction(
+        self.hand_over = self._step("HandOver", "hand_over_video_handler", "ingest: start a video's own ingest")
+        self.video = VideoIngest(
             self,
             "Video",
             defaults=defaults,
-            handler="annolake_service.handlers.video.process_handler",
-            description="ingest: probe and decode a video, store its frames, poster and timestamps",
-            memory_size=10240,  # 6 vCPUs: the decoder's threads and the JPEG encoders run on all of them
-            timeout=VIDEO_STEP_TIMEOUT,
-            ephemeral_storage_size=Size.gibibytes(4),  # the downloaded original (VIDEO_MAX_BYTES: 2 GiB)
-            layers=[self.video_layer],  # its only layer
+            stage=stage,
+            table=table,
+            media_bucket=media_bucket,
+            drop_bucket=drop_bucket,
+            events=events,
         )
         self._grant_steps(table, media_bucket, drop_bucket)
         events.grant_publish(self.register.function)  # file_ingested
@@ -84,9 +76,13 @@ class Ingest(Construct):
             state_machine_type=sfn.StateMachineType.EXPRESS,
             timeout=Duration.minutes(5),
             include_execution_data=True,
-            steps=(self.process, self.video, self.register, self.quarantine),
+            steps=(self.process, self.hand_over, self.register, self.quarantine),
         )
         self.log_group, self.state_machine = machine.log_group, machine.state_machine
+        self.hand_over.function.add_environment(
+            "VIDEO_INGEST_STATE_MACHINE_ARN", self.video.state_machine.state_machine_arn
+        )
+        self.video.state_machine.grant_start_execution(self.hand_over.function)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -152,12 +148,8 @@ class Ingest(Construct):
         and deletes the arrival; quarantine copies the arrival under quarantine/, records it, deletes it.
         """
         process, register, quarantine = (f.function for f in (self.process, self.register, self.quarantine))
-        video = self.video.function
-        for function in (process, video):
-            drop.grant_read(function)
-            media.grant_read_write(function)
-        media.grant_delete(video)  # a refused video's frames, never left half-written
-        table.grant_read_data(video)  # the same bytes ingested before: their frames are reused
+        drop.grant_read(process)
+        media.grant_read_write(process)
         table.grant_read_write_data(register)
         for bucket in (drop, media):
             bucket.grant_read(register)
@@ -177,12 +169,6 @@ class Ingest(Construct):
             f"{s3_reason}.",
             findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects],
         )
-        nag.acknowledge(
-            self.video.role,
-            "IAM5",
-            f"{s3_reason}; DynamoDB read grant on the single table covers its GSIs (<table arn>/index/*).",
-            findings=[*nag.S3_READ_ACTIONS, *nag.S3_WRITE_ACTIONS, *objects, nag.indexes_of(self, table)],
-        )
         refused_sidecars = nag.objects_of(self, media, QUARANTINE_PREFIX)  # register's only S3 writes
         for step, granted in ((self.register, (refused_sidecars,)), (self.quarantine, ())):
             nag.acknowledge(
@@ -201,12 +187,13 @@ class Ingest(Construct):
             sfn.Succeed(self, "Quarantined")
         )
         process = self._invoke("ProcessMedia", self.process, "$.media")
-        video = self._invoke("ProcessVideo", self.video, "$.media")
+        video = self._invoke("StartVideoIngest", self.hand_over, "$.video")  # started, not waited for
         register = self._invoke("RegisterFile", self.register, "$.file")
         for task in (process, video, register):
             task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")
         register.next(sfn.Succeed(self, "Ingested"))
+        video.next(sfn.Succeed(self, "HandedToVideoIngest"))
         is_video = sfn.Condition.and_(
             sfn.Condition.is_present("$.media.media_type"), sfn.Condition.string_equals("$.media.media_type", "video")
         )
-        return process.next(sfn.Choice(self, "IsVideo").when(is_video, video.next(register)).otherwise(register))
+        return process.next(sfn.Choice(self, "IsVideo").when(is_video, video).otherwise(register))

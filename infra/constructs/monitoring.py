@@ -27,6 +27,7 @@ class Monitoring(Construct):
         *,
         api_function: lambda_.IFunction,
         ingest_state_machine: sfn.IStateMachine,
+        video_ingest_state_machine: sfn.IStateMachine,
         trigger_dead_letter_queue: sqs.IQueue,
         workflow_state_machines: dict[str, sfn.IStateMachine],  # by the name their alarms start with
         event_dead_letter_queues: Sequence[sqs.IQueue],
@@ -65,6 +66,12 @@ class Monitoring(Construct):
                 ingest_state_machine.metric_failed(period=PERIOD),
                 "IngestExecutionsFailed",
                 "Ingest executions failed (a quarantined file is not a failure).",
+            ),
+            self._any(
+                video_ingest_state_machine.metric_failed(period=PERIOD),
+                "VideoIngestExecutionsFailed",
+                "Video ingest executions failed (a quarantined video is not a failure): the video is neither ready "
+                "nor quarantined. Re-drive the execution once the cause is fixed: only missing segments are decoded.",
             ),
             self._any_visible(
                 trigger_dead_letter_queue,

@@ -135,13 +135,22 @@ def map_job(
     fail: ServiceFunction,
     max_concurrency: int,
     failed_cause: str,
+    failure_handled: bool = False,
 ) -> sfn.IChainable:
-    """The definition ``ids`` names, its states made in ``scope`` (their ids are the ASL state names)."""
+    """The definition ``ids`` names, its states made in ``scope`` (their ids are the ASL state names).
+
+    ``failure_handled``: the fail step records an outcome of the job (a refused input), not a fault, so the
+    execution ends in ``<failed>`` as a Succeed state rather than a Fail."""
 
     def invoke(state_id: str, step: ServiceFunction, result_path: str) -> tasks.LambdaInvoke:
         return lambda_step(scope, state_id, step, payload_response_only=True, result_path=result_path)
 
-    failed = invoke(ids.fail, fail, "$.failure").next(sfn.Fail(scope, ids.failed, error=ids.failed, cause=failed_cause))
+    end = (
+        sfn.Succeed(scope, ids.failed, comment=failed_cause)
+        if failure_handled
+        else sfn.Fail(scope, ids.failed, error=ids.failed, cause=failed_cause)
+    )
+    failed = invoke(ids.fail, fail, "$.failure").next(end)
     planned = invoke(ids.plan, plan, "$.plan")
     mapped = sfn.Map(
         scope,
@@ -170,16 +179,20 @@ class MapJobConstruct(Construct):
         self._handlers = handlers
         self._memory_size = memory_size
 
-    def step(self, construct_id: str, handler: str, description: str, minutes: int) -> ServiceFunction:
-        """A step function running ``<handlers>.<handler>`` for at most ``minutes``."""
+    def step(
+        self, construct_id: str, handler: str, description: str, minutes: int, **function_props: Any
+    ) -> ServiceFunction:
+        """A step function running ``<handlers>.<handler>`` for at most ``minutes`` (``function_props``: more of
+        ``ServiceFunction``'s, ``memory_size`` among them in place of the construct's)."""
+        function_props.setdefault("memory_size", self._memory_size)
         return ServiceFunction(
             self,
             construct_id,
             defaults=self.defaults,
             handler=f"{self._handlers}.{handler}",
             description=description,
-            memory_size=self._memory_size,
             timeout=Duration.minutes(minutes),
+            **function_props,
         )
 
     def acknowledge_table_grant(self, table: dynamodb.ITable, *steps: ServiceFunction, grant: str = "data") -> None:

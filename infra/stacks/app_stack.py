@@ -137,6 +137,7 @@ class AppStack(Stack):
             "Monitoring",
             api_function=self.api.handler.function,
             ingest_state_machine=self.ingest.state_machine,
+            video_ingest_state_machine=self.ingest.video.state_machine,
             trigger_dead_letter_queue=self.ingest.dead_letter_queue,
             workflow_state_machines={
                 "ReviewStateMachine": self.workflow.review_state_machine,

@@ -86,7 +86,7 @@ def _png(size=(80, 60)) -> bytes:
 
 def _ingest_machine(platform) -> str:
     machines = _aws_cli(platform, "stepfunctions", "list-state-machines")["stateMachines"]
-    ingest = [m["stateMachineArn"] for m in machines if "ingest" in m["name"].lower()]
+    ingest = [m["stateMachineArn"] for m in machines if "ingest" in (n := m["name"].lower()) and "video" not in n]
     assert len(ingest) == 1, machines
     return ingest[0]
 
@@ -271,30 +271,39 @@ def test_a_corrupt_drop_is_quarantined_with_its_reason(platform):
     assert "truncated or damaged" in files[0]["status_reason"]["S"]
 
 
-def test_a_dropped_video_takes_the_video_step_and_a_cut_one_is_quarantined(platform, tmp_path):
-    """The ingest state machine as synthesized: IsVideo routes an MP4 to ProcessVideo (PyAV), then RegisterFile."""
+def _video_machine(platform) -> str:
+    machines = _aws_cli(platform, "stepfunctions", "list-state-machines")["stateMachines"]
+    [video] = [m["stateMachineArn"] for m in machines if "ingestvideo" in m["name"].lower()]
+    return video
+
+
+def test_a_dropped_video_takes_the_video_machine_and_a_cut_one_is_quarantined(platform, tmp_path):
+    """The state machines as synthesized: IsVideo hands an MP4 to the video ingest machine (PyAV), which probes,
+    extracts its frames and registers it."""
     from tests.support.video_fixtures import decoded_frames, make_video
 
     s3, drop = _clients(platform)["s3"], platform.credentials["drop_bucket"]
-    machine = _ingest_machine(platform)
+    machine, video = _ingest_machine(platform), _video_machine(platform)
     clip = make_video(tmp_path / "clip.mp4", frames=45)
-    known = _executions(platform, machine)
+    known, known_videos = _executions(platform, machine), _executions(platform, video)
     s3.put_object(Bucket=drop, Key="demo/videos/clip.mp4", Body=clip.read_bytes())
-    execution = _wait_for_new_execution(platform, machine, known, timeout=120)
-    assert execution["status"] == "SUCCEEDED"
-    history = _aws_cli(
-        platform, "stepfunctions", "get-execution-history", "--execution-arn", execution["executionArn"]
-    )["events"]
-    succeeded = [e["stateExitedEventDetails"]["name"] for e in history if e["type"] == "TaskStateExited"]
-    assert succeeded == ["ProcessMedia", "ProcessVideo", "RegisterFile"]
+    succeeded = []
+    for arn, before in ((machine, known), (video, known_videos)):
+        execution = _wait_for_new_execution(platform, arn, before, timeout=120)
+        assert execution["status"] == "SUCCEEDED"
+        history = _aws_cli(
+            platform, "stepfunctions", "get-execution-history", "--execution-arn", execution["executionArn"]
+        )["events"]
+        succeeded += [e["stateExitedEventDetails"]["name"] for e in history if e["type"] == "TaskStateExited"]
+    assert succeeded == ["ProcessMedia", "StartVideoIngest", "ProbeVideo", "ExtractSegment", "FinishVideo"]
     [item] = [f for f in _file_items(platform) if f["original_name"]["S"] == "clip.mp4"]
     assert item["status"]["S"] == "ready" and item["media_type"]["S"] == "video"
     assert json.loads(item["video"]["S"])["frame_count"] == len(decoded_frames(clip)) == 45
 
     cut = make_video(tmp_path / "cut.mkv", frames=45).read_bytes()
-    known = _executions(platform, machine)
+    known = _executions(platform, video)
     s3.put_object(Bucket=drop, Key="demo/videos/cut.mkv", Body=cut[: len(cut) * 4 // 5])
-    assert _wait_for_new_execution(platform, machine, known, timeout=120)["status"] == "SUCCEEDED"
+    assert _wait_for_new_execution(platform, video, known, timeout=120)["status"] == "SUCCEEDED"  # quarantined
     [refused] = [f for f in _file_items(platform) if f["original_name"]["S"] == "cut.mkv"]
     assert refused["status"]["S"] == "quarantined"
     assert "the Matroska file is truncated" in refused["status_reason"]["S"]

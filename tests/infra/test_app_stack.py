@@ -15,7 +15,11 @@ TRIGGER = "annolake_service.handlers.object_created.handler"
 PROCESS = "annolake_service.handlers.ingest.process_handler"
 REGISTER = "annolake_service.handlers.ingest.register_handler"
 QUARANTINE = "annolake_service.handlers.ingest.quarantine_handler"
-VIDEO = "annolake_service.handlers.video.process_handler"
+HAND_OVER = "annolake_service.handlers.ingest.hand_over_video_handler"
+VIDEO_PROBE, VIDEO_SEGMENT, VIDEO_FINISH, VIDEO_DISCARD = (
+    f"annolake_service.handlers.video.{step}_handler" for step in ("probe", "segment", "finish", "discard")
+)
+VIDEO_STEPS = {VIDEO_PROBE, VIDEO_SEGMENT, VIDEO_FINISH, VIDEO_DISCARD}
 IMPORT_STEPS = {f"annolake_service.handlers.imports.{step}_handler" for step in ("plan", "chunk", "finish", "fail")}
 WORKFLOW_STEPS = {
     f"annolake_service.handlers.workflow.{step}_handler"
@@ -45,7 +49,8 @@ SERVICE_HANDLERS = {
     API,
     TRIGGER,
     PROCESS,
-    VIDEO,
+    HAND_OVER,
+    *VIDEO_STEPS,
     REGISTER,
     QUARANTINE,
     *IMPORT_STEPS,
@@ -126,7 +131,7 @@ def test_every_function_runs_the_service_package_on_arm_python312(synth_stage, s
     video_layer_id, _ = one(template, "AWS::Lambda::LayerVersion", "IngestVideoLayer")
     own_layers = {
         "annolake_service.handlers.model.handler": model_layer_id,  # the model layer alone (its own build)
-        "annolake_service.handlers.video.process_handler": video_layer_id,  # PyAV: the video step alone
+        **dict.fromkeys(VIDEO_STEPS, video_layer_id),  # PyAV: the video steps alone
     }
     log_groups = resources(template, "AWS::Logs::LogGroup")
     for handler, (_, props) in service_functions(template).items():
@@ -156,12 +161,15 @@ def test_function_sizes(dev):
     functions = service_functions(dev.app_template)
     assert functions[API][1]["MemorySize"] == 1024
     assert functions[API][1]["Timeout"] == 29
-    for handler in (PROCESS, REGISTER, QUARANTINE):
+    for handler in (PROCESS, HAND_OVER, REGISTER, QUARANTINE):
         assert functions[handler][1]["Timeout"] == 60
     assert functions[PROCESS][1]["MemorySize"] == 1024
-    video = functions[VIDEO][1]
-    assert video["Timeout"] == 240  # inside the EXPRESS execution's 300 s, with time left to register or quarantine
-    assert video["MemorySize"] == 10240 and video["EphemeralStorage"] == {"Size": 4096}
+    for handler, timeout in ((VIDEO_PROBE, 300), (VIDEO_SEGMENT, 900)):  # the decoders: a segment may take minutes
+        video = functions[handler][1]
+        assert video["Timeout"] == timeout
+        assert video["MemorySize"] == 10240 and video["EphemeralStorage"] == {"Size": 4096}
+    for handler in (VIDEO_FINISH, VIDEO_DISCARD):
+        assert functions[handler][1]["MemorySize"] == 1024 and functions[handler][1]["Timeout"] == 60
 
 
 def test_dependency_layer(dev):
@@ -193,13 +201,17 @@ def test_every_function_has_the_common_environment(dev):
 
 
 def test_state_machine_arn_only_where_executions_start(dev):
-    sm_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
+    sm_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine", "IngestStateMachine")
     for handler, (_, props) in service_functions(dev.app_template).items():
         env = props["Environment"]["Variables"]
         if handler in (API, TRIGGER):
             assert env["INGEST_STATE_MACHINE_ARN"] == {"Ref": sm_id}
         else:
             assert "INGEST_STATE_MACHINE_ARN" not in env, handler
+    video_id, _ = one(dev.app_template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
+    for handler, (_, props) in service_functions(dev.app_template).items():
+        env = props["Environment"]["Variables"]
+        assert env.get("VIDEO_INGEST_STATE_MACHINE_ARN") == ({"Ref": video_id} if handler == HAND_OVER else None)
 
 
 def test_environment_points_at_the_data_stack_resources(dev):
@@ -362,7 +374,7 @@ def test_a_schedule_compacts_the_query_indexes_with_grants_for_that_only(dev):
 
 
 def test_ingest_state_machine_is_express_logged_and_traced(dev):
-    _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "Ingest")
+    _, machine = one(dev.app_template, "AWS::StepFunctions::StateMachine", "IngestStateMachine")
     props = machine["Properties"]
     assert props["StateMachineType"] == "EXPRESS"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
@@ -374,28 +386,31 @@ def test_ingest_state_machine_is_express_logged_and_traced(dev):
 def test_ingest_definition(dev):
     template = dev.app_template
     functions = {lid: handler for handler, (lid, _) in service_functions(template).items()}
-    _, machine = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", "IngestStateMachine")
     states = state_machine_definition(machine)["States"]
     assert state_machine_definition(machine)["StartAt"] == "ProcessMedia"
     assert set(states) == {
         "ProcessMedia",
         "IsVideo",
-        "ProcessVideo",
+        "StartVideoIngest",
+        "HandedToVideoIngest",
         "RegisterFile",
         "Ingested",
         "QuarantineFile",
         "Quarantined",
     }
-    # A video (ProcessMedia recognises it by its first bytes) goes to the video step; an image straight on.
+    # A video (ProcessMedia recognises it by its first bytes) is handed to the video machine; an image goes on.
     choice = states["IsVideo"]
     assert choice["Type"] == "Choice" and choice["Default"] == "RegisterFile"
     [rule] = choice["Choices"]
-    assert rule["Next"] == "ProcessVideo"
+    assert rule["Next"] == "StartVideoIngest"
     assert {"Variable": "$.media.media_type", "StringEquals": "video"} in rule["And"]
+    # The hand-over starts the video machine and does not wait: it registers or quarantines the file itself.
+    assert states["HandedToVideoIngest"] == {"Type": "Succeed"}
 
     expected = {
         "ProcessMedia": (PROCESS, "$.media", "IsVideo"),
-        "ProcessVideo": (VIDEO, "$.media", "RegisterFile"),
+        "StartVideoIngest": (HAND_OVER, "$.video", "HandedToVideoIngest"),
         "RegisterFile": (REGISTER, "$.file", "Ingested"),
         "QuarantineFile": (QUARANTINE, "$.quarantine", "Quarantined"),
     }
@@ -407,7 +422,7 @@ def test_ingest_definition(dev):
         assert state["ResultPath"] == result_path
         assert state["Next"] == following
         assert state["Retry"] == [{"ErrorEquals": RETRIED, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}]
-    for name in ("ProcessMedia", "ProcessVideo", "RegisterFile"):
+    for name in ("ProcessMedia", "StartVideoIngest", "RegisterFile"):
         assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "QuarantineFile"}
         ]
@@ -439,11 +454,13 @@ def _started_machines(template: dict, props: dict) -> set[str]:
 def test_who_starts_which_state_machine(dev):
     template = dev.app_template
     functions = service_functions(template)
-    ingest_id, _ = one(template, "AWS::StepFunctions::StateMachine", "Ingest")
+    ingest_id, _ = one(template, "AWS::StepFunctions::StateMachine", "IngestStateMachine")
     import_id, _ = one(template, "AWS::StepFunctions::StateMachine", "ImportsStateMachine")
     starters = {h: _started_machines(template, props) for h, (_, props) in functions.items()}
     assert {h for h, machines in starters.items() if ingest_id in machines} == {API, TRIGGER}
     assert {h for h, machines in starters.items() if import_id in machines} == {API}
+    video_id, _ = one(template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
+    assert {h for h, machines in starters.items() if video_id in machines} == {HAND_OVER}
     review = {h for h, machines in starters.items() if "annolake-dev-review" in machines}
     assert review == {
         API,  # re-drive
@@ -539,6 +556,30 @@ def test_email_subscription_only_with_alarm_email(dev, prod):
 
 
 # --- bulk imports ---------------------------------------------------------------------------------
+
+
+def test_video_ingest_is_a_standard_machine_mapping_segments_whose_refusal_is_a_handled_outcome(dev):
+    template = dev.app_template
+    functions = {lid: handler for handler, (lid, _) in service_functions(template).items()}
+    _, machine = one(template, "AWS::StepFunctions::StateMachine", "IngestVideoStateMachine")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"  # longer than an Express execution's 5 minutes
+    definition = state_machine_definition(machine)
+    assert definition["StartAt"] == "ProbeVideo"
+    states = definition["States"]
+    segments = states["ExtractSegments"]
+    assert segments["Type"] == "Map" and segments["ItemsPath"] == "$.plan.segments"
+    assert segments["MaxConcurrency"] == 16
+    segment = segments["ItemProcessor"]["States"]["ExtractSegment"]
+    assert functions[intrinsic(segment["Resource"])["Fn::GetAtt"][0]] == VIDEO_SEGMENT
+    assert segment["Retry"][0]["ErrorEquals"] == RETRIED
+    for name, handler in (("ProbeVideo", VIDEO_PROBE), ("FinishVideo", VIDEO_FINISH), ("DiscardVideo", VIDEO_DISCARD)):
+        assert functions[intrinsic(states[name]["Resource"])["Fn::GetAtt"][0]] == handler
+    for name in ("ProbeVideo", "ExtractSegments", "FinishVideo"):
+        caught = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DiscardVideo"}]
+        assert states[name]["Catch"] == caught, name
+    assert states["DiscardVideo"]["Next"] == "VideoQuarantined"
+    assert states["VideoQuarantined"]["Type"] == "Succeed"  # a refused video is recorded, not a failed execution
+    assert states["FinishVideo"]["Next"] == "VideoIngested"
 
 
 def test_import_job_is_a_standard_machine_mapping_chunks_with_retries_and_a_failure_path(dev):

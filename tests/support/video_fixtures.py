@@ -45,9 +45,12 @@ def make_video(
     intervals_ms: Sequence[int] | None = None,
     patterned: bool = True,
     crf: int = 18,
+    gop: int | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Encode ``frames`` frames at ``rate`` (or, given ``intervals_ms``, with those gaps between frames: a variable
-    frame rate), the first presented at ``start_s``. The container follows the file's extension."""
+    frame rate), the first presented at ``start_s``. The container follows the file's extension. ``gop``: a
+    keyframe every that many frames (the encoder's default when None); ``bframes``: B-frames (H.264 only)."""
     suffix = path.suffix.lstrip(".")
     width, height = size
     time_base = Fraction(1, 1000) if intervals_ms is not None else 1 / rate
@@ -55,8 +58,10 @@ def make_video(
         stream = container.add_stream(CODECS[suffix], rate=rate if intervals_ms is None else None)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = time_base
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if CODECS[suffix] == "libx264":
-            stream.codec_context.options = {"preset": "ultrafast", "crf": str(crf), "bf": "0"}
+            stream.codec_context.options = {"preset": "ultrafast", "crf": str(crf), "bf": str(bframes)}
         start = int(start_s / time_base)
         pts = start
         for number in range(frames):

@@ -1,4 +1,4 @@
-"""Videos made with PyAV, ingested through the ingest steps (ProcessMedia, ProcessVideo, RegisterFile) and given a
+"""Videos made with PyAV, ingested through the ingest steps (ProcessMedia, then the video ingest's) and given a
 keyframed box track each: a slice's worth of video for the SDK's frames mode (tests and the bench)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from tests.support.video_fixtures import make_video
+from tests.support.video_steps import run_video_ingest
 
 START, END = (4.0, 2.0, 40.0, 30.0), (80.0, 10.0, 120.0, 44.0)
 
@@ -15,7 +16,7 @@ START, END = (4.0, 2.0, 40.0, 30.0), (80.0, 10.0, 120.0, 44.0)
 def ingest_video(project_id: str, dataset: str, path: Path) -> str:
     """The file id of the video at ``path`` once the ingest steps have taken it from a drop bucket."""
     from annolake_service.adapters.aws_clients import client
-    from annolake_service.services import ingest, video_ingest
+    from annolake_service.services import ingest
 
     drop = f"drop-{uuid.uuid4().hex[:8]}"
     s3 = client("s3")
@@ -23,8 +24,7 @@ def ingest_video(project_id: str, dataset: str, path: Path) -> str:
     key = f"{project_id}/{dataset}/{path.name}"
     s3.put_object(Bucket=drop, Key=key, Body=path.read_bytes())
     assert ingest.process_media(drop, key)["media_type"] == "video"  # the IsVideo choice of the state machine
-    media = video_ingest.process_video(drop, key)
-    return ingest.register_file(drop, key, media)["file_id"]
+    return run_video_ingest(drop, key)["file"]["file_id"]
 
 
 def seed_tracked_videos(

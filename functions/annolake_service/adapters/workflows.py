@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 from annolake_service.adapters.aws_clients import client
@@ -24,6 +25,15 @@ def start_ingest(payload: dict[str, Any], *, event_id: str) -> str | None:
         )
     except sfn.exceptions.ExecutionAlreadyExists:
         return None
+    return response["executionArn"]
+
+
+def start_video_ingest(payload: dict[str, Any]) -> str:
+    """Hand an arrived video to the video ingest machine, under a name of its own: a hand-over retried after it
+    started one starts a second, which finds the arrival registered (and moved) and records nothing."""
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=get_settings().video_ingest_state_machine_arn, name=uuid.uuid4().hex, input=json.dumps(payload)
+    )
     return response["executionArn"]
 
 

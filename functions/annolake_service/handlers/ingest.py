@@ -19,6 +19,12 @@ def process_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 
 @logger.inject_lambda_context
 @step
+def hand_over_video_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return ingest.hand_over_video(event)
+
+
+@logger.inject_lambda_context
+@step
 def register_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return ingest.register_file(event["bucket"], event["key"], event["media"])
 

@@ -1,4 +1,8 @@
-"""The ingest state machine's video step (the only function with PyAV in its layer)."""
+"""The video ingest state machine's steps (the only functions with PyAV in their layer).
+
+Each execution's input is the arrival as the ingest state machine got it (``{"bucket", "key", ...}``); the
+probe's answer is kept at ``$.plan`` and a refusal at ``$.error``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,23 @@ from annolake_service.shared.observability import logger
 
 @logger.inject_lambda_context
 @step
-def process_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    seconds_left = context.get_remaining_time_in_millis() / 1000
-    return video_ingest.process_video(event["bucket"], event["key"], seconds_left=seconds_left)
+def probe_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return video_ingest.plan_video(event["bucket"], event["key"])
+
+
+@logger.inject_lambda_context
+@step
+def segment_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return video_ingest.extract_segment(event)
+
+
+@logger.inject_lambda_context
+@step
+def finish_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return video_ingest.finish_video(event["bucket"], event["key"], event["plan"])
+
+
+@logger.inject_lambda_context
+@step
+def discard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return video_ingest.discard_video(event["bucket"], event["key"], event["error"], event.get("plan"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import events, storage
+from annolake_service.adapters import events, storage, workflows
 from annolake_service.adapters.dynamo import arrivals as arrival_repo
 from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
@@ -74,6 +74,12 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
     storage.copy_object(bucket, key, settings.media_bucket, original)
     storage.write_object(settings.media_bucket, thumbnail, facts.thumbnail_jpeg, "image/jpeg")
     return _facts_payload(file_id, facts, original, thumbnail)
+
+
+def hand_over_video(arrival: dict[str, Any]) -> dict[str, Any]:
+    """Start the video ingest machine on an arrived video (its keys only); it registers or quarantines it."""
+    payload = {k: arrival[k] for k in ("bucket", "key", "size", "etag", "source") if k in arrival}
+    return {"execution_arn": workflows.start_video_ingest(payload)}
 
 
 def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict, bool]:

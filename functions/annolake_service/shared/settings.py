@@ -20,6 +20,9 @@ class Settings(BaseModel):
     media_bucket: str = Field(default="", description="MEDIA_BUCKET: originals, thumbnails, exports")
     drop_bucket: str = Field(default="", description="DROP_BUCKET: s3://<drop>/<project>/<dataset>/...")
     ingest_state_machine_arn: str = Field(default="", description="INGEST_STATE_MACHINE_ARN")
+    video_ingest_state_machine_arn: str = Field(
+        default="", description="VIDEO_INGEST_STATE_MACHINE_ARN: extracts a video's frames in segments"
+    )
     import_state_machine_arn: str = Field(default="", description="IMPORT_STATE_MACHINE_ARN")
     export_state_machine_arn: str = Field(default="", description="EXPORT_STATE_MACHINE_ARN: a snapshot's export")
     snapshot_state_machine_arn: str = Field(
@@ -85,10 +88,17 @@ class Settings(BaseModel):
         default=2 * 1024**3, ge=1, description="VIDEO_MAX_BYTES: the largest video ingested (bytes)"
     )
     video_max_duration_s: float = Field(
-        default=180.0,
+        default=3600.0,
         gt=0,
-        description="VIDEO_MAX_DURATION_S: the longest video ingested (seconds); 1080p decodes and stores within "
-        "the ingest step's 4 minutes up to about this long",
+        description="VIDEO_MAX_DURATION_S: the longest video ingested (seconds); its frames are extracted in "
+        "segments decoded side by side (VIDEO_SEGMENT_FRAMES), so length costs steps, not one step's time",
+    )
+    video_segment_frames: int = Field(
+        default=1920,
+        ge=32,
+        multiple_of=32,
+        description="VIDEO_SEGMENT_FRAMES: frames one video extraction step decodes (a multiple of the 32-frame "
+        "chunk; 1920 is 64 s at 30 fps, about a minute of the step's time at 1080p)",
     )
     video_max_width: int = Field(default=3840, ge=1, description="VIDEO_MAX_WIDTH: the widest video ingested (pixels)")
     video_max_height: int = Field(
