@@ -36,6 +36,9 @@ pytestmark = pytest.mark.slow  # a minute at 10 examples per operation; `make fu
 PROJECT = "fuzz"
 APP = create_app()
 SCHEMA = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
+# What is checked is the answer, not its speed: on a loaded machine an in-process call can take over
+# schemathesis's default 10 s, which is not a server error.
+REQUEST_TIMEOUT_S = 120
 EXAMPLES = int(os.environ.get("ANNOLAKE_FUZZ_EXAMPLES", "10"))
 SEQUENCES = int(os.environ.get("ANNOLAKE_FUZZ_SEQUENCES", "20"))  # stateful scenarios; `make fuzz`: 200
 
@@ -82,7 +85,7 @@ def test_generated_requests(case: Any, admin: dict[str, str]):
     _in_scratch_project(case)
     # Positive-data acceptance is left out: a schema-valid request may still be refused with a 400 for what
     # JSON Schema cannot say (a query's grammar, a member who does not exist yet, a label name in use).
-    case.call_and_validate(headers=admin, excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(headers=admin, excluded_checks=[positive_data_acceptance], timeout=REQUEST_TIMEOUT_S)
 
 
 def test_linked_sequences(admin: dict[str, str]):
@@ -109,7 +112,7 @@ def test_linked_sequences(admin: dict[str, str]):
             _in_scratch_project(case)
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return {"headers": admin}
+            return {"headers": admin, "timeout": REQUEST_TIMEOUT_S}
 
         def after_call(self, response: Any, case: Any) -> None:
             super().after_call(response, case)
