@@ -20,6 +20,7 @@ without media need none).
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -180,10 +181,24 @@ def _export_rows(snap, count: int) -> list[tuple[str, str, str]]:  # noqa: ANN00
     return rows
 
 
+class _Rows(list):
+    """The rows, each also printed as it comes (to stderr): a long run on a loaded machine still leaves its
+    figures when it is stopped."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(" | ".join(row), file=sys.stderr, flush=True)
+        super().append(row)
+
+    def __iadd__(self, rows):  # noqa: ANN001, ANN204
+        for row in rows:
+            self.append(row)
+        return self
+
+
 def run_large() -> list[tuple[str, str, str]]:
     from annolake import Project
 
-    rows: list[tuple[str, str, str]] = []
+    rows = _Rows()
     with tempfile.TemporaryDirectory() as home:
         platform = start_platform(
             Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
