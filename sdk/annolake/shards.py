@@ -104,7 +104,10 @@ class PackedShards:
 
     # -- samples -----------------------------------------------------------------------------------------
     def sample(self, data: bytes, position: int, options: StreamOptions) -> dict[str, Any]:
-        index, file_id, _ext, media_at, media_size, json_at, json_size = self.entry(position)
+        return self._sample(data, self.entry(position), options)
+
+    def _sample(self, data: bytes, entry: list[Any], options: StreamOptions) -> dict[str, Any]:
+        index, file_id, _ext, media_at, media_size, json_at, json_size = entry
         item = json.loads(data[json_at : json_at + json_size])
         media = data[media_at : media_at + media_size]
         if _checked(file_id, options.verify_media):
@@ -127,15 +130,17 @@ class PackedShards:
         ):
             ahead: Future | None = downloads.submit(self.fetch, runs[0][0]) if runs else None
             window: deque[Future] = deque()
-            for number, (_shard, positions) in enumerate(runs):
+            for number, (shard, positions) in enumerate(runs):
                 assert ahead is not None
                 data = ahead.result()
                 ahead = downloads.submit(self.fetch, runs[number + 1][0]) if number + 1 < len(runs) else None
+                # the run's entries looked up once, not by a search per sample
+                entries, start = self.shards[shard]["samples"], self._starts[shard]
                 if not options.decode:  # nothing to decode: building here beats handing to a thread (~15%)
-                    yield from (self.sample(data, position, options) for position in positions)
+                    yield from (self._sample(data, entries[position - start], options) for position in positions)
                     continue
                 for position in positions:
-                    window.append(builders.submit(self.sample, data, position, options))
+                    window.append(builders.submit(self._sample, data, entries[position - start], options))
                     if len(window) >= options.prefetch:
                         yield window.popleft().result()
             while window:

@@ -11,12 +11,16 @@ the fifth and on the whole, to compare their peak memory.
 ``run_large`` (suite ``snapshots_large``): snapshots of ``ANNOLAKE_BENCH_LARGE_SNAPSHOTS`` (10,000 and 100,000)
 files seeded straight into the store (file records with labels, no media: a snapshot reads metadata only), taken
 through the SDK: the API request (it freezes the file list and starts the snapshot state machine) and the whole
-build (a Map over chunks on the emulator's Step Functions, then the manifest), timed apart.
+build (a Map over chunks on the emulator's Step Functions, then the manifest), timed apart. At the largest size,
+1% of the files are re-annotated, a second snapshot taken and the two diffed (timed); at
+``ANNOLAKE_BENCH_LARGE_EXPORT_FILES`` (10,000) files, an export in each format (records only: the formats
+without media need none).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -28,6 +32,7 @@ from tests.support import slice_data
 
 COUNT = int(os.environ.get("ANNOLAKE_BENCH_SNAPSHOT_FILES", "2000"))
 LARGE = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_LARGE_SNAPSHOTS", "10000,100000").split(","))
+EXPORT_FILES = int(os.environ.get("ANNOLAKE_BENCH_LARGE_EXPORT_FILES", "10000"))  # a size in LARGE, or none
 FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
 
 
@@ -56,7 +61,9 @@ def run() -> list[tuple[str, str, str]]:
 
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as home:
-        platform = start_platform(Path(home) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
+        platform = start_platform(
+            Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
+        )
         try:
             _configure_service_for(platform)
             from tests.support.auth import reset_service_caches
@@ -96,8 +103,8 @@ def run() -> list[tuple[str, str, str]]:
     return rows
 
 
-def _seed_records(project_id: str, dataset_name: str, count: int, start: int) -> None:
-    """``count`` ready files with boxes, written as records only (no media): what a snapshot reads."""
+def _seed_records(project_id: str, dataset_name: str, count: int, start: int) -> list[str]:
+    """``count`` ready files with boxes, written as records only (no media): what a snapshot reads; their ids."""
     import hashlib
 
     from annolake_service.adapters import storage
@@ -106,6 +113,7 @@ def _seed_records(project_id: str, dataset_name: str, count: int, start: int) ->
 
     schema.add_labels(project_id, list(slice_data.LABELS))
     dataset = projects.ensure_dataset(project_id, dataset_name)
+    ids = []
     for chunk_start in range(start, start + count, 500):
         files = []
         for i in range(chunk_start, min(start + count, chunk_start + 500)):
@@ -123,15 +131,78 @@ def _seed_records(project_id: str, dataset_name: str, count: int, start: int) ->
             }
             instances = slice_data.boxes(i, 64, 48)
             files.append({"name": f"big_{i:07d}.jpg", "facts": facts, "instance_list": instances, "metadata": {}})
+            ids.append(file_id)
         ingest.record_new_files(project_id, dataset.dataset_id, files, author="seed")
+    return ids
+
+
+def _await_index(project_id: str, dataset_name: str, count: int) -> None:
+    """Wait until the file list a snapshot freezes (the query index, seconds behind writes) holds every seeded
+    file: the two requests per snapshot below must see the same files."""
+    from annolake_service.services import slices
+
+    deadline = time.monotonic() + 600
+    while len(slices.matching_ready_ids(project_id, dataset_name, None)[1]) < count:
+        assert time.monotonic() < deadline, f"the index never reached {count} files"
+        time.sleep(1)
+
+
+def _diff_rows(project, snap, ids: list[str], count: int) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """1% of the files re-annotated through the SDK, a second snapshot, then the diff of the two, timed."""
+    edited = ids[: max(count // 100, 1)]
+    for file_id in edited:
+        project.file.get_by_id(file_id).update([])
+    second, seconds = _timed(lambda: project.directory.get("bench-large").snapshot(f"large-{count}-b"))
+    rows = [(f"second snapshot of {count:,} files, 1% re-annotated", f"{seconds:.1f} s", "until ready")]
+    change, seconds = _timed(lambda: snap.diff(second))
+    assert change["changed"] == len(edited), change
+    rows.append((f"diff of two {count:,}-file snapshots", f"{seconds:.2f} s", f"{len(edited):,} changed"))
+    return rows
+
+
+def _export(snap, fmt: str) -> dict:  # noqa: ANN001
+    """``snap.export``, asked again once when the loaded emulator drops the connection (the same snapshot and
+    format name the same export, so asking again joins it)."""
+    import urllib3
+
+    try:
+        return snap.export(fmt, progress=False, wait_s=3600)
+    except urllib3.exceptions.ProtocolError:
+        return snap.export(fmt, progress=False, wait_s=3600)
+
+
+def _export_rows(snap, count: int) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """An export in each format of the ``count``-file snapshot (state machine, timed end to end)."""
+    rows = []
+    for fmt in FORMATS:
+        job, seconds = _timed(lambda fmt=fmt: _export(snap, fmt))
+        size = job["size_bytes"] / 2**20
+        rows.append((f"export {fmt}, {count:,} files (state machine)", f"{seconds:.1f} s", f"{size:,.1f} MiB"))
+    return rows
+
+
+class _Rows(list):
+    """The rows, each also printed as it comes (to stderr): a long run on a loaded machine still leaves its
+    figures when it is stopped."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(" | ".join(row), file=sys.stderr, flush=True)
+        super().append(row)
+
+    def __iadd__(self, rows):  # noqa: ANN001, ANN204
+        for row in rows:
+            self.append(row)
+        return self
 
 
 def run_large() -> list[tuple[str, str, str]]:
     from annolake import Project
 
-    rows: list[tuple[str, str, str]] = []
+    rows = _Rows()
     with tempfile.TemporaryDirectory() as home:
-        platform = start_platform(Path(home) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
+        platform = start_platform(
+            Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
+        )
         try:
             _configure_service_for(platform)
             from tests.support.auth import reset_service_caches
@@ -139,10 +210,15 @@ def run_large() -> list[tuple[str, str, str]]:
             reset_service_caches()
             creds = platform.credentials
             project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
-            seeded = 0
+            seeded, ids = 0, []
             for count in sorted(LARGE):
-                _, seconds = _timed(lambda c=count: _seed_records(creds["project"], "bench-large", c - seeded, seeded))
+                new_ids, seconds = _timed(
+                    lambda c=count: _seed_records(creds["project"], "bench-large", c - seeded, seeded)
+                )
+                ids += new_ids
+                rows.append((f"seed {count - seeded:,} file records (bench setup)", f"{seconds:.0f} s", ""))
                 seeded = count
+                _await_index(creds["project"], "bench-large", count)
                 path = f"{project._path}/datasets/bench-large/snapshots"
                 answer, request = _timed(lambda c=count: project.client.post(path, {"name": f"large-{c}"}))
                 rows.append((f"snapshot of {count:,} files: API request", f"{request:.2f} s", answer["status"]))
@@ -153,6 +229,10 @@ def run_large() -> list[tuple[str, str, str]]:
                 rows.append((f"snapshot of {count:,} files: until ready", f"{total:.1f} s", note))
                 size = snap._data["manifest_bytes"]
                 rows.append((f"  manifest of {count:,} files", f"{size / 2**20:.1f} MiB", f"{size / count:.0f} B/file"))
+                if count == max(LARGE):
+                    rows += _diff_rows(project, snap, ids, count)
+                if count == EXPORT_FILES:
+                    rows += _export_rows(snap, count)
         finally:
             platform.stop(timeout=600)
     return rows
