@@ -53,6 +53,7 @@ deploy: venv web
 
 ## make bench: benchmarks (tables of side-by-side figures), not part of make test
 bench: venv
+	$(PY) -m pip install --quiet -e ".[bench]"
 	PYTHONPATH=functions:. $(PY) -m tests.bench
 
 ## make check: ruff, the type checker (mypy) and the import-layer contracts (lint-imports); part of make test
