@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 up: venv web
 	$(PY) -m infra.local
 
-## make test: the whole suite (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e, browser,
+## make test: the whole suite in two pytest-xdist workers (unit, integration on moto, infra assertions + cdk-nag + cfn-lint, e2e, browser,
 ## the web UI's Vitest tests); builds web/dist first, as the browser tests use it
 test: venv web check
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=30
