@@ -78,7 +78,7 @@ def process_media(bucket: str, key: str) -> dict[str, Any]:
 
 def hand_over_video(arrival: dict[str, Any]) -> dict[str, Any]:
     """Start the video ingest machine on an arrived video (its keys only); it registers or quarantines it."""
-    payload = {k: arrival[k] for k in ("bucket", "key", "size", "etag", "source") if k in arrival}
+    payload: dict[str, Any] = {k: arrival[k] for k in ("bucket", "key", "size", "etag", "source") if k in arrival}
     return {"execution_arn": workflows.start_video_ingest(payload)}
 
 
