@@ -37,6 +37,11 @@ APP_TYPES = {
     "AWS::Events::EventBus",
     "AWS::Events::Rule",
     "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::Version",  # the API function's SnapStart version, called through its alias
+    "AWS::Lambda::Alias",
+    "AWS::Glue::Database",  # the query index as a Glue table, for Athena past one Lambda
+    "AWS::Glue::Table",
+    "AWS::Athena::WorkGroup",
 }
 WEB_TYPES = {
     "AWS::S3::Bucket",
