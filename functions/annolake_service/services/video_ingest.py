@@ -11,6 +11,7 @@ frames, poster or original behind.
 
 from __future__ import annotations
 
+import contextvars
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -137,8 +138,10 @@ def extract_segment(item: dict[str, Any]) -> dict[str, Any]:
 
             def on_chunk(number: int, body: bytes) -> None:
                 chunk_key = storage.frame_chunk_key(prefix, number)
+                # The copied context keeps the calls attributed to this function (the local IAM audit reads it).
+                run = contextvars.copy_context().run
                 uploads.append(
-                    pool.submit(storage.write_object, media_bucket, chunk_key, body, "application/octet-stream")
+                    pool.submit(run, storage.write_object, media_bucket, chunk_key, body, "application/octet-stream")
                 )
 
             try:

@@ -15,8 +15,8 @@ import {
   type OptionFields,
   progressOf,
 } from "../exports/options";
+import { DatasetSelect, QueryField, takeSnapshot, useSliceChoice } from "../components/SliceFields";
 import { keys } from "../hooks/keys";
-import { useDatasets } from "../hooks/project";
 import { useRefresh } from "../hooks/refresh";
 import { useExports, useSnapshots } from "../hooks/snapshots";
 import { useApi } from "../services";
@@ -129,27 +129,19 @@ export function Exports() {
   const [search] = useSearchParams();
   const exportsQuery = useExports(project);
   const snapshots = useSnapshots(project);
-  const datasets = useDatasets(project);
+  const slice = useSliceChoice(project);
   const [source, setSource] = useState<"snapshot" | "dataset">("snapshot");
   const [snapshot, setSnapshot] = useState(search.get("snapshot") ?? "");
-  const [dataset, setDataset] = useState("");
-  const [query, setQuery] = useState("");
   const [format, setFormat] = useState<ExportFormat>("coco");
   const [fields, setFields] = useState<OptionFields>(EMPTY_FIELDS);
   const ready = snapshots.data?.snapshots.filter((s) => s.status === "ready") ?? [];
   const chosenSnapshot = snapshot || ready[0]?.name || "";
-  const chosenDataset = dataset || datasets.data?.datasets[0]?.name || "";
 
   const create = useMutation({
     mutationFn: async () => {
       let ref = chosenSnapshot;
       if (source === "dataset") {
-        const taken = await call(
-          api.POST("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/snapshots", {
-            params: { path: { project_string_id: project, dataset_name: chosenDataset } },
-            body: { name: exportSnapshotName(new Date()), query: query.trim() || null },
-          }),
-        );
+        const taken = await takeSnapshot(api, project, slice, exportSnapshotName(new Date()));
         ref = (taken.status === "ready" ? taken : await readySnapshot(api, project, taken.name)).name;
       }
       return call(
@@ -207,20 +199,8 @@ export function Exports() {
           </label>
         ) : (
           <div className="row">
-            <label>
-              Dataset
-              <select value={chosenDataset} onChange={(e) => setDataset(e.target.value)}>
-                {datasets.data?.datasets.map((d) => (
-                  <option key={d.dataset_id} value={d.name}>
-                    {d.name}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Query (empty: every ready file)
-              <input value={query} onChange={(e) => setQuery(e.target.value)} placeholder="labels.car >= 1" />
-            </label>
+            <DatasetSelect choice={slice} />
+            <QueryField choice={slice} />
           </div>
         )}
         <label>
@@ -238,7 +218,7 @@ export function Exports() {
         <button
           type="submit"
           className="primary"
-          disabled={create.isPending || (source === "snapshot" ? !chosenSnapshot : !chosenDataset)}
+          disabled={create.isPending || (source === "snapshot" ? !chosenSnapshot : !slice.dataset)}
         >
           Start export
         </button>

@@ -2,10 +2,9 @@ import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 
-import { call } from "../api/client";
 import { ErrorNotice, Loading, PageTitle, formatBytes, formatDate } from "../components/common";
+import { DatasetSelect, QueryField, takeSnapshot, useSliceChoice } from "../components/SliceFields";
 import { keys } from "../hooks/keys";
-import { useDatasets } from "../hooks/project";
 import { useRefresh } from "../hooks/refresh";
 import { useSnapshots } from "../hooks/snapshots";
 import { useApi } from "../services";
@@ -21,19 +20,10 @@ export function Snapshots() {
   const navigate = useNavigate();
   const project = useParams().project ?? "";
   const snapshots = useSnapshots(project);
-  const datasets = useDatasets(project);
+  const slice = useSliceChoice(project);
   const [name, setName] = useState("");
-  const [dataset, setDataset] = useState("");
-  const [query, setQuery] = useState("");
-  const chosen = dataset || datasets.data?.datasets[0]?.name || "";
   const create = useMutation({
-    mutationFn: () =>
-      call(
-        api.POST("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/snapshots", {
-          params: { path: { project_string_id: project, dataset_name: chosen } },
-          body: { name: name.trim(), query: query.trim() || null },
-        }),
-      ),
+    mutationFn: () => takeSnapshot(api, project, slice, name.trim()),
     onSuccess: async (snapshot) => {
       await refresh(keys.snapshots(project));
       navigate(`/p/${project}/snapshots/${encodeURIComponent(snapshot.name)}`);
@@ -96,22 +86,10 @@ export function Snapshots() {
             Name
             <input value={name} onChange={(e) => setName(e.target.value)} required />
           </label>
-          <label>
-            Dataset
-            <select value={chosen} onChange={(e) => setDataset(e.target.value)}>
-              {datasets.data?.datasets.map((d) => (
-                <option key={d.dataset_id} value={d.name}>
-                  {d.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <DatasetSelect choice={slice} />
         </div>
-        <label>
-          Query (empty: every ready file)
-          <input value={query} onChange={(e) => setQuery(e.target.value)} placeholder="labels.car >= 1" />
-        </label>
-        <button type="submit" className="primary" disabled={create.isPending || !chosen}>
+        <QueryField choice={slice} />
+        <button type="submit" className="primary" disabled={create.isPending || !slice.dataset}>
           Take snapshot
         </button>
         <ErrorNotice error={create.error} />
