@@ -189,3 +189,34 @@ def test_request_bodies_read_as_before_without_the_debug_files_wrapper():
         upload = {"key": "a.jpg", "file": (io.BytesIO(b"jpeg"), "a.jpg")}
         form = BackendRequest(EnvironBuilder(method="POST", data=upload).get_environ())
         assert form.form["key"] == "a.jpg" and form.files["file"].read() == b"jpeg"
+
+
+def test_a_bucket_listing_that_races_a_delete_lists_what_the_bucket_held():
+    """moto copied the key names, then looked each up again: a key deleted in between raised KeyError (a 500)."""
+    import boto3
+    from moto import mock_aws
+    from moto.s3.models import s3_backends
+
+    from infra.local.moto_patches import s3_listings_survive_concurrent_deletes
+
+    s3_listings_survive_concurrent_deletes()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="race-bucket")
+        for name in ("a", "b", "c"):
+            s3.put_object(Bucket="race-bucket", Key=name, Body=name.encode())
+        keys = s3_backends["123456789012"]["aws"].get_bucket("race-bucket").keys
+        listings = {
+            "items": (keys.items, lambda entry: entry[0]),
+            "values": (keys.values, lambda entry: entry.name),
+            "lists": (keys.lists, lambda entry: entry[0]),
+        }
+        for kind, (listing, name_of) in listings.items():
+            running = listing()
+            names = [name_of(next(running))]
+            s3.delete_object(Bucket="race-bucket", Key="c")  # removed while the listing runs
+            names += [name_of(entry) for entry in running]
+            assert names == ["a", "b", "c"], kind  # what the bucket held when the listing began
+            s3.put_object(Bucket="race-bucket", Key="c", Body=b"c")
+        assert sorted(k for k, _ in keys.items()) == ["a", "b", "c"]
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="race-bucket")["Contents"]] == ["a", "b", "c"]

@@ -18,7 +18,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
   A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
   with ``States.DataLimitExceeded``; exactly 256 KB passes.
-- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event.
+- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event. A
+  bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
   JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
@@ -41,6 +42,7 @@ from infra.local.moto_patches.request_path import (
     no_debug_form_wrapper,
     request_ids_only_where_xml_has_them,
 )
+from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
 from infra.local.moto_patches.step_functions import (
     name_lambda_service_errors_as_step_functions_does,
     parse_each_json_path_once,
@@ -64,6 +66,7 @@ __all__ = [
     "replace",
     "require_moto_version",
     "s3_events_carry_a_sequencer",
+    "s3_listings_survive_concurrent_deletes",
     "thread_safe_state_machine_parsing",
     "two_phase_transactions",
 ]
@@ -77,6 +80,7 @@ def install() -> None:
     name_lambda_service_errors_as_step_functions_does()
     step_functions_payload_limit()
     s3_events_carry_a_sequencer()
+    s3_listings_survive_concurrent_deletes()
     two_phase_transactions()
     serialize_dynamodb_operations()
     index_base_table_queries()
