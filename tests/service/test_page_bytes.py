@@ -313,6 +313,18 @@ def one_item_a_page(world: dict[str, Any]) -> Iterator[None]:
     reset_service_caches()
 
 
+def _unsigned(value: Any) -> Any:
+    """``value`` with each presigned URL's query (its signature and signing time) cut: two reads a second
+    apart sign the same object differently."""
+    if isinstance(value, dict):
+        return {
+            k: v.split("?")[0] if k.endswith("_url") and isinstance(v, str) else _unsigned(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_unsigned(v) for v in value]
+    return value
+
+
 def _one_by_one(client: TestClient, url: str, headers: dict[str, str], key: str) -> list[Any]:
     items, cursor, seen = [], None, 0
     while True:
@@ -345,7 +357,7 @@ def test_every_listing_read_whole_follows_its_cursor_to_each_item_once(world, on
         whole = client.get(url, headers=headers).json()[LISTINGS[path]]
     reset_service_caches()
     assert len(whole) >= 1 or path in ("imports", "webhooks", "exports", "snapshots", "models", "runs")
-    assert _one_by_one(client, url, headers, LISTINGS[path]) == whole  # the same items, in the same order
+    assert _unsigned(_one_by_one(client, url, headers, LISTINGS[path])) == _unsigned(whole)  # same items, same order
 
 
 def test_a_listing_refuses_a_cursor_of_another_listing(world: dict[str, Any]):
@@ -389,7 +401,7 @@ def test_a_snapshots_stream_page_of_large_annotations_ends_at_its_bytes_and_its_
     assert len(first["items"]) == 2 and first["next_offset"] == 2  # two 40 KB versions fit 100 KB, not three
     by_offset = client.get(url, params={"limit": 500, "offset": 2}, headers=headers).json()
     by_cursor = client.get(url, params={"limit": 500, "cursor": first["cursor"]}, headers=headers).json()
-    assert by_offset["items"] == by_cursor["items"] and by_cursor["offset"] == 2
+    assert _unsigned(by_offset["items"]) == _unsigned(by_cursor["items"]) and by_cursor["offset"] == 2
     pages = _walk(client, url, headers, "items", limit=500)
     walked = [item["file"]["id"] for page in pages for item in page]
     assert walked == file_ids and len(pages) == 4
