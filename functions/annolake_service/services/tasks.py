@@ -114,10 +114,7 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
 
 
 def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
-    task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
-    claimed = task_repo.get_task(task.project_id, task.job_id, task.task_id)
-    assert claimed is not None  # noqa: S101 - just written
-    return claimed
+    return task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
 
 
 # --- reading a task -----------------------------------------------------------------------
