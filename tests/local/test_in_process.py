@@ -255,3 +255,117 @@ def test_batch_reads_see_updates_and_keep_the_16_mib_answer_limit(emulator):
         assert again == [{"PK": {"S": "k0"}, "body": {"S": "small"}}]
     remote = over_http.client("dynamodb", endpoint_url=emu.endpoint_url)
     assert remote.get_item(TableName="batch-sizes", Key=keys[0])["Item"]["body"] == {"S": "small"}
+
+
+def test_index_queries_see_every_write_that_moves_an_item_in_or_out_of_a_partition(emulator):
+    """Index queries look items up in maps the writes keep (moto_patches.dynamodb_indexes): a claim that sets an
+    item's index key, a submit that removes it, a put that replaces it, a delete, a transaction, a batch, and a
+    refused write must each show in the next query exactly as a scan of the table would."""
+    emu, _, _ = emulator
+    dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
+    dynamodb.create_table(
+        TableName="queued",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "queue", "at", "holder")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "queue",
+                "KeySchema": [
+                    {"AttributeName": "queue", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "holder",
+                "KeySchema": [{"AttributeName": "holder", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def key(i: int) -> dict:
+        return {"pk": {"S": "job"}, "sk": {"S": f"t{i:02d}"}}
+
+    def queue(name: str = "q", upto: str = "9") -> list[str]:
+        answer = dynamodb.query(
+            TableName="queued",
+            IndexName="queue",
+            KeyConditionExpression="queue = :q AND #at < :upto",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":q": {"S": name}, ":upto": {"S": upto}},
+        )
+        return [i["sk"]["S"] for i in answer["Items"]]
+
+    def held_by(who: str) -> list[str]:
+        answer = dynamodb.query(
+            TableName="queued",
+            IndexName="holder",
+            KeyConditionExpression="holder = :h",
+            ExpressionAttributeValues={":h": {"S": who}},
+        )
+        return sorted(i["sk"]["S"] for i in answer["Items"])
+
+    for i in range(6):
+        dynamodb.put_item(TableName="queued", Item={**key(i), "queue": {"S": "q"}, "at": {"S": f"{i}"}})
+    assert queue() == ["t00", "t01", "t02", "t03", "t04", "t05"]  # the first query builds the map
+    assert held_by("ann") == []
+
+    # a claim: moves the item back in the queue and into the holder's partition
+    dynamodb.update_item(
+        TableName="queued",
+        Key=key(0),
+        UpdateExpression="SET holder = :h, #at = :later",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":h": {"S": "ann"}, ":later": {"S": "8"}},
+    )
+    assert queue() == ["t01", "t02", "t03", "t04", "t05", "t00"]
+    assert held_by("ann") == ["t00"]
+    # a submit: out of the queue
+    dynamodb.update_item(
+        TableName="queued", Key=key(0), UpdateExpression="REMOVE queue, #at", ExpressionAttributeNames={"#at": "at"}
+    )
+    assert queue() == ["t01", "t02", "t03", "t04", "t05"] and held_by("ann") == ["t00"]
+    # a refused claim changes nothing
+    with pytest.raises(ClientError):
+        dynamodb.update_item(
+            TableName="queued",
+            Key=key(1),
+            UpdateExpression="SET holder = :h",
+            ConditionExpression="attribute_exists(holder)",
+            ExpressionAttributeValues={":h": {"S": "bob"}},
+        )
+    assert held_by("bob") == []
+    # a put replacing an item moves it to another queue; a delete takes one out
+    dynamodb.put_item(TableName="queued", Item={**key(2), "queue": {"S": "other"}, "at": {"S": "1"}})
+    dynamodb.delete_item(TableName="queued", Key=key(3))
+    assert queue() == ["t01", "t04", "t05"] and queue("other") == ["t02"]
+    # a transaction and a batch
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "queued",
+                    "Key": key(4),
+                    "UpdateExpression": "SET holder = :h",
+                    "ExpressionAttributeValues": {":h": {"S": "bob"}},
+                }
+            },
+            {"Put": {"TableName": "queued", "Item": {**key(6), "queue": {"S": "q"}, "at": {"S": "0"}}}},
+        ]
+    )
+    dynamodb.batch_write_item(
+        RequestItems={
+            "queued": [
+                {"PutRequest": {"Item": {**key(7), "queue": {"S": "q"}, "at": {"S": "2"}, "holder": {"S": "bob"}}}},
+                {"DeleteRequest": {"Key": key(5)}},
+            ]
+        }
+    )
+    assert queue() == ["t06", "t01", "t07", "t04"]
+    assert held_by("bob") == ["t04", "t07"] and held_by("ann") == ["t00"]
+    scanned = dynamodb.scan(TableName="queued")["Items"]
+    assert sorted(i["sk"]["S"] for i in scanned if i.get("queue", {}).get("S") == "q") == sorted(queue())

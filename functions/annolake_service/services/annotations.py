@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,17 +96,24 @@ def save_annotations(
     project_id: str,
     file_id: str,
     *,
-    expected_version: int,
+    expected_version: int | None,
     instance_list: list[dict[str, Any]],
     author: str,
     source: str = "human",
     create_labels: bool = False,
     task_id: str | None = None,
-    alongside: TransactionUpdate | None = None,
+    alongside: TransactionUpdate | Callable[[int], TransactionUpdate] | None = None,
 ) -> dict[str, Any]:
-    """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write."""
+    """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write
+    (``alongside`` may be made from the new version's number).
+
+    ``expected_version`` None: over the version read here (a task's holder saving without naming the version
+    loaded); a save that lands meanwhile still makes this one a conflict, as for a version named.
+    """
     record, current_instances = files.get_file_with_instances(project_id, file_id)
     _ready(record)
+    if expected_version is None:
+        expected_version = record.annotation_version
     frame_count = frame_count_of(record)
     incoming = validate_instances(
         project_id,
@@ -132,6 +140,8 @@ def save_annotations(
     live = parse_instance_list(
         change.instance_list, width=record.width or 0, height=record.height or 0, frame_count=frame_count
     )
+    if callable(alongside):
+        alongside = alongside(change.version)
     try:
         file_repo.save_annotation_version(
             project_id,

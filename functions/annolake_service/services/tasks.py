@@ -13,7 +13,7 @@ from typing import Any
 from annolake_service.adapters import events, workflows
 from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo import tasks as task_repo
-from annolake_service.adapters.dynamo.conditions import ConditionFailed
+from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.permissions import Action, can
 from annolake_service.domain.roles import Role
@@ -114,10 +114,7 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
 
 
 def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
-    task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
-    claimed = task_repo.get_task(task.project_id, task.job_id, task.task_id)
-    assert claimed is not None  # noqa: S101 - just written
-    return claimed
+    return task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
 
 
 # --- reading a task -----------------------------------------------------------------------
@@ -273,15 +270,20 @@ def submit(
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = saved["version"]
     else:
-        current = None
-        if version is None or job.spec.prelabel is not None:
+        outcome: dict[str, Any] | None = None  # what became of a pre-labelled draft
+        if job.spec.prelabel is not None:
             current = annotation_service.get_annotations(project_id, task.file_id)
             version = current["version"] if version is None else version
-        result: dict[str, Any] = {"version": version + 1}
-        offered = prelabels.draft(job, task, current["instance_list"]) if current else None
-        if offered is not None:
-            result["prelabel"] = prelabels.outcome(offered, _stamped(project_id, task.file_id, instance_list))
-        update = task_repo.submission_update(task, caller, now=now, result=result, submission=instance_list)
+            offered = prelabels.draft(job, task, current["instance_list"])
+            if offered is not None:
+                outcome = prelabels.outcome(offered, _stamped(project_id, task.file_id, instance_list))
+
+        def update(new_version: int) -> TransactionUpdate:
+            result: dict[str, Any] = {"version": new_version}
+            if outcome is not None:
+                result["prelabel"] = outcome
+            return task_repo.submission_update(task, caller, now=now, result=result, submission=instance_list)
+
         try:
             saved = annotation_service.save_annotations(
                 project_id,

@@ -14,6 +14,7 @@ _DYNAMODB_OPERATIONS = (
     *("query", "scan"),  # moto copies their results (under the lock, now)
 )
 _dynamodb_lock = threading.RLock()
+dynamodb_lock = _dynamodb_lock  # what other patches hold to read or change tables with the operations
 
 
 def serialize_dynamodb_operations() -> None:

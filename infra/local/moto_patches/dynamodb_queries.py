@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from infra.local.moto_patches import dynamodb_indexes
 from infra.local.moto_patches.patching import replace
 
 _query_partition = threading.local()
@@ -17,9 +18,12 @@ def index_base_table_queries() -> None:
     """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
 
     moto's ``Table.query`` filters ``all_items()`` (every item, sorted) by hash key; while it runs for
-    a base-table query, ``all_items`` returns just that partition, sorted the same way.
+    a base-table query, ``all_items`` returns just that partition, sorted the same way; for an index query,
+    the items holding its hash key values, looked up in maps every write keeps current (``dynamodb_indexes``).
     """
     from moto.dynamodb.models.table import Table
+
+    dynamodb_indexes.keep_index_maps()  # before any map is built: no write may go unseen
 
     def all_items(whole_table: Callable[[Table], list]) -> Callable[[Table], list]:
         def partition_items(self: Table) -> list:
@@ -27,13 +31,7 @@ def index_base_table_queries() -> None:
             if scope is None or scope[0] is not self:
                 return whole_table(self)
             if scope[2] is not None:  # an index query: only items with its hash key values (moto sorts them)
-                wanted = scope[2]
-                return [
-                    item
-                    for partition in self.items.values()
-                    for item in (partition.values() if self.range_key_attr else [partition])
-                    if all(name in item.attrs and item.attrs[name] == value for name, value in wanted)
-                ]
+                return dynamodb_indexes.candidates(self, scope[2])
             if scope[1] not in self.items:
                 return []
             partition = self.items[scope[1]]

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
+
+from pynamodb.connection import Connection
 
 from annolake_service.adapters.aws_clients import client
 from annolake_service.adapters.dynamo.items import MODELS, FileItem
 from annolake_service.shared.settings import get_settings
 
+MAX_RETRY_ATTEMPTS = 5
+#: Connections the one client pools: what the threads of one process may have in flight at once.
+POOLED_CONNECTIONS = 64
+_binding = threading.Lock()
+
 
 @cache
 def bind() -> None:
-    """Point every item class at the configured table (and at the emulator when running locally)."""
-    settings = get_settings()
-    for model in MODELS:
-        model.Meta.table_name = settings.table_name
-        model.Meta.region = settings.aws_region
-        model.Meta.host = settings.aws_endpoint_url
-        model.Meta.max_retry_attempts = 5
+    """Point every item class at the configured table (and at the emulator when running locally), all through
+    one botocore client.
+
+    PynamoDB builds a client per item class on its first call (loading the service model, ~50 ms each), and
+    every thread that makes that first call at once builds one: a process serving requests on 40 threads
+    built hundreds at start, which took most of its time. One client, built here once, serves them all.
+    """
+    with _binding:
+        settings = get_settings()
+        for model in MODELS:
+            model.Meta.table_name = settings.table_name
+            model.Meta.region = settings.aws_region
+            model.Meta.host = settings.aws_endpoint_url
+            model.Meta.max_retry_attempts = MAX_RETRY_ATTEMPTS
+        shared = Connection(
+            region=settings.aws_region,
+            host=settings.aws_endpoint_url,
+            max_retry_attempts=MAX_RETRY_ATTEMPTS,
+            max_pool_connections=POOLED_CONNECTIONS,
+        ).client
+        for model in MODELS:
+            model._get_connection().connection._client = shared  # noqa: SLF001 - PynamoDB has no setter for it
 
 
 def connection() -> Any:

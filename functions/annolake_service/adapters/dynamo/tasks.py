@@ -49,10 +49,12 @@ def _key(task: Task) -> TaskItem:
     return TaskItem(PK=keys.job_pk(task.project_id, task.job_id), SK=keys.task_sk(task.task_id))
 
 
-def _conditional_update(task: Task, actions: list[Action], condition: Any, refusal: str) -> None:
+def _conditional_update(task: Task, actions: list[Action], condition: Any, refusal: str) -> TaskItem:
+    """The task's item as the update left it (DynamoDB answers it); ConditionFailed with ``refusal`` otherwise."""
     item = _key(task)
     if not applied(lambda: item.update(actions=actions, condition=condition)):
         raise ConditionFailed(refusal)
+    return item
 
 
 def create_task(task: Task, claimable_at: datetime) -> Task | None:
@@ -144,8 +146,8 @@ def claimable(project_id: str, job_id: str, kind: TaskKind, now: datetime, limit
     return [_task(i) for i in items]
 
 
-def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -> None:
-    """Give ``task`` (as read, with its ``claim_seq``) to ``principal`` until ``lease_until``.
+def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -> Task:
+    """Give ``task`` (as read, with its ``claim_seq``) to ``principal`` until ``lease_until``; the task as claimed.
 
     ConditionFailed when someone changed the task since it was read, or when the caller already holds another
     consensus slot of the same file.
@@ -170,8 +172,7 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
     refusal = f"task {task.task_id} was claimed by someone else"
     if not task.distinct_annotators:
         bind()
-        _conditional_update(task, actions, condition, refusal)
-        return
+        return _task(_conditional_update(task, actions, condition, refusal))  # the item as written: no read after
     mark = AnnotatorMarkItem(
         PK=keys.job_pk(task.project_id, task.job_id),
         SK=keys.annotator_mark_sk(task.file_id, principal),
@@ -186,6 +187,9 @@ def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -
 
     if not applied(write):
         raise ConditionFailed(refusal)
+    claimed = get_task(task.project_id, task.job_id, task.task_id)  # a transaction answers no item
+    assert claimed is not None  # noqa: S101 - just written
+    return claimed
 
 
 def holds_slot_of(project_id: str, job_id: str, file_id: str, principal: str) -> bool:

@@ -1,0 +1,116 @@
+"""Index queries that look up their partition instead of reading the whole table.
+
+moto keeps no index: a query on a GSI tests every item of the table against the index's hash key, under the
+one DynamoDB lock. The workflow asks two such queries per task handed out (the caller's open tasks, the job's
+queue) and one per annotation saved (the file's dataset memberships), so with 600 files in a job a sixth of the
+emulator's time went to those scans, growing with the table.
+
+Here each table keeps, per set of index hash key attributes a query used, a map from their values to the keys
+of the items holding them, built by one scan at the first such query and kept up to date by every write:
+``put_item``, ``update_item`` and ``delete_item`` of the backend, which BatchWriteItem and TransactWriteItems go
+through as well (the journal relies on the same). The query still applies every condition moto applies to the
+items it is given, in moto's order, so answers are unchanged; only the items it looks at are fewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
+from infra.local.moto_patches.patching import replace
+
+_MAPS = "_annolake_index_maps"  # table attribute: {attribute names: _Map}
+Key = tuple[Any, Any]  # an item's (hash key, range key or None), as DynamoTypes
+
+
+class _Map:
+    """The keys of the items holding each combination of values of some attributes, and the reverse."""
+
+    def __init__(self) -> None:
+        self.by_values: dict[tuple[Any, ...], set[Key]] = {}
+        self.by_key: dict[Key, tuple[Any, ...]] = {}
+
+    def put(self, key: Key, values: tuple[Any, ...] | None) -> None:
+        former = self.by_key.pop(key, None)
+        if former is not None:
+            keys = self.by_values[former]
+            keys.discard(key)
+            if not keys:
+                del self.by_values[former]
+        if values is not None:
+            self.by_key[key] = values
+            self.by_values.setdefault(values, set()).add(key)
+
+
+def _values(attrs: dict[str, Any], names: tuple[str, ...]) -> tuple[Any, ...] | None:
+    values = tuple(attrs.get(name) for name in names)
+    return None if any(value is None for value in values) else values
+
+
+def _item_at(table: Any, key: Key) -> Any:
+    partition = table.items.get(key[0])  # .get: the items dict is a defaultdict
+    return partition if partition is None or not table.range_key_attr else partition.get(key[1])
+
+
+def _items_of(table: Any) -> list[Any]:
+    partitions = table.items.values()
+    return [item for p in partitions for item in p.values()] if table.range_key_attr else list(partitions)
+
+
+def candidates(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
+    """The items whose attributes equal an index query's hash key ``conditions`` (name, value); the first
+    query on a set of names builds its map with one scan. Called under the DynamoDB lock."""
+    wanted = dict(conditions)
+    names = tuple(sorted(wanted))
+    maps: dict[tuple[str, ...], _Map] = table.__dict__.setdefault(_MAPS, {})
+    if names not in maps:
+        built = maps[names] = _Map()
+        for item in _items_of(table):
+            built.put((item.hash_key, item.range_key if table.range_key_attr else None), _values(item.attrs, names))
+    keys = maps[names].by_values.get(tuple(wanted[name] for name in names), ())
+    return [item for item in (_item_at(table, key) for key in keys) if item is not None]
+
+
+def _reindex(table: Any, key: Key) -> None:
+    """Bring every map of ``table`` up to date with the item at ``key`` (written, changed or deleted)."""
+    item = _item_at(table, key)
+    for names, known in table.__dict__.get(_MAPS, {}).items():
+        known.put(key, None if item is None else _values(item.attrs, names))
+
+
+def keep_index_maps() -> None:
+    """Every write through the backend updates the maps of the item it touched (built maps only)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def key_of(table: Any, attrs: dict[str, Any]) -> Key | None:
+        hash_value = attrs.get(table.hash_key_attr)
+        range_value = attrs.get(table.range_key_attr) if table.range_key_attr else None
+        if hash_value is None or (table.range_key_attr and range_value is None):
+            return None
+        return DynamoType(hash_value), None if range_value is None else DynamoType(range_value)
+
+    def reindexing(write: Callable[..., Any], attrs_of: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+        def write_then_reindex(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+            with dynamodb_lock:
+                try:
+                    return write(self, table_name, *args, **kwargs)
+                finally:
+                    table = self.tables.get(table_name)
+                    if table is not None and table.__dict__.get(_MAPS):
+                        key = key_of(table, attrs_of(*args, **kwargs))
+                        if key is not None:
+                            _reindex(table, key)
+
+        return write_then_reindex
+
+    def item_attrs(item_attrs: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any]:
+        return item_attrs
+
+    def key_attrs(key: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any]:
+        return key
+
+    replace(DynamoDBBackend, "put_item", "index-maps", lambda write: reindexing(write, item_attrs))
+    replace(DynamoDBBackend, "update_item", "index-maps", lambda write: reindexing(write, key_attrs))
+    replace(DynamoDBBackend, "delete_item", "index-maps", lambda write: reindexing(write, key_attrs))
