@@ -19,8 +19,11 @@ from infra import nodejs
 from infra.local import stream_sources
 from infra.local.moto_patches import (
     copy_query_results_after_filtering,
+    copy_update_expressions_by_pickling,
+    find_clauses_by_class,
     index_base_table_queries,
     two_phase_transactions,
+    walk_update_expressions_by_class,
 )
 from infra.local.provisioner import Deployment, Provisioner
 
@@ -48,6 +51,9 @@ def moto_wsgi_app() -> DomainDispatcherApplication:
     index_base_table_queries()
     copy_query_results_after_filtering()
     two_phase_transactions()
+    copy_update_expressions_by_pickling()
+    walk_update_expressions_by_class()
+    find_clauses_by_class()
     stream_sources.install()  # a write never waits for the functions mapped to the table's stream
     return DomainDispatcherApplication(create_backend_app)
 

@@ -220,3 +220,139 @@ def test_a_bucket_listing_that_races_a_delete_lists_what_the_bucket_held():
             s3.put_object(Bucket="race-bucket", Key="c", Body=b"c")
         assert sorted(k for k, _ in keys.items()) == ["a", "b", "c"]
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="race-bucket")["Contents"]] == ["a", "b", "c"]
+
+
+def _update_table():
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="updates",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    return dynamodb
+
+
+def test_update_expressions_validate_and_apply_as_before_with_the_faster_copy_and_walks():
+    """The arrival's update (a new item: SET, DELETE from a set, REMOVE) and functions, arithmetic and nested
+    paths on an existing one give the item DynamoDB gives; bad expressions are still refused, each with its
+    reason."""
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from infra.local import moto_patches
+
+    moto_patches.copy_update_expressions_by_pickling()
+    moto_patches.walk_update_expressions_by_class()
+    moto_patches.find_clauses_by_class()
+    with mock_aws():
+        dynamodb = _update_table()
+        key = {"pk": {"S": "demo/bench/p00001"}}
+        before = dynamodb.update_item(
+            TableName="updates",
+            Key=key,
+            UpdateExpression="SET #k = :k, #f = :f DELETE #r :r REMOVE #w",
+            ExpressionAttributeNames={"#k": "kind", "#f": "file_id", "#r": "refused", "#w": "sidecar_waiting"},
+            ExpressionAttributeValues={":k": {"S": "arrival"}, ":f": {"S": "f1"}, ":r": {"SS": ["q1"]}},
+            ReturnValues="UPDATED_OLD",
+        )
+        assert "Attributes" not in before  # a new item: nothing replaced
+        expression = (
+            "SET n = if_not_exists(n, :zero) + :one, tags = list_append(if_not_exists(tags, :empty), :tag), "
+            "m.deeper = :v, refused = :set ADD hits :one REMOVE file_id"
+        )
+        values = {
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+            ":empty": {"L": []},
+            ":tag": {"L": [{"S": "a"}]},
+            ":v": {"S": "deep"},
+            ":set": {"SS": ["q1", "q2"]},
+        }
+        dynamodb.put_item(TableName="updates", Item={**key, "kind": {"S": "arrival"}, "m": {"M": {}}})
+        for _ in range(2):
+            dynamodb.update_item(
+                TableName="updates", Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
+            )
+        dynamodb.update_item(
+            TableName="updates",
+            Key=key,
+            UpdateExpression="DELETE refused :gone",
+            ExpressionAttributeValues={":gone": {"SS": ["q1"]}},
+        )
+        item = dynamodb.get_item(TableName="updates", Key=key)["Item"]
+        assert item == {
+            **key,
+            "kind": {"S": "arrival"},
+            "n": {"N": "2"},
+            "hits": {"N": "2"},
+            "tags": {"L": [{"S": "a"}, {"S": "a"}]},
+            "m": {"M": {"deeper": {"S": "deep"}}},
+            "refused": {"SS": ["q2"]},
+        }
+        refused = {
+            "SET pk = :v": "Cannot update attribute pk",
+            "SET a = :v, a = :v": "Two document paths overlap",
+            "SET a = :v REMOVE a": "Two document paths overlap",
+            "SET a = absent + :v": "does not exist",  # arithmetic on an attribute the item lacks
+        }
+        for bad, reason in refused.items():
+            with pytest.raises(ClientError) as refusal:
+                dynamodb.update_item(
+                    TableName="updates", Key=key, UpdateExpression=bad, ExpressionAttributeValues={":v": {"N": "1"}}
+                )
+            assert refusal.value.response["Error"]["Code"] == "ValidationException"
+            assert reason in refusal.value.response["Error"]["Message"], (bad, refusal.value.response["Error"])
+
+
+def test_update_tree_copies_are_whole_and_separate():
+    """The copy a validation changes keeps the tree's parent links and shares nothing with the parsed tree."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from infra.local.moto_patches.dynamodb_updates import _copied_tree
+
+    tree = UpdateExpressionParser.make("SET a = :a, b = if_not_exists(b, :b) REMOVE c")
+    copied = _copied_tree(tree)
+
+    def pairs(original, twin):
+        assert type(original) is type(twin) and original is not twin
+        for child, twin_child in zip(original.children or [], twin.children or [], strict=True):
+            if hasattr(child, "children"):
+                assert twin_child.parent is twin
+                yield from pairs(child, twin_child)
+            else:
+                assert child == twin_child
+        yield original, twin
+
+    assert len(list(pairs(tree, copied))) > 10
+
+
+def test_utc_iso_timestamps_read_as_botocore_reads_them_and_others_take_its_parser():
+    from botocore.utils import parse_timestamp, parse_to_aware_datetime
+
+    from infra.local.moto_patches.timestamps import utc_iso_first
+
+    fast, fast_aware = utc_iso_first(parse_timestamp), utc_iso_first(parse_to_aware_datetime)
+    for text in ("2026-01-31T12:00:00.000Z", "2026-01-31T12:00:00Z", "2026-01-31T23:59:59.123456+00:00"):
+        assert fast(text) == parse_timestamp(text) and fast(text).utcoffset() == parse_timestamp(text).utcoffset()
+        assert repr(fast_aware(text)) == repr(parse_to_aware_datetime(text))
+    for other in ("2026-01-31T12:00:00+01:00", "2026-01-31", 1_769_860_800, "Sat, 31 Jan 2026 12:00:00 GMT"):
+        assert repr(fast(other)) == repr(parse_timestamp(other))
+
+
+def test_s3_listings_carry_the_same_times_with_the_fast_timestamps():
+    import boto3
+    from moto import mock_aws
+
+    from infra.local import moto_patches
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="times")
+        s3.put_object(Bucket="times", Key="a", Body=b"1")
+        before = s3.list_objects_v2(Bucket="times")["Contents"][0]["LastModified"]
+        moto_patches.fast_utc_timestamps()
+        after = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="times")["Contents"][0]
+        assert after["LastModified"] == before and after["LastModified"].utcoffset().total_seconds() == 0

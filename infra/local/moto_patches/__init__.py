@@ -26,6 +26,10 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
   per request is memoized; the engine parses each JSONPath text once; moto lists a response class's actions
   once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
+- An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
+  once what it is (moto asks each node, through ``abc``): the same checks, in the same order.
+- UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
+  parsers of this process's botocore clients.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answer
 from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operations
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
 from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
+from infra.local.moto_patches.dynamodb_updates import (
+    copy_update_expressions_by_pickling,
+    find_clauses_by_class,
+    walk_update_expressions_by_class,
+)
 from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
@@ -52,11 +61,15 @@ from infra.local.moto_patches.step_functions import (
     step_functions_payload_limit,
     thread_safe_state_machine_parsing,
 )
+from infra.local.moto_patches.timestamps import fast_utc_timestamps
 
 __all__ = [
     "MOTO_VERSION",
     "MotoVersionError",
     "copy_query_results_after_filtering",
+    "copy_update_expressions_by_pickling",
+    "fast_utc_timestamps",
+    "find_clauses_by_class",
     "index_base_table_queries",
     "install",
     "action_names_once_per_class",
@@ -70,6 +83,7 @@ __all__ = [
     "s3_listings_survive_concurrent_deletes",
     "thread_safe_state_machine_parsing",
     "two_phase_transactions",
+    "walk_update_expressions_by_class",
 ]
 
 
@@ -94,3 +108,7 @@ def install() -> None:
     parse_each_json_path_once()
     action_names_once_per_class()
     no_debug_form_wrapper()
+    copy_update_expressions_by_pickling()
+    walk_update_expressions_by_class()
+    find_clauses_by_class()
+    fast_utc_timestamps()

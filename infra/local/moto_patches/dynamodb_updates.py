@@ -1,0 +1,119 @@
+"""DynamoDB ``UpdateItem``: the same validation of the update expression, at a fraction of moto's cost.
+
+moto validates an update expression's syntax tree by copying it (``copy.deepcopy``, twice when the item is new)
+and walking the copy once per check (about ten walks), and each walk asks every node whether it is a ``Node``
+and which checks apply to it through ``abc`` instance checks and a dictionary built per node. At ingest that was
+most of the emulator's DynamoDB time: recording a path's arrival (one ``UpdateItem`` of a new item, a SET, a
+DELETE and a REMOVE) cost it more than any other call. Here the tree is copied by pickling (the same objects,
+parent links included; anything pickle refuses still takes ``deepcopy``), and a walk answers those two questions
+once per class instead of once per node. The walks, their order and what each check does are moto's.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.moto_patches.patching import replace
+
+
+def _copied_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    if memo is not None:  # a copy within a larger deepcopy keeps sharing its memo
+        return copy.deepcopy(value, memo)
+    try:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes, just made
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value)
+
+
+def copy_update_expressions_by_pickling() -> None:
+    """The validators module's ``deepcopy`` (its tree copies, and an ``if_not_exists`` value's) pickles."""
+    import moto.dynamodb.parsing.validators as validators
+
+    replace(validators, "deepcopy", "pickled-copy", lambda _: _copied_tree)
+
+
+def walk_update_expressions_by_class() -> None:
+    """``DepthFirstTraverser.traverse_node_recursively`` with its per-node type questions answered per class.
+
+    A traverser's ``_processing_map`` keys are classes fixed per traverser class (moto's docstring calls
+    ``nodes_to_be_processed`` a cached accessor; it is rebuilt per node), so which node classes a traverser
+    processes is known once per (traverser class, node class)."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    is_node: dict[type, bool] = {}
+    processes: dict[tuple[type, type], bool] = {}
+    processors: dict[tuple[type, type], Any] = {}  # the processing map's key a node class falls under, or False
+
+    def by_class(_: Callable[..., Any]) -> Callable[..., Any]:
+        def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+            node_class = type(node)
+            node_like = is_node.get(node_class)
+            if node_like is None:
+                node_like = is_node[node_class] = issubclass(node_class, Node)
+            if not node_like:
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            key = (type(self), node_class)
+            processed = processes.get(key)
+            if processed is None:
+                processed = processes[key] = issubclass(node_class, self.nodes_to_be_processed())
+            if processed:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        return traverse_node_recursively
+
+    def process_by_class(_: Callable[..., Any]) -> Callable[..., Any]:
+        def process(self: Any, node: Any) -> Any:
+            processing = self._processing_map()
+            key = (type(self), type(node))
+            chosen = processors.get(key)
+            if chosen is None:  # the first key the node is an instance of, as moto's loop picks it
+                chosen = processors[key] = next((k for k in processing if isinstance(node, k)), False)
+            return processing[chosen](node) if chosen is not False else None
+
+        return process
+
+    replace(DepthFirstTraverser, "traverse_node_recursively", "by-class", by_class)
+    replace(DepthFirstTraverser, "process", "by-class", process_by_class)
+
+
+def find_clauses_by_class() -> None:
+    """``Node.find_clauses`` (run for every ``UpdateExpression`` node by two checks, and by ``normalize``) with
+    the kind of each child, a nested expression or function to look into, known per class."""
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        Expression,
+        Node,
+        UpdateExpressionFunction,
+    )
+
+    nested: dict[type, bool] = {}
+
+    def by_class(_: Callable[..., Any]) -> Callable[..., Any]:
+        def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+            clauses: list[Any] = []
+            for child in self.children or []:
+                child_class = type(child)
+                if child_class in clause_types:
+                    clauses.append(child)
+                    continue
+                looked_into = nested.get(child_class)
+                if looked_into is None:
+                    looked_into = nested[child_class] = issubclass(child_class, (Expression, UpdateExpressionFunction))
+                if looked_into:
+                    clauses.extend(child.find_clauses(clause_types))
+            return clauses
+
+        return find_clauses
+
+    replace(Node, "find_clauses", "by-class", by_class)
