@@ -34,14 +34,17 @@ def _percentile(samples: list[float], q: float) -> float:
 
 def _annotate(project, job, deadline: float, log: dict, lock: threading.Lock) -> None:
     from annolake import AnnolakeAPIError
+    from urllib3.exceptions import HTTPError
 
+    # a timed-out read is an error of that request, not the end of the annotator
+    failures = (AnnolakeAPIError, HTTPError, OSError)
     while time.monotonic() < deadline:
         t0 = time.perf_counter()
         try:
             task = project.task.next(job)
-        except AnnolakeAPIError as exc:
+        except failures as exc:
             with lock:
-                log["errors"].append(f"next: {exc}")
+                log["errors"].append(f"next: {type(exc).__name__}: {exc}")
             continue
         t1 = time.perf_counter()
         if task is None:  # the queue is empty for now: not a hand-out, so not in the latency figures
@@ -55,9 +58,9 @@ def _annotate(project, job, deadline: float, log: dict, lock: threading.Lock) ->
             log["handed"][task.id].add(task.data["assignee"])
         try:
             task.submit(BOX)
-        except AnnolakeAPIError as exc:
+        except failures as exc:
             with lock:
-                log["errors"].append(f"submit: {exc}")
+                log["errors"].append(f"submit: {type(exc).__name__}: {exc}")
             continue
         with lock:
             log["submit"].append(time.perf_counter() - t1)
