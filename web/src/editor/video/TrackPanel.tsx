@@ -1,8 +1,8 @@
 /**
  * The video editor's side panel: the tracks, the selected one on the current frame (outside, occluded, keyframe)
- * and its attributes (fixed for the track).
+ * and its attributes (fixed for the track); then what the editor adds below (the frame tags).
  */
-import type { Dispatch } from "react";
+import type { Dispatch, ReactNode } from "react";
 
 import type { AttributeGroup } from "../../api/types";
 import { AttributeField } from "../AttributeField";
@@ -26,6 +26,7 @@ export function TrackPanel({
   attributeGroups,
   colourOf,
   dispatch,
+  children,
 }: {
   tracks: Track[];
   frame: number;
@@ -35,6 +36,8 @@ export function TrackPanel({
   attributeGroups: AttributeGroup[];
   colourOf: ColourOf;
   dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
+  /** more sections below the tracks' (the frame tags) */
+  children?: ReactNode;
 }) {
   const chosen = findTrack(tracks, selected);
   const onKeyframe = chosen?.keyframes.some((k) => k.frame === frame) ?? false;
@@ -112,6 +115,7 @@ export function TrackPanel({
           ))}
         </section>
       ) : null}
+      {children}
     </aside>
   );
 }

@@ -187,3 +187,39 @@ describe("drawing tracks on frames", () => {
     expect(tracksOf(locked)).toBe(locked.baseline);
   });
 });
+
+describe("frame tags", () => {
+  const TAG = { type: "frame_tag", name: "person", frame_start: 40, frame_end: 60, id: "kept" } as PacketInstance;
+
+  it("T marks the first frame, T again on another the last, with the current label; saved with the rest", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 20 }, { type: "tag" });
+    expect(state.tagStart).toBe(20);
+    expect(isVideoDirty(state)).toBe(false);
+    state = run(state, { type: "step", delta: -10 }, { type: "label", name: "person" }, { type: "tag" });
+    expect(state.tagStart).toBeNull();
+    expect(state.tags).toEqual([{ type: "frame_tag", name: "person", frame_start: 10, frame_end: 20 }]);
+    expect(isVideoDirty(state)).toBe(true);
+    expect(instancesOf(state).map((i) => i.type)).toEqual(["track", "frame_tag"]);
+  });
+
+  it("keeps stored tags as they came, deletes one, and Escape drops a half-made one", () => {
+    let state = start([TRACK, TAG]);
+    expect(state.tags).toEqual([TAG]);
+    expect(instancesOf(state)).toContainEqual(TAG);
+    state = run(state, { type: "frame-tag" }, { type: "cancel" });
+    expect(state.tagStart).toBeNull();
+    expect(state.tags).toEqual([TAG]);
+    state = run(state, { type: "remove-frame-tag", key: "person@40-60" });
+    expect(state.tags).toEqual([]);
+    expect(isVideoDirty(state)).toBe(true);
+    expect(instancesOf(state).some((i) => i.type === "frame_tag")).toBe(false);
+  });
+
+  it("stays inside a segment's frames and cannot be made read-only", () => {
+    let state = run(start([], false, { first: 30, last: 50 }), { type: "frame-tag" }, { type: "step", delta: 100 }, { type: "frame-tag" });
+    expect(state.tags).toEqual([{ type: "frame_tag", name: "car", frame_start: 30, frame_end: 50 }]);
+    state = run(start([TAG], true), { type: "frame-tag" }, { type: "step", delta: 1 }, { type: "frame-tag" });
+    expect(state.tags).toEqual([TAG]);
+    expect(run(state, { type: "remove-frame-tag", key: "person@40-60" }).tags).toEqual([TAG]);
+  });
+});
