@@ -6,6 +6,9 @@ made with the keyboard over frames 10..20 (T on frame 10, stepped to 20, T again
 in the panel on the frames it covers; a second one, made with the buttons, is deleted. After a save and a
 reload the tag is there on frame 15 and not on frame 25, the server answers it on frame 15's annotations, and
 the dataset query ``frames.<tag> >= 11`` (the tag's 11 frames) finds the video, ``>= 12`` does not.
+
+Per-frame attributes: a track drawn on frame 0 gets the demo schema's ``occluded`` = ``partly`` from frame 50
+on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 does not.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import pytest
 
 from tests.e2e.conftest import REPO, RunningPlatform
 from tests.e2e.test_web_ui import _api, _sign_in
-from tests.e2e.test_web_video import _on_frame, _seek
-from tests.support.video_fixtures import make_square_video
+from tests.e2e.test_web_video import _drag, _on_frame, _seek
+from tests.support.video_fixtures import make_square_video, square_at
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +110,45 @@ def test_tag_frames_10_to_20_save_reload_and_query(platform, admin, video):
     assert _api(platform, "GET", f"/files/{file_id}")["frame_counts"] == {TAG: 11}
     assert _query(platform, f"frames.{TAG} >= 11") == [file_id]
     assert _query(platform, f"frames.{TAG} >= 12") == []
+
+
+def test_a_per_frame_attribute_holds_from_its_frame_to_the_next_keyframe(platform, admin, video):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/files/{video['file_id']}")
+    expect(page.get_by_role("status").filter(has_text="version 1")).to_be_visible()
+    _seek(page, 0)
+    page.get_by_role("combobox", name="Label").select_option(TAG)
+    page.keyboard.press("b")
+    x, y = square_at(0)
+    _drag(page, (x, y), (x + 60, y + 60))
+    tracks = page.get_by_role("list", name="Tracks")
+    expect(tracks.get_by_role("button", name=f"#1 box {TAG} · 1 keyframes")).to_be_visible()
+
+    _seek(page, 50)
+    section = page.get_by_role("region", name="Attributes of track #1 from frame 50")
+    section.get_by_role("radio", name="partly").check()
+    expect(tracks.get_by_role("button", name=f"#1 box {TAG} · 2 keyframes")).to_be_visible()
+    expect(
+        page.get_by_role("region", name="Attributes of track #1", exact=True).get_by_role("radio", name="partly")
+    ).not_to_be_checked()
+    _seek(page, 40)
+    expect(
+        page.get_by_role("region", name="Attributes of track #1 from frame 40").get_by_role("radio", name="partly")
+    ).not_to_be_checked()
+    _seek(page, 60)
+    expect(
+        page.get_by_role("region", name="Attributes of track #1 from frame 60").get_by_role("radio", name="partly")
+    ).to_be_checked()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 2 · saved")).to_be_visible()
+    admin.shot("03-frame-attribute")
+
+    file_id = video["file_id"]
+    shown = {}
+    for frame in (40, 60):
+        served = _api(platform, "GET", f"/files/{file_id}/frames/{frame}/annotations")["instance_list"]
+        (box,) = [i for i in served if i.get("track_id") == 1]
+        shown[frame] = box["attributes"]
+    assert shown == {40: {}, 60: {"occluded": "partly"}}

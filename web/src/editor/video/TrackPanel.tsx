@@ -1,6 +1,6 @@
 /**
  * The video editor's side panel: the tracks, the selected one on the current frame (outside, occluded, keyframe)
- * and its attributes (fixed for the track); then what the editor adds below (the frame tags).
+ * and its attributes: fixed for the track, or per frame (from this frame to the next keyframe); then what the editor adds below (the frame tags).
  */
 import type { Dispatch, ReactNode } from "react";
 
@@ -8,7 +8,7 @@ import type { AttributeGroup } from "../../api/types";
 import { AttributeField } from "../AttributeField";
 import type { ColourOf } from "../palette";
 import { type Track, stateAt } from "./interpolation";
-import { findTrack, trackKey } from "./tracks";
+import { findTrack, frameAttributesAt, trackKey } from "./tracks";
 import type { VideoAction } from "./videoReducer";
 
 function describeState(track: Track, frame: number): string {
@@ -111,6 +111,24 @@ export function TrackPanel({
               value={chosen.attributes?.[group.name]}
               disabled={readOnly}
               onChange={(value) => dispatch({ type: "track-attribute", key: trackKey(chosen), group: group.name, value })}
+            />
+          ))}
+        </section>
+      ) : null}
+      {chosen && groups.length > 0 && visible && !visible.outside ? (
+        <section aria-labelledby="frame-attributes-title">
+          <h2 id="frame-attributes-title">
+            Attributes of track #{chosen.track_id} from frame {frame}
+          </h2>
+          <p className="hint">Held until the next keyframe (a keyframe is made here); over the track's own.</p>
+          {groups.map((group) => (
+            <AttributeField
+              key={`${trackKey(chosen)}@${frame}:${group.name}`}
+              group={group}
+              value={frameAttributesAt(chosen, frame)[group.name]}
+              disabled={readOnly}
+              inputName={`${group.name} (frame)`}
+              onChange={(value) => dispatch({ type: "frame-attribute", key: trackKey(chosen), group: group.name, value })}
             />
           ))}
         </section>

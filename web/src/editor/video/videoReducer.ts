@@ -16,6 +16,7 @@ import {
   findTrack,
   removeKeyframe,
   replaceTrack,
+  setFrameAttribute,
   setTrackAttribute,
   splitInstances,
   toggleOccluded,
@@ -37,6 +38,8 @@ export type VideoAction =
   | { type: "remove-track"; key: string }
   /** a track's attribute (fixed for the whole track; empty removes it) */
   | { type: "track-attribute"; key?: string; group: string; value: unknown }
+  /** a per-frame attribute from the current frame on (a keyframe there holds it; empty removes it there) */
+  | { type: "frame-attribute"; key?: string; group: string; value: unknown }
   /** a frame tag: mark its first frame here, or (one marked) end it here with the current label */
   | { type: "frame-tag" }
   | { type: "remove-frame-tag"; key: string };
@@ -133,6 +136,8 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
       return editTrack(state, action.key, (t) => removeKeyframe(t, state.frame));
     case "track-attribute":
       return editTrack(state, action.key, (t) => setTrackAttribute(t, action.group, action.value));
+    case "frame-attribute":
+      return editTrack(state, action.key, (t) => setFrameAttribute(t, state.frame, action.group, action.value));
     case "frame-tag":
       return frameTag(state);
     case "remove-frame-tag":
