@@ -8,14 +8,11 @@ export function AttributeField({
   value,
   disabled,
   onChange,
-  inputName = group.name,
 }: {
   group: AttributeGroup;
   value: unknown;
   disabled: boolean;
   onChange: (value: unknown) => void;
-  /** the radio buttons' group name: another where the same group is edited twice on a page */
-  inputName?: string;
 }) {
   const options = group.options ?? [];
   const title = `${group.name}${group.required ? " (required)" : ""}`;
@@ -55,7 +52,7 @@ export function AttributeField({
           <legend>{title}</legend>
           {options.map((option) => (
             <label key={option} className="check">
-              <input type="radio" name={inputName} checked={value === option} onChange={() => onChange(option)} />
+              <input type="radio" name={group.name} checked={value === option} onChange={() => onChange(option)} />
               {option}
             </label>
           ))}
