@@ -131,9 +131,9 @@ def template_steps() -> list[Step]:
 
 
 STEPS = template_steps()
-COVERED = {"ingest", "import", "review", "launch", "export", "predict", "snapshot"}
+COVERED = {"ingest", "import", "review", "launch", "export", "predict", "snapshot", "video"}
 # Machines whose steps are not failed on purpose yet; each is listed under "Not yet proven" in docs/reliability.md.
-NOT_YET: set[str] = {"video"}
+NOT_YET: set[str] = set()
 
 
 def test_every_state_machine_of_the_template_is_in_the_matrix():
@@ -407,7 +407,7 @@ class Scenario:
 
 class Ingest(Scenario):
     """Drop an image with its sidecar (good), or a file that is no image (bad: quarantined). A video is handed to the
-    video ingest machine (not yet in the matrix)."""
+    video ingest machine (``Video``)."""
 
     machine = "ingest"
     SIDECAR = {"instance_list": [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]}
@@ -475,6 +475,78 @@ class Ingest(Scenario):
     def redrive(self, project: str, headers: dict[str, str], flow: str) -> None:
         """The documented re-drive: drop the same path again (the outage over, or with a repaired copy)."""
         self._dropped(project, flow)
+
+
+class Video(Ingest):
+    """Drop a 64-frame video, extracted in two segments of 32 frames (good), or a damaged MOV (bad: the probe
+    refuses it, DiscardVideo quarantines it). The ingest machine hands it over (``StartVideoIngest``) and the
+    video machine registers or quarantines it; a re-drive is the ingest's: drop the same path again."""
+
+    machine = "video"
+    SEGMENT_FRAMES = 32
+    DAMAGED = b"\x00\x00\x00\x14ftypqt  " + bytes(range(256)) * 40  # a QuickTime header, then no movie
+    _good: bytes | None = None
+
+    def flow_of(self, step: Step) -> str:
+        return "bad" if step.state == "DiscardVideo" else "good"
+
+    @classmethod
+    def _video(cls) -> bytes:
+        """The same bytes every run (so the same file id and content hash), made once with PyAV."""
+        if cls._good is None:
+            import tempfile
+            from pathlib import Path
+
+            from tests.support.video_fixtures import make_video
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = make_video(Path(folder) / "clip.mkv", frames=64, size=(64, 48), gop=16)
+                cls._good = path.read_bytes()
+        return cls._good
+
+    def _drop(self, project: str, flow: str) -> None:
+        body, name = (self._video(), "clip.mkv") if flow == "good" else (self.DAMAGED, "damaged.mov")
+        self.rig.aws("s3").put_object(Bucket=self.rig.drop, Key=f"{project}/cars/{name}", Body=body)
+
+    def _dropped(self, project: str, flow: str) -> None:
+        """Drop, then wait for the ingest execution, and the video execution it started (if it could), to end."""
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("VIDEO_SEGMENT_FRAMES", str(self.SEGMENT_FRAMES))
+            reset_service_caches()
+            try:
+                super()._dropped(project, flow)
+                wait_until(
+                    lambda: not self.rig.executions("video_ingest", "RUNNING"), "the video executions to end", 120
+                )
+            finally:
+                patch.undo()
+                reset_service_caches()
+
+    def outcome(self, project: str, headers: dict[str, str]) -> Outcome:
+        seen = super().outcome(project, headers)
+        for f in self._files(project, headers):
+            if f["status"] == "ready":
+                assert f["video"]["frame_count"] == 64, f  # every frame, once
+        return seen
+
+    def assert_recorded(self, project: str, headers: dict[str, str], step: Step, why: str) -> None:
+        if step.state == "DiscardVideo":
+            # The step that quarantines refused videos cannot run: the damaged file stays where it was dropped,
+            # and the video execution's failure (alarmed) carries the error.
+            assert self.rig.keys(self.rig.drop, f"{project}/") == [f"{project}/cars/damaged.mov"]
+            failed = [e for e in self.rig.executions("video_ingest", "FAILED") if project in self._input(e)]
+            assert failed, "the video ingest execution is not recorded as failed"
+            return
+        files = self._files(project, headers)
+        quarantined = [f for f in files if f["status"] == "quarantined"]
+        assert quarantined and all(why in f["status_reason"] for f in quarantined), files
+        if [f["status"] for f in files] == ["quarantined"]:
+            # a refused video leaves no frames, poster or original beside its quarantined copy
+            assert self.rig.keys(self.rig.media, f"projects/{project}/") == [], "a quarantined video left objects"
+        else:
+            # FinishVideo recorded the file ready, then a later write failed for good: its frames stay with it
+            (ready,) = [f for f in files if f["status"] == "ready"]
+            assert len(self.rig.keys(self.rig.media, f"projects/{project}/files/{ready['file_id']}/")) >= 5
 
 
 def _anonymous(keys: list[str], project: str) -> list[str]:
@@ -964,6 +1036,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
     "export": Export,
     "predict": Predict,
     "snapshot": SnapshotBuild,
+    "video": Video,
 }
 
 

@@ -176,15 +176,21 @@ def finish_video(bucket: str, key: str, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def discard_video(bucket: str, key: str, error: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
-    """A refused video: remove what its steps stored (not the frames of the same bytes ingested before), then
-    quarantine the arrival with the reason."""
-    if plan is not None and not plan.get("reused"):
+    """A refused video: remove what its steps stored (not the frames of the same bytes ingested before, nor of
+    a file FinishVideo recorded ready before it failed on a later write), then quarantine the arrival with the
+    reason (a re-drive of a ready file's path replaces that refusal)."""
+    if plan is not None and not plan.get("reused") and not _recorded_ready(key, plan["facts"]["file_id"]):
         facts = plan["facts"]
         media_bucket = get_settings().media_bucket
         stored = storage.list_keys(media_bucket, facts["video"]["frames_prefix"])
         stored += [facts["video"]["timestamps_key"], facts["thumbnail_key"], facts["original_key"]]
         _remove(media_bucket, stored)
     return ingest.quarantine(bucket, key, error)
+
+
+def _recorded_ready(key: str, file_id: str) -> bool:
+    known = file_repo.get_file(parse_object_key(key).project_id, file_id)
+    return known is not None and known.status == "ready"
 
 
 def _remove(bucket: str, keys: list[str]) -> None:

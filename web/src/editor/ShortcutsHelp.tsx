@@ -7,7 +7,7 @@ export function ShortcutsHelp({ open, onClose, video = false }: { open: boolean;
     <Dialog title="Keyboard shortcuts" open={open} onClose={onClose}>
       <table className="shortcuts">
         <tbody>
-          {SHORTCUTS.filter((s) => video || !s.video).map((s) => (
+          {SHORTCUTS.filter((s) => (video ? !s.image : !s.video)).map((s) => (
             <tr key={s.keys}>
               <th scope="row">
                 <kbd>{s.keys}</kbd>

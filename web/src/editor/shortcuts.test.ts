@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { commandFor } from "./shortcuts";
+import { SHORTCUTS, commandFor } from "./shortcuts";
 
 const press = (key: string, mods: Partial<{ ctrlKey: boolean; metaKey: boolean; shiftKey: boolean; altKey: boolean }> = {}) =>
   commandFor({ key, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, ...mods });
@@ -35,5 +35,16 @@ describe("video shortcuts", () => {
     expect(press("End")).toEqual({ type: "frame-edge", last: true });
     expect(press("K", { shiftKey: true })).toEqual({ type: "play" });
     expect(press("h")).toEqual({ type: "outside" });
+  });
+});
+
+describe("the help table", () => {
+  it("names each key once per editor: T tags the file in images, frames in videos", () => {
+    for (const video of [false, true]) {
+      const shown = SHORTCUTS.filter((s) => (video ? !s.image : !s.video));
+      expect(new Set(shown.map((s) => s.keys)).size).toBe(shown.length);
+      const t = shown.find((s) => s.keys === "T");
+      expect(t?.description).toMatch(video ? /Frame tag/ : /Tag the file/);
+    }
   });
 });

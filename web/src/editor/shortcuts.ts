@@ -31,14 +31,14 @@ export interface KeyLike {
   altKey: boolean;
 }
 
-/** `video`: only in the video editor. */
-export const SHORTCUTS: { keys: string; description: string; video?: true }[] = [
+/** `video`: only in the video editor; `image`: only in the image editor. */
+export const SHORTCUTS: { keys: string; description: string; video?: true; image?: true }[] = [
   { keys: "V", description: "Select and edit (drag shapes, handles and vertices; drag the image to pan)" },
   { keys: "B", description: "Draw boxes (drag)" },
   { keys: "P", description: "Draw polygons (click points; click the first point or press Enter to close)" },
   { keys: "L", description: "Draw lines (click points; Enter to finish)" },
   { keys: "O", description: "Place points (click)" },
-  { keys: "T", description: "Tag the file with the current label" },
+  { keys: "T", description: "Tag the file with the current label", image: true },
   { keys: "1 – 9", description: "Choose the label (in schema order)" },
   { keys: "Tab", description: "Select the next shape" },
   { keys: "Delete / Backspace", description: "Delete the selected shape (while drawing: the last point)" },
@@ -55,6 +55,11 @@ export const SHORTCUTS: { keys: string; description: string; video?: true }[] = 
   { keys: "Home / End", description: "First / last frame", video: true },
   { keys: "K", description: "Play or pause", video: true },
   { keys: "H", description: "The selected object leaves the view on this frame (again: it is back)", video: true },
+  {
+    keys: "T",
+    description: "Frame tag with the current label: its first frame here; step, then T again on its last (Escape: cancel)",
+    video: true,
+  },
 ];
 
 const TOOLS: Record<string, Tool> = { v: "select", b: "box", p: "polygon", l: "line", o: "point" };

@@ -1,10 +1,12 @@
 /**
- * Each track's visible spans and keyframes along the video, with the current frame; a click seeks there. Outside
+ * Each track's visible spans and keyframes along the video, and each frame tag's frames (with the one being
+ * made), with the current frame; a click seeks there. Outside
  * a segment task's frames the bars are greyed (a click there goes to the segment's nearest frame).
  */
 import type { Dispatch, MouseEvent } from "react";
 
 import type { ColourOf } from "../palette";
+import { type FrameTag, lastFrameOf, sortedTags, tagKey } from "./frameTags";
 import type { Track } from "./interpolation";
 import { type FrameRange, isWholeVideo } from "./segment";
 import { trackKey, visibleSpans } from "./tracks";
@@ -16,6 +18,8 @@ function percent(frame: number, frameCount: number): string {
 
 export function Timeline({
   tracks,
+  tags = [],
+  tagStart = null,
   frame,
   frameCount,
   range,
@@ -24,6 +28,9 @@ export function Timeline({
   dispatch,
 }: {
   tracks: Track[];
+  tags?: FrameTag[];
+  /** the first frame of a frame tag being made */
+  tagStart?: number | null;
   frame: number;
   frameCount: number;
   range: FrameRange;
@@ -88,6 +95,39 @@ export function Timeline({
           </div>
         );
       })}
+      {sortedTags(tags).map((tag) => (
+        <div key={tagKey(tag)} className="timeline-row" data-tag={tag.name}>
+          <span className="timeline-name">Tag {tag.name}</span>
+          <div className="timeline-bar" onClick={seekAt}>
+            {outside}
+            <span
+              className="timeline-span"
+              data-tag-span={`${tag.frame_start}-${lastFrameOf(tag)}`}
+              style={{
+                left: percent(tag.frame_start, frameCount),
+                width: percent(lastFrameOf(tag) - tag.frame_start + 1, frameCount),
+                background: colourOf(tag.name),
+              }}
+            />
+            <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
+          </div>
+        </div>
+      ))}
+      {tagStart !== null ? (
+        <div className="timeline-row pending" data-tag-pending={`${Math.min(tagStart, frame)}-${Math.max(tagStart, frame)}`}>
+          <span className="timeline-name">New tag</span>
+          <div className="timeline-bar" onClick={seekAt}>
+            <span
+              className="timeline-span pending"
+              style={{
+                left: percent(Math.min(tagStart, frame), frameCount),
+                width: percent(Math.abs(frame - tagStart) + 1, frameCount),
+              }}
+            />
+            <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
+          </div>
+        </div>
+      ) : null}
     </div>
   );
 }

@@ -1,14 +1,14 @@
 /**
  * The video editor's side panel: the tracks, the selected one on the current frame (outside, occluded, keyframe)
- * and its attributes (fixed for the track).
+ * and its attributes: fixed for the track, or per frame (from this frame to the next keyframe); then what the editor adds below (the frame tags).
  */
-import type { Dispatch } from "react";
+import { type Dispatch, type ReactNode, useState } from "react";
 
 import type { AttributeGroup } from "../../api/types";
 import { AttributeField } from "../AttributeField";
 import type { ColourOf } from "../palette";
 import { type Track, stateAt } from "./interpolation";
-import { findTrack, trackKey } from "./tracks";
+import { findTrack, frameAttributesAt, trackKey } from "./tracks";
 import type { VideoAction } from "./videoReducer";
 
 function describeState(track: Track, frame: number): string {
@@ -26,6 +26,7 @@ export function TrackPanel({
   attributeGroups,
   colourOf,
   dispatch,
+  children,
 }: {
   tracks: Track[];
   frame: number;
@@ -35,7 +36,11 @@ export function TrackPanel({
   attributeGroups: AttributeGroup[];
   colourOf: ColourOf;
   dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
+  /** more sections below the tracks' (the frame tags) */
+  children?: ReactNode;
 }) {
+  /** which attributes the fields edit: the whole track's, or those from this frame on (one set shown at a time) */
+  const [perFrame, setPerFrame] = useState(false);
   const chosen = findTrack(tracks, selected);
   const onKeyframe = chosen?.keyframes.some((k) => k.frame === frame) ?? false;
   const visible = chosen ? stateAt(chosen, frame) : null;
@@ -101,17 +106,43 @@ export function TrackPanel({
       {chosen && groups.length > 0 ? (
         <section aria-labelledby="track-attributes-title">
           <h2 id="track-attributes-title">Attributes of track #{chosen.track_id}</h2>
-          {groups.map((group) => (
-            <AttributeField
-              key={`${trackKey(chosen)}:${group.name}`}
-              group={group}
-              value={chosen.attributes?.[group.name]}
-              disabled={readOnly}
-              onChange={(value) => dispatch({ type: "track-attribute", key: trackKey(chosen), group: group.name, value })}
-            />
-          ))}
+          <div className="actions" role="group" aria-label="Attributes set">
+            <button type="button" aria-pressed={!perFrame} onClick={() => setPerFrame(false)}>
+              Whole track
+            </button>
+            <button type="button" aria-pressed={perFrame} onClick={() => setPerFrame(true)}>
+              From frame {frame}
+            </button>
+          </div>
+          {!perFrame ? (
+            groups.map((group) => (
+              <AttributeField
+                key={`${trackKey(chosen)}:${group.name}`}
+                group={group}
+                value={chosen.attributes?.[group.name]}
+                disabled={readOnly}
+                onChange={(value) => dispatch({ type: "track-attribute", key: trackKey(chosen), group: group.name, value })}
+              />
+            ))
+          ) : visible && !visible.outside ? (
+            <>
+              <p className="hint">Held until the next keyframe (a keyframe is made here), over the whole track's.</p>
+              {groups.map((group) => (
+                <AttributeField
+                  key={`${trackKey(chosen)}@${frame}:${group.name}`}
+                  group={group}
+                  value={frameAttributesAt(chosen, frame)[group.name]}
+                  disabled={readOnly}
+                  onChange={(value) => dispatch({ type: "frame-attribute", key: trackKey(chosen), group: group.name, value })}
+                />
+              ))}
+            </>
+          ) : (
+            <p className="hint">The object is not in view on frame {frame}: its attributes here are set where it is.</p>
+          )}
         </section>
       ) : null}
+      {children}
     </aside>
   );
 }

@@ -1,8 +1,8 @@
 /**
  * The video editor: frame n of a video (from the frames endpoint, a few frames prefetched) under the image
  * editor's canvas, tools and gestures, whose shapes on a frame are the tracks' (videoReducer.ts folds edits back
- * into keyframes); playback, a timeline of tracks and keyframes, and the track list. A segment task's editor
- * stays on the segment's frames.
+ * into keyframes); playback, a timeline of tracks, keyframes and frame tags, the track list and the frame tags.
+ * A segment task's editor stays on the segment's frames.
  */
 import { type ReactNode, useCallback, useEffect, useMemo, useReducer } from "react";
 
@@ -14,6 +14,7 @@ import type { Command, Tool } from "../shortcuts";
 import { ShortcutsHelp } from "../ShortcutsHelp";
 import { Toolbar } from "../Toolbar";
 import { useEditorShell } from "../useEditorShell";
+import { FrameTagPanel } from "./FrameTagPanel";
 import { frameRange } from "./segment";
 import { Timeline } from "./Timeline";
 import { findTrack } from "./tracks";
@@ -148,6 +149,8 @@ export function VideoEditor(props: VideoEditorProps) {
           />
           <Timeline
             tracks={tracks}
+            tags={state.tags}
+            tagStart={state.tagStart}
             frame={frame}
             frameCount={frameCount}
             range={state.range}
@@ -164,7 +167,17 @@ export function VideoEditor(props: VideoEditorProps) {
           attributeGroups={props.attributeGroups ?? []}
           colourOf={colourOf}
           dispatch={dispatch}
-        />
+        >
+          <FrameTagPanel
+            tags={state.tags}
+            frame={frame}
+            tagStart={state.tagStart}
+            label={view.label}
+            readOnly={readOnly}
+            colourOf={colourOf}
+            dispatch={dispatch}
+          />
+        </TrackPanel>
       </div>
       <ShortcutsHelp open={help} onClose={() => setHelp(false)} video />
     </div>

@@ -6,7 +6,16 @@
 import type { PacketInstance } from "../../api/types";
 import type { Pt } from "../geometry";
 import { withAttribute } from "../instances";
-import { type Geometry, type Keyframe, type Track, type TrackShape, geometryOf, shapeAt, stateAt } from "./interpolation";
+import {
+  type Geometry,
+  type Keyframe,
+  type Track,
+  type TrackShape,
+  geometryOf,
+  keyframeIndexAt,
+  shapeAt,
+  stateAt,
+} from "./interpolation";
 
 export const TRACK_SHAPES: TrackShape[] = ["box", "polygon", "point"];
 
@@ -148,6 +157,30 @@ export function setTrackAttribute(track: Track, group: string, value: unknown): 
   const attributes = withAttribute(track.attributes ?? {}, group, value);
   const same = JSON.stringify(attributes[group]) === JSON.stringify(track.attributes?.[group]);
   return same ? track : { ...track, attributes };
+}
+
+/** The per-frame attributes in effect on `frame`: the keyframe's at or before it (the track's own are apart). */
+export function frameAttributesAt(track: Track, frame: number): Record<string, unknown> {
+  return track.keyframes[keyframeIndexAt(track.keyframes, frame)]?.attributes ?? {};
+}
+
+/**
+ * The track with a per-frame attribute set from `frame` on (it holds until the next keyframe), on the keyframe
+ * there (made, holding the frame's shape, where the object is visible), or removed there when empty.
+ */
+export function setFrameAttribute(track: Track, frame: number, group: string, value: unknown): Track {
+  let current = track.keyframes.find((k) => k.frame === frame);
+  let base = track;
+  if (!current) {
+    const state = shapeAt(track, frame);
+    if (!state) return track;
+    base = setKeyframe(track, frame, geometryOf(track.shape, state));
+    current = base.keyframes.find((k) => k.frame === frame) as Keyframe;
+  }
+  const attributes = withAttribute(current.attributes ?? {}, group, value);
+  if (JSON.stringify(attributes[group]) === JSON.stringify(current.attributes?.[group])) return track;
+  const { attributes: _old, ...rest } = current;
+  return withKeyframe(base, Object.keys(attributes).length > 0 ? { ...rest, attributes } : rest);
 }
 
 export function replaceTrack(tracks: Track[], track: Track): Track[] {

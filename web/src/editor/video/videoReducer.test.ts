@@ -187,3 +187,69 @@ describe("drawing tracks on frames", () => {
     expect(tracksOf(locked)).toBe(locked.baseline);
   });
 });
+
+describe("frame tags", () => {
+  const TAG = { type: "frame_tag", name: "person", frame_start: 40, frame_end: 60, id: "kept" } as PacketInstance;
+
+  it("T marks the first frame, T again on another the last, with the current label; saved with the rest", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 20 }, { type: "tag" });
+    expect(state.tagStart).toBe(20);
+    expect(isVideoDirty(state)).toBe(false);
+    state = run(state, { type: "step", delta: -10 }, { type: "label", name: "person" }, { type: "tag" });
+    expect(state.tagStart).toBeNull();
+    expect(state.tags).toEqual([{ type: "frame_tag", name: "person", frame_start: 10, frame_end: 20 }]);
+    expect(isVideoDirty(state)).toBe(true);
+    expect(instancesOf(state).map((i) => i.type)).toEqual(["track", "frame_tag"]);
+  });
+
+  it("keeps stored tags as they came, deletes one, and Escape drops a half-made one", () => {
+    let state = start([TRACK, TAG]);
+    expect(state.tags).toEqual([TAG]);
+    expect(instancesOf(state)).toContainEqual(TAG);
+    state = run(state, { type: "frame-tag" }, { type: "cancel" });
+    expect(state.tagStart).toBeNull();
+    expect(state.tags).toEqual([TAG]);
+    state = run(state, { type: "remove-frame-tag", key: "person@40-60" });
+    expect(state.tags).toEqual([]);
+    expect(isVideoDirty(state)).toBe(true);
+    expect(instancesOf(state).some((i) => i.type === "frame_tag")).toBe(false);
+  });
+
+  it("stays inside a segment's frames and cannot be made read-only", () => {
+    const segment = { first: 30, last: 50 };
+    let state = run(start([], false, segment), { type: "frame-tag" }, { type: "step", delta: 100 }, { type: "frame-tag" });
+    expect(state.tags).toEqual([{ type: "frame_tag", name: "car", frame_start: 30, frame_end: 50 }]);
+    state = run(start([TAG], true), { type: "frame-tag" }, { type: "step", delta: 1 }, { type: "frame-tag" });
+    expect(state.tags).toEqual([TAG]);
+    expect(run(state, { type: "remove-frame-tag", key: "person@40-60" }).tags).toEqual([TAG]);
+  });
+});
+
+describe("per-frame attributes", () => {
+  it("set on frame 50 make a keyframe there holding them until the next keyframe; undoable; empty removes", () => {
+    let state = run(start([TRACK]), { type: "select", key: "track-4" }, { type: "seek", frame: 50 });
+    state = run(state, { type: "frame-attribute", group: "pose", value: "sitting" });
+    const track = tracksOf(state)[0]!;
+    expect(track.keyframes.map((k) => k.frame)).toEqual([0, 50, 100]);
+    expect(track.keyframes[1]).toMatchObject({ frame: 50, x_min: 60, x_max: 100, attributes: { pose: "sitting" } });
+    expect(shapeAt(track, 70)?.attributes).toEqual({ pose: "sitting" });
+    expect(shapeAt(track, 40)?.attributes).toEqual({});
+    expect(shapeAt(track, 100)?.attributes).toEqual({});
+    expect(run(state, { type: "frame-attribute", group: "pose", value: "sitting" })).toBe(state);
+    state = run(state, { type: "frame-attribute", group: "pose", value: "" });
+    expect(tracksOf(state)[0]?.keyframes[1]?.attributes).toBeUndefined();
+    state = run(state, { type: "undo" }, { type: "undo" });
+    expect(tracksOf(state)[0]?.keyframes.map((k) => k.frame)).toEqual([0, 100]);
+  });
+
+  it("are not set where the object is not in view", () => {
+    const leaving = { frame: 110, x_min: 110, y_min: 20, x_max: 150, y_max: 60, outside: true };
+    const gone = { ...TRACK, keyframes: [...(TRACK.keyframes as object[]), leaving] } as PacketInstance;
+    const state = run(
+      start([gone]),
+      { type: "seek", frame: 115 },
+      { type: "frame-attribute", key: "track-4", group: "pose", value: "x" },
+    );
+    expect(isVideoDirty(state)).toBe(false);
+  });
+});

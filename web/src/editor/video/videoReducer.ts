@@ -1,12 +1,14 @@
 /**
  * The video editor's reducer: frame navigation and playback, track edits (outside, occluded, keyframe and track
- * removal, undo/redo over the tracks), and every image-editor action applied to the current frame, whose result
+ * removal, undo/redo over the tracks), frame tags (T marks a tag's first frame, T again its last, with the current
+ * label; Escape drops a half-made one), and every image-editor action applied to the current frame, whose result
  * is folded back into the tracks once a gesture ends. Pure.
  */
 import type { PacketInstance } from "../../api/types";
 import { commit, createHistory, redo, undo } from "../history";
 import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
+import { addFrameTag, removeFrameTag, splitFrameTags } from "./frameTags";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
 import { type FrameRange, frameRange, sameRange } from "./segment";
@@ -14,6 +16,7 @@ import {
   findTrack,
   removeKeyframe,
   replaceTrack,
+  setFrameAttribute,
   setTrackAttribute,
   splitInstances,
   toggleOccluded,
@@ -34,10 +37,24 @@ export type VideoAction =
   | { type: "remove-keyframe"; key?: string }
   | { type: "remove-track"; key: string }
   /** a track's attribute (fixed for the whole track; empty removes it) */
-  | { type: "track-attribute"; key?: string; group: string; value: unknown };
+  | { type: "track-attribute"; key?: string; group: string; value: unknown }
+  /** a per-frame attribute from the current frame on (a keyframe there holds it; empty removes it there) */
+  | { type: "frame-attribute"; key?: string; group: string; value: unknown }
+  /** a frame tag: mark its first frame here, or (one marked) end it here with the current label */
+  | { type: "frame-tag" }
+  | { type: "remove-frame-tag"; key: string };
 
-/** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here. */
-const IGNORED = new Set<EditorAction["type"]>(["tag", "attribute", "reset"]);
+/** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here (the
+ * image editor's `tag`, T, makes frame tags). */
+const IGNORED = new Set<EditorAction["type"]>(["attribute", "reset"]);
+
+function frameTag(state: VideoState): VideoState {
+  if (state.view.readOnly) return state;
+  if (state.tagStart === null) return { ...state, tagStart: state.frame };
+  const label = state.view.label;
+  if (!label) return { ...state, tagStart: null };
+  return { ...state, tags: addFrameTag(state.tags, label, state.tagStart, state.frame), tagStart: null };
+}
 
 function editTracks(state: VideoState, next: Track[]): VideoState {
   if (next === tracksOf(state)) return state;
@@ -59,6 +76,8 @@ function onFrame(state: VideoState, frame: number): VideoState {
 
 function applyEditorAction(state: VideoState, action: EditorAction): VideoState {
   if (IGNORED.has(action.type)) return state;
+  if (action.type === "tag") return frameTag(state);
+  if (action.type === "cancel" && state.tagStart !== null) return { ...state, tagStart: null };
   if (action.type === "tool" && action.tool === "line") return state;
   if (action.type === "undo" || action.type === "redo") {
     if (state.view.readOnly) return state;
@@ -77,10 +96,21 @@ function applyEditorAction(state: VideoState, action: EditorAction): VideoState 
 export function videoReducer(state: VideoState, action: EditorAction | VideoAction): VideoState {
   switch (action.type) {
     case "load": {
-      const { tracks, others } = splitInstances(action.instances);
+      const { tracks, others: rest } = splitInstances(action.instances);
+      const { tags, rest: others } = splitFrameTags(rest);
       const range = action.range ?? frameRange(action.frameCount);
       const frame = sameRange(range, state.range) ? state.frame : range.first;
-      const loaded = { ...state, tracks: createHistory(tracks), baseline: tracks, others, frameCount: action.frameCount, range };
+      const loaded = {
+        ...state,
+        tracks: createHistory(tracks),
+        baseline: tracks,
+        others,
+        tags,
+        baselineTags: tags,
+        tagStart: null,
+        frameCount: action.frameCount,
+        range,
+      };
       return project({ ...loaded, frame: clampFrame(loaded, frame), playing: false, view: { ...state.view, selected: null } });
     }
     case "seek":
@@ -106,6 +136,12 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
       return editTrack(state, action.key, (t) => removeKeyframe(t, state.frame));
     case "track-attribute":
       return editTrack(state, action.key, (t) => setTrackAttribute(t, action.group, action.value));
+    case "frame-attribute":
+      return editTrack(state, action.key, (t) => setFrameAttribute(t, state.frame, action.group, action.value));
+    case "frame-tag":
+      return frameTag(state);
+    case "remove-frame-tag":
+      return state.view.readOnly ? state : { ...state, tags: removeFrameTag(state.tags, action.key) };
     case "remove-track": {
       if (state.view.readOnly) return state;
       const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));

@@ -1,12 +1,14 @@
 /**
  * The video editor's state (no React): the tracks with their undo history, the other instances, the frame shown,
- * playback within the frames worked on (a segment task's, or all), and the current frame as an image-editor state (`view`: zoom, pan, tool, label, selection, the drag
+ * playback within the frames worked on (a segment task's, or all), the frame tags (with the first frame of one
+ * being made), and the current frame as an image-editor state (`view`: zoom, pan, tool, label, selection, the drag
  * under way, and the tracks' shapes on this frame).
  */
 import type { PacketInstance } from "../../api/types";
 import type { Size } from "../geometry";
 import { type History, createHistory } from "../history";
 import { type EditorState, createEditorState } from "../state";
+import { type FrameTag, splitFrameTags } from "./frameTags";
 import type { Track } from "./interpolation";
 import { shapesOnFrame } from "./frameView";
 import { type FrameRange, clampToRange, frameRange } from "./segment";
@@ -16,7 +18,13 @@ export interface VideoState {
   tracks: History<Track[]>;
   /** the tracks as loaded: the editor is dirty while the present is another array */
   baseline: Track[];
+  /** the instances that are neither tracks nor frame tags, sent back unchanged */
   others: PacketInstance[];
+  /** the frame tags (no undo: a tag is deleted with its button), and as loaded */
+  tags: FrameTag[];
+  baselineTags: FrameTag[];
+  /** the first (or last) frame of a frame tag being made, until its other end is marked */
+  tagStart: number | null;
   frame: number;
   frameCount: number;
   /** the frames that can be shown and edited: a segment task's, or the whole video */
@@ -38,12 +46,16 @@ export interface VideoSetup {
 export function createVideoState(setup: VideoSetup): VideoState {
   const { instances, size, frameCount, readOnly, labels } = setup;
   const range = setup.range ?? frameRange(frameCount);
-  const { tracks, others } = splitInstances(instances);
+  const { tracks, others: rest } = splitInstances(instances);
+  const { tags, rest: others } = splitFrameTags(rest);
   const view = createEditorState({ initial: shapesOnFrame(tracks, range.first), size, readOnly, labels });
   return {
     tracks: createHistory(tracks),
     baseline: tracks,
     others,
+    tags,
+    baselineTags: tags,
+    tagStart: null,
     frame: range.first,
     frameCount,
     range,
@@ -57,12 +69,12 @@ export function tracksOf(state: VideoState): Track[] {
 }
 
 export function isVideoDirty(state: VideoState): boolean {
-  return state.tracks.present !== state.baseline;
+  return state.tracks.present !== state.baseline || state.tags !== state.baselineTags;
 }
 
-/** The instances to save: the tracks, then the rest as they came. */
+/** The instances to save: the tracks, the frame tags, then the rest as they came. */
 export function instancesOf(state: VideoState): PacketInstance[] {
-  return joinInstances({ tracks: tracksOf(state), others: state.others });
+  return joinInstances({ tracks: tracksOf(state), others: [...(state.tags as unknown as PacketInstance[]), ...state.others] });
 }
 
 export function clampFrame(state: VideoState, frame: number): number {

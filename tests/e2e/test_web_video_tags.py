@@ -1,0 +1,151 @@
+"""Frame tags in the video editor, in a real browser (Debian's Chromium through Playwright) against a real
+``python -m infra.local``.
+
+A 120-frame video made at test time with PyAV is uploaded through the SDK and opened in the editor. A tag is
+made with the keyboard over frames 10..20 (T on frame 10, stepped to 20, T again), shown on the timeline and
+in the panel on the frames it covers; a second one, made with the buttons, is deleted. After a save and a
+reload the tag is there on frame 15 and not on frame 25, the server answers it on frame 15's annotations, and
+the dataset query ``frames.<tag> >= 11`` (the tag's 11 frames) finds the video, ``>= 12`` does not.
+
+Per-frame attributes: a track drawn on frame 0 gets the demo schema's ``occluded`` = ``partly`` from frame 50
+on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 does not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import REPO, RunningPlatform
+from tests.e2e.test_web_ui import _api, _sign_in
+from tests.e2e.test_web_video import _drag, _on_frame, _seek
+from tests.support.video_fixtures import make_square_video, square_at
+
+pytestmark = pytest.mark.slow
+
+SHOTS = REPO / "test-results" / "web-video-tags"
+DATASET = "web-video-tags"
+TAG = "bicycle"  # a demo label: a frame tag's name is a label of the schema
+OTHER = "pedestrian"
+FRAMES = 120
+SIDE = 40  # not the other video tests' 60 or 50: another video, not the same content (and file) under another name
+
+
+@pytest.fixture(scope="module")
+def video(platform: RunningPlatform, tmp_path_factory) -> dict:
+    from annolake import Project
+
+    creds = platform.credentials
+    path = make_square_video(tmp_path_factory.mktemp("video") / "tags.mp4", frames=FRAMES, side=SIDE)
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    file = project.file.from_local(path, directory=DATASET, wait_s=300)
+    return _api(platform, "GET", f"/files/{file.id}")
+
+
+def _on_this_frame(page):
+    return page.get_by_role("status", name="Frame tags on this frame")
+
+
+def _query(platform: RunningPlatform, text: str) -> list[str]:
+    from urllib.parse import quote
+
+    answer = _api(platform, "GET", f"/datasets/{DATASET}/query?q={quote(text)}&limit=10")
+    return [f["file_id"] for f in answer["files"]]
+
+
+def test_tag_frames_10_to_20_save_reload_and_query(platform, admin, video):
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    _sign_in(admin, creds["username"], creds["password"], f"/p/demo/files/{video['file_id']}")
+    page = admin.page
+    expect(page.get_by_role("heading", name="tags.mp4")).to_be_visible()
+    _on_frame(page, 0)
+    page.get_by_role("combobox", name="Label").select_option(TAG)
+
+    # T on frame 10, stepped to 20 (the half-made tag follows on the timeline), T again
+    _seek(page, 10)
+    page.keyboard.press("t")
+    expect(page.get_by_role("button", name=f"End tag {TAG} here")).to_be_visible()
+    for _ in range(10):
+        page.keyboard.press(".")
+    _on_frame(page, 20)
+    expect(page.locator('.timeline-row[data-tag-pending="10-20"]')).to_have_count(1)
+    page.keyboard.press("t")
+    expect(page.locator(f'.timeline-row[data-tag="{TAG}"] [data-tag-span="10-20"]')).to_have_count(1)
+    expect(_on_this_frame(page)).to_have_text(f"On frame 20: {TAG}")
+    admin.shot("01-tagged-10-20")
+
+    # a second tag with the buttons (frame 30 alone), then deleted
+    page.get_by_role("combobox", name="Label").select_option(OTHER)
+    _seek(page, 30)
+    page.get_by_role("button", name=f"Start tag {OTHER} here").click()
+    page.get_by_role("button", name=f"End tag {OTHER} here").click()
+    tags = page.get_by_role("list", name="Frame tags")
+    expect(tags.get_by_role("listitem")).to_have_count(2)
+    expect(_on_this_frame(page)).to_have_text(f"On frame 30: {OTHER}")
+    page.get_by_role("button", name=f"Delete frame tag {OTHER}, frame 30").click()
+    expect(tags.get_by_role("listitem")).to_have_count(1)
+    expect(_on_this_frame(page)).to_have_text("None on frame 30")
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 1 · saved")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="version 1")).to_be_visible()
+    _seek(page, 15)
+    expect(_on_this_frame(page)).to_have_text(f"On frame 15: {TAG}")
+    expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20")).to_be_visible()
+    admin.shot("02-reloaded-15")
+    _seek(page, 25)
+    expect(_on_this_frame(page)).to_have_text("None on frame 25")
+    # a click on the tag seeks to its first frame
+    tags.get_by_role("button", name=f"{TAG} · frames 10–20").click()
+    _on_frame(page, 10)
+
+    file_id = video["file_id"]
+    stored = _api(platform, "GET", f"/files/{file_id}/annotations")["instance_list"]
+    assert [(i["type"], i["name"], i["frame_start"], i["frame_end"]) for i in stored] == [("frame_tag", TAG, 10, 20)]
+    on_15 = _api(platform, "GET", f"/files/{file_id}/frames/15/annotations")["instance_list"]
+    assert [i["name"] for i in on_15 if i["type"] == "frame_tag"] == [TAG], on_15
+    on_25 = _api(platform, "GET", f"/files/{file_id}/frames/25/annotations")["instance_list"]
+    assert [i for i in on_25 if i["type"] == "frame_tag"] == [], on_25
+    assert _api(platform, "GET", f"/files/{file_id}")["frame_counts"] == {TAG: 11}
+    assert _query(platform, f"frames.{TAG} >= 11") == [file_id]
+    assert _query(platform, f"frames.{TAG} >= 12") == []
+
+
+def test_a_per_frame_attribute_holds_from_its_frame_to_the_next_keyframe(platform, admin, video):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/files/{video['file_id']}")
+    expect(page.get_by_role("status").filter(has_text="version 1")).to_be_visible()
+    _seek(page, 0)
+    page.get_by_role("combobox", name="Label").select_option(TAG)
+    page.keyboard.press("b")
+    x, y = square_at(0)
+    _drag(page, (x, y), (x + SIDE, y + SIDE))
+    tracks = page.get_by_role("list", name="Tracks")
+    expect(tracks.get_by_role("button", name=f"#1 box {TAG} · 1 keyframes")).to_be_visible()
+
+    _seek(page, 50)
+    attributes = page.get_by_role("region", name="Attributes of track #1")
+    attributes.get_by_role("button", name="From frame 50").click()
+    attributes.get_by_role("radio", name="partly").check()
+    expect(tracks.get_by_role("button", name=f"#1 box {TAG} · 2 keyframes")).to_be_visible()
+    for frame, checked in ((40, False), (60, True)):
+        _seek(page, frame)
+        expect(attributes.get_by_role("button", name=f"From frame {frame}")).to_have_attribute("aria-pressed", "true")
+        expect(attributes.get_by_role("radio", name="partly")).to_be_checked(checked=checked)
+    attributes.get_by_role("button", name="Whole track").click()
+    expect(attributes.get_by_role("radio", name="partly")).not_to_be_checked()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 2 · saved")).to_be_visible()
+    admin.shot("03-frame-attribute")
+
+    file_id = video["file_id"]
+    shown = {}
+    for frame in (40, 60):
+        served = _api(platform, "GET", f"/files/{file_id}/frames/{frame}/annotations")["instance_list"]
+        (box,) = [i for i in served if i.get("track_id") == 1]
+        shown[frame] = box["attributes"]
+    assert shown == {40: {}, 60: {"occluded": "partly"}}
