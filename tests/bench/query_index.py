@@ -6,12 +6,13 @@ held in memory as ``FileView``s, the brute force the platform would otherwise do
 is only estimated from 100k, being linear). Every figure is the median of 5 runs after one warm-up; "open"
 includes reading the Parquet footers, as a cold Lambda would.
 
-``service_rows`` compares the two engines through the service's own code on the same data: files written
-straight into a table on moto in this process, patched as the emulator runs it (no media;
-``ANNOLAKE_BENCH_TABLE_PATH_SIZES``: 10k and 100k), the index built from them, then count + first page with
-``QUERY_ENGINE=table`` (DynamoDB filters over every membership) and on the index (warm: its files already in
-``/tmp``). moto in-process is slower than DynamoDB, so the table figure is an upper bound; the ratio is the
-point.
+``service_rows`` (``python -m tests.bench query_service``) measures what a user's requests cost through the
+service's own code on the emulator's backends (moto in this process, changed as ``make up`` changes it): count +
+first page as ``GET …/query`` asks for them, the label chart and a freeze, on the index at 10k / 100k / 1M files
+(``ANNOLAKE_BENCH_SERVICE_SIZES``) and on the table (``QUERY_ENGINE=table``) at 10k
+(``ANNOLAKE_BENCH_TABLE_PATH_SIZES``). Up to ``ANNOLAKE_BENCH_RECORDED_FILES`` files of a dataset are recorded by
+the ingest code without media; the rest exist only in its index (see ``_pad_index``). moto is slower than
+DynamoDB, so the table figures are upper bounds; the ratio is the point.
 """
 
 from __future__ import annotations
@@ -95,26 +96,83 @@ def _median_ms(action: Callable[[], Any], runs: int = 5) -> float:
     return statistics.median(samples)
 
 
-TABLE_PATH_SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_TABLE_PATH_SIZES", "10000,100000").split(","))
-SERVICE_QUERY = "labels.car >= 2 and labels.pedestrian >= 1"
+TABLE_PATH_SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_TABLE_PATH_SIZES", "10000").split(","))
+SERVICE_SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_SERVICE_SIZES", "10000,100000,1000000").split(","))
+RECORDED = int(os.environ.get("ANNOLAKE_BENCH_RECORDED_FILES", "5000"))
+SERVICE_QUERY = "labels.car >= 2 and labels.pedestrian >= 1"  # 40% of the files (slice_data's counts)
+SERVICE_FREEZE = "labels.car = 4 and labels.pedestrian != 0"  # 2 files in 15: 133,333 of a million
 
 
-def service_rows(sizes: tuple[int, ...] = TABLE_PATH_SIZES) -> list[tuple[str, str, str]]:
+def _pad_index(project_id: str, dataset_id: str, total: int) -> int:
+    """Add rows to the dataset's built index until it holds ``total`` files; returns how many were added.
+
+    The added files are older than every recorded one (so the first pages come from recorded files), carry the
+    labels ``slice_data`` gives file ``i`` and ``{"i": i}`` as metadata, and exist only in the index: written by
+    DuckDB straight into a new base, which the manifest is swapped to as a compaction would."""
+    import secrets as token
+
+    from annolake_service.adapters import storage
+    from annolake_service.adapters.dynamo import query_indexes
+    from annolake_service.services.query_index import PARQUET
+    from annolake_service.shared.settings import get_settings
+
+    manifest = query_indexes.get_manifest(project_id, dataset_id)
+    assert manifest is not None
+    bucket = get_settings().media_bucket
+    with tempfile.TemporaryDirectory() as work:
+        built, padded = Path(work) / "built.parquet", Path(work) / "padded.parquet"
+        storage.download_file(bucket, manifest.base_key, built)
+        with duckdb.connect() as db:
+            (recorded,) = db.execute(f"SELECT count(*) FROM '{built}'").fetchone() or (0,)  # noqa: S608
+            (names,) = db.execute(f"SELECT any_value(dataset_names) FROM '{built}'").fetchone() or ([],)  # noqa: S608
+            added = max(total - recorded, 0)
+            db.execute(f"""
+            COPY (
+              SELECT * FROM '{built}'
+              UNION ALL BY NAME
+              SELECT md5(i::VARCHAR) AS file_id,
+                     strftime(TIMESTAMP '2026-01-01' + to_microseconds(i * 1000), '%Y-%m-%dT%H:%M:%S.%f+00:00')
+                       || '#' || md5(i::VARCHAR) AS position,
+                     '' AS seq, FALSE AS deleted, printf('pad_%07d.jpg', i) AS name, 'image' AS type,
+                     'ready' AS status, 64::BIGINT AS width, 48::BIGINT AS height,
+                     TIMESTAMP '2026-01-01' + to_microseconds(i * 1000) AS created,
+                     ('{{"i": ' || i || '}}')::JSON AS metadata,
+                     {[str(n) for n in names]}::VARCHAR[] AS dataset_names, ['{dataset_id}']::VARCHAR[] AS dataset_ids,
+                     (i % 5)::BIGINT AS "label:car", (i % 3)::BIGINT AS "label:pedestrian"
+              FROM range({added}) t(i)
+            ) TO '{padded}' (FORMAT parquet)
+            """)  # noqa: S608
+        base_key = storage.index_base_key(project_id, dataset_id, token.token_hex(8))
+        storage.upload_file(bucket, base_key, padded, PARQUET)
+    swapped = manifest.model_copy(update={"base_key": base_key, "retired_keys": [manifest.base_key]})
+    assert query_indexes.save_manifest(swapped)
+    return added
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def service_rows(
+    sizes: tuple[int, ...] = SERVICE_SIZES, table_sizes: tuple[int, ...] = TABLE_PATH_SIZES
+) -> list[tuple[str, str, str]]:
+    """Count + first page (as ``GET …/query`` asks for them), the label chart and a freeze, through the service's
+    code on the emulator's backends: moto in this process with every change ``make up`` makes to it.
+
+    A dataset of ``n`` files has ``min(n, ANNOLAKE_BENCH_RECORDED_FILES)`` files recorded by the ingest code
+    (file items, annotation versions, memberships) and its index built from the table; past that, its index is
+    padded with older files (``_pad_index``) that have no items: the emulator keeps every item in memory, and a
+    million files' items would not fit (the per-file memory is reported). The first page's files, the count,
+    the chart, the frozen ids and the table's tail read for a freeze are what a user's request reads."""
     import boto3
     from moto import mock_aws
 
-    from infra.local.moto_patches import (
-        copy_query_results_after_filtering,
-        index_base_table_queries,
-        two_phase_transactions,
-    )
+    from infra.local import moto_patches
     from tests.bench.query_cost import _seed_table_only
     from tests.support.auth import create_single_table, reset_service_caches
 
-    index_base_table_queries()  # moto as the emulator runs it (`make up`, the service tests)
-    copy_query_results_after_filtering()
-    two_phase_transactions()
-
+    moto_patches.install()  # moto as the emulator runs it (`make up`)
     rows: list[tuple[str, str, str]] = []
     variables = {
         "TABLE_NAME": "bench-table",
@@ -132,41 +190,48 @@ def service_rows(sizes: tuple[int, ...] = TABLE_PATH_SIZES) -> list[tuple[str, s
             reset_service_caches()
             create_single_table(boto3.client("dynamodb", region_name="us-east-1"), "bench-table")
             boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-media")
-            from annolake_service.services import projects, query_index, schema, slices
+            from annolake_service.services import dataset_stats, projects, query_index, schema, slices
 
-            for files in sizes:
-                project_id = f"bench-{files}"
-                projects.create_project(project_id, project_id, creator="user:bench")
-                schema.add_labels(project_id, ["car", "pedestrian"])
-                started = time.perf_counter()
-                dataset_id = _seed_table_only(project_id, "bulk", files)
-                seeded_s = time.perf_counter() - started
+            project_id = "bench"
+            projects.create_project(project_id, project_id, creator="user:bench")
+            schema.add_labels(project_id, ["car", "pedestrian"])
+            for files in sorted(set(sizes) | set(table_sizes)):
+                name = f"bulk-{files}"
+                recorded = files if files in table_sizes else min(files, RECORDED)
+                rss, started = _rss_mb(), time.perf_counter()
+                dataset_id = _seed_table_only(project_id, name, recorded)
+                seeded_s, per_file_kb = time.perf_counter() - started, (_rss_mb() - rss) * 1024 / recorded
                 query_index.build(project_id, dataset_id)
+                padded = _pad_index(project_id, dataset_id, files)
 
-                def first_page(project_id: str = project_id) -> int:
-                    slices.query_files(project_id, "bulk", SERVICE_QUERY, limit=100, cursor=None)
-                    return slices.count_files(project_id, "bulk", SERVICE_QUERY)
+                def first_page(name: str = name) -> int:  # what GET …/query does
+                    page = slices.query_files(project_id, name, SERVICE_QUERY, limit=100, cursor=None)
+                    assert len(page["files"]) == 100, len(page["files"])
+                    return page["count"] if "count" in page else slices.count_files(project_id, name, SERVICE_QUERY)
 
-                timings, counts = {}, {}
-                for engine in ("table", "auto"):
+                operations: dict[str, Callable[[], Any]] = {
+                    "count + first page": first_page,
+                    "label chart": lambda name=name: dataset_stats.label_counts(project_id, name),
+                    "freeze": lambda name=name: slices.freeze_slice(project_id, name, SERVICE_FREEZE)["count"],
+                }
+                tag = f"{files:>9,} files"
+                note = f"{recorded:,} recorded ({per_file_kb:.1f} KB of memory each, seeded in {seeded_s:.0f} s)"
+                note += f" + {padded:,} in the index only" if padded else ""
+                for engine in ("table", "auto") if files in table_sizes else ("auto",):
                     os.environ["QUERY_ENGINE"] = engine
                     reset_service_caches()
-                    counts[engine] = first_page()
-                    timings[engine] = _median_ms(first_page, runs=3)
-                assert counts["table"] == counts["auto"], counts
-                tag = f"{files:>9,} files"
-                rows += [
-                    (
-                        f"table engine {tag}: count + first page",
-                        f"{timings['table']:.0f} ms",
-                        f"{counts['table']:,} match `{SERVICE_QUERY}`; moto in-process; seeded in {seeded_s:.0f} s",
-                    ),
-                    (
-                        f"index engine {tag}: count + first page",
-                        f"{timings['auto']:.0f} ms",
-                        f"same files; {timings['table'] / timings['auto']:.0f}x faster than the table",
-                    ),
-                ]
+                    for operation, action in operations.items():
+                        if engine == "table" and operation == "freeze":
+                            continue
+                        answer = action()
+                        took = _median_ms(action, runs=3 if engine == "table" else 5)
+                        rows.append(
+                            (
+                                f"{'table' if engine == 'table' else 'index'} {tag}: {operation}",
+                                f"{took:.0f} ms",
+                                f"answer {answer if isinstance(answer, int) else answer['files']:,}; {note}",
+                            )
+                        )
     finally:
         for name, value in saved.items():
             if value is None:
@@ -243,11 +308,12 @@ def run() -> list[tuple[str, str, str]]:
             index.close()
         estimate = reference_ms[100_000] * 10
         rows.append(("reference 1,000,000 files (x10 of 100k)", f"{estimate:.0f} ms", "linear estimate"))
-    return rows + service_rows()
+    return rows
 
 
 if __name__ == "__main__":
     import sys
 
+    print("load average", os.getloadavg())
     for row in service_rows() if sys.argv[1:] == ["service"] else run():
         print(*row, sep="  |  ")
