@@ -56,8 +56,8 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency ingest_calls ingest_rate local_store packed_shards predictions
-    query_cost query_index restart snapshots snapshots_large streaming video_exports workflow web_explorer web_video]``
-    (default: all)."""
+    query_cost query_index query_service restart snapshots snapshots_large streaming video_exports workflow
+    web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -84,6 +84,7 @@ def main() -> None:
         "ingest_rate": ingest_rate.run,
         "local_store": local_store.run,
         "query_index": query_index.run,
+        "query_service": query_index.service_rows,
         "query_cost": query_cost.run,
         "streaming": streaming.run,
         "packed_shards": packed_shards.run,

@@ -320,9 +320,10 @@ def _engine(name: str) -> None:
 
 
 def _forget_cached_index() -> None:
-    from annolake_service.services.query_index import CACHE_DIR
+    from annolake_service.services.query_index import CACHE_DIR, forget_opened
 
     shutil.rmtree(CACHE_DIR, ignore_errors=True)
+    forget_opened()
 
 
 def _wait(condition: Any, what: str, timeout: float = 600) -> None:

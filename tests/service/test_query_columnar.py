@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -168,3 +169,32 @@ def test_compaction_keeps_the_live_rows(files: Files, tmp_path: Path) -> None:
         for text in ("labels.bus >= 1", 'file.metadata.tags = "rain"', "attributes.score > 2"):
             node = parse_query(text)
             assert compacted.file_ids(node) == files.index.file_ids(node)
+
+
+def test_compaction_writes_the_listing_order(files: Files, tmp_path: Path) -> None:
+    files.index.compact(tmp_path / "base-3.parquet")
+    with ColumnarIndex([tmp_path / "base-3.parquet"]) as compacted:
+        stored = [row[0] for row in compacted._db.execute(f"SELECT position FROM {compacted._rows}").fetchall()]
+    assert stored == sorted(stored, reverse=True)  # a first page reads the first row groups only
+
+
+def test_readers_in_threads_answer_as_the_index_does(files: Files) -> None:
+    """An API worker keeps an index open and gives each request a reader on its own cursor."""
+    node = parse_query("labels.car >= 1 or eval.pr_a1.fp >= 1")
+    expected = (files.index.file_ids(node), files.index.page(node, limit=5), files.index.label_counts(node))
+
+    def answer(_: int) -> tuple[list[str], object, object]:
+        with files.index.reader() as reader:
+            reader.attach_evaluations({"pr_a1": {fid: v["pr_a1"] for fid, v in _evaluated(files).items()}})
+            return reader.file_ids(node), reader.page(node, limit=5), reader.label_counts(node)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(answer, range(8)))
+    assert all(got == expected for got in answers)
+    with files.index.reader() as bare:  # evaluations belong to the reader they were attached to
+        assert set(bare.file_ids(parse_query("eval.pr_a1.fp >= 0"))) == set()
+    assert files.index.file_ids(node) == expected[0]  # closing readers leaves the index open
+
+
+def _evaluated(files: Files) -> dict[str, dict[str, dict[str, float]]]:
+    return {fid: view.evaluations for fid, view in files.views.items() if "pr_a1" in view.evaluations}

@@ -20,27 +20,39 @@ from annolake_service.shared.settings import get_settings
 MAX_PAGE = 1000
 
 
-def _urls(record: FileRecord) -> dict[str, str | None]:
-    """Presigned GETs minted per response, never stored."""
-    settings = get_settings()
-    ttl = settings.presign_ttl_seconds
-
-    def sign(key: str | None) -> str | None:
-        return storage.presigned_get_url(settings.media_bucket, key, ttl) if key else None
-
-    return {"media_url": sign(record.original_key), "thumbnail_url": sign(record.thumbnail_key)}
+def _url_keys(record: FileRecord) -> list[str]:
+    """The objects a ready file's description links to (media, thumbnail, a video's frame timestamps)."""
+    if record.status != "ready":
+        return []
+    timestamps = record.video.timestamps_key if record.video is not None else None
+    return [key for key in (record.original_key, record.thumbnail_key, timestamps) if key]
 
 
-def describe(record: FileRecord, *, with_urls: bool = True) -> dict[str, Any]:
+def describe(record: FileRecord, *, with_urls: bool = True, urls: dict[str, str] | None = None) -> dict[str, Any]:
+    """The file as the API shows it, with presigned GETs minted for this response (never stored); ``urls``
+    holds them already minted by key (``describe_all``)."""
     body = record.model_dump(mode="json", exclude={"original_key", "thumbnail_key"})
     if with_urls and record.status == "ready":
-        body.update(_urls(record))
+        if urls is None:
+            urls = _presigned(_url_keys(record))
+        body["media_url"] = urls.get(record.original_key) if record.original_key else None
+        body["thumbnail_url"] = urls.get(record.thumbnail_key) if record.thumbnail_key else None
         if record.video is not None and record.video.timestamps_key:
-            settings = get_settings()
-            body["video"]["timestamps_url"] = storage.presigned_get_url(
-                settings.media_bucket, record.video.timestamps_key, settings.presign_ttl_seconds
-            )
+            body["video"]["timestamps_url"] = urls.get(record.video.timestamps_key)
     return body
+
+
+def describe_all(records: list[FileRecord]) -> list[dict[str, Any]]:
+    """A page of files described, their URLs signed in one batch (per URL, botocore resolves the endpoint anew:
+    most of a page's time)."""
+    urls = _presigned([key for record in records for key in _url_keys(record)])
+    return [describe(record, urls=urls) for record in records]
+
+
+def _presigned(keys: list[str]) -> dict[str, str]:
+    settings = get_settings()
+    signed = storage.presigned_get_urls(settings.media_bucket, keys, settings.presign_ttl_seconds)
+    return dict(zip(keys, signed, strict=True))
 
 
 def get_file(project_id: str, file_id: str) -> FileRecord:
@@ -72,7 +84,8 @@ def list_files(
     except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
     records = file_repo.get_files(project_id, [file_id for file_id, _ in members])
-    listed = [(describe(records[file_id]), sort_key) for file_id, sort_key in members if file_id in records]
+    found = [(records[file_id], sort_key) for file_id, sort_key in members if file_id in records]
+    listed = list(zip(describe_all([record for record, _ in found]), [sort_key for _, sort_key in found], strict=True))
     kept = page_bytes.fitting([body for body, _ in listed])
     if kept < len(listed):  # cut at its byte budget: carry on after the last file it holds
         more, last = True, listed[kept - 1][1]

@@ -13,7 +13,8 @@ query_indexes.py``) names the base and the deltas already folded into it.
   a dataset has no index yet; ``compact`` folds the deltas into a new base with DuckDB (no table reads). Both
   swap the manifest with a conditional write, so two compactions never both win; the files a swap replaces
   are deleted by the next one, so a reader holding the previous manifest still finds them.
-- ``open_index`` gives a query the base plus every delta not folded (downloaded once per warm container).
+- ``open_index`` gives a query the base plus every delta not folded (downloaded once per warm container, and
+  kept open in DuckDB while the list of files stays the same).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import tempfile
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -315,6 +317,38 @@ def _cached(bucket: str, key: str) -> Path:
     return path
 
 
+_OPENED: OrderedDict[tuple[Path, ...], ColumnarIndex] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+_KEEP_OPENED = 8
+
+
+def _opened(paths: list[Path]) -> ColumnarIndex:
+    """A reader of these index files, from the index this worker keeps open for them: a request then costs a
+    cursor, not a DuckDB database and a read of every file's schema (a compaction or delta is a new file
+    list, so the old one simply ages out; the ``_KEEP_OPENED`` most recent lists are kept)."""
+    key = tuple(paths)
+    with _OPENED_LOCK:
+        shared = _OPENED.get(key)
+        if shared is not None:
+            _OPENED.move_to_end(key)
+            return shared.reader()
+    opened = ColumnarIndex(paths)
+    with _OPENED_LOCK:
+        shared = _OPENED.setdefault(key, opened)
+        if shared is not opened:  # another request opened the same files meanwhile
+            opened.close()
+        _OPENED.move_to_end(key)
+        while len(_OPENED) > _KEEP_OPENED:
+            _OPENED.popitem(last=False)  # its readers in flight keep its database alive until they close
+        return shared.reader()
+
+
+def forget_opened() -> None:
+    """Let go of the indexes this worker keeps open, as a new container starts without them."""
+    with _OPENED_LOCK:
+        _OPENED.clear()
+
+
 def choose_runner(engine: EngineChoice, index_bytes: int, query: Node | None) -> tuple[str, str | None]:
     """``("athena" | "duckdb", note)``: Athena when asked, or on ``auto`` for an index of at least
     ``ATHENA_MIN_INDEX_BYTES``; the embedded engine where Athena cannot answer (stage local, no workgroup, a query
@@ -373,7 +407,7 @@ def open_index(
             paths = [_cached(bucket, key) for key in keys]
         except storage.ObjectMissing:
             continue
-        index = ColumnarIndex(paths)
+        index = _opened(paths)
         refs = evaluation_refs(query)
         if refs:
             index.attach_evaluations(model_service.evaluations_for_query(project_id, refs))

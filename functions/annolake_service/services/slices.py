@@ -24,7 +24,7 @@ from annolake_service.domain.entities import FileRecord
 from annolake_service.services import models as model_service
 from annolake_service.services import page_bytes, query_index
 from annolake_service.services import schema as schema_service
-from annolake_service.services.files import MAX_PAGE, describe
+from annolake_service.services.files import MAX_PAGE, describe_all
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -139,14 +139,15 @@ def query_files(
     else:
         with indexed.index as index:
             found = index.page(node, limit=limit + 1, after=after)
-        records = file_repo.get_files(project_id, found.file_ids)
+        # the match past the page only says there is more: its record is not needed
+        records = file_repo.get_files(project_id, found.file_ids[:limit])
         page = [
             (position, records.get(file_id)) for position, file_id in zip(found.positions, found.file_ids, strict=True)
         ]
         answered = indexed.describe()
         counted = {"count": found.count}
     live = [(position, record) for position, record in page[:limit] if _is_live(record)]
-    files = [describe(record) for _, record in live]
+    files = describe_all([record for _, record in live])
     kept = page_bytes.fitting(files)
     if kept < len(files):  # the page is full in bytes: carry on after the last file it holds
         last: str | None = live[kept - 1][0]

@@ -18,8 +18,11 @@ def index_base_table_queries() -> None:
     """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
 
     moto's ``Table.query`` filters ``all_items()`` (every item, sorted) by hash key; while it runs for
-    a base-table query, ``all_items`` returns just that partition, sorted the same way; for an index query,
-    the items holding its hash key values, looked up in maps every write keeps current (``dynamodb_indexes``).
+    a base-table query, ``all_items`` returns just that partition, sorted the same way, and only its items
+    the sort key condition keeps (moto sizes every item of the partition before comparing its sort key, so a
+    query for the few files listed after a position, a freeze's look past the index, cost O(partition)); for an
+    index query, the items holding its hash key values, looked up in maps every write keeps current
+    (``dynamodb_indexes``).
     """
     from moto.dynamodb.models.table import Table
 
@@ -36,6 +39,11 @@ def index_base_table_queries() -> None:
                 return []
             partition = self.items[scope[1]]
             items = list(partition.values()) if self.range_key_attr else [partition]
+            if scope[3] is not None:  # the sort key condition, as moto applies it afterwards
+                comparison, values = scope[3]
+                items = [
+                    item for item in items if item.range_key is not None and item.range_key.compare(comparison, values)
+                ]
             return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
         return partition_items
@@ -45,14 +53,17 @@ def index_base_table_queries() -> None:
 
         def partitioned_query(self: Table, *args: object, **kwargs: object) -> object:
             bound = signature.bind(self, *args, **kwargs)
-            # (table, hash key of a base-table query, [(name, value)] of an index query's hash key conditions)
-            scope: tuple[Table, Any, list[Any] | None] | None
+            # (table, hash key of a base-table query, [(name, value)] of an index query's hash key conditions,
+            # (comparison, values) of a base-table query's sort key condition)
+            scope: tuple[Table, Any, list[Any] | None, tuple[str, list[Any]] | None] | None
             if bound.arguments.get("index_name"):
                 conditions = bound.arguments.get("hash_key_conditions")
-                scope = (self, None, list(conditions)) if conditions else None
+                scope = (self, None, list(conditions), None) if conditions else None
             else:
                 hash_key = bound.arguments.get("hash_key")
-                scope = (self, hash_key, None) if hash_key is not None else None
+                comparison = bound.arguments.get("range_comparison")
+                sort_key = (comparison, bound.arguments.get("range_objs") or []) if comparison else None
+                scope = (self, hash_key, None, sort_key) if hash_key is not None else None
             _query_partition.scope = scope
             try:
                 return whole_query(self, *args, **kwargs)
