@@ -144,9 +144,15 @@ class StateStore:
             manifest = folder.finish()
             stats = self._restore(manifest, session, endpoint_url, inventory)
             last = max([through, *pending])
-            if pending:
+            if folder.applied:
                 manifest["journal_through"] = last
                 self._write_checkpoint(manifest)
+            else:
+                # Empty segments (every clean stop leaves the one it opened last; a crash may leave one with a
+                # torn, unanswered record): nothing to fold, so the checkpoint is not rewritten (at 100,000
+                # files that rewrite was a fifth of a start).
+                for number in pending:
+                    segment_path(self.journal_path, number).unlink(missing_ok=True)
             self._next_segment = last + 1
             log.info("recovered: checkpoint + %d journal entries replayed", folder.applied)
             return stats
