@@ -63,13 +63,13 @@ def restore_table_in_process(
     found = moto_table(region, table)
     if found is None:
         return False
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     hash_name, range_name = found.hash_key_attr, found.range_key_attr
     with naming(f"restore of table {logical_id} ({table})"), stream_triggers_detached(region, table):
         partitions = found.items
         for attributes in items:
-            typed = {name: _dynamo_type(value) for name, value in attributes.items()}
+            typed = {name: _dynamo_type(value, DynamoType) for name, value in attributes.items()}
             hash_value = typed[hash_name]
             item = Item(hash_value, None, {})
             dict.update(item.attrs, typed)
@@ -82,17 +82,15 @@ def restore_table_in_process(
     return True
 
 
-def _dynamo_type(value: dict[str, Any]) -> Any:
-    """``DynamoType(value)``, without its per-value list copies (a restore makes millions of them)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
+def _dynamo_type(value: dict[str, Any], cls: type) -> Any:
+    """``cls(value)`` for moto's ``DynamoType``, without its per-value list copies (a restore makes millions)."""
     ((kind, content),) = value.items()
-    typed = DynamoType.__new__(DynamoType)
+    typed = cls.__new__(cls)
     typed.type = kind
     if kind == "L":
-        content = [_dynamo_type(member) for member in content]
+        content = [_dynamo_type(member, cls) for member in content]
     elif kind == "M":
-        content = {name: _dynamo_type(member) for name, member in content.items()}
+        content = {name: _dynamo_type(member, cls) for name, member in content.items()}
     typed.value = content
     return typed
 
