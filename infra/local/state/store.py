@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import json
 import logging
@@ -35,17 +34,9 @@ def _bulk_allocation() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        gc.freeze()  # (the manifest's dicts among them; they are freed all the same when released)
         if enabled:
             gc.enable()
-        _return_freed_memory()
-
-
-def _return_freed_memory() -> None:
-    """Give the heap the checkpoint's parsed text and dicts occupied back to the system (glibc keeps freed
-    memory for reuse otherwise: the platform's resident size stayed at its peak during the restore)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class StateStore:
@@ -164,7 +155,6 @@ class StateStore:
                     segment_path(self.journal_path, number).unlink(missing_ok=True)
             self._next_segment = last + 1
             log.info("recovered: checkpoint + %d journal entries replayed", folder.applied)
-            del manifest, folder  # released before what stays is frozen
             return stats
 
     def start_journal(self, inventory: Inventory, *, durable: bool = True) -> capture.Capture:
