@@ -28,7 +28,8 @@ log = logging.getLogger("local-runtime.state")
 def _bulk_allocation() -> Iterator[None]:
     """The cyclic garbage collector off while a checkpoint is read and restored, and what was restored
     frozen after: millions of objects that live as long as the process (moto's items and objects) are
-    otherwise scanned by every collection, during the restore (a large part of its time) and after it."""
+    otherwise scanned again and again by the collections their own allocation triggers, and by every full
+    collection after."""
     enabled = gc.isenabled()
     gc.disable()
     try:
