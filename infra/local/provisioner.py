@@ -8,6 +8,7 @@ error, so a new kind of resource in ``infra/`` cannot silently go missing locall
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import re
@@ -312,7 +313,11 @@ def _policy(ctx: _Context) -> Created:
     return ctx.created(p["PolicyName"])
 
 
+@functools.lru_cache(maxsize=8)
 def _zip_directory(directory: Path) -> bytes:
+    """The code asset as a zip, made once per process: every function of the app shares one asset, and
+    compressing it again for each was a quarter of a start. (An asset's directory is named by the hash of
+    its content, so a cached zip never goes stale.)"""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(directory.rglob("*")):

@@ -54,17 +54,23 @@ def seed_dataset(
     start: int = 0,
     threads: int = 8,
     progress: Callable[[int], None] | None = None,
+    image_work: bool = True,
 ) -> list[str]:
-    """Write ``count`` labelled files into the dataset; returns their file ids in ``i`` order."""
+    """Write ``count`` labelled files into the dataset; returns their file ids in ``i`` order.
+
+    ``image_work=False`` (volume benchmarks): one image is inspected and every file stores its bytes and
+    thumbnail under its own keys (identical bodies, stored once), with a content hash of its own; the
+    records are the same as with ``True``, the files' pixels are not."""
     from annolake_service.services import ingest, projects, schema
 
     schema.add_labels(project_id, list(LABELS))
     dataset = projects.ensure_dataset(project_id, dataset_name)
     file_ids: list[str] = []
+    store = _media_store(project_id, size, image_work)
     with ThreadPoolExecutor(threads) as pool:
         for chunk_start in range(start, start + count, 500):
             indices = range(chunk_start, min(start + count, chunk_start + 500))
-            facts = list(pool.map(lambda i: ingest.store_media(project_id, jpeg(i, size)), indices))
+            facts = list(pool.map(store, indices))
             ingest.record_new_files(
                 project_id,
                 dataset.dataset_id,
@@ -78,3 +84,23 @@ def seed_dataset(
             if progress:
                 progress(len(file_ids))
     return file_ids
+
+
+def _media_store(project_id: str, size: tuple[int, int], image_work: bool) -> Callable[[int], dict]:
+    """What stores file ``i``'s media and returns its facts: the real inspection per file, or one shared."""
+    import dataclasses
+    import hashlib
+
+    from annolake_service.domain import media
+    from annolake_service.services import ingest
+
+    if image_work:
+        return lambda i: ingest.store_media(project_id, jpeg(i, size))
+    body = jpeg(0, size)
+    inspected = media.inspect_image(body)
+
+    def store(i: int) -> dict:
+        content_hash = hashlib.sha256(f"seed-{i}".encode()).hexdigest()
+        return ingest.store_media(project_id, body, dataclasses.replace(inspected, content_hash=content_hash))
+
+    return store

@@ -80,6 +80,10 @@ class BlobStore:
             if self._live[digest] <= 0:
                 del self._live[digest]
 
+    def present(self) -> set[str]:
+        """The digests of the blobs on disk (one directory listing)."""
+        return {name for name in os.listdir(self.path) if not name.startswith(".")}
+
     def live(self) -> set[str]:
         with self._lock:
             return set(self._live)
@@ -156,6 +160,8 @@ class BlobBuffer:
     def write(self, data: Any) -> int:
         self._check_open()
         data = bytes(data)
+        if not data:  # changes nothing (a new object's empty start, every restored object's)
+            return 0
         if self._position == 0 and data and self.size <= len(data):
             body = data
         else:
