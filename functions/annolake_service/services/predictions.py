@@ -30,7 +30,7 @@ from annolake_service.services import models as model_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
-CHUNK_SIZE = 25
+CHUNK_SIZE = 100  # files per Map iteration: each costs a Lambda invoke, the run and version reads, a chunk object
 ACTIVE = ("queued", "running")
 FINISHED = ("completed", "completed_with_errors", "failed", "cancelled")
 
