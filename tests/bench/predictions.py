@@ -17,7 +17,9 @@ import socket
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import urllib3
@@ -43,13 +45,13 @@ class _StreamWatch:
         self.lock = threading.Lock()
 
     @contextlib.contextmanager
-    def installed(self):  # noqa: ANN201 - a context manager for the bench only
+    def installed(self) -> Iterator[_StreamWatch]:
         from infra.local import stream_sources
 
         take = stream_sources._Delivery._take
         watch = self
 
-        def watched_take(delivery: stream_sources._Delivery) -> list:
+        def watched_take(delivery: stream_sources._Delivery) -> list[dict[str, Any]]:
             with watch.lock:  # the batch taken before this one has been delivered
                 watch.busy.discard(id(delivery))
             batch = take(delivery)
@@ -57,7 +59,7 @@ class _StreamWatch:
                 watch.busy.add(id(delivery))
             return batch
 
-        stream_sources._Delivery._take = watched_take  # type: ignore[method-assign]
+        stream_sources._Delivery._take = watched_take  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
@@ -187,7 +189,7 @@ def _run_rows(model: bytes, images: list[bytes], held_out_map: float) -> list[tu
 
 def _platform_run(
     endpoint_url: str, watch: _StreamWatch, model: bytes, images: list[bytes]
-) -> tuple[dict, float, float, float]:
+) -> tuple[dict[str, Any], float, float, float]:
     """(the finished run, its seconds, seconds the index updater took to settle before it and after it)."""
     from infra.local.provisioner import Provisioner
     from tests.support.auth import local_assembly, reset_service_caches
