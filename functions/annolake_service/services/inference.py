@@ -32,7 +32,6 @@ from annolake_service.shared.settings import get_settings
 
 READ_ATTEMPTS = 3
 WRITE_EVERY = 25  # files recorded per batch write (DynamoDB's most per request) and per update of the counters
-HOSTED_BATCH = 25  # files per request to a model the user hosts: the most its batch contract promises
 READ_AHEAD = 8  # images fetched at once while the model runs (within the S3 client's 10 pooled connections)
 
 
@@ -119,14 +118,12 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
     tally = {"done": 0, "failed": 0, "skipped": len(done)}
     if version.spec.host in REMOTE_HOSTS:
         todo = [f for f in file_ids if f not in done]
-        for start in range(0, len(todo), HOSTED_BATCH):
-            batch = todo[start : start + HOSTED_BATCH]
-            answered = remote_inference.predict_files(run_id, version, batch, records, run.threshold, provenance)
-            outcomes = [prediction_repo.Outcome(f, i, summarize(i), None, reason) for f, i, reason in answered]
-            _flush(project_id, run_id, outcomes)
-            failed = sum(1 for o in outcomes if o.reason)
-            tally["failed"] += failed
-            tally["done"] += len(outcomes) - failed
+        answered = remote_inference.predict_files(run_id, version, todo, records, run.threshold, provenance)
+        outcomes = [prediction_repo.Outcome(f, i, summarize(i), None, reason) for f, i, reason in answered]
+        for start in range(0, len(outcomes), WRITE_EVERY):
+            _flush(project_id, run_id, outcomes[start : start + WRITE_EVERY])
+        tally["failed"] = sum(1 for o in outcomes if o.reason)
+        tally["done"] = len(outcomes) - tally["failed"]
         logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
         return tally
     session = onnx_runtime.session(version.object_key)

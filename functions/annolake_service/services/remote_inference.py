@@ -1,6 +1,5 @@
-"""Predicting files with a model the user hosts (``host="http"`` or ``"lambda"``): one batch per call (the chunk
-step sends a chunk in batches of ``inference.HOSTED_BATCH``) in the contract of ``domain/model_hosts.py``, each file
-with a short-lived presigned GET of its original.
+"""Predicting a chunk's files with a model the user hosts (``host="http"`` or ``"lambda"``): one batch per chunk
+in the contract of ``domain/model_hosts.py``, each file with a short-lived presigned GET of its original.
 
 An HTTP batch is signed as webhook deliveries are (``domain/webhooks.py``) with the model version's secret.
 A host that cannot be reached after the retries, or whose answer is unusable, fails every file of the batch with
