@@ -23,6 +23,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import predictions as rules
+from annolake_service.domain.models import REMOTE_HOSTS
 from annolake_service.domain.predictions import FilePrediction, PredictionRun
 from annolake_service.domain.workflow import JobSpec
 from annolake_service.services import files, ingest, jobs, page_bytes, projects, slices
@@ -30,7 +31,8 @@ from annolake_service.services import models as model_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
-CHUNK_SIZE = 25
+CHUNK_SIZE = 100  # files per Map iteration: each costs a Lambda invoke, the run and version reads, a chunk object
+HOSTED_CHUNK_SIZE = 25  # a hosted model gets a chunk as one batch: up to 4 attempts of 120 s within 15 minutes
 ACTIVE = ("queued", "running")
 FINISHED = ("completed", "completed_with_errors", "failed", "cancelled")
 
@@ -176,17 +178,22 @@ def redrive(project_id: str, run_id: str) -> dict[str, Any]:
 # --- state machine steps ------------------------------------------------------------------------------
 
 
+def _chunk_size(run: PredictionRun) -> int:
+    version = model_repo.get_version(run.project_id, run.model_name, run.model_version)
+    return HOSTED_CHUNK_SIZE if version is not None and version.spec.host in REMOTE_HOSTS else CHUNK_SIZE
+
+
 def plan(project_id: str, run_id: str) -> dict[str, Any]:
     run = get_run(project_id, run_id)
     bucket, prefix = get_settings().media_bucket, _chunks_prefix(project_id, run_id)
     keys = sorted(storage.list_keys(bucket, prefix))
     if not keys:  # the first execution: copy the frozen slice into chunks the run keeps
-        total = run.total
-        for start in range(0, total, CHUNK_SIZE):
+        total, size = run.total, _chunk_size(run)
+        for start in range(0, total, size):
             found = storage.read_slice(
-                bucket, storage.slice_key(project_id, run.slice_id), start, min(CHUNK_SIZE, total - start)
+                bucket, storage.slice_key(project_id, run.slice_id), start, min(size, total - start)
             )
-            key = f"{prefix}{start // CHUNK_SIZE:05d}.json"
+            key = f"{prefix}{start // size:05d}.json"
             storage.write_object(bucket, key, json.dumps(found.file_ids).encode(), "application/json")
             keys.append(key)
     done, failed = prediction_repo.recount(project_id, run_id)

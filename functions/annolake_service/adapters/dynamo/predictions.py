@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,11 +198,19 @@ def reset_counters(project_id: str, run_id: str, total: int) -> None:
 
 
 def recount(project_id: str, run_id: str) -> tuple[int, int]:
-    """Set the run's done/failed counters from its recorded predictions; returns (done, failed)."""
+    """Set the run's done/failed counters from its recorded predictions; returns (done, failed).
+
+    One read of the run's partition, of each item's outcome only (not its instances)."""
     bind()
-    pk = keys.run_pk(project_id, run_id)
-    failed = PredictionItem.count(pk, filter_condition=PredictionItem.outcome == "failed")
-    done = PredictionItem.count(pk, filter_condition=PredictionItem.outcome == "done")
+    outcomes = Counter(
+        item.outcome
+        for item in PredictionItem.query(
+            keys.run_pk(project_id, run_id),
+            PredictionItem.SK.startswith(keys.prediction_sk("")),
+            attributes_to_get=["outcome"],
+        )
+    )
+    done, failed = outcomes["done"], outcomes["failed"]
     _run_key(project_id, run_id).update(
         actions=[PredictionRunItem.done.set(done), PredictionRunItem.failed.set(failed)]
     )
