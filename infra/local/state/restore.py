@@ -82,7 +82,7 @@ def restore_table_in_process(
     return True
 
 
-def _dynamo_type(value: dict[str, Any], cls: type) -> Any:
+def _dynamo_type(value: dict[str, Any], cls: Any) -> Any:
     """``cls(value)`` for moto's ``DynamoType``, without its per-value list copies (a restore makes millions)."""
     ((kind, content),) = value.items()
     typed = cls.__new__(cls)
