@@ -189,3 +189,30 @@ def test_request_bodies_read_as_before_without_the_debug_files_wrapper():
         upload = {"key": "a.jpg", "file": (io.BytesIO(b"jpeg"), "a.jpg")}
         form = BackendRequest(EnvironBuilder(method="POST", data=upload).get_environ())
         assert form.form["key"] == "a.jpg" and form.files["file"].read() == b"jpeg"
+
+
+def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nested_paths_still_work():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local import moto_patches
+
+    attrs = {
+        "PK": {"S": "file#1"},
+        "status": {"S": "ready"},
+        "label_counts": {"M": {"car": {"N": "2"}}},
+        "current_instances": {"L": [{"M": {"name": {"S": "car"}, "x": {"N": "3"}}}]},
+    }
+    item = Item(hash_key=DynamoType({"S": "file#1"}), range_key=None, attrs=attrs)
+    wanted = [["status"], ["label_counts"], ["missing"]]
+    before = item.project(wanted).to_json()
+    moto_patches.project_top_level_attributes()
+    projected = item.project(wanted)
+    assert (
+        projected.to_json()
+        == before
+        == {"Attributes": {"status": {"S": "ready"}, "label_counts": attrs["label_counts"]}}
+    )
+    projected.attrs["label_counts"].value["car"] = DynamoType({"N": "9"})  # a copy: the stored item is unchanged
+    assert item.attrs["label_counts"].value["car"] == DynamoType({"N": "2"})
+    nested = item.project([["label_counts", "car"], ["status"]]).to_json()  # moto's own projection
+    assert nested == {"Attributes": {"status": {"S": "ready"}, "label_counts": {"M": {"car": {"N": "2"}}}}}
