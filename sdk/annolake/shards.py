@@ -71,8 +71,8 @@ class PackedShards:
         with self._lock:
             if refresh or name not in self._urls:
                 scope = self.snapshot.scope
-                answer = scope.api.get(f"{scope.path}/exports/{self.export_id}/shards")
-                self._urls = {shard["name"]: shard["url"] for shard in answer["shards"]}
+                listed = scope.api.get_all(f"{scope.path}/exports/{self.export_id}/shards", "shards")
+                self._urls = {shard["name"]: shard["url"] for shard in listed}
             if name not in self._urls:
                 raise FetchError(name, 404, f"shard {name} of pack {self.export_id} is not in storage")
             return self._urls[name]

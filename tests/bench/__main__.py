@@ -56,8 +56,8 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency ingest_calls ingest_rate local_store packed_shards predictions
-    query_cost query_index query_service restart snapshots snapshots_large streaming video_exports workflow
-    web_explorer web_video]`` (default: all)."""
+    query_cost query_index query_service restart snapshot_scale snapshots snapshots_large streaming video_exports
+    workflow web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -69,6 +69,7 @@ def main() -> None:
         query_cost,
         query_index,
         restart,
+        snapshot_scale,
         snapshots,
         streaming,
         video_exports,
@@ -91,6 +92,7 @@ def main() -> None:
         "restart": restart.run,
         "snapshots": snapshots.run,
         "snapshots_large": snapshots.run_large,
+        "snapshot_scale": snapshot_scale.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
         "web_video": web_video.run,

@@ -356,3 +356,30 @@ def test_s3_listings_carry_the_same_times_with_the_fast_timestamps():
         moto_patches.fast_utc_timestamps()
         after = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="times")["Contents"][0]
         assert after["LastModified"] == before and after["LastModified"].utcoffset().total_seconds() == 0
+
+
+def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nested_paths_still_work():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local import moto_patches
+
+    attrs = {
+        "PK": {"S": "file#1"},
+        "status": {"S": "ready"},
+        "label_counts": {"M": {"car": {"N": "2"}}},
+        "current_instances": {"L": [{"M": {"name": {"S": "car"}, "x": {"N": "3"}}}]},
+    }
+    item = Item(hash_key=DynamoType({"S": "file#1"}), range_key=None, attrs=attrs)
+    wanted = [["status"], ["label_counts"], ["missing"]]
+    before = item.project(wanted).to_json()
+    moto_patches.project_top_level_attributes()
+    projected = item.project(wanted)
+    assert (
+        projected.to_json()
+        == before
+        == {"Attributes": {"status": {"S": "ready"}, "label_counts": attrs["label_counts"]}}
+    )
+    projected.attrs["label_counts"].value["car"] = DynamoType({"N": "9"})  # a copy: the stored item is unchanged
+    assert item.attrs["label_counts"].value["car"] == DynamoType({"N": "2"})
+    nested = item.project([["label_counts", "car"], ["status"]]).to_json()  # moto's own projection
+    assert nested == {"Attributes": {"status": {"S": "ready"}, "label_counts": {"M": {"car": {"N": "2"}}}}}

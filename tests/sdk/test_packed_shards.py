@@ -237,3 +237,29 @@ def test_a_pack_whose_original_changed_fails_naming_the_file_and_is_re_driven_on
     redriven = snap.pack(shard_bytes=3 * MIB)  # asking again re-drives it
     assert redriven["export_id"] == failed.value.export["export_id"] and redriven["status"] == "completed"
     assert len(list(snap.to_pytorch(packed=True, shard_bytes=3 * MIB, decode=False))) == FILES
+
+
+def test_the_shard_list_comes_in_pages_bounded_in_bytes_and_the_reader_follows_them(stack, snap, monkeypatch):
+    from tests.support.auth import reset_service_caches
+
+    job = snap.pack(shard_bytes=MIB)
+    path = f"/projects/{stack.project_id}/exports/{job['export_id']}/shards"
+    client = stack.project().client
+    whole = client.get(path)
+    assert whole["cursor"] is None and len(whole["shards"]) >= 4
+    monkeypatch.setenv("PAGE_MAX_BYTES", "1")  # every page ends after its first shard
+    reset_service_caches()
+    try:
+        first = client.get(path)
+        pages = [first]
+        while pages[-1]["cursor"]:
+            pages.append(client.get(path, cursor=pages[-1]["cursor"]))
+        with pytest.raises(Exception, match="cursor"):
+            client.get(path, cursor="not-a-cursor")
+        samples = _by_index(snap.to_pytorch(packed=True, shard_bytes=MIB, decode=False, seed=3))
+    finally:
+        monkeypatch.delenv("PAGE_MAX_BYTES")
+        reset_service_caches()
+    assert all(len(page["shards"]) == 1 for page in pages)
+    assert [page["shards"][0]["name"] for page in pages] == [shard["name"] for shard in whole["shards"]]
+    assert sorted(samples) == list(range(FILES))  # the reader asked for every page of URLs

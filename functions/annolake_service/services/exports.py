@@ -166,9 +166,9 @@ def describe(project_id: str, export_id: str) -> dict[str, Any]:
     return _public(_job(project_id, export_id))
 
 
-def shard_urls(project_id: str, export_id: str) -> dict[str, Any]:
-    """A completed pack's shards with presigned GETs (``services.packs``)."""
-    return packs.shard_urls(_job(project_id, export_id))
+def shard_urls(project_id: str, export_id: str, cursor: str | None = None) -> dict[str, Any]:
+    """A page of a completed pack's shards with presigned GETs (``services.packs``)."""
+    return packs.shard_urls(_job(project_id, export_id), cursor)
 
 
 def list_exports(project_id: str) -> list[dict[str, Any]]:

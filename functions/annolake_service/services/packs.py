@@ -17,7 +17,7 @@ from annolake_service.adapters import storage
 from annolake_service.domain import snapshots as snap
 from annolake_service.domain.exports import ExportJob
 from annolake_service.domain.exports import packed as fmt
-from annolake_service.services import snapshots
+from annolake_service.services import page_bytes, snapshots
 from annolake_service.shared.errors import Conflict, NotFound
 from annolake_service.shared.settings import get_settings
 
@@ -26,6 +26,9 @@ MAX_MEDIA_BYTES = 5 << 30  # an original is read whole (it goes into one shard);
 
 class MediaChanged(Exception):
     """An original's bytes no longer have the sha256 the snapshot pinned: packing it would pack other data."""
+
+
+PRESIGN_BLOCK = 500  # shard URLs signed at once
 
 
 def pack_page(job: ExportJob, snapshot: snap.Snapshot, page: int, page_files: int) -> bytes:
@@ -81,19 +84,32 @@ def pack_page(job: ExportJob, snapshot: snap.Snapshot, page: int, page_files: in
     return b"".join(lines)
 
 
-def shard_urls(job: ExportJob) -> dict[str, Any]:
-    """Presigned GETs of a completed pack's shards, by name (what a loader reads; minted for this answer)."""
+def shard_urls(job: ExportJob, cursor: str | None = None) -> dict[str, Any]:
+    """A page of a completed pack's shards by name, each with a presigned GET minted for this answer; the page
+    ends at ``PAGE_MAX_BYTES`` of shards (a pack of a large snapshot has thousands) and ``cursor`` carries on."""
     if job.format != fmt.FORMAT:
         raise NotFound(f"export {job.export_id} is a {job.format} export, not packed shards")
     if job.status != "completed":
         raise Conflict(f"the pack {job.export_id} is {job.status}; its shards are served once it is completed")
     settings = get_settings()
     prefix = storage.export_shard_key(job.project_id, job.export_id, "")
-    keys = sorted(storage.list_keys(settings.media_bucket, prefix))
+    names = sorted(key[len(prefix) :] for key in storage.list_keys(settings.media_bucket, prefix))
+    listing = f"shards:{job.project_id}/{job.export_id}"
+    if cursor is not None:
+        after = page_bytes.position_of(listing, cursor)
+        names = [name for name in names if [name] > after]
     ttl = settings.presign_ttl_seconds
-    urls = storage.presigned_get_urls(settings.media_bucket, keys, ttl)
+
+    def shards() -> Iterator[dict[str, str]]:  # presigned a block at a time, as far as the page goes
+        for start in range(0, len(names), PRESIGN_BLOCK):
+            block = names[start : start + PRESIGN_BLOCK]
+            urls = storage.presigned_get_urls(settings.media_bucket, [prefix + name for name in block], ttl)
+            yield from ({"name": name, "url": url} for name, url in zip(block, urls, strict=True))
+
+    page, more = page_bytes.take(shards())
     return {
         "export_id": job.export_id,
-        "shards": [{"name": k[len(prefix) :], "url": u} for k, u in zip(keys, urls, strict=True)],
+        "shards": page,
         "url_expires_in": ttl,
+        "cursor": page_bytes.cursor_after(listing, [page[-1]["name"]]) if more else None,
     }

@@ -34,7 +34,7 @@ class Settings(BaseModel):
         description="SNAPSHOT_INLINE_FILES: snapshots of up to this many files are built within the request",
     )
     snapshot_chunk_files: int = Field(
-        default=1000, ge=1, le=10000, description="SNAPSHOT_CHUNK_FILES: files read by one step of a snapshot's build"
+        default=5000, ge=1, le=10000, description="SNAPSHOT_CHUNK_FILES: files read by one step of a snapshot's build"
     )
     review_state_machine_arn: str = Field(default="", description="REVIEW_STATE_MACHINE_ARN: one per file in a job")
     launch_state_machine_arn: str = Field(default="", description="LAUNCH_STATE_MACHINE_ARN: a job's launch")

@@ -10,6 +10,7 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - Transactions check every condition before writing and copy only the items they touch (moto deep-copies
   the whole table per transaction item).
 - Queries copy the items they answer after filtering and projecting, not every item read before.
+- A projection of top-level attributes copies those attributes (moto converted the whole item per name).
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries look up
   the items holding their hash key in maps that every write keeps current (moto keeps no index and read
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answers
 from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operations
+from infra.local.moto_patches.dynamodb_projection import project_top_level_attributes
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
 from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
 from infra.local.moto_patches.dynamodb_updates import (
@@ -77,6 +79,7 @@ __all__ = [
     "no_debug_form_wrapper",
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
+    "project_top_level_attributes",
     "replace",
     "require_moto_version",
     "s3_events_carry_a_sequencer",
@@ -103,6 +106,7 @@ def install() -> None:
     fast_backend_access()
     plain_dynamodb_item_answers()
     copy_query_results_after_filtering()
+    project_top_level_attributes()
     reuse_parsed_json_paths()
     request_ids_only_where_xml_has_them()
     parse_each_json_path_once()

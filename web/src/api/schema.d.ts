@@ -325,8 +325,8 @@ export interface paths {
         };
         /**
          * Export Shards
-         * @description A completed pack's shards with presigned GET URLs (409 while it runs; 404 for an export of another
-         *     format).
+         * @description A completed pack's shards with presigned GET URLs, a page at a time in name order (409 while it runs;
+         *     404 for an export of another format).
          */
         get: operations["export_shards_api_v1_projects__project_string_id__exports__export_id__shards_get"];
         put?: never;
@@ -3719,6 +3719,11 @@ export interface components {
         };
         /** ShardsPublic */
         ShardsPublic: {
+            /**
+             * Cursor
+             * @description pass as ?cursor= for the next page; null on the last
+             */
+            cursor?: string | null;
             /** Export Id */
             export_id: string;
             /** Shards */
@@ -6018,7 +6023,10 @@ export interface operations {
     };
     export_shards_api_v1_projects__project_string_id__exports__export_id__shards_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the previous page's cursor (a page ends where its items reach the byte limit) */
+                cursor?: string | null;
+            };
             header?: never;
             path: {
                 export_id: string;

@@ -96,6 +96,26 @@ def get_files(project_id: str, file_ids: list[str], *, consistent: bool = False)
     return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted, consistent_read=consistent)}
 
 
+PIN_ATTRIBUTES = ("file_id", "status", "content_hash", "annotation_version", "label_counts", "deleted_at")
+"""What pinning a file in a snapshot reads of its item: not its instances, metadata or summaries."""
+
+
+def get_pin_facts(project_id: str, file_ids: list[str]) -> dict[str, tuple[str, int, dict[str, int]]]:
+    """(media sha256, annotation version, label counts) of the ready, live files among ``file_ids``, by id:
+    batch reads projected to ``PIN_ATTRIBUTES`` (a file item carries its instances: most of its bytes)."""
+    bind()
+    wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
+    return {
+        item.file_id: (
+            item.content_hash or "",
+            int(item.annotation_version),
+            {name: int(count) for name, count in _plain(item.label_counts).items()},
+        )
+        for item in FileItem.batch_get(wanted, attributes_to_get=list(PIN_ATTRIBUTES))
+        if item.status == "ready" and item.deleted_at is None
+    }
+
+
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]] | None:
     """A file with the live instances of its current annotation version (one read when its item carries them)."""
     return get_files_with_instances(project_id, [file_id]).get(file_id)

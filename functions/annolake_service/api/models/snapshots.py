@@ -112,6 +112,7 @@ class ShardsPublic(BaseModel):
     export_id: str
     shards: list[ShardPublic]
     url_expires_in: int
+    cursor: NextCursor = None
 
 
 class ExportPublic(BaseModel):

@@ -53,10 +53,10 @@ def pack_snapshot(snapshot_ref: str, body: PackCreate, access: CanCreateExports,
 
 
 @router.get("/exports/{export_id}/shards", responses=error_responses(409))
-def export_shards(export_id: str, access: CanReadFiles) -> ShardsPublic:
-    """A completed pack's shards with presigned GET URLs (409 while it runs; 404 for an export of another
-    format)."""
-    return ShardsPublic.model_validate(exports.shard_urls(access.project_id, export_id))
+def export_shards(export_id: str, access: CanReadFiles, cursor: CursorQuery = None) -> ShardsPublic:
+    """A completed pack's shards with presigned GET URLs, a page at a time in name order (409 while it runs;
+    404 for an export of another format)."""
+    return ShardsPublic.model_validate(exports.shard_urls(access.project_id, export_id, cursor))
 
 
 @router.get("/exports", responses=error_responses(400))
