@@ -9,6 +9,15 @@ import pytest
 from infra.local.moto_patches import replace
 
 
+@pytest.fixture
+def shared_moto(moto_endpoint, monkeypatch):
+    """Clients made in the test reach the session's moto server. Not ``mock_aws``: leaving it resets every
+    backend of the process, the session's provisioned stack included, under the tests that run after."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
 def test_different_patches_stack_and_the_same_patch_installs_once():
     owner = types.SimpleNamespace(call=lambda: ["moto"])
 
@@ -191,35 +200,33 @@ def test_request_bodies_read_as_before_without_the_debug_files_wrapper():
         assert form.form["key"] == "a.jpg" and form.files["file"].read() == b"jpeg"
 
 
-def test_a_bucket_listing_that_races_a_delete_lists_what_the_bucket_held():
+def test_a_bucket_listing_that_races_a_delete_lists_what_the_bucket_held(shared_moto):
     """moto copied the key names, then looked each up again: a key deleted in between raised KeyError (a 500)."""
     import boto3
-    from moto import mock_aws
     from moto.s3.models import s3_backends
 
     from infra.local.moto_patches import s3_listings_survive_concurrent_deletes
 
     s3_listings_survive_concurrent_deletes()
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="race-bucket")
-        for name in ("a", "b", "c"):
-            s3.put_object(Bucket="race-bucket", Key=name, Body=name.encode())
-        keys = s3_backends["123456789012"]["aws"].get_bucket("race-bucket").keys
-        listings = {
-            "items": (keys.items, lambda entry: entry[0]),
-            "values": (keys.values, lambda entry: entry.name),
-            "lists": (keys.lists, lambda entry: entry[0]),
-        }
-        for kind, (listing, name_of) in listings.items():
-            running = listing()
-            names = [name_of(next(running))]
-            s3.delete_object(Bucket="race-bucket", Key="c")  # removed while the listing runs
-            names += [name_of(entry) for entry in running]
-            assert names == ["a", "b", "c"], kind  # what the bucket held when the listing began
-            s3.put_object(Bucket="race-bucket", Key="c", Body=b"c")
-        assert sorted(k for k, _ in keys.items()) == ["a", "b", "c"]
-        assert [o["Key"] for o in s3.list_objects_v2(Bucket="race-bucket")["Contents"]] == ["a", "b", "c"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="race-bucket")
+    for name in ("a", "b", "c"):
+        s3.put_object(Bucket="race-bucket", Key=name, Body=name.encode())
+    keys = s3_backends["123456789012"]["aws"].get_bucket("race-bucket").keys
+    listings = {
+        "items": (keys.items, lambda entry: entry[0]),
+        "values": (keys.values, lambda entry: entry.name),
+        "lists": (keys.lists, lambda entry: entry[0]),
+    }
+    for kind, (listing, name_of) in listings.items():
+        running = listing()
+        names = [name_of(next(running))]
+        s3.delete_object(Bucket="race-bucket", Key="c")  # removed while the listing runs
+        names += [name_of(entry) for entry in running]
+        assert names == ["a", "b", "c"], kind  # what the bucket held when the listing began
+        s3.put_object(Bucket="race-bucket", Key="c", Body=b"c")
+    assert sorted(k for k, _ in keys.items()) == ["a", "b", "c"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="race-bucket")["Contents"]] == ["a", "b", "c"]
 
 
 def _update_table():
@@ -235,76 +242,74 @@ def _update_table():
     return dynamodb
 
 
-def test_update_expressions_validate_and_apply_as_before_with_the_faster_copy_and_walks():
+def test_update_expressions_validate_and_apply_as_before_with_the_faster_copy_and_walks(shared_moto):
     """The arrival's update (a new item: SET, DELETE from a set, REMOVE) and functions, arithmetic and nested
     paths on an existing one give the item DynamoDB gives; bad expressions are still refused, each with its
     reason."""
     from botocore.exceptions import ClientError
-    from moto import mock_aws
 
     from infra.local import moto_patches
 
     moto_patches.copy_update_expressions_by_pickling()
     moto_patches.walk_update_expressions_by_class()
     moto_patches.find_clauses_by_class()
-    with mock_aws():
-        dynamodb = _update_table()
-        key = {"pk": {"S": "demo/bench/p00001"}}
-        before = dynamodb.update_item(
-            TableName="updates",
-            Key=key,
-            UpdateExpression="SET #k = :k, #f = :f DELETE #r :r REMOVE #w",
-            ExpressionAttributeNames={"#k": "kind", "#f": "file_id", "#r": "refused", "#w": "sidecar_waiting"},
-            ExpressionAttributeValues={":k": {"S": "arrival"}, ":f": {"S": "f1"}, ":r": {"SS": ["q1"]}},
-            ReturnValues="UPDATED_OLD",
-        )
-        assert "Attributes" not in before  # a new item: nothing replaced
-        expression = (
-            "SET n = if_not_exists(n, :zero) + :one, tags = list_append(if_not_exists(tags, :empty), :tag), "
-            "m.deeper = :v, refused = :set ADD hits :one REMOVE file_id"
-        )
-        values = {
-            ":zero": {"N": "0"},
-            ":one": {"N": "1"},
-            ":empty": {"L": []},
-            ":tag": {"L": [{"S": "a"}]},
-            ":v": {"S": "deep"},
-            ":set": {"SS": ["q1", "q2"]},
-        }
-        dynamodb.put_item(TableName="updates", Item={**key, "kind": {"S": "arrival"}, "m": {"M": {}}})
-        for _ in range(2):
-            dynamodb.update_item(
-                TableName="updates", Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
-            )
+    dynamodb = _update_table()
+    key = {"pk": {"S": "demo/bench/p00001"}}
+    before = dynamodb.update_item(
+        TableName="updates",
+        Key=key,
+        UpdateExpression="SET #k = :k, #f = :f DELETE #r :r REMOVE #w",
+        ExpressionAttributeNames={"#k": "kind", "#f": "file_id", "#r": "refused", "#w": "sidecar_waiting"},
+        ExpressionAttributeValues={":k": {"S": "arrival"}, ":f": {"S": "f1"}, ":r": {"SS": ["q1"]}},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert "Attributes" not in before  # a new item: nothing replaced
+    expression = (
+        "SET n = if_not_exists(n, :zero) + :one, tags = list_append(if_not_exists(tags, :empty), :tag), "
+        "m.deeper = :v, refused = :set ADD hits :one REMOVE file_id"
+    )
+    values = {
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+        ":empty": {"L": []},
+        ":tag": {"L": [{"S": "a"}]},
+        ":v": {"S": "deep"},
+        ":set": {"SS": ["q1", "q2"]},
+    }
+    dynamodb.put_item(TableName="updates", Item={**key, "kind": {"S": "arrival"}, "m": {"M": {}}})
+    for _ in range(2):
         dynamodb.update_item(
-            TableName="updates",
-            Key=key,
-            UpdateExpression="DELETE refused :gone",
-            ExpressionAttributeValues={":gone": {"SS": ["q1"]}},
+            TableName="updates", Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
         )
-        item = dynamodb.get_item(TableName="updates", Key=key)["Item"]
-        assert item == {
-            **key,
-            "kind": {"S": "arrival"},
-            "n": {"N": "2"},
-            "hits": {"N": "2"},
-            "tags": {"L": [{"S": "a"}, {"S": "a"}]},
-            "m": {"M": {"deeper": {"S": "deep"}}},
-            "refused": {"SS": ["q2"]},
-        }
-        refused = {
-            "SET pk = :v": "Cannot update attribute pk",
-            "SET a = :v, a = :v": "Two document paths overlap",
-            "SET a = :v REMOVE a": "Two document paths overlap",
-            "SET a = absent + :v": "does not exist",  # arithmetic on an attribute the item lacks
-        }
-        for bad, reason in refused.items():
-            with pytest.raises(ClientError) as refusal:
-                dynamodb.update_item(
-                    TableName="updates", Key=key, UpdateExpression=bad, ExpressionAttributeValues={":v": {"N": "1"}}
-                )
-            assert refusal.value.response["Error"]["Code"] == "ValidationException"
-            assert reason in refusal.value.response["Error"]["Message"], (bad, refusal.value.response["Error"])
+    dynamodb.update_item(
+        TableName="updates",
+        Key=key,
+        UpdateExpression="DELETE refused :gone",
+        ExpressionAttributeValues={":gone": {"SS": ["q1"]}},
+    )
+    item = dynamodb.get_item(TableName="updates", Key=key)["Item"]
+    assert item == {
+        **key,
+        "kind": {"S": "arrival"},
+        "n": {"N": "2"},
+        "hits": {"N": "2"},
+        "tags": {"L": [{"S": "a"}, {"S": "a"}]},
+        "m": {"M": {"deeper": {"S": "deep"}}},
+        "refused": {"SS": ["q2"]},
+    }
+    refused = {
+        "SET pk = :v": "Cannot update attribute pk",
+        "SET a = :v, a = :v": "Two document paths overlap",
+        "SET a = :v REMOVE a": "Two document paths overlap",
+        "SET a = absent + :v": "does not exist",  # arithmetic on an attribute the item lacks
+    }
+    for bad, reason in refused.items():
+        with pytest.raises(ClientError) as refusal:
+            dynamodb.update_item(
+                TableName="updates", Key=key, UpdateExpression=bad, ExpressionAttributeValues={":v": {"N": "1"}}
+            )
+        assert refusal.value.response["Error"]["Code"] == "ValidationException"
+        assert reason in refusal.value.response["Error"]["Message"], (bad, refusal.value.response["Error"])
 
 
 def test_update_tree_copies_are_whole_and_separate():
@@ -342,20 +347,18 @@ def test_utc_iso_timestamps_read_as_botocore_reads_them_and_others_take_its_pars
         assert repr(fast(other)) == repr(parse_timestamp(other))
 
 
-def test_s3_listings_carry_the_same_times_with_the_fast_timestamps():
+def test_s3_listings_carry_the_same_times_with_the_fast_timestamps(shared_moto):
     import boto3
-    from moto import mock_aws
 
     from infra.local import moto_patches
 
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="times")
-        s3.put_object(Bucket="times", Key="a", Body=b"1")
-        before = s3.list_objects_v2(Bucket="times")["Contents"][0]["LastModified"]
-        moto_patches.fast_utc_timestamps()
-        after = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="times")["Contents"][0]
-        assert after["LastModified"] == before and after["LastModified"].utcoffset().total_seconds() == 0
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="times")
+    s3.put_object(Bucket="times", Key="a", Body=b"1")
+    before = s3.list_objects_v2(Bucket="times")["Contents"][0]["LastModified"]
+    moto_patches.fast_utc_timestamps()
+    after = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="times")["Contents"][0]
+    assert after["LastModified"] == before and after["LastModified"].utcoffset().total_seconds() == 0
 
 
 def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nested_paths_still_work():
