@@ -114,7 +114,7 @@ def _packed_child() -> None:
 
     creds = json.loads(os.environ["ANNOLAKE_BENCH_CREDS"])
     project = Project("demo", creds["client_id"], creds["client_secret"], creds["api_url"])
-    snap = project.directory.get("packed-bench").snapshot("packed-bench-v1")
+    snap = project.snapshot.get("packed-bench-v1")  # the parent's (the dataset may have grown since)
     stream = snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1)
     rate, samples = _sdk_rate(stream, collate_fn=list)
     assert samples == len(stream.shards), (samples, len(stream.shards))
