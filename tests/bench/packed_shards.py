@@ -108,13 +108,28 @@ def _sdk_rate(stream, **loader) -> tuple[float, int]:  # noqa: ANN001, ANN003
     return _rate(SliceLoader(stream, batch_size=BATCH, num_workers=WORKERS, **loader))
 
 
+def _complete_snapshot(project, wait_s: float = 300.0):  # noqa: ANN001, ANN202
+    """A snapshot of all ``COUNT`` seeded files: recorded files reach the snapshot's query a little later, so one
+    taken at once may hold fewer; then another is taken (a snapshot never changes) until all are in."""
+    deadline, attempt = time.monotonic() + wait_s, 1
+    while True:
+        try:
+            snap = project.directory.get("packed-bench").snapshot(f"packed-bench-v{attempt}")
+        except urllib3.exceptions.ProtocolError:  # the loaded emulator dropped the connection: ask again,
+            snap = project.directory.get("packed-bench").snapshot(f"packed-bench-v{attempt}")  # the same content
+        if len(snap) >= COUNT or time.monotonic() > deadline:
+            return snap
+        attempt += 1
+        time.sleep(5)
+
+
 def _packed_child() -> None:
     """(a) in a child process, with whichever ``annolake`` its ``PYTHONPATH`` finds first; prints its rate."""
     from annolake import Project
 
     creds = json.loads(os.environ["ANNOLAKE_BENCH_CREDS"])
     project = Project("demo", creds["client_id"], creds["client_secret"], creds["api_url"])
-    snap = project.snapshot.get("packed-bench-v1")  # the parent's (the dataset may have grown since)
+    snap = project.snapshot.get(creds["snapshot"])  # the parent's
     stream = snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1)
     rate, samples = _sdk_rate(stream, collate_fn=list)
     assert samples == len(stream.shards), (samples, len(stream.shards))
@@ -134,12 +149,12 @@ def _packed_rate_with(sdk: Path, creds: dict) -> float:  # noqa: ANN001
     return json.loads(done.stdout.strip().splitlines()[-1])["rate"]
 
 
-def _baseline_rows(platform) -> list[tuple[str, str, str]]:  # noqa: ANN001
+def _baseline_rows(platform, snapshot: str) -> list[tuple[str, str, str]]:  # noqa: ANN001
     """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK`` and with this SDK, taking turns; nothing if it is not set."""
     baseline = os.environ.get("ANNOLAKE_BENCH_BASELINE_SDK")
     if not baseline:
         return []
-    creds = {**platform.credentials, "api_url": platform.api_url}
+    creds = {**platform.credentials, "api_url": platform.api_url, "snapshot": snapshot}
     rates: dict[str, list[float]] = {"baseline": [], "this": []}
     for _ in range(ROUNDS):
         rates["baseline"].append(_packed_rate_with(Path(baseline), creds))
@@ -279,10 +294,7 @@ def run() -> list[tuple[str, str, str]]:
             )
             creds = platform.credentials
             project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
-            try:
-                snap = project.directory.get("packed-bench").snapshot("packed-bench-v1")
-            except urllib3.exceptions.ProtocolError:  # the loaded emulator dropped the connection: ask again,
-                snap = project.directory.get("packed-bench").snapshot("packed-bench-v1")  # the same content
+            snap = _complete_snapshot(project)
 
             started = time.perf_counter()
             job = snap.pack(SHARD_BYTES)
@@ -314,7 +326,7 @@ def run() -> list[tuple[str, str, str]]:
                 assert n_limit == len(shards), n_limit
                 limits.append(limit)
             assert n_packed == n_wds == len(shards), (n_packed, n_wds, len(shards))  # (d): the snapshot's, n
-            rows += _baseline_rows(platform)
+            rows += _baseline_rows(platform, snap.name)
             decoded_per_object, _ = _sdk_rate(snap.to_pytorch(streaming=True, seed=1))
             decoded_packed, _ = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, seed=1))
             rows += [
