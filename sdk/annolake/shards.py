@@ -1,8 +1,9 @@
 """``PackedShards``: a packed snapshot (``snap.pack()``) read shard by shard: one GET per shard, samples cut out of
 it by the index's offsets.
 
-The index (the pack's ``shards.jsonl``) is read once, where the dataset is made; every DataLoader worker then asks
-the API for the shards' presigned URLs (once, and again when one is refused with 403: expired), downloads whole
+The index (the pack's ``shards.jsonl``), the shards' presigned URLs and the label schema are read once, where the
+dataset is made, so DataLoader workers (started again every epoch) inherit them instead of asking the API each
+epoch; a worker mints the URLs again only when one is refused with 403 (expired). Each worker downloads whole
 shards with the next one on its way while the current is consumed, and builds the samples as the per-object reader
 does, from the same stream item the shard holds, so both yield the same samples. Positions are the pack's: 0 ..
 ``len`` - 1 over the shards in order (files whose media was gone when it was packed are not in it).
@@ -44,10 +45,11 @@ class PackedShards:
         self.shards: list[dict[str, Any]] = [json.loads(line) for line in lines[1:] if line.strip()]
         self.lengths: tuple[int, ...] = tuple(shard["count"] for shard in self.shards)
         self._starts = [0, *accumulate(self.lengths)]
-        self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
         self._downloader: Downloader | None = None
         self._pid = 0
+        self._urls: dict[str, str] = self._listed_urls()
+        snapshot.label_ids  # noqa: B018 - read here, once, not by every worker every epoch
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -64,15 +66,18 @@ class PackedShards:
     @property
     def downloader(self) -> Downloader:
         if self._downloader is None or self._pid != os.getpid():  # forked workers make their own pool
-            self._downloader, self._pid, self._urls = Downloader(concurrency=2), os.getpid(), {}
+            self._downloader, self._pid = Downloader(concurrency=2), os.getpid()
         return self._downloader
+
+    def _listed_urls(self) -> dict[str, str]:
+        scope = self.snapshot.scope
+        listed = scope.api.get_all(f"{scope.path}/exports/{self.export_id}/shards", "shards")
+        return {shard["name"]: shard["url"] for shard in listed}
 
     def _url(self, name: str, *, refresh: bool = False) -> str:
         with self._lock:
             if refresh or name not in self._urls:
-                scope = self.snapshot.scope
-                listed = scope.api.get_all(f"{scope.path}/exports/{self.export_id}/shards", "shards")
-                self._urls = {shard["name"]: shard["url"] for shard in listed}
+                self._urls = self._listed_urls()
             if name not in self._urls:
                 raise FetchError(name, 404, f"shard {name} of pack {self.export_id} is not in storage")
             return self._urls[name]
@@ -96,7 +101,7 @@ class PackedShards:
         return data
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_lock": None, "_downloader": None, "_urls": {}}
+        return {**self.__dict__, "_lock": None, "_downloader": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

@@ -20,12 +20,19 @@ Each figure is the best of 3 epochs (the machine is shared). Every loader hands 
 (jpg bytes, parsed json) tuples, MDS's {jpg: bytes, json: parsed} dicts), so the figures compare reading; then (a)
 with the SDK's ``detection_collate`` (tensors), and (a) and (d) decoded, for scale. Nothing asserts; the numbers
 go in docs/snapshots.md.
+
+``ANNOLAKE_BENCH_BASELINE_SDK=<a checkout's sdk/ folder>`` also measures (a) with that SDK against this one, each
+in a child process of its own, taking turns (``ROUNDS`` each) on the same shards in the same run, so a change to
+the reader is measured under the same load as what it replaces.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +49,8 @@ COUNT = int(os.environ.get("ANNOLAKE_BENCH_PACKED_FILES", "2000"))
 SHARD_BYTES = 16 << 20
 WORKERS, BATCH = 2, 32
 EPOCHS = 3  # each loader's best epoch is reported: a shared machine's load only ever slows a run down
+ROUNDS = 3  # turns each of the baseline SDK and this one take (ANNOLAKE_BENCH_BASELINE_SDK)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def noise_jpeg(i: int) -> bytes:
@@ -97,6 +106,68 @@ def _sdk_rate(stream, **loader) -> tuple[float, int]:  # noqa: ANN001, ANN003
     from annolake.torch_data import SliceLoader
 
     return _rate(SliceLoader(stream, batch_size=BATCH, num_workers=WORKERS, **loader))
+
+
+def _complete_snapshot(project, wait_s: float = 300.0):  # noqa: ANN001, ANN202
+    """A snapshot of all ``COUNT`` seeded files: recorded files reach the snapshot's query a little later, so one
+    taken at once may hold fewer; then another is taken (a snapshot never changes) until all are in."""
+    deadline, attempt = time.monotonic() + wait_s, 1
+    while True:
+        try:
+            snap = project.directory.get("packed-bench").snapshot(f"packed-bench-v{attempt}")
+        except urllib3.exceptions.ProtocolError:  # the loaded emulator dropped the connection: ask again,
+            snap = project.directory.get("packed-bench").snapshot(f"packed-bench-v{attempt}")  # the same content
+        if len(snap) >= COUNT or time.monotonic() > deadline:
+            return snap
+        attempt += 1
+        time.sleep(5)
+
+
+def _packed_child() -> None:
+    """(a) in a child process, with whichever ``annolake`` its ``PYTHONPATH`` finds first; prints its rate."""
+    from annolake import Project
+
+    creds = json.loads(os.environ["ANNOLAKE_BENCH_CREDS"])
+    project = Project("demo", creds["client_id"], creds["client_secret"], creds["api_url"])
+    snap = project.snapshot.get(creds["snapshot"])  # the parent's
+    stream = snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1)
+    rate, samples = _sdk_rate(stream, collate_fn=list)
+    assert samples == len(stream.shards), (samples, len(stream.shards))
+    print(json.dumps({"rate": rate}))
+
+
+def _packed_rate_with(sdk: Path, creds: dict) -> float:  # noqa: ANN001
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{sdk}:{REPO}:{os.environ.get('PYTHONPATH', '')}",
+        "ANNOLAKE_BENCH_CREDS": json.dumps(creds),
+    }
+    code = "from tests.bench.packed_shards import _packed_child; _packed_child()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)  # noqa: S603
+    if done.returncode:
+        raise RuntimeError(f"(a) with the SDK at {sdk} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["rate"]
+
+
+def _baseline_rows(platform, snapshot: str) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK`` and with this SDK, taking turns; nothing if it is not set."""
+    baseline = os.environ.get("ANNOLAKE_BENCH_BASELINE_SDK")
+    if not baseline:
+        return []
+    creds = {**platform.credentials, "api_url": platform.api_url, "snapshot": snapshot}
+    rates: dict[str, list[float]] = {"baseline": [], "this": []}
+    for _ in range(ROUNDS):
+        rates["baseline"].append(_packed_rate_with(Path(baseline), creds))
+        rates["this"].append(_packed_rate_with(REPO / "sdk", creds))
+    old, new = max(rates["baseline"]), max(rates["this"])
+    turns = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(rates["baseline"], rates["this"], strict=True))
+    return [
+        (
+            "(a) packed, baseline SDK / this SDK, taking turns",
+            f"{old:.0f} / {new:.0f} samples/s",
+            f"this = {new / old:.2f}x the baseline (best of {ROUNDS} turns each: {turns})",
+        )
+    ]
 
 
 def _webdataset_rate(urls: list[str]) -> tuple[float, int]:
@@ -197,7 +268,7 @@ def _mds_rows(platform, shards, shard_urls: list[str], tmp: Path) -> tuple[list[
         s3.upload_file(str(path), bucket, f"bench-mds/{path.relative_to(out)}")
     os.environ["S3_ENDPOINT_URL"] = creds["aws_endpoint_url"]  # where streaming's S3 downloads go
     rate, n = _mds_rate(streaming, f"s3://{bucket}/bench-mds", tmp / "mds-cache")
-    assert n == written == COUNT, (n, written, COUNT)
+    assert n == written == len(shards), (n, written, len(shards))
     note = f"mosaicml-streaming {streaming.__version__}; {len(files) - 1} shards, converted in {converting:.1f} s"
     return [("(c) MDS: StreamingDataset over s3:// (same emulator)", f"{rate:.0f} samples/s", note)], rate
 
@@ -223,10 +294,7 @@ def run() -> list[tuple[str, str, str]]:
             )
             creds = platform.credentials
             project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
-            try:
-                snap = project.directory.get("packed-bench").snapshot("packed-bench-v1")
-            except urllib3.exceptions.ProtocolError:  # the loaded emulator dropped the connection: ask again,
-                snap = project.directory.get("packed-bench").snapshot("packed-bench-v1")  # the same content
+            snap = _complete_snapshot(project)
 
             started = time.perf_counter()
             job = snap.pack(SHARD_BYTES)
@@ -237,7 +305,8 @@ def run() -> list[tuple[str, str, str]]:
             shard_urls = [by_name[shard["shard"]] for shard in shards.shards]
             rows.append(
                 (
-                    f"pack {COUNT} files into {len(shards.shards)} shards of <= {SHARD_BYTES >> 20} MiB",
+                    f"pack {len(shards)} of {COUNT} files into {len(shards.shards)} shards of <= "
+                    f"{SHARD_BYTES >> 20} MiB",
                     f"{packing:.1f} s",
                     f"export state machine on the emulator; index {job['size_bytes'] / COUNT:.0f} B a file",
                 )
@@ -254,9 +323,10 @@ def run() -> list[tuple[str, str, str]]:
             for cut in (False, True):
                 whole = WholeShards(list(zip(shard_urls, entries, strict=True)), cut=cut)
                 limit, n_limit = _rate(DataLoader(whole, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
-                assert n_limit == COUNT, n_limit
+                assert n_limit == len(shards), n_limit
                 limits.append(limit)
-            assert n == n_packed == n_wds == COUNT, (n, n_packed, n_wds)
+            assert n_packed == n_wds == len(shards), (n_packed, n_wds, len(shards))  # (d): the snapshot's, n
+            rows += _baseline_rows(platform, snap.name)
             decoded_per_object, _ = _sdk_rate(snap.to_pytorch(streaming=True, seed=1))
             decoded_packed, _ = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, seed=1))
             rows += [

@@ -263,3 +263,35 @@ def test_the_shard_list_comes_in_pages_bounded_in_bytes_and_the_reader_follows_t
     assert all(len(page["shards"]) == 1 for page in pages)
     assert [page["shards"][0]["name"] for page in pages] == [shard["name"] for shard in whole["shards"]]
     assert sorted(samples) == list(range(FILES))  # the reader asked for every page of URLs
+
+
+def test_workers_inherit_the_shard_urls_and_schema_and_mint_urls_again_when_refused(snap, monkeypatch):
+    """DataLoader workers start again every epoch: they read with what the dataset was made with, asking the API
+    again only when storage refuses a URL (403: expired)."""
+    import pickle
+    import re
+
+    from annolake.client import ApiClient
+
+    stream = snap.to_pytorch(packed=True, shard_bytes=MIB, decode=False, seed=4)
+    asked: list[str] = []
+    request = ApiClient.request
+
+    def counted(self, method: str, path: str, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        asked.append(path)
+        return request(self, method, path, **kwargs)
+
+    monkeypatch.setattr(ApiClient, "request", counted)
+    worker = pickle.loads(pickle.dumps(stream))  # what a worker holds (a spawned one; a forked one shares it)
+    assert sorted(s["index"] for s in worker) == list(range(FILES))
+    assert asked == []  # neither the shards' URLs nor the label schema asked for again
+
+    expired = pickle.loads(pickle.dumps(stream))
+    signed = expired.shards._urls
+    expired.shards._urls = {
+        name: re.sub(r"Signature=\w+", "Signature=" + "0" * 64, url) for name, url in signed.items()
+    }
+    assert sorted(s["index"] for s in expired) == list(range(FILES))
+    assert [path for path in asked if path.endswith("/shards")] == [
+        f"{snap.scope.path}/exports/{expired.shards.export_id}/shards"
+    ]
