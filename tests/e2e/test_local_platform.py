@@ -145,6 +145,12 @@ def _api_workers(platform) -> set[int]:
     return {child for child in children_of(platform.process.pid) if b"spawn_main" in command_line(child)}
 
 
+def _wait_for_api_workers(platform, count: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(_api_workers(platform)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_platform):
     """An API crash must not take the emulator (and the data in it) down; the worker comes back."""
     from annolake import Project
@@ -152,12 +158,11 @@ def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_pla
     platform = own_platform.running()
     creds = platform.credentials
     project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    _wait_for_api_workers(platform, 2)  # health answers once one worker is up; the other may still be starting
     workers = _api_workers(platform)
     assert len(workers) == 2, workers
     os.kill(workers.pop(), 9)
-    deadline = time.monotonic() + 60
-    while len(_api_workers(platform)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for_api_workers(platform, 2)
     assert len(_api_workers(platform)) == 2 and workers < _api_workers(platform)
     for _ in range(6):  # both workers answer, with the data the emulator kept
         assert len(project.directory.get("default")) == 24
