@@ -417,3 +417,28 @@ def test_an_evaluation_whose_step_fails_reads_as_failed_with_the_steps_error(pla
     failed = run.evaluation()
     assert failed["status"] == "failed" and "ended (FAILED) without a result" in failed["reason"]
     assert failed["mean_ap"] is None
+
+
+def test_an_evaluation_that_ends_while_its_status_is_read_reads_as_completed(platform, project, detector, monkeypatch):
+    """The status reads the summary, then asks the execution: when the execution writes its summary and ends
+    between the two, the status is the summary, not "ended (SUCCEEDED) without a result"."""
+    from annolake_service.adapters import storage
+
+    platform.seed("eval-race", [RED, GREEN], start=5100)
+    run = detector.predict("eval-race")
+    run.wait(progress=False, timeout=120)
+    report = run.evaluate(iou=0.5)
+    read = storage.read_object
+    misses = []
+
+    def summary_not_yet_written(bucket, key, **kwargs):
+        if key.endswith("/evaluation-summary.json") and not misses:
+            misses.append(key)  # the first read comes just before the execution writes it
+            raise storage.ObjectMissing(key)
+        return read(bucket, key, **kwargs)
+
+    monkeypatch.setattr(storage, "read_object", summary_not_yet_written)
+    status = run.evaluation()
+    assert misses, "the status did not read the summary"
+    assert status["status"] == "completed" and status["reason"] is None
+    assert status["mean_ap"] == report["mean_ap"]

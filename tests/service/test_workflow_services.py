@@ -258,6 +258,32 @@ def test_redriving_twice_restarts_each_failed_file_once_and_duplicates_no_task(f
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 3, "annotating": 3}
 
 
+def test_a_launch_that_records_its_end_while_the_job_is_read_keeps_its_outcome(flow, monkeypatch):
+    """Reading a launching job asks its run whether it ended unrecorded: when the run records its end and ends
+    between the job's read and that question, the job stays launched (not failed "without recording")."""
+    from annolake_service.adapters import workflows
+    from annolake_service.domain.workflow import JobSpec
+    from annolake_service.services import jobs
+
+    slice_data.seed_dataset(PROJECT, "launch-race", 2, start=next(_IMAGES))
+    job = jobs.create_job(PROJECT, JobSpec(name="launch-race", datasets=["launch-race"]), author=OWNER)
+    job = jobs.launch(PROJECT, job.job_id)
+    for chunk in jobs.plan_launch(PROJECT, job.job_id)["chunks"]:
+        jobs.launch_chunk(PROJECT, job.job_id, chunk)
+    assert jobs.describe_job(PROJECT, job.job_id).launch_status == "launching"
+    asked = workflows.execution_end
+
+    def the_run_ends_meanwhile(arn: str):
+        jobs.finish_launch(PROJECT, job.job_id)  # its last step, then the run is over
+        flow.sfn.stop_execution(executionArn=arn)
+        return asked(arn)
+
+    monkeypatch.setattr(workflows, "execution_end", the_run_ends_meanwhile)
+    seen = jobs.describe_job(PROJECT, job.job_id)
+    assert (seen.launch_status, seen.launch_failure) == ("launched", None)
+    assert jobs.get_job(PROJECT, job.job_id).launch_status == "launched"
+
+
 # --- review -------------------------------------------------------------------------------
 
 

@@ -317,9 +317,15 @@ def evaluation_status(project_id: str, run_id: str) -> dict[str, Any]:
     if request is None:
         raise NotFound(f"run {run_id} has not been evaluated yet; POST …/runs/{run_id}/evaluate first")
     asked = {k: request[k] for k in ("run_id", "evaluation_id", "iou", "score_threshold", "fn_weight")}
-    summary = _read_json(prefix + rules.EVALUATION_SUMMARY)
-    if summary is not None and summary.get("evaluation_id") == request["evaluation_id"]:
-        return {**summary, **asked, "status": "completed", "reason": None}
+
+    def completed() -> dict[str, Any] | None:
+        summary = _read_json(prefix + rules.EVALUATION_SUMMARY)
+        if summary is not None and summary.get("evaluation_id") == request["evaluation_id"]:
+            return {**summary, **asked, "status": "completed", "reason": None}
+        return None
+
+    if found := completed():
+        return found
     if request.get("start_error"):
         return {**asked, "status": "failed", "reason": f"the evaluation did not start: {request['start_error']}"}
     if request["execution_arn"] is None:
@@ -327,6 +333,10 @@ def evaluation_status(project_id: str, run_id: str) -> dict[str, Any]:
     ended = workflows.execution_end(request["execution_arn"])
     if ended is not None and ended[0] == "RUNNING":
         return {**asked, "status": "running", "reason": None}
+    # The execution may have written its summary and ended between the first read and now: read it again
+    # before calling it failed.
+    if found := completed():
+        return found
     status, error = ended or ("gone", "")
     reason = f"the evaluation's execution ended ({status}) without a result: {error or 'no error given'}"
     return {**asked, "status": "failed", "reason": reason}

@@ -105,8 +105,8 @@ def update_job(
     completed_at: datetime | None = None,
     expect_launch: str | None = None,
 ) -> bool:
-    """Change a job if it is (still) in one of ``expect_status`` (and its launch run is ``expect_launch``);
-    False when it is not."""
+    """Change a job if it is (still) in one of ``expect_status`` (and its launch run is ``expect_launch``, still
+    launching: a run that recorded its end in the meantime keeps it); False when it is not."""
     bind()
     actions: list[Action] = []
     if spec is not None:
@@ -126,7 +126,7 @@ def update_job(
     if expect_status:
         condition &= JobItem.status.is_in(*(s.value for s in expect_status))
     if expect_launch is not None:
-        condition &= JobItem.launch_execution == expect_launch
+        condition &= (JobItem.launch_execution == expect_launch) & (JobItem.launch_status == "launching")
     item = _job_key(project_id, job_id)
     return applied(lambda: item.update(actions=actions, condition=condition))
 
