@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from infra.local import event_sources, iam_audit, lambda_runtime
+from infra.local import api_workers, event_sources, iam_audit, lambda_runtime
 from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
@@ -316,32 +315,9 @@ def api_worker_count() -> int:
     return int(raw)
 
 
-def listening_socket(port: int) -> socket.socket:
-    """The API's TCP socket, listening already: connections wait in its backlog until uvicorn accepts them.
-
-    Made with ``IPPROTO_TCP`` rather than uvicorn's ``bind_socket``: asyncio sets ``TCP_NODELAY`` only on
-    connections of a socket whose ``proto`` says TCP, and without it every small answer waited ~40 ms for
-    the client's delayed ACK (Nagle), an 8x slower API.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        sock.close()
-        raise SystemExit(
-            f"cannot listen on http://127.0.0.1:{port} ({exc.strerror}): is another `make up` running? "
-            "Stop it, or set ANNOLAKE_API_PORT to a free port."
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)  # the API workers serve it
-    return sock
-
-
 def serve_api(platform: LocalPlatform, workers: int) -> None:
     """Serve API + web UI until Ctrl-C: in ``workers`` processes, or in this one when ``workers`` is 0."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     host, port, log_level = "127.0.0.1", platform.api_port, "warning"
     if workers == 0:
@@ -358,7 +334,7 @@ def serve_api(platform: LocalPlatform, workers: int) -> None:
             port=port,
             log_level=log_level,
         )
-    listening = listening_socket(platform.api_port)
+    sockets = api_workers.listening_sockets(platform.api_port, workers)
     print(
         f"Annolake is up: API and web UI {platform.api_url} (health: {platform.api_url}/api/v1/health), "
         f"AWS emulator {platform.emulator.endpoint_url}, credentials {platform.home / 'credentials.json'}. "
@@ -368,11 +344,12 @@ def serve_api(platform: LocalPlatform, workers: int) -> None:
     try:
         if workers == 0:
             with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
-                uvicorn.Server(config).run(sockets=[listening])
+                uvicorn.Server(config).run(sockets=sockets)
         else:
-            Multiprocess(config, sockets=[listening]).run()
+            api_workers.serve_in_workers(config, sockets)
     finally:
-        listening.close()  # the port is free while state is saved
+        for sock in sockets:
+            sock.close()  # the port is free while state is saved
 
 
 def main() -> None:
