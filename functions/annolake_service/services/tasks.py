@@ -252,6 +252,7 @@ def submit(
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = None
+        submitted = task_repo.as_submitted(task, now=now, result={"version": None}, submission=checked)
     elif task.segment is not None:
         try:
             saved = segment_saves.save(
@@ -269,6 +270,7 @@ def submit(
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = saved["version"]
+        submitted = task_repo.as_submitted(task, now=now, result={"version": saved_version}, submission=instance_list)
     else:
         outcome: dict[str, Any] | None = None  # what became of a pre-labelled draft
         if job.spec.prelabel is not None:
@@ -278,11 +280,16 @@ def submit(
             if offered is not None:
                 outcome = prelabels.outcome(offered, _stamped(project_id, task.file_id, instance_list))
 
-        def update(new_version: int) -> TransactionUpdate:
+        def result_of(new_version: int) -> dict[str, Any]:
             result: dict[str, Any] = {"version": new_version}
             if outcome is not None:
                 result["prelabel"] = outcome
-            return task_repo.submission_update(task, caller, now=now, result=result, submission=instance_list)
+            return result
+
+        def update(new_version: int) -> TransactionUpdate:
+            return task_repo.submission_update(
+                task, caller, now=now, result=result_of(new_version), submission=instance_list
+            )
 
         try:
             saved = annotation_service.save_annotations(
@@ -297,8 +304,7 @@ def submit(
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = saved["version"]
-    submitted = task_repo.get_task(project_id, task.job_id, task_id)
-    assert submitted is not None  # noqa: S101
+        submitted = task_repo.as_submitted(task, now=now, result=result_of(saved_version), submission=instance_list)
     _resume(submitted, _annotated_output(submitted, caller))
     events.publish(
         "task_submitted",

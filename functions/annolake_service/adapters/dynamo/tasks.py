@@ -202,21 +202,32 @@ def holds_slot_of(project_id: str, job_id: str, file_id: str, principal: str) ->
     return True
 
 
+def _submitted_fields(task: Task, now: datetime, result: dict[str, Any], submission: list | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": TaskStatus.SUBMITTED,
+        "submitted_at": now,
+        "result": result,
+        "claim_seq": task.claim_seq + 1,
+    }
+    if submission is not None:
+        fields["submission"] = submission
+    return fields
+
+
 def submission_update(
     task: Task, principal: str, *, now: datetime, result: dict[str, Any], submission: list | None = None
 ) -> TransactionUpdate:
     """The write that marks ``task`` (held by ``principal``, as read) submitted, for use in a transaction."""
+    fields = _submitted_fields(task, now, result, submission)
     actions = [
-        TaskItem.status.set(TaskStatus.SUBMITTED.value),
-        TaskItem.submitted_at.set(now),
-        TaskItem.result.set(result),
-        TaskItem.claim_seq.set(task.claim_seq + 1),
+        getattr(TaskItem, name).set(value.value if isinstance(value, TaskStatus) else value)
+        for name, value in fields.items()
+    ]
+    actions += [
         TaskItem.GSI1SK.set(keys.done_index_sk(task.job_id, task.kind.value, task.task_id)),
         TaskItem.GSI2PK.remove(),
         TaskItem.GSI2SK.remove(),
     ]
-    if submission is not None:
-        actions.append(TaskItem.submission.set(submission))
     return TransactionUpdate(
         item=_key(task),
         actions=actions,
@@ -224,6 +235,11 @@ def submission_update(
         & (TaskItem.assignee == principal)
         & (TaskItem.status == TaskStatus.IN_PROGRESS.value),
     )
+
+
+def as_submitted(task: Task, *, now: datetime, result: dict[str, Any], submission: list | None = None) -> Task:
+    """``task`` as ``submission_update`` leaves it once written (a transaction returns no item): no read after."""
+    return task.model_copy(update=_submitted_fields(task, now, result, submission))
 
 
 def submit(
