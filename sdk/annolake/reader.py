@@ -48,6 +48,9 @@ class StreamOptions:
     # Share of downloads whose sha256 is checked against the pinned hash (1.0 all, 0 none); which files are
     # checked depends on their id only, so every epoch and worker checks the same ones.
     verify_media: float = 0.0
+    # A model's name (its latest finished run) or a prediction run id: each sample carries ``predictions``, the
+    # instances with scores that run predicted for its file (None where it predicted nothing for it).
+    include_predictions: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,7 +74,13 @@ class SliceSource(Protocol):
     def __len__(self) -> int: ...
 
     def page(
-        self, offset: int, limit: int, *, url_expires_in: int | None = None, urls: tuple[str, ...] = ...
+        self,
+        offset: int,
+        limit: int,
+        *,
+        url_expires_in: int | None = None,
+        urls: tuple[str, ...] = ...,
+        predictions: str | None = None,
     ) -> dict[str, Any]: ...
 
     def reader(self, options: StreamOptions | None = None) -> SliceReader: ...
@@ -126,7 +135,13 @@ class SliceReader:
         items: list[dict[str, Any]] = []
         while start + len(items) < end:
             at = start + len(items)
-            page = self.slice.page(at, end - at, url_expires_in=self.options.url_expires_in, urls=("media",))
+            page = self.slice.page(
+                at,
+                end - at,
+                url_expires_in=self.options.url_expires_in,
+                urls=("media",),
+                predictions=self.options.include_predictions,
+            )
             self.page_requests += 1
             if not page["items"]:
                 raise RuntimeError(f"slice {self.slice.slice_id} returned no items at offset {at} of {end}")
@@ -201,7 +216,13 @@ class SliceReader:
     def _sample(self, offset: int) -> dict[str, Any]:
         item = self.item(offset)
         data = self._bytes(offset, item)
-        sample = build_sample(item, data, self.slice.label_ids, decode=self.options.decode)
+        sample = build_sample(
+            item,
+            data,
+            self.slice.label_ids,
+            decode=self.options.decode,
+            predictions=self.options.include_predictions is not None,
+        )
         sample["index"] = offset
         sample["diffgram_file"] = SampleFile(offset, item["file"]["id"], self.slice.scope.owner)
         return sample

@@ -2,8 +2,8 @@
 
 A sample: ``image`` (H×W×3 uint8) or ``image_bytes``, ``file`` (id, name, width, height, metadata,
 content_hash), ``instance_list``, the per-box lists ``x_min_list`` … ``label_id_list``, ``label_name_list``,
-``polygon_list``, ``point_list``, ``tags``, ``global_attributes``; the reader adds ``index`` (the position in
-the slice) and ``diffgram_file`` (a ``SampleFile``).
+``polygon_list``, ``point_list``, ``tags``, ``global_attributes``, and ``predictions`` when asked for; the reader
+adds ``index`` (the position in the slice) and ``diffgram_file`` (a ``SampleFile``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,11 @@ def decode_image(data: bytes) -> Any:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
-def build_sample(item: dict[str, Any], data: bytes, label_ids: dict[str, int], *, decode: bool) -> dict[str, Any]:
-    """``label_ids``: label name → class index (its position in the project's schema; -1 if since removed)."""
+def build_sample(
+    item: dict[str, Any], data: bytes, label_ids: dict[str, int], *, decode: bool, predictions: bool = False
+) -> dict[str, Any]:
+    """``label_ids``: label name → class index (its position in the project's schema; -1 if since removed);
+    ``predictions``: the page was asked for a run's predictions, and the sample carries them."""
     instances = item.get("instance_list", [])
     boxes = [i for i in instances if i.get("type") == "box"]
 
@@ -69,6 +72,8 @@ def build_sample(item: dict[str, Any], data: bytes, label_ids: dict[str, int], *
         "tags": [i["name"] for i in instances if i.get("type") == "tag"],
         "global_attributes": dict(globals_[0].get("attributes", {})) if globals_ else {},
     }
+    if predictions:
+        sample["predictions"] = item.get("predictions")
     if decode:
         sample["image"] = decode_image(data)
     else:

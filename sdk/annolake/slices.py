@@ -75,10 +75,12 @@ class Slice:
         *,
         url_expires_in: int | None = None,
         urls: tuple[str, ...] = ("media", "thumbnail"),
+        predictions: str | None = None,
     ) -> dict[str, Any]:
         """One stream page: ``items`` (file, instance_list, media_url, thumbnail_url), ``count``, ``cursor``.
 
         ``urls`` names the presigned URLs the items carry (the others are None): streaming asks for media only.
+        ``predictions`` (a model's name or a run id): each item carries that run's ``predictions`` as well.
         """
         return self.scope.api.get(
             f"{self.scope.path}/slices/{self.slice_id}/items",
@@ -86,6 +88,7 @@ class Slice:
             limit=limit,
             url_expires_in=url_expires_in,
             urls=",".join(urls),
+            predictions=predictions,
         )
 
     # -- samples ---------------------------------------------------------------------------------

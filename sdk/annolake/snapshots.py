@@ -99,6 +99,7 @@ class Snapshot:
         *,
         url_expires_in: int | None = None,
         urls: tuple[str, ...] = ("media", "thumbnail"),
+        predictions: str | None = None,
     ) -> dict[str, Any]:
         """One stream page: ``items`` with the pinned ``instance_list`` and fresh presigned URLs."""
         return self.scope.api.get(
@@ -107,6 +108,7 @@ class Snapshot:
             limit=limit,
             url_expires_in=url_expires_in,
             urls=",".join(urls),
+            predictions=predictions,
         )
 
     # -- samples ---------------------------------------------------------------------------------
@@ -140,6 +142,7 @@ class Snapshot:
         from annolake import torch_data
 
         if packed:
+            _no_predictions_in_shards(options)
             shards = self.packed_shards(shard_bytes)
             return torch_data.StreamingShardDataset(self, shards, transform=transform, **options)
         if streaming:
@@ -152,6 +155,8 @@ class Snapshot:
         ``packed=True`` read from the packed shards (``pack(shard_bytes)``, made first if need be)."""
         from annolake import tf_data
 
+        if packed:
+            _no_predictions_in_shards(options)
         shards = self.packed_shards(shard_bytes) if packed else None
         return tf_data.slice_to_tensorflow(self, packed=shards, **options)
 
@@ -358,3 +363,11 @@ def _download(url: str, target: Path) -> None:
                 out.write(chunk)
     finally:
         response.release_conn()
+
+
+def _no_predictions_in_shards(options: dict[str, Any]) -> None:
+    if options.get("include_predictions"):
+        raise ValueError(
+            "include_predictions reads each page's predictions from the API; packed shards hold the pinned "
+            "annotations only: stream the snapshot without packed=True to have them"
+        )

@@ -159,6 +159,7 @@ def _page(items: list[dict]) -> dict:
         "next_offset": None,
         "cursor": None,
         "url_expires_in": 3600,
+        "predictions_run": None,
     }
 
 

@@ -174,6 +174,48 @@ def test_a_runs_predictions_come_in_pages_bounded_by_bytes_and_the_sdk_follows_t
     assert sum(pages, []) == sorted(ids) and len(pages) >= 4 and max(map(len, pages)) == 2
 
 
+def test_stream_pages_listings_and_samples_carry_a_runs_predictions_when_asked(platform, project, detector):
+    ids = platform.seed("carried", [RED, GREEN, RED], start=700)
+    run = detector.predict("carried")
+    run.wait(progress=False, timeout=120)
+    unpredicted = platform.seed("carried", [GREEN], start=710)[0]  # joins after the run: it has no prediction
+    expected = {fid: run.predictions(fid)["instance_list"] for fid in ids}
+    assert all(expected.values())
+    dataset = project.directory.get("carried")
+
+    sliced = dataset.slice("labels.car >= 0")
+    for ref in ("det", run.run_id):  # the model's latest finished run, or the run named
+        page = sliced.page(0, 10, predictions=ref)
+        assert page["predictions_run"] == run.run_id
+        carried = {item["file"]["id"]: item["predictions"] for item in page["items"]}
+        assert carried == {**expected, unpredicted: None}
+    plain = sliced.page(0, 10)  # not asked: not carried
+    assert plain["predictions_run"] is None and all(item["predictions"] is None for item in plain["items"])
+
+    samples = {s["file"]["id"]: s for s in sliced.to_pytorch(include_predictions="det")}
+    assert {fid: s["predictions"] for fid, s in samples.items()} == {**expected, unpredicted: None}
+    assert all("predictions" not in s for s in sliced.to_pytorch())
+
+    snapshot = dataset.snapshot("carried-v1")
+    pinned = {item["file"]["id"]: item["predictions"] for item in snapshot.page(0, 10, predictions="det")["items"]}
+    assert pinned == {**expected, unpredicted: None}
+    with pytest.raises(ValueError, match="packed shards hold the pinned annotations only"):
+        snapshot.to_pytorch(streaming=True, packed=True, include_predictions="det")
+
+    listing = project.client.get(f"{project._path}/datasets/carried/files", predictions="det")
+    assert {f["file_id"]: f["predictions"] for f in listing["files"]} == {**expected, unpredicted: None}
+    queried = project.client.get(f"{project._path}/datasets/carried/files", query="labels.car >= 1", predictions="det")
+    assert queried["predictions_run"] == run.run_id
+    assert {f["file_id"]: f["predictions"] for f in queried["files"]} == {fid: expected[fid] for fid in ids[::2]}
+
+    for ref, named in (("dett", "no model of that name"), ("pr_0000000000000000", "no prediction run with that id")):
+        with pytest.raises(InvalidRequest, match=named):
+            sliced.page(0, 10, predictions=ref)
+    project.model.new("untried", path=platform.models / "yolo.onnx", **DETECTOR)
+    untried = sliced.page(0, 10, predictions="untried")  # no finished run yet: nothing predicted
+    assert untried["predictions_run"] is None and all(item["predictions"] is None for item in untried["items"])
+
+
 def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform, project, detector):
     from annolake_service.adapters import storage
     from annolake_service.adapters.dynamo import files as file_repo

@@ -12,6 +12,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain.entities import FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
+from annolake_service.services import models as model_service
 from annolake_service.services import page_bytes
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
@@ -72,8 +73,15 @@ def _live(project_id: str, file_id: str, record: FileRecord | None) -> FileRecor
 
 
 def list_files(
-    project_id: str, dataset_name: str, *, limit: int, cursor: str | None, status: str | None
+    project_id: str,
+    dataset_name: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    predictions: str | None = None,
 ) -> dict[str, Any]:
+    """A page of the dataset's files, newest first, with a run's predictions when asked (``attach_predictions``)."""
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     dataset = get_dataset(project_id, dataset_name)
@@ -86,13 +94,19 @@ def list_files(
     records = file_repo.get_files(project_id, [file_id for file_id, _ in members])
     found = [(records[file_id], sort_key) for file_id, sort_key in members if file_id in records]
     listed = list(zip(describe_all([record for record, _ in found]), [sort_key for _, sort_key in found], strict=True))
+    asked = model_service.attach_predictions(project_id, predictions, [body for body, _ in listed], listed_file_id)
     kept = page_bytes.fitting([body for body, _ in listed])
     if kept < len(listed):  # cut at its byte budget: carry on after the last file it holds
         more, last = True, listed[kept - 1][1]
     else:
         last = members[-1][1] if members else ""
     next_cursor = dataset_repo.encode_position(project_id, dataset.dataset_id, last) if more else None
-    return {"dataset": dataset.name, "files": [body for body, _ in listed[:kept]], "cursor": next_cursor}
+    return {"dataset": dataset.name, "files": [body for body, _ in listed[:kept]], "cursor": next_cursor, **asked}
+
+
+def listed_file_id(body: dict[str, Any]) -> str | None:
+    """A listed file's id (a deleted file's: None)."""
+    return None if body.get("deleted_at") else str(body["file_id"])
 
 
 def count_files(project_id: str, dataset_name: str, status: str | None = None) -> int:

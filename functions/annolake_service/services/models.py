@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from annolake_service.adapters import model_function, storage
@@ -230,6 +231,52 @@ def evaluations_for_query(project_id: str, refs: set[str]) -> dict[str, dict[str
         for entry in json.loads(body)["files"]:
             out[ref][entry["file_id"]] = {metric: entry[metric] for metric in EVAL_METRICS}
     return out
+
+
+def _page_predictions(project_id: str, ref: str, file_ids: list[str]) -> tuple[str | None, dict[str, list[dict]]]:
+    """What a page asked for with ``predictions=<ref>`` carries: the run that answers (a model's latest finished
+    run, or a run id; None while the model has none) and, by file id, the instances (with their scores) it
+    predicted for each file it predicted. A file it did not predict, or failed on, is not in the map."""
+    if ref.startswith(RUN_ID_PREFIX):
+        if prediction_repo.get_run(project_id, ref) is None:
+            raise BadRequest(f"predictions={ref!r}: no prediction run with that id in project {project_id!r}")
+        run_id: str | None = ref
+    else:
+        model = model_repo.get_model(project_id, ref)
+        if model is None:
+            raise BadRequest(
+                f"predictions={ref!r}: no model of that name in project {project_id!r}; name a model (its latest "
+                "finished run answers) or a run id (pr_…)"
+            )
+        run_id = model.latest_run
+    if run_id is None or not file_ids:
+        return run_id, {}
+    found = prediction_repo.get_predictions(project_id, run_id, file_ids)
+    return run_id, {file_id: p.instances for file_id, p in found.items() if p.outcome == "done"}
+
+
+def stream_file_id(item: dict[str, Any]) -> str | None:
+    """A stream page item's file id; None for a file deleted since the slice froze."""
+    return None if item["file"].get("status") == "deleted" else item["file"]["id"]
+
+
+def attach_predictions(
+    project_id: str,
+    ref: str | None,
+    items: list[dict[str, Any]],
+    file_id_of: Callable[[dict[str, Any]], str | None] = stream_file_id,
+) -> dict[str, Any]:
+    """A page asked for ``predictions=<ref>`` (a model or a run id): each item of a live file (``file_id_of``:
+    its file id, None for a deleted one) gets ``predictions``, the instances with scores that run predicted for
+    the file (null where it predicted nothing for it); the page's ``predictions_run`` names the run (null while
+    the model has no finished run). Not asked: the page's ``predictions_run`` is null."""
+    if ref is None:  # items carry ``predictions: null`` as built
+        return {"predictions_run": None}
+    live = [(item, file_id) for item in items if (file_id := file_id_of(item)) is not None]
+    run_id, found = _page_predictions(project_id, ref, [file_id for _, file_id in live])
+    for item, file_id in live:
+        item["predictions"] = found.get(file_id)
+    return {"predictions_run": run_id}
 
 
 def summaries_for_query(project_id: str, refs: set[str], file_ids: list[str]) -> dict[str, dict[str, dict]]:

@@ -24,7 +24,7 @@ from annolake_service.domain.entities import FileRecord
 from annolake_service.services import models as model_service
 from annolake_service.services import page_bytes, query_index
 from annolake_service.services import schema as schema_service
-from annolake_service.services.files import MAX_PAGE, describe_all
+from annolake_service.services.files import MAX_PAGE, describe_all, listed_file_id
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
 from annolake_service.shared.settings import get_settings
@@ -116,9 +116,11 @@ def query_files(
     limit: int,
     cursor: str | None,
     engine: query_index.EngineChoice = "auto",
+    predictions: str | None = None,
 ) -> dict[str, Any]:
     """A page of the matching files in listing order, from the dataset's columnar index when it has one (then
-    with ``count``, every match; ``engine`` asks for Athena or the embedded engine, see ``open_index``).
+    with ``count``, every match; ``engine`` asks for Athena or the embedded engine, see ``open_index``), with a
+    run's predictions when asked (``attach_predictions``).
 
     Both engines hand out the same cursors (a position in the listing), so a listing may start on one and
     finish on the other. A file the index still lists after it was deleted is left out of the page."""
@@ -148,6 +150,7 @@ def query_files(
         counted = {"count": found.count}
     live = [(position, record) for position, record in page[:limit] if _is_live(record)]
     files = describe_all([record for _, record in live])
+    asked = model_service.attach_predictions(project_id, predictions, files, listed_file_id)
     kept = page_bytes.fitting(files)
     if kept < len(files):  # the page is full in bytes: carry on after the last file it holds
         last: str | None = live[kept - 1][0]
@@ -161,6 +164,7 @@ def query_files(
         "cursor": next_cursor,
         "engine": answered,
         **counted,
+        **asked,
     }
 
 
@@ -335,6 +339,7 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
         "instance_list": instances,
         "media_url": urls.get(record.original_key) if record.original_key else None,
         "thumbnail_url": urls.get(record.thumbnail_key) if record.thumbnail_key else None,
+        "predictions": None,  # a run's, when the page is asked for them (``attach_predictions``)
     }
 
 
@@ -347,9 +352,10 @@ def slice_page(
     cursor: str | None = None,
     url_expires_in: int | None = None,
     url_kinds: frozenset[str] = frozenset(URL_KINDS),
+    predictions: str | None = None,
 ) -> dict[str, Any]:
     """Items ``offset .. offset+limit`` of a frozen slice with their annotations and fresh presigned URLs
-    (those of ``url_kinds``; the others are null)."""
+    (those of ``url_kinds``; the others are null), and a run's predictions when asked (``attach_predictions``)."""
     if cursor:
         offset = decode_page_cursor(project_id, slice_id, cursor)
     if offset < 0 or not 1 <= limit <= MAX_STREAM_PAGE:
@@ -363,6 +369,7 @@ def slice_page(
     listed = [(fid, *files.get(fid, (None, []))) for fid in found.file_ids]  # (id, record or None, instances)
     urls = _page_urls([record for _, record, _ in listed], ttl, url_kinds)
     items = [_stream_item(offset + i, rec, fid, instances, urls) for i, (fid, rec, instances) in enumerate(listed)]
+    asked = model_service.attach_predictions(project_id, predictions, items)
     items = items[: page_bytes.fitting(items)]
     following = offset + len(items)
     more = following < found.count
@@ -373,4 +380,5 @@ def slice_page(
         "next_offset": following if more else None,
         "cursor": encode_page_cursor(project_id, slice_id, following) if more else None,
         "url_expires_in": ttl,
+        **asked,
     }

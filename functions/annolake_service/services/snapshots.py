@@ -16,6 +16,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import snapshots as snapshot_repo
 from annolake_service.domain import snapshots as snap
 from annolake_service.domain.entities import FileRecord
+from annolake_service.services import models as model_service
 from annolake_service.services import page_bytes, slices
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.settings import get_settings
@@ -144,6 +145,7 @@ def stream_item(
         "instance_list": instances,
         "media_url": urls.get(record.original_key),
         "thumbnail_url": urls.get(record.thumbnail_key) if record.thumbnail_key else None,
+        "predictions": None,  # a run's, when the page is asked for them (``attach_predictions``)
     }
 
 
@@ -156,9 +158,11 @@ def snapshot_page(
     cursor: str | None = None,
     url_expires_in: int | None = None,
     url_kinds: frozenset[str] = frozenset(slices.URL_KINDS),
+    predictions: str | None = None,
 ) -> dict[str, Any]:
     """Entries ``offset .. offset+limit`` (file id order) with their pinned annotations and fresh presigned URLs;
-    a page ends early at ``PAGE_MAX_BYTES`` of items (pinned versions may be large) and its cursor carries on."""
+    a page ends early at ``PAGE_MAX_BYTES`` of items (pinned versions may be large) and its cursor carries on.
+    With ``predictions``, a run's predictions too (``models.attach_predictions``)."""
     snapshot = find_ready(project_id, ref)
     if cursor:
         try:
@@ -185,6 +189,7 @@ def snapshot_page(
     bucket = get_settings().media_bucket
     urls = dict(zip(keys, storage.presigned_get_urls(bucket, keys, ttl), strict=True))
     items = [stream_item(offset + i, pin, found.get(pin.file_id), urls) for i, pin in enumerate(pins)]
+    asked = model_service.attach_predictions(project_id, predictions, items)
     items = items[: page_bytes.fitting(items)]  # full in bytes: the cursor carries on after the last item held
     following = offset + len(items)
     more = following < snapshot.count
@@ -195,6 +200,7 @@ def snapshot_page(
         "next_offset": following if more else None,
         "cursor": cursors.encode(_pages_listing(project_id, snapshot.digest), following) if more else None,
         "url_expires_in": ttl,
+        **asked,
     }
 
 

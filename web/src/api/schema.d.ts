@@ -2112,7 +2112,12 @@ export interface components {
             /** @description which engine answered the query, if any */
             engine?: components["schemas"]["QueryEnginePublic"] | null;
             /** Files */
-            files: components["schemas"]["FilePublic"][];
+            files: components["schemas"]["ListedFilePublic"][];
+            /**
+             * Predictions Run
+             * @description with ?predictions=: the run the files' predictions come from (null: none finished)
+             */
+            predictions_run?: string | null;
             /**
              * Query
              * @description the query, when the listing was filtered by one
@@ -2204,7 +2209,12 @@ export interface components {
             /** @description which engine answered the query, if any */
             engine?: components["schemas"]["QueryEnginePublic"] | null;
             /** Files */
-            files: components["schemas"]["FilePublic"][];
+            files: components["schemas"]["ListedFilePublic"][];
+            /**
+             * Predictions Run
+             * @description with ?predictions=: the run the files' predictions come from (null: none finished)
+             */
+            predictions_run?: string | null;
             /**
              * Query
              * @description the query, when the listing was filtered by one
@@ -2843,6 +2853,84 @@ export interface components {
         LabelsPublic: {
             /** Labels */
             labels: components["schemas"]["LabelSpec"][];
+        };
+        /**
+         * ListedFilePublic
+         * @description A file of a dataset listing.
+         */
+        ListedFilePublic: {
+            /** Annotation Version */
+            annotation_version: number;
+            /** Attribute Values */
+            attribute_values: {
+                [key: string]: unknown[];
+            };
+            /** Content Hash */
+            content_hash: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deleted At */
+            deleted_at: string | null;
+            /** File Id */
+            file_id: string;
+            /**
+             * Frame Counts
+             * @description a video: per label, on how many frames it shows (frames.<label>)
+             */
+            frame_counts?: {
+                [key: string]: number;
+            };
+            /** Height */
+            height: number | null;
+            /** Label Counts */
+            label_counts: {
+                [key: string]: number;
+            };
+            /** Media Type */
+            media_type: string;
+            /**
+             * Media Url
+             * @description presigned GET of the original (ready files)
+             */
+            media_url?: string | null;
+            /** Metadata */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Mime Type */
+            mime_type: string;
+            /** Original Name */
+            original_name: string;
+            /**
+             * Predictions
+             * @description with ?predictions=: the instances (packet shape, with score, model and run) the run predicted for this file; null when it predicted nothing for it, or when not asked
+             */
+            predictions?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Project Id */
+            project_id: string;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "ready" | "quarantined";
+            /** Status Reason */
+            status_reason: string | null;
+            /**
+             * Thumbnail Url
+             * @description presigned GET of the thumbnail (ready files)
+             */
+            thumbnail_url?: string | null;
+            /** @description set when media_type is video */
+            video?: components["schemas"]["VideoPublic"] | null;
+            /** Width */
+            width: number | null;
         };
         /** MemberCreate */
         MemberCreate: {
@@ -3889,6 +3977,11 @@ export interface components {
              * @description index of the first item
              */
             offset: number;
+            /**
+             * Predictions Run
+             * @description with ?predictions=: the run the items' predictions come from (null: none finished yet)
+             */
+            predictions_run?: string | null;
             /** Query */
             query: string | null;
             /**
@@ -4054,6 +4147,13 @@ export interface components {
              */
             media_url: string | null;
             /**
+             * Predictions
+             * @description with ?predictions=: the instances (packet shape, with score, model and run) the run predicted for this file; null when it predicted nothing for it, or when not asked
+             */
+            predictions?: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
              * Thumbnail Url
              * @description presigned GET of the thumbnail; null unless asked for with urls
              */
@@ -4096,6 +4196,11 @@ export interface components {
              * @description index of the first item
              */
             offset: number;
+            /**
+             * Predictions Run
+             * @description with ?predictions=: the run the items' predictions come from (null: none finished yet)
+             */
+            predictions_run?: string | null;
             /**
              * Query
              * @description the query the slice was frozen with; null for every ready file
@@ -5360,6 +5465,8 @@ export interface operations {
                 status?: ("ready" | "quarantined" | "processing") | null;
                 /** @description slice query, e.g. labels.car > 3 and labels.pedestrian >= 1 */
                 query?: string | null;
+                /** @description a model's name (its latest finished run) or a prediction run id: each item carries that run's predictions */
+                predictions?: string | null;
             };
             header?: never;
             path: {
@@ -10132,6 +10239,8 @@ export interface operations {
                 url_expires_in?: number | null;
                 /** @description the presigned URLs each item carries: media, thumbnail, or both (comma-separated) */
                 urls?: string;
+                /** @description a model's name (its latest finished run) or a prediction run id: each item carries that run's predictions */
+                predictions?: string | null;
             };
             header?: never;
             path: {
@@ -10550,6 +10659,8 @@ export interface operations {
                 url_expires_in?: number | null;
                 /** @description the presigned URLs each item carries: media, thumbnail, or both (comma-separated) */
                 urls?: string;
+                /** @description a model's name (its latest finished run) or a prediction run id: each item carries that run's predictions */
+                predictions?: string | null;
             };
             header?: never;
             path: {

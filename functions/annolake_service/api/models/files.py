@@ -50,6 +50,16 @@ class FilePublic(BaseModel):
     thumbnail_url: str | None = Field(default=None, description="presigned GET of the thumbnail (ready files)")
 
 
+class ListedFilePublic(FilePublic):
+    """A file of a dataset listing."""
+
+    predictions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="with ?predictions=: the instances (packet shape, with score, model and run) the run predicted "
+        "for this file; null when it predicted nothing for it, or when not asked",
+    )
+
+
 class QueryEnginePublic(BaseModel):
     """Which engine answered a query: the dataset's columnar index, or the table while the index is built."""
 
@@ -70,10 +80,13 @@ class QueryEnginePublic(BaseModel):
 
 class FilePage(BaseModel):
     dataset: str
-    files: list[FilePublic]
+    files: list[ListedFilePublic]
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
     query: str | None = Field(default=None, description="the query, when the listing was filtered by one")
     engine: QueryEnginePublic | None = Field(default=None, description="which engine answered the query, if any")
+    predictions_run: str | None = Field(
+        default=None, description="with ?predictions=: the run the files' predictions come from (null: none finished)"
+    )
 
 
 class FileQueryPage(FilePage):

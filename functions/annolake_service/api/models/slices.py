@@ -52,6 +52,24 @@ class StreamItemPublic(BaseModel):
     instance_list: list[dict[str, Any]] = Field(description="the live instances (packet shape)")
     media_url: str | None = Field(description="presigned GET of the original; null unless asked for with urls")
     thumbnail_url: str | None = Field(description="presigned GET of the thumbnail; null unless asked for with urls")
+    predictions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="with ?predictions=: the instances (packet shape, with score, model and run) the run predicted "
+        "for this file; null when it predicted nothing for it, or when not asked",
+    )
+
+
+PREDICTIONS_HELP = (
+    "a model's name (its latest finished run) or a prediction run id: each item carries that run's predictions"
+)
+
+
+def predictions_run_field() -> Any:
+    """A stream page's ``predictions_run`` (slices and snapshots)."""
+    return Field(
+        default=None,
+        description="with ?predictions=: the run the items' predictions come from (null: none finished yet)",
+    )
 
 
 class DeletedFilePublic(BaseModel):
@@ -86,3 +104,4 @@ class StreamPage(SlicePublic):
     next_offset: int | None = Field(description="offset of the next page; null on the last")
     cursor: str | None = Field(description="pass as ?cursor= for the next page (instead of offset); null on the last")
     url_expires_in: int = Field(description="seconds the page's presigned URLs live")
+    predictions_run: str | None = predictions_run_field()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from annolake_service.api.models.paging import NextCursor
-from annolake_service.api.models.slices import IsoTimestamp, StreamItem
+from annolake_service.api.models.slices import IsoTimestamp, StreamItem, predictions_run_field
 from annolake_service.domain.snapshots import NAME_PATTERN
 
 
@@ -61,6 +61,7 @@ class SnapshotPage(SnapshotPublic):
     next_offset: int | None = Field(description="offset of the next page; null on the last")
     cursor: str | None = Field(description="pass as ?cursor= for the next page (instead of offset); null on the last")
     url_expires_in: int = Field(description="seconds the page's presigned URLs live")
+    predictions_run: str | None = predictions_run_field()
 
 
 class LabelDelta(BaseModel):

@@ -17,7 +17,7 @@ from annolake_service.api.models.datasets import (
 )
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
 from annolake_service.api.models.files import FilePage, FileQueryPage
-from annolake_service.api.models.slices import SliceCreate, SlicePublic
+from annolake_service.api.models.slices import PREDICTIONS_HELP, SliceCreate, SlicePublic
 from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import dataset_stats, files, projects, slices
 from annolake_service.services.query_index import EngineChoice
@@ -57,14 +57,19 @@ def list_files(
     cursor: str | None = None,
     status: Literal["ready", "quarantined", "processing"] | None = None,
     query: Annotated[str | None, Query(description=QUERY_EXAMPLE)] = None,
+    predictions: Annotated[str | None, Query(min_length=1, max_length=200, description=PREDICTIONS_HELP)] = None,
 ) -> FilePage:
     """A page of the dataset's files, newest first; with ``query``, only those matching it (a bad query is a 400)."""
     if query:
         if status:
             query = f"({query}) and file.status = {json.dumps(status)}"
-        page = slices.query_files(access.project_id, dataset_name, query, limit=limit, cursor=cursor)
+        page = slices.query_files(
+            access.project_id, dataset_name, query, limit=limit, cursor=cursor, predictions=predictions
+        )
     else:
-        page = files.list_files(access.project_id, dataset_name, limit=limit, cursor=cursor, status=status)
+        page = files.list_files(
+            access.project_id, dataset_name, limit=limit, cursor=cursor, status=status, predictions=predictions
+        )
     return FilePage.model_validate(page)
 
 

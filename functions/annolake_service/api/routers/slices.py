@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from annolake_service.api.deps import PROJECT_PATH, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
-from annolake_service.api.models.slices import SlicePublic, StreamPage
+from annolake_service.api.models.slices import PREDICTIONS_HELP, SlicePublic, StreamPage
 from annolake_service.services import slices
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/slices", tags=["slices"], responses=PROJECT_ERRORS)
@@ -33,6 +33,7 @@ def slice_items(
     urls: Annotated[
         str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
     ] = "media,thumbnail",
+    predictions: Annotated[str | None, Query(min_length=1, max_length=200, description=PREDICTIONS_HELP)] = None,
 ) -> dict[str, Any]:
     """A stream page: items with file metadata, annotations and presigned media/thumbnail URLs minted for this
     response. Deleted files keep their place (``file.status`` = ``deleted``) so indices stay stable."""
@@ -44,4 +45,5 @@ def slice_items(
         cursor=cursor,
         url_expires_in=url_expires_in,
         url_kinds=slices.parse_url_kinds(urls),
+        predictions=predictions,
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
+from annolake_service.api.models.slices import PREDICTIONS_HELP
 from annolake_service.api.models.snapshots import (
     SnapshotCreate,
     SnapshotDiff,
@@ -73,6 +74,7 @@ def snapshot_items(
     urls: Annotated[
         str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
     ] = "media,thumbnail",
+    predictions: Annotated[str | None, Query(min_length=1, max_length=200, description=PREDICTIONS_HELP)] = None,
 ) -> dict[str, Any]:
     """A stream page: the pinned annotation version of each file (whatever was saved since) and presigned URLs."""
     return snapshots.snapshot_page(
@@ -83,6 +85,7 @@ def snapshot_items(
         cursor=cursor,
         url_expires_in=url_expires_in,
         url_kinds=slices.parse_url_kinds(urls),
+        predictions=predictions,
     )
 
 
