@@ -219,6 +219,8 @@ def test_a_quarantine_recorded_again_or_revived_after_a_delete_counts_once(world
     world.s3.put_object(Bucket=world.drop, Key=key, Body=b"not an image")
     ingest.quarantine(world.drop, key, error)  # the same path refused again
     _agrees(world, dataset, 1)
+    assert files.count_files(PROJECT, dataset.name, status="quarantined") == 1
+    assert files.count_files(PROJECT, dataset.name, status="ready") == 0
 
     files.delete_file(PROJECT, refused)
     _agrees(world, dataset, 0)
@@ -229,6 +231,8 @@ def test_a_quarantine_recorded_again_or_revived_after_a_delete_counts_once(world
     # The path dropped again with a good image: ingested, and its refusal leaves the listing.
     _drop_and_ingest(world, dataset.name, "broken.jpg", slice_data.jpeg(next(_images)))
     _agrees(world, dataset, 1)
+    assert files.count_files(PROJECT, dataset.name, status="ready") == 1
+    assert files.count_files(PROJECT, dataset.name, status="quarantined") == 0
 
 
 def test_concurrent_uploads_and_duplicates_count_each_file_once(world):

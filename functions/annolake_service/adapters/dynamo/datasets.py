@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -447,13 +448,12 @@ def count_dataset_files(project_id: str, dataset_id: str, status: str | None = N
         item.SK: item
         for item in DatasetCountItem.query(keys.dataset_count_pk(project_id, dataset_id), consistent_read=True)
     }
-    total = 0
-    for shard in _SHARDS:
-        counter = counters.get(keys.dataset_count_sk(shard))
-        exact = counter is not None and counter.exact
-        total += (
-            int(counter.live) if exact and counter is not None else _recount(project_id, dataset_id, shard, counter)
-        )
+    kept = {shard: counters.get(keys.dataset_count_sk(shard)) for shard in _SHARDS}
+    total = sum(int(c.live) for c in kept.values() if c is not None and c.exact)
+    unkept = [(shard, c) for shard, c in kept.items() if c is None or not c.exact]
+    if unkept:  # once per dataset older than the counters: its shards counted side by side
+        with ThreadPoolExecutor(len(unkept)) as pool:
+            total += sum(pool.map(lambda pair: _recount(project_id, dataset_id, *pair), unkept))
     return total
 
 
