@@ -314,3 +314,33 @@ class _dynamodb_calls:  # noqa: N801 - used as a context manager, named for what
     def __exit__(self, *_: object) -> None:
         for events in self.emitters:
             events.unregister("provide-client-params.dynamodb", self._seen)
+
+
+def test_a_transaction_cancelled_by_a_conflict_on_a_counter_is_retried_and_counts_once(world):
+    """DynamoDB cancels a transaction that meets another on the same item (``TransactionConflict``: uploads to
+    one shard at once, both moving its counter); no SDK retries that. The emulator applies writes one at a time
+    and never conflicts, so the first two tries of the upload's transaction are answered with that
+    cancellation here, at the client, before they reach the table."""
+    from annolake_service.adapters.dynamo.table import connection
+    from botocore.awsrequest import AWSResponse
+
+    dataset = _dataset("conflicted")
+    cancelled: list[int] = []
+
+    def conflict(model: Any, **_: Any) -> Any:
+        if model.name != "TransactWriteItems" or len(cancelled) == 2:
+            return None
+        cancelled.append(1)
+        reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}, {"Code": "None"}]
+        error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}
+        parsed = {"Error": error, "CancellationReasons": reasons, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("http://dynamodb", 400, {}, None), parsed
+
+    events = connection().client.meta.events
+    events.register_first("before-call.dynamodb.TransactWriteItems", conflict)
+    try:
+        _drop_and_ingest(world, dataset.name, "a.jpg", slice_data.jpeg(next(_images)))
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", conflict)
+    assert len(cancelled) == 2
+    _agrees(world, dataset, 1)
