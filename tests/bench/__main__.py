@@ -55,12 +55,13 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency ingest_calls ingest_rate local_store packed_shards predictions
-    query_cost query_index query_service restart snapshot_scale snapshots snapshots_large streaming video_exports
-    workflow web_explorer web_video]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency dataset_count ingest_calls ingest_rate local_store packed_shards
+    predictions query_cost query_index query_service restart snapshot_scale snapshots snapshots_large streaming
+    video_exports workflow web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
+        dataset_count,
         ingest_calls,
         ingest_rate,
         local_store,
@@ -81,6 +82,7 @@ def main() -> None:
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
+        "dataset_count": dataset_count.run,
         "ingest_calls": ingest_calls.run,
         "ingest_rate": ingest_rate.run,
         "local_store": local_store.run,

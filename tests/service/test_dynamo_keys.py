@@ -27,6 +27,7 @@ BUILT: dict[str, tuple[str, str]] = {
     "file": (keys.file_pk("p1", "f1"), keys.FILE_SK),
     "annotation_version": (keys.file_pk("p1", "f1"), keys.version_sk(3)),
     "dataset_member": (keys.shard_pk("p1", "ds_1", keys.shard_of("f1")), keys.dataset_member_sk(WHEN, "f1")),
+    "dataset_count": (keys.dataset_count_pk("p1", "ds_1"), keys.dataset_count_sk(3)),
     "import": (keys.project_pk("p1"), keys.import_sk("im_1")),
     "import_outcome": (keys.import_outcomes_pk("p1", "im_1"), keys.import_outcome_sk(7)),
     "arrival": keys.arrival_key("p1", "train", "street/a"),
@@ -169,7 +170,8 @@ def test_a_tampered_or_foreign_cursor_is_refused_with_the_one_error(tamper):
 def test_stream_keys_name_their_file_or_dataset_and_nothing_else():
     assert keys.parse_file_pk(keys.file_pk("p1", "f1")) == ("p1", "f1")
     assert keys.parse_shard_pk(keys.shard_pk("p1", "ds_1", 5)) == ("p1", "ds_1")
-    for other in (keys.project_pk("p1"), keys.job_pk("p1", "job_1"), keys.webhook_failures_pk("p1", "wh_1")):
+    others = (keys.project_pk("p1"), keys.job_pk("p1", "job_1"), keys.webhook_failures_pk("p1", "wh_1"))
+    for other in (*others, keys.dataset_count_pk("p1", "ds_1")):
         assert keys.parse_file_pk(other) is None and keys.parse_shard_pk(other) is None
     assert keys.parse_file_pk(keys.shard_pk("p1", "ds_1", 5)) is None
     assert keys.parse_shard_pk(keys.file_pk("p1", "f1")) is None

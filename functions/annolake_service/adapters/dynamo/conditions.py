@@ -47,6 +47,13 @@ def refused_writes(exc: PynamoDBException) -> set[int]:
     return {0} if exc.cause_response_code == "ConditionalCheckFailedException" else set()
 
 
+def conflicted(exc: PynamoDBException) -> bool:
+    """A transaction cancelled only because another one held one of its items meanwhile (worth retrying)."""
+    reasons = exc.cancellation_reasons if isinstance(exc, TransactWriteError) else None
+    codes = {r.code for r in reasons or [] if r is not None}
+    return bool(codes) and codes <= {"TransactionConflict", "None"}
+
+
 def applied(write: Callable[[], object]) -> bool:
     """Run a conditional write (or transaction): True when made, False when a condition did not hold."""
     try:

@@ -2,22 +2,30 @@
 
 A membership carries a copy of its file's summary (``_summary``) so dataset listings and slice queries filter
 on the memberships alone; the file repository keeps the copies current when the file changes.
+
+Every membership write that makes it live or not live moves its shard's counter (``DatasetCountItem``) in the
+same transaction, conditional on the membership's state before: a redelivered event or a retried step finds the
+membership as it left it and moves nothing. A dataset's file count is then one read of its counters.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.aws_clients import client
 from annolake_service.adapters.dynamo import cursors, keys
-from annolake_service.adapters.dynamo.conditions import AlreadyExists, VersionConflict, applied
-from annolake_service.adapters.dynamo.items import DatasetItem, DatasetMemberItem, SchemaItem
-from annolake_service.adapters.dynamo.table import bind
+from annolake_service.adapters.dynamo.conditions import AlreadyExists, ConditionFailed, VersionConflict, applied
+from annolake_service.adapters.dynamo.items import DatasetCountItem, DatasetItem, DatasetMemberItem, SchemaItem
+from annolake_service.adapters.dynamo.table import bind, transact
 from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.shared.settings import get_settings
 
@@ -35,7 +43,7 @@ def _dataset(item: DatasetItem) -> Dataset:
 
 
 def create_dataset(dataset: Dataset) -> None:
-    """AlreadyExists when the project has a dataset of that name."""
+    """AlreadyExists when the project has a dataset of that name. Its file counters start at 0, exact."""
     bind()
     item = DatasetItem(
         PK=keys.project_pk(dataset.project_id),
@@ -47,7 +55,15 @@ def create_dataset(dataset: Dataset) -> None:
         description=dataset.description,
         created_at=dataset.created_at,
     )
-    if not applied(lambda: item.save(condition=DatasetItem.PK.does_not_exist())):
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(item, condition=DatasetItem.PK.does_not_exist())
+        for shard in range(keys.DATASET_SHARDS):
+            counter = _counter(dataset.project_id, dataset.dataset_id, shard)
+            counter.kind, counter.live, counter.moves, counter.exact = DatasetCountItem.KIND, 0, 0, True
+            tx.save(counter)
+
+    if not transact(write):
         raise AlreadyExists(dataset.name)
 
 
@@ -150,12 +166,66 @@ def live_memberships(project_id: str, places: Iterable[tuple[str, str]]) -> set[
     return {(wanted[(item.PK, item.SK)], item.SK) for item in found if item.status != "deleted"}
 
 
+# A membership lists its file (counted) unless its status is "deleted" (a soft-deleted file).
+_LIVE: Condition = DatasetMemberItem.PK.exists() & (DatasetMemberItem.status != "deleted")
+_NOT_LIVE: Condition = DatasetMemberItem.PK.does_not_exist() | (DatasetMemberItem.status == "deleted")
+# Attempts at a write whose condition names the membership's state before, when that state keeps changing.
+_RACES = 5
+
+
+def _counter(project_id: str, dataset_id: str, shard: int) -> DatasetCountItem:
+    return DatasetCountItem(PK=keys.dataset_count_pk(project_id, dataset_id), SK=keys.dataset_count_sk(shard))
+
+
+def _count_actions(delta: int) -> list[Action]:
+    return [
+        DatasetCountItem.live.add(delta),
+        DatasetCountItem.moves.add(1),
+        DatasetCountItem.kind.set(DatasetCountItem.kind | DatasetCountItem.KIND),
+    ]
+
+
+def _move_count(tx: TransactWrite, project_id: str, dataset_id: str, file_id: str, delta: int) -> None:
+    tx.update(_counter(project_id, dataset_id, keys.shard_of(file_id)), actions=_count_actions(delta))
+
+
+def add_membership(tx: TransactWrite, record: FileRecord, dataset_id: str, *, condition: Condition = _NOT_LIVE) -> None:
+    """In ``tx``: the file's new membership of the dataset (by default over none or a deleted one) and its count.
+    The transaction is refused, and counts nothing, when ``condition`` does not hold."""
+    tx.save(membership_item(record, dataset_id), condition=condition)
+    _move_count(tx, record.project_id, dataset_id, record.file_id, +1)
+
+
+def put_membership(record: FileRecord, dataset_id: str) -> None:
+    """Write the file's membership whatever was there (a quarantine recorded again), counting it if it was not
+    live before."""
+    bind()
+    item = membership_item(record, dataset_id)
+    for _ in range(_RACES):
+        if transact(partial(add_membership, record=record, dataset_id=dataset_id)):
+            return
+        if applied(partial(item.save, condition=_LIVE)):  # live already: the same count
+            return
+    raise ConditionFailed(f"the membership of {record.file_id} in {dataset_id} kept changing")
+
+
+def count_new_memberships(listed: Iterable[tuple[str, str, str]]) -> None:
+    """Count memberships batch-written without conditions (``files.put_new_files``: files known to be new) as
+    (project id, dataset id, file id): one counter update per shard, after the memberships."""
+    bind()
+    tally = Counter((project_id, dataset_id, keys.shard_of(file_id)) for project_id, dataset_id, file_id in listed)
+    for (project_id, dataset_id, shard), added in tally.items():
+        _counter(project_id, dataset_id, shard).update(actions=_count_actions(added))
+
+
 def add_file(record: FileRecord, dataset_id: str) -> bool:
     """List the file (the same file, same annotations) in the dataset too. Idempotent: False when it was."""
     if any(m.dataset_id == dataset_id for m in memberships_of(record.project_id, record.file_id)):
         return False
-    membership_item(record, dataset_id).save()
-    return True
+    # The index read above lags writes: the condition decides between two adds of the same file at once.
+    return transact(
+        partial(add_membership, record=record, dataset_id=dataset_id, condition=DatasetMemberItem.PK.does_not_exist())
+    )
 
 
 def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:
@@ -163,9 +233,20 @@ def remove_file(project_id: str, file_id: str, dataset_id: str) -> bool:
     removed = False
     for membership in memberships_of(project_id, file_id):
         if membership.dataset_id == dataset_id:
-            membership.delete()
+            _remove_membership(membership)
             removed = True
     return removed
+
+
+def _remove_membership(membership: DatasetMemberItem) -> None:
+    def live_one(tx: TransactWrite) -> None:
+        tx.delete(membership, condition=_LIVE)
+        _move_count(tx, membership.project_id, membership.dataset_id, membership.file_id, -1)
+
+    for _ in range(_RACES):
+        if transact(live_one) or applied(partial(membership.delete, condition=_NOT_LIVE)):
+            return
+    raise ConditionFailed(f"the membership of {membership.file_id} in {membership.dataset_id} kept changing")
 
 
 def datasets_of_file(project_id: str, file_id: str) -> list[str]:
@@ -192,13 +273,14 @@ def update_summaries(
 
 
 def mark_deleted(project_id: str, file_id: str) -> None:
-    """Hide a deleted file from its datasets' listings."""
-    _update_memberships(project_id, file_id, [DatasetMemberItem.status.set("deleted")])
-
-
-def _update_memberships(project_id: str, file_id: str, actions: list[Action]) -> None:
+    """Hide a deleted file from its datasets' listings (and counts): each live membership once."""
     for membership in memberships_of(project_id, file_id):
-        membership.update(actions=actions)
+
+        def hide(tx: TransactWrite, membership: DatasetMemberItem = membership) -> None:
+            tx.update(membership, actions=[DatasetMemberItem.status.set("deleted")], condition=_LIVE)
+            _move_count(tx, project_id, membership.dataset_id, file_id, -1)
+
+        transact(hide)  # refused: deleted (or removed) already
 
 
 # --- listing a dataset ----------------------------------------------------------------------
@@ -357,14 +439,61 @@ def iter_dataset_members(
 
 
 def count_dataset_files(project_id: str, dataset_id: str, status: str | None = None) -> int:
+    """How many files the dataset lists: its live ones from its counters (one strongly consistent query, whatever
+    its size), or with ``status`` those of that status, counted membership by membership."""
     bind()
-    total = 0
-    filter_condition = DatasetMemberItem.status == status if status else DatasetMemberItem.status != "deleted"
-    for shard in range(keys.DATASET_SHARDS):
-        total += DatasetMemberItem.count(
-            keys.shard_pk(project_id, dataset_id, shard), filter_condition=filter_condition
-        )
+    if status is not None:
+        return sum(_count_shard(project_id, dataset_id, s, DatasetMemberItem.status == status) for s in _SHARDS)
+    counters = {
+        item.SK: item
+        for item in DatasetCountItem.query(keys.dataset_count_pk(project_id, dataset_id), consistent_read=True)
+    }
+    kept = {shard: counters.get(keys.dataset_count_sk(shard)) for shard in _SHARDS}
+    total = sum(int(c.live) for c in kept.values() if c is not None and c.exact)
+    unkept = [(shard, c) for shard, c in kept.items() if c is None or not c.exact]
+    if unkept:  # once per dataset older than the counters: its shards counted side by side
+        with ThreadPoolExecutor(len(unkept)) as pool:
+            total += sum(pool.map(lambda pair: _recount(project_id, dataset_id, *pair), unkept))
     return total
+
+
+_SHARDS = range(keys.DATASET_SHARDS)
+
+
+def _count_shard(project_id: str, dataset_id: str, shard: int, condition: Condition) -> int:
+    return DatasetMemberItem.count(
+        keys.shard_pk(project_id, dataset_id, shard), filter_condition=condition, consistent_read=True
+    )
+
+
+def _recount(project_id: str, dataset_id: str, shard: int, seen: DatasetCountItem | None) -> int:
+    """The live files of a shard whose counter was not kept from its dataset's creation (a dataset older than the
+    counters), counted once and stored, unless a membership write moved the counter meanwhile: then counted
+    again (``moves`` only grows, so a write undone by another is seen too)."""
+    counted = 0
+    for _ in range(_RACES):
+        counted = _count_shard(project_id, dataset_id, shard, DatasetMemberItem.status != "deleted")
+        moves = DatasetCountItem.moves
+        unmoved = (
+            (moves == int(seen.moves)) if seen is not None and seen.moves else moves.does_not_exist() | (moves == 0)
+        )
+        actions: list[Action] = [
+            DatasetCountItem.live.set(counted),
+            DatasetCountItem.exact.set(True),
+            DatasetCountItem.kind.set(DatasetCountItem.kind | DatasetCountItem.KIND),
+        ]
+        counter = _counter(project_id, dataset_id, shard)
+        if applied(
+            partial(counter.update, actions=actions, condition=unmoved & DatasetCountItem.exact.does_not_exist())
+        ):
+            return counted
+        try:
+            seen = DatasetCountItem.get(counter.PK, counter.SK, consistent_read=True)
+        except DatasetCountItem.DoesNotExist:
+            seen = None
+        if seen is not None and seen.exact:
+            return int(seen.live)
+    return counted  # writes kept landing: this count was exact when taken; a later read stores one
 
 
 def iter_dataset_label_counts(

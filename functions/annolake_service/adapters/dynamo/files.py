@@ -24,7 +24,7 @@ from annolake_service.adapters.dynamo.conditions import (
     refused_writes,
 )
 from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem
-from annolake_service.adapters.dynamo.table import bind, connection
+from annolake_service.adapters.dynamo.table import bind, connection, transact
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 
 # A file item carries its current instances up to this size as JSON; larger ones stay in their version item
@@ -230,17 +230,17 @@ def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[di
     the same content dropped again writes nothing but lists the existing file in the dataset. False then.
     """
 
-    def write() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())
-            tx.save(datasets.membership_item(record, dataset_id))
-            if instance_list:
-                tx.save(
-                    _version_item(_first_version(record, instance_list, created_by)),
-                    condition=AnnotationVersionItem.PK.does_not_exist(),
-                )
+    def write(tx: TransactWrite) -> None:
+        tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())
+        datasets.add_membership(tx, record, dataset_id)
+        if instance_list:
+            tx.save(
+                _version_item(_first_version(record, instance_list, created_by)),
+                condition=AnnotationVersionItem.PK.does_not_exist(),
+            )
 
-    if applied(write):
+    bind()
+    if transact(write):
         return True
     add_to_dataset(record.project_id, record.file_id, dataset_id)
     return False
@@ -259,6 +259,9 @@ def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str
     with DatasetMemberItem.batch_write() as batch:
         for record, dataset_id, _, _ in entries:
             batch.save(datasets.membership_item(record, dataset_id))
+    datasets.count_new_memberships(
+        (record.project_id, dataset_id, record.file_id) for record, dataset_id, _, _ in entries
+    )
     with AnnotationVersionItem.batch_write() as batch:
         for record, _, instances, author in entries:
             if instances:
@@ -274,7 +277,7 @@ def record_quarantine(record: FileRecord, *, dataset_id: str) -> None:
     if earlier:
         record = record.model_copy(update={"created_at": earlier[0].created_at})
     _file_item(record, []).save(condition=FileItem.PK.does_not_exist() | (FileItem.status == "quarantined"))
-    datasets.membership_item(record, dataset_id).save()
+    datasets.put_membership(record, dataset_id)
 
 
 def add_to_dataset(project_id: str, file_id: str, dataset_id: str) -> None:

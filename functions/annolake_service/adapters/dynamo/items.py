@@ -156,6 +156,18 @@ class DatasetMemberItem(_IndexedItem):
     summary_version = NumberAttribute(null=True)  # the annotation version the summary copy was taken from
 
 
+class DatasetCountItem(Item):
+    """How many live (not deleted) memberships one shard of a dataset has, moved in the same transaction as each
+    membership write that changes it. ``moves`` counts those writes (a recount stores its figure only if none
+    landed meanwhile); ``exact`` marks a counter kept since its dataset was created, or recounted since."""
+
+    KIND: ClassVar[str] = "dataset_count"
+
+    live = NumberAttribute(default=0)
+    moves = NumberAttribute(default=0)
+    exact = BooleanAttribute(null=True)
+
+
 class AnnotationVersionItem(Item):
     KIND: ClassVar[str] = "annotation_version"
 
@@ -491,6 +503,7 @@ MODELS: tuple[type[Item], ...] = (
     SchemaItem,
     FileItem,
     DatasetMemberItem,
+    DatasetCountItem,
     AnnotationVersionItem,
     UploadItem,
     ImportJobItem,

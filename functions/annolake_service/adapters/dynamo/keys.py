@@ -11,6 +11,7 @@
 | file               | P#<p>#F#<file>          | FILE                 |                                          |
 | annotation_version | P#<p>#F#<file>          | ANN#v<version>       |                                          |
 | dataset_member     | P#<p>#D#<dataset>#S<n>  | <created>#<file>     | P#<p>#F#<file> / D#<dataset>             |
+| dataset_count      | P#<p>#D#<dataset>#COUNT | S<n>                 |                                          |
 | import             | P#<p>                   | IMPORT#<import>      |                                          |
 | import_outcome     | P#<p>#IMPORT#<import>   | ITEM#<index>         |                                          |
 | arrival            | P#<p>#ARRIVAL           | <dataset>/<stem>     |                                          |
@@ -56,6 +57,10 @@ Access patterns
   (``<created>#<file>``); the cursor holds the last sort key. Sharding by a hash of the file id spreads a bulk
   import's writes; a dataset listing is never a scan. The membership carries a copy of the file's summary
   (status, name, size, label counts, attribute values), so slice queries filter there.
+- how many live files a dataset has: one strongly consistent key query on ``P#<p>#D#<dataset>#COUNT``, its
+  ``DATASET_SHARDS`` counters (``dataset_count``, one per membership shard so a bulk import's transactions spread
+  over them). Every write that makes a membership live or not live moves its shard's counter in the same
+  transaction, conditional on the membership's prior state, so a retried write never counts twice.
 - a file's datasets: GSI1 ``P#<p>#F#<file>``; its annotation history: query ``ANN#`` on its PK.
 - a page of files with their current annotations (stream pages): one batch get of the file items, which carry
   their current instances when small (written in the same transaction as the version); only files with larger
@@ -179,6 +184,14 @@ def shard_of(file_id: str) -> int:
 
 def shard_pk(project_id: str, dataset_id: str, shard: int) -> str:
     return f"P#{project_id}#D#{dataset_id}#S{shard}"
+
+
+def dataset_count_pk(project_id: str, dataset_id: str) -> str:
+    return f"P#{project_id}#D#{dataset_id}#COUNT"
+
+
+def dataset_count_sk(shard: int) -> str:
+    return f"S{shard}"
 
 
 def dataset_member_sk(created_at: datetime, file_id: str) -> str:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.aws_clients import client
+from annolake_service.adapters.dynamo.conditions import conflicted, refused_writes
 from annolake_service.adapters.dynamo.items import MODELS, FileItem
 from annolake_service.shared.settings import get_settings
 
@@ -48,6 +54,29 @@ def connection() -> Any:
     """The low-level connection transactions are written through."""
     bind()
     return FileItem._get_connection().connection
+
+
+CONFLICT_RETRIES = 6
+
+
+def transact(write: Callable[[TransactWrite], object]) -> bool:
+    """Run the transaction ``write`` puts together: True when made, False when a condition did not hold.
+
+    Transactions that move a shared item (a dataset's live-file counter) at once cancel each other with
+    ``TransactionConflict``, which no SDK retries: such a cancellation is retried here, with jittered backoff."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                write(tx)
+        except TransactWriteError as exc:
+            if refused_writes(exc):
+                return False
+            if not conflicted(exc) or attempt == CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            continue
+        return True
+    raise AssertionError("unreachable")
 
 
 def table_answers() -> bool:
