@@ -39,7 +39,7 @@ from starlette.testclient import TestClient
 
 from infra.local.moto_patches import serialize_dynamodb_operations
 from tests.support import slice_data
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import create_single_table, point_service_at, reset_service_caches
 
 PROJECT = "busy"
 OWNER = "user:owner"
@@ -82,21 +82,14 @@ def world(serve_wsgi: Callable[..., Any], new_moto_app: Callable[[], Any]) -> It
             ]
             for kind in ("review", "launch")
         }
-        for name, value in {
+        variables = {
             "TABLE_NAME": table,
             "MEDIA_BUCKET": media,
             "REVIEW_STATE_MACHINE_ARN": machines["review"],
             "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
             "SECRET_PREFIX": f"annolake/busy-{suffix}",
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        }
+        point_service_at(env, endpoint, variables, unset=["EVENT_BUS_NAME"])
         reset_service_caches()
         from annolake_service.api.app import create_app
         from annolake_service.domain.roles import Role

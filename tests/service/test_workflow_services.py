@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from tests.support import slice_data
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import create_single_table, point_service_at, reset_service_caches
 
 PROJECT = "flow"
 OWNER = "user:owner"
@@ -73,22 +73,15 @@ def flow(serve_wsgi, new_moto_app) -> Iterator[Flow]:
             ]
             for kind in ("review", "launch")
         }
-        for name, value in {
+        variables = {
             "TABLE_NAME": table,
             "MEDIA_BUCKET": media,
             "REVIEW_STATE_MACHINE_ARN": machines["review"],
             "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
             "SECRET_PREFIX": f"annolake/flow-{suffix}",
             "ALLOW_PRIVATE_URLS": "true",  # the webhook receiver listens on 127.0.0.1
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        }
+        point_service_at(env, endpoint, variables, unset=["EVENT_BUS_NAME"])
         reset_service_caches()
         from annolake_service.services import projects
 

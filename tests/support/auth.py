@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,24 @@ def reset_service_caches() -> None:
     jwks.clear_cache()
     for model in items.MODELS:
         model._connection = None  # pynamodb keeps one connection per model, bound to the old endpoint
+
+
+def point_service_at(
+    env: pytest.MonkeyPatch, endpoint: str, variables: Mapping[str, str], *, unset: Iterable[str] = ()
+) -> None:
+    """Set, in ``env``, the service's ``variables`` for the emulator at ``endpoint``, its test credentials and
+    region, and remove the caller's session token, profile and ``unset`` (the caches are the caller's to reset)."""
+    for name, value in {
+        **variables,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        env.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", *unset):
+        env.delenv(name, raising=False)
 
 
 SYNTH_HOME = REPO_ROOT / ".annolake" / "tests"  # the tests' own synth cache, apart from `make up`'s
@@ -126,19 +144,8 @@ def auth_world(moto_endpoint: str, local_stack: LocalStack) -> Iterator[AuthWorl
         cognito=cognito,
     )
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "TABLE_NAME": table_name,
-            "USER_POOL_ID": pool_id,
-            "USER_POOL_CLIENT_ID": client_id,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        env.delenv("AWS_PROFILE", raising=False)
+        variables = {"TABLE_NAME": table_name, "USER_POOL_ID": pool_id, "USER_POOL_CLIENT_ID": client_id}
+        point_service_at(env, moto_endpoint, variables)
         reset_service_caches()
         try:
             yield world
