@@ -10,6 +10,7 @@ and clears the service's caches on the way in and out, so the settings of other 
 from __future__ import annotations
 
 import functools
+import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -83,6 +84,36 @@ def create_single_table(dynamodb: Any, name: str) -> None:
     ]
     create_table(dynamodb, name, properties)
     dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+
+WAITING_MACHINE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
+
+
+def workflow_resources(endpoint: str, name: str) -> tuple[dict[str, str], Any]:
+    """A table, a media bucket and review and launch state machines that end at once, on the moto at
+    ``endpoint``, named after ``name`` and a fresh suffix: the service's variables for them, and a Step
+    Functions client there."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:8]
+    table, media = f"annolake-{name}-{suffix}", f"media-{name}-{suffix}"
+    create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
+    session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    role = f"arn:aws:iam::123456789012:role/annolake-{name}"
+    machines = {
+        kind: sfn.create_state_machine(name=f"{kind}-{suffix}", definition=WAITING_MACHINE, roleArn=role)[
+            "stateMachineArn"
+        ]
+        for kind in ("review", "launch")
+    }
+    variables = {
+        "TABLE_NAME": table,
+        "MEDIA_BUCKET": media,
+        "REVIEW_STATE_MACHINE_ARN": machines["review"],
+        "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
+        "SECRET_PREFIX": f"annolake/{name}-{suffix}",
+    }
+    return variables, sfn
 
 
 @dataclass
