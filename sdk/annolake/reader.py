@@ -4,7 +4,8 @@ A reader serves one process (it holds a connection pool and threads): pages of i
 (fetched once per block, the next blocks prefetched), media bytes from a byte-bounded cache or a pooled
 parallel download with bounded prefetch, a page read again when a URL has expired (403), and the sample
 dict built from each item. It reads through anything shaped like a ``Slice`` (``SliceSource``), so the
-PyTorch and TensorFlow adapters depend on this module, not on ``annolake.slices``.
+PyTorch and TensorFlow adapters depend on this module, not on ``annolake.slices``. ``StreamedFiles`` is what
+``Slice`` and ``Snapshot`` share: pages, samples by offset and the schema's class indices.
 """
 
 from __future__ import annotations
@@ -269,3 +270,84 @@ def _result(future: Future, skip_unavailable: bool) -> Iterator[dict[str, Any]]:
     except FileUnavailable:
         if not skip_unavailable:
             raise
+
+
+class StreamedFiles:
+    """What a ``Slice`` and a ``Snapshot`` share: the schema's class indices, stream pages, samples by offset.
+
+    A subclass sets ``scope``, ``_label_ids`` and ``_reader`` (None) and says where its pages are
+    (``_items_path``) and what it is called in messages (``_kind``)."""
+
+    scope: Scope
+    _kind: str
+    _label_ids: dict[str, int] | None
+    _reader: SliceReader | None
+
+    @property
+    def slice_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def _items_path(self) -> str:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def project(self) -> Any:
+        """The ``Project`` this was made from (None if made from a bare ``Scope``)."""
+        return self.scope.owner
+
+    @property
+    def label_ids(self) -> dict[str, int]:
+        """Label name → class index: the label's position in the project's schema (stable; labels are only
+        appended)."""
+        if self._label_ids is None:
+            labels = self.scope.api.get(f"{self.scope.path}/schema")["labels"]
+            self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
+        return self._label_ids
+
+    def page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        url_expires_in: int | None = None,
+        urls: tuple[str, ...] = ("media", "thumbnail"),
+        predictions: str | None = None,
+    ) -> dict[str, Any]:
+        """One stream page: ``items`` (file, instance_list, media_url, thumbnail_url), ``count``, ``cursor``; a
+        snapshot's items carry the pinned ``instance_list``, and the URLs are presigned afresh.
+
+        ``urls`` names the presigned URLs the items carry (the others are None): streaming asks for media only.
+        ``predictions`` (a model's name or a run id): each item carries that run's ``predictions`` as well.
+        """
+        return self.scope.api.get(
+            self._items_path,
+            offset=offset,
+            limit=limit,
+            url_expires_in=url_expires_in,
+            urls=",".join(urls),
+            predictions=predictions,
+        )
+
+    def reader(self, options: StreamOptions | None = None) -> SliceReader:
+        return SliceReader(self, options or StreamOptions())
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for a {self._kind} of {len(self)} files")
+        if self._reader is None:
+            self._reader = self.reader()
+        return self._reader.sample(index % len(self))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Every sample, in the frozen order."""
+        with self.reader() as reader:
+            yield from reader.samples(range(len(self)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_reader"] = None  # a reader holds threads and a connection pool: each process opens its own
+        return state

@@ -8,24 +8,25 @@ when called.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 from annolake._scope import Scope, scope_of
 from annolake.errors import FileUnavailable
-from annolake.reader import MIB, SliceReader, StreamOptions
+from annolake.reader import MIB, SliceReader, StreamedFiles, StreamOptions
 
 # ``StreamOptions``, ``SliceReader`` and ``FileUnavailable`` were defined here once; these imports still work.
 __all__ = ["MIB", "FileUnavailable", "Slice", "SliceReader", "StreamOptions"]
 
 
-class Slice:
+class Slice(StreamedFiles):
     """The files of ``dataset`` that match ``query`` (all ready files if None), in one frozen order.
 
     ``len(s)``, ``s[i]`` and ``for sample in s`` read samples; ``to_pytorch()`` / ``to_tensorflow()`` make
     framework datasets. ``Slice(project, "default", "labels.car > 3", slice_id=...)`` reopens a frozen one.
     """
+
+    _kind = "slice"
 
     def __init__(self, scope: Any, dataset: str, query: str | None = None, *, slice_id: str | None = None):
         self.scope: Scope = scope_of(scope)
@@ -35,11 +36,6 @@ class Slice:
         self._count: int | None = None
         self._label_ids: dict[str, int] | None = None
         self._reader: SliceReader | None = None
-
-    @property
-    def project(self) -> Any:
-        """The ``Project`` this slice was made from (None if made from a bare ``Scope``)."""
-        return self.scope.owner
 
     # -- freezing -------------------------------------------------------------------------------
     def freeze(self) -> Slice:
@@ -61,51 +57,8 @@ class Slice:
         return self._count
 
     @property
-    def label_ids(self) -> dict[str, int]:
-        """Label name → class index: the label's position in the project's schema (stable; labels are appended)."""
-        if self._label_ids is None:
-            labels = self.scope.api.get(f"{self.scope.path}/schema")["labels"]
-            self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
-        return self._label_ids
-
-    def page(
-        self,
-        offset: int,
-        limit: int,
-        *,
-        url_expires_in: int | None = None,
-        urls: tuple[str, ...] = ("media", "thumbnail"),
-        predictions: str | None = None,
-    ) -> dict[str, Any]:
-        """One stream page: ``items`` (file, instance_list, media_url, thumbnail_url), ``count``, ``cursor``.
-
-        ``urls`` names the presigned URLs the items carry (the others are None): streaming asks for media only.
-        ``predictions`` (a model's name or a run id): each item carries that run's ``predictions`` as well.
-        """
-        return self.scope.api.get(
-            f"{self.scope.path}/slices/{self.slice_id}/items",
-            offset=offset,
-            limit=limit,
-            url_expires_in=url_expires_in,
-            urls=",".join(urls),
-            predictions=predictions,
-        )
-
-    # -- samples ---------------------------------------------------------------------------------
-    def reader(self, options: StreamOptions | None = None) -> SliceReader:
-        return SliceReader(self, options or StreamOptions())
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for a slice of {len(self)} files")
-        if self._reader is None:
-            self._reader = self.reader()
-        return self._reader.sample(index % len(self))
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        """Every sample in the slice's frozen order."""
-        with self.reader() as reader:
-            yield from reader.samples(range(len(self)))
+    def _items_path(self) -> str:
+        return f"{self.scope.path}/slices/{self.slice_id}/items"
 
     def slice(self, query: str) -> Slice:
         """A narrower slice of the same dataset (the queries are combined with ``and``)."""
@@ -142,11 +95,6 @@ class Slice:
         from annolake import tf_data
 
         return tf_data.slice_to_tensorflow(self.freeze(), **options)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_reader"] = None
-        return state
 
     def __repr__(self) -> str:
         return f"Slice({self.dataset!r}, query={self.query!r}, slice_id={self._slice_id!r})"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError, SnapshotFailed
 from annolake.fetch import Downloader
-from annolake.reader import SliceReader, StreamOptions
+from annolake.reader import SliceReader, StreamedFiles, StreamOptions
 from annolake.video_frames import write_frames
 
 EXPORT_FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl", "cvat_video", "mot")
@@ -38,13 +37,15 @@ _IMAGES_DIR = {
 }
 
 
-class Snapshot:
+class Snapshot(StreamedFiles):
     """One snapshot: ``name``, ``digest``, ``len(snap)``, ``snap[i]``, iteration, ``to_pytorch()``, ``diff()``.
 
     Files are in file id order. Streaming options are those of ``Slice.to_pytorch`` plus ``verify_media``: the
     share of downloads whose sha256 is checked against the manifest (``1.0`` all); a mismatch raises
     ``MediaMismatch`` naming the file.
     """
+
+    _kind = "snapshot"
 
     def __init__(self, scope: Any, data: dict[str, Any]) -> None:
         self.scope: Scope = scope_of(scope)
@@ -61,10 +62,6 @@ class Snapshot:
         self._reader: SliceReader | None = None
 
     @property
-    def project(self) -> Any:
-        return self.scope.owner
-
-    @property
     def slice_id(self) -> str:
         """What a streaming state is tied to: the digest (the same content is the same order)."""
         return self.digest
@@ -73,12 +70,8 @@ class Snapshot:
         return int(self._data["count"])
 
     @property
-    def label_ids(self) -> dict[str, int]:
-        """Label name → class index: the label's position in the project's schema (labels are only appended)."""
-        if self._label_ids is None:
-            labels = self.scope.api.get(f"{self.scope.path}/schema")["labels"]
-            self._label_ids = {label["name"]: index for index, label in enumerate(labels)}
-        return self._label_ids
+    def _items_path(self) -> str:
+        return f"{self.scope.path}/snapshots/{self.digest}/items"
 
     def lineage(self) -> dict[str, Any]:
         """Name, digest, dataset, query, schema version, count and label histogram: log it with a training run
@@ -91,40 +84,6 @@ class Snapshot:
         file ids (``added_ids``, ...) and ``label_deltas`` (per label: instances in other minus in this)."""
         ref = other.digest if isinstance(other, Snapshot) else other
         return self.scope.api.get(f"{self.scope.path}/snapshots/{self.digest}/diff/{quote(ref, safe='')}", limit=limit)
-
-    def page(
-        self,
-        offset: int,
-        limit: int,
-        *,
-        url_expires_in: int | None = None,
-        urls: tuple[str, ...] = ("media", "thumbnail"),
-        predictions: str | None = None,
-    ) -> dict[str, Any]:
-        """One stream page: ``items`` with the pinned ``instance_list`` and fresh presigned URLs."""
-        return self.scope.api.get(
-            f"{self.scope.path}/snapshots/{self.digest}/items",
-            offset=offset,
-            limit=limit,
-            url_expires_in=url_expires_in,
-            urls=",".join(urls),
-            predictions=predictions,
-        )
-
-    # -- samples ---------------------------------------------------------------------------------
-    def reader(self, options: StreamOptions | None = None) -> SliceReader:
-        return SliceReader(self, options or StreamOptions())
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for a snapshot of {len(self)} files")
-        if self._reader is None:
-            self._reader = self.reader()
-        return self._reader.sample(index % len(self))
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        with self.reader() as reader:
-            yield from reader.samples(range(len(self)))
 
     def to_pytorch(
         self,
@@ -270,11 +229,6 @@ class Snapshot:
             found |= {i["index"]: i["file"] for i in items if i["file"].get("media_type") == "video"}
             offset += len(items)
         return found
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_reader"] = None
-        return state
 
     def __repr__(self) -> str:
         return f"Snapshot({self.name!r}, digest={self.digest[:12]!r}, files={len(self)})"

@@ -31,6 +31,7 @@ import numpy as np
 from botocore.config import Config
 from PIL import Image
 
+from tests.bench.in_process import restored_env
 from tests.e2e.conftest import RunningPlatform, free_port, start_platform
 from tests.support.processes import children_of
 
@@ -157,16 +158,9 @@ def _saves(platform: RunningPlatform) -> tuple[float, float]:
 
 
 def _platform(tmp: str, name: str, **settings: str) -> RunningPlatform:
-    previous = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
+    with restored_env(settings):
+        os.environ.update(settings)
         return start_platform(Path(tmp) / name, free_port(), free_port(), snapshot_seconds=30)
-    finally:
-        for variable, value in previous.items():
-            if value is None:
-                os.environ.pop(variable, None)
-            else:
-                os.environ[variable] = value
 
 
 class _Rows(list):

@@ -36,6 +36,8 @@ from typing import Any
 import boto3
 from botocore.handlers import BUILTIN_HANDLERS
 
+from tests.bench.in_process import restored_env
+
 FILES = int(os.environ.get("ANNOLAKE_BENCH_COST_FILES", "10000"))
 INGEST = 100
 QUERY = "labels.car >= 2 and labels.pedestrian >= 1"
@@ -336,15 +338,8 @@ def _wait(condition: Any, what: str, timeout: float = 600) -> None:
 
 def measure_all() -> dict[str, Any]:
     """Every operation's tally, plus sizes (bytes per file in the table and in the index)."""
-    saved = {name: os.environ.get(name) for name in ("INDEX_COMPACT_AFTER", "QUERY_ENGINE")}
-    try:
+    with restored_env(["INDEX_COMPACT_AFTER", "QUERY_ENGINE"]):
         return _measure_all()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _measure_all() -> dict[str, Any]:

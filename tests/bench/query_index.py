@@ -166,79 +166,54 @@ def service_rows(
     padded with older files (``_pad_index``) that have no items: the emulator keeps every item in memory, and a
     million files' items would not fit (the per-file memory is reported). The first page's files, the count,
     the chart, the frozen ids and the table's tail read for a freeze are what a user's request reads."""
-    import boto3
-    from moto import mock_aws
-
-    from infra.local import moto_patches
+    from tests.bench.in_process import bench_world
     from tests.bench.query_cost import _seed_table_only
-    from tests.support.auth import create_single_table, reset_service_caches
+    from tests.support.auth import reset_service_caches
 
-    moto_patches.install()  # moto as the emulator runs it (`make up`)
     rows: list[tuple[str, str, str]] = []
-    variables = {
-        "TABLE_NAME": "bench-table",
-        "MEDIA_BUCKET": "bench-media",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    saved = {name: os.environ.get(name) for name in [*variables, "AWS_ENDPOINT_URL", "QUERY_ENGINE"]}
-    os.environ.update(variables)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            reset_service_caches()
-            create_single_table(boto3.client("dynamodb", region_name="us-east-1"), "bench-table")
-            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-media")
-            from annolake_service.services import dataset_stats, projects, query_index, schema, slices
+    with bench_world(also_restore=["QUERY_ENGINE"]):
+        from annolake_service.services import dataset_stats, projects, query_index, schema, slices
 
-            project_id = "bench"
-            projects.create_project(project_id, project_id, creator="user:bench")
-            schema.add_labels(project_id, ["car", "pedestrian"])
-            for files in sorted(set(sizes) | set(table_sizes)):
-                name = f"bulk-{files}"
-                recorded = files if files in table_sizes else min(files, RECORDED)
-                rss, started = _rss_mb(), time.perf_counter()
-                dataset_id = _seed_table_only(project_id, name, recorded)
-                seeded_s, per_file_kb = time.perf_counter() - started, (_rss_mb() - rss) * 1024 / recorded
-                query_index.build(project_id, dataset_id)
-                padded = _pad_index(project_id, dataset_id, files)
+        project_id = "bench"
+        projects.create_project(project_id, project_id, creator="user:bench")
+        schema.add_labels(project_id, ["car", "pedestrian"])
+        for files in sorted(set(sizes) | set(table_sizes)):
+            name = f"bulk-{files}"
+            recorded = files if files in table_sizes else min(files, RECORDED)
+            rss, started = _rss_mb(), time.perf_counter()
+            dataset_id = _seed_table_only(project_id, name, recorded)
+            seeded_s, per_file_kb = time.perf_counter() - started, (_rss_mb() - rss) * 1024 / recorded
+            query_index.build(project_id, dataset_id)
+            padded = _pad_index(project_id, dataset_id, files)
 
-                def first_page(name: str = name) -> int:  # what GET …/query does
-                    page = slices.query_files(project_id, name, SERVICE_QUERY, limit=100, cursor=None)
-                    assert len(page["files"]) == 100, len(page["files"])
-                    return page["count"] if "count" in page else slices.count_files(project_id, name, SERVICE_QUERY)
+            def first_page(name: str = name) -> int:  # what GET …/query does
+                page = slices.query_files(project_id, name, SERVICE_QUERY, limit=100, cursor=None)
+                assert len(page["files"]) == 100, len(page["files"])
+                return page["count"] if "count" in page else slices.count_files(project_id, name, SERVICE_QUERY)
 
-                operations: dict[str, Callable[[], Any]] = {
-                    "count + first page": first_page,
-                    "label chart": lambda name=name: dataset_stats.label_counts(project_id, name),
-                    "freeze": lambda name=name: slices.freeze_slice(project_id, name, SERVICE_FREEZE)["count"],
-                }
-                tag = f"{files:>9,} files"
-                note = f"{recorded:,} recorded ({per_file_kb:.1f} KB of memory each, seeded in {seeded_s:.0f} s)"
-                note += f" + {padded:,} in the index only" if padded else ""
-                for engine in ("table", "auto") if files in table_sizes else ("auto",):
-                    os.environ["QUERY_ENGINE"] = engine
-                    reset_service_caches()
-                    for operation, action in operations.items():
-                        if engine == "table" and operation == "freeze":
-                            continue
-                        answer = action()
-                        took = _median_ms(action, runs=3 if engine == "table" else 5)
-                        rows.append(
-                            (
-                                f"{'table' if engine == 'table' else 'index'} {tag}: {operation}",
-                                f"{took:.0f} ms",
-                                f"answer {answer if isinstance(answer, int) else answer['files']:,}; {note}",
-                            )
+            operations: dict[str, Callable[[], Any]] = {
+                "count + first page": first_page,
+                "label chart": lambda name=name: dataset_stats.label_counts(project_id, name),
+                "freeze": lambda name=name: slices.freeze_slice(project_id, name, SERVICE_FREEZE)["count"],
+            }
+            tag = f"{files:>9,} files"
+            note = f"{recorded:,} recorded ({per_file_kb:.1f} KB of memory each, seeded in {seeded_s:.0f} s)"
+            note += f" + {padded:,} in the index only" if padded else ""
+            for engine in ("table", "auto") if files in table_sizes else ("auto",):
+                os.environ["QUERY_ENGINE"] = engine
+                reset_service_caches()
+                for operation, action in operations.items():
+                    if engine == "table" and operation == "freeze":
+                        continue
+                    answer = action()
+                    took = _median_ms(action, runs=3 if engine == "table" else 5)
+                    rows.append(
+                        (
+                            f"{'table' if engine == 'table' else 'index'} {tag}: {operation}",
+                            f"{took:.0f} ms",
+                            f"answer {answer if isinstance(answer, int) else answer['files']:,}; {note}",
                         )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+                    )
     return rows
 
 

@@ -32,7 +32,7 @@ import boto3
 
 from tests.bench.local_store import noise_jpeg
 from tests.bench.streaming import _configure_service_for
-from tests.e2e.conftest import RunningPlatform, free_port, start_platform
+from tests.e2e.conftest import free_port, start_platform
 from tests.support import slice_data
 
 FILES = int(os.environ.get("BENCH_RESTART_FILES", "3000"))
@@ -54,23 +54,6 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
-
-
-def _dead_letters(platform: RunningPlatform) -> dict[str, int]:
-    creds = platform.credentials
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=platform.emulator_url,
-        aws_access_key_id=creds["aws_access_key_id"],
-        aws_secret_access_key=creds["aws_secret_access_key"],
-        region_name="us-east-1",
-    )
-    depths = {}
-    for url in sqs.list_queues().get("QueueUrls", []):
-        if "dead" in url.lower() or "dlq" in url.lower():
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            depths[url.rsplit("/", 1)[-1]] = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-    return depths
 
 
 def _quiet(seconds: float, timeout: float = 300) -> None:
@@ -194,7 +177,7 @@ def run() -> list[tuple[str, str, str]]:
                 .directory.get("bench-restart")
                 .files()
             )
-            depths = _dead_letters(platform)
+            depths = {url.rsplit("/", 1)[-1]: n for url, n in platform.dead_letter_depths().items()}
         finally:
             platform.stop(timeout=600)
     server.shutdown()

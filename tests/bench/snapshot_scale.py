@@ -24,16 +24,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tests.bench.in_process import bench_world
+
 SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_SCALE_SNAPSHOTS", "10000,100000").split(","))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_SNAPSHOT_BASELINE", "")
 PROJECT = "bench-scale"
 _ENV = {
-    "TABLE_NAME": "bench-table",
-    "MEDIA_BUCKET": "bench-media",
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
     "SNAPSHOT_INLINE_FILES": str(10 * max(SIZES)),  # the build runs in this process
 }
 
@@ -130,26 +126,5 @@ def _rows(sizes: tuple[int, ...]) -> list[tuple[str, ...]]:
 
 
 def run() -> list[tuple[str, ...]]:
-    import boto3
-    from moto import mock_aws
-
-    from infra.local import moto_patches
-    from tests.support.auth import create_single_table, reset_service_caches
-
-    moto_patches.install()  # moto as the emulator runs it
-    saved = {name: os.environ.get(name) for name in [*_ENV, "AWS_ENDPOINT_URL", "SNAPSHOT_CHUNK_FILES"]}
-    os.environ.update(_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            reset_service_caches()
-            create_single_table(boto3.client("dynamodb", region_name="us-east-1"), "bench-table")
-            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bench-media")
-            return _rows(SIZES)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_service_caches()
+    with bench_world(extra_env=_ENV, also_restore=["SNAPSHOT_CHUNK_FILES"]):
+        return _rows(SIZES)

@@ -24,7 +24,10 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.bench.streaming import _configure_service_for
 from tests.e2e.conftest import free_port, start_platform
@@ -34,6 +37,30 @@ COUNT = int(os.environ.get("ANNOLAKE_BENCH_SNAPSHOT_FILES", "2000"))
 LARGE = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_LARGE_SNAPSHOTS", "10000,100000").split(","))
 EXPORT_FILES = int(os.environ.get("ANNOLAKE_BENCH_LARGE_EXPORT_FILES", "10000"))  # a size in LARGE, or none
 FORMATS = ("coco", "yolo", "voc", "sagemaker", "jsonl")
+
+
+@contextmanager
+def _on_platform() -> Iterator[tuple[str, Any]]:
+    """A platform of its own (``python -m infra.local`` in a temporary home), the service in this process set up
+    for it: its project's id and an SDK ``Project`` through its API key. Stopped afterwards."""
+    from annolake import Project
+
+    from tests.support.auth import reset_service_caches
+
+    with tempfile.TemporaryDirectory() as home:
+        platform = start_platform(
+            Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
+        )
+        try:
+            _configure_service_for(platform)
+            reset_service_caches()
+            creds = platform.credentials
+            yield (
+                creds["project"],
+                Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url),
+            )
+        finally:
+            platform.stop(timeout=600)
 
 
 def _timed(call):  # noqa: ANN001, ANN202
@@ -57,49 +84,35 @@ def _peaks(project_id: str, export_id: str) -> tuple[int, int]:
 
 
 def run() -> list[tuple[str, str, str]]:
-    from annolake import Project
-
     rows: list[tuple[str, str, str]] = []
-    with tempfile.TemporaryDirectory() as home:
-        platform = start_platform(
-            Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
-        )
-        try:
-            _configure_service_for(platform)
-            from tests.support.auth import reset_service_caches
+    with _on_platform() as (project_id, project):
+        file_ids = slice_data.seed_dataset(project_id, "bench-snap", COUNT)
+        dataset = project.directory.get("bench-snap")
+        whole, seconds = _timed(lambda: dataset.snapshot("bench-all"))
+        rows.append((f"snapshot of {COUNT:,} files", f"{seconds:.2f} s", f"{COUNT / seconds:,.0f} files/s"))
+        rows.append(("  manifest size", f"{whole._data['manifest_bytes'] / COUNT:.0f} B/file", ""))
+        fifth, _ = _timed(lambda: dataset.snapshot("bench-fifth", query="labels.car = 1"))
 
-            reset_service_caches()
-            creds = platform.credentials
-            project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
-            file_ids = slice_data.seed_dataset(creds["project"], "bench-snap", COUNT)
-            dataset = project.directory.get("bench-snap")
-            whole, seconds = _timed(lambda: dataset.snapshot("bench-all"))
-            rows.append((f"snapshot of {COUNT:,} files", f"{seconds:.2f} s", f"{COUNT / seconds:,.0f} files/s"))
-            rows.append(("  manifest size", f"{whole._data['manifest_bytes'] / COUNT:.0f} B/file", ""))
-            fifth, _ = _timed(lambda: dataset.snapshot("bench-fifth", query="labels.car = 1"))
+        edited = file_ids[: max(COUNT // 100, 1)]
+        for file_id in edited:
+            project.file.get_by_id(file_id).update([])
+        second = dataset.snapshot("bench-all-2")
+        change, seconds = _timed(lambda: whole.diff(second))
+        assert change["changed"] == len(edited), change
+        rows.append((f"diff of two {COUNT:,}-file snapshots", f"{seconds:.2f} s", f"{len(edited)} changed"))
 
-            edited = file_ids[: max(COUNT // 100, 1)]
-            for file_id in edited:
-                project.file.get_by_id(file_id).update([])
-            second = dataset.snapshot("bench-all-2")
-            change, seconds = _timed(lambda: whole.diff(second))
-            assert change["changed"] == len(edited), change
-            rows.append((f"diff of two {COUNT:,}-file snapshots", f"{seconds:.2f} s", f"{len(edited)} changed"))
+        for fmt in FORMATS:
+            job, seconds = _timed(lambda fmt=fmt: whole.export(fmt, progress=False, wait_s=1800))
+            size = job["size_bytes"] / 1024
+            rows.append((f"export {fmt}, {COUNT:,} files (state machine)", f"{seconds:.1f} s", f"{size:,.0f} KiB"))
 
-            for fmt in FORMATS:
-                job, seconds = _timed(lambda fmt=fmt: whole.export(fmt, progress=False, wait_s=1800))
-                size = job["size_bytes"] / 1024
-                rows.append((f"export {fmt}, {COUNT:,} files (state machine)", f"{seconds:.1f} s", f"{size:,.0f} KiB"))
-
-            _peaks(creds["project"], fifth.export("coco", progress=False, wait_s=1800)["export_id"])  # warm-up:
-            # the first run also traces what is loaded once per process (botocore models, imports)
-            for name, snap in (("a fifth", fifth), ("all", whole)):
-                job = snap.export("coco", progress=False, wait_s=1800)
-                page_peak, assemble_peak = _peaks(creds["project"], job["export_id"])
-                note = f"{len(snap):,} files; assembly peak {assemble_peak / 2**20:.1f} MiB"
-                rows.append((f"export step peak memory, {name}: one page", f"{page_peak / 2**20:.1f} MiB", note))
-        finally:
-            platform.stop(timeout=600)
+        _peaks(project_id, fifth.export("coco", progress=False, wait_s=1800)["export_id"])  # warm-up:
+        # the first run also traces what is loaded once per process (botocore models, imports)
+        for name, snap in (("a fifth", fifth), ("all", whole)):
+            job = snap.export("coco", progress=False, wait_s=1800)
+            page_peak, assemble_peak = _peaks(project_id, job["export_id"])
+            note = f"{len(snap):,} files; assembly peak {assemble_peak / 2**20:.1f} MiB"
+            rows.append((f"export step peak memory, {name}: one page", f"{page_peak / 2**20:.1f} MiB", note))
     return rows
 
 
@@ -196,43 +209,27 @@ class _Rows(list):
 
 
 def run_large() -> list[tuple[str, str, str]]:
-    from annolake import Project
-
     rows = _Rows()
-    with tempfile.TemporaryDirectory() as home:
-        platform = start_platform(
-            Path(home) / "home", free_port(), free_port(), timeout_s=900, snapshot_seconds=24 * 3600
-        )
-        try:
-            _configure_service_for(platform)
-            from tests.support.auth import reset_service_caches
-
-            reset_service_caches()
-            creds = platform.credentials
-            project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
-            seeded, ids = 0, []
-            for count in sorted(LARGE):
-                new_ids, seconds = _timed(
-                    lambda c=count: _seed_records(creds["project"], "bench-large", c - seeded, seeded)
-                )
-                ids += new_ids
-                rows.append((f"seed {count - seeded:,} file records (bench setup)", f"{seconds:.0f} s", ""))
-                seeded = count
-                _await_index(creds["project"], "bench-large", count)
-                path = f"{project._path}/datasets/bench-large/snapshots"
-                answer, request = _timed(lambda c=count: project.client.post(path, {"name": f"large-{c}"}))
-                rows.append((f"snapshot of {count:,} files: API request", f"{request:.2f} s", answer["status"]))
-                snap, total = _timed(lambda c=count: project.directory.get("bench-large").snapshot(f"large-{c}"))
-                assert len(snap) == count, (len(snap), count)
-                total += request
-                note = f"{count / total:,.0f} files/s; {answer['chunks_total']} chunks (state machine)"
-                rows.append((f"snapshot of {count:,} files: until ready", f"{total:.1f} s", note))
-                size = snap._data["manifest_bytes"]
-                rows.append((f"  manifest of {count:,} files", f"{size / 2**20:.1f} MiB", f"{size / count:.0f} B/file"))
-                if count == max(LARGE):
-                    rows += _diff_rows(project, snap, ids, count)
-                if count == EXPORT_FILES:
-                    rows += _export_rows(snap, count)
-        finally:
-            platform.stop(timeout=600)
+    with _on_platform() as (project_id, project):
+        seeded, ids = 0, []
+        for count in sorted(LARGE):
+            new_ids, seconds = _timed(lambda c=count: _seed_records(project_id, "bench-large", c - seeded, seeded))
+            ids += new_ids
+            rows.append((f"seed {count - seeded:,} file records (bench setup)", f"{seconds:.0f} s", ""))
+            seeded = count
+            _await_index(project_id, "bench-large", count)
+            path = f"{project._path}/datasets/bench-large/snapshots"
+            answer, request = _timed(lambda c=count: project.client.post(path, {"name": f"large-{c}"}))
+            rows.append((f"snapshot of {count:,} files: API request", f"{request:.2f} s", answer["status"]))
+            snap, total = _timed(lambda c=count: project.directory.get("bench-large").snapshot(f"large-{c}"))
+            assert len(snap) == count, (len(snap), count)
+            total += request
+            note = f"{count / total:,.0f} files/s; {answer['chunks_total']} chunks (state machine)"
+            rows.append((f"snapshot of {count:,} files: until ready", f"{total:.1f} s", note))
+            size = snap._data["manifest_bytes"]
+            rows.append((f"  manifest of {count:,} files", f"{size / 2**20:.1f} MiB", f"{size / count:.0f} B/file"))
+            if count == max(LARGE):
+                rows += _diff_rows(project, snap, ids, count)
+            if count == EXPORT_FILES:
+                rows += _export_rows(snap, count)
     return rows

@@ -22,22 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench.streaming import _configure_service_for
-from tests.e2e.conftest import REPO, free_port, start_platform
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, VIEWPORT, free_port, start_platform
 
 COUNT = int(os.environ.get("ANNOLAKE_BENCH_EXPLORER_FILES", "10000"))
 DATASET = "explorer-bench"
 DEEP = min(3000, COUNT * 3 // 10)  # the file to scroll to
 RUNS = 3
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 
 # Resolves with ms since navigation start: when the grid is interactive (every thumbnail of the first screen
 # loaded, then 500 ms without a long task), when the file count showed, when the label chart showed.
@@ -145,7 +135,7 @@ def _tti(browser, platform, storage_state: dict, dataset: str) -> list[dict[str,
 def signed_in(playwright, platform) -> tuple[Any, dict]:  # noqa: ANN001
     """Chromium and the storage state of the platform's admin signed in through the web UI's own form."""
     creds = platform.credentials
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url)
     page = context.new_page()
     page.goto("/signin")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import urllib3
 
-from tests.bench.web_explorer import VIEWPORT, signed_in
-from tests.e2e.conftest import free_port, start_platform
+from tests.bench.web_explorer import signed_in
+from tests.e2e.conftest import VIEWPORT, free_port, start_platform
 from tests.support.video_fixtures import make_square_video
 
 FRAMES = 300

@@ -53,6 +53,25 @@ class RunningPlatform:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def dead_letter_depths(self) -> dict[str, int]:
+        """Queue URL → messages waiting, for every dead-letter queue on the platform's emulator."""
+        import boto3
+
+        creds = self.credentials
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.emulator_url,
+            aws_access_key_id=creds["aws_access_key_id"],
+            aws_secret_access_key=creds["aws_secret_access_key"],
+            region_name="us-east-1",
+        )
+        depths = {}
+        for url in sqs.list_queues().get("QueueUrls", []):
+            if "dead" in url.lower() or "dlq" in url.lower():
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                depths[url] = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        return depths
+
     def stop(self, timeout: float = 120) -> int:
         self.process.send_signal(signal.SIGINT)  # what Ctrl-C does
         return self.process.wait(timeout=timeout)

@@ -636,29 +636,10 @@ def test_kill_9_mid_burst_loses_no_acknowledged_write(own_platform, tmp_path):
         platform = own_platform.start_again()
         project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
         checked = check_after_restart(project, burst.acknowledged)
-        dead_letters = _dead_letter_messages(platform)
+        dead_letters = {url: n for url, n in platform.dead_letter_depths().items() if n}
         assert not dead_letters, f"messages dead-lettered after the restart: {dead_letters}"
         restart_s = platform.started_in_s
         print(f"crash round {round_number + 1}: {checked} acknowledged writes all present; restart {restart_s:.1f}s")
-
-
-def _dead_letter_messages(platform) -> dict[str, int]:
-    creds = platform.credentials
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=platform.emulator_url,
-        aws_access_key_id=creds["aws_access_key_id"],
-        aws_secret_access_key=creds["aws_secret_access_key"],
-        region_name="us-east-1",
-    )
-    counts = {}
-    for url in sqs.list_queues().get("QueueUrls", []):
-        if "dead" in url.lower() or "dlq" in url.lower():
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            count = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-            if count:
-                counts[url] = count
-    return counts
 
 
 def test_ctrl_c_saves_state_and_a_restart_restores_it(own_platform):

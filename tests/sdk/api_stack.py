@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from infra.local.presign import PresignGuard
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import create_single_table, point_service_at, reset_service_caches
 
 
 @dataclass
@@ -55,16 +55,7 @@ def api_stack(
         table, media = f"annolake-sdk-{suffix}", f"media-sdk-{suffix}"
         create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
         session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
-        for name, value in {
-            "TABLE_NAME": table,
-            "MEDIA_BUCKET": media,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
+        point_service_at(env, endpoint, {"TABLE_NAME": table, "MEDIA_BUCKET": media})
         reset_service_caches()
         from annolake_service.api.app import create_app
         from annolake_service.domain.roles import Role

@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -39,11 +38,10 @@ from starlette.testclient import TestClient
 
 from infra.local.moto_patches import serialize_dynamodb_operations
 from tests.support import slice_data
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import point_service_at, reset_service_caches, workflow_resources
 
 PROJECT = "busy"
 OWNER = "user:owner"
-WAITING_MACHINE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
 EXAMPLES = int(os.environ.get("ANNOLAKE_CONCURRENCY_EXAMPLES", "4"))
 _IMAGES = itertools.count(50_000, 1000)  # each dataset its own images: the same bytes in a project are one file
 
@@ -69,34 +67,8 @@ def world(serve_wsgi: Callable[..., Any], new_moto_app: Callable[[], Any]) -> It
     moto = new_moto_app()  # installs the emulator's transactions first, which the lock then wraps (as install())
     serialize_dynamodb_operations()  # what the local emulator runs: each DynamoDB operation atomic
     with serve_wsgi(moto) as endpoint, pytest.MonkeyPatch.context() as env:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        suffix = uuid.uuid4().hex[:8]
-        table, media = f"annolake-busy-{suffix}", f"media-busy-{suffix}"
-        create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
-        sfn = session.client("stepfunctions", endpoint_url=endpoint)
-        role = "arn:aws:iam::123456789012:role/annolake-busy"
-        machines = {
-            kind: sfn.create_state_machine(name=f"{kind}-{suffix}", definition=WAITING_MACHINE, roleArn=role)[
-                "stateMachineArn"
-            ]
-            for kind in ("review", "launch")
-        }
-        for name, value in {
-            "TABLE_NAME": table,
-            "MEDIA_BUCKET": media,
-            "REVIEW_STATE_MACHINE_ARN": machines["review"],
-            "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
-            "SECRET_PREFIX": f"annolake/busy-{suffix}",
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        variables, sfn = workflow_resources(endpoint, "busy")
+        point_service_at(env, endpoint, variables, unset=["EVENT_BUS_NAME"])
         reset_service_caches()
         from annolake_service.api.app import create_app
         from annolake_service.domain.roles import Role
@@ -108,7 +80,7 @@ def world(serve_wsgi: Callable[..., Any], new_moto_app: Callable[[], Any]) -> It
             _basic(projects.issue_api_key(PROJECT, role=Role.ANNOTATOR, name=f"annotator {n}")) for n in range(50)
         ]
         try:
-            yield World(create_app(), sfn, machines["review"], admin, annotators)
+            yield World(create_app(), sfn, variables["REVIEW_STATE_MACHINE_ARN"], admin, annotators)
         finally:
             reset_service_caches()
 

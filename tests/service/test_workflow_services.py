@@ -21,16 +21,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.support import slice_data
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import point_service_at, reset_service_caches, workflow_resources
 
 PROJECT = "flow"
 OWNER = "user:owner"
 BOX = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max": 20}
-WAITING_MACHINE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
 
 
 class OneDynamoDBCallAtATime:
@@ -60,41 +58,15 @@ def flow(serve_wsgi, new_moto_app) -> Iterator[Flow]:
     """A table, a media bucket and two state machines on a moto of this module's own; the service set up for
     them, a project with an owner, and the service's caches cleared on the way in and out."""
     with serve_wsgi(OneDynamoDBCallAtATime(new_moto_app())) as endpoint, pytest.MonkeyPatch.context() as env:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        suffix = uuid.uuid4().hex[:8]
-        table, media = f"annolake-flow-{suffix}", f"media-flow-{suffix}"
-        create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
-        sfn = session.client("stepfunctions", endpoint_url=endpoint)
-        role = "arn:aws:iam::123456789012:role/annolake-flow"
-        machines = {
-            kind: sfn.create_state_machine(name=f"{kind}-{suffix}", definition=WAITING_MACHINE, roleArn=role)[
-                "stateMachineArn"
-            ]
-            for kind in ("review", "launch")
-        }
-        for name, value in {
-            "TABLE_NAME": table,
-            "MEDIA_BUCKET": media,
-            "REVIEW_STATE_MACHINE_ARN": machines["review"],
-            "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
-            "SECRET_PREFIX": f"annolake/flow-{suffix}",
-            "ALLOW_PRIVATE_URLS": "true",  # the webhook receiver listens on 127.0.0.1
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        variables, sfn = workflow_resources(endpoint, "flow")
+        variables["ALLOW_PRIVATE_URLS"] = "true"  # the webhook receiver listens on 127.0.0.1
+        point_service_at(env, endpoint, variables, unset=["EVENT_BUS_NAME"])
         reset_service_caches()
         from annolake_service.services import projects
 
         projects.create_project(PROJECT, "Flow", creator=OWNER)
         try:
-            yield Flow(sfn, machines["review"])
+            yield Flow(sfn, variables["REVIEW_STATE_MACHINE_ARN"])
         finally:
             reset_service_caches()
 

@@ -10,9 +10,10 @@ and clears the service's caches on the way in and out, so the settings of other 
 from __future__ import annotations
 
 import functools
+import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,24 @@ def reset_service_caches() -> None:
         model._connection = None  # pynamodb keeps one connection per model, bound to the old endpoint
 
 
+def point_service_at(
+    env: pytest.MonkeyPatch, endpoint: str, variables: Mapping[str, str], *, unset: Iterable[str] = ()
+) -> None:
+    """Set, in ``env``, the service's ``variables`` for the emulator at ``endpoint``, its test credentials and
+    region, and remove the caller's session token, profile and ``unset`` (the caches are the caller's to reset)."""
+    for name, value in {
+        **variables,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        env.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", *unset):
+        env.delenv(name, raising=False)
+
+
 SYNTH_HOME = REPO_ROOT / ".annolake" / "tests"  # the tests' own synth cache, apart from `make up`'s
 
 
@@ -65,6 +84,36 @@ def create_single_table(dynamodb: Any, name: str) -> None:
     ]
     create_table(dynamodb, name, properties)
     dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+
+WAITING_MACHINE = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
+
+
+def workflow_resources(endpoint: str, name: str) -> tuple[dict[str, str], Any]:
+    """A table, a media bucket and review and launch state machines that end at once, on the moto at
+    ``endpoint``, named after ``name`` and a fresh suffix: the service's variables for them, and a Step
+    Functions client there."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:8]
+    table, media = f"annolake-{name}-{suffix}", f"media-{name}-{suffix}"
+    create_single_table(session.client("dynamodb", endpoint_url=endpoint), table)
+    session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=media)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    role = f"arn:aws:iam::123456789012:role/annolake-{name}"
+    machines = {
+        kind: sfn.create_state_machine(name=f"{kind}-{suffix}", definition=WAITING_MACHINE, roleArn=role)[
+            "stateMachineArn"
+        ]
+        for kind in ("review", "launch")
+    }
+    variables = {
+        "TABLE_NAME": table,
+        "MEDIA_BUCKET": media,
+        "REVIEW_STATE_MACHINE_ARN": machines["review"],
+        "LAUNCH_STATE_MACHINE_ARN": machines["launch"],
+        "SECRET_PREFIX": f"annolake/{name}-{suffix}",
+    }
+    return variables, sfn
 
 
 @dataclass
@@ -126,19 +175,8 @@ def auth_world(moto_endpoint: str, local_stack: LocalStack) -> Iterator[AuthWorl
         cognito=cognito,
     )
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "TABLE_NAME": table_name,
-            "USER_POOL_ID": pool_id,
-            "USER_POOL_CLIENT_ID": client_id,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        env.delenv("AWS_PROFILE", raising=False)
+        variables = {"TABLE_NAME": table_name, "USER_POOL_ID": pool_id, "USER_POOL_CLIENT_ID": client_id}
+        point_service_at(env, moto_endpoint, variables)
         reset_service_caches()
         try:
             yield world

@@ -25,7 +25,7 @@ from moto.core.config import default_user_config
 from infra.local import lambda_runtime, moto_patches
 from infra.local.moto_patches.step_functions import _ENGINE_MODULES
 from tests.support import onnx_models
-from tests.support.auth import reset_service_caches
+from tests.support.auth import point_service_at, reset_service_caches
 
 RED, GREEN = (230, 20, 20), (20, 230, 20)
 
@@ -124,18 +124,9 @@ def model_platform(
     config = default_user_config["stepfunctions"]
     executed = config["execute_state_machine"]
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            **local_stack.environment,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "MOTO_PORT": port,  # moto's ASL engine calls Lambda at localhost:MOTO_PORT
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        # MOTO_PORT: moto's ASL engine calls Lambda at localhost:MOTO_PORT
+        variables = {**local_stack.environment, "MOTO_PORT": port}
+        point_service_at(env, moto_endpoint, variables, unset=["EVENT_BUS_NAME"])
         executed_machines = (
             "PREDICT_STATE_MACHINE_ARN",
             "LAUNCH_STATE_MACHINE_ARN",

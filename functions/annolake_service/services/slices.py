@@ -316,23 +316,30 @@ def _is_live(record: FileRecord | None) -> TypeGuard[FileRecord]:
     return record is not None and record.deleted_at is None and record.status == "ready"
 
 
+def stream_file(record: FileRecord, content_hash: str | None) -> dict[str, Any]:
+    """A stream item's ``file``: the record's fields a sample carries (a snapshot's with its pinned hash)."""
+    return {
+        "id": record.file_id,
+        "name": record.original_name,
+        "media_type": record.media_type,
+        "mime_type": record.mime_type,
+        "width": record.width,
+        "height": record.height,
+        "size_bytes": record.size_bytes,
+        "content_hash": content_hash,
+        "metadata": record.metadata,
+        "created_at": record.created_at.isoformat(),
+        "status": record.status,
+    }
+
+
 def _stream_item(index: int, record: FileRecord | None, file_id: str, instances: list, urls: dict[str, str]) -> dict:
     if not _is_live(record):
         return {"index": index, "file": {"id": file_id, "status": "deleted"}, "instance_list": [], "media_url": None}
     return {
         "index": index,
         "file": {
-            "id": record.file_id,
-            "name": record.original_name,
-            "media_type": record.media_type,
-            "mime_type": record.mime_type,
-            "width": record.width,
-            "height": record.height,
-            "size_bytes": record.size_bytes,
-            "content_hash": record.content_hash,
-            "metadata": record.metadata,
-            "created_at": record.created_at.isoformat(),
-            "status": record.status,
+            **stream_file(record, record.content_hash),
             "frame_count": record.video.frame_count if record.video is not None else None,
         },
         "annotation_version": record.annotation_version,

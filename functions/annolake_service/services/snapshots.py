@@ -128,19 +128,7 @@ def stream_item(
         }
     return {
         "index": index,
-        "file": {
-            "id": record.file_id,
-            "name": record.original_name,
-            "media_type": record.media_type,
-            "mime_type": record.mime_type,
-            "width": record.width,
-            "height": record.height,
-            "size_bytes": record.size_bytes,
-            "content_hash": pin.sha256,
-            "metadata": record.metadata,
-            "created_at": record.created_at.isoformat(),
-            "status": record.status,
-        },
+        "file": slices.stream_file(record, pin.sha256),
         "annotation_version": pin.version,
         "instance_list": instances,
         "media_url": urls.get(record.original_key),

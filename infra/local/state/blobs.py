@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from infra.local.state.files import fsync_directory
+
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -63,12 +65,7 @@ class BlobStore:
 
     def sync_directory(self) -> None:
         """Make the renames of blobs written so far durable (the journal calls it before its fsync)."""
-        with contextlib.suppress(OSError):
-            descriptor = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+        fsync_directory(self.path)
 
     def retain(self, digest: str) -> None:
         with self._lock:

@@ -72,9 +72,9 @@ class StateFiles:
             handle.flush()
             os.fsync(handle.fileno())
         # Blobs first: the manifest must never reference a blob that is not on disk.
-        _fsync_directory(self.blobs_path)
+        fsync_directory(self.blobs_path)
         os.replace(tmp, self.manifest_path)
-        _fsync_directory(self.home)
+        fsync_directory(self.home)
         return True
 
     def store_blob(self, body: Any) -> tuple[str, int, bool]:
@@ -101,15 +101,11 @@ class StateFiles:
                 tmp.unlink()
 
 
-def _fsync_directory(path: Path) -> None:
-    """Make a rename in ``path`` durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
+def fsync_directory(path: Path) -> None:
+    """Make the renames in ``path`` durable (POSIX; a no-op where directories cannot be opened or synced)."""
+    with contextlib.suppress(OSError):
         descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from infra.local.state.files import fsync_directory
+
 log = logging.getLogger("local-runtime.state")
 _HEADER = struct.Struct("<II")
 SUFFIX = ".log"
@@ -85,7 +87,7 @@ class Journal:
     def _open(self, segment: int) -> None:
         path = segment_path(self.directory, segment)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         self.segment = segment
         self.records_in_segment = 0
         self.bytes_in_segment = 0
@@ -153,16 +155,3 @@ class Journal:
             while self._syncing:
                 self._cond.wait()
             self._close()
-
-
-def _fsync_directory(path: Path) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

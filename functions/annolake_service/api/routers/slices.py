@@ -5,13 +5,14 @@ A slice is created from its dataset (``POST .../datasets/{dataset_name}/slices``
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from annolake_service.api.deps import PROJECT_PATH, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
-from annolake_service.api.models.slices import PREDICTIONS_HELP, SlicePublic, StreamPage
+from annolake_service.api.models.slices import SlicePublic, StreamPage
+from annolake_service.api.paging import StreamPageQuery
 from annolake_service.services import slices
 
 router = APIRouter(prefix=f"{PROJECT_PATH}/slices", tags=["slices"], responses=PROJECT_ERRORS)
@@ -23,27 +24,7 @@ def get_slice(slice_id: str, access: CanReadFiles) -> SlicePublic:
 
 
 @router.get("/{slice_id}/items", response_model=StreamPage, responses=error_responses(400))
-def slice_items(
-    slice_id: str,
-    access: CanReadFiles,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=slices.MAX_STREAM_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(description="the previous page's cursor (instead of offset)")] = None,
-    url_expires_in: Annotated[int | None, Query(ge=1, description="seconds the presigned URLs live")] = None,
-    urls: Annotated[
-        str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
-    ] = "media,thumbnail",
-    predictions: Annotated[str | None, Query(min_length=1, max_length=200, description=PREDICTIONS_HELP)] = None,
-) -> dict[str, Any]:
+def slice_items(slice_id: str, access: CanReadFiles, page: StreamPageQuery) -> dict[str, Any]:
     """A stream page: items with file metadata, annotations and presigned media/thumbnail URLs minted for this
     response. Deleted files keep their place (``file.status`` = ``deleted``) so indices stay stable."""
-    return slices.slice_page(
-        access.project_id,
-        slice_id,
-        offset=offset,
-        limit=limit,
-        cursor=cursor,
-        url_expires_in=url_expires_in,
-        url_kinds=slices.parse_url_kinds(urls),
-        predictions=predictions,
-    )
+    return slices.slice_page(access.project_id, slice_id, **page)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response, status
 
 from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
-from annolake_service.api.models.slices import PREDICTIONS_HELP
 from annolake_service.api.models.snapshots import (
     SnapshotCreate,
     SnapshotDiff,
@@ -16,8 +15,8 @@ from annolake_service.api.models.snapshots import (
     SnapshotPublic,
     SnapshotsPublic,
 )
-from annolake_service.api.paging import CursorQuery, page_of
-from annolake_service.services import slices, snapshot_builds, snapshots
+from annolake_service.api.paging import CursorQuery, StreamPageQuery, page_of
+from annolake_service.services import snapshot_builds, snapshots
 
 router = APIRouter(prefix=PROJECT_PATH, tags=["snapshots"], responses=PROJECT_ERRORS)
 
@@ -64,29 +63,9 @@ def get_snapshot(snapshot_ref: str, access: CanReadFiles) -> SnapshotPublic:
 
 
 @router.get("/snapshots/{snapshot_ref}/items", response_model=SnapshotPage, responses=error_responses(400))
-def snapshot_items(
-    snapshot_ref: str,
-    access: CanReadFiles,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=slices.MAX_STREAM_PAGE)] = 100,
-    cursor: Annotated[str | None, Query(description="the previous page's cursor (instead of offset)")] = None,
-    url_expires_in: Annotated[int | None, Query(ge=1, description="seconds the presigned URLs live")] = None,
-    urls: Annotated[
-        str, Query(description="the presigned URLs each item carries: media, thumbnail, or both (comma-separated)")
-    ] = "media,thumbnail",
-    predictions: Annotated[str | None, Query(min_length=1, max_length=200, description=PREDICTIONS_HELP)] = None,
-) -> dict[str, Any]:
+def snapshot_items(snapshot_ref: str, access: CanReadFiles, page: StreamPageQuery) -> dict[str, Any]:
     """A stream page: the pinned annotation version of each file (whatever was saved since) and presigned URLs."""
-    return snapshots.snapshot_page(
-        access.project_id,
-        snapshot_ref,
-        offset=offset,
-        limit=limit,
-        cursor=cursor,
-        url_expires_in=url_expires_in,
-        url_kinds=slices.parse_url_kinds(urls),
-        predictions=predictions,
-    )
+    return snapshots.snapshot_page(access.project_id, snapshot_ref, **page)
 
 
 @router.get("/snapshots/{snapshot_ref}/diff/{other_ref}", responses=error_responses(400))

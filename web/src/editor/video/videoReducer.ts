@@ -5,24 +5,23 @@
  * is folded back into the tracks once a gesture ends. Pure.
  */
 import type { PacketInstance } from "../../api/types";
-import { commit, createHistory, redo, undo } from "../history";
+import { commit, redo, undo } from "../history";
 import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
-import { addFrameTag, removeFrameTag, splitFrameTags } from "./frameTags";
+import { addFrameTag, removeFrameTag } from "./frameTags";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
-import { type FrameRange, frameRange, sameRange } from "./segment";
+import { type FrameRange, sameRange } from "./segment";
 import {
   findTrack,
   removeKeyframe,
   replaceTrack,
   setFrameAttribute,
   setTrackAttribute,
-  splitInstances,
   toggleOccluded,
   toggleOutside,
 } from "./tracks";
-import { type VideoState, clampFrame, project, tracksOf } from "./videoState";
+import { type VideoState, clampFrame, loadedState, project, tracksOf } from "./videoState";
 
 export type VideoAction =
   /** another version, or another task: a new range starts on its first frame */
@@ -96,21 +95,8 @@ function applyEditorAction(state: VideoState, action: EditorAction): VideoState 
 export function videoReducer(state: VideoState, action: EditorAction | VideoAction): VideoState {
   switch (action.type) {
     case "load": {
-      const { tracks, others: rest } = splitInstances(action.instances);
-      const { tags, rest: others } = splitFrameTags(rest);
-      const range = action.range ?? frameRange(action.frameCount);
-      const frame = sameRange(range, state.range) ? state.frame : range.first;
-      const loaded = {
-        ...state,
-        tracks: createHistory(tracks),
-        baseline: tracks,
-        others,
-        tags,
-        baselineTags: tags,
-        tagStart: null,
-        frameCount: action.frameCount,
-        range,
-      };
+      const loaded = { ...state, ...loadedState(action.instances, action.frameCount, action.range) };
+      const frame = sameRange(loaded.range, state.range) ? state.frame : loaded.range.first;
       return project({ ...loaded, frame: clampFrame(loaded, frame), playing: false, view: { ...state.view, selected: null } });
     }
     case "seek":

@@ -43,12 +43,15 @@ export interface VideoSetup {
   labels: string[];
 }
 
-export function createVideoState(setup: VideoSetup): VideoState {
-  const { instances, size, frameCount, readOnly, labels } = setup;
-  const range = setup.range ?? frameRange(frameCount);
+/** The state's parts that a version's instances set: the tracks, frame tags and the rest as loaded (the
+ * baselines), within `range` (default: the whole video). Shared by the first state and the `load` action. */
+export function loadedState(
+  instances: PacketInstance[],
+  frameCount: number,
+  range: FrameRange = frameRange(frameCount),
+): Pick<VideoState, "tracks" | "baseline" | "others" | "tags" | "baselineTags" | "tagStart" | "frameCount" | "range"> {
   const { tracks, others: rest } = splitInstances(instances);
   const { tags, rest: others } = splitFrameTags(rest);
-  const view = createEditorState({ initial: shapesOnFrame(tracks, range.first), size, readOnly, labels });
   return {
     tracks: createHistory(tracks),
     baseline: tracks,
@@ -56,12 +59,17 @@ export function createVideoState(setup: VideoSetup): VideoState {
     tags,
     baselineTags: tags,
     tagStart: null,
-    frame: range.first,
     frameCount,
     range,
-    playing: false,
-    view,
   };
+}
+
+export function createVideoState(setup: VideoSetup): VideoState {
+  const { size, readOnly, labels } = setup;
+  const loaded = loadedState(setup.instances, setup.frameCount, setup.range);
+  const frame = loaded.range.first;
+  const view = createEditorState({ initial: shapesOnFrame(loaded.baseline, frame), size, readOnly, labels });
+  return { ...loaded, frame, playing: false, view };
 }
 
 export function tracksOf(state: VideoState): Track[] {
