@@ -33,7 +33,7 @@ from PIL import Image
 
 from tests.bench.in_process import restored_env
 from tests.e2e.conftest import RunningPlatform, free_port, start_platform
-from tests.support.processes import children_of
+from tests.support.processes import children_of, cpu_seconds
 
 SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
 LARGE = int(os.environ.get("BENCH_LARGE", "50"))
@@ -60,11 +60,7 @@ def _memory(pid: int) -> tuple[int, int]:
 
 def _cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time the processes used so far (a busy shared machine stretches wall time, less CPU)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _s3(platform: RunningPlatform) -> Any:

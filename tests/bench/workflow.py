@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tests.bench.streaming import _configure_service_for
 from tests.e2e.conftest import free_port, start_platform
+from tests.support.processes import children_of, command_line, cpu_seconds
 
 ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
@@ -68,6 +69,12 @@ def _annotate(project, job, deadline: float, log: dict, lock: threading.Lock) ->
             log["last_done"] = time.perf_counter()
 
 
+def _platform_processes(platform_pid: int) -> dict[str, int]:
+    """The platform process and its API workers (spawned children; not multiprocessing's resource tracker)."""
+    workers = [pid for pid in children_of(platform_pid) if b"spawn_main" in command_line(pid)]
+    return {"platform": platform_pid, **{f"API worker {n + 1}": pid for n, pid in enumerate(sorted(workers))}}
+
+
 def run() -> list[tuple[str, str, str]]:
     from annolake import Project
 
@@ -103,6 +110,8 @@ def run() -> list[tuple[str, str, str]]:
                 "handed": defaultdict(set),
             }
             lock = threading.Lock()
+            processes = _platform_processes(platform.process.pid)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             deadline = time.monotonic() + SECONDS
             threads = [
                 threading.Thread(target=_annotate, args=(p, job, deadline, log, lock), daemon=True) for p in people
@@ -112,6 +121,7 @@ def run() -> list[tuple[str, str, str]]:
                 thread.start()
             for thread in threads:
                 thread.join()
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
             emptied = log["done"] >= FILES  # every task was done before the deadline: the rate is up to the last
             elapsed = (log["last_done"] if emptied else time.perf_counter()) - t0
             doubles = sum(1 for assignees in log["handed"].values() if len(assignees) > 1)
@@ -134,6 +144,11 @@ def run() -> list[tuple[str, str, str]]:
                     f"p99 {_percentile(log['submit'], 0.99) * 1000:.0f} ms",
                 ),
                 ("  errors / double assignments", f"{len(log['errors'])} / {doubles}", "; ".join(log["errors"][:3])),
+                (
+                    "  CPU per task submitted, by process",
+                    f"{sum(cpu.values()) / max(log['done'], 1) * 1000:.0f} ms",
+                    ", ".join(f"{name} {spent / max(log['done'], 1) * 1000:.0f} ms" for name, spent in cpu.items()),
+                ),
             ]
         finally:
             platform.stop()
