@@ -225,3 +225,13 @@ def test_frames_with_a_label_count_the_frames_its_tracks_show_on_from_the_table_
         time.sleep(0.2)
     for text, files_found in expected.items():
         assert [f["file_id"] for f in project.client.get(path, q=text, limit=10)["files"]] == files_found, text
+
+
+def test_a_videos_frame_count_is_on_its_items_in_slice_and_snapshot_pages(platform):
+    project = platform.project()
+    file_id = _video(platform.project_id, "reels", frame_count=321)
+    dataset = project.directory.get("reels")
+    (sliced,) = dataset.slice('file.type = "video"').page(0, 10)["items"]
+    (pinned,) = dataset.snapshot("reels-v1").page(0, 10)["items"]
+    for item in (sliced, pinned):
+        assert item["file"]["id"] == file_id and item["file"]["frame_count"] == 321

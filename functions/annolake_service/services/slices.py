@@ -330,6 +330,7 @@ def stream_file(record: FileRecord, content_hash: str | None) -> dict[str, Any]:
         "metadata": record.metadata,
         "created_at": record.created_at.isoformat(),
         "status": record.status,
+        "frame_count": record.video.frame_count if record.video is not None else None,
     }
 
 
@@ -338,10 +339,7 @@ def _stream_item(index: int, record: FileRecord | None, file_id: str, instances:
         return {"index": index, "file": {"id": file_id, "status": "deleted"}, "instance_list": [], "media_url": None}
     return {
         "index": index,
-        "file": {
-            **stream_file(record, record.content_hash),
-            "frame_count": record.video.frame_count if record.video is not None else None,
-        },
+        "file": stream_file(record, record.content_hash),
         "annotation_version": record.annotation_version,
         "instance_list": instances,
         "media_url": urls.get(record.original_key) if record.original_key else None,
