@@ -6,7 +6,8 @@ with them, one of them missing a box the model finds; the run is evaluated. In t
 lists the model and the finished run, the run page shows the mAP and the AP chart the service computed, the
 precision-recall curves and the file the human got wrong at the top of the disagreement list (human boxes
 solid, the model's dashed); a second evaluation at another IoU is started from the page; the file editor
-overlays the model's predictions dashed, and the score slider hides them.
+overlays the model's predictions dashed, and the score slider hides them; so does the explorer, on every
+thumbnail at once.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def evaluated(platform: RunningPlatform, tmp_path_factory) -> dict:
         "report": report,
         "damaged": files[0].id,
         "predicted": len(run.predictions(files[0].id)["instance_list"]),
+        # each file's predicted box scores, as the run's own listing gives them
+        "scores": {
+            p["file_id"]: [i["score"] for i in p["instance_list"] if i["type"] == "box"] for p in run.predictions()
+        },
+        "files": [f.id for f in files],
     }
 
 
@@ -142,3 +148,47 @@ def test_the_file_editor_overlays_the_predictions_dashed_and_the_slider_hides_th
     page.keyboard.press("Home")
     expect(predicted).to_have_count(count)
     admin.shot("04-editor-overlay-hidden")
+
+
+def test_the_explorer_overlays_the_predictions_on_every_thumbnail_and_the_slider_hides_them(admin, evaluated):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/{evaluated['project']}/datasets/{DATASET}")
+    tiles = page.get_by_role("list", name="Files").get_by_role("listitem")
+    expect(tiles).to_have_count(4)
+    expect(page.locator("svg.tile-predictions")).to_have_count(0)  # off until a model is picked
+    expect(page.get_by_label("Min score")).to_have_count(0)
+
+    page.get_by_role("combobox", name="Predictions of model").select_option(label=f"{MODEL} (run {evaluated['run']})")
+    expect(page).to_have_url(re.compile(rf"[?&]model={MODEL}(&|$)"))  # a link keeps the pick
+    scores = evaluated["scores"]
+    assert sum(len(found) for found in scores.values()) > 0, scores
+    assert all(score < 1 for found in scores.values() for score in found), scores
+
+    def media(file_id: str):
+        return page.locator(f'a[href*="/files/{file_id}?"] .tile-media')
+
+    for file_id in evaluated["files"]:
+        count = len(scores.get(file_id, []))
+        expect(media(file_id)).to_have_attribute("data-predicted", str(count))
+        expect(media(file_id).locator('svg.tile-predictions rect[data-side="prediction"]')).to_have_count(count)
+        link = page.locator(f'a[href*="/files/{file_id}?"]')
+        expect(link).to_have_accessible_name(re.compile(rf"\b{count} predicted\b"))
+    damaged = media(evaluated["damaged"]).locator("rect")
+    expect(damaged.first).to_have_attribute("stroke-dasharray", "4 3")
+    expect(damaged.first.locator("title")).to_have_text(re.compile(r"^(car|pedestrian) \d\.\d\d$"))
+    admin.shot("05-explorer-overlay")
+
+    slider = page.get_by_label("Min score")
+    slider.focus()
+    page.keyboard.press("End")  # score 1: every prediction scores below it
+    expect(page.get_by_role("group", name="Model predictions").locator("output")).to_have_text("1.00")
+    expect(page.locator('svg.tile-predictions rect[data-side="prediction"]')).to_have_count(0)
+    for file_id in evaluated["files"]:
+        expect(media(file_id)).to_have_attribute("data-predicted", "0")
+    admin.shot("06-explorer-overlay-hidden")
+
+    page.get_by_role("combobox", name="Predictions of model").select_option("")
+    expect(page.locator(".tile-media[data-predicted]")).to_have_count(0)
+    expect(page).not_to_have_url(re.compile(r"model="))

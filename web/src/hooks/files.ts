@@ -32,18 +32,24 @@ export function useFileCount(project: string, dataset: string, q: string) {
   });
 }
 
-/** The dataset's files (those matching `q`, if given), a page at a time. */
-export function useFilePages(project: string, dataset: string, q: string) {
+/** The dataset's files (those matching `q`, if given), a page at a time; with a `model`, each carries the
+ * predictions of its latest finished run (in the same pages: no read per file). */
+export function useFilePages(project: string, dataset: string, q: string, model = "") {
   const api = useApi();
   return useInfiniteQuery({
-    queryKey: keys.files(project, dataset, q),
+    queryKey: keys.files(project, dataset, q, model),
     initialPageParam: null as string | null,
     queryFn: ({ pageParam }) =>
       call(
         api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
           params: {
             path: { project_string_id: project, dataset_name: dataset },
-            query: { limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}), ...(q ? { query: q } : {}) },
+            query: {
+              limit: PAGE,
+              ...(pageParam ? { cursor: pageParam } : {}),
+              ...(q ? { query: q } : {}),
+              ...(model ? { predictions: model } : {}),
+            },
           },
         }),
       ),

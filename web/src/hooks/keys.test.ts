@@ -26,14 +26,20 @@ describe("query keys", () => {
 
   it("makes a shorter key the prefix a write re-reads every list under", async () => {
     const queryClient = new QueryClient();
-    const lists = [keys.files("demo", "train", ""), keys.files("demo", "train", "labels.car >= 1"), keys.files("demo", "val", "")];
+    const lists = [
+      keys.files("demo", "train", ""),
+      keys.files("demo", "train", "labels.car >= 1"),
+      keys.files("demo", "train", "", "det"), // with a model's predictions: a page of its own, re-read alike
+      keys.files("demo", "val", ""),
+    ];
     for (const key of lists) queryClient.setQueryData(key, { files: [] });
     queryClient.setQueryData(keys.files("other", "train", ""), { files: [] });
     queryClient.setQueryData(keys.labelCounts("demo", "train", ""), { labels: [] });
 
     await refreshAfterWrite(queryClient, keys.files("demo", "train"));
     const stale = (key: readonly unknown[]) => queryClient.getQueryState(key)?.isInvalidated;
-    expect(lists.map(stale)).toEqual([true, true, false]);
+    expect(lists.map(stale)).toEqual([true, true, true, false]);
+    expect(keys.files("demo", "train", "", "det")).not.toEqual(keys.files("demo", "train", ""));
 
     await refreshAfterWrite(queryClient, keys.files("demo"));
     expect(stale(keys.files("demo", "val", ""))).toBe(true);

@@ -30,8 +30,8 @@ export const keys = {
 
   /** a dataset's (or a query's) file count */
   fileCount: (project: string, dataset: string, q: string) => ["count", project, dataset, q],
-  /** the explorer's pages of files */
-  files: (project: string, dataset?: string, q?: string) => prefix("files", project, dataset, q),
+  /** the explorer's pages of files (with `model`'s predictions, when named) */
+  files: (project: string, dataset?: string, q?: string, model?: string) => prefix("files", project, dataset, q, model),
   labelCounts: (project: string, dataset?: string, q?: string) => prefix("label-counts", project, dataset, q),
   quarantined: (project: string, dataset: string) => ["quarantined", project, dataset],
   imports: (project: string, dataset: string) => ["imports", project, dataset],

@@ -6,6 +6,7 @@ import { ErrorNotice } from "../components/common";
 import type { Layer } from "../editor/types";
 import { useModels, usePrediction } from "../hooks/models";
 import { predictionLayer } from "./overlay";
+import { PredictionControls } from "./PredictionControls";
 
 export function usePredictionOverlay(project: string, fileId: string): { controls: ReactNode; layers: Layer[] } {
   const models = useModels(project);
@@ -25,44 +26,18 @@ export function usePredictionOverlay(project: string, fileId: string): { control
   const shown = layers[0]?.shapes.length ?? 0;
   const all = prediction.data?.instance_list.length ?? 0;
   const controls = (
-    <div className="prediction-overlay" role="group" aria-label="Model predictions">
-      <label>
-        Predictions{" "}
-        <select aria-label="Predictions of model" value={model} onChange={(e) => setModel(e.target.value)}>
-          <option value="">none</option>
-          {withRuns.map((m) => (
-            <option key={m.name} value={m.name}>
-              {m.name} (run {m.latest_run})
-            </option>
-          ))}
-        </select>
-      </label>
-      {chosen ? (
-        <>
-          <label>
-            Min score{" "}
-            <input
-              type="range"
-              min={0}
-              max={1}
-              step={0.05}
-              value={minScore}
-              onChange={(e) => setMinScore(Number(e.target.value))}
-              aria-valuetext={minScore.toFixed(2)}
-            />{" "}
-            <output>{minScore.toFixed(2)}</output>
-          </label>
-          <span className="hint" role="status">
-            {prediction.isPending
-              ? "Loading predictions…"
-              : prediction.data === null
-                ? "this file was not in the run"
-                : `${shown} of ${all} shown, dashed`}
-          </span>
-        </>
-      ) : null}
+    <>
+      <PredictionControls models={withRuns} model={model} onModel={setModel} minScore={minScore} onMinScore={setMinScore}>
+        <span className="hint" role="status">
+          {prediction.isPending
+            ? "Loading predictions…"
+            : prediction.data === null
+              ? "this file was not in the run"
+              : `${shown} of ${all} shown, dashed`}
+        </span>
+      </PredictionControls>
       <ErrorNotice error={prediction.error} />
-    </div>
+    </>
   );
   return { controls, layers };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { atLeast, predictionLayer, scoreOf } from "./overlay";
+import { atLeast, boxesOf, boxTitle, predictionLayer, scoreOf, shownBoxes } from "./overlay";
 
 const box = (name: string, score?: number) => ({
   type: "box",
@@ -31,5 +31,28 @@ describe("predictionLayer", () => {
       { x: 1, y: 2 },
       { x: 10, y: 20 },
     ]);
+  });
+});
+
+describe("shownBoxes", () => {
+  it("is the predicted boxes at or above the score; none where the run predicted nothing", () => {
+    const polygon = { type: "polygon", name: "car", points: [], score: 0.9 };
+    const shown = shownBoxes([box("car", 0.9), box("truck", 0.4), polygon], 0.5);
+    expect(shown.map((b) => [b.name, b.x_max])).toEqual([["car", 10]]);
+    expect(shownBoxes([box("car", 0.9), box("truck", 0.4)], 0)).toHaveLength(2);
+    expect(shownBoxes([box("car", 0.99)], 1)).toHaveLength(0);
+    expect(shownBoxes(null, 0)).toEqual([]);
+    expect(shownBoxes(undefined, 0)).toEqual([]);
+  });
+
+  it("leaves out boxes whose corners are not numbers", () => {
+    expect(boxesOf([{ type: "box", name: "car", x_min: "1", y_min: 2, x_max: 3, y_max: 4 }])).toEqual([]);
+  });
+});
+
+describe("boxTitle", () => {
+  it("names the label and the score to two places", () => {
+    expect(boxTitle(box("car", 0.876))).toBe("car 0.88");
+    expect(boxTitle(box("bus"))).toBe("bus");
   });
 });

@@ -28,3 +28,29 @@ export function predictionLayer(
     ),
   };
 }
+
+/** A box instance, its corners in the original's pixels. */
+export type BoxInstance = PacketInstance & { x_min: number; y_min: number; x_max: number; y_max: number };
+
+/** The box instances among `instances` (other shapes are left out). */
+export function boxesOf(instances: PacketInstance[]): BoxInstance[] {
+  return instances.filter(
+    (i): i is BoxInstance =>
+      i.type === "box" &&
+      typeof i.x_min === "number" &&
+      typeof i.y_min === "number" &&
+      typeof i.x_max === "number" &&
+      typeof i.y_max === "number",
+  );
+}
+
+/** The predicted boxes a thumbnail draws: those scoring at least `minScore` (none where the run predicted nothing). */
+export function shownBoxes(predictions: PacketInstance[] | null | undefined, minScore: number): BoxInstance[] {
+  return boxesOf(atLeast(predictions ?? [], minScore));
+}
+
+/** A predicted box's tooltip: its label and score. */
+export function boxTitle(instance: PacketInstance): string {
+  const score = typeof instance.score === "number" ? ` ${instance.score.toFixed(2)}` : "";
+  return `${String(instance.name)}${score}`;
+}

@@ -3,12 +3,17 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 
 import { ApiError } from "../api/client";
-import type { FileView, LabelCounts } from "../api/types";
+import type { LabelCounts, ListedFileView } from "../api/types";
 import { ErrorNotice, Loading, PageTitle } from "../components/common";
 import { formatDuration } from "../editor/video/time";
+import type { ColourOf } from "../editor/palette";
 import { useFileCount, useFilePages, useLabelCounts } from "../hooks/files";
+import { useModels } from "../hooks/models";
 import { useDatasets, useSchema } from "../hooks/project";
 import { type Vocabulary, quoteName } from "../query/complete";
+import { BoxRects, useLabelColours } from "../models/Boxes";
+import { shownBoxes } from "../models/overlay";
+import { PredictionControls } from "../models/PredictionControls";
 import { QueryBar } from "../query/QueryBar";
 
 const TILE_WIDTH = 176;
@@ -21,6 +26,12 @@ export function Explorer() {
   const dataset = params.dataset ?? "";
   const [search, setSearch] = useSearchParams();
   const q = search.get("q") ?? "";
+  /** the model whose predictions the thumbnails show ("" for none); in the URL, so a link keeps it */
+  const model = search.get("model") ?? "";
+  const [minScore, setMinScore] = useState(0);
+  const models = useModels(project);
+  const withRuns = models.data?.filter((m) => m.latest_run) ?? [];
+  const colourOf = useLabelColours(project);
 
   const schema = useSchema(project);
   const datasets = useDatasets(project);
@@ -36,16 +47,17 @@ export function Explorer() {
   );
 
   const count = useFileCount(project, dataset, q);
-  const files = useFilePages(project, dataset, q);
+  const files = useFilePages(project, dataset, q, model);
   // The chart reads every file's summary: it waits for the first page of thumbnails, so on a large
   // dataset it does not compete with what the person sees first.
   const labelCounts = useLabelCounts(project, dataset, q, files.isSuccess);
   const all = useMemo(() => files.data?.pages.flatMap((page) => page.files) ?? [], [files.data]);
   const queryError = count.error instanceof ApiError && count.error.code === "invalid_query" ? count.error : null;
 
-  function runQuery(next: string) {
-    setSearch(next ? { q: next } : {});
+  function navigate(nextQuery: string, nextModel: string) {
+    setSearch({ ...(nextQuery ? { q: nextQuery } : {}), ...(nextModel ? { model: nextModel } : {}) });
   }
+  const runQuery = (next: string) => navigate(next, model);
 
   return (
     <section className="explorer">
@@ -59,6 +71,17 @@ export function Explorer() {
         {dataset}
       </PageTitle>
       <QueryBar value={q} vocabulary={vocabulary} error={queryError} onSubmit={runQuery} />
+      {withRuns.length > 0 || model ? (
+        <PredictionControls
+          models={withRuns}
+          model={model}
+          onModel={(next) => navigate(q, next)}
+          minScore={minScore}
+          onMinScore={setMinScore}
+        >
+          <span className="hint">dashed, over each thumbnail</span>
+        </PredictionControls>
+      ) : null}
       {!queryError ? <ErrorNotice error={count.error ?? files.error} /> : null}
       <div className="explorer-body">
         <div className="explorer-main">
@@ -76,6 +99,7 @@ export function Explorer() {
               project={project}
               dataset={dataset}
               query={q}
+              overlay={model ? { minScore, colourOf } : null}
               hasMore={files.hasNextPage}
               loadingMore={files.isFetchingNextPage}
               loadMore={() => void files.fetchNextPage()}
@@ -97,14 +121,17 @@ function ThumbnailGrid({
   project,
   dataset,
   query,
+  overlay,
   hasMore,
   loadingMore,
   loadMore,
 }: {
-  files: FileView[];
+  files: ListedFileView[];
   project: string;
   dataset: string;
   query: string;
+  /** a model's predictions, drawn dashed over the thumbnails from `minScore` up (null: none picked) */
+  overlay: { minScore: number; colourOf: ColourOf } | null;
   hasMore: boolean;
   loadingMore: boolean;
   loadMore: () => void;
@@ -135,7 +162,7 @@ function ThumbnailGrid({
       loadMore();
     }
   }, [hasMore, loadingMore, lastIndex, rows, loadMore]);
-  const link = (file: FileView) => {
+  const link = (file: ListedFileView) => {
     const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}) });
     return `/p/${project}/files/${file.file_id}?${back.toString()}`;
   };
@@ -160,31 +187,46 @@ function ThumbnailGrid({
                   Loading more…
                 </p>
               ) : (
-                rowFiles.map((file) => (
-                  <div key={file.file_id} role="listitem" className="tile-item">
-                    <Link to={link(file)} className={`tile ${file.status}`}>
-                      <span className="tile-media">
-                        {file.thumbnail_url ? (
-                          <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
-                        ) : (
-                          <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
-                        )}
-                        {file.video ? (
-                          <span className="duration" aria-label={`Video, ${file.video.frame_count} frames`}>
-                            ▶ {formatDuration(file.video.duration_s)}
-                          </span>
-                        ) : null}
-                      </span>
-                      <span className="tile-name">{file.original_name}</span>
-                      <span className="tile-labels">
-                        {Object.entries(file.label_counts)
-                          .filter(([, n]) => n > 0)
-                          .map(([name, n]) => `${name} ${n}`)
-                          .join(" · ")}
-                      </span>
-                    </Link>
-                  </div>
-                ))
+                rowFiles.map((file) => {
+                  // a video's predictions are per frame: its poster thumbnail draws none
+                  const predicted = overlay && !file.video ? shownBoxes(file.predictions, overlay.minScore) : null;
+                  return (
+                    <div key={file.file_id} role="listitem" className="tile-item">
+                      <Link to={link(file)} className={`tile ${file.status}`}>
+                        <span className="tile-media" data-predicted={predicted?.length}>
+                          {file.thumbnail_url ? (
+                            <img src={file.thumbnail_url} alt={file.original_name} loading="lazy" decoding="async" />
+                          ) : (
+                            <span className="no-thumb">{file.status === "quarantined" ? "quarantined" : file.status}</span>
+                          )}
+                          {overlay && predicted && file.thumbnail_url && file.width && file.height ? (
+                            <svg
+                              className="tile-predictions"
+                              viewBox={`0 0 ${file.width} ${file.height}`}
+                              preserveAspectRatio="xMidYMid meet"
+                              aria-hidden="true"
+                            >
+                              <BoxRects boxes={predicted} side="prediction" colourOf={overlay.colourOf} />
+                            </svg>
+                          ) : null}
+                          {predicted ? <span className="predicted-count">{predicted.length} predicted</span> : null}
+                          {file.video ? (
+                            <span className="duration" aria-label={`Video, ${file.video.frame_count} frames`}>
+                              ▶ {formatDuration(file.video.duration_s)}
+                            </span>
+                          ) : null}
+                        </span>
+                        <span className="tile-name">{file.original_name}</span>
+                        <span className="tile-labels">
+                          {Object.entries(file.label_counts)
+                            .filter(([, n]) => n > 0)
+                            .map(([name, n]) => `${name} ${n}`)
+                            .join(" · ")}
+                        </span>
+                      </Link>
+                    </div>
+                  );
+                })
               )}
             </div>
           );
