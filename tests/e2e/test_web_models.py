@@ -189,6 +189,18 @@ def test_the_explorer_overlays_the_predictions_on_every_thumbnail_and_the_slider
         expect(media(file_id)).to_have_attribute("data-predicted", "0")
     admin.shot("06-explorer-overlay-hidden")
 
+    # a file opened from the explorer opens with the model picked, and its way back keeps the pick
+    page.locator(f'a[href*="/files/{evaluated["damaged"]}?"]').click()
+    expect(page).to_have_url(re.compile(rf"/files/{evaluated['damaged']}\?.*model={MODEL}"))
+    expect(page.get_by_role("combobox", name="Predictions of model")).to_have_value(MODEL)
+    predicted = page.locator(f'rect.shape[data-layer="model:{MODEL}"]')
+    expect(predicted).to_have_count(evaluated["predicted"])
+    page.get_by_role("link", name=f"← Back to {DATASET}").click()
+    expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}\?model={MODEL}$"))
+    expect(media(evaluated["damaged"])).to_have_attribute(
+        "data-predicted", str(len(scores.get(evaluated["damaged"], [])))
+    )
+
     page.get_by_role("combobox", name="Predictions of model").select_option("")
     expect(page.locator(".tile-media[data-predicted]")).to_have_count(0)
     expect(page).not_to_have_url(re.compile(r"model="))

@@ -8,9 +8,14 @@ import { useModels, usePrediction } from "../hooks/models";
 import { predictionLayer } from "./overlay";
 import { PredictionControls } from "./PredictionControls";
 
-export function usePredictionOverlay(project: string, fileId: string): { controls: ReactNode; layers: Layer[] } {
+/** `initialModel`: the model picked where the file was opened from (the explorer's overlay), "" for none. */
+export function usePredictionOverlay(
+  project: string,
+  fileId: string,
+  initialModel = "",
+): { controls: ReactNode; layers: Layer[] } {
   const models = useModels(project);
-  const [model, setModel] = useState("");
+  const [model, setModel] = useState(initialModel);
   const [minScore, setMinScore] = useState(0);
   const chosen = models.data?.find((m) => m.name === model) ?? null;
   const runId = chosen?.latest_run ?? null;

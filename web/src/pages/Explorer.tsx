@@ -99,6 +99,7 @@ export function Explorer() {
               project={project}
               dataset={dataset}
               query={q}
+              model={model}
               overlay={model ? { minScore, colourOf } : null}
               hasMore={files.hasNextPage}
               loadingMore={files.isFetchingNextPage}
@@ -121,6 +122,7 @@ function ThumbnailGrid({
   project,
   dataset,
   query,
+  model,
   overlay,
   hasMore,
   loadingMore,
@@ -130,6 +132,8 @@ function ThumbnailGrid({
   project: string;
   dataset: string;
   query: string;
+  /** the model picked for the overlay ("" none): the file editor opens with it */
+  model: string;
   /** a model's predictions, drawn dashed over the thumbnails from `minScore` up (null: none picked) */
   overlay: { minScore: number; colourOf: ColourOf } | null;
   hasMore: boolean;
@@ -163,7 +167,7 @@ function ThumbnailGrid({
     }
   }, [hasMore, loadingMore, lastIndex, rows, loadMore]);
   const link = (file: ListedFileView) => {
-    const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}) });
+    const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}), ...(model ? { model } : {}) });
     return `/p/${project}/files/${file.file_id}?${back.toString()}`;
   };
 

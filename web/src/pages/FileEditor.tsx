@@ -45,7 +45,7 @@ export function FileEditor() {
   const schema = useSchema(project);
   const annotations = useAnnotations(project, fileId);
   const history = useAnnotationHistory(project, fileId, showHistory);
-  const overlay = usePredictionOverlay(project, fileId);
+  const overlay = usePredictionOverlay(project, fileId, search.get("model") ?? "");
   const save = useMutation({
     mutationFn: (instances: PacketInstance[]) =>
       call(
@@ -94,8 +94,11 @@ export function FileEditor() {
   }
 
   const dataset = search.get("dataset");
+  const explorerSearch = new URLSearchParams(
+    [...search.entries()].filter(([name]) => name === "q" || name === "model"),
+  ).toString();
   const back = dataset
-    ? `/p/${project}/datasets/${encodeURIComponent(dataset)}${search.get("q") ? `?q=${encodeURIComponent(search.get("q") ?? "")}` : ""}`
+    ? `/p/${project}/datasets/${encodeURIComponent(dataset)}${explorerSearch ? `?${explorerSearch}` : ""}`
     : `/p/${project}/datasets`;
 
   if (file.isPending || schema.isPending || annotations.isPending) {
