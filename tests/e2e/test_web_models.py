@@ -204,3 +204,20 @@ def test_the_explorer_overlays_the_predictions_on_every_thumbnail_and_the_slider
     page.get_by_role("combobox", name="Predictions of model").select_option("")
     expect(page.locator(".tile-media[data-predicted]")).to_have_count(0)
     expect(page).not_to_have_url(re.compile(r"model="))
+
+
+def test_the_explorer_says_when_the_model_in_its_link_has_no_finished_run(platform, admin, evaluated, tmp_path):
+    from annolake import Project
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    path = tmp_path / "idle.onnx"
+    path.write_bytes(onnx_models.yolo_detector(64))
+    project.model.new("idle", path=path, format="yolo", labels=["car", "pedestrian"], input_size=64)
+    page = admin.page
+    page.goto(f"/p/{evaluated['project']}/datasets/{DATASET}?model=idle")
+    overlay = page.get_by_role("group", name="Model predictions")
+    expect(overlay.locator('.hint[role="status"]')).to_have_text("idle has no finished run yet: nothing to draw")
+    expect(page.locator(".tile-media[data-predicted]")).to_have_count(4)
+    expect(page.locator('svg.tile-predictions rect[data-side="prediction"]')).to_have_count(0)

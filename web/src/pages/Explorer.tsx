@@ -79,7 +79,11 @@ export function Explorer() {
           minScore={minScore}
           onMinScore={setMinScore}
         >
-          <span className="hint">dashed, over each thumbnail</span>
+          <span className="hint" role="status">
+            {model && files.data?.pages[0] && files.data.pages[0].predictions_run == null
+              ? `${model} has no finished run yet: nothing to draw`
+              : "dashed, over each thumbnail"}
+          </span>
         </PredictionControls>
       ) : null}
       {!queryError ? <ErrorNotice error={count.error ?? files.error} /> : null}
