@@ -3,7 +3,8 @@
 
 A 120-frame video made at test time with PyAV is uploaded through the SDK and opened in the editor. A tag is
 made with the keyboard over frames 10..20 (T on frame 10, stepped to 20, T again), shown on the timeline and
-in the panel on the frames it covers; a second one, made with the buttons, is deleted. After a save and a
+in the panel on the frames it covers; Ctrl+Z takes it off both and Ctrl+Shift+Z brings it back. A second one,
+made with the buttons, is deleted, the deletion undone (Ctrl+Z) and redone (Ctrl+Y). After a save and a
 reload the tag is there on frame 15 and not on frame 25, the server answers it on frame 15's annotations, and
 the dataset query ``frames.<tag> >= 11`` (the tag's 11 frames) finds the video, ``>= 12`` does not.
 
@@ -71,19 +72,42 @@ def test_tag_frames_10_to_20_save_reload_and_query(platform, admin, video):
     _on_frame(page, 20)
     expect(page.locator('.timeline-row[data-tag-pending="10-20"]')).to_have_count(1)
     page.keyboard.press("t")
-    expect(page.locator(f'.timeline-row[data-tag="{TAG}"] [data-tag-span="10-20"]')).to_have_count(1)
+    span = page.locator(f'.timeline-row[data-tag="{TAG}"] [data-tag-span="10-20"]')
+    expect(span).to_have_count(1)
     expect(_on_this_frame(page)).to_have_text(f"On frame 20: {TAG}")
     admin.shot("01-tagged-10-20")
+
+    # undo takes the tag off the timeline and the panel, redo brings it back
+    tags = page.get_by_role("list", name="Frame tags")
+    undo, redo = page.get_by_role("button", name="Undo"), page.get_by_role("button", name="Redo")
+    page.keyboard.press("Control+z")
+    expect(span).to_have_count(0)
+    expect(tags.get_by_role("listitem")).to_have_count(0)
+    expect(_on_this_frame(page)).to_have_text("None on frame 20")
+    expect(undo).to_be_disabled()
+    expect(redo).to_be_enabled()
+    page.keyboard.press("Control+Shift+z")
+    expect(span).to_have_count(1)
+    expect(tags.get_by_role("listitem")).to_have_count(1)
+    expect(_on_this_frame(page)).to_have_text(f"On frame 20: {TAG}")
+    expect(undo).to_be_enabled()
+    expect(redo).to_be_disabled()
 
     # a second tag with the buttons (frame 30 alone), then deleted
     page.get_by_role("combobox", name="Label").select_option(OTHER)
     _seek(page, 30)
     page.get_by_role("button", name=f"Start tag {OTHER} here").click()
     page.get_by_role("button", name=f"End tag {OTHER} here").click()
-    tags = page.get_by_role("list", name="Frame tags")
     expect(tags.get_by_role("listitem")).to_have_count(2)
     expect(_on_this_frame(page)).to_have_text(f"On frame 30: {OTHER}")
     page.get_by_role("button", name=f"Delete frame tag {OTHER}, frame 30").click()
+    expect(tags.get_by_role("listitem")).to_have_count(1)
+    expect(_on_this_frame(page)).to_have_text("None on frame 30")
+    # the deletion undone, then redone
+    page.keyboard.press("Control+z")
+    expect(tags.get_by_role("listitem")).to_have_count(2)
+    expect(_on_this_frame(page)).to_have_text(f"On frame 30: {OTHER}")
+    page.keyboard.press("Control+y")
     expect(tags.get_by_role("listitem")).to_have_count(1)
     expect(_on_this_frame(page)).to_have_text("None on frame 30")
 

@@ -22,7 +22,7 @@ import { TrackPanel } from "./TrackPanel";
 import { Transport } from "./Transport";
 import { useFrames } from "./useFrames";
 import { videoReducer } from "./videoReducer";
-import { createVideoState, instancesOf, isVideoDirty, tracksOf } from "./videoState";
+import { createVideoState, instancesOf, isVideoDirty, tagsOf, tracksOf } from "./videoState";
 
 const VIDEO_TOOLS: Tool[] = ["select", "box", "polygon", "point"];
 
@@ -122,7 +122,7 @@ export function VideoEditor(props: VideoEditorProps) {
         primary={primary && { label: primary.label, busy: primary.busy, run: () => save?.() }}
         tools={VIDEO_TOOLS}
         canTag={false}
-        undoable={{ undo: canUndo(state.tracks), redo: canRedo(state.tracks) }}
+        undoable={{ undo: canUndo(state.history), redo: canRedo(state.history) }}
       />
       <div className="editor-body">
         <div className="video-main" data-frame={frame} data-shown-frame={frames.shown ?? ""}>
@@ -149,7 +149,7 @@ export function VideoEditor(props: VideoEditorProps) {
           />
           <Timeline
             tracks={tracks}
-            tags={state.tags}
+            tags={tagsOf(state)}
             tagStart={state.tagStart}
             frame={frame}
             frameCount={frameCount}
@@ -169,7 +169,7 @@ export function VideoEditor(props: VideoEditorProps) {
           dispatch={dispatch}
         >
           <FrameTagPanel
-            tags={state.tags}
+            tags={tagsOf(state)}
             frame={frame}
             tagStart={state.tagStart}
             label={view.label}

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 
 import type { PacketInstance } from "../../api/types";
-import { canUndo } from "../history";
+import { canRedo, canUndo } from "../history";
 import type { EditorAction } from "../reducer";
 import { shapesOf } from "../state";
 import { shapeAt } from "./interpolation";
 import { visibleSpans } from "./tracks";
 import { type VideoAction, videoReducer } from "./videoReducer";
-import { type VideoState, createVideoState, instancesOf, isVideoDirty, tracksOf } from "./videoState";
+import { type VideoState, createVideoState, instancesOf, isVideoDirty, tagsOf, tracksOf } from "./videoState";
 
 const SIZE = { width: 320, height: 240 };
 
@@ -81,7 +81,7 @@ describe("drawing tracks on frames", () => {
     expect(shapesOf(state.view)[0]?.source.interpolated).toBe(false);
     state = run(state, { type: "undo" });
     expect(tracksOf(state)[0]?.keyframes).toHaveLength(2);
-    expect(canUndo(state.tracks)).toBe(false);
+    expect(canUndo(state.history)).toBe(false);
   });
 
   it("a drag in progress changes no track until it ends", () => {
@@ -134,7 +134,7 @@ describe("drawing tracks on frames", () => {
     let state = run(start([TRACK], true), { type: "seek", frame: 50 });
     state = drag(state, { x: 70, y: 30 }, { x: 70, y: 50 }, { shape: "track-4" });
     state = run(state, { type: "select", key: "track-4" }, { type: "outside" }, { type: "delete" });
-    expect(tracksOf(state)).toBe(state.baseline);
+    expect(tracksOf(state)).toBe(state.baseline.tracks);
   });
 
   it("a segment's editor starts on its first frame and stays on its frames", () => {
@@ -178,13 +178,13 @@ describe("drawing tracks on frames", () => {
     expect(instancesOf(state)[0]).toMatchObject({ type: "track", attributes: { colour: "red" } });
     expect(isVideoDirty(state)).toBe(true);
     const same = run(state, { type: "track-attribute", group: "colour", value: "red" });
-    expect(same.tracks).toBe(state.tracks);
+    expect(same.history).toBe(state.history);
     state = run(state, { type: "track-attribute", key: "track-4", group: "colour", value: "" });
     expect(tracksOf(state)[0]?.attributes).toEqual({});
     state = run(state, { type: "undo" });
     expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
     const locked = run(start([TRACK], true), { type: "track-attribute", key: "track-4", group: "colour", value: "red" });
-    expect(tracksOf(locked)).toBe(locked.baseline);
+    expect(tracksOf(locked)).toBe(locked.baseline.tracks);
   });
 });
 
@@ -197,20 +197,20 @@ describe("frame tags", () => {
     expect(isVideoDirty(state)).toBe(false);
     state = run(state, { type: "step", delta: -10 }, { type: "label", name: "person" }, { type: "tag" });
     expect(state.tagStart).toBeNull();
-    expect(state.tags).toEqual([{ type: "frame_tag", name: "person", frame_start: 10, frame_end: 20 }]);
+    expect(tagsOf(state)).toEqual([{ type: "frame_tag", name: "person", frame_start: 10, frame_end: 20 }]);
     expect(isVideoDirty(state)).toBe(true);
     expect(instancesOf(state).map((i) => i.type)).toEqual(["track", "frame_tag"]);
   });
 
   it("keeps stored tags as they came, deletes one, and Escape drops a half-made one", () => {
     let state = start([TRACK, TAG]);
-    expect(state.tags).toEqual([TAG]);
+    expect(tagsOf(state)).toEqual([TAG]);
     expect(instancesOf(state)).toContainEqual(TAG);
     state = run(state, { type: "frame-tag" }, { type: "cancel" });
     expect(state.tagStart).toBeNull();
-    expect(state.tags).toEqual([TAG]);
+    expect(tagsOf(state)).toEqual([TAG]);
     state = run(state, { type: "remove-frame-tag", key: "person@40-60" });
-    expect(state.tags).toEqual([]);
+    expect(tagsOf(state)).toEqual([]);
     expect(isVideoDirty(state)).toBe(true);
     expect(instancesOf(state).some((i) => i.type === "frame_tag")).toBe(false);
   });
@@ -218,10 +218,94 @@ describe("frame tags", () => {
   it("stays inside a segment's frames and cannot be made read-only", () => {
     const segment = { first: 30, last: 50 };
     let state = run(start([], false, segment), { type: "frame-tag" }, { type: "step", delta: 100 }, { type: "frame-tag" });
-    expect(state.tags).toEqual([{ type: "frame_tag", name: "car", frame_start: 30, frame_end: 50 }]);
+    expect(tagsOf(state)).toEqual([{ type: "frame_tag", name: "car", frame_start: 30, frame_end: 50 }]);
     state = run(start([TAG], true), { type: "frame-tag" }, { type: "step", delta: 1 }, { type: "frame-tag" });
-    expect(state.tags).toEqual([TAG]);
-    expect(run(state, { type: "remove-frame-tag", key: "person@40-60" }).tags).toEqual([TAG]);
+    expect(tagsOf(state)).toEqual([TAG]);
+    expect(tagsOf(run(state, { type: "remove-frame-tag", key: "person@40-60" }))).toEqual([TAG]);
+  });
+
+  /** Whether the toolbar's Undo and Redo are enabled, as the editor asks. */
+  function undoable(state: VideoState): { undo: boolean; redo: boolean } {
+    return { undo: canUndo(state.history), redo: canRedo(state.history) };
+  }
+
+  it("adding a tag is undone and redone; undone back to the loaded state is clean", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 10 }, { type: "tag" }, { type: "seek", frame: 20 });
+    expect(undoable(state)).toEqual({ undo: false, redo: false }); // a half-made tag is no edit
+    state = run(state, { type: "tag" });
+    const added = tagsOf(state);
+    expect(added).toEqual([{ type: "frame_tag", name: "car", frame_start: 10, frame_end: 20 }]);
+    expect(undoable(state)).toEqual({ undo: true, redo: false });
+    state = run(state, { type: "undo" });
+    expect(tagsOf(state)).toEqual([]);
+    expect(undoable(state)).toEqual({ undo: false, redo: true });
+    expect(isVideoDirty(state)).toBe(false);
+    expect(instancesOf(state)).toEqual([TRACK]);
+    state = run(state, { type: "redo" });
+    expect(tagsOf(state)).toBe(added);
+    expect(undoable(state)).toEqual({ undo: true, redo: false });
+    expect(isVideoDirty(state)).toBe(true);
+    expect(instancesOf(state).map((i) => i.type)).toEqual(["track", "frame_tag"]);
+  });
+
+  it("removing a tag is undone, the stored tag back as it came", () => {
+    let state = run(start([TRACK, TAG]), { type: "remove-frame-tag", key: "person@40-60" });
+    expect(tagsOf(state)).toEqual([]);
+    expect(undoable(state)).toEqual({ undo: true, redo: false });
+    state = run(state, { type: "undo" });
+    expect(tagsOf(state)).toEqual([TAG]);
+    expect(isVideoDirty(state)).toBe(false);
+    expect(undoable(state)).toEqual({ undo: false, redo: true });
+    state = run(state, { type: "redo" });
+    expect(tagsOf(state)).toEqual([]);
+    expect(isVideoDirty(state)).toBe(true);
+  });
+
+  it("track edits and tag edits are undone in reverse order and redone in order, in one history", () => {
+    const loaded = start([TRACK]);
+    let state = run(loaded, { type: "seek", frame: 30 }, { type: "select", key: "track-4" }, { type: "outside" });
+    const outside = tracksOf(state);
+    state = run(state, { type: "tag" }, { type: "seek", frame: 40 }, { type: "tag" });
+    expect(tracksOf(state)).toBe(outside); // a tag keeps the tracks
+    state = run(state, { type: "track-attribute", key: "track-4", group: "colour", value: "red" });
+    expect(tagsOf(state)).toHaveLength(1); // a track edit keeps the tags
+    const last = state;
+
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)).toBe(outside);
+    expect(tagsOf(state)).toHaveLength(1);
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)).toBe(outside);
+    expect(tagsOf(state)).toEqual([]);
+    expect(isVideoDirty(state)).toBe(true); // the track is still outside from frame 30
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)).toBe(loaded.baseline.tracks);
+    expect(isVideoDirty(state)).toBe(false);
+    expect(undoable(state)).toEqual({ undo: false, redo: true });
+    expect(shapesOf(state.view)).toHaveLength(1); // the frame shows the track in view again
+
+    state = run(state, { type: "redo" }, { type: "redo" });
+    expect(tracksOf(state)).toBe(outside);
+    expect(tagsOf(state)).toEqual([{ type: "frame_tag", name: "car", frame_start: 30, frame_end: 40 }]);
+    state = run(state, { type: "redo" });
+    expect(state.history.present).toBe(last.history.present);
+    expect(undoable(state)).toEqual({ undo: true, redo: false });
+
+    // a new edit after an undo drops what could be redone
+    state = run(state, { type: "undo" }, { type: "remove-frame-tag", key: "car@30-40" });
+    expect(undoable(state)).toEqual({ undo: true, redo: false });
+    expect(tracksOf(state)).toBe(outside);
+    expect(tagsOf(state)).toEqual([]);
+  });
+
+  it("an unchanged tag list (the same tag again, an unknown key) is no undo step; read-only undoes nothing", () => {
+    let state = run(start([TAG]), { type: "remove-frame-tag", key: "nothing@0-0" });
+    expect(undoable(state)).toEqual({ undo: false, redo: false });
+    state = run(state, { type: "label", name: "person" }, { type: "seek", frame: 40 }, { type: "tag" });
+    state = run(state, { type: "seek", frame: 60 });
+    expect(run(state, { type: "tag" }).history).toBe(state.history);
+    const locked = run(start([TAG], true), { type: "remove-frame-tag", key: "person@40-60" }, { type: "undo" });
+    expect(tagsOf(locked)).toBe(locked.baseline.tags);
   });
 });
 

@@ -1,14 +1,14 @@
 /**
  * The video editor's reducer: frame navigation and playback, track edits (outside, occluded, keyframe and track
- * removal, undo/redo over the tracks), frame tags (T marks a tag's first frame, T again its last, with the current
- * label; Escape drops a half-made one), and every image-editor action applied to the current frame, whose result
- * is folded back into the tracks once a gesture ends. Pure.
+ * removal), frame tags (T marks a tag's first frame, T again its last, with the current label; Escape drops a
+ * half-made one), undo/redo over both in one history, and every image-editor action applied to the current
+ * frame, whose result is folded back into the tracks once a gesture ends. Pure.
  */
 import type { PacketInstance } from "../../api/types";
 import { commit, redo, undo } from "../history";
 import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
-import { addFrameTag, removeFrameTag } from "./frameTags";
+import { type FrameTag, addFrameTag, removeFrameTag } from "./frameTags";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
 import { type FrameRange, sameRange } from "./segment";
@@ -21,7 +21,7 @@ import {
   toggleOccluded,
   toggleOutside,
 } from "./tracks";
-import { type VideoState, clampFrame, loadedState, project, tracksOf } from "./videoState";
+import { type VideoState, clampFrame, loadedState, project, tagsOf, tracksOf } from "./videoState";
 
 export type VideoAction =
   /** another version, or another task: a new range starts on its first frame */
@@ -52,12 +52,19 @@ function frameTag(state: VideoState): VideoState {
   if (state.tagStart === null) return { ...state, tagStart: state.frame };
   const label = state.view.label;
   if (!label) return { ...state, tagStart: null };
-  return { ...state, tags: addFrameTag(state.tags, label, state.tagStart, state.frame), tagStart: null };
+  return editTags({ ...state, tagStart: null }, addFrameTag(tagsOf(state), label, state.tagStart, state.frame));
 }
 
+/** The tracks changed as one undo step (none when unchanged), the frame tags kept. */
 function editTracks(state: VideoState, next: Track[]): VideoState {
   if (next === tracksOf(state)) return state;
-  return project({ ...state, tracks: commit(state.tracks, next) });
+  return project({ ...state, history: commit(state.history, { ...state.history.present, tracks: next }) });
+}
+
+/** The frame tags changed as one undo step (none when unchanged), the tracks kept. */
+function editTags(state: VideoState, next: FrameTag[]): VideoState {
+  if (next === tagsOf(state)) return state;
+  return { ...state, history: commit(state.history, { ...state.history.present, tags: next }) };
 }
 
 function editTrack(state: VideoState, key: string | undefined, change: (track: Track) => Track): VideoState {
@@ -80,8 +87,8 @@ function applyEditorAction(state: VideoState, action: EditorAction): VideoState 
   if (action.type === "tool" && action.tool === "line") return state;
   if (action.type === "undo" || action.type === "redo") {
     if (state.view.readOnly) return state;
-    const tracks = action.type === "undo" ? undo(state.tracks) : redo(state.tracks);
-    return project({ ...state, tracks });
+    const history = action.type === "undo" ? undo(state.history) : redo(state.history);
+    return project({ ...state, history });
   }
   const view = editorReducer(state.view, action);
   const before = state.view.baseline; // the projection: the present is already changed while a drag is under way
@@ -89,7 +96,7 @@ function applyEditorAction(state: VideoState, action: EditorAction): VideoState 
   if (view.drag !== null || after === before || view.readOnly) return { ...state, view };
   const folded = foldFrame(tracksOf(state), state.frame, before, after, state.view.selected);
   const next = editTracks({ ...state, view: { ...view, selected: folded.selected } }, folded.tracks);
-  return next.tracks === state.tracks ? project(next) : next;
+  return next.history === state.history ? project(next) : next;
 }
 
 export function videoReducer(state: VideoState, action: EditorAction | VideoAction): VideoState {
@@ -127,7 +134,7 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
     case "frame-tag":
       return frameTag(state);
     case "remove-frame-tag":
-      return state.view.readOnly ? state : { ...state, tags: removeFrameTag(state.tags, action.key) };
+      return state.view.readOnly ? state : editTags(state, removeFrameTag(tagsOf(state), action.key));
     case "remove-track": {
       if (state.view.readOnly) return state;
       const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));

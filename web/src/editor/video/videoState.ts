@@ -1,8 +1,8 @@
 /**
- * The video editor's state (no React): the tracks with their undo history, the other instances, the frame shown,
- * playback within the frames worked on (a segment task's, or all), the frame tags (with the first frame of one
- * being made), and the current frame as an image-editor state (`view`: zoom, pan, tool, label, selection, the drag
- * under way, and the tracks' shapes on this frame).
+ * The video editor's state (no React): the tracks and frame tags with their one undo history, the other
+ * instances, the frame shown, playback within the frames worked on (a segment task's, or all), the first frame
+ * of a frame tag being made, and the current frame as an image-editor state (`view`: zoom, pan, tool, label,
+ * selection, the drag under way, and the tracks' shapes on this frame).
  */
 import type { PacketInstance } from "../../api/types";
 import type { Size } from "../geometry";
@@ -14,15 +14,19 @@ import { shapesOnFrame } from "./frameView";
 import { type FrameRange, clampToRange, frameRange } from "./segment";
 import { joinInstances, splitInstances } from "./tracks";
 
+/** What the editor edits and undoes: an edit of either commits a snapshot of both (one history, not one per
+ * part), so undo/redo walks the track and frame tag edits in the order they were made. */
+export interface VideoContent {
+  tracks: Track[];
+  tags: FrameTag[];
+}
+
 export interface VideoState {
-  tracks: History<Track[]>;
-  /** the tracks as loaded: the editor is dirty while the present is another array */
-  baseline: Track[];
+  history: History<VideoContent>;
+  /** as loaded: the editor is dirty while the present's tracks or tags are another array */
+  baseline: VideoContent;
   /** the instances that are neither tracks nor frame tags, sent back unchanged */
   others: PacketInstance[];
-  /** the frame tags (no undo: a tag is deleted with its button), and as loaded */
-  tags: FrameTag[];
-  baselineTags: FrameTag[];
   /** the first (or last) frame of a frame tag being made, until its other end is marked */
   tagStart: number | null;
   frame: number;
@@ -49,15 +53,14 @@ export function loadedState(
   instances: PacketInstance[],
   frameCount: number,
   range: FrameRange = frameRange(frameCount),
-): Pick<VideoState, "tracks" | "baseline" | "others" | "tags" | "baselineTags" | "tagStart" | "frameCount" | "range"> {
+): Pick<VideoState, "history" | "baseline" | "others" | "tagStart" | "frameCount" | "range"> {
   const { tracks, others: rest } = splitInstances(instances);
   const { tags, rest: others } = splitFrameTags(rest);
+  const baseline = { tracks, tags };
   return {
-    tracks: createHistory(tracks),
-    baseline: tracks,
+    history: createHistory(baseline),
+    baseline,
     others,
-    tags,
-    baselineTags: tags,
     tagStart: null,
     frameCount,
     range,
@@ -68,28 +71,35 @@ export function createVideoState(setup: VideoSetup): VideoState {
   const { size, readOnly, labels } = setup;
   const loaded = loadedState(setup.instances, setup.frameCount, setup.range);
   const frame = loaded.range.first;
-  const view = createEditorState({ initial: shapesOnFrame(loaded.baseline, frame), size, readOnly, labels });
+  const view = createEditorState({ initial: shapesOnFrame(loaded.baseline.tracks, frame), size, readOnly, labels });
   return { ...loaded, frame, playing: false, view };
 }
 
 export function tracksOf(state: VideoState): Track[] {
-  return state.tracks.present;
+  return state.history.present.tracks;
+}
+
+export function tagsOf(state: VideoState): FrameTag[] {
+  return state.history.present.tags;
 }
 
 export function isVideoDirty(state: VideoState): boolean {
-  return state.tracks.present !== state.baseline || state.tags !== state.baselineTags;
+  const { present } = state.history;
+  return present.tracks !== state.baseline.tracks || present.tags !== state.baseline.tags;
 }
 
 /** The instances to save: the tracks, the frame tags, then the rest as they came. */
 export function instancesOf(state: VideoState): PacketInstance[] {
-  return joinInstances({ tracks: tracksOf(state), others: [...(state.tags as unknown as PacketInstance[]), ...state.others] });
+  const tags = tagsOf(state) as unknown as PacketInstance[];
+  return joinInstances({ tracks: tracksOf(state), others: [...tags, ...state.others] });
 }
 
 export function clampFrame(state: VideoState, frame: number): number {
   return clampToRange(state.range, frame);
 }
 
-/** The view with the tracks' shapes on the state's frame (a fresh shape history: undo is over the tracks). */
+/** The view with the tracks' shapes on the state's frame (a fresh shape history: undo is over the tracks and
+ * frame tags). */
 export function project(state: VideoState): VideoState {
   const shapes = shapesOnFrame(tracksOf(state), state.frame);
   return { ...state, view: { ...state.view, history: createHistory(shapes), baseline: shapes, draft: [], drag: null } };
