@@ -195,6 +195,15 @@ def test_stream_pages_listings_and_samples_carry_a_runs_predictions_when_asked(p
     samples = {s["file"]["id"]: s for s in sliced.to_pytorch(include_predictions="det")}
     assert {fid: s["predictions"] for fid, s in samples.items()} == {**expected, unpredicted: None}
     assert all("predictions" not in s for s in sliced.to_pytorch())
+    boxes = {
+        fid: [i for i in found or [] if i["type"] == "box"] for fid, found in {**expected, unpredicted: None}.items()
+    }
+    for element in sliced.to_tensorflow(include_predictions="det"):
+        wanted = boxes[element["file_id"].numpy().decode()]
+        assert element["prediction_boxes"].shape == (len(wanted), 4)
+        assert element["prediction_scores"].numpy().tolist() == pytest.approx([b["score"] for b in wanted])
+        assert element["prediction_label_ids"].numpy().tolist() == [sliced.label_ids[b["name"]] for b in wanted]
+    assert "prediction_boxes" not in next(iter(sliced.to_tensorflow()))
 
     snapshot = dataset.snapshot("carried-v1")
     pinned = {item["file"]["id"]: item["predictions"] for item in snapshot.page(0, 10, predictions="det")["items"]}
