@@ -165,7 +165,9 @@ def run() -> list[tuple[str, str, str]]:
             _quiet(5)
             before = Counter(_Receiver.events)
         finally:
+            stopping = time.perf_counter()
             platform.stop(timeout=600)
+            stop_s = time.perf_counter() - stopping
         platform = start_platform(home, *ports, timeout_s=900, snapshot_seconds=24 * 3600)
         try:
             resident_mib = _resident_mib(platform.process.pid)
@@ -192,6 +194,7 @@ def run() -> list[tuple[str, str, str]]:
             f"to a healthy API; {files:,} files listed after",
         )
     )
+    rows.append(("  Ctrl-C to the process's end, work in flight", f"{stop_s:.1f} s", "state saved, the process gone"))
     rows.append(("  platform process's resident memory after the restart", f"{resident_mib:,} MiB", "RSS"))
     rows.append(
         (
