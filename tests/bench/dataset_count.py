@@ -15,17 +15,11 @@ import sys
 import time
 from collections.abc import Callable
 
+from tests.bench.in_process import BENCH_REGION, BENCH_TABLE, bench_world
+
 SIZES = tuple(int(n) for n in os.environ.get("ANNOLAKE_BENCH_COUNT_SIZES", "10000,100000").split(","))
 PROJECT = "bench-count"
 DATASET = "bench"
-_ENV = {
-    "TABLE_NAME": "bench-count-table",
-    "MEDIA_BUCKET": "bench-count-media",
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 
 def _say(*row: str) -> tuple[str, ...]:
@@ -61,10 +55,10 @@ def _forget_counters(project_id: str, dataset_id: str) -> None:
     import boto3
     from annolake_service.adapters.dynamo import keys
 
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb = boto3.client("dynamodb", region_name=BENCH_REGION)
     for shard in range(keys.DATASET_SHARDS):
         key = {"PK": {"S": keys.dataset_count_pk(project_id, dataset_id)}, "SK": {"S": keys.dataset_count_sk(shard)}}
-        dynamodb.delete_item(TableName=_ENV["TABLE_NAME"], Key=key)
+        dynamodb.delete_item(TableName=BENCH_TABLE, Key=key)
 
 
 def _rows(sizes: tuple[int, ...]) -> list[tuple[str, ...]]:
@@ -132,28 +126,7 @@ def _rows(sizes: tuple[int, ...]) -> list[tuple[str, ...]]:
 
 
 def run() -> list[tuple[str, ...]]:
-    import boto3
-    from moto import mock_aws
-
-    from infra.local import moto_patches
-    from tests.support.auth import create_single_table, reset_service_caches
-
-    moto_patches.install()  # moto as the emulator runs it
-    saved = {name: os.environ.get(name) for name in [*_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update(_ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     load = os.getloadavg()[0]
-    try:
-        with mock_aws():
-            reset_service_caches()
-            create_single_table(boto3.client("dynamodb", region_name="us-east-1"), _ENV["TABLE_NAME"])
-            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=_ENV["MEDIA_BUCKET"])
-            rows = _rows(SIZES)
-            return [*rows, _say("  load average (1 min) at start / end", f"{load:.1f}", f"{os.getloadavg()[0]:.1f}")]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_service_caches()
+    with bench_world():
+        rows = _rows(SIZES)
+    return [*rows, _say("  load average (1 min) at start / end", f"{load:.1f}", f"{os.getloadavg()[0]:.1f}")]

@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from infra.local.moto_patches import serialize_dynamodb_operations
 from tests.support import slice_data
-from tests.support.auth import create_single_table, reset_service_caches
+from tests.support.auth import create_single_table, point_service_at, reset_service_caches
 
 PROJECT = "counted"
 _images = iter(range(70_000, 80_000))  # each test its own images: the same bytes in a project are one file
@@ -52,19 +52,9 @@ def world(serve_wsgi: Callable[..., Any], new_moto_app: Callable[[], Any]) -> It
         s3 = session.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket=media)
         s3.create_bucket(Bucket=drop)
-        for name, value in {
-            "TABLE_NAME": table,
-            "MEDIA_BUCKET": media,
-            "DROP_BUCKET": drop,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENT_BUS_NAME"):
-            env.delenv(name, raising=False)
+        point_service_at(
+            env, endpoint, {"TABLE_NAME": table, "MEDIA_BUCKET": media, "DROP_BUCKET": drop}, unset=["EVENT_BUS_NAME"]
+        )
         reset_service_caches()
         from annolake_service.api.app import create_app
         from annolake_service.domain.roles import Role
