@@ -21,6 +21,8 @@ Media bucket layout (keys are built only here):
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,14 +284,21 @@ def is_index_delta(key: str) -> bool:
 
 
 def download_file(bucket: str, key: str, path: Path) -> None:
-    """Copy an object to a local file (written beside it first, then renamed: a reader never sees half)."""
-    partial = path.with_name(path.name + ".part")
+    """Copy an object to a local file, written beside it under a name of its own first, then renamed: a reader
+    never sees half, and downloads of the same object at once (threads, or API workers sharing a cache
+    directory) each rename a whole copy instead of one renaming the other's partial file away."""
     with _read_errors(bucket, key):
         response = client("s3").get_object(Bucket=bucket, Key=key)
-    with partial.open("wb") as out:
-        for chunk in response["Body"].iter_chunks(1 << 20):
-            out.write(chunk)
-    partial.replace(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in response["Body"].iter_chunks(1 << 20):
+                out.write(chunk)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def upload_file(bucket: str, key: str, path: Path, content_type: str) -> None:

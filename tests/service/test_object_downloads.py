@@ -1,0 +1,44 @@
+"""Downloading an object to a local file (the query index's cache, video ingest) over the session's moto."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from tests.support.auth import point_service_at, reset_service_caches
+
+
+def test_downloads_of_one_object_to_one_path_at_once_each_leave_a_whole_copy(moto_endpoint, tmp_path):
+    """API workers share the index cache directory and the explorer asks for a dataset's count, page and chart at
+    once: each download renames a whole copy of its own (one renamed another's partial file away: a 500)."""
+    from annolake_service.adapters import storage
+
+    bucket, body = f"downloads-{uuid.uuid4().hex[:8]}", os.urandom(3 << 20)
+    s3 = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "s3", endpoint_url=moto_endpoint
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="index/base.parquet", Body=body)
+    target = tmp_path / "base.parquet"
+    together = threading.Barrier(8)
+
+    def download() -> None:
+        together.wait()
+        storage.download_file(bucket, "index/base.parquet", target)
+
+    with pytest.MonkeyPatch.context() as env:
+        point_service_at(env, moto_endpoint, {"MEDIA_BUCKET": bucket})
+        reset_service_caches()
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                for done in [pool.submit(download) for _ in range(8)]:
+                    done.result()
+        finally:
+            reset_service_caches()
+    assert target.read_bytes() == body
+    assert list(tmp_path.iterdir()) == [target]  # no partial file left behind
