@@ -145,10 +145,14 @@ def _api_workers(platform) -> set[int]:
     return {child for child in children_of(platform.process.pid) if b"spawn_main" in command_line(child)}
 
 
-def _wait_for_api_workers(platform, count: int, timeout_s: float = 60) -> None:
+def _wait_for_api_workers(platform, count: int, timeout_s: float = 60, without: int | None = None) -> set[int]:
+    """The API workers once ``count`` run, none of them ``without`` (a killed worker is listed until it dies)."""
     deadline = time.monotonic() + timeout_s
-    while len(_api_workers(platform)) < count and time.monotonic() < deadline:
+    workers = _api_workers(platform) - {without}
+    while len(workers) < count and time.monotonic() < deadline:
         time.sleep(0.2)
+        workers = _api_workers(platform) - {without}
+    return workers
 
 
 def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_platform):
@@ -158,12 +162,12 @@ def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_pla
     platform = own_platform.running()
     creds = platform.credentials
     project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
-    _wait_for_api_workers(platform, 2)  # health answers once one worker is up; the other may still be starting
-    workers = _api_workers(platform)
+    workers = _wait_for_api_workers(platform, 2)  # health answers once one worker is up; the other may still start
     assert len(workers) == 2, workers
-    os.kill(workers.pop(), 9)
-    _wait_for_api_workers(platform, 2)
-    assert len(_api_workers(platform)) == 2 and workers < _api_workers(platform)
+    killed = workers.pop()
+    os.kill(killed, 9)
+    replaced = _wait_for_api_workers(platform, 2, without=killed)
+    assert len(replaced) == 2 and workers < replaced, (workers, replaced)
     for _ in range(6):  # both workers answer, with the data the emulator kept
         assert len(project.directory.get("default")) == 24
 
