@@ -13,6 +13,7 @@ import json
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -504,6 +505,8 @@ def test_presigned_references_are_rewritten_in_the_download_and_fetch_the_origin
         assert image["coco_url"].startswith("http")
         answer = urllib3.request("GET", image["coco_url"])
         assert answer.status == 200 and answer.data == source["media"][image["file_name"]]
+    coco.download(str(tmp_path / "fetched"))  # pycocotools' own fetch of each coco_url
+    assert import_steps.folder_files(tmp_path / "fetched") == source["media"]
 
     snap.export("jsonl", tmp_path / "jsonl", references="presigned", progress=False)
     for line in (tmp_path / "jsonl" / "annolake.jsonl").read_text(encoding="utf-8").splitlines():
@@ -546,3 +549,43 @@ def test_references_the_format_cannot_take_are_refused_naming_the_fix(stack, sou
     plain = snap.export("coco", progress=False)
     with pytest.raises(VersionConflict, match="names no originals by S3 URI"):
         api.get(f"/projects/{stack.project_id}/exports/{plain['export_id']}/references")
+
+
+def test_the_cli_exports_with_references(stack, source, capsys, monkeypatch, tmp_path):
+    import urllib3
+    from annolake.cli import main as cli
+
+    for name, value in {
+        "ANNOLAKE_HOST": stack.host,
+        "ANNOLAKE_PROJECT": stack.project_id,
+        "ANNOLAKE_CLIENT_ID": stack.client_id,
+        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "jsonl"
+    assert cli(["export", "jsonl", "--snapshot", "source-v1", "--out", str(out), "--references", "presigned"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expires = datetime.fromisoformat(printed["references_expire_at"])  # printed for the user to see
+    assert datetime.now(UTC) + timedelta(minutes=10) < expires < datetime.now(UTC) + timedelta(minutes=16)
+    packets = [json.loads(line) for line in (out / "annolake.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [urllib3.request("GET", p["media"]["url"]).data for p in packets] == [
+        source["media"][p["annolake"]["name"]] for p in packets
+    ]
+    assert not (out / "images").exists()
+    yolo = ["export", "yolo", "--snapshot", "source-v1", "--out", str(tmp_path / "yolo"), "--references", "s3"]
+    assert cli(yolo) != 0
+    assert "yolo cannot take references" in capsys.readouterr().err
+
+
+def test_a_coco_export_with_presigned_references_imports_back_without_its_images(stack, source, tmp_path, monkeypatch):
+    """A colleague's Annolake given annotations.json alone fetches each image from its coco_url."""
+    source["snapshot"].export("coco", tmp_path, references="presigned", progress=False)
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")  # the presigned URLs point at the local test stack
+    reset_service_caches()
+    try:
+        job = import_steps.run_import(ROUND_TRIP, "coco", "by-url", (tmp_path / "annotations.json").read_bytes(), {})
+    finally:
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS")
+        reset_service_caches()
+    assert (job["done"], job["failed"]) == (5, 0)
+    assert _imported("by-url") == source["instances"]
