@@ -151,7 +151,8 @@ class Snapshot(StreamedFiles):
         url_expires_in: int | None = None,
     ) -> dict[str, Any]:
         """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
-        ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
+        ``path``, unpack it there (tar formats extracted) with the images beside it (``media``: by default unless
+        ``references`` is given).
 
         ``split`` (YOLO): shares per subset, e.g. ``{"train": 0.8, "val": 0.2}``; each file goes to one by a hash
         of its id and ``seed``, under ``images/<subset>/`` and ``labels/<subset>/``.
