@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="folder to write the export into")
     export.add_argument("--no-media", action="store_true", help="leave the images out (annotations only)")
     export.add_argument(
+        "--references",
+        choices=["s3", "presigned"],
+        help="coco, voc, jsonl: name each image's original instead of fetching it: its s3:// URI, or a presigned "
+        "URL minted now (expires: see references_expire_at in the output)",
+    )
+    export.add_argument(
         "--split",
         metavar="SUBSET=SHARE",
         nargs="+",
@@ -132,14 +138,17 @@ def _report_run(run: dict[str, Any]) -> int:
 
 
 def _export(project: Project, args: argparse.Namespace) -> int:
-    options: dict[str, Any] = {"path": args.out, "media": not args.no_media}
+    options: dict[str, Any] = {"path": args.out, "media": False if args.no_media else None}
+    if args.references:
+        options["references"] = args.references
     if args.split:
         options.update(split=_shares(args.split), seed=args.seed)
     if args.snapshot:
         job = project.snapshot.get(args.snapshot).export(args.format, **options)
     else:
         job = project.export(args.format, directory=args.directory, query=args.query, **options)
-    print(json.dumps({k: job[k] for k in ("export_id", "snapshot", "format", "size_bytes", "sha256")}))
+    shown = ("export_id", "snapshot", "format", "size_bytes", "sha256", "references_expire_at")
+    print(json.dumps({k: job[k] for k in shown if k in job}))
     return 0
 
 

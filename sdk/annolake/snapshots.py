@@ -18,6 +18,7 @@ from urllib.parse import quote
 import urllib3
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
+from annolake import export_references
 from annolake._scope import Scope, scope_of
 from annolake.errors import ExportFailed, FetchError, SnapshotFailed
 from annolake.fetch import Downloader
@@ -140,15 +141,18 @@ class Snapshot(StreamedFiles):
         format: str,  # noqa: A002 - the name users pass
         path: str | Path | None = None,
         *,
-        media: bool = True,
+        media: bool | None = None,
+        references: str | None = None,
         progress: bool = True,
         wait_s: float = 3600.0,
         split: dict[str, float] | None = None,
         seed: int = 0,
         every_n_frames: int | None = None,
+        url_expires_in: int | None = None,
     ) -> dict[str, Any]:
         """Export in ``format`` (``coco``, ``yolo``, ``voc``, ``sagemaker``, ``jsonl``) on the server and, with
-        ``path``, unpack it there (tar formats extracted) with the images beside it (``media=True``).
+        ``path``, unpack it there (tar formats extracted) with the images beside it (``media``: by default unless
+        ``references`` is given).
 
         ``split`` (YOLO): shares per subset, e.g. ``{"train": 0.8, "val": 0.2}``; each file goes to one by a hash
         of its id and ``seed``, under ``images/<subset>/`` and ``labels/<subset>/``.
@@ -158,11 +162,21 @@ class Snapshot(StreamedFiles):
         failed (asking again re-drives it).
 
         In ``coco`` and ``yolo`` a video is its frames, ``images/<stem>/<frame:06d>.jpg`` (the JPEGs stored at
-        ingest): the annotated ones (a track keyframed there), or with ``every_n_frames=N`` frames 0, N, 2N, ..."""
+        ingest): the annotated ones (a track keyframed there), or with ``every_n_frames=N`` frames 0, N, 2N, ...
+
+        ``references`` names each image's original in the output instead of fetching it (``media`` then defaults
+        to False): ``"s3"``, its ``s3://bucket/key`` URI (COCO ``coco_url``, VOC ``<path>``, JSONL ``media.url``;
+        part of the export's id); ``"presigned"`` (with ``path``), the same export with its URIs replaced in the
+        downloaded files by presigned GETs minted for them now, which expire (``references_expire_at`` in the
+        answer; ``url_expires_in`` seconds, at most the platform's URL lifetime, by default that)."""
         if format not in EXPORT_FORMATS:
             raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
+        if references == "presigned":
+            export_references.check(format, path)
         body: dict[str, Any] = {"format": format}
         options: dict[str, Any] = {}
+        if references is not None:  # the server checks the value and the format ("presigned" is "s3" there)
+            options["references"] = "s3" if references == "presigned" else references
         if split is not None:
             options |= {"split": split, "seed": seed}
         if every_n_frames is not None:
@@ -172,7 +186,9 @@ class Snapshot(StreamedFiles):
         job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", body)
         job = self._finished(job, progress=progress, wait_s=wait_s)
         if path is not None:
-            self._unpack(job, Path(path), media=media, progress=progress)
+            self._unpack(job, Path(path), media=references is None if media is None else media, progress=progress)
+            if references == "presigned":
+                job = {**job, **export_references.rewrite(self.scope, job, Path(path), url_expires_in)}
         return job
 
     def _finished(self, job: dict[str, Any], *, progress: bool, wait_s: float) -> dict[str, Any]:

@@ -132,3 +132,29 @@ def test_an_option_the_format_refuses_is_shown_as_the_api_gives_it(platform, adm
         form.get_by_role("button", name="Start export").click()
         expect(form.get_by_role("alert")).to_contain_text("the split's shares must add up to 1")
     admin.shot("04-refused-option")
+
+
+def test_a_coco_export_with_s3_references_from_the_export_page(platform, admin, seeded, tmp_path):
+    from playwright.sync_api import expect
+    from pycocotools.coco import COCO
+
+    seeded["project"].snapshot.new("web-refs", directory=DATASET)
+    page = admin.page
+    page.goto(f"/p/{platform.credentials['project']}/exports?snapshot=web-refs")
+    form = page.get_by_role("form", name="New export")
+    form.get_by_role("combobox", name="Format").select_option("yolo")
+    expect(form.get_by_label(re.compile("Name each image by its S3 URI"))).to_have_count(0)  # YOLO cannot
+    form.get_by_role("combobox", name="Format").select_option("coco")
+    form.get_by_label(re.compile("Name each image by its S3 URI")).check()
+    form.get_by_role("button", name="Start export").click()
+    row = page.get_by_role("table", name="Exports").get_by_role("row").filter(has_text='"references":"s3"')
+    link = row.get_by_role("link", name="Download annotations.json")
+    expect(link).to_be_visible(timeout=EXPORT_TIMEOUT_MS)
+    admin.shot("05-export-with-references")
+
+    answer = urllib3.request("GET", link.get_attribute("href"))
+    (tmp_path / "annotations.json").write_bytes(answer.data)
+    coco = COCO(str(tmp_path / "annotations.json"))
+    uris = sorted(image["coco_url"] for image in coco.imgs.values())
+    assert len(uris) == 3 and all(uri.startswith("s3://") and uri.endswith("/original.png") for uri in uris)
+    admin.assert_clean()

@@ -13,6 +13,7 @@ import json
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -456,3 +457,135 @@ def test_coco_and_yolo_exports_of_a_video_hold_its_stored_frames_and_interpolate
         snap.export("voc", every_n_frames=5, progress=False)
     with pytest.raises(AnnolakeAPIError, match="every_n_frames is a whole number of frames from 1"):
         snap.export("coco", every_n_frames=0, progress=False)
+
+
+def _s3():  # noqa: ANN202
+    import os
+
+    import boto3
+
+    return boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def _object_at(uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_a_coco_export_with_s3_references_names_each_original_by_its_uri(stack, source, tmp_path):
+    job = source["snapshot"].export("coco", tmp_path, references="s3", progress=False)
+    assert job["options"] == {"references": "s3"} and not (tmp_path / "images").exists()  # references, not media
+    coco = COCO(str(tmp_path / "annotations.json"))
+    images = {i["file_name"]: i for i in coco.imgs.values()}
+    assert set(images) == set(source["media"])
+    for name, image in images.items():
+        assert image["coco_url"].startswith("s3://")
+        assert _object_at(image["coco_url"]) == source["media"][name]  # the original, byte for byte
+    plain = source["snapshot"].export("coco", progress=False)
+    assert plain["export_id"] != job["export_id"]  # the option is part of the export's id
+    again = source["snapshot"].export("coco", references="s3", progress=False)
+    assert (again["export_id"], again["sha256"]) == (job["export_id"], job["sha256"])
+    # a Ground Truth manifest always holds them: asking for them is the same export
+    assert (
+        source["snapshot"].export("sagemaker", references="s3", progress=False)["export_id"]
+        == (source["snapshot"].export("sagemaker", progress=False)["export_id"])
+    )
+
+
+def test_presigned_references_are_rewritten_in_the_download_and_fetch_the_originals(stack, source, tmp_path):
+    import urllib3
+
+    snap = source["snapshot"]
+    job = snap.export("coco", tmp_path / "coco", references="presigned", progress=False)
+    assert job["references"] == "presigned" and job["references_presigned"] == 5
+    stored = snap.export("coco", references="s3", progress=False)
+    assert job["export_id"] == stored["export_id"]  # the stored export keeps its s3:// URIs, and is reused
+    coco = COCO(str(tmp_path / "coco" / "annotations.json"))
+    for image in coco.imgs.values():
+        assert image["coco_url"].startswith("http")
+        answer = urllib3.request("GET", image["coco_url"])
+        assert answer.status == 200 and answer.data == source["media"][image["file_name"]]
+    coco.download(str(tmp_path / "fetched"))  # pycocotools' own fetch of each coco_url
+    assert import_steps.folder_files(tmp_path / "fetched") == source["media"]
+
+    snap.export("jsonl", tmp_path / "jsonl", references="presigned", progress=False)
+    for line in (tmp_path / "jsonl" / "annolake.jsonl").read_text(encoding="utf-8").splitlines():
+        packet = json.loads(line)
+        assert packet["annolake"]["source_uri"].startswith("s3://")  # the record keeps where it lives
+        answer = urllib3.request("GET", packet["media"]["url"])
+        assert answer.data == source["media"][packet["annolake"]["name"]]
+
+    snap.export("voc", tmp_path / "voc", references="presigned", progress=False)
+    rotated = ET.parse(tmp_path / "voc" / "Annotations" / "rotated.xml").getroot()
+    assert urllib3.request("GET", rotated.findtext("path")).data == source["media"]["rotated.jpg"]
+    assert not (tmp_path / "voc" / "JPEGImages").exists()
+
+    # the URLs live as long as asked, at most the platform's URL lifetime
+    short = snap.export("coco", tmp_path / "short", references="presigned", url_expires_in=60, progress=False)
+    assert (
+        "X-Amz-Expires=60" in json.loads((tmp_path / "short" / "annotations.json").read_text())["images"][0]["coco_url"]
+    )
+    assert short["references_expire_at"] < job["references_expire_at"]
+
+
+def test_references_the_format_cannot_take_are_refused_naming_the_fix(stack, source, tmp_path):
+    from annolake import InvalidRequest, VersionConflict
+
+    snap = source["snapshot"]
+    with pytest.raises(InvalidRequest, match="yolo cannot take references: Ultralytics reads each image from a local"):
+        snap.export("yolo", references="s3", progress=False)
+    with pytest.raises(InvalidRequest, match="mot cannot take references.*formats that take references are coco"):
+        snap.export("mot", references="s3", progress=False)
+    with pytest.raises(InvalidRequest, match=r"references is 's3' .* not 'http'"):
+        snap.export("coco", references="http", progress=False)
+    api = stack.project().client
+    exports_path = f"/projects/{stack.project_id}/snapshots/source-v1/exports"
+    with pytest.raises(InvalidRequest, match="presigned URLs expire.*references 's3'"):
+        api.post(exports_path, {"format": "coco", "options": {"references": "presigned"}})
+    with pytest.raises(ValueError, match="give path="):
+        snap.export("coco", references="presigned", progress=False)
+    with pytest.raises(ValueError, match="s3:// URI only"):
+        snap.export("sagemaker", tmp_path, references="presigned", progress=False)
+    plain = snap.export("coco", progress=False)
+    with pytest.raises(VersionConflict, match="names no originals by S3 URI"):
+        api.get(f"/projects/{stack.project_id}/exports/{plain['export_id']}/references")
+
+
+def test_the_cli_exports_with_references(stack, source, capsys, monkeypatch, tmp_path):
+    import urllib3
+    from annolake.cli import main as cli
+
+    for name, value in {
+        "ANNOLAKE_HOST": stack.host,
+        "ANNOLAKE_PROJECT": stack.project_id,
+        "ANNOLAKE_CLIENT_ID": stack.client_id,
+        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "jsonl"
+    assert cli(["export", "jsonl", "--snapshot", "source-v1", "--out", str(out), "--references", "presigned"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expires = datetime.fromisoformat(printed["references_expire_at"])  # printed for the user to see
+    assert datetime.now(UTC) + timedelta(minutes=10) < expires < datetime.now(UTC) + timedelta(minutes=16)
+    packets = [json.loads(line) for line in (out / "annolake.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [urllib3.request("GET", p["media"]["url"]).data for p in packets] == [
+        source["media"][p["annolake"]["name"]] for p in packets
+    ]
+    assert not (out / "images").exists()
+    yolo = ["export", "yolo", "--snapshot", "source-v1", "--out", str(tmp_path / "yolo"), "--references", "s3"]
+    assert cli(yolo) != 0
+    assert "yolo cannot take references" in capsys.readouterr().err
+
+
+def test_a_coco_export_with_presigned_references_imports_back_without_its_images(stack, source, tmp_path, monkeypatch):
+    """A colleague's Annolake given annotations.json alone fetches each image from its coco_url."""
+    source["snapshot"].export("coco", tmp_path, references="presigned", progress=False)
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")  # the presigned URLs point at the local test stack
+    reset_service_caches()
+    try:
+        job = import_steps.run_import(ROUND_TRIP, "coco", "by-url", (tmp_path / "annotations.json").read_bytes(), {})
+    finally:
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS")
+        reset_service_caches()
+    assert (job["done"], job["failed"]) == (5, 0)
+    assert _imported("by-url") == source["instances"]

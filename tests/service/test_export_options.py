@@ -77,3 +77,22 @@ def test_members_written_with_fixed_headers_read_back_with_tarfile():
     assert read == [(n, b, 0, 0o644) for n, b in members]
     assert packed.extension("Photo.JPEG") == "jpeg" and packed.extension("notes") == "bin"
     assert packed.extension("x.json") == "bin"  # never collides with the annotation member
+
+
+def test_references_are_an_option_of_the_formats_that_can_name_an_original():
+    assert format_named("coco").normalize({"references": "s3", "every_n_frames": 5}) == {
+        "references": "s3",
+        "every_n_frames": 5,
+    }
+    assert format_named("jsonl").normalize({"references": "s3"}) == {"references": "s3"}
+    assert format_named("voc").normalize({}) == {}  # none by default: the exports made before keep their ids
+    assert format_named("sagemaker").normalize({"references": "s3"}) == {}  # source-ref is always there
+    assert format_named("voc").holds_references({"references": "s3"}) and format_named("sagemaker").holds_references({})
+    assert not format_named("coco").holds_references({})
+    for name in ("yolo", "cvat_video", "mot", "packed"):
+        with pytest.raises(ValueError, match=f"{name} cannot take references: .*; the formats that take"):
+            format_named(name).normalize({"references": "s3"})
+    with pytest.raises(ValueError, match="presigned URLs expire"):
+        format_named("coco").normalize({"references": "presigned"})
+    with pytest.raises(ValueError, match="takes no options"):
+        format_named("voc").normalize({"references": "s3", "split": {}})

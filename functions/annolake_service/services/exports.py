@@ -28,6 +28,7 @@ from annolake_service.shared.errors import BadRequest, Conflict, NotFound, Servi
 from annolake_service.shared.settings import get_settings
 
 PAGE_FILES = 500
+REFERENCES_PAGE = 1000  # files whose originals one answer of ``references`` presigns
 ACTIVE = ("queued", "running")
 
 
@@ -84,7 +85,7 @@ def create_export(
 ) -> tuple[dict[str, Any], bool]:
     """(the export, whether an execution was started now)."""
     try:
-        normalized = formats.format_named(fmt).options(dict(options or {}))
+        normalized = formats.format_named(fmt).normalize(dict(options or {}))
     except ValueError as exc:
         raise BadRequest(f"export format {fmt!r}: {exc}" if fmt in formats.FORMATS else str(exc)) from None
     snapshot = snapshots.find_ready(project_id, snapshot_ref)
@@ -171,6 +172,42 @@ def shard_urls(project_id: str, export_id: str, cursor: str | None = None) -> di
     return packs.shard_urls(_job(project_id, export_id), cursor)
 
 
+def references(
+    project_id: str, export_id: str, *, offset: int, limit: int, url_expires_in: int | None = None
+) -> dict[str, Any]:
+    """Presigned GETs of the originals a completed export names by S3 URI, for files ``offset .. offset+limit``
+    of its snapshot, minted in one batch for this answer (as stream pages are, with the same longest lifetime):
+    the export's own files only, whoever can read the export.
+    The SDK rewrites a downloaded export's URIs with them: presigned URLs expire, so no export stores them."""
+    job = _job(project_id, export_id)
+    if not formats.format_named(job.format).holds_references(job.options):
+        raise Conflict(
+            f"export {export_id} ({job.format}) names no originals by S3 URI; export with "
+            "options {'references': 's3'} (a format that takes them) to have references to presign"
+        )
+    if job.status != "completed":
+        raise Conflict(f"export {export_id} is {job.status}; its references are presigned once it is completed")
+    longest = get_settings().presign_ttl_seconds
+    ttl = url_expires_in or longest
+    if not 1 <= ttl <= longest:
+        raise BadRequest(f"url_expires_in must be between 1 and {longest} seconds")
+    if offset < 0 or not 1 <= limit <= REFERENCES_PAGE:
+        raise BadRequest(f"offset must be ≥ 0 and limit between 1 and {REFERENCES_PAGE}")
+    snapshot = _snapshot(job)
+    _, found = snapshots.pinned_files(project_id, snapshot, offset, limit)
+    bucket = get_settings().media_bucket
+    # as stream pages: the originals of ready files (one deleted since the snapshot is not served)
+    keys = sorted({r.original_key for r, _ in found.values() if r.status == "ready" and r.original_key})
+    urls = storage.presigned_get_urls(bucket, keys, ttl)
+    following = offset + limit
+    return {
+        "export_id": export_id,
+        "references": [{"uri": _media_uri(bucket, key), "url": url} for key, url in zip(keys, urls, strict=True)],
+        "url_expires_in": ttl,
+        "next_offset": following if following < snapshot.count else None,
+    }
+
+
 def list_exports(project_id: str) -> list[dict[str, Any]]:
     return [_public(job, with_url=False) for job in export_repo.list_exports(project_id)]
 
@@ -188,6 +225,11 @@ def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportCo
         created_at=snapshot_created_at,
         options=job.options,
     )
+
+
+def _media_uri(bucket: str, key: str | None) -> str:
+    """How an export names a file's original (``references``, SageMaker's ``source-ref``)."""
+    return f"s3://{bucket}/{key}"
 
 
 def _snapshot(job: ExportJob) -> Any:
@@ -234,7 +276,7 @@ def export_page(project_id: str, export_id: str, page: int) -> dict[str, int]:
                 height=record.height or 0,
                 content_hash=pin.sha256,
                 annotation_version=pin.version,
-                media_uri=f"s3://{bucket}/{record.original_key}",
+                media_uri=_media_uri(bucket, record.original_key),
                 metadata=record.metadata,
                 mime_type=record.mime_type,
                 instances=instances,

@@ -316,6 +316,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_string_id}/exports/{export_id}/references": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export References
+         * @description Presigned GETs of the originals a completed export names by S3 URI (``references``), for a range of its
+         *     snapshot's files, minted for this answer: what the SDK's ``references="presigned"`` writes into the
+         *     downloaded export (409 while it runs, or for an export without references).
+         */
+        get: operations["export_references_api_v1_projects__project_string_id__exports__export_id__references_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_string_id}/exports/{export_id}/shards": {
         parameters: {
             query?: never;
@@ -1975,7 +1997,7 @@ export interface components {
             format: "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot" | "packed";
             /**
              * Options
-             * @description yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames); packed: {"shard_bytes": n}; the others take none
+             * @description yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames); packed: {"shard_bytes": n}; coco, voc, jsonl: {"references": "s3"} (each image's original as its s3:// URI: coco_url, <path>, media.url; sagemaker always has them; presigned URLs are minted apart, GET …/exports/{export_id}/references); the others take none
              */
             options?: {
                 [key: string]: unknown;
@@ -3527,6 +3549,36 @@ export interface components {
             status?: number | null;
             /** Webhook Id */
             webhook_id: string;
+        };
+        /** ReferencePublic */
+        ReferencePublic: {
+            /**
+             * Uri
+             * @description s3://bucket/key of the original, as the export names it
+             */
+            uri: string;
+            /**
+             * Url
+             * @description presigned GET of it, short-lived
+             */
+            url: string;
+        };
+        /** ReferencesPublic */
+        ReferencesPublic: {
+            /** Export Id */
+            export_id: string;
+            /**
+             * Next Offset
+             * @description where the next range starts; null after the last
+             */
+            next_offset: number | null;
+            /**
+             * References
+             * @description the originals of this range of the snapshot's files
+             */
+            references: components["schemas"]["ReferencePublic"][];
+            /** Url Expires In */
+            url_expires_in: number;
         };
         /** ReviewJobPublic */
         ReviewJobPublic: {
@@ -6070,6 +6122,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExportPublic"];
+                };
+            };
+            /** @description No valid API key or user token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The caller's role (or API key) may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The project (or a resource in it) does not exist, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The resource changed meanwhile, already exists or is in a state that forbids this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description The request does not match the API schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description A service this request needs cannot be reached; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    export_references_api_v1_projects__project_string_id__exports__export_id__references_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+                /** @description seconds the presigned URLs live */
+                url_expires_in?: number | null;
+            };
+            header?: never;
+            path: {
+                export_id: string;
+                /** @description The project's URL-safe id */
+                project_string_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferencesPublic"];
+                };
+            };
+            /** @description The request cannot be carried out as asked (a bad query, cursor, limit or value) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description No valid API key or user token */

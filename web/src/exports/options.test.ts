@@ -4,10 +4,19 @@ import { EMPTY_FIELDS, exportOptions, exportSnapshotName, FORMATS, progressOf } 
 
 describe("exportOptions", () => {
   it("sends nothing for a format that takes no options, whatever was typed", () => {
-    const fields = { ...EMPTY_FIELDS, everyNFrames: "5", split: true, shardMiB: "16" };
-    for (const format of ["voc", "sagemaker", "jsonl", "cvat_video", "mot"] as const) {
+    const fields = { ...EMPTY_FIELDS, everyNFrames: "5", split: true, shardMiB: "16", references: true };
+    for (const format of ["sagemaker", "cvat_video", "mot"] as const) {
       expect(exportOptions(format, fields)).toEqual({});
     }
+  });
+
+  it("asks for S3 references where the format names its images' originals, and only when ticked", () => {
+    for (const format of ["coco", "voc", "jsonl"] as const) {
+      expect(exportOptions(format, { ...EMPTY_FIELDS, references: true })).toEqual({ references: "s3" });
+      expect(exportOptions(format, EMPTY_FIELDS)).toEqual({});
+    }
+    expect(exportOptions("yolo", { ...EMPTY_FIELDS, references: true })).toEqual({});
+    expect(exportOptions("voc", { ...EMPTY_FIELDS, everyNFrames: "5", split: true })).toEqual({});
   });
 
   it("gives COCO its frame step only", () => {

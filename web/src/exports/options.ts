@@ -6,7 +6,7 @@
 
 export type ExportFormat = "coco" | "yolo" | "voc" | "sagemaker" | "jsonl" | "cvat_video" | "mot" | "packed";
 
-export type ExportOption = "every_n_frames" | "split" | "shard_bytes";
+export type ExportOption = "every_n_frames" | "split" | "shard_bytes" | "references";
 
 export interface FormatSpec {
   format: ExportFormat;
@@ -17,16 +17,26 @@ export interface FormatSpec {
 }
 
 export const FORMATS: FormatSpec[] = [
-  { format: "coco", label: "COCO", output: "annotations.json (images by file name)", options: ["every_n_frames"] },
+  {
+    format: "coco",
+    label: "COCO",
+    output: "annotations.json (images by file name)",
+    options: ["every_n_frames", "references"],
+  },
   { format: "yolo", label: "YOLO", output: "yolo.tar: data.yaml and labels/", options: ["split", "every_n_frames"] },
-  { format: "voc", label: "Pascal VOC", output: "voc.tar: Annotations/*.xml and labels.txt", options: [] },
+  {
+    format: "voc",
+    label: "Pascal VOC",
+    output: "voc.tar: Annotations/*.xml and labels.txt",
+    options: ["references"],
+  },
   {
     format: "sagemaker",
     label: "SageMaker Ground Truth",
     output: "output.manifest (images by their s3:// reference)",
     options: [],
   },
-  { format: "jsonl", label: "Annolake JSON Lines", output: "annolake.jsonl (lossless)", options: [] },
+  { format: "jsonl", label: "Annolake JSON Lines", output: "annolake.jsonl (lossless)", options: ["references"] },
   { format: "cvat_video", label: "CVAT for video", output: "cvat_video.tar (one folder a video)", options: [] },
   { format: "mot", label: "MOT", output: "mot.tar (one folder a video)", options: [] },
   { format: "packed", label: "Packed shards", output: "shards.jsonl and tar shards of media", options: ["shard_bytes"] },
@@ -49,6 +59,8 @@ export interface OptionFields {
   test: string;
   seed: string;
   shardMiB: string;
+  /** name each image's original by its s3:// URI (coco_url, <path>, media.url) */
+  references: boolean;
 }
 
 export const EMPTY_FIELDS: OptionFields = {
@@ -59,6 +71,7 @@ export const EMPTY_FIELDS: OptionFields = {
   test: "",
   seed: "",
   shardMiB: "",
+  references: false,
 };
 
 /** A typed value: nothing when blank, a number when it reads as one, else the text (for the API to refuse). */
@@ -100,6 +113,9 @@ export function exportOptions(format: ExportFormat, fields: OptionFields): Recor
   const mib = value(fields.shardMiB);
   if (taken.includes("shard_bytes") && mib !== undefined) {
     options.shard_bytes = typeof mib === "number" ? Math.round(mib * 1024 * 1024) : mib;
+  }
+  if (taken.includes("references") && fields.references) {
+    options.references = "s3";
   }
   return options;
 }

@@ -112,6 +112,16 @@ function OptionInputs({
           ) : null}
         </fieldset>
       ) : null}
+      {taken.includes("references") ? (
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={fields.references}
+            onChange={(e) => set({ references: e.target.checked })}
+          />
+          Name each image by its S3 URI (s3://bucket/key of the original)
+        </label>
+      ) : null}
       {taken.includes("shard_bytes") ? (
         <label>
           Largest shard in MiB (empty: 64)

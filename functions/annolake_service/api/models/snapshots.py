@@ -94,7 +94,9 @@ class ExportCreate(BaseModel):
         default_factory=dict,
         description='yolo: {"split": {"train": 0.8, "val": 0.2}, "seed": 0} (files assigned by a hash of their id); '
         "coco, yolo: every_n_frames (a video's every Nth frame; default: its annotated frames); "
-        'packed: {"shard_bytes": n}; the others take none',
+        'packed: {"shard_bytes": n}; coco, voc, jsonl: {"references": "s3"} (each image\'s original as its '
+        "s3:// URI: coco_url, <path>, media.url; sagemaker always has them; presigned URLs are minted apart, GET "
+        "…/exports/{export_id}/references); the others take none",
     )
 
 
@@ -114,6 +116,18 @@ class ShardsPublic(BaseModel):
     shards: list[ShardPublic]
     url_expires_in: int
     cursor: NextCursor = None
+
+
+class ReferencePublic(BaseModel):
+    uri: str = Field(description="s3://bucket/key of the original, as the export names it")
+    url: str = Field(description="presigned GET of it, short-lived")
+
+
+class ReferencesPublic(BaseModel):
+    export_id: str
+    references: list[ReferencePublic] = Field(description="the originals of this range of the snapshot's files")
+    url_expires_in: int
+    next_offset: int | None = Field(description="where the next range starts; null after the last")
 
 
 class ExportPublic(BaseModel):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from annolake_service.api.deps import PROJECT_PATH, CanCreateExports, CanReadFiles
 from annolake_service.api.models.errors import PROJECT_ERRORS, error_responses
-from annolake_service.api.models.snapshots import ExportCreate, ExportPublic, ExportsPublic, PackCreate, ShardsPublic
+from annolake_service.api.models.snapshots import (
+    ExportCreate,
+    ExportPublic,
+    ExportsPublic,
+    PackCreate,
+    ReferencesPublic,
+    ShardsPublic,
+)
 from annolake_service.api.paging import CursorQuery, page_of
 from annolake_service.services import exports
 
@@ -57,6 +66,21 @@ def export_shards(export_id: str, access: CanReadFiles, cursor: CursorQuery = No
     """A completed pack's shards with presigned GET URLs, a page at a time in name order (409 while it runs;
     404 for an export of another format)."""
     return ShardsPublic.model_validate(exports.shard_urls(access.project_id, export_id, cursor))
+
+
+@router.get("/exports/{export_id}/references", responses=error_responses(400, 409))
+def export_references(
+    export_id: str,
+    access: CanReadFiles,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=exports.REFERENCES_PAGE)] = exports.REFERENCES_PAGE,
+    url_expires_in: Annotated[int | None, Query(ge=1, description="seconds the presigned URLs live")] = None,
+) -> ReferencesPublic:
+    """Presigned GETs of the originals a completed export names by S3 URI (``references``), for a range of its
+    snapshot's files, minted for this answer: what the SDK's ``references="presigned"`` writes into the
+    downloaded export (409 while it runs, or for an export without references)."""
+    found = exports.references(access.project_id, export_id, offset=offset, limit=limit, url_expires_in=url_expires_in)
+    return ReferencesPublic.model_validate(found)
 
 
 @router.get("/exports", responses=error_responses(400))

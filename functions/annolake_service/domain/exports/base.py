@@ -95,6 +95,12 @@ class ExportContext:
         return every
 
     @property
+    def references(self) -> str | None:
+        """``"s3"``: each image's original is named in the output by its ``s3://bucket/key`` URI."""
+        references: str | None = self.options.get("references")
+        return references
+
+    @property
     def digest(self) -> str:
         """What a page is rendered with, as a name: pages rendered with the same context fit together."""
         facts: list[object] = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
@@ -133,7 +139,41 @@ class ExportFormat:
     # the options it takes, checked and with defaults filled in (ValueError naming the problem); none by default
     options: Callable[[dict[str, Any]], dict[str, Any]] = _no_options
     writes_objects: bool = False  # its pages write objects of their own (packed shards), not rendered parts
+    # where the output names each image's original with ``references="s3"``; None: it cannot (``no_references``
+    # says why and what to do instead); ``always``: it always does (the option changes nothing)
+    references_in: str | None = None
+    no_references: str = ""
 
+    def normalize(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The export's options checked, with defaults filled in (part of its id): ``references`` (every format
+        that can name its images' originals), then the format's own; ValueError naming the problem and the fix."""
+        rest = dict(given)
+        references = rest.pop("references", None)
+        if references is None:
+            return self.options(rest)
+        if references == "presigned":
+            raise ValueError(PRESIGNED_NOT_STORED)
+        if references != "s3":
+            raise ValueError(
+                f"references is 's3' (each image's original as its s3:// URI) or left out (none), not {references!r}"
+            )
+        if self.references_in is None:
+            raise ValueError(f"{self.name} cannot take references: {self.no_references}; {TAKE_REFERENCES}")
+        own = self.options(rest)
+        return own if self.references_in == "always" else {**own, "references": "s3"}
+
+    def holds_references(self, options: dict[str, Any]) -> bool:
+        """Whether an export with these (normalized) options names its images' originals by S3 URI."""
+        return self.references_in == "always" or (self.references_in is not None and "references" in options)
+
+
+PRESIGNED_NOT_STORED = (
+    "references='presigned' is not an export option: presigned URLs expire, and an export is stored and reused. "
+    "Export with references 's3' and have the SDK or CLI rewrite the downloaded export's URIs as presigned URLs "
+    "(snapshot.export(..., path=..., references='presigned'), annolake export --references presigned), which it "
+    "mints from GET .../exports/{export_id}/references"
+)
+TAKE_REFERENCES = "the formats that take references are coco (coco_url), voc (<path>), jsonl (media.url) and sagemaker"
 
 FORMATS: dict[str, ExportFormat] = {}
 

@@ -5,6 +5,7 @@ box with its RLE mask (``iscrowd: 1``); keypoints. Tags, file-level attributes, 
 no COCO form and are left out. Image ids are positions in the snapshot from 1; annotation ids
 ``image_id * 100000 + n``. A video is its frames (``video_frames``): one image per exported frame, named
 ``<stem>/<frame:06d>.jpg``, with ``annolake_file_id`` and ``annolake_frame``, holding the tracks on it.
+With ``references="s3"`` each image's ``coco_url`` is its original's S3 URI (a frame has no object of its own).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def annotation(file: ExportFile, instance: dict[str, Any], image_id: int, n: int
 
 def _image(file: ExportFile, image_id: int, name: str, instances: list[dict], context: ExportContext) -> tuple:
     image = {"id": image_id, "file_name": name, "width": file.width, "height": file.height}
+    if context.references and not file.is_video:  # a video's frames have no object of their own
+        image["coco_url"] = file.media_uri
     image["annolake_file_id"] = file.file_id
     annotations, n = [], 0
     for instance in instances:
@@ -125,5 +128,6 @@ COCO = register(
         between=_between,
         joiner=b",",
         options=frames_only,
+        references_in="images[].coco_url",
     )
 )

@@ -1,7 +1,9 @@
 """Annolake's own JSON Lines, lossless: one packet per file (``media.path``, the pinned ``instance_list`` as
 stored, with attributes, sources, model names, scores and each instance's version bookkeeping, ``metadata``)
 and an ``annolake`` record (file id, content hash, annotation version, size, source URI). It imports back with
-``annolake import jsonl`` (instance ids are new there; everything a user edits is kept).
+``annolake import jsonl`` (instance ids are new there; everything a user edits is kept). With
+``references="s3"`` a packet's ``media.url`` is the original's S3 URI too (the import reads it there when the
+image at ``media.path`` was not uploaded).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import json
 from annolake_service.domain.exports.base import ExportContext, ExportFile, ExportFormat, register
 
 
-def packet(file: ExportFile) -> dict:
+def packet(file: ExportFile, context: ExportContext) -> dict:
+    """With references, ``media.url`` too: the import reads the image there when ``path`` was not uploaded."""
+    media = {"path": file.image_path, "type": "image"}
+    if context.references:
+        media["url"] = file.media_uri
     return {
-        "media": {"path": file.image_path, "type": "image"},
+        "media": media,
         "instance_list": file.instances,
         "metadata": file.metadata,
         "annolake": {
@@ -31,7 +37,7 @@ def packet(file: ExportFile) -> dict:
 def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
     return {
         "lines": b"".join(
-            json.dumps(packet(f), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            json.dumps(packet(f, context), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
             for f in files
         )
     }
@@ -45,5 +51,6 @@ JSONL = register(
         fragments=("lines",),
         render_page=_page,
         head=lambda context: b"",
+        references_in="media.url",
     )
 )

@@ -87,5 +87,6 @@ MOT = register(
         render_page=_page,
         head=lambda context: b"",
         tail=lambda context: TAR_END,
+        no_references="it holds the tracks of videos, whose frames are not exported (a video stays where it is)",
     )
 )

@@ -128,5 +128,6 @@ PACKED = register(
         head=_head,
         options=normalized_options,
         writes_objects=True,
+        no_references="its shards hold the originals' bytes themselves",
     )
 )

@@ -60,5 +60,6 @@ SAGEMAKER = register(
         fragments=("lines",),
         render_page=_page,
         head=lambda context: b"",
+        references_in="always",  # source-ref
     )
 )

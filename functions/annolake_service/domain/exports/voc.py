@@ -1,7 +1,8 @@
 """Pascal VOC: ``Annotations/<stem>.xml`` per image and ``labels.txt``; images go in ``JPEGImages/``.
 
 Each object is a ``bndbox`` in VOC's 1-based whole pixels (``xmin = round(x_min) + 1``, ``xmax =
-round(x_max)``); polygons and keypoints become their box; crowd regions are marked ``difficult``.
+round(x_max)``); polygons and keypoints become their box; crowd regions are marked ``difficult``. With
+``references="s3"``, ``<path>`` (where labelImg keeps the image's location) is the original's S3 URI.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def annotation_xml(file: ExportFile, context: ExportContext) -> bytes:
     root = ET.Element("annotation")
     _sub(root, "folder", "JPEGImages")
     _sub(root, "filename", file.name)
+    if context.references:
+        _sub(root, "path", file.media_uri)
     source = ET.SubElement(root, "source")
     _sub(source, "database", f"Annolake {context.dataset}")
     size = ET.SubElement(root, "size")
@@ -68,5 +71,6 @@ VOC = register(
         render_page=_page,
         head=lambda context: tar_members([("labels.txt", "".join(f"{n}\n" for n in context.labels).encode())]),
         tail=lambda context: TAR_END,
+        references_in="<path>",
     )
 )

@@ -136,5 +136,10 @@ YOLO = register(
         head=lambda context: tar_members([("data.yaml", data_yaml(context))]),
         tail=lambda context: TAR_END,
         options=normalized_options,
+        no_references=(
+            "Ultralytics reads each image from a local path and finds its label file from that path (the last "
+            "images/ becomes labels/), so a YOLO folder cannot point at remote images; export it with media (the "
+            "SDK fetches the images under images/)"
+        ),
     )
 )
