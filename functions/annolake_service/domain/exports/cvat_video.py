@@ -6,7 +6,8 @@ Shapes are written for every frame from a track's first keyframe to the video's 
 ones with ``keyframe="0"``), from ``domain/video/interpolation.py``; ``keyframes_only`` writes the keyframes
 alone. A track's own attributes are declared ``mutable`` False on its label, the per-keyframe ones True (an
 attribute used both ways is per-keyframe); CVAT holds attribute values as text, so they are written and read
-back as text. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
+back as text; ``typed_instances`` gives them back the kinds of the project's schema (numbers, lists) before an
+import is validated. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
 Keyframe coordinates are written as Python's shortest round-trip decimal, so a re-import is exact; interpolated
 frames get 2 decimals, as CVAT writes them.
 
@@ -31,6 +32,7 @@ from annolake_service.domain.exports.base import (
     register,
     tar_members,
 )
+from annolake_service.domain.schema import Schema
 from annolake_service.domain.video.interpolation import BOX_FIELDS, states
 
 _ELEMENT = {"box": "box", "polygon": "polygon", "point": "points"}
@@ -321,3 +323,21 @@ def _frame_tags(elements: list[ET.Element], mutable: dict[str, set[str]]) -> lis
         tags.append(current)
         open_by[key] = current
     return tags
+
+
+def typed_instances(instances: list[dict[str, Any]], schema: Schema) -> list[dict[str, Any]]:
+    """Instances read from a document with their attribute values (text in CVAT) in the kinds of ``schema``'s
+    groups: a track's own and its keyframes', and a frame tag's."""
+    typed = []
+    for instance in instances:
+        label = instance.get("name")
+        body = dict(instance)
+        if "attributes" in body:
+            body["attributes"] = schema.typed_attributes(label, body["attributes"])
+        if body.get("type") == "track":
+            body["keyframes"] = [
+                {**key, "attributes": schema.typed_attributes(label, key["attributes"])} if "attributes" in key else key
+                for key in body["keyframes"]
+            ]
+        typed.append(body)
+    return typed
