@@ -211,3 +211,36 @@ def test_attribute_text_read_from_a_document_gets_the_kinds_of_the_schemas_group
     (bad,) = typed_instances([{**tag, "attributes": {"severity": "high"}}], schema)
     assert bad["attributes"] == {"severity": "high"}  # not a number: the check says so
     assert schema.attribute_problems("blurry", bad["attributes"]) == ["attribute 'severity' must be a number"]
+
+
+def test_a_frame_tags_attributes_are_declared_with_their_schema_kinds_and_written_on_each_of_its_frames():
+    from annolake_service.domain.schema import AttributeGroup
+
+    groups = [
+        AttributeGroup(name="cause", kind="select", options=["motion", "focus"], label_names=["blurry"]),
+        AttributeGroup(name="severity", kind="number", min=0, max=5),
+        AttributeGroup(name="sides", kind="multi_select", options=["left", "right"]),
+    ]
+    attributes = {"cause": "focus", "severity": 2, "sides": ["left"], "note": "x"}
+    tag = {"type": "frame_tag", "name": "blurry", "frame_start": 7, "frame_end": 8, "attributes": attributes}
+    video = CvatVideo("a.mp4", 64, 48, 10, ["blurry"], [tag], attribute_groups=groups)
+    root = ET.fromstring(write_cvat_video(video))
+    (label,) = root.findall("meta/task/labels/label")
+    declared = {
+        a.findtext("name"): (a.findtext("mutable"), a.findtext("input_type"), a.findtext("values"))
+        for a in label.findall("attributes/attribute")
+    }
+    assert declared == {
+        "cause": ("True", "select", "motion\nfocus"),
+        "severity": ("True", "number", "0.0\n5.0\n1"),
+        "sides": ("True", "text", ""),  # CVAT has no multi-select: text, typed back by the schema on import
+        "note": ("True", "text", ""),  # not in the schema
+    }
+    tags = root.findall("tag")
+    assert [(t.get("frame"), t.get("label")) for t in tags] == [("7", "blurry"), ("8", "blurry")]
+    assert {a.get("name"): a.text for a in tags[1].findall("attribute")} == {
+        "cause": "focus",
+        "severity": "2",
+        "sides": '["left"]',
+        "note": "x",
+    }
