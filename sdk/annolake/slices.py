@@ -77,7 +77,8 @@ class Slice(StreamedFiles):
         """A ``torch.utils.data.Dataset`` (map-style), or with ``streaming=True`` an ``IterableDataset``.
 
         ``frames=True``: one sample per frame of the slice's videos (images skipped), with the frame's
-        annotations, tracks interpolated, ``frame``, ``file_id`` and ``track_id_list`` (see ``video_frames``);
+        annotations, tracks interpolated, ``frame``, ``file_id``, ``track_id_list`` and ``frame_tags`` (the frame
+        tags covering it, with their attributes; see ``video_frames``);
         with ``clip=N`` as well, one sample per N consecutive frames of a video.
         """
         from annolake import torch_data

@@ -261,8 +261,9 @@ def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "files": [s["file"] for s in batch],
         "index": [s["index"] for s in batch],
     }
-    if "frame" in batch[0]:  # frames mode: which frame of which video, and each box's track
+    if "frame" in batch[0]:  # frames mode: which frame of which video, each box's track, the frame's tags
         collated["frames"] = [s["frame"] for s in batch]
+        collated["frame_tags"] = [s.get("frame_tags", []) for s in batch]
         tracks = torch.tensor([t for s in batch for t in s["track_id_list"]], dtype=torch.int64)
         collated["track_ids"] = list(tracks.split(counts))
     return collated
@@ -270,7 +271,8 @@ def detection_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
 
 def clip_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """Clips of N frames: ``images`` a T×C×H×W uint8 tensor per clip; ``boxes``, ``labels``, ``track_ids`` a list
-    per clip of one tensor per frame; ``frames`` the frame numbers of each clip; ``files`` and ``index``."""
+    per clip of one tensor per frame; ``frame_tags`` a list per clip of each frame's tags; ``frames`` the frame
+    numbers of each clip; ``files`` and ``index``."""
     flat = detection_collate([frame for sample in batch for frame in sample["clip"]])
     length = len(batch[0]["clip"])
 
@@ -283,6 +285,7 @@ def clip_collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "boxes": grouped(flat["boxes"]),
         "labels": grouped(flat["labels"]),
         "track_ids": grouped(flat["track_ids"]),
+        "frame_tags": grouped(flat["frame_tags"]),
         "frames": [s["frame_list"] for s in batch],
         "files": [s["file"] for s in batch],
         "index": [s["index"] for s in batch],

@@ -182,6 +182,7 @@ class FrameReader:
         sample = build_sample(item, jpegs[position], self.frames.label_ids, decode=self.options.decode)
         boxes = [i for i in shown["instance_list"] if i.get("type") == "box"]
         sample["track_id_list"] = [b.get("track_id", -1) for b in boxes]
+        sample["frame_tags"] = frame_tags(shown["instance_list"], self.frames.label_ids)
         sample["frame"] = frame
         sample["file_id"] = file["id"]
         sample["index"] = index
@@ -198,6 +199,21 @@ class FrameReader:
                 yield from _result(window.popleft(), skip_unavailable)
         while window:
             yield from _result(window.popleft(), skip_unavailable)
+
+
+def frame_tags(instances: list[dict[str, Any]], label_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """The frame tags on a frame (the server lists those covering it): label, class index, attributes, span."""
+    return [
+        {
+            "label_name": i["name"],
+            "label_id": label_ids.get(i["name"], -1),
+            "attributes": dict(i.get("attributes", {})),
+            "frame_start": i["frame_start"],
+            "frame_end": i.get("frame_end", i["frame_start"]),
+        }
+        for i in instances
+        if i.get("type") == "frame_tag"
+    ]
 
 
 def _unpack(chunk: bytes) -> list[bytes]:

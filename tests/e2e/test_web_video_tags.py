@@ -10,6 +10,11 @@ the dataset query ``frames.<tag> >= 11`` (the tag's 11 frames) finds the video, 
 
 Per-frame attributes: a track drawn on frame 0 gets the demo schema's ``occluded`` = ``partly`` from frame 50
 on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 does not.
+
+Frame tag attributes: the tag on frames 10..20, picked in the list, gets ``occluded`` = ``partly`` (undone and
+redone with the buttons); a new tag made on frames 70..75 is picked as made and gets ``mostly``. Saved and
+reloaded, the list shows both values, the server stores them and answers them on the tags' frames, and the
+query ``attributes.occluded = "mostly"`` finds the video.
 """
 
 from __future__ import annotations
@@ -173,3 +178,51 @@ def test_a_per_frame_attribute_holds_from_its_frame_to_the_next_keyframe(platfor
         (box,) = [i for i in served if i.get("track_id") == 1]
         shown[frame] = box["attributes"]
     assert shown == {40: {}, 60: {"occluded": "partly"}}
+
+
+def test_a_frame_tag_carries_attributes_from_the_panel_saved_and_queryable(platform, admin, video):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/files/{video['file_id']}")
+    expect(page.get_by_role("status").filter(has_text="version 2")).to_be_visible()
+    tags = page.get_by_role("list", name="Frame tags")
+    tags.get_by_role("button", name=f"{TAG} · frames 10–20").click()  # picks it, and seeks to its first frame
+    _on_frame(page, 10)
+    first = page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 10–20")
+    first.get_by_role("radio", name="partly").check()
+    expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20 · occluded: partly")).to_be_visible()
+    page.get_by_role("button", name="Undo").click()
+    expect(first.get_by_role("radio", name="partly")).not_to_be_checked()
+    expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Redo").click()
+    expect(first.get_by_role("radio", name="partly")).to_be_checked()
+
+    # a new tag is picked as it is made
+    page.get_by_role("combobox", name="Label").select_option(OTHER)
+    _seek(page, 70)
+    page.get_by_role("button", name=f"Start tag {OTHER} here").click()
+    _seek(page, 75)
+    page.get_by_role("button", name=f"End tag {OTHER} here").click()
+    second = page.get_by_role("region", name=f"Attributes of frame tag {OTHER}, frames 70–75")
+    second.get_by_role("radio", name="mostly").check()
+    expect(tags.get_by_role("button", name=f"{OTHER} · frames 70–75 · occluded: mostly")).to_be_visible()
+    admin.shot("04-frame-tag-attributes")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 3 · saved")).to_be_visible()
+
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="version 3")).to_be_visible()
+    expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20 · occluded: partly")).to_be_visible()
+    expect(tags.get_by_role("button", name=f"{OTHER} · frames 70–75 · occluded: mostly")).to_be_visible()
+
+    file_id = video["file_id"]
+    stored = _api(platform, "GET", f"/files/{file_id}/annotations")["instance_list"]
+    assert sorted(
+        (i["name"], i["frame_start"], i["frame_end"], i["attributes"]) for i in stored if i["type"] == "frame_tag"
+    ) == [(TAG, 10, 20, {"occluded": "partly"}), (OTHER, 70, 75, {"occluded": "mostly"})]
+    on_72 = _api(platform, "GET", f"/files/{file_id}/frames/72/annotations")["instance_list"]
+    assert [(i["name"], i["attributes"]) for i in on_72 if i["type"] == "frame_tag"] == [
+        (OTHER, {"occluded": "mostly"})
+    ]
+    assert _query(platform, 'attributes.occluded = "mostly"') == [file_id]

@@ -25,10 +25,32 @@ IMAGES = 3
 def stack(serve_wsgi, new_moto_app) -> Iterator[Stack]:
     def seed(project: str) -> list[str]:
         videos = seed_tracked_videos(project, "clips", LENGTHS)
+        _tag_frames(project, videos[0])
         return videos + slice_data.seed_dataset(project, "clips", IMAGES)
 
     with api_stack(serve_wsgi, new_moto_app, "frames", seed) as running:
         yield running
+
+
+SHAKY = {"cause": "motion", "severity": 2}  # the first video's frames 5..9
+
+
+def _tag_frames(project: str, video: str) -> None:
+    from annolake_service.domain.schema import AttributeGroup
+    from annolake_service.services import annotations, schema
+
+    schema.add_labels(project, ["shaky"])
+    schema.add_attribute_group(project, AttributeGroup(name="cause", kind="select", options=["motion", "focus"]))
+    schema.add_attribute_group(project, AttributeGroup(name="severity", kind="number", label_names=["shaky"]))
+    current = annotations.get_annotations(project, video)
+    tag = {"type": "frame_tag", "name": "shaky", "frame_start": 5, "frame_end": 9, "attributes": SHAKY}
+    annotations.save_annotations(
+        project,
+        video,
+        expected_version=current["version"],
+        instance_list=[*current["instance_list"], tag],
+        author="seed",
+    )
 
 
 def _videos(stack: Stack) -> list[str]:
@@ -164,3 +186,30 @@ def test_clips_of_consecutive_frames_cover_each_video_once_with_the_servers_boxe
     assert starts == Counter(everyone)
     with pytest.raises(ValueError, match="pass frames=True"):
         _clips(stack).to_pytorch(clip=4)
+
+
+def test_a_frames_sample_carries_the_frame_tags_covering_it_with_their_attributes(stack):
+    from annolake.torch_data import SliceLoader
+
+    frames = _clips(stack).to_pytorch(frames=True)
+    tagged = stack.file_ids[0]
+    first = next(frames.slice.starts[n] for n, v in enumerate(frames.slice.videos) if v["file"]["id"] == tagged)
+    shaky = frames.slice.label_ids["shaky"]
+    expected = [{"label_name": "shaky", "label_id": shaky, "attributes": SHAKY, "frame_start": 5, "frame_end": 9}]
+    for frame in range(4, 11):
+        sample = frames[first + frame]
+        assert (sample["file_id"], sample["frame"]) == (tagged, frame)
+        assert sample["frame_tags"] == (expected if 5 <= frame <= 9 else []), frame
+
+    stream = _clips(stack).to_pytorch(frames=True, streaming=True, seed=2, page_size=32)
+    seen = {}
+    for batch in SliceLoader(stream, batch_size=8, num_workers=2):
+        for file, frame, tags in zip(batch["files"], batch["frames"], batch["frame_tags"], strict=True):
+            seen[file["id"], frame] = tags
+    assert {key for key, tags in seen.items() if tags} == {(tagged, f) for f in range(5, 10)}
+    assert seen[tagged, 7] == expected
+    clips = _clips(stack).to_pytorch(frames=True, clip=8, streaming=True, seed=2, page_size=2)
+    for batch in SliceLoader(clips, batch_size=2, num_workers=0):
+        for file, numbers, tags in zip(batch["files"], batch["frames"], batch["frame_tags"], strict=True):
+            if file["id"] == tagged and numbers[0] == 0:
+                assert [bool(t) for t in tags] == [False] * 5 + [True] * 3

@@ -235,3 +235,64 @@ def test_a_videos_frame_count_is_on_its_items_in_slice_and_snapshot_pages(platfo
     (pinned,) = dataset.snapshot("reels-v1").page(0, 10)["items"]
     for item in (sliced, pinned):
         assert item["file"]["id"] == file_id and item["file"]["frame_count"] == 321
+
+
+def test_a_frame_tags_attributes_are_checked_by_the_schema_kept_in_history_and_back_from_a_cvat_round_trip(platform):
+    from annolake_service.domain.exports.cvat_video import CvatVideo, write_cvat_video
+    from annolake_service.domain.schema import AttributeGroup
+    from annolake_service.services import schema
+
+    schema.add_labels(platform.project_id, ["shaky"])
+    for group in (
+        AttributeGroup(name="cause", kind="select", options=["motion", "focus"], label_names=["shaky"]),
+        AttributeGroup(name="severity", kind="number", min=0, max=5, label_names=["shaky"]),
+        AttributeGroup(name="sides", kind="multi_select", options=["left", "right"], label_names=["shaky"]),
+    ):
+        schema.add_attribute_group(platform.project_id, group)
+    project = platform.project()
+    dataset = "tagged-" + uuid.uuid4().hex[:6]
+    source, target = _video(platform.project_id, dataset), _video(platform.project_id, dataset)
+    files = f"{project._path}/files"
+
+    def tag(start: int, end: int, **attributes) -> dict:
+        return {"type": "frame_tag", "name": "shaky", "frame_start": start, "frame_end": end, "attributes": attributes}
+
+    with pytest.raises(
+        Exception, match=r"instance 0 \(frame_tag 'shaky', frames 40\.\.44\): attribute 'severity' must be <= 5"
+    ) as bad:
+        project.client.put(f"{files}/{source}/annotations", {"version": 0, "instance_list": [tag(40, 44, severity=9)]})
+    assert bad.value.status == 400
+    with pytest.raises(
+        Exception,
+        match=r"attribute 'mood' does not apply to label 'shaky': its attributes are \['cause', 'severity', 'sides'\]",
+    ):
+        project.client.put(f"{files}/{source}/annotations", {"version": 0, "instance_list": [tag(40, 44, mood="x")]})
+
+    tags = [
+        tag(40, 44, cause="motion", severity=3, sides=["left", "right"]),
+        tag(100, 100, cause="focus", severity=1.5),
+    ]
+    saved = project.client.put(f"{files}/{source}/annotations", {"version": 0, "instance_list": tags})
+    first = saved["instance_list"][0]
+    edited = {**first, "attributes": {**first["attributes"], "severity": 4}}
+    saved = project.client.put(
+        f"{files}/{source}/annotations", {"version": 1, "instance_list": [edited, saved["instance_list"][1]]}
+    )
+    history = project.client.get(f"{files}/{source}/annotations/history", instance_root_id=first["root_id"])["history"]
+    assert [h["attributes"]["severity"] for h in history] == [3, 4]
+    on_42 = project.client.get(f"{files}/{source}/frames/42/annotations")["instance_list"]
+    assert [i["attributes"] for i in on_42] == [{"cause": "motion", "severity": 4, "sides": ["left", "right"]}]
+    query = f"{project._path}/datasets/{dataset}/query"
+    assert [f["file_id"] for f in project.client.get(query, q='attributes.cause = "focus"', limit=10)["files"]] == [
+        source
+    ]
+
+    xml = write_cvat_video(CvatVideo("clip.mp4", 640, 480, FRAMES, ["shaky"], saved["instance_list"])).decode()
+    assert '<attribute name="sides">["left", "right"]</attribute>' in xml
+    imported = project.client.put(f"{files}/{target}/annotations/cvat-video", {"version": 0, "document": xml})
+    assert imported["version"] == 1
+    back = project.client.get(f"{files}/{target}/annotations")["instance_list"]
+    assert [(t["frame_start"], t["frame_end"], t["attributes"]) for t in back] == [
+        (40, 44, {"cause": "motion", "severity": 4, "sides": ["left", "right"]}),
+        (100, 100, {"cause": "focus", "severity": 1.5}),
+    ]

@@ -6,7 +6,13 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 import pytest
-from annolake_service.domain.exports.cvat_video import CvatVideo, CvatVideoError, read_cvat_video, write_cvat_video
+from annolake_service.domain.exports.cvat_video import (
+    CvatVideo,
+    CvatVideoError,
+    read_cvat_video,
+    typed_instances,
+    write_cvat_video,
+)
 from annolake_service.domain.exports.mot import mot_lines
 from annolake_service.domain.instances import parse_instance_list
 from annolake_service.domain.video.interpolation import shape_at
@@ -175,3 +181,66 @@ def test_mot_lines_are_every_visible_frame_of_each_box_and_polygon_track():
     assert road[0][:8] == ["6", "0", "0.00", "0.00", "10.00", "10.00", "1", "3"]  # the polygon's bounding box
     assert not [r for r in rows if r[1] == "9"]  # points have no box
     assert [(int(r[0]), int(r[1])) for r in rows] == sorted((int(r[0]), int(r[1])) for r in rows)
+
+
+def test_attribute_text_read_from_a_document_gets_the_kinds_of_the_schemas_groups():
+    from annolake_service.domain.schema import AttributeGroup, Schema
+
+    schema = Schema(
+        attribute_groups=[
+            AttributeGroup(name="severity", kind="number", label_names=["blurry"]),
+            AttributeGroup(name="sides", kind="multi_select", options=["left", "right"]),
+            AttributeGroup(name="kind", kind="tree", options=["vehicle", "vehicle/car"]),
+            AttributeGroup(name="cause", kind="select", options=["1", "2"]),
+        ]
+    )
+    text = {"severity": "2.5", "sides": "left, right", "kind": "vehicle/car", "cause": "2", "other": "7"}
+    tag = {"type": "frame_tag", "name": "blurry", "frame_start": 4, "frame_end": 6, "attributes": text}
+    track = {**TRACKS[0], "name": "car", "attributes": {"severity": "3", "sides": '["right"]'}}
+    track["keyframes"] = [{**k, "attributes": {"kind": "vehicle"}} for k in TRACKS[0]["keyframes"]]
+    typed_tag, typed_track = typed_instances([tag, track], schema)
+    assert typed_tag["attributes"] == {
+        "severity": 2.5,
+        "sides": ["left", "right"],
+        "kind": ["vehicle", "car"],
+        "cause": "2",  # a select's options are text
+        "other": "7",  # no such group: kept for the check to name
+    }
+    assert typed_track["attributes"] == {"severity": "3", "sides": ["right"]}  # severity is blurry's alone
+    assert {str(k["attributes"]["kind"]) for k in typed_track["keyframes"]} == {"['vehicle']"}
+    (bad,) = typed_instances([{**tag, "attributes": {"severity": "high"}}], schema)
+    assert bad["attributes"] == {"severity": "high"}  # not a number: the check says so
+    assert schema.attribute_problems("blurry", bad["attributes"]) == ["attribute 'severity' must be a number"]
+
+
+def test_a_frame_tags_attributes_are_declared_with_their_schema_kinds_and_written_on_each_of_its_frames():
+    from annolake_service.domain.schema import AttributeGroup
+
+    groups = [
+        AttributeGroup(name="cause", kind="select", options=["motion", "focus"], label_names=["blurry"]),
+        AttributeGroup(name="severity", kind="number", min=0, max=5),
+        AttributeGroup(name="sides", kind="multi_select", options=["left", "right"]),
+    ]
+    attributes = {"cause": "focus", "severity": 2, "sides": ["left"], "note": "x"}
+    tag = {"type": "frame_tag", "name": "blurry", "frame_start": 7, "frame_end": 8, "attributes": attributes}
+    video = CvatVideo("a.mp4", 64, 48, 10, ["blurry"], [tag], attribute_groups=groups)
+    root = ET.fromstring(write_cvat_video(video))
+    (label,) = root.findall("meta/task/labels/label")
+    declared = {
+        a.findtext("name"): (a.findtext("mutable"), a.findtext("input_type"), a.findtext("values"))
+        for a in label.findall("attributes/attribute")
+    }
+    assert declared == {
+        "cause": ("True", "select", "motion\nfocus"),
+        "severity": ("True", "number", "0.0\n5.0\n1"),
+        "sides": ("True", "text", ""),  # CVAT has no multi-select: text, typed back by the schema on import
+        "note": ("True", "text", ""),  # not in the schema
+    }
+    tags = root.findall("tag")
+    assert [(t.get("frame"), t.get("label")) for t in tags] == [("7", "blurry"), ("8", "blurry")]
+    assert {a.get("name"): a.text for a in tags[1].findall("attribute")} == {
+        "cause": "focus",
+        "severity": "2",
+        "sides": '["left"]',
+        "note": "x",
+    }

@@ -116,3 +116,21 @@ def test_a_change_counts_as_a_conflict_only_inside_the_segment():
     assert not changed_since(base, elsewhere, Segment(100, 199)) and changed_since(base, elsewhere, Segment(0, 99))
     relabelled = [base[0], {**base[1], "name": "car"}]
     assert changed_since(base, relabelled, Segment(100, 199))
+
+
+def test_a_frame_tags_attributes_are_kept_outside_the_segment_and_set_inside_it_whatever_their_key_order():
+    attributes = {"cause": "motion", "severity": 2}
+    tag = {"type": "frame_tag", "name": "blurry", "frame_start": 80, "frame_end": 240, "id": "t", "root_id": "t"}
+    tag["attributes"] = attributes
+    segment = Segment(100, 199)
+    (shown,) = view([tag], segment)
+    reordered = {**shown, "attributes": {"severity": 2, "cause": "motion"}}  # as an editor may send them back
+    assert merge([tag], [reordered], segment) == [tag]  # unchanged: no new version, not cut in three
+    focus = {**shown, "attributes": {**attributes, "cause": "focus"}}
+    cut = merge([tag], [focus], segment)
+    assert sorted((t["frame_start"], t["frame_end"], t["attributes"]["cause"]) for t in cut) == [
+        (80, 99, "motion"),
+        (100, 199, "focus"),
+        (200, 240, "motion"),
+    ]
+    assert all(t["attributes"]["severity"] == 2 and "id" not in t for t in cut)

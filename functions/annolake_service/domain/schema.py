@@ -10,6 +10,7 @@ of option names from the root, e.g. ``["vehicle", "car", "sedan"]``, where ``opt
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -80,6 +81,26 @@ class AttributeGroup(BaseModel):
         path = "/".join(value) if isinstance(value, list) else value
         return None if path in self.options else f"must be a path among {self.options}"
 
+    def from_text(self, text: str) -> Any:
+        """A value written as text (CVAT's XML holds every attribute so) back as this group's kind: a number,
+        a list for multi_select (JSON, or comma-separated) and tree (JSON, or a ``"vehicle/car"`` path); text
+        that does not convert is kept, so the check names what is wrong with it."""
+        if self.kind == "number":
+            try:
+                number = json.loads(text)
+            except ValueError:
+                return text
+            return number if isinstance(number, int | float) and not isinstance(number, bool) else text
+        if self.kind in ("multi_select", "tree"):
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    return text
+            separator = "," if self.kind == "multi_select" else "/"
+            return [part.strip() for part in text.split(separator) if part.strip()]
+        return text
+
 
 class Schema(BaseModel):
     labels: list[LabelSpec] = Field(default_factory=list)
@@ -92,6 +113,15 @@ class Schema(BaseModel):
     def unknown_labels(self, names: set[str]) -> list[str]:
         return sorted(names - self.label_names)
 
+    def typed_attributes(self, label_name: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
+        """``attributes`` with the text values of this label's groups in their kinds (``AttributeGroup.from_text``);
+        values of groups that do not apply are kept, for the check to name."""
+        groups = {g.name: g for g in self.attribute_groups if g.applies_to(label_name)}
+        return {
+            name: groups[name].from_text(value) if name in groups and isinstance(value, str) else value
+            for name, value in attributes.items()
+        }
+
     def attribute_problems(self, label_name: str | None, attributes: dict[str, Any]) -> list[str]:
         """Problems with one instance's (or the file's, ``label_name=None``) attribute values."""
         groups = {g.name: g for g in self.attribute_groups if g.applies_to(label_name)}
@@ -101,7 +131,11 @@ class Schema(BaseModel):
             group = groups.get(name)
             if group is None:
                 hint = difflib.get_close_matches(name, groups, n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                suggestion = (
+                    f"; did you mean {hint[0]!r}?"
+                    if hint
+                    else f": its attributes are {sorted(groups)} (add a group {name!r} to the schema, or drop it)"
+                )
                 problems.append(f"attribute {name!r} does not apply to {owner}{suggestion}")
             elif (problem := group.check(value)) is not None:
                 problems.append(f"attribute {name!r} {problem}")

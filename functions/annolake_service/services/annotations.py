@@ -11,7 +11,7 @@ from annolake_service.adapters.dynamo.conditions import TransactionUpdate, Versi
 from annolake_service.adapters.dynamo.cursors import InvalidCursor
 from annolake_service.domain import annotations as versions
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
-from annolake_service.domain.exports.cvat_video import CvatVideoError, read_cvat_video
+from annolake_service.domain.exports.cvat_video import CvatVideoError, read_cvat_video, typed_instances
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.schema import Schema, did_you_mean
 from annolake_service.domain.video.visibility import frame_counts
@@ -79,7 +79,10 @@ def _attribute_problems(schema: Schema, instances: list[Any]) -> list[str]:
             continue
         if not instance.attributes and not _requires(schema, label):
             continue
-        problems += [f"instance {index}: {p}" for p in schema.attribute_problems(label, instance.attributes)]
+        where = f"instance {index}"
+        if instance.type == "frame_tag":
+            where += f" (frame_tag {instance.name!r}, frames {instance.frame_start}..{instance.last_frame})"
+        problems += [f"{where}: {p}" for p in schema.attribute_problems(label, instance.attributes)]
     return problems
 
 
@@ -189,11 +192,12 @@ def import_cvat_video(
             f"the XML is for a video of {video.frame_count} frames; this video has {frame_count}: "
             "export it from the CVAT task of this video"
         )
+    schema, _ = schema_service.get_schema(project_id)
     return save_annotations(
         project_id,
         file_id,
         expected_version=expected_version,
-        instance_list=video.instances,
+        instance_list=typed_instances(video.instances, schema),
         author=author,
         source="import",
         create_labels=create_labels,

@@ -224,6 +224,7 @@ def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportCo
         dataset=dataset,
         created_at=snapshot_created_at,
         options=job.options,
+        attribute_groups=list(schema.attribute_groups),
     )
 
 

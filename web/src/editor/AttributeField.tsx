@@ -1,5 +1,5 @@
 /** The input of one attribute group, by its kind (select, tree, radio, multi-select, number, date, text). */
-import { useEffect, useState } from "react";
+import { useEffect, useId, useState } from "react";
 
 import type { AttributeGroup } from "../api/types";
 
@@ -15,6 +15,8 @@ export function AttributeField({
   onChange: (value: unknown) => void;
 }) {
   const options = group.options ?? [];
+  /** a radio group's own name: two fields of one group on screen (a track's and a frame tag's) stay apart */
+  const radioName = `${group.name}-${useId()}`;
   const title = `${group.name}${group.required ? " (required)" : ""}`;
   switch (group.kind) {
     case "select":
@@ -52,7 +54,7 @@ export function AttributeField({
           <legend>{title}</legend>
           {options.map((option) => (
             <label key={option} className="check">
-              <input type="radio" name={group.name} checked={value === option} onChange={() => onChange(option)} />
+              <input type="radio" name={radioName} checked={value === option} onChange={() => onChange(option)} />
               {option}
             </label>
           ))}

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from annolake_service.domain.schema import AttributeGroup
+
 ExportStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
@@ -87,6 +89,7 @@ class ExportContext:
     dataset: str
     created_at: str  # the snapshot's, so the output does not depend on when it was exported
     options: dict[str, Any] = field(default_factory=dict)  # the export's, normalized (part of its id)
+    attribute_groups: list[AttributeGroup] = field(default_factory=list)  # the schema's, for formats that declare them
 
     @property
     def every_n_frames(self) -> int | None:
@@ -106,6 +109,8 @@ class ExportContext:
         facts: list[object] = [self.labels, self.snapshot_name, self.snapshot_digest, self.dataset, self.created_at]
         if self.options:
             facts.append(self.options)
+        if self.attribute_groups:
+            facts.append([g.model_dump(mode="json") for g in self.attribute_groups])
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
     def label_index(self, name: str) -> int | None:

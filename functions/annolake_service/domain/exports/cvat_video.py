@@ -4,9 +4,11 @@ back the same tracks (``read_cvat_video``).
 
 Shapes are written for every frame from a track's first keyframe to the video's end, as CVAT does (interpolated
 ones with ``keyframe="0"``), from ``domain/video/interpolation.py``; ``keyframes_only`` writes the keyframes
-alone. A track's own attributes are declared ``mutable`` False on its label, the per-keyframe ones True (an
-attribute used both ways is per-keyframe); CVAT holds attribute values as text, so they are written and read
-back as text. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
+alone. A track's own attributes are declared ``mutable`` False on its label, the per-keyframe ones and a frame
+tag's True (an attribute used both ways is per-keyframe), each with the ``input_type`` and ``values`` of its
+schema group where CVAT has the kind. CVAT holds attribute values as text, so they are written and read back
+as text; ``typed_instances`` gives them back the kinds of the project's schema (numbers, lists) before an
+import is validated. Whole-video ``tag``/``global`` instances have no place in the format and are left out.
 Keyframe coordinates are written as Python's shortest round-trip decimal, so a re-import is exact; interpolated
 frames get 2 decimals, as CVAT writes them.
 
@@ -31,6 +33,7 @@ from annolake_service.domain.exports.base import (
     register,
     tar_members,
 )
+from annolake_service.domain.schema import AttributeGroup, Schema
 from annolake_service.domain.video.interpolation import BOX_FIELDS, states
 
 _ELEMENT = {"box": "box", "polygon": "polygon", "point": "points"}
@@ -49,6 +52,7 @@ class CvatVideo:
     frame_count: int
     labels: list[str] = field(default_factory=list)
     instances: list[dict[str, Any]] = field(default_factory=list)
+    attribute_groups: list[AttributeGroup] = field(default_factory=list)  # the schema's: how attributes are declared
 
 
 def _text(value: Any) -> str:
@@ -103,16 +107,31 @@ def _meta(video: CvatVideo, attributes: dict[str, dict[str, bool]]) -> ET.Elemen
         _sub(label, "name", name)
         declared = _sub(label, "attributes")
         for attribute, mutable in sorted(attributes.get(name, {}).items()):
+            group = next((g for g in video.attribute_groups if g.name == attribute and g.applies_to(name)), None)
+            input_type, values = _declared(group)
             item = _sub(declared, "attribute")
             _sub(item, "name", attribute)
             _sub(item, "mutable", "True" if mutable else "False")
-            _sub(item, "input_type", "text")
-            _sub(item, "default_value", "")
-            _sub(item, "values", "")
+            _sub(item, "input_type", input_type)
+            _sub(item, "default_value", values[0] if values else "")
+            _sub(item, "values", "\n".join(values))
     size = _sub(task, "original_size")
     _sub(size, "width", video.width)
     _sub(size, "height", video.height)
     return meta
+
+
+def _declared(group: AttributeGroup | None) -> tuple[str, list[str]]:
+    """CVAT's ``input_type`` and ``values`` for a schema group: select and radio with their options, a number
+    with its bounds (``min``, ``max``, step 1; text without both); text for the kinds CVAT lacks (multi_select,
+    tree, date) and for attributes the schema does not hold."""
+    if group is None:
+        return "text", []
+    if group.kind in ("select", "radio"):
+        return group.kind, list(group.options)
+    if group.kind == "number" and group.min is not None and group.max is not None:
+        return "number", [_text(group.min), _text(group.max), "1"]
+    return "text", []
 
 
 def _element(tag: str, attrib: str, attributes: dict[str, Any], indent: str) -> str:
@@ -171,7 +190,15 @@ def _page(files: list[ExportFile], context: ExportContext) -> dict[str, bytes]:
     members = []
     for file in files:
         if file.is_video:
-            video = CvatVideo(file.name, file.width, file.height, file.frame_count or 0, context.labels, file.instances)
+            video = CvatVideo(
+                file.name,
+                file.width,
+                file.height,
+                file.frame_count or 0,
+                context.labels,
+                file.instances,
+                context.attribute_groups,
+            )
             members.append((f"{file.stem}/annotations.xml", write_cvat_video(video)))
     return {"members": tar_members(members)}
 
@@ -322,3 +349,21 @@ def _frame_tags(elements: list[ET.Element], mutable: dict[str, set[str]]) -> lis
         tags.append(current)
         open_by[key] = current
     return tags
+
+
+def typed_instances(instances: list[dict[str, Any]], schema: Schema) -> list[dict[str, Any]]:
+    """Instances read from a document with their attribute values (text in CVAT) in the kinds of ``schema``'s
+    groups: a track's own and its keyframes', and a frame tag's."""
+    typed = []
+    for instance in instances:
+        label = instance.get("name")
+        body = dict(instance)
+        if "attributes" in body:
+            body["attributes"] = schema.typed_attributes(label, body["attributes"])
+        if body.get("type") == "track":
+            body["keyframes"] = [
+                {**key, "attributes": schema.typed_attributes(label, key["attributes"])} if "attributes" in key else key
+                for key in body["keyframes"]
+            ]
+        typed.append(body)
+    return typed

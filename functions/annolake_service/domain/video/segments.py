@@ -18,6 +18,7 @@ segment's frames since that version (``changed_since``); otherwise it is a real 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,8 +229,8 @@ def _merged_frame_tags(
             last["frame_end"] = max(last["frame_end"], piece["frame_end"])
         else:
             joined.append(dict(piece))
-    by_content = {repr(sorted(_normal(content_of(t)).items())): t for t in existing}
-    return [by_content.get(repr(sorted(_normal(t).items())), t) for t in joined]
+    by_content = {_canonical(_normal(content_of(t))): t for t in existing}
+    return [by_content.get(_canonical(_normal(t)), t) for t in joined]
 
 
 def _normal(tag: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +238,11 @@ def _normal(tag: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same_kind(tag: dict[str, Any]) -> str:
-    """Frame tags that join when they meet: the same label and attributes."""
-    rest = {k: v for k, v in tag.items() if k not in ("frame_start", "frame_end")}
-    return repr(sorted(rest.items()))
+    """Frame tags that join when they meet: the same label and attributes (values alike, in any key order)."""
+    return _canonical({k: v for k, v in tag.items() if k not in ("frame_start", "frame_end")})
+
+
+def _canonical(content: dict[str, Any]) -> str:
+    """A tag's content as text that two equal dicts share whatever their keys' order (an editor that set the
+    attributes in another order has not changed them)."""
+    return json.dumps(content, sort_keys=True, default=str)

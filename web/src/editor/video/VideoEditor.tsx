@@ -40,7 +40,7 @@ export interface VideoEditorProps {
   fps: number;
   size: { width: number; height: number };
   labels: LabelSpec[];
-  /** the schema's attribute groups: a track's (fixed for the track) are edited in the side panel */
+  /** the schema's attribute groups: a track's (fixed or per frame) and a frame tag's are edited in the side panel */
   attributeGroups?: AttributeGroup[];
   /** the instances to start from; the editor starts over whenever `resetKey` changes */
   initial: PacketInstance[];
@@ -172,8 +172,10 @@ export function VideoEditor(props: VideoEditorProps) {
             tags={tagsOf(state)}
             frame={frame}
             tagStart={state.tagStart}
+            selected={state.tagSelected}
             label={view.label}
             readOnly={readOnly}
+            attributeGroups={props.attributeGroups ?? []}
             colourOf={colourOf}
             dispatch={dispatch}
           />

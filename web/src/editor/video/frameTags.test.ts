@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 
 import type { PacketInstance } from "../../api/types";
-import { addFrameTag, removeFrameTag, splitFrameTags, tagKey, tagsOnFrame } from "./frameTags";
+import {
+  type FrameTag,
+  addFrameTag,
+  describeAttributes,
+  removeFrameTag,
+  setTagAttribute,
+  splitFrameTags,
+  tagKey,
+  tagsOnFrame,
+} from "./frameTags";
 
 describe("frame tags", () => {
   it("are told apart from the other instances, which stay as they came", () => {
@@ -30,5 +39,23 @@ describe("frame tags", () => {
     const two = addFrameTag(once, "blurry", 30, 40);
     expect(removeFrameTag(two, tagKey(once[0]!))).toEqual([two[1]]);
     expect(removeFrameTag(two, "nothing@0-0")).toBe(two);
+  });
+});
+
+describe("a frame tag's attributes", () => {
+  const tag = { type: "frame_tag", name: "blurry", frame_start: 3, frame_end: 9, id: "v1" } as FrameTag;
+
+  it("are set on the tag of a key, the others and the same array kept when nothing changes", () => {
+    const other = { type: "frame_tag", name: "dark", frame_start: 3, frame_end: 9 } as FrameTag;
+    const tags = [tag, other];
+    const next = setTagAttribute(tags, "blurry@3-9", "cause", "motion");
+    expect(next).toEqual([{ ...tag, attributes: { cause: "motion" } }, other]);
+    expect(next[1]).toBe(other);
+    expect(setTagAttribute(next, "blurry@3-9", "cause", "motion")).toBe(next);
+    expect(setTagAttribute(tags, "nothing@0-0", "cause", "motion")).toBe(tags);
+    expect(setTagAttribute(next, "blurry@3-9", "cause", "")).toEqual(tags);
+    expect(describeAttributes({ ...tag, attributes: { cause: "motion", sides: ["left", "right"] } })).toBe(
+      "cause: motion, sides: left + right",
+    );
   });
 });

@@ -337,3 +337,66 @@ describe("per-frame attributes", () => {
     expect(isVideoDirty(state)).toBe(false);
   });
 });
+
+describe("frame tag attributes", () => {
+  const SHAKY = { type: "frame_tag", name: "person", frame_start: 40, frame_end: 60, id: "kept" } as PacketInstance;
+
+  it("the tag just made is picked; its attributes are set, changed and removed, each an undo step", () => {
+    let state = run(start([TRACK]), { type: "seek", frame: 10 }, { type: "tag" }, { type: "seek", frame: 20 }, { type: "tag" });
+    expect(state.tagSelected).toBe("car@10-20");
+    state = run(state, { type: "frame-tag-attribute", group: "cause", value: "motion" });
+    state = run(state, { type: "frame-tag-attribute", group: "sides", value: ["left", "right"] });
+    const both = { cause: "motion", sides: ["left", "right"] };
+    expect(tagsOf(state)).toEqual([{ type: "frame_tag", name: "car", frame_start: 10, frame_end: 20, attributes: both }]);
+    expect(instancesOf(state).find((i) => i.type === "frame_tag")?.attributes).toEqual(both);
+    expect(run(state, { type: "frame-tag-attribute", group: "cause", value: "motion" })).toBe(state); // no step
+    state = run(
+      state,
+      { type: "frame-tag-attribute", group: "cause", value: "" },
+      { type: "frame-tag-attribute", group: "sides", value: [] },
+    );
+    expect(tagsOf(state)[0]).not.toHaveProperty("attributes");
+    state = run(state, { type: "undo" }, { type: "undo" });
+    expect(tagsOf(state)[0]?.attributes).toEqual(both);
+    state = run(state, { type: "undo" }, { type: "undo" });
+    expect(tagsOf(state)[0]).not.toHaveProperty("attributes");
+    state = run(state, { type: "undo" });
+    expect(tagsOf(state)).toEqual([]);
+    expect(isVideoDirty(state)).toBe(false);
+    state = run(state, { type: "redo" }, { type: "redo" });
+    expect(tagsOf(state)[0]?.attributes).toEqual({ cause: "motion" });
+  });
+
+  it("a stored tag picked keeps its id and other attributes; its edits interleave with track edits in one history", () => {
+    const stored = { ...SHAKY, attributes: { cause: "focus", severity: 2 } } as PacketInstance;
+    let state = run(start([TRACK, stored]), { type: "select-frame-tag", key: "person@40-60" });
+    expect(isVideoDirty(state)).toBe(false); // picking is no edit
+    state = run(state, { type: "frame-tag-attribute", group: "severity", value: 4 });
+    state = run(state, { type: "track-attribute", key: "track-4", group: "colour", value: "red" });
+    state = run(state, { type: "frame-tag-attribute", key: "person@40-60", group: "cause", value: "motion" });
+    expect(tagsOf(state)).toEqual([{ ...stored, attributes: { cause: "motion", severity: 4 } }]);
+    state = run(state, { type: "undo" });
+    expect(tagsOf(state)[0]?.attributes).toEqual({ cause: "focus", severity: 4 });
+    expect(tracksOf(state)[0]?.attributes).toEqual({ colour: "red" });
+    state = run(state, { type: "undo" });
+    expect(tracksOf(state)[0]?.attributes).toEqual({});
+    expect(tagsOf(state)[0]?.attributes).toEqual({ cause: "focus", severity: 4 });
+    state = run(state, { type: "undo" });
+    expect(tagsOf(state)).toEqual([stored]);
+    expect(isVideoDirty(state)).toBe(false);
+  });
+
+  it("nothing is set without a picked tag, on a deleted one, or read-only; deleting the picked tag unpicks it", () => {
+    const none = start([SHAKY]);
+    expect(run(none, { type: "frame-tag-attribute", group: "cause", value: "motion" })).toBe(none);
+    let state = run(none, { type: "select-frame-tag", key: "person@40-60" }, { type: "remove-frame-tag", key: "person@40-60" });
+    expect(state.tagSelected).toBeNull();
+    const gone = run(state, { type: "frame-tag-attribute", key: "person@40-60", group: "cause", value: "x" });
+    expect(gone.history).toBe(state.history);
+    state = run(start([SHAKY], true), { type: "select-frame-tag", key: "person@40-60" });
+    expect(run(state, { type: "frame-tag-attribute", group: "cause", value: "motion" }).history).toBe(state.history);
+    const picked = run(start([SHAKY]), { type: "select-frame-tag", key: "person@40-60" });
+    state = run(picked, { type: "load", instances: [SHAKY], frameCount: 120 });
+    expect(state.tagSelected).toBeNull();
+  });
+});

@@ -1,14 +1,15 @@
 /**
  * The video editor's reducer: frame navigation and playback, track edits (outside, occluded, keyframe and track
  * removal), frame tags (T marks a tag's first frame, T again its last, with the current label; Escape drops a
- * half-made one), undo/redo over both in one history, and every image-editor action applied to the current
+ * half-made one; the tag made or picked is the one whose attributes are edited), undo/redo over both in one
+ * history, and every image-editor action applied to the current
  * frame, whose result is folded back into the tracks once a gesture ends. Pure.
  */
 import type { PacketInstance } from "../../api/types";
 import { commit, redo, undo } from "../history";
 import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
-import { type FrameTag, addFrameTag, removeFrameTag } from "./frameTags";
+import { type FrameTag, addFrameTag, removeFrameTag, setTagAttribute, tagKey } from "./frameTags";
 import { foldFrame } from "./frameView";
 import type { Track } from "./interpolation";
 import { type FrameRange, sameRange } from "./segment";
@@ -41,7 +42,11 @@ export type VideoAction =
   | { type: "frame-attribute"; key?: string; group: string; value: unknown }
   /** a frame tag: mark its first frame here, or (one marked) end it here with the current label */
   | { type: "frame-tag" }
-  | { type: "remove-frame-tag"; key: string };
+  | { type: "remove-frame-tag"; key: string }
+  /** the frame tag whose attributes the panel edits (null: none) */
+  | { type: "select-frame-tag"; key: string | null }
+  /** an attribute of a frame tag (default: the selected one); empty removes it */
+  | { type: "frame-tag-attribute"; key?: string; group: string; value: unknown };
 
 /** Image-editor actions a video ignores: there are no line tracks, and file tags are not edited here (the
  * image editor's `tag`, T, makes frame tags). */
@@ -52,7 +57,10 @@ function frameTag(state: VideoState): VideoState {
   if (state.tagStart === null) return { ...state, tagStart: state.frame };
   const label = state.view.label;
   if (!label) return { ...state, tagStart: null };
-  return editTags({ ...state, tagStart: null }, addFrameTag(tagsOf(state), label, state.tagStart, state.frame));
+  const [first, last] = [Math.min(state.tagStart, state.frame), Math.max(state.tagStart, state.frame)];
+  const made = tagKey({ type: "frame_tag", name: label, frame_start: first, frame_end: last });
+  const next = addFrameTag(tagsOf(state), label, first, last);
+  return editTags({ ...state, tagStart: null, tagSelected: made }, next);
 }
 
 /** The tracks changed as one undo step (none when unchanged), the frame tags kept. */
@@ -133,8 +141,18 @@ export function videoReducer(state: VideoState, action: EditorAction | VideoActi
       return editTrack(state, action.key, (t) => setFrameAttribute(t, state.frame, action.group, action.value));
     case "frame-tag":
       return frameTag(state);
-    case "remove-frame-tag":
-      return state.view.readOnly ? state : editTags(state, removeFrameTag(tagsOf(state), action.key));
+    case "remove-frame-tag": {
+      if (state.view.readOnly) return state;
+      const kept = editTags(state, removeFrameTag(tagsOf(state), action.key));
+      return kept.tagSelected === action.key ? { ...kept, tagSelected: null } : kept;
+    }
+    case "select-frame-tag":
+      return action.key === state.tagSelected ? state : { ...state, tagSelected: action.key };
+    case "frame-tag-attribute": {
+      const key = action.key ?? state.tagSelected;
+      if (state.view.readOnly || key === null) return state;
+      return editTags(state, setTagAttribute(tagsOf(state), key, action.group, action.value));
+    }
     case "remove-track": {
       if (state.view.readOnly) return state;
       const next = editTracks(state, tracksOf(state).filter((t) => findTrack([t], action.key) === undefined));

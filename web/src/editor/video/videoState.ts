@@ -29,6 +29,8 @@ export interface VideoState {
   others: PacketInstance[];
   /** the first (or last) frame of a frame tag being made, until its other end is marked */
   tagStart: number | null;
+  /** the frame tag whose attributes the panel edits (its `tagKey`): the one last made or picked */
+  tagSelected: string | null;
   frame: number;
   frameCount: number;
   /** the frames that can be shown and edited: a segment task's, or the whole video */
@@ -53,7 +55,7 @@ export function loadedState(
   instances: PacketInstance[],
   frameCount: number,
   range: FrameRange = frameRange(frameCount),
-): Pick<VideoState, "history" | "baseline" | "others" | "tagStart" | "frameCount" | "range"> {
+): Pick<VideoState, "history" | "baseline" | "others" | "tagStart" | "tagSelected" | "frameCount" | "range"> {
   const { tracks, others: rest } = splitInstances(instances);
   const { tags, rest: others } = splitFrameTags(rest);
   const baseline = { tracks, tags };
@@ -62,6 +64,7 @@ export function loadedState(
     baseline,
     others,
     tagStart: null,
+    tagSelected: null,
     frameCount,
     range,
   };
