@@ -21,7 +21,7 @@ from annolake_service.adapters.dynamo import imports as import_repo
 from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.domain import imports as formats
 from annolake_service.domain import media
-from annolake_service.domain.entities import ImportJob
+from annolake_service.domain.entities import Dataset, ImportJob
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, parse_unprobed_video_instances
 from annolake_service.domain.object_keys import sidecar_key_for
@@ -206,7 +206,7 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
     for raw in items:
         item = formats.ImportItem.from_json(raw)
         try:
-            file_id = _import_item(project_id, import_id, dataset.dataset_id, item)
+            file_id = _import_item(project_id, import_id, dataset, item)
             reason = None
         except (
             media.MediaRejected,
@@ -225,7 +225,7 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
     return tally
 
 
-def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats.ImportItem) -> str | None:
+def _import_item(project_id: str, import_id: str, dataset: Dataset, item: formats.ImportItem) -> str | None:
     """Register an image with its instances; hand a video to the video ingest (None: its file id comes then)."""
     if item.problem:
         raise ValueError(item.problem)
@@ -233,7 +233,7 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
     key = _prefix(project_id, import_id) + "media/" + item.media_path if item.media_path else None
     head = _head(settings.media_bucket, key) if key else None
     if key and head is not None and media.sniff_video(head) is not None:
-        _hand_over_video(project_id, import_id, item, copy_from=key)
+        _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
         return None
     if key and head is not None:
         body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
@@ -244,7 +244,7 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
             item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
         ).body
         if media.sniff_video(body[: media.VIDEO_HEAD_BYTES]) is not None:
-            _hand_over_video(project_id, import_id, item, body=body)
+            _hand_over_video(project_id, import_id, dataset.name, item, body=body)
             return None
     if item.media_type == "video":
         raise media.UnsupportedMedia(
@@ -261,7 +261,7 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
         source=item.name,
     )
     facts = ingest.store_media(project_id, body, inspected)  # only once its pre-labels and metadata can be stored
-    ingest.record_ready_file(project_id, dataset_id, name=item.name, facts=facts, labels=labels)
+    ingest.record_ready_file(project_id, dataset.dataset_id, name=item.name, facts=facts, labels=labels)
     return str(facts["file_id"])
 
 
@@ -274,7 +274,13 @@ def _head(bucket: str, key: str) -> bytes | None:
 
 
 def _hand_over_video(
-    project_id: str, import_id: str, item: formats.ImportItem, *, copy_from: str | None = None, body: bytes = b""
+    project_id: str,
+    import_id: str,
+    dataset_name: str,
+    item: formats.ImportItem,
+    *,
+    copy_from: str | None = None,
+    body: bytes = b"",
 ) -> None:
     """A video arrives as an upload of the import's dataset, with its instances as its sidecar: the uploads'
     notification starts the ingest, whose video machine probes it, stores its frames and registers it ready
@@ -290,13 +296,12 @@ def _hand_over_video(
         raise InvalidInstances(f"{item.name} is a video: {exc}") from None
     metadata = checked_metadata(item.metadata, source=f"the metadata of {item.name}")
     settings = get_settings()
-    job = _load(project_id, import_id)
     upload_id = "up_" + hashlib.sha256(f"{import_id}:{item.index}".encode()).hexdigest()[:16]
     if upload_repo.get_upload(project_id, upload_id) is None:
         upload_repo.create_upload(
-            project_id, upload_id, job.dataset, item.name, f"import:{import_id}", ttl=int(time.time()) + 7 * 86400
+            project_id, upload_id, dataset_name, item.name, f"import:{import_id}", ttl=int(time.time()) + 7 * 86400
         )
-    key = storage.upload_key(project_id, job.dataset, upload_id, item.name)
+    key = storage.upload_key(project_id, dataset_name, upload_id, item.name)
     sidecar = {"instance_list": [i.model_dump(exclude_none=True) for i in parsed], "metadata": metadata}
     # the sidecar goes first: the video's arrival starts the ingest that reads it
     storage.write_object(settings.media_bucket, sidecar_key_for(key), json.dumps(sidecar).encode(), "application/json")
