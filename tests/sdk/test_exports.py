@@ -741,12 +741,16 @@ def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(s
             "media": {"path": "clip.mp4", "type": "video"},
             "instance_list": [{**track, "keyframes": [{"frame": 40, "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}]}],
         },
+        {  # exported with S3 references and imported without the media
+            "media": {"path": "images/gone.mp4", "url": "s3://elsewhere/gone.mp4", "type": "video"},
+            "instance_list": [],
+        },
     ]
     manifest = "\n".join(json.dumps(p) for p in packets).encode()
     job = import_steps.run_import(
         ROUND_TRIP, "jsonl", "bad-videos", manifest, {"clip.mp4": clip, "still.jpg": picture, "clip.wav": b"RIFF"}
     )
-    assert (job["done"], job["failed"]) == (1, 4)
+    assert (job["done"], job["failed"]) == (1, 5)
     reasons = {f["index"]: f["reason"] for f in job["failures"]}
     assert "clip.mp4 is a video: instances [0] are image shapes; on a video a shape is a track keyframe" in reasons[0]
     assert (
@@ -757,6 +761,11 @@ def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(s
         "line 3: media type 'audio' is not supported; a packet's media.type is one of ['image', 'video']" in reasons[2]
     )
     assert "still.jpg is not a video (MP4, MOV, WebM or MKV), though its packet says media type 'video'" in reasons[3]
+    assert (
+        "images/gone.mp4 was not uploaded with the import, and its media.url s3://elsewhere/gone.mp4 is an S3 URI, "
+        "which the import does not read: upload the media with the import (the exported folder, with media), or "
+        "export with references='presigned'" in reasons[5]
+    )
     (refused,) = _ingest_imported_videos(ROUND_TRIP)
     assert "frames [40] are past the video's last frame 11 (it has 12 frames" in refused["quarantine"]["reason"]
     (listed,) = files.list_files(ROUND_TRIP, "bad-videos", limit=10, cursor=None, status=None)["files"]

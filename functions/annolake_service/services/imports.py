@@ -240,6 +240,12 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
     else:
         if key and not item.media_url:
             raise storage.ObjectMissing(f"{item.media_path} was not uploaded with the import")
+        if (item.media_url or "").startswith("s3://"):
+            raise storage.ObjectMissing(
+                f"{item.media_path or item.name} was not uploaded with the import, and its media.url "
+                f"{item.media_url} is an S3 URI, which the import does not read: upload the media with the import "
+                "(the exported folder, with media), or export with references='presigned'"
+            )
         body = web_fetch.fetch(
             item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
         ).body
