@@ -708,13 +708,14 @@ def test_a_jsonl_export_of_a_video_imports_back_with_the_same_tracks_and_tags(st
     source_record = files.get_file(stack.project_id, video)
     assert (record.label_counts, record.frame_counts) == (source_record.label_counts, source_record.frame_counts)
 
-    with _private_urls(monkeypatch):  # the same import twice
+    with _private_urls(monkeypatch):  # the import re-driven, then the same import again
+        redriven = import_steps.run_steps(ROUND_TRIP, job["import_id"])
         again = import_steps.run_import(ROUND_TRIP, "jsonl", dataset, line.encode(), media)
-    assert (again["done"], again["failed"]) == (1, 0)
-    (reused,) = _ingest_imported_videos(ROUND_TRIP)
-    assert reused["file"]["file_id"] == listed["file_id"] and not reused["file"]["created"]
+    assert (redriven["done"], redriven["failed"], again["done"], again["failed"]) == (1, 0, 1, 0)
+    reused = _ingest_imported_videos(ROUND_TRIP)
+    assert len(reused) == 2 and all(r["file"] == {**ingested["file"], "created": False} for r in reused)
     assert len(files.list_files(ROUND_TRIP, dataset, limit=10, cursor=None, status=None)["files"]) == 1
-    assert files.get_file_with_instances(ROUND_TRIP, listed["file_id"])[1] == instances
+    assert files.get_file_with_instances(ROUND_TRIP, listed["file_id"])[1] == instances  # version 1, kept
 
 
 def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(stack, tmp_path):
