@@ -132,7 +132,10 @@ def import_jsonl(
     progress: bool = True,
     wait_s: float = 3600,
 ) -> dict[str, Any]:
-    """Import a JSONL of packets; a packet's ``media.path`` is read under ``media_root`` (default: beside it)."""
+    """Import a JSONL of packets; a packet's ``media.path`` is read under ``media_root`` (default: beside it).
+
+    A video's packet (``media.type`` ``"video"``: tracks, frame tags, tags) is handed to the video ingest: the
+    job counts it done then, and the video is ready with its annotations when its ingest ends."""
     path = Path(path)
     root = Path(media_root) if media_root else path.parent
     importer = Importer(scope, "jsonl", directory, create_labels)

@@ -589,3 +589,185 @@ def test_a_coco_export_with_presigned_references_imports_back_without_its_images
         reset_service_caches()
     assert (job["done"], job["failed"]) == (5, 0)
     assert _imported("by-url") == source["instances"]
+
+
+VIDEO_FRAMES = 30
+
+
+def _video_instances() -> list[dict]:
+    """Two tracks (a box track with interpolated frames, outside, occluded and per-frame attributes; a point
+    track), a frame tag with an attribute and a whole-video tag."""
+
+    def box(frame: int, x0: float, y0: float, x1: float, y1: float, **more) -> dict:
+        return {"frame": frame, "x_min": x0, "y_min": y0, "x_max": x1, "y_max": y1, **more}
+
+    return [
+        {
+            "type": "track",
+            "name": "car",
+            "track_id": 3,
+            "shape": "box",
+            "attributes": {"make": "ford"},
+            "keyframes": [
+                box(0, 4.0, 2.0, 40.0, 30.0, attributes={"lights": "on"}),
+                box(12, 60.0, 8.0, 100.0, 40.0, occluded=True),
+                box(20, 80.0, 10.0, 120.0, 44.0, outside=True),
+            ],
+        },
+        {
+            "type": "track",
+            "name": "person",
+            "track_id": 7,
+            "shape": "point",
+            "keyframes": [
+                {"frame": 5, "points": [{"x": 10.0, "y": 10.0}]},
+                {"frame": 25, "points": [{"x": 50.0, "y": 30.0}]},
+            ],
+        },
+        {"type": "frame_tag", "name": "shaky", "frame_start": 3, "frame_end": 8, "attributes": {"severity": 2}},
+        {"type": "tag", "name": "night"},
+    ]
+
+
+def _ingest_imported_videos(project_id: str) -> list[dict]:
+    """What S3's notification of the uploads prefix starts for each video an import handed over: a sidecar's
+    own event (its video not ingested yet, so it waits), then the ingest machine and the video ingest machine."""
+    from annolake_service.adapters import storage
+    from annolake_service.services import ingest
+    from annolake_service.shared.settings import get_settings
+
+    from tests.support.video_steps import run_video_ingest
+
+    bucket = get_settings().media_bucket
+    arrived = storage.list_keys(bucket, f"uploads/{project_id}/")
+    for key in (k for k in arrived if k.endswith(".json")):
+        assert ingest.attach_late_sidecar(bucket, key) is None
+    outcomes = []
+    for key in (k for k in arrived if not k.endswith(".json")):
+        assert ingest.process_media(bucket, key)["media_type"] == "video"
+        outcomes.append(run_video_ingest(bucket, key))
+    return outcomes
+
+
+@contextlib.contextmanager
+def _private_urls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    reset_service_caches()
+    try:
+        yield
+    finally:
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS")
+        reset_service_caches()
+
+
+@pytest.mark.parametrize("references", [None, "s3", "presigned"])
+def test_a_jsonl_export_of_a_video_imports_back_with_the_same_tracks_and_tags(stack, tmp_path, monkeypatch, references):
+    """With its media, with S3 references beside the media, and by presigned URLs alone (the import fetches it)."""
+    pytest.importorskip("av")
+    from annolake_service.domain.schema import AttributeGroup
+    from annolake_service.services import annotations, files, schema
+
+    from tests.support.video_fixtures import make_video
+    from tests.support.video_slice import ingest_video
+
+    dataset, frames = f"jsonl-video-{references or 'media'}", VIDEO_FRAMES + [None, "s3", "presigned"].index(references)
+    schema.add_labels(stack.project_id, ["car", "person", "shaky", "night"])
+    known = {g.name for g in schema.get_schema(stack.project_id)[0].attribute_groups}
+    for group in (
+        AttributeGroup(name="make", kind="text", label_names=["car"]),
+        AttributeGroup(name="lights", kind="select", options=["on", "off"], label_names=["car"]),
+        AttributeGroup(name="severity", kind="number", min=0, max=5, label_names=["shaky"]),
+    ):
+        if group.name not in known:
+            schema.add_attribute_group(stack.project_id, group)
+    original = make_video(tmp_path / "drive.mp4", frames=frames, size=(128, 48))
+    video = ingest_video(stack.project_id, dataset, original)
+    saved = annotations.save_annotations(
+        stack.project_id, video, expected_version=0, instance_list=_video_instances(), author="user:test"
+    )["instance_list"]
+    snap = stack.project().directory.get(dataset).snapshot(f"{dataset}-v1")
+    out = tmp_path / "out"
+    snap.export("jsonl", out, progress=False, references=references, media=references != "presigned")
+    (line,) = (out / "annolake.jsonl").read_text(encoding="utf-8").splitlines()
+    packet = json.loads(line)
+    assert packet["media"]["type"] == "video" and ("url" in packet["media"]) == (references is not None)
+    assert packet["annolake"]["frame_count"] == frames
+    media = {p: b for p, b in import_steps.folder_files(out).items() if p != "annolake.jsonl"}
+    assert media == ({} if references == "presigned" else {packet["media"]["path"]: original.read_bytes()})
+
+    with _private_urls(monkeypatch):  # presigned URLs point at the local test stack
+        job = import_steps.run_import(ROUND_TRIP, "jsonl", dataset, line.encode(), media)
+    assert (job["done"], job["failed"]) == (1, 0), job["failures"]
+    (ingested,) = _ingest_imported_videos(ROUND_TRIP)
+    assert "file" in ingested, ingested
+    (listed,) = files.list_files(ROUND_TRIP, dataset, limit=10, cursor=None, status=None)["files"]
+    record, instances = files.get_file_with_instances(ROUND_TRIP, listed["file_id"])
+    assert (record.media_type, record.original_name, record.status) == ("video", "drive.mp4", "ready")
+    assert record.video is not None and record.video.frame_count == frames
+    assert _content(instances) == _content(saved)  # the same tracks, keyframes, frame tag and tag
+    source_record = files.get_file(stack.project_id, video)
+    assert (record.label_counts, record.frame_counts) == (source_record.label_counts, source_record.frame_counts)
+
+    with _private_urls(monkeypatch):  # the import re-driven, then the same import again
+        redriven = import_steps.run_steps(ROUND_TRIP, job["import_id"])
+        again = import_steps.run_import(ROUND_TRIP, "jsonl", dataset, line.encode(), media)
+    assert (redriven["done"], redriven["failed"], again["done"], again["failed"]) == (1, 0, 1, 0)
+    reused = _ingest_imported_videos(ROUND_TRIP)
+    assert len(reused) == 2 and all(r["file"] == {**ingested["file"], "created": False} for r in reused)
+    assert len(files.list_files(ROUND_TRIP, dataset, limit=10, cursor=None, status=None)["files"]) == 1
+    assert files.get_file_with_instances(ROUND_TRIP, listed["file_id"])[1] == instances  # version 1, kept
+
+
+def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(stack, tmp_path):
+    pytest.importorskip("av")
+    from annolake_service.services import files
+
+    from tests.support.video_fixtures import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48)).read_bytes()
+    picture = next(iter(coco_fixture.coco_document()[1].values()))
+    track = {"type": "track", "name": "car", "track_id": 1, "shape": "box"}
+    packets = [
+        {  # an image's box on a video
+            "media": {"path": "clip.mp4", "type": "video"},
+            "instance_list": [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}],
+        },
+        {  # a track without keyframes' geometry
+            "media": {"path": "clip.mp4"},
+            "instance_list": [{**track, "keyframes": [{"frame": 0, "x_min": 1}]}],
+        },
+        {"media": {"path": "clip.wav", "type": "audio"}, "instance_list": []},
+        {"media": {"path": "still.jpg", "type": "video"}, "instance_list": []},  # an image said to be a video
+        {  # valid tracks, but past the probed video's last frame: its ingest refuses it
+            "media": {"path": "clip.mp4", "type": "video"},
+            "instance_list": [{**track, "keyframes": [{"frame": 40, "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}]}],
+        },
+        {  # exported with S3 references and imported without the media
+            "media": {"path": "images/gone.mp4", "url": "s3://elsewhere/gone.mp4", "type": "video"},
+            "instance_list": [],
+        },
+    ]
+    manifest = "\n".join(json.dumps(p) for p in packets).encode()
+    job = import_steps.run_import(
+        ROUND_TRIP, "jsonl", "bad-videos", manifest, {"clip.mp4": clip, "still.jpg": picture, "clip.wav": b"RIFF"}
+    )
+    assert (job["done"], job["failed"]) == (1, 5)
+    reasons = {f["index"]: f["reason"] for f in job["failures"]}
+    assert "clip.mp4 is a video: instances [0] are image shapes; on a video a shape is a track keyframe" in reasons[0]
+    assert (
+        "clip.mp4 is a video: instance 0.track: Value error, track 1 keyframe at frame 0: a box keyframe needs "
+        "['y_min', 'x_max', 'y_max']" in reasons[1]
+    )
+    assert (
+        "line 3: media type 'audio' is not supported; a packet's media.type is one of ['image', 'video']" in reasons[2]
+    )
+    assert "still.jpg is not a video (MP4, MOV, WebM or MKV), though its packet says media type 'video'" in reasons[3]
+    assert (
+        "images/gone.mp4 was not uploaded with the import, and its media.url s3://elsewhere/gone.mp4 is an S3 URI, "
+        "which the import does not read: upload the media with the import (the exported folder, with media), or "
+        "export with references='presigned'" in reasons[5]
+    )
+    (refused,) = _ingest_imported_videos(ROUND_TRIP)
+    assert "frames [40] are past the video's last frame 11 (it has 12 frames" in refused["quarantine"]["reason"]
+    (listed,) = files.list_files(ROUND_TRIP, "bad-videos", limit=10, cursor=None, status=None)["files"]
+    assert listed["status"] == "quarantined" and "move them to frames 0..11" in listed["status_reason"]

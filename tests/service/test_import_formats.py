@@ -119,11 +119,13 @@ def test_jsonl_packets_and_round_trip():
     text = "\n".join(
         [
             json.dumps({"media": {"url": "https://e.com/a.jpg"}, "instance_list": [{"type": "tag", "name": "day"}]}),
-            json.dumps({"media": {"path": "img/b.png", "type": "video"}}),
+            json.dumps({"media": {"path": "clips/b.mp4", "type": "video"}}),
+            json.dumps({"media": {"path": "c.wav", "type": "audio"}}),
         ]
     )
     parsed = parse_jsonl(text)
-    assert parsed.label_names == ["day"] and parsed.items[1].problem.startswith("media type 'video'")
+    assert parsed.label_names == ["day"] and (parsed.items[1].media_type, parsed.items[1].problem) == ("video", None)
+    assert parsed.items[2].problem.startswith("line 3: media type 'audio' is not supported")
     assert ImportItem.from_json(parsed.items[0].to_json()) == parsed.items[0]
     with pytest.raises(ImportFormatError, match="line 1"):
         parse_jsonl('{"no": "media"}')

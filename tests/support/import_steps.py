@@ -19,11 +19,18 @@ def run_import(project_id: str, fmt: str, dataset: str, manifest: bytes, media: 
     s3.put_object(Bucket=bucket, Key=prefix + "manifest", Body=manifest)
     for name, body in media.items():
         s3.put_object(Bucket=bucket, Key=prefix + "media/" + name, Body=body)
-    planned = imports.plan(project_id, job["import_id"])
+    return run_steps(project_id, job["import_id"])
+
+
+def run_steps(project_id: str, import_id: str) -> dict:
+    """The import state machine's steps on an import whose manifest and media are uploaded (again: a re-drive)."""
+    from annolake_service.services import imports
+
+    planned = imports.plan(project_id, import_id)
     for chunk in planned["chunks"]:
-        imports.import_chunk(project_id, job["import_id"], chunk["chunk_key"])
-    imports.finish(project_id, job["import_id"])
-    return imports.get_import(project_id, job["import_id"])
+        imports.import_chunk(project_id, import_id, chunk["chunk_key"])
+    imports.finish(project_id, import_id)
+    return imports.get_import(project_id, import_id)
 
 
 def run_coco_import(project_id: str, dataset: str, document: dict, media: dict[str, bytes]) -> dict:

@@ -17,6 +17,7 @@ import yaml
 from annolake_service.domain import rle
 
 FORMATS = ("coco", "yolo", "jsonl")
+MEDIA_TYPES = ("image", "video")  # of a JSONL packet's media
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -34,6 +35,7 @@ class ImportItem:
     yolo_boxes: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None  # known up front (e.g. an unsupported mask encoding)
+    media_type: str | None = None  # what the manifest declares ("image", "video"); None: told by the bytes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -246,6 +248,7 @@ def parse_jsonl(text: str) -> ParsedImport:
             raise ImportFormatError(f"line {line_no}: media needs a 'url' or a 'path'")
         instances = packet.get("instance_list") or []
         labels.update(i.get("name") for i in instances if isinstance(i, dict) and i.get("type") != "global")
+        declared = media.get("type")
         items.append(
             ImportItem(
                 index=len(items),
@@ -254,9 +257,11 @@ def parse_jsonl(text: str) -> ParsedImport:
                 media_url=url,
                 instances=instances,
                 metadata=packet.get("metadata") or {},
+                media_type=declared,
                 problem=None
-                if media.get("type", "image") == "image"
-                else f"media type {media.get('type')!r} is not supported yet",
+                if declared in (None, *MEDIA_TYPES)
+                else f"line {line_no}: media type {declared!r} is not supported; a packet's media.type is one of "
+                f"{list(MEDIA_TYPES)} (or left out: the bytes tell)",
             )
         )
     if not items:

@@ -322,6 +322,16 @@ def parse_instance_list(raw: Any, *, width: int, height: int, frame_count: int |
     return instances
 
 
+UNPROBED = 1 << 62  # a bound no probed video reaches: frames and size are checked once it is probed
+
+
+def parse_unprobed_video_instances(raw: Any) -> list[Any]:
+    """A video's instances checked before its probe (an import hands the video to its ingest): the model and
+    kinds as ``parse_instance_list`` checks them (tracks, frame tags, whole-video tags); its frame range and
+    size are checked against the probed video when the file is registered with them."""
+    return parse_instance_list(raw, width=UNPROBED, height=UNPROBED, frame_count=UNPROBED)
+
+
 def _check_media_kind(instances: list[Any], frame_count: int | None) -> None:
     if frame_count is None:
         on_image = [i for i, inst in enumerate(instances) if inst.type in VIDEO_TYPES]

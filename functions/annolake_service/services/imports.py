@@ -10,17 +10,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import time
 from typing import Any
 
 from annolake_service.adapters import storage, web_fetch, workflows
 from annolake_service.adapters.dynamo import imports as import_repo
+from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.domain import imports as formats
 from annolake_service.domain import media
-from annolake_service.domain.entities import ImportJob
-from annolake_service.domain.file_metadata import InvalidMetadata
-from annolake_service.domain.instances import InvalidInstances
+from annolake_service.domain.entities import Dataset, ImportJob
+from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
+from annolake_service.domain.instances import InvalidInstances, parse_unprobed_video_instances
+from annolake_service.domain.object_keys import sidecar_key_for
 from annolake_service.services import ingest, projects
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
@@ -56,8 +60,12 @@ def create_import(project_id: str, *, fmt: str, dataset_name: str, create_labels
             max_bytes=media.DEFAULT_MAX_BYTES * 4,
             expires_in=UPLOAD_SECONDS,
         ),
+        # media as large as a video's ingest takes (an image is held to its own limit when it is read)
         "media_upload": storage.presigned_prefix_post(
-            bucket, prefix + "media/", max_bytes=media.DEFAULT_MAX_BYTES, expires_in=UPLOAD_SECONDS
+            bucket,
+            prefix + "media/",
+            max_bytes=max(media.DEFAULT_MAX_BYTES, get_settings().video_max_bytes),
+            expires_in=UPLOAD_SECONDS,
         ),
     }
 
@@ -198,7 +206,7 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
     for raw in items:
         item = formats.ImportItem.from_json(raw)
         try:
-            file_id = _import_item(project_id, import_id, dataset.dataset_id, item)
+            file_id = _import_item(project_id, import_id, dataset, item)
             reason = None
         except (
             media.MediaRejected,
@@ -217,24 +225,38 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
     return tally
 
 
-def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats.ImportItem) -> str:
+def _import_item(project_id: str, import_id: str, dataset: Dataset, item: formats.ImportItem) -> str | None:
+    """Register an image with its instances; hand a video to the video ingest (None: its file id comes then)."""
     if item.problem:
         raise ValueError(item.problem)
     settings = get_settings()
-    if item.media_path:
-        key = _prefix(project_id, import_id) + "media/" + item.media_path
-        try:
-            body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
-        except storage.ObjectMissing:
-            if not item.media_url:
-                raise storage.ObjectMissing(f"{item.media_path} was not uploaded with the import") from None
-            body = web_fetch.fetch(
-                item.media_url, max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
-            ).body
+    key = _prefix(project_id, import_id) + "media/" + item.media_path if item.media_path else None
+    head = _head(settings.media_bucket, key) if key else None
+    if key and head is not None and media.sniff_video(head) is not None:
+        _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
+        return None
+    if key and head is not None:
+        body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
     else:
+        if key and not item.media_url:
+            raise storage.ObjectMissing(f"{item.media_path} was not uploaded with the import")
+        if (item.media_url or "").startswith("s3://"):
+            raise storage.ObjectMissing(
+                f"{item.media_path or item.name} was not uploaded with the import, and its media.url "
+                f"{item.media_url} is an S3 URI, which the import does not read: upload the media with the import "
+                "(the exported folder, with media), or export with references='presigned'"
+            )
         body = web_fetch.fetch(
             item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
         ).body
+        if media.sniff_video(body[: media.VIDEO_HEAD_BYTES]) is not None:
+            _hand_over_video(project_id, import_id, dataset.name, item, body=body)
+            return None
+    if item.media_type == "video":
+        raise media.UnsupportedMedia(
+            f"{item.name} is not a video (MP4, MOV, WebM or MKV), though its packet says media type 'video'; "
+            "give the video's own file, or media type 'image' for an image"
+        )
     inspected = media.inspect_image(body)
     labels = ingest.first_labels(
         formats.resolve_instances(item, inspected.width, inspected.height),
@@ -245,8 +267,56 @@ def _import_item(project_id: str, import_id: str, dataset_id: str, item: formats
         source=item.name,
     )
     facts = ingest.store_media(project_id, body, inspected)  # only once its pre-labels and metadata can be stored
-    ingest.record_ready_file(project_id, dataset_id, name=item.name, facts=facts, labels=labels)
-    return facts["file_id"]
+    ingest.record_ready_file(project_id, dataset.dataset_id, name=item.name, facts=facts, labels=labels)
+    return str(facts["file_id"])
+
+
+def _head(bucket: str, key: str) -> bytes | None:
+    """The first bytes of an uploaded media file (enough to tell a video); None when it was not uploaded."""
+    try:
+        return storage.read_range(bucket, key, 0, media.VIDEO_HEAD_BYTES - 1)
+    except storage.ObjectMissing:
+        return None
+
+
+def _hand_over_video(
+    project_id: str,
+    import_id: str,
+    dataset_name: str,
+    item: formats.ImportItem,
+    *,
+    copy_from: str | None = None,
+    body: bytes = b"",
+) -> None:
+    """A video arrives as an upload of the import's dataset, with its instances as its sidecar: the uploads'
+    notification starts the ingest, whose video machine probes it, stores its frames and registers it ready
+    with the sidecar's tracks and tags as version 1 (checked then against its frame count and size), or
+    quarantines it with the reason. Checked here first: the packet's instances as the annotation save's model
+    reads a video's (tracks, frame tags, whole-video tags) and its metadata.
+
+    The upload's id comes from the import and the item, so a re-driven import rewrites the same upload; the
+    video's ingest registers its file by content, once."""
+    try:
+        parsed = parse_unprobed_video_instances(item.instances)
+    except InvalidInstances as exc:
+        raise InvalidInstances(f"{item.name} is a video: {exc}") from None
+    metadata = checked_metadata(item.metadata, source=f"the metadata of {item.name}")
+    settings = get_settings()
+    upload_id = "up_" + hashlib.sha256(f"{import_id}:{item.index}".encode()).hexdigest()[:16]
+    if upload_repo.get_upload(project_id, upload_id) is None:
+        upload_repo.create_upload(
+            project_id, upload_id, dataset_name, item.name, f"import:{import_id}", ttl=int(time.time()) + 7 * 86400
+        )
+    key = storage.upload_key(project_id, dataset_name, upload_id, item.name)
+    sidecar = {"instance_list": [i.model_dump(exclude_none=True) for i in parsed], "metadata": metadata}
+    # the sidecar goes first: the video's arrival starts the ingest that reads it
+    storage.write_object(settings.media_bucket, sidecar_key_for(key), json.dumps(sidecar).encode(), "application/json")
+    if copy_from is not None:
+        storage.copy_object(settings.media_bucket, copy_from, settings.media_bucket, key)
+    else:
+        kind = media.sniff_video(body[: media.VIDEO_HEAD_BYTES])
+        storage.write_object(settings.media_bucket, key, body, kind.mime_type if kind else "application/octet-stream")
+    logger.info("import handed a video to ingest", extra={"import_id": import_id, "upload_id": upload_id})
 
 
 def finish(project_id: str, import_id: str) -> dict[str, Any]:

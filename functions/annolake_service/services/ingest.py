@@ -23,6 +23,7 @@ from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
+from annolake_service.domain.video.visibility import frame_counts
 from annolake_service.services import annotations as annotation_service
 from annolake_service.services import projects
 from annolake_service.services import schema as schema_service
@@ -82,8 +83,11 @@ def hand_over_video(arrival: dict[str, Any]) -> dict[str, Any]:
     return {"execution_arn": workflows.start_video_ingest(payload)}
 
 
-def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tuple[list[dict[str, Any]], dict, bool]:
-    """Pre-labels and metadata from a sidecar ``<name>.json``, and whether there was one (none: empty)."""
+def _read_sidecar(
+    bucket: str, sidecar_key: str, width: int, height: int, frame_count: int | None = None
+) -> tuple[list[dict[str, Any]], dict, bool]:
+    """Pre-labels and metadata from a sidecar ``<name>.json``, and whether there was one (none: empty); a
+    video's (``frame_count``) are its tracks, frame tags and whole-video tags."""
     raw = storage.read_optional_json_bytes(bucket, sidecar_key, max_bytes=MAX_SIDECAR_BYTES)
     if raw is None:
         return [], {}, False
@@ -95,7 +99,9 @@ def _read_sidecar(bucket: str, sidecar_key: str, width: int, height: int) -> tup
         packet = {"instance_list": packet}
     if not isinstance(packet, dict):
         raise InvalidInstances(f"sidecar {sidecar_key} must be an object with an instance_list")
-    instances = parse_instance_list(packet.get("instance_list", []), width=width, height=height)
+    instances = parse_instance_list(
+        packet.get("instance_list", []), width=width, height=height, frame_count=frame_count
+    )
     metadata = checked_metadata(packet.get("metadata") or {}, source=f"the metadata of sidecar {sidecar_key}")
     return [i.model_dump(exclude_none=True) for i in instances], metadata, True
 
@@ -105,7 +111,8 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     arrived = parse_object_key(key)
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
     sidecar = sidecar_key_for(key)
-    instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"])
+    frame_count = (facts.get("video") or {}).get("frame_count")
+    instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"], frame_count)
     labels = first_labels(
         instance_list,
         metadata,
@@ -113,6 +120,7 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         height=facts["height"],
         author=f"ingest:{arrived.source}",
         source=f"sidecar {posixpath.basename(sidecar)}",
+        frame_count=frame_count,
     )
     if label_names := [i["name"] for i in instance_list if i["type"] != "global"]:
         schema_service.add_labels(arrived.project_id, label_names)
@@ -131,7 +139,7 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         # after the read above while its own event ran before the arrival was recorded, and so found no image
         # to attach to; its event left a mark, which the arrival's write answered. Look once more: one of the
         # two attaches it (a sidecar event after the arrival's write finds the file itself).
-        _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"])
+        _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"], frame_count)
     _remove_arrival(bucket, key, sidecar if had_sidecar else None)
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
@@ -174,14 +182,22 @@ class FirstLabels:
     metadata: dict[str, Any]
     author: str
     created_at: datetime
+    frame_counts: dict[str, int]  # a video's frames per label (empty for an image)
 
 
 def first_labels(
-    instance_list: list[dict[str, Any]], metadata: Any, *, width: int, height: int, author: str, source: str
+    instance_list: list[dict[str, Any]],
+    metadata: Any,
+    *,
+    width: int,
+    height: int,
+    author: str,
+    source: str,
+    frame_count: int | None = None,
 ) -> FirstLabels:
-    """Validate pre-labels against the image and metadata as stored; raises InvalidInstances (incl. too large)
-    or InvalidMetadata, whose messages name ``source``'s problem."""
-    parsed = parse_instance_list(instance_list, width=width, height=height)
+    """Validate pre-labels against the image (a video's frames, given ``frame_count``) and metadata as stored;
+    raises InvalidInstances (incl. too large) or InvalidMetadata, whose messages name ``source``'s problem."""
+    parsed = parse_instance_list(instance_list, width=width, height=height, frame_count=frame_count)
     checked = checked_metadata(metadata, source=f"the metadata of {source}")
     now = datetime.now(UTC)
     return FirstLabels(
@@ -191,6 +207,7 @@ def first_labels(
         metadata=checked,
         author=author,
         created_at=now,
+        frame_counts={} if frame_count is None else frame_counts(parsed, frame_count),
     )
 
 
@@ -211,6 +228,7 @@ def _ready_record(project_id: str, *, name: str, facts: dict[str, Any], labels: 
         video=facts.get("video"),
         metadata=labels.metadata,
         label_counts=labels.label_counts,
+        frame_counts=labels.frame_counts,
         attribute_values=labels.attribute_values,
         created_at=labels.created_at,
     )
@@ -268,16 +286,25 @@ def attach_late_sidecar(bucket: str, key: str) -> str | None:
     if record.annotation_version:
         storage.delete_object(bucket, key)
         return None
-    return _apply_sidecar(bucket, key, arrived, file_id, record.width or 0, record.height or 0)
+    frame_count = record.video.frame_count if record.video is not None else None
+    return _apply_sidecar(bucket, key, arrived, file_id, record.width or 0, record.height or 0, frame_count)
 
 
-def _apply_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, width: int, height: int) -> str | None:
+def _apply_sidecar(
+    bucket: str,
+    key: str,
+    arrived: ArrivedObject,
+    file_id: str,
+    width: int,
+    height: int,
+    frame_count: int | None = None,
+) -> str | None:
     """Save a sidecar read after its file was registered as version 1, merge its metadata, remove it.
 
     Both the sidecar's own event and its image's ingest may get here for one sidecar: the save expects
     version 0, so only one of them applies it."""
     try:
-        instance_list, metadata, found = _read_sidecar(bucket, key, width, height)
+        instance_list, metadata, found = _read_sidecar(bucket, key, width, height, frame_count)
         if not found:
             return None  # none, or the other side applied and removed it already
         record = file_repo.get_file(arrived.project_id, file_id)

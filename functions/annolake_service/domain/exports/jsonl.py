@@ -3,7 +3,8 @@ stored, with attributes, sources, model names, scores and each instance's versio
 and an ``annolake`` record (file id, content hash, annotation version, size, source URI). It imports back with
 ``annolake import jsonl`` (instance ids are new there; everything a user edits is kept). With
 ``references="s3"`` a packet's ``media.url`` is the original's S3 URI too (the import reads it there when the
-image at ``media.path`` was not uploaded).
+image at ``media.path`` was not uploaded). A video's packet is ``media.type`` ``"video"`` (its original at
+``media.path``) with its tracks, frame tags and whole-video tags; the import hands it to the video ingest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from annolake_service.domain.exports.base import ExportContext, ExportFile, Expo
 
 def packet(file: ExportFile, context: ExportContext) -> dict:
     """With references, ``media.url`` too: the import reads the image there when ``path`` was not uploaded."""
-    media = {"path": file.image_path, "type": "image"}
+    media = {"path": file.image_path, "type": "video" if file.is_video else "image"}
     if context.references:
         media["url"] = file.media_uri
     return {
@@ -30,6 +31,7 @@ def packet(file: ExportFile, context: ExportContext) -> dict:
             "width": file.width,
             "height": file.height,
             "source_uri": file.media_uri,
+            **({"frame_count": file.frame_count, "fps": file.fps} if file.is_video else {}),
         },
     }
 
