@@ -266,7 +266,7 @@ def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(plat
 
     from tests.support.auth import reset_service_caches
 
-    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3000)
+    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3500)
     file_reads: list[dict] = []
     counter_bumps: list[dict] = []
 
