@@ -13,7 +13,8 @@ batches of 32, bytes only (no decoding, so the figures are of reading, not of JP
     fresh local cache each epoch, so every epoch downloads);
 (d) per object: ``snap.to_pytorch(streaming=True)``: pages of presigned URLs, one GET per sample;
 the limit: each worker GETs its share of the shards whole and counts their samples (no parsing), and the same
-with each sample's bytes cut out by the index and handed to the main process (what any reader must at least do).
+with each sample's bytes cut out by the index and handed to the main process (what any reader must at least do),
+and with each sample's bytes and its annotation JSON parsed (what any reader that hands over annotations does).
 
 Each figure is the best of 3 epochs (the machine is shared). Every loader hands batches as lists
 (``collate_fn=list``: the samples as the reader made them, the SDK's dicts with parsed annotations, webdataset's
@@ -21,9 +22,10 @@ Each figure is the best of 3 epochs (the machine is shared). Every loader hands 
 with the SDK's ``detection_collate`` (tensors), and (a) and (d) decoded, for scale. Nothing asserts; the numbers
 go in docs/snapshots.md.
 
-``ANNOLAKE_BENCH_BASELINE_SDK=<a checkout's sdk/ folder>`` also measures (a) with that SDK against this one, each
-in a child process of its own, taking turns (``ROUNDS`` each) on the same shards in the same run, so a change to
-the reader is measured under the same load as what it replaces.
+``ANNOLAKE_BENCH_BASELINE_SDK=<a checkout's sdk/ folder>`` also measures (a) with that SDK against this one and
+the limit with each sample's bytes handed over, each in a child process of its own, taking turns (``ROUNDS`` each)
+on the same shards in the same run, so a change to the reader is measured under the same load as what it replaces
+and as its bound.
 """
 
 from __future__ import annotations
@@ -136,36 +138,52 @@ def _packed_child() -> None:
     print(json.dumps({"rate": rate}))
 
 
-def _packed_rate_with(sdk: Path, creds: dict) -> float:  # noqa: ANN001
+def _limit_child() -> None:
+    """The limit (each sample's bytes handed over) in a child process, as (a) is measured; prints its rate."""
+    shards = json.loads(Path(os.environ["ANNOLAKE_BENCH_SHARDS"]).read_text())
+    whole = WholeShards([(url, entries) for url, entries in shards], hand="bytes")
+    rate, samples = _rate(DataLoader(whole, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
+    assert samples == sum(len(entries) for _url, entries in shards), samples
+    print(json.dumps({"rate": rate}))
+
+
+def _packed_rate_with(sdk: Path, creds: dict, child: str = "_packed_child") -> float:  # noqa: ANN001
     env = {
         **os.environ,
         "PYTHONPATH": f"{sdk}:{REPO}:{os.environ.get('PYTHONPATH', '')}",
         "ANNOLAKE_BENCH_CREDS": json.dumps(creds),
     }
-    code = "from tests.bench.packed_shards import _packed_child; _packed_child()"
+    code = f"from tests.bench.packed_shards import {child}; {child}()"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)  # noqa: S603
     if done.returncode:
         raise RuntimeError(f"(a) with the SDK at {sdk} failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])["rate"]
 
 
-def _baseline_rows(platform, snapshot: str) -> list[tuple[str, str, str]]:  # noqa: ANN001
-    """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK`` and with this SDK, taking turns; nothing if it is not set."""
+def _baseline_rows(platform, snapshot: str, shards: list[tuple[str, list[list]]]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK``, with this SDK and the limit (bytes handed over), taking turns;
+    nothing if it is not set."""
     baseline = os.environ.get("ANNOLAKE_BENCH_BASELINE_SDK")
     if not baseline:
         return []
     creds = {**platform.credentials, "api_url": platform.api_url, "snapshot": snapshot}
-    rates: dict[str, list[float]] = {"baseline": [], "this": []}
-    for _ in range(ROUNDS):
-        rates["baseline"].append(_packed_rate_with(Path(baseline), creds))
-        rates["this"].append(_packed_rate_with(REPO / "sdk", creds))
-    old, new = max(rates["baseline"]), max(rates["this"])
-    turns = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(rates["baseline"], rates["this"], strict=True))
+    rates: dict[str, list[float]] = {"baseline": [], "this": [], "limit": []}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as listing:
+        listing.write(json.dumps(shards))
+        listing.flush()
+        os.environ["ANNOLAKE_BENCH_SHARDS"] = listing.name
+        for _ in range(ROUNDS):
+            rates["baseline"].append(_packed_rate_with(Path(baseline), creds))
+            rates["this"].append(_packed_rate_with(REPO / "sdk", creds))
+            rates["limit"].append(_packed_rate_with(REPO / "sdk", creds, "_limit_child"))
+    old, new, limit = (max(rates[k]) for k in ("baseline", "this", "limit"))
+    turns = ", ".join(f"{a:.0f}/{b:.0f}/{c:.0f}" for a, b, c in zip(*rates.values(), strict=True))
     return [
         (
-            "(a) packed, baseline SDK / this SDK, taking turns",
-            f"{old:.0f} / {new:.0f} samples/s",
-            f"this = {new / old:.2f}x the baseline (best of {ROUNDS} turns each: {turns})",
+            "(a) packed, baseline SDK / this SDK / limit, taking turns",
+            f"{old:.0f} / {new:.0f} / {limit:.0f} samples/s",
+            f"this = {new / old:.2f}x the baseline; of the limit (bytes handed over): baseline {old / limit:.2f}x, "
+            f"this {new / limit:.2f}x (best of {ROUNDS} turns each, child processes: {turns})",
         )
     ]
 
@@ -184,11 +202,12 @@ def _webdataset_rate(urls: list[str]) -> tuple[float, int]:
 
 
 class WholeShards(IterableDataset):
-    """The limit: each worker GETs its shards whole and yields one placeholder per sample they hold (no parsing),
-    or with ``cut``, each sample's media bytes cut out by the index's offsets."""
+    """The limit: each worker GETs its shards whole and yields, per sample they hold, a placeholder (``hand``
+    ``"count"``: no parsing), its media bytes cut out by the index's offsets (``"bytes"``), or those and its
+    annotation JSON parsed (``"json"``: what a reader that hands over annotations must at least do)."""
 
-    def __init__(self, shards: list[tuple[str, list[list]]], *, cut: bool = False) -> None:
-        self.shards, self.cut = shards, cut
+    def __init__(self, shards: list[tuple[str, list[list]]], *, hand: str = "count") -> None:
+        self.shards, self.hand = shards, hand
 
     def __iter__(self):  # noqa: ANN204
         worker = get_worker_info()
@@ -197,7 +216,9 @@ class WholeShards(IterableDataset):
         for url, entries in mine:
             data = http.request("GET", url).data
             assert data
-            if self.cut:
+            if self.hand == "json":
+                yield from ((data[e[3] : e[3] + e[4]], json.loads(data[e[5] : e[5] + e[6]])) for e in entries)
+            elif self.hand == "bytes":
                 yield from (data[entry[3] : entry[3] + entry[4]] for entry in entries)
             else:
                 yield from range(len(entries))
@@ -320,13 +341,13 @@ def run() -> list[tuple[str, str, str]]:
             per_object, n = _sdk_rate(snap.to_pytorch(streaming=True, decode=False, seed=1), collate_fn=list)
             entries = [shard["samples"] for shard in shards.shards]
             limits = []
-            for cut in (False, True):
-                whole = WholeShards(list(zip(shard_urls, entries, strict=True)), cut=cut)
+            for hand in ("count", "bytes", "json"):
+                whole = WholeShards(list(zip(shard_urls, entries, strict=True)), hand=hand)
                 limit, n_limit = _rate(DataLoader(whole, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
                 assert n_limit == len(shards), n_limit
                 limits.append(limit)
             assert n_packed == n_wds == len(shards), (n_packed, n_wds, len(shards))  # (d): the snapshot's, n
-            rows += _baseline_rows(platform, snap.name)
+            rows += _baseline_rows(platform, snap.name, list(zip(shard_urls, entries, strict=True)))
             decoded_per_object, _ = _sdk_rate(snap.to_pytorch(streaming=True, seed=1))
             decoded_packed, _ = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, seed=1))
             rows += [
@@ -352,6 +373,11 @@ def run() -> list[tuple[str, str, str]]:
                     "limit: the same, each sample's bytes handed over",
                     f"{limits[1]:.0f} samples/s",
                     f"(a) = {packed / limits[1]:.2f}x this",
+                ),
+                (
+                    "limit: the same, each sample's bytes and parsed JSON handed over",
+                    f"{limits[2]:.0f} samples/s",
+                    f"(a) = {packed / limits[2]:.2f}x this",
                 ),
                 ("(a) packed, detection_collate (tensors)", f"{packed_tensors:.0f} samples/s", "bytes only"),
                 (
