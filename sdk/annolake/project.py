@@ -145,7 +145,7 @@ class Project:
 
 # Copies made by unpickling in this process, by what they connect with: every sample a DataLoader worker hands over
 # carries its project (``sample["diffgram_file"].client``), so each batch would otherwise build a project of its own
-# (a connection pool, and reference cycles the garbage collector then walks: ~25% of the main process's unpickling).
+# (a connection pool, and reference cycles the garbage collector then has to walk).
 _COPIES: dict[tuple[Any, ...], Project] = {}
 
 

@@ -158,6 +158,6 @@ def _items(data: bytes, entries: list[list[Any]]) -> list[dict[str, Any]]:
     """The annotation members of ``entries`` parsed in one ``json.loads`` (as one array): the decoder shares the
     strings of repeated keys within a call, so the samples of a shard share theirs, and a DataLoader worker
     pickles each key once per batch instead of once per sample and instance (and the main process builds it
-    once); one call also skips the per-call setup that cost as much as parsing a small member."""
+    once). A worker holds the parsed annotations of the shard it cuts up, beside its bytes."""
     view = memoryview(data)
     return json.loads(b"[" + b",".join(view[entry[5] : entry[5] + entry[6]] for entry in entries) + b"]")
