@@ -54,6 +54,11 @@ class ApiClient:
         self._pool = urllib3.PoolManager(retries=retry, timeout=urllib3.Timeout(total=timeout), maxsize=16)
         self._pid = os.getpid()
 
+    @property
+    def arguments(self) -> tuple[str, str, str, float]:
+        """``(host, client_id, client_secret, timeout)``: what a copy connects with."""
+        return self._arguments
+
     def __getstate__(self) -> dict[str, Any]:
         return {"arguments": self._arguments}
 

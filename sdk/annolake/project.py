@@ -66,6 +66,9 @@ class Project:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._connect(Scope(state["api"], state["project"], state["host"], owner=self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickled, (self.client.arguments, self.project_string_id, self.host)
+
     @property
     def _path(self) -> str:
         return self.scope.path
@@ -138,3 +141,20 @@ class Project:
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"
+
+
+# Copies made by unpickling in this process, by what they connect with: every sample a DataLoader worker hands over
+# carries its project (``sample["diffgram_file"].client``), so each batch would otherwise build a project of its own
+# (a connection pool, and reference cycles the garbage collector then has to walk).
+_COPIES: dict[tuple[Any, ...], Project] = {}
+
+
+def _unpickled(arguments: tuple[Any, ...], project: str, host: str) -> Project:
+    """The process's copy of a pickled ``Project``: one per connection, shared by what unpickles it again."""
+    key = (arguments, project, host)
+    copy = _COPIES.get(key)
+    if copy is None:
+        copy = Project.__new__(Project)
+        copy.__setstate__({"api": ApiClient(*arguments[:3], timeout=arguments[3]), "project": project, "host": host})
+        copy = _COPIES.setdefault(key, copy)
+    return copy

@@ -27,6 +27,10 @@ class SampleFile:
     file_id: str
     client: Any = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # as its fields (not an empty object then its ``__dict__``): a DataLoader worker hands one per sample
+        return SampleFile, (self.id, self.file_id, self.client)
+
 
 def decode_image(data: bytes) -> Any:
     """H×W×3 uint8 numpy array (RGB)."""
@@ -44,33 +48,50 @@ def build_sample(
     """``label_ids``: label name → class index (its position in the project's schema; -1 if since removed);
     ``predictions``: the page was asked for a run's predictions, and the sample carries them."""
     instances = item.get("instance_list", [])
-    boxes = [i for i in instances if i.get("type") == "box"]
-
-    def shaped(kind: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "label_name": i["name"],
-                "label_id": label_ids.get(i["name"], -1),
-                "points": [(p["x"], p["y"]) for p in i.get("points", [])],
+    x_min: list[Any] = []
+    y_min: list[Any] = []
+    x_max: list[Any] = []
+    y_max: list[Any] = []
+    ids: list[int] = []
+    names: list[str] = []
+    polygons: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
+    tags: list[str] = []
+    global_: dict[str, Any] | None = None
+    for instance in instances:  # one pass: a stream reads this for every sample
+        kind = instance.get("type")
+        if kind == "box":
+            x_min.append(instance["x_min"])
+            y_min.append(instance["y_min"])
+            x_max.append(instance["x_max"])
+            y_max.append(instance["y_max"])
+            ids.append(label_ids.get(instance["name"], -1))
+            names.append(instance["name"])
+        elif kind == "polygon" or kind == "point":
+            shaped = {
+                "label_name": instance["name"],
+                "label_id": label_ids.get(instance["name"], -1),
+                "points": [(p["x"], p["y"]) for p in instance.get("points", [])],
             }
-            for i in instances
-            if i.get("type") == kind
-        ]
-
-    globals_ = [i for i in instances if i.get("type") == "global"]
+            (polygons if kind == "polygon" else points).append(shaped)
+        elif kind == "tag":
+            tags.append(instance["name"])
+        elif kind == "global" and global_ is None:
+            global_ = instance
+    file = item["file"]
     sample: dict[str, Any] = {
-        "file": {k: item["file"].get(k) for k in ("id", "name", "width", "height", "metadata", "content_hash")},
+        "file": {k: file.get(k) for k in ("id", "name", "width", "height", "metadata", "content_hash")},
         "instance_list": instances,
-        "x_min_list": [b["x_min"] for b in boxes],
-        "y_min_list": [b["y_min"] for b in boxes],
-        "x_max_list": [b["x_max"] for b in boxes],
-        "y_max_list": [b["y_max"] for b in boxes],
-        "label_id_list": [label_ids.get(b["name"], -1) for b in boxes],
-        "label_name_list": [b["name"] for b in boxes],
-        "polygon_list": shaped("polygon"),
-        "point_list": shaped("point"),
-        "tags": [i["name"] for i in instances if i.get("type") == "tag"],
-        "global_attributes": dict(globals_[0].get("attributes", {})) if globals_ else {},
+        "x_min_list": x_min,
+        "y_min_list": y_min,
+        "x_max_list": x_max,
+        "y_max_list": y_max,
+        "label_id_list": ids,
+        "label_name_list": names,
+        "polygon_list": polygons,
+        "point_list": points,
+        "tags": tags,
+        "global_attributes": dict(global_.get("attributes", {})) if global_ is not None else {},
     }
     if predictions:
         sample["predictions"] = item.get("predictions")

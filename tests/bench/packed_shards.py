@@ -13,7 +13,8 @@ batches of 32, bytes only (no decoding, so the figures are of reading, not of JP
     fresh local cache each epoch, so every epoch downloads);
 (d) per object: ``snap.to_pytorch(streaming=True)``: pages of presigned URLs, one GET per sample;
 the limit: each worker GETs its share of the shards whole and counts their samples (no parsing), and the same
-with each sample's bytes cut out by the index and handed to the main process (what any reader must at least do).
+with each sample's bytes cut out by the index and handed to the main process (what any reader must at least do),
+and with each sample's bytes and its annotation JSON parsed (what any reader that hands over annotations does).
 
 Each figure is the best of 3 epochs (the machine is shared). Every loader hands batches as lists
 (``collate_fn=list``: the samples as the reader made them, the SDK's dicts with parsed annotations, webdataset's
@@ -21,9 +22,10 @@ Each figure is the best of 3 epochs (the machine is shared). Every loader hands 
 with the SDK's ``detection_collate`` (tensors), and (a) and (d) decoded, for scale. Nothing asserts; the numbers
 go in docs/snapshots.md.
 
-``ANNOLAKE_BENCH_BASELINE_SDK=<a checkout's sdk/ folder>`` also measures (a) with that SDK against this one, each
-in a child process of its own, taking turns (``ROUNDS`` each) on the same shards in the same run, so a change to
-the reader is measured under the same load as what it replaces.
+``ANNOLAKE_BENCH_BASELINE_SDK=<a checkout's sdk/ folder>`` also measures (a) with that SDK against this one and
+the limit with each sample's bytes handed over, each in a child process of its own, taking turns (``ROUNDS`` each)
+on the same shards in the same run, so a change to the reader is measured under the same load as what it replaces
+and as its bound.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ COUNT = int(os.environ.get("ANNOLAKE_BENCH_PACKED_FILES", "2000"))
 SHARD_BYTES = 16 << 20
 WORKERS, BATCH = 2, 32
 EPOCHS = 3  # each loader's best epoch is reported: a shared machine's load only ever slows a run down
-ROUNDS = 3  # turns each of the baseline SDK and this one take (ANNOLAKE_BENCH_BASELINE_SDK)
+# turns each of the baseline SDK, this one and the limit take (ANNOLAKE_BENCH_BASELINE_SDK)
+ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_PACKED_ROUNDS", "3"))
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -102,6 +105,29 @@ def _rate(loader, epochs: int = EPOCHS) -> tuple[float, int]:  # noqa: ANN001
     return best, samples
 
 
+def _child_rate(loader) -> dict[str, float]:  # noqa: ANN001
+    """In a child process: the best rate of ``EPOCHS`` epochs, and the median CPU time a sample cost in this
+    process (the main one: unpickling) and in its DataLoader workers (reaped at each epoch's end). CPU time
+    moves far less with the machine's load than the rate does; the emulator's, the same GETs in every case, is
+    not in it."""
+    import resource
+    import statistics
+
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
+    best, main, workers = 0.0, [], []
+    for _ in range(EPOCHS):
+        started, own, reaped, samples = time.perf_counter(), cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN), 0
+        for batch in loader:
+            samples += len(batch)
+        best = max(best, samples / (time.perf_counter() - started))
+        main.append((cpu(resource.RUSAGE_SELF) - own) / samples * 1e6)
+        workers.append((cpu(resource.RUSAGE_CHILDREN) - reaped) / samples * 1e6)
+    return {"rate": best, "main_us": statistics.median(main), "workers_us": statistics.median(workers), "n": samples}
+
+
 def _sdk_rate(stream, **loader) -> tuple[float, int]:  # noqa: ANN001, ANN003
     from annolake.torch_data import SliceLoader
 
@@ -131,42 +157,79 @@ def _packed_child() -> None:
     project = Project("demo", creds["client_id"], creds["client_secret"], creds["api_url"])
     snap = project.snapshot.get(creds["snapshot"])  # the parent's
     stream = snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, decode=False, seed=1)
-    rate, samples = _sdk_rate(stream, collate_fn=list)
-    assert samples == len(stream.shards), (samples, len(stream.shards))
-    print(json.dumps({"rate": rate}))
+    from annolake.torch_data import SliceLoader
+
+    measured = _child_rate(SliceLoader(stream, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
+    assert measured["n"] == len(stream.shards), (measured, len(stream.shards))
+    print(json.dumps(measured))
 
 
-def _packed_rate_with(sdk: Path, creds: dict) -> float:  # noqa: ANN001
+def _limit_child() -> None:
+    """The limit (each sample's bytes handed over) in a child process, as (a) is measured; prints its rate."""
+    import numpy.random  # noqa: F401 - as the SDK's datasets do, so the workers do not import it every epoch
+
+    shards = json.loads(Path(os.environ["ANNOLAKE_BENCH_SHARDS"]).read_text())
+    whole = WholeShards([(url, entries) for url, entries in shards], hand="bytes")
+    measured = _child_rate(DataLoader(whole, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
+    assert measured["n"] == sum(len(entries) for _url, entries in shards), measured
+    print(json.dumps(measured))
+
+
+def _packed_rate_with(sdk: Path, creds: dict, child: str = "_packed_child") -> dict[str, float]:  # noqa: ANN001
     env = {
         **os.environ,
         "PYTHONPATH": f"{sdk}:{REPO}:{os.environ.get('PYTHONPATH', '')}",
         "ANNOLAKE_BENCH_CREDS": json.dumps(creds),
     }
-    code = "from tests.bench.packed_shards import _packed_child; _packed_child()"
+    code = f"from tests.bench.packed_shards import {child}; {child}()"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)  # noqa: S603
     if done.returncode:
         raise RuntimeError(f"(a) with the SDK at {sdk} failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["rate"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _baseline_rows(platform, snapshot: str) -> list[tuple[str, str, str]]:  # noqa: ANN001
-    """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK`` and with this SDK, taking turns; nothing if it is not set."""
+def _baseline_rows(platform, snapshot: str, shards: list[tuple[str, list[list]]]) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """(a) with ``ANNOLAKE_BENCH_BASELINE_SDK``, with this SDK and the limit (bytes handed over), taking turns;
+    nothing if it is not set."""
     baseline = os.environ.get("ANNOLAKE_BENCH_BASELINE_SDK")
     if not baseline:
         return []
     creds = {**platform.credentials, "api_url": platform.api_url, "snapshot": snapshot}
-    rates: dict[str, list[float]] = {"baseline": [], "this": []}
-    for _ in range(ROUNDS):
-        rates["baseline"].append(_packed_rate_with(Path(baseline), creds))
-        rates["this"].append(_packed_rate_with(REPO / "sdk", creds))
-    old, new = max(rates["baseline"]), max(rates["this"])
-    turns = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(rates["baseline"], rates["this"], strict=True))
+    runs: dict[str, list[dict[str, float]]] = {"baseline": [], "this": [], "limit": []}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as listing:
+        listing.write(json.dumps(shards))
+        listing.flush()
+        os.environ["ANNOLAKE_BENCH_SHARDS"] = listing.name
+        for _ in range(ROUNDS):
+            runs["baseline"].append(_packed_rate_with(Path(baseline), creds))
+            runs["this"].append(_packed_rate_with(REPO / "sdk", creds))
+            runs["limit"].append(_packed_rate_with(REPO / "sdk", creds, "_limit_child"))
+    old, new, limit = (max(run["rate"] for run in runs[k]) for k in ("baseline", "this", "limit"))
+    turns = ", ".join(
+        f"{a['rate']:.0f}/{b['rate']:.0f}/{c['rate']:.0f}" for a, b, c in zip(*runs.values(), strict=True)
+    )
+
+    def cpu(kind: str) -> tuple[float, float]:  # the median over the turns of each turn's median epoch
+        import statistics
+
+        return (
+            statistics.median(run["main_us"] for run in runs[kind]),
+            statistics.median(run["workers_us"] for run in runs[kind]),
+        )
+
+    cpus = {kind: cpu(kind) for kind in runs}
     return [
         (
-            "(a) packed, baseline SDK / this SDK, taking turns",
-            f"{old:.0f} / {new:.0f} samples/s",
-            f"this = {new / old:.2f}x the baseline (best of {ROUNDS} turns each: {turns})",
-        )
+            "(a) packed, baseline SDK / this SDK / limit, taking turns",
+            f"{old:.0f} / {new:.0f} / {limit:.0f} samples/s",
+            f"this = {new / old:.2f}x the baseline; of the limit (bytes handed over): baseline {old / limit:.2f}x, "
+            f"this {new / limit:.2f}x (best of {ROUNDS} turns each, child processes: {turns})",
+        ),
+        (
+            "  CPU a sample: main process + workers, baseline / this / limit",
+            " / ".join(f"{main:.0f}+{workers:.0f}" for main, workers in cpus.values()) + " us",
+            "median of the turns' median epochs; the emulator's CPU (the same GETs) not counted",
+        ),
     ]
 
 
@@ -184,11 +247,12 @@ def _webdataset_rate(urls: list[str]) -> tuple[float, int]:
 
 
 class WholeShards(IterableDataset):
-    """The limit: each worker GETs its shards whole and yields one placeholder per sample they hold (no parsing),
-    or with ``cut``, each sample's media bytes cut out by the index's offsets."""
+    """The limit: each worker GETs its shards whole and yields, per sample they hold, a placeholder (``hand``
+    ``"count"``: no parsing), its media bytes cut out by the index's offsets (``"bytes"``), or those and its
+    annotation JSON parsed (``"json"``: what a reader that hands over annotations must at least do)."""
 
-    def __init__(self, shards: list[tuple[str, list[list]]], *, cut: bool = False) -> None:
-        self.shards, self.cut = shards, cut
+    def __init__(self, shards: list[tuple[str, list[list]]], *, hand: str = "count") -> None:
+        self.shards, self.hand = shards, hand
 
     def __iter__(self):  # noqa: ANN204
         worker = get_worker_info()
@@ -197,7 +261,9 @@ class WholeShards(IterableDataset):
         for url, entries in mine:
             data = http.request("GET", url).data
             assert data
-            if self.cut:
+            if self.hand == "json":
+                yield from ((data[e[3] : e[3] + e[4]], json.loads(data[e[5] : e[5] + e[6]])) for e in entries)
+            elif self.hand == "bytes":
                 yield from (data[entry[3] : entry[3] + entry[4]] for entry in entries)
             else:
                 yield from range(len(entries))
@@ -252,10 +318,13 @@ def _mds_rate(streaming, remote: str, cache: Path) -> tuple[float, int]:  # noqa
 
 
 def _mds_rows(platform, shards, shard_urls: list[str], tmp: Path) -> tuple[list[tuple[str, str, str]], float]:  # noqa: ANN001
-    """(c): its row, and its rate."""
+    """(c): its row, and its rate (0 where mosaicml-streaming, a dev dependency, does not import)."""
     import boto3
 
-    streaming = _import_streaming()
+    try:
+        streaming = _import_streaming()
+    except ImportError as error:
+        return [("(c) MDS: not measured", "-", f"mosaicml-streaming does not import here: {error}")], 0.0
     out = tmp / "mds"
     started = time.perf_counter()
     written = _write_mds(streaming, shards, shard_urls, out)
@@ -320,13 +389,13 @@ def run() -> list[tuple[str, str, str]]:
             per_object, n = _sdk_rate(snap.to_pytorch(streaming=True, decode=False, seed=1), collate_fn=list)
             entries = [shard["samples"] for shard in shards.shards]
             limits = []
-            for cut in (False, True):
-                whole = WholeShards(list(zip(shard_urls, entries, strict=True)), cut=cut)
+            for hand in ("count", "bytes", "json"):
+                whole = WholeShards(list(zip(shard_urls, entries, strict=True)), hand=hand)
                 limit, n_limit = _rate(DataLoader(whole, batch_size=BATCH, num_workers=WORKERS, collate_fn=list))
                 assert n_limit == len(shards), n_limit
                 limits.append(limit)
             assert n_packed == n_wds == len(shards), (n_packed, n_wds, len(shards))  # (d): the snapshot's, n
-            rows += _baseline_rows(platform, snap.name)
+            rows += _baseline_rows(platform, snap.name, list(zip(shard_urls, entries, strict=True)))
             decoded_per_object, _ = _sdk_rate(snap.to_pytorch(streaming=True, seed=1))
             decoded_packed, _ = _sdk_rate(snap.to_pytorch(packed=True, shard_bytes=SHARD_BYTES, seed=1))
             rows += [
@@ -337,7 +406,7 @@ def run() -> list[tuple[str, str, str]]:
                     f"(a) = {packed / webdataset:.2f}x (b)",
                 ),
                 *mds_rows,
-                ("", "", f"(a) = {packed / mds:.2f}x (c)"),
+                ("", "", f"(a) = {packed / mds:.2f}x (c)" if mds else ""),
                 (
                     "(d) per object: to_pytorch(streaming=True)",
                     f"{per_object:.0f} samples/s",
@@ -352,6 +421,11 @@ def run() -> list[tuple[str, str, str]]:
                     "limit: the same, each sample's bytes handed over",
                     f"{limits[1]:.0f} samples/s",
                     f"(a) = {packed / limits[1]:.2f}x this",
+                ),
+                (
+                    "limit: the same, each sample's bytes and parsed JSON handed over",
+                    f"{limits[2]:.0f} samples/s",
+                    f"(a) = {packed / limits[2]:.2f}x this",
                 ),
                 ("(a) packed, detection_collate (tensors)", f"{packed_tensors:.0f} samples/s", "bytes only"),
                 (

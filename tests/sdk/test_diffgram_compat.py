@@ -178,6 +178,9 @@ def test_a_samples_diffgram_file_names_the_file_and_pickles_with_its_project(sta
     assert (copy.id, copy.file_id) == (3, file.file_id)
     assert copy.client is not project and copy.client.project_string_id == "coco"
     assert copy.client.get_label_file_dict(use_session=False) == {"car": 0, "pedestrian": 1}
+    # the next batch from a worker: its samples share the copy this process already made, not a project each
+    again = pickle.loads(pickle.dumps([file, dataset[4]["diffgram_file"]]))
+    assert again[0].client is again[1].client is copy.client and again[0] == copy
 
     # A dataset pickled whole (spawned workers) reads samples whose project is the copy's own.
     torch_dataset = pickle.loads(pickle.dumps(dataset.to_pytorch()))
