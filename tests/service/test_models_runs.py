@@ -471,7 +471,8 @@ def test_select_returns_k_unlabelled_files_the_same_for_the_same_seed(platform, 
     )
     unlabelled = [f["file_id"] for f in facts]
     run = classifier.predict("pool")
-    run.wait(progress=False, timeout=120)
+    final = run.wait(progress=False, timeout=120)
+    assert (final["total"], final["done"]) == (35, 35), final  # every file of the pool predicted
 
     picked = run.select(k=20, strategy="least_confidence", seed=7)
     assert len(picked) == 20 and len(set(picked)) == 20
