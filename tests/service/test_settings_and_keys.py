@@ -26,3 +26,14 @@ def test_api_key_secret_is_stored_hashed_and_verifies():
     assert secret_matches(key.client_secret, key.secret_hash)
     assert not secret_matches(key.client_secret + "x", key.secret_hash)
     assert issue_key().client_id != key.client_id
+
+
+def test_an_api_key_secret_can_follow_an_option_on_a_command_line():
+    """``token_urlsafe`` starts one secret in 64 with "-", which argparse takes for an option (a CI failure)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--client-secret")
+    for _ in range(500):
+        secret = issue_key().client_secret
+        assert parser.parse_args(["--client-secret", secret]).client_secret == secret

@@ -25,7 +25,7 @@ def hash_secret(secret: str) -> str:
 
 def issue_key() -> IssuedKey:
     client_id = f"ak_{secrets.token_hex(10)}"
-    secret = secrets.token_urlsafe(32)
+    secret = f"sk_{secrets.token_urlsafe(32)}"  # never starts with "-": a command line would read it as an option
     return IssuedKey(client_id=client_id, client_secret=secret, secret_hash=hash_secret(secret))
 
 
