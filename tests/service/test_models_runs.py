@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -257,58 +256,6 @@ def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform,
         if prediction.outcome == "done":  # predicted once: the re-drive did not touch it
             assert after[fid].predicted_at == prediction.predicted_at
     assert after[fixed_later].outcome == "done"
-
-
-def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(platform, project, detector):
-    """A chunk reads the file items projected to their media key (not their instances and summaries) and updates
-    the run's live counters once for its files, not once per batch write."""
-    from botocore.handlers import BUILTIN_HANDLERS
-
-    from tests.support.auth import reset_service_caches
-
-    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3500)
-    file_reads: list[dict] = []
-    counter_bumps: list[dict] = []
-
-    def record(params: dict, **_: object) -> None:
-        if not _called_from("services/inference.py"):  # the platform's other consumers (stream, index) run too
-            return
-        if "RequestItems" in params:  # BatchGetItem
-            for table in params["RequestItems"].values():
-                if any(key["SK"]["S"] == "FILE" for key in table["Keys"]):
-                    file_reads.append(table)
-        elif str(params.get("UpdateExpression", "")).startswith("ADD"):
-            counter_bumps.append(params)
-
-    hooks = [
-        ("before-parameter-build.dynamodb.BatchGetItem", record),
-        ("before-parameter-build.dynamodb.UpdateItem", record),
-    ]
-    BUILTIN_HANDLERS.extend(hooks)
-    reset_service_caches()  # sessions made from now on carry the hooks
-    try:
-        run = detector.predict("chunk-calls", threshold=0.3)
-        final = run.wait(progress=False, timeout=120)
-    finally:
-        for hook in hooks:
-            BUILTIN_HANDLERS.remove(hook)
-        reset_service_caches()
-
-    assert (final["status"], final["total"], final["done"]) == ("completed", 40, 40), final
-    projected = {key["PK"]["S"] for read in file_reads if read.get("ProjectionExpression") for key in read["Keys"]}
-    assert len(projected) == 40
-    assert not [read for read in file_reads if not read.get("ProjectionExpression")]
-    assert len(counter_bumps) == 1  # 40 files: two batch writes, one bump
-
-
-def _called_from(module_path: str) -> bool:
-    """Whether the current call passes through a function of ``module_path`` (a path's tail)."""
-    frame = sys._getframe(1)  # noqa: SLF001 - a walk up the stack, without inspect's source reads
-    while frame is not None:
-        if frame.f_code.co_filename.endswith(module_path):
-            return True
-        frame = frame.f_back
-    return False
 
 
 # --- evaluation and selection -----------------------------------------------------------------------------
