@@ -35,6 +35,13 @@ class Stack:
 
         return Project(self.project_id, client_id=self.client_id, client_secret=self.client_secret, host=self.host)
 
+    def point_cli_at(self, monkeypatch: pytest.MonkeyPatch, project_id: str | None = None) -> None:
+        """The ``annolake`` command's environment set to this stack (its project, or ``project_id``)."""
+        monkeypatch.setenv("ANNOLAKE_HOST", self.host)
+        monkeypatch.setenv("ANNOLAKE_PROJECT", project_id or self.project_id)
+        monkeypatch.setenv("ANNOLAKE_CLIENT_ID", self.client_id)
+        monkeypatch.setenv("ANNOLAKE_CLIENT_SECRET", self.client_secret)
+
 
 def _free_port() -> int:
     with socket.socket() as s:

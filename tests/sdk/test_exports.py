@@ -370,13 +370,7 @@ def test_a_cancelled_export_stops_leaves_no_output_and_runs_anew_when_asked_agai
     bucket, prefix = get_settings().media_bucket, storage.export_key(stack.project_id, export_id, "")
     assert started["status"] == "running" and storage.list_keys(bucket, prefix)  # a page was written
 
-    for name, value in {
-        "ANNOLAKE_HOST": stack.host,
-        "ANNOLAKE_PROJECT": stack.project_id,
-        "ANNOLAKE_CLIENT_ID": stack.client_id,
-        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
-    }.items():
-        monkeypatch.setenv(name, value)
+    stack.point_cli_at(monkeypatch)
     assert cli(["export-cancel", export_id]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "cancelled"
     assert not storage.list_keys(bucket, prefix)  # the partial output is gone
@@ -555,13 +549,7 @@ def test_the_cli_exports_with_references(stack, source, capsys, monkeypatch, tmp
     import urllib3
     from annolake.cli import main as cli
 
-    for name, value in {
-        "ANNOLAKE_HOST": stack.host,
-        "ANNOLAKE_PROJECT": stack.project_id,
-        "ANNOLAKE_CLIENT_ID": stack.client_id,
-        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
-    }.items():
-        monkeypatch.setenv(name, value)
+    stack.point_cli_at(monkeypatch)
     out = tmp_path / "jsonl"
     assert cli(["export", "jsonl", "--snapshot", "source-v1", "--out", str(out), "--references", "presigned"]) == 0
     printed = json.loads(capsys.readouterr().out)

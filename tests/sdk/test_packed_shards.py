@@ -166,13 +166,7 @@ def test_to_tensorflow_reads_the_packed_shards_with_the_same_elements(snap):
 def test_the_cli_packs_a_snapshot_and_the_yolo_split_is_parsed(stack, snap, capsys, monkeypatch, tmp_path):
     from annolake.cli import main as cli
 
-    for name, value in {
-        "ANNOLAKE_HOST": stack.host,
-        "ANNOLAKE_PROJECT": stack.project_id,
-        "ANNOLAKE_CLIENT_ID": stack.client_id,
-        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
-    }.items():
-        monkeypatch.setenv(name, value)
+    stack.point_cli_at(monkeypatch)
     assert cli(["pack", "noise-v1", "--shard-bytes", str(MIB)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["export_id"] == snap.pack(shard_bytes=MIB)["export_id"]

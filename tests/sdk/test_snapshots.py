@@ -153,13 +153,7 @@ def test_a_deleted_file_stays_readable_in_the_snapshots_that_pin_it(stack, histo
 
 
 def test_the_cli_takes_lists_and_compares_snapshots(stack, history, capsys, monkeypatch):
-    for name, value in {
-        "ANNOLAKE_HOST": stack.host,
-        "ANNOLAKE_PROJECT": stack.project_id,
-        "ANNOLAKE_CLIENT_ID": stack.client_id,
-        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
-    }.items():
-        monkeypatch.setenv(name, value)
+    stack.point_cli_at(monkeypatch)
     assert cli(["snapshot", "create", "from-cli", "--query", "labels.pedestrian >= 1"]) == 0
     assert "from-cli" in capsys.readouterr().out
     assert cli(["snapshot", "diff", "v1", "v2"]) == 0

@@ -202,13 +202,7 @@ def test_bad_queries_and_the_cli(stack, monkeypatch, capsys):
         len(dataset.slice("labels.car >"))
     with pytest.raises(InvalidRequest, match="(?i)did you mean"):
         dataset.query("labels.cars > 3")
-    for name, value in {
-        "ANNOLAKE_HOST": stack.host,
-        "ANNOLAKE_PROJECT": "stream",
-        "ANNOLAKE_CLIENT_ID": stack.client_id,
-        "ANNOLAKE_CLIENT_SECRET": stack.client_secret,
-    }.items():
-        monkeypatch.setenv(name, value)
+    stack.point_cli_at(monkeypatch, "stream")
     assert cli(["query", "labels.car = 4 and labels.pedestrian = 2", "--directory", "big", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     expected = _matching(stack, lambda i: slice_data.cars(i) == 4 and slice_data.pedestrians(i) == 2)
