@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from annolake_service.adapters.dynamo import cursors, keys
 from annolake_service.adapters.dynamo.items import MODELS
 
@@ -175,3 +177,15 @@ def test_stream_keys_name_their_file_or_dataset_and_nothing_else():
         assert keys.parse_file_pk(other) is None and keys.parse_shard_pk(other) is None
     assert keys.parse_file_pk(keys.shard_pk("p1", "ds_1", 5)) is None
     assert keys.parse_shard_pk(keys.file_pk("p1", "f1")) is None
+
+
+_times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
+
+
+@given(listed=_times, newest=_times, margin=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2)))
+def test_a_listing_cutoff_splits_the_listing_by_time(listed, newest, margin):
+    """A freeze reads the files listed after the cutoff from the table: exactly those listed after
+    ``newest - margin``, whatever their ids (positions whose times lack microseconds included)."""
+    cutoff = keys.listing_position_before(keys.dataset_member_sk(newest, "f" * 32), margin)
+    for file_id in ("0" * 32, "f" * 32):
+        assert (keys.dataset_member_sk(listed, file_id) > cutoff) == (listed >= newest - margin)

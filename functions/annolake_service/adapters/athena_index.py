@@ -169,8 +169,14 @@ class AthenaIndex:
         count = int(rows[0][2] or 0) if rows else self.count(query)
         return IndexPage(count=count, file_ids=[str(r[0]) for r in rows], positions=[str(r[1]) for r in rows])
 
-    def file_ids(self, query: Node | None = None, *, listing_order: bool = False) -> list[str]:
-        return [str(row[0]) for row in self._rows(self.statements.file_ids(query, listing_order=listing_order))]
+    def file_ids(
+        self, query: Node | None = None, *, listing_order: bool = False, up_to: str | None = None
+    ) -> list[str]:
+        statement = self.statements.file_ids(query, listing_order=listing_order, up_to=up_to)
+        return [str(row[0]) for row in self._rows(statement)]
+
+    def count_up_to(self, position: str) -> int:
+        return int(self._rows(self.statements.count_up_to(position))[0][0] or 0)
 
     def label_counts(self, query: Node | None = None) -> LabelChart:
         row = self._rows(self.statements.label_counts(query, self._labels))[0]

@@ -147,10 +147,19 @@ class ColumnarIndex:
         count = int(rows[0][2]) if rows else self.count(query)
         return IndexPage(count=count, file_ids=[r[0] for r in rows], positions=[r[1] for r in rows])
 
-    def file_ids(self, query: Node | None = None, *, listing_order: bool = False) -> list[str]:
-        """Every matching file id, sorted by id or in listing order (what freezing a slice needs)."""
-        statement = self.statements.file_ids(query, listing_order=listing_order)
+    def file_ids(
+        self, query: Node | None = None, *, listing_order: bool = False, up_to: str | None = None
+    ) -> list[str]:
+        """Every matching file id (listed at or before ``up_to`` if given), sorted by id or in listing order (what
+        freezing a slice needs)."""
+        statement = self.statements.file_ids(query, listing_order=listing_order, up_to=up_to)
         return [row[0] for row in self._db.execute(statement.text, statement.params).fetchall()]
+
+    def count_up_to(self, position: str) -> int:
+        """The live files of any status listed at or before ``position``."""
+        row = self._fetch_one(self.statements.count_up_to(position))
+        assert row is not None
+        return int(row[0])
 
     def label_counts(self, query: Node | None = None) -> LabelChart:
         """How many files match, and per label the matching files that have it and its instances in them."""

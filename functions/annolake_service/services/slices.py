@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any, TypeGuard
 
 from annolake_service.adapters import storage
-from annolake_service.adapters.dynamo import cursors
+from annolake_service.adapters.dynamo import cursors, keys
 from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.domain import query as q
@@ -27,6 +27,7 @@ from annolake_service.services import schema as schema_service
 from annolake_service.services.files import MAX_PAGE, describe_all, listed_file_id
 from annolake_service.services.projects import get_dataset
 from annolake_service.shared.errors import BadRequest, NotFound
+from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
 _BATCH = 100
@@ -66,19 +67,24 @@ def _prediction_refs(node: q.Node | None) -> set[str]:
 
 
 def _matches(
-    project_id: str, dataset_id: str, plan: q.Plan, after: str | None, newer_than: str | None = None
+    project_id: str,
+    dataset_id: str,
+    plan: q.Plan,
+    after: str | None,
+    newer_than: str | None = None,
+    consistent: bool = False,
 ) -> Iterator[tuple[str, FileRecord]]:
     """(sort key, record) of the matching files in listing order, the residual evaluated in batches."""
     dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
     members = dataset_repo.iter_dataset_members(
-        project_id, dataset_id, after=after, dynamo_filter=dynamo_filter, newer_than=newer_than
+        project_id, dataset_id, after=after, dynamo_filter=dynamo_filter, newer_than=newer_than, consistent=consistent
     )
     datasets = {d.dataset_id: d.name for d in dataset_repo.list_datasets(project_id)} if plan.residual else {}
     refs = _prediction_refs(plan.residual)
     evaluated = q.evaluation_refs(plan.residual)
     evaluations = model_service.evaluations_for_query(project_id, evaluated) if evaluated else {}
     while batch := list(islice(members, _BATCH)):
-        records = file_repo.get_files(project_id, [file_id for _, file_id in batch])
+        records = file_repo.get_files(project_id, [file_id for _, file_id in batch], consistent=consistent)
         predicted = model_service.summaries_for_query(project_id, refs, list(records)) if refs else {}
         for sort_key, file_id in batch:
             record = records.get(file_id)
@@ -189,15 +195,23 @@ def _ready_query(project_id: str, text: str | None) -> q.Node:
     return checked_query(project_id, 'file.status = "ready"')
 
 
-def _matching_ids(project_id: str, dataset_id: str, plan: q.Plan, newer_than: str | None = None) -> Iterator[str]:
+def _matching_ids(
+    project_id: str, dataset_id: str, plan: q.Plan, newer_than: str | None = None, *, consistent: bool = False
+) -> Iterator[str]:
+    """The matching files listed after ``newer_than`` (all without it); ``consistent`` reads strongly."""
     if plan.residual is None:  # everything was pushed down: the memberships alone decide
         dynamo_filter = plan.filter.as_kwargs() if plan.filter else None
         for _, file_id in dataset_repo.iter_dataset_members(
-            project_id, dataset_id, after=None, dynamo_filter=dynamo_filter, newer_than=newer_than
+            project_id,
+            dataset_id,
+            after=None,
+            dynamo_filter=dynamo_filter,
+            newer_than=newer_than,
+            consistent=consistent,
         ):
             yield file_id
         return
-    for _, record in _matches(project_id, dataset_id, plan, None, newer_than):
+    for _, record in _matches(project_id, dataset_id, plan, None, newer_than, consistent):
         yield record.file_id
 
 
@@ -214,24 +228,42 @@ def _slice_body(slice_id: str, found: storage.SliceRange) -> dict[str, Any]:
 
 
 def matching_ready_ids(project_id: str, dataset_name: str, text: str | None) -> tuple[str, list[str]]:
-    """The dataset's name and the ids of its ready files matching the query, in listing order.
+    """The dataset's name and the ids of its ready files matching the query, in listing order: every file whose
+    membership was written before the call (what a freeze promises), also while the index lags.
 
-    From the index, the files listed after its newest row are read from the table too (a key query per
-    shard), so a freeze right after an ingest holds the new files although the index may not yet."""
+    A file's listing position is when its ingest began, and the index's updater meets changes in the order the
+    stream gives them, so the index may hold a newer file and not yet an older one. The index therefore answers
+    up to ``FREEZE_INDEX_MARGIN_S`` (settings) before its newest row and the table (read strongly, a key query
+    per shard) after that; the files the two account for are checked against the dataset's counters, read
+    first, and a shortfall (the index lagging by more than the margin) makes the table answer alone.
+    """
     node = _ready_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
     plan = q.plan(node)
+    listed = dataset_repo.count_dataset_files(project_id, dataset.dataset_id)
     indexed = query_index.open_index(project_id, dataset.dataset_id, node)
-    if indexed is None:
-        file_ids = list(_matching_ids(project_id, dataset.dataset_id, plan))
-    else:
-        with indexed.index as index:
-            file_ids = index.file_ids(node, listing_order=True)
-            newest = index.newest_position()
-        tail = list(_matching_ids(project_id, dataset.dataset_id, plan, newer_than=newest))
-        known = set(tail)
-        file_ids = tail + [file_id for file_id in file_ids if file_id not in known]
-    return dataset.name, file_ids
+    held = _held_by_index(indexed, node) if indexed is not None else None
+    if held is not None:
+        cutoff, count, file_ids = held
+        if count + dataset_repo.count_members_newer_than(project_id, dataset.dataset_id, cutoff) >= listed:
+            tail = list(_matching_ids(project_id, dataset.dataset_id, plan, newer_than=cutoff, consistent=True))
+            return dataset.name, tail + file_ids
+        logger.warning(
+            "the query index lags past the freeze margin; the table answers the freeze",
+            extra={"project": project_id, "dataset": dataset.dataset_id, "listed": listed, "cutoff": cutoff},
+        )
+    return dataset.name, list(_matching_ids(project_id, dataset.dataset_id, plan, consistent=True))
+
+
+def _held_by_index(indexed: query_index.IndexedView, node: q.Node) -> tuple[str, int, list[str]] | None:
+    """(cutoff, how many live files the index holds listed up to it, the matching ones in listing order), the
+    cutoff ``FREEZE_INDEX_MARGIN_S`` before the index's newest row; None for an empty index."""
+    with indexed.index as index:
+        newest = index.newest_position()
+        if newest is None:
+            return None
+        cutoff = keys.listing_position_before(newest, timedelta(seconds=get_settings().freeze_index_margin_s))
+        return cutoff, index.count_up_to(cutoff), index.file_ids(node, listing_order=True, up_to=cutoff)
 
 
 def freeze_slice(project_id: str, dataset_name: str, text: str | None) -> dict[str, Any]:

@@ -80,6 +80,13 @@ class Settings(BaseModel):
         description="ATHENA_MIN_INDEX_BYTES: a dataset whose index (base + deltas) is at least this large is queried "
         "on Athena: fetching more into a cold API function (~100 MB/s) would not fit API Gateway's 30 s",
     )
+    freeze_index_margin_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="FREEZE_INDEX_MARGIN_S: a freeze reads the files listed this long before the query index's newest "
+        "row from the table too (the index may meet changes out of order; a larger lag is detected and the table "
+        "answers alone)",
+    )
     index_compact_after: int = Field(
         default=16, ge=1, description="INDEX_COMPACT_AFTER: delta files that make the index updater compact"
     )

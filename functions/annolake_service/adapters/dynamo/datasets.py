@@ -357,6 +357,7 @@ def _live_members(
     dynamo_filter: dict[str, Any] | None,
     projection: dict[str, str],
     newer_than: str | None = None,
+    consistent: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Raw membership items of one shard (newest first) that are live and pass ``dynamo_filter``.
 
@@ -390,10 +391,37 @@ def _live_members(
             ExpressionAttributeValues=values,
             ScanIndexForward=False,
             ProjectionExpression=", ".join(projection),
+            ConsistentRead=consistent,
         )
     )
     for page in pages:
         yield from page["Items"]
+
+
+def count_members_newer_than(project_id: str, dataset_id: str, position: str) -> int:
+    """How many live files the dataset lists after ``position`` (any status), read strongly: a key query per
+    shard that returns counts, not items."""
+    total = 0
+    for shard in _SHARDS:
+        pages = (
+            client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=get_settings().table_name,
+                KeyConditionExpression="#pk = :pk AND #sk > :newer",
+                FilterExpression="NOT (#st = :deleted)",
+                ExpressionAttributeNames={"#pk": "PK", "#sk": "SK", "#st": "status"},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.shard_pk(project_id, dataset_id, shard)},
+                    ":newer": {"S": position},
+                    ":deleted": {"S": "deleted"},
+                },
+                Select="COUNT",
+                ConsistentRead=True,
+            )
+        )
+        total += sum(page["Count"] for page in pages)
+    return total
 
 
 def _grouped(expression: str) -> str:
@@ -413,12 +441,14 @@ def iter_dataset_members(
     after: str | None,
     dynamo_filter: dict[str, Any] | None,
     newer_than: str | None = None,
+    consistent: bool = False,
 ) -> Iterator[tuple[str, str]]:
     """(sort key, file id) of the dataset's live files, newest first, filtered in DynamoDB.
 
     ``dynamo_filter`` is a query plan's ``FilterExpression``/names/values over the summary copy on the
     memberships. Shards are read lazily and merged, so a caller can stop at any point. ``after`` starts
-    past a position (older files); ``newer_than`` keeps only files listed after a position (newer ones).
+    past a position (older files); ``newer_than`` keeps only files listed after a position (newer ones);
+    ``consistent`` reads strongly (every membership written before the call, as a freeze needs).
     """
     bind()
     projection = {"#sortkey": "SK", "#fid": "file_id"}
@@ -432,6 +462,7 @@ def iter_dataset_members(
             dynamo_filter=dynamo_filter,
             projection=projection,
             newer_than=newer_than,
+            consistent=consistent,
         ):
             yield item["SK"]["S"], item["file_id"]["S"]
 

@@ -82,7 +82,7 @@ Access patterns
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 DATASET_SHARDS = 8
 
@@ -196,6 +196,13 @@ def dataset_count_sk(shard: int) -> str:
 
 def dataset_member_sk(created_at: datetime, file_id: str) -> str:
     return f"{created_at.isoformat()}#{file_id}"
+
+
+def listing_position_before(position: str, by: timedelta) -> str:
+    """A listing position ``by`` earlier than ``position`` (a membership sort key): every file listed later
+    sorts after it."""
+    listed_at = datetime.fromisoformat(position.partition("#")[0])
+    return dataset_member_sk(listed_at - by, "")
 
 
 def dataset_index_sk(dataset_id: str) -> str:

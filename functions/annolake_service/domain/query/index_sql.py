@@ -59,9 +59,12 @@ class IndexStatements:
         )
         return SqlPredicate(text, compiler.params)
 
-    def file_ids(self, query: Node | None, *, listing_order: bool) -> SqlPredicate:
+    def file_ids(self, query: Node | None, *, listing_order: bool, up_to: str | None = None) -> SqlPredicate:
+        """Every matching file id; with ``up_to``, only those listed at or before that position."""
         compiler = self._compiler()
         where = self._where(compiler, query)
+        if up_to is not None:
+            where = f"({where}) AND position <= {compiler.bind(up_to)}"
         order = "position DESC" if listing_order else "file_id"
         return SqlPredicate(f"{self.prefix} SELECT file_id FROM live WHERE {where} ORDER BY {order}", compiler.params)
 
@@ -81,6 +84,12 @@ class IndexStatements:
 
     def newest_position(self) -> SqlPredicate:
         return SqlPredicate(f"{self.prefix} SELECT max(position) FROM rows")
+
+    def count_up_to(self, position: str) -> SqlPredicate:
+        """The live files (of any status) listed at or before ``position``."""
+        compiler = self._compiler()
+        bound = compiler.bind(position)
+        return SqlPredicate(f"{self.prefix} SELECT count(*) FROM live WHERE position <= {bound}", compiler.params)
 
 
 def chart_of(row: Sequence[Any], labels: Sequence[str]) -> tuple[int, dict[str, tuple[int, int]]]:
