@@ -386,3 +386,117 @@ def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nes
     assert item.attrs["label_counts"].value["car"] == DynamoType({"N": "2"})
     nested = item.project([["label_counts", "car"], ["status"]]).to_json()  # moto's own projection
     assert nested == {"Attributes": {"status": {"S": "ready"}, "label_counts": {"M": {"car": {"N": "2"}}}}}
+
+
+def _key_table(name: str, sort_type: str = "S"):
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": sort_type},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    return dynamodb
+
+
+def _query_all(dynamodb, table: str, **query) -> tuple[list, int]:
+    """Every item a query answers, page after page, and how many requests it took."""
+    items, requests, start = [], 0, None
+    while True:
+        page = dynamodb.query(TableName=table, **query, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        requests += 1
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items, requests
+
+
+def test_limited_key_queries_answer_what_the_whole_partition_answers_through_writes(shared_moto):
+    """Paged key queries (each comparison, both directions, a filter) over a partition that writes and deletes
+    keep changing answer the items and pages a plain reading of the sorted partition gives."""
+    import random
+
+    rng = random.Random(7)
+    dynamodb = _key_table("windows")
+    held: dict[str, int] = {}
+
+    def write(count: int) -> None:
+        for _ in range(count):
+            sk = f"{rng.randrange(10_000):05d}#{rng.choice('ab')}"
+            held[sk] = rng.randrange(3)
+            item = {"pk": {"S": "p"}, "sk": {"S": sk}, "n": {"N": str(held[sk])}}
+            dynamodb.put_item(TableName="windows", Item=item)
+        dynamodb.put_item(TableName="windows", Item={"pk": {"S": "other"}, "sk": {"S": "00001#a"}})
+        for sk in rng.sample(sorted(held), count // 5):
+            dynamodb.delete_item(TableName="windows", Key={"pk": {"S": "p"}, "sk": {"S": sk}})
+            del held[sk]
+
+    conditions = {
+        "": lambda sk: True,
+        " AND sk < :a": lambda sk: sk < "05000",
+        " AND sk <= :a": lambda sk: sk <= "05000",
+        " AND sk > :a": lambda sk: sk > "05000",
+        " AND sk >= :a": lambda sk: sk >= "05000",
+        " AND sk = :c": lambda sk: sk == "03000#a",
+        " AND sk BETWEEN :a AND :b": lambda sk: "05000" <= sk <= "07000",
+        " AND begins_with(sk, :p)": lambda sk: sk.startswith("04"),
+    }
+    for _ in range(2):
+        write(60)
+        dynamodb.put_item(TableName="windows", Item={"pk": {"S": "p"}, "sk": {"S": "03000#a"}, "n": {"N": "1"}})
+        held["03000#a"] = 1
+        for condition, meets in conditions.items():
+            for forward in (True, False):
+                for limit in (4, 100, None):
+                    for filtered in (False, True):
+                        values = {":pk": {"S": "p"}, ":a": {"S": "05000"}, ":b": {"S": "07000"}}
+                        values |= {":c": {"S": "03000#a"}, ":p": {"S": "04"}, ":one": {"N": "1"}}
+                        used = {name: values[name] for name in values if name in condition + " :pk"}
+                        query = {
+                            "KeyConditionExpression": "pk = :pk" + condition,
+                            "ExpressionAttributeValues": used | ({":one": values[":one"]} if filtered else {}),
+                            "ScanIndexForward": forward,
+                            **({"Limit": limit} if limit else {}),
+                            **({"FilterExpression": "n = :one"} if filtered else {}),
+                        }
+                        answered, requests = _query_all(dynamodb, "windows", **query)
+                        read = sorted((sk for sk in held if meets(sk)), reverse=not forward)
+                        wanted = [sk for sk in read if not filtered or held[sk] == 1]
+                        assert [item["sk"]["S"] for item in answered] == wanted, (condition, forward, limit)
+                        if limit:  # a page per Limit items read (moto: no LastEvaluatedKey when none is left)
+                            assert requests == max(1, -(-len(read) // limit)), (condition, forward, limit)
+
+
+def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_moto, monkeypatch):
+    """A dataset's listing asks a query per membership shard for each page: each looked at every item of its
+    shard before the cursor, so a page cost grew with the dataset."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb = _key_table("looked-at", sort_type="N")
+    for start in range(0, 3000, 25):
+        requests = [{"PutRequest": {"Item": {"pk": {"S": "p"}, "sk": {"N": str(n)}}}} for n in range(start, start + 25)]
+        dynamodb.batch_write_item(RequestItems={"looked-at": requests})
+    looked_at: list[int] = []
+    every_item = Table.all_items
+
+    def counted(self):
+        items = every_item(self)
+        looked_at.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    page = dynamodb.query(
+        TableName="looked-at",
+        KeyConditionExpression="pk = :pk AND sk < :after",
+        ExpressionAttributeValues={":pk": {"S": "p"}, ":after": {"N": "2500"}},
+        ScanIndexForward=False,
+        Limit=10,
+    )
+    assert [int(item["sk"]["N"]) for item in page["Items"]] == list(range(2499, 2489, -1))
+    assert page["LastEvaluatedKey"]["sk"] == {"N": "2490"}
+    assert looked_at == [11]

@@ -10,10 +10,15 @@ of the items holding them, built by one scan at the first such query and kept up
 ``put_item``, ``update_item`` and ``delete_item`` of the backend, which BatchWriteItem and TransactWriteItems go
 through as well (the journal relies on the same). The query still applies every condition moto applies to the
 items it is given, in moto's order, so answers are unchanged; only the items it looks at are fewer.
+
+The same writes keep each base-table partition's sort keys in order once a key query has asked for them
+(``sorted_keys``), so such a query looks at the items of its page (``window``) as DynamoDB does, not at every
+item of the partition: a dataset's listing asks one query per membership shard for each page.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +26,7 @@ from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
 from infra.local.moto_patches.patching import replace
 
 _MAPS = "_annolake_index_maps"  # table attribute: {attribute names: _Map}
+_SORTED = "_annolake_sorted_keys"  # table attribute: {hash key: _SortedKeys}
 Key = tuple[Any, Any]  # an item's (hash key, range key or None), as DynamoTypes
 
 
@@ -72,11 +78,101 @@ def candidates(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
     return [item for item in (_item_at(table, key) for key in keys) if item is not None]
 
 
+class _SortedKeys:
+    """A partition's sort keys in moto's order (by ``cast_value``), with the ``DynamoType`` of each."""
+
+    def __init__(self, partition: dict[Any, Any]) -> None:
+        self.keys = sorted(((key.cast_value, key) for key in partition), key=_first)
+
+    def put(self, key: Any, present: bool) -> None:
+        at = bisect.bisect_left(self.keys, key.cast_value, key=_first)
+        found = at < len(self.keys) and self.keys[at][0] == key.cast_value
+        if present and not found:
+            self.keys.insert(at, (key.cast_value, key))
+        elif found and not present:
+            del self.keys[at]
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+_WINDOWED_TYPES = ("S", "N")  # sort key types whose cast values order as moto orders them
+
+
+def window(
+    table: Any,
+    hash_key: Any,
+    condition: tuple[str, list[Any]] | None,
+    limit: int | None,
+    forward: bool,
+    start: Any,
+) -> list[Any] | None:
+    """The items of a base-table key query's page, in ascending sort key order: those meeting the sort key
+    ``condition`` (comparison, values) past the ``start`` sort key, at most ``limit`` + 1 from the end the
+    query reads from (the one past the page is how moto knows there is more); None when the query is not one
+    this answers (then every item of the partition is looked at, as before). Called under the DynamoDB lock."""
+    if not table.range_key_attr or table.range_key_type not in _WINDOWED_TYPES:
+        return None
+    partition = table.items.get(hash_key)
+    if partition is None:
+        return []
+    sorted_keys: dict[Any, _SortedKeys] = table.__dict__.setdefault(_SORTED, {})
+    known = sorted_keys.get(hash_key)
+    if known is None or len(known.keys) != len(partition):  # a write that went around the backend: read again
+        known = sorted_keys[hash_key] = _SortedKeys(partition)
+    keys = known.keys
+    bounds = _bounds(keys, condition)
+    if bounds is None:
+        return None
+    low, high = bounds
+    if start is not None:
+        if forward:
+            low = max(low, bisect.bisect_right(keys, start.cast_value, key=_first))
+        else:
+            high = min(high, bisect.bisect_left(keys, start.cast_value, key=_first))
+    if limit is not None and high - low > limit + 1:
+        low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
+    return [partition[key] for _, key in keys[low:high]]
+
+
+def _bounds(keys: list[tuple[Any, Any]], condition: tuple[str, list[Any]] | None) -> tuple[int, int] | None:
+    """The slice of ``keys`` meeting the sort key condition (None for a comparison this does not bound)."""
+    if condition is None:
+        return 0, len(keys)
+    comparison, objects = condition
+    values = [value.cast_value for value in objects]
+    left = lambda value: bisect.bisect_left(keys, value, key=_first)  # noqa: E731
+    right = lambda value: bisect.bisect_right(keys, value, key=_first)  # noqa: E731
+    if comparison in ("EQ", "="):
+        return left(values[0]), right(values[0])
+    if comparison in ("LT", "<"):
+        return 0, left(values[0])
+    if comparison in ("LE", "<="):
+        return 0, right(values[0])
+    if comparison in ("GT", ">"):
+        return right(values[0]), len(keys)
+    if comparison in ("GE", ">="):
+        return left(values[0]), len(keys)
+    if comparison == "BETWEEN":
+        return left(values[0]), max(left(values[0]), right(values[1]))
+    if comparison == "BEGINS_WITH" and isinstance(values[0], str):
+        low = high = left(values[0])
+        while high < len(keys) and str(keys[high][0]).startswith(values[0]):
+            high += 1
+        return low, high
+    return None
+
+
 def _reindex(table: Any, key: Key) -> None:
     """Bring every map of ``table`` up to date with the item at ``key`` (written, changed or deleted)."""
     item = _item_at(table, key)
     for names, known in table.__dict__.get(_MAPS, {}).items():
         known.put(key, None if item is None else _values(item.attrs, names))
+    if key[1] is not None:
+        ordered = table.__dict__.get(_SORTED, {}).get(key[0])
+        if ordered is not None:
+            ordered.put(key[1], item is not None)
 
 
 def keep_index_maps() -> None:
@@ -98,7 +194,7 @@ def keep_index_maps() -> None:
                     return write(self, table_name, *args, **kwargs)
                 finally:
                     table = self.tables.get(table_name)
-                    if table is not None and table.__dict__.get(_MAPS):
+                    if table is not None and (table.__dict__.get(_MAPS) or table.__dict__.get(_SORTED)):
                         key = key_of(table, attrs_of(*args, **kwargs))
                         if key is not None:
                             _reindex(table, key)

@@ -14,6 +14,24 @@ from infra.local.moto_patches.patching import replace
 _query_partition = threading.local()
 
 
+def _page(table: Any, arguments: dict[str, Any]) -> tuple[int | None, bool, Any] | None:
+    """(limit, forward, start sort key) of a base-table query that ``dynamodb_indexes.window`` may answer: not one
+    with a legacy ``QueryFilter`` (moto counts its limit after that filter) nor with a range key condition on
+    several attributes."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if arguments.get("filter_kwargs") or len(arguments.get("range_key_conditions") or ()) > 1:
+        return None
+    start = arguments.get("exclusive_start_key")
+    start_key = None
+    if start:
+        if table.range_key_attr not in start:
+            return None
+        start_key = DynamoType(start[table.range_key_attr])
+    forward = arguments.get("scan_index_forward")
+    return arguments.get("limit"), forward is not False, start_key
+
+
 def index_base_table_queries() -> None:
     """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
 
@@ -22,7 +40,9 @@ def index_base_table_queries() -> None:
     the sort key condition keeps (moto sizes every item of the partition before comparing its sort key, so a
     query for the few files listed after a position, a freeze's look past the index, cost O(partition)); for an
     index query, the items holding its hash key values, looked up in maps every write keeps current
-    (``dynamodb_indexes``).
+    (``dynamodb_indexes``). A base-table query with a ``Limit`` gets only the items its page can hold, found in
+    the partition's sort keys kept in order (``dynamodb_indexes.window``): a page of a 10,000-file dataset's
+    listing (a query per membership shard) looked at every membership item before the cursor.
     """
     from moto.dynamodb.models.table import Table
 
@@ -37,6 +57,10 @@ def index_base_table_queries() -> None:
                 return dynamodb_indexes.candidates(self, scope[2])
             if scope[1] not in self.items:
                 return []
+            if scope[4] is not None:
+                paged = dynamodb_indexes.window(self, scope[1], scope[3], *scope[4])
+                if paged is not None:
+                    return paged
             partition = self.items[scope[1]]
             items = list(partition.values()) if self.range_key_attr else [partition]
             if scope[3] is not None:  # the sort key condition, as moto applies it afterwards
@@ -54,16 +78,18 @@ def index_base_table_queries() -> None:
         def partitioned_query(self: Table, *args: object, **kwargs: object) -> object:
             bound = signature.bind(self, *args, **kwargs)
             # (table, hash key of a base-table query, [(name, value)] of an index query's hash key conditions,
-            # (comparison, values) of a base-table query's sort key condition)
-            scope: tuple[Table, Any, list[Any] | None, tuple[str, list[Any]] | None] | None
-            if bound.arguments.get("index_name"):
-                conditions = bound.arguments.get("hash_key_conditions")
-                scope = (self, None, list(conditions), None) if conditions else None
+            # (comparison, values) of a base-table query's sort key condition, (limit, forward, start sort key)
+            # of a base-table query whose page can be read alone)
+            scope: tuple[Table, Any, list[Any] | None, tuple[str, list[Any]] | None, tuple | None] | None
+            arguments = bound.arguments
+            if arguments.get("index_name"):
+                conditions = arguments.get("hash_key_conditions")
+                scope = (self, None, list(conditions), None, None) if conditions else None
             else:
-                hash_key = bound.arguments.get("hash_key")
-                comparison = bound.arguments.get("range_comparison")
-                sort_key = (comparison, bound.arguments.get("range_objs") or []) if comparison else None
-                scope = (self, hash_key, None, sort_key) if hash_key is not None else None
+                hash_key = arguments.get("hash_key")
+                comparison = arguments.get("range_comparison")
+                sort_key = (comparison, arguments.get("range_objs") or []) if comparison else None
+                scope = (self, hash_key, None, sort_key, _page(self, arguments)) if hash_key is not None else None
             _query_partition.scope = scope
             try:
                 return whole_query(self, *args, **kwargs)
