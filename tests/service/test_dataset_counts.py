@@ -334,3 +334,28 @@ def test_a_transaction_cancelled_by_a_conflict_on_a_counter_is_retried_and_count
         events.unregister("before-call.dynamodb.TransactWriteItems", conflict)
     assert len(cancelled) == 2
     _agrees(world, dataset, 1)
+
+
+def test_a_listing_page_reads_about_its_own_memberships_from_the_shards_and_pages_as_before(world):
+    """A page of 100 files merges a query per membership shard: each asked for a share of the page (reading
+    on where a shard holds more), not for 101 items each, eight times what the page shows; the pages are the
+    newest-first listing of every file, each once."""
+    dataset = _dataset("paged")
+    seeded = slice_data.seed_dataset(PROJECT, dataset.name, 240, start=next(_images) * 100, threads=2, image_work=False)
+    listed: list[str] = []
+    cursor = None
+    with _dynamodb_calls() as calls:
+        while True:
+            params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = world.client.get(
+                f"/api/v1/projects/{PROJECT}/datasets/{dataset.name}/files", params=params, headers=world.headers
+            )
+            assert page.status_code == 200, page.text
+            listed += [f["file_id"] for f in page.json()["files"]]
+            if not (cursor := page.json()["cursor"]):
+                break
+    assert sorted(listed) == sorted(seeded) and len(listed) == len(set(listed)) == 240
+    created = {f: n for n, f in enumerate(seeded)}  # seeded in order: the newest last
+    assert listed == sorted(listed, key=lambda f: created[f], reverse=True)
+    queries = [params for operation, params in _read_memberships(calls, dataset.dataset_id) if operation == "Query"]
+    assert queries and max(params["Limit"] for params in queries) <= 30, sorted(p["Limit"] for p in queries)

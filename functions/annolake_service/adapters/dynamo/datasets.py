@@ -318,6 +318,14 @@ def _shard_stream(
     )
 
 
+def _shard_page_size(wanted: int) -> int:
+    """Items each shard's query reads at a time for a page of ``wanted`` memberships: the shards hold about
+    ``wanted / DATASET_SHARDS`` each (a file's shard is a hash of its id), so twice that and a few more, not
+    ``wanted`` each (eight times what the page shows, each item read and paid for); a shard holding more is
+    read on from where it stopped."""
+    return min(wanted, 100, 2 * -(-wanted // keys.DATASET_SHARDS) + 4)
+
+
 def list_dataset_file_ids(
     project_id: str, dataset_id: str, *, limit: int, cursor: str | None = None, status: str | None = None
 ) -> tuple[list[str], str | None]:
@@ -338,7 +346,7 @@ def list_dataset_members(
     InvalidCursor when ``cursor`` is not one this listing returned."""
     bind()
     after = decode_position(project_id, dataset_id, cursor) if cursor else None
-    page_size = min(limit + 1, 100)  # a shard never has to give more than the page holds
+    page_size = _shard_page_size(limit + 1) if status is None else min(limit + 1, 100)
     streams = [_shard_stream(project_id, dataset_id, s, after, status, page_size) for s in range(keys.DATASET_SHARDS)]
     page = []
     for membership in heapq.merge(*streams, key=lambda m: m.SK, reverse=True):
