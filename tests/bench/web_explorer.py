@@ -9,10 +9,17 @@ Starts ``python -m infra.local`` on free ports, seeds 10,000 labelled images thr
 - deep scroll: from scrolling the grid to file 3,000 (30 pages fetched as it goes) until those thumbnails show;
 - smoothness: frames drawn while the grid scrolls continuously for 2 s (60 is every frame);
 - the gzipped size of what the first page load transfers and of the whole build (``web/dist``).
+
+``ANNOLAKE_BENCH_EXPLORER_INDEXED=1000000`` opens the explorer on the million-file bench dataset: the seeded
+files, then the dataset's index padded with older files that exist only in it (``query_index._pad_index``, as
+the query service bench does), and measures it unfiltered and with ``INDEXED_QUERY`` (count, chart and pages
+from the index). ``ANNOLAKE_BENCH_EXPLORER_BASELINE=<a checkout of other code, its web UI built>`` starts that
+checkout's platform beside this one, seeds it the same way and measures both in turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import statistics
@@ -20,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from tests.bench.streaming import _configure_service_for
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, VIEWPORT, free_port, start_platform
@@ -28,6 +36,10 @@ COUNT = int(os.environ.get("ANNOLAKE_BENCH_EXPLORER_FILES", "10000"))
 DATASET = "explorer-bench"
 DEEP = min(3000, COUNT * 3 // 10)  # the file to scroll to
 RUNS = 3
+# The million-file bench dataset: the index padded to this many files, older than the COUNT recorded ones.
+INDEXED = int(os.environ.get("ANNOLAKE_BENCH_EXPLORER_INDEXED", "0"))
+INDEXED_QUERY = "labels.car >= 1"  # 4 files in 5, recorded or padded
+BASELINE = os.environ.get("ANNOLAKE_BENCH_EXPLORER_BASELINE", "")
 
 # Resolves with ms since navigation start: when the grid is interactive (every thumbnail of the first screen
 # loaded, then 500 ms without a long task), when the file count showed, when the label chart showed.
@@ -121,15 +133,27 @@ def bundle_sizes(dist: Path = REPO / "web" / "dist") -> tuple[int, int]:
     return gz(first), gz(every)
 
 
-def _tti(browser, platform, storage_state: dict, dataset: str) -> list[dict[str, float]]:
+def _tti(browser, platform, storage_state: dict, path: str) -> list[dict[str, float]]:
     samples = []
     for _ in range(RUNS):
         context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url, storage_state=storage_state)
         page = context.new_page()
-        page.goto(f"/p/demo/datasets/{dataset}", wait_until="commit")
+        page.goto(path, wait_until="commit")
         samples.append(page.evaluate(_INTERACTIVE))
         context.close()
     return samples
+
+
+def _deep_scroll(browser, platform, storage_state: dict, path: str) -> tuple[float, float]:
+    """(ms from scrolling the grid to file ``DEEP`` until its thumbnails show, frames a second while scrolling)."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url, storage_state=storage_state)
+    page = context.new_page()
+    page.goto(path)
+    page.evaluate(_INTERACTIVE)
+    deep = page.evaluate(_SCROLL_TO, DEEP)
+    fps = page.evaluate(_FRAMES_WHILE_SCROLLING)
+    context.close()
+    return deep, fps
 
 
 def signed_in(playwright, platform) -> tuple[Any, dict]:  # noqa: ANN001
@@ -148,57 +172,129 @@ def signed_in(playwright, platform) -> tuple[Any, dict]:  # noqa: ANN001
     return browser, state
 
 
-def run() -> list[tuple[str, str, str]]:
-    from playwright.sync_api import sync_playwright
+def _index_count(project_id: str, dataset_id: str) -> int:
+    """How many files the dataset's index holds (0 while it has none)."""
+    from annolake_service.domain.query import parse_query
+    from annolake_service.services import query_index
+
+    node = parse_query("labels.car >= 0")  # every file
+    indexed = query_index.open_index(project_id, dataset_id, node)
+    if indexed is None:
+        return 0
+    with indexed.index as index:
+        return index.count(node)
+
+
+def _pad(project_id: str, dataset_id: str, total: int, timeout_s: float = 600) -> int:
+    """Once the platform's index updater holds every seeded file, fold its deltas into one base and pad it to
+    ``total`` files the way the query service bench does (``_pad_index``); returns how many were added."""
+    from annolake_service.services import query_index
+
+    from tests.bench.query_index import _pad_index
+
+    deadline = time.monotonic() + timeout_s
+    while _index_count(project_id, dataset_id) < COUNT:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the index never held the {COUNT} seeded files")
+        time.sleep(2)
+    for _ in range(5):  # a compaction of the platform's may swap the manifest meanwhile: again
+        try:
+            query_index.compact(project_id, dataset_id)
+            return _pad_index(project_id, dataset_id, total)
+        except AssertionError:
+            time.sleep(1)
+    raise AssertionError("the padded index never replaced the platform's")
+
+
+def _seed(platform) -> float:  # noqa: ANN001
+    """Seed the bench dataset (and pad its index to ``INDEXED`` files when asked) on ``platform``; seconds taken."""
+    from annolake_service.services import projects
 
     from tests.support import slice_data
+    from tests.support.auth import reset_service_caches
+
+    _configure_service_for(platform)
+    reset_service_caches()
+    started = time.perf_counter()
+    slice_data.seed_dataset("demo", DATASET, COUNT, size=(128, 96), image_work=False)
+    if INDEXED:
+        _pad("demo", projects.get_dataset("demo", DATASET).dataset_id, INDEXED)
+    return time.perf_counter() - started
+
+
+def _median(samples: list[dict[str, float]], key: str) -> float:
+    return statistics.median(sample[key] for sample in samples)
+
+
+def run() -> list[tuple[str, str, str]]:
+    """This checkout's platform, and with ``ANNOLAKE_BENCH_EXPLORER_BASELINE`` (a checkout of other code, its web
+    UI built) that one's beside it on the same data, measured in turns."""
+    from playwright.sync_api import sync_playwright
 
     first, total = bundle_sizes()
     rows = [
         ("web UI: first page load, gzipped (html + entry JS + CSS)", f"{first / 1024:.0f} KiB", ""),
         ("web UI: whole build, gzipped (every lazy chunk)", f"{total / 1024:.0f} KiB", "web/dist"),
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        platform = start_platform(Path(tmp) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
-        try:
-            _configure_service_for(platform)
-            started = time.perf_counter()
-            slice_data.seed_dataset("demo", DATASET, COUNT, size=(128, 96))
-            rows.append((f"seed {COUNT} labelled images (bench setup)", f"{time.perf_counter() - started:.0f} s", ""))
-            with sync_playwright() as playwright:
-                browser, state = signed_in(playwright, platform)
-                small = _tti(browser, platform, state, "default")
-                large = _tti(browser, platform, state, DATASET)
-                context = browser.new_context(viewport=VIEWPORT, base_url=platform.api_url, storage_state=state)
-                page = context.new_page()
-                page.goto(f"/p/demo/datasets/{DATASET}")
-                page.evaluate(_INTERACTIVE)
-                deep = page.evaluate(_SCROLL_TO, DEEP)
-                fps = page.evaluate(_FRAMES_WHILE_SCROLLING)
-                context.close()
+    checkouts = {"this": REPO, **({"baseline": Path(BASELINE)} if BASELINE else {})}
+    size = f"{INDEXED:,} files ({COUNT:,} recorded)" if INDEXED else f"{COUNT:,} files"
+    views = {"24 files": "/p/demo/datasets/default", size: f"/p/demo/datasets/{DATASET}"}
+    if INDEXED:
+        views[f"{size}, `{INDEXED_QUERY}`"] = f"/p/demo/datasets/{DATASET}?q={quote(INDEXED_QUERY)}"
+    results: dict[str, dict[str, Any]] = {name: {} for name in checkouts}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        platforms = {}
+        for name, repo in checkouts.items():
+            platform = start_platform(Path(tmp) / name, free_port(), free_port(), snapshot_seconds=24 * 3600, repo=repo)
+            stack.callback(platform.process.wait, timeout=60)
+            stack.callback(platform.process.kill)  # nothing to keep: no state snapshot of the seeded files
+            platforms[name] = platform
+            results[name]["seed"] = _seed(platform)
+        print("load average after seeding", os.getloadavg(), flush=True)
+        with sync_playwright() as playwright:
+            signed = {name: signed_in(playwright, platform) for name, platform in platforms.items()}
+            for view, path in views.items():
+                for name, platform in platforms.items():  # in turns, so both meet the same load
+                    browser, state = signed[name]
+                    results[name][view] = _tti(browser, platform, state, path)
+            for view, path in list(views.items())[1:]:
+                for name, platform in platforms.items():
+                    browser, state = signed[name]
+                    results[name][f"deep {view}"] = _deep_scroll(browser, platform, state, path)
+            for browser, _ in signed.values():
                 browser.close()
+        print("load average after measuring", os.getloadavg(), flush=True)
 
-            def median(samples: list[dict[str, float]], key: str) -> float:
-                return statistics.median(sample[key] for sample in samples)
+    def against(figure: float, key: str, pick: Any = None) -> str:
+        if "baseline" not in results:
+            return ""
+        old = results["baseline"][key] if pick is None else pick(results["baseline"][key])
+        return f"baseline {old:.0f} ms ({old / max(figure, 1):.1f}x this)"
 
-            for key, what in (
-                ("interactive", "time to interactive (grid)"),
-                ("countAt", "file count shown"),
-                ("chartAt", "label chart shown"),
-            ):
-                rows += [
-                    (f"explorer {what}, 24 files", f"{median(small, key):.0f} ms", f"median of {RUNS}"),
-                    (
-                        f"explorer {what}, {COUNT} files",
-                        f"{median(large, key):.0f} ms",
-                        f"median of {RUNS}; {median(large, key) / median(small, key):.2f}x the 24-file one",
-                    ),
-                ]
-            rows += [
-                (f"explorer: scroll to file {DEEP:,} of {COUNT} until shown", f"{deep:.0f} ms", "pages of 100"),
-                ("explorer: frames while scrolling continuously", f"{fps:.0f} fps", "headless Chromium, no GPU"),
-            ]
-        finally:
-            platform.process.kill()  # nothing to keep: no state snapshot of the 10,000 files
-            platform.process.wait(timeout=60)
+    this = results["this"]
+    rows.append((f"seed {size} (bench setup)", f"{this['seed']:.0f} s", "labelled images, media without image work"))
+    for key, what in (
+        ("interactive", "time to interactive (grid)"),
+        ("countAt", "file count shown"),
+        ("chartAt", "label chart shown"),
+    ):
+        for view in views:
+            figure = _median(this[view], key)
+            rows.append(
+                (
+                    f"explorer {what}, {view}",
+                    f"{figure:.0f} ms",
+                    f"median of {RUNS}; " + against(figure, view, lambda samples, key=key: _median(samples, key)),
+                )
+            )
+    for view in list(views)[1:]:
+        deep, fps = this[f"deep {view}"]
+        rows += [
+            (
+                f"explorer: scroll to file {DEEP:,} until shown, {view}",
+                f"{deep:.0f} ms",
+                "pages of 100; " + against(deep, f"deep {view}", lambda figures: figures[0]),
+            ),
+            (f"explorer: frames while scrolling continuously, {view}", f"{fps:.0f} fps", "headless Chromium, no GPU"),
+        ]
     return rows

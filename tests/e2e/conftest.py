@@ -85,8 +85,10 @@ def start_platform(
     snapshot_seconds: float = 5,
     environment: dict[str, str] | None = None,
     module: str = "infra.local",
+    repo: Path = REPO,
 ) -> RunningPlatform:
-    """``module``: what runs as ``python -m`` (``infra.local``; a bench may wrap it to count what it does).
+    """``module``: what runs as ``python -m`` (``infra.local``; a bench may wrap it to count what it does);
+    ``repo``: the checkout it runs from (a bench may start another revision's beside this one).
     ``timeout_s``: how long it may take to answer health (``ANNOLAKE_START_TIMEOUT_S``, 300 s: more on a busy
     machine, where synthesizing the app alone can take minutes)."""
     if timeout_s is None:
@@ -102,10 +104,12 @@ def start_platform(
     }
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)
+    if repo != REPO:  # its own service code and SDK, not this checkout's
+        env["PYTHONPATH"] = f"{repo / 'sdk'}:{repo / 'functions'}"
     started = time.monotonic()
     handle = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", module], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT
+        [sys.executable, "-m", module], cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     api_url = f"http://127.0.0.1:{api_port}"
     http = urllib3.PoolManager(retries=False, timeout=2)
