@@ -5,8 +5,18 @@ import { call } from "../api/client";
 import { useApi } from "../services";
 import { keys } from "./keys";
 
-/** Files a page of the explorer holds. */
-const PAGE = 100;
+/** Files a page of the explorer holds, at least. */
+export const PAGE = 100;
+/** The most files one page may ask for (the API's limit). */
+export const MAX_PAGE = 1000;
+
+/** How many files the next page asks for: a page, or, when the person has scrolled (or jumped) `wanted` files
+ * in while only `loaded` are listed, enough to reach there at once (whole pages, at most `MAX_PAGE`); cursors are
+ * positions in the listing, so the files are the same whatever the pages' sizes. */
+export function nextPageSize(loaded: number, wanted: number): number {
+  const missing = Math.ceil((wanted - loaded) / PAGE) * PAGE;
+  return Math.min(MAX_PAGE, Math.max(PAGE, missing));
+}
 /** Presigned media and thumbnail URLs expire: what is older than this is read again. */
 const URL_LIFETIME_MS = 5 * 60_000;
 const IMPORT_POLL_MS = 2000;
@@ -33,19 +43,20 @@ export function useFileCount(project: string, dataset: string, q: string) {
 }
 
 /** The dataset's files (those matching `q`, if given), a page at a time; with a `model`, each carries the
- * predictions of its latest finished run (in the same pages: no read per file). */
-export function useFilePages(project: string, dataset: string, q: string, model = "") {
+ * predictions of its latest finished run (in the same pages: no read per file). `wanted()`: how many files the
+ * person has scrolled to, which sizes the next page (`nextPageSize`). */
+export function useFilePages(project: string, dataset: string, q: string, model = "", wanted: () => number = () => 0) {
   const api = useApi();
   return useInfiniteQuery({
     queryKey: keys.files(project, dataset, q, model),
     initialPageParam: null as string | null,
-    queryFn: ({ pageParam }) =>
+    queryFn: ({ pageParam, client, queryKey }) =>
       call(
         api.GET("/api/v1/projects/{project_string_id}/datasets/{dataset_name}/files", {
           params: {
             path: { project_string_id: project, dataset_name: dataset },
             query: {
-              limit: PAGE,
+              limit: pageParam ? nextPageSize(loadedFiles(client.getQueryData(queryKey)), wanted()) : PAGE,
               ...(pageParam ? { cursor: pageParam } : {}),
               ...(q ? { query: q } : {}),
               ...(model ? { predictions: model } : {}),
@@ -56,6 +67,10 @@ export function useFilePages(project: string, dataset: string, q: string, model 
     getNextPageParam: (page) => page.cursor ?? null,
     staleTime: URL_LIFETIME_MS,
   });
+}
+
+function loadedFiles(data: { pages: { files: unknown[] }[] } | undefined): number {
+  return data?.pages.reduce((sum, page) => sum + page.files.length, 0) ?? 0;
 }
 
 /** Files and instances per label (of the files matching `q`, if given); read only once `enabled`. */

@@ -47,7 +47,9 @@ export function Explorer() {
   );
 
   const count = useFileCount(project, dataset, q);
-  const files = useFilePages(project, dataset, q, model);
+  /** how many files the grid has been scrolled to: the next page is sized to reach them */
+  const wanted = useRef(0);
+  const files = useFilePages(project, dataset, q, model, () => wanted.current);
   // The chart reads every file's summary: it waits for the first page of thumbnails, so on a large
   // dataset it does not compete with what the person sees first.
   const labelCounts = useLabelCounts(project, dataset, q, files.isSuccess);
@@ -100,6 +102,7 @@ export function Explorer() {
           {!queryError && files.data ? (
             <ThumbnailGrid
               files={all}
+              total={count.data}
               project={project}
               dataset={dataset}
               query={q}
@@ -107,7 +110,10 @@ export function Explorer() {
               overlay={model ? { minScore, colourOf } : null}
               hasMore={files.hasNextPage}
               loadingMore={files.isFetchingNextPage}
-              loadMore={() => void files.fetchNextPage()}
+              loadMore={(upTo) => {
+                wanted.current = upTo;
+                void files.fetchNextPage();
+              }}
             />
           ) : null}
         </div>
@@ -123,6 +129,7 @@ export function Explorer() {
 
 function ThumbnailGrid({
   files,
+  total,
   project,
   dataset,
   query,
@@ -133,6 +140,8 @@ function ThumbnailGrid({
   loadMore,
 }: {
   files: ListedFileView[];
+  /** how many files the listing holds, once counted: the grid is that tall, so a scroll can jump far ahead */
+  total: number | undefined;
   project: string;
   dataset: string;
   query: string;
@@ -142,7 +151,8 @@ function ThumbnailGrid({
   overlay: { minScore: number; colourOf: ColourOf } | null;
   hasMore: boolean;
   loadingMore: boolean;
-  loadMore: () => void;
+  /** fetch the next page, sized to reach the `upTo`th file */
+  loadMore: (upTo: number) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(1000);
@@ -158,7 +168,7 @@ function ThumbnailGrid({
   const columns = Math.max(1, Math.floor(width / TILE_WIDTH));
   const rows = Math.ceil(files.length / columns);
   const virtualizer = useVirtualizer({
-    count: rows + (hasMore ? 1 : 0),
+    count: hasMore ? Math.max(rows + 1, Math.ceil((total ?? 0) / columns)) : rows,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 4,
@@ -167,9 +177,9 @@ function ThumbnailGrid({
   const lastIndex = items[items.length - 1]?.index ?? 0;
   useEffect(() => {
     if (hasMore && !loadingMore && lastIndex >= rows - PREFETCH_ROWS) {
-      loadMore();
+      loadMore((lastIndex + 1 + PREFETCH_ROWS) * columns);
     }
-  }, [hasMore, loadingMore, lastIndex, rows, loadMore]);
+  }, [hasMore, loadingMore, lastIndex, rows, columns, loadMore]);
   const link = (file: ListedFileView) => {
     const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}), ...(model ? { model } : {}) });
     return `/p/${project}/files/${file.file_id}?${back.toString()}`;
@@ -191,7 +201,7 @@ function ThumbnailGrid({
               style={{ transform: `translateY(${row.start}px)`, height: ROW_HEIGHT }}
             >
               {row.index >= rows ? (
-                <p className="loading" role="status">
+                <p className="loading" role={row.index === rows ? "status" : undefined}>
                   Loading more…
                 </p>
               ) : (
