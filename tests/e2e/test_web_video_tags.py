@@ -14,7 +14,9 @@ on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 d
 Frame tag attributes: the tag on frames 10..20, picked in the list, gets ``occluded`` = ``partly`` (undone and
 redone with the buttons); a new tag made on frames 70..75 is picked as made and gets ``mostly``. Saved and
 reloaded, the list shows both values, the server stores them and answers them on the tags' frames, and the
-query ``attributes.occluded = "mostly"`` finds the video.
+query ``attributes.occluded = "mostly"`` finds the video. The timeline writes a tag's values on its bar and
+names them ("Tag bicycle, occluded: partly, frames 10–20"); a second bicycle tag right after the first with
+another value is a second segment on the label's row, marked as a change, and one run once the values agree.
 """
 
 from __future__ import annotations
@@ -192,11 +194,17 @@ def test_a_frame_tag_carries_attributes_from_the_panel_saved_and_queryable(platf
     first = page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 10–20")
     first.get_by_role("radio", name="partly").check()
     expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20 · occluded: partly")).to_be_visible()
+    # the timeline writes the values on the tag's bar, and names them (tooltip and accessible name)
+    on_timeline = _timeline_tag(page, TAG, "10-20")
+    expect(on_timeline).to_have_text("occluded: partly")
+    expect(on_timeline).to_have_attribute("title", f"Tag {TAG}, occluded: partly, frames 10–20")
     page.get_by_role("button", name="Undo").click()
     expect(first.get_by_role("radio", name="partly")).not_to_be_checked()
     expect(tags.get_by_role("button", name=f"{TAG} · frames 10–20", exact=True)).to_be_visible()
+    expect(page.get_by_role("img", name=f"Tag {TAG}, frames 10–20", exact=True)).to_be_visible()
     page.get_by_role("button", name="Redo").click()
     expect(first.get_by_role("radio", name="partly")).to_be_checked()
+    expect(page.get_by_role("img", name=f"Tag {TAG}, occluded: partly, frames 10–20")).to_be_visible()
 
     # a new tag is picked as it is made
     page.get_by_role("combobox", name="Label").select_option(OTHER)
@@ -226,3 +234,53 @@ def test_a_frame_tag_carries_attributes_from_the_panel_saved_and_queryable(platf
         (OTHER, {"occluded": "mostly"})
     ]
     assert _query(platform, 'attributes.occluded = "mostly"') == [file_id]
+
+
+def test_the_timeline_cuts_a_label_s_tags_where_their_attribute_values_change(platform, admin, video):
+    from playwright.sync_api import expect
+
+    page = admin.page
+    page.goto(f"/p/demo/files/{video['file_id']}")
+    expect(page.get_by_role("status").filter(has_text="version 3")).to_be_visible()
+    expect(_timeline_tag(page, TAG, "10-20")).to_have_text("occluded: partly")
+    # a tag of the same label right after it, made with the keyboard, with another value: two segments on the
+    # label's one row, a change marked where the second starts
+    page.get_by_role("combobox", name="Label").select_option(TAG)
+    _seek(page, 21)
+    page.keyboard.press("t")
+    _seek(page, 30)
+    page.keyboard.press("t")
+    page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 21–30").get_by_role(
+        "radio", name="mostly"
+    ).check()
+    expect(page.locator(f'.timeline-row[data-tag="{TAG}"]')).to_have_count(1)
+    later = _timeline_tag(page, TAG, "21-30")
+    expect(later).to_have_text("occluded: mostly")
+    expect(later).to_have_attribute("title", f"Tag {TAG}, occluded: mostly, frames 21–30")
+    expect(later).to_have_class("timeline-span tag change")
+    expect(_timeline_tag(page, TAG, "10-20")).to_have_class("timeline-span tag")
+    admin.shot("05-timeline-attributes")
+    # set to the first one's value, the two make one run
+    page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 21–30").get_by_role(
+        "radio", name="partly"
+    ).check()
+    expect(_timeline_tag(page, TAG, "10-30")).to_have_attribute("title", f"Tag {TAG}, occluded: partly, frames 10–30")
+    expect(page.locator(f'.timeline-row[data-tag="{TAG}"] .timeline-span')).to_have_count(1)
+    # a click on a bar picks the tag under the pointer (and seeks there)
+    page.get_by_role("list", name="Frame tags").get_by_role(
+        "button", name=f"{TAG} · frames 10–20 · occluded: partly"
+    ).click()
+    expect(page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 10–20")).to_be_visible()
+    run = _timeline_tag(page, TAG, "10-30")
+    box = run.bounding_box()
+    assert box is not None
+    run.click(position={"x": box["width"] * 0.85, "y": box["height"] / 2})
+    expect(page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 21–30")).to_be_visible()
+    page.get_by_role("button", name="Undo").click()
+    _timeline_tag(page, "pedestrian", "70-75").click()
+    expect(page.get_by_role("region", name=f"Attributes of frame tag {OTHER}, frames 70–75")).to_be_visible()
+
+
+def _timeline_tag(page, name: str, frames: str):
+    """The timeline's segment of the tags `name` on `frames` ("10-20")."""
+    return page.locator(f'.timeline-row[data-tag="{name}"] [data-tag-span="{frames}"]')

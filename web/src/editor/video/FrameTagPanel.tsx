@@ -13,17 +13,12 @@ import {
   covers,
   describeAttributes,
   findTag,
-  lastFrameOf,
+  frameSpan,
   sortedTags,
   tagKey,
   tagsOnFrame,
 } from "./frameTags";
 import type { VideoAction } from "./videoReducer";
-
-export function frameSpan(tag: FrameTag): string {
-  const last = lastFrameOf(tag);
-  return last === tag.frame_start ? `frame ${last}` : `frames ${tag.frame_start}–${last}`;
-}
 
 export function FrameTagPanel({
   tags,

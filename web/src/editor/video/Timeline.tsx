@@ -1,12 +1,13 @@
 /**
- * Each track's visible spans and keyframes along the video, and each frame tag's frames (with the one being
- * made), with the current frame; a click seeks there. Outside
+ * Each track's visible spans and keyframes along the video, and a row per frame tag label with its tags' frames
+ * cut where their attribute values change (the values written on each segment, a mark at each change; the one
+ * being made hatched), with the current frame; a click seeks there (on a tag, also picks it). Outside
  * a segment task's frames the bars are greyed (a click there goes to the segment's nearest frame).
  */
-import type { Dispatch, MouseEvent } from "react";
+import { type Dispatch, type MouseEvent, useMemo } from "react";
 
 import type { ColourOf } from "../palette";
-import { type FrameTag, lastFrameOf, sortedTags, tagKey } from "./frameTags";
+import { type FrameTag, describeSegment, pickedTag, tagRows } from "./frameTags";
 import type { Track } from "./interpolation";
 import { type FrameRange, isWholeVideo } from "./segment";
 import { trackKey, visibleSpans } from "./tracks";
@@ -38,10 +39,17 @@ export function Timeline({
   colourOf: ColourOf;
   dispatch: Dispatch<VideoAction | { type: "select"; key: string | null }>;
 }) {
-  const seekAt = (event: MouseEvent<HTMLDivElement>) => {
-    const rect = event.currentTarget.getBoundingClientRect();
-    const at = Math.floor(((event.clientX - rect.left) / rect.width) * frameCount);
-    dispatch({ type: "seek", frame: at });
+  const rows = useMemo(() => tagRows(tags), [tags]);
+  /** the frame under the pointer on a bar */
+  const frameAt = (event: MouseEvent<HTMLElement>, bar: Element) => {
+    const rect = bar.getBoundingClientRect();
+    return Math.floor(((event.clientX - rect.left) / rect.width) * frameCount);
+  };
+  const seekAt = (event: MouseEvent<HTMLDivElement>) => dispatch({ type: "seek", frame: frameAt(event, event.currentTarget) });
+  /** a click on a tag's bar picks the tag under the pointer (then seeks there, as the bar does) */
+  const pickTag = (event: MouseEvent<HTMLSpanElement>, keys: string[]) => {
+    const bar = event.currentTarget.parentElement;
+    dispatch({ type: "select-frame-tag", key: pickedTag(tags, keys, bar ? frameAt(event, bar) : null) });
   };
   const outside = isWholeVideo(range, frameCount) ? null : (
     <>
@@ -95,20 +103,33 @@ export function Timeline({
           </div>
         );
       })}
-      {sortedTags(tags).map((tag) => (
-        <div key={tagKey(tag)} className="timeline-row" data-tag={tag.name}>
-          <span className="timeline-name">Tag {tag.name}</span>
+      {rows.map((row) => (
+        <div key={row.name} className="timeline-row" data-tag={row.name}>
+          <span className="timeline-name">Tag {row.name}</span>
           <div className="timeline-bar" onClick={seekAt}>
             {outside}
-            <span
-              className="timeline-span"
-              data-tag-span={`${tag.frame_start}-${lastFrameOf(tag)}`}
-              style={{
-                left: percent(tag.frame_start, frameCount),
-                width: percent(lastFrameOf(tag) - tag.frame_start + 1, frameCount),
-                background: colourOf(tag.name),
-              }}
-            />
+            {row.segments.map((segment) => {
+              const words = describeSegment(row.name, segment);
+              return (
+                <span
+                  key={segment.frame_start}
+                  role="img"
+                  aria-label={words}
+                  title={words}
+                  className={`timeline-span tag${segment.change ? " change" : ""}`}
+                  data-tag-span={`${segment.frame_start}-${segment.frame_end}`}
+                  data-values={segment.values}
+                  onClick={(event) => pickTag(event, segment.keys)}
+                  style={{
+                    left: percent(segment.frame_start, frameCount),
+                    width: percent(segment.frame_end - segment.frame_start + 1, frameCount),
+                    background: `${colourOf(row.name)}99`,
+                  }}
+                >
+                  {segment.values}
+                </span>
+              );
+            })}
             <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
           </div>
         </div>

@@ -5,10 +5,13 @@ import {
   type FrameTag,
   addFrameTag,
   describeAttributes,
+  describeSegment,
+  pickedTag,
   removeFrameTag,
   setTagAttribute,
   splitFrameTags,
   tagKey,
+  tagRows,
   tagsOnFrame,
 } from "./frameTags";
 
@@ -57,5 +60,60 @@ describe("a frame tag's attributes", () => {
     expect(describeAttributes({ ...tag, attributes: { cause: "motion", sides: ["left", "right"] } })).toBe(
       "cause: motion, sides: left + right",
     );
+  });
+});
+
+describe("the timeline's frame tag rows", () => {
+  const tag = (name: string, a: number, b: number, attributes?: Record<string, unknown>): FrameTag => ({
+    type: "frame_tag",
+    name,
+    frame_start: a,
+    frame_end: b,
+    ...(attributes ? { attributes } : {}),
+  });
+
+  it("are one per label, cut where the attribute values change, with a mark where they change", () => {
+    const tags = [
+      tag("occluder", 25, 40, { occluded: "partly" }),
+      tag("dark", 0, 5),
+      tag("occluder", 10, 24, { occluded: "mostly" }),
+      tag("occluder", 60, 70, { occluded: "partly" }),
+    ];
+    const rows = tagRows(tags);
+    expect(rows.map((r) => r.name)).toEqual(["dark", "occluder"]);
+    expect(rows[0]!.segments).toEqual([{ frame_start: 0, frame_end: 5, values: "", keys: ["dark@0-5"], change: false }]);
+    const spans = rows[1]!.segments.map((s) => [s.frame_start, s.frame_end, s.values, s.change]);
+    expect(spans).toEqual([
+      [10, 24, "occluded: mostly", false],
+      [25, 40, "occluded: partly", true],
+      [60, 70, "occluded: partly", false], // after a gap: no change marked
+    ]);
+    expect(describeSegment("occluder", rows[1]!.segments[0]!)).toBe("Tag occluder, occluded: mostly, frames 10–24");
+    expect(describeSegment("dark", rows[0]!.segments[0]!)).toBe("Tag dark, frames 0–5");
+  });
+
+  it("make one segment of tags that touch or overlap with the same values, and show both where values overlap", () => {
+    const same = tagRows([tag("blurry", 0, 9, { cause: "motion" }), tag("blurry", 10, 19, { cause: "motion" })]);
+    expect(same[0]!.segments).toEqual([
+      { frame_start: 0, frame_end: 19, values: "cause: motion", keys: ["blurry@0-9", "blurry@10-19"], change: false },
+    ]);
+    const overlapping = tagRows([tag("blurry", 0, 9, { cause: "motion" }), tag("blurry", 5, 14, { cause: "focus" })]);
+    expect(overlapping[0]!.segments.map((s) => [s.frame_start, s.frame_end, s.values, s.keys.length])).toEqual([
+      [0, 4, "cause: motion", 1],
+      [5, 9, "cause: motion; cause: focus", 2],
+      [10, 14, "cause: focus", 1],
+    ]);
+    // a click picks the tag under the pointer
+    const merged = same[0]!.segments[0]!;
+    const both = [tag("blurry", 0, 9, { cause: "motion" }), tag("blurry", 10, 19, { cause: "motion" })];
+    expect(pickedTag(both, merged.keys, 15)).toBe("blurry@10-19");
+    expect(pickedTag(both, merged.keys, 3)).toBe("blurry@0-9");
+    expect(pickedTag(both, merged.keys, null)).toBe("blurry@0-9");
+  });
+
+  it("grow with the tags, not the frames: a tag over a 10-minute video is one segment", () => {
+    const rows = tagRows([tag("night", 0, 17_999, { light: "low" }), tag("night", 18_000, 35_999, { light: "none" })]);
+    expect(rows[0]!.segments).toHaveLength(2);
+    expect(describeSegment("night", rows[0]!.segments[1]!)).toBe("Tag night, light: none, frames 18000–35999");
   });
 });

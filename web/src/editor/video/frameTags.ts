@@ -75,6 +75,83 @@ export function describeAttributes(tag: FrameTag): string {
     .join(", ");
 }
 
+/** A tag's frames in words: "frame 7", "frames 10–24". */
+export function frameSpan(tag: Pick<FrameTag, "frame_start" | "frame_end">): string {
+  const last = tag.frame_end ?? tag.frame_start;
+  return last === tag.frame_start ? `frame ${last}` : `frames ${tag.frame_start}–${last}`;
+}
+
+/** A run of one label's frame tags on the timeline: frames `frame_start`..`frame_end` with the same values. */
+export interface TagSegment {
+  frame_start: number;
+  frame_end: number;
+  /** the attribute values on these frames in words ("" none; tags overlapping with others' values: "; " between) */
+  values: string;
+  /** the tags covering these frames (their keys), the earliest first */
+  keys: string[];
+  /** the values change here: the segment just before ends on the frame before */
+  change: boolean;
+}
+
+export interface TagRow {
+  name: string;
+  segments: TagSegment[];
+}
+
+/**
+ * The timeline's rows: one per label, in the order of their first tag, each a few segments where its tags'
+ * attribute values stay the same (a segment per run, not per frame: its size is the tags', whatever the
+ * video's length). Tags of a label that touch or overlap with the same values make one segment.
+ */
+export function tagRows(tags: FrameTag[]): TagRow[] {
+  const byName = new Map<string, FrameTag[]>();
+  for (const tag of sortedTags(tags)) {
+    const own = byName.get(tag.name);
+    if (own) own.push(tag);
+    else byName.set(tag.name, [tag]);
+  }
+  return [...byName].map(([name, own]) => ({ name, segments: segmentsOf(own) }));
+}
+
+/** The segments of one label's tags (sorted by first frame): cut at every tag's first frame and after its
+ * last, the tags covering each piece kept as the cuts are swept. */
+function segmentsOf(tags: FrameTag[]): TagSegment[] {
+  const cuts = [...new Set(tags.flatMap((t) => [t.frame_start, lastFrameOf(t) + 1]))].sort((a, b) => a - b);
+  const segments: TagSegment[] = [];
+  let on: FrameTag[] = [];
+  let next = 0;
+  for (let i = 0; i + 1 < cuts.length; i += 1) {
+    const [first, last] = [cuts[i]!, cuts[i + 1]! - 1];
+    on = on.filter((t) => lastFrameOf(t) >= first);
+    while (next < tags.length && tags[next]!.frame_start <= first) on.push(tags[next++]!);
+    if (on.length === 0) continue;
+    const values = [...new Set(on.map(describeAttributes).filter(Boolean))].join("; ");
+    const previous = segments[segments.length - 1];
+    const touches = previous !== undefined && previous.frame_end + 1 === first;
+    if (touches && previous.values === values) {
+      previous.frame_end = last;
+      previous.keys = [...new Set([...previous.keys, ...on.map(tagKey)])];
+    } else {
+      segments.push({ frame_start: first, frame_end: last, values, keys: on.map(tagKey), change: touches });
+    }
+  }
+  return segments;
+}
+
+/** A timeline segment in words, for its tooltip and accessible name: "Tag blurry, cause: motion, frames 10–24". */
+export function describeSegment(name: string, segment: TagSegment): string {
+  return [`Tag ${name}`, segment.values, frameSpan(segment)].filter(Boolean).join(", ");
+}
+
+/** The tag a click on a segment picks: the one of its `keys` covering the `frame` clicked, else its first. */
+export function pickedTag(tags: FrameTag[], keys: string[], frame: number | null): string | null {
+  const under = keys.find((key) => {
+    const tag = findTag(tags, key);
+    return tag !== undefined && frame !== null && covers(tag, frame);
+  });
+  return under ?? keys[0] ?? null;
+}
+
 export function removeFrameTag(tags: FrameTag[], key: string): FrameTag[] {
   const kept = tags.filter((t) => tagKey(t) !== key);
   return kept.length === tags.length ? tags : kept;
