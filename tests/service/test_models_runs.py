@@ -258,6 +258,47 @@ def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform,
     assert after[fixed_later].outcome == "done"
 
 
+def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(platform, project, detector):
+    """A chunk reads the file items projected to their media key (not their instances and summaries) and updates
+    the run's live counters once for its files, not once per batch write."""
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    from tests.support.auth import reset_service_caches
+
+    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3000)
+    file_reads: list[dict] = []
+    counter_bumps: list[dict] = []
+
+    def record(params: dict, **_: object) -> None:
+        if "RequestItems" in params:  # BatchGetItem
+            for table in params["RequestItems"].values():
+                if any(key["SK"]["S"] == "FILE" for key in table["Keys"]):
+                    file_reads.append(table)
+        elif str(params.get("UpdateExpression", "")).startswith("ADD"):
+            counter_bumps.append(params)
+
+    hooks = [
+        ("before-parameter-build.dynamodb.BatchGetItem", record),
+        ("before-parameter-build.dynamodb.UpdateItem", record),
+    ]
+    BUILTIN_HANDLERS.extend(hooks)
+    reset_service_caches()  # sessions made from now on carry the hooks
+    try:
+        run = detector.predict("chunk-calls", threshold=0.3)
+        final = run.wait(progress=False, timeout=120)
+    finally:
+        for hook in hooks:
+            BUILTIN_HANDLERS.remove(hook)
+        reset_service_caches()
+
+    assert (final["status"], final["total"], final["done"]) == ("completed", 40, 40), final
+    projected = {key["PK"]["S"] for read in file_reads if read.get("ProjectionExpression") for key in read["Keys"]}
+    assert len(projected) == 40
+    # what else reads file items in the meantime (the index updater) reads them consistently
+    assert not [read for read in file_reads if not read.get("ProjectionExpression") and not read.get("ConsistentRead")]
+    assert len(counter_bumps) == 1  # 40 files: two batch writes, one bump
+
+
 # --- evaluation and selection -----------------------------------------------------------------------------
 
 

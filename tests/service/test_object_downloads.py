@@ -42,3 +42,36 @@ def test_downloads_of_one_object_to_one_path_at_once_each_leave_a_whole_copy(mot
             reset_service_caches()
     assert target.read_bytes() == body
     assert list(tmp_path.iterdir()) == [target]  # no partial file left behind
+
+
+def test_reading_many_objects_resolves_the_endpoint_once(moto_endpoint):
+    """botocore's endpoint cache is keyed by the ruleset's parameters, S3's ``Key`` among them though no rule
+    reads it: the service's S3 client leaves it out, so reading a chunk's images does not evaluate the whole
+    ruleset once per image, and still reaches the same objects."""
+    from annolake_service.adapters import aws_clients, storage
+
+    bucket = f"endpoints-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "s3", endpoint_url=moto_endpoint
+    )
+    s3.create_bucket(Bucket=bucket)
+    for n in range(5):
+        s3.put_object(Bucket=bucket, Key=f"media/{n}.png", Body=f"image {n}".encode())
+    with pytest.MonkeyPatch.context() as env:
+        point_service_at(env, moto_endpoint, {"MEDIA_BUCKET": bucket})
+        reset_service_caches()
+        try:
+            ruleset = aws_clients.client("s3")._ruleset_resolver._provider.ruleset
+            evaluations = []
+            evaluate = ruleset.evaluate
+
+            def counted(parameters):
+                evaluations.append(parameters)
+                return evaluate(parameters)
+
+            env.setattr(ruleset, "evaluate", counted)
+            bodies = [storage.read_object(bucket, f"media/{n}.png", max_bytes=100).body for n in range(5)]
+        finally:
+            reset_service_caches()
+    assert bodies == [f"image {n}".encode() for n in range(5)]
+    assert len(evaluations) == 1

@@ -6,6 +6,8 @@ s3transfer to every cold start without being used.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -78,9 +80,57 @@ def credentials() -> Any:
 @cache
 def client(service: str) -> Any:
     settings = get_settings()
-    return session().create_client(
+    made = session().create_client(
         service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
         config=_CONFIG,
     )
+    _cache_endpoints_past_unread_parameters(made)
+    return made
+
+
+def _cache_endpoints_past_unread_parameters(made: Any) -> None:
+    """botocore caches resolved endpoints keyed by every parameter of the service's endpoint ruleset, and S3's
+    declares ``Key``, ``Prefix`` and ``CopySource`` though no rule reads them: each new object key evaluated the
+    whole ruleset again (about a quarter of the client's CPU for a small GetObject, paid per image by the model
+    function and per file by ingest). Parameters no rule reads are left out, so the cache hits; the endpoint is
+    the same. A botocore without these internals is left as it is."""
+    resolver = getattr(made, "_ruleset_resolver", None)
+    build = getattr(resolver, "_get_provider_params", None)
+    if resolver is None or build is None:
+        return
+    model = made.meta.service_model
+    try:
+        ruleset = (
+            session()
+            .get_component("data_loader")
+            .load_service_model(model.service_name, "endpoint-rule-set-1", model.api_version)
+        )
+    except Exception:  # noqa: BLE001 - no ruleset to read: nothing to leave out
+        return
+    unread = set(ruleset.get("parameters", {})) - set(_referenced(ruleset.get("rules", [])))
+    if not unread:
+        return
+
+    def provider_params(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        params: dict[str, Any] = build(*args, **kwargs)
+        for name in unread:
+            params.pop(name, None)
+        return params
+
+    resolver._get_provider_params = provider_params
+
+
+def _referenced(node: Any) -> Iterator[str]:
+    """Parameter names a ruleset's rules read: ``{"ref": name}`` and ``{name}`` / ``{name#path}`` in templates."""
+    if isinstance(node, dict):
+        if isinstance(node.get("ref"), str):
+            yield node["ref"]
+        for value in node.values():
+            yield from _referenced(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _referenced(value)
+    elif isinstance(node, str):
+        yield from re.findall(r"\{([A-Za-z0-9_]+)", node)

@@ -22,7 +22,6 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import models as model_repo
 from annolake_service.adapters.dynamo import predictions as prediction_repo
 from annolake_service.domain import evaluation, inference
-from annolake_service.domain.entities import FileRecord
 from annolake_service.domain.models import REMOTE_HOSTS, GraphMismatch, ModelVersion, check_signature
 from annolake_service.domain.predictions import EVALUATION_FILES, EVALUATION_SUMMARY, summarize
 from annolake_service.services import remote_inference
@@ -31,16 +30,45 @@ from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
 READ_ATTEMPTS = 3
-WRITE_EVERY = 25  # files recorded per batch write (DynamoDB's most per request) and per update of the counters
+WRITE_EVERY = 25  # files recorded per batch write (DynamoDB's most per request)
+PROGRESS_EVERY = 100  # files recorded per update of the run's live counters (a chunk's worth)
 READ_AHEAD = 8  # images fetched at once while the model runs (within the S3 client's 10 pooled connections)
 
 
-def _flush(project_id: str, run_id: str, outcomes: list[prediction_repo.Outcome]) -> None:
-    if not outcomes:
-        return
-    prediction_repo.record_predictions(project_id, run_id, outcomes)
-    failed = sum(1 for o in outcomes if o.reason)
-    prediction_repo.add_progress(project_id, run_id, done=len(outcomes) - failed, failed=failed)
+class _Recorder:
+    """Records a chunk's outcomes in batch writes of ``WRITE_EVERY`` and bumps the run's live counters once per
+    ``PROGRESS_EVERY`` recorded (the counters are made exact by ``recount`` when the run ends or is re-driven,
+    so a chunk cut short between a write and its bump loses nothing)."""
+
+    def __init__(self, project_id: str, run_id: str) -> None:
+        self.project_id, self.run_id = project_id, run_id
+        self.pending: list[prediction_repo.Outcome] = []
+        self.unreported = {"done": 0, "failed": 0}
+
+    def add(self, outcome: prediction_repo.Outcome) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= WRITE_EVERY:
+            self._write()
+
+    def close(self) -> None:
+        self._write()
+        self._report()
+
+    def _write(self) -> None:
+        if not self.pending:
+            return
+        prediction_repo.record_predictions(self.project_id, self.run_id, self.pending)
+        failed = sum(1 for o in self.pending if o.reason)
+        self.unreported["done"] += len(self.pending) - failed
+        self.unreported["failed"] += failed
+        self.pending = []
+        if sum(self.unreported.values()) >= PROGRESS_EVERY:
+            self._report()
+
+    def _report(self) -> None:
+        if sum(self.unreported.values()):
+            prediction_repo.add_progress(self.project_id, self.run_id, **self.unreported)
+            self.unreported = {"done": 0, "failed": 0}
 
 
 def check_model_file(project_id: str, name: str, version: int) -> dict[str, Any]:
@@ -113,22 +141,24 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
     )
     recorded = prediction_repo.get_predictions(project_id, run_id, file_ids)
     done = {file_id for file_id, p in recorded.items() if p.outcome == "done"}
-    records = file_repo.get_files(project_id, [f for f in file_ids if f not in done])
+    todo = [f for f in file_ids if f not in done]
     provenance = {"source": "model", "model": run.model_name, "version": run.model_version, "run": run_id}
     tally = {"done": 0, "failed": 0, "skipped": len(done)}
+    recorder = _Recorder(project_id, run_id)
     if version.spec.host in REMOTE_HOSTS:
-        todo = [f for f in file_ids if f not in done]
+        records = file_repo.get_files(project_id, todo)
         answered = remote_inference.predict_files(run_id, version, todo, records, run.threshold, provenance)
         outcomes = [prediction_repo.Outcome(f, i, summarize(i), None, reason) for f, i, reason in answered]
-        for start in range(0, len(outcomes), WRITE_EVERY):
-            _flush(project_id, run_id, outcomes[start : start + WRITE_EVERY])
+        for outcome in outcomes:
+            recorder.add(outcome)
+        recorder.close()
         tally["failed"] = sum(1 for o in outcomes if o.reason)
         tally["done"] = len(outcomes) - tally["failed"]
         logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
         return tally
     session = onnx_runtime.session(version.object_key)
-    wanted = [(file_id, records.get(file_id)) for file_id in file_ids if file_id not in done]
-    pending: list[prediction_repo.Outcome] = []
+    media = file_repo.get_media_keys(project_id, todo)
+    wanted = [(file_id, media.get(file_id)) for file_id in todo]
     for file_id, fetched in _read_ahead(wanted, _read_original):
         instances: list[dict[str, Any]] = []
         probabilities = None
@@ -138,32 +168,30 @@ def predict_chunk(project_id: str, run_id: str, chunk_key: str) -> dict[str, int
             instances, probabilities = predict_image(session, version, body, run.threshold, provenance)
         except (storage.ObjectMissing, storage.ObjectTooLarge, inference.ImageUnreadable) as exc:
             reason = f"{type(exc).__name__}: {exc}"
-        pending.append(prediction_repo.Outcome(file_id, instances, summarize(instances), probabilities, reason))
+        recorder.add(prediction_repo.Outcome(file_id, instances, summarize(instances), probabilities, reason))
         tally["failed" if reason else "done"] += 1
-        if len(pending) >= WRITE_EVERY:
-            _flush(project_id, run_id, pending)
-            pending = []
-    _flush(project_id, run_id, pending)
+    recorder.close()
     logger.info("prediction chunk done", extra={"run_id": run_id, "chunk": chunk_key, **tally})
     return tally
 
 
-def _read_original(record: FileRecord | None) -> bytes:
-    if record is None or record.deleted_at is not None or not record.original_key:
+def _read_original(media_key: str | None) -> bytes:
+    """The image of a file (``get_media_keys`` gives no key for a file deleted or without media)."""
+    if media_key is None:
         raise storage.ObjectMissing("the file was deleted or has no media")
-    return _read_media(record.original_key)
+    return _read_media(media_key)
 
 
 def _read_ahead(
-    todo: list[tuple[str, FileRecord | None]], read: Callable[[FileRecord | None], bytes]
+    todo: list[tuple[str, str | None]], read: Callable[[str | None], bytes]
 ) -> Iterator[tuple[str, Future[bytes]]]:
     """``(file id, future of its bytes)`` in order, with up to ``READ_AHEAD`` reads in flight while the caller
     predicts: a chunk waits on storage about once, not once per file. About ``READ_AHEAD`` images are held at
     once. Each read runs in a copy of the caller's context (what the local runtime knows the function by)."""
     with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="predict-read") as pool:
         futures: list[tuple[str, Future[bytes]]] = []
-        for file_id, record in todo:
-            futures.append((file_id, pool.submit(contextvars.copy_context().run, read, record)))
+        for file_id, media_key in todo:
+            futures.append((file_id, pool.submit(contextvars.copy_context().run, read, media_key)))
             if len(futures) > READ_AHEAD:
                 yield futures.pop(0)
         yield from futures

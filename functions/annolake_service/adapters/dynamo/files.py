@@ -96,6 +96,23 @@ def get_files(project_id: str, file_ids: list[str], *, consistent: bool = False)
     return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted, consistent_read=consistent)}
 
 
+MEDIA_ATTRIBUTES = ("file_id", "original_key", "deleted_at")
+"""What predicting a file reads of its item: where its image is, and whether it is still there."""
+
+
+def get_media_keys(project_id: str, file_ids: list[str]) -> dict[str, str]:
+    """The original media key of each live file among ``file_ids`` that has one, by id: batch reads projected
+    to ``MEDIA_ATTRIBUTES`` (not the instances, metadata and summaries a file item carries, nor a whole record
+    built from them)."""
+    bind()
+    wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
+    return {
+        item.file_id: item.original_key
+        for item in FileItem.batch_get(wanted, attributes_to_get=list(MEDIA_ATTRIBUTES))
+        if item.deleted_at is None and item.original_key
+    }
+
+
 PIN_ATTRIBUTES = ("file_id", "status", "content_hash", "annotation_version", "label_counts", "deleted_at")
 """What pinning a file in a snapshot reads of its item: not its instances, metadata or summaries."""
 
