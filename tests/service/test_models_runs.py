@@ -261,35 +261,30 @@ def test_a_redrive_finishes_what_is_missing_and_predicts_nothing_twice(platform,
 def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(platform, project, detector):
     """A chunk reads the file items projected to their media key (not their instances and summaries) and updates
     the run's live counters once for its files, not once per batch write."""
-    from botocore.handlers import BUILTIN_HANDLERS
+    from annolake_service.adapters.dynamo import table
 
-    from tests.support.auth import reset_service_caches
-
-    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3000)
+    platform.seed("chunk-calls", [RED, GREEN] * 20, start=3500)
     file_reads: list[dict] = []
     counter_bumps: list[dict] = []
 
     def record(params: dict, **_: object) -> None:
         if "RequestItems" in params:  # BatchGetItem
-            for table in params["RequestItems"].values():
-                if any(key["SK"]["S"] == "FILE" for key in table["Keys"]):
-                    file_reads.append(table)
+            for read in params["RequestItems"].values():
+                if any(key["SK"]["S"] == "FILE" for key in read["Keys"]):
+                    file_reads.append(read)
         elif str(params.get("UpdateExpression", "")).startswith("ADD"):
             counter_bumps.append(params)
 
-    hooks = [
-        ("before-parameter-build.dynamodb.BatchGetItem", record),
-        ("before-parameter-build.dynamodb.UpdateItem", record),
-    ]
-    BUILTIN_HANDLERS.extend(hooks)
-    reset_service_caches()  # sessions made from now on carry the hooks
+    events = table.connection().client.meta.events  # the one client every item class of this process uses
+    hooks = ["before-parameter-build.dynamodb.BatchGetItem", "before-parameter-build.dynamodb.UpdateItem"]
+    for hook in hooks:
+        events.register(hook, record)
     try:
         run = detector.predict("chunk-calls", threshold=0.3)
         final = run.wait(progress=False, timeout=120)
     finally:
         for hook in hooks:
-            BUILTIN_HANDLERS.remove(hook)
-        reset_service_caches()
+            events.unregister(hook, record)
 
     assert (final["status"], final["total"], final["done"]) == ("completed", 40, 40), final
     projected = {key["PK"]["S"] for read in file_reads if read.get("ProjectionExpression") for key in read["Keys"]}
