@@ -188,12 +188,20 @@ def test_the_explorer_overlays_the_predictions_on_every_thumbnail_and_the_slider
     for file_id in evaluated["files"]:
         expect(media(file_id)).to_have_attribute("data-predicted", "0")
     admin.shot("06-explorer-overlay-hidden")
+    expect(page).to_have_url(re.compile(rf"\?model={MODEL}&score=1$"))  # a link keeps the score too
+    page.reload()
+    expect(page.get_by_role("group", name="Model predictions").locator("output")).to_have_text("1.00")
+    expect(media(evaluated["damaged"])).to_have_attribute("data-predicted", "0")
 
-    # a file opened from the explorer opens with the model picked, and its way back keeps the pick
+    # a file opened from the explorer opens with the model and score picked, and its way back keeps them
     page.locator(f'a[href*="/files/{evaluated["damaged"]}?"]').click()
-    expect(page).to_have_url(re.compile(rf"/files/{evaluated['damaged']}\?.*model={MODEL}"))
+    expect(page).to_have_url(re.compile(rf"/files/{evaluated['damaged']}\?.*model={MODEL}&score=1"))
     expect(page.get_by_role("combobox", name="Predictions of model")).to_have_value(MODEL)
+    expect(page.get_by_role("group", name="Model predictions").locator("output")).to_have_text("1.00")
     predicted = page.locator(f'rect.shape[data-layer="model:{MODEL}"]')
+    expect(predicted).to_have_count(0)
+    page.get_by_label("Min score").focus()
+    page.keyboard.press("Home")  # score 0 in the editor: every prediction shows, and the way back says so
     expect(predicted).to_have_count(evaluated["predicted"])
     page.get_by_role("link", name=f"← Back to {DATASET}").click()
     expect(page).to_have_url(re.compile(rf"/datasets/{DATASET}\?model={MODEL}$"))

@@ -11,10 +11,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from annolake_service.adapters.dynamo import cursors, keys
 from annolake_service.adapters.dynamo.items import MODELS
+from hypothesis import given
+from hypothesis import strategies as st
 
 WHEN = datetime(2025, 3, 4, 5, 6, 7, 89, tzinfo=UTC)
 

@@ -8,15 +8,17 @@ import { useModels, usePrediction } from "../hooks/models";
 import { predictionLayer } from "./overlay";
 import { PredictionControls } from "./PredictionControls";
 
-/** `initialModel`: the model picked where the file was opened from (the explorer's overlay), "" for none. */
+/** `initialModel` and `initialScore`: the model and the score picked where the file was opened from (the
+ * explorer's overlay), "" and 0 for none. */
 export function usePredictionOverlay(
   project: string,
   fileId: string,
   initialModel = "",
-): { controls: ReactNode; layers: Layer[] } {
+  initialScore = 0,
+): { controls: ReactNode; layers: Layer[]; model: string; minScore: number } {
   const models = useModels(project);
   const [model, setModel] = useState(initialModel);
-  const [minScore, setMinScore] = useState(0);
+  const [minScore, setMinScore] = useState(initialScore);
   const chosen = models.data?.find((m) => m.name === model) ?? null;
   const runId = chosen?.latest_run ?? null;
   const prediction = usePrediction(project, runId, fileId);
@@ -26,7 +28,7 @@ export function usePredictionOverlay(
   );
   const withRuns = models.data?.filter((m) => m.latest_run) ?? [];
   if (!models.data || withRuns.length === 0) {
-    return { controls: <ErrorNotice error={models.error} />, layers: [] };
+    return { controls: <ErrorNotice error={models.error} />, layers: [], model, minScore };
   }
   const shown = layers[0]?.shapes.length ?? 0;
   const all = prediction.data?.instance_list.length ?? 0;
@@ -44,5 +46,5 @@ export function usePredictionOverlay(
       <ErrorNotice error={prediction.error} />
     </>
   );
-  return { controls, layers };
+  return { controls, layers, model, minScore };
 }

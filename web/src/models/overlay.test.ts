@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 
-import { atLeast, boxesOf, boxTitle, predictionLayer, scoreOf, shownBoxes } from "./overlay";
+import {
+  atLeast,
+  boxesOf,
+  boxTitle,
+  predictionLayer,
+  scoreFromLink,
+  scoreLinkEntry,
+  scoreOf,
+  shownBoxes,
+} from "./overlay";
 
 const box = (name: string, score?: number) => ({
   type: "box",
@@ -54,5 +63,25 @@ describe("boxTitle", () => {
   it("names the label and the score to two places", () => {
     expect(boxTitle(box("car", 0.876))).toBe("car 0.88");
     expect(boxTitle(box("bus"))).toBe("bus");
+  });
+});
+
+describe("the score in a link", () => {
+  it("reads a score from 0 to 1 and anything else as 0", () => {
+    expect(scoreFromLink("0.35")).toBe(0.35);
+    expect(scoreFromLink("1")).toBe(1);
+    expect(scoreFromLink("7")).toBe(1);
+    expect(scoreFromLink("-2")).toBe(0);
+    expect(scoreFromLink("high")).toBe(0);
+    expect(scoreFromLink("")).toBe(0);
+    expect(scoreFromLink(null)).toBe(0);
+  });
+
+  it("writes a score the slider moved and none at 0, so a link reads back what was shown", () => {
+    expect(scoreLinkEntry(0)).toEqual({});
+    expect(scoreLinkEntry(0.35000000000000003)).toEqual({ score: "0.35" });
+    for (const score of [0.05, 0.5, 0.95, 1]) {
+      expect(scoreFromLink(scoreLinkEntry(score).score ?? null)).toBe(score);
+    }
   });
 });

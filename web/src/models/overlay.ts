@@ -8,6 +8,17 @@ export function scoreOf(instance: PacketInstance): number {
   return typeof instance.score === "number" && Number.isFinite(instance.score) ? instance.score : 1;
 }
 
+/** The slider's score as a link carries it (`score=0.35`): a number from 0 to 1, anything else reads as 0. */
+export function scoreFromLink(text: string | null): number {
+  const score = text === null || text.trim() === "" ? NaN : Number(text);
+  return Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0;
+}
+
+/** The `score` entry of a link for `minScore` (none at 0, the slider's default). */
+export function scoreLinkEntry(minScore: number): Record<string, string> {
+  return minScore > 0 ? { score: String(Number(minScore.toFixed(2))) } : {};
+}
+
 /** The instances scoring at least `minScore`. */
 export function atLeast(instances: PacketInstance[], minScore: number): PacketInstance[] {
   return instances.filter((instance) => scoreOf(instance) >= minScore);

@@ -12,7 +12,7 @@ import { useModels } from "../hooks/models";
 import { useDatasets, useSchema } from "../hooks/project";
 import { type Vocabulary, quoteName } from "../query/complete";
 import { BoxRects, useLabelColours } from "../models/Boxes";
-import { shownBoxes } from "../models/overlay";
+import { scoreFromLink, scoreLinkEntry, shownBoxes } from "../models/overlay";
 import { PredictionControls } from "../models/PredictionControls";
 import { QueryBar } from "../query/QueryBar";
 
@@ -28,7 +28,8 @@ export function Explorer() {
   const q = search.get("q") ?? "";
   /** the model whose predictions the thumbnails show ("" for none); in the URL, so a link keeps it */
   const model = search.get("model") ?? "";
-  const [minScore, setMinScore] = useState(0);
+  /** the score below which its predictions are hidden; in the URL too (`score`, absent at 0) */
+  const minScore = scoreFromLink(search.get("score"));
   const models = useModels(project);
   const withRuns = models.data?.filter((m) => m.latest_run) ?? [];
   const colourOf = useLabelColours(project);
@@ -56,8 +57,14 @@ export function Explorer() {
   const all = useMemo(() => files.data?.pages.flatMap((page) => page.files) ?? [], [files.data]);
   const queryError = count.error instanceof ApiError && count.error.code === "invalid_query" ? count.error : null;
 
-  function navigate(nextQuery: string, nextModel: string) {
-    setSearch({ ...(nextQuery ? { q: nextQuery } : {}), ...(nextModel ? { model: nextModel } : {}) });
+  function navigate(nextQuery: string, nextModel: string, nextScore = minScore, replace = false) {
+    setSearch(
+      {
+        ...(nextQuery ? { q: nextQuery } : {}),
+        ...(nextModel ? { model: nextModel, ...scoreLinkEntry(nextScore) } : {}),
+      },
+      { replace },
+    );
   }
   const runQuery = (next: string) => navigate(next, model);
 
@@ -79,7 +86,7 @@ export function Explorer() {
           model={model}
           onModel={(next) => navigate(q, next)}
           minScore={minScore}
-          onMinScore={setMinScore}
+          onMinScore={(next) => navigate(q, model, next, true)}
         >
           <span className="hint" role="status">
             {model && files.data?.pages[0] && files.data.pages[0].predictions_run == null
@@ -181,7 +188,11 @@ function ThumbnailGrid({
     }
   }, [hasMore, loadingMore, lastIndex, rows, columns, loadMore]);
   const link = (file: ListedFileView) => {
-    const back = new URLSearchParams({ dataset, ...(query ? { q: query } : {}), ...(model ? { model } : {}) });
+    const back = new URLSearchParams({
+      dataset,
+      ...(query ? { q: query } : {}),
+      ...(model ? { model, ...scoreLinkEntry(overlay?.minScore ?? 0) } : {}),
+    });
     return `/p/${project}/files/${file.file_id}?${back.toString()}`;
   };
 

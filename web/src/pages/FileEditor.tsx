@@ -13,6 +13,7 @@ import { keys } from "../hooks/keys";
 import { useSchema } from "../hooks/project";
 import { useRefresh } from "../hooks/refresh";
 import { usePredictionOverlay } from "../models/PredictionOverlay";
+import { scoreFromLink, scoreLinkEntry } from "../models/overlay";
 import { useApi } from "../services";
 
 /** The file's versions (the history route also answers per-instance history, which has another shape). */
@@ -45,7 +46,7 @@ export function FileEditor() {
   const schema = useSchema(project);
   const annotations = useAnnotations(project, fileId);
   const history = useAnnotationHistory(project, fileId, showHistory);
-  const overlay = usePredictionOverlay(project, fileId, search.get("model") ?? "");
+  const overlay = usePredictionOverlay(project, fileId, search.get("model") ?? "", scoreFromLink(search.get("score")));
   const save = useMutation({
     mutationFn: (instances: PacketInstance[]) =>
       call(
@@ -94,9 +95,11 @@ export function FileEditor() {
   }
 
   const dataset = search.get("dataset");
-  const explorerSearch = new URLSearchParams(
-    [...search.entries()].filter(([name]) => name === "q" || name === "model"),
-  ).toString();
+  // the way back keeps the explorer's query, and the model and score as this page has them now
+  const explorerSearch = new URLSearchParams({
+    ...(search.get("q") ? { q: search.get("q") ?? "" } : {}),
+    ...(overlay.model ? { model: overlay.model, ...scoreLinkEntry(overlay.minScore) } : {}),
+  }).toString();
   const back = dataset
     ? `/p/${project}/datasets/${encodeURIComponent(dataset)}${explorerSearch ? `?${explorerSearch}` : ""}`
     : `/p/${project}/datasets`;
