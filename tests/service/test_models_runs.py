@@ -263,11 +263,15 @@ def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(plat
     the run's live counters once for its files, not once per batch write."""
     from annolake_service.adapters.dynamo import table
 
+    from infra.local import lambda_runtime
+
     platform.seed("chunk-calls", [RED, GREEN] * 20, start=3500)
     file_reads: list[dict] = []
     counter_bumps: list[dict] = []
 
     def record(params: dict, **_: object) -> None:
+        if "modelfunction" not in (lambda_runtime.running_function.get() or "").lower():
+            return  # another function's call (the index updater's, on its stream thread)
         if "RequestItems" in params:  # BatchGetItem
             for read in params["RequestItems"].values():
                 if any(key["SK"]["S"] == "FILE" for key in read["Keys"]):
@@ -289,8 +293,7 @@ def test_a_chunk_reads_only_where_each_image_is_and_bumps_the_counters_once(plat
     assert (final["status"], final["total"], final["done"]) == ("completed", 40, 40), final
     projected = {key["PK"]["S"] for read in file_reads if read.get("ProjectionExpression") for key in read["Keys"]}
     assert len(projected) == 40
-    # what else reads file items in the meantime (the index updater) reads them consistently
-    assert not [read for read in file_reads if not read.get("ProjectionExpression") and not read.get("ConsistentRead")]
+    assert not [read for read in file_reads if not read.get("ProjectionExpression")]  # no whole items
     assert len(counter_bumps) == 1  # 40 files: two batch writes, one bump
 
 
