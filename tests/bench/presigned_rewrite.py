@@ -7,8 +7,8 @@ by ``Signer``, which answers a range of files as the service does, each URL a re
 shape (one URL signed by botocore, its key and signature varied per file: signing 100,000 is not what is
 measured). The old rewrite is ``sdk/annolake/export_references.py`` as it was before the streaming rewrite
 (``git show <ANNOLAKE_BENCH_PRESIGN_OLD>``), imported under another name. Each runs on a fresh copy of the export:
-once timed without tracing, once under tracemalloc for its peak; both outputs must be the same
-bytes.
+three times timed without tracing, old and new alternated (the fastest kept), then once under tracemalloc for its
+peak; both outputs must be the same bytes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ OLD = os.environ.get("ANNOLAKE_BENCH_PRESIGN_OLD", "e5d75f2")  # the last commit
 BUCKET = "annolake-media-123456789012"
 PROJECT = "bench-presign"
 SERVER_PAGE = 1000  # the service's REFERENCES_PAGE
+RUNS = 3
 
 
 def original_uri(n: int) -> str:
@@ -176,24 +177,29 @@ def run() -> list[tuple[str, ...]]:
             source = root / f"export-{count}.json"
             write_export(source, count)
             signer = Signer(count)
+            rewrites = {"old": old.rewrite, "new": export_references.rewrite}
+            seconds: dict[str, list[float]] = {"old": [], "new": []}
+            for _ in range(RUNS):  # alternated, the fastest of each kept: the machine is shared
+                for label, rewrite in rewrites.items():
+                    folder = root / label
+                    folder.mkdir(exist_ok=True)
+                    shutil.copyfile(source, folder / "annotations.json")
+                    seconds[label].append(_seconds(rewrite, folder, signer))
             figures = {}
-            for label, rewrite in (("old", old.rewrite), ("new", export_references.rewrite)):
+            for label, rewrite in rewrites.items():
                 folder = root / label
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir()
-                shutil.copyfile(source, folder / "annotations.json")
-                seconds = _seconds(rewrite, folder, signer)
                 shutil.copyfile(source, folder / "annotations.json")
                 peak, _, answer = rewrite_peak(rewrite, folder, signer)
                 assert answer["references_presigned"] == count, answer
-                figures[label] = (peak, seconds, hashlib.sha256((folder / "annotations.json").read_bytes()).digest())
+                digest = hashlib.sha256((folder / "annotations.json").read_bytes()).digest()
+                figures[label] = (peak, min(seconds[label]), digest)
             assert figures["old"][2] == figures["new"][2], "old and new rewrites differ"
             size = source.stat().st_size / 2**20
             rows.append(
                 _say(
                     f"presigned rewrite of a COCO export, {count:,} images ({size:.0f} MiB): peak old / new",
                     f"{figures['old'][0] / 2**20:.1f} / {figures['new'][0] / 2**20:.1f} MiB",
-                    f"{figures['old'][1]:.2f} / {figures['new'][1]:.2f} s untraced; same bytes",
+                    f"{figures['old'][1]:.2f} / {figures['new'][1]:.2f} s untraced (best of {RUNS}); same bytes",
                 )
             )
     rows.append(_say("load average (1, 5, 15 min) at end", " / ".join(f"{x:.2f}" for x in os.getloadavg()), ""))
