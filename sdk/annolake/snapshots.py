@@ -186,8 +186,10 @@ class Snapshot(StreamedFiles):
         job = self.scope.api.post(f"{self.scope.path}/snapshots/{self.digest}/exports", body)
         job = self._finished(job, progress=progress, wait_s=wait_s)
         if path is not None:
-            self._unpack(job, Path(path), media=references is None if media is None else media, progress=progress)
-            if references == "presigned":
+            presigning = references == "presigned"
+            media = references is None if media is None else media
+            self._unpack(job, Path(path), media=media, progress=progress, keep_archive=presigning)
+            if presigning:  # the rewrite reads the archive's order, then removes it
                 job = {**job, **export_references.rewrite(self.scope, job, Path(path), url_expires_in)}
         return job
 
@@ -209,14 +211,17 @@ class Snapshot(StreamedFiles):
             raise ExportFailed(job)
         return job
 
-    def _unpack(self, job: dict[str, Any], folder: Path, *, media: bool, progress: bool) -> None:
+    def _unpack(
+        self, job: dict[str, Any], folder: Path, *, media: bool, progress: bool, keep_archive: bool = False
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / job["file_name"]
         _download(job["download_url"], target)
         if target.suffix == ".tar":
             with tarfile.open(target) as archive:
                 archive.extractall(folder, filter="data")
-            target.unlink()
+            if not keep_archive:
+                target.unlink()
         images = _IMAGES_DIR[job["format"]]
         if media and images:
             subsets = _yolo_subsets(folder) if job["options"].get("split") else {}

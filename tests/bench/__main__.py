@@ -56,8 +56,8 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency dataset_count export_scale ingest_calls ingest_rate local_store
-    packed_shards predictions query_cost query_index query_service restart snapshot_scale snapshots snapshots_large
-    streaming video_exports workflow web_explorer web_video]`` (default: all)."""
+    packed_shards predictions presigned_rewrite query_cost query_index query_service restart snapshot_scale snapshots
+    snapshots_large streaming video_exports workflow web_explorer web_video]`` (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
@@ -68,6 +68,7 @@ def main() -> None:
         local_store,
         packed_shards,
         predictions,
+        presigned_rewrite,
         query_cost,
         query_index,
         restart,
@@ -101,6 +102,7 @@ def main() -> None:
         "web_explorer": web_explorer.run,
         "web_video": web_video.run,
         "predictions": predictions.run,
+        "presigned_rewrite": presigned_rewrite.run,
         "video_exports": video_exports.run,
     }
     rows = []

@@ -522,6 +522,62 @@ def test_presigned_references_are_rewritten_in_the_download_and_fetch_the_origin
     assert short["references_expire_at"] < job["references_expire_at"]
 
 
+def _whole_rewrite(fmt: str, folder: Path, urls: dict[str, str]) -> dict[str, bytes]:
+    """What the rewrite wrote when it held every URL and the whole COCO document: each file of ``folder``."""
+    import re
+    from xml.sax.saxutils import escape, unescape
+
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    if fmt == "coco":
+        document = json.loads(files["annotations.json"])
+        for image in document["images"]:
+            image["coco_url"] = urls.get(image.get("coco_url", ""), image.get("coco_url"))
+        files["annotations.json"] = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    elif fmt == "jsonl":
+        lines = []
+        for line in files["annolake.jsonl"].splitlines():
+            packet = json.loads(line)
+            packet["media"]["url"] = urls.get(packet["media"]["url"], packet["media"]["url"])
+            lines.append(json.dumps(packet, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
+        files["annolake.jsonl"] = b"\n".join(lines) + b"\n"
+    else:
+        for name, data in files.items():
+            found = re.search(rb"<path>([^<]*)</path>", data)
+            if name.endswith(".xml") and found and unescape(found.group(1).decode()) in urls:
+                url = escape(urls[unescape(found.group(1).decode())]).encode()
+                files[name] = data[: found.start(1)] + url + data[found.end(1) :]
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["coco", "jsonl", "voc"])
+def test_the_presigned_rewrite_asks_a_page_at_a_time_and_writes_what_the_whole_rewrite_wrote(
+    stack, source, tmp_path, monkeypatch, fmt
+):
+    """Given the same answers of the references endpoint, the same bytes as the rewrite that held them all."""
+    from annolake import export_references
+
+    snap = source["snapshot"]
+    monkeypatch.setattr(export_references, "PAGE", 2)  # 5 files: answers for files 0-1, 2-3 and 4
+    real_get, asked, answers = snap.scope.api.get, [], []
+
+    def get(path: str, **query: object) -> dict:
+        answer = real_get(path, **query)
+        if path.endswith("/references"):
+            asked.append((query["offset"], query["limit"]))
+            answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(snap.scope.api, "get", get)
+    snap.export(fmt, tmp_path / "s3", references="s3", progress=False)
+    job = snap.export(fmt, tmp_path / "presigned", references="presigned", progress=False)
+    assert asked == [(0, 2), (2, 2), (4, 2)] and job["references_presigned"] == 5
+    urls = {r["uri"]: r["url"] for answer in answers for r in answer["references"]}
+    assert len(urls) == 5 and all(url.startswith("http") for url in urls.values())
+    out = tmp_path / "presigned"
+    written = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert written == _whole_rewrite(fmt, tmp_path / "s3", urls)  # no archive or .partial left either
+
+
 def test_references_the_format_cannot_take_are_refused_naming_the_fix(stack, source, tmp_path):
     from annolake import InvalidRequest, VersionConflict
 
