@@ -118,8 +118,11 @@ def test_a_video_by_url_over_the_image_limit_streams_into_s3_and_ingests(world, 
                 return True
         return False
 
+    gets = []
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
+            gets.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -144,6 +147,9 @@ def test_a_video_by_url_over_the_image_limit_streams_into_s3_and_ingests(world, 
         url = f"http://127.0.0.1:{server.server_port}/videos/long.mp4"
         manifest = json.dumps({"media": {"url": url, "type": "video"}, "instance_list": []}).encode()
         job = import_steps.run_import("alpha", "jsonl", "by-url", manifest, {})
+        # its chunk tried again (after a timeout): the video handed over is not downloaded again
+        retried = imports.import_chunk("alpha", job["import_id"], f"imports/alpha/{job['import_id']}/items/00000.json")
+        assert retried == {"done": 0, "failed": 0, "waiting": 1} and len(gets) == 1
     finally:
         server.shutdown()
         monkeypatch.delenv("ALLOW_PRIVATE_URLS", raising=False)
@@ -191,3 +197,38 @@ def test_a_video_by_url_over_the_video_limit_fails_its_item_naming_the_limit(wor
     assert "larger than the limit of" in job["failures"][0]["reason"], job["failures"]
     assert not [k for k in _arrived_videos(world, "alpha") if "/too-big/" in k]
     assert not world["s3"].list_multipart_uploads(Bucket=world["media"]).get("Uploads")
+
+
+def test_items_whose_video_ingest_never_reports_are_settled_from_their_upload_or_failed_in_the_end(world, tmp_path):
+    """A step that recorded the upload's result but died before telling the import (and was not run again): the
+    import looks after it from the upload. A video whose ingest never ran: its item fails after GIVE_UP_AFTER."""
+    from datetime import UTC, datetime
+
+    from annolake_service.adapters.dynamo import uploads as upload_repo
+    from annolake_service.services import import_videos, imports
+
+    clip = make_video(tmp_path / "lost.mp4", frames=8, size=(64, 48)).read_bytes()
+    other = make_video(tmp_path / "never.mp4", frames=9, size=(64, 48)).read_bytes()
+    manifest = b'{"media": {"path": "lost.mp4"}}\n{"media": {"path": "never.mp4"}}'
+    job = import_steps.run_import("alpha", "jsonl", "stragglers", manifest, {"lost.mp4": clip, "never.mp4": other})
+    import_id = job["import_id"]
+    assert (job["status"], job["done"], job["failed"]) == ("running", 0, 0)
+    upload_id = import_videos.upload_id_for(import_id, 0)
+    upload_repo.finish_upload("alpha", upload_id, status="ready", file_id="f_lost")  # not told to the import
+
+    now = datetime.now(UTC)
+    assert import_videos.settle_stragglers("alpha", import_id, now=now) == 0  # too soon to look
+    assert import_videos.settle_stragglers("alpha", import_id, now=now + import_videos.LOOK_AFTER) == 1
+    looked = imports.get_import("alpha", import_id)
+    assert (looked["status"], looked["done"], looked["failed"]) == ("running", 1, 0)
+
+    assert import_videos.settle_stragglers("alpha", import_id, now=now + import_videos.GIVE_UP_AFTER) == 1
+    ended = imports.get_import("alpha", import_id)
+    assert (ended["status"], ended["done"], ended["failed"]) == ("completed_with_errors", 1, 1)
+    (failure,) = ended["failures"]
+    assert failure["name"] == "never.mp4" and "the video ingest gave no result within 6 hours" in failure["reason"]
+    # its video arriving late after all counts nothing twice
+    (late,) = [k for k in _arrived_videos(world, "alpha") if k.endswith("/never.mp4")]
+    assert "file" in _ingest(world, late)
+    after = imports.get_import("alpha", import_id)
+    assert (after["status"], after["done"], after["failed"]) == ("completed_with_errors", 1, 1)

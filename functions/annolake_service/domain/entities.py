@@ -152,13 +152,14 @@ class ImportJob(BaseModel):
 
 
 class ImportOutcome(BaseModel):
-    """What happened to one item of an import."""
+    """What happened to one item of an import (``waiting``: a video whose ingest has not reported, since then)."""
 
     index: int
     name: str
-    outcome: Literal["done", "failed"]
+    outcome: Literal["done", "failed", "waiting"]
     file_id: str | None = None
     reason: str | None = None
+    waiting_since: datetime | None = None
 
 
 JobFileStatus = Literal["annotating", "reviewing", "complete", "failed"]

@@ -11,9 +11,27 @@ after it, and whichever comes last (consistent reads on both sides) completes th
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime, timedelta
+
 from annolake_service.adapters.dynamo import imports as import_repo
+from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.domain.entities import Upload
 from annolake_service.shared.observability import logger
+
+# A waiting item is looked after once its mark is this old: its upload may have finished without settling it
+# (a step that failed after recording the upload, and was not run again).
+LOOK_AFTER = timedelta(minutes=15)
+# The video ingest state machine ends within 2 hours (its timeout), and the ingest machine that starts it within
+# minutes; an item still waiting three times that long has no run left that could settle it.
+GIVE_UP_AFTER = timedelta(hours=6)
+STRAGGLERS_PER_LOOK = 25
+
+
+def upload_id_for(import_id: str, index: int) -> str:
+    """The upload an import's video item arrives as: the same on every run of the import, so a re-driven
+    import rewrites it."""
+    return "up_" + hashlib.sha256(f"{import_id}:{index}".encode()).hexdigest()[:16]
 
 
 def settle_upload(upload: Upload) -> bool:
@@ -36,6 +54,30 @@ def settle_upload(upload: Upload) -> bool:
             extra={"import_id": upload.import_id, "index": upload.import_item, "status": upload.status},
         )
         complete_if_settled(upload.project_id, upload.import_id)
+    return settled
+
+
+def settle_stragglers(project_id: str, import_id: str, now: datetime | None = None) -> int:
+    """Settle the waiting items the video ingest will not settle: one whose upload has its result (recorded,
+    but the import not told), or one waiting past ``GIVE_UP_AFTER`` (failed, saying so). How many it settled."""
+    now = now or datetime.now(UTC)
+    settled = 0
+    for item in import_repo.waiting_items(project_id, import_id, STRAGGLERS_PER_LOOK):
+        since = item.waiting_since or now
+        if now - since < LOOK_AFTER:
+            continue
+        upload = upload_repo.get_upload(project_id, upload_id_for(import_id, item.index))
+        if upload is not None and upload.import_id == import_id and upload.status in ("ready", "quarantined"):
+            settled += settle_upload(upload)
+        elif now - since >= GIVE_UP_AFTER:
+            hours = GIVE_UP_AFTER.total_seconds() / 3600
+            reason = (
+                f"the video ingest gave no result within {hours:g} hours of the video's hand-over (since "
+                f"{since.isoformat()}); start the import again to hand it over again"
+            )
+            if import_repo.settle_video_item(project_id, import_id, item.index, item.name, file_id=None, reason=reason):
+                settled += 1
+                complete_if_settled(project_id, import_id)
     return settled
 
 

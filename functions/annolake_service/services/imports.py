@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import secrets
@@ -85,6 +84,7 @@ def _progress(job: ImportJob) -> dict[str, Any]:
         "total": job.total,
         "done": job.done,
         "failed": job.failed,
+        "awaiting_videos": job.awaiting_videos,
         "created_by": job.created_by,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -115,8 +115,12 @@ _LIVE = {"queued", "running"}
 def _settled(job: ImportJob) -> ImportJob:
     """An import whose run ended without recording its end (its failure step failed too, or the run was stopped)
     is failed with the run's own error, so it shows why and can be started again."""
-    if job.status not in _LIVE or not job.execution_arn or job.awaiting_videos:
-        return job  # an import awaiting its videos has ended its run on purpose
+    if job.status in _LIVE and job.awaiting_videos:  # its run has ended on purpose; its videos settle it
+        if import_videos.settle_stragglers(job.project_id, job.import_id):
+            return import_repo.get_import(job.project_id, job.import_id) or job
+        return job
+    if job.status not in _LIVE or not job.execution_arn:
+        return job
     ended = workflows.execution_end(job.execution_arn)
     if ended is not None and ended[0] == "RUNNING":
         return job
@@ -241,7 +245,8 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
     key = _prefix(project_id, import_id) + "media/" + item.media_path if item.media_path else None
     head = _head(settings.media_bucket, key) if key else None
     if key and head is not None and media.sniff_video(head) is not None:
-        _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
+        if not _handed_over(project_id, import_id, dataset.name, item):
+            _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
         return None
     if key and head is not None:
         body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
@@ -254,6 +259,8 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
                 f"{item.media_url} is an S3 URI, which the import does not read: upload the media with the import "
                 "(the exported folder, with media), or export with references='presigned'"
             )
+        if _handed_over(project_id, import_id, dataset.name, item):
+            return None
         fetched = _fetch_media(project_id, import_id, dataset.name, item)
         if fetched is None:
             return None
@@ -275,6 +282,17 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
     facts = ingest.store_media(project_id, body, inspected)  # only once its pre-labels and metadata can be stored
     ingest.record_ready_file(project_id, dataset.dataset_id, name=item.name, facts=facts, labels=labels)
     return str(facts["file_id"])
+
+
+def _handed_over(project_id: str, import_id: str, dataset_name: str, item: formats.ImportItem) -> bool:
+    """Whether an earlier try of this chunk (one that timed out, say) handed the item's video over already: it
+    waits, and its video is in the uploads prefix. Then it is neither copied nor downloaded again."""
+    if not import_repo.is_waiting(project_id, import_id, item.index):
+        return False
+    upload_id = import_videos.upload_id_for(import_id, item.index)
+    return storage.object_exists(
+        get_settings().media_bucket, storage.upload_key(project_id, dataset_name, upload_id, item.name)
+    )
 
 
 def _fetch_media(project_id: str, import_id: str, dataset_name: str, item: formats.ImportItem) -> bytes | None:
@@ -333,7 +351,7 @@ def _hand_over_video(
         raise InvalidInstances(f"{item.name} is a video: {exc}") from None
     metadata = checked_metadata(item.metadata, source=f"the metadata of {item.name}")
     settings = get_settings()
-    upload_id = "up_" + hashlib.sha256(f"{import_id}:{item.index}".encode()).hexdigest()[:16]
+    upload_id = import_videos.upload_id_for(import_id, item.index)
     if upload_repo.get_upload(project_id, upload_id) is None:
         upload_repo.create_upload(
             project_id,
@@ -346,9 +364,9 @@ def _hand_over_video(
         )
     else:
         upload_repo.link_import(project_id, upload_id, import_id, item.index)
-    if not import_repo.record_video_waiting(project_id, import_id, item.index, item.name):
-        return
     key = storage.upload_key(project_id, dataset_name, upload_id, item.name)
+    if not import_repo.record_video_waiting(project_id, import_id, item.index, item.name):
+        return  # its outcome is in already
     sidecar = {"instance_list": [i.model_dump(exclude_none=True) for i in parsed], "metadata": metadata}
     try:
         # the sidecar goes first: the video's arrival starts the ingest that reads it

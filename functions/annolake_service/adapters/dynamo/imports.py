@@ -164,6 +164,7 @@ def record_video_waiting(project_id: str, import_id: str, index: int, name: str)
         item_index=index,
         name=name,
         outcome="waiting",
+        waiting_since=datetime.now(UTC),
     )
 
     def write(tx: TransactWrite) -> None:
@@ -171,6 +172,18 @@ def record_video_waiting(project_id: str, import_id: str, index: int, name: str)
         tx.save(waiting)
 
     return transact(write)
+
+
+def is_waiting(project_id: str, import_id: str, index: int) -> bool:
+    bind()
+    """Whether the item is marked waiting for its video's ingest."""
+    try:
+        ImportOutcomeItem.get(
+            keys.import_outcomes_pk(project_id, import_id), keys.import_waiting_sk(index), consistent_read=True
+        )
+    except ImportOutcomeItem.DoesNotExist:
+        return False
+    return True
 
 
 def drop_video_waiting(project_id: str, import_id: str, index: int) -> None:
@@ -223,6 +236,20 @@ def videos_waiting(project_id: str, import_id: str) -> bool:
         limit=1,
     )
     return next(iter(found), None) is not None
+
+
+def waiting_items(project_id: str, import_id: str, limit: int) -> list[ImportOutcome]:
+    """The first ``limit`` items waiting for their video's ingest, in manifest order."""
+    bind()
+    found = ImportOutcomeItem.query(
+        keys.import_outcomes_pk(project_id, import_id),
+        ImportOutcomeItem.SK.startswith(keys.IMPORT_WAITING_PREFIX),
+        limit=limit,
+    )
+    return [
+        ImportOutcome(index=int(i.item_index), name=i.name, outcome="waiting", waiting_since=i.waiting_since)
+        for _, i in zip(range(limit), found, strict=False)
+    ]
 
 
 def count_outcomes(project_id: str, import_id: str) -> tuple[int, int]:

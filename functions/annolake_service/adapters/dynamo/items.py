@@ -236,6 +236,7 @@ class ImportOutcomeItem(Item):
     outcome = UnicodeAttribute()  # "done" | "failed" | "waiting"
     file_id = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    waiting_since = UTCDateTimeAttribute(null=True)  # a waiting mark's: when its video was handed over
 
 
 class JobItem(Item):
