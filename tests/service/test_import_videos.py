@@ -89,6 +89,10 @@ def test_an_import_whose_videos_are_all_ingested_before_its_run_ends_completes_a
     assert imports.finish("alpha", job["import_id"])["status"] == "completed"
     final = imports.get_import("alpha", job["import_id"])
     assert (final["status"], final["done"], final["failed"]) == ("completed", 1, 0)
+    # its chunk run again once the video's outcome is in: the video is not handed over again
+    imports.import_chunk("alpha", job["import_id"], chunk["chunk_key"])
+    assert not [k for k in _arrived_videos(world, "alpha") if k.endswith("/q.mp4")]
+    assert imports.get_import("alpha", job["import_id"])["done"] == 1
 
 
 def _padded_mp4(clip: bytes, size: int) -> bytes:
@@ -232,3 +236,43 @@ def test_items_whose_video_ingest_never_reports_are_settled_from_their_upload_or
     assert "file" in _ingest(world, late)
     after = imports.get_import("alpha", import_id)
     assert (after["status"], after["done"], after["failed"]) == ("completed_with_errors", 1, 1)
+
+
+def test_a_video_over_50_mb_sent_to_from_url_is_refused_naming_the_limit_and_the_way_that_takes_it(world, monkeypatch):
+    """from_url downloads within the API request (API Gateway's 30 s), so it keeps the 50 MB limit; its error
+    says so, and names the presigned upload and the import that take a video up to VIDEO_MAX_BYTES."""
+    from annolake_service.domain import media
+    from annolake_service.shared.settings import get_settings
+
+    from tests.support.auth import reset_service_caches
+
+    declared = media.DEFAULT_MAX_BYTES + 1
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - refused on its declared length, before its body is read
+            self.send_response(200)
+            self.send_header("Content-Length", str(declared))
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
+    reset_service_caches()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/long.mp4"
+        c, h = world["client"], _admin(world)
+        refused = c.post("/api/v1/projects/alpha/files/from_url", json={"url": url, "dataset": "web"}, headers=h)
+        limit = get_settings().video_max_bytes
+    finally:
+        server.shutdown()
+        monkeypatch.delenv("ALLOW_PRIVATE_URLS", raising=False)
+        reset_service_caches()
+    assert refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    assert f"{url} is {declared} bytes; the limit is {media.DEFAULT_MAX_BYTES} bytes" in message
+    assert "API Gateway ends a request after 30 s" in message
+    assert f"presigned upload (POST /api/v1/projects/alpha/uploads, up to {limit} bytes)" in message
+    assert "media.url of a JSONL import" in message
