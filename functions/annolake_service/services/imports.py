@@ -387,9 +387,9 @@ def _hand_over_video(
 def finish(project_id: str, import_id: str) -> dict[str, Any]:
     """Every chunk ran: the import completes now, or when the last video it handed over has its result."""
     import_repo.mark_import(project_id, import_id, status="running", awaiting_videos=True)
-    status = import_videos.complete_if_settled(project_id, import_id) or "running"
-    job = _load(project_id, import_id)
-    return {"status": job.status if status == "running" else status, "done": job.done, "failed": job.failed}
+    import_videos.complete_if_settled(project_id, import_id)
+    job = import_repo.get_import(project_id, import_id, consistent=True) or _load(project_id, import_id)
+    return {"status": job.status, "awaiting_videos": job.awaiting_videos, "done": job.done, "failed": job.failed}
 
 
 def fail(project_id: str, import_id: str, error: dict[str, Any]) -> dict[str, Any]:
