@@ -60,7 +60,9 @@ class Importer:
         with tqdm(total=job.get("total") or None, unit="item", desc="importing", disable=not progress) as bar:
             while job["status"] in ("queued", "running"):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"import {self.import_id} still {job['status']} after {wait_s:.0f}s")
+                    waiting = job["total"] - job["done"] - job["failed"]
+                    videos = f": {waiting} videos are still in the video ingest" if job.get("awaiting_videos") else ""
+                    raise TimeoutError(f"import {self.import_id} still {job['status']} after {wait_s:.0f}s{videos}")
                 time.sleep(0.5)
                 job = self.scope.api.get(path)
                 bar.total = job["total"] or bar.total

@@ -709,7 +709,7 @@ def test_a_jsonl_export_of_a_video_imports_back_with_the_same_tracks_and_tags(st
     """With its media, with S3 references beside the media, and by presigned URLs alone (the import fetches it)."""
     pytest.importorskip("av")
     from annolake_service.domain.schema import AttributeGroup
-    from annolake_service.services import annotations, files, schema
+    from annolake_service.services import annotations, files, imports, schema
 
     from tests.support.video_fixtures import make_video
     from tests.support.video_slice import ingest_video
@@ -741,9 +741,11 @@ def test_a_jsonl_export_of_a_video_imports_back_with_the_same_tracks_and_tags(st
 
     with _private_urls(monkeypatch):  # presigned URLs point at the local test stack
         job = import_steps.run_import(ROUND_TRIP, "jsonl", dataset, line.encode(), media)
-    assert (job["done"], job["failed"]) == (1, 0), job["failures"]
+    assert (job["status"], job["done"], job["failed"]) == ("running", 0, 0), job["failures"]  # in the video ingest
     (ingested,) = _ingest_imported_videos(ROUND_TRIP)
     assert "file" in ingested, ingested
+    job = imports.get_import(ROUND_TRIP, job["import_id"])
+    assert (job["status"], job["done"], job["failed"]) == ("completed", 1, 0), job["failures"]
     (listed,) = files.list_files(ROUND_TRIP, dataset, limit=10, cursor=None, status=None)["files"]
     record, instances = files.get_file_with_instances(ROUND_TRIP, listed["file_id"])
     assert (record.media_type, record.original_name, record.status) == ("video", "drive.mp4", "ready")
@@ -755,16 +757,19 @@ def test_a_jsonl_export_of_a_video_imports_back_with_the_same_tracks_and_tags(st
     with _private_urls(monkeypatch):  # the import re-driven, then the same import again
         redriven = import_steps.run_steps(ROUND_TRIP, job["import_id"])
         again = import_steps.run_import(ROUND_TRIP, "jsonl", dataset, line.encode(), media)
-    assert (redriven["done"], redriven["failed"], again["done"], again["failed"]) == (1, 0, 1, 0)
+    assert (redriven["status"], redriven["done"], again["status"], again["done"]) == ("running", 0, "running", 0)
     reused = _ingest_imported_videos(ROUND_TRIP)
     assert len(reused) == 2 and all(r["file"] == {**ingested["file"], "created": False} for r in reused)
+    for import_id in (job["import_id"], again["import_id"]):
+        ended = imports.get_import(ROUND_TRIP, import_id)
+        assert (ended["status"], ended["done"], ended["failed"]) == ("completed", 1, 0), ended["failures"]
     assert len(files.list_files(ROUND_TRIP, dataset, limit=10, cursor=None, status=None)["files"]) == 1
     assert files.get_file_with_instances(ROUND_TRIP, listed["file_id"])[1] == instances  # version 1, kept
 
 
 def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(stack, tmp_path):
     pytest.importorskip("av")
-    from annolake_service.services import files
+    from annolake_service.services import files, imports
 
     from tests.support.video_fixtures import make_video
 
@@ -795,7 +800,7 @@ def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(s
     job = import_steps.run_import(
         ROUND_TRIP, "jsonl", "bad-videos", manifest, {"clip.mp4": clip, "still.jpg": picture, "clip.wav": b"RIFF"}
     )
-    assert (job["done"], job["failed"]) == (1, 5)
+    assert (job["status"], job["done"], job["failed"]) == ("running", 0, 5)  # one video in the video ingest
     reasons = {f["index"]: f["reason"] for f in job["failures"]}
     assert "clip.mp4 is a video: instances [0] are image shapes; on a video a shape is a track keyframe" in reasons[0]
     assert (
@@ -813,5 +818,10 @@ def test_video_packets_the_import_cannot_take_fail_naming_the_item_and_the_fix(s
     )
     (refused,) = _ingest_imported_videos(ROUND_TRIP)
     assert "frames [40] are past the video's last frame 11 (it has 12 frames" in refused["quarantine"]["reason"]
+    ended = imports.get_import(ROUND_TRIP, job["import_id"])  # its refusal is the item's failure
+    assert (ended["status"], ended["done"], ended["failed"]) == ("completed_with_errors", 0, 6)
+    assert {f["index"]: f["reason"] for f in ended["failures"]}[4] == (
+        f"the video ingest quarantined it: {refused['quarantine']['reason']}"
+    )
     (listed,) = files.list_files(ROUND_TRIP, "bad-videos", limit=10, cursor=None, status=None)["files"]
     assert listed["status"] == "quarantined" and "move them to frames 0..11" in listed["status_reason"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -35,8 +37,32 @@ def _resolve(host: str, port: int) -> list[str]:
         raise FetchFailed(f"cannot resolve {host}: {exc.strerror}") from None
 
 
-def fetch(url: str, *, max_bytes: int, allow_private: bool) -> Fetched:
-    """GET ``url``; refuse bodies over ``max_bytes`` without reading them whole."""
+class TooLarge(FetchFailed):
+    """The body is over the caller's limit (declared, or found while reading)."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """An answer being read: ``chunks`` yields its body in pieces of at most ``chunk_bytes``, and raises TooLarge
+    past ``max_bytes`` (FetchFailed when the connection fails on the way)."""
+
+    content_type: str
+    final_url: str
+    chunks: Iterator[bytes]
+
+
+STREAM_CHUNK_BYTES = 1024 * 1024
+
+
+@contextmanager
+def stream(
+    url: str, *, max_bytes: int, allow_private: bool, chunk_bytes: int = STREAM_CHUNK_BYTES
+) -> Iterator[Streamed]:
+    """GET ``url`` (every redirect hop checked against the URL policy) and stream its body, never whole in memory."""
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host = check_url(url)
         port = urlsplit(url).port or (443 if scheme == "https" else 80)
@@ -53,17 +79,45 @@ def fetch(url: str, *, max_bytes: int, allow_private: bool) -> Fetched:
                 raise FetchFailed(f"{url} answered HTTP {response.status}; the URL must return the file itself")
             declared = int(response.headers.get("Content-Length") or 0)
             if declared > max_bytes:
-                raise FetchFailed(f"{url} is {declared} bytes; the limit is {max_bytes} bytes")
-            body = response.read(max_bytes + 1)
-            if len(body) > max_bytes:
-                raise FetchFailed(f"{url} is larger than the limit of {max_bytes} bytes")
-            return Fetched(body=body, content_type=response.headers.get("Content-Type", ""), final_url=url)
+                raise TooLarge(f"{url} is {declared} bytes; the limit is {max_bytes} bytes", max_bytes)
+            pieces = _pieces(response, url, max_bytes, chunk_bytes)
+            yield Streamed(response.headers.get("Content-Type", ""), url, pieces)
+            return
         finally:
             response.release_conn()
     raise FetchFailed(f"{url} redirected more than {MAX_REDIRECTS} times")
 
 
-__all__ = ["FetchFailed", "Fetched", "UrlRefused", "fetch"]
+def _pieces(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int, chunk_bytes: int) -> Iterator[bytes]:
+    size = 0
+    try:
+        for piece in response.stream(chunk_bytes):
+            size += len(piece)
+            if size > max_bytes:
+                raise TooLarge(f"{url} is larger than the limit of {max_bytes} bytes", max_bytes)
+            yield piece
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchFailed(f"downloading {url} failed after {size} bytes: {exc}") from None
+
+
+def capped(pieces: Iterable[bytes], max_bytes: int, what: str) -> Iterator[bytes]:
+    """``pieces`` as they come, raising TooLarge once they add up to more than ``max_bytes``."""
+    size = 0
+    for piece in pieces:
+        size += len(piece)
+        if size > max_bytes:
+            raise TooLarge(f"{what} is larger than the limit of {max_bytes} bytes", max_bytes)
+        yield piece
+
+
+def fetch(url: str, *, max_bytes: int, allow_private: bool) -> Fetched:
+    """GET ``url``; refuse bodies over ``max_bytes`` without reading them whole."""
+    with stream(url, max_bytes=max_bytes, allow_private=allow_private) as answer:
+        body = b"".join(answer.chunks)
+    return Fetched(body=body, content_type=answer.content_type, final_url=answer.final_url)
+
+
+__all__ = ["FetchFailed", "Fetched", "Streamed", "TooLarge", "UrlRefused", "capped", "fetch", "stream"]
 
 
 class DeliveryFailed(Exception):

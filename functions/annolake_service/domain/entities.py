@@ -127,6 +127,8 @@ class Upload(BaseModel):
     file_id: str | None = None
     created_by: str
     created_at: datetime
+    import_id: str | None = None  # a video an import handed over, and its item's index there
+    import_item: int | None = None
 
 
 class ImportJob(BaseModel):
@@ -146,16 +148,18 @@ class ImportJob(BaseModel):
     created_at: datetime
     finished_at: datetime | None = None
     execution_arn: str | None = None  # the run started last: its end tells a failure that could not be recorded
+    awaiting_videos: bool = False  # the run ended with videos still in the video ingest; their results end it
 
 
 class ImportOutcome(BaseModel):
-    """What happened to one item of an import."""
+    """What happened to one item of an import (``waiting``: a video whose ingest has not reported, since then)."""
 
     index: int
     name: str
-    outcome: Literal["done", "failed"]
+    outcome: Literal["done", "failed", "waiting"]
     file_id: str | None = None
     reason: str | None = None
+    waiting_since: datetime | None = None
 
 
 JobFileStatus = Literal["annotating", "reviewing", "complete", "failed"]

@@ -6,14 +6,17 @@
    chunks to S3), a Map of ``import_chunk`` over the chunks, then ``finish``.
 3. Progress (total / done / failed, per-item reasons) is read with ``get_import``. Each item's outcome
    is written once, and files are registered by natural key, so a re-driven job adds no duplicates.
+4. A video item is handed to the video ingest and waits for its result (``import_videos``): the import stays
+   ``running`` after its run until every such video is registered (done) or quarantined (failed, with why).
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from annolake_service.adapters import storage, web_fetch, workflows
@@ -25,7 +28,7 @@ from annolake_service.domain.entities import Dataset, ImportJob
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, parse_unprobed_video_instances
 from annolake_service.domain.object_keys import sidecar_key_for
-from annolake_service.services import ingest, projects
+from annolake_service.services import import_videos, ingest, projects
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.observability import logger
@@ -81,6 +84,7 @@ def _progress(job: ImportJob) -> dict[str, Any]:
         "total": job.total,
         "done": job.done,
         "failed": job.failed,
+        "awaiting_videos": job.awaiting_videos,
         "created_by": job.created_by,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -111,6 +115,10 @@ _LIVE = {"queued", "running"}
 def _settled(job: ImportJob) -> ImportJob:
     """An import whose run ended without recording its end (its failure step failed too, or the run was stopped)
     is failed with the run's own error, so it shows why and can be started again."""
+    if job.status in _LIVE and job.awaiting_videos:  # its run has ended on purpose; its videos settle it
+        if import_videos.settle_stragglers(job.project_id, job.import_id):
+            return import_repo.get_import(job.project_id, job.import_id) or job
+        return job
     if job.status not in _LIVE or not job.execution_arn:
         return job
     ended = workflows.execution_end(job.execution_arn)
@@ -202,11 +210,14 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
     settings = get_settings()
     dataset = projects.get_dataset(project_id, _load(project_id, import_id).dataset)
     items = json.loads(storage.read_object(settings.media_bucket, chunk_key, max_bytes=64 * 1024 * 1024).body)
-    tally = {"done": 0, "failed": 0}
+    tally = {"done": 0, "failed": 0, "waiting": 0}
     for raw in items:
         item = formats.ImportItem.from_json(raw)
         try:
             file_id = _import_item(project_id, import_id, dataset, item)
+            if file_id is None:  # a video: its ingest records the outcome
+                tally["waiting"] += 1
+                continue
             reason = None
         except (
             media.MediaRejected,
@@ -226,14 +237,16 @@ def import_chunk(project_id: str, import_id: str, chunk_key: str) -> dict[str, i
 
 
 def _import_item(project_id: str, import_id: str, dataset: Dataset, item: formats.ImportItem) -> str | None:
-    """Register an image with its instances; hand a video to the video ingest (None: its file id comes then)."""
+    """Register an image with its instances (its file id); hand a video to the video ingest (None: the item
+    waits for the ingest's result, or had it already)."""
     if item.problem:
         raise ValueError(item.problem)
     settings = get_settings()
     key = _prefix(project_id, import_id) + "media/" + item.media_path if item.media_path else None
     head = _head(settings.media_bucket, key) if key else None
     if key and head is not None and media.sniff_video(head) is not None:
-        _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
+        if not _handed_over(project_id, import_id, dataset.name, item):
+            _hand_over_video(project_id, import_id, dataset.name, item, copy_from=key)
         return None
     if key and head is not None:
         body = storage.read_object(settings.media_bucket, key, max_bytes=media.DEFAULT_MAX_BYTES).body
@@ -246,12 +259,12 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
                 f"{item.media_url} is an S3 URI, which the import does not read: upload the media with the import "
                 "(the exported folder, with media), or export with references='presigned'"
             )
-        body = web_fetch.fetch(
-            item.media_url or "", max_bytes=media.DEFAULT_MAX_BYTES, allow_private=settings.allow_private_urls
-        ).body
-        if media.sniff_video(body[: media.VIDEO_HEAD_BYTES]) is not None:
-            _hand_over_video(project_id, import_id, dataset.name, item, body=body)
+        if _handed_over(project_id, import_id, dataset.name, item):
             return None
+        fetched = _fetch_media(project_id, import_id, dataset.name, item)
+        if fetched is None:
+            return None
+        body = fetched
     if item.media_type == "video":
         raise media.UnsupportedMedia(
             f"{item.name} is not a video (MP4, MOV, WebM or MKV), though its packet says media type 'video'; "
@@ -271,6 +284,40 @@ def _import_item(project_id: str, import_id: str, dataset: Dataset, item: format
     return str(facts["file_id"])
 
 
+def _handed_over(project_id: str, import_id: str, dataset_name: str, item: formats.ImportItem) -> bool:
+    """Whether an earlier try of this chunk (one that timed out, say) handed the item's video over already: it
+    waits, and its video is in the uploads prefix. Then it is neither copied nor downloaded again."""
+    if not import_repo.is_waiting(project_id, import_id, item.index):
+        return False
+    upload_id = import_videos.upload_id_for(import_id, item.index)
+    return storage.object_exists(
+        get_settings().media_bucket, storage.upload_key(project_id, dataset_name, upload_id, item.name)
+    )
+
+
+def _fetch_media(project_id: str, import_id: str, dataset_name: str, item: formats.ImportItem) -> bytes | None:
+    """An item's media by URL: an image's bytes (up to the image limit), or None for a video, streamed from the
+    URL into the uploads prefix (up to VIDEO_MAX_BYTES, one multipart part in memory at a time) and handed over.
+
+    A video by URL is downloaded here, in the import's chunk step (a 15-minute Lambda) rather than the API, so
+    its size is held to the video limit, not to the 50 MB an image (or a request's 30 s) allows."""
+    settings = get_settings()
+    limit = max(media.DEFAULT_MAX_BYTES, settings.video_max_bytes)
+    url = item.media_url or ""
+    with web_fetch.stream(url, max_bytes=limit, allow_private=settings.allow_private_urls) as answer:
+        head = b""
+        for piece in answer.chunks:
+            head += piece
+            if len(head) >= media.VIDEO_HEAD_BYTES:
+                break
+        if (kind := media.sniff_video(head[: media.VIDEO_HEAD_BYTES])) is not None:
+            pieces = web_fetch.capped(itertools.chain([head], answer.chunks), settings.video_max_bytes, f"video {url}")
+            _hand_over_video(project_id, import_id, dataset_name, item, chunks=pieces, content_type=kind.mime_type)
+            return None
+        pieces = web_fetch.capped(itertools.chain([head], answer.chunks), media.DEFAULT_MAX_BYTES, f"image {url}")
+        return b"".join(pieces)
+
+
 def _head(bucket: str, key: str) -> bytes | None:
     """The first bytes of an uploaded media file (enough to tell a video); None when it was not uploaded."""
     try:
@@ -286,7 +333,8 @@ def _hand_over_video(
     item: formats.ImportItem,
     *,
     copy_from: str | None = None,
-    body: bytes = b"",
+    chunks: Iterable[bytes] = (),
+    content_type: str = "application/octet-stream",
 ) -> None:
     """A video arrives as an upload of the import's dataset, with its instances as its sidecar: the uploads'
     notification starts the ingest, whose video machine probes it, stores its frames and registers it ready
@@ -295,35 +343,53 @@ def _hand_over_video(
     reads a video's (tracks, frame tags, whole-video tags) and its metadata.
 
     The upload's id comes from the import and the item, so a re-driven import rewrites the same upload; the
-    video's ingest registers its file by content, once."""
+    video's ingest registers its file by content, once. The item is marked waiting before the video arrives
+    (the ingest's result settles it, ``import_videos``); one that has its outcome already is not handed again."""
     try:
         parsed = parse_unprobed_video_instances(item.instances)
     except InvalidInstances as exc:
         raise InvalidInstances(f"{item.name} is a video: {exc}") from None
     metadata = checked_metadata(item.metadata, source=f"the metadata of {item.name}")
     settings = get_settings()
-    upload_id = "up_" + hashlib.sha256(f"{import_id}:{item.index}".encode()).hexdigest()[:16]
+    upload_id = import_videos.upload_id_for(import_id, item.index)
     if upload_repo.get_upload(project_id, upload_id) is None:
         upload_repo.create_upload(
-            project_id, upload_id, dataset_name, item.name, f"import:{import_id}", ttl=int(time.time()) + 7 * 86400
+            project_id,
+            upload_id,
+            dataset_name,
+            item.name,
+            f"import:{import_id}",
+            ttl=int(time.time()) + 7 * 86400,
+            import_item=(import_id, item.index),
         )
-    key = storage.upload_key(project_id, dataset_name, upload_id, item.name)
-    sidecar = {"instance_list": [i.model_dump(exclude_none=True) for i in parsed], "metadata": metadata}
-    # the sidecar goes first: the video's arrival starts the ingest that reads it
-    storage.write_object(settings.media_bucket, sidecar_key_for(key), json.dumps(sidecar).encode(), "application/json")
-    if copy_from is not None:
-        storage.copy_object(settings.media_bucket, copy_from, settings.media_bucket, key)
     else:
-        kind = media.sniff_video(body[: media.VIDEO_HEAD_BYTES])
-        storage.write_object(settings.media_bucket, key, body, kind.mime_type if kind else "application/octet-stream")
+        upload_repo.link_import(project_id, upload_id, import_id, item.index)
+    key = storage.upload_key(project_id, dataset_name, upload_id, item.name)
+    if not import_repo.record_video_waiting(project_id, import_id, item.index, item.name):
+        return  # its outcome is in already
+    sidecar = {"instance_list": [i.model_dump(exclude_none=True) for i in parsed], "metadata": metadata}
+    try:
+        # the sidecar goes first: the video's arrival starts the ingest that reads it
+        storage.write_object(
+            settings.media_bucket, sidecar_key_for(key), json.dumps(sidecar).encode(), "application/json"
+        )
+        if copy_from is not None:
+            storage.copy_object(settings.media_bucket, copy_from, settings.media_bucket, key)
+        else:  # a video by URL, streamed in (the multipart upload is aborted past the limit)
+            storage.write_multipart(settings.media_bucket, key, chunks, content_type)
+    except BaseException:
+        import_repo.drop_video_waiting(project_id, import_id, item.index)  # the chunk records the failure
+        storage.delete_object(settings.media_bucket, sidecar_key_for(key))
+        raise
     logger.info("import handed a video to ingest", extra={"import_id": import_id, "upload_id": upload_id})
 
 
 def finish(project_id: str, import_id: str) -> dict[str, Any]:
-    done, failed = import_repo.recount_import(project_id, import_id)
-    status = "completed_with_errors" if failed else "completed"
-    import_repo.mark_import(project_id, import_id, status=status, finished=True)
-    return {"status": status, "done": done, "failed": failed}
+    """Every chunk ran: the import completes now, or when the last video it handed over has its result."""
+    import_repo.mark_import(project_id, import_id, status="running", awaiting_videos=True)
+    import_videos.complete_if_settled(project_id, import_id)
+    job = import_repo.get_import(project_id, import_id, consistent=True) or _load(project_id, import_id)
+    return {"status": job.status, "awaiting_videos": job.awaiting_videos, "done": job.done, "failed": job.failed}
 
 
 def fail(project_id: str, import_id: str, error: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from annolake_service.domain.instances import InvalidInstances, attribute_values
 from annolake_service.domain.object_keys import ArrivedObject, parse_object_key, sidecar_key_for
 from annolake_service.domain.video.visibility import frame_counts
 from annolake_service.services import annotations as annotation_service
-from annolake_service.services import projects
+from annolake_service.services import import_videos, projects
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict
 from annolake_service.shared.observability import logger
@@ -351,8 +351,13 @@ def _stem(arrived: ArrivedObject) -> str:
 
 
 def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason: str | None = None) -> None:
+    """Record what the upload became; a video an import handed over settles the import's item with it."""
     if arrived.upload_id:
-        upload_repo.finish_upload(arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason)
+        upload = upload_repo.finish_upload(
+            arrived.project_id, arrived.upload_id, status=status, file_id=file_id, reason=reason
+        )
+        if upload is not None:
+            import_videos.settle_upload(upload)
 
 
 def _remove_arrival(bucket: str, key: str, sidecar: str | None) -> None:

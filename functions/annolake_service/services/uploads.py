@@ -78,6 +78,10 @@ def import_from_url(
 ) -> dict[str, Any]:
     """Download ``url`` (limits, public hosts only), check its pre-labels, then hand it to ingest.
 
+    Held to the image limit (50 MB) for a video too: the download runs inside the API request, which API
+    Gateway ends after 30 s; larger videos come by presigned upload, or by URL through an import (its chunk step
+    streams them to S3 up to VIDEO_MAX_BYTES).
+
     The media and its sidecar go to the uploads prefix, so from here on it is an ordinary upload:
     the same S3 notification, state machine and idempotent registration. Poll ``get_upload``.
     """
@@ -96,6 +100,13 @@ def import_from_url(
         else:
             facts = media.inspect_image(fetched.body)
             extension, mime_type = facts.extension, facts.mime_type
+    except web_fetch.TooLarge as exc:
+        raise BadRequest(
+            f"cannot import {url}: {exc}. This route downloads the file within the API request (API Gateway ends "
+            f"a request after 30 s), so it takes files up to {exc.limit} bytes; send a larger video with a "
+            f"presigned upload (POST /api/v1/projects/{project_id}/uploads, up to {settings.video_max_bytes} "
+            "bytes), or as the media.url of a JSONL import, which streams a video of up to that size"
+        ) from None
     except (web_fetch.UrlRefused, web_fetch.FetchFailed, media.MediaRejected) as exc:
         raise BadRequest(f"cannot import {url}: {exc}") from None
     instances = []

@@ -2399,6 +2399,12 @@ export interface components {
         };
         /** ImportCreatedPublic */
         ImportCreatedPublic: {
+            /**
+             * Awaiting Videos
+             * @description the run has ended and the import stays running until the video ingest has registered (done) or quarantined (failed, with why) each video it handed over; total - done - failed still wait
+             * @default false
+             */
+            awaiting_videos?: boolean;
             /** Create Labels */
             create_labels: boolean;
             /**
@@ -2431,7 +2437,7 @@ export interface components {
             media_upload: components["schemas"]["PresignedPostPublic"];
             /**
              * Status
-             * @description created, queued, running, completed or failed
+             * @description created, queued, running, completed, completed_with_errors or failed
              */
             status: string;
             /** Status Reason */
@@ -2441,6 +2447,12 @@ export interface components {
         };
         /** ImportDetailPublic */
         ImportDetailPublic: {
+            /**
+             * Awaiting Videos
+             * @description the run has ended and the import stays running until the video ingest has registered (done) or quarantined (failed, with why) each video it handed over; total - done - failed still wait
+             * @default false
+             */
+            awaiting_videos?: boolean;
             /** Create Labels */
             create_labels: boolean;
             /**
@@ -2469,7 +2481,7 @@ export interface components {
             import_id: string;
             /**
              * Status
-             * @description created, queued, running, completed or failed
+             * @description created, queued, running, completed, completed_with_errors or failed
              */
             status: string;
             /** Status Reason */
@@ -2488,6 +2500,12 @@ export interface components {
         };
         /** ImportPublic */
         ImportPublic: {
+            /**
+             * Awaiting Videos
+             * @description the run has ended and the import stays running until the video ingest has registered (done) or quarantined (failed, with why) each video it handed over; total - done - failed still wait
+             * @default false
+             */
+            awaiting_videos?: boolean;
             /** Create Labels */
             create_labels: boolean;
             /**
@@ -2511,7 +2529,7 @@ export interface components {
             import_id: string;
             /**
              * Status
-             * @description created, queued, running, completed or failed
+             * @description created, queued, running, completed, completed_with_errors or failed
              */
             status: string;
             /** Status Reason */

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo.conditions import applied
 from annolake_service.adapters.dynamo.items import ImportJobItem, ImportOutcomeItem
-from annolake_service.adapters.dynamo.table import bind
+from annolake_service.adapters.dynamo.table import bind, transact
 from annolake_service.domain.entities import ImportJob, ImportOutcome
 
 
@@ -29,6 +30,7 @@ def _import_job(item: ImportJobItem) -> ImportJob:
         created_at=item.created_at,
         finished_at=item.finished_at,
         execution_arn=item.execution_arn,
+        awaiting_videos=bool(item.awaiting_videos),
     )
 
 
@@ -55,10 +57,11 @@ def create_import(
     ).save(condition=ImportJobItem.PK.does_not_exist())
 
 
-def get_import(project_id: str, import_id: str) -> ImportJob | None:
+def get_import(project_id: str, import_id: str, *, consistent: bool = False) -> ImportJob | None:
     bind()
     try:
-        return _import_job(ImportJobItem.get(keys.project_pk(project_id), keys.import_sk(import_id)))
+        item = ImportJobItem.get(keys.project_pk(project_id), keys.import_sk(import_id), consistent_read=consistent)
+        return _import_job(item)
     except ImportJobItem.DoesNotExist:
         return None
 
@@ -85,9 +88,10 @@ def mark_import(
     execution_arn: str | None = None,
     unless_status: set[str] | None = None,
     expect: tuple[str, str] | None = None,
+    awaiting_videos: bool = False,
 ) -> bool:
     """Set the import's status (and what goes with it); False when ``unless_status`` names its status, or it
-    is not ``expect`` (a status and an execution)."""
+    is not ``expect`` (a status and an execution). ``awaiting_videos`` is cleared unless set here."""
     bind()
     actions: list[Action] = [
         ImportJobItem.status.set(status),
@@ -100,6 +104,8 @@ def mark_import(
     actions.append(ImportJobItem.finished_at.set(datetime.now(UTC) if finished else None))  # type: ignore[arg-type]  # pynamodb's stub omits None, which removes the attribute
     if execution_arn is not None:
         actions.append(ImportJobItem.execution_arn.set(execution_arn))
+    awaiting = ImportJobItem.awaiting_videos
+    actions.append(awaiting.set(True) if awaiting_videos else awaiting.remove())
     condition = ImportJobItem.PK.exists()
     if unless_status:
         condition &= ~ImportJobItem.status.is_in(*unless_status)
@@ -121,7 +127,7 @@ def record_import_outcome(
     """Record one item's outcome once (retries are no-ops, False) and bump the live progress counter.
 
     Not one transaction: parallel chunk workers would conflict on the job item. The counters are progress for
-    people to watch; ``recount_import`` makes them exact from the outcomes at the end.
+    people to watch; ``complete_import`` makes them exact from the outcomes at the end.
     """
     bind()
     failed = reason is not None
@@ -144,14 +150,137 @@ def record_import_outcome(
     return True
 
 
-def recount_import(project_id: str, import_id: str) -> tuple[int, int]:
-    """Set the job's done/failed counters from its recorded outcomes; returns (done, failed)."""
+def record_video_waiting(project_id: str, import_id: str, index: int, name: str) -> bool:
+    """Mark the item as handed to the video ingest (its outcome comes with ``settle_video_item``); False when
+    the item has its outcome already (a chunk run again after its video's result came in)."""
     bind()
     pk = keys.import_outcomes_pk(project_id, import_id)
-    failed = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "failed")
-    done = ImportOutcomeItem.count(pk, filter_condition=ImportOutcomeItem.outcome == "done")
-    _job_key(project_id, import_id).update(actions=[ImportJobItem.done.set(done), ImportJobItem.failed.set(failed)])
-    return done, failed
+    waiting = ImportOutcomeItem(
+        PK=pk,
+        SK=keys.import_waiting_sk(index),
+        kind=ImportOutcomeItem.KIND,
+        project_id=project_id,
+        import_id=import_id,
+        item_index=index,
+        name=name,
+        outcome="waiting",
+        waiting_since=datetime.now(UTC),
+    )
+
+    def write(tx: TransactWrite) -> None:
+        tx.condition_check(ImportOutcomeItem, pk, keys.import_outcome_sk(index), ImportOutcomeItem.PK.does_not_exist())
+        tx.save(waiting)
+
+    return transact(write)
+
+
+def is_waiting(project_id: str, import_id: str, index: int) -> bool:
+    bind()
+    """Whether the item is marked waiting for its video's ingest."""
+    try:
+        ImportOutcomeItem.get(
+            keys.import_outcomes_pk(project_id, import_id), keys.import_waiting_sk(index), consistent_read=True
+        )
+    except ImportOutcomeItem.DoesNotExist:
+        return False
+    return True
+
+
+def drop_video_waiting(project_id: str, import_id: str, index: int) -> None:
+    """Take back a mark whose video could not be handed over (the item's failure is recorded instead)."""
+    bind()
+    ImportOutcomeItem(PK=keys.import_outcomes_pk(project_id, import_id), SK=keys.import_waiting_sk(index)).delete()
+
+
+def settle_video_item(
+    project_id: str, import_id: str, index: int, name: str, *, file_id: str | None, reason: str | None
+) -> bool:
+    """Turn a waiting video item into its outcome, in one transaction (the mark goes, the outcome is written
+    once), then bump the live counter; False (nothing written) when it is not waiting: a video ingest run again,
+    or an import re-driven since."""
+    bind()
+    pk = keys.import_outcomes_pk(project_id, import_id)
+    failed = reason is not None
+    outcome = ImportOutcomeItem(
+        PK=pk,
+        SK=keys.import_outcome_sk(index),
+        kind=ImportOutcomeItem.KIND,
+        project_id=project_id,
+        import_id=import_id,
+        item_index=index,
+        name=name,
+        outcome="failed" if failed else "done",
+        file_id=file_id,
+        reason=reason[:1000] if reason else None,
+    )
+    waiting = ImportOutcomeItem(PK=pk, SK=keys.import_waiting_sk(index))
+
+    def write(tx: TransactWrite) -> None:
+        tx.delete(waiting, condition=ImportOutcomeItem.PK.exists())
+        tx.save(outcome, condition=ImportOutcomeItem.PK.does_not_exist())
+
+    if not transact(write):
+        return False
+    counter = ImportJobItem.failed if failed else ImportJobItem.done
+    _job_key(project_id, import_id).update(actions=[counter.add(1)])
+    return True
+
+
+def videos_waiting(project_id: str, import_id: str) -> bool:
+    """Whether any item still waits for its video's ingest (a consistent read of one key range)."""
+    bind()
+    found = ImportOutcomeItem.query(
+        keys.import_outcomes_pk(project_id, import_id),
+        ImportOutcomeItem.SK.startswith(keys.IMPORT_WAITING_PREFIX),
+        consistent_read=True,
+        limit=1,
+    )
+    return next(iter(found), None) is not None
+
+
+def waiting_items(project_id: str, import_id: str, limit: int) -> list[ImportOutcome]:
+    """The first ``limit`` items waiting for their video's ingest, in manifest order."""
+    bind()
+    found = ImportOutcomeItem.query(
+        keys.import_outcomes_pk(project_id, import_id),
+        ImportOutcomeItem.SK.startswith(keys.IMPORT_WAITING_PREFIX),
+        limit=limit,
+    )
+    return [
+        ImportOutcome(index=int(i.item_index), name=i.name, outcome="waiting", waiting_since=i.waiting_since)
+        for _, i in zip(range(limit), found, strict=False)
+    ]
+
+
+def count_outcomes(project_id: str, import_id: str) -> tuple[int, int]:
+    """(done, failed) from the recorded outcomes (consistent reads)."""
+    bind()
+    pk = keys.import_outcomes_pk(project_id, import_id)
+
+    def count(outcome: str) -> int:
+        return ImportOutcomeItem.count(
+            pk,
+            ImportOutcomeItem.SK.startswith(keys.IMPORT_OUTCOME_PREFIX),
+            filter_condition=ImportOutcomeItem.outcome == outcome,
+            consistent_read=True,
+        )
+
+    return count("done"), count("failed")
+
+
+def complete_import(project_id: str, import_id: str, *, status: str, done: int, failed: int) -> bool:
+    """End an import whose run has ended and whose items all have their outcome, with exact counters; False when
+    it is no longer running and awaiting (ended by another caller, or started again)."""
+    bind()
+    actions: list[Action] = [
+        ImportJobItem.status.set(status),
+        ImportJobItem.done.set(done),
+        ImportJobItem.failed.set(failed),
+        ImportJobItem.finished_at.set(datetime.now(UTC)),
+        ImportJobItem.awaiting_videos.remove(),
+    ]
+    condition = (ImportJobItem.status == "running") & (ImportJobItem.awaiting_videos == True)  # noqa: E712 - a condition
+    return applied(lambda: _job_key(project_id, import_id).update(actions=actions, condition=condition))
 
 
 def clear_import_outcomes(project_id: str, import_id: str) -> None:

@@ -197,6 +197,8 @@ class UploadItem(Item):
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     ttl = NumberAttribute(null=True)
+    import_id = UnicodeAttribute(null=True)  # a video an import handed over: its ingest settles the import's item
+    import_item = NumberAttribute(null=True)
 
 
 class ImportJobItem(Item):
@@ -218,10 +220,12 @@ class ImportJobItem(Item):
     created_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
     execution_arn = UnicodeAttribute(null=True)
+    awaiting_videos = BooleanAttribute(null=True)  # the run ended; the import completes when no video waits
 
 
 class ImportOutcomeItem(Item):
-    """What happened to one item of an import; written once, so counters count each item once."""
+    """What happened to one item of an import; written once, so counters count each item once. Under
+    ``WAIT#<index>`` (outcome "waiting"): a video handed to the video ingest, whose result is not in yet."""
 
     KIND: ClassVar[str] = "import_outcome"
 
@@ -229,9 +233,10 @@ class ImportOutcomeItem(Item):
     import_id = UnicodeAttribute()
     item_index = NumberAttribute()
     name = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # "done" | "failed"
+    outcome = UnicodeAttribute()  # "done" | "failed" | "waiting"
     file_id = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    waiting_since = UTCDateTimeAttribute(null=True)  # a waiting mark's: when its video was handed over
 
 
 class JobItem(Item):
@@ -487,7 +492,7 @@ class PredictionItem(Item):
     project_id = UnicodeAttribute()
     run_id = UnicodeAttribute()
     file_id = UnicodeAttribute()
-    outcome = UnicodeAttribute()  # "done" | "failed"
+    outcome = UnicodeAttribute()  # "done" | "failed" | "waiting"
     instances = JSONAttribute(default=list)
     summary = JSONAttribute(default=dict)
     probabilities = JSONAttribute(null=True)  # a classifier's class distribution (active learning)

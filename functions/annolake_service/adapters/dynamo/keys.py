@@ -14,6 +14,7 @@
 | dataset_count      | P#<p>#D#<dataset>#COUNT | S<n>                 |                                          |
 | import             | P#<p>                   | IMPORT#<import>      |                                          |
 | import_outcome     | P#<p>#IMPORT#<import>   | ITEM#<index>         |                                          |
+| import_waiting     | P#<p>#IMPORT#<import>   | WAIT#<index>         |                                          |
 | arrival            | P#<p>#ARRIVAL           | <dataset>/<stem>     |                                          |
 | job                | P#<p>                   | JOB#<job>            |                                          |
 | task               | P#<p>#J#<job>           | T#<task>             | P#<p>#A#<who> / open#<job>#<kind>#<task> |
@@ -156,8 +157,19 @@ def import_outcomes_pk(project_id: str, import_id: str) -> str:
     return f"P#{project_id}#IMPORT#{import_id}"
 
 
+IMPORT_OUTCOME_PREFIX = "ITEM#"
+
+
 def import_outcome_sk(index: int) -> str:
-    return f"ITEM#{index:08d}"
+    return f"{IMPORT_OUTCOME_PREFIX}{index:08d}"
+
+
+IMPORT_WAITING_PREFIX = "WAIT#"
+
+
+def import_waiting_sk(index: int) -> str:
+    """An item handed to the video ingest, until its result is recorded as the item's outcome."""
+    return f"{IMPORT_WAITING_PREFIX}{index:08d}"
 
 
 def arrival_key(project_id: str, dataset_name: str, path_stem: str) -> tuple[str, str]:

@@ -14,9 +14,16 @@ from annolake_service.domain.entities import Upload
 
 
 def create_upload(
-    project_id: str, upload_id: str, dataset_name: str, file_name: str, created_by: str, ttl: int
+    project_id: str,
+    upload_id: str,
+    dataset_name: str,
+    file_name: str,
+    created_by: str,
+    ttl: int,
+    import_item: tuple[str, int] | None = None,
 ) -> None:
-    """Record a pending upload, kept until ``ttl`` (epoch seconds)."""
+    """Record a pending upload, kept until ``ttl`` (epoch seconds); ``import_item``: the import and item index
+    whose outcome the upload's ingest settles."""
     bind()
     UploadItem(
         PK=keys.project_pk(project_id),
@@ -29,12 +36,26 @@ def create_upload(
         created_by=created_by,
         created_at=datetime.now(UTC),
         ttl=ttl,
+        import_id=import_item[0] if import_item else None,
+        import_item=import_item[1] if import_item else None,
     ).save(condition=UploadItem.PK.does_not_exist())
 
 
-def finish_upload(project_id: str, upload_id: str, *, status: str, file_id: str, reason: str | None = None) -> None:
-    """Record the upload's outcome; one whose record has expired (TTL) is left alone. Any other failure is raised,
-    so the step is retried rather than leaving the upload "pending" beside its ready file."""
+def link_import(project_id: str, upload_id: str, import_id: str, index: int) -> None:
+    """Name the import item an existing upload settles (one recorded before uploads carried it)."""
+    bind()
+    UploadItem(PK=keys.project_pk(project_id), SK=keys.upload_sk(upload_id)).update(
+        actions=[UploadItem.import_id.set(import_id), UploadItem.import_item.set(index)],
+        condition=UploadItem.PK.exists(),
+    )
+
+
+def finish_upload(
+    project_id: str, upload_id: str, *, status: str, file_id: str, reason: str | None = None
+) -> Upload | None:
+    """Record the upload's outcome and return the upload; one whose record has expired (TTL) is left alone (None).
+    Any other failure is raised, so the step is retried rather than leaving the upload "pending" beside its ready
+    file."""
     bind()
     item = UploadItem(PK=keys.project_pk(project_id), SK=keys.upload_sk(upload_id))
     actions: list[Action] = [
@@ -42,7 +63,9 @@ def finish_upload(project_id: str, upload_id: str, *, status: str, file_id: str,
         UploadItem.file_id.set(file_id),
         UploadItem.status_reason.set(reason),  # type: ignore[arg-type]  # pynamodb's stub omits None, which removes the attribute
     ]
-    applied(lambda: item.update(actions=actions, condition=UploadItem.PK.exists()))
+    if not applied(lambda: item.update(actions=actions, condition=UploadItem.PK.exists())):
+        return None
+    return _upload(item)  # the update read the item back
 
 
 def get_upload(project_id: str, upload_id: str) -> Upload | None:
@@ -51,6 +74,10 @@ def get_upload(project_id: str, upload_id: str) -> Upload | None:
         item = UploadItem.get(keys.project_pk(project_id), keys.upload_sk(upload_id))
     except UploadItem.DoesNotExist:
         return None
+    return _upload(item)
+
+
+def _upload(item: UploadItem) -> Upload:
     return Upload(
         project_id=item.project_id,
         upload_id=item.upload_id,
@@ -61,4 +88,6 @@ def get_upload(project_id: str, upload_id: str) -> Upload | None:
         file_id=item.file_id,
         created_by=item.created_by,
         created_at=item.created_at,
+        import_id=item.import_id,
+        import_item=None if item.import_item is None else int(item.import_item),
     )

@@ -23,11 +23,16 @@ class ImportPublic(BaseModel):
     format: str
     dataset: str
     create_labels: bool
-    status: str = Field(description="created, queued, running, completed or failed")
+    status: str = Field(description="created, queued, running, completed, completed_with_errors or failed")
     status_reason: str | None
     total: int
     done: int
     failed: int
+    awaiting_videos: bool = Field(
+        default=False,
+        description="the run has ended and the import stays running until the video ingest has registered "
+        "(done) or quarantined (failed, with why) each video it handed over; total - done - failed still wait",
+    )
     created_by: str
     created_at: datetime
     finished_at: datetime | None
