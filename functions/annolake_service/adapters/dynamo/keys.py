@@ -14,7 +14,6 @@
 | dataset_count      | P#<p>#D#<dataset>#COUNT | S<n>                 |                                          |
 | import             | P#<p>                   | IMPORT#<import>      |                                          |
 | import_outcome     | P#<p>#IMPORT#<import>   | ITEM#<index>         |                                          |
-| import_waiting     | P#<p>#IMPORT#<import>   | WAIT#<index>         |                                          |
 | arrival            | P#<p>#ARRIVAL           | <dataset>/<stem>     |                                          |
 | job                | P#<p>                   | JOB#<job>            |                                          |
 | task               | P#<p>#J#<job>           | T#<task>             | P#<p>#A#<who> / open#<job>#<kind>#<task> |
@@ -42,6 +41,8 @@ Notes on the table
 - A task's GSI1 (who holds it) is set while someone holds or is reserved it; once finished its GSI1SK becomes
   ``done#<job>#<kind>#<task>``. Its GSI2 sorts the open tasks by when they become claimable (at creation, and
   again when a claim's lease or a reservation ends).
+- An ``import_outcome`` item under ``WAIT#<index>`` instead of ``ITEM#<index>`` marks a video the import handed
+  to the video ingest and waits on: the ingest's result replaces it with the item's outcome in one transaction.
 - ``query_index`` is the manifest of a dataset's columnar query index (its base file in the media bucket and
   the delta files folded into it), replaced by a conditional write on its version.
 - A ``prediction`` is one file's outcome in a prediction run (its instances, or why it failed), written once per
