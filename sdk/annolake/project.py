@@ -105,8 +105,12 @@ class Project:
         """Add a label (``{"name": "car", "colour": "#ff0000"}``); an existing name is returned as is."""
         return self.client.post(f"{self._path}/labels", label)
 
-    def attribute_group_new(self, group: dict[str, Any]) -> dict[str, Any]:
-        return self.client.post(f"{self._path}/attribute-groups", group)
+    def attribute_group_new(self, group: dict[str, Any], *, default: Any = None) -> dict[str, Any]:
+        """Add an attribute group (``{"name": "occluded", "kind": "select", "options": ["no", "yes"]}``); returns
+        the schema. ``default``: the value new instances of its labels start with in the editor (a value the group
+        accepts, else 400); it overrides a ``"default"`` in ``group``."""
+        body = group if default is None else {**group, "default": default}
+        return self.client.post(f"{self._path}/attribute-groups", body)
 
     def import_coco(self, path: str | Path, directory: str = "default", **options: Any) -> dict[str, Any]:
         """Import a COCO JSON (boxes, polygons) with its images as one job; returns the finished job."""

@@ -32,6 +32,7 @@ SHOTS = REPO / "test-results" / "web-ui"
 REVIEWER = "rita"
 REVIEWER_PASSWORD = "Review-Passw0rd!"  # noqa: S105 - a throwaway user of the emulator's pool
 LABEL = "barrier"  # a label of its own: the shared platform's other tests add "cone"
+GROUP = "wear"  # an attribute group of LABEL's alone, made in the schema editor with a default
 DATASET = "uploads"
 
 
@@ -172,11 +173,22 @@ def test_create_a_label_in_the_schema_editor(admin):
     form.get_by_label("New label").fill(LABEL)
     form.get_by_role("button", name="Add label").click()
     expect(page.get_by_text("Unsaved changes")).to_be_visible()
+    # an attribute group of the new label, with a default its new shapes start with
+    page.get_by_role("button", name="Add attribute group").click()
+    page.get_by_role("group", name="New attribute group").get_by_label("Name").fill(GROUP)
+    group = page.get_by_role("group", name=GROUP, exact=True)
+    group.get_by_role("group", name="Labels (none ticked: every label)").get_by_label(LABEL).check()
+    options = group.get_by_label("Options, one per line")
+    options.fill("new\nworn")
+    options.blur()
+    default = group.get_by_role("group", name=f"Default of {GROUP}")
+    default.get_by_role("combobox").select_option("worn")
     page.get_by_role("button", name="Save schema").click()
     expect(page.get_by_role("status").filter(has_text="Saved (version")).to_be_visible()
     admin.shot("03-label-created")
     page.reload()
     expect(page.get_by_role("cell", name=LABEL, exact=True)).to_be_visible()
+    expect(default.get_by_role("combobox")).to_have_value("worn")
 
 
 def test_upload_two_images_and_see_them_ready(admin, tmp_path):
@@ -282,6 +294,9 @@ def test_draw_a_box_and_a_polygon_save_and_reload(admin):
     instances = page.get_by_role("list", name="Instances")
     expect(instances.get_by_role("button", name=f"box {LABEL}", exact=True)).to_be_visible()
     expect(instances.get_by_role("button", name=f"polygon {LABEL} (3 points)", exact=True)).to_be_visible()
+    # the polygon just drawn (selected) started with the group's default
+    attributes = page.get_by_role("complementary", name="Instances and attributes")
+    expect(attributes.get_by_role("combobox", name=GROUP)).to_have_value("worn")
     # undo / redo the polygon
     page.keyboard.press("Control+z")
     expect(instances.get_by_role("button", name=re.compile("^polygon"))).to_have_count(0)

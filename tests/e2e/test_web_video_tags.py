@@ -14,12 +14,19 @@ on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 d
 Frame tag attributes: the tag on frames 10..20, picked in the list, gets ``occluded`` = ``partly`` (undone and
 redone with the buttons); a new tag made on frames 70..75 is picked as made and gets ``mostly``. Saved and
 reloaded, the list shows both values, the server stores them and answers them on the tags' frames, and the
-query ``attributes.occluded = "mostly"`` finds the video. The timeline writes a tag's values on its bar and
+query ``attributes.occluded = "mostly"`` finds the video (polled: the query index follows a save within seconds).
+
+Attribute defaults: a label ``haze`` with a required group ``density`` whose default is ``thick`` is added
+through the SDK; a track drawn with that label and a frame tag made with it start with ``thick`` (shown checked
+in their panels), and the save goes through without the panels being touched: the server stores the default on
+both. The timeline writes a tag's values on its bar and
 names them ("Tag bicycle, occluded: partly, frames 10–20"); a second bicycle tag right after the first with
 another value is a second segment on the label's row, marked as a change, and one run once the values agree.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -34,6 +41,7 @@ SHOTS = REPO / "test-results" / "web-video-tags"
 DATASET = "web-video-tags"
 TAG = "bicycle"  # a demo label: a frame tag's name is a label of the schema
 OTHER = "pedestrian"
+HAZE, DENSITY = "haze", "density"  # a label and its required attribute group with a default, added by the test
 FRAMES = 120
 SIDE = 40  # not the other video tests' 60 or 50: another video, not the same content (and file) under another name
 
@@ -233,7 +241,50 @@ def test_a_frame_tag_carries_attributes_from_the_panel_saved_and_queryable(platf
     assert [(i["name"], i["attributes"]) for i in on_72 if i["type"] == "frame_tag"] == [
         (OTHER, {"occluded": "mostly"})
     ]
-    assert _query(platform, 'attributes.occluded = "mostly"') == [file_id]
+    assert _query_eventually(platform, 'attributes.occluded = "mostly"', [file_id])
+
+
+def test_a_new_track_and_frame_tag_start_with_their_groups_defaults(platform, admin, video):
+    from annolake import Project
+    from playwright.sync_api import expect
+
+    creds = platform.credentials
+    project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
+    project.label_new({"name": HAZE, "colour": "#999999"})
+    group = {"name": DENSITY, "kind": "radio", "options": ["thin", "thick"], "label_names": [HAZE], "required": True}
+    schema = project.attribute_group_new(group, default="thick")
+    assert [g["default"] for g in schema["attribute_groups"] if g["name"] == DENSITY] == ["thick"]
+
+    page = admin.page
+    page.goto(f"/p/demo/files/{video['file_id']}")
+    expect(page.get_by_role("status").filter(has_text="version 3")).to_be_visible()
+    _seek(page, 0)
+    page.get_by_role("combobox", name="Label").select_option(HAZE)
+    page.get_by_role("group", name="Tools").get_by_role("button", name="Box").click()
+    _drag(page, (200, 150), (240, 190))  # away from the moving square and its track
+    tracks = page.get_by_role("list", name="Tracks")
+    expect(tracks.get_by_role("button", name=f"#2 box {HAZE} · 1 keyframes")).to_be_visible()
+    track_attributes = page.get_by_role("region", name="Attributes of track #2")
+    expect(track_attributes.get_by_role("radio", name="thick")).to_be_checked()
+
+    _seek(page, 80)
+    page.get_by_role("button", name=f"Start tag {HAZE} here").click()
+    _seek(page, 85)
+    page.get_by_role("button", name=f"End tag {HAZE} here").click()
+    tag_attributes = page.get_by_role("region", name=f"Attributes of frame tag {HAZE}, frames 80–85")
+    expect(tag_attributes.get_by_role("radio", name="thick")).to_be_checked()
+    tags = page.get_by_role("list", name="Frame tags")
+    expect(tags.get_by_role("button", name=f"{HAZE} · frames 80–85 · {DENSITY}: thick")).to_be_visible()
+    admin.shot("05-defaults")
+    # the required group is filled by its default: the save goes through without the panels touched
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="version 4 · saved")).to_be_visible()
+
+    stored = _api(platform, "GET", f"/files/{video['file_id']}/annotations")["instance_list"]
+    [tag] = [i for i in stored if i["type"] == "frame_tag" and i["name"] == HAZE]
+    [track] = [i for i in stored if i["type"] == "track" and i["name"] == HAZE]
+    assert (tag["frame_start"], tag["frame_end"], tag["attributes"]) == (80, 85, {DENSITY: "thick"})
+    assert track["attributes"] == {DENSITY: "thick"}
 
 
 def test_the_timeline_cuts_a_label_s_tags_where_their_attribute_values_change(platform, admin, video):
@@ -241,7 +292,7 @@ def test_the_timeline_cuts_a_label_s_tags_where_their_attribute_values_change(pl
 
     page = admin.page
     page.goto(f"/p/demo/files/{video['file_id']}")
-    expect(page.get_by_role("status").filter(has_text="version 3")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="version 4")).to_be_visible()
     expect(_timeline_tag(page, TAG, "10-20")).to_have_text("occluded: partly")
     # a tag of the same label right after it, made with the keyboard, with another value: two segments on the
     # label's one row, a change marked where the second starts
@@ -259,7 +310,7 @@ def test_the_timeline_cuts_a_label_s_tags_where_their_attribute_values_change(pl
     expect(later).to_have_attribute("title", f"Tag {TAG}, occluded: mostly, frames 21–30")
     expect(later).to_have_class("timeline-span tag change")
     expect(_timeline_tag(page, TAG, "10-20")).to_have_class("timeline-span tag")
-    admin.shot("05-timeline-attributes")
+    admin.shot("06-timeline-attributes")
     # set to the first one's value, the two make one run
     page.get_by_role("region", name=f"Attributes of frame tag {TAG}, frames 21–30").get_by_role(
         "radio", name="partly"
@@ -279,6 +330,16 @@ def test_the_timeline_cuts_a_label_s_tags_where_their_attribute_values_change(pl
     page.get_by_role("button", name="Undo").click()
     _timeline_tag(page, "pedestrian", "70-75").click()
     expect(page.get_by_role("region", name=f"Attributes of frame tag {OTHER}, frames 70–75")).to_be_visible()
+
+
+def _query_eventually(platform: RunningPlatform, text: str, expected: list[str], timeout_s: float = 15) -> bool:
+    """Whether the query answers ``expected`` within ``timeout_s``: the query index follows a save within about
+    a second (eventually consistent), so one answer right after a save may be the one before it."""
+    deadline = time.monotonic() + timeout_s
+    while (answer := _query(platform, text)) != expected:
+        assert time.monotonic() < deadline, f"{text!r} still answers {answer} after {timeout_s} s, not {expected}"
+        time.sleep(0.5)
+    return True
 
 
 def _timeline_tag(page, name: str, frames: str):

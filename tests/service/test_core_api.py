@@ -105,6 +105,29 @@ def test_datasets_labels_and_schema(world):
     assert names == ["train"]
 
 
+def test_attribute_group_defaults_are_checked_and_kept_through_schema_versions(world):
+    c, h = world["client"], _admin(world)
+    assert c.post("/api/v1/projects/alpha/labels", json={"name": "car"}, headers=h).status_code == 201
+    group = {"name": "truncated", "kind": "select", "options": ["no", "yes"], "label_names": ["car"], "default": "no"}
+    assert c.post("/api/v1/projects/alpha/attribute-groups", json=group, headers=h).status_code == 201
+    schema = c.get("/api/v1/projects/alpha/schema", headers=h).json()
+    [read] = [g for g in schema["attribute_groups"] if g["name"] == "truncated"]
+    assert read["default"] == "no"
+    score = {"name": "score", "kind": "number", "min": 0, "max": 10, "default": 11}
+    refused = c.post("/api/v1/projects/alpha/attribute-groups", json=score, headers=h)
+    message = refused.json()["error"]["message"]
+    assert refused.status_code == 400 and "'score'" in message and "11 must be <= 10" in message, refused.text
+    groups = [{**g, "default": "yes"} if g["name"] == "truncated" else g for g in schema["attribute_groups"]]
+    saved = c.put("/api/v1/projects/alpha/schema", json={**schema, "attribute_groups": groups}, headers=h)
+    assert saved.status_code == 200 and saved.json()["version"] == schema["version"] + 1, saved.text
+    again = c.get("/api/v1/projects/alpha/schema", headers=h).json()
+    assert [g["default"] for g in again["attribute_groups"] if g["name"] == "truncated"] == ["yes"]
+    wrong = [{**g, "default": "maybe"} if g["name"] == "truncated" else g for g in again["attribute_groups"]]
+    put = c.put("/api/v1/projects/alpha/schema", json={**again, "attribute_groups": wrong}, headers=h)
+    assert put.status_code == 400 and "'truncated'" in put.json()["error"]["message"], put.text
+    assert "\"maybe\" must be one of ['no', 'yes']" in put.json()["error"]["message"]
+
+
 def test_annotations_are_versioned_with_optimistic_locking(world):
     c, h = world["client"], _admin(world)
     file_id = _ingest(world, "a.jpg", _jpeg())

@@ -221,6 +221,11 @@ def test_a_frame_tags_attributes_are_declared_with_their_schema_kinds_and_writte
         AttributeGroup(name="severity", kind="number", min=0, max=5),
         AttributeGroup(name="sides", kind="multi_select", options=["left", "right"]),
     ]
+    defaults = [
+        groups[0].model_copy(update={"default": "focus"}),
+        groups[1].model_copy(update={"default": 3}),
+        groups[2],
+    ]
     attributes = {"cause": "focus", "severity": 2, "sides": ["left"], "note": "x"}
     tag = {"type": "frame_tag", "name": "blurry", "frame_start": 7, "frame_end": 8, "attributes": attributes}
     video = CvatVideo("a.mp4", 64, 48, 10, ["blurry"], [tag], attribute_groups=groups)
@@ -236,6 +241,19 @@ def test_a_frame_tags_attributes_are_declared_with_their_schema_kinds_and_writte
         "sides": ("True", "text", ""),  # CVAT has no multi-select: text, typed back by the schema on import
         "note": ("True", "text", ""),  # not in the schema
     }
+    assert {a.findtext("name"): a.findtext("default_value") for a in label.findall("attributes/attribute")} == {
+        "cause": "motion",  # no default: the first option, as CVAT needs one
+        "severity": "0.0",
+        "sides": "",
+        "note": "",
+    }
+    with_defaults = ET.fromstring(
+        write_cvat_video(CvatVideo("a.mp4", 64, 48, 10, ["blurry"], [tag], attribute_groups=defaults))
+    )
+    assert {
+        a.findtext("name"): a.findtext("default_value")
+        for a in with_defaults.findall("meta/task/labels/label/attributes/attribute")
+    } == {"cause": "focus", "severity": "3", "sides": "", "note": ""}  # the schema's defaults, declared as CVAT's
     tags = root.findall("tag")
     assert [(t.get("frame"), t.get("label")) for t in tags] == [("7", "blurry"), ("8", "blurry")]
     assert {a.get("name"): a.text for a in tags[1].findall("attribute")} == {

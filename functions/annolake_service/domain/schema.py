@@ -4,7 +4,8 @@ An attribute group is file-level (``scope="global"``) or applies to the instance
 (``label_names``; empty means every label). Kinds: select, radio (one of ``options``),
 multi_select (a subset), text, number (``min``/``max``), date (ISO ``YYYY-MM-DD``), tree (a path
 of option names from the root, e.g. ``["vehicle", "car", "sedan"]``, where ``options`` are
-``"vehicle/car/sedan"`` paths).
+``"vehicle/car/sedan"`` paths). A group may name a ``default``: the value a new instance of its labels starts
+with (the web editor fills it in; the server does not, so a save still names a missing required value).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 AttributeKind = Literal["select", "multi_select", "radio", "text", "number", "date", "tree"]
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+AttributeValue = str | int | float | bool | list[str]
 
 
 class LabelSpec(BaseModel):
@@ -36,6 +38,11 @@ class AttributeGroup(BaseModel):
     min: float | None = Field(default=None, strict=True)  # strict: true/false or "3" are not numbers
     max: float | None = Field(default=None, strict=True)
     required: bool = Field(default=False, strict=True)
+    default: AttributeValue | None = Field(
+        default=None,
+        description="the value new instances of this group's labels start with (none: they start without one); "
+        "it must pass the group's own check, like any value",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AttributeGroup:
@@ -81,6 +88,18 @@ class AttributeGroup(BaseModel):
         path = "/".join(value) if isinstance(value, list) else value
         return None if path in self.options else f"must be a path among {self.options}"
 
+    def default_problem(self) -> str | None:
+        """None if the group has no default or a valid one, else the problem in words, with the fix."""
+        if self.default is None:
+            return None
+        problem = self.check(self.default)
+        if problem is None:
+            return None
+        return (
+            f"attribute group {self.name!r}: its default {json.dumps(self.default)} {problem}; "
+            "give a default that fits, or none"
+        )
+
     def from_text(self, text: str) -> Any:
         """A value written as text (CVAT's XML holds every attribute so) back as this group's kind: a number,
         a list for multi_select (JSON, or comma-separated) and tree (JSON, or a ``"vehicle/car"`` path); text
@@ -112,6 +131,10 @@ class Schema(BaseModel):
 
     def unknown_labels(self, names: set[str]) -> list[str]:
         return sorted(names - self.label_names)
+
+    def default_problems(self) -> list[str]:
+        """The groups' defaults that their own checks refuse, in words (see ``AttributeGroup.default_problem``)."""
+        return [p for g in self.attribute_groups if (p := g.default_problem()) is not None]
 
     def typed_attributes(self, label_name: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
         """``attributes`` with the text values of this label's groups in their kinds (``AttributeGroup.from_text``);

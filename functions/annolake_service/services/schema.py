@@ -26,6 +26,8 @@ def save_schema(project_id: str, schema: Schema, *, expected_version: int) -> in
     unknown = sorted({n for g in schema.attribute_groups for n in g.label_names} - set(names))
     if unknown:
         raise BadRequest(f"attribute groups refer to labels that are not in the schema: {unknown}")
+    if problems := schema.default_problems():
+        raise BadRequest("; ".join(problems), details={"problems": problems})
     try:
         return dataset_repo.save_schema(project_id, schema.model_dump(), expected_version=expected_version)
     except VersionConflict as exc:

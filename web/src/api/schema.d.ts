@@ -1703,6 +1703,11 @@ export interface components {
         /** AttributeGroup */
         AttributeGroup: {
             /**
+             * Default
+             * @description the value new instances of this group's labels start with (none: they start without one); it must pass the group's own check, like any value
+             */
+            default?: string | number | boolean | string[] | null;
+            /**
              * Kind
              * @enum {string}
              */

@@ -52,7 +52,7 @@ export function Editor({
   const labelNames = useMemo(() => labels.map((l) => l.name), [labels]);
   const [state, dispatch] = useReducer(
     editorReducer,
-    { initial, size: imageSize, readOnly, labels: labelNames },
+    { initial, size: imageSize, readOnly, labels: labelNames, attributeGroups },
     createEditorState,
   );
   const [visibleLayers, setVisibleLayers] = useState<Set<string>>(() => new Set(layers.map((l) => l.id)));
@@ -71,6 +71,7 @@ export function Editor({
     dispatch,
     labels,
     labelNames,
+    attributeGroups,
     size: imageSize,
     readOnly,
     save: primary && !primary.busy ? () => primary.run(shapes) : null,

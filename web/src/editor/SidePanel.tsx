@@ -3,6 +3,7 @@ import type { Dispatch } from "react";
 
 import type { AttributeGroup } from "../api/types";
 import { AttributeField } from "./AttributeField";
+import { groupsOfLabel } from "./attributeDefaults";
 import { describe } from "./instances";
 import type { EditorAction } from "./reducer";
 import { type ColourOf, layerColour } from "./palette";
@@ -29,9 +30,7 @@ export function SidePanel({
   const { readOnly, selected } = state;
   const shapes = shapesOf(state);
   const chosen = selectedShape(state);
-  const chosenGroups = chosen
-    ? attributeGroups.filter((g) => g.scope !== "global" && (!g.label_names?.length || g.label_names.includes(chosen.name)))
-    : [];
+  const chosenGroups = chosen ? groupsOfLabel(attributeGroups, chosen.name) : [];
   const globalGroups = attributeGroups.filter((g) => g.scope === "global");
   const globalShape = shapes.find((s) => s.kind === "global");
   const tags = shapes.filter((s) => s.kind === "tag");

@@ -97,8 +97,8 @@ export function toPacket(shape: Shape): PacketInstance {
   return packet;
 }
 
-export function newShape(kind: ShapeKind, name: string, points: Pt[]): Shape {
-  return { key: newKey(), kind, name, points, attributes: {}, source: {} };
+export function newShape(kind: ShapeKind, name: string, points: Pt[], attributes: Record<string, unknown> = {}): Shape {
+  return { key: newKey(), kind, name, points, attributes, source: {} };
 }
 
 export function describe(shape: Shape): string {

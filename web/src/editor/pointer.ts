@@ -18,8 +18,8 @@ import {
   translate,
 } from "./geometry";
 import { commit, replace } from "./history";
-import { type Shape, newShape } from "./instances";
-import { type EditorState, add, edit, finishDraft, shapesOf, withShape } from "./state";
+import type { Shape } from "./instances";
+import { type EditorState, add, edit, finishDraft, newOfLabel, shapesOf, withShape } from "./state";
 
 /** What a pointer landed on: the data-* attributes of the canvas element under it. */
 export interface Hit {
@@ -54,7 +54,7 @@ export function pointerDown(state: EditorState, at: Pt, hit: Hit, panning: boole
     case "box":
       return { ...state, drag: { kind: "box", start: p, current: p } };
     case "point":
-      return add(state, newShape("point", state.label, [clamp(p, state.size)]));
+      return add(state, newOfLabel(state, "point", [clamp(p, state.size)]));
     case "polygon":
     case "line":
       if (state.tool === "polygon" && closesPolygon(state.draft, p, 8 / state.view.scale)) return finishDraft(state);
@@ -97,7 +97,7 @@ export function pointerUp(state: EditorState, at: Pt): EditorState {
   const done = { ...state, drag: null };
   if (drag.kind === "box") {
     const box = boxFromDrag(drag.start, toImage(state.view, at), state.size);
-    return box && state.label ? add(done, newShape("box", state.label, box)) : done;
+    return box && state.label ? add(done, newOfLabel(state, "box", box)) : done;
   }
   if (drag.kind === "move" || drag.kind === "resize" || drag.kind === "vertex") {
     // the whole drag is one undo step, back to the instances before it began

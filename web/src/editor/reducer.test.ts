@@ -317,3 +317,39 @@ describe("read-only", () => {
     expect(isDirty(state)).toBe(false);
   });
 });
+
+describe("attribute defaults", () => {
+  const GROUPS = [
+    { name: "occluded", kind: "select" as const, scope: "label" as const, options: ["no", "yes"], required: true, default: "no" },
+    { name: "make", kind: "text" as const, scope: "label" as const, label_names: ["car"], required: false, default: "any" },
+    { name: "weather", kind: "text" as const, scope: "global" as const, required: false, default: "sun" },
+  ];
+
+  function withGroups(): EditorState {
+    return createEditorState({ initial: [], size: SIZE, readOnly: false, labels: ["car", "person"], attributeGroups: GROUPS });
+  }
+
+  it("a new box, polygon, point and tag start with the defaults of their label's groups", () => {
+    let state = drag(run(withGroups(), { type: "tool", tool: "box" }), { x: 10, y: 10 }, { x: 40, y: 30 });
+    expect(shapesOf(state)[0]?.attributes).toEqual({ occluded: "no", make: "any" });
+    state = run(state, { type: "label", name: "person" }, { type: "tool", tool: "point" });
+    state = click(state, { x: 50, y: 50 });
+    state = run(state, { type: "tool", tool: "polygon" });
+    for (const at of [{ x: 60, y: 10 }, { x: 90, y: 10 }, { x: 90, y: 40 }]) state = click(state, at);
+    state = run(state, { type: "finish" }, { type: "tag" });
+    expect(shapesOf(state).map((s) => [s.kind, s.attributes])).toEqual([
+      ["box", { occluded: "no", make: "any" }],
+      ["point", { occluded: "no" }],
+      ["polygon", { occluded: "no" }],
+      ["tag", { occluded: "no" }],
+    ]);
+  });
+
+  it("groups configured later apply to the shapes drawn after", () => {
+    let state = run(start(), { type: "configure", size: SIZE, readOnly: false, labels: ["car", "person"], attributeGroups: GROUPS });
+    state = drag(run(state, { type: "tool", tool: "box" }), { x: 10, y: 10 }, { x: 40, y: 30 });
+    expect(shapesOf(state)[0]?.attributes).toEqual({ occluded: "no", make: "any" });
+    const kept = run(state, { type: "configure", size: SIZE, readOnly: false, labels: ["car", "person"] });
+    expect(kept.attributeGroups).toBe(GROUPS);
+  });
+});

@@ -3,15 +3,17 @@
  * handling (input.ts) turns key presses, the wheel and pointer events into these actions. A read-only editor
  * ignores every action that would change the instances.
  */
+import type { AttributeGroup } from "../api/types";
 import { type Pt, type Size, fit, pan, translate, zoomAt } from "./geometry";
 import { createHistory, redo, undo } from "./history";
 import { type Shape, DRAWN_KINDS, newShape, withAttribute } from "./instances";
 import { type Hit, doubleClick, pointerDown, pointerMove, pointerUp } from "./pointer";
 import type { Tool } from "./shortcuts";
-import { type EditorState, edit, finishDraft, remove, selectedShape, shapesOf, withShape } from "./state";
+import { type EditorState, edit, finishDraft, newOfLabel, remove, selectedShape, shapesOf, withShape } from "./state";
 
 export type EditorAction =
-  | { type: "configure"; size: Size; readOnly: boolean; labels: string[] }
+  /** `attributeGroups`: the schema's (kept as they are when absent) */
+  | { type: "configure"; size: Size; readOnly: boolean; labels: string[]; attributeGroups?: AttributeGroup[] }
   | { type: "reset"; initial: Shape[] }
   | { type: "viewport"; viewport: Size }
   | { type: "tool"; tool: Tool }
@@ -81,15 +83,16 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
   if (state.readOnly && EDITS.has(action.type)) return state;
   switch (action.type) {
     case "configure": {
-      const { size, readOnly, labels } = action;
+      const { size, readOnly, labels, attributeGroups = state.attributeGroups } = action;
       const same =
         size.width === state.size.width &&
         size.height === state.size.height &&
         readOnly === state.readOnly &&
-        labels.join("\n") === state.labels.join("\n");
+        labels.join("\n") === state.labels.join("\n") &&
+        attributeGroups === state.attributeGroups;
       if (same) return state;
       const label = labels.includes(state.label) || labels[0] === undefined ? state.label : labels[0];
-      return fitOnce({ ...state, size, readOnly, labels, label });
+      return fitOnce({ ...state, size, readOnly, labels, label, attributeGroups });
     }
     case "reset":
       return { ...state, history: createHistory(action.initial), baseline: action.initial, selected: null, draft: [] };
@@ -106,7 +109,7 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
     case "tag": {
       const { label } = state;
       if (!label || shapesOf(state).some((s) => s.kind === "tag" && s.name === label)) return state;
-      return edit(state, [...shapesOf(state), newShape("tag", label, [])]);
+      return edit(state, [...shapesOf(state), newOfLabel(state, "tag", [])]);
     }
     case "remove":
       return remove(state, action.key);

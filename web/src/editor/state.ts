@@ -3,9 +3,11 @@
  * label, the polygon or line being drawn, the drag under way, and the zoom/pan view; and the edits the reducer
  * (reducer.ts) and the pointer gestures (pointer.ts) make of it.
  */
+import type { AttributeGroup } from "../api/types";
+import { defaultAttributes } from "./attributeDefaults";
 import { type Handle, type Pt, type Size, type View, enoughPoints } from "./geometry";
 import { type History, commit, createHistory } from "./history";
-import { type Shape, newShape } from "./instances";
+import { type Shape, type ShapeKind, newShape } from "./instances";
 import type { Tool } from "./shortcuts";
 
 export type Drag =
@@ -25,6 +27,8 @@ export interface EditorState {
   label: string;
   /** the schema's label names, in order (the 1-9 keys choose among them) */
   labels: string[];
+  /** the schema's attribute groups: a new shape or tag starts with the defaults of its label's */
+  attributeGroups: AttributeGroup[];
   /** the points of the polygon or line being drawn */
   draft: Pt[];
   /** the pointer, in image pixels, while it is over the canvas */
@@ -43,9 +47,10 @@ export interface EditorSetup {
   size: Size;
   readOnly: boolean;
   labels: string[];
+  attributeGroups?: AttributeGroup[];
 }
 
-export function createEditorState({ initial, size, readOnly, labels }: EditorSetup): EditorState {
+export function createEditorState({ initial, size, readOnly, labels, attributeGroups = [] }: EditorSetup): EditorState {
   return {
     history: createHistory(initial),
     baseline: initial,
@@ -53,6 +58,7 @@ export function createEditorState({ initial, size, readOnly, labels }: EditorSet
     tool: "select",
     label: labels[0] ?? "",
     labels,
+    attributeGroups,
     draft: [],
     hover: null,
     drag: null,
@@ -85,6 +91,11 @@ export function edit(state: EditorState, next: Shape[]): EditorState {
   return { ...state, history: commit(state.history, next) };
 }
 
+/** A new shape (or tag) of the current label, its groups' defaults filled in. */
+export function newOfLabel(state: EditorState, kind: ShapeKind, points: Pt[]): Shape {
+  return newShape(kind, state.label, points, defaultAttributes(state.attributeGroups, state.label));
+}
+
 export function add(state: EditorState, shape: Shape): EditorState {
   return { ...edit(state, [...shapesOf(state), shape]), selected: shape.key };
 }
@@ -98,5 +109,5 @@ export function finishDraft(state: EditorState): EditorState {
   const kind = state.tool === "polygon" || state.tool === "line" ? state.tool : null;
   const done = { ...state, draft: [] };
   if (!kind || !enoughPoints(kind, state.draft) || !state.label) return done;
-  return add(done, newShape(kind, state.label, state.draft));
+  return add(done, newOfLabel(state, kind, state.draft));
 }

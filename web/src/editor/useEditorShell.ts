@@ -4,7 +4,7 @@
  */
 import { type Dispatch, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
-import type { LabelSpec } from "../api/types";
+import type { AttributeGroup, LabelSpec } from "../api/types";
 import type { Size } from "./geometry";
 import { useCanvasInput, useShortcuts } from "./input";
 import { FALLBACK_COLOUR } from "./palette";
@@ -16,6 +16,8 @@ interface ShellSetup {
   labels: LabelSpec[];
   /** the labels' names, as the reducer was created with */
   labelNames: string[];
+  /** the schema's attribute groups (new shapes and tags start with their defaults) */
+  attributeGroups: AttributeGroup[];
   size: Size;
   readOnly: boolean;
   /** the Save or Submit button's action, run by Ctrl+S (null while it cannot run) */
@@ -24,7 +26,7 @@ interface ShellSetup {
   other?: (command: Command) => boolean;
 }
 
-export function useEditorShell({ dispatch, labels, labelNames, size, readOnly, save, other }: ShellSetup) {
+export function useEditorShell({ dispatch, labels, labelNames, attributeGroups, size, readOnly, save, other }: ShellSetup) {
   const [help, setHelp] = useState(false);
   const [spaceHeld, setSpaceHeld] = useState(false);
   const stage = useRef<HTMLDivElement>(null);
@@ -33,9 +35,10 @@ export function useEditorShell({ dispatch, labels, labelNames, size, readOnly, s
   // The props the reducer works with, before the browser paints (and so before any input) with new ones.
   const { width, height } = size;
   const labelsKey = labelNames.join("\n");
+  const groupsKey = JSON.stringify(attributeGroups);
   useLayoutEffect(() => {
-    dispatch({ type: "configure", size: { width, height }, readOnly, labels: labelNames });
-  }, [width, height, readOnly, labelsKey]); // the names, not the array: callers may pass a new one each render
+    dispatch({ type: "configure", size: { width, height }, readOnly, labels: labelNames, attributeGroups });
+  }, [width, height, readOnly, labelsKey, groupsKey]); // the contents, not the arrays: callers may pass new ones each render
 
   // The viewport's size (the reducer fits the image once both sizes are known).
   useEffect(() => {

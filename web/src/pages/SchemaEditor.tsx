@@ -5,6 +5,8 @@ import { useParams } from "react-router";
 import { call } from "../api/client";
 import type { AttributeGroup, LabelSpec, SchemaView } from "../api/types";
 import { ErrorNotice, Loading, PageTitle } from "../components/common";
+import { AttributeField } from "../editor/AttributeField";
+import { withAttribute } from "../editor/instances";
 import { keys } from "../hooks/keys";
 import { useSchema } from "../hooks/project";
 import { useApi } from "../services";
@@ -162,6 +164,7 @@ export function SchemaEditor() {
                     options: WITH_OPTIONS.has(kind) ? group.options ?? [] : [],
                     min: kind === "number" ? group.min : null,
                     max: kind === "number" ? group.max : null,
+                    default: null, // a value of one kind is seldom one of another
                   });
                 }}
               >
@@ -259,6 +262,7 @@ export function SchemaEditor() {
               </label>
             </div>
           ) : null}
+          {group.scope === "label" ? <DefaultField group={group} onChange={(value) => updateGroup(index, { default: value })} /> : null}
         </fieldset>
       ))}
       <button
@@ -273,5 +277,26 @@ export function SchemaEditor() {
         Add attribute group
       </button>
     </section>
+  );
+}
+
+/** A group's default, edited with the input its values get in the editor; a new instance of its labels starts
+ * with it (the server refuses one the group would refuse). */
+function DefaultField({ group, onChange }: { group: AttributeGroup; onChange: (value: AttributeGroup["default"]) => void }) {
+  const name = group.name || "the new group";
+  return (
+    <div className="row default-field" role="group" aria-label={`Default of ${name}`}>
+      <AttributeField
+        group={{ ...group, name: "Default (new instances start with it)", required: false }}
+        value={group.default ?? undefined}
+        disabled={false}
+        onChange={(value) => onChange((withAttribute({}, "value", value).value as AttributeGroup["default"]) ?? null)}
+      />
+      {group.default !== null && group.default !== undefined ? (
+        <button type="button" onClick={() => onChange(null)} aria-label={`No default for ${name}`}>
+          No default
+        </button>
+      ) : null}
+    </div>
   );
 }

@@ -110,7 +110,8 @@ class ExportContext:
         if self.options:
             facts.append(self.options)
         if self.attribute_groups:
-            facts.append([g.model_dump(mode="json") for g in self.attribute_groups])
+            # a group without a default dumps as it did before defaults were added: earlier pages keep their names
+            facts.append([_dumped(g) for g in self.attribute_groups])
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
     def label_index(self, name: str) -> int | None:
@@ -118,6 +119,10 @@ class ExportContext:
             return self.labels.index(name)
         except ValueError:
             return None
+
+
+def _dumped(group: AttributeGroup) -> dict[str, Any]:
+    return group.model_dump(mode="json", exclude={"default"} if group.default is None else None)
 
 
 def _no_options(given: dict[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def _meta(video: CvatVideo, attributes: dict[str, dict[str, bool]]) -> ET.Elemen
             _sub(item, "name", attribute)
             _sub(item, "mutable", "True" if mutable else "False")
             _sub(item, "input_type", input_type)
-            _sub(item, "default_value", values[0] if values else "")
+            _sub(item, "default_value", _default_value(group, values))
             _sub(item, "values", "\n".join(values))
     size = _sub(task, "original_size")
     _sub(size, "width", video.width)
@@ -132,6 +132,13 @@ def _declared(group: AttributeGroup | None) -> tuple[str, list[str]]:
     if group.kind == "number" and group.min is not None and group.max is not None:
         return "number", [_text(group.min), _text(group.max), "1"]
     return "text", []
+
+
+def _default_value(group: AttributeGroup | None, values: list[str]) -> str:
+    """CVAT's ``default_value``: the group's default where it has one, else the first of the declared values."""
+    if group is not None and group.default is not None:
+        return _text(group.default)
+    return values[0] if values else ""
 
 
 def _element(tag: str, attrib: str, attributes: dict[str, Any], indent: str) -> str:

@@ -7,6 +7,7 @@ import type { Dispatch } from "react";
 
 import type { AttributeGroup } from "../../api/types";
 import { AttributeField } from "../AttributeField";
+import { groupsOfLabel } from "../attributeDefaults";
 import type { ColourOf } from "../palette";
 import {
   type FrameTag,
@@ -46,9 +47,7 @@ export function FrameTagPanel({
 }) {
   const here = tagsOnFrame(tags, frame);
   const chosen = findTag(tags, selected);
-  const groups = chosen
-    ? attributeGroups.filter((g) => g.scope !== "global" && (!g.label_names?.length || g.label_names.includes(chosen.name)))
-    : [];
+  const groups = chosen ? groupsOfLabel(attributeGroups, chosen.name) : [];
   return (
     <section aria-labelledby="frame-tags-title">
       <h2 id="frame-tags-title">Frame tags ({tags.length})</h2>

@@ -6,6 +6,7 @@ import { type Dispatch, type ReactNode, useState } from "react";
 
 import type { AttributeGroup } from "../../api/types";
 import { AttributeField } from "../AttributeField";
+import { groupsOfLabel } from "../attributeDefaults";
 import type { ColourOf } from "../palette";
 import { type Track, stateAt } from "./interpolation";
 import { findTrack, frameAttributesAt, trackKey } from "./tracks";
@@ -44,9 +45,7 @@ export function TrackPanel({
   const chosen = findTrack(tracks, selected);
   const onKeyframe = chosen?.keyframes.some((k) => k.frame === frame) ?? false;
   const visible = chosen ? stateAt(chosen, frame) : null;
-  const groups = chosen
-    ? attributeGroups.filter((g) => g.scope !== "global" && (!g.label_names?.length || g.label_names.includes(chosen.name)))
-    : [];
+  const groups = chosen ? groupsOfLabel(attributeGroups, chosen.name) : [];
   return (
     <aside className="side" aria-label="Tracks">
       <section aria-labelledby="tracks-title">

@@ -53,13 +53,16 @@ export interface VideoEditorProps {
   segment?: { start: number; end: number } | null;
 }
 
+const NO_GROUPS: AttributeGroup[] = [];
+
 export function VideoEditor(props: VideoEditorProps) {
   const { project, fileId, frameCount, fps, size, labels, initial, resetKey, readOnly = false, primary, segment } = props;
   const labelNames = useMemo(() => labels.map((l) => l.name), [labels]);
+  const attributeGroups = props.attributeGroups ?? NO_GROUPS;
   const range = useMemo(() => frameRange(frameCount, segment), [frameCount, segment?.start, segment?.end]);
   const [state, dispatch] = useReducer(
     videoReducer,
-    { instances: initial, size, frameCount, range, readOnly, labels: labelNames },
+    { instances: initial, size, frameCount, range, readOnly, labels: labelNames, attributeGroups },
     createVideoState,
   );
   const { frame, playing, view } = state;
@@ -97,6 +100,7 @@ export function VideoEditor(props: VideoEditorProps) {
     dispatch,
     labels,
     labelNames,
+    attributeGroups,
     size,
     readOnly,
     save,
@@ -164,7 +168,7 @@ export function VideoEditor(props: VideoEditorProps) {
           frame={frame}
           selected={view.selected}
           readOnly={readOnly}
-          attributeGroups={props.attributeGroups ?? []}
+          attributeGroups={attributeGroups}
           colourOf={colourOf}
           dispatch={dispatch}
         >
@@ -175,7 +179,7 @@ export function VideoEditor(props: VideoEditorProps) {
             selected={state.tagSelected}
             label={view.label}
             readOnly={readOnly}
-            attributeGroups={props.attributeGroups ?? []}
+            attributeGroups={attributeGroups}
             colourOf={colourOf}
             dispatch={dispatch}
           />

@@ -47,9 +47,17 @@ export function tagKey(tag: FrameTag): string {
   return `${tag.name}@${tag.frame_start}-${lastFrameOf(tag)}`;
 }
 
-/** The tags with `name` on the frames between `a` and `b` (either order); the same tag twice is kept once. */
-export function addFrameTag(tags: FrameTag[], name: string, a: number, b: number): FrameTag[] {
-  const tag: FrameTag = { type: "frame_tag", name, frame_start: Math.min(a, b), frame_end: Math.max(a, b) };
+/** The tags with `name` on the frames between `a` and `b` (either order), starting with `attributes` (its
+ * groups' defaults); the same tag twice is kept once. */
+export function addFrameTag(
+  tags: FrameTag[],
+  name: string,
+  a: number,
+  b: number,
+  attributes: Record<string, unknown> = {},
+): FrameTag[] {
+  const span = { frame_start: Math.min(a, b), frame_end: Math.max(a, b) };
+  const tag: FrameTag = { type: "frame_tag", name, ...span, ...(Object.keys(attributes).length > 0 ? { attributes } : {}) };
   return tags.some((t) => tagKey(t) === tagKey(tag)) ? tags : [...tags, tag];
 }
 

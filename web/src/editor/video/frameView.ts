@@ -46,7 +46,8 @@ export interface Folded {
 /**
  * The tracks after the image editor turned the frame's shapes `before` into `after`: a moved or reshaped shape
  * sets its track's keyframe on `frame`; a relabelled one renames its track; a removed one removes its track; a
- * new shape becomes a keyframe of the track that was selected (`selected`, of the same shape) or a new track.
+ * new shape becomes a keyframe of the track that was selected (`selected`, of the same shape) or a new track
+ * whose attributes are the shape's (a new shape's are its label's defaults).
  */
 export function foldFrame(tracks: Track[], frame: number, before: Shape[], after: Shape[], selected: string | null): Folded {
   let next = tracks;
@@ -71,7 +72,7 @@ export function foldFrame(tracks: Track[], frame: number, before: Shape[], after
       next = replaceTrack(next, setKeyframe(target, frame, geometry));
       select = trackKey(target);
     } else {
-      const created = newTrack(next, shape.name, kind, frame, geometry);
+      const created = newTrack(next, shape.name, kind, frame, geometry, shape.attributes);
       next = [...next, created];
       select = trackKey(created);
     }

@@ -109,15 +109,22 @@ export function setKeyframe(track: Track, frame: number, geometry: Geometry): Tr
   });
 }
 
-/** A new track, seen from `frame` on. */
-export function newTrack(tracks: Track[], name: string, shape: TrackShape, frame: number, geometry: Geometry): Track {
+/** A new track, seen from `frame` on, with `attributes` for the whole track (its drawn shape's: the defaults). */
+export function newTrack(
+  tracks: Track[],
+  name: string,
+  shape: TrackShape,
+  frame: number,
+  geometry: Geometry,
+  attributes: Record<string, unknown> = {},
+): Track {
   const trackId = tracks.reduce((most, t) => Math.max(most, t.track_id + 1), 1);
   return {
     type: "track",
     name,
     track_id: trackId,
     shape,
-    attributes: {},
+    attributes,
     keyframes: [{ frame, ...geometry, outside: false, occluded: false }],
   };
 }

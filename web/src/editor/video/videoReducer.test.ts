@@ -15,6 +15,11 @@ function start(instances: PacketInstance[] = [], readOnly = false, range?: { fir
   return createVideoState({ instances, size: SIZE, frameCount: 120, range, readOnly, labels: ["car", "person"] });
 }
 
+const GROUPS = [
+  { name: "occluded", kind: "radio" as const, scope: "label" as const, options: ["no", "yes"], required: true, default: "no" },
+  { name: "cause", kind: "select" as const, scope: "label" as const, label_names: ["person"], options: ["motion", "dark"], required: false, default: "dark" },
+];
+
 function run(state: VideoState, ...actions: (EditorAction | VideoAction)[]): VideoState {
   return actions.reduce(videoReducer, state);
 }
@@ -398,5 +403,35 @@ describe("frame tag attributes", () => {
     const picked = run(start([SHAKY]), { type: "select-frame-tag", key: "person@40-60" });
     state = run(picked, { type: "load", instances: [SHAKY], frameCount: 120 });
     expect(state.tagSelected).toBeNull();
+  });
+});
+
+describe("attribute defaults", () => {
+  function withGroups(instances: PacketInstance[] = []): VideoState {
+    return createVideoState({ instances, size: SIZE, frameCount: 120, readOnly: false, labels: ["car", "person"], attributeGroups: GROUPS });
+  }
+
+  it("a new track starts with its label's defaults, for the whole track", () => {
+    let state = run(withGroups(), { type: "tool", tool: "box" });
+    state = drag(state, { x: 200, y: 100 }, { x: 250, y: 150 });
+    const [track] = tracksOf(state);
+    expect(track?.attributes).toEqual({ occluded: "no" });
+    expect(track?.keyframes[0]).not.toHaveProperty("attributes");
+    state = run(state, { type: "cancel" }, { type: "label", name: "person" });
+    state = drag(state, { x: 10, y: 10 }, { x: 50, y: 50 });
+    expect(tracksOf(state).map((t) => t.attributes)).toEqual([{ occluded: "no" }, { occluded: "no", cause: "dark" }]);
+  });
+
+  it("a new frame tag starts with its label's defaults; a stored one is kept as it came", () => {
+    const stored = { type: "frame_tag", name: "person", frame_start: 40, frame_end: 60 } as PacketInstance;
+    let state = run(withGroups([stored]), { type: "label", name: "person" }, { type: "seek", frame: 10 }, { type: "tag" });
+    state = run(state, { type: "seek", frame: 20 }, { type: "tag" });
+    expect(tagsOf(state)).toEqual([
+      stored,
+      { type: "frame_tag", name: "person", frame_start: 10, frame_end: 20, attributes: { occluded: "no", cause: "dark" } },
+    ]);
+    state = run(state, { type: "frame-tag-attribute", group: "cause", value: "motion" });
+    expect(tagsOf(state)[1]?.attributes).toEqual({ occluded: "no", cause: "motion" });
+    expect(GROUPS[1]?.default).toBe("dark");
   });
 });

@@ -6,6 +6,7 @@
  * frame, whose result is folded back into the tracks once a gesture ends. Pure.
  */
 import type { PacketInstance } from "../../api/types";
+import { defaultAttributes } from "../attributeDefaults";
 import { commit, redo, undo } from "../history";
 import { type EditorAction, editorReducer } from "../reducer";
 import { shapesOf } from "../state";
@@ -59,7 +60,7 @@ function frameTag(state: VideoState): VideoState {
   if (!label) return { ...state, tagStart: null };
   const [first, last] = [Math.min(state.tagStart, state.frame), Math.max(state.tagStart, state.frame)];
   const made = tagKey({ type: "frame_tag", name: label, frame_start: first, frame_end: last });
-  const next = addFrameTag(tagsOf(state), label, first, last);
+  const next = addFrameTag(tagsOf(state), label, first, last, defaultAttributes(state.view.attributeGroups, label));
   return editTags({ ...state, tagStart: null, tagSelected: made }, next);
 }
 

@@ -4,7 +4,7 @@
  * of a frame tag being made, and the current frame as an image-editor state (`view`: zoom, pan, tool, label,
  * selection, the drag under way, and the tracks' shapes on this frame).
  */
-import type { PacketInstance } from "../../api/types";
+import type { AttributeGroup, PacketInstance } from "../../api/types";
 import type { Size } from "../geometry";
 import { type History, createHistory } from "../history";
 import { type EditorState, createEditorState } from "../state";
@@ -47,6 +47,8 @@ export interface VideoSetup {
   range?: FrameRange;
   readOnly: boolean;
   labels: string[];
+  /** the schema's: new tracks and frame tags start with the defaults of their label's groups */
+  attributeGroups?: AttributeGroup[];
 }
 
 /** The state's parts that a version's instances set: the tracks, frame tags and the rest as loaded (the
@@ -71,10 +73,11 @@ export function loadedState(
 }
 
 export function createVideoState(setup: VideoSetup): VideoState {
-  const { size, readOnly, labels } = setup;
+  const { size, readOnly, labels, attributeGroups } = setup;
   const loaded = loadedState(setup.instances, setup.frameCount, setup.range);
   const frame = loaded.range.first;
-  const view = createEditorState({ initial: shapesOnFrame(loaded.baseline.tracks, frame), size, readOnly, labels });
+  const initial = shapesOnFrame(loaded.baseline.tracks, frame);
+  const view = createEditorState({ initial, size, readOnly, labels, attributeGroups });
   return { ...loaded, frame, playing: false, view };
 }
 
