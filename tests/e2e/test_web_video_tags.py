@@ -9,7 +9,8 @@ reload the tag is there on frame 15 and not on frame 25, the server answers it o
 the dataset query ``frames.<tag> >= 11`` (the tag's 11 frames) finds the video, ``>= 12`` does not.
 
 Per-frame attributes: a track drawn on frame 0 gets the demo schema's ``occluded`` = ``partly`` from frame 50
-on (a keyframe made there); saved, the server's frame 60 shows it and frame 40 does not.
+on (a keyframe made there; the track's timeline row is cut there, "Track 1 bicycle, occluded: partly, frames
+50–119" written on the later run); saved, the server's frame 60 shows it and frame 40 does not.
 
 Frame tag attributes: the tag on frames 10..20, picked in the list, gets ``occluded`` = ``partly`` (undone and
 redone with the buttons); a new tag made on frames 70..75 is picked as made and gets ``mostly``. Saved and
@@ -175,6 +176,15 @@ def test_a_per_frame_attribute_holds_from_its_frame_to_the_next_keyframe(platfor
         _seek(page, frame)
         expect(attributes.get_by_role("button", name=f"From frame {frame}")).to_have_attribute("aria-pressed", "true")
         expect(attributes.get_by_role("radio", name="partly")).to_be_checked(checked=checked)
+    # the track's timeline row is cut where the value changes (at the keyframe, not per frame), the value
+    # written on the later run, a change marked where it starts
+    row = page.locator('.timeline-row[data-track="1"]')
+    expect(row.locator(".timeline-span")).to_have_count(2)
+    expect(row.locator('[data-span="0-49"]')).to_have_text("")
+    later = row.get_by_role("img", name=f"Track 1 {TAG}, occluded: partly, frames 50–119")
+    expect(later).to_have_text("occluded: partly")
+    expect(later).to_have_attribute("data-span", "50-119")
+    expect(later).to_have_class("timeline-span track change")
     attributes.get_by_role("button", name="Whole track").click()
     expect(attributes.get_by_role("radio", name="partly")).not_to_be_checked()
     page.get_by_role("button", name="Save").click()

@@ -1,7 +1,7 @@
 /**
- * Each track's visible spans and keyframes along the video, and a row per frame tag label with its tags' frames
- * cut where their attribute values change (the values written on each segment, a mark at each change; the one
- * being made hatched), with the current frame; a click seeks there (on a tag, also picks it). Outside
+ * Each track's visible frames and keyframes along the video, and a row per frame tag label with its tags' frames,
+ * both cut where their (per-frame) attribute values change (the values written on each segment, a mark at each
+ * change; the tag being made hatched), with the current frame; a click seeks there (on a tag, also picks it). Outside
  * a segment task's frames the bars are greyed (a click there goes to the segment's nearest frame).
  */
 import { type Dispatch, type MouseEvent, useMemo } from "react";
@@ -10,7 +10,7 @@ import type { ColourOf } from "../palette";
 import { type FrameTag, describeSegment, pickedTag, tagRows } from "./frameTags";
 import type { Track } from "./interpolation";
 import { type FrameRange, isWholeVideo } from "./segment";
-import { trackKey, visibleSpans } from "./tracks";
+import { trackKey, trackSegments } from "./tracks";
 import type { VideoAction } from "./videoReducer";
 
 function percent(frame: number, frameCount: number): string {
@@ -81,14 +81,27 @@ export function Timeline({
             </button>
             <div className="timeline-bar" onClick={seekAt}>
               {outside}
-              {visibleSpans(track, frameCount).map(([a, b]) => (
-                <span
-                  key={a}
-                  className="timeline-span"
-                  data-span={`${a}-${b}`}
-                  style={{ left: percent(a, frameCount), width: percent(b - a + 1, frameCount), background: colour }}
-                />
-              ))}
+              {trackSegments(track, frameCount).map((segment) => {
+                const words = describeSegment(`Track ${track.track_id} ${track.name}`, segment);
+                return (
+                  <span
+                    key={segment.frame_start}
+                    role="img"
+                    aria-label={words}
+                    title={words}
+                    className={`timeline-span track${segment.change ? " change" : ""}`}
+                    data-span={`${segment.frame_start}-${segment.frame_end}`}
+                    data-values={segment.values}
+                    style={{
+                      left: percent(segment.frame_start, frameCount),
+                      width: percent(segment.frame_end - segment.frame_start + 1, frameCount),
+                      background: `${colour}8c`,
+                    }}
+                  >
+                    {segment.values}
+                  </span>
+                );
+              })}
               {track.keyframes.map((k) => (
                 <span
                   key={k.frame}
@@ -109,7 +122,7 @@ export function Timeline({
           <div className="timeline-bar" onClick={seekAt}>
             {outside}
             {row.segments.map((segment) => {
-              const words = describeSegment(row.name, segment);
+              const words = describeSegment(`Tag ${row.name}`, segment);
               return (
                 <span
                   key={segment.frame_start}

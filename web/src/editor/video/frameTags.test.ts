@@ -88,8 +88,8 @@ describe("the timeline's frame tag rows", () => {
       [25, 40, "occluded: partly", true],
       [60, 70, "occluded: partly", false], // after a gap: no change marked
     ]);
-    expect(describeSegment("occluder", rows[1]!.segments[0]!)).toBe("Tag occluder, occluded: mostly, frames 10–24");
-    expect(describeSegment("dark", rows[0]!.segments[0]!)).toBe("Tag dark, frames 0–5");
+    expect(describeSegment("Tag occluder", rows[1]!.segments[0]!)).toBe("Tag occluder, occluded: mostly, frames 10–24");
+    expect(describeSegment("Tag dark", rows[0]!.segments[0]!)).toBe("Tag dark, frames 0–5");
   });
 
   it("make one segment of tags that touch or overlap with the same values, and show both where values overlap", () => {
@@ -114,6 +114,6 @@ describe("the timeline's frame tag rows", () => {
   it("grow with the tags, not the frames: a tag over a 10-minute video is one segment", () => {
     const rows = tagRows([tag("night", 0, 17_999, { light: "low" }), tag("night", 18_000, 35_999, { light: "none" })]);
     expect(rows[0]!.segments).toHaveLength(2);
-    expect(describeSegment("night", rows[0]!.segments[1]!)).toBe("Tag night, light: none, frames 18000–35999");
+    expect(describeSegment("Tag night", rows[0]!.segments[1]!)).toBe("Tag night, light: none, frames 18000–35999");
   });
 });

@@ -18,6 +18,10 @@ export interface FrameTag {
   [extra: string]: unknown;
 }
 
+/** Frames `frame_start`..`frame_end` (inclusive; one when absent) carrying attribute values: a frame tag, or a
+ * track's frames from a keyframe to the next. */
+export type FrameRun = Pick<FrameTag, "frame_start" | "frame_end" | "attributes">;
+
 export function isFrameTag(instance: PacketInstance): boolean {
   const value = instance as Record<string, unknown>;
   return value.type === "frame_tag" && typeof value.name === "string" && typeof value.frame_start === "number";
@@ -34,7 +38,7 @@ export function splitFrameTags(instances: PacketInstance[]): { tags: FrameTag[];
   return { tags, rest };
 }
 
-export function lastFrameOf(tag: FrameTag): number {
+export function lastFrameOf(tag: FrameRun): number {
   return tag.frame_end ?? tag.frame_start;
 }
 
@@ -76,8 +80,8 @@ export function setTagAttribute(tags: FrameTag[], key: string, group: string, va
   return tags.map((t) => (t === tag ? changed : t));
 }
 
-/** A tag's attribute values in words, for its line in the list ("" when it has none). */
-export function describeAttributes(tag: FrameTag): string {
+/** A tag's (or a track keyframe's) attribute values in words, for its line in the list ("" when it has none). */
+export function describeAttributes(tag: Pick<FrameTag, "attributes">): string {
   return Object.entries(tag.attributes ?? {})
     .map(([name, value]) => `${name}: ${Array.isArray(value) ? value.join(" + ") : String(value)}`)
     .join(", ");
@@ -89,13 +93,14 @@ export function frameSpan(tag: Pick<FrameTag, "frame_start" | "frame_end">): str
   return last === tag.frame_start ? `frame ${last}` : `frames ${tag.frame_start}–${last}`;
 }
 
-/** A run of one label's frame tags on the timeline: frames `frame_start`..`frame_end` with the same values. */
+/** A run on the timeline of one label's frame tags (or of one track): frames `frame_start`..`frame_end` with
+ * the same values. */
 export interface TagSegment {
   frame_start: number;
   frame_end: number;
   /** the attribute values on these frames in words ("" none; tags overlapping with others' values: "; " between) */
   values: string;
-  /** the tags covering these frames (their keys), the earliest first */
+  /** the runs covering these frames (their keys: a tag's `tagKey`), the earliest first */
   keys: string[];
   /** the values change here: the segment just before ends on the frame before */
   change: boolean;
@@ -118,37 +123,39 @@ export function tagRows(tags: FrameTag[]): TagRow[] {
     if (own) own.push(tag);
     else byName.set(tag.name, [tag]);
   }
-  return [...byName].map(([name, own]) => ({ name, segments: segmentsOf(own) }));
+  return [...byName].map(([name, own]) => ({ name, segments: segmentsOf(own, tagKey) }));
 }
 
-/** The segments of one label's tags (sorted by first frame): cut at every tag's first frame and after its
- * last, the tags covering each piece kept as the cuts are swept. */
-function segmentsOf(tags: FrameTag[]): TagSegment[] {
-  const cuts = [...new Set(tags.flatMap((t) => [t.frame_start, lastFrameOf(t) + 1]))].sort((a, b) => a - b);
+/** The segments of runs (sorted by first frame; one label's tags, or a track's pieces between keyframes): cut at
+ * every run's first frame and after its last, the runs covering each piece kept as the cuts are swept; touching
+ * pieces with the same values make one segment. */
+export function segmentsOf<R extends FrameRun>(runs: R[], keyOf: (run: R) => string): TagSegment[] {
+  const cuts = [...new Set(runs.flatMap((t) => [t.frame_start, lastFrameOf(t) + 1]))].sort((a, b) => a - b);
   const segments: TagSegment[] = [];
-  let on: FrameTag[] = [];
+  let on: R[] = [];
   let next = 0;
   for (let i = 0; i + 1 < cuts.length; i += 1) {
     const [first, last] = [cuts[i]!, cuts[i + 1]! - 1];
     on = on.filter((t) => lastFrameOf(t) >= first);
-    while (next < tags.length && tags[next]!.frame_start <= first) on.push(tags[next++]!);
+    while (next < runs.length && runs[next]!.frame_start <= first) on.push(runs[next++]!);
     if (on.length === 0) continue;
     const values = [...new Set(on.map(describeAttributes).filter(Boolean))].join("; ");
     const previous = segments[segments.length - 1];
     const touches = previous !== undefined && previous.frame_end + 1 === first;
     if (touches && previous.values === values) {
       previous.frame_end = last;
-      previous.keys = [...new Set([...previous.keys, ...on.map(tagKey)])];
+      previous.keys = [...new Set([...previous.keys, ...on.map(keyOf)])];
     } else {
-      segments.push({ frame_start: first, frame_end: last, values, keys: on.map(tagKey), change: touches });
+      segments.push({ frame_start: first, frame_end: last, values, keys: on.map(keyOf), change: touches });
     }
   }
   return segments;
 }
 
-/** A timeline segment in words, for its tooltip and accessible name: "Tag blurry, cause: motion, frames 10–24". */
-export function describeSegment(name: string, segment: TagSegment): string {
-  return [`Tag ${name}`, segment.values, frameSpan(segment)].filter(Boolean).join(", ");
+/** A timeline segment of `subject` ("Tag blurry", "Track 3 car") in words, for its tooltip and accessible name:
+ * "Tag blurry, cause: motion, frames 10–24". */
+export function describeSegment(subject: string, segment: TagSegment): string {
+  return [subject, segment.values, frameSpan(segment)].filter(Boolean).join(", ");
 }
 
 /** The tag a click on a segment picks: the one of its `keys` covering the `frame` clicked, else its first. */

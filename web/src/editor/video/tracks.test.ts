@@ -2,7 +2,17 @@ import { describe, expect, it } from "vitest";
 
 import type { PacketInstance } from "../../api/types";
 import { type Track, stateAt } from "./interpolation";
-import { joinInstances, removeKeyframe, setKeyframe, splitInstances, toggleOccluded, trackOf, visibleSpans } from "./tracks";
+import { describeSegment } from "./frameTags";
+import {
+  joinInstances,
+  removeKeyframe,
+  setKeyframe,
+  splitInstances,
+  toggleOccluded,
+  trackOf,
+  trackSegments,
+  visibleSpans,
+} from "./tracks";
 
 const box = (frame: number, x: number, extra: object = {}) => ({ frame, x_min: x, y_min: 0, x_max: x + 10, y_max: 10, ...extra });
 
@@ -56,6 +66,39 @@ describe("tracks", () => {
     expect(visibleSpans(out, 30)).toEqual([
       [3, 7],
       [12, 14],
+    ]);
+  });
+
+  it("cuts a track's visible frames where its per-frame attribute values change, a segment per run of keyframes", () => {
+    const track: Track = {
+      ...TRACK,
+      track_id: 3,
+      keyframes: [
+        box(0, 0),
+        box(5, 0),
+        box(10, 0, { attributes: { occluded: "partly" } }),
+        box(18, 0, { attributes: { occluded: "partly" } }),
+        box(25, 0, { outside: true, attributes: { occluded: "partly" } }),
+        box(30, 0, { attributes: { occluded: "mostly" } }),
+        box(40, 0, { attributes: { occluded: "partly" } }),
+      ],
+    };
+    const segments = trackSegments(track, 1_000_000);
+    expect(segments.map((s) => [s.frame_start, s.frame_end, s.values, s.change])).toEqual([
+      [0, 9, "", false],
+      [10, 24, "occluded: partly", true],
+      [30, 39, "occluded: mostly", false],
+      [40, 999_999, "occluded: partly", true],
+    ]);
+    expect(segments[1]!.keys).toEqual(["10", "18"]);
+    expect(describeSegment("Track 3 car", segments[1]!)).toBe("Track 3 car, occluded: partly, frames 10–24");
+    // without per-frame values a track's segments are its visible spans; keyframes past the video's end are cut off
+    const hidden = { outside: true };
+    const out = { ...TRACK, keyframes: [box(3, 0), box(8, 0, hidden), box(12, 0), box(15, 0, hidden), box(40, 0)] };
+    expect(trackSegments(out, 30).map((s) => [s.frame_start, s.frame_end])).toEqual(visibleSpans(out, 30));
+    expect(trackSegments(TRACK, 30).map((s) => [s.frame_start, s.frame_end, s.values])).toEqual([
+      [0, 19, "pose: a"],
+      [20, 29, ""],
     ]);
   });
 });

@@ -1,11 +1,13 @@
 /**
  * A video's instances in the editor: its tracks (the editable part) and everything else kept as it came (tags,
  * frame tags, the file's attributes); and the pure edits of tracks: keyframes set from a shape drawn or moved on
- * a frame, outside marks, removals, and each track's visible spans for the timeline.
+ * a frame, outside marks, removals, and each track's visible spans for the timeline, cut where its per-frame
+ * attribute values change.
  */
 import type { PacketInstance } from "../../api/types";
 import type { Pt } from "../geometry";
 import { withAttribute } from "../instances";
+import { type TagSegment, segmentsOf } from "./frameTags";
 import {
   type Geometry,
   type Keyframe,
@@ -207,4 +209,19 @@ export function visibleSpans(track: Track, frameCount: number): [number, number]
     else spans.push([key.frame, end]);
   });
   return spans;
+}
+
+/**
+ * The track's visible frames for its timeline row, cut where its per-frame attribute values change: a piece per
+ * visible keyframe (to the next keyframe, or the video's end), pieces with the same values joined, as a label's
+ * frame tags are (a segment per run of keyframes, whatever the video's length); keys are the keyframes' frames.
+ */
+export function trackSegments(track: Track, frameCount: number): TagSegment[] {
+  const keys = track.keyframes;
+  const pieces = keys.flatMap((key, i) => {
+    if (key.outside || key.frame >= frameCount) return [];
+    const end = Math.min(keys[i + 1]?.frame ?? frameCount, frameCount) - 1;
+    return [{ frame_start: key.frame, frame_end: end, attributes: key.attributes }];
+  });
+  return segmentsOf(pieces, (piece) => String(piece.frame_start));
 }
