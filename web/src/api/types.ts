@@ -19,6 +19,8 @@ export type AnnotationsView = Schemas["AnnotationsPublic"];
 export type AnnotationVersionView = Schemas["AnnotationVersionPublic"];
 export type UploadTicket = Schemas["UploadTicketPublic"];
 export type UploadView = Schemas["UploadPublic"];
+/** A bulk import (COCO, YOLO, JSONL) with its progress. */
+export type ImportView = Schemas["ImportPublic"];
 export type LabelCounts = Schemas["LabelCountsPublic"];
 export type Role = Schemas["Role"];
 export type WebhookView = Schemas["WebhookPublic"];

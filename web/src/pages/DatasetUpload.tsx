@@ -7,6 +7,7 @@ import { useImport, useImports, useQuarantinedFiles } from "../hooks/files";
 import { keys } from "../hooks/keys";
 import { useRefresh } from "../hooks/refresh";
 import { useApi } from "../services";
+import { importStatus } from "../upload/imports";
 import { FINISHED, type UploadItem, type UploadPhase, contentTypeOf, postForm, sleep } from "../upload/uploader";
 
 const PARALLEL = 3;
@@ -231,7 +232,7 @@ function Imports({ project, dataset }: { project: string; dataset: string }) {
                   {job.format.toUpperCase()} <code>{job.import_id}</code>
                 </td>
                 <td>
-                  {job.status}
+                  {importStatus(job)}
                   {job.status_reason ? <span className="message"> — {job.status_reason}</span> : null}
                 </td>
                 <td>
