@@ -233,9 +233,10 @@ def matching_ready_ids(project_id: str, dataset_name: str, text: str | None) -> 
 
     A file's listing position is when its ingest began, and the index's updater meets changes in the order the
     stream gives them, so the index may hold a newer file and not yet an older one. The index therefore answers
-    up to ``FREEZE_INDEX_MARGIN_S`` (settings) before its newest row and the table (read strongly, a key query
-    per shard) after that; the files the two account for are checked against the dataset's counters, read
-    first, and a shortfall (the index lagging by more than the margin) makes the table answer alone.
+    up to ``FREEZE_INDEX_MARGIN_S`` (settings) before its newest row (or before now, if later) and the table
+    (read strongly, a key query per shard) after that; the files the two account for are checked against the
+    dataset's counters, read first, and a shortfall (the index lagging by more than the margin) makes the
+    table answer alone.
     """
     node = _ready_query(project_id, text)
     dataset = get_dataset(project_id, dataset_name)
@@ -256,13 +257,17 @@ def matching_ready_ids(project_id: str, dataset_name: str, text: str | None) -> 
 
 
 def _held_by_index(indexed: query_index.IndexedView, node: q.Node) -> tuple[str, int, list[str]] | None:
-    """(cutoff, how many live files the index holds listed up to it, the matching ones in listing order), the
-    cutoff ``FREEZE_INDEX_MARGIN_S`` before the index's newest row; None for an empty index."""
+    """(cutoff, how many live files the index holds listed up to it, the matching ones in listing order); None
+    for an empty index. The cutoff is ``FREEZE_INDEX_MARGIN_S`` before the index's newest row, or before now
+    if that is later: a file the index lacks was written within the margin, so one listed before the margin
+    began is in it (a dataset idle for longer reads nothing from the table)."""
     with indexed.index as index:
         newest = index.newest_position()
         if newest is None:
             return None
-        cutoff = keys.listing_position_before(newest, timedelta(seconds=get_settings().freeze_index_margin_s))
+        margin = timedelta(seconds=get_settings().freeze_index_margin_s)
+        since = keys.dataset_member_sk(datetime.now(UTC) - margin, "")
+        cutoff = max(keys.listing_position_before(newest, margin), since)
         return cutoff, index.count_up_to(cutoff), index.file_ids(node, listing_order=True, up_to=cutoff)
 
 
