@@ -31,6 +31,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
@@ -148,10 +149,28 @@ def _run(
 ) -> tuple[str, dict[str, Any] | None]:
     """(the JSON answer, or the error as the Lambda runtime reports it); in this process or a worker."""
     try:
-        with acting_as(role):  # in a worker, its calls are recorded by that process (infra/local/iam_audit)
+        # in a worker, its calls are recorded by that process (infra/local/iam_audit)
+        with acting_as(role), _logged_as(context):
             return json.dumps(_resolve(handler)(event, context)), None
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
         return "", _error(exc)
+
+
+@contextlib.contextmanager
+def _logged_as(context: LocalContext) -> Iterator[None]:
+    """The log lines of this invocation name its function and request. Powertools' ``inject_lambda_context``
+    puts the Lambda context on the logger for the whole process (AWS runs one invocation per process at a time),
+    so invocations running at once in this process's threads named each other's; keys a thread sets win."""
+    from annolake_service.shared.observability import logger
+    from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
+
+    before = dict(logger.thread_safe_get_current_keys())
+    logger.thread_safe_append_keys(**build_lambda_context_model(context).__dict__)
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(**before)
 
 
 def run_in_workers(handlers: set[str], workers: int) -> None:
