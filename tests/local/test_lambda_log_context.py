@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 
 from infra.local import lambda_runtime
 
 
-def test_concurrent_invocations_log_their_own_function(capfd):
+def test_concurrent_invocations_log_their_own_function():
+    from annolake_service.shared.observability import logger
+
+    written = io.StringIO()  # the logger's own formatter, on a stream of this test's (not the suite's stdout)
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    level = logger._logger.level
+    logger._logger.setLevel(logging.INFO)  # whatever level the environment or an earlier test chose
     contexts = {
         who: lambda_runtime.LocalContext(
             function_name=f"{who}-function",
@@ -27,13 +37,17 @@ def test_concurrent_invocations_log_their_own_function(capfd):
         )
 
     threads = [threading.Thread(target=invoke, args=(who,)) for who in contexts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        logger._logger.removeHandler(handler)  # Powertools' Logger has addHandler but no removeHandler
+        logger._logger.setLevel(level)
     assert {who: answer[1] for who, answer in answers.items()} == {"first": None, "second": None}
 
-    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"working"' in line]
+    lines = [json.loads(line) for line in written.getvalue().splitlines() if '"working"' in line]
     assert len(lines) == 2
     for line in lines:
         assert line["function_name"] == f"{line['who']}-function", line
