@@ -91,10 +91,8 @@ def stream(
 def _pieces(response: urllib3.BaseHTTPResponse, url: str, max_bytes: int, chunk_bytes: int) -> Iterator[bytes]:
     size = 0
     try:
-        for piece in response.stream(chunk_bytes):
+        for piece in capped(response.stream(chunk_bytes), max_bytes, url):
             size += len(piece)
-            if size > max_bytes:
-                raise TooLarge(f"{url} is larger than the limit of {max_bytes} bytes", max_bytes)
             yield piece
     except urllib3.exceptions.HTTPError as exc:
         raise FetchFailed(f"downloading {url} failed after {size} bytes: {exc}") from None
