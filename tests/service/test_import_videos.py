@@ -7,7 +7,6 @@ in-process over moto, with videos made by PyAV at test time."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import struct
 import threading
@@ -18,6 +17,7 @@ import pytest
 from tests.service.test_core_api import _admin, monkeypatch_module, world  # noqa: F401 - fixtures
 from tests.support import import_steps
 from tests.support.auth import auth_world  # noqa: F401 - fixture
+from tests.support.http_servers import QuietHandler, serve
 from tests.support.video_fixtures import make_video
 from tests.support.video_steps import run_video_ingest
 
@@ -124,7 +124,7 @@ def test_a_video_by_url_over_the_image_limit_streams_into_s3_and_ingests(world, 
 
     gets = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             gets.append(self.path)
             self.send_response(200)
@@ -140,11 +140,7 @@ def test_a_video_by_url_over_the_image_limit_streams_into_s3_and_ingests(world, 
                 seen_part.set()
             self.wfile.write(data[-held_back:])
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     reset_service_caches()
     try:
@@ -174,17 +170,13 @@ def test_a_video_by_url_over_the_video_limit_fails_its_item_naming_the_limit(wor
 
     data = _padded_mp4(make_video(tmp_path / "big.mp4", frames=10, size=(64, 48)).read_bytes(), 300_000)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802 - no Content-Length: the limit is found while reading
             self.send_response(200)
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     monkeypatch.setenv("VIDEO_MAX_BYTES", "200000")
     reset_service_caches()
@@ -248,17 +240,13 @@ def test_a_video_over_50_mb_sent_to_from_url_is_refused_naming_the_limit_and_the
 
     declared = media.DEFAULT_MAX_BYTES + 1
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802 - refused on its declared length, before its body is read
             self.send_response(200)
             self.send_header("Content-Length", str(declared))
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     reset_service_caches()
     try:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from tests.service.test_core_api import _admin, monkeypatch_module, world  # noqa: F401 - fixtures
 from tests.support.auth import auth_world  # noqa: F401 - fixture
+from tests.support.http_servers import QuietHandler, serve
 from tests.support.video_fixtures import decoded_frames, make_video, read_pattern
 from tests.support.video_steps import run_video_ingest, step_error
 
@@ -318,8 +319,6 @@ def test_a_video_with_a_damaged_segment_is_quarantined_and_nothing_of_it_is_left
 
 def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, monkeypatch):
     """from_url hands a video to the same state machine (the uploads prefix); pre-labels for it are refused."""
-    import http.server
-    import threading
 
     from annolake_service.services import ingest
 
@@ -327,18 +326,14 @@ def test_a_video_from_a_url_becomes_an_upload_the_ingest_takes(world, tmp_path, 
 
     data = make_video(tmp_path / "web.webm", frames=9).read_bytes()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     reset_service_caches()
     try:

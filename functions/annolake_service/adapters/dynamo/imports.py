@@ -130,8 +130,17 @@ def record_import_outcome(
     people to watch; ``complete_import`` makes them exact from the outcomes at the end.
     """
     bind()
-    failed = reason is not None
-    outcome = ImportOutcomeItem(
+    outcome = _outcome_item(project_id, import_id, index, name, file_id=file_id, reason=reason)
+    if not applied(lambda: outcome.save(condition=ImportOutcomeItem.PK.does_not_exist())):
+        return False
+    _count_outcome(project_id, import_id, failed=reason is not None)
+    return True
+
+
+def _outcome_item(
+    project_id: str, import_id: str, index: int, name: str, *, file_id: str | None, reason: str | None
+) -> ImportOutcomeItem:
+    return ImportOutcomeItem(
         PK=keys.import_outcomes_pk(project_id, import_id),
         SK=keys.import_outcome_sk(index),
         kind=ImportOutcomeItem.KIND,
@@ -139,15 +148,16 @@ def record_import_outcome(
         import_id=import_id,
         item_index=index,
         name=name,
-        outcome="failed" if failed else "done",
+        outcome="done" if reason is None else "failed",
         file_id=file_id,
         reason=reason[:1000] if reason else None,
     )
-    if not applied(lambda: outcome.save(condition=ImportOutcomeItem.PK.does_not_exist())):
-        return False
+
+
+def _count_outcome(project_id: str, import_id: str, *, failed: bool) -> None:
+    """Bump the live progress counter of an outcome just recorded."""
     counter = ImportJobItem.failed if failed else ImportJobItem.done
     _job_key(project_id, import_id).update(actions=[counter.add(1)])
-    return True
 
 
 def record_video_waiting(project_id: str, import_id: str, index: int, name: str) -> bool:
@@ -175,8 +185,8 @@ def record_video_waiting(project_id: str, import_id: str, index: int, name: str)
 
 
 def is_waiting(project_id: str, import_id: str, index: int) -> bool:
-    bind()
     """Whether the item is marked waiting for its video's ingest."""
+    bind()
     try:
         ImportOutcomeItem.get(
             keys.import_outcomes_pk(project_id, import_id), keys.import_waiting_sk(index), consistent_read=True
@@ -199,21 +209,8 @@ def settle_video_item(
     once), then bump the live counter; False (nothing written) when it is not waiting: a video ingest run again,
     or an import re-driven since."""
     bind()
-    pk = keys.import_outcomes_pk(project_id, import_id)
-    failed = reason is not None
-    outcome = ImportOutcomeItem(
-        PK=pk,
-        SK=keys.import_outcome_sk(index),
-        kind=ImportOutcomeItem.KIND,
-        project_id=project_id,
-        import_id=import_id,
-        item_index=index,
-        name=name,
-        outcome="failed" if failed else "done",
-        file_id=file_id,
-        reason=reason[:1000] if reason else None,
-    )
-    waiting = ImportOutcomeItem(PK=pk, SK=keys.import_waiting_sk(index))
+    outcome = _outcome_item(project_id, import_id, index, name, file_id=file_id, reason=reason)
+    waiting = ImportOutcomeItem(PK=keys.import_outcomes_pk(project_id, import_id), SK=keys.import_waiting_sk(index))
 
     def write(tx: TransactWrite) -> None:
         tx.delete(waiting, condition=ImportOutcomeItem.PK.exists())
@@ -221,8 +218,7 @@ def settle_video_item(
 
     if not transact(write):
         return False
-    counter = ImportJobItem.failed if failed else ImportJobItem.done
-    _job_key(project_id, import_id).update(actions=[counter.add(1)])
+    _count_outcome(project_id, import_id, failed=reason is not None)
     return True
 
 

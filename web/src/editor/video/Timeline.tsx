@@ -7,7 +7,7 @@
 import { type Dispatch, type MouseEvent, useMemo } from "react";
 
 import type { ColourOf } from "../palette";
-import { type FrameTag, describeSegment, pickedTag, tagRows } from "./frameTags";
+import { type FrameTag, type TagSegment, describeSegment, pickedTag, tagRows } from "./frameTags";
 import type { Track } from "./interpolation";
 import { type FrameRange, isWholeVideo } from "./segment";
 import { trackKey, trackSegments } from "./tracks";
@@ -15,6 +15,45 @@ import type { VideoAction } from "./videoReducer";
 
 function percent(frame: number, frameCount: number): string {
   return `${(frame / Math.max(1, frameCount)) * 100}%`;
+}
+
+/** One segment of a track's or a tag's bar: its values written on it, named in its tooltip and accessible name. */
+function SegmentSpan({
+  subject,
+  kind,
+  segment,
+  frameCount,
+  background,
+  onClick,
+  ...data
+}: {
+  subject: string;
+  kind: "track" | "tag";
+  segment: TagSegment;
+  frameCount: number;
+  background: string;
+  onClick?: (event: MouseEvent<HTMLSpanElement>) => void;
+  [dataAttribute: `data-${string}`]: string;
+}) {
+  const words = describeSegment(subject, segment);
+  return (
+    <span
+      role="img"
+      aria-label={words}
+      title={words}
+      className={`timeline-span ${kind}${segment.change ? " change" : ""}`}
+      data-values={segment.values}
+      {...data}
+      onClick={onClick}
+      style={{
+        left: percent(segment.frame_start, frameCount),
+        width: percent(segment.frame_end - segment.frame_start + 1, frameCount),
+        background,
+      }}
+    >
+      {segment.values}
+    </span>
+  );
 }
 
 export function Timeline({
@@ -81,27 +120,17 @@ export function Timeline({
             </button>
             <div className="timeline-bar" onClick={seekAt}>
               {outside}
-              {trackSegments(track, frameCount).map((segment) => {
-                const words = describeSegment(`Track ${track.track_id} ${track.name}`, segment);
-                return (
-                  <span
-                    key={segment.frame_start}
-                    role="img"
-                    aria-label={words}
-                    title={words}
-                    className={`timeline-span track${segment.change ? " change" : ""}`}
-                    data-span={`${segment.frame_start}-${segment.frame_end}`}
-                    data-values={segment.values}
-                    style={{
-                      left: percent(segment.frame_start, frameCount),
-                      width: percent(segment.frame_end - segment.frame_start + 1, frameCount),
-                      background: `${colour}8c`,
-                    }}
-                  >
-                    {segment.values}
-                  </span>
-                );
-              })}
+              {trackSegments(track, frameCount).map((segment) => (
+                <SegmentSpan
+                  key={segment.frame_start}
+                  subject={`Track ${track.track_id} ${track.name}`}
+                  kind="track"
+                  segment={segment}
+                  frameCount={frameCount}
+                  background={`${colour}8c`}
+                  data-span={`${segment.frame_start}-${segment.frame_end}`}
+                />
+              ))}
               {track.keyframes.map((k) => (
                 <span
                   key={k.frame}
@@ -121,28 +150,18 @@ export function Timeline({
           <span className="timeline-name">Tag {row.name}</span>
           <div className="timeline-bar" onClick={seekAt}>
             {outside}
-            {row.segments.map((segment) => {
-              const words = describeSegment(`Tag ${row.name}`, segment);
-              return (
-                <span
-                  key={segment.frame_start}
-                  role="img"
-                  aria-label={words}
-                  title={words}
-                  className={`timeline-span tag${segment.change ? " change" : ""}`}
-                  data-tag-span={`${segment.frame_start}-${segment.frame_end}`}
-                  data-values={segment.values}
-                  onClick={(event) => pickTag(event, segment.keys)}
-                  style={{
-                    left: percent(segment.frame_start, frameCount),
-                    width: percent(segment.frame_end - segment.frame_start + 1, frameCount),
-                    background: `${colourOf(row.name)}99`,
-                  }}
-                >
-                  {segment.values}
-                </span>
-              );
-            })}
+            {row.segments.map((segment) => (
+              <SegmentSpan
+                key={segment.frame_start}
+                subject={`Tag ${row.name}`}
+                kind="tag"
+                segment={segment}
+                frameCount={frameCount}
+                background={`${colourOf(row.name)}99`}
+                data-tag-span={`${segment.frame_start}-${segment.frame_end}`}
+                onClick={(event) => pickTag(event, segment.keys)}
+              />
+            ))}
             <span className="timeline-now" style={{ left: percent(frame, frameCount) }} />
           </div>
         </div>
