@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from typing import IO, Any
 from xml.sax.saxutils import escape, unescape
 
 from annolake._scope import Scope
+from annolake._tar import stream_members
 
 # where each format names an image's original (the server's ``references_in``); sagemaker's source-ref is read
 # by SageMaker as an s3:// URI only, so it is never presigned
@@ -289,8 +289,6 @@ def _voc(folder: Path, urls: Urls) -> int:
 
 def _voc_annotations(folder: Path, archive_path: Path) -> Iterator[Path]:
     """The annotation files in the archive's order, read as a stream (the member list not kept)."""
-    with tarfile.open(archive_path, "r|") as archive:
-        for member in archive:
-            archive.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every member read; a stream needs none
-            if member.isfile() and member.name.startswith("Annotations/") and member.name.endswith(".xml"):
-                yield folder / member.name
+    for _, member in stream_members(archive_path):
+        if member.isfile() and member.name.startswith("Annotations/") and member.name.endswith(".xml"):
+            yield folder / member.name

@@ -9,7 +9,6 @@ record to log with a training run.
 from __future__ import annotations
 
 import json
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from annolake import export_references
 from annolake._scope import Scope, scope_of
+from annolake._tar import extract_all
 from annolake.errors import ExportFailed, FetchError, SnapshotFailed
 from annolake.fetch import Downloader
 from annolake.reader import SliceReader, StreamedFiles, StreamOptions
@@ -218,8 +218,7 @@ class Snapshot(StreamedFiles):
         target = folder / job["file_name"]
         _download(job["download_url"], target)
         if target.suffix == ".tar":
-            with tarfile.open(target) as archive:
-                archive.extractall(folder, filter="data")
+            extract_all(target, folder)
             if not keep_archive:
                 target.unlink()
         images = _IMAGES_DIR[job["format"]]
