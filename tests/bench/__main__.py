@@ -55,13 +55,15 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency dataset_count export_scale ingest_calls ingest_rate local_store
-    packed_shards predictions presigned_rewrite query_cost query_index query_service restart snapshot_scale snapshots
-    snapshots_large streaming video_exports workflow web_explorer web_video]`` (default: all)."""
+    """``python -m tests.bench [basics api_latency dataset_count emulator_memory export_scale ingest_calls ingest_rate
+    local_store packed_shards predictions presigned_rewrite query_cost query_index query_service restart
+    snapshot_scale snapshots snapshots_large streaming video_exports workflow web_explorer web_video]``
+    (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
         dataset_count,
+        emulator_memory,
         export_scale,
         ingest_calls,
         ingest_rate,
@@ -85,6 +87,7 @@ def main() -> None:
         "basics": _basics,
         "api_latency": api_latency.run,
         "dataset_count": dataset_count.run,
+        "emulator_memory": emulator_memory.run,
         "export_scale": export_scale.run,
         "ingest_calls": ingest_calls.run,
         "ingest_rate": ingest_rate.run,

@@ -500,3 +500,39 @@ def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_mo
     assert [int(item["sk"]["N"]) for item in page["Items"]] == list(range(2499, 2489, -1))
     assert page["LastEvaluatedKey"]["sk"] == {"N": "2490"}
     assert looked_at == [11]
+
+
+def _live(kind: type) -> int:
+    import gc
+
+    gc.collect()
+    return sum(1 for found in gc.get_objects() if type(found) is kind)
+
+
+def test_reads_and_updates_leave_no_item_behind(shared_moto):
+    """moto listed every model instance it made (for its dashboard): each item a query, a GetItem or an update
+    copied stayed alive, so a running platform grew with every request. S3's keys stay listed: moto's S3 reset
+    closes their bodies through that list."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.s3.models import FakeKey
+
+    from infra.local import moto_patches
+
+    moto_patches.keep_no_model_instances()
+    dynamodb = _key_table("reads")
+    for n in range(20):
+        dynamodb.put_item(TableName="reads", Item={"pk": {"S": "p"}, "sk": {"S": f"{n:02d}"}, "n": {"N": "0"}})
+    key = {"pk": {"S": "p"}, "sk": {"S": "00"}}
+    dynamodb.query(TableName="reads", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})
+    before = _live(Item)
+    for _ in range(50):
+        dynamodb.get_item(TableName="reads", Key=key)
+        dynamodb.update_item(
+            TableName="reads", Key=key, UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}}
+        )
+        dynamodb.query(
+            TableName="reads", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+        )
+    assert _live(Item) - before < 20  # 50 rounds copied 1,100 items
+    assert dynamodb.get_item(TableName="reads", Key=key)["Item"]["n"] == {"N": "50"}
+    assert len(FakeKey.instances_tracked) > 0  # the session's stack put objects

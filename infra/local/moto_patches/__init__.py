@@ -29,6 +29,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
 - An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order.
+- moto's models keep no list of every instance they made (its dashboard's), S3's aside: a platform left
+  running held every DynamoDB item any request had read, updated or copied.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -46,6 +48,7 @@ from infra.local.moto_patches.dynamodb_updates import (
     walk_update_expressions_by_class,
 )
 from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
+from infra.local.moto_patches.instances import keep_no_model_instances
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
     action_names_once_per_class,
@@ -74,6 +77,7 @@ __all__ = [
     "find_clauses_by_class",
     "index_base_table_queries",
     "install",
+    "keep_no_model_instances",
     "action_names_once_per_class",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
@@ -116,3 +120,4 @@ def install() -> None:
     walk_update_expressions_by_class()
     find_clauses_by_class()
     fast_utc_timestamps()
+    keep_no_model_instances()
