@@ -533,3 +533,13 @@ def test_an_evaluation_that_ends_while_its_status_is_read_reads_as_completed(pla
     assert misses, "the status did not read the summary"
     assert status["status"] == "completed" and status["reason"] is None
     assert status["mean_ap"] == report["mean_ap"]
+
+
+def test_the_model_functions_sessions_sleep_between_images_instead_of_spinning():
+    """Between two images the model function reads, decodes and records (and locally several chunks share the
+    cores): onnxruntime's spinning intra-op threads burnt a core for the whole gap, several times a small
+    model's own CPU per image."""
+    from annolake_service.adapters import onnx_runtime
+
+    options = onnx_runtime.session_from_bytes(onnx_models.yolo_detector()).get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -75,3 +75,40 @@ def test_reading_many_objects_resolves_the_endpoint_once(moto_endpoint):
             reset_service_caches()
     assert bodies == [f"image {n}".encode() for n in range(5)]
     assert len(evaluations) == 1
+
+
+def test_the_service_clients_send_a_fixed_user_agent_and_read_timestamps_without_dateutil(moto_endpoint):
+    """Per request, botocore rebuilt its User-Agent from some 30 components and read S3's ``Last-Modified`` with
+    ``dateutil``: about a tenth of a small GetObject's client CPU each, paid per image by the model function. The
+    service's clients send one fixed header and read the same instants."""
+    import botocore.parsers
+    import dateutil.parser
+    from annolake_service.adapters import aws_clients
+
+    bucket = f"agents-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "s3", endpoint_url=moto_endpoint
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="media/a.png", Body=b"image")
+    expected = s3.get_object(Bucket=bucket, Key="media/a.png")["LastModified"]
+    agents: list[str] = []
+    parsed: list[str] = []
+    with pytest.MonkeyPatch.context() as env:
+        point_service_at(env, moto_endpoint, {"MEDIA_BUCKET": bucket})
+        reset_service_caches()
+        parse = dateutil.parser.parse
+        env.setattr(dateutil.parser, "parse", lambda value, *a, **k: parsed.append(value) or parse(value, *a, **k))
+        try:
+            made = aws_clients.client("s3")
+            made.meta.events.register(
+                "before-send.s3", lambda request, **_: agents.append(request.headers["User-Agent"])
+            )
+            got = made.get_object(Bucket=bucket, Key="media/a.png")["LastModified"]
+        finally:
+            reset_service_caches()
+    assert got == expected
+    assert parsed == []
+    assert [a.decode() if isinstance(a, bytes) else a for a in agents] == [aws_clients._USER_AGENT]
+    for value in ("Sat, 05 Dec 2026 00:32:59 GMT", "2026-01-31T12:00:00.123Z", "2026-01-31T12:00:00+02:00", 17e8):
+        assert aws_clients.parse_timestamp(value) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)

@@ -6,14 +6,20 @@ s3transfer to every cold start without being used.
 
 from __future__ import annotations
 
+import calendar
+import platform
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+import botocore
+import botocore.parsers
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from dateutil.tz import tzutc  # type: ignore[import-untyped]
 from pynamodb.exceptions import PynamoDBException
 
 from annolake_service.shared.settings import get_settings
@@ -63,13 +69,39 @@ def described(error: Exception) -> Exception:
     return error if cause is error else type(error)(message, cause)
 
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
+# A fixed User-Agent: botocore otherwise rebuilds its header from some 30 components on every request (about a
+# tenth of the client's CPU for a small GetObject, paid per image by the model function and per file by ingest).
+_USER_AGENT = f"annolake Botocore/{botocore.__version__} Python/{platform.python_version()}"
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4", user_agent=_USER_AGENT)
+
+_HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT")
+_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|\+00:00)")
+_MONTHS = {name: n for n, name in enumerate(calendar.month_abbr) if name}
+_UTC = tzutc()
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A response's timestamp as botocore reads it, without ``dateutil`` for the two forms AWS sends: an HTTP
+    date (S3's ``Last-Modified``, on every GetObject) and UTC ISO 8601 (~5 µs instead of ~60 µs). Anything else
+    goes to botocore's own parser."""
+    if isinstance(value, str):
+        if found := _HTTP_DATE.fullmatch(value):
+            day, month, year, hour, minute, second = found.groups()
+            if month in _MONTHS:
+                return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=_UTC)
+        elif _UTC_ISO.fullmatch(value):
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=_UTC)
+    parsed: datetime = botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)
+    return parsed
 
 
 @cache
 def session() -> botocore.session.Session:
-    """One botocore session per process: its credentials are resolved once, then refreshed by botocore."""
-    return botocore.session.get_session()
+    """One botocore session per process: its credentials are resolved once, then refreshed by botocore. Its
+    clients read timestamps with ``parse_timestamp``."""
+    made = botocore.session.get_session()
+    made.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+    return made
 
 
 def credentials() -> Any:

@@ -17,8 +17,12 @@ class ModelUnreadable(ValueError):
 
 
 def session_from_bytes(body: bytes) -> ort.InferenceSession:
+    """A CPU session whose intra-op threads sleep between calls instead of spinning: between two images the model
+    function reads, decodes and records (and several chunks share the cores locally), so a spinning pool burnt a
+    core for the whole gap, several times the CPU a small model's run costs."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(body, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for any bad file
