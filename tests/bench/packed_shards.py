@@ -397,10 +397,12 @@ def _mds_converted(platform, shards, shard_urls: list[str], tmp: Path):  # noqa:
 
 
 class RehostedSnapshot(Snapshot):
-    """A snapshot whose stream pages point their media URLs at another host (the static server)."""
+    """A snapshot whose stream pages point their media URLs at another host (the static server). It starts with
+    the label schema ``snap`` read, as (a)'s workers and the emulator's (d) start with it (same measure)."""
 
     def __init__(self, snap: Snapshot, media_host: str) -> None:
         super().__init__(snap.scope, snap._data)
+        self._label_ids = snap.label_ids
         self.media_host = media_host
 
     def page(self, offset: int, limit: int, **options: Any) -> dict:
