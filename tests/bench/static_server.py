@@ -1,7 +1,8 @@
 """A fast static file server for the streaming benchmark: ``python -m tests.bench.static_server DIR PORT``.
 
 Serves ``DIR/<url path>`` with HTTP/1.1 keep-alive (uvicorn), ignoring the query string, so the same
-presigned URLs, re-hosted here, measure the client without the emulator's cost per GET.
+presigned URLs, re-hosted here, measure the client without the emulator's cost per GET. A ``Range: bytes=a-b``
+request is answered with those bytes (206), as S3 does: boto3's downloads of large objects GET them in ranges.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ def app_for(root: Path):
             file = (root / path.lstrip("/")).resolve()
             body = file.read_bytes() if file.is_file() and root in file.parents else b""
             cache[path] = body
-        status = 200 if body else 404
-        await send(
-            {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"%d" % len(body))]}
-        )
+        status, headers = (200 if body else 404), []
+        wanted = dict(scope["headers"]).get(b"range", b"")
+        if body and wanted.startswith(b"bytes="):
+            first, _, last = wanted[6:].partition(b"-")
+            start, end = int(first), min(int(last) if last else len(body) - 1, len(body) - 1)
+            headers.append((b"content-range", b"bytes %d-%d/%d" % (start, end, len(body))))
+            status, body = 206, body[start : end + 1]
+        headers.append((b"content-length", b"%d" % len(body)))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
