@@ -6,7 +6,6 @@ s3transfer to every cold start without being used.
 
 from __future__ import annotations
 
-import calendar
 import platform
 import re
 from collections.abc import Iterator
@@ -19,10 +18,10 @@ import botocore.parsers
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from dateutil.tz import tzutc  # type: ignore[import-untyped]
 from pynamodb.exceptions import PynamoDBException
 
 from annolake_service.shared.settings import get_settings
+from annolake_service.shared.timestamps import read_aws_timestamp
 
 
 class TransientError(Exception):
@@ -74,25 +73,13 @@ def described(error: Exception) -> Exception:
 _USER_AGENT = f"annolake Botocore/{botocore.__version__} Python/{platform.python_version()}"
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4", user_agent=_USER_AGENT)
 
-_HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT")
-_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|\+00:00)")
-_MONTHS = {name: n for n, name in enumerate(calendar.month_abbr) if name}
-_UTC = tzutc()
-
 
 def parse_timestamp(value: Any) -> datetime:
-    """A response's timestamp as botocore reads it, without ``dateutil`` for the two forms AWS sends: an HTTP
-    date (S3's ``Last-Modified``, on every GetObject) and UTC ISO 8601 (~5 µs instead of ~60 µs). Anything else
-    goes to botocore's own parser."""
-    if isinstance(value, str):
-        if found := _HTTP_DATE.fullmatch(value):
-            day, month, year, hour, minute, second = found.groups()
-            if month in _MONTHS:
-                return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=_UTC)
-        elif _UTC_ISO.fullmatch(value):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=_UTC)
-    parsed: datetime = botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)
-    return parsed
+    """A response's timestamp as botocore reads it, the two forms AWS sends read without ``dateutil``."""
+    found = read_aws_timestamp(value)
+    if found is None:
+        found = botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)
+    return found
 
 
 @cache

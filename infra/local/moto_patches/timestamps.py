@@ -1,37 +1,32 @@
-"""ISO 8601 timestamps in UTC read without ``dateutil``, on both sides of the emulator.
+"""Timestamps in UTC read without ``dateutil``, on both sides of the emulator.
 
 moto's answer serializer turns every timestamp it writes into a ``datetime`` with botocore's general parser,
 which hands strings to ``dateutil`` (~60 µs each), and the handlers' botocore parses each one back the same way:
 an S3 listing of the query index's files paid that twice per object, the largest part of its cost. moto keeps
-S3 times as ``2026-01-31T12:00:00.000Z``; such a string (``Z`` or ``+00:00``, up to six fractional digits) is read
-by ``datetime.fromisoformat`` into the instant ``dateutil`` gives, as ``tzutc()`` (``dateutil`` says ``tzlocal()``
-where the machine's zone is UTC); anything else, numbers and
-``datetime`` objects included, takes botocore's parser as before. The botocore side covers response parsers made
+S3 times as ``2026-01-31T12:00:00.000Z``; such a string, or an HTTP date, is read by the service's own reader
+(``annolake_service.shared.timestamps``) into the instant ``dateutil`` gives, as ``tzutc()`` (``dateutil`` says
+``tzlocal()`` where the machine's zone is UTC); anything else, numbers and ``datetime`` objects included, takes
+botocore's parser as before. The botocore side covers response parsers made
 after ``install`` in this process (the handlers' and the Step Functions engine's clients).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from dateutil.tz import tzutc  # type: ignore[import-untyped]
+from annolake_service.shared.timestamps import read_aws_timestamp
 
 from infra.local.moto_patches.patching import replace
 
-_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|\+00:00)")
-_UTC = tzutc()
-
 
 def utc_iso_first(parse: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
-    """``parse``, with the common UTC ISO 8601 strings read directly."""
+    """``parse``, with the common UTC forms read directly."""
 
     def parse_timestamp(value: Any) -> datetime:
-        if isinstance(value, str) and _UTC_ISO.fullmatch(value):
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=_UTC)
-        return parse(value)
+        found = read_aws_timestamp(value)
+        return parse(value) if found is None else found
 
     return parse_timestamp
 
