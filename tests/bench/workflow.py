@@ -121,7 +121,7 @@ def _round(platform, people: list, job) -> dict:  # noqa: ANN001
     lock = threading.Lock()
     processes = _platform_processes(platform.process.pid)
     cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-    own_before = time.process_time()
+    own_before = cpu_seconds(os.getpid())
     load = os.getloadavg()[0]
     deadline = time.monotonic() + SECONDS
     threads = [threading.Thread(target=_annotate, args=(p, job, deadline, log, lock), daemon=True) for p in people]
@@ -131,7 +131,7 @@ def _round(platform, people: list, job) -> dict:  # noqa: ANN001
     for thread in threads:
         thread.join()
     log["cpu"] = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
-    log["cpu"]["bench clients"] = time.process_time() - own_before
+    log["cpu"]["bench clients"] = cpu_seconds(os.getpid()) - own_before
     # the queue ran dry: the rate is up to the last task done
     log["elapsed"] = (log["last_done"] if log["empty"] and log["done"] else time.perf_counter()) - t0
     log["load"] = (load, os.getloadavg()[0])
