@@ -7,7 +7,7 @@ p50/p99 latency of ``next`` and ``submit``, errors, double assignments (a task h
 CPU time per task of the platform process, each API worker and this process (the annotators' clients).
 
 With ``ANNOLAKE_BENCH_WORKFLOW_BASELINE`` (a checkout of other code) that checkout's platform is started beside
-this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_ROUNDS`` rounds of
+this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_WORKFLOW_ROUNDS`` rounds of
 ``ANNOLAKE_BENCH_SECONDS`` each (the order flipped every round), each platform idle while the other runs.
 """
 
@@ -30,7 +30,7 @@ ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
 FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
-ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
 
 
