@@ -3,11 +3,17 @@
 Starts ``python -m infra.local`` (what ``make up`` runs) on free ports with a scratch home, seeds a dataset,
 launches a job over it (one review workflow per file, each waiting on a task token), then runs the
 annotators as threads of this process, each with its own API key and connection pool. Reports tasks/s,
-p50/p99 latency of ``next`` and ``submit``, errors, and double assignments (a task handed to two people).
+p50/p99 latency of ``next`` and ``submit``, errors, double assignments (a task handed to two people), and the
+CPU time per task of the platform process, each API worker and this process (the annotators' clients).
+
+With ``ANNOLAKE_BENCH_WORKFLOW_BASELINE`` (a checkout of other code) that checkout's platform is started beside
+this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_WORKFLOW_ROUNDS`` rounds of
+``ANNOLAKE_BENCH_SECONDS`` each (the order flipped every round), each platform idle while the other runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
@@ -17,12 +23,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from tests.bench.streaming import _configure_service_for
-from tests.e2e.conftest import free_port, start_platform
+from tests.e2e.conftest import REPO, free_port, start_platform
 from tests.support.processes import children_of, command_line, cpu_seconds
 
 ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
 FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
+BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
+ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
 
 
@@ -75,81 +83,117 @@ def _platform_processes(platform_pid: int) -> dict[str, int]:
     return {"platform": platform_pid, **{f"API worker {n + 1}": pid for n, pid in enumerate(sorted(workers))}}
 
 
-def run() -> list[tuple[str, str, str]]:
+def _prepared(platform) -> tuple[list, object]:  # noqa: ANN001
+    """The platform seeded, its annotators' keys made and a job over the files launched, every task open."""
     from annolake import Project
 
     from tests.support import slice_data
+    from tests.support.auth import reset_service_caches
 
+    reset_service_caches()  # this process's service code writes the seed: to this platform's table
+    _configure_service_for(platform)
+    slice_data.seed_dataset("demo", "task-bench", FILES)
+    creds = platform.credentials
+    admin = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    people = []
+    for i in range(ANNOTATORS):
+        key = admin.client.post(f"{admin._path}/api-keys", {"name": f"bench{i}", "role": "annotator"})
+        people.append(Project("demo", key["client_id"], key["client_secret"], platform.api_url))
+    job = admin.job.new(name="bench", directories=["task-bench"], mode="copy_once").launch()
+    return people, job
+
+
+def _opened(job) -> bool:  # noqa: ANN001
+    return job.stats()["tasks"]["annotate"].get("available", 0) >= FILES
+
+
+def _round(platform, people: list, job) -> dict:  # noqa: ANN001
+    """``SECONDS`` of the annotators on ``platform``: what they did, and the CPU each process spent meanwhile."""
+    log: dict = {
+        "next": [],
+        "submit": [],
+        "errors": [],
+        "done": 0,
+        "empty": 0,
+        "last_done": 0.0,
+        "handed": defaultdict(set),
+    }
+    lock = threading.Lock()
+    processes = _platform_processes(platform.process.pid)
+    cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    own_before = cpu_seconds(os.getpid())
+    load = os.getloadavg()[0]
+    deadline = time.monotonic() + SECONDS
+    threads = [threading.Thread(target=_annotate, args=(p, job, deadline, log, lock), daemon=True) for p in people]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log["cpu"] = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+    log["cpu"]["bench clients"] = cpu_seconds(os.getpid()) - own_before
+    # the queue ran dry: the rate is up to the last task done
+    log["elapsed"] = (log["last_done"] if log["empty"] and log["done"] else time.perf_counter()) - t0
+    log["load"] = (load, os.getloadavg()[0])
+    return log
+
+
+def _rows(name: str, log: dict, submitted: int) -> list[tuple[str, str, str]]:
+    done = max(log["done"], 1)
+    doubles = sum(1 for assignees in log["handed"].values() if len(assignees) > 1)
+    spent = log["cpu"]
+    return [
+        (
+            f"{name}: {ANNOTATORS} annotators, next -> submit for {SECONDS:.0f} s",
+            f"{log['done'] / log['elapsed']:.1f} tasks/s",
+            f"{log['done']} submitted ({submitted} per the job's stats so far); load average "
+            f"{log['load'][0]:.1f} -> {log['load'][1]:.1f}",
+        ),
+        (
+            "  next latency p50 / p99",
+            f"{statistics.median(log['next']) * 1000:.0f} ms" if log["next"] else "-",
+            f"p99 {_percentile(log['next'], 0.99) * 1000:.0f} ms",
+        ),
+        (
+            "  submit latency p50 / p99",
+            f"{statistics.median(log['submit']) * 1000:.0f} ms" if log["submit"] else "-",
+            f"p99 {_percentile(log['submit'], 0.99) * 1000:.0f} ms",
+        ),
+        ("  errors / double assignments", f"{len(log['errors'])} / {doubles}", "; ".join(log["errors"][:3])),
+        (
+            "  CPU per task submitted, platform processes",
+            f"{sum(v for k, v in spent.items() if k != 'bench clients') / done * 1000:.0f} ms",
+            ", ".join(f"{k} {v / done * 1000:.0f} ms" for k, v in spent.items()),
+        ),
+    ]
+
+
+def run() -> list[tuple[str, str, str]]:
+    checkouts = {"this": REPO, **({"baseline": Path(BASELINE)} if BASELINE else {})}
     rows: list[tuple[str, str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        platform = start_platform(Path(tmp) / "home", free_port(), free_port(), snapshot_seconds=24 * 3600)
-        try:
-            _configure_service_for(platform)
-            slice_data.seed_dataset("demo", "task-bench", FILES)
-            creds = platform.credentials
-            admin = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
-            people = []
-            for i in range(ANNOTATORS):
-                key = admin.client.post(f"{admin._path}/api-keys", {"name": f"bench{i}", "role": "annotator"})
-                people.append(Project("demo", key["client_id"], key["client_secret"], platform.api_url))
-            started = time.perf_counter()
-            job = admin.job.new(name="bench", directories=["task-bench"], mode="copy_once").launch()
-            while job.stats()["tasks"]["annotate"].get("available", 0) < FILES:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        platforms, prepared = {}, {}
+        started = time.perf_counter()
+        for name, repo in checkouts.items():
+            platform = start_platform(Path(tmp) / name, free_port(), free_port(), snapshot_seconds=24 * 3600, repo=repo)
+            stack.callback(platform.stop)
+            platforms[name] = platform
+            prepared[name] = _prepared(platform)
+        for _, job in prepared.values():
+            while not _opened(job):
                 time.sleep(1)
-            rows.append(
-                (f"launch a job over {FILES} files to all tasks open", f"{time.perf_counter() - started:.1f} s", "")
+        rows.append(
+            (
+                f"start, seed and launch a job over {FILES} files to all tasks open",
+                f"{time.perf_counter() - started:.1f} s",
+                " and ".join(checkouts) + " (launches overlap)",
             )
-
-            log = {
-                "next": [],
-                "submit": [],
-                "errors": [],
-                "done": 0,
-                "empty": 0,
-                "last_done": 0.0,
-                "handed": defaultdict(set),
-            }
-            lock = threading.Lock()
-            processes = _platform_processes(platform.process.pid)
-            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-            deadline = time.monotonic() + SECONDS
-            threads = [
-                threading.Thread(target=_annotate, args=(p, job, deadline, log, lock), daemon=True) for p in people
-            ]
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
-            emptied = log["done"] >= FILES  # every task was done before the deadline: the rate is up to the last
-            elapsed = (log["last_done"] if emptied else time.perf_counter()) - t0
-            doubles = sum(1 for assignees in log["handed"].values() if len(assignees) > 1)
-            submitted = job.stats()["tasks"]["annotate"].get("submitted", 0)
-            rows += [
-                (
-                    f"{ANNOTATORS} annotators, next -> submit for {SECONDS:.0f} s",
-                    f"{log['done'] / elapsed:.1f} tasks/s",
-                    f"{log['done']} submitted ({submitted} per the job's stats)"
-                    + (f"; all done after {elapsed:.0f} s" if emptied else ""),
-                ),
-                (
-                    "  next latency p50 / p99",
-                    f"{statistics.median(log['next']) * 1000:.0f} ms",
-                    f"p99 {_percentile(log['next'], 0.99) * 1000:.0f} ms",
-                ),
-                (
-                    "  submit latency p50 / p99",
-                    f"{statistics.median(log['submit']) * 1000:.0f} ms",
-                    f"p99 {_percentile(log['submit'], 0.99) * 1000:.0f} ms",
-                ),
-                ("  errors / double assignments", f"{len(log['errors'])} / {doubles}", "; ".join(log["errors"][:3])),
-                (
-                    "  CPU per task submitted, by process",
-                    f"{sum(cpu.values()) / max(log['done'], 1) * 1000:.0f} ms",
-                    ", ".join(f"{name} {spent / max(log['done'], 1) * 1000:.0f} ms" for name, spent in cpu.items()),
-                ),
-            ]
-        finally:
-            platform.stop()
+        )
+        order = list(checkouts)
+        for n in range(ROUNDS if BASELINE else 1):
+            for name in order if n % 2 == 0 else order[::-1]:
+                people, job = prepared[name]
+                log = _round(platforms[name], people, job)
+                submitted = job.stats()["tasks"]["annotate"].get("submitted", 0)
+                rows += _rows(f"round {n + 1}, {name}", log, submitted)
     return rows

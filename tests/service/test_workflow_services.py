@@ -9,6 +9,7 @@ webhook failure list. ``tests/e2e/test_workflow.py`` runs the same flows on the 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -34,16 +35,19 @@ BOX = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max
 class OneDynamoDBCallAtATime:
     """WSGI middleware: DynamoDB requests are answered one at a time, as DynamoDB applies each conditional
     write atomically (plain moto checks a condition and writes without a lock, so concurrent claims could
-    both pass it there)."""
+    both pass it there). ``requests``: the operation of each, in order."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.requests: list[str] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB_"):
             return self.app(environ, start_response)
         with self.lock:
+            self.requests.append(target.rsplit(".", 1)[-1])
             return list(self.app(environ, start_response))
 
 
@@ -51,13 +55,23 @@ class OneDynamoDBCallAtATime:
 class Flow:
     sfn: Any
     review_machine: str
+    dynamodb: OneDynamoDBCallAtATime
+
+    @contextlib.contextmanager
+    def dynamodb_requests(self) -> Iterator[list[str]]:
+        """The DynamoDB operations requested inside the block, in order."""
+        seen: list[str] = []
+        start = len(self.dynamodb.requests)
+        yield seen
+        seen += self.dynamodb.requests[start:]
 
 
 @pytest.fixture(scope="module")
 def flow(serve_wsgi, new_moto_app) -> Iterator[Flow]:
     """A table, a media bucket and two state machines on a moto of this module's own; the service set up for
     them, a project with an owner, and the service's caches cleared on the way in and out."""
-    with serve_wsgi(OneDynamoDBCallAtATime(new_moto_app())) as endpoint, pytest.MonkeyPatch.context() as env:
+    dynamodb = OneDynamoDBCallAtATime(new_moto_app())
+    with serve_wsgi(dynamodb) as endpoint, pytest.MonkeyPatch.context() as env:
         variables, sfn = workflow_resources(endpoint, "flow")
         variables["ALLOW_PRIVATE_URLS"] = "true"  # the webhook receiver listens on 127.0.0.1
         point_service_at(env, endpoint, variables, unset=["EVENT_BUS_NAME"])
@@ -66,7 +80,7 @@ def flow(serve_wsgi, new_moto_app) -> Iterator[Flow]:
 
         projects.create_project(PROJECT, "Flow", creator=OWNER)
         try:
-            yield Flow(sfn, variables["REVIEW_STATE_MACHINE_ARN"])
+            yield Flow(sfn, variables["REVIEW_STATE_MACHINE_ARN"], dynamodb)
         finally:
             reset_service_caches()
 
@@ -320,6 +334,27 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     assert stats["review"] == {"reviewed": 3, "approved": 2, "changes_requested": 1, "rejection_rate": 1 / 3}
     fixed = annotations.get_annotations(PROJECT, sent_back)
     assert fixed["version"] == reviewed_version + 1 and [b["x_max"] for b in fixed["instance_list"]] == [60]
+
+
+def test_next_and_submit_read_together_what_they_need(flow):
+    """The DynamoDB requests behind ``POST /tasks/next`` and a submit, each one round trip to the table: next
+    reads the job, the caller's held tasks and the queue's head, then claims (the draft comes from the job it
+    read); a submit reads its task with its job, then the file with the schema, in one request each."""
+    from annolake_service.domain.roles import Role
+    from annolake_service.services import tasks
+
+    job = _launched("trips", 2, mode="copy_once")
+    _start_reviews(_review_inputs(flow, job.job_id))
+    with flow.dynamodb_requests() as asked:
+        taken = tasks.next_with_draft(PROJECT, "user:trips", Role.ANNOTATOR, job_id=job.job_id)
+    assert taken is not None and taken[1] is None  # no pre-labels in this job: no draft
+    assert asked == ["GetItem", "Query", "Query", "UpdateItem"]
+
+    with flow.dynamodb_requests() as asked:
+        tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
+    # task + job; file + schema; the save with the task's submit; the summary copy onto the file's memberships
+    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "Query", "UpdateItem"]
+    assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
 
 
 # --- webhooks -----------------------------------------------------------------------------

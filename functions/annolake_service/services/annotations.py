@@ -40,15 +40,23 @@ def frame_count_of(record: FileRecord) -> int | None:
 
 
 def validate_instances(
-    project_id: str, raw: Any, *, width: int, height: int, create_labels: bool, frame_count: int | None = None
+    project_id: str,
+    raw: Any,
+    *,
+    width: int,
+    height: int,
+    create_labels: bool,
+    frame_count: int | None = None,
+    schema: Schema | None = None,
 ) -> list[dict[str, Any]]:
     """Geometry, label names and attribute values checked against the image (or the video's frames, given
-    ``frame_count``) and the project schema."""
+    ``frame_count``) and the project schema (``schema``: as the caller read it, else read here)."""
     try:
         instances = parse_instance_list(raw, width=width, height=height, frame_count=frame_count)
     except InvalidInstances as exc:
         raise BadRequest(str(exc)) from None
-    schema, _ = schema_service.get_schema(project_id)
+    if schema is None:
+        schema, _ = schema_service.get_schema(project_id)
     used = {i.name for i in instances if i.type != "global"}
     unknown = schema.unknown_labels(used)
     if unknown and create_labels:
@@ -113,7 +121,7 @@ def save_annotations(
     ``expected_version`` None: over the version read here (a task's holder saving without naming the version
     loaded); a save that lands meanwhile still makes this one a conflict, as for a version named.
     """
-    record, current_instances = files.get_file_with_instances(project_id, file_id)
+    record, current_instances, schema = files.get_file_for_save(project_id, file_id)
     _ready(record)
     if expected_version is None:
         expected_version = record.annotation_version
@@ -125,6 +133,7 @@ def save_annotations(
         height=record.height or 0,
         create_labels=create_labels,
         frame_count=frame_count,
+        schema=Schema.model_validate(schema),
     )
     incoming = prelabels.stamp(project_id, file_id, incoming)
     try:

@@ -57,16 +57,22 @@ def _presigned(keys: list[str]) -> dict[str, str]:
 
 
 def get_file(project_id: str, file_id: str) -> FileRecord:
-    return _live(project_id, file_id, file_repo.get_file(project_id, file_id))
+    return live(project_id, file_id, file_repo.get_file(project_id, file_id))
 
 
 def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]]]:
     """A live file with the instances of its current annotation version (one read when its item carries them)."""
     found = file_repo.get_file_with_instances(project_id, file_id)
-    return _live(project_id, file_id, found[0] if found else None), found[1] if found else []
+    return live(project_id, file_id, found[0] if found else None), found[1] if found else []
 
 
-def _live(project_id: str, file_id: str, record: FileRecord | None) -> FileRecord:
+def get_file_for_save(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]], dict[str, Any]]:
+    """``get_file_with_instances`` and the project's schema document, in one read (what a save checks)."""
+    found, (schema, _) = file_repo.get_file_for_save(project_id, file_id)
+    return live(project_id, file_id, found[0] if found else None), found[1] if found else [], schema
+
+
+def live(project_id: str, file_id: str, record: FileRecord | None) -> FileRecord:
     if record is None or record.deleted_at is not None:
         raise NotFound(f"file {file_id!r} not found in project {project_id!r}")
     return record

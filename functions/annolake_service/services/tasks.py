@@ -51,6 +51,17 @@ def load(project_id: str, task_id: str) -> Task:
     return task
 
 
+def load_with_job(project_id: str, task_id: str) -> tuple[Task, Job]:
+    """The task and its job, read in one request."""
+    job_id = job_of_task(task_id)
+    task, job = task_repo.get_task_with_job(project_id, job_id, task_id) if job_id else (None, None)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found in project {project_id!r}")
+    if job is None:
+        raise NotFound(f"job {task.job_id!r} not found in project {project_id!r}")
+    return task, job
+
+
 # --- next ---------------------------------------------------------------------------------
 
 
@@ -58,6 +69,25 @@ def next_task(
     project_id: str, caller: str, role: Role, *, job_id: str | None = None, kind: TaskKind | None = None
 ) -> Task | None:
     """The caller's task in progress (its lease renewed), else a newly claimed one, else None."""
+    taken = _next(project_id, caller, role, job_id=job_id, kind=kind)
+    return taken[0] if taken else None
+
+
+def next_with_draft(
+    project_id: str, caller: str, role: Role, *, job_id: str | None = None, kind: TaskKind | None = None
+) -> tuple[Task, dict[str, Any] | None] | None:
+    """``next_task`` and the task's pre-labelled draft (None unless the job pre-labels), made from the job the
+    claim read: no second read of it."""
+    taken = _next(project_id, caller, role, job_id=job_id, kind=kind)
+    if taken is None:
+        return None
+    task, job = taken
+    return task, _draft(job, task)
+
+
+def _next(
+    project_id: str, caller: str, role: Role, *, job_id: str | None, kind: TaskKind | None
+) -> tuple[Task, Job] | None:
     candidates = [jobs.get_job(project_id, job_id)] if job_id is not None else jobs.list_jobs(project_id)
     working = {j.job_id: j for j in candidates if hands_out_tasks(j.status)}
     kinds = [kind] if kind else [TaskKind.REVIEW, TaskKind.ANNOTATE]  # reviews first: they finish files
@@ -69,7 +99,7 @@ def next_task(
         if job is None or held.kind not in kinds:
             continue
         try:
-            return _claim(held, job, caller, now)
+            return _claim(held, job, caller, now), job
         except ConditionFailed:
             continue  # taken over at this very moment: look further
 
@@ -87,7 +117,7 @@ def next_task(
                 continue
             claimed = _claim_from_queue(job, wanted, caller, now)
             if claimed is not None:
-                return claimed
+                return claimed, job
     return None
 
 
@@ -160,9 +190,8 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
     return body
 
 
-def draft_of(task: Task) -> dict[str, Any] | None:
+def _draft(job: Job, task: Task) -> dict[str, Any] | None:
     """A pre-labelled job's draft for the task (None for other tasks); not stored until the annotator saves."""
-    job = jobs.get_job(task.project_id, task.job_id)
     if job.spec.prelabel is None:
         return None
     current = annotation_service.get_annotations(task.project_id, task.file_id)["instance_list"]
@@ -224,7 +253,7 @@ def submit(
     project_id: str, task_id: str, caller: str, instance_list: list[dict[str, Any]], *, version: int | None = None
 ) -> dict[str, Any]:
     """Save an annotate task's work (once) and move the file's workflow on."""
-    task = load(project_id, task_id)
+    task, job = load_with_job(project_id, task_id)
     if task.kind is not TaskKind.ANNOTATE:
         raise BadRequest(f"task {task_id} is a review: answer it with POST /tasks/{task_id}/review")
     if task.status is TaskStatus.SUBMITTED:
@@ -232,7 +261,6 @@ def submit(
             raise Conflict(f"task {task_id} was already submitted by {task.assignee}")
         _resume(task, _annotated_output(task, caller))
         return {"task": public(task), "already_submitted": True, "version": (task.result or {}).get("version")}
-    job = jobs.get_job(project_id, task.job_id)
     task = _held_by(task, caller, job)
     now = _now()
     if task.distinct_annotators:
@@ -350,7 +378,7 @@ def review(
     send_back_to: str | None = None,
 ) -> dict[str, Any]:
     """Approve the file's annotations, or send them back with a comment to the annotator who made them."""
-    task = load(project_id, task_id)
+    task, job = load_with_job(project_id, task_id)
     if task.kind is not TaskKind.REVIEW:
         raise BadRequest(f"task {task_id} is an annotation task: submit it with POST /tasks/{task_id}/submit")
     if decision == "request_changes" and not comment.strip():
@@ -362,7 +390,6 @@ def review(
             raise Conflict(f"task {task_id} was already reviewed by {task.assignee}")
         _resume(task, _reviewed_output(task))
         return {"task": public(task), "already_submitted": True}
-    job = jobs.get_job(project_id, task.job_id)
     task = _held_by(task, caller, job)
     annotator = None
     if decision == "request_changes":

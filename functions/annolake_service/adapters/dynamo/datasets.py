@@ -90,6 +90,17 @@ def get_schema(project_id: str) -> tuple[dict[str, Any], int]:
     try:
         item = SchemaItem.get(keys.project_pk(project_id), keys.SCHEMA_SK)
     except SchemaItem.DoesNotExist:
+        return schema_of(None)
+    return schema_of(item)
+
+
+def schema_key(project_id: str) -> SchemaItem:
+    return SchemaItem(PK=keys.project_pk(project_id), SK=keys.SCHEMA_SK)
+
+
+def schema_of(item: SchemaItem | None) -> tuple[dict[str, Any], int]:
+    """The schema document and version an item holds (none stored: the empty schema, version 0)."""
+    if item is None:
         return {"labels": [], "attribute_groups": []}, 0
     return item.document, int(item.version)
 

@@ -23,8 +23,8 @@ from annolake_service.adapters.dynamo.conditions import (
     applied,
     refused_writes,
 )
-from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem
-from annolake_service.adapters.dynamo.table import bind, connection, transact
+from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem, SchemaItem
+from annolake_service.adapters.dynamo.table import bind, connection, read_together, transact
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 
 # A file item carries its current instances up to this size as JSON; larger ones stay in their version item
@@ -145,7 +145,24 @@ def get_files_with_instances(
     files whose instances are too large to be carried on their item."""
     bind()
     wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
-    items = {item.file_id: item for item in FileItem.batch_get(wanted)}
+    return _with_instances(project_id, {item.file_id: item for item in FileItem.batch_get(wanted)})
+
+
+def get_file_for_save(
+    project_id: str, file_id: str
+) -> tuple[tuple[FileRecord, list[dict[str, Any]]] | None, tuple[dict[str, Any], int]]:
+    """What saving a file's annotations checks against, in one batch read: the file with the live instances of
+    its current version (``get_file_with_instances``) and the project's schema (``datasets.get_schema``)."""
+    file_item, schema_item = read_together(
+        [FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK), datasets.schema_key(project_id)],
+        consistent=False,
+    )
+    found = _with_instances(project_id, {file_id: file_item}) if isinstance(file_item, FileItem) else {}
+    return found.get(file_id), datasets.schema_of(schema_item if isinstance(schema_item, SchemaItem) else None)
+
+
+def _with_instances(project_id: str, items: dict[str, FileItem]) -> dict[str, tuple[FileRecord, list[dict[str, Any]]]]:
+    """Each file with its live instances: carried on its item, else read from its version items (one batch)."""
     uncarried = {
         fid: int(item.annotation_version)
         for fid, item in items.items()

@@ -49,7 +49,12 @@ def _validated_job(item: JobItem) -> Job:
     )
 
 
-def _job_key(project_id: str, job_id: str) -> JobItem:
+def job_of(item: JobItem) -> Job:
+    """A job as read with other items (``table.read_together``)."""
+    return _job(item)
+
+
+def job_key(project_id: str, job_id: str) -> JobItem:
     return JobItem(PK=keys.project_pk(project_id), SK=keys.job_sk(job_id))
 
 
@@ -127,19 +132,19 @@ def update_job(
         condition &= JobItem.status.is_in(*(s.value for s in expect_status))
     if expect_launch is not None:
         condition &= (JobItem.launch_execution == expect_launch) & (JobItem.launch_status == "launching")
-    item = _job_key(project_id, job_id)
+    item = job_key(project_id, job_id)
     return applied(lambda: item.update(actions=actions, condition=condition))
 
 
 def add_job_files(project_id: str, job_id: str, count: int) -> None:
     bind()
-    _job_key(project_id, job_id).update(actions=[JobItem.files_total.add(count)])
+    job_key(project_id, job_id).update(actions=[JobItem.files_total.add(count)])
 
 
 def count_job_file_done(project_id: str, job_id: str) -> tuple[int, int]:
     """Count one more file done; returns (done, total) as the counters now stand (a hint, not an exact count)."""
     bind()
-    item = _job_key(project_id, job_id)
+    item = job_key(project_id, job_id)
     item.update(actions=[JobItem.files_done.add(1)])
     return int(item.files_done or 0), int(item.files_total or 0)
 

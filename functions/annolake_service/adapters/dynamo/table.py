@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.aws_clients import client
 from annolake_service.adapters.dynamo.conditions import conflicted, refused_writes
-from annolake_service.adapters.dynamo.items import MODELS, FileItem
+from annolake_service.adapters.dynamo.items import MODELS, FileItem, Item
 from annolake_service.shared.settings import get_settings
 
 MAX_RETRY_ATTEMPTS = 5
@@ -54,6 +54,33 @@ def connection() -> Any:
     """The low-level connection transactions are written through."""
     bind()
     return FileItem._get_connection().connection
+
+
+_Item = TypeVar("_Item", bound=Item)
+
+
+def read_together(wanted: Sequence[_Item], *, consistent: bool = True) -> list[_Item | None]:
+    """The stored items at the keys of ``wanted`` (key-only items, of any item classes), in its order, None where
+    there is none: one BatchGetItem for items a request needs at once, not a read each.
+
+    Keys DynamoDB leaves unprocessed (throttling) are asked again, with backoff."""
+    bind()
+    table = get_settings().table_name
+    keys = {(item.PK, item.SK): {"PK": {"S": item.PK}, "SK": {"S": item.SK}} for item in wanted}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    request: dict[str, Any] = {table: {"Keys": list(keys.values()), "ConsistentRead": consistent}}
+    for attempt in range(MAX_RETRY_ATTEMPTS + 1):
+        answer = connection().dispatch("BatchGetItem", {"RequestItems": request})
+        for raw in answer.get("Responses", {}).get(table, []):
+            found[(raw["PK"]["S"], raw["SK"]["S"])] = raw
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+    else:
+        raise RuntimeError(f"DynamoDB left {len(request[table]['Keys'])} keys unprocessed after every retry")
+    raw_items = [found.get((item.PK, item.SK)) for item in wanted]
+    return [None if raw is None else type(item).from_raw_data(raw) for item, raw in zip(wanted, raw_items, strict=True)]
 
 
 CONFLICT_RETRIES = 6

@@ -10,10 +10,11 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.dynamo import cursors, keys
+from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate, applied
-from annolake_service.adapters.dynamo.items import AnnotatorMarkItem, TaskItem
-from annolake_service.adapters.dynamo.table import bind, connection
-from annolake_service.domain.workflow import Task, TaskKind, TaskStatus
+from annolake_service.adapters.dynamo.items import AnnotatorMarkItem, JobItem, TaskItem
+from annolake_service.adapters.dynamo.table import bind, connection, read_together
+from annolake_service.domain.workflow import Job, Task, TaskKind, TaskStatus
 
 
 def _task(item: TaskItem) -> Task:
@@ -117,6 +118,17 @@ def get_task(project_id: str, job_id: str, task_id: str) -> Task | None:
         return _task(TaskItem.get(keys.job_pk(project_id, job_id), keys.task_sk(task_id), consistent_read=True))
     except TaskItem.DoesNotExist:
         return None
+
+
+def get_task_with_job(project_id: str, job_id: str, task_id: str) -> tuple[Task | None, Job | None]:
+    """The task and its job, read together (one request: submitting or reviewing a task needs both)."""
+    task_item, job_item = read_together(
+        [TaskItem(PK=keys.job_pk(project_id, job_id), SK=keys.task_sk(task_id)), job_repo.job_key(project_id, job_id)]
+    )
+    return (
+        _task(task_item) if isinstance(task_item, TaskItem) else None,
+        job_repo.job_of(job_item) if isinstance(job_item, JobItem) else None,
+    )
 
 
 def open_tasks_of(project_id: str, principal: str) -> list[Task]:

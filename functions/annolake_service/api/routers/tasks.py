@@ -23,12 +23,13 @@ router = APIRouter(prefix=f"{PROJECT_PATH}/tasks", tags=["tasks"], responses=PRO
 @router.post("/next")
 def next_task(body: TaskClaim, access: CanAnnotateTasks) -> NextTaskPublic:
     """Your task in progress if you have one (its lease renewed), else a newly claimed one, else null."""
-    task = tasks.next_task(
+    taken = tasks.next_with_draft(
         access.project_id, access.principal.principal_id, access.role, job_id=body.job_id, kind=body.kind
     )
-    if task is None:
+    if taken is None:
         return NextTaskPublic(task=None)
-    return NextTaskPublic(task=TaskPublic.model_validate(tasks.public(task)), draft=tasks.draft_of(task))
+    task, draft = taken
+    return NextTaskPublic(task=TaskPublic.model_validate(tasks.public(task)), draft=draft)
 
 
 @router.get("/{task_id}")
