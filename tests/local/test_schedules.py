@@ -66,7 +66,8 @@ def test_the_compaction_schedule_folds_an_index_deltas(platform, local_stack, mo
         "the later files reaching the index as deltas",
     )
     time.sleep(1)
-    assert _engine(project, path, "labels.car >= 1")["deltas"] == pending["deltas"]  # nothing compacts them yet
+    # nothing compacts them yet (a later change of the same files may still add a delta, never fold one)
+    assert _engine(project, path, "labels.car >= 1")["deltas"] >= pending["deltas"]
 
     monkeypatch.setenv("ANNOLAKE_SCHEDULE_SECONDS", "0.5")
     scheduler = Scheduler(local_stack.session, moto_endpoint, local_stack.deployment)

@@ -109,6 +109,7 @@ def test_the_service_clients_send_a_fixed_user_agent_and_read_timestamps_without
             reset_service_caches()
     assert got == expected
     assert parsed == []
-    assert [a.decode() if isinstance(a, bytes) else a for a in agents] == [aws_clients._USER_AGENT]
+    # Powertools, once imported in the process, appends its own mark to every client's header
+    assert [(a.decode() if isinstance(a, bytes) else a).startswith(aws_clients._USER_AGENT) for a in agents] == [True]
     for value in ("Sat, 05 Dec 2026 00:32:59 GMT", "2026-01-31T12:00:00.123Z", "2026-01-31T12:00:00+02:00", 17e8):
         assert aws_clients.parse_timestamp(value) == botocore.parsers.DEFAULT_TIMESTAMP_PARSER(value)
