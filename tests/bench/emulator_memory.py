@@ -4,8 +4,10 @@ The service's own code on moto in a process of its own (``in_process.bench_world
 patches it), once as it is and once with moto's instance lists left as moto keeps them
 (``ANNOLAKE_BENCH_KEEP_MODEL_INSTANCES=1``: every model instance moto ever made stays listed). ``FILES`` files
 are recorded by the ingest code, a few requests warm the caches, then ``READS`` dataset pages (the table
-engine's query, which reads every membership, and the index's) and ``SAVES`` annotation saves run; the figure
-is the memory still allocated afterwards (``tracemalloc``, after a collection), per request.
+engine's query, which reads every membership, and the index's) and ``SAVES`` annotation saves run, then
+``OBJECTS`` objects are dropped as uploads, copied where media go and the uploads deleted (what ingest does
+with each drop); the figure is the memory still allocated afterwards (``tracemalloc``, after a collection), per
+request or per object.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tracemalloc
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-FILES, READS, SAVES = 1000, 100, 100
+FILES, READS, SAVES, OBJECTS = 1000, 100, 100, 1000
 QUERY = "labels.car >= 1"
 
 
@@ -57,19 +59,29 @@ def _measure() -> dict[str, float]:
                     author="bench",
                 )
 
+        def objects(count: int) -> None:
+            from annolake_service.adapters import aws_clients
+
+            s3, bucket = aws_clients.client("s3"), os.environ["MEDIA_BUCKET"]
+            for n in range(count):
+                s3.put_object(Bucket=bucket, Key=f"uploads/{n}", Body=b"x" * 1000)
+                s3.copy_object(Bucket=bucket, Key=f"media/{n}", CopySource={"Bucket": bucket, "Key": f"uploads/{n}"})
+                s3.delete_object(Bucket=bucket, Key=f"uploads/{n}")
+
         figures: dict[str, float] = {}
-        for name, work in (
-            ("table", lambda n: reads("table", n)),
-            ("index", lambda n: reads("auto", n)),
-            ("save", saves),
+        for name, work, count in (
+            ("table", lambda n: reads("table", n), READS),
+            ("index", lambda n: reads("auto", n), READS),
+            ("save", saves, SAVES),
+            ("object", objects, OBJECTS),
         ):
             work(3)
             gc.collect()
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            work(SAVES if name == "save" else READS)
+            work(count)
             gc.collect()
-            figures[name] = (tracemalloc.get_traced_memory()[0] - before) / (SAVES if name == "save" else READS)
+            figures[name] = (tracemalloc.get_traced_memory()[0] - before) / count
             tracemalloc.stop()
     return figures
 
@@ -104,14 +116,16 @@ def run() -> list[tuple[str, str, str]]:
         "table": f"a page on the table engine ({FILES:,} memberships read)",
         "index": "a page on the index",
         "save": "an annotation save",
+        "object": "an object dropped, copied to media, its upload deleted",
     }
     for name, label in labels.items():
         before, after = answers["1"][name] / 1024, answers["0"][name] / 1024
         rows.append(
             (
-                f"emulator memory kept per request: {label}",
+                f"emulator memory kept per request or object: {label}",
                 f"{after:.1f} KiB",
-                f"{before:.1f} KiB with moto's instance lists ({FILES:,} files, {READS} reads / {SAVES} saves)",
+                f"{before:.1f} KiB with moto's instance lists "
+                f"({FILES:,} files, {READS} reads, {SAVES} saves, {OBJECTS} objects)",
             )
         )
     return rows

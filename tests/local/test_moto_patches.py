@@ -510,10 +510,11 @@ def _live(kind: type) -> int:
     return sum(1 for found in gc.get_objects() if type(found) is kind)
 
 
-def test_reads_and_updates_leave_no_item_behind(shared_moto):
+def test_reads_and_updates_leave_no_item_behind_nor_deletes_an_object(shared_moto):
     """moto listed every model instance it made (for its dashboard): each item a query, a GetItem or an update
-    copied stayed alive, so a running platform grew with every request. S3's keys stay listed: moto's S3 reset
-    closes their bodies through that list."""
+    copied stayed alive, so a running platform grew with every request; and each deleted or overwritten S3
+    object (a dropped upload once ingested, an index delta once compacted)."""
+    import boto3
     from moto.dynamodb.models.dynamo_type import Item
     from moto.s3.models import FakeKey
 
@@ -529,11 +530,23 @@ def test_reads_and_updates_leave_no_item_behind(shared_moto):
     for _ in range(50):
         dynamodb.get_item(TableName="reads", Key=key)
         dynamodb.update_item(
-            TableName="reads", Key=key, UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}}
+            TableName="reads",
+            Key=key,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
         )
         dynamodb.query(
             TableName="reads", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
         )
     assert _live(Item) - before < 20  # 50 rounds copied 1,100 items
     assert dynamodb.get_item(TableName="reads", Key=key)["Item"]["n"] == {"N": "50"}
-    assert len(FakeKey.instances_tracked) > 0  # the session's stack put objects
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="deletes")
+    before = _live(FakeKey)
+    for n in range(50):
+        s3.put_object(Bucket="deletes", Key="kept", Body=f"version {n}".encode())
+        s3.put_object(Bucket="deletes", Key=f"dropped-{n}", Body=b"x")
+        s3.delete_object(Bucket="deletes", Key=f"dropped-{n}")
+    assert _live(FakeKey) - before <= 1  # 100 were made and let go
+    assert s3.get_object(Bucket="deletes", Key="kept")["Body"].read() == b"version 49"

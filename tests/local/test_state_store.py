@@ -6,6 +6,8 @@ provisioning; the session's provisioned template is provisioned again after them
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import logging
 import os
@@ -706,3 +708,21 @@ def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path: Path) -
     assert written.fsyncs < 320  # each fsync covered every record written by then
     for n in range(16):  # each writer's records in its order
         assert [r[0]["i"] for r in records if r[0]["n"] == n] == list(range(20))
+
+
+def test_a_deleted_or_overwritten_object_lets_its_blob_go(journaled: Journaled) -> None:
+    """A body no object holds any more is not live, so the next checkpoint can collect its blob: moto disposes
+    the keys a bucket drops, and nothing else (its instance lists included) may keep them open."""
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "blob-release")
+    journaled.arm(inventory)
+    s3, bucket = env.client("s3"), inventory.buckets[BUCKET]
+    s3.put_object(Bucket=bucket, Key="drop.txt", Body=b"dropped body")
+    s3.put_object(Bucket=bucket, Key="over.txt", Body=b"first body")
+    before = store.blobs.live()
+    s3.delete_object(Bucket=bucket, Key="drop.txt")
+    s3.put_object(Bucket=bucket, Key="over.txt", Body=b"second body")
+    gc.collect()
+    gone = {hashlib.sha256(body).hexdigest() for body in (b"dropped body", b"first body")}
+    assert gone <= before and not gone & store.blobs.live()
+    assert s3.get_object(Bucket=bucket, Key="over.txt")["Body"].read() == b"second body"

@@ -29,8 +29,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
 - An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order.
-- moto's models keep no list of every instance they made (its dashboard's), S3's aside: a platform left
-  running held every DynamoDB item any request had read, updated or copied.
+- moto's models keep no list of every instance they made (its dashboard's): a platform left running held
+  every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
