@@ -42,7 +42,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import urllib3
@@ -50,7 +49,7 @@ from annolake.snapshots import Snapshot
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from tests.bench.streaming import _configure_service_for, _rehost
+from tests.bench.streaming import RehostedPages, _configure_service_for, _rehost
 from tests.e2e.conftest import free_port, start_platform
 
 COUNT = int(os.environ.get("ANNOLAKE_BENCH_PACKED_FILES", "10000"))
@@ -396,7 +395,7 @@ def _mds_converted(platform, shards, shard_urls: list[str], tmp: Path):  # noqa:
     return streaming, out, note
 
 
-class RehostedSnapshot(Snapshot):
+class RehostedSnapshot(RehostedPages, Snapshot):
     """A snapshot whose stream pages point their media URLs at another host (the static server). It starts with
     the label schema ``snap`` read, as (a)'s workers and the emulator's (d) start with it (same measure)."""
 
@@ -404,12 +403,6 @@ class RehostedSnapshot(Snapshot):
         super().__init__(snap.scope, snap._data)
         self._label_ids = snap.label_ids
         self.media_host = media_host
-
-    def page(self, offset: int, limit: int, **options: Any) -> dict:
-        page = super().page(offset, limit, **options)
-        for item in page["items"]:
-            item["media_url"] = _rehost(item["media_url"], self.media_host)
-        return page
 
 
 def _endpoint_rates(snap, shard_urls: list[str], entries: list[list], mds, tmp: Path, host: str | None = None):  # noqa: ANN001, ANN202

@@ -28,6 +28,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import boto3
 import urllib3
@@ -64,18 +65,25 @@ def _configure_service_for(platform) -> None:
     )
 
 
-class RehostedSlice(Slice):
-    """A slice whose pages point their media URLs at another host (the static server); picklable."""
+class RehostedPages:
+    """Stream pages whose media URLs point at another host (the static server); mixed into a slice or snapshot
+    class ahead of it (picklable, as the SDK's are)."""
+
+    media_host: str
+
+    def page(self, offset: int, limit: int, **options: Any) -> dict:
+        page = super().page(offset, limit, **options)  # type: ignore[misc]
+        for item in page["items"]:
+            item["media_url"] = _rehost(item["media_url"], self.media_host)
+        return page
+
+
+class RehostedSlice(RehostedPages, Slice):
+    """A slice whose pages point their media URLs at another host."""
 
     def __init__(self, slice_: Slice, media_host: str) -> None:
         super().__init__(slice_.project, slice_.dataset, slice_.query, slice_id=slice_.slice_id)
         self.media_host = media_host
-
-    def page(self, offset: int, limit: int, **options: object) -> dict:
-        page = super().page(offset, limit, **options)
-        for item in page["items"]:
-            item["media_url"] = _rehost(item["media_url"], self.media_host)
-        return page
 
 
 def _rehost(url: str, host: str) -> str:
