@@ -19,7 +19,8 @@ from annolake_service.shared.errors import StoredRecordInvalid
 # --- jobs ---------------------------------------------------------------------------------
 
 
-def _job(item: JobItem) -> Job:
+def job_of(item: JobItem) -> Job:
+    """The job a stored item holds (read alone, or with other items by ``table.read_together``)."""
     try:
         return _validated_job(item)
     except ValidationError as exc:
@@ -49,11 +50,6 @@ def _validated_job(item: JobItem) -> Job:
     )
 
 
-def job_of(item: JobItem) -> Job:
-    """A job as read with other items (``table.read_together``)."""
-    return _job(item)
-
-
 def job_key(project_id: str, job_id: str) -> JobItem:
     return JobItem(PK=keys.project_pk(project_id), SK=keys.job_sk(job_id))
 
@@ -78,7 +74,7 @@ def create_job(job: Job) -> None:
 def get_job(project_id: str, job_id: str) -> Job | None:
     bind()
     try:
-        return _job(JobItem.get(keys.project_pk(project_id), keys.job_sk(job_id), consistent_read=True))
+        return job_of(JobItem.get(keys.project_pk(project_id), keys.job_sk(job_id), consistent_read=True))
     except JobItem.DoesNotExist:
         return None
 
@@ -90,7 +86,7 @@ def list_jobs(project_id: str) -> tuple[list[Job], list[UnreadableRecord]]:
     unreadable: list[UnreadableRecord] = []
     for item in JobItem.query(keys.project_pk(project_id), JobItem.SK.startswith(keys.JOB_PREFIX)):
         try:
-            jobs.append(_job(item))
+            jobs.append(job_of(item))
         except StoredRecordInvalid as exc:
             unreadable.append(UnreadableRecord(kind="job", id=item.job_id, reason=exc.message))
     return jobs, unreadable
