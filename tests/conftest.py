@@ -18,10 +18,13 @@ from werkzeug.serving import make_server
 from infra import nodejs
 from infra.local import stream_sources
 from infra.local.moto_patches import (
+    compact_table_items,
     copy_query_results_after_filtering,
     copy_update_expressions_by_pickling,
     find_clauses_by_class,
     index_base_table_queries,
+    measure_new_items_once,
+    serialize_dynamodb_operations,
     two_phase_transactions,
     walk_update_expressions_by_class,
 )
@@ -47,7 +50,11 @@ def serving(app: Callable[..., Any]) -> Iterator[str]:
 
 
 def moto_wsgi_app() -> DomainDispatcherApplication:
-    """moto with the local emulator's DynamoDB queries and transactions (``make up`` runs the same engine)."""
+    """moto with the local emulator's DynamoDB item store, queries and transactions (``make up`` runs the same
+    engine)."""
+    compact_table_items()
+    measure_new_items_once()
+    serialize_dynamodb_operations()
     index_base_table_queries()
     copy_query_results_after_filtering()
     two_phase_transactions()

@@ -271,31 +271,65 @@ class CallLog:
 # --- the platform and the data -----------------------------------------------------------------------
 
 
-def _seed_table_only(project_id: str, dataset: str, count: int) -> str:
-    """``count`` labelled files recorded by the service's ingest code, without media (keys point nowhere)."""
+def _seed_table_only(project_id: str, dataset: str, count: int, *, straight: bool = False) -> str:
+    """``count`` labelled files recorded by the service's ingest code, without media (keys point nowhere).
+
+    ``straight``: the batches of items the ingest code writes go straight into the emulator's table
+    (``_batches_straight_into_moto``), not through the DynamoDB API: the same items, without a request per 25."""
     from annolake_service.services import ingest, projects
 
     from tests.support import slice_data
 
     target = projects.ensure_dataset(project_id, dataset)
-    for start in range(0, count, 500):
-        rows = []
-        for i in range(start, min(count, start + 500)):
-            file_id = secrets.token_hex(16)
-            facts = {
-                "file_id": file_id,
-                "mime_type": "image/jpeg",
-                "width": 64,
-                "height": 48,
-                "size_bytes": 2000,
-                "content_hash": secrets.token_hex(32),
-                "original_key": f"projects/{project_id}/files/{file_id}/original.jpg",
-                "thumbnail_key": f"projects/{project_id}/files/{file_id}/thumb.jpg",
-            }
-            instances = slice_data.boxes(i, 64, 48)
-            rows.append({"name": f"img_{i:06d}.jpg", "facts": facts, "instance_list": instances, "metadata": {"i": i}})
-        ingest.record_new_files(project_id, target.dataset_id, rows, author="seed")
+    writes = _batches_straight_into_moto() if straight else contextlib.nullcontext()
+    with writes:
+        for start in range(0, count, 500):
+            _seed_batch(project_id, target.dataset_id, start, min(count, start + 500), slice_data, ingest)
     return target.dataset_id
+
+
+def _seed_batch(project_id: str, dataset_id: str, start: int, stop: int, slice_data: Any, ingest: Any) -> None:
+    rows = []
+    for i in range(start, stop):
+        file_id = secrets.token_hex(16)
+        facts = {
+            "file_id": file_id,
+            "mime_type": "image/jpeg",
+            "width": 64,
+            "height": 48,
+            "size_bytes": 2000,
+            "content_hash": secrets.token_hex(32),
+            "original_key": f"projects/{project_id}/files/{file_id}/original.jpg",
+            "thumbnail_key": f"projects/{project_id}/files/{file_id}/thumb.jpg",
+        }
+        instances = slice_data.boxes(i, 64, 48)
+        rows.append({"name": f"img_{i:06d}.jpg", "facts": facts, "instance_list": instances, "metadata": {"i": i}})
+    ingest.record_new_files(project_id, dataset_id, rows, author="seed")
+
+
+@contextlib.contextmanager
+def _batches_straight_into_moto() -> Iterator[None]:
+    """PynamoDB's batch writes (puts only) put their items straight into moto's table in this process
+    (``dynamodb_compact.put_straight``): no stream records, so an index is built afterwards."""
+    from pynamodb.connection.table import TableConnection
+
+    from infra.local.moto_patches.dynamodb_compact import put_straight
+    from infra.local.state.moto_backends import moto_table
+
+    through_api = TableConnection.batch_write_item
+
+    def straight(self: TableConnection, put_items: Any = None, delete_items: Any = None, **kwargs: Any) -> Any:
+        table = moto_table(self.connection.region, self.table_name)
+        if delete_items or table is None:
+            return through_api(self, put_items=put_items, delete_items=delete_items, **kwargs)
+        put_straight(table, put_items or [])
+        return None
+
+    TableConnection.batch_write_item = straight  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TableConnection.batch_write_item = through_api  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

@@ -31,6 +31,9 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order.
 - moto's models keep no list of every instance they made (its dashboard's): a platform left running held
   every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
+- Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
+  decoded when an operation reads them; a write's items stay live until it ends. A new item's size is checked
+  once, on the whole item (moto re-measured the item per attribute set).
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -38,6 +41,7 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 from __future__ import annotations
 
 from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answers
+from infra.local.moto_patches.dynamodb_compact import compact_table_items, measure_new_items_once
 from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operations
 from infra.local.moto_patches.dynamodb_projection import project_top_level_attributes
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
@@ -71,6 +75,7 @@ from infra.local.moto_patches.timestamps import fast_utc_timestamps
 __all__ = [
     "MOTO_VERSION",
     "MotoVersionError",
+    "compact_table_items",
     "copy_query_results_after_filtering",
     "copy_update_expressions_by_pickling",
     "fast_utc_timestamps",
@@ -79,6 +84,7 @@ __all__ = [
     "install",
     "keep_no_model_instances",
     "action_names_once_per_class",
+    "measure_new_items_once",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
     "parse_each_json_path_once",
@@ -88,6 +94,7 @@ __all__ = [
     "require_moto_version",
     "s3_events_carry_a_sequencer",
     "s3_listings_survive_concurrent_deletes",
+    "serialize_dynamodb_operations",
     "thread_safe_state_machine_parsing",
     "two_phase_transactions",
     "walk_update_expressions_by_class",
@@ -104,7 +111,9 @@ def install() -> None:
     s3_events_carry_a_sequencer()
     s3_listings_survive_concurrent_deletes()
     two_phase_transactions()
+    compact_table_items()  # before the lock: a write's items are stored again while it holds the lock
     serialize_dynamodb_operations()
+    measure_new_items_once()
     index_base_table_queries()
     reuse_step_functions_clients()
     fast_backend_access()

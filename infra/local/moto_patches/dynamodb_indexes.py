@@ -175,6 +175,13 @@ def _reindex(table: Any, key: Key) -> None:
             ordered.put(key[1], item is not None)
 
 
+def forget(table: Any) -> None:
+    """Drop the maps and sorted keys of ``table`` (items were put around the backend): the next query builds
+    them again from the items. Called under the DynamoDB lock."""
+    table.__dict__.pop(_MAPS, None)
+    table.__dict__.pop(_SORTED, None)
+
+
 def keep_index_maps() -> None:
     """Every write through the backend updates the maps of the item it touched (built maps only)."""
     from moto.dynamodb.models import DynamoDBBackend

@@ -9,10 +9,8 @@ from typing import Any
 
 from infra.local.moto_patches.patching import replace
 
-_DYNAMODB_OPERATIONS = (
-    *("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"),
-    *("query", "scan"),  # moto copies their results (under the lock, now)
-)
+WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_READS = ("query", "scan")  # moto copies their results (under the lock, now)
 _dynamodb_lock = threading.RLock()
 dynamodb_lock = _dynamodb_lock  # what other patches hold to read or change tables with the operations
 
@@ -35,7 +33,7 @@ def serialize_dynamodb_operations() -> None:
 
         return read_snapshot
 
-    for name in _DYNAMODB_OPERATIONS:
+    for name in (*WRITES, *_READS):
         replace(DynamoDBBackend, name, "serialized", serialized)
     replace(DynamoDBBackend, "get_item", "serialized", copied)  # moto hands out the live item
     replace(Item, "size", "snapshot-size", sized_once)

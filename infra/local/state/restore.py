@@ -63,36 +63,12 @@ def restore_table_in_process(
     found = moto_table(region, table)
     if found is None:
         return False
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from infra.local.moto_patches.dynamodb_compact import put_straight
 
-    hash_name, range_name = found.hash_key_attr, found.range_key_attr
     with naming(f"restore of table {logical_id} ({table})"), stream_triggers_detached(region, table):
-        partitions = found.items
-        for attributes in items:
-            typed = {name: _dynamo_type(value, DynamoType) for name, value in attributes.items()}
-            hash_value = typed[hash_name]
-            item = Item(hash_value, None, {})
-            dict.update(item.attrs, typed)
-            if range_name is None:
-                partitions[hash_value] = item
-            else:
-                item.range_key = typed[range_name]
-                partitions[hash_value][item.range_key] = item
+        put_straight(found, items)
     tally.items += len(items)
     return True
-
-
-def _dynamo_type(value: dict[str, Any], cls: Any) -> Any:
-    """``cls(value)`` for moto's ``DynamoType``, without its per-value list copies (a restore makes millions)."""
-    ((kind, content),) = value.items()
-    typed = cls.__new__(cls)
-    typed.type = kind
-    if kind == "L":
-        content = [_dynamo_type(member, cls) for member in content]
-    elif kind == "M":
-        content = {name: _dynamo_type(member, cls) for name, member in content.items()}
-    typed.value = content
-    return typed
 
 
 def restore_bucket(

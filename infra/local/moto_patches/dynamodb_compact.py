@@ -1,0 +1,270 @@
+"""Table items kept as compressed bytes, decoded when an operation reads them.
+
+moto keeps each item as Python objects: a ``DynamoType`` and a string per attribute (and per map entry), a
+dict per item. A file recorded by the ingest (its item, its first annotation version, a dataset membership)
+cost about 18 KiB of the emulator's memory that way, against 1.3 KiB of DynamoDB JSON per item; a million
+files did not fit this kind of machine. Here each partition of a table with a sort key keeps its items as
+``marshal`` + ``zlib`` bytes (about 0.5 KiB per item) under moto's own keys, and hands out a decoded ``Item``
+when moto asks for one, so every read and query answers what it answered before.
+
+moto changes items in place: an update reads the item, then runs its expression on that object. So while a
+write holds the DynamoDB lock (``dynamodb_locking``), the items it reads or puts are *live*: read again in the
+same operation they are the same object, and when the lock is released the last time they are encoded back.
+Reads (queries, scans, GetItem) decode fresh objects and keep nothing; a change made to one of those would be
+lost, which is why moto's read paths copy what they answer anyway. Tables without a sort key keep moto's dict:
+the platform's tables all have one.
+"""
+
+from __future__ import annotations
+
+import marshal
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any
+
+from infra.local.moto_patches.patching import replace
+
+_PENDING = b""  # the bytes of an item put by a write under way, until the write ends
+_LEVEL = 1  # zlib: level 1 keeps nine tenths of the saving for a fifth of level 6's time
+
+
+def encode(attrs: dict[str, Any]) -> bytes:
+    """An item's attribute map (name -> ``DynamoType``) as bytes."""
+    return zlib.compress(marshal.dumps(tuple((name, *_plain(value)) for name, value in attrs.items())), _LEVEL)
+
+
+def encode_wire(attrs: dict[str, Any]) -> bytes:
+    """An item as the DynamoDB API writes it (name -> {type: value}) as bytes, the same as ``encode`` makes."""
+    return zlib.compress(marshal.dumps(tuple((name, *_wire_plain(value)) for name, value in attrs.items())), _LEVEL)
+
+
+def _plain(value: Any) -> tuple[str, Any]:
+    kind, content = value.type, value.value
+    if kind == "M":
+        return kind, tuple((name, *_plain(member)) for name, member in content.items())
+    if kind == "L":
+        return kind, tuple(_plain(member) for member in content)
+    return kind, content
+
+
+def _wire_plain(value: dict[str, Any]) -> tuple[str, Any]:
+    ((kind, content),) = value.items()
+    if kind == "M":
+        return kind, tuple((name, *_wire_plain(member)) for name, member in content.items())
+    if kind == "L":
+        return kind, tuple(_wire_plain(member) for member in content)
+    return kind, content
+
+
+def decode(blob: bytes, hash_key: Any, range_key: Any) -> Any:
+    """A new moto ``Item`` from ``encode``'s bytes (its attribute map filled without moto's per-attribute size
+    check, which re-measures the whole item each time: the item was measured when it was written)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    item = object.__new__(Item)
+    item.hash_key, item.range_key = hash_key, range_key
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    stored = marshal.loads(zlib.decompress(blob))  # noqa: S302 - bytes this process encoded, never input
+    dict.update(attrs, {name: _typed(DynamoType, kind, content) for name, kind, content in stored})
+    item.attrs = attrs
+    return item
+
+
+def _typed(cls: Any, kind: str, content: Any) -> Any:
+    typed = object.__new__(cls)
+    typed.type = kind
+    if kind == "M":
+        content = {name: _typed(cls, member_kind, member) for name, member_kind, member in content}
+    elif kind == "L":
+        content = [_typed(cls, member_kind, member) for member_kind, member in content]
+    typed.value = content
+    return typed
+
+
+class _Writes(threading.local):
+    """The live items of the write holding the DynamoDB lock (only its thread sees them)."""
+
+    def __init__(self) -> None:
+        self.active = 0  # nesting depth of write operations under way in this thread
+        self.live: dict[tuple[int, Any], tuple[Partition, Any, Any]] = {}
+
+
+_writes = _Writes()
+
+
+def begin_write() -> None:
+    """A write operation starts in this thread (under the DynamoDB lock): the items it reads are live."""
+    _writes.active += 1
+
+
+def end_write() -> None:
+    """The outermost write of this thread ends (still under the lock): its live items are encoded back."""
+    _writes.active -= 1
+    if _writes.active:
+        return
+    live, _writes.live = _writes.live, {}
+    for partition, key, item in live.values():
+        if key in partition.blobs:  # not deleted meanwhile
+            partition.blobs[key] = encode(item.attrs)
+
+
+class Partition(MutableMapping):
+    """One hash key's items (sort key -> ``Item``), kept encoded; see the module's docstring."""
+
+    __slots__ = ("blobs", "hash_key")
+
+    def __init__(self, hash_key: Any = None) -> None:
+        self.hash_key = hash_key
+        self.blobs: dict[Any, bytes] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if _writes.active:
+            live = _writes.live.get((id(self), key))
+            if live is not None:
+                return live[2]
+        item = decode(self.blobs[key], self.hash_key, key)
+        if _writes.active:
+            _writes.live[(id(self), key)] = (self, key, item)
+        return item
+
+    def __setitem__(self, key: Any, item: Any) -> None:
+        if _writes.active:  # moto may still change it (an update creating its item): encoded when the write ends
+            self.blobs[key] = _PENDING
+            _writes.live[(id(self), key)] = (self, key, item)
+        else:
+            self.blobs[key] = encode(item.attrs)
+
+    def put_encoded(self, key: Any, blob: bytes) -> None:
+        """Store an item already encoded (a restore)."""
+        self.blobs[key] = blob
+        _writes.live.pop((id(self), key), None)
+
+    def __delitem__(self, key: Any) -> None:
+        del self.blobs[key]
+        _writes.live.pop((id(self), key), None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.blobs
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.blobs)
+
+    def __len__(self) -> int:
+        return len(self.blobs)
+
+    def __getstate__(self) -> tuple[Any, dict[Any, bytes]]:
+        return self.hash_key, self.blobs
+
+    def __setstate__(self, state: tuple[Any, dict[Any, bytes]]) -> None:
+        self.hash_key, self.blobs = state
+
+
+class Partitions(dict):
+    """A table's partitions by hash key: moto's ``defaultdict(dict)``, made of ``Partition``s."""
+
+    def __missing__(self, hash_key: Any) -> Partition:
+        partition = self[hash_key] = Partition(hash_key)
+        return partition
+
+
+def compact_table_items() -> None:
+    """Tables with a sort key created from now on keep their items encoded; the backend's writes make their
+    items live while they run. Installed before ``serialize_dynamodb_operations``, so a write's items are
+    encoded back before it releases the DynamoDB lock."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    from infra.local.moto_patches.dynamodb_locking import WRITES
+
+    def live_while_writing(write: Any) -> Any:
+        def write_with_live_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+            begin_write()
+            try:
+                return write(self, *args, **kwargs)
+            finally:
+                end_write()
+
+        return write_with_live_items
+
+    for name in WRITES:
+        replace(DynamoDBBackend, name, "live-items", live_while_writing)
+
+    def compact(init: Any) -> Any:
+        def init_then_compact(self: Table, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            if self.range_key_attr:
+                self.items = Partitions()  # type: ignore[assignment]
+
+        return init_then_compact
+
+    replace(Table, "__init__", "compact-items", compact)
+
+
+def put_straight(table: Any, items: Iterable[dict[str, Any]]) -> None:
+    """Put ``items`` (as the DynamoDB API takes them: binary values in base64) straight into moto's ``table``:
+    no request, no stream record, none of the checks they passed when first written (a restore, a bench's
+    seed). Encoded straight from that form where the table keeps items encoded. The query maps of the table
+    are dropped (``dynamodb_indexes.forget``): the next query reads them again, these items included."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local.moto_patches import dynamodb_indexes
+    from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
+
+    hash_name, range_name = table.hash_key_attr, table.range_key_attr
+    with dynamodb_lock:
+        partitions = table.items
+        if isinstance(partitions, Partitions):
+            for attributes in items:
+                partition = partitions[from_wire(attributes[hash_name], DynamoType)]
+                partition.put_encoded(from_wire(attributes[range_name], DynamoType), encode_wire(attributes))
+        else:
+            for attributes in items:
+                typed = {name: from_wire(value, DynamoType) for name, value in attributes.items()}
+                item = Item(typed[hash_name], None, {})
+                dict.update(item.attrs, typed)
+                if range_name is None:
+                    partitions[item.hash_key] = item
+                else:
+                    item.range_key = typed[range_name]
+                    partitions[item.hash_key][item.range_key] = item
+        dynamodb_indexes.forget(table)
+
+
+def from_wire(value: dict[str, Any], cls: Any) -> Any:
+    """``cls(value)`` for moto's ``DynamoType``, without its per-value list copies (a restore makes millions)."""
+    ((kind, content),) = value.items()
+    typed = cls.__new__(cls)
+    typed.type = kind
+    if kind == "L":
+        content = [from_wire(member, cls) for member in content]
+    elif kind == "M":
+        content = {name: from_wire(member, cls) for name, member in content.items()}
+    typed.value = content
+    return typed
+
+
+def measure_new_items_once() -> None:
+    """A new ``Item`` checks DynamoDB's size limit once, on the whole item. moto's size-checked dict re-measured
+    every attribute already set each time it set one (O(attributes²)): 42% of a batch write's time for the
+    ingest's file items. The limit and the error are moto's: an item over it is refused as before."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def measured_once(_: Any) -> Any:
+        def init(self: Item, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+            self.hash_key = hash_key
+            self.range_key = range_key
+            typed = {key: DynamoType(value) for key, value in attrs.items()}
+            if sum(bytesize(key) + value.size() for key, value in typed.items()) > _ITEM_LIMIT:
+                raise ItemSizeTooLarge
+            self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+            dict.update(self.attrs, typed)
+
+        return init
+
+    replace(Item, "__init__", "measured-once", measured_once)
+
+
+_ITEM_LIMIT = 405000  # moto's LimitedSizeDict bound (DynamoDB's 400 KB as moto measures it)
