@@ -688,3 +688,55 @@ def test_an_encoded_item_costs_a_fraction_of_moto_s_objects():
     encoded, plain = per_item("encoded"), per_item("plain")
     assert encoded < 0.4 * plain, (encoded, plain)
     assert encoded < 1100, encoded
+
+
+def test_items_put_straight_are_found_by_key_and_index_queries(shared_moto):
+    """A restore (and a bench's seed) puts items around the backend; the index maps learn them, whether a query
+    built a map before or not, and key queries page over them."""
+    import boto3
+    from moto.dynamodb.models import dynamodb_backends
+
+    from infra.local.moto_patches.dynamodb_compact import put_straight
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    for name in ("straight-built", "straight-new"):
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "byg",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+
+        def by_g(value: str, name: str = name) -> list[str]:
+            page = dynamodb.query(
+                TableName=name,
+                IndexName="byg",
+                KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"S": value}},
+            )
+            return sorted(item["sk"]["S"] for item in page["Items"])
+
+        dynamodb.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "000"}, "g": {"S": "even"}})
+        if name == "straight-built":
+            assert by_g("even") == ["000"]  # the map exists before the items come
+        table = dynamodb_backends["123456789012"]["us-east-1"].tables[name]
+        put_straight(
+            table,
+            [
+                {"pk": {"S": "p"}, "sk": {"S": f"{n:03d}"}, "g": {"S": "even" if n % 2 == 0 else "odd"}}
+                for n in range(1, 9)
+            ],
+        )
+        assert by_g("even") == ["000", "002", "004", "006", "008"], name
+        assert by_g("odd") == ["001", "003", "005", "007"], name
+        items, requests = _query_all(
+            dynamodb, name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}, Limit=3
+        )
+        assert [item["sk"]["S"] for item in items] == [f"{n:03d}" for n in range(9)] and requests == 3, name

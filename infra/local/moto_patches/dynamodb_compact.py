@@ -204,31 +204,31 @@ def compact_table_items() -> None:
 def put_straight(table: Any, items: Iterable[dict[str, Any]]) -> None:
     """Put ``items`` (as the DynamoDB API takes them: binary values in base64) straight into moto's ``table``:
     no request, no stream record, none of the checks they passed when first written (a restore, a bench's
-    seed). Encoded straight from that form where the table keeps items encoded. The query maps of the table
-    are dropped (``dynamodb_indexes.forget``): the next query reads them again, these items included."""
+    seed). Encoded straight from that form where the table keeps items encoded; the query maps of the table
+    learn them from it too (``dynamodb_indexes.add_straight``)."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     from infra.local.moto_patches import dynamodb_indexes
     from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
 
     hash_name, range_name = table.hash_key_attr, table.range_key_attr
+    added = []
     with dynamodb_lock:
         partitions = table.items
-        if isinstance(partitions, Partitions):
-            for attributes in items:
-                partition = partitions[from_wire(attributes[hash_name], DynamoType)]
-                partition.put_encoded(from_wire(attributes[range_name], DynamoType), encode_wire(attributes))
-        else:
-            for attributes in items:
-                typed = {name: from_wire(value, DynamoType) for name, value in attributes.items()}
-                item = Item(typed[hash_name], None, {})
-                dict.update(item.attrs, typed)
+        for attributes in items:
+            hash_value = from_wire(attributes[hash_name], DynamoType)
+            range_value = from_wire(attributes[range_name], DynamoType) if range_name else None
+            if isinstance(partitions, Partitions):
+                partitions[hash_value].put_encoded(range_value, encode_wire(attributes))
+            else:
+                item = Item(hash_value, range_value, {})
+                dict.update(item.attrs, {name: from_wire(value, DynamoType) for name, value in attributes.items()})
                 if range_name is None:
-                    partitions[item.hash_key] = item
+                    partitions[hash_value] = item
                 else:
-                    item.range_key = typed[range_name]
-                    partitions[item.hash_key][item.range_key] = item
-        dynamodb_indexes.forget(table)
+                    partitions[hash_value][range_value] = item
+            added.append(((hash_value, range_value), attributes))
+        dynamodb_indexes.add_straight(table, added)
 
 
 def from_wire(value: dict[str, Any], cls: Any) -> Any:

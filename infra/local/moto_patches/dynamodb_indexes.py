@@ -69,12 +69,7 @@ def candidates(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
     query on a set of names builds its map with one scan. Called under the DynamoDB lock."""
     wanted = dict(conditions)
     names = tuple(sorted(wanted))
-    maps: dict[tuple[str, ...], _Map] = table.__dict__.setdefault(_MAPS, {})
-    if names not in maps:
-        built = maps[names] = _Map()
-        for item in _items_of(table):
-            built.put((item.hash_key, item.range_key if table.range_key_attr else None), _values(item.attrs, names))
-    keys = maps[names].by_values.get(tuple(wanted[name] for name in names), ())
+    keys = _built(table, names).by_values.get(tuple(wanted[name] for name in names), ())
     return [item for item in (_item_at(table, key) for key in keys) if item is not None]
 
 
@@ -175,10 +170,30 @@ def _reindex(table: Any, key: Key) -> None:
             ordered.put(key[1], item is not None)
 
 
-def forget(table: Any) -> None:
-    """Drop the maps and sorted keys of ``table`` (items were put around the backend): the next query builds
-    them again from the items. Called under the DynamoDB lock."""
-    table.__dict__.pop(_MAPS, None)
+def _built(table: Any, names: tuple[str, ...]) -> _Map:
+    """The map of ``names``, built with one scan of the table when no query has built it yet."""
+    maps: dict[tuple[str, ...], _Map] = table.__dict__.setdefault(_MAPS, {})
+    if names not in maps:
+        built = maps[names] = _Map()
+        for item in _items_of(table):
+            built.put((item.hash_key, item.range_key if table.range_key_attr else None), _values(item.attrs, names))
+    return maps[names]
+
+
+def add_straight(table: Any, added: list[tuple[Key, dict[str, Any]]]) -> None:
+    """Bring the maps up to date with items put around the backend (``dynamodb_compact.put_straight``): their
+    keys and attributes as the DynamoDB API writes them. The maps of the table's global indexes are built first
+    (cheap on the empty table a restore fills) so that no query has to decode every restored item to build
+    one. Sorted keys are read again from the partitions. Called under the DynamoDB lock."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    names_of_indexes = {(index.schema[0]["AttributeName"],) for index in table.global_indexes}
+    for names in names_of_indexes:
+        _built(table, names)
+    for names, known in table.__dict__[_MAPS].items() if _MAPS in table.__dict__ else ():
+        for key, attrs in added:
+            if all(name in attrs for name in names):
+                known.put(key, tuple(DynamoType(attrs[name]) for name in names))
     table.__dict__.pop(_SORTED, None)
 
 
