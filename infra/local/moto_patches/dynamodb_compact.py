@@ -4,7 +4,7 @@ moto keeps each item as Python objects: a ``DynamoType`` and a string per attrib
 dict per item. A file recorded by the ingest (its item, its first annotation version, a dataset membership)
 cost about 18 KiB of the emulator's memory that way, against 1.3 KiB of DynamoDB JSON per item; a million
 files did not fit this kind of machine. Here each partition of a table with a sort key keeps its items as
-``marshal`` + ``zlib`` bytes (about 0.5 KiB per item) under moto's own keys, and hands out a decoded ``Item``
+``marshal`` + ``zlib`` bytes (0.6 KiB for a file item of 25 attributes) under moto's own keys, and hands out a decoded ``Item``
 when moto asks for one, so every read and query answers what it answered before.
 
 moto changes items in place: an update reads the item, then runs its expression on that object. So while a
@@ -26,7 +26,7 @@ from typing import Any
 from infra.local.moto_patches.patching import replace
 
 _PENDING = b""  # the bytes of an item put by a write under way, until the write ends
-_LEVEL = 1  # zlib: level 1 keeps nine tenths of the saving for a fifth of level 6's time
+_LEVEL = 1  # zlib: on a file item (1,155 bytes marshalled) level 6 saves 7 bytes more than level 1's 644
 
 
 def encode(attrs: dict[str, Any]) -> bytes:
