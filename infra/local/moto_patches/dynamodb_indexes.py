@@ -128,7 +128,24 @@ def window(
             high = min(high, bisect.bisect_left(keys, start.cast_value, key=_first))
     if limit is not None and high - low > limit + 1:
         low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
-    return [partition[key] for _, key in keys[low:high]]
+    window_keys = keys[low:high]
+    return _within_a_page(partition, window_keys if forward else window_keys[::-1], forward)
+
+
+def _within_a_page(partition: Any, keys: list[tuple[Any, Any]], forward: bool) -> list[Any]:
+    """The items at ``keys`` (in the order the query reads them) up to the first that takes the page past
+    DynamoDB's 1 MB (moto stops there: it needs that item, and none after it), in ascending order. Without a
+    ``Limit`` a page of a 125,000-item shard decoded every item after its start (O(shard) a page)."""
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+    items, size = [], 0
+    for _, key in keys:
+        item = partition[key]
+        items.append(item)
+        size += item.size()
+        if size > RESULT_SIZE_LIMIT:
+            break
+    return items if forward else items[::-1]
 
 
 def _bounds(keys: list[tuple[Any, Any]], condition: tuple[str, list[Any]] | None) -> tuple[int, int] | None:
