@@ -746,3 +746,34 @@ def test_items_put_straight_are_found_by_key_and_index_queries(shared_moto):
         put_straight(table, [{**key, "g": {"S": "odd"}}])
         assert dynamodb.get_item(TableName=name, Key=key)["Item"]["g"] == {"S": "odd"}
         assert "000" in by_g("odd") and "000" not in by_g("even"), name
+
+
+def test_a_key_query_without_a_limit_reads_one_megabyte_a_page(shared_moto, monkeypatch):
+    """Without a ``Limit`` DynamoDB stops a page at 1 MB; the emulator looks at the items up to that point, not
+    at every item after the page's start (a shard of a million-file dataset holds 125,000 memberships), and the
+    pages, forward and backward, still hold every item once, in order."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb = _key_table("megabyte", sort_type="N")
+    filler = "x" * 2000
+    for start in range(0, 1500, 25):
+        requests = [
+            {"PutRequest": {"Item": {"pk": {"S": "p"}, "sk": {"N": str(n)}, "f": {"S": filler}}}}
+            for n in range(start, start + 25)
+        ]
+        dynamodb.batch_write_item(RequestItems={"megabyte": requests})
+    looked_at: list[int] = []
+    every_item = Table.all_items
+
+    def counted(self):
+        items = every_item(self)
+        looked_at.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    query = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "p"}}}
+    forward, requests = _query_all(dynamodb, "megabyte", **query)
+    assert [int(item["sk"]["N"]) for item in forward] == list(range(1500)) and requests == 4
+    assert max(looked_at) < 600, looked_at  # a page holds about 490 items of 2 KB
+    backward, _ = _query_all(dynamodb, "megabyte", **query, ScanIndexForward=False)
+    assert [int(item["sk"]["N"]) for item in backward] == list(range(1499, -1, -1))
