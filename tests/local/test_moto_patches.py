@@ -473,15 +473,10 @@ def test_limited_key_queries_answer_what_the_whole_partition_answers_through_wri
                             assert requests == max(1, -(-len(read) // limit)), (condition, forward, limit)
 
 
-def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_moto, monkeypatch):
-    """A dataset's listing asks a query per membership shard for each page: each looked at every item of its
-    shard before the cursor, so a page cost grew with the dataset."""
+def _count_items_looked_at(monkeypatch) -> list[int]:
+    """How many items each query of moto's looks at (what ``Table.all_items`` hands it), in order."""
     from moto.dynamodb.models.table import Table
 
-    dynamodb = _key_table("looked-at", sort_type="N")
-    for start in range(0, 3000, 25):
-        requests = [{"PutRequest": {"Item": {"pk": {"S": "p"}, "sk": {"N": str(n)}}}} for n in range(start, start + 25)]
-        dynamodb.batch_write_item(RequestItems={"looked-at": requests})
     looked_at: list[int] = []
     every_item = Table.all_items
 
@@ -491,6 +486,18 @@ def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_mo
         return items
 
     monkeypatch.setattr(Table, "all_items", counted)
+    return looked_at
+
+
+def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_moto, monkeypatch):
+    """A dataset's listing asks a query per membership shard for each page: each looked at every item of its
+    shard before the cursor, so a page cost grew with the dataset."""
+
+    dynamodb = _key_table("looked-at", sort_type="N")
+    for start in range(0, 3000, 25):
+        requests = [{"PutRequest": {"Item": {"pk": {"S": "p"}, "sk": {"N": str(n)}}}} for n in range(start, start + 25)]
+        dynamodb.batch_write_item(RequestItems={"looked-at": requests})
+    looked_at = _count_items_looked_at(monkeypatch)
     page = dynamodb.query(
         TableName="looked-at",
         KeyConditionExpression="pk = :pk AND sk < :after",
@@ -752,7 +759,6 @@ def test_a_key_query_without_a_limit_reads_one_megabyte_a_page(shared_moto, monk
     """Without a ``Limit`` DynamoDB stops a page at 1 MB; the emulator looks at the items up to that point, not
     at every item after the page's start (a shard of a million-file dataset holds 125,000 memberships), and the
     pages, forward and backward, still hold every item once, in order."""
-    from moto.dynamodb.models.table import Table
 
     dynamodb = _key_table("megabyte", sort_type="N")
     filler = "x" * 2000
@@ -762,15 +768,7 @@ def test_a_key_query_without_a_limit_reads_one_megabyte_a_page(shared_moto, monk
             for n in range(start, start + 25)
         ]
         dynamodb.batch_write_item(RequestItems={"megabyte": requests})
-    looked_at: list[int] = []
-    every_item = Table.all_items
-
-    def counted(self):
-        items = every_item(self)
-        looked_at.append(len(items))
-        return items
-
-    monkeypatch.setattr(Table, "all_items", counted)
+    looked_at = _count_items_looked_at(monkeypatch)
     query = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "p"}}}
     forward, requests = _query_all(dynamodb, "megabyte", **query)
     assert [int(item["sk"]["N"]) for item in forward] == list(range(1500)) and requests == 4
