@@ -473,6 +473,103 @@ def test_limited_key_queries_answer_what_the_whole_partition_answers_through_wri
                             assert requests == max(1, -(-len(read) // limit)), (condition, forward, limit)
 
 
+def _index_table(name: str, sort_type: str = "S"):
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+            {"AttributeName": "gs", "AttributeType": sort_type},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    return dynamodb
+
+
+def test_limited_index_queries_answer_in_the_index_s_order_through_writes(shared_moto):
+    """Paged index queries (each comparison, both directions, a filter) over an index partition that puts,
+    updates moving an item's index sort key or partition, removals of the index sort key and deletes keep
+    changing answer what the index holds in its order: its sort key, then the table's keys (ties are many)."""
+    import random
+
+    rng = random.Random(11)
+    dynamodb = _index_table("index-windows")
+    held: dict[tuple[str, str], dict[str, str]] = {}  # (pk, sk) -> {"g":, "gs":?, "n":}
+
+    def item_of(key: tuple[str, str], attrs: dict[str, str]) -> dict:
+        return {"pk": {"S": key[0]}, "sk": {"S": key[1]}} | {
+            name: ({"N": value} if name == "n" else {"S": value}) for name, value in attrs.items()
+        }
+
+    def write(count: int) -> None:
+        for _ in range(count):
+            key = (rng.choice("pq"), f"{rng.randrange(1_000):04d}")
+            attrs = {"g": rng.choice("ab"), "gs": f"{rng.randrange(40):02d}", "n": str(rng.randrange(3))}
+            held[key] = attrs
+            dynamodb.put_item(TableName="index-windows", Item=item_of(key, attrs))
+        for key in rng.sample(sorted(held), count // 4):  # a claim: the item moves in the index
+            held[key] |= {"gs": f"{rng.randrange(40):02d}", "g": rng.choice("ab")}
+            dynamodb.update_item(
+                TableName="index-windows",
+                Key=item_of(key, {}),
+                UpdateExpression="SET gs = :gs, g = :g",
+                ExpressionAttributeValues={":gs": {"S": held[key]["gs"]}, ":g": {"S": held[key]["g"]}},
+            )
+        for key in rng.sample(sorted(held), count // 10):  # out of the index, still in the table
+            held[key].pop("gs", None)
+            dynamodb.update_item(TableName="index-windows", Key=item_of(key, {}), UpdateExpression="REMOVE gs")
+        for key in rng.sample(sorted(held), count // 8):
+            dynamodb.delete_item(TableName="index-windows", Key=item_of(key, {}))
+            del held[key]
+
+    conditions = {
+        "": lambda gs: True,
+        " AND gs < :a": lambda gs: gs < "20",
+        " AND gs <= :a": lambda gs: gs <= "20",
+        " AND gs > :a": lambda gs: gs > "20",
+        " AND gs >= :a": lambda gs: gs >= "20",
+        " AND gs = :a": lambda gs: gs == "20",
+        " AND gs BETWEEN :a AND :b": lambda gs: "20" <= gs <= "30",
+        " AND begins_with(gs, :p)": lambda gs: gs.startswith("1"),
+    }
+    for _ in range(3):
+        write(80)
+        for condition, meets in conditions.items():
+            for forward in (True, False):
+                for limit in (3, 50, None):
+                    for filtered in (False, True):
+                        values = {":g": {"S": "a"}, ":a": {"S": "20"}, ":b": {"S": "30"}, ":p": {"S": "1"}}
+                        used = {name: values[name] for name in values if name in condition + " :g"}
+                        query = {
+                            "IndexName": "by-g",
+                            "KeyConditionExpression": "g = :g" + condition,
+                            "ExpressionAttributeValues": used | ({":one": {"N": "1"}} if filtered else {}),
+                            "ScanIndexForward": forward,
+                            **({"Limit": limit} if limit else {}),
+                            **({"FilterExpression": "n = :one"} if filtered else {}),
+                        }
+                        answered, requests = _query_all(dynamodb, "index-windows", **query)
+                        in_index = [(a["gs"], *key) for key, a in held.items() if a["g"] == "a" and "gs" in a]
+                        read = sorted((entry for entry in in_index if meets(entry[0])), reverse=not forward)
+                        wanted = [e for e in read if not filtered or held[e[1:]]["n"] == "1"]
+                        got = [(i["gs"]["S"], i["pk"]["S"], i["sk"]["S"]) for i in answered]
+                        assert got == wanted, (condition, forward, limit, filtered)
+                        if limit:
+                            assert requests == max(1, -(-len(read) // limit)), (condition, forward, limit)
+
+
 def _count_items_looked_at(monkeypatch) -> list[int]:
     """How many items each query of moto's looks at (what ``Table.all_items`` hands it), in order."""
     from moto.dynamodb.models.table import Table
@@ -507,6 +604,32 @@ def test_a_limited_key_query_looks_at_its_page_not_the_whole_partition(shared_mo
     )
     assert [int(item["sk"]["N"]) for item in page["Items"]] == list(range(2499, 2489, -1))
     assert page["LastEvaluatedKey"]["sk"] == {"N": "2490"}
+    assert looked_at == [11]
+
+
+def test_a_limited_index_query_looks_at_its_page_not_the_whole_index_partition(shared_moto, monkeypatch):
+    """The workflow's queue of open tasks is one index partition per job, read at every task handed out: each
+    read sorted every task of the job."""
+    dynamodb = _index_table("index-looked-at", sort_type="N")
+    for start in range(0, 2000, 25):
+        requests = [
+            {"PutRequest": {"Item": {"pk": {"S": f"t{n}"}, "sk": {"S": "x"}, "g": {"S": "q"}, "gs": {"N": str(n)}}}}
+            for n in range(start, start + 25)
+        ]
+        dynamodb.batch_write_item(RequestItems={"index-looked-at": requests})
+    query = {
+        "TableName": "index-looked-at",
+        "IndexName": "by-g",
+        "KeyConditionExpression": "g = :g AND gs < :upto",
+        "ExpressionAttributeValues": {":g": {"S": "q"}, ":upto": {"N": "1500"}},
+        "Limit": 10,
+    }
+    dynamodb.query(**query)  # the first read of the partition orders it
+    looked_at = _count_items_looked_at(monkeypatch)
+    after_7 = {"g": {"S": "q"}, "gs": {"N": "7"}, "pk": {"S": "t7"}, "sk": {"S": "x"}}
+    page = dynamodb.query(**query, ExclusiveStartKey=after_7)
+    assert [int(item["gs"]["N"]) for item in page["Items"]] == list(range(8, 18))
+    assert page["LastEvaluatedKey"]["gs"] == {"N": "17"}
     assert looked_at == [11]
 
 

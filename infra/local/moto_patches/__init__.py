@@ -14,7 +14,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - Queries on a table's own key read only the partition asked for: moto sorts the whole table on every
   query, which makes a dataset page cost O(table) instead of O(page), as DynamoDB does. Index queries look up
   the items holding their hash key in maps that every write keeps current (moto keeps no index and read
-  every item).
+  every item); one with a ``Limit`` reads its page from the index partition kept in the index's order (moto
+  sorted the whole partition per query).
 - State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
   definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
   itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.

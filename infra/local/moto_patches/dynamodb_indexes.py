@@ -14,12 +14,17 @@ items it is given, in moto's order, so answers are unchanged; only the items it 
 The same writes keep each base-table partition's sort keys in order once a key query has asked for them
 (``sorted_keys``), so such a query looks at the items of its page (``window``) as DynamoDB does, not at every
 item of the partition: a dataset's listing asks one query per membership shard for each page.
+
+An index query with a ``Limit`` does the same with the items of its index partition kept in the index's order
+(``IndexOrder``, built for a partition the first time such a query reads it): moto sorts the whole index
+partition on every query, and the workflow's queue of open tasks is one partition per job, read at every task
+handed out (18 ms a query at 600 tasks, 2 ms at 20).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
@@ -27,6 +32,7 @@ from infra.local.moto_patches.patching import replace
 
 _MAPS = "_annolake_index_maps"  # table attribute: {attribute names: _Map}
 _SORTED = "_annolake_sorted_keys"  # table attribute: {hash key: _SortedKeys}
+_ORDERS = "_annolake_index_orders"  # table attribute: {index name: IndexOrder}
 Key = tuple[Any, Any]  # an item's (hash key, range key or None), as DynamoTypes
 
 
@@ -129,33 +135,35 @@ def window(
     if limit is not None and high - low > limit + 1:
         low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
     window_keys = keys[low:high]
-    return _within_a_page(partition, window_keys if forward else window_keys[::-1], forward)
+    return _within_a_page((partition[key] for _, key in (window_keys if forward else window_keys[::-1])), forward)
 
 
-def _within_a_page(partition: Any, keys: list[tuple[Any, Any]], forward: bool) -> list[Any]:
-    """The items at ``keys`` (in the order the query reads them) up to the first that takes the page past
-    DynamoDB's 1 MB (moto stops there: it needs that item, and none after it), in ascending order. Without a
-    ``Limit`` a page of a 125,000-item shard decoded every item after its start (O(shard) a page)."""
+def _within_a_page(items: Iterable[Any], forward: bool) -> list[Any]:
+    """The ``items`` (in the order the query reads them) up to the first that takes the page past DynamoDB's
+    1 MB (moto stops there: it needs that item, and none after it), in ascending order. Without a ``Limit`` a
+    page of a 125,000-item shard decoded every item after its start (O(shard) a page)."""
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
 
-    items, size = [], 0
-    for _, key in keys:
-        item = partition[key]
-        items.append(item)
+    taken, size = [], 0
+    for item in items:
+        taken.append(item)
         size += item.size()
         if size > RESULT_SIZE_LIMIT:
             break
-    return items if forward else items[::-1]
+    return taken if forward else taken[::-1]
 
 
-def _bounds(keys: list[tuple[Any, Any]], condition: tuple[str, list[Any]] | None) -> tuple[int, int] | None:
-    """The slice of ``keys`` meeting the sort key condition (None for a comparison this does not bound)."""
+def _bounds(
+    keys: list[Any], condition: tuple[str, list[Any]] | None, sort_value: Callable[[Any], Any] = _first
+) -> tuple[int, int] | None:
+    """The slice of ``keys`` (ordered by ``sort_value`` of each) meeting the sort key condition (None for a
+    comparison this does not bound)."""
     if condition is None:
         return 0, len(keys)
     comparison, objects = condition
     values = [value.cast_value for value in objects]
-    left = lambda value: bisect.bisect_left(keys, value, key=_first)  # noqa: E731
-    right = lambda value: bisect.bisect_right(keys, value, key=_first)  # noqa: E731
+    left = lambda value: bisect.bisect_left(keys, value, key=sort_value)  # noqa: E731
+    right = lambda value: bisect.bisect_right(keys, value, key=sort_value)  # noqa: E731
     if comparison in ("EQ", "="):
         return left(values[0]), right(values[0])
     if comparison in ("LT", "<"):
@@ -170,10 +178,140 @@ def _bounds(keys: list[tuple[Any, Any]], condition: tuple[str, list[Any]] | None
         return left(values[0]), max(left(values[0]), right(values[1]))
     if comparison == "BEGINS_WITH" and isinstance(values[0], str):
         low = high = left(values[0])
-        while high < len(keys) and str(keys[high][0]).startswith(values[0]):
+        while high < len(keys) and str(sort_value(keys[high])).startswith(values[0]):
             high += 1
         return low, high
     return None
+
+
+class _Unordered(Exception):
+    """An item whose index key types differ from the table's definitions: the index is read as moto reads it."""
+
+
+class IndexOrder:
+    """An index's partitions in the order moto reads an index (its sort key, then the table's hash and sort
+    keys) as (cast values, table key) pairs, for the partitions a query has read; every write through the
+    backend keeps them current. ``placed``: where each item of a built partition stands."""
+
+    def __init__(self, names: tuple[str, str, str, str | None], types: tuple[str, ...]) -> None:
+        self.names = names  # index hash key, index sort key, table hash key, table sort key (or None)
+        self.types = types  # the declared types of the last three
+        self.partitions: dict[Any, list[tuple[tuple[Any, ...], Key]]] = {}
+        self.placed: dict[Key, tuple[Any, tuple[Any, ...]]] = {}
+        self.usable = True
+
+    def _place(self, attrs: dict[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+        """(index hash value, order) of an item, None when it is not in the index (no index sort key)."""
+        hash_attr, sort_attr, *table_keys = self.names
+        value, sort = attrs.get(hash_attr), attrs.get(sort_attr)
+        if value is None or sort is None:
+            return None
+        parts = [sort, *(attrs[name] for name in table_keys if name is not None)]
+        if any(part.type != wanted for part, wanted in zip(parts, self.types, strict=True)):
+            raise _Unordered
+        return value, tuple(part.cast_value for part in parts)
+
+    def partition(self, table: Any, value: Any) -> list[tuple[tuple[Any, ...], Key]]:
+        known = self.partitions.get(value)
+        if known is None:
+            known = []
+            for item in candidates(table, [(self.names[0], value)]):
+                placed = self._place(item.attrs)
+                if placed is not None:
+                    key = (item.hash_key, item.range_key if table.range_key_attr else None)
+                    known.append((placed[1], key))
+                    self.placed[key] = placed
+            known.sort(key=_first)
+            self.partitions[value] = known
+        return known
+
+    def put(self, key: Key, attrs: dict[str, Any] | None) -> None:
+        former = self.placed.pop(key, None)
+        if former is not None:
+            entries = self.partitions[former[0]]
+            at = bisect.bisect_left(entries, former[1], key=_first)  # orders hold the table key: unique
+            del entries[at]
+        placed = None if attrs is None else self._place(attrs)
+        if placed is not None and placed[0] in self.partitions:
+            bisect.insort(self.partitions[placed[0]], (placed[1], key), key=_first)
+            self.placed[key] = placed
+
+
+def _sort_value(entry: tuple[tuple[Any, ...], Key]) -> Any:
+    return entry[0][0]
+
+
+def _order_of(table: Any, index_name: str) -> IndexOrder | None:
+    orders: dict[str, IndexOrder | None] = table.__dict__.setdefault(_ORDERS, {})
+    if index_name not in orders:
+        orders[index_name] = _new_order(table, index_name)
+    order = orders[index_name]
+    return order if order is not None and order.usable else None
+
+
+def _new_order(table: Any, index_name: str) -> IndexOrder | None:
+    """An empty order for an index with one hash and one sort key over string or number keys; else None."""
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    if index is None:
+        return None
+    hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+    sorts = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+    if len(hashes) != 1 or len(sorts) != 1:
+        return None
+    declared = {a["AttributeName"]: a["AttributeType"] for a in table.attr}
+    names = (hashes[0], sorts[0], table.hash_key_attr, table.range_key_attr)
+    types = tuple(str(declared.get(name)) for name in names[1:] if name is not None)
+    if any(kind not in _WINDOWED_TYPES for kind in types):
+        return None
+    return IndexOrder(names, types)
+
+
+def index_sort_key(table: Any, index_name: str) -> str | None:
+    """The sort key attribute of an index ``index_window`` may answer for, else None."""
+    order = _order_of(table, index_name)
+    return order.names[1] if order is not None else None
+
+
+def index_window(
+    table: Any,
+    index_name: str,
+    value: Any,
+    condition: tuple[str, list[Any]] | None,
+    limit: int | None,
+    forward: bool,
+    start: dict[str, Any] | None,
+) -> list[Any] | None:
+    """The items of an index query's page, in the index's order: those of the index partition ``value`` meeting
+    the sort key ``condition`` past the ``start`` key (an ``ExclusiveStartKey``), at most ``limit`` + 1 from
+    the end the query reads from; None when the query is not one this answers. Called under the DynamoDB lock."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    order = _order_of(table, index_name)
+    if order is None:
+        return None
+    try:
+        entries = order.partition(table, value)
+    except _Unordered:
+        order.usable = False
+        return None
+    bounds = _bounds(entries, condition, _sort_value)
+    if bounds is None:
+        return None
+    low, high = bounds
+    if start is not None:
+        names = [name for name in order.names[1:] if name is not None]
+        if any(name not in start for name in names):
+            return None
+        after = tuple(DynamoType(start[name]).cast_value for name in names)
+        if forward:
+            low = max(low, bisect.bisect_right(entries, after, key=_first))
+        else:
+            high = min(high, bisect.bisect_left(entries, after, key=_first))
+    if limit is not None and high - low > limit + 1:
+        low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
+    chosen = entries[low:high]
+    items = (_item_at(table, key) for _, key in (chosen if forward else chosen[::-1]))
+    return _within_a_page((item for item in items if item is not None), forward)
 
 
 def _reindex(table: Any, key: Key) -> None:
@@ -181,6 +319,12 @@ def _reindex(table: Any, key: Key) -> None:
     item = _item_at(table, key)
     for names, known in table.__dict__.get(_MAPS, {}).items():
         known.put(key, None if item is None else _values(item.attrs, names))
+    for order in table.__dict__.get(_ORDERS, {}).values():
+        if order is not None and order.usable:
+            try:
+                order.put(key, None if item is None else item.attrs)
+            except _Unordered:
+                order.usable = False
     if key[1] is not None:
         ordered = table.__dict__.get(_SORTED, {}).get(key[0])
         if ordered is not None:
@@ -212,6 +356,7 @@ def add_straight(table: Any, added: list[tuple[Key, dict[str, Any]]]) -> None:
             if all(name in attrs for name in names):
                 known.put(key, tuple(DynamoType(attrs[name]) for name in names))
     table.__dict__.pop(_SORTED, None)
+    table.__dict__.pop(_ORDERS, None)
 
 
 def keep_index_maps() -> None:
@@ -233,7 +378,7 @@ def keep_index_maps() -> None:
                     return write(self, table_name, *args, **kwargs)
                 finally:
                     table = self.tables.get(table_name)
-                    if table is not None and (table.__dict__.get(_MAPS) or table.__dict__.get(_SORTED)):
+                    if table is not None and any(table.__dict__.get(kept) for kept in (_MAPS, _SORTED, _ORDERS)):
                         key = key_of(table, attrs_of(*args, **kwargs))
                         if key is not None:
                             _reindex(table, key)

@@ -32,6 +32,24 @@ def _page(table: Any, arguments: dict[str, Any]) -> tuple[int | None, bool, Any]
     return arguments.get("limit"), forward is not False, start_key
 
 
+def _index_page(table: Any, arguments: dict[str, Any], conditions: list[Any]) -> tuple | None:
+    """(index name, hash value, sort key condition, limit, forward, start key) of an index query that
+    ``dynamodb_indexes.index_window`` may answer: one hash key, at most one sort key condition (on the index's
+    sort key), no legacy ``QueryFilter``."""
+    index_name = arguments["index_name"]
+    if arguments.get("filter_kwargs") or len(conditions) != 1:
+        return None
+    sort_conditions = arguments.get("range_key_conditions") or ()
+    sort_key = dynamodb_indexes.index_sort_key(table, index_name)
+    if sort_key is None or len(sort_conditions) > 1 or any(c[0] != sort_key for c in sort_conditions):
+        return None
+    comparison = arguments.get("range_comparison")
+    condition = (comparison, arguments.get("range_objs") or []) if comparison else None
+    forward = arguments.get("scan_index_forward") is not False
+    start = arguments.get("exclusive_start_key")
+    return index_name, conditions[0][1], condition, arguments.get("limit"), forward, start
+
+
 def index_base_table_queries() -> None:
     """Make moto's base-table ``query`` read only the requested partition (results are unchanged).
 
@@ -42,7 +60,8 @@ def index_base_table_queries() -> None:
     index query, the items holding its hash key values, looked up in maps every write keeps current
     (``dynamodb_indexes``). A base-table query with a ``Limit`` gets only the items its page can hold, found in
     the partition's sort keys kept in order (``dynamodb_indexes.window``): a page of a 10,000-file dataset's
-    listing (a query per membership shard) looked at every membership item before the cursor.
+    listing (a query per membership shard) looked at every membership item before the cursor. An index query
+    likewise gets the items of its page in the index's order (``dynamodb_indexes.index_window``).
     """
     from moto.dynamodb.models.table import Table
 
@@ -54,6 +73,10 @@ def index_base_table_queries() -> None:
             if scope is None or scope[0] is not self:
                 return whole_table(self)
             if scope[2] is not None:  # an index query: only items with its hash key values (moto sorts them)
+                if scope[4] is not None:
+                    paged = dynamodb_indexes.index_window(self, *scope[4])
+                    if paged is not None:
+                        return paged
                 return dynamodb_indexes.candidates(self, scope[2])
             if scope[1] not in self.items:
                 return []
@@ -79,12 +102,13 @@ def index_base_table_queries() -> None:
             bound = signature.bind(self, *args, **kwargs)
             # (table, hash key of a base-table query, [(name, value)] of an index query's hash key conditions,
             # (comparison, values) of a base-table query's sort key condition, (limit, forward, start sort key)
-            # of a base-table query whose page can be read alone)
+            # of a base-table query whose page can be read alone or ``_index_page`` of such an index query)
             scope: tuple[Table, Any, list[Any] | None, tuple[str, list[Any]] | None, tuple | None] | None
             arguments = bound.arguments
             if arguments.get("index_name"):
                 conditions = arguments.get("hash_key_conditions")
-                scope = (self, None, list(conditions), None, None) if conditions else None
+                page = _index_page(self, arguments, list(conditions)) if conditions else None
+                scope = (self, None, list(conditions), None, page) if conditions else None
             else:
                 hash_key = arguments.get("hash_key")
                 comparison = arguments.get("range_comparison")
