@@ -29,7 +29,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   per request is memoized; the engine parses each JSONPath text once; moto lists a response class's actions
   once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
 - An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
-  once what it is (moto asks each node, through ``abc``): the same checks, in the same order.
+  once what it is (moto asks each node, through ``abc``): the same checks, in the same order. Each update
+  expression text is parsed once and each condition expression text lexed once.
 - moto's models keep no list of every instance they made (its dashboard's): a platform left running held
   every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
 - Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
@@ -50,6 +51,7 @@ from infra.local.moto_patches.dynamodb_transactions import two_phase_transaction
 from infra.local.moto_patches.dynamodb_updates import (
     copy_update_expressions_by_pickling,
     find_clauses_by_class,
+    parse_each_expression_text_once,
     walk_update_expressions_by_class,
 )
 from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
@@ -88,6 +90,7 @@ __all__ = [
     "measure_new_items_once",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
+    "parse_each_expression_text_once",
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
     "project_top_level_attributes",
@@ -128,6 +131,7 @@ def install() -> None:
     no_debug_form_wrapper()
     copy_update_expressions_by_pickling()
     walk_update_expressions_by_class()
+    parse_each_expression_text_once()
     find_clauses_by_class()
     fast_utc_timestamps()
     keep_no_model_instances()

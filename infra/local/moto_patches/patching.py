@@ -46,5 +46,6 @@ def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) ->
     if patch in installed:
         return
     replacement = make(current)
-    setattr(replacement, MARK, installed | {patch})
+    # a classmethod's mark goes on its function: reading the attribute back gives a method bound to that
+    setattr(getattr(replacement, "__func__", replacement), MARK, installed | {patch})
     setattr(owner, name, replacement)
