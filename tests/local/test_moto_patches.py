@@ -938,3 +938,136 @@ def test_a_key_query_without_a_limit_reads_one_megabyte_a_page(shared_moto, monk
     assert max(looked_at) < 600, looked_at  # a page holds about 490 items of 2 KB
     backward, _ = _query_all(dynamodb, "megabyte", **query, ScanIndexForward=False)
     assert [int(item["sk"]["N"]) for item in backward] == list(range(1499, -1, -1))
+
+
+def test_dynamodb_requests_sent_straight_to_moto_s_handler_get_the_answers_its_flask_view_gives(
+    moto_endpoint, serve_wsgi, new_moto_app
+):
+    """The same DynamoDB calls through ``DirectDynamoDB`` and through moto's Flask app, each on a table of its
+    own in the same moto: the same answers (items, binary and set attributes, pages, counts, transactions),
+    the same refusals (condition failures with the old item, validation errors, a missing table, a cancelled
+    transaction), the same status and headers."""
+    import boto3
+    import urllib3
+    from botocore.exceptions import ClientError
+
+    from infra.local.moto_patches import DirectDynamoDB
+
+    def client(endpoint: str):
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def calls(dynamodb, table: str) -> list:
+        """Each call's answer (its ResponseMetadata left out) or refusal, the table's name made neutral."""
+        key = {"pk": {"S": "p"}, "sk": {"S": "1"}}
+        item = key | {"b": {"B": b"\x00\xffbytes"}, "ss": {"SS": ["x", "y"]}, "n": {"N": "1.50"}, "m": {"M": {}}}
+        steps = [
+            lambda: dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            )["TableDescription"]["KeySchema"],
+            lambda: dynamodb.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD"),
+            lambda: dynamodb.get_item(TableName=table, Key=key),
+            lambda: dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET n = n + :one ADD ss :z REMOVE m",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"SS": ["z"]}},
+                ReturnValues="ALL_NEW",
+            ),
+            lambda: dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET n = :v",
+                ConditionExpression="n = :v",
+                ExpressionAttributeValues={":v": {"N": "9"}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ),
+            lambda: dynamodb.update_item(
+                TableName=table, Key=key, UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": {"S": "q"}}
+            ),
+            lambda: dynamodb.batch_write_item(
+                RequestItems={
+                    table: [{"PutRequest": {"Item": {"pk": {"S": "p"}, "sk": {"S": str(i)}}}} for i in range(2, 9)]
+                }
+            ),
+            lambda: dynamodb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :p AND sk > :s",
+                ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"S": "3"}},
+                Limit=2,
+                ScanIndexForward=False,
+            ),
+            lambda: dynamodb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :p",
+                Select="COUNT",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+            ),
+            lambda: dynamodb.batch_get_item(
+                RequestItems={table: {"Keys": [key, {"pk": {"S": "p"}, "sk": {"S": "5"}}]}}
+            ),
+            lambda: dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": key,
+                            "UpdateExpression": "SET t = :t",
+                            "ExpressionAttributeValues": {":t": {"S": "done"}},
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "p"}, "sk": {"S": "2"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            ),
+            lambda: dynamodb.get_item(TableName=f"{table}-missing", Key=key),
+            lambda: dynamodb.scan(TableName=table, FilterExpression="attribute_exists(b)"),
+            lambda: dynamodb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD"),
+        ]
+        answers = []
+        for step in steps:
+            try:
+                answer = step()
+                if isinstance(answer, dict):
+                    answer.pop("ResponseMetadata", None)
+            except ClientError as exc:
+                answer = (exc.response["Error"], exc.response.get("Item"), exc.response.get("CancellationReasons"))
+            answers.append(json.loads(json.dumps(answer, default=repr).replace(table, "TABLE")))
+        return answers
+
+    with serve_wsgi(DirectDynamoDB(new_moto_app())) as direct:
+        assert calls(client(direct), "lane-direct") == calls(client(moto_endpoint), "lane-flask")
+        http = urllib3.PoolManager()
+        headers = {
+            "X-Amz-Target": "DynamoDB_20120810.GetItem",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261205/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        }
+        body = json.dumps({"TableName": "TABLE", "Key": {"pk": {"S": "p"}, "sk": {"S": "2"}}})
+        raw = [
+            http.request("POST", f"{endpoint}/", body=body.replace("TABLE", table), headers=headers)
+            for endpoint, table in ((direct, "lane-direct"), (moto_endpoint, "lane-flask"))
+        ]
+        assert raw[0].status == raw[1].status == 200
+        assert raw[0].data == raw[1].data
+        differ = {"x-amzn-requestid", "date", "access-control-allow-origin"}  # ids and clocks; CORS: no Origin sent
+        assert {k.lower(): v for k, v in raw[0].headers.items() if k.lower() not in differ} == {
+            k.lower(): v for k, v in raw[1].headers.items() if k.lower() not in differ
+        }

@@ -25,9 +25,10 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
-  JSON answers are not scanned for an XML request id; EventBridge reuses parsed JSONPaths; the service lookup
-  per request is memoized; the engine parses each JSONPath text once; moto lists a response class's actions
-  once, not per request, and builds no debug-mode wrapper around each request's (empty) ``files``.
+  JSON answers are not scanned for an XML request id, which is drawn in one call; EventBridge reuses parsed
+  JSONPaths; the service lookup per request is memoized; the engine parses each JSONPath text once; moto lists
+  a response class's actions once, not per request, and builds no debug-mode wrapper around each request's
+  (empty) ``files``.
 - An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order. Each update
   expression text is parsed once and each condition expression text lexed once.
@@ -36,6 +37,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
   decoded when an operation reads them; a write's items stay live until it ends. A new item's size is checked
   once, on the whole item (moto re-measured the item per attribute set).
+- DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
+  puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -58,10 +61,12 @@ from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_c
 from infra.local.moto_patches.instances import keep_no_model_instances
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
+    DirectDynamoDB,
     action_names_once_per_class,
     fast_backend_access,
     memoize_backend_lookup,
     no_debug_form_wrapper,
+    random_strings_in_one_draw,
     request_ids_only_where_xml_has_them,
 )
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
@@ -77,6 +82,7 @@ from infra.local.moto_patches.timestamps import fast_utc_timestamps
 
 __all__ = [
     "MOTO_VERSION",
+    "DirectDynamoDB",
     "MotoVersionError",
     "compact_table_items",
     "copy_query_results_after_filtering",
@@ -90,6 +96,7 @@ __all__ = [
     "measure_new_items_once",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
+    "random_strings_in_one_draw",
     "parse_each_expression_text_once",
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
@@ -129,6 +136,7 @@ def install() -> None:
     parse_each_json_path_once()
     action_names_once_per_class()
     no_debug_form_wrapper()
+    random_strings_in_one_draw()
     copy_update_expressions_by_pickling()
     walk_update_expressions_by_class()
     parse_each_expression_text_once()

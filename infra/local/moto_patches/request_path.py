@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from infra.local.moto_patches.patching import MARK, replace, require_moto_version
@@ -99,3 +101,80 @@ def no_debug_form_wrapper() -> None:
         return _load_form_data
 
     replace(BackendRequest, "_load_form_data", "no-debug-files", plain)
+
+
+def random_strings_in_one_draw() -> None:
+    """moto draws each character of a random string with its own ``choice`` call: the 52-character request id
+    of every answer cost about a tenth of a ``GetItem``. One ``choices`` draw of as many characters, from the
+    same pool and the same (seedable) generator, makes the same kind of string."""
+    from moto.moto_api._internal.moto_random import MotoRandom
+
+    def one_draw(_: Callable[..., str]) -> Callable[..., str]:
+        def get_random_string(
+            self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
+        ) -> str:
+            pool = string.ascii_letters + (string.digits if include_digits else "")
+            drawn = "".join(self.choices(pool, k=length))
+            return drawn.lower() if lower_case else drawn
+
+        return get_random_string
+
+    replace(MotoRandom, "get_random_string", "one-draw", one_draw)
+
+
+DYNAMODB_TARGET = "DynamoDB_20120810."
+
+
+class DirectDynamoDB:
+    """WSGI layer in front of moto's dispatcher: DynamoDB requests go straight to moto's ``DynamoHandler``.
+
+    moto hands every request to a Flask app per service, which builds a request context, routes, wraps the
+    answer in a Flask response and runs its CORS hook: about a third of what a ``GetItem`` cost the emulator,
+    paid by every DynamoDB call the platform makes. DynamoDB has one route (``POST /`` with the operation in
+    ``X-Amz-Target``), so this calls the handler that route calls, with the request type moto's server gives
+    it, and answers what moto's Flask view answers: the same status, headers and body. Everything else (other
+    services, browsers' CORS requests, which carry an ``Origin``) goes the Flask way.
+    """
+
+    def __init__(self, app: Callable[[dict[str, Any], Callable[..., Any]], Any]) -> None:
+        from moto.dynamodb.responses import DynamoHandler
+        from moto.moto_server.werkzeug_app import BackendRequest
+
+        require_moto_version()
+        self.app = app
+        self._handler = DynamoHandler
+        self._request = BackendRequest  # what moto's server builds for its views (a request of a real server)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGET)
+            or "HTTP_ORIGIN" in environ
+            or environ.get("PATH_INFO", "/") != "/"
+        ):
+            return self.app(environ, start_response)
+        from botocore.exceptions import ClientError
+
+        request = self._request(environ)
+        if environ.get("QUERY_STRING") or "HTTP_HOST" not in environ:
+            url = request.raw_url
+        else:  # what ``raw_url`` makes of ``POST /`` (werkzeug's URL building cost a tenth of the request)
+            url = f"{environ['wsgi.url_scheme']}://{environ['HTTP_HOST']}/"
+        try:
+            status, headers, body = self._handler.dispatch(request, url, dict(request.headers))
+        except ClientError as exc:  # as moto's view answers it
+            status, headers, body = 400, {}, exc.response["Error"]["Message"]
+        payload = body.encode() if isinstance(body, str) else bytes(body or b"")
+        answer = [(name, str(value)) for name, value in headers.items() if name.lower() != "content-length"]
+        if not any(name.lower() == "content-type" for name, _ in answer):
+            answer.append(("Content-Type", "text/html; charset=utf-8"))  # Flask's default
+        answer.append(("Content-Length", str(len(payload))))
+        start_response(_status_line(int(status)), answer)
+        return [payload]
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} UNKNOWN"
