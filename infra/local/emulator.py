@@ -6,6 +6,7 @@
 - Presigned URLs that are expired or tampered, and S3 requests without credentials, get 403 (``presign``), as on S3.
 - Chosen calls fail on request, as AWS fails them (``faults``: ``/_annolake/faults``), to try failure paths.
 - moto is made safe under threads and faster where the platform leans on it (``moto_patches``).
+- Connections stay open between requests (``keep_alive``; werkzeug's server closed each after one).
 - Calls this process makes to the emulator (handlers, the Step Functions engine, the poller) are answered
   in-process, without a socket (``in_process``).
 - Every request that reaches moto passes the ``recorder`` (``state.capture``), which journals what it changed
@@ -26,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.local import event_sources, in_process, lambda_runtime, moto_patches, stream_sources
 from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
+from infra.local.keep_alive import KeepAliveRequestHandler
 from infra.local.presign import PresignGuard, s3_requests_of
 from infra.local.presign.environ import WSGIApp
 from infra.local.state import blobs
@@ -81,7 +83,9 @@ class Emulator:
         app = CognitoCors(app, self.web_origins)
         app = FaultInjection(app)
         try:
-            self._server = make_server(self.host, self.port, app, threaded=True)
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=KeepAliveRequestHandler
+            )
         except OSError as exc:
             raise SystemExit(
                 f"cannot listen on {self.endpoint_url} ({exc.strerror}): is another `make up` running? "

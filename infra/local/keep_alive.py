@@ -1,0 +1,168 @@
+"""The emulator's HTTP connections stay open between requests, as AWS endpoints keep them.
+
+werkzeug's development server answers every request with ``Connection: close``, so each call a client makes
+(the API workers' AWS calls, the SDK's, aws-cli's, a browser's presigned fetches) opened a TCP connection and
+the server started a thread for it; after each answer the thread also waited 10 ms for stray body bytes
+before closing. ``KeepAliveRequestHandler`` serves HTTP/1.1 keep-alive: the request body is read to its
+``Content-Length`` before the next request is read (what the application left unread is drained, or the
+connection closed after the answer when that is more than ``DRAIN_LIMIT``), answers without a length are sent
+chunked, and
+a connection idle for ``IDLE_SECONDS`` is closed. A request with a chunked body, one asking
+``Connection: close``, and one whose application failed after its answer began end their connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wsgi import LimitedStream
+
+IDLE_SECONDS = 120.0
+DRAIN_LIMIT = 64 << 20  # unread body bytes read off to keep the connection, rather than closing it
+_NO_BODY = frozenset({204, 304})
+_werkzeug_log = logging.getLogger("werkzeug")
+
+
+class KeepAliveRequestHandler(WSGIRequestHandler):
+    timeout = IDLE_SECONDS  # socketserver sets it on the connection: an idle one ends
+    drain_limit = DRAIN_LIMIT
+
+    def setup(self) -> None:
+        super().setup()
+        # a head and its body go out in one write, but a chunked answer's parts, written as the application
+        # yields them, would otherwise wait for the client's delayed ACK (~40 ms each, Nagle)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self) -> None:  # called for every method (werkzeug's ``do_*``)
+        environ = self.environ = self.make_environ()
+        body: LimitedStream | None = None
+        if "wsgi.input_terminated" in environ:  # a chunked request body: werkzeug reads it; the connection ends
+            self.close_connection = True
+        else:
+            body = LimitedStream(self.rfile, _content_length(environ))  # type: ignore[arg-type]
+            environ["wsgi.input"] = body
+        answer = _Answer(self, environ["REQUEST_METHOD"] == "HEAD", body)
+        try:
+            chunks = self.server.app(environ, answer.start_response)
+            try:
+                for chunk in chunks:
+                    answer.write(chunk)
+                answer.finish()
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+        except (ConnectionError, TimeoutError) as exc:
+            self.close_connection = True
+            self.connection_dropped(exc, environ)
+            return
+        except Exception:  # noqa: BLE001 - the application failed: 500 if nothing was sent yet, else end
+            self.log_error("Error on request %s %s:\n%s", self.command, self.path, traceback.format_exc())
+            if answer.head_sent:
+                self.close_connection = True
+                return
+            answer = _Answer(self, False, body)
+            answer.start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
+            answer.write(b"Internal Server Error")
+            answer.finish()
+        if body is not None and not self.close_connection:
+            body.exhaust()  # at most ``drain_limit`` bytes: the head said to close otherwise
+        elif body is not None:
+            self._read_off(body)
+
+    def _read_off(self, body: LimitedStream) -> None:
+        """Before closing, read what the client is still sending of a body left unread (for at most a second),
+        so that it reads the answer rather than failing to send the rest on a reset connection."""
+        self.connection.settimeout(0.01)
+        deadline = time.monotonic() + 1.0
+        try:
+            while not body.is_exhausted and time.monotonic() < deadline and body.read(1 << 20):
+                pass
+        except (OSError, ValueError):
+            pass  # the client stopped sending (or is gone): close
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if _werkzeug_log.isEnabledFor(logging.INFO):  # werkzeug formats the line before its logger's level check
+            super().log_request(code, size)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        if format.startswith("Request timed out"):
+            return  # an idle connection ending: not an error
+        super().log_error(format, *args)
+
+
+class _Answer:
+    """One response: its head written with the first body bytes (one write each), chunked when the application
+    gave no length."""
+
+    def __init__(self, handler: KeepAliveRequestHandler, head_only: bool, body: LimitedStream | None) -> None:
+        self.handler = handler
+        self.head_only = head_only
+        self.body = body
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.head_sent = False
+        self.chunked = False
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None and self.head_sent:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status, self.headers = status, headers
+        return self.write
+
+    def _head(self) -> bytes:
+        """The status line and headers (with ``Transfer-Encoding: chunked`` when the application gave no length),
+        to be written with the first body bytes."""
+        handler = self.handler
+        assert self.status is not None, "the application wrote before start_response"  # noqa: S101
+        code_text, _, reason = self.status.partition(" ")
+        code = int(code_text)
+        handler.send_response(code, reason)  # buffered by http.server with the headers below
+        names = set()
+        for name, value in self.headers:
+            handler.send_header(name, value)
+            names.add(name.lower())
+        if "content-length" not in names and not self.head_only and not (100 <= code < 200 or code in _NO_BODY):
+            self.chunked = True
+            handler.send_header("Transfer-Encoding", "chunked")
+        if self.body is not None and self.body.limit - self.body.tell() > handler.drain_limit:
+            handler.close_connection = True  # more of the body unread than is worth reading off
+        if handler.close_connection:
+            handler.send_header("Connection", "close")
+        self.head_sent = True
+        buffered = handler._headers_buffer  # noqa: SLF001 - http.server's buffer of the head
+        head = b"".join(buffered) + b"\r\n"
+        buffered.clear()
+        return head
+
+    def write(self, data: bytes) -> None:
+        head = b"" if self.head_sent else self._head()
+        if self.head_only or not data:
+            if head:
+                self.handler.wfile.write(head)
+            return
+        if self.chunked:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self.handler.wfile.write(head + data if head else data)
+
+    def finish(self) -> None:
+        head = b"" if self.head_sent else self._head()
+        tail = b"0\r\n\r\n" if self.chunked else b""
+        if head or tail:
+            self.handler.wfile.write(head + tail)
+        self.handler.wfile.flush()
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    try:
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0

@@ -1,0 +1,131 @@
+"""The emulator's server keeps a client's connection for its next request, and frames every answer so that it
+can: what an application leaves of a body is drained, answers without a length are chunked, failures end the
+connection only when its framing is lost."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from werkzeug.serving import make_server
+
+from infra.local.keep_alive import KeepAliveRequestHandler
+
+
+def _app(environ, start_response):
+    """``/echo`` answers the body; ``/ignore`` reads none of it; ``/stream`` answers in parts with no length;
+    ``/fail`` raises before answering; ``/fail-late`` after its first part; ``/peer`` names the client's port."""
+    path = environ["PATH_INFO"]
+    if path == "/echo":
+        body = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter([b"one,", b"", b"two,", b"three"])
+    if path == "/fail":
+        raise RuntimeError("the application failed")
+    if path == "/fail-late":
+
+        def parts():
+            yield b"first part"
+            raise RuntimeError("failed while answering")
+
+        start_response("200 OK", [])
+        return parts()
+    if path == "/peer":
+        peer = str(environ["REMOTE_PORT"]).encode()
+        start_response("200 OK", [("Content-Length", str(len(peer)))])
+        return [peer]
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+@contextmanager
+def _served(handler: type[KeepAliveRequestHandler] = KeepAliveRequestHandler) -> Iterator[int]:
+    server = make_server("127.0.0.1", 0, _app, threaded=True, request_handler=handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ask(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None, **headers):
+    connection.request(method, path, body=body, headers=headers)
+    answer = connection.getresponse()
+    return answer.status, answer.read(), answer
+
+
+def _peer(connection: http.client.HTTPConnection) -> bytes:
+    return _ask(connection, "GET", "/peer")[1]
+
+
+def test_requests_share_one_connection_whatever_each_application_read_of_its_body():
+    with _served() as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        first = _peer(connection)
+        assert _ask(connection, "POST", "/echo", b"a body")[:2] == (200, b"a body")
+        assert _ask(connection, "POST", "/ignore", b"x" * 50_000)[:2] == (200, b"ok")  # left unread: drained
+        status, body, answer = _ask(connection, "GET", "/stream")
+        assert (status, body, answer.getheader("Transfer-Encoding")) == (200, b"one,two,three", "chunked")
+        status, body, answer = _ask(connection, "HEAD", "/echo")
+        assert (status, body) == (200, b"")
+        assert _peer(connection) == first  # still the first connection
+
+
+def test_a_failure_before_the_answer_gets_a_500_and_keeps_the_connection_one_after_ends_it():
+    with _served() as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        first = _peer(connection)
+        status, body, _ = _ask(connection, "GET", "/fail")
+        assert (status, body) == (500, b"Internal Server Error")
+        assert _peer(connection) == first
+        connection.request("GET", "/fail-late")
+        with pytest.raises(http.client.IncompleteRead):  # the chunked answer never got its last chunk
+            connection.getresponse().read()
+        connection.close()
+        assert _peer(connection) != first  # a new connection
+
+
+class _SmallDrain(KeepAliveRequestHandler):
+    drain_limit = 100_000
+
+
+def test_connections_end_when_the_client_asks_a_body_is_chunked_or_too_much_was_left_unread():
+    """The client still reads the answer to a body the application left unread (the server reads what it
+    sends before closing: no broken pipe)."""
+    with _served(_SmallDrain) as port:
+        for method, path, body, headers in (
+            ("GET", "/peer", None, {"Connection": "close"}),
+            ("POST", "/echo", iter([b"chunked ", b"body"]), {}),  # http.client sends an iterable chunked
+            ("POST", "/ignore", b"x" * 3_000_000, {}),
+        ):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            first = _peer(connection)
+            connection.request(method, path, body=body, headers=headers)
+            answer = connection.getresponse()
+            assert answer.status == 200
+            assert answer.getheader("Connection") == "close", path
+            answer.read()
+            assert _peer(connection) != first, path  # http.client opened a new one
+
+
+def test_an_idle_connection_is_closed_by_the_server():
+    class Brief(KeepAliveRequestHandler):
+        timeout = 0.3
+
+    with _served(Brief) as port:
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        client.sendall(b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.8)
+        assert client.recv(4096) == b""  # the server closed it
+        client.close()
