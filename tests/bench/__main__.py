@@ -55,15 +55,17 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency dataset_count emulator_memory export_scale ingest_calls ingest_rate
-    local_store packed_shards predictions presigned_rewrite query_cost query_index query_service restart
-    snapshot_scale snapshots snapshots_large streaming video_exports workflow web_explorer web_video]``
+    """``python -m tests.bench [basics api_latency dataset_count emulator_memory emulator_requests export_scale
+    ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
+    query_service restart snapshot_scale snapshots snapshots_large streaming video_exports workflow web_explorer
+    web_video]``
     (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
         dataset_count,
         emulator_memory,
+        emulator_requests,
         export_scale,
         ingest_calls,
         ingest_rate,
@@ -88,6 +90,7 @@ def main() -> None:
         "api_latency": api_latency.run,
         "dataset_count": dataset_count.run,
         "emulator_memory": emulator_memory.run,
+        "emulator_requests": emulator_requests.run,
         "export_scale": export_scale.run,
         "ingest_calls": ingest_calls.run,
         "ingest_rate": ingest_rate.run,
