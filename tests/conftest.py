@@ -52,12 +52,12 @@ def serving(app: Callable[..., Any]) -> Iterator[str]:
 def moto_wsgi_app() -> DomainDispatcherApplication:
     """moto with the local emulator's DynamoDB item store, queries and transactions (``make up`` runs the same
     engine)."""
+    two_phase_transactions()  # first: it replaces the method the next two wrap
     compact_table_items()
     measure_new_items_once()
     serialize_dynamodb_operations()
     index_base_table_queries()
     copy_query_results_after_filtering()
-    two_phase_transactions()
     copy_update_expressions_by_pickling()
     walk_update_expressions_by_class()
     find_clauses_by_class()

@@ -1071,3 +1071,34 @@ def test_dynamodb_requests_sent_straight_to_moto_s_handler_get_the_answers_its_f
         assert {k.lower(): v for k, v in raw[0].headers.items() if k.lower() not in differ} == {
             k.lower(): v for k, v in raw[1].headers.items() if k.lower() not in differ
         }
+
+
+def test_a_transaction_checks_its_conditions_and_writes_under_the_dynamodb_lock(shared_moto, monkeypatch):
+    """Two registrations of one file at once both passed ``attribute_not_exists`` when the transaction ran
+    outside the lock (the patch that replaces moto's method had dropped the lock that wrapped it)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
+
+    dynamodb = _key_table("transactions-locked")
+    held: list[bool] = []
+    read = DynamoDBBackend.get_item
+
+    def get_item(self, *args, **kwargs):
+        held.append(dynamodb_lock._is_owned())  # noqa: SLF001 - RLock's own check of this thread
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+    item = {"pk": {"S": "file"}, "sk": {"S": "FILE"}}
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": "transactions-locked",
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+    )
+    assert held == [True]

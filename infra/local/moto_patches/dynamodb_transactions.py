@@ -5,15 +5,23 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from infra.local.moto_patches.patching import replace
+from infra.local.moto_patches.patching import MARK, replace
 
 if TYPE_CHECKING:
     from moto.dynamodb.models.table import Table
 
 
 def two_phase_transactions() -> None:
+    """Replaces moto's ``transact_write_items`` whole, so it goes in before the patches that wrap it (the lock,
+    the encoded items' write hooks): installed after them, it would drop them (transactions then ran outside
+    the lock, and two registrations of one file could both pass its condition)."""
     from moto.dynamodb.models import DynamoDBBackend
 
+    wrapped = getattr(DynamoDBBackend.transact_write_items, MARK, frozenset())
+    if wrapped and "two-phase" not in wrapped:
+        raise RuntimeError(
+            f"two_phase_transactions() must be installed before {sorted(wrapped)}: it replaces the method they wrap"
+        )
     replace(DynamoDBBackend, "transact_write_items", "two-phase", lambda _: _transact_write_items)
 
 
