@@ -17,7 +17,7 @@ def two_phase_transactions() -> None:
     the lock, and two registrations of one file could both pass its condition)."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    wrapped = getattr(DynamoDBBackend.transact_write_items, MARK, frozenset())
+    wrapped: frozenset[str] = getattr(DynamoDBBackend.transact_write_items, MARK, frozenset())
     if wrapped and "two-phase" not in wrapped:
         raise RuntimeError(
             f"two_phase_transactions() must be installed before {sorted(wrapped)}: it replaces the method they wrap"
