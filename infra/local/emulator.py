@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.local import event_sources, in_process, lambda_runtime, moto_patches, stream_sources
 from infra.local.cors import CognitoCors
 from infra.local.faults import FaultInjection
-from infra.local.keep_alive import KeepAliveRequestHandler
+from infra.local.keep_alive import KeepAliveRequestHandler, refuse_requests
 from infra.local.presign import PresignGuard, s3_requests_of
 from infra.local.presign.environ import WSGIApp
 from infra.local.state import blobs
@@ -95,7 +95,13 @@ class Emulator:
         self._thread.start()
         self.in_process = in_process.install(self.endpoint_url, app)
 
+    def refuse_requests(self) -> None:
+        """Answer every request over the network with a 503 from now on (the platform is stopping)."""
+        if self._server is not None:
+            refuse_requests(self._server)
+
     def stop(self) -> None:
+        self.refuse_requests()  # kept connections outlive ``shutdown``: they must not be served any more
         in_process.uninstall()
         if self._server is not None:
             self._server.shutdown()

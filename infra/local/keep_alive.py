@@ -8,7 +8,9 @@ before closing. ``KeepAliveRequestHandler`` serves HTTP/1.1 keep-alive: the requ
 connection closed after the answer when that is more than ``DRAIN_LIMIT``), answers without a length are sent
 chunked, and
 a connection idle for ``IDLE_SECONDS`` is closed. A request with a chunked body, one asking
-``Connection: close``, and one whose application failed after its answer began end their connection.
+``Connection: close``, and one whose application failed after its answer began end their connection. Once
+the platform begins to stop (``refuse_requests``), kept connections get a 503 instead of being served: a
+write served then could be acknowledged after the state was saved.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ IDLE_SECONDS = 120.0
 DRAIN_LIMIT = 64 << 20  # unread body bytes read off to keep the connection, rather than closing it
 _NO_BODY = frozenset({204, 304})
 _werkzeug_log = logging.getLogger("werkzeug")
+REFUSING = "annolake_refusing"  # server attribute: once true, every request on any connection gets a 503
+
+
+def refuse_requests(server: object) -> None:
+    """From now on ``server`` answers every request, on new and kept connections alike, with a 503."""
+    setattr(server, REFUSING, True)
 
 
 class KeepAliveRequestHandler(WSGIRequestHandler):
@@ -40,6 +48,9 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def run_wsgi(self) -> None:  # called for every method (werkzeug's ``do_*``)
+        if getattr(self.server, REFUSING, False):
+            self._refuse()
+            return
         environ = self.environ = self.make_environ()
         body: LimitedStream | None = None
         if "wsgi.input_terminated" in environ:  # a chunked request body: werkzeug reads it; the connection ends
@@ -86,6 +97,18 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
                 pass
         except (OSError, ValueError):
             pass  # the client stopped sending (or is gone): close
+
+    def _refuse(self) -> None:
+        """503 and the connection closed: the server is stopping (its state may be saved already, so a write
+        served now could be acknowledged and lost). Clients retry a 503; the body is not read."""
+        self.close_connection = True
+        body = b"the emulator is stopping"
+        self.send_response(503, "Service Unavailable")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if _werkzeug_log.isEnabledFor(logging.INFO):  # werkzeug formats the line before its logger's level check

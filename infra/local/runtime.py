@@ -239,6 +239,7 @@ class LocalPlatform:
 
     def stop(self) -> None:
         self._stop.set()
+        self.emulator.refuse_requests()  # no request over the network is acknowledged once saving begins
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.emulator.recorder is not None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from werkzeug.serving import make_server
 
-from infra.local.keep_alive import KeepAliveRequestHandler
+from infra.local.keep_alive import KeepAliveRequestHandler, refuse_requests
 
 
 def _app(environ, start_response):
@@ -47,10 +47,14 @@ def _app(environ, start_response):
 
 
 @contextmanager
-def _served(handler: type[KeepAliveRequestHandler] = KeepAliveRequestHandler) -> Iterator[int]:
+def _served(
+    handler: type[KeepAliveRequestHandler] = KeepAliveRequestHandler, servers: list | None = None
+) -> Iterator[int]:
     server = make_server("127.0.0.1", 0, _app, threaded=True, request_handler=handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    if servers is not None:
+        servers.append(server)
     try:
         yield server.server_port
     finally:
@@ -129,3 +133,17 @@ def test_an_idle_connection_is_closed_by_the_server():
         time.sleep(0.8)
         assert client.recv(4096) == b""  # the server closed it
         client.close()
+
+
+def test_once_stopping_a_kept_connection_gets_a_503_not_a_served_request():
+    """The platform saves its state as it stops: a write served on a kept connection after that would be
+    acknowledged and lost."""
+    servers: list = []
+    with _served(servers=servers) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert _ask(connection, "POST", "/echo", b"before")[:2] == (200, b"before")
+        refuse_requests(servers[0])
+        status, body, answer = _ask(connection, "POST", "/echo", b"after")
+        assert (status, body, answer.getheader("Connection")) == (503, b"the emulator is stopping", "close")
+        fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert _ask(fresh, "GET", "/peer")[0] == 503
