@@ -96,17 +96,35 @@ def credentials() -> Any:
     return session().get_credentials()
 
 
-@cache
-def client(service: str) -> Any:
-    settings = get_settings()
-    made = session().create_client(
-        service,
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=_CONFIG,
-    )
-    _cache_endpoints_past_unread_parameters(made)
-    return made
+class _Clients:
+    """One client per service for the process, made on first use. A client made while no credentials could be
+    found (none in the environment yet) is not kept: it would sign nothing for the life of the process, so the
+    next call looks for credentials again."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        known = self._made.get(service)
+        if known is not None:
+            return known
+        settings = get_settings()
+        made = session().create_client(
+            service,
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=_CONFIG,
+        )
+        _cache_endpoints_past_unread_parameters(made)
+        if made._get_credentials() is not None:  # noqa: SLF001 - botocore's own accessor of the signer's
+            self._made[service] = made
+        return made
+
+    def cache_clear(self) -> None:
+        self._made.clear()
+
+
+client = _Clients()
 
 
 def _cache_endpoints_past_unread_parameters(made: Any) -> None:
