@@ -429,18 +429,25 @@ def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nes
     assert nested == {"Attributes": {"status": {"S": "ready"}, "label_counts": {"M": {"car": {"N": "2"}}}}}
 
 
-def _key_table(name: str, sort_type: str = "S"):
+def _key_table(name: str, sort_type: str = "S", *, index_sort_type: str | None = None):
+    """A table keyed ``pk`` + ``sk``; with ``index_sort_type``, also the global index ``by-g`` (``g`` + ``gs``)."""
     import boto3
 
+    attributes = {"pk": "S", "sk": sort_type} | ({"g": "S", "gs": index_sort_type} if index_sort_type else {})
+    indexes = [
+        {
+            "IndexName": "by-g",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": sort_type},
-        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": kind} for a, kind in attributes.items()],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        **({"GlobalSecondaryIndexes": indexes} if index_sort_type else {}),
     )
     return dynamodb
 
@@ -455,6 +462,21 @@ def _query_all(dynamodb, table: str, **query) -> tuple[list, int]:
         start = page.get("LastEvaluatedKey")
         if not start:
             return items, requests
+
+
+def _sort_key_conditions(name: str, *, low: str, high: str, equal: str, prefix: str) -> dict:
+    """Each sort key condition a key query can add (``:a`` = ``low``, ``:b`` = ``high``, ``:c`` = ``equal``,
+    ``:p`` = ``prefix``), with the Python test of a string sort key it stands for."""
+    return {
+        "": lambda value: True,
+        f" AND {name} < :a": lambda value: value < low,
+        f" AND {name} <= :a": lambda value: value <= low,
+        f" AND {name} > :a": lambda value: value > low,
+        f" AND {name} >= :a": lambda value: value >= low,
+        f" AND {name} = :c": lambda value: value == equal,
+        f" AND {name} BETWEEN :a AND :b": lambda value: low <= value <= high,
+        f" AND begins_with({name}, :p)": lambda value: value.startswith(prefix),
+    }
 
 
 def test_limited_key_queries_answer_what_the_whole_partition_answers_through_writes(shared_moto):
@@ -477,16 +499,7 @@ def test_limited_key_queries_answer_what_the_whole_partition_answers_through_wri
             dynamodb.delete_item(TableName="windows", Key={"pk": {"S": "p"}, "sk": {"S": sk}})
             del held[sk]
 
-    conditions = {
-        "": lambda sk: True,
-        " AND sk < :a": lambda sk: sk < "05000",
-        " AND sk <= :a": lambda sk: sk <= "05000",
-        " AND sk > :a": lambda sk: sk > "05000",
-        " AND sk >= :a": lambda sk: sk >= "05000",
-        " AND sk = :c": lambda sk: sk == "03000#a",
-        " AND sk BETWEEN :a AND :b": lambda sk: "05000" <= sk <= "07000",
-        " AND begins_with(sk, :p)": lambda sk: sk.startswith("04"),
-    }
+    conditions = _sort_key_conditions("sk", low="05000", high="07000", equal="03000#a", prefix="04")
     for _ in range(2):
         write(60)
         dynamodb.put_item(TableName="windows", Item={"pk": {"S": "p"}, "sk": {"S": "03000#a"}, "n": {"N": "1"}})
@@ -514,28 +527,7 @@ def test_limited_key_queries_answer_what_the_whole_partition_answers_through_wri
 
 
 def _index_table(name: str, sort_type: str = "S"):
-    import boto3
-
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "g", "AttributeType": "S"},
-            {"AttributeName": "gs", "AttributeType": sort_type},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-g",
-                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gs", "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    return dynamodb
+    return _key_table(name, index_sort_type=sort_type)
 
 
 def test_limited_index_queries_answer_in_the_index_s_order_through_writes(shared_moto):
@@ -574,23 +566,15 @@ def test_limited_index_queries_answer_in_the_index_s_order_through_writes(shared
             dynamodb.delete_item(TableName="index-windows", Key=item_of(key, {}))
             del held[key]
 
-    conditions = {
-        "": lambda gs: True,
-        " AND gs < :a": lambda gs: gs < "20",
-        " AND gs <= :a": lambda gs: gs <= "20",
-        " AND gs > :a": lambda gs: gs > "20",
-        " AND gs >= :a": lambda gs: gs >= "20",
-        " AND gs = :a": lambda gs: gs == "20",
-        " AND gs BETWEEN :a AND :b": lambda gs: "20" <= gs <= "30",
-        " AND begins_with(gs, :p)": lambda gs: gs.startswith("1"),
-    }
+    conditions = _sort_key_conditions("gs", low="20", high="30", equal="20", prefix="1")
     for _ in range(3):
         write(80)
         for condition, meets in conditions.items():
             for forward in (True, False):
                 for limit in (3, 50, None):
                     for filtered in (False, True):
-                        values = {":g": {"S": "a"}, ":a": {"S": "20"}, ":b": {"S": "30"}, ":p": {"S": "1"}}
+                        values = {":g": {"S": "a"}, ":a": {"S": "20"}, ":b": {"S": "30"}, ":c": {"S": "20"}}
+                        values |= {":p": {"S": "1"}}
                         used = {name: values[name] for name in values if name in condition + " :g"}
                         query = {
                             "IndexName": "by-g",

@@ -122,20 +122,37 @@ def window(
     known = sorted_keys.get(hash_key)
     if known is None or len(known.keys) != len(partition):  # a write that went around the backend: read again
         known = sorted_keys[hash_key] = _SortedKeys(partition)
-    keys = known.keys
-    bounds = _bounds(keys, condition)
+    chosen = _page_of(known.keys, condition, _first, None if start is None else start.cast_value, forward, limit)
+    if chosen is None:
+        return None
+    return _within_a_page((partition[key] for _, key in chosen), forward)
+
+
+def _page_of(
+    entries: list[tuple[Any, Any]],
+    condition: tuple[str, list[Any]] | None,
+    sort_value: Callable[[Any], Any],
+    after: Any,
+    forward: bool,
+    limit: int | None,
+) -> list[tuple[Any, Any]] | None:
+    """Of ``entries`` (ascending (order, key) pairs), those a query page reads, in the order it reads them:
+    meeting the sort key ``condition`` (on ``sort_value`` of each), past ``after`` (an order, the page's start),
+    at most ``limit`` + 1 (the one past the page is how moto knows there is more). None for a condition this
+    does not bound."""
+    bounds = _bounds(entries, condition, sort_value)
     if bounds is None:
         return None
     low, high = bounds
-    if start is not None:
+    if after is not None:
         if forward:
-            low = max(low, bisect.bisect_right(keys, start.cast_value, key=_first))
+            low = max(low, bisect.bisect_right(entries, after, key=_first))
         else:
-            high = min(high, bisect.bisect_left(keys, start.cast_value, key=_first))
+            high = min(high, bisect.bisect_left(entries, after, key=_first))
     if limit is not None and high - low > limit + 1:
         low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
-    window_keys = keys[low:high]
-    return _within_a_page((partition[key] for _, key in (window_keys if forward else window_keys[::-1])), forward)
+    chosen = entries[low:high]
+    return chosen if forward else chosen[::-1]
 
 
 def _within_a_page(items: Iterable[Any], forward: bool) -> list[Any]:
@@ -294,23 +311,16 @@ def index_window(
     except _Unordered:
         order.usable = False
         return None
-    bounds = _bounds(entries, condition, _sort_value)
-    if bounds is None:
-        return None
-    low, high = bounds
+    after = None
     if start is not None:
         names = [name for name in order.names[1:] if name is not None]
         if any(name not in start for name in names):
             return None
         after = tuple(DynamoType(start[name]).cast_value for name in names)
-        if forward:
-            low = max(low, bisect.bisect_right(entries, after, key=_first))
-        else:
-            high = min(high, bisect.bisect_left(entries, after, key=_first))
-    if limit is not None and high - low > limit + 1:
-        low, high = (low, low + limit + 1) if forward else (high - limit - 1, high)
-    chosen = entries[low:high]
-    items = (_item_at(table, key) for _, key in (chosen if forward else chosen[::-1]))
+    chosen = _page_of(entries, condition, _sort_value, after, forward, limit)
+    if chosen is None:
+        return None
+    items = (_item_at(table, key) for _, key in chosen)
     return _within_a_page((item for item in items if item is not None), forward)
 
 
