@@ -14,10 +14,10 @@ both; no S3 bucket can be named ``_annolake`` (bucket names have no ``_``), so t
 matches every field it has: the method, a substring of the request's decoded path, the operation (the
 service as signed and the operation's name, as IAM names actions: ``s3:PutObject``, ``s3:CopyObject``,
 ``dynamodb:UpdateItem``, ``events:PutEvents``, ``states:SendTaskSuccess``, ``lambda:Invoke``) and a substring
-of the name of the Lambda function making the call (calls made by a handler running in-process, in its
-thread). It applies to clients over the socket and to the platform's own in-process calls alike (the Step
-Functions engine invoking a step, a handler writing to S3). ``times`` left out: every match fails until the
-rules are cleared. The error is written as the service writes it: S3's XML ``<Error>``, or the JSON
+of the name of the Lambda function making the call (a handler's calls, in-process or from a function worker,
+whose calls carry its name). It applies to clients over the socket and to the platform's own in-process calls
+alike (the Step Functions engine invoking a step, a handler writing to S3). ``times`` left out: every match
+fails until the rules are cleared. The error is written as the service writes it: S3's XML ``<Error>``, or the JSON
 ``__type`` and ``x-amzn-ErrorType`` of the JSON services.
 """
 
@@ -33,12 +33,14 @@ from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
+from infra.local.function_workers import FUNCTION_HEADER
 from infra.local.lambda_runtime import running_function
 
 FAULTS_PATH = "/_annolake/faults"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _RULE_FIELDS = {"method", "path_contains", "operation", "function", "status", "code", "message", "times"}
 _MATCHED_FIELDS = ("method", "path_contains", "operation", "function")
+FUNCTION_HEADER_ENVIRON = "HTTP_" + FUNCTION_HEADER.upper().replace("-", "_")  # set by function workers
 _LAMBDA_INVOKE = re.compile(r"^/[0-9-]+/functions/[^/]+/invocations$")
 
 
@@ -47,12 +49,12 @@ class FaultInjection:
         self.app = app
         self._rules: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self.calls: Counter[tuple[str, str]] = Counter()  # (function, operation) -> calls made in-process
+        self.calls: Counter[tuple[str, str]] = Counter()  # (function, operation) -> calls made by handlers
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == FAULTS_PATH:
             return self._manage(environ, start_response)
-        function = running_function.get()
+        function = running_function.get() or environ.get(FUNCTION_HEADER_ENVIRON)
         operation = request_operation(environ) if function is not None or self._rules else None
         if function is not None and operation is not None:
             with self._lock:

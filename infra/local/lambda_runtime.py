@@ -6,6 +6,10 @@ call of the real handler, imported from the function's code asset in ``cdk.out``
 the code that would be deployed. moto is pinned in pyproject.toml; tests/local/test_lambda_hook.py asserts that
 this hook is what runs, so an upgrade that renames the method fails loudly.
 
+Every other handler runs in the function workers (``run_functions_in_workers``, ``function_workers.py``): worker
+processes that serve many invocations at once on threads, so the handlers' code and client work do not take the
+emulator's interpreter lock either.
+
 Handlers named by ``run_in_workers`` (the media work: decode, orient, hash, thumbnail) run in a pool of worker
 processes instead, as they would in their own Lambda sandboxes: their CPU does not take the emulator's
 interpreter lock, and a burst waits in the pool's queue rather than thrashing one interpreter. A worker calls
@@ -31,7 +35,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
@@ -40,7 +44,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from infra.local.cloud_limits import within_function_timeout
+from infra.local import function_workers
+from infra.local.cloud_limits import LambdaTimedOut, within_function_timeout
 from infra.local.iam_audit.recorder import acting_as
 
 log = logging.getLogger("local-runtime.lambda")
@@ -53,6 +58,8 @@ _original = LambdaFunction._invoke_lambda
 _workers: ProcessPoolExecutor | None = None
 _worker_handlers: frozenset[str] = frozenset()
 _slots: threading.BoundedSemaphore | None = None  # how many of _worker_handlers' invocations run at once
+_functions: function_workers.FunctionWorkers | None = None  # the other handlers' worker processes
+MEDIA_PROCESS_NAME = "annolake-media"  # a media worker's name in /proc/<pid>/comm
 
 
 @dataclass
@@ -102,15 +109,12 @@ def _invoke_now(self: LambdaFunction, event: Any) -> tuple[str, bool, str]:
     with _lock:
         invocations[self.function_name] += 1
     running = running_function.set(self.function_name)
+    functions = _functions
     try:
-        with acting_as(self.role):  # its AWS calls are its role's (infra/local/iam_audit); copied to the thread
-            payload, error = within_function_timeout(
-                lambda: _dispatch(self.handler, self.role, event, context),
-                context.timeout_seconds,
-                context.aws_request_id,
-            )
-    except Exception as exc:  # noqa: BLE001 - the function ran past its timeout: reported as Lambda reports it
-        payload, error = "", _error(exc)
+        if functions is not None and self.handler is not None and functions.runs(self.handler):
+            payload, error = _in_function_worker(functions, self.handler, self.role, event, context)
+        else:
+            payload, error = _here_within_timeout(self.handler, self.role, event, context)
     finally:
         running_function.reset(running)
     if error is not None:
@@ -120,6 +124,29 @@ def _invoke_now(self: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         )
         return json.dumps(error), True, "".join(error["stackTrace"])
     return payload, False, ""
+
+
+def _in_function_worker(
+    functions: function_workers.FunctionWorkers, handler: str, role: str | None, event: Any, context: LocalContext
+) -> tuple[str, dict[str, Any] | None]:
+    try:
+        return functions.run((handler, event, context, role), context.timeout_seconds)
+    except TimeoutError:
+        return "", _error(LambdaTimedOut(context.aws_request_id, context.timeout_seconds))
+    except function_workers.WorkerExited as exc:
+        return "", _error(exc)
+
+
+def _here_within_timeout(
+    handler: str | None, role: str | None, event: Any, context: LocalContext
+) -> tuple[str, dict[str, Any] | None]:
+    try:
+        with acting_as(role):  # its AWS calls are its role's (infra/local/iam_audit); copied to the thread
+            return within_function_timeout(
+                lambda: _dispatch(handler, role, event, context), context.timeout_seconds, context.aws_request_id
+            )
+    except Exception as exc:  # noqa: BLE001 - the function ran past its timeout: reported as Lambda reports it
+        return "", _error(exc)
 
 
 def _dispatch(
@@ -154,6 +181,17 @@ def _run(
             return json.dumps(_resolve(handler)(event, context)), None
     except Exception as exc:  # noqa: BLE001 - reported to the caller like the Lambda runtime does
         return "", _error(exc)
+
+
+def run_here(
+    handler: str | None, event: Any, context: LocalContext, role: str | None
+) -> tuple[str, dict[str, Any] | None]:
+    """An invocation sent to this function worker process (``function_workers.serve``)."""
+    running = running_function.set(context.function_name)
+    try:
+        return _run(handler, event, context, role)
+    finally:
+        running_function.reset(running)
 
 
 @contextlib.contextmanager
@@ -203,11 +241,51 @@ def _start_worker(path: list[str]) -> None:
     the worker. (Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker ends, and the pool
     starts workers from whichever thread submits.)"""
     sys.path[:] = path
+    function_workers.name_this_process(MEDIA_PROCESS_NAME)
     from infra.local import iam_audit  # the audit, when on, records this worker's calls too
 
     directory = iam_audit.audit_directory()
     if directory is not None:
         iam_audit.install(directory)
+
+
+def run_functions_in_workers(processes: int, threads: int, runs: Callable[[str], bool]) -> None:
+    """Run the handlers ``runs`` accepts in ``processes`` function worker processes of ``threads`` threads each
+    (0 processes: in this one), started now with this process's ``sys.path``."""
+    global _functions
+    stop_function_workers()
+    if processes > 0:
+        _functions = function_workers.FunctionWorkers(processes, threads, runs, _start_function_worker)
+
+
+def function_worker_pids() -> list[int]:
+    return _functions.pids() if _functions is not None else []
+
+
+def stop_function_workers() -> None:
+    global _functions
+    functions, _functions = _functions, None
+    if functions is not None:
+        functions.stop()
+
+
+def _start_function_worker() -> None:
+    """In a function worker: its calls are audited (when the audit is on) and say which function made them."""
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    from infra.local import iam_audit
+
+    directory = iam_audit.audit_directory()
+    if directory is not None:
+        iam_audit.install(directory)
+    BUILTIN_HANDLERS.append(("before-send", _name_the_function))
+
+
+def _name_the_function(request: Any, **_: Any) -> None:
+    """The emulator's fault rules and per-function call counts name the function behind each call."""
+    function = running_function.get()
+    if function is not None:
+        request.headers[function_workers.FUNCTION_HEADER] = function
 
 
 def _replace_broken(broken: ProcessPoolExecutor) -> None:
@@ -232,4 +310,5 @@ def install() -> None:
 
 def uninstall() -> None:
     stop_workers()
+    stop_function_workers()
     LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]

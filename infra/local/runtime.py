@@ -44,6 +44,8 @@ WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed 
 PLATFORM_PID_VARIABLE = "ANNOLAKE_PLATFORM_PID"  # API workers end when this process does
 MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0 (default): this one
 MEDIA_HANDLERS = {"annolake_service.handlers.ingest.process_handler"}  # decode, orient, hash, thumbnail
+FUNCTION_WORKERS_VARIABLE = "ANNOLAKE_FUNCTION_WORKERS"  # processes for the other handlers; 0: this one
+FUNCTION_WORKER_THREADS = 32  # invocations one function worker runs at once
 DURABLE_VARIABLE = "ANNOLAKE_DURABLE"  # 0: the journal is written but not fsynced (a power cut may lose writes)
 
 
@@ -170,6 +172,9 @@ class LocalPlatform:
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
         lambda_runtime.run_in_workers(MEDIA_HANDLERS, media_worker_count())
+        lambda_runtime.run_functions_in_workers(
+            function_worker_count(), FUNCTION_WORKER_THREADS, lambda handler: handler not in MEDIA_HANDLERS
+        )
 
     def _allow_web_origins(self, deployment: Deployment) -> None:
         """Browser uploads need the bucket's CORS rules to name the UI's origin; the local stage names port 8000.
@@ -302,18 +307,23 @@ def _end_with_the_platform(platform_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def media_worker_count() -> int:
-    raw = os.environ.get(MEDIA_WORKERS_VARIABLE, "0")
+def _process_count(variable: str, default: str, what: str) -> int:
+    raw = os.environ.get(variable, default)
     if not raw.isdigit():
-        raise SystemExit(f"{MEDIA_WORKERS_VARIABLE}={raw!r}: give a number of media processes (0 = inside this one)")
+        raise SystemExit(f"{variable}={raw!r}: give a number of {what} processes (0 = inside this one)")
     return int(raw)
+
+
+def media_worker_count() -> int:
+    return _process_count(MEDIA_WORKERS_VARIABLE, "0", "media")
+
+
+def function_worker_count() -> int:
+    return _process_count(FUNCTION_WORKERS_VARIABLE, "2", "function")
 
 
 def api_worker_count() -> int:
-    raw = os.environ.get(API_WORKERS_VARIABLE, "2")
-    if not raw.isdigit():
-        raise SystemExit(f"{API_WORKERS_VARIABLE}={raw!r}: give a number of API processes (0 = inside this one)")
-    return int(raw)
+    return _process_count(API_WORKERS_VARIABLE, "2", "API")
 
 
 def serve_api(platform: LocalPlatform, workers: int) -> None:

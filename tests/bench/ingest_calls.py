@@ -107,7 +107,8 @@ def _count_every_call() -> None:
     lock = threading.Lock()
 
     def call(self: faults.FaultInjection, environ: dict[str, Any], start_response: Any) -> Any:
-        if running_function.get() is None and environ.get("PATH_INFO") != faults.FAULTS_PATH:
+        by_handler = running_function.get() or environ.get(faults.FUNCTION_HEADER_ENVIRON)
+        if by_handler is None and environ.get("PATH_INFO") != faults.FAULTS_PATH:
             operation = faults.request_operation(environ)
             if operation is not None:
                 caller = PLATFORM if environ.get("REMOTE_PORT") == 0 else "(client)"

@@ -5,7 +5,7 @@ platform process, and what durability costs an annotation save.
   the last one ready, against a bare script on the same machine and emulator doing only the necessary work per
   file: read the dropped object, ``media.inspect_image`` (decode, orient, hash, thumbnail), copy the original,
   put the thumbnail, put one record (``WORKERS`` threads, in this process).
-- Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each API worker.
+- Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each of its workers.
 - Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
   and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
 - The first platform runs the media handler in 2 worker processes (``ANNOLAKE_MEDIA_WORKERS=2``); the second
@@ -33,7 +33,7 @@ from PIL import Image
 
 from tests.bench.in_process import restored_env
 from tests.e2e.conftest import RunningPlatform, free_port, start_platform
-from tests.support.processes import children_of, cpu_seconds
+from tests.support.processes import children_of, cpu_seconds, platform_processes
 
 SMALL = int(os.environ.get("BENCH_SMALL", "1000"))
 LARGE = int(os.environ.get("BENCH_LARGE", "50"))
@@ -177,7 +177,8 @@ def run() -> list[tuple[str, str, str]]:
         try:
             p50, p99 = _saves(platform)
             rows.append((f"annotation save, {SAVES} sequential, journal fsynced", f"{p50:.0f} ms", f"p99 {p99:.0f} ms"))
-            before = {pid: _memory(pid) for pid in [platform.process.pid, *children_of(platform.process.pid)]}
+            roles = {pid: role for role, pid in platform_processes(platform.process.pid).items()}
+            before = {pid: _memory(pid) for pid in roles}
             for label, bodies in (("640x480", small), ("4000x3000", large)):
                 if not bodies:
                     continue
@@ -198,7 +199,7 @@ def run() -> list[tuple[str, str, str]]:
                 )
             for pid, (rss_before, _) in before.items():
                 rss, peak = _memory(pid)
-                role = "platform" if pid == platform.process.pid else "API worker"
+                role = roles[pid]
                 rows.append(
                     (
                         f"{role} {pid}: resident at start -> end, peak",

@@ -4,7 +4,7 @@ Starts ``python -m infra.local`` (what ``make up`` runs) on free ports with a sc
 launches a job over it (one review workflow per file, each waiting on a task token), then runs the
 annotators as threads of this process, each with its own API key and connection pool. Reports tasks/s,
 p50/p99 latency of ``next`` and ``submit``, errors, double assignments (a task handed to two people), and the
-CPU time per task of the platform process, each API worker and this process (the annotators' clients).
+CPU time per task of the platform process, each of its workers and this process (the annotators' clients).
 
 With ``ANNOLAKE_BENCH_WORKFLOW_BASELINE`` (a checkout of other code) that checkout's platform is started beside
 this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_WORKFLOW_ROUNDS`` rounds of
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tests.bench.streaming import _configure_service_for
 from tests.e2e.conftest import REPO, free_port, start_platform
-from tests.support.processes import children_of, command_line, cpu_seconds
+from tests.support.processes import cpu_seconds, platform_processes
 
 ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
@@ -77,12 +77,6 @@ def _annotate(project, job, deadline: float, log: dict, lock: threading.Lock) ->
             log["last_done"] = time.perf_counter()
 
 
-def _platform_processes(platform_pid: int) -> dict[str, int]:
-    """The platform process and its API workers (spawned children; not multiprocessing's resource tracker)."""
-    workers = [pid for pid in children_of(platform_pid) if b"spawn_main" in command_line(pid)]
-    return {"platform": platform_pid, **{f"API worker {n + 1}": pid for n, pid in enumerate(sorted(workers))}}
-
-
 def _prepared(platform) -> tuple[list, object]:  # noqa: ANN001
     """The platform seeded, its annotators' keys made and a job over the files launched, every task open."""
     from annolake import Project
@@ -119,7 +113,7 @@ def _round(platform, people: list, job) -> dict:  # noqa: ANN001
         "handed": defaultdict(set),
     }
     lock = threading.Lock()
-    processes = _platform_processes(platform.process.pid)
+    processes = platform_processes(platform.process.pid)
     cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
     own_before = cpu_seconds(os.getpid())
     load = os.getloadavg()[0]

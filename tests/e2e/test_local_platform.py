@@ -22,7 +22,7 @@ import urllib3
 from botocore.config import Config
 from PIL import Image
 
-from tests.support.processes import children_of, command_line
+from tests.support.processes import platform_processes
 
 CREDENTIAL_KEYS = {
     "host",
@@ -141,8 +141,8 @@ def test_sdk_connects_with_the_written_credentials(platform, monkeypatch):
 
 
 def _api_workers(platform) -> set[int]:
-    """The platform's spawned API worker processes (not multiprocessing's resource tracker)."""
-    return {child for child in children_of(platform.process.pid) if b"spawn_main" in command_line(child)}
+    """The platform's spawned API worker processes (not multiprocessing's resource tracker, nor function workers)."""
+    return {pid for role, pid in platform_processes(platform.process.pid).items() if role.startswith("API worker")}
 
 
 def _wait_for_api_workers(platform, count: int, timeout_s: float = 60, without: int | None = None) -> set[int]:

@@ -57,3 +57,19 @@ def busy(event, context):
     with _busy_lock:
         busy_now["running"] -= 1
     return {"remaining_ms_at_start": remaining_ms}
+
+
+def whoami(event, context):
+    """The process that ran the invocation, after holding it ``event["seconds"]``."""
+    import os
+    import time
+
+    time.sleep(event.get("seconds", 0))
+    return {"pid": os.getpid(), "function": context.function_name}
+
+
+def exits(event, context):
+    """Ends its process, as a runtime killed for memory does."""
+    import os
+
+    os._exit(3)

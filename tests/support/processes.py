@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 
@@ -28,9 +29,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (clock ticks)
 
 
+def process_name(pid: int) -> str:
+    """The process's name (``/proc/<pid>/comm``), or nothing once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def command_line(pid: int) -> bytes:
     """The process's command line, or nothing once it has gone."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def platform_processes(platform_pid: int) -> dict[str, int]:
+    """The platform process and its spawned workers, named by role ("API worker 1", "function worker 2", ...;
+    not multiprocessing's resource tracker)."""
+    from infra.local import function_workers, lambda_runtime
+
+    roles = {function_workers.PROCESS_NAME: "function worker", lambda_runtime.MEDIA_PROCESS_NAME: "media worker"}
+    found, counts = {"platform": platform_pid}, Counter[str]()
+    for pid in sorted(children_of(platform_pid)):
+        if b"spawn_main" in command_line(pid):
+            role = roles.get(process_name(pid), "API worker")
+            counts[role] += 1
+            found[f"{role} {counts[role]}"] = pid
+    return found
