@@ -22,7 +22,7 @@ import urllib3
 from botocore.config import Config
 from PIL import Image
 
-from tests.support.processes import platform_processes
+from tests.support.processes import platform_processes, process_state
 
 CREDENTIAL_KEYS = {
     "host",
@@ -613,6 +613,15 @@ def test_a_burst_of_real_sized_photos_leaves_bodies_on_disk_not_in_memory(platfo
     assert peak_after - peak_before < 250 and rss_after - rss_before < 250, figures
 
 
+def _still_running(processes: dict[str, int], timeout_s: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = {role: pid for role, pid in processes.items() if process_state(pid) not in ("", "Z")}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
 def test_kill_9_mid_burst_loses_no_acknowledged_write(own_platform, tmp_path):
     """Annotation saves, presigned uploads and dataset creations on threads; ``kill -9`` in the middle; after a
     restart over the same home every acknowledged write is there and every uploaded file got ingested.
@@ -634,9 +643,13 @@ def test_kill_9_mid_burst_loses_no_acknowledged_write(own_platform, tmp_path):
         burst = Burst(project, [project.file.get_by_id(f.id) for f in files], dataset)
         burst.start()
         burst.wait_for(writes=30, timeout_s=60)  # then kill it in the middle of what follows
+        workers = {role: pid for role, pid in platform_processes(platform.process.pid).items() if role != "platform"}
+        assert any(role.startswith("function worker") for role in workers), workers
         kill_hard(platform.process.pid)
         platform.process.wait(timeout=30)
         burst.join()
+        left = _still_running(workers, timeout_s=15)
+        assert not left, f"worker processes outlived the killed platform: {left}"
         platform = own_platform.start_again()
         project = Project(creds["project"], creds["client_id"], creds["client_secret"], platform.api_url)
         checked = check_after_restart(project, burst.acknowledged)

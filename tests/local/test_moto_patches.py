@@ -62,9 +62,11 @@ def test_state_machines_still_parse():
 
 
 def test_a_definition_text_is_parsed_once_and_each_execution_gets_its_own_components():
-    """moto parsed the definition at the start of every execution (~4 ms of the emulator's GIL per ingested file)."""
+    """moto parsed the definition and built its components at the start of every execution (~10 ms of the
+    emulator's GIL per ingested file)."""
     from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     from infra.local import moto_patches
 
@@ -73,9 +75,10 @@ def test_a_definition_text_is_parsed_once_and_each_execution_gets_its_own_compon
     definition = json.dumps(
         {"StartAt": "Mark", "States": {"Mark": {"Type": "Pass", "Result": {"parsed": "once"}, "End": True}}}
     )
-    parses = []
-    state_machine_rule = ASLParser.state_machine
+    parses, builds = [], []
+    state_machine_rule, build = ASLParser.state_machine, Preprocessor.visitState_machine
     ASLParser.state_machine = lambda self: parses.append(1) or state_machine_rule(self)
+    Preprocessor.visitState_machine = lambda self, ctx: builds.append(1) or build(self, ctx)
     try:
         first_program, first_tree = AmazonStateLanguageParser.parse(definition)
         second_program, second_tree = AmazonStateLanguageParser.parse(definition)
@@ -85,10 +88,14 @@ def test_a_definition_text_is_parsed_once_and_each_execution_gets_its_own_compon
                 AmazonStateLanguageParser.parse('{"StartAt": "Missing", "States": ')
     finally:
         ASLParser.state_machine = state_machine_rule
+        Preprocessor.visitState_machine = build
     assert len(parses) == 4  # the definition, the other one, the broken one twice
+    assert len(builds) == 2  # the components of the definition and of the other one
     assert second_tree is first_tree
     assert second_program is not first_program
     assert type(second_program) is type(first_program) is type(other_program)
+    shared = {id(v) for v in vars(first_program).values() if hasattr(v, "__dict__")}
+    assert shared and not shared & {id(v) for v in vars(second_program).values()}  # nothing of one in the other
 
 
 def test_s3_events_carry_a_sequencer_that_tells_a_new_put_from_a_redelivery():

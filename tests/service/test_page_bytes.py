@@ -350,6 +350,12 @@ def test_every_listing_read_whole_follows_its_cursor_to_each_item_once(world, on
     if path == "api-keys":
         for n in range(3):
             projects.issue_api_key(PROJECT, role=Role.VIEWER, name=f"key {n}")
+    if path in ("datasets", "jobs"):  # made here: the tests that make others may run in another worker
+        made = client.post(f"/api/v1/projects/{PROJECT}/datasets", json={"name": f"listed-{path}"}, headers=headers)
+        assert made.is_success, made.text
+        for n in range(3 if path == "jobs" else 0):
+            spec = {"name": f"listed {n}", "datasets": [f"listed-{path}"]}
+            assert client.post(f"/api/v1/projects/{PROJECT}/jobs", json=spec, headers=headers).is_success
     url = f"/api/v1/projects/{PROJECT}/{path}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PAGE_MAX_BYTES", str(10**9))

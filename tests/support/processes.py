@@ -37,6 +37,14 @@ def process_name(pid: int) -> str:
         return ""
 
 
+def process_state(pid: int) -> str:
+    """The process's state letter (``R``, ``S``, ``Z`` for a zombie, ...), or nothing once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def command_line(pid: int) -> bytes:
     """The process's command line, or nothing once it has gone."""
     try:
