@@ -1,14 +1,10 @@
-"""Run Lambda handlers in this process when moto invokes a function.
+"""Run Lambda handlers when moto invokes a function: in this process or in worker processes.
 
 moto's ``LambdaFunction._invoke_lambda`` normally starts a Docker container. We replace it with a
 call of the real handler, imported from the function's code asset in ``cdk.out`` (put on
 ``sys.path`` by the runtime), so Step Functions tasks, S3 notifications and direct invokes all run
 the code that would be deployed. moto is pinned in pyproject.toml; tests/local/test_lambda_hook.py asserts that
 this hook is what runs, so an upgrade that renames the method fails loudly.
-
-Every other handler runs in the function workers (``run_functions_in_workers``, ``function_workers.py``): worker
-processes that serve many invocations at once on threads, so the handlers' code and client work do not take the
-emulator's interpreter lock either.
 
 Handlers named by ``run_in_workers`` (the media work: decode, orient, hash, thumbnail) run in a pool of worker
 processes instead, as they would in their own Lambda sandboxes: their CPU does not take the emulator's
@@ -19,6 +15,10 @@ Those handlers run at most N at once (the worker count, or this machine's CPU co
 of drops queues for a slot, as the Lambda service queues events beyond a function's concurrency, rather than
 decoding hundreds of photos at once (each a full-size bitmap in memory). The function's timeout starts when its
 invocation has a slot.
+
+Every other handler runs in the function workers once the platform starts them (``run_functions_in_workers``,
+``function_workers.py``): processes that serve many invocations at once on threads, so the handlers' code and
+client work do not take the emulator's interpreter lock either.
 """
 
 from __future__ import annotations
