@@ -24,6 +24,7 @@ import ctypes
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
 import threading
@@ -181,3 +182,16 @@ def serve(connection: Connection, path: list[str], threads: int, setup: Callable
 def name_this_process(name: str) -> None:
     with contextlib.suppress(AttributeError, OSError):  # not Linux: the name is only a convenience
         ctypes.CDLL(None).prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME
+
+
+def end_with_the_parent() -> None:
+    """In a spawned child: exit as soon as the process that spawned it has ended (its sentinel pipe closes)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

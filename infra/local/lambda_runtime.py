@@ -237,11 +237,13 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _start_worker(path: list[str]) -> None:
-    """A worker waits for work on a pipe from the platform: when the platform dies, the pipe ends and so does
-    the worker. (Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker ends, and the pool
-    starts workers from whichever thread submits.)"""
+    """A media worker ends when the platform does, even killed: a thread waits on the pipe multiprocessing keeps
+    from the platform to each child it spawns, which ends with the platform. (The pool's own queue does not end:
+    each worker holds both of its ends. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the
+    worker ends, and the pool starts workers from whichever thread submits.)"""
     sys.path[:] = path
     function_workers.name_this_process(MEDIA_PROCESS_NAME)
+    function_workers.end_with_the_parent()
     from infra.local import iam_audit  # the audit, when on, records this worker's calls too
 
     directory = iam_audit.audit_directory()

@@ -5,6 +5,8 @@ and is replaced, the function's timeout holds, and the emulator knows which func
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,8 @@ import urllib3
 from infra.local import lambda_runtime
 from infra.local.emulator import Emulator
 from infra.local.faults import FAULTS_PATH
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import REPO, free_port
+from tests.support.processes import process_state
 
 FIXTURES = "tests.support.lambda_fixtures"
 
@@ -97,3 +100,27 @@ def test_the_emulator_knows_which_function_made_a_workers_call(aws):
         assert {"function": "worker-store", "operation": "s3:PutObject", "count": 1} in calls
     finally:
         http.request("DELETE", faults)
+
+
+_PLATFORM_WITH_WORKERS = """
+import os, sys
+from infra.local import lambda_runtime
+lambda_runtime.run_in_workers({"x.y"}, 1)
+lambda_runtime.run_functions_in_workers(1, 2, lambda handler: True)
+media = lambda_runtime._workers.submit(os.getpid).result()
+print(media, *lambda_runtime.function_worker_pids(), flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_media_and_function_workers_end_when_their_platform_is_killed():
+    """The media pool's queue kept its workers alive after the platform died (each holds both of its ends)."""
+    killed = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PLATFORM_WITH_WORKERS], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    workers = [int(pid) for pid in killed.stdout.split()]
+    assert killed.returncode == -9 and len(workers) == 2, killed.stderr
+    deadline = time.monotonic() + 15
+    while (left := [pid for pid in workers if process_state(pid) not in ("", "Z")]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"workers outlived their platform: {left}"
