@@ -16,6 +16,7 @@ from annolake.errors import RunFailed
 __all__ = ["Model", "Models", "PredictionRun", "RunFailed", "describe_progress"]
 
 ACTIVE = ("queued", "running")
+PAGE_MOST = 1000  # the most items one page of a run's listings may hold (the API refuses a larger limit)
 
 
 class Models:
@@ -200,14 +201,7 @@ class PredictionRun:
         """One file's predictions (its instances with scores), or the run's first ``limit``."""
         if file_id is not None:
             return self.scope.api.get(f"{self._path}/predictions/{quote(file_id, safe='')}")
-        found: list[Any] = []
-        cursor = None
-        while len(found) < limit:  # a page may end short of its limit at the API's byte bound
-            page = self.scope.api.get(f"{self._path}/predictions", limit=limit - len(found), cursor=cursor)
-            found += page["predictions"]
-            if not (cursor := page.get("cursor")):
-                break
-        return found
+        return self._pages("predictions", "predictions", limit)
 
     def evaluate(
         self,
@@ -241,12 +235,17 @@ class PredictionRun:
     def evaluation_files(self, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Per-file TP/FP/FN and disagreement of the last evaluation, most disagreeing first: ``limit`` of them
         from ``offset`` (fewer only at the end)."""
-        found: list[dict[str, Any]] = []
+        return self._pages("evaluation/files", "files", limit, offset=offset)
+
+    def _pages(self, listing: str, key: str, limit: int, **first: Any) -> list[Any]:
+        """Up to ``limit`` items of a listing, page after page: a page ends at ``PAGE_MOST`` items or at the API's
+        byte bound, whichever first, and its cursor carries on."""
+        found: list[Any] = []
         cursor = None
-        while len(found) < limit:  # a page may end short of its limit at the API's byte bound
-            fields = {"cursor": cursor} if cursor else {"offset": offset}
-            page = self.scope.api.get(f"{self._path}/evaluation/files", limit=limit - len(found), **fields)
-            found += page["files"]
+        while len(found) < limit:
+            fields = {"cursor": cursor} if cursor else first
+            page = self.scope.api.get(f"{self._path}/{listing}", limit=min(limit - len(found), PAGE_MOST), **fields)
+            found += page[key]
             if not (cursor := page.get("cursor")):
                 break
         return found

@@ -170,6 +170,7 @@ def test_a_runs_predictions_come_in_pages_bounded_by_bytes_and_the_sdk_follows_t
                 break
         assert [p["file_id"] for p in run.predictions(limit=1000)] == sum(pages, [])
         assert len(run.predictions(limit=3)) == 3  # short pages are followed up to the limit asked for
+        assert len(run.predictions(limit=1500)) == len(ids)  # more than a page may hold: asked a page at a time
     reset_service_caches()
     assert sum(pages, []) == sorted(ids) and len(pages) >= 4 and max(map(len, pages)) == 2
 
@@ -326,6 +327,7 @@ def test_evaluation_equals_cocoeval_and_ranks_the_files_humans_got_wrong_first(p
     assert run.evaluation() == report
     assert _evaluation_execution_status(platform.project_id, run.run_id) == "SUCCEEDED"  # a state machine step
     files = run.evaluation_files(limit=100)
+    assert run.evaluation_files(limit=1500) == files  # more than a page may hold: asked a page at a time
 
     assert {f["file_id"] for f in files[:3]} == set(damaged)
     assert all(f["disagreement"] == 0 for f in files[3:])
