@@ -5,12 +5,10 @@ Gateway's integration timeout, a Lambda invocation past its function's timeout, 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import socket
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +21,7 @@ from infra.local import lambda_runtime
 from infra.local.cloud_limits import LAMBDA_RESPONSE_BYTES, IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import Emulator
 from infra.local.moto_patches.step_functions import MAX_PAYLOAD_BYTES
+from tests.support import lambda_fixtures
 
 # --- Lambda's 6 MB answer -------------------------------------------------------------------------------------
 
@@ -131,19 +130,10 @@ def aws() -> Iterator[dict[str, Any]]:
         clients: dict[str, Any] = {
             s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "stepfunctions")
         }
-        role = clients["iam"].create_role(RoleName="limits-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("unused.py", "")
-        for name, timeout in (("sleepy", 1), ("measure", 30)):
-            clients[name] = clients["lambda"].create_function(
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role,
-                Handler=f"{__name__}.{name}",
-                Code={"ZipFile": code.getvalue()},
-                Timeout=timeout,
-            )["FunctionArn"]
+        role, arns = lambda_fixtures.create_functions(
+            clients, {"sleepy": ("sleepy", 1), "measure": ("measure", 30)}, role_name="limits-test", module=__name__
+        )
+        clients |= arns
         clients["role"] = role
         yield clients
     finally:

@@ -2,13 +2,11 @@
 comes back from another process, many run at once in one worker, a worker that dies fails only its invocations
 and is replaced, the function's timeout holds, and the emulator knows which function made a worker's calls."""
 
-import io
 import json
 import os
 import subprocess
 import sys
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -19,6 +17,7 @@ from infra.local import lambda_runtime
 from infra.local.emulator import Emulator
 from infra.local.faults import FAULTS_PATH
 from tests.e2e.conftest import REPO, free_port
+from tests.support import lambda_fixtures
 from tests.support.processes import process_state
 
 FIXTURES = "tests.support.lambda_fixtures"
@@ -31,19 +30,10 @@ def aws():
     lambda_runtime.run_functions_in_workers(1, 8, lambda handler: handler.startswith(FIXTURES))
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "s3")}
-    role = clients["iam"].create_role(RoleName="workers-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("unused.py", "")
-    for name, timeout in (("whoami", 30), ("exits", 30), ("store", 30), ("slow", 1)):
-        clients["lambda"].create_function(
-            FunctionName=f"worker-{name}",
-            Runtime="python3.12",
-            Role=role,
-            Handler=f"{FIXTURES}.{'whoami' if name == 'slow' else name}",
-            Code={"ZipFile": code.getvalue()},
-            Timeout=timeout,
-        )
+    handlers = {"whoami": ("whoami", 30), "exits": ("exits", 30), "store": ("store", 30), "slow": ("whoami", 1)}
+    lambda_fixtures.create_functions(
+        clients, {f"worker-{name}": handler for name, handler in handlers.items()}, role_name="workers-test"
+    )
     clients["s3"].create_bucket(Bucket="workers-test")
     clients["endpoint"] = emulator.endpoint_url
     try:

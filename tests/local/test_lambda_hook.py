@@ -3,11 +3,9 @@
 If a moto upgrade renames or bypasses ``LambdaFunction._invoke_lambda``, these tests fail.
 """
 
-import io
 import json
 import socket
 import time
-import zipfile
 
 import boto3
 import pytest
@@ -35,19 +33,8 @@ def emulator():
 def aws(emulator):
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "stepfunctions")}
-    role = clients["iam"].create_role(RoleName="hook-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("unused.py", "")
-    for name in ("echo", "flaky", "broken", "busy"):
-        clients["lambda"].create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler=f"tests.support.lambda_fixtures.{name}",
-            Code={"ZipFile": buffer.getvalue()},
-            Timeout=30,
-        )
+    names = ("echo", "flaky", "broken", "busy")
+    role, _ = lambda_fixtures.create_functions(clients, {n: (n, 30) for n in names}, role_name="hook-test")
     clients["role"] = role
     return clients
 

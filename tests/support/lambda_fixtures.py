@@ -1,4 +1,4 @@
-"""Handlers invoked through moto by tests/local/test_lambda_hook.py."""
+"""Handlers invoked through moto by the local runtime's tests, and ``create_functions`` that registers them."""
 
 from collections import Counter
 
@@ -73,3 +73,28 @@ def exits(event, context):
     import os
 
     os._exit(3)
+
+
+def create_functions(
+    clients: dict, functions: dict[str, tuple[str, int]], *, role_name: str, module: str = __name__
+) -> tuple[str, dict[str, str]]:
+    """Register ``{function name: (handler in module, timeout s)}`` on the emulator behind ``clients`` ("lambda"
+    and "iam" boto3 clients), running as a new role ``role_name``: (the role's ARN, each function's ARN)."""
+    import io
+    import zipfile
+
+    role = clients["iam"].create_role(RoleName=role_name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("unused.py", "")  # the handlers are imported from their module, not from the zip
+    arns = {}
+    for name, (handler, timeout) in functions.items():
+        arns[name] = clients["lambda"].create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"{module}.{handler}",
+            Code={"ZipFile": code.getvalue()},
+            Timeout=timeout,
+        )["FunctionArn"]
+    return role, arns
