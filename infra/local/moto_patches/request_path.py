@@ -156,6 +156,8 @@ class DirectDynamoDB:
         from botocore.exceptions import ClientError
 
         request = self._request(environ)
+        empty = request.parameter_storage_class()
+        request.__dict__.update(form=empty, files=empty)  # a JSON body: werkzeug's form parser would find nothing
         if environ.get("QUERY_STRING") or "HTTP_HOST" not in environ:
             url = request.raw_url
         else:  # what ``raw_url`` makes of ``POST /`` (werkzeug's URL building cost a tenth of the request)
