@@ -19,8 +19,15 @@ from infra.local.keep_alive import KeepAliveRequestHandler, refuse_requests
 
 def _app(environ, start_response):
     """``/echo`` answers the body; ``/ignore`` reads none of it; ``/stream`` answers in parts with no length;
-    ``/fail`` raises before answering; ``/fail-late`` after its first part; ``/peer`` names the client's port."""
+    ``/fail`` raises before answering; ``/fail-late`` after its first part; ``/peer`` names the client's port;
+    ``/headers`` answers the path, query and ``HTTP_*`` keys of its environ, one a line."""
     path = environ["PATH_INFO"]
+    if path == "/headers":
+        seen = [f"PATH_INFO={path}", f"QUERY_STRING={environ['QUERY_STRING']}"]
+        seen += sorted(f"{k}={v}" for k, v in environ.items() if k.startswith(("HTTP_", "CONTENT_")))
+        body = "\n".join(seen).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
     if path == "/echo":
         body = environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Length", str(len(body)))])
@@ -147,3 +154,58 @@ def test_once_stopping_a_kept_connection_gets_a_503_not_a_served_request():
         assert (status, body, answer.getheader("Connection")) == (503, b"the emulator is stopping", "close")
         fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         assert _ask(fresh, "GET", "/peer")[0] == 503
+
+
+def _raw(port: int, head: bytes, *, body: bytes = b"") -> bytes:
+    """What the server answers one request written as ``head`` (and ``body``), up to its close or 2 s."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(head + body)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and b"Connection: close" not in answer and answer.endswith(b"\n"):
+                    break
+        except TimeoutError:
+            pass
+        return answer
+
+
+def test_request_heads_reach_the_application_as_the_standard_library_parsed_them():
+    head = (
+        b"GET //headers?a=1 HTTP/1.1\r\nHost: here\r\nX-Twice: one\r\nx-twice: two\r\n"
+        b"X-Folded: first\r\n  second\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    )
+    with _served() as port:
+        answer = _raw(port, head)
+    lines = answer.split(b"\r\n\r\n", 1)[1].decode().splitlines()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert "PATH_INFO=/headers" in lines  # a leading // is one /, as http.server makes it (no open redirects)
+    assert "QUERY_STRING=a=1" in lines
+    assert "HTTP_X_TWICE=one,two" in lines  # werkzeug joins a repeated header's values
+    assert "HTTP_X_FOLDED=first second" in lines
+    assert "CONTENT_TYPE=text/plain" in lines
+    assert "HTTP_HOST=here" in lines
+
+
+def test_too_many_or_too_long_header_lines_get_a_431_and_the_connection_ends():
+    many = b"".join(b"X-H%d: v\r\n" % n for n in range(101))
+    with _served() as port:
+        assert _raw(port, b"GET / HTTP/1.1\r\nHost: h\r\n" + many + b"\r\n").startswith(b"HTTP/1.1 431")
+        long_line = b"X-Long: " + b"v" * 70_000 + b"\r\n"
+        assert _raw(port, b"GET / HTTP/1.1\r\n" + long_line + b"\r\n").startswith(b"HTTP/1.1 431")
+        assert _raw(port, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_sent_after_100_continue_is_read_and_an_http_1_0_request_ends_its_connection():
+    with _served() as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 100")
+            sock.sendall(b"body")
+            answer = sock.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"body")
+        old = _raw(port, b"GET /peer HTTP/1.0\r\nHost: h\r\n\r\n")
+        assert old.startswith(b"HTTP/1.1 200")
+        assert b"Connection: close" in old
+        assert b"400 - Bad request syntax" in _raw(port, b"GARBAGE\r\n\r\n")  # the standard library's answer
