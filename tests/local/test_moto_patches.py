@@ -792,6 +792,45 @@ def test_items_kept_encoded_answer_what_they_were_given_through_updates_transact
     assert dynamodb.scan(TableName="encoded")["Count"] == 1
 
 
+def test_items_a_query_answered_stay_as_answered_through_later_writes_and_sizes_follow_the_writes(shared_moto):
+    """A query answers the items reads keep decoded without copying them: a write decodes an item of its own, so
+    what an earlier query answered (nested maps and lists included) is never changed under it, the next query
+    sees the write, and the 400 KB item limit is judged on the item as written, not on a size kept from before."""
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models import dynamodb_backends
+
+    dynamodb = _key_table("frozen")
+    dynamodb.put_item(
+        TableName="frozen",
+        Item={"pk": {"S": "p"}, "sk": {"S": "a"}, "doc": {"M": {"tags": {"L": [{"S": "one"}]}}}, "n": {"N": "1"}},
+    )
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+
+    def answered() -> list:
+        return backend.query("frozen", {"S": "p"}, None, [], None, None, True, None)[0]
+
+    before = answered()
+    assert [item.to_json()["Attributes"]["n"] for item in answered()] == [{"N": "1"}]
+    dynamodb.update_item(
+        TableName="frozen",
+        Key={"pk": {"S": "p"}, "sk": {"S": "a"}},
+        UpdateExpression="SET doc.tags[0] = :t, n = n + :one, big = :big",
+        ExpressionAttributeValues={":t": {"S": "two"}, ":one": {"N": "1"}, ":big": {"S": "x" * 300_000}},
+    )
+    assert before[0].to_json()["Attributes"]["doc"] == {"M": {"tags": {"L": [{"S": "one"}]}}}
+    assert before[0].to_json()["Attributes"]["n"] == {"N": "1"}
+    after = answered()[0].to_json()["Attributes"]
+    assert after["doc"] == {"M": {"tags": {"L": [{"S": "two"}]}}} and after["n"] == {"N": "2"}
+    assert answered()[0].size() > 300_000  # measured on the item as written
+    with pytest.raises(ClientError, match="Item size"):  # 300 KB more makes 600 KB: over the limit
+        dynamodb.update_item(
+            TableName="frozen",
+            Key={"pk": {"S": "p"}, "sk": {"S": "a"}},
+            UpdateExpression="SET more = :big",
+            ExpressionAttributeValues={":big": {"S": "y" * 300_000}},
+        )
+
+
 def test_concurrent_updates_of_an_encoded_item_lose_no_increment(shared_moto):
     """Each update decodes the item, changes it and stores it again under the DynamoDB lock: eight threads
     adding to one counter end with every addition counted."""

@@ -11,8 +11,9 @@ moto changes items in place: an update reads the item, then runs its expression 
 write holds the DynamoDB lock (``dynamodb_locking``), the items it reads or puts are *live*: read again in the
 same operation they are the same object, and when the lock is released the last time they are encoded back.
 Reads (queries, scans, GetItem) keep the items they decoded last decoded (``_decoded``), as moto kept every
-item, and, as moto's read paths always did, copy what they answer. Tables without a sort key keep moto's dict:
-the platform's tables all have one.
+item. A write decodes its own copy of each item it reads rather than taking the one reads keep, so an item
+decoded for reads is never changed afterwards (``frozen``): reads answer it without copying it, and measure it
+once. Tables without a sort key keep moto's dict: the platform's tables all have one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
+from infra.local.moto_patches.dynamodb_locking import FROZEN, WRITES
 from infra.local.moto_patches.patching import replace
 
 _PENDING = b""  # the bytes of an item put by a write under way, until the write ends
@@ -110,7 +112,19 @@ def end_write() -> None:
         if key in partition.blobs:  # not deleted meanwhile
             partition.blobs[key] = encode(item.attrs)
             if (id(partition), key) in _decoded:  # the decoded copy a read kept is the item before this write
-                _decoded[(id(partition), key)] = (partition, item)
+                _decoded[(id(partition), key)] = (partition, _freeze(item))
+
+
+def _freeze(item: Any) -> Any:
+    """``item``, marked as one no write will change: the next write of its key decodes a copy of its own."""
+    item.__dict__[FROZEN] = True
+    item.__dict__["_annolake_size"] = None
+    return item
+
+
+def frozen(item: Any) -> bool:
+    """Whether ``item`` is one no write changes any more (a read may answer it as it is)."""
+    return bool(item.__dict__.get(FROZEN))
 
 
 # The items reads decoded last, kept decoded: a task's job, its file and the project's schema are read by every
@@ -146,16 +160,17 @@ class Partition(MutableMapping):
         self.blobs: dict[Any, bytes] = {}
 
     def __getitem__(self, key: Any) -> Any:
-        if _writes.active:
+        if _writes.active:  # a copy of the write's own, changed in place by moto; reads' copies stay as they are
             live = _writes.live.get((id(self), key))
             if live is not None:
                 return live[2]
+            item = decode(self.blobs[key], self.hash_key, key)
+            _writes.live[(id(self), key)] = (self, key, item)
+            return item
         item = _recall(self, key)
         if item is None:
-            item = decode(self.blobs[key], self.hash_key, key)
+            item = _freeze(decode(self.blobs[key], self.hash_key, key))
             _keep(self, key, item)
-        if _writes.active:
-            _writes.live[(id(self), key)] = (self, key, item)
         return item
 
     def __setitem__(self, key: Any, item: Any) -> None:
@@ -207,8 +222,6 @@ def compact_table_items() -> None:
     encoded back before it releases the DynamoDB lock."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
-
-    from infra.local.moto_patches.dynamodb_locking import WRITES
 
     def live_while_writing(write: Any) -> Any:
         def write_with_live_items(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -9,6 +9,8 @@ from typing import Any
 
 from infra.local.moto_patches.patching import replace
 
+FROZEN = "_annolake_snapshot"  # an item attribute: true on an item no write changes any more (its size is kept)
+
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _READS = ("query", "scan")  # moto copies their results (under the lock, now)
 _dynamodb_lock = threading.RLock()
@@ -40,12 +42,13 @@ def serialize_dynamodb_operations() -> None:
 
 
 def sized_once(size: Callable[[Any], int]) -> Callable[[Any], int]:
-    """A snapshot is never changed, so its size is computed once: BatchGetItem asks twice per item (16 MB
-    check, then the running total), a tenth of the emulator's time for a stream page. Live items, which
-    updates change in place, are measured every time as before."""
+    """A snapshot, or an item decoded for reads (``dynamodb_compact``), is never changed, so its size is computed
+    once: BatchGetItem asks twice per item (16 MB check, then the running total), a tenth of the emulator's time
+    for a stream page, and a query once per item answered. Live items, which updates change in place, are
+    measured every time as before."""
 
     def size_of(self: Any) -> int:
-        if not self.__dict__.get("_annolake_snapshot"):
+        if not self.__dict__.get(FROZEN):
             return size(self)
         known = self.__dict__.get("_annolake_size")
         if known is None:
@@ -65,6 +68,6 @@ def _snapshot(item: Any) -> Any:
     attrs = attrs_type.__new__(attrs_type)
     dict.update(attrs, item.attrs)  # not through LimitedSizeDict's per-key size check: it was checked on write
     snapshot.attrs = attrs
-    snapshot._annolake_snapshot = True
+    setattr(snapshot, FROZEN, True)
     snapshot._annolake_size = None
     return snapshot
