@@ -710,6 +710,46 @@ def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path: Path) -
         assert [r[0]["i"] for r in records if r[0]["n"] == n] == list(range(20))
 
 
+def test_records_queued_as_functions_are_written_in_queue_order_and_a_failing_one_fails_only_its_commit(
+    tmp_path: Path,
+) -> None:
+    """A record's entries may be made later, by whichever commit writes the queue: the segment holds the records
+    in the order they were queued, whoever wrote them; a record whose entries cannot be made fails its own commit
+    (its request is not acknowledged) and no other; a rotation writes what was queued before it into the old
+    segment."""
+    written = journal_module.Journal(tmp_path / "journal", durable=False)
+    written.open(0)
+    made: list[int] = []
+
+    def entries(n: int):
+        def make() -> list[dict]:
+            made.append(n)
+            return [{"t": "item", "n": n}]
+
+        return make
+
+    def broken() -> list[dict]:
+        raise ValueError("no such item")
+
+    first = written.append(entries(1))
+    second = written.append(broken)
+    third = written.append(entries(3))
+    written.commit(third)  # writes the whole queue, the records before its own included
+    assert made == [1, 3]
+    written.commit(first)
+    with pytest.raises(RuntimeError, match="could not be made: no such item"):
+        written.commit(second)
+    queued_before_rotation = written.append(entries(4))
+    assert written.rotate() == 0
+    written.commit(written.append(entries(5)))
+    written.commit(queued_before_rotation)
+    written.close()
+    old = list(journal_module.read_segment(journal_module.segment_path(tmp_path / "journal", 0)))
+    new = list(journal_module.read_segment(journal_module.segment_path(tmp_path / "journal", 1)))
+    assert [r[0]["n"] for r in old] == [1, 3, 4]
+    assert [r[0]["n"] for r in new] == [5]
+
+
 def test_a_deleted_or_overwritten_object_lets_its_blob_go(journaled: Journaled) -> None:
     """A body no object holds any more is not live, so the next checkpoint can collect its blob: moto disposes
     the keys a bucket drops, and nothing else (its instance lists included) may keep them open."""

@@ -128,20 +128,26 @@ class Capture:
 
     def record(self, frame: Frame) -> None:
         with self._order:
-            entries = [*self._items(frame), *self._objects(frame), *self._pools(frame)]
-            if not entries:
+            items = self._items(frame)
+            others = [*self._objects(frame), *self._pools(frame)]
+            if not items and not others:
                 return
-            sequence = self.journal.append(entries)
+            # the items' JSON is made by the journal's writer, outside these locks
+            sequence = self.journal.append(lambda: [*(_item_entry(*state) for state in items), *others])
             self.records += 1
         self.journal.commit(sequence)
 
-    def _items(self, frame: Frame) -> list[dict[str, Any]]:
+    def _items(self, frame: Frame) -> list[tuple[str, dict[str, Any], Any]]:
+        """(logical table, key, item or None) of each item the frame wrote, as of one moment (a transaction's
+        items together). An item of a table kept encoded is one no write changes any more
+        (``dynamodb_compact.frozen``), so it is turned into JSON later; any other is turned into it now."""
         if not frame.items:
             return []
+        from infra.local.moto_patches.dynamodb_compact import Partitions
         from infra.local.moto_patches.dynamodb_locking import _dynamodb_lock
 
-        entries = []
-        with _dynamodb_lock:  # every item as of one moment (a transaction's items together)
+        states = []
+        with _dynamodb_lock:
             for (table, _), (backend, key) in frame.items.items():
                 logical = self.tables.get(table)
                 if logical is None:
@@ -149,9 +155,10 @@ class Capture:
                 if table not in backend.tables:
                     continue  # the table went away: nothing to keep
                 item = backend.get_item(table, key)
-                state = encode_model_item(item.to_json()["Attributes"]) if item else None
-                entries.append({"t": "item", "table": logical, "key": encode_model_item(key), "item": state})
-        return entries
+                if item is not None and not isinstance(backend.tables[table].items, Partitions):
+                    item = item.to_json()["Attributes"]
+                states.append((logical, key, item))
+        return states
 
     def _objects(self, frame: Frame) -> list[dict[str, Any]]:
         from moto.s3.models import s3_backends
@@ -317,3 +324,9 @@ def uninstall_hooks() -> None:
     for (owner, name), original in _originals.items():
         setattr(owner, name, original)
     _originals.clear()
+
+
+def _item_entry(logical: str, key: dict[str, Any], item: Any) -> dict[str, Any]:
+    attributes = item if item is None or isinstance(item, dict) else item.to_json()["Attributes"]
+    state = encode_model_item(attributes) if attributes is not None else None
+    return {"t": "item", "table": logical, "key": encode_model_item(key), "item": state}

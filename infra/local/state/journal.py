@@ -5,9 +5,11 @@ record holds the entries of one request, so a request's changes are replayed all
 leave a torn record at the tail of the newest segment: reading stops there (the request it held was not
 answered, since its answer waits for the fsync).
 
-Group commit: each request appends its record (one ``write`` under a lock) and then waits until some fsync
-has covered it. The first waiter fsyncs for everyone whose record is written by then; the others wait for
-that fsync or the next, so N concurrent requests cost about one fsync, not N.
+Group commit: each request queues its record and then waits until it is written and some fsync has covered
+it. One waiter at a time writes every record queued by then, in queue order, and fsyncs for all of them; the
+others wait for that write or the next, so N concurrent requests cost about one ``write`` and one fsync, not
+N. A record may be queued as a function that makes its entries: the writer calls it, so the JSON is made
+outside the locks of whoever queued it (the emulator's one DynamoDB lock among them).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from infra.local.state.files import fsync_directory
 
 log = logging.getLogger("local-runtime.state")
+Entries = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
 _HEADER = struct.Struct("<II")
 SUFFIX = ".log"
 
@@ -68,12 +71,15 @@ class Journal:
         self.directory = directory
         self.durable = durable
         self._before_sync = before_sync
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # the queue, the counters and the open segment
         self._fd: int | None = None
         self.segment = 0
-        self._written = 0  # records written (a sequence, across segments)
+        self._pending: list[Entries] = []  # queued, not yet written
+        self._queued = 0  # records queued (a sequence, across segments)
+        self._written = 0  # records written
         self._synced = 0  # records covered by an fsync
-        self._syncing = False
+        self._writing = threading.Lock()  # one writer at a time: it writes what is queued, in order, then fsyncs
+        self._failed: dict[int, BaseException] = {}  # records whose entries could not be made
         self.records_in_segment = 0
         self.bytes_in_segment = 0
         self.fsyncs = 0
@@ -81,7 +87,7 @@ class Journal:
     def open(self, segment: int) -> None:
         """Start writing at segment ``segment`` (a new, empty file)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._cond:
+        with self._lock:
             self._open(segment)
 
     def _open(self, segment: int) -> None:
@@ -92,52 +98,76 @@ class Journal:
         self.records_in_segment = 0
         self.bytes_in_segment = 0
 
-    def append(self, entries: list[dict[str, Any]]) -> int:
-        """Write one record; returns its sequence number, for ``commit``."""
-        payload = json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode()
-        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-        with self._cond:
+    def append(self, entries: Entries) -> int:
+        """Queue one record: its entries, or a function that makes them (called once, in queue order, by the
+        ``commit`` that writes it); returns its sequence number, for ``commit``."""
+        with self._lock:
             if self._fd is None:
                 raise RuntimeError("the journal is closed")
-            os.write(self._fd, record)
-            self._written += 1
-            self.records_in_segment += 1
-            self.bytes_in_segment += len(record)
-            return self._written
+            self._pending.append(entries)
+            self._queued += 1
+            return self._queued
 
     def commit(self, sequence: int) -> None:
-        """Return once record ``sequence`` (and every one before it) is on disk."""
-        if not self.durable:
+        """Return once record ``sequence`` (and every one before it) is written and, ``durable``, on disk."""
+        if not self._done(sequence):
+            with self._writing:
+                if not self._done(sequence):
+                    self._write_queued()
+                    if self.durable:
+                        self._sync()
+        failure = self._failed.pop(sequence, None)
+        if failure is not None:
+            raise RuntimeError(f"journal record {sequence} could not be made: {failure}") from failure
+
+    def _done(self, sequence: int) -> bool:
+        return self._written >= sequence and (not self.durable or self._synced >= sequence)
+
+    def _write_queued(self) -> None:
+        """Write every queued record, in order (the caller holds ``_writing``)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            first = self._written + 1
+        if not batch:
             return
-        with self._cond:
-            while self._synced < sequence:
-                if self._syncing:
-                    self._cond.wait()
-                    continue
-                self._syncing = True
-                target, fd = self._written, self._fd
-                self._cond.release()
-                try:
-                    if self._before_sync is not None:
-                        self._before_sync()
-                    if fd is not None:
-                        os.fsync(fd)
-                finally:
-                    self._cond.acquire()
-                    self._syncing = False
-                    self.fsyncs += 1
-                    self._synced = max(self._synced, target)
-                    self._cond.notify_all()
+        records = []
+        for offset, entries in enumerate(batch):
+            try:
+                made = entries() if callable(entries) else entries
+            except Exception as exc:  # noqa: BLE001 - its request fails at its commit; the others are written
+                self._failed[first + offset] = exc
+                continue
+            payload = json.dumps(made, ensure_ascii=False, separators=(",", ":")).encode()
+            records.append(_HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+        data = b"".join(records)
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError("the journal is closed")
+            if data:
+                os.write(self._fd, data)
+            self._written += len(batch)
+            self.records_in_segment += len(records)
+            self.bytes_in_segment += len(data)
+
+    def _sync(self) -> None:
+        target, fd = self._written, self._fd
+        if self._before_sync is not None:
+            self._before_sync()
+        if fd is not None:
+            os.fsync(fd)
+        self.fsyncs += 1
+        self._synced = max(self._synced, target)
 
     def rotate(self) -> int:
-        """Close the current segment (durably) and start the next; returns the number of the closed one."""
-        with self._cond:
-            while self._syncing:
-                self._cond.wait()
-            closed = self.segment
-            self._close()
-            self._open(closed + 1)
-            return closed
+        """Close the current segment (durably, with every record queued so far) and start the next; returns the
+        number of the closed one."""
+        with self._writing:
+            self._write_queued()
+            with self._lock:
+                closed = self.segment
+                self._close()
+                self._open(closed + 1)
+                return closed
 
     def _close(self) -> None:
         if self._fd is None:
@@ -148,10 +178,9 @@ class Journal:
         os.close(self._fd)
         self._fd = None
         self._synced = self._written
-        self._cond.notify_all()
 
     def close(self) -> None:
-        with self._cond:
-            while self._syncing:
-                self._cond.wait()
-            self._close()
+        with self._writing:
+            self._write_queued()
+            with self._lock:
+                self._close()
