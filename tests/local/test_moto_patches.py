@@ -1132,3 +1132,82 @@ def test_a_transaction_checks_its_conditions_and_writes_under_the_dynamodb_lock(
         ]
     )
     assert held == [True]
+
+
+def test_task_tokens_sent_back_reach_the_execution_that_handed_them_out():
+    """Each waiting execution is resumed by its own token (success, failure, heartbeat), the others keep waiting,
+    and a token no execution handed out is refused as Step Functions refuses it."""
+    import socket
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from infra.local.emulator import Emulator
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    emulator = Emulator(port=port)
+    emulator.start()
+    try:
+        _tokens_round_trip(emulator.endpoint_url, boto3, ClientError)
+    finally:
+        emulator.stop()
+
+
+def _tokens_round_trip(endpoint: str, boto3, ClientError) -> None:  # noqa: ANN001, N803
+    import time
+
+    options = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
+    sqs, sfn = boto3.client("sqs", **options), boto3.client("stepfunctions", **options)
+    queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token", "n.$": "$.n"}},
+                "HeartbeatSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="tokens", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/tokens"
+    )["stateMachineArn"]
+    runs = {
+        n: sfn.start_execution(stateMachineArn=machine, name=f"run-{n}", input=json.dumps({"n": n}))["executionArn"]
+        for n in range(3)
+    }
+    tokens: dict[int, str] = {}
+    deadline = time.monotonic() + 30
+    while len(tokens) < 3 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            tokens[body["n"]] = body["token"]
+    assert sorted(tokens) == [0, 1, 2], [sfn.describe_execution(executionArn=a) for a in runs.values()]
+
+    def status(n: int) -> dict:
+        deadline = time.monotonic() + 30
+        while (described := sfn.describe_execution(executionArn=runs[n]))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return described
+
+    sfn.send_task_heartbeat(taskToken=tokens[2])
+    sfn.send_task_success(taskToken=tokens[1], output=json.dumps({"done": 1}))
+    assert status(1)["status"] == "SUCCEEDED" and json.loads(status(1)["output"]) == {"done": 1}
+    sfn.send_task_failure(taskToken=tokens[0], error="Rejected", cause="no")
+    assert status(0)["status"] == "FAILED"
+    assert sfn.describe_execution(executionArn=runs[2])["status"] == "RUNNING"  # its token not sent back yet
+    with pytest.raises(ClientError, match="InvalidToken"):
+        sfn.send_task_success(taskToken="not-a-token-anyone-handed-out", output="{}")
+    sfn.send_task_success(taskToken=tokens[2], output="{}")
+    assert status(2)["status"] == "SUCCEEDED"
