@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
-from infra.local.moto_patches.dynamodb_locking import FROZEN, WRITES
+from infra.local.moto_patches.dynamodb_locking import WRITES, freeze
 from infra.local.moto_patches.patching import replace
 
 _PENDING = b""  # the bytes of an item put by a write under way, until the write ends
@@ -112,19 +112,7 @@ def end_write() -> None:
         if key in partition.blobs:  # not deleted meanwhile
             partition.blobs[key] = encode(item.attrs)
             if (id(partition), key) in _decoded:  # the decoded copy a read kept is the item before this write
-                _decoded[(id(partition), key)] = (partition, _freeze(item))
-
-
-def _freeze(item: Any) -> Any:
-    """``item``, marked as one no write will change: the next write of its key decodes a copy of its own."""
-    item.__dict__[FROZEN] = True
-    item.__dict__["_annolake_size"] = None
-    return item
-
-
-def frozen(item: Any) -> bool:
-    """Whether ``item`` is one no write changes any more (a read may answer it as it is)."""
-    return bool(item.__dict__.get(FROZEN))
+                _decoded[(id(partition), key)] = (partition, freeze(item))
 
 
 # The items reads decoded last, kept decoded: a task's job, its file and the project's schema are read by every
@@ -169,7 +157,7 @@ class Partition(MutableMapping):
             return item
         item = _recall(self, key)
         if item is None:
-            item = _freeze(decode(self.blobs[key], self.hash_key, key))
+            item = freeze(decode(self.blobs[key], self.hash_key, key))
             _keep(self, key, item)
         return item
 

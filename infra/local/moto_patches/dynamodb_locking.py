@@ -9,7 +9,8 @@ from typing import Any
 
 from infra.local.moto_patches.patching import replace
 
-FROZEN = "_annolake_snapshot"  # an item attribute: true on an item no write changes any more (its size is kept)
+_FROZEN = "_annolake_frozen"  # an item attribute: true on an item no write changes any more
+_SIZE = "_annolake_size"  # an item attribute: a frozen item's size, once measured
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _READS = ("query", "scan")  # moto copies their results (under the lock, now)
@@ -48,11 +49,11 @@ def sized_once(size: Callable[[Any], int]) -> Callable[[Any], int]:
     measured every time as before."""
 
     def size_of(self: Any) -> int:
-        if not self.__dict__.get(FROZEN):
+        if not frozen(self):
             return size(self)
-        known = self.__dict__.get("_annolake_size")
+        known = self.__dict__.get(_SIZE)
         if known is None:
-            known = self._annolake_size = size(self)
+            known = self.__dict__[_SIZE] = size(self)
         return known
 
     return size_of
@@ -68,6 +69,16 @@ def _snapshot(item: Any) -> Any:
     attrs = attrs_type.__new__(attrs_type)
     dict.update(attrs, item.attrs)  # not through LimitedSizeDict's per-key size check: it was checked on write
     snapshot.attrs = attrs
-    setattr(snapshot, FROZEN, True)
-    snapshot._annolake_size = None
-    return snapshot
+    return freeze(snapshot)
+
+
+def freeze(item: Any) -> Any:
+    """``item``, marked as one no write changes any more: reads may answer it as it is, its size is kept."""
+    item.__dict__[_FROZEN] = True
+    item.__dict__[_SIZE] = None
+    return item
+
+
+def frozen(item: Any) -> bool:
+    """Whether ``item`` is one no write changes any more (``freeze``)."""
+    return bool(item.__dict__.get(_FROZEN))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.local.moto_patches import dynamodb_indexes
-from infra.local.moto_patches.dynamodb_compact import frozen
+from infra.local.moto_patches.dynamodb_locking import frozen
 from infra.local.moto_patches.patching import replace
 
 _query_partition = threading.local()
@@ -149,7 +149,7 @@ def copy_query_results_after_filtering() -> None:
     time for a query over a 10,000-file dataset whose filter keeps one file in eight. The filter and the
     projections only read the stored items (under the DynamoDB lock), so the copy is made afterwards, of the
     items answered that a later write could change: an item decoded for reads is never changed
-    (``dynamodb_compact.frozen``) and is answered as it is (copying a page of the workflow's queue was a sixth
+    (``dynamodb_locking.frozen``) and is answered as it is (copying a page of the workflow's queue was a sixth
     of its query's cost)."""
     from moto.dynamodb.models import table as table_module
 

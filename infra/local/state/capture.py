@@ -140,7 +140,7 @@ class Capture:
     def _items(self, frame: Frame) -> list[tuple[str, dict[str, Any], Any]]:
         """(logical table, key, item or None) of each item the frame wrote, as of one moment (a transaction's
         items together). An item of a table kept encoded is one no write changes any more
-        (``dynamodb_compact.frozen``), so it is turned into JSON later; any other is turned into it now."""
+        (``dynamodb_locking.frozen``), so it is turned into JSON later; any other is turned into it now."""
         if not frame.items:
             return []
         from infra.local.moto_patches.dynamodb_compact import Partitions
