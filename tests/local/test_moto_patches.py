@@ -1134,28 +1134,37 @@ def test_a_transaction_checks_its_conditions_and_writes_under_the_dynamodb_lock(
     assert held == [True]
 
 
-@pytest.fixture
-def own_emulator():
-    """An emulator of this process (its Step Functions engine runs executions; the session's moto does not)."""
-    from infra.local.emulator import Emulator
-    from tests.e2e.conftest import free_port
-
-    emulator = Emulator(port=free_port())
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-def test_task_tokens_sent_back_reach_the_execution_that_handed_them_out(own_emulator):
+def test_task_tokens_sent_back_reach_the_execution_that_handed_them_out():
     """Each waiting execution is resumed by its own token (success, failure, heartbeat), the others keep waiting,
     and a token no execution handed out is refused as Step Functions refuses it."""
-    import time
+    import socket
 
     import boto3
     from botocore.exceptions import ClientError
 
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    sqs, sfn = (session.client(s, endpoint_url=own_emulator.endpoint_url) for s in ("sqs", "stepfunctions"))
+    from infra.local.emulator import Emulator
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    emulator = Emulator(port=port)
+    emulator.start()
+    try:
+        _tokens_round_trip(emulator.endpoint_url, boto3, ClientError)
+    finally:
+        emulator.stop()
+
+
+def _tokens_round_trip(endpoint: str, boto3, ClientError) -> None:  # noqa: ANN001, N803
+    import time
+
+    options = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
+    sqs, sfn = boto3.client("sqs", **options), boto3.client("stepfunctions", **options)
     queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
     definition = {
         "StartAt": "Wait",
