@@ -39,8 +39,6 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once, on the whole item (moto re-measured the item per attribute set).
 - DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
   puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
-- A task token sent back (``SendTaskSuccess`` and the like) is looked up in the execution that handed it out,
-  not in every execution; SQS converts each queue attribute name from CamelCase once.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -72,14 +70,12 @@ from infra.local.moto_patches.request_path import (
     request_ids_only_where_xml_has_them,
 )
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
-from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
     name_lambda_service_errors_as_step_functions_does,
     parse_each_json_path_once,
     parse_each_state_machine_once,
     reuse_step_functions_clients,
     step_functions_payload_limit,
-    task_tokens_found_by_lookup,
     thread_safe_state_machine_parsing,
 )
 from infra.local.moto_patches.timestamps import fast_utc_timestamps
@@ -105,12 +101,10 @@ __all__ = [
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
     "project_top_level_attributes",
-    "queue_attribute_names_converted_once",
     "replace",
     "require_moto_version",
     "s3_events_carry_a_sequencer",
     "s3_listings_survive_concurrent_deletes",
-    "task_tokens_found_by_lookup",
     "serialize_dynamodb_operations",
     "thread_safe_state_machine_parsing",
     "two_phase_transactions",
@@ -149,5 +143,3 @@ def install() -> None:
     find_clauses_by_class()
     fast_utc_timestamps()
     keep_no_model_instances()
-    task_tokens_found_by_lookup()
-    queue_attribute_names_converted_once()

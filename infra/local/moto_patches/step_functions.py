@@ -7,8 +7,6 @@ import functools
 import json
 import os
 import pickle
-import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -225,76 +223,3 @@ def _data_limit_exceeded(env: Any, cause: str) -> Exception:
             ),
         )
     )
-
-
-_narrowed = threading.local()
-
-
-def task_tokens_found_by_lookup() -> None:
-    """``SendTaskSuccess``, ``SendTaskFailure`` and ``SendTaskHeartbeat`` look the token up in the execution
-    that handed it out, not in every execution: moto asked each execution of every state machine its status,
-    then each running one's callback pool, per call (a review workflow per file waits on a token, so each
-    submitted task scanned thousands). Each token is noted with its pool when handed out, and each pool with
-    its execution; moto's own method then runs over that one execution, so its checks and answers are
-    unchanged. A token not noted (an execution started before this was installed) takes moto's scan."""
-    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
-    from moto.stepfunctions.parser.backend.execution import Execution
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
-    pools: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-
-    def noting_tokens(add: Callable[..., Any]) -> Callable[..., Any]:
-        def add_and_note(self: Any, callback_id: str, *args: Any, **kwargs: Any) -> Any:
-            endpoint = add(self, callback_id, *args, **kwargs)
-            pools[callback_id] = self
-            return endpoint
-
-        return add_and_note
-
-    def worker_knows_execution(get_worker: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        def _get_start_execution_worker(self: Any) -> Any:
-            worker = get_worker(self)
-            worker._annolake_execution = self  # noqa: SLF001 - read back when its environment is made
-            return worker
-
-        return _get_start_execution_worker
-
-    def pool_knows_execution(get_environment: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        def _get_evaluation_environment(self: Any) -> Any:
-            environment = get_environment(self)
-            environment.callback_pool_manager._annolake_execution = getattr(self, "_annolake_execution", None)  # noqa: SLF001
-            return environment
-
-        return _get_evaluation_environment
-
-    def narrowed_executions(get_executions: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
-        def _get_executions(self: Any, execution_status: Any = None) -> list[Any]:
-            only = getattr(_narrowed, "execution", None)
-            if only is None:
-                return get_executions(self, execution_status)
-            return [only] if execution_status is None or only.status == execution_status else []
-
-        return _get_executions
-
-    def by_token(method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
-            pool = pools.get(task_token)
-            execution = getattr(pool, "_annolake_execution", None)
-            if execution is None:
-                return method(self, task_token, *args, **kwargs)
-            _narrowed.execution = execution
-            try:
-                return method(self, task_token, *args, **kwargs)
-            finally:
-                _narrowed.execution = None
-
-        return call
-
-    replace(CallbackPoolManager, "add", "token-lookup", noting_tokens)
-    replace(CallbackPoolManager, "add_activity_task", "token-lookup", noting_tokens)
-    replace(Execution, "_get_start_execution_worker", "token-lookup", worker_knows_execution)
-    replace(ExecutionWorker, "_get_evaluation_environment", "token-lookup", pool_knows_execution)
-    replace(StepFunctionsParserBackend, "_get_executions", "token-lookup", narrowed_executions)
-    for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
-        replace(StepFunctionsParserBackend, name, "token-lookup", by_token)
