@@ -320,6 +320,60 @@ def test_update_expressions_validate_and_apply_as_before_with_the_faster_copy_an
         assert reason in refusal.value.response["Error"]["Message"], (bad, refusal.value.response["Error"])
 
 
+def test_an_update_text_checked_once_is_still_refused_where_its_names_or_table_make_it_wrong(
+    shared_moto, monkeypatch
+):
+    """The clause-count, overlap and key checks run once per text, names and table keys: repeated writes skip
+    them, while the same text is refused when its names point at the key or at one path twice, or when another
+    table has that attribute as its key, every time."""
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.parsing import validators
+
+    from infra.local import moto_patches
+
+    moto_patches.parse_each_expression_text_once()
+    moto_patches.check_each_text_once()
+    walks = []
+    count_walk = validators.ActionCountValidator.traverse
+    monkeypatch.setattr(
+        validators.ActionCountValidator, "traverse", lambda self, node: walks.append(1) or count_walk(self, node)
+    )
+    dynamodb = _update_table("checked")
+    key = {"pk": {"S": "a"}}
+    text = "SET #x = :v, #y = :w"
+    for n in range(4):
+        dynamodb.update_item(
+            TableName="checked",
+            Key=key,
+            UpdateExpression=text,
+            ExpressionAttributeNames={"#x": "x", "#y": "y"},
+            ExpressionAttributeValues={":v": {"N": str(n)}, ":w": {"S": "w"}},
+        )
+    assert len(walks) == 1  # the first write checked it; three more skipped the check
+    assert dynamodb.get_item(TableName="checked", Key=key)["Item"] == {**key, "x": {"N": "3"}, "y": {"S": "w"}}
+    dynamodb.create_table(
+        TableName="keyed_by_x",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "x", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "x", "KeyType": "HASH"}],
+    )
+    for table, names, reason in [
+        ("checked", {"#x": "pk", "#y": "y"}, "Cannot update attribute pk"),
+        ("checked", {"#x": "x", "#y": "x"}, "Two document paths overlap"),
+        ("keyed_by_x", {"#x": "x", "#y": "y"}, "Cannot update attribute x"),  # the names that passed above
+    ]:
+        for _ in range(2):
+            with pytest.raises(ClientError) as refusal:
+                dynamodb.update_item(
+                    TableName=table,
+                    Key=key if table == "checked" else {"x": {"S": "a"}},
+                    UpdateExpression=text,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":v": {"N": "1"}, ":w": {"S": "w"}},
+                )
+            assert reason in refusal.value.response["Error"]["Message"], (table, names)
+
+
 def test_a_condition_text_kept_lexed_is_judged_on_each_write_s_own_values(shared_moto):
     """The claim's condition, one text with new values at each claim: a write passes or fails on its own
     values, and a condition moto cannot read is refused at every write."""
@@ -1132,3 +1186,31 @@ def test_a_transaction_checks_its_conditions_and_writes_under_the_dynamodb_lock(
         ]
     )
     assert held == [True]
+
+
+def test_queue_attributes_answer_as_before_with_names_converted_once(shared_moto):
+    """A queue's attributes, as set and as moto's own conversion names them, through sends and receives."""
+    import boto3
+    import moto.sqs.models as sqs_models
+    from moto.core.utils import camelcase_to_underscores
+
+    from infra.local import moto_patches
+
+    moto_patches.queue_attribute_names_converted_once()
+    for name in ["VisibilityTimeout", "RedrivePolicy", "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled"]:
+        assert sqs_models.camelcase_to_underscores(name) == camelcase_to_underscores(name)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dead = sqs.create_queue(QueueName="converted-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2})
+    url = sqs.create_queue(
+        QueueName="converted", Attributes={"VisibilityTimeout": "7", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n))
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in got) == ["0", "1", "2"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "7"
+    assert json.loads(attributes["RedrivePolicy"]) == json.loads(redrive)
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "3"

@@ -39,6 +39,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once, on the whole item (moto re-measured the item per attribute set).
 - DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
   puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
+- An update expression's clause counts, overlapping paths and key attributes are checked once per text, names
+  and table keys. SQS converts each queue attribute name from CamelCase once.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -52,6 +54,7 @@ from infra.local.moto_patches.dynamodb_projection import project_top_level_attri
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
 from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
 from infra.local.moto_patches.dynamodb_updates import (
+    check_each_text_once,
     copy_update_expressions_by_pickling,
     find_clauses_by_class,
     parse_each_expression_text_once,
@@ -70,6 +73,7 @@ from infra.local.moto_patches.request_path import (
     request_ids_only_where_xml_has_them,
 )
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
+from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
     name_lambda_service_errors_as_step_functions_does,
     parse_each_json_path_once,
@@ -84,6 +88,7 @@ __all__ = [
     "MOTO_VERSION",
     "DirectDynamoDB",
     "MotoVersionError",
+    "check_each_text_once",
     "compact_table_items",
     "copy_query_results_after_filtering",
     "copy_update_expressions_by_pickling",
@@ -101,6 +106,7 @@ __all__ = [
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
     "project_top_level_attributes",
+    "queue_attribute_names_converted_once",
     "replace",
     "require_moto_version",
     "s3_events_carry_a_sequencer",
@@ -141,5 +147,7 @@ def install() -> None:
     walk_update_expressions_by_class()
     parse_each_expression_text_once()
     find_clauses_by_class()
+    check_each_text_once()
     fast_utc_timestamps()
     keep_no_model_instances()
+    queue_attribute_names_converted_once()

@@ -20,6 +20,8 @@ from typing import Any
 
 from infra.local.moto_patches.patching import replace
 
+_TEXT = "_annolake_text"  # the update expression's text, on the root of each tree parsed from it
+
 
 def _copied_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
     if memo is not None:  # a copy within a larger deepcopy keeps sharing its memo
@@ -139,11 +141,14 @@ def parse_each_expression_text_once() -> None:
         def make(_: type, expression_str: str) -> Any:
             pickled = trees.get(expression_str)
             if pickled is not None:
-                return pickle.loads(pickled)  # noqa: S301 - our own bytes
-            tree = parse(expression_str)
-            if len(trees) < kept:
-                with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
-                    trees[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+                tree = pickle.loads(pickled)  # noqa: S301 - our own bytes
+            else:
+                tree = parse(expression_str)
+                if len(trees) < kept:
+                    with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+                        trees[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+            with contextlib.suppress(AttributeError):  # copies of the tree carry it: see ``check_each_text_once``
+                setattr(tree, _TEXT, expression_str)
             return tree
 
         return classmethod(make)
@@ -162,3 +167,45 @@ def parse_each_expression_text_once() -> None:
 
     replace(UpdateExpressionParser, "make", "parse-once", make_once)
     replace(ConditionExpressionParser, "_lex_condition_expression", "lex-once", lex_once)
+
+
+def check_each_text_once() -> None:
+    """moto's first three checks of an update expression (at most one clause of each kind, no two actions on
+    overlapping paths, no key attribute changed) answer the same for the same text, names and table keys: they
+    read neither the values nor the item. They walk the tree once per ``UpdateExpression`` node, and each node
+    looks through everything under it (a write with ten ``SET`` actions visits about 370 nodes in them), so
+    each combination is checked in full once and skipped at later writes. A combination moto refuses is never
+    kept: the error is raised again at each write. The checks that read the values and the item run every time."""
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    syntactic = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    passed: set[tuple[Any, ...]] = set()
+    kept = 4096
+
+    def once(_: Callable[..., Any]) -> Callable[..., Any]:
+        def validate(self: Any) -> Any:
+            node = self.node_to_validate
+            text = getattr(node, _TEXT, None)
+            key = None
+            if text is not None:
+                names = tuple(sorted((self.expression_attribute_names or {}).items()))
+                key = (text, names, tuple(self.table.table_key_attrs))
+            known = key in passed
+            for processor in self.processors:  # moto's loop, less the checks this combination passed before
+                if known and isinstance(processor, syntactic):
+                    continue
+                node = processor.traverse(node)
+                if not known and key is not None and isinstance(processor, UpdateHashRangeKeyValidator):
+                    if len(passed) < kept:
+                        passed.add(key)
+                    known = True
+            return node
+
+        return validate
+
+    replace(UpdateExpressionValidator, "validate", "syntax-once", once)
