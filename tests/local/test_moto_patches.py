@@ -320,9 +320,7 @@ def test_update_expressions_validate_and_apply_as_before_with_the_faster_copy_an
         assert reason in refusal.value.response["Error"]["Message"], (bad, refusal.value.response["Error"])
 
 
-def test_an_update_text_checked_once_is_still_refused_where_its_names_or_table_make_it_wrong(
-    shared_moto, monkeypatch
-):
+def test_an_update_text_checked_once_is_refused_where_its_names_or_table_make_it_wrong(shared_moto, monkeypatch):
     """The clause-count, overlap and key checks run once per text, names and table keys: repeated writes skip
     them, while the same text is refused when its names point at the key or at one path twice, or when another
     table has that attribute as its key, every time."""
@@ -1203,9 +1201,9 @@ def test_queue_attributes_answer_as_before_with_names_converted_once(shared_moto
     dead = sqs.create_queue(QueueName="converted-dlq")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2})
-    url = sqs.create_queue(
-        QueueName="converted", Attributes={"VisibilityTimeout": "7", "RedrivePolicy": redrive}
-    )["QueueUrl"]
+    url = sqs.create_queue(QueueName="converted", Attributes={"VisibilityTimeout": "7", "RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
     for n in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=str(n))
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
