@@ -1,5 +1,9 @@
 """Task throughput on the local platform: 20 simulated annotators running next -> submit for 60 s.
 
+By default the annotators do not pause (a closed loop: the platform is saturated, and each request waits
+behind the others). ``ANNOLAKE_BENCH_THINK_SECONDS`` makes each one hold its task that long between ``next``
+and ``submit``, as a person drawing does: the latency an annotator meets at that pace.
+
 Starts ``python -m infra.local`` (what ``make up`` runs) on free ports with a scratch home, seeds a dataset,
 launches a job over it (one review workflow per file, each waiting on a task token), then runs the
 annotators as threads of this process, each with its own API key and connection pool. Reports tasks/s,
@@ -31,6 +35,7 @@ SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
 FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
 ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
+THINK = float(os.environ.get("ANNOLAKE_BENCH_THINK_SECONDS", "0"))
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
 
 
@@ -65,6 +70,9 @@ def _annotate(project, job, deadline: float, log: dict, lock: threading.Lock) ->
             log["next"].append(t1 - t0)
         with lock:
             log["handed"][task.id].add(task.data["assignee"])
+        if THINK:
+            time.sleep(THINK)
+            t1 = time.perf_counter()
         try:
             task.submit(BOX)
         except failures as exc:
@@ -138,7 +146,9 @@ def _rows(name: str, log: dict, submitted: int) -> list[tuple[str, str, str]]:
     spent = log["cpu"]
     return [
         (
-            f"{name}: {ANNOTATORS} annotators, next -> submit for {SECONDS:.0f} s",
+            f"{name}: {ANNOTATORS} annotators, next -> "
+            + (f"{THINK:g} s -> " if THINK else "")
+            + f"submit for {SECONDS:.0f} s",
             f"{log['done'] / log['elapsed']:.1f} tasks/s",
             f"{log['done']} submitted ({submitted} per the job's stats so far); load average "
             f"{log['load'][0]:.1f} -> {log['load'][1]:.1f}",

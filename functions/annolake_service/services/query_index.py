@@ -265,12 +265,35 @@ def compact(project_id: str, dataset_id: str, *, build_missing: bool = True) -> 
     return replaced
 
 
+# Per index: batches this container wrote since it last listed the index's deltas (``maintain``), modulo
+# ``look_every``.
+_unlooked: dict[tuple[str, str], int] = defaultdict(int)
+_unlooked_lock = threading.Lock()
+
+
+def look_every(limit: int) -> int:
+    """How many of its batches for an index an updater container lets pass between listings of its deltas."""
+    return max(1, limit // 4)
+
+
 def maintain(targets: Iterable[tuple[str, str]]) -> None:
-    """After deltas were written: build indexes that do not exist yet, compact those with many deltas."""
+    """After deltas were written: build indexes that do not exist yet, compact those with many deltas.
+
+    Counting the deltas takes an S3 listing of the index's files (folded ones included), which cost more than
+    the batch's own writes when a batch carries one or two saves. So a container lists an index at its first
+    batch for it and then at every ``look_every(limit)``-th: an index is compacted at most that many batches
+    per container past the limit (the scheduled compaction folds whatever an idle index has left)."""
     limit = get_settings().index_compact_after
+    every = look_every(limit)
     for project_id, dataset_id in targets:
         manifest = manifest_repo.get_manifest(project_id, dataset_id)
-        if manifest is None or len(_delta_keys(project_id, dataset_id, manifest)) >= limit:
+        if manifest is None:
+            compact(project_id, dataset_id)
+            continue
+        with _unlooked_lock:
+            passed = _unlooked[(project_id, dataset_id)]
+            _unlooked[(project_id, dataset_id)] = (passed + 1) % every
+        if passed == 0 and len(_delta_keys(project_id, dataset_id, manifest)) >= limit:
             compact(project_id, dataset_id)
 
 
