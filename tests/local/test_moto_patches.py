@@ -883,6 +883,39 @@ def test_items_a_query_answered_stay_as_answered_through_later_writes_and_sizes_
         )
 
 
+def test_an_update_is_judged_on_the_item_as_written_and_one_over_the_limit_changes_nothing(shared_moto):
+    """DynamoDB's 400 KB limit on the item an update leaves: replacing a 300 KB attribute with another is
+    accepted (moto counted the replaced one too), passing the limit is refused with moto's error, and the
+    refused update's earlier actions are not applied either."""
+    from botocore.exceptions import ClientError
+
+    from infra.local import moto_patches
+
+    moto_patches.measure_updated_items_once()
+    dynamodb = _key_table("measured")
+    key = {"pk": {"S": "p"}, "sk": {"S": "a"}}
+    dynamodb.put_item(TableName="measured", Item={**key, "n": {"N": "1"}, "doc": {"M": {"tags": {"L": []}}}})
+    for fill in "xy":
+        dynamodb.update_item(
+            TableName="measured",
+            Key=key,
+            UpdateExpression="SET big = :big, n = n + :one",
+            ExpressionAttributeValues={":big": {"S": fill * 300_000}, ":one": {"N": "1"}},
+        )
+    before = dynamodb.get_item(TableName="measured", Key=key)["Item"]
+    assert before["big"]["S"][0] == "y" and before["n"] == {"N": "3"}
+    values = {":big": {"S": "z" * 200_000}, ":one": {"N": "1"}}
+    for expression, more in [
+        ("SET n = n + :one, doc.tags[0] = :t, more = :big", {":t": {"S": "t"}}),
+        ("SET n = n + :one, doc.more = :big", {}),
+    ]:
+        with pytest.raises(ClientError, match="Item size"):
+            dynamodb.update_item(
+                TableName="measured", Key=key, UpdateExpression=expression, ExpressionAttributeValues=values | more
+            )
+        assert dynamodb.get_item(TableName="measured", Key=key)["Item"] == before
+
+
 def test_concurrent_updates_of_an_encoded_item_lose_no_increment(shared_moto):
     """Each update decodes the item, changes it and stores it again under the DynamoDB lock: eight threads
     adding to one counter end with every addition counted."""

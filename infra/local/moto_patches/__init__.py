@@ -36,7 +36,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
 - Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
   decoded when an operation reads them; a write's items stay live until it ends. A new item's size is checked
-  once, on the whole item (moto re-measured the item per attribute set).
+  once, on the whole item, and an updated item's once, after the update's actions (moto re-measured the item
+  per attribute set); an update over the limit leaves the item as it was.
 - DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
   puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
 - An update expression's clause counts, overlapping paths and key attributes are checked once per text, names
@@ -48,7 +49,11 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 from __future__ import annotations
 
 from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answers
-from infra.local.moto_patches.dynamodb_compact import compact_table_items, measure_new_items_once
+from infra.local.moto_patches.dynamodb_compact import (
+    compact_table_items,
+    measure_new_items_once,
+    measure_updated_items_once,
+)
 from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operations
 from infra.local.moto_patches.dynamodb_projection import project_top_level_attributes
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
@@ -99,6 +104,7 @@ __all__ = [
     "keep_no_model_instances",
     "action_names_once_per_class",
     "measure_new_items_once",
+    "measure_updated_items_once",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
     "random_strings_in_one_draw",
@@ -131,6 +137,7 @@ def install() -> None:
     compact_table_items()  # before the lock: a write's items are stored again while it holds the lock
     serialize_dynamodb_operations()
     measure_new_items_once()
+    measure_updated_items_once()
     index_base_table_queries()
     reuse_step_functions_clients()
     fast_backend_access()

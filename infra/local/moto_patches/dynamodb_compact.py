@@ -302,3 +302,45 @@ def measure_new_items_once() -> None:
 
 
 _ITEM_LIMIT = 405000  # moto's LimitedSizeDict bound (DynamoDB's 400 KB as moto measures it)
+
+
+def measure_updated_items_once() -> None:
+    """An update expression's item is measured once, after all its actions, against the same limit.
+
+    moto's size-checked dict re-measured every attribute of the item at each top-level attribute an update
+    set (a claim sets eight: eight measurements of the whole item, as much CPU as moto's expression checks),
+    and judged each on the item's size before plus the new value, counting a replaced attribute twice. Here
+    the item as written is measured, as DynamoDB judges it, and an update that would pass the limit is
+    refused with moto's error and leaves the item as it was (moto left the actions before the one that
+    crossed it applied)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+    from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+
+    class Unmeasured(LimitedSizeDict):  # moto's dict while an expression runs: sets without measuring
+        __setitem__ = dict.__setitem__  # type: ignore[assignment]
+
+    def once(execute: Any) -> Any:
+        def execute_then_measure(self: Any, node: Any = None) -> Any:
+            attrs = getattr(self.item, "attrs", None)
+            if node is not None or type(attrs) is not LimitedSizeDict:  # a child node, or not moto's dict
+                return execute(self, node)
+            before = marshal.dumps(tuple((name, *_plain(value)) for name, value in attrs.items()))
+            attrs.__class__ = Unmeasured
+            try:
+                result = execute(self, node)
+            finally:
+                attrs.__class__ = LimitedSizeDict
+            if sum(bytesize(name) + value.size() for name, value in attrs.items()) > _ITEM_LIMIT:
+                from moto.dynamodb.models.dynamo_type import DynamoType
+
+                stored = marshal.loads(before)  # noqa: S302 - bytes made just above
+                dict.clear(attrs)
+                dict.update(attrs, {name: _typed(DynamoType, kind, content) for name, kind, content in stored})
+                raise ItemSizeTooLarge
+            return result
+
+        return execute_then_measure
+
+    replace(UpdateExpressionExecutor, "execute", "measured-once", once)
