@@ -319,7 +319,7 @@ def measure_updated_items_once() -> None:
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
 
     class Unmeasured(LimitedSizeDict):  # moto's dict while an expression runs: sets without measuring
-        __setitem__ = dict.__setitem__  # type: ignore[assignment]
+        __setitem__ = dict.__setitem__
 
     def once(execute: Any) -> Any:
         def execute_then_measure(self: Any, node: Any = None) -> Any:
