@@ -41,7 +41,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
 - DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
   puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
 - An update expression's clause counts, overlapping paths and key attributes are checked once per text, names
-  and table keys. SQS converts each queue attribute name from CamelCase once.
+  and table keys. SQS converts each queue attribute name from CamelCase once. DynamoDB item operations without
+  a binary value are read with ``json.loads`` rather than moto's shape-walking parser (the same parameters).
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -71,6 +72,7 @@ from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, re
 from infra.local.moto_patches.request_path import (
     DirectDynamoDB,
     action_names_once_per_class,
+    dynamodb_item_requests_read_as_json,
     fast_backend_access,
     memoize_backend_lookup,
     no_debug_form_wrapper,
@@ -103,6 +105,7 @@ __all__ = [
     "install",
     "keep_no_model_instances",
     "action_names_once_per_class",
+    "dynamodb_item_requests_read_as_json",
     "measure_new_items_once",
     "measure_updated_items_once",
     "memoize_backend_lookup",
@@ -158,3 +161,4 @@ def install() -> None:
     fast_utc_timestamps()
     keep_no_model_instances()
     queue_attribute_names_converted_once()
+    dynamodb_item_requests_read_as_json()

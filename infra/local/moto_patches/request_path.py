@@ -103,6 +103,52 @@ def no_debug_form_wrapper() -> None:
     replace(BackendRequest, "_load_form_data", "no-debug-files", plain)
 
 
+# DynamoDB's item operations: their requests hold no timestamps, and blobs only as ``B``/``BS`` attribute values.
+_ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def dynamodb_item_requests_read_as_json() -> None:
+    """moto reads every request body through its generic parser, which walks the operation's shapes to turn
+    base64 into bytes and ISO text into datetimes: ~120 µs for a claim's ``UpdateItem`` against ~15 µs for
+    ``json.loads``. An item operation's body has neither but in a binary attribute value, so one without a
+    ``"B"`` or ``"BS"`` key anywhere (an attribute of that name sends it the long way too) is read as JSON:
+    the same parameters, as the parser's own output for botocore's requests shows. Anything else, and any body
+    that is not a JSON object, goes the parser's way, errors included."""
+    import json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    def as_json(parse: Callable[..., None]) -> Callable[..., None]:
+        def parse_parameters(self: Any, request: Any) -> None:
+            body = request.data
+            if body and b'"B"' not in body and b'"BS"' not in body and self._get_action() in _ITEM_OPERATIONS:
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+                if isinstance(parsed, dict):
+                    self.params = parsed
+                    return
+            parse(self, request)
+
+        return parse_parameters
+
+    replace(DynamoHandler, "parse_parameters", "item-json", as_json)
+
+
 def random_strings_in_one_draw() -> None:
     """moto draws each character of a random string with its own ``choice`` call: the 52-character request id
     of every answer cost about a tenth of a ``GetItem``. One ``choices`` draw of as many characters, from the
