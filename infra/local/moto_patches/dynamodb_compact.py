@@ -35,7 +35,19 @@ _LEVEL = 1  # zlib: on a file item (1,155 bytes marshalled) level 6 saves 7 byte
 
 def encode(attrs: dict[str, Any]) -> bytes:
     """An item's attribute map (name -> ``DynamoType``) as bytes."""
-    return zlib.compress(marshal.dumps(tuple((name, *_plain(value)) for name, value in attrs.items())), _LEVEL)
+    return zlib.compress(_marshalled(attrs), _LEVEL)
+
+
+def _marshalled(attrs: dict[str, Any]) -> bytes:
+    return marshal.dumps(tuple((name, *_plain(value)) for name, value in attrs.items()))
+
+
+def _unmarshalled(data: bytes) -> dict[str, Any]:
+    """``_marshalled``'s attribute map again (name -> ``DynamoType``), new objects."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    stored = marshal.loads(data)  # noqa: S302 - bytes this process made, never input
+    return {name: _typed(DynamoType, kind, content) for name, kind, content in stored}
 
 
 def encode_wire(attrs: dict[str, Any]) -> bytes:
@@ -64,13 +76,12 @@ def _wire_plain(value: dict[str, Any]) -> tuple[str, Any]:
 def decode(blob: bytes, hash_key: Any, range_key: Any) -> Any:
     """A new moto ``Item`` from ``encode``'s bytes (its attribute map filled without moto's per-attribute size
     check, which re-measures the whole item each time: the item was measured when it was written)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 
     item = object.__new__(Item)
     item.hash_key, item.range_key = hash_key, range_key
     attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-    stored = marshal.loads(zlib.decompress(blob))  # noqa: S302 - bytes this process encoded, never input
-    dict.update(attrs, {name: _typed(DynamoType, kind, content) for name, kind, content in stored})
+    dict.update(attrs, _unmarshalled(zlib.decompress(blob)))
     item.attrs = attrs
     return item
 
@@ -326,18 +337,15 @@ def measure_updated_items_once() -> None:
             attrs = getattr(self.item, "attrs", None)
             if node is not None or type(attrs) is not LimitedSizeDict:  # a child node, or not moto's dict
                 return execute(self, node)
-            before = marshal.dumps(tuple((name, *_plain(value)) for name, value in attrs.items()))
+            before = _marshalled(attrs)
             attrs.__class__ = Unmeasured
             try:
                 result = execute(self, node)
             finally:
                 attrs.__class__ = LimitedSizeDict
             if sum(bytesize(name) + value.size() for name, value in attrs.items()) > _ITEM_LIMIT:
-                from moto.dynamodb.models.dynamo_type import DynamoType
-
-                stored = marshal.loads(before)  # noqa: S302 - bytes made just above
                 dict.clear(attrs)
-                dict.update(attrs, {name: _typed(DynamoType, kind, content) for name, kind, content in stored})
+                dict.update(attrs, _unmarshalled(before))
                 raise ItemSizeTooLarge
             return result
 
