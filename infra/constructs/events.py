@@ -37,8 +37,10 @@ class DomainEvents(Construct):
         *,
         detail_types: list[str] | None = None,
         batch_size: int = 10,
+        max_batching_window: Duration | None = None,
     ) -> sqs.Queue:
-        """Deliver the bus's events (of ``detail_types``, or all) to ``function`` through a queue."""
+        """Deliver the bus's events (of ``detail_types``, or all) to ``function`` through a queue, in batches of
+        up to ``batch_size`` gathered for up to ``max_batching_window`` (none: whatever is waiting)."""
         dead_letters = sqs.Queue(
             self,
             f"{construct_id}DeadLetters",
@@ -65,6 +67,13 @@ class DomainEvents(Construct):
             description=f"{construct_id}: {', '.join(detail_types) if detail_types else 'every domain event'}",
         )
         rule.add_target(targets.SqsQueue(queue))
-        function.add_event_source(sources.SqsEventSource(queue, batch_size=batch_size, report_batch_item_failures=True))
+        function.add_event_source(
+            sources.SqsEventSource(
+                queue,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                report_batch_item_failures=True,
+            )
+        )
         self.dead_letter_queues.append(dead_letters)
         return queue

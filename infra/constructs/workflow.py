@@ -125,8 +125,12 @@ class Workflow(Construct):
         self.launch_state_machine = self._state_machine(
             "Launch", self.launch_name, stage, self._launch_definition(), "one execution per job launch"
         )
+        # A bulk ingest emits one event per file: gathered for a second, they reach the jobs ten to an invocation.
         self.file_ingested_queue = events.subscribe(
-            "FileIngested", self.file_ingested.function, detail_types=["file_ingested"]
+            "FileIngested",
+            self.file_ingested.function,
+            detail_types=["file_ingested"],
+            max_batching_window=Duration.seconds(1),
         )
 
     # --- functions ------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class Emulator:
         credentials = {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}
         app: WSGIApp = PresignGuard(self.recorder, credentials, is_s3=s3_requests_of(dispatcher))
         app = CognitoCors(app, self.web_origins)
-        app = FaultInjection(app)
+        app = faults = FaultInjection(app)
+        moto_patches.invoke_task_functions_directly(faults.has_rules)  # through `app` while a rule is set
         try:
             self._server = make_server(
                 self.host, self.port, app, threaded=True, request_handler=KeepAliveRequestHandler

@@ -2,11 +2,14 @@
 
 moto invokes a mapped function inside ``SendMessage`` itself, one message per invocation, and ignores
 partial batch responses. So an ``events:PutEvents`` from an API request would wait for webhook deliveries,
-and a failed record would vanish. Here the batch goes to a worker thread instead (the sender returns at
-once), the function gets the whole batch, records it reports as failed (``batchItemFailures``, or all of
-them on a function error) are retried with a short backoff, and after the queue's ``maxReceiveCount`` they
-go to its dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility
-timeout, so development does not wait minutes.
+and a failed record would vanish. Here the messages go to the mapping's poller instead (the sender returns at
+once), which hands the function batches as Lambda's does: up to the mapping's ``BatchSize`` messages, as many
+as are waiting, gathered for up to its ``MaximumBatchingWindowInSeconds`` first when it has one, with at most
+``BATCHES_IN_FLIGHT`` batches of one mapping running at once (a burst of a thousand events is a hundred
+invocations, not a thousand). Records a function reports as failed (``batchItemFailures``, or all of them on
+a function error) are retried with a short backoff, and after the queue's ``maxReceiveCount`` they go to its
+dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility timeout, so
+development does not wait minutes.
 
 While the platform starts (``hold`` .. ``release``), batches wait: nothing is delivered before the saved state
 is back, so no handler runs against half-restored data and no message is dead-lettered because of it.
@@ -14,6 +17,7 @@ is back, so no handler runs against half-restored data and no message is dead-le
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -26,9 +30,11 @@ from moto.awslambda.models import LambdaBackend
 log = logging.getLogger("local-runtime.event-sources")
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 _original = LambdaBackend.send_sqs_batch
-_workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqs-poller")
+BATCHES_IN_FLIGHT = 2  # per mapping: what a slow function (a webhook's endpoint) holds up is its own mapping's
+_workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sqs-poller")
 _held: list[tuple[Any, ...]] | None = None  # batches that arrived while held
 _held_lock = threading.Lock()
+_pollers: dict[tuple[str, str], _Poller] = {}  # (function ARN, queue ARN) -> its poller
 
 
 def _record(message: Any, queue_arn: str, region: str, receive_count: int) -> dict[str, Any]:
@@ -92,6 +98,72 @@ def _deliver(backend: LambdaBackend, function_arn: str, messages: list[Any], que
         log.warning("message %s from %s failed %d times; moved to %s", message.id, queue_arn, max_receives, target)
 
 
+class _Poller:
+    """One mapping's messages not yet handed to its function, and the batches it has running."""
+
+    def __init__(self, backend: LambdaBackend, function_arn: str, queue_arn: str) -> None:
+        self.backend, self.function_arn, self.queue_arn = backend, function_arn, queue_arn
+        mapping = _mapping_of(backend, function_arn, queue_arn)
+        self.batch_size = int(getattr(mapping, "batch_size", None) or 10)
+        self.window_s = float(getattr(mapping, "max_batch_window", None) or 0)
+        self.waiting: list[Any] = []
+        self.running = 0  # batches handed to the function and not yet settled
+        self.gathering = False  # a batching window is open
+
+    def add(self, messages: list[Any]) -> None:
+        with _held_lock:
+            self.waiting.extend(messages)
+            self._start_batches()
+
+    def _start_batches(self) -> None:
+        """Under ``_held_lock``: hand out full batches, or what waits once no window is open."""
+        while self.waiting and self.running < BATCHES_IN_FLIGHT:
+            if len(self.waiting) < self.batch_size and self.window_s and not self.gathering:
+                self.gathering = True  # the first message of a batch opens the window
+                _workers.submit(self._close_window)
+                return
+            if self.gathering and len(self.waiting) < self.batch_size:
+                return  # the open window ends the gathering
+            batch, self.waiting = self.waiting[: self.batch_size], self.waiting[self.batch_size :]
+            self.running += 1
+            _workers.submit(self._run, batch)
+
+    def _close_window(self) -> None:
+        time.sleep(self.window_s)
+        with _held_lock:
+            self.gathering = False
+            if self.waiting and self.running < BATCHES_IN_FLIGHT:
+                batch, self.waiting = self.waiting[: self.batch_size], self.waiting[self.batch_size :]
+                self.running += 1
+                _workers.submit(self._run, batch)
+            self._start_batches()
+
+    def _run(self, batch: list[Any]) -> None:
+        try:
+            _deliver(self.backend, self.function_arn, batch, self.queue_arn)
+        finally:
+            with _held_lock:
+                self.running -= 1
+                self._start_batches()
+
+
+def _mapping_of(backend: LambdaBackend, function_arn: str, queue_arn: str) -> Any:
+    with contextlib.suppress(Exception):
+        queue, _ = _queue_of(queue_arn, backend.account_id, backend.region_name)
+        return queue.lambda_event_source_mappings.get(function_arn)
+    return None
+
+
+def _poller(backend: LambdaBackend, function_arn: str, queue_arn: str) -> _Poller:
+    with _held_lock:
+        poller = _pollers.get((function_arn, queue_arn))
+    if poller is None or poller.backend is not backend:  # a mapping of a new emulator (tests start several)
+        poller = _Poller(backend, function_arn, queue_arn)
+        with _held_lock:
+            _pollers[(function_arn, queue_arn)] = poller
+    return poller
+
+
 def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any, queue_arn: str) -> bool:
     batch = list(messages)
     if batch:
@@ -99,7 +171,7 @@ def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any,
             if _held is not None:
                 _held.append((self, function_arn, batch, queue_arn))
                 return True
-        _workers.submit(_deliver, self, function_arn, batch, queue_arn)
+        _poller(self, function_arn, queue_arn).add(batch)
     return True  # the messages are now this poller's: moto deletes them from the queue
 
 
@@ -120,8 +192,8 @@ def release() -> int:
     global _held
     with _held_lock:
         kept, _held = _held or [], None
-    for batch in kept:
-        _workers.submit(_deliver, *batch)
+    for backend, function_arn, batch, queue_arn in kept:
+        _poller(backend, function_arn, queue_arn).add(batch)
     return len(kept)
 
 

@@ -64,6 +64,10 @@ class FaultInjection:
             return self.app(environ, start_response)
         return _error_answer(rule, _is_s3(environ), start_response)
 
+    def has_rules(self) -> bool:
+        """Whether any rule is set (calls that skip the request path check this to take it while one is)."""
+        return bool(self._rules)
+
     def _firing(self, environ: dict[str, Any], operation: str | None, function: str | None) -> dict[str, Any] | None:
         seen = {
             "method": environ["REQUEST_METHOD"],

@@ -211,15 +211,16 @@ def _logged_as(context: LocalContext) -> Iterator[None]:
         logger.thread_safe_append_keys(**before)
 
 
-def run_in_workers(handlers: set[str], workers: int) -> None:
+def run_in_workers(handlers: set[str], workers: int, at_once: int | None = None) -> None:
     """Run ``handlers`` (``module.function``) in ``workers`` spawned processes, which inherit this process's
     environment and ``sys.path`` as they are when each starts (so call it once they are the functions').
-    ``workers`` 0: they run in this process, at most one per CPU at once."""
+    ``workers`` 0: they run where the other handlers run (this process, or the function workers), at most
+    ``at_once`` at a time (default: one per CPU)."""
     global _workers, _worker_handlers, _slots
     stop_workers()
     if not handlers:
         return
-    _slots = threading.BoundedSemaphore(workers if workers > 0 else os.cpu_count() or 1)
+    _slots = threading.BoundedSemaphore(workers if workers > 0 else at_once or os.cpu_count() or 1)
     _worker_handlers = frozenset(handlers)
     if workers > 0:
         _workers = _new_pool(workers)

@@ -468,6 +468,7 @@ def _event_source_mapping(ctx: _Context) -> Created:
         EventSourceArn=p["EventSourceArn"],
         FunctionName=p["FunctionName"],
         BatchSize=int(p.get("BatchSize", 10)),
+        MaximumBatchingWindowInSeconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
         FunctionResponseTypes=p.get("FunctionResponseTypes", []),
     )
     return ctx.created(mapping["UUID"])

@@ -42,7 +42,8 @@ WEB_DIST = REPO_ROOT / "web" / "dist"
 API_WORKERS_VARIABLE = "ANNOLAKE_API_WORKERS"
 WEB_CONFIG_VARIABLE = "ANNOLAKE_WEB_CONFIG"  # the web UI's config.json, handed from the platform to API workers
 PLATFORM_PID_VARIABLE = "ANNOLAKE_PLATFORM_PID"  # API workers end when this process does
-MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes for the media handlers; 0 (default): this one
+MEDIA_WORKERS_VARIABLE = "ANNOLAKE_MEDIA_WORKERS"  # processes of their own for the media handlers; 0 (default): none
+MEDIA_AT_ONCE = min(16, 4 * (os.cpu_count() or 1))  # media invocations at once without media workers (a burst queues)
 MEDIA_HANDLERS = {"annolake_service.handlers.ingest.process_handler"}  # decode, orient, hash, thumbnail
 FUNCTION_WORKERS_VARIABLE = "ANNOLAKE_FUNCTION_WORKERS"  # processes for the other handlers; 0: this one
 FUNCTION_WORKER_THREADS = 32  # invocations one function worker runs at once
@@ -171,9 +172,14 @@ class LocalPlatform:
         code_dir = str(deployment.function_code[deployment.api_function])
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
-        lambda_runtime.run_in_workers(MEDIA_HANDLERS, media_worker_count())
+        media_workers = media_worker_count()
+        # Without media workers of their own, the media handlers run in the function workers, MEDIA_AT_ONCE at a
+        # time: a handler waiting on the emulator's answers holds a thread there, not the emulator's interpreter.
+        lambda_runtime.run_in_workers(MEDIA_HANDLERS, media_workers, at_once=MEDIA_AT_ONCE)
         lambda_runtime.run_functions_in_workers(
-            function_worker_count(), FUNCTION_WORKER_THREADS, lambda handler: handler not in MEDIA_HANDLERS
+            function_worker_count(),
+            FUNCTION_WORKER_THREADS,
+            lambda handler: media_workers == 0 or handler not in MEDIA_HANDLERS,
         )
 
     def _allow_web_origins(self, deployment: Deployment) -> None:

@@ -47,7 +47,7 @@ def _drop(s3: Any, bucket: str, dataset: str, bodies: list[bytes], first: int) -
 
 def _settle(s3: Any, emulator_url: str, bucket: str, dataset: str) -> None:
     """Until the drop folder is empty and no call but polling was made for 3 s."""
-    while s3.list_objects_v2(Bucket=bucket, Prefix=f"demo/{dataset}/").get("KeyCount", 0):
+    while s3.list_objects_v2(Bucket=bucket, Prefix=f"demo/{dataset}/", MaxKeys=1).get("KeyCount", 0):
         time.sleep(0.25)
     last, quiet_since = None, time.monotonic()
     while time.monotonic() - quiet_since < 3:

@@ -32,10 +32,11 @@ def emulator():
 @pytest.fixture(scope="module")
 def aws(emulator):
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam", "stepfunctions")}
-    names = ("echo", "flaky", "broken", "busy")
-    role, _ = lambda_fixtures.create_functions(clients, {n: (n, 30) for n in names}, role_name="hook-test")
-    clients["role"] = role
+    services = ("lambda", "iam", "stepfunctions", "sqs")
+    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in services}
+    names = ("echo", "flaky", "broken", "busy", "batch")
+    role, arns = lambda_fixtures.create_functions(clients, {n: (n, 30) for n in names}, role_name="hook-test")
+    clients["role"], clients["arns"] = role, arns
     return clients
 
 
@@ -79,6 +80,65 @@ def test_handler_errors_surface_as_function_errors(aws):
     assert "FunctionError" in response
     error = json.loads(response["Payload"].read())
     assert error["errorType"] == "ValueError" and "cannot handle" in error["errorMessage"]
+
+
+@pytest.mark.slow  # waits out the retry intervals (2 s) on the ASL engine
+def test_a_task_on_a_function_arn_invokes_it_without_a_request_and_its_errors_still_retry(aws, emulator, monkeypatch):
+    """A task whose Resource is the function's ARN (CDK's ``payload_response_only``) reaches the function without
+    botocore or the request path: its payload and its error, retried by name, are what the client way gave."""
+    definition = {
+        "StartAt": "Flaky",
+        "States": {
+            "Flaky": {
+                "Type": "Task",
+                "Resource": aws["arns"]["flaky"],
+                "Retry": [
+                    {"ErrorEquals": ["TransientError"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1}
+                ],
+                "ResultPath": "$.flaky",
+                "Next": "Echo",
+            },
+            "Echo": {"Type": "Task", "Resource": aws["arns"]["echo"], "ResultPath": "$.echo", "End": True},
+        },
+    }
+    sfn = aws["stepfunctions"]
+    machine = sfn.create_state_machine(name="hook-direct", definition=json.dumps(definition), roleArn=aws["role"])
+    lambda_fixtures.calls["flaky"] = 0
+    invoke_requests = []
+    app = emulator.in_process.app
+
+    def counting(environ, start_response):
+        if environ["PATH_INFO"].endswith("/invocations"):
+            invoke_requests.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+
+    monkeypatch.setattr(emulator.in_process, "app", counting)  # the engine's requests, were it to make any
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"n": 1}')
+    result = _wait(sfn, execution["executionArn"])
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["flaky"] == {"attempt": 3} and lambda_fixtures.calls["flaky"] == 3
+    assert output["echo"]["echo"] == {"n": 1, "flaky": {"attempt": 3}} and output["echo"]["function"] == "echo"
+    assert invoke_requests == []  # four invocations, none of them a request
+
+
+def test_sqs_messages_reach_their_function_in_batches_gathered_for_the_mapping_window(aws):
+    """Lambda's poller hands a function up to BatchSize messages at a time, gathered for up to the mapping's
+    batching window; moto invoked it once per message."""
+    sqs = aws["sqs"]
+    queue = sqs.create_queue(QueueName="hook-batches")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["lambda"].create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="batch", BatchSize=10, MaximumBatchingWindowInSeconds=1
+    )
+    lambda_fixtures.batches.clear()
+    for n in range(0, 25, 5):
+        sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(n, n + 5)])
+    deadline = time.monotonic() + 30
+    while sum(lambda_fixtures.batches) < 25 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sum(lambda_fixtures.batches) == 25
+    assert max(lambda_fixtures.batches) <= 10 and len(lambda_fixtures.batches) <= 4, lambda_fixtures.batches
 
 
 def _wait(sfn, arn, timeout=30):

@@ -98,3 +98,12 @@ def create_functions(
             Timeout=timeout,
         )["FunctionArn"]
     return role, arns
+
+
+batches: list[int] = []  # the number of records in each batch ``batch`` was given
+
+
+def batch(event, context):
+    """An SQS consumer: records how many messages its invocation got."""
+    batches.append(len(event["Records"]))
+    return {"batchItemFailures": []}

@@ -82,6 +82,7 @@ from infra.local.moto_patches.request_path import (
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
 from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
+    invoke_task_functions_directly,
     name_lambda_service_errors_as_step_functions_does,
     parse_each_json_path_once,
     parse_each_state_machine_once,
@@ -102,6 +103,7 @@ __all__ = [
     "fast_utc_timestamps",
     "find_clauses_by_class",
     "index_base_table_queries",
+    "invoke_task_functions_directly",
     "install",
     "keep_no_model_instances",
     "action_names_once_per_class",
@@ -128,7 +130,8 @@ __all__ = [
 
 
 def install() -> None:
-    """Every change above (``memoize_backend_lookup`` aside: it patches one dispatcher, given by the emulator)."""
+    """Every change above (``memoize_backend_lookup`` and ``invoke_task_functions_directly`` aside: they take the
+    emulator's dispatcher and fault rules, so the emulator installs them)."""
     require_moto_version()
     thread_safe_state_machine_parsing()
     parse_each_state_machine_once()

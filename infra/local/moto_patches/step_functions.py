@@ -223,3 +223,66 @@ def _data_limit_exceeded(env: Any, cause: str) -> Exception:
             ),
         )
     )
+
+
+LAMBDA_PAYLOAD_LIMIT = 6_000_000  # moto's check on a synchronous invocation's answer (Lambda: 6 MB)
+_invocation_faults: list[Callable[[], bool]] = []  # the emulator's "is any fault rule set?" (the latest one's)
+
+
+def invoke_task_functions_directly(faults_set: Callable[[], bool]) -> None:
+    """moto's engine runs a task whose Resource is a function's ARN through a boto3 Lambda client: botocore
+    builds, signs and parses the request and the emulator's whole request path answers it, about a sixth of
+    the emulator's CPU at ingest for two small JSON documents. The task's invocation goes to moto's Lambda
+    backend instead, as moto's ``Invoke`` view calls it, with the answer that view gives (the payload, the
+    function error, the size limit) and the call recorded for the IAM audit as the state machine's role.
+
+    While a fault rule is set (``faults_set()``), or for a parameter other than the function and its payload,
+    or a function moto does not know, the invocation takes the client as before: fault rules on
+    ``lambda:Invoke`` and moto's error answers keep applying."""
+    import io
+
+    from moto.awslambda.models import lambda_backends
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    from infra.local.iam_audit.recorder import installed as audit_recorder
+
+    _invocation_faults[:] = [faults_set]
+
+    def direct(through_client: Callable[..., Any]) -> Callable[..., Any]:
+        def _invoke_lambda_function(parameters: dict, region: str, state_credentials: Any) -> dict[str, Any]:
+            arn = parameters.get("FunctionName", "")
+            if set(parameters) - {"FunctionName", "Payload"} or not arn.startswith("arn:") or _invocation_faults[0]():
+                return through_client(parameters, region, state_credentials)
+            backend = lambda_backends[arn.split(":")[4]][region]
+            try:
+                backend.get_function(arn)
+            except Exception:  # noqa: BLE001 - moto's own answer (unknown function) comes the client's way
+                return through_client(parameters, region, state_credentials)
+            recorder, role = audit_recorder(), getattr(state_credentials, "role_arn", None)
+            if recorder is not None and role is not None and recorder.enabled:
+                recorder.record(role, "lambda", "Invoke", parameters)
+            headers: dict[str, str] = {}
+            payload = backend.invoke(arn, None, parameters.get("Payload") or b"", {}, headers)
+            if payload is None:
+                return through_client(parameters, region, state_credentials)
+            if len(payload) > LAMBDA_PAYLOAD_LIMIT:
+                headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                ).encode()
+            body = payload.encode() if isinstance(payload, str) else payload
+            response: dict[str, Any] = {
+                "StatusCode": 200,
+                "ExecutedVersion": "$LATEST",
+                "Payload": lambda_eval_utils._from_payload(io.BytesIO(body)),
+            }
+            if "x-amz-function-error" in headers:
+                response["FunctionError"] = headers["x-amz-function-error"]
+            return response
+
+        return _invoke_lambda_function
+
+    replace(lambda_eval_utils, "_invoke_lambda_function", "direct-invoke", direct)
