@@ -8,8 +8,8 @@ platform process, and what durability costs an annotation save.
 - Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each of its workers.
 - Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
   and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
-- The first platform runs the media handler in 2 worker processes (``ANNOLAKE_MEDIA_WORKERS=2``); the second
-  also ingests 200 of the 640x480 files with it in the platform's own interpreter (the default, 0).
+- The first platform runs as ``make up`` does (the media handler in the function workers, ``ANNOLAKE_MEDIA_WORKERS``
+  0); the second also ingests 200 of the 640x480 files with it in 2 media worker processes of its own (2).
 
 ``BENCH_SMALL`` / ``BENCH_LARGE`` / ``BENCH_SAVES`` change the counts (defaults 1000 / 50 / 200).
 """
@@ -174,7 +174,7 @@ def run() -> list[tuple[str, str, str]]:
     large = [noise_jpeg(4000, 3000, seed=100_000 + n, grain=2, quality=80) for n in range(LARGE)]
     media_gb = (sum(map(len, small)) + sum(map(len, large))) / 2**30
     with tempfile.TemporaryDirectory() as tmp:
-        platform = _platform(tmp, "durable", ANNOLAKE_DURABLE="1", ANNOLAKE_MEDIA_WORKERS="2")
+        platform = _platform(tmp, "durable", ANNOLAKE_DURABLE="1", ANNOLAKE_MEDIA_WORKERS="0")
         try:
             p50, p99 = _saves(platform)
             rows.append((f"annotation save, {SAVES} sequential, journal fsynced", f"{p50:.0f} ms", f"p99 {p99:.0f} ms"))
@@ -211,15 +211,15 @@ def run() -> list[tuple[str, str, str]]:
                 )
         finally:
             platform.stop(timeout=600)
-        platform = _platform(tmp, "not-durable", ANNOLAKE_DURABLE="0", ANNOLAKE_MEDIA_WORKERS="0")
+        platform = _platform(tmp, "not-durable", ANNOLAKE_DURABLE="0", ANNOLAKE_MEDIA_WORKERS="2")
         try:
             p50_off, p99_off = _saves(platform)
             in_process = _ingest(platform, small[:200], "bench-in-process")
             rows.append(
                 (
-                    f"ingest to ready, {len(small[:200])} x 640x480, media handler in the platform process",
+                    f"ingest to ready, {len(small[:200])} x 640x480, media handler in 2 media workers",
                     f"{in_process:.1f} files/s",
-                    "ANNOLAKE_MEDIA_WORKERS=0 (journal not fsynced)",
+                    "ANNOLAKE_MEDIA_WORKERS=2 (journal not fsynced)",
                 )
             )
             rows.append(
