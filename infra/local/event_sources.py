@@ -124,18 +124,20 @@ class _Poller:
                 return
             if self.gathering and len(self.waiting) < self.batch_size:
                 return  # the open window ends the gathering
-            batch, self.waiting = self.waiting[: self.batch_size], self.waiting[self.batch_size :]
-            self.running += 1
-            _workers.submit(self._run, batch)
+            self._hand_out()
+
+    def _hand_out(self) -> None:
+        """Under ``_held_lock``: the next batch of what waits goes to the function."""
+        batch, self.waiting = self.waiting[: self.batch_size], self.waiting[self.batch_size :]
+        self.running += 1
+        _workers.submit(self._run, batch)
 
     def _close_window(self) -> None:
         time.sleep(self.window_s)
         with _held_lock:
             self.gathering = False
             if self.waiting and self.running < BATCHES_IN_FLIGHT:
-                batch, self.waiting = self.waiting[: self.batch_size], self.waiting[self.batch_size :]
-                self.running += 1
-                _workers.submit(self._run, batch)
+                self._hand_out()  # however few gathered
             self._start_batches()
 
     def _run(self, batch: list[Any]) -> None:
