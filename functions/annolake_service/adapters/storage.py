@@ -418,6 +418,11 @@ def export_parts_prefix(project_id: str, export_id: str, rendering: str) -> str:
     return key_prefix("exports", project_id, export_id, "parts", rendering)
 
 
+def export_schema_key(project_id: str, export_id: str) -> str:
+    """The label schema an export's pages render with, pinned by its plan (no format's output has this name)."""
+    return key_prefix("exports", project_id, export_id) + "label-schema.json"
+
+
 def export_key(project_id: str, export_id: str, file_name: str) -> str:
     return key_prefix("exports", project_id, export_id) + file_name
 

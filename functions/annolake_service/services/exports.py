@@ -22,6 +22,7 @@ from annolake_service.adapters import storage, workflows
 from annolake_service.adapters.dynamo import exports as export_repo
 from annolake_service.domain import exports as formats
 from annolake_service.domain.exports import ExportContext, ExportFile, ExportJob
+from annolake_service.domain.schema import Schema
 from annolake_service.services import ingest, packs, snapshots
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
@@ -216,7 +217,13 @@ def list_exports(project_id: str) -> list[dict[str, Any]]:
 
 
 def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportContext:
-    schema, _ = schema_service.get_schema(job.project_id)
+    """What every page and the assembly render with: the label schema as the export's plan pinned it (so a label
+    added while the export runs, by an ingest or a save, does not split its pages), or as it is now for an
+    export planned before schemas were pinned."""
+    raw = storage.read_optional_json_bytes(
+        get_settings().media_bucket, storage.export_schema_key(job.project_id, job.export_id), max_bytes=1 << 24
+    )
+    schema = Schema.model_validate_json(raw) if raw is not None else schema_service.get_schema(job.project_id)[0]
     return ExportContext(
         labels=list(schema.label_names),
         snapshot_name=job.snapshot_name,
@@ -226,6 +233,13 @@ def _context(job: ExportJob, snapshot_created_at: str, dataset: str) -> ExportCo
         options=job.options,
         attribute_groups=list(schema.attribute_groups),
     )
+
+
+def _pin_schema(project_id: str, export_id: str) -> None:
+    """The schema the export renders with, from its plan on (asking for the export again pins it anew)."""
+    schema, _ = schema_service.get_schema(project_id)
+    key = storage.export_schema_key(project_id, export_id)
+    storage.write_object(get_settings().media_bucket, key, schema.model_dump_json().encode(), "application/json")
 
 
 def _media_uri(bucket: str, key: str | None) -> str:
@@ -241,6 +255,7 @@ def plan(project_id: str, export_id: str) -> dict[str, Any]:
     job = _job(project_id, export_id)
     snapshot = _snapshot(job)
     pages = -(-snapshot.count // PAGE_FILES)
+    _pin_schema(project_id, export_id)
     if not export_repo.mark_export(project_id, export_id, status="running", pages_total=pages, only_from=ACTIVE):
         return {"pages": []}  # cancelled before it started: nothing to render
     return {"pages": [{"project_id": project_id, "export_id": export_id, "page": n} for n in range(pages)]}
