@@ -6,7 +6,7 @@ Review (Standard: executions wait for people, for days if need be)::
 
     PrepareFile -> AnnotateSlots (Map over consensus slots, or a video's segments: OpenAnnotateTask waits on a
                    task token; a segment sampled for review: OpenSegmentReviewTask, OpenSegmentReworkTask ...)
-      -> ConsolidateSlots -> NeedsReview? no -> CompleteFile
+      -> ConsolidateSlots -> NeedsReview? no -> FileDone (ConsolidateSlots completed the file)
                                       yes -> OpenReviewTask (waits) -> ReviewDecision? approve -> CompleteFile
                                                    changes requested -> OpenReworkTask (waits) -> OpenReviewTask
     any error (after retries) -> RecordFailure -> ReviewFailed  (re-driven with POST /jobs/{id}/redrive)
@@ -79,7 +79,9 @@ class Workflow(Construct):
 
         self.prepare = self._step("Prepare", "prepare_handler", "review: a file enters a job")
         self.open_task = self._step("OpenTask", "open_task_handler", "review: open a task and keep its token")
-        self.consolidate = self._step("Consolidate", "consolidate_handler", "review: merge consensus, sample review")
+        self.consolidate = self._step(
+            "Consolidate", "consolidate_handler", "review: merge consensus, sample review, complete if none"
+        )
         self.complete = self._step("Complete", "complete_handler", "review: the file is done in the job")
         self.fail = self._step("Fail", "fail_handler", "review: record why the file's workflow failed")
         self.plan_launch = self._step("PlanLaunch", "plan_launch_handler", "launch: list the job's files", minutes=5)
@@ -105,8 +107,8 @@ class Workflow(Construct):
         )
         for step in steps:
             table.grant_read_write_data(step.function)
-        for step in (self.open_task, self.complete, self.finish_launch):
-            events.grant_publish(step.function)
+        for step in (self.open_task, self.consolidate, self.complete, self.finish_launch):
+            events.grant_publish(step.function)  # Consolidate completes a file that needs no review
         media_bucket.grant_read_write(self.plan_launch.function)
         media_bucket.grant_read(self.launch_chunk.function)
         # OpenTask hands over the recorded result when a re-driven workflow reaches a task already done.
@@ -252,7 +254,8 @@ class Workflow(Construct):
         )
         for state in (prepare, slots, consolidate, review, rework, complete):
             state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        complete.next(sfn.Succeed(self, "FileDone"))
+        done = sfn.Succeed(self, "FileDone")
+        complete.next(done)
 
         decision = (
             sfn.Choice(self, "ReviewDecision")
@@ -262,7 +265,7 @@ class Workflow(Construct):
         needs_review = (
             sfn.Choice(self, "NeedsReview")
             .when(sfn.Condition.boolean_equals("$.review", True), review.next(decision))
-            .otherwise(complete)
+            .otherwise(done)  # no review: ConsolidateSlots completed the file (two state transitions fewer)
         )
         return prepare.next(slots).next(consolidate).next(needs_review)
 

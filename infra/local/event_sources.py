@@ -11,6 +11,11 @@ a function error) are retried with a short backoff, and after the queue's ``maxR
 dead-letter queue, as SQS would move them. Locally the backoff is seconds, not the visibility timeout, so
 development does not wait minutes.
 
+A message sent to a queue a function is mapped to goes to that mapping's poller at once, as it is added: moto
+instead received from the whole queue in each sender's thread (a scan of every message, copies, a 185-character
+receipt handle drawn a character at a time, and a delete that scans again), and two senders at once could take
+each other's messages, so one of them deleted with a stale receipt handle and failed (``ReceiptHandleIsInvalid``).
+
 While the platform starts (``hold`` .. ``release``), batches wait: nothing is delivered before the saved state
 is back, so no handler runs against half-restored data and no message is dead-lettered because of it.
 """
@@ -22,14 +27,18 @@ import json
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
+from moto.awslambda.utils import get_backend
+from moto.sqs.models import Message, Queue
 
 log = logging.getLogger("local-runtime.event-sources")
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 _original = LambdaBackend.send_sqs_batch
+_original_add_message = Queue.add_message
 BATCHES_IN_FLIGHT = 2  # per mapping: what a slow function (a webhook's endpoint) holds up is its own mapping's
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sqs-poller")
 _held: list[tuple[Any, ...]] | None = None  # batches that arrived while held
@@ -177,8 +186,23 @@ def _send_sqs_batch_async(self: LambdaBackend, function_arn: str, messages: Any,
     return True  # the messages are now this poller's: moto deletes them from the queue
 
 
+def _add_message_to_its_mapping(self: Queue, message: Message) -> None:
+    """moto's ``Queue.add_message``, except that a message for a mapped function is received by the mapping's
+    poller straight away (it never waits in the queue for a sender's thread to find it). A FIFO queue, a
+    delayed message or a queue no function is mapped to takes moto's path."""
+    mapped = next((arn for arn, esm in self.lambda_event_source_mappings.items() if esm.enabled), None)
+    if mapped is None or self.fifo_queue or message.delayed:
+        _original_add_message(self, message)
+        return
+    message.approximate_receive_count += 1
+    message.approximate_first_receive_timestamp = message.sent_timestamp
+    message.receipt_handle = uuid.uuid4().hex
+    get_backend(self.account_id, self.region).send_sqs_batch(mapped, [message], self.queue_arn)
+
+
 def install() -> None:
     LambdaBackend.send_sqs_batch = _send_sqs_batch_async  # type: ignore[method-assign]
+    Queue.add_message = _add_message_to_its_mapping  # type: ignore[method-assign]
 
 
 def hold() -> None:
@@ -201,3 +225,4 @@ def release() -> int:
 
 def uninstall() -> None:
     LambdaBackend.send_sqs_batch = _original  # type: ignore[method-assign]
+    Queue.add_message = _original_add_message  # type: ignore[method-assign]

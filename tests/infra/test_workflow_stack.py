@@ -47,6 +47,7 @@ def test_review_machine_waits_on_task_tokens_for_every_human_step(dev):
     assert choices == [{"Variable": "$.decision", "StringEquals": "request_changes", "Next": "OpenReworkTask"}]
     assert states["ReviewDecision"]["Default"] == "CompleteFile"
     assert states["NeedsReview"]["Choices"][0]["Next"] == "OpenReviewTask"
+    assert states["NeedsReview"]["Default"] == "FileDone"  # ConsolidateSlots completed a file needing no review
     for name in (
         "PrepareFile",
         "AnnotateSlots",

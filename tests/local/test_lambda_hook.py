@@ -141,6 +141,28 @@ def test_sqs_messages_reach_their_function_in_batches_gathered_for_the_mapping_w
     assert max(lambda_fixtures.batches) <= 10 and len(lambda_fixtures.batches) <= 4, lambda_fixtures.batches
 
 
+def test_messages_sent_at_once_to_a_mapped_queue_each_reach_the_function_once(aws):
+    """Many senders at once (EventBridge targets of API requests, say): every send succeeds, every message is
+    delivered exactly once, and none is left in the queue."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sqs = aws["sqs"]
+    queue = sqs.create_queue(QueueName="hook-senders")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["lambda"].create_event_source_mapping(EventSourceArn=arn, FunctionName="batch", BatchSize=10)
+    lambda_fixtures.bodies.clear()
+    sent = [f"m{n}" for n in range(400)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda body: sqs.send_message(QueueUrl=queue, MessageBody=body), sent))
+    deadline = time.monotonic() + 30
+    while len(lambda_fixtures.bodies) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a duplicate would arrive by now
+    assert sorted(lambda_fixtures.bodies) == sorted(sent)
+    counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
 def _wait(sfn, arn, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

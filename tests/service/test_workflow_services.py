@@ -336,6 +336,29 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     assert fixed["version"] == reviewed_version + 1 and [b["x_max"] for b in fixed["instance_list"]] == [60]
 
 
+def test_a_file_that_needs_no_review_is_completed_by_consolidation_once_however_often_it_runs(flow):
+    """No review sampled: the consolidation step completes the file itself (the state machine goes straight to
+    its end); a retried step counts the file once."""
+    from annolake_service.services import jobs, review_workflow, tasks
+
+    annotator = "user:solo"
+    job = _launched("no-review", 2, mode="copy_once", review_rate=0.0)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    files = []
+    while (task := _next(annotator, job.job_id)) is not None:
+        tasks.submit(PROJECT, task.task_id, annotator, [BOX])
+        files.append(task.file_id)
+    first = review_workflow.consolidate(PROJECT, job.job_id, files[0], [{"annotator": annotator}])
+    assert (first["review"], first["job_completed"]) == (False, False)
+    assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}
+    again = review_workflow.consolidate(PROJECT, job.job_id, files[0], [{"annotator": annotator}])
+    assert again["job_completed"] is False
+    assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}  # once
+    last = review_workflow.consolidate(PROJECT, job.job_id, files[1], [{"annotator": annotator}])
+    assert last["job_completed"] is True
+    assert jobs.stats(PROJECT, job.job_id)["status"] == "complete"
+
+
 def test_next_and_submit_read_together_what_they_need(flow):
     """The DynamoDB requests behind ``POST /tasks/next`` and a submit, each one round trip to the table: next
     reads the job, the caller's held tasks and the queue's head, then claims (the draft comes from the job it

@@ -101,9 +101,11 @@ def create_functions(
 
 
 batches: list[int] = []  # the number of records in each batch ``batch`` was given
+bodies: list[str] = []  # the body of every record ``batch`` was given
 
 
 def batch(event, context):
-    """An SQS consumer: records how many messages its invocation got."""
+    """An SQS consumer: records how many messages its invocation got, and their bodies."""
     batches.append(len(event["Records"]))
+    bodies.extend(record["body"] for record in event["Records"])
     return {"batchItemFailures": []}

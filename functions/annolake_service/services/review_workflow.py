@@ -2,7 +2,8 @@
 
     Prepare -> Annotate (Map over consensus slots, each waits on a task token) -> Consolidate
       -> [review needed?] Review (waits) -> approve: Complete
-                                       \\-> request changes: Rework (waits, same annotator) -> Review ...
+                     |                 \\-> request changes: Rework (waits, same annotator) -> Review ...
+                     \\-> no review: Consolidate completes the file itself (one step and invocation fewer a file)
 
 Every step's input and output is a small state of keys (``project_id, job_id, file_id, round, authors``).
 ``open_task`` runs with the execution's task token and stores it in the task's item; the execution then
@@ -138,7 +139,7 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
     job = jobs.get_job(project_id, job_id)
     authors = sorted({str(a["annotator"]) for a in annotated if a.get("annotator")} | _authors_of(annotated))
     if any(a.get("frame_start") is not None for a in annotated):
-        return {**_state(project_id, job_id, file_id, 0, authors), "review": False, "agreement": None}
+        return _decided(project_id, job_id, file_id, authors, review=False, agreement=None)
     agreement = None
     if job.spec.consensus > 1:
         slots = sorted(
@@ -168,7 +169,18 @@ def consolidate(project_id: str, job_id: str, file_id: str, annotated: list[dict
         agreement=agreement,
         agreement_threshold=job.spec.agreement_threshold,
     )
-    return {**_state(project_id, job_id, file_id, 0, authors), "review": review, "agreement": agreement}
+    return _decided(project_id, job_id, file_id, authors, review=review, agreement=agreement)
+
+
+def _decided(
+    project_id: str, job_id: str, file_id: str, authors: list[str], *, review: bool, agreement: float | None
+) -> dict[str, Any]:
+    """Consolidate's output; a file that needs no review is completed here (``complete`` is idempotent, so a
+    retried step completes it once)."""
+    outcome = {**_state(project_id, job_id, file_id, 0, authors), "review": review, "agreement": agreement}
+    if not review:
+        outcome["job_completed"] = complete(project_id, job_id, file_id)["job_completed"]
+    return outcome
 
 
 def _authors_of(annotated: list[dict[str, Any]]) -> set[str]:
