@@ -34,7 +34,7 @@ def aws(emulator):
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     services = ("lambda", "iam", "stepfunctions", "sqs")
     clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in services}
-    names = ("echo", "flaky", "broken", "busy", "batch")
+    names = ("echo", "flaky", "broken", "busy", "batch", "hold")
     role, arns = lambda_fixtures.create_functions(clients, {n: (n, 30) for n in names}, role_name="hook-test")
     clients["role"], clients["arns"] = role, arns
     return clients
@@ -161,6 +161,68 @@ def test_messages_sent_at_once_to_a_mapped_queue_each_reach_the_function_once(aw
     assert sorted(lambda_fixtures.bodies) == sorted(sent)
     counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert counts["ApproximateNumberOfMessages"] == counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_task_token_is_answered_by_its_own_execution_among_many_finished_ones(aws, monkeypatch):
+    """SendTaskSuccess/Failure go to the execution that handed the token out, without reading the status of the
+    others (moto offered each token to every execution ever started); a token whose execution is over is
+    refused as before, so a repeated submit still learns the workflow has moved on."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    sfn = aws["stepfunctions"]
+    done = sfn.create_state_machine(
+        name="hook-done",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=aws["role"],
+    )["stateMachineArn"]
+    finished = [sfn.start_execution(stateMachineArn=done, name=f"done-{n}")["executionArn"] for n in range(30)]
+    for arn in finished:
+        assert _wait(sfn, arn)["status"] == "SUCCEEDED"
+    waiting = {
+        "StartAt": "Hold",
+        "States": {
+            "Hold": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": "hold", "Payload": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(name="hook-hold", definition=json.dumps(waiting), roleArn=aws["role"])
+    lambda_fixtures.tokens.clear()
+    runs = [
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=f"hold-{n}")["executionArn"]
+        for n in (1, 2)
+    ]
+    deadline = time.monotonic() + 30
+    while len(lambda_fixtures.tokens) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first, second = lambda_fixtures.tokens
+
+    status_reads = []
+    status = Execution.status
+
+    def counted(self):
+        status_reads.append(self.exec_arn)
+        return status.fget(self)
+
+    monkeypatch.setattr(Execution, "status", property(counted))
+    sfn.send_task_success(taskToken=first, output='{"ok": true}')
+    sfn.send_task_failure(taskToken=second, error="Nope", cause="declined")
+    assert not set(status_reads) & set(finished)  # the 30 finished executions were not asked
+    monkeypatch.setattr(Execution, "status", status)
+
+    ends = {arn: _wait(sfn, arn) for arn in runs}
+    assert sorted(e["status"] for e in ends.values()) == ["FAILED", "SUCCEEDED"]
+    succeeded = next(e for e in ends.values() if e["status"] == "SUCCEEDED")
+    assert json.loads(succeeded["output"]) == {"ok": True}
+    failed = next(e for e in ends.values() if e["status"] == "FAILED")
+    assert failed["error"] == "Nope"
+    with pytest.raises(ClientError) as repeated:
+        sfn.send_task_success(taskToken=first, output="{}")
+    assert repeated.value.response["Error"]["Code"] in ("InvalidToken", "TaskTimedOut", "TaskDoesNotExist")
 
 
 def _wait(sfn, arn, timeout=30):

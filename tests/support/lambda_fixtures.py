@@ -109,3 +109,12 @@ def batch(event, context):
     batches.append(len(event["Records"]))
     bodies.extend(record["body"] for record in event["Records"])
     return {"batchItemFailures": []}
+
+
+tokens: list[str] = []  # the task tokens ``hold`` was handed, in order
+
+
+def hold(event, context):
+    """A waitForTaskToken step: keeps the token; the execution waits until someone answers it."""
+    tokens.append(event["token"])
+    return {}

@@ -20,7 +20,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
   itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
   A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
-  with ``States.DataLimitExceeded``; exactly 256 KB passes.
+  with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
+  handed it out, not offered to every execution ever started.
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event. A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
@@ -88,6 +89,7 @@ from infra.local.moto_patches.step_functions import (
     parse_each_state_machine_once,
     reuse_step_functions_clients,
     step_functions_payload_limit,
+    task_tokens_find_their_execution,
     thread_safe_state_machine_parsing,
 )
 from infra.local.moto_patches.timestamps import fast_utc_timestamps
@@ -123,6 +125,7 @@ __all__ = [
     "s3_events_carry_a_sequencer",
     "s3_listings_survive_concurrent_deletes",
     "serialize_dynamodb_operations",
+    "task_tokens_find_their_execution",
     "thread_safe_state_machine_parsing",
     "two_phase_transactions",
     "walk_update_expressions_by_class",
@@ -137,6 +140,7 @@ def install() -> None:
     parse_each_state_machine_once()
     name_lambda_service_errors_as_step_functions_does()
     step_functions_payload_limit()
+    task_tokens_find_their_execution()
     s3_events_carry_a_sequencer()
     s3_listings_survive_concurrent_deletes()
     two_phase_transactions()

@@ -286,3 +286,71 @@ def invoke_task_functions_directly(faults_set: Callable[[], bool]) -> None:
         return _invoke_lambda_function
 
     replace(lambda_eval_utils, "_invoke_lambda_function", "direct-invoke", direct)
+
+
+class _OneExecution:
+    """Stands in for the backend in moto's ``send_task_*``: the executions it looks through are just one."""
+
+    def __init__(self, execution: Any) -> None:
+        self._execution = execution
+
+    def _get_executions(self, execution_status: Any = None) -> list[Any]:
+        return [self._execution]
+
+
+def task_tokens_find_their_execution() -> None:
+    """moto answers ``SendTaskSuccess``, ``SendTaskFailure`` and ``SendTaskHeartbeat`` by offering the token to
+    every execution of every state machine it ever started, finished ones included (each one's status read):
+    a submit's cost grew with the platform's history, one execution per ingested file. Each token is indexed
+    when its execution hands it out; a call whose token names a running execution of this backend goes to that
+    one execution, through moto's own method (its answers and errors). Any other token takes moto's whole look."""
+    import weakref
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    owner_of_token: weakref.WeakValueDictionary[str, CallbackPoolManager] = weakref.WeakValueDictionary()
+    worker_of_pool: weakref.WeakKeyDictionary[CallbackPoolManager, ExecutionWorker] = weakref.WeakKeyDictionary()
+
+    def indexed(add: Callable[..., Any]) -> Callable[..., Any]:
+        def add_indexed(self: CallbackPoolManager, callback_id: str, *args: Any, **kwargs: Any) -> Any:
+            endpoint = add(self, callback_id, *args, **kwargs)
+            owner_of_token[callback_id] = self
+            return endpoint
+
+        return add_indexed
+
+    def remembered(make_environment: Callable[..., Any]) -> Callable[..., Any]:
+        def environment(self: ExecutionWorker) -> Any:
+            env = make_environment(self)
+            worker_of_pool[env.callback_pool_manager] = self
+            return env
+
+        return environment
+
+    def running_execution(backend: StepFunctionsParserBackend, token: str) -> Any:
+        pool = owner_of_token.get(token)
+        worker = worker_of_pool.get(pool) if pool is not None else None
+        execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
+        if execution is None or execution.exec_status != ExecutionStatus.RUNNING:
+            return None
+        if (execution.account_id, execution.region_name) != (backend.account_id, backend.region_name):
+            return None  # another backend's: moto's look (which will not find it) answers
+        return execution
+
+    def straight(send: Callable[..., Any]) -> Callable[..., Any]:
+        def send_to_its_execution(self: StepFunctionsParserBackend, task_token: str, *args: Any, **kwargs: Any) -> Any:
+            execution = running_execution(self, task_token)
+            if execution is None:
+                return send(self, task_token, *args, **kwargs)
+            return send(_OneExecution(execution), task_token, *args, **kwargs)
+
+        return send_to_its_execution
+
+    replace(CallbackPoolManager, "add", "token-index", indexed)
+    replace(CallbackPoolManager, "add_activity_task", "token-index", indexed)
+    replace(ExecutionWorker, "_get_evaluation_environment", "token-index", remembered)
+    for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
+        replace(StepFunctionsParserBackend, name, "token-index", straight)
