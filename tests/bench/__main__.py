@@ -57,8 +57,8 @@ def _basics() -> list[tuple[str, str, str]]:
 def main() -> None:
     """``python -m tests.bench [basics api_latency dataset_count emulator_memory emulator_requests export_scale
     ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
-    query_service restart snapshot_scale snapshots snapshots_large streaming video_exports workflow web_explorer
-    web_video]``
+    query_service restart snapshot_scale snapshots snapshots_large streaming task_tokens video_exports workflow
+    web_explorer web_video]``
     (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
@@ -79,6 +79,7 @@ def main() -> None:
         snapshot_scale,
         snapshots,
         streaming,
+        task_tokens,
         video_exports,
         web_explorer,
         web_video,
@@ -104,6 +105,7 @@ def main() -> None:
         "snapshots": snapshots.run,
         "snapshots_large": snapshots.run_large,
         "snapshot_scale": snapshot_scale.run,
+        "task_tokens": task_tokens.run,
         "workflow": workflow.run,
         "web_explorer": web_explorer.run,
         "web_video": web_video.run,

@@ -118,3 +118,10 @@ def hold(event, context):
     """A waitForTaskToken step: keeps the token; the execution waits until someone answers it."""
     tokens.append(event["token"])
     return {}
+
+
+def hold_in_file(event, context):
+    """``hold`` for a caller in another process: appends the token as a line to the file ``event["file"]``."""
+    with open(event["file"], "a") as handle:
+        handle.write(event["token"] + "\n")
+    return {}
