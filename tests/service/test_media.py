@@ -32,6 +32,20 @@ def test_exif_rotation_swaps_reported_dimensions():
     assert (facts.width, facts.height) == (48, 64)
 
 
+def test_a_large_photo_is_measured_whole_and_its_damage_found_though_decoded_for_its_thumbnail():
+    """A JPEG is decoded at a reduced scale for its thumbnail: the facts still give its full (oriented) size,
+    the thumbnail still fills its box, and a truncated file is still refused."""
+    rotated = media.inspect_image(_image_bytes(size=(2400, 1800), exif_orientation=6))
+    assert (rotated.width, rotated.height) == (1800, 2400)
+    assert Image.open(io.BytesIO(rotated.thumbnail_jpeg)).size == (192, 256)
+    plain = _image_bytes(size=(2400, 1800))
+    facts = media.inspect_image(plain)
+    assert (facts.width, facts.height) == (2400, 1800)
+    assert Image.open(io.BytesIO(facts.thumbnail_jpeg)).size == (256, 192)
+    with pytest.raises(media.CorruptMedia, match="truncated or damaged"):
+        media.inspect_image(plain[: len(plain) - 200])
+
+
 def test_empty_file_is_rejected_with_reason():
     with pytest.raises(media.EmptyMedia, match="empty"):
         media.inspect_image(b"")
