@@ -270,3 +270,28 @@ def test_step_functions_task_retries_on_the_python_error_name_then_catches(aws):
     assert output["attempt"] == 3 and lambda_fixtures.calls["flaky"] == 3
     assert output["error"]["Error"] == "ValueError"
     assert "cannot handle" in json.loads(output["error"]["Cause"])["errorMessage"]
+
+
+def test_an_express_machine_keeps_its_newest_finished_executions_a_standard_one_all(aws, monkeypatch):
+    """moto kept every execution it ever ran (one per ingested file, with its history); AWS keeps no Express
+    execution to list. The emulator keeps an Express machine's newest finished ones and every Standard one."""
+    from infra.local.moto_patches import step_functions
+
+    monkeypatch.setattr(step_functions, "EXPRESS_EXECUTIONS_KEPT", 5)
+    monkeypatch.setattr(step_functions, "EXPRESS_PRUNE_EVERY", 3)
+    sfn = aws["stepfunctions"]
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    listed = {}
+    for kind in ("EXPRESS", "STANDARD"):
+        arn = sfn.create_state_machine(
+            name=f"hook-{kind.lower()}", definition=definition, roleArn=aws["role"], type=kind
+        )["stateMachineArn"]
+        started = []
+        for n in range(20):
+            started.append(sfn.start_execution(stateMachineArn=arn, name=f"run-{n}")["executionArn"])
+            _wait(sfn, started[-1])  # finished before the next one starts
+        listed[kind] = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+        assert set(listed[kind]) <= set(started)
+    assert len(listed["STANDARD"]) == 20
+    assert 5 <= len(listed["EXPRESS"]) <= 5 + 3
+    assert listed["EXPRESS"][0].endswith(":run-19")  # the newest first, as ListExecutions orders them

@@ -21,7 +21,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
   A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
   with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
-  handed it out, not offered to every execution ever started.
+  handed it out, not offered to every execution ever started. An Express state machine keeps its newest 1,000
+  finished executions, not every one (AWS keeps none to list).
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event. A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
@@ -84,6 +85,7 @@ from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_dele
 from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
     invoke_task_functions_directly,
+    keep_few_finished_express_executions,
     name_lambda_service_errors_as_step_functions_does,
     parse_each_json_path_once,
     parse_each_state_machine_once,
@@ -107,6 +109,7 @@ __all__ = [
     "index_base_table_queries",
     "invoke_task_functions_directly",
     "install",
+    "keep_few_finished_express_executions",
     "keep_no_model_instances",
     "action_names_once_per_class",
     "dynamodb_item_requests_read_as_json",
@@ -141,6 +144,7 @@ def install() -> None:
     name_lambda_service_errors_as_step_functions_does()
     step_functions_payload_limit()
     task_tokens_find_their_execution()
+    keep_few_finished_express_executions()
     s3_events_carry_a_sequencer()
     s3_listings_survive_concurrent_deletes()
     two_phase_transactions()

@@ -3,10 +3,12 @@ as Step Functions names them, one pooled client per service, the 256 KB payload 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import pickle
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -354,3 +356,49 @@ def task_tokens_find_their_execution() -> None:
     replace(ExecutionWorker, "_get_evaluation_environment", "token-index", remembered)
     for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
         replace(StepFunctionsParserBackend, name, "token-index", straight)
+
+
+EXPRESS_EXECUTIONS_KEPT = 1000  # finished executions of an Express state machine the emulator keeps listed
+EXPRESS_PRUNE_EVERY = 200  # how many more it lets gather before it looks
+
+
+def keep_few_finished_express_executions() -> None:
+    """moto keeps every execution it ever started, with its history and environment: at ingest, one Express
+    execution per file, ~80 KB each of the platform's memory, for as long as it runs. AWS keeps no Express
+    execution to describe or list (their history goes to CloudWatch Logs), so the emulator keeps the newest
+    ``EXPRESS_EXECUTIONS_KEPT`` finished ones of each Express machine (for a developer's look and the tests'),
+    and every running one; Standard executions are all kept, as AWS keeps them. The engine's list of finished
+    threads is pruned with them."""
+    from moto.stepfunctions.parser import utils as parser_utils
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    pruning_now = threading.Lock()
+
+    def finished(execution: Any) -> bool:
+        status = getattr(execution, "exec_status", None)  # None: appended by a start that has not started it yet
+        return status is not None and status.value != "RUNNING"
+
+    def prune(executions: list[Any]) -> None:
+        ended = [e for e in list(executions) if finished(e)]
+        for old in ended[: max(0, len(ended) - EXPRESS_EXECUTIONS_KEPT)]:
+            with contextlib.suppress(ValueError):
+                executions.remove(old)  # in place: other starts may be appending meanwhile
+        for thread in [t for t in list(parser_utils.TMP_THREADS) if not t.is_alive()]:
+            with contextlib.suppress(ValueError):
+                parser_utils.TMP_THREADS.remove(thread)
+
+    def pruning(start: Callable[..., Any]) -> Callable[..., Any]:
+        def start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+            execution = start(self, state_machine_arn, *args, **kwargs)
+            machine = self.describe_state_machine(state_machine_arn)
+            crowded = len(machine.executions) > EXPRESS_EXECUTIONS_KEPT + EXPRESS_PRUNE_EVERY
+            if machine.type == "EXPRESS" and crowded and pruning_now.acquire(blocking=False):  # the others go on
+                try:
+                    prune(machine.executions)
+                finally:
+                    pruning_now.release()
+            return execution
+
+        return start_execution
+
+    replace(StepFunctionsParserBackend, "start_execution", "express-pruned", pruning)
