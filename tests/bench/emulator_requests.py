@@ -13,17 +13,20 @@ in the same run, one after the other, and each row gives both and their ratio.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from tests.support.processes import cpu_seconds
 
 REPO = Path(__file__).resolve().parents[2]
+_Measured = TypeVar("_Measured")
 REQUESTS = int(os.environ.get("ANNOLAKE_BENCH_EMULATOR_REQUESTS", "2000"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_BASELINE")
 _SERVE = """
@@ -103,8 +106,9 @@ def _calls(endpoint: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def _measure(repo: Path) -> dict[str, tuple[float, float, float]]:
-    """{call: (emulator CPU ms, client CPU ms, wall ms) per call}."""
+@contextlib.contextmanager
+def emulator_of(repo: Path) -> Iterator[tuple[str, int]]:
+    """``repo``'s emulator in a process of its own: (its endpoint URL, its process id)."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(repo)}
     server = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
@@ -113,28 +117,39 @@ def _measure(repo: Path) -> dict[str, tuple[float, float, float]]:
     try:
         assert server.stdout is not None  # noqa: S101
         server.stdout.readline()
-        calls = _calls(f"http://127.0.0.1:{port}")
-        results: dict[str, tuple[float, float, float]] = {}
-        for name, call in calls.items():
-            for _ in range(50):  # warm: caches, the connection pool
-                call()
-            emulator, client, wall = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
-            for _ in range(REQUESTS):
-                call()
-            results[name] = (
-                (cpu_seconds(server.pid) - emulator) * 1000 / REQUESTS,
-                (time.process_time() - client) * 1000 / REQUESTS,
-                (time.perf_counter() - wall) * 1000 / REQUESTS,
-            )
-        return results
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.kill()
         server.wait()
 
 
-def run() -> list[tuple[str, str, str]]:
+def per_checkout(measure: Callable[[Path], _Measured]) -> dict[str, _Measured]:
+    """``measure`` of this checkout, and of ``ANNOLAKE_BENCH_BASELINE``'s when it is set."""
     checkouts = {"this": REPO, **({"baseline": Path(BASELINE)} if BASELINE else {})}
-    measured = {name: _measure(repo) for name, repo in checkouts.items()}
+    return {name: measure(repo) for name, repo in checkouts.items()}
+
+
+def _measure(repo: Path) -> dict[str, tuple[float, float, float]]:
+    """{call: (emulator CPU ms, client CPU ms, wall ms) per call}."""
+    with emulator_of(repo) as (endpoint, pid):
+        calls = _calls(endpoint)
+        results: dict[str, tuple[float, float, float]] = {}
+        for name, call in calls.items():
+            for _ in range(50):  # warm: caches, the connection pool
+                call()
+            emulator, client, wall = cpu_seconds(pid), time.process_time(), time.perf_counter()
+            for _ in range(REQUESTS):
+                call()
+            results[name] = (
+                (cpu_seconds(pid) - emulator) * 1000 / REQUESTS,
+                (time.process_time() - client) * 1000 / REQUESTS,
+                (time.perf_counter() - wall) * 1000 / REQUESTS,
+            )
+        return results
+
+
+def run() -> list[tuple[str, str, str]]:
+    measured = per_checkout(_measure)
     rows = []
     for call, (emulator, client, wall) in measured["this"].items():
         note = f"client CPU {client:.2f} ms, wall {wall:.2f} ms a call ({REQUESTS} calls, one boto3 client)"

@@ -13,16 +13,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.emulator_requests import _SERVE, _free_port
+from tests.bench.emulator_requests import emulator_of, per_checkout
 from tests.support import lambda_fixtures
 
-REPO = Path(__file__).resolve().parents[2]
 HISTORY = [int(h) for h in os.environ.get("ANNOLAKE_BENCH_TOKEN_HISTORY", "0,1000,4000").split(",")]
 CALLS = int(os.environ.get("ANNOLAKE_BENCH_TOKEN_CALLS", "50"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_BASELINE")
@@ -32,19 +29,9 @@ def _measure(repo: Path) -> dict[int, float]:
     """{history: median ms of SendTaskSuccess}."""
     import boto3
 
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", _SERVE, str(port)],
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None  # noqa: S101
-        server.stdout.readline()
+    with emulator_of(repo) as (endpoint, _):
         options = {
-            "endpoint_url": f"http://127.0.0.1:{port}",
+            "endpoint_url": endpoint,
             "region_name": "us-east-1",
             "aws_access_key_id": "test",
             "aws_secret_access_key": "test",
@@ -86,14 +73,10 @@ def _measure(repo: Path) -> dict[int, float]:
                 samples.append((time.perf_counter() - started) * 1000)
             results[history] = statistics.median(samples)
         return results
-    finally:
-        server.kill()
-        server.wait()
 
 
 def run() -> list[tuple[str, str, str]]:
-    checkouts = {"this": REPO, **({"baseline": Path(BASELINE)} if BASELINE else {})}
-    measured = {name: _measure(repo) for name, repo in checkouts.items()}
+    measured = per_checkout(_measure)
     rows = []
     for history, ms in measured["this"].items():
         note = f"median of {CALLS} calls, one boto3 client"
