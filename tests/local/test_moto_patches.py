@@ -121,6 +121,43 @@ def test_s3_events_carry_a_sequencer_that_tells_a_new_put_from_a_redelivery():
     assert sequencer(first, "s3:ObjectRemoved:Delete") not in (sequencer(first), sequencer(again))
 
 
+def test_a_multipart_upload_is_announced_once_as_s3_does(shared_moto):
+    """aws-cli and boto3 upload files of 8 MB or more in parts; S3 announces the completed object once
+    (``ObjectCreated:CompleteMultipartUpload``). moto announced a ``Put`` too, so such a drop was ingested twice."""
+    import boto3
+
+    from infra.local import moto_patches
+
+    moto_patches.one_event_per_multipart_upload()
+    s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="multipart-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket="multipart-drop")
+    s3.put_bucket_notification_configuration(
+        Bucket="multipart-drop",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    upload = s3.create_multipart_upload(Bucket="multipart-drop", Key="big.jpg")["UploadId"]
+    part = s3.upload_part(Bucket="multipart-drop", Key="big.jpg", UploadId=upload, PartNumber=1, Body=b"x" * 1024)
+    s3.complete_multipart_upload(
+        Bucket="multipart-drop",
+        Key="big.jpg",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    s3.put_object(Bucket="multipart-drop", Key="small.jpg", Body=b"y")
+    events = []
+    for _ in range(5):
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            events += [
+                (r["eventName"], r["s3"]["object"]["key"]) for r in json.loads(message["Body"]).get("Records", [])
+            ]
+    assert sorted(events) == [
+        ("ObjectCreated:CompleteMultipartUpload", "big.jpg"),
+        ("ObjectCreated:Put", "small.jpg"),
+    ]
+
+
 def test_patches_refuse_a_moto_release_they_were_not_written_against(monkeypatch):
     from infra.local.moto_patches import MOTO_VERSION, MotoVersionError, patching, require_moto_version
 

@@ -23,7 +23,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
   handed it out, not offered to every execution ever started. An Express state machine keeps its newest 1,000
   finished executions, not every one (AWS keeps none to list).
-- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event. A
+- S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event; a completed
+  multipart upload is one event (moto announced a ``Put`` as well). A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
 - The Step Functions engine reuses one client per service; per-account backends are read straight from their
   dict; DynamoDB item answers skip the generic shape serializer, and a read snapshot's size is computed once;
@@ -68,7 +69,11 @@ from infra.local.moto_patches.dynamodb_updates import (
     parse_each_expression_text_once,
     walk_update_expressions_by_class,
 )
-from infra.local.moto_patches.events import reuse_parsed_json_paths, s3_events_carry_a_sequencer
+from infra.local.moto_patches.events import (
+    one_event_per_multipart_upload,
+    reuse_parsed_json_paths,
+    s3_events_carry_a_sequencer,
+)
 from infra.local.moto_patches.instances import keep_no_model_instances
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
@@ -117,6 +122,7 @@ __all__ = [
     "measure_updated_items_once",
     "memoize_backend_lookup",
     "no_debug_form_wrapper",
+    "one_event_per_multipart_upload",
     "random_strings_in_one_draw",
     "parse_each_expression_text_once",
     "parse_each_json_path_once",
@@ -146,6 +152,7 @@ def install() -> None:
     task_tokens_find_their_execution()
     keep_few_finished_express_executions()
     s3_events_carry_a_sequencer()
+    one_event_per_multipart_upload()
     s3_listings_survive_concurrent_deletes()
     two_phase_transactions()
     compact_table_items()  # before the lock: a write's items are stored again while it holds the lock

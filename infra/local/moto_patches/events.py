@@ -1,4 +1,4 @@
-"""S3 event records with a sequencer, and EventBridge's parsed JSONPaths reused."""
+"""S3 event records with a sequencer and one event per multipart upload, and EventBridge's parsed JSONPaths reused."""
 
 from __future__ import annotations
 
@@ -44,3 +44,34 @@ def reuse_parsed_json_paths() -> None:
     import jsonpath_ng.ext
 
     replace(jsonpath_ng.ext, "parse", "cached", lru_cache(maxsize=1024))
+
+
+def one_event_per_multipart_upload() -> None:
+    """S3 announces a completed multipart upload with one ``ObjectCreated:CompleteMultipartUpload`` event. moto
+    stores the object through its ``put_object``, which announces an ``ObjectCreated:Put`` as well: every file of
+    8 MB or more that aws-cli or boto3 uploads (in parts) was ingested twice, the second run finding its arrival
+    gone and logging an error. The store inside a completion announces nothing of its own."""
+    from moto.s3.models import S3Backend
+
+    completing = threading.local()
+
+    def quiet_inside_completion(put: Callable[..., Any]) -> Callable[..., Any]:
+        def put_object(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+            if getattr(completing, "active", False):
+                kwargs["disable_notification"] = True
+            return put(self, *args, **kwargs)
+
+        return put_object
+
+    def marked(complete: Callable[..., Any]) -> Callable[..., Any]:
+        def complete_multipart_upload(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+            completing.active = True
+            try:
+                return complete(self, *args, **kwargs)
+            finally:
+                completing.active = False
+
+        return complete_multipart_upload
+
+    replace(S3Backend, "put_object", "quiet-in-multipart", quiet_inside_completion)
+    replace(S3Backend, "complete_multipart_upload", "quiet-in-multipart", marked)
