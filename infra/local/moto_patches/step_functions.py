@@ -364,7 +364,7 @@ EXPRESS_PRUNE_EVERY = 200  # how many more it lets gather before it looks
 
 def keep_few_finished_express_executions() -> None:
     """moto keeps every execution it ever started, with its history and environment: at ingest, one Express
-    execution per file, ~80 KB each of the platform's memory, for as long as it runs. AWS keeps no Express
+    execution per file (and four finished engine threads), for as long as the platform runs. AWS keeps no Express
     execution to describe or list (their history goes to CloudWatch Logs), so the emulator keeps the newest
     ``EXPRESS_EXECUTIONS_KEPT`` finished ones of each Express machine (for a developer's look and the tests'),
     and every running one; Standard executions are all kept, as AWS keeps them. The engine's list of finished
