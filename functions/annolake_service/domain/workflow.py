@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, get_args
@@ -235,6 +236,21 @@ class Task(BaseModel):
     @property
     def segment(self) -> Segment | None:
         return None if self.frame_start is None or self.frame_end is None else Segment(self.frame_start, self.frame_end)
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    """What picking and claiming a task of a queue needs: the queue is read many tasks at a time and all but
+    one are passed over, so it is read with only these (the claim answers the whole task it took)."""
+
+    project_id: str
+    job_id: str
+    task_id: str
+    file_id: str
+    kind: TaskKind
+    claim_seq: int
+    distinct_annotators: bool
+    excluded: tuple[str, ...]
 
 
 def review_sampled(job_id: str, file_id: str, review_rate: float, segment: int | None = None) -> bool:

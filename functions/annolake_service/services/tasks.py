@@ -20,6 +20,7 @@ from annolake_service.domain.roles import Role
 from annolake_service.domain.video import segments
 from annolake_service.domain.workflow import (
     Job,
+    QueuedTask,
     ReviewDecision,
     Task,
     TaskKind,
@@ -143,7 +144,7 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
     return None
 
 
-def _claim(task: Task, job: Job, caller: str, now: datetime) -> Task:
+def _claim(task: Task | QueuedTask, job: Job, caller: str, now: datetime) -> Task:
     return task_repo.claim(task, caller, now=now, lease_until=lease_end(now, job.spec.task_timeout_seconds))
 
 

@@ -14,7 +14,7 @@ from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate, applied
 from annolake_service.adapters.dynamo.items import AnnotatorMarkItem, JobItem, TaskItem
 from annolake_service.adapters.dynamo.table import bind, connection, read_together
-from annolake_service.domain.workflow import Job, Task, TaskKind, TaskStatus
+from annolake_service.domain.workflow import Job, QueuedTask, Task, TaskKind, TaskStatus
 
 
 def _task(item: TaskItem) -> Task:
@@ -46,11 +46,11 @@ def _task(item: TaskItem) -> Task:
     )
 
 
-def _key(task: Task) -> TaskItem:
+def _key(task: Task | QueuedTask) -> TaskItem:
     return TaskItem(PK=keys.job_pk(task.project_id, task.job_id), SK=keys.task_sk(task.task_id))
 
 
-def _conditional_update(task: Task, actions: list[Action], condition: Any, refusal: str) -> TaskItem:
+def _conditional_update(task: Task | QueuedTask, actions: list[Action], condition: Any, refusal: str) -> TaskItem:
     """The task's item as the update left it (DynamoDB answers it); ConditionFailed with ``refusal`` otherwise."""
     item = _key(task)
     if not applied(lambda: item.update(actions=actions, condition=condition)):
@@ -149,16 +149,44 @@ def open_load(project_id: str, job_id: str, principal: str, kind: TaskKind) -> i
     )
 
 
-def claimable(project_id: str, job_id: str, kind: TaskKind, now: datetime, limit: int) -> list[Task]:
+#: what ``claimable`` reads of each queued task
+_QUEUED_ATTRIBUTES = [
+    "project_id",
+    "job_id",
+    "task_id",
+    "file_id",
+    "task_kind",
+    "claim_seq",
+    "distinct_annotators",
+    "excluded",
+]
+
+
+def claimable(project_id: str, job_id: str, kind: TaskKind, now: datetime, limit: int) -> list[QueuedTask]:
     """Open tasks of the job whose claimable time has come, oldest first (at most ``limit``)."""
     bind()
     items = TaskItem.queue.query(
-        keys.queue_pk(project_id, job_id, kind.value), keys.queue_upto(now) > TaskItem.GSI2SK, limit=limit
+        keys.queue_pk(project_id, job_id, kind.value),
+        keys.queue_upto(now) > TaskItem.GSI2SK,
+        limit=limit,
+        attributes_to_get=_QUEUED_ATTRIBUTES,
     )
-    return [_task(i) for i in items]
+    return [
+        QueuedTask(
+            project_id=i.project_id,
+            job_id=i.job_id,
+            task_id=i.task_id,
+            file_id=i.file_id,
+            kind=TaskKind(i.task_kind),
+            claim_seq=int(i.claim_seq or 0),
+            distinct_annotators=bool(i.distinct_annotators),
+            excluded=tuple(i.excluded or ()),
+        )
+        for i in items
+    ]
 
 
-def claim(task: Task, principal: str, *, now: datetime, lease_until: datetime) -> Task:
+def claim(task: Task | QueuedTask, principal: str, *, now: datetime, lease_until: datetime) -> Task:
     """Give ``task`` (as read, with its ``claim_seq``) to ``principal`` until ``lease_until``; the task as claimed.
 
     ConditionFailed when someone changed the task since it was read, or when the caller already holds another
