@@ -13,6 +13,12 @@ CPU time per task of the platform process, each of its workers and this process 
 With ``ANNOLAKE_BENCH_WORKFLOW_BASELINE`` (a checkout of other code) that checkout's platform is started beside
 this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_WORKFLOW_ROUNDS`` rounds of
 ``ANNOLAKE_BENCH_SECONDS`` each (the order flipped every round), each platform idle while the other runs.
+
+Then the same annotators do only the work a task needs, straight against this platform's emulator (its own
+table): read a window of the queue and claim one task with a conditional write (``next``), then save the
+annotations, move the file's version on and mark the task submitted in one transaction (``submit``). That is
+the physical limit on this machine and emulator the platform is measured against (``ANNOLAKE_BENCH_BARE_TASKS``
+tasks queued for it).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
 ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
 THINK = float(os.environ.get("ANNOLAKE_BENCH_THINK_SECONDS", "0"))
+BARE_TASKS = int(os.environ.get("ANNOLAKE_BENCH_BARE_TASKS", "8000"))
+BARE_WINDOW = 25  # as the platform's queue window
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
 
 
@@ -111,6 +119,14 @@ def _opened(job) -> bool:  # noqa: ANN001
 
 def _round(platform, people: list, job) -> dict:  # noqa: ANN001
     """``SECONDS`` of the annotators on ``platform``: what they did, and the CPU each process spent meanwhile."""
+    return _measured(
+        platform,
+        [lambda deadline, log, lock, p=p: _annotate(p, job, deadline, log, lock) for p in people],
+    )
+
+
+def _measured(platform, annotators: list) -> dict:  # noqa: ANN001
+    """Each of ``annotators`` (called with a deadline, the log and its lock) in a thread for ``SECONDS``."""
     log: dict = {
         "next": [],
         "submit": [],
@@ -126,7 +142,7 @@ def _round(platform, people: list, job) -> dict:  # noqa: ANN001
     own_before = cpu_seconds(os.getpid())
     load = os.getloadavg()[0]
     deadline = time.monotonic() + SECONDS
-    threads = [threading.Thread(target=_annotate, args=(p, job, deadline, log, lock), daemon=True) for p in people]
+    threads = [threading.Thread(target=a, args=(deadline, log, lock), daemon=True) for a in annotators]
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -140,7 +156,163 @@ def _round(platform, people: list, job) -> dict:  # noqa: ANN001
     return log
 
 
-def _rows(name: str, log: dict, submitted: int) -> list[tuple[str, str, str]]:
+def _bare_table(platform) -> str:  # noqa: ANN001
+    """A table on ``platform``'s emulator with ``BARE_TASKS`` tasks queued and their files at version 0."""
+    import boto3
+
+    dynamodb = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "dynamodb", endpoint_url=platform.emulator_url
+    )
+    table = "bare-workflow"
+    text = {"AttributeType": "S"}
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, **text} for name in ("PK", "SK", "QPK", "QSK")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "queue",
+                "KeySchema": [
+                    {"AttributeName": "QPK", "KeyType": "HASH"},
+                    {"AttributeName": "QSK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    items = []
+    for n in range(BARE_TASKS):
+        task = f"t{n:06d}"
+        items.append(
+            {
+                "PK": {"S": "job"},
+                "SK": {"S": f"task#{task}"},
+                "QPK": {"S": "queue"},
+                "QSK": {"S": f"0#{task}"},
+                "file": {"S": f"f{n:06d}"},
+                "status": {"S": "available"},
+                "claim_seq": {"N": "0"},
+            }
+        )
+        items.append({"PK": {"S": f"file#f{n:06d}"}, "SK": {"S": "head"}, "version": {"N": "0"}})
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        dynamodb.batch_write_item(RequestItems={table: batch})
+    return table
+
+
+def _bare_annotate(client, table: str, who: str, deadline: float, log: dict, lock: threading.Lock) -> None:  # noqa: ANN001
+    import json
+    import random
+
+    from botocore.exceptions import ClientError
+
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        window = client.query(
+            TableName=table,
+            IndexName="queue",
+            KeyConditionExpression="QPK = :q",
+            ExpressionAttributeValues={":q": {"S": "queue"}},
+            ProjectionExpression="SK, #f, claim_seq",
+            ExpressionAttributeNames={"#f": "file"},
+            Limit=BARE_WINDOW,
+        )["Items"]
+        if not window:
+            with lock:
+                log["empty"] += 1
+            return
+        random.shuffle(window)
+        for task in window:
+            try:
+                client.update_item(
+                    TableName=table,
+                    Key={"PK": {"S": "job"}, "SK": task["SK"]},
+                    UpdateExpression="SET #s = :held, assignee = :me, claim_seq = :next REMOVE QPK, QSK",
+                    ConditionExpression="claim_seq = :seq AND #s = :open",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":held": {"S": "in_progress"},
+                        ":open": {"S": "available"},
+                        ":me": {"S": who},
+                        ":seq": task["claim_seq"],
+                        ":next": {"N": str(int(task["claim_seq"]["N"]) + 1)},
+                    },
+                )
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        else:
+            continue  # every task of the window was taken meanwhile: read the queue again
+        t1 = time.perf_counter()
+        file_id = task["file"]["S"]
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {
+                            "PK": {"S": f"file#{file_id}"},
+                            "SK": {"S": "v1"},
+                            "author": {"S": who},
+                            "instances": {"S": json.dumps(BOX)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": f"file#{file_id}"}, "SK": {"S": "head"}},
+                        "UpdateExpression": "SET version = :one",
+                        "ConditionExpression": "version = :zero",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": "job"}, "SK": task["SK"]},
+                        "UpdateExpression": "SET #s = :done",
+                        "ConditionExpression": "assignee = :me",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":done": {"S": "submitted"}, ":me": {"S": who}},
+                    }
+                },
+            ]
+        )
+        with lock:
+            log["next"].append(t1 - t0)
+            log["submit"].append(time.perf_counter() - t1)
+            log["handed"][task["SK"]["S"]].add(who)
+            log["done"] += 1
+            log["last_done"] = time.perf_counter()
+
+
+def _bare_round(platform) -> dict:  # noqa: ANN001
+    """``SECONDS`` of the annotators doing only a task's necessary work on ``platform``'s emulator."""
+    import boto3
+    from botocore.config import Config
+
+    table = _bare_table(platform)
+    clients = [
+        boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+            "dynamodb", endpoint_url=platform.emulator_url, config=Config(retries={"mode": "standard"})
+        )
+        for _ in range(ANNOTATORS)
+    ]
+    return _measured(
+        platform,
+        [
+            lambda deadline, log, lock, c=client, who=f"bare{n}": _bare_annotate(c, table, who, deadline, log, lock)
+            for n, client in enumerate(clients)
+        ],
+    )
+
+
+def _rows(name: str, log: dict, submitted: int | None) -> list[tuple[str, str, str]]:
     done = max(log["done"], 1)
     doubles = sum(1 for assignees in log["handed"].values() if len(assignees) > 1)
     spent = log["cpu"]
@@ -150,8 +322,9 @@ def _rows(name: str, log: dict, submitted: int) -> list[tuple[str, str, str]]:
             + (f"{THINK:g} s -> " if THINK else "")
             + f"submit for {SECONDS:.0f} s",
             f"{log['done'] / log['elapsed']:.1f} tasks/s",
-            f"{log['done']} submitted ({submitted} per the job's stats so far); load average "
-            f"{log['load'][0]:.1f} -> {log['load'][1]:.1f}",
+            f"{log['done']} submitted"
+            + (f" ({submitted} per the job's stats so far)" if submitted is not None else "")
+            + f"; load average {log['load'][0]:.1f} -> {log['load'][1]:.1f}",
         ),
         (
             "  next latency p50 / p99",
@@ -200,4 +373,6 @@ def run() -> list[tuple[str, str, str]]:
                 log = _round(platforms[name], people, job)
                 submitted = job.stats()["tasks"]["annotate"].get("submitted", 0)
                 rows += _rows(f"round {n + 1}, {name}", log, submitted)
+        bare = _bare_round(platforms["this"])
+        rows += _rows("the necessary work alone, same emulator", bare, None)
     return rows
