@@ -4,8 +4,10 @@ workers, the SDK and aws-cli call it.
 The emulator (``infra.local.emulator.Emulator``, as ``make up`` starts it) runs in a process of its own; this
 process makes ``REQUESTS`` calls of each kind with one boto3 client (its connection pool, as an API worker's):
 ``GetItem`` of a 10-attribute item, a conditional ``UpdateItem``, a ``Query`` page of 20 items of a 600-item
-partition through a global index with a ``Limit`` (the workflow's queue), and an S3 ``GetObject`` of 64 KB.
-Reported per call: the emulator process's CPU (user + system), this client's CPU and the wall time.
+partition through a global index with a ``Limit`` (the workflow's queue), an S3 ``GetObject`` of 64 KB, a
+``PutObject`` and a ``CopyObject`` of 227 KB (a 640x480 photo; ingest copies each dropped one), the bodies kept
+on disk as ``make up`` keeps them (a blob store in a scratch folder). Reported per call: the emulator
+process's CPU (user + system), this client's CPU and the wall time.
 
 With ``ANNOLAKE_BENCH_BASELINE`` (a checkout of other code) the same calls run against that checkout's emulator
 in the same run, one after the other, and each row gives both and their ratio.
@@ -18,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +33,11 @@ _Measured = TypeVar("_Measured")
 REQUESTS = int(os.environ.get("ANNOLAKE_BENCH_EMULATOR_REQUESTS", "2000"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_BASELINE")
 _SERVE = """
-import sys, time
+import pathlib, sys, time
 from infra.local.emulator import Emulator
-emulator = Emulator(port=int(sys.argv[1]))
+from infra.local.state.blobs import BlobStore
+blobs = BlobStore(pathlib.Path(sys.argv[2]) / "blobs")
+emulator = Emulator(port=int(sys.argv[1]), blob_store=blobs)
 emulator.start()
 print("ready", flush=True)
 while True:
@@ -80,7 +85,10 @@ def _calls(endpoint: str) -> dict[str, Callable[[], object]]:
         dynamodb.batch_write_item(RequestItems={"bench": [{"PutRequest": {"Item": t}} for t in tasks]})
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="object", Body=os.urandom(64 * 1024))
+    photo = os.urandom(227 * 1024)  # a 640x480 photo's size
+    s3.put_object(Bucket="bench", Key="photo", Body=photo)
     sequence = iter(range(10**9))
+    copies, bodies = iter(range(10**9)), iter(range(10**9))
 
     def update() -> None:
         seq = next(sequence)
@@ -103,6 +111,12 @@ def _calls(endpoint: str) -> dict[str, Callable[[], object]]:
             Limit=20,
         ),
         "S3 GetObject, 64 KB": lambda: s3.get_object(Bucket="bench", Key="object")["Body"].read(),
+        "S3 PutObject, 227 KB (a new body each time)": lambda: s3.put_object(
+            Bucket="bench", Key="put", Body=photo[:-8] + next(bodies).to_bytes(8, "big")
+        ),
+        "S3 CopyObject, 227 KB (a new key each time)": lambda: s3.copy_object(
+            Bucket="bench", Key=f"copy/{next(copies)}", CopySource={"Bucket": "bench", "Key": "photo"}
+        ),
     }
 
 
@@ -111,16 +125,17 @@ def emulator_of(repo: Path) -> Iterator[tuple[str, int]]:
     """``repo``'s emulator in a process of its own: (its endpoint URL, its process id)."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    server = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", _SERVE, str(port)], cwd=repo, env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert server.stdout is not None  # noqa: S101
-        server.stdout.readline()
-        yield f"http://127.0.0.1:{port}", server.pid
-    finally:
-        server.kill()
-        server.wait()
+    with tempfile.TemporaryDirectory(prefix="emulator-requests-") as scratch:
+        server = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+            [sys.executable, "-c", _SERVE, str(port), scratch], cwd=repo, env=env, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert server.stdout is not None  # noqa: S101
+            server.stdout.readline()
+            yield f"http://127.0.0.1:{port}", server.pid
+        finally:
+            server.kill()
+            server.wait()
 
 
 def per_checkout(measure: Callable[[Path], _Measured]) -> dict[str, _Measured]:

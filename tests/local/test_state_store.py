@@ -766,3 +766,35 @@ def test_a_deleted_or_overwritten_object_lets_its_blob_go(journaled: Journaled) 
     gone = {hashlib.sha256(body).hexdigest() for body in (b"dropped body", b"first body")}
     assert gone <= before and not gone & store.blobs.live()
     assert s3.get_object(Bucket=bucket, Key="over.txt")["Body"].read() == b"second body"
+
+
+def test_a_copy_shares_its_sources_blob_and_keeps_it_when_the_source_goes(
+    journaled: Journaled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest copies every dropped photo into the media bucket: the copy names the blob the drop wrote (no
+    second hash and store of the bytes), answers the same ETag (the body's MD5), and holds the blob alone once
+    the drop is deleted."""
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "blob-copy")
+    journaled.arm(inventory)
+    s3, bucket = env.client("s3"), inventory.buckets[BUCKET]
+    body = os.urandom(200_000)
+    digest = hashlib.sha256(body).hexdigest()
+    put = s3.put_object(Bucket=bucket, Key="drop/photo.jpg", Body=body)
+    stored: list[int] = []
+    real_put = store.blobs.put
+    monkeypatch.setattr(store.blobs, "put", lambda data: stored.append(len(data)) or real_put(data))
+
+    copied = s3.copy_object(
+        Bucket=bucket, Key="media/photo.jpg", CopySource={"Bucket": bucket, "Key": "drop/photo.jpg"}
+    )
+
+    assert stored == []  # the bytes were neither hashed nor written again
+    assert copied["CopyObjectResult"]["ETag"] == put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324
+    s3.delete_object(Bucket=bucket, Key="drop/photo.jpg")
+    gc.collect()
+    assert digest in store.blobs.live()
+    assert s3.get_object(Bucket=bucket, Key="media/photo.jpg")["Body"].read() == body
+    s3.delete_object(Bucket=bucket, Key="media/photo.jpg")
+    gc.collect()
+    assert digest not in store.blobs.live()

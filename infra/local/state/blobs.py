@@ -7,6 +7,11 @@ every object of a bucket in the platform's resident memory. ``install`` gives mo
 checkpoint's and the journal's bodies, so recording a write names the object's digest and copies nothing.
 
 A blob is deleted only by ``collect_garbage``, when no live object, checkpoint or journal names it.
+
+A copy shares its source's blob: moto copies an object by reading the source's body and writing it into the
+new object, and a body read whole comes out as ``BlobBytes``, which names its blob, so the write points at
+that blob instead of hashing and storing the bytes again. An object's ETag (the MD5 of its body) is likewise
+worked out once per blob, not once per object.
 """
 
 from __future__ import annotations
@@ -18,14 +23,29 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from infra.local.state.files import fsync_directory
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+_MD5S_KEPT = 16384  # the ETags of the blobs used last (about 2 MB)
+
+
+class BlobBytes(bytes):
+    """A blob's whole body, naming the blob (``digest``): written into another object, it is shared."""
+
+    digest: str
+
+    def __copy__(self) -> BlobBytes:
+        return self  # immutable, like bytes (moto copies every body it reads)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BlobBytes:
+        return self
 
 
 class BlobStore:
@@ -35,6 +55,7 @@ class BlobStore:
         self.path = Path(path)
         self._live: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._md5s: OrderedDict[str, str] = OrderedDict()
 
     def prepare(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -62,6 +83,26 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         return digest
+
+    def share(self, digest: str) -> bool:
+        """Whether the blob ``digest`` is there to be named by one more object (made young again, as ``put``
+        does for a body it already holds)."""
+        try:
+            os.utime(self.path / digest)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def md5_of(self, digest: str) -> str | None:
+        with self._lock:
+            return self._md5s.get(digest)
+
+    def note_md5(self, digest: str, md5: str) -> None:
+        with self._lock:
+            self._md5s[digest] = md5
+            self._md5s.move_to_end(digest)
+            if len(self._md5s) > _MD5S_KEPT:
+                self._md5s.popitem(last=False)
 
     def sync_directory(self) -> None:
         """Make the renames of blobs written so far durable (the journal calls it before its fsync)."""
@@ -156,6 +197,15 @@ class BlobBuffer:
 
     def write(self, data: Any) -> int:
         self._check_open()
+        if (
+            isinstance(data, BlobBytes)
+            and self._position == 0
+            and self.size <= len(data)
+            and self._store.share(data.digest)
+        ):
+            self._set(data.digest, len(data))  # a copy of another object's body: its blob, shared
+            self._position = len(data)
+            return len(data)
         data = bytes(data)
         if not data:  # changes nothing (a new object's empty start, every restored object's)
             return 0
@@ -173,10 +223,15 @@ class BlobBuffer:
         self._check_open()
         if self.digest is None or self._position >= self.size:
             return b""
+        whole = self._position == 0 and (size is None or size < 0)
         with self._store.file(self.digest).open("rb") as handle:
             handle.seek(self._position)
             data = handle.read(-1 if size is None or size < 0 else size)
         self._position += len(data)
+        if whole:
+            body = BlobBytes(data)
+            body.digest = self.digest
+            return body
         return data
 
     def close(self) -> None:
@@ -208,9 +263,36 @@ def install(store: BlobStore) -> None:
 
     store.prepare()
     moto.s3.models.tempfile = _TempfileForMoto(store)  # type: ignore[assignment]
+    key_class = moto.s3.models.FakeKey
+    global _MOTO_ETAG  # noqa: PLW0603 - moto's own property, kept to put back
+    if _MOTO_ETAG is None:
+        _MOTO_ETAG = key_class.__dict__["etag"]
+    worked_out: Callable[[Any], str] = _MOTO_ETAG.fget
+
+    def etag(key: Any) -> str:
+        """moto's ETag of ``key``, its MD5 taken from the blob's when another object worked it out already."""
+        blob = key._value_buffer  # noqa: SLF001 - moto's body of the object
+        digest = blob.digest if isinstance(blob, BlobBuffer) else None
+        if digest is None or key._etag is not None:  # noqa: SLF001 - a multipart object's is set when made
+            return worked_out(key)
+        known = store.md5_of(digest)
+        if known is not None:
+            key._etag = known  # noqa: SLF001
+            return worked_out(key)
+        answer = worked_out(key)
+        if key._etag is not None:  # noqa: SLF001
+            store.note_md5(digest, key._etag)  # noqa: SLF001
+        return answer
+
+    key_class.etag = property(etag)  # type: ignore[method-assign, assignment]
+
+
+_MOTO_ETAG: Any = None  # moto's ``FakeKey.etag`` property
 
 
 def uninstall() -> None:
     import moto.s3.models
 
     moto.s3.models.tempfile = tempfile
+    if _MOTO_ETAG is not None:
+        moto.s3.models.FakeKey.etag = _MOTO_ETAG  # type: ignore[method-assign]
