@@ -525,6 +525,30 @@ def test_a_projection_of_top_level_attributes_answers_what_moto_answered_and_nes
     assert nested == {"Attributes": {"status": {"S": "ready"}, "label_counts": {"M": {"car": {"N": "2"}}}}}
 
 
+def test_a_frozen_item_is_projected_by_sharing_its_values_and_answers_the_same():
+    """What a read decoded is never changed again: its projection (a page of the workflow's queue asks for a few
+    attributes of each task) shares the values instead of copying them and re-measuring the item each time."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local import moto_patches
+    from infra.local.moto_patches.dynamodb_locking import freeze, frozen
+
+    attrs = {
+        "PK": {"S": "job#1"},
+        "status": {"S": "available"},
+        "claim_seq": {"N": "3"},
+        "task_token": {"S": "t" * 600},
+    }
+    item = Item(hash_key=DynamoType({"S": "job#1"}), range_key=DynamoType({"S": "task#1"}), attrs=attrs)
+    wanted = [["status"], ["claim_seq"], ["missing"]]
+    before = item.project(wanted).to_json()
+    moto_patches.project_top_level_attributes()
+    projected = freeze(item).project(wanted)
+    assert projected.to_json() == before == {"Attributes": {"status": {"S": "available"}, "claim_seq": {"N": "3"}}}
+    assert projected.attrs["claim_seq"] is item.attrs["claim_seq"]  # shared, not copied
+    assert frozen(projected) and (projected.hash_key, projected.range_key) == (item.hash_key, item.range_key)
+
+
 def _key_table(name: str, sort_type: str = "S", *, index_sort_type: str | None = None):
     """A table keyed ``pk`` + ``sk``; with ``index_sort_type``, also the global index ``by-g`` (``g`` + ``gs``)."""
     import boto3
