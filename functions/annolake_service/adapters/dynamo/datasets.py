@@ -149,11 +149,14 @@ def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
     )
 
 
-def memberships_of(project_id: str, file_id: str) -> list[DatasetMemberItem]:
+def memberships_of(project_id: str, file_id: str, *, keys_only: bool = False) -> list[DatasetMemberItem]:
+    """The file's memberships; ``keys_only``: only their keys (to write to them: each carries a summary copy)."""
     bind()
     return list(
         DatasetMemberItem.gsi1.query(
-            keys.file_pk(project_id, file_id), DatasetMemberItem.GSI1SK.startswith(keys.DATASET_INDEX_PREFIX)
+            keys.file_pk(project_id, file_id),
+            DatasetMemberItem.GSI1SK.startswith(keys.DATASET_INDEX_PREFIX),
+            attributes_to_get=["PK", "SK"] if keys_only else None,
         )
     )
 
@@ -278,7 +281,7 @@ def update_summaries(
     ]
     older = DatasetMemberItem.summary_version.does_not_exist() | (DatasetMemberItem.summary_version < version)
     condition = DatasetMemberItem.PK.exists() & older
-    for membership in memberships_of(project_id, file_id):
+    for membership in memberships_of(project_id, file_id, keys_only=True):
         # Not applied when a newer copy landed first (or the membership was removed meanwhile): nothing to write.
         applied(partial(membership.update, actions=actions, condition=condition))
 
