@@ -149,21 +149,23 @@ def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
     )
 
 
-def memberships_of(project_id: str, file_id: str, *, keys_only: bool = False) -> list[DatasetMemberItem]:
-    """The file's memberships; ``keys_only``: only their keys (to write to them: each carries a summary copy)."""
+def memberships_of(project_id: str, file_id: str, *, reading: list[str] | None = None) -> list[DatasetMemberItem]:
+    """The file's memberships; ``reading``: only these attributes of each (each carries a copy of the file's
+    summary, which most readers do not need)."""
     bind()
     return list(
         DatasetMemberItem.gsi1.query(
             keys.file_pk(project_id, file_id),
             DatasetMemberItem.GSI1SK.startswith(keys.DATASET_INDEX_PREFIX),
-            attributes_to_get=["PK", "SK"] if keys_only else None,
+            attributes_to_get=reading,
         )
     )
 
 
 def memberships_of_file(project_id: str, file_id: str) -> dict[str, str]:
     """The datasets the file is listed in (a deleted file is in none), each with its position (sort key) there."""
-    return {m.dataset_id: m.SK for m in memberships_of(project_id, file_id) if m.status != "deleted"}
+    listed = memberships_of(project_id, file_id, reading=["SK", "dataset_id", "status"])
+    return {m.dataset_id: m.SK for m in listed if m.status != "deleted"}
 
 
 def live_memberships(project_id: str, places: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -234,7 +236,7 @@ def count_new_memberships(listed: Iterable[tuple[str, str, str]]) -> None:
 
 def add_file(record: FileRecord, dataset_id: str) -> bool:
     """List the file (the same file, same annotations) in the dataset too. Idempotent: False when it was."""
-    if any(m.dataset_id == dataset_id for m in memberships_of(record.project_id, record.file_id)):
+    if dataset_id in datasets_of_file(record.project_id, record.file_id):
         return False
     # The index read above lags writes: the condition decides between two adds of the same file at once.
     return transact(
@@ -264,7 +266,7 @@ def _remove_membership(membership: DatasetMemberItem) -> None:
 
 
 def datasets_of_file(project_id: str, file_id: str) -> list[str]:
-    return [m.dataset_id for m in memberships_of(project_id, file_id)]
+    return [m.dataset_id for m in memberships_of(project_id, file_id, reading=["dataset_id"])]
 
 
 def update_summaries(
@@ -281,7 +283,7 @@ def update_summaries(
     ]
     older = DatasetMemberItem.summary_version.does_not_exist() | (DatasetMemberItem.summary_version < version)
     condition = DatasetMemberItem.PK.exists() & older
-    for membership in memberships_of(project_id, file_id, keys_only=True):
+    for membership in memberships_of(project_id, file_id, reading=["PK", "SK"]):
         # Not applied when a newer copy landed first (or the membership was removed meanwhile): nothing to write.
         applied(partial(membership.update, actions=actions, condition=condition))
 
