@@ -78,6 +78,18 @@ def _dynamodb(world):
     )
 
 
+def _with_car_occlusion(world) -> None:
+    """The schema's ``car`` label and its ``occluded`` radio group, as ``test_datasets_labels_and_schema`` makes
+    them: for tests that annotate cars, wherever pytest-xdist runs them (the module's tests may be spread over
+    workers, each with its own world)."""
+    c, h = world["client"], _admin(world)
+    assert c.post("/api/v1/projects/alpha/labels", json={"name": "car"}, headers=h).status_code == 201
+    schema = c.get("/api/v1/projects/alpha/schema", headers=h).json()
+    if not any(g["name"] == "occluded" for g in schema["attribute_groups"]):
+        group = {"name": "occluded", "kind": "radio", "options": ["no", "yes"], "label_names": ["car"]}
+        assert c.post("/api/v1/projects/alpha/attribute-groups", json=group, headers=h).status_code == 201
+
+
 def _ingest(world, name: str, data: bytes, dataset: str = "train") -> str:
     """Run the real ingest steps (what the state machine calls) for an object in the drop bucket."""
     from annolake_service.services import ingest
@@ -130,6 +142,7 @@ def test_attribute_group_defaults_are_checked_and_kept_through_schema_versions(w
 
 def test_annotations_are_versioned_with_optimistic_locking(world):
     c, h = world["client"], _admin(world)
+    _with_car_occlusion(world)
     file_id = _ingest(world, "a.jpg", _jpeg())
     url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
     assert c.get(url, headers=h).json() == {"file_id": file_id, "version": 0, "instance_list": []}
@@ -207,6 +220,7 @@ def test_annotations_are_versioned_with_optimistic_locking(world):
 )
 def test_bad_instances_get_4xx_naming_the_problem(world, instance, status, words):
     c, h = world["client"], _admin(world)
+    _with_car_occlusion(world)
     file_id = _ingest(world, "bad-input.jpg", _jpeg(colour=(1, 2, 3)))
     response = c.put(
         f"/api/v1/projects/alpha/files/{file_id}/annotations",
