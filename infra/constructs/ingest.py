@@ -1,21 +1,29 @@
-"""Ingest: S3 object-created events -> trigger function -> one ingest state machine execution per file.
+"""Ingest: S3 object-created events -> an SQS queue -> trigger function -> one ingest execution per batch.
 
-    ProcessMedia -> IsVideo? -(video)-> StartVideoIngest -> HandedToVideoIngest
-          \\            \\-(image)-> RegisterFile -> Ingested
-           \\____________\\____________\\____(any error)____> QuarantineFile -> Quarantined
+    ProcessArrivals (Map, each arrival):
+        ProcessMedia -> IsVideo? -(video)-> StartVideoIngest -> HandedToVideoIngest
+              \\            \\-(image)-> Processed
+               \\____________\\____(any error)____> QuarantineFile -> Quarantined
+    -> RegisterFiles -> Ingested
+          \\____(any error, out of retries)____> QuarantineUnregistered -> RegistrationsQuarantined
 
-ProcessMedia reads an image whole; a video it only recognises (its first bytes) and hands to the video ingest
-state machine (``video_ingest.py``: Standard, its frames extracted in segments side by side), which registers
-or quarantines it in its turn.
+The queue gathers a burst's notifications into batches (up to ``BATCH_SIZE``, for up to ``BATCH_WINDOW``), so
+a thousand dropped photos are a hundred executions: one start, one registration step, one dataset read, one
+``PutEvents`` and one ``DeleteObjects`` for each batch, where each photo had its own. ProcessMedia still runs
+once per arrival (side by side): it reads an image whole; a video it only recognises (its first bytes) and
+hands to the video ingest state machine (``video_ingest.py``: Standard, its frames extracted in segments side
+by side), which registers or quarantines it in its turn. RegisterFiles records the batch's images; one that
+cannot be recorded is quarantined by the step itself, with why.
 
-Executions carry keys only (``{"bucket", "key", "size", "etag", "source"}``); each step's result lands
-beside the input (``$.media``, ``$.file``, ``$.error``, ``$.quarantine``).
+Executions carry keys only (``{"arrivals": [{"bucket", "key", "size", "etag", "source"}, ...]}``); each
+step's result lands beside its arrival (``media``, ``video``, ``error``, ``quarantine``).
 """
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
@@ -31,6 +39,9 @@ from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
 from infra.constructs.video_ingest import VideoIngest
 
 STEP_TIMEOUT = Duration.seconds(60)
+BATCH_SIZE = 10  # arrivals in one execution: a step registers them one after the other
+BATCH_WINDOW = Duration.seconds(1)  # the longest a lone arrival waits for others
+TRIGGER_TIMEOUT = Duration.seconds(30)
 
 
 class Ingest(Construct):
@@ -70,7 +81,7 @@ class Ingest(Construct):
             "StateMachine",
             defaults=defaults,
             log_name=f"annolake-{stage}-ingest",
-            comment="Annolake ingest: one execution per arrived file",
+            comment="Annolake ingest: one execution per batch of arrived files",
             definition=self._definition(),
             # EXPRESS: one short execution per file at S3-event volume; Standard would bill per transition.
             state_machine_type=sfn.StateMachineType.EXPRESS,
@@ -91,16 +102,32 @@ class Ingest(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        nag.acknowledge(self.dead_letter_queue, "SQS3", "This queue is itself the dead-letter queue of the arrivals.")
+        self.arrivals = sqs.Queue(
+            self,
+            "Arrivals",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,  # S3 notifications can reach SSE-SQS queues
+            enforce_ssl=True,
+            # AWS's guidance: at least six times the function's timeout, so retries do not overlap an invocation.
+            visibility_timeout=Duration.seconds(6 * TRIGGER_TIMEOUT.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=3, queue=self.dead_letter_queue),
+        )
         self.trigger = ServiceFunction(
             self,
             "Trigger",
             defaults=defaults,
             handler="annolake_service.handlers.object_created.handler",
             description="ingest: S3 object created -> start the ingest state machine",
-            timeout=Duration.seconds(30),
+            timeout=TRIGGER_TIMEOUT,
             environment={"INGEST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
-            retry_attempts=2,
-            dead_letter_queue=self.dead_letter_queue,
+        )
+        self.trigger.function.add_event_source(
+            sources.SqsEventSource(
+                self.arrivals,
+                batch_size=BATCH_SIZE,
+                max_batching_window=BATCH_WINDOW,
+                report_batch_item_failures=True,
+            )
         )
         self.state_machine.grant_start_execution(self.trigger.function)
         # A sidecar arriving after its image is attached by the trigger itself (services/ingest.py).
@@ -123,7 +150,7 @@ class Ingest(Construct):
                 nag.indexes_of(self, table),
             ],
         )
-        destination = s3n.LambdaDestination(self.trigger.function)
+        destination = s3n.SqsDestination(self.arrivals)
         drop_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, destination)
         media_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=UPLOADS_PREFIX)
@@ -188,12 +215,36 @@ class Ingest(Construct):
         )
         process = self._invoke("ProcessMedia", self.process, "$.media")
         video = self._invoke("StartVideoIngest", self.hand_over, "$.video")  # started, not waited for
-        register = self._invoke("RegisterFile", self.register, "$.file")
-        for task in (process, video, register):
+        for task in (process, video):
             task.add_catch(quarantine, errors=["States.ALL"], result_path="$.error")
-        register.next(sfn.Succeed(self, "Ingested"))
         video.next(sfn.Succeed(self, "HandedToVideoIngest"))
         is_video = sfn.Condition.and_(
             sfn.Condition.is_present("$.media.media_type"), sfn.Condition.string_equals("$.media.media_type", "video")
         )
-        return process.next(sfn.Choice(self, "IsVideo").when(is_video, video).otherwise(register))
+        each = sfn.Map(
+            self,
+            "ProcessArrivals",
+            items_path="$.arrivals",
+            result_path="$.arrivals",  # each arrival with what its steps answered
+            max_concurrency=BATCH_SIZE,
+        )
+        each.item_processor(
+            process.next(sfn.Choice(self, "IsVideo").when(is_video, video).otherwise(sfn.Succeed(self, "Processed")))
+        )
+        arrivals = sfn.TaskInput.from_object({"arrivals": sfn.JsonPath.object_at("$.arrivals")})
+        register = lambda_step(
+            self, "RegisterFiles", self.register, payload=arrivals, payload_response_only=True, result_path="$.files"
+        )
+        unregistered = lambda_step(
+            self,
+            "QuarantineUnregistered",
+            self.quarantine,
+            payload=sfn.TaskInput.from_object(
+                {"arrivals": sfn.JsonPath.object_at("$.arrivals"), "error": sfn.JsonPath.object_at("$.error")}
+            ),
+            payload_response_only=True,
+            result_path="$.quarantined",
+        )
+        register.add_catch(unregistered, errors=["States.ALL"], result_path="$.error")
+        unregistered.next(sfn.Succeed(self, "RegistrationsQuarantined"))
+        return each.next(register.next(sfn.Succeed(self, "Ingested")))

@@ -118,9 +118,9 @@ class LocalPlatform:
             stats = self.state.recover(self.session, self.emulator.endpoint_url, inventory)
             log.info("restored saved state: %s", stats)
         self._journal(inventory)
+        event_sources.release()  # the state is back and journaled; the seed's drops reach the ingest by SQS
         if not recovering:
             self._seed()
-        event_sources.release()
         self.scheduler = Scheduler(self.session, self.emulator.endpoint_url, self.deployment)
         self.scheduler.start()
         if recovering:

@@ -274,16 +274,26 @@ def test_api_url_is_an_output(dev):
 # --- ingest -----------------------------------------------------------------------------------
 
 
+def _arrivals_queue(template: dict) -> str:
+    trigger, _ = service_functions(template)[TRIGGER]
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": trigger}
+    ]
+    return mapping["EventSourceArn"]["Fn::GetAtt"][0]
+
+
 def test_notifications_on_both_buckets_live_in_the_app_stack(dev):
     assert not resources(dev.data, "Custom::S3BucketNotifications")
-    trigger, _ = service_functions(dev.app_template)[TRIGGER]
+    queue = _arrivals_queue(dev.app_template)
     by_bucket = {}
     for notification in resources(dev.app_template, "Custom::S3BucketNotifications").values():
         props = notification["Properties"]
         bucket = import_of(dev.data, props["BucketName"])["Ref"]
-        (config,) = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+        (config,) = props["NotificationConfiguration"]["QueueConfigurations"]
         assert config["Events"] == ["s3:ObjectCreated:*"]
-        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [trigger, "Arn"]}
+        assert config["QueueArn"] == {"Fn::GetAtt": [queue, "Arn"]}
         by_bucket[bucket] = config.get("Filter")
     media, _ = one(dev.data, "AWS::S3::Bucket", "StorageMediaBucket")
     drop, _ = one(dev.data, "AWS::S3::Bucket", "StorageDropBucket")
@@ -293,25 +303,46 @@ def test_notifications_on_both_buckets_live_in_the_app_stack(dev):
     }
 
 
-def test_trigger_retries_twice_then_dead_letters(dev):
+def test_arrivals_reach_the_trigger_in_batches_and_dead_letter_after_three_tries(dev):
     template = dev.app_template
     trigger, props = service_functions(template)[TRIGGER]
-    (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
-    assert config["Properties"]["FunctionName"] == {"Ref": trigger}
-    assert config["Properties"]["MaximumRetryAttempts"] == 2
-    queue_id = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
-    queue = template["Resources"][queue_id]
-    assert queue["Type"] == "AWS::SQS::Queue"
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    queue_id = _arrivals_queue(template)
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": trigger}
+    ]
+    assert mapping["BatchSize"] == 10 and mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert not resources(template, "AWS::Lambda::EventInvokeConfig")  # no asynchronous invocations left
+    queue = template["Resources"][queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    dead_letters = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert template["Resources"][dead_letters]["Properties"]["SqsManagedSseEnabled"] is True
+    for queued in (queue_id, dead_letters):
+        (policy,) = [
+            p
+            for p in resources(template, "AWS::SQS::QueuePolicy").values()
+            if {"Ref": queued} in p["Properties"]["Queues"]
+        ]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
     (policy,) = [
         p
         for p in resources(template, "AWS::SQS::QueuePolicy").values()
         if {"Ref": queue_id} in p["Properties"]["Queues"]
     ]
-    assert any(
-        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    sends = [
+        s
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    )
+        if s.get("Principal") == {"Service": "s3.amazonaws.com"}
+    ]
+    assert len(sends) == 2  # the drop and media buckets', each only from its bucket
+    assert all("sqs:SendMessage" in s["Action"] and "aws:SourceArn" in json.dumps(s["Condition"]) for s in sends)
 
 
 def test_the_query_index_updater_reads_the_tables_key_stream_and_writes_only_index_files(dev):
@@ -387,48 +418,70 @@ def test_ingest_definition(dev):
     template = dev.app_template
     functions = {lid: handler for handler, (lid, _) in service_functions(template).items()}
     _, machine = one(template, "AWS::StepFunctions::StateMachine", "IngestStateMachine")
-    states = state_machine_definition(machine)["States"]
-    assert state_machine_definition(machine)["StartAt"] == "ProcessMedia"
+    definition = state_machine_definition(machine)
+    states = definition["States"]
+    assert definition["StartAt"] == "ProcessArrivals"
     assert set(states) == {
+        "ProcessArrivals",
+        "RegisterFiles",
+        "Ingested",
+        "QuarantineUnregistered",
+        "RegistrationsQuarantined",
+    }
+    each = states["ProcessArrivals"]
+    assert each["Type"] == "Map" and each["ItemsPath"] == "$.arrivals" and each["ResultPath"] == "$.arrivals"
+    assert each["MaxConcurrency"] == 10 and each["Next"] == "RegisterFiles"
+    processor = each["ItemProcessor"]
+    item_states = processor["States"]
+    assert processor["StartAt"] == "ProcessMedia"
+    assert set(item_states) == {
         "ProcessMedia",
         "IsVideo",
         "StartVideoIngest",
         "HandedToVideoIngest",
-        "RegisterFile",
-        "Ingested",
+        "Processed",
         "QuarantineFile",
         "Quarantined",
     }
     # A video (ProcessMedia recognises it by its first bytes) is handed to the video machine; an image goes on.
-    choice = states["IsVideo"]
-    assert choice["Type"] == "Choice" and choice["Default"] == "RegisterFile"
+    choice = item_states["IsVideo"]
+    assert choice["Type"] == "Choice" and choice["Default"] == "Processed"
     [rule] = choice["Choices"]
     assert rule["Next"] == "StartVideoIngest"
     assert {"Variable": "$.media.media_type", "StringEquals": "video"} in rule["And"]
     # The hand-over starts the video machine and does not wait: it registers or quarantines the file itself.
-    assert states["HandedToVideoIngest"] == {"Type": "Succeed"}
+    for done in ("HandedToVideoIngest", "Processed", "Quarantined"):
+        assert item_states[done] == {"Type": "Succeed"}
 
+    retried = [{"ErrorEquals": RETRIED, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}]
     expected = {
-        "ProcessMedia": (PROCESS, "$.media", "IsVideo"),
-        "StartVideoIngest": (HAND_OVER, "$.video", "HandedToVideoIngest"),
-        "RegisterFile": (REGISTER, "$.file", "Ingested"),
-        "QuarantineFile": (QUARANTINE, "$.quarantine", "Quarantined"),
+        "ProcessMedia": (item_states, PROCESS, "$.media", "IsVideo"),
+        "StartVideoIngest": (item_states, HAND_OVER, "$.video", "HandedToVideoIngest"),
+        "QuarantineFile": (item_states, QUARANTINE, "$.quarantine", "Quarantined"),
+        "RegisterFiles": (states, REGISTER, "$.files", "Ingested"),
+        "QuarantineUnregistered": (states, QUARANTINE, "$.quarantined", "RegistrationsQuarantined"),
     }
-    for name, (handler, result_path, following) in expected.items():
-        state = states[name]
+    for name, (scope, handler, result_path, following) in expected.items():
+        state = scope[name]
         assert state["Type"] == "Task"
-        assert "Parameters" not in state  # payload_response_only: the function gets the state input
         assert functions[intrinsic(state["Resource"])["Fn::GetAtt"][0]] == handler
         assert state["ResultPath"] == result_path
         assert state["Next"] == following
-        assert state["Retry"] == [{"ErrorEquals": RETRIED, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2}]
-    for name in ("ProcessMedia", "StartVideoIngest", "RegisterFile"):
-        assert states[name]["Catch"] == [
+        assert state["Retry"] == retried
+    for name in ("ProcessMedia", "StartVideoIngest"):
+        assert "Parameters" not in item_states[name]  # payload_response_only: the function gets the arrival
+        assert item_states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "QuarantineFile"}
         ]
-    assert "Catch" not in states["QuarantineFile"]
+    # The registration step gets the processed arrivals; out of retries, those not yet registered are quarantined.
+    assert states["RegisterFiles"]["Parameters"] == {"arrivals.$": "$.arrivals"}
+    assert states["RegisterFiles"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "QuarantineUnregistered"}
+    ]
+    assert states["QuarantineUnregistered"]["Parameters"] == {"arrivals.$": "$.arrivals", "error.$": "$.error"}
+    assert "Catch" not in item_states["QuarantineFile"] and "Catch" not in states["QuarantineUnregistered"]
     assert states["Ingested"] == {"Type": "Succeed"}
-    assert states["Quarantined"] == {"Type": "Succeed"}
+    assert states["RegistrationsQuarantined"] == {"Type": "Succeed"}
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -481,12 +534,14 @@ def test_grants_follow_what_each_handler_does(dev):
     assert {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "sqs:SendMessage",
+        "sqs:ReceiveMessage",  # the arrivals queue's batches
+        "sqs:DeleteMessage",
         "states:StartExecution",
         "s3:GetObject*",
         "s3:DeleteObject*",  # late sidecars are attached by the trigger, then removed
         "dynamodb:UpdateItem",
     } <= granted[TRIGGER]
+    assert "sqs:SendMessage" not in granted[TRIGGER]  # what fails is retried by the queue, no dead-letter sends
     for handler in (TRIGGER, REGISTER):  # they write only refused sidecars, under quarantine/ of the media bucket
         puts = [st for st in role_statements(template, service_functions(template)[handler][1]) if _puts(st)]
         resources_put = [

@@ -19,7 +19,6 @@ APP_TYPES = {
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
-    "AWS::Lambda::EventInvokeConfig",
     "AWS::IAM::Role",
     "AWS::IAM::Policy",
     "AWS::Logs::LogGroup",

@@ -413,7 +413,12 @@ class Ingest(Scenario):
     SIDECAR = {"instance_list": [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]}
 
     def flow_of(self, step: Step) -> str:
-        return "bad" if step.state == "QuarantineFile" else "good"
+        return "bad" if self._records_refusals(step) else "good"
+
+    @staticmethod
+    def _records_refusals(step: Step) -> bool:
+        """The quarantine function: QuarantineFile in the Map (a refused file), and QuarantineUnregistered."""
+        return "QuarantineFile" in step.state.split("+")
 
     def _drop(self, project: str, flow: str) -> None:
         s3 = self.rig.aws("s3")
@@ -460,7 +465,7 @@ class Ingest(Scenario):
         return Outcome(sorted(visible), self.rig.items(project), _anonymous(objects, project))
 
     def assert_recorded(self, project: str, headers: dict[str, str], step: Step, why: str) -> None:
-        if step.state == "QuarantineFile":
+        if self._records_refusals(step):
             # The step that records refusals cannot run: the object stays where it was dropped, and the
             # execution's failure (the alarm on failed ingest executions) carries the error.
             assert self.rig.keys(self.rig.drop, f"{project}/") == [f"{project}/cars/b.jpg"]

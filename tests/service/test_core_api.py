@@ -799,6 +799,79 @@ def test_a_sidecar_too_large_to_store_quarantines_its_image_with_the_reason(worl
     assert words in listed[0]["status_reason"]
 
 
+def _processed(world, key: str, body: bytes) -> dict:
+    """An arrival as the ingest's Map answers it: the drop's keys with ProcessMedia's facts."""
+    from annolake_service.services import ingest
+
+    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)
+    return {"bucket": world["drop"], "key": key, "source": "drop", "media": ingest.process_media(world["drop"], key)}
+
+
+def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot_record(world):
+    """RegisterFiles over one execution's arrivals: each image recorded, one whose sidecar cannot be stored
+    quarantined with why (the others unaffected), arrivals handled by earlier states left alone, and the
+    batch's drop copies removed in one request."""
+    from annolake_service.adapters.aws_clients import client
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    folder = "alpha/batch"
+    arrivals = [_processed(world, f"{folder}/{n}.jpg", _jpeg(size=(50 + n, 40), colour=(n, 9, 9))) for n in range(3)]
+    world["s3"].put_object(
+        Bucket=world["drop"], Key=f"{folder}/1.json", Body=json.dumps({"metadata": {"m": "x" * 40_000}}).encode()
+    )
+    handled = [
+        {"bucket": world["drop"], "key": f"{folder}/gone.jpg", "error": {}, "quarantine": {"file_id": "f"}},
+        {"bucket": world["drop"], "key": f"{folder}/clip.mp4", "media": {"media_type": "video"}, "video": {}},
+    ]
+    calls: list[str] = []
+    s3_events = client("s3").meta.events
+    s3_events.register("before-call.s3", lambda model, **_: calls.append(model.name), unique_id="count-calls")
+    try:
+        results = ingest.register_files([*arrivals, *handled])
+    finally:
+        s3_events.unregister("before-call.s3", unique_id="count-calls")
+
+    assert [sorted(r) for r in results] == [["file"], ["quarantine"], ["file"], [], []]
+    assert results[0]["file"]["created"] and results[2]["file"]["created"]
+    assert "InvalidMetadata" in results[1]["quarantine"]["reason"]
+    listed = c.get("/api/v1/projects/alpha/datasets/batch/files", headers=h).json()["files"]
+    assert sorted((f["original_name"], f["status"]) for f in listed) == [
+        ("0.jpg", "ready"),
+        ("1.jpg", "quarantined"),
+        ("2.jpg", "ready"),
+    ]
+    assert calls.count("DeleteObjects") == 1  # the registered arrivals'
+    assert calls.count("DeleteObject") == 1  # the quarantined one's, moved to quarantine/ as any refusal is
+    left = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix=f"{folder}/")["Contents"]]
+    assert left == [f"{folder}/1.json"]  # the refused image went to quarantine/; its sidecar waits, as before
+
+    # The same batch again (a step retried after a failure at its end): nothing is recorded twice.
+    again = ingest.register_files([{**a, "media": a["media"]} for a in (arrivals[0], arrivals[2])])
+    assert [r["file"]["created"] for r in again] == [False, False]
+
+
+def test_a_batch_out_of_retries_quarantines_only_the_arrivals_still_waiting(world):
+    """QuarantineUnregistered: the registration step failed as a whole; an arrival registered before the
+    failure (its drop copy gone) keeps its file and gets no quarantine record, one still waiting is kept aside."""
+    from annolake_service.services import ingest
+
+    c, h = world["client"], _admin(world)
+    done, waiting = (
+        _processed(world, f"alpha/outage/{n}.jpg", _jpeg(size=(60 + n, 40), colour=(1, n, 1))) for n in range(2)
+    )
+    [registered] = ingest.register_files([done])
+    error = {"Error": "TransientError", "Cause": json.dumps({"errorMessage": "the store did not answer"})}
+
+    results = ingest.quarantine_unregistered([done, waiting, {"key": "k", "quarantine": {}}], error)
+
+    assert [sorted(r) for r in results] == [["skipped"], ["file_id", "reason"]]
+    assert results[1]["reason"] == "TransientError: the store did not answer"
+    listed = c.get("/api/v1/projects/alpha/datasets/outage/files", headers=h).json()["files"]
+    assert sorted((f["original_name"], f["status"]) for f in listed) == [("0.jpg", "ready"), ("1.jpg", "quarantined")]
+    assert [f["file_id"] for f in listed if f["status"] == "ready"] == [registered["file"]["file_id"]]
+
+
 def test_paths_sharing_a_stem_keep_their_sidecar_and_refusals_apart(world):
     """notes.jpg, a refused notes.txt and a late notes.json in one folder: the refusal neither hides the image from
     its sidecar nor lingers once a refused path of that stem is ingested."""

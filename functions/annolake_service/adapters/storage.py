@@ -172,6 +172,23 @@ def delete_object(bucket: str, key: str) -> None:
         raise TransientError(f"deleting s3://{bucket}/{key} failed: {error}") from error
 
 
+def delete_objects(bucket: str, keys: list[str]) -> None:
+    """Delete many keys of one bucket, a thousand to a call (S3's limit); a key already gone is no failure."""
+    s3 = client("s3")
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        try:
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+        except ClientError as error:
+            raise TransientError(f"deleting {len(chunk)} objects of s3://{bucket} failed: {error}") from error
+        if errors := answer.get("Errors"):
+            first = errors[0]
+            raise TransientError(
+                f"deleting s3://{bucket}/{first.get('Key')} failed: {first.get('Code')} {first.get('Message')}"
+                + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+            )
+
+
 def bucket_answers(bucket: str) -> bool:
     try:
         client("s3").head_bucket(Bucket=bucket)

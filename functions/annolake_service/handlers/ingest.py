@@ -25,11 +25,14 @@ def hand_over_video_handler(event: dict[str, Any], context: LambdaContext) -> di
 
 @logger.inject_lambda_context
 @step
-def register_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return ingest.register_file(event["bucket"], event["key"], event["media"])
+def register_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
+    return ingest.register_files(event["arrivals"])
 
 
 @logger.inject_lambda_context
 @step
-def quarantine_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def quarantine_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    """One arrival refused (``bucket``, ``key``), or a batch whose registration failed as a whole (``arrivals``)."""
+    if "arrivals" in event:
+        return ingest.quarantine_unregistered(event["arrivals"], event.get("error") or {})
     return ingest.quarantine(event["bucket"], event["key"], event.get("error") or {})

@@ -1,6 +1,9 @@
-"""Decide what an arrived S3 object is and start its ingest."""
+"""Decide what arrived S3 objects are and start their ingest: one execution for each batch of arrivals."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from annolake_service.adapters import workflows
 from annolake_service.domain.object_keys import ObjectKeyRejected, decode_event_key, parse_object_key
@@ -8,21 +11,52 @@ from annolake_service.services import ingest
 from annolake_service.shared.observability import logger
 
 
-def start_ingest_for(*, bucket: str, raw_key: str, size: int, etag: str, sequencer: str) -> str | None:
-    """Start the ingest execution for one object; sidecars and folder markers start none."""
-    key = decode_event_key(raw_key)
+@dataclass(frozen=True)
+class ObjectCreated:
+    """One S3 ObjectCreated record, its key as S3 sends it (URL-encoded, ``+`` for spaces)."""
+
+    bucket: str
+    raw_key: str
+    size: int
+    etag: str
+    sequencer: str
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.bucket}/{self.raw_key}/{self.etag}/{self.sequencer}"
+
+
+def arrival_of(created: ObjectCreated) -> dict[str, Any] | None:
+    """The ingest's input for one created object, or None: sidecars (attached here when their image came
+    first), folder markers and keys outside a project's dataset start nothing."""
+    key = decode_event_key(created.raw_key)
     if key.endswith("/"):
         return None
     try:
         arrived = parse_object_key(key)
     except ObjectKeyRejected as exc:
-        logger.warning("object ignored", extra={"bucket": bucket, "key": key, "reason": str(exc)})
+        logger.warning("object ignored", extra={"bucket": created.bucket, "key": key, "reason": str(exc)})
         return None
     if arrived.is_sidecar:
         # Normally read by the ingest of the image it describes; if that image came first, attach it now.
-        attached = ingest.attach_late_sidecar(bucket, key)
+        attached = ingest.attach_late_sidecar(created.bucket, key)
         if attached:
             logger.info("late sidecar attached", extra={"key": key, "file_id": attached})
         return None
-    payload = {"bucket": bucket, "key": key, "size": size, "etag": etag, "source": arrived.source}
-    return workflows.start_ingest(payload, event_id=f"{bucket}/{key}/{etag}/{sequencer}")
+    return {"bucket": created.bucket, "key": key, "size": created.size, "etag": created.etag, "source": arrived.source}
+
+
+def start_ingest(arrivals: list[tuple[ObjectCreated, dict[str, Any]]]) -> str | None:
+    """Start one ingest execution for ``arrivals`` (each created object with its ``arrival_of``); None when
+    there are none, or when the same events started one already."""
+    if not arrivals:
+        return None
+    event_id = "\n".join(sorted(created.event_id for created, _ in arrivals))
+    return workflows.start_ingest({"arrivals": [arrival for _, arrival in arrivals]}, event_id=event_id)
+
+
+def start_ingest_for(*, bucket: str, raw_key: str, size: int, etag: str, sequencer: str) -> str | None:
+    """The ingest of one created object (``arrival_of``, then ``start_ingest``)."""
+    created = ObjectCreated(bucket, raw_key, size, etag, sequencer)
+    arrival = arrival_of(created)
+    return start_ingest([(created, arrival)]) if arrival is not None else None

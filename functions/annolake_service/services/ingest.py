@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from annolake_service.domain.video.visibility import frame_counts
 from annolake_service.services import annotations as annotation_service
 from annolake_service.services import import_videos, projects
 from annolake_service.services import schema as schema_service
+from annolake_service.services.steps import caught
 from annolake_service.shared.errors import BadRequest, Conflict
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
@@ -106,10 +107,62 @@ def _read_sidecar(
     return [i.model_dump(exclude_none=True) for i in instances], metadata, True
 
 
-def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels."""
+@dataclass
+class Registrations:
+    """What the registrations of one step share: each dataset read once, the ``file_ingested`` events published
+    together and the arrivals' drop copies removed together, once every file of the step is recorded."""
+
+    datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    removals: dict[str, list[str]] = field(default_factory=dict)  # bucket -> keys
+
+    def dataset(self, project_id: str, name: str) -> Dataset:
+        if (found := self.datasets.get((project_id, name))) is None:
+            found = self.datasets[(project_id, name)] = _ensure_dataset(project_id, name)
+        return found
+
+    def remove(self, bucket: str, *keys: str) -> None:
+        self.removals.setdefault(bucket, []).extend(keys)
+
+    def finish(self) -> None:
+        """Announce, then remove: a step retried after a failure here finds its files recorded (no-ops) and
+        announces them again (their consumers are idempotent)."""
+        events.publish_all(self.events, required=True)
+        for bucket, keys in self.removals.items():
+            storage.delete_objects(bucket, keys)
+        self.events.clear()
+        self.removals.clear()
+
+
+def register_files(arrivals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Register the processed images of a batch of arrivals (``ProcessArrivals``'s answers: each arrival with
+    its ``media``, or already handed over or quarantined, which are left alone); an arrival that cannot be
+    registered is quarantined with why, as a failed step's Catch would. Answers one result per arrival."""
+    batch = Registrations()
+    results: list[dict[str, Any]] = []
+    for arrival in arrivals:
+        media_facts = arrival.get("media") or {}
+        if "quarantine" in arrival or "video" in arrival or media_facts.get("media_type", "image") != "image":
+            results.append({})
+            continue
+        bucket, key = arrival["bucket"], arrival["key"]
+        try:
+            results.append({"file": register_file(bucket, key, media_facts, batch=batch)})
+        except Exception as error:  # noqa: BLE001 - one arrival's refusal; a failure that may pass is raised
+            results.append({"quarantine": quarantine(bucket, key, caught(error))})
+    batch.finish()
+    return results
+
+
+def register_file(
+    bucket: str, key: str, facts: dict[str, Any], *, batch: Registrations | None = None
+) -> dict[str, Any]:
+    """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels; with
+    ``batch``, its dataset read, event and removal are shared with the batch's other files (``finish``)."""
+    own = batch is None
+    batch = batch if batch is not None else Registrations()
     arrived = parse_object_key(key)
-    dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
+    dataset = batch.dataset(arrived.project_id, arrived.dataset_name)
     sidecar = sidecar_key_for(key)
     frame_count = (facts.get("video") or {}).get("frame_count")
     instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"], frame_count)
@@ -125,7 +178,9 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
     if label_names := [i["name"] for i in instance_list if i["type"] != "global"]:
         schema_service.add_labels(arrived.project_id, label_names)
     name = arrived.original_name
-    created = record_ready_file(arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels)
+    created = record_ready_file(
+        arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels, announce=batch.events
+    )
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
     stem = _stem(arrived)
@@ -140,7 +195,11 @@ def register_file(bucket: str, key: str, facts: dict[str, Any]) -> dict[str, Any
         # to attach to; its event left a mark, which the arrival's write answered. Look once more: one of the
         # two attaches it (a sidecar event after the arrival's write finds the file itself).
         _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"], frame_count)
-    _remove_arrival(bucket, key, sidecar if had_sidecar else None)
+    # The media now lives at its canonical key: the drop/upload copy and the sidecar that was applied go. A
+    # sidecar not there when the file was registered is left alone: its own event attaches it if it comes.
+    batch.remove(bucket, key, *([sidecar] if had_sidecar and sidecar != key else []))
+    if own:
+        batch.finish()
     logger.info("file registered", extra={"file_id": facts["file_id"], "new": created, "key": key})
     return {"file_id": facts["file_id"], "dataset_id": dataset.dataset_id, "created": created}
 
@@ -235,16 +294,26 @@ def _ready_record(project_id: str, *, name: str, facts: dict[str, Any], labels: 
 
 
 def record_ready_file(
-    project_id: str, dataset_id: str, *, name: str, facts: dict[str, Any], labels: FirstLabels
+    project_id: str,
+    dataset_id: str,
+    *,
+    name: str,
+    facts: dict[str, Any],
+    labels: FirstLabels,
+    announce: list[tuple[str, str, dict[str, Any]]] | None = None,
 ) -> bool:
-    """Register a stored file with version 1 of its pre-labels; False if it already existed."""
+    """Register a stored file with version 1 of its pre-labels; False if it already existed. Its
+    ``file_ingested`` event is published, or added to ``announce`` for the caller to publish."""
     record = _ready_record(project_id, name=name, facts=facts, labels=labels)
     created = file_repo.register_file(
         record, dataset_id=dataset_id, instance_list=labels.instance_list, created_by=labels.author
     )
     # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
     detail = {"dataset_id": dataset_id, "file_id": record.file_id, "name": name}
-    events.publish("file_ingested", project_id, detail, required=True)
+    if announce is None:
+        events.publish("file_ingested", project_id, detail, required=True)
+    else:
+        announce.append(("file_ingested", project_id, detail))
     return created
 
 
@@ -360,18 +429,19 @@ def _finish_upload(arrived: ArrivedObject, *, status: str, file_id: str, reason:
             import_videos.settle_upload(upload)
 
 
-def _remove_arrival(bucket: str, key: str, sidecar: str | None) -> None:
-    """The media now lives at its canonical key; the drop/upload copy and the sidecar that was applied go.
+def quarantine_unregistered(arrivals: list[dict[str, Any]], error: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch's registration failed as a whole (out of retries): quarantine each processed image whose
+    arrival is still waiting; one whose arrival is gone was registered before the failure."""
+    return [
+        quarantine(arrival["bucket"], arrival["key"], error, if_present=True)
+        for arrival in arrivals
+        if "media" in arrival and "quarantine" not in arrival and "video" not in arrival
+    ]
 
-    A sidecar that was not there when the file was registered is left alone: if it arrives later, its own
-    event attaches it (``attach_late_sidecar``)."""
-    storage.delete_object(bucket, key)
-    if sidecar is not None and sidecar != key:
-        storage.delete_object(bucket, sidecar)
 
-
-def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
-    """Keep a rejected original under the quarantine prefix and record why, on the file."""
+def quarantine(bucket: str, key: str, error: dict[str, Any], *, if_present: bool = False) -> dict[str, Any]:
+    """Keep a rejected original under the quarantine prefix and record why, on the file; ``if_present``: not
+    when the arrival is gone (handled already)."""
     reason = reason_from_error(error)
     if error.get("Error") == "ObjectMissing":
         # A redelivered event whose object was already ingested (and moved) or deleted: nothing to keep.
@@ -384,6 +454,8 @@ def quarantine(bucket: str, key: str, error: dict[str, Any]) -> dict[str, Any]:
     try:
         storage.copy_object(bucket, key, settings.media_bucket, quarantine_key)
     except storage.ObjectMissing:
+        if if_present:
+            return {"skipped": "the arrival is gone: it was handled before"}
         target = None  # a redelivered event whose object was already moved
     dataset = _ensure_dataset(arrived.project_id, arrived.dataset_name)
     record = FileRecord(
