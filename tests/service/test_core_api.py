@@ -816,7 +816,10 @@ def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot
 
     c, h = world["client"], _admin(world)
     folder = "alpha/batch"
-    arrivals = [_processed(world, f"{folder}/{n}.jpg", _jpeg(size=(50 + n, 40), colour=(n, 9, 9))) for n in range(3)]
+    refused_before = f"{folder}/3.jpg"  # quarantined once (a damaged copy), now dropped again repaired
+    world["s3"].put_object(Bucket=world["drop"], Key=refused_before, Body=b"\xff\xd8 damaged")
+    ingest.quarantine(world["drop"], refused_before, {"Error": "CorruptMedia", "Cause": '{"errorMessage": "cut"}'})
+    arrivals = [_processed(world, f"{folder}/{n}.jpg", _jpeg(size=(50 + n, 40), colour=(n, 9, 9))) for n in range(4)]
     world["s3"].put_object(
         Bucket=world["drop"], Key=f"{folder}/1.json", Body=json.dumps({"metadata": {"m": "x" * 40_000}}).encode()
     )
@@ -832,23 +835,66 @@ def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot
     finally:
         s3_events.unregister("before-call.s3", unique_id="count-calls")
 
-    assert [sorted(r) for r in results] == [["file"], ["quarantine"], ["file"], [], []]
-    assert results[0]["file"]["created"] and results[2]["file"]["created"]
+    assert [sorted(r) for r in results] == [["file"], ["quarantine"], ["file"], ["file"], [], []]
+    assert all(results[n]["file"]["created"] for n in (0, 2, 3))
     assert "InvalidMetadata" in results[1]["quarantine"]["reason"]
     listed = c.get("/api/v1/projects/alpha/datasets/batch/files", headers=h).json()["files"]
     assert sorted((f["original_name"], f["status"]) for f in listed) == [
         ("0.jpg", "ready"),
         ("1.jpg", "quarantined"),
         ("2.jpg", "ready"),
+        ("3.jpg", "ready"),  # its refusal retired: the arrival recorded with the file says it was refused
     ]
     assert calls.count("DeleteObjects") == 1  # the registered arrivals'
     assert calls.count("DeleteObject") == 1  # the quarantined one's, moved to quarantine/ as any refusal is
     left = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix=f"{folder}/")["Contents"]]
     assert left == [f"{folder}/1.json"]  # the refused image went to quarantine/; its sidecar waits, as before
 
+    # Each arrival was recorded with its file: a sidecar coming now attaches to it.
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}
+    world["s3"].put_object(Bucket=world["drop"], Key=f"{folder}/2.json", Body=json.dumps([box]).encode())
+    assert ingest.attach_late_sidecar(world["drop"], f"{folder}/2.json") == results[2]["file"]["file_id"]
+
     # The same batch again (a step retried after a failure at its end): nothing is recorded twice.
-    again = ingest.register_files([{**a, "media": a["media"]} for a in (arrivals[0], arrivals[2])])
+    again = ingest.register_files([arrivals[0], arrivals[2]])
     assert [r["file"]["created"] for r in again] == [False, False]
+    listed = c.get("/api/v1/projects/alpha/datasets/batch/files", headers=h).json()["files"]
+    assert len(listed) == 4
+
+
+def test_a_sidecar_marked_between_a_batchs_read_and_its_registration_is_attached(world, monkeypatch):
+    """RegisterFiles reads its arrivals, then records each within its file's transaction: a sidecar whose event
+    marks the arrival in between cancels that transaction (nothing written), and the file is registered the
+    one-write way, which sees the mark and attaches the sidecar."""
+    from urllib.parse import quote_plus
+
+    from annolake_service.adapters.dynamo import arrivals as arrival_repo
+    from annolake_service.services import ingest
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    image_key, sidecar_key = "alpha/marked/shot.jpg", "alpha/marked/shot.json"
+    box = {"type": "box", "name": "car", "x_min": 3, "y_min": 3, "x_max": 33, "y_max": 21}
+    read_arrivals = arrival_repo.read_arrivals
+
+    def sidecar_lands_after_the_read(*args):
+        seen = read_arrivals(*args)
+        world["s3"].put_object(Bucket=world["drop"], Key=sidecar_key, Body=json.dumps([box]).encode())
+        assert (
+            start_ingest_for(bucket=world["drop"], raw_key=quote_plus(sidecar_key), size=1, etag="e", sequencer="s")
+            is None
+        )
+        return seen
+
+    arrival = _processed(world, image_key, _jpeg(size=(70, 50), colour=(90, 9, 9)))
+    monkeypatch.setattr(arrival_repo, "read_arrivals", sidecar_lands_after_the_read)
+    [result] = ingest.register_files([arrival])
+
+    assert result["file"]["created"]
+    annotations = c.get(f"/api/v1/projects/alpha/files/{result['file']['file_id']}/annotations", headers=h).json()
+    assert annotations["version"] == 1 and [i["x_max"] for i in annotations["instance_list"]] == [33.0]
+    left = world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/marked/").get("Contents", [])
+    assert left == []
 
 
 def test_a_batch_out_of_retries_quarantines_only_the_arrivals_still_waiting(world):

@@ -5,6 +5,7 @@ Step payloads carry S3 keys and small facts, never media bytes (the 256 KiB payl
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import uploads as upload_repo
+from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
@@ -115,6 +117,18 @@ class Registrations:
     datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     removals: dict[str, list[str]] = field(default_factory=dict)  # bucket -> keys
+    arrivals: dict[tuple[str, str, str], arrival_repo.ArrivalSeen] = field(default_factory=dict)  # read together
+
+    def read_arrivals(self, keys: list[str]) -> None:
+        """Read the arrival items of the images at ``keys`` together, for each registration to record its own
+        within its transaction (``arrival_repo.recorded_alongside``)."""
+        stems: dict[tuple[str, str], list[str]] = {}
+        for key in keys:
+            arrived = parse_object_key(key)
+            stems.setdefault((arrived.project_id, arrived.dataset_name), []).append(_stem(arrived))
+        for (project_id, dataset_name), folder in stems.items():
+            for stem, seen in arrival_repo.read_arrivals(project_id, dataset_name, folder).items():
+                self.arrivals[(project_id, dataset_name, stem)] = seen
 
     def dataset(self, project_id: str, name: str) -> Dataset:
         if (found := self.datasets.get((project_id, name))) is None:
@@ -139,19 +153,25 @@ def register_files(arrivals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     its ``media``, or already handed over or quarantined, which are left alone); an arrival that cannot be
     registered is quarantined with why, as a failed step's Catch would. Answers one result per arrival."""
     batch = Registrations()
+    batch.read_arrivals([arrival["key"] for arrival in arrivals if _registrable(arrival)])
     results: list[dict[str, Any]] = []
     for arrival in arrivals:
-        media_facts = arrival.get("media") or {}
-        if "quarantine" in arrival or "video" in arrival or media_facts.get("media_type", "image") != "image":
+        if not _registrable(arrival):
             results.append({})
             continue
         bucket, key = arrival["bucket"], arrival["key"]
         try:
-            results.append({"file": register_file(bucket, key, media_facts, batch=batch)})
+            results.append({"file": register_file(bucket, key, arrival["media"], batch=batch)})
         except Exception as error:  # noqa: BLE001 - one arrival's refusal; a failure that may pass is raised
             results.append({"quarantine": quarantine(bucket, key, caught(error))})
     batch.finish()
     return results
+
+
+def _registrable(arrival: dict[str, Any]) -> bool:
+    """An arrival the Map processed as an image: neither quarantined nor handed to the video ingest."""
+    processed = arrival.get("media")
+    return processed is not None and processed.get("media_type", "image") == "image" and "quarantine" not in arrival
 
 
 def register_file(
@@ -178,13 +198,26 @@ def register_file(
     if label_names := [i["name"] for i in instance_list if i["type"] != "global"]:
         schema_service.add_labels(arrived.project_id, label_names)
     name = arrived.original_name
-    created = record_ready_file(
-        arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels, announce=batch.events
-    )
-    _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
     stem = _stem(arrived)
-    arrival = arrival_repo.record_arrival(arrived.project_id, dataset.name, stem, facts["file_id"], refused_id)
+    record = functools.partial(
+        record_ready_file, arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels
+    )
+    arrival: arrival_repo.Arrival | None = None
+    if (seen := batch.arrivals.pop((arrived.project_id, dataset.name, stem), None)) is not None:
+        alongside, replaced = arrival_repo.recorded_alongside(
+            arrived.project_id, dataset.name, stem, facts["file_id"], refused_id, seen
+        )
+        try:
+            created = record(announce=batch.events, alongside=alongside)
+            arrival = replaced if created else None  # a file known already was not written: nor was its arrival
+        except ConditionFailed:  # a sidecar's mark or a refusal came since the arrival was read: nothing written
+            created = record(announce=batch.events)
+    else:
+        created = record(announce=batch.events)
+    _finish_upload(arrived, status="ready", file_id=facts["file_id"])
+    if arrival is None:
+        arrival = arrival_repo.record_arrival(arrived.project_id, dataset.name, stem, facts["file_id"], refused_id)
     if arrival.was_refused:
         # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
         # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
@@ -301,12 +334,18 @@ def record_ready_file(
     facts: dict[str, Any],
     labels: FirstLabels,
     announce: list[tuple[str, str, dict[str, Any]]] | None = None,
+    alongside: TransactionUpdate | None = None,
 ) -> bool:
     """Register a stored file with version 1 of its pre-labels; False if it already existed. Its
-    ``file_ingested`` event is published, or added to ``announce`` for the caller to publish."""
+    ``file_ingested`` event is published, or added to ``announce`` for the caller to publish. ``alongside``:
+    a conditional update written with a new file (``file_repo.register_file``)."""
     record = _ready_record(project_id, name=name, facts=facts, labels=labels)
     created = file_repo.register_file(
-        record, dataset_id=dataset_id, instance_list=labels.instance_list, created_by=labels.author
+        record,
+        dataset_id=dataset_id,
+        instance_list=labels.instance_list,
+        created_by=labels.author,
+        alongside=alongside,
     )
     # Also when the content was known: it may have just joined this dataset. Consumers are idempotent.
     detail = {"dataset_id": dataset_id, "file_id": record.file_id, "name": name}
@@ -435,7 +474,7 @@ def quarantine_unregistered(arrivals: list[dict[str, Any]], error: dict[str, Any
     return [
         quarantine(arrival["bucket"], arrival["key"], error, if_present=True)
         for arrival in arrivals
-        if "media" in arrival and "quarantine" not in arrival and "video" not in arrival
+        if _registrable(arrival)
     ]
 
 

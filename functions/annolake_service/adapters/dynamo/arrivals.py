@@ -6,15 +6,23 @@ are kept apart, so a refusal never hides the stem's image from its sidecar.
 A sidecar whose stem has no ready file yet leaves a mark (``sidecar_waiting``) in the same write that looks for
 the file, and recording the image's arrival takes the mark off and answers whether it was there: one of the two
 writes comes second and sees the other, so the image's ingest looks for its sidecar again only when one came.
+
+A batch of images registered together reads its arrivals first (one batch read) and records each in its file's
+registration transaction, conditional on the arrival being as read (``recorded_alongside``): a sidecar's mark
+or a refusal that lands in between cancels that transaction, and the file takes the one-write path instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from annolake_service.adapters.dynamo import keys
+from annolake_service.adapters.dynamo.conditions import TransactionUpdate
 from annolake_service.adapters.dynamo.items import ArrivalItem
-from annolake_service.adapters.dynamo.table import bind
+from annolake_service.adapters.dynamo.table import bind, read_together
+
+READ_LIMIT = 100  # keys one BatchGetItem takes
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,66 @@ class Arrival:
     sidecar_waiting: bool  # a sidecar of the stem came while the stem had no ready file
 
 
+@dataclass(frozen=True)
+class ArrivalSeen:
+    """An arrival item as read (all empty where there was none)."""
+
+    file_id: str | None
+    refused: frozenset[str]
+    sidecar_waiting: bool
+
+
+def read_arrivals(project_id: str, dataset_name: str, path_stems: Iterable[str]) -> dict[str, ArrivalSeen]:
+    """The arrival items of ``path_stems`` of one dataset folder, read strongly, a hundred to a request."""
+    stems = list(dict.fromkeys(path_stems))
+    seen: dict[str, ArrivalSeen] = {}
+    for start in range(0, len(stems), READ_LIMIT):
+        chunk = stems[start : start + READ_LIMIT]
+        wanted = [ArrivalItem(*keys.arrival_key(project_id, dataset_name, stem)) for stem in chunk]
+        for stem, item in zip(chunk, read_together(wanted), strict=True):
+            seen[stem] = ArrivalSeen(
+                file_id=item.file_id if item is not None else None,
+                refused=frozenset(item.refused or ()) if item is not None else frozenset(),
+                sidecar_waiting=bool(item.sidecar_waiting) if item is not None else False,
+            )
+    return seen
+
+
+def recorded_alongside(
+    project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str, seen: ArrivalSeen
+) -> tuple[TransactionUpdate, Arrival]:
+    """``record_arrival``'s write for another transaction, conditional on the item still being as ``seen``, and
+    what it replaces (as ``record_arrival`` answers it)."""
+    unchanged = (
+        (ArrivalItem.sidecar_waiting.exists() if seen.sidecar_waiting else ArrivalItem.sidecar_waiting.does_not_exist())
+        & (
+            ArrivalItem.refused.contains(refused_id)
+            if refused_id in seen.refused
+            else ~ArrivalItem.refused.contains(refused_id)
+        )
+        & (ArrivalItem.file_id == seen.file_id if seen.file_id is not None else ArrivalItem.file_id.does_not_exist())
+    )
+    update = TransactionUpdate(
+        item=ArrivalItem(*keys.arrival_key(project_id, dataset_name, path_stem)),
+        actions=_arrival_actions(project_id, file_id, refused_id),
+        condition=unchanged,
+    )
+    replaced = Arrival(
+        was_refused=refused_id in seen.refused or seen.file_id == refused_id, sidecar_waiting=seen.sidecar_waiting
+    )
+    return update, replaced
+
+
+def _arrival_actions(project_id: str, file_id: str, refused_id: str) -> list:
+    return [
+        ArrivalItem.kind.set(ArrivalItem.KIND),
+        ArrivalItem.project_id.set(project_id),
+        ArrivalItem.file_id.set(file_id),
+        ArrivalItem.refused.delete({refused_id}),
+        ArrivalItem.sidecar_waiting.remove(),
+    ]
+
+
 def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str) -> Arrival:
     """Point a path's stem at the ready file it became, retire the path's refusal (quarantine record
     ``refused_id``) if it had one and take off a waiting sidecar's mark. One write, which also answers what it
@@ -32,13 +100,7 @@ def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: 
     bind()
     answer = ArrivalItem._get_connection().update_item(
         *keys.arrival_key(project_id, dataset_name, path_stem),
-        actions=[
-            ArrivalItem.kind.set(ArrivalItem.KIND),
-            ArrivalItem.project_id.set(project_id),
-            ArrivalItem.file_id.set(file_id),
-            ArrivalItem.refused.delete({refused_id}),
-            ArrivalItem.sidecar_waiting.remove(),
-        ],
+        actions=_arrival_actions(project_id, file_id, refused_id),
         return_values="UPDATED_OLD",
     )
     before = answer.get("Attributes", {})

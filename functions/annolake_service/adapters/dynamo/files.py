@@ -24,7 +24,7 @@ from annolake_service.adapters.dynamo.conditions import (
     refused_writes,
 )
 from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem, SchemaItem
-from annolake_service.adapters.dynamo.table import bind, connection, read_together, transact
+from annolake_service.adapters.dynamo.table import bind, connection, read_together, transact_refused
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 
 # A file item carries its current instances up to this size as JSON; larger ones stay in their version item
@@ -257,25 +257,39 @@ def iter_annotation_versions(
 # --- writing ------------------------------------------------------------------------------
 
 
-def register_file(record: FileRecord, *, dataset_id: str, instance_list: list[dict[str, Any]], created_by: str) -> bool:
+def register_file(
+    record: FileRecord,
+    *,
+    dataset_id: str,
+    instance_list: list[dict[str, Any]],
+    created_by: str,
+    alongside: TransactionUpdate | None = None,
+) -> bool:
     """Write a ready file, its dataset membership and its first annotation version atomically.
 
     Conditional on the file not existing yet (natural key: project + content hash), so a redelivered event or
     the same content dropped again writes nothing but lists the existing file in the dataset. False then.
+    ``alongside``: one more conditional update in the same transaction, made with a new file only;
+    ConditionFailed (nothing written) when the file is new and its condition did not hold.
     """
 
     def write(tx: TransactWrite) -> None:
-        tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())
+        tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())  # the first write
         datasets.add_membership(tx, record, dataset_id)
         if instance_list:
             tx.save(
                 _version_item(_first_version(record, instance_list, created_by)),
                 condition=AnnotationVersionItem.PK.does_not_exist(),
             )
+        if alongside is not None:
+            tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
 
     bind()
-    if transact(write):
+    refused = transact_refused(write)
+    if not refused:
         return True
+    if alongside is not None and 0 not in refused:
+        raise ConditionFailed("the update made alongside the new file no longer holds")
     add_to_dataset(record.project_id, record.file_id, dataset_id)
     return False
 

@@ -91,18 +91,23 @@ def transact(write: Callable[[TransactWrite], object]) -> bool:
 
     Transactions that move a shared item (a dataset's live-file counter) at once cancel each other with
     ``TransactionConflict``, which no SDK retries: such a cancellation is retried here, with jittered backoff."""
+    return not transact_refused(write)
+
+
+def transact_refused(write: Callable[[TransactWrite], object]) -> set[int]:
+    """``transact``, answering the positions of the writes whose condition did not hold (none: made)."""
     for attempt in range(CONFLICT_RETRIES):
         try:
             with TransactWrite(connection=connection()) as tx:
                 write(tx)
         except TransactWriteError as exc:
-            if refused_writes(exc):
-                return False
+            if refused := refused_writes(exc):
+                return refused
             if not conflicted(exc) or attempt == CONFLICT_RETRIES - 1:
                 raise
             time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
             continue
-        return True
+        return set()
     raise AssertionError("unreachable")
 
 
