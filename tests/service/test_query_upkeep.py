@@ -66,3 +66,59 @@ def test_the_updater_lists_deltas_every_few_batches_and_compacts_past_the_limit(
     assert len(listed) == 7, listed
     folded = manifest_repo.get_manifest(*target).folded_keys
     assert len(folded) == 9
+
+
+def test_a_new_files_changes_are_indexed_without_reading_its_memberships(platform, monkeypatch):
+    """The ingest's stream batches: a file item the stream shows inserted is in no dataset but those the
+    memberships' changes name, so its row is written without a query of its memberships (one per file); a
+    file changed otherwise has them read, and gets the same row."""
+    import dataclasses
+
+    from annolake_service.adapters.dynamo import datasets as dataset_repo
+    from annolake_service.services import ingest, projects, query_index
+
+    from tests.support import onnx_models
+
+    dataset = projects.ensure_dataset(platform.project_id, "fresh")
+    target = (platform.project_id, dataset.dataset_id)
+    query_index.maintain([target])  # its index, empty
+    facts = ingest.store_media(platform.project_id, onnx_models.png(48, 48, (9, 99, 9), marker=4242))
+    labels = ingest.first_labels([], {}, width=48, height=48, author="test", source="fresh.png")
+    ingest.record_ready_file(platform.project_id, dataset.dataset_id, name="fresh.png", facts=facts, labels=labels)
+    file_id = facts["file_id"]
+    position = dataset_repo.memberships_of_file(platform.project_id, file_id)[dataset.dataset_id]
+
+    read: list[str] = []
+    memberships_of_file = dataset_repo.memberships_of_file
+    monkeypatch.setattr(
+        dataset_repo,
+        "memberships_of_file",
+        lambda project, file: read.append(file) or memberships_of_file(project, file),
+    )
+    inserted = query_index.Change(platform.project_id, file_id, seq=f"{1:021d}", created=True)
+    joined = query_index.Change(
+        platform.project_id, file_id, seq=f"{2:021d}", dataset_id=dataset.dataset_id, position=position
+    )
+    assert query_index.apply_changes([inserted, joined]) == [target]
+    assert read == []
+    view = query_index.open_index(*target)
+    assert view is not None
+    assert view.index.page().file_ids == [file_id] and view.index.page().positions == [position]
+
+    changed = dataclasses.replace(inserted, seq=f"{3:021d}", created=False)
+    assert query_index.apply_changes([changed]) == [target]
+    assert read == [file_id]
+    view = query_index.open_index(*target)
+    assert view is not None and view.index.page().file_ids == [file_id]
+
+
+def test_a_stream_record_of_a_file_item_says_whether_the_item_is_new():
+    from annolake_service.adapters.dynamo import keys
+    from annolake_service.services.query_index import change_of
+
+    file_keys = {"PK": {"S": keys.file_pk("p1", "f1")}, "SK": {"S": keys.FILE_SK}}
+    assert change_of(file_keys, "7", "INSERT").created
+    assert not change_of(file_keys, "7", "MODIFY").created and not change_of(file_keys, "7", "REMOVE").created
+    membership = {"PK": {"S": keys.shard_pk("p1", "d1", 3)}, "SK": {"S": "2026-12-06T10:00:00#f1"}}
+    assert (change := change_of(membership, "8", "INSERT")) is not None and not change.created
+    assert change.dataset_id == "d1" and change.file_id == "f1"

@@ -20,7 +20,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     changes = []
     for record in event.get("Records", []):
         stream = record.get("dynamodb", {})
-        change = query_index.change_of(stream.get("Keys", {}), stream.get("SequenceNumber", "0"))
+        change = query_index.change_of(
+            stream.get("Keys", {}), stream.get("SequenceNumber", "0"), record.get("eventName", "MODIFY")
+        )
         if change is not None:
             changes.append(change)
     touched = query_index.apply_changes(changes)

@@ -62,14 +62,15 @@ class Change:
     seq: str
     dataset_id: str | None = None
     position: str | None = None
+    created: bool = False  # the file's item is new: it is in no dataset but those its memberships' changes name
 
 
-def change_of(keys_image: dict[str, Any], sequence_number: str) -> Change | None:
+def change_of(keys_image: dict[str, Any], sequence_number: str, event_name: str = "MODIFY") -> Change | None:
     """The change a stream record's keys (DynamoDB JSON) stand for, or None for items no index holds."""
     pk, sk = keys_image.get("PK", {}).get("S", ""), keys_image.get("SK", {}).get("S", "")
     seq = seq_text(sequence_number)
     if sk == keys.FILE_SK and (file := keys.parse_file_pk(pk)) is not None:
-        return Change(project_id=file[0], file_id=file[1], seq=seq)
+        return Change(project_id=file[0], file_id=file[1], seq=seq, created=event_name == "INSERT")
     if (shard := keys.parse_shard_pk(pk)) is not None and "#" in sk:
         return Change(project_id=shard[0], file_id=sk.rsplit("#", 1)[-1], seq=seq, dataset_id=shard[1], position=sk)
     return None
@@ -129,7 +130,10 @@ def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
         names, labels = projects[project_id]
         seq = max(c.seq for c in file_changes)
         record, live_places = read[project_id][0].get(file_id), read[project_id][1]
-        listed = dataset_repo.memberships_of_file(project_id, file_id)
+        # A file created since the stream's last batch has only memberships written since, each a change of this
+        # batch or of a later one (which reads them all): at ingest, a query per file saved.
+        created = any(c.created for c in file_changes)
+        listed = {} if created else dataset_repo.memberships_of_file(project_id, file_id)
         for change in file_changes:  # the index on memberships may lag: the changed ones are read strongly
             if change.dataset_id is None or change.position is None:
                 continue
