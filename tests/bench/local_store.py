@@ -4,7 +4,9 @@ platform process, and what durability costs an annotation save.
 - Ingest: ``SMALL`` 640x480 and ``LARGE`` 4000x3000 noise JPEGs (they do not compress) dropped at once, timed to
   the last one ready, against a bare script on the same machine and emulator doing only the necessary work per
   file: read the dropped object, ``media.inspect_image`` (decode, orient, hash, thumbnail), copy the original,
-  put the thumbnail, put one record (``WORKERS`` threads, in this process).
+  put the thumbnail, put one record (``WORKERS`` threads, in this process). The platform's clock starts at the
+  first drop, so the ratio is taken against the bare work timed the same way (each file's drop, then its work);
+  the bare work timed after its files were dropped (the only figure until 2026-12-06) is reported beside it.
 - Memory: peak (VmHWM) and end (VmRSS) resident memory of the platform process and each of its workers.
 - Saves: p50/p99 of ``SAVES`` sequential annotation saves with the journal fsynced (``make up``'s default)
   and with ``ANNOLAKE_DURABLE=0`` (journal written, no fsync), each on a fresh platform.
@@ -23,6 +25,7 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +73,9 @@ def _s3(platform: RunningPlatform) -> Any:
     ), session.client("dynamodb", endpoint_url=platform.emulator_url)
 
 
-def _bare(platform: RunningPlatform, bodies: list[bytes], label: str) -> float:
-    """Files per second of the necessary work alone, against the same emulator."""
+def _bare(platform: RunningPlatform, bodies: list[bytes], label: str) -> Bare:
+    """The necessary work alone, against the same emulator: half the files timed from their drops, as the
+    platform's ingest is timed, half timed after their drops."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
@@ -87,8 +91,9 @@ def _bare(platform: RunningPlatform, bodies: list[bytes], label: str) -> float:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(lambda n: s3.put_object(Bucket=source, Key=f"f{n}.jpg", Body=bodies[n]), range(len(bodies))))
+
+    def drop(n: int) -> None:
+        s3.put_object(Bucket=source, Key=f"f{n}.jpg", Body=bodies[n])
 
     def work(n: int) -> None:
         body = s3.get_object(Bucket=source, Key=f"f{n}.jpg")["Body"].read()
@@ -105,10 +110,29 @@ def _bare(platform: RunningPlatform, bodies: list[bytes], label: str) -> float:
             },
         )
 
+    def dropped_and_worked(n: int) -> None:
+        drop(n)
+        work(n)
+
     started = time.perf_counter()
     with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(work, range(len(bodies))))
-    return len(bodies) / (time.perf_counter() - started)
+        list(pool.map(dropped_and_worked, range(half := len(bodies) // 2)))
+    with_drops = half / (time.perf_counter() - started)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(drop, range(half, len(bodies))))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(work, range(half, len(bodies))))
+    return Bare(with_drops=with_drops, after_drops=(len(bodies) - half) / (time.perf_counter() - started))
+
+
+@dataclass(frozen=True)
+class Bare:
+    """Files per second of the bare work: timed as the platform's ingest is, from the first drop (each file's
+    PUT, then its work, 8 at once), and the work alone, its files dropped before the clock starts."""
+
+    with_drops: float
+    after_drops: float
 
 
 def _ingest(platform: RunningPlatform, bodies: list[bytes], dataset: str) -> float:
@@ -194,7 +218,9 @@ def run() -> list[tuple[str, str, str]]:
                     (
                         f"ingest to ready, {len(bodies)} x {label} noise JPEG ({sizes})",
                         f"{ingest:.1f} files/s",
-                        f"{ready} ready; bare work {bare:.1f} files/s; {ingest / bare:.2f}x (goal >= 0.5x); "
+                        f"{ready} ready; bare work from the drops (the platform's clock) {bare.with_drops:.1f} "
+                        f"files/s: {ingest / bare.with_drops:.2f}x (goal >= 0.5x); after the drops "
+                        f"{bare.after_drops:.1f} files/s: {ingest / bare.after_drops:.2f}x; "
                         f"platform processes' CPU {cpu_ms:.0f} ms per file",
                     )
                 )
