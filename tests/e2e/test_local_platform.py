@@ -597,6 +597,54 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
     assert sorted(listed) == [("always.jpg", "ready"), ("once.jpg", "ready")]
 
 
+def test_a_notification_the_trigger_cannot_handle_is_retried_then_dead_lettered_alone(platform):
+    """The trigger reports failed messages of its batch one by one: a sidecar whose mark cannot be written (the
+    trigger's DynamoDB writes failing for good) is received 3 times, then lands in the arrivals' dead-letter
+    queue, while the photo dropped beside it, in the same batches, is ingested."""
+    from urllib.parse import unquote_plus
+
+    clients, http = _clients(platform), urllib3.PoolManager()
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    sqs = session.client("sqs", endpoint_url=platform.emulator_url)
+    [dead_letters] = [url for url in sqs.list_queues()["QueueUrls"] if "triggerdeadletter" in url.lower()]
+    trigger = next(
+        f["FunctionName"]
+        for f in clients["lambda"].list_functions()["Functions"]
+        if "ingesttrigger" in f["FunctionName"]
+    )
+    faults = f"{platform.emulator_url}/_annolake/faults"
+    outage = {"operation": "dynamodb:UpdateItem", "function": trigger, "status": 500, "code": "InternalError"}
+    assert http.request("POST", faults, body=json.dumps(outage)).status == 201
+    drop, prefix = platform.credentials["drop_bucket"], f"demo/unhandled-{time.time_ns()}/"
+    try:
+        clients["s3"].put_object(Bucket=drop, Key=f"{prefix}lonely.json", Body=b'{"instance_list": []}')
+        clients["s3"].put_object(Bucket=drop, Key=f"{prefix}photo.jpg", Body=_jpeg(colour=(7, 70, 170)))
+        deadline, dead = time.monotonic() + 60, []
+        while time.monotonic() < deadline and not dead:
+            dead = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10).get("Messages", [])
+            time.sleep(0.5)
+    finally:
+        assert http.request("DELETE", faults).status == 200
+    keys = [unquote_plus(json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"]) for m in dead]
+    assert keys == [f"{prefix}lonely.json"]
+    for message in dead:
+        sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"])
+
+    def left() -> list[str]:
+        return [o["Key"] for o in clients["s3"].list_objects_v2(Bucket=drop, Prefix=prefix).get("Contents", [])]
+
+    deadline = time.monotonic() + 60
+    while len(left()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert left() == [f"{prefix}lonely.json"]  # the photo ingested; the sidecar waits for an image or a re-drive
+    from annolake import Project
+
+    creds = platform.credentials
+    project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
+    listed = project.directory.get(prefix.split("/")[1]).files()
+    assert [(f.name, f.status) for f in listed] == [("photo.jpg", "ready")]
+
+
 def _memory_mb(pid: int) -> tuple[int, int]:
     """(resident, peak resident) of a process, in MB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
