@@ -12,11 +12,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs import nag
+from infra.constructs.queues import batched_queue
 
 SOURCE = "annolake"  # adapters/events.py publishes with this source
 
@@ -41,22 +40,14 @@ class DomainEvents(Construct):
     ) -> sqs.Queue:
         """Deliver the bus's events (of ``detail_types``, or all) to ``function`` through a queue, in batches of
         up to ``batch_size`` gathered for up to ``max_batching_window`` (none: whatever is waiting)."""
-        dead_letters = sqs.Queue(
+        queue, dead_letters = batched_queue(
             self,
-            f"{construct_id}DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(dead_letters, "SQS3", "This queue is itself the dead-letter queue of the consumer's queue.")
-        queue = sqs.Queue(
-            self,
-            f"{construct_id}Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # AWS's guidance: at least six times the function's timeout, so retries do not overlap an invocation.
-            visibility_timeout=Duration.seconds(6 * function.timeout.to_seconds()) if function.timeout else None,
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dead_letters),
+            queue_id=f"{construct_id}Queue",
+            dead_letters_id=f"{construct_id}DeadLetters",
+            function=function,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_receive_count=5,
         )
         pattern = events.EventPattern(source=[SOURCE], detail_type=detail_types) if detail_types else None
         rule = events.Rule(
@@ -67,13 +58,5 @@ class DomainEvents(Construct):
             description=f"{construct_id}: {', '.join(detail_types) if detail_types else 'every domain event'}",
         )
         rule.add_target(targets.SqsQueue(queue))
-        function.add_event_source(
-            sources.SqsEventSource(
-                queue,
-                batch_size=batch_size,
-                max_batching_window=max_batching_window,
-                report_batch_item_failures=True,
-            )
-        )
         self.dead_letter_queues.append(dead_letters)
         return queue

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
+from infra.constructs.queues import batched_queue
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 from infra.constructs.storage import QUARANTINE_PREFIX, UPLOADS_PREFIX
@@ -41,7 +40,6 @@ from infra.constructs.video_ingest import VideoIngest
 STEP_TIMEOUT = Duration.seconds(60)
 BATCH_SIZE = 10  # arrivals in one execution: a step registers them one after the other
 BATCH_WINDOW = Duration.seconds(1)  # the longest a lone arrival waits for others
-TRIGGER_TIMEOUT = Duration.seconds(30)
 
 
 class Ingest(Construct):
@@ -95,39 +93,23 @@ class Ingest(Construct):
         )
         self.video.state_machine.grant_start_execution(self.hand_over.function)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "TriggerDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(self.dead_letter_queue, "SQS3", "This queue is itself the dead-letter queue of the arrivals.")
-        self.arrivals = sqs.Queue(
-            self,
-            "Arrivals",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,  # S3 notifications can reach SSE-SQS queues
-            enforce_ssl=True,
-            # AWS's guidance: at least six times the function's timeout, so retries do not overlap an invocation.
-            visibility_timeout=Duration.seconds(6 * TRIGGER_TIMEOUT.to_seconds()),
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=3, queue=self.dead_letter_queue),
-        )
         self.trigger = ServiceFunction(
             self,
             "Trigger",
             defaults=defaults,
             handler="annolake_service.handlers.object_created.handler",
             description="ingest: S3 object created -> start the ingest state machine",
-            timeout=TRIGGER_TIMEOUT,
+            timeout=Duration.seconds(30),
             environment={"INGEST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )
-        self.trigger.function.add_event_source(
-            sources.SqsEventSource(
-                self.arrivals,
-                batch_size=BATCH_SIZE,
-                max_batching_window=BATCH_WINDOW,
-                report_batch_item_failures=True,
-            )
+        self.arrivals, self.dead_letter_queue = batched_queue(
+            self,
+            queue_id="Arrivals",  # SSE-SQS: S3 notifications can reach it (a KMS key would need a key policy)
+            dead_letters_id="TriggerDeadLetterQueue",
+            function=self.trigger.function,
+            batch_size=BATCH_SIZE,
+            max_batching_window=BATCH_WINDOW,
+            max_receive_count=3,
         )
         self.state_machine.grant_start_execution(self.trigger.function)
         # A sidecar arriving after its image is attached by the trigger itself (services/ingest.py).

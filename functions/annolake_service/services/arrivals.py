@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from annolake_service.adapters import workflows
 from annolake_service.domain.object_keys import ObjectKeyRejected, decode_event_key, parse_object_key
@@ -44,6 +47,26 @@ def arrival_of(created: ObjectCreated) -> dict[str, Any] | None:
             logger.info("late sidecar attached", extra={"key": key, "file_id": attached})
         return None
     return {"bucket": created.bucket, "key": key, "size": created.size, "etag": created.etag, "source": arrived.source}
+
+
+def arrivals_in(notification_body: str) -> list[tuple[ObjectCreated, dict[str, Any]]]:
+    """The created objects of one S3 notification (an SQS message's body) that start an ingest, each with its
+    ``arrival_of``; S3's test event, sent when a bucket's notifications are configured, has none."""
+    notification = json.loads(notification_body)
+    if "Records" not in notification:
+        logger.info("notification without records ignored", extra={"event": notification.get("Event")})
+        return []
+    created = [
+        ObjectCreated(
+            bucket=record.s3.bucket.name,
+            raw_key=record.s3.get_object.key,
+            size=record.s3.get_object.size or 0,
+            etag=record.s3.get_object.etag,
+            sequencer=record.s3.get_object.get("sequencer") or "",
+        )
+        for record in S3Event(notification).records
+    ]
+    return [(each, arrival) for each in created if (arrival := arrival_of(each)) is not None]
 
 
 def start_ingest(arrivals: list[tuple[ObjectCreated, dict[str, Any]]]) -> str | None:

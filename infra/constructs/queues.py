@@ -1,0 +1,49 @@
+"""A Lambda function fed by an SQS queue in batches, with the dead-letter queue an alarm watches."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs import nag
+
+
+def batched_queue(
+    scope: Construct,
+    *,
+    queue_id: str,
+    dead_letters_id: str,
+    function: lambda_.Function,
+    batch_size: int,
+    max_batching_window: Duration | None,
+    max_receive_count: int,
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """A queue (SSE-SQS, TLS only) whose messages reach ``function`` in batches of up to ``batch_size`` gathered
+    for up to ``max_batching_window`` (none: whatever is waiting), reporting partial batch failures; a message
+    received ``max_receive_count`` times goes to the dead-letter queue. Returns (queue, dead-letter queue)."""
+    dead_letters = sqs.Queue(
+        scope,
+        dead_letters_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    nag.acknowledge(dead_letters, "SQS3", "This queue is itself the dead-letter queue of a function's queue.")
+    queue = sqs.Queue(
+        scope,
+        queue_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        # AWS's guidance: at least six times the function's timeout, so retries do not overlap an invocation.
+        visibility_timeout=Duration.seconds(6 * function.timeout.to_seconds()) if function.timeout else None,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=dead_letters),
+    )
+    function.add_event_source(
+        sources.SqsEventSource(
+            queue, batch_size=batch_size, max_batching_window=max_batching_window, report_batch_item_failures=True
+        )
+    )
+    return queue, dead_letters
