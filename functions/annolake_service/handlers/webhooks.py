@@ -14,8 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from annolake_service.services import webhooks
 from annolake_service.shared.observability import logger
 
-_processor = BatchProcessor(event_type=EventType.SQS)
-
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -24,4 +22,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     def deliver(record: SQSRecord) -> list[dict[str, Any]]:
         return webhooks.deliver(json.loads(record.body), subscriptions)
 
-    return process_partial_response(event=event, record_handler=deliver, processor=_processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=deliver, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    )

@@ -87,9 +87,6 @@ def fail_launch_handler(event: dict[str, Any], context: LambdaContext) -> dict[s
     return jobs.fail_launch(event["project_id"], event["job_id"], event.get("error") or {})
 
 
-_arrivals = BatchProcessor(event_type=EventType.SQS)
-
-
 @logger.inject_lambda_context
 def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS batch of ``file_ingested`` events; failed records are retried by SQS (partial batch response)."""
@@ -100,4 +97,6 @@ def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> Part
         project_id = detail["project_id"]
         return jobs.file_arrived(project_id, detail["dataset_id"], detail["file_id"], project_jobs(project_id))
 
-    return process_partial_response(event=event, record_handler=file_arrived, processor=_arrivals, context=context)
+    return process_partial_response(
+        event=event, record_handler=file_arrived, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    )
