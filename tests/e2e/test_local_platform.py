@@ -599,8 +599,11 @@ def test_a_throttled_step_is_retried_and_one_that_stays_throttled_is_quarantined
 
 def test_a_notification_the_trigger_cannot_handle_is_retried_then_dead_lettered_alone(platform):
     """The trigger reports failed messages of its batch one by one: a sidecar whose mark cannot be written (the
-    trigger's DynamoDB writes failing for good) is received 3 times, then lands in the arrivals' dead-letter
-    queue, while the photo dropped beside it, in the same batches, is ingested."""
+    trigger's DynamoDB writes denied) is received 3 times, then lands in the arrivals' dead-letter queue, while
+    the photo dropped beside it, in the same batches, is ingested.
+
+    A refusal botocore does not retry, so each receive fails at once: a server error would be retried 5 times
+    with backoff inside each invocation (up to ~31 s each), and the three receives could outlast any short wait."""
     from urllib.parse import unquote_plus
 
     clients, http = _clients(platform), urllib3.PoolManager()
@@ -613,8 +616,8 @@ def test_a_notification_the_trigger_cannot_handle_is_retried_then_dead_lettered_
         if "ingesttrigger" in f["FunctionName"]
     )
     faults = f"{platform.emulator_url}/_annolake/faults"
-    outage = {"operation": "dynamodb:UpdateItem", "function": trigger, "status": 500, "code": "InternalError"}
-    assert http.request("POST", faults, body=json.dumps(outage)).status == 201
+    denied = {"operation": "dynamodb:UpdateItem", "function": trigger, "status": 400, "code": "AccessDeniedException"}
+    assert http.request("POST", faults, body=json.dumps(denied)).status == 201
     drop, prefix = platform.credentials["drop_bucket"], f"demo/unhandled-{time.time_ns()}/"
     try:
         clients["s3"].put_object(Bucket=drop, Key=f"{prefix}lonely.json", Body=b'{"instance_list": []}')
