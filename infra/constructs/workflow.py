@@ -6,6 +6,7 @@ Review (Standard: executions wait for people, for days if need be)::
 
     PrepareFile -> AnnotateSlots (Map over consensus slots, or a video's segments: OpenAnnotateTask waits on a
                    task token; a segment sampled for review: OpenSegmentReviewTask, OpenSegmentReworkTask ...)
+      -> CompletedBySubmit? yes -> FileDone (the one annotator's submit completed a file needing no review)
       -> ConsolidateSlots -> NeedsReview? no -> FileDone (ConsolidateSlots completed the file)
                                       yes -> OpenReviewTask (waits) -> ReviewDecision? approve -> CompleteFile
                                                    changes requested -> OpenReworkTask (waits) -> OpenReviewTask
@@ -267,7 +268,16 @@ class Workflow(Construct):
             .when(sfn.Condition.boolean_equals("$.review", True), review.next(decision))
             .otherwise(done)  # no review: ConsolidateSlots completed the file (two state transitions fewer)
         )
-        return prepare.next(slots).next(consolidate).next(needs_review)
+        submitted = "$.annotated[0].completed"  # absent from a video segment's review, hence IsPresent first
+        completed_by_submit = (
+            sfn.Choice(self, "CompletedBySubmit")
+            .when(
+                sfn.Condition.and_(sfn.Condition.is_present(submitted), sfn.Condition.boolean_equals(submitted, True)),
+                done,
+            )
+            .otherwise(consolidate.next(needs_review))
+        )
+        return prepare.next(slots).next(completed_by_submit)
 
     def _segment_review(self) -> sfn.IChainable:
         """In an annotate slot: a video segment sampled for review is reviewed (and reworked) on its own."""

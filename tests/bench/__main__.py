@@ -58,7 +58,7 @@ def main() -> None:
     """``python -m tests.bench [basics api_latency dataset_count emulator_memory emulator_requests export_scale
     ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
     query_service restart snapshot_scale snapshots snapshots_large streaming task_tokens video_exports workflow
-    web_explorer web_video]``
+    workflow_calls web_explorer web_video]``
     (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
@@ -84,6 +84,7 @@ def main() -> None:
         web_explorer,
         web_video,
         workflow,
+        workflow_calls,
     )
 
     suites = {
@@ -107,6 +108,7 @@ def main() -> None:
         "snapshot_scale": snapshot_scale.run,
         "task_tokens": task_tokens.run,
         "workflow": workflow.run,
+        "workflow_calls": workflow_calls.run,
         "web_explorer": web_explorer.run,
         "web_video": web_video.run,
         "predictions": predictions.run,

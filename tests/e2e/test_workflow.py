@@ -168,18 +168,55 @@ def test_job_with_consensus_and_review_runs_to_completion(running, admin, webhoo
     assert {a["submitted"] for a in stats["annotators"]} == {10, 11}
     assert stats["consensus"]["files"] == 10
 
-    sfn = _aws(running, "stepfunctions")
-    (review_machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-review")]
-    ours = [
-        e
-        for e in sfn.list_executions(stateMachineArn=review_machine["stateMachineArn"])["executions"]
-        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["job_id"] == job.id
-    ]
+    ours = _review_executions(running, job.id)
     assert len(ours) == 10 and {e["status"] for e in ours} == {"SUCCEEDED"}
+    assert "ConsolidateSlots" in _states_entered(running, ours[0]["executionArn"])  # two slots to merge
 
     fixed = admin.file.get_by_id(sent_back)  # the reworked file carries the annotator's fix as its latest version
     assert [b["x_max"] for b in fixed.instance_list] == [60]
     assert fixed.history()[-1]["created_by"] in {f"key:{ann1_id}", f"key:{ann2_id}"}
+
+
+def _review_executions(running, job_id: str) -> list[dict]:
+    sfn = _aws(running, "stepfunctions")
+    (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("-review")]
+    executions = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    return [
+        e
+        for e in executions
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["job_id"] == job_id
+    ]
+
+
+def _states_entered(running, execution_arn: str) -> list[str]:
+    history = _aws(running, "stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+    return [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
+
+
+def test_a_file_needing_no_review_is_completed_by_its_submit_and_its_workflow_just_ends(running, admin):
+    """One annotator, no review: each submit completes its file (the job's progress moves at once) and the
+    file's execution ends without consolidating anything."""
+    admin.directory.new("solo")
+    solo, solo_id = _as(running, admin, "solo", "annotator")
+    job = admin.job.new(name="solo labelling", directories=["solo"], members=[solo_id], review_rate=0.0).launch()
+    _drop_images(running, "solo", 3, "lane")
+    _wait(lambda: len(job.tasks(kind="annotate")) == 3, what="3 annotation tasks from 3 dropped images")
+    box = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max": 20}]
+    for done in (1, 2, 3):
+        task = solo.task.next(job)
+        task.submit(box)
+        assert job.stats()["files"].get("complete") == done  # the submit's own write: no workflow step awaited
+    assert solo.task.next(job) is None
+    assert _wait(lambda: job.refresh().status == "complete", what="the job to complete")
+
+    ours = _wait(
+        lambda: (e := _review_executions(running, job.id)) and {x["status"] for x in e} == {"SUCCEEDED"} and e,
+        what="the files' executions to end",
+    )
+    assert len(ours) == 3
+    for execution in ours:
+        entered = _states_entered(running, execution["executionArn"])
+        assert "ConsolidateSlots" not in entered and entered[-2:] == ["CompletedBySubmit", "FileDone"], entered
 
 
 def test_twenty_concurrent_next_calls_never_hand_out_a_task_twice(running, admin):

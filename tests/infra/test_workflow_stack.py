@@ -48,6 +48,18 @@ def test_review_machine_waits_on_task_tokens_for_every_human_step(dev):
     assert states["ReviewDecision"]["Default"] == "CompleteFile"
     assert states["NeedsReview"]["Choices"][0]["Next"] == "OpenReviewTask"
     assert states["NeedsReview"]["Default"] == "FileDone"  # ConsolidateSlots completed a file needing no review
+    # the one annotator's submit completed a file needing no review: the workflow ends, consolidating nothing
+    assert states["AnnotateSlots"]["Next"] == "CompletedBySubmit"
+    assert states["CompletedBySubmit"]["Choices"] == [
+        {
+            "And": [
+                {"Variable": "$.annotated[0].completed", "IsPresent": True},
+                {"Variable": "$.annotated[0].completed", "BooleanEquals": True},
+            ],
+            "Next": "FileDone",
+        }
+    ]
+    assert states["CompletedBySubmit"]["Default"] == "ConsolidateSlots"
     for name in (
         "PrepareFile",
         "AnnotateSlots",

@@ -204,6 +204,30 @@ def test_the_engine_parses_each_json_path_once_and_paths_still_read_and_write():
     assert (first, second) == ({"key": "a", "file": {"id": 1}}, {"key": "b", "file": {"id": 2}})
 
 
+def test_a_definite_path_into_an_array_element_reads_its_value_as_step_functions_does():
+    """``$.annotated[0].completed`` read by a Choice rule is the element's value; moto gave ``[True]``, so a
+    ``BooleanEquals`` on it never matched. A filter still gives a list (what moto's own change was for)."""
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from infra.local import moto_patches
+
+    choice = importlib.import_module(
+        "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals"
+    )
+    moto_patches.definite_paths_give_their_value()
+    moto_patches.definite_paths_give_their_value()  # a second emulator: still one layer
+    state = {"annotated": [{"completed": True, "slot": 0}], "params": [{"Name": "a", "Value": 1}]}
+    for extract in (json_path.extract_json, choice.extract_json):
+        assert extract("$.annotated[0].completed", state) is True
+        assert extract("$.annotated[0]", state) == {"completed": True, "slot": 0}
+        assert extract("$.params[?(@.Name=='a')].Value", state) == [1]
+        assert extract("$.annotated[*].slot", state) == [0]
+        with pytest.raises(json_path.NoSuchJsonPathError):
+            extract("$.annotated[1].completed", state)
+
+
 def test_action_names_are_listed_once_per_response_class_and_stay_the_same():
     import moto.core.responses as responses
     from moto.core.utils import method_names_from_class as listed

@@ -121,11 +121,11 @@ def test_a_video_gets_a_task_per_segment_and_concurrent_segments_merge_into_its_
     assert by_root[1] == car["root_id"]  # continued, not replaced
     assert {t.status.value for t in _tasks_of(job.job_id, video)} == {"submitted"}
     # Reviewed in their own slots: the file itself is not reviewed again after them.
-    annotated = [tasks._annotated_output(tasks.load(PROJECT, t), "user:x") for t in (first, second, third)]
-    assert [(a["slot"], a["frame_start"], a["review"]) for a in annotated] == [
-        (0, 0, False),
-        (1, 90, False),
-        (2, 180, False),
+    annotated = [tasks._annotated_output(tasks.load(PROJECT, t), "user:x", job) for t in (first, second, third)]
+    assert [(a["slot"], a["frame_start"], a["review"], a["completed"]) for a in annotated] == [
+        (0, 0, False, False),  # a segment's submit never completes the video: its segments are merged first
+        (1, 90, False, False),
+        (2, 180, False, False),
     ]
     assert review_workflow.consolidate(PROJECT, job.job_id, video, annotated)["review"] is False
 
@@ -141,7 +141,7 @@ def test_a_segment_review_sees_its_frames_and_sends_back_that_segments_work(flow
     _take("bob", second)
     tasks.submit(PROJECT, first, "user:ann", [_track(4, (5, 1.0), (50, 2.0))])
     tasks.submit(PROJECT, second, "user:bob", [_track(9, (120, 3.0), (140, 4.0))])
-    output = tasks._annotated_output(tasks.load(PROJECT, second), "user:bob")
+    output = tasks._annotated_output(tasks.load(PROJECT, second), "user:bob", job)
     assert output["review"] is True  # every segment sampled at rate 1
 
     review_id = _open(job.job_id, video, "review", slot=1, authors=["user:bob"])["task_id"]

@@ -336,27 +336,49 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     assert fixed["version"] == reviewed_version + 1 and [b["x_max"] for b in fixed["instance_list"]] == [60]
 
 
-def test_a_file_that_needs_no_review_is_completed_by_consolidation_once_however_often_it_runs(flow):
-    """No review sampled: the consolidation step completes the file itself (the state machine goes straight to
-    its end); a retried step counts the file once."""
+def test_a_file_that_needs_no_review_is_completed_by_its_submit_once_however_often_consolidation_runs(flow):
+    """No review sampled, one annotator: the submit completes the file in its own write and tells the workflow
+    so (``completed``: the state machine ends without consolidating). A consolidation that runs anyway (an
+    execution of an earlier definition, a retried step) completes and counts nothing twice; the last file's
+    submit completes the job."""
     from annolake_service.services import jobs, review_workflow, tasks
 
     annotator = "user:solo"
     job = _launched("no-review", 2, mode="copy_once", review_rate=0.0)
     _start_reviews(_review_inputs(flow, job.job_id))
-    files = []
-    while (task := _next(annotator, job.job_id)) is not None:
-        tasks.submit(PROJECT, task.task_id, annotator, [BOX])
-        files.append(task.file_id)
-    first = review_workflow.consolidate(PROJECT, job.job_id, files[0], [{"annotator": annotator}])
-    assert (first["review"], first["job_completed"]) == (False, False)
+    first = _next(annotator, job.job_id)
+    tasks.submit(PROJECT, first.task_id, annotator, [BOX])
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}
-    again = review_workflow.consolidate(PROJECT, job.job_id, files[0], [{"annotator": annotator}])
-    assert again["job_completed"] is False
+    again = review_workflow.consolidate(PROJECT, job.job_id, first.file_id, [{"annotator": annotator}])
+    assert (again["review"], again["job_completed"]) == (False, False)
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}  # once
-    last = review_workflow.consolidate(PROJECT, job.job_id, files[1], [{"annotator": annotator}])
-    assert last["job_completed"] is True
+    repeated = tasks.submit(PROJECT, first.task_id, annotator, [BOX])
+    assert repeated["already_submitted"] and jobs.stats(PROJECT, job.job_id)["files"]["complete"] == 1
+
+    last = _next(annotator, job.job_id)
+    tasks.submit(PROJECT, last.task_id, annotator, [BOX])
     assert jobs.stats(PROJECT, job.job_id)["status"] == "complete"
+    assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 2}
+
+
+def test_a_submit_completes_its_file_only_when_nothing_is_left_to_merge_or_review(flow):
+    """Only the one annotator of a file not sampled for review completes it by submitting; a file sampled for
+    review, or one of several consensus slots, is left to the workflow's next steps."""
+    from annolake_service.domain.workflow import review_sampled
+    from annolake_service.services import jobs, tasks
+
+    half = _launched("half-reviewed", 12, mode="copy_once", review_rate=0.5)
+    pair = _launched("consensus", 1, mode="copy_once", consensus=2)
+    for job in (half, pair):
+        _start_reviews(_review_inputs(flow, job.job_id))
+    for person in ("user:a1", "user:a2"):
+        for job in (half, pair):
+            while (task := _next(person, job.job_id)) is not None:
+                tasks.submit(PROJECT, task.task_id, person, [BOX])
+    sampled = [review_sampled(half.job_id, f, 0.5) for f in {t["file_id"] for t in _job_tasks(half.job_id)}]
+    assert len(sampled) == 12 and sorted(set(sampled)) == [False, True]  # the draw splits these files
+    assert jobs.stats(PROJECT, half.job_id)["files"].get("complete") == sampled.count(False)
+    assert jobs.stats(PROJECT, pair.job_id)["files"] == {"total": 1, "annotating": 1}
 
 
 def test_next_and_submit_read_together_what_they_need(flow):
@@ -375,8 +397,9 @@ def test_next_and_submit_read_together_what_they_need(flow):
 
     with flow.dynamodb_requests() as asked:
         tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
-    # task + job; file + schema; the save with the task's submit; the summary copy onto the file's memberships
-    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "Query", "UpdateItem"]
+    # task + job; file + schema; the save with the task's submit and the file's completion (no review); the
+    # summary copy onto the file's memberships; one more file done on the job's counters
+    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "Query", "UpdateItem", "UpdateItem"]
     assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
 
 

@@ -272,6 +272,21 @@ def needs_review(*, sampled: bool, consensus: int, agreement: float | None, agre
     return consensus > 1 and agreement is not None and agreement < agreement_threshold
 
 
+def completed_by_submit(
+    *, kind: TaskKind, round_: int, segmented: bool, consensus: int, review_rate: float, job_id: str, file_id: str
+) -> bool:
+    """Whether submitting this annotate task finishes its file: the one slot of a whole file's first round,
+    not sampled for review. Nothing is left to merge or review, so the submit completes the file itself and
+    the file's workflow only has to end."""
+    return (
+        kind is TaskKind.ANNOTATE
+        and round_ == 0
+        and not segmented
+        and consensus == 1
+        and not review_sampled(job_id, file_id, review_rate)
+    )
+
+
 def least_loaded(candidates: Iterable[str], load: Mapping[str, int], *, excluded: Iterable[str] = ()) -> str | None:
     """The eligible candidate with the fewest open tasks (ties broken by name, so the choice is stable)."""
     barred = set(excluded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +113,7 @@ def save_annotations(
     source: str = "human",
     create_labels: bool = False,
     task_id: str | None = None,
-    alongside: TransactionUpdate | Callable[[int], TransactionUpdate] | None = None,
+    alongside: Sequence[TransactionUpdate] | Callable[[int], Sequence[TransactionUpdate]] = (),
 ) -> dict[str, Any]:
     """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write
     (``alongside`` may be made from the new version's number).

@@ -315,6 +315,13 @@ def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
     return arn
 
 
+def file_completed(project_id: str, job_id: str) -> bool:
+    """Count one more file of the job complete; True when that completed the job (the counters are a hint:
+    the exact check runs only once they say it may be the last file)."""
+    done, total = job_repo.count_job_file_done(project_id, job_id)
+    return done >= total and check_completion(project_id, job_id)
+
+
 def check_completion(project_id: str, job_id: str) -> bool:
     """Complete an active, fully launched job whose files are all done (an exact count, not the counters)."""
     job = get_job(project_id, job_id)

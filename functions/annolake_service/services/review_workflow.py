@@ -211,9 +211,7 @@ def complete(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
         project_id, job_id, file_id, status="complete", completed_at=_now(), unless_status="complete"
     ):
         events.publish("task_completed", project_id, {"job_id": job_id, "file_id": file_id})
-        done, total = job_repo.count_job_file_done(project_id, job_id)
-        if done >= total:  # the counters say it may be the last file: check exactly (O(files), so only then)
-            job_completed = jobs.check_completion(project_id, job_id)
+        job_completed = jobs.file_completed(project_id, job_id)
     return {"file_id": file_id, "job_completed": job_completed}
 
 

@@ -53,7 +53,7 @@ def save(
                 instance_list=merged,
                 author=author,
                 task_id=task_id,
-                alongside=alongside(record.annotation_version + 1),
+                alongside=[alongside(record.annotation_version + 1)],
             )
         except Conflict as exc:
             if "current_version" not in exc.details:

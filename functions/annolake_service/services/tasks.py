@@ -1,7 +1,9 @@
 """Task use cases people drive: take the next task, read it, submit it, review it, give it back.
 
 Submitting or reviewing a task hands its result to the file's review workflow (``send_task_success`` with
-the token kept in the task's item); the workflow then opens the next task or completes the file.
+the token kept in the task's item); the workflow then opens the next task or completes the file. A submit
+that leaves nothing to merge or review (``completed_by_submit``) completes the file in its own write, and the
+workflow only ends.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from annolake_service.domain.workflow import (
     Task,
     TaskKind,
     TaskStatus,
+    completed_by_submit,
     hands_out_tasks,
     job_of_task,
     lease_end,
@@ -260,10 +263,11 @@ def submit(
     if task.status is TaskStatus.SUBMITTED:
         if task.assignee != caller:
             raise Conflict(f"task {task_id} was already submitted by {task.assignee}")
-        _resume(task, _annotated_output(task, caller))
+        _resume(task, _annotated_output(task, caller, job))
         return {"task": public(task), "already_submitted": True, "version": (task.result or {}).get("version")}
     task = _held_by(task, caller, job)
     now = _now()
+    completes = _completes(task, job)
     if task.distinct_annotators:
         # One of several consensus slots: the work is kept on the task; the workflow consolidates the slots.
         record = annotation_service.live_file(project_id, task.file_id)
@@ -315,10 +319,13 @@ def submit(
                 result["prelabel"] = outcome
             return result
 
-        def update(new_version: int) -> TransactionUpdate:
-            return task_repo.submission_update(
+        def updates(new_version: int) -> list[TransactionUpdate]:
+            submitted = task_repo.submission_update(
                 task, caller, now=now, result=result_of(new_version), submission=instance_list
             )
+            if not completes:
+                return [submitted]
+            return [submitted, job_repo.completion_update(project_id, task.job_id, task.file_id, now=now)]
 
         try:
             saved = annotation_service.save_annotations(
@@ -328,19 +335,34 @@ def submit(
                 instance_list=instance_list,
                 author=caller,
                 task_id=task_id,
-                alongside=update,
+                alongside=updates,
             )
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None
         saved_version = saved["version"]
         submitted = task_repo.as_submitted(task, now=now, result=result_of(saved_version), submission=instance_list)
-    _resume(submitted, _annotated_output(submitted, caller))
-    events.publish(
-        "task_submitted",
-        project_id,
-        {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "annotator": caller, "kind": "annotate"},
-    )
+    _resume(submitted, _annotated_output(submitted, caller, job))
+    detail = {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "annotator": caller}
+    happened = [("task_submitted", project_id, {**detail, "kind": "annotate"})]
+    if completes:
+        happened.append(("task_completed", project_id, {"job_id": task.job_id, "file_id": task.file_id}))
+    events.publish_all(happened)
+    if completes:
+        jobs.file_completed(project_id, task.job_id)
     return {"task": public(submitted), "already_submitted": False, "version": saved_version}
+
+
+def _completes(task: Task, job: Job) -> bool:
+    """Whether submitting ``task`` completes its file (``completed_by_submit``; a consensus slot never does)."""
+    return not task.distinct_annotators and completed_by_submit(
+        kind=task.kind,
+        round_=task.round,
+        segmented=task.segment is not None,
+        consensus=job.spec.consensus,
+        review_rate=job.spec.review_rate,
+        job_id=task.job_id,
+        file_id=task.file_id,
+    )
 
 
 def _stamped(project_id: str, file_id: str, instance_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -357,16 +379,22 @@ def hand_over_result(task: Task) -> None:
     if task.kind is TaskKind.REVIEW:
         _resume(task, _reviewed_output(task))
     else:
-        _resume(task, _annotated_output(task, str(task.assignee)))
+        _resume(task, _annotated_output(task, str(task.assignee), jobs.get_job(task.project_id, task.job_id)))
 
 
-def _annotated_output(task: Task, annotator: str) -> dict[str, Any]:
-    """What an annotate task hands its workflow; ``review``: a video segment sampled for its own review."""
+def _annotated_output(task: Task, annotator: str, job: Job) -> dict[str, Any]:
+    """What an annotate task hands its workflow; ``review``: a video segment sampled for its own review;
+    ``completed``: the submit completed the file (the workflow ends)."""
     review = False
     if task.segment is not None:
-        rate = jobs.get_job(task.project_id, task.job_id).spec.review_rate
-        review = review_sampled(task.job_id, task.file_id, rate, segment=task.slot)
-    return {**_state(task), "annotator": annotator, "authors": sorted({*task.authors, annotator}), "review": review}
+        review = review_sampled(task.job_id, task.file_id, job.spec.review_rate, segment=task.slot)
+    return {
+        **_state(task),
+        "annotator": annotator,
+        "authors": sorted({*task.authors, annotator}),
+        "review": review,
+        "completed": _completes(task, job),
+    }
 
 
 def review(

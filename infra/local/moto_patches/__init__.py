@@ -89,6 +89,7 @@ from infra.local.moto_patches.request_path import (
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
 from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
+    definite_paths_give_their_value,
     invoke_task_functions_directly,
     keep_few_finished_express_executions,
     name_lambda_service_errors_as_step_functions_does,
@@ -117,6 +118,7 @@ __all__ = [
     "keep_few_finished_express_executions",
     "keep_no_model_instances",
     "action_names_once_per_class",
+    "definite_paths_give_their_value",
     "dynamodb_item_requests_read_as_json",
     "measure_new_items_once",
     "measure_updated_items_once",
@@ -168,6 +170,7 @@ def install() -> None:
     reuse_parsed_json_paths()
     request_ids_only_where_xml_has_them()
     parse_each_json_path_once()
+    definite_paths_give_their_value()
     action_names_once_per_class()
     no_debug_form_wrapper()
     random_strings_in_one_draw()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import os
 import pickle
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -97,7 +99,6 @@ _ENGINE_MODULES = (
 def reuse_step_functions_clients() -> None:
     """moto's ASL engine builds a new boto3 client for every task it runs (tens of ms each, and a new
     connection); give it one pooled client per region and service instead (clients are thread-safe)."""
-    import importlib
     from functools import lru_cache
 
     import boto3
@@ -143,6 +144,40 @@ def parse_each_json_path_once() -> None:
     replace(result_path, "parse", "parsed-once", lambda _: cached(jsonpath_ng.parse))  # the base grammar
 
 
+_EXTRACTING_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.json_path",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.numeric",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
+    "moto.stepfunctions.parser.asl.eval.states",
+)
+#: A definite path: field names and literal indexes only (no wildcard, slice, filter or union).
+_DEFINITE_PATH = re.compile(r"\$(?:\.[A-Za-z_][\w-]*|\[\d+\])+")
+
+
+def definite_paths_give_their_value() -> None:
+    """A definite path into an array's element (``$.annotated[0].completed``) gives that element's value, as
+    Step Functions gives it; moto gives a one-element list whenever a match's parent is an array element (its
+    fix for filter queries, which do give lists), so such a Choice rule never matched. Other paths: moto's."""
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    def make(extract: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+        def definite(path: str, data: Any) -> Any:
+            if _DEFINITE_PATH.fullmatch(path):
+                matches = json_path.parse(path).find(data)
+                if len(matches) == 1:
+                    return matches[0].value
+            return extract(path, data)
+
+        return definite
+
+    for name in _EXTRACTING_MODULES:
+        replace(importlib.import_module(name), "extract_json", "definite-paths", make)
+
+
 MAX_PAYLOAD_BYTES = 256 * 1024  # Step Functions' largest input or output of a state, task or execution
 _QUOTA_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.state",
@@ -160,8 +195,6 @@ def step_functions_payload_limit() -> None:
     Here a state's input is checked as it enters and a task's input once its Parameters are evaluated (the
     Lambda payload, the service call's parameters), and exactly 256 KB passes.
     """
-    import importlib
-
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
     from moto.stepfunctions.parser.asl.component.state.state import CommonStateField

@@ -7,7 +7,7 @@ A file's item and the domain ``FileRecord`` map onto each other here and nowhere
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -397,12 +397,13 @@ def save_annotation_version(
     frame_counts: dict[str, int] | None = None,
     source: str,
     task_id: str | None = None,
-    alongside: TransactionUpdate | None = None,
+    alongside: Sequence[TransactionUpdate] = (),
 ) -> int:
     """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile.
 
-    ``alongside`` is one more conditional update in the same transaction (a workflow task marked submitted
-    with the version it produced): both happen or neither; ConditionFailed if only its condition failed.
+    ``alongside``: more conditional updates in the same transaction (a workflow task marked submitted with the
+    version it produced, its file's progress in the job): all happen or none; ConditionFailed if only theirs
+    failed.
     """
     version = AnnotationVersion(
         project_id=project_id,
@@ -430,14 +431,14 @@ def save_annotation_version(
                 condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
             )
             tx.save(_version_item(version), condition=AnnotationVersionItem.PK.does_not_exist())
-            if alongside is not None:
-                tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
+            for update in alongside:
+                tx.update(update.item, actions=update.actions, condition=update.condition)
     except TransactWriteError as exc:
         refused = refused_writes(exc)
         if not refused:
             raise
-        if alongside is not None and 2 in refused:
-            raise ConditionFailed("the update made alongside the annotations no longer holds") from exc
+        if any(n >= 2 for n in refused):
+            raise ConditionFailed("an update made alongside the annotations no longer holds") from exc
         current = get_file(project_id, file_id)
         raise VersionConflict(current.annotation_version if current else 0) from exc
     datasets.update_summaries(

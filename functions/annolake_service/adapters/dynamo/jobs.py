@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from pynamodb.expressions.update import Action
 
 from annolake_service.adapters.dynamo import keys
-from annolake_service.adapters.dynamo.conditions import applied
+from annolake_service.adapters.dynamo.conditions import TransactionUpdate, applied
 from annolake_service.adapters.dynamo.items import JobFileItem, JobItem
 from annolake_service.adapters.dynamo.table import bind
 from annolake_service.domain.entities import JobFile, UnreadableRecord
@@ -221,6 +221,16 @@ def update_job_file(
         condition &= JobFileItem.status != unless_status
     item = JobFileItem(PK=keys.job_pk(project_id, job_id), SK=keys.job_file_sk(file_id))
     return applied(lambda: item.update(actions=actions, condition=condition))
+
+
+def completion_update(project_id: str, job_id: str, file_id: str, *, now: datetime) -> TransactionUpdate:
+    """The write that marks a file of the job complete, for use in a transaction (the caller's own condition
+    makes it happen once)."""
+    return TransactionUpdate(
+        item=JobFileItem(PK=keys.job_pk(project_id, job_id), SK=keys.job_file_sk(file_id)),
+        actions=[JobFileItem.status.set("complete"), JobFileItem.completed_at.set(now)],
+        condition=JobFileItem.PK.exists(),
+    )
 
 
 def job_files(project_id: str, job_id: str) -> Iterator[JobFile]:
