@@ -318,13 +318,17 @@ def test_writers_adding_labels_at_once_lose_none(world: World) -> None:
 
 
 def test_a_late_summary_copy_of_an_older_save_leaves_the_newest_versions_summary(world: World, monkeypatch) -> None:
-    """A save copies the file's label summary onto its memberships after its transaction: the first of two
-    consecutive saves is held there until the second has landed whole, then let go. Queries on the table
-    filter on those copies, so the newest version's summary must stay."""
+    """A save of a file whose item does not name its datasets (written before they were kept) copies the
+    file's label summary onto its memberships after its transaction: the first of two consecutive saves is
+    held there until the second has landed whole, then let go. Queries on the table filter on those copies,
+    so the newest version's summary must stay."""
     from annolake_service.adapters.dynamo import datasets as dataset_repo
+    from annolake_service.adapters.dynamo import keys
+    from annolake_service.adapters.dynamo.items import FileItem
 
     dataset = f"summary-{uuid.uuid4().hex[:6]}"
     [file_id] = slice_data.seed_dataset(PROJECT, dataset, 1, start=next(_IMAGES))
+    FileItem(keys.file_pk(PROJECT, file_id), keys.FILE_SK).update(actions=[FileItem.dataset_ids.remove()])
     url = f"/api/v1/projects/{PROJECT}/files/{file_id}/annotations"
     read_at = world.client().get(url, headers=world.admin).json()["version"]
     first_committed, second_landed = threading.Event(), threading.Event()

@@ -397,10 +397,95 @@ def test_next_and_submit_read_together_what_they_need(flow):
 
     with flow.dynamodb_requests() as asked:
         tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
-    # task + job; file + schema; the save with the task's submit and the file's completion (no review); the
+    # task + job; file + schema; the save with the task's submit, the file's completion (no review) and the
     # summary copy onto the file's memberships; one more file done on the job's counters
-    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "Query", "UpdateItem", "UpdateItem"]
+    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "UpdateItem"]
     assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
+
+
+def test_a_save_copies_its_summary_onto_each_listing_of_its_file_in_its_own_transaction(flow):
+    """The file's item names the datasets listing it, so a save writes the new version's label summary onto
+    each membership (what queries on the table filter on) in the save's transaction: no read of the
+    memberships, no write after. A membership gone since its id was kept (taken out of a dataset) refuses that
+    transaction: the save is made again with the copy after it, and the item names only the live ones again.
+    A file written before its item named them is saved that way too, once, and its item then names them all."""
+    from annolake_service.adapters.dynamo import datasets as dataset_repo
+    from annolake_service.adapters.dynamo import files as file_repo
+    from annolake_service.adapters.dynamo import keys
+    from annolake_service.adapters.dynamo.items import FileItem
+    from annolake_service.services import annotations, projects
+
+    [file_id] = slice_data.seed_dataset(PROJECT, "listed-a", 1, start=next(_IMAGES))
+    other = projects.ensure_dataset(PROJECT, "listed-b")
+    file_repo.add_to_dataset(PROJECT, file_id, other.dataset_id)
+    item_key = (keys.file_pk(PROJECT, file_id), keys.FILE_SK)
+
+    def save(*boxes: dict) -> int:
+        return annotations.save_annotations(
+            PROJECT, file_id, expected_version=None, instance_list=list(boxes), author=OWNER
+        )["version"]
+
+    def summaries() -> dict[str, tuple[int, dict]]:
+        return {
+            m.dataset_id: (int(m.summary_version), m.label_counts.as_dict())
+            for m in dataset_repo.memberships_of(PROJECT, file_id)
+        }
+
+    def listed() -> set[str] | None:
+        return FileItem.get(*item_key, consistent_read=True).dataset_ids
+
+    home = next(d for d in summaries() if d != other.dataset_id)
+    assert listed() == {home, other.dataset_id}
+    with flow.dynamodb_requests() as asked:
+        version = save(BOX, BOX)
+    assert asked == ["BatchGetItem", "TransactWriteItems"]
+    assert summaries() == {home: (version, {"car": 2}), other.dataset_id: (version, {"car": 2})}
+
+    assert dataset_repo.remove_file(PROJECT, file_id, other.dataset_id)
+    with flow.dynamodb_requests() as asked:
+        version = save(BOX)
+    assert asked[:3] == ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]  # refused, then made
+    assert summaries() == {home: (version, {"car": 1})} and listed() == {home}
+    with flow.dynamodb_requests() as asked:
+        version = save(BOX, BOX, BOX)
+    assert asked == ["BatchGetItem", "TransactWriteItems"] and summaries() == {home: (version, {"car": 3})}
+
+    # listed in one more dataset after the save read the file: its transaction is refused, the file read again
+    third = projects.ensure_dataset(PROJECT, "listed-c")
+    record = file_repo.get_file(PROJECT, file_id)
+    read_before = file_repo.Listing(record.created_at, frozenset({home}), complete=True)
+    file_repo.add_to_dataset(PROJECT, file_id, third.dataset_id)
+    assert summaries()[third.dataset_id] == (version, {"car": 3})
+    with flow.dynamodb_requests() as asked:
+        version = file_repo.save_annotation_version(
+            PROJECT,
+            file_id,
+            expected_version=record.annotation_version,
+            instances=[],
+            deleted=[],
+            label_counts={},
+            attribute_values={},
+            author=OWNER,
+            source="human",
+            listing=read_before,
+        )
+    assert asked == ["TransactWriteItems", "GetItem", "TransactWriteItems"]
+    assert summaries() == {home: (version, {}), third.dataset_id: (version, {})}
+
+    # a file written before its item named its datasets, then listed in one more: the item names only that one
+    FileItem(*item_key).update(actions=[FileItem.dataset_ids.remove(), FileItem.dataset_ids_complete.remove()])
+    fourth = projects.ensure_dataset(PROJECT, "listed-d")
+    file_repo.add_to_dataset(PROJECT, file_id, fourth.dataset_id)
+    assert listed() == {fourth.dataset_id}
+    with flow.dynamodb_requests() as asked:
+        version = save(BOX)
+    copies_after = ["Query", "UpdateItem", "UpdateItem", "UpdateItem"]
+    assert asked == ["BatchGetItem", "TransactWriteItems", *copies_after, "UpdateItem"]  # then every id named
+    everywhere = {home, third.dataset_id, fourth.dataset_id}
+    assert summaries() == dict.fromkeys(everywhere, (version, {"car": 1})) and listed() == everywhere
+    with flow.dynamodb_requests() as asked:
+        version = save()
+    assert asked == ["BatchGetItem", "TransactWriteItems"] and summaries() == dict.fromkeys(everywhere, (version, {}))
 
 
 # --- webhooks -----------------------------------------------------------------------------

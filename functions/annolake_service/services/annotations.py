@@ -121,7 +121,7 @@ def save_annotations(
     ``expected_version`` None: over the version read here (a task's holder saving without naming the version
     loaded); a save that lands meanwhile still makes this one a conflict, as for a version named.
     """
-    record, current_instances, schema = files.get_file_for_save(project_id, file_id)
+    record, current_instances, schema, listing = files.get_file_for_save(project_id, file_id)
     _ready(record)
     if expected_version is None:
         expected_version = record.annotation_version
@@ -168,6 +168,7 @@ def save_annotations(
             source=source,
             task_id=task_id,
             alongside=alongside,
+            listing=listing,
         )
     except VersionConflict as exc:
         raise _stale(project_id, file_id, expected_version, exc.current) from None

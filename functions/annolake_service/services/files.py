@@ -66,10 +66,15 @@ def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, 
     return live(project_id, file_id, found[0] if found else None), found[1] if found else []
 
 
-def get_file_for_save(project_id: str, file_id: str) -> tuple[FileRecord, list[dict[str, Any]], dict[str, Any]]:
-    """``get_file_with_instances`` and the project's schema document, in one read (what a save checks)."""
-    found, (schema, _) = file_repo.get_file_for_save(project_id, file_id)
-    return live(project_id, file_id, found[0] if found else None), found[1] if found else [], schema
+def get_file_for_save(
+    project_id: str, file_id: str
+) -> tuple[FileRecord, list[dict[str, Any]], dict[str, Any], file_repo.Listing]:
+    """``get_file_with_instances``, the project's schema document and where the file is listed, in one read
+    (what a save checks, and whose memberships it copies its summary onto)."""
+    found, (schema, _), listing = file_repo.get_file_for_save(project_id, file_id)
+    record = live(project_id, file_id, found[0] if found else None)
+    assert listing is not None  # the file was found
+    return record, found[1] if found else [], schema, listing
 
 
 def live(project_id: str, file_id: str, record: FileRecord | None) -> FileRecord:

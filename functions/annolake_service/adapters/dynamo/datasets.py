@@ -14,6 +14,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -23,8 +24,20 @@ from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.aws_clients import client
 from annolake_service.adapters.dynamo import cursors, keys
-from annolake_service.adapters.dynamo.conditions import AlreadyExists, ConditionFailed, VersionConflict, applied
-from annolake_service.adapters.dynamo.items import DatasetCountItem, DatasetItem, DatasetMemberItem, SchemaItem
+from annolake_service.adapters.dynamo.conditions import (
+    AlreadyExists,
+    ConditionFailed,
+    TransactionUpdate,
+    VersionConflict,
+    applied,
+)
+from annolake_service.adapters.dynamo.items import (
+    DatasetCountItem,
+    DatasetItem,
+    DatasetMemberItem,
+    FileItem,
+    SchemaItem,
+)
 from annolake_service.adapters.dynamo.table import bind, transact
 from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.shared.settings import get_settings
@@ -126,11 +139,16 @@ def save_schema(project_id: str, document: dict[str, Any], *, expected_version: 
 # --- memberships ----------------------------------------------------------------------------
 
 
+def _membership_key(project_id: str, dataset_id: str, file_id: str, created_at: datetime) -> tuple[str, str]:
+    return keys.shard_pk(project_id, dataset_id, keys.shard_of(file_id)), keys.dataset_member_sk(created_at, file_id)
+
+
 def membership_item(record: FileRecord, dataset_id: str) -> DatasetMemberItem:
     """The file's membership of a dataset, with the copy of its summary."""
+    pk, sk = _membership_key(record.project_id, dataset_id, record.file_id, record.created_at)
     return DatasetMemberItem(
-        PK=keys.shard_pk(record.project_id, dataset_id, keys.shard_of(record.file_id)),
-        SK=keys.dataset_member_sk(record.created_at, record.file_id),
+        PK=pk,
+        SK=sk,
         kind=DatasetMemberItem.KIND,
         GSI1PK=keys.file_pk(record.project_id, record.file_id),
         GSI1SK=keys.dataset_index_sk(dataset_id),
@@ -205,11 +223,25 @@ def _move_count(tx: TransactWrite, project_id: str, dataset_id: str, file_id: st
     tx.update(_counter(project_id, dataset_id, keys.shard_of(file_id)), actions=_count_actions(delta))
 
 
-def add_membership(tx: TransactWrite, record: FileRecord, dataset_id: str, *, condition: Condition = _NOT_LIVE) -> None:
-    """In ``tx``: the file's new membership of the dataset (by default over none or a deleted one) and its count.
-    The transaction is refused, and counts nothing, when ``condition`` does not hold."""
+def add_membership(
+    tx: TransactWrite,
+    record: FileRecord,
+    dataset_id: str,
+    *,
+    condition: Condition = _NOT_LIVE,
+    file_written: bool = False,
+) -> None:
+    """In ``tx``: the file's new membership of the dataset (by default over none or a deleted one), its count and
+    the dataset's id on the file's item (``file_written``: ``tx`` writes the file's item with it already). The
+    transaction is refused, and counts nothing, when ``condition`` does not hold or the file's item is gone."""
     tx.save(membership_item(record, dataset_id), condition=condition)
     _move_count(tx, record.project_id, dataset_id, record.file_id, +1)
+    if not file_written:
+        tx.update(
+            FileItem(PK=keys.file_pk(record.project_id, record.file_id), SK=keys.FILE_SK),
+            actions=[FileItem.dataset_ids.add({dataset_id})],
+            condition=FileItem.PK.exists(),
+        )
 
 
 def put_membership(record: FileRecord, dataset_id: str) -> None:
@@ -269,23 +301,74 @@ def datasets_of_file(project_id: str, file_id: str) -> list[str]:
     return [m.dataset_id for m in memberships_of(project_id, file_id, reading=["dataset_id"])]
 
 
-def update_summaries(
-    project_id: str, file_id: str, *, version: int, label_counts: dict[str, int], attribute_values: dict
-) -> None:
-    """Copy the summary of a file's annotation ``version`` onto its memberships (what slice queries filter on).
-
-    The copy is written after the save's transaction, so two saves' copies can land in either order: each
-    membership takes a copy only over an older one, and the newest version's summary stays."""
-    actions: list[Action] = [
+def _summary_actions(version: int, label_counts: dict[str, int], attribute_values: dict) -> list[Action]:
+    return [
         DatasetMemberItem.label_counts.set(label_counts),
         DatasetMemberItem.attribute_summary.set(attribute_values),
         DatasetMemberItem.summary_version.set(version),
     ]
+
+
+def _over_an_older_copy(version: int) -> Condition:
     older = DatasetMemberItem.summary_version.does_not_exist() | (DatasetMemberItem.summary_version < version)
-    condition = DatasetMemberItem.PK.exists() & older
-    for membership in memberships_of(project_id, file_id, reading=["PK", "SK"]):
+    return DatasetMemberItem.PK.exists() & older
+
+
+def summary_updates(
+    project_id: str,
+    file_id: str,
+    created_at: datetime,
+    dataset_ids: Iterable[str],
+    *,
+    version: int,
+    label_counts: dict[str, int],
+    attribute_values: dict,
+) -> list[TransactionUpdate]:
+    """The summary copy of a file's annotation ``version`` onto its memberships of ``dataset_ids``, for the save's
+    transaction; each refused if that membership is gone (the ids were a superset)."""
+    actions = _summary_actions(version, label_counts, attribute_values)
+    return [
+        TransactionUpdate(
+            item=DatasetMemberItem(*_membership_key(project_id, dataset_id, file_id, created_at)),
+            actions=actions,
+            condition=_over_an_older_copy(version),
+        )
+        for dataset_id in sorted(dataset_ids)
+    ]
+
+
+def copy_summary(
+    record: FileRecord, dataset_id: str, *, version: int, label_counts: dict[str, int], attribute_values: dict
+) -> bool:
+    """Copy the summary of the file's annotation ``version`` onto its membership of one dataset (over an older
+    copy only); False when it was not applied."""
+    bind()
+    [update] = summary_updates(
+        record.project_id,
+        record.file_id,
+        record.created_at,
+        [dataset_id],
+        version=version,
+        label_counts=label_counts,
+        attribute_values=attribute_values,
+    )
+    return applied(partial(update.item.update, actions=update.actions, condition=update.condition))
+
+
+def update_summaries(
+    project_id: str, file_id: str, *, version: int, label_counts: dict[str, int], attribute_values: dict
+) -> set[str]:
+    """Copy the summary of a file's annotation ``version`` onto its memberships (what slice queries filter on).
+
+    The copy is written after the save's transaction, so two saves' copies can land in either order: each
+    membership takes a copy only over an older one, and the newest version's summary stays. Returns the ids of
+    the datasets listing the file (those found)."""
+    actions, condition = _summary_actions(version, label_counts, attribute_values), _over_an_older_copy(version)
+    found = memberships_of(project_id, file_id, reading=["PK", "SK", "dataset_id"])
+    for membership in found:
         # Not applied when a newer copy landed first (or the membership was removed meanwhile): nothing to write.
         applied(partial(membership.update, actions=actions, condition=condition))
+    return {m.dataset_id for m in found}
 
 
 def mark_deleted(project_id: str, file_id: str) -> None:

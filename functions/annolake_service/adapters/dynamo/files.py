@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -21,10 +22,9 @@ from annolake_service.adapters.dynamo.conditions import (
     TransactionUpdate,
     VersionConflict,
     applied,
-    refused_writes,
 )
 from annolake_service.adapters.dynamo.items import AnnotationVersionItem, DatasetMemberItem, FileItem, SchemaItem
-from annolake_service.adapters.dynamo.table import bind, connection, read_together, transact_refused
+from annolake_service.adapters.dynamo.table import bind, read_together, transact_refused
 from annolake_service.domain.entities import AnnotationVersion, FileRecord
 
 # A file item carries its current instances up to this size as JSON; larger ones stay in their version item
@@ -45,9 +45,12 @@ def _file_record(item: FileItem) -> FileRecord:
     return FileRecord.model_validate({name: value for name, value in values.items() if value is not None})
 
 
-def _file_item(record: FileRecord, instances: list[dict[str, Any]]) -> FileItem:
-    """A new file's item; ``instances`` are its version 1 (none: version 0)."""
+def _file_item(record: FileRecord, instances: list[dict[str, Any]], dataset_id: str | None = None) -> FileItem:
+    """A new file's item; ``instances`` are its version 1 (none: version 0); ``dataset_id``: the dataset whose
+    membership is written with it."""
     values = {_ATTRIBUTE_OF.get(name, name): getattr(record, name) for name in FileRecord.model_fields}
+    values["dataset_ids"] = {dataset_id} if dataset_id else None
+    values["dataset_ids_complete"] = True if dataset_id else None
     values["video"] = record.video.model_dump(mode="json") if record.video is not None else None
     values["annotation_version"] = 1 if instances else 0
     values["current_instances"] = _carried(instances) if instances else None
@@ -150,15 +153,24 @@ def get_files_with_instances(
 
 def get_file_for_save(
     project_id: str, file_id: str
-) -> tuple[tuple[FileRecord, list[dict[str, Any]]] | None, tuple[dict[str, Any], int]]:
+) -> tuple[tuple[FileRecord, list[dict[str, Any]]] | None, tuple[dict[str, Any], int], Listing | None]:
     """What saving a file's annotations checks against, in one batch read: the file with the live instances of
-    its current version (``get_file_with_instances``) and the project's schema (``datasets.get_schema``)."""
+    its current version (``get_file_with_instances``), the project's schema (``datasets.get_schema``) and the
+    datasets its item names."""
     file_item, schema_item = read_together(
         [FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK), datasets.schema_key(project_id)],
         consistent=False,
     )
-    found = _with_instances(project_id, {file_id: file_item}) if isinstance(file_item, FileItem) else {}
-    return found.get(file_id), datasets.schema_of(schema_item if isinstance(schema_item, SchemaItem) else None)
+    if not isinstance(file_item, FileItem):
+        return None, datasets.schema_of(schema_item if isinstance(schema_item, SchemaItem) else None), None
+    found = _with_instances(project_id, {file_id: file_item})
+    schema = datasets.schema_of(schema_item if isinstance(schema_item, SchemaItem) else None)
+    return found.get(file_id), schema, _listing(file_item)
+
+
+def _listing(item: FileItem) -> Listing:
+    named = frozenset(item.dataset_ids) if item.dataset_ids else None
+    return Listing(item.created_at, named, complete=bool(item.dataset_ids_complete and named))
 
 
 def _with_instances(project_id: str, items: dict[str, FileItem]) -> dict[str, tuple[FileRecord, list[dict[str, Any]]]]:
@@ -274,8 +286,8 @@ def register_file(
     """
 
     def write(tx: TransactWrite) -> None:
-        tx.save(_file_item(record, instance_list), condition=FileItem.PK.does_not_exist())  # the first write
-        datasets.add_membership(tx, record, dataset_id)
+        tx.save(_file_item(record, instance_list, dataset_id), condition=FileItem.PK.does_not_exist())  # first
+        datasets.add_membership(tx, record, dataset_id, file_written=True)
         if instance_list:
             tx.save(
                 _version_item(_first_version(record, instance_list, created_by)),
@@ -302,8 +314,8 @@ def put_new_files(entries: list[tuple[FileRecord, str, list[dict[str, Any]], str
     """
     bind()
     with FileItem.batch_write() as batch:
-        for record, _, instances, _ in entries:
-            batch.save(_file_item(record, instances))
+        for record, dataset_id, instances, _ in entries:
+            batch.save(_file_item(record, instances, dataset_id))
     with DatasetMemberItem.batch_write() as batch:
         for record, dataset_id, _, _ in entries:
             batch.save(datasets.membership_item(record, dataset_id))
@@ -342,14 +354,14 @@ def list_in_dataset(record: FileRecord, dataset_id: str) -> None:
 
     A save that committed after ``record`` was read may have copied its summary onto the file's memberships
     before this one existed: the file is read again (strongly) once the membership is written, and a newer
-    version's summary copied over (only ever over an older copy)."""
+    version's summary copied onto this membership, by its key (only ever over an older copy)."""
     if not datasets.add_file(record, dataset_id):
         return
     latest = get_file(record.project_id, record.file_id, consistent=True)
     if latest is not None and latest.annotation_version > record.annotation_version:
-        datasets.update_summaries(
-            record.project_id,
-            record.file_id,
+        datasets.copy_summary(
+            record,
+            dataset_id,
             version=latest.annotation_version,
             label_counts=latest.label_counts,
             attribute_values=latest.attribute_values,
@@ -384,6 +396,21 @@ def _update_live_file(project_id: str, file_id: str, actions: list[Action]) -> b
     return applied(lambda: item.update(actions=actions, condition=condition))
 
 
+#: Memberships whose summary copy a save writes in its own transaction (at most 100 writes in one); a file
+#: listed in more datasets takes the copy after it, as one written before ``dataset_ids`` was kept does.
+COPIES_IN_SAVE = 25
+_LISTING_TRIES = 4  # transactions a save makes while the datasets listing its file change under it
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Where a file is listed, as its item says: its memberships' keys are made from these."""
+
+    created_at: datetime
+    dataset_ids: frozenset[str] | None  # as the item names them (None: none)
+    complete: bool  # every dataset listing the file is named (else only those added since it was written)
+
+
 def save_annotation_version(
     project_id: str,
     file_id: str,
@@ -398,12 +425,17 @@ def save_annotation_version(
     source: str,
     task_id: str | None = None,
     alongside: Sequence[TransactionUpdate] = (),
+    listing: Listing | None = None,
 ) -> int:
     """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile.
 
     ``alongside``: more conditional updates in the same transaction (a workflow task marked submitted with the
     version it produced, its file's progress in the job): all happen or none; ConditionFailed if only theirs
-    failed.
+    failed. ``listing``: the version's summary is copied onto the file's memberships in the same transaction,
+    on the condition that the datasets its item names are still those: a membership written since (the
+    file listed in one more dataset) makes the save read them again, one gone since (taken out of a dataset)
+    is left out, and the item names the live ones again. A file whose item names none (written before they
+    were kept) takes the copy after the transaction, its memberships read.
     """
     version = AnnotationVersion(
         project_id=project_id,
@@ -417,31 +449,87 @@ def save_annotation_version(
         created_at=datetime.now(UTC),
     )
     carried = _carried(instances)
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(
-                FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK),
-                actions=[
-                    FileItem.annotation_version.set(version.version),
-                    FileItem.label_counts.set(label_counts),
-                    FileItem.frame_counts.set(frame_counts or {}),
-                    FileItem.attribute_summary.set(attribute_values),
-                    FileItem.current_instances.remove() if carried is None else FileItem.current_instances.set(carried),
-                ],
-                condition=(FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist(),
-            )
-            tx.save(_version_item(version), condition=AnnotationVersionItem.PK.does_not_exist())
-            for update in alongside:
-                tx.update(update.item, actions=update.actions, condition=update.condition)
-    except TransactWriteError as exc:
-        refused = refused_writes(exc)
+    file_key = FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK)
+
+    def write(tx: TransactWrite, copies: list[TransactionUpdate], kept: frozenset[str] | None) -> None:
+        condition = (FileItem.annotation_version == expected_version) & FileItem.deleted_at.does_not_exist()
+        if copies:
+            condition &= FileItem.dataset_ids == set(kept or ())
+        tx.update(
+            file_key,
+            actions=[
+                FileItem.annotation_version.set(version.version),
+                FileItem.label_counts.set(label_counts),
+                FileItem.frame_counts.set(frame_counts or {}),
+                FileItem.attribute_summary.set(attribute_values),
+                FileItem.current_instances.remove() if carried is None else FileItem.current_instances.set(carried),
+            ],
+            condition=condition,
+        )
+        tx.save(_version_item(version), condition=AnnotationVersionItem.PK.does_not_exist())
+        for update in [*alongside, *copies]:
+            tx.update(update.item, actions=update.actions, condition=update.condition)
+
+    bind()
+    first_copy = 2 + len(alongside)  # the writes go puts first: the version, the file, ``alongside``, the copies
+    listing = listing or Listing(datetime.now(UTC), None, complete=False)
+    kept = listing.dataset_ids  # as the file's item names them: the transaction expects them unchanged
+    live = set(kept or ())  # those a copy is written onto
+    for _ in range(_LISTING_TRIES):
+        if not listing.complete or len(live) > COPIES_IN_SAVE:
+            break
+        onto = sorted(live)
+        copies = datasets.summary_updates(
+            project_id,
+            file_id,
+            listing.created_at,
+            onto,
+            version=version.version,
+            label_counts=label_counts,
+            attribute_values=attribute_values,
+        )
+        if not copies:
+            break  # every membership it named is gone: the copy after, onto those read
+        refused = transact_refused(partial(write, copies=copies, kept=kept))
         if not refused:
-            raise
-        if any(n >= 2 for n in refused):
-            raise ConditionFailed("an update made alongside the annotations no longer holds") from exc
+            if live != set(kept or ()):
+                _keep_listing(file_key, kept, live)
+            return version.version
+        if any(2 <= n < first_copy for n in refused):
+            raise ConditionFailed("an update made alongside the annotations no longer holds")
+        live -= {onto[n - first_copy] for n in refused if n >= first_copy}  # taken out of their datasets since
+        if refused & {0, 1}:  # moved on, deleted, or listed in another dataset since it was read
+            now = _file_item_now(file_key)
+            if now is None or now.deleted_at is not None or now.annotation_version != expected_version:
+                raise VersionConflict(int(now.annotation_version) if now is not None else 0)
+            listing = _listing(now)
+            kept, live = listing.dataset_ids, set(listing.dataset_ids or ())
+    refused = transact_refused(partial(write, copies=[], kept=None))
+    if any(n >= 2 for n in refused):
+        raise ConditionFailed("an update made alongside the annotations no longer holds")
+    if refused:
         current = get_file(project_id, file_id)
-        raise VersionConflict(current.annotation_version if current else 0) from exc
-    datasets.update_summaries(
+        raise VersionConflict(current.annotation_version if current else 0)
+    found = datasets.update_summaries(
         project_id, file_id, version=version.version, label_counts=label_counts, attribute_values=attribute_values
     )
+    if found and (found != set(kept or ()) or not listing.complete):
+        _keep_listing(file_key, kept, found)
     return version.version
+
+
+def _file_item_now(key: FileItem) -> FileItem | None:
+    try:
+        return FileItem.get(key.PK, key.SK, consistent_read=True)
+    except FileItem.DoesNotExist:
+        return None
+
+
+def _keep_listing(file_key: FileItem, was: frozenset[str] | None, found: set[str]) -> None:
+    """Name ``found``, every dataset listing the file, on its item if the item still names ``was`` (None:
+    nothing): a membership written meanwhile added its id, and the item stays as it is."""
+    if not found:
+        return
+    unchanged = FileItem.dataset_ids.does_not_exist() if was is None else FileItem.dataset_ids == set(was)
+    actions: list[Action] = [FileItem.dataset_ids.set(found), FileItem.dataset_ids_complete.set(True)]
+    applied(partial(file_key.update, actions=actions, condition=unchanged & FileItem.PK.exists()))

@@ -135,6 +135,12 @@ class FileItem(Item):
     current_instances = JSONAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     deleted_at = UTCDateTimeAttribute(null=True)
+    # The datasets listing the file, added to with each membership, so that a save copies its summary onto them
+    # in its own transaction. Named in full (``dataset_ids_complete``) from the file's first write, or once a
+    # save has read its memberships; then a superset (a removed membership may leave its id: the save finds
+    # out and names the live ones). A file written before they were kept may hold only the ids added since.
+    dataset_ids = UnicodeSetAttribute(null=True)
+    dataset_ids_complete = BooleanAttribute(null=True)
 
 
 class DatasetMemberItem(_IndexedItem):
