@@ -38,7 +38,7 @@ from tests.support.processes import cpu_seconds, platform_processes
 
 ANNOTATORS = int(os.environ.get("ANNOLAKE_BENCH_ANNOTATORS", "20"))
 SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
-FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "600"))
+FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "2000"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
 ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
 THINK = float(os.environ.get("ANNOLAKE_BENCH_THINK_SECONDS", "0"))
