@@ -28,6 +28,7 @@ COUNT = int(os.environ.get("BENCH_CALLS_FILES", "40"))
 WARM = 5
 POLLING = {"sqs:ReceiveMessage", "sqs:GetQueueAttributes"}
 PLATFORM = "(platform)"  # a call made in the platform's process outside any handler: the engine, a poller
+CLIENT = "(client)"  # a call from another process that names no function: the bench's own, or the API workers
 
 
 def _calls(emulator_url: str) -> Counter[tuple[str, str]]:
@@ -45,10 +46,8 @@ def _drop(s3: Any, bucket: str, dataset: str, bodies: list[bytes], first: int) -
         )
 
 
-def _settle(s3: Any, emulator_url: str, bucket: str, dataset: str) -> None:
-    """Until the drop folder is empty and no call but polling was made for 3 s."""
-    while s3.list_objects_v2(Bucket=bucket, Prefix=f"demo/{dataset}/", MaxKeys=1).get("KeyCount", 0):
-        time.sleep(0.25)
+def quiet(emulator_url: str) -> None:
+    """Until no call but polling was made for 3 s."""
     last, quiet_since = None, time.monotonic()
     while time.monotonic() - quiet_since < 3:
         time.sleep(0.5)
@@ -57,24 +56,35 @@ def _settle(s3: Any, emulator_url: str, bucket: str, dataset: str) -> None:
             last, quiet_since = seen, time.monotonic()
 
 
+def _settle(s3: Any, emulator_url: str, bucket: str, dataset: str) -> None:
+    """Until the drop folder is empty and the platform quiet."""
+    while s3.list_objects_v2(Bucket=bucket, Prefix=f"demo/{dataset}/", MaxKeys=1).get("KeyCount", 0):
+        time.sleep(0.25)
+    quiet(emulator_url)
+
+
+def counting_platform(home: Path) -> Any:
+    """The local platform with every request to its emulator counted (``_count_every_call``)."""
+    return start_platform(
+        home, free_port(), free_port(), snapshot_seconds=30, timeout_s=900, module="tests.bench.ingest_calls"
+    )
+
+
+def clear_counts(emulator_url: str) -> None:
+    urllib3.PoolManager().request("DELETE", f"{emulator_url}/_annolake/faults")
+
+
 def measure(count: int = COUNT) -> Counter[tuple[str, str]]:
     """Calls made for ``count`` dropped 640x480 photos, by (caller, operation)."""
     bodies = [noise_jpeg(640, 480, seed=n) for n in range(WARM + count)]
     with tempfile.TemporaryDirectory() as tmp:
-        platform = start_platform(
-            Path(tmp) / "home",
-            free_port(),
-            free_port(),
-            snapshot_seconds=30,
-            timeout_s=900,
-            module="tests.bench.ingest_calls",
-        )
+        platform = counting_platform(Path(tmp) / "home")
         try:
             s3, _ = _s3(platform)
             drop = platform.credentials["drop_bucket"]
             _drop(s3, drop, "calls", bodies[:WARM], 0)
             _settle(s3, platform.emulator_url, drop, "calls")
-            urllib3.PoolManager().request("DELETE", f"{platform.emulator_url}/_annolake/faults")
+            clear_counts(platform.emulator_url)
             _drop(s3, drop, "calls", bodies[WARM:], WARM)
             _settle(s3, platform.emulator_url, drop, "calls")
             return _calls(platform.emulator_url)
@@ -82,13 +92,23 @@ def measure(count: int = COUNT) -> Counter[tuple[str, str]]:
             platform.stop(timeout=600)
 
 
-def table(calls: Counter[tuple[str, str]], count: int) -> list[tuple[str, str, str]]:
+def table(
+    calls: Counter[tuple[str, str]],
+    count: int,
+    *,
+    what: str = f"ingested file ({COUNT} x 640x480)",
+    bare: int = 4,
+    clients: str | None = None,
+) -> list[tuple[str, str, str]]:
+    """Calls per ``what``, by caller and operation; ``clients``: the name of the processes calling the emulator
+    from outside (the API workers), whose calls count (else they are the bench's own, left out)."""
+    named = Counter({((clients or CLIENT) if k[0] == CLIENT else k[0], k[1]): n for k, n in calls.items()})
+    per_unit = [(k, n) for k, n in named.items() if k[1] not in POLLING and k[0] != CLIENT]
     rows = []
-    per_file = [(k, n) for k, n in calls.items() if k[1] not in POLLING and k[0] != "(client)"]
-    for (caller, operation), n in sorted(per_file, key=lambda kn: (kn[0][0], -kn[1])):
-        rows.append((f"  {caller}: {operation}", f"{n / count:.2f}", "calls per file"))
-    total = sum(n for _, n in per_file) / count
-    rows.append((f"AWS calls per ingested file ({count} x 640x480), all callers", f"{total:.1f}", "bare work: 4"))
+    for (caller, operation), n in sorted(per_unit, key=lambda kn: (kn[0][0], -kn[1])):
+        rows.append((f"  {caller}: {operation}", f"{n / count:.2f}", f"calls per {what.split(' (')[0]}"))
+    total = sum(n for _, n in per_unit) / count
+    rows.append((f"AWS calls per {what}, all callers", f"{total:.1f}", f"bare work: {bare}"))
     polling = sum(n for k, n in calls.items() if k[1] in POLLING)
     rows.append(("  polling calls in that time (not per file)", f"{polling}", ", ".join(sorted(POLLING))))
     return rows
@@ -111,7 +131,7 @@ def _count_every_call() -> None:
         if by_handler is None and environ.get("PATH_INFO") != faults.FAULTS_PATH:
             operation = faults.request_operation(environ)
             if operation is not None:
-                caller = PLATFORM if environ.get("REMOTE_PORT") == 0 else "(client)"
+                caller = PLATFORM if environ.get("REMOTE_PORT") == 0 else CLIENT
                 with lock:
                     self.calls[(caller, operation)] += 1
         return counted(self, environ, start_response)
