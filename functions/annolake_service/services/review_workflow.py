@@ -1,7 +1,8 @@
 """The steps of the review state machine (one Standard execution per file in a job).
 
-    Prepare -> Annotate (Map over consensus slots, each waits on a task token) -> Consolidate
-      -> [review needed?] Review (waits) -> approve: Complete
+    Prepare -> Annotate (Map over consensus slots, each waits on a task token)
+      -> [completed by its submit?] end (one annotator, not sampled for review: ``services.tasks`` completed it)
+      -> Consolidate -> [review needed?] Review (waits) -> approve: Complete
                      |                 \\-> request changes: Rework (waits, same annotator) -> Review ...
                      \\-> no review: Consolidate completes the file itself (one step and invocation fewer a file)
 
