@@ -86,9 +86,14 @@ def _first_version(record: FileRecord, instances: list[dict[str, Any]], author: 
 
 
 def get_file(project_id: str, file_id: str, *, consistent: bool = False) -> FileRecord | None:
+    item = _read_file_item(project_id, file_id, consistent=consistent)
+    return _file_record(item) if item is not None else None
+
+
+def _read_file_item(project_id: str, file_id: str, *, consistent: bool) -> FileItem | None:
     bind()
     try:
-        return _file_record(FileItem.get(keys.file_pk(project_id, file_id), keys.FILE_SK, consistent_read=consistent))
+        return FileItem.get(keys.file_pk(project_id, file_id), keys.FILE_SK, consistent_read=consistent)
     except FileItem.DoesNotExist:
         return None
 
@@ -425,7 +430,7 @@ def save_annotation_version(
     source: str,
     task_id: str | None = None,
     alongside: Sequence[TransactionUpdate] = (),
-    listing: Listing | None = None,
+    listing: Listing,
 ) -> int:
     """Append version ``expected_version + 1``; VersionConflict if the file moved on meanwhile.
 
@@ -472,7 +477,6 @@ def save_annotation_version(
 
     bind()
     first_copy = 2 + len(alongside)  # the writes go puts first: the version, the file, ``alongside``, the copies
-    listing = listing or Listing(datetime.now(UTC), None, complete=False)
     kept = listing.dataset_ids  # as the file's item names them: the transaction expects them unchanged
     live = set(kept or ())  # those a copy is written onto
     for _ in range(_LISTING_TRIES):
@@ -499,7 +503,7 @@ def save_annotation_version(
             raise ConditionFailed("an update made alongside the annotations no longer holds")
         live -= {onto[n - first_copy] for n in refused if n >= first_copy}  # taken out of their datasets since
         if refused & {0, 1}:  # moved on, deleted, or listed in another dataset since it was read
-            now = _file_item_now(file_key)
+            now = _read_file_item(project_id, file_id, consistent=True)
             if now is None or now.deleted_at is not None or now.annotation_version != expected_version:
                 raise VersionConflict(int(now.annotation_version) if now is not None else 0)
             listing = _listing(now)
@@ -516,13 +520,6 @@ def save_annotation_version(
     if found and (found != set(kept or ()) or not listing.complete):
         _keep_listing(file_key, kept, found)
     return version.version
-
-
-def _file_item_now(key: FileItem) -> FileItem | None:
-    try:
-        return FileItem.get(key.PK, key.SK, consistent_read=True)
-    except FileItem.DoesNotExist:
-        return None
 
 
 def _keep_listing(file_key: FileItem, was: frozenset[str] | None, found: set[str]) -> None:
