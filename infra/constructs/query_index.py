@@ -17,12 +17,11 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.queues import stream_fed
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.storage import ATHENA_RESULTS_PREFIX
 
@@ -79,28 +78,9 @@ class QueryIndex(Construct):
         )
         function = self.updater.function
         table.grant_read_write_data(function)  # reads files and memberships; writes the index manifests
-        table.grant_stream_read(function)
         media_bucket.grant_read_write(function, f"{INDEX_PREFIX}*")
         media_bucket.grant_delete(function, f"{INDEX_PREFIX}*")
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(self.dead_letter_queue, "SQS3", "This queue is itself the stream mapping's on-failure queue.")
-        function.add_event_source(
-            sources.DynamoEventSource(
-                table,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
-                max_batching_window=Duration.seconds(1),
-                bisect_batch_on_error=True,
-                retry_attempts=10,
-                on_failure=sources.SqsDlq(self.dead_letter_queue),
-            )
-        )
+        self.dead_letter_queue = stream_fed(self, dead_letters_id="DeadLetters", function=function, table=table)
         nag.acknowledge(
             self.updater.role,
             "IAM5",

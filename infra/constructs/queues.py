@@ -1,8 +1,13 @@
-"""A Lambda function fed by an SQS queue in batches, with the dead-letter queue an alarm watches."""
+"""A Lambda function fed in batches by an SQS queue or by the table's change stream, with the dead-letter queue an
+alarm watches."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -47,3 +52,39 @@ def batched_queue(
         )
     )
     return queue, dead_letters
+
+
+def stream_fed(
+    scope: Construct,
+    *,
+    dead_letters_id: str,
+    function: lambda_.Function,
+    table: dynamodb.ITable,
+    filters: Sequence[Mapping[str, Any]] | None = None,
+) -> sqs.Queue:
+    """``function`` fed by ``table``'s change stream from its oldest record, up to 100 records a batch gathered
+    for up to a second (only those matching one of ``filters``, Lambda's event filter patterns); a batch that
+    fails is split to isolate a bad record and retried ten times, then described on the returned dead-letter
+    queue."""
+    dead_letters = sqs.Queue(
+        scope,
+        dead_letters_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    nag.acknowledge(dead_letters, "SQS3", "This queue is itself a stream mapping's on-failure queue.")
+    table.grant_stream_read(function)
+    function.add_event_source(
+        sources.DynamoEventSource(
+            table,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=100,
+            max_batching_window=Duration.seconds(1),
+            bisect_batch_on_error=True,
+            retry_attempts=10,
+            on_failure=sources.SqsDlq(dead_letters),
+            filters=filters,
+        )
+    )
+    return dead_letters

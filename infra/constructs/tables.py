@@ -16,7 +16,7 @@ def _key(name: str) -> dynamodb.Attribute:
 
 
 class Tables(Construct):
-    """``table``: PK/SK with GSI1 and GSI2 (keys built only in the adapters), and a stream of changed keys."""
+    """``table``: PK/SK with GSI1 and GSI2 (keys built only in the adapters), and a stream of changes."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
@@ -27,7 +27,9 @@ class Tables(Construct):
             sort_key=_key("SK"),
             time_to_live_attribute="ttl",
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            stream=dynamodb.StreamViewType.KEYS_ONLY,  # the query index updater re-reads what changed
+            # The query index updater reads the keys (and re-reads what changed); the workflow's progress reads
+            # what an item was and became (a task submitted, a file completed).
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=config.point_in_time_recovery
             ),

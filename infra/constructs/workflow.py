@@ -24,6 +24,7 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -31,6 +32,7 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.events import DomainEvents
+from infra.constructs.queues import stream_fed
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.state_machine import LoggedStateMachine, lambda_step
 
@@ -108,8 +110,8 @@ class Workflow(Construct):
         )
         for step in steps:
             table.grant_read_write_data(step.function)
-        for step in (self.open_task, self.consolidate, self.complete, self.finish_launch):
-            events.grant_publish(step.function)  # Consolidate completes a file that needs no review
+        for step in (self.open_task, self.finish_launch):
+            events.grant_publish(step.function)  # task_created; job_completed of a job launched over no files
         media_bucket.grant_read_write(self.plan_launch.function)
         media_bucket.grant_read(self.launch_chunk.function)
         # OpenTask hands over the recorded result when a re-driven workflow reaches a task already done.
@@ -127,6 +129,33 @@ class Workflow(Construct):
         )
         self.launch_state_machine = self._state_machine(
             "Launch", self.launch_name, stage, self._launch_definition(), "one execution per job launch"
+        )
+        self.progress = self._step(
+            "Progress", "progress_handler", "workflow: announce tasks submitted and files completed, count jobs done"
+        )
+        table.grant_read_write_data(self.progress.function)  # the job's counters and its exact completion check
+        events.grant_publish(self.progress.function)
+        self._acknowledge_steps((self.progress,), table, media_bucket)
+        # Only the changes that announce something reach it: a task's item becoming submitted, a job file's complete
+        # (the function still ignores a record that only looks like one: a submitted task written again).
+        self.progress_dead_letter_queue = stream_fed(
+            self,
+            dead_letters_id="ProgressDeadLetters",
+            function=self.progress.function,
+            table=table,
+            filters=[
+                lambda_.FilterCriteria.filter(
+                    {
+                        "dynamodb": {
+                            "NewImage": {
+                                "kind": {"S": lambda_.FilterRule.is_equal(kind)},
+                                "status": {"S": lambda_.FilterRule.is_equal(status)},
+                            }
+                        }
+                    }
+                )
+                for kind, status in (("task", "submitted"), ("job_file", "complete"))
+            ],
         )
         # A bulk ingest emits one event per file: gathered for a second, they reach the jobs ten to an invocation.
         self.file_ingested_queue = events.subscribe(

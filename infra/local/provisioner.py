@@ -462,7 +462,8 @@ def _rule(ctx: _Context) -> Created:
 
 
 def _event_source_mapping(ctx: _Context) -> Created:
-    """SQS -> function; delivered by ``infra.local.event_sources`` as Lambda's poller would."""
+    """SQS or a table's stream -> function; delivered by ``infra.local.event_sources`` and
+    ``infra.local.stream_sources`` as Lambda's pollers would (a stream mapping's filters included)."""
     p = ctx.properties
     mapping = ctx.client("lambda").create_event_source_mapping(
         EventSourceArn=p["EventSourceArn"],
@@ -470,6 +471,7 @@ def _event_source_mapping(ctx: _Context) -> Created:
         BatchSize=int(p.get("BatchSize", 10)),
         MaximumBatchingWindowInSeconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
         FunctionResponseTypes=p.get("FunctionResponseTypes", []),
+        **({"FilterCriteria": p["FilterCriteria"]} if p.get("FilterCriteria") else {}),
     )
     return ctx.created(mapping["UUID"])
 

@@ -4,7 +4,8 @@ moto numbers a shard's records from the same start again each time a mapped func
 numbers repeat), and invokes the function inside the ``PutItem`` that wrote the record, one call per write.
 Here each record gets a sequence number above every earlier one (time-based, so it keeps growing across a
 restart), the writer returns at once, and a delivery thread per table hands the function the records in
-batches (up to ``BATCH_SIZE``, after a short batching window), in order. A batch the function fails is
+batches (up to ``BATCH_SIZE``, after a short batching window), in order, each mapping the records its filter
+patterns let through. A batch the function fails is
 retried with backoff, as Lambda blocks a shard on a failing batch; after the last attempt the batch is
 logged and dropped (the cloud sends it to the mapping's on-failure queue).
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from moto.awslambda.utils import get_backend
 from moto.dynamodb.models.table import StreamRecord, StreamShard
+from moto.events.models import EventPattern
 
 log = logging.getLogger("local-runtime.stream-sources")
 BATCH_SIZE = 100
@@ -69,7 +71,11 @@ class _Delivery:
 
     def _deliver(self, function_arn: str, mapping: Any, batch: list[dict[str, Any]]) -> None:
         region = function_arn.split(":")[3]
-        event = {"Records": [{**r, "awsRegion": region, "eventSourceARN": mapping.event_source_arn} for r in batch]}
+        records = [{**r, "awsRegion": region, "eventSourceARN": mapping.event_source_arn} for r in batch]
+        records = [r for r in records if _passes(mapping, r)]
+        if not records:
+            return
+        event = {"Records": records}
         for attempt in range(len(RETRY_DELAYS_S) + 1):
             headers: dict[str, Any] = {}
             try:
@@ -94,6 +100,18 @@ class _Delivery:
             len(RETRY_DELAYS_S) + 1,
             function_arn,
         )
+
+
+def _patterns(mapping: Any) -> list[EventPattern]:
+    """The mapping's filter patterns (Lambda's event filtering: EventBridge's pattern syntax over the record)."""
+    filters = (getattr(mapping, "filter_criteria", None) or {}).get("Filters") or []
+    return [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
+
+
+def _passes(mapping: Any, record: dict[str, Any]) -> bool:
+    """Whether ``record`` reaches the mapping's function: it has no filters, or the record matches one."""
+    patterns = _patterns(mapping)
+    return not patterns or any(pattern.matches_event(record) for pattern in patterns)  # type: ignore[arg-type]
 
 
 _deliveries: dict[int, _Delivery] = {}

@@ -144,7 +144,11 @@ class AppStack(Stack):
                 "LaunchStateMachine": self.workflow.launch_state_machine,
                 "PredictStateMachine": self.predictions.state_machine,
             },
-            event_dead_letter_queues=[*self.events.dead_letter_queues, self.query_index.dead_letter_queue],
+            event_dead_letter_queues=[
+                *self.events.dead_letter_queues,
+                self.query_index.dead_letter_queue,
+                self.workflow.progress_dead_letter_queue,
+            ],
             scheduled_functions={"QueryIndexCompaction": self.query_index.compactor.function},
             alarm_email=config.alarm_email,
         )

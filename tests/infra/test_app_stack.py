@@ -33,6 +33,7 @@ WORKFLOW_STEPS = {
         "launch_chunk",
         "finish_launch",
         "fail_launch",
+        "progress",
         "file_ingested",
     )
 }
@@ -345,10 +346,11 @@ def test_arrivals_reach_the_trigger_in_batches_and_dead_letter_after_three_tries
     assert all("sqs:SendMessage" in s["Action"] and "aws:SourceArn" in json.dumps(s["Condition"]) for s in sends)
 
 
-def test_the_query_index_updater_reads_the_tables_key_stream_and_writes_only_index_files(dev):
+def test_the_query_index_updater_reads_the_tables_stream_and_writes_only_index_files(dev):
     template = dev.app_template
     (table,) = resources(dev.data, "AWS::DynamoDB::Table").values()
-    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    # both images: the workflow's progress reads what a task or job file was and became
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     updater, props = service_functions(template)[QUERY_INDEX]
     (mapping,) = [
         m["Properties"]
@@ -589,7 +591,8 @@ def test_alarms_notify_the_topic(dev):
     # ingest, review, launch, predict (a failed import, export or snapshot build is reported on itself)
     assert watched == machines
     dead_letter_queues = [a for a in by_metric["ApproximateNumberOfMessagesVisible"]]
-    assert len(dead_letter_queues) == 4  # the S3 trigger's, one per domain-event consumer, the index updater's
+    # the S3 trigger's, one per domain-event consumer, the index updater's, the workflow progress's
+    assert len(dead_letter_queues) == 5
     for dlq in dead_letter_queues:
         assert dlq["Namespace"] == "AWS/SQS"
         assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from annolake_service.adapters.dynamo.items import JobFileItem, TaskItem
+from annolake_service.domain.workflow import TaskStatus
+
 from tests.infra.templates import intrinsic, one, resources, state_machine_definition
 
 
@@ -120,3 +123,24 @@ def test_webhook_secrets_are_scoped_to_their_prefix(dev):
     for resources_ in grants.values():  # webhook signing secrets, and those of the models users host
         assert all(("secret:annolake/dev/webhooks/*" in r) != ("secret:annolake/dev/models/*" in r) for r in resources_)
     assert any("secret:annolake/dev/models/*" in r for r in grants["secretsmanager:GetSecretValue"])
+
+
+def test_the_workflows_progress_reads_only_tasks_submitted_and_job_files_completed_from_the_tables_stream(dev):
+    template = dev.app_template
+    functions = template["Resources"]
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if functions[m["Properties"]["FunctionName"]["Ref"]]["Properties"]["Handler"].endswith(".progress_handler")
+    ]
+    assert "StreamArn" in json.dumps(mapping["EventSourceArn"])
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
+    on_failure = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert functions[on_failure]["Type"] == "AWS::SQS::Queue"
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    # the item kinds and statuses the service writes (held together with the construct's literals here)
+    assert patterns == [
+        {"dynamodb": {"NewImage": {"kind": {"S": [TaskItem.KIND]}, "status": {"S": [TaskStatus.SUBMITTED.value]}}}},
+        {"dynamodb": {"NewImage": {"kind": {"S": [JobFileItem.KIND]}, "status": {"S": ["complete"]}}}},
+    ]

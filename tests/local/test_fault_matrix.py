@@ -682,8 +682,10 @@ class Review(Scenario):
         return False
 
     def _drive(self, project: str, job_id: str) -> None:
-        """Act until the job's launch run and each file's workflow run have ended."""
+        """Act until the job's launch run and each file's workflow run have ended, and a launched job whose files
+        are all complete is complete (the table's stream counts them into it after the runs end)."""
         from annolake_service.adapters.dynamo import jobs as job_repo
+        from annolake_service.domain.workflow import JobStatus
 
         def ended(arn: str | None) -> bool:
             sfn = self.rig.aws("stepfunctions")
@@ -694,8 +696,15 @@ class Review(Scenario):
             if self._act(project):
                 continue
             job = job_repo.get_job(project, job_id)
-            files = job_repo.job_files(project, job_id)
-            if job and ended(job.launch_execution) and all(ended(f.execution_arn) for f in files):
+            files = list(job_repo.job_files(project, job_id))
+            if not (job and ended(job.launch_execution) and all(ended(f.execution_arn) for f in files)):
+                time.sleep(0.05)
+                continue
+            job, files = job_repo.get_job(project, job_id), list(job_repo.job_files(project, job_id))  # read after
+            unlaunched = job is not None and job.launch_status != "launched"  # a failed launch completes nothing
+            if job is not None and (
+                unlaunched or job.status is JobStatus.COMPLETE or any(f.status != "complete" for f in files)
+            ):
                 return
             time.sleep(0.05)
         raise AssertionError(f"the job {job_id} did not settle")

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +27,7 @@ import pytest
 
 from tests.support import slice_data
 from tests.support.auth import point_service_at, reset_service_caches, workflow_resources
+from tests.support.streams import TableStream
 
 PROJECT = "flow"
 OWNER = "user:owner"
@@ -283,6 +285,7 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
     job = _launched("review", 2, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
     _start_reviews(_review_inputs(flow, job.job_id))
+    stream = TableStream()
 
     reviews = {}
     while (task := _next(annotator, job.job_id)) is not None:
@@ -301,7 +304,9 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     with pytest.raises(BadRequest, match="needs a comment"):
         tasks.review(PROJECT, first.task_id, reviewer, "request_changes")
     assert tasks.review(PROJECT, first.task_id, reviewer, "approve")["task"]["result"]["decision"] == "approve"
-    assert review_workflow.complete(PROJECT, job.job_id, approved)["job_completed"] is False
+    assert review_workflow.complete(PROJECT, job.job_id, approved)["completed"] is True
+    assert review_workflow.complete(PROJECT, job.job_id, approved)["completed"] is False  # once
+    assert stream.deliver_progress()["jobs_completed"] == []
 
     second = _next(reviewer, job.job_id, "reviewer")
     assert second.file_id == sent_back
@@ -327,13 +332,70 @@ def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flo
     final = _next(reviewer, job.job_id, "reviewer")
     assert (final.file_id, final.round) == (sent_back, 1)
     tasks.review(PROJECT, final.task_id, reviewer, "approve")
-    assert review_workflow.complete(PROJECT, job.job_id, sent_back)["job_completed"] is True
+    assert review_workflow.complete(PROJECT, job.job_id, sent_back)["completed"] is True
+    assert jobs.stats(PROJECT, job.job_id)["status"] == "active"  # until the stream counts the last file
+    assert stream.deliver_progress()["jobs_completed"] == [job.job_id]
 
     stats = jobs.stats(PROJECT, job.job_id)
     assert stats["status"] == "complete" and stats["files"] == {"total": 2, "complete": 2}
     assert stats["review"] == {"reviewed": 3, "approved": 2, "changes_requested": 1, "rejection_rate": 1 / 3}
     fixed = annotations.get_annotations(PROJECT, sent_back)
     assert fixed["version"] == reviewed_version + 1 and [b["x_max"] for b in fixed["instance_list"]] == [60]
+
+
+def test_the_tables_stream_announces_each_submit_review_and_completion_once_in_the_order_they_committed(flow):
+    """The events webhooks receive come from the committed writes: a submit, a review sent back, the rework,
+    the approval and the file's completion each announce themselves once, with who did it and when; a repeated
+    submit or review, and a completion run again, announce nothing."""
+    from annolake_service.adapters.dynamo.streams import workflow_changes
+    from annolake_service.domain.roles import Role
+    from annolake_service.domain.workflow_progress import progress_of
+    from annolake_service.services import projects, review_workflow, tasks
+
+    annotator, reviewer = "user:ann-events", "user:rev-events"
+    projects.set_member_role(PROJECT, annotator, Role.ANNOTATOR)
+    projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
+    job = _launched("events", 1, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    stream = TableStream()
+    work = _next(annotator, job.job_id)
+    tasks.submit(PROJECT, work.task_id, annotator, [BOX])
+    tasks.submit(PROJECT, work.task_id, annotator, [BOX])  # repeated
+    _open(job.job_id, work.file_id, "review", authors=[annotator])
+    check = _next(reviewer, job.job_id, "reviewer")
+    tasks.review(PROJECT, check.task_id, reviewer, "request_changes", comment="wider")
+    _open(job.job_id, work.file_id, "annotate", round_=1, send_back_to=annotator, comment="wider")
+    rework = _next(annotator, job.job_id)
+    tasks.submit(PROJECT, rework.task_id, annotator, [{**BOX, "x_max": 60}])
+    _open(job.job_id, work.file_id, "review", round_=1, authors=[annotator])
+    final = _next(reviewer, job.job_id, "reviewer")
+    tasks.review(PROJECT, final.task_id, reviewer, "approve")
+    tasks.review(PROJECT, final.task_id, reviewer, "approve")  # repeated
+    review_workflow.complete(PROJECT, job.job_id, work.file_id)
+    review_workflow.complete(PROJECT, job.job_id, work.file_id)  # a retried step
+
+    progress = progress_of(workflow_changes(stream.take()))
+    assert [(kind, detail.get("task_id")) for kind, _, detail in progress.events] == [
+        ("task_submitted", work.task_id),
+        ("changes_requested", check.task_id),
+        ("task_submitted", rework.task_id),
+        ("review_approved", final.task_id),
+        ("task_completed", None),
+    ]
+    submitted, sent_back, _, approved, completed = (detail for _, _, detail in progress.events)
+    assert {k: submitted[k] for k in ("job_id", "file_id", "annotator", "kind")} == {
+        "job_id": job.job_id,
+        "file_id": work.file_id,
+        "annotator": annotator,
+        "kind": "annotate",
+    }
+    assert (sent_back["reviewer"], sent_back["comment"], sent_back["send_back_to"]) == (reviewer, "wider", annotator)
+    assert (approved["decision"], approved["reviewer"]) == ("approve", reviewer)
+    assert completed == {"job_id": job.job_id, "file_id": work.file_id, "occurred_at": completed["occurred_at"]}
+    moments = [datetime.fromisoformat(detail["occurred_at"]) for detail in (submitted, sent_back, approved, completed)]
+    assert moments == sorted(moments) and all(m.tzinfo is not None for m in moments)
+    assert {project for _, project, _ in progress.events} == {PROJECT}
+    assert progress.completed == {(PROJECT, job.job_id): 1}
 
 
 def test_a_file_that_needs_no_review_is_completed_by_its_submit_once_however_often_consolidation_runs(flow):
@@ -346,17 +408,21 @@ def test_a_file_that_needs_no_review_is_completed_by_its_submit_once_however_oft
     annotator = "user:solo"
     job = _launched("no-review", 2, mode="copy_once", review_rate=0.0)
     _start_reviews(_review_inputs(flow, job.job_id))
+    stream = TableStream()
     first = _next(annotator, job.job_id)
     tasks.submit(PROJECT, first.task_id, annotator, [BOX])
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}
+    assert stream.deliver_progress() == {"events": 2, "jobs_completed": []}  # task_submitted, task_completed
     again = review_workflow.consolidate(PROJECT, job.job_id, first.file_id, [{"annotator": annotator}])
-    assert (again["review"], again["job_completed"]) == (False, False)
+    assert (again["review"], again["completed"]) == (False, False)
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 1, "annotating": 1}  # once
     repeated = tasks.submit(PROJECT, first.task_id, annotator, [BOX])
     assert repeated["already_submitted"] and jobs.stats(PROJECT, job.job_id)["files"]["complete"] == 1
+    assert stream.deliver_progress() == {"events": 0, "jobs_completed": []}  # nothing announced or counted twice
 
     last = _next(annotator, job.job_id)
     tasks.submit(PROJECT, last.task_id, annotator, [BOX])
+    assert stream.deliver_progress() == {"events": 2, "jobs_completed": [job.job_id]}
     assert jobs.stats(PROJECT, job.job_id)["status"] == "complete"
     assert jobs.stats(PROJECT, job.job_id)["files"] == {"total": 2, "complete": 2}
 
@@ -398,8 +464,8 @@ def test_next_and_submit_read_together_what_they_need(flow):
     with flow.dynamodb_requests() as asked:
         tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
     # task + job; file + schema; the save with the task's submit, the file's completion (no review) and the
-    # summary copy onto the file's memberships; one more file done on the job's counters
-    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems", "UpdateItem"]
+    # summary copy onto the file's memberships (the table's stream announces it and counts it into the job)
+    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
     assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
 
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from annolake_service.domain.workflow import TaskKind
-from annolake_service.services import jobs, review_workflow
+from annolake_service.services import jobs, review_workflow, workflow_progress
 from annolake_service.services.steps import step
 from annolake_service.shared.observability import logger
 
@@ -100,3 +100,11 @@ def file_ingested_handler(event: dict[str, Any], context: LambdaContext) -> Part
     return process_partial_response(
         event=event, record_handler=file_arrived, processor=BatchProcessor(event_type=EventType.SQS), context=context
     )
+
+
+@logger.inject_lambda_context
+def progress_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A batch of the table's change stream (filtered to tasks submitted and job files completed). A failure
+    raises: the stream retries the batch, splits it to find a bad record, then sends it to the dead-letter
+    queue."""
+    return workflow_progress.apply(event.get("Records", []))

@@ -315,10 +315,10 @@ def resume_file(project_id: str, job_id: str, file_id: str) -> str | None:
     return arn
 
 
-def file_completed(project_id: str, job_id: str) -> bool:
-    """Count one more file of the job complete; True when that completed the job (the counters are a hint:
-    the exact check runs only once they say it may be the last file)."""
-    done, total = job_repo.count_job_file_done(project_id, job_id)
+def files_completed(project_id: str, job_id: str, count: int) -> bool:
+    """Count ``count`` more files of the job complete; True when that completed the job (the counters are a
+    hint: the exact check runs only once they say it may be the last file)."""
+    done, total = job_repo.count_job_files_done(project_id, job_id, count)
     return done >= total and check_completion(project_id, job_id)
 
 

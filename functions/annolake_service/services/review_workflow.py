@@ -180,7 +180,7 @@ def _decided(
     retried step completes it once)."""
     outcome = {**_state(project_id, job_id, file_id, 0, authors), "review": review, "agreement": agreement}
     if not review:
-        outcome["job_completed"] = complete(project_id, job_id, file_id)["job_completed"]
+        outcome["completed"] = complete(project_id, job_id, file_id)["completed"]
     return outcome
 
 
@@ -207,13 +207,12 @@ def _save_consensus(project_id: str, file_id: str, instance_list: list[dict[str,
 
 
 def complete(project_id: str, job_id: str, file_id: str) -> dict[str, Any]:
-    job_completed = False
-    if job_repo.update_job_file(
+    """Mark the file complete in the job, once (``completed``: this call did); the table's change stream
+    announces it and counts it into the job (``services/workflow_progress.py``)."""
+    completed = job_repo.update_job_file(
         project_id, job_id, file_id, status="complete", completed_at=_now(), unless_status="complete"
-    ):
-        events.publish("task_completed", project_id, {"job_id": job_id, "file_id": file_id})
-        job_completed = jobs.file_completed(project_id, job_id)
-    return {"file_id": file_id, "job_completed": job_completed}
+    )
+    return {"file_id": file_id, "completed": completed}
 
 
 def fail(project_id: str, job_id: str, file_id: str, error: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from annolake_service.adapters import events, workflows
+from annolake_service.adapters import workflows
 from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo import tasks as task_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate
@@ -342,13 +342,6 @@ def submit(
         saved_version = saved["version"]
         submitted = task_repo.as_submitted(task, now=now, result=result_of(saved_version), submission=instance_list)
     _resume(submitted, _annotated_output(submitted, caller, job))
-    detail = {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "annotator": caller}
-    happened = [("task_submitted", project_id, {**detail, "kind": "annotate"})]
-    if completes:
-        happened.append(("task_completed", project_id, {"job_id": task.job_id, "file_id": task.file_id}))
-    events.publish_all(happened)
-    if completes:
-        jobs.file_completed(project_id, task.job_id)
     return {"task": public(submitted), "already_submitted": False, "version": saved_version}
 
 
@@ -433,12 +426,6 @@ def review(
     reviewed = task_repo.get_task(project_id, task.job_id, task_id)
     assert reviewed is not None  # noqa: S101
     _resume(reviewed, _reviewed_output(reviewed))
-    event = "review_approved" if decision == "approve" else "changes_requested"
-    events.publish(
-        event,
-        project_id,
-        {"job_id": task.job_id, "task_id": task_id, "file_id": task.file_id, "reviewer": caller, **result},
-    )
     return {"task": public(reviewed), "already_submitted": False}
 
 

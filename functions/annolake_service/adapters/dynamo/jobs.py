@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from pynamodb.expressions.update import Action
@@ -137,11 +138,12 @@ def add_job_files(project_id: str, job_id: str, count: int) -> None:
     job_key(project_id, job_id).update(actions=[JobItem.files_total.add(count)])
 
 
-def count_job_file_done(project_id: str, job_id: str) -> tuple[int, int]:
-    """Count one more file done; returns (done, total) as the counters now stand (a hint, not an exact count)."""
+def count_job_files_done(project_id: str, job_id: str, count: int) -> tuple[int, int]:
+    """Count ``count`` more files done; returns (done, total) as the counters now stand (a hint, not an exact
+    count)."""
     bind()
     item = job_key(project_id, job_id)
-    item.update(actions=[JobItem.files_done.add(1)])
+    item.update(actions=[JobItem.files_done.add(count)])
     return int(item.files_done or 0), int(item.files_total or 0)
 
 
@@ -161,6 +163,11 @@ def _job_file(item: JobFileItem) -> JobFile:
         created_at=item.created_at,
         completed_at=item.completed_at,
     )
+
+
+def job_file_from_image(image: dict[str, Any]) -> JobFile:
+    """A file's progress in a job from a change stream image (the item as DynamoDB JSON)."""
+    return _job_file(JobFileItem.from_raw_data(image))
 
 
 def put_job_file(project_id: str, job_id: str, file_id: str, now: datetime) -> bool:

@@ -46,6 +46,11 @@ def _task(item: TaskItem) -> Task:
     )
 
 
+def task_from_image(image: dict[str, Any]) -> Task:
+    """A task from a change stream image (the item as DynamoDB JSON)."""
+    return _task(TaskItem.from_raw_data(image))
+
+
 def _key(task: Task | QueuedTask) -> TaskItem:
     return TaskItem(PK=keys.job_pk(task.project_id, task.job_id), SK=keys.task_sk(task.task_id))
 
