@@ -22,6 +22,7 @@ from annolake_service.domain.permissions import Action
 from annolake_service.domain.roles import Role
 from annolake_service.services import access, projects
 from annolake_service.shared.settings import Settings, get_settings
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from starlette.testclient import TestClient
@@ -176,12 +177,26 @@ def test_malformed_credentials_are_401(client: TestClient, authorization: str | 
     assert_error(response, 401, "unauthorized")
 
 
-def test_revoked_key_is_401(client: TestClient, world: dict[str, Any]):
+def test_a_revoked_key_is_401_at_once_where_it_was_revoked_and_within_seconds_elsewhere(
+    client: TestClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+):
     issued = projects.issue_api_key(ALPHA, role=Role.EDITOR, name="short-lived")
     headers = basic(issued.client_id, issued.client_secret)
     assert call(client, "files", headers).status_code == 200
-    assert project_repo.revoke_api_key(ALPHA, issued.client_id, datetime.now(UTC))
+    projects.revoke_api_key(ALPHA, issued.client_id)
     assert_error(call(client, "files", headers), 401, "unauthorized", f"API key {issued.client_id} was revoked")
+
+    # Revoked by another process: this one keeps the key it read for API_KEY_TTL_SECONDS at most.
+    clock = [0.0]
+    kept = TTLCache(maxsize=16, ttl=projects.API_KEY_TTL_SECONDS, timer=lambda: clock[0])
+    monkeypatch.setattr(projects, "_api_keys", kept)
+    other = projects.issue_api_key(ALPHA, role=Role.EDITOR, name="revoked elsewhere")
+    headers = basic(other.client_id, other.client_secret)
+    assert call(client, "files", headers).status_code == 200
+    assert project_repo.revoke_api_key(ALPHA, other.client_id, datetime.now(UTC))
+    assert call(client, "files", headers).status_code == 200
+    clock[0] += projects.API_KEY_TTL_SECONDS
+    assert_error(call(client, "files", headers), 401, "unauthorized", f"API key {other.client_id} was revoked")
 
 
 def test_api_key_cannot_act_in_another_project(client: TestClient, world: dict[str, Any]):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import UTC, datetime
+
+from cachetools import TTLCache
 
 from annolake_service.adapters import identity
 from annolake_service.adapters.dynamo import datasets as dataset_repo
@@ -104,13 +107,40 @@ def list_api_keys(project_id: str) -> list[ApiKey]:
     return project_repo.list_api_keys(project_id)
 
 
+#: How long a process keeps an API key it read to check a request's credentials (the hash is checked on every
+#: request): under load a key is read once per process this often, not on every request. A key revoked
+#: elsewhere (another API process or Lambda container) stops working within this many seconds; the process
+#: that revokes it forgets it at once.
+API_KEY_TTL_SECONDS = 5
+_api_keys: TTLCache = TTLCache(maxsize=4096, ttl=API_KEY_TTL_SECONDS)
+_api_keys_lock = threading.Lock()  # API processes serve requests on threads
+
+
 def api_key(client_id: str) -> ApiKey | None:
-    """An API key as stored (hash only), to check a request's credentials."""
-    return project_repo.get_api_key(client_id)
+    """An API key as stored (hash only), to check a request's credentials; an unknown id is read every time."""
+    with _api_keys_lock:
+        kept = _api_keys.get(client_id)
+    if kept is not None:
+        return kept
+    key = project_repo.get_api_key(client_id)
+    if key is not None:
+        with _api_keys_lock:
+            _api_keys[client_id] = key
+    return key
+
+
+def forget_api_keys() -> None:
+    """Read every API key again on its next use."""
+    with _api_keys_lock:
+        _api_keys.clear()
 
 
 def record_api_key_use(client_id: str, when: datetime) -> None:
     project_repo.mark_api_key_used(client_id, when)
+    with _api_keys_lock:
+        kept = _api_keys.get(client_id)
+        if kept is not None:
+            _api_keys[client_id] = kept.model_copy(update={"last_used_at": when})
 
 
 def member_role(project_id: str, principal_id: str) -> Role | None:
@@ -119,7 +149,10 @@ def member_role(project_id: str, principal_id: str) -> Role | None:
 
 
 def revoke_api_key(project_id: str, client_id: str) -> None:
-    if not project_repo.revoke_api_key(project_id, client_id, datetime.now(UTC)):
+    revoked = project_repo.revoke_api_key(project_id, client_id, datetime.now(UTC))
+    with _api_keys_lock:
+        _api_keys.pop(client_id, None)
+    if not revoked:
         raise NotFound(f"API key {client_id!r} not found in project {project_id!r}")
 
 
