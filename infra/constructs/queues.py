@@ -16,6 +16,19 @@ from constructs import Construct
 from infra.constructs import nag
 
 
+def _dead_letter_queue(scope: Construct, construct_id: str, what: str) -> sqs.Queue:
+    """An SSE-SQS, TLS-only queue keeping what failed for 14 days (``what`` it is, for cdk-nag's record)."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    nag.acknowledge(queue, "SQS3", f"This queue is itself {what}.")
+    return queue
+
+
 def batched_queue(
     scope: Construct,
     *,
@@ -29,14 +42,7 @@ def batched_queue(
     """A queue (SSE-SQS, TLS only) whose messages reach ``function`` in batches of up to ``batch_size`` gathered
     for up to ``max_batching_window`` (none: whatever is waiting), reporting partial batch failures; a message
     received ``max_receive_count`` times goes to the dead-letter queue. Returns (queue, dead-letter queue)."""
-    dead_letters = sqs.Queue(
-        scope,
-        dead_letters_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    nag.acknowledge(dead_letters, "SQS3", "This queue is itself the dead-letter queue of a function's queue.")
+    dead_letters = _dead_letter_queue(scope, dead_letters_id, "the dead-letter queue of a function's queue")
     queue = sqs.Queue(
         scope,
         queue_id,
@@ -66,14 +72,7 @@ def stream_fed(
     for up to a second (only those matching one of ``filters``, Lambda's event filter patterns); a batch that
     fails is split to isolate a bad record and retried ten times, then described on the returned dead-letter
     queue."""
-    dead_letters = sqs.Queue(
-        scope,
-        dead_letters_id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    nag.acknowledge(dead_letters, "SQS3", "This queue is itself a stream mapping's on-failure queue.")
+    dead_letters = _dead_letter_queue(scope, dead_letters_id, "a stream mapping's on-failure queue")
     table.grant_stream_read(function)
     function.add_event_source(
         sources.DynamoEventSource(

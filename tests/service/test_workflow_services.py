@@ -275,17 +275,26 @@ def test_a_launch_that_records_its_end_while_the_job_is_read_keeps_its_outcome(f
 # --- review -------------------------------------------------------------------------------
 
 
-def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flow):
+def _everything_reviewed(
+    flow: Flow, dataset: str, files: int, annotator: str, reviewer: str
+) -> tuple[Any, TableStream]:
+    """A launched job over a new dataset, every file reviewed, its reviews started; the table's stream from then."""
     from annolake_service.domain.roles import Role
-    from annolake_service.services import annotations, jobs, projects, review_workflow, tasks
+    from annolake_service.services import projects
+
+    projects.set_member_role(PROJECT, annotator, Role.ANNOTATOR)
+    projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
+    job = _launched(dataset, files, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    return job, TableStream()
+
+
+def test_review_approves_one_file_and_sends_the_other_back_until_it_is_fixed(flow):
+    from annolake_service.services import annotations, jobs, review_workflow, tasks
     from annolake_service.shared.errors import BadRequest, Conflict
 
     annotator, reviewer = "user:ann1", "user:rita"
-    projects.set_member_role(PROJECT, annotator, Role.ANNOTATOR)
-    projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
-    job = _launched("review", 2, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
-    _start_reviews(_review_inputs(flow, job.job_id))
-    stream = TableStream()
+    job, stream = _everything_reviewed(flow, "review", 2, annotator, reviewer)
 
     reviews = {}
     while (task := _next(annotator, job.job_id)) is not None:
@@ -348,16 +357,11 @@ def test_the_tables_stream_announces_each_submit_review_and_completion_once_in_t
     the approval and the file's completion each announce themselves once, with who did it and when; a repeated
     submit or review, and a completion run again, announce nothing."""
     from annolake_service.adapters.dynamo.streams import workflow_changes
-    from annolake_service.domain.roles import Role
     from annolake_service.domain.workflow_progress import progress_of
-    from annolake_service.services import projects, review_workflow, tasks
+    from annolake_service.services import review_workflow, tasks
 
     annotator, reviewer = "user:ann-events", "user:rev-events"
-    projects.set_member_role(PROJECT, annotator, Role.ANNOTATOR)
-    projects.set_member_role(PROJECT, reviewer, Role.REVIEWER)
-    job = _launched("events", 1, annotators=[annotator], reviewers=[reviewer], review_rate=1.0)
-    _start_reviews(_review_inputs(flow, job.job_id))
-    stream = TableStream()
+    job, stream = _everything_reviewed(flow, "events", 1, annotator, reviewer)
     work = _next(annotator, job.job_id)
     tasks.submit(PROJECT, work.task_id, annotator, [BOX])
     tasks.submit(PROJECT, work.task_id, annotator, [BOX])  # repeated
