@@ -109,6 +109,7 @@ class Emulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        stream_sources.stop_deliveries()  # before the function runtime goes: no batch retried into moto's Docker path
         lambda_runtime.uninstall()
         event_sources.uninstall()
         if not self._streams_were_delivered:  # what was delivered before this emulator stays delivered

@@ -47,27 +47,38 @@ class _Delivery:
         self.account_id = account_id
         self.pending: deque[dict[str, Any]] = deque()
         self.ready = threading.Condition()
+        self.stopped = False
         self.thread = threading.Thread(target=self._run, name=f"stream-{table.name}", daemon=True)
         self.thread.start()
 
     def add(self, record: dict[str, Any]) -> None:
         with self.ready:
+            if self.stopped:
+                return
             self.pending.append(record)
+            self.ready.notify()
+
+    def stop(self) -> None:
+        """Deliver nothing more (what waits is dropped): the emulator whose functions these were has stopped."""
+        with self.ready:
+            self.stopped = True
+            self.pending.clear()
             self.ready.notify()
 
     def _take(self) -> list[dict[str, Any]]:
         with self.ready:
-            while not self.pending:
+            while not self.pending and not self.stopped:
                 self.ready.wait()
         time.sleep(WINDOW_S)  # let a burst of writes share a batch
         with self.ready:
             return [self.pending.popleft() for _ in range(min(BATCH_SIZE, len(self.pending)))]
 
     def _run(self) -> None:
-        while True:
+        while not self.stopped:
             batch = self._take()
             for function_arn, mapping in list(self.table.lambda_event_source_mappings.items()):
-                self._deliver(function_arn, mapping, batch)
+                if batch and not self.stopped:
+                    self._deliver(function_arn, mapping, batch)
 
     def _deliver(self, function_arn: str, mapping: Any, batch: list[dict[str, Any]]) -> None:
         region = function_arn.split(":")[3]
@@ -77,6 +88,8 @@ class _Delivery:
             return
         event = {"Records": records}
         for attempt in range(len(RETRY_DELAYS_S) + 1):
+            if self.stopped:
+                return
             headers: dict[str, Any] = {}
             try:
                 get_backend(self.account_id, region).invoke(
@@ -137,6 +150,16 @@ def _add(self: StreamShard, old: Any, new: Any) -> None:
         dynamodb = dict(as_json["dynamodb"])
         dynamodb["ApproximateCreationDateTime"] = dynamodb["ApproximateCreationDateTime"].timestamp()
         _delivery(self).add({**{k: v for k, v in as_json.items() if k != "dynamodb"}, "dynamodb": dynamodb})
+
+
+def stop_deliveries() -> None:
+    """Stop every table's delivery thread (a later write starts a new one): a batch still being retried must
+    not reach moto's own invoke (its Docker path) once the emulator's function runtime is gone."""
+    with _deliveries_lock:
+        stopping = list(_deliveries.values())
+        _deliveries.clear()
+    for delivery in stopping:
+        delivery.stop()
 
 
 def installed() -> bool:

@@ -1,0 +1,92 @@
+"""The local delivery of a table's stream to its mapped functions: filters as Lambda applies them, and a
+delivery that stops with its emulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+from infra.local import stream_sources
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:progress"
+
+
+def _record(kind: str, status: str, before: str | None = None) -> dict[str, Any]:
+    images: dict[str, Any] = {"NewImage": {"kind": {"S": kind}, "status": {"S": status}}}
+    if before is not None:
+        images["OldImage"] = {"kind": {"S": kind}, "status": {"S": before}}
+    return {"eventName": "MODIFY" if before else "INSERT", "dynamodb": {"Keys": {"PK": {"S": "p"}}, **images}}
+
+
+def _mapping(*patterns: dict[str, Any]) -> SimpleNamespace:
+    criteria = {"Filters": [{"Pattern": json.dumps(p)} for p in patterns]} if patterns else None
+    return SimpleNamespace(event_source_arn="arn:stream", filter_criteria=criteria)
+
+
+class _Backend:
+    """What ``get_backend(...)`` answers: records each invocation's records; fails them while ``failing``."""
+
+    def __init__(self, failing: bool) -> None:
+        self.failing = failing
+        self.invoked: list[list[dict[str, Any]]] = []
+        self.called = threading.Event()
+
+    def invoke(self, *, body: str, response_headers: dict[str, Any], **_: Any) -> None:
+        self.invoked.append(json.loads(body)["Records"])
+        self.called.set()
+        if self.failing:
+            response_headers["x-amz-function-error"] = "Unhandled"
+
+
+def _delivering(mapping: SimpleNamespace, backend: _Backend) -> Any:
+    table = SimpleNamespace(name="t", lambda_event_source_mappings={ARN: mapping})
+    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
+        return stream_sources._Delivery(table, "123456789012")
+
+
+def test_a_mapping_gets_only_the_records_its_filter_patterns_let_through_and_none_without_any():
+    submitted = {"dynamodb": {"NewImage": {"kind": {"S": ["task"]}, "status": {"S": ["submitted"]}}}}
+    completed = {"dynamodb": {"NewImage": {"kind": {"S": ["job_file"]}, "status": {"S": ["complete"]}}}}
+    filtered = _mapping(submitted, completed)
+    records = [
+        _record("task", "submitted", before="in_progress"),
+        _record("task", "available"),
+        _record("job_file", "complete", before="annotating"),
+        _record("job_file", "reviewing", before="annotating"),
+        _record("file", "ready"),
+    ]
+    passed = [r for r in records if stream_sources._passes(filtered, r)]
+    assert passed == [records[0], records[2]]
+    assert all(stream_sources._passes(_mapping(), r) for r in records)  # no filters: every record
+
+
+def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_waits():
+    backend = _Backend(failing=True)
+    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
+        delivery = _delivering(_mapping(), backend)
+        delivery.add(_record("task", "submitted", before="in_progress"))
+        assert backend.called.wait(5), "the batch was never delivered"
+        delivery.stop()
+        delivery.add(_record("task", "submitted", before="reserved"))  # arrives after the stop
+        delivery.thread.join(timeout=5)
+        assert not delivery.thread.is_alive()
+        time.sleep(stream_sources.RETRY_DELAYS_S[0] + stream_sources.WINDOW_S)
+    assert len(backend.invoked) == 1  # the failed batch was not retried, the later record not delivered
+
+
+def test_stopping_the_deliveries_forgets_them_so_a_later_write_starts_a_new_one():
+    backend = _Backend(failing=False)
+    shard = SimpleNamespace(table=SimpleNamespace(name="t", lambda_event_source_mappings={}), account_id="1")
+    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
+        first = stream_sources._delivery(shard)
+        assert stream_sources._delivery(shard) is first
+        stream_sources.stop_deliveries()
+        first.thread.join(timeout=5)
+        assert first.stopped and not first.thread.is_alive()
+        second = stream_sources._delivery(shard)
+        assert second is not first and not second.stopped
+        stream_sources.stop_deliveries()
