@@ -82,8 +82,9 @@ class _Delivery:
 
     def _deliver(self, function_arn: str, mapping: Any, batch: list[dict[str, Any]]) -> None:
         region = function_arn.split(":")[3]
+        patterns = _patterns(mapping)
         records = [{**r, "awsRegion": region, "eventSourceARN": mapping.event_source_arn} for r in batch]
-        records = [r for r in records if _passes(mapping, r)]
+        records = [r for r in records if _passes(patterns, r)]
         if not records:
             return
         event = {"Records": records}
@@ -121,9 +122,8 @@ def _patterns(mapping: Any) -> list[EventPattern]:
     return [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
 
 
-def _passes(mapping: Any, record: dict[str, Any]) -> bool:
-    """Whether ``record`` reaches the mapping's function: it has no filters, or the record matches one."""
-    patterns = _patterns(mapping)
+def _passes(patterns: list[EventPattern], record: dict[str, Any]) -> bool:
+    """Whether ``record`` reaches a mapping with these filter ``patterns``: none, or the record matches one."""
     return not patterns or any(pattern.matches_event(record) for pattern in patterns)  # type: ignore[arg-type]
 
 
