@@ -21,8 +21,8 @@ from annolake_service.api.deps import Principal, ProjectAccess, authenticate, re
 from annolake_service.domain.permissions import Action
 from annolake_service.domain.roles import Role
 from annolake_service.services import access, projects
+from annolake_service.shared.kept import Kept
 from annolake_service.shared.settings import Settings, get_settings
-from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from starlette.testclient import TestClient
@@ -188,8 +188,7 @@ def test_a_revoked_key_is_401_at_once_where_it_was_revoked_and_within_seconds_el
 
     # Revoked by another process: this one keeps the key it read for API_KEY_TTL_SECONDS at most.
     clock = [0.0]
-    kept = TTLCache(maxsize=16, ttl=projects.API_KEY_TTL_SECONDS, timer=lambda: clock[0])
-    monkeypatch.setattr(projects, "_api_keys", kept)
+    monkeypatch.setattr(projects, "_api_keys", Kept(projects.API_KEY_TTL_SECONDS, timer=lambda: clock[0]))
     other = projects.issue_api_key(ALPHA, role=Role.EDITOR, name="revoked elsewhere")
     headers = basic(other.client_id, other.client_secret)
     assert call(client, "files", headers).status_code == 200

@@ -68,18 +68,22 @@ def test_the_updater_lists_deltas_every_few_batches_and_compacts_past_the_limit(
     assert len(folded) == 9
 
 
-def test_a_new_files_changes_are_indexed_without_reading_its_memberships(platform, monkeypatch):
-    """The ingest's stream batches: a file item the stream shows inserted is in no dataset but those the
-    memberships' changes name, so its row is written without a query of its memberships (one per file); a
-    file changed otherwise has them read, and gets the same row."""
+def test_a_files_changes_are_indexed_without_a_query_of_its_memberships(platform, monkeypatch):
+    """The stream's batches, at ingest and at each save: a file item the stream shows inserted is in no dataset
+    but those the memberships' changes name; a file changed otherwise has the memberships its item names read
+    with the batch's other reads (one taken out of a dataset since is still named, and read as gone). Only an
+    item that names none (written before items named them) has its memberships queried, one query a file."""
     import dataclasses
 
     from annolake_service.adapters.dynamo import datasets as dataset_repo
-    from annolake_service.services import ingest, projects, query_index
+    from annolake_service.adapters.dynamo import keys
+    from annolake_service.adapters.dynamo.items import FileItem
+    from annolake_service.services import files, ingest, projects, query_index
 
     from tests.support import onnx_models
 
     dataset = projects.ensure_dataset(platform.project_id, "fresh")
+    other = projects.ensure_dataset(platform.project_id, "second")
     target = (platform.project_id, dataset.dataset_id)
     query_index.maintain([target])  # its index, empty
     facts = ingest.store_media(platform.project_id, onnx_models.png(48, 48, (9, 99, 9), marker=4242))
@@ -107,9 +111,24 @@ def test_a_new_files_changes_are_indexed_without_reading_its_memberships(platfor
 
     changed = dataclasses.replace(inserted, seq=f"{3:021d}", created=False)
     assert query_index.apply_changes([changed]) == [target]
-    assert read == [file_id]
+    assert read == []
     view = query_index.open_index(*target)
     assert view is not None and view.index.page().file_ids == [file_id]
+
+    # Listed in a second dataset, then taken out of the first: a change of the file alone touches the second.
+    record = files.get_file(platform.project_id, file_id)
+    assert dataset_repo.add_file(record, other.dataset_id)
+    assert dataset_repo.remove_file(platform.project_id, file_id, dataset.dataset_id)
+    moved = dataclasses.replace(changed, seq=f"{4:021d}")
+    assert query_index.apply_changes([moved]) == [(platform.project_id, other.dataset_id)]
+    assert read == []
+
+    # An item that names no dataset: its memberships are queried.
+    item = FileItem(PK=keys.file_pk(platform.project_id, file_id), SK=keys.FILE_SK)
+    item.update(actions=[FileItem.dataset_ids.remove(), FileItem.dataset_ids_complete.remove()])
+    legacy = dataclasses.replace(changed, seq=f"{5:021d}")
+    assert query_index.apply_changes([legacy]) == [(platform.project_id, other.dataset_id)]
+    assert read == [file_id]
 
 
 def test_a_stream_record_of_a_file_item_says_whether_the_item_is_new():

@@ -473,6 +473,36 @@ def test_next_and_submit_read_together_what_they_need(flow):
     assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
 
 
+def test_a_job_paused_here_hands_out_nothing_at_once_and_paused_elsewhere_within_seconds(flow, monkeypatch):
+    """``next`` keeps the job it read for ``JOB_TTL_SECONDS``: one read per process, not per claim. A pause in
+    this process is seen by its next claim; one in another process once the kept job is that old."""
+    from annolake_service.adapters.dynamo import jobs as job_repo
+    from annolake_service.domain.workflow import JobStatus
+    from annolake_service.services import jobs
+    from annolake_service.shared.kept import Kept
+
+    clock = [0.0]
+    monkeypatch.setattr(jobs, "_claiming", Kept(jobs.JOB_TTL_SECONDS, timer=lambda: clock[0]))
+    job = _launched("pausing", 8, mode="copy_once")
+    _start_reviews(_review_inputs(flow, job.job_id))
+    assert _next("user:p1", job.job_id) is not None
+    with flow.dynamodb_requests() as asked:
+        assert _next("user:p2", job.job_id) is not None
+    assert asked == ["Query", "Query", "UpdateItem"]  # the job as the first claim read it
+
+    jobs.update_job(PROJECT, job.job_id, changes={}, status=JobStatus.PAUSED)
+    assert _next("user:p3", job.job_id) is None  # paused by this process: at once
+    jobs.update_job(PROJECT, job.job_id, changes={}, status=JobStatus.ACTIVE)
+    assert _next("user:p3", job.job_id) is not None
+
+    # Paused by another process (written straight to the table): handed out until the kept job is too old.
+    assert job_repo.update_job(PROJECT, job.job_id, status=JobStatus.PAUSED, expect_status={JobStatus.ACTIVE})
+    assert _next("user:p4", job.job_id) is not None
+    clock[0] += jobs.JOB_TTL_SECONDS
+    assert _next("user:p5", job.job_id) is None
+    assert len([t for t in _job_tasks(job.job_id) if t["status"] == "available"]) == 4  # tasks were left
+
+
 def test_a_save_copies_its_summary_onto_each_listing_of_its_file_in_its_own_transaction(flow):
     """The file's item names the datasets listing it, so a save writes the new version's label summary onto
     each membership (what queries on the table filter on) in the save's transaction: no read of the

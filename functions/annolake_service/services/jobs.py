@@ -30,6 +30,7 @@ from annolake_service.domain.workflow import (
 from annolake_service.services import prelabels
 from annolake_service.services import schema as schema_service
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.kept import Kept
 from annolake_service.shared.observability import logger
 from annolake_service.shared.settings import get_settings
 
@@ -46,6 +47,35 @@ def get_job(project_id: str, job_id: str) -> Job:
     if job is None:
         raise NotFound(f"job {job_id!r} not found in project {project_id!r}")
     return job
+
+
+#: How long a process keeps a job it read to hand out its tasks (``job_for_claims``): under load a job is read
+#: once per process this often, not by every ``next``. A job paused, archived or edited in another process
+#: (another API process or Lambda container) is seen within this many seconds; the process that changed it
+#: sees the change at once.
+JOB_TTL_SECONDS = 2
+_claiming: Kept[Job] = Kept(JOB_TTL_SECONDS)
+
+
+def job_for_claims(project_id: str, job_id: str) -> Job:
+    """The job as ``next`` needs it: its status (does it hand out tasks?) and who may take which task."""
+    job = _claiming.get((project_id, job_id), lambda: job_repo.get_job(project_id, job_id))
+    if job is None:
+        raise NotFound(f"job {job_id!r} not found in project {project_id!r}")
+    return job
+
+
+def forget_jobs() -> None:
+    """Read every job again on its next claim."""
+    _claiming.forget()
+
+
+def _update_job(project_id: str, job_id: str, **changes: Any) -> bool:
+    """``job_repo.update_job``; this process then reads the job again for its next claim."""
+    try:
+        return job_repo.update_job(project_id, job_id, **changes)
+    finally:
+        _claiming.forget((project_id, job_id))
 
 
 def list_jobs(project_id: str) -> list[Job]:
@@ -127,13 +157,13 @@ def update_job(project_id: str, job_id: str, *, changes: dict[str, Any], status:
         dataset_ids = _check_spec(project_id, spec)
         if dataset_ids != job.dataset_ids and job.status is not JobStatus.DRAFT:
             raise Conflict("the datasets of a launched job cannot change; create another job")
-        if not job_repo.update_job(project_id, job_id, spec=spec, expect_status={job.status}):
+        if not _update_job(project_id, job_id, spec=spec, expect_status={job.status}):
             raise Conflict(f"job {job_id} changed meanwhile; reload it")
     if status is not None and status is not job.status:
         if not status_change_allowed(job.status, status):
             hint = " (launch it to make it active)" if job.status is JobStatus.DRAFT else ""
             raise Conflict(f"a {job.status.value} job cannot become {status.value}{hint}")
-        if not job_repo.update_job(project_id, job_id, status=status, expect_status={job.status}):
+        if not _update_job(project_id, job_id, status=status, expect_status={job.status}):
             raise Conflict(f"job {job_id} changed meanwhile; reload it")
     return get_job(project_id, job_id)
 
@@ -143,7 +173,7 @@ def launch(project_id: str, job_id: str) -> Job:
     job = get_job(project_id, job_id)
     if job.status is not JobStatus.DRAFT:
         raise Conflict(f"job {job_id} is already {job.status.value}; only a draft can be launched")
-    if not job_repo.update_job(
+    if not _update_job(
         project_id,
         job_id,
         status=JobStatus.ACTIVE,
@@ -158,7 +188,7 @@ def launch(project_id: str, job_id: str) -> Job:
 
 def _start_launch(project_id: str, job_id: str, *, attempt: str) -> None:
     arn = workflows.start_launch({"project_id": project_id, "job_id": job_id}, job_id=job_id, attempt=attempt)
-    job_repo.update_job(project_id, job_id, launch_execution=arn)
+    _update_job(project_id, job_id, launch_execution=arn)
 
 
 # --- files entering a job -----------------------------------------------------------------
@@ -181,7 +211,7 @@ def start_file(job: Job, file_id: str) -> bool:
         job_repo.update_job_file(job.project_id, job.job_id, file_id, execution_arn=arn)
     if new and job.status is JobStatus.COMPLETE:
         # A new file in a watched dataset reopens a completed job.
-        job_repo.update_job(job.project_id, job.job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+        _update_job(job.project_id, job.job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
     return new
 
 
@@ -230,7 +260,7 @@ def launch_chunk(project_id: str, job_id: str, chunk_key: str) -> dict[str, int]
 
 
 def finish_launch(project_id: str, job_id: str) -> dict[str, Any]:
-    job_repo.update_job(project_id, job_id, launch_status="launched")
+    _update_job(project_id, job_id, launch_status="launched")
     check_completion(project_id, job_id)
     return {"status": get_job(project_id, job_id).status.value}
 
@@ -240,7 +270,7 @@ def fail_launch(project_id: str, job_id: str, error: dict[str, Any]) -> dict[str
     it again (files that have their workflow keep it)."""
     reason = f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"[:2000]
     logger.error("job launch failed", extra={"project_id": project_id, "job_id": job_id, "reason": reason})
-    job_repo.update_job(project_id, job_id, launch_status="failed", launch_failure=reason)
+    _update_job(project_id, job_id, launch_status="failed", launch_failure=reason)
     return {"recorded": True}
 
 
@@ -255,9 +285,7 @@ def describe_job(project_id: str, job_id: str) -> Job:
         return job
     status, error = ended or ("gone", "")
     reason = f"the launch's run ended ({status}) without recording its outcome: {error or 'no error given'}"
-    job_repo.update_job(
-        project_id, job_id, launch_status="failed", launch_failure=reason, expect_launch=job.launch_execution
-    )
+    _update_job(project_id, job_id, launch_status="failed", launch_failure=reason, expect_launch=job.launch_execution)
     return get_job(project_id, job_id)
 
 
@@ -272,7 +300,7 @@ def redrive(project_id: str, job_id: str) -> dict[str, Any]:
     job = get_job(project_id, job_id)
     relaunched = describe_job(project_id, job_id).launch_status == "failed"
     if relaunched:
-        job_repo.update_job(project_id, job_id, launch_status="launching")
+        _update_job(project_id, job_id, launch_status="launching")
         _start_launch(project_id, job_id, attempt=f"redrive-{_now().timestamp()}")
     restarted = []
     for job_file in job_repo.job_files(project_id, job_id):
@@ -289,7 +317,7 @@ def redrive(project_id: str, job_id: str) -> dict[str, Any]:
         job_repo.update_job_file(project_id, job_id, file_id, status="annotating", execution_arn=arn)
         restarted.append(file_id)
     if restarted and job.status is JobStatus.COMPLETE:
-        job_repo.update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
+        _update_job(project_id, job_id, status=JobStatus.ACTIVE, expect_status={JobStatus.COMPLETE})
     check_completion(project_id, job_id)  # also settles a job whose completion was missed
     return {"restarted": restarted, "relaunched": relaunched}
 
@@ -331,7 +359,7 @@ def check_completion(project_id: str, job_id: str) -> bool:
         return False  # a sync job over empty datasets waits for files
     if job_repo.count_unfinished_job_files(project_id, job_id):
         return False
-    if job_repo.update_job(
+    if _update_job(
         project_id, job_id, status=JobStatus.COMPLETE, expect_status={JobStatus.ACTIVE}, completed_at=_now()
     ):
         events.publish("job_completed", project_id, {"job_id": job_id, "name": job.spec.name, "files": job.files_total})

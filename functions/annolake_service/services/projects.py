@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from datetime import UTC, datetime
-
-from cachetools import TTLCache
 
 from annolake_service.adapters import identity
 from annolake_service.adapters.dynamo import datasets as dataset_repo
@@ -18,6 +15,7 @@ from annolake_service.domain.entities import DATASET_NAME_PATTERN, ApiKey, Datas
 from annolake_service.domain.object_keys import SLUG
 from annolake_service.domain.roles import Role
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.kept import Kept
 
 DATASET_NAME = re.compile(DATASET_NAME_PATTERN)
 
@@ -112,35 +110,22 @@ def list_api_keys(project_id: str) -> list[ApiKey]:
 #: elsewhere (another API process or Lambda container) stops working within this many seconds; the process
 #: that revokes it forgets it at once.
 API_KEY_TTL_SECONDS = 5
-_api_keys: TTLCache = TTLCache(maxsize=4096, ttl=API_KEY_TTL_SECONDS)
-_api_keys_lock = threading.Lock()  # API processes serve requests on threads
+_api_keys: Kept[ApiKey] = Kept(API_KEY_TTL_SECONDS)
 
 
 def api_key(client_id: str) -> ApiKey | None:
     """An API key as stored (hash only), to check a request's credentials; an unknown id is read every time."""
-    with _api_keys_lock:
-        kept = _api_keys.get(client_id)
-    if kept is not None:
-        return kept
-    key = project_repo.get_api_key(client_id)
-    if key is not None:
-        with _api_keys_lock:
-            _api_keys[client_id] = key
-    return key
+    return _api_keys.get(client_id, lambda: project_repo.get_api_key(client_id))
 
 
 def forget_api_keys() -> None:
     """Read every API key again on its next use."""
-    with _api_keys_lock:
-        _api_keys.clear()
+    _api_keys.forget()
 
 
 def record_api_key_use(client_id: str, when: datetime) -> None:
     project_repo.mark_api_key_used(client_id, when)
-    with _api_keys_lock:
-        kept = _api_keys.get(client_id)
-        if kept is not None:
-            _api_keys[client_id] = kept.model_copy(update={"last_used_at": when})
+    _api_keys.update(client_id, lambda kept: kept.model_copy(update={"last_used_at": when}))
 
 
 def member_role(project_id: str, principal_id: str) -> Role | None:
@@ -150,8 +135,7 @@ def member_role(project_id: str, principal_id: str) -> Role | None:
 
 def revoke_api_key(project_id: str, client_id: str) -> None:
     revoked = project_repo.revoke_api_key(project_id, client_id, datetime.now(UTC))
-    with _api_keys_lock:
-        _api_keys.pop(client_id, None)
+    _api_keys.forget(client_id)
     if not revoked:
         raise NotFound(f"API key {client_id!r} not found in project {project_id!r}")
 

@@ -39,6 +39,7 @@ from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import keys
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import query_indexes as manifest_repo
+from annolake_service.adapters.dynamo.files import Listing
 from annolake_service.domain.entities import FileRecord, IndexManifest
 from annolake_service.domain.query import FileView, Node, evaluation_refs
 from annolake_service.domain.query.index_rows import index_row, seq_text, tombstone
@@ -129,11 +130,18 @@ def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
             projects[project_id] = (_dataset_names(project_id), _label_names(project_id))
         names, labels = projects[project_id]
         seq = max(c.seq for c in file_changes)
-        record, live_places = read[project_id][0].get(file_id), read[project_id][1]
+        found, live_places = read[project_id][0].get(file_id), read[project_id][1]
+        record = found[0] if found else None
         # A file created since the stream's last batch has only memberships written since, each a change of this
-        # batch or of a later one (which reads them all): at ingest, a query per file saved.
-        created = any(c.created for c in file_changes)
-        listed = {} if created else dataset_repo.memberships_of_file(project_id, file_id)
+        # batch or of a later one (which reads them all): at ingest, a query per file saved. A file whose item
+        # names every dataset listing it has its memberships read with the batch's; others take a query.
+        if any(c.created for c in file_changes):
+            listed = {}
+        elif found is not None and found[1].complete:
+            named = found[1].positions(file_id).items()
+            listed = {dataset_id: place for dataset_id, place in named if (dataset_id, place) in live_places}
+        else:
+            listed = dataset_repo.memberships_of_file(project_id, file_id)
         for change in file_changes:  # the index on memberships may lag: the changed ones are read strongly
             if change.dataset_id is None or change.position is None:
                 continue
@@ -161,21 +169,27 @@ def apply_changes(changes: Iterable[Change]) -> list[tuple[str, str]]:
 
 def _strong_reads(
     by_file: dict[tuple[str, str], list[Change]],
-) -> dict[str, tuple[dict[str, FileRecord], set[tuple[str, str]]]]:
-    """Per project: the changed files as they are now and which changed memberships are live, each read strongly
-    in batches (a batch's reads cost a few calls, not two per file)."""
+) -> dict[str, tuple[dict[str, tuple[FileRecord, Listing]], set[tuple[str, str]]]]:
+    """Per project: the changed files as they are now (with the datasets their items name), and which of the
+    changed memberships and of those named are live, each read strongly in batches (a batch's reads cost a few
+    calls, not two per file)."""
     files: dict[str, list[str]] = defaultdict(list)
-    places: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (project_id, file_id), file_changes in by_file.items():
+    for project_id, file_id in by_file:
         files[project_id].append(file_id)
-        places[project_id] += [(c.dataset_id, c.position) for c in file_changes if c.dataset_id and c.position]
-    return {
-        project_id: (
-            file_repo.get_files(project_id, file_ids, consistent=True),
-            dataset_repo.live_memberships(project_id, places[project_id]),
-        )
-        for project_id, file_ids in files.items()
-    }
+    read = {}
+    for project_id, file_ids in files.items():
+        listed = file_repo.get_listed_files(project_id, file_ids, consistent=True)
+        places = {
+            (c.dataset_id, c.position)
+            for file_id in file_ids
+            for c in by_file[(project_id, file_id)]
+            if c.dataset_id and c.position
+        }
+        for file_id, (_, listing) in listed.items():
+            if listing.complete:
+                places |= set(listing.positions(file_id).items())
+        read[project_id] = (listed, dataset_repo.live_memberships(project_id, places))
+    return read
 
 
 def _upload_rows(bucket: str, key: str, rows: Iterable[dict[str, Any]]) -> int:

@@ -92,7 +92,7 @@ def next_with_draft(
 def _next(
     project_id: str, caller: str, role: Role, *, job_id: str | None, kind: TaskKind | None
 ) -> tuple[Task, Job] | None:
-    candidates = [jobs.get_job(project_id, job_id)] if job_id is not None else jobs.list_jobs(project_id)
+    candidates = [jobs.job_for_claims(project_id, job_id)] if job_id is not None else jobs.list_jobs(project_id)
     working = {j.job_id: j for j in candidates if hands_out_tasks(j.status)}
     kinds = [kind] if kind else [TaskKind.REVIEW, TaskKind.ANNOTATE]  # reviews first: they finish files
     can_review = can(role, Action.TASK_REVIEW)

@@ -99,9 +99,19 @@ def _read_file_item(project_id: str, file_id: str, *, consistent: bool) -> FileI
 
 
 def get_files(project_id: str, file_ids: list[str], *, consistent: bool = False) -> dict[str, FileRecord]:
+    return {fid: record for fid, (record, _) in get_listed_files(project_id, file_ids, consistent=consistent).items()}
+
+
+def get_listed_files(
+    project_id: str, file_ids: list[str], *, consistent: bool = False
+) -> dict[str, tuple[FileRecord, Listing]]:
+    """``get_files``, each with the datasets its item names (``Listing``)."""
     bind()
     wanted = [(keys.file_pk(project_id, fid), keys.FILE_SK) for fid in dict.fromkeys(file_ids)]
-    return {item.file_id: _file_record(item) for item in FileItem.batch_get(wanted, consistent_read=consistent)}
+    return {
+        item.file_id: (_file_record(item), _listing(item))
+        for item in FileItem.batch_get(wanted, consistent_read=consistent)
+    }
 
 
 MEDIA_ATTRIBUTES = ("file_id", "original_key", "deleted_at")
@@ -414,6 +424,12 @@ class Listing:
     created_at: datetime
     dataset_ids: frozenset[str] | None  # as the item names them (None: none)
     complete: bool  # every dataset listing the file is named (else only those added since it was written)
+
+    def positions(self, file_id: str) -> dict[str, str]:
+        """Each named dataset's membership sort key (its file's position there) for the file, by dataset id: the
+        memberships the file may have (a dataset it was taken out of is still named)."""
+        position = keys.dataset_member_sk(self.created_at, file_id)
+        return {dataset_id: position for dataset_id in sorted(self.dataset_ids or ())}
 
 
 def save_annotation_version(

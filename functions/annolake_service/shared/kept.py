@@ -1,0 +1,53 @@
+"""Items a process keeps for a few seconds after reading them (an API key, a job handing out tasks).
+
+Under load the same few items are read by nearly every request; keeping each for ``ttl`` seconds makes that one
+read per process per ``ttl``. What is kept may be up to ``ttl`` seconds old where another process changed it;
+the process that changes an item forgets it at once (``forget``). Each use documents what that staleness means.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from cachetools import TTLCache
+
+V = TypeVar("V")
+
+
+class Kept(Generic[V]):
+    """A thread-safe map of what was read, each entry for ``ttl`` seconds; nothing is kept for a read that found
+    nothing (so an item created elsewhere is seen at once)."""
+
+    def __init__(self, ttl: float, maxsize: int = 4096, timer: Callable[[], float] = time.monotonic) -> None:
+        self._items: TTLCache[Hashable, V] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._lock = threading.Lock()  # API processes serve requests on threads
+
+    def get(self, key: Hashable, read: Callable[[], V | None]) -> V | None:
+        """The kept value, else ``read()`` (kept unless None)."""
+        with self._lock:
+            kept = self._items.get(key)
+        if kept is not None:
+            return kept
+        value = read()
+        if value is not None:
+            with self._lock:
+                self._items[key] = value
+        return value
+
+    def update(self, key: Hashable, change: Callable[[V], V]) -> None:
+        """Replace a kept value with ``change(value)`` (a change this process just wrote); nothing if none kept."""
+        with self._lock:
+            kept = self._items.get(key)
+            if kept is not None:
+                self._items[key] = change(kept)
+
+    def forget(self, key: Hashable | None = None) -> None:
+        """Read ``key`` (None: everything) again on its next use."""
+        with self._lock:
+            if key is None:
+                self._items.clear()
+            else:
+                self._items.pop(key, None)
