@@ -25,6 +25,9 @@ from infra.constructs.queues import stream_fed
 from infra.constructs.service_function import FunctionDefaults, ServiceFunction
 from infra.constructs.storage import ATHENA_RESULTS_PREFIX
 
+#: the item kinds whose changes the index updater reads from the table's stream (files, dataset memberships)
+INDEXED = ("file", "dataset_member")
+
 INDEX_PREFIX = "index/"
 COMPACTION_SCHEDULE = "rate(1 hour)"  # the emulator runs it too (infra/local/schedules.py)
 INDEX_TABLE = "query_index"
@@ -80,7 +83,17 @@ class QueryIndex(Construct):
         table.grant_read_write_data(function)  # reads files and memberships; writes the index manifests
         media_bucket.grant_read_write(function, f"{INDEX_PREFIX}*")
         media_bucket.grant_delete(function, f"{INDEX_PREFIX}*")
-        self.dead_letter_queue = stream_fed(self, dead_letters_id="DeadLetters", function=function, table=table)
+        self.dead_letter_queue = stream_fed(
+            self,
+            dead_letters_id="DeadLetters",
+            function=function,
+            table=table,
+            filters=[
+                # Only file items and dataset memberships reach the index; a removed item has an old image only.
+                lambda_.FilterCriteria.filter({"dynamodb": {image: {"kind": {"S": lambda_.FilterRule.or_(*INDEXED)}}}})
+                for image in ("NewImage", "OldImage")
+            ],
+        )
         nag.acknowledge(
             self.updater.role,
             "IAM5",

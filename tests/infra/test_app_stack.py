@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from annolake_service.adapters.dynamo.items import DatasetMemberItem, FileItem
 
 from tests.infra.templates import intrinsic, one, resources, state_machine_definition
 
@@ -361,6 +362,13 @@ def test_the_query_index_updater_reads_the_tables_stream_and_writes_only_index_f
         "Fn::GetAtt": [one(dev.data, "AWS::DynamoDB::Table")[0], "StreamArn"]
     }
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
+    # only the changes of files and memberships, the items the index holds (the kinds as the service writes them;
+    # a removed item has only its old image)
+    kinds = {"S": [FileItem.KIND, DatasetMemberItem.KIND]}
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
+        {"dynamodb": {"NewImage": {"kind": kinds}}},
+        {"dynamodb": {"OldImage": {"kind": kinds}}},
+    ]
     queue_arn = mapping["DestinationConfig"]["OnFailure"]["Destination"]
     assert template["Resources"][queue_arn["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
     statements = role_statements(template, props)
