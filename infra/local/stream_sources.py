@@ -116,15 +116,27 @@ class _Delivery:
         )
 
 
-def _patterns(mapping: Any) -> list[EventPattern]:
-    """The mapping's filter patterns (Lambda's event filtering: EventBridge's pattern syntax over the record)."""
+Pattern = tuple[EventPattern, dict[str, Any]]
+
+
+def _patterns(mapping: Any) -> list[Pattern]:
+    """The mapping's filter patterns (Lambda's event filtering: EventBridge's pattern syntax over the record),
+    each with its parsed form."""
     filters = (getattr(mapping, "filter_criteria", None) or {}).get("Filters") or []
-    return [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
+    return [(EventPattern.load(f["Pattern"]), json.loads(f["Pattern"])) for f in filters if f.get("Pattern")]
 
 
-def _passes(patterns: list[EventPattern], record: dict[str, Any]) -> bool:
+def _named(shape: Any, event: Any) -> Any:
+    """Only the parts of ``event`` a pattern of this ``shape`` names: moto's matcher flattens the whole event
+    first, and a record carries two whole item images. A level with an operator key (``$or``) is kept whole."""
+    if not isinstance(shape, dict) or not isinstance(event, dict) or any(k.startswith("$") for k in shape):
+        return event
+    return {key: _named(shape[key], event[key]) for key in shape if key in event}
+
+
+def _passes(patterns: list[Pattern], record: dict[str, Any]) -> bool:
     """Whether ``record`` reaches a mapping with these filter ``patterns``: none, or the record matches one."""
-    return not patterns or any(pattern.matches_event(record) for pattern in patterns)  # type: ignore[arg-type]
+    return not patterns or any(pattern.matches_event(_named(shape, record)) for pattern, shape in patterns)
 
 
 _deliveries: dict[int, _Delivery] = {}

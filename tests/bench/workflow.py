@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -42,6 +43,8 @@ FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "2000"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
 ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
 THINK = float(os.environ.get("ANNOLAKE_BENCH_THINK_SECONDS", "0"))
+#: a shell command run as each round starts, ``{pid}`` replaced by the platform process's id (a profiler, say)
+ON_ROUND = os.environ.get("ANNOLAKE_BENCH_ON_ROUND")
 BARE_TASKS = int(os.environ.get("ANNOLAKE_BENCH_BARE_TASKS", "8000"))
 BARE_WINDOW = 25  # as the platform's queue window
 BOX = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
@@ -146,6 +149,7 @@ def _measured(platform, annotators: list) -> dict:  # noqa: ANN001
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
+    sampler = _profile(platform.process.pid)
     for thread in threads:
         thread.join()
     log["cpu"] = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
@@ -153,7 +157,16 @@ def _measured(platform, annotators: list) -> dict:  # noqa: ANN001
     # the queue ran dry: the rate is up to the last task done
     log["elapsed"] = (log["last_done"] if log["empty"] and log["done"] else time.perf_counter()) - t0
     log["load"] = (load, os.getloadavg()[0])
+    if sampler is not None:
+        sampler.wait()
     return log
+
+
+def _profile(pid: int) -> subprocess.Popen | None:
+    """``ON_ROUND`` started for the round (waited for once it ends), or None."""
+    if not ON_ROUND:
+        return None
+    return subprocess.Popen(ON_ROUND.replace("{pid}", str(pid)), shell=True)  # noqa: S602 - the caller's own command
 
 
 def _bare_table(platform) -> str:  # noqa: ANN001

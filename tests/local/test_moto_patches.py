@@ -472,6 +472,82 @@ def test_a_condition_text_kept_lexed_is_judged_on_each_write_s_own_values(shared
     assert dynamodb.get_item(TableName="claims", Key=key)["Item"]["seq"] == {"N": "3"}
 
 
+def test_a_condition_tree_kept_per_text_names_and_value_names_judges_each_parse_s_own_values(monkeypatch):
+    """The tree is parsed once per text, names and value names; each parse judges with its own values, names
+    point where each parse's names point, and a condition moto refuses is refused at every parse."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser, create_condition_expression_parser
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local import moto_patches
+
+    moto_patches.parse_each_expression_text_once()
+    moto_patches.parse_each_condition_once()
+    moto_patches.parse_each_condition_once()  # a second emulator in the process: still one layer
+    item = Item(
+        DynamoType({"S": "k"}),
+        None,
+        {"seq": {"N": "3"}, "status": {"S": "held"}, "owner": {"S": "ann"}, "tags": {"L": [{"S": "a"}]}},
+    )
+    text = "(seq BETWEEN :low AND :high) AND (#s IN (:a, :b) OR (begins_with(#o, :p) AND size(tags) = :n))"
+
+    def judged(names: dict, **values: dict) -> bool:
+        parser = create_condition_expression_parser(text, names, {f":{k}": v for k, v in values.items()})
+        return parser.parse().expr(item)
+
+    parsed = []
+    paths = ConditionExpressionParser._parse_paths
+    monkeypatch.setattr(
+        ConditionExpressionParser, "_parse_paths", lambda self, *args: parsed.append(1) or paths(self, *args)
+    )
+    status = {"#s": "status", "#o": "owner"}
+    seen = {"low": {"N": "1"}, "high": {"N": "5"}, "a": {"S": "open"}, "b": {"S": "held"}}
+    owner = {"p": {"S": "an"}, "n": {"N": "1"}}
+    assert judged(status, **seen, **owner)
+    assert not judged(status, **(seen | {"high": {"N": "2"}}), **owner)  # the same text, other values
+    assert not judged(status, **(seen | {"b": {"S": "done"}}), **(owner | {"p": {"S": "bo"}}))
+    assert judged(status, **(seen | {"b": {"S": "done"}}), **owner)  # the owner's prefix and the list's size
+    assert not judged({"#s": "owner", "#o": "owner"}, **seen, **(owner | {"p": {"S": "bo"}}))  # other names
+    parser = create_condition_expression_parser(text, status, {f":{k}": v for k, v in (seen | owner).items()})
+    parser.parse()
+    assert sorted(parser.expr_attr_values_found) == [":a", ":b", ":high", ":low", ":n", ":p"]
+    assert sorted(parser.expr_attr_names_found) == ["#o", "#s", "seq", "tags"]  # as moto lists them
+    assert len(parsed) == 2  # one tree for each set of names
+    for _ in range(2):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - moto's own error for a condition it cannot read
+            ConditionExpressionParser("seq = = :v", {}, {":v": {"N": "1"}}).parse()
+
+
+def test_an_item_copied_through_marshal_is_whole_and_separate():
+    """The old image of an update (its stream record, the answer's old attributes, a transaction's undo) is
+    copied through the marshalled form: every attribute type, and no later change of the item reaches it."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from infra.local.moto_patches.dynamodb_compact import copied
+
+    attrs = {
+        "pk": {"S": "file"},
+        "n": {"N": "1.5"},
+        "b": {"B": "AAEC"},
+        "ok": {"BOOL": True},
+        "none": {"NULL": True},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": ["AAE="]},
+        "instances": {"L": [{"M": {"id": {"S": "i1"}, "box": {"L": [{"N": "1"}, {"N": "2"}]}}}]},
+        "counts": {"M": {"car": {"N": "2"}}},
+    }
+    item = Item(DynamoType({"S": "file"}), None, attrs)
+    before = item.to_json()
+    twin = copied(item)
+    assert twin is not item and twin.to_json() == before and twin.hash_key == item.hash_key
+    item.attrs["instances"].value[0].value["box"].value.append(DynamoType({"N": "3"}))
+    item.attrs["counts"].value["car"] = DynamoType({"N": "9"})
+    item.attrs["ss"].value.append("c")
+    item.attrs["n"] = DynamoType({"N": "7"})
+    assert twin.to_json() == before
+    assert copied({"not": "an item"}) == {"not": "an item"}
+
+
 def test_update_tree_copies_are_whole_and_separate():
     """The copy a validation changes keeps the tree's parent links and shares nothing with the parsed tree."""
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser

@@ -65,6 +65,33 @@ def test_a_mapping_gets_only_the_records_its_filter_patterns_let_through_and_non
     assert all(stream_sources._passes(no_filters, r) for r in records)  # every record
 
 
+def test_patterns_on_either_image_or_with_an_or_match_as_on_the_whole_record():
+    """The query index updater's filters (a kind on the new or the old image: a removed item has only the old)
+    and an ``$or`` pattern, against records whose images carry more than the patterns name."""
+    kinds = {"S": ["file", "dataset_member"]}
+    updater = _mapping({"dynamodb": {"NewImage": {"kind": kinds}}}, {"dynamodb": {"OldImage": {"kind": kinds}}})
+    either = _mapping({"$or": [{"eventName": ["REMOVE"]}, {"dynamodb": {"NewImage": {"status": {"S": ["ready"]}}}}]})
+    removed = {"eventName": "REMOVE", "dynamodb": {"OldImage": {"kind": {"S": "dataset_member"}, "n": {"N": "1"}}}}
+    records = [
+        _record("file", "ready", before="processing"),
+        _record("task", "submitted", before="in_progress"),
+        removed,
+        {"eventName": "REMOVE", "dynamodb": {"OldImage": {"kind": {"S": "task"}}}},
+    ]
+    for record in records:  # the images carry much more than the patterns name
+        for image in record["dynamodb"].values():
+            image.update({f"a{i}": {"L": [{"M": {"x": {"N": str(i)}}}]} for i in range(30)})
+    assert [r for r in records if stream_sources._passes(stream_sources._patterns(updater), r)] == [
+        records[0],
+        records[2],
+    ]
+    assert [r for r in records if stream_sources._passes(stream_sources._patterns(either), r)] == [
+        records[0],
+        records[2],
+        records[3],
+    ]
+
+
 def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_waits():
     backend = _Backend(failing=True)
     with mock.patch.object(stream_sources, "get_backend", return_value=backend):

@@ -34,7 +34,9 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   (empty) ``files``.
 - An ``UpdateItem``'s expression tree is copied by pickling, and the checks walking it ask each node's class
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order. Each update
-  expression text is parsed once and each condition expression text lexed once.
+  expression text is parsed once and each condition expression text lexed once; a condition's syntax tree is
+  built once per text, names and value names, and each parse puts its own values in. The item an update
+  changes is copied for its old image through the marshalled form, not ``copy.deepcopy``.
 - moto's models keep no list of every instance they made (its dashboard's): a platform left running held
   every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
 - Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
@@ -55,6 +57,7 @@ from __future__ import annotations
 from infra.local.moto_patches.dynamodb_answers import plain_dynamodb_item_answers
 from infra.local.moto_patches.dynamodb_compact import (
     compact_table_items,
+    copy_items_written_over_through_marshal,
     measure_new_items_once,
     measure_updated_items_once,
 )
@@ -66,6 +69,7 @@ from infra.local.moto_patches.dynamodb_updates import (
     check_each_text_once,
     copy_update_expressions_by_pickling,
     find_clauses_by_class,
+    parse_each_condition_once,
     parse_each_expression_text_once,
     walk_update_expressions_by_class,
 )
@@ -108,6 +112,7 @@ __all__ = [
     "MotoVersionError",
     "check_each_text_once",
     "compact_table_items",
+    "copy_items_written_over_through_marshal",
     "copy_query_results_after_filtering",
     "copy_update_expressions_by_pickling",
     "fast_utc_timestamps",
@@ -126,6 +131,7 @@ __all__ = [
     "no_debug_form_wrapper",
     "one_event_per_multipart_upload",
     "random_strings_in_one_draw",
+    "parse_each_condition_once",
     "parse_each_expression_text_once",
     "parse_each_json_path_once",
     "parse_each_state_machine_once",
@@ -158,6 +164,7 @@ def install() -> None:
     s3_listings_survive_concurrent_deletes()
     two_phase_transactions()
     compact_table_items()  # before the lock: a write's items are stored again while it holds the lock
+    copy_items_written_over_through_marshal()
     serialize_dynamodb_operations()
     measure_new_items_once()
     measure_updated_items_once()
@@ -177,6 +184,7 @@ def install() -> None:
     copy_update_expressions_by_pickling()
     walk_update_expressions_by_class()
     parse_each_expression_text_once()
+    parse_each_condition_once()
     find_clauses_by_class()
     check_each_text_once()
     fast_utc_timestamps()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
+from infra.local.moto_patches.dynamodb_compact import copied
 from infra.local.moto_patches.patching import MARK, replace
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _transact_write_items(self, transact_items: list[dict]) -> None:
             failed = True
             continue
         errors.append((None, None, None))
-        operations.append((op_type, op, key, copy.deepcopy(current)))
+        operations.append((op_type, op, key, copied(current)))
     if failed:
         raise TransactionCanceledException(errors)
     applied = []

@@ -169,6 +169,59 @@ def parse_each_expression_text_once() -> None:
     replace(ConditionExpressionParser, "_lex_condition_expression", "lex-once", lex_once)
 
 
+def parse_each_condition_once() -> None:
+    """A condition's syntax tree depends on its text, its names and which values it names, not on the values:
+    moto's later parse steps (paths, functions, comparisons, ``IN``, ``BETWEEN``, parentheses and booleans, about
+    200 µs of a claim's condition, and a write parses its condition twice) run once per combination, and each
+    parse gets that tree with its own values put in, then the conditions moto builds from it as before. A
+    condition moto refuses is never kept: the error is raised again at each parse."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    kind = ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+    trees: dict[tuple[Any, ...], tuple[Any, list[str], list[str]]] = {}
+    kept = 4096
+
+    def bound(node: Any, values: dict[str, Any]) -> Any:
+        if node.kind == kind:
+            return node._replace(value=values[node.text])
+        if not node.children:
+            return node
+        return node._replace(children=[bound(child, values) for child in node.children])
+
+    def once(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def parse_tree(self: Any) -> Any:
+            if not self.condition_expression:
+                return parse(self)
+            names, values = self.expression_attribute_names or {}, self.expression_attribute_values or {}
+            key = (self.condition_expression, tuple(sorted(names.items())), tuple(sorted(values)))
+            known = trees.get(key)
+            if known is None:  # moto's steps, as its ``parse`` takes them
+                nodes = self._lex_condition_expression()
+                for step in (
+                    self._parse_paths,
+                    self._apply_functions,
+                    self._apply_comparator,
+                    self._apply_in,
+                    self._apply_between,
+                    self._apply_parens_and_booleans,
+                ):
+                    nodes = step(nodes)
+                node = nodes[0]
+                self._assert_no_redundant_parentheses(node)
+                known = (node, self._find_literals(node), self._find_expr_attr_values(node))
+                if len(trees) < kept:
+                    trees[key] = known
+            else:
+                node = bound(known[0], values)
+            self.expr_attr_names_found.extend(known[1])
+            self.expr_attr_values_found.extend(known[2])
+            return self._make_op_condition(node)
+
+        return parse_tree
+
+    replace(ConditionExpressionParser, "parse", "tree-once", once)
+
+
 def check_each_text_once() -> None:
     """moto's first three checks of an update expression (at most one clause of each kind, no two actions on
     overlapping paths, no key attribute changed) answer the same for the same text, names and table keys: they
