@@ -30,6 +30,7 @@ from infra.local import api_workers, event_sources, iam_audit, lambda_runtime
 from infra.local.assembly import REPO_ROOT, synthesize
 from infra.local.cloud_limits import IntegrationTimeout, LambdaResponseLimit
 from infra.local.emulator import LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, Emulator
+from infra.local.heap import HeapFreezer
 from infra.local.intrinsics import REGION
 from infra.local.provisioner import Deployment, Provisioner
 from infra.local.schedules import Scheduler
@@ -381,6 +382,7 @@ def main() -> None:
         durable=os.environ.get(DURABLE_VARIABLE, "1") != "0",
     )
     workers = api_worker_count()
+    HeapFreezer().start()  # this process only (``LocalPlatform`` also runs inside test processes)
     try:
         platform.start()
         platform.refresh_credentials()
