@@ -78,12 +78,15 @@ def _failed_ids(payload: bytes | str | None, function_error: bool, batch: list[A
     return {f["itemIdentifier"] for f in failures if isinstance(f, dict) and "itemIdentifier" in f}
 
 
-def _deliver(backend: LambdaBackend, function_arn: str, messages: list[Any], queue_arn: str) -> None:
+def _deliver(poller: _Poller, messages: list[Any]) -> None:
+    backend, function_arn, queue_arn = poller.backend, poller.function_arn, poller.queue_arn
     queue, sqs = _queue_of(queue_arn, backend.account_id, backend.region_name)
     redrive = queue.redrive_policy or {}
     max_receives = int(redrive.get("maxReceiveCount") or len(RETRY_DELAYS_S) + 1)
     pending = list(messages)
     for attempt in range(1, max_receives + 1):
+        if poller.stopped:  # its emulator stopped: its function runtime is gone, so no attempt can run
+            return
         headers: dict[str, Any] = {}
         event = {"Records": [_record(m, queue_arn, backend.region_name, attempt) for m in pending]}
         try:
@@ -118,6 +121,13 @@ class _Poller:
         self.waiting: list[Any] = []
         self.running = 0  # batches handed to the function and not yet settled
         self.gathering = False  # a batching window is open
+        self.stopped = False  # set when the emulator stops: nothing more is delivered or retried
+
+    def stop(self) -> None:
+        """Deliver nothing more (what waits is dropped, a batch being retried is not retried again)."""
+        with _held_lock:
+            self.stopped = True
+            self.waiting.clear()
 
     def add(self, messages: list[Any]) -> None:
         with _held_lock:
@@ -126,7 +136,7 @@ class _Poller:
 
     def _start_batches(self) -> None:
         """Under ``_held_lock``: hand out full batches, or what waits once no window is open."""
-        while self.waiting and self.running < BATCHES_IN_FLIGHT:
+        while self.waiting and self.running < BATCHES_IN_FLIGHT and not self.stopped:
             if len(self.waiting) < self.batch_size and self.window_s and not self.gathering:
                 self.gathering = True  # the first message of a batch opens the window
                 _workers.submit(self._close_window)
@@ -151,7 +161,7 @@ class _Poller:
 
     def _run(self, batch: list[Any]) -> None:
         try:
-            _deliver(self.backend, self.function_arn, batch, self.queue_arn)
+            _deliver(self, batch)
         finally:
             with _held_lock:
                 self.running -= 1
@@ -224,5 +234,13 @@ def release() -> int:
 
 
 def uninstall() -> None:
+    """moto's own delivery again, and every poller stopped: what waits is dropped and a batch being retried is
+    not retried again (its next attempt would reach moto's own invoke, its Docker path, in a later emulator's
+    process)."""
     LambdaBackend.send_sqs_batch = _original  # type: ignore[method-assign]
     Queue.add_message = _original_add_message  # type: ignore[method-assign]
+    with _held_lock:
+        stopping = list(_pollers.values())
+        _pollers.clear()
+    for poller in stopping:
+        poller.stop()
