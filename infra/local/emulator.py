@@ -77,7 +77,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         dispatcher = DomainDispatcherApplication(create_backend_app)
         moto_patches.memoize_backend_lookup(dispatcher)
-        self.recorder = Recorder(moto_patches.DirectDynamoDB(dispatcher))
+        self.recorder = Recorder(moto_patches.DirectS3(moto_patches.DirectDynamoDB(dispatcher)))
         credentials = {LOCAL_ACCESS_KEY_ID: LOCAL_SECRET_ACCESS_KEY}
         app: WSGIApp = PresignGuard(self.recorder, credentials, is_s3=s3_requests_of(dispatcher))
         app = CognitoCors(app, self.web_origins)

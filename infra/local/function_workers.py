@@ -83,7 +83,7 @@ class _Worker:
         while True:
             try:
                 ident, answer = self.connection.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError, TypeError):  # TypeError: ``stop`` closed the pipe under this read
                 break
             with self._lock:
                 future = self.pending.pop(ident, None)

@@ -210,8 +210,13 @@ def run() -> list[tuple[str, str, str]]:
                 sizes = f"{min(map(len, bodies)) // 1024}-{max(map(len, bodies)) // 1024} kB"
                 processes = [platform.process.pid, *children_of(platform.process.pid)]
                 cpu_before = _cpu_seconds(processes)
+                each_before = {pid: cpu_seconds(pid) for pid in roles}
                 ingest = _ingest(platform, bodies, f"bench-{label}")
                 cpu_ms = (_cpu_seconds(processes) - cpu_before) * 1000 / len(bodies)
+                each = ", ".join(
+                    f"{roles[pid]} {(cpu_seconds(pid) - was) * 1000 / len(bodies):.0f}"
+                    for pid, was in each_before.items()
+                )
                 ready = _ready(platform, f"bench-{label}")
                 bare = _bare(platform, bodies, label.replace("x", "-"))
                 rows.append(
@@ -221,7 +226,7 @@ def run() -> list[tuple[str, str, str]]:
                         f"{ready} ready; bare work from the drops (the platform's clock) {bare.with_drops:.1f} "
                         f"files/s: {ingest / bare.with_drops:.2f}x (goal >= 0.5x); after the drops "
                         f"{bare.after_drops:.1f} files/s: {ingest / bare.after_drops:.2f}x; "
-                        f"platform processes' CPU {cpu_ms:.0f} ms per file",
+                        f"platform processes' CPU {cpu_ms:.0f} ms per file ({each})",
                     )
                 )
             for pid, (rss_before, _) in before.items():

@@ -548,6 +548,49 @@ def test_an_item_copied_through_marshal_is_whole_and_separate():
     assert copied({"not": "an item"}) == {"not": "an item"}
 
 
+def test_state_data_copied_through_marshal_is_whole_separate_and_anything_else_deep_copied():
+    """The engine's copies of a state's data: JSON-like data through marshal, every kind of value it holds,
+    nothing shared with the original; what marshal refuses (a Decimal, a dict subclass) is deep-copied."""
+    from collections import OrderedDict
+    from decimal import Decimal
+
+    from moto.stepfunctions.parser.asl.eval import states
+
+    from infra.local.moto_patches.step_functions import copy_state_data_through_marshal, plain_copy
+
+    copy_state_data_through_marshal()
+    data = {"files": [{"id": "f1", "size": 3, "ratio": 0.5, "ok": True, "tags": ["a"], "none": None}], "n": 1}
+    twin = plain_copy(data)
+    assert twin == data and twin is not data and twin["files"][0] is not data["files"][0]
+    data["files"][0]["tags"].append("b")
+    data["files"].append({})
+    assert twin == {"files": [{"id": "f1", "size": 3, "ratio": 0.5, "ok": True, "tags": ["a"], "none": None}], "n": 1}
+    assert type(twin["files"][0]["ok"]) is bool
+    odd = {"amount": Decimal("1.5"), "ordered": OrderedDict(a=1)}
+    odd_twin = plain_copy(odd)
+    assert odd_twin == odd and type(odd_twin["ordered"]) is OrderedDict and odd_twin["ordered"] is not odd["ordered"]
+    assert states.copy.deepcopy is plain_copy
+
+
+def test_string_values_hash_and_compare_as_moto_compares_them_and_other_types_take_moto_s_path():
+    """Keys are hashed, compared and sorted on their text; numbers still compare as numbers (``2`` = ``2.0``,
+    ``2`` < ``10``), and a string never equals a number or binary value of the same text."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from infra.local.moto_patches.dynamodb_types import compare_strings_directly
+
+    compare_strings_directly()
+    s = lambda text: DynamoType({"S": text})  # noqa: E731
+    n = lambda text: DynamoType({"N": text})  # noqa: E731
+    assert s("b").__eq__(s("b")) is True and s("b").__ne__(s("b")) is False and hash(s("b")) == hash(s("b"))
+    assert s("a") != s("b") and s("1") != n("1") and s("1").__eq__(n("1")) is False and n("1") != s("1")
+    assert s("b") != DynamoType({"B": "b"})
+    assert n("2") == n("2.0") and hash(n("2")) == hash(n("2.0")) and n("2") < n("10")
+    assert [v.value for v in sorted([s("task#10"), s("task#2"), s("a")])] == ["a", "task#10", "task#2"]
+    assert s("a") < s("b") <= s("b") and s("c") > s("b") >= s("b")
+    assert {s("k"): 1}[s("k")] == 1 and n("3") in {n("3.0")}
+
+
 def test_update_tree_copies_are_whole_and_separate():
     """The copy a validation changes keeps the tree's parent links and shares nothing with the parsed tree."""
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
@@ -1347,6 +1390,136 @@ def test_dynamodb_requests_sent_straight_to_moto_s_handler_get_the_answers_its_f
         assert {k.lower(): v for k, v in raw[0].headers.items() if k.lower() not in differ} == {
             k.lower(): v for k, v in raw[1].headers.items() if k.lower() not in differ
         }
+
+
+def test_s3_requests_sent_straight_to_moto_s_views_get_the_answers_its_flask_app_gives(
+    moto_endpoint, serve_wsgi, new_moto_app
+):
+    """The same S3 calls through ``DirectS3`` and through moto's Flask app, each on a bucket of its own in the
+    same moto: the same answers (bodies, ranges, metadata, copies, listings, batch deletes, multipart uploads),
+    the same refusals (a missing key, a missing bucket), the same status and headers; none of them reached the
+    Flask app behind ``DirectS3``, and a presigned or browser request still does."""
+    import boto3
+    import urllib3
+    from botocore.exceptions import ClientError
+
+    from infra.local.moto_patches import DirectS3
+
+    def client(endpoint: str):
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def calls(s3, bucket: str) -> list:
+        body = bytes(range(256)) * 40
+        part = b"p" * (5 * 1024 * 1024)
+        key = "demo/a dir/ünï code+x.jpg"
+
+        def multipart():
+            upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin")["UploadId"]
+            etag = s3.upload_part(Bucket=bucket, Key="big.bin", UploadId=upload, PartNumber=1, Body=part)["ETag"]
+            parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+            s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=upload, MultipartUpload=parts)
+            return s3.head_object(Bucket=bucket, Key="big.bin")
+
+        steps = [
+            lambda: s3.create_bucket(Bucket=bucket),
+            lambda: s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg", Metadata={"with_underscore": "1"}
+            ),
+            lambda: s3.head_object(Bucket=bucket, Key=key),
+            lambda: s3.get_object(Bucket=bucket, Key=key),
+            lambda: s3.get_object(Bucket=bucket, Key=key, Range="bytes=10-19"),
+            lambda: s3.copy_object(Bucket=bucket, Key="copy.jpg", CopySource={"Bucket": bucket, "Key": key}),
+            lambda: s3.get_object(Bucket=bucket, Key="missing"),
+            lambda: s3.head_object(Bucket=bucket, Key="missing"),
+            lambda: s3.get_object(Bucket=f"{bucket}-missing", Key=key),
+            lambda: s3.list_objects_v2(Bucket=bucket, Prefix="demo/"),
+            multipart,
+            lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "copy.jpg"}, {"Key": "none"}]}),
+            lambda: s3.delete_object(Bucket=bucket, Key=key),
+            lambda: s3.list_objects_v2(Bucket=bucket),
+        ]
+        answers = []
+        for step in steps:
+            try:
+                answer = step()
+                answer.pop("ResponseMetadata", None)
+                if "Body" in answer:
+                    answer["Body"] = answer["Body"].read()
+            except ClientError as exc:
+                answer = exc.response["Error"]
+            answers.append(neutral(answer, bucket))
+        return answers
+
+    def neutral(value, bucket: str):
+        """Times and ids left out (each lane made its objects at its own moment), the bucket's name made neutral."""
+        if isinstance(value, dict):
+            left_out = {"LastModified", "RequestId", "HostId", "UploadId", "Location"}
+            return {k: neutral(v, bucket) for k, v in value.items() if k not in left_out}
+        if isinstance(value, list):
+            return [neutral(v, bucket) for v in value]
+        return value.replace(bucket, "BUCKET") if isinstance(value, str) else value
+
+    reached_flask: list[str] = []
+    moto_app = new_moto_app()
+
+    def flask_behind(environ, start_response):
+        reached_flask.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return moto_app(environ, start_response)
+
+    with serve_wsgi(DirectS3(flask_behind)) as direct:
+        assert calls(client(direct), "lane-direct") == calls(client(moto_endpoint), "lane-flask")
+        assert reached_flask == []
+        lanes = ((client(direct), "lane-direct"), (client(moto_endpoint), "lane-flask"))
+        for s3, bucket in lanes:
+            s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentType="text/plain")
+        # ids and clocks; CORS: moto's Flask app allows every origin on every answer, but only a browser's
+        # request (which carries an Origin, and goes the Flask way) reads it
+        differ = {"x-amzn-requestid", "date", "last-modified", "access-control-allow-origin"}
+        for method in ("get_object", "head_object"):
+            direct_headers, flask_headers = (
+                {
+                    k: v
+                    for k, v in getattr(s3, method)(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPHeaders"].items()
+                    if k not in differ
+                }
+                for s3, bucket in lanes
+            )
+            assert direct_headers == flask_headers
+        assert reached_flask == []
+        http = urllib3.PoolManager()
+        presigned = lanes[0][0].generate_presigned_url("get_object", {"Bucket": "lane-direct", "Key": "k"})
+        assert http.request("GET", presigned).data == b"x" and reached_flask == ["GET /lane-direct/k"]
+        browser = http.request("GET", presigned, headers={"Origin": "http://localhost:3000"})
+        assert browser.data == b"x" and len(reached_flask) == 2
+
+
+def test_errors_are_answered_as_before_from_one_table_of_error_shapes_built_once(shared_moto, monkeypatch):
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto.core import errors
+
+    from infra.local.moto_patches.request_path import error_shapes_looked_up_once
+
+    error_shapes_looked_up_once()
+    built = []
+    create = errors.ErrorLookupFactory._create_error_lut
+    monkeypatch.setattr(
+        errors.ErrorLookupFactory, "_create_error_lut", staticmethod(lambda model: built.append(model) or create(model))
+    )
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="errors-once")
+    for _ in range(3):
+        with pytest.raises(ClientError) as refused:
+            s3.get_object(Bucket="errors-once", Key="none")
+        assert refused.value.response["Error"]["Code"] == "NoSuchKey"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert len(built) <= 1
 
 
 def test_a_transaction_checks_its_conditions_and_writes_under_the_dynamodb_lock(shared_moto, monkeypatch):

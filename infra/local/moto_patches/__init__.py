@@ -22,7 +22,8 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
   with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
   handed it out, not offered to every execution ever started. An Express state machine keeps its newest 1,000
-  finished executions, not every one (AWS keeps none to list).
+  finished executions, not every one (AWS keeps none to list). State data is copied through ``marshal``, not
+  ``copy.deepcopy``.
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event; a completed
   multipart upload is one event (moto announced a ``Put`` as well). A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
@@ -45,9 +46,14 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   per attribute set); an update over the limit leaves the item as it was.
 - DynamoDB requests reach moto's handler without its Flask app (``DirectDynamoDB``, a WSGI layer the emulator
   puts in front of moto's dispatcher): the same answers, without a request context and a response object each.
+  Signed path-style S3 requests reach moto's S3 views the same way (``DirectS3``), answered through moto's
+  response class.
 - An update expression's clause counts, overlapping paths and key attributes are checked once per text, names
   and table keys. SQS converts each queue attribute name from CamelCase once. DynamoDB item operations without
   a binary value are read with ``json.loads`` rather than moto's shape-walking parser (the same parameters).
+- The table of a service's error shapes is built once, not for every error answered.
+- String attribute values (every key the platform writes) are hashed and compared on their text, not through
+  moto's ``cast_value``.
 - UTC ISO 8601 timestamps (S3's) are read without ``dateutil`` by moto's answer serializer and by the response
   parsers of this process's botocore clients.
 """
@@ -65,6 +71,7 @@ from infra.local.moto_patches.dynamodb_locking import serialize_dynamodb_operati
 from infra.local.moto_patches.dynamodb_projection import project_top_level_attributes
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
 from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
+from infra.local.moto_patches.dynamodb_types import compare_strings_directly
 from infra.local.moto_patches.dynamodb_updates import (
     check_each_text_once,
     copy_update_expressions_by_pickling,
@@ -82,8 +89,10 @@ from infra.local.moto_patches.instances import keep_no_model_instances
 from infra.local.moto_patches.patching import MOTO_VERSION, MotoVersionError, replace, require_moto_version
 from infra.local.moto_patches.request_path import (
     DirectDynamoDB,
+    DirectS3,
     action_names_once_per_class,
     dynamodb_item_requests_read_as_json,
+    error_shapes_looked_up_once,
     fast_backend_access,
     memoize_backend_lookup,
     no_debug_form_wrapper,
@@ -93,6 +102,7 @@ from infra.local.moto_patches.request_path import (
 from infra.local.moto_patches.s3_keys import s3_listings_survive_concurrent_deletes
 from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
+    copy_state_data_through_marshal,
     definite_paths_give_their_value,
     invoke_task_functions_directly,
     keep_few_finished_express_executions,
@@ -109,11 +119,14 @@ from infra.local.moto_patches.timestamps import fast_utc_timestamps
 __all__ = [
     "MOTO_VERSION",
     "DirectDynamoDB",
+    "DirectS3",
     "MotoVersionError",
     "check_each_text_once",
     "compact_table_items",
+    "compare_strings_directly",
     "copy_items_written_over_through_marshal",
     "copy_query_results_after_filtering",
+    "copy_state_data_through_marshal",
     "copy_update_expressions_by_pickling",
     "fast_utc_timestamps",
     "find_clauses_by_class",
@@ -125,6 +138,7 @@ __all__ = [
     "action_names_once_per_class",
     "definite_paths_give_their_value",
     "dynamodb_item_requests_read_as_json",
+    "error_shapes_looked_up_once",
     "measure_new_items_once",
     "measure_updated_items_once",
     "memoize_backend_lookup",
@@ -159,6 +173,7 @@ def install() -> None:
     step_functions_payload_limit()
     task_tokens_find_their_execution()
     keep_few_finished_express_executions()
+    copy_state_data_through_marshal()
     s3_events_carry_a_sequencer()
     one_event_per_multipart_upload()
     s3_listings_survive_concurrent_deletes()
@@ -191,3 +206,5 @@ def install() -> None:
     keep_no_model_instances()
     queue_attribute_names_converted_once()
     dynamodb_item_requests_read_as_json()
+    compare_strings_directly()
+    error_shapes_looked_up_once()

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from infra.local.moto_patches.dynamodb_locking import WRITES, freeze
-from infra.local.moto_patches.patching import replace
+from infra.local.moto_patches.patching import copy_module_with, replace
 
 _PENDING = b""  # the bytes of an item put by a write under way, until the write ends
 _LEVEL = 1  # zlib: on a file item (1,155 bytes marshalled) level 6 saves 7 bytes more than level 1's 644
@@ -104,16 +104,11 @@ def copied(item: Any) -> Any:
 def copy_items_written_over_through_marshal() -> None:
     """moto deep-copies the item an ``UpdateItem`` changes twice before changing it (the old image of its stream
     record, and the answer's old attributes); both copies are made through the marshalled form (``copied``)."""
-    import types
-
     import moto.dynamodb.models as models
     import moto.dynamodb.responses as responses
 
-    def marshalling(module: Any) -> Any:
-        return types.SimpleNamespace(deepcopy=copied, copy=module.copy)
-
     for owner in (models, responses):
-        replace(owner, "copy", "marshal-copies", marshalling)
+        replace(owner, "copy", "marshal-copies", copy_module_with(copied))
 
 
 def _typed(cls: Any, kind: str, content: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,13 @@ def replace(owner: object, name: str, patch: str, make: Callable[[Any], Any]) ->
     # a classmethod's mark goes on its function: reading the attribute back gives a method bound to that
     setattr(getattr(replacement, "__func__", replacement), MARK, installed | {patch})
     setattr(owner, name, replacement)
+
+
+def copy_module_with(deepcopy: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """For ``replace(module, "copy", ...)`` in a module that imports ``copy``: that module's ``copy`` with
+    ``deepcopy`` in place of its own."""
+
+    def make(module: Any) -> Any:
+        return types.SimpleNamespace(deepcopy=deepcopy, copy=module.copy)
+
+    return make
