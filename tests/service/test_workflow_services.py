@@ -488,7 +488,7 @@ def test_a_job_paused_here_hands_out_nothing_at_once_and_paused_elsewhere_within
     assert _next("user:p1", job.job_id) is not None
     with flow.dynamodb_requests() as asked:
         assert _next("user:p2", job.job_id) is not None
-    assert asked == ["Query", "Query", "UpdateItem"]  # the job as the first claim read it
+    assert asked == ["Query", "UpdateItem"]  # the job and the queue's window as the first claim read them
 
     jobs.update_job(PROJECT, job.job_id, changes={}, status=JobStatus.PAUSED)
     assert _next("user:p3", job.job_id) is None  # paused by this process: at once
@@ -501,6 +501,49 @@ def test_a_job_paused_here_hands_out_nothing_at_once_and_paused_elsewhere_within
     clock[0] += jobs.JOB_TTL_SECONDS
     assert _next("user:p5", job.job_id) is None
     assert len([t for t in _job_tasks(job.job_id) if t["status"] == "available"]) == 4  # tasks were left
+
+
+def test_claims_in_a_burst_share_one_read_of_the_queue_and_pass_over_tasks_taken_elsewhere(flow, monkeypatch):
+    """A window of the queue read by one claim is handed out by this process to the claims after it, one task
+    each, for ``WINDOW_TTL_SECONDS``: a burst of ``next`` reads the queue once, and reads it again once the
+    window is that old. A task another process took meanwhile is refused and the next one handed out; a task
+    given back is seen at once here, and elsewhere once this process's window ran out; nobody is handed a task
+    twice."""
+    from datetime import UTC, datetime
+
+    from annolake_service.adapters.dynamo import tasks as task_repo
+    from annolake_service.domain.workflow import TaskKind
+    from annolake_service.services import tasks
+    from annolake_service.shared.kept import KeptLists
+
+    clock = [0.0]
+    monkeypatch.setattr(tasks, "_windows", KeptLists(tasks.WINDOW_TTL_SECONDS, timer=lambda: clock[0]))
+    job = _launched("windows", 6, mode="copy_once")
+    _start_reviews(_review_inputs(flow, job.job_id))
+    handed = [_next("user:w1", job.job_id)]
+    with flow.dynamodb_requests() as asked:
+        handed.append(_next("user:w2", job.job_id))
+    assert asked == ["Query", "UpdateItem"]  # the caller's open tasks, the claim: no read of the queue
+    clock[0] += tasks.WINDOW_TTL_SECONDS
+    with flow.dynamodb_requests() as asked:
+        handed.append(_next("user:w3", job.job_id))
+    assert asked == ["Query", "Query", "UpdateItem"]  # the window was that old: the queue read again
+
+    now = datetime.now(UTC)
+    left = task_repo.claimable(PROJECT, job.job_id, TaskKind.ANNOTATE, now, 10)
+    assert len(left) == 3
+    for queued in left[:2]:  # taken by another process, whose claims this one's window does not know
+        task_repo.claim(queued, "user:elsewhere", now=now, lease_until=tasks.lease_end(now, 600))
+    handed.append(_next("user:w4", job.job_id))
+    assert handed[-1].task_id == left[2].task_id
+    assert _next("user:w5", job.job_id) is None
+    assert len({t.task_id for t in handed}) == len(handed) == 4
+
+    tasks.release(PROJECT, handed[-1].task_id, "user:w4")  # given back here
+    assert _next("user:w5", job.job_id).task_id == left[2].task_id
+    given_back = task_repo.get_task(PROJECT, job.job_id, left[0].task_id)
+    task_repo.release(given_back, "user:elsewhere", now=datetime.now(UTC))  # given back by another process
+    assert _next("user:w6", job.job_id).task_id == left[0].task_id
 
 
 def test_a_save_copies_its_summary_onto_each_listing_of_its_file_in_its_own_transaction(flow):

@@ -22,7 +22,7 @@ import jwt
 import pytest
 from annolake_service.adapters import aws_clients, jwks
 from annolake_service.adapters.dynamo import items, table
-from annolake_service.services import jobs, projects
+from annolake_service.services import jobs, projects, tasks
 from annolake_service.shared.settings import get_settings
 from moto.utilities.utils import load_resource
 
@@ -37,8 +37,8 @@ AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALL
 
 
 def reset_service_caches() -> None:
-    """Forget settings, table binding, AWS clients, key sets, API keys and jobs read, so the next call reads the
-    environment again."""
+    """Forget settings, table binding, AWS clients, key sets, API keys, jobs and queue windows read, so the next
+    call reads the environment again."""
     get_settings.cache_clear()
     table.bind.cache_clear()
     aws_clients.client.cache_clear()
@@ -46,6 +46,7 @@ def reset_service_caches() -> None:
     jwks.clear_cache()
     projects.forget_api_keys()
     jobs.forget_jobs()
+    tasks.forget_windows()
     for model in items.MODELS:
         model._connection = None  # pynamodb keeps one connection per model, bound to the old endpoint
 

@@ -8,7 +8,6 @@ workflow only ends.
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,10 +36,13 @@ from annolake_service.domain.workflow import (
 from annolake_service.services import annotations as annotation_service
 from annolake_service.services import files, jobs, page_bytes, prelabels, segment_saves
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
+from annolake_service.shared.kept import KeptLists
 from annolake_service.shared.observability import logger
 
 QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
 QUEUE_READS = 8  # windows read per job and kind when others keep taking every task of the one read
+WINDOW_TTL_SECONDS = 1.0  # how long a window read is handed out by this process (``_claim_from_queue``)
+_windows: KeptLists[QueuedTask] = KeptLists(WINDOW_TTL_SECONDS)
 
 
 def _now() -> datetime:
@@ -128,22 +130,30 @@ def _next(
 def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> Task | None:
     """A task of the job's queue for ``caller``, or None when none is left for them.
 
-    Claims race over a shuffled window of the queue's head. When others took every task of the window
-    meanwhile, those tasks have left the queue, so the next read shows the ones behind them: stopping
-    there would tell the caller there is nothing while tasks wait.
+    Claims race over a window of the queue's head, each taking one of its tasks at random. A window read is
+    kept by this process for ``WINDOW_TTL_SECONDS`` and its tasks handed to this process's claims one each, so
+    a burst of ``next`` reads the queue once, not once per claim. A claim is conditional on the task as read:
+    one taken elsewhere meanwhile is refused and dropped, and a task that became claimable since the window
+    was read waits at most that long. When others took every task of a window, those tasks have left the
+    queue, so the next read shows the ones behind them: stopping there would tell the caller there is nothing
+    while tasks wait.
     """
+    key = (job.project_id, job.job_id, kind)
     tried: set[str] = set()
+
+    def fits(task: QueuedTask) -> bool:
+        return task.task_id not in tried and caller not in task.excluded
+
     for _ in range(QUEUE_READS):
-        window = task_repo.claimable(job.project_id, job.job_id, kind, now, QUEUE_WINDOW)
-        candidates = [t for t in window if t.task_id not in tried and caller not in t.excluded]
-        if not candidates:
-            return None
-        random.shuffle(candidates)
-        for task in candidates:
+        while (task := _windows.take(key, fits)) is not None:
             try:
                 return _claim(task, job, caller, now)
             except ConditionFailed:
                 tried.add(task.task_id)
+        window = task_repo.claimable(job.project_id, job.job_id, kind, now, QUEUE_WINDOW)
+        if not any(fits(t) for t in window):
+            return None
+        _windows.keep(key, window)
     return None
 
 
@@ -469,7 +479,13 @@ def release(project_id: str, task_id: str, caller: str) -> dict[str, Any]:
         task_repo.release(task, caller, now=_now())
     except ConditionFailed:
         raise Conflict(f"task {task_id} changed meanwhile") from None
+    _windows.forget((project_id, task.job_id, task.kind))  # back in the queue: this process's next claim sees it
     return {"task": public(load(project_id, task_id))}
+
+
+def forget_windows() -> None:
+    """Read every queue again on its next claim."""
+    _windows.forget()
 
 
 def list_tasks(

@@ -1,4 +1,5 @@
-"""Items a process keeps for a few seconds after reading them (an API key, a job handing out tasks).
+"""Items a process keeps for a few seconds after reading them (an API key, a job handing out tasks, a window of
+its queue).
 
 Under load the same few items are read by nearly every request; keeping each for ``ttl`` seconds makes that one
 read per process per ``ttl``. What is kept may be up to ``ttl`` seconds old where another process changed it;
@@ -7,6 +8,7 @@ the process that changes an item forgets it at once (``forget``). Each use docum
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -51,3 +53,32 @@ class Kept(Generic[V]):
                 self._items.clear()
             else:
                 self._items.pop(key, None)
+
+
+class KeptLists(Generic[V]):
+    """Lists a process read, each kept for ``ttl`` seconds and handed out one item at a time: an item taken is
+    gone from the list, so no two callers of this process are handed the same one. For reads whose items are
+    each used once (a window of a queue) and whose use is conditional (an item someone elsewhere took meanwhile
+    is refused where it is used, then dropped)."""
+
+    def __init__(self, ttl: float, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic) -> None:
+        self._lists: TTLCache[Hashable, list[V]] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._lock = threading.Lock()
+
+    def keep(self, key: Hashable, items: list[V]) -> None:
+        with self._lock:
+            self._lists[key] = list(items)
+
+    def take(self, key: Hashable, accept: Callable[[V], bool]) -> V | None:
+        """One of the kept items ``accept`` takes, at random (None: nothing kept, too old, or none accepted)."""
+        with self._lock:
+            items = self._lists.get(key)
+            fits = [n for n, item in enumerate(items or ()) if accept(item)]
+            return items.pop(random.choice(fits)) if items and fits else None
+
+    def forget(self, key: Hashable | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._lists.clear()
+            else:
+                self._lists.pop(key, None)
