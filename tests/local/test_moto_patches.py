@@ -692,6 +692,19 @@ def test_a_frozen_item_is_projected_by_sharing_its_values_and_answers_the_same()
     assert frozen(projected) and (projected.hash_key, projected.range_key) == (item.hash_key, item.range_key)
 
 
+def _client_of(service: str, endpoint: str):
+    """A boto3 client of ``service`` at ``endpoint`` with the tests' fixed credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def _key_table(name: str, sort_type: str = "S", *, index_sort_type: str | None = None):
     """A table keyed ``pk`` + ``sk``; with ``index_sort_type``, also the global index ``by-g`` (``g`` + ``gs``)."""
     import boto3
@@ -1266,20 +1279,13 @@ def test_dynamodb_requests_sent_straight_to_moto_s_handler_get_the_answers_its_f
     own in the same moto: the same answers (items, binary and set attributes, pages, counts, transactions),
     the same refusals (condition failures with the old item, validation errors, a missing table, a cancelled
     transaction), the same status and headers."""
-    import boto3
     import urllib3
     from botocore.exceptions import ClientError
 
     from infra.local.moto_patches import DirectDynamoDB
 
     def client(endpoint: str):
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return _client_of("dynamodb", endpoint)
 
     def calls(dynamodb, table: str) -> list:
         """Each call's answer (its ResponseMetadata left out) or refusal, the table's name made neutral."""
@@ -1399,20 +1405,13 @@ def test_s3_requests_sent_straight_to_moto_s_views_get_the_answers_its_flask_app
     same moto: the same answers (bodies, ranges, metadata, copies, listings, batch deletes, multipart uploads),
     the same refusals (a missing key, a missing bucket), the same status and headers; none of them reached the
     Flask app behind ``DirectS3``, and a presigned or browser request still does."""
-    import boto3
     import urllib3
     from botocore.exceptions import ClientError
 
     from infra.local.moto_patches import DirectS3
 
     def client(endpoint: str):
-        return boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return _client_of("s3", endpoint)
 
     def calls(s3, bucket: str) -> list:
         body = bytes(range(256)) * 40
