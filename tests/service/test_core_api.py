@@ -633,6 +633,30 @@ def test_a_sidecar_arriving_after_its_image_is_attached(world):
     assert "alpha/train/not-yet.json" in left  # waits for its image's ingest
 
 
+def test_a_sidecar_put_before_its_image_but_announced_after_it_is_attached_by_its_own_event(world):
+    """A batch looks for the sidecars whose events marked their stems, not for every image's: a sidecar in the
+    drop folder whose event is still on its way when the image registers is attached when the event comes."""
+    from urllib.parse import quote_plus
+
+    from annolake_service.services import ingest
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}
+    sidecar_key = "alpha/early/slow.json"
+    world["s3"].put_object(Bucket=world["drop"], Key=sidecar_key, Body=json.dumps({"instance_list": [box]}).encode())
+    arrival = _processed(world, "alpha/early/slow.jpg", _jpeg(size=(60, 40), colour=(40, 90, 3)))
+    [result] = ingest.register_files([arrival])
+    file_id = result["file"]["file_id"]
+    assert c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()["version"] == 0
+    its_event = {"bucket": world["drop"], "raw_key": quote_plus(sidecar_key), "size": 1, "etag": "e", "sequencer": "s"}
+    assert start_ingest_for(**its_event) is None
+    annotations = c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()
+    assert annotations["version"] == 1 and [i["name"] for i in annotations["instance_list"]] == ["car"]
+    left = world["s3"].list_objects_v2(Bucket=world["drop"], Prefix="alpha/early/").get("Contents", [])
+    assert left == []  # the image moved to the media bucket, the sidecar applied and removed
+
+
 def test_the_largest_metadata_and_annotation_version_fit_on_one_file_together(world):
     """A file's item holds its metadata beside its summary of attribute values, which free text can fill
     to almost the size of a whole version: both at their limits must still be stored (not a 500)."""
@@ -823,6 +847,7 @@ def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot
     world["s3"].put_object(
         Bucket=world["drop"], Key=f"{folder}/1.json", Body=json.dumps({"metadata": {"m": "x" * 40_000}}).encode()
     )
+    assert ingest.attach_late_sidecar(world["drop"], f"{folder}/1.json") is None  # its event: no image yet, a mark
     handled = [
         {"bucket": world["drop"], "key": f"{folder}/gone.jpg", "error": {}, "quarantine": {"file_id": "f"}},
         {"bucket": world["drop"], "key": f"{folder}/clip.mp4", "media": {"media_type": "video"}, "video": {}},
@@ -845,6 +870,7 @@ def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot
         ("2.jpg", "ready"),
         ("3.jpg", "ready"),  # its refusal retired: the arrival recorded with the file says it was refused
     ]
+    assert calls.count("GetObject") == 1  # only the marked stem's sidecar is looked for
     assert calls.count("DeleteObjects") == 1  # the registered arrivals'
     assert calls.count("DeleteObject") == 1  # the quarantined one's, moved to quarantine/ as any refusal is
     left = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix=f"{folder}/")["Contents"]]
@@ -860,6 +886,29 @@ def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot
     assert [r["file"]["created"] for r in again] == [False, False]
     listed = c.get("/api/v1/projects/alpha/datasets/batch/files", headers=h).json()["files"]
     assert len(listed) == 4
+
+
+def test_a_stems_first_arrival_recorded_with_its_file_is_the_item_recorded_on_its_own(world):
+    """A batch writes a new stem's arrival inside the file's transaction as a whole item (none was read), a file
+    registered on its own records it with one update: both must leave the same item, for late sidecars and
+    refusals to find."""
+    from annolake_service.adapters.dynamo import keys
+    from annolake_service.services import ingest
+    from annolake_service.shared.settings import get_settings
+
+    together = _processed(world, "alpha/firsts/together.jpg", _jpeg(size=(61, 40), colour=(1, 2, 3)))
+    alone = _processed(world, "alpha/firsts/alone.jpg", _jpeg(size=(62, 40), colour=(3, 2, 1)))
+    [registered] = ingest.register_files([together])
+    on_its_own = ingest.register_file(alone["bucket"], alone["key"], alone["media"])
+
+    def arrival(stem: str) -> dict:
+        pk, sk = keys.arrival_key("alpha", "firsts", stem)
+        key = {"PK": {"S": pk}, "SK": {"S": sk}}
+        item = _dynamodb(world).get_item(TableName=get_settings().table_name, Key=key, ConsistentRead=True)["Item"]
+        return {name: value for name, value in item.items() if name not in ("PK", "SK")}
+
+    assert arrival("together") == {**arrival("alone"), "file_id": {"S": registered["file"]["file_id"]}}
+    assert arrival("alone")["file_id"] == {"S": on_its_own["file_id"]}
 
 
 def test_a_sidecar_marked_between_a_batchs_read_and_its_registration_is_attached(world, monkeypatch):

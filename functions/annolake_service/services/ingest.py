@@ -18,7 +18,7 @@ from annolake_service.adapters.dynamo import datasets as dataset_repo
 from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import uploads as upload_repo
-from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate
+from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionPut, TransactionUpdate
 from annolake_service.domain import media
 from annolake_service.domain.annotations import initial_instances
 from annolake_service.domain.entities import Dataset, FileRecord
@@ -185,7 +185,14 @@ def register_file(
     dataset = batch.dataset(arrived.project_id, arrived.dataset_name)
     sidecar = sidecar_key_for(key)
     frame_count = (facts.get("video") or {}).get("frame_count")
-    instance_list, metadata, had_sidecar = _read_sidecar(bucket, sidecar, facts["width"], facts["height"], frame_count)
+    stem = _stem(arrived)
+    seen = batch.arrivals.pop((arrived.project_id, dataset.name, stem), None)
+    if seen is None or seen.sidecar_waiting:  # a sidecar's event marked the stem, or its arrival was not read
+        instance_list, metadata, had_sidecar = _read_sidecar(
+            bucket, sidecar, facts["width"], facts["height"], frame_count
+        )
+    else:  # no sidecar's event came for this stem: one landing from now on is attached by its own event
+        instance_list, metadata, had_sidecar = [], {}, False
     labels = first_labels(
         instance_list,
         metadata,
@@ -199,12 +206,11 @@ def register_file(
         schema_service.add_labels(arrived.project_id, label_names)
     name = arrived.original_name
     refused_id = media.file_id_for_rejected(arrived.project_id, arrived.dataset_name, arrived.relative_path)
-    stem = _stem(arrived)
     record = functools.partial(
         record_ready_file, arrived.project_id, dataset.dataset_id, name=name, facts=facts, labels=labels
     )
     arrival: arrival_repo.Arrival | None = None
-    if (seen := batch.arrivals.pop((arrived.project_id, dataset.name, stem), None)) is not None:
+    if seen is not None:
         alongside, replaced = arrival_repo.recorded_alongside(
             arrived.project_id, dataset.name, stem, facts["file_id"], refused_id, seen
         )
@@ -334,7 +340,7 @@ def record_ready_file(
     facts: dict[str, Any],
     labels: FirstLabels,
     announce: list[tuple[str, str, dict[str, Any]]] | None = None,
-    alongside: TransactionUpdate | None = None,
+    alongside: TransactionUpdate | TransactionPut | None = None,
 ) -> bool:
     """Register a stored file with version 1 of its pre-labels; False if it already existed. Its
     ``file_ingested`` event is published, or added to ``announce`` for the caller to publish. ``alongside``:

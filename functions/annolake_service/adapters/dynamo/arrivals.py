@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from annolake_service.adapters.dynamo import keys
-from annolake_service.adapters.dynamo.conditions import TransactionUpdate
+from annolake_service.adapters.dynamo.conditions import TransactionPut, TransactionUpdate
 from annolake_service.adapters.dynamo.items import ArrivalItem
 from annolake_service.adapters.dynamo.table import bind, read_together
 
@@ -40,6 +40,7 @@ class ArrivalSeen:
     file_id: str | None
     refused: frozenset[str]
     sidecar_waiting: bool
+    found: bool = True  # False: no item (the stem's first arrival)
 
 
 def read_arrivals(project_id: str, dataset_name: str, path_stems: Iterable[str]) -> dict[str, ArrivalSeen]:
@@ -54,15 +55,24 @@ def read_arrivals(project_id: str, dataset_name: str, path_stems: Iterable[str])
                 file_id=item.file_id if item is not None else None,
                 refused=frozenset(item.refused or ()) if item is not None else frozenset(),
                 sidecar_waiting=bool(item.sidecar_waiting) if item is not None else False,
+                found=item is not None,
             )
     return seen
 
 
 def recorded_alongside(
     project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str, seen: ArrivalSeen
-) -> tuple[TransactionUpdate, Arrival]:
+) -> tuple[TransactionUpdate | TransactionPut, Arrival]:
     """``record_arrival``'s write for another transaction, conditional on the item still being as ``seen``, and
-    what it replaces (as ``record_arrival`` answers it)."""
+    what it replaces (as ``record_arrival`` answers it). A stem seen without an item gets the item ``record_arrival``
+    would make, put on the condition that there is still none (the same item, a cheaper write)."""
+    replaced = Arrival(
+        was_refused=refused_id in seen.refused or seen.file_id == refused_id, sidecar_waiting=seen.sidecar_waiting
+    )
+    key = keys.arrival_key(project_id, dataset_name, path_stem)
+    if not seen.found:
+        first = ArrivalItem(*key, kind=ArrivalItem.KIND, project_id=project_id, file_id=file_id)
+        return TransactionPut(item=first, condition=ArrivalItem.PK.does_not_exist()), replaced
     unchanged = (
         (ArrivalItem.sidecar_waiting.exists() if seen.sidecar_waiting else ArrivalItem.sidecar_waiting.does_not_exist())
         & (
@@ -73,12 +83,7 @@ def recorded_alongside(
         & (ArrivalItem.file_id == seen.file_id if seen.file_id is not None else ArrivalItem.file_id.does_not_exist())
     )
     update = TransactionUpdate(
-        item=ArrivalItem(*keys.arrival_key(project_id, dataset_name, path_stem)),
-        actions=_arrival_actions(project_id, file_id, refused_id),
-        condition=unchanged,
-    )
-    replaced = Arrival(
-        was_refused=refused_id in seen.refused or seen.file_id == refused_id, sidecar_waiting=seen.sidecar_waiting
+        item=ArrivalItem(*key), actions=_arrival_actions(project_id, file_id, refused_id), condition=unchanged
     )
     return update, replaced
 

@@ -37,6 +37,20 @@ class TransactionUpdate:
     actions: list[Any]
     condition: Any
 
+    def write_in(self, tx: Any) -> None:
+        tx.update(self.item, actions=self.actions, condition=self.condition)
+
+
+@dataclass(frozen=True)
+class TransactionPut:
+    """A conditional put (the whole item) to make inside another repository call's transaction."""
+
+    item: Any
+    condition: Any
+
+    def write_in(self, tx: Any) -> None:
+        tx.save(self.item, condition=self.condition)
+
 
 def refused_writes(exc: PynamoDBException) -> set[int]:
     """The positions (0 for a single write) of the writes whose condition did not hold; empty for any other

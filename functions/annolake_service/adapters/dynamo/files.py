@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 from annolake_service.adapters.dynamo import cursors, datasets, keys
 from annolake_service.adapters.dynamo.conditions import (
     ConditionFailed,
+    TransactionPut,
     TransactionUpdate,
     VersionConflict,
     applied,
@@ -290,13 +291,13 @@ def register_file(
     dataset_id: str,
     instance_list: list[dict[str, Any]],
     created_by: str,
-    alongside: TransactionUpdate | None = None,
+    alongside: TransactionUpdate | TransactionPut | None = None,
 ) -> bool:
     """Write a ready file, its dataset membership and its first annotation version atomically.
 
     Conditional on the file not existing yet (natural key: project + content hash), so a redelivered event or
     the same content dropped again writes nothing but lists the existing file in the dataset. False then.
-    ``alongside``: one more conditional update in the same transaction, made with a new file only;
+    ``alongside``: one more conditional write in the same transaction, made with a new file only;
     ConditionFailed (nothing written) when the file is new and its condition did not hold.
     """
 
@@ -309,7 +310,7 @@ def register_file(
                 condition=AnnotationVersionItem.PK.does_not_exist(),
             )
         if alongside is not None:
-            tx.update(alongside.item, actions=alongside.actions, condition=alongside.condition)
+            alongside.write_in(tx)
 
     bind()
     refused = transact_refused(write)
@@ -489,7 +490,7 @@ def save_annotation_version(
         )
         tx.save(_version_item(version), condition=AnnotationVersionItem.PK.does_not_exist())
         for update in [*alongside, *copies]:
-            tx.update(update.item, actions=update.actions, condition=update.condition)
+            update.write_in(tx)
 
     bind()
     first_copy = 2 + len(alongside)  # the writes go puts first: the version, the file, ``alongside``, the copies
