@@ -198,3 +198,34 @@ def test_readers_in_threads_answer_as_the_index_does(files: Files) -> None:
 
 def _evaluated(files: Files) -> dict[str, dict[str, dict[str, float]]]:
     return {fid: view.evaluations for fid, view in files.views.items() if "pr_a1" in view.evaluations}
+
+
+def test_indexes_and_delta_writes_share_one_database_each_on_a_connection_of_its_own(
+    files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The updater writes a delta file at every batch of the change stream, and opening a DuckDB database cost
+    some 20 ms of CPU each time: writers and indexes take connections of their own to the process's one
+    database instead, side by side in threads, each with its own temporary tables (attached evaluations)."""
+    import duckdb
+
+    opened: list[int] = []
+    open_database = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: opened.append(1) or open_database(*a, **k))
+    chosen = sorted(files.views)[:8]
+
+    def write_then_query(n: int) -> list[str]:
+        file_id = chosen[n]
+        view = files.views[file_id]
+        path = tmp_path / f"delta-{n}.parquet"
+        write_index_file([index_row(file_id, view, position=_position(file_id, view), seq=1)], path)
+        with ColumnarIndex([path]) as index:
+            index.attach_evaluations({"run": {file_id: {"tp": n, "fp": 0, "fn": 0, "disagreement": 0}}})
+            return [
+                *index.file_ids(parse_query(f"eval.run.tp = {n}")),
+                *index.file_ids(parse_query("eval.run.tp != " + str(n))),
+            ]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(write_then_query, range(len(chosen))))
+    assert answers == [[file_id] for file_id in chosen]
+    assert opened == []  # the database the module's index opened serves them all

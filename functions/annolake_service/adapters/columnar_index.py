@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,25 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory database. DuckDB is imported here, by the requests that query, not at every cold start."""
-    import duckdb
+_database: duckdb.DuckDBPyConnection | None = None
+_database_lock = threading.Lock()
 
-    return duckdb.connect()
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """A connection of its own to the process's one in-memory database (opened at the first use: DuckDB is
+    imported by the requests that query or write an index, not at every cold start).
+
+    Opening a database costs some 20 ms of CPU, a connection to an open one 0.3 ms, and the query index's
+    updater writes a delta file at every batch of the change stream. Each connection has its own settings,
+    temporary tables and transactions, and may run beside the others in other threads; nothing is stored in
+    the database itself (index files are read and written in place)."""
+    global _database
+    with _database_lock:
+        if _database is None:
+            import duckdb
+
+            _database = duckdb.connect()
+        return _database.cursor()
 
 
 @dataclass(frozen=True)
