@@ -1704,3 +1704,34 @@ def test_item_request_bodies_read_as_json_give_moto_s_parameters_and_binary_ones
         TableName="binary", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
     )
     assert answered["Items"][0]["b"] == {"B": blob}
+
+
+def test_request_headers_are_walked_once_and_read_as_moto_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct request paths give moto's views headers that walk the environ once, whatever number of times
+    they are read, and read as moto's own: the same names (user metadata as sent), values, lookups and length."""
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, EnvironHeaders
+
+    from infra.local.moto_patches.request_path import listed_headers
+
+    environ = {
+        "REQUEST_METHOD": "PUT",
+        "CONTENT_TYPE": "image/jpeg",
+        "CONTENT_LENGTH": "12",
+        "HTTP_HOST": "127.0.0.1:4566",
+        "HTTP_X_AMZ_META_MY_KEY": "underscored",
+        "HTTP_X_AMZ_META_PLAIN": "dashed",
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/s3/aws4_request",
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY: {"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"},
+    }
+    walks: list[int] = []
+    walk = EnvironHeaders.__iter__
+    monkeypatch.setattr(EnvironHeaders, "__iter__", lambda self: walks.append(1) or walk(self))
+    listed, moto_s = listed_headers()(environ), EnvironHeaders(environ)
+    assert list(listed.items()) == list(moto_s.items())
+    walks.clear()
+    for _ in range(3):
+        assert dict(listed) == dict(moto_s.items()) and list(listed.keys()) == list(moto_s.keys())
+        assert len(listed) == len(moto_s) == 6
+    assert "x-amz-meta-my_key" in dict(listed) and listed.get("X-Amz-Meta-Plain") == "dashed"
+    assert listed.get("Content-Type") == "image/jpeg" and "Authorization" in listed and "Range" not in listed
+    assert len(walks) == 3 * 3  # moto's headers walked the environ at each read, the listed ones not at all
