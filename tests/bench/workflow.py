@@ -13,6 +13,9 @@ CPU time per task of the platform process, each of its workers and this process 
 With ``ANNOLAKE_BENCH_WORKFLOW_BASELINE`` (a checkout of other code) that checkout's platform is started beside
 this one's on the same data, and the two are measured in turns, ``ANNOLAKE_BENCH_WORKFLOW_ROUNDS`` rounds of
 ``ANNOLAKE_BENCH_SECONDS`` each (the order flipped every round), each platform idle while the other runs.
+With ``ANNOLAKE_BENCH_WORKFLOW_ALONE=1`` each round starts, seeds and launches a platform of its own and stops it
+after: one platform on the machine at a time (two platforms side by side each hold thousands of waiting
+executions, and the idle one's threads and memory still weigh on the measured one).
 
 Then the same annotators do only the work a task needs, straight against this platform's emulator (its own
 table): read a window of the queue and claim one task with a conditional write (``next``), then save the
@@ -42,6 +45,7 @@ SECONDS = float(os.environ.get("ANNOLAKE_BENCH_SECONDS", "60"))
 FILES = int(os.environ.get("ANNOLAKE_BENCH_TASK_FILES", "2000"))
 BASELINE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_BASELINE")
 ROUNDS = int(os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ROUNDS", "2"))
+ALONE = os.environ.get("ANNOLAKE_BENCH_WORKFLOW_ALONE") == "1"
 THINK = float(os.environ.get("ANNOLAKE_BENCH_THINK_SECONDS", "0"))
 #: a shell command run as each round starts, ``{pid}`` replaced by the platform process's id (a profiler, say)
 ON_ROUND = os.environ.get("ANNOLAKE_BENCH_ON_ROUND")
@@ -360,6 +364,8 @@ def _rows(name: str, log: dict, submitted: int | None) -> list[tuple[str, str, s
 
 def run() -> list[tuple[str, str, str]]:
     checkouts = {"this": REPO, **({"baseline": Path(BASELINE)} if BASELINE else {})}
+    if ALONE:
+        return _alone(checkouts)
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         platforms, prepared = {}, {}
@@ -388,4 +394,29 @@ def run() -> list[tuple[str, str, str]]:
                 rows += _rows(f"round {n + 1}, {name}", log, submitted)
         bare = _bare_round(platforms["this"])
         rows += _rows("the necessary work alone, same emulator", bare, None)
+    return rows
+
+
+def _alone(checkouts: dict[str, Path]) -> list[tuple[str, str, str]]:
+    """Each round of each checkout on a platform of its own, started, seeded and launched for it and stopped after
+    (the order flipped every round); the necessary work alone after this checkout's last round."""
+    rows: list[tuple[str, str, str]] = []
+    order = list(checkouts)
+    for n in range(ROUNDS):
+        for name in order if n % 2 == 0 else order[::-1]:
+            with tempfile.TemporaryDirectory() as tmp:
+                platform = start_platform(
+                    Path(tmp) / name, free_port(), free_port(), snapshot_seconds=24 * 3600, repo=checkouts[name]
+                )
+                try:
+                    people, job = _prepared(platform)
+                    while not _opened(job):
+                        time.sleep(1)
+                    log = _round(platform, people, job)
+                    submitted = job.stats()["tasks"]["annotate"].get("submitted", 0)
+                    rows += _rows(f"round {n + 1}, {name}, alone", log, submitted)
+                    if name == "this" and n == ROUNDS - 1:
+                        rows += _rows("the necessary work alone, same emulator", _bare_round(platform), None)
+                finally:
+                    platform.stop()
     return rows
