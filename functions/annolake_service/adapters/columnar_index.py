@@ -26,25 +26,29 @@ if TYPE_CHECKING:
     import duckdb
 
 
-_database: duckdb.DuckDBPyConnection | None = None
-_database_lock = threading.Lock()
-
-
 def _connect() -> duckdb.DuckDBPyConnection:
-    """A connection of its own to the process's one in-memory database (opened at the first use: DuckDB is
-    imported by the requests that query or write an index, not at every cold start).
+    """A fresh in-memory database. DuckDB is imported here, by the requests that query, not at every cold start."""
+    import duckdb
+
+    return duckdb.connect()
+
+
+_writing: duckdb.DuckDBPyConnection | None = None
+_writing_lock = threading.Lock()
+
+
+def _writer() -> duckdb.DuckDBPyConnection:
+    """A connection of its own to the process's one database for writing index files (opened at the first write).
 
     Opening a database costs some 20 ms of CPU, a connection to an open one 0.3 ms, and the query index's
-    updater writes a delta file at every batch of the change stream. Each connection has its own settings,
-    temporary tables and transactions, and may run beside the others in other threads; nothing is stored in
-    the database itself (index files are read and written in place)."""
-    global _database
-    with _database_lock:
-        if _database is None:
-            import duckdb
-
-            _database = duckdb.connect()
-        return _database.cursor()
+    updater writes a delta file at every batch of the change stream. A write keeps nothing in the database (it
+    reads JSON and writes Parquet), and each connection may run beside the others in other threads. Indexes
+    open databases of their own: a database caches what it read of each Parquet file for its lifetime."""
+    global _writing
+    with _writing_lock:
+        if _writing is None:
+            _writing = _connect()
+        return _writing.cursor()
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
             count += 1
     spool_path = Path(spool.name)
     try:
-        with _connect() as db:
+        with _writer() as db:
             struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
             source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
             db.execute(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
