@@ -30,14 +30,17 @@ def _mapping(*patterns: dict[str, Any]) -> SimpleNamespace:
 class _Backend:
     """What ``get_backend(...)`` answers: records each invocation's records; fails them while ``failing``."""
 
-    def __init__(self, failing: bool) -> None:
+    def __init__(self, failing: bool, held: threading.Event | None = None) -> None:
         self.failing = failing
         self.invoked: list[list[dict[str, Any]]] = []
         self.called = threading.Event()
+        self.held = held  # set: an invocation answers only once the test lets it
 
     def invoke(self, *, body: str, response_headers: dict[str, Any], **_: Any) -> None:
         self.invoked.append(json.loads(body)["Records"])
         self.called.set()
+        if self.held is not None:
+            self.held.wait(5)
         if self.failing:
             response_headers["x-amz-function-error"] = "Unhandled"
 
@@ -93,12 +96,14 @@ def test_patterns_on_either_image_or_with_an_or_match_as_on_the_whole_record():
 
 
 def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_waits():
-    backend = _Backend(failing=True)
+    answer = threading.Event()
+    backend = _Backend(failing=True, held=answer)
     with mock.patch.object(stream_sources, "get_backend", return_value=backend):
         delivery = _delivering(_mapping(), backend)
         delivery.add(_record("task", "submitted", before="in_progress"))
         assert backend.called.wait(5), "the batch was never delivered"
-        delivery.stop()
+        delivery.stop()  # while the invocation runs: its failure comes after the stop, however slow this thread is
+        answer.set()
         delivery.add(_record("task", "submitted", before="reserved"))  # arrives after the stop
         delivery.thread.join(timeout=5)
         assert not delivery.thread.is_alive()
