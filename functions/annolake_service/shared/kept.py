@@ -17,15 +17,31 @@ from typing import Generic, TypeVar
 from cachetools import TTLCache
 
 V = TypeVar("V")
+K = TypeVar("K")  # what a ``_Keeping`` map holds
 
 
-class Kept(Generic[V]):
+class _Keeping(Generic[K]):
+    """A thread-safe map whose entries last ``ttl`` seconds (API processes serve requests on threads)."""
+
+    def __init__(self, ttl: float, maxsize: int, timer: Callable[[], float]) -> None:
+        self._items: TTLCache[Hashable, K] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._lock = threading.Lock()
+
+    def forget(self, key: Hashable | None = None) -> None:
+        """Read ``key`` (None: everything) again on its next use."""
+        with self._lock:
+            if key is None:
+                self._items.clear()
+            else:
+                self._items.pop(key, None)
+
+
+class Kept(_Keeping[V]):
     """A thread-safe map of what was read, each entry for ``ttl`` seconds; nothing is kept for a read that found
     nothing (so an item created elsewhere is seen at once)."""
 
     def __init__(self, ttl: float, maxsize: int = 4096, timer: Callable[[], float] = time.monotonic) -> None:
-        self._items: TTLCache[Hashable, V] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
-        self._lock = threading.Lock()  # API processes serve requests on threads
+        super().__init__(ttl, maxsize, timer)
 
     def get(self, key: Hashable, read: Callable[[], V | None]) -> V | None:
         """The kept value, else ``read()`` (kept unless None)."""
@@ -46,39 +62,23 @@ class Kept(Generic[V]):
             if kept is not None:
                 self._items[key] = change(kept)
 
-    def forget(self, key: Hashable | None = None) -> None:
-        """Read ``key`` (None: everything) again on its next use."""
-        with self._lock:
-            if key is None:
-                self._items.clear()
-            else:
-                self._items.pop(key, None)
 
-
-class KeptLists(Generic[V]):
+class KeptLists(_Keeping[list[V]]):
     """Lists a process read, each kept for ``ttl`` seconds and handed out one item at a time: an item taken is
     gone from the list, so no two callers of this process are handed the same one. For reads whose items are
     each used once (a window of a queue) and whose use is conditional (an item someone elsewhere took meanwhile
     is refused where it is used, then dropped)."""
 
     def __init__(self, ttl: float, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic) -> None:
-        self._lists: TTLCache[Hashable, list[V]] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
-        self._lock = threading.Lock()
+        super().__init__(ttl, maxsize, timer)
 
     def keep(self, key: Hashable, items: list[V]) -> None:
         with self._lock:
-            self._lists[key] = list(items)
+            self._items[key] = list(items)
 
     def take(self, key: Hashable, accept: Callable[[V], bool]) -> V | None:
         """One of the kept items ``accept`` takes, at random (None: nothing kept, too old, or none accepted)."""
         with self._lock:
-            items = self._lists.get(key)
+            items = self._items.get(key)
             fits = [n for n, item in enumerate(items or ()) if accept(item)]
             return items.pop(random.choice(fits)) if items and fits else None
-
-    def forget(self, key: Hashable | None = None) -> None:
-        with self._lock:
-            if key is None:
-                self._lists.clear()
-            else:
-                self._lists.pop(key, None)
