@@ -438,6 +438,7 @@ def test_from_url_and_packets_become_uploads_with_sidecars(world, image_server, 
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")
     reset_service_caches()
     c, h = world["client"], _admin(world)
+    c.post("/api/v1/projects/alpha/labels", json={"name": "car"}, headers=h)  # whether or not a test before made it
     box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 80, "y_max": 60}
     accepted = c.post(
         "/api/v1/projects/alpha/files/from_url",
@@ -657,6 +658,102 @@ def test_a_sidecar_put_before_its_image_but_announced_after_it_is_attached_by_it
     assert left == []  # the image moved to the media bucket, the sidecar applied and removed
 
 
+def _sidecar_event(world, key: str) -> dict:
+    from urllib.parse import quote_plus
+
+    return {"bucket": world["drop"], "raw_key": quote_plus(key), "size": 1, "etag": "e", "sequencer": key}
+
+
+def _names(world, file_id: str) -> tuple[int, list[str]]:
+    c, h = world["client"], _admin(world)
+    annotations = c.get(f"/api/v1/projects/alpha/files/{file_id}/annotations", headers=h).json()
+    return annotations["version"], [i["name"] for i in annotations["instance_list"]]
+
+
+def _drop_left(world, prefix: str) -> list[str]:
+    return [o["Key"] for o in world["s3"].list_objects_v2(Bucket=world["drop"], Prefix=prefix).get("Contents", [])]
+
+
+def test_a_folder_dropped_again_gives_each_new_photo_its_sidecar_not_the_stems_annotated_file(world):
+    """New photos under names whose files were annotated, each with its sidecar, whose events come before the
+    photos' ingest (the trigger handles a batch's sidecars first): each sidecar waits for its photo and becomes
+    the new file's version 1; the annotated files keep their annotations."""
+    from annolake_service.services import ingest
+    from annolake_service.services.arrivals import start_ingest_for
+
+    folder = "alpha/redrop"
+    old_id = _ingest(world, "cam.jpg", _jpeg(size=(60, 40), colour=(200, 10, 10)), dataset="redrop")
+    _annotate(world, old_id, [{"type": "box", "name": "truck", "x_min": 2, "y_min": 2, "x_max": 30, "y_max": 30}])
+    box = {"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}
+    world["s3"].put_object(Bucket=world["drop"], Key=f"{folder}/cam.json", Body=json.dumps([box]).encode())
+    arrival = _processed(world, f"{folder}/cam.jpg", _jpeg(size=(60, 40), colour=(10, 200, 10)))
+    assert start_ingest_for(**_sidecar_event(world, f"{folder}/cam.json")) is None
+    assert sorted(_drop_left(world, folder)) == [f"{folder}/cam.jpg", f"{folder}/cam.json"]  # left for the photo
+
+    [result] = ingest.register_files([arrival])
+    new_id = result["file"]["file_id"]
+    assert new_id != old_id and _names(world, new_id) == (1, ["car"])
+    assert _names(world, old_id) == (1, ["truck"])  # the person's work, untouched
+    assert _drop_left(world, folder) == []
+
+
+def test_a_sidecar_for_an_annotated_file_is_kept_aside_with_why_never_dropped_unread(world):
+    """A sidecar dropped alone for a file people annotated since: not applied over their work, not deleted,
+    but kept under quarantine/ with the reason on the file; the same pre-labels as the file holds are removed."""
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    folder = "alpha/relabel"
+    file_id = _ingest(world, "pole.jpg", _jpeg(size=(60, 40), colour=(90, 90, 10)), dataset="relabel")
+    kept = [{"type": "box", "name": "car", "x_min": 3, "y_min": 3, "x_max": 9, "y_max": 9}]
+    _annotate(world, file_id, kept)
+    other = [{"type": "box", "name": "bus", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
+    world["s3"].put_object(Bucket=world["drop"], Key=f"{folder}/pole.json", Body=json.dumps(other).encode())
+    assert start_ingest_for(**_sidecar_event(world, f"{folder}/pole.json")) is None
+
+    assert _names(world, file_id) == (1, ["car"]) and _drop_left(world, folder) == []
+    reason = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["status_reason"]
+    assert "annotations already (version 1)" in reason and "quarantine/alpha/relabel/pole.json" in reason
+    aside = world["s3"].get_object(Bucket=world["media"], Key="quarantine/alpha/relabel/pole.json")["Body"].read()
+    assert json.loads(aside) == other
+
+    world["s3"].put_object(Bucket=world["drop"], Key=f"{folder}/pole.json", Body=json.dumps(kept).encode())
+    assert start_ingest_for(**_sidecar_event(world, f"{folder}/pole.json")) is None
+    assert _names(world, file_id) == (1, ["car"]) and _drop_left(world, folder) == []  # held already: removed
+
+
+def test_a_known_photo_dropped_elsewhere_with_a_sidecar_gets_its_labels_or_keeps_it_aside(world):
+    """The same bytes dropped into other folders, now with a sidecar (read with the photo, whose stem there has
+    no file yet): the known file is not written again, but its sidecar still counts: version 1 of a file with
+    none, removed where the file holds its instances, kept aside with why where it has others."""
+    from annolake_service.services import ingest
+    from annolake_service.services.arrivals import start_ingest_for
+
+    c, h = world["client"], _admin(world)
+    photo = _jpeg(size=(60, 40), colour=(10, 10, 200))
+    file_id = _ingest(world, "bay.jpg", photo, dataset="again")
+    assert _names(world, file_id) == (0, [])
+
+    def drop_into(folder: str, instances: list[dict]) -> None:
+        world["s3"].put_object(Bucket=world["drop"], Key=f"{folder}/bay.json", Body=json.dumps(instances).encode())
+        assert start_ingest_for(**_sidecar_event(world, f"{folder}/bay.json")) is None  # marks the stem
+        [result] = ingest.register_files([_processed(world, f"{folder}/bay.jpg", photo)])
+        assert (result["file"]["file_id"], result["file"]["created"]) == (file_id, False)
+        assert _drop_left(world, folder) == []
+
+    car = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 20, "y_max": 20}]
+    drop_into("alpha/again-1", car)
+    assert _names(world, file_id) == (1, ["car"])
+    drop_into("alpha/again-2", car)  # the same pre-labels: nothing to do
+    assert _names(world, file_id) == (1, ["car"])
+    assert c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json().get("status_reason") is None
+    drop_into("alpha/again-3", [{**car[0], "name": "bus"}])
+    assert _names(world, file_id) == (1, ["car"])
+    reason = c.get(f"/api/v1/projects/alpha/files/{file_id}", headers=h).json()["status_reason"]
+    assert "sidecar bay.json was not attached: the file has annotations already (version 1)" in reason
+    assert "quarantine/alpha/again-3/bay.json" in reason
+
+
 def test_the_largest_metadata_and_annotation_version_fit_on_one_file_together(world):
     """A file's item holds its metadata beside its summary of attribute values, which free text can fill
     to almost the size of a whole version: both at their limits must still be stored (not a 500)."""
@@ -827,8 +924,9 @@ def _processed(world, key: str, body: bytes) -> dict:
     """An arrival as the ingest's Map answers it: the drop's keys with ProcessMedia's facts."""
     from annolake_service.services import ingest
 
-    world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)
-    return {"bucket": world["drop"], "key": key, "source": "drop", "media": ingest.process_media(world["drop"], key)}
+    etag = world["s3"].put_object(Bucket=world["drop"], Key=key, Body=body)["ETag"].strip('"')  # as its event says
+    media = ingest.process_media(world["drop"], key)
+    return {"bucket": world["drop"], "key": key, "source": "drop", "etag": etag, "media": media}
 
 
 def test_a_batch_registers_its_images_together_and_quarantines_the_one_it_cannot_record(world):
@@ -899,7 +997,7 @@ def test_a_stems_first_arrival_recorded_with_its_file_is_the_item_recorded_on_it
     together = _processed(world, "alpha/firsts/together.jpg", _jpeg(size=(61, 40), colour=(1, 2, 3)))
     alone = _processed(world, "alpha/firsts/alone.jpg", _jpeg(size=(62, 40), colour=(3, 2, 1)))
     [registered] = ingest.register_files([together])
-    on_its_own = ingest.register_file(alone["bucket"], alone["key"], alone["media"])
+    on_its_own = ingest.register_file(alone["bucket"], alone["key"], alone["media"], etag=alone["etag"])
 
     def arrival(stem: str) -> dict:
         pk, sk = keys.arrival_key("alpha", "firsts", stem)
@@ -907,8 +1005,10 @@ def test_a_stems_first_arrival_recorded_with_its_file_is_the_item_recorded_on_it
         item = _dynamodb(world).get_item(TableName=get_settings().table_name, Key=key, ConsistentRead=True)["Item"]
         return {name: value for name, value in item.items() if name not in ("PK", "SK")}
 
-    assert arrival("together") == {**arrival("alone"), "file_id": {"S": registered["file"]["file_id"]}}
+    file_and_image = {"file_id": {"S": registered["file"]["file_id"]}, "etag": {"S": together["etag"]}}
+    assert arrival("together") == {**arrival("alone"), **file_and_image}
     assert arrival("alone")["file_id"] == {"S": on_its_own["file_id"]}
+    assert arrival("alone")["etag"] == {"S": alone["etag"]}
 
 
 def test_a_sidecar_marked_between_a_batchs_read_and_its_registration_is_attached(world, monkeypatch):
@@ -1008,7 +1108,7 @@ def _annotate(world, file_id: str, instances: list[dict]) -> None:
     c, h = world["client"], _admin(world)
     url = f"/api/v1/projects/alpha/files/{file_id}/annotations"
     version = c.get(url, headers=h).json()["version"]
-    saved = c.put(url, json={"version": version, "instance_list": instances}, headers=h)
+    saved = c.put(url, json={"version": version, "instance_list": instances, "create_labels": True}, headers=h)
     assert saved.status_code == 200, saved.text
 
 

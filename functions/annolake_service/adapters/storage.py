@@ -274,6 +274,15 @@ def list_sizes(bucket: str, prefix: str) -> dict[str, int]:
     return sizes
 
 
+def list_etags(bucket: str, prefix: str) -> dict[str, str]:
+    """Every key under ``prefix`` and its ETag (without the quotes S3 lists it in, as its events send it)."""
+    etags: dict[str, str] = {}
+    paginator = client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        etags.update((obj["Key"], obj.get("ETag", "").strip('"')) for obj in page.get("Contents", []))
+    return etags
+
+
 def presigned_prefix_post(bucket: str, prefix: str, *, max_bytes: int, expires_in: int) -> dict[str, Any]:
     """One form policy for any key under ``prefix`` (many files, one API call): S3 ``starts-with``."""
     return client("s3").generate_presigned_post(

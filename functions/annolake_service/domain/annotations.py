@@ -49,6 +49,11 @@ def content_of(instance: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in instance.items() if k not in _BOOKKEEPING}
 
 
+def same_instances(current: list[dict[str, Any]], incoming: list[dict[str, Any]]) -> bool:
+    """Whether a version's live instances are ``incoming`` (validated), in order: saving them changes nothing."""
+    return [content_of(i) for i in current] == [content_of(i) for i in incoming]
+
+
 @dataclass
 class AnnotationChange:
     version: int

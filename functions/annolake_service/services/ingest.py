@@ -20,7 +20,7 @@ from annolake_service.adapters.dynamo import projects as project_repo
 from annolake_service.adapters.dynamo import uploads as upload_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionPut, TransactionUpdate
 from annolake_service.domain import media
-from annolake_service.domain.annotations import initial_instances
+from annolake_service.domain.annotations import initial_instances, same_instances
 from annolake_service.domain.entities import Dataset, FileRecord
 from annolake_service.domain.file_metadata import InvalidMetadata, checked_metadata
 from annolake_service.domain.instances import InvalidInstances, attribute_values, label_counts, parse_instance_list
@@ -161,7 +161,8 @@ def register_files(arrivals: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         bucket, key = arrival["bucket"], arrival["key"]
         try:
-            results.append({"file": register_file(bucket, key, arrival["media"], batch=batch)})
+            file = register_file(bucket, key, arrival["media"], batch=batch, etag=arrival.get("etag"))
+            results.append({"file": file})
         except Exception as error:  # noqa: BLE001 - one arrival's refusal; a failure that may pass is raised
             results.append({"quarantine": quarantine(bucket, key, caught(error))})
     batch.finish()
@@ -175,10 +176,11 @@ def _registrable(arrival: dict[str, Any]) -> bool:
 
 
 def register_file(
-    bucket: str, key: str, facts: dict[str, Any], *, batch: Registrations | None = None
+    bucket: str, key: str, facts: dict[str, Any], *, batch: Registrations | None = None, etag: str | None = None
 ) -> dict[str, Any]:
     """Record the ready file (conditional write on its natural key) with its sidecar's pre-labels; with
-    ``batch``, its dataset read, event and removal are shared with the batch's other files (``finish``)."""
+    ``batch``, its dataset read, event and removal are shared with the batch's other files (``finish``).
+    ``etag``: the S3 ETag of the arrived object, kept with its stem's arrival (``attach_late_sidecar``)."""
     own = batch is None
     batch = batch if batch is not None else Registrations()
     arrived = parse_object_key(key)
@@ -212,7 +214,7 @@ def register_file(
     arrival: arrival_repo.Arrival | None = None
     if seen is not None:
         alongside, replaced = arrival_repo.recorded_alongside(
-            arrived.project_id, dataset.name, stem, facts["file_id"], refused_id, seen
+            arrived.project_id, dataset.name, stem, facts["file_id"], refused_id, seen, etag
         )
         try:
             created = record(announce=batch.events, alongside=alongside)
@@ -223,7 +225,9 @@ def register_file(
         created = record(announce=batch.events)
     _finish_upload(arrived, status="ready", file_id=facts["file_id"])
     if arrival is None:
-        arrival = arrival_repo.record_arrival(arrived.project_id, dataset.name, stem, facts["file_id"], refused_id)
+        arrival = arrival_repo.record_arrival(
+            arrived.project_id, dataset.name, stem, facts["file_id"], refused_id, etag
+        )
     if arrival.was_refused:
         # This path was quarantined before (a damaged copy, or an outage that outlasted the retries) and is
         # now ingested: the refusal is history. Its record leaves the listings; its original stays in quarantine/.
@@ -234,6 +238,11 @@ def register_file(
         # to attach to; its event left a mark, which the arrival's write answered. Look once more: one of the
         # two attaches it (a sidecar event after the arrival's write finds the file itself).
         _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"], frame_count)
+    if had_sidecar and not created:
+        # The content was known already, so neither the file nor the sidecar's labels were written with it:
+        # they go to the known file as a late sidecar's would (version 1, already there, or kept aside with why).
+        _apply_sidecar(bucket, sidecar, arrived, facts["file_id"], facts["width"], facts["height"], frame_count)
+        had_sidecar = False  # settled there; not removed with the batch
     # The media now lives at its canonical key: the drop/upload copy and the sidecar that was applied go. A
     # sidecar not there when the file was registered is left alone: its own event attaches it if it comes.
     batch.remove(bucket, key, *([sidecar] if had_sidecar and sidecar != key else []))
@@ -386,20 +395,21 @@ def record_new_files(project_id: str, dataset_id: str, files: list[dict[str, Any
 def attach_late_sidecar(bucket: str, key: str) -> str | None:
     """A sidecar that arrives after its image: its instances become the file's first annotation version.
 
-    Returns the file id it was attached to, or None when no image of its stem is ready yet (the sidecar
-    waits: the image's ingest reads it, see ``register_file``) or the file already has annotations (never
-    overwritten).
+    Returns the file id it was attached to (or that held it already), or None: no image of its stem is ready
+    yet, or a new one waits in the drop folder (the sidecar waits for it: the stem is marked, so the image's
+    ingest reads it, see ``register_file``), or the stem's file has other annotations (``_beside_annotations``).
     """
     arrived = parse_object_key(key)
-    file_id = arrival_repo.sidecar_arrived(arrived.project_id, arrived.dataset_name, _stem(arrived))
-    if file_id is None:
+    stem_file = arrival_repo.sidecar_arrived(arrived.project_id, arrived.dataset_name, _stem(arrived))
+    if stem_file is None:
         return None
+    if _new_image_waiting(bucket, key, stem_file.etag):
+        logger.info("sidecar left for its image", extra={"key": key, "file_id": stem_file.file_id})
+        return None
+    file_id = stem_file.file_id
     record = file_repo.get_file(arrived.project_id, file_id)
     if record is None or record.status != "ready":
         return None  # removed since, or refused (as arrivals recorded before refusals were kept apart say)
-    if record.annotation_version:
-        storage.delete_object(bucket, key)
-        return None
     frame_count = record.video.frame_count if record.video is not None else None
     return _apply_sidecar(bucket, key, arrived, file_id, record.width or 0, record.height or 0, frame_count)
 
@@ -416,15 +426,16 @@ def _apply_sidecar(
     """Save a sidecar read after its file was registered as version 1, merge its metadata, remove it.
 
     Both the sidecar's own event and its image's ingest may get here for one sidecar: the save expects
-    version 0, so only one of them applies it."""
+    version 0, so only one of them applies it. A file with annotations already: ``_beside_annotations``."""
     try:
         instance_list, metadata, found = _read_sidecar(bucket, key, width, height, frame_count)
         if not found:
             return None  # none, or the other side applied and removed it already
-        record = file_repo.get_file(arrived.project_id, file_id)
+        record, current_instances = file_repo.get_file_with_instances(arrived.project_id, file_id) or (None, [])
+        if record is not None and record.annotation_version:
+            return _beside_annotations(bucket, key, arrived, record, current_instances, instance_list, metadata)
         current = record.metadata if record is not None else {}
-        sidecar = posixpath.basename(key)
-        merged = checked_metadata({**metadata, **current}, source=f"the file's metadata with {sidecar}'s")
+        merged = _merged_metadata(metadata, current, key)
         annotation_service.save_annotations(
             arrived.project_id,
             file_id,
@@ -434,8 +445,11 @@ def _apply_sidecar(
             source="import",
             create_labels=True,
         )
-    except Conflict:
-        return None  # annotated in the meantime: a person's work wins over a late pre-label
+    except Conflict:  # annotated in the meantime (by a person, or by the other side with this very sidecar)
+        record, current_instances = file_repo.get_file_with_instances(arrived.project_id, file_id) or (None, [])
+        if record is None or record.status != "ready" or not record.annotation_version:
+            return None  # removed or refused since: the sidecar stays where it is
+        return _beside_annotations(bucket, key, arrived, record, current_instances, instance_list, metadata)
     except (InvalidInstances, InvalidMetadata, BadRequest) as exc:
         _refuse_late_sidecar(bucket, key, arrived, file_id, str(exc))
         return None
@@ -445,10 +459,52 @@ def _apply_sidecar(
     return file_id
 
 
+def _merged_metadata(metadata: dict[str, Any], current: dict[str, Any], key: str) -> dict[str, Any]:
+    sidecar = posixpath.basename(key)
+    return checked_metadata({**metadata, **current}, source=f"the file's metadata with {sidecar}'s")
+
+
+def _beside_annotations(
+    bucket: str,
+    key: str,
+    arrived: ArrivedObject,
+    record: FileRecord,
+    current_instances: list[dict[str, Any]],
+    instance_list: list[dict[str, Any]],
+    metadata: dict[str, Any],
+) -> str | None:
+    """A sidecar whose file has annotations already: a person's work is never replaced by a pre-label, and a
+    sidecar is never dropped unread. It is removed when the file holds its instances already (an event
+    delivered twice, the same pre-labels dropped again), else kept under quarantine/ with the reason on the file."""
+    if same_instances(current_instances, instance_list):
+        merged = _merged_metadata(metadata, record.metadata, key)
+        if merged != record.metadata:
+            file_repo.update_file_metadata(arrived.project_id, record.file_id, merged)
+        storage.delete_object(bucket, key)
+        return record.file_id
+    problem = (
+        f"the file has annotations already (version {record.annotation_version}), which a sidecar never replaces; "
+        f"to replace them, save its instances with expected version {record.annotation_version}"
+    )
+    _refuse_late_sidecar(bucket, key, arrived, record.file_id, problem)
+    return None
+
+
+def _new_image_waiting(bucket: str, sidecar_key: str, etag: str | None) -> bool:
+    """Whether an image of the sidecar's stem (``a.jpg`` for ``a.json``) waits in the drop folder other than the
+    one its stem's file came from (S3 ETag ``etag``, None when not recorded): the sidecar is that image's."""
+    stem = posixpath.splitext(sidecar_key)[0]
+    return any(
+        posixpath.splitext(other)[0] == stem and other != sidecar_key and (etag is None or other_etag != etag)
+        for other, other_etag in storage.list_etags(bucket, stem + ".").items()
+    )
+
+
 def _refuse_late_sidecar(bucket: str, key: str, arrived: ArrivedObject, file_id: str, problem: str) -> None:
     """A sidecar that reached its file after the file was ready, and cannot be attached: the file stays ready,
-    the sidecar is kept under quarantine/ and the file's ``status_reason`` says why (the API and SDK show it)."""
-    target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, arrived.relative_path)
+    the sidecar is kept under quarantine/ and the file's ``status_reason`` says why (the API and SDK show it).
+    ``arrived``: the sidecar's image or the sidecar itself (the kept copy is named after the sidecar)."""
+    target = storage.quarantine_key(arrived.project_id, arrived.dataset_name, sidecar_key_for(arrived.relative_path))
     try:
         storage.copy_object(bucket, key, get_settings().media_bucket, target)
     except storage.ObjectMissing:

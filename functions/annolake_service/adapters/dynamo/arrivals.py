@@ -1,7 +1,8 @@
 """Arrivals: what the drop-folder paths of one stem (``folder/name`` without extension) became.
 
 A sidecar ``name.json`` arriving after its image attaches to the stem's ready file; refused paths under the stem
-are kept apart, so a refusal never hides the stem's image from its sidecar.
+are kept apart, so a refusal never hides the stem's image from its sidecar. The ready file's image is named by
+its ETag, so a sidecar can tell a new image of its stem, still waiting to be ingested, from the one it became.
 
 A sidecar whose stem has no ready file yet leaves a mark (``sidecar_waiting``) in the same write that looks for
 the file, and recording the image's arrival takes the mark off and answers whether it was there: one of the two
@@ -60,8 +61,22 @@ def read_arrivals(project_id: str, dataset_name: str, path_stems: Iterable[str])
     return seen
 
 
+@dataclass(frozen=True)
+class StemFile:
+    """The ready file a stem became, and the ETag of the image it came from (None: not recorded)."""
+
+    file_id: str
+    etag: str | None
+
+
 def recorded_alongside(
-    project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str, seen: ArrivalSeen
+    project_id: str,
+    dataset_name: str,
+    path_stem: str,
+    file_id: str,
+    refused_id: str,
+    seen: ArrivalSeen,
+    etag: str | None = None,
 ) -> tuple[TransactionUpdate | TransactionPut, Arrival]:
     """``record_arrival``'s write for another transaction, conditional on the item still being as ``seen``, and
     what it replaces (as ``record_arrival`` answers it). A stem seen without an item gets the item ``record_arrival``
@@ -71,7 +86,7 @@ def recorded_alongside(
     )
     key = keys.arrival_key(project_id, dataset_name, path_stem)
     if not seen.found:
-        first = ArrivalItem(*key, kind=ArrivalItem.KIND, project_id=project_id, file_id=file_id)
+        first = ArrivalItem(*key, kind=ArrivalItem.KIND, project_id=project_id, file_id=file_id, etag=etag)
         return TransactionPut(item=first, condition=ArrivalItem.PK.does_not_exist()), replaced
     unchanged = (
         (ArrivalItem.sidecar_waiting.exists() if seen.sidecar_waiting else ArrivalItem.sidecar_waiting.does_not_exist())
@@ -83,29 +98,32 @@ def recorded_alongside(
         & (ArrivalItem.file_id == seen.file_id if seen.file_id is not None else ArrivalItem.file_id.does_not_exist())
     )
     update = TransactionUpdate(
-        item=ArrivalItem(*key), actions=_arrival_actions(project_id, file_id, refused_id), condition=unchanged
+        item=ArrivalItem(*key), actions=_arrival_actions(project_id, file_id, refused_id, etag), condition=unchanged
     )
     return update, replaced
 
 
-def _arrival_actions(project_id: str, file_id: str, refused_id: str) -> list:
+def _arrival_actions(project_id: str, file_id: str, refused_id: str, etag: str | None) -> list:
     return [
         ArrivalItem.kind.set(ArrivalItem.KIND),
         ArrivalItem.project_id.set(project_id),
         ArrivalItem.file_id.set(file_id),
+        ArrivalItem.etag.set(etag) if etag is not None else ArrivalItem.etag.remove(),
         ArrivalItem.refused.delete({refused_id}),
         ArrivalItem.sidecar_waiting.remove(),
     ]
 
 
-def record_arrival(project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str) -> Arrival:
-    """Point a path's stem at the ready file it became, retire the path's refusal (quarantine record
-    ``refused_id``) if it had one and take off a waiting sidecar's mark. One write, which also answers what it
-    replaced."""
+def record_arrival(
+    project_id: str, dataset_name: str, path_stem: str, file_id: str, refused_id: str, etag: str | None = None
+) -> Arrival:
+    """Point a path's stem at the ready file it became (from the image of S3 ETag ``etag``), retire the path's
+    refusal (quarantine record ``refused_id``) if it had one and take off a waiting sidecar's mark. One write,
+    which also answers what it replaced."""
     bind()
     answer = ArrivalItem._get_connection().update_item(
         *keys.arrival_key(project_id, dataset_name, path_stem),
-        actions=_arrival_actions(project_id, file_id, refused_id),
+        actions=_arrival_actions(project_id, file_id, refused_id, etag),
         return_values="UPDATED_OLD",
     )
     before = answer.get("Attributes", {})
@@ -127,7 +145,7 @@ def record_refused_arrival(project_id: str, dataset_name: str, path_stem: str, r
     )
 
 
-def sidecar_arrived(project_id: str, dataset_name: str, path_stem: str) -> str | None:
+def sidecar_arrived(project_id: str, dataset_name: str, path_stem: str) -> StemFile | None:
     """The ready file a path stem became, if one did; the stem is marked as having a sidecar waiting either way
     (one write: the image's ``record_arrival`` then knows to look for it)."""
     bind()
@@ -140,4 +158,7 @@ def sidecar_arrived(project_id: str, dataset_name: str, path_stem: str) -> str |
         ],
         return_values="ALL_NEW",
     )
-    return answer.get("Attributes", {}).get("file_id", {}).get("S")
+    attributes = answer.get("Attributes", {})
+    if "file_id" not in attributes:
+        return None
+    return StemFile(file_id=attributes["file_id"]["S"], etag=attributes.get("etag", {}).get("S"))

@@ -361,12 +361,14 @@ class ArrivalItem(Item):
     holds the quarantine records of paths under the stem that were refused (``name.txt`` next to ``name.jpg``),
     so a refusal never hides the stem's image from its sidecar, and a refused path that is ingested later
     retires its refusal. ``sidecar_waiting``: a sidecar came while the stem had no ready file (its image's
-    ingest then looks for it once more)."""
+    ingest then looks for it once more). ``etag``: the S3 ETag of the image that became ``file_id``, which
+    tells a new image of the stem waiting in the drop folder from that one."""
 
     KIND: ClassVar[str] = "arrival"
 
     project_id = UnicodeAttribute()
     file_id = UnicodeAttribute(null=True)
+    etag = UnicodeAttribute(null=True)
     refused = UnicodeSetAttribute(null=True)
     sidecar_waiting = BooleanAttribute(null=True)
 
