@@ -451,12 +451,14 @@ def test_a_submit_completes_its_file_only_when_nothing_is_left_to_merge_or_revie
     assert jobs.stats(PROJECT, pair.job_id)["files"] == {"total": 1, "annotating": 1}
 
 
-def test_next_and_submit_read_together_what_they_need(flow):
+def test_next_and_submit_read_together_what_they_need(flow, monkeypatch):
     """The DynamoDB requests behind ``POST /tasks/next`` and a submit, each one round trip to the table: next
     reads the job, the caller's held tasks and the queue's head, then claims (the draft comes from the job it
-    read); a submit reads its task with its job, then the file with the schema, in one request each."""
+    read); a submit in the process that handed the task out reads its task, its job, the file and the schema in
+    one request; one in another process (which does not know the task's file) reads the file in a second."""
     from annolake_service.domain.roles import Role
     from annolake_service.services import tasks
+    from annolake_service.shared.kept import Kept
 
     job = _launched("trips", 2, mode="copy_once")
     _start_reviews(_review_inputs(flow, job.job_id))
@@ -466,11 +468,23 @@ def test_next_and_submit_read_together_what_they_need(flow):
     assert asked == ["GetItem", "Query", "Query", "UpdateItem"]
 
     with flow.dynamodb_requests() as asked:
-        tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
-    # task + job; file + schema; the save with the task's submit, the file's completion (no review) and the
+        saved = tasks.submit(PROJECT, taken[0].task_id, "user:trips", [BOX])
+    # task + job + file + schema; the save with the task's submit, the file's completion (no review) and the
     # summary copy onto the file's memberships (the table's stream announces it and counts it into the job)
-    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    assert asked == ["BatchGetItem", "TransactWriteItems"]
     assert tasks.load(PROJECT, taken[0].task_id).status.value == "submitted"
+    after = tasks.detail(PROJECT, taken[0].task_id)
+    assert (after["version"], after["instance_list"][-1]["name"]) == (saved["version"], BOX["name"])
+
+    other = tasks.next_task(PROJECT, "user:trips", Role.ANNOTATOR, job_id=job.job_id)
+    assert other is not None and other.file_id != taken[0].file_id
+    monkeypatch.setattr(tasks, "_task_files", Kept(tasks.TASK_FILE_TTL_SECONDS))  # as another process
+    with flow.dynamodb_requests() as asked:
+        saved = tasks.submit(PROJECT, other.task_id, "user:trips", [BOX, BOX])
+    assert asked == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]  # task + job; file + schema; the save
+    after = tasks.detail(PROJECT, other.task_id)
+    assert after["version"] == saved["version"]
+    assert [i["name"] for i in after["instance_list"][-2:]] == [BOX["name"]] * 2
 
 
 def test_a_job_paused_here_hands_out_nothing_at_once_and_paused_elsewhere_within_seconds(flow, monkeypatch):

@@ -114,14 +114,16 @@ def save_annotations(
     create_labels: bool = False,
     task_id: str | None = None,
     alongside: Sequence[TransactionUpdate] | Callable[[int], Sequence[TransactionUpdate]] = (),
+    read: file_repo.ForSave | None = None,
 ) -> dict[str, Any]:
     """Validate and append a version; ``task_id``/``alongside``: a workflow task submitted in the same write
-    (``alongside`` may be made from the new version's number).
+    (``alongside`` may be made from the new version's number); ``read``: the file and schema as the caller read
+    them with its own items (``files.get_file_for_save``).
 
     ``expected_version`` None: over the version read here (a task's holder saving without naming the version
     loaded); a save that lands meanwhile still makes this one a conflict, as for a version named.
     """
-    record, current_instances, schema, listing = files.get_file_for_save(project_id, file_id)
+    record, current_instances, schema, listing = files.get_file_for_save(project_id, file_id, read)
     _ready(record)
     if expected_version is None:
         expected_version = record.annotation_version

@@ -67,11 +67,11 @@ def get_file_with_instances(project_id: str, file_id: str) -> tuple[FileRecord, 
 
 
 def get_file_for_save(
-    project_id: str, file_id: str
+    project_id: str, file_id: str, read: file_repo.ForSave | None = None
 ) -> tuple[FileRecord, list[dict[str, Any]], dict[str, Any], file_repo.Listing]:
     """``get_file_with_instances``, the project's schema document and where the file is listed, in one read
-    (what a save checks, and whose memberships it copies its summary onto)."""
-    found, (schema, _), listing = file_repo.get_file_for_save(project_id, file_id)
+    (what a save checks, and whose memberships it copies its summary onto); ``read``: as a caller read them."""
+    found, (schema, _), listing = read if read is not None else file_repo.get_file_for_save(project_id, file_id)
     record = live(project_id, file_id, found[0] if found else None)
     assert listing is not None  # the file was found
     return record, found[1] if found else [], schema, listing

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from annolake_service.adapters import workflows
+from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo import tasks as task_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate
@@ -36,13 +37,17 @@ from annolake_service.domain.workflow import (
 from annolake_service.services import annotations as annotation_service
 from annolake_service.services import files, jobs, page_bytes, prelabels, segment_saves
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
-from annolake_service.shared.kept import KeptLists
+from annolake_service.shared.kept import Kept, KeptLists
 from annolake_service.shared.observability import logger
 
 QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
 QUEUE_READS = 8  # windows read per job and kind when others keep taking every task of the one read
 WINDOW_TTL_SECONDS = 1.0  # how long a window read is handed out by this process (``_claim_from_queue``)
+TASK_FILE_TTL_SECONDS = 3600.0  # a task's file is kept for its submit this long (a task's lease, at most a day)
 _windows: KeptLists[QueuedTask] = KeptLists(WINDOW_TTL_SECONDS)
+#: each task this process handed out or described, by id: its file (which never changes), for the task's submit
+#: to read the task, its job and what the save checks in one request (``_load_for_submit``)
+_task_files: Kept[str] = Kept(TASK_FILE_TTL_SECONDS, maxsize=16_384)
 
 
 def _now() -> datetime:
@@ -68,6 +73,26 @@ def load_with_job(project_id: str, task_id: str) -> tuple[Task, Job]:
     return task, job
 
 
+def _load_for_submit(project_id: str, task_id: str) -> tuple[Task, Job, file_repo.ForSave | None]:
+    """``load_with_job``, and what saving the task's file checks when this process knows the file (None when it
+    does not: the save reads it)."""
+    file_id = _task_files.get(task_id, lambda: None)
+    job_id = job_of_task(task_id)
+    if file_id is None or job_id is None:
+        return (*load_with_job(project_id, task_id), None)
+    task, job, for_save = task_repo.get_task_with_job_and_file(project_id, job_id, task_id, file_id)
+    if task is None:
+        raise NotFound(f"task {task_id!r} not found in project {project_id!r}")
+    if job is None:
+        raise NotFound(f"job {task.job_id!r} not found in project {project_id!r}")
+    return task, job, for_save if task.file_id == file_id else None
+
+
+def _handed_out(task: Task) -> Task:
+    _task_files.keep(task.task_id, task.file_id)
+    return task
+
+
 # --- next ---------------------------------------------------------------------------------
 
 
@@ -76,7 +101,7 @@ def next_task(
 ) -> Task | None:
     """The caller's task in progress (its lease renewed), else a newly claimed one, else None."""
     taken = _next(project_id, caller, role, job_id=job_id, kind=kind)
-    return taken[0] if taken else None
+    return _handed_out(taken[0]) if taken else None
 
 
 def next_with_draft(
@@ -88,7 +113,7 @@ def next_with_draft(
     if taken is None:
         return None
     task, job = taken
-    return task, _draft(job, task)
+    return _handed_out(task), _draft(job, task)
 
 
 def _next(
@@ -168,7 +193,7 @@ def detail(project_id: str, task_id: str) -> dict[str, Any]:
     """What the person working the task needs: the task, the job's instructions and labels, the file with
     short-lived URLs, its current annotations (a video segment task: what its frames show); for a review, each
     annotator's submission as well."""
-    task = load(project_id, task_id)
+    task = _handed_out(load(project_id, task_id))
     job = jobs.get_job(project_id, task.job_id)
     record = files.get_file(project_id, task.file_id)
     current = annotation_service.get_annotations(project_id, task.file_id)
@@ -267,7 +292,7 @@ def submit(
     project_id: str, task_id: str, caller: str, instance_list: list[dict[str, Any]], *, version: int | None = None
 ) -> dict[str, Any]:
     """Save an annotate task's work (once) and move the file's workflow on."""
-    task, job = load_with_job(project_id, task_id)
+    task, job, for_save = _load_for_submit(project_id, task_id)
     if task.kind is not TaskKind.ANNOTATE:
         raise BadRequest(f"task {task_id} is a review: answer it with POST /tasks/{task_id}/review")
     if task.status is TaskStatus.SUBMITTED:
@@ -346,6 +371,7 @@ def submit(
                 author=caller,
                 task_id=task_id,
                 alongside=updates,
+                read=for_save,
             )
         except ConditionFailed:
             raise Conflict(f"task {task_id} is no longer yours (its lease ran out and it was handed on)") from None

@@ -55,6 +55,11 @@ class Kept(_Keeping[V]):
                 self._items[key] = value
         return value
 
+    def keep(self, key: Hashable, value: V) -> None:
+        """Keep ``value`` as if read now (what this process just read or wrote another way)."""
+        with self._lock:
+            self._items[key] = value
+
     def update(self, key: Hashable, change: Callable[[V], V]) -> None:
         """Replace a kept value with ``change(value)`` (a change this process just wrote); nothing if none kept."""
         with self._lock:

@@ -167,16 +167,24 @@ def get_files_with_instances(
     return _with_instances(project_id, {item.file_id: item for item in FileItem.batch_get(wanted)})
 
 
-def get_file_for_save(
-    project_id: str, file_id: str
-) -> tuple[tuple[FileRecord, list[dict[str, Any]]] | None, tuple[dict[str, Any], int], Listing | None]:
+ForSave = tuple[tuple[FileRecord, list[dict[str, Any]]] | None, tuple[dict[str, Any], int], "Listing | None"]
+
+
+def get_file_for_save(project_id: str, file_id: str) -> ForSave:
     """What saving a file's annotations checks against, in one batch read: the file with the live instances of
     its current version (``get_file_with_instances``), the project's schema (``datasets.get_schema``) and the
     datasets its item names."""
-    file_item, schema_item = read_together(
-        [FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK), datasets.schema_key(project_id)],
-        consistent=False,
-    )
+    return for_save_from(project_id, file_id, read_together(save_keys(project_id, file_id), consistent=False))
+
+
+def save_keys(project_id: str, file_id: str) -> list[Any]:
+    """The items ``get_file_for_save`` reads, for a caller reading them with its own (``for_save_from``)."""
+    return [FileItem(PK=keys.file_pk(project_id, file_id), SK=keys.FILE_SK), datasets.schema_key(project_id)]
+
+
+def for_save_from(project_id: str, file_id: str, read: Sequence[Any]) -> ForSave:
+    """``get_file_for_save``'s answer from the items at ``save_keys``, as read (None where none)."""
+    file_item, schema_item = read
     if not isinstance(file_item, FileItem):
         return None, datasets.schema_of(schema_item if isinstance(schema_item, SchemaItem) else None), None
     found = _with_instances(project_id, {file_id: file_item})

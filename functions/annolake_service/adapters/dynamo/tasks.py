@@ -10,6 +10,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from annolake_service.adapters.dynamo import cursors, keys
+from annolake_service.adapters.dynamo import files as file_repo
 from annolake_service.adapters.dynamo import jobs as job_repo
 from annolake_service.adapters.dynamo.conditions import ConditionFailed, TransactionUpdate, applied
 from annolake_service.adapters.dynamo.items import AnnotatorMarkItem, JobItem, TaskItem
@@ -133,6 +134,25 @@ def get_task_with_job(project_id: str, job_id: str, task_id: str) -> tuple[Task 
     return (
         _task(task_item) if isinstance(task_item, TaskItem) else None,
         job_repo.job_of(job_item) if isinstance(job_item, JobItem) else None,
+    )
+
+
+def get_task_with_job_and_file(
+    project_id: str, job_id: str, task_id: str, file_id: str
+) -> tuple[Task | None, Job | None, file_repo.ForSave]:
+    """``get_task_with_job`` and, in the same request, what saving the annotations of file ``file_id`` checks
+    (``files.get_file_for_save``): a submit that knows its task's file reads once, not twice."""
+    task_item, job_item, *for_save = read_together(
+        [
+            TaskItem(PK=keys.job_pk(project_id, job_id), SK=keys.task_sk(task_id)),
+            job_repo.job_key(project_id, job_id),
+            *file_repo.save_keys(project_id, file_id),
+        ]
+    )
+    return (
+        _task(task_item) if isinstance(task_item, TaskItem) else None,
+        job_repo.job_of(job_item) if isinstance(job_item, JobItem) else None,
+        file_repo.for_save_from(project_id, file_id, for_save),
     )
 
 
