@@ -109,9 +109,10 @@ class Emulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        stream_sources.stop_deliveries()  # before the function runtime goes: no batch retried into moto's Docker path
-        lambda_runtime.uninstall()
+        # The deliveries stop before the function runtime goes: no batch retried into moto's Docker path
+        stream_sources.stop_deliveries()
         event_sources.uninstall()
+        lambda_runtime.uninstall()
         if not self._streams_were_delivered:  # what was delivered before this emulator stays delivered
             stream_sources.uninstall()
         if self.blob_store is not None:
