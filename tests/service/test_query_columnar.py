@@ -226,3 +226,20 @@ def test_delta_writes_share_one_database_each_on_a_connection_of_its_own(
     with ColumnarIndex(written) as index:
         assert sorted(index.file_ids(None)) == chosen
     assert opened == [1]  # an index opens a database of its own
+
+
+def test_a_delta_write_opens_a_new_database_when_the_shared_one_is_gone(files: Files, tmp_path: Path) -> None:
+    """The shared database closed (or invalidated by DuckDB after a fatal error, which refuses every later
+    statement) does not fail every later write of the process: the write opens a new one and goes on."""
+    from annolake_service.adapters import columnar_index
+
+    file_id = sorted(files.views)[0]
+    row = index_row(file_id, files.views[file_id], position=_position(file_id, files.views[file_id]), seq=1)
+    write_index_file([row], tmp_path / "before.parquet")
+    broken = columnar_index._writing
+    assert broken is not None
+    broken.close()
+    assert write_index_file([row], tmp_path / "after.parquet") == 1
+    assert columnar_index._writing is not None and columnar_index._writing is not broken
+    with ColumnarIndex([tmp_path / "after.parquet"]) as index:
+        assert index.file_ids(None) == [file_id]

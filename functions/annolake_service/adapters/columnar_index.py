@@ -38,7 +38,8 @@ _writing_lock = threading.Lock()
 
 
 def _writer() -> duckdb.DuckDBPyConnection:
-    """A connection of its own to the process's one database for writing index files (opened at the first write).
+    """The process's one database for writing index files (opened at the first write); each write takes a
+    connection of its own to it.
 
     Opening a database costs some 20 ms of CPU, a connection to an open one 0.3 ms, and the query index's
     updater writes a delta file at every batch of the change stream. A write keeps nothing in the database (it
@@ -48,7 +49,31 @@ def _writer() -> duckdb.DuckDBPyConnection:
     with _writing_lock:
         if _writing is None:
             _writing = _connect()
-        return _writing.cursor()
+        return _writing
+
+
+def _forget_writer(broken: duckdb.DuckDBPyConnection) -> None:
+    """Open a new database at the next write: ``broken`` was closed, or DuckDB invalidated it after a fatal error
+    (it then refuses every later statement, which would fail every delta write until the process ends)."""
+    global _writing
+    with _writing_lock:
+        if _writing is broken:
+            _writing = None
+
+
+def _write_with_shared_database(statement: str) -> None:
+    import duckdb
+
+    for attempt in range(2):
+        database = _writer()
+        try:
+            with database.cursor() as db:
+                db.execute(statement)
+            return
+        except (duckdb.FatalException, duckdb.ConnectionException):
+            _forget_writer(database)
+            if attempt:
+                raise
 
 
 @dataclass(frozen=True)
@@ -83,10 +108,9 @@ def write_index_file(rows: Iterable[Mapping[str, Any]], path: Path) -> int:
             count += 1
     spool_path = Path(spool.name)
     try:
-        with _writer() as db:
-            struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
-            source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
-            db.execute(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
+        struct = "{" + ", ".join(f"{quote_text(name)}: {quote_text(kind)}" for name, kind in columns.items()) + "}"
+        source = f"read_json({quote_text(str(spool_path))}, format='newline_delimited', columns={struct})"
+        _write_with_shared_database(f"COPY (SELECT * FROM {source}) TO {quote_text(str(path))} (FORMAT parquet)")
     finally:
         spool_path.unlink(missing_ok=True)
     return count
