@@ -43,7 +43,7 @@ from annolake_service.shared.observability import logger
 QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
 QUEUE_READS = 8  # windows read per job and kind when others keep taking every task of the one read
 WINDOW_TTL_SECONDS = 1.0  # how long a window read is handed out by this process (``_claim_from_queue``)
-TASK_FILE_TTL_SECONDS = 3600.0  # a task's file is kept for its submit this long (a task's lease, at most a day)
+TASK_FILE_TTL_SECONDS = 3600.0  # how long a task's file is kept for its submit (later, it reads as elsewhere)
 _windows: KeptLists[QueuedTask] = KeptLists(WINDOW_TTL_SECONDS)
 #: each task this process handed out or described, by id: its file (which never changes), for the task's submit
 #: to read the task, its job and what the save checks in one request (``_load_for_submit``)
