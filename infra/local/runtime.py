@@ -295,8 +295,12 @@ def api_and_web_app(web_config: dict[str, Any]) -> Any:
 
 def api_worker_app() -> Any:
     """The app of one API worker process (uvicorn's factory): its environment came from the platform."""
+    from annolake_service.services.health import connect_api
+
     _end_with_the_platform(int(os.environ[PLATFORM_PID_VARIABLE]))
-    return api_and_web_app(json.loads(os.environ[WEB_CONFIG_VARIABLE]))
+    app = api_and_web_app(json.loads(os.environ[WEB_CONFIG_VARIABLE]))
+    connect_api()  # before it takes a request, as the API function does in its init phase
+    return app
 
 
 def _end_with_the_platform(platform_pid: int) -> None:

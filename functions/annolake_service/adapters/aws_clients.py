@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import re
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
@@ -99,15 +100,22 @@ def credentials() -> Any:
 class _Clients:
     """One client per service for the process, made on first use. A client made while no credentials could be
     found (none in the environment yet) is not kept: it would sign nothing for the life of the process, so the
-    next call looks for credentials again."""
+    next call looks for credentials again. Threads asking at once for a client not made yet wait for the one
+    being made (making one costs 10-150 ms of CPU: twenty threads each making their own stalled a process's
+    first requests for seconds)."""
 
     def __init__(self) -> None:
         self._made: dict[str, Any] = {}
+        self._making = threading.Lock()
 
     def __call__(self, service: str) -> Any:
         known = self._made.get(service)
         if known is not None:
             return known
+        with self._making:
+            return self._made.get(service) or self._make(service)
+
+    def _make(self, service: str) -> Any:
         settings = get_settings()
         made = session().create_client(
             service,

@@ -6,7 +6,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
@@ -21,19 +20,32 @@ from annolake_service.shared.settings import get_settings
 MAX_RETRY_ATTEMPTS = 5
 #: Connections the one client pools: what the threads of one process may have in flight at once.
 POOLED_CONNECTIONS = 64
-_binding = threading.Lock()
 
 
-@cache
-def bind() -> None:
+class _Binding:
     """Point every item class at the configured table (and at the emulator when running locally), all through
-    one botocore client.
+    one botocore client: ``bind()`` before any call, made once per process.
 
     PynamoDB builds a client per item class on its first call (loading the service model, ~50 ms each), and
     every thread that makes that first call at once builds one: a process serving requests on 40 threads
-    built hundreds at start, which took most of its time. One client, built here once, serves them all.
+    built hundreds at start, which took most of its time. One client, built here once, serves them all; the
+    threads that ask while it is being built wait for it rather than build their own.
     """
-    with _binding:
+
+    def __init__(self) -> None:
+        self._bound = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self._bound:
+            return
+        with self._lock:
+            if not self._bound:
+                self._bind()
+                self._bound = True
+
+    @staticmethod
+    def _bind() -> None:
         settings = get_settings()
         for model in MODELS:
             model.Meta.table_name = settings.table_name
@@ -48,6 +60,13 @@ def bind() -> None:
         ).client
         for model in MODELS:
             model._get_connection().connection._client = shared  # noqa: SLF001 - PynamoDB has no setter for it
+
+    def cache_clear(self) -> None:
+        """Bind again on the next call (to the settings read then)."""
+        self._bound = False
+
+
+bind = _Binding()
 
 
 def connection() -> Any:
