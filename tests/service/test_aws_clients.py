@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.support.auth import reset_service_caches
 
@@ -33,6 +36,31 @@ def test_a_client_made_before_credentials_exist_is_not_kept(monkeypatch):
         reset_service_caches()
 
 
+@pytest.fixture
+def with_credentials(monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    reset_service_caches()
+    yield
+    reset_service_caches()
+
+
+@pytest.fixture
+def clients_made(monkeypatch, with_credentials) -> list[str]:
+    """The service of each botocore client made from here on, in order."""
+    import botocore.session
+
+    made, real = [], botocore.session.Session.create_client
+
+    def counted(session, service, *args, **kwargs):  # noqa: ANN001, ANN202
+        made.append(service)
+        return real(session, service, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counted)
+    return made
+
+
 def _first_calls_at_once(call, threads: int = 8) -> list:
     barrier = threading.Barrier(threads)
 
@@ -44,68 +72,34 @@ def _first_calls_at_once(call, threads: int = 8) -> list:
         return list(pool.map(lambda _: first(), range(threads)))
 
 
-def test_threads_asking_at_once_for_a_client_not_made_yet_share_one(monkeypatch):
+def test_threads_asking_at_once_for_a_client_not_made_yet_share_one(clients_made):
     """Twenty request threads each making their own client (10-150 ms of CPU each) stalled an API process's first
     requests for seconds."""
     from annolake_service.adapters import aws_clients
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_service_caches()
-    try:
-        made = _first_calls_at_once(lambda: aws_clients.client("stepfunctions"))
-        assert len({id(one) for one in made}) == 1
-        assert aws_clients.client("stepfunctions") is made[0]
-    finally:
-        reset_service_caches()
+    made = _first_calls_at_once(lambda: aws_clients.client("stepfunctions"))
+    assert len({id(one) for one in made}) == 1
+    assert aws_clients.client("stepfunctions") is made[0]
+    assert clients_made == ["stepfunctions"]
 
 
-def test_the_table_is_bound_once_for_threads_binding_at_once(monkeypatch):
-    import botocore.session
+def test_the_table_is_bound_once_for_threads_binding_at_once(clients_made):
     from annolake_service.adapters.dynamo import items, table
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_service_caches()
-    made, real = [], botocore.session.Session.create_client
-
-    def counted(session, service, *args, **kwargs):  # noqa: ANN001, ANN202
-        made.append(service)
-        return real(session, service, *args, **kwargs)
-
-    monkeypatch.setattr(botocore.session.Session, "create_client", counted)
-    try:
-        _first_calls_at_once(table.bind)
-        assert made == ["dynamodb"]
-        clients = {id(model._get_connection().connection._client) for model in items.MODELS}
-        assert len(clients) == 1
-    finally:
-        reset_service_caches()
+    _first_calls_at_once(table.bind)
+    assert clients_made == ["dynamodb"]
+    assert len({id(model._get_connection().connection._client) for model in items.MODELS}) == 1
 
 
-def test_the_api_makes_its_clients_as_its_process_starts(monkeypatch):
+def test_the_api_makes_its_clients_as_its_process_starts(clients_made):
     """Not inside its first requests, which (with every request queued behind them) waited on them."""
     from annolake_service.adapters import aws_clients
+    from annolake_service.adapters.dynamo import table
     from annolake_service.services.health import API_SERVICES, connect_api
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_service_caches()
-    try:
-        made, real = [], aws_clients.session().create_client
-
-        def counted(service, **kwargs):  # noqa: ANN001, ANN202
-            made.append(service)
-            return real(service, **kwargs)
-
-        monkeypatch.setattr(aws_clients.session(), "create_client", counted)
-        connect_api()
-        assert sorted(made) == sorted(API_SERVICES)
-        for service in API_SERVICES:
-            aws_clients.client(service)
-        assert sorted(made) == sorted(API_SERVICES)  # the requests made none
-    finally:
-        reset_service_caches()
+    connect_api()
+    assert sorted(clients_made) == sorted(["dynamodb", *API_SERVICES])
+    table.bind()
+    for service in API_SERVICES:
+        aws_clients.client(service)
+    assert sorted(clients_made) == sorted(["dynamodb", *API_SERVICES])  # the requests made none
