@@ -54,7 +54,6 @@ invocations: Counter[str] = Counter()  # function name -> in-process invocations
 # told apart by it (the emulator's fault rules can target one function's calls).
 running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
 _lock = threading.Lock()
-_original = LambdaFunction._invoke_lambda
 _workers: ProcessPoolExecutor | None = None
 _worker_handlers: frozenset[str] = frozenset()
 _slots: threading.BoundedSemaphore | None = None  # how many of _worker_handlers' invocations run at once
@@ -311,7 +310,18 @@ def install() -> None:
     LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
 
 
+STOPPED_ANSWER = "the local Lambda runtime is stopped: no function runs once the emulator has stopped"
+
+
+def _stopped(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    """An invocation made after the runtime stopped (a state machine's retry waking in a process whose
+    emulator has stopped, as in a test session's last minutes) fails as an invocation error. moto's own
+    path would try to start a Docker container, which this platform never runs."""
+    log.debug("%s invoked after the runtime stopped", self.function_name)
+    return STOPPED_ANSWER, True, ""
+
+
 def uninstall() -> None:
     stop_workers()
     stop_function_workers()
-    LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]
+    LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
