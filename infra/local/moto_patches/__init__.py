@@ -37,7 +37,11 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   once what it is (moto asks each node, through ``abc``): the same checks, in the same order. Each update
   expression text is parsed once and each condition expression text lexed once; a condition's syntax tree is
   built once per text, names and value names, and each parse puts its own values in. The item an update
-  changes is copied for its old image through the marshalled form, not ``copy.deepcopy``.
+  changes is copied for its old image through the marshalled form, not ``copy.deepcopy``. Every write of a text
+  gets the one tree kept for it (moto only reads it) and its checks a copy loaded from the tree's pickled bytes.
+  An expression of only ``SET`` of top-level attributes to values and ``REMOVE`` of top-level attributes is
+  checked and applied from its plan, without the walks (its first write of each text and names, and any write
+  a plan cannot decide, take moto's walks).
 - moto's models keep no list of every instance they made (its dashboard's): a platform left running held
   every DynamoDB item any request had read, updated or copied, and every S3 object deleted or overwritten.
 - Items of tables with a sort key are kept as compressed bytes (about a thirtieth of moto's objects) and
@@ -72,6 +76,7 @@ from infra.local.moto_patches.dynamodb_projection import project_top_level_attri
 from infra.local.moto_patches.dynamodb_queries import copy_query_results_after_filtering, index_base_table_queries
 from infra.local.moto_patches.dynamodb_transactions import two_phase_transactions
 from infra.local.moto_patches.dynamodb_types import compare_strings_directly
+from infra.local.moto_patches.dynamodb_update_plans import apply_bound_plans_directly
 from infra.local.moto_patches.dynamodb_updates import (
     check_each_text_once,
     copy_update_expressions_by_pickling,
@@ -136,6 +141,7 @@ __all__ = [
     "keep_few_finished_express_executions",
     "keep_no_model_instances",
     "action_names_once_per_class",
+    "apply_bound_plans_directly",
     "definite_paths_give_their_value",
     "dynamodb_item_requests_read_as_json",
     "error_shapes_looked_up_once",

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from infra.local.moto_patches.dynamodb_locking import WRITES, freeze
+from infra.local.moto_patches.dynamodb_update_plans import apply_bound_plans_directly
 from infra.local.moto_patches.patching import copy_module_with, replace
 
 _PENDING = b""  # the bytes of an item put by a write under way, until the write ends
@@ -353,6 +354,8 @@ def measure_updated_items_once() -> None:
     from moto.dynamodb.models.dynamo_type import LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+
+    apply_bound_plans_directly()  # inside the measuring: a planned update is measured like any other
 
     class Unmeasured(LimitedSizeDict):  # moto's dict while an expression runs: sets without measuring
         __setitem__ = dict.__setitem__

@@ -18,14 +18,20 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from infra.local.moto_patches.dynamodb_update_plans import plan_of, plans_applied
 from infra.local.moto_patches.patching import replace
 
 _TEXT = "_annolake_text"  # the update expression's text, on the root of each tree parsed from it
+_PLAN = "_annolake_plan"  # its plan (``dynamodb_update_plans``), or None
+_PICKLED = "_annolake_pickled"  # on a kept tree: its pickled bytes, which every copy of it is loaded from
 
 
 def _copied_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
     if memo is not None:  # a copy within a larger deepcopy keeps sharing its memo
         return copy.deepcopy(value, memo)
+    pickled = getattr(value, _PICKLED, None)  # a kept tree (``parse_each_expression_text_once``): its bytes
+    if pickled is not None:
+        return pickle.loads(pickled)  # noqa: S301 - our own bytes
     try:
         return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes, just made
     except (pickle.PicklingError, TypeError, AttributeError):
@@ -126,29 +132,31 @@ def find_clauses_by_class() -> None:
 def parse_each_expression_text_once() -> None:
     """moto parses an ``UpdateExpression`` (about 270 µs) and lexes a condition expression (about 210 µs of a
     430 µs parse) at every write, though the platform writes with a few fixed texts whose values change. The
-    update expression's tree is kept per text and each write gets a copy of its own (moto's checks change the
-    tree they are given); a condition's tokens are kept per text (they hold no values: the names and values
-    are put in by the later steps of the parse, as before). A text moto refuses is not kept: the error is raised
-    again at each write, as before."""
+    update expression's tree is kept per text, with its pickled bytes, and handed to every write of the text:
+    moto only reads the tree it is given (the names and values it uses) and changes only the copy its checks
+    make (``deepcopy``, loaded here from those bytes). A condition's tokens are kept per text (they hold no
+    values: the names and values are put in by the later steps of the parse, as before). A text moto refuses is
+    not kept: the error is raised again at each write, as before."""
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
-    trees: dict[str, bytes] = {}
+    trees: dict[str, Any] = {}
     tokens: dict[str, tuple[Any, ...]] = {}
     kept = 4096  # distinct texts kept; beyond that, parsed as before
 
     def make_once(parse: Callable[[str], Any]) -> Any:  # ``parse``: moto's classmethod, bound to the class
         def make(_: type, expression_str: str) -> Any:
-            pickled = trees.get(expression_str)
-            if pickled is not None:
-                tree = pickle.loads(pickled)  # noqa: S301 - our own bytes
-            else:
-                tree = parse(expression_str)
-                if len(trees) < kept:
-                    with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
-                        trees[expression_str] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
-            with contextlib.suppress(AttributeError):  # copies of the tree carry it: see ``check_each_text_once``
+            tree = trees.get(expression_str)
+            if tree is not None:
+                return tree
+            tree = parse(expression_str)
+            with contextlib.suppress(AttributeError):  # copies of the tree carry both: see ``check_each_text_once``
                 setattr(tree, _TEXT, expression_str)
+                setattr(tree, _PLAN, plan_of(tree))
+            if len(trees) < kept:
+                with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+                    setattr(tree, _PICKLED, pickle.dumps(tree, pickle.HIGHEST_PROTOCOL))
+                    trees[expression_str] = tree
             return tree
 
         return classmethod(make)
@@ -228,7 +236,9 @@ def check_each_text_once() -> None:
     read neither the values nor the item. They walk the tree once per ``UpdateExpression`` node, and each node
     looks through everything under it (a write with ten ``SET`` actions visits about 370 nodes in them), so
     each combination is checked in full once and skipped at later writes. A combination moto refuses is never
-    kept: the error is raised again at each write. The checks that read the values and the item run every time."""
+    kept: the error is raised again at each write. The checks that read the values and the item run every time:
+    for an expression with a plan (``dynamodb_update_plans``) the plan makes them, and the validator copies the
+    tree (and builds its walkers) only when the walks run."""
     from moto.dynamodb.parsing.validators import (
         ActionCountValidator,
         OverlappingPathsValidator,
@@ -240,15 +250,39 @@ def check_each_text_once() -> None:
     passed: set[tuple[Any, ...]] = set()
     kept = 4096
 
+    def lazy(_: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(  # noqa: N807 - moto's constructor, its copy and walkers left to ``validate``
+            self: Any,
+            expression: Any,
+            expression_attribute_names: Any,
+            expression_attribute_values: Any,
+            item: Any,
+            table: Any,
+        ) -> None:
+            self.expression_attribute_names = expression_attribute_names
+            self.expression_attribute_values = expression_attribute_values
+            self.item = item
+            self.table = table
+            self.expression = expression
+
+        return __init__
+
     def once(_: Callable[..., Any]) -> Callable[..., Any]:
         def validate(self: Any) -> Any:
-            node = self.node_to_validate
-            text = getattr(node, _TEXT, None)
+            expression = self.expression
+            text = getattr(expression, _TEXT, None)
             key = None
             if text is not None:
                 names = tuple(sorted((self.expression_attribute_names or {}).items()))
                 key = (text, names, tuple(self.table.table_key_attrs))
             known = key in passed
+            plan = getattr(expression, _PLAN, None) if known and plans_applied() else None
+            if plan is not None:
+                bound = plan.bind(self.table, self.expression_attribute_names, self.expression_attribute_values)
+                if bound is not None:
+                    return bound
+            self.processors = self.get_ast_processors()
+            node = self.node_to_validate = _copied_tree(expression)
             for processor in self.processors:  # moto's loop, less the checks this combination passed before
                 if known and isinstance(processor, syntactic):
                     continue
@@ -261,4 +295,5 @@ def check_each_text_once() -> None:
 
         return validate
 
+    replace(UpdateExpressionValidator, "__init__", "copy-when-walked", lazy)
     replace(UpdateExpressionValidator, "validate", "syntax-once", once)
