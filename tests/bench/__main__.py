@@ -55,14 +55,15 @@ def _basics() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """``python -m tests.bench [basics api_latency dataset_count emulator_memory emulator_requests export_scale
-    ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
+    """``python -m tests.bench [basics api_latency checkpoint dataset_count emulator_memory emulator_requests
+    export_scale ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
     query_service restart snapshot_scale snapshots snapshots_large streaming task_tokens video_exports workflow
     workflow_calls web_explorer web_video]``
     (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
         api_latency,
+        checkpoint,
         dataset_count,
         emulator_memory,
         emulator_requests,
@@ -90,6 +91,7 @@ def main() -> None:
     suites = {
         "basics": _basics,
         "api_latency": api_latency.run,
+        "checkpoint": checkpoint.run,
         "dataset_count": dataset_count.run,
         "emulator_memory": emulator_memory.run,
         "emulator_requests": emulator_requests.run,

@@ -68,8 +68,12 @@ def _quiet(seconds: float, timeout: float = 300) -> None:
 
 def _copy_seeded_files(state: Path, file_ids: list[str], total: int) -> None:
     """Add copies of the seeded files to the checkpoint in ``state`` until it holds ``total`` of them: every
-    item and object naming a seeded file, with its file id, content hash and ``img_<i>`` name made new."""
-    manifest = json.loads((state / "state.json").read_bytes())
+    item and object naming a seeded file, with its file id, content hash and ``img_<i>`` name made new (folded
+    in as journal entries would be, one copy at a time)."""
+    from infra.local.state.checkpoint import Checkpoint
+
+    saved = Checkpoint(state / "state.db", legacy=state / "state.json")
+    saved.open()
     seeded = set(file_ids)
     ids = re.compile(r"[0-9a-f]{64}|[0-9a-f]{32}")
     names = re.compile(r"img_(\d{6})")
@@ -79,17 +83,23 @@ def _copy_seeded_files(state: Path, file_ids: list[str], total: int) -> None:
         """The position among the seeded files of the file ``text`` names, if any."""
         return next((position[m.group()] for m in ids.finditer(text) if m.group() in seeded), None)
 
-    (table,) = (t for t in manifest["tables"].values() if t["items"] and "PK" in t["items"][0])
+    table, items = next(
+        (resource, items)
+        for resource in saved.resources("tables")
+        if (items := list(saved.items(resource))) and "PK" in items[0]
+    )
     hashes = {
         item["content_hash"]["S"]
-        for item in table["items"]
+        for item in items
         if "content_hash" in item and item.get("file_id", {}).get("S") in seeded
     }
     known = seeded | hashes
     # an object's body is shared by its copies: its blob digest stays (an original's is its content hash)
-    rows = [(table["items"], item, json.dumps(item)) for item in table["items"]]
+    rows = [(table, item, json.dumps(item)) for item in items]
     rows += [
-        (b["objects"], o, json.dumps({**o, "sha256": ""})) for b in manifest["buckets"].values() for o in b["objects"]
+        (bucket, o, json.dumps({**o, "sha256": ""}))
+        for bucket in saved.resources("buckets")
+        for o in saved.objects(bucket)
     ]
     copied = [(into, row, text, n) for into, row, text in rows if (n := of_seeded(text)) is not None]
     copies = -(-total // len(file_ids)) - 1
@@ -104,14 +114,19 @@ def _copy_seeded_files(state: Path, file_ids: list[str], total: int) -> None:
         def numbered(m: re.Match[str], copy: int = copy) -> str:
             return f"img_{int(m.group(1)) + copy * len(file_ids):06d}"
 
+        entries = []
         for into, row, text, n in copied:
             if n >= last:
                 continue  # the last copy is partial
             made = json.loads(names.sub(numbered, ids.sub(renamed, text)))
             if "sha256" in row:
                 made["sha256"] = row["sha256"]
-            into.append(made)
-    (state / "state.json").write_text(json.dumps(manifest, separators=(",", ":")))
+                entries.append({"t": "object", "bucket": into, "key": made["key"], "object": made})
+            else:
+                key = {name: made[name] for name in ("PK", "SK") if name in made}
+                entries.append({"t": "item", "table": into, "key": key, "item": made})
+        saved.fold([entries], through=saved.journal_through)
+    saved.close()
 
 
 def _resident_mib(pid: int) -> int:

@@ -1,4 +1,4 @@
-"""StateStore against a real moto server: snapshot, reset the emulator, re-provision under new names, restore.
+"""StateStore against a real moto: journal, checkpoint, reset the emulator, re-provision under new names, recover.
 
 These tests reset the whole in-process moto (POST /moto-api/reset, the ``reset_moto`` fixture) before
 provisioning; the session's provisioned template is provisioned again after them.
@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -28,19 +29,11 @@ import urllib3
 from boto3.dynamodb.types import Binary
 
 from infra.local import stream_sources
-from infra.local.state import (
-    Inventory,
-    SnapshotStats,
-    StateStore,
-    StateStoreError,
-    capture,
-    files,
-    moto_backends,
-    snapshot,
-)
+from infra.local.state import Inventory, StateStore, StateStoreError, capture, moto_backends
 from infra.local.state import blobs as blob_bodies
 from infra.local.state import journal as journal_module
 from infra.local.state.capture import Recorder
+from infra.local.state.checkpoint import Checkpoint
 
 TABLE = "Data/ItemsTable"
 BUCKET = "Data/MediaBucket"
@@ -251,299 +244,11 @@ def blobs(store: StateStore) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in store.blobs_path.iterdir()}
 
 
-@pytest.fixture
-def count_calls(env: Env) -> Iterator[dict[str, int]]:
-    counts: dict[str, int] = {}
-
-    def record(event_name: str, **_: Any) -> None:
-        operation = event_name.split(".")[-1]
-        counts[operation] = counts.get(operation, 0) + 1
-
-    env.session.events.register("before-call", record)
-    yield counts
-    env.session.events.unregister("before-call", record)
-
-
-# -- the round trip -----------------------------------------------------------------------------------------
-
-
-def test_snapshot_reset_reprovision_restore(env: Env, store: StateStore, count_calls: dict[str, int]) -> None:
-    first = provision(env, "first")
-    written = write_data(env, first)
-    before_items = scan_all(env, first.tables[TABLE])
-    assert queue_events(env, first) == ["ObjectCreated:Put"] * len(OBJECTS)
-    assert not store.exists()
-
-    stats = store.snapshot(env.session, env.endpoint, first)
-    assert (stats.items, stats.objects, stats.users) == (61, len(OBJECTS) + 1, 4)
-    assert stats.blobs_written == len(OBJECTS)  # hello.txt and its copy share one blob
-    assert stats.manifest_written and stats.bytes_written > 60 * 20_000
-    assert count_calls["Scan"] >= 2  # the 1.2 MB table took more than one page
-    assert store.exists() and (store.home / "state.json").stat().st_mode & 0o777 == 0o600
-
-    env.reset()
-    assert env.client("dynamodb").list_tables()["TableNames"] == []
-
-    second = provision(env, "second")
-    assert set(second.tables.values()).isdisjoint(first.tables.values())
-    restored = store.restore(env.session, env.endpoint, second)
-    assert (restored.items, restored.objects, restored.users) == (61, len(OBJECTS) + 1, 4)
-    assert restored.skipped == ()
-
-    # DynamoDB: every item, every type, and the GSI
-    after_items = scan_all(env, second.tables[TABLE])
-    assert after_items == before_items
-    gsi = env.client("dynamodb").query(
-        TableName=second.tables[TABLE],
-        IndexName="GSI1",
-        KeyConditionExpression="GSI1PK = :p",
-        ExpressionAttributeValues={":p": {"S": "PROJECTS"}},
-    )["Items"]
-    assert gsi[0]["thumbnail"] == {"B": b"\x00\x01\xfe\xff"}
-    assert gsi[0]["nested"]["M"]["list"]["L"][2]["M"]["bytes"] == {"B": b"\x10"}
-
-    # S3: bodies, content types, metadata and headers; restoring fired no bucket notification
-    s3 = env.client("s3")
-    for key, spec in OBJECTS.items():
-        got = s3.get_object(Bucket=second.buckets[BUCKET], Key=key)
-        assert got["Body"].read() == spec["Body"], key
-        assert got["ContentType"] == spec["ContentType"], key
-        assert got["Metadata"] == spec.get("Metadata", {}), key
-        for header in ("CacheControl", "ContentDisposition"):
-            assert got.get(header) == spec.get(header), (key, header)
-    assert s3.get_object(Bucket=second.buckets[EXTRA_BUCKET], Key="export.json")["Body"].read() == b"{}"
-    assert queue_events(env, second) == []
-    assert s3.get_bucket_notification_configuration(Bucket=second.buckets[BUCKET])["QueueConfigurations"]
-    s3.put_object(Bucket=second.buckets[BUCKET], Key="after-restore.txt", Body=b"new")
-    assert queue_events(env, second) == ["ObjectCreated:Put"]  # notifications are back on
-
-    # Cognito: passwords, status, enabled flag, groups, subs
-    pool = second.user_pools[POOL]
-    cognito = env.client("cognito-idp")
-    assert "AccessToken" in sign_in(env, pool, "alice", PASSWORD)["AuthenticationResult"]
-    with pytest.raises(cognito.exceptions.NotAuthorizedException):
-        sign_in(env, pool, "alice", "Wrong-Password-1")
-    bob = cognito.admin_get_user(UserPoolId=pool, Username="bob")
-    assert (bob["Enabled"], bob["UserStatus"]) == (False, "CONFIRMED")
-    carol = cognito.admin_get_user(UserPoolId=pool, Username="carol")
-    assert carol["UserStatus"] == "FORCE_CHANGE_PASSWORD"
-    assert sign_in(env, pool, "carol", TEMPORARY_PASSWORD)["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
-    assert {u: sub_of(cognito, pool, u) for u in ("alice", "bob", "carol")} == written["subs"]
-    assert {a["Name"]: a["Value"] for a in carol["UserAttributes"]}["email"] == "carol@example.com"
-    groups = cognito.admin_list_groups_for_user(UserPoolId=pool, Username="alice")["Groups"]
-    assert [(g["GroupName"], g["Description"], g["Precedence"]) for g in groups] == [("admins", "Administrators", 1)]
-
-    email_pool = second.user_pools[EMAIL_POOL]
-    dana_username, dana_sub = written["dana"]
-    dana = cognito.admin_get_user(UserPoolId=email_pool, Username="dana@example.com")
-    assert (dana["Username"], sub_of(cognito, email_pool, "dana@example.com")) == (dana_username, dana_sub)
-    assert "AccessToken" in sign_in(env, email_pool, "dana@example.com", EMAIL_PASSWORD)["AuthenticationResult"]
-
-
-def test_restore_does_not_fire_stream_triggers(env: Env, store: StateStore) -> None:
-    inventory = provision(env, "streams")
-    env.client("dynamodb").put_item(TableName=inventory.tables[TABLE], Item={"PK": {"S": "a"}, "SK": {"S": "b"}})
-    store.snapshot(env.session, env.endpoint, inventory)
-    env.reset()
-    target = provision(env, "streams2")
-
-    moto_table = moto_backends.moto_table("us-east-1", target.tables[TABLE])
-    trigger = "arn:aws:lambda:us-east-1:123456789012:function:on-change"
-    # what CreateEventSourceMapping leaves there (moto runs stream triggers without Docker only through this)
-    moto_table.lambda_event_source_mappings[trigger] = SimpleNamespace(event_source_arn=moto_table.latest_stream_label)
-    stream_sources.uninstall()  # moto's own stream trigger path; the emulator's delivery reads the same mappings
-    try:
-        with mock.patch("moto.awslambda.models.LambdaBackend.send_dynamodb_items", return_value="ok") as send:
-            store.restore(env.session, env.endpoint, target)
-            assert send.call_count == 0
-            assert list(moto_table.lambda_event_source_mappings) == [trigger]  # re-attached
-            item = {"PK": {"S": "new"}, "SK": {"S": "x"}}
-            env.client("dynamodb").put_item(TableName=target.tables[TABLE], Item=item)
-    finally:
-        stream_sources.install()
-    assert send.call_count == 1
-    records = send.call_args.args[1]
-    assert [r.to_json()["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["new"]  # not the restored item
-
-
-# -- incremental snapshots and blob lifecycle -----------------------------------------------------------------
-
-
-def test_unchanged_snapshot_writes_nothing(env: Env, store: StateStore, count_calls: dict[str, int]) -> None:
-    inventory = provision(env, "incr")
-    write_data(env, inventory)
-    store.snapshot(env.session, env.endpoint, inventory)
-    manifest = (store.home / "state.json").read_bytes()
-    blob_files = blobs(store)
-    gets = count_calls.get("GetObject", 0)
-
-    again = store.snapshot(env.session, env.endpoint, inventory)
-    assert (again.blobs_written, again.blobs_deleted, again.bytes_written, again.manifest_written) == (0, 0, 0, False)
-    assert (again.items, again.objects, again.users) == (61, len(OBJECTS) + 1, 4)
-    assert count_calls.get("GetObject", 0) == gets  # no object downloaded again
-    assert blobs(store) == blob_files
-    assert (store.home / "state.json").read_bytes() == manifest
-
-    # metadata changed in place (same content, same ETag): picked up without a new blob
-    s3 = env.client("s3")
-    bucket = inventory.buckets[BUCKET]
-    s3.copy_object(
-        Bucket=bucket,
-        Key="hello.txt",
-        CopySource={"Bucket": bucket, "Key": "hello.txt"},
-        Metadata={"origin": "edited"},
-        MetadataDirective="REPLACE",
-        ContentType="text/markdown",
-    )
-    time.sleep(0.002)
-    edited = store.snapshot(env.session, env.endpoint, inventory)
-    assert edited.blobs_written == 0 and edited.manifest_written
-    saved = json.loads((store.home / "state.json").read_text())["buckets"][BUCKET]["objects"]
-    hello = next(o for o in saved if o["key"] == "hello.txt")
-    assert (hello["metadata"], hello["content_type"]) == ({"origin": "edited"}, "text/markdown")
-
-
-def test_deleted_object_blob_is_removed_by_the_next_snapshot(env: Env, store: StateStore) -> None:
-    inventory = provision(env, "gc")
-    s3 = env.client("s3")
-    bucket = inventory.buckets[BUCKET]
-    s3.put_object(Bucket=bucket, Key="keep.txt", Body=b"keep me")
-    s3.put_object(Bucket=bucket, Key="drop.txt", Body=b"drop me")
-    s3.put_object(Bucket=bucket, Key="drop-copy.txt", Body=b"keep me")  # shares keep.txt's blob
-    store.snapshot(env.session, env.endpoint, inventory)
-    assert len(blobs(store)) == 2
-
-    s3.delete_object(Bucket=bucket, Key="drop.txt")
-    s3.delete_object(Bucket=bucket, Key="drop-copy.txt")
-    stats = store.snapshot(env.session, env.endpoint, inventory)
-    assert stats.blobs_deleted == 1 and stats.objects == 1
-    remaining = list(blobs(store))
-    assert len(remaining) == 1
-    assert (store.blobs_path / remaining[0]).read_bytes() == b"keep me"
-
-    # an overwritten object: new blob in, old blob out
-    s3.put_object(Bucket=bucket, Key="keep.txt", Body=b"kept, but changed")
-    stats = store.snapshot(env.session, env.endpoint, inventory)
-    assert (stats.blobs_written, stats.blobs_deleted) == (1, 1)
-    assert [p.read_bytes() for p in store.blobs_path.iterdir()] == [b"kept, but changed"]
-
-
-# -- crashes and errors -------------------------------------------------------------------------------------
-
-
-def test_crash_mid_write_keeps_the_previous_state(env: Env, store: StateStore) -> None:
-    inventory = provision(env, "crash")
-    s3 = env.client("s3")
-    bucket = inventory.buckets[BUCKET]
-    s3.put_object(Bucket=bucket, Key="v.txt", Body=b"version 1")
-    store.snapshot(env.session, env.endpoint, inventory)
-    manifest = (store.home / "state.json").read_bytes()
-
-    # 1. a crash that left a torn temporary manifest behind
-    (store.home / "state.json.tmp").write_bytes(b'{"format": "annolake-local-st')
-    assert store.exists()
-
-    # 2. a crash after the new manifest was written, before it replaced the old one
-    s3.delete_object(Bucket=bucket, Key="v.txt")
-    s3.put_object(Bucket=bucket, Key="v2.txt", Body=b"version 2")
-    real_replace = os.replace
-
-    def crash_on_manifest(src: Any, dst: Any) -> None:
-        if Path(dst).name == "state.json":
-            raise OSError("simulated crash")
-        real_replace(src, dst)
-
-    with mock.patch.object(files.os, "replace", crash_on_manifest), pytest.raises(OSError, match="simulated"):
-        store.snapshot(env.session, env.endpoint, inventory)
-    assert (store.home / "state.json").read_bytes() == manifest  # untouched
-    assert len(blobs(store)) == 2  # the old blob was not collected; the new one is an orphan for now
-
-    env.reset()
-    target = provision(env, "crash2")
-    assert store.restore(env.session, env.endpoint, target).objects == 1
-    assert s3.get_object(Bucket=target.buckets[BUCKET], Key="v.txt")["Body"].read() == b"version 1"
-    assert "Contents" not in s3.list_objects_v2(Bucket=target.buckets[BUCKET], Prefix="v2")
-
-    # the next snapshot completes, replaces the leftover, and collects the orphan
-    stats = store.snapshot(env.session, env.endpoint, target)
-    assert stats.manifest_written and stats.blobs_deleted == 1
-    assert not (store.home / "state.json.tmp").exists()
-    assert (store.home / "state.json").stat().st_mode & 0o777 == 0o600  # not the leftover's mode
-    assert json.loads((store.home / "state.json").read_text())["buckets"][BUCKET]["objects"][0]["key"] == "v.txt"
-
-
-def test_missing_or_unreadable_state_is_a_clear_error(tmp_path: Path, aws_session: boto3.Session) -> None:
-    store = StateStore(tmp_path / "nothing-here")
-    assert not store.exists()
-    empty = Inventory(tables={}, buckets={}, user_pools={})
-    with pytest.raises(StateStoreError, match="no saved state"):
-        store.restore(aws_session, "http://127.0.0.1:9", empty)
-    store.home.mkdir()
-    (store.home / "state.json").write_text("{not json")
-    with pytest.raises(StateStoreError, match="unreadable.*start afresh"):
-        store.restore(aws_session, "http://127.0.0.1:9", empty)
-    (store.home / "state.json").write_text(json.dumps({"format": "annolake-local-state", "version": 99}))
-    with pytest.raises(StateStoreError, match="version 99"):
-        store.restore(aws_session, "http://127.0.0.1:9", empty)
-
-
-def test_missing_resource_names_it(env: Env, store: StateStore) -> None:
-    inventory = Inventory(tables={TABLE: "no-such-table"}, buckets={}, user_pools={})
-    with pytest.raises(StateStoreError, match=f"table {TABLE} \\(no-such-table\\)"):
-        store.snapshot(env.session, env.endpoint, inventory)
-    assert not store.exists()
-
-
-def test_resources_missing_from_the_inventory_are_skipped_and_kept(
-    env: Env, store: StateStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    inventory = provision(env, "template-v1")
-    env.client("s3").put_object(Bucket=inventory.buckets[EXTRA_BUCKET], Key="old.txt", Body=b"old data")
-    store.snapshot(env.session, env.endpoint, inventory)
-
-    env.reset()
-    full = provision(env, "template-v2")
-    without_exports = Inventory(tables=full.tables, buckets={BUCKET: full.buckets[BUCKET]}, user_pools=full.user_pools)
-    with caplog.at_level(logging.WARNING, logger="annolake.local.state"):
-        stats = store.restore(env.session, env.endpoint, without_exports)
-    assert stats.skipped == (f"bucket {EXTRA_BUCKET}",)
-    assert f"bucket {EXTRA_BUCKET} is not in the template any more" in caplog.text
-
-    # a snapshot under the edited template carries the missing bucket's data over, blobs included
-    store.snapshot(env.session, env.endpoint, without_exports)
-    env.reset()
-    reverted = provision(env, "template-v3")
-    store.restore(env.session, env.endpoint, reverted)
-    body = env.client("s3").get_object(Bucket=reverted.buckets[EXTRA_BUCKET], Key="old.txt")["Body"].read()
-    assert body == b"old data"
-
-
-def test_snapshots_never_interleave(env: Env, store: StateStore) -> None:
-    inventory = provision(env, "lock")
-    active, overlaps = [0], []
-    real = snapshot.snapshot_table
-
-    def slow(*args: Any) -> Any:
-        active[0] += 1
-        overlaps.append(active[0])
-        time.sleep(0.05)
-        try:
-            return real(*args)
-        finally:
-            active[0] -= 1
-
-    results: list[SnapshotStats] = []
-    with mock.patch.object(snapshot, "snapshot_table", slow):
-        threads = [
-            threading.Thread(target=lambda: results.append(store.snapshot(env.session, env.endpoint, inventory)))
-            for _ in range(3)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
-    assert len(results) == 3 and max(overlaps) == 1
-    assert str(results[0]).startswith("0 items, 0 objects, 0 users")
+def age_blobs(store: StateStore, seconds: float = 120) -> None:
+    """Every blob made as if ``seconds`` ago (a released blob is deleted only once a minute old)."""
+    then = time.time() - seconds
+    for path in store.blobs_path.iterdir():
+        os.utime(path, (then, then))
 
 
 # -- the journal: every acknowledged change, replayed over the last checkpoint ---------------------------------
@@ -559,6 +264,12 @@ class Journaled:
         recording = self.store.start_journal(inventory)
         capture.install_hooks(recording)
         self.recorder.capture = recording
+
+    def stop(self) -> None:
+        """What Ctrl-C does: a last checkpoint, the journal closed."""
+        self.recorder.capture = None
+        capture.uninstall_hooks()
+        self.store.close()
 
     def crash(self) -> None:
         """What ``kill -9`` leaves: the journal as written, nothing closed or checkpointed."""
@@ -684,7 +395,7 @@ def test_journal_replays_every_acknowledged_change_over_the_checkpoint(journaled
     assert "AccessToken" in sign_in(env, second.user_pools[POOL], "alice", PASSWORD)["AuthenticationResult"]
     # the recovered state is the checkpoint now: the journal it came from is gone
     assert not list(again.journal_path.iterdir())
-    assert json.loads(again.manifest_path.read_text())["journal_through"] >= 1
+    assert again.saved.journal_through >= 1
 
 
 def test_group_commit_shares_fsyncs_between_concurrent_writers(tmp_path: Path) -> None:
@@ -798,3 +509,326 @@ def test_a_copy_shares_its_sources_blob_and_keeps_it_when_the_source_goes(
     s3.delete_object(Bucket=bucket, Key="media/photo.jpg")
     gc.collect()
     assert digest not in store.blobs.live()
+
+
+# -- recovery: the checkpoint with the journal after it, written into resources provisioned anew --------------
+
+
+def test_a_stop_then_a_start_under_new_names_restores_everything(journaled: Journaled) -> None:
+    env, store = journaled.env, journaled.store
+    first = provision(env, "first")
+    journaled.arm(first)
+    written = write_data(env, first)
+    before_items = scan_all(env, first.tables[TABLE])
+    assert queue_events(env, first) == ["ObjectCreated:Put"] * len(OBJECTS)
+    journaled.stop()
+    assert store.exists() and store.checkpoint_path.stat().st_mode & 0o777 == 0o600  # it holds passwords
+
+    env.reset()
+    assert env.client("dynamodb").list_tables()["TableNames"] == []
+    second = provision(env, "second")
+    assert set(second.tables.values()).isdisjoint(first.tables.values())
+    restored = StateStore(store.home).recover(env.session, env.endpoint, second)
+    assert (restored.items, restored.objects, restored.users) == (61, len(OBJECTS) + 1, 4)
+    assert restored.skipped == ()
+
+    # DynamoDB: every item, every type, and the GSI
+    assert scan_all(env, second.tables[TABLE]) == before_items
+    gsi = env.client("dynamodb").query(
+        TableName=second.tables[TABLE],
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": {"S": "PROJECTS"}},
+    )["Items"]
+    assert gsi[0]["thumbnail"] == {"B": b"\x00\x01\xfe\xff"}
+    assert gsi[0]["nested"]["M"]["list"]["L"][2]["M"]["bytes"] == {"B": b"\x10"}
+
+    # S3: bodies, content types, metadata and headers; restoring fired no bucket notification
+    s3 = env.client("s3")
+    for key, spec in OBJECTS.items():
+        got = s3.get_object(Bucket=second.buckets[BUCKET], Key=key)
+        assert got["Body"].read() == spec["Body"], key
+        assert got["ContentType"] == spec["ContentType"], key
+        assert got["Metadata"] == spec.get("Metadata", {}), key
+        for header in ("CacheControl", "ContentDisposition"):
+            assert got.get(header) == spec.get(header), (key, header)
+    assert s3.get_object(Bucket=second.buckets[EXTRA_BUCKET], Key="export.json")["Body"].read() == b"{}"
+    assert queue_events(env, second) == []
+    assert s3.get_bucket_notification_configuration(Bucket=second.buckets[BUCKET])["QueueConfigurations"]
+    s3.put_object(Bucket=second.buckets[BUCKET], Key="after-restore.txt", Body=b"new")
+    assert queue_events(env, second) == ["ObjectCreated:Put"]  # notifications are back on
+
+    # Cognito: passwords, status, enabled flag, groups, subs
+    pool = second.user_pools[POOL]
+    cognito = env.client("cognito-idp")
+    assert "AccessToken" in sign_in(env, pool, "alice", PASSWORD)["AuthenticationResult"]
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        sign_in(env, pool, "alice", "Wrong-Password-1")
+    bob = cognito.admin_get_user(UserPoolId=pool, Username="bob")
+    assert (bob["Enabled"], bob["UserStatus"]) == (False, "CONFIRMED")
+    carol = cognito.admin_get_user(UserPoolId=pool, Username="carol")
+    assert carol["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    assert sign_in(env, pool, "carol", TEMPORARY_PASSWORD)["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    assert {u: sub_of(cognito, pool, u) for u in ("alice", "bob", "carol")} == written["subs"]
+    assert {a["Name"]: a["Value"] for a in carol["UserAttributes"]}["email"] == "carol@example.com"
+    groups = cognito.admin_list_groups_for_user(UserPoolId=pool, Username="alice")["Groups"]
+    assert [(g["GroupName"], g["Description"], g["Precedence"]) for g in groups] == [("admins", "Administrators", 1)]
+
+    email_pool = second.user_pools[EMAIL_POOL]
+    dana_username, dana_sub = written["dana"]
+    dana = cognito.admin_get_user(UserPoolId=email_pool, Username="dana@example.com")
+    assert (dana["Username"], sub_of(cognito, email_pool, "dana@example.com")) == (dana_username, dana_sub)
+    assert "AccessToken" in sign_in(env, email_pool, "dana@example.com", EMAIL_PASSWORD)["AuthenticationResult"]
+
+
+def test_recovery_does_not_fire_stream_triggers(journaled: Journaled) -> None:
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "streams")
+    journaled.arm(inventory)
+    env.client("dynamodb").put_item(TableName=inventory.tables[TABLE], Item={"PK": {"S": "a"}, "SK": {"S": "b"}})
+    journaled.stop()
+    env.reset()
+    target = provision(env, "streams2")
+
+    moto_table = moto_backends.moto_table("us-east-1", target.tables[TABLE])
+    trigger = "arn:aws:lambda:us-east-1:123456789012:function:on-change"
+    # what CreateEventSourceMapping leaves there (moto runs stream triggers without Docker only through this)
+    moto_table.lambda_event_source_mappings[trigger] = SimpleNamespace(event_source_arn=moto_table.latest_stream_label)
+    stream_sources.uninstall()  # moto's own stream trigger path; the emulator's delivery reads the same mappings
+    try:
+        with mock.patch("moto.awslambda.models.LambdaBackend.send_dynamodb_items", return_value="ok") as send:
+            StateStore(store.home).recover(env.session, env.endpoint, target)
+            assert send.call_count == 0
+            assert list(moto_table.lambda_event_source_mappings) == [trigger]  # re-attached
+            item = {"PK": {"S": "new"}, "SK": {"S": "x"}}
+            env.client("dynamodb").put_item(TableName=target.tables[TABLE], Item=item)
+    finally:
+        stream_sources.install()
+    assert send.call_count == 1
+    records = send.call_args.args[1]
+    assert [r.to_json()["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["new"]  # not the restored item
+
+
+def test_resources_missing_from_the_template_are_skipped_and_kept(
+    journaled: Journaled, caplog: pytest.LogCaptureFixture
+) -> None:
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "template-v1")
+    journaled.arm(inventory)
+    env.client("s3").put_object(Bucket=inventory.buckets[EXTRA_BUCKET], Key="old.txt", Body=b"old data")
+    journaled.stop()
+
+    env.reset()
+    full = provision(env, "template-v2")
+    without_exports = Inventory(tables=full.tables, buckets={BUCKET: full.buckets[BUCKET]}, user_pools=full.user_pools)
+    journaled.store = edited = StateStore(store.home)
+    with caplog.at_level(logging.WARNING, logger="local-runtime.state"):
+        stats = edited.recover(env.session, env.endpoint, without_exports)
+    assert stats.skipped == (f"bucket {EXTRA_BUCKET}",)
+    assert f"bucket {EXTRA_BUCKET} is not in the template any more" in caplog.text
+
+    # the edited template's checkpoints keep the missing bucket's data, and its blob
+    journaled.arm(without_exports)
+    env.client("s3").put_object(Bucket=full.buckets[BUCKET], Key="new.txt", Body=b"new data")
+    age_blobs(edited)
+    assert edited.checkpoint() == 1
+    journaled.stop()
+    env.reset()
+    reverted = provision(env, "template-v3")
+    StateStore(store.home).recover(env.session, env.endpoint, reverted)
+    body = env.client("s3").get_object(Bucket=reverted.buckets[EXTRA_BUCKET], Key="old.txt")["Body"].read()
+    assert body == b"old data"
+
+
+# -- checkpoints: what the journal holds folded in, at the cost of what it holds --------------------------------
+
+
+def test_a_blob_no_object_names_goes_once_a_checkpoint_finds_it_old_enough(journaled: Journaled) -> None:
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "gc")
+    journaled.arm(inventory)
+    s3, bucket = env.client("s3"), inventory.buckets[BUCKET]
+    s3.put_object(Bucket=bucket, Key="keep.txt", Body=b"keep me")
+    s3.put_object(Bucket=bucket, Key="drop.txt", Body=b"drop me")
+    s3.put_object(Bucket=bucket, Key="drop-copy.txt", Body=b"keep me")  # shares keep.txt's blob
+    store.checkpoint()
+    assert len(blobs(store)) == 2
+
+    s3.delete_object(Bucket=bucket, Key="drop.txt")
+    s3.delete_object(Bucket=bucket, Key="drop-copy.txt")
+    gc.collect()
+    store.checkpoint()
+    assert len(blobs(store)) == 2  # released, but just made: a put of the same bytes may be naming it right now
+    age_blobs(store)
+    store.checkpoint(force=True)
+    assert [p.read_bytes() for p in store.blobs_path.iterdir()] == [b"keep me"]
+
+    # an overwritten object: new blob in, old blob out
+    s3.put_object(Bucket=bucket, Key="keep.txt", Body=b"kept, but changed")
+    gc.collect()
+    age_blobs(store)
+    store.checkpoint()
+    assert [p.read_bytes() for p in store.blobs_path.iterdir()] == [b"kept, but changed"]
+
+    # a body whose object never reached the journal (a crash right after it was stored) goes at the next start
+    orphan = store.blobs.put(b"stored, never acknowledged")
+    age_blobs(store)
+    journaled.crash()
+    env.reset()
+    StateStore(store.home).recover(env.session, env.endpoint, provision(env, "gc2"))
+    assert not store.blobs.file(orphan).exists()
+    assert [p.read_bytes() for p in store.blobs_path.iterdir()] == [b"kept, but changed"]
+
+
+def test_a_crash_mid_checkpoint_leaves_the_checkpoint_and_the_journal_as_they_were(
+    journaled: Journaled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "crash")
+    journaled.arm(inventory)
+    s3, bucket = env.client("s3"), inventory.buckets[BUCKET]
+    s3.put_object(Bucket=bucket, Key="v.txt", Body=b"version 1")
+    store.checkpoint()
+    through = store.saved.journal_through
+    s3.delete_object(Bucket=bucket, Key="v.txt")
+    s3.put_object(Bucket=bucket, Key="v2.txt", Body=b"version 2")
+    env.client("dynamodb").put_item(TableName=inventory.tables[TABLE], Item={"PK": {"S": "a"}, "SK": {"S": "b"}})
+
+    applied: list[str] = []
+    real = Checkpoint._apply
+
+    def crash_on_the_second(self: Checkpoint, *args: Any) -> None:
+        applied.append("entry")
+        if len(applied) == 2:
+            raise OSError("simulated crash")
+        real(self, *args)
+
+    monkeypatch.setattr(Checkpoint, "_apply", crash_on_the_second)
+    with pytest.raises(OSError, match="simulated"):
+        store.checkpoint()
+    monkeypatch.undo()
+    assert store.saved.journal_through == through  # the fold's transaction was rolled back, whole
+    assert [n for n in journal_module.segment_numbers(store.journal_path) if n > through]  # and its journal kept
+    journaled.crash()
+
+    env.reset()
+    target = provision(env, "crash2")
+    stats = StateStore(store.home).recover(env.session, env.endpoint, target)
+    assert (stats.items, stats.objects) == (1, 1)
+    assert s3.get_object(Bucket=target.buckets[BUCKET], Key="v2.txt")["Body"].read() == b"version 2"
+    assert "Contents" not in s3.list_objects_v2(Bucket=target.buckets[BUCKET], Prefix="v.txt")
+
+
+def test_checkpoints_never_interleave(journaled: Journaled, monkeypatch: pytest.MonkeyPatch) -> None:
+    env, store = journaled.env, journaled.store
+    journaled.arm(provision(env, "lock"))
+    active, overlaps = [0], []
+    real = Checkpoint.fold
+
+    def slow(self: Checkpoint, *args: Any, **kwargs: Any) -> Any:
+        active[0] += 1
+        overlaps.append(active[0])
+        time.sleep(0.05)
+        try:
+            return real(self, *args, **kwargs)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(Checkpoint, "fold", slow)
+    threads = [threading.Thread(target=lambda: store.checkpoint(force=True)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert overlaps == [1, 1, 1]
+
+
+# -- the checkpoint's file ------------------------------------------------------------------------------------
+
+
+def test_an_unreadable_or_unknown_checkpoint_is_a_clear_error(tmp_path: Path, aws_session: boto3.Session) -> None:
+    home, empty = tmp_path / "state", Inventory(tables={}, buckets={}, user_pools={})
+    home.mkdir()
+
+    def recover() -> None:
+        StateStore(home).recover(aws_session, "http://127.0.0.1:9", empty)
+
+    (home / "state.db").write_bytes(b"not a database at all" * 200)
+    with pytest.raises(StateStoreError, match="state.db is unreadable.*move .* away to start afresh"):
+        recover()
+    (home / "state.db").unlink()
+    other = sqlite3.connect(home / "state.db")
+    other.executescript(
+        "CREATE TABLE meta (name TEXT, value TEXT);"
+        "INSERT INTO meta VALUES ('format', 'annolake-local-state'), ('version', '99');"
+    )
+    other.close()
+    with pytest.raises(StateStoreError, match="version 99, this code reads version 2"):
+        recover()
+    (home / "state.db").unlink()
+
+    (home / "state.json").write_text("{not json")
+    with pytest.raises(StateStoreError, match="state.json is unreadable.*start afresh"):
+        recover()
+    (home / "state.json").write_text(json.dumps({"format": "annolake-local-state", "version": 99}))
+    with pytest.raises(StateStoreError, match="version 99"):
+        recover()
+    assert not (home / "state.db").exists()  # nothing half made
+
+
+def test_a_format_1_state_json_is_imported_once_and_its_items_then_change_in_place(journaled: Journaled) -> None:
+    """The checkpoint of earlier versions (one ``state.json``, without the tables' key names) becomes the
+    database on the first start; the journal segments after it are replayed over it and the ones it held are
+    not; later changes to its items replace them rather than adding second copies."""
+    env, store = journaled.env, journaled.store
+    inventory = provision(env, "format-1")
+    store.blobs.prepare()
+    digest = store.blobs.put(b"an old body")
+
+    def item(pk: str, v: int) -> dict[str, Any]:
+        return {"PK": {"S": pk}, "SK": {"S": "1"}, "v": {"N": str(v)}}
+
+    manifest = {
+        "format": "annolake-local-state",
+        "version": 1,
+        "journal_through": 3,
+        "tables": {TABLE: {"physical_name": "old", "items": [item("a", 1), item("b", 1), item("c", 1)]}},
+        "buckets": {
+            BUCKET: {
+                "physical_name": "old",
+                "objects": [
+                    {"key": "old.txt", "sha256": digest, "etag": '"x"', "size": 11, "content_type": "text/plain"}
+                ],
+            }
+        },
+        "user_pools": {},
+    }
+    (store.home / "state.json").write_text(json.dumps(manifest))
+    for number, entries in (
+        (3, [{"t": "item", "table": TABLE, "key": {"PK": {"S": "c"}, "SK": {"S": "1"}}, "item": None}]),  # held
+        (
+            4,
+            [
+                {"t": "item", "table": TABLE, "key": {"PK": {"S": "a"}, "SK": {"S": "1"}}, "item": item("a", 2)},
+                {"t": "item", "table": TABLE, "key": {"PK": {"S": "b"}, "SK": {"S": "1"}}, "item": None},
+            ],
+        ),
+    ):
+        segment = journal_module.Journal(store.journal_path, durable=False)
+        segment.open(number)
+        segment.commit(segment.append(entries))
+        segment.close()
+
+    stats = store.recover(env.session, env.endpoint, inventory)
+    assert (stats.items, stats.objects) == (2, 1)
+    assert scan_all(env, inventory.tables[TABLE]) == [item("a", 2), item("c", 1)]
+    assert env.client("s3").get_object(Bucket=inventory.buckets[BUCKET], Key="old.txt")["Body"].read() == b"an old body"
+    assert not (store.home / "state.json").exists() and (store.home / "state.json.format-1").is_file()
+
+    journaled.arm(inventory)
+    env.client("dynamodb").put_item(TableName=inventory.tables[TABLE], Item=item("c", 3))
+    journaled.stop()
+    env.reset()
+    again = provision(env, "format-1-again")
+    assert StateStore(store.home).recover(env.session, env.endpoint, again).items == 2
+    assert scan_all(env, again.tables[TABLE]) == [item("a", 2), item("c", 3)]

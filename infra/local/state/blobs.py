@@ -126,6 +126,20 @@ class BlobStore:
         with self._lock:
             return set(self._live)
 
+    def delete_if_older(self, digest: str, horizon: float) -> bool:
+        """Delete blob ``digest`` unless it was made or named again after ``horizon`` (a wall-clock time) or a
+        live object holds it; whether that is settled (deleted, gone, or held), not too young to tell yet."""
+        path = self.path / digest
+        try:
+            if path.stat().st_mtime > horizon:
+                return False
+        except FileNotFoundError:
+            return True
+        if digest not in self.live():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return True
+
     def collect_garbage(self, referenced: Iterable[str], min_age_s: float = 60.0) -> int:
         """Delete blobs that neither ``referenced`` nor a live object names, and older than ``min_age_s``."""
         keep = set(referenced) | self.live()

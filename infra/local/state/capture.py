@@ -224,7 +224,7 @@ _OBJECT_HEADERS = {
 
 
 def pool_state(pool: Any) -> dict[str, Any]:
-    """A user pool's groups and users as the checkpoint keeps them (``snapshot.snapshot_user_pool``'s shape)."""
+    """A user pool's groups and users as the checkpoint keeps them (what ``restore.restore_user_pool`` takes)."""
     groups = [
         {
             k: v

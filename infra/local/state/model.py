@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 FORMAT = "annolake-local-state"
-VERSION = 1
+VERSION = 2  # 1: one ``state.json``, rewritten whole by each checkpoint (imported by ``checkpoint``)
 
 
 class StateStoreError(RuntimeError):
-    """A snapshot or restore that cannot go on (unreadable state, a resource the emulator does not have...)."""
+    """A recovery or checkpoint that cannot go on (unreadable state, a resource the emulator does not have...)."""
 
 
 @dataclass(frozen=True)
@@ -24,17 +23,14 @@ class Inventory:
 
 
 @dataclass(frozen=True)
-class SnapshotStats:
-    """What a snapshot or restore did. ``bytes_written``: to disk (snapshot) or to the emulator (restore)."""
+class RestoreStats:
+    """What a restore wrote into the emulator."""
 
     items: int = 0
     objects: int = 0
     users: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
-    blobs_written: int = 0
-    blobs_deleted: int = 0
-    manifest_written: bool = False
     skipped: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
@@ -42,8 +38,6 @@ class SnapshotStats:
             f"{self.items} items, {self.objects} objects, {self.users} users, "
             f"{self.bytes_written} bytes written in {self.seconds:.2f} s"
         )
-        if self.blobs_written or self.blobs_deleted:
-            text += f" ({self.blobs_written} new blobs, {self.blobs_deleted} deleted)"
         if self.skipped:
             text += f"; skipped: {', '.join(self.skipped)}"
         return text
@@ -51,30 +45,20 @@ class SnapshotStats:
 
 @dataclass
 class Tally:
-    """The running counts of a snapshot or restore, frozen into ``SnapshotStats`` at the end."""
+    """The running counts of a restore, frozen into ``RestoreStats`` at the end."""
 
     items: int = 0
     objects: int = 0
     users: int = 0
     bytes_written: int = 0
-    blobs_written: int = 0
-    blobs_deleted: int = 0
-    manifest_written: bool = False
     skipped: list[str] = field(default_factory=list)
 
-    def stats(self, started: float) -> SnapshotStats:
-        return SnapshotStats(
+    def stats(self, started: float) -> RestoreStats:
+        return RestoreStats(
             items=self.items,
             objects=self.objects,
             users=self.users,
             bytes_written=self.bytes_written,
             seconds=time.monotonic() - started,
-            blobs_written=self.blobs_written,
-            blobs_deleted=self.blobs_deleted,
-            manifest_written=self.manifest_written,
             skipped=tuple(self.skipped),
         )
-
-
-def empty_manifest() -> dict[str, Any]:
-    return {"format": FORMAT, "version": VERSION, "tables": {}, "buckets": {}, "user_pools": {}}

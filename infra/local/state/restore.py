@@ -1,18 +1,18 @@
-"""Writing a manifest's data back into freshly provisioned (empty) resources, triggers and notifications off."""
+"""Writing the checkpoint's data back into freshly provisioned (empty) resources, triggers and notifications off."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from infra.local.state.aws import OBJECT_HEADERS, Clients, naming
 from infra.local.state.blobs import BlobBuffer, BlobStore
 from infra.local.state.dynamodb_json import decode_item
-from infra.local.state.files import StateFiles
 from infra.local.state.model import StateStoreError, Tally
 from infra.local.state.moto_backends import moto_table, moto_user_pool, pin_identity, stream_triggers_detached
 
@@ -30,11 +30,10 @@ def target(kind: str, logical_id: str, current: Mapping[str, str], tally: Tally)
     return None
 
 
-def restore_table(clients: Clients, logical_id: str, table: str, items: list[dict[str, Any]], tally: Tally) -> None:
+def restore_table(clients: Clients, logical_id: str, table: str, items: Iterable[dict[str, Any]], tally: Tally) -> None:
     dynamodb = clients.dynamodb
     with naming(f"restore of table {logical_id} ({table})"), stream_triggers_detached(clients.region, table):
-        for start in range(0, len(items), _BATCH_WRITE_LIMIT):
-            batch = items[start : start + _BATCH_WRITE_LIMIT]
+        for batch in _batched(items):
             requests = [{"PutRequest": {"Item": decode_item(item)}} for item in batch]
             pending: dict[str, Any] = {table: requests}
             for attempt in range(8):
@@ -47,11 +46,17 @@ def restore_table(clients: Clients, logical_id: str, table: str, items: list[dic
                     f"restore of table {logical_id} ({table}): the emulator kept refusing "
                     f"{len(pending.get(table, []))} items (UnprocessedItems)"
                 )
-    tally.items += len(items)
+            tally.items += len(batch)
+
+
+def _batched(items: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, _BATCH_WRITE_LIMIT)):
+        yield batch
 
 
 def restore_table_in_process(
-    region: str, logical_id: str, table: str, items: list[dict[str, Any]], tally: Tally
+    region: str, logical_id: str, table: str, items: Iterable[dict[str, Any]], tally: Tally
 ) -> bool:
     """Put the saved items straight into moto's table (no request per batch, no checks they passed when they
     were first written); False when moto is not in this process.
@@ -65,19 +70,23 @@ def restore_table_in_process(
         return False
     from infra.local.moto_patches.dynamodb_compact import put_straight
 
+    def counted() -> Iterator[dict[str, Any]]:
+        for item in items:
+            tally.items += 1
+            yield item
+
     with naming(f"restore of table {logical_id} ({table})"), stream_triggers_detached(region, table):
-        put_straight(found, items)
-    tally.items += len(items)
+        put_straight(found, counted())
     return True
 
 
 def restore_bucket(
-    files: StateFiles, clients: Clients, logical_id: str, bucket: str, objects: list[dict[str, Any]], tally: Tally
+    blobs: BlobStore, clients: Clients, logical_id: str, bucket: str, objects: Iterable[dict[str, Any]], tally: Tally
 ) -> None:
     s3 = clients.s3
     with naming(f"restore of bucket {logical_id} ({bucket})"), _notifications_off(s3, bucket):
         for entry in objects:
-            blob = files.blobs_path / entry["sha256"]
+            blob = blobs.file(entry["sha256"])
             if not blob.is_file():
                 log.error("restore of s3://%s/%s: its saved body %s is missing; skipped", bucket, entry["key"], blob)
                 tally.skipped.append(f"object {logical_id}/{entry['key']}")
@@ -125,7 +134,9 @@ def _restore_user(
             UserPoolId=pool_id, Username=sign_in_name, UserAttributes=attributes, MessageAction="SUPPRESS"
         )["User"]["Username"]
     except cognito.exceptions.UsernameExistsException:
-        log.warning("user %s already exists in %s: its password and state are set from the snapshot", username, pool_id)
+        log.warning(
+            "user %s already exists in %s: its password and state are set from the checkpoint", username, pool_id
+        )
         created = cognito.admin_get_user(UserPoolId=pool_id, Username=sign_in_name)["Username"]
     if backend_pool is not None:
         pin_identity(backend_pool, created, username, user.get("sub"))
@@ -160,7 +171,7 @@ def _notifications_off(s3: Any, bucket: str) -> Iterator[None]:
 
 
 def restore_bucket_in_process(
-    blobs: BlobStore, logical_id: str, bucket: str, objects: list[dict[str, Any]], tally: Tally
+    blobs: BlobStore, logical_id: str, bucket: str, objects: Iterable[dict[str, Any]], tally: Tally
 ) -> bool:
     """Put the saved objects straight into moto's bucket, each pointing at its blob (nothing is read or
     copied, no notification is sent); False when moto is not in this process or keeps bodies in memory.
