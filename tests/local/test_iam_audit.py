@@ -32,7 +32,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory):
+def audited(tmp_path_factory, local_stack):
+    # ``local_stack`` is provisioned before this emulator starts: provisioned while it runs, the session's
+    # template would be bound to it (its state machines among those it executes, its deliveries to its
+    # functions) and later modules on this worker would find them gone or hanging
     directory = tmp_path_factory.mktemp("iam-audit")
     emu = Emulator(port=_free_port())
     emu.start()

@@ -276,15 +276,15 @@ def put_straight(table: Any, items: Iterable[dict[str, Any]]) -> None:
     """Put ``items`` (as the DynamoDB API takes them: binary values in base64) straight into moto's ``table``:
     no request, no stream record, none of the checks they passed when first written (a restore, a bench's
     seed). Encoded straight from that form where the table keeps items encoded; the query maps of the table
-    learn them from it too (``dynamodb_indexes.add_straight``)."""
+    learn them from it too (``dynamodb_indexes.straight_adder``), item by item: nothing holds the items after."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     from infra.local.moto_patches import dynamodb_indexes
     from infra.local.moto_patches.dynamodb_locking import dynamodb_lock
 
     hash_name, range_name = table.hash_key_attr, table.range_key_attr
-    added = []
     with dynamodb_lock:
+        add = dynamodb_indexes.straight_adder(table)
         partitions = table.items
         for attributes in items:
             hash_value = from_wire(attributes[hash_name], DynamoType)
@@ -298,8 +298,8 @@ def put_straight(table: Any, items: Iterable[dict[str, Any]]) -> None:
                     partitions[hash_value] = item
                 else:
                     partitions[hash_value][range_value] = item
-            added.append(((hash_value, range_value), attributes))
-        dynamodb_indexes.add_straight(table, added)
+            add((hash_value, range_value), attributes)
+        dynamodb_indexes.forget_orders(table)
 
 
 def from_wire(value: dict[str, Any], cls: Any) -> Any:

@@ -351,20 +351,27 @@ def _built(table: Any, names: tuple[str, ...]) -> _Map:
     return maps[names]
 
 
-def add_straight(table: Any, added: list[tuple[Key, dict[str, Any]]]) -> None:
-    """Bring the maps up to date with items put around the backend (``dynamodb_compact.put_straight``): their
-    keys and attributes as the DynamoDB API writes them. The maps of the table's global indexes are built first
-    (cheap on the empty table a restore fills) so that no query has to decode every restored item to build
-    one. Sorted keys are read again from the partitions. Called under the DynamoDB lock."""
+def straight_adder(table: Any) -> Callable[[Key, dict[str, Any]], None]:
+    """What brings the maps up to date with each item put around the backend (``dynamodb_compact.put_straight``),
+    from its key and attributes as the DynamoDB API writes them. The maps of the table's global indexes are
+    built here, before the items go in (cheap on the empty table a restore fills), so that neither this nor
+    the first query after it decodes every restored item. Called under the DynamoDB lock."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    names_of_indexes = {(index.schema[0]["AttributeName"],) for index in table.global_indexes}
-    for names in names_of_indexes:
+    for names in {(index.schema[0]["AttributeName"],) for index in table.global_indexes}:
         _built(table, names)
-    for names, known in table.__dict__[_MAPS].items() if _MAPS in table.__dict__ else ():
-        for key, attrs in added:
+    maps = list(table.__dict__.get(_MAPS, {}).items())
+
+    def add(key: Key, attrs: dict[str, Any]) -> None:
+        for names, known in maps:
             if all(name in attrs for name in names):
                 known.put(key, tuple(DynamoType(attrs[name]) for name in names))
+
+    return add
+
+
+def forget_orders(table: Any) -> None:
+    """Sorted keys and orders are read again from the partitions (after items were put around the backend)."""
     table.__dict__.pop(_SORTED, None)
     table.__dict__.pop(_ORDERS, None)
 
