@@ -32,40 +32,27 @@ _TABLE, _BUCKET = "Stack/Table", "Stack/Media"
 _FILL = "x" * 1200  # a file record's size in the journal is ~2 KB, an annotation version's ~1.5 KB
 
 
+def _item(pk: str, sk: str, **attributes: dict) -> dict:
+    """The journal's entry of an item written with ``attributes`` (DynamoDB JSON)."""
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    return {"t": "item", "table": _TABLE, "key": key, "item": {**key, **attributes}}
+
+
 def _file_entries(n: int) -> list[dict]:
     file_id = f"f{n:08d}"
     digest = f"{n:064x}"
     return [
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": f"FILE#{file_id}"}, "sk": {"S": "META"}},
-            "item": {
-                "pk": {"S": f"FILE#{file_id}"},
-                "sk": {"S": "META"},
-                "name": {"S": f"photos/{file_id}.jpg"},
-                "width": {"N": "640"},
-                "height": {"N": "480"},
-                "sha256": {"S": digest},
-                "notes": {"S": _FILL},
-            },
-        },
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": f"FILE#{file_id}"}, "sk": {"S": "ANN#000001"}},
-            "item": {
-                "pk": {"S": f"FILE#{file_id}"},
-                "sk": {"S": "ANN#000001"},
-                "instances": {"S": _FILL[:900]},
-            },
-        },
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": "DATASET#default"}, "sk": {"S": f"MEMBER#{file_id}"}},
-            "item": {"pk": {"S": "DATASET#default"}, "sk": {"S": f"MEMBER#{file_id}"}, "added": {"N": str(n)}},
-        },
+        _item(
+            f"FILE#{file_id}",
+            "META",
+            name={"S": f"photos/{file_id}.jpg"},
+            width={"N": "640"},
+            height={"N": "480"},
+            sha256={"S": digest},
+            notes={"S": _FILL},
+        ),
+        _item(f"FILE#{file_id}", "ANN#000001", instances={"S": _FILL[:900]}),
+        _item("DATASET#default", f"MEMBER#{file_id}", added={"N": str(n)}),
         *(
             {
                 "t": "object",
@@ -89,33 +76,9 @@ def _save_entries(n: int, version: int) -> list[dict]:
     """One annotation save: the file's record and the task changed, a new annotation version."""
     file_id = f"f{n % FILES:08d}"
     return [
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": f"FILE#{file_id}"}, "sk": {"S": "META"}},
-            "item": {
-                "pk": {"S": f"FILE#{file_id}"},
-                "sk": {"S": "META"},
-                "version": {"N": str(version)},
-                "notes": {"S": _FILL},
-            },
-        },
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": f"FILE#{file_id}"}, "sk": {"S": f"ANN#{version:06d}"}},
-            "item": {
-                "pk": {"S": f"FILE#{file_id}"},
-                "sk": {"S": f"ANN#{version:06d}"},
-                "instances": {"S": _FILL[:900]},
-            },
-        },
-        {
-            "t": "item",
-            "table": _TABLE,
-            "key": {"pk": {"S": "TASK#job"}, "sk": {"S": f"TASK#{file_id}"}},
-            "item": {"pk": {"S": "TASK#job"}, "sk": {"S": f"TASK#{file_id}"}, "status": {"S": "complete"}},
-        },
+        _item(f"FILE#{file_id}", "META", version={"N": str(version)}, notes={"S": _FILL}),
+        _item(f"FILE#{file_id}", f"ANN#{version:06d}", instances={"S": _FILL[:900]}),
+        _item("TASK#job", f"TASK#{file_id}", status={"S": "complete"}),
     ]
 
 

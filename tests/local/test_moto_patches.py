@@ -1192,6 +1192,23 @@ def test_an_encoded_item_costs_a_fraction_of_moto_s_objects():
     assert encoded < 1100, encoded
 
 
+def _table_indexed_by_g(dynamodb, name: str) -> None:
+    """A table keyed by ``pk``/``sk`` with a global index ``byg`` on ``g``."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byg",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
 def test_items_put_straight_are_found_by_key_and_index_queries(shared_moto):
     """A restore (and a bench's seed) puts items around the backend; the index maps learn them, whether a query
     built a map before or not, and key queries page over them."""
@@ -1202,19 +1219,7 @@ def test_items_put_straight_are_found_by_key_and_index_queries(shared_moto):
 
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     for name in ("straight-built", "straight-new"):
-        dynamodb.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "byg",
-                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        _table_indexed_by_g(dynamodb, name)
 
         def by_g(value: str, name: str = name) -> list[str]:
             page = dynamodb.query(
@@ -1260,19 +1265,7 @@ def test_a_restore_into_an_empty_table_decodes_none_of_its_items(shared_moto, mo
     from infra.local.moto_patches import dynamodb_compact
 
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName="straight-restore",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byg",
-                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    _table_indexed_by_g(dynamodb, "straight-restore")
     table = dynamodb_backends["123456789012"]["us-east-1"].tables["straight-restore"]
     assert isinstance(table.items, dynamodb_compact.Partitions)  # kept encoded, as the platform's tables are
     decoded = []
