@@ -180,7 +180,7 @@ def _bare_table(platform) -> str:  # noqa: ANN001
     dynamodb = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
         "dynamodb", endpoint_url=platform.emulator_url
     )
-    table = "bare-workflow"
+    table = f"bare-workflow-{time.monotonic_ns()}"
     text = {"AttributeType": "S"}
     dynamodb.create_table(
         TableName=table,

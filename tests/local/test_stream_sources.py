@@ -1,5 +1,5 @@
-"""The local delivery of a table's stream to its mapped functions: filters as Lambda applies them, and a
-delivery that stops with its emulator."""
+"""The local delivery of a table's stream to its mapped functions: filters as Lambda applies them, batches as
+the mapping declares them, and a delivery that stops with its emulator."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ def _record(kind: str, status: str, before: str | None = None) -> dict[str, Any]
     return {"eventName": "MODIFY" if before else "INSERT", "dynamodb": {"Keys": {"PK": {"S": "p"}}, **images}}
 
 
-def _mapping(*patterns: dict[str, Any]) -> SimpleNamespace:
+def _mapping(*patterns: dict[str, Any], batch_size: int | None = None, window: float | None = None) -> SimpleNamespace:
     criteria = {"Filters": [{"Pattern": json.dumps(p)} for p in patterns]} if patterns else None
-    return SimpleNamespace(event_source_arn="arn:stream", filter_criteria=criteria)
+    return SimpleNamespace(
+        event_source_arn="arn:stream", filter_criteria=criteria, batch_size=batch_size, max_batch_window=window
+    )
 
 
 class _Backend:
@@ -105,9 +107,8 @@ def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_wait
         delivery.stop()  # while the invocation runs: its failure comes after the stop, however slow this thread is
         answer.set()
         delivery.add(_record("task", "submitted", before="reserved"))  # arrives after the stop
-        delivery.thread.join(timeout=5)
-        assert not delivery.thread.is_alive()
-        time.sleep(stream_sources.RETRY_DELAYS_S[0] + stream_sources.WINDOW_S)
+        assert delivery.join(timeout=5)
+        time.sleep(stream_sources.RETRY_DELAYS_S[0])
     assert len(backend.invoked) == 1  # the failed batch was not retried, the later record not delivered
 
 
@@ -118,8 +119,51 @@ def test_stopping_the_deliveries_forgets_them_so_a_later_write_starts_a_new_one(
         first = stream_sources._delivery(shard)
         assert stream_sources._delivery(shard) is first
         stream_sources.stop_deliveries()
-        first.thread.join(timeout=5)
-        assert first.stopped and not first.thread.is_alive()
+        assert first.stopped and first.join(timeout=5)
         second = stream_sources._delivery(shard)
         assert second is not first and not second.stopped
         stream_sources.stop_deliveries()
+
+
+def test_records_go_in_batches_of_the_mappings_size_or_once_the_oldest_waited_its_window():
+    """A full batch goes at once; what is left goes when its oldest record has waited the mapping's window (at
+    most ``MAX_WINDOW_S`` here: records in memory are lost at a crash); records the filter drops count for
+    nothing, and the order is kept."""
+    window = 2.0  # the cap, raised here so that a slow machine sends the full batches well within it
+    backend = _Backend(failing=False)
+    submitted = {"dynamodb": {"NewImage": {"status": {"S": ["submitted"]}}}}
+    arrived: list[float] = []
+    record_invocation = backend.invoke
+
+    def timed(**kwargs: Any) -> None:
+        arrived.append(time.monotonic())
+        record_invocation(**kwargs)
+
+    backend.invoke = timed  # type: ignore[method-assign]
+    with (
+        mock.patch.object(stream_sources, "get_backend", return_value=backend),
+        mock.patch.object(stream_sources, "MAX_WINDOW_S", window),
+    ):
+        delivery = _delivering(_mapping(submitted, batch_size=3, window=5.0), backend)  # the cap applies
+        started = time.monotonic()
+        for n in range(7):
+            delivery.add(_record(f"t{n}", "submitted", before="in_progress"))
+            delivery.add(_record(f"x{n}", "available"))  # filtered out
+        deadline = time.monotonic() + window + 10
+        while len(backend.invoked) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        delivery.stop()
+    kinds = [[r["dynamodb"]["NewImage"]["kind"]["S"] for r in batch] for batch in backend.invoked]
+    assert kinds == [["t0", "t1", "t2"], ["t3", "t4", "t5"], ["t6"]]
+    assert arrived[1] - started < window  # the full batches did not wait for the window
+    assert window <= arrived[2] - started < 5.0  # the last record waited the window out, capped
+
+
+def test_without_a_window_the_records_waiting_go_at_once():
+    backend = _Backend(failing=False)
+    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
+        delivery = _delivering(_mapping(), backend)
+        delivery.add(_record("task", "submitted", before="in_progress"))
+        assert backend.called.wait(5), "the record was never delivered"
+        delivery.stop()
+    assert len(backend.invoked) == 1

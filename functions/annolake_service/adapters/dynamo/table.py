@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from annolake_service.adapters.aws_clients import client
+from annolake_service.adapters.aws_clients import client, table_client
 from annolake_service.adapters.dynamo.conditions import conflicted, refused_writes
 from annolake_service.adapters.dynamo.items import MODELS, FileItem, Item
 from annolake_service.shared.settings import get_settings
@@ -52,12 +51,7 @@ class _Binding:
             model.Meta.region = settings.aws_region
             model.Meta.host = settings.aws_endpoint_url
             model.Meta.max_retry_attempts = MAX_RETRY_ATTEMPTS
-        shared = Connection(
-            region=settings.aws_region,
-            host=settings.aws_endpoint_url,
-            max_retry_attempts=MAX_RETRY_ATTEMPTS,
-            max_pool_connections=POOLED_CONNECTIONS,
-        ).client
+        shared = table_client(max_attempts=1 + MAX_RETRY_ATTEMPTS, max_pool_connections=POOLED_CONNECTIONS)
         for model in MODELS:
             model._get_connection().connection._client = shared  # noqa: SLF001 - PynamoDB has no setter for it
 
