@@ -12,7 +12,8 @@ from unittest import mock
 
 from infra.local import stream_sources
 
-ARN = "arn:aws:lambda:us-east-1:123456789012:function:progress"
+ACCOUNT = "000000000042"  # no emulator's: deliveries of other tests' tables in this process keep going to theirs
+ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:progress"
 
 
 def _record(kind: str, status: str, before: str | None = None) -> dict[str, Any]:
@@ -47,10 +48,20 @@ class _Backend:
             response_headers["x-amz-function-error"] = "Unhandled"
 
 
-def _delivering(mapping: SimpleNamespace, backend: _Backend) -> Any:
+def _answering(backend: _Backend) -> Any:
+    """``get_backend`` answering ``backend`` for this module's account only: an in-process emulator of an earlier
+    test in this worker may still be delivering its own stream's records (retries last seconds)."""
+    real = stream_sources.get_backend
+    return mock.patch.object(
+        stream_sources,
+        "get_backend",
+        side_effect=lambda account, region: backend if account == ACCOUNT else real(account, region),
+    )
+
+
+def _delivering(mapping: SimpleNamespace) -> Any:
     table = SimpleNamespace(name="t", lambda_event_source_mappings={ARN: mapping})
-    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
-        return stream_sources._Delivery(table, "123456789012")
+    return stream_sources._Delivery(table, ACCOUNT)
 
 
 def test_a_mapping_gets_only_the_records_its_filter_patterns_let_through_and_none_without_any():
@@ -100,8 +111,8 @@ def test_patterns_on_either_image_or_with_an_or_match_as_on_the_whole_record():
 def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_waits():
     answer = threading.Event()
     backend = _Backend(failing=True, held=answer)
-    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
-        delivery = _delivering(_mapping(), backend)
+    with _answering(backend):
+        delivery = _delivering(_mapping())
         delivery.add(_record("task", "submitted", before="in_progress"))
         assert backend.called.wait(5), "the batch was never delivered"
         delivery.stop()  # while the invocation runs: its failure comes after the stop, however slow this thread is
@@ -114,8 +125,8 @@ def test_a_delivery_stopped_with_its_emulator_stops_retrying_and_drops_what_wait
 
 def test_stopping_the_deliveries_forgets_them_so_a_later_write_starts_a_new_one():
     backend = _Backend(failing=False)
-    shard = SimpleNamespace(table=SimpleNamespace(name="t", lambda_event_source_mappings={}), account_id="1")
-    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
+    shard = SimpleNamespace(table=SimpleNamespace(name="t", lambda_event_source_mappings={}), account_id=ACCOUNT)
+    with _answering(backend):
         first = stream_sources._delivery(shard)
         assert stream_sources._delivery(shard) is first
         stream_sources.stop_deliveries()
@@ -140,11 +151,8 @@ def test_records_go_in_batches_of_the_mappings_size_or_once_the_oldest_waited_it
         record_invocation(**kwargs)
 
     backend.invoke = timed  # type: ignore[method-assign]
-    with (
-        mock.patch.object(stream_sources, "get_backend", return_value=backend),
-        mock.patch.object(stream_sources, "MAX_WINDOW_S", window),
-    ):
-        delivery = _delivering(_mapping(submitted, batch_size=3, window=5.0), backend)  # the cap applies
+    with _answering(backend), mock.patch.object(stream_sources, "MAX_WINDOW_S", window):
+        delivery = _delivering(_mapping(submitted, batch_size=3, window=5.0))  # the cap applies
         started = time.monotonic()
         for n in range(7):
             delivery.add(_record(f"t{n}", "submitted", before="in_progress"))
@@ -161,8 +169,8 @@ def test_records_go_in_batches_of_the_mappings_size_or_once_the_oldest_waited_it
 
 def test_without_a_window_the_records_waiting_go_at_once():
     backend = _Backend(failing=False)
-    with mock.patch.object(stream_sources, "get_backend", return_value=backend):
-        delivery = _delivering(_mapping(), backend)
+    with _answering(backend):
+        delivery = _delivering(_mapping())
         delivery.add(_record("task", "submitted", before="in_progress"))
         assert backend.called.wait(5), "the record was never delivered"
         delivery.stop()
