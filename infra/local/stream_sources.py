@@ -60,9 +60,9 @@ class _Delivery:
                 with self._lock:
                     if self.stopped:
                         return
-                    feed = self._feeds.get(function_arn) or self._feeds.setdefault(
-                        function_arn, _Feed(self, function_arn)
-                    )
+                    feed = self._feeds.get(function_arn)
+                    if feed is None:
+                        feed = self._feeds[function_arn] = _Feed(self, function_arn)
             feed.add(arrived, record)
 
     def stop(self) -> None:

@@ -116,13 +116,7 @@ class _Clients:
             return self._made.get(service) or self._make(service)
 
     def _make(self, service: str) -> Any:
-        settings = get_settings()
-        made = session().create_client(
-            service,
-            region_name=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url,
-            config=_CONFIG,
-        )
+        made = _created(service, _CONFIG)
         _cache_endpoints_past_unread_parameters(made)
         if made._get_credentials() is not None:  # noqa: SLF001 - botocore's own accessor of the signer's
             self._made[service] = made
@@ -139,18 +133,21 @@ def table_client(*, max_attempts: int, max_pool_connections: int) -> Any:
     """A DynamoDB client for PynamoDB's item classes: what PynamoDB would make (no client-side parameter
     validation, its timeouts, ``max_attempts`` in all), signed by this process's session and sending the fixed
     User-Agent (PynamoDB's own client rebuilt botocore's on every request: ~3% of an API worker's CPU)."""
-    settings = get_settings()
-    config = _CONFIG.merge(
-        Config(
-            parameter_validation=False,
-            connect_timeout=15,
-            read_timeout=30,
-            max_pool_connections=max_pool_connections,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-        )
+    config = Config(
+        parameter_validation=False,
+        connect_timeout=15,
+        read_timeout=30,
+        max_pool_connections=max_pool_connections,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
     )
+    return _created("dynamodb", _CONFIG.merge(config))
+
+
+def _created(service: str, config: Config) -> Any:
+    """A new client of ``service`` from this process's session, for the configured region and endpoint."""
+    settings = get_settings()
     return session().create_client(
-        "dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
+        service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
     )
 
 
