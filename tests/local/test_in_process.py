@@ -369,3 +369,63 @@ def test_index_queries_see_every_write_that_moves_an_item_in_or_out_of_a_partiti
     assert held_by("bob") == ["t04", "t07"] and held_by("ann") == ["t00"]
     scanned = dynamodb.scan(TableName="queued")["Items"]
     assert sorted(i["sk"]["S"] for i in scanned if i.get("queue", {}).get("S") == "q") == sorted(queue())
+
+
+def test_a_first_index_query_on_a_full_table_decodes_only_what_it_answers(emulator, monkeypatch):
+    """An index's maps exist from the table's creation (moto_patches.dynamodb_indexes): the first query on an
+    index of a table already holding thousands of items must not decode them all under the emulator's one lock
+    (what a job's first ``next`` did to the whole platform), only the items of its page."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from infra.local.moto_patches import dynamodb_compact
+
+    emu, _, _ = emulator
+    dynamodb = _session().client("dynamodb", endpoint_url=emu.endpoint_url)
+    dynamodb.create_table(
+        TableName="full",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "queue", "at")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "queue",
+                "KeySchema": [
+                    {"AttributeName": "queue", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    files = [{"pk": {"S": f"file{i % 40}"}, "sk": {"S": f"v{i:04d}"}, "body": {"S": "x" * 200}} for i in range(1000)]
+    tasks = [
+        {"pk": {"S": "job"}, "sk": {"S": f"t{i:03d}"}, "queue": {"S": "q"}, "at": {"S": f"{999 - i:03d}"}}
+        for i in range(200)
+    ]
+    for start in range(0, len(files) + len(tasks), 25):
+        batch = (files + tasks)[start : start + 25]
+        dynamodb.batch_write_item(RequestItems={"full": [{"PutRequest": {"Item": item}} for item in batch]})
+
+    table = next(
+        backend.tables["full"]
+        for regions in dynamodb_backends.values()
+        for backend in regions.values()
+        if "full" in backend.tables
+    )
+    # as after a restart, or once other reads have taken the place of these items among those kept decoded
+    for kept in [kept for kept in dynamodb_compact._decoded if kept[0] in {id(p) for p in table.items.values()}]:
+        del dynamodb_compact._decoded[kept]
+    decoded = []
+    monkeypatch.setattr(
+        dynamodb_compact, "decode", lambda *args, real=dynamodb_compact.decode: decoded.append(args) or real(*args)
+    )
+    page = dynamodb.query(
+        TableName="full",
+        IndexName="queue",
+        KeyConditionExpression="queue = :q AND #at < :upto",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":q": {"S": "q"}, ":upto": {"S": "999"}},
+        Limit=5,
+    )
+    assert [item["sk"]["S"] for item in page["Items"]] == ["t199", "t198", "t197", "t196", "t195"]
+    assert len(decoded) <= 6  # the page, and the one past it that tells moto there is more

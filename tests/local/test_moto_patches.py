@@ -1157,6 +1157,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from infra.local import moto_patches
 if sys.argv[1] == "encoded":
     moto_patches.install()
+    from infra.local.moto_patches import dynamodb_compact
+    dynamodb_compact._DECODED_ITEMS = 0  # the table's own cost: the items kept decoded for reads are a bounded cache
 backend = DynamoDBBackend("us-east-1", "123456789012")
 backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"},
     {"AttributeName": "sk", "KeyType": "RANGE"}], throughput=None,

@@ -13,7 +13,7 @@ same operation they are the same object, and when the lock is released the last 
 Reads (queries, scans, GetItem) keep the items they decoded last decoded (``_decoded``), as moto kept every
 item. A write decodes its own copy of each item it reads rather than taking the one reads keep, so an item
 decoded for reads is never changed afterwards (``frozen``): reads answer it without copying it, and measure it
-once. Tables without a sort key keep moto's dict: the platform's tables all have one.
+once. When a write ends, its items are kept decoded as it left them, for the reads that follow every write. Tables without a sort key keep moto's dict: the platform's tables all have one.
 """
 
 from __future__ import annotations
@@ -148,8 +148,9 @@ def end_write() -> None:
     for partition, key, item in live.values():
         if key in partition.blobs:  # not deleted meanwhile
             partition.blobs[key] = encode(item.attrs)
-            if (id(partition), key) in _decoded:  # the decoded copy a read kept is the item before this write
-                _decoded[(id(partition), key)] = (partition, freeze(item))
+            # kept decoded for reads as written: what follows a write reads its items at once (the index maps,
+            # the journal), and a copy a read kept is the item before this write
+            _keep(partition, key, freeze(item))
 
 
 # The items reads decoded last, kept decoded: a task's job, its file and the project's schema are read by every
@@ -170,6 +171,7 @@ def _recall(partition: Partition, key: Any) -> Any:
 
 def _keep(partition: Partition, key: Any, item: Any) -> None:
     _decoded[(id(partition), key)] = (partition, item)
+    _decoded.move_to_end((id(partition), key))
     while len(_decoded) > _DECODED_ITEMS:
         with contextlib.suppress(KeyError):
             _decoded.popitem(last=False)
@@ -197,6 +199,22 @@ class Partition(MutableMapping):
             item = freeze(decode(self.blobs[key], self.hash_key, key))
             _keep(self, key, item)
         return item
+
+    def attributes(self, key: Any, names: Iterable[str]) -> dict[str, Any]:
+        """Those of ``names`` the item at ``key`` has (name -> ``DynamoType``), without decoding the rest of it
+        nor keeping it decoded: for reading one index's keys of many items at once."""
+        if _writes.active and (id(self), key) in _writes.live:
+            attrs = _writes.live[(id(self), key)][2].attrs
+        else:
+            entry = _decoded.get((id(self), key))
+            if entry is None:
+                from moto.dynamodb.models.dynamo_type import DynamoType
+
+                wanted = set(names)
+                stored = marshal.loads(zlib.decompress(self.blobs[key]))  # noqa: S302 - bytes this process made
+                return {name: _typed(DynamoType, kind, content) for name, kind, content in stored if name in wanted}
+            attrs = entry[1].attrs
+        return {name: attrs[name] for name in names if name in attrs}
 
     def __setitem__(self, key: Any, item: Any) -> None:
         _decoded.pop((id(self), key), None)

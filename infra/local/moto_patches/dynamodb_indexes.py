@@ -65,6 +65,18 @@ def _item_at(table: Any, key: Key) -> Any:
     return partition if partition is None or not table.range_key_attr else partition.get(key[1])
 
 
+def _attributes_at(table: Any, key: Key, names: list[str]) -> dict[str, Any] | None:
+    """Those of ``names`` the item at ``key`` has, None when there is no item there; an item kept encoded
+    (``dynamodb_compact``) is not decoded whole for it: building a job's queue order read every task of the job."""
+    from infra.local.moto_patches.dynamodb_compact import Partition
+
+    partition = table.items.get(key[0])
+    if isinstance(partition, Partition):
+        return partition.attributes(key[1], names) if key[1] in partition else None
+    item = _item_at(table, key)
+    return None if item is None else item.attrs
+
+
 def _items_of(table: Any) -> list[Any]:
     partitions = table.items.values()
     return [item for p in partitions for item in p.values()] if table.range_key_attr else list(partitions)
@@ -232,10 +244,10 @@ class IndexOrder:
         known = self.partitions.get(value)
         if known is None:
             known = []
-            for item in candidates(table, [(self.names[0], value)]):
-                placed = self._place(item.attrs)
+            for key in _built(table, (self.names[0],)).by_values.get((value,), ()):
+                attrs = _attributes_at(table, key, [name for name in self.names if name is not None])
+                placed = None if attrs is None else self._place(attrs)
                 if placed is not None:
-                    key = (item.hash_key, item.range_key if table.range_key_attr else None)
                     known.append((placed[1], key))
                     self.placed[key] = placed
             known.sort(key=_first)
@@ -351,6 +363,13 @@ def _built(table: Any, names: tuple[str, ...]) -> _Map:
     return maps[names]
 
 
+def _global_index_names(table: Any) -> set[tuple[str]]:
+    """The hash key attribute of each of ``table``'s global indexes, as the names of a map."""
+    return {
+        tuple(key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH") for index in table.global_indexes
+    }
+
+
 def straight_adder(table: Any) -> Callable[[Key, dict[str, Any]], None]:
     """What brings the maps up to date with each item put around the backend (``dynamodb_compact.put_straight``),
     from its key and attributes as the DynamoDB API writes them. The maps of the table's global indexes are
@@ -358,7 +377,7 @@ def straight_adder(table: Any) -> Callable[[Key, dict[str, Any]], None]:
     the first query after it decodes every restored item. Called under the DynamoDB lock."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    for names in {(index.schema[0]["AttributeName"],) for index in table.global_indexes}:
+    for names in _global_index_names(table):
         _built(table, names)
     maps = list(table.__dict__.get(_MAPS, {}).items())
 
@@ -377,9 +396,23 @@ def forget_orders(table: Any) -> None:
 
 
 def keep_index_maps() -> None:
-    """Every write through the backend updates the maps of the item it touched (built maps only)."""
+    """Every write through the backend updates the maps of the item it touched (built maps only). A table's
+    global indexes have their maps from its creation, built empty: the first query on an index of a full table
+    otherwise built its map with a scan that decoded every item of the table, under the DynamoDB lock (1 s at
+    2,500 files, at a job's first ``next``, every other request waiting)."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def with_maps(init: Callable[..., None]) -> Callable[..., None]:
+        def init_then_map(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            for names in _global_index_names(self):
+                _built(self, names)
+
+        return init_then_map
+
+    replace(Table, "__init__", "index-maps", with_maps)
 
     def key_of(table: Any, attrs: dict[str, Any]) -> Key | None:
         hash_value = attrs.get(table.hash_key_attr)
