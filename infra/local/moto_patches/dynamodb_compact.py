@@ -13,7 +13,8 @@ same operation they are the same object, and when the lock is released the last 
 Reads (queries, scans, GetItem) keep the items they decoded last decoded (``_decoded``), as moto kept every
 item. A write decodes its own copy of each item it reads rather than taking the one reads keep, so an item
 decoded for reads is never changed afterwards (``frozen``): reads answer it without copying it, and measure it
-once. When a write ends, its items are kept decoded as it left them, for the reads that follow every write. Tables without a sort key keep moto's dict: the platform's tables all have one.
+once. When a write ends, its items are kept decoded as it left them, for the reads that follow every write.
+Tables without a sort key keep moto's dict: the platform's tables all have one.
 """
 
 from __future__ import annotations

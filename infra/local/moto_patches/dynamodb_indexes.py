@@ -365,9 +365,8 @@ def _built(table: Any, names: tuple[str, ...]) -> _Map:
 
 def _global_index_names(table: Any) -> set[tuple[str]]:
     """The hash key attribute of each of ``table``'s global indexes, as the names of a map."""
-    return {
-        tuple(key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH") for index in table.global_indexes
-    }
+    indexes = table.global_indexes
+    return {tuple(key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH") for index in indexes}
 
 
 def straight_adder(table: Any) -> Callable[[Key, dict[str, Any]], None]:
