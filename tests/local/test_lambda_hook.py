@@ -295,3 +295,57 @@ def test_an_express_machine_keeps_its_newest_finished_executions_a_standard_one_
     assert len(listed["STANDARD"]) == 20
     assert 5 <= len(listed["EXPRESS"]) <= 5 + 3
     assert listed["EXPRESS"][0].endswith(":run-19")  # the newest first, as ListExecutions orders them
+
+
+def test_an_execution_waiting_on_its_token_holds_two_threads_and_a_declared_timeout_still_ends_it(aws):
+    """A review execution (a Map over slots, each a waitForTaskToken task) waits as long as its file waits to be
+    annotated: moto ran its program, the Map and the task each in a thread of their own that only waited, six
+    threads an execution, so a job over a few thousand files ran the machine out of threads. Untimed, they run
+    in the thread that waited; the answer still reaches the output through the Map, and a task that declares
+    ``TimeoutSeconds`` still times out."""
+    import threading
+
+    sfn = aws["stepfunctions"]
+
+    open_slot = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "hold", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": True,
+    }
+
+    def machine(name: str, definition: dict) -> str:
+        return sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=aws["role"])[
+            "stateMachineArn"
+        ]
+
+    slots = {"StartAt": "Open", "States": {"Open": open_slot}}
+    waiting = machine(
+        "hook-slots",
+        {
+            "StartAt": "Slots",
+            "States": {"Slots": {"Type": "Map", "ItemsPath": "$.slots", "ItemProcessor": slots, "End": True}},
+        },
+    )
+    lambda_fixtures.tokens.clear()
+    before = threading.active_count()
+    runs = [
+        sfn.start_execution(stateMachineArn=waiting, name=f"slots-{n}", input='{"slots": [1]}')["executionArn"]
+        for n in range(10)
+    ]
+    deadline = time.monotonic() + 30
+    while len(lambda_fixtures.tokens) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(lambda_fixtures.tokens) == 10
+    time.sleep(0.3)
+    assert threading.active_count() - before <= 25, threading.active_count() - before  # 60 before
+    for n, token in enumerate(list(lambda_fixtures.tokens)):
+        sfn.send_task_success(taskToken=token, output=json.dumps({"done": n}))
+    outputs = [_wait(sfn, arn) for arn in runs]
+    assert all(o["status"] == "SUCCEEDED" for o in outputs)
+    assert sorted(json.loads(o["output"])[0]["done"] for o in outputs) == list(range(10))
+
+    timed = machine("hook-timed", {"StartAt": "Open", "States": {"Open": {**open_slot, "TimeoutSeconds": 1}}})
+    run = sfn.start_execution(stateMachineArn=timed, input="{}")["executionArn"]
+    ended = _wait(sfn, run)
+    assert ended["status"] == "FAILED" and ended["error"] == "States.Timeout", ended

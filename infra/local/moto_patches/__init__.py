@@ -109,6 +109,7 @@ from infra.local.moto_patches.sqs import queue_attribute_names_converted_once
 from infra.local.moto_patches.step_functions import (
     copy_state_data_through_marshal,
     definite_paths_give_their_value,
+    evaluate_untimed_states_in_their_thread,
     invoke_task_functions_directly,
     keep_few_finished_express_executions,
     name_lambda_service_errors_as_step_functions_does,
@@ -143,6 +144,7 @@ __all__ = [
     "action_names_once_per_class",
     "apply_bound_plans_directly",
     "definite_paths_give_their_value",
+    "evaluate_untimed_states_in_their_thread",
     "dynamodb_item_requests_read_as_json",
     "error_shapes_looked_up_once",
     "measure_new_items_once",
@@ -179,6 +181,7 @@ def install() -> None:
     step_functions_payload_limit()
     task_tokens_find_their_execution()
     keep_few_finished_express_executions()
+    evaluate_untimed_states_in_their_thread()
     copy_state_data_through_marshal()
     s3_events_carry_a_sequencer()
     one_event_per_multipart_upload()

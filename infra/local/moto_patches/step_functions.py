@@ -12,6 +12,7 @@ import marshal
 import os
 import pickle
 import re
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -475,3 +476,89 @@ def copy_state_data_through_marshal() -> None:
     for name in _ENGINE_COPYING:
         module = importlib.import_module(f"moto.stepfunctions.parser.{name}")
         replace(module, "copy", "marshal-copies", copy_module_with(plain_copy))
+
+
+def evaluate_untimed_states_in_their_thread() -> None:
+    """moto's engine runs a state machine's program in a thread of its own and waits for it, with the machine's
+    ``TimeoutSeconds`` (none unless declared); and each Task, Map or Parallel state in another, waiting with the
+    state's ``TimeoutSeconds`` (99,999,999 unless declared). Without a timeout to enforce, the waiting thread
+    only waits: here the program or the state runs in the thread that would have waited (moto's own code, with
+    the thread it would have started run in place: ``_InlineThread``), with the same outcome, answer and error.
+    A job's review execution waiting on its task token held six threads (~80 KB of memory each) for as long as
+    its file waits to be annotated, so a job over ~5,000 files ran this machine out of threads; it holds two
+    now. A declared timeout keeps moto's thread and its wait."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    def program_inline(evaluate: Callable[..., None]) -> Callable[..., None]:
+        def eval_program(self: Program, env: Any) -> None:
+            if self.timeout_seconds:
+                return evaluate(self, env)
+            env.next_state_name = self.start_at.start_at_name
+            try:
+                EvalComponent.eval(self, env)
+            except Exception:  # noqa: BLE001 - what moto's program thread did with it: report it, end the thread
+                threading.excepthook(threading.ExceptHookArgs((*sys.exc_info(), threading.current_thread())))
+            return None
+
+        return eval_program
+
+    def untimed_inline(evaluate: Callable[..., None]) -> Callable[..., None]:
+        def evaluate_with_timeout(self: Any, env: Any) -> None:
+            timeout = self.timeout
+            _untimed.next = (
+                type(timeout) is TimeoutSeconds and timeout.timeout_seconds == TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+            )
+            try:
+                return evaluate(self, env)
+            finally:
+                _untimed.next = False
+
+        return evaluate_with_timeout
+
+    def thread_or_inline(thread: type[threading.Thread]) -> Callable[..., Any]:
+        def make(*args: Any, **kwargs: Any) -> Any:
+            if getattr(_untimed, "next", False):
+                _untimed.next = False  # the states this one evaluates decide for themselves
+                return _InlineThread(kwargs["target"])
+            return thread(*args, **kwargs)
+
+        return make
+
+    replace(Program, "eval", "in-its-thread", program_inline)
+    replace(execute_state.ExecutionState, "_evaluate_with_timeout", "in-its-thread", untimed_inline)
+    replace(execute_state, "Thread", "in-its-thread", thread_or_inline)
+    replace(execute_state, "TMP_THREADS", "in-its-thread", _ThreadsOnly)
+
+
+_untimed = threading.local()  # .next: the thread the state being evaluated starts next runs in place
+
+
+class _InlineThread:
+    """What moto's engine starts to evaluate a state with no timeout: ``start`` runs the target right there,
+    in the thread that would only have waited for it (the target reports its outcome as it did)."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        self._target: Callable[[], None] | None = target
+
+    def start(self) -> None:
+        target, self._target = self._target, None
+        if target is not None:
+            target()
+
+    def is_alive(self) -> bool:
+        return False
+
+
+class _ThreadsOnly:
+    """moto's list of the engine's threads (``TMP_THREADS``), for the module that now starts some in place:
+    those are not threads, so they are not listed."""
+
+    def __init__(self, threads: list[Any]) -> None:
+        self._threads = threads
+
+    def append(self, thread: Any) -> None:
+        if not isinstance(thread, _InlineThread):
+            self._threads.append(thread)
