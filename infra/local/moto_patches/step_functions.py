@@ -484,13 +484,18 @@ def evaluate_untimed_states_in_their_thread() -> None:
     state's ``TimeoutSeconds`` (99,999,999 unless declared). Without a timeout to enforce, the waiting thread
     only waits: here the program or the state runs in the thread that would have waited (moto's own code, with
     the thread it would have started run in place: ``_InlineThread``), with the same outcome, answer and error.
-    A job's review execution waiting on its task token held six threads (~80 KB of memory each) for as long as
-    its file waits to be annotated, so a job over ~5,000 files ran this machine out of threads; it holds two
-    now. A declared timeout keeps moto's thread and its wait."""
+    Likewise a Map over one item runs its one iteration in the Map's thread, not in a worker of its own (with
+    more items the workers run at once, as moto runs them). A job's review execution (a Map over its file's
+    slots, one without consensus) waiting on its task token held six threads (~80 KB of memory each) for as
+    long as its file waits to be annotated, so a job over ~5,000 files ran this machine out of threads; it
+    holds one now. A declared timeout keeps moto's thread and its wait."""
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.program.program import Program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (
+        InlineIterationComponent,
+    )
 
     def program_inline(evaluate: Callable[..., None]) -> Callable[..., None]:
         def eval_program(self: Program, env: Any) -> None:
@@ -527,7 +532,18 @@ def evaluate_untimed_states_in_their_thread() -> None:
 
         return make
 
+    def one_item_inline(launch: Callable[..., Any]) -> Callable[..., Any]:
+        def launch_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
+            if len(eval_input.input_items) > 1:
+                return launch(self, env, eval_input, job_pool)
+            worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
+            worker.eval()
+            return worker
+
+        return launch_worker
+
     replace(Program, "eval", "in-its-thread", program_inline)
+    replace(InlineIterationComponent, "_launch_worker", "in-its-thread", one_item_inline)
     replace(execute_state.ExecutionState, "_evaluate_with_timeout", "in-its-thread", untimed_inline)
     replace(execute_state, "Thread", "in-its-thread", thread_or_inline)
     replace(execute_state, "TMP_THREADS", "in-its-thread", _ThreadsOnly)
