@@ -257,6 +257,14 @@ def test_batch_reads_see_updates_and_keep_the_16_mib_answer_limit(emulator):
     assert remote.get_item(TableName="batch-sizes", Key=keys[0])["Item"]["body"] == {"S": "small"}
 
 
+#: a job's queue, as the platform's tasks index it: a partition per queue, in the order of ``at``
+_QUEUE_INDEX = {
+    "IndexName": "queue",
+    "KeySchema": [{"AttributeName": "queue", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+    "Projection": {"ProjectionType": "ALL"},
+}
+
+
 def test_index_queries_see_every_write_that_moves_an_item_in_or_out_of_a_partition(emulator):
     """Index queries look items up in maps the writes keep (moto_patches.dynamodb_indexes): a claim that sets an
     item's index key, a submit that removes it, a put that replaces it, a delete, a transaction, a batch, and a
@@ -270,14 +278,7 @@ def test_index_queries_see_every_write_that_moves_an_item_in_or_out_of_a_partiti
             {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "queue", "at", "holder")
         ],
         GlobalSecondaryIndexes=[
-            {
-                "IndexName": "queue",
-                "KeySchema": [
-                    {"AttributeName": "queue", "KeyType": "HASH"},
-                    {"AttributeName": "at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
+            _QUEUE_INDEX,
             {
                 "IndexName": "holder",
                 "KeySchema": [{"AttributeName": "holder", "KeyType": "HASH"}],
@@ -385,16 +386,7 @@ def test_a_first_index_query_on_a_full_table_decodes_only_what_it_answers(emulat
         TableName="full",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "queue", "at")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "queue",
-                "KeySchema": [
-                    {"AttributeName": "queue", "KeyType": "HASH"},
-                    {"AttributeName": "at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
+        GlobalSecondaryIndexes=[_QUEUE_INDEX],
         BillingMode="PAY_PER_REQUEST",
     )
     files = [{"pk": {"S": f"file{i % 40}"}, "sk": {"S": f"v{i:04d}"}, "body": {"S": "x" * 200}} for i in range(1000)]
