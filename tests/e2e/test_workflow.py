@@ -19,7 +19,7 @@ import boto3
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, start_platform
 
 pytestmark = pytest.mark.slow
 
@@ -382,3 +382,55 @@ def test_work_in_flight_survives_a_restart_of_the_platform(own_platform):
         assert worker.task.next(job) is None
     finally:
         assert again.stop() == 0
+
+
+def test_a_job_over_more_files_than_may_wait_at_once_is_worked_to_the_end(tmp_path_factory):
+    """Each file of a job waits in an execution holding a thread and memory until its task is answered, so the
+    local platform lets at most ``ANNOLAKE_LOCAL_WAITING_EXECUTIONS`` wait at once and parks the others (they end
+    ``Annolake.Parked``). Their tasks are handed out as any other; answering one starts its file's workflow
+    again, which hands over what is already done: with 2 allowed, a job over 4 files with 2 annotators a file
+    and a review of each runs to completion, nothing handed out twice or lost."""
+    home = tmp_path_factory.mktemp("annolake-parked-home")
+    running = start_platform(home, free_port(), free_port(), environment={"ANNOLAKE_LOCAL_WAITING_EXECUTIONS": "2"})
+    try:
+        admin = _admin_of(running)
+        admin.directory.new("many")
+        _drop_images(running, "many", 4, "queued")
+        _wait(lambda: admin.directory.get("many").file_count() == 4, what="the files to be ingested")
+        ann1, ann1_id = _as(running, admin, "first", "annotator")
+        ann2, ann2_id = _as(running, admin, "second", "annotator")
+        rev, rev_id = _as(running, admin, "checker", "reviewer")
+        job = admin.job.new(
+            name="more than may wait",
+            directories=["many"],
+            members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
+            review_rate=1.0,
+            consensus=2,
+        ).launch()
+        _wait(lambda: len(job.tasks(kind="annotate")) == 8, what="8 annotation tasks (4 files, 2 slots each)")
+        executions = _wait(
+            lambda: len(e := _review_executions(running, job.id)) == 4 and e, what="an execution per file"
+        )
+        parked = [e for e in executions if e["status"] == "ABORTED"]
+        assert len(parked) >= 3  # two slots a file: at most one file's execution waits (its two slots)
+        sfn = _aws(running, "stepfunctions")
+        assert sfn.describe_execution(executionArn=parked[0]["executionArn"])["error"] == "Annolake.Parked"
+
+        box = [{"type": "box", "name": "car", "x_min": 1, "y_min": 1, "x_max": 30, "y_max": 20}]
+        worked: Counter[str] = Counter()
+        for who, project in (("first", ann1), ("second", ann2)):
+            while (task := project.task.next(job)) is not None:
+                task.load().submit(box)
+                worked[who] += 1
+        assert worked == {"first": 4, "second": 4}
+        for _ in range(4):
+            task = _wait(lambda: rev.task.next(job), what="a review task")
+            assert len(task.load().detail["submissions"]) == 2  # both slots' work reached the review
+            task.review("approve")
+        done = _wait(lambda: job.refresh().status == "complete" and job, what="the job to complete")
+        assert done.stats()["files"] == {"total": 4, "complete": 4}
+        assert done.stats()["review"]["approved"] == 4
+        assert rev.task.next(job) is None and ann1.task.next(job) is None
+        assert running.dead_letter_depths() == {name: 0 for name in running.dead_letter_depths()}
+    finally:
+        assert running.stop() == 0

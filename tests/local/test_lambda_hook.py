@@ -366,3 +366,108 @@ def test_an_execution_waiting_on_its_token_holds_one_thread_and_a_declared_timeo
     run = sfn.start_execution(stateMachineArn=timed, input="{}")["executionArn"]
     ended = _wait(sfn, run)
     assert ended["status"] == "FAILED" and ended["error"] == "States.Timeout", ended
+
+
+def _slots_machine(aws, name: str) -> str:
+    """A review execution's shape: a Map over slots, each a task waiting on its token (``hold`` keeps it)."""
+    open_slot = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "hold", "Payload": {"token.$": "$$.Task.Token"}},
+        "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+        "End": True,
+    }
+    definition = {
+        "StartAt": "Slots",
+        "States": {
+            "Slots": {
+                "Type": "Map",
+                "ItemsPath": "$.slots",
+                "ItemProcessor": {"StartAt": "Open", "States": {"Open": open_slot}},
+                "End": True,
+            }
+        },
+    }
+    sfn = aws["stepfunctions"]
+    return sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=aws["role"])[
+        "stateMachineArn"
+    ]
+
+
+def _tokens_handed_out(count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(lambda_fixtures.tokens) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(lambda_fixtures.tokens) == count
+    time.sleep(0.2)  # the task's Lambda has returned: the execution waits (or is parked)
+
+
+def test_a_stopped_execution_waiting_on_its_token_ends_aborted_and_lets_its_thread_go(aws):
+    """The wait runs in the execution's own thread: a stop wakes it, the execution ends ``ABORTED`` (its retry
+    does not run the task again), and its token is refused afterwards."""
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    sfn = aws["stepfunctions"]
+    machine = _slots_machine(aws, "hook-stopped")
+    lambda_fixtures.tokens.clear()
+    before = threading.active_count()
+    run = sfn.start_execution(stateMachineArn=machine, input='{"slots": [1]}')["executionArn"]
+    _tokens_handed_out(1)
+    sfn.stop_execution(executionArn=run)
+    assert _wait(sfn, run, timeout=5)["status"] == "ABORTED"
+    history = [e["type"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+    assert history[-1] == "ExecutionAborted" and history.count("TaskScheduled") == 1, history
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before
+    with pytest.raises(ClientError) as refused:
+        sfn.send_task_success(taskToken=lambda_fixtures.tokens[0], output="{}")
+    assert refused.value.response["Error"]["Code"] == "InvalidToken"
+
+
+def test_executions_beyond_the_waiting_limit_are_parked_and_their_answers_refused(aws):
+    """At most ``waiting.limit`` executions wait on a token at once; the next one that would wait ends
+    ``ABORTED`` with ``Annolake.Parked`` (its task handed out all the same) and an answer to its token is refused
+    as for any execution that is gone, so the caller starts its work again; the others' answers still reach
+    them, and there is room again once they end."""
+    from botocore.exceptions import ClientError
+
+    from infra.local.moto_patches import step_functions
+
+    sfn = aws["stepfunctions"]
+    machine = _slots_machine(aws, "hook-parked")
+    lambda_fixtures.tokens.clear()
+    limit, step_functions.waiting.limit = step_functions.waiting.limit, 3
+    try:
+        runs = []
+        for n in range(5):  # one at a time: which ones wait is then known
+            started = sfn.start_execution(stateMachineArn=machine, name=f"parked-{n}", input=f'{{"slots": [{n}]}}')
+            runs.append(started["executionArn"])
+            _tokens_handed_out(n + 1)
+        described = [sfn.describe_execution(executionArn=run) for run in runs]
+        assert [d["status"] for d in described] == ["RUNNING"] * 3 + ["ABORTED"] * 2
+        assert {d.get("error") for d in described[3:]} == {"Annolake.Parked"}
+        assert "ANNOLAKE_LOCAL_WAITING_EXECUTIONS" in described[3]["cause"]
+        answers = []
+        for n, token in enumerate(list(lambda_fixtures.tokens)):
+            try:
+                sfn.send_task_success(taskToken=token, output=json.dumps({"n": n}))
+                answers.append("accepted")
+            except ClientError as error:
+                answers.append(error.response["Error"]["Code"])
+        assert answers == ["accepted"] * 3 + ["InvalidToken"] * 2
+        assert [_wait(sfn, run)["status"] for run in runs] == ["SUCCEEDED"] * 3 + ["ABORTED"] * 2
+        assert step_functions.waiting.count == 0
+
+        lambda_fixtures.tokens.clear()
+        again = sfn.start_execution(stateMachineArn=machine, name="room", input='{"slots": [1, 2]}')["executionArn"]
+        _tokens_handed_out(2)
+        assert sfn.describe_execution(executionArn=again)["status"] == "RUNNING"  # room again: both slots wait
+        for token in list(lambda_fixtures.tokens):
+            sfn.send_task_success(taskToken=token, output="{}")
+        assert _wait(sfn, again)["status"] == "SUCCEEDED"
+    finally:
+        step_functions.waiting.limit = limit

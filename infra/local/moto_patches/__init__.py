@@ -23,7 +23,9 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
   handed it out, not offered to every execution ever started. An Express state machine keeps its newest 1,000
   finished executions, not every one (AWS keeps none to list). State data is copied through ``marshal``, not
-  ``copy.deepcopy``.
+  ``copy.deepcopy``. A program or state with no timeout runs in the thread that would have waited for it, and
+  at most ``ANNOLAKE_LOCAL_WAITING_EXECUTIONS`` executions wait on a task token at once (others are parked:
+  ended, and started again by the API when their task is answered).
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event; a completed
   multipart upload is one event (moto announced a ``Put`` as well). A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
@@ -113,6 +115,7 @@ from infra.local.moto_patches.step_functions import (
     invoke_task_functions_directly,
     keep_few_finished_express_executions,
     name_lambda_service_errors_as_step_functions_does,
+    park_executions_beyond_the_waiting_limit,
     parse_each_json_path_once,
     parse_each_state_machine_once,
     reuse_step_functions_clients,
@@ -182,6 +185,7 @@ def install() -> None:
     task_tokens_find_their_execution()
     keep_few_finished_express_executions()
     evaluate_untimed_states_in_their_thread()
+    park_executions_beyond_the_waiting_limit()
     copy_state_data_through_marshal()
     s3_events_carry_a_sequencer()
     one_event_per_multipart_upload()

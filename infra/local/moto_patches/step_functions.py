@@ -14,6 +14,7 @@ import pickle
 import re
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -342,15 +343,13 @@ def task_tokens_find_their_execution() -> None:
     a submit's cost grew with the platform's history, one execution per ingested file. Each token is indexed
     when its execution hands it out; a call whose token names a running execution of this backend goes to that
     one execution, through moto's own method (its answers and errors). Any other token takes moto's whole look."""
-    import weakref
-
-    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     owner_of_token: weakref.WeakValueDictionary[str, CallbackPoolManager] = weakref.WeakValueDictionary()
-    worker_of_pool: weakref.WeakKeyDictionary[CallbackPoolManager, ExecutionWorker] = weakref.WeakKeyDictionary()
+    worker_of_pool = _worker_of_pool
 
     def indexed(add: Callable[..., Any]) -> Callable[..., Any]:
         def add_indexed(self: CallbackPoolManager, callback_id: str, *args: Any, **kwargs: Any) -> Any:
@@ -368,31 +367,37 @@ def task_tokens_find_their_execution() -> None:
 
         return environment
 
-    def running_execution(backend: StepFunctionsParserBackend, token: str) -> Any:
+    def execution_of(backend: StepFunctionsParserBackend, token: str) -> Any:
         pool = owner_of_token.get(token)
         worker = worker_of_pool.get(pool) if pool is not None else None
         execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
-        if execution is None or execution.exec_status != ExecutionStatus.RUNNING:
-            return None
-        if (execution.account_id, execution.region_name) != (backend.account_id, backend.region_name):
-            return None  # another backend's: moto's look (which will not find it) answers
-        return execution
+        if execution is None or execution.account_id != backend.account_id:
+            return None  # unknown, or another backend's: moto's look (which will not find it) answers
+        return execution if execution.region_name == backend.region_name else None
 
-    def straight(send: Callable[..., Any]) -> Callable[..., Any]:
+    def straight(send: Callable[..., Any], *, running_only: bool) -> Callable[..., Any]:
         def send_to_its_execution(self: StepFunctionsParserBackend, task_token: str, *args: Any, **kwargs: Any) -> Any:
-            execution = running_execution(self, task_token)
-            if execution is None:
-                return send(self, task_token, *args, **kwargs)
-            return send(_OneExecution(execution), task_token, *args, **kwargs)
+            execution = execution_of(self, task_token)
+            if execution is not None and execution.exec_status == ExecutionStatus.RUNNING:
+                return send(_OneExecution(execution), task_token, *args, **kwargs)
+            if execution is not None and running_only:
+                raise InvalidToken  # moto's look offers it to running executions only: none holds it
+            return send(self, task_token, *args, **kwargs)
 
         return send_to_its_execution
 
     replace(CallbackPoolManager, "add", "token-index", indexed)
     replace(CallbackPoolManager, "add_activity_task", "token-index", indexed)
     replace(ExecutionWorker, "_get_evaluation_environment", "token-index", remembered)
-    for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
-        replace(StepFunctionsParserBackend, name, "token-index", straight)
+    replace(
+        StepFunctionsParserBackend, "send_task_success", "token-index", functools.partial(straight, running_only=True)
+    )
+    for name in ("send_task_failure", "send_task_heartbeat"):  # moto offers these to ended executions too
+        replace(StepFunctionsParserBackend, name, "token-index", functools.partial(straight, running_only=False))
 
+
+# an execution's callbacks (its environment's pool, shared by its frames) -> its worker
+_worker_of_pool: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 EXPRESS_EXECUTIONS_KEPT = 1000  # finished executions of an Express state machine the emulator keeps listed
 EXPRESS_PRUNE_EVERY = 200  # how many more it lets gather before it looks
@@ -488,7 +493,10 @@ def evaluate_untimed_states_in_their_thread() -> None:
     more items the workers run at once, as moto runs them). A job's review execution (a Map over its file's
     slots, one without consensus) waiting on its task token held six threads (~80 KB of memory each) for as
     long as its file waits to be annotated, so a job over ~5,000 files ran this machine out of threads; it
-    holds one now. A declared timeout keeps moto's thread and its wait."""
+    holds one now. A declared timeout keeps moto's thread and its wait. A stop wakes a wait for a task token
+    (moto's program thread stopped waiting for the state's thread, which went on waiting): the execution ends
+    ``ABORTED``, the woken task's failure (its history shows ``TaskTimedOut``) neither retried nor recorded as
+    the execution's error."""
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.program.program import Program
@@ -496,6 +504,9 @@ def evaluate_untimed_states_in_their_thread() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (
         InlineIterationComponent,
     )
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     def program_inline(evaluate: Callable[..., None]) -> Callable[..., None]:
         def eval_program(self: Program, env: Any) -> None:
@@ -542,7 +553,25 @@ def evaluate_untimed_states_in_their_thread() -> None:
 
         return launch_worker
 
+    def interrupting(stop: Callable[..., None]) -> Callable[..., None]:
+        def stop_then_interrupt(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+            stop(self, stop_date=stop_date, error=error, cause=cause)
+            pool = self.env.callback_pool_manager._pool  # noqa: SLF001 - moto lists an execution's callbacks only here
+            for endpoint in list(pool.values()):
+                endpoint.interrupt_all()  # a wait for a token in the program's own thread returns
+
+        return stop_then_interrupt
+
+    def stop_kept(set_error: Callable[..., None]) -> Callable[..., None]:
+        def set_error_unless_stopped(self: Environment, error: Any) -> None:
+            if not isinstance(self._program_state, ProgramStopped):  # noqa: SLF001 - the state set_stop sets
+                set_error(self, error)
+
+        return set_error_unless_stopped
+
     replace(Program, "eval", "in-its-thread", program_inline)
+    replace(ExecutionWorker, "stop", "in-its-thread", interrupting)
+    replace(Environment, "set_error", "in-its-thread", stop_kept)
     replace(InlineIterationComponent, "_launch_worker", "in-its-thread", one_item_inline)
     replace(execute_state.ExecutionState, "_evaluate_with_timeout", "in-its-thread", untimed_inline)
     replace(execute_state, "Thread", "in-its-thread", thread_or_inline)
@@ -578,3 +607,103 @@ class _ThreadsOnly:
     def append(self, thread: Any) -> None:
         if not isinstance(thread, _InlineThread):
             self._threads.append(thread)
+
+
+WAITING_VARIABLE = "ANNOLAKE_LOCAL_WAITING_EXECUTIONS"
+PARKED_ERROR = "Annolake.Parked"
+
+
+class _Waiting:
+    """How many executions wait on a task token in their own thread, and how many may."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # also held by every answer to a token: a park and an answer never cross
+        self.count = 0
+        self.parked = 0
+        self.limit = waiting_limit_from(os.environ)
+
+
+def waiting_limit_from(environ: Any) -> int:
+    raw = environ.get(WAITING_VARIABLE, "3000")
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(
+            f"{WAITING_VARIABLE}={raw!r}: give how many executions may wait on a task token at once (>= 1)"
+        )
+    return int(raw)
+
+
+waiting = _Waiting()
+
+
+def park_executions_beyond_the_waiting_limit() -> None:
+    """An execution waiting on a task token holds a thread and ~0.27 MB of the platform's memory for as long as
+    its task stays open; a job over tens of thousands of files would run the machine out of threads (about
+    30,000 here) and memory. At most ``waiting.limit`` executions wait at once
+    (``ANNOLAKE_LOCAL_WAITING_EXECUTIONS``, default 3,000); one that would wait beyond that is parked instead:
+    its task is open as any other (the token was handed out), and the execution ends ``ABORTED`` with the error
+    ``Annolake.Parked``, as a restart ends every execution (they are not kept). An answer to its token is then
+    refused as one to an execution that is gone (``TaskDoesNotExist`` or ``InvalidToken``), and the API starts
+    the file's workflow again, which re-opens the same tasks and hands over what is already done: the same
+    path that resumes a review after a restart. Only an untimed wait without heartbeats is parked (a declared
+    timeout keeps its meaning). Parking and answering take one lock, so an answer either reaches the waiting
+    execution or is refused, never lost."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerLeft,
+        CallbackOutcomeTimedOut,
+        CallbackPoolManager,
+    )
+
+    untimed = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+
+    def parking(evaluate: Callable[..., Any]) -> Callable[..., Any]:
+        def eval_wait_for_task_token(
+            self: Any, env: Any, timeout_seconds: int, callback_endpoint: Any, heartbeat_endpoint: Any
+        ) -> Any:
+            worker = _worker_of_pool.get(env.callback_pool_manager)
+            if heartbeat_endpoint is not None or timeout_seconds != untimed or worker is None:
+                return evaluate(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+            with waiting.lock:
+                park = waiting.count >= waiting.limit and callback_endpoint.get_outcome() is None
+                if park:
+                    callback_endpoint.report(CallbackConsumerLeft())  # an answer from now on is refused
+                    waiting.parked += 1
+                else:
+                    waiting.count += 1
+            if park:
+                _park(worker)
+                return CallbackOutcomeTimedOut(callback_id=callback_endpoint.callback_id)
+            try:
+                return evaluate(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+            finally:
+                with waiting.lock:
+                    waiting.count -= 1
+
+        return eval_wait_for_task_token
+
+    def answered_apart_from_parking(notify: Callable[..., bool]) -> Callable[..., bool]:
+        def notify_under_lock(self: CallbackPoolManager, callback_id: str, outcome: Any) -> bool:
+            with waiting.lock:
+                return notify(self, callback_id, outcome)
+
+        return notify_under_lock
+
+    replace(StateTaskServiceCallback, "_eval_wait_for_task_token", "parking", parking)
+    replace(CallbackPoolManager, "notify", "parking", answered_apart_from_parking)
+
+
+def _park(worker: Any) -> None:
+    """End ``worker``'s execution as a stop does (``ABORTED``), saying why."""
+    import datetime
+
+    cause = (
+        f"parked: {waiting.limit} executions already wait on a task token ({WAITING_VARIABLE}); the file's "
+        "workflow starts again when its task is answered"
+    )
+    worker.stop(stop_date=datetime.datetime.now(tz=datetime.UTC), error=PARKED_ERROR, cause=cause)
+    execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
+    if execution is not None:
+        execution.error, execution.cause = PARKED_ERROR, cause
