@@ -16,16 +16,16 @@ safety. Every patch refuses to install on a moto release other than ``MOTO_VERSI
   the items holding their hash key in maps that every write keeps current (moto keeps no index and read
   every item); one with a ``Limit`` reads its page from the index partition kept in the index's order (moto
   sorted the whole partition per query).
-- State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each
-  definition's text is parsed once, not at the start of every execution. A task whose Lambda invocation
-  itself fails (throttled, service error) gets the error name Step Functions gives it, which Retry matches.
-  A state's input (as it enters, and a task's once its Parameters are evaluated) and output over 256 KB fail
-  with ``States.DataLimitExceeded``; exactly 256 KB passes. A task token is answered by the execution that
-  handed it out, not offered to every execution ever started. An Express state machine keeps its newest 1,000
-  finished executions, not every one (AWS keeps none to list). State data is copied through ``marshal``, not
-  ``copy.deepcopy``. A program or state with no timeout runs in the thread that would have waited for it, and
-  at most ``ANNOLAKE_LOCAL_WAITING_EXECUTIONS`` executions wait on a task token at once (others are parked:
-  ended, and started again by the API when their task is answered).
+- State machine definitions parse safely in parallel (moto's parser shared one scope stack), and each definition's
+  text is parsed once, not at the start of every execution. A task whose Lambda invocation itself fails (throttled,
+  service error) gets the error name Step Functions gives it, which Retry matches. A state's input (as it enters,
+  and a task's once its Parameters are evaluated) and output over 256 KB fail with ``States.DataLimitExceeded``;
+  exactly 256 KB passes. A task token is answered by the execution that handed it out, not offered to every
+  execution ever started. An Express state machine keeps its newest 1,000 finished executions, not every one (AWS
+  keeps none to list), a Standard one its newest 10,000. State data is copied through ``marshal``, not
+  ``copy.deepcopy``. A program or state with no timeout runs in the thread that would have waited for it, and at
+  most ``ANNOLAKE_LOCAL_WAITING_EXECUTIONS`` executions wait on a task token at once (others are parked: ended, and
+  started again by the API when their task is answered).
 - S3 event records carry a sequencer, so a second PUT of the same bytes under a key is a new event; a completed
   multipart upload is one event (moto announced a ``Put`` as well). A
   bucket listing that races a delete lists what the bucket held when it began (moto raised ``KeyError``).
@@ -113,7 +113,7 @@ from infra.local.moto_patches.step_functions import (
     definite_paths_give_their_value,
     evaluate_untimed_states_in_their_thread,
     invoke_task_functions_directly,
-    keep_few_finished_express_executions,
+    keep_the_newest_finished_executions,
     name_lambda_service_errors_as_step_functions_does,
     park_executions_beyond_the_waiting_limit,
     parse_each_json_path_once,
@@ -142,7 +142,7 @@ __all__ = [
     "index_base_table_queries",
     "invoke_task_functions_directly",
     "install",
-    "keep_few_finished_express_executions",
+    "keep_the_newest_finished_executions",
     "keep_no_model_instances",
     "action_names_once_per_class",
     "apply_bound_plans_directly",
@@ -183,7 +183,7 @@ def install() -> None:
     name_lambda_service_errors_as_step_functions_does()
     step_functions_payload_limit()
     task_tokens_find_their_execution()
-    keep_few_finished_express_executions()
+    keep_the_newest_finished_executions()
     evaluate_untimed_states_in_their_thread()
     park_executions_beyond_the_waiting_limit()
     copy_state_data_through_marshal()

@@ -400,16 +400,19 @@ def task_tokens_find_their_execution() -> None:
 _worker_of_pool: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 EXPRESS_EXECUTIONS_KEPT = 1000  # finished executions of an Express state machine the emulator keeps listed
-EXPRESS_PRUNE_EVERY = 200  # how many more it lets gather before it looks
+STANDARD_EXECUTIONS_KEPT = 10_000  # and of a Standard one
+PRUNE_EVERY = 200  # how many more it lets gather before it looks
 
 
-def keep_few_finished_express_executions() -> None:
+def keep_the_newest_finished_executions() -> None:
     """moto keeps every execution it ever started, with its history and environment: at ingest, one Express
-    execution per file (and four finished engine threads), for as long as the platform runs. AWS keeps no Express
-    execution to describe or list (their history goes to CloudWatch Logs), so the emulator keeps the newest
-    ``EXPRESS_EXECUTIONS_KEPT`` finished ones of each Express machine (for a developer's look and the tests'),
-    and every running one; Standard executions are all kept, as AWS keeps them. The engine's list of finished
-    threads is pruned with them."""
+    execution per file (and four finished engine threads), for as long as the platform runs; a job, a Standard
+    execution per file (~30 KB each once finished, twice that for a file whose execution was parked). AWS keeps
+    no Express execution to list (their history goes to CloudWatch Logs), so the emulator keeps the newest
+    ``EXPRESS_EXECUTIONS_KEPT`` finished ones of each Express machine (for a developer's look and the tests');
+    AWS lists Standard ones for 90 days, which the emulator, keeping none across a restart, does not pretend to:
+    it keeps the newest ``STANDARD_EXECUTIONS_KEPT`` finished ones of each Standard machine. Every running one
+    is kept. The engine's list of finished threads is pruned with them."""
     from moto.stepfunctions.parser import utils as parser_utils
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -419,9 +422,9 @@ def keep_few_finished_express_executions() -> None:
         status = getattr(execution, "exec_status", None)  # None: appended by a start that has not started it yet
         return status is not None and status.value != "RUNNING"
 
-    def prune(executions: list[Any]) -> None:
+    def prune(executions: list[Any], kept: int) -> None:
         ended = [e for e in list(executions) if finished(e)]
-        for old in ended[: max(0, len(ended) - EXPRESS_EXECUTIONS_KEPT)]:
+        for old in ended[: max(0, len(ended) - kept)]:
             with contextlib.suppress(ValueError):
                 executions.remove(old)  # in place: other starts may be appending meanwhile
         for thread in [t for t in list(parser_utils.TMP_THREADS) if not t.is_alive()]:
@@ -432,17 +435,17 @@ def keep_few_finished_express_executions() -> None:
         def start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
             execution = start(self, state_machine_arn, *args, **kwargs)
             machine = self.describe_state_machine(state_machine_arn)
-            crowded = len(machine.executions) > EXPRESS_EXECUTIONS_KEPT + EXPRESS_PRUNE_EVERY
-            if machine.type == "EXPRESS" and crowded and pruning_now.acquire(blocking=False):  # the others go on
+            kept = EXPRESS_EXECUTIONS_KEPT if machine.type == "EXPRESS" else STANDARD_EXECUTIONS_KEPT
+            if len(machine.executions) > kept + PRUNE_EVERY and pruning_now.acquire(blocking=False):  # others go on
                 try:
-                    prune(machine.executions)
+                    prune(machine.executions, kept)
                 finally:
                     pruning_now.release()
             return execution
 
         return start_execution
 
-    replace(StepFunctionsParserBackend, "start_execution", "express-pruned", pruning)
+    replace(StepFunctionsParserBackend, "start_execution", "finished-pruned", pruning)
 
 
 #: the engine's modules that deep-copy state data (``copy.deepcopy`` is all they use of ``copy``)
@@ -624,7 +627,7 @@ class _Waiting:
 
 
 def waiting_limit_from(environ: Any) -> int:
-    raw = environ.get(WAITING_VARIABLE, "3000")
+    raw = environ.get(WAITING_VARIABLE, "1000")
     if not raw.isdigit() or int(raw) < 1:
         raise SystemExit(
             f"{WAITING_VARIABLE}={raw!r}: give how many executions may wait on a task token at once (>= 1)"
@@ -639,7 +642,7 @@ def park_executions_beyond_the_waiting_limit() -> None:
     """An execution waiting on a task token holds a thread and ~0.27 MB of the platform's memory for as long as
     its task stays open; a job over tens of thousands of files would run the machine out of threads (about
     30,000 here) and memory. At most ``waiting.limit`` executions wait at once
-    (``ANNOLAKE_LOCAL_WAITING_EXECUTIONS``, default 3,000); one that would wait beyond that is parked instead:
+    (``ANNOLAKE_LOCAL_WAITING_EXECUTIONS``, default 1,000); one that would wait beyond that is parked instead:
     its task is open as any other (the token was handed out), and the execution ends ``ABORTED`` with the error
     ``Annolake.Parked``, as a restart ends every execution (they are not kept). An answer to its token is then
     refused as one to an execution that is gone (``TaskDoesNotExist`` or ``InvalidToken``), and the API starts
