@@ -111,18 +111,26 @@ def webhooks(admin, receiver):
     return {"live": live, "down": down, "received": received}
 
 
+def _annotated_and_reviewed(running, admin, directory: str, name: str, people: tuple[str, str, str], **spec):
+    """A launched job over ``directory`` (``spec``: its other settings): the first two of ``people`` annotate,
+    the third reviews every file. Returns the job and each person's (project, client id)."""
+    annotators = [_as(running, admin, who, "annotator") for who in people[:2]]
+    reviewer = _as(running, admin, people[2], "reviewer")
+    job = admin.job.new(
+        name=name,
+        directories=[directory],
+        members=[*(client_id for _, client_id in annotators), {"principal": reviewer[1], "role": "reviewer"}],
+        review_rate=1.0,
+        **spec,
+    ).launch()
+    return job, *annotators, reviewer
+
+
 def test_job_with_consensus_and_review_runs_to_completion(running, admin, webhooks):
     admin.directory.new("inbox")
-    ann1, ann1_id = _as(running, admin, "ann1", "annotator")
-    ann2, ann2_id = _as(running, admin, "ann2", "annotator")
-    rev, rev_id = _as(running, admin, "rev", "reviewer")
-    job = admin.job.new(
-        name="inbox labelling",
-        directories=["inbox"],
-        members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
-        review_rate=1.0,
-        consensus=2,
-    ).launch()
+    job, (ann1, ann1_id), (ann2, ann2_id), (rev, _) = _annotated_and_reviewed(
+        running, admin, "inbox", "inbox labelling", ("ann1", "ann2", "rev"), consensus=2
+    )
     assert job.status == "active"
 
     _drop_images(running, "inbox", 10, "street")
@@ -313,16 +321,14 @@ def test_a_video_is_annotated_and_reviewed_in_segments_on_the_state_machine(runn
     from tests.support.video_fixtures import make_video
 
     admin.directory.new("clips")
-    ann1, ann1_id = _as(running, admin, "seg-ann1", "annotator")
-    ann2, ann2_id = _as(running, admin, "seg-ann2", "annotator")
-    rev, rev_id = _as(running, admin, "seg-rev", "reviewer")
-    job = admin.job.new(
-        name="clips in segments",
-        directories=["clips"],
-        members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
-        review_rate=1.0,
+    job, (ann1, _), (ann2, _), (rev, _) = _annotated_and_reviewed(
+        running,
+        admin,
+        "clips",
+        "clips in segments",
+        ("seg-ann1", "seg-ann2", "seg-rev"),
         video_segment={"frames": 40, "overlap": 10},
-    ).launch()
+    )
     clip = make_video(tmp_path / "street.mp4", frames=70, size=(160, 96)).read_bytes()
     _aws(running, "s3").put_object(Bucket=running.credentials["drop_bucket"], Key="demo/clips/street.mp4", Body=clip)
     annotate = _wait(lambda: len(t := job.tasks(kind="annotate")) == 2 and t, timeout=180, what="a task per segment")
@@ -397,16 +403,9 @@ def test_a_job_over_more_files_than_may_wait_at_once_is_worked_to_the_end(tmp_pa
         admin.directory.new("many")
         _drop_images(running, "many", 4, "queued")
         _wait(lambda: admin.directory.get("many").file_count() == 4, what="the files to be ingested")
-        ann1, ann1_id = _as(running, admin, "first", "annotator")
-        ann2, ann2_id = _as(running, admin, "second", "annotator")
-        rev, rev_id = _as(running, admin, "checker", "reviewer")
-        job = admin.job.new(
-            name="more than may wait",
-            directories=["many"],
-            members=[ann1_id, ann2_id, {"principal": rev_id, "role": "reviewer"}],
-            review_rate=1.0,
-            consensus=2,
-        ).launch()
+        job, (ann1, _), (ann2, _), (rev, _) = _annotated_and_reviewed(
+            running, admin, "many", "more than may wait", ("first", "second", "checker"), consensus=2
+        )
         _wait(lambda: len(job.tasks(kind="annotate")) == 8, what="8 annotation tasks (4 files, 2 slots each)")
         executions = _wait(
             lambda: len(e := _review_executions(running, job.id)) == 4 and e, what="an execution per file"
