@@ -342,7 +342,9 @@ def task_tokens_find_their_execution() -> None:
     every execution of every state machine it ever started, finished ones included (each one's status read):
     a submit's cost grew with the platform's history, one execution per ingested file. Each token is indexed
     when its execution hands it out; a call whose token names a running execution of this backend goes to that
-    one execution, through moto's own method (its answers and errors). Any other token takes moto's whole look."""
+    one execution, through moto's own method (its answers and errors). ``SendTaskSuccess`` with the token of one
+    that ended (finished, stopped or parked) is refused as moto's look refuses it (``InvalidToken``: it offers
+    tokens to running executions only) without the look. Any other token takes moto's whole look."""
     from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
