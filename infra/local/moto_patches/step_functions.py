@@ -351,7 +351,6 @@ def task_tokens_find_their_execution() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     owner_of_token: weakref.WeakValueDictionary[str, CallbackPoolManager] = weakref.WeakValueDictionary()
-    worker_of_pool = _worker_of_pool
 
     def indexed(add: Callable[..., Any]) -> Callable[..., Any]:
         def add_indexed(self: CallbackPoolManager, callback_id: str, *args: Any, **kwargs: Any) -> Any:
@@ -364,15 +363,14 @@ def task_tokens_find_their_execution() -> None:
     def remembered(make_environment: Callable[..., Any]) -> Callable[..., Any]:
         def environment(self: ExecutionWorker) -> Any:
             env = make_environment(self)
-            worker_of_pool[env.callback_pool_manager] = self
+            _worker_of_pool[env.callback_pool_manager] = self
             return env
 
         return environment
 
     def execution_of(backend: StepFunctionsParserBackend, token: str) -> Any:
         pool = owner_of_token.get(token)
-        worker = worker_of_pool.get(pool) if pool is not None else None
-        execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
+        execution = _execution_of(_worker_of_pool.get(pool) if pool is not None else None)
         if execution is None or execution.account_id != backend.account_id:
             return None  # unknown, or another backend's: moto's look (which will not find it) answers
         return execution if execution.region_name == backend.region_name else None
@@ -400,6 +398,12 @@ def task_tokens_find_their_execution() -> None:
 
 # an execution's callbacks (its environment's pool, shared by its frames) -> its worker
 _worker_of_pool: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _execution_of(worker: Any) -> Any:
+    """The execution an execution worker runs (None for none)."""
+    return getattr(getattr(worker, "_execution_communication", None), "execution", None)
+
 
 EXPRESS_EXECUTIONS_KEPT = 1000  # finished executions of an Express state machine the emulator keeps listed
 STANDARD_EXECUTIONS_KEPT = 10_000  # and of a Standard one
@@ -624,7 +628,6 @@ class _Waiting:
     def __init__(self) -> None:
         self.lock = threading.Lock()  # also held by every answer to a token: a park and an answer never cross
         self.count = 0
-        self.parked = 0
         self.limit = waiting_limit_from(os.environ)
 
 
@@ -675,7 +678,6 @@ def park_executions_beyond_the_waiting_limit() -> None:
                 park = waiting.count >= waiting.limit and callback_endpoint.get_outcome() is None
                 if park:
                     callback_endpoint.report(CallbackConsumerLeft())  # an answer from now on is refused
-                    waiting.parked += 1
                 else:
                     waiting.count += 1
             if park:
@@ -709,6 +711,6 @@ def _park(worker: Any) -> None:
         "workflow starts again when its task is answered"
     )
     worker.stop(stop_date=datetime.datetime.now(tz=datetime.UTC), error=PARKED_ERROR, cause=cause)
-    execution = getattr(getattr(worker, "_execution_communication", None), "execution", None)
+    execution = _execution_of(worker)
     if execution is not None:
         execution.error, execution.cause = PARKED_ERROR, cause
