@@ -157,9 +157,11 @@ def serve(connection: Connection, path: list[str], threads: int, setup: Callable
     sys.path[:] = path
     name_this_process(PROCESS_NAME)
     from infra.local import lambda_runtime
+    from infra.local.heap import HeapFreezer
 
     if setup is not None:
         setup()
+    HeapFreezer().start()  # the handlers' modules, imported on their first invocations, frozen with the rest
     send_lock = threading.Lock()
     pool = ThreadPoolExecutor(threads, thread_name_prefix="invocation")
 

@@ -300,6 +300,7 @@ def api_worker_app() -> Any:
     _end_with_the_platform(int(os.environ[PLATFORM_PID_VARIABLE]))
     app = api_and_web_app(json.loads(os.environ[WEB_CONFIG_VARIABLE]))
     connect_api()  # before it takes a request, as the API function does in its init phase
+    HeapFreezer().start()
     return app
 
 

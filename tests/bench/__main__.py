@@ -64,6 +64,7 @@ def main() -> None:
     from tests.bench import (
         api_latency,
         checkpoint,
+        cpu_limit,
         dataset_count,
         emulator_memory,
         emulator_requests,
@@ -117,6 +118,9 @@ def main() -> None:
         "presigned_rewrite": presigned_rewrite.run,
         "video_exports": video_exports.run,
     }
+    limited = cpu_limit.limit_from_environment()
+    if limited:
+        print(limited)
     rows = []
     for name in sys.argv[1:] or list(suites):
         rows += suites[name]()
