@@ -15,6 +15,7 @@ from pathlib import Path
 
 VARIABLE = "ANNOLAKE_BENCH_CPUS"
 PERIOD_US = 10_000  # short: a group that used its share waits at most this long, not 100 ms
+_HOW = "Run the benchmark as root, or unset the variable to use the whole machine."
 ROOTS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 
 
@@ -32,12 +33,15 @@ def limit_from_environment() -> str | None:
         raise SystemExit(f"{VARIABLE}={raw!r}: give a number of cores above 0")
     quota = max(1000, int(cpus * PERIOD_US))
     group = _group()
-    if (group / "cpu.cfs_quota_us").exists():
-        (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (group / "cpu.cfs_quota_us").write_text(str(quota))
-    else:
-        (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
-    (group / "cgroup.procs").write_text(str(os.getpid()))
+    try:
+        if (group / "cpu.cfs_quota_us").exists():
+            (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError as exc:
+        raise SystemExit(f"{VARIABLE}: could not limit the CPU with {group} ({exc}); {_HOW}") from None
     atexit.register(_leave, group)
     return f"every process of this run limited to {cpus:g} of {os.cpu_count()} cores' time ({group})"
 
@@ -55,15 +59,12 @@ def _group() -> Path:
         v2 = (root / "cgroup.controllers").exists() and "cpu" in (root / "cgroup.controllers").read_text().split()
         if not (v1 or v2):
             continue
-        if v2:
-            (root / "cgroup.subtree_control").write_text("+cpu")
         group = root / f"annolake-bench-{os.getpid()}"
         try:
+            if v2 and not v1:
+                (root / "cgroup.subtree_control").write_text("+cpu")
             group.mkdir(exist_ok=True)
         except OSError:
             continue
         return group
-    raise SystemExit(
-        f"{VARIABLE} needs a CPU cgroup this user may create (under /sys/fs/cgroup): none was writable. "
-        "Run the benchmark as root, or unset the variable to use the whole machine."
-    )
+    raise SystemExit(f"{VARIABLE} needs a CPU cgroup this user may create (under /sys/fs/cgroup): none was. {_HOW}")
