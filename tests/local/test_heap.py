@@ -1,4 +1,4 @@
-"""The platform process's heap freezer: long-lived objects leave the full collections, and what of them became
+"""The local processes' heap freezer: long-lived objects leave the full collections, and what of them became
 cyclic garbage is still freed once they are thawed."""
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ def test_frozen_objects_leave_the_collections_and_their_cyclic_garbage_is_freed_
     freezer = HeapFreezer(freeze_every=0.05, thaw_every=2.0)
     freezer.start()
     try:
+        at_start = gc.get_freeze_count()
+        assert at_start > 0  # what was alive at the start (a process's imports) is out of the collector's passes
+        later = [_Node() for _ in range(1000)]  # made after the start: frozen by the next periodic freeze
         deadline = time.monotonic() + 5
-        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+        while gc.get_freeze_count() < at_start + len(later) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert gc.get_freeze_count() > 0  # what was alive is out of the collector's passes
-        del a, b
+        assert gc.get_freeze_count() >= at_start + len(later)
+        del a, b, later
         gc.collect()
         assert gone() is not None  # frozen: a collection does not walk it (the thaw is seconds away)
         deadline = time.monotonic() + 5
