@@ -54,6 +54,8 @@ invocations: Counter[str] = Counter()  # function name -> in-process invocations
 # told apart by it (the emulator's fault rules can target one function's calls).
 running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
 _lock = threading.Lock()
+_running = 0  # invocations under way, in this process or its workers
+_idle = threading.Condition(_lock)
 _workers: ProcessPoolExecutor | None = None
 _worker_handlers: frozenset[str] = frozenset()
 _slots: threading.BoundedSemaphore | None = None  # how many of _worker_handlers' invocations run at once
@@ -105,8 +107,10 @@ def _invoke_now(self: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         invoked_function_arn=self.function_arn,
         log_group_name=f"/aws/lambda/{self.function_name}",
     )
+    global _running
     with _lock:
         invocations[self.function_name] += 1
+        _running += 1
     running = running_function.set(self.function_name)
     functions = _functions
     try:
@@ -116,6 +120,9 @@ def _invoke_now(self: LambdaFunction, event: Any) -> tuple[str, bool, str]:
             payload, error = _here_within_timeout(self.handler, self.role, event, context)
     finally:
         running_function.reset(running)
+        with _lock:
+            _running -= 1
+            _idle.notify_all()
     if error is not None:
         kind, message = error["errorType"], error["errorMessage"]
         log.warning(
@@ -321,7 +328,13 @@ def _stopped(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     return STOPPED_ANSWER, True, ""
 
 
-def uninstall() -> None:
+def uninstall(*, wait: float = 0) -> bool:
+    """Refuse every later invocation, stop the workers and wait up to ``wait`` seconds for the invocations
+    under way to end (a test leaving its environment waits, so no handler reads the next one's halfway);
+    whether none is left."""
+    LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
+    with _idle:
+        ended = _idle.wait_for(lambda: _running == 0, timeout=wait)
     stop_workers()
     stop_function_workers()
-    LambdaFunction._invoke_lambda = _stopped  # type: ignore[method-assign]
+    return ended

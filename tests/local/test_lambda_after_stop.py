@@ -5,6 +5,8 @@ would try to start a Docker container, which this platform never runs."""
 import json
 import socket
 import sys
+import threading
+import time
 
 import boto3
 from moto.awslambda.models import lambda_backends
@@ -39,3 +41,31 @@ def test_an_invocation_after_the_emulator_stopped_fails_without_trying_docker(mo
     answer = function.invoke(json.dumps({"late": True}), {}, headers)
     assert answer.decode() == lambda_runtime.STOPPED_ANSWER
     assert headers["x-amz-function-error"] == "Handled"
+
+
+def test_stopping_the_runtime_can_wait_for_the_invocations_under_way():
+    """A test restoring its environment waits for them: a handler still running would read the next test's."""
+    emulator = Emulator(port=_free_port())
+    emulator.start()
+    try:
+        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+        clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam")}
+        lambda_fixtures.create_functions(clients, {"slow-busy": ("busy", 30)}, role_name="wait-test")
+        function = lambda_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_function("slow-busy")
+        lambda_fixtures.busy_now.clear()
+        answers: list = []
+        running = threading.Thread(target=lambda: answers.append(function.invoke('{"seconds": 1}', {}, {})))
+        running.start()
+        deadline = time.monotonic() + 10
+        while lambda_fixtures.busy_now["running"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lambda_fixtures.busy_now["running"] == 1
+
+        assert lambda_runtime.uninstall(wait=0.05) is False  # still running; later ones are refused from now
+        assert function.invoke('{"seconds": 0}', {}, {}).decode() == lambda_runtime.STOPPED_ANSWER
+        assert lambda_runtime.uninstall(wait=10) is True
+        assert lambda_fixtures.busy_now["running"] == 0
+        running.join(5)
+        assert "remaining_ms_at_start" in json.loads(answers[0])  # it finished, answered as usual
+    finally:
+        emulator.stop()

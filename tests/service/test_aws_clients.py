@@ -103,3 +103,34 @@ def test_the_api_makes_its_clients_as_its_process_starts(clients_made):
     for service in API_SERVICES:
         aws_clients.client(service)
     assert sorted(clients_made) == sorted(["dynamodb", *API_SERVICES])  # the requests made none
+
+
+def test_a_clear_while_a_bind_is_under_way_binds_again_to_the_settings_of_then(monkeypatch, with_credentials):
+    """A handler left running by an earlier test bound the table to that test's settings while the next test
+    cleared them: the bind under way finished after the clear, and the next test's writes went to a table named ''."""
+    import botocore.session
+    from annolake_service.adapters.dynamo import items, table
+    from annolake_service.shared.settings import get_settings
+
+    monkeypatch.setenv("TABLE_NAME", "before")
+    reset_service_caches()
+    inside, release = threading.Event(), threading.Event()
+    real = botocore.session.Session.create_client
+
+    def held(session, service, *args, **kwargs):  # noqa: ANN001, ANN202 - the first bind waits in its client
+        if not inside.is_set():
+            inside.set()
+            release.wait(10)
+        return real(session, service, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", held)
+    earlier = threading.Thread(target=table.bind)
+    earlier.start()
+    assert inside.wait(10)
+    monkeypatch.setenv("TABLE_NAME", "after")
+    get_settings.cache_clear()
+    table.bind.cache_clear()
+    threading.Timer(0.2, release.set).start()
+    table.bind()
+    earlier.join(10)
+    assert {model.Meta.table_name for model in items.MODELS} == {"after"}

@@ -162,7 +162,8 @@ def model_platform(
         finally:
             server.should_exit = True
             thread.join(timeout=10)
-            lambda_runtime.uninstall()
+            # the handlers still running (a state machine's last steps) end before the environment is restored
+            lambda_runtime.uninstall(wait=30)
             _forget_pooled_engine_clients()
             config["execute_state_machine"] = executed
             reset_service_caches()

@@ -32,16 +32,20 @@ class _Binding:
     """
 
     def __init__(self) -> None:
-        self._bound = False
+        # A clear bumps the generation; a bind made for an earlier one (begun before the clear, on the settings
+        # of its time) does not count, so the next call binds again.
+        self._generation = 0
+        self._bound_generation = -1
         self._lock = threading.Lock()
 
     def __call__(self) -> None:
-        if self._bound:
+        if self._bound_generation == self._generation:
             return
         with self._lock:
-            if not self._bound:
+            generation = self._generation
+            if self._bound_generation != generation:
                 self._bind()
-                self._bound = True
+                self._bound_generation = generation
 
     @staticmethod
     def _bind() -> None:
@@ -56,8 +60,8 @@ class _Binding:
             model._get_connection().connection._client = shared  # noqa: SLF001 - PynamoDB has no setter for it
 
     def cache_clear(self) -> None:
-        """Bind again on the next call (to the settings read then)."""
-        self._bound = False
+        """Bind again on the next call (to the settings read then), even if a bind is under way now."""
+        self._generation += 1
 
 
 bind = _Binding()
