@@ -9,6 +9,7 @@ connections: under 20 annotators one worker answered about nine requests in ten 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import uvicorn
+    from uvicorn.supervisors.multiprocess import Process
 
 logger = logging.getLogger("local-runtime.api")
 
 BACKLOG = 2048
+QUEUE_SHARE_VARIABLE = "QUEUE_SHARE"  # the service setting naming a process's share of the task queues
 
 
 def listening_sockets(port: int, count: int = 1) -> list[socket.socket]:
@@ -79,8 +82,8 @@ def serve_in_workers(config: uvicorn.Config, sockets: list[socket.socket]) -> No
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     workers = [Process(config, [sock]) for sock in sockets]
-    for worker in workers:
-        worker.start()
+    for slot, worker in enumerate(workers):
+        _start(worker, slot, len(workers))
     try:
         while not stop.wait(0.5):
             for slot, worker in enumerate(workers):
@@ -93,7 +96,7 @@ def serve_in_workers(config: uvicorn.Config, sockets: list[socket.socket]) -> No
                     return
                 logger.info("API worker %s ended (exit code %s); starting another", worker.pid, worker.exitcode)
                 workers[slot] = Process(config, [sockets[slot]])
-                workers[slot].start()
+                _start(workers[slot], slot, len(workers))
     finally:
         for worker in workers:
             worker.terminate()
@@ -101,3 +104,17 @@ def serve_in_workers(config: uvicorn.Config, sockets: list[socket.socket]) -> No
             worker.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _start(worker: Process, slot: int, count: int) -> None:
+    """Start ``worker``, the ``slot``-th of ``count``: a spawned process takes the environment of its start, in
+    which its share of the task queues (``QUEUE_SHARE``) is its slot, so the workers do not race for one task."""
+    before = os.environ.get(QUEUE_SHARE_VARIABLE)
+    os.environ[QUEUE_SHARE_VARIABLE] = f"{slot}/{count}"
+    try:
+        worker.start()
+    finally:
+        if before is None:
+            os.environ.pop(QUEUE_SHARE_VARIABLE, None)
+        else:
+            os.environ[QUEUE_SHARE_VARIABLE] = before

@@ -155,6 +155,12 @@ def _wait_for_api_workers(platform, count: int, timeout_s: float = 60, without: 
     return workers
 
 
+def _queue_share(pid: int) -> str:
+    """The ``QUEUE_SHARE`` an API worker was started with."""
+    environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return next(v.split(b"=", 1)[1].decode() for v in environment if v.startswith(b"QUEUE_SHARE="))
+
+
 def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_platform):
     """An API crash must not take the emulator (and the data in it) down; the worker comes back."""
     from annolake import Project
@@ -164,10 +170,13 @@ def test_the_api_runs_in_its_own_processes_and_one_that_dies_is_replaced(own_pla
     project = Project("demo", creds["client_id"], creds["client_secret"], platform.api_url)
     workers = _wait_for_api_workers(platform, 2)  # health answers once one worker is up; the other may still start
     assert len(workers) == 2, workers
+    assert sorted(_queue_share(pid) for pid in workers) == ["0/2", "1/2"]  # they claim apart
     killed = workers.pop()
+    share = _queue_share(killed)
     os.kill(killed, 9)
     replaced = _wait_for_api_workers(platform, 2, without=killed)
     assert len(replaced) == 2 and workers < replaced, (workers, replaced)
+    assert _queue_share((replaced - workers).pop()) == share  # the new worker takes the dead one's share
     for _ in range(6):  # both workers answer, with the data the emulator kept
         assert len(project.directory.get("default")) == 24
 

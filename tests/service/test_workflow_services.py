@@ -560,6 +560,48 @@ def test_claims_in_a_burst_share_one_read_of_the_queue_and_pass_over_tasks_taken
     assert _next("user:w6", job.job_id).task_id == left[0].task_id
 
 
+def test_processes_given_shares_of_a_queue_claim_apart_from_the_same_window(flow, monkeypatch):
+    """Two API processes told ``QUEUE_SHARE`` 0/2 and 1/2 read the same window of a job's queue: each hands out
+    its share's tasks, so no claim is refused because the other process took the task first (before, about
+    four claims in ten were, under 20 annotators on two processes). Once one process's share is taken, it
+    hands out the other share's tasks: no task waits for its share's process."""
+    from datetime import UTC, datetime
+
+    from annolake_service.adapters.dynamo import tasks as task_repo
+    from annolake_service.domain.workflow import TaskKind, in_queue_share
+    from annolake_service.services import tasks
+    from annolake_service.shared.kept import KeptLists
+    from annolake_service.shared.settings import get_settings
+
+    job = _launched("shares", 16, mode="copy_once")
+    _start_reviews(_review_inputs(flow, job.job_id))
+    queued = task_repo.claimable(PROJECT, job.job_id, TaskKind.ANNOTATE, datetime.now(UTC), 50)
+    share_of = {t.task_id: 0 if in_queue_share(t.task_id, (0, 2)) else 1 for t in queued}
+    sizes = [list(share_of.values()).count(share) for share in (0, 1)]
+    windows = [KeptLists(tasks.WINDOW_TTL_SECONDS, prefer=tasks._in_share) for _ in (0, 1)]
+
+    def next_in(process: int, person: str):
+        monkeypatch.setenv("QUEUE_SHARE", f"{process}/2")
+        get_settings.cache_clear()
+        monkeypatch.setattr(tasks, "_windows", windows[process])
+        return _next(person, job.job_id)
+
+    handed: list[tuple[int, str]] = []
+    with flow.dynamodb_requests() as asked:
+        for n in range(2 * min(sizes)):  # the two processes in turns, while each has tasks of its share left
+            task = next_in(n % 2, f"user:share{n}")
+            handed.append((n % 2, task.task_id))
+    assert [share_of[task_id] for _, task_id in handed] == [process for process, _ in handed]
+    assert asked.count("UpdateItem") == len(handed)  # no claim refused
+    assert asked.count("Query") == len(handed) + 2  # the callers' open tasks, and one window read by each process
+
+    busier = 0 if sizes[0] > sizes[1] else 1  # the process whose share has tasks left; the other takes them
+    rest = [next_in(1 - busier, f"user:rest{n}") for n in range(max(sizes) - min(sizes))]
+    assert {share_of[t.task_id] for t in rest} <= {busier}
+    assert len({task_id for _, task_id in handed} | {t.task_id for t in rest}) == 16
+    assert next_in(0, "user:late") is None and next_in(1, "user:later") is None
+
+
 def test_a_save_copies_its_summary_onto_each_listing_of_its_file_in_its_own_transaction(flow):
     """The file's item names the datasets listing it, so a save writes the new version's label summary onto
     each membership (what queries on the table filter on) in the save's transaction: no read of the

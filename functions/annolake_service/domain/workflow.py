@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -251,6 +252,14 @@ class QueuedTask:
     claim_seq: int
     distinct_annotators: bool
     excluded: tuple[str, ...]
+
+
+def in_queue_share(task_id: str, share: tuple[int, int]) -> bool:
+    """Whether ``task_id`` falls in share ``(i, n)`` of a queue: the processes handing out one queue's tasks, each
+    told a different ``i`` of the same ``n``, first claim from disjoint parts of the same window (a stable hash
+    of the id, not its place, which moves as tasks are taken)."""
+    index, count = share
+    return count <= 1 or zlib.crc32(task_id.encode()) % count == index
 
 
 def review_sampled(job_id: str, file_id: str, review_rate: float, segment: int | None = None) -> bool:

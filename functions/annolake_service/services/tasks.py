@@ -29,6 +29,7 @@ from annolake_service.domain.workflow import (
     TaskStatus,
     completed_by_submit,
     hands_out_tasks,
+    in_queue_share,
     job_of_task,
     lease_end,
     may_take,
@@ -39,12 +40,19 @@ from annolake_service.services import files, jobs, page_bytes, prelabels, segmen
 from annolake_service.shared.errors import BadRequest, Conflict, NotFound
 from annolake_service.shared.kept import Kept, KeptLists
 from annolake_service.shared.observability import logger
+from annolake_service.shared.settings import get_settings
 
 QUEUE_WINDOW = 25  # candidates read per job and kind; claims race over a shuffled window, not one head
 QUEUE_READS = 8  # windows read per job and kind when others keep taking every task of the one read
 WINDOW_TTL_SECONDS = 1.0  # how long a window read is handed out by this process (``_claim_from_queue``)
 TASK_FILE_TTL_SECONDS = 3600.0  # how long a task's file is kept for its submit (later, it reads as elsewhere)
-_windows: KeptLists[QueuedTask] = KeptLists(WINDOW_TTL_SECONDS)
+
+
+def _in_share(task: QueuedTask) -> bool:
+    return in_queue_share(task.task_id, get_settings().queue_share_of)
+
+
+_windows: KeptLists[QueuedTask] = KeptLists(WINDOW_TTL_SECONDS, prefer=_in_share)
 #: each task this process handed out or described, by id: its file (which never changes), for the task's submit
 #: to read the task, its job and what the save checks in one request (``_load_for_submit``)
 _task_files: Kept[str] = Kept(TASK_FILE_TTL_SECONDS, maxsize=16_384)
@@ -162,6 +170,12 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
     was read waits at most that long. When others took every task of a window, those tasks have left the
     queue, so the next read shows the ones behind them: stopping there would tell the caller there is nothing
     while tasks wait.
+
+    One claim of a process reads at a time; the others wait for its window. Processes given shares of the queue
+    (``QUEUE_SHARE``) take their share's tasks of a window, as the others are what the other processes take
+    from the same window: when none is left they read a new one, and take another share's task only from a
+    window that holds none of theirs, or one they just read that holds none for this caller (no task waits for
+    its share's process).
     """
     key = (job.project_id, job.job_id, kind)
     tried: set[str] = set()
@@ -169,16 +183,22 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
     def fits(task: QueuedTask) -> bool:
         return task.task_id not in tried and caller not in task.excluded
 
-    for _ in range(QUEUE_READS):
-        while (task := _windows.take(key, fits)) is not None:
+    read_now = False  # whether this claim read the kept window itself: then any of its tasks will do
+    for reads in range(QUEUE_READS + 1):
+        while (task := _windows.take(key, fits, settle=read_now)) is not None:
             try:
                 return _claim(task, job, caller, now)
             except ConditionFailed:
                 tried.add(task.task_id)
-        window = task_repo.claimable(job.project_id, job.job_id, kind, now, QUEUE_WINDOW)
-        if not any(fits(t) for t in window):
-            return None
-        _windows.keep(key, window)
+        if reads == QUEUE_READS:
+            break
+        with _windows.reading(key) as read_now:  # the process's other claims wait for this read, not make their own
+            if not read_now:
+                continue  # another claim read one while this one waited
+            window = task_repo.claimable(job.project_id, job.job_id, kind, now, QUEUE_WINDOW)
+            if not any(fits(t) for t in window):
+                return None
+            _windows.keep(key, window)
     return None
 
 

@@ -8,10 +8,12 @@ the process that changes an item forgets it at once (``forget``). Each use docum
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from cachetools import TTLCache
@@ -68,22 +70,77 @@ class Kept(_Keeping[V]):
                 self._items[key] = change(kept)
 
 
-class KeptLists(_Keeping[list[V]]):
+class KeptLists(_Keeping["_KeptList[V]"]):
     """Lists a process read, each kept for ``ttl`` seconds and handed out one item at a time: an item taken is
     gone from the list, so no two callers of this process are handed the same one. For reads whose items are
     each used once (a window of a queue) and whose use is conditional (an item someone elsewhere took meanwhile
-    is refused where it is used, then dropped)."""
+    is refused where it is used, then dropped).
 
-    def __init__(self, ttl: float, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic) -> None:
+    An item handed out stays known for ``ttl`` seconds: a list read meanwhile (before its use took effect) is
+    kept without it, so a later read does not hand it out twice either. Items must be hashable.
+
+    ``prefer``: only the items it prefers are handed out of a list that holds any when kept (the others are left
+    to whoever prefers them: the caller reads a new list when none is left for it); a list that holds none when
+    kept hands out any."""
+
+    def __init__(
+        self,
+        ttl: float,
+        maxsize: int = 1024,
+        timer: Callable[[], float] = time.monotonic,
+        prefer: Callable[[V], bool] | None = None,
+    ) -> None:
         super().__init__(ttl, maxsize, timer)
+        self._prefer = prefer
+        self._handed: TTLCache[Hashable, bool] = TTLCache(maxsize=maxsize * 16, ttl=ttl, timer=timer)
+        self._reads: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
 
     def keep(self, key: Hashable, items: list[V]) -> None:
+        prefer = self._prefer
         with self._lock:
-            self._items[key] = list(items)
+            kept = [item for item in items if item not in self._handed]
+            self._items[key] = _KeptList(kept, prefer is None or not any(prefer(item) for item in kept))
+            self._read_of(key)[1][0] += 1
 
-    def take(self, key: Hashable, accept: Callable[[V], bool]) -> V | None:
-        """One of the kept items ``accept`` takes, at random (None: nothing kept, too old, or none accepted)."""
+    def take(self, key: Hashable, accept: Callable[[V], bool], *, settle: bool = False) -> V | None:
+        """One of the kept items ``accept`` takes, at random: one ``prefer`` prefers, unless there is none such and
+        the list held none when kept or ``settle`` (the caller read it just now) says any will do. None: nothing
+        kept, too old, or none to take."""
+        prefer = self._prefer
         with self._lock:
-            items = self._items.get(key)
-            fits = [n for n, item in enumerate(items or ()) if accept(item)]
-            return items.pop(random.choice(fits)) if items and fits else None
+            kept = self._items.get(key)
+            if kept is None:
+                return None
+            items = kept.items
+            fits = [n for n, item in enumerate(items) if accept(item)]
+            if prefer is not None and not kept.any:
+                preferred = [n for n in fits if prefer(items[n])]
+                fits = preferred if preferred or not settle else fits
+            if not fits:
+                return None
+            item = items.pop(random.choice(fits))
+            self._handed[item] = True
+            return item
+
+    @contextlib.contextmanager
+    def reading(self, key: Hashable) -> Iterator[bool]:
+        """Held while one caller reads the list at ``key`` again, so the others wait for its read rather than
+        each make their own: yields whether the caller should read (False: another kept a list while it waited)."""
+        with self._lock:
+            lock, kept = self._read_of(key)
+            before = kept[0]
+        with lock:
+            yield kept[0] == before
+
+    def _read_of(self, key: Hashable) -> tuple[threading.Lock, list[int]]:
+        """(the lock of reads at ``key``, [how many lists were kept there]); call holding ``self._lock``."""
+        found = self._reads.get(key)
+        if found is None:
+            found = self._reads[key] = (threading.Lock(), [0])
+        return found
+
+
+@dataclass
+class _KeptList(Generic[V]):
+    items: list[V]
+    any: bool  # every item may be handed out (``prefer`` prefers none of them, or there is no ``prefer``)

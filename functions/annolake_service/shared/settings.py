@@ -58,6 +58,12 @@ class Settings(BaseModel):
     allow_private_urls: bool = Field(
         default=False, description="ALLOW_PRIVATE_URLS: from_url may fetch private/loopback hosts (local stage)"
     )
+    queue_share: str = Field(
+        default="0/1",
+        pattern=r"^\d+/[1-9]\d*$",
+        description="QUEUE_SHARE: i/n, this process's share of every task queue: it claims tasks of its share of a "
+        "queue window first (processes told different i of one n no longer race for the same tasks); 0/1: no share",
+    )
     presign_ttl_seconds: int = Field(default=900, description="PRESIGN_TTL_SECONDS: URL lifetime")
     page_max_bytes: int = Field(
         default=5 * 1024 * 1024,
@@ -117,6 +123,12 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper()) not in (None, "")}
         return cls.model_validate(values)
+
+    @property
+    def queue_share_of(self) -> tuple[int, int]:
+        """``QUEUE_SHARE`` as (i, n); an i beyond n is taken modulo n."""
+        index, count = (int(part) for part in self.queue_share.split("/"))
+        return index % count, count
 
     @property
     def cognito_issuer(self) -> str:
