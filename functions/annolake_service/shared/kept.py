@@ -113,7 +113,7 @@ class KeptLists(_Keeping["_KeptList[V]"]):
                 return None
             items = kept.items
             fits = [n for n, item in enumerate(items) if accept(item)]
-            if prefer is not None and not kept.any:
+            if prefer is not None and not kept.to_anyone:
                 preferred = [n for n in fits if prefer(items[n])]
                 fits = preferred if preferred or not settle else fits
             if not fits:
@@ -143,4 +143,4 @@ class KeptLists(_Keeping["_KeptList[V]"]):
 @dataclass
 class _KeptList(Generic[V]):
     items: list[V]
-    any: bool  # every item may be handed out (``prefer`` prefers none of them, or there is no ``prefer``)
+    to_anyone: bool  # every item may be handed out (``prefer`` prefers none of them, or there is no ``prefer``)
