@@ -23,14 +23,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _function(emulator: Emulator, name: str, handler: str, *, role_name: str):  # noqa: ANN202
+    """moto's function ``name``, running ``lambda_fixtures.<handler>``, made on ``emulator``."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam")}
+    lambda_fixtures.create_functions(clients, {name: (handler, 30)}, role_name=role_name)
+    return lambda_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_function(name)
+
+
 def test_an_invocation_after_the_emulator_stopped_fails_without_trying_docker(monkeypatch):
     emulator = Emulator(port=_free_port())
     emulator.start()
     try:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam")}
-        lambda_fixtures.create_functions(clients, {"late-echo": ("echo", 30)}, role_name="after-stop-test")
-        function = lambda_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_function("late-echo")
+        function = _function(emulator, "late-echo", "echo", role_name="after-stop-test")
         headers: dict = {}
         assert json.loads(function.invoke("{}", {}, headers))["function"] == "late-echo"  # runs while it is up
     finally:
@@ -48,10 +53,7 @@ def test_stopping_the_runtime_can_wait_for_the_invocations_under_way():
     emulator = Emulator(port=_free_port())
     emulator.start()
     try:
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-        clients = {s: session.client(s, endpoint_url=emulator.endpoint_url) for s in ("lambda", "iam")}
-        lambda_fixtures.create_functions(clients, {"slow-busy": ("busy", 30)}, role_name="wait-test")
-        function = lambda_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_function("slow-busy")
+        function = _function(emulator, "slow-busy", "busy", role_name="wait-test")
         lambda_fixtures.busy_now.clear()
         answers: list = []
         running = threading.Thread(target=lambda: answers.append(function.invoke('{"seconds": 1}', {}, {})))
