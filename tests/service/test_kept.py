@@ -39,6 +39,15 @@ def test_an_item_handed_out_is_left_out_of_a_list_read_again_until_it_is_old():
     assert _all(kept, "queue") == ["a"]
 
 
+def test_an_item_whose_use_was_refused_is_kept_from_a_list_read_again():
+    kept = KeptLists(1.0)
+    kept.keep("queue", ["a", "b"])
+    taken = kept.take("queue", lambda item: item == "a")
+    kept.refused(taken)  # not for this caller: the next may take it
+    kept.keep("queue", ["a", "b"])
+    assert sorted(_all(kept, "queue")) == ["a", "b"]
+
+
 def test_callers_that_find_nothing_wait_for_one_read():
     kept = KeptLists(1.0)
     reads, started = [], threading.Barrier(4)

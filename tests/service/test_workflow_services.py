@@ -560,6 +560,26 @@ def test_claims_in_a_burst_share_one_read_of_the_queue_and_pass_over_tasks_taken
     assert _next("user:w6", job.job_id).task_id == left[0].task_id
 
 
+def test_consensus_siblings_one_annotator_was_refused_go_to_the_next_at_once(flow, monkeypatch):
+    """A claim refused because the task is not for its caller (the other slot of a file they annotate) does not
+    keep the task from the next caller of the same process: the first annotator takes one slot of each file,
+    the second, right after, the other (a process that hid every task it had tried for the window's second
+    answered the second annotator that nothing was left)."""
+    from annolake_service.services import tasks
+    from annolake_service.shared.kept import KeptLists
+
+    monkeypatch.setattr(tasks, "_windows", KeptLists(tasks.WINDOW_TTL_SECONDS, prefer=tasks._in_share))
+    job = _launched("siblings", 4, mode="copy_once", consensus=2)
+    _start_reviews(_review_inputs(flow, job.job_id))
+    worked: dict[str, list[str]] = {}
+    for person in ("user:first", "user:second"):
+        while (task := _next(person, job.job_id)) is not None:
+            tasks.submit(PROJECT, task.task_id, person, [])
+            worked.setdefault(person, []).append(task.file_id)
+    assert len(set(worked["user:first"])) == 4
+    assert sorted(worked.get("user:second", [])) == sorted(worked["user:first"])
+
+
 def test_processes_given_shares_of_a_queue_claim_apart_from_the_same_window(flow, monkeypatch):
     """Two API processes told ``QUEUE_SHARE`` 0/2 and 1/2 read the same window of a job's queue: each hands out
     its share's tasks, so no claim is refused because the other process took the task first (before, about

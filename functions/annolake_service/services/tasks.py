@@ -188,8 +188,9 @@ def _claim_from_queue(job: Job, kind: TaskKind, caller: str, now: datetime) -> T
         while (task := _windows.take(key, fits, settle=read_now)) is not None:
             try:
                 return _claim(task, job, caller, now)
-            except ConditionFailed:
+            except ConditionFailed:  # taken elsewhere, or not for this caller (a consensus sibling of their slot)
                 tried.add(task.task_id)
+                _windows.refused(task)
         if reads == QUEUE_READS:
             break
         with _windows.reading(key) as read_now:  # the process's other claims wait for this read, not make their own

@@ -76,8 +76,9 @@ class KeptLists(_Keeping["_KeptList[V]"]):
     each used once (a window of a queue) and whose use is conditional (an item someone elsewhere took meanwhile
     is refused where it is used, then dropped).
 
-    An item handed out stays known for ``ttl`` seconds: a list read meanwhile (before its use took effect) is
-    kept without it, so a later read does not hand it out twice either. Items must be hashable.
+    An item handed out stays known for ``ttl`` seconds unless its use was ``refused``: a list read meanwhile
+    (before its use took effect) is kept without it, so a later read does not hand it out twice either. Items
+    must be hashable.
 
     ``prefer``: only the items it prefers are handed out of a list that holds any when kept (the others are left
     to whoever prefers them: the caller reads a new list when none is left for it); a list that holds none when
@@ -121,6 +122,12 @@ class KeptLists(_Keeping["_KeptList[V]"]):
             item = items.pop(random.choice(fits))
             self._handed[item] = True
             return item
+
+    def refused(self, item: V) -> None:
+        """A use of ``item`` was refused (someone else took it, or it is not for the caller who took it): a list
+        read later may hand it out again."""
+        with self._lock:
+            self._handed.pop(item, None)
 
     @contextlib.contextmanager
     def reading(self, key: Hashable) -> Iterator[bool]:
