@@ -12,6 +12,7 @@ import contextlib
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -94,14 +95,15 @@ class KeptLists(_Keeping["_KeptList[V]"]):
         super().__init__(ttl, maxsize, timer)
         self._prefer = prefer
         self._handed: TTLCache[Hashable, bool] = TTLCache(maxsize=maxsize * 16, ttl=ttl, timer=timer)
-        self._reads: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
+        self._read_locks: dict[Hashable, threading.Lock] = {}
+        self._lists_kept: Counter[Hashable] = Counter()  # lists kept at each key so far
 
     def keep(self, key: Hashable, items: list[V]) -> None:
         prefer = self._prefer
         with self._lock:
             kept = [item for item in items if item not in self._handed]
             self._items[key] = _KeptList(kept, prefer is None or not any(prefer(item) for item in kept))
-            self._read_of(key)[1][0] += 1
+            self._lists_kept[key] += 1
 
     def take(self, key: Hashable, accept: Callable[[V], bool], *, settle: bool = False) -> V | None:
         """One of the kept items ``accept`` takes, at random: one ``prefer`` prefers, unless there is none such and
@@ -134,17 +136,10 @@ class KeptLists(_Keeping["_KeptList[V]"]):
         """Held while one caller reads the list at ``key`` again, so the others wait for its read rather than
         each make their own: yields whether the caller should read (False: another kept a list while it waited)."""
         with self._lock:
-            lock, kept = self._read_of(key)
-            before = kept[0]
+            lock = self._read_locks.get(key) or self._read_locks.setdefault(key, threading.Lock())
+            before = self._lists_kept[key]
         with lock:
-            yield kept[0] == before
-
-    def _read_of(self, key: Hashable) -> tuple[threading.Lock, list[int]]:
-        """(the lock of reads at ``key``, [how many lists were kept there]); call holding ``self._lock``."""
-        found = self._reads.get(key)
-        if found is None:
-            found = self._reads[key] = (threading.Lock(), [0])
-        return found
+            yield self._lists_kept[key] == before
 
 
 @dataclass

@@ -8,7 +8,7 @@ variable that means the same thing has the same name and value on every function
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -124,7 +124,7 @@ class Settings(BaseModel):
         values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper()) not in (None, "")}
         return cls.model_validate(values)
 
-    @property
+    @cached_property
     def queue_share_of(self) -> tuple[int, int]:
         """``QUEUE_SHARE`` as (i, n); an i beyond n is taken modulo n."""
         index, count = (int(part) for part in self.queue_share.split("/"))
