@@ -56,9 +56,9 @@ def _basics() -> list[tuple[str, str, str]]:
 
 def main() -> None:
     """``python -m tests.bench [basics api_latency checkpoint dataset_count emulator_memory emulator_requests
-    export_scale ingest_calls ingest_rate local_store packed_shards predictions presigned_rewrite query_cost query_index
-    query_service restart snapshot_scale snapshots snapshots_large streaming task_tokens video_exports workflow
-    workflow_calls web_explorer web_video]``
+    export_scale ingest_calls ingest_rate local_store media_scale packed_shards predictions presigned_rewrite
+    query_cost query_index query_service restart snapshot_scale snapshots snapshots_large streaming task_tokens
+    video_exports workflow workflow_calls web_explorer web_video]``
     (default: all)."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     from tests.bench import (
@@ -72,6 +72,7 @@ def main() -> None:
         ingest_calls,
         ingest_rate,
         local_store,
+        media_scale,
         packed_shards,
         predictions,
         presigned_rewrite,
@@ -100,6 +101,7 @@ def main() -> None:
         "ingest_calls": ingest_calls.run,
         "ingest_rate": ingest_rate.run,
         "local_store": local_store.run,
+        "media_scale": media_scale.run,
         "query_index": query_index.run,
         "query_service": query_index.service_rows,
         "query_cost": query_cost.run,
