@@ -24,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,25 +139,31 @@ class Bare:
 
 def _ingest(platform: RunningPlatform, bodies: list[bytes], dataset: str) -> float:
     """Files per second from the first drop to the last file out of the drop bucket (ready or quarantined)."""
+    return len(bodies) / drop_and_wait(platform, dataset, range(len(bodies)), bodies.__getitem__)
+
+
+def drop_and_wait(platform: RunningPlatform, dataset: str, numbers: range, body_of: Callable[[int], bytes]) -> float:
+    """Drop files ``numbers`` (``WORKERS`` at a time) into ``dataset``'s folder; the seconds from the first drop
+    until the folder is empty (each file ready or quarantined)."""
     s3, _ = _s3(platform)
     drop = platform.credentials["drop_bucket"]
     started = time.perf_counter()
     with ThreadPoolExecutor(WORKERS) as pool:
         list(
             pool.map(
-                lambda n: s3.put_object(Bucket=drop, Key=f"demo/{dataset}/p{n:05d}.jpg", Body=bodies[n]),
-                range(len(bodies)),
+                lambda n: s3.put_object(Bucket=drop, Key=f"demo/{dataset}/p{n:06d}.jpg", Body=body_of(n)),
+                numbers,
             )
         )
     # The emulator being measured answers the polls too: a listing (even of one key) walks every object still
     # waiting in the bucket, a HEAD of one key does not. The last file dropped is among the last ingested, so it
     # is looked at until it is gone, and the folder listed only then.
-    last = f"demo/{dataset}/p{len(bodies) - 1:05d}.jpg"
+    last = f"demo/{dataset}/p{numbers[-1]:06d}.jpg"
     while _present(s3, drop, last) or s3.list_objects_v2(Bucket=drop, Prefix=f"demo/{dataset}/", MaxKeys=1).get(
         "KeyCount", 0
     ):
         time.sleep(0.25)
-    return len(bodies) / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def _present(s3: Any, bucket: str, key: str) -> bool:
